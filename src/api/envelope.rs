@@ -1,0 +1,252 @@
+//! The SPEC §1 envelope: every JSON answer is `{success, trace_id, …}`; errors add
+//! `error: {code, message, suggested_fix, details?}`. Handlers return `ApiResult<T>`.
+
+use axum::{
+    Json,
+    extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
+    http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::{error_code::ErrorCode, trace::TraceId};
+
+/// A successful envelope: the payload's fields sit beside `success` and `trace_id`.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always true here.
+    pub success: bool,
+    /// The request's trace id (also in the `x-trace-id` header).
+    pub trace_id: String,
+    #[serde(flatten)]
+    pub data: T,
+}
+
+/// A success answer: `ApiOk(payload)` (200) or `ApiOk::created(payload)` (201).
+pub struct ApiOk<T> {
+    status: StatusCode,
+    data: T,
+}
+
+impl<T> ApiOk<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            status: StatusCode::OK,
+            data,
+        }
+    }
+
+    pub fn created(data: T) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            data,
+        }
+    }
+
+    pub fn with_status(status: StatusCode, data: T) -> Self {
+        Self { status, data }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiOk<T> {
+    fn into_response(self) -> Response {
+        let body = Envelope {
+            success: true,
+            trace_id: TraceId::current().to_string(),
+            data: self.data,
+        };
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => (
+                self.status,
+                [(header::CONTENT_TYPE, "application/json")],
+                bytes,
+            )
+                .into_response(),
+            Err(err) => {
+                ApiError::internal(format!("response serialization failed: {err}")).into_response()
+            }
+        }
+    }
+}
+
+/// The `error` object of an error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    pub suggested_fix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// An error envelope as sent on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always false here.
+    pub success: bool,
+    pub trace_id: String,
+    pub error: ErrorBody,
+}
+
+/// An error answer. Its HTTP status comes from the code; message and fix default to the catalog's.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub suggested_fix: String,
+    pub details: Option<Value>,
+    /// Extra headers, e.g. `Retry-After` or `Allow`.
+    pub headers: Vec<(header::HeaderName, header::HeaderValue)>,
+}
+
+pub type ApiResult<T> = Result<ApiOk<T>, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.message().to_owned(),
+            suggested_fix: code.suggested_fix().to_owned(),
+            details: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    pub fn fix(mut self, suggested_fix: impl Into<String>) -> Self {
+        self.suggested_fix = suggested_fix.into();
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn header(mut self, name: header::HeaderName, value: header::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A `VALIDATION_FAILED` naming the offending field.
+    pub fn validation(field: &str, problem: impl Into<String>) -> Self {
+        let problem = problem.into();
+        Self::new(ErrorCode::ValidationFailed)
+            .message(format!("`{field}` {problem}"))
+            .details(serde_json::json!({ "field": field, "problem": problem }))
+    }
+
+    /// An `INTERNAL` error. The cause is logged with the trace id, never sent to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(ErrorCode::Internal)
+    }
+
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            success: false,
+            trace_id: TraceId::current().to_string(),
+            error: ErrorBody {
+                code: self.code,
+                message: self.message.clone(),
+                suggested_fix: self.suggested_fix.clone(),
+                details: self.details.clone(),
+            },
+        }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self::new(code)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %err, "database unavailable");
+                Self::new(ErrorCode::DatabaseUnavailable)
+            }
+            other => Self::internal(format!("database error: {other}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        if status.is_server_error() {
+            tracing::warn!(code = %self.code, message = %self.message, "request failed");
+        } else {
+            tracing::info!(code = %self.code, message = %self.message, "request refused");
+        }
+        let mut response = (status, Json(self.envelope())).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// `Json<T>` whose rejections are enveloped: malformed JSON, wrong content type, oversized
+/// body and shape errors each get their own code.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let detail = rejection.body_text();
+    let code = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
+        StatusCode::BAD_REQUEST => ErrorCode::MalformedJson,
+        _ => ErrorCode::MalformedJson,
+    };
+    let mut error = ApiError::new(code).details(serde_json::json!({ "reason": detail }));
+    if code == ErrorCode::PayloadTooLarge {
+        error = error.details(serde_json::json!({ "limit_bytes": super::BODY_LIMIT_BYTES }));
+    }
+    error
+}
+
+/// `Query<T>` whose rejections are `VALIDATION_FAILED` envelopes.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::new(ErrorCode::ValidationFailed)
+                .message("The query string is not valid.")
+                .details(serde_json::json!({ "reason": rejection.body_text() }))),
+        }
+    }
+}

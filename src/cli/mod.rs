@@ -1,0 +1,99 @@
+//! The command line: `serve`, `migrate`, `doctor`, `db`, `error-codes`.
+
+mod db;
+mod doctor;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    config::{Config, ConfigArgs},
+    error_code,
+};
+
+const ENV_HELP: &str = "\
+Environment (also read from ./.env; flags win over the environment):
+  DATABASE_URL          Postgres URL; unset → embedded cluster under TRADEPLANE_DATA_DIR
+  TRADEPLANE_BIND       listen address (default 127.0.0.1:8080)
+  TRADEPLANE_DATA_DIR   local state folder (default ./.tradeplane)
+  TRADEPLANE_WEB_DIR    built web app folder (default web/dist)
+  LOG_FORMAT            text | json (default text); RUST_LOG sets levels
+  APP_ENC_KEY           32 bytes (base64 or hex) encrypting 2FA secrets; env only, never a flag
+  TRADEPLANE_PG_BIN     folder with initdb/pg_ctl (default: newest /usr/lib/postgresql/N/bin, then PATH)
+  TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tradeplane",
+    version,
+    about = "Control plane for a fleet of autonomous trading bots",
+    after_help = ENV_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run migrations and serve the API and the Observatory until SIGINT/SIGTERM.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Report which configuration is present or missing (never secret values) and check the database.
+    Doctor,
+    /// Manage the embedded Postgres cluster under the data dir.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    /// Print the error-code catalog.
+    ErrorCodes {
+        /// Markdown table (the source of docs/error-codes.md) instead of JSON.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum DbAction {
+    /// Start (creating on first use) the cluster and print its DATABASE_URL; it keeps running.
+    Start,
+    /// Stop the cluster.
+    Stop,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::from_args(cli.config);
+    match cli.command {
+        Command::Serve => serve::run(config).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate => serve::migrate_only(config)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Doctor => doctor::run(&config).await,
+        Command::Db { action } => db::run(&config, action).await.map(|()| ExitCode::SUCCESS),
+        Command::ErrorCodes { markdown } => {
+            if markdown {
+                print!("{}", error_code::catalog_markdown());
+            } else {
+                let codes: Vec<_> = error_code::ErrorCode::ALL
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "code": c.as_str(),
+                            "http_status": c.status().as_u16(),
+                            "message": c.message(),
+                            "suggested_fix": c.suggested_fix(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&codes)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

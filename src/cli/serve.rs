@@ -1,0 +1,129 @@
+//! `tradeplane serve` and `tradeplane migrate`.
+
+use std::{fs::File, path::Path};
+
+use anyhow::Context;
+use nix::fcntl::{Flock, FlockArg};
+use serde_json::json;
+
+use crate::{
+    api::{self, AppState},
+    config::Config,
+    store::{
+        self, Database,
+        system_events::{self, NewSystemEvent, Severity},
+    },
+    trace::TraceId,
+};
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&config)?;
+    let db = Database::open(&config).await?;
+    store::migrate(&db.pool)
+        .await
+        .context("database migrations failed")?;
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(db.pool.clone(), config);
+    record(
+        &state,
+        NewSystemEvent::new(Severity::Info, "SYSTEM_STARTED", "tradeplane started").metadata(
+            json!({ "version": env!("CARGO_PKG_VERSION"), "bind": addr.to_string(), "embedded_postgres": db.is_embedded() }),
+        ),
+    )
+    .await;
+
+    println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, api::app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+
+    tracing::info!("shutting down");
+    record(
+        &state,
+        NewSystemEvent::new(
+            Severity::Info,
+            "SYSTEM_STOPPED",
+            "tradeplane stopped on signal",
+        ),
+    )
+    .await;
+    db.close().await?;
+    Ok(())
+}
+
+pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&config)?;
+    let db = Database::open(&config).await?;
+    let result = store::migrate(&db.pool).await;
+    let applied = store::migration_state(&db.pool).await;
+    db.close().await?;
+    result.context("database migrations failed")?;
+    match applied? {
+        store::MigrationState::Current => println!("migrations current"),
+        store::MigrationState::Pending(v) => anyhow::bail!("migrations still pending: {v:?}"),
+    }
+    Ok(())
+}
+
+/// Writes a lifecycle event under its own trace id; a failure is logged, never fatal.
+async fn record(state: &AppState, event: NewSystemEvent) {
+    let trace_id = TraceId::generate();
+    let event = NewSystemEvent {
+        trace_id: trace_id.clone(),
+        ..event
+    };
+    if let Err(err) = system_events::insert(&state.pool, event).await {
+        tracing::warn!(%trace_id, error = %err, "could not record system event");
+    }
+}
+
+/// One process per embedded cluster: a second would adopt the cluster and stop it under the
+/// first one's feet on exit.
+fn lock_data_dir(config: &Config) -> anyhow::Result<Option<Flock<File>>> {
+    if config.database_url.is_some() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let path = config.data_dir.join("tradeplane.lock");
+    let file = File::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(_) => anyhow::bail!(
+            "another tradeplane process is using the data dir {}; stop it or choose another TRADEPLANE_DATA_DIR",
+            display(&config.data_dir)
+        ),
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

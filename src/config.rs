@@ -1,0 +1,241 @@
+//! One typed configuration from flags, the environment and `.env` (flags win, then the
+//! environment, then `.env`, then defaults). Secrets are wrapped so they never print.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use clap::{Args, ValueEnum};
+
+/// A secret string: `Debug`/`Display` print a placeholder; `expose()` is the one way in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The settings shared by every subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct ConfigArgs {
+    /// Postgres connection URL. Unset: tradeplane runs a private cluster from the system's
+    /// PostgreSQL binaries under the data dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Address the HTTP server listens on (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "TRADEPLANE_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Folder for local state: the embedded Postgres cluster and the instance lock.
+    #[arg(
+        long,
+        env = "TRADEPLANE_DATA_DIR",
+        default_value = "./.tradeplane",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Log line format.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Folder of the built Observatory web app (its index.html is served at `/`).
+    #[arg(
+        long,
+        env = "TRADEPLANE_WEB_DIR",
+        default_value = "web/dist",
+        global = true
+    )]
+    pub web_dir: PathBuf,
+}
+
+/// The state of `APP_ENC_KEY` (32 bytes, base64 or hex), which encrypts 2FA secrets at rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EncKey {
+    Missing,
+    /// Set but unusable; the reason never contains the value.
+    Invalid(&'static str),
+    Valid(EncKeyBytes),
+}
+
+/// The 32 key bytes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncKeyBytes(pub [u8; 32]);
+
+impl fmt::Debug for EncKeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EncKeyBytes(***)")
+    }
+}
+
+impl EncKey {
+    pub fn parse(raw: Option<&str>) -> Self {
+        let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+            return EncKey::Missing;
+        };
+        let bytes = if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(raw).ok()
+        } else {
+            STANDARD.decode(raw).ok()
+        };
+        match bytes.map(<[u8; 32]>::try_from) {
+            Some(Ok(key)) => EncKey::Valid(EncKeyBytes(key)),
+            Some(Err(_)) => EncKey::Invalid("must decode to exactly 32 bytes"),
+            None => EncKey::Invalid("must be 32 bytes as base64 (44 chars) or hex (64 chars)"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: Option<Secret>,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub web_dir: PathBuf,
+    pub enc_key: EncKey,
+}
+
+impl Config {
+    /// Builds the config from parsed flags; `APP_ENC_KEY` is read from the environment only
+    /// (a secret on the command line would show in `ps`).
+    pub fn from_args(args: ConfigArgs) -> Self {
+        Config {
+            database_url: args
+                .database_url
+                .filter(|s| !s.trim().is_empty())
+                .map(Secret::new),
+            bind: args.bind,
+            data_dir: args.data_dir,
+            log_format: args.log_format,
+            web_dir: args.web_dir,
+            enc_key: EncKey::parse(std::env::var("APP_ENC_KEY").ok().as_deref()),
+        }
+    }
+}
+
+impl Default for Config {
+    /// The documented defaults, with no database URL and no key.
+    fn default() -> Self {
+        Config {
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./.tradeplane"),
+            log_format: LogFormat::Text,
+            web_dir: PathBuf::from("web/dist"),
+            enc_key: EncKey::Missing,
+        }
+    }
+}
+
+/// A Postgres URL with its password masked, for logs and `doctor`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    // Query parameters may carry a password too (`?password=…`).
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+        let k = EncKey::parse(Some(&"ab".repeat(32)));
+        assert!(matches!(k, EncKey::Valid(_)));
+        assert!(!format!("{k:?}").contains("abab"));
+    }
+
+    #[test]
+    fn enc_key_formats() {
+        assert_eq!(EncKey::parse(None), EncKey::Missing);
+        assert_eq!(EncKey::parse(Some("  ")), EncKey::Missing);
+        assert!(matches!(
+            EncKey::parse(Some(&STANDARD.encode([7u8; 32]))),
+            EncKey::Valid(_)
+        ));
+        assert!(matches!(
+            EncKey::parse(Some(&"0f".repeat(32))),
+            EncKey::Valid(_)
+        ));
+        assert!(matches!(
+            EncKey::parse(Some(&STANDARD.encode([7u8; 16]))),
+            EncKey::Invalid(_)
+        ));
+        assert!(matches!(
+            EncKey::parse(Some("not a key!")),
+            EncKey::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db?sslmode=require&password=x"),
+            "postgres://u:***@h:5432/db?sslmode=require&password=***"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact_url("garbage-with-secret"), "***");
+    }
+}

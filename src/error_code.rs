@@ -1,0 +1,245 @@
+//! The error-code catalog (SPEC §3): one enum, one HTTP status, message and suggested fix per code.
+//! `GET /api/errors` serves it and `docs/error-codes.md` is generated from it.
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+macro_rules! catalog {
+    ($($variant:ident = $name:literal, $status:literal, $message:literal, $fix:literal;)+) => {
+        /// Every error the product can answer with. Serialized as its SCREAMING_SNAKE_CASE name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        pub enum ErrorCode {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        impl ErrorCode {
+            /// All codes, in catalog order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $name,)+ }
+            }
+
+            pub fn status(self) -> StatusCode {
+                let code = match self { $(ErrorCode::$variant => $status,)+ };
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+
+            /// The default human message; call sites may give a more specific one.
+            pub const fn message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message,)+ }
+            }
+
+            /// What the operator should do about it.
+            pub const fn suggested_fix(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $fix,)+ }
+            }
+        }
+    };
+}
+
+catalog! {
+    IntegrationKeyMissing = "INTEGRATION_KEY_MISSING", 409,
+        "A required integration is not configured.",
+        "Set the provider's environment variables listed in `missing_env_vars`, restart tradeplane, then verify the provider on the Connections page.";
+    IntegrationVerifyFailed = "INTEGRATION_VERIFY_FAILED", 502,
+        "The provider rejected or failed the verification call.",
+        "Check the credentials and plan with the vendor, then run verify again; the event log shows the vendor's answer.";
+    IntegrationUnknownProvider = "INTEGRATION_UNKNOWN_PROVIDER", 404,
+        "No provider with this id exists.",
+        "Use one of the provider ids listed by GET /api/integrations/status.";
+    DataUnavailable = "DATA_UNAVAILABLE", 503,
+        "Market data is not available.",
+        "Configure and verify `databento` or `polygon` (DATABENTO_API_KEY or POLYGON_API_KEY), then retry.";
+    DataStale = "DATA_STALE", 503,
+        "The latest market data is older than allowed.",
+        "Check the market-data provider's health and the scheduler; trading resumes when fresh bars arrive.";
+    ExecutionBrokerUnavailable = "EXECUTION_BROKER_UNAVAILABLE", 503,
+        "No connected broker can take this order.",
+        "Configure and verify a broker (`ironbeam` or `tradovate`) on its official endpoint.";
+    LiveTradingDisabled = "LIVE_TRADING_DISABLED", 409,
+        "Live trading is switched off.",
+        "An admin must turn on the global trading switch and the bot's `is_trading_enabled`.";
+    AiProviderUnavailable = "AI_PROVIDER_UNAVAILABLE", 503,
+        "No LLM provider is available for this AI-dependent action.",
+        "Configure and verify one LLM provider (e.g. OPENAI_API_KEY or ANTHROPIC_API_KEY).";
+    RiskLimitBreached = "RISK_LIMIT_BREACHED", 409,
+        "A risk limit forbids this action.",
+        "Review the bot's risk limits and current exposure; a latched daily-loss limit needs a human re-arm.";
+    KillSwitchActive = "KILL_SWITCH_ACTIVE", 409,
+        "The kill switch is active.",
+        "An admin must release the kill switch (POST /api/system/kill-switch {\"active\": false}) after resolving its cause.";
+    CircuitBreakerOpen = "CIRCUIT_BREAKER_OPEN", 409,
+        "A circuit breaker is open after repeated failures.",
+        "Find the failing component in the system events; the breaker half-opens after its cool-down or can be reset by an operator.";
+    MarketClosed = "MARKET_CLOSED", 409,
+        "The market is closed.",
+        "Wait for the next session open (CME Globex, America/Chicago); see the session calendar.";
+    AutonomyTierInsufficient = "AUTONOMY_TIER_INSUFFICIENT", 409,
+        "The bot's autonomy tier does not allow this action.",
+        "Open the bot's autonomy breakdown and fix the failing gates to raise its tier.";
+    PromotionGateFailed = "PROMOTION_GATE_FAILED", 409,
+        "One or more promotion gates failed.",
+        "Fix each failed gate listed in `details`, then promote again.";
+    InvalidStateTransition = "INVALID_STATE_TRANSITION", 409,
+        "This state transition is not allowed.",
+        "Check the current state; see the state machines in the docs for allowed transitions.";
+    BotNotFound = "BOT_NOT_FOUND", 404,
+        "No bot with this id exists.",
+        "Use an id listed by GET /api/bots.";
+    JobNotFound = "JOB_NOT_FOUND", 404,
+        "No job with this id exists.",
+        "Use an id listed by GET /api/jobs.";
+    ValidationFailed = "VALIDATION_FAILED", 422,
+        "The request is not valid.",
+        "Correct the fields named in `details` and send the request again.";
+    MalformedJson = "MALFORMED_JSON", 400,
+        "The request body is not valid JSON.",
+        "Send a well-formed JSON object with `Content-Type: application/json`.";
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415,
+        "The request body has an unsupported content type.",
+        "Send the body as JSON with the header `Content-Type: application/json`.";
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413,
+        "The request body is larger than allowed.",
+        "Send a smaller body; the limit is given in `details`.";
+    RouteNotFound = "ROUTE_NOT_FOUND", 404,
+        "No endpoint exists at this path.",
+        "Check the path against the API reference at /api/docs.";
+    MethodNotAllowed = "METHOD_NOT_ALLOWED", 405,
+        "This endpoint does not accept this HTTP method.",
+        "Use one of the methods in the `Allow` header; see /api/docs.";
+    RequestTimeout = "REQUEST_TIMEOUT", 408,
+        "The request took longer than allowed.",
+        "Retry later; if it keeps happening, check system status for a slow dependency.";
+    Unauthenticated = "UNAUTHENTICATED", 401,
+        "You are not signed in, or your session has expired.",
+        "Sign in again.";
+    Forbidden = "FORBIDDEN", 403,
+        "Your role does not allow this action.",
+        "Ask an admin for a role that allows it.";
+    TwoFactorRequired = "TWO_FACTOR_REQUIRED", 401,
+        "This action needs two-factor verification.",
+        "Enter a code from your authenticator app (or a backup code).";
+    TwoFactorInvalid = "TWO_FACTOR_INVALID", 401,
+        "The two-factor code is wrong, expired or already used.",
+        "Enter the current code from your authenticator app; check the device clock; a used backup code cannot be reused.";
+    TwoFactorAlreadyEnabled = "TWO_FACTOR_ALREADY_ENABLED", 409,
+        "Two-factor authentication is already enabled.",
+        "Disable it first (with re-authentication) to enroll a new device.";
+    RateLimited = "RATE_LIMITED", 429,
+        "Too many attempts.",
+        "Wait for the time in the `Retry-After` header, then try again.";
+    EncryptionKeyMissing = "ENCRYPTION_KEY_MISSING", 503,
+        "The server has no valid encryption key.",
+        "Set APP_ENC_KEY to 32 random bytes (base64 or hex), e.g. `openssl rand -base64 32`, and restart.";
+    DatabaseUnavailable = "DATABASE_UNAVAILABLE", 503,
+        "The database is unreachable.",
+        "Check that Postgres is running and DATABASE_URL is correct; run `tradeplane doctor`.";
+    NotImplemented = "NOT_IMPLEMENTED", 501,
+        "This feature is not available yet.",
+        "Nothing to fix on your side; the feature is not built yet.";
+    Internal = "INTERNAL", 500,
+        "An internal error occurred.",
+        "Retry; if it persists, report the trace id to the operators (it is in the server logs).";
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The catalog as Markdown; `docs/error-codes.md` must equal this (a test checks it).
+pub fn catalog_markdown() -> String {
+    let mut out = String::from(
+        "# Error codes\n\n\
+         Generated from `src/error_code.rs` by `tradeplane error-codes --markdown`; do not edit by hand.\n\
+         Every error response is `{\"success\": false, \"trace_id\": \"…\", \"error\": {\"code\", \"message\", \"suggested_fix\", \"details\"?}}`.\n\n\
+         | code | HTTP | meaning | suggested fix |\n|---|---|---|---|\n",
+    );
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            code.as_str(),
+            code.status().as_u16(),
+            code.message().replace('|', "\\|"),
+            code.suggested_fix().replace('|', "\\|"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// The codes SPEC §3 fixes; the catalog may add more but never drop one.
+    const SPEC_CODES: &[&str] = &[
+        "INTEGRATION_KEY_MISSING",
+        "INTEGRATION_VERIFY_FAILED",
+        "INTEGRATION_UNKNOWN_PROVIDER",
+        "DATA_UNAVAILABLE",
+        "DATA_STALE",
+        "EXECUTION_BROKER_UNAVAILABLE",
+        "LIVE_TRADING_DISABLED",
+        "AI_PROVIDER_UNAVAILABLE",
+        "RISK_LIMIT_BREACHED",
+        "KILL_SWITCH_ACTIVE",
+        "CIRCUIT_BREAKER_OPEN",
+        "MARKET_CLOSED",
+        "AUTONOMY_TIER_INSUFFICIENT",
+        "PROMOTION_GATE_FAILED",
+        "INVALID_STATE_TRANSITION",
+        "BOT_NOT_FOUND",
+        "JOB_NOT_FOUND",
+        "VALIDATION_FAILED",
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "TWO_FACTOR_REQUIRED",
+        "TWO_FACTOR_INVALID",
+        "TWO_FACTOR_ALREADY_ENABLED",
+        "RATE_LIMITED",
+        "ENCRYPTION_KEY_MISSING",
+        "DATABASE_UNAVAILABLE",
+        "NOT_IMPLEMENTED",
+        "INTERNAL",
+    ];
+
+    #[test]
+    fn every_spec_code_is_in_the_catalog() {
+        let names: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        for code in SPEC_CODES {
+            assert!(names.contains(code), "{code} missing from the catalog");
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_errors_with_a_message_and_fix() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} listed twice");
+            let status = code.status();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code} has non-error status {status}"
+            );
+            assert!(!code.message().is_empty() && !code.suggested_fix().is_empty());
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::json!(code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn error_codes_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/error-codes.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == catalog_markdown(),
+            "docs/error-codes.md is stale: run `make docs` (tradeplane error-codes --markdown > docs/error-codes.md)"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! tradeplane: the control plane for a fleet of autonomous trading bots.
+//!
+//! Arrows point one way: `api → runtime → {domain, integrations, store}`; see
+//! `docs/architecture.md`.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error_code;
+pub mod logging;
+pub mod store;
+pub mod trace;

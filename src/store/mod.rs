@@ -1,0 +1,103 @@
+//! Postgres: the pool, migrations, and one repository module per aggregate.
+
+pub mod embedded;
+pub mod page;
+pub mod settings;
+pub mod system_events;
+
+use std::time::Duration;
+
+use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+
+/// The schema, compiled in from `migrations/`.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connects with bounded waits, so an unreachable database surfaces as an error, not a hang.
+pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(url)
+        .await
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether every compiled-in migration is applied successfully with a matching checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationState {
+    Current,
+    /// Versions compiled in but not (successfully) applied, or applied with another checksum.
+    Pending(Vec<i64>),
+}
+
+pub async fn migration_state(pool: &PgPool) -> Result<MigrationState, sqlx::Error> {
+    let applied: Vec<(i64, bool, Vec<u8>)> =
+        match sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(rows) => rows,
+            // No bookkeeping table yet: nothing is applied.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Vec::new(),
+            Err(e) => return Err(e),
+        };
+    let pending: Vec<i64> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .filter(|m| {
+            !applied.iter().any(|(version, success, checksum)| {
+                *version == m.version && *success && checksum.as_slice() == &*m.checksum
+            })
+        })
+        .map(|m| m.version)
+        .collect();
+    Ok(if pending.is_empty() {
+        MigrationState::Current
+    } else {
+        MigrationState::Pending(pending)
+    })
+}
+
+/// The database the process runs on: a pool, plus the embedded cluster when we started one.
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<embedded::EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the embedded cluster under the data dir.
+    pub async fn open(config: &crate::config::Config) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let (url, embedded) = match &config.database_url {
+            Some(url) => (url.expose().to_owned(), None),
+            None => {
+                let cluster = embedded::EmbeddedPostgres::start(&config.data_dir).await?;
+                tracing::info!(port = cluster.port(), data_dir = %config.data_dir.display(), "embedded Postgres running");
+                (cluster.url(), Some(cluster))
+            }
+        };
+        let pool = connect(&url).await.with_context(|| {
+            format!(
+                "cannot connect to Postgres at {}",
+                crate::config::redact_url(&url)
+            )
+        })?;
+        Ok(Database { pool, embedded })
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// Closes the pool, then stops the embedded cluster if we run one.
+    pub async fn close(self) -> Result<(), embedded::LaunchError> {
+        self.pool.close().await;
+        match self.embedded {
+            Some(cluster) => cluster.stop(),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Keyset pagination shared by every list: newest first by `(created_at, id)`, with an opaque
+//! cursor that names the last row returned.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
+    }
+
+    /// `None` for anything that is not a cursor this server made.
+    pub fn decode(raw: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (micros, id) = text.split_once('|')?;
+        Some(Cursor {
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// One page of a list; `next_cursor` is `None` on the last page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only tells that more exist.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|r| key(r).encode())
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+    }
+
+    #[test]
+    fn foreign_cursors_are_refused() {
+        for raw in [
+            "",
+            "not base64!",
+            "aGVsbG8",
+            &URL_SAFE_NO_PAD.encode("12|not-a-uuid"),
+        ] {
+            assert_eq!(Cursor::decode(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn page_sets_cursor_only_when_more_rows_exist() {
+        let at = Utc::now();
+        let rows: Vec<Cursor> = (0..3)
+            .map(|_| Cursor {
+                created_at: at,
+                id: Uuid::now_v7(),
+            })
+            .collect();
+        let full = Page::from_rows(rows.clone(), 2, |c| *c);
+        assert_eq!(full.items.len(), 2);
+        assert_eq!(full.next_cursor, Some(rows[1].encode()));
+        let last = Page::from_rows(rows, 3, |c| *c);
+        assert_eq!(last.items.len(), 3);
+        assert_eq!(last.next_cursor, None);
+    }
+}

@@ -1,0 +1,158 @@
+//! `system_events`: the operator-facing log of everything the control plane did or saw.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::page::{Cursor, Page};
+use crate::trace::TraceId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Severity {
+    #[serde(rename = "SEV-1")]
+    Sev1,
+    #[serde(rename = "SEV-2")]
+    Sev2,
+    #[serde(rename = "SEV-3")]
+    Sev3,
+    #[serde(rename = "INFO")]
+    Info,
+}
+
+impl Severity {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "SEV-1",
+            Severity::Sev2 => "SEV-2",
+            Severity::Sev3 => "SEV-3",
+            Severity::Info => "INFO",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct SystemEvent {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// `SEV-1`, `SEV-2`, `SEV-3` or `INFO`.
+    pub severity: String,
+    pub code: String,
+    pub message: String,
+    pub bot_id: Option<Uuid>,
+    pub provider_id: Option<String>,
+    pub trace_id: String,
+    pub metadata: Value,
+}
+
+/// An event to record. The trace id defaults to the current request's.
+#[derive(Debug, Clone)]
+pub struct NewSystemEvent {
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+    pub bot_id: Option<Uuid>,
+    pub provider_id: Option<String>,
+    pub trace_id: TraceId,
+    pub metadata: Value,
+}
+
+impl NewSystemEvent {
+    pub fn new(severity: Severity, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            severity,
+            code: code.into(),
+            message: message.into(),
+            bot_id: None,
+            provider_id: None,
+            trace_id: TraceId::current(),
+            metadata: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn bot(mut self, bot_id: Uuid) -> Self {
+        self.bot_id = Some(bot_id);
+        self
+    }
+
+    pub fn provider(mut self, provider_id: impl Into<String>) -> Self {
+        self.provider_id = Some(provider_id.into());
+        self
+    }
+
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+pub async fn insert(pool: &PgPool, event: NewSystemEvent) -> Result<SystemEvent, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO system_events (id, severity, code, message, bot_id, provider_id, trace_id, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(event.severity.as_str())
+    .bind(event.code)
+    .bind(event.message)
+    .bind(event.bot_id)
+    .bind(event.provider_id)
+    .bind(event.trace_id.as_str())
+    .bind(event.metadata)
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct EventFilter {
+    pub severity: Option<Severity>,
+    pub code: Option<String>,
+    pub bot_id: Option<Uuid>,
+    pub provider_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Newest first; `after` continues from a previous page's cursor.
+pub async fn list(
+    pool: &PgPool,
+    filter: &EventFilter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<SystemEvent>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM system_events WHERE true");
+    if let Some(severity) = filter.severity {
+        q.push(" AND severity = ").push_bind(severity.as_str());
+    }
+    if let Some(code) = &filter.code {
+        q.push(" AND code = ").push_bind(code.clone());
+    }
+    if let Some(bot_id) = filter.bot_id {
+        q.push(" AND bot_id = ").push_bind(bot_id);
+    }
+    if let Some(provider_id) = &filter.provider_id {
+        q.push(" AND provider_id = ").push_bind(provider_id.clone());
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<SystemEvent> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, |e| Cursor {
+        created_at: e.created_at,
+        id: e.id,
+    }))
+}

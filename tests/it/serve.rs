@@ -1,0 +1,221 @@
+//! `tradeplane serve` as a user runs it: without DATABASE_URL it runs its own Postgres under the
+//! data dir, keeps the data across restarts and stops the cluster on exit.
+
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::fs::PermissionsExt,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tradeplane");
+
+fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("DATABASE_URL")
+        .env("TRADEPLANE_DATA_DIR", data_dir)
+        .env("TRADEPLANE_BIND", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        // Run from the data dir so no stray ./.env changes the setup.
+        .current_dir(data_dir);
+    cmd
+}
+
+/// A temp dir the unprivileged cluster owner can traverse when the tests run as root.
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stderr_log: std::path::PathBuf,
+}
+
+/// Starts serve and waits for the URL it prints.
+fn start(data_dir: &Path) -> Server {
+    let stderr_log = data_dir.join(format!("serve-{}.log", uuid::Uuid::now_v7()));
+    let mut child = command(data_dir)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no URL printed: {line:?}; stderr: {}",
+                std::fs::read_to_string(&stderr_log).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    Server {
+        child,
+        base,
+        stderr_log,
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(res) = client.get(format!("{base}/readyz")).send().await
+            && res.status() == 200
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{base}/readyz never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn stop(mut server: Server) -> String {
+    nix::sys::signal::kill(Pid::from_raw(server.child.id() as i32), Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "serve exited with {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::read_to_string(&server.stderr_log).unwrap()
+}
+
+async fn event_codes(client: &reqwest::Client, base: &str) -> Vec<String> {
+    let body: Value = client
+        .get(format!("{base}/api/system/events?limit=500"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
+    let dir = data_dir();
+    let client = reqwest::Client::new();
+
+    let first = start(dir.path());
+    wait_ready(&client, &first.base).await;
+    let traced = client
+        .get(format!("{}/api/errors", first.base))
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traced.status(), 200);
+    assert_eq!(event_codes(&client, &first.base).await, ["SYSTEM_STARTED"]);
+    let logs = stop(first);
+
+    // Every log line of that request carries its trace id, in JSON logs.
+    let request_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"path\":\"/api/errors\""))
+        .collect();
+    assert!(
+        !request_lines.is_empty(),
+        "no log line for the request:\n{logs}"
+    );
+    for line in &request_lines {
+        let parsed: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            parsed["span"]["trace_id"], "0af7651916cd43dd8448eb211c80319c",
+            "{line}"
+        );
+    }
+    // The cluster was stopped with the server.
+    let pid_file = dir.path().join("postgres/data/postmaster.pid");
+    assert!(
+        !pid_file.exists(),
+        "Postgres still running after serve exited"
+    );
+
+    let second = start(dir.path());
+    wait_ready(&client, &second.base).await;
+    assert_eq!(
+        event_codes(&client, &second.base).await,
+        ["SYSTEM_STARTED", "SYSTEM_STOPPED", "SYSTEM_STARTED"]
+    );
+    stop(second);
+}
+
+#[tokio::test]
+async fn a_second_serve_on_the_same_data_dir_is_refused() {
+    let dir = data_dir();
+    let client = reqwest::Client::new();
+    let first = start(dir.path());
+    wait_ready(&client, &first.base).await;
+    let out = command(dir.path()).arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another tradeplane process"), "{stderr}");
+    stop(first);
+}
+
+#[test]
+fn missing_postgres_binaries_fail_with_one_clear_line() {
+    let dir = data_dir();
+    let out = command(dir.path())
+        .env("TRADEPLANE_PG_BIN", dir.path().join("no-such-dir"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("apt-get install -y postgresql"),
+        "{stderr}"
+    );
+    assert!(lines[0].contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
+fn doctor_reports_presence_never_values() {
+    let dir = data_dir();
+    let key = "c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcy0hISE=";
+    let out = command(dir.path())
+        .env("APP_ENC_KEY", key)
+        .env("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("APP_ENC_KEY"), "{stdout}");
+    assert!(stdout.contains("present (valid 32-byte key)"), "{stdout}");
+    assert!(stdout.contains("u:***@127.0.0.1:1/db"), "{stdout}");
+    assert!(stdout.contains("UNREACHABLE"), "{stdout}");
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains(key) && !all.contains("hunter2"), "{all}");
+    // An unreachable database is a blocking problem.
+    assert!(!out.status.success());
+}
