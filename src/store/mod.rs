@@ -4,6 +4,7 @@ pub mod embedded;
 pub mod page;
 pub mod settings;
 pub mod system_events;
+pub mod usage_events;
 
 use std::time::Duration;
 
