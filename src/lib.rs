@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod error_code;
 pub mod logging;
+pub mod runtime;
 pub mod store;
 pub mod trace;

@@ -7,6 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::runtime::RuntimeHandle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +15,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub started_at: DateTime<Utc>,
+    /// The supervision tree (detached until [`AppState::with_runtime`]).
+    pub runtime: RuntimeHandle,
 }
 
 impl AppState {
@@ -23,6 +26,13 @@ impl AppState {
             config: Arc::new(config),
             metrics: super::metrics::handle(),
             started_at: Utc::now(),
+            runtime: RuntimeHandle::detached(),
         }
+    }
+
+    /// The state serving a running supervision tree.
+    pub fn with_runtime(mut self, runtime: RuntimeHandle) -> Self {
+        self.runtime = runtime;
+        self
     }
 }

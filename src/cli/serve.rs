@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::{
     api::{self, AppState},
     config::Config,
+    runtime::{Runtime, RuntimeConfig},
     store::{
         self, Database,
         system_events::{self, NewSystemEvent, Severity},
@@ -27,7 +28,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(db.pool.clone(), config);
+    let runtime = Runtime::start(db.pool.clone(), RuntimeConfig::default())
+        .await
+        .context("the supervision runtime failed to start")?;
+    let state = AppState::new(db.pool.clone(), config).with_runtime(runtime.handle());
     record(
         &state,
         NewSystemEvent::new(Severity::Info, "SYSTEM_STARTED", "tradeplane started").metadata(
@@ -53,6 +57,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
     )
     .await;
+    // Stop the tree (bots first), then flush telemetry, before the pool closes.
+    let stats = runtime.shutdown().await;
+    tracing::info!(?stats, "runtime stopped, telemetry flushed");
     db.close().await?;
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! Postgres: the pool, migrations, and one repository module per aggregate.
 
+pub mod bot_instances;
+pub mod circuit_breakers;
 pub mod embedded;
+pub mod jobs;
 pub mod page;
 pub mod settings;
 pub mod system_events;

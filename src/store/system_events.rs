@@ -105,6 +105,74 @@ pub async fn insert(pool: &PgPool, event: NewSystemEvent) -> Result<SystemEvent,
     .await
 }
 
+/// An event stamped with its id and time when it was made, so a batch written later keeps
+/// the time of the action (the telemetry writer queues these).
+#[derive(Debug, Clone)]
+pub struct StampedSystemEvent {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub event: NewSystemEvent,
+}
+
+impl NewSystemEvent {
+    /// Stamps the event now (UUID v7 id, current time).
+    pub fn stamp(self) -> StampedSystemEvent {
+        StampedSystemEvent {
+            id: Uuid::now_v7(),
+            created_at: Utc::now(),
+            event: self,
+        }
+    }
+}
+
+/// Writes many events in one statement (arrays unnested server-side). Idempotent per id, so a
+/// batch retried after a lost acknowledgement is not duplicated.
+pub async fn insert_many(pool: &PgPool, events: &[StampedSystemEvent]) -> Result<u64, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let n = events.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut severities = Vec::with_capacity(n);
+    let mut codes = Vec::with_capacity(n);
+    let mut messages = Vec::with_capacity(n);
+    let mut bots = Vec::with_capacity(n);
+    let mut providers = Vec::with_capacity(n);
+    let mut traces = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    for s in events {
+        ids.push(s.id);
+        created.push(s.created_at);
+        severities.push(s.event.severity.as_str());
+        codes.push(s.event.code.as_str());
+        messages.push(s.event.message.as_str());
+        bots.push(s.event.bot_id);
+        providers.push(s.event.provider_id.as_deref());
+        traces.push(s.event.trace_id.as_str());
+        metadata.push(&s.event.metadata);
+    }
+    let done = sqlx::query(
+        "INSERT INTO system_events \
+         (id, created_at, severity, code, message, bot_id, provider_id, trace_id, metadata) \
+         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
+                              $6::uuid[], $7::text[], $8::text[], $9::jsonb[]) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(ids)
+    .bind(created)
+    .bind(severities)
+    .bind(codes)
+    .bind(messages)
+    .bind(bots)
+    .bind(providers)
+    .bind(traces)
+    .bind(metadata)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct EventFilter {
     pub severity: Option<Severity>,

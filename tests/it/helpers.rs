@@ -10,11 +10,14 @@ use sqlx::PgPool;
 use tradeplane::{
     api::{self, ApiJson, ApiOk, AppState},
     config::Config,
+    runtime::{Runtime, RuntimeHandle},
 };
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// Detached (not running) unless the app came from [`spawn_app_with_runtime`].
+    pub runtime: RuntimeHandle,
 }
 
 #[derive(Deserialize)]
@@ -43,7 +46,22 @@ fn test_routes() -> Router<AppState> {
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    let state = AppState::new(pool, Config::default());
+    serve_state(AppState::new(pool, Config::default())).await
+}
+
+/// The app over a real supervision tree, as `serve` runs it (small test limits; the tree lives
+/// until the test's runtime ends). Its events land in `system_events`.
+pub async fn spawn_app_with_runtime(pool: PgPool) -> TestApp {
+    let runtime = Runtime::start(pool.clone(), crate::runtime::test_config())
+        .await
+        .unwrap();
+    let handle = runtime.handle();
+    std::mem::forget(runtime);
+    serve_state(AppState::new(pool, Config::default()).with_runtime(handle)).await
+}
+
+async fn serve_state(state: AppState) -> TestApp {
+    let runtime = state.runtime.clone();
     let app = api::app_with(state, test_routes());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -51,6 +69,7 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     TestApp {
         addr,
         client: reqwest::Client::new(),
+        runtime,
     }
 }
 

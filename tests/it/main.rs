@@ -4,5 +4,7 @@ mod envelope;
 mod helpers;
 mod openapi;
 mod operations;
+mod runtime;
 mod serve;
 mod system_events;
+mod telemetry;

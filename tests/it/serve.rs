@@ -115,6 +115,14 @@ async fn event_codes(client: &reqwest::Client, base: &str) -> Vec<String> {
         .collect()
 }
 
+fn only<'a>(codes: &'a [String], prefix: &str) -> Vec<&'a str> {
+    codes
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.starts_with(prefix))
+        .collect()
+}
+
 #[tokio::test]
 async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
     let dir = data_dir();
@@ -132,7 +140,10 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
         .await
         .unwrap();
     assert_eq!(traced.status(), 200);
-    assert_eq!(event_codes(&client, &first.base).await, ["SYSTEM_STARTED"]);
+    assert_eq!(
+        only(&event_codes(&client, &first.base).await, "SYSTEM_"),
+        ["SYSTEM_STARTED"]
+    );
     let logs = stop(first);
 
     // Every log line of that request carries its trace id, in JSON logs.
@@ -160,9 +171,20 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
 
     let second = start(dir.path());
     wait_ready(&client, &second.base).await;
+    let codes = event_codes(&client, &second.base).await;
     assert_eq!(
-        event_codes(&client, &second.base).await,
+        only(&codes, "SYSTEM_"),
         ["SYSTEM_STARTED", "SYSTEM_STOPPED", "SYSTEM_STARTED"]
+    );
+    // The supervision tree stopped in order and its telemetry was flushed before the pool
+    // closed: the first run's last events are there.
+    assert_eq!(
+        only(&codes, "RUNTIME_"),
+        ["RUNTIME_STARTED", "RUNTIME_STOPPED", "RUNTIME_STARTED"]
+    );
+    assert!(
+        codes.iter().any(|c| c == "SUPERVISION_SHUTDOWN"),
+        "{codes:?}"
     );
     stop(second);
 }

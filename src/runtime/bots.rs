@@ -1,0 +1,452 @@
+//! The Bots supervisor's policy and its runners.
+//!
+//! - [`BotRunner`]: the placeholder runner (the trading core replaces its body): it beats its
+//!   heartbeat on every bar tick of its timeframe and on a liveness interval, and can be told
+//!   to fail or hang (fault injection for tests and drills).
+//! - [`BotsSink`]: turns the Bots supervisor's events into runner state: every failure is
+//!   recorded on the runner's breaker; once the breaker is OPEN restarts are refused (the
+//!   runner is removed and left in ERROR, or KILLED for a LIVE bot); a runner that stays stuck
+//!   (misses its heartbeat again after a restart, or ignores its stop) is killed and latched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SpawnErr};
+use serde_json::json;
+use tokio::sync::broadcast;
+use tradeplane_actors::{
+    Backoff, BreakerState, ChildSpec, EventKind, Restart, Shutdown, SupervisionEvent,
+    SupervisionEventSink, SupervisorMsg,
+};
+use uuid::Uuid;
+
+use super::events::{TelemetrySink, bot_of, bot_scope};
+use super::registry::{BotStatus, Registry, RunnerShared};
+use super::scheduler::{BarTick, Timeframe};
+use crate::store::system_events::{NewSystemEvent, Severity};
+
+/// Supervision settings of each runner.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Liveness beat interval (besides bar ticks).
+    pub beat_every: Duration,
+    /// Silent longer than this → treated as failed.
+    pub heartbeat_timeout: Duration,
+    /// Time a runner gets to stop before it is killed.
+    pub shutdown_timeout: Duration,
+    /// Restart backoff; its base must be non-zero so a refusal (breaker open) always reaches
+    /// the supervisor before the restart timer.
+    pub backoff: Backoff,
+    /// Consecutive heartbeat timeouts (without a healthy beat between) that kill the runner.
+    pub stuck_kill_after: u32,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            beat_every: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(5),
+            backoff: Backoff::exponential(Duration::from_millis(500), Duration::from_secs(60)),
+            stuck_kill_after: 2,
+        }
+    }
+}
+
+/// Faults a runner can be told to simulate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The current instance fails (returns an error from its handler).
+    Fail(String),
+    /// The current instance blocks in a handler for this long (ignores stop requests).
+    Hang(Duration),
+    /// Every instance stops beating until re-armed or unmuted (a stuck runner).
+    Mute(bool),
+}
+
+pub enum RunnerMsg {
+    Tick(BarTick),
+    Beat,
+    Fail(String),
+    Hang(Duration),
+}
+
+pub struct RunnerArgs {
+    pub bot_id: Uuid,
+    pub timeframe: Timeframe,
+    pub shared: Arc<RunnerShared>,
+    pub registry: Arc<Registry>,
+    pub ticks: broadcast::Receiver<BarTick>,
+    pub beat_every: Duration,
+}
+
+pub struct BotRunner;
+
+pub struct RunnerState {
+    bot_id: Uuid,
+    shared: Arc<RunnerShared>,
+    registry: Arc<Registry>,
+    healthy_reported: bool,
+    forward: tokio::task::JoinHandle<()>,
+    beat_timer: ractor::concurrency::JoinHandle<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InjectedFailure(String);
+
+impl Actor for BotRunner {
+    type Msg = RunnerMsg;
+    type State = RunnerState;
+    type Arguments = RunnerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: RunnerArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let RunnerArgs {
+            bot_id,
+            timeframe,
+            shared,
+            registry,
+            mut ticks,
+            beat_every,
+        } = args;
+        shared.beat();
+        let me = myself.clone();
+        // Bar ticks of this runner's timeframe become messages (so a blocked runner misses them).
+        let forward = tokio::spawn(async move {
+            loop {
+                match ticks.recv().await {
+                    Ok(tick) if tick.timeframe == timeframe => {
+                        if me.send_message(RunnerMsg::Tick(tick)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let beat_timer =
+            ractor::time::send_interval(beat_every, myself.get_cell(), || RunnerMsg::Beat);
+        Ok(RunnerState {
+            bot_id,
+            shared,
+            registry,
+            healthy_reported: false,
+            forward,
+            beat_timer,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RunnerMsg::Tick(_tick) => {
+                // The trading core's evaluation goes here.
+                state.shared.tick();
+                state.shared.beat();
+                if !state.healthy_reported {
+                    state.healthy_reported = true;
+                    state.registry.runner_healthy(state.bot_id);
+                }
+            }
+            RunnerMsg::Beat => state.shared.beat(),
+            RunnerMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
+            RunnerMsg::Hang(d) => tokio::time::sleep(d).await,
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.forward.abort();
+        state.beat_timer.abort();
+        Ok(())
+    }
+}
+
+/// Stands in for a runner whose restart is refused: stops at once with a normal reason, so
+/// the (transient) child is forgotten rather than restarted.
+struct Refused;
+
+impl Actor for Refused {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, myself: ActorRef<()>, _args: ()) -> Result<(), ActorProcessingErr> {
+        myself.stop(Some("shutdown: restart refused".into()));
+        Ok(())
+    }
+}
+
+/// Sends `TerminateChild` to the Bots supervisor without waiting for the answer.
+pub fn terminate_runner(bots_name: &str, bot_id: Uuid) {
+    if let Some(cell) = ractor::registry::where_is(bots_name) {
+        let sup: ActorRef<SupervisorMsg> = cell.into();
+        let (tx, _rx) = ractor::concurrency::oneshot();
+        let _ = sup.cast(SupervisorMsg::TerminateChild(bot_scope(bot_id), tx.into()));
+    }
+}
+
+/// The child spec of one runner. Its start function (initial start and every restart) asks
+/// the registry for admission: a killed bot or an OPEN breaker gets a [`Refused`] stand-in.
+pub fn runner_spec(
+    registry: Arc<Registry>,
+    bot_id: Uuid,
+    timeframe: Timeframe,
+    shared: Arc<RunnerShared>,
+    ticks: broadcast::Sender<BarTick>,
+    config: &RunnerConfig,
+) -> ChildSpec {
+    let beat_every = config.beat_every;
+    let heartbeat = shared.heartbeat.clone();
+    ChildSpec::new(bot_scope(bot_id), move |sup: ActorCell| {
+        let registry = registry.clone();
+        let shared = shared.clone();
+        let ticks = ticks.subscribe();
+        async move {
+            if admit(&registry, bot_id) {
+                let args = RunnerArgs {
+                    bot_id,
+                    timeframe,
+                    shared,
+                    registry,
+                    ticks,
+                    beat_every,
+                };
+                Actor::spawn_linked(None, BotRunner, args, sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            } else {
+                Actor::spawn_linked(None, Refused, (), sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+        }
+    })
+    .restart(Restart::Transient)
+    .shutdown(Shutdown::Timeout(config.shutdown_timeout))
+    .backoff(config.backoff)
+    .heartbeat(heartbeat, config.heartbeat_timeout)
+}
+
+/// Whether a (re)start of this runner may proceed; takes its breaker permit.
+fn admit(registry: &Registry, bot_id: Uuid) -> bool {
+    let refused = registry.with_slot(bot_id, |slot| {
+        if slot.held() {
+            return Some(false);
+        }
+        if slot.permit.is_some() {
+            return None;
+        }
+        match slot.breaker.try_acquire() {
+            Ok(p) => {
+                slot.permit = Some(p);
+                None
+            }
+            Err(open) => {
+                slot.refused = true;
+                slot.status = BotStatus::Error;
+                slot.last_error = Some(format!(
+                    "restart refused: circuit breaker {:?}, retry after {} ms",
+                    open.state,
+                    open.retry_after.as_millis()
+                ));
+                Some(true)
+            }
+        }
+    });
+    registry.mark_breaker(bot_id);
+    registry.mark_bot(bot_id);
+    match refused {
+        None => true,
+        Some(report) => {
+            if report {
+                registry.event(
+                    NewSystemEvent::new(
+                        Severity::Sev2,
+                        "BOT_RESTART_REFUSED",
+                        format!("bot {bot_id}: restart refused, circuit breaker open"),
+                    )
+                    .bot(bot_id),
+                );
+            }
+            false
+        }
+    }
+}
+
+/// The Bots supervisor's sink: writes every event (through [`TelemetrySink`]) and applies the
+/// runner policy. Never blocks: in-memory state only; DB writes are the registry writer's.
+pub struct BotsSink {
+    pub telemetry: TelemetrySink,
+    pub registry: Arc<Registry>,
+    pub bots_name: String,
+    pub stuck_kill_after: u32,
+}
+
+impl SupervisionEventSink for BotsSink {
+    fn emit(&self, ev: SupervisionEvent) {
+        self.telemetry.emit(ev.clone());
+        if let EventKind::Meltdown { .. } = ev.kind {
+            self.on_meltdown();
+            return;
+        }
+        let Some(bot) = ev.child().and_then(bot_of) else {
+            return;
+        };
+        self.on_runner_event(bot, &ev.kind);
+    }
+}
+
+impl BotsSink {
+    fn on_meltdown(&self) {
+        let touched: Vec<Uuid> = self.registry.with_slots(|slots| {
+            slots
+                .values_mut()
+                .filter(|s| s.status.is_live())
+                .map(|s| {
+                    s.status = BotStatus::Error;
+                    s.permit = None;
+                    s.last_error = Some("bots supervisor meltdown: runner stopped".into());
+                    s.bot_id
+                })
+                .collect()
+        });
+        for bot in touched {
+            self.registry.mark_bot(bot);
+        }
+    }
+
+    fn on_runner_event(&self, bot: Uuid, kind: &EventKind) {
+        let registry = &self.registry;
+        let mut terminate = false;
+        let mut refused = None;
+        let mut breaker_touched = false;
+        registry.with_slot(bot, |slot| match kind {
+            EventKind::ChildStarted { .. } => {
+                if !slot.held() {
+                    slot.status = BotStatus::Running;
+                    slot.started_at = Some(chrono::Utc::now());
+                }
+            }
+            EventKind::ChildRestarted { .. } => {
+                slot.restart_count = slot.restart_count.saturating_add(1);
+                if !slot.held() {
+                    slot.status = BotStatus::Running;
+                    slot.started_at = Some(chrono::Utc::now());
+                }
+            }
+            EventKind::RestartScheduled { .. } => {
+                if !slot.held() {
+                    slot.status = BotStatus::Restarting;
+                }
+            }
+            EventKind::ChildFailed { reason, .. } => {
+                breaker_touched = true;
+                let permit = slot
+                    .permit
+                    .take()
+                    .or_else(|| slot.breaker.try_acquire().ok());
+                if let Some(p) = permit {
+                    slot.breaker.record_failure(p);
+                }
+                if slot.held() {
+                    return;
+                }
+                slot.last_error = Some(reason.clone());
+                if slot.breaker.state() == BreakerState::Closed {
+                    slot.status = BotStatus::Restarting;
+                    return;
+                }
+                terminate = true;
+                if slot.options.is_some_and(|o| o.live) {
+                    registry.latch_kill(
+                        slot,
+                        &format!("circuit breaker opened on a LIVE bot after: {reason}"),
+                    );
+                } else {
+                    slot.refused = true;
+                    slot.status = BotStatus::Error;
+                    slot.last_error = Some(format!(
+                        "restart refused: circuit breaker open after {} failures (last: {reason})",
+                        slot.breaker.failures_in_window()
+                    ));
+                    refused = Some(reason.clone());
+                }
+            }
+            EventKind::HeartbeatTimeout { .. } => {
+                let strikes = slot.shared.stuck_strikes_add();
+                if strikes >= self.stuck_kill_after && !slot.held() {
+                    terminate = true;
+                    registry.latch_kill(
+                        slot,
+                        &format!("stuck: missed its heartbeat {strikes} times in a row"),
+                    );
+                }
+            }
+            EventKind::KillTrigger { .. } => {
+                if !slot.held() {
+                    terminate = true;
+                    registry.latch_kill(slot, "stuck: ignored its stop request and was killed");
+                }
+            }
+            EventKind::ChildStartFailed { error, .. } => {
+                slot.last_error = Some(error.clone());
+            }
+            EventKind::ChildExited { .. }
+            | EventKind::ChildRemoved { .. }
+            | EventKind::ChildShutdown { .. }
+            | EventKind::ChildKilled { .. } => {
+                slot.permit = None;
+                if !slot.held() {
+                    slot.status = BotStatus::Stopped;
+                }
+            }
+            EventKind::Meltdown { .. }
+            | EventKind::SupervisorShutdown
+            | EventKind::BreakerTransition { .. } => {}
+        });
+        if let Some(reason) = refused {
+            registry.event(
+                NewSystemEvent::new(
+                    Severity::Sev2,
+                    "BOT_RESTART_REFUSED",
+                    format!("bot {bot}: restart refused, circuit breaker open"),
+                )
+                .bot(bot)
+                .metadata(json!({ "last_failure": reason })),
+            );
+        }
+        if terminate {
+            terminate_runner(&self.bots_name, bot);
+        }
+        if breaker_touched {
+            registry.mark_breaker(bot);
+        }
+        registry.mark_bot(bot);
+    }
+}
+
+/// Spawns the Bots supervisor under `parent` with its registered name.
+pub async fn spawn_bots(
+    name: String,
+    spec: tradeplane_actors::SupervisorSpec,
+    sink: tradeplane_actors::SharedSink,
+    parent: ActorCell,
+) -> Result<ActorCell, SpawnErr> {
+    tradeplane_actors::Supervisor::spawn(Some(name), spec, sink, Some(parent))
+        .await
+        .map(|(r, _)| r.get_cell())
+}

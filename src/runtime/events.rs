@@ -1,0 +1,195 @@
+//! Supervision events → `system_events` rows, through the telemetry writer (never awaited).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tradeplane_actors::{BreakerState, EventKind, SupervisionEvent, SupervisionEventSink};
+use uuid::Uuid;
+
+use super::telemetry::TelemetryHandle;
+use crate::store::system_events::{NewSystemEvent, Severity};
+use crate::trace::TraceId;
+
+/// The scope name of a bot runner (child id and breaker name): `bot:<uuid>`.
+pub fn bot_scope(bot_id: Uuid) -> String {
+    format!("bot:{bot_id}")
+}
+
+/// The bot a scope / child id names, if any.
+pub fn bot_of(scope: &str) -> Option<Uuid> {
+    scope.strip_prefix("bot:").and_then(|s| s.parse().ok())
+}
+
+fn provider_of(scope: &str) -> Option<&str> {
+    scope.strip_prefix("provider:")
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Severity, code, message and metadata of one supervision event.
+pub fn describe(ev: &SupervisionEvent) -> (Severity, &'static str, String, Value) {
+    let src = &ev.source;
+    match &ev.kind {
+        EventKind::ChildStarted { child } => (
+            Severity::Info,
+            "SUPERVISION_CHILD_STARTED",
+            format!("{child} started under {src}"),
+            json!({}),
+        ),
+        EventKind::ChildFailed { child, reason } => (
+            Severity::Sev3,
+            "SUPERVISION_CHILD_FAILED",
+            format!("{child} failed: {reason}"),
+            json!({ "reason": reason }),
+        ),
+        EventKind::ChildExited { child, reason } => (
+            Severity::Info,
+            "SUPERVISION_CHILD_EXITED",
+            format!("{child} exited normally"),
+            json!({ "reason": reason }),
+        ),
+        EventKind::ChildStartFailed { child, error } => (
+            Severity::Sev3,
+            "SUPERVISION_START_FAILED",
+            format!("{child} failed to start: {error}"),
+            json!({ "error": error }),
+        ),
+        EventKind::RestartScheduled {
+            child,
+            attempt,
+            delay,
+        } => (
+            Severity::Info,
+            "SUPERVISION_RESTART_SCHEDULED",
+            format!("{child} restarts in {} ms (attempt {attempt})", ms(*delay)),
+            json!({ "attempt": attempt, "backoff_ms": ms(*delay) }),
+        ),
+        EventKind::ChildRestarted { child, restarts } => (
+            Severity::Info,
+            "SUPERVISION_CHILD_RESTARTED",
+            format!("{child} restarted ({restarts} restarts so far)"),
+            json!({ "restarts": restarts }),
+        ),
+        EventKind::Meltdown {
+            restarts,
+            intensity,
+            period,
+        } => (
+            Severity::Sev1,
+            "SUPERVISION_MELTDOWN",
+            format!(
+                "{src}: {restarts} restarts within {} ms exceed its intensity {intensity}; children stopped, escalating",
+                ms(*period)
+            ),
+            json!({ "restarts": restarts, "intensity": intensity, "period_ms": ms(*period) }),
+        ),
+        EventKind::ChildShutdown { child } => (
+            Severity::Info,
+            "SUPERVISION_CHILD_SHUTDOWN",
+            format!("{child} shut down"),
+            json!({}),
+        ),
+        EventKind::ChildKilled { child, after } => (
+            Severity::Sev2,
+            "SUPERVISION_CHILD_KILLED",
+            format!(
+                "{child} did not stop within {} ms and was killed",
+                ms(*after)
+            ),
+            json!({ "after_ms": ms(*after) }),
+        ),
+        EventKind::ChildRemoved { child } => (
+            Severity::Info,
+            "SUPERVISION_CHILD_REMOVED",
+            format!("{child} removed from {src}"),
+            json!({}),
+        ),
+        EventKind::SupervisorShutdown => (
+            Severity::Info,
+            "SUPERVISION_SHUTDOWN",
+            format!("{src} shut down"),
+            json!({}),
+        ),
+        EventKind::BreakerTransition { from, to, reason } => {
+            let (severity, code) = match to {
+                BreakerState::Open => (Severity::Sev2, "CIRCUIT_BREAKER_OPENED"),
+                BreakerState::HalfOpen => (Severity::Sev3, "CIRCUIT_BREAKER_HALF_OPEN"),
+                BreakerState::Closed => (Severity::Info, "CIRCUIT_BREAKER_CLOSED"),
+            };
+            (
+                severity,
+                code,
+                format!(
+                    "circuit breaker {src}: {} → {} ({reason})",
+                    from.as_str(),
+                    to.as_str()
+                ),
+                json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason }),
+            )
+        }
+        EventKind::HeartbeatTimeout { child, silent_for } => (
+            Severity::Sev2,
+            "HEARTBEAT_TIMEOUT",
+            format!(
+                "{child} silent for {} ms: treated as failed",
+                ms(*silent_for)
+            ),
+            json!({ "silent_for_ms": ms(*silent_for) }),
+        ),
+        EventKind::KillTrigger { child, after } => (
+            Severity::Sev1,
+            "SUPERVISION_KILL_TRIGGER",
+            format!(
+                "{child} stayed stuck and ignored its stop for {} ms: killed",
+                ms(*after)
+            ),
+            json!({ "after_ms": ms(*after) }),
+        ),
+    }
+}
+
+/// Builds the `system_events` row for a supervision event.
+pub fn to_system_event(ev: &SupervisionEvent) -> NewSystemEvent {
+    let (severity, code, message, mut metadata) = describe(ev);
+    if let Value::Object(map) = &mut metadata {
+        map.insert("source".into(), Value::String(ev.source.clone()));
+        if let Some(child) = ev.child() {
+            map.insert("child".into(), Value::String(child.to_owned()));
+        }
+        if let Ok(kind) = serde_json::to_value(&ev.kind)
+            && let Some(t) = kind.get("type")
+        {
+            map.insert("event".into(), t.clone());
+        }
+    }
+    let mut event = NewSystemEvent::new(severity, code, message).metadata(metadata);
+    event.trace_id = TraceId::current();
+    let scope = ev.child().unwrap_or(&ev.source);
+    if let Some(bot) = bot_of(scope) {
+        event = event.bot(bot);
+    } else if let Some(provider) = provider_of(scope) {
+        event = event.provider(provider);
+    }
+    event
+}
+
+/// Writes every supervision event as a system event (stamped with the event's own time).
+#[derive(Clone, Debug)]
+pub struct TelemetrySink {
+    telemetry: TelemetryHandle,
+}
+
+impl TelemetrySink {
+    pub fn new(telemetry: TelemetryHandle) -> Self {
+        Self { telemetry }
+    }
+}
+
+impl SupervisionEventSink for TelemetrySink {
+    fn emit(&self, ev: SupervisionEvent) {
+        let mut stamped = to_system_event(&ev).stamp();
+        stamped.created_at = DateTime::<Utc>::from(ev.at);
+        self.telemetry.stamped_system_event(stamped);
+    }
+}

@@ -1,0 +1,447 @@
+//! The concrete actor tree (DESIGN.md "The actor tree"), built on `tradeplane-actors`:
+//!
+//! ```text
+//! TelemetryWriter (task, outlives the tree so the tree's last events are written)
+//! Runner registry writer (task: bot_instances + circuit_breakers, batched)
+//! Root (one_for_one)
+//! ├── Scheduler   bar clock (1s…1d), loop health, job timeout sweep, heartbeat flush
+//! └── Bots        dynamic one_for_one with intensity limits → BotRunner per started bot
+//! ```
+//!
+//! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
+//! snapshots without awaiting Postgres.
+
+pub mod bots;
+pub mod events;
+pub mod registry;
+pub mod scheduler;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{ActorRef, concurrency::JoinHandle};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::{broadcast, watch};
+use tradeplane_actors::{
+    BreakerConfig, ChildSpec, Clock, Shutdown, Strategy, Supervisor, SupervisorError,
+    SupervisorMsg, SupervisorSpec, SystemClock,
+};
+use uuid::Uuid;
+
+pub use bots::{Fault, RunnerConfig, RunnerMsg};
+pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
+pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
+pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
+
+use crate::store::system_events::{NewSystemEvent, Severity};
+use events::{TelemetrySink, bot_scope};
+use registry::Registry;
+use scheduler::{Scheduler, SchedulerArgs, SchedulerShared};
+
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    /// This process's node name in `bot_instances`.
+    pub node: String,
+    pub telemetry: TelemetryConfig,
+    pub scheduler: SchedulerConfig,
+    pub runner: RunnerConfig,
+    /// Each runner's breaker (default: 3 failures in 30 min, 60 s cool-down).
+    pub breaker: BreakerConfig,
+    /// Bots supervisor: more than `intensity` restarts within `period` is a meltdown.
+    pub bots_intensity: u32,
+    pub bots_period: Duration,
+    pub max_bots: Option<usize>,
+    /// How often the Bots supervisor checks heartbeats.
+    pub heartbeat_check: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            node: node_name(),
+            telemetry: TelemetryConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            runner: RunnerConfig::default(),
+            breaker: BreakerConfig::default(),
+            bots_intensity: 100,
+            bots_period: Duration::from_secs(60),
+            max_bots: None,
+            heartbeat_check: Duration::from_millis(500),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the runtime is not running")]
+    NotRunning,
+    #[error("bot {0} is KILLED ({1}); a human re-arm is needed")]
+    Killed(Uuid, String),
+    #[error("bot {0} already has a runner")]
+    AlreadyRunning(Uuid),
+    #[error("bot {0}: circuit breaker open, retry after {1:?}")]
+    BreakerOpen(Uuid, Duration),
+    #[error("bot {0} has no runner")]
+    NotFound(Uuid),
+    #[error("bot {0} is not KILLED")]
+    NotKilled(Uuid),
+    #[error(transparent)]
+    Supervisor(#[from] SupervisorError),
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    scheduler: Arc<SchedulerShared>,
+    telemetry: TelemetryHandle,
+    ticks: broadcast::Sender<BarTick>,
+    bots_name: String,
+    runner: RunnerConfig,
+}
+
+/// Cloneable access to the running tree.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeHandle")
+            .field("bots", &self.inner.bots_name)
+            .finish()
+    }
+}
+
+/// The running tree. Stop it with [`Runtime::shutdown`].
+pub struct Runtime {
+    handle: RuntimeHandle,
+    root: ActorRef<SupervisorMsg>,
+    root_join: JoinHandle<()>,
+    telemetry: TelemetryWriter,
+    writer_stop: watch::Sender<bool>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Runtime {
+    /// Starts telemetry, restores persisted breakers and kill latches, then the tree.
+    pub async fn start(pool: PgPool, config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let telemetry = TelemetryWriter::start(pool.clone(), config.telemetry.clone());
+        let t = telemetry.handle();
+        let sink = Arc::new(TelemetrySink::new(t.clone()));
+        let registry = Arc::new(Registry::new(
+            config.node.clone(),
+            config.breaker,
+            config.clock.clone(),
+            sink.clone(),
+            t.clone(),
+        ));
+        let restored = registry.restore(&pool).await?;
+        let (writer_stop, stop_rx) = watch::channel(false);
+        let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx));
+
+        let id = Uuid::now_v7();
+        let bots_name = format!("tradeplane.bots.{id}");
+        let (ticks, _) = broadcast::channel(1024);
+        let shared = Arc::new(SchedulerShared::new(&config.scheduler));
+
+        let scheduler_child = {
+            let (config, shared, ticks, pool, registry, t) = (
+                config.scheduler.clone(),
+                shared.clone(),
+                ticks.clone(),
+                pool.clone(),
+                registry.clone(),
+                t.clone(),
+            );
+            ChildSpec::new("scheduler", move |sup| {
+                let args = SchedulerArgs {
+                    config: config.clone(),
+                    shared: shared.clone(),
+                    ticks: ticks.clone(),
+                    pool: pool.clone(),
+                    registry: registry.clone(),
+                    telemetry: t.clone(),
+                };
+                async move {
+                    ractor::Actor::spawn_linked(None, Scheduler, args, sup)
+                        .await
+                        .map(|(r, _)| r.get_cell())
+                }
+            })
+        };
+        let bots_child = {
+            let spec = SupervisorSpec::dynamic(config.max_bots)
+                .intensity(config.bots_intensity, config.bots_period)
+                .heartbeat_check(config.heartbeat_check);
+            let bots_sink: tradeplane_actors::SharedSink = Arc::new(bots::BotsSink {
+                telemetry: TelemetrySink::new(t.clone()),
+                registry: registry.clone(),
+                bots_name: bots_name.clone(),
+                stuck_kill_after: config.runner.stuck_kill_after,
+            });
+            let name = bots_name.clone();
+            ChildSpec::new("bots", move |sup| {
+                bots::spawn_bots(name.clone(), spec.clone(), bots_sink.clone(), sup)
+            })
+            .shutdown(Shutdown::Infinity)
+        };
+        let root_spec = SupervisorSpec::new(Strategy::OneForOne)
+            .intensity(5, Duration::from_secs(60))
+            .child(scheduler_child)
+            .child(bots_child);
+        let (root, root_join) =
+            Supervisor::spawn(Some(format!("tradeplane.root.{id}")), root_spec, sink, None).await?;
+        t.system_event(
+            NewSystemEvent::new(
+                Severity::Info,
+                "RUNTIME_STARTED",
+                "supervision tree started",
+            )
+            .metadata(json!({ "node": config.node, "restored": restored })),
+        );
+        let handle = RuntimeHandle {
+            inner: Arc::new(Inner {
+                registry,
+                scheduler: shared,
+                telemetry: t,
+                ticks,
+                bots_name,
+                runner: config.runner.clone(),
+            }),
+        };
+        Ok(Runtime {
+            handle,
+            root,
+            root_join,
+            telemetry,
+            writer_stop,
+            writer,
+        })
+    }
+
+    pub fn handle(&self) -> RuntimeHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the tree in order (Bots, then the Scheduler), writes the registry a last time,
+    /// then flushes telemetry. Call before closing the pool.
+    pub async fn shutdown(self) -> TelemetryStats {
+        let _ = self
+            .root
+            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(60)))
+            .await;
+        let _ = self.root_join.await;
+        self.handle
+            .inner
+            .telemetry
+            .system_event(NewSystemEvent::new(
+                Severity::Info,
+                "RUNTIME_STOPPED",
+                "supervision tree stopped",
+            ));
+        let _ = self.writer_stop.send(true);
+        if let Err(err) = self.writer.await {
+            tracing::error!(error = %err, "runner registry writer failed");
+        }
+        self.telemetry.shutdown().await
+    }
+}
+
+impl RuntimeHandle {
+    /// A handle with nothing running behind it: snapshots are empty/UNKNOWN and every command
+    /// answers `NotRunning`. For an `AppState` built without a runtime.
+    pub fn detached() -> Self {
+        let t = TelemetryHandle::detached();
+        let config = SchedulerConfig::default();
+        RuntimeHandle {
+            inner: Arc::new(Inner {
+                registry: Arc::new(Registry::new(
+                    node_name(),
+                    BreakerConfig::default(),
+                    Arc::new(SystemClock),
+                    Arc::new(TelemetrySink::new(t.clone())),
+                    t.clone(),
+                )),
+                scheduler: Arc::new(SchedulerShared::new(&config)),
+                telemetry: t,
+                ticks: broadcast::channel(1).0,
+                bots_name: format!("tradeplane.bots.detached.{}", Uuid::now_v7()),
+                runner: RunnerConfig::default(),
+            }),
+        }
+    }
+
+    fn bots(&self) -> Result<ActorRef<SupervisorMsg>, RuntimeError> {
+        ractor::registry::where_is(self.inner.bots_name.clone())
+            .map(Into::into)
+            .ok_or(RuntimeError::NotRunning)
+    }
+
+    pub fn telemetry(&self) -> &TelemetryHandle {
+        &self.inner.telemetry
+    }
+
+    /// Starts a runner for `bot_id`. Refused when the bot is KILLED, already running, or its
+    /// breaker is OPEN.
+    pub async fn start_runner(
+        &self,
+        bot_id: Uuid,
+        options: RunnerOptions,
+    ) -> Result<(), RuntimeError> {
+        let bots = self.bots()?;
+        let registry = &self.inner.registry;
+        let shared = registry.with_slot(bot_id, |slot| {
+            if let Some(reason) = &slot.kill {
+                return Err(RuntimeError::Killed(bot_id, reason.clone()));
+            }
+            if slot.status.is_live() {
+                return Err(RuntimeError::AlreadyRunning(bot_id));
+            }
+            if slot.permit.is_none() {
+                match slot.breaker.try_acquire() {
+                    Ok(p) => slot.permit = Some(p),
+                    Err(open) => return Err(RuntimeError::BreakerOpen(bot_id, open.retry_after)),
+                }
+            }
+            slot.refused = false;
+            slot.status = BotStatus::Starting;
+            slot.options = Some(options);
+            slot.shared.reset_stuck();
+            Ok(slot.shared.clone())
+        });
+        registry.mark_breaker(bot_id);
+        registry.mark_bot(bot_id);
+        let shared = shared?;
+        let spec = bots::runner_spec(
+            registry.clone(),
+            bot_id,
+            options.timeframe,
+            shared,
+            self.inner.ticks.clone(),
+            &self.inner.runner,
+        );
+        if let Err(err) = Supervisor::start_child(&bots, spec).await {
+            registry.with_slot(bot_id, |slot| {
+                slot.status = BotStatus::Error;
+                slot.permit = None;
+                slot.last_error = Some(err.to_string());
+            });
+            registry.mark_bot(bot_id);
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Stops a runner (graceful, then killed after its shutdown timeout) and forgets it.
+    pub async fn stop_runner(&self, bot_id: Uuid) -> Result<(), RuntimeError> {
+        let bots = self.bots()?;
+        match Supervisor::terminate_child(&bots, bot_scope(bot_id)).await {
+            Ok(()) => Ok(()),
+            Err(SupervisorError::NotFound(_)) => Err(RuntimeError::NotFound(bot_id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Kill trigger (risk breach, operator): stops the runner if any and latches KILLED until
+    /// [`RuntimeHandle::rearm`]. Never waits.
+    pub fn kill(&self, bot_id: Uuid, reason: &str) {
+        let registry = &self.inner.registry;
+        registry.with_slot(bot_id, |slot| registry.latch_kill(slot, reason));
+        registry.mark_bot(bot_id);
+        bots::terminate_runner(&self.inner.bots_name, bot_id);
+    }
+
+    /// Human re-arm of a KILLED bot: clears the latch, resets its breaker and faults; the bot
+    /// stays STOPPED until started again.
+    pub fn rearm(&self, bot_id: Uuid, by: &str) -> Result<(), RuntimeError> {
+        let registry = &self.inner.registry;
+        let was = registry.with_slots(|slots| {
+            let slot = slots.get_mut(&bot_id)?;
+            let reason = slot.kill.take()?;
+            slot.refused = false;
+            slot.status = BotStatus::Stopped;
+            slot.permit = None;
+            slot.breaker.reset();
+            slot.shared.set_muted(false);
+            slot.shared.reset_stuck();
+            Some(reason)
+        });
+        let Some(reason) = was else {
+            return Err(RuntimeError::NotKilled(bot_id));
+        };
+        registry.mark_breaker(bot_id);
+        registry.mark_bot(bot_id);
+        registry.event(
+            NewSystemEvent::new(
+                Severity::Info,
+                "BOT_REARMED",
+                format!("bot {bot_id} re-armed by {by}"),
+            )
+            .bot(bot_id)
+            .metadata(json!({ "by": by, "kill_reason": reason })),
+        );
+        Ok(())
+    }
+
+    /// Fault injection (tests, drills).
+    pub async fn inject_fault(&self, bot_id: Uuid, fault: Fault) -> Result<(), RuntimeError> {
+        if let Fault::Mute(muted) = fault {
+            let shared = self
+                .inner
+                .registry
+                .with_slots(|slots| slots.get(&bot_id).map(|s| s.shared.clone()))
+                .ok_or(RuntimeError::NotFound(bot_id))?;
+            shared.set_muted(muted);
+            return Ok(());
+        }
+        let bots = self.bots()?;
+        let child = Supervisor::child(&bots, bot_scope(bot_id), Duration::from_secs(2))
+            .await?
+            .and_then(|c| c.cell)
+            .ok_or(RuntimeError::NotFound(bot_id))?;
+        let runner: ActorRef<RunnerMsg> = child.into();
+        let msg = match fault {
+            Fault::Fail(reason) => RunnerMsg::Fail(reason),
+            Fault::Hang(d) => RunnerMsg::Hang(d),
+            Fault::Mute(_) => return Ok(()),
+        };
+        runner.cast(msg).map_err(|_| RuntimeError::NotFound(bot_id))
+    }
+
+    pub fn runners(&self) -> Vec<RunnerSnapshot> {
+        self.inner.registry.runners()
+    }
+
+    pub fn runner(&self, bot_id: Uuid) -> Option<RunnerSnapshot> {
+        self.inner.registry.runner(bot_id)
+    }
+
+    pub fn breakers(&self) -> Vec<BreakerView> {
+        self.inner.registry.breakers()
+    }
+
+    pub fn scheduler_health(&self) -> SchedulerHealth {
+        self.inner.scheduler.health()
+    }
+
+    pub fn telemetry_stats(&self) -> TelemetryStats {
+        self.inner.telemetry.stats()
+    }
+
+    /// Subscribes to bar ticks (all timeframes).
+    pub fn ticks(&self) -> broadcast::Receiver<BarTick> {
+        self.inner.ticks.subscribe()
+    }
+}

@@ -1,0 +1,522 @@
+//! The runner registry: in-memory state of every bot runner (status, heartbeat, breaker, kill
+//! latch) shared by the supervision sink, the runners and the API, and its mirror in Postgres
+//! (`bot_instances`, `circuit_breakers`) written in batches by one background task.
+//!
+//! Supervision code only touches the in-memory state (short std mutex sections, no await) and
+//! marks rows dirty; the writer task does every database round trip.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::{Notify, watch};
+use tradeplane_actors::{
+    BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, Clock, Heartbeat, Permit,
+    SharedSink,
+};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::events::bot_scope;
+use super::scheduler::Timeframe;
+use super::telemetry::TelemetryHandle;
+use crate::store::bot_instances::{self, InstanceUpsert};
+use crate::store::circuit_breakers::{self, BreakerSave};
+use crate::store::system_events::{NewSystemEvent, Severity};
+
+/// SPEC §2 bot status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BotStatus {
+    Stopped,
+    Starting,
+    Running,
+    Suspended,
+    Restarting,
+    Killed,
+    Error,
+}
+
+impl BotStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BotStatus::Stopped => "STOPPED",
+            BotStatus::Starting => "STARTING",
+            BotStatus::Running => "RUNNING",
+            BotStatus::Suspended => "SUSPENDED",
+            BotStatus::Restarting => "RESTARTING",
+            BotStatus::Killed => "KILLED",
+            BotStatus::Error => "ERROR",
+        }
+    }
+
+    /// A runner instance exists or is about to.
+    pub const fn is_live(self) -> bool {
+        matches!(
+            self,
+            BotStatus::Starting | BotStatus::Running | BotStatus::Restarting | BotStatus::Suspended
+        )
+    }
+}
+
+pub fn breaker_state_str(s: BreakerState) -> &'static str {
+    match s {
+        BreakerState::Closed => "CLOSED",
+        BreakerState::Open => "OPEN",
+        BreakerState::HalfOpen => "HALF_OPEN",
+    }
+}
+
+/// How a runner is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunnerOptions {
+    pub timeframe: Timeframe,
+    /// A LIVE bot: an opening breaker is a kill (SPEC §2), not just a refused restart.
+    pub live: bool,
+}
+
+/// Per-bot state the runner itself touches (atomics only).
+#[derive(Debug)]
+pub struct RunnerShared {
+    pub heartbeat: Heartbeat,
+    last_beat_ms: AtomicI64,
+    muted: AtomicBool,
+    stuck_strikes: AtomicU32,
+    ticks: AtomicU64,
+}
+
+impl RunnerShared {
+    fn new() -> Self {
+        Self {
+            heartbeat: Heartbeat::new(),
+            last_beat_ms: AtomicI64::new(0),
+            muted: AtomicBool::new(false),
+            stuck_strikes: AtomicU32::new(0),
+            ticks: AtomicU64::new(0),
+        }
+    }
+
+    /// The runner is alive (ignored while muted by fault injection).
+    pub fn beat(&self) {
+        if self.muted.load(Ordering::Relaxed) {
+            return;
+        }
+        self.heartbeat.beat();
+        self.last_beat_ms
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+        self.stuck_strikes.store(0, Ordering::Relaxed);
+    }
+
+    pub fn tick(&self) {
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One more consecutive heartbeat timeout; returns the count.
+    pub fn stuck_strikes_add(&self) -> u32 {
+        self.stuck_strikes.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn reset_stuck(&self) {
+        self.stuck_strikes.store(0, Ordering::Relaxed);
+    }
+
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.store(muted, Ordering::Relaxed);
+    }
+
+    fn last_beat(&self) -> Option<DateTime<Utc>> {
+        match self.last_beat_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+}
+
+pub struct Slot {
+    pub bot_id: Uuid,
+    pub options: Option<RunnerOptions>,
+    pub shared: Arc<RunnerShared>,
+    pub breaker: CircuitBreaker,
+    /// The breaker permit of the current instance; its outcome is recorded on failure or on
+    /// its first healthy tick.
+    pub permit: Option<Permit>,
+    pub status: BotStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub restart_count: u32,
+    pub last_error: Option<String>,
+    /// KILLED latch reason; only a re-arm clears it.
+    pub kill: Option<String>,
+    /// Restarts refused because the breaker is open; cleared by the next start.
+    pub refused: bool,
+    flushed_beat: Option<DateTime<Utc>>,
+}
+
+impl Slot {
+    /// Killed or refused: supervision events must not bring the status back to RUNNING.
+    pub fn held(&self) -> bool {
+        self.kill.is_some() || self.refused
+    }
+}
+
+/// What the API shows of one runner.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunnerSnapshot {
+    pub bot_id: Uuid,
+    pub status: BotStatus,
+    pub timeframe: Option<Timeframe>,
+    pub live: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    pub restart_count: u32,
+    pub last_error: Option<String>,
+    pub kill_reason: Option<String>,
+    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
+    pub breaker_state: String,
+    pub ticks: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BreakerView {
+    pub scope: String,
+    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
+    pub state: String,
+    pub failures_in_window: usize,
+}
+
+pub struct Registry {
+    pub node: String,
+    slots: Mutex<HashMap<Uuid, Slot>>,
+    dirty_bots: Mutex<HashSet<Uuid>>,
+    dirty_breakers: Mutex<HashSet<Uuid>>,
+    heartbeat_flush: AtomicBool,
+    notify: Notify,
+    breaker_config: BreakerConfig,
+    clock: Arc<dyn Clock>,
+    breaker_sink: SharedSink,
+    pub telemetry: TelemetryHandle,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving it.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    pub fn new(
+        node: String,
+        breaker_config: BreakerConfig,
+        clock: Arc<dyn Clock>,
+        breaker_sink: SharedSink,
+        telemetry: TelemetryHandle,
+    ) -> Self {
+        Self {
+            node,
+            slots: Mutex::new(HashMap::new()),
+            dirty_bots: Mutex::new(HashSet::new()),
+            dirty_breakers: Mutex::new(HashSet::new()),
+            heartbeat_flush: AtomicBool::new(false),
+            notify: Notify::new(),
+            breaker_config,
+            clock,
+            breaker_sink,
+            telemetry,
+        }
+    }
+
+    fn new_slot(&self, bot_id: Uuid, snapshot: Option<&BreakerSnapshot>) -> Slot {
+        let name = bot_scope(bot_id);
+        let breaker = match snapshot {
+            Some(s) => CircuitBreaker::restore(
+                name,
+                self.breaker_config,
+                self.clock.clone(),
+                self.breaker_sink.clone(),
+                s,
+            ),
+            None => CircuitBreaker::new(
+                name,
+                self.breaker_config,
+                self.clock.clone(),
+                self.breaker_sink.clone(),
+            ),
+        };
+        Slot {
+            bot_id,
+            options: None,
+            shared: Arc::new(RunnerShared::new()),
+            breaker,
+            permit: None,
+            status: BotStatus::Stopped,
+            started_at: None,
+            restart_count: 0,
+            last_error: None,
+            kill: None,
+            refused: false,
+            flushed_beat: None,
+        }
+    }
+
+    /// Runs `f` on the slots (creating none). Never await inside.
+    pub fn with_slots<R>(&self, f: impl FnOnce(&mut HashMap<Uuid, Slot>) -> R) -> R {
+        f(&mut lock(&self.slots))
+    }
+
+    /// Runs `f` on one bot's slot, creating it (STOPPED, fresh breaker) if absent.
+    pub fn with_slot<R>(&self, bot_id: Uuid, f: impl FnOnce(&mut Slot) -> R) -> R {
+        let mut slots = lock(&self.slots);
+        let slot = slots
+            .entry(bot_id)
+            .or_insert_with(|| self.new_slot(bot_id, None));
+        f(slot)
+    }
+
+    /// Restores persisted state: breaker snapshots (`bot:*` scopes) and KILLED latches.
+    pub async fn restore(&self, pool: &PgPool) -> Result<usize, sqlx::Error> {
+        let breakers = circuit_breakers::all(pool).await?;
+        let killed = bot_instances::killed(pool).await?;
+        let mut slots = lock(&self.slots);
+        let mut n = 0;
+        for row in breakers {
+            let Some(bot) = super::events::bot_of(&row.scope) else {
+                continue;
+            };
+            match serde_json::from_value::<BreakerSnapshot>(row.snapshot) {
+                Ok(snap) => {
+                    slots.insert(bot, self.new_slot(bot, Some(&snap)));
+                    n += 1;
+                }
+                Err(err) => {
+                    // Unknown is unknown: an unreadable breaker is treated as OPEN.
+                    tracing::error!(scope = %row.scope, error = %err, "unreadable breaker snapshot; tripping it");
+                    let mut slot = self.new_slot(bot, None);
+                    slot.breaker.trip("persisted snapshot unreadable");
+                    slots.insert(bot, slot);
+                }
+            }
+        }
+        for row in killed {
+            let slot = slots
+                .entry(row.bot_id)
+                .or_insert_with(|| self.new_slot(row.bot_id, None));
+            slot.status = BotStatus::Killed;
+            slot.kill = Some(
+                row.last_error
+                    .clone()
+                    .unwrap_or_else(|| "killed before restart".into()),
+            );
+            slot.last_error = row.last_error;
+            slot.restart_count = u32::try_from(row.restart_count).unwrap_or(0);
+            slot.started_at = row.started_at;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn mark_bot(&self, bot_id: Uuid) {
+        lock(&self.dirty_bots).insert(bot_id);
+        self.notify.notify_one();
+    }
+
+    pub fn mark_breaker(&self, bot_id: Uuid) {
+        lock(&self.dirty_breakers).insert(bot_id);
+        self.notify.notify_one();
+    }
+
+    /// Asks the writer to write the heartbeats that changed since the last flush.
+    pub fn request_heartbeat_flush(&self) {
+        self.heartbeat_flush.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    pub fn event(&self, event: NewSystemEvent) {
+        self.telemetry.system_event(event);
+    }
+
+    pub fn snapshot(slot: &Slot) -> RunnerSnapshot {
+        RunnerSnapshot {
+            bot_id: slot.bot_id,
+            status: slot.status,
+            timeframe: slot.options.map(|o| o.timeframe),
+            live: slot.options.is_some_and(|o| o.live),
+            started_at: slot.started_at,
+            last_heartbeat_at: slot.shared.last_beat(),
+            restart_count: slot.restart_count,
+            last_error: slot.last_error.clone(),
+            kill_reason: slot.kill.clone(),
+            breaker_state: breaker_state_str(slot.breaker.state()).to_owned(),
+            ticks: slot.shared.ticks.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn runners(&self) -> Vec<RunnerSnapshot> {
+        let slots = lock(&self.slots);
+        let mut v: Vec<RunnerSnapshot> = slots.values().map(Self::snapshot).collect();
+        v.sort_by_key(|r| r.bot_id);
+        v
+    }
+
+    pub fn runner(&self, bot_id: Uuid) -> Option<RunnerSnapshot> {
+        lock(&self.slots).get(&bot_id).map(Self::snapshot)
+    }
+
+    pub fn breakers(&self) -> Vec<BreakerView> {
+        let slots = lock(&self.slots);
+        let mut v: Vec<BreakerView> = slots
+            .values()
+            .map(|s| BreakerView {
+                scope: bot_scope(s.bot_id),
+                state: breaker_state_str(s.breaker.state()).to_owned(),
+                failures_in_window: s.breaker.failures_in_window(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.scope.cmp(&b.scope));
+        v
+    }
+
+    /// The current instance ran a healthy tick: its breaker permit succeeded (closes a
+    /// HALF_OPEN breaker).
+    pub fn runner_healthy(&self, bot_id: Uuid) {
+        let changed = self.with_slots(|slots| {
+            let slot = slots.get_mut(&bot_id)?;
+            let permit = slot.permit.take()?;
+            let before = slot.breaker.state();
+            slot.breaker.record_success(permit);
+            Some(before != slot.breaker.state())
+        });
+        if changed.is_some() {
+            self.mark_breaker(bot_id);
+        }
+    }
+
+    /// Latches KILLED (the caller stops the runner).
+    pub fn latch_kill(&self, slot: &mut Slot, reason: &str) {
+        if slot.kill.is_some() {
+            return;
+        }
+        slot.kill = Some(reason.to_owned());
+        slot.status = BotStatus::Killed;
+        slot.last_error = Some(reason.to_owned());
+        self.event(
+            NewSystemEvent::new(
+                Severity::Sev1,
+                "BOT_KILLED",
+                format!(
+                    "bot {} killed: {reason}; a human re-arm is needed",
+                    slot.bot_id
+                ),
+            )
+            .bot(slot.bot_id)
+            .metadata(json!({ "reason": reason })),
+        );
+    }
+
+    // ---- persistence ----
+
+    fn instance_row(&self, slot: &Slot) -> InstanceUpsert {
+        InstanceUpsert {
+            bot_id: slot.bot_id,
+            node: self.node.clone(),
+            status: slot.status.as_str().to_owned(),
+            started_at: slot.started_at,
+            last_heartbeat_at: slot.shared.last_beat(),
+            restart_count: i32::try_from(slot.restart_count).unwrap_or(i32::MAX),
+            last_error: slot.last_error.clone(),
+        }
+    }
+
+    /// One pass of the writer: dirty instances, dirty breakers, and (when asked) heartbeats.
+    /// What fails stays dirty for the next pass.
+    pub async fn flush(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let bots: Vec<Uuid> = lock(&self.dirty_bots).drain().collect();
+        let rows: Vec<InstanceUpsert> = {
+            let slots = lock(&self.slots);
+            bots.iter()
+                .filter_map(|b| slots.get(b).map(|s| self.instance_row(s)))
+                .collect()
+        };
+        if let Err(err) = bot_instances::upsert_many(pool, &rows).await {
+            lock(&self.dirty_bots).extend(bots);
+            return Err(err);
+        }
+        let breakers: Vec<Uuid> = lock(&self.dirty_breakers).drain().collect();
+        let saves: Vec<BreakerSave> = {
+            let slots = lock(&self.slots);
+            breakers
+                .iter()
+                .filter_map(|b| slots.get(b))
+                .filter_map(|s| {
+                    let snap = s.breaker.snapshot();
+                    Some(BreakerSave {
+                        scope: bot_scope(s.bot_id),
+                        state: breaker_state_str(snap.state).to_owned(),
+                        snapshot: serde_json::to_value(&snap).ok()?,
+                    })
+                })
+                .collect()
+        };
+        if let Err(err) = circuit_breakers::save_many(pool, &saves).await {
+            lock(&self.dirty_breakers).extend(breakers);
+            return Err(err);
+        }
+        if self.heartbeat_flush.swap(false, Ordering::AcqRel) {
+            let beats: Vec<(Uuid, DateTime<Utc>)> = {
+                let slots = lock(&self.slots);
+                slots
+                    .values()
+                    .filter_map(|s| {
+                        let beat = s.shared.last_beat()?;
+                        (s.flushed_beat != Some(beat)).then_some((s.bot_id, beat))
+                    })
+                    .collect()
+            };
+            if let Err(err) = bot_instances::record_heartbeats(pool, &beats).await {
+                self.heartbeat_flush.store(true, Ordering::Release);
+                return Err(err);
+            }
+            let mut slots = lock(&self.slots);
+            for (bot, at) in beats {
+                if let Some(s) = slots.get_mut(&bot) {
+                    s.flushed_beat = Some(at);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The writer task: wakes on dirty marks and flush requests, retries on errors, writes a
+    /// last time on stop.
+    pub async fn run_writer(self: Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                () = self.notify.notified() => {},
+                _ = stop.changed() => break,
+            }
+            // Coalesce a burst of marks into one pass.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match self.flush(&pool).await {
+                Ok(()) => failing = false,
+                Err(err) => {
+                    if !failing {
+                        tracing::warn!(error = %err, "runner registry write failed; retrying");
+                    }
+                    failing = true;
+                    let again = Arc::clone(&self);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        again.notify.notify_one();
+                    });
+                }
+            }
+        }
+        self.heartbeat_flush.store(true, Ordering::Release);
+        if let Err(err) = self.flush(&pool).await {
+            tracing::error!(error = %err, "final runner registry write failed");
+        }
+    }
+}

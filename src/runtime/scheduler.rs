@@ -1,0 +1,366 @@
+//! The scheduler: a bar clock emitting one tick per bar boundary per timeframe, measuring its
+//! own lag, plus the periodic work of the runtime (job timeout sweep, heartbeat flush). It
+//! never awaits Postgres: the sweep runs in its own task, the flush is a notification.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use super::registry::Registry;
+use super::telemetry::TelemetryHandle;
+use crate::store::jobs;
+use crate::store::system_events::{NewSystemEvent, Severity};
+
+/// Bar timeframes the clock ticks on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+pub enum Timeframe {
+    #[serde(rename = "1s")]
+    S1,
+    #[serde(rename = "1m")]
+    M1,
+    #[serde(rename = "5m")]
+    M5,
+    #[serde(rename = "15m")]
+    M15,
+    #[serde(rename = "1h")]
+    H1,
+    #[serde(rename = "1d")]
+    D1,
+}
+
+impl Timeframe {
+    pub const ALL: [Timeframe; 6] = [
+        Timeframe::S1,
+        Timeframe::M1,
+        Timeframe::M5,
+        Timeframe::M15,
+        Timeframe::H1,
+        Timeframe::D1,
+    ];
+
+    pub const fn seconds(self) -> u64 {
+        match self {
+            Timeframe::S1 => 1,
+            Timeframe::M1 => 60,
+            Timeframe::M5 => 300,
+            Timeframe::M15 => 900,
+            Timeframe::H1 => 3600,
+            Timeframe::D1 => 86_400,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::S1 => "1s",
+            Timeframe::M1 => "1m",
+            Timeframe::M5 => "5m",
+            Timeframe::M15 => "15m",
+            Timeframe::H1 => "1h",
+            Timeframe::D1 => "1d",
+        }
+    }
+
+    /// The first bar boundary strictly after `now` (boundaries are multiples of the bar length
+    /// since the Unix epoch, UTC: a 1d bar starts at 00:00 UTC).
+    pub fn next_boundary(self, now: SystemTime) -> SystemTime {
+        let len_ms = u128::from(self.seconds()) * 1000;
+        let now_ms = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let next = (now_ms / len_ms + 1) * len_ms;
+        UNIX_EPOCH + Duration::from_millis(u64::try_from(next).unwrap_or(u64::MAX))
+    }
+}
+
+impl FromStr for Timeframe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timeframe::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown timeframe `{s}` (1s, 1m, 5m, 15m, 1h, 1d)"))
+    }
+}
+
+/// One bar boundary reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BarTick {
+    pub timeframe: Timeframe,
+    /// The boundary (start of the new bar).
+    pub bar_at: SystemTime,
+    /// When the clock actually fired.
+    pub fired_at: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub timeframes: Vec<Timeframe>,
+    /// Lag above this is LAGGING.
+    pub lagging_after: Duration,
+    /// No tick for this long is STALLED.
+    pub stalled_after: Duration,
+    pub job_sweep_every: Duration,
+    pub heartbeat_flush_every: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            timeframes: Timeframe::ALL.to_vec(),
+            lagging_after: Duration::from_millis(250),
+            stalled_after: Duration::from_secs(3),
+            job_sweep_every: Duration::from_secs(5),
+            heartbeat_flush_every: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LoopHealth {
+    /// No tick yet (just started, or the scheduler is not running).
+    Unknown,
+    Ok,
+    Lagging,
+    Stalled,
+}
+
+/// What the status endpoint reads (a lock-free-enough snapshot: one short mutex, no await).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SchedulerHealth {
+    pub loop_health: LoopHealth,
+    pub last_tick_at: Option<DateTime<Utc>>,
+    /// Lag of the last tick (fired − boundary), milliseconds.
+    pub last_lag_ms: Option<u64>,
+    /// Largest lag seen since start, milliseconds.
+    pub max_lag_ms: u64,
+    pub ticks: u64,
+    /// Bar boundaries skipped because the clock fired more than a bar late.
+    pub missed_ticks: u64,
+    pub last_job_sweep_at: Option<DateTime<Utc>>,
+    pub jobs_timed_out: u64,
+}
+
+#[derive(Debug, Default)]
+struct HealthState {
+    last_tick: Option<SystemTime>,
+    last_lag: Option<Duration>,
+    max_lag: Duration,
+    ticks: u64,
+    missed: u64,
+    last_sweep: Option<SystemTime>,
+    timed_out: u64,
+}
+
+/// Shared between the scheduler actor (writes) and readers.
+#[derive(Debug)]
+pub struct SchedulerShared {
+    state: Mutex<HealthState>,
+    lagging_after: Duration,
+    stalled_after: Duration,
+    sweeping: AtomicBool,
+}
+
+impl SchedulerShared {
+    pub fn new(config: &SchedulerConfig) -> Self {
+        Self {
+            state: Mutex::new(HealthState::default()),
+            lagging_after: config.lagging_after,
+            stalled_after: config.stalled_after,
+            sweeping: AtomicBool::new(false),
+        }
+    }
+
+    pub fn health(&self) -> SchedulerHealth {
+        let s = match self.state.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let loop_health = match (s.last_tick, s.last_lag) {
+            (None, _) | (_, None) => LoopHealth::Unknown,
+            (Some(last), Some(lag)) => {
+                let since = SystemTime::now().duration_since(last).unwrap_or_default();
+                if since > self.stalled_after {
+                    LoopHealth::Stalled
+                } else if lag > self.lagging_after {
+                    LoopHealth::Lagging
+                } else {
+                    LoopHealth::Ok
+                }
+            }
+        };
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        SchedulerHealth {
+            loop_health,
+            last_tick_at: s.last_tick.map(DateTime::<Utc>::from),
+            last_lag_ms: s.last_lag.map(ms),
+            max_lag_ms: ms(s.max_lag),
+            ticks: s.ticks,
+            missed_ticks: s.missed,
+            last_job_sweep_at: s.last_sweep.map(DateTime::<Utc>::from),
+            jobs_timed_out: s.timed_out,
+        }
+    }
+
+    fn record_tick(&self, fired: SystemTime, lag: Duration, missed: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.last_tick = Some(fired);
+            s.last_lag = Some(lag);
+            s.max_lag = s.max_lag.max(lag);
+            s.ticks += 1;
+            s.missed += missed;
+        }
+    }
+
+    fn record_sweep(&self, timed_out: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.last_sweep = Some(SystemTime::now());
+            s.timed_out += timed_out;
+        }
+    }
+}
+
+pub struct SchedulerArgs {
+    pub config: SchedulerConfig,
+    pub shared: Arc<SchedulerShared>,
+    pub ticks: broadcast::Sender<BarTick>,
+    pub pool: PgPool,
+    pub registry: Arc<Registry>,
+    pub telemetry: TelemetryHandle,
+}
+
+pub enum SchedulerMsg {
+    Bar(Timeframe, SystemTime),
+    SweepJobs,
+    FlushHeartbeats,
+}
+
+pub struct Scheduler;
+
+pub struct SchedulerState {
+    args: SchedulerArgs,
+    timers: Vec<ractor::concurrency::JoinHandle<()>>,
+}
+
+fn schedule_bar(myself: &ActorRef<SchedulerMsg>, tf: Timeframe, now: SystemTime) {
+    let at = tf.next_boundary(now);
+    let delay = at.duration_since(now).unwrap_or_default();
+    ractor::time::send_after(delay, myself.get_cell(), move || SchedulerMsg::Bar(tf, at));
+}
+
+impl Actor for Scheduler {
+    type Msg = SchedulerMsg;
+    type State = SchedulerState;
+    type Arguments = SchedulerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: SchedulerArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let now = SystemTime::now();
+        for tf in &args.config.timeframes {
+            schedule_bar(&myself, *tf, now);
+        }
+        let timers = vec![
+            ractor::time::send_interval(args.config.job_sweep_every, myself.get_cell(), || {
+                SchedulerMsg::SweepJobs
+            }),
+            ractor::time::send_interval(
+                args.config.heartbeat_flush_every,
+                myself.get_cell(),
+                || SchedulerMsg::FlushHeartbeats,
+            ),
+        ];
+        Ok(SchedulerState { args, timers })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SchedulerMsg::Bar(tf, bar_at) => {
+                let fired = SystemTime::now();
+                let lag = fired.duration_since(bar_at).unwrap_or_default();
+                let missed = lag.as_secs() / tf.seconds();
+                state.args.shared.record_tick(fired, lag, missed);
+                // No receiver (no runner) is fine.
+                let _ = state.args.ticks.send(BarTick {
+                    timeframe: tf,
+                    bar_at,
+                    fired_at: fired,
+                });
+                schedule_bar(&myself, tf, fired);
+            }
+            SchedulerMsg::SweepJobs => {
+                let shared = state.args.shared.clone();
+                if shared.sweeping.swap(true, Ordering::AcqRel) {
+                    return Ok(());
+                }
+                let pool = state.args.pool.clone();
+                let telemetry = state.args.telemetry.clone();
+                tokio::spawn(async move {
+                    sweep_jobs(&pool, &telemetry, &shared).await;
+                    shared.sweeping.store(false, Ordering::Release);
+                });
+            }
+            SchedulerMsg::FlushHeartbeats => state.args.registry.request_heartbeat_flush(),
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        for t in state.timers.drain(..) {
+            t.abort();
+        }
+        Ok(())
+    }
+}
+
+/// The job timeout worker: RUNNING jobs with a stale heartbeat → TIMEOUT (`HEARTBEAT_TIMEOUT`),
+/// one SEV-3 system event each.
+pub async fn sweep_jobs(pool: &PgPool, telemetry: &TelemetryHandle, shared: &SchedulerShared) {
+    match jobs::time_out_stale(pool).await {
+        Ok(stale) => {
+            shared.record_sweep(stale.len() as u64);
+            for job in stale {
+                let mut event = NewSystemEvent::new(
+                    Severity::Sev3,
+                    "JOB_TIMEOUT",
+                    format!(
+                        "job {} ({}) had no heartbeat for {} s: TIMEOUT",
+                        job.id, job.kind, job.timeout_seconds
+                    ),
+                )
+                .metadata(json!({ "job_id": job.id, "kind": job.kind, "reason_code": "HEARTBEAT_TIMEOUT" }));
+                if let Some(bot) = job.bot_id {
+                    event = event.bot(bot);
+                }
+                telemetry.system_event(event);
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "job timeout sweep failed; retrying next interval")
+        }
+    }
+}

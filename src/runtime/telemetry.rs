@@ -1,0 +1,347 @@
+//! The telemetry writer: system events and usage events are queued by callers without ever
+//! waiting (`try_send` into a bounded buffer) and written to Postgres in multi-row batches by
+//! one task.
+//!
+//! Under a database outage the writer keeps its current batch and retries with backoff; the
+//! buffer fills up to its bound, then new events are counted as dropped (never silently): the
+//! writer reports `degraded`, and once the database answers again it writes a SEV-2
+//! `TELEMETRY_DEGRADED` event naming how many events were lost and how long the outage lasted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use utoipa::ToSchema;
+
+use crate::store::system_events::{self, NewSystemEvent, Severity, StampedSystemEvent};
+use crate::store::usage_events::{self, UsageEvent};
+
+/// Sizing and retry policy.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// Events buffered (queued, not yet taken into a batch) before new ones are dropped.
+    pub capacity: usize,
+    /// Largest batch written in one statement per table.
+    pub batch_max: usize,
+    /// First retry delay after a failed write (doubles up to `retry_max`).
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// At shutdown, how long to keep trying to write what is buffered.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 100_000,
+            batch_max: 5_000,
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+            shutdown_deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+enum Item {
+    System(StampedSystemEvent),
+    Usage(UsageEvent),
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    written_system: AtomicU64,
+    written_usage: AtomicU64,
+    dropped_total: AtomicU64,
+    /// Dropped since the last `TELEMETRY_DEGRADED` report.
+    dropped_unreported: AtomicU64,
+    degraded: AtomicBool,
+    failed_writes: AtomicU64,
+}
+
+/// What the writer has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TelemetryStats {
+    /// Events accepted into the buffer.
+    pub queued: u64,
+    pub written_system: u64,
+    pub written_usage: u64,
+    /// Events refused because the buffer was full or the writer had stopped.
+    pub dropped: u64,
+    /// The last write failed and the writer is retrying.
+    pub degraded: bool,
+    pub failed_writes: u64,
+}
+
+/// Cheap, cloneable, never blocks: the only way the rest of the process talks to the writer.
+#[derive(Clone)]
+pub struct TelemetryHandle {
+    tx: mpsc::Sender<Item>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for TelemetryHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryHandle")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl TelemetryHandle {
+    /// Queues a system event (stamped now). `false` if it was dropped (and counted).
+    pub fn system_event(&self, event: NewSystemEvent) -> bool {
+        self.push(Item::System(event.stamp()))
+    }
+
+    /// Queues an already stamped system event (keeps its time).
+    pub fn stamped_system_event(&self, event: StampedSystemEvent) -> bool {
+        self.push(Item::System(event))
+    }
+
+    /// Queues a usage event. `false` if it was dropped (and counted).
+    pub fn usage(&self, event: UsageEvent) -> bool {
+        self.push(Item::Usage(event))
+    }
+
+    fn push(&self, item: Item) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => {
+                self.counters.dropped_total.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .dropped_unreported
+                    .fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    pub fn stats(&self) -> TelemetryStats {
+        let c = &self.counters;
+        TelemetryStats {
+            queued: c.queued.load(Ordering::Relaxed),
+            written_system: c.written_system.load(Ordering::Relaxed),
+            written_usage: c.written_usage.load(Ordering::Relaxed),
+            dropped: c.dropped_total.load(Ordering::Relaxed),
+            degraded: c.degraded.load(Ordering::Relaxed),
+            failed_writes: c.failed_writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A handle with no writer behind it: every event is counted as dropped. For an AppState
+    /// built without a running runtime.
+    pub fn detached() -> Self {
+        let (tx, _rx) = mpsc::channel(1);
+        Self {
+            tx,
+            counters: Arc::default(),
+        }
+    }
+}
+
+/// The writer task. Stop it with [`TelemetryWriter::shutdown`] to flush what is buffered.
+pub struct TelemetryWriter {
+    handle: TelemetryHandle,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TelemetryWriter {
+    pub fn start(pool: PgPool, config: TelemetryConfig) -> Self {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(
+            Worker {
+                pool,
+                config,
+                rx,
+                counters: counters.clone(),
+                system: Vec::new(),
+                usage: Vec::new(),
+                outage_since: None,
+            }
+            .run(stop_rx),
+        );
+        Self {
+            handle: TelemetryHandle { tx, counters },
+            stop: Some(stop_tx),
+            task,
+        }
+    }
+
+    pub fn handle(&self) -> TelemetryHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting events, writes everything buffered (retrying up to the shutdown
+    /// deadline; what still cannot be written is counted as dropped) and returns the totals.
+    pub async fn shutdown(mut self) -> TelemetryStats {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(err) = (&mut self.task).await {
+            tracing::error!(error = %err, "telemetry writer task failed");
+        }
+        self.handle.stats()
+    }
+}
+
+struct Worker {
+    pool: PgPool,
+    config: TelemetryConfig,
+    rx: mpsc::Receiver<Item>,
+    counters: Arc<Counters>,
+    system: Vec<StampedSystemEvent>,
+    usage: Vec<UsageEvent>,
+    outage_since: Option<Instant>,
+}
+
+impl Worker {
+    fn take(&mut self, item: Item) {
+        match item {
+            Item::System(e) => self.system.push(e),
+            Item::Usage(e) => self.usage.push(e),
+        }
+    }
+
+    fn batch_len(&self) -> usize {
+        self.system.len() + self.usage.len()
+    }
+
+    /// Takes what is queued, up to the batch size, without waiting.
+    fn fill(&mut self) {
+        while self.batch_len() < self.config.batch_max {
+            match self.rx.try_recv() {
+                Ok(item) => self.take(item),
+                Err(_) => break,
+            }
+        }
+    }
+
+    async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+        let mut retry = self.config.retry_min;
+        loop {
+            if self.batch_len() == 0 {
+                tokio::select! {
+                    item = self.rx.recv() => match item {
+                        Some(item) => self.take(item),
+                        None => break,
+                    },
+                    _ = &mut stop => break,
+                }
+            }
+            self.fill();
+            if self.write().await {
+                retry = self.config.retry_min;
+                continue;
+            }
+            // Keep the batch (and stop taking new items: the bounded buffer does the counting).
+            tokio::select! {
+                () = tokio::time::sleep(retry) => {},
+                _ = &mut stop => break,
+            }
+            retry = (retry * 2).min(self.config.retry_max);
+        }
+        self.drain().await;
+    }
+
+    /// Writes the current batch. On success also reports a past outage or drops.
+    async fn write(&mut self) -> bool {
+        let result = async {
+            if !self.system.is_empty() {
+                system_events::insert_many(&self.pool, &self.system).await?;
+                let n = self.system.len() as u64;
+                self.counters.written_system.fetch_add(n, Ordering::Relaxed);
+                self.system.clear();
+            }
+            if !self.usage.is_empty() {
+                usage_events::insert_many(&self.pool, &self.usage).await?;
+                let n = self.usage.len() as u64;
+                self.counters.written_usage.fetch_add(n, Ordering::Relaxed);
+                self.usage.clear();
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                self.counters.degraded.store(false, Ordering::Relaxed);
+                self.report_recovery();
+                true
+            }
+            Err(err) => {
+                self.counters.failed_writes.fetch_add(1, Ordering::Relaxed);
+                if !self.counters.degraded.swap(true, Ordering::Relaxed) {
+                    self.outage_since = Some(Instant::now());
+                    tracing::warn!(error = %err, buffered = self.batch_len(), "telemetry write failed; retrying");
+                }
+                false
+            }
+        }
+    }
+
+    /// After an outage or any drop: one SEV-2 event saying what was lost (queued into the
+    /// next batch, so it is written with the same guarantees).
+    fn report_recovery(&mut self) {
+        let outage = self.outage_since.take();
+        let dropped = self.counters.dropped_unreported.swap(0, Ordering::Relaxed);
+        if outage.is_none() && dropped == 0 {
+            return;
+        }
+        let outage_ms = outage.map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+        let message = format!(
+            "telemetry was degraded: {dropped} events dropped{}",
+            outage_ms
+                .map(|ms| format!(", database unavailable for {ms} ms"))
+                .unwrap_or_default()
+        );
+        self.system.push(
+            NewSystemEvent::new(Severity::Sev2, "TELEMETRY_DEGRADED", message)
+                .metadata(json!({ "dropped": dropped, "outage_ms": outage_ms }))
+                .stamp(),
+        );
+    }
+
+    /// Shutdown: refuse new events, write everything left until the deadline.
+    async fn drain(&mut self) {
+        self.rx.close();
+        let deadline = Instant::now() + self.config.shutdown_deadline;
+        let mut retry = self.config.retry_min;
+        loop {
+            self.fill();
+            if self.batch_len() == 0 {
+                break;
+            }
+            if self.write().await {
+                continue;
+            }
+            if Instant::now() + retry > deadline {
+                let mut lost = self.batch_len() as u64;
+                while self.rx.try_recv().is_ok() {
+                    lost += 1;
+                }
+                self.counters
+                    .dropped_total
+                    .fetch_add(lost, Ordering::Relaxed);
+                tracing::error!(lost, "telemetry could not be flushed before shutdown");
+                return;
+            }
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(self.config.retry_max);
+        }
+        // A recovery event queued by the last successful write.
+        if self.batch_len() > 0 {
+            let _ = self.write().await;
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `job_runs` + `job_run_events`: the job FSM of SPEC §2. Every transition is a conditional
+//! update (`WHERE status = $from`) and writes its event row in the same transaction.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::page::{Cursor, Page};
+use crate::trace::TraceId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Timeout,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "QUEUED",
+            JobStatus::Running => "RUNNING",
+            JobStatus::Succeeded => "SUCCEEDED",
+            JobStatus::Failed => "FAILED",
+            JobStatus::Timeout => "TIMEOUT",
+            JobStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// SPEC §2: QUEUED → RUNNING → SUCCEEDED | FAILED | TIMEOUT | CANCELLED; QUEUED → CANCELLED.
+    pub const fn can_become(self, to: JobStatus) -> bool {
+        matches!(
+            (self, to),
+            (JobStatus::Queued, JobStatus::Running)
+                | (JobStatus::Queued, JobStatus::Cancelled)
+                | (
+                    JobStatus::Running,
+                    JobStatus::Succeeded
+                        | JobStatus::Failed
+                        | JobStatus::Timeout
+                        | JobStatus::Cancelled
+                )
+        )
+    }
+
+    pub const fn is_terminal(self) -> bool {
+        !matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct JobRun {
+    pub id: Uuid,
+    pub kind: String,
+    /// `QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMEOUT` or `CANCELLED`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub timeout_seconds: i32,
+    pub bot_id: Option<Uuid>,
+    pub payload: Value,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct JobRunEvent {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    /// Absent on the creation event.
+    #[sqlx(rename = "from_status")]
+    pub from: Option<String>,
+    #[sqlx(rename = "to_status")]
+    pub to: String,
+    pub reason_code: String,
+    pub trace_id: String,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("no job with id {0}")]
+    NotFound(Uuid),
+    #[error("job is {actual}; {} → {} is not allowed", from.as_str(), to.as_str())]
+    InvalidTransition {
+        actual: String,
+        from: JobStatus,
+        to: JobStatus,
+    },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A job to create (QUEUED).
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub timeout_seconds: i32,
+    pub bot_id: Option<Uuid>,
+    pub payload: Value,
+}
+
+/// What a transition carries besides the new status.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionDetails {
+    pub metadata: Option<Value>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    job_id: Uuid,
+    from: Option<JobStatus>,
+    to: JobStatus,
+    reason_code: &str,
+    metadata: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO job_run_events (id, job_id, from_status, to_status, reason_code, trace_id, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(job_id)
+    .bind(from.map(JobStatus::as_str))
+    .bind(to.as_str())
+    .bind(reason_code)
+    .bind(TraceId::current().as_str())
+    .bind(metadata)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Creates a QUEUED job and its creation event (`from` null, reason `CREATED`).
+pub async fn create(pool: &PgPool, job: NewJob) -> Result<JobRun, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let run: JobRun = sqlx::query_as(
+        "INSERT INTO job_runs (id, kind, status, timeout_seconds, bot_id, payload) \
+         VALUES ($1, $2, 'QUEUED', $3, $4, $5) RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&job.kind)
+    .bind(job.timeout_seconds)
+    .bind(job.bot_id)
+    .bind(&job.payload)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_event(
+        &mut tx,
+        run.id,
+        None,
+        JobStatus::Queued,
+        "CREATED",
+        Value::Object(Default::default()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// Moves a job `from` → `to` atomically: refused (`InvalidTransition`) when the FSM forbids it
+/// or when the job is no longer in `from` (another writer won). The event row is written in
+/// the same transaction.
+pub async fn transition(
+    pool: &PgPool,
+    id: Uuid,
+    from: JobStatus,
+    to: JobStatus,
+    reason_code: &str,
+    details: TransitionDetails,
+) -> Result<JobRun, JobError> {
+    if !from.can_become(to) {
+        let actual = get(pool, id).await?.ok_or(JobError::NotFound(id))?.status;
+        return Err(JobError::InvalidTransition { actual, from, to });
+    }
+    let mut tx = pool.begin().await?;
+    let updated: Option<JobRun> = sqlx::query_as(
+        "UPDATE job_runs SET status = $3, \
+             started_at   = CASE WHEN $3 = 'RUNNING' THEN now() ELSE started_at END, \
+             heartbeat_at = CASE WHEN $3 = 'RUNNING' THEN now() ELSE heartbeat_at END, \
+             finished_at  = CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'TIMEOUT', 'CANCELLED') THEN now() ELSE finished_at END, \
+             result = COALESCE($4, result), error = COALESCE($5, error) \
+         WHERE id = $1 AND status = $2 RETURNING *",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(&details.result)
+    .bind(&details.error)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(run) = updated else {
+        tx.rollback().await?;
+        let actual = get(pool, id).await?.ok_or(JobError::NotFound(id))?.status;
+        return Err(JobError::InvalidTransition { actual, from, to });
+    };
+    insert_event(
+        &mut tx,
+        id,
+        Some(from),
+        to,
+        reason_code,
+        details
+            .metadata
+            .unwrap_or_else(|| Value::Object(Default::default())),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// A RUNNING job reports progress. `false` when the job is not RUNNING (or unknown).
+pub async fn heartbeat(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE job_runs SET heartbeat_at = now() WHERE id = $1 AND status = 'RUNNING'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The timeout worker's sweep: every RUNNING job whose heartbeat is older than its timeout
+/// becomes TIMEOUT with reason `HEARTBEAT_TIMEOUT`, with its event rows, in one transaction
+/// (two statements). Returns the jobs timed out.
+pub async fn time_out_stale(pool: &PgPool) -> Result<Vec<JobRun>, sqlx::Error> {
+    let trace_id = TraceId::current();
+    let mut tx = pool.begin().await?;
+    let stale: Vec<JobRun> = sqlx::query_as(
+        "UPDATE job_runs SET status = 'TIMEOUT', finished_at = now(), \
+             error = COALESCE(error, 'no heartbeat within the job timeout') \
+         WHERE status = 'RUNNING' \
+           AND COALESCE(heartbeat_at, started_at, created_at) \
+               < now() - make_interval(secs => timeout_seconds) \
+         RETURNING *",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if !stale.is_empty() {
+        let ids: Vec<Uuid> = stale.iter().map(|_| Uuid::now_v7()).collect();
+        let jobs: Vec<Uuid> = stale.iter().map(|j| j.id).collect();
+        let metadata: Vec<Value> = stale
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "heartbeat_at": j.heartbeat_at,
+                    "timeout_seconds": j.timeout_seconds,
+                })
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO job_run_events (id, job_id, from_status, to_status, reason_code, trace_id, metadata) \
+             SELECT id, job_id, 'RUNNING', 'TIMEOUT', 'HEARTBEAT_TIMEOUT', $3, metadata \
+             FROM UNNEST($1::uuid[], $2::uuid[], $4::jsonb[]) AS u(id, job_id, metadata)",
+        )
+        .bind(ids)
+        .bind(jobs)
+        .bind(trace_id.as_str())
+        .bind(metadata)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(stale)
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRun>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM job_runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A job's events, oldest first.
+pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<JobRunEvent>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM job_run_events WHERE job_id = $1 ORDER BY created_at, id")
+        .bind(id)
+        .fetch_all(pool)
+        .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub kind: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Newest first; `after` continues from a previous page's cursor.
+pub async fn list(
+    pool: &PgPool,
+    filter: &JobFilter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<JobRun>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM job_runs WHERE true");
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(kind) = &filter.kind {
+        q.push(" AND kind = ").push_bind(kind.clone());
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<JobRun> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, |j| Cursor {
+        created_at: j.created_at,
+        id: j.id,
+    }))
+}

@@ -1,0 +1,640 @@
+//! The supervision runtime against Postgres: job FSM + timeout worker + `/api/jobs`, runner
+//! failures → backoff → breaker → refused restarts, stuck runners → kill latch → re-arm,
+//! breaker persistence across a restart, the scheduler's bar clock.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::runtime::{
+    BotStatus, Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig,
+    RuntimeError, RuntimeHandle, SchedulerConfig, Timeframe,
+};
+use tradeplane::store::jobs::{self, JobError, JobStatus, NewJob, TransitionDetails};
+use tradeplane_actors::Backoff;
+use uuid::Uuid;
+
+use crate::helpers::{envelope, error_code, spawn_app, spawn_app_with_runtime};
+
+/// Small limits so supervision plays out in about a second.
+pub fn test_config() -> RuntimeConfig {
+    RuntimeConfig {
+        runner: RunnerConfig {
+            beat_every: Duration::from_millis(50),
+            heartbeat_timeout: Duration::from_millis(400),
+            shutdown_timeout: Duration::from_millis(300),
+            backoff: Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5))
+                .jitter(0.0),
+            stuck_kill_after: 2,
+        },
+        scheduler: SchedulerConfig {
+            job_sweep_every: Duration::from_millis(200),
+            heartbeat_flush_every: Duration::from_millis(200),
+            ..SchedulerConfig::default()
+        },
+        heartbeat_check: Duration::from_millis(50),
+        ..RuntimeConfig::default()
+    }
+}
+
+async fn until<F, Fut, T>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn status_is(rt: &RuntimeHandle, bot: Uuid, want: BotStatus) {
+    until(&format!("{bot} to be {want:?}"), || async {
+        (rt.runner(bot)?.status == want).then_some(())
+    })
+    .await
+}
+
+/// `(code, metadata)` of a bot's system events, oldest first.
+async fn bot_events(pool: &PgPool, bot: Uuid) -> Vec<(String, Value)> {
+    sqlx::query_as(
+        "SELECT code, metadata FROM system_events WHERE bot_id = $1 ORDER BY created_at, id",
+    )
+    .bind(bot)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+fn count(events: &[(String, Value)], code: &str) -> usize {
+    events.iter().filter(|(c, _)| c == code).count()
+}
+
+fn opts() -> RunnerOptions {
+    RunnerOptions {
+        timeframe: Timeframe::S1,
+        live: false,
+    }
+}
+
+// ---- job FSM ----
+
+#[sqlx::test]
+async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
+    let new = || NewJob {
+        kind: "backtest".into(),
+        timeout_seconds: 60,
+        bot_id: None,
+        payload: json!({ "bars": 100 }),
+    };
+    let job = jobs::create(&pool, new()).await.unwrap();
+    assert_eq!(job.status, "QUEUED");
+    // QUEUED → SUCCEEDED is not in the FSM.
+    let err = jobs::transition(
+        &pool,
+        job.id,
+        JobStatus::Queued,
+        JobStatus::Succeeded,
+        "X",
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, JobError::InvalidTransition { .. }), "{err}");
+    let running = jobs::transition(
+        &pool,
+        job.id,
+        JobStatus::Queued,
+        JobStatus::Running,
+        "STARTED",
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(running.status, "RUNNING");
+    assert!(running.started_at.is_some() && running.heartbeat_at.is_some());
+    // A stale `from` loses: the job is RUNNING now.
+    let err = jobs::transition(
+        &pool,
+        job.id,
+        JobStatus::Queued,
+        JobStatus::Cancelled,
+        "X",
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
+    match err {
+        JobError::InvalidTransition { actual, .. } => assert_eq!(actual, "RUNNING"),
+        other => panic!("{other}"),
+    }
+    let done = jobs::transition(
+        &pool,
+        job.id,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        "COMPLETED",
+        TransitionDetails {
+            result: Some(json!({ "pnl": 12 })),
+            metadata: Some(json!({ "worker": "w1" })),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status, "SUCCEEDED");
+    assert!(done.finished_at.is_some());
+    assert_eq!(done.result, Some(json!({ "pnl": 12 })));
+    // Terminal states go nowhere.
+    for to in [JobStatus::Running, JobStatus::Failed, JobStatus::Cancelled] {
+        let err = jobs::transition(
+            &pool,
+            job.id,
+            JobStatus::Succeeded,
+            to,
+            "X",
+            Default::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, JobError::InvalidTransition { .. }));
+    }
+    let unknown = jobs::transition(
+        &pool,
+        Uuid::now_v7(),
+        JobStatus::Queued,
+        JobStatus::Running,
+        "X",
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(unknown, JobError::NotFound(_)));
+    // QUEUED → CANCELLED is legal.
+    let other = jobs::create(&pool, new()).await.unwrap();
+    jobs::transition(
+        &pool,
+        other.id,
+        JobStatus::Queued,
+        JobStatus::Cancelled,
+        "USER_CANCELLED",
+        Default::default(),
+    )
+    .await
+    .unwrap();
+
+    let events = jobs::events(&pool, job.id).await.unwrap();
+    let steps: Vec<(Option<&str>, &str, &str)> = events
+        .iter()
+        .map(|e| (e.from.as_deref(), e.to.as_str(), e.reason_code.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, "QUEUED", "CREATED"),
+            (Some("QUEUED"), "RUNNING", "STARTED"),
+            (Some("RUNNING"), "SUCCEEDED", "COMPLETED"),
+        ]
+    );
+    assert_eq!(events[2].metadata, json!({ "worker": "w1" }));
+    assert!(events.iter().all(|e| e.trace_id.len() == 32));
+}
+
+#[sqlx::test]
+async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
+    let app = spawn_app_with_runtime(pool.clone()).await;
+    let mk = |timeout_seconds| NewJob {
+        kind: "backtest".into(),
+        timeout_seconds,
+        bot_id: None,
+        payload: json!({}),
+    };
+    let stale = jobs::create(&pool, mk(5)).await.unwrap();
+    let fresh = jobs::create(&pool, mk(3600)).await.unwrap();
+    for id in [stale.id, fresh.id] {
+        jobs::transition(
+            &pool,
+            id,
+            JobStatus::Queued,
+            JobStatus::Running,
+            "STARTED",
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE job_runs SET heartbeat_at = now() - interval '10 seconds' WHERE id = $1")
+        .bind(stale.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The runtime's scheduler sweeps every 200 ms in tests.
+    let body = until("the stale job to time out", || async {
+        let (status, body) = envelope(app.get(&format!("/api/jobs/{}", stale.id)).await).await;
+        assert_eq!(status, 200);
+        (body["job"]["status"] == "TIMEOUT").then_some(body)
+    })
+    .await;
+    let last = body["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["from"], "RUNNING");
+    assert_eq!(last["to"], "TIMEOUT");
+    assert_eq!(last["reason_code"], "HEARTBEAT_TIMEOUT");
+    assert!(body["job"]["finished_at"].is_string());
+    let (_, body) = envelope(app.get(&format!("/api/jobs/{}", fresh.id)).await).await;
+    assert_eq!(body["job"]["status"], "RUNNING");
+    // Written through the batching writer: it lands shortly after.
+    until("the JOB_TIMEOUT system event", || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM system_events WHERE code = 'JOB_TIMEOUT' AND metadata->>'job_id' = $1",
+        )
+        .bind(stale.id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    assert!(app.runtime.scheduler_health().jobs_timed_out >= 1);
+}
+
+#[sqlx::test]
+async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
+    for i in 0..5 {
+        let job = jobs::create(
+            &pool,
+            NewJob {
+                kind: if i % 2 == 0 { "backtest" } else { "scoring" }.into(),
+                timeout_seconds: 60,
+                bot_id: None,
+                payload: json!({ "i": i }),
+            },
+        )
+        .await
+        .unwrap();
+        if i == 4 {
+            jobs::transition(
+                &pool,
+                job.id,
+                JobStatus::Queued,
+                JobStatus::Running,
+                "STARTED",
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let app = spawn_app(pool).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/jobs?limit=2&cursor={c}"),
+            None => "/api/jobs?limit=2".into(),
+        };
+        let (status, body) = envelope(app.get(&path).await).await;
+        assert_eq!(status, 200, "{body}");
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|j| j["payload"]["i"].as_i64().unwrap()));
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![4, 3, 2, 1, 0], "newest first, each once");
+
+    let (_, body) = envelope(app.get("/api/jobs?kind=backtest").await).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 3);
+    let (_, body) = envelope(app.get("/api/jobs?status=RUNNING").await).await;
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["payload"]["i"], 4);
+    let (_, body) = envelope(
+        app.get("/api/jobs?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z")
+            .await,
+    )
+    .await;
+    assert!(body["items"].as_array().unwrap().is_empty());
+
+    let (status, body) = envelope(app.get("/api/jobs?status=EXPLODED").await).await;
+    assert_eq!(status, 422);
+    assert_eq!(error_code(&body), "VALIDATION_FAILED");
+    let (status, body) = envelope(app.get("/api/jobs?limit=0").await).await;
+    assert_eq!(status, 422, "{body}");
+
+    let (status, body) = envelope(app.get(&format!("/api/jobs/{}", Uuid::now_v7())).await).await;
+    assert_eq!(status, 404);
+    assert_eq!(error_code(&body), "JOB_NOT_FOUND");
+}
+
+// ---- runners ----
+
+#[sqlx::test]
+async fn failing_runner_backs_off_then_breaker_opens_and_restarts_are_refused(pool: PgPool) {
+    let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = runtime.handle();
+    let bot = Uuid::now_v7();
+    rt.start_runner(bot, opts()).await.unwrap();
+    status_is(&rt, bot, BotStatus::Running).await;
+    assert!(matches!(
+        rt.start_runner(bot, opts()).await,
+        Err(RuntimeError::AlreadyRunning(_))
+    ));
+
+    for n in 1..=3u32 {
+        rt.inject_fault(bot, Fault::Fail(format!("injected failure {n}")))
+            .await
+            .unwrap();
+        if n < 3 {
+            until("the restart", || async {
+                let r = rt.runner(bot)?;
+                (r.status == BotStatus::Running && r.restart_count == n).then_some(())
+            })
+            .await;
+        }
+    }
+    status_is(&rt, bot, BotStatus::Error).await;
+    let runner = rt.runner(bot).unwrap();
+    assert_eq!(runner.breaker_state, "OPEN");
+    assert_eq!(runner.restart_count, 2);
+    assert!(runner.last_error.unwrap().contains("restart refused"));
+    // A manual start is refused too while the breaker is open.
+    match rt.start_runner(bot, opts()).await {
+        Err(RuntimeError::BreakerOpen(b, retry)) => {
+            assert_eq!(b, bot);
+            assert!(retry > Duration::ZERO);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing restarts it behind our back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(rt.runner(bot).unwrap().status, BotStatus::Error);
+    assert_eq!(rt.runner(bot).unwrap().restart_count, 2);
+
+    runtime.shutdown().await;
+    let events = bot_events(&pool, bot).await;
+    let codes: Vec<&str> = events.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(count(&events, "SUPERVISION_CHILD_STARTED"), 1, "{codes:?}");
+    assert_eq!(count(&events, "SUPERVISION_CHILD_FAILED"), 3, "{codes:?}");
+    assert_eq!(
+        count(&events, "SUPERVISION_CHILD_RESTARTED"),
+        2,
+        "{codes:?}"
+    );
+    assert_eq!(count(&events, "CIRCUIT_BREAKER_OPENED"), 1, "{codes:?}");
+    assert_eq!(count(&events, "BOT_RESTART_REFUSED"), 1, "{codes:?}");
+    // Backoff grows: 100 ms, then 200 ms.
+    let delays: Vec<u64> = events
+        .iter()
+        .filter(|(c, _)| c == "SUPERVISION_RESTART_SCHEDULED")
+        .map(|(_, m)| m["backoff_ms"].as_u64().unwrap())
+        .collect();
+    assert!(delays.len() >= 2, "{codes:?}");
+    assert_eq!(&delays[..2], &[100, 200]);
+    // The breaker opened on the third failure, and nothing restarted after it.
+    let opened = codes
+        .iter()
+        .position(|c| *c == "CIRCUIT_BREAKER_OPENED")
+        .unwrap();
+    let third_failure = codes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == "SUPERVISION_CHILD_FAILED")
+        .nth(2)
+        .unwrap()
+        .0;
+    assert!(opened > third_failure, "{codes:?}");
+    assert!(
+        !codes[opened..].contains(&"SUPERVISION_CHILD_RESTARTED"),
+        "{codes:?}"
+    );
+    let opened_meta = &events[opened].1;
+    assert_eq!(opened_meta["to"], "open");
+    let traces: Vec<String> =
+        sqlx::query_scalar("SELECT trace_id FROM system_events WHERE bot_id = $1")
+            .bind(bot)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(traces.iter().all(|t| t.len() == 32));
+
+    // Mirrored in Postgres.
+    let (status, restarts, error): (String, i32, Option<String>) = sqlx::query_as(
+        "SELECT status, restart_count, last_error FROM bot_instances WHERE bot_id = $1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), restarts), ("ERROR", 2));
+    assert!(error.unwrap().contains("restart refused"));
+    let state: String = sqlx::query_scalar("SELECT state FROM circuit_breakers WHERE scope = $1")
+        .bind(format!("bot:{bot}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "OPEN");
+}
+
+#[sqlx::test]
+async fn open_breaker_survives_a_restart(pool: PgPool) {
+    let bot = Uuid::now_v7();
+    let first = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = first.handle();
+    rt.start_runner(bot, opts()).await.unwrap();
+    for n in 1..=3u32 {
+        status_is(&rt, bot, BotStatus::Running).await;
+        rt.inject_fault(bot, Fault::Fail(format!("boom {n}")))
+            .await
+            .unwrap();
+        if n < 3 {
+            until("the restart", || async {
+                (rt.runner(bot)?.restart_count == n).then_some(())
+            })
+            .await;
+        }
+    }
+    status_is(&rt, bot, BotStatus::Error).await;
+    first.shutdown().await;
+
+    // A new process on the same database.
+    let second = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = second.handle();
+    let breaker = rt
+        .breakers()
+        .into_iter()
+        .find(|b| b.scope == format!("bot:{bot}"))
+        .expect("restored breaker");
+    assert_eq!(breaker.state, "OPEN");
+    assert_eq!(breaker.failures_in_window, 3);
+    assert!(matches!(
+        rt.start_runner(bot, opts()).await,
+        Err(RuntimeError::BreakerOpen(..))
+    ));
+    // Another bot is unaffected.
+    let other = Uuid::now_v7();
+    rt.start_runner(other, opts()).await.unwrap();
+    status_is(&rt, other, BotStatus::Running).await;
+    second.shutdown().await;
+}
+
+#[sqlx::test]
+async fn stuck_runner_is_restarted_then_killed_latched_and_rearmed(pool: PgPool) {
+    let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = runtime.handle();
+    let bot = Uuid::now_v7();
+    rt.start_runner(bot, opts()).await.unwrap();
+    status_is(&rt, bot, BotStatus::Running).await;
+    // Heartbeat written by the batched flush.
+    until("a heartbeat in bot_instances", || async {
+        let at: Option<Option<chrono::DateTime<chrono::Utc>>> =
+            sqlx::query_scalar("SELECT last_heartbeat_at FROM bot_instances WHERE bot_id = $1")
+                .bind(bot)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        at.flatten()
+    })
+    .await;
+
+    // Stops beating (and stays that way across restarts).
+    rt.inject_fault(bot, Fault::Mute(true)).await.unwrap();
+    status_is(&rt, bot, BotStatus::Killed).await;
+    let runner = rt.runner(bot).unwrap();
+    assert_eq!(runner.restart_count, 1, "restarted once before the kill");
+    assert!(runner.kill_reason.unwrap().contains("stuck"));
+    match rt.start_runner(bot, opts()).await {
+        Err(RuntimeError::Killed(..)) => {}
+        other => panic!("{other:?}"),
+    }
+    until("the KILLED latch in bot_instances", || async {
+        let s: Option<String> =
+            sqlx::query_scalar("SELECT status FROM bot_instances WHERE bot_id = $1")
+                .bind(bot)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        (s.as_deref() == Some("KILLED")).then_some(())
+    })
+    .await;
+    // It stays killed.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(rt.runner(bot).unwrap().status, BotStatus::Killed);
+
+    rt.rearm(bot, "test-operator").unwrap();
+    assert!(matches!(
+        rt.rearm(bot, "again"),
+        Err(RuntimeError::NotKilled(_))
+    ));
+    assert_eq!(rt.runner(bot).unwrap().status, BotStatus::Stopped);
+    rt.start_runner(bot, opts()).await.unwrap();
+    status_is(&rt, bot, BotStatus::Running).await;
+    rt.stop_runner(bot).await.unwrap();
+    status_is(&rt, bot, BotStatus::Stopped).await;
+
+    runtime.shutdown().await;
+    let events = bot_events(&pool, bot).await;
+    let codes: Vec<&str> = events.iter().map(|(c, _)| c.as_str()).collect();
+    assert!(count(&events, "HEARTBEAT_TIMEOUT") >= 2, "{codes:?}");
+    assert_eq!(count(&events, "BOT_KILLED"), 1, "{codes:?}");
+    assert_eq!(count(&events, "BOT_REARMED"), 1, "{codes:?}");
+    let killed = codes.iter().position(|c| *c == "BOT_KILLED").unwrap();
+    let first_restart = codes
+        .iter()
+        .position(|c| *c == "SUPERVISION_CHILD_RESTARTED")
+        .unwrap();
+    assert!(first_restart < killed, "{codes:?}");
+    let severity: String = sqlx::query_scalar(
+        "SELECT severity FROM system_events WHERE bot_id = $1 AND code = 'BOT_KILLED'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(severity, "SEV-1");
+}
+
+#[sqlx::test]
+async fn hung_runner_is_killed_and_risk_kill_latches(pool: PgPool) {
+    let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = runtime.handle();
+    // A runner blocked in a handler ignores its stop: killed at once.
+    let hung = Uuid::now_v7();
+    rt.start_runner(hung, opts()).await.unwrap();
+    status_is(&rt, hung, BotStatus::Running).await;
+    rt.inject_fault(hung, Fault::Hang(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    status_is(&rt, hung, BotStatus::Killed).await;
+    assert!(
+        rt.runner(hung)
+            .unwrap()
+            .kill_reason
+            .unwrap()
+            .contains("ignored its stop")
+    );
+
+    // The risk hook: a running bot is stopped and latched.
+    let risky = Uuid::now_v7();
+    rt.start_runner(risky, opts()).await.unwrap();
+    status_is(&rt, risky, BotStatus::Running).await;
+    rt.kill(risky, "daily loss limit breached");
+    assert_eq!(rt.runner(risky).unwrap().status, BotStatus::Killed);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rt.runner(risky).unwrap().status, BotStatus::Killed);
+    assert!(matches!(
+        rt.inject_fault(risky, Fault::Fail("x".into())).await,
+        Err(RuntimeError::NotFound(_))
+    ));
+    runtime.shutdown().await;
+
+    // The latch survives a restart.
+    let again = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = again.handle();
+    assert_eq!(rt.runner(risky).unwrap().status, BotStatus::Killed);
+    assert!(matches!(
+        rt.start_runner(risky, opts()).await,
+        Err(RuntimeError::Killed(..))
+    ));
+    rt.rearm(risky, "ops").unwrap();
+    rt.start_runner(risky, opts()).await.unwrap();
+    status_is(&rt, risky, BotStatus::Running).await;
+    again.shutdown().await;
+}
+
+#[sqlx::test]
+async fn scheduler_ticks_on_bar_boundaries_and_reports_health(pool: PgPool) {
+    let runtime = Runtime::start(pool, test_config()).await.unwrap();
+    let rt = runtime.handle();
+    let mut ticks = rt.ticks();
+    let tick = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let t = ticks.recv().await.unwrap();
+            if t.timeframe == Timeframe::S1 {
+                return t;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let ms = tick
+        .bar_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert_eq!(ms % 1000, 0, "aligned to the second");
+    assert!(tick.fired_at >= tick.bar_at);
+    let health = rt.scheduler_health();
+    assert!(health.ticks >= 1);
+    assert!(health.last_tick_at.is_some());
+    assert!(
+        matches!(health.loop_health, LoopHealth::Ok | LoopHealth::Lagging),
+        "{health:?}"
+    );
+    runtime.shutdown().await;
+}
