@@ -39,6 +39,9 @@ pub struct RunnerConfig {
     pub backoff: Backoff,
     /// Consecutive heartbeat timeouts (without a healthy beat between) that kill the runner.
     pub stuck_kill_after: u32,
+    /// An instance is healthy (its breaker permit succeeds, closing a HALF_OPEN breaker) at
+    /// its first bar tick, or after beating this long (slow timeframes).
+    pub healthy_after: Duration,
 }
 
 impl Default for RunnerConfig {
@@ -49,6 +52,7 @@ impl Default for RunnerConfig {
             shutdown_timeout: Duration::from_secs(5),
             backoff: Backoff::exponential(Duration::from_millis(500), Duration::from_secs(60)),
             stuck_kill_after: 2,
+            healthy_after: Duration::from_secs(30),
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct RunnerArgs {
     pub registry: Arc<Registry>,
     pub ticks: broadcast::Receiver<BarTick>,
     pub beat_every: Duration,
+    pub healthy_after: Duration,
 }
 
 pub struct BotRunner;
@@ -87,8 +92,19 @@ pub struct RunnerState {
     shared: Arc<RunnerShared>,
     registry: Arc<Registry>,
     healthy_reported: bool,
+    started: std::time::Instant,
+    healthy_after: Duration,
     forward: tokio::task::JoinHandle<()>,
     beat_timer: ractor::concurrency::JoinHandle<()>,
+}
+
+impl RunnerState {
+    fn report_healthy(&mut self) {
+        if !self.healthy_reported {
+            self.healthy_reported = true;
+            self.registry.runner_healthy(self.bot_id);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +128,7 @@ impl Actor for BotRunner {
             registry,
             mut ticks,
             beat_every,
+            healthy_after,
         } = args;
         shared.beat();
         let me = myself.clone();
@@ -136,6 +153,8 @@ impl Actor for BotRunner {
             shared,
             registry,
             healthy_reported: false,
+            started: std::time::Instant::now(),
+            healthy_after,
             forward,
             beat_timer,
         })
@@ -152,12 +171,14 @@ impl Actor for BotRunner {
                 // The trading core's evaluation goes here.
                 state.shared.tick();
                 state.shared.beat();
-                if !state.healthy_reported {
-                    state.healthy_reported = true;
-                    state.registry.runner_healthy(state.bot_id);
+                state.report_healthy();
+            }
+            RunnerMsg::Beat => {
+                state.shared.beat();
+                if state.started.elapsed() >= state.healthy_after {
+                    state.report_healthy();
                 }
             }
-            RunnerMsg::Beat => state.shared.beat(),
             RunnerMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
             RunnerMsg::Hang(d) => tokio::time::sleep(d).await,
         }
@@ -210,6 +231,7 @@ pub fn runner_spec(
     config: &RunnerConfig,
 ) -> ChildSpec {
     let beat_every = config.beat_every;
+    let healthy_after = config.healthy_after;
     let heartbeat = shared.heartbeat.clone();
     ChildSpec::new(bot_scope(bot_id), move |sup: ActorCell| {
         let registry = registry.clone();
@@ -224,6 +246,7 @@ pub fn runner_spec(
                     registry,
                     ticks,
                     beat_every,
+                    healthy_after,
                 };
                 Actor::spawn_linked(None, BotRunner, args, sup)
                     .await

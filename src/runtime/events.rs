@@ -193,3 +193,82 @@ impl SupervisionEventSink for TelemetrySink {
         self.telemetry.stamped_system_event(stamped);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn events_name_their_bot_and_get_sensible_severities() {
+        let bot = Uuid::now_v7();
+        let child = bot_scope(bot);
+        let cases = [
+            (
+                EventKind::Meltdown {
+                    restarts: 4,
+                    intensity: 3,
+                    period: Duration::from_secs(5),
+                },
+                Severity::Sev1,
+                "SUPERVISION_MELTDOWN",
+            ),
+            (
+                EventKind::KillTrigger {
+                    child: child.clone(),
+                    after: Duration::from_secs(1),
+                },
+                Severity::Sev1,
+                "SUPERVISION_KILL_TRIGGER",
+            ),
+            (
+                EventKind::BreakerTransition {
+                    from: BreakerState::Closed,
+                    to: BreakerState::Open,
+                    reason: "3 failures".into(),
+                },
+                Severity::Sev2,
+                "CIRCUIT_BREAKER_OPENED",
+            ),
+            (
+                EventKind::ChildFailed {
+                    child: child.clone(),
+                    reason: "boom".into(),
+                },
+                Severity::Sev3,
+                "SUPERVISION_CHILD_FAILED",
+            ),
+            (
+                EventKind::RestartScheduled {
+                    child: child.clone(),
+                    attempt: 2,
+                    delay: Duration::from_millis(200),
+                },
+                Severity::Info,
+                "SUPERVISION_RESTART_SCHEDULED",
+            ),
+        ];
+        for (kind, severity, code) in cases {
+            // Breaker events name the bot through their source.
+            let ev = SupervisionEvent::new(child.clone(), kind);
+            let row = to_system_event(&ev);
+            assert_eq!((row.severity, row.code.as_str()), (severity, code));
+            assert_eq!(row.trace_id.as_str().len(), 32);
+            assert_eq!(row.metadata["source"], child.as_str());
+            if code != "SUPERVISION_MELTDOWN" {
+                assert_eq!(row.bot_id, Some(bot), "{code}");
+            }
+        }
+        let provider = to_system_event(&SupervisionEvent::new(
+            "provider:databento",
+            EventKind::BreakerTransition {
+                from: BreakerState::Open,
+                to: BreakerState::HalfOpen,
+                reason: "cool-down elapsed".into(),
+            },
+        ));
+        assert_eq!(provider.provider_id.as_deref(), Some("databento"));
+        assert_eq!(provider.bot_id, None);
+    }
+}

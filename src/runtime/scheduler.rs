@@ -364,3 +364,61 @@ pub async fn sweep_jobs(pool: &PgPool, telemetry: &TelemetryHandle, shared: &Sch
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64, ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn boundaries_are_the_next_multiple_of_the_bar() {
+        // 2026-11-26T07:35:47.250Z
+        let now = at(1_795_678_547, 250);
+        let next = |tf: Timeframe| {
+            tf.next_boundary(now)
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        assert_eq!(next(Timeframe::S1), 1_795_678_548);
+        assert_eq!(next(Timeframe::M1), 1_795_678_560);
+        assert_eq!(next(Timeframe::M5), 1_795_678_800);
+        assert_eq!(next(Timeframe::M15), 1_795_679_100);
+        assert_eq!(next(Timeframe::H1), 1_795_680_000);
+        assert_eq!(next(Timeframe::D1), 1_795_737_600);
+        // Exactly on a boundary: the next one, never the same instant twice.
+        assert_eq!(
+            Timeframe::M1.next_boundary(at(1_795_678_560, 0)),
+            at(1_795_678_620, 0)
+        );
+    }
+
+    #[test]
+    fn timeframes_parse_their_own_names_only() {
+        for tf in Timeframe::ALL {
+            assert_eq!(tf.as_str().parse::<Timeframe>(), Ok(tf));
+        }
+        assert!("2m".parse::<Timeframe>().is_err());
+    }
+
+    #[test]
+    fn health_is_unknown_before_the_first_tick_then_ok_lagging_or_stalled() {
+        let shared = SchedulerShared::new(&SchedulerConfig::default());
+        assert_eq!(shared.health().loop_health, LoopHealth::Unknown);
+        shared.record_tick(SystemTime::now(), Duration::from_millis(3), 0);
+        assert_eq!(shared.health().loop_health, LoopHealth::Ok);
+        shared.record_tick(SystemTime::now(), Duration::from_millis(900), 0);
+        let h = shared.health();
+        assert_eq!(h.loop_health, LoopHealth::Lagging);
+        assert_eq!((h.last_lag_ms, h.max_lag_ms, h.ticks), (Some(900), 900, 2));
+        shared.record_tick(
+            SystemTime::now() - Duration::from_secs(10),
+            Duration::ZERO,
+            0,
+        );
+        assert_eq!(shared.health().loop_health, LoopHealth::Stalled);
+    }
+}

@@ -125,6 +125,11 @@ impl TelemetryHandle {
         }
     }
 
+    /// Room left in the buffer (a producer that would rather wait than drop can check it).
+    pub fn free_capacity(&self) -> usize {
+        self.tx.capacity()
+    }
+
     pub fn stats(&self) -> TelemetryStats {
         let c = &self.counters;
         TelemetryStats {

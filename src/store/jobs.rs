@@ -333,3 +333,30 @@ pub async fn list(
         id: j.id,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_spec_transitions_are_legal() {
+        use JobStatus::*;
+        let all = [Queued, Running, Succeeded, Failed, Timeout, Cancelled];
+        let legal: Vec<(JobStatus, JobStatus)> = all
+            .iter()
+            .flat_map(|f| all.iter().map(move |t| (*f, *t)))
+            .filter(|(f, t)| f.can_become(*t))
+            .collect();
+        assert_eq!(
+            legal,
+            vec![
+                (Queued, Running),
+                (Queued, Cancelled),
+                (Running, Succeeded),
+                (Running, Failed),
+                (Running, Timeout),
+                (Running, Cancelled),
+            ]
+        );
+    }
+}

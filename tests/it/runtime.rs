@@ -26,6 +26,7 @@ pub fn test_config() -> RuntimeConfig {
             backoff: Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5))
                 .jitter(0.0),
             stuck_kill_after: 2,
+            healthy_after: Duration::from_millis(200),
         },
         scheduler: SchedulerConfig {
             job_sweep_every: Duration::from_millis(200),

@@ -171,7 +171,15 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
 
     let second = start(dir.path());
     wait_ready(&client, &second.base).await;
-    let codes = event_codes(&client, &second.base).await;
+    // Runtime events go through the batching writer: wait for the second start's to land.
+    let mut codes = event_codes(&client, &second.base).await;
+    for _ in 0..100 {
+        if only(&codes, "RUNTIME_").len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        codes = event_codes(&client, &second.base).await;
+    }
     assert_eq!(
         only(&codes, "SYSTEM_"),
         ["SYSTEM_STARTED", "SYSTEM_STOPPED", "SYSTEM_STARTED"]
