@@ -88,10 +88,15 @@ pub struct JobDetail {
     responses(
         (status = 200, body = Envelope<JobDetail>),
         (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "The id is not a UUID (`VALIDATION_FAILED`)", body = ErrorEnvelope),
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
 )]
-async fn get_job(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<JobDetail> {
+async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<JobDetail> {
+    // Parsed here so a malformed id is `VALIDATION_FAILED`, not a bare 400.
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::validation("id", "is not a UUID"))?;
     let job = jobs::get(&state.pool, id).await?.ok_or_else(|| {
         ApiError::new(ErrorCode::JobNotFound).message(format!("no job run with id {id}"))
     })?;

@@ -331,6 +331,9 @@ async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
     let (status, body) = envelope(app.get(&format!("/api/jobs/{}", Uuid::now_v7())).await).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "JOB_NOT_FOUND");
+    let (status, body) = envelope(app.get("/api/jobs/not-a-uuid").await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["details"]["field"], "id");
 }
 
 // ---- runners ----
