@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod runtime;
 pub mod state;
 pub mod system;
 pub mod web;
@@ -31,6 +32,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(errors::router())
         .merge(system::router())
         .merge(jobs::router())
+        .merge(runtime::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.

@@ -260,6 +260,44 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
     })
     .await;
     assert!(app.runtime.scheduler_health().jobs_timed_out >= 1);
+    let (status, body) = envelope(app.get("/api/runtime/status").await).await;
+    assert_eq!(status, 200);
+    assert!(body["scheduler"]["jobs_timed_out"].as_u64().unwrap() >= 1);
+    assert!(body["telemetry"]["written_system"].as_u64().unwrap() >= 1);
+}
+
+#[sqlx::test]
+async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool) {
+    let detached = spawn_app(pool.clone()).await;
+    let (status, body) = envelope(detached.get("/api/runtime/status").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["scheduler"]["loop_health"], "UNKNOWN");
+    assert_eq!(body["runners"], json!([]));
+
+    let app = spawn_app_with_runtime(pool).await;
+    let bot = Uuid::now_v7();
+    app.runtime.start_runner(bot, opts()).await.unwrap();
+    status_is(&app.runtime, bot, BotStatus::Running).await;
+    let body = until("a tick and a heartbeat", || async {
+        let (_, body) = envelope(app.get("/api/runtime/status").await).await;
+        (body["scheduler"]["loop_health"] != "UNKNOWN"
+            && body["runners"][0]["last_heartbeat_at"].is_string())
+        .then_some(body)
+    })
+    .await;
+    let runner = &body["runners"][0];
+    assert_eq!(runner["bot_id"], bot.to_string());
+    assert_eq!(runner["status"], "RUNNING");
+    assert_eq!(runner["timeframe"], "1s");
+    assert_eq!(runner["breaker_state"], "CLOSED");
+    assert_eq!(body["breakers"][0]["scope"], format!("bot:{bot}"));
+    assert!(
+        matches!(
+            body["scheduler"]["loop_health"].as_str(),
+            Some("OK" | "LAGGING")
+        ),
+        "{body}"
+    );
 }
 
 #[sqlx::test]
