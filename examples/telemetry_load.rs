@@ -14,6 +14,18 @@ use tradeplane::runtime::{TelemetryConfig, TelemetryWriter};
 use tradeplane::store::usage_events::{UsageEvent, UsageStatus};
 use uuid::Uuid;
 
+/// `TELEMETRY_BATCH` overrides the batch size (default: the writer's default).
+fn config() -> TelemetryConfig {
+    let mut c = TelemetryConfig::default();
+    if let Some(n) = std::env::var("TELEMETRY_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        c.batch_max = n;
+    }
+    c
+}
+
 fn event(tag: &str, i: u64) -> UsageEvent {
     let mut e = UsageEvent::new(tag, "bars.fetch", UsageStatus::Ok, (i % 200) as u32);
     if i.is_multiple_of(10) {
@@ -33,7 +45,7 @@ async fn count(pool: &sqlx::PgPool, tag: &str) -> anyhow::Result<i64> {
 
 async fn paced(pool: &sqlx::PgPool, rate: u64, seconds: u64) -> anyhow::Result<()> {
     let tag = format!("load-{}", Uuid::now_v7());
-    let writer = TelemetryWriter::start(pool.clone(), TelemetryConfig::default());
+    let writer = TelemetryWriter::start(pool.clone(), config());
     let t = writer.handle();
     let total = rate * seconds;
     let per_ms = rate / 1000;
@@ -71,7 +83,7 @@ async fn paced(pool: &sqlx::PgPool, rate: u64, seconds: u64) -> anyhow::Result<(
 
 async fn flat_out(pool: &sqlx::PgPool, total: u64) -> anyhow::Result<()> {
     let tag = format!("load-{}", Uuid::now_v7());
-    let writer = TelemetryWriter::start(pool.clone(), TelemetryConfig::default());
+    let writer = TelemetryWriter::start(pool.clone(), config());
     let t = writer.handle();
     let start = Instant::now();
     let mut sent = 0u64;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
@@ -33,6 +33,9 @@ pub struct TelemetryConfig {
     pub retry_max: Duration,
     /// At shutdown, how long to keep trying to write what is buffered.
     pub shutdown_deadline: Duration,
+    /// Writer tasks (each with its own connection when writing): one builds a batch while
+    /// another's is in Postgres.
+    pub workers: usize,
 }
 
 impl Default for TelemetryConfig {
@@ -43,6 +46,7 @@ impl Default for TelemetryConfig {
             retry_min: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             shutdown_deadline: Duration::from_secs(5),
+            workers: 2,
         }
     }
 }
@@ -153,34 +157,41 @@ impl TelemetryHandle {
     }
 }
 
-/// The writer task. Stop it with [`TelemetryWriter::shutdown`] to flush what is buffered.
+/// The writer tasks. Stop them with [`TelemetryWriter::shutdown`] to flush what is buffered.
 pub struct TelemetryWriter {
     handle: TelemetryHandle,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl TelemetryWriter {
     pub fn start(pool: PgPool, config: TelemetryConfig) -> Self {
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
         let counters = Arc::new(Counters::default());
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(
-            Worker {
-                pool,
-                config,
-                rx,
-                counters: counters.clone(),
-                system: Vec::new(),
-                usage: Vec::new(),
-                outage_since: None,
-            }
-            .run(stop_rx),
-        );
+        let (stop, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            pool,
+            rx: tokio::sync::Mutex::new(rx),
+            counters: counters.clone(),
+            outage_since: std::sync::Mutex::new(None),
+            config,
+        });
+        let tasks = (0..shared.config.workers.max(1))
+            .map(|_| {
+                tokio::spawn(
+                    Worker {
+                        shared: shared.clone(),
+                        system: Vec::new(),
+                        usage: Vec::new(),
+                    }
+                    .run(stop_rx.clone()),
+                )
+            })
+            .collect();
         Self {
             handle: TelemetryHandle { tx, counters },
-            stop: Some(stop_tx),
-            task,
+            stop,
+            tasks,
         }
     }
 
@@ -190,25 +201,33 @@ impl TelemetryWriter {
 
     /// Stops accepting events, writes everything buffered (retrying up to the shutdown
     /// deadline; what still cannot be written is counted as dropped) and returns the totals.
-    pub async fn shutdown(mut self) -> TelemetryStats {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Err(err) = (&mut self.task).await {
-            tracing::error!(error = %err, "telemetry writer task failed");
+    pub async fn shutdown(self) -> TelemetryStats {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            if let Err(err) = task.await {
+                tracing::error!(error = %err, "telemetry writer task failed");
+            }
         }
         self.handle.stats()
     }
 }
 
-struct Worker {
+/// What the writer tasks share: the receiving end (taken in turns, one batch at a time), the
+/// counters and the outage clock.
+struct Shared {
     pool: PgPool,
     config: TelemetryConfig,
-    rx: mpsc::Receiver<Item>,
+    rx: tokio::sync::Mutex<mpsc::Receiver<Item>>,
     counters: Arc<Counters>,
+    outage_since: std::sync::Mutex<Option<Instant>>,
+}
+
+/// One writer task: takes a batch, writes it (retrying until it lands), repeats. Several run
+/// side by side so one batch is built while another is in Postgres.
+struct Worker {
+    shared: Arc<Shared>,
     system: Vec<StampedSystemEvent>,
     usage: Vec<UsageEvent>,
-    outage_since: Option<Instant>,
 }
 
 impl Worker {
@@ -224,55 +243,70 @@ impl Worker {
     }
 
     /// Takes what is queued, up to the batch size, without waiting.
-    fn fill(&mut self) {
-        while self.batch_len() < self.config.batch_max {
-            match self.rx.try_recv() {
+    fn fill(&mut self, rx: &mut mpsc::Receiver<Item>) {
+        while self.batch_len() < self.shared.config.batch_max {
+            match rx.try_recv() {
                 Ok(item) => self.take(item),
                 Err(_) => break,
             }
         }
     }
 
-    async fn run(mut self, mut stop: oneshot::Receiver<()>) {
-        let mut retry = self.config.retry_min;
+    /// Waits for at least one item (or stop), then takes a batch. `false` once stopping or
+    /// the channel is closed.
+    async fn next_batch(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        let shared = self.shared.clone();
+        let mut rx = tokio::select! {
+            rx = shared.rx.lock() => rx,
+            _ = stop.wait_for(|s| *s) => return false,
+        };
+        tokio::select! {
+            item = rx.recv() => match item {
+                Some(item) => self.take(item),
+                None => return false,
+            },
+            _ = stop.wait_for(|s| *s) => return false,
+        }
+        self.fill(&mut rx);
+        true
+    }
+
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let config = self.shared.config.clone();
+        let mut retry = config.retry_min;
         loop {
-            if self.batch_len() == 0 {
-                tokio::select! {
-                    item = self.rx.recv() => match item {
-                        Some(item) => self.take(item),
-                        None => break,
-                    },
-                    _ = &mut stop => break,
-                }
+            if self.batch_len() == 0 && !self.next_batch(&mut stop).await {
+                break;
             }
-            self.fill();
             if self.write().await {
-                retry = self.config.retry_min;
+                retry = config.retry_min;
                 continue;
             }
-            // Keep the batch (and stop taking new items: the bounded buffer does the counting).
+            // Keep the batch (and take no more: the bounded buffer does the counting).
             tokio::select! {
                 () = tokio::time::sleep(retry) => {},
-                _ = &mut stop => break,
+                _ = stop.wait_for(|s| *s) => break,
             }
-            retry = (retry * 2).min(self.config.retry_max);
+            retry = (retry * 2).min(config.retry_max);
         }
         self.drain().await;
     }
 
     /// Writes the current batch. On success also reports a past outage or drops.
     async fn write(&mut self) -> bool {
+        let shared = self.shared.clone();
+        let counters = &shared.counters;
         let result = async {
             if !self.system.is_empty() {
-                system_events::insert_many(&self.pool, &self.system).await?;
+                system_events::insert_many(&shared.pool, &self.system).await?;
                 let n = self.system.len() as u64;
-                self.counters.written_system.fetch_add(n, Ordering::Relaxed);
+                counters.written_system.fetch_add(n, Ordering::Relaxed);
                 self.system.clear();
             }
             if !self.usage.is_empty() {
-                usage_events::insert_many(&self.pool, &self.usage).await?;
+                usage_events::insert_many(&shared.pool, &self.usage).await?;
                 let n = self.usage.len() as u64;
-                self.counters.written_usage.fetch_add(n, Ordering::Relaxed);
+                counters.written_usage.fetch_add(n, Ordering::Relaxed);
                 self.usage.clear();
             }
             Ok::<(), sqlx::Error>(())
@@ -280,14 +314,18 @@ impl Worker {
         .await;
         match result {
             Ok(()) => {
-                self.counters.degraded.store(false, Ordering::Relaxed);
+                counters.degraded.store(false, Ordering::Relaxed);
                 self.report_recovery();
                 true
             }
             Err(err) => {
-                self.counters.failed_writes.fetch_add(1, Ordering::Relaxed);
-                if !self.counters.degraded.swap(true, Ordering::Relaxed) {
-                    self.outage_since = Some(Instant::now());
+                counters.failed_writes.fetch_add(1, Ordering::Relaxed);
+                if !counters.degraded.swap(true, Ordering::Relaxed) {
+                    let mut since = shared
+                        .outage_since
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    since.get_or_insert_with(Instant::now);
                     tracing::warn!(error = %err, buffered = self.batch_len(), "telemetry write failed; retrying");
                 }
                 false
@@ -295,11 +333,20 @@ impl Worker {
         }
     }
 
-    /// After an outage or any drop: one SEV-2 event saying what was lost (queued into the
-    /// next batch, so it is written with the same guarantees).
+    /// After an outage or any drop: one SEV-2 event saying what was lost (put into this
+    /// worker's next batch, so it is written with the same guarantees).
     fn report_recovery(&mut self) {
-        let outage = self.outage_since.take();
-        let dropped = self.counters.dropped_unreported.swap(0, Ordering::Relaxed);
+        let outage = self
+            .shared
+            .outage_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let dropped = self
+            .shared
+            .counters
+            .dropped_unreported
+            .swap(0, Ordering::Relaxed);
         if outage.is_none() && dropped == 0 {
             return;
         }
@@ -319,34 +366,36 @@ impl Worker {
 
     /// Shutdown: refuse new events, write everything left until the deadline.
     async fn drain(&mut self) {
-        self.rx.close();
-        let deadline = Instant::now() + self.config.shutdown_deadline;
-        let mut retry = self.config.retry_min;
+        let shared = self.shared.clone();
+        let deadline = Instant::now() + shared.config.shutdown_deadline;
+        let mut retry = shared.config.retry_min;
         loop {
-            self.fill();
+            {
+                let mut rx = shared.rx.lock().await;
+                rx.close();
+                self.fill(&mut rx);
+            }
             if self.batch_len() == 0 {
-                break;
+                return;
             }
             if self.write().await {
                 continue;
             }
             if Instant::now() + retry > deadline {
                 let mut lost = self.batch_len() as u64;
-                while self.rx.try_recv().is_ok() {
+                let mut rx = shared.rx.lock().await;
+                while rx.try_recv().is_ok() {
                     lost += 1;
                 }
-                self.counters
+                shared
+                    .counters
                     .dropped_total
                     .fetch_add(lost, Ordering::Relaxed);
                 tracing::error!(lost, "telemetry could not be flushed before shutdown");
                 return;
             }
             tokio::time::sleep(retry).await;
-            retry = (retry * 2).min(self.config.retry_max);
-        }
-        // A recovery event queued by the last successful write.
-        if self.batch_len() > 0 {
-            let _ = self.write().await;
+            retry = (retry * 2).min(shared.config.retry_max);
         }
     }
 }
