@@ -680,3 +680,37 @@ async fn scheduler_ticks_on_bar_boundaries_and_reports_health(pool: PgPool) {
     );
     runtime.shutdown().await;
 }
+
+#[sqlx::test]
+async fn without_backoff_a_restart_racing_the_refusal_starts_nothing(pool: PgPool) {
+    // Backoff::NONE restarts inline, before the refusal reaches the supervisor: the start
+    // function's own admission check must refuse it.
+    let mut config = test_config();
+    config.runner.backoff = Backoff::NONE;
+    let runtime = Runtime::start(pool, config).await.unwrap();
+    let rt = runtime.handle();
+    let bot = Uuid::now_v7();
+    rt.start_runner(bot, opts()).await.unwrap();
+    for n in 1..=3u32 {
+        status_is(&rt, bot, BotStatus::Running).await;
+        rt.inject_fault(bot, Fault::Fail(format!("boom {n}")))
+            .await
+            .unwrap();
+        if n < 3 {
+            until("the restart", || async {
+                (rt.runner(bot)?.restart_count >= n).then_some(())
+            })
+            .await;
+        }
+    }
+    status_is(&rt, bot, BotStatus::Error).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let runner = rt.runner(bot).unwrap();
+    assert_eq!(runner.status, BotStatus::Error);
+    assert_eq!(runner.breaker_state, "OPEN");
+    assert!(matches!(
+        rt.inject_fault(bot, Fault::Fail("x".into())).await,
+        Err(RuntimeError::NotFound(_))
+    ));
+    runtime.shutdown().await;
+}
