@@ -714,3 +714,36 @@ async fn without_backoff_a_restart_racing_the_refusal_starts_nothing(pool: PgPoo
     ));
     runtime.shutdown().await;
 }
+
+#[sqlx::test]
+async fn an_opening_breaker_kills_a_live_bot(pool: PgPool) {
+    let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = runtime.handle();
+    let bot = Uuid::now_v7();
+    let live = RunnerOptions {
+        timeframe: Timeframe::M1,
+        live: true,
+    };
+    rt.start_runner(bot, live).await.unwrap();
+    for n in 1..=3u32 {
+        status_is(&rt, bot, BotStatus::Running).await;
+        rt.inject_fault(bot, Fault::Fail(format!("broker rejected {n}")))
+            .await
+            .unwrap();
+        if n < 3 {
+            until("the restart", || async {
+                (rt.runner(bot)?.restart_count == n).then_some(())
+            })
+            .await;
+        }
+    }
+    status_is(&rt, bot, BotStatus::Killed).await;
+    let runner = rt.runner(bot).unwrap();
+    assert!(runner.kill_reason.unwrap().contains("LIVE"));
+    assert!(runner.live);
+    runtime.shutdown().await;
+    let events = bot_events(&pool, bot).await;
+    assert_eq!(count(&events, "BOT_KILLED"), 1);
+    assert_eq!(count(&events, "BOT_RESTART_REFUSED"), 0);
+    assert_eq!(count(&events, "CIRCUIT_BREAKER_OPENED"), 1);
+}
