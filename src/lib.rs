@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod error_code;
+pub mod integrations;
 pub mod logging;
 pub mod store;
 pub mod trace;
