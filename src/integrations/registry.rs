@@ -94,7 +94,7 @@ impl ProviderSpec {
     }
 }
 
-/// All providers of SPEC §4, ids fixed.
+/// All 17 providers of SPEC §4, ids fixed.
 pub static PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec {
         id: "databento",
@@ -446,12 +446,13 @@ mod tests {
     }
 
     #[test]
-    fn sixteen_providers_with_unique_ids() {
-        assert_eq!(PROVIDERS.len(), 16);
+    fn every_spec_provider_once() {
+        // SPEC §4 lists 17 ids (6 market data, 2 brokers, 6 LLM, 1 alt data, 2 infra).
+        assert_eq!(PROVIDERS.len(), 17);
         let mut ids: Vec<_> = PROVIDERS.iter().map(|p| p.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 16);
+        assert_eq!(ids.len(), 17);
         assert!(PROVIDERS.iter().all(|p| !p.required_env_vars.is_empty()));
     }
 
