@@ -426,11 +426,23 @@ impl ProviderConfig {
 
     /// Every secret value, for redaction (the base URL may hold one too, e.g. Discord's token).
     pub fn secret_values(&self) -> Vec<String> {
-        self.values
-            .values()
-            .map(|s| s.expose().to_owned())
-            .filter(|s| s.len() >= 4)
-            .collect()
+        let mut out = Vec::new();
+        for value in self.values.values().map(Secret::expose) {
+            out.push(value.to_owned());
+            // Credentials inside URLs: a Redis password, a Discord webhook token (last segment).
+            if let Ok(url) = Url::parse(value) {
+                if let Some(p) = url.password() {
+                    out.push(p.to_owned());
+                }
+                if self.spec.id == "discord"
+                    && let Some(token) = url.path_segments().and_then(|mut s| s.next_back())
+                {
+                    out.push(token.to_owned());
+                }
+            }
+        }
+        out.retain(|s| s.len() >= 4);
+        out
     }
 }
 
