@@ -3,6 +3,7 @@
 pub mod envelope;
 pub mod errors;
 pub mod health;
+pub mod integrations;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -29,6 +30,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(errors::router())
         .merge(system::router())
+        .merge(integrations::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.

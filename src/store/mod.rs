@@ -1,7 +1,10 @@
 //! Postgres: the pool, migrations, and one repository module per aggregate.
 
 pub mod embedded;
+pub mod integrations;
+pub mod market_bars;
 pub mod page;
+pub mod profit_variables;
 pub mod settings;
 pub mod system_events;
 pub mod usage_events;

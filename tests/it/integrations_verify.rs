@@ -560,6 +560,8 @@ async fn the_fake_key_reaches_no_log_line() {
         .with_writer(move || capture.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Callsites seen earlier by other tests (with no subscriber) cached "never": re-ask.
+    tracing::callsite::rebuild_interest_cache();
     let server = MockServer::start().await;
     Mock::given(any())
         .respond_with(json_reply(

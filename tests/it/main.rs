@@ -2,6 +2,7 @@
 
 mod envelope;
 mod helpers;
+mod integrations;
 mod integrations_verify;
 mod openapi;
 mod operations;
