@@ -126,7 +126,7 @@ async fn verify_rejects_unknown_and_unconfigured_providers(pool: PgPool) {
         json!({"provider": "fred"}),
     )
     .await;
-    assert!(status >= 400 && status < 500, "{body}");
+    assert!((400..500).contains(&status), "{body}");
 }
 
 #[sqlx::test]
