@@ -9,5 +9,6 @@ pub mod config;
 pub mod error_code;
 pub mod integrations;
 pub mod logging;
+pub mod sandbox;
 pub mod store;
 pub mod trace;

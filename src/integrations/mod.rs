@@ -1,6 +1,7 @@
 //! Integrations: the provider registry, the one call path to vendors, verify and data clients.
 //! Code outside this module reaches a vendor only through `Integrations`.
 
+pub mod bars;
 pub mod http;
 pub mod outcome;
 pub mod providers;

@@ -6,5 +6,6 @@ mod integrations;
 mod integrations_verify;
 mod openapi;
 mod operations;
+mod sandbox;
 mod serve;
 mod system_events;
