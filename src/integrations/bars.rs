@@ -86,6 +86,16 @@ pub async fn fetch_bars(
         )
         .await
         .map_err(BarsError::Provider)?,
+        "databento" => {
+            let schema = match timeframe {
+                Timeframe::M1 => databento::dbn::Schema::Ohlcv1M,
+                Timeframe::H1 => databento::dbn::Schema::Ohlcv1H,
+                Timeframe::D1 => databento::dbn::Schema::Ohlcv1D,
+            };
+            super::providers::databento::ohlcv(&client, symbol, schema, from, to)
+                .await
+                .map_err(BarsError::Provider)?
+        }
         other => return Err(BarsError::Unsupported(other.to_owned())),
     };
     let rows: Vec<MarketBar> = bars

@@ -1,6 +1,6 @@
 //! `tradeplane sandbox`: a local simulator of every vendor endpoint the provider clients use,
 //! so the product runs end to end with no internet and no paid keys. Each vendor lives under a
-//! path prefix (`/polygon`, `/openai/v1`, …) that its `<ID>_BASE_URL` points at (see
+//! path prefix (`/polygon`, `/openai/v1`, …; Databento at the root) that its `<ID>_BASE_URL` points at (see
 //! `.env.sandbox`); a provider pointed here reports `sandbox: true` and can never serve LIVE.
 //! Answers use the vendors' real shapes; credentials must be present but are not checked.
 //!
@@ -82,8 +82,9 @@ async fn dispatch(
     let get = method == Method::GET;
     let post = method == Method::POST;
     match segments.as_slice() {
-        // Databento (Basic auth, key as user name).
-        ["databento", "v0", "metadata.list_datasets"] if get => {
+        // Databento (Basic auth, key as user name), at the root: the official crate replaces
+        // the base URL's path with `/v0/…`.
+        ["v0", "metadata.list_datasets"] if get => {
             if !bearer {
                 return json_reply(
                     StatusCode::UNAUTHORIZED,
@@ -91,6 +92,15 @@ async fn dispatch(
                 );
             }
             ok(json!(["GLBX.MDP3", "XNAS.ITCH", "OPRA.PILLAR"]))
+        }
+        ["v0", "timeseries.get_range"] if post => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"detail": "Authentication failed."}),
+                );
+            }
+            databento_range(&body)
         }
         ["polygon", "v1", "marketstatus", "now"] if get => {
             if !bearer {
@@ -345,4 +355,102 @@ fn polygon_aggs(
         ));
     }
     ok(body)
+}
+
+/// Databento `timeseries.get_range` (form body; `start`/`end` in UNIX ns or RFC 3339) answered
+/// as zstd-compressed DBN OHLCV records, as the official clients request.
+fn databento_range(body: &[u8]) -> Response {
+    use databento::dbn::{
+        Compression, Metadata, OhlcvMsg, RecordHeader, SType, Schema,
+        encode::{EncodeRecord, dbn::Encoder},
+        rtype,
+    };
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let detail = |status: StatusCode, msg: &str| json_reply(status, json!({"detail": msg}));
+    let time = |k: &str| {
+        let raw = form.get(k)?;
+        raw.parse::<i64>()
+            .ok()
+            .map(DateTime::from_timestamp_nanos)
+            .or_else(|| raw.parse::<DateTime<Utc>>().ok())
+    };
+    let (Some(start), Some(end)) = (time("start"), time("end")) else {
+        return detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "start and end are required",
+        );
+    };
+    let (schema, minutes, rt) = match form.get("schema").map(String::as_str) {
+        Some("ohlcv-1m") => (Schema::Ohlcv1M, 1, rtype::OHLCV_1M),
+        Some("ohlcv-1h") => (Schema::Ohlcv1H, 60, rtype::OHLCV_1H),
+        Some("ohlcv-1d") => (Schema::Ohlcv1D, 1440, rtype::OHLCV_1D),
+        _ => {
+            return detail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the sandbox simulates ohlcv-1m, ohlcv-1h and ohlcv-1d",
+            );
+        }
+    };
+    if form.get("compression").map(String::as_str) != Some(Compression::Zstd.as_str()) {
+        return detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the sandbox answers compression=zstd",
+        );
+    }
+    let symbol = form.get("symbols").cloned().unwrap_or_default();
+    let stype_in = match form.get("stype_in").map(String::as_str) {
+        Some("continuous") => SType::Continuous,
+        _ => SType::RawSymbol,
+    };
+    let metadata = Metadata::builder()
+        .dataset(
+            form.get("dataset")
+                .cloned()
+                .unwrap_or_else(|| "GLBX.MDP3".to_owned()),
+        )
+        .schema(Some(schema))
+        .start(u64::try_from(start.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0))
+        .end(
+            end.timestamp_nanos_opt()
+                .and_then(|n| u64::try_from(n).ok())
+                .and_then(std::num::NonZeroU64::new),
+        )
+        .stype_in(Some(stype_in))
+        .stype_out(SType::InstrumentId)
+        .build();
+    let instrument_id = u32::try_from(
+        symbol
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31) + u64::from(b))
+            % 1_000_000,
+    )
+    .unwrap_or(1);
+    let encoded = (|| -> databento::dbn::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        // The zstd frame is finished when the encoder drops.
+        let mut encoder = Encoder::with_zstd(&mut buf, &metadata)?;
+        for bar in ohlcv::bars(&symbol, minutes, start, end, 500_000) {
+            let ts = u64::try_from(bar.ts.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
+            let px = |p: f64| (p * 1e9).round() as i64;
+            encoder.encode_record(&OhlcvMsg {
+                hd: RecordHeader::new::<OhlcvMsg>(rt, 1, instrument_id, ts),
+                open: px(bar.open),
+                high: px(bar.high),
+                low: px(bar.low),
+                close: px(bar.close),
+                volume: bar.volume,
+            })?;
+        }
+        drop(encoder);
+        Ok(buf)
+    })();
+    match encoded {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => detail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }

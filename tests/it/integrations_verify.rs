@@ -606,3 +606,65 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+/// Databento bars through the official crate: vendor errors map like every other call, and
+/// each request is one usage event (`bars.fetch`).
+#[tokio::test]
+async fn databento_range_errors_map_through_the_official_client() {
+    use tradeplane::integrations::providers::databento;
+    // The crate checks the key's shape (32 characters) before calling.
+    let key = "db-FAKEKEYmustneverleak424242424";
+    for (reply, outcome, code) in [
+        (
+            json_reply(401, json!({"detail": "Authentication failed."})),
+            Outcome::InvalidCredentials,
+            "INVALID_CREDENTIALS",
+        ),
+        (
+            json_reply(429, json!({"detail": "Too many requests"})),
+            Outcome::RateLimited,
+            "RATE_LIMITED",
+        ),
+        (
+            json_reply(503, json!({"detail": "Service unavailable"})),
+            Outcome::ProviderError,
+            "PROVIDER_HTTP_5XX",
+        ),
+        (
+            json_reply(200, json!([])).set_delay(Duration::from_secs(2)),
+            Outcome::Unreachable,
+            "TIMEOUT",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v0/timeseries.get_range"))
+            .respond_with(reply)
+            .mount(&server)
+            .await;
+        let mut env = env_for("databento", &server.uri());
+        env.insert("DATABENTO_API_KEY".into(), key.into());
+        let sink = MemoryUsageSink::new();
+        let integrations =
+            Integrations::from_env(&env, Arc::new(sink.clone()), Duration::from_millis(400));
+        let client = integrations.client("databento").unwrap();
+        let from = "2026-11-24T00:00:00Z".parse().unwrap();
+        let to = "2026-11-25T00:00:00Z".parse().unwrap();
+        let err = databento::ohlcv(&client, "ES.c.0", databento_schema(), from, to)
+            .await
+            .unwrap_err();
+        assert_eq!((err.outcome, err.code), (outcome, code), "{err:?}");
+        assert!(!err.message.contains(key));
+        let events = sink.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].action.as_str(), events[0].status.as_str()),
+            ("bars.fetch", "ERROR")
+        );
+        assert!(!serde_json::to_string(&events[0]).unwrap().contains(key));
+    }
+}
+
+fn databento_schema() -> ::databento::dbn::Schema {
+    ::databento::dbn::Schema::Ohlcv1M
+}

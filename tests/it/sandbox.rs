@@ -170,4 +170,46 @@ async fn sandbox_end_to_end(pool: PgPool) {
     let second_used: chrono::DateTime<chrono::Utc> =
         second["last_used_at"].as_str().unwrap().parse().unwrap();
     assert!(second_used > first_used, "last_used_at moves");
+
+    // Databento through the official crate: DBN over HTTP, the same synthetic market.
+    let dbn = fetch_bars(
+        &state.integrations,
+        &pool,
+        "databento",
+        "ES.c.0",
+        Timeframe::M1,
+        from,
+        to,
+        CallContext::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dbn.len(), bars.len());
+    for (d, p) in dbn.iter().zip(&bars) {
+        assert_eq!(
+            (d.ts, d.open, d.high, d.low, d.close, d.volume),
+            (p.ts, p.open, p.high, p.low, p.close, p.volume)
+        );
+    }
+    let daily = fetch_bars(
+        &state.integrations,
+        &pool,
+        "databento",
+        "NQ.c.0",
+        Timeframe::D1,
+        from,
+        to,
+        CallContext::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!daily.is_empty());
+    for _ in 0..100 {
+        let body = status(&app).await;
+        if provider(&body, "databento")["proof_of_use_count_24h"] == 2 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("databento proof of use did not reach 2");
 }

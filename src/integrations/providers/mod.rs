@@ -2,6 +2,7 @@
 //! `verify()` dispatched to each vendor family's module.
 
 mod brokers;
+pub mod databento;
 mod infra;
 mod llm;
 pub mod market_data;
