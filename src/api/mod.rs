@@ -3,6 +3,7 @@
 pub mod envelope;
 pub mod errors;
 pub mod health;
+pub mod integrations;
 pub mod jobs;
 pub mod metrics;
 pub mod middleware;
@@ -33,6 +34,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(system::router())
         .merge(jobs::router())
         .merge(runtime::router())
+        .merge(integrations::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.

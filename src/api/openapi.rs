@@ -20,6 +20,7 @@ use crate::error_code::ErrorCode;
     tags(
         (name = "system", description = "System events, error catalog"),
         (name = "operations", description = "Health, readiness, metrics"),
+        (name = "integrations", description = "Providers: configured, connected, proof of use; profit variables"),
     )
 )]
 struct ApiDoc;

@@ -49,6 +49,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         blocking += 1;
     }
 
+    providers_section();
+
     println!("checks:");
     match &config.database_url {
         Some(url) => blocking += check_database(url.expose()).await,
@@ -116,4 +118,28 @@ fn web_dir_state(config: &Config) -> String {
 
 fn line(name: &str, value: &str) {
     println!("  {name:<22} {value}");
+}
+
+/// Present/missing per provider, by variable name only (values are never printed).
+fn providers_section() {
+    let env = crate::integrations::registry::process_env();
+    println!("providers:");
+    for spec in crate::integrations::registry::PROVIDERS {
+        let config = crate::integrations::registry::ProviderConfig::from_env(spec, &env);
+        let state = if config.configured() {
+            format!(
+                "configured{}",
+                if config.sandbox {
+                    " (sandbox endpoint)"
+                } else {
+                    ""
+                }
+            )
+        } else if !config.missing_env_vars.is_empty() {
+            format!("missing {}", config.missing_env_vars.join(", "))
+        } else {
+            config.problem.clone().unwrap_or_default()
+        };
+        line(spec.id, &state);
+    }
 }

@@ -2,6 +2,7 @@
 
 mod db;
 mod doctor;
+mod sandbox;
 mod serve;
 
 use std::process::ExitCode;
@@ -51,6 +52,15 @@ pub enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Serve a local simulator of every provider endpoint (see .env.sandbox); no keys needed.
+    Sandbox {
+        /// HTTP address of the vendor simulator.
+        #[arg(long, default_value = "127.0.0.1:9400")]
+        listen: std::net::SocketAddr,
+        /// Address of the Redis (RESP) simulator.
+        #[arg(long, default_value = "127.0.0.1:9401")]
+        redis_listen: std::net::SocketAddr,
+    },
     /// Print the error-code catalog.
     ErrorCodes {
         /// Markdown table (the source of docs/error-codes.md) instead of JSON.
@@ -76,6 +86,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::run(&config).await,
         Command::Db { action } => db::run(&config, action).await.map(|()| ExitCode::SUCCESS),
+        Command::Sandbox {
+            listen,
+            redis_listen,
+        } => sandbox::run(listen, redis_listen)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::ErrorCodes { markdown } => {
             if markdown {
                 print!("{}", error_code::catalog_markdown());

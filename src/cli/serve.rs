@@ -31,7 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let runtime = Runtime::start(db.pool.clone(), RuntimeConfig::default())
         .await
         .context("the supervision runtime failed to start")?;
-    let state = AppState::new(db.pool.clone(), config).with_runtime(runtime.handle());
+    let state = AppState::new(db.pool.clone(), config, runtime.handle());
     record(
         &state,
         NewSystemEvent::new(Severity::Info, "SYSTEM_STARTED", "tradeplane started").metadata(

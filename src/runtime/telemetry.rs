@@ -399,3 +399,10 @@ impl Worker {
         }
     }
 }
+
+/// Provider calls report their usage events here: queued, never awaited.
+impl crate::integrations::usage::UsageSink for TelemetryHandle {
+    fn record(&self, event: UsageEvent) {
+        self.usage(event);
+    }
+}

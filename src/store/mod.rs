@@ -3,8 +3,11 @@
 pub mod bot_instances;
 pub mod circuit_breakers;
 pub mod embedded;
+pub mod integrations;
 pub mod jobs;
+pub mod market_bars;
 pub mod page;
+pub mod profit_variables;
 pub mod settings;
 pub mod system_events;
 pub mod usage_events;

@@ -10,14 +10,16 @@ use sqlx::PgPool;
 use tradeplane::{
     api::{self, ApiJson, ApiOk, AppState},
     config::Config,
+    integrations::registry::EnvMap,
     runtime::{Runtime, RuntimeHandle},
 };
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    /// Detached (not running) unless the app came from [`spawn_app_with_runtime`].
-    pub runtime: RuntimeHandle,
+    /// What the handlers see; its runtime is detached unless the app came from
+    /// [`spawn_app_with_runtime`] or [`spawn_app_with_env`].
+    pub state: AppState,
 }
 
 #[derive(Deserialize)]
@@ -45,31 +47,43 @@ fn test_routes() -> Router<AppState> {
         )
 }
 
+/// The app with no providers configured and a detached runtime (nothing supervised).
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    serve_state(AppState::new(pool, Config::default())).await
+    let state = AppState::with_env(
+        pool,
+        Config::default(),
+        RuntimeHandle::detached(),
+        &EnvMap::new(),
+    );
+    serve_state(state).await
 }
 
 /// The app over a real supervision tree, as `serve` runs it (small test limits; the tree lives
 /// until the test's runtime ends). Its events land in `system_events`.
 pub async fn spawn_app_with_runtime(pool: PgPool) -> TestApp {
+    spawn_app_with_env(pool, &EnvMap::new()).await
+}
+
+/// A real supervision tree (so usage events reach Postgres through the telemetry writer) and
+/// providers configured from `env`.
+pub async fn spawn_app_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
     let runtime = Runtime::start(pool.clone(), crate::runtime::test_config())
         .await
         .unwrap();
     let handle = runtime.handle();
     std::mem::forget(runtime);
-    serve_state(AppState::new(pool, Config::default()).with_runtime(handle)).await
+    serve_state(AppState::with_env(pool, Config::default(), handle, env)).await
 }
 
 async fn serve_state(state: AppState) -> TestApp {
-    let runtime = state.runtime.clone();
-    let app = api::app_with(state, test_routes());
+    let app = api::app_with(state.clone(), test_routes());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestApp {
         addr,
         client: reqwest::Client::new(),
-        runtime,
+        state,
     }
 }
 

@@ -2,9 +2,12 @@
 
 mod envelope;
 mod helpers;
+mod integrations;
+mod integrations_verify;
 mod openapi;
 mod operations;
 mod runtime;
+mod sandbox;
 mod serve;
 mod system_events;
 mod telemetry;

@@ -259,7 +259,7 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
         (n == 1).then_some(())
     })
     .await;
-    assert!(app.runtime.scheduler_health().jobs_timed_out >= 1);
+    assert!(app.state.runtime.scheduler_health().jobs_timed_out >= 1);
     let (status, body) = envelope(app.get("/api/runtime/status").await).await;
     assert_eq!(status, 200);
     assert!(body["scheduler"]["jobs_timed_out"].as_u64().unwrap() >= 1);
@@ -276,8 +276,8 @@ async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool
 
     let app = spawn_app_with_runtime(pool).await;
     let bot = Uuid::now_v7();
-    app.runtime.start_runner(bot, opts()).await.unwrap();
-    status_is(&app.runtime, bot, BotStatus::Running).await;
+    app.state.runtime.start_runner(bot, opts()).await.unwrap();
+    status_is(&app.state.runtime, bot, BotStatus::Running).await;
     let body = until("a tick and a heartbeat", || async {
         let (_, body) = envelope(app.get("/api/runtime/status").await).await;
         (body["scheduler"]["loop_health"] != "UNKNOWN"

@@ -1,0 +1,311 @@
+//! `/api/integrations/*` and `/api/profit-variables`: what is configured, connected and used.
+
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    envelope::{Envelope, ErrorEnvelope},
+    pagination::{PageBody, PageParams},
+};
+use crate::{
+    error_code::ErrorCode,
+    integrations::{
+        endpoint_of,
+        outcome::Outcome,
+        registry::{Category, ProviderConfig},
+    },
+    store::{
+        integrations::{self as store, UsageSummary, Verification},
+        profit_variables::{self, ProfitVariable},
+        usage_events::UsageEvent,
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(verify))
+        .routes(routes!(events))
+        .routes(routes!(list_profit_variables))
+}
+
+/// One provider on the status page (SPEC §5).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderStatus {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub category: Category,
+    /// Every required variable is set and the endpoint is usable.
+    pub configured: bool,
+    /// From the latest verify against the current endpoint; null when never verified (or the
+    /// vendor cannot prove a key, as with Alpha Vantage).
+    pub connected: Option<bool>,
+    /// The endpoint is not the vendor's official host; never usable for LIVE.
+    pub sandbox: bool,
+    pub last_verified_at: Option<DateTime<Utc>>,
+    /// Outcome of the latest verify against the current endpoint.
+    pub verify_outcome: Option<Outcome>,
+    /// The latest successful call (usage events with status OK).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Successful calls in the last 24 hours (minute resolution).
+    pub proof_of_use_count_24h: i64,
+    pub last_error_code_24h: Option<String>,
+    pub missing_env_vars: Vec<&'static str>,
+    pub required_env_vars: &'static [&'static str],
+    pub optional_env_vars: &'static [&'static str],
+    pub supports_verify: bool,
+    /// `INTEGRATION_KEY_MISSING` when not configured, `INTEGRATION_VERIFY_FAILED` when the
+    /// latest verify failed.
+    pub error_code: Option<ErrorCode>,
+    pub suggested_fix: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusBody {
+    pub providers: Vec<ProviderStatus>,
+}
+
+fn provider_status(
+    config: &ProviderConfig,
+    verification: Option<&Verification>,
+    usage: Option<&UsageSummary>,
+) -> ProviderStatus {
+    let spec = config.spec;
+    let configured = config.configured();
+    // A verify proves something only about the endpoint it ran against.
+    let verification = verification.filter(|v| configured && v.endpoint == endpoint_of(config));
+    let outcome = verification.and_then(|v| Outcome::parse(&v.outcome));
+    let connected = match (configured, outcome) {
+        (false, _) => Some(false),
+        (true, None | Some(Outcome::Unverifiable)) => None,
+        (true, Some(o)) => Some(o == Outcome::Ok),
+    };
+    let (error_code, suggested_fix) = if !configured {
+        (
+            Some(ErrorCode::IntegrationKeyMissing),
+            config.suggested_fix(),
+        )
+    } else if connected == Some(false) {
+        let v = verification.map(|v| v.message.as_str()).unwrap_or_default();
+        (
+            Some(ErrorCode::IntegrationVerifyFailed),
+            Some(verify_fix(spec.id, outcome, v)),
+        )
+    } else {
+        (None, None)
+    };
+    let usage = usage.cloned().unwrap_or_default();
+    ProviderStatus {
+        id: spec.id,
+        label: spec.label,
+        category: spec.category,
+        configured,
+        connected,
+        sandbox: config.sandbox,
+        last_verified_at: verification.map(|v| v.verified_at),
+        verify_outcome: outcome,
+        last_used_at: usage.last_used_at,
+        proof_of_use_count_24h: usage.ok_count_24h,
+        last_error_code_24h: usage.last_error_code_24h,
+        missing_env_vars: config.missing_env_vars.clone(),
+        required_env_vars: spec.required_env_vars,
+        optional_env_vars: spec.optional_env_vars,
+        supports_verify: spec.supports_verify,
+        error_code,
+        suggested_fix,
+    }
+}
+
+fn verify_fix(id: &str, outcome: Option<Outcome>, message: &str) -> String {
+    let what = match outcome {
+        Some(Outcome::InvalidCredentials) => "The vendor rejected the credentials: replace them",
+        Some(Outcome::InsufficientPlan) => {
+            "The key is valid but its plan lacks this access: upgrade the plan or use another key"
+        }
+        Some(Outcome::RateLimited) => "The vendor is throttling: wait for the limit to reset",
+        Some(Outcome::Unreachable) => {
+            "The endpoint did not answer in time: check the network and the base URL"
+        }
+        _ => "The vendor answered with an error: check its status page",
+    };
+    format!("{what}, then verify {id} again. Vendor said: {message}")
+}
+
+/// Every provider of the registry: configured, connected, sandbox, proof of use.
+#[utoipa::path(
+    get,
+    path = "/api/integrations/status",
+    tag = "integrations",
+    responses(
+        (status = 200, body = Envelope<StatusBody>),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
+    let (verifications, usage) = tokio::try_join!(
+        store::verifications(&state.pool),
+        store::usage_summaries(&state.pool)
+    )?;
+    let providers = state
+        .integrations
+        .configs()
+        .iter()
+        .map(|c| provider_status(c, verifications.get(c.spec.id), usage.get(c.spec.id)))
+        .collect();
+    Ok(ApiOk::new(StatusBody { providers }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    pub provider_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyBody {
+    pub provider_id: String,
+    pub outcome: Outcome,
+    /// True only for `ok`; null for `unverifiable`.
+    pub connected: Option<bool>,
+    pub sandbox: bool,
+    pub error_code: Option<String>,
+    pub message: String,
+    pub verified_at: DateTime<Utc>,
+    pub latency_ms: i32,
+}
+
+/// Runs the provider's safe verify (time-boxed, never retried), records a usage event
+/// (status `VERIFY`) and a system event, and returns the outcome.
+#[utoipa::path(
+    post,
+    path = "/api/integrations/verify",
+    tag = "integrations",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The verify ran; `outcome` says what it proved", body = Envelope<VerifyBody>),
+        (status = 404, description = "`INTEGRATION_UNKNOWN_PROVIDER`", body = ErrorEnvelope),
+        (status = 409, description = "`INTEGRATION_KEY_MISSING`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn verify(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> ApiResult<VerifyBody> {
+    let config = known(&state, &req.provider_id)?;
+    if !config.configured() {
+        return Err(ApiError::new(ErrorCode::IntegrationKeyMissing)
+            .message(format!("{} is not configured", config.spec.id))
+            .fix(config.suggested_fix().unwrap_or_default())
+            .details(serde_json::json!({ "missing_env_vars": config.missing_env_vars })));
+    }
+    let Some(result) = state
+        .integrations
+        .verify_and_record(&state.pool, config.spec.id)
+        .await
+    else {
+        return Err(ApiError::internal(format!(
+            "{} is configured but has no client",
+            config.spec.id
+        )));
+    };
+    let v = result?;
+    let outcome = Outcome::parse(&v.outcome).unwrap_or(Outcome::ProviderError);
+    Ok(ApiOk::new(VerifyBody {
+        provider_id: v.provider_id,
+        outcome,
+        connected: match outcome {
+            Outcome::Unverifiable => None,
+            o => Some(o == Outcome::Ok),
+        },
+        sandbox: v.sandbox,
+        error_code: v.error_code,
+        message: v.message,
+        verified_at: v.verified_at,
+        latency_ms: v.latency_ms,
+    }))
+}
+
+fn known<'a>(state: &'a AppState, id: &str) -> Result<&'a ProviderConfig, ApiError> {
+    state.integrations.config(id).ok_or_else(|| {
+        ApiError::new(ErrorCode::IntegrationUnknownProvider)
+            .message(format!("no provider with id `{id}`"))
+            .details(serde_json::json!({ "provider_id": id }))
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Only items at or after this instant (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only items before this instant (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ListQuery {
+    fn paging(self) -> Result<super::pagination::Paging, ApiError> {
+        PageParams {
+            limit: self.limit,
+            cursor: self.cursor,
+            from: self.from,
+            to: self.to,
+        }
+        .validate()
+    }
+}
+
+/// The latest usage events of one provider, newest first (default 50).
+#[utoipa::path(
+    get,
+    path = "/api/integrations/{id}/events",
+    tag = "integrations",
+    params(("id" = String, Path, description = "Provider id"), ListQuery),
+    responses(
+        (status = 200, body = Envelope<PageBody<UsageEvent>>),
+        (status = 404, description = "`INTEGRATION_UNKNOWN_PROVIDER`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<PageBody<UsageEvent>> {
+    let config = known(&state, &id)?;
+    let p = query.paging()?;
+    let page =
+        store::usage_events_page(&state.pool, config.spec.id, p.from, p.to, p.after, p.limit)
+            .await?;
+    Ok(ApiOk::new(page.into()))
+}
+
+/// The profit variables of SPEC §6 (rows arrive with the strategies that use them).
+#[utoipa::path(
+    get,
+    path = "/api/profit-variables",
+    tag = "integrations",
+    params(ListQuery),
+    responses(
+        (status = 200, body = Envelope<PageBody<ProfitVariable>>),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn list_profit_variables(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<PageBody<ProfitVariable>> {
+    let p = query.paging()?;
+    let page = profit_variables::list(&state.pool, p.from, p.to, p.after, p.limit).await?;
+    Ok(ApiOk::new(page.into()))
+}

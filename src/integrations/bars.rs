@@ -1,0 +1,118 @@
+//! Historical OHLCV from a market-data provider, cached in `market_bars`. Each vendor request
+//! is a usage event (status OK/ERROR, action `bars.fetch`): the proof that data is used.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::{
+    Integrations,
+    http::CallContext,
+    outcome::Failure,
+    providers::market_data::{Bar, polygon_aggregates},
+};
+use crate::store::market_bars::{self, MarketBar};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeframe {
+    M1,
+    H1,
+    D1,
+}
+
+impl Timeframe {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "1m" => Some(Timeframe::M1),
+            "1h" => Some(Timeframe::H1),
+            "1d" => Some(Timeframe::D1),
+            _ => None,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::M1 => "1m",
+            Timeframe::H1 => "1h",
+            Timeframe::D1 => "1d",
+        }
+    }
+
+    const fn polygon_span(self) -> &'static str {
+        match self {
+            Timeframe::M1 => "minute",
+            Timeframe::H1 => "hour",
+            Timeframe::D1 => "day",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BarsError {
+    #[error("{0} is not configured")]
+    NotConfigured(String),
+    #[error("{0} has no bars client")]
+    Unsupported(String),
+    #[error("{}: {}", .0.code, .0.message)]
+    Provider(Failure),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Fetches bars in `[from, to)` from `provider_id` and caches them; returns them oldest first.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_bars(
+    integrations: &Integrations,
+    pool: &PgPool,
+    provider_id: &str,
+    symbol: &str,
+    timeframe: Timeframe,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    ctx: CallContext,
+) -> Result<Vec<MarketBar>, BarsError> {
+    let client = integrations
+        .client(provider_id)
+        .ok_or_else(|| BarsError::NotConfigured(provider_id.to_owned()))?;
+    let bars: Vec<Bar> = match provider_id {
+        "polygon" => polygon_aggregates(
+            &client,
+            symbol,
+            1,
+            timeframe.polygon_span(),
+            &from.timestamp_millis().to_string(),
+            // Polygon's `to` is inclusive.
+            &(to.timestamp_millis() - 1).to_string(),
+            ctx,
+        )
+        .await
+        .map_err(BarsError::Provider)?,
+        "databento" => {
+            let schema = match timeframe {
+                Timeframe::M1 => databento::dbn::Schema::Ohlcv1M,
+                Timeframe::H1 => databento::dbn::Schema::Ohlcv1H,
+                Timeframe::D1 => databento::dbn::Schema::Ohlcv1D,
+            };
+            super::providers::databento::ohlcv(&client, symbol, schema, from, to)
+                .await
+                .map_err(BarsError::Provider)?
+        }
+        other => return Err(BarsError::Unsupported(other.to_owned())),
+    };
+    let rows: Vec<MarketBar> = bars
+        .into_iter()
+        .filter(|b| b.ts >= from && b.ts < to)
+        .map(|b| MarketBar {
+            provider_id: provider_id.to_owned(),
+            symbol: symbol.to_owned(),
+            timeframe: timeframe.as_str().to_owned(),
+            ts: b.ts,
+            open: b.open,
+            high: b.high,
+            low: b.low,
+            close: b.close,
+            volume: b.volume,
+        })
+        .collect();
+    market_bars::upsert_many(pool, &rows).await?;
+    Ok(rows)
+}

@@ -1,0 +1,101 @@
+//! The result vocabulary of provider calls: SPEC §4 outcome categories and a call failure.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a verify (or any call) proved, SPEC §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    InvalidCredentials,
+    InsufficientPlan,
+    RateLimited,
+    Unreachable,
+    ProviderError,
+    Unverifiable,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::InvalidCredentials => "invalid_credentials",
+            Outcome::InsufficientPlan => "insufficient_plan",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Unreachable => "unreachable",
+            Outcome::ProviderError => "provider_error",
+            Outcome::Unverifiable => "unverifiable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Outcome::Ok,
+            Outcome::InvalidCredentials,
+            Outcome::InsufficientPlan,
+            Outcome::RateLimited,
+            Outcome::Unreachable,
+            Outcome::ProviderError,
+            Outcome::Unverifiable,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// Error codes written to usage events (`error_code`) for failed calls.
+pub mod codes {
+    pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+    pub const INSUFFICIENT_PLAN: &str = "INSUFFICIENT_PLAN";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// Our own limiter had no permit within the call's time box.
+    pub const LOCAL_RATE_LIMITED: &str = "LOCAL_RATE_LIMITED";
+    /// Tradovate login penalty (`p-ticket`/`p-captcha`).
+    pub const LOGIN_PENALTY: &str = "LOGIN_PENALTY";
+    pub const TIMEOUT: &str = "TIMEOUT";
+    pub const UNREACHABLE: &str = "UNREACHABLE";
+    pub const PROVIDER_HTTP_5XX: &str = "PROVIDER_HTTP_5XX";
+    pub const PROVIDER_HTTP_4XX: &str = "PROVIDER_HTTP_4XX";
+    pub const BAD_RESPONSE: &str = "BAD_RESPONSE";
+    pub const UNVERIFIABLE: &str = "UNVERIFIABLE";
+    pub const ENVIRONMENT_MISMATCH: &str = "ENVIRONMENT_MISMATCH";
+}
+
+/// A failed call: the category, a stable code, and a message with every secret redacted.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub outcome: Outcome,
+    pub code: &'static str,
+    pub message: String,
+    pub http_status: Option<u16>,
+    pub retry_after: Option<Duration>,
+}
+
+impl Failure {
+    pub fn new(outcome: Outcome, code: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            outcome,
+            code,
+            message: message.into(),
+            http_status: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    /// Worth another attempt for an idempotent read: never auth or plan failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::RateLimited | Outcome::Unreachable | Outcome::ProviderError
+        ) && self.code != codes::LOGIN_PENALTY
+            && self.code != codes::BAD_RESPONSE
+    }
+}

@@ -1,0 +1,229 @@
+//! Brokers. Ironbeam: `POST /auth` → `GET /info/trader` → `POST /logout`. Tradovate: reuse a
+//! cached token (`GET /auth/me`), otherwise one `POST /auth/accesstokenrequest` and
+//! `GET /account/list`. A failed login is never retried: Tradovate escalates repeated bad
+//! logins to a CAPTCHA penalty that a server cannot clear.
+
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{ProviderClient, excerpt, join};
+use crate::{
+    config::Secret,
+    integrations::{
+        http::{Auth, Body, CallKind, Request, bad_response, classify_status},
+        outcome::{Failure, Outcome, codes},
+    },
+};
+
+/// `<ID>_ENV=live` selects the live host when no base URL override is set; demo otherwise.
+fn wants_live(c: &ProviderClient, var: &str) -> bool {
+    c.optional(var)
+        .is_some_and(|v| v.eq_ignore_ascii_case("live"))
+}
+
+fn broker_base(c: &ProviderClient, env_var: &str, live: &str) -> Result<Url, Failure> {
+    let overridden = c.config.secret(&c.config.spec.base_url_var()).is_some() || c.config.sandbox;
+    if !overridden && wants_live(c, env_var) {
+        return Url::parse(live).map_err(|_| bad_response("live URL"));
+    }
+    c.base().cloned()
+}
+
+pub async fn verify_ironbeam(c: &ProviderClient) -> Result<String, Failure> {
+    let base = broker_base(c, "IRONBEAM_ENV", "https://live.ironbeamapi.com/v2")?;
+    let mut body = json!({
+        "username": c.secret("IRONBEAM_USERNAME")?.expose(),
+        "apiKey": c.secret("IRONBEAM_API_KEY")?.expose(),
+    });
+    if let Some(p) = c.optional("IRONBEAM_PASSWORD") {
+        body["password"] = json!(p);
+    }
+    let login = Request::post(
+        "verify.auth",
+        join(&base, "/auth"),
+        Body::Json(body),
+        CallKind::Verify,
+    );
+    let token = c
+        .http
+        .call(login, |r| {
+            classify_status(r, c.http.redactor())?;
+            let b = r.json().unwrap_or(Value::Null);
+            match (b["status"].as_str(), b["token"].as_str()) {
+                (Some("OK"), Some(t)) => Ok(Secret::new(t)),
+                _ => Err(Failure::new(
+                    Outcome::InvalidCredentials,
+                    codes::INVALID_CREDENTIALS,
+                    format!("login refused: {}", excerpt(c, &r.body)),
+                )),
+            }
+        })
+        .await?;
+    let want_live = wants_live(c, "IRONBEAM_ENV");
+    let info = Request::get(
+        "verify.info_trader",
+        join(&base, "/info/trader"),
+        CallKind::Verify,
+    )
+    .auth(Auth::Bearer(token.clone()));
+    let read = c
+        .http
+        .call(info, |r| {
+            classify_status(r, c.http.redactor())?;
+            let b = r.json().unwrap_or(Value::Null);
+            let accounts = b["accounts"].as_array().map(Vec::len).unwrap_or(0);
+            match b["isLive"].as_bool() {
+                Some(is_live) if is_live != want_live => Err(Failure::new(
+                    Outcome::InvalidCredentials,
+                    codes::ENVIRONMENT_MISMATCH,
+                    format!(
+                        "the account is {} but IRONBEAM_ENV selects {}",
+                        if is_live { "live" } else { "demo" },
+                        if want_live { "live" } else { "demo" }
+                    ),
+                )),
+                Some(_) if accounts > 0 => Ok(format!("{accounts} account(s)")),
+                Some(_) => Err(Failure::new(
+                    Outcome::InsufficientPlan,
+                    codes::INSUFFICIENT_PLAN,
+                    "no accounts",
+                )),
+                None => Err(bad_response("info/trader has no `isLive`")),
+            }
+        })
+        .await;
+    // Always end the session a cold verify opened, whatever the read said.
+    let logout = Request::post(
+        "verify.logout",
+        join(&base, "/logout"),
+        Body::None,
+        CallKind::Verify,
+    )
+    .auth(Auth::Bearer(token));
+    let _ = c
+        .http
+        .call(logout, |r| classify_status(r, c.http.redactor()))
+        .await;
+    read
+}
+
+pub async fn verify_tradovate(c: &ProviderClient) -> Result<String, Failure> {
+    let base = broker_base(c, "TRADOVATE_ENV", "https://live.tradovateapi.com/v1")?;
+    let mut session = c.session.lock().await;
+    if let Some((token, expires)) = session.clone() {
+        if expires > chrono::Utc::now() + chrono::Duration::minutes(1) {
+            let me = Request::get("verify.auth_me", join(&base, "/auth/me"), CallKind::Verify)
+                .auth(Auth::Bearer(token));
+            match c
+                .http
+                .call(me, |r| {
+                    classify_status(r, c.http.redactor())?;
+                    let b = r.json().unwrap_or(Value::Null);
+                    match b["userId"].as_i64() {
+                        Some(id) => Ok(format!("session of user {id} valid")),
+                        None => Err(bad_response("auth/me has no `userId`")),
+                    }
+                })
+                .await
+            {
+                Err(f) if f.outcome == Outcome::InvalidCredentials => *session = None,
+                other => return other,
+            }
+        } else {
+            *session = None;
+        }
+    }
+    let mut body = json!({
+        "name": c.secret("TRADOVATE_USERNAME")?.expose(),
+        "password": c.secret("TRADOVATE_PASSWORD")?.expose(),
+        "appId": c.secret("TRADOVATE_APP_ID")?.expose(),
+        "appVersion": c.secret("TRADOVATE_APP_VERSION")?.expose(),
+        "sec": c.secret("TRADOVATE_SEC")?.expose(),
+    });
+    let cid = c.secret("TRADOVATE_CID")?;
+    body["cid"] = cid
+        .expose()
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(cid.expose()));
+    if let Some(d) = c.optional("TRADOVATE_DEVICE_ID") {
+        body["deviceId"] = json!(d);
+    }
+    let login = Request::post(
+        "verify.accesstokenrequest",
+        join(&base, "/auth/accesstokenrequest"),
+        Body::Json(body),
+        CallKind::Verify,
+    );
+    let (token, expires, has_live) = c
+        .http
+        .call(login, |r| {
+            classify_status(r, c.http.redactor())?;
+            let b = r.json().unwrap_or(Value::Null);
+            // A login failure is HTTP 200 with `errorText`; a penalty is `p-ticket`.
+            if b.get("p-ticket").is_some() || b.get("p-captcha").is_some() {
+                let mut f = Failure::new(
+                    Outcome::RateLimited,
+                    codes::LOGIN_PENALTY,
+                    format!(
+                        "login penalty: wait {} s{}; not retried",
+                        b["p-time"].as_i64().unwrap_or(0),
+                        if b["p-captcha"].as_bool() == Some(true) {
+                            " (CAPTCHA: about one hour)"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+                f.http_status = Some(r.status);
+                return Err(f);
+            }
+            if let Some(text) = b["errorText"].as_str().filter(|t| !t.is_empty()) {
+                return Err(Failure::new(
+                    Outcome::InvalidCredentials,
+                    codes::INVALID_CREDENTIALS,
+                    c.http.redactor().redact(text),
+                ));
+            }
+            let token = b["accessToken"]
+                .as_str()
+                .ok_or_else(|| bad_response("no accessToken"))?;
+            let expires = b["expirationTime"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::minutes(80));
+            Ok((Secret::new(token), expires, b["hasLive"].as_bool()))
+        })
+        .await?;
+    *session = Some((token.clone(), expires));
+    drop(session);
+    let want_live = wants_live(c, "TRADOVATE_ENV");
+    if want_live && has_live == Some(false) {
+        return Err(Failure::new(
+            Outcome::InsufficientPlan,
+            codes::ENVIRONMENT_MISMATCH,
+            "TRADOVATE_ENV=live but the user has no live access",
+        ));
+    }
+    let accounts = Request::get(
+        "verify.account_list",
+        join(&base, "/account/list"),
+        CallKind::Verify,
+    )
+    .auth(Auth::Bearer(token));
+    c.http
+        .call(accounts, |r| {
+            classify_status(r, c.http.redactor())?;
+            match r.json() {
+                Some(Value::Array(a)) if !a.is_empty() => Ok(format!("{} account(s)", a.len())),
+                Some(Value::Array(_)) => Err(Failure::new(
+                    Outcome::InsufficientPlan,
+                    codes::INSUFFICIENT_PLAN,
+                    "no accounts",
+                )),
+                _ => Err(bad_response("account/list is not a JSON array")),
+            }
+        })
+        .await
+}

@@ -1,0 +1,132 @@
+//! Databento historical OHLCV through the official `databento` crate (base-URL override for
+//! the sandbox). The crate does the HTTP; the call still goes through `ProviderHttp::guard`,
+//! so it is rate-limited, time-boxed, redacted and recorded like every other call.
+
+use databento::{
+    HistoricalClient,
+    dbn::{OhlcvMsg, SType, Schema},
+    historical::timeseries::GetRangeParams,
+};
+
+use super::{ProviderClient, market_data::Bar};
+use crate::integrations::{
+    http::{CallKind, bad_response},
+    outcome::{Failure, Outcome, codes},
+};
+
+/// `GLBX.MDP3` (CME Globex) is the dataset for ES/NQ futures.
+pub const GLBX: &str = "GLBX.MDP3";
+
+fn failure(err: databento::Error) -> Failure {
+    match err {
+        databento::Error::Api(api) => {
+            let status = api.status_code.as_u16();
+            let (outcome, code) = match status {
+                401 | 403 => (Outcome::InvalidCredentials, codes::INVALID_CREDENTIALS),
+                402 => (Outcome::InsufficientPlan, codes::INSUFFICIENT_PLAN),
+                429 => (Outcome::RateLimited, codes::RATE_LIMITED),
+                500..=599 => (Outcome::ProviderError, codes::PROVIDER_HTTP_5XX),
+                _ => (Outcome::ProviderError, codes::PROVIDER_HTTP_4XX),
+            };
+            Failure::new(outcome, code, format!("HTTP {status}: {}", api.message)).status(status)
+        }
+        databento::Error::Http(e) if e.is_timeout() => Failure::new(
+            Outcome::Unreachable,
+            codes::TIMEOUT,
+            e.without_url().to_string(),
+        ),
+        databento::Error::Http(e) => Failure::new(
+            Outcome::Unreachable,
+            codes::UNREACHABLE,
+            e.without_url().to_string(),
+        ),
+        databento::Error::BadArgument {
+            param_name: "key",
+            desc,
+        } => Failure::new(
+            Outcome::InvalidCredentials,
+            codes::INVALID_CREDENTIALS,
+            format!("DATABENTO_API_KEY: {desc}"),
+        ),
+        other => Failure::new(
+            Outcome::ProviderError,
+            codes::BAD_RESPONSE,
+            other.to_string(),
+        ),
+    }
+}
+
+/// `ohlcv-1m`, `ohlcv-1h` or `ohlcv-1d` bars of `symbol` (continuous symbols such as `ES.c.0`
+/// use `stype_in=continuous`) in `[from, to)`. One usage event (`bars.fetch`).
+pub async fn ohlcv(
+    c: &ProviderClient,
+    symbol: &str,
+    schema: Schema,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Bar>, Failure> {
+    let key = c.secret("DATABENTO_API_KEY")?;
+    let base = c.base()?.clone();
+    let timeout = c.http.timeout();
+    let stype_in = if symbol.contains(".c.") || symbol.contains(".n.") || symbol.contains(".v.") {
+        SType::Continuous
+    } else {
+        SType::RawSymbol
+    };
+    let (Some(start), Some(end)) = (nanos(from), nanos(to)) else {
+        return Err(bad_response("time range out of bounds"));
+    };
+    let symbol = symbol.to_owned();
+    c.http
+        .guard("bars.fetch", CallKind::Read, async move {
+            let mut client = HistoricalClient::builder()
+                .key(key.expose())
+                .map_err(failure)?
+                .base_url(base)
+                .http_client_builder(
+                    reqwest::Client::builder()
+                        .timeout(timeout)
+                        .redirect(reqwest::redirect::Policy::none()),
+                )
+                .build()
+                .map_err(failure)?;
+            let params = GetRangeParams::builder()
+                .dataset(GLBX)
+                .symbols(vec![symbol.as_str()])
+                .schema(schema)
+                .stype_in(stype_in)
+                .date_time_range((start, end))
+                .build();
+            let mut decoder = client
+                .timeseries()
+                .get_range(&params)
+                .await
+                .map_err(failure)?;
+            let mut bars = Vec::new();
+            while let Some(rec) = decoder
+                .decode_record::<OhlcvMsg>()
+                .await
+                .map_err(|e| failure(e.into()))?
+            {
+                let ts = i64::try_from(rec.hd.ts_event)
+                    .ok()
+                    .map(chrono::DateTime::from_timestamp_nanos)
+                    .ok_or_else(|| bad_response("ts_event out of range"))?;
+                let px = |p: i64| p as f64 / 1e9;
+                bars.push(Bar {
+                    ts,
+                    open: px(rec.open),
+                    high: px(rec.high),
+                    low: px(rec.low),
+                    close: px(rec.close),
+                    volume: rec.volume as f64,
+                });
+            }
+            Ok(bars)
+        })
+        .await
+}
+
+fn nanos(t: chrono::DateTime<chrono::Utc>) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.timestamp_nanos_opt()?)).ok()
+}

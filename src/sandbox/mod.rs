@@ -1,0 +1,456 @@
+//! `tradeplane sandbox`: a local simulator of every vendor endpoint the provider clients use,
+//! so the product runs end to end with no internet and no paid keys. Each vendor lives under a
+//! path prefix (`/polygon`, `/openai/v1`, …; Databento at the root) that its `<ID>_BASE_URL` points at (see
+//! `.env.sandbox`); a provider pointed here reports `sandbox: true` and can never serve LIVE.
+//! Answers use the vendors' real shapes; credentials must be present but are not checked.
+//!
+//! This is a vendor double, not part of the product API, so it is one dispatcher (a fallback
+//! handler) outside the OpenAPI document.
+
+pub mod ohlcv;
+mod redis;
+
+use std::net::SocketAddr;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::Query,
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// Most bars in one Polygon page, so clients exercise `next_url`.
+pub const POLYGON_PAGE: usize = 1000;
+
+pub fn router() -> Router {
+    Router::new().fallback(dispatch)
+}
+
+/// Serves HTTP on `http` and the Redis simulator on `redis` until the task is dropped.
+pub async fn serve(
+    http: tokio::net::TcpListener,
+    redis: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    tokio::spawn(redis::serve(redis));
+    axum::serve(http, router()).await
+}
+
+pub async fn bind(
+    http: SocketAddr,
+    redis: SocketAddr,
+) -> std::io::Result<(tokio::net::TcpListener, tokio::net::TcpListener)> {
+    Ok((
+        tokio::net::TcpListener::bind(http).await?,
+        tokio::net::TcpListener::bind(redis).await?,
+    ))
+}
+
+fn json_reply(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn ok(body: Value) -> Response {
+    json_reply(StatusCode::OK, body)
+}
+
+fn has_header(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty() && v.trim() != "Bearer")
+}
+
+async fn dispatch(
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let bearer = has_header(&headers, "authorization");
+    let q = |k: &str| query.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    match segments.as_slice() {
+        // Databento (Basic auth, key as user name), at the root: the official crate replaces
+        // the base URL's path with `/v0/…`.
+        ["v0", "metadata.list_datasets"] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"detail": "Authentication failed."}),
+                );
+            }
+            ok(json!(["GLBX.MDP3", "XNAS.ITCH", "OPRA.PILLAR"]))
+        }
+        ["v0", "timeseries.get_range"] if post => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"detail": "Authentication failed."}),
+                );
+            }
+            databento_range(&body)
+        }
+        ["polygon", "v1", "marketstatus", "now"] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"status": "ERROR", "request_id": "sandbox", "error": "API Key was not provided"}),
+                );
+            }
+            ok(
+                json!({"market": "extended-hours", "serverTime": Utc::now().to_rfc3339(), "earlyHours": false,
+                "afterHours": true, "exchanges": {"nasdaq": "extended-hours", "nyse": "extended-hours", "otc": "closed"}}),
+            )
+        }
+        [
+            "polygon",
+            "v2",
+            "aggs",
+            "ticker",
+            ticker,
+            "range",
+            mult,
+            span,
+            from,
+            to,
+        ] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"status": "ERROR", "request_id": "sandbox", "error": "API Key was not provided"}),
+                );
+            }
+            polygon_aggs(&headers, ticker, mult, span, from, to, &query)
+        }
+        ["finnhub", "stock", "market-status"] if get => {
+            if !has_header(&headers, "x-finnhub-token") && q("token").is_none() {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"error": "Invalid API key."}),
+                );
+            }
+            ok(
+                json!({"exchange": "US", "holiday": null, "isOpen": false, "session": "closed", "t": Utc::now().timestamp(), "timezone": "America/New_York"}),
+            )
+        }
+        ["alphavantage", "query"] if get => {
+            if q("apikey").is_none() {
+                return ok(json!({"Error Message": "the parameter apikey is invalid or missing."}));
+            }
+            ok(
+                json!({"Global Quote": {"01. symbol": q("symbol").unwrap_or("IBM"), "05. price": "210.0000"}}),
+            )
+        }
+        ["fmp", "stable", "quote"] if get => {
+            if q("apikey").is_none() {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"Error Message": "Invalid API KEY. Please retry or visit our documentation to create one FREE https://financialmodelingprep.com/developer/docs"}),
+                );
+            }
+            ok(
+                json!([{"symbol": q("symbol").unwrap_or("AAPL"), "name": "Sandbox quote", "price": 230.0}]),
+            )
+        }
+        ["fred", "fred", "series"] if get => {
+            if q("api_key").is_none() {
+                return json_reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error_code": 400, "error_message": "Bad Request.  Variable api_key has not been set."}),
+                );
+            }
+            ok(
+                json!({"realtime_start": "2026-01-01", "realtime_end": "2026-01-01", "seriess": [{"id": q("series_id").unwrap_or("GNPCA"), "title": "Sandbox series", "frequency": "Annual", "units": "Billions"}]}),
+            )
+        }
+        ["ironbeam", "v2", "auth"] if post => {
+            let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if b["username"].as_str().unwrap_or("").is_empty() {
+                return json_reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"status": "ERROR", "message": "Missing credentials", "error": "username required"}),
+                );
+            }
+            ok(json!({"status": "OK", "message": "OK", "token": "sandbox-ironbeam-token"}))
+        }
+        ["ironbeam", "v2", "info", "trader"] if get && bearer => ok(
+            json!({"status": "OK", "accounts": ["SANDBOX1"], "isLive": false, "traderId": "SANDBOX"}),
+        ),
+        ["ironbeam", "v2", "logout"] if post && bearer => {
+            ok(json!({"status": "OK", "message": "OK"}))
+        }
+        ["tradovate", "v1", "auth", "accesstokenrequest"] if post => {
+            let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if b["sec"].as_str().unwrap_or("").is_empty()
+                || b["name"].as_str().unwrap_or("").is_empty()
+            {
+                return ok(
+                    json!({"errorText": "Incorrect username or password. Please try again."}),
+                );
+            }
+            ok(
+                json!({"accessToken": "sandbox-tradovate-token", "mdAccessToken": "sandbox-md-token",
+                "expirationTime": (Utc::now() + chrono::Duration::minutes(80)).to_rfc3339(),
+                "userStatus": "Active", "userId": 1, "name": b["name"], "hasLive": false}),
+            )
+        }
+        ["tradovate", "v1", "auth", "me"] if get && bearer => {
+            ok(json!({"userId": 1, "name": "sandbox", "fullName": "Sandbox User"}))
+        }
+        ["tradovate", "v1", "account", "list"] if get && bearer => ok(
+            json!([{"id": 1, "name": "SANDBOX1", "userId": 1, "accountType": "Customer", "active": true}]),
+        ),
+        ["openai", "v1", "models"] | ["groq", "openai", "v1", "models"] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+                );
+            }
+            ok(
+                json!({"object": "list", "data": [{"id": "sandbox-model", "object": "model", "created": 0, "owned_by": "sandbox"}]}),
+            )
+        }
+        ["anthropic", "v1", "models"] if get => {
+            if !has_header(&headers, "x-api-key") {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+                );
+            }
+            ok(
+                json!({"data": [{"type": "model", "id": "sandbox-model", "display_name": "Sandbox", "created_at": "2026-01-01T00:00:00Z"}], "has_more": false, "first_id": "sandbox-model", "last_id": "sandbox-model"}),
+            )
+        }
+        ["gemini", "v1beta", "models"] if get => {
+            if !has_header(&headers, "x-goog-api-key") && q("key").is_none() {
+                return json_reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}}),
+                );
+            }
+            ok(
+                json!({"models": [{"name": "models/sandbox", "displayName": "Sandbox", "supportedGenerationMethods": ["generateContent"]}]}),
+            )
+        }
+        ["xai", "v1", "api-key"] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"code": "Client specified an invalid argument", "error": "Incorrect API key provided"}),
+                );
+            }
+            ok(
+                json!({"redacted_api_key": "xai-***", "user_id": "sandbox", "name": "sandbox", "api_key_id": "sandbox", "team_id": "sandbox", "acls": [], "team_blocked": false, "api_key_blocked": false, "api_key_disabled": false}),
+            )
+        }
+        ["openrouter", "api", "v1", "key"] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"error": {"code": 401, "message": "No auth credentials found"}}),
+                );
+            }
+            ok(
+                json!({"data": {"label": "sandbox", "limit": null, "limit_remaining": null, "usage": 0, "is_free_tier": true}}),
+            )
+        }
+        ["unusual_whales", "api", "stock", ticker, "info"] if get => {
+            if !bearer {
+                return json_reply(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized"}));
+            }
+            ok(json!({"data": {"ticker": ticker, "full_name": "Sandbox instrument"}}))
+        }
+        ["api", "webhooks", id, _token] if get => ok(
+            json!({"id": id, "type": 1, "guild_id": "0", "channel_id": "0", "name": "tradeplane sandbox", "avatar": null, "application_id": null}),
+        ),
+        _ => json_reply(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("the sandbox does not simulate {method} {}", uri.path())}),
+        ),
+    }
+}
+
+/// `from`/`to` as Polygon takes them: `YYYY-MM-DD` (whole days, `to` inclusive) or ms epoch.
+fn polygon_time(raw: &str, end: bool) -> Option<DateTime<Utc>> {
+    if let Ok(ms) = raw.parse::<i64>() {
+        return DateTime::from_timestamp_millis(ms + i64::from(end));
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    let day = if end { day.succ_opt()? } else { day };
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+fn polygon_aggs(
+    headers: &HeaderMap,
+    ticker: &str,
+    mult: &str,
+    span: &str,
+    from: &str,
+    to: &str,
+    query: &HashMap<String, String>,
+) -> Response {
+    let unit = match span {
+        "minute" => 1,
+        "hour" => 60,
+        "day" => 1440,
+        _ => {
+            return json_reply(
+                StatusCode::BAD_REQUEST,
+                json!({"status": "ERROR", "error": format!("timespan {span} is not simulated")}),
+            );
+        }
+    };
+    let (Ok(mult), Some(start), Some(end)) = (
+        mult.parse::<i64>(),
+        polygon_time(from, false),
+        polygon_time(to, true),
+    ) else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"status": "ERROR", "error": "bad multiplier or date"}),
+        );
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(5000)
+        .clamp(1, 50_000)
+        .min(POLYGON_PAGE);
+    let offset = query
+        .get("cursor")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    let all = ohlcv::bars(ticker, unit * mult.max(1), start, end, offset + limit + 1);
+    let page: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|b| json!({"o": b.open, "h": b.high, "l": b.low, "c": b.close, "v": b.volume, "vw": (b.high + b.low + b.close) / 3.0, "t": b.ts.timestamp_millis(), "n": b.volume / 3}))
+        .collect();
+    let mut body = json!({
+        "ticker": ticker, "queryCount": page.len(), "resultsCount": page.len(), "adjusted": true,
+        "results": page, "status": "OK", "request_id": "sandbox", "count": page.len(),
+    });
+    if all.len() > offset + limit {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        body["next_url"] = json!(format!(
+            "http://{host}/polygon/v2/aggs/ticker/{ticker}/range/{mult}/{span}/{from}/{to}?cursor={}&limit={limit}",
+            offset + limit
+        ));
+    }
+    ok(body)
+}
+
+/// Databento `timeseries.get_range` (form body; `start`/`end` in UNIX ns or RFC 3339) answered
+/// as zstd-compressed DBN OHLCV records, as the official clients request.
+fn databento_range(body: &[u8]) -> Response {
+    use databento::dbn::{
+        Compression, Metadata, OhlcvMsg, RecordHeader, SType, Schema,
+        encode::{EncodeRecord, dbn::Encoder},
+        rtype,
+    };
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let detail = |status: StatusCode, msg: &str| json_reply(status, json!({"detail": msg}));
+    let time = |k: &str| {
+        let raw = form.get(k)?;
+        raw.parse::<i64>()
+            .ok()
+            .map(DateTime::from_timestamp_nanos)
+            .or_else(|| raw.parse::<DateTime<Utc>>().ok())
+    };
+    let (Some(start), Some(end)) = (time("start"), time("end")) else {
+        return detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "start and end are required",
+        );
+    };
+    let (schema, minutes, rt) = match form.get("schema").map(String::as_str) {
+        Some("ohlcv-1m") => (Schema::Ohlcv1M, 1, rtype::OHLCV_1M),
+        Some("ohlcv-1h") => (Schema::Ohlcv1H, 60, rtype::OHLCV_1H),
+        Some("ohlcv-1d") => (Schema::Ohlcv1D, 1440, rtype::OHLCV_1D),
+        _ => {
+            return detail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the sandbox simulates ohlcv-1m, ohlcv-1h and ohlcv-1d",
+            );
+        }
+    };
+    if form.get("compression").map(String::as_str) != Some(Compression::Zstd.as_str()) {
+        return detail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the sandbox answers compression=zstd",
+        );
+    }
+    let symbol = form.get("symbols").cloned().unwrap_or_default();
+    let stype_in = match form.get("stype_in").map(String::as_str) {
+        Some("continuous") => SType::Continuous,
+        _ => SType::RawSymbol,
+    };
+    let metadata = Metadata::builder()
+        .dataset(
+            form.get("dataset")
+                .cloned()
+                .unwrap_or_else(|| "GLBX.MDP3".to_owned()),
+        )
+        .schema(Some(schema))
+        .start(u64::try_from(start.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0))
+        .end(
+            end.timestamp_nanos_opt()
+                .and_then(|n| u64::try_from(n).ok())
+                .and_then(std::num::NonZeroU64::new),
+        )
+        .stype_in(Some(stype_in))
+        .stype_out(SType::InstrumentId)
+        .build();
+    let instrument_id = u32::try_from(
+        symbol
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31) + u64::from(b))
+            % 1_000_000,
+    )
+    .unwrap_or(1);
+    let encoded = (|| -> databento::dbn::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        // The zstd frame is finished when the encoder drops.
+        let mut encoder = Encoder::with_zstd(&mut buf, &metadata)?;
+        for bar in ohlcv::bars(&symbol, minutes, start, end, 500_000) {
+            let ts = u64::try_from(bar.ts.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
+            let px = |p: f64| (p * 1e9).round() as i64;
+            encoder.encode_record(&OhlcvMsg {
+                hd: RecordHeader::new::<OhlcvMsg>(rt, 1, instrument_id, ts),
+                open: px(bar.open),
+                high: px(bar.high),
+                low: px(bar.low),
+                close: px(bar.close),
+                volume: bar.volume,
+            })?;
+        }
+        drop(encoder);
+        Ok(buf)
+    })();
+    match encoded {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => detail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}

@@ -1,0 +1,137 @@
+//! Integration state: the latest verify per provider, the usage rollups behind the status
+//! endpoint (maintained by a trigger on `integration_usage_events`) and usage-event pages.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+
+use super::{
+    page::{Cursor, Page},
+    usage_events::UsageEvent,
+};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Verification {
+    pub provider_id: String,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub message: String,
+    /// `scheme://host:port` of the endpoint verified.
+    pub endpoint: String,
+    pub sandbox: bool,
+    pub latency_ms: i32,
+    pub verified_at: DateTime<Utc>,
+    pub trace_id: String,
+}
+
+pub async fn upsert_verification(pool: &PgPool, v: &Verification) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO integration_verifications \
+         (provider_id, outcome, error_code, message, endpoint, sandbox, latency_ms, verified_at, trace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (provider_id) DO UPDATE SET outcome = EXCLUDED.outcome, error_code = EXCLUDED.error_code, \
+         message = EXCLUDED.message, endpoint = EXCLUDED.endpoint, sandbox = EXCLUDED.sandbox, \
+         latency_ms = EXCLUDED.latency_ms, verified_at = EXCLUDED.verified_at, trace_id = EXCLUDED.trace_id",
+    )
+    .bind(&v.provider_id)
+    .bind(&v.outcome)
+    .bind(&v.error_code)
+    .bind(&v.message)
+    .bind(&v.endpoint)
+    .bind(v.sandbox)
+    .bind(v.latency_ms)
+    .bind(v.verified_at)
+    .bind(&v.trace_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn verifications(pool: &PgPool) -> Result<HashMap<String, Verification>, sqlx::Error> {
+    let rows: Vec<Verification> = sqlx::query_as("SELECT * FROM integration_verifications")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|v| (v.provider_id.clone(), v))
+        .collect())
+}
+
+/// Usage per provider for the status endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct UsageSummary {
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Successful calls in the last 24 h (minute resolution).
+    pub ok_count_24h: i64,
+    /// The latest error code, if it happened in the last 24 h.
+    pub last_error_code_24h: Option<String>,
+}
+
+/// provider_id, last_used_at, ok count in 24 h, last error code in 24 h.
+type SummaryRow = (String, Option<DateTime<Utc>>, Option<i64>, Option<String>);
+
+/// Reads the rollups only: at most 24 × 60 minute rows per provider and one latest row each,
+/// whatever the size of the event table.
+pub async fn usage_summaries(pool: &PgPool) -> Result<HashMap<String, UsageSummary>, sqlx::Error> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(
+        "WITH counts AS ( \
+             SELECT provider_id, sum(ok_count)::bigint AS ok_24h FROM integration_usage_minutely \
+             WHERE bucket >= date_trunc('minute', now() - interval '24 hours') GROUP BY provider_id) \
+         SELECT l.provider_id, l.last_used_at, c.ok_24h, \
+                CASE WHEN l.last_error_at >= now() - interval '24 hours' THEN l.last_error_code END \
+         FROM integration_usage_latest l LEFT JOIN counts c USING (provider_id)",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, last_used_at, ok, code)| {
+            (
+                id,
+                UsageSummary {
+                    last_used_at,
+                    ok_count_24h: ok.unwrap_or(0),
+                    last_error_code_24h: code,
+                },
+            )
+        })
+        .collect())
+}
+
+/// One provider's usage events, newest first, keyset-paginated.
+pub async fn usage_events_page(
+    pool: &PgPool,
+    provider_id: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<UsageEvent>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new(
+        "SELECT * FROM integration_usage_events WHERE provider_id = ",
+    );
+    q.push_bind(provider_id.to_owned());
+    if let Some(from) = from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<UsageEvent> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, |e| Cursor {
+        created_at: e.created_at,
+        id: e.id,
+    }))
+}
