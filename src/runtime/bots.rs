@@ -365,8 +365,9 @@ impl BotsSink {
                 }
             }
             EventKind::ChildRestarted { .. } => {
-                slot.restart_count = slot.restart_count.saturating_add(1);
+                // A held bot's "restart" is the refusal stand-in, not a runner.
                 if !slot.held() {
+                    slot.restart_count = slot.restart_count.saturating_add(1);
                     slot.status = BotStatus::Running;
                     slot.started_at = Some(chrono::Utc::now());
                 }

@@ -708,6 +708,10 @@ async fn without_backoff_a_restart_racing_the_refusal_starts_nothing(pool: PgPoo
     let runner = rt.runner(bot).unwrap();
     assert_eq!(runner.status, BotStatus::Error);
     assert_eq!(runner.breaker_state, "OPEN");
+    assert_eq!(
+        runner.restart_count, 2,
+        "the refused stand-in is not a restart"
+    );
     assert!(matches!(
         rt.inject_fault(bot, Fault::Fail("x".into())).await,
         Err(RuntimeError::NotFound(_))
