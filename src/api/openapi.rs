@@ -20,6 +20,7 @@ use crate::error_code::ErrorCode;
     tags(
         (name = "system", description = "System events, error catalog"),
         (name = "operations", description = "Health, readiness, metrics"),
+        (name = "auth", description = "Accounts, 2FA, sessions, service tokens, audit log"),
     )
 )]
 struct ApiDoc;

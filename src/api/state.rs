@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::config::Config;
+use crate::{clock::Clock, config::Config};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +14,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub started_at: DateTime<Utc>,
+    /// The time source for expiry, throttling and TOTP steps (manual in tests).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: super::metrics::handle(),
             started_at: Utc::now(),
+            clock: Clock::system(),
         }
     }
 }
