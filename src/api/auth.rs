@@ -44,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(step_up))
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
+        .routes(routes!(revoke_other_sessions))
 }
 
 // ---------- shared helpers ----------
@@ -98,7 +99,7 @@ fn box_error(err: secret_box::BoxError) -> ApiError {
         secret_box::BoxError::KeyMissing => ApiError::new(ErrorCode::EncryptionKeyMissing),
         secret_box::BoxError::Undecryptable => ApiError::new(ErrorCode::EncryptionKeyMissing)
             .message("The stored 2FA secret cannot be decrypted with the current APP_ENC_KEY.")
-            .fix("Restore the APP_ENC_KEY the secret was enrolled under, or have an admin reset this user's 2FA."),
+            .fix("Restore the APP_ENC_KEY the secret was enrolled under, or have an admin reset this user's 2FA (PATCH /api/users/{id} {\"reset_two_factor\": true})."),
     }
 }
 
@@ -1065,4 +1066,41 @@ async fn revoke_session(
             .header(header::SET_COOKIE, csrf);
     }
     Ok(ok)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedCount {
+    pub revoked: u64,
+}
+
+/// Ends every one of your sessions except this one (e.g. after a factor change).
+#[utoipa::path(
+    post,
+    path = "/api/auth/sessions/revoke-others",
+    tag = "auth",
+    security(("session" = ["viewer"])),
+    responses(
+        (status = 200, body = Envelope<RevokedCount>),
+        (status = 401, description = "`UNAUTHENTICATED`", body = ErrorEnvelope),
+    )
+)]
+async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ip: ClientIp,
+) -> ApiResult<RevokedCount> {
+    let revoked = sessions::delete_others(&state.pool, me.user_id, me.session_id).await?;
+    audit(
+        &state,
+        entry(
+            &state,
+            me.actor(),
+            "auth.session_revoke_others",
+            Outcome::Success,
+        )
+        .ip(Some(ip.0))
+        .metadata(serde_json::json!({ "revoked": revoked })),
+    )
+    .await;
+    Ok(ApiOk::new(RevokedCount { revoked }))
 }

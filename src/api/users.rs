@@ -14,7 +14,10 @@ use super::{
     pagination::PageBody,
 };
 use crate::{
-    auth::{CurrentUser, Role, password, principal::ClientIp},
+    auth::{
+        CurrentUser, Role, password,
+        principal::{ClientIp, require_recent_step_up},
+    },
     error_code::ErrorCode,
     store::{
         audit_log::{NewAuditEntry, Outcome},
@@ -107,6 +110,9 @@ pub struct UserPatch {
     pub role: Option<Role>,
     /// True ends every session of the user and blocks login; false re-enables.
     pub disabled: Option<bool>,
+    /// True removes the user's 2FA (lost device) and ends their sessions; needs your own
+    /// recent step-up.
+    pub reset_two_factor: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -124,6 +130,7 @@ pub struct UpdatedUser {
     request_body = UserPatch,
     responses(
         (status = 200, body = Envelope<UpdatedUser>),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: `reset_two_factor` needs your recent step-up", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`: unknown user, or demoting/disabling yourself", body = ErrorEnvelope),
     )
@@ -144,19 +151,30 @@ async fn update_user(
             "you cannot demote or disable yourself",
         ));
     }
+    let reset = body.reset_two_factor == Some(true);
+    if reset {
+        require_recent_step_up(&state, &me)?;
+    }
     let now = state.clock.now();
+    if reset && users::reset_two_factor(&state.pool, id).await?.is_none() {
+        return Err(unknown_user());
+    }
     let Some(user) = users::update(&state.pool, id, body.role, body.disabled, now).await? else {
-        return Err(ApiError::new(ErrorCode::ValidationFailed)
-            .message("No user with this id exists.")
-            .details(serde_json::json!({ "field": "id", "problem": "unknown user" })));
+        return Err(unknown_user());
     };
     audit(
         &state,
         NewAuditEntry::new(me.actor(), "users.update", Outcome::Success, now)
             .target(user.id.to_string())
             .ip(Some(ip.0))
-            .metadata(serde_json::json!({ "role": body.role, "disabled": body.disabled })),
+            .metadata(serde_json::json!({ "role": body.role, "disabled": body.disabled, "reset_two_factor": reset })),
     )
     .await;
     Ok(ApiOk::new(UpdatedUser { user: user.view() }))
+}
+
+fn unknown_user() -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed)
+        .message("No user with this id exists.")
+        .details(serde_json::json!({ "field": "id", "problem": "unknown user" }))
 }

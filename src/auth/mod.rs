@@ -56,6 +56,26 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// Deletes dead sessions, login challenges and stale throttle counters every 10 minutes.
+/// Expiry is enforced on every read; this only keeps the tables small.
+pub fn spawn_housekeeping(state: crate::api::AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = state.clock.now();
+            let idle = state.config.auth.session_idle;
+            if let Err(err) = crate::store::sessions::purge_expired(&state.pool, now, idle).await {
+                tracing::warn!(error = %err, "session housekeeping failed");
+            }
+            let quiet = now - chrono::Duration::hours(12);
+            if let Err(err) = crate::store::auth_throttle::purge_stale(&state.pool, quiet).await {
+                tracing::warn!(error = %err, "throttle housekeeping failed");
+            }
+        }
+    })
+}
+
 /// Normalized form of an email for lookups and throttle keys.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()

@@ -129,21 +129,28 @@ impl FromRequestParts<AppState> for RecentStepUp {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
-        let window = state.config.auth.step_up_window;
-        let fresh = user
-            .step_up_at
-            .is_some_and(|at| at > state.clock.now() - window);
-        if fresh {
-            Ok(RecentStepUp(user))
-        } else {
-            Err(ApiError::new(ErrorCode::TwoFactorRequired)
+        require_recent_step_up(state, &user)?;
+        Ok(RecentStepUp(user))
+    }
+}
+
+/// `TWO_FACTOR_REQUIRED` unless the user stepped up within the configured window; for
+/// handlers where only some requests are sensitive (otherwise use [`RecentStepUp`]).
+pub fn require_recent_step_up(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
+    let window = state.config.auth.step_up_window;
+    let fresh = user
+        .step_up_at
+        .is_some_and(|at| at > state.clock.now() - window);
+    if fresh {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::TwoFactorRequired)
                 .message(format!(
                     "This action needs a two-factor step-up within the last {} minutes.",
                     window.num_minutes()
                 ))
                 .fix("POST /api/auth/step-up with a code from your authenticator app (enroll 2FA first if you have not), then retry.")
                 .details(serde_json::json!({ "step_up": "/api/auth/step-up", "window_minutes": window.num_minutes() })))
-        }
     }
 }
 

@@ -36,6 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
 
+    let housekeeping = crate::auth::spawn_housekeeping(state.clone());
     println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
     tracing::info!(%addr, "listening");
     axum::serve(
@@ -47,6 +48,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .context("HTTP server failed")?;
 
     tracing::info!("shutting down");
+    housekeeping.abort();
     record(
         &state,
         NewSystemEvent::new(

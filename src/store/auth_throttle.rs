@@ -50,3 +50,13 @@ pub async fn reset(pool: &PgPool, keys: &[String]) -> Result<(), sqlx::Error> {
         .await?;
     Ok(())
 }
+
+/// Forgets counters untouched since `before` (consecutive failures reset after a quiet spell).
+pub async fn purge_stale(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM auth_throttle WHERE updated_at < $1 AND blocked_until < $1")
+            .bind(before)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -305,3 +305,28 @@ pub async fn replace_backup_codes(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Removes a user's 2FA (lost device): secret, pending enrollment and backup codes, and ends
+/// their sessions and sign-in attempts; they enroll again after their next login.
+pub async fn reset_two_factor(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let user: Option<User> = sqlx::query_as(
+        "UPDATE users SET two_factor_enabled = false, two_factor_secret_encrypted = NULL, \
+         two_factor_method = NULL, two_factor_backup_codes_hash = '{}'::jsonb, \
+         two_factor_enrolled_at = NULL, two_factor_last_step = NULL, \
+         two_factor_pending_secret_encrypted = NULL WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(user)
+}

@@ -379,3 +379,77 @@ async fn cross_site_and_tokenless_state_changes_are_403(pool: PgPool) {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+#[sqlx::test]
+async fn revoke_others_keeps_only_this_session(pool: PgPool) {
+    let app = manual_app(pool).await;
+    let _ = app.admin_client().await;
+    let a = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let b = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, body) = envelope(
+        a.client
+            .post(app.url("/api/auth/sessions/revoke-others"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revoked"], 2);
+    assert_eq!(me_status(&app, &a.cookies).await, 200);
+    assert_eq!(me_status(&app, &b.cookies).await, 401);
+}
+
+#[sqlx::test]
+async fn an_admin_resets_a_lost_second_factor_only_after_stepping_up(pool: PgPool) {
+    let app = manual_app(pool).await;
+    let (admin, url, _) = enrolled_admin(&app).await;
+    let op = app
+        .user_with_role(&admin.client, "op@example.com", "operator")
+        .await;
+    let (op, _, _) = crate::auth_2fa::enroll(&app, op).await;
+    let (_, users) = envelope(app_get(&app, &admin.client, "/api/users").await).await;
+    let id = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "op@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reset = |client: reqwest::Client| {
+        let req = client
+            .patch(app.url(&format!("/api/users/{id}")))
+            .json(&json!({ "reset_two_factor": true }));
+        async move { envelope(req.send().await.unwrap()).await }
+    };
+    app.clock.advance(Duration::minutes(11));
+    let (status, body) = reset(admin.client.clone()).await;
+    assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_REQUIRED"));
+    next_step(&app);
+    let res = admin
+        .client
+        .post(app.url("/api/auth/step-up"))
+        .json(&json!({ "code": code_from_url(&url, &app.clock, 0) }))
+        .send()
+        .await
+        .unwrap();
+    let stepped = crate::helpers::Signed::new(SessionCookies::from_response(&res).unwrap());
+    let (status, body) = reset(stepped.client.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["two_factor_enabled"], false);
+    assert_eq!(body["user"]["backup_codes_remaining"], 0);
+    // Their sessions ended; the next login needs no second factor.
+    assert_eq!(me_status(&app, &op.cookies).await, 401);
+    let (status, body) = envelope(
+        app.post(
+            "/api/auth/login",
+            json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["requires_2fa"], false);
+}
