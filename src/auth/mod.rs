@@ -60,6 +60,7 @@ impl std::fmt::Display for Role {
 /// Expiry is enforced on every read; this only keeps the tables small.
 pub fn spawn_housekeeping(state: crate::api::AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        password::warm_up().await;
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;

@@ -16,6 +16,11 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     hash_blocking(&random).unwrap_or_default()
 });
 
+/// Computes the dummy hash now, so the first unknown-email login is not slower than the rest.
+pub async fn warm_up() {
+    let _ = tokio::task::spawn_blocking(|| LazyLock::force(&DUMMY_HASH).len()).await;
+}
+
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
