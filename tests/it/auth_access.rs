@@ -234,6 +234,23 @@ async fn service_tokens_work_only_on_their_scope_and_never_on_dashboard_routes(p
     .await;
     assert!(!list.to_string().contains(&token));
     assert_eq!(list["items"][0]["scopes"], json!(["traces:write"]));
+    // A second writer's token works on its own route only.
+    let telemetry = app.service_token(&admin, &["telemetry:write"]).await;
+    let post_with = |t: &str, path: &str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(t)
+            .json(&json!({}))
+    };
+    assert_eq!(
+        status(post_with(&telemetry, "/api/test/telemetry")).await,
+        200
+    );
+    assert_eq!(status(post_with(&telemetry, "/api/test/traces")).await, 403);
+    assert_eq!(
+        status(post_with("tps_forged", "/api/test/traces")).await,
+        401
+    );
     // Expiry.
     app.clock.advance(Duration::days(31));
     assert_eq!(status(bearer("POST", "/api/test/traces")).await, 401);

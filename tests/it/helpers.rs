@@ -258,6 +258,20 @@ impl TestApp {
         Signed::new(cookies.expect("session cookies"))
     }
 
+    /// A new service token with `scopes`, created through the admin API (for writer routes:
+    /// send it as `Authorization: Bearer <token>`).
+    pub async fn service_token(&self, admin: &reqwest::Client, scopes: &[&str]) -> String {
+        let res = admin
+            .post(self.url("/api/service-tokens"))
+            .json(&serde_json::json!({ "name": "test writer", "scopes": scopes }))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = envelope(res).await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
     /// Creates a user through the admin API and signs them in.
     pub async fn user_with_role(&self, admin: &reqwest::Client, email: &str, role: &str) -> Signed {
         let res = admin
