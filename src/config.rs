@@ -83,6 +83,47 @@ pub struct ConfigArgs {
         global = true
     )]
     pub web_dir: PathBuf,
+
+    /// `1` drops the `Secure` flag (and the `__Host-` prefix, which requires it) from the
+    /// session and CSRF cookies, for plain-http development on localhost and tests.
+    #[arg(long, env = "TRADEPLANE_INSECURE_COOKIES", default_value = "0", value_parser = parse_flag, global = true)]
+    pub insecure_cookies: bool,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "TRADEPLANE_SESSION_IDLE_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub session_idle_minutes: u32,
+
+    /// Hours after login at which a session ends regardless of activity.
+    #[arg(
+        long,
+        env = "TRADEPLANE_SESSION_ABSOLUTE_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_absolute_hours: u32,
+
+    /// Minutes a 2FA step-up stays valid for LIVE promotion, the kill switch and the trading switch.
+    #[arg(
+        long,
+        env = "TRADEPLANE_STEP_UP_MINUTES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub step_up_minutes: u32,
+}
+
+/// `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
+fn parse_flag(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("expected 1 or 0, got `{other}`")),
+    }
 }
 
 /// The state of `APP_ENC_KEY` (32 bytes, base64 or hex), which encrypts 2FA secrets at rest.
@@ -130,6 +171,27 @@ pub struct Config {
     pub log_format: LogFormat,
     pub web_dir: PathBuf,
     pub enc_key: EncKey,
+    pub auth: AuthConfig,
+}
+
+/// Session and cookie policy (see docs/architecture.md, "Auth").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub insecure_cookies: bool,
+    pub session_idle: chrono::Duration,
+    pub session_absolute: chrono::Duration,
+    pub step_up_window: chrono::Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            insecure_cookies: false,
+            session_idle: chrono::Duration::minutes(30),
+            session_absolute: chrono::Duration::hours(12),
+            step_up_window: chrono::Duration::minutes(10),
+        }
+    }
 }
 
 impl Config {
@@ -146,6 +208,16 @@ impl Config {
             log_format: args.log_format,
             web_dir: args.web_dir,
             enc_key: EncKey::parse(std::env::var("APP_ENC_KEY").ok().as_deref()),
+            auth: AuthConfig {
+                insecure_cookies: args.insecure_cookies,
+                session_idle: chrono::Duration::minutes(i64::from(
+                    args.session_idle_minutes.max(1),
+                )),
+                session_absolute: chrono::Duration::hours(i64::from(
+                    args.session_absolute_hours.max(1),
+                )),
+                step_up_window: chrono::Duration::minutes(i64::from(args.step_up_minutes.max(1))),
+            },
         }
     }
 }
@@ -160,6 +232,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             web_dir: PathBuf::from("web/dist"),
             enc_key: EncKey::Missing,
+            auth: AuthConfig::default(),
         }
     }
 }

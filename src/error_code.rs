@@ -126,7 +126,7 @@ catalog! {
         "Enter the current code from your authenticator app; check the device clock; a used backup code cannot be reused.";
     TwoFactorAlreadyEnabled = "TWO_FACTOR_ALREADY_ENABLED", 409,
         "Two-factor authentication is already enabled.",
-        "Disable it first (with re-authentication) to enroll a new device.";
+        "To enroll a new device, have an admin reset your 2FA (PATCH /api/users/{id} with reset_two_factor), then enroll again.";
     RateLimited = "RATE_LIMITED", 429,
         "Too many attempts.",
         "Wait for the time in the `Retry-After` header, then try again.";

@@ -4,7 +4,9 @@
 //! `docs/architecture.md`.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error_code;
 pub mod integrations;

@@ -28,6 +28,8 @@ pub struct Envelope<T> {
 pub struct ApiOk<T> {
     status: StatusCode,
     data: T,
+    /// Extra headers, e.g. `Set-Cookie` or `Cache-Control` (appended, so repeats are kept).
+    headers: Vec<(header::HeaderName, header::HeaderValue)>,
 }
 
 impl<T> ApiOk<T> {
@@ -35,6 +37,7 @@ impl<T> ApiOk<T> {
         Self {
             status: StatusCode::OK,
             data,
+            headers: Vec::new(),
         }
     }
 
@@ -42,11 +45,29 @@ impl<T> ApiOk<T> {
         Self {
             status: StatusCode::CREATED,
             data,
+            headers: Vec::new(),
         }
     }
 
     pub fn with_status(status: StatusCode, data: T) -> Self {
-        Self { status, data }
+        Self {
+            status,
+            data,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: header::HeaderName, value: header::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// `Cache-Control: no-store`, for answers carrying secrets shown once.
+    pub fn no_store(self) -> Self {
+        self.header(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        )
     }
 }
 
@@ -58,12 +79,18 @@ impl<T: Serialize> IntoResponse for ApiOk<T> {
             data: self.data,
         };
         match serde_json::to_vec(&body) {
-            Ok(bytes) => (
-                self.status,
-                [(header::CONTENT_TYPE, "application/json")],
-                bytes,
-            )
-                .into_response(),
+            Ok(bytes) => {
+                let mut response = (
+                    self.status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    bytes,
+                )
+                    .into_response();
+                for (name, value) in self.headers {
+                    response.headers_mut().append(name, value);
+                }
+                response
+            }
             Err(err) => {
                 ApiError::internal(format!("response serialization failed: {err}")).into_response()
             }

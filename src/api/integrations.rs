@@ -184,6 +184,8 @@ pub struct VerifyBody {
     path = "/api/integrations/verify",
     tag = "integrations",
     request_body = VerifyRequest,
+    // Operators verify integrations (issue 5's role table); viewers only read.
+    security(("session" = ["operator"])),
     responses(
         (status = 200, description = "The verify ran; `outcome` says what it proved", body = Envelope<VerifyBody>),
         (status = 404, description = "`INTEGRATION_UNKNOWN_PROVIDER`", body = ErrorEnvelope),

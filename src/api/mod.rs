@@ -1,5 +1,7 @@
 //! The HTTP surface: one router per area, assembled with the cross-cutting layers.
 
+pub mod audit;
+pub mod auth;
 pub mod envelope;
 pub mod errors;
 pub mod health;
@@ -10,14 +12,19 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod runtime;
+pub mod service_tokens;
 pub mod state;
 pub mod system;
+pub mod trading_switch;
+pub mod users;
 pub mod web;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware as mw};
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::policy as auth_policy;
 
 pub use envelope::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult};
 pub use state::AppState;
@@ -35,6 +42,11 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(runtime::router())
         .merge(integrations::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(service_tokens::router())
+        .merge(audit::router())
+        .merge(trading_switch::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.
@@ -45,12 +57,38 @@ pub fn app(state: AppState) -> Router {
 /// The application with `extra` routes mounted under the same layers (tests use it to drive
 /// the layers through routes the product does not have, e.g. one that panics).
 pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
+    app_with_access(state, extra, Vec::new())
+}
+
+/// `app_with`, plus access rules for `extra` routes (which have no OpenAPI annotation to
+/// declare them): tests use it to mount writer routes guarded by service-token scopes.
+pub fn app_with_access(
+    state: AppState,
+    extra: Router<AppState>,
+    extra_access: Vec<(axum::http::Method, &str, auth_policy::Access)>,
+) -> Router {
     let (routes, spec) = documented_routes().split_for_parts();
-    let spec = openapi::finish(spec);
+    let mut spec = openapi::finish(spec);
+    let mut policy = auth_policy::AccessPolicy::from_openapi(
+        &mut spec,
+        crate::auth::cookies::session_name(&state.config.auth),
+    );
+    for (method, path, access) in extra_access {
+        policy.declare(method, path, access);
+    }
+    let guard = crate::auth::guard::Guard {
+        state: state.clone(),
+        policy: std::sync::Arc::new(policy),
+    };
     let web = web::service(&state.config.web_dir);
     Router::new()
         .merge(routes)
         .merge(extra)
+        // Default deny for every `/api` route above; the docs and the web app stay public.
+        .route_layer(mw::from_fn_with_state(
+            guard,
+            crate::auth::guard::require_access,
+        ))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", spec))
         .fallback_service(web)
         .with_state(state)

@@ -21,6 +21,7 @@ use crate::error_code::ErrorCode;
         (name = "system", description = "System events, error catalog"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "integrations", description = "Providers: configured, connected, proof of use; profit variables"),
+        (name = "auth", description = "Accounts, 2FA, sessions, service tokens, audit log"),
     )
 )]
 struct ApiDoc;

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::config::Config;
 use crate::integrations::{
     self, Integrations,
     registry::{EnvMap, process_env},
     usage::UsageSink,
 };
 use crate::runtime::RuntimeHandle;
+use crate::{clock::Clock, config::Config};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +24,8 @@ pub struct AppState {
     pub runtime: RuntimeHandle,
     /// Provider registry, configs and clients (built from the environment).
     pub integrations: Arc<Integrations>,
+    /// The time source for expiry, throttling and TOTP steps (manual in tests).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             started_at: Utc::now(),
             runtime,
             integrations: Arc::new(integrations),
+            clock: Clock::system(),
         }
     }
 }

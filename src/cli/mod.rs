@@ -1,5 +1,6 @@
 //! The command line: `serve`, `migrate`, `doctor`, `db`, `error-codes`.
 
+mod admin;
 mod db;
 mod doctor;
 mod sandbox;
@@ -23,6 +24,9 @@ Environment (also read from ./.env; flags win over the environment):
   LOG_FORMAT            text | json (default text); RUST_LOG sets levels
   APP_ENC_KEY           32 bytes (base64 or hex) encrypting 2FA secrets; env only, never a flag
   TRADEPLANE_PG_BIN     folder with initdb/pg_ctl (default: newest /usr/lib/postgresql/N/bin, then PATH)
+  TRADEPLANE_INSECURE_COOKIES  1 drops Secure/__Host- from auth cookies (plain-http dev only; default 0)
+  TRADEPLANE_SESSION_IDLE_MINUTES / TRADEPLANE_SESSION_ABSOLUTE_HOURS / TRADEPLANE_STEP_UP_MINUTES
+                        session idle (30) and absolute (12 h) timeouts, step-up window (10)
   TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)";
 
 #[derive(Parser, Debug)]
@@ -61,11 +65,28 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9401")]
         redis_listen: std::net::SocketAddr,
     },
+    /// Manage user accounts from the shell (bootstrap the first admin).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Print the error-code catalog.
     ErrorCodes {
         /// Markdown table (the source of docs/error-codes.md) instead of JSON.
         #[arg(long)]
         markdown: bool,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AdminAction {
+    /// Create a user (default role admin). The password is prompted for on a terminal, or
+    /// read as the first line of stdin otherwise (`echo "$PW" | tradeplane admin create …`).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "admin", value_parser = ["viewer", "operator", "admin"])]
+        role: String,
     },
 }
 
@@ -85,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::run(&config).await,
+        Command::Admin { action } => admin::run(config, action).await.map(|()| ExitCode::SUCCESS),
         Command::Db { action } => db::run(&config, action).await.map(|()| ExitCode::SUCCESS),
         Command::Sandbox {
             listen,

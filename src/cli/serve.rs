@@ -40,14 +40,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
 
+    let housekeeping = crate::auth::spawn_housekeeping(state.clone());
     println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, api::app(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    axum::serve(
+        listener,
+        api::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("HTTP server failed")?;
 
     tracing::info!("shutting down");
+    housekeeping.abort();
     record(
         &state,
         NewSystemEvent::new(
@@ -92,7 +97,7 @@ async fn record(state: &AppState, event: NewSystemEvent) {
 
 /// One process per embedded cluster: a second would adopt the cluster and stop it under the
 /// first one's feet on exit.
-fn lock_data_dir(config: &Config) -> anyhow::Result<Option<Flock<File>>> {
+pub(super) fn lock_data_dir(config: &Config) -> anyhow::Result<Option<Flock<File>>> {
     if config.database_url.is_some() {
         return Ok(None);
     }

@@ -1,16 +1,22 @@
 //! Postgres: the pool, migrations, and one repository module per aggregate.
 
+pub mod audit_log;
+pub mod auth_throttle;
 pub mod bot_instances;
 pub mod circuit_breakers;
 pub mod embedded;
 pub mod integrations;
 pub mod jobs;
+pub mod login_challenges;
 pub mod market_bars;
 pub mod page;
 pub mod profit_variables;
+pub mod service_tokens;
+pub mod sessions;
 pub mod settings;
 pub mod system_events;
 pub mod usage_events;
+pub mod users;
 
 use std::time::Duration;
 
@@ -97,6 +103,12 @@ impl Database {
 
     pub fn is_embedded(&self) -> bool {
         self.embedded.is_some()
+    }
+
+    /// Closes the pool but leaves an embedded cluster running (it belongs to a running
+    /// `serve`, e.g. when `admin create` adopted it).
+    pub async fn close_keep_running(self) {
+        self.pool.close().await;
     }
 
     /// Closes the pool, then stops the embedded cluster if we run one.

@@ -6,7 +6,7 @@ use crate::helpers::{envelope, error_code, spawn_app};
 
 #[sqlx::test]
 async fn normal_get_is_enveloped(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let (status, body) = envelope(app.get("/healthz").await).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "up");
@@ -14,7 +14,7 @@ async fn normal_get_is_enveloped(pool: PgPool) {
 
 #[sqlx::test]
 async fn unknown_api_route_is_route_not_found(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let (status, body) = envelope(app.get("/api/no/such/thing").await).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "ROUTE_NOT_FOUND");
@@ -26,7 +26,7 @@ async fn unknown_api_route_is_route_not_found(pool: PgPool) {
 
 #[sqlx::test]
 async fn wrong_method_is_405_with_allow(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app
         .client
         .delete(app.url("/api/system/events"))
@@ -45,7 +45,7 @@ async fn wrong_method_is_405_with_allow(pool: PgPool) {
 
 #[sqlx::test]
 async fn malformed_json_is_400(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app
         .client
         .post(app.url("/api/test/echo"))
@@ -61,7 +61,7 @@ async fn malformed_json_is_400(pool: PgPool) {
 
 #[sqlx::test]
 async fn wrong_shape_is_validation_failed(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app
         .client
         .post(app.url("/api/test/echo"))
@@ -82,7 +82,7 @@ async fn wrong_shape_is_validation_failed(pool: PgPool) {
 
 #[sqlx::test]
 async fn good_json_is_accepted(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app
         .client
         .post(app.url("/api/test/echo"))
@@ -97,7 +97,7 @@ async fn good_json_is_accepted(pool: PgPool) {
 
 #[sqlx::test]
 async fn wrong_content_type_is_415(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app
         .client
         .post(app.url("/api/test/echo"))
@@ -113,7 +113,7 @@ async fn wrong_content_type_is_415(pool: PgPool) {
 
 #[sqlx::test]
 async fn oversized_body_is_413(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let big = format!(
         "{{\"name\":\"{}\",\"count\":1}}",
         "x".repeat(tradeplane::api::BODY_LIMIT_BYTES + 1)
@@ -152,7 +152,7 @@ async fn oversized_body_is_413(pool: PgPool) {
 
 #[sqlx::test]
 async fn panic_is_500_internal_and_the_server_lives(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let (status, body) = envelope(app.get("/api/test/panic").await).await;
     assert_eq!(status, 500);
     assert_eq!(error_code(&body), "INTERNAL");
@@ -164,7 +164,7 @@ async fn panic_is_500_internal_and_the_server_lives(pool: PgPool) {
 
 #[sqlx::test]
 async fn incoming_traceparent_is_honoured(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app
         .client
         .get(app.url("/api/no/such/thing"))
@@ -181,7 +181,7 @@ async fn incoming_traceparent_is_honoured(pool: PgPool) {
 
 #[sqlx::test]
 async fn malformed_traceparent_gets_a_fresh_id(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let mut seen = Vec::new();
     for _ in 0..2 {
         let res = app
@@ -199,7 +199,7 @@ async fn malformed_traceparent_gets_a_fresh_id(pool: PgPool) {
 
 #[sqlx::test]
 async fn non_api_paths_serve_the_web_app(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let res = app.get("/bots/some-client-side-route").await;
     assert_eq!(res.status(), 200);
     assert!(
@@ -216,7 +216,7 @@ async fn non_api_paths_serve_the_web_app(pool: PgPool) {
 
 #[sqlx::test]
 async fn error_catalog_is_served(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let (status, body) = envelope(app.get("/api/errors").await).await;
     assert_eq!(status, 200);
     let errors = body["errors"].as_array().unwrap();

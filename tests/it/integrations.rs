@@ -19,7 +19,11 @@ use crate::{
 };
 
 pub async fn spawn_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
-    crate::helpers::spawn_app_with_env(pool, env).await
+    // Signed in as the first admin: every /api route needs a session.
+    crate::helpers::spawn_app_with_env(pool, env)
+        .await
+        .signed_in_as_admin()
+        .await
 }
 
 pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {

@@ -1,5 +1,8 @@
 //! Integration tests: the real server on a random port against a fresh Postgres database.
 
+mod auth_2fa;
+mod auth_access;
+mod auth_sessions;
 mod envelope;
 mod helpers;
 mod integrations;

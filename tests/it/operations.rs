@@ -45,7 +45,7 @@ async fn not_ready_when_the_database_is_gone(pool: PgPool) {
 
 #[sqlx::test]
 async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     for _ in 0..3 {
         app.get("/api/errors").await;
     }

@@ -207,7 +207,10 @@ async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
 
 #[sqlx::test]
 async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
-    let app = spawn_app_with_runtime(pool.clone()).await;
+    let app = spawn_app_with_runtime(pool.clone())
+        .await
+        .signed_in_as_admin()
+        .await;
     let mk = |timeout_seconds| NewJob {
         kind: "backtest".into(),
         timeout_seconds,
@@ -268,13 +271,16 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
 
 #[sqlx::test]
 async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool) {
-    let detached = spawn_app(pool.clone()).await;
+    let detached = spawn_app(pool.clone()).await.signed_in_as_admin().await;
     let (status, body) = envelope(detached.get("/api/runtime/status").await).await;
     assert_eq!(status, 200);
     assert_eq!(body["scheduler"]["loop_health"], "UNKNOWN");
     assert_eq!(body["runners"], json!([]));
 
-    let app = spawn_app_with_runtime(pool).await;
+    let app = spawn_app_with_runtime(pool)
+        .await
+        .signed_in_as_admin()
+        .await;
     let bot = Uuid::now_v7();
     app.state.runtime.start_runner(bot, opts()).await.unwrap();
     status_is(&app.state.runtime, bot, BotStatus::Running).await;
@@ -327,7 +333,7 @@ async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
             .unwrap();
         }
     }
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

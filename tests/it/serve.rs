@@ -21,6 +21,8 @@ fn command(data_dir: &Path) -> Command {
         .env("TRADEPLANE_BIND", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        // Plain http on localhost: the cookies cannot be Secure.
+        .env("TRADEPLANE_INSECURE_COOKIES", "1")
         // Run from the data dir so no stray ./.env changes the setup.
         .current_dir(data_dir);
     cmd
@@ -98,6 +100,45 @@ fn stop(mut server: Server) -> String {
     std::fs::read_to_string(&server.stderr_log).unwrap()
 }
 
+/// Creates the admin with `tradeplane admin create`, the password on stdin (no TTY).
+fn create_admin(data_dir: &Path) {
+    use std::io::Write;
+    let mut child = command(data_dir)
+        .args(["admin", "create", "--email", "ops@example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("created admin ops@example.com"), "{stdout}");
+}
+
+/// Logs in over HTTP and returns a client that sends the session cookie.
+async fn admin_client(base: &str) -> reqwest::Client {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({ "email": "ops@example.com", "password": "a long enough password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookies = crate::helpers::SessionCookies::from_response(&res).expect("session cookies");
+    crate::helpers::Signed::new(cookies).client
+}
+
 async fn event_codes(client: &reqwest::Client, base: &str) -> Vec<String> {
     let body: Value = client
         .get(format!("{base}/api/system/events?limit=500"))
@@ -127,9 +168,18 @@ fn only<'a>(codes: &'a [String], prefix: &str) -> Vec<&'a str> {
 async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
     let dir = data_dir();
     let client = reqwest::Client::new();
+    create_admin(dir.path());
 
     let first = start(dir.path());
     wait_ready(&client, &first.base).await;
+    // /api is closed to anonymous callers.
+    let anonymous = client
+        .get(format!("{}/api/system/events", first.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let client = admin_client(&first.base).await;
     let traced = client
         .get(format!("{}/api/errors", first.base))
         .header(
@@ -171,6 +221,7 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
 
     let second = start(dir.path());
     wait_ready(&client, &second.base).await;
+    // Sessions live in Postgres: the one from before the restart still works.
     // Runtime events go through the batching writer: wait for the second start's to land.
     let mut codes = event_codes(&client, &second.base).await;
     for _ in 0..100 {

@@ -35,7 +35,7 @@ async fn seed(pool: &PgPool, n: usize) -> Uuid {
 #[sqlx::test]
 async fn pages_walk_every_event_newest_first(pool: PgPool) {
     seed(&pool, 7).await;
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -59,7 +59,7 @@ async fn pages_walk_every_event_newest_first(pool: PgPool) {
 #[sqlx::test]
 async fn filters_narrow_the_list(pool: PgPool) {
     let bot = seed(&pool, 8).await;
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let count = |path: String| {
         let app = &app;
         async move {
@@ -94,7 +94,7 @@ async fn filters_narrow_the_list(pool: PgPool) {
 
 #[sqlx::test]
 async fn bad_queries_are_validation_failed_and_name_the_field(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     for (query, field) in [
         ("limit=0", Some("limit")),
         ("limit=501", Some("limit")),
@@ -129,7 +129,7 @@ async fn events_carry_the_trace_id_they_were_written_under(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(written.trace_id, trace.as_str());
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
     let (_, body) = envelope(app.get("/api/system/events?code=TEST_TRACED").await).await;
     assert_eq!(body["items"][0]["trace_id"], trace.as_str());
     assert_eq!(body["items"][0]["severity"], "SEV-1");

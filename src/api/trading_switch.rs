@@ -1,0 +1,84 @@
+//! `POST /api/system/trading-switch`: the global trading switch. Admin only, with a recent
+//! 2FA step-up; audited and recorded as a system event.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    ApiJson, ApiOk, ApiResult, AppState,
+    auth::audit,
+    envelope::{Envelope, ErrorEnvelope},
+};
+use crate::{
+    auth::{RecentStepUp, principal::ClientIp},
+    store::{
+        audit_log::{NewAuditEntry, Outcome},
+        settings::{self, Settings},
+        system_events::{self, NewSystemEvent, Severity},
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(set_trading_switch))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TradingSwitch {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsBody {
+    pub settings: Settings,
+}
+
+/// Turns live trading on or off globally.
+#[utoipa::path(
+    post,
+    path = "/api/system/trading-switch",
+    tag = "system",
+    security(("session" = ["admin"])),
+    request_body = TradingSwitch,
+    responses(
+        (status = 200, body = Envelope<SettingsBody>),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up)", body = ErrorEnvelope),
+        (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
+    )
+)]
+async fn set_trading_switch(
+    State(state): State<AppState>,
+    RecentStepUp(me): RecentStepUp,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<TradingSwitch>,
+) -> ApiResult<SettingsBody> {
+    let before = settings::get(&state.pool).await?;
+    let after = settings::set_trading_enabled(&state.pool, body.enabled, &me.email).await?;
+    audit(
+        &state,
+        NewAuditEntry::new(
+            me.actor(),
+            "system.trading_switch",
+            Outcome::Success,
+            state.clock.now(),
+        )
+        .target("settings.trading_enabled")
+        .ip(Some(ip.0))
+        .metadata(
+            serde_json::json!({ "from": before.trading_enabled, "to": after.trading_enabled }),
+        ),
+    )
+    .await;
+    let state_word = if after.trading_enabled { "ON" } else { "OFF" };
+    let event = NewSystemEvent::new(
+        Severity::Info,
+        "TRADING_SWITCH_CHANGED",
+        format!("Global trading switch turned {state_word} by {}", me.email),
+    )
+    .metadata(serde_json::json!({ "enabled": after.trading_enabled, "by": me.email }));
+    if let Err(err) = system_events::insert(&state.pool, event).await {
+        tracing::warn!(error = %err, "could not record system event");
+    }
+    Ok(ApiOk::new(SettingsBody { settings: after }))
+}

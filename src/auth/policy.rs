@@ -1,0 +1,225 @@
+//! Who may call which `/api` route. The declaration lives on each handler's
+//! `#[utoipa::path]` as an OpenAPI security requirement, so the published spec and the
+//! enforcement cannot drift:
+//!
+//! - `security(("session" = ["operator"]))`: a browser session of role operator or above.
+//! - `security(("service_token" = ["traces:write"]))`: a service token holding that scope; no
+//!   cookies (a writer route). `("service_token" = [])` accepts any valid token.
+//! - Both tuples: either credential.
+//!
+//! Nothing declared (default deny): `GET` needs a session of any role, every other method an
+//! admin session. The few routes reachable without credentials are listed in [`PUBLIC`].
+//! Paths outside `/api/` (health, metrics, the web app) and the API docs are not guarded.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::http::Method;
+use utoipa::openapi::{
+    OpenApi,
+    security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme},
+};
+
+use super::Role;
+
+pub const SESSION_SCHEME: &str = "session";
+pub const TOKEN_SCHEME: &str = "service_token";
+
+/// The only `/api` routes that answer without credentials.
+pub const PUBLIC: &[(&str, &str)] = &[
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/2fa/verify"),
+    ("POST", "/api/auth/register"),
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Protected {
+        /// Minimum role of a session; `None`: sessions are refused.
+        session: Option<Role>,
+        /// Scopes a service token may hold to pass (any one; empty = any token);
+        /// `None`: tokens are refused.
+        token_scopes: Option<Vec<String>>,
+    },
+}
+
+impl Access {
+    pub fn session(role: Role) -> Self {
+        Access::Protected {
+            session: Some(role),
+            token_scopes: None,
+        }
+    }
+
+    pub fn token(scopes: &[&str]) -> Self {
+        Access::Protected {
+            session: None,
+            token_scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+        }
+    }
+
+    /// The default for an undeclared route.
+    pub fn default_for(method: &Method) -> Self {
+        if method == Method::GET || method == Method::HEAD {
+            Access::session(Role::Viewer)
+        } else {
+            Access::session(Role::Admin)
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AccessPolicy {
+    routes: HashMap<(Method, String), Access>,
+    scopes: BTreeSet<String>,
+}
+
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> Vec<(Method, &mut utoipa::openapi::path::Operation)> {
+    [
+        (Method::GET, item.get.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
+    .collect()
+}
+
+impl AccessPolicy {
+    /// Reads every operation's declared security from the spec (filling in the default where
+    /// none is declared, so the document tells the truth) and adds the two security schemes.
+    /// Panics at start-up on a declaration it cannot enforce (an unknown role or scheme).
+    pub fn from_openapi(spec: &mut OpenApi, session_cookie: &str) -> Self {
+        let mut policy = AccessPolicy::default();
+        for (path, item) in spec.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for (method, op) in operations(item) {
+                let public = PUBLIC
+                    .iter()
+                    .any(|(m, p)| *m == method.as_str() && *p == path.as_str());
+                let access = if public {
+                    op.security = Some(vec![SecurityRequirement::default()]);
+                    Access::Public
+                } else {
+                    match &op.security {
+                        Some(reqs) if !reqs.is_empty() => parse(reqs, &method, path),
+                        _ => {
+                            let access = Access::default_for(&method);
+                            op.security = Some(requirements(&access));
+                            access
+                        }
+                    }
+                };
+                policy.declare(method, path, access);
+            }
+        }
+        let components = spec.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                session_cookie,
+                "Browser session (login, then 2FA when enabled). Scopes name the minimum role. \
+                 State-changing requests also need the `x-csrf-token` header.",
+            ))),
+        );
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description = Some(
+            "Service token of an internal writer; scopes name the accepted token scopes.".into(),
+        );
+        components.add_security_scheme(TOKEN_SCHEME, SecurityScheme::Http(bearer));
+        policy
+    }
+
+    /// Declares (or overrides) the access of one route.
+    pub fn declare(&mut self, method: Method, path: &str, access: Access) {
+        if let Access::Protected {
+            token_scopes: Some(scopes),
+            ..
+        } = &access
+        {
+            self.scopes.extend(scopes.iter().cloned());
+        }
+        self.routes.insert((method, path.to_owned()), access);
+    }
+
+    /// The access rule of a matched route; undeclared routes get the default (deny-leaning).
+    pub fn lookup(&self, method: &Method, path: &str) -> Access {
+        self.routes
+            .get(&(method.clone(), path.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| Access::default_for(method))
+    }
+
+    /// Every scope some route accepts: the only scopes a new service token may carry.
+    pub fn known_scopes(&self) -> &BTreeSet<String> {
+        &self.scopes
+    }
+}
+
+fn parse(reqs: &[SecurityRequirement], method: &Method, path: &str) -> Access {
+    let mut session = None;
+    let mut token_scopes = None;
+    for req in reqs {
+        let value = serde_json::to_value(req).unwrap_or_default();
+        let Some(map) = value.as_object() else {
+            continue;
+        };
+        for (scheme, scopes) in map {
+            let scopes: Vec<String> = scopes
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match scheme.as_str() {
+                SESSION_SCHEME => {
+                    let role = match scopes.as_slice() {
+                        [] => Role::Viewer,
+                        [one] => Role::parse(one).unwrap_or_else(|| {
+                            panic!("{method} {path}: unknown role `{one}` in security")
+                        }),
+                        _ => panic!("{method} {path}: name one minimum role for `session`"),
+                    };
+                    session = Some(role);
+                }
+                TOKEN_SCHEME => token_scopes = Some(scopes),
+                other => panic!("{method} {path}: unknown security scheme `{other}`"),
+            }
+        }
+    }
+    if session.is_none() && token_scopes.is_none() {
+        // `security(())` alone would make a route public; only PUBLIC may be.
+        return Access::default_for(method);
+    }
+    Access::Protected {
+        session,
+        token_scopes,
+    }
+}
+
+fn requirements(access: &Access) -> Vec<SecurityRequirement> {
+    match access {
+        Access::Public => vec![SecurityRequirement::default()],
+        Access::Protected {
+            session,
+            token_scopes,
+        } => {
+            let mut out = Vec::new();
+            if let Some(role) = session {
+                out.push(SecurityRequirement::new(SESSION_SCHEME, [role.as_str()]));
+            }
+            if let Some(scopes) = token_scopes {
+                out.push(SecurityRequirement::new(TOKEN_SCHEME, scopes.clone()));
+            }
+            out
+        }
+    }
+}
