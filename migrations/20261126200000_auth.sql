@@ -23,6 +23,7 @@ CREATE TABLE users (
     CHECK (NOT two_factor_enabled OR two_factor_secret_encrypted IS NOT NULL)
 );
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+CREATE INDEX users_created_idx ON users (created_at DESC, id DESC);
 
 CREATE TABLE sessions (
     id            uuid        PRIMARY KEY,

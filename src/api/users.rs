@@ -3,15 +3,15 @@
 
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
     auth::{UserBody, audit, validate_email, validate_password},
     envelope::{Envelope, ErrorEnvelope},
-    pagination::PageBody,
+    pagination::{PageBody, PageParams},
 };
 use crate::{
     auth::{
@@ -31,22 +31,43 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_user))
 }
 
-/// Every user (a small set; `next_cursor` is always null).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsersQuery {
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Users, newest first.
 #[utoipa::path(
     get,
     path = "/api/users",
     tag = "auth",
     security(("session" = ["admin"])),
+    params(UsersQuery),
     responses(
         (status = 200, body = Envelope<PageBody<UserView>>),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
     )
 )]
-async fn list_users(State(state): State<AppState>) -> ApiResult<PageBody<UserView>> {
-    let rows = users::list(&state.pool).await?;
+async fn list_users(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<UsersQuery>,
+) -> ApiResult<PageBody<UserView>> {
+    let paging = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+        from: None,
+        to: None,
+    }
+    .validate()?;
+    let page = users::list(&state.pool, paging.after, paging.limit).await?;
     Ok(ApiOk::new(PageBody {
-        items: rows.iter().map(users::User::view).collect(),
-        next_cursor: None,
+        items: page.items.iter().map(users::User::view).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -150,10 +150,16 @@ impl AccessPolicy {
 
     /// The access rule of a matched route; undeclared routes get the default (deny-leaning).
     pub fn lookup(&self, method: &Method, path: &str) -> Access {
+        // axum answers HEAD with the GET handler, so it gets the GET rule.
+        let method = if method == Method::HEAD {
+            Method::GET
+        } else {
+            method.clone()
+        };
         self.routes
             .get(&(method.clone(), path.to_owned()))
             .cloned()
-            .unwrap_or_else(|| Access::default_for(method))
+            .unwrap_or_else(|| Access::default_for(&method))
     }
 
     /// Every scope some route accepts: the only scopes a new service token may carry.
@@ -221,5 +227,98 @@ fn requirements(access: &Access) -> Vec<SecurityRequirement> {
             }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undeclared_routes_default_to_deny_leaning_rules() {
+        let mut policy = AccessPolicy::default();
+        assert_eq!(
+            policy.lookup(&Method::GET, "/api/x"),
+            Access::session(Role::Viewer)
+        );
+        assert_eq!(
+            policy.lookup(&Method::POST, "/api/x"),
+            Access::session(Role::Admin)
+        );
+        assert_eq!(
+            policy.lookup(&Method::DELETE, "/api/x"),
+            Access::session(Role::Admin)
+        );
+        policy.declare(Method::GET, "/api/w", Access::token(&["traces:write"]));
+        assert_eq!(
+            policy.lookup(&Method::HEAD, "/api/w"),
+            Access::token(&["traces:write"])
+        );
+        assert!(policy.known_scopes().contains("traces:write"));
+    }
+
+    #[test]
+    fn declarations_are_read_from_the_spec_and_defaults_written_back() {
+        use utoipa::openapi::{
+            HttpMethod, OpenApiBuilder, PathsBuilder,
+            path::{OperationBuilder, PathItem},
+        };
+        let op = |security: Option<Vec<SecurityRequirement>>| {
+            let mut b = OperationBuilder::new();
+            if let Some(s) = security {
+                b = b.securities(Some(s));
+            }
+            b.build()
+        };
+        let mut spec = OpenApiBuilder::new()
+            .paths(
+                PathsBuilder::new()
+                    .path(
+                        "/api/a",
+                        PathItem::new(
+                            HttpMethod::Post,
+                            op(Some(vec![SecurityRequirement::new(
+                                SESSION_SCHEME,
+                                ["operator"],
+                            )])),
+                        ),
+                    )
+                    .path("/api/b", PathItem::new(HttpMethod::Post, op(None)))
+                    .path("/api/auth/login", PathItem::new(HttpMethod::Post, op(None)))
+                    .path(
+                        "/api/c",
+                        PathItem::new(
+                            HttpMethod::Post,
+                            op(Some(vec![SecurityRequirement::new(
+                                TOKEN_SCHEME,
+                                ["traces:write"],
+                            )])),
+                        ),
+                    ),
+            )
+            .build();
+        let policy = AccessPolicy::from_openapi(&mut spec, "__Host-tp_session");
+        assert_eq!(
+            policy.lookup(&Method::POST, "/api/a"),
+            Access::session(Role::Operator)
+        );
+        assert_eq!(
+            policy.lookup(&Method::POST, "/api/b"),
+            Access::session(Role::Admin)
+        );
+        assert_eq!(
+            policy.lookup(&Method::POST, "/api/auth/login"),
+            Access::Public
+        );
+        assert_eq!(
+            policy.lookup(&Method::POST, "/api/c"),
+            Access::token(&["traces:write"])
+        );
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            json["paths"]["/api/b"]["post"]["security"],
+            serde_json::json!([{ "session": ["admin"] }])
+        );
+        assert!(json["components"]["securitySchemes"]["service_token"].is_object());
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::page::{Cursor, Page};
 use crate::auth::Role;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -81,10 +82,25 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error>
         .await
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM users ORDER BY created_at, id")
-        .fetch_all(pool)
-        .await
+/// Newest first; `after` continues from a previous page's cursor.
+pub async fn list(
+    pool: &PgPool,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<User>, sqlx::Error> {
+    let rows: Vec<User> = sqlx::query_as(
+        "SELECT * FROM users WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
+         ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |u| Cursor {
+        created_at: u.created_at,
+        id: u.id,
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]

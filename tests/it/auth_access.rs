@@ -386,3 +386,50 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
     assert_eq!(logins["items"].as_array().unwrap().len(), 2);
     assert!(logins["next_cursor"].is_string());
 }
+
+#[sqlx::test]
+async fn users_are_listed_in_pages(pool: PgPool) {
+    let app = manual_app(pool).await;
+    let admin = app.admin_client().await;
+    for i in 0..3 {
+        app.clock.advance(Duration::seconds(1));
+        let res = admin
+            .post(app.url("/api/users"))
+            .json(&json!({ "email": format!("u{i}@example.com"), "password": ADMIN_PASSWORD, "role": "viewer" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let (status, first) = envelope(
+        admin
+            .get(app.url("/api/users?limit=2"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["items"][0]["email"], "u2@example.com");
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = envelope(
+        admin
+            .get(app.url(&format!("/api/users?limit=2&cursor={cursor}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let emails: Vec<&str> = second["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["u0@example.com", ADMIN_EMAIL]);
+    assert!(second["next_cursor"].is_null());
+    assert!(
+        !second.to_string().contains("argon2"),
+        "no hashes in answers"
+    );
+}
