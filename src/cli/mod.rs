@@ -23,7 +23,9 @@ Environment (also read from ./.env; flags win over the environment):
   LOG_FORMAT            text | json (default text); RUST_LOG sets levels
   APP_ENC_KEY           32 bytes (base64 or hex) encrypting 2FA secrets; env only, never a flag
   TRADEPLANE_PG_BIN     folder with initdb/pg_ctl (default: newest /usr/lib/postgresql/N/bin, then PATH)
-  TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)";
+  TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)
+  Provider keys         e.g. DATABENTO_API_KEY, POLYGON_API_KEY, OPENAI_API_KEY (`doctor` lists all);
+                        <ID>_BASE_URL points a provider elsewhere (sandbox); see .env.sandbox";
 
 #[derive(Parser, Debug)]
 #[command(
