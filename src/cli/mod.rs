@@ -27,7 +27,9 @@ Environment (also read from ./.env; flags win over the environment):
   TRADEPLANE_INSECURE_COOKIES  1 drops Secure/__Host- from auth cookies (plain-http dev only; default 0)
   TRADEPLANE_SESSION_IDLE_MINUTES / TRADEPLANE_SESSION_ABSOLUTE_HOURS / TRADEPLANE_STEP_UP_MINUTES
                         session idle (30) and absolute (12 h) timeouts, step-up window (10)
-  TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)";
+  TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)
+  Provider keys         e.g. DATABENTO_API_KEY, POLYGON_API_KEY, OPENAI_API_KEY (`doctor` lists all);
+                        <ID>_BASE_URL points a provider elsewhere (sandbox); see .env.sandbox";
 
 #[derive(Parser, Debug)]
 #[command(

@@ -325,6 +325,10 @@ pub fn process_env() -> EnvMap {
     env
 }
 
+fn live(env: Option<String>) -> bool {
+    env.is_some_and(|v| v.eq_ignore_ascii_case("live"))
+}
+
 /// A provider's configuration as read from the environment.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -377,6 +381,13 @@ impl ProviderConfig {
             // Redis and Discord: the endpoint is the configured URL itself.
             (None, "redis") => get("REDIS_URL").and_then(|u| Url::parse(&u).ok()),
             (None, "discord") => get("DISCORD_WEBHOOK_URL").and_then(|u| Url::parse(&u).ok()),
+            // Brokers: `<ID>_ENV=live` selects the live host (demo otherwise).
+            (None, "ironbeam") if live(get("IRONBEAM_ENV")) => {
+                Url::parse("https://live.ironbeamapi.com/v2").ok()
+            }
+            (None, "tradovate") if live(get("TRADOVATE_ENV")) => {
+                Url::parse("https://live.tradovateapi.com/v1").ok()
+            }
             (None, _) => Url::parse(spec.official_base_url).ok(),
         };
         if base_url.is_none() && problem.is_none() && missing.is_empty() {
@@ -498,6 +509,25 @@ mod tests {
         );
         assert!(!bad.configured());
         assert!(bad.suggested_fix().unwrap().contains("OPENAI_BASE_URL"));
+    }
+
+    #[test]
+    fn brokers_pick_the_live_host_only_when_asked() {
+        let spec = spec("ironbeam").unwrap();
+        let creds = [("IRONBEAM_USERNAME", "u"), ("IRONBEAM_API_KEY", "k")];
+        let demo = ProviderConfig::from_env(spec, &env(&creds));
+        assert_eq!(
+            demo.base_url.unwrap().host_str(),
+            Some("demo.ironbeamapi.com")
+        );
+        let mut with_live = creds.to_vec();
+        with_live.push(("IRONBEAM_ENV", "live"));
+        let live = ProviderConfig::from_env(spec, &env(&with_live));
+        assert_eq!(
+            live.base_url.unwrap().host_str(),
+            Some("live.ironbeamapi.com")
+        );
+        assert!(!live.sandbox);
     }
 
     #[test]

@@ -73,16 +73,23 @@ pub struct UsageSummary {
 /// provider_id, last_used_at, ok count in 24 h, last error code in 24 h.
 type SummaryRow = (String, Option<DateTime<Utc>>, Option<i64>, Option<String>);
 
-/// Reads the rollups only: at most 24 × 60 minute rows per provider and one latest row each,
+/// Reads the rollups only: per provider at most 24 hourly rows, 60 minute rows (the partial
+/// first hour of the window) and one latest row,
 /// whatever the size of the event table.
 pub async fn usage_summaries(pool: &PgPool) -> Result<HashMap<String, UsageSummary>, sqlx::Error> {
     let rows: Vec<SummaryRow> = sqlx::query_as(
-        "WITH counts AS ( \
-             SELECT provider_id, sum(ok_count)::bigint AS ok_24h FROM integration_usage_minutely \
-             WHERE bucket >= date_trunc('minute', now() - interval '24 hours') GROUP BY provider_id) \
-         SELECT l.provider_id, l.last_used_at, c.ok_24h, \
+        "WITH edge AS (SELECT now() - interval '24 hours' AS since, \
+                              date_trunc('hour', now() - interval '24 hours') + interval '1 hour' AS full_hours), \
+         counts AS ( \
+             SELECT h.provider_id, h.ok_count FROM integration_usage_hourly h, edge \
+             WHERE h.bucket >= edge.full_hours \
+             UNION ALL \
+             SELECT m.provider_id, m.ok_count FROM integration_usage_minutely m, edge \
+             WHERE m.bucket >= date_trunc('minute', edge.since) AND m.bucket < edge.full_hours), \
+         totals AS (SELECT provider_id, sum(ok_count)::bigint AS ok_24h FROM counts GROUP BY provider_id) \
+         SELECT l.provider_id, l.last_used_at, t.ok_24h, \
                 CASE WHEN l.last_error_at >= now() - interval '24 hours' THEN l.last_error_code END \
-         FROM integration_usage_latest l LEFT JOIN counts c USING (provider_id)",
+         FROM integration_usage_latest l LEFT JOIN totals t USING (provider_id)",
     )
     .fetch_all(pool)
     .await?;

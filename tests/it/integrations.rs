@@ -236,6 +236,20 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
     .await;
     assert_eq!(next["items"][0]["status"], "VERIFY");
     assert_eq!(next["next_cursor"], Value::Null);
+
+    // The vendor echoed the key in its error body: no stored row carries it.
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT message || metadata::text FROM system_events \
+         UNION ALL SELECT coalesce(error_code, '') || metadata::text FROM integration_usage_events \
+         UNION ALL SELECT message FROM integration_verifications",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(stored.len() >= 5);
+    for row in stored {
+        assert!(!row.contains(FAKE_KEY), "{row}");
+    }
 }
 
 #[sqlx::test]

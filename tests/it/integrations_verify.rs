@@ -668,3 +668,120 @@ async fn databento_range_errors_map_through_the_official_client() {
 fn databento_schema() -> ::databento::dbn::Schema {
     ::databento::dbn::Schema::Ohlcv1M
 }
+
+/// Reads are retried with backoff on transient failures (one usage event, attempts counted);
+/// auth failures are not retried, even on reads.
+#[tokio::test]
+async fn reads_retry_transient_failures_but_never_auth_failures() {
+    use tradeplane::integrations::{http::CallContext, providers::market_data::polygon_aggregates};
+    let server = MockServer::start().await;
+    Mock::given(path("/v2/aggs/ticker/ES/range/1/minute/1/2"))
+        .respond_with(json_reply(503, json!({"status": "ERROR"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v2/aggs/ticker/ES/range/1/minute/1/2"))
+        .respond_with(json_reply(200, json!({"status": "OK", "results": [{"o": 1.0, "h": 2.0, "l": 0.5, "c": 1.5, "v": 10.0, "t": 1_700_000_000_000_i64}]})))
+        .mount(&server)
+        .await;
+    let sink = MemoryUsageSink::new();
+    let integrations = Integrations::from_env(
+        &env_for("polygon", &server.uri()),
+        Arc::new(sink.clone()),
+        Duration::from_secs(2),
+    );
+    let client = integrations.client("polygon").unwrap();
+    let bars = polygon_aggregates(&client, "ES", 1, "minute", "1", "2", CallContext::default())
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 1);
+    let events = sink.events();
+    assert_eq!(events.len(), 1, "one event per call, however many attempts");
+    assert_eq!(events[0].status, "OK");
+    assert_eq!(events[0].metadata["attempts"], 2);
+
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(json_reply(
+            401,
+            json!({"status": "ERROR", "error": "Unknown API Key"}),
+        ))
+        .mount(&server)
+        .await;
+    let sink = MemoryUsageSink::new();
+    let integrations = Integrations::from_env(
+        &env_for("polygon", &server.uri()),
+        Arc::new(sink.clone()),
+        Duration::from_secs(2),
+    );
+    let client = integrations.client("polygon").unwrap();
+    let err = polygon_aggregates(&client, "ES", 1, "minute", "1", "2", CallContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome, Outcome::InvalidCredentials);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(sink.events()[0].status, "ERROR");
+    assert_eq!(sink.events()[0].metadata["attempts"], 1);
+}
+
+/// The provider's documented budget is enforced locally: Polygon's free plan allows 5/min.
+#[tokio::test]
+async fn the_rate_limit_holds_calls_beyond_the_vendor_budget() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(json_reply(200, json!({"market": "open"})))
+        .mount(&server)
+        .await;
+    let sink = MemoryUsageSink::new();
+    let integrations = Integrations::from_env(
+        &env_for("polygon", &server.uri()),
+        Arc::new(sink.clone()),
+        Duration::from_millis(300),
+    );
+    let client = integrations.client("polygon").unwrap();
+    for _ in 0..5 {
+        assert_eq!(providers::verify(&client).await.outcome, Outcome::Ok);
+    }
+    let sixth = providers::verify(&client).await;
+    assert_eq!(
+        (sixth.outcome, sixth.error_code.as_deref()),
+        (Outcome::RateLimited, Some("LOCAL_RATE_LIMITED"))
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        5,
+        "the sixth never left"
+    );
+    assert_eq!(sink.events().len(), 6, "the refused call is recorded too");
+}
+
+/// Only `src/integrations/` talks to vendors: no HTTP client anywhere else in the product.
+#[test]
+fn no_other_module_reaches_a_vendor() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    for file in files {
+        if file.starts_with(src.join("integrations")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for needle in ["reqwest::", "HistoricalClient", "TcpStream::connect"] {
+            assert!(
+                !text.contains(needle),
+                "{} uses `{needle}`: vendor calls go through src/integrations",
+                file.display()
+            );
+        }
+    }
+}

@@ -4,7 +4,6 @@
 //! logins to a CAPTCHA penalty that a server cannot clear.
 
 use serde_json::{Value, json};
-use url::Url;
 
 use super::{ProviderClient, excerpt, join};
 use crate::{
@@ -15,22 +14,14 @@ use crate::{
     },
 };
 
-/// `<ID>_ENV=live` selects the live host when no base URL override is set; demo otherwise.
+/// `<ID>_ENV=live`: the registry then points at the live host, and the account must be live.
 fn wants_live(c: &ProviderClient, var: &str) -> bool {
     c.optional(var)
         .is_some_and(|v| v.eq_ignore_ascii_case("live"))
 }
 
-fn broker_base(c: &ProviderClient, env_var: &str, live: &str) -> Result<Url, Failure> {
-    let overridden = c.config.secret(&c.config.spec.base_url_var()).is_some() || c.config.sandbox;
-    if !overridden && wants_live(c, env_var) {
-        return Url::parse(live).map_err(|_| bad_response("live URL"));
-    }
-    c.base().cloned()
-}
-
 pub async fn verify_ironbeam(c: &ProviderClient) -> Result<String, Failure> {
-    let base = broker_base(c, "IRONBEAM_ENV", "https://live.ironbeamapi.com/v2")?;
+    let base = c.base()?.clone();
     let mut body = json!({
         "username": c.secret("IRONBEAM_USERNAME")?.expose(),
         "apiKey": c.secret("IRONBEAM_API_KEY")?.expose(),
@@ -108,7 +99,7 @@ pub async fn verify_ironbeam(c: &ProviderClient) -> Result<String, Failure> {
 }
 
 pub async fn verify_tradovate(c: &ProviderClient) -> Result<String, Failure> {
-    let base = broker_base(c, "TRADOVATE_ENV", "https://live.tradovateapi.com/v1")?;
+    let base = c.base()?.clone();
     let mut session = c.session.lock().await;
     if let Some((token, expires)) = session.clone() {
         if expires > chrono::Utc::now() + chrono::Duration::minutes(1) {
