@@ -1,0 +1,132 @@
+//! Contract specifications of the futures the bots trade (CME Globex equity index futures).
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A tradable root symbol with its contract specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Symbol {
+    Es,
+    Nq,
+    Mes,
+    Mnq,
+    Rty,
+    Ym,
+}
+
+/// Price granularity and value of one contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContractSpec {
+    pub symbol: Symbol,
+    pub description: &'static str,
+    /// CME exchange code.
+    pub exchange: &'static str,
+    /// Smallest price increment, in index points.
+    #[schema(value_type = String)]
+    pub tick_size: Decimal,
+    /// USD value of one tick for one contract.
+    #[schema(value_type = String)]
+    pub tick_value: Decimal,
+    /// The continuous front-month symbol data vendors use (Databento `ES.c.0`).
+    pub continuous_symbol: &'static str,
+    /// Trading hours follow the CME Globex equity calendar (see the session calendar).
+    pub session_calendar: &'static str,
+}
+
+impl Symbol {
+    pub const ALL: &'static [Symbol] = &[
+        Symbol::Es,
+        Symbol::Nq,
+        Symbol::Mes,
+        Symbol::Mnq,
+        Symbol::Rty,
+        Symbol::Ym,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Symbol::Es => "ES",
+            Symbol::Nq => "NQ",
+            Symbol::Mes => "MES",
+            Symbol::Mnq => "MNQ",
+            Symbol::Rty => "RTY",
+            Symbol::Ym => "YM",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Symbol> {
+        Symbol::ALL
+            .iter()
+            .copied()
+            .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
+    }
+
+    /// CME's published contract specifications.
+    pub fn spec(self) -> ContractSpec {
+        let (description, tick_size, tick_value, continuous_symbol) = match self {
+            Symbol::Es => ("E-mini S&P 500", dec!(0.25), dec!(12.50), "ES.c.0"),
+            Symbol::Nq => ("E-mini Nasdaq-100", dec!(0.25), dec!(5.00), "NQ.c.0"),
+            Symbol::Mes => ("Micro E-mini S&P 500", dec!(0.25), dec!(1.25), "MES.c.0"),
+            Symbol::Mnq => ("Micro E-mini Nasdaq-100", dec!(0.25), dec!(0.50), "MNQ.c.0"),
+            Symbol::Rty => ("E-mini Russell 2000", dec!(0.10), dec!(5.00), "RTY.c.0"),
+            Symbol::Ym => ("E-mini Dow ($5)", dec!(1), dec!(5.00), "YM.c.0"),
+        };
+        ContractSpec {
+            symbol: self,
+            description,
+            exchange: if self == Symbol::Ym { "CBOT" } else { "CME" },
+            tick_size,
+            tick_value,
+            continuous_symbol,
+            session_calendar: "CME_GLOBEX_EQUITY",
+        }
+    }
+}
+
+impl ContractSpec {
+    /// USD value of a one-point move for one contract.
+    pub fn point_value(&self) -> Decimal {
+        self.tick_value / self.tick_size
+    }
+
+    /// Whether `price` lies on the tick grid.
+    pub fn is_on_tick(&self, price: Decimal) -> bool {
+        (price % self.tick_size).is_zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_values_match_cme() {
+        assert_eq!(Symbol::Es.spec().point_value(), dec!(50));
+        assert_eq!(Symbol::Nq.spec().point_value(), dec!(20));
+        assert_eq!(Symbol::Mes.spec().point_value(), dec!(5));
+        assert_eq!(Symbol::Mnq.spec().point_value(), dec!(2));
+        assert_eq!(Symbol::Rty.spec().point_value(), dec!(50));
+        assert_eq!(Symbol::Ym.spec().point_value(), dec!(5));
+    }
+
+    #[test]
+    fn parses_case_insensitively_and_refuses_unknowns() {
+        assert_eq!(Symbol::parse("es"), Some(Symbol::Es));
+        assert_eq!(Symbol::parse(" MNQ "), Some(Symbol::Mnq));
+        assert_eq!(Symbol::parse("CL"), None);
+        assert_eq!(
+            serde_json::from_str::<Symbol>("\"MES\"").unwrap(),
+            Symbol::Mes
+        );
+    }
+
+    #[test]
+    fn tick_grid() {
+        let es = Symbol::Es.spec();
+        assert!(es.is_on_tick(dec!(5012.75)));
+        assert!(!es.is_on_tick(dec!(5012.10)));
+    }
+}
