@@ -4,4 +4,5 @@
 pub mod bars;
 pub mod indicators;
 pub mod instruments;
+pub mod strategies;
 pub mod strategy_config;
