@@ -2,6 +2,7 @@
 //! the live runner call the same code, so they cannot diverge.
 
 pub mod bars;
+pub mod calendar;
 pub mod indicators;
 pub mod instruments;
 pub mod strategies;
