@@ -5,5 +5,7 @@ pub mod bars;
 pub mod calendar;
 pub mod indicators;
 pub mod instruments;
+pub mod risk;
+pub mod side;
 pub mod strategies;
 pub mod strategy_config;
