@@ -3,8 +3,10 @@
 
 pub mod bars;
 pub mod calendar;
+pub mod execution;
 pub mod indicators;
 pub mod instruments;
+pub mod positions;
 pub mod risk;
 pub mod side;
 pub mod strategies;
