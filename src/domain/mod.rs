@@ -3,6 +3,7 @@
 
 pub mod bars;
 pub mod calendar;
+pub mod evaluation;
 pub mod execution;
 pub mod indicators;
 pub mod instruments;
