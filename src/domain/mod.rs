@@ -1,5 +1,14 @@
 //! Pure trading logic: no IO, no async, no clock reads (time is passed in). The backtester and
 //! the live runner call the same code, so they cannot diverge.
 
+pub mod bars;
+pub mod calendar;
+pub mod evaluation;
+pub mod execution;
+pub mod indicators;
 pub mod instruments;
+pub mod positions;
+pub mod risk;
+pub mod side;
+pub mod strategies;
 pub mod strategy_config;

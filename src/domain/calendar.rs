@@ -1,0 +1,392 @@
+//! CME Globex equity-index session calendar, in America/Chicago (DST handled by chrono-tz).
+//!
+//! Weekly: open Sunday 17:00 CT → Friday 16:00 CT, with a daily halt 16:00–17:00 CT Mon–Thu.
+//! A session is named by its *trade date* D: it runs from 17:00 CT on the evening before D to
+//! 16:00 CT on D (Sunday evening belongs to Monday). Holidays are data keyed by trade date:
+//! `Closed` removes the whole session; `EarlyClose(t)` ends it at `t` CT on D (the next session
+//! still opens at 17:00 CT as usual).
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::America::Chicago;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "kind",
+    content = "close_time_ct",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum HolidayKind {
+    Closed,
+    EarlyClose(NaiveTime),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holiday {
+    /// Trade date the rule applies to.
+    pub date: NaiveDate,
+    pub name: String,
+    pub kind: HolidayKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "state",
+    content = "holiday",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum SessionState {
+    Open,
+    DailyHalt,
+    WeekendClosed,
+    Holiday(String),
+    EarlyClosed(String),
+}
+
+impl SessionState {
+    pub fn is_open(&self) -> bool {
+        matches!(self, SessionState::Open)
+    }
+}
+
+/// Holiday closures and early halts, built from data (the app stores them in a table).
+#[derive(Debug, Clone, Default)]
+pub struct HolidayCalendar {
+    by_trade_date: HashMap<NaiveDate, Holiday>,
+}
+
+fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+}
+
+/// (year, month, day, name, None = closed | Some((h, m)) = early close CT).
+type HolidayRow = (i32, u32, u32, &'static str, Option<(u32, u32)>);
+
+/// CME Group's published holiday calendar for CME Globex equity-index futures, 2026–2027
+/// (cmegroup.com "Holiday Calendar" / trading-hours notices). US holiday Mondays and observed
+/// Fridays are 12:00 CT early halts (trading resumes 17:00 CT for the next trade date); the day
+/// after Thanksgiving and Christmas Eve end at 12:15 CT; New Year's Day and Christmas are closed.
+/// Good Friday is listed as closed: CME sometimes opens an abbreviated session when the jobs
+/// report falls on it, and treating it closed fails safe (a missed session, never a trade in a
+/// closed market). Update from CME's notice each year.
+pub const CME_EQUITY_HOLIDAYS_2026_2027: &[HolidayRow] = &[
+    (2026, 1, 1, "New Year's Day", None),
+    (2026, 1, 19, "Martin Luther King Jr. Day", Some((12, 0))),
+    (2026, 2, 16, "Presidents' Day", Some((12, 0))),
+    (2026, 4, 3, "Good Friday", None),
+    (2026, 5, 25, "Memorial Day", Some((12, 0))),
+    (2026, 6, 19, "Juneteenth", Some((12, 0))),
+    (2026, 7, 3, "Independence Day (observed)", Some((12, 0))),
+    (2026, 9, 7, "Labor Day", Some((12, 0))),
+    (2026, 11, 26, "Thanksgiving Day", Some((12, 0))),
+    (2026, 11, 27, "Day after Thanksgiving", Some((12, 15))),
+    (2026, 12, 24, "Christmas Eve", Some((12, 15))),
+    (2026, 12, 25, "Christmas Day", None),
+    (2027, 1, 1, "New Year's Day", None),
+    (2027, 1, 18, "Martin Luther King Jr. Day", Some((12, 0))),
+    (2027, 2, 15, "Presidents' Day", Some((12, 0))),
+    (2027, 3, 26, "Good Friday", None),
+    (2027, 5, 31, "Memorial Day", Some((12, 0))),
+    (2027, 6, 18, "Juneteenth (observed)", Some((12, 0))),
+    (2027, 7, 5, "Independence Day (observed)", Some((12, 0))),
+    (2027, 9, 6, "Labor Day", Some((12, 0))),
+    (2027, 11, 25, "Thanksgiving Day", Some((12, 0))),
+    (2027, 11, 26, "Day after Thanksgiving", Some((12, 15))),
+    (2027, 12, 24, "Christmas Day (observed)", None),
+];
+
+const DAILY_CLOSE: (u32, u32) = (16, 0);
+const DAILY_OPEN: (u32, u32) = (17, 0);
+
+impl HolidayCalendar {
+    pub fn new(holidays: impl IntoIterator<Item = Holiday>) -> Self {
+        HolidayCalendar {
+            by_trade_date: holidays.into_iter().map(|h| (h.date, h)).collect(),
+        }
+    }
+
+    /// The shipped 2026–2027 CME equity table.
+    pub fn cme_equity() -> Self {
+        Self::new(
+            CME_EQUITY_HOLIDAYS_2026_2027
+                .iter()
+                .filter_map(|&(y, m, d, name, early)| {
+                    Some(Holiday {
+                        date: NaiveDate::from_ymd_opt(y, m, d)?,
+                        name: name.to_string(),
+                        kind: match early {
+                            None => HolidayKind::Closed,
+                            Some((h, mi)) => HolidayKind::EarlyClose(hm(h, mi)),
+                        },
+                    })
+                }),
+        )
+    }
+
+    pub fn holiday(&self, trade_date: NaiveDate) -> Option<&Holiday> {
+        self.by_trade_date.get(&trade_date)
+    }
+
+    /// Session state at `at`.
+    pub fn is_open(&self, at: DateTime<Utc>) -> SessionState {
+        let local = at.with_timezone(&Chicago);
+        let (date, time) = (local.date_naive(), local.time());
+        let close = hm(DAILY_CLOSE.0, DAILY_CLOSE.1);
+        let open = hm(DAILY_OPEN.0, DAILY_OPEN.1);
+        let evening = time >= open;
+        match local.weekday() {
+            Weekday::Sat => return SessionState::WeekendClosed,
+            Weekday::Sun if !evening => return SessionState::WeekendClosed,
+            Weekday::Fri if time >= close => return SessionState::WeekendClosed,
+            Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu
+                if time >= close && !evening =>
+            {
+                return SessionState::DailyHalt;
+            }
+            _ => {}
+        }
+        let trade_date = if evening {
+            date + Duration::days(1)
+        } else {
+            date
+        };
+        match self.holiday(trade_date) {
+            Some(h) if h.kind == HolidayKind::Closed => SessionState::Holiday(h.name.clone()),
+            Some(Holiday {
+                kind: HolidayKind::EarlyClose(t),
+                name,
+                ..
+            }) if !evening && time >= *t => SessionState::EarlyClosed(name.clone()),
+            _ => SessionState::Open,
+        }
+    }
+
+    /// `at` itself when open, else the next session open (17:00 CT on a Sun–Thu whose next
+    /// trade date is not closed). `None` only if nothing opens within 30 days.
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.is_open(at).is_open() {
+            return Some(at);
+        }
+        let start = at.with_timezone(&Chicago).date_naive();
+        (0..30).find_map(|i| {
+            let day = start + Duration::days(i);
+            if matches!(day.weekday(), Weekday::Fri | Weekday::Sat) {
+                return None;
+            }
+            let trade_date = day + Duration::days(1);
+            if self
+                .holiday(trade_date)
+                .is_some_and(|h| h.kind == HolidayKind::Closed)
+            {
+                return None;
+            }
+            let open = Chicago
+                .from_local_datetime(&day.and_time(hm(DAILY_OPEN.0, DAILY_OPEN.1)))
+                .earliest()?
+                .with_timezone(&Utc);
+            (open > at).then_some(open)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ct(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Chicago
+            .with_ymd_and_hms(y, m, d, h, mi, s)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn shipped_dates_fall_on_the_documented_weekdays() {
+        use Weekday::*;
+        let expected = [
+            Thu, Mon, Mon, Fri, Mon, Fri, Fri, Mon, Thu, Fri, Thu, Fri, Fri, Mon, Mon, Fri, Mon,
+            Fri, Mon, Mon, Thu, Fri, Fri,
+        ];
+        let rows = CME_EQUITY_HOLIDAYS_2026_2027;
+        assert_eq!(rows.len(), expected.len());
+        for (row, wd) in rows.iter().zip(expected) {
+            let d = NaiveDate::from_ymd_opt(row.0, row.1, row.2).unwrap();
+            assert_eq!(d.weekday(), wd, "{}", row.3);
+        }
+    }
+
+    #[test]
+    fn daily_halt_edges() {
+        let cal = HolidayCalendar::cme_equity();
+        // Tuesday 2026-11-24.
+        assert_eq!(
+            cal.is_open(ct(2026, 11, 24, 15, 59, 59)),
+            SessionState::Open
+        );
+        assert_eq!(
+            cal.is_open(ct(2026, 11, 24, 16, 0, 0)),
+            SessionState::DailyHalt
+        );
+        assert_eq!(
+            cal.is_open(ct(2026, 11, 24, 16, 59, 59)),
+            SessionState::DailyHalt
+        );
+        assert_eq!(cal.is_open(ct(2026, 11, 24, 17, 0, 0)), SessionState::Open);
+        assert_eq!(
+            cal.next_open(ct(2026, 11, 24, 16, 30, 0)),
+            Some(ct(2026, 11, 24, 17, 0, 0))
+        );
+    }
+
+    #[test]
+    fn friday_close_and_sunday_open() {
+        let cal = HolidayCalendar::cme_equity();
+        // Friday 2026-10-16 / Sunday 2026-10-18 (no holidays).
+        assert_eq!(
+            cal.is_open(ct(2026, 10, 16, 15, 59, 59)),
+            SessionState::Open
+        );
+        assert_eq!(
+            cal.is_open(ct(2026, 10, 16, 16, 0, 0)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(
+            cal.is_open(ct(2026, 10, 17, 12, 0, 0)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(
+            cal.is_open(ct(2026, 10, 18, 16, 59, 59)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(cal.is_open(ct(2026, 10, 18, 17, 0, 0)), SessionState::Open);
+        assert_eq!(
+            cal.next_open(ct(2026, 10, 16, 16, 0, 0)),
+            Some(ct(2026, 10, 18, 17, 0, 0))
+        );
+    }
+
+    #[test]
+    fn dst_switches_move_the_utc_hours() {
+        let cal = HolidayCalendar::cme_equity();
+        // DST starts Sunday 2026-03-08: the Friday before, 16:00 CST = 22:00 UTC; Sunday's open
+        // 17:00 CDT = 22:00 UTC; Monday's halt starts 16:00 CDT = 21:00 UTC.
+        assert_eq!(cal.is_open(utc(2026, 3, 6, 21, 59)), SessionState::Open);
+        assert_eq!(
+            cal.is_open(utc(2026, 3, 6, 22, 0)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(
+            cal.is_open(utc(2026, 3, 8, 21, 59)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(cal.is_open(utc(2026, 3, 8, 22, 0)), SessionState::Open);
+        assert_eq!(cal.is_open(utc(2026, 3, 9, 21, 0)), SessionState::DailyHalt);
+        assert_eq!(
+            cal.next_open(utc(2026, 3, 7, 0, 0)),
+            Some(utc(2026, 3, 8, 22, 0))
+        );
+        // DST ends Sunday 2026-11-01: Friday 16:00 CDT = 21:00 UTC; Sunday 17:00 CST = 23:00 UTC;
+        // Monday's halt 16:00 CST = 22:00 UTC (21:30 UTC is open again).
+        assert_eq!(
+            cal.is_open(utc(2026, 10, 30, 21, 0)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(
+            cal.is_open(utc(2026, 11, 1, 22, 30)),
+            SessionState::WeekendClosed
+        );
+        assert_eq!(cal.is_open(utc(2026, 11, 1, 23, 0)), SessionState::Open);
+        assert_eq!(cal.is_open(utc(2026, 11, 2, 21, 30)), SessionState::Open);
+        assert_eq!(
+            cal.is_open(utc(2026, 11, 2, 22, 0)),
+            SessionState::DailyHalt
+        );
+        assert_eq!(
+            cal.next_open(utc(2026, 10, 31, 0, 0)),
+            Some(utc(2026, 11, 1, 23, 0))
+        );
+    }
+
+    #[test]
+    fn closed_holiday_removes_the_whole_session() {
+        let cal = HolidayCalendar::cme_equity();
+        let xmas = || SessionState::Holiday("Christmas Day".into());
+        // Christmas Eve ends 12:15 CT; the evening of the 24th belongs to the closed 25th.
+        assert_eq!(
+            cal.is_open(ct(2026, 12, 24, 12, 14, 59)),
+            SessionState::Open
+        );
+        assert_eq!(
+            cal.is_open(ct(2026, 12, 24, 12, 15, 0)),
+            SessionState::EarlyClosed("Christmas Eve".into())
+        );
+        assert_eq!(cal.is_open(ct(2026, 12, 24, 17, 30, 0)), xmas());
+        assert_eq!(cal.is_open(ct(2026, 12, 25, 10, 0, 0)), xmas());
+        assert_eq!(
+            cal.next_open(ct(2026, 12, 24, 13, 0, 0)),
+            Some(ct(2026, 12, 27, 17, 0, 0))
+        );
+        // Good Friday 2026: Thursday evening closed, Sunday opens.
+        assert_eq!(
+            cal.is_open(ct(2026, 4, 2, 18, 0, 0)),
+            SessionState::Holiday("Good Friday".into())
+        );
+        assert_eq!(
+            cal.next_open(ct(2026, 4, 3, 9, 0, 0)),
+            Some(ct(2026, 4, 5, 17, 0, 0))
+        );
+    }
+
+    #[test]
+    fn early_close_on_thanksgiving_then_normal_reopen() {
+        let cal = HolidayCalendar::cme_equity();
+        let tg = || SessionState::EarlyClosed("Thanksgiving Day".into());
+        assert_eq!(
+            cal.is_open(ct(2026, 11, 26, 11, 59, 59)),
+            SessionState::Open
+        );
+        assert_eq!(cal.is_open(ct(2026, 11, 26, 12, 0, 0)), tg());
+        assert_eq!(
+            cal.is_open(ct(2026, 11, 26, 16, 30, 0)),
+            SessionState::DailyHalt
+        );
+        assert_eq!(
+            cal.next_open(ct(2026, 11, 26, 12, 0, 0)),
+            Some(ct(2026, 11, 26, 17, 0, 0))
+        );
+        assert_eq!(cal.is_open(ct(2026, 11, 26, 17, 0, 0)), SessionState::Open);
+        // Friday after: ends 12:15 CT, then the weekend.
+        assert_eq!(
+            cal.is_open(ct(2026, 11, 27, 12, 15, 0)),
+            SessionState::EarlyClosed("Day after Thanksgiving".into())
+        );
+        assert_eq!(
+            cal.next_open(ct(2026, 11, 27, 13, 0, 0)),
+            Some(ct(2026, 11, 29, 17, 0, 0))
+        );
+    }
+
+    #[test]
+    fn calendar_from_data_only() {
+        let day = NaiveDate::from_ymd_opt(2026, 10, 14).unwrap(); // a Wednesday
+        let cal = HolidayCalendar::new([Holiday {
+            date: day,
+            name: "Test".into(),
+            kind: HolidayKind::Closed,
+        }]);
+        assert_eq!(
+            cal.is_open(ct(2026, 10, 14, 10, 0, 0)),
+            SessionState::Holiday("Test".into())
+        );
+        assert_eq!(
+            HolidayCalendar::default().is_open(ct(2026, 10, 14, 10, 0, 0)),
+            SessionState::Open
+        );
+    }
+}

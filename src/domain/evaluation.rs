@@ -1,0 +1,331 @@
+//! One evaluation of a bot on a closed bar: strategy → every gate → (stage-dependent) execution,
+//! ending in exactly one `Decision` or one `NoTrade`, shaped like the SPEC §6 `decision_traces`
+//! and `no_trade_traces` rows (jsonb parts as `serde_json::Value`).
+//!
+//! Sizing: a signal's direction times `order_quantity` is the target position; the order is the
+//! difference from the current position (so a flip is one order of twice the size).
+
+use super::bars::Bar;
+use super::execution::{ExecutionOutcome, OrderIntent, SimParams, execute};
+use super::instruments::ContractSpec;
+use super::positions::Position;
+use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates};
+use super::side::Side;
+use super::strategies::{StrategyOutput, evaluate};
+use super::strategy_config::StrategyConfig;
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DecisionType {
+    Entry,
+    Exit,
+    Adjust,
+}
+
+impl DecisionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionType::Entry => "ENTRY",
+            DecisionType::Exit => "EXIT",
+            DecisionType::Adjust => "ADJUST",
+        }
+    }
+}
+
+/// Inputs of one evaluation. `gates.order` and `gates.position` are ignored: they are derived
+/// here from the signal and `position`.
+#[derive(Debug, Clone)]
+pub struct EvaluationInput<'a> {
+    pub bot_id: Uuid,
+    pub config: &'a StrategyConfig,
+    pub spec: &'a ContractSpec,
+    /// Completed bars, oldest first; the last one is the bar being decided on.
+    pub bars: &'a [Bar],
+    /// The bar after it, when known (PAPER fills at its open).
+    pub next_bar: Option<&'a Bar>,
+    /// Contracts per unit of signal.
+    pub order_quantity: u32,
+    pub position: &'a Position,
+    pub sim: &'a SimParams,
+    pub gates: GateContext<'a>,
+}
+
+/// One entry of `blocked_by`: a gate, or the strategy itself (`gate = "signal"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceBlocker {
+    pub gate: String,
+    pub code: String,
+    pub reason_human: String,
+    pub suggested_fix: String,
+}
+
+impl From<&Blocker> for TraceBlocker {
+    fn from(b: &Blocker) -> Self {
+        TraceBlocker {
+            gate: serde_json::to_value(b.gate)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            code: b.code.as_str().to_string(),
+            reason_human: b.reason_human.clone(),
+            suggested_fix: b.suggested_fix.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub decision_type: DecisionType,
+    pub reason_human: String,
+    pub reason_code: String,
+    pub signals: Value,
+    pub variables_snapshot: Value,
+    pub confidence: f64,
+    /// Ticks per contract (see `strategies`).
+    pub expected_value: f64,
+    pub risk_snapshot: Value,
+    pub order: OrderIntent,
+    pub execution: ExecutionOutcome,
+    pub gate_report: GateReport,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoTrade {
+    /// `GATE_BLOCKED`, `NO_SIGNAL`, `INSUFFICIENT_HISTORY`, `STRATEGY_ERROR`, `EXECUTION_REFUSED`.
+    pub suppression_type: String,
+    /// What was suppressed: `ENTRY`/`EXIT`/`ADJUST`, or `NONE` when the strategy wanted nothing.
+    pub suppression_decision: String,
+    pub reason_human: String,
+    pub reason_code: String,
+    pub blocked_by: Vec<TraceBlocker>,
+    pub signals: Value,
+    pub variables_snapshot: Value,
+    pub gate_report: GateReport,
+}
+
+impl NoTrade {
+    /// Identical consecutive suppressions share this key and may be folded into one row.
+    pub fn fold_key(&self) -> String {
+        let codes: Vec<&str> = self.blocked_by.iter().map(|b| b.code.as_str()).collect();
+        format!(
+            "{}|{}|{}",
+            self.suppression_type,
+            self.suppression_decision,
+            codes.join(",")
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Evaluation {
+    Decision(Box<Decision>),
+    NoTrade(Box<NoTrade>),
+}
+
+impl Evaluation {
+    /// Kill triggers and the daily-loss latch to store back live here for either outcome.
+    pub fn gate_report(&self) -> &GateReport {
+        match self {
+            Evaluation::Decision(d) => &d.gate_report,
+            Evaluation::NoTrade(n) => &n.gate_report,
+        }
+    }
+}
+
+fn signal_blocker(code: &str, reason: String, fix: &str) -> TraceBlocker {
+    TraceBlocker {
+        gate: "signal".into(),
+        code: code.into(),
+        reason_human: reason,
+        suggested_fix: fix.into(),
+    }
+}
+
+/// Runs one evaluation; never fails: every failure is a `NoTrade` naming why.
+pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
+    let strategy = evaluate(input.config, input.spec, input.bars);
+    let current = input.position.quantity;
+    let last = input.bars.last();
+    let (signals, variables) = snapshots(input.config, &strategy, current);
+
+    // Target and order (None when the strategy has no opinion or we already hold the target).
+    let planned = match (&strategy, last) {
+        (Ok(out), Some(bar)) => out.signal.direction().and_then(|dir| {
+            let target = dir * i64::from(input.order_quantity);
+            let delta = target - current;
+            let quantity = u32::try_from(delta.unsigned_abs())
+                .ok()
+                .filter(|q| *q > 0)?;
+            let side = if delta > 0 { Side::Buy } else { Side::Sell };
+            let kind = if current == 0 {
+                DecisionType::Entry
+            } else if target == 0 {
+                DecisionType::Exit
+            } else {
+                DecisionType::Adjust
+            };
+            Some((
+                kind,
+                ProposedOrder {
+                    side,
+                    quantity,
+                    price: bar.close,
+                },
+            ))
+        }),
+        _ => None,
+    };
+
+    let mut ctx = input.gates.clone();
+    ctx.position = current;
+    ctx.order = planned.as_ref().map(|(_, o)| o.clone());
+    let report = evaluate_gates(&ctx);
+    let mut blocked_by: Vec<TraceBlocker> =
+        report.blockers.iter().map(TraceBlocker::from).collect();
+    let gate_blocked = !blocked_by.is_empty();
+
+    let signal_issue = match &strategy {
+        Err(e @ super::strategies::StrategyError::InsufficientHistory { .. }) => Some((
+            "INSUFFICIENT_HISTORY",
+            e.to_string(),
+            "Wait for enough bars to accumulate, or shorten the strategy's lookback.",
+        )),
+        Err(e) => Some((
+            "STRATEGY_ERROR",
+            e.to_string(),
+            "Check the bot's strategy params and the bar data.",
+        )),
+        Ok(out) if planned.is_none() => Some((
+            "NO_SIGNAL",
+            format!("{} (position {current}: nothing to do)", out.reason_human),
+            "None needed: the strategy is waiting for its entry or exit condition.",
+        )),
+        Ok(_) => None,
+    };
+    if let Some((code, reason, fix)) = &signal_issue {
+        blocked_by.push(signal_blocker(code, reason.clone(), fix));
+    }
+
+    let no_trade = |blocked_by: Vec<TraceBlocker>, suppression_type: &str, report: GateReport| {
+        let first = &blocked_by[0];
+        let reason_human = blocked_by
+            .iter()
+            .map(|b| b.reason_human.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Evaluation::NoTrade(Box::new(NoTrade {
+            suppression_type: suppression_type.to_string(),
+            suppression_decision: planned
+                .as_ref()
+                .map_or("NONE", |(k, _)| k.as_str())
+                .to_string(),
+            reason_code: first.code.clone(),
+            reason_human,
+            blocked_by,
+            signals: signals.clone(),
+            variables_snapshot: variables.clone(),
+            gate_report: report,
+        }))
+    };
+
+    let (Some((kind, order)), Ok(out), Some(bar)) = (&planned, &strategy, last) else {
+        let st = if gate_blocked {
+            "GATE_BLOCKED"
+        } else {
+            signal_issue.as_ref().map_or("NO_SIGNAL", |s| s.0)
+        };
+        return no_trade(blocked_by, st, report);
+    };
+    if gate_blocked {
+        return no_trade(blocked_by, "GATE_BLOCKED", report);
+    }
+
+    let intent = OrderIntent::new(
+        input.bot_id,
+        input.spec.symbol,
+        order.side,
+        order.quantity,
+        order.price,
+        bar.ts_open,
+    );
+    let execution = match execute(
+        input.gates.stage,
+        &intent,
+        input.next_bar,
+        input.spec,
+        input.gates.calendar,
+        input.sim,
+        input.gates.now,
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            let code = e.code();
+            let b = TraceBlocker {
+                gate: "execution".into(),
+                code: code.as_str().into(),
+                reason_human: e.to_string(),
+                suggested_fix: code.suggested_fix().into(),
+            };
+            return no_trade(vec![b], "EXECUTION_REFUSED", report);
+        }
+    };
+    let risk_snapshot = serde_json::to_value(&report).unwrap_or(Value::Null);
+    Evaluation::Decision(Box::new(Decision {
+        decision_type: *kind,
+        reason_human: format!(
+            "{} {} {} {}: {}",
+            kind.as_str(),
+            order.side.as_str(),
+            order.quantity,
+            input.spec.symbol.as_str(),
+            out.reason_human
+        ),
+        reason_code: format!(
+            "SIGNAL_{}",
+            serde_json::to_value(out.signal)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+        signals,
+        variables_snapshot: variables,
+        confidence: out.confidence,
+        expected_value: out.expected_value_ticks,
+        risk_snapshot,
+        order: intent,
+        execution,
+        gate_report: report,
+    }))
+}
+
+fn snapshots(
+    config: &StrategyConfig,
+    strategy: &Result<StrategyOutput, super::strategies::StrategyError>,
+    current: i64,
+) -> (Value, Value) {
+    match strategy {
+        Ok(out) => (
+            json!({
+                "strategy": config.kind(),
+                "signal": out.signal,
+                "confidence": out.confidence,
+                "expected_value_ticks": out.expected_value_ticks,
+                "current_position": current,
+                "reason": out.reason_human,
+            }),
+            json!(out.variables),
+        ),
+        Err(e) => (
+            json!({"strategy": config.kind(), "error": e.to_string(), "current_position": current}),
+            json!({}),
+        ),
+    }
+}
+
+#[cfg(test)]
+#[path = "evaluation_tests.rs"]
+mod tests;

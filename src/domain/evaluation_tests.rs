@@ -1,0 +1,206 @@
+use super::*;
+use crate::domain::bars::test_support::bars_from_closes;
+use crate::domain::calendar::HolidayCalendar;
+use crate::domain::instruments::Symbol;
+use crate::domain::risk::{AutonomyTier, RiskLimits, Stage};
+use crate::domain::strategy_config::{CrossoverParams, MovingAverage};
+use chrono::Duration;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+struct World {
+    config: StrategyConfig,
+    spec: ContractSpec,
+    cal: HolidayCalendar,
+    limits: RiskLimits,
+    sim: SimParams,
+    bars: Vec<Bar>,
+    next: Bar,
+}
+
+/// Rising closes (crossover(2,4) → LONG); bars from Tue 2026-11-24 09:00 CT, one a minute.
+fn world(closes: &[i64]) -> World {
+    let mut all = bars_from_closes(&closes.iter().map(|&c| Decimal::from(c)).collect::<Vec<_>>());
+    let next = all.pop().unwrap();
+    World {
+        config: StrategyConfig::SmaCrossover(CrossoverParams {
+            fast: 2,
+            slow: 4,
+            average: MovingAverage::Sma,
+        }),
+        spec: Symbol::Es.spec(),
+        cal: HolidayCalendar::cme_equity(),
+        limits: RiskLimits {
+            max_order_size: 4,
+            max_position: 4,
+            daily_loss_limit: dec!(1000),
+            max_drawdown: dec!(3000),
+            max_orders_per_minute: 10,
+            price_collar_ticks: 20,
+            max_data_age_secs: 120,
+        },
+        sim: SimParams {
+            slippage_ticks: 1,
+            commission_per_contract: dec!(2.25),
+        },
+        bars: all,
+        next,
+    }
+}
+
+fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
+    let last = w.bars.last().unwrap();
+    let now = last.ts_open + Duration::minutes(1);
+    EvaluationInput {
+        bot_id: Uuid::from_u128(7),
+        config: &w.config,
+        spec: &w.spec,
+        bars: &w.bars,
+        next_bar: Some(&w.next),
+        order_quantity: 1,
+        position,
+        sim: &w.sim,
+        gates: GateContext {
+            now,
+            calendar: &w.cal,
+            spec: &w.spec,
+            limits: &w.limits,
+            stage: Stage::Paper,
+            tier: AutonomyTier::Supervised,
+            is_trading_enabled: false,
+            kill_switch_active: false,
+            breaker_open: false,
+            last_data_at: Some(now),
+            last_price: Some(last.close),
+            position: 0,
+            order: None,
+            daily_pnl: Decimal::ZERO,
+            daily_loss_latched: false,
+            equity: dec!(100000),
+            peak_equity: dec!(100000),
+            orders_last_minute: 0,
+        },
+    }
+}
+
+fn no_trade(e: Evaluation) -> NoTrade {
+    match e {
+        Evaluation::NoTrade(n) => *n,
+        Evaluation::Decision(d) => panic!("expected no-trade, got {d:?}"),
+    }
+}
+
+fn decision(e: Evaluation) -> Decision {
+    match e {
+        Evaluation::Decision(d) => *d,
+        Evaluation::NoTrade(n) => panic!("expected decision, got {n:?}"),
+    }
+}
+
+#[test]
+fn paper_entry_fills_at_next_open_plus_slippage() {
+    // closes 100..108 by 2; next bar opens at 108 (prev close) → buy fill 108.25.
+    let w = world(&[100, 102, 104, 106, 108, 110]);
+    let pos = Position::flat(Symbol::Es);
+    let d = decision(evaluate_bar(&input(&w, &pos)));
+    assert_eq!(d.decision_type, DecisionType::Entry);
+    assert_eq!(d.reason_code, "SIGNAL_LONG");
+    assert_eq!(d.order.side, Side::Buy);
+    assert_eq!(d.order.quantity, 1);
+    let ExecutionOutcome::Filled(fill) = &d.execution else {
+        panic!("{:?}", d.execution)
+    };
+    assert_eq!(fill.price, dec!(108.25));
+    assert_eq!(fill.commission, dec!(2.25));
+    assert_eq!(d.variables_snapshot["ma_fast"], 107.0);
+    assert_eq!(d.risk_snapshot["allowed"], true);
+    assert!((d.expected_value - 8.0).abs() < 1e-9);
+}
+
+#[test]
+fn halt_and_no_signal_both_listed() {
+    let w = world(&[100, 100, 100, 100, 100, 100]);
+    let pos = Position::flat(Symbol::Es);
+    let mut i = input(&w, &pos);
+    i.gates.now =
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 22, 30, 0).unwrap();
+    i.gates.last_data_at = Some(i.gates.now);
+    let n = no_trade(evaluate_bar(&i));
+    let codes: Vec<_> = n.blocked_by.iter().map(|b| b.code.as_str()).collect();
+    assert_eq!(codes, vec!["MARKET_CLOSED", "NO_SIGNAL"]);
+    assert_eq!(n.suppression_type, "GATE_BLOCKED");
+    assert_eq!(n.suppression_decision, "NONE");
+    assert_eq!(n.reason_code, "MARKET_CLOSED");
+    assert_eq!(n.fold_key(), "GATE_BLOCKED|NONE|MARKET_CLOSED,NO_SIGNAL");
+}
+
+#[test]
+fn blocked_entry_names_what_it_suppressed() {
+    let w = world(&[100, 102, 104, 106, 108, 110]);
+    let pos = Position::flat(Symbol::Es);
+    let mut i = input(&w, &pos);
+    i.gates.kill_switch_active = true;
+    i.gates.tier = AutonomyTier::Locked;
+    let n = no_trade(evaluate_bar(&i));
+    let codes: Vec<_> = n.blocked_by.iter().map(|b| b.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        vec!["KILL_SWITCH_ACTIVE", "AUTONOMY_TIER_INSUFFICIENT"]
+    );
+    assert_eq!(n.suppression_decision, "ENTRY");
+    assert_eq!(n.signals["signal"], "LONG");
+}
+
+#[test]
+fn insufficient_history_is_a_no_trade() {
+    let w = world(&[100, 102, 104, 106]);
+    let pos = Position::flat(Symbol::Es);
+    let n = no_trade(evaluate_bar(&input(&w, &pos)));
+    assert_eq!(n.suppression_type, "INSUFFICIENT_HISTORY");
+    assert_eq!(n.reason_code, "INSUFFICIENT_HISTORY");
+    assert_eq!(n.variables_snapshot, json!({}));
+}
+
+#[test]
+fn holding_the_target_is_no_signal_and_a_flip_is_one_adjust() {
+    let w = world(&[100, 102, 104, 106, 108, 110]);
+    let mut pos = Position::flat(Symbol::Es);
+    pos.apply_fill(Side::Buy, 1, dec!(100), Decimal::ZERO);
+    let n = no_trade(evaluate_bar(&input(&w, &pos)));
+    assert_eq!(
+        (n.suppression_type.as_str(), n.reason_code.as_str()),
+        ("NO_SIGNAL", "NO_SIGNAL")
+    );
+
+    let w = world(&[108, 106, 104, 102, 100, 98]);
+    let d = decision(evaluate_bar(&input(&w, &pos)));
+    assert_eq!(d.decision_type, DecisionType::Adjust);
+    assert_eq!((d.order.side, d.order.quantity), (Side::Sell, 2));
+    assert_eq!(d.gate_report.position_after, -1);
+}
+
+#[test]
+fn live_without_broker_is_refused_never_simulated() {
+    let w = world(&[100, 102, 104, 106, 108, 110]);
+    let pos = Position::flat(Symbol::Es);
+    let mut i = input(&w, &pos);
+    i.gates.stage = Stage::Live;
+    i.gates.tier = AutonomyTier::FullAutonomy;
+    i.gates.is_trading_enabled = true;
+    let n = no_trade(evaluate_bar(&i));
+    assert_eq!(n.suppression_type, "EXECUTION_REFUSED");
+    assert_eq!(n.reason_code, "EXECUTION_BROKER_UNAVAILABLE");
+}
+
+#[test]
+fn shadow_records_would_send_and_keys_repeat_on_restart() {
+    let w = world(&[100, 102, 104, 106, 108, 110]);
+    let pos = Position::flat(Symbol::Es);
+    let mut i = input(&w, &pos);
+    i.gates.stage = Stage::Shadow;
+    i.gates.tier = AutonomyTier::LimitedAutonomy;
+    let a = decision(evaluate_bar(&i));
+    assert!(matches!(a.execution, ExecutionOutcome::WouldSend { .. }));
+    let b = decision(evaluate_bar(&i));
+    assert_eq!(a.order.idempotency_key, b.order.idempotency_key);
+}

@@ -1,0 +1,275 @@
+//! Simulated execution by stage. PAPER fills at the next bar's open moved against the order by
+//! `slippage_ticks`, pays commission per contract, and never fills outside the session. SHADOW
+//! records what would have been sent. LIVE is refused here: no broker exists yet, and a LIVE
+//! order must never be silently simulated.
+
+use super::bars::Bar;
+use super::calendar::{HolidayCalendar, SessionState};
+use super::instruments::{ContractSpec, Symbol};
+use super::risk::Stage;
+use super::side::Side;
+use crate::error_code::ErrorCode;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimParams {
+    pub slippage_ticks: u32,
+    /// USD per contract per fill.
+    pub commission_per_contract: Decimal,
+}
+
+/// A market order the bot decided on for the bar that closed at `bar_ts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderIntent {
+    pub bot_id: Uuid,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub quantity: u32,
+    /// Last close when decided (what the collar checked).
+    pub reference_price: Decimal,
+    /// `ts_open` of the bar the decision was made on.
+    pub bar_ts: DateTime<Utc>,
+    pub idempotency_key: String,
+}
+
+/// Deterministic key: the same bot, bar and side always give the same key, so a restarted
+/// runner re-deriving the decision cannot book or send it twice (the orders table has it unique).
+pub fn idempotency_key(bot_id: Uuid, bar_ts: DateTime<Utc>, side: Side) -> String {
+    let mut h = Sha256::new();
+    h.update(bot_id.as_bytes());
+    h.update(bar_ts.timestamp_micros().to_be_bytes());
+    h.update(side.as_str().as_bytes());
+    format!("tp1-{}", &hex::encode(h.finalize())[..32])
+}
+
+impl OrderIntent {
+    pub fn new(
+        bot_id: Uuid,
+        symbol: Symbol,
+        side: Side,
+        quantity: u32,
+        reference_price: Decimal,
+        bar_ts: DateTime<Utc>,
+    ) -> Self {
+        OrderIntent {
+            bot_id,
+            symbol,
+            side,
+            quantity,
+            reference_price,
+            bar_ts,
+            idempotency_key: idempotency_key(bot_id, bar_ts, side),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SimFill {
+    pub idempotency_key: String,
+    pub side: Side,
+    pub quantity: u32,
+    pub price: Decimal,
+    /// USD, total for the fill.
+    pub commission: Decimal,
+    pub filled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionOutcome {
+    /// PAPER: filled on the next bar's open.
+    Filled(SimFill),
+    /// PAPER: the next bar has not arrived yet; fill on the next tick with the same intent.
+    AwaitingNextBar,
+    /// PAPER: the next bar opens outside the session; the order is not filled.
+    NoFill {
+        reason: String,
+        session: SessionState,
+    },
+    /// SHADOW: recorded as it would have been sent; never sent.
+    WouldSend { recorded_at: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionError {
+    #[error("LIVE execution needs a broker connection, which does not exist yet")]
+    LiveRefused,
+    #[error("stage {0:?} does not execute orders")]
+    StageCannotTrade(Stage),
+}
+
+impl ExecutionError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ExecutionError::LiveRefused => ErrorCode::ExecutionBrokerUnavailable,
+            ExecutionError::StageCannotTrade(_) => ErrorCode::PromotionGateFailed,
+        }
+    }
+}
+
+/// PAPER fill price: next open moved `slippage_ticks` against the order.
+pub fn paper_fill_price(
+    side: Side,
+    next_open: Decimal,
+    spec: &ContractSpec,
+    p: &SimParams,
+) -> Decimal {
+    next_open + Decimal::from(side.sign()) * spec.tick_size * Decimal::from(p.slippage_ticks)
+}
+
+/// Executes `intent` for `stage`. `next_bar` is the bar after the decision bar, if known.
+pub fn execute(
+    stage: Stage,
+    intent: &OrderIntent,
+    next_bar: Option<&Bar>,
+    spec: &ContractSpec,
+    calendar: &HolidayCalendar,
+    params: &SimParams,
+    now: DateTime<Utc>,
+) -> Result<ExecutionOutcome, ExecutionError> {
+    match stage {
+        Stage::Lab => Err(ExecutionError::StageCannotTrade(stage)),
+        Stage::Live => Err(ExecutionError::LiveRefused),
+        Stage::Shadow => Ok(ExecutionOutcome::WouldSend { recorded_at: now }),
+        Stage::Paper => {
+            let Some(bar) = next_bar else {
+                return Ok(ExecutionOutcome::AwaitingNextBar);
+            };
+            let session = calendar.is_open(bar.ts_open);
+            if !session.is_open() {
+                return Ok(ExecutionOutcome::NoFill {
+                    reason: format!(
+                        "next bar at {} is outside the session",
+                        bar.ts_open.to_rfc3339()
+                    ),
+                    session,
+                });
+            }
+            Ok(ExecutionOutcome::Filled(SimFill {
+                idempotency_key: intent.idempotency_key.clone(),
+                side: intent.side,
+                quantity: intent.quantity,
+                price: paper_fill_price(intent.side, bar.open, spec, params),
+                commission: params.commission_per_contract * Decimal::from(intent.quantity),
+                filled_at: bar.ts_open,
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use rust_decimal_macros::dec;
+
+    fn bar(ts: DateTime<Utc>, open: Decimal) -> Bar {
+        Bar {
+            ts_open: ts,
+            open,
+            high: open,
+            low: open,
+            close: open,
+            volume: 1,
+        }
+    }
+
+    fn setup() -> (
+        OrderIntent,
+        ContractSpec,
+        HolidayCalendar,
+        SimParams,
+        DateTime<Utc>,
+    ) {
+        let ts = Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap(); // Tue 10:00 CT
+        let bot = Uuid::from_u128(42);
+        (
+            OrderIntent::new(bot, Symbol::Es, Side::Buy, 2, dec!(5000), ts),
+            Symbol::Es.spec(),
+            HolidayCalendar::cme_equity(),
+            SimParams {
+                slippage_ticks: 1,
+                commission_per_contract: dec!(2.25),
+            },
+            ts,
+        )
+    }
+
+    #[test]
+    fn paper_fills_next_open_with_adverse_slippage_and_commission() {
+        let (mut intent, spec, cal, p, ts) = setup();
+        let next = bar(ts + chrono::Duration::minutes(1), dec!(5001.50));
+        let out = execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap();
+        let ExecutionOutcome::Filled(fill) = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(fill.price, dec!(5001.75)); // buy: +1 tick
+        assert_eq!(fill.commission, dec!(4.50));
+        assert_eq!(fill.filled_at, next.ts_open);
+        intent.side = Side::Sell;
+        let out = execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap();
+        let ExecutionOutcome::Filled(fill) = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(fill.price, dec!(5001.25)); // sell: -1 tick
+    }
+
+    #[test]
+    fn paper_never_fills_outside_the_session() {
+        let (intent, spec, cal, p, ts) = setup();
+        let halt = Utc.with_ymd_and_hms(2026, 11, 24, 22, 0, 0).unwrap(); // 16:00 CT
+        let out = execute(
+            Stage::Paper,
+            &intent,
+            Some(&bar(halt, dec!(5000))),
+            &spec,
+            &cal,
+            &p,
+            ts,
+        )
+        .unwrap();
+        assert!(matches!(
+            out,
+            ExecutionOutcome::NoFill {
+                session: SessionState::DailyHalt,
+                ..
+            }
+        ));
+        assert_eq!(
+            execute(Stage::Paper, &intent, None, &spec, &cal, &p, ts).unwrap(),
+            ExecutionOutcome::AwaitingNextBar
+        );
+    }
+
+    #[test]
+    fn shadow_records_live_and_lab_refuse() {
+        let (intent, spec, cal, p, ts) = setup();
+        let next = bar(ts, dec!(5000));
+        assert_eq!(
+            execute(Stage::Shadow, &intent, Some(&next), &spec, &cal, &p, ts).unwrap(),
+            ExecutionOutcome::WouldSend { recorded_at: ts }
+        );
+        let err = execute(Stage::Live, &intent, Some(&next), &spec, &cal, &p, ts).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ExecutionBrokerUnavailable);
+        assert!(execute(Stage::Lab, &intent, Some(&next), &spec, &cal, &p, ts).is_err());
+    }
+
+    #[test]
+    fn idempotency_key_is_deterministic_and_distinct() {
+        let ts = Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let k = idempotency_key(a, ts, Side::Buy);
+        assert_eq!(k, idempotency_key(a, ts, Side::Buy));
+        assert_eq!(k.len(), 4 + 32);
+        assert_ne!(k, idempotency_key(b, ts, Side::Buy));
+        assert_ne!(k, idempotency_key(a, ts, Side::Sell));
+        assert_ne!(
+            k,
+            idempotency_key(a, ts + chrono::Duration::seconds(1), Side::Buy)
+        );
+    }
+}

@@ -1,0 +1,385 @@
+//! The pre-trade risk engine: every gate is evaluated on every call (never stopping at the first
+//! block) so a no-trade trace can list all of them. Pure: the caller passes state in (including
+//! the daily-loss latch) and stores what comes back.
+
+use super::calendar::{HolidayCalendar, SessionState};
+use super::instruments::ContractSpec;
+use super::side::Side;
+use crate::error_code::ErrorCode;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// SPEC §2 bot stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Stage {
+    Lab,
+    Paper,
+    Shadow,
+    Live,
+}
+
+/// SPEC §2 autonomy tier, ordered `LOCKED < SUPERVISED < LIMITED_AUTONOMY < FULL_AUTONOMY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AutonomyTier {
+    Locked,
+    Supervised,
+    LimitedAutonomy,
+    FullAutonomy,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Lab => "LAB",
+            Stage::Paper => "PAPER",
+            Stage::Shadow => "SHADOW",
+            Stage::Live => "LIVE",
+        }
+    }
+}
+
+impl AutonomyTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutonomyTier::Locked => "LOCKED",
+            AutonomyTier::Supervised => "SUPERVISED",
+            AutonomyTier::LimitedAutonomy => "LIMITED_AUTONOMY",
+            AutonomyTier::FullAutonomy => "FULL_AUTONOMY",
+        }
+    }
+}
+
+/// Per-bot limits. Money in USD (exact decimal); sizes in contracts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskLimits {
+    pub max_order_size: u32,
+    /// Absolute post-trade position, contracts.
+    pub max_position: u32,
+    /// Loss for the trading day (realized + unrealized) at which trading latches off.
+    pub daily_loss_limit: Decimal,
+    /// Peak-to-current equity drop at which trading stops.
+    pub max_drawdown: Decimal,
+    pub max_orders_per_minute: u32,
+    /// Largest distance, in ticks, between an order's price and the last traded price.
+    pub price_collar_ticks: u32,
+    /// Oldest market data (seconds) a decision may rest on.
+    pub max_data_age_secs: u32,
+}
+
+impl RiskLimits {
+    /// LIMITED_AUTONOMY trades at half size (rounded down, at least 1 when the limit is ≥ 1).
+    pub fn scaled_for(&self, tier: AutonomyTier) -> RiskLimits {
+        let half = |v: u32| if v == 0 { 0 } else { (v / 2).max(1) };
+        match tier {
+            AutonomyTier::LimitedAutonomy => RiskLimits {
+                max_order_size: half(self.max_order_size),
+                max_position: half(self.max_position),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    KillSwitch,
+    CircuitBreaker,
+    MarketSession,
+    DataFreshness,
+    Stage,
+    AutonomyTier,
+    MaxOrderSize,
+    MaxPosition,
+    DailyLoss,
+    Drawdown,
+    OrderRate,
+    PriceCollar,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    pub gate: Gate,
+    pub code: ErrorCode,
+    pub reason_human: String,
+    pub suggested_fix: String,
+}
+
+/// An order the bot proposes; `price` is its limit (or, for a market order, reference) price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProposedOrder {
+    pub side: Side,
+    pub quantity: u32,
+    pub price: Decimal,
+}
+
+/// Everything the gates read. `order` is `None` when the strategy asks for no trade: the
+/// order-specific gates are then not applicable, the others still run.
+#[derive(Debug, Clone)]
+pub struct GateContext<'a> {
+    pub now: DateTime<Utc>,
+    pub calendar: &'a HolidayCalendar,
+    pub spec: &'a ContractSpec,
+    pub limits: &'a RiskLimits,
+    pub stage: Stage,
+    pub tier: AutonomyTier,
+    pub is_trading_enabled: bool,
+    pub kill_switch_active: bool,
+    pub breaker_open: bool,
+    /// Timestamp of the newest market data (bar close or last trade); `None` = no data.
+    pub last_data_at: Option<DateTime<Utc>>,
+    pub last_price: Option<Decimal>,
+    /// Signed contracts held now.
+    pub position: i64,
+    pub order: Option<ProposedOrder>,
+    /// Realized + unrealized PnL of the trading day, USD.
+    pub daily_pnl: Decimal,
+    /// Latch state as stored; only a human re-arm clears it.
+    pub daily_loss_latched: bool,
+    pub equity: Decimal,
+    pub peak_equity: Decimal,
+    /// Orders sent in the trailing 60 seconds.
+    pub orders_last_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KillTrigger {
+    pub gate: Gate,
+    pub reason_human: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GateReport {
+    pub allowed: bool,
+    pub blockers: Vec<Blocker>,
+    /// Breaches the supervisor must act on with its kill procedure.
+    pub kill_triggers: Vec<KillTrigger>,
+    /// Latch state to store back (set once breached, never cleared here).
+    pub daily_loss_latched: bool,
+    pub session: SessionState,
+    pub effective_limits: RiskLimits,
+    pub drawdown: Decimal,
+    pub position_after: i64,
+}
+
+fn block(gate: Gate, code: ErrorCode, reason: String, fix: &str) -> Blocker {
+    Blocker {
+        gate,
+        code,
+        reason_human: reason,
+        suggested_fix: fix.to_string(),
+    }
+}
+
+/// Evaluates every gate.
+pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
+    let mut blockers = Vec::new();
+    let mut kill_triggers = Vec::new();
+    let limits = ctx.limits.scaled_for(ctx.tier);
+    let order = ctx.order.as_ref();
+    let position_after = order.map_or(ctx.position, |o| {
+        ctx.position + o.side.sign() * i64::from(o.quantity)
+    });
+    // Exposure-raising orders are the ones loss and drawdown gates stop; exits stay possible.
+    let raises_exposure = order.is_some() && position_after.abs() > ctx.position.abs();
+
+    if ctx.kill_switch_active {
+        blockers.push(block(Gate::KillSwitch, ErrorCode::KillSwitchActive,
+            "The kill switch is active: no new orders.".into(),
+            "Investigate why it was pulled, then re-arm it (POST /api/system/kill-switch) as a human."));
+    }
+    if ctx.breaker_open {
+        blockers.push(block(Gate::CircuitBreaker, ErrorCode::CircuitBreakerOpen,
+            "The bot's circuit breaker is open after repeated failures.".into(),
+            "Read the bot's system events for the failures; the breaker half-opens after its cool-down."));
+    }
+
+    let session = ctx.calendar.is_open(ctx.now);
+    if !session.is_open() {
+        let next = ctx.calendar.next_open(ctx.now).map_or_else(
+            || "no open session within 30 days".to_string(),
+            |t| format!("next open {}", t.to_rfc3339()),
+        );
+        blockers.push(block(
+            Gate::MarketSession,
+            ErrorCode::MarketClosed,
+            format!("CME Globex equity session is not open ({session:?}); {next}."),
+            "Wait for the session to open; the bot resumes on its own.",
+        ));
+    }
+
+    match ctx.last_data_at {
+        None => blockers.push(block(
+            Gate::DataFreshness,
+            ErrorCode::DataUnavailable,
+            "No market data has been received.".into(),
+            "Check the market-data integration on the Connections page.",
+        )),
+        Some(t) => {
+            let age = ctx.now.signed_duration_since(t).num_seconds();
+            if age > i64::from(limits.max_data_age_secs) {
+                blockers.push(block(Gate::DataFreshness, ErrorCode::DataStale,
+                    format!("Newest market data is {age} s old (limit {} s).", limits.max_data_age_secs),
+                    "Check the market-data provider's health; the bot resumes when fresh bars arrive."));
+            }
+        }
+    }
+
+    match ctx.stage {
+        Stage::Lab => blockers.push(block(
+            Gate::Stage,
+            ErrorCode::PromotionGateFailed,
+            "Bot is in LAB: backtests only, it cannot trade.".into(),
+            "Promote the bot to PAPER once its backtests pass the promotion gates.",
+        )),
+        Stage::Live if !ctx.is_trading_enabled => blockers.push(block(
+            Gate::Stage,
+            ErrorCode::LiveTradingDisabled,
+            "Bot is LIVE but trading is not enabled for it.".into(),
+            "Enable trading on the bot (is_trading_enabled) after reviewing its limits.",
+        )),
+        _ => {}
+    }
+
+    let tier_ok = match ctx.tier {
+        AutonomyTier::Locked => false,
+        AutonomyTier::Supervised => matches!(ctx.stage, Stage::Lab | Stage::Paper),
+        AutonomyTier::LimitedAutonomy | AutonomyTier::FullAutonomy => true,
+    };
+    if !tier_ok {
+        let need = if ctx.tier == AutonomyTier::Locked {
+            "SUPERVISED"
+        } else {
+            "LIMITED_AUTONOMY"
+        };
+        blockers.push(block(
+            Gate::AutonomyTier,
+            ErrorCode::AutonomyTierInsufficient,
+            format!(
+                "Autonomy tier {} cannot trade at stage {} (needs at least {need}).",
+                ctx.tier.as_str(),
+                ctx.stage.as_str()
+            ),
+            "Raise the bot's autonomy score (see its autonomy breakdown) or demote its stage.",
+        ));
+    }
+
+    let limit_fix = "Reduce the order, or raise the bot's risk limits if that is intended.";
+    if let Some(o) = order {
+        if o.quantity > limits.max_order_size {
+            blockers.push(block(
+                Gate::MaxOrderSize,
+                ErrorCode::RiskLimitBreached,
+                format!(
+                    "Order of {} contracts exceeds max_order_size {} (tier {}).",
+                    o.quantity,
+                    limits.max_order_size,
+                    ctx.tier.as_str()
+                ),
+                limit_fix,
+            ));
+        }
+        if position_after.unsigned_abs() > u64::from(limits.max_position) && raises_exposure {
+            blockers.push(block(Gate::MaxPosition, ErrorCode::RiskLimitBreached,
+                format!("Position after the order would be {position_after} contracts; max_position is {}.",
+                    limits.max_position), limit_fix));
+        }
+        if ctx.orders_last_minute >= limits.max_orders_per_minute {
+            blockers.push(block(
+                Gate::OrderRate,
+                ErrorCode::RiskLimitBreached,
+                format!(
+                    "{} orders in the last minute; max_orders_per_minute is {}.",
+                    ctx.orders_last_minute, limits.max_orders_per_minute
+                ),
+                "Wait for the rate window to pass; check the strategy for order churn.",
+            ));
+        }
+        match ctx.last_price {
+            None => blockers.push(block(
+                Gate::PriceCollar,
+                ErrorCode::DataUnavailable,
+                "No last price to check the order's price against.".into(),
+                "Check the market-data integration; orders resume when prices arrive.",
+            )),
+            Some(last) => {
+                let collar = ctx.spec.tick_size * Decimal::from(limits.price_collar_ticks);
+                if (o.price - last).abs() > collar {
+                    blockers.push(block(
+                        Gate::PriceCollar,
+                        ErrorCode::RiskLimitBreached,
+                        format!(
+                            "Order price {} is more than {} ticks from the last price {last}.",
+                            o.price, limits.price_collar_ticks
+                        ),
+                        limit_fix,
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut latched = ctx.daily_loss_latched;
+    if !latched && ctx.daily_pnl <= -limits.daily_loss_limit {
+        latched = true;
+        kill_triggers.push(KillTrigger {
+            gate: Gate::DailyLoss,
+            reason_human: format!(
+                "Daily loss {} USD reached the limit {} USD.",
+                -ctx.daily_pnl, limits.daily_loss_limit
+            ),
+        });
+    }
+    if latched && (raises_exposure || order.is_none()) {
+        blockers.push(block(
+            Gate::DailyLoss,
+            ErrorCode::RiskLimitBreached,
+            format!(
+                "Daily loss limit {} USD is latched (day PnL {} USD).",
+                limits.daily_loss_limit, ctx.daily_pnl
+            ),
+            "A human must review the day's trades and re-arm the bot (POST /api/bots/{id}/rearm).",
+        ));
+    }
+    let drawdown = (ctx.peak_equity - ctx.equity).max(Decimal::ZERO);
+    if drawdown >= limits.max_drawdown {
+        kill_triggers.push(KillTrigger {
+            gate: Gate::Drawdown,
+            reason_human: format!(
+                "Drawdown {drawdown} USD reached max_drawdown {} USD.",
+                limits.max_drawdown
+            ),
+        });
+        if raises_exposure || order.is_none() {
+            blockers.push(block(
+                Gate::Drawdown,
+                ErrorCode::RiskLimitBreached,
+                format!(
+                    "Drawdown {drawdown} USD is at or beyond max_drawdown {} USD.",
+                    limits.max_drawdown
+                ),
+                "Review the bot's performance; re-arm only after deciding it should keep trading.",
+            ));
+        }
+    }
+
+    GateReport {
+        allowed: blockers.is_empty(),
+        blockers,
+        kill_triggers,
+        daily_loss_latched: latched,
+        session,
+        effective_limits: limits,
+        drawdown,
+        position_after,
+    }
+}
+
+#[cfg(test)]
+#[path = "risk_tests.rs"]
+mod tests;
