@@ -211,7 +211,10 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
     }
 
     let no_trade = |blocked_by: Vec<TraceBlocker>, suppression_type: &str, report: GateReport| {
-        let first = &blocked_by[0];
+        // Every caller passes at least one blocker; `NO_SIGNAL` is the honest fallback.
+        let reason_code = blocked_by
+            .first()
+            .map_or_else(|| "NO_SIGNAL".to_string(), |b| b.code.clone());
         let reason_human = blocked_by
             .iter()
             .map(|b| b.reason_human.as_str())
@@ -223,7 +226,7 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
                 .as_ref()
                 .map_or("NONE", |(k, _)| k.as_str())
                 .to_string(),
-            reason_code: first.code.clone(),
+            reason_code,
             reason_human,
             blocked_by,
             signals: signals.clone(),
