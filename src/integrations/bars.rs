@@ -8,7 +8,10 @@ use super::{
     Integrations,
     http::CallContext,
     outcome::Failure,
-    providers::market_data::{Bar, polygon_aggregates},
+    providers::{
+        ProviderClient,
+        market_data::{Bar, polygon_aggregates},
+    },
 };
 use crate::store::market_bars::{self, MarketBar};
 
@@ -73,9 +76,28 @@ pub async fn fetch_bars(
     let client = integrations
         .client(provider_id)
         .ok_or_else(|| BarsError::NotConfigured(provider_id.to_owned()))?;
+    fetch_bars_with(&client, pool, symbol, timeframe, from, to, ctx).await
+}
+
+/// Whether `provider_id` has a bars client.
+pub fn supports(provider_id: &str) -> bool {
+    matches!(provider_id, "polygon" | "databento")
+}
+
+/// [`fetch_bars`] with the provider's client in hand (its ProviderActor owns it).
+pub async fn fetch_bars_with(
+    client: &ProviderClient,
+    pool: &PgPool,
+    symbol: &str,
+    timeframe: Timeframe,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    ctx: CallContext,
+) -> Result<Vec<MarketBar>, BarsError> {
+    let provider_id = client.id();
     let bars: Vec<Bar> = match provider_id {
         "polygon" => polygon_aggregates(
-            &client,
+            client,
             symbol,
             1,
             timeframe.polygon_span(),
@@ -92,7 +114,7 @@ pub async fn fetch_bars(
                 Timeframe::H1 => databento::dbn::Schema::Ohlcv1H,
                 Timeframe::D1 => databento::dbn::Schema::Ohlcv1D,
             };
-            super::providers::databento::ohlcv(&client, symbol, schema, from, to)
+            super::providers::databento::ohlcv(client, symbol, schema, from, to)
                 .await
                 .map_err(BarsError::Provider)?
         }
