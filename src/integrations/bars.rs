@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    Integrations,
     http::CallContext,
     outcome::Failure,
     providers::{
@@ -51,8 +50,6 @@ impl Timeframe {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BarsError {
-    #[error("{0} is not configured")]
-    NotConfigured(String),
     #[error("{0} has no bars client")]
     Unsupported(String),
     #[error("{}: {}", .0.code, .0.message)]
@@ -61,31 +58,15 @@ pub enum BarsError {
     Database(#[from] sqlx::Error),
 }
 
-/// Fetches bars in `[from, to)` from `provider_id` and caches them; returns them oldest first.
-#[allow(clippy::too_many_arguments)]
-pub async fn fetch_bars(
-    integrations: &Integrations,
-    pool: &PgPool,
-    provider_id: &str,
-    symbol: &str,
-    timeframe: Timeframe,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    ctx: CallContext,
-) -> Result<Vec<MarketBar>, BarsError> {
-    let client = integrations
-        .client(provider_id)
-        .ok_or_else(|| BarsError::NotConfigured(provider_id.to_owned()))?;
-    fetch_bars_with(&client, pool, symbol, timeframe, from, to, ctx).await
-}
-
 /// Whether `provider_id` has a bars client.
 pub fn supports(provider_id: &str) -> bool {
     matches!(provider_id, "polygon" | "databento")
 }
 
-/// [`fetch_bars`] with the provider's client in hand (its ProviderActor owns it).
-pub async fn fetch_bars_with(
+/// Fetches bars in `[from, to)` with the provider's client and caches them; returns them
+/// oldest first. Called by the provider's ProviderActor (`RuntimeHandle::fetch_bars`), so its
+/// circuit breaker applies.
+pub async fn fetch_bars(
     client: &ProviderClient,
     pool: &PgPool,
     symbol: &str,

@@ -66,20 +66,6 @@ pub fn endpoint_of(config: &ProviderConfig) -> String {
 }
 
 impl Integrations {
-    /// Runs `id`'s verify, persists the outcome (so `connected` survives restarts) and writes a
-    /// system event. None when the provider is unknown or not configured.
-    pub async fn verify_and_record(
-        &self,
-        pool: &sqlx::PgPool,
-        id: &str,
-    ) -> Option<Result<crate::store::integrations::Verification, sqlx::Error>> {
-        let client = self.client(id)?;
-        let started = std::time::Instant::now();
-        let report = providers::verify(&client).await;
-        self.record_verification(pool, id, &report, started.elapsed())
-            .await
-    }
-
     /// Persists a verify's outcome (so `connected` survives restarts) and writes a system
     /// event. None when the provider is not configured. The runtime's ProviderActor runs the
     /// verify; the API records it here.

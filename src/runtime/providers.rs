@@ -521,15 +521,8 @@ impl Actor for ProviderActor {
                         to,
                         ctx,
                     } = *req;
-                    let fetch = bars::fetch_bars_with(
-                        &shared.client,
-                        &pool,
-                        &symbol,
-                        timeframe,
-                        from,
-                        to,
-                        ctx,
-                    );
+                    let fetch =
+                        bars::fetch_bars(&shared.client, &pool, &symbol, timeframe, from, to, ctx);
                     let result = match tokio::time::timeout(limit, fetch).await {
                         Ok(r) => r.map_err(ProviderCallError::from),
                         Err(_) => Err(ProviderCallError::Timeout(shared.id().to_owned())),
