@@ -1,7 +1,10 @@
 //! The Providers supervisor: one ProviderActor per configured provider, each behind its own
 //! circuit breaker (`provider:<id>`), persisted across restarts and reported as system events.
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -10,6 +13,7 @@ use tradeplane::{
     runtime::{BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig},
     store::usage_events,
 };
+use tradeplane_actors::ManualClock;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path, path_regex},
@@ -285,4 +289,76 @@ async fn bars_go_through_the_actor_and_a_bad_request_does_not_count(pool: PgPool
         rt.fetch_bars("databento", request("ES")).await,
         Err(ProviderCallError::NotConfigured(_))
     ));
+}
+
+#[sqlx::test]
+async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/models"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
+        .up_to_n_times(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/models"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"object": "list", "data": [{"id": "m"}]})),
+        )
+        .mount(&server)
+        .await;
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let env = env_for("openai", &server.uri());
+    let runtime = Runtime::start(
+        pool.clone(),
+        RuntimeConfig {
+            clock: clock.clone(),
+            ..config(&env)
+        },
+    )
+    .await
+    .unwrap();
+    let rt = runtime.handle();
+    for _ in 0..3 {
+        rt.verify_provider("openai").await.unwrap();
+    }
+    let Err(ProviderCallError::BreakerOpen { retry_after, .. }) =
+        rt.verify_provider("openai").await
+    else {
+        panic!("the breaker should be open");
+    };
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+
+    clock.advance(retry_after + Duration::from_secs(1));
+    let (report, _) = rt.verify_provider("openai").await.unwrap();
+    assert_eq!(
+        report.outcome.as_str(),
+        "ok",
+        "the probe reached the vendor"
+    );
+    assert_eq!(rt.providers_health()[0].breaker_state, "CLOSED");
+    runtime.shutdown().await;
+
+    let codes: Vec<String> = sqlx::query_scalar(
+        "SELECT code FROM system_events
+         WHERE provider_id = 'openai' AND code LIKE 'CIRCUIT_BREAKER_%' ORDER BY created_at, id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        codes,
+        [
+            "CIRCUIT_BREAKER_OPENED",
+            "CIRCUIT_BREAKER_HALF_OPEN",
+            "CIRCUIT_BREAKER_CLOSED"
+        ]
+    );
+    let saved: String =
+        sqlx::query_scalar("SELECT state FROM circuit_breakers WHERE scope = 'provider:openai'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(saved, "CLOSED");
 }
