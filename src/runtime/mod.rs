@@ -371,6 +371,9 @@ impl RuntimeHandle {
 
     /// The running actor of a configured provider.
     fn provider_actor(&self, id: &str) -> Result<ActorRef<ProviderMsg>, ProviderCallError> {
+        if !self.inner.providers.running() {
+            return Err(ProviderCallError::NotRunning);
+        }
         let Some(shared) = self.inner.providers.get(id) else {
             return Err(if self.inner.integrations.client(id).is_some() {
                 ProviderCallError::NotRunning

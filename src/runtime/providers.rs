@@ -324,6 +324,11 @@ impl ProviderSet {
         }
     }
 
+    /// False for the set of a detached runtime (no actors behind it).
+    pub fn running(&self) -> bool {
+        !self.names.is_empty()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Arc<ProviderShared>> {
         self.providers.get(id)
     }

@@ -362,3 +362,13 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
             .unwrap();
     assert_eq!(saved, "CLOSED");
 }
+
+#[tokio::test]
+async fn a_detached_runtime_runs_no_provider_calls() {
+    let rt = tradeplane::runtime::RuntimeHandle::detached();
+    assert!(rt.providers_health().is_empty());
+    assert!(matches!(
+        rt.verify_provider("openai").await,
+        Err(ProviderCallError::NotRunning)
+    ));
+}
