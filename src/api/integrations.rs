@@ -18,6 +18,7 @@ use crate::{
         outcome::Outcome,
         registry::{Category, ProviderConfig},
     },
+    runtime::ProviderCallError,
     store::{
         integrations::{self as store, UsageSummary, Verification},
         profit_variables::{self, ProfitVariable},
@@ -189,7 +190,8 @@ pub struct VerifyBody {
     responses(
         (status = 200, description = "The verify ran; `outcome` says what it proved", body = Envelope<VerifyBody>),
         (status = 404, description = "`INTEGRATION_UNKNOWN_PROVIDER`", body = ErrorEnvelope),
-        (status = 409, description = "`INTEGRATION_KEY_MISSING`", body = ErrorEnvelope),
+        (status = 408, description = "`REQUEST_TIMEOUT`: the verify did not finish in time", body = ErrorEnvelope),
+        (status = 409, description = "`INTEGRATION_KEY_MISSING`, or `CIRCUIT_BREAKER_OPEN` (the provider's breaker refused the call; the vendor was not called)", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
@@ -205,9 +207,34 @@ async fn verify(
             .fix(config.suggested_fix().unwrap_or_default())
             .details(serde_json::json!({ "missing_env_vars": config.missing_env_vars })));
     }
+    // Through the provider's actor, so its circuit breaker applies.
+    let (report, latency) = match state.runtime.verify_provider(config.spec.id).await {
+        Ok(r) => r,
+        Err(ProviderCallError::BreakerOpen { retry_after, .. }) => {
+            return Err(ApiError::new(ErrorCode::CircuitBreakerOpen)
+                .message(format!(
+                    "{}: circuit breaker open after repeated failures; the vendor was not called",
+                    config.spec.id
+                ))
+                .fix(format!(
+                    "Find the cause in GET /api/integrations/{}/events; the breaker lets one probe through in {} s",
+                    config.spec.id,
+                    retry_after.as_secs().max(1)
+                ))
+                .details(serde_json::json!({
+                    "provider_id": config.spec.id,
+                    "retry_after_ms": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                })));
+        }
+        Err(ProviderCallError::Timeout(_)) => {
+            return Err(ApiError::new(ErrorCode::RequestTimeout)
+                .message(format!("{} verify did not finish in time", config.spec.id)));
+        }
+        Err(err) => return Err(ApiError::internal(err.to_string())),
+    };
     let Some(result) = state
         .integrations
-        .verify_and_record(&state.pool, config.spec.id)
+        .record_verification(&state.pool, config.spec.id, &report, latency)
         .await
     else {
         return Err(ApiError::internal(format!(

@@ -6,11 +6,7 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::integrations::{
-    self, Integrations,
-    registry::{EnvMap, process_env},
-    usage::UsageSink,
-};
+use crate::integrations::{self, Integrations, registry::EnvMap, usage::UsageSink};
 use crate::runtime::RuntimeHandle;
 use crate::{clock::Clock, config::Config};
 
@@ -22,31 +18,43 @@ pub struct AppState {
     pub started_at: DateTime<Utc>,
     /// The supervision tree.
     pub runtime: RuntimeHandle,
-    /// Provider registry, configs and clients (built from the environment).
+    /// Provider registry, configs and clients: the runtime's (its ProviderActors own the same
+    /// clients), or built from an env map for a detached runtime.
     pub integrations: Arc<Integrations>,
     /// The time source for expiry, throttling and TOTP steps (manual in tests).
     pub clock: Clock,
 }
 
 impl AppState {
-    /// The state of a serving process: the running supervision tree, and providers configured
-    /// from the process environment.
+    /// The state of a serving process: the running supervision tree and the providers it was
+    /// started with (`RuntimeConfig.provider_env`), each behind its ProviderActor.
     pub fn new(pool: PgPool, config: Config, runtime: RuntimeHandle) -> Self {
-        Self::with_env(pool, config, runtime, &process_env())
+        let integrations = runtime.integrations();
+        Self::with_integrations(pool, config, runtime, integrations)
     }
 
-    /// With providers read from an explicit environment map (tests never read the process env).
-    /// Every provider call's usage event goes through the runtime's telemetry writer.
+    /// With providers read from an explicit environment map, for a detached runtime (load
+    /// examples, tests without a tree): no ProviderActor runs, so verify answers that the
+    /// runtime is not running. A running tree gets its providers from `RuntimeConfig`.
     pub fn with_env(pool: PgPool, config: Config, runtime: RuntimeHandle, env: &EnvMap) -> Self {
         let sink: Arc<dyn UsageSink> = Arc::new(runtime.telemetry().clone());
         let integrations = Integrations::from_env(env, sink, integrations::http::DEFAULT_TIMEOUT);
+        Self::with_integrations(pool, config, runtime, Arc::new(integrations))
+    }
+
+    fn with_integrations(
+        pool: PgPool,
+        config: Config,
+        runtime: RuntimeHandle,
+        integrations: Arc<Integrations>,
+    ) -> Self {
         AppState {
             pool,
             config: Arc::new(config),
             metrics: super::metrics::handle(),
             started_at: Utc::now(),
             runtime,
-            integrations: Arc::new(integrations),
+            integrations,
             clock: Clock::system(),
         }
     }

@@ -28,7 +28,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
-    let runtime = Runtime::start(db.pool.clone(), RuntimeConfig::default())
+    let runtime_config = RuntimeConfig {
+        provider_env: crate::integrations::registry::process_env(),
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::start(db.pool.clone(), runtime_config)
         .await
         .context("the supervision runtime failed to start")?;
     let state = AppState::new(db.pool.clone(), config, runtime.handle());

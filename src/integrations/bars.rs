@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    Integrations,
     http::CallContext,
     outcome::Failure,
-    providers::market_data::{Bar, polygon_aggregates},
+    providers::{
+        ProviderClient,
+        market_data::{Bar, polygon_aggregates},
+    },
 };
 use crate::store::market_bars::{self, MarketBar};
 
@@ -48,8 +50,6 @@ impl Timeframe {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BarsError {
-    #[error("{0} is not configured")]
-    NotConfigured(String),
     #[error("{0} has no bars client")]
     Unsupported(String),
     #[error("{}: {}", .0.code, .0.message)]
@@ -58,24 +58,27 @@ pub enum BarsError {
     Database(#[from] sqlx::Error),
 }
 
-/// Fetches bars in `[from, to)` from `provider_id` and caches them; returns them oldest first.
-#[allow(clippy::too_many_arguments)]
+/// Whether `provider_id` has a bars client.
+pub fn supports(provider_id: &str) -> bool {
+    matches!(provider_id, "polygon" | "databento")
+}
+
+/// Fetches bars in `[from, to)` with the provider's client and caches them; returns them
+/// oldest first. Called by the provider's ProviderActor (`RuntimeHandle::fetch_bars`), so its
+/// circuit breaker applies.
 pub async fn fetch_bars(
-    integrations: &Integrations,
+    client: &ProviderClient,
     pool: &PgPool,
-    provider_id: &str,
     symbol: &str,
     timeframe: Timeframe,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     ctx: CallContext,
 ) -> Result<Vec<MarketBar>, BarsError> {
-    let client = integrations
-        .client(provider_id)
-        .ok_or_else(|| BarsError::NotConfigured(provider_id.to_owned()))?;
+    let provider_id = client.id();
     let bars: Vec<Bar> = match provider_id {
         "polygon" => polygon_aggregates(
-            &client,
+            client,
             symbol,
             1,
             timeframe.polygon_span(),
@@ -92,7 +95,7 @@ pub async fn fetch_bars(
                 Timeframe::H1 => databento::dbn::Schema::Ohlcv1H,
                 Timeframe::D1 => databento::dbn::Schema::Ohlcv1D,
             };
-            super::providers::databento::ohlcv(&client, symbol, schema, from, to)
+            super::providers::databento::ohlcv(client, symbol, schema, from, to)
                 .await
                 .map_err(BarsError::Provider)?
         }

@@ -375,6 +375,12 @@ impl ProviderHttp {
         Failure::new(Outcome::Unreachable, code, self.redactor.redact(&message))
     }
 
+    /// Records an event for a call that never reached `call`/`guard` (one the provider's
+    /// circuit breaker refused), through the same sink.
+    pub fn record_event(&self, event: UsageEvent) {
+        self.sink.record(event);
+    }
+
     fn record<T>(
         &self,
         action: &'static str,

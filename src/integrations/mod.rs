@@ -66,20 +66,21 @@ pub fn endpoint_of(config: &ProviderConfig) -> String {
 }
 
 impl Integrations {
-    /// Runs `id`'s verify, persists the outcome (so `connected` survives restarts) and writes a
-    /// system event. None when the provider is unknown or not configured.
-    pub async fn verify_and_record(
+    /// Persists a verify's outcome (so `connected` survives restarts) and writes a system
+    /// event. None when the provider is not configured. The runtime's ProviderActor runs the
+    /// verify; the API records it here.
+    pub async fn record_verification(
         &self,
         pool: &sqlx::PgPool,
         id: &str,
+        report: &providers::VerifyReport,
+        latency: Duration,
     ) -> Option<Result<crate::store::integrations::Verification, sqlx::Error>> {
         use crate::store::{
             integrations::{Verification, upsert_verification},
             system_events::{self, NewSystemEvent, Severity},
         };
         let client = self.client(id)?;
-        let started = std::time::Instant::now();
-        let report = providers::verify(&client).await;
         let verification = Verification {
             provider_id: id.to_owned(),
             outcome: report.outcome.as_str().to_owned(),
@@ -87,7 +88,7 @@ impl Integrations {
             message: report.message.clone(),
             endpoint: endpoint_of(&client.config),
             sandbox: client.config.sandbox,
-            latency_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+            latency_ms: i32::try_from(latency.as_millis()).unwrap_or(i32::MAX),
             verified_at: chrono::Utc::now(),
             trace_id: crate::trace::TraceId::current().to_string(),
         };

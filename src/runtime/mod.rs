@@ -5,6 +5,7 @@
 //! Runner registry writer (task: bot_instances + circuit_breakers, batched)
 //! Root (one_for_one)
 //! ├── Scheduler   bar clock (1s…1d), loop health, job timeout sweep, heartbeat flush
+//! ├── Providers   one_for_one with intensity limits → ProviderActor per configured provider
 //! └── Bots        dynamic one_for_one with intensity limits → BotRunner per started bot
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 pub mod bots;
 pub mod events;
+pub mod providers;
 pub mod registry;
 pub mod scheduler;
 pub mod telemetry;
@@ -31,12 +33,22 @@ use tradeplane_actors::{
 use uuid::Uuid;
 
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
+pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
 pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
-use crate::store::system_events::{NewSystemEvent, Severity};
+use crate::integrations::{
+    Integrations, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
+    usage::UsageSink,
+};
+use crate::store::{
+    market_bars::MarketBar,
+    system_events::{NewSystemEvent, Severity},
+};
+use crate::trace::TraceId;
 use events::{TelemetrySink, bot_scope};
+use providers::{ProviderMsg, ProviderSet};
 use registry::Registry;
 use scheduler::{Scheduler, SchedulerArgs, SchedulerShared};
 
@@ -56,6 +68,10 @@ pub struct RuntimeConfig {
     /// How often the Bots supervisor checks heartbeats.
     pub heartbeat_check: Duration,
     pub clock: Arc<dyn Clock>,
+    /// Where providers are configured from (`serve`: the process env; tests: a map, so they
+    /// never read the process env). One ProviderActor per configured provider.
+    pub provider_env: EnvMap,
+    pub providers: ProvidersConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -71,6 +87,8 @@ impl Default for RuntimeConfig {
             max_bots: None,
             heartbeat_check: Duration::from_millis(500),
             clock: Arc::new(SystemClock),
+            provider_env: EnvMap::new(),
+            providers: ProvidersConfig::default(),
         }
     }
 }
@@ -108,6 +126,9 @@ struct Inner {
     ticks: broadcast::Sender<BarTick>,
     bots_name: String,
     runner: RunnerConfig,
+    integrations: Arc<Integrations>,
+    providers: Arc<ProviderSet>,
+    provider_call_timeout: Duration,
 }
 
 /// Cloneable access to the running tree.
@@ -132,6 +153,7 @@ pub struct Runtime {
     telemetry: TelemetryWriter,
     writer_stop: watch::Sender<bool>,
     writer: tokio::task::JoinHandle<()>,
+    providers_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
@@ -148,10 +170,29 @@ impl Runtime {
             t.clone(),
         ));
         let restored = registry.restore(&pool).await?;
-        let (writer_stop, stop_rx) = watch::channel(false);
-        let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx));
-
         let id = Uuid::now_v7();
+        // Every provider call's usage event goes through the telemetry writer.
+        let usage: Arc<dyn UsageSink> = Arc::new(t.clone());
+        let integrations = Arc::new(Integrations::from_env(
+            &config.provider_env,
+            usage,
+            DEFAULT_TIMEOUT,
+        ));
+        let provider_set = Arc::new(
+            ProviderSet::restore(
+                &integrations,
+                &pool,
+                config.breaker,
+                config.clock.clone(),
+                sink.clone(),
+                format!("tradeplane.provider.{id}"),
+            )
+            .await?,
+        );
+        let (writer_stop, stop_rx) = watch::channel(false);
+        let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx.clone()));
+        let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
+
         let bots_name = format!("tradeplane.bots.{id}");
         let (ticks, _) = broadcast::channel(1024);
         let shared = Arc::new(SchedulerShared::new(&config.scheduler));
@@ -197,9 +238,20 @@ impl Runtime {
             })
             .shutdown(Shutdown::Infinity)
         };
+        let providers_child = {
+            let spec = providers::supervisor_spec(&provider_set, &pool, &config.providers);
+            let sink: tradeplane_actors::SharedSink = sink.clone();
+            let name = format!("tradeplane.providers.{id}");
+            ChildSpec::new("providers", move |sup| {
+                providers::spawn_providers(name.clone(), spec.clone(), sink.clone(), sup)
+            })
+            .shutdown(Shutdown::Infinity)
+        };
+        // Providers start before Bots and stop after them (reverse start order).
         let root_spec = SupervisorSpec::new(Strategy::OneForOne)
             .intensity(5, Duration::from_secs(60))
             .child(scheduler_child)
+            .child(providers_child)
             .child(bots_child);
         let (root, root_join) =
             Supervisor::spawn(Some(format!("tradeplane.root.{id}")), root_spec, sink, None).await?;
@@ -209,7 +261,11 @@ impl Runtime {
                 "RUNTIME_STARTED",
                 "supervision tree started",
             )
-            .metadata(json!({ "node": config.node, "restored": restored })),
+            .metadata(json!({
+                "node": config.node,
+                "restored": restored,
+                "providers": provider_set.health().iter().map(|p| p.provider_id.clone()).collect::<Vec<_>>(),
+            })),
         );
         let handle = RuntimeHandle {
             inner: Arc::new(Inner {
@@ -219,6 +275,9 @@ impl Runtime {
                 ticks,
                 bots_name,
                 runner: config.runner.clone(),
+                integrations,
+                providers: provider_set,
+                provider_call_timeout: config.providers.call_timeout,
             }),
         };
         Ok(Runtime {
@@ -228,6 +287,7 @@ impl Runtime {
             telemetry,
             writer_stop,
             writer,
+            providers_writer,
         })
     }
 
@@ -255,6 +315,9 @@ impl Runtime {
         if let Err(err) = self.writer.await {
             tracing::error!(error = %err, "runner registry writer failed");
         }
+        if let Err(err) = self.providers_writer.await {
+            tracing::error!(error = %err, "provider breaker writer failed");
+        }
         self.telemetry.shutdown().await
     }
 }
@@ -275,10 +338,17 @@ impl RuntimeHandle {
                     t.clone(),
                 )),
                 scheduler: Arc::new(SchedulerShared::new(&config)),
-                telemetry: t,
+                telemetry: t.clone(),
                 ticks: broadcast::channel(1).0,
                 bots_name: format!("tradeplane.bots.detached.{}", Uuid::now_v7()),
                 runner: RunnerConfig::default(),
+                integrations: Arc::new(Integrations::from_env(
+                    &EnvMap::new(),
+                    Arc::new(t.clone()),
+                    DEFAULT_TIMEOUT,
+                )),
+                providers: Arc::new(ProviderSet::empty()),
+                provider_call_timeout: ProvidersConfig::default().call_timeout,
             }),
         }
     }
@@ -291,6 +361,82 @@ impl RuntimeHandle {
 
     pub fn telemetry(&self) -> &TelemetryHandle {
         &self.inner.telemetry
+    }
+
+    /// The providers this runtime was started with (configs and clients). Detached: none
+    /// configured.
+    pub fn integrations(&self) -> Arc<Integrations> {
+        self.inner.integrations.clone()
+    }
+
+    /// The running actor of a configured provider.
+    fn provider_actor(&self, id: &str) -> Result<ActorRef<ProviderMsg>, ProviderCallError> {
+        if !self.inner.providers.running() {
+            return Err(ProviderCallError::NotRunning);
+        }
+        let Some(shared) = self.inner.providers.get(id) else {
+            return Err(if self.inner.integrations.client(id).is_some() {
+                ProviderCallError::NotRunning
+            } else {
+                ProviderCallError::NotConfigured(id.to_owned())
+            });
+        };
+        ractor::registry::where_is(self.inner.providers.actor_name(shared.id()))
+            .map(Into::into)
+            .ok_or(ProviderCallError::NotRunning)
+    }
+
+    async fn provider_call<T: Send + 'static>(
+        &self,
+        id: &str,
+        msg: impl FnOnce(ractor::RpcReplyPort<Result<T, ProviderCallError>>) -> ProviderMsg,
+    ) -> Result<T, ProviderCallError> {
+        let actor = self.provider_actor(id)?;
+        // The actor's own time box ends the call first; this one only covers a lost actor.
+        let limit = self.inner.provider_call_timeout + Duration::from_secs(1);
+        match actor.call(msg, Some(limit)).await {
+            Ok(ractor::rpc::CallResult::Success(r)) => r,
+            Ok(ractor::rpc::CallResult::Timeout) => Err(ProviderCallError::Timeout(id.to_owned())),
+            Ok(ractor::rpc::CallResult::SenderError) | Err(_) => {
+                Err(ProviderCallError::ActorGone(id.to_owned()))
+            }
+        }
+    }
+
+    /// Runs `id`'s verify through its ProviderActor (its breaker applies). Returns the report
+    /// and how long the verify took.
+    pub async fn verify_provider(
+        &self,
+        id: &str,
+    ) -> Result<(VerifyReport, Duration), ProviderCallError> {
+        let trace = TraceId::current();
+        self.provider_call(id, move |reply| ProviderMsg::Verify(trace, reply))
+            .await
+    }
+
+    /// Fetches bars through `id`'s ProviderActor (its breaker applies) into `market_bars`.
+    pub async fn fetch_bars(
+        &self,
+        id: &str,
+        request: BarsRequest,
+    ) -> Result<Vec<MarketBar>, ProviderCallError> {
+        let trace = TraceId::current();
+        self.provider_call(id, move |reply| {
+            ProviderMsg::FetchBars(trace, Box::new(request), reply)
+        })
+        .await
+    }
+
+    /// Fault injection (tests, drills): `id`'s actor fails; the Providers supervisor restarts it.
+    pub fn fail_provider(&self, id: &str, reason: &str) -> Result<(), ProviderCallError> {
+        self.provider_actor(id)?
+            .cast(ProviderMsg::Fail(reason.to_owned()))
+            .map_err(|_| ProviderCallError::ActorGone(id.to_owned()))
+    }
+
+    /// Every configured provider's breaker and last results, from memory.
+    pub fn providers_health(&self) -> Vec<ProviderHealth> {
+        self.inner.providers.health()
     }
 
     /// Starts a runner for `bot_id`. Refused when the bot is KILLED, already running, or its
@@ -428,8 +574,11 @@ impl RuntimeHandle {
         self.inner.registry.runner(bot_id)
     }
 
+    /// Bot runner breakers, then provider breakers (`provider:<id>`).
     pub fn breakers(&self) -> Vec<BreakerView> {
-        self.inner.registry.breakers()
+        let mut v = self.inner.registry.breakers();
+        v.extend(self.inner.providers.breakers());
+        v
     }
 
     pub fn scheduler_health(&self) -> SchedulerHealth {

@@ -118,12 +118,14 @@ pub async fn spawn_app_with_runtime(pool: PgPool) -> TestApp {
 /// A real supervision tree (so usage events reach Postgres through the telemetry writer) and
 /// providers configured from `env`.
 pub async fn spawn_app_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
-    let runtime = Runtime::start(pool.clone(), crate::runtime::test_config())
-        .await
-        .unwrap();
+    let config = tradeplane::runtime::RuntimeConfig {
+        provider_env: env.clone(),
+        ..crate::runtime::test_config()
+    };
+    let runtime = Runtime::start(pool.clone(), config).await.unwrap();
     let handle = runtime.handle();
     std::mem::forget(runtime);
-    let state = AppState::with_env(pool, test_config(), handle, env);
+    let state = AppState::new(pool, test_config(), handle);
     serve_state(state, Clock::system()).await
 }
 

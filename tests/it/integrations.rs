@@ -166,7 +166,8 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
         "the usage event carries the request's trace id"
     );
     let system: (String, String) =
-        sqlx::query_as("SELECT code, trace_id FROM system_events WHERE provider_id = 'openai'")
+        // The provider's actor has its own (supervision) events; this is the verify's.
+        sqlx::query_as("SELECT code, trace_id FROM system_events WHERE provider_id = 'openai' AND code LIKE 'INTEGRATION_%'")
             .fetch_one(&pool)
             .await
             .unwrap();

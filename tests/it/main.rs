@@ -9,6 +9,7 @@ mod integrations;
 mod integrations_verify;
 mod openapi;
 mod operations;
+mod providers;
 mod runtime;
 mod sandbox;
 mod serve;

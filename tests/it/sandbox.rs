@@ -7,11 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
-    integrations::{
-        bars::{Timeframe, fetch_bars},
-        http::CallContext,
-        registry::EnvMap,
-    },
+    integrations::{bars::Timeframe, http::CallContext, registry::EnvMap},
+    runtime::BarsRequest,
     sandbox,
 };
 
@@ -117,18 +114,20 @@ async fn sandbox_end_to_end(pool: PgPool) {
     // Two Globex days of ES minute bars: about 2,760 bars, three simulator pages.
     let from = "2026-11-23T00:00:00Z".parse().unwrap();
     let to = "2026-11-25T00:00:00Z".parse().unwrap();
-    let bars = fetch_bars(
-        &state.integrations,
-        &pool,
-        "polygon",
-        "ES.c.0",
-        Timeframe::M1,
-        from,
-        to,
-        CallContext::default(),
-    )
-    .await
-    .unwrap();
+    let bars = state
+        .runtime
+        .fetch_bars(
+            "polygon",
+            BarsRequest {
+                symbol: "ES.c.0".into(),
+                timeframe: Timeframe::M1,
+                from,
+                to,
+                ctx: CallContext::default(),
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(bars.len(), 2 * 23 * 60);
     assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts));
     let cached: i64 = sqlx::query_scalar(
@@ -143,36 +142,40 @@ async fn sandbox_end_to_end(pool: PgPool) {
         first["last_used_at"].as_str().unwrap().parse().unwrap();
 
     tokio::time::sleep(Duration::from_millis(20)).await;
-    fetch_bars(
-        &state.integrations,
-        &pool,
-        "polygon",
-        "NQ.c.0",
-        Timeframe::H1,
-        from,
-        to,
-        CallContext::default(),
-    )
-    .await
-    .unwrap();
+    state
+        .runtime
+        .fetch_bars(
+            "polygon",
+            BarsRequest {
+                symbol: "NQ.c.0".into(),
+                timeframe: Timeframe::H1,
+                from,
+                to,
+                ctx: CallContext::default(),
+            },
+        )
+        .await
+        .unwrap();
     let second = polygon_usage(&app, 4).await;
     let second_used: chrono::DateTime<chrono::Utc> =
         second["last_used_at"].as_str().unwrap().parse().unwrap();
     assert!(second_used > first_used, "last_used_at moves");
 
     // Databento through the official crate: DBN over HTTP, the same synthetic market.
-    let dbn = fetch_bars(
-        &state.integrations,
-        &pool,
-        "databento",
-        "ES.c.0",
-        Timeframe::M1,
-        from,
-        to,
-        CallContext::default(),
-    )
-    .await
-    .unwrap();
+    let dbn = state
+        .runtime
+        .fetch_bars(
+            "databento",
+            BarsRequest {
+                symbol: "ES.c.0".into(),
+                timeframe: Timeframe::M1,
+                from,
+                to,
+                ctx: CallContext::default(),
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(dbn.len(), bars.len());
     for (d, p) in dbn.iter().zip(&bars) {
         assert_eq!(
@@ -180,18 +183,20 @@ async fn sandbox_end_to_end(pool: PgPool) {
             (p.ts, p.open, p.high, p.low, p.close, p.volume)
         );
     }
-    let daily = fetch_bars(
-        &state.integrations,
-        &pool,
-        "databento",
-        "NQ.c.0",
-        Timeframe::D1,
-        from,
-        to,
-        CallContext::default(),
-    )
-    .await
-    .unwrap();
+    let daily = state
+        .runtime
+        .fetch_bars(
+            "databento",
+            BarsRequest {
+                symbol: "NQ.c.0".into(),
+                timeframe: Timeframe::D1,
+                from,
+                to,
+                ctx: CallContext::default(),
+            },
+        )
+        .await
+        .unwrap();
     assert!(!daily.is_empty());
     for _ in 0..100 {
         let body = status(&app).await;

@@ -1,0 +1,643 @@
+//! The Providers supervisor: one [`ProviderActor`] per configured provider.
+//!
+//! Each actor owns its provider's [`ProviderClient`] and [`CircuitBreaker`] (scope
+//! `provider:<id>`, same defaults as the runners: 3 failures in 30 min, 60 s cool-down). Every
+//! request (`verify`, `fetch_bars`) asks the breaker first: while it is OPEN zero calls pass
+//! and the caller gets [`ProviderCallError::BreakerOpen`] without the vendor being touched.
+//!
+//! Which results count against the breaker (the provider's fault): `unreachable` (incl.
+//! timeouts), `provider_error` (5xx, malformed replies), `rate_limited`, and
+//! `invalid_credentials` (a revoked key fails every call; opening stops us hammering the vendor
+//! into lockouts or login penalties). A caller's bad input (HTTP 4xx other than 401/403/402/429,
+//! an unsupported request) and a plan limit (`insufficient_plan`: the vendor answered) do not.
+//!
+//! A refused call writes one usage event (status ERROR, error_code `CIRCUIT_BREAKER_OPEN`,
+//! metadata `refused: true`), as the call path already does for the calls its own rate limiter
+//! refuses (`LOCAL_RATE_LIMITED`): every attempt to use a provider is on its record, and the
+//! event says no vendor request was made.
+//!
+//! The breaker and the health snapshot live in [`ProviderShared`] (outside the actor), so they
+//! survive the actor's restarts and are readable without awaiting. Breaker changes are saved to
+//! `circuit_breakers` by a writer task and restored on start (an unreadable snapshot restores
+//! OPEN: fail closed). Transitions become `CIRCUIT_BREAKER_*` system events with `provider_id`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::{Notify, watch};
+use tradeplane_actors::{
+    Backoff, BreakerConfig, BreakerSnapshot, ChildSpec, CircuitBreaker, Clock, Permit, Restart,
+    SharedSink, Strategy, SupervisorSpec,
+};
+use utoipa::ToSchema;
+
+use super::registry::{BreakerView, breaker_state_str};
+use crate::integrations::{
+    Integrations,
+    bars::{self, BarsError, Timeframe},
+    http::CallContext,
+    outcome::{Outcome, codes},
+    providers::{self, ProviderClient, VerifyReport},
+};
+use crate::store::{
+    circuit_breakers::{self, BreakerSave},
+    market_bars::MarketBar,
+    usage_events::{UsageEvent, UsageStatus},
+};
+use crate::trace::TraceId;
+
+/// The breaker scope (and child id) of a provider: `provider:<id>`.
+pub fn provider_scope(id: &str) -> String {
+    format!("provider:{id}")
+}
+
+/// Error code of a call refused by an OPEN breaker (usage events and the API).
+pub const CIRCUIT_BREAKER_OPEN: &str = "CIRCUIT_BREAKER_OPEN";
+
+#[derive(Debug, Clone)]
+pub struct ProvidersConfig {
+    /// Time box of one actor request (a verify, or a whole bars fetch with its pages).
+    pub call_timeout: Duration,
+    /// More than `intensity` actor restarts within `period` is a meltdown of the subtree.
+    pub intensity: u32,
+    pub period: Duration,
+    pub backoff: Backoff,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(60),
+            intensity: 20,
+            period: Duration::from_secs(60),
+            backoff: Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderCallError {
+    #[error("the runtime is not running")]
+    NotRunning,
+    #[error("{0} is not configured")]
+    NotConfigured(String),
+    #[error("{provider}: circuit breaker open, retry after {retry_after:?}")]
+    BreakerOpen {
+        provider: String,
+        retry_after: Duration,
+    },
+    #[error("{0}: no answer within the call time box")]
+    Timeout(String),
+    #[error("{0}: the provider actor stopped before answering")]
+    ActorGone(String),
+    #[error(transparent)]
+    Bars(#[from] BarsError),
+}
+
+/// What the API shows of one provider actor (read without awaiting).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProviderHealth {
+    pub provider_id: String,
+    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
+    pub breaker_state: String,
+    pub failures_in_window: usize,
+    pub last_ok_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error_code: Option<String>,
+    /// Calls refused by the open breaker since start.
+    pub refused: u64,
+    pub restarts: u32,
+}
+
+struct Health {
+    breaker: CircuitBreaker,
+    last_ok_at: Option<DateTime<Utc>>,
+    last_error_at: Option<DateTime<Utc>>,
+    last_error_code: Option<String>,
+    refused: u64,
+    restarts: u32,
+}
+
+/// One provider's client, breaker and health: shared by its actor (every instance) and readers.
+pub struct ProviderShared {
+    pub client: Arc<ProviderClient>,
+    health: Mutex<Health>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How a finished call counts on the breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    /// The provider's fault: counts.
+    Failed,
+    /// Not the provider's fault (the caller's input, a plan limit, our database): the vendor
+    /// answered, so the permit is returned as a success.
+    Neutral,
+}
+
+fn verdict_of(outcome: Outcome, code: Option<&str>) -> Verdict {
+    match outcome {
+        Outcome::Ok => Verdict::Ok,
+        Outcome::ProviderError if code == Some(codes::PROVIDER_HTTP_4XX) => Verdict::Neutral,
+        Outcome::Unreachable
+        | Outcome::ProviderError
+        | Outcome::RateLimited
+        | Outcome::InvalidCredentials => Verdict::Failed,
+        Outcome::InsufficientPlan | Outcome::Unverifiable => Verdict::Neutral,
+    }
+}
+
+impl ProviderShared {
+    pub fn id(&self) -> &'static str {
+        self.client.id()
+    }
+
+    /// A permit for one call, or the refusal (recorded as a usage event, no vendor request).
+    fn admit(
+        &self,
+        action: &str,
+        status: UsageStatus,
+        ctx: CallContext,
+    ) -> Result<Permit, ProviderCallError> {
+        let refused = {
+            let mut h = lock(&self.health);
+            match h.breaker.try_acquire() {
+                Ok(p) => return Ok(p),
+                Err(open) => {
+                    h.refused += 1;
+                    open
+                }
+            }
+        };
+        let mut event = UsageEvent::new(self.id(), action, status, 0);
+        event.bot_id = ctx.bot_id;
+        event.run_id = ctx.run_id;
+        event.error_code = Some(CIRCUIT_BREAKER_OPEN.to_owned());
+        event.metadata = json!({
+            "refused": true,
+            "breaker_state": breaker_state_str(refused.state),
+            "retry_after_ms": u64::try_from(refused.retry_after.as_millis()).unwrap_or(u64::MAX),
+        });
+        self.client.http.record_event(event);
+        Err(ProviderCallError::BreakerOpen {
+            provider: self.id().to_owned(),
+            retry_after: refused.retry_after,
+        })
+    }
+
+    /// Returns the permit with the call's verdict; true when the breaker changed.
+    fn settle(&self, permit: Permit, verdict: Verdict, error_code: Option<&str>) -> bool {
+        let mut h = lock(&self.health);
+        let before = (h.breaker.state(), h.breaker.failures_in_window());
+        match verdict {
+            Verdict::Ok | Verdict::Neutral => h.breaker.record_success(permit),
+            Verdict::Failed => h.breaker.record_failure(permit),
+        }
+        match verdict {
+            Verdict::Ok => h.last_ok_at = Some(Utc::now()),
+            Verdict::Failed | Verdict::Neutral => {
+                if let Some(code) = error_code {
+                    h.last_error_at = Some(Utc::now());
+                    h.last_error_code = Some(code.to_owned());
+                }
+            }
+        }
+        before != (h.breaker.state(), h.breaker.failures_in_window())
+    }
+
+    pub fn health(&self) -> ProviderHealth {
+        let h = lock(&self.health);
+        ProviderHealth {
+            provider_id: self.id().to_owned(),
+            breaker_state: breaker_state_str(h.breaker.state()).to_owned(),
+            failures_in_window: h.breaker.failures_in_window(),
+            last_ok_at: h.last_ok_at,
+            last_error_at: h.last_error_at,
+            last_error_code: h.last_error_code.clone(),
+            refused: h.refused,
+            restarts: h.restarts,
+        }
+    }
+
+    fn breaker_view(&self) -> BreakerView {
+        let h = lock(&self.health);
+        BreakerView {
+            scope: provider_scope(self.id()),
+            state: breaker_state_str(h.breaker.state()).to_owned(),
+            failures_in_window: h.breaker.failures_in_window(),
+        }
+    }
+
+    fn snapshot(&self) -> BreakerSnapshot {
+        lock(&self.health).breaker.snapshot()
+    }
+}
+
+/// Every configured provider's shared state, and the breaker writer's bookkeeping.
+pub struct ProviderSet {
+    providers: BTreeMap<&'static str, Arc<ProviderShared>>,
+    dirty: Mutex<HashSet<&'static str>>,
+    notify: Notify,
+    /// Registered name prefix of the actors (`<prefix>.<id>`).
+    names: String,
+}
+
+impl ProviderSet {
+    /// Builds one shared slot per configured provider, restoring persisted breakers.
+    pub async fn restore(
+        integrations: &Integrations,
+        pool: &PgPool,
+        breaker: BreakerConfig,
+        clock: Arc<dyn Clock>,
+        sink: SharedSink,
+        names: String,
+    ) -> Result<Self, sqlx::Error> {
+        let rows: BTreeMap<String, serde_json::Value> = circuit_breakers::all(pool)
+            .await?
+            .into_iter()
+            .filter(|r| r.scope.starts_with("provider:"))
+            .map(|r| (r.scope, r.snapshot))
+            .collect();
+        let mut providers = BTreeMap::new();
+        for config in integrations.configs() {
+            let id = config.spec.id;
+            let Some(client) = integrations.client(id) else {
+                continue;
+            };
+            let scope = provider_scope(id);
+            let breaker = match rows.get(&scope) {
+                None => CircuitBreaker::new(scope, breaker, clock.clone(), sink.clone()),
+                Some(v) => match serde_json::from_value::<BreakerSnapshot>(v.clone()) {
+                    Ok(snap) => {
+                        CircuitBreaker::restore(scope, breaker, clock.clone(), sink.clone(), &snap)
+                    }
+                    Err(err) => {
+                        // Unknown is unknown: an unreadable breaker is treated as OPEN.
+                        tracing::error!(%scope, error = %err, "unreadable breaker snapshot; tripping it");
+                        let mut b =
+                            CircuitBreaker::new(scope, breaker, clock.clone(), sink.clone());
+                        b.trip("persisted snapshot unreadable");
+                        b
+                    }
+                },
+            };
+            providers.insert(
+                id,
+                Arc::new(ProviderShared {
+                    client,
+                    health: Mutex::new(Health {
+                        breaker,
+                        last_ok_at: None,
+                        last_error_at: None,
+                        last_error_code: None,
+                        refused: 0,
+                        restarts: 0,
+                    }),
+                }),
+            );
+        }
+        Ok(ProviderSet {
+            providers,
+            dirty: Mutex::new(HashSet::new()),
+            notify: Notify::new(),
+            names,
+        })
+    }
+
+    /// A set with no providers (a detached runtime).
+    pub fn empty() -> Self {
+        ProviderSet {
+            providers: BTreeMap::new(),
+            dirty: Mutex::new(HashSet::new()),
+            notify: Notify::new(),
+            names: String::new(),
+        }
+    }
+
+    /// False for the set of a detached runtime (no actors behind it).
+    pub fn running(&self) -> bool {
+        !self.names.is_empty()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<ProviderShared>> {
+        self.providers.get(id)
+    }
+
+    pub fn actor_name(&self, id: &str) -> String {
+        format!("{}.{id}", self.names)
+    }
+
+    pub fn health(&self) -> Vec<ProviderHealth> {
+        self.providers.values().map(|p| p.health()).collect()
+    }
+
+    pub fn breakers(&self) -> Vec<BreakerView> {
+        self.providers.values().map(|p| p.breaker_view()).collect()
+    }
+
+    fn mark(&self, id: &'static str) {
+        lock(&self.dirty).insert(id);
+        self.notify.notify_one();
+    }
+
+    async fn flush(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let ids: Vec<&'static str> = lock(&self.dirty).drain().collect();
+        let saves: Vec<BreakerSave> = ids
+            .iter()
+            .filter_map(|id| self.providers.get(id))
+            .filter_map(|p| {
+                let snap = p.snapshot();
+                Some(BreakerSave {
+                    scope: provider_scope(p.id()),
+                    state: breaker_state_str(snap.state).to_owned(),
+                    snapshot: serde_json::to_value(&snap).ok()?,
+                })
+            })
+            .collect();
+        if let Err(err) = circuit_breakers::save_many(pool, &saves).await {
+            lock(&self.dirty).extend(ids);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Saves changed breakers (coalesced, retried on errors, a last time on stop).
+    pub async fn run_writer(self: Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = self.notify.notified() => {},
+                _ = stop.changed() => break,
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if let Err(err) = self.flush(&pool).await {
+                tracing::warn!(error = %err, "provider breaker write failed; retrying");
+                let again = Arc::clone(&self);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    again.notify.notify_one();
+                });
+            }
+        }
+        if let Err(err) = self.flush(&pool).await {
+            tracing::error!(error = %err, "final provider breaker write failed");
+        }
+    }
+}
+
+/// A bars request for a provider actor.
+#[derive(Debug, Clone)]
+pub struct BarsRequest {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub ctx: CallContext,
+}
+
+pub type VerifyResult = Result<(VerifyReport, Duration), ProviderCallError>;
+pub type BarsResult = Result<Vec<MarketBar>, ProviderCallError>;
+
+pub enum ProviderMsg {
+    Verify(TraceId, RpcReplyPort<VerifyResult>),
+    FetchBars(TraceId, Box<BarsRequest>, RpcReplyPort<BarsResult>),
+    /// Fault injection (tests, drills): the actor fails and is restarted by its supervisor.
+    Fail(String),
+}
+
+pub struct ProviderArgs {
+    pub shared: Arc<ProviderShared>,
+    pub set: Arc<ProviderSet>,
+    pub pool: PgPool,
+    pub call_timeout: Duration,
+}
+
+pub struct ProviderActor;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InjectedFailure(String);
+
+impl Actor for ProviderActor {
+    type Msg = ProviderMsg;
+    type State = ProviderArgs;
+    type Arguments = ProviderArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: ProviderArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Admission happens here, in order; the call itself runs in its own task so one slow
+        // vendor request does not hold up the next one (the call path's limiter paces them).
+        match msg {
+            ProviderMsg::Verify(trace, reply) => {
+                let permit = match trace
+                    .clone()
+                    .scope(async {
+                        state
+                            .shared
+                            .admit("verify", UsageStatus::Verify, CallContext::default())
+                    })
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let (shared, set, limit) =
+                    (state.shared.clone(), state.set.clone(), state.call_timeout);
+                tokio::spawn(trace.scope(async move {
+                    let started = Instant::now();
+                    let result = match tokio::time::timeout(
+                        limit,
+                        providers::verify(&shared.client),
+                    )
+                    .await
+                    {
+                        Ok(report) => {
+                            let verdict = verdict_of(report.outcome, report.error_code.as_deref());
+                            if shared.settle(permit, verdict, report.error_code.as_deref()) {
+                                set.mark(shared.id());
+                            }
+                            Ok((report, started.elapsed()))
+                        }
+                        Err(_) => {
+                            shared.settle(permit, Verdict::Failed, Some(codes::TIMEOUT));
+                            set.mark(shared.id());
+                            Err(ProviderCallError::Timeout(shared.id().to_owned()))
+                        }
+                    };
+                    let _ = reply.send(result);
+                }));
+            }
+            ProviderMsg::FetchBars(trace, req, reply) => {
+                if !bars::supports(state.shared.id()) {
+                    let _ =
+                        reply.send(Err(BarsError::Unsupported(state.shared.id().into()).into()));
+                    return Ok(());
+                }
+                let permit = match trace
+                    .clone()
+                    .scope(async {
+                        state
+                            .shared
+                            .admit("bars.fetch", UsageStatus::Error, req.ctx)
+                    })
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let (shared, set, pool, limit) = (
+                    state.shared.clone(),
+                    state.set.clone(),
+                    state.pool.clone(),
+                    state.call_timeout,
+                );
+                tokio::spawn(trace.scope(async move {
+                    let BarsRequest {
+                        symbol,
+                        timeframe,
+                        from,
+                        to,
+                        ctx,
+                    } = *req;
+                    let fetch =
+                        bars::fetch_bars(&shared.client, &pool, &symbol, timeframe, from, to, ctx);
+                    let result = match tokio::time::timeout(limit, fetch).await {
+                        Ok(r) => r.map_err(ProviderCallError::from),
+                        Err(_) => Err(ProviderCallError::Timeout(shared.id().to_owned())),
+                    };
+                    let (verdict, code) = match &result {
+                        Ok(_) => (Verdict::Ok, None),
+                        Err(ProviderCallError::Bars(BarsError::Provider(f))) => {
+                            (verdict_of(f.outcome, Some(f.code)), Some(f.code))
+                        }
+                        Err(ProviderCallError::Timeout(_)) => {
+                            (Verdict::Failed, Some(codes::TIMEOUT))
+                        }
+                        // The vendor answered; our own database failed.
+                        Err(_) => (Verdict::Neutral, None),
+                    };
+                    if shared.settle(permit, verdict, code) {
+                        set.mark(shared.id());
+                    }
+                    let _ = reply.send(result);
+                }));
+            }
+            ProviderMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
+        }
+        Ok(())
+    }
+}
+
+/// The Providers supervisor's spec: one permanent child per configured provider.
+pub fn supervisor_spec(
+    set: &Arc<ProviderSet>,
+    pool: &PgPool,
+    config: &ProvidersConfig,
+) -> SupervisorSpec {
+    let mut spec =
+        SupervisorSpec::new(Strategy::OneForOne).intensity(config.intensity, config.period);
+    for shared in set.providers.values() {
+        let (shared, set, pool, call_timeout) = (
+            shared.clone(),
+            set.clone(),
+            pool.clone(),
+            config.call_timeout,
+        );
+        let name = set.actor_name(shared.id());
+        let started = std::sync::atomic::AtomicBool::new(false);
+        let child = ChildSpec::new(provider_scope(shared.id()), move |sup: ActorCell| {
+            if started.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                lock(&shared.health).restarts += 1;
+            }
+            let args = ProviderArgs {
+                shared: shared.clone(),
+                set: set.clone(),
+                pool: pool.clone(),
+                call_timeout,
+            };
+            let name = name.clone();
+            async move {
+                Actor::spawn_linked(Some(name), ProviderActor, args, sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+        })
+        .restart(Restart::Permanent)
+        .backoff(config.backoff);
+        spec = spec.child(child);
+    }
+    spec
+}
+
+/// Spawns the Providers supervisor under `parent`.
+pub async fn spawn_providers(
+    name: String,
+    spec: SupervisorSpec,
+    sink: SharedSink,
+    parent: ActorCell,
+) -> Result<ActorCell, SpawnErr> {
+    tradeplane_actors::Supervisor::spawn(Some(name), spec, sink, Some(parent))
+        .await
+        .map(|(r, _)| r.get_cell())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::integrations::outcome::Failure;
+
+    #[test]
+    fn what_counts_on_the_breaker() {
+        assert_eq!(verdict_of(Outcome::Ok, None), Verdict::Ok);
+        for o in [
+            Outcome::Unreachable,
+            Outcome::ProviderError,
+            Outcome::RateLimited,
+            Outcome::InvalidCredentials,
+        ] {
+            assert_eq!(verdict_of(o, Some("X")), Verdict::Failed, "{o:?}");
+        }
+        assert_eq!(
+            verdict_of(Outcome::ProviderError, Some(codes::PROVIDER_HTTP_4XX)),
+            Verdict::Neutral
+        );
+        assert_eq!(
+            verdict_of(Outcome::InsufficientPlan, None),
+            Verdict::Neutral
+        );
+        assert_eq!(verdict_of(Outcome::Unverifiable, None), Verdict::Neutral);
+    }
+
+    #[test]
+    fn failure_vocabulary_is_shared() {
+        let f = Failure::new(Outcome::Unreachable, codes::TIMEOUT, "x");
+        assert_eq!(verdict_of(f.outcome, Some(f.code)), Verdict::Failed);
+    }
+}
