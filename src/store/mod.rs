@@ -3,6 +3,7 @@
 pub mod audit_log;
 pub mod auth_throttle;
 pub mod bot_instances;
+pub mod bots;
 pub mod circuit_breakers;
 pub mod embedded;
 pub mod integrations;
@@ -15,6 +16,7 @@ pub mod service_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod system_events;
+pub mod traces;
 pub mod usage_events;
 pub mod users;
 
