@@ -1,5 +1,5 @@
 //! `GET|POST /api/system/kill-switch`: the global kill switch. Activation kills every running
-//! runner and marks those bots KILLED; it latches until an admin releases it explicitly.
+//! runner, marks those bots KILLED and cancels every working order; it latches until an admin releases it explicitly.
 //! Starts are refused while it is active (`KILL_SWITCH_ACTIVE`).
 
 use axum::extract::State;
@@ -18,7 +18,7 @@ use crate::{
     auth::{RecentStepUp, principal::ClientIp},
     store::{
         audit_log::{NewAuditEntry, Outcome},
-        bots,
+        bots, orders,
         settings::{self, KillSwitch},
         system_events::{self, NewSystemEvent, Severity},
     },
@@ -40,6 +40,8 @@ pub struct KillSwitchBody {
     pub kill_switch: KillSwitch,
     /// Bots killed by this activation (empty otherwise).
     pub killed_bot_ids: Vec<Uuid>,
+    /// Working orders cancelled by this activation (empty otherwise).
+    pub cancelled_order_ids: Vec<Uuid>,
 }
 
 /// The kill switch's state.
@@ -53,6 +55,7 @@ async fn get_kill_switch(State(state): State<AppState>) -> ApiResult<KillSwitchB
     Ok(ApiOk::new(KillSwitchBody {
         kill_switch: settings::kill_switch(&state.pool).await?,
         killed_bot_ids: Vec::new(),
+        cancelled_order_ids: Vec::new(),
     }))
 }
 
@@ -99,6 +102,7 @@ async fn set_kill_switch(
     )
     .await?;
     let mut killed = Vec::new();
+    let mut cancelled = Vec::new();
     if body.active {
         // Every bot with a runner in the DB's view, plus any runner the runtime holds.
         let mut ids = bots::active_ids(&state.pool).await?;
@@ -113,6 +117,7 @@ async fn set_kill_switch(
         }
         bots::mark_killed(&state.pool, &ids, now).await?;
         killed = ids;
+        cancelled = orders::cancel_all_working(&state.pool, &why, now).await?;
     }
     audit(
         &state,
@@ -122,6 +127,7 @@ async fn set_kill_switch(
             .metadata(json!({
                 "from": before.active, "to": after.active,
                 "reason": after.reason, "killed_bots": killed.len(),
+                "cancelled_orders": cancelled.len(),
             })),
     )
     .await;
@@ -143,12 +149,13 @@ async fn set_kill_switch(
             format!("Kill switch released by {}", me.email),
         )
     }
-    .metadata(json!({ "by": me.email, "reason": after.reason, "killed_bot_ids": killed }));
+    .metadata(json!({ "by": me.email, "reason": after.reason, "killed_bot_ids": killed, "cancelled_order_ids": cancelled }));
     if let Err(err) = system_events::insert(&state.pool, event).await {
         tracing::warn!(error = %err, "could not record system event");
     }
     Ok(ApiOk::new(KillSwitchBody {
         kill_switch: after,
         killed_bot_ids: killed,
+        cancelled_order_ids: cancelled,
     }))
 }

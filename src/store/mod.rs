@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod login_challenges;
 pub mod market_bars;
+pub mod orders;
 pub mod page;
 pub mod profit_variables;
 pub mod service_tokens;

@@ -3,7 +3,10 @@
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::integrations::registry::EnvMap;
+use tradeplane::{
+    integrations::registry::EnvMap,
+    store::orders::{self, NewOrder},
+};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path},
@@ -490,6 +493,38 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         .await
         .unwrap();
 
+    // A working order and a filled one; booking the same key twice books once.
+    let order = |key: &str, status: &str| NewOrder {
+        bot_id: running.parse().unwrap(),
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: key.to_owned(),
+        symbol: "ES".into(),
+        side: "BUY".into(),
+        quantity: 1,
+        order_type: "LIMIT".into(),
+        limit_price: Some(rust_decimal::Decimal::new(500025, 2)),
+        stop_price: None,
+        stage: "PAPER".into(),
+        status: status.into(),
+    };
+    let now = chrono::Utc::now();
+    let (working, new) = orders::insert_once(&pool, order("k-1", "WORKING"), now)
+        .await
+        .unwrap();
+    assert!(new);
+    let (again, new) = orders::insert_once(&pool, order("k-1", "WORKING"), now)
+        .await
+        .unwrap();
+    assert!(!new);
+    assert_eq!(again.id, working.id);
+    assert_eq!(
+        again.limit_price,
+        Some(rust_decimal::Decimal::new(500025, 2))
+    );
+    orders::insert_once(&pool, order("k-2", "FILLED"), now)
+        .await
+        .unwrap();
     let (status, body) = send(
         &app,
         &admin,
@@ -501,6 +536,13 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["kill_switch"]["active"], true);
     assert_eq!(body["killed_bot_ids"], json!([running]));
+    assert_eq!(body["cancelled_order_ids"], json!([working.id]));
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM orders ORDER BY idempotency_key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["CANCELLED", "FILLED"]);
     let (_, body) = send(
         &app,
         &admin,
