@@ -5,6 +5,7 @@ pub mod auth_throttle;
 pub mod bot_instances;
 pub mod bots;
 pub mod circuit_breakers;
+pub mod cme_holidays;
 pub mod embedded;
 pub mod integrations;
 pub mod jobs;

@@ -1035,3 +1035,122 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         "a refused start changes nothing"
     );
 }
+
+#[sqlx::test]
+async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgPool) {
+    let app = manual_app(pool.clone()).await;
+    let plain_admin = app.admin_client().await;
+    let (status, body) = send(
+        &app,
+        &plain_admin,
+        "POST",
+        "/api/bots",
+        sma_bot("s", "SHADOW"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let p = format!("/api/bots/{id}/promote");
+    let (status, body) = send(&app, &plain_admin, "POST", &p, json!({"to_stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let (status, body) = send(&app, &admin.client, "POST", &p, json!({"to_stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PROMOTION_GATE_FAILED"),
+        "{body}"
+    );
+    let codes: Vec<&str> = body["error"]["details"]["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "INTEGRATION_KEY_MISSING",
+            "LIVE_TRADING_DISABLED",
+            "EXECUTION_BROKER_UNAVAILABLE"
+        ]
+    );
+    for f in body["error"]["details"]["failed"].as_array().unwrap() {
+        assert!(!f["suggested_fix"].as_str().unwrap().is_empty(), "{f}");
+    }
+    let (status, body) = send(
+        &app,
+        &admin.client,
+        "POST",
+        &p,
+        json!({"to_stage": "NOWHERE"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (422, Some("to_stage"))
+    );
+    let (_, body) = send(
+        &app,
+        &admin.client,
+        "GET",
+        &format!("/api/bots/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        body["bot"]["stage"], "SHADOW",
+        "a refused promotion changes nothing"
+    );
+    // Demotion from SHADOW straight to LAB is fine and recorded.
+    let (status, body) = send(&app, &admin.client, "POST", &p, json!({"to_stage": "LAB"})).await;
+    assert_eq!(
+        (status, body["from_stage"].as_str()),
+        (200, Some("SHADOW")),
+        "{body}"
+    );
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE code = 'BOT_DEMOTED' AND bot_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 1);
+}
+
+#[sqlx::test]
+async fn the_holiday_calendar_refuses_an_early_close_without_a_time(pool: PgPool) {
+    use chrono::{NaiveDate, NaiveTime};
+    use tradeplane::store::cme_holidays::{self, CmeHoliday};
+    let thanksgiving = CmeHoliday {
+        date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        kind: "CLOSED".into(),
+        early_close_time: None,
+        name: "Thanksgiving".into(),
+    };
+    let black_friday = CmeHoliday {
+        date: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        kind: "EARLY_CLOSE".into(),
+        early_close_time: NaiveTime::from_hms_opt(12, 15, 0),
+        name: "Day after Thanksgiving".into(),
+    };
+    cme_holidays::upsert(&pool, &thanksgiving).await.unwrap();
+    cme_holidays::upsert(&pool, &black_friday).await.unwrap();
+    let bad = CmeHoliday {
+        early_close_time: None,
+        ..black_friday.clone()
+    };
+    assert!(cme_holidays::upsert(&pool, &bad).await.is_err());
+    let days = cme_holidays::between(
+        &pool,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(days, [thanksgiving, black_friday]);
+}
