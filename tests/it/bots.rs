@@ -1154,3 +1154,110 @@ async fn the_holiday_calendar_refuses_an_early_close_without_a_time(pool: PgPool
     .unwrap();
     assert_eq!(days, [thanksgiving, black_friday]);
 }
+
+/// Every gate met: polygon and ironbeam configured on their official endpoints with an `ok`
+/// verify on record, trading switched on. SHADOW starts; SHADOW → LIVE promotes; LIVE starts.
+#[sqlx::test]
+async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
+    use tradeplane::{
+        integrations::endpoint_of,
+        store::integrations::{Verification, upsert_verification},
+    };
+    let mut env = EnvMap::new();
+    env.insert("POLYGON_API_KEY".into(), "k".into());
+    env.insert("IRONBEAM_USERNAME".into(), "u".into());
+    env.insert("IRONBEAM_API_KEY".into(), "k".into());
+    let app = spawn_app_with_env(pool.clone(), &env).await;
+    for id in ["polygon", "ironbeam"] {
+        let config = app.state.integrations.config(id).unwrap();
+        assert!(config.configured() && !config.sandbox, "{id}");
+        upsert_verification(
+            &pool,
+            &Verification {
+                provider_id: id.into(),
+                outcome: "ok".into(),
+                error_code: None,
+                message: "ok".into(),
+                endpoint: endpoint_of(config),
+                sandbox: false,
+                latency_ms: 5,
+                verified_at: chrono::Utc::now(),
+                trace_id: "0".repeat(32),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let admin = admin.client;
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        "/api/bots",
+        sma_bot("gated", "SHADOW"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+    send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/stop"),
+        json!({}),
+    )
+    .await;
+    tradeplane::store::settings::set_trading_enabled(&pool, true, "test")
+        .await
+        .unwrap();
+    let (status, _) = send(
+        &app,
+        &admin,
+        "PATCH",
+        &format!("/api/bots/{id}"),
+        json!({"is_trading_enabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/promote"),
+        json!({"to_stage": "LIVE"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["stage"].as_str()),
+        (200, Some("LIVE")),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+    assert!(app.state.runtime.runner(id.parse().unwrap()).unwrap().live);
+}
