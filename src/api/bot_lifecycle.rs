@@ -490,3 +490,55 @@ async fn promote_bot(
         to_stage: to,
     }))
 }
+
+/// What [`resume_after_restart`] did.
+#[derive(Debug, Default, Serialize)]
+pub struct ResumeReport {
+    pub resumed: Vec<Uuid>,
+    /// Bot and the code of the gate that refused it.
+    pub refused: Vec<(Uuid, ErrorCode)>,
+}
+
+/// After a process restart: every bot whose row says a runner was up comes back only through
+/// safe start (so LIVE never resumes without passing every gate again). A refused bot is left
+/// STOPPED with a SEV-2 `BOT_RESUME_REFUSED` event naming the gate; a KILLED one stays KILLED.
+pub async fn resume_after_restart(state: &AppState) -> Result<ResumeReport, sqlx::Error> {
+    let mut report = ResumeReport::default();
+    for id in bots::active_ids(&state.pool).await? {
+        let Some(bot) =
+            bots::set_status(&state.pool, id, BotStatus::Stopped, state.clock.now()).await?
+        else {
+            continue;
+        };
+        match safe_start(state, &bot).await {
+            Ok(_) => {
+                report.resumed.push(id);
+                event(
+                    state,
+                    Severity::Info,
+                    "BOT_RESUMED",
+                    format!("bot {id} ({}) resumed after restart", bot.stage),
+                    id,
+                    json!({ "stage": bot.stage }),
+                )
+                .await;
+            }
+            Err(err) => {
+                report.refused.push((id, err.code));
+                event(
+                    state,
+                    Severity::Sev2,
+                    "BOT_RESUME_REFUSED",
+                    format!(
+                        "bot {id} ({}) was running before the restart but did not pass safe start: {}",
+                        bot.stage, err.code
+                    ),
+                    id,
+                    json!({ "stage": bot.stage, "code": err.code, "message": err.message, "suggested_fix": err.suggested_fix }),
+                )
+                .await;
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1261,3 +1261,51 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
     );
     assert!(app.state.runtime.runner(id.parse().unwrap()).unwrap().live);
 }
+
+#[sqlx::test]
+async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: PgPool) {
+    let app = spawn_app_with_env(pool.clone(), &EnvMap::new())
+        .await
+        .signed_in_as_admin()
+        .await;
+    let lab = create(&app, "lab", "LAB").await;
+    let paper = create(&app, "paper", "PAPER").await;
+    let killed = create(&app, "killed", "LAB").await;
+    sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = ANY($1::uuid[])")
+        .bind(vec![lab.clone(), paper.clone()])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE bots SET status = 'KILLED' WHERE id = $1::uuid")
+        .bind(&killed)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let report = tradeplane::api::bot_lifecycle::resume_after_restart(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(report.resumed, [lab.parse::<uuid::Uuid>().unwrap()]);
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].0, paper.parse::<uuid::Uuid>().unwrap());
+    assert_eq!(report.refused[0].1.as_str(), "INTEGRATION_KEY_MISSING");
+    assert!(app.state.runtime.runner(lab.parse().unwrap()).is_some());
+    for (id, status) in [(&lab, "RUNNING"), (&paper, "STOPPED"), (&killed, "KILLED")] {
+        let (_, body) = send(
+            &app,
+            &app.client,
+            "GET",
+            &format!("/api/bots/{id}"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(body["bot"]["status"], status, "{body}");
+    }
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE code = 'BOT_RESUME_REFUSED' AND severity = 'SEV-2' AND bot_id = $1::uuid",
+    )
+    .bind(&paper)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 1);
+}
