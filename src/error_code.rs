@@ -136,6 +136,9 @@ catalog! {
     DatabaseUnavailable = "DATABASE_UNAVAILABLE", 503,
         "The database is unreachable.",
         "Check that Postgres is running and DATABASE_URL is correct; run `tradeplane doctor`.";
+    RuntimeUnavailable = "RUNTIME_UNAVAILABLE", 503,
+        "The supervision runtime is not running in this process.",
+        "Start tradeplane with `serve` (which runs the supervision tree); check system status for a runtime meltdown.";
     NotImplemented = "NOT_IMPLEMENTED", 501,
         "This feature is not available yet.",
         "Nothing to fix on your side; the feature is not built yet.";

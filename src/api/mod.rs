@@ -2,19 +2,24 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bot_lifecycle;
+pub mod bots;
 pub mod envelope;
 pub mod errors;
 pub mod health;
 pub mod integrations;
 pub mod jobs;
+pub mod kill_switch;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod runtime;
+pub mod safe_start;
 pub mod service_tokens;
 pub mod state;
 pub mod system;
+pub mod traces;
 pub mod trading_switch;
 pub mod users;
 pub mod web;
@@ -47,6 +52,10 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(service_tokens::router())
         .merge(audit::router())
         .merge(trading_switch::router())
+        .merge(bots::router())
+        .merge(bot_lifecycle::router())
+        .merge(traces::router())
+        .merge(kill_switch::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.

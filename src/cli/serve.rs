@@ -44,6 +44,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
 
+    // Bots that were running come back only through safe start.
+    match api::bot_lifecycle::resume_after_restart(&state).await {
+        Ok(report) => tracing::info!(
+            resumed = report.resumed.len(),
+            refused = report.refused.len(),
+            "bots resumed"
+        ),
+        Err(err) => tracing::error!(error = %err, "could not resume bots"),
+    }
     let housekeeping = crate::auth::spawn_housekeeping(state.clone());
     println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
     tracing::info!(%addr, "listening");

@@ -10,8 +10,20 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// SPEC §2 bot stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Stage {
     Lab,
@@ -31,12 +43,28 @@ pub enum AutonomyTier {
 }
 
 impl Stage {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Stage::Lab => "LAB",
             Stage::Paper => "PAPER",
             Stage::Shadow => "SHADOW",
             Stage::Live => "LIVE",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Stage> {
+        [Stage::Lab, Stage::Paper, Stage::Shadow, Stage::Live]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+
+    /// The next stage up, if any.
+    pub const fn next(self) -> Option<Stage> {
+        match self {
+            Stage::Lab => Some(Stage::Paper),
+            Stage::Paper => Some(Stage::Shadow),
+            Stage::Shadow => Some(Stage::Live),
+            Stage::Live => None,
         }
     }
 }

@@ -3,18 +3,22 @@
 pub mod audit_log;
 pub mod auth_throttle;
 pub mod bot_instances;
+pub mod bots;
 pub mod circuit_breakers;
+pub mod cme_holidays;
 pub mod embedded;
 pub mod integrations;
 pub mod jobs;
 pub mod login_challenges;
 pub mod market_bars;
+pub mod orders;
 pub mod page;
 pub mod profit_variables;
 pub mod service_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod system_events;
+pub mod traces;
 pub mod usage_events;
 pub mod users;
 

@@ -30,3 +30,43 @@ pub async fn set_trading_enabled(
     .fetch_one(pool)
     .await
 }
+
+/// The global kill switch (latching: stays active until explicitly released).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct KillSwitch {
+    pub active: bool,
+    pub reason: Option<String>,
+    pub changed_at: Option<DateTime<Utc>>,
+    pub changed_by: Option<String>,
+}
+
+pub async fn kill_switch(pool: &PgPool) -> Result<KillSwitch, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kill_switch_active AS active, kill_switch_reason AS reason, \
+         kill_switch_changed_at AS changed_at, kill_switch_changed_by AS changed_by \
+         FROM settings WHERE id",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn set_kill_switch(
+    pool: &PgPool,
+    active: bool,
+    reason: Option<&str>,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<KillSwitch, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE settings SET kill_switch_active = $1, kill_switch_reason = $2, \
+         kill_switch_changed_at = $3, kill_switch_changed_by = $4 WHERE id \
+         RETURNING kill_switch_active AS active, kill_switch_reason AS reason, \
+         kill_switch_changed_at AS changed_at, kill_switch_changed_by AS changed_by",
+    )
+    .bind(active)
+    .bind(reason)
+    .bind(at)
+    .bind(by)
+    .fetch_one(pool)
+    .await
+}

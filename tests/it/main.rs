@@ -3,6 +3,7 @@
 mod auth_2fa;
 mod auth_access;
 mod auth_sessions;
+mod bots;
 mod envelope;
 mod helpers;
 mod integrations;

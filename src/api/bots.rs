@@ -1,0 +1,415 @@
+//! `/api/bots`: create, list, read and change bots. Lifecycle lives in `bot_lifecycle.rs`.
+
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{
+    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    auth::audit,
+    envelope::{Envelope, ErrorEnvelope},
+    pagination::{PageBody, PageParams},
+};
+use crate::{
+    auth::{CurrentUser, Role},
+    domain::{
+        instruments::{ContractSpec, Symbol},
+        strategy_config::StrategyConfig,
+    },
+    error_code::ErrorCode,
+    runtime::{RunnerSnapshot, Timeframe},
+    store::{
+        audit_log::{NewAuditEntry, Outcome},
+        bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot, Stage},
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_bots, create_bot))
+        .routes(routes!(get_bot, patch_bot))
+}
+
+/// Pre-trade limits a bot carries (`risk`). MERGE NOTE (lead): replace with the domain risk
+/// engine's limits type when `crate::domain::risk` lands. Every field optional; unknown
+/// fields are refused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskLimits {
+    /// Contracts per order.
+    pub max_order_size: Option<u32>,
+    /// Absolute net contracts.
+    pub max_position: Option<u32>,
+    /// USD; breaching it latches until a human re-arms.
+    pub daily_loss_limit: Option<f64>,
+    /// USD from the equity peak.
+    pub max_drawdown: Option<f64>,
+    pub max_orders_per_minute: Option<u32>,
+    /// Largest distance of an order price from the last price, in ticks.
+    pub price_collar_ticks: Option<u32>,
+    /// Oldest acceptable bar, in seconds.
+    pub max_data_age_seconds: Option<u32>,
+}
+
+impl RiskLimits {
+    fn parse(raw: Value) -> Result<Value, ApiError> {
+        let limits: RiskLimits = serde_json::from_value(raw)
+            .map_err(|e| ApiError::validation("risk", format!("is not valid: {e}")))?;
+        let positive_int = [
+            ("risk.max_order_size", limits.max_order_size),
+            ("risk.max_position", limits.max_position),
+            ("risk.max_orders_per_minute", limits.max_orders_per_minute),
+            ("risk.price_collar_ticks", limits.price_collar_ticks),
+            ("risk.max_data_age_seconds", limits.max_data_age_seconds),
+        ];
+        for (field, v) in positive_int {
+            if v == Some(0) {
+                return Err(ApiError::validation(field, "must be at least 1"));
+            }
+        }
+        for (field, v) in [
+            ("risk.daily_loss_limit", limits.daily_loss_limit),
+            ("risk.max_drawdown", limits.max_drawdown),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(ApiError::validation(field, "must be a positive number"));
+            }
+        }
+        serde_json::to_value(&limits).map_err(ApiError::internal)
+    }
+}
+
+fn parse_strategy(raw: Value) -> Result<Value, ApiError> {
+    let kind = raw.get("kind").and_then(Value::as_str).map(str::to_owned);
+    let config: StrategyConfig =
+        serde_json::from_value(raw).map_err(|e| match kind.as_deref() {
+            Some("sma_crossover" | "donchian_breakout" | "rsi_mean_reversion") => {
+                ApiError::validation("strategy.params", format!("is not valid: {e}"))
+            }
+            _ => ApiError::validation(
+                "strategy.kind",
+                "must be one of sma_crossover, donchian_breakout, rsi_mean_reversion",
+            ),
+        })?;
+    config
+        .validate()
+        .map_err(|e| ApiError::validation(&e.field, e.problem))?;
+    serde_json::to_value(&config).map_err(ApiError::internal)
+}
+
+fn parse_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn name_taken() -> ApiError {
+    ApiError::validation("name", "is already used by another bot")
+}
+
+fn write_error(err: BotWriteError) -> ApiError {
+    match err {
+        BotWriteError::NameTaken => name_taken(),
+        BotWriteError::Db(e) => e.into(),
+    }
+}
+
+pub(crate) fn not_found(id: Uuid) -> ApiError {
+    ApiError::new(ErrorCode::BotNotFound)
+        .message(format!("No bot with id {id} exists."))
+        .details(json!({ "bot_id": id }))
+}
+
+pub(crate) async fn load(state: &AppState, id: Uuid) -> Result<Bot, ApiError> {
+    bots::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateBot {
+    pub name: String,
+    /// ES, NQ, MES, MNQ, RTY or YM.
+    pub symbol: String,
+    /// 1s, 1m, 5m, 15m, 1h or 1d.
+    pub timeframe: String,
+    /// LAB, PAPER or SHADOW (LIVE only by promotion).
+    pub stage: String,
+    /// `{kind, params}`.
+    #[schema(value_type = Object)]
+    pub strategy: Value,
+    #[schema(value_type = Option<RiskLimits>)]
+    pub risk: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotBody {
+    pub bot: Bot,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotDetail {
+    pub bot: Bot,
+    pub contract: Option<ContractSpec>,
+    /// The supervision runtime's view of the runner (None: no runner in this process).
+    pub runner: Option<RunnerSnapshot>,
+}
+
+/// Creates a bot (STOPPED).
+#[utoipa::path(
+    post,
+    path = "/api/bots",
+    tag = "bots",
+    security(("session" = ["operator"])),
+    request_body = CreateBot,
+    responses(
+        (status = 201, body = Envelope<BotBody>),
+        (status = 422, description = "`VALIDATION_FAILED`; `details.field` names the field", body = ErrorEnvelope),
+    )
+)]
+async fn create_bot(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiJson(body): ApiJson<CreateBot>,
+) -> ApiResult<BotBody> {
+    let name = parse_name(&body.name)?;
+    let symbol = Symbol::parse(&body.symbol).ok_or_else(|| {
+        ApiError::validation("symbol", "must be one of ES, NQ, MES, MNQ, RTY, YM")
+    })?;
+    let timeframe: Timeframe = serde_json::from_value(Value::String(body.timeframe.clone()))
+        .map_err(|_| ApiError::validation("timeframe", "must be one of 1s, 1m, 5m, 15m, 1h, 1d"))?;
+    let stage = Stage::parse(&body.stage)
+        .ok_or_else(|| ApiError::validation("stage", "must be one of LAB, PAPER, SHADOW"))?;
+    if stage == Stage::Live {
+        return Err(ApiError::validation(
+            "stage",
+            "cannot be LIVE at creation; promote the bot one stage at a time",
+        ));
+    }
+    let strategy = parse_strategy(body.strategy)?;
+    let risk_limits = RiskLimits::parse(body.risk.unwrap_or_else(|| json!({})))?;
+    let bot = bots::insert(
+        &state.pool,
+        NewBot {
+            name,
+            symbol: symbol.as_str().to_owned(),
+            timeframe: timeframe.as_str().to_owned(),
+            stage,
+            strategy,
+            risk_limits,
+            created_by: Some(me.email.clone()),
+        },
+        state.clock.now(),
+    )
+    .await
+    .map_err(write_error)?;
+    audit(
+        &state,
+        NewAuditEntry::new(
+            me.actor(),
+            "bot.create",
+            Outcome::Success,
+            state.clock.now(),
+        )
+        .target(format!("bot:{}", bot.id))
+        .metadata(json!({ "name": bot.name, "stage": bot.stage })),
+    )
+    .await;
+    Ok(ApiOk::created(BotBody { bot }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BotsQuery {
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub stage: Option<String>,
+    pub status: Option<String>,
+    pub symbol: Option<String>,
+}
+
+/// Bots, newest first, filtered by stage, status and symbol.
+#[utoipa::path(
+    get,
+    path = "/api/bots",
+    tag = "bots",
+    params(BotsQuery),
+    responses(
+        (status = 200, body = Envelope<PageBody<Bot>>),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+    )
+)]
+async fn list_bots(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<BotsQuery>,
+) -> ApiResult<PageBody<Bot>> {
+    let paging = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+        from: q.from,
+        to: q.to,
+    }
+    .validate()?;
+    let stage = match q.stage.as_deref() {
+        None => None,
+        Some(s) => Some(Stage::parse(s).ok_or_else(|| {
+            ApiError::validation("stage", "must be one of LAB, PAPER, SHADOW, LIVE")
+        })?),
+    };
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(bots::parse_status(s).ok_or_else(|| {
+            ApiError::validation("status", "must be a SPEC bot status (e.g. RUNNING)")
+        })?),
+    };
+    let symbol = match q.symbol.as_deref() {
+        None => None,
+        Some(s) => Some(
+            Symbol::parse(s)
+                .ok_or_else(|| ApiError::validation("symbol", "is not a known symbol"))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    let filter = BotFilter {
+        stage,
+        status,
+        symbol,
+        from: paging.from,
+        to: paging.to,
+    };
+    let page = bots::list(&state.pool, &filter, paging.after, paging.limit).await?;
+    Ok(ApiOk::new(page.into()))
+}
+
+/// One bot with its contract specification and runner snapshot.
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}",
+    tag = "bots",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Envelope<BotDetail>),
+        (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn get_bot(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<BotDetail> {
+    let bot = load(&state, id).await?;
+    let contract = Symbol::parse(&bot.symbol).map(Symbol::spec);
+    let runner = state.runtime.runner(id);
+    Ok(ApiOk::new(BotDetail {
+        bot,
+        contract,
+        runner,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBot {
+    pub name: Option<String>,
+    #[schema(value_type = Option<RiskLimits>)]
+    pub risk: Option<Value>,
+    /// Only while the bot is STOPPED.
+    #[schema(value_type = Option<Object>)]
+    pub strategy: Option<Value>,
+    /// Turning it on needs an admin; audited.
+    pub is_trading_enabled: Option<bool>,
+}
+
+/// Changes name, risk limits, strategy (while STOPPED) or `is_trading_enabled`. The stage
+/// changes only by promotion/demotion.
+#[utoipa::path(
+    patch,
+    path = "/api/bots/{id}",
+    tag = "bots",
+    security(("session" = ["operator"])),
+    params(("id" = Uuid, Path)),
+    request_body = PatchBot,
+    responses(
+        (status = 200, body = Envelope<BotBody>),
+        (status = 403, description = "`FORBIDDEN`: enabling trading needs an admin", body = ErrorEnvelope),
+        (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "`INVALID_STATE_TRANSITION`: strategy change while not STOPPED", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+    )
+)]
+async fn patch_bot(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<PatchBot>,
+) -> ApiResult<BotBody> {
+    let bot = load(&state, id).await?;
+    let mut patch = BotPatch::default();
+    if let Some(name) = &body.name {
+        patch.name = Some(parse_name(name)?);
+    }
+    if let Some(risk) = body.risk {
+        patch.risk_limits = Some(RiskLimits::parse(risk)?);
+    }
+    if let Some(strategy) = body.strategy {
+        let parsed = parse_strategy(strategy)?;
+        if bot.status != "STOPPED" {
+            return Err(ApiError::new(ErrorCode::InvalidStateTransition)
+                .message(format!(
+                    "The strategy can change only while the bot is STOPPED; it is {}.",
+                    bot.status
+                ))
+                .fix("Stop the bot (POST /api/bots/{id}/stop), change the strategy, then start it again.")
+                .details(json!({ "status": bot.status })));
+        }
+        patch.strategy = Some(parsed);
+    }
+    if body.is_trading_enabled == Some(true) {
+        me.require(Role::Admin)?;
+    }
+    patch.is_trading_enabled = body.is_trading_enabled;
+    let updated = bots::update(&state.pool, id, patch, state.clock.now())
+        .await
+        .map_err(write_error)?
+        .ok_or_else(|| not_found(id))?;
+    if let Some(enabled) = body.is_trading_enabled
+        && enabled != bot.is_trading_enabled
+    {
+        audit(
+            &state,
+            NewAuditEntry::new(
+                me.actor(),
+                "bot.trading_enabled",
+                Outcome::Success,
+                state.clock.now(),
+            )
+            .target(format!("bot:{id}"))
+            .metadata(json!({ "from": bot.is_trading_enabled, "to": enabled })),
+        )
+        .await;
+    }
+    audit(
+        &state,
+        NewAuditEntry::new(
+            me.actor(),
+            "bot.update",
+            Outcome::Success,
+            state.clock.now(),
+        )
+        .target(format!("bot:{id}"))
+        .metadata(json!({
+            "name": body.name.is_some(),
+            "risk": updated.risk_limits != bot.risk_limits,
+            "strategy": updated.strategy != bot.strategy,
+        })),
+    )
+    .await;
+    Ok(ApiOk::new(BotBody { bot: updated }))
+}

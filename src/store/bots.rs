@@ -1,0 +1,247 @@
+//! `bots`: what each bot trades, how, at which stage, and its lifecycle status.
+//!
+//! Stage is the domain's (`crate::domain::risk::Stage`); status reuses the runtime's SPEC §2
+//! `BotStatus` (`crate::runtime::BotStatus`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::page::{Cursor, Page};
+pub use crate::domain::risk::Stage;
+pub use crate::runtime::BotStatus;
+
+pub fn parse_status(raw: &str) -> Option<BotStatus> {
+    [
+        BotStatus::Stopped,
+        BotStatus::Starting,
+        BotStatus::Running,
+        BotStatus::Suspended,
+        BotStatus::Restarting,
+        BotStatus::Killed,
+        BotStatus::Error,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == raw)
+}
+
+/// A bot row. `stage`/`status` are their SPEC §2 names; `strategy` is `{kind, params}`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Bot {
+    pub id: Uuid,
+    pub name: String,
+    pub symbol: String,
+    pub timeframe: String,
+    /// `LAB`, `PAPER`, `SHADOW` or `LIVE`.
+    pub stage: String,
+    /// `STOPPED`, `STARTING`, `RUNNING`, `SUSPENDED`, `RESTARTING`, `KILLED` or `ERROR`.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub strategy: Value,
+    #[schema(value_type = Object)]
+    pub risk_limits: Value,
+    pub is_trading_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+}
+
+impl Bot {
+    pub fn stage(&self) -> Option<Stage> {
+        Stage::parse(&self.stage)
+    }
+    pub fn status(&self) -> Option<BotStatus> {
+        parse_status(&self.status)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBot {
+    pub name: String,
+    pub symbol: String,
+    pub timeframe: String,
+    pub stage: Stage,
+    pub strategy: Value,
+    pub risk_limits: Value,
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotWriteError {
+    #[error("a bot with this name exists")]
+    NameTaken,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn map_unique(err: sqlx::Error) -> BotWriteError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => BotWriteError::NameTaken,
+        _ => BotWriteError::Db(err),
+    }
+}
+
+pub async fn insert(pool: &PgPool, bot: NewBot, now: DateTime<Utc>) -> Result<Bot, BotWriteError> {
+    sqlx::query_as(
+        "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits, \
+         created_at, updated_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, 'STOPPED', $6, $7, $8, $8, $9) RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(bot.name)
+    .bind(bot.symbol)
+    .bind(bot.timeframe)
+    .bind(bot.stage.as_str())
+    .bind(bot.strategy)
+    .bind(bot.risk_limits)
+    .bind(now)
+    .bind(bot.created_by)
+    .fetch_one(pool)
+    .await
+    .map_err(map_unique)
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM bots WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct BotFilter {
+    pub stage: Option<Stage>,
+    pub status: Option<BotStatus>,
+    pub symbol: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+pub async fn list(
+    pool: &PgPool,
+    filter: &BotFilter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<Bot>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM bots WHERE true");
+    if let Some(stage) = filter.stage {
+        q.push(" AND stage = ").push_bind(stage.as_str());
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(symbol) = &filter.symbol {
+        q.push(" AND symbol = ").push_bind(symbol.clone());
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<Bot> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, |b| Cursor {
+        created_at: b.created_at,
+        id: b.id,
+    }))
+}
+
+/// Fields a PATCH may change (None: unchanged).
+#[derive(Debug, Default, Clone)]
+pub struct BotPatch {
+    pub name: Option<String>,
+    pub strategy: Option<Value>,
+    pub risk_limits: Option<Value>,
+    pub is_trading_enabled: Option<bool>,
+}
+
+pub async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    patch: BotPatch,
+    now: DateTime<Utc>,
+) -> Result<Option<Bot>, BotWriteError> {
+    sqlx::query_as(
+        "UPDATE bots SET name = COALESCE($2, name), strategy = COALESCE($3, strategy), \
+         risk_limits = COALESCE($4, risk_limits), \
+         is_trading_enabled = COALESCE($5, is_trading_enabled), updated_at = $6 \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(patch.name)
+    .bind(patch.strategy)
+    .bind(patch.risk_limits)
+    .bind(patch.is_trading_enabled)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(map_unique)
+}
+
+pub async fn set_status(
+    pool: &PgPool,
+    id: Uuid,
+    status: BotStatus,
+    now: DateTime<Utc>,
+) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as("UPDATE bots SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Changes the stage only if it is still `from` (a concurrent promotion loses).
+pub async fn set_stage(
+    pool: &PgPool,
+    id: Uuid,
+    from: Stage,
+    to: Stage,
+    now: DateTime<Utc>,
+) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE bots SET stage = $3, updated_at = $4 WHERE id = $1 AND stage = $2 RETURNING *",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Ids of bots whose runner exists or is about to (kill-switch sweep).
+pub async fn active_ids(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM bots WHERE status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks every given bot KILLED.
+pub async fn mark_killed(
+    pool: &PgPool,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("UPDATE bots SET status = 'KILLED', updated_at = $2 WHERE id = ANY($1)")
+        .bind(ids)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,268 @@
+//! `decision_traces` and `no_trade_traces` (SPEC §6): every evaluation ends in exactly one.
+//! Used by the traces API and, later, by the runner.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::page::{Cursor, Page};
+use crate::trace::TraceId;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct DecisionTrace {
+    pub id: Uuid,
+    pub bot_id: Uuid,
+    pub run_id: Option<Uuid>,
+    pub trade_log_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// `ENTRY`, `EXIT` or `ADJUST`.
+    pub decision_type: String,
+    pub reason_human: String,
+    pub reason_code: String,
+    #[schema(value_type = Object)]
+    pub signals: Value,
+    #[schema(value_type = Object)]
+    pub variables_snapshot: Value,
+    pub confidence: f64,
+    pub expected_value: f64,
+    #[schema(value_type = Object)]
+    pub risk_snapshot: Value,
+    pub trace_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDecisionTrace {
+    pub bot_id: Uuid,
+    pub run_id: Option<Uuid>,
+    pub trade_log_id: Option<Uuid>,
+    pub decision_type: String,
+    pub reason_human: String,
+    pub reason_code: String,
+    pub signals: Value,
+    pub variables_snapshot: Value,
+    pub confidence: f64,
+    pub expected_value: f64,
+    pub risk_snapshot: Value,
+    pub trace_id: TraceId,
+}
+
+pub async fn insert_decision(
+    pool: &PgPool,
+    t: NewDecisionTrace,
+    now: DateTime<Utc>,
+) -> Result<DecisionTrace, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO decision_traces (id, bot_id, run_id, trade_log_id, created_at, decision_type, \
+         reason_human, reason_code, signals, variables_snapshot, confidence, expected_value, \
+         risk_snapshot, trace_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(t.bot_id)
+    .bind(t.run_id)
+    .bind(t.trade_log_id)
+    .bind(now)
+    .bind(t.decision_type)
+    .bind(t.reason_human)
+    .bind(t.reason_code)
+    .bind(t.signals)
+    .bind(t.variables_snapshot)
+    .bind(t.confidence)
+    .bind(t.expected_value)
+    .bind(t.risk_snapshot)
+    .bind(t.trace_id.as_str())
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct NoTradeTrace {
+    pub id: Uuid,
+    pub bot_id: Uuid,
+    pub run_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// Latest time this (folded) suppression was seen.
+    pub last_seen_at: DateTime<Utc>,
+    /// How many consecutive identical suppressions this row stands for.
+    pub count: i32,
+    pub suppression_type: String,
+    pub suppression_decision: String,
+    pub reason_human: String,
+    pub reason_code: String,
+    #[schema(value_type = Vec<String>)]
+    pub blocked_by: Value,
+    #[schema(value_type = Object)]
+    pub signals: Value,
+    #[schema(value_type = Object)]
+    pub variables_snapshot: Value,
+    pub trace_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewNoTradeTrace {
+    pub bot_id: Uuid,
+    pub run_id: Option<Uuid>,
+    pub suppression_type: String,
+    pub suppression_decision: String,
+    pub reason_human: String,
+    pub reason_code: String,
+    /// Codes of every gate that blocked.
+    pub blocked_by: Vec<String>,
+    pub signals: Value,
+    pub variables_snapshot: Value,
+    pub trace_id: TraceId,
+}
+
+/// Records a suppression. If the bot's latest no-trade row has the same `reason_code` and
+/// `blocked_by`, and no decision trace came after it, that row's `count` and `last_seen_at`
+/// are bumped instead (returns `(row, folded)`). Serialized per bot by a row lock on the bot.
+pub async fn record_no_trade(
+    pool: &PgPool,
+    t: NewNoTradeTrace,
+    now: DateTime<Utc>,
+) -> Result<(NoTradeTrace, bool), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM bots WHERE id = $1 FOR UPDATE")
+        .bind(t.bot_id)
+        .execute(&mut *tx)
+        .await?;
+    let blocked_by = Value::from(t.blocked_by.clone());
+    let latest: Option<NoTradeTrace> = sqlx::query_as(
+        "SELECT * FROM no_trade_traces WHERE bot_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(t.bot_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(latest) = latest
+        && latest.reason_code == t.reason_code
+        && latest.blocked_by == blocked_by
+    {
+        let decided_since: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM decision_traces WHERE bot_id = $1 AND created_at >= $2)",
+        )
+        .bind(t.bot_id)
+        .bind(latest.last_seen_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !decided_since {
+            let row: NoTradeTrace = sqlx::query_as(
+                "UPDATE no_trade_traces SET count = count + 1, last_seen_at = GREATEST(last_seen_at, $2) \
+                 WHERE id = $1 RETURNING *",
+            )
+            .bind(latest.id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok((row, true));
+        }
+    }
+    let row: NoTradeTrace = sqlx::query_as(
+        "INSERT INTO no_trade_traces (id, bot_id, run_id, created_at, last_seen_at, count, \
+         suppression_type, suppression_decision, reason_human, reason_code, blocked_by, signals, \
+         variables_snapshot, trace_id) \
+         VALUES ($1, $2, $3, $4, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(t.bot_id)
+    .bind(t.run_id)
+    .bind(now)
+    .bind(t.suppression_type)
+    .bind(t.suppression_decision)
+    .bind(t.reason_human)
+    .bind(t.reason_code)
+    .bind(blocked_by)
+    .bind(t.signals)
+    .bind(t.variables_snapshot)
+    .bind(t.trace_id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((row, false))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TraceRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+async fn page<T>(
+    pool: &PgPool,
+    table: &'static str,
+    bot_id: Uuid,
+    range: TraceRange,
+    after: Option<Cursor>,
+    limit: i64,
+    key: impl Fn(&T) -> Cursor,
+) -> Result<Page<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM ");
+    q.push(table).push(" WHERE bot_id = ").push_bind(bot_id);
+    if let Some(from) = range.from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = range.to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<T> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, key))
+}
+
+pub async fn decision_page(
+    pool: &PgPool,
+    bot_id: Uuid,
+    range: TraceRange,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<DecisionTrace>, sqlx::Error> {
+    page(
+        pool,
+        "decision_traces",
+        bot_id,
+        range,
+        after,
+        limit,
+        |t: &DecisionTrace| Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        },
+    )
+    .await
+}
+
+pub async fn no_trade_page(
+    pool: &PgPool,
+    bot_id: Uuid,
+    range: TraceRange,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<NoTradeTrace>, sqlx::Error> {
+    page(
+        pool,
+        "no_trade_traces",
+        bot_id,
+        range,
+        after,
+        limit,
+        |t: &NoTradeTrace| Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        },
+    )
+    .await
+}

@@ -1,0 +1,1311 @@
+//! Bots: CRUD and validation naming fields, traces (scopes, folding, pagination), the global
+//! kill switch (latch, step-up), safe start with each SPEC §7 code, lifecycle and promotion.
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    integrations::registry::EnvMap,
+    store::orders::{self, NewOrder},
+};
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path},
+};
+
+use crate::{
+    auth_2fa::{enrolled_admin, manual_app},
+    helpers::{TestApp, envelope, error_code, spawn_app, spawn_app_with_env},
+    integrations_verify::env_for,
+};
+
+fn sma_bot(name: &str, stage: &str) -> Value {
+    json!({
+        "name": name, "symbol": "ES", "timeframe": "1m", "stage": stage,
+        "strategy": {"kind": "sma_crossover", "params": {"fast": 10, "slow": 30}},
+        "risk": {"max_order_size": 2, "daily_loss_limit": 1500.0}
+    })
+}
+
+async fn send(
+    app: &TestApp,
+    client: &reqwest::Client,
+    m: &str,
+    p: &str,
+    body: Value,
+) -> (u16, Value) {
+    envelope(
+        client
+            .request(m.parse().unwrap(), app.url(p))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn create(app: &TestApp, name: &str, stage: &str) -> String {
+    let (status, body) = send(app, &app.client, "POST", "/api/bots", sma_bot(name, stage)).await;
+    assert_eq!(status, 201, "{body}");
+    body["bot"]["id"].as_str().unwrap().to_owned()
+}
+
+#[sqlx::test]
+async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    // Other users first: a login through `app.client` would end its admin session.
+    let first_admin = app.admin_client().await;
+    let op = app
+        .user_with_role(&first_admin, "op@example.com", "operator")
+        .await;
+    let viewer = app
+        .user_with_role(&first_admin, "v@example.com", "viewer")
+        .await;
+    let app = app.signed_in_as_admin().await;
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        "/api/bots",
+        sma_bot("es-trend", "PAPER"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let bot = &body["bot"];
+    assert_eq!(bot["status"], "STOPPED");
+    assert_eq!(bot["stage"], "PAPER");
+    assert_eq!(bot["is_trading_enabled"], false);
+    assert_eq!(bot["strategy"]["kind"], "sma_crossover");
+    assert_eq!(bot["strategy"]["params"]["average"], "sma");
+    assert_eq!(bot["risk_limits"]["max_order_size"], 2);
+    let id = bot["id"].as_str().unwrap().to_owned();
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
+
+    // Each bad field is named.
+    let cases = [
+        (
+            json!({"strategy": {"kind": "sma_crossover", "params": {"fast": 5, "slow": 5000}}}),
+            "strategy.params.slow",
+        ),
+        (
+            json!({"strategy": {"kind": "sma_crossover", "params": {"fast": 30, "slow": 10}}}),
+            "strategy.params.fast",
+        ),
+        (
+            json!({"strategy": {"kind": "martingale", "params": {}}}),
+            "strategy.kind",
+        ),
+        (
+            json!({"strategy": {"kind": "donchian_breakout", "params": {"lookback": 20, "x": 1}}}),
+            "strategy.params",
+        ),
+        (json!({"symbol": "CL"}), "symbol"),
+        (json!({"timeframe": "2m"}), "timeframe"),
+        (json!({"stage": "LIVE"}), "stage"),
+        (json!({"stage": "MOON"}), "stage"),
+        (json!({"name": "  "}), "name"),
+        (json!({"name": "es-trend"}), "name"),
+        (
+            json!({"risk": {"max_order_size": 0}}),
+            "risk.max_order_size",
+        ),
+        (
+            json!({"risk": {"daily_loss_limit": -5.0}}),
+            "risk.daily_loss_limit",
+        ),
+        (json!({"risk": {"leverage": 100}}), "risk"),
+    ];
+    for (i, (change, field)) in cases.into_iter().enumerate() {
+        let mut body = sma_bot(&format!("bot-{i}"), "LAB");
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, res) = send(&app, &app.client, "POST", "/api/bots", body).await;
+        assert_eq!(
+            (status, error_code(&res)),
+            (422, "VALIDATION_FAILED"),
+            "{res}"
+        );
+        assert_eq!(res["error"]["details"]["field"], field, "{res}");
+    }
+
+    // Read: contract spec included; unknown → BOT_NOT_FOUND.
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("/api/bots/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["contract"]["tick_size"], "0.25");
+    assert_eq!(body["contract"]["tick_value"], "12.50");
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("/api/bots/{}", uuid::Uuid::now_v7()),
+        json!(null),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
+
+    // List with filters and pagination.
+    create(&app, "nq-lab", "LAB").await;
+    create(&app, "es-lab", "LAB").await;
+    let (_, body) = send(&app, &app.client, "GET", "/api/bots?stage=LAB", json!(null)).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    let (_, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        "/api/bots?stage=PAPER&symbol=es&status=STOPPED",
+        json!(null),
+    )
+    .await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(body["items"][0]["id"], id.as_str());
+    let (_, page1) = send(&app, &app.client, "GET", "/api/bots?limit=2", json!(null)).await;
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("/api/bots?limit=2&cursor={cursor}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert!(page2["next_cursor"].is_null());
+    assert_eq!(page2["items"][0]["id"], id.as_str(), "oldest last");
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        "/api/bots?status=DANCING",
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (422, Some("status"))
+    );
+
+    // PATCH: name, risk, strategy (while STOPPED); stage is not patchable.
+    let p = format!("/api/bots/{id}");
+    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({"name": "es-trend-2", "risk": {"max_position": 3}, "strategy": {"kind": "donchian_breakout", "params": {"lookback": 20}}})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["bot"]["name"], "es-trend-2");
+    assert_eq!(body["bot"]["risk_limits"]["max_position"], 3);
+    assert_eq!(body["bot"]["strategy"]["kind"], "donchian_breakout");
+    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({"strategy": {"kind": "rsi_mean_reversion", "params": {"period": 14, "oversold": 80, "overbought": 70}}})).await;
+    assert_eq!(
+        body["error"]["details"]["field"], "strategy.params.oversold",
+        "{status} {body}"
+    );
+    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({"stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "VALIDATION_FAILED"),
+        "{body}"
+    );
+    sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "PATCH",
+        &p,
+        json!({"strategy": {"kind": "donchian_breakout", "params": {"lookback": 30}}}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "{body}"
+    );
+    sqlx::query("UPDATE bots SET status = 'STOPPED' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Enabling trading is admin-only and audited.
+    let (status, body) = send(
+        &app,
+        &op.client,
+        "PATCH",
+        &p,
+        json!({"is_trading_enabled": true}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
+    let (status, body) = send(
+        &app,
+        &op.client,
+        "PATCH",
+        &p,
+        json!({"name": "renamed-by-op"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "PATCH",
+        &p,
+        json!({"is_trading_enabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["bot"]["is_trading_enabled"], true);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'bot.trading_enabled'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+    // Viewers read but cannot create.
+    let (status, _) = send(&app, &viewer.client, "GET", "/api/bots", json!(null)).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        &app,
+        &viewer.client,
+        "POST",
+        "/api/bots",
+        sma_bot("v-bot", "LAB"),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+fn no_trade(reason: &str, blocked: &[&str]) -> Value {
+    json!({
+        "suppression_type": "GATE", "suppression_decision": "NO_TRADE",
+        "reason_human": "The market is closed.", "reason_code": reason,
+        "blocked_by": blocked, "signals": {"sma_fast": 1.0}
+    })
+}
+
+#[sqlx::test]
+async fn traces_are_written_by_service_tokens_only_fold_and_paginate(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let id = create(&app, "tracer", "PAPER").await;
+    let token = app.service_token(&app.client, &["traces:write"]).await;
+    // A plain (cookie-less) client with the token.
+    let bare = reqwest::Client::new();
+    let post = |p: String, body: Value| {
+        bare.post(app.url(&p))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let dt = format!("/api/bots/{id}/decision-traces");
+    let nt = format!("/api/bots/{id}/no-trade-traces");
+    let decision = json!({
+        "decision_type": "ENTRY", "reason_human": "Fast SMA crossed above slow.",
+        "reason_code": "SMA_CROSS_UP", "confidence": 0.7, "expected_value": 12.5,
+        "signals": {"fast": 5001.25, "slow": 5000.5}, "risk_snapshot": {"position": 0}
+    });
+    let (status, body) = envelope(post(dt.clone(), decision.clone()).await.unwrap()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["decision_trace"]["reason_code"], "SMA_CROSS_UP");
+    assert_eq!(body["decision_trace"]["trace_id"], body["trace_id"]);
+
+    // Sessions (even admin) may not write traces.
+    let (status, body) = send(&app, &app.client, "POST", &dt, decision.clone()).await;
+    assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
+    let (status, _) = send(
+        &app,
+        &app.client,
+        "POST",
+        &nt,
+        no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Validation names the field.
+    let mut bad = decision.clone();
+    bad["confidence"] = json!(1.5);
+    let (status, body) = envelope(post(dt.clone(), bad).await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (422, Some("confidence"))
+    );
+    let (status, body) = envelope(
+        post(nt.clone(), no_trade("MARKET_CLOSED", &[]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (422, Some("blocked_by"))
+    );
+    let (status, body) = envelope(
+        post(
+            format!("/api/bots/{}/no-trade-traces", uuid::Uuid::now_v7()),
+            no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
+
+    // Folding: identical consecutive suppressions bump one row.
+    let closed = no_trade("MARKET_CLOSED", &["MARKET_CLOSED", "NO_SIGNAL"]);
+    let (status, first) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+    assert_eq!(
+        (status, first["folded"].as_bool()),
+        (201, Some(false)),
+        "{first}"
+    );
+    for n in 2..=3 {
+        let (status, body) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+        assert_eq!(
+            (status, body["folded"].as_bool()),
+            (200, Some(true)),
+            "{body}"
+        );
+        assert_eq!(body["no_trade_trace"]["count"], n);
+        assert_eq!(body["no_trade_trace"]["id"], first["no_trade_trace"]["id"]);
+    }
+    // Different blockers → a new row; the same again afterwards is a new row too.
+    let (status, _) = envelope(
+        post(nt.clone(), no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+    assert_eq!(status, 201);
+    // A decision in between breaks the fold.
+    envelope(post(dt.clone(), decision.clone()).await.unwrap()).await;
+    let (status, _) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+    assert_eq!(status, 201);
+
+    // Reading: any session; cursor pagination and from/to.
+    let (status, page1) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("{nt}?limit=2"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{page1}");
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("{nt}?limit=2&cursor={cursor}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 2);
+    assert!(page2["next_cursor"].is_null());
+    assert_eq!(
+        page2["items"][1]["count"], 3,
+        "the oldest row holds the fold"
+    );
+    let (_, body) = send(&app, &app.client, "GET", &dt, json!(null)).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    let (_, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("{dt}?to=2000-01-01T00:00:00Z"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 0);
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("{dt}?limit=0"),
+        json!(null),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "VALIDATION_FAILED"));
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("/api/bots/{}/decision-traces", uuid::Uuid::now_v7()),
+        json!(null),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
+}
+
+#[sqlx::test]
+async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_starts(
+    pool: PgPool,
+) {
+    let app = manual_app(pool.clone()).await;
+    let plain_admin = app.admin_client().await;
+    let (status, body) = send(
+        &app,
+        &plain_admin,
+        "POST",
+        "/api/system/kill-switch",
+        json!({"active": true, "reason": "drill"}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let admin = admin.client;
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        "/api/system/kill-switch",
+        json!({"active": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (422, Some("reason"))
+    );
+
+    let (status, body) = send(&app, &admin, "POST", "/api/bots", sma_bot("runner", "LAB")).await;
+    assert_eq!(status, 201, "{body}");
+    let running = body["bot"]["id"].as_str().unwrap().to_owned();
+    let (_, body) = send(&app, &admin, "POST", "/api/bots", sma_bot("idle", "LAB")).await;
+    let idle = body["bot"]["id"].as_str().unwrap().to_owned();
+    sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = $1::uuid")
+        .bind(&running)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // A working order and a filled one; booking the same key twice books once.
+    let order = |key: &str, status: &str| NewOrder {
+        bot_id: running.parse().unwrap(),
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: key.to_owned(),
+        symbol: "ES".into(),
+        side: "BUY".into(),
+        quantity: 1,
+        order_type: "LIMIT".into(),
+        limit_price: Some(rust_decimal::Decimal::new(500025, 2)),
+        stop_price: None,
+        stage: "PAPER".into(),
+        status: status.into(),
+    };
+    let now = chrono::Utc::now();
+    let (working, new) = orders::insert_once(&pool, order("k-1", "WORKING"), now)
+        .await
+        .unwrap();
+    assert!(new);
+    let (again, new) = orders::insert_once(&pool, order("k-1", "WORKING"), now)
+        .await
+        .unwrap();
+    assert!(!new);
+    assert_eq!(again.id, working.id);
+    assert_eq!(
+        again.limit_price,
+        Some(rust_decimal::Decimal::new(500025, 2))
+    );
+    orders::insert_once(&pool, order("k-2", "FILLED"), now)
+        .await
+        .unwrap();
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        "/api/system/kill-switch",
+        json!({"active": true, "reason": "runaway losses"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["kill_switch"]["active"], true);
+    assert_eq!(body["killed_bot_ids"], json!([running]));
+    assert_eq!(body["cancelled_order_ids"], json!([working.id]));
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM orders ORDER BY idempotency_key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["CANCELLED", "FILLED"]);
+    let (_, body) = send(
+        &app,
+        &admin,
+        "GET",
+        &format!("/api/bots/{running}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(body["bot"]["status"], "KILLED");
+    let (_, body) = send(
+        &app,
+        &admin,
+        "GET",
+        &format!("/api/bots/{idle}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(body["bot"]["status"], "STOPPED");
+    let sev1: i64 = sqlx::query_scalar("SELECT count(*) FROM system_events WHERE code = 'KILL_SWITCH_ACTIVATED' AND severity = 'SEV-1'")
+        .fetch_one(&pool).await.unwrap();
+    assert_eq!(sev1, 1);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'system.kill_switch'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+
+    // Latched: it stays active, and starts are refused with the reason.
+    let (status, body) = send(&app, &admin, "GET", "/api/system/kill-switch", json!(null)).await;
+    assert_eq!(
+        (status, body["kill_switch"]["active"].as_bool()),
+        (200, Some(true))
+    );
+    assert_eq!(body["kill_switch"]["reason"], "runaway losses");
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{idle}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "KILL_SWITCH_ACTIVE"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["reason"], "runaway losses");
+
+    // Release is explicit; the killed bot stays KILLED until re-armed.
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        "/api/system/kill-switch",
+        json!({"active": false}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["kill_switch"]["active"].as_bool()),
+        (200, Some(false)),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{running}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{running}/rearm"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("STOPPED")),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{running}/rearm"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "{body}"
+    );
+    // This app has no runtime: a LAB start passes safe start and then says so.
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{running}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "RUNTIME_UNAVAILABLE"),
+        "{body}"
+    );
+}
+
+/// Polygon on a wiremock double: configured, and connected once verified.
+async fn polygon_env() -> (MockServer, EnvMap) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/marketstatus/now"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"market": "open", "serverTime": "2026-11-26T09:00:00-05:00", "earlyHours": false, "afterHours": false})))
+        .mount(&server)
+        .await;
+    let env = env_for("polygon", &server.uri());
+    (server, env)
+}
+
+#[sqlx::test]
+async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_runtime(
+    pool: PgPool,
+) {
+    // No market data configured at all.
+    let app = spawn_app_with_env(pool.clone(), &EnvMap::new())
+        .await
+        .signed_in_as_admin()
+        .await;
+    let paper = create(&app, "paper", "PAPER").await;
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{paper}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INTEGRATION_KEY_MISSING"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["details"]["missing_env_vars"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("POLYGON_API_KEY"))
+    );
+    // A LAB bot needs no provider: it starts, stops, is killed and re-armed.
+    let lab = create(&app, "lab", "LAB").await;
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+    assert!(app.state.runtime.runner(lab.parse().unwrap()).is_some());
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/restart"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/stop"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("STOPPED")),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/kill"),
+        json!({"reason": "drill"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("KILLED")),
+        "{body}"
+    );
+    let snapshot = app.state.runtime.runner(lab.parse().unwrap()).unwrap();
+    assert_eq!(snapshot.kill_reason.as_deref(), Some("drill"));
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/rearm"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("STOPPED")),
+        "{body}"
+    );
+    let (status, _) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{lab}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let operator = app
+        .user_with_role(&app.client, "op@example.com", "operator")
+        .await;
+    let (status, _) = send(
+        &app,
+        &operator.client,
+        "POST",
+        &format!("/api/bots/{lab}/stop"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        &app,
+        &operator.client,
+        "POST",
+        &format!("/api/bots/{lab}/kill"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[sqlx::test]
+async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool) {
+    let (_server, env) = polygon_env().await;
+    let app = spawn_app_with_env(pool.clone(), &env)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let paper = create(&app, "paper", "PAPER").await;
+    // Configured but never verified: not connected.
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{paper}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "DATA_UNAVAILABLE"),
+        "{body}"
+    );
+    assert!(!body["error"]["suggested_fix"].as_str().unwrap().is_empty());
+    assert_eq!(body["trace_id"].as_str().unwrap().len(), 32);
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        "/api/integrations/verify",
+        json!({"provider_id": "polygon"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["connected"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{paper}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+
+    // Promotion: one step at a time, never while running, gated by the target's needs.
+    let promote = |to: &str| json!({ "to_stage": to });
+    let p = format!("/api/bots/{paper}/promote");
+    let (status, body) = send(&app, &app.client, "POST", &p, promote("SHADOW")).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "running: {body}"
+    );
+    send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{paper}/stop"),
+        json!({}),
+    )
+    .await;
+    let (status, body) = send(&app, &app.client, "POST", &p, promote("PAPER")).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INVALID_STATE_TRANSITION"),
+        "{body}"
+    );
+    let (status, body) = send(&app, &app.client, "POST", &p, promote("SHADOW")).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PROMOTION_GATE_FAILED"),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"]["failed"][0]["code"],
+        "EXECUTION_BROKER_UNAVAILABLE"
+    );
+    assert_eq!(
+        body["error"]["details"]["failed"].as_array().unwrap().len(),
+        1
+    );
+    // LIVE: skipping is refused (a step-up is asked first, since LIVE always needs one).
+    let (status, body) = send(&app, &app.client, "POST", &p, promote("LIVE")).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
+    // Demotion any time.
+    let (status, body) = send(&app, &app.client, "POST", &p, promote("LAB")).await;
+    assert_eq!(
+        (status, body["bot"]["stage"].as_str()),
+        (200, Some("LAB")),
+        "{body}"
+    );
+    let (status, body) = send(&app, &app.client, "POST", &p, promote("PAPER")).await;
+    assert_eq!(
+        (status, body["to_stage"].as_str()),
+        (200, Some("PAPER")),
+        "{body}"
+    );
+
+    // SHADOW and LIVE bots (placed directly: LIVE is reachable only through gates we test above).
+    let shadow = create(&app, "shadow", "SHADOW").await;
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{shadow}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "EXECUTION_BROKER_UNAVAILABLE"),
+        "{body}"
+    );
+    let live = create(&app, "live", "SHADOW").await;
+    sqlx::query("UPDATE bots SET stage = 'LIVE' WHERE id = $1::uuid")
+        .bind(&live)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{live}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "LIVE_TRADING_DISABLED"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["global_trading_enabled"], false);
+    tradeplane::store::settings::set_trading_enabled(&pool, true, "test")
+        .await
+        .unwrap();
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{live}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "LIVE_TRADING_DISABLED"),
+        "bot switch still off: {body}"
+    );
+    let (status, _) = send(
+        &app,
+        &app.client,
+        "PATCH",
+        &format!("/api/bots/{live}"),
+        json!({"is_trading_enabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{live}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "EXECUTION_BROKER_UNAVAILABLE"),
+        "{body}"
+    );
+    let (_, body) = send(
+        &app,
+        &app.client,
+        "GET",
+        &format!("/api/bots/{live}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        body["bot"]["status"], "STOPPED",
+        "a refused start changes nothing"
+    );
+}
+
+#[sqlx::test]
+async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgPool) {
+    let app = manual_app(pool.clone()).await;
+    let plain_admin = app.admin_client().await;
+    let (status, body) = send(
+        &app,
+        &plain_admin,
+        "POST",
+        "/api/bots",
+        sma_bot("s", "SHADOW"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let p = format!("/api/bots/{id}/promote");
+    let (status, body) = send(&app, &plain_admin, "POST", &p, json!({"to_stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let (status, body) = send(&app, &admin.client, "POST", &p, json!({"to_stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PROMOTION_GATE_FAILED"),
+        "{body}"
+    );
+    let codes: Vec<&str> = body["error"]["details"]["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "INTEGRATION_KEY_MISSING",
+            "LIVE_TRADING_DISABLED",
+            "EXECUTION_BROKER_UNAVAILABLE"
+        ]
+    );
+    for f in body["error"]["details"]["failed"].as_array().unwrap() {
+        assert!(!f["suggested_fix"].as_str().unwrap().is_empty(), "{f}");
+    }
+    let (status, body) = send(
+        &app,
+        &admin.client,
+        "POST",
+        &p,
+        json!({"to_stage": "NOWHERE"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (422, Some("to_stage"))
+    );
+    let (_, body) = send(
+        &app,
+        &admin.client,
+        "GET",
+        &format!("/api/bots/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        body["bot"]["stage"], "SHADOW",
+        "a refused promotion changes nothing"
+    );
+    // Demotion from SHADOW straight to LAB is fine and recorded.
+    let (status, body) = send(&app, &admin.client, "POST", &p, json!({"to_stage": "LAB"})).await;
+    assert_eq!(
+        (status, body["from_stage"].as_str()),
+        (200, Some("SHADOW")),
+        "{body}"
+    );
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE code = 'BOT_DEMOTED' AND bot_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 1);
+}
+
+#[sqlx::test]
+async fn the_holiday_calendar_refuses_an_early_close_without_a_time(pool: PgPool) {
+    use chrono::{NaiveDate, NaiveTime};
+    use tradeplane::store::cme_holidays::{self, CmeHoliday};
+    let thanksgiving = CmeHoliday {
+        date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        kind: "CLOSED".into(),
+        early_close_time: None,
+        name: "Thanksgiving".into(),
+    };
+    let black_friday = CmeHoliday {
+        date: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        kind: "EARLY_CLOSE".into(),
+        early_close_time: NaiveTime::from_hms_opt(12, 15, 0),
+        name: "Day after Thanksgiving".into(),
+    };
+    cme_holidays::upsert(&pool, &thanksgiving).await.unwrap();
+    cme_holidays::upsert(&pool, &black_friday).await.unwrap();
+    let bad = CmeHoliday {
+        early_close_time: None,
+        ..black_friday.clone()
+    };
+    assert!(cme_holidays::upsert(&pool, &bad).await.is_err());
+    let days = cme_holidays::between(
+        &pool,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(days, [thanksgiving, black_friday]);
+}
+
+/// Every gate met: polygon and ironbeam configured on their official endpoints with an `ok`
+/// verify on record, trading switched on. SHADOW starts; SHADOW → LIVE promotes; LIVE starts.
+#[sqlx::test]
+async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
+    use tradeplane::{
+        integrations::endpoint_of,
+        store::integrations::{Verification, upsert_verification},
+    };
+    let mut env = EnvMap::new();
+    env.insert("POLYGON_API_KEY".into(), "k".into());
+    env.insert("IRONBEAM_USERNAME".into(), "u".into());
+    env.insert("IRONBEAM_API_KEY".into(), "k".into());
+    let app = spawn_app_with_env(pool.clone(), &env).await;
+    for id in ["polygon", "ironbeam"] {
+        let config = app.state.integrations.config(id).unwrap();
+        assert!(config.configured() && !config.sandbox, "{id}");
+        upsert_verification(
+            &pool,
+            &Verification {
+                provider_id: id.into(),
+                outcome: "ok".into(),
+                error_code: None,
+                message: "ok".into(),
+                endpoint: endpoint_of(config),
+                sandbox: false,
+                latency_ms: 5,
+                verified_at: chrono::Utc::now(),
+                trace_id: "0".repeat(32),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let admin = admin.client;
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        "/api/bots",
+        sma_bot("gated", "SHADOW"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+    send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/stop"),
+        json!({}),
+    )
+    .await;
+    tradeplane::store::settings::set_trading_enabled(&pool, true, "test")
+        .await
+        .unwrap();
+    let (status, _) = send(
+        &app,
+        &admin,
+        "PATCH",
+        &format!("/api/bots/{id}"),
+        json!({"is_trading_enabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/promote"),
+        json!({"to_stage": "LIVE"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["stage"].as_str()),
+        (200, Some("LIVE")),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/bots/{id}/start"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{body}"
+    );
+    assert!(app.state.runtime.runner(id.parse().unwrap()).unwrap().live);
+}
+
+#[sqlx::test]
+async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: PgPool) {
+    let app = spawn_app_with_env(pool.clone(), &EnvMap::new())
+        .await
+        .signed_in_as_admin()
+        .await;
+    let lab = create(&app, "lab", "LAB").await;
+    let paper = create(&app, "paper", "PAPER").await;
+    let killed = create(&app, "killed", "LAB").await;
+    sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = ANY($1::uuid[])")
+        .bind(vec![lab.clone(), paper.clone()])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE bots SET status = 'KILLED' WHERE id = $1::uuid")
+        .bind(&killed)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let report = tradeplane::api::bot_lifecycle::resume_after_restart(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(report.resumed, [lab.parse::<uuid::Uuid>().unwrap()]);
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].0, paper.parse::<uuid::Uuid>().unwrap());
+    assert_eq!(report.refused[0].1.as_str(), "INTEGRATION_KEY_MISSING");
+    assert!(app.state.runtime.runner(lab.parse().unwrap()).is_some());
+    for (id, status) in [(&lab, "RUNNING"), (&paper, "STOPPED"), (&killed, "KILLED")] {
+        let (_, body) = send(
+            &app,
+            &app.client,
+            "GET",
+            &format!("/api/bots/{id}"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(body["bot"]["status"], status, "{body}");
+    }
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE code = 'BOT_RESUME_REFUSED' AND severity = 'SEV-2' AND bot_id = $1::uuid",
+    )
+    .bind(&paper)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 1);
+}
