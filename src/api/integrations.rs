@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -267,37 +267,12 @@ fn known<'a>(state: &'a AppState, id: &str) -> Result<&'a ProviderConfig, ApiErr
     })
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page size, 1–500 (default 50).
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Only items at or after this instant (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Only items before this instant (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-}
-
-impl ListQuery {
-    fn paging(self) -> Result<super::pagination::Paging, ApiError> {
-        PageParams {
-            limit: self.limit,
-            cursor: self.cursor,
-            from: self.from,
-            to: self.to,
-        }
-        .validate()
-    }
-}
-
 /// The latest usage events of one provider, newest first (default 50).
 #[utoipa::path(
     get,
     path = "/api/integrations/{id}/events",
     tag = "integrations",
-    params(("id" = String, Path, description = "Provider id"), ListQuery),
+    params(("id" = String, Path, description = "Provider id"), PageParams),
     responses(
         (status = 200, body = Envelope<PageBody<UsageEvent>>),
         (status = 404, description = "`INTEGRATION_UNKNOWN_PROVIDER`", body = ErrorEnvelope),
@@ -308,10 +283,10 @@ impl ListQuery {
 async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<UsageEvent>> {
     let config = known(&state, &id)?;
-    let p = query.paging()?;
+    let p = query.validate()?;
     let page =
         store::usage_events_page(&state.pool, config.spec.id, p.from, p.to, p.after, p.limit)
             .await?;
@@ -323,7 +298,7 @@ async fn events(
     get,
     path = "/api/profit-variables",
     tag = "integrations",
-    params(ListQuery),
+    params(PageParams),
     responses(
         (status = 200, body = Envelope<PageBody<ProfitVariable>>),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
@@ -332,9 +307,9 @@ async fn events(
 )]
 async fn list_profit_variables(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<ProfitVariable>> {
-    let p = query.paging()?;
+    let p = query.validate()?;
     let page = profit_variables::list(&state.pool, p.from, p.to, p.after, p.limit).await?;
     Ok(ApiOk::new(page.into()))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Extension, Path, State};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
     auth::audit,
     envelope::{Envelope, ErrorEnvelope},
-    pagination::{PageBody, PageParams},
+    pagination::{CursorParams, PageBody},
 };
 use crate::{
     auth::{CurrentUser, ServiceCaller, policy::AccessPolicy, principal::ClientIp, tokens},
@@ -34,20 +34,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(current_token))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TokensQuery {
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// Service tokens, newest first (never their values).
 #[utoipa::path(
     get,
     path = "/api/service-tokens",
     tag = "auth",
     security(("session" = ["admin"])),
-    params(TokensQuery),
+    params(CursorParams),
     responses(
         (status = 200, body = Envelope<PageBody<ServiceToken>>),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
@@ -56,15 +49,9 @@ pub struct TokensQuery {
 )]
 async fn list_tokens(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<TokensQuery>,
+    ApiQuery(query): ApiQuery<CursorParams>,
 ) -> ApiResult<PageBody<ServiceToken>> {
-    let paging = PageParams {
-        limit: query.limit,
-        cursor: query.cursor,
-        from: None,
-        to: None,
-    }
-    .validate()?;
+    let paging = query.validate()?;
     let page = service_tokens::list(&state.pool, paging.after, paging.limit).await?;
     Ok(ApiOk::new(page.into()))
 }

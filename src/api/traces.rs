@@ -2,10 +2,9 @@
 //! user; writes only for service tokens with `traces:write` (the runner's writer path).
 
 use axum::extract::{Path, State};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -13,7 +12,7 @@ use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
-    pagination::{PageBody, PageParams, Paging},
+    pagination::{PageBody, PageParams},
 };
 use crate::{
     auth::ServiceCaller,
@@ -29,37 +28,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_no_trades, post_no_trade))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TracesQuery {
-    /// Page size, 1–500 (default 50).
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Only traces at or after this instant (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Only traces before this instant (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-}
-
-impl TracesQuery {
-    fn paging(self) -> Result<Paging, ApiError> {
-        PageParams {
-            limit: self.limit,
-            cursor: self.cursor,
-            from: self.from,
-            to: self.to,
-        }
-        .validate()
-    }
-}
-
 /// A bot's decision traces, newest first.
 #[utoipa::path(
     get,
     path = "/api/bots/{id}/decision-traces",
     tag = "traces",
-    params(("id" = Uuid, Path), TracesQuery),
+    params(("id" = Uuid, Path), PageParams),
     responses(
         (status = 200, body = Envelope<PageBody<DecisionTrace>>),
         (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
@@ -69,9 +43,9 @@ impl TracesQuery {
 async fn list_decisions(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    ApiQuery(q): ApiQuery<TracesQuery>,
+    ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<DecisionTrace>> {
-    let paging = q.paging()?;
+    let paging = q.validate()?;
     load(&state, id).await?;
     let range = TraceRange {
         from: paging.from,
@@ -86,7 +60,7 @@ async fn list_decisions(
     get,
     path = "/api/bots/{id}/no-trade-traces",
     tag = "traces",
-    params(("id" = Uuid, Path), TracesQuery),
+    params(("id" = Uuid, Path), PageParams),
     responses(
         (status = 200, body = Envelope<PageBody<NoTradeTrace>>),
         (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
@@ -96,9 +70,9 @@ async fn list_decisions(
 async fn list_no_trades(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    ApiQuery(q): ApiQuery<TracesQuery>,
+    ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<NoTradeTrace>> {
-    let paging = q.paging()?;
+    let paging = q.validate()?;
     load(&state, id).await?;
     let range = TraceRange {
         from: paging.from,

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
     auth::{UserBody, audit, validate_email, validate_password},
     envelope::{Envelope, ErrorEnvelope},
-    pagination::{PageBody, PageParams},
+    pagination::{CursorParams, PageBody},
 };
 use crate::{
     auth::{
@@ -31,22 +31,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_user))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UsersQuery {
-    /// Page size, 1–500 (default 50).
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
 /// Users, newest first.
 #[utoipa::path(
     get,
     path = "/api/users",
     tag = "auth",
     security(("session" = ["admin"])),
-    params(UsersQuery),
+    params(CursorParams),
     responses(
         (status = 200, body = Envelope<PageBody<UserView>>),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
@@ -55,15 +46,9 @@ pub struct UsersQuery {
 )]
 async fn list_users(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<UsersQuery>,
+    ApiQuery(query): ApiQuery<CursorParams>,
 ) -> ApiResult<PageBody<UserView>> {
-    let paging = PageParams {
-        limit: query.limit,
-        cursor: query.cursor,
-        from: None,
-        to: None,
-    }
-    .validate()?;
+    let paging = query.validate()?;
     let page = users::list(&state.pool, paging.after, paging.limit).await?;
     Ok(ApiOk::new(PageBody {
         items: page.items.iter().map(users::User::view).collect(),
