@@ -12,3 +12,4 @@ pub mod risk;
 pub mod side;
 pub mod strategies;
 pub mod strategy_config;
+pub mod timeframe;

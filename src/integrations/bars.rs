@@ -12,39 +12,18 @@ use super::{
         market_data::{Bar, polygon_aggregates},
     },
 };
+use crate::domain::timeframe::Timeframe;
 use crate::store::market_bars::{self, MarketBar};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timeframe {
-    M1,
-    H1,
-    D1,
-}
-
-impl Timeframe {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "1m" => Some(Timeframe::M1),
-            "1h" => Some(Timeframe::H1),
-            "1d" => Some(Timeframe::D1),
-            _ => None,
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Timeframe::M1 => "1m",
-            Timeframe::H1 => "1h",
-            Timeframe::D1 => "1d",
-        }
-    }
-
-    const fn polygon_span(self) -> &'static str {
-        match self {
-            Timeframe::M1 => "minute",
-            Timeframe::H1 => "hour",
-            Timeframe::D1 => "day",
-        }
+/// Polygon's `(multiplier, timespan)` for a timeframe.
+const fn polygon_span(tf: Timeframe) -> (u32, &'static str) {
+    match tf {
+        Timeframe::S1 => (1, "second"),
+        Timeframe::M1 => (1, "minute"),
+        Timeframe::M5 => (5, "minute"),
+        Timeframe::M15 => (15, "minute"),
+        Timeframe::H1 => (1, "hour"),
+        Timeframe::D1 => (1, "day"),
     }
 }
 
@@ -52,6 +31,8 @@ impl Timeframe {
 pub enum BarsError {
     #[error("{0} has no bars client")]
     Unsupported(String),
+    #[error("{0} does not serve {1} bars")]
+    UnsupportedTimeframe(String, &'static str),
     #[error("{}: {}", .0.code, .0.message)]
     Provider(Failure),
     #[error(transparent)]
@@ -80,8 +61,8 @@ pub async fn fetch_bars(
         "polygon" => polygon_aggregates(
             client,
             symbol,
-            1,
-            timeframe.polygon_span(),
+            polygon_span(timeframe).0,
+            polygon_span(timeframe).1,
             &from.timestamp_millis().to_string(),
             // Polygon's `to` is inclusive.
             &(to.timestamp_millis() - 1).to_string(),
@@ -94,6 +75,12 @@ pub async fn fetch_bars(
                 Timeframe::M1 => databento::dbn::Schema::Ohlcv1M,
                 Timeframe::H1 => databento::dbn::Schema::Ohlcv1H,
                 Timeframe::D1 => databento::dbn::Schema::Ohlcv1D,
+                other => {
+                    return Err(BarsError::UnsupportedTimeframe(
+                        provider_id.to_owned(),
+                        other.as_str(),
+                    ));
+                }
             };
             super::providers::databento::ohlcv(client, symbol, schema, from, to)
                 .await

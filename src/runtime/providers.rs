@@ -38,9 +38,10 @@ use tradeplane_actors::{
 use utoipa::ToSchema;
 
 use super::registry::{BreakerView, breaker_state_str};
+use super::scheduler::Timeframe;
 use crate::integrations::{
     Integrations,
-    bars::{self, BarsError, Timeframe},
+    bars::{self, BarsError},
     http::CallContext,
     outcome::{Outcome, codes},
     providers::{self, ProviderClient, VerifyReport},

@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
-    integrations::{bars::Timeframe, http::CallContext, registry::EnvMap},
+    integrations::{http::CallContext, registry::EnvMap},
     runtime::BarsRequest,
+    runtime::Timeframe,
     sandbox,
 };
 
