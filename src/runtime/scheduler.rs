@@ -295,6 +295,7 @@ pub async fn sweep_jobs(pool: &PgPool, telemetry: &TelemetryHandle, shared: &Sch
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn at(secs: u64, ms: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms)
