@@ -453,6 +453,7 @@ async fn promote_bot(
                 &bot,
             )
         })?;
+    state.runtime.bot_changed(id).await;
     let action = if to > from {
         "bot.promote"
     } else {

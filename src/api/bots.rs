@@ -379,6 +379,7 @@ async fn patch_bot(
         .await
         .map_err(write_error)?
         .ok_or_else(|| not_found(id))?;
+    state.runtime.bot_changed(id).await;
     if let Some(enabled) = body.is_trading_enabled
         && enabled != bot.is_trading_enabled
     {

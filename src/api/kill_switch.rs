@@ -101,6 +101,7 @@ async fn set_kill_switch(
         now,
     )
     .await?;
+    state.runtime.set_kill_switch(after.active);
     let mut killed = Vec::new();
     let mut cancelled = Vec::new();
     if body.active {

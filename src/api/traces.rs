@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     auth::ServiceCaller,
+    domain::evaluation::TraceBlocker,
     store::traces::{
         self, DecisionTrace, NewDecisionTrace, NewNoTradeTrace, NoTradeTrace, TraceRange,
     },
@@ -221,8 +222,8 @@ pub struct PostNoTradeTrace {
     pub suppression_decision: String,
     pub reason_human: String,
     pub reason_code: String,
-    /// Every gate that blocked (codes such as `MARKET_CLOSED`).
-    pub blocked_by: Vec<String>,
+    /// Every gate that blocked (`code` such as `MARKET_CLOSED`).
+    pub blocked_by: Vec<TraceBlocker>,
     #[schema(value_type = Option<Object>)]
     pub signals: Option<Value>,
     #[schema(value_type = Option<Object>)]
@@ -266,11 +267,14 @@ async fn post_no_trade(
     if body.blocked_by.is_empty() || body.blocked_by.len() > 32 {
         return Err(ApiError::validation(
             "blocked_by",
-            "must list 1 to 32 gate codes",
+            "must list 1 to 32 gates",
         ));
     }
-    for (i, code) in body.blocked_by.iter().enumerate() {
-        code_field(&format!("blocked_by[{i}]"), code)?;
+    for (i, b) in body.blocked_by.iter().enumerate() {
+        code_field(&format!("blocked_by[{i}].code"), &b.code)?;
+        text_field(&format!("blocked_by[{i}].gate"), &b.gate)?;
+        text_field(&format!("blocked_by[{i}].reason_human"), &b.reason_human)?;
+        text_field(&format!("blocked_by[{i}].suggested_fix"), &b.suggested_fix)?;
     }
     let signals = object_field("signals", &body.signals)?;
     let variables_snapshot = object_field("variables_snapshot", &body.variables_snapshot)?;

@@ -54,7 +54,8 @@ pub struct EvaluationInput<'a> {
 }
 
 /// One entry of `blocked_by`: a gate, or the strategy itself (`gate = "signal"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TraceBlocker {
     pub gate: String,
     pub code: String,
@@ -155,7 +156,20 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
     // Target and order (None when the strategy has no opinion or we already hold the target).
     let planned = match (&strategy, last) {
         (Ok(out), Some(bar)) => out.signal.direction().and_then(|dir| {
-            let target = dir * i64::from(input.order_quantity);
+            let mut target = dir * i64::from(input.order_quantity);
+            // A reversal larger than one order may be exits first: flat now, re-enter on the
+            // next bar, so the size limit never traps the bot in a position it wants out of.
+            let max_order = input
+                .gates
+                .limits
+                .scaled_for(input.gates.tier)
+                .max_order_size;
+            if current != 0
+                && target.signum() != current.signum()
+                && (target - current).unsigned_abs() > u64::from(max_order)
+            {
+                target = 0;
+            }
             let delta = target - current;
             let quantity = u32::try_from(delta.unsigned_abs())
                 .ok()

@@ -204,3 +204,15 @@ fn shadow_records_would_send_and_keys_repeat_on_restart() {
     let b = decision(evaluate_bar(&i));
     assert_eq!(a.order.idempotency_key, b.order.idempotency_key);
 }
+
+#[test]
+fn a_reversal_beyond_max_order_size_exits_first() {
+    let mut w = world(&[108, 106, 104, 102, 100, 98]);
+    w.limits.max_order_size = 1;
+    let mut pos = Position::flat(Symbol::Es);
+    pos.apply_fill(Side::Buy, 1, dec!(100), Decimal::ZERO);
+    let d = decision(evaluate_bar(&input(&w, &pos)));
+    assert_eq!(d.decision_type, DecisionType::Exit);
+    assert_eq!((d.order.side, d.order.quantity), (Side::Sell, 1));
+    assert_eq!(d.gate_report.position_after, 0);
+}

@@ -1,15 +1,20 @@
 //! The Bots supervisor's policy and its runners.
 //!
-//! - [`BotRunner`]: the placeholder runner (the trading core replaces its body): it beats its
-//!   heartbeat on every bar tick of its timeframe and on a liveness interval, and can be told
-//!   to fail or hang (fault injection for tests and drills).
+//! - [`BotRunner`]: one per started bot. On every bar tick of its timeframe it runs one
+//!   evaluation ([`super::evaluator`]); it beats its heartbeat on ticks and on a liveness
+//!   interval, and can be told to fail or hang (fault injection for tests and drills). A tick
+//!   that arrives while a newer one is already queued is skipped (counted), so a slow runner
+//!   catches up on the newest bar instead of falling further behind.
 //! - [`BotsSink`]: turns the Bots supervisor's events into runner state: every failure is
 //!   recorded on the runner's breaker; once the breaker is OPEN restarts are refused (the
 //!   runner is removed and left in ERROR, or KILLED for a LIVE bot); a runner that stays stuck
 //!   (misses its heartbeat again after a restart, or ignores its stop) is killed and latched.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SpawnErr};
 use serde_json::json;
@@ -20,6 +25,7 @@ use tradeplane_actors::{
 };
 use uuid::Uuid;
 
+use super::evaluator::{BotEvaluator, Outcome, Trading};
 use super::events::{TelemetrySink, bot_of, bot_scope};
 use super::registry::{BotStatus, Registry, RunnerShared};
 use super::scheduler::{BarTick, Timeframe};
@@ -71,15 +77,25 @@ pub enum Fault {
 pub enum RunnerMsg {
     Tick(BarTick),
     Beat,
+    /// The bot's settings changed: re-read them before the next evaluation.
+    Reload,
     Fail(String),
     Hang(Duration),
+}
+
+/// What a runner needs besides its own identity.
+#[derive(Clone)]
+pub struct RunnerDeps {
+    pub registry: Arc<Registry>,
+    pub handle: super::RuntimeHandle,
+    pub trading: Arc<Trading>,
 }
 
 pub struct RunnerArgs {
     pub bot_id: Uuid,
     pub timeframe: Timeframe,
     pub shared: Arc<RunnerShared>,
-    pub registry: Arc<Registry>,
+    pub deps: RunnerDeps,
     pub ticks: broadcast::Receiver<BarTick>,
     pub beat_every: Duration,
     pub healthy_after: Duration,
@@ -91,6 +107,11 @@ pub struct RunnerState {
     bot_id: Uuid,
     shared: Arc<RunnerShared>,
     registry: Arc<Registry>,
+    handle: super::RuntimeHandle,
+    trading: Arc<Trading>,
+    evaluator: BotEvaluator,
+    /// Newest tick boundary forwarded (ms since the epoch); older queued ticks are skipped.
+    newest_tick: Arc<AtomicI64>,
     healthy_reported: bool,
     started: std::time::Instant,
     healthy_after: Duration,
@@ -125,18 +146,29 @@ impl Actor for BotRunner {
             bot_id,
             timeframe,
             shared,
-            registry,
+            deps,
             mut ticks,
             beat_every,
             healthy_after,
         } = args;
         shared.beat();
+        let evaluator = BotEvaluator::load(
+            &deps.trading.pool,
+            bot_id,
+            Uuid::now_v7(),
+            timeframe,
+            Utc::now(),
+        )
+        .await?;
         let me = myself.clone();
+        let newest_tick = Arc::new(AtomicI64::new(i64::MIN));
+        let newest = newest_tick.clone();
         // Bar ticks of this runner's timeframe become messages (so a blocked runner misses them).
         let forward = tokio::spawn(async move {
             loop {
                 match ticks.recv().await {
                     Ok(tick) if tick.timeframe == timeframe => {
+                        newest.fetch_max(epoch_ms(tick.bar_at), Ordering::AcqRel);
                         if me.send_message(RunnerMsg::Tick(tick)).is_err() {
                             break;
                         }
@@ -151,7 +183,11 @@ impl Actor for BotRunner {
         Ok(RunnerState {
             bot_id,
             shared,
-            registry,
+            registry: deps.registry,
+            handle: deps.handle,
+            trading: deps.trading,
+            evaluator,
+            newest_tick,
             healthy_reported: false,
             started: std::time::Instant::now(),
             healthy_after,
@@ -167,12 +203,30 @@ impl Actor for BotRunner {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RunnerMsg::Tick(_tick) => {
-                // The trading core's evaluation goes here.
+            RunnerMsg::Tick(tick) => {
                 state.shared.tick();
                 state.shared.beat();
                 state.report_healthy();
+                if epoch_ms(tick.bar_at) < state.newest_tick.load(Ordering::Acquire) {
+                    state.trading.skipped_ticks.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                let boundary = DateTime::<Utc>::from(tick.bar_at);
+                let outcome = state
+                    .evaluator
+                    .on_bar(&state.trading, &state.handle, boundary)
+                    .await?;
+                state.shared.beat();
+                // Gated by risk → SUSPENDED (running, not trading); nothing to do is not gated.
+                match outcome {
+                    Outcome::Suppressed { gate_blocked } => {
+                        state.handle.set_gated(state.bot_id, gate_blocked);
+                    }
+                    Outcome::Decided => state.handle.set_gated(state.bot_id, false),
+                    Outcome::Killed => {}
+                }
             }
+            RunnerMsg::Reload => state.evaluator.reload(&state.trading.pool).await?,
             RunnerMsg::Beat => {
                 state.shared.beat();
                 if state.started.elapsed() >= state.healthy_after {
@@ -194,6 +248,11 @@ impl Actor for BotRunner {
         state.beat_timer.abort();
         Ok(())
     }
+}
+
+fn epoch_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Stands in for a runner whose restart is refused: stops at once with a normal reason, so
@@ -223,7 +282,7 @@ pub fn terminate_runner(bots_name: &str, bot_id: Uuid) {
 /// The child spec of one runner. Its start function (initial start and every restart) asks
 /// the registry for admission: a killed bot or an OPEN breaker gets a [`Refused`] stand-in.
 pub fn runner_spec(
-    registry: Arc<Registry>,
+    deps: RunnerDeps,
     bot_id: Uuid,
     timeframe: Timeframe,
     shared: Arc<RunnerShared>,
@@ -234,16 +293,16 @@ pub fn runner_spec(
     let healthy_after = config.healthy_after;
     let heartbeat = shared.heartbeat.clone();
     ChildSpec::new(bot_scope(bot_id), move |sup: ActorCell| {
-        let registry = registry.clone();
+        let deps = deps.clone();
         let shared = shared.clone();
         let ticks = ticks.subscribe();
         async move {
-            if admit(&registry, bot_id) {
+            if admit(&deps.registry, bot_id) {
                 let args = RunnerArgs {
                     bot_id,
                     timeframe,
                     shared,
-                    registry,
+                    deps,
                     ticks,
                     beat_every,
                     healthy_after,

@@ -13,11 +13,14 @@
 //! snapshots without awaiting Postgres.
 
 pub mod bots;
+pub mod evaluator;
 pub mod events;
+pub mod feed;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
 pub mod telemetry;
+pub mod trace_writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,19 +41,24 @@ pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
+use crate::domain::{calendar::HolidayCalendar, execution::SimParams};
 use crate::integrations::{
     Integrations, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
     usage::UsageSink,
 };
 use crate::store::{
     market_bars::MarketBar,
+    settings,
     system_events::{NewSystemEvent, Severity},
 };
 use crate::trace::TraceId;
+use evaluator::Trading;
 use events::{TelemetrySink, bot_scope};
+use feed::BarFeed;
 use providers::{ProviderMsg, ProviderSet};
 use registry::Registry;
 use scheduler::{Scheduler, SchedulerArgs, SchedulerShared};
+use std::sync::atomic::AtomicBool;
 
 #[derive(Clone)]
 pub struct RuntimeConfig {
@@ -72,6 +80,8 @@ pub struct RuntimeConfig {
     /// never read the process env). One ProviderActor per configured provider.
     pub provider_env: EnvMap,
     pub providers: ProvidersConfig,
+    /// PAPER fills: slippage in ticks against the order, commission per contract.
+    pub sim: SimParams,
 }
 
 impl Default for RuntimeConfig {
@@ -89,6 +99,10 @@ impl Default for RuntimeConfig {
             clock: Arc::new(SystemClock),
             provider_env: EnvMap::new(),
             providers: ProvidersConfig::default(),
+            sim: SimParams {
+                slippage_ticks: 1,
+                commission_per_contract: rust_decimal::Decimal::new(225, 2),
+            },
         }
     }
 }
@@ -129,6 +143,8 @@ struct Inner {
     integrations: Arc<Integrations>,
     providers: Arc<ProviderSet>,
     provider_call_timeout: Duration,
+    /// What runners trade with; `None` for a detached handle.
+    trading: Option<Arc<Trading>>,
 }
 
 /// Cloneable access to the running tree.
@@ -154,6 +170,8 @@ pub struct Runtime {
     writer_stop: watch::Sender<bool>,
     writer: tokio::task::JoinHandle<()>,
     providers_writer: tokio::task::JoinHandle<()>,
+    trace_writer: tokio::task::JoinHandle<()>,
+    trace_stop: watch::Sender<bool>,
 }
 
 impl Runtime {
@@ -189,6 +207,17 @@ impl Runtime {
             )
             .await?,
         );
+        let (trace_stop, trace_stop_rx) = watch::channel(false);
+        let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
+        let trading = Arc::new(Trading {
+            pool: pool.clone(),
+            feed: BarFeed::default(),
+            calendar: Arc::new(HolidayCalendar::cme_equity()),
+            sim: config.sim.clone(),
+            traces,
+            kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
+            skipped_ticks: Default::default(),
+        });
         let (writer_stop, stop_rx) = watch::channel(false);
         let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx.clone()));
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
@@ -278,6 +307,7 @@ impl Runtime {
                 integrations,
                 providers: provider_set,
                 provider_call_timeout: config.providers.call_timeout,
+                trading: Some(trading),
             }),
         };
         Ok(Runtime {
@@ -288,6 +318,8 @@ impl Runtime {
             writer_stop,
             writer,
             providers_writer,
+            trace_writer,
+            trace_stop,
         })
     }
 
@@ -311,6 +343,11 @@ impl Runtime {
                 "RUNTIME_STOPPED",
                 "supervision tree stopped",
             ));
+        // Runners are gone: write their last no-trade traces.
+        let _ = self.trace_stop.send(true);
+        if let Err(err) = self.trace_writer.await {
+            tracing::error!(error = %err, "trace writer failed");
+        }
         let _ = self.writer_stop.send(true);
         if let Err(err) = self.writer.await {
             tracing::error!(error = %err, "runner registry writer failed");
@@ -349,6 +386,7 @@ impl RuntimeHandle {
                 )),
                 providers: Arc::new(ProviderSet::empty()),
                 provider_call_timeout: ProvidersConfig::default().call_timeout,
+                trading: None,
             }),
         }
     }
@@ -470,8 +508,13 @@ impl RuntimeHandle {
         registry.mark_breaker(bot_id);
         registry.mark_bot(bot_id);
         let shared = shared?;
+        let trading = self.inner.trading.clone().ok_or(RuntimeError::NotRunning)?;
         let spec = bots::runner_spec(
-            registry.clone(),
+            bots::RunnerDeps {
+                registry: registry.clone(),
+                handle: self.clone(),
+                trading,
+            },
             bot_id,
             options.timeframe,
             shared,
@@ -564,6 +607,39 @@ impl RuntimeHandle {
             Fault::Mute(_) => return Ok(()),
         };
         runner.cast(msg).map_err(|_| RuntimeError::NotFound(bot_id))
+    }
+
+    /// Mirrors the global kill switch for the gates (the API calls this when it flips).
+    pub fn set_kill_switch(&self, active: bool) {
+        if let Some(t) = &self.inner.trading {
+            t.kill_switch
+                .store(active, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Tells the bot's runner (if any) to re-read its settings: stage, limits, strategy.
+    pub async fn bot_changed(&self, bot_id: Uuid) {
+        let Ok(bots) = self.bots() else { return };
+        if let Ok(Some(child)) =
+            Supervisor::child(&bots, bot_scope(bot_id), Duration::from_secs(2)).await
+            && let Some(cell) = child.cell
+        {
+            let runner: ActorRef<RunnerMsg> = cell.into();
+            let _ = runner.cast(RunnerMsg::Reload);
+        }
+    }
+
+    pub(crate) fn bot_breaker_open(&self, bot_id: Uuid) -> bool {
+        self.inner.registry.breaker_open(bot_id)
+    }
+
+    pub(crate) fn set_gated(&self, bot_id: Uuid, gated: bool) {
+        self.inner.registry.set_gated(bot_id, gated);
+    }
+
+    /// No-trade trace writer counters.
+    pub fn trace_stats(&self) -> Option<Arc<trace_writer::TraceWriterStats>> {
+        self.inner.trading.as_ref().map(|t| t.traces.stats.clone())
     }
 
     pub fn runners(&self) -> Vec<RunnerSnapshot> {

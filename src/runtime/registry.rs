@@ -275,6 +275,31 @@ impl Registry {
         f(slot)
     }
 
+    /// RUNNING ⇄ SUSPENDED (running but gated, SPEC §2) after an evaluation; other states stay.
+    pub fn set_gated(&self, bot_id: Uuid, gated: bool) {
+        let changed = self.with_slot(bot_id, |s| match (s.status, gated) {
+            (BotStatus::Running, true) => {
+                s.status = BotStatus::Suspended;
+                true
+            }
+            (BotStatus::Suspended, false) => {
+                s.status = BotStatus::Running;
+                true
+            }
+            _ => false,
+        });
+        if changed {
+            self.mark_bot(bot_id);
+        }
+    }
+
+    /// Whether the bot's runner breaker is OPEN (a gate input).
+    pub fn breaker_open(&self, bot_id: Uuid) -> bool {
+        lock(&self.slots)
+            .get(&bot_id)
+            .is_some_and(|s| s.breaker.state() == BreakerState::Open)
+    }
+
     /// Restores persisted state: breaker snapshots (`bot:*` scopes) and KILLED latches.
     pub async fn restore(&self, pool: &PgPool) -> Result<usize, sqlx::Error> {
         let breakers = circuit_breakers::all(pool).await?;
@@ -440,6 +465,12 @@ impl Registry {
                 .collect()
         };
         if let Err(err) = bot_instances::upsert_many(pool, &rows).await {
+            lock(&self.dirty_bots).extend(bots);
+            return Err(err);
+        }
+        let statuses: Vec<(Uuid, &str)> =
+            rows.iter().map(|r| (r.bot_id, r.status.as_str())).collect();
+        if let Err(err) = crate::store::bots::mirror_runtime_status(pool, &statuses).await {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);
         }

@@ -245,3 +245,36 @@ pub async fn mark_killed(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Mirrors runner states the runtime decides on its own (a runner gated, restarting, failed
+/// for good, or killed) onto `bots.status`. Never revives a bot an operator stopped: RUNNING,
+/// SUSPENDED and RESTARTING only move bots that are live already.
+pub async fn mirror_runtime_status(
+    pool: &PgPool,
+    rows: &[(Uuid, &str)],
+) -> Result<u64, sqlx::Error> {
+    let rows: Vec<&(Uuid, &str)> = rows
+        .iter()
+        .filter(|(_, s)| {
+            matches!(
+                *s,
+                "RUNNING" | "SUSPENDED" | "RESTARTING" | "ERROR" | "KILLED"
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "UPDATE bots b SET status = u.status, updated_at = now() \
+         FROM UNNEST($1::uuid[], $2::text[]) AS u(id, status) \
+         WHERE b.id = u.id AND b.status <> u.status \
+           AND (u.status IN ('ERROR', 'KILLED') \
+                OR b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING'))",
+    )
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -31,6 +31,11 @@ pub struct Order {
     pub reject_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Start of the bar the order was decided on.
+    pub decision_bar_at: Option<DateTime<Utc>>,
+    /// Last price when decided.
+    #[schema(value_type = Option<String>)]
+    pub reference_price: Option<Decimal>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,19 +52,22 @@ pub struct NewOrder {
     pub stop_price: Option<Decimal>,
     pub stage: String,
     pub status: String,
+    pub decision_bar_at: Option<DateTime<Utc>>,
+    pub reference_price: Option<Decimal>,
 }
 
 /// Books an order once: a second call with the same idempotency key returns the first row
 /// and `false` (nothing new was booked).
 pub async fn insert_once(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     o: NewOrder,
     now: DateTime<Utc>,
 ) -> Result<(Order, bool), sqlx::Error> {
     let inserted: Option<Order> = sqlx::query_as(
         "INSERT INTO orders (id, bot_id, run_id, decision_trace_id, idempotency_key, symbol, side, \
-         quantity, order_type, limit_price, stop_price, stage, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+         quantity, order_type, limit_price, stop_price, stage, status, created_at, updated_at, \
+         decision_bar_at, reference_price) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
     )
     .bind(Uuid::now_v7())
@@ -76,14 +84,16 @@ pub async fn insert_once(
     .bind(o.stage)
     .bind(o.status)
     .bind(now)
-    .fetch_optional(pool)
+    .bind(o.decision_bar_at)
+    .bind(o.reference_price)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some(order) = inserted {
         return Ok((order, true));
     }
     let existing = sqlx::query_as("SELECT * FROM orders WHERE idempotency_key = $1")
         .bind(&o.idempotency_key)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
     Ok((existing, false))
 }
@@ -102,4 +112,89 @@ pub async fn cancel_all_working(
     .bind(now)
     .fetch_all(pool)
     .await
+}
+
+/// The bot's orders still waiting to fill, oldest first.
+pub async fn working(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM orders WHERE bot_id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') \
+         ORDER BY created_at, id",
+    )
+    .bind(bot_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Orders the bot placed at or after `since` (the order-rate window after a restart).
+pub async fn placed_since(
+    pool: &PgPool,
+    bot_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT created_at FROM orders WHERE bot_id = $1 AND created_at >= $2 \
+         AND status <> 'REJECTED' ORDER BY created_at",
+    )
+    .bind(bot_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// Cancels one working order (no fill possible); false when it was no longer working.
+pub async fn cancel(
+    pool: &PgPool,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
+         WHERE id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What [`place`] did.
+#[derive(Debug)]
+pub enum Placed {
+    /// The order and the decision trace that explains it, linked.
+    New {
+        order: Order,
+        trace: Box<super::traces::DecisionTrace>,
+    },
+    /// An order with this idempotency key exists (a restarted runner re-deriving a decision it
+    /// already booked): nothing was written.
+    Existing(Order),
+}
+
+/// Books a decision and its order together, once per idempotency key.
+pub async fn place(
+    pool: &PgPool,
+    order: NewOrder,
+    trace: super::traces::NewDecisionTrace,
+    now: DateTime<Utc>,
+) -> Result<Placed, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (existing, new) = insert_once(&mut tx, order, now).await?;
+    if !new {
+        return Ok(Placed::Existing(existing));
+    }
+    let trace = super::traces::insert_decision(&mut *tx, trace, now).await?;
+    let order =
+        sqlx::query_as("UPDATE orders SET decision_trace_id = $2 WHERE id = $1 RETURNING *")
+            .bind(existing.id)
+            .bind(trace.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(Placed::New {
+        order,
+        trace: Box::new(trace),
+    })
 }

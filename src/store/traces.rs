@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page};
+use crate::domain::evaluation::TraceBlocker;
 use crate::trace::TraceId;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
@@ -49,8 +50,8 @@ pub struct NewDecisionTrace {
     pub trace_id: TraceId,
 }
 
-pub async fn insert_decision(
-    pool: &PgPool,
+pub async fn insert_decision<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     t: NewDecisionTrace,
     now: DateTime<Utc>,
 ) -> Result<DecisionTrace, sqlx::Error> {
@@ -74,7 +75,7 @@ pub async fn insert_decision(
     .bind(t.expected_value)
     .bind(t.risk_snapshot)
     .bind(t.trace_id.as_str())
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
@@ -92,7 +93,8 @@ pub struct NoTradeTrace {
     pub suppression_decision: String,
     pub reason_human: String,
     pub reason_code: String,
-    #[schema(value_type = Vec<String>)]
+    /// Every gate that blocked: `[{gate, code, reason_human, suggested_fix}]`.
+    #[schema(value_type = Vec<TraceBlocker>)]
     pub blocked_by: Value,
     #[schema(value_type = Object)]
     pub signals: Value,
@@ -109,16 +111,30 @@ pub struct NewNoTradeTrace {
     pub suppression_decision: String,
     pub reason_human: String,
     pub reason_code: String,
-    /// Codes of every gate that blocked.
-    pub blocked_by: Vec<String>,
+    /// Every gate that blocked.
+    pub blocked_by: Vec<TraceBlocker>,
     pub signals: Value,
     pub variables_snapshot: Value,
     pub trace_id: TraceId,
 }
 
+/// The gate codes of a stored `blocked_by`: what makes two suppressions identical (the human
+/// text may differ, e.g. a data age that grows every tick).
+pub fn blocked_codes(blocked_by: &Value) -> Vec<&str> {
+    blocked_by
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b.get("code").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Records a suppression. If the bot's latest no-trade row has the same `reason_code` and
-/// `blocked_by`, and no decision trace came after it, that row's `count` and `last_seen_at`
-/// are bumped instead (returns `(row, folded)`). Serialized per bot by a row lock on the bot.
+/// `blocked_by` codes, and no decision trace came after it, that row's `count` and
+/// `last_seen_at` are bumped instead (returns `(row, folded)`). Serialized per bot by a row
+/// lock on the bot.
 pub async fn record_no_trade(
     pool: &PgPool,
     t: NewNoTradeTrace,
@@ -129,7 +145,7 @@ pub async fn record_no_trade(
         .bind(t.bot_id)
         .execute(&mut *tx)
         .await?;
-    let blocked_by = Value::from(t.blocked_by.clone());
+    let blocked_by = serde_json::to_value(&t.blocked_by).unwrap_or_default();
     let latest: Option<NoTradeTrace> = sqlx::query_as(
         "SELECT * FROM no_trade_traces WHERE bot_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
     )
@@ -138,7 +154,7 @@ pub async fn record_no_trade(
     .await?;
     if let Some(latest) = latest
         && latest.reason_code == t.reason_code
-        && latest.blocked_by == blocked_by
+        && blocked_codes(&latest.blocked_by) == blocked_codes(&blocked_by)
     {
         let decided_since: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM decision_traces WHERE bot_id = $1 AND created_at >= $2)",
@@ -182,6 +198,79 @@ pub async fn record_no_trade(
     .await?;
     tx.commit().await?;
     Ok((row, false))
+}
+
+/// A fold: `(row id, extra count, last seen)`.
+pub type Fold = (Uuid, i32, DateTime<Utc>);
+
+/// One batch from the runners' trace writer: new suppression rows (ids chosen by the runner)
+/// and folds into rows it wrote before (`(id, extra count, last seen)`). Inserts go first so a
+/// fold may target a row of the same batch.
+pub async fn write_no_trade_batch(
+    pool: &PgPool,
+    inserts: &[NoTradeTrace],
+    folds: &[Fold],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if !inserts.is_empty() {
+        let col = |f: fn(&NoTradeTrace) -> String| inserts.iter().map(f).collect::<Vec<_>>();
+        let json =
+            |f: fn(&NoTradeTrace) -> &Value| inserts.iter().map(f).cloned().collect::<Vec<_>>();
+        sqlx::query(
+            "INSERT INTO no_trade_traces (id, bot_id, run_id, created_at, last_seen_at, count, \
+             suppression_type, suppression_decision, reason_human, reason_code, blocked_by, signals, \
+             variables_snapshot, trace_id) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], \
+                 $5::timestamptz[], $6::int4[], $7::text[], $8::text[], $9::text[], $10::text[], \
+                 $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[]) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(inserts.iter().map(|t| t.id).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|t| t.bot_id).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|t| t.run_id).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|t| t.created_at).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|t| t.last_seen_at).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|t| t.count).collect::<Vec<_>>())
+        .bind(col(|t| t.suppression_type.clone()))
+        .bind(col(|t| t.suppression_decision.clone()))
+        .bind(col(|t| t.reason_human.clone()))
+        .bind(col(|t| t.reason_code.clone()))
+        .bind(json(|t| &t.blocked_by))
+        .bind(json(|t| &t.signals))
+        .bind(json(|t| &t.variables_snapshot))
+        .bind(col(|t| t.trace_id.clone()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !folds.is_empty() {
+        sqlx::query(
+            "UPDATE no_trade_traces t SET count = t.count + u.n, \
+             last_seen_at = GREATEST(t.last_seen_at, u.at) \
+             FROM UNNEST($1::uuid[], $2::int4[], $3::timestamptz[]) AS u(id, n, at) WHERE t.id = u.id",
+        )
+        .bind(folds.iter().map(|f| f.0).collect::<Vec<_>>())
+        .bind(folds.iter().map(|f| f.1).collect::<Vec<_>>())
+        .bind(folds.iter().map(|f| f.2).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// The bot's latest no-trade row, if no decision trace came after it (a runner resumes folding
+/// into it after a restart).
+pub async fn foldable_no_trade(
+    pool: &PgPool,
+    bot_id: Uuid,
+) -> Result<Option<NoTradeTrace>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT n.* FROM no_trade_traces n WHERE n.bot_id = $1 AND NOT EXISTS ( \
+             SELECT 1 FROM decision_traces d WHERE d.bot_id = n.bot_id AND d.created_at >= n.last_seen_at) \
+         ORDER BY n.created_at DESC, n.id DESC LIMIT 1",
+    )
+    .bind(bot_id)
+    .fetch_optional(pool)
+    .await
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -285,6 +285,13 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
 }
 
 fn no_trade(reason: &str, blocked: &[&str]) -> Value {
+    let blocked: Vec<Value> = blocked
+        .iter()
+        .map(|code| {
+            json!({"gate": "market_session", "code": code,
+                "reason_human": "The market is closed.", "suggested_fix": "Wait for the open."})
+        })
+        .collect();
     json!({
         "suppression_type": "GATE", "suppression_decision": "NO_TRADE",
         "reason_human": "The market is closed.", "reason_code": reason,
@@ -507,13 +514,16 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         stop_price: None,
         stage: "PAPER".into(),
         status: status.into(),
+        decision_bar_at: None,
+        reference_price: None,
     };
     let now = chrono::Utc::now();
-    let (working, new) = orders::insert_once(&pool, order("k-1", "WORKING"), now)
+    let mut conn = pool.acquire().await.unwrap();
+    let (working, new) = orders::insert_once(&mut conn, order("k-1", "WORKING"), now)
         .await
         .unwrap();
     assert!(new);
-    let (again, new) = orders::insert_once(&pool, order("k-1", "WORKING"), now)
+    let (again, new) = orders::insert_once(&mut conn, order("k-1", "WORKING"), now)
         .await
         .unwrap();
     assert!(!new);
@@ -522,7 +532,7 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         again.limit_price,
         Some(rust_decimal::Decimal::new(500025, 2))
     );
-    orders::insert_once(&pool, order("k-2", "FILLED"), now)
+    orders::insert_once(&mut conn, order("k-2", "FILLED"), now)
         .await
         .unwrap();
     let (status, body) = send(

@@ -38,6 +38,30 @@ pub fn test_config() -> RuntimeConfig {
     }
 }
 
+fn up_as(status: BotStatus, want: BotStatus) -> bool {
+    status == want || (want == BotStatus::Running && status == BotStatus::Suspended)
+}
+
+/// A PAPER bot row for a runner to load (runners read their bot from Postgres).
+pub async fn bot_row(pool: &PgPool) -> Uuid {
+    let bot = tradeplane::store::bots::insert(
+        pool,
+        tradeplane::store::bots::NewBot {
+            name: format!("rt-{}", Uuid::now_v7()),
+            symbol: "ES".into(),
+            timeframe: "1s".into(),
+            stage: tradeplane::store::bots::Stage::Paper,
+            strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4, "average": "sma"}}),
+            risk_limits: json!({}),
+            created_by: None,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    bot.id
+}
+
 async fn until<F, Fut, T>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
@@ -53,9 +77,11 @@ where
     }
 }
 
+/// Waits for `want`; RUNNING also accepts SUSPENDED (a runner that is up but gated: these
+/// bots have no market data, so their evaluations are blocked).
 async fn status_is(rt: &RuntimeHandle, bot: Uuid, want: BotStatus) {
     until(&format!("{bot} to be {want:?}"), || async {
-        (rt.runner(bot)?.status == want).then_some(())
+        up_as(rt.runner(bot)?.status, want).then_some(())
     })
     .await
 }
@@ -277,11 +303,11 @@ async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool
     assert_eq!(body["scheduler"]["loop_health"], "UNKNOWN");
     assert_eq!(body["runners"], json!([]));
 
-    let app = spawn_app_with_runtime(pool)
+    let app = spawn_app_with_runtime(pool.clone())
         .await
         .signed_in_as_admin()
         .await;
-    let bot = Uuid::now_v7();
+    let bot = bot_row(&pool).await;
     app.state.runtime.start_runner(bot, opts()).await.unwrap();
     status_is(&app.state.runtime, bot, BotStatus::Running).await;
     let body = until("a tick and a heartbeat", || async {
@@ -293,7 +319,10 @@ async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool
     .await;
     let runner = &body["runners"][0];
     assert_eq!(runner["bot_id"], bot.to_string());
-    assert_eq!(runner["status"], "RUNNING");
+    assert!(
+        matches!(runner["status"].as_str(), Some("RUNNING" | "SUSPENDED")),
+        "{runner}"
+    );
     assert_eq!(runner["timeframe"], "1s");
     assert_eq!(runner["breaker_state"], "CLOSED");
     assert_eq!(body["breakers"][0]["scope"], format!("bot:{bot}"));
@@ -386,7 +415,7 @@ async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
 async fn failing_runner_backs_off_then_breaker_opens_and_restarts_are_refused(pool: PgPool) {
     let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = runtime.handle();
-    let bot = Uuid::now_v7();
+    let bot = bot_row(&pool).await;
     rt.start_runner(bot, opts()).await.unwrap();
     status_is(&rt, bot, BotStatus::Running).await;
     assert!(matches!(
@@ -401,7 +430,7 @@ async fn failing_runner_backs_off_then_breaker_opens_and_restarts_are_refused(po
         if n < 3 {
             until("the restart", || async {
                 let r = rt.runner(bot)?;
-                (r.status == BotStatus::Running && r.restart_count == n).then_some(())
+                (up_as(r.status, BotStatus::Running) && r.restart_count == n).then_some(())
             })
             .await;
         }
@@ -491,7 +520,7 @@ async fn failing_runner_backs_off_then_breaker_opens_and_restarts_are_refused(po
 
 #[sqlx::test]
 async fn open_breaker_survives_a_restart(pool: PgPool) {
-    let bot = Uuid::now_v7();
+    let bot = bot_row(&pool).await;
     let first = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = first.handle();
     rt.start_runner(bot, opts()).await.unwrap();
@@ -525,7 +554,7 @@ async fn open_breaker_survives_a_restart(pool: PgPool) {
         Err(RuntimeError::BreakerOpen(..))
     ));
     // Another bot is unaffected.
-    let other = Uuid::now_v7();
+    let other = bot_row(&pool).await;
     rt.start_runner(other, opts()).await.unwrap();
     status_is(&rt, other, BotStatus::Running).await;
     second.shutdown().await;
@@ -535,7 +564,7 @@ async fn open_breaker_survives_a_restart(pool: PgPool) {
 async fn stuck_runner_is_restarted_then_killed_latched_and_rearmed(pool: PgPool) {
     let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = runtime.handle();
-    let bot = Uuid::now_v7();
+    let bot = bot_row(&pool).await;
     rt.start_runner(bot, opts()).await.unwrap();
     status_is(&rt, bot, BotStatus::Running).await;
     // Heartbeat written by the batched flush.
@@ -612,7 +641,7 @@ async fn hung_runner_is_killed_and_risk_kill_latches(pool: PgPool) {
     let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = runtime.handle();
     // A runner blocked in a handler ignores its stop: killed at once.
-    let hung = Uuid::now_v7();
+    let hung = bot_row(&pool).await;
     rt.start_runner(hung, opts()).await.unwrap();
     status_is(&rt, hung, BotStatus::Running).await;
     rt.inject_fault(hung, Fault::Hang(Duration::from_secs(30)))
@@ -628,7 +657,7 @@ async fn hung_runner_is_killed_and_risk_kill_latches(pool: PgPool) {
     );
 
     // The risk hook: a running bot is stopped and latched.
-    let risky = Uuid::now_v7();
+    let risky = bot_row(&pool).await;
     rt.start_runner(risky, opts()).await.unwrap();
     status_is(&rt, risky, BotStatus::Running).await;
     rt.kill(risky, "daily loss limit breached");
@@ -693,9 +722,9 @@ async fn without_backoff_a_restart_racing_the_refusal_starts_nothing(pool: PgPoo
     // function's own admission check must refuse it.
     let mut config = test_config();
     config.runner.backoff = Backoff::NONE;
-    let runtime = Runtime::start(pool, config).await.unwrap();
+    let runtime = Runtime::start(pool.clone(), config).await.unwrap();
     let rt = runtime.handle();
-    let bot = Uuid::now_v7();
+    let bot = bot_row(&pool).await;
     rt.start_runner(bot, opts()).await.unwrap();
     for n in 1..=3u32 {
         status_is(&rt, bot, BotStatus::Running).await;
@@ -729,7 +758,7 @@ async fn without_backoff_a_restart_racing_the_refusal_starts_nothing(pool: PgPoo
 async fn an_opening_breaker_kills_a_live_bot(pool: PgPool) {
     let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = runtime.handle();
-    let bot = Uuid::now_v7();
+    let bot = bot_row(&pool).await;
     let live = RunnerOptions {
         timeframe: Timeframe::M1,
         live: true,

@@ -1,0 +1,597 @@
+//! One bot's trading loop (DESIGN.md "One evaluation"), driven by its BotRunner on every bar:
+//! read bars through the feed → fill a working PAPER order at the new bar's open → evaluate the
+//! strategy and every gate (`domain::evaluation`) → end in exactly one decision trace (booked
+//! with its order, once per idempotency key) or one no-trade trace (folded when identical to
+//! the previous one) → fire kill triggers.
+//!
+//! Everything the gates need lives here in memory and is rebuilt from Postgres when a runner
+//! starts: the position is replayed from the bot's fills, working orders are picked up again,
+//! the order-rate window is read back, and folding resumes into the latest no-trade row.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::America::Chicago;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::RuntimeHandle;
+use super::feed::{BarFeed, FeedRequest};
+use super::trace_writer::{NoTradeOp, TraceSender};
+use crate::domain::{
+    bars::Bar,
+    calendar::HolidayCalendar,
+    evaluation::{Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar},
+    execution::{ExecutionOutcome, OrderIntent, SimParams, execute},
+    instruments::{ContractSpec, Symbol},
+    positions::Position,
+    risk::{AutonomyTier, GateContext, RiskLimits, Stage},
+    side::Side,
+    strategy_config::StrategyConfig,
+    timeframe::Timeframe,
+};
+use crate::integrations::http::CallContext;
+use crate::store::{
+    bots, fills,
+    orders::{self, NewOrder, Order, Placed},
+    system_events::{NewSystemEvent, Severity},
+    traces::{self, NewDecisionTrace, NoTradeTrace},
+};
+use crate::trace::TraceId;
+
+/// What every runner shares.
+pub struct Trading {
+    pub pool: PgPool,
+    pub feed: BarFeed,
+    pub calendar: Arc<HolidayCalendar>,
+    pub sim: SimParams,
+    pub traces: TraceSender,
+    /// Mirror of the global kill switch (`settings`), set by the API and restored on start.
+    pub kill_switch: AtomicBool,
+    /// Ticks runners skipped because a newer one was already queued (they fell behind).
+    pub skipped_ticks: AtomicU64,
+}
+
+/// Market-data providers a runner reads bars from, in order of preference (SPEC §7).
+pub const MARKET_DATA: [&str; 2] = ["databento", "polygon"];
+
+/// The tier a bot trades under until the autonomy scorer has scored it: the lowest tier that
+/// may trade at all, which allows PAPER only (SHADOW and LIVE need LIMITED_AUTONOMY).
+pub const UNSCORED_TIER: AutonomyTier = AutonomyTier::Supervised;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("bot {0} does not exist")]
+    NoBot(Uuid),
+    #[error("bot {0}: {1}")]
+    Invalid(Uuid, String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// What one evaluation ended in (for the runner's status and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Decided,
+    Suppressed { gate_blocked: bool },
+    Killed,
+}
+
+struct Settings {
+    symbol: Symbol,
+    spec: ContractSpec,
+    stage: Stage,
+    config: StrategyConfig,
+    limits: RiskLimits,
+    is_trading_enabled: bool,
+}
+
+pub struct BotEvaluator {
+    bot_id: Uuid,
+    run_id: Uuid,
+    timeframe: Timeframe,
+    s: Settings,
+    tier: AutonomyTier,
+    position: Position,
+    /// The PAPER order waiting for the next bar's open.
+    working: Option<Order>,
+    /// Trading date of `day_baseline`, and net realized PnL when it began.
+    day: Option<NaiveDate>,
+    day_baseline: Decimal,
+    peak_equity: Decimal,
+    order_times: VecDeque<DateTime<Utc>>,
+    /// Latest no-trade row and its fold key, while no decision came after it.
+    fold: Option<(Uuid, String)>,
+    bars: Vec<Bar>,
+}
+
+fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
+    let symbol = Symbol::parse(&bot.symbol).ok_or_else(|| format!("symbol {}", bot.symbol))?;
+    let stage = bot.stage().ok_or_else(|| format!("stage {}", bot.stage))?;
+    let config: StrategyConfig =
+        serde_json::from_value(bot.strategy.clone()).map_err(|e| format!("strategy: {e}"))?;
+    let limits = limits_from_stored(&bot.risk_limits, timeframe)?;
+    Ok(Settings {
+        symbol,
+        spec: symbol.spec(),
+        stage,
+        config,
+        limits,
+        is_trading_enabled: bot.is_trading_enabled,
+    })
+}
+
+/// CME trading date of `at`: the session that opens 17:00 CT belongs to the next day.
+fn trade_date(at: DateTime<Utc>) -> NaiveDate {
+    (at.with_timezone(&Chicago) + Duration::hours(7)).date_naive()
+}
+
+fn side_of(raw: &str) -> Side {
+    if raw == "SELL" { Side::Sell } else { Side::Buy }
+}
+
+fn tf_duration(tf: Timeframe) -> Duration {
+    Duration::seconds(i64::try_from(tf.seconds()).unwrap_or(i64::MAX))
+}
+
+impl BotEvaluator {
+    /// Loads the bot and rebuilds its trading state from Postgres.
+    pub async fn load(
+        pool: &PgPool,
+        bot_id: Uuid,
+        run_id: Uuid,
+        timeframe: Timeframe,
+        now: DateTime<Utc>,
+    ) -> Result<Self, LoadError> {
+        let bot = bots::get(pool, bot_id)
+            .await?
+            .ok_or(LoadError::NoBot(bot_id))?;
+        let s = settings(&bot, timeframe).map_err(|e| LoadError::Invalid(bot_id, e))?;
+        let mut position = Position::flat(s.symbol);
+        let today = trade_date(now);
+        let mut day_baseline = Decimal::ZERO;
+        let mut peak_equity = Decimal::ZERO;
+        for f in fills::for_bot(pool, bot_id, s.symbol.as_str()).await? {
+            let quantity = u32::try_from(f.quantity).unwrap_or(0);
+            position.apply_fill(side_of(&f.side), quantity, f.price, f.commission);
+            // Equity marked at each fill: the best peak the ledger can prove.
+            peak_equity = peak_equity.max(position.total_pnl(f.price));
+            if trade_date(f.filled_at) < today {
+                day_baseline = position.net_realized();
+            }
+        }
+        let working = orders::working(pool, bot_id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|o| o.stage == Stage::Paper.as_str());
+        let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
+        let fold = traces::foldable_no_trade(pool, bot_id)
+            .await?
+            .map(|t| (t.id, fold_key_of_row(&t)));
+        Ok(BotEvaluator {
+            bot_id,
+            run_id,
+            timeframe,
+            s,
+            tier: UNSCORED_TIER,
+            position,
+            working,
+            day: Some(today),
+            day_baseline,
+            peak_equity,
+            order_times: order_times.into(),
+            fold,
+            bars: Vec::new(),
+        })
+    }
+
+    /// Re-reads the bot row (stage, limits, strategy, trading switch changed by an operator).
+    pub async fn reload(&mut self, pool: &PgPool) -> Result<(), LoadError> {
+        let bot = bots::get(pool, self.bot_id)
+            .await?
+            .ok_or(LoadError::NoBot(self.bot_id))?;
+        self.s = settings(&bot, self.timeframe).map_err(|e| LoadError::Invalid(self.bot_id, e))?;
+        Ok(())
+    }
+
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    /// One evaluation for the bar that closed at `boundary`.
+    pub async fn on_bar(
+        &mut self,
+        trading: &Trading,
+        rt: &RuntimeHandle,
+        boundary: DateTime<Utc>,
+    ) -> Result<Outcome, sqlx::Error> {
+        let trace = TraceId::generate();
+        trace
+            .clone()
+            .scope(self.evaluate(trading, rt, boundary, trace))
+            .await
+    }
+
+    async fn evaluate(
+        &mut self,
+        trading: &Trading,
+        rt: &RuntimeHandle,
+        now: DateTime<Utc>,
+        trace: TraceId,
+    ) -> Result<Outcome, sqlx::Error> {
+        let need = self.s.config.warmup_bars() as usize + 2;
+        let ctx = CallContext {
+            bot_id: Some(self.bot_id),
+            run_id: Some(self.run_id),
+        };
+        let provider = MARKET_DATA
+            .into_iter()
+            .find(|p| rt.integrations().client(p).is_some());
+        if let Some(provider) = provider {
+            let request = FeedRequest {
+                provider,
+                spec: &self.s.spec,
+                timeframe: self.timeframe,
+                until: now,
+                need,
+                ctx,
+            };
+            let read = trading.feed.read(rt, &request).await;
+            match read {
+                Ok(bars) => self.bars = bars,
+                // Keep the last bars: the freshness gate says how old they are.
+                Err(err) => tracing::debug!(bot = %self.bot_id, error = %err, "bar read failed"),
+            }
+        }
+        self.fill_working(trading, now).await?;
+
+        let mark = self.bars.last().map(|b| b.close);
+        let tf = tf_duration(self.timeframe);
+        if self.day != Some(trade_date(now)) {
+            self.day = Some(trade_date(now));
+            self.day_baseline = self.position.net_realized();
+        }
+        let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
+        let equity = self.position.net_realized() + unrealized;
+        self.peak_equity = self.peak_equity.max(equity);
+        while self
+            .order_times
+            .front()
+            .is_some_and(|t| *t <= now - Duration::seconds(60))
+        {
+            self.order_times.pop_front();
+        }
+        // Risk counts the working order as if filled (it will be, at the next open).
+        let mut projected = self.position.clone();
+        if let Some(o) = &self.working {
+            projected.quantity += side_of(&o.side).sign() * i64::from(o.quantity);
+        }
+        let gates = GateContext {
+            now,
+            calendar: &trading.calendar,
+            spec: &self.s.spec,
+            limits: &self.s.limits,
+            stage: self.s.stage,
+            tier: self.tier,
+            is_trading_enabled: self.s.is_trading_enabled,
+            kill_switch_active: trading.kill_switch.load(Ordering::Acquire),
+            breaker_open: rt.bot_breaker_open(self.bot_id),
+            last_data_at: self.bars.last().map(|b| b.ts_open + tf),
+            last_price: mark,
+            position: projected.quantity,
+            order: None,
+            daily_pnl: self.position.net_realized() - self.day_baseline + unrealized,
+            // A breach kills the bot (latched until a human re-arms), so a running bot is
+            // never latched.
+            daily_loss_latched: false,
+            equity,
+            peak_equity: self.peak_equity,
+            orders_last_minute: u32::try_from(self.order_times.len()).unwrap_or(u32::MAX),
+        };
+        let order_quantity = self
+            .s
+            .limits
+            .scaled_for(self.tier)
+            .max_order_size
+            .min(self.s.limits.scaled_for(self.tier).max_position)
+            .max(1);
+        let input = EvaluationInput {
+            bot_id: self.bot_id,
+            config: &self.s.config,
+            spec: &self.s.spec,
+            bars: &self.bars,
+            next_bar: None,
+            order_quantity,
+            position: &projected,
+            sim: &trading.sim,
+            gates,
+        };
+        let evaluation = evaluate_bar(&input);
+        let kills = evaluation.gate_report().kill_triggers.clone();
+        let outcome = match evaluation {
+            Evaluation::Decision(d) => self.decide(trading, *d, now, &trace).await?,
+            Evaluation::NoTrade(n) => {
+                let gate_blocked = n.suppression_type == "GATE_BLOCKED";
+                self.suppress(trading, &n, &trace).await;
+                Outcome::Suppressed { gate_blocked }
+            }
+        };
+        if !kills.is_empty() {
+            let reason = kills
+                .iter()
+                .map(|k| k.reason_human.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            rt.telemetry().system_event(
+                NewSystemEvent::new(
+                    Severity::Sev1,
+                    "RISK_KILL_TRIGGER",
+                    format!("bot {}: {reason}", self.bot_id),
+                )
+                .bot(self.bot_id)
+                .metadata(json!({ "kill_triggers": kills })),
+            );
+            rt.kill(self.bot_id, &reason);
+            return Ok(Outcome::Killed);
+        }
+        Ok(outcome)
+    }
+
+    /// Fills the working PAPER order at the open of the bar right after its decision bar, or
+    /// cancels it when that bar will never come inside the session.
+    async fn fill_working(
+        &mut self,
+        trading: &Trading,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let Some(order) = self.working.clone() else {
+            return Ok(());
+        };
+        let tf = tf_duration(self.timeframe);
+        let Some(decided_on) = order.decision_bar_at else {
+            return self
+                .cancel_working(trading, &order, "order has no decision bar", now)
+                .await;
+        };
+        let fill_bar = decided_on + tf;
+        let next = self.bars.iter().find(|b| b.ts_open == fill_bar).cloned();
+        let Some(next) = next else {
+            let newest = self.bars.last().map(|b| b.ts_open);
+            if newest.is_some_and(|n| n > fill_bar) || now > fill_bar + tf * 2 {
+                let reason =
+                    "no fill: the bar after the decision never traded (session ended or data gap)";
+                return self.cancel_working(trading, &order, reason, now).await;
+            }
+            return Ok(());
+        };
+        let side = side_of(&order.side);
+        let intent = OrderIntent {
+            bot_id: self.bot_id,
+            symbol: self.s.symbol,
+            side,
+            quantity: u32::try_from(order.quantity).unwrap_or(0),
+            reference_price: order.reference_price.unwrap_or(next.open),
+            bar_ts: decided_on,
+            idempotency_key: order.idempotency_key.clone(),
+        };
+        let executed = execute(
+            Stage::Paper,
+            &intent,
+            Some(&next),
+            &self.s.spec,
+            &trading.calendar,
+            &trading.sim,
+            now,
+        );
+        match executed {
+            Ok(ExecutionOutcome::Filled(fill)) => {
+                let before = self.position.clone();
+                let mut after = before.clone();
+                let realized = after.apply_fill(side, fill.quantity, fill.price, fill.commission);
+                let booked = fills::book(
+                    &trading.pool,
+                    fills::FillBooking {
+                        order: &order,
+                        side,
+                        quantity: fill.quantity,
+                        price: fill.price,
+                        commission: fill.commission,
+                        filled_at: fill.filled_at,
+                        simulated: true,
+                        before: &before,
+                        after: &after,
+                        realized,
+                    },
+                )
+                .await?;
+                if let fills::Booked::Filled { .. } = booked {
+                    self.position = after;
+                }
+                self.working = None;
+                Ok(())
+            }
+            Ok(ExecutionOutcome::NoFill { reason, .. }) => {
+                self.cancel_working(trading, &order, &format!("no fill: {reason}"), now)
+                    .await
+            }
+            Ok(other) => {
+                let reason = format!("unexpected PAPER execution outcome {other:?}");
+                self.cancel_working(trading, &order, &reason, now).await
+            }
+            Err(e) => {
+                self.cancel_working(trading, &order, &e.to_string(), now)
+                    .await
+            }
+        }
+    }
+
+    async fn cancel_working(
+        &mut self,
+        trading: &Trading,
+        order: &Order,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        orders::cancel(&trading.pool, order.id, reason, now).await?;
+        self.working = None;
+        Ok(())
+    }
+
+    async fn decide(
+        &mut self,
+        trading: &Trading,
+        d: crate::domain::evaluation::Decision,
+        now: DateTime<Utc>,
+        trace: &TraceId,
+    ) -> Result<Outcome, sqlx::Error> {
+        let status = match d.execution {
+            ExecutionOutcome::AwaitingNextBar => "WORKING",
+            ExecutionOutcome::WouldSend { .. } => "RECORDED",
+            // evaluate_bar is called without a next bar: PAPER always awaits it.
+            ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => "WORKING",
+        };
+        let mut risk_snapshot = d.risk_snapshot.clone();
+        if let Value::Object(m) = &mut risk_snapshot {
+            m.insert("execution".into(), json!(d.execution));
+            m.insert("tier".into(), json!(self.tier.as_str()));
+        }
+        let order = NewOrder {
+            bot_id: self.bot_id,
+            run_id: Some(self.run_id),
+            decision_trace_id: None,
+            idempotency_key: d.order.idempotency_key.clone(),
+            symbol: self.s.symbol.as_str().to_owned(),
+            side: d.order.side.as_str().to_owned(),
+            quantity: i32::try_from(d.order.quantity).unwrap_or(i32::MAX),
+            order_type: "MARKET".into(),
+            limit_price: None,
+            stop_price: None,
+            stage: self.s.stage.as_str().to_owned(),
+            status: status.into(),
+            decision_bar_at: Some(d.order.bar_ts),
+            reference_price: Some(d.order.reference_price),
+        };
+        let decision = NewDecisionTrace {
+            bot_id: self.bot_id,
+            run_id: Some(self.run_id),
+            trade_log_id: None,
+            decision_type: d.decision_type.as_str().to_owned(),
+            reason_human: d.reason_human.clone(),
+            reason_code: d.reason_code.clone(),
+            signals: d.signals.clone(),
+            variables_snapshot: d.variables_snapshot.clone(),
+            confidence: d.confidence,
+            expected_value: d.expected_value,
+            risk_snapshot,
+            trace_id: trace.clone(),
+        };
+        match orders::place(&trading.pool, order, decision, Utc::now()).await? {
+            Placed::New { order, .. } => {
+                self.order_times.push_back(now);
+                self.fold = None;
+                if order.status == "WORKING" {
+                    self.working = Some(order);
+                }
+                Ok(Outcome::Decided)
+            }
+            Placed::Existing(order) => {
+                if order.status == "WORKING" && self.working.is_none() {
+                    self.working = Some(order.clone());
+                }
+                let blocker = TraceBlocker {
+                    gate: "execution".into(),
+                    code: "ORDER_ALREADY_PLACED".into(),
+                    reason_human: format!(
+                        "This decision's order {} was already placed (status {}); it is never sent or booked twice.",
+                        order.id, order.status
+                    ),
+                    suggested_fix: "None needed: the runner restarted and re-derived a decision it had already acted on.".into(),
+                };
+                let n = NoTrade {
+                    suppression_type: "EXECUTION_REFUSED".into(),
+                    suppression_decision: d.decision_type.as_str().into(),
+                    reason_human: blocker.reason_human.clone(),
+                    reason_code: blocker.code.clone(),
+                    blocked_by: vec![blocker],
+                    signals: d.signals,
+                    variables_snapshot: d.variables_snapshot,
+                    gate_report: d.gate_report,
+                };
+                self.suppress(trading, &n, trace).await;
+                Ok(Outcome::Suppressed {
+                    gate_blocked: false,
+                })
+            }
+        }
+    }
+
+    async fn suppress(&mut self, trading: &Trading, n: &NoTrade, trace: &TraceId) {
+        let key = n.fold_key();
+        let at = Utc::now();
+        let op = match &self.fold {
+            Some((id, k)) if *k == key => NoTradeOp::Fold { id: *id, at },
+            _ => {
+                let id = Uuid::now_v7();
+                self.fold = Some((id, key));
+                NoTradeOp::Insert(Box::new(NoTradeTrace {
+                    id,
+                    bot_id: self.bot_id,
+                    run_id: Some(self.run_id),
+                    created_at: at,
+                    last_seen_at: at,
+                    count: 1,
+                    suppression_type: n.suppression_type.clone(),
+                    suppression_decision: n.suppression_decision.clone(),
+                    reason_human: n.reason_human.clone(),
+                    reason_code: n.reason_code.clone(),
+                    blocked_by: serde_json::to_value(&n.blocked_by).unwrap_or_default(),
+                    signals: n.signals.clone(),
+                    variables_snapshot: n.variables_snapshot.clone(),
+                    trace_id: trace.as_str().to_owned(),
+                }))
+            }
+        };
+        if !trading.traces.send(op).await {
+            tracing::error!(bot = %self.bot_id, "no-trade trace writer is gone");
+        }
+    }
+}
+
+/// The fold key of a stored row, as [`NoTrade::fold_key`] computes it for a new one.
+fn fold_key_of_row(t: &NoTradeTrace) -> String {
+    format!(
+        "{}|{}|{}",
+        t.suppression_type,
+        t.suppression_decision,
+        traces::blocked_codes(&t.blocked_by).join(",")
+    )
+}
+
+// TEMPORARY until the limits branch lands `RiskLimits::from_stored`.
+fn limits_from_stored(raw: &Value, timeframe: Timeframe) -> Result<RiskLimits, String> {
+    let get = |k: &str| raw.get(k).and_then(Value::as_u64);
+    let money = |k: &str, d: i64| {
+        raw.get(k)
+            .and_then(Value::as_f64)
+            .and_then(|v| Decimal::try_from(v).ok())
+            .unwrap_or(Decimal::from(d))
+    };
+    let u = |k: &str, d: u32| get(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(d);
+    Ok(RiskLimits {
+        max_order_size: u("max_order_size", 1),
+        max_position: u("max_position", 1),
+        daily_loss_limit: money("daily_loss_limit", 500),
+        max_drawdown: money("max_drawdown", 1000),
+        max_orders_per_minute: u("max_orders_per_minute", 10),
+        price_collar_ticks: u("price_collar_ticks", 20),
+        max_data_age_secs: u(
+            "max_data_age_seconds",
+            u32::try_from(timeframe.seconds() * 2 + 5).unwrap_or(u32::MAX),
+        ),
+    })
+}

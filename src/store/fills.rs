@@ -1,0 +1,206 @@
+//! `fills`, and booking one: the order, the fill, the trade, the position and the decision
+//! trace's link to its trade change together in one transaction or not at all. The order must
+//! still be working when the fill lands, and `fills` accepts one fill per order, so a fill can
+//! never be booked twice (a restart, a second runner, the kill switch cancelling first).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{orders::Order, positions};
+use crate::domain::{positions::Position, side::Side};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Fill {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub bot_id: Uuid,
+    pub quantity: i32,
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    #[schema(value_type = String)]
+    pub commission: Decimal,
+    pub simulated: bool,
+    pub filled_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A fill as the position replay needs it: its order's side.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SidedFill {
+    pub side: String,
+    pub quantity: i32,
+    pub price: Decimal,
+    pub commission: Decimal,
+    pub filled_at: DateTime<Utc>,
+}
+
+/// Every fill of a bot on a symbol, in booking order (to rebuild its position).
+pub async fn for_bot(
+    pool: &PgPool,
+    bot_id: Uuid,
+    symbol: &str,
+) -> Result<Vec<SidedFill>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT o.side, f.quantity, f.price, f.commission, f.filled_at FROM fills f \
+         JOIN orders o ON o.id = f.order_id WHERE f.bot_id = $1 AND o.symbol = $2 \
+         ORDER BY f.filled_at, f.created_at, f.id",
+    )
+    .bind(bot_id)
+    .bind(symbol)
+    .fetch_all(pool)
+    .await
+}
+
+/// One fill to book. `before`/`after` are the position around it (the caller applied it with
+/// [`Position::apply_fill`], which returned `realized`).
+pub struct FillBooking<'a> {
+    pub order: &'a Order,
+    pub side: Side,
+    pub quantity: u32,
+    pub price: Decimal,
+    pub commission: Decimal,
+    pub filled_at: DateTime<Utc>,
+    pub simulated: bool,
+    pub before: &'a Position,
+    pub after: &'a Position,
+    pub realized: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Booked {
+    /// Booked; the trade the fill opened, grew or closed.
+    Filled { fill_id: Uuid, trade_id: Uuid },
+    /// The order was no longer working (cancelled or already filled): nothing booked.
+    NotWorking,
+}
+
+pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let claimed = sqlx::query(
+        "UPDATE orders SET status = 'FILLED', updated_at = $2 \
+         WHERE id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",
+    )
+    .bind(b.order.id)
+    .bind(b.filled_at)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Ok(Booked::NotWorking);
+    }
+    let fill_id = Uuid::now_v7();
+    let quantity = i32::try_from(b.quantity).unwrap_or(i32::MAX);
+    sqlx::query(
+        "INSERT INTO fills (id, order_id, bot_id, quantity, price, commission, simulated, filled_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())",
+    )
+    .bind(fill_id)
+    .bind(b.order.id)
+    .bind(b.order.bot_id)
+    .bind(quantity)
+    .bind(b.price)
+    .bind(b.commission)
+    .bind(b.simulated)
+    .bind(b.filled_at)
+    .execute(&mut *tx)
+    .await?;
+    let trade_id = book_trade(&mut tx, &b).await?;
+    positions::upsert(&mut tx, b.order.bot_id, b.after, b.filled_at).await?;
+    if let Some(trace) = b.order.decision_trace_id {
+        sqlx::query("UPDATE decision_traces SET trade_log_id = $2 WHERE id = $1")
+            .bind(trace)
+            .bind(trade_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Booked::Filled { fill_id, trade_id })
+}
+
+fn direction(signed: i64) -> &'static str {
+    if signed > 0 { "LONG" } else { "SHORT" }
+}
+
+async fn open_trade(
+    conn: &mut PgConnection,
+    b: &FillBooking<'_>,
+    signed_quantity: i64,
+    commission: Decimal,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO trades (id, bot_id, run_id, symbol, side, quantity, entry_price, opened_at, \
+         commission, stage) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(b.order.bot_id)
+    .bind(b.order.run_id)
+    .bind(&b.order.symbol)
+    .bind(direction(signed_quantity))
+    .bind(i32::try_from(signed_quantity.abs()).unwrap_or(i32::MAX))
+    .bind(b.price)
+    .bind(b.filled_at)
+    .bind(commission)
+    .bind(&b.order.stage)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Applies the fill to the bot's open trade; returns the trade to link the decision to (the
+/// one opened, grown or closed; on a flip, the new one).
+async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid, sqlx::Error> {
+    let held = b.before.quantity;
+    let signed = b.side.sign() * i64::from(b.quantity);
+    let open: Option<(Uuid, i32, Option<Decimal>)> = sqlx::query_as(
+        "SELECT id, quantity, exit_price FROM trades \
+         WHERE bot_id = $1 AND symbol = $2 AND closed_at IS NULL FOR UPDATE",
+    )
+    .bind(b.order.bot_id)
+    .bind(&b.order.symbol)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((trade_id, trade_qty, exit_price)) = open.filter(|_| held != 0) else {
+        return open_trade(conn, b, signed, b.commission).await;
+    };
+    if held.signum() == signed.signum() {
+        sqlx::query(
+            "UPDATE trades SET quantity = GREATEST(quantity, $2), entry_price = $3, \
+             commission = commission + $4 WHERE id = $1",
+        )
+        .bind(trade_id)
+        .bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))
+        .bind(b.after.avg_price)
+        .bind(b.commission)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(trade_id);
+    }
+    let closing = held.abs().min(signed.abs());
+    let closed_before = (i64::from(trade_qty) - held.abs()).max(0);
+    let exit = (exit_price.unwrap_or_default() * Decimal::from(closed_before)
+        + b.price * Decimal::from(closing))
+        / Decimal::from(closed_before + closing);
+    let close_commission = b.commission * Decimal::from(closing) / Decimal::from(signed.abs());
+    let closes = b.after.quantity == 0 || b.after.quantity.signum() != held.signum();
+    sqlx::query(
+        "UPDATE trades SET exit_price = $2, realized_pnl = COALESCE(realized_pnl, 0) + $3, \
+         commission = commission + $4, closed_at = CASE WHEN $5 THEN $6 ELSE closed_at END \
+         WHERE id = $1",
+    )
+    .bind(trade_id)
+    .bind(exit)
+    .bind(b.realized)
+    .bind(close_commission)
+    .bind(closes)
+    .bind(b.filled_at)
+    .execute(&mut *conn)
+    .await?;
+    if b.after.quantity != 0 && b.after.quantity.signum() != held.signum() {
+        return open_trade(conn, b, b.after.quantity, b.commission - close_commission).await;
+    }
+    Ok(trade_id)
+}

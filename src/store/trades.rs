@@ -1,0 +1,52 @@
+//! `trades`: round trips. A trade opens on the fill that leaves a flat position, grows with
+//! fills in its direction, realizes PnL on reducing fills and closes when the position is flat
+//! again (a flip closes it and opens the next). Written only by [`super::fills::book`].
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Trade {
+    pub id: Uuid,
+    pub bot_id: Uuid,
+    pub run_id: Option<Uuid>,
+    pub symbol: String,
+    /// `LONG` or `SHORT`.
+    pub side: String,
+    /// Largest open quantity of the round trip, contracts.
+    pub quantity: i32,
+    /// Average entry price.
+    #[schema(value_type = String)]
+    pub entry_price: Decimal,
+    /// Average exit price of the quantity closed so far.
+    #[schema(value_type = Option<String>)]
+    pub exit_price: Option<Decimal>,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Gross realized PnL, USD.
+    #[schema(value_type = Option<String>)]
+    pub realized_pnl: Option<Decimal>,
+    /// Commissions of every fill of the trade, USD.
+    #[schema(value_type = String)]
+    pub commission: Decimal,
+    pub stage: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Trade>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM trades WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn for_bot(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Trade>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM trades WHERE bot_id = $1 ORDER BY opened_at, id")
+        .bind(bot_id)
+        .fetch_all(pool)
+        .await
+}
