@@ -82,7 +82,7 @@ pub async fn fetch_bars(
                     ));
                 }
             };
-            super::providers::databento::ohlcv(client, symbol, schema, from, to)
+            super::providers::databento::ohlcv(client, symbol, schema, from, to, ctx)
                 .await
                 .map_err(BarsError::Provider)?
         }

@@ -275,6 +275,21 @@ impl ProviderHttp {
     where
         F: std::future::Future<Output = Result<T, Failure>>,
     {
+        self.guard_for(action, kind, CallContext::default(), fut)
+            .await
+    }
+
+    /// [`Self::guard`] on behalf of a bot run: its usage event carries `ctx`.
+    pub async fn guard_for<T, F>(
+        &self,
+        action: &'static str,
+        kind: CallKind,
+        ctx: CallContext,
+        fut: F,
+    ) -> Result<T, Failure>
+    where
+        F: std::future::Future<Output = Result<T, Failure>>,
+    {
         let started = Instant::now();
         let result = match self.acquire().await {
             Err(f) => Err(f),
@@ -290,14 +305,7 @@ impl ProviderHttp {
                 )),
             },
         };
-        self.record(
-            action,
-            kind,
-            CallContext::default(),
-            started,
-            &result,
-            json!({}),
-        );
+        self.record(action, kind, ctx, started, &result, json!({}));
         result
     }
 

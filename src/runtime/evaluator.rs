@@ -243,7 +243,7 @@ impl BotEvaluator {
             };
             let read = trading.feed.read(rt, &request).await;
             match read {
-                Ok(bars) => self.bars = bars,
+                Ok(bars) => merge_bars(&mut self.bars, bars, now, need),
                 // Keep the last bars: the freshness gate says how old they are.
                 Err(err) => tracing::debug!(bot = %self.bot_id, error = %err, "bar read failed"),
             }
@@ -560,6 +560,21 @@ impl BotEvaluator {
             tracing::error!(bot = %self.bot_id, "no-trade trace writer is gone");
         }
     }
+}
+
+/// Adds newly read bars to the ones the runner holds: a read across a halt returns nothing, and
+/// the bars from before it are still the newest data (the freshness gate reports their age).
+fn merge_bars(own: &mut Vec<Bar>, read: Vec<Bar>, until: DateTime<Utc>, keep: usize) {
+    own.retain(|b| b.ts_open < until);
+    for bar in read {
+        match own.iter_mut().find(|b| b.ts_open == bar.ts_open) {
+            Some(held) => *held = bar,
+            None => own.push(bar),
+        }
+    }
+    own.sort_by_key(|b| b.ts_open);
+    let excess = own.len().saturating_sub(keep);
+    own.drain(..excess);
 }
 
 /// The fold key of a stored row, as [`NoTrade::fold_key`] computes it for a new one.

@@ -665,6 +665,13 @@ impl RuntimeHandle {
         self.inner.telemetry.stats()
     }
 
+    /// Replays a bar boundary to the runners of its timeframe, as if the clock had ticked
+    /// (drills and tests: drive evaluations over chosen historical bars). Returns how many
+    /// subscribers got it.
+    pub fn inject_tick(&self, tick: BarTick) -> usize {
+        self.inner.ticks.send(tick).unwrap_or(0)
+    }
+
     /// Subscribes to bar ticks (all timeframes).
     pub fn ticks(&self) -> broadcast::Receiver<BarTick> {
         self.inner.ticks.subscribe()

@@ -122,6 +122,13 @@ pub async fn spawn_app_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
         provider_env: env.clone(),
         ..crate::runtime::test_config()
     };
+    spawn_app_with_runtime_config(pool, config).await
+}
+
+pub async fn spawn_app_with_runtime_config(
+    pool: PgPool,
+    config: tradeplane::runtime::RuntimeConfig,
+) -> TestApp {
     let runtime = Runtime::start(pool.clone(), config).await.unwrap();
     let handle = runtime.handle();
     std::mem::forget(runtime);

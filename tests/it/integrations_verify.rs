@@ -650,9 +650,16 @@ async fn databento_range_errors_map_through_the_official_client() {
         let client = integrations.client("databento").unwrap();
         let from = "2026-11-24T00:00:00Z".parse().unwrap();
         let to = "2026-11-25T00:00:00Z".parse().unwrap();
-        let err = databento::ohlcv(&client, "ES.c.0", databento_schema(), from, to)
-            .await
-            .unwrap_err();
+        let err = databento::ohlcv(
+            &client,
+            "ES.c.0",
+            databento_schema(),
+            from,
+            to,
+            Default::default(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!((err.outcome, err.code), (outcome, code), "{err:?}");
         assert!(!err.message.contains(key));
         let events = sink.events();

@@ -16,3 +16,4 @@ mod sandbox;
 mod serve;
 mod system_events;
 mod telemetry;
+mod trading;

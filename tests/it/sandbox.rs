@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// Starts the simulator on free ports and reads `.env.sandbox` pointed at them.
-async fn start_sandbox() -> EnvMap {
+pub async fn start_sandbox() -> EnvMap {
     let (http, redis) = sandbox::bind(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1:0".parse().unwrap(),

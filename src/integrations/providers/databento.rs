@@ -64,6 +64,7 @@ pub async fn ohlcv(
     schema: Schema,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
+    ctx: crate::integrations::http::CallContext,
 ) -> Result<Vec<Bar>, Failure> {
     let key = c.secret("DATABENTO_API_KEY")?;
     let base = c.base()?.clone();
@@ -78,7 +79,7 @@ pub async fn ohlcv(
     };
     let symbol = symbol.to_owned();
     c.http
-        .guard("bars.fetch", CallKind::Read, async move {
+        .guard_for("bars.fetch", CallKind::Read, ctx, async move {
             let mut client = HistoricalClient::builder()
                 .key(key.expose())
                 .map_err(failure)?

@@ -1,0 +1,379 @@
+//! The trading core end to end against the sandbox: a PAPER bot started through the API runs
+//! one evaluation per bar tick (ticks replayed over chosen historical bars, so the market's
+//! hours never depend on when the test runs), every evaluation leaves exactly one trace, a
+//! decision is linked to the trade its fill opened, a halt is explained as MARKET_CLOSED, bar
+//! reads are usage events of the bot, and a crash in the middle books no order twice.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::runtime::{
+    BarTick, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig, Timeframe,
+};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, envelope, spawn_app_with_runtime_config};
+use crate::sandbox::start_sandbox;
+
+/// The runtime with providers pointed at the sandbox and no clock ticks on 1m bars: the test
+/// replays every tick itself.
+fn config(env: &tradeplane::integrations::registry::EnvMap) -> RuntimeConfig {
+    RuntimeConfig {
+        provider_env: env.clone(),
+        scheduler: SchedulerConfig {
+            timeframes: vec![Timeframe::D1],
+            ..crate::runtime::test_config().scheduler
+        },
+        ..crate::runtime::test_config()
+    }
+}
+
+/// Tuesday 2026-11-17 09:00 CT (15:00 UTC): an ordinary session.
+fn session_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 17, 15, 0, 0).unwrap()
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+    let (status, body) = envelope(app.post(path, body).await).await;
+    assert!((200..300).contains(&status), "{path}: {status} {body}");
+    body
+}
+
+/// A PAPER sma_crossover(2,4) bot on ES 1m, verified providers, started through the API.
+async fn started_bot(app: &TestApp, name: &str) -> Uuid {
+    for provider in ["databento", "polygon"] {
+        post(
+            app,
+            "/api/integrations/verify",
+            json!({ "provider_id": provider }),
+        )
+        .await;
+    }
+    let body = post(
+        app,
+        "/api/bots",
+        json!({
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }),
+    )
+    .await;
+    let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    let body = post(app, &format!("/api/bots/{id}/start"), json!({})).await;
+    assert_eq!(body["bot"]["status"], "RUNNING", "{body}");
+    id
+}
+
+/// Evaluations on record: decisions plus (folded) suppressions.
+async fn evaluations(pool: &PgPool, bot: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM decision_traces WHERE bot_id = $1) + \
+                (SELECT COALESCE(sum(count), 0) FROM no_trade_traces WHERE bot_id = $1)",
+    )
+    .bind(bot)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Replays the boundary `at` and waits until its evaluation is on record.
+async fn tick(rt: &RuntimeHandle, pool: &PgPool, bot: Uuid, at: DateTime<Utc>) {
+    let before = evaluations(pool, bot).await;
+    let sent = rt.inject_tick(BarTick {
+        timeframe: Timeframe::M1,
+        bar_at: SystemTime::from(at),
+        fired_at: SystemTime::now(),
+    });
+    assert!(sent > 0, "no runner subscribed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while evaluations(pool, bot).await < before + 1 {
+        assert!(Instant::now() < deadline, "tick {at} left no trace");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str, bot: Uuid) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool) {
+    let env = start_sandbox().await;
+    let app = spawn_app_with_runtime_config(pool.clone(), config(&env))
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = started_bot(&app, "e2e-paper").await;
+    let usage_before = count(
+        &pool,
+        "SELECT count(*) FROM integration_usage_events WHERE bot_id = $1",
+        bot,
+    )
+    .await;
+
+    // Minute ticks until a decision has been filled and linked to its trade.
+    let start = session_start();
+    let mut ticks = 0i64;
+    let linked = loop {
+        ticks += 1;
+        assert!(ticks <= 240, "no filled decision within 4 hours of bars");
+        tick(&rt, &pool, bot, start + chrono::Duration::minutes(ticks)).await;
+        let linked: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT id, trade_log_id FROM decision_traces WHERE bot_id = $1 AND trade_log_id IS NOT NULL \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(bot)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if let Some(l) = linked {
+            break l;
+        }
+    };
+    // Exactly one trace per evaluation.
+    assert_eq!(evaluations(&pool, bot).await, ticks);
+
+    // The trade, its order and its fill agree: filled at the next bar's open, 1 tick against.
+    let (decision_id, trade_id) = linked;
+    let trade = tradeplane::store::trades::get(&pool, trade_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (trade.bot_id, trade.symbol.as_str(), trade.stage.as_str()),
+        (bot, "ES", "PAPER")
+    );
+    let (side, status, bar_at, fill_price, commission, filled_at): (
+        String,
+        String,
+        DateTime<Utc>,
+        Decimal,
+        Decimal,
+        DateTime<Utc>,
+    ) = sqlx::query_as(
+        "SELECT o.side, o.status, o.decision_bar_at, f.price, f.commission, f.filled_at \
+         FROM orders o JOIN fills f ON f.order_id = o.id WHERE o.decision_trace_id = $1",
+    )
+    .bind(decision_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "FILLED");
+    assert_eq!(filled_at, bar_at + chrono::Duration::minutes(1));
+    assert_eq!(trade.entry_price, fill_price);
+    assert_eq!(trade.side, if side == "BUY" { "LONG" } else { "SHORT" });
+    assert_eq!(commission, Decimal::new(225, 2));
+    let next_open: f64 = sqlx::query_scalar(
+        "SELECT open FROM market_bars WHERE symbol = 'ES' AND timeframe = '1m' AND ts = $1 LIMIT 1",
+    )
+    .bind(filled_at)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let slip = if side == "BUY" { 0.25 } else { -0.25 };
+    assert_eq!(fill_price, Decimal::try_from(next_open + slip).unwrap());
+    let position = tradeplane::store::positions::get(&pool, bot, "ES")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(position.quantity.abs(), 1);
+    assert_eq!(position.average_price, Some(fill_price));
+
+    // The daily halt (Tuesday 16:30 CT): one no-trade trace naming MARKET_CLOSED.
+    let halt = Utc.with_ymd_and_hms(2026, 11, 17, 22, 30, 0).unwrap();
+    tick(&rt, &pool, bot, halt).await;
+    let blocked: Value = sqlx::query_scalar(
+        "SELECT blocked_by FROM no_trade_traces WHERE bot_id = $1 ORDER BY last_seen_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let codes: Vec<&str> = blocked
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"MARKET_CLOSED"), "{blocked}");
+    let (status, body) = envelope(
+        app.get(&format!("/api/bots/{bot}/no-trade-traces?limit=1"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["items"][0]["blocked_by"]
+            .to_string()
+            .contains("MARKET_CLOSED"),
+        "{body}"
+    );
+
+    // Every bar read is a usage event of this bot and run (written by the telemetry writer).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let usage_after = count(
+            &pool,
+            "SELECT count(*) FROM integration_usage_events WHERE bot_id = $1 AND run_id IS NOT NULL \
+             AND action = 'bars.fetch' AND status = 'OK'",
+            bot,
+        )
+        .await;
+        if usage_after >= usage_before + ticks + 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{usage_before} → {usage_after} bar reads after {} ticks",
+            ticks + 1
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The runtime on its own tokio runtime and pool, so dropping that runtime drops every
+/// in-flight future at whatever await it was in: the in-process equivalent of `kill -9`.
+async fn crashable_runtime(
+    pool: &PgPool,
+    env: &tradeplane::integrations::registry::EnvMap,
+) -> (tokio::runtime::Runtime, RuntimeHandle) {
+    let options = (*pool.connect_options()).clone();
+    let config = config(env);
+    tokio::task::spawn_blocking(move || {
+        let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = tokio_rt.block_on(async move {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let runtime = Runtime::start(pool, config).await.unwrap();
+            let handle = runtime.handle();
+            std::mem::forget(runtime);
+            handle
+        });
+        (tokio_rt, handle)
+    })
+    .await
+    .unwrap()
+}
+
+fn paper_1m() -> tradeplane::runtime::RunnerOptions {
+    tradeplane::runtime::RunnerOptions {
+        timeframe: Timeframe::M1,
+        live: false,
+    }
+}
+
+#[sqlx::test]
+async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
+    let env = start_sandbox().await;
+    // The API (to create and start the bot) on the test's runtime.
+    let app = spawn_app_with_runtime_config(pool.clone(), config(&env))
+        .await
+        .signed_in_as_admin()
+        .await;
+    let bot = started_bot(&app, "e2e-crash").await;
+    app.state.runtime.stop_runner(bot).await.unwrap();
+
+    let start = session_start();
+    let mut at = start;
+    let (first, rt) = crashable_runtime(&pool, &env).await;
+    rt.start_runner(bot, paper_1m()).await.unwrap();
+    // Run until an order is working (decided, not yet filled), then crash right there.
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n <= 240, "no order within 4 hours of bars");
+        at += chrono::Duration::minutes(1);
+        tick(&rt, &pool, bot, at).await;
+        if count(
+            &pool,
+            "SELECT count(*) FROM orders WHERE bot_id = $1 AND status = 'WORKING'",
+            bot,
+        )
+        .await
+            > 0
+        {
+            break;
+        }
+    }
+    // The next bar (the fill) is in flight when the process dies.
+    at += chrono::Duration::minutes(1);
+    rt.inject_tick(BarTick {
+        timeframe: Timeframe::M1,
+        bar_at: SystemTime::from(at),
+        fired_at: SystemTime::now(),
+    });
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    first.shutdown_background();
+    let orders_at_crash = count(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+
+    // A new process: the runner reloads its working order and position from Postgres and
+    // replays the bar that was in flight.
+    let (second, rt) = crashable_runtime(&pool, &env).await;
+    rt.start_runner(bot, paper_1m()).await.unwrap();
+    let replay_from = at;
+    tick(&rt, &pool, bot, replay_from).await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await,
+        orders_at_crash,
+        "the replayed decision booked a second order"
+    );
+    for i in 1..=60 {
+        tick(&rt, &pool, bot, replay_from + chrono::Duration::minutes(i)).await;
+    }
+    // Every order filled at most once; the position equals the sum of the fills.
+    let twice = count(
+        &pool,
+        "SELECT count(*) FROM (SELECT order_id FROM fills WHERE bot_id = $1 GROUP BY order_id HAVING count(*) > 1) d",
+        bot,
+    )
+    .await;
+    assert_eq!(twice, 0);
+    let keys = count(
+        &pool,
+        "SELECT count(*) - count(DISTINCT idempotency_key) FROM orders WHERE bot_id = $1",
+        bot,
+    )
+    .await;
+    assert_eq!(keys, 0);
+    let filled_after_restart = count(
+        &pool,
+        "SELECT count(*) FROM orders WHERE bot_id = $1 AND status = 'FILLED'",
+        bot,
+    )
+    .await;
+    assert!(
+        filled_after_restart >= 1,
+        "the order working at the crash was never filled"
+    );
+    let net: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(CASE o.side WHEN 'BUY' THEN f.quantity ELSE -f.quantity END), 0)::int8 \
+         FROM fills f JOIN orders o ON o.id = f.order_id WHERE f.bot_id = $1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let position = tradeplane::store::positions::get(&pool, bot, "ES")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(i64::from(position.quantity), net);
+    second.shutdown_background();
+}
