@@ -229,7 +229,7 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
             bot,
         )
         .await;
-        if usage_after >= usage_before + ticks + 1 {
+        if usage_after > usage_before + ticks {
             break;
         }
         assert!(
