@@ -6,6 +6,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use clap::{Args, ValueEnum};
 
+use crate::domain::execution::SimParams;
+
 /// A secret string: `Debug`/`Display` print a placeholder; `expose()` is the one way in.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -89,6 +91,19 @@ pub struct ConfigArgs {
     #[arg(long, env = "TRADEPLANE_INSECURE_COOKIES", default_value = "0", value_parser = parse_flag, global = true)]
     pub insecure_cookies: bool,
 
+    /// PAPER fills: ticks of slippage against every simulated fill.
+    #[arg(
+        long,
+        env = "TRADEPLANE_PAPER_SLIPPAGE_TICKS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub paper_slippage_ticks: u32,
+
+    /// PAPER fills: commission in USD per contract per fill.
+    #[arg(long, env = "TRADEPLANE_PAPER_COMMISSION", default_value = "2.25", value_parser = parse_commission, global = true)]
+    pub paper_commission: rust_decimal::Decimal,
+
     /// Minutes of inactivity after which a session ends.
     #[arg(
         long,
@@ -124,6 +139,14 @@ fn parse_flag(raw: &str) -> Result<bool, String> {
         "" | "0" | "false" | "no" | "off" => Ok(false),
         other => Err(format!("expected 1 or 0, got `{other}`")),
     }
+}
+
+fn parse_commission(raw: &str) -> Result<rust_decimal::Decimal, String> {
+    raw.trim()
+        .parse::<rust_decimal::Decimal>()
+        .ok()
+        .filter(|d| !d.is_sign_negative())
+        .ok_or_else(|| format!("expected a non-negative USD amount such as 2.25, got `{raw}`"))
 }
 
 /// The state of `APP_ENC_KEY` (32 bytes, base64 or hex), which encrypts 2FA secrets at rest.
@@ -172,6 +195,8 @@ pub struct Config {
     pub web_dir: PathBuf,
     pub enc_key: EncKey,
     pub auth: AuthConfig,
+    /// How PAPER orders are filled.
+    pub paper: SimParams,
 }
 
 /// Session and cookie policy (see docs/architecture.md, "Auth").
@@ -218,6 +243,10 @@ impl Config {
                 )),
                 step_up_window: chrono::Duration::minutes(i64::from(args.step_up_minutes.max(1))),
             },
+            paper: SimParams {
+                slippage_ticks: args.paper_slippage_ticks,
+                commission_per_contract: args.paper_commission,
+            },
         }
     }
 }
@@ -233,6 +262,7 @@ impl Default for Config {
             web_dir: PathBuf::from("web/dist"),
             enc_key: EncKey::Missing,
             auth: AuthConfig::default(),
+            paper: SimParams::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod integrations;
 pub mod jobs;
 pub mod kill_switch;
+pub mod ledger;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -55,6 +56,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(bots::router())
         .merge(bot_lifecycle::router())
         .merge(traces::router())
+        .merge(ledger::router())
         .merge(kill_switch::router())
 }
 

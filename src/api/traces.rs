@@ -17,9 +17,8 @@ use super::{
 use crate::{
     auth::ServiceCaller,
     domain::evaluation::TraceBlocker,
-    store::traces::{
-        self, DecisionTrace, NewDecisionTrace, NewNoTradeTrace, NoTradeTrace, TraceRange,
-    },
+    store::page::TimeRange,
+    store::traces::{self, DecisionTrace, NewDecisionTrace, NewNoTradeTrace, NoTradeTrace},
     trace::TraceId,
 };
 
@@ -48,7 +47,7 @@ async fn list_decisions(
 ) -> ApiResult<PageBody<DecisionTrace>> {
     let paging = q.validate()?;
     load(&state, id).await?;
-    let range = TraceRange {
+    let range = TimeRange {
         from: paging.from,
         to: paging.to,
     };
@@ -75,7 +74,7 @@ async fn list_no_trades(
 ) -> ApiResult<PageBody<NoTradeTrace>> {
     let paging = q.validate()?;
     load(&state, id).await?;
-    let range = TraceRange {
+    let range = TimeRange {
         from: paging.from,
         to: paging.to,
     };

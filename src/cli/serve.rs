@@ -30,6 +30,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let runtime_config = RuntimeConfig {
         provider_env: crate::integrations::registry::process_env(),
+        sim: config.paper.clone(),
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::start(db.pool.clone(), runtime_config)

@@ -22,6 +22,16 @@ pub struct SimParams {
     pub commission_per_contract: Decimal,
 }
 
+impl Default for SimParams {
+    /// One tick of slippage, $2.25 per contract (a typical E-mini all-in retail rate).
+    fn default() -> Self {
+        SimParams {
+            slippage_ticks: 1,
+            commission_per_contract: Decimal::new(225, 2),
+        }
+    }
+}
+
 /// A market order the bot decided on for the bar that closed at `bar_ts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderIntent {

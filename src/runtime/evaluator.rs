@@ -54,6 +54,31 @@ pub struct Trading {
     pub kill_switch: AtomicBool,
     /// Ticks runners skipped because a newer one was already queued (they fell behind).
     pub skipped_ticks: AtomicU64,
+    /// Evaluations completed (each left exactly one trace, or queued one for the writer).
+    pub evaluations: AtomicU64,
+}
+
+/// Counters of the trading loop, for status and the load figures.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct TradingStats {
+    pub evaluations: u64,
+    pub skipped_ticks: u64,
+    pub no_trade_rows_inserted: u64,
+    pub no_trade_folds: u64,
+    pub trace_batches_failed: u64,
+}
+
+impl Trading {
+    pub fn stats(&self) -> TradingStats {
+        let s = &self.traces.stats;
+        TradingStats {
+            evaluations: self.evaluations.load(Ordering::Relaxed),
+            skipped_ticks: self.skipped_ticks.load(Ordering::Relaxed),
+            no_trade_rows_inserted: s.inserted.load(Ordering::Relaxed),
+            no_trade_folds: s.folded.load(Ordering::Relaxed),
+            trace_batches_failed: s.failed_batches.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Market-data providers a runner reads bars from, in order of preference (SPEC §7).

@@ -99,10 +99,7 @@ impl Default for RuntimeConfig {
             clock: Arc::new(SystemClock),
             provider_env: EnvMap::new(),
             providers: ProvidersConfig::default(),
-            sim: SimParams {
-                slippage_ticks: 1,
-                commission_per_contract: rust_decimal::Decimal::new(225, 2),
-            },
+            sim: SimParams::default(),
         }
     }
 }
@@ -217,6 +214,7 @@ impl Runtime {
             traces,
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
             skipped_ticks: Default::default(),
+            evaluations: Default::default(),
         });
         let (writer_stop, stop_rx) = watch::channel(false);
         let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx.clone()));
@@ -637,9 +635,13 @@ impl RuntimeHandle {
         self.inner.registry.set_gated(bot_id, gated);
     }
 
-    /// No-trade trace writer counters.
-    pub fn trace_stats(&self) -> Option<Arc<trace_writer::TraceWriterStats>> {
-        self.inner.trading.as_ref().map(|t| t.traces.stats.clone())
+    /// Trading loop counters (zero for a detached handle).
+    pub fn trading_stats(&self) -> evaluator::TradingStats {
+        self.inner
+            .trading
+            .as_ref()
+            .map(|t| t.stats())
+            .unwrap_or_default()
     }
 
     pub fn runners(&self) -> Vec<RunnerSnapshot> {

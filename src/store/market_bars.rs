@@ -66,3 +66,14 @@ pub async fn range(
     .fetch_all(pool)
     .await
 }
+
+/// The newest cached bar of a symbol (any provider or timeframe): the mark for open PnL.
+pub async fn latest(pool: &PgPool, symbol: &str) -> Result<Option<MarketBar>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT provider_id, symbol, timeframe, ts, open, high, low, close, volume FROM market_bars \
+         WHERE symbol = $1 ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(symbol)
+    .fetch_optional(pool)
+    .await
+}

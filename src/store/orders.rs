@@ -198,3 +198,19 @@ pub async fn place(
         trace: Box::new(trace),
     })
 }
+
+pub async fn page(
+    pool: &PgPool,
+    bot_id: Uuid,
+    range: super::page::TimeRange,
+    after: Option<super::page::Cursor>,
+    limit: i64,
+) -> Result<super::page::Page<Order>, sqlx::Error> {
+    super::page::bot_page(pool, "orders", bot_id, range, after, limit, |o: &Order| {
+        super::page::Cursor {
+            created_at: o.created_at,
+            id: o.id,
+        }
+    })
+    .await
+}

@@ -3,6 +3,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -100,4 +101,45 @@ mod tests {
         assert_eq!(last.items.len(), 3);
         assert_eq!(last.next_cursor, None);
     }
+}
+
+/// `[from, to)` on `created_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of a per-bot table, newest first by `(created_at, id)`.
+pub async fn bot_page<T>(
+    pool: &PgPool,
+    table: &'static str,
+    bot_id: Uuid,
+    range: TimeRange,
+    after: Option<Cursor>,
+    limit: i64,
+    key: impl Fn(&T) -> Cursor,
+) -> Result<Page<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM ");
+    q.push(table).push(" WHERE bot_id = ").push_bind(bot_id);
+    if let Some(from) = range.from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = range.to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<T> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, key))
 }

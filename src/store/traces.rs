@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::page::{Cursor, Page};
+use super::page::{Cursor, Page, TimeRange, bot_page};
 use crate::domain::evaluation::TraceBlocker;
 use crate::trace::TraceId;
 
@@ -273,53 +273,14 @@ pub async fn foldable_no_trade(
     .await
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct TraceRange {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-async fn page<T>(
-    pool: &PgPool,
-    table: &'static str,
-    bot_id: Uuid,
-    range: TraceRange,
-    after: Option<Cursor>,
-    limit: i64,
-    key: impl Fn(&T) -> Cursor,
-) -> Result<Page<T>, sqlx::Error>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-{
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM ");
-    q.push(table).push(" WHERE bot_id = ").push_bind(bot_id);
-    if let Some(from) = range.from {
-        q.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(to) = range.to {
-        q.push(" AND created_at < ").push_bind(to);
-    }
-    if let Some(c) = after {
-        q.push(" AND (created_at, id) < (")
-            .push_bind(c.created_at)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(limit + 1);
-    let rows: Vec<T> = q.build_query_as().fetch_all(pool).await?;
-    Ok(Page::from_rows(rows, limit, key))
-}
-
 pub async fn decision_page(
     pool: &PgPool,
     bot_id: Uuid,
-    range: TraceRange,
+    range: TimeRange,
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<Page<DecisionTrace>, sqlx::Error> {
-    page(
+    bot_page(
         pool,
         "decision_traces",
         bot_id,
@@ -337,11 +298,11 @@ pub async fn decision_page(
 pub async fn no_trade_page(
     pool: &PgPool,
     bot_id: Uuid,
-    range: TraceRange,
+    range: TimeRange,
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<Page<NoTradeTrace>, sqlx::Error> {
-    page(
+    bot_page(
         pool,
         "no_trade_traces",
         bot_id,

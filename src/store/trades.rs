@@ -9,6 +9,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::page::{Cursor, Page, TimeRange, bot_page};
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Trade {
     pub id: Uuid,
@@ -49,4 +51,20 @@ pub async fn for_bot(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Trade>, sqlx::Er
         .bind(bot_id)
         .fetch_all(pool)
         .await
+}
+
+pub async fn page(
+    pool: &PgPool,
+    bot_id: Uuid,
+    range: TimeRange,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<Trade>, sqlx::Error> {
+    bot_page(pool, "trades", bot_id, range, after, limit, |t: &Trade| {
+        Cursor {
+            created_at: t.created_at,
+            id: t.id,
+        }
+    })
+    .await
 }

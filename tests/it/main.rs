@@ -8,6 +8,7 @@ mod envelope;
 mod helpers;
 mod integrations;
 mod integrations_verify;
+mod ledger;
 mod openapi;
 mod operations;
 mod providers;

@@ -189,6 +189,32 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
     assert_eq!(position.quantity.abs(), 1);
     assert_eq!(position.average_price, Some(fill_price));
 
+    // The operator's view of the book.
+    let (status, body) = envelope(app.get(&format!("/api/bots/{bot}/trades")).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["items"][0]["id"], trade_id.to_string(), "{body}");
+    let (status, body) = envelope(app.get(&format!("/api/bots/{bot}/orders?limit=5")).await).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["status"] == "FILLED"),
+        "{body}"
+    );
+    let (status, body) = envelope(app.get(&format!("/api/bots/{bot}/position")).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["position"]["quantity"].as_i64().map(i64::abs),
+        Some(1),
+        "{body}"
+    );
+    let mark: Decimal = body["mark"]["price"].as_str().unwrap().parse().unwrap();
+    let unrealized: Decimal = body["unrealized_pnl"].as_str().unwrap().parse().unwrap();
+    let held = Decimal::from(body["position"]["quantity"].as_i64().unwrap());
+    assert_eq!(unrealized, (mark - fill_price) * held * Decimal::from(50));
+
     // The daily halt (Tuesday 16:30 CT): one no-trade trace naming MARKET_CLOSED.
     let halt = Utc.with_ymd_and_hms(2026, 11, 17, 22, 30, 0).unwrap();
     tick(&rt, &pool, bot, halt).await;

@@ -1,0 +1,156 @@
+//! A bot's book: `GET /api/bots/{id}/position`, `/orders`, `/trades` (read-only; the runner
+//! is the only writer).
+
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{
+    ApiOk, ApiQuery, ApiResult, AppState,
+    bots::load,
+    envelope::{Envelope, ErrorEnvelope},
+    pagination::{PageBody, PageParams},
+};
+use crate::domain::instruments::Symbol;
+use crate::store::{
+    market_bars,
+    orders::{self, Order},
+    page::TimeRange,
+    positions::{self, PositionRow},
+    trades::{self, Trade},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_position))
+        .routes(routes!(list_orders))
+        .routes(routes!(list_trades))
+}
+
+/// The price open PnL is marked at, and how old it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Mark {
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    /// Start of the bar whose close this is.
+    pub bar_at: DateTime<Utc>,
+    pub timeframe: String,
+    pub provider_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PositionBody {
+    /// `null` until the bot's first fill.
+    pub position: Option<PositionRow>,
+    /// Orders decided but not filled yet (PAPER fills at the next bar's open).
+    pub working_orders: Vec<Order>,
+    /// The newest cached bar close; `null` when no bar of the symbol was ever fetched.
+    pub mark: Option<Mark>,
+    /// USD at `mark`; `null` without a mark (never a made-up zero).
+    #[schema(value_type = Option<String>)]
+    pub unrealized_pnl: Option<Decimal>,
+}
+
+/// The bot's net position, working orders and open PnL at the latest known price.
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}/position",
+    tag = "bots",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Envelope<PositionBody>),
+        (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn get_position(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<PositionBody> {
+    let bot = load(&state, id).await?;
+    let position = positions::get(&state.pool, id, &bot.symbol).await?;
+    let working_orders = orders::working(&state.pool, id).await?;
+    let spec = Symbol::parse(&bot.symbol).map(Symbol::spec);
+    let mark = market_bars::latest(&state.pool, &bot.symbol)
+        .await?
+        .and_then(|b| {
+            let spec = spec?;
+            let ticks = Decimal::try_from(b.close).ok()? / spec.tick_size;
+            Some(Mark {
+                price: ticks.round() * spec.tick_size,
+                bar_at: b.ts,
+                timeframe: b.timeframe,
+                provider_id: b.provider_id,
+            })
+        });
+    let unrealized_pnl = match (&position, &mark, spec) {
+        (Some(p), Some(m), Some(spec)) => p.average_price.map_or(Some(Decimal::ZERO), |avg| {
+            Some((m.price - avg) * Decimal::from(p.quantity) * spec.point_value())
+        }),
+        (None, Some(_), _) => Some(Decimal::ZERO),
+        _ => None,
+    };
+    Ok(ApiOk::new(PositionBody {
+        position,
+        working_orders,
+        mark,
+        unrealized_pnl,
+    }))
+}
+
+/// The bot's orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}/orders",
+    tag = "bots",
+    params(("id" = Uuid, Path), PageParams),
+    responses(
+        (status = 200, body = Envelope<PageBody<Order>>),
+        (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+    )
+)]
+async fn list_orders(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<PageBody<Order>> {
+    let paging = q.validate()?;
+    load(&state, id).await?;
+    let range = TimeRange {
+        from: paging.from,
+        to: paging.to,
+    };
+    let page = orders::page(&state.pool, id, range, paging.after, paging.limit).await?;
+    Ok(ApiOk::new(page.into()))
+}
+
+/// The bot's trades (round trips), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}/trades",
+    tag = "bots",
+    params(("id" = Uuid, Path), PageParams),
+    responses(
+        (status = 200, body = Envelope<PageBody<Trade>>),
+        (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
+    )
+)]
+async fn list_trades(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<PageBody<Trade>> {
+    let paging = q.validate()?;
+    load(&state, id).await?;
+    let range = TimeRange {
+        from: paging.from,
+        to: paging.to,
+    };
+    let page = trades::page(&state.pool, id, range, paging.after, paging.limit).await?;
+    Ok(ApiOk::new(page.into()))
+}

@@ -1,0 +1,192 @@
+//! Booking fills into orders, trades and positions (`store::fills::book`) against
+//! hand-computed values: a long built in two fills, a partial exit, a flip to short, a close.
+
+use chrono::{TimeZone, Utc};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::json;
+use sqlx::PgPool;
+use tradeplane::domain::{instruments::Symbol, positions::Position, side::Side};
+use tradeplane::store::{
+    bots::{self, NewBot, Stage},
+    fills::{self, Booked, FillBooking},
+    orders::{self, NewOrder, Order},
+    positions, trades,
+};
+use uuid::Uuid;
+
+async fn bot(pool: &PgPool) -> Uuid {
+    bots::insert(
+        pool,
+        NewBot {
+            name: "ledger".into(),
+            symbol: "ES".into(),
+            timeframe: "1m".into(),
+            stage: Stage::Paper,
+            strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}}),
+            risk_limits: json!({}),
+            created_by: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn working(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty: i32) -> Order {
+    let mut conn = pool.acquire().await.unwrap();
+    orders::insert_once(
+        &mut conn,
+        NewOrder {
+            bot_id: bot,
+            run_id: None,
+            decision_trace_id: None,
+            idempotency_key: key.into(),
+            symbol: "ES".into(),
+            side: side.as_str().into(),
+            quantity: qty,
+            order_type: "MARKET".into(),
+            limit_price: None,
+            stop_price: None,
+            stage: "PAPER".into(),
+            status: "WORKING".into(),
+            decision_bar_at: None,
+            reference_price: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .0
+}
+
+/// Books one fill the way the runner does; returns the trade it touched.
+async fn fill(
+    pool: &PgPool,
+    position: &mut Position,
+    order: &Order,
+    side: Side,
+    qty: u32,
+    price: Decimal,
+    minute: u32,
+) -> Booked {
+    let before = position.clone();
+    let mut after = before.clone();
+    let commission = dec!(2.25) * Decimal::from(qty);
+    let realized = after.apply_fill(side, qty, price, commission);
+    let booked = fills::book(
+        pool,
+        FillBooking {
+            order,
+            side,
+            quantity: qty,
+            price,
+            commission,
+            filled_at: Utc.with_ymd_and_hms(2026, 11, 17, 15, minute, 0).unwrap(),
+            simulated: true,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await
+    .unwrap();
+    if matches!(booked, Booked::Filled { .. }) {
+        *position = after;
+    }
+    booked
+}
+
+fn trade_of(b: &Booked) -> Uuid {
+    match b {
+        Booked::Filled { trade_id, .. } => *trade_id,
+        Booked::NotWorking => panic!("not booked"),
+    }
+}
+
+#[sqlx::test]
+async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
+    let bot = bot(&pool).await;
+    let mut p = Position::flat(Symbol::Es);
+
+    // Buy 1 @ 5000 then 1 @ 5010: one LONG trade of 2 @ 5005, commission 4.50.
+    let o1 = working(&pool, bot, "k1", Side::Buy, 1).await;
+    let t1 = trade_of(&fill(&pool, &mut p, &o1, Side::Buy, 1, dec!(5000), 1).await);
+    let o2 = working(&pool, bot, "k2", Side::Buy, 1).await;
+    assert_eq!(
+        trade_of(&fill(&pool, &mut p, &o2, Side::Buy, 1, dec!(5010), 2).await),
+        t1
+    );
+    let t = trades::get(&pool, t1).await.unwrap().unwrap();
+    assert_eq!(
+        (t.side.as_str(), t.quantity, t.entry_price, t.commission),
+        ("LONG", 2, dec!(5005), dec!(4.50))
+    );
+    // The same order cannot be filled twice.
+    assert_eq!(
+        fill(&pool, &mut p, &o2, Side::Buy, 1, dec!(5010), 2).await,
+        Booked::NotWorking
+    );
+    assert_eq!(p.quantity, 2);
+
+    // Sell 1 @ 5020: realizes 15 points × $50 = 750; the trade stays open with exit 5020.
+    let o3 = working(&pool, bot, "k3", Side::Sell, 1).await;
+    fill(&pool, &mut p, &o3, Side::Sell, 1, dec!(5020), 3).await;
+    let t = trades::get(&pool, t1).await.unwrap().unwrap();
+    assert_eq!(
+        (t.realized_pnl, t.exit_price, t.closed_at),
+        (Some(dec!(750)), Some(dec!(5020)), None)
+    );
+
+    // Sell 3 @ 4995: closes the last long (−10 × 50 = −500, avg exit (5020 + 4995) / 2) and
+    // opens a SHORT 2 @ 4995 carrying 2/3 of the fill's commission.
+    let o4 = working(&pool, bot, "k4", Side::Sell, 3).await;
+    let t2 = trade_of(&fill(&pool, &mut p, &o4, Side::Sell, 3, dec!(4995), 4).await);
+    assert_ne!(t2, t1);
+    let t = trades::get(&pool, t1).await.unwrap().unwrap();
+    assert_eq!(t.realized_pnl, Some(dec!(250)));
+    assert_eq!(t.exit_price, Some(dec!(5007.5)));
+    assert!(t.closed_at.is_some());
+    // Commission: 2.25 + 2.25 + 2.25 + one third of 6.75.
+    assert_eq!(t.commission, dec!(9.00));
+    let s = trades::get(&pool, t2).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            s.side.as_str(),
+            s.quantity,
+            s.entry_price,
+            s.commission,
+            s.closed_at
+        ),
+        ("SHORT", 2, dec!(4995), dec!(4.50), None)
+    );
+
+    // Buy 2 @ 4990: the short closes, +5 × 2 × 50 = 500.
+    let o5 = working(&pool, bot, "k5", Side::Buy, 2).await;
+    fill(&pool, &mut p, &o5, Side::Buy, 2, dec!(4990), 5).await;
+    let s = trades::get(&pool, t2).await.unwrap().unwrap();
+    assert_eq!(
+        (s.realized_pnl, s.exit_price),
+        (Some(dec!(500)), Some(dec!(4990)))
+    );
+    assert!(s.closed_at.is_some());
+
+    // The position row is the running sum; replaying the fills gives the same position.
+    let row = positions::get(&pool, bot, "ES").await.unwrap().unwrap();
+    assert_eq!(
+        (row.quantity, row.average_price, row.realized_pnl),
+        (0, None, dec!(750))
+    );
+    let mut replay = Position::flat(Symbol::Es);
+    for f in fills::for_bot(&pool, bot, "ES").await.unwrap() {
+        let side = if f.side == "BUY" {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        replay.apply_fill(side, f.quantity as u32, f.price, f.commission);
+    }
+    assert_eq!(replay, p);
+    assert_eq!(p.net_realized(), dec!(750) - dec!(18.00));
+}
