@@ -13,7 +13,7 @@
 //! The market clock is the wall clock: outside CME hours every evaluation is a MARKET_CLOSED
 //! suppression (the run prints the session state); the cost per evaluation is the same.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
