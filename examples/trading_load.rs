@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use tradeplane::domain::{calendar::HolidayCalendar, timeframe::Timeframe};
+use tradeplane::domain::timeframe::Timeframe;
 use tradeplane::integrations::registry::EnvMap;
 use tradeplane::runtime::{RunnerOptions, Runtime, RuntimeConfig, SchedulerConfig};
 use uuid::Uuid;
@@ -147,7 +147,8 @@ async fn main() -> anyhow::Result<()> {
         rss_before,
         rss_mib()
     );
-    let session = HolidayCalendar::cme_equity().is_open(Utc::now());
+    let calendar = tradeplane::store::cme_holidays::load_calendar(&pool).await?;
+    let session = calendar.is_open(Utc::now());
     println!("market session now: {session:?}");
 
     // Let every runner load its history, then measure a steady window.

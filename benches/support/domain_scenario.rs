@@ -83,7 +83,7 @@ impl Scenario {
             history,
             next,
             spec: Symbol::Es.spec(),
-            cal: HolidayCalendar::cme_equity(),
+            cal: HolidayCalendar::cme_equity_fixture(),
             limits: RiskLimits {
                 max_order_size: 5,
                 max_position: 10,
@@ -91,7 +91,7 @@ impl Scenario {
                 max_drawdown: dec!(5000),
                 max_orders_per_minute: 30,
                 price_collar_ticks: 40,
-                max_data_age_secs: 120,
+                max_data_age_seconds: 120,
             },
             sim: SimParams {
                 slippage_ticks: 1,

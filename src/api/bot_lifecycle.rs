@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{
     ApiError, ApiJson, ApiOk, ApiResult, AppState,
     auth::audit,
-    bots::{BotBody, load, not_found},
+    bots::{BotBody, load, not_found, with_complete_limits},
     envelope::{Envelope, ErrorEnvelope},
     safe_start,
 };
@@ -172,7 +172,9 @@ async fn start_bot(
         json!({ "stage": bot.stage }),
     )
     .await;
-    Ok(ApiOk::new(BotBody { bot }))
+    Ok(ApiOk::new(BotBody {
+        bot: with_complete_limits(bot),
+    }))
 }
 
 async fn stop_runner(state: &AppState, bot: &Bot) -> Result<(), ApiError> {
@@ -214,7 +216,9 @@ async fn stop_bot(
         .await?
         .ok_or_else(|| not_found(id))?;
     record(&state, &me, "bot.stop", &bot, json!({})).await;
-    Ok(ApiOk::new(BotBody { bot }))
+    Ok(ApiOk::new(BotBody {
+        bot: with_complete_limits(bot),
+    }))
 }
 
 /// Stops the runner (if any) and starts it again through safe start.
@@ -266,7 +270,9 @@ async fn restart_bot(
         json!({ "stage": bot.stage }),
     )
     .await;
-    Ok(ApiOk::new(BotBody { bot }))
+    Ok(ApiOk::new(BotBody {
+        bot: with_complete_limits(bot),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -314,7 +320,9 @@ async fn kill_bot(
         json!({ "by": me.email, "reason": reason, "source": "operator" }),
     )
     .await;
-    Ok(ApiOk::new(BotBody { bot }))
+    Ok(ApiOk::new(BotBody {
+        bot: with_complete_limits(bot),
+    }))
 }
 
 /// Clears a KILLED latch; the bot is left STOPPED.
@@ -359,7 +367,9 @@ async fn rearm_bot(
         .await?
         .ok_or_else(|| not_found(id))?;
     record(&state, &me, "bot.rearm", &bot, json!({})).await;
-    Ok(ApiOk::new(BotBody { bot }))
+    Ok(ApiOk::new(BotBody {
+        bot: with_complete_limits(bot),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -486,7 +496,7 @@ async fn promote_bot(
     )
     .await;
     Ok(ApiOk::new(PromotionBody {
-        bot: updated,
+        bot: with_complete_limits(updated),
         from_stage: from,
         to_stage: to,
     }))

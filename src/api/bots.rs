@@ -17,6 +17,7 @@ use crate::{
     auth::{CurrentUser, Role},
     domain::{
         instruments::{ContractSpec, Symbol},
+        risk::{RiskLimits, RiskLimitsPatch},
         strategy_config::StrategyConfig,
     },
     error_code::ErrorCode,
@@ -24,6 +25,7 @@ use crate::{
     store::{
         audit_log::{NewAuditEntry, Outcome},
         bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot, Stage},
+        profit_variables,
     },
 };
 
@@ -33,58 +35,38 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_bot, patch_bot))
 }
 
-/// Pre-trade limits a bot carries (`risk`). MERGE NOTE (lead): replace with the domain risk
-/// engine's limits type when `crate::domain::risk` lands. Every field optional; unknown
-/// fields are refused.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RiskLimits {
-    /// Contracts per order.
-    pub max_order_size: Option<u32>,
-    /// Absolute net contracts.
-    pub max_position: Option<u32>,
-    /// USD; breaching it latches until a human re-arms.
-    pub daily_loss_limit: Option<f64>,
-    /// USD from the equity peak.
-    pub max_drawdown: Option<f64>,
-    pub max_orders_per_minute: Option<u32>,
-    /// Largest distance of an order price from the last price, in ticks.
-    pub price_collar_ticks: Option<u32>,
-    /// Oldest acceptable bar, in seconds.
-    pub max_data_age_seconds: Option<u32>,
+/// A request's `risk`: any subset of the limits, refused by field name (`risk.<field>`).
+fn parse_risk(raw: &Value) -> Result<RiskLimitsPatch, ApiError> {
+    RiskLimitsPatch::parse(raw).map_err(|e| {
+        let field = if e.field.is_empty() {
+            "risk".to_owned()
+        } else {
+            format!("risk.{}", e.field)
+        };
+        ApiError::validation(&field, e.problem)
+    })
 }
 
-impl RiskLimits {
-    fn parse(raw: Value) -> Result<Value, ApiError> {
-        let limits: RiskLimits = serde_json::from_value(raw)
-            .map_err(|e| ApiError::validation("risk", format!("is not valid: {e}")))?;
-        let positive_int = [
-            ("risk.max_order_size", limits.max_order_size),
-            ("risk.max_position", limits.max_position),
-            ("risk.max_orders_per_minute", limits.max_orders_per_minute),
-            ("risk.price_collar_ticks", limits.price_collar_ticks),
-            ("risk.max_data_age_seconds", limits.max_data_age_seconds),
-        ];
-        for (field, v) in positive_int {
-            if v == Some(0) {
-                return Err(ApiError::validation(field, "must be at least 1"));
-            }
-        }
-        for (field, v) in [
-            ("risk.daily_loss_limit", limits.daily_loss_limit),
-            ("risk.max_drawdown", limits.max_drawdown),
-        ] {
-            if let Some(v) = v
-                && !(v.is_finite() && v > 0.0)
-            {
-                return Err(ApiError::validation(field, "must be a positive number"));
-            }
-        }
-        serde_json::to_value(&limits).map_err(ApiError::internal)
+fn bot_timeframe(bot: &Bot) -> Result<Timeframe, ApiError> {
+    bot.timeframe.parse().map_err(ApiError::internal)
+}
+
+/// The bot as the API shows it: `risk_limits` complete (older rows store `{}` or a subset;
+/// the engine fills the same defaults). A row that does not parse is shown as stored.
+pub(crate) fn with_complete_limits(mut bot: Bot) -> Bot {
+    let complete = bot
+        .timeframe
+        .parse()
+        .and_then(|tf| RiskLimits::from_stored(&bot.risk_limits, tf))
+        .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string()));
+    match complete {
+        Ok(limits) => bot.risk_limits = limits,
+        Err(problem) => tracing::warn!(bot_id = %bot.id, %problem, "stored risk_limits unusable"),
     }
+    bot
 }
 
-fn parse_strategy(raw: Value) -> Result<Value, ApiError> {
+fn parse_strategy(raw: Value) -> Result<StrategyConfig, ApiError> {
     let kind = raw.get("kind").and_then(Value::as_str).map(str::to_owned);
     let config: StrategyConfig =
         serde_json::from_value(raw).map_err(|e| match kind.as_deref() {
@@ -99,7 +81,7 @@ fn parse_strategy(raw: Value) -> Result<Value, ApiError> {
     config
         .validate()
         .map_err(|e| ApiError::validation(&e.field, e.problem))?;
-    serde_json::to_value(&config).map_err(ApiError::internal)
+    Ok(config)
 }
 
 fn parse_name(raw: &str) -> Result<String, ApiError> {
@@ -145,7 +127,9 @@ pub struct CreateBot {
     /// `{kind, params}`.
     #[schema(value_type = Object)]
     pub strategy: Value,
-    #[schema(value_type = Option<RiskLimits>)]
+    /// Any subset; the rest take the desk defaults for the timeframe. The bot stores (and
+    /// shows) the complete limits.
+    #[schema(value_type = Option<RiskLimitsPatch>)]
     pub risk: Option<Value>,
 }
 
@@ -194,22 +178,31 @@ async fn create_bot(
         ));
     }
     let strategy = parse_strategy(body.strategy)?;
-    let risk_limits = RiskLimits::parse(body.risk.unwrap_or_else(|| json!({})))?;
+    let risk = match &body.risk {
+        Some(raw) => parse_risk(raw)?,
+        None => RiskLimitsPatch::default(),
+    };
+    let risk_limits = RiskLimits::defaults_for(timeframe).merged(&risk);
+    let now = state.clock.now();
+    // The bot and the variables it uses land together.
+    let mut tx = state.pool.begin().await?;
     let bot = bots::insert(
-        &state.pool,
+        &mut *tx,
         NewBot {
             name,
             symbol: symbol.as_str().to_owned(),
             timeframe: timeframe.as_str().to_owned(),
             stage,
-            strategy,
-            risk_limits,
+            strategy: serde_json::to_value(&strategy).map_err(ApiError::internal)?,
+            risk_limits: serde_json::to_value(&risk_limits).map_err(ApiError::internal)?,
             created_by: Some(me.email.clone()),
         },
-        state.clock.now(),
+        now,
     )
     .await
     .map_err(write_error)?;
+    profit_variables::sync_bot(&mut *tx, bot.id, strategy.variables(), now).await?;
+    tx.commit().await?;
     audit(
         &state,
         NewAuditEntry::new(
@@ -288,7 +281,8 @@ async fn list_bots(
         from: paging.from,
         to: paging.to,
     };
-    let page = bots::list(&state.pool, &filter, paging.after, paging.limit).await?;
+    let mut page = bots::list(&state.pool, &filter, paging.after, paging.limit).await?;
+    page.items = page.items.into_iter().map(with_complete_limits).collect();
     Ok(ApiOk::new(page.into()))
 }
 
@@ -304,7 +298,7 @@ async fn list_bots(
     )
 )]
 async fn get_bot(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<BotDetail> {
-    let bot = load(&state, id).await?;
+    let bot = with_complete_limits(load(&state, id).await?);
     let contract = Symbol::parse(&bot.symbol).map(Symbol::spec);
     let runner = state.runtime.runner(id);
     Ok(ApiOk::new(BotDetail {
@@ -318,7 +312,8 @@ async fn get_bot(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResu
 #[serde(deny_unknown_fields)]
 pub struct PatchBot {
     pub name: Option<String>,
-    #[schema(value_type = Option<RiskLimits>)]
+    /// Any subset: merged onto the bot's current limits.
+    #[schema(value_type = Option<RiskLimitsPatch>)]
     pub risk: Option<Value>,
     /// Only while the bot is STOPPED.
     #[schema(value_type = Option<Object>)]
@@ -350,14 +345,35 @@ async fn patch_bot(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<PatchBot>,
 ) -> ApiResult<BotBody> {
-    let bot = load(&state, id).await?;
+    // Locked: the risk merge and the STOPPED check read what the update then writes over.
+    let mut tx = state.pool.begin().await?;
+    let bot = bots::lock(&mut *tx, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let mut patch = BotPatch::default();
     if let Some(name) = &body.name {
         patch.name = Some(parse_name(name)?);
     }
-    if let Some(risk) = body.risk {
-        patch.risk_limits = Some(RiskLimits::parse(risk)?);
+    if let Some(raw) = &body.risk {
+        let risk = parse_risk(raw)?;
+        // A complete `risk` replaces the stored limits even when those no longer parse.
+        let limits = match risk.complete() {
+            Some(limits) => limits,
+            None => RiskLimits::from_stored(&bot.risk_limits, bot_timeframe(&bot)?)
+                .map_err(|problem| {
+                    ApiError::validation(
+                        "risk",
+                        format!(
+                            "cannot be merged: the stored limits are unusable ({problem}); \
+                             send all seven fields to replace them"
+                        ),
+                    )
+                })?
+                .merged(&risk),
+        };
+        patch.risk_limits = Some(serde_json::to_value(&limits).map_err(ApiError::internal)?);
     }
+    let mut new_strategy = None;
     if let Some(strategy) = body.strategy {
         let parsed = parse_strategy(strategy)?;
         if bot.status != "STOPPED" {
@@ -369,17 +385,24 @@ async fn patch_bot(
                 .fix("Stop the bot (POST /api/bots/{id}/stop), change the strategy, then start it again.")
                 .details(json!({ "status": bot.status })));
         }
-        patch.strategy = Some(parsed);
+        patch.strategy = Some(serde_json::to_value(&parsed).map_err(ApiError::internal)?);
+        new_strategy = Some(parsed);
     }
     if body.is_trading_enabled == Some(true) {
         me.require(Role::Admin)?;
     }
     patch.is_trading_enabled = body.is_trading_enabled;
-    let updated = bots::update(&state.pool, id, patch, state.clock.now())
+    let now = state.clock.now();
+    let updated = bots::update(&mut *tx, id, patch, now)
         .await
         .map_err(write_error)?
         .ok_or_else(|| not_found(id))?;
+    if let Some(strategy) = &new_strategy {
+        profit_variables::sync_bot(&mut *tx, id, strategy.variables(), now).await?;
+    }
+    tx.commit().await?;
     state.runtime.bot_changed(id).await;
+    let updated = with_complete_limits(updated);
     if let Some(enabled) = body.is_trading_enabled
         && enabled != bot.is_trading_enabled
     {
@@ -407,7 +430,7 @@ async fn patch_bot(
         .target(format!("bot:{id}"))
         .metadata(json!({
             "name": body.name.is_some(),
-            "risk": updated.risk_limits != bot.risk_limits,
+            "risk": updated.risk_limits != with_complete_limits(bot.clone()).risk_limits,
             "strategy": updated.strategy != bot.strategy,
         })),
     )

@@ -50,7 +50,7 @@ impl SessionState {
     }
 }
 
-/// Holiday closures and early halts, built from data (the app stores them in a table).
+/// Holiday closures and early halts, built from data (the app reads them from `cme_holidays`).
 #[derive(Debug, Clone, Default)]
 pub struct HolidayCalendar {
     by_trade_date: HashMap<NaiveDate, Holiday>,
@@ -63,14 +63,11 @@ fn hm(h: u32, m: u32) -> NaiveTime {
 /// (year, month, day, name, None = closed | Some((h, m)) = early close CT).
 type HolidayRow = (i32, u32, u32, &'static str, Option<(u32, u32)>);
 
-/// CME Group's published holiday calendar for CME Globex equity-index futures, 2026–2027
-/// (cmegroup.com "Holiday Calendar" / trading-hours notices). US holiday Mondays and observed
-/// Fridays are 12:00 CT early halts (trading resumes 17:00 CT for the next trade date); the day
-/// after Thanksgiving and Christmas Eve end at 12:15 CT; New Year's Day and Christmas are closed.
-/// Good Friday is listed as closed: CME sometimes opens an abbreviated session when the jobs
-/// report falls on it, and treating it closed fails safe (a missed session, never a trade in a
-/// closed market). Update from CME's notice each year.
-pub const CME_EQUITY_HOLIDAYS_2026_2027: &[HolidayRow] = &[
+/// Test and bench fixture: the CME equity-index holidays for 2026–2027, the same rows migration
+/// `20261126500000_cme_holidays_seed.sql` seeds (an integration test keeps the two equal; the
+/// rules and sources are in that migration). The product reads the `cme_holidays` table
+/// through `store::cme_holidays::load_calendar`, never this list.
+pub const CME_EQUITY_FIXTURE_2026_2027: &[HolidayRow] = &[
     (2026, 1, 1, "New Year's Day", None),
     (2026, 1, 19, "Martin Luther King Jr. Day", Some((12, 0))),
     (2026, 2, 16, "Presidents' Day", Some((12, 0))),
@@ -106,10 +103,10 @@ impl HolidayCalendar {
         }
     }
 
-    /// The shipped 2026–2027 CME equity table.
-    pub fn cme_equity() -> Self {
+    /// A calendar of [`CME_EQUITY_FIXTURE_2026_2027`], for tests and benches.
+    pub fn cme_equity_fixture() -> Self {
         Self::new(
-            CME_EQUITY_HOLIDAYS_2026_2027
+            CME_EQUITY_FIXTURE_2026_2027
                 .iter()
                 .filter_map(|&(y, m, d, name, early)| {
                     Some(Holiday {
@@ -122,6 +119,13 @@ impl HolidayCalendar {
                     })
                 }),
         )
+    }
+
+    /// Every holiday, oldest first.
+    pub fn holidays(&self) -> Vec<&Holiday> {
+        let mut all: Vec<&Holiday> = self.by_trade_date.values().collect();
+        all.sort_by_key(|h| h.date);
+        all
     }
 
     pub fn holiday(&self, trade_date: NaiveDate) -> Option<&Holiday> {
@@ -213,7 +217,7 @@ mod tests {
             Thu, Mon, Mon, Fri, Mon, Fri, Fri, Mon, Thu, Fri, Thu, Fri, Fri, Mon, Mon, Fri, Mon,
             Fri, Mon, Mon, Thu, Fri, Fri,
         ];
-        let rows = CME_EQUITY_HOLIDAYS_2026_2027;
+        let rows = CME_EQUITY_FIXTURE_2026_2027;
         assert_eq!(rows.len(), expected.len());
         for (row, wd) in rows.iter().zip(expected) {
             let d = NaiveDate::from_ymd_opt(row.0, row.1, row.2).unwrap();
@@ -223,7 +227,7 @@ mod tests {
 
     #[test]
     fn daily_halt_edges() {
-        let cal = HolidayCalendar::cme_equity();
+        let cal = HolidayCalendar::cme_equity_fixture();
         // Tuesday 2026-11-24.
         assert_eq!(
             cal.is_open(ct(2026, 11, 24, 15, 59, 59)),
@@ -246,7 +250,7 @@ mod tests {
 
     #[test]
     fn friday_close_and_sunday_open() {
-        let cal = HolidayCalendar::cme_equity();
+        let cal = HolidayCalendar::cme_equity_fixture();
         // Friday 2026-10-16 / Sunday 2026-10-18 (no holidays).
         assert_eq!(
             cal.is_open(ct(2026, 10, 16, 15, 59, 59)),
@@ -273,7 +277,7 @@ mod tests {
 
     #[test]
     fn dst_switches_move_the_utc_hours() {
-        let cal = HolidayCalendar::cme_equity();
+        let cal = HolidayCalendar::cme_equity_fixture();
         // DST starts Sunday 2026-03-08: the Friday before, 16:00 CST = 22:00 UTC; Sunday's open
         // 17:00 CDT = 22:00 UTC; Monday's halt starts 16:00 CDT = 21:00 UTC.
         assert_eq!(cal.is_open(utc(2026, 3, 6, 21, 59)), SessionState::Open);
@@ -315,7 +319,7 @@ mod tests {
 
     #[test]
     fn closed_holiday_removes_the_whole_session() {
-        let cal = HolidayCalendar::cme_equity();
+        let cal = HolidayCalendar::cme_equity_fixture();
         let xmas = || SessionState::Holiday("Christmas Day".into());
         // Christmas Eve ends 12:15 CT; the evening of the 24th belongs to the closed 25th.
         assert_eq!(
@@ -345,7 +349,7 @@ mod tests {
 
     #[test]
     fn early_close_on_thanksgiving_then_normal_reopen() {
-        let cal = HolidayCalendar::cme_equity();
+        let cal = HolidayCalendar::cme_equity_fixture();
         let tg = || SessionState::EarlyClosed("Thanksgiving Day".into());
         assert_eq!(
             cal.is_open(ct(2026, 11, 26, 11, 59, 59)),

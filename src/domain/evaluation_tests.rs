@@ -29,7 +29,7 @@ fn world(closes: &[i64]) -> World {
             average: MovingAverage::Sma,
         }),
         spec: Symbol::Es.spec(),
-        cal: HolidayCalendar::cme_equity(),
+        cal: HolidayCalendar::cme_equity_fixture(),
         limits: RiskLimits {
             max_order_size: 4,
             max_position: 4,
@@ -37,7 +37,7 @@ fn world(closes: &[i64]) -> World {
             max_drawdown: dec!(3000),
             max_orders_per_minute: 10,
             price_collar_ticks: 20,
-            max_data_age_secs: 120,
+            max_data_age_seconds: 120,
         },
         sim: SimParams {
             slippage_ticks: 1,

@@ -200,7 +200,7 @@ mod tests {
         (
             OrderIntent::new(bot, Symbol::Es, Side::Buy, 2, dec!(5000), ts),
             Symbol::Es.spec(),
-            HolidayCalendar::cme_equity(),
+            HolidayCalendar::cme_equity_fixture(),
             SimParams {
                 slippage_ticks: 1,
                 commission_per_contract: dec!(2.25),

@@ -10,6 +10,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+#[path = "risk_limits.rs"]
+mod limits;
+pub use limits::{LimitError, RiskLimits, RiskLimitsPatch};
+
 /// SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.
 #[derive(
     Debug,
@@ -78,24 +82,6 @@ impl AutonomyTier {
             AutonomyTier::FullAutonomy => "FULL_AUTONOMY",
         }
     }
-}
-
-/// Per-bot limits. Money in USD (exact decimal); sizes in contracts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskLimits {
-    pub max_order_size: u32,
-    /// Absolute post-trade position, contracts.
-    pub max_position: u32,
-    /// Loss for the trading day (realized + unrealized) at which trading latches off.
-    pub daily_loss_limit: Decimal,
-    /// Peak-to-current equity drop at which trading stops.
-    pub max_drawdown: Decimal,
-    pub max_orders_per_minute: u32,
-    /// Largest distance, in ticks, between an order's price and the last traded price.
-    pub price_collar_ticks: u32,
-    /// Oldest market data (seconds) a decision may rest on.
-    pub max_data_age_secs: u32,
 }
 
 impl RiskLimits {
@@ -250,9 +236,9 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
         )),
         Some(t) => {
             let age = ctx.now.signed_duration_since(t).num_seconds();
-            if age > i64::from(limits.max_data_age_secs) {
+            if age > i64::from(limits.max_data_age_seconds) {
                 blockers.push(block(Gate::DataFreshness, ErrorCode::DataStale,
-                    format!("Newest market data is {age} s old (limit {} s).", limits.max_data_age_secs),
+                    format!("Newest market data is {age} s old (limit {} s).", limits.max_data_age_seconds),
                     "Check the market-data provider's health; the bot resumes when fresh bars arrive."));
             }
         }

@@ -11,7 +11,7 @@ fn limits() -> RiskLimits {
         max_drawdown: dec!(2500),
         max_orders_per_minute: 5,
         price_collar_ticks: 8,
-        max_data_age_secs: 120,
+        max_data_age_seconds: 120,
     }
 }
 
@@ -28,7 +28,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     Fixture {
-        cal: HolidayCalendar::cme_equity(),
+        cal: HolidayCalendar::cme_equity_fixture(),
         spec: Symbol::Es.spec(),
         limits: limits(),
     }

@@ -139,7 +139,7 @@ fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
     let stage = bot.stage().ok_or_else(|| format!("stage {}", bot.stage))?;
     let config: StrategyConfig =
         serde_json::from_value(bot.strategy.clone()).map_err(|e| format!("strategy: {e}"))?;
-    let limits = limits_from_stored(&bot.risk_limits, timeframe)?;
+    let limits = RiskLimits::from_stored(&bot.risk_limits, timeframe)?;
     Ok(Settings {
         symbol,
         spec: symbol.spec(),
@@ -610,28 +610,4 @@ fn fold_key_of_row(t: &NoTradeTrace) -> String {
         t.suppression_decision,
         traces::blocked_codes(&t.blocked_by).join(",")
     )
-}
-
-// TEMPORARY until the limits branch lands `RiskLimits::from_stored`.
-fn limits_from_stored(raw: &Value, timeframe: Timeframe) -> Result<RiskLimits, String> {
-    let get = |k: &str| raw.get(k).and_then(Value::as_u64);
-    let money = |k: &str, d: i64| {
-        raw.get(k)
-            .and_then(Value::as_f64)
-            .and_then(|v| Decimal::try_from(v).ok())
-            .unwrap_or(Decimal::from(d))
-    };
-    let u = |k: &str, d: u32| get(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(d);
-    Ok(RiskLimits {
-        max_order_size: u("max_order_size", 1),
-        max_position: u("max_position", 1),
-        daily_loss_limit: money("daily_loss_limit", 500),
-        max_drawdown: money("max_drawdown", 1000),
-        max_orders_per_minute: u("max_orders_per_minute", 10),
-        price_collar_ticks: u("price_collar_ticks", 20),
-        max_data_age_secs: u(
-            "max_data_age_seconds",
-            u32::try_from(timeframe.seconds() * 2 + 5).unwrap_or(u32::MAX),
-        ),
-    })
 }

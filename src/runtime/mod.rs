@@ -41,7 +41,7 @@ pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
-use crate::domain::{calendar::HolidayCalendar, execution::SimParams};
+use crate::domain::execution::SimParams;
 use crate::integrations::{
     Integrations, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
     usage::UsageSink,
@@ -209,7 +209,7 @@ impl Runtime {
         let trading = Arc::new(Trading {
             pool: pool.clone(),
             feed: BarFeed::default(),
-            calendar: Arc::new(HolidayCalendar::cme_equity()),
+            calendar: Arc::new(crate::store::cme_holidays::load_calendar(&pool).await?),
             sim: config.sim.clone(),
             traces,
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -41,7 +41,8 @@ pub struct Bot {
     pub status: String,
     #[schema(value_type = Object)]
     pub strategy: Value,
-    #[schema(value_type = Object)]
+    /// Complete limits as the API shows them (see `domain::risk::RiskLimits::from_stored`).
+    #[schema(value_type = crate::domain::risk::RiskLimits)]
     pub risk_limits: Value,
     pub is_trading_enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -84,7 +85,12 @@ fn map_unique(err: sqlx::Error) -> BotWriteError {
     }
 }
 
-pub async fn insert(pool: &PgPool, bot: NewBot, now: DateTime<Utc>) -> Result<Bot, BotWriteError> {
+/// `db`: the pool, or a transaction that also writes what goes with the bot.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    bot: NewBot,
+    now: DateTime<Utc>,
+) -> Result<Bot, BotWriteError> {
     sqlx::query_as(
         "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits, \
          created_at, updated_at, created_by) \
@@ -99,7 +105,7 @@ pub async fn insert(pool: &PgPool, bot: NewBot, now: DateTime<Utc>) -> Result<Bo
     .bind(bot.risk_limits)
     .bind(now)
     .bind(bot.created_by)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
     .map_err(map_unique)
 }
@@ -108,6 +114,14 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM bots WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
+        .await
+}
+
+/// The bot, row-locked until `db`'s transaction ends (read-modify-write of its jsonb fields).
+pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM bots WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(db)
         .await
 }
 
@@ -168,7 +182,7 @@ pub struct BotPatch {
 }
 
 pub async fn update(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     id: Uuid,
     patch: BotPatch,
     now: DateTime<Utc>,
@@ -185,7 +199,7 @@ pub async fn update(
     .bind(patch.risk_limits)
     .bind(patch.is_trading_enabled)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
     .map_err(map_unique)
 }

@@ -1,10 +1,13 @@
 //! `cme_holidays`: CME Globex closures and early halts (America/Chicago local dates/times),
-//! read by the session-calendar gate.
+//! read by the session-calendar gate. The table is the source of truth; migration
+//! `20261126500000_cme_holidays_seed.sql` seeds 2026–2027.
 
 use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
+
+use crate::domain::calendar::{Holiday, HolidayCalendar, HolidayKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 pub struct CmeHoliday {
@@ -43,4 +46,40 @@ pub async fn between(
         .bind(to)
         .fetch_all(pool)
         .await
+}
+
+impl CmeHoliday {
+    /// The domain rule this row stands for; `Err` says why the row is unusable.
+    pub fn to_domain(&self) -> Result<Holiday, String> {
+        let kind = match (self.kind.as_str(), self.early_close_time) {
+            ("CLOSED", None) => HolidayKind::Closed,
+            ("EARLY_CLOSE", Some(t)) => HolidayKind::EarlyClose(t),
+            (kind, t) => {
+                return Err(format!(
+                    "kind {kind:?} with early_close_time {t:?} is not CLOSED without a time \
+                     or EARLY_CLOSE with one"
+                ));
+            }
+        };
+        Ok(Holiday {
+            date: self.date,
+            name: self.name.clone(),
+            kind,
+        })
+    }
+}
+
+/// The whole table as the session calendar. A row that does not make sense is skipped with a
+/// warning (the table's CHECKs should make that impossible; a hand edit may not).
+pub async fn load_calendar(pool: &PgPool) -> Result<HolidayCalendar, sqlx::Error> {
+    let rows: Vec<CmeHoliday> = sqlx::query_as("SELECT * FROM cme_holidays ORDER BY date")
+        .fetch_all(pool)
+        .await?;
+    Ok(HolidayCalendar::new(rows.iter().filter_map(|row| {
+        row.to_domain()
+            .map_err(|problem| {
+                tracing::warn!(date = %row.date, %problem, "cme_holidays row skipped");
+            })
+            .ok()
+    })))
 }

@@ -1,13 +1,26 @@
 //! `profit_variables` (SPEC §6): the variables strategies use and the integration each comes from.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Acquire, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page};
+use crate::domain::strategies::VariableDecl;
+
+/// Strategy variables are read from bars, so they come from the market-data integration (the
+/// registry's `Category::MarketData`, serialized `market_data`).
+pub const MARKET_DATA: &str = "market_data";
+
+/// Serializes `sync_bot` calls: each touches the rows of the variables it declares and of the
+/// ones it leaves, in an order that depends on both sets, so two calls for different bots could
+/// otherwise lock each other's rows in opposite orders. Syncs happen only on bot create and
+/// strategy change, so one at a time costs nothing.
+const SYNC_LOCK: i64 = 0x7470_7072_6f66_0001;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ProfitVariable {
@@ -53,4 +66,72 @@ pub async fn list(
         created_at: v.created_at,
         id: v.id,
     }))
+}
+
+/// Makes `profit_variables` say that `bot_id` uses exactly `vars`: upserts each declared
+/// variable (category, type, description from the declaration; `source_integration`
+/// [`MARKET_DATA`]) with `bot_id` in its `used_by_bot_ids` (once), removes `bot_id` from every
+/// other variable, and bumps `last_updated_at` of every row it touches. An empty `vars` removes
+/// the bot everywhere (bot deletion). Runs in its own transaction, or a savepoint when `db` is
+/// one already, so it can share the transaction that writes the bot.
+pub async fn sync_bot<'a, A>(
+    db: A,
+    bot_id: Uuid,
+    vars: &[VariableDecl],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error>
+where
+    A: Acquire<'a, Database = Postgres>,
+{
+    // By name, once each: ON CONFLICT may not touch a row twice in one statement.
+    let by_name: BTreeMap<&str, &VariableDecl> = vars.iter().map(|v| (v.name, v)).collect();
+    let names: Vec<&str> = by_name.keys().copied().collect();
+    let pick = |f: fn(&VariableDecl) -> &'static str| -> Vec<&str> {
+        by_name.values().map(|v| f(v)).collect()
+    };
+    let ids: Vec<Uuid> = names.iter().map(|_| Uuid::now_v7()).collect();
+    let bot = bot_id.to_string();
+
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SYNC_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE profit_variables SET used_by_bot_ids = used_by_bot_ids - $1::text, \
+         last_updated_at = $2 \
+         WHERE used_by_bot_ids ? $1::text AND NOT (name = ANY($3::text[]))",
+    )
+    .bind(&bot)
+    .bind(now)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO profit_variables (id, name, category, source_integration, variable_type, \
+         description, used_by_bot_ids, last_updated_at, created_at) \
+         SELECT v.id, v.name, v.category, $6, v.variable_type, v.description, \
+                jsonb_build_array($7::text), $8, $8 \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+              AS v(id, name, category, variable_type, description) \
+         ORDER BY v.name \
+         ON CONFLICT (name) DO UPDATE SET category = EXCLUDED.category, \
+           source_integration = EXCLUDED.source_integration, \
+           variable_type = EXCLUDED.variable_type, description = EXCLUDED.description, \
+           used_by_bot_ids = CASE WHEN profit_variables.used_by_bot_ids ? $7::text \
+             THEN profit_variables.used_by_bot_ids \
+             ELSE profit_variables.used_by_bot_ids || EXCLUDED.used_by_bot_ids END, \
+           last_updated_at = EXCLUDED.last_updated_at",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .bind(pick(|v| v.category))
+    .bind(pick(|v| v.variable_type))
+    .bind(pick(|v| v.description))
+    .bind(MARKET_DATA)
+    .bind(&bot)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }

@@ -26,7 +26,7 @@ fn sma_bot(name: &str, stage: &str) -> Value {
     })
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     client: &reqwest::Client,
     m: &str,
@@ -113,7 +113,7 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
             json!({"risk": {"daily_loss_limit": -5.0}}),
             "risk.daily_loss_limit",
         ),
-        (json!({"risk": {"leverage": 100}}), "risk"),
+        (json!({"risk": {"leverage": 100}}), "risk.leverage"),
     ];
     for (i, (change, field)) in cases.into_iter().enumerate() {
         let mut body = sma_bot(&format!("bot-{i}"), "LAB");

@@ -3,6 +3,7 @@
 mod auth_2fa;
 mod auth_access;
 mod auth_sessions;
+mod bot_limits;
 mod bots;
 mod envelope;
 mod helpers;
