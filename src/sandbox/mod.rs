@@ -302,10 +302,11 @@ fn polygon_aggs(
     to: &str,
     query: &HashMap<String, String>,
 ) -> Response {
-    let unit = match span {
-        "minute" => 1,
-        "hour" => 60,
-        "day" => 1440,
+    let unit: i64 = match span {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
         _ => {
             return json_reply(
                 StatusCode::BAD_REQUEST,
@@ -329,14 +330,22 @@ fn polygon_aggs(
         .unwrap_or(5000)
         .clamp(1, 50_000)
         .min(POLYGON_PAGE);
-    let offset = query
+    // The cursor is the start (ms) of the next page's first bar, so a page costs O(page), not
+    // O(everything before it).
+    let start = query
         .get("cursor")
-        .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(0);
-    let all = ohlcv::bars(ticker, unit * mult.max(1), start, end, offset + limit + 1);
+        .and_then(|c| c.parse::<i64>().ok())
+        .and_then(DateTime::from_timestamp_millis)
+        .map_or(start, |c| c.max(start));
+    let all = ohlcv::bars(
+        ticker,
+        unit.saturating_mul(mult.clamp(1, 10_000)),
+        start,
+        end,
+        limit + 1,
+    );
     let page: Vec<Value> = all
         .iter()
-        .skip(offset)
         .take(limit)
         .map(|b| json!({"o": b.open, "h": b.high, "l": b.low, "c": b.close, "v": b.volume, "vw": (b.high + b.low + b.close) / 3.0, "t": b.ts.timestamp_millis(), "n": b.volume / 3}))
         .collect();
@@ -344,14 +353,14 @@ fn polygon_aggs(
         "ticker": ticker, "queryCount": page.len(), "resultsCount": page.len(), "adjusted": true,
         "results": page, "status": "OK", "request_id": "sandbox", "count": page.len(),
     });
-    if all.len() > offset + limit {
+    if let Some(next) = all.get(limit) {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1");
         body["next_url"] = json!(format!(
             "http://{host}/polygon/v2/aggs/ticker/{ticker}/range/{mult}/{span}/{from}/{to}?cursor={}&limit={limit}",
-            offset + limit
+            next.ts.timestamp_millis()
         ));
     }
     ok(body)
@@ -380,14 +389,15 @@ fn databento_range(body: &[u8]) -> Response {
             "start and end are required",
         );
     };
-    let (schema, minutes, rt) = match form.get("schema").map(String::as_str) {
-        Some("ohlcv-1m") => (Schema::Ohlcv1M, 1, rtype::OHLCV_1M),
-        Some("ohlcv-1h") => (Schema::Ohlcv1H, 60, rtype::OHLCV_1H),
-        Some("ohlcv-1d") => (Schema::Ohlcv1D, 1440, rtype::OHLCV_1D),
+    let (schema, seconds, rt) = match form.get("schema").map(String::as_str) {
+        Some("ohlcv-1s") => (Schema::Ohlcv1S, 1, rtype::OHLCV_1S),
+        Some("ohlcv-1m") => (Schema::Ohlcv1M, 60, rtype::OHLCV_1M),
+        Some("ohlcv-1h") => (Schema::Ohlcv1H, 3600, rtype::OHLCV_1H),
+        Some("ohlcv-1d") => (Schema::Ohlcv1D, 86_400, rtype::OHLCV_1D),
         _ => {
             return detail(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "the sandbox simulates ohlcv-1m, ohlcv-1h and ohlcv-1d",
+                "the sandbox simulates ohlcv-1s, ohlcv-1m, ohlcv-1h and ohlcv-1d",
             );
         }
     };
@@ -429,7 +439,7 @@ fn databento_range(body: &[u8]) -> Response {
         let mut buf = Vec::new();
         // The zstd frame is finished when the encoder drops.
         let mut encoder = Encoder::with_zstd(&mut buf, &metadata)?;
-        for bar in ohlcv::bars(&symbol, minutes, start, end, 500_000) {
+        for bar in ohlcv::bars(&symbol, seconds, start, end, 500_000) {
             let ts = u64::try_from(bar.ts.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
             let px = |p: f64| (p * 1e9).round() as i64;
             encoder.encode_record(&OhlcvMsg {

@@ -1,7 +1,8 @@
 //! Deterministic synthetic OHLCV: a seeded random walk per symbol on the CME Globex schedule
 //! (Sunday 17:00 CT to Friday 16:00 CT, daily halt 16:00–17:00 CT), prices on the contract's
 //! tick. The same symbol and minute always give the same bar, whatever range is asked for.
-//! Exchange holidays are not modelled.
+//! One-second bars are derived from each minute bar (same open, close, high, low and volume
+//! in total). Exchange holidays are not modelled.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 
@@ -85,6 +86,166 @@ fn trade_day(t: DateTime<Utc>) -> i64 {
     local.date_naive().num_days_from_ce().into()
 }
 
+/// `t` in whole units of `unit_ms`, rounded up: the first unit starting at or after `t`.
+fn units_from(t: DateTime<Utc>, unit_ms: i64) -> i64 {
+    let ms = t.timestamp_millis();
+    ms.div_euclid(unit_ms) + i64::from(ms.rem_euclid(unit_ms) != 0)
+}
+
+/// The first minute of the session holding trading minute `m` of trade date `d`. Trading
+/// status and trade date change only on whole UTC hours (Central offsets are whole hours), so
+/// the search steps back an hour at a time; a session is at most 23 hours.
+fn session_start(m: i64, d: i64) -> i64 {
+    let mut start = m.div_euclid(60) * 60;
+    for _ in 0..24 {
+        let before = DateTime::from_timestamp((start - 60) * 60, 0).unwrap_or_default();
+        if !is_trading_minute(before) || trade_day(before) != d {
+            break;
+        }
+        start -= 60;
+    }
+    start
+}
+
+/// The seeded minute walk, lazily, from the first minute at or after `from` up to `to`
+/// (trading minutes only). Cost: one anchor walk per trade date touched, then O(1) a minute.
+struct Minutes {
+    seed: u64,
+    tick: f64,
+    level: f64,
+    m: i64,
+    end: i64,
+    day: i64,
+    price: f64,
+}
+
+impl Minutes {
+    fn new(symbol: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let (tick, level) = contract(symbol);
+        Minutes {
+            seed: fnv(symbol.as_bytes()),
+            tick,
+            level,
+            m: units_from(from, 60_000),
+            end: units_from(to, 60_000),
+            day: i64::MIN,
+            price: 0.0,
+        }
+    }
+
+    fn round(&self, p: f64) -> f64 {
+        (p / self.tick).round() * self.tick
+    }
+}
+
+impl Iterator for Minutes {
+    type Item = SynthBar;
+
+    fn next(&mut self) -> Option<SynthBar> {
+        let seed = self.seed;
+        while self.m < self.end {
+            let m = self.m;
+            self.m += 1;
+            let ts = DateTime::from_timestamp(m * 60, 0)?;
+            if !is_trading_minute(ts) {
+                continue;
+            }
+            let d = trade_day(ts);
+            if d != self.day {
+                // Re-anchor at the session's first trading minute, then walk forward to `m`, so
+                // a bar does not depend on where the requested range starts.
+                self.day = d;
+                self.price = self.level * (1.0 + 0.08 * (d as f64 / 23.0 + unit(seed, d)).sin());
+                for j in session_start(m, d)..m {
+                    self.price *= 1.0 + 0.0006 * unit(seed, j);
+                }
+            }
+            let price = self.price;
+            let close = price * (1.0 + 0.0006 * unit(seed, m));
+            let wiggle = |n: i64| price * 0.0004 * unit(seed ^ 0x5555, m * 4 + n).abs();
+            self.price = close;
+            return Some(SynthBar {
+                ts,
+                open: self.round(price),
+                high: self.round(price.max(close) + wiggle(1)),
+                low: self.round(price.min(close) - wiggle(2)),
+                close: self.round(close),
+                // At least one contract a second, so every second of a trading minute trades.
+                volume: 60 + mix(seed ^ 0xabcd, m) % 450,
+            });
+        }
+        None
+    }
+}
+
+/// The 60 one-second bars of a trading minute bar: a seeded Brownian bridge from the minute's
+/// open to its close, kept inside its low/high and on the tick. The first second opens at the
+/// minute's open, the last closes at its close, the seconds touch exactly the minute's high and
+/// low, and their volumes sum to its volume, so aggregating them gives the minute bar back.
+fn seconds_of(seed: u64, tick: f64, minute: &SynthBar) -> [SynthBar; 60] {
+    let round = |p: f64| ((p / tick).round() * tick).clamp(minute.low, minute.high);
+    let m = minute.ts.timestamp().div_euclid(60);
+    let (open, close) = (minute.open, minute.close);
+    let mut walk = [0.0; 61];
+    for k in 1..=60 {
+        walk[k] = walk[k - 1] + unit(seed ^ 0x5ec0, m * 61 + k as i64);
+    }
+    let spread = (minute.high - minute.low) / 6.0;
+    let mut path = [0.0; 61];
+    for (k, p) in path.iter_mut().enumerate() {
+        let t = k as f64 / 60.0;
+        *p = round(open + (close - open) * t + spread * (walk[k] - walk[60] * t));
+    }
+    (path[0], path[60]) = (open, close);
+    // Volume: one each, the rest split by seeded weights (cumulative floors sum exactly).
+    let weight = |s: i64| 1 + mix(seed ^ 0x7070, m * 60 + s) % 8;
+    let total: u64 = (0..60).map(weight).sum();
+    let spare = minute.volume.saturating_sub(60);
+    let mut cum = 0;
+    let mut out = [*minute; 60];
+    for (s, bar) in out.iter_mut().enumerate() {
+        let (o, c) = (path[s], path[s + 1]);
+        let before = spare * cum / total;
+        cum += weight(s as i64);
+        let pad = |n: i64| tick * (mix(seed ^ 0x1e55, (m * 60 + s as i64) * 2 + n) % 3) as f64;
+        *bar = SynthBar {
+            ts: minute.ts + Duration::seconds(s as i64),
+            open: o,
+            high: round(o.max(c) + pad(0)),
+            low: round(o.min(c) - pad(1)),
+            close: c,
+            volume: 1 + spare * cum / total - before,
+        };
+    }
+    // The minute's extremes happen in the seconds nearest to them.
+    let top = (0..60).max_by(|&a, &b| out[a].high.total_cmp(&out[b].high));
+    let bottom = (0..60).min_by(|&a, &b| out[a].low.total_cmp(&out[b].low));
+    if let (Some(top), Some(bottom)) = (top, bottom) {
+        out[top].high = minute.high;
+        out[bottom].low = minute.low;
+    }
+    out
+}
+
+/// One-second bars in `[from, to)`, lazily: trading seconds only (every second of a trading
+/// minute has a bar). A window of n seconds costs O(n) plus the day anchor.
+fn seconds(
+    symbol: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> impl Iterator<Item = SynthBar> + use<> {
+    let (first, end) = (units_from(from, 1000), units_from(to, 1000));
+    let minutes = Minutes::new(
+        symbol,
+        DateTime::from_timestamp(first.div_euclid(60) * 60, 0).unwrap_or(from),
+        to,
+    );
+    let (seed, tick) = (minutes.seed, minutes.tick);
+    minutes
+        .flat_map(move |minute| seconds_of(seed, tick, &minute))
+        .filter(move |b| (first..end).contains(&b.ts.timestamp()))
+}
+
 /// One-minute bars in `[from, to)`, trading minutes only, at most `max` bars.
 pub fn minute_bars(
     symbol: &str,
@@ -92,76 +253,46 @@ pub fn minute_bars(
     to: DateTime<Utc>,
     max: usize,
 ) -> Vec<SynthBar> {
-    let (tick, level) = contract(symbol);
-    let seed = fnv(symbol.as_bytes());
-    let round = |p: f64| (p / tick).round() * tick;
-    let start_min = from.timestamp().div_euclid(60) + i64::from(from.timestamp() % 60 != 0);
-    let end_min = to.timestamp().div_euclid(60);
-    let mut out = Vec::new();
-    let mut day = i64::MIN;
-    let mut price = 0.0;
-    let mut m = start_min;
-    while m < end_min && out.len() < max {
-        let ts = DateTime::from_timestamp(m * 60, 0).unwrap_or_default();
-        if !is_trading_minute(ts) {
-            m += 1;
-            continue;
-        }
-        let d = trade_day(ts);
-        if d != day {
-            // Re-anchor at the session's first trading minute, then walk forward to `m`, so a
-            // bar does not depend on where the requested range starts.
-            day = d;
-            let anchor = level * (1.0 + 0.08 * (d as f64 / 23.0 + unit(seed, d)).sin());
-            price = anchor;
-            let mut k = m - 1;
-            while k >= m - 1440 {
-                let t = DateTime::from_timestamp(k * 60, 0).unwrap_or_default();
-                if !is_trading_minute(t) || trade_day(t) != d {
-                    break;
-                }
-                k -= 1;
-            }
-            for j in (k + 1)..m {
-                price *= 1.0 + 0.0006 * unit(seed, j);
-            }
-        }
-        let open = price;
-        let close = price * (1.0 + 0.0006 * unit(seed, m));
-        let wiggle = |n: i64| price * 0.0004 * unit(seed ^ 0x5555, m * 4 + n).abs();
-        out.push(SynthBar {
-            ts,
-            open: round(open),
-            high: round(open.max(close) + wiggle(1)),
-            low: round(open.min(close) - wiggle(2)),
-            close: round(close),
-            volume: 50 + mix(seed ^ 0xabcd, m) % 450,
-        });
-        price = close;
-        m += 1;
-    }
-    out
+    Minutes::new(symbol, from, to).take(max).collect()
 }
 
-/// Bars of `minutes` length (60 for 1h; 1440 groups by trade date for 1d), aggregated from
-/// the minute walk.
-pub fn bars(
+/// One-second bars in `[from, to)`, trading seconds only, at most `max` bars.
+pub fn second_bars(
     symbol: &str,
-    minutes: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     max: usize,
 ) -> Vec<SynthBar> {
-    let ones = minute_bars(symbol, from, to, 2_000_000);
-    if minutes <= 1 {
-        return ones.into_iter().take(max).collect();
+    seconds(symbol, from, to).take(max).collect()
+}
+
+/// Bars of `len` seconds in `[from, to)`, at most `max`: 1 is the second walk; other lengths
+/// group it (or, for whole minutes, the minute walk) into buckets aligned to multiples of `len`
+/// since the epoch, each stamped with its bucket start; 86,400 and longer group by trade date
+/// (stamped with the session's first minute in range). Buckets cut by the range edges hold only
+/// the part inside it.
+pub fn bars(
+    symbol: &str,
+    len: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max: usize,
+) -> Vec<SynthBar> {
+    let len = len.max(1);
+    let source: Box<dyn Iterator<Item = SynthBar>> = if len % 60 == 0 {
+        Box::new(Minutes::new(symbol, from, to))
+    } else {
+        Box::new(seconds(symbol, from, to))
+    };
+    if len == 1 || len == 60 {
+        return source.take(max).collect();
     }
     let mut out: Vec<(i64, SynthBar)> = Vec::new();
-    for b in ones {
-        let key = if minutes >= 1440 {
+    for b in source {
+        let key = if len >= 86_400 {
             trade_day(b.ts)
         } else {
-            b.ts.timestamp().div_euclid(minutes * 60)
+            b.ts.timestamp().div_euclid(len)
         };
         match out.last_mut() {
             Some((k, agg)) if *k == key => {
@@ -175,8 +306,8 @@ pub fn bars(
                     break;
                 }
                 let mut first = b;
-                if minutes < 1440 {
-                    first.ts = DateTime::from_timestamp(key * minutes * 60, 0).unwrap_or(b.ts);
+                if len < 86_400 {
+                    first.ts = DateTime::from_timestamp(key * len, 0).unwrap_or(b.ts);
                 }
                 out.push((key, first));
             }
@@ -258,7 +389,7 @@ mod tests {
     fn hourly_and_daily_aggregate_the_minutes() {
         let hours = bars(
             "ES.c.0",
-            60,
+            3600,
             at("2026-11-24T14:00:00Z"),
             at("2026-11-24T16:00:00Z"),
             10,
@@ -267,11 +398,159 @@ mod tests {
         assert_eq!(hours[0].ts, at("2026-11-24T14:00:00Z"));
         let days = bars(
             "ES.c.0",
-            1440,
+            86_400,
             at("2026-11-23T00:00:00Z"),
             at("2026-11-26T00:00:00Z"),
             10,
         );
         assert!(days.len() >= 3);
+    }
+
+    fn on_tick(p: f64, tick: f64) -> bool {
+        ((p / tick).round() * tick - p).abs() < 1e-9
+    }
+
+    #[test]
+    fn seconds_rebuild_their_minute() {
+        let (from, to) = (at("2026-11-24T15:00:00Z"), at("2026-11-24T15:05:00Z"));
+        for symbol in ["ES.c.0", "RTY.c.0", "AAPL"] {
+            let tick = contract(symbol).0;
+            let minutes = minute_bars(symbol, from, to, 100);
+            let secs = second_bars(symbol, from, to, 1000);
+            assert_eq!((minutes.len(), secs.len()), (5, 300));
+            for (minute, sec) in minutes.iter().zip(secs.chunks(60)) {
+                assert!(
+                    sec.iter()
+                        .all(|b| b.ts.timestamp().div_euclid(60) * 60 == minute.ts.timestamp())
+                );
+                assert_eq!(sec[0].open, minute.open);
+                assert_eq!(sec[59].close, minute.close);
+                let high = sec.iter().map(|b| b.high).fold(f64::MIN, f64::max);
+                let low = sec.iter().map(|b| b.low).fold(f64::MAX, f64::min);
+                assert_eq!((high, low), (minute.high, minute.low));
+                assert_eq!(sec.iter().map(|b| b.volume).sum::<u64>(), minute.volume);
+                for w in sec.windows(2) {
+                    assert_eq!(w[1].open, w[0].close, "continuous");
+                    assert_eq!(w[1].ts - w[0].ts, Duration::seconds(1));
+                }
+                for b in sec {
+                    assert!(b.volume >= 1);
+                    assert!(b.low <= b.open.min(b.close) && b.high >= b.open.max(b.close));
+                    for p in [b.open, b.high, b.low, b.close] {
+                        assert!(on_tick(p, tick), "{symbol} {p} on the {tick} tick");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_second_window_is_the_same_slice_of_a_larger_one() {
+        let wide = second_bars(
+            "NQ.c.0",
+            at("2026-11-24T15:00:00Z"),
+            at("2026-11-24T15:10:00Z"),
+            10_000,
+        );
+        assert_eq!(wide.len(), 600);
+        // The last 5 seconds, and a window with millisecond edges (seconds starting in it).
+        let last = second_bars(
+            "NQ.c.0",
+            at("2026-11-24T15:09:55Z"),
+            at("2026-11-24T15:10:00Z"),
+            10,
+        );
+        assert_eq!(&last[..], &wide[595..]);
+        let odd = second_bars(
+            "NQ.c.0",
+            at("2026-11-24T15:03:19.500Z"),
+            at("2026-11-24T15:03:22.001Z"),
+            10,
+        );
+        assert_eq!(&odd[..], &wide[200..203]);
+        assert_eq!(
+            second_bars(
+                "NQ.c.0",
+                at("2026-11-24T15:03:19Z"),
+                at("2026-11-24T15:09:00Z"),
+                3
+            ),
+            &wide[199..202]
+        );
+    }
+
+    #[test]
+    fn no_seconds_during_the_halt() {
+        // Tuesday 2026-11-24: halt 22:00–23:00 UTC.
+        let secs = second_bars(
+            "ES.c.0",
+            at("2026-11-24T21:59:58Z"),
+            at("2026-11-24T23:00:02Z"),
+            10_000,
+        );
+        let times: Vec<String> = secs
+            .iter()
+            .map(|b| b.ts.format("%H:%M:%S").to_string())
+            .collect();
+        assert_eq!(times, ["21:59:58", "21:59:59", "23:00:00", "23:00:01"]);
+    }
+
+    #[test]
+    fn multi_minute_and_multi_second_buckets() {
+        let (from, to) = (at("2026-11-24T14:00:00Z"), at("2026-11-24T15:00:00Z"));
+        let minutes = minute_bars("ES.c.0", from, to, 100);
+        for len in [300, 900] {
+            let got = bars("ES.c.0", len, from, to, 100);
+            let per = (len / 60) as usize;
+            assert_eq!(got.len(), 3600 / len as usize);
+            for (b, ms) in got.iter().zip(minutes.chunks(per)) {
+                assert_eq!(b.ts, ms[0].ts);
+                assert_eq!(b.ts.timestamp() % len, 0);
+                assert_eq!((b.open, b.close), (ms[0].open, ms[per - 1].close));
+                assert_eq!(b.high, ms.iter().map(|m| m.high).fold(f64::MIN, f64::max));
+                assert_eq!(b.volume, ms.iter().map(|m| m.volume).sum::<u64>());
+            }
+        }
+        // 15-second buckets from the second walk; a 1-minute bucket from seconds is the minute.
+        let fifteen = bars("ES.c.0", 15, from, from + Duration::minutes(1), 100);
+        assert_eq!(fifteen.len(), 4);
+        assert_eq!(fifteen[0].open, minutes[0].open);
+        assert_eq!(fifteen[3].close, minutes[0].close);
+        assert_eq!(
+            fifteen.iter().map(|b| b.volume).sum::<u64>(),
+            minutes[0].volume
+        );
+        // A bucket cut by the range start holds only its part in range, stamped at its start.
+        let cut = bars("ES.c.0", 300, from + Duration::minutes(2), to, 100);
+        assert_eq!(cut[0].ts, from);
+        assert_eq!(cut[0].open, minutes[2].open);
+        // `max` stops early.
+        assert_eq!(bars("ES.c.0", 1, from, to, 7).len(), 7);
+    }
+
+    #[test]
+    fn session_start_matches_a_minute_by_minute_search() {
+        // Around both 2026 DST changes and a plain week, every 7th minute.
+        for (from, to) in [
+            ("2026-03-05T00:00:00Z", "2026-03-12T00:00:00Z"),
+            ("2026-10-29T00:00:00Z", "2026-11-05T00:00:00Z"),
+            ("2026-11-20T00:00:00Z", "2026-11-26T00:00:00Z"),
+        ] {
+            let (a, b) = (at(from).timestamp() / 60, at(to).timestamp() / 60);
+            for m in (a..b).step_by(7) {
+                let ts = DateTime::from_timestamp(m * 60, 0).unwrap();
+                if !is_trading_minute(ts) {
+                    continue;
+                }
+                let d = trade_day(ts);
+                let mut k = m;
+                while is_trading_minute(DateTime::from_timestamp((k - 1) * 60, 0).unwrap())
+                    && trade_day(DateTime::from_timestamp((k - 1) * 60, 0).unwrap()) == d
+                {
+                    k -= 1;
+                }
+                assert_eq!(session_start(m, d), k, "{ts}");
+            }
+        }
     }
 }

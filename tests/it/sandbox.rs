@@ -1,6 +1,7 @@
 //! End to end with `tradeplane sandbox`: no keys → every provider unconfigured with a fix;
 //! `.env.sandbox` → every verify succeeds against the simulator, `connected` and `sandbox`
-//! turn true; fetching bars raises `proof_of_use_count_24h` and moves `last_used_at`.
+//! turn true; fetching bars raises `proof_of_use_count_24h` and moves `last_used_at`; every
+//! timeframe (1s … 15m) comes back consistent from both market-data clients.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tradeplane::{
     runtime::BarsRequest,
     runtime::Timeframe,
     sandbox,
+    store::market_bars::MarketBar,
 };
 
 use crate::{
@@ -207,4 +209,186 @@ async fn sandbox_end_to_end(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("databento proof of use did not reach 2");
+}
+
+/// Bars of every timeframe from both market-data clients against the simulator.
+async fn fetch(
+    app: &TestApp,
+    provider: &str,
+    timeframe: Timeframe,
+    from: &str,
+    to: &str,
+) -> Vec<MarketBar> {
+    let bars = app
+        .state
+        .runtime
+        .fetch_bars(
+            provider,
+            BarsRequest {
+                symbol: "ES.c.0".into(),
+                timeframe,
+                from: from.parse().unwrap(),
+                to: to.parse().unwrap(),
+                ctx: CallContext::default(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{provider} {timeframe:?}: {e}"));
+    assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts));
+    assert!(bars.iter().all(|b| b.timeframe == timeframe.as_str()));
+    bars
+}
+
+fn ohlcv(b: &MarketBar) -> (i64, f64, f64, f64, f64, f64) {
+    (b.ts.timestamp(), b.open, b.high, b.low, b.close, b.volume)
+}
+
+/// `bars` grouped by `len` seconds into (start, open, high, low, close, volume).
+fn regroup(bars: &[MarketBar], len: i64) -> Vec<(i64, f64, f64, f64, f64, f64)> {
+    bars.chunk_by(|a, b| a.ts.timestamp().div_euclid(len) == b.ts.timestamp().div_euclid(len))
+        .map(|g| {
+            (
+                g[0].ts.timestamp().div_euclid(len) * len,
+                g[0].open,
+                g.iter().map(|b| b.high).fold(f64::MIN, f64::max),
+                g.iter().map(|b| b.low).fold(f64::MAX, f64::min),
+                g[g.len() - 1].close,
+                g.iter().map(|b| b.volume).sum(),
+            )
+        })
+        .collect()
+}
+
+#[sqlx::test]
+async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
+    let env = start_sandbox().await;
+    let app = spawn_with_env(pool, &env).await;
+    // Tuesday 2026-11-24 09:00–09:15 CT.
+    let (from, to) = ("2026-11-24T15:00:00Z", "2026-11-24T15:15:00Z");
+    for provider in ["polygon", "databento"] {
+        let secs = fetch(&app, provider, Timeframe::S1, from, to).await;
+        let mins = fetch(&app, provider, Timeframe::M1, from, to).await;
+        let five = fetch(&app, provider, Timeframe::M5, from, to).await;
+        let fifteen = fetch(&app, provider, Timeframe::M15, from, to).await;
+        assert_eq!(
+            (secs.len(), mins.len(), five.len(), fifteen.len()),
+            (900, 15, 3, 1),
+            "{provider}"
+        );
+        // The seconds of each minute agree with its 1m bar.
+        for (minute, sec) in mins.iter().zip(secs.chunks(60)) {
+            assert!(
+                sec.iter()
+                    .all(|s| s.ts.timestamp() / 60 == minute.ts.timestamp() / 60)
+            );
+            assert_eq!(sec[0].open, minute.open, "{provider}");
+            assert_eq!(sec[59].close, minute.close, "{provider}");
+            assert!(
+                sec.iter()
+                    .all(|s| s.high <= minute.high && s.low >= minute.low)
+            );
+            assert_eq!(regroup(sec, 60), vec![ohlcv(minute)], "{provider}");
+        }
+        assert_eq!(
+            regroup(&mins, 300),
+            five.iter().map(ohlcv).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            regroup(&mins, 900),
+            fifteen.iter().map(ohlcv).collect::<Vec<_>>()
+        );
+        assert_eq!(five[0].ts.to_rfc3339(), "2026-11-24T15:00:00+00:00");
+    }
+    // Both clients see the same market, timeframe by timeframe.
+    for tf in [Timeframe::S1, Timeframe::M5, Timeframe::M15] {
+        let p = fetch(&app, "polygon", tf, from, to).await;
+        let d = fetch(&app, "databento", tf, from, to).await;
+        assert_eq!(
+            p.iter().map(ohlcv).collect::<Vec<_>>(),
+            d.iter().map(ohlcv).collect::<Vec<_>>(),
+            "{tf:?}"
+        );
+    }
+
+    // The latest second, and the latest 200, as a 1s bot asks at each boundary.
+    for provider in ["polygon", "databento"] {
+        let one = fetch(
+            &app,
+            provider,
+            Timeframe::S1,
+            "2026-11-24T15:59:59Z",
+            "2026-11-24T16:00:00Z",
+        )
+        .await;
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].ts.to_rfc3339(), "2026-11-24T15:59:59+00:00");
+        let window = fetch(
+            &app,
+            provider,
+            Timeframe::S1,
+            "2026-11-24T15:56:40Z",
+            "2026-11-24T16:00:00Z",
+        )
+        .await;
+        assert_eq!(window.len(), 200);
+        assert_eq!(ohlcv(&window[199]), ohlcv(&one[0]));
+    }
+
+    // The daily halt (16:00–17:00 CT = 22:00–23:00 UTC): no bars of any timeframe inside it.
+    let (from, to) = ("2026-11-24T21:45:00Z", "2026-11-24T23:15:00Z");
+    for provider in ["polygon", "databento"] {
+        let secs = fetch(&app, provider, Timeframe::S1, from, to).await;
+        assert_eq!(secs.len(), 2 * 15 * 60, "{provider}");
+        let mins = fetch(&app, provider, Timeframe::M1, from, to).await;
+        assert_eq!(mins.len(), 30, "{provider}");
+        for tf in [Timeframe::S1, Timeframe::M1, Timeframe::M5, Timeframe::M15] {
+            let bars = fetch(&app, provider, tf, from, to).await;
+            assert!(
+                bars.iter().all(|b| b.ts.format("%H").to_string() != "22"),
+                "{provider} {tf:?}"
+            );
+            let expected = [(Timeframe::M5, 6), (Timeframe::M15, 2)];
+            if let Some((_, n)) = expected.iter().find(|(t, _)| *t == tf) {
+                assert_eq!(bars.len(), *n, "{provider} {tf:?}");
+            }
+        }
+        assert_eq!(
+            secs[secs.len() / 2].ts.to_rfc3339(),
+            "2026-11-24T23:00:00+00:00"
+        );
+    }
+
+    // A range that cuts a bucket: only the buckets it covers, from either vendor (Polygon sends
+    // the partial one, Databento is aggregated locally).
+    for provider in ["polygon", "databento"] {
+        let five = fetch(
+            &app,
+            provider,
+            Timeframe::M5,
+            "2026-11-24T15:02:00Z",
+            "2026-11-24T15:17:00Z",
+        )
+        .await;
+        let starts: Vec<String> = five
+            .iter()
+            .map(|b| b.ts.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(starts, ["15:05", "15:10"], "{provider}");
+    }
+
+    // 2,500 seconds: three simulator pages, each resumed at the cursor.
+    let long = fetch(
+        &app,
+        "polygon",
+        Timeframe::S1,
+        "2026-11-24T15:00:00Z",
+        "2026-11-24T15:41:40Z",
+    )
+    .await;
+    assert_eq!(long.len(), 2500);
+    assert!(
+        long.windows(2)
+            .all(|w| w[1].ts.timestamp() - w[0].ts.timestamp() == 1)
+    );
+    assert!(long.windows(2).all(|w| w[1].open == w[0].close));
 }

@@ -272,7 +272,7 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
 async fn crashable_runtime(
     pool: &PgPool,
     env: &tradeplane::integrations::registry::EnvMap,
-) -> (tokio::runtime::Runtime, RuntimeHandle) {
+) -> (tokio::runtime::Runtime, RuntimeHandle, PgPool) {
     let options = (*pool.connect_options()).clone();
     let config = config(env);
     tokio::task::spawn_blocking(move || {
@@ -281,18 +281,18 @@ async fn crashable_runtime(
             .enable_all()
             .build()
             .unwrap();
-        let handle = tokio_rt.block_on(async move {
+        let (handle, pool) = tokio_rt.block_on(async move {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
                 .await
                 .unwrap();
-            let runtime = Runtime::start(pool, config).await.unwrap();
+            let runtime = Runtime::start(pool.clone(), config).await.unwrap();
             let handle = runtime.handle();
             std::mem::forget(runtime);
-            handle
+            (handle, pool)
         });
-        (tokio_rt, handle)
+        (tokio_rt, handle, pool)
     })
     .await
     .unwrap()
@@ -318,7 +318,7 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
 
     let start = session_start();
     let mut at = start;
-    let (first, rt) = crashable_runtime(&pool, &env).await;
+    let (first, rt, first_pool) = crashable_runtime(&pool, &env).await;
     rt.start_runner(bot, paper_1m()).await.unwrap();
     // Run until an order is working (decided, not yet filled), then crash right there.
     let mut n = 0;
@@ -347,11 +347,12 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
     });
     tokio::time::sleep(Duration::from_millis(3)).await;
     first.shutdown_background();
+    close_dead(first_pool).await;
     let orders_at_crash = count(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
 
     // A new process: the runner reloads its working order and position from Postgres and
     // replays the bar that was in flight.
-    let (second, rt) = crashable_runtime(&pool, &env).await;
+    let (second, rt, second_pool) = crashable_runtime(&pool, &env).await;
     rt.start_runner(bot, paper_1m()).await.unwrap();
     let replay_from = at;
     tick(&rt, &pool, bot, replay_from).await;
@@ -402,4 +403,11 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
         .unwrap();
     assert_eq!(i64::from(position.quantity), net);
     second.shutdown_background();
+    close_dead(second_pool).await;
+}
+
+/// Drops the connections of a pool whose runtime is gone (they would hold server slots, and
+/// keep the test database from being dropped, until the test process exits).
+async fn close_dead(pool: PgPool) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), pool.close()).await;
 }

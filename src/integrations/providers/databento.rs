@@ -8,7 +8,10 @@ use databento::{
     historical::timeseries::GetRangeParams,
 };
 
-use super::{ProviderClient, market_data::Bar};
+use rust_decimal::Decimal;
+
+use super::ProviderClient;
+use crate::domain::bars::Bar;
 use crate::integrations::{
     http::{CallKind, bad_response},
     outcome::{Failure, Outcome, codes},
@@ -56,8 +59,9 @@ fn failure(err: databento::Error) -> Failure {
     }
 }
 
-/// `ohlcv-1m`, `ohlcv-1h` or `ohlcv-1d` bars of `symbol` (continuous symbols such as `ES.c.0`
-/// use `stype_in=continuous`) in `[from, to)`. One usage event (`bars.fetch`).
+/// `ohlcv-1s`, `ohlcv-1m`, `ohlcv-1h` or `ohlcv-1d` bars of `symbol` (continuous symbols such
+/// as `ES.c.0` use `stype_in=continuous`) in `[from, to)`. DBN prices are fixed-point (1e-9),
+/// so they come back as exact `Decimal`s with scale 9. One usage event (`bars.fetch`).
 pub async fn ohlcv(
     c: &ProviderClient,
     symbol: &str,
@@ -113,14 +117,14 @@ pub async fn ohlcv(
                     .ok()
                     .map(chrono::DateTime::from_timestamp_nanos)
                     .ok_or_else(|| bad_response("ts_event out of range"))?;
-                let px = |p: i64| p as f64 / 1e9;
+                let px = |p: i64| Decimal::new(p, 9);
                 bars.push(Bar {
-                    ts,
+                    ts_open: ts,
                     open: px(rec.open),
                     high: px(rec.high),
                     low: px(rec.low),
                     close: px(rec.close),
-                    volume: rec.volume as f64,
+                    volume: rec.volume,
                 });
             }
             Ok(bars)
