@@ -136,6 +136,12 @@ catalog! {
     DatabaseUnavailable = "DATABASE_UNAVAILABLE", 503,
         "The database is unreachable.",
         "Check that Postgres is running and DATABASE_URL is correct; run `tradeplane doctor`.";
+    SchedulerStalled = "SCHEDULER_STALLED", 503,
+        "The bar clock is not ticking on time, so bots are not evaluating.",
+        "Check the scheduler in system status (loop health, last tick) and the process's CPU; restart tradeplane if it stays stalled.";
+    TelemetryDegraded = "TELEMETRY_DEGRADED", 503,
+        "Telemetry is dropping or failing to write events, so proof of use and the audit trail are incomplete.",
+        "Check Postgres health and the telemetry counters in /api/runtime/status; events resume once writes succeed.";
     RuntimeUnavailable = "RUNTIME_UNAVAILABLE", 503,
         "The supervision runtime is not running in this process.",
         "Start tradeplane with `serve` (which runs the supervision tree); check system status for a runtime meltdown.";

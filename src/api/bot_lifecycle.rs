@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     auth::{AuthUser, CurrentUser, principal::require_recent_step_up},
+    domain::risk::AutonomyTier,
     error_code::ErrorCode,
     runtime::{BotStatus, RunnerOptions, RuntimeError, Timeframe},
     store::{
@@ -442,7 +443,8 @@ async fn promote_bot(
                 &bot,
             ));
         }
-        let failed = safe_start::failures(&state, to, bot.is_trading_enabled).await?;
+        let mut failed = safe_start::failures(&state, to, bot.is_trading_enabled).await?;
+        failed.extend(tier_gate(&state, id, to).await?);
         if !failed.is_empty() {
             let codes: Vec<&str> = failed.iter().map(|f| f.code.as_str()).collect();
             return Err(ApiError::new(ErrorCode::PromotionGateFailed)
@@ -499,6 +501,49 @@ async fn promote_bot(
         bot: with_complete_limits(updated),
         from_stage: from,
         to_stage: to,
+    }))
+}
+
+/// SHADOW and LIVE trade only from LIMITED_AUTONOMY up (SPEC §7): promotion there needs the
+/// bot's stored tier to allow it, and names the breakdown's failed gates when it does not.
+async fn tier_gate(
+    state: &AppState,
+    id: Uuid,
+    to: Stage,
+) -> Result<Option<safe_start::Failure>, ApiError> {
+    if to < Stage::Shadow {
+        return Ok(None);
+    }
+    let row = crate::store::autonomy_scores::get(&state.pool, id).await?;
+    let tier = row
+        .as_ref()
+        .and_then(|r| crate::runtime::autonomy::parse_tier(&r.autonomy_tier))
+        .unwrap_or(AutonomyTier::Locked);
+    if tier >= AutonomyTier::LimitedAutonomy {
+        return Ok(None);
+    }
+    let failed_gates: Vec<serde_json::Value> = row
+        .as_ref()
+        .and_then(|r| r.breakdown["gates"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| g["passed"] == false)
+        .collect();
+    Ok(Some(safe_start::Failure {
+        code: ErrorCode::AutonomyTierInsufficient,
+        message: format!(
+            "{} needs autonomy tier LIMITED_AUTONOMY or higher; the bot is {}{}.",
+            to.as_str(),
+            tier.as_str(),
+            row.as_ref().map_or_else(
+                || " (never scored)".to_owned(),
+                |r| format!(" (score {})", r.autonomy_score)
+            )
+        ),
+        suggested_fix: ErrorCode::AutonomyTierInsufficient
+            .suggested_fix()
+            .to_owned(),
+        details: json!({ "tier": tier.as_str(), "needs": "LIMITED_AUTONOMY", "failed_gates": failed_gates }),
     }))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod autonomy;
 pub mod bot_lifecycle;
 pub mod bots;
 pub mod envelope;
@@ -20,6 +21,7 @@ pub mod safe_start;
 pub mod service_tokens;
 pub mod state;
 pub mod system;
+pub mod system_status;
 pub mod traces;
 pub mod trading_switch;
 pub mod users;
@@ -57,6 +59,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(bot_lifecycle::router())
         .merge(traces::router())
         .merge(ledger::router())
+        .merge(autonomy::router())
+        .merge(system_status::router())
         .merge(kill_switch::router())
 }
 

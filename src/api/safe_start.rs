@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{ApiError, AppState};
 use crate::{
     error_code::ErrorCode,
-    integrations::{endpoint_of, registry::ProviderConfig},
+    integrations::registry::ProviderConfig,
     store::{bots::Stage, integrations::Verification, settings},
 };
 
@@ -52,11 +52,7 @@ impl Failure {
     }
 }
 
-/// Connected = configured, and the latest verify against the current endpoint was `ok`
-/// (the same rule as `GET /api/integrations/status`). Never verified counts as not connected.
-fn connected(config: &ProviderConfig, v: Option<&Verification>) -> bool {
-    config.configured() && v.is_some_and(|v| v.endpoint == endpoint_of(config) && v.outcome == "ok")
-}
+use crate::integrations::is_connected as connected;
 
 /// Every prerequisite of running at `stage` that is not met, in the order of SPEC §7.
 /// `bot_trading_enabled` is the bot's own switch (LIVE needs it and the global one).

@@ -1,6 +1,7 @@
 //! Pure trading logic: no IO, no async, no clock reads (time is passed in). The backtester and
 //! the live runner call the same code, so they cannot diverge.
 
+pub mod autonomy;
 pub mod bars;
 pub mod calendar;
 pub mod evaluation;

@@ -56,6 +56,15 @@ impl Integrations {
     }
 }
 
+/// Connected = configured, and the latest verify against the current endpoint was `ok`.
+/// Never verified counts as not connected.
+pub fn is_connected(
+    config: &ProviderConfig,
+    v: Option<&crate::store::integrations::Verification>,
+) -> bool {
+    config.configured() && v.is_some_and(|v| v.endpoint == endpoint_of(config) && v.outcome == "ok")
+}
+
 /// The endpoint a verify result applies to: origin only (no path, no credentials).
 pub fn endpoint_of(config: &ProviderConfig) -> String {
     config

@@ -216,6 +216,7 @@ impl Actor for BotRunner {
                     .evaluator
                     .on_bar(&state.trading, &state.handle, boundary)
                     .await?;
+                state.shared.evaluated();
                 state.shared.beat();
                 // Gated by risk → SUSPENDED (running, not trading); nothing to do is not gated.
                 match outcome {

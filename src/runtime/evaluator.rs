@@ -84,8 +84,9 @@ impl Trading {
 /// Market-data providers a runner reads bars from, in order of preference (SPEC §7).
 pub const MARKET_DATA: [&str; 2] = ["databento", "polygon"];
 
-/// The tier a bot trades under until the autonomy scorer has scored it: the lowest tier that
-/// may trade at all, which allows PAPER only (SHADOW and LIVE need LIMITED_AUTONOMY).
+/// The tier of a bot the autonomy scorer has not scored yet (it scores every bot when the
+/// runtime starts and a new one within its period): the lowest tier that may trade at all,
+/// PAPER only (SHADOW and LIVE need LIMITED_AUTONOMY).
 pub const UNSCORED_TIER: AutonomyTier = AutonomyTier::Supervised;
 
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +250,7 @@ impl BotEvaluator {
         now: DateTime<Utc>,
         trace: TraceId,
     ) -> Result<Outcome, sqlx::Error> {
+        self.tier = rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER);
         let need = self.s.config.warmup_bars() as usize + 2;
         let ctx = CallContext {
             bot_id: Some(self.bot_id),

@@ -12,6 +12,7 @@
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
 //! snapshots without awaiting Postgres.
 
+pub mod autonomy;
 pub mod bots;
 pub mod evaluator;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod feed;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
+pub mod status_cache;
 pub mod telemetry;
 pub mod trace_writer;
 
@@ -52,6 +54,7 @@ use crate::store::{
     system_events::{NewSystemEvent, Severity},
 };
 use crate::trace::TraceId;
+pub use autonomy::{ScorerConfig, TierBook};
 use evaluator::Trading;
 use events::{TelemetrySink, bot_scope};
 use feed::BarFeed;
@@ -82,6 +85,7 @@ pub struct RuntimeConfig {
     pub providers: ProvidersConfig,
     /// PAPER fills: slippage in ticks against the order, commission per contract.
     pub sim: SimParams,
+    pub autonomy: ScorerConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -100,6 +104,7 @@ impl Default for RuntimeConfig {
             provider_env: EnvMap::new(),
             providers: ProvidersConfig::default(),
             sim: SimParams::default(),
+            autonomy: ScorerConfig::default(),
         }
     }
 }
@@ -142,6 +147,9 @@ struct Inner {
     provider_call_timeout: Duration,
     /// What runners trade with; `None` for a detached handle.
     trading: Option<Arc<Trading>>,
+    /// Every bot's autonomy tier, kept by the scorer, read by the runners.
+    tiers: Arc<TierBook>,
+    status: Arc<status_cache::StatusCache>,
 }
 
 /// Cloneable access to the running tree.
@@ -216,14 +224,45 @@ impl Runtime {
             skipped_ticks: Default::default(),
             evaluations: Default::default(),
         });
+        let tiers = Arc::new(TierBook::default());
+        for (bot, tier) in crate::store::autonomy_scores::tiers(&pool).await? {
+            if let Some(tier) = autonomy::parse_tier(&tier) {
+                tiers.set(bot, tier);
+            }
+        }
+        let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
+        registry.watch_health(health_tx);
         let (writer_stop, stop_rx) = watch::channel(false);
         let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx.clone()));
+        let status = Arc::new(status_cache::StatusCache::default());
+        tokio::spawn(status_cache::run(
+            status.clone(),
+            pool.clone(),
+            t.clone(),
+            stop_rx.clone(),
+        ));
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
 
         let bots_name = format!("tradeplane.bots.{id}");
         let (ticks, _) = broadcast::channel(1024);
         let shared = Arc::new(SchedulerShared::new(&config.scheduler));
 
+        let handle = RuntimeHandle {
+            inner: Arc::new(Inner {
+                registry: registry.clone(),
+                scheduler: shared.clone(),
+                telemetry: t.clone(),
+                ticks: ticks.clone(),
+                bots_name: bots_name.clone(),
+                runner: config.runner.clone(),
+                integrations,
+                providers: provider_set.clone(),
+                provider_call_timeout: config.providers.call_timeout,
+                trading: Some(trading),
+                tiers,
+                status: status.clone(),
+            }),
+        };
         let scheduler_child = {
             let (config, shared, ticks, pool, registry, t) = (
                 config.scheduler.clone(),
@@ -274,12 +313,31 @@ impl Runtime {
             })
             .shutdown(Shutdown::Infinity)
         };
-        // Providers start before Bots and stop after them (reverse start order).
+        let scorer_child = {
+            let (pool, handle, config) = (pool.clone(), handle.clone(), config.autonomy.clone());
+            let health = Arc::new(tokio::sync::Mutex::new(health_rx));
+            ChildSpec::new("autonomy", move |sup| {
+                let args = autonomy::ScorerArgs {
+                    pool: pool.clone(),
+                    handle: handle.clone(),
+                    config: config.clone(),
+                    health: health.clone(),
+                };
+                async move {
+                    ractor::Actor::spawn_linked(None, autonomy::Scorer, args, sup)
+                        .await
+                        .map(|(r, _)| r.get_cell())
+                }
+            })
+        };
+        // Providers start before Bots and stop after them (reverse start order); the scorer
+        // starts last and stops first.
         let root_spec = SupervisorSpec::new(Strategy::OneForOne)
             .intensity(5, Duration::from_secs(60))
             .child(scheduler_child)
             .child(providers_child)
-            .child(bots_child);
+            .child(bots_child)
+            .child(scorer_child);
         let (root, root_join) =
             Supervisor::spawn(Some(format!("tradeplane.root.{id}")), root_spec, sink, None).await?;
         t.system_event(
@@ -294,20 +352,6 @@ impl Runtime {
                 "providers": provider_set.health().iter().map(|p| p.provider_id.clone()).collect::<Vec<_>>(),
             })),
         );
-        let handle = RuntimeHandle {
-            inner: Arc::new(Inner {
-                registry,
-                scheduler: shared,
-                telemetry: t,
-                ticks,
-                bots_name,
-                runner: config.runner.clone(),
-                integrations,
-                providers: provider_set,
-                provider_call_timeout: config.providers.call_timeout,
-                trading: Some(trading),
-            }),
-        };
         Ok(Runtime {
             handle,
             root,
@@ -385,6 +429,8 @@ impl RuntimeHandle {
                 providers: Arc::new(ProviderSet::empty()),
                 provider_call_timeout: ProvidersConfig::default().call_timeout,
                 trading: None,
+                tiers: Arc::default(),
+                status: Arc::default(),
             }),
         }
     }
@@ -624,6 +670,57 @@ impl RuntimeHandle {
         {
             let runner: ActorRef<RunnerMsg> = cell.into();
             let _ = runner.cast(RunnerMsg::Reload);
+        }
+    }
+
+    /// Whether a supervision tree runs behind this handle (false: detached).
+    pub fn is_running(&self) -> bool {
+        self.inner.trading.is_some()
+    }
+
+    /// Trading kill switch as the runners see it.
+    pub fn kill_switch_active(&self) -> bool {
+        self.inner
+            .trading
+            .as_ref()
+            .is_some_and(|t| t.kill_switch.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    /// The database half of the system status (refreshed in the background).
+    pub fn status_cache(&self) -> &status_cache::StatusCache {
+        &self.inner.status
+    }
+
+    /// Every bot's autonomy tier.
+    pub fn tiers(&self) -> &TierBook {
+        &self.inner.tiers
+    }
+
+    /// `(ticks received, evaluations completed)` of the bot's runner in this process.
+    pub fn runner_counters(&self, bot_id: Uuid) -> Option<(u64, u64)> {
+        self.inner.registry.runner_counters(bot_id)
+    }
+
+    pub fn bot_breaker_failures(&self, bot_id: Uuid) -> u64 {
+        self.inner.registry.breaker_failures(bot_id)
+    }
+
+    /// The system-wide FULL_AUTONOMY gates, from live state.
+    pub fn autonomy_system_evidence(&self) -> autonomy::SystemEvidence {
+        let health = self.providers_health();
+        let healthy = |ids: &[&str]| {
+            health.iter().any(|p| {
+                ids.contains(&p.provider_id.as_str())
+                    && p.breaker_state != "OPEN"
+                    && p.last_ok_at.is_some()
+            })
+        };
+        autonomy::SystemEvidence {
+            supervisor_loop_ok: self.scheduler_health().loop_health == LoopHealth::Ok,
+            data_feed_ok: healthy(&evaluator::MARKET_DATA),
+            broker_ok: healthy(&["ironbeam", "tradovate"]),
+            heartbeat_timeout_secs: i64::try_from(self.inner.runner.heartbeat_timeout.as_secs())
+                .unwrap_or(i64::MAX),
         }
     }
 

@@ -88,6 +88,7 @@ pub struct RunnerShared {
     muted: AtomicBool,
     stuck_strikes: AtomicU32,
     ticks: AtomicU64,
+    evaluations: AtomicU64,
 }
 
 impl RunnerShared {
@@ -98,6 +99,7 @@ impl RunnerShared {
             muted: AtomicBool::new(false),
             stuck_strikes: AtomicU32::new(0),
             ticks: AtomicU64::new(0),
+            evaluations: AtomicU64::new(0),
         }
     }
 
@@ -114,6 +116,19 @@ impl RunnerShared {
 
     pub fn tick(&self) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One evaluation completed (its trace written or queued).
+    pub fn evaluated(&self) {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(ticks received, evaluations completed)` since the bot's first start in this process.
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.ticks.load(Ordering::Relaxed),
+            self.evaluations.load(Ordering::Relaxed),
+        )
     }
 
     /// One more consecutive heartbeat timeout; returns the count.
@@ -199,6 +214,8 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     breaker_sink: SharedSink,
     pub telemetry: TelemetryHandle,
+    /// Where breaker changes are reported (the autonomy scorer re-scores the bot).
+    health_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Uuid>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -225,7 +242,24 @@ impl Registry {
             clock,
             breaker_sink,
             telemetry,
+            health_watch: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reports every breaker change of a bot to `tx` from now on.
+    pub fn watch_health(&self, tx: tokio::sync::mpsc::UnboundedSender<Uuid>) {
+        let _ = self.health_watch.set(tx);
+    }
+
+    /// Failures inside the bot's breaker window.
+    pub fn breaker_failures(&self, bot_id: Uuid) -> u64 {
+        lock(&self.slots).get(&bot_id).map_or(0, |s| {
+            u64::try_from(s.breaker.failures_in_window()).unwrap_or(u64::MAX)
+        })
+    }
+
+    pub fn runner_counters(&self, bot_id: Uuid) -> Option<(u64, u64)> {
+        lock(&self.slots).get(&bot_id).map(|s| s.shared.counters())
     }
 
     fn new_slot(&self, bot_id: Uuid, snapshot: Option<&BreakerSnapshot>) -> Slot {
@@ -350,6 +384,9 @@ impl Registry {
     pub fn mark_breaker(&self, bot_id: Uuid) {
         lock(&self.dirty_breakers).insert(bot_id);
         self.notify.notify_one();
+        if let Some(tx) = self.health_watch.get() {
+            let _ = tx.send(bot_id);
+        }
     }
 
     /// Asks the writer to write the heartbeats that changed since the last flush.

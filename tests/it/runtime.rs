@@ -34,6 +34,11 @@ pub fn test_config() -> RuntimeConfig {
             ..SchedulerConfig::default()
         },
         heartbeat_check: Duration::from_millis(50),
+        autonomy: tradeplane::runtime::ScorerConfig {
+            every: Duration::from_millis(300),
+            debounce: Duration::from_millis(20),
+            enabled: true,
+        },
         ..RuntimeConfig::default()
     }
 }

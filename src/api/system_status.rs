@@ -1,0 +1,307 @@
+//! `GET /api/system/status` (SPEC §5): one honest answer to "can this system trade on its own
+//! right now, and if not, why?". Built from live runtime state and the background database
+//! snapshot only, so it answers within milliseconds even when Postgres is down (then BLOCKED
+//! with `DATABASE_UNAVAILABLE`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{ApiOk, ApiResult, AppState, envelope::Envelope};
+use crate::{
+    domain::risk::AutonomyTier,
+    error_code::ErrorCode,
+    integrations::{is_connected, registry::Category},
+    runtime::{BreakerView, LoopHealth, evaluator::MARKET_DATA, status_cache::DbView},
+    trace::TraceId,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(system_status))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Blocker {
+    pub code: ErrorCode,
+    /// `SEV-1` blocks autonomy; `SEV-2` degrades it (or blocks only what it names).
+    pub severity: &'static str,
+    pub message: String,
+    pub suggested_fix: String,
+    /// The request's trace id (the same as the envelope's).
+    pub trace_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierCounts {
+    #[serde(rename = "LOCKED")]
+    pub locked: u64,
+    #[serde(rename = "SUPERVISED")]
+    pub supervised: u64,
+    #[serde(rename = "LIMITED_AUTONOMY")]
+    pub limited_autonomy: u64,
+    #[serde(rename = "FULL_AUTONOMY")]
+    pub full_autonomy: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotsSummary {
+    /// Bots never scored count as LOCKED (no evidence). `null` while Postgres is unreachable.
+    #[serde(rename = "byAutonomyTier")]
+    pub by_autonomy_tier: Option<TierCounts>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchedulerBlock {
+    /// The bar clock is ticking on time.
+    pub active: bool,
+    pub last_tick_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub loop_health: LoopHealth,
+    /// Every breaker: bot runners (`bot:<id>`) and providers (`provider:<id>`).
+    pub circuit_breakers: Vec<BreakerView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationsSummary {
+    pub total: usize,
+    pub configured: usize,
+    /// Configured and last verified OK at the current endpoint. `null` while Postgres (where
+    /// verifications live) is unreachable.
+    pub connected: Option<usize>,
+    pub not_configured: usize,
+    /// Pointed at a sandbox (never usable for LIVE).
+    pub sandbox: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemStatus {
+    /// `BLOCKED` (any SEV-1), `DEGRADED` (any SEV-2), else `OK`.
+    pub system_status: &'static str,
+    /// True when nothing SEV-1 stands in the way of bots trading on their own.
+    pub autonomy_allowed: bool,
+    pub blockers: Vec<Blocker>,
+    pub bots: BotsSummary,
+    pub scheduler: SchedulerBlock,
+    pub integrations: IntegrationsSummary,
+}
+
+struct Blockers {
+    list: Vec<Blocker>,
+    trace: String,
+}
+
+impl Blockers {
+    fn push(&mut self, code: ErrorCode, sev1: bool, message: String, fix: &str) {
+        self.list.push(Blocker {
+            code,
+            severity: if sev1 { "SEV-1" } else { "SEV-2" },
+            message,
+            suggested_fix: fix.to_owned(),
+            trace_id: self.trace.clone(),
+        });
+    }
+}
+
+/// System status, blockers with severity and fix, tier counts, scheduler and breakers.
+#[utoipa::path(
+    get,
+    path = "/api/system/status",
+    tag = "system",
+    responses((status = 200, body = Envelope<SystemStatus>))
+)]
+async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus> {
+    let rt = &state.runtime;
+    let mut b = Blockers {
+        list: Vec::new(),
+        trace: TraceId::current().to_string(),
+    };
+    let integrations = rt.integrations();
+    let configs = integrations.configs();
+    let db = rt.status_cache().db();
+    let snapshot = match &db {
+        DbView::Current(s) => Some(s),
+        DbView::Unavailable { .. } => None,
+    };
+    if !rt.is_running() {
+        b.push(
+            ErrorCode::RuntimeUnavailable,
+            true,
+            "No supervision runtime runs in this process: no bot can run.".into(),
+            ErrorCode::RuntimeUnavailable.suggested_fix(),
+        );
+    } else if let DbView::Unavailable { error, .. } = &db {
+        b.push(
+            ErrorCode::DatabaseUnavailable,
+            true,
+            format!("Postgres is not answering: {error}."),
+            "Check that Postgres is up and reachable at DATABASE_URL; tradeplane reconnects on its own.",
+        );
+    }
+
+    // Market data (SEV-1): a key, a passed verify, a breaker not open.
+    let data: Vec<_> = configs
+        .iter()
+        .filter(|c| MARKET_DATA.contains(&c.spec.id))
+        .collect();
+    let health = rt.providers_health();
+    let breaker_open = |id: &str| {
+        health
+            .iter()
+            .any(|p| p.provider_id == id && p.breaker_state == "OPEN")
+    };
+    if !data.iter().any(|c| c.configured()) {
+        b.push(
+            ErrorCode::DataUnavailable,
+            true,
+            "No market-data provider has a key (databento or polygon): bots cannot see the market.".into(),
+            "Set DATABENTO_API_KEY or POLYGON_API_KEY, restart tradeplane, then verify the provider.",
+        );
+    } else if let Some(snap) = snapshot {
+        let usable = data.iter().any(|c| {
+            is_connected(c, snap.verifications.get(c.spec.id)) && !breaker_open(c.spec.id)
+        });
+        if !usable {
+            b.push(
+                ErrorCode::DataUnavailable,
+                true,
+                "No market-data provider is connected: none has passed verify at its current endpoint, or its breaker is open.".into(),
+                "Verify databento or polygon (POST /api/integrations/verify) and fix what it reports.",
+            );
+        }
+    }
+    let any_connected = |cat: Category| {
+        configs.iter().any(|c| {
+            c.spec.category == cat
+                && snapshot.is_some_and(|s| is_connected(c, s.verifications.get(c.spec.id)))
+        })
+    };
+    if snapshot.is_some() && !any_connected(Category::Execution) {
+        b.push(
+            ErrorCode::ExecutionBrokerUnavailable,
+            false,
+            "No broker is connected: LIVE trading is blocked (PAPER and SHADOW recording are not)."
+                .into(),
+            "Configure and verify ironbeam or tradovate.",
+        );
+    }
+    if !configs
+        .iter()
+        .any(|c| c.spec.category == Category::Llm && c.configured())
+    {
+        b.push(
+            ErrorCode::AiProviderUnavailable,
+            false,
+            "No LLM provider is configured: AI-dependent actions are blocked.".into(),
+            ErrorCode::AiProviderUnavailable.suggested_fix(),
+        );
+    }
+
+    let sched = rt.scheduler_health();
+    let ticking = sched.loop_health == LoopHealth::Ok;
+    if rt.is_running() && !ticking {
+        b.push(
+            ErrorCode::SchedulerStalled,
+            true,
+            format!(
+                "The bar clock is {:?} (last tick {}): bots are not evaluating on time.",
+                sched.loop_health,
+                sched
+                    .last_tick_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339())
+            ),
+            ErrorCode::SchedulerStalled.suggested_fix(),
+        );
+    }
+    if rt.kill_switch_active() {
+        b.push(
+            ErrorCode::KillSwitchActive,
+            true,
+            "The global kill switch is active: no new orders.".into(),
+            ErrorCode::KillSwitchActive.suggested_fix(),
+        );
+    }
+    let breakers = rt.breakers();
+    let live_bots = snapshot.map(|s| s.live_bots.clone()).unwrap_or_default();
+    for br in breakers.iter().filter(|br| br.state == "OPEN") {
+        let live = br
+            .scope
+            .strip_prefix("bot:")
+            .and_then(|id| id.parse().ok())
+            .is_some_and(|id| live_bots.contains(&id) || rt.runner(id).is_some_and(|r| r.live));
+        b.push(
+            ErrorCode::CircuitBreakerOpen,
+            live,
+            format!(
+                "Circuit breaker {} is open{}.",
+                br.scope,
+                if live { " on a LIVE bot" } else { "" }
+            ),
+            ErrorCode::CircuitBreakerOpen.suggested_fix(),
+        );
+    }
+    if rt.status_cache().telemetry_degraded() {
+        let t = rt.telemetry_stats();
+        b.push(
+            ErrorCode::TelemetryDegraded,
+            false,
+            format!(
+                "Telemetry dropped {} events and failed {} writes: proof of use is incomplete.",
+                t.dropped, t.failed_writes
+            ),
+            ErrorCode::TelemetryDegraded.suggested_fix(),
+        );
+    }
+
+    let by_autonomy_tier = snapshot.map(|snap| {
+        let counts = rt.tiers().counts();
+        let get = |t| counts.get(&t).copied().unwrap_or(0) as u64;
+        let scored: u64 = counts.values().map(|v| *v as u64).sum();
+        TierCounts {
+            locked: get(AutonomyTier::Locked)
+                + u64::try_from(snap.bots).unwrap_or(0).saturating_sub(scored),
+            supervised: get(AutonomyTier::Supervised),
+            limited_autonomy: get(AutonomyTier::LimitedAutonomy),
+            full_autonomy: get(AutonomyTier::FullAutonomy),
+        }
+    });
+    let sev1 = b.list.iter().any(|x| x.severity == "SEV-1");
+    let system_status = if sev1 {
+        "BLOCKED"
+    } else if b.list.is_empty() {
+        "OK"
+    } else {
+        "DEGRADED"
+    };
+    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in configs {
+        *per_kind.entry("configured").or_default() += usize::from(c.configured());
+        *per_kind.entry("sandbox").or_default() += usize::from(c.configured() && c.sandbox);
+    }
+    let configured = per_kind.get("configured").copied().unwrap_or(0);
+    Ok(ApiOk::new(SystemStatus {
+        system_status,
+        autonomy_allowed: !sev1,
+        blockers: b.list,
+        bots: BotsSummary { by_autonomy_tier },
+        scheduler: SchedulerBlock {
+            active: ticking,
+            last_tick_at: sched.last_tick_at,
+            loop_health: sched.loop_health,
+            circuit_breakers: breakers,
+        },
+        integrations: IntegrationsSummary {
+            total: configs.len(),
+            configured,
+            connected: snapshot.map(|s| {
+                configs
+                    .iter()
+                    .filter(|c| is_connected(c, s.verifications.get(c.spec.id)))
+                    .count()
+            }),
+            not_configured: configs.len() - configured,
+            sandbox: per_kind.get("sandbox").copied().unwrap_or(0),
+        },
+    }))
+}

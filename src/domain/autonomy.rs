@@ -1,0 +1,509 @@
+//! Autonomy scoring (SPEC §6, §7): five sub-scores from evidence → a 0–100 score → a tier.
+//! Pure: the scorer gathers [`Evidence`] and stores what [`score`] returns.
+//!
+//! Every sub-score is 0 when its evidence is missing (a missing signal counts against the bot,
+//! never for it). Thresholds and the FULL_AUTONOMY gate list are data, below, in one place.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::risk::AutonomyTier;
+
+/// Lowest score of each tier (the others also need their gates).
+pub const TIER_THRESHOLDS: [(AutonomyTier, u8); 3] = [
+    (AutonomyTier::FullAutonomy, 85),
+    (AutonomyTier::LimitedAutonomy, 70),
+    (AutonomyTier::Supervised, 40),
+];
+
+/// Filled orders a bot needs before it may leave SUPERVISED (execution evidence).
+pub const LIMITED_MIN_FILLS: u64 = 10;
+
+/// How recent the newest decision trace must be for FULL_AUTONOMY.
+pub const RECENT_DECISION: Duration = Duration::hours(24);
+
+/// What the scorer knows about one bot (and the system around it) right now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evidence {
+    pub now: DateTime<Utc>,
+    pub bar_seconds: u64,
+    // Data reliability.
+    pub bar_reads_24h: u64,
+    pub bar_read_errors_24h: u64,
+    pub last_bar_read_ok_at: Option<DateTime<Utc>>,
+    /// Proof of use: the bot's OK usage events in the last 24 h (any provider).
+    pub usage_ok_24h: u64,
+    // Decision quality.
+    /// Ticks the running runner received and evaluations it completed (since it started).
+    pub runner_ticks: u64,
+    pub runner_evaluations: u64,
+    pub traces_24h: u64,
+    pub last_decision_at: Option<DateTime<Utc>>,
+    pub closed_trades_30d: u64,
+    pub winning_trades_30d: u64,
+    // Risk discipline.
+    pub kills_7d: u64,
+    /// Suppressions in 24 h where a risk limit blocked (the engine held, the bot pushed).
+    pub risk_blocks_24h: u64,
+    // Execution health.
+    pub orders_7d: u64,
+    pub filled_7d: u64,
+    pub recorded_7d: u64,
+    pub cancelled_7d: u64,
+    pub broker_errors_24h: u64,
+    pub fills_total: u64,
+    // Supervisor trust.
+    pub runner_up: bool,
+    pub ever_ran: bool,
+    pub restarts: u64,
+    pub breaker_state: String,
+    pub breaker_failures: u64,
+    pub heartbeat_age_secs: Option<i64>,
+    pub heartbeat_timeout_secs: i64,
+    pub killed: bool,
+    // System-wide gates (SPEC §7).
+    pub supervisor_loop_ok: bool,
+    pub data_feed_ok: bool,
+    pub broker_ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    pub gate: &'static str,
+    pub passed: bool,
+    pub evidence: Value,
+    pub fix: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubScore {
+    pub name: &'static str,
+    pub score: u8,
+    pub evidence: Value,
+    /// Why it is not 100, when it is not.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub autonomy_score: u8,
+    pub data_reliability: SubScore,
+    pub decision_quality: SubScore,
+    pub risk_discipline: SubScore,
+    pub execution_health: SubScore,
+    pub supervisor_trust: SubScore,
+    pub tier: AutonomyTier,
+    pub gates: Vec<GateResult>,
+}
+
+impl Score {
+    /// The stored `breakdown`: every sub-score with its evidence, every gate with pass/fail,
+    /// evidence and fix, and why the tier is what it is.
+    pub fn breakdown(&self) -> Value {
+        json!({
+            "sub_scores": [
+                self.data_reliability, self.decision_quality, self.risk_discipline,
+                self.execution_health, self.supervisor_trust,
+            ],
+            "gates": self.gates,
+            "thresholds": TIER_THRESHOLDS.iter()
+                .map(|(t, s)| json!({"tier": t.as_str(), "min_score": s}))
+                .collect::<Vec<_>>(),
+            "tier": self.tier.as_str(),
+        })
+    }
+}
+
+fn clamp(v: f64) -> u8 {
+    v.round().clamp(0.0, 100.0) as u8
+}
+
+fn sub(name: &'static str, score: f64, evidence: Value, note: impl Into<String>) -> SubScore {
+    SubScore {
+        name,
+        score: clamp(score),
+        evidence,
+        note: note.into(),
+    }
+}
+
+fn data_reliability(e: &Evidence) -> SubScore {
+    let ev = json!({
+        "bar_reads_24h": e.bar_reads_24h, "bar_read_errors_24h": e.bar_read_errors_24h,
+        "last_bar_read_ok_at": e.last_bar_read_ok_at,
+    });
+    if e.bar_reads_24h == 0 {
+        return sub(
+            "data_reliability",
+            0.0,
+            ev,
+            "no bar reads in 24 h: no evidence",
+        );
+    }
+    let ok_rate = 1.0 - e.bar_read_errors_24h as f64 / e.bar_reads_24h as f64;
+    let fresh_within = Duration::seconds(
+        i64::try_from(e.bar_seconds.max(1) * 3)
+            .unwrap_or(60)
+            .max(10),
+    );
+    let freshness = match e.last_bar_read_ok_at {
+        Some(t) if e.now - t <= fresh_within => 1.0,
+        Some(t) if e.now - t <= Duration::hours(1) => 0.5,
+        _ => 0.0,
+    };
+    let note = if freshness < 1.0 {
+        "the bot's feed is not fresh"
+    } else if ok_rate < 1.0 {
+        "some bar reads failed"
+    } else {
+        ""
+    };
+    sub("data_reliability", 100.0 * ok_rate * freshness, ev, note)
+}
+
+fn decision_quality(e: &Evidence) -> SubScore {
+    let ev = json!({
+        "runner_ticks": e.runner_ticks, "runner_evaluations": e.runner_evaluations,
+        "traces_24h": e.traces_24h, "closed_trades_30d": e.closed_trades_30d,
+        "winning_trades_30d": e.winning_trades_30d,
+    });
+    // Coverage: every tick should end in exactly one trace.
+    let coverage = if e.runner_ticks > 0 {
+        (e.runner_evaluations as f64 / e.runner_ticks as f64).min(1.0)
+    } else if e.traces_24h > 0 {
+        // Not running now: the day's traces still prove it explained itself, at half weight.
+        0.5
+    } else {
+        0.0
+    };
+    // Outcomes: win rate of closed trades, weighted by how much evidence there is (5+ trades).
+    let outcomes = if e.closed_trades_30d == 0 {
+        0.0
+    } else {
+        let rate = e.winning_trades_30d as f64 / e.closed_trades_30d as f64;
+        let weight = (e.closed_trades_30d as f64 / 5.0).min(1.0);
+        (rate / 0.6).min(1.0) * weight
+    };
+    let note = match (coverage < 1.0, e.closed_trades_30d == 0) {
+        (true, _) if e.runner_ticks == 0 && e.traces_24h == 0 => "no evaluations: no evidence",
+        (true, _) => "some ticks were not evaluated",
+        (false, true) => "no closed trades in 30 days to judge outcomes",
+        _ => "",
+    };
+    sub(
+        "decision_quality",
+        60.0 * coverage + 40.0 * outcomes,
+        ev,
+        note,
+    )
+}
+
+fn risk_discipline(e: &Evidence) -> SubScore {
+    let ev = json!({
+        "kills_7d": e.kills_7d, "risk_blocks_24h": e.risk_blocks_24h, "traces_24h": e.traces_24h,
+    });
+    if e.traces_24h == 0 && e.runner_evaluations == 0 {
+        return sub(
+            "risk_discipline",
+            0.0,
+            ev,
+            "no evaluations in 24 h: no evidence",
+        );
+    }
+    let evaluations = e.traces_24h.max(e.runner_evaluations).max(1) as f64;
+    let near_miss = (e.risk_blocks_24h as f64 / evaluations * 500.0).min(50.0);
+    let kills = if e.kills_7d > 0 { 50.0 } else { 0.0 };
+    let note = match (e.kills_7d > 0, e.risk_blocks_24h > 0) {
+        (true, _) => "a risk kill in the last 7 days",
+        (false, true) => "risk limits blocked some orders (near misses)",
+        _ => "",
+    };
+    sub("risk_discipline", 100.0 - kills - near_miss, ev, note)
+}
+
+fn execution_health(e: &Evidence) -> SubScore {
+    let ev = json!({
+        "orders_7d": e.orders_7d, "filled_7d": e.filled_7d, "recorded_7d": e.recorded_7d,
+        "cancelled_7d": e.cancelled_7d, "broker_errors_24h": e.broker_errors_24h,
+    });
+    let executed = e.filled_7d + e.recorded_7d;
+    if executed + e.cancelled_7d == 0 {
+        return sub(
+            "execution_health",
+            0.0,
+            ev,
+            "no executed orders in 7 days: no evidence",
+        );
+    }
+    let ratio = executed as f64 / (executed + e.cancelled_7d) as f64;
+    let broker = (e.broker_errors_24h as f64 * 10.0).min(50.0);
+    let note = if e.broker_errors_24h > 0 {
+        "broker errors in the last 24 h"
+    } else if ratio < 1.0 {
+        "some orders were cancelled without a fill"
+    } else {
+        ""
+    };
+    sub("execution_health", 100.0 * ratio - broker, ev, note)
+}
+
+fn supervisor_trust(e: &Evidence) -> SubScore {
+    let ev = json!({
+        "runner_up": e.runner_up, "restarts": e.restarts, "breaker_state": e.breaker_state,
+        "breaker_failures": e.breaker_failures, "heartbeat_age_secs": e.heartbeat_age_secs,
+        "killed": e.killed,
+    });
+    if !e.ever_ran {
+        return sub("supervisor_trust", 0.0, ev, "never supervised: no evidence");
+    }
+    if e.killed || e.breaker_state == "OPEN" {
+        return sub(
+            "supervisor_trust",
+            0.0,
+            ev,
+            "killed or circuit breaker open",
+        );
+    }
+    let mut s = 100.0 - 15.0 * e.restarts as f64 - 20.0 * e.breaker_failures as f64;
+    if e.breaker_state == "HALF_OPEN" {
+        s -= 50.0;
+    }
+    let gap = e.runner_up
+        && e.heartbeat_age_secs
+            .is_none_or(|a| a > e.heartbeat_timeout_secs);
+    if gap {
+        s -= 30.0;
+    }
+    let note = if gap {
+        "heartbeat gap"
+    } else if s < 100.0 {
+        "restarts or breaker failures"
+    } else {
+        ""
+    };
+    sub("supervisor_trust", s, ev, note)
+}
+
+/// Scores a bot. The tier is the highest whose threshold the score reaches and whose gates all
+/// pass; a killed bot or an open breaker is LOCKED whatever the score.
+pub fn score(e: &Evidence) -> Score {
+    let parts = [
+        data_reliability(e),
+        decision_quality(e),
+        risk_discipline(e),
+        execution_health(e),
+        supervisor_trust(e),
+    ];
+    let total = clamp(parts.iter().map(|p| f64::from(p.score)).sum::<f64>() / 5.0);
+    let recent_decision = e
+        .last_decision_at
+        .is_some_and(|t| e.now - t <= RECENT_DECISION);
+    let gate = |gate, passed, evidence: Value, fix| GateResult {
+        gate,
+        passed,
+        evidence,
+        fix,
+    };
+    let gates = vec![
+        gate(
+            "not_killed_or_breaker_open",
+            !e.killed && e.breaker_state != "OPEN",
+            json!({"killed": e.killed, "breaker_state": e.breaker_state}),
+            "Resolve the failure behind the kill or breaker; re-arm, and let the breaker close.",
+        ),
+        gate(
+            "execution_evidence",
+            e.fills_total >= LIMITED_MIN_FILLS,
+            json!({"fills_total": e.fills_total, "needed": LIMITED_MIN_FILLS}),
+            "Let the bot trade PAPER until it has enough filled orders.",
+        ),
+        gate(
+            "supervisor_loop_active",
+            e.supervisor_loop_ok,
+            json!({"supervisor_loop_ok": e.supervisor_loop_ok}),
+            "Check the scheduler in system status; it must be ticking on time.",
+        ),
+        gate(
+            "data_feed_healthy",
+            e.data_feed_ok,
+            json!({"data_feed_ok": e.data_feed_ok}),
+            "Verify databento or polygon and close its circuit breaker.",
+        ),
+        gate(
+            "broker_healthy",
+            e.broker_ok,
+            json!({"broker_ok": e.broker_ok}),
+            "Configure and verify a broker (ironbeam or tradovate).",
+        ),
+        gate(
+            "risk_engine_enforcing",
+            e.runner_up && e.runner_evaluations > 0,
+            json!({"runner_up": e.runner_up, "runner_evaluations": e.runner_evaluations}),
+            "Start the bot: the risk engine runs in its runner on every bar.",
+        ),
+        gate(
+            "no_open_breaker",
+            e.breaker_state != "OPEN",
+            json!({"breaker_state": e.breaker_state}),
+            "Read the bot's failures in system events; the breaker half-opens after its cool-down.",
+        ),
+        gate(
+            "proof_of_use_24h",
+            e.usage_ok_24h > 0,
+            json!({"usage_ok_24h": e.usage_ok_24h}),
+            "The bot must read its market data through a provider (usage events) within 24 h.",
+        ),
+        gate(
+            "recent_decision_traces",
+            recent_decision,
+            json!({"last_decision_at": e.last_decision_at}),
+            "The bot needs a decision trace within the last 24 h.",
+        ),
+    ];
+    let passed = |name: &str| gates.iter().any(|g| g.gate == name && g.passed);
+    let tier = if !passed("not_killed_or_breaker_open") {
+        AutonomyTier::Locked
+    } else {
+        TIER_THRESHOLDS
+            .iter()
+            .find(|(tier, min)| {
+                total >= *min
+                    && match tier {
+                        AutonomyTier::FullAutonomy => gates.iter().all(|g| g.passed),
+                        AutonomyTier::LimitedAutonomy => passed("execution_evidence"),
+                        _ => true,
+                    }
+            })
+            .map_or(AutonomyTier::Locked, |(t, _)| *t)
+    };
+    let [data, decision, risk, execution, supervisor] = parts;
+    Score {
+        autonomy_score: total,
+        data_reliability: data,
+        decision_quality: decision,
+        risk_discipline: risk,
+        execution_health: execution,
+        supervisor_trust: supervisor,
+        tier,
+        gates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A healthy PAPER bot with a week of history.
+    fn healthy() -> Evidence {
+        let now = Utc::now();
+        Evidence {
+            now,
+            bar_seconds: 60,
+            bar_reads_24h: 1000,
+            last_bar_read_ok_at: Some(now),
+            usage_ok_24h: 1000,
+            runner_ticks: 100,
+            runner_evaluations: 100,
+            traces_24h: 1000,
+            last_decision_at: Some(now - Duration::hours(1)),
+            closed_trades_30d: 20,
+            winning_trades_30d: 12,
+            orders_7d: 40,
+            filled_7d: 40,
+            fills_total: 40,
+            runner_up: true,
+            ever_ran: true,
+            breaker_state: "CLOSED".into(),
+            heartbeat_age_secs: Some(1),
+            heartbeat_timeout_secs: 10,
+            supervisor_loop_ok: true,
+            data_feed_ok: true,
+            broker_ok: true,
+            ..Evidence::default()
+        }
+    }
+
+    #[test]
+    fn healthy_with_every_gate_is_full_autonomy() {
+        let s = score(&healthy());
+        assert_eq!(s.autonomy_score, 100);
+        assert_eq!(s.tier, AutonomyTier::FullAutonomy);
+        assert!(s.gates.iter().all(|g| g.passed));
+    }
+
+    #[test]
+    fn no_evidence_is_locked() {
+        let s = score(&Evidence {
+            now: Utc::now(),
+            breaker_state: "CLOSED".into(),
+            ..Evidence::default()
+        });
+        assert_eq!(s.autonomy_score, 0);
+        assert_eq!(s.tier, AutonomyTier::Locked);
+    }
+
+    #[test]
+    fn a_missing_broker_caps_at_limited_and_names_the_gate() {
+        let s = score(&Evidence {
+            broker_ok: false,
+            ..healthy()
+        });
+        assert_eq!(s.tier, AutonomyTier::LimitedAutonomy);
+        let g = s.gates.iter().find(|g| g.gate == "broker_healthy").unwrap();
+        assert!(!g.passed);
+        assert!(!g.fix.is_empty());
+    }
+
+    #[test]
+    fn an_open_breaker_locks_and_lowers_supervisor_trust() {
+        let s = score(&Evidence {
+            breaker_state: "OPEN".into(),
+            breaker_failures: 3,
+            ..healthy()
+        });
+        assert_eq!(s.tier, AutonomyTier::Locked);
+        assert_eq!(s.supervisor_trust.score, 0);
+        assert_eq!(s.autonomy_score, 80);
+    }
+
+    #[test]
+    fn a_fresh_paper_bot_without_trades_is_supervised_not_limited() {
+        // Running and explaining every bar, but no orders yet.
+        let s = score(&Evidence {
+            closed_trades_30d: 0,
+            winning_trades_30d: 0,
+            orders_7d: 0,
+            filled_7d: 0,
+            fills_total: 0,
+            last_decision_at: None,
+            ..healthy()
+        });
+        // data 100, decision 60, risk 100, execution 0, supervisor 100 → 72.
+        assert_eq!(s.autonomy_score, 72);
+        assert_eq!(s.tier, AutonomyTier::Supervised);
+    }
+
+    #[test]
+    fn stale_feed_and_read_errors_lower_data_reliability() {
+        let now = Utc::now();
+        let s = score(&Evidence {
+            bar_read_errors_24h: 250,
+            last_bar_read_ok_at: Some(now - Duration::minutes(30)),
+            ..healthy()
+        });
+        // 75 % ok × freshness 0.5.
+        assert_eq!(s.data_reliability.score, 38);
+    }
+
+    #[test]
+    fn kills_and_near_misses_lower_risk_discipline() {
+        let s = score(&Evidence {
+            kills_7d: 1,
+            risk_blocks_24h: 50,
+            ..healthy()
+        });
+        // 100 − 50 (kill) − min(50, 50/1000 × 500 = 25).
+        assert_eq!(s.risk_discipline.score, 25);
+    }
+}

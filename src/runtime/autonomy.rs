@@ -1,0 +1,309 @@
+//! The autonomy scorer: an actor under Root that scores every bot periodically, and a bot at
+//! once when its health changes (its breaker moved). Evidence comes from Postgres
+//! (`store::autonomy_scores::evidence`) and from live runtime state (runner up, ticks vs
+//! evaluations, breaker, heartbeat, scheduler, providers); `domain::autonomy::score` turns it
+//! into sub-scores, a tier and a breakdown. The tier is enforced: runners read it from the
+//! [`TierBook`] on every evaluation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::RuntimeHandle;
+use crate::domain::{
+    autonomy::{Evidence, Score, score},
+    risk::AutonomyTier,
+    timeframe::Timeframe,
+};
+use crate::store::{
+    autonomy_scores::{self, AutonomyScoreRow},
+    system_events::{NewSystemEvent, Severity},
+};
+
+/// Every bot's current tier, shared with the runners.
+#[derive(Default)]
+pub struct TierBook {
+    tiers: RwLock<HashMap<Uuid, AutonomyTier>>,
+}
+
+impl TierBook {
+    pub fn get(&self, bot: Uuid) -> Option<AutonomyTier> {
+        self.tiers.read().ok()?.get(&bot).copied()
+    }
+
+    /// Sets a tier; returns the previous one.
+    pub fn set(&self, bot: Uuid, tier: AutonomyTier) -> Option<AutonomyTier> {
+        match self.tiers.write() {
+            Ok(mut t) => t.insert(bot, tier),
+            Err(p) => p.into_inner().insert(bot, tier),
+        }
+    }
+
+    pub fn counts(&self) -> HashMap<AutonomyTier, usize> {
+        let mut out = HashMap::new();
+        if let Ok(t) = self.tiers.read() {
+            for tier in t.values() {
+                *out.entry(*tier).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+}
+
+pub fn parse_tier(raw: &str) -> Option<AutonomyTier> {
+    [
+        AutonomyTier::Locked,
+        AutonomyTier::Supervised,
+        AutonomyTier::LimitedAutonomy,
+        AutonomyTier::FullAutonomy,
+    ]
+    .into_iter()
+    .find(|t| t.as_str() == raw)
+}
+
+/// The system-wide part of the FULL_AUTONOMY gates (SPEC §7).
+#[derive(Debug, Clone, Copy)]
+pub struct SystemEvidence {
+    pub supervisor_loop_ok: bool,
+    pub data_feed_ok: bool,
+    pub broker_ok: bool,
+    pub heartbeat_timeout_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScorerConfig {
+    /// Every bot is re-scored this often.
+    pub every: Duration,
+    /// Health events are gathered this long before one re-score.
+    pub debounce: Duration,
+    /// False only in tests that pin a bot's tier by hand (the scorer would overwrite it).
+    pub enabled: bool,
+}
+
+impl Default for ScorerConfig {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(30),
+            debounce: Duration::from_millis(50),
+            enabled: true,
+        }
+    }
+}
+
+pub enum ScorerMsg {
+    /// Score these bots now (`None`: every bot).
+    Recompute(Option<Vec<Uuid>>),
+}
+
+pub struct ScorerArgs {
+    pub pool: PgPool,
+    pub handle: RuntimeHandle,
+    pub config: ScorerConfig,
+    /// Bots whose health changed (the registry sends on breaker changes).
+    pub health: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Uuid>>>,
+}
+
+pub struct Scorer;
+
+pub struct ScorerState {
+    enabled: bool,
+    pool: PgPool,
+    handle: RuntimeHandle,
+    timer: ractor::concurrency::JoinHandle<()>,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+impl Actor for Scorer {
+    type Msg = ScorerMsg;
+    type State = ScorerState;
+    type Arguments = ScorerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ScorerMsg>,
+        args: ScorerArgs,
+    ) -> Result<ScorerState, ActorProcessingErr> {
+        let timer = ractor::time::send_interval(args.config.every, myself.get_cell(), || {
+            ScorerMsg::Recompute(None)
+        });
+        let me = myself.clone();
+        let (health, debounce) = (args.health, args.config.debounce);
+        // Health events → one re-score of the bots concerned per debounce window.
+        let forward = tokio::spawn(async move {
+            let mut rx = health.lock().await;
+            while let Some(first) = rx.recv().await {
+                tokio::time::sleep(debounce).await;
+                let mut bots = vec![first];
+                while let Ok(b) = rx.try_recv() {
+                    if !bots.contains(&b) {
+                        bots.push(b);
+                    }
+                }
+                if me.send_message(ScorerMsg::Recompute(Some(bots))).is_err() {
+                    break;
+                }
+            }
+        });
+        let _ = myself.send_message(ScorerMsg::Recompute(None));
+        Ok(ScorerState {
+            enabled: args.config.enabled,
+            pool: args.pool,
+            handle: args.handle,
+            timer,
+            forward,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<ScorerMsg>,
+        msg: ScorerMsg,
+        state: &mut ScorerState,
+    ) -> Result<(), ActorProcessingErr> {
+        let ScorerMsg::Recompute(bots) = msg;
+        if !state.enabled {
+            return Ok(());
+        }
+        // A failed pass (Postgres down) is retried by the next tick; the scorer stays up.
+        if let Err(err) = rescore(&state.pool, &state.handle, bots).await {
+            tracing::warn!(error = %err, "autonomy scoring failed");
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ScorerMsg>,
+        state: &mut ScorerState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.timer.abort();
+        state.forward.abort();
+        Ok(())
+    }
+}
+
+/// Scores `bots` (or every bot), stores the rows, updates the tier book and reports tier changes.
+pub async fn rescore(
+    pool: &PgPool,
+    rt: &RuntimeHandle,
+    bots: Option<Vec<Uuid>>,
+) -> Result<Vec<(AutonomyScoreRow, Score)>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> = match &bots {
+        None => {
+            sqlx::query_as("SELECT id, timeframe FROM bots")
+                .fetch_all(pool)
+                .await?
+        }
+        Some(ids) => {
+            sqlx::query_as("SELECT id, timeframe FROM bots WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let now = Utc::now();
+    let (stored, broker_errors) = autonomy_scores::evidence(pool, &ids, now).await?;
+    let system = rt.autonomy_system_evidence();
+    let mut out = Vec::with_capacity(rows.len());
+    for (bot, timeframe) in rows {
+        let db = stored.get(&bot).cloned().unwrap_or_default();
+        let runner = rt.runner(bot);
+        let live = rt.runner_counters(bot);
+        let e = Evidence {
+            now,
+            bar_seconds: timeframe
+                .parse::<Timeframe>()
+                .map_or(60, Timeframe::seconds),
+            bar_reads_24h: db.bar_reads_24h,
+            bar_read_errors_24h: db.bar_read_errors_24h,
+            last_bar_read_ok_at: db.last_bar_read_ok_at,
+            usage_ok_24h: db.usage_ok_24h,
+            runner_ticks: live.map_or(0, |c| c.0),
+            runner_evaluations: live.map_or(0, |c| c.1),
+            traces_24h: db.traces_24h,
+            last_decision_at: db.last_decision_at,
+            closed_trades_30d: db.closed_trades_30d,
+            winning_trades_30d: db.winning_trades_30d,
+            kills_7d: db.kills_7d,
+            risk_blocks_24h: db.risk_blocks_24h,
+            orders_7d: db.orders_7d,
+            filled_7d: db.filled_7d,
+            recorded_7d: db.recorded_7d,
+            cancelled_7d: db.cancelled_7d,
+            broker_errors_24h: broker_errors,
+            fills_total: db.fills_total,
+            runner_up: runner.as_ref().is_some_and(|r| r.status.is_live()),
+            ever_ran: db.ever_ran || runner.is_some(),
+            restarts: db
+                .restarts
+                .max(runner.as_ref().map_or(0, |r| u64::from(r.restart_count))),
+            breaker_state: runner
+                .as_ref()
+                .map_or_else(|| "CLOSED".to_owned(), |r| r.breaker_state.clone()),
+            breaker_failures: rt.bot_breaker_failures(bot),
+            heartbeat_age_secs: runner
+                .as_ref()
+                .and_then(|r| r.last_heartbeat_at)
+                .or(db.last_heartbeat_at)
+                .map(|t| (now - t).num_seconds()),
+            heartbeat_timeout_secs: system.heartbeat_timeout_secs,
+            killed: runner.as_ref().is_some_and(|r| r.kill_reason.is_some()),
+            supervisor_loop_ok: system.supervisor_loop_ok,
+            data_feed_ok: system.data_feed_ok,
+            broker_ok: system.broker_ok,
+        };
+        let s = score(&e);
+        let row = AutonomyScoreRow {
+            bot_id: bot,
+            autonomy_score: i32::from(s.autonomy_score),
+            data_reliability_score: i32::from(s.data_reliability.score),
+            decision_quality_score: i32::from(s.decision_quality.score),
+            risk_discipline_score: i32::from(s.risk_discipline.score),
+            execution_health_score: i32::from(s.execution_health.score),
+            supervisor_trust_score: i32::from(s.supervisor_trust.score),
+            autonomy_tier: s.tier.as_str().to_owned(),
+            breakdown: s.breakdown(),
+            last_updated_at: now,
+        };
+        autonomy_scores::upsert(pool, &row).await?;
+        let before = rt.tiers().set(bot, s.tier);
+        if before.is_some_and(|b| b != s.tier) {
+            let lowered = before.is_some_and(|b| b > s.tier);
+            rt.telemetry().system_event(
+                NewSystemEvent::new(
+                    if lowered {
+                        Severity::Sev2
+                    } else {
+                        Severity::Info
+                    },
+                    "AUTONOMY_TIER_CHANGED",
+                    format!(
+                        "bot {bot}: autonomy tier {} → {} (score {})",
+                        before.map_or("none", AutonomyTier::as_str),
+                        s.tier.as_str(),
+                        s.autonomy_score
+                    ),
+                )
+                .bot(bot)
+                .metadata(json!({
+                    "from": before.map(AutonomyTier::as_str), "to": s.tier.as_str(),
+                    "score": s.autonomy_score,
+                    "failed_gates": s.gates.iter().filter(|g| !g.passed).map(|g| g.gate).collect::<Vec<_>>(),
+                })),
+            );
+        }
+        out.push((row, s));
+    }
+    Ok(out)
+}

@@ -1,0 +1,137 @@
+//! The database half of `GET /api/system/status`, refreshed in the background every second
+//! with a short time box, so the endpoint never waits on Postgres: when the database is down
+//! the snapshot goes stale and the status says so at once (`DATABASE_UNAVAILABLE`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::TelemetryHandle;
+use crate::store::integrations::{self as store_integrations, Verification};
+
+/// What Postgres said at `at`.
+#[derive(Debug, Clone)]
+pub struct DbSnapshot {
+    pub at: DateTime<Utc>,
+    pub bots: i64,
+    /// Bots at stage LIVE (their open breakers are SEV-1).
+    pub live_bots: Vec<Uuid>,
+    pub verifications: HashMap<String, Verification>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    snapshot: Option<(Instant, DbSnapshot)>,
+    last_error: Option<(Instant, String)>,
+    /// Until when telemetry counts as degraded (it dropped or failed writes recently).
+    telemetry_degraded_until: Option<Instant>,
+    telemetry_seen: (u64, u64),
+}
+
+#[derive(Default)]
+pub struct StatusCache {
+    state: RwLock<State>,
+}
+
+/// The snapshot counts as current for this long; older means Postgres stopped answering.
+pub const STALE_AFTER: Duration = Duration::from_secs(3);
+const EVERY: Duration = Duration::from_secs(1);
+const TIME_BOX: Duration = Duration::from_millis(800);
+/// A drop or failed write keeps telemetry DEGRADED for this long.
+const TELEMETRY_WINDOW: Duration = Duration::from_secs(60);
+
+/// The database as the status endpoint sees it.
+pub enum DbView {
+    Current(DbSnapshot),
+    /// No current snapshot: the last error (or "no answer yet"), and the last good snapshot.
+    Unavailable {
+        error: String,
+        last: Option<DbSnapshot>,
+    },
+}
+
+impl StatusCache {
+    pub fn db(&self) -> DbView {
+        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
+        match &s.snapshot {
+            Some((at, snap)) if at.elapsed() <= STALE_AFTER => DbView::Current(snap.clone()),
+            last => DbView::Unavailable {
+                error: s.last_error.as_ref().map_or_else(
+                    || "no answer from Postgres yet".to_owned(),
+                    |(_, e)| e.clone(),
+                ),
+                last: last.as_ref().map(|(_, snap)| snap.clone()),
+            },
+        }
+    }
+
+    pub fn telemetry_degraded(&self) -> bool {
+        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
+        s.telemetry_degraded_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    fn note_telemetry(&self, t: &TelemetryHandle) {
+        let stats = t.stats();
+        let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let seen = (stats.dropped, stats.failed_writes);
+        if seen != s.telemetry_seen || stats.degraded {
+            s.telemetry_degraded_until = Some(Instant::now() + TELEMETRY_WINDOW);
+        }
+        s.telemetry_seen = seen;
+    }
+
+    async fn refresh(&self, pool: &PgPool) {
+        let loaded = tokio::time::timeout(TIME_BOX, load(pool)).await;
+        let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
+        match loaded {
+            Ok(Ok(snap)) => {
+                s.snapshot = Some((Instant::now(), snap));
+                s.last_error = None;
+            }
+            Ok(Err(e)) => s.last_error = Some((Instant::now(), e.to_string())),
+            Err(_) => {
+                s.last_error = Some((
+                    Instant::now(),
+                    format!("no answer within {} ms", TIME_BOX.as_millis()),
+                ));
+            }
+        }
+    }
+}
+
+async fn load(pool: &PgPool) -> Result<DbSnapshot, sqlx::Error> {
+    let (bots, live_bots): (i64, Vec<Uuid>) = sqlx::query_as(
+        "SELECT count(*), COALESCE(array_agg(id) FILTER (WHERE stage = 'LIVE'), '{}') FROM bots",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(DbSnapshot {
+        at: Utc::now(),
+        bots,
+        live_bots,
+        verifications: store_integrations::verifications(pool).await?,
+    })
+}
+
+/// Refreshes `cache` until `stop` turns true.
+pub async fn run(
+    cache: Arc<StatusCache>,
+    pool: PgPool,
+    telemetry: TelemetryHandle,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        cache.refresh(&pool).await;
+        cache.note_telemetry(&telemetry);
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

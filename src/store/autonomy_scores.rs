@@ -1,0 +1,252 @@
+//! `autonomy_scores` (SPEC §6) and the evidence the scorer reads from Postgres, gathered for
+//! many bots at once (one statement per kind of evidence, `bot_id = ANY($1)`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct AutonomyScoreRow {
+    pub bot_id: Uuid,
+    pub autonomy_score: i32,
+    pub data_reliability_score: i32,
+    pub decision_quality_score: i32,
+    pub risk_discipline_score: i32,
+    pub execution_health_score: i32,
+    pub supervisor_trust_score: i32,
+    /// `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`.
+    pub autonomy_tier: String,
+    /// Every sub-score with its evidence, every gate with pass/fail, evidence and fix.
+    #[schema(value_type = Object)]
+    pub breakdown: Value,
+    pub last_updated_at: DateTime<Utc>,
+}
+
+pub async fn upsert(pool: &PgPool, r: &AutonomyScoreRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
+         decision_quality_score, risk_discipline_score, execution_health_score, \
+         supervisor_trust_score, autonomy_tier, breakdown, last_updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (bot_id) DO UPDATE SET autonomy_score = EXCLUDED.autonomy_score, \
+         data_reliability_score = EXCLUDED.data_reliability_score, \
+         decision_quality_score = EXCLUDED.decision_quality_score, \
+         risk_discipline_score = EXCLUDED.risk_discipline_score, \
+         execution_health_score = EXCLUDED.execution_health_score, \
+         supervisor_trust_score = EXCLUDED.supervisor_trust_score, \
+         autonomy_tier = EXCLUDED.autonomy_tier, breakdown = EXCLUDED.breakdown, \
+         last_updated_at = EXCLUDED.last_updated_at",
+    )
+    .bind(r.bot_id)
+    .bind(r.autonomy_score)
+    .bind(r.data_reliability_score)
+    .bind(r.decision_quality_score)
+    .bind(r.risk_discipline_score)
+    .bind(r.execution_health_score)
+    .bind(r.supervisor_trust_score)
+    .bind(&r.autonomy_tier)
+    .bind(&r.breakdown)
+    .bind(r.last_updated_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, bot_id: Uuid) -> Result<Option<AutonomyScoreRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM autonomy_scores WHERE bot_id = $1")
+        .bind(bot_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Every bot's stored tier (the runners' tier book is seeded from it on start).
+pub async fn tiers(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT bot_id, autonomy_tier FROM autonomy_scores")
+        .fetch_all(pool)
+        .await
+}
+
+/// Bots per tier; bots never scored count as LOCKED (no evidence).
+pub async fn tier_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(s.autonomy_tier, 'LOCKED') AS tier, count(*) FROM bots b \
+         LEFT JOIN autonomy_scores s ON s.bot_id = b.id GROUP BY 1",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// What Postgres proves about one bot (the in-memory half comes from the runtime).
+#[derive(Debug, Clone, Default)]
+pub struct StoredEvidence {
+    pub bar_reads_24h: u64,
+    pub bar_read_errors_24h: u64,
+    pub last_bar_read_ok_at: Option<DateTime<Utc>>,
+    pub usage_ok_24h: u64,
+    pub traces_24h: u64,
+    pub last_decision_at: Option<DateTime<Utc>>,
+    pub closed_trades_30d: u64,
+    pub winning_trades_30d: u64,
+    pub kills_7d: u64,
+    pub risk_blocks_24h: u64,
+    pub orders_7d: u64,
+    pub filled_7d: u64,
+    pub recorded_7d: u64,
+    pub cancelled_7d: u64,
+    pub fills_total: u64,
+    pub ever_ran: bool,
+    pub restarts: u64,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+}
+
+fn n(v: i64) -> u64 {
+    v.max(0).unsigned_abs()
+}
+
+/// Evidence for `bots` as of `now`; `broker_errors_24h` is system-wide (brokers are shared).
+pub async fn evidence(
+    pool: &PgPool,
+    bots: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(HashMap<Uuid, StoredEvidence>, u64), sqlx::Error> {
+    let mut out: HashMap<Uuid, StoredEvidence> = bots
+        .iter()
+        .map(|b| (*b, StoredEvidence::default()))
+        .collect();
+    let day = now - chrono::Duration::hours(24);
+    let week = now - chrono::Duration::days(7);
+    let month = now - chrono::Duration::days(30);
+
+    /// (bot, bar reads, failed bar reads, last good bar read, OK events of any action)
+    type UsageRow = (Uuid, i64, i64, Option<DateTime<Utc>>, i64);
+    let usage: Vec<UsageRow> = sqlx::query_as(
+        "SELECT bot_id, count(*) FILTER (WHERE action = 'bars.fetch'), \
+                count(*) FILTER (WHERE action = 'bars.fetch' AND status = 'ERROR'), \
+                max(created_at) FILTER (WHERE action = 'bars.fetch' AND status = 'OK'), \
+                count(*) FILTER (WHERE status = 'OK') \
+         FROM integration_usage_events WHERE bot_id = ANY($1) AND created_at > $2 GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    for (bot, reads, errors, last_ok, ok) in usage {
+        if let Some(e) = out.get_mut(&bot) {
+            (e.bar_reads_24h, e.bar_read_errors_24h) = (n(reads), n(errors));
+            (e.last_bar_read_ok_at, e.usage_ok_24h) = (last_ok, n(ok));
+        }
+    }
+
+    let decisions: Vec<(Uuid, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT bot_id, count(*) FILTER (WHERE created_at > $2), max(created_at) \
+         FROM decision_traces WHERE bot_id = ANY($1) GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    for (bot, count, last) in decisions {
+        if let Some(e) = out.get_mut(&bot) {
+            e.traces_24h += n(count);
+            e.last_decision_at = last;
+        }
+    }
+    let suppressions: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT bot_id, COALESCE(sum(count), 0)::int8, \
+                COALESCE(sum(count) FILTER (WHERE blocked_by @> '[{\"code\": \"RISK_LIMIT_BREACHED\"}]'), 0)::int8 \
+         FROM no_trade_traces WHERE bot_id = ANY($1) AND last_seen_at > $2 GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    for (bot, count, risk) in suppressions {
+        if let Some(e) = out.get_mut(&bot) {
+            e.traces_24h += n(count);
+            e.risk_blocks_24h = n(risk);
+        }
+    }
+
+    let trades: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT bot_id, count(*), count(*) FILTER (WHERE realized_pnl - commission > 0) \
+         FROM trades WHERE bot_id = ANY($1) AND closed_at > $2 GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(month)
+    .fetch_all(pool)
+    .await?;
+    for (bot, closed, won) in trades {
+        if let Some(e) = out.get_mut(&bot) {
+            (e.closed_trades_30d, e.winning_trades_30d) = (n(closed), n(won));
+        }
+    }
+
+    let kills: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT bot_id, count(*) FROM system_events WHERE bot_id = ANY($1) AND created_at > $2 \
+         AND code IN ('BOT_KILLED', 'RISK_KILL_TRIGGER') GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(week)
+    .fetch_all(pool)
+    .await?;
+    for (bot, k) in kills {
+        if let Some(e) = out.get_mut(&bot) {
+            e.kills_7d = n(k);
+        }
+    }
+
+    let orders: Vec<(Uuid, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT bot_id, count(*), count(*) FILTER (WHERE status = 'FILLED'), \
+                count(*) FILTER (WHERE status = 'RECORDED'), count(*) FILTER (WHERE status = 'CANCELLED') \
+         FROM orders WHERE bot_id = ANY($1) AND created_at > $2 GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(week)
+    .fetch_all(pool)
+    .await?;
+    for (bot, all, filled, recorded, cancelled) in orders {
+        if let Some(e) = out.get_mut(&bot) {
+            (e.orders_7d, e.filled_7d) = (n(all), n(filled));
+            (e.recorded_7d, e.cancelled_7d) = (n(recorded), n(cancelled));
+        }
+    }
+    let fills: Vec<(Uuid, i64)> =
+        sqlx::query_as("SELECT bot_id, count(*) FROM fills WHERE bot_id = ANY($1) GROUP BY bot_id")
+            .bind(bots)
+            .fetch_all(pool)
+            .await?;
+    for (bot, f) in fills {
+        if let Some(e) = out.get_mut(&bot) {
+            e.fills_total = n(f);
+        }
+    }
+
+    let instances: Vec<(Uuid, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT bot_id, restart_count, last_heartbeat_at FROM bot_instances WHERE bot_id = ANY($1)",
+    )
+    .bind(bots)
+    .fetch_all(pool)
+    .await?;
+    for (bot, restarts, beat) in instances {
+        if let Some(e) = out.get_mut(&bot) {
+            e.ever_ran = true;
+            e.restarts = n(i64::from(restarts));
+            e.last_heartbeat_at = beat;
+        }
+    }
+
+    let broker_errors: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM integration_usage_events WHERE provider_id = ANY($1) \
+         AND status = 'ERROR' AND created_at > $2",
+    )
+    .bind(&["ironbeam", "tradovate"][..])
+    .bind(day)
+    .fetch_one(pool)
+    .await?;
+    Ok((out, n(broker_errors)))
+}
