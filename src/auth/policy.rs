@@ -29,6 +29,9 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/2fa/verify"),
     ("POST", "/api/auth/register"),
+    // Must answer when Postgres (and so every session check) is down (SPEC §5); it names
+    // blockers and breaker scopes, never a secret, a value or a user.
+    ("GET", "/api/system/status"),
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@ mod helpers;
 mod integrations;
 mod integrations_verify;
 mod ledger;
+mod observatory;
 mod openapi;
 mod operations;
 mod providers;

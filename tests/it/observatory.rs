@@ -1,0 +1,323 @@
+//! The Observatory backend: system status (SPEC §8.1), a breaker opening lowers the bot's
+//! autonomy breakdown and tier and shows in the status (SPEC §8.4), status with Postgres gone,
+//! and the tier gating trading (a LOCKED bot's evaluation names AUTONOMY_TIER_INSUFFICIENT).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::integrations::registry::EnvMap;
+use tradeplane::runtime::{BotStatus, Fault, RunnerOptions, Timeframe};
+
+use crate::helpers::{TestApp, envelope, spawn_app_with_env, spawn_app_with_runtime_config};
+use crate::runtime::{bot_row, test_config};
+use crate::sandbox::start_sandbox;
+
+async fn status(app: &TestApp) -> Value {
+    let (code, body) = envelope(app.get("/api/system/status").await).await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn codes(body: &Value) -> Vec<(String, String)> {
+    body["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["code"].as_str().unwrap().to_owned(),
+                b["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[sqlx::test]
+async fn status_is_blocked_without_keys_and_lifts_once_sandbox_keys_are_verified(pool: PgPool) {
+    // No keys at all.
+    let app = spawn_app_with_env(pool.clone(), &EnvMap::new())
+        .await
+        .signed_in_as_admin()
+        .await;
+    let body = eventually("a first tick", async || {
+        let b = status(&app).await;
+        (b["scheduler"]["loop_health"] == "OK").then_some(b)
+    })
+    .await;
+    assert_eq!(body["system_status"], "BLOCKED", "{body}");
+    assert_eq!(body["autonomy_allowed"], false);
+    let found = codes(&body);
+    assert!(
+        found.contains(&("DATA_UNAVAILABLE".into(), "SEV-1".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("AI_PROVIDER_UNAVAILABLE".into(), "SEV-2".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("EXECUTION_BROKER_UNAVAILABLE".into(), "SEV-2".into())),
+        "{found:?}"
+    );
+    for b in body["blockers"].as_array().unwrap() {
+        assert!(!b["suggested_fix"].as_str().unwrap().is_empty(), "{b}");
+        assert!(!b["message"].as_str().unwrap().is_empty(), "{b}");
+        assert_eq!(b["trace_id"], body["trace_id"], "{b}");
+    }
+    assert_eq!(body["integrations"]["configured"], 0);
+    assert!(body["bots"]["byAutonomyTier"]["LOCKED"].is_u64(), "{body}");
+
+    // Sandbox keys for everything, verified: nothing SEV-1 is left.
+    let env = start_sandbox().await;
+    let app = spawn_app_with_env(pool.clone(), &env)
+        .await
+        .signed_in_as_admin()
+        .await;
+    // Before verify, a key alone proves nothing.
+    let body = eventually("a first tick", async || {
+        let b = status(&app).await;
+        (b["scheduler"]["loop_health"] == "OK" && b["integrations"]["connected"].is_u64())
+            .then_some(b)
+    })
+    .await;
+    assert!(
+        codes(&body).contains(&("DATA_UNAVAILABLE".into(), "SEV-1".into())),
+        "{body}"
+    );
+    for provider in ["databento", "polygon", "ironbeam", "tradovate", "openai"] {
+        let (code, b) = envelope(
+            app.post(
+                "/api/integrations/verify",
+                json!({ "provider_id": provider }),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(code, 200, "{provider}: {b}");
+    }
+    let body = eventually("the verifies to reach the status", async || {
+        let b = status(&app).await;
+        (b["system_status"] != "BLOCKED").then_some(b)
+    })
+    .await;
+    assert!(
+        matches!(body["system_status"].as_str(), Some("OK" | "DEGRADED")),
+        "{body}"
+    );
+    assert_eq!(body["autonomy_allowed"], true);
+    assert!(codes(&body).iter().all(|(_, sev)| sev == "SEV-2"), "{body}");
+    assert!(
+        body["integrations"]["connected"].as_u64().unwrap() >= 5,
+        "{body}"
+    );
+}
+
+#[sqlx::test]
+async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(pool: PgPool) {
+    let app = spawn_app_with_env(pool.clone(), &EnvMap::new())
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = bot_row(&pool).await;
+    let opts = RunnerOptions {
+        timeframe: Timeframe::S1,
+        live: false,
+    };
+    rt.start_runner(bot, opts).await.unwrap();
+    let before = eventually("a first score", async || {
+        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+        let s = &b["autonomy_score"];
+        (s["supervisor_trust_score"].as_i64() == Some(100)).then(|| s.clone())
+    })
+    .await;
+    let breaker_gate = |s: &Value| {
+        s["breakdown"]["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gate"] == "no_open_breaker")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(breaker_gate(&before)["passed"], true);
+
+    // Three failures open the runner's breaker.
+    for n in 1..=3 {
+        let _ = rt
+            .inject_fault(bot, Fault::Fail(format!("drill {n}")))
+            .await;
+        if n < 3 {
+            eventually("the restart", async || {
+                let r = rt.runner(bot)?;
+                (r.restart_count == n && r.status.is_live()).then_some(json!(null))
+            })
+            .await;
+        }
+    }
+    eventually("the breaker to open", async || {
+        (rt.runner(bot)?.breaker_state == "OPEN").then_some(json!(null))
+    })
+    .await;
+    let opened = Instant::now();
+    let after = eventually("the score to drop", async || {
+        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+        let s = &b["autonomy_score"];
+        (s["autonomy_tier"] == "LOCKED" && s["supervisor_trust_score"] == 0).then(|| s.clone())
+    })
+    .await;
+    let took = opened.elapsed();
+    assert!(took < Duration::from_secs(1), "tier dropped after {took:?}");
+    assert!(
+        after["autonomy_score"].as_i64() < before["autonomy_score"].as_i64(),
+        "{before} → {after}"
+    );
+    let gate = breaker_gate(&after);
+    assert_eq!(gate["passed"], false);
+    assert_eq!(gate["evidence"]["breaker_state"], "OPEN");
+    assert!(!gate["fix"].as_str().unwrap().is_empty());
+    assert_eq!(rt.runner(bot).unwrap().status, BotStatus::Error);
+
+    // The status lists the open breaker.
+    let body = status(&app).await;
+    let scope = format!("bot:{bot}");
+    assert!(
+        body["scheduler"]["circuit_breakers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["scope"] == scope.as_str() && b["state"] == "OPEN"),
+        "{body}"
+    );
+    assert!(
+        body["blockers"].as_array().unwrap().iter().any(|b| {
+            b["code"] == "CIRCUIT_BREAKER_OPEN"
+                && b["severity"] == "SEV-2"
+                && b["message"].as_str().unwrap().contains(&scope)
+        }),
+        "{body}"
+    );
+    // POST re-scores on demand, with the same verdict.
+    let (code, b) = envelope(
+        app.post(&format!("/api/bots/{bot}/autonomy-score"), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(code, 200, "{b}");
+    assert_eq!(b["autonomy_score"]["autonomy_tier"], "LOCKED");
+}
+
+#[sqlx::test]
+async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool) {
+    let app = spawn_app_with_runtime_config(pool.clone(), test_config())
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = bot_row(&pool).await;
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::S1,
+            live: false,
+        },
+    )
+    .await
+    .unwrap();
+    // No market data, no evidence: the scorer locks it, and its next evaluations say so.
+    let blocked = eventually("a no-trade naming the tier", async || {
+        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/no-trade-traces")).await).await;
+        b["items"]
+            .as_array()?
+            .iter()
+            .find(|t| {
+                t["blocked_by"]
+                    .as_array()
+                    .is_some_and(|bs| bs.iter().any(|x| x["code"] == "AUTONOMY_TIER_INSUFFICIENT"))
+            })
+            .cloned()
+    })
+    .await;
+    assert_eq!(blocked["suppression_type"], "GATE_BLOCKED");
+    let tier = blocked["blocked_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["code"] == "AUTONOMY_TIER_INSUFFICIENT")
+        .unwrap();
+    assert_eq!(tier["gate"], "autonomy_tier");
+    assert!(
+        tier["reason_human"].as_str().unwrap().contains("LOCKED"),
+        "{tier}"
+    );
+    // The score that locked it is stored with its breakdown.
+    let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+    assert!(b["autonomy_score"]["breakdown"]["gates"].is_array(), "{b}");
+}
+
+/// Postgres gone (the test database's connections are terminated and new ones refused):
+/// the status still answers at once, BLOCKED with DATABASE_UNAVAILABLE.
+#[sqlx::test]
+async fn with_postgres_gone_the_status_still_answers_blocked(pool: PgPool) {
+    let app = spawn_app_with_env(pool.clone(), &EnvMap::new())
+        .await
+        .signed_in_as_admin()
+        .await;
+    eventually("a current snapshot", async || {
+        let b = status(&app).await;
+        (!codes(&b).iter().any(|(c, _)| c == "DATABASE_UNAVAILABLE")).then_some(b)
+    })
+    .await;
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // Another connection (outside the test pool) takes the database away.
+    let admin_url = std::env::var("DATABASE_URL").unwrap();
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+        .bind(&db)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let body = eventually("DATABASE_UNAVAILABLE", async || {
+        let started = Instant::now();
+        let b = status(&app).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "status took {:?}",
+            started.elapsed()
+        );
+        codes(&b)
+            .contains(&("DATABASE_UNAVAILABLE".into(), "SEV-1".into()))
+            .then_some(b)
+    })
+    .await;
+    assert_eq!(body["system_status"], "BLOCKED");
+    assert_eq!(body["autonomy_allowed"], false);
+    assert!(body["bots"]["byAutonomyTier"].is_null(), "{body}");
+    sqlx::query(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
