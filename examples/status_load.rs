@@ -6,9 +6,11 @@
 //! spread over 30 days and 17 providers) unless it already holds that many rows, then serves
 //! the real app on a free port and times sequential status requests.
 
+#[path = "support/usage_fill.rs"]
+mod usage_fill;
+
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
 use tradeplane::{
     api::{self, AppState},
     config::Config,
@@ -28,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let url = std::env::var("DATABASE_URL")?;
     let pool = store::connect(&url).await?;
     store::migrate(&pool).await?;
-    fill(&pool, events).await?;
+    usage_fill::fill(&pool, events, &[]).await?;
 
     // Plain-http cookies: the load goes through the real session guard, as a browser's would.
     let mut config = Config::default();
@@ -100,41 +102,4 @@ async fn signed_in_client(base: &str) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .default_headers(headers)
         .build()?)
-}
-
-async fn fill(pool: &PgPool, target: u64) -> anyhow::Result<()> {
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM integration_usage_events")
-        .fetch_one(pool)
-        .await?;
-    let mut have = u64::try_from(have)?;
-    let started = Instant::now();
-    while have < target {
-        let n = (target - have).min(1_000_000) as i64;
-        sqlx::query(
-            "INSERT INTO integration_usage_events \
-             (id, created_at, provider_id, action, status, latency_ms, error_code, trace_id, metadata) \
-             SELECT gen_random_uuid(), now() - (random() * interval '30 days'), \
-                    (ARRAY['databento','polygon','finnhub','alphavantage','fmp','fred','ironbeam','tradovate', \
-                           'openai','anthropic','google_gemini','groq','xai','openrouter','unusual_whales', \
-                           'redis','discord'])[1 + (g % 17)], \
-                    'bars.fetch', CASE WHEN g % 50 = 0 THEN 'ERROR' ELSE 'OK' END, (g % 300)::int, \
-                    CASE WHEN g % 50 = 0 THEN 'TIMEOUT' END, md5(g::text), '{}'::jsonb \
-             FROM generate_series(1, $1::bigint) g",
-        )
-        .bind(n)
-        .execute(pool)
-        .await?;
-        have += n as u64;
-        println!(
-            "filled {have} events ({:.0} s)",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    sqlx::query("ANALYZE integration_usage_events")
-        .execute(pool)
-        .await?;
-    sqlx::query("ANALYZE integration_usage_minutely")
-        .execute(pool)
-        .await?;
-    Ok(())
 }

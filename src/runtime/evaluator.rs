@@ -237,10 +237,12 @@ impl BotEvaluator {
         boundary: DateTime<Utc>,
     ) -> Result<Outcome, sqlx::Error> {
         let trace = TraceId::generate();
-        trace
+        let outcome = trace
             .clone()
             .scope(self.evaluate(trading, rt, boundary, trace))
-            .await
+            .await?;
+        trading.evaluations.fetch_add(1, Ordering::Relaxed);
+        Ok(outcome)
     }
 
     async fn evaluate(
