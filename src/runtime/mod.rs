@@ -13,6 +13,7 @@
 //! snapshots without awaiting Postgres.
 
 pub mod bots;
+pub mod bus;
 pub mod evaluator;
 pub mod events;
 pub mod feed;
@@ -36,6 +37,7 @@ use tradeplane_actors::{
 use uuid::Uuid;
 
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
+pub use bus::{EventBus, LiveEvent, LiveKind, TraceKind, TraceSummary};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
 pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
@@ -397,6 +399,11 @@ impl RuntimeHandle {
 
     pub fn telemetry(&self) -> &TelemetryHandle {
         &self.inner.telemetry
+    }
+
+    /// Live events (`GET /api/events/stream`). Detached: a working bus nothing publishes to.
+    pub fn bus(&self) -> &EventBus {
+        self.inner.telemetry.bus()
     }
 
     /// The providers this runtime was started with (configs and clients). Detached: none
