@@ -36,7 +36,9 @@ async fn main() -> anyhow::Result<()> {
     let pool = store::connect(&url).await?;
     store::migrate(&pool).await?;
 
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM bots").fetch_one(&pool).await?;
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM bots")
+        .fetch_one(&pool)
+        .await?;
     if have < i64::try_from(bots)? {
         sqlx::query(
             "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits) \
@@ -49,7 +51,9 @@ async fn main() -> anyhow::Result<()> {
         .execute(&pool)
         .await?;
     }
-    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM bots").fetch_all(&pool).await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM bots")
+        .fetch_all(&pool)
+        .await?;
     usage_fill::fill(&pool, events, &ids).await?;
 
     let runtime = Runtime::start(pool.clone(), RuntimeConfig::default()).await?;
@@ -75,7 +79,9 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     let target = format!("http://{addr}/api/system/status");
     for _ in 0..100 {
         client.get(&target).send().await?.bytes().await?;

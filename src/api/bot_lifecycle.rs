@@ -23,7 +23,7 @@ use crate::{
     store::{
         audit_log::{NewAuditEntry, Outcome},
         bots::{self, Bot, Stage},
-        system_events::{self, NewSystemEvent, Severity},
+        system_events::{NewSystemEvent, Severity},
     },
 };
 
@@ -97,9 +97,7 @@ async fn event(
     let e = NewSystemEvent::new(severity, code, message)
         .bot(bot)
         .metadata(meta);
-    if let Err(err) = system_events::insert(&state.pool, e).await {
-        tracing::warn!(error = %err, "could not record system event");
-    }
+    state.record_event(e).await;
 }
 
 /// Safe start, then the runner. Shared by start and restart.

@@ -234,7 +234,13 @@ async fn verify(
     };
     let Some(result) = state
         .integrations
-        .record_verification(&state.pool, config.spec.id, &report, latency)
+        .record_verification(
+            &state.pool,
+            state.runtime.bus(),
+            config.spec.id,
+            &report,
+            latency,
+        )
         .await
     else {
         return Err(ApiError::internal(format!(

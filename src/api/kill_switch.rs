@@ -20,7 +20,7 @@ use crate::{
         audit_log::{NewAuditEntry, Outcome},
         bots, orders,
         settings::{self, KillSwitch},
-        system_events::{self, NewSystemEvent, Severity},
+        system_events::{NewSystemEvent, Severity},
     },
 };
 
@@ -151,9 +151,7 @@ async fn set_kill_switch(
         )
     }
     .metadata(json!({ "by": me.email, "reason": after.reason, "killed_bot_ids": killed, "cancelled_order_ids": cancelled }));
-    if let Err(err) = system_events::insert(&state.pool, event).await {
-        tracing::warn!(error = %err, "could not record system event");
-    }
+    state.record_event(event).await;
     Ok(ApiOk::new(KillSwitchBody {
         kill_switch: after,
         killed_bot_ids: killed,

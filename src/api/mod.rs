@@ -7,6 +7,7 @@ pub mod bot_lifecycle;
 pub mod bots;
 pub mod envelope;
 pub mod errors;
+pub mod events;
 pub mod health;
 pub mod integrations;
 pub mod jobs;
@@ -62,6 +63,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(autonomy::router())
         .merge(system_status::router())
         .merge(kill_switch::router())
+        .merge(events::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.

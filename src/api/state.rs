@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -8,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::integrations::{self, Integrations, registry::EnvMap, usage::UsageSink};
 use crate::runtime::RuntimeHandle;
+use crate::store::system_events::{self, NewSystemEvent, SystemEvent};
 use crate::{clock::Clock, config::Config};
 
 #[derive(Clone)]
@@ -23,6 +25,8 @@ pub struct AppState {
     pub integrations: Arc<Integrations>,
     /// The time source for expiry, throttling and TOTP steps (manual in tests).
     pub clock: Clock,
+    /// How often an idle `/api/events/stream` sends a keep-alive comment (short in tests).
+    pub events_keep_alive: Duration,
 }
 
 impl AppState {
@@ -56,6 +60,22 @@ impl AppState {
             runtime,
             integrations,
             clock: Clock::system(),
+            events_keep_alive: Duration::from_secs(15),
+        }
+    }
+
+    /// Writes a system event and publishes it on the live stream. A failed write is logged,
+    /// not returned: recording an event never fails the action it describes.
+    pub async fn record_event(&self, event: NewSystemEvent) -> Option<SystemEvent> {
+        match system_events::insert(&self.pool, event).await {
+            Ok(row) => {
+                self.runtime.bus().publish_system_event(&row);
+                Some(row)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not record system event");
+                None
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::{
     store::{
         audit_log::{NewAuditEntry, Outcome},
         settings::{self, Settings},
-        system_events::{self, NewSystemEvent, Severity},
+        system_events::{NewSystemEvent, Severity},
     },
 };
 
@@ -77,8 +77,6 @@ async fn set_trading_switch(
         format!("Global trading switch turned {state_word} by {}", me.email),
     )
     .metadata(serde_json::json!({ "enabled": after.trading_enabled, "by": me.email }));
-    if let Err(err) = system_events::insert(&state.pool, event).await {
-        tracing::warn!(error = %err, "could not record system event");
-    }
+    state.record_event(event).await;
     Ok(ApiOk::new(SettingsBody { settings: after }))
 }

@@ -12,7 +12,7 @@ use crate::{
     runtime::{Runtime, RuntimeConfig},
     store::{
         self, Database,
-        system_events::{self, NewSystemEvent, Severity},
+        system_events::{NewSystemEvent, Severity},
     },
     trace::TraceId,
 };
@@ -61,7 +61,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listener,
         api::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown({
+        // Open event streams never end on their own: close them so the drain can finish.
+        let bus = state.runtime.bus().clone();
+        async move {
+            shutdown_signal().await;
+            bus.close();
+        }
+    })
     .await
     .context("HTTP server failed")?;
 
@@ -104,8 +111,8 @@ async fn record(state: &AppState, event: NewSystemEvent) {
         trace_id: trace_id.clone(),
         ..event
     };
-    if let Err(err) = system_events::insert(&state.pool, event).await {
-        tracing::warn!(%trace_id, error = %err, "could not record system event");
+    if state.record_event(event).await.is_none() {
+        tracing::warn!(%trace_id, "lifecycle event not recorded");
     }
 }
 

@@ -76,11 +76,12 @@ pub fn endpoint_of(config: &ProviderConfig) -> String {
 
 impl Integrations {
     /// Persists a verify's outcome (so `connected` survives restarts) and writes a system
-    /// event. None when the provider is not configured. The runtime's ProviderActor runs the
-    /// verify; the API records it here.
+    /// event (also published on `bus`). None when the provider is not configured. The
+    /// runtime's ProviderActor runs the verify; the API records it here.
     pub async fn record_verification(
         &self,
         pool: &sqlx::PgPool,
+        bus: &crate::runtime::bus::EventBus,
         id: &str,
         report: &providers::VerifyReport,
         latency: Duration,
@@ -124,7 +125,8 @@ impl Integrations {
                 "sandbox": client.config.sandbox,
                 "endpoint": verification.endpoint,
             }));
-            system_events::insert(pool, event).await?;
+            let row = system_events::insert(pool, event).await?;
+            bus.publish_system_event(&row);
             Ok(verification)
         }
         .await;

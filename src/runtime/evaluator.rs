@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::RuntimeHandle;
 use super::feed::{BarFeed, FeedRequest};
 use super::trace_writer::{NoTradeOp, TraceSender};
+use super::{EventBus, RuntimeHandle, TraceKind, TraceSummary};
 use crate::domain::{
     bars::Bar,
     calendar::HolidayCalendar,
@@ -56,6 +56,8 @@ pub struct Trading {
     pub skipped_ticks: AtomicU64,
     /// Evaluations completed (each left exactly one trace, or queued one for the writer).
     pub evaluations: AtomicU64,
+    /// Live events: a summary of every new trace (folds are not repeated).
+    pub bus: EventBus,
 }
 
 /// Counters of the trading loop, for status and the load figures.
@@ -519,8 +521,18 @@ impl BotEvaluator {
             risk_snapshot,
             trace_id: trace.clone(),
         };
+        let reason_code = d.reason_code.clone();
         match orders::place(&trading.pool, order, decision, Utc::now()).await? {
-            Placed::New { order, .. } => {
+            Placed::New { order, trace: row } => {
+                trading.bus.publish_trace(TraceSummary {
+                    bot_id: self.bot_id,
+                    run_id: Some(self.run_id),
+                    kind: TraceKind::Decision,
+                    reason_code,
+                    blocked_codes: Vec::new(),
+                    trace_id: row.trace_id.clone(),
+                    at: row.created_at,
+                });
                 self.order_times.push_back(now);
                 self.fold = None;
                 if order.status == "WORKING" {
@@ -567,6 +579,16 @@ impl BotEvaluator {
             _ => {
                 let id = Uuid::now_v7();
                 self.fold = Some((id, key));
+                // Only new suppressions go live: folds repeat on every bar.
+                trading.bus.publish_trace(TraceSummary {
+                    bot_id: self.bot_id,
+                    run_id: Some(self.run_id),
+                    kind: TraceKind::NoTrade,
+                    reason_code: n.reason_code.clone(),
+                    blocked_codes: n.blocked_by.iter().map(|b| b.code.clone()).collect(),
+                    trace_id: trace.as_str().to_owned(),
+                    at,
+                });
                 NoTradeOp::Insert(Box::new(NoTradeTrace {
                     id,
                     bot_id: self.bot_id,

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use tradeplane_actors::{BreakerState, EventKind, SupervisionEvent, SupervisionEventSink};
 use uuid::Uuid;
 
+use super::registry::breaker_state_str;
 use super::telemetry::TelemetryHandle;
 use crate::store::system_events::{NewSystemEvent, Severity};
 use crate::trace::TraceId;
@@ -188,8 +189,19 @@ impl TelemetrySink {
 
 impl SupervisionEventSink for TelemetrySink {
     fn emit(&self, ev: SupervisionEvent) {
+        let at = DateTime::<Utc>::from(ev.at);
+        // Bot runner and provider breakers all report through this sink.
+        if let EventKind::BreakerTransition { from, to, reason } = &ev.kind {
+            self.telemetry.bus().publish_breaker(
+                &ev.source,
+                breaker_state_str(*from),
+                breaker_state_str(*to),
+                reason,
+                at,
+            );
+        }
         let mut stamped = to_system_event(&ev).stamp();
-        stamped.created_at = DateTime::<Utc>::from(ev.at);
+        stamped.created_at = at;
         self.telemetry.stamped_system_event(stamped);
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod autonomy;
 pub mod bots;
+pub mod bus;
 pub mod evaluator;
 pub mod events;
 pub mod feed;
@@ -38,6 +39,7 @@ use tradeplane_actors::{
 use uuid::Uuid;
 
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
+pub use bus::{EventBus, LiveEvent, LiveKind, TraceKind, TraceSummary};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
 pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
@@ -223,6 +225,7 @@ impl Runtime {
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
             skipped_ticks: Default::default(),
             evaluations: Default::default(),
+            bus: t.bus().clone(),
         });
         let tiers = Arc::new(TierBook::default());
         for (bot, tier) in crate::store::autonomy_scores::tiers(&pool).await? {
@@ -443,6 +446,11 @@ impl RuntimeHandle {
 
     pub fn telemetry(&self) -> &TelemetryHandle {
         &self.inner.telemetry
+    }
+
+    /// Live events (`GET /api/events/stream`). Detached: a working bus nothing publishes to.
+    pub fn bus(&self) -> &EventBus {
+        self.inner.telemetry.bus()
     }
 
     /// The providers this runtime was started with (configs and clients). Detached: none

@@ -169,6 +169,8 @@ pub struct Slot {
     /// Restarts refused because the breaker is open; cleared by the next start.
     pub refused: bool,
     flushed_beat: Option<DateTime<Utc>>,
+    /// The status last published on the live bus.
+    published: BotStatus,
 }
 
 impl Slot {
@@ -292,6 +294,7 @@ impl Registry {
             kill: None,
             refused: false,
             flushed_beat: None,
+            published: BotStatus::Stopped,
         }
     }
 
@@ -363,6 +366,7 @@ impl Registry {
                 .entry(row.bot_id)
                 .or_insert_with(|| self.new_slot(row.bot_id, None));
             slot.status = BotStatus::Killed;
+            slot.published = BotStatus::Killed;
             slot.kill = Some(
                 row.last_error
                     .clone()
@@ -376,9 +380,31 @@ impl Registry {
         Ok(n)
     }
 
+    /// Every status change ends here (after the slot is updated): queues the row for the
+    /// writer and publishes the change live. Takes the slots lock: never call it while holding
+    /// it (inside `with_slot`/`with_slots`).
     pub fn mark_bot(&self, bot_id: Uuid) {
+        self.publish_status(bot_id);
         lock(&self.dirty_bots).insert(bot_id);
         self.notify.notify_one();
+    }
+
+    /// Publishes the bot's status if it differs from the last one published.
+    fn publish_status(&self, bot_id: Uuid) {
+        let mut slots = lock(&self.slots);
+        let Some(slot) = slots.get_mut(&bot_id) else {
+            return;
+        };
+        if slot.published == slot.status {
+            return;
+        }
+        let from = std::mem::replace(&mut slot.published, slot.status);
+        self.telemetry.bus().publish_bot_status(
+            bot_id,
+            from.as_str(),
+            slot.status.as_str(),
+            slot.last_error.as_deref(),
+        );
     }
 
     pub fn mark_breaker(&self, bot_id: Uuid) {

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
+use super::bus::EventBus;
 use crate::store::system_events::{self, NewSystemEvent, Severity, StampedSystemEvent};
 use crate::store::usage_events::{self, UsageEvent};
 
@@ -83,10 +84,12 @@ pub struct TelemetryStats {
 }
 
 /// Cheap, cloneable, never blocks: the only way the rest of the process talks to the writer.
+/// Every system event it is given is also published live on its [`EventBus`].
 #[derive(Clone)]
 pub struct TelemetryHandle {
     tx: mpsc::Sender<Item>,
     counters: Arc<Counters>,
+    bus: EventBus,
 }
 
 impl std::fmt::Debug for TelemetryHandle {
@@ -100,12 +103,19 @@ impl std::fmt::Debug for TelemetryHandle {
 impl TelemetryHandle {
     /// Queues a system event (stamped now). `false` if it was dropped (and counted).
     pub fn system_event(&self, event: NewSystemEvent) -> bool {
-        self.push(Item::System(event.stamp()))
+        self.stamped_system_event(event.stamp())
     }
 
-    /// Queues an already stamped system event (keeps its time).
+    /// Queues an already stamped system event (keeps its time). Published live even when the
+    /// buffer is full: the stream still tells the truth during a database outage.
     pub fn stamped_system_event(&self, event: StampedSystemEvent) -> bool {
+        self.bus.publish_system_event(&event.to_row());
         self.push(Item::System(event))
+    }
+
+    /// The live event bus (`GET /api/events/stream`).
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
     }
 
     /// Queues a usage event. `false` if it was dropped (and counted).
@@ -153,6 +163,7 @@ impl TelemetryHandle {
         Self {
             tx,
             counters: Arc::default(),
+            bus: EventBus::default(),
         }
     }
 }
@@ -166,11 +177,17 @@ pub struct TelemetryWriter {
 
 impl TelemetryWriter {
     pub fn start(pool: PgPool, config: TelemetryConfig) -> Self {
+        Self::start_with_bus(pool, config, EventBus::default())
+    }
+
+    /// `start`, publishing system events on `bus`.
+    pub fn start_with_bus(pool: PgPool, config: TelemetryConfig, bus: EventBus) -> Self {
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
         let counters = Arc::new(Counters::default());
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             pool,
+            bus: bus.clone(),
             rx: tokio::sync::Mutex::new(rx),
             counters: counters.clone(),
             outage_since: std::sync::Mutex::new(None),
@@ -189,7 +206,7 @@ impl TelemetryWriter {
             })
             .collect();
         Self {
-            handle: TelemetryHandle { tx, counters },
+            handle: TelemetryHandle { tx, counters, bus },
             stop,
             tasks,
         }
@@ -216,6 +233,7 @@ impl TelemetryWriter {
 /// counters and the outage clock.
 struct Shared {
     pool: PgPool,
+    bus: EventBus,
     config: TelemetryConfig,
     rx: tokio::sync::Mutex<mpsc::Receiver<Item>>,
     counters: Arc<Counters>,
@@ -357,11 +375,11 @@ impl Worker {
                 .map(|ms| format!(", database unavailable for {ms} ms"))
                 .unwrap_or_default()
         );
-        self.system.push(
-            NewSystemEvent::new(Severity::Sev2, "TELEMETRY_DEGRADED", message)
-                .metadata(json!({ "dropped": dropped, "outage_ms": outage_ms }))
-                .stamp(),
-        );
+        let event = NewSystemEvent::new(Severity::Sev2, "TELEMETRY_DEGRADED", message)
+            .metadata(json!({ "dropped": dropped, "outage_ms": outage_ms }))
+            .stamp();
+        self.shared.bus.publish_system_event(&event.to_row());
+        self.system.push(event);
     }
 
     /// Shutdown: refuse new events, write everything left until the deadline.

@@ -125,6 +125,24 @@ impl NewSystemEvent {
     }
 }
 
+impl StampedSystemEvent {
+    /// The row it becomes once written.
+    pub fn to_row(&self) -> SystemEvent {
+        let e = &self.event;
+        SystemEvent {
+            id: self.id,
+            created_at: self.created_at,
+            severity: e.severity.as_str().to_owned(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+            bot_id: e.bot_id,
+            provider_id: e.provider_id.clone(),
+            trace_id: e.trace_id.as_str().to_owned(),
+            metadata: e.metadata.clone(),
+        }
+    }
+}
+
 /// Writes many events in one statement (arrays unnested server-side). Idempotent per id, so a
 /// batch retried after a lost acknowledgement is not duplicated.
 pub async fn insert_many(pool: &PgPool, events: &[StampedSystemEvent]) -> Result<u64, sqlx::Error> {

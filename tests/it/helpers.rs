@@ -136,7 +136,8 @@ pub async fn spawn_app_with_runtime_config(
     serve_state(state, Clock::system()).await
 }
 
-async fn serve_state(mut state: AppState, clock: Clock) -> TestApp {
+/// Serves `state` (built by the caller, e.g. with test-sized settings).
+pub async fn serve_state(mut state: AppState, clock: Clock) -> TestApp {
     state.clock = clock.clone();
     let pool = state.pool.clone();
     let (writers, access) = writer_routes();

@@ -6,6 +6,7 @@ mod auth_sessions;
 mod bot_limits;
 mod bots;
 mod envelope;
+mod events_stream;
 mod helpers;
 mod integrations;
 mod integrations_verify;

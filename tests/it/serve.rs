@@ -12,6 +12,8 @@ use std::{
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::Value;
 
+use crate::events_stream::SseClient;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tradeplane");
 
 fn command(data_dir: &Path) -> Command {
@@ -194,7 +196,12 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
         only(&event_codes(&client, &first.base).await, "SYSTEM_"),
         ["SYSTEM_STARTED"]
     );
+    // An open event stream does not hold up the shutdown.
+    let events_url = format!("{}/api/events/stream", first.base);
+    let mut stream = SseClient::open(&client, events_url, None).await;
+    let first_position = stream.position().await;
     let logs = stop(first);
+    drop(stream);
 
     // Every log line of that request carries its trace id, in JSON logs.
     let request_lines: Vec<&str> = logs
@@ -245,7 +252,15 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
         codes.iter().any(|c| c == "SUPERVISION_SHUTDOWN"),
         "{codes:?}"
     );
+    // The previous process's event id means nothing here: refetch, then live.
+    let events_url = format!("{}/api/events/stream", second.base);
+    let mut stream = SseClient::open(&client, events_url, Some(&first_position.to_string())).await;
+    let reset = stream.next_event().await;
+    assert!(reset.is("reset"), "{reset:?}");
+    assert_eq!(reset.json()["reason"], "unknown_id");
+    assert!(reset.id.unwrap() > first_position);
     stop(second);
+    drop(stream);
 }
 
 #[tokio::test]
