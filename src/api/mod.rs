@@ -1,5 +1,6 @@
 //! The HTTP surface: one router per area, assembled with the cross-cutting layers.
 
+pub mod ai_ops;
 pub mod audit;
 pub mod auth;
 pub mod bot_lifecycle;
@@ -58,6 +59,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(traces::router())
         .merge(ledger::router())
         .merge(kill_switch::router())
+        .merge(ai_ops::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.
