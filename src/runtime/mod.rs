@@ -12,6 +12,7 @@
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
 //! snapshots without awaiting Postgres.
 
+pub mod alerts;
 pub mod bots;
 pub mod evaluator;
 pub mod events;
@@ -142,6 +143,7 @@ struct Inner {
     provider_call_timeout: Duration,
     /// What runners trade with; `None` for a detached handle.
     trading: Option<Arc<Trading>>,
+    alerts: Arc<alerts::AlertCounters>,
 }
 
 /// Cloneable access to the running tree.
@@ -169,6 +171,7 @@ pub struct Runtime {
     providers_writer: tokio::task::JoinHandle<()>,
     trace_writer: tokio::task::JoinHandle<()>,
     trace_stop: watch::Sender<bool>,
+    alerts: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -218,6 +221,15 @@ impl Runtime {
         });
         let (writer_stop, stop_rx) = watch::channel(false);
         let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx.clone()));
+        let alert_counters = Arc::new(alerts::AlertCounters::default());
+        let alerts = alerts::spawn(
+            pool.clone(),
+            integrations.client("discord"),
+            t.clone(),
+            alert_counters.clone(),
+            alerts::AlertsConfig::default(),
+            stop_rx.clone(),
+        );
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
 
         let bots_name = format!("tradeplane.bots.{id}");
@@ -306,6 +318,7 @@ impl Runtime {
                 providers: provider_set,
                 provider_call_timeout: config.providers.call_timeout,
                 trading: Some(trading),
+                alerts: alert_counters,
             }),
         };
         Ok(Runtime {
@@ -318,6 +331,7 @@ impl Runtime {
             providers_writer,
             trace_writer,
             trace_stop,
+            alerts,
         })
     }
 
@@ -353,6 +367,11 @@ impl Runtime {
         if let Err(err) = self.providers_writer.await {
             tracing::error!(error = %err, "provider breaker writer failed");
         }
+        if let Some(task) = self.alerts
+            && let Err(err) = task.await
+        {
+            tracing::error!(error = %err, "alerts task failed");
+        }
         self.telemetry.shutdown().await
     }
 }
@@ -385,6 +404,7 @@ impl RuntimeHandle {
                 providers: Arc::new(ProviderSet::empty()),
                 provider_call_timeout: ProvidersConfig::default().call_timeout,
                 trading: None,
+                alerts: Default::default(),
             }),
         }
     }
