@@ -1,5 +1,6 @@
 //! The HTTP surface: one router per area, assembled with the cross-cutting layers.
 
+pub mod ai_ops;
 pub mod audit;
 pub mod auth;
 pub mod autonomy;
@@ -64,6 +65,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(system_status::router())
         .merge(kill_switch::router())
         .merge(events::router())
+        .merge(ai_ops::router())
 }
 
 /// The whole application: API, operational endpoints, API docs and the web app.

@@ -12,6 +12,7 @@
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
 //! snapshots without awaiting Postgres.
 
+pub mod alerts;
 pub mod autonomy;
 pub mod bots;
 pub mod bus;
@@ -152,6 +153,7 @@ struct Inner {
     /// Every bot's autonomy tier, kept by the scorer, read by the runners.
     tiers: Arc<TierBook>,
     status: Arc<status_cache::StatusCache>,
+    alerts: Arc<alerts::AlertCounters>,
 }
 
 /// Cloneable access to the running tree.
@@ -179,6 +181,7 @@ pub struct Runtime {
     providers_writer: tokio::task::JoinHandle<()>,
     trace_writer: tokio::task::JoinHandle<()>,
     trace_stop: watch::Sender<bool>,
+    alerts: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -244,6 +247,15 @@ impl Runtime {
             t.clone(),
             stop_rx.clone(),
         ));
+        let alert_counters = Arc::new(alerts::AlertCounters::default());
+        let alerts = alerts::spawn(
+            pool.clone(),
+            integrations.client("discord"),
+            t.clone(),
+            alert_counters.clone(),
+            alerts::AlertsConfig::default(),
+            stop_rx.clone(),
+        );
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
 
         let bots_name = format!("tradeplane.bots.{id}");
@@ -264,6 +276,7 @@ impl Runtime {
                 trading: Some(trading),
                 tiers,
                 status: status.clone(),
+                alerts: alert_counters.clone(),
             }),
         };
         let scheduler_child = {
@@ -365,6 +378,7 @@ impl Runtime {
             providers_writer,
             trace_writer,
             trace_stop,
+            alerts,
         })
     }
 
@@ -400,6 +414,11 @@ impl Runtime {
         if let Err(err) = self.providers_writer.await {
             tracing::error!(error = %err, "provider breaker writer failed");
         }
+        if let Some(task) = self.alerts
+            && let Err(err) = task.await
+        {
+            tracing::error!(error = %err, "alerts task failed");
+        }
         self.telemetry.shutdown().await
     }
 }
@@ -434,6 +453,7 @@ impl RuntimeHandle {
                 trading: None,
                 tiers: Arc::default(),
                 status: Arc::default(),
+                alerts: Default::default(),
             }),
         }
     }

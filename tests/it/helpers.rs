@@ -31,6 +31,25 @@ pub struct TestApp {
     /// What the handlers see; its runtime is detached unless the app came from
     /// [`spawn_app_with_runtime`] or [`spawn_app_with_env`].
     pub state: AppState,
+    /// The supervision tree behind `state`, stopped when the app is dropped.
+    pub runtime: Option<RuntimeGuard>,
+}
+
+/// Stops its runtime when dropped (the end of a test): the tree, its writers and its pool
+/// connections are released while sqlx closes the test pool, instead of living on and holding
+/// connections the other tests need.
+pub struct RuntimeGuard(Option<Runtime>);
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move {
+                runtime.shutdown().await;
+            });
+        }
+    }
 }
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -131,9 +150,10 @@ pub async fn spawn_app_with_runtime_config(
 ) -> TestApp {
     let runtime = Runtime::start(pool.clone(), config).await.unwrap();
     let handle = runtime.handle();
-    std::mem::forget(runtime);
     let state = AppState::new(pool, test_config(), handle);
-    serve_state(state, Clock::system()).await
+    let mut app = serve_state(state, Clock::system()).await;
+    app.runtime = Some(RuntimeGuard(Some(runtime)));
+    app
 }
 
 /// Serves `state` (built by the caller, e.g. with test-sized settings).
@@ -158,6 +178,7 @@ pub async fn serve_state(mut state: AppState, clock: Clock) -> TestApp {
         clock,
         pool,
         state,
+        runtime: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Integration tests: the real server on a random port against a fresh Postgres database.
 
+mod ai_ops;
+mod alerts;
 mod auth_2fa;
 mod auth_access;
 mod auth_sessions;

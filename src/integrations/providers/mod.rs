@@ -3,6 +3,7 @@
 
 mod brokers;
 pub mod databento;
+pub mod discord;
 mod infra;
 mod llm;
 pub mod market_data;

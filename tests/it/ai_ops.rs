@@ -1,0 +1,259 @@
+//! `GET /api/ai-ops/summary`: per LLM provider calls, errors by code and latency percentiles
+//! over a window, checked against values computed by hand; empty rows say why.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    integrations::registry::EnvMap,
+    store::usage_events::{self, UsageEvent, UsageStatus},
+};
+
+use crate::{
+    helpers::{envelope, error_code},
+    integrations::spawn_with_env,
+};
+
+fn event(
+    provider: &str,
+    status: UsageStatus,
+    latency: u32,
+    code: Option<&str>,
+    ago: Duration,
+) -> UsageEvent {
+    let mut e = UsageEvent::new(provider, "chat", status, latency);
+    e.error_code = code.map(str::to_owned);
+    e.created_at = Utc::now() - ago;
+    e
+}
+
+fn provider<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider_id"] == id)
+        .unwrap_or_else(|| panic!("{id} missing from {body}"))
+}
+
+fn close(v: &Value, want: f64) {
+    let got = v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    assert!((got - want).abs() < 1e-6, "{got} != {want}");
+}
+
+/// openai and anthropic have calls, groq is configured and idle, the others are not set.
+async fn seed(pool: &PgPool) {
+    use UsageStatus::{Error, Ok, Verify};
+    let min = Duration::minutes;
+    let events = vec![
+        // openai, 10 minutes ago: 4 OK, a verify, 2 vendor errors and one breaker refusal
+        // (never reached the vendor: counted, not timed).
+        event("openai", Ok, 100, None, min(10)),
+        event("openai", Ok, 200, None, min(10)),
+        event("openai", Ok, 300, None, min(10)),
+        event("openai", Ok, 400, None, min(10)),
+        event("openai", Verify, 50, None, min(10)),
+        event("openai", Error, 500, Some("RATE_LIMITED"), min(10)),
+        event("openai", Error, 10_000, Some("TIMEOUT"), min(10)),
+        event("openai", Error, 0, Some("CIRCUIT_BREAKER_OPEN"), min(10)),
+        // Outside 24h, inside 7d.
+        event(
+            "openai",
+            Error,
+            99_999,
+            Some("INVALID_CREDENTIALS"),
+            Duration::hours(25),
+        ),
+        // anthropic, 3 hours ago (outside a 1h window).
+        event("anthropic", Ok, 10, None, Duration::hours(3)),
+        event("anthropic", Ok, 20, None, Duration::hours(3)),
+        event(
+            "anthropic",
+            Error,
+            30,
+            Some("PROVIDER_HTTP_5XX"),
+            Duration::hours(3),
+        ),
+        event(
+            "anthropic",
+            Error,
+            40,
+            Some("PROVIDER_HTTP_5XX"),
+            Duration::hours(3),
+        ),
+        // Not an LLM: never counted.
+        event("databento", Error, 7, Some("TIMEOUT"), min(5)),
+    ];
+    usage_events::insert_many(pool, &events).await.unwrap();
+}
+
+fn llm_env() -> EnvMap {
+    ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY"]
+        .into_iter()
+        .map(|k| (k.to_owned(), "FAKEKEY-ai-ops".to_owned()))
+        .collect()
+}
+
+#[sqlx::test]
+async fn the_summary_matches_hand_computed_counts_and_percentiles(pool: PgPool) {
+    seed(&pool).await;
+    let app = spawn_with_env(pool, &llm_env()).await;
+    let (status, body) = envelope(app.get("/api/ai-ops/summary").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["window"], "24h");
+    let ids: Vec<_> = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["provider_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "openai",
+            "anthropic",
+            "google_gemini",
+            "groq",
+            "xai",
+            "openrouter"
+        ]
+    );
+
+    let openai = provider(&body, "openai");
+    assert_eq!(openai["configured"], true);
+    assert_eq!(openai["calls"], 8);
+    assert_eq!(openai["ok"], 4);
+    assert_eq!(openai["errors"], 3);
+    close(&openai["error_rate"], 3.0 / 8.0);
+    assert_eq!(
+        openai["errors_by_code"],
+        json!({"RATE_LIMITED": 1, "TIMEOUT": 1, "CIRCUIT_BREAKER_OPEN": 1})
+    );
+    // Timed: 50 100 200 300 400 500 10000 (the refusal is not). percentile_cont interpolates
+    // at (n-1)·p: p50 → index 3 = 300; p95 → 5.7 = 500 + 0.7·9500; p99 → 5.94.
+    close(&openai["latency_ms"]["p50"], 300.0);
+    close(&openai["latency_ms"]["p95"], 7150.0);
+    close(&openai["latency_ms"]["p99"], 9430.0);
+    assert_eq!(openai["no_data_reason"], Value::Null);
+    assert!(openai["last_used_at"].is_string());
+    assert!(openai["last_call_at"].is_string());
+
+    let anthropic = provider(&body, "anthropic");
+    assert_eq!(anthropic["calls"], 4);
+    assert_eq!(anthropic["errors"], 2);
+    assert_eq!(anthropic["errors_by_code"], json!({"PROVIDER_HTTP_5XX": 2}));
+    // 10 20 30 40: p50 → 1.5 = 25; p95 → 2.85 = 38.5; p99 → 2.97 = 39.7.
+    close(&anthropic["latency_ms"]["p50"], 25.0);
+    close(&anthropic["latency_ms"]["p95"], 38.5);
+    close(&anthropic["latency_ms"]["p99"], 39.7);
+
+    let groq = provider(&body, "groq");
+    assert_eq!(groq["configured"], true);
+    assert_eq!(groq["calls"], 0);
+    assert_eq!(groq["latency_ms"], Value::Null);
+    assert_eq!(groq["error_rate"], Value::Null);
+    assert_eq!(groq["errors_by_code"], json!({}));
+    assert_eq!(groq["no_data_reason"], "no calls in the window");
+    for id in ["google_gemini", "xai", "openrouter"] {
+        let p = provider(&body, id);
+        assert_eq!(p["configured"], false);
+        assert_eq!(p["latency_ms"], Value::Null);
+        assert_eq!(p["last_used_at"], Value::Null);
+        assert_eq!(p["no_data_reason"], "not configured", "{p}");
+    }
+
+    let totals = &body["totals"];
+    assert_eq!(totals["providers"], 6);
+    assert_eq!(totals["providers_configured"], 3);
+    assert_eq!(totals["providers_with_calls"], 2);
+    assert_eq!(totals["calls"], 12);
+    assert_eq!(totals["errors"], 5);
+    assert_eq!(
+        totals["errors_by_code"],
+        json!({"RATE_LIMITED": 1, "TIMEOUT": 1, "CIRCUIT_BREAKER_OPEN": 1, "PROVIDER_HTTP_5XX": 2})
+    );
+    // 10 20 30 40 50 100 200 300 400 500 10000: p50 → index 5 = 100; p95 → 9.5 = 500 +
+    // 0.5·9500; p99 → 9.9 = 500 + 0.9·9500.
+    close(&totals["latency_ms"]["p50"], 100.0);
+    close(&totals["latency_ms"]["p95"], 5250.0);
+    close(&totals["latency_ms"]["p99"], 9050.0);
+    assert_eq!(totals["no_data_reason"], Value::Null);
+}
+
+#[sqlx::test]
+async fn the_window_decides_what_counts(pool: PgPool) {
+    seed(&pool).await;
+    let app = spawn_with_env(pool, &llm_env()).await;
+
+    let (status, body) = envelope(app.get("/api/ai-ops/summary?window=1h").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(provider(&body, "openai")["calls"], 8);
+    let anthropic = provider(&body, "anthropic");
+    assert_eq!(anthropic["calls"], 0);
+    assert_eq!(anthropic["latency_ms"], Value::Null);
+    assert_eq!(anthropic["no_data_reason"], "no calls in the window");
+    // Its last successful call is older than the window, and still shown.
+    assert!(anthropic["last_used_at"].is_string());
+    assert_eq!(body["totals"]["calls"], 8);
+
+    let (status, body) = envelope(app.get("/api/ai-ops/summary?window=7d").await).await;
+    assert_eq!(status, 200, "{body}");
+    let openai = provider(&body, "openai");
+    assert_eq!(openai["calls"], 9);
+    assert_eq!(openai["errors_by_code"]["INVALID_CREDENTIALS"], 1);
+    assert_eq!(body["totals"]["calls"], 13);
+
+    // A window with nothing at all: every latency null, every row says why.
+    sqlx::query("DELETE FROM integration_usage_events")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (_, body) = envelope(app.get("/api/ai-ops/summary?window=30m").await).await;
+    assert_eq!(body["totals"]["calls"], 0);
+    assert_eq!(body["totals"]["latency_ms"], Value::Null);
+    assert_eq!(body["totals"]["no_data_reason"], "no calls in the window");
+    assert_eq!(
+        provider(&body, "openai")["no_data_reason"],
+        "no calls in the window"
+    );
+}
+
+#[sqlx::test]
+async fn a_bad_window_is_refused_naming_it_and_strangers_are_not_let_in(pool: PgPool) {
+    let app = spawn_with_env(pool, &EnvMap::new()).await;
+    for bad in ["abc", "0h", "31d", "1w", "%C3%A9", "24"] {
+        let (status, body) =
+            envelope(app.get(&format!("/api/ai-ops/summary?window={bad}")).await).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(error_code(&body), "VALIDATION_FAILED");
+        assert_eq!(body["error"]["details"]["field"], "window", "{body}");
+    }
+    // Nothing configured: the totals say so.
+    let (_, body) = envelope(app.get("/api/ai-ops/summary").await).await;
+    assert_eq!(
+        body["totals"]["no_data_reason"],
+        "no LLM provider configured"
+    );
+
+    let stranger = reqwest::Client::new();
+    let res = stranger
+        .get(app.url("/api/ai-ops/summary"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = envelope(res).await;
+    assert_eq!(status, 401, "{body}");
+
+    // A viewer may read it.
+    let admin = app.admin_client().await;
+    let viewer = app
+        .user_with_role(&admin, "viewer@example.com", "viewer")
+        .await;
+    let res = viewer
+        .client
+        .get(app.url("/api/ai-ops/summary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(res).await.0, 200);
+}
