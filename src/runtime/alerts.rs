@@ -138,7 +138,7 @@ impl RuntimeHandle {
     }
 }
 
-/// Is this event posted?
+/// Is this event posted? (The poll's SQL applies the same rule.)
 pub fn alertable(severity: &str, code: &str) -> bool {
     severity == Severity::Sev1.as_str() || KILL_CODES.contains(&code)
 }
@@ -431,8 +431,11 @@ pub(crate) fn spawn(
 ) -> Option<tokio::task::JoinHandle<()>> {
     let client = client?;
     counters.enabled.store(true, Ordering::Relaxed);
+    // "Now" is taken here, not when the task first runs: an event written right after start
+    // returns must not count as history.
+    let boot = Utc::now();
     Some(tokio::spawn(run(
-        pool, client, telemetry, counters, config, stop,
+        pool, client, telemetry, counters, config, stop, boot,
     )))
 }
 
@@ -443,11 +446,11 @@ async fn run(
     counters: Arc<AlertCounters>,
     config: AlertsConfig,
     mut stop: watch::Receiver<bool>,
+    boot: DateTime<Utc>,
 ) {
-    let now = Utc::now();
     let mut cursor = Cursor {
-        boot: now,
-        high_water: now,
+        boot,
+        high_water: boot,
         seen: HashMap::new(),
     };
     let mut alerter = Alerter::new(config.clone(), counters.clone());

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     integrations::registry::EnvMap,
-    runtime::alerts::AlertStats,
+    runtime::{Runtime, RuntimeConfig, RuntimeHandle, alerts::AlertStats},
     store::{
         system_events::{self, NewSystemEvent, Severity, SystemEvent},
         usage_events,
@@ -24,7 +24,19 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::helpers::{TestApp, spawn_app_with_env, spawn_app_with_runtime};
+/// A runtime with `env`'s providers (no HTTP server: alerts need none). Tests shut it down at
+/// the end, so its tasks release their connections before the test database is dropped.
+async fn start(pool: &PgPool, env: &EnvMap) -> Runtime {
+    Runtime::start(
+        pool.clone(),
+        RuntimeConfig {
+            provider_env: env.clone(),
+            ..crate::runtime::test_config()
+        },
+    )
+    .await
+    .unwrap()
+}
 
 const TOKEN: &str = "hooktoken-must-never-leak-9731";
 const HOOK_PATH: &str = "/api/webhooks/123";
@@ -63,18 +75,19 @@ async fn posts(server: &MockServer) -> Vec<Value> {
 }
 
 /// Waits (bounded) until `f` holds on the alert counters.
-async fn stats_until(app: &TestApp, what: &str, f: impl Fn(&AlertStats) -> bool) -> AlertStats {
+async fn stats_until(
+    rt: &RuntimeHandle,
+    what: &str,
+    f: impl Fn(&AlertStats) -> bool,
+) -> AlertStats {
     for _ in 0..400 {
-        let s = app.state.runtime.alert_stats();
+        let s = rt.alert_stats();
         if f(&s) {
             return s;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!(
-        "timed out waiting for {what}: {:?}",
-        app.state.runtime.alert_stats()
-    );
+    panic!("timed out waiting for {what}: {:?}", rt.alert_stats());
 }
 
 async fn discord_usage(pool: &PgPool, n: usize) -> Vec<usage_events::UsageEvent> {
@@ -99,8 +112,9 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
         .await;
     // History from before boot is never posted.
     sev1(&pool, "SUPERVISION_MELTDOWN", None).await;
-    let app = spawn_app_with_env(pool.clone(), &env(&server)).await;
-    assert!(app.state.runtime.alert_stats().enabled);
+    let runtime = start(&pool, &env(&server)).await;
+    let rt = runtime.handle();
+    assert!(rt.alert_stats().enabled);
 
     let bot_a = Uuid::now_v7();
     let bot_b = Uuid::now_v7();
@@ -122,14 +136,14 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
     let queued = NewSystemEvent::new(Severity::Sev1, "KILL_SWITCH_ACTIVATED", "switch on")
         .metadata(json!({ "by": "test" }));
     let queued_trace = queued.trace_id.clone();
-    assert!(app.state.runtime.telemetry().system_event(queued));
+    assert!(rt.telemetry().system_event(queued));
 
-    let stats = stats_until(&app, "4 posts", |s| s.posted >= 4).await;
+    let stats = stats_until(&rt, "4 posts", |s| s.posted >= 4).await;
     // Two more polls: nothing else arrives.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let bodies = posts(&server).await;
     assert_eq!(bodies.len(), 4, "{bodies:#?}");
-    let stats_after = app.state.runtime.alert_stats();
+    let stats_after = rt.alert_stats();
     assert_eq!(stats_after.posted, 4);
     assert_eq!(stats_after.deduplicated, 1);
     assert_eq!(stats_after.failed, 0);
@@ -177,6 +191,7 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
     ] {
         assert!(traces.contains(&t), "{t} not in {traces:?}");
     }
+    runtime.shutdown().await;
 }
 
 #[sqlx::test]
@@ -211,13 +226,14 @@ async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(
         .with_priority(3)
         .mount(&server)
         .await;
-    let app = spawn_app_with_env(pool.clone(), &env(&server)).await;
+    let runtime = start(&pool, &env(&server)).await;
+    let rt = runtime.handle();
 
     let first = sev1(&pool, "SUPERVISION_MELTDOWN", None).await;
-    stats_until(&app, "the failed post", |s| s.failed >= 1).await;
+    stats_until(&rt, "the failed post", |s| s.failed >= 1).await;
     let second = sev1(&pool, "BOT_KILLED", Some(Uuid::now_v7())).await;
     // 429 first (re-queued after retry_after), then accepted.
-    let stats = stats_until(&app, "the second post", |s| s.posted >= 1).await;
+    let stats = stats_until(&rt, "the second post", |s| s.posted >= 1).await;
     assert_eq!(stats.failed, 2, "{stats:?}");
     assert_eq!(stats.last_error_code.as_deref(), Some("RATE_LIMITED"));
     assert!(stats.enabled);
@@ -264,6 +280,7 @@ async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(
     );
     assert!(!logs.contains(TOKEN), "{logs}");
     assert!(!logs.contains("hooktoken"), "{logs}");
+    runtime.shutdown().await;
 }
 
 #[sqlx::test]
@@ -276,9 +293,10 @@ async fn a_rejected_webhook_stops_alerts_with_one_sev2_event(pool: PgPool) {
         )
         .mount(&server)
         .await;
-    let app = spawn_app_with_env(pool.clone(), &env(&server)).await;
+    let runtime = start(&pool, &env(&server)).await;
+    let rt = runtime.handle();
     sev1(&pool, "SUPERVISION_MELTDOWN", None).await;
-    let stats = stats_until(&app, "alerts off", |s| !s.enabled).await;
+    let stats = stats_until(&rt, "alerts off", |s| !s.enabled).await;
     assert_eq!(stats.failed, 1);
     assert_eq!(
         stats.last_error_code.as_deref(),
@@ -311,20 +329,23 @@ async fn a_rejected_webhook_stops_alerts_with_one_sev2_event(pool: PgPool) {
     assert_eq!(rejected[0].severity, "SEV-2");
     assert_eq!(rejected[0].provider_id.as_deref(), Some("discord"));
     assert!(!rejected[0].message.contains(TOKEN));
+    runtime.shutdown().await;
 }
 
 #[sqlx::test]
 async fn without_discord_there_is_no_alerts_task(pool: PgPool) {
-    let app = spawn_app_with_runtime(pool.clone()).await;
+    let runtime = start(&pool, &EnvMap::new()).await;
+    let rt = runtime.handle();
     sev1(&pool, "SUPERVISION_MELTDOWN", None).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(app.state.runtime.alert_stats(), AlertStats::default());
+    assert_eq!(rt.alert_stats(), AlertStats::default());
     assert!(
         usage_events::latest_for_provider(&pool, "discord", 10)
             .await
             .unwrap()
             .is_empty()
     );
+    runtime.shutdown().await;
 }
 
 #[derive(Clone)]
