@@ -10,7 +10,7 @@ use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::page::{Cursor, Page};
+use super::page::{Cursor, Page, TimeRange, push_window};
 pub use crate::domain::risk::Stage;
 pub use crate::runtime::BotStatus;
 
@@ -150,21 +150,15 @@ pub async fn list(
     if let Some(symbol) = &filter.symbol {
         q.push(" AND symbol = ").push_bind(symbol.clone());
     }
-    if let Some(from) = filter.from {
-        q.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        q.push(" AND created_at < ").push_bind(to);
-    }
-    if let Some(c) = after {
-        q.push(" AND (created_at, id) < (")
-            .push_bind(c.created_at)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(limit + 1);
+    push_window(
+        &mut q,
+        TimeRange {
+            from: filter.from,
+            to: filter.to,
+        },
+        after,
+        limit,
+    );
     let rows: Vec<Bot> = q.build_query_as().fetch_all(pool).await?;
     Ok(Page::from_rows(rows, limit, |b| Cursor {
         created_at: b.created_at,

@@ -9,7 +9,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 
 use super::{
-    page::{Cursor, Page},
+    page::{Cursor, Page, TimeRange, push_window},
     usage_events::UsageEvent,
 };
 
@@ -121,21 +121,7 @@ pub async fn usage_events_page(
         "SELECT * FROM integration_usage_events WHERE provider_id = ",
     );
     q.push_bind(provider_id.to_owned());
-    if let Some(from) = from {
-        q.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(to) = to {
-        q.push(" AND created_at < ").push_bind(to);
-    }
-    if let Some(c) = after {
-        q.push(" AND (created_at, id) < (")
-            .push_bind(c.created_at)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(limit + 1);
+    push_window(&mut q, TimeRange { from, to }, after, limit);
     let rows: Vec<UsageEvent> = q.build_query_as().fetch_all(pool).await?;
     Ok(Page::from_rows(rows, limit, |e| Cursor {
         created_at: e.created_at,

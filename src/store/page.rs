@@ -125,6 +125,20 @@ where
 {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM ");
     q.push(table).push(" WHERE bot_id = ").push_bind(bot_id);
+    push_window(&mut q, range, after, limit);
+    let rows: Vec<T> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, key))
+}
+
+/// Appends the `[from, to)` range on `created_at`, the keyset condition after `after`, and the
+/// newest-first order with one row more than `limit` (so [`Page::from_rows`] knows whether
+/// another page follows).
+pub fn push_window(
+    q: &mut QueryBuilder<'_, Postgres>,
+    range: TimeRange,
+    after: Option<Cursor>,
+    limit: i64,
+) {
     if let Some(from) = range.from {
         q.push(" AND created_at >= ").push_bind(from);
     }
@@ -140,6 +154,4 @@ where
     }
     q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
         .push_bind(limit + 1);
-    let rows: Vec<T> = q.build_query_as().fetch_all(pool).await?;
-    Ok(Page::from_rows(rows, limit, key))
 }

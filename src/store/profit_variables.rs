@@ -9,7 +9,7 @@ use sqlx::{Acquire, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::page::{Cursor, Page};
+use super::page::{Cursor, Page, TimeRange, push_window};
 use crate::domain::strategies::VariableDecl;
 
 /// Strategy variables are read from bars, so they come from the market-data integration (the
@@ -46,21 +46,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Page<ProfitVariable>, sqlx::Error> {
     let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM profit_variables WHERE true");
-    if let Some(from) = from {
-        q.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(to) = to {
-        q.push(" AND created_at < ").push_bind(to);
-    }
-    if let Some(c) = after {
-        q.push(" AND (created_at, id) < (")
-            .push_bind(c.created_at)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(limit + 1);
+    push_window(&mut q, TimeRange { from, to }, after, limit);
     let rows: Vec<ProfitVariable> = q.build_query_as().fetch_all(pool).await?;
     Ok(Page::from_rows(rows, limit, |v| Cursor {
         created_at: v.created_at,

@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::page::{Cursor, Page};
+use super::page::{Cursor, Page, TimeRange, push_window};
 use crate::trace::TraceId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -221,21 +221,15 @@ pub async fn list(
     if let Some(provider_id) = &filter.provider_id {
         q.push(" AND provider_id = ").push_bind(provider_id.clone());
     }
-    if let Some(from) = filter.from {
-        q.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        q.push(" AND created_at < ").push_bind(to);
-    }
-    if let Some(c) = after {
-        q.push(" AND (created_at, id) < (")
-            .push_bind(c.created_at)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(limit + 1);
+    push_window(
+        &mut q,
+        TimeRange {
+            from: filter.from,
+            to: filter.to,
+        },
+        after,
+        limit,
+    );
     let rows: Vec<SystemEvent> = q.build_query_as().fetch_all(pool).await?;
     Ok(Page::from_rows(rows, limit, |e| Cursor {
         created_at: e.created_at,

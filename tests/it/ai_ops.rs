@@ -1,13 +1,11 @@
 //! `GET /api/ai-ops/summary`: per LLM provider calls, errors by code and latency percentiles
 //! over a window, checked against values computed by hand; empty rows say why.
 
-use std::net::SocketAddr;
-
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
-    api::{self, AppState},
+    api::AppState,
     clock::Clock,
     integrations::registry::EnvMap,
     runtime::RuntimeHandle,
@@ -20,26 +18,10 @@ use crate::helpers::{TestApp, envelope, error_code, test_config};
 /// only the registry and Postgres), signed in as the admin.
 async fn spawn_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
     let state = AppState::with_env(pool.clone(), test_config(), RuntimeHandle::detached(), env);
-    let app = api::app(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
+    crate::helpers::serve_state(state, Clock::system())
         .await
-        .unwrap()
-    });
-    TestApp {
-        addr,
-        client: reqwest::Client::new(),
-        clock: Clock::system(),
-        pool,
-        state,
-    }
-    .signed_in_as_admin()
-    .await
+        .signed_in_as_admin()
+        .await
 }
 
 fn event(

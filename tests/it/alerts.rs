@@ -54,6 +54,11 @@ fn hook() -> wiremock::MockBuilder {
     Mock::given(method("POST")).and(path(format!("{HOOK_PATH}/{TOKEN}")))
 }
 
+/// These tests run one at a time: one captures log lines through a thread-scoped subscriber,
+/// and the others' alert tasks logging at the same call sites on other threads at the same time
+/// can leave those sites' cached interest without it.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn sev1(pool: &PgPool, code: &str, bot: Option<Uuid>) -> SystemEvent {
     let mut ev = NewSystemEvent::new(Severity::Sev1, code, format!("{code}: test @everyone"));
     ev.trace_id = TraceId::generate();
@@ -105,6 +110,7 @@ async fn discord_usage(pool: &PgPool, n: usize) -> Vec<usage_events::UsageEvent>
 
 #[sqlx::test]
 async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let server = MockServer::start().await;
     hook()
         .respond_with(ResponseTemplate::new(204))
@@ -196,6 +202,7 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
 
 #[sqlx::test]
 async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
     let capture = Capture(logs.clone());
     let subscriber = tracing_subscriber::fmt()
@@ -285,6 +292,7 @@ async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(
 
 #[sqlx::test]
 async fn a_rejected_webhook_stops_alerts_with_one_sev2_event(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let server = MockServer::start().await;
     hook()
         .respond_with(
@@ -334,6 +342,7 @@ async fn a_rejected_webhook_stops_alerts_with_one_sev2_event(pool: PgPool) {
 
 #[sqlx::test]
 async fn without_discord_there_is_no_alerts_task(pool: PgPool) {
+    let _serial = SERIAL.lock().await;
     let runtime = start(&pool, &EnvMap::new()).await;
     let rt = runtime.handle();
     sev1(&pool, "SUPERVISION_MELTDOWN", None).await;
