@@ -46,13 +46,6 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Trade>, sqlx::Error> 
         .await
 }
 
-pub async fn for_bot(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Trade>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM trades WHERE bot_id = $1 ORDER BY opened_at, id")
-        .bind(bot_id)
-        .fetch_all(pool)
-        .await
-}
-
 pub async fn page(
     pool: &PgPool,
     bot_id: Uuid,
