@@ -1,0 +1,386 @@
+//! [`RuntimeHandle`]: what the API and the CLI use to command the running tree (start, stop,
+//! kill, re-arm runners; call providers) and to read its snapshots without awaiting Postgres.
+
+use super::*;
+
+impl RuntimeHandle {
+    /// A handle with nothing running behind it: snapshots are empty/UNKNOWN and every command
+    /// answers `NotRunning`. For an `AppState` built without a runtime.
+    pub fn detached() -> Self {
+        let t = TelemetryHandle::detached();
+        let config = SchedulerConfig::default();
+        RuntimeHandle {
+            inner: Arc::new(Inner {
+                registry: Arc::new(Registry::new(
+                    node_name(),
+                    BreakerConfig::default(),
+                    Arc::new(SystemClock),
+                    Arc::new(TelemetrySink::new(t.clone())),
+                    t.clone(),
+                )),
+                scheduler: Arc::new(SchedulerShared::new(&config)),
+                telemetry: t.clone(),
+                ticks: broadcast::channel(1).0,
+                bots_name: format!("tradeplane.bots.detached.{}", Uuid::now_v7()),
+                runner: RunnerConfig::default(),
+                integrations: Arc::new(Integrations::from_env(
+                    &EnvMap::new(),
+                    Arc::new(t.clone()),
+                    DEFAULT_TIMEOUT,
+                )),
+                providers: Arc::new(ProviderSet::empty()),
+                provider_call_timeout: ProvidersConfig::default().call_timeout,
+                trading: None,
+                tiers: Arc::default(),
+                status: Arc::default(),
+                alerts: Default::default(),
+            }),
+        }
+    }
+
+    fn bots(&self) -> Result<ActorRef<SupervisorMsg>, RuntimeError> {
+        ractor::registry::where_is(self.inner.bots_name.clone())
+            .map(Into::into)
+            .ok_or(RuntimeError::NotRunning)
+    }
+
+    pub fn telemetry(&self) -> &TelemetryHandle {
+        &self.inner.telemetry
+    }
+
+    /// Live events (`GET /api/events/stream`). Detached: a working bus nothing publishes to.
+    pub fn bus(&self) -> &EventBus {
+        self.inner.telemetry.bus()
+    }
+
+    /// The providers this runtime was started with (configs and clients). Detached: none
+    /// configured.
+    pub fn integrations(&self) -> Arc<Integrations> {
+        self.inner.integrations.clone()
+    }
+
+    /// The running actor of a configured provider.
+    fn provider_actor(&self, id: &str) -> Result<ActorRef<ProviderMsg>, ProviderCallError> {
+        if !self.inner.providers.running() {
+            return Err(ProviderCallError::NotRunning);
+        }
+        let Some(shared) = self.inner.providers.get(id) else {
+            return Err(if self.inner.integrations.client(id).is_some() {
+                ProviderCallError::NotRunning
+            } else {
+                ProviderCallError::NotConfigured(id.to_owned())
+            });
+        };
+        ractor::registry::where_is(self.inner.providers.actor_name(shared.id()))
+            .map(Into::into)
+            .ok_or(ProviderCallError::NotRunning)
+    }
+
+    async fn provider_call<T: Send + 'static>(
+        &self,
+        id: &str,
+        msg: impl FnOnce(ractor::RpcReplyPort<Result<T, ProviderCallError>>) -> ProviderMsg,
+    ) -> Result<T, ProviderCallError> {
+        let actor = self.provider_actor(id)?;
+        // The actor's own time box ends the call first; this one only covers a lost actor.
+        let limit = self.inner.provider_call_timeout + Duration::from_secs(1);
+        match actor.call(msg, Some(limit)).await {
+            Ok(ractor::rpc::CallResult::Success(r)) => r,
+            Ok(ractor::rpc::CallResult::Timeout) => Err(ProviderCallError::Timeout(id.to_owned())),
+            Ok(ractor::rpc::CallResult::SenderError) | Err(_) => {
+                Err(ProviderCallError::ActorGone(id.to_owned()))
+            }
+        }
+    }
+
+    /// Runs `id`'s verify through its ProviderActor (its breaker applies). Returns the report
+    /// and how long the verify took.
+    pub async fn verify_provider(
+        &self,
+        id: &str,
+    ) -> Result<(VerifyReport, Duration), ProviderCallError> {
+        let trace = TraceId::current();
+        self.provider_call(id, move |reply| ProviderMsg::Verify(trace, reply))
+            .await
+    }
+
+    /// Fetches bars through `id`'s ProviderActor (its breaker applies) into `market_bars`.
+    pub async fn fetch_bars(
+        &self,
+        id: &str,
+        request: BarsRequest,
+    ) -> Result<Vec<MarketBar>, ProviderCallError> {
+        let trace = TraceId::current();
+        self.provider_call(id, move |reply| {
+            ProviderMsg::FetchBars(trace, Box::new(request), reply)
+        })
+        .await
+    }
+
+    /// Fault injection (tests, drills): `id`'s actor fails; the Providers supervisor restarts it.
+    pub fn fail_provider(&self, id: &str, reason: &str) -> Result<(), ProviderCallError> {
+        self.provider_actor(id)?
+            .cast(ProviderMsg::Fail(reason.to_owned()))
+            .map_err(|_| ProviderCallError::ActorGone(id.to_owned()))
+    }
+
+    /// Every configured provider's breaker and last results, from memory.
+    pub fn providers_health(&self) -> Vec<ProviderHealth> {
+        self.inner.providers.health()
+    }
+
+    /// Starts a runner for `bot_id`. Refused when the bot is KILLED, already running, or its
+    /// breaker is OPEN.
+    pub async fn start_runner(
+        &self,
+        bot_id: Uuid,
+        options: RunnerOptions,
+    ) -> Result<(), RuntimeError> {
+        let bots = self.bots()?;
+        let registry = &self.inner.registry;
+        let shared = registry.with_slot(bot_id, |slot| {
+            if let Some(reason) = &slot.kill {
+                return Err(RuntimeError::Killed(bot_id, reason.clone()));
+            }
+            if slot.status.is_live() {
+                return Err(RuntimeError::AlreadyRunning(bot_id));
+            }
+            if slot.permit.is_none() {
+                match slot.breaker.try_acquire() {
+                    Ok(p) => slot.permit = Some(p),
+                    Err(open) => return Err(RuntimeError::BreakerOpen(bot_id, open.retry_after)),
+                }
+            }
+            slot.refused = false;
+            slot.status = BotStatus::Starting;
+            slot.options = Some(options);
+            slot.shared.reset_stuck();
+            Ok(slot.shared.clone())
+        });
+        registry.mark_breaker(bot_id);
+        registry.mark_bot(bot_id);
+        let shared = shared?;
+        let trading = self.inner.trading.clone().ok_or(RuntimeError::NotRunning)?;
+        let spec = bots::runner_spec(
+            bots::RunnerDeps {
+                registry: registry.clone(),
+                handle: self.clone(),
+                trading,
+            },
+            bot_id,
+            options.timeframe,
+            shared,
+            self.inner.ticks.clone(),
+            &self.inner.runner,
+        );
+        if let Err(err) = Supervisor::start_child(&bots, spec).await {
+            registry.with_slot(bot_id, |slot| {
+                slot.status = BotStatus::Error;
+                slot.permit = None;
+                slot.last_error = Some(err.to_string());
+            });
+            registry.mark_bot(bot_id);
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Stops a runner (graceful, then killed after its shutdown timeout) and forgets it.
+    pub async fn stop_runner(&self, bot_id: Uuid) -> Result<(), RuntimeError> {
+        let bots = self.bots()?;
+        match Supervisor::terminate_child(&bots, bot_scope(bot_id)).await {
+            Ok(()) => Ok(()),
+            Err(SupervisorError::NotFound(_)) => Err(RuntimeError::NotFound(bot_id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Kill trigger (risk breach, operator): stops the runner if any and latches KILLED until
+    /// [`RuntimeHandle::rearm`]. Never waits.
+    pub fn kill(&self, bot_id: Uuid, reason: &str) {
+        let registry = &self.inner.registry;
+        registry.with_slot(bot_id, |slot| registry.latch_kill(slot, reason));
+        registry.mark_bot(bot_id);
+        bots::terminate_runner(&self.inner.bots_name, bot_id);
+    }
+
+    /// Human re-arm of a KILLED bot: clears the latch, resets its breaker and faults; the bot
+    /// stays STOPPED until started again.
+    pub fn rearm(&self, bot_id: Uuid, by: &str) -> Result<(), RuntimeError> {
+        let registry = &self.inner.registry;
+        let was = registry.with_slots(|slots| {
+            let slot = slots.get_mut(&bot_id)?;
+            let reason = slot.kill.take()?;
+            slot.refused = false;
+            slot.status = BotStatus::Stopped;
+            slot.permit = None;
+            slot.breaker.reset();
+            slot.shared.set_muted(false);
+            slot.shared.reset_stuck();
+            Some(reason)
+        });
+        let Some(reason) = was else {
+            return Err(RuntimeError::NotKilled(bot_id));
+        };
+        registry.mark_breaker(bot_id);
+        registry.mark_bot(bot_id);
+        registry.event(
+            NewSystemEvent::new(
+                Severity::Info,
+                "BOT_REARMED",
+                format!("bot {bot_id} re-armed by {by}"),
+            )
+            .bot(bot_id)
+            .metadata(json!({ "by": by, "kill_reason": reason })),
+        );
+        Ok(())
+    }
+
+    /// Fault injection (tests, drills).
+    pub async fn inject_fault(&self, bot_id: Uuid, fault: Fault) -> Result<(), RuntimeError> {
+        if let Fault::Mute(muted) = fault {
+            let shared = self
+                .inner
+                .registry
+                .with_slots(|slots| slots.get(&bot_id).map(|s| s.shared.clone()))
+                .ok_or(RuntimeError::NotFound(bot_id))?;
+            shared.set_muted(muted);
+            return Ok(());
+        }
+        let bots = self.bots()?;
+        let child = Supervisor::child(&bots, bot_scope(bot_id), Duration::from_secs(2))
+            .await?
+            .and_then(|c| c.cell)
+            .ok_or(RuntimeError::NotFound(bot_id))?;
+        let runner: ActorRef<RunnerMsg> = child.into();
+        let msg = match fault {
+            Fault::Fail(reason) => RunnerMsg::Fail(reason),
+            Fault::Hang(d) => RunnerMsg::Hang(d),
+            Fault::Mute(_) => return Ok(()),
+        };
+        runner.cast(msg).map_err(|_| RuntimeError::NotFound(bot_id))
+    }
+
+    /// Mirrors the global kill switch for the gates (the API calls this when it flips).
+    pub fn set_kill_switch(&self, active: bool) {
+        if let Some(t) = &self.inner.trading {
+            t.kill_switch
+                .store(active, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Tells the bot's runner (if any) to re-read its settings: stage, limits, strategy.
+    pub async fn bot_changed(&self, bot_id: Uuid) {
+        let Ok(bots) = self.bots() else { return };
+        if let Ok(Some(child)) =
+            Supervisor::child(&bots, bot_scope(bot_id), Duration::from_secs(2)).await
+            && let Some(cell) = child.cell
+        {
+            let runner: ActorRef<RunnerMsg> = cell.into();
+            let _ = runner.cast(RunnerMsg::Reload);
+        }
+    }
+
+    /// Whether a supervision tree runs behind this handle (false: detached).
+    pub fn is_running(&self) -> bool {
+        self.inner.trading.is_some()
+    }
+
+    /// Trading kill switch as the runners see it.
+    pub fn kill_switch_active(&self) -> bool {
+        self.inner
+            .trading
+            .as_ref()
+            .is_some_and(|t| t.kill_switch.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    /// The database half of the system status (refreshed in the background).
+    pub fn status_cache(&self) -> &status_cache::StatusCache {
+        &self.inner.status
+    }
+
+    /// Every bot's autonomy tier.
+    pub fn tiers(&self) -> &TierBook {
+        &self.inner.tiers
+    }
+
+    /// `(ticks received, evaluations completed)` of the bot's runner in this process.
+    pub fn runner_counters(&self, bot_id: Uuid) -> Option<(u64, u64)> {
+        self.inner.registry.runner_counters(bot_id)
+    }
+
+    pub fn bot_breaker_failures(&self, bot_id: Uuid) -> u64 {
+        self.inner.registry.breaker_failures(bot_id)
+    }
+
+    /// The system-wide FULL_AUTONOMY gates, from live state.
+    pub fn autonomy_system_evidence(&self) -> autonomy::SystemEvidence {
+        let health = self.providers_health();
+        let healthy = |ids: &[&str]| {
+            health.iter().any(|p| {
+                ids.contains(&p.provider_id.as_str())
+                    && p.breaker_state != "OPEN"
+                    && p.last_ok_at.is_some()
+            })
+        };
+        autonomy::SystemEvidence {
+            supervisor_loop_ok: self.scheduler_health().loop_health == LoopHealth::Ok,
+            data_feed_ok: healthy(&evaluator::MARKET_DATA),
+            broker_ok: healthy(&["ironbeam", "tradovate"]),
+            heartbeat_timeout_secs: i64::try_from(self.inner.runner.heartbeat_timeout.as_secs())
+                .unwrap_or(i64::MAX),
+        }
+    }
+
+    pub(crate) fn bot_breaker_open(&self, bot_id: Uuid) -> bool {
+        self.inner.registry.breaker_open(bot_id)
+    }
+
+    pub(crate) fn set_gated(&self, bot_id: Uuid, gated: bool) {
+        self.inner.registry.set_gated(bot_id, gated);
+    }
+
+    /// Trading loop counters (zero for a detached handle).
+    pub fn trading_stats(&self) -> evaluator::TradingStats {
+        self.inner
+            .trading
+            .as_ref()
+            .map(|t| t.stats())
+            .unwrap_or_default()
+    }
+
+    pub fn runners(&self) -> Vec<RunnerSnapshot> {
+        self.inner.registry.runners()
+    }
+
+    pub fn runner(&self, bot_id: Uuid) -> Option<RunnerSnapshot> {
+        self.inner.registry.runner(bot_id)
+    }
+
+    /// Bot runner breakers, then provider breakers (`provider:<id>`).
+    pub fn breakers(&self) -> Vec<BreakerView> {
+        let mut v = self.inner.registry.breakers();
+        v.extend(self.inner.providers.breakers());
+        v
+    }
+
+    pub fn scheduler_health(&self) -> SchedulerHealth {
+        self.inner.scheduler.health()
+    }
+
+    pub fn telemetry_stats(&self) -> TelemetryStats {
+        self.inner.telemetry.stats()
+    }
+
+    /// Replays a bar boundary to the runners of its timeframe, as if the clock had ticked
+    /// (drills and tests: drive evaluations over chosen historical bars). Returns how many
+    /// subscribers got it.
+    pub fn inject_tick(&self, tick: BarTick) -> usize {
+        self.inner.ticks.send(tick).unwrap_or(0)
+    }
+
+    /// Subscribes to bar ticks (all timeframes).
+    pub fn ticks(&self) -> broadcast::Receiver<BarTick> {
+        self.inner.ticks.subscribe()
+    }
+}
