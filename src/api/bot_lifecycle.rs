@@ -171,9 +171,7 @@ async fn start_bot(
         json!({ "stage": bot.stage }),
     )
     .await;
-    Ok(ApiOk::new(BotBody {
-        bot: with_complete_limits(bot),
-    }))
+    Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 async fn stop_runner(state: &AppState, bot: &Bot) -> Result<(), ApiError> {
@@ -215,9 +213,7 @@ async fn stop_bot(
         .await?
         .ok_or_else(|| not_found(id))?;
     record(&state, &me, "bot.stop", &bot, json!({})).await;
-    Ok(ApiOk::new(BotBody {
-        bot: with_complete_limits(bot),
-    }))
+    Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 /// Stops the runner (if any) and starts it again through safe start.
@@ -269,9 +265,7 @@ async fn restart_bot(
         json!({ "stage": bot.stage }),
     )
     .await;
-    Ok(ApiOk::new(BotBody {
-        bot: with_complete_limits(bot),
-    }))
+    Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -319,9 +313,7 @@ async fn kill_bot(
         json!({ "by": me.email, "reason": reason, "source": "operator" }),
     )
     .await;
-    Ok(ApiOk::new(BotBody {
-        bot: with_complete_limits(bot),
-    }))
+    Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 /// Clears a KILLED latch; the bot is left STOPPED.
@@ -366,9 +358,7 @@ async fn rearm_bot(
         .await?
         .ok_or_else(|| not_found(id))?;
     record(&state, &me, "bot.rearm", &bot, json!({})).await;
-    Ok(ApiOk::new(BotBody {
-        bot: with_complete_limits(bot),
-    }))
+    Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -138,6 +138,15 @@ pub struct BotBody {
     pub bot: Bot,
 }
 
+impl BotBody {
+    /// The bot as every response shows it: with its complete risk limits.
+    pub(crate) fn of(bot: Bot) -> Self {
+        BotBody {
+            bot: with_complete_limits(bot),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BotDetail {
     pub bot: Bot,

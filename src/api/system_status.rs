@@ -3,8 +3,6 @@
 //! snapshot only, so it answers within milliseconds even when Postgres is down (then BLOCKED
 //! with `DATABASE_UNAVAILABLE`).
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -274,12 +272,11 @@ async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus>
     } else {
         "DEGRADED"
     };
-    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
-    for c in configs {
-        *per_kind.entry("configured").or_default() += usize::from(c.configured());
-        *per_kind.entry("sandbox").or_default() += usize::from(c.configured() && c.sandbox);
-    }
-    let configured = per_kind.get("configured").copied().unwrap_or(0);
+    let configured = configs.iter().filter(|c| c.configured()).count();
+    let sandbox = configs
+        .iter()
+        .filter(|c| c.configured() && c.sandbox)
+        .count();
     Ok(ApiOk::new(SystemStatus {
         system_status,
         autonomy_allowed: !sev1,
@@ -301,7 +298,7 @@ async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus>
                     .count()
             }),
             not_configured: configs.len() - configured,
-            sandbox: per_kind.get("sandbox").copied().unwrap_or(0),
+            sandbox,
         },
     }))
 }

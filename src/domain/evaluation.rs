@@ -110,14 +110,26 @@ pub struct NoTrade {
 impl NoTrade {
     /// Identical consecutive suppressions share this key and may be folded into one row.
     pub fn fold_key(&self) -> String {
-        let codes: Vec<&str> = self.blocked_by.iter().map(|b| b.code.as_str()).collect();
-        format!(
-            "{}|{}|{}",
-            self.suppression_type,
-            self.suppression_decision,
-            codes.join(",")
+        fold_key(
+            &self.suppression_type,
+            &self.suppression_decision,
+            self.blocked_by.iter().map(|b| b.code.as_str()),
         )
     }
+}
+
+/// What makes two suppressions identical: type, suppressed decision and blocker codes (the
+/// human text may differ, e.g. a data age that grows every bar).
+pub fn fold_key<'a>(
+    suppression_type: &str,
+    suppression_decision: &str,
+    codes: impl Iterator<Item = &'a str>,
+) -> String {
+    let codes: Vec<&str> = codes.collect();
+    format!(
+        "{suppression_type}|{suppression_decision}|{}",
+        codes.join(",")
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -25,7 +25,7 @@ use super::{EventBus, RuntimeHandle, TraceKind, TraceSummary};
 use crate::domain::{
     bars::Bar,
     calendar::HolidayCalendar,
-    evaluation::{Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar},
+    evaluation::{Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar, fold_key},
     execution::{ExecutionOutcome, OrderIntent, SimParams, execute},
     instruments::{ContractSpec, Symbol},
     positions::Position,
@@ -324,13 +324,8 @@ impl BotEvaluator {
             peak_equity: self.peak_equity,
             orders_last_minute: u32::try_from(self.order_times.len()).unwrap_or(u32::MAX),
         };
-        let order_quantity = self
-            .s
-            .limits
-            .scaled_for(self.tier)
-            .max_order_size
-            .min(self.s.limits.scaled_for(self.tier).max_position)
-            .max(1);
+        let scaled = self.s.limits.scaled_for(self.tier);
+        let order_quantity = scaled.max_order_size.min(scaled.max_position).max(1);
         let input = EvaluationInput {
             bot_id: self.bot_id,
             config: &self.s.config,
@@ -630,10 +625,9 @@ fn merge_bars(own: &mut Vec<Bar>, read: Vec<Bar>, until: DateTime<Utc>, keep: us
 
 /// The fold key of a stored row, as [`NoTrade::fold_key`] computes it for a new one.
 fn fold_key_of_row(t: &NoTradeTrace) -> String {
-    format!(
-        "{}|{}|{}",
-        t.suppression_type,
-        t.suppression_decision,
-        traces::blocked_codes(&t.blocked_by).join(",")
+    fold_key(
+        &t.suppression_type,
+        &t.suppression_decision,
+        traces::blocked_codes(&t.blocked_by).into_iter(),
     )
 }

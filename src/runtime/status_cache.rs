@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -14,10 +13,9 @@ use uuid::Uuid;
 use super::TelemetryHandle;
 use crate::store::integrations::{self as store_integrations, Verification};
 
-/// What Postgres said at `at`.
+/// What Postgres said at the last refresh.
 #[derive(Debug, Clone)]
 pub struct DbSnapshot {
-    pub at: DateTime<Utc>,
     pub bots: i64,
     /// Bots at stage LIVE (their open breakers are SEV-1).
     pub live_bots: Vec<Uuid>,
@@ -27,7 +25,7 @@ pub struct DbSnapshot {
 #[derive(Debug, Default)]
 struct State {
     snapshot: Option<(Instant, DbSnapshot)>,
-    last_error: Option<(Instant, String)>,
+    last_error: Option<String>,
     /// Until when telemetry counts as degraded (it dropped or failed writes recently).
     telemetry_degraded_until: Option<Instant>,
     telemetry_seen: (u64, u64),
@@ -48,10 +46,9 @@ const TELEMETRY_WINDOW: Duration = Duration::from_secs(60);
 /// The database as the status endpoint sees it.
 pub enum DbView {
     Current(DbSnapshot),
-    /// No current snapshot: the last error (or "no answer yet"), and the last good snapshot.
+    /// No current snapshot: the last error (or "no answer yet").
     Unavailable {
         error: String,
-        last: Option<DbSnapshot>,
     },
 }
 
@@ -60,12 +57,11 @@ impl StatusCache {
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
         match &s.snapshot {
             Some((at, snap)) if at.elapsed() <= STALE_AFTER => DbView::Current(snap.clone()),
-            last => DbView::Unavailable {
-                error: s.last_error.as_ref().map_or_else(
-                    || "no answer from Postgres yet".to_owned(),
-                    |(_, e)| e.clone(),
-                ),
-                last: last.as_ref().map(|(_, snap)| snap.clone()),
+            _ => DbView::Unavailable {
+                error: s
+                    .last_error
+                    .as_ref()
+                    .map_or_else(|| "no answer from Postgres yet".to_owned(), Clone::clone),
             },
         }
     }
@@ -94,12 +90,9 @@ impl StatusCache {
                 s.snapshot = Some((Instant::now(), snap));
                 s.last_error = None;
             }
-            Ok(Err(e)) => s.last_error = Some((Instant::now(), e.to_string())),
+            Ok(Err(e)) => s.last_error = Some(e.to_string()),
             Err(_) => {
-                s.last_error = Some((
-                    Instant::now(),
-                    format!("no answer within {} ms", TIME_BOX.as_millis()),
-                ));
+                s.last_error = Some(format!("no answer within {} ms", TIME_BOX.as_millis()));
             }
         }
     }
@@ -112,7 +105,6 @@ async fn load(pool: &PgPool) -> Result<DbSnapshot, sqlx::Error> {
     .fetch_one(pool)
     .await?;
     Ok(DbSnapshot {
-        at: Utc::now(),
         bots,
         live_bots,
         verifications: store_integrations::verifications(pool).await?,
