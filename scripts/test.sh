@@ -55,6 +55,41 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
   fail "cargo test exited with status $status"
 fi
 
+# --- Web app: API types, typecheck, lint, unit tests (Vitest), build, browser tests (Playwright).
+# Adds "numPassed numFailed" from a Vitest or Playwright JSON report.
+count_json() {
+  local p f
+  read -r p f < <(node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const s = r.stats
+      ? [r.stats.expected + (r.stats.flaky || 0), r.stats.unexpected]
+      : [r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites || 0)];
+    console.log(s[0], s[1]);' "$1" 2>/dev/null || echo "0 1")
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+check() { # name, log file, command...
+  local name=$1 log=$2; shift 2
+  if "$@" >"$log" 2>&1; then pass "$name"; else tail -40 "$log"; fail "$name"; fi
+}
+web_logs=$PWD/$logs
+if check "web: npm ci" "$logs/web-setup.log" scripts/web-setup.sh; then
+  cargo build --quiet --bin tradeplane
+  check "web: API types match /api/openapi.json" "$logs/web-api-types.log" scripts/web-api-types.sh --check
+  check "web: tsc --noEmit" "$logs/web-tsc.log" bash -c 'cd web && npx tsc --noEmit'
+  check "web: eslint" "$logs/web-lint.log" bash -c 'cd web && npx eslint . --max-warnings 0'
+  (cd web && npx vitest run --reporter=default --reporter=json --outputFile.json="$web_logs/vitest.json") 2>&1 | tee "$logs/vitest.log" | tail -15
+  count_json "$logs/vitest.json"
+  if check "web: vite build" "$logs/web-build.log" bash -c 'cd web && npx vite build'; then
+    if ! compgen -G "web/e2e/*.spec.ts" >/dev/null; then
+      echo "web: no Playwright specs in web/e2e"
+    elif check "web: chromium present" "$logs/chromium.log" scripts/ensure-chromium.sh; then
+      (cd web && PLAYWRIGHT_JSON_OUTPUT_NAME="$web_logs/playwright.json" npx playwright test --reporter=list,json) 2>&1 | tee "$logs/playwright.log" | tail -40
+      count_json "$logs/playwright.json"
+    fi
+  fi
+fi
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

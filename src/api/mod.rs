@@ -68,6 +68,29 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(ai_ops::router())
 }
 
+/// The routes, the served OpenAPI document and the access policy declared in it.
+fn documented(
+    auth: &crate::config::AuthConfig,
+) -> (
+    Router<AppState>,
+    utoipa::openapi::OpenApi,
+    auth_policy::AccessPolicy,
+) {
+    let (routes, spec) = documented_routes().split_for_parts();
+    let mut spec = openapi::finish(spec);
+    let policy = auth_policy::AccessPolicy::from_openapi(
+        &mut spec,
+        crate::auth::cookies::session_name(auth),
+    );
+    (routes, spec, policy)
+}
+
+/// The OpenAPI document exactly as `/api/openapi.json` serves it (the web app's types come
+/// from it: `tradeplane openapi > web/openapi.json`).
+pub fn openapi_document(auth: &crate::config::AuthConfig) -> utoipa::openapi::OpenApi {
+    documented(auth).1
+}
+
 /// The whole application: API, operational endpoints, API docs and the web app.
 pub fn app(state: AppState) -> Router {
     app_with(state, Router::new())
@@ -86,12 +109,7 @@ pub fn app_with_access(
     extra: Router<AppState>,
     extra_access: Vec<(axum::http::Method, &str, auth_policy::Access)>,
 ) -> Router {
-    let (routes, spec) = documented_routes().split_for_parts();
-    let mut spec = openapi::finish(spec);
-    let mut policy = auth_policy::AccessPolicy::from_openapi(
-        &mut spec,
-        crate::auth::cookies::session_name(&state.config.auth),
-    );
+    let (routes, spec, mut policy) = documented(&state.config.auth);
     for (method, path, access) in extra_access {
         policy.declare(method, path, access);
     }

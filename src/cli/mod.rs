@@ -6,6 +6,7 @@ mod doctor;
 mod sandbox;
 mod serve;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -78,6 +79,9 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Print the OpenAPI document of /api/openapi.json, with default cookie settings (the web
+    /// app's API types are generated from it).
+    Openapi,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -116,6 +120,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => sandbox::run(listen, redis_listen)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Openapi => {
+            // Default cookie settings, so the generated web types never depend on the shell.
+            let spec = crate::api::openapi_document(&crate::config::AuthConfig::default());
+            // An error, not a panic, when stdout closes early (`tradeplane openapi | head`).
+            writeln!(std::io::stdout().lock(), "{}", spec.to_pretty_json()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ErrorCodes { markdown } => {
             if markdown {
                 print!("{}", error_code::catalog_markdown());

@@ -1,0 +1,134 @@
+import { useEffect, useState } from "react";
+import { Link, Outlet, useNavigate, useRouterState } from "@tanstack/react-router";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Activity, Bot, Cpu, Gauge, LayoutDashboard, LogOut, Moon, Plug, Settings, ShieldCheck, Sun, Zap } from "lucide-react";
+import { api, unwrap } from "../api/client";
+import { isApiError } from "../api/errors";
+import { useMe } from "../queries/auth";
+import { killSwitchQuery, useSystemStatus } from "../queries/status";
+import { currentTheme, setTheme, type Theme } from "../lib/theme";
+import { Badge, systemStatusTone } from "./Badge";
+import { Button } from "./Button";
+import { DegradedBanner } from "./DegradedBanner";
+
+const NAV = [
+  { to: "/", label: "Overview", icon: LayoutDashboard },
+  { to: "/connections", label: "Connections", icon: Plug },
+  { to: "/proof-of-use", label: "Proof of Use", icon: ShieldCheck },
+  { to: "/events", label: "Events", icon: Activity },
+  { to: "/bots", label: "Bots", icon: Bot },
+  { to: "/autonomy", label: "Autonomy", icon: Gauge },
+  { to: "/ai-ops", label: "AI Ops", icon: Cpu },
+  { to: "/settings", label: "Settings", icon: Settings },
+] as const;
+
+/** The status pill: the system status exactly as the server reports it, or UNKNOWN. */
+function StatusPill() {
+  const status = useSystemStatus();
+  const value = status.data?.system_status;
+  const stale = status.isError;
+  return (
+    <Link to="/" aria-label="System status" data-testid="status-pill">
+      <Badge tone={stale ? "bad" : systemStatusTone(value)} title={stale ? "Status endpoint failing: the last known value is shown" : undefined}>
+        <span className="h-1.5 w-1.5 rounded-full bg-current" aria-hidden />
+        {value ?? "UNKNOWN"}
+        {stale && " (stale)"}
+      </Badge>
+    </Link>
+  );
+}
+
+function KillSwitchState() {
+  const ks = useQuery(killSwitchQuery);
+  if (ks.isPending) return null;
+  if (ks.isError && !ks.data) return <Badge tone="bad">Kill switch: unknown</Badge>;
+  const active = ks.data?.kill_switch.active;
+  return (
+    <Badge tone={active ? "bad" : "neutral"} title={active ? "All trading is halted by the global kill switch" : "The global kill switch is off"}>
+      <Zap size={12} aria-hidden />
+      Kill switch {active ? "ON" : "off"}
+      {ks.isError && " (stale)"}
+    </Badge>
+  );
+}
+
+function ThemeToggle() {
+  const [theme, set] = useState<Theme>(currentTheme);
+  const next = theme === "dark" ? "light" : "dark";
+  return (
+    <Button variant="ghost" size="sm" aria-label={`Switch to ${next} theme`} onClick={() => { setTheme(next); set(next); }}>
+      {theme === "dark" ? <Sun size={14} /> : <Moon size={14} />}
+    </Button>
+  );
+}
+
+function UserMenu() {
+  const me = useMe();
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  const logout = useMutation({
+    mutationFn: () => unwrap(api.POST("/api/auth/logout")),
+    onSettled: () => {
+      client.clear();
+      void navigate({ to: "/login", search: {} });
+    },
+  });
+  if (!me.data) return null;
+  return (
+    <div className="flex items-center gap-2 text-sm">
+      <span data-testid="current-user">{me.data.user.email}</span>
+      <Badge tone="info">{me.data.user.role}</Badge>
+      <Button variant="ghost" size="sm" onClick={() => logout.mutate()} aria-label="Sign out">
+        <LogOut size={14} /> Sign out
+      </Button>
+    </div>
+  );
+}
+
+/** Navigation, user, status pill and kill-switch state around every signed-in page. */
+export function Shell() {
+  const me = useMe();
+  const navigate = useNavigate();
+  const location = useRouterState({ select: (s) => s.location });
+  const unauth = isApiError(me.error) && me.error.unauthenticated;
+  useEffect(() => {
+    if (unauth) void navigate({ to: "/login", search: { next: location.href } });
+  }, [unauth, navigate, location.href]);
+  if (me.isPending || unauth) return <div className="p-8 text-muted">Checking your session…</div>;
+  return (
+    <div className="flex min-h-screen">
+      <nav aria-label="Main" className="sticky top-0 flex h-screen w-52 shrink-0 flex-col gap-1 border-r border-line bg-surface p-3">
+        <div className="mb-4 px-2 text-base font-semibold tracking-tight">
+          tradeplane <span className="block text-xs font-normal text-muted">Control Plane Observatory</span>
+        </div>
+        {NAV.map(({ to, label, icon: Icon }) => (
+          <Link
+            key={to}
+            to={to}
+            activeOptions={{ exact: to === "/" }}
+            className="flex items-center gap-2 rounded-md px-2 py-1.5 text-sm text-muted hover:bg-surface-2 hover:text-fg"
+            activeProps={{ className: "bg-surface-2 text-fg font-medium", "aria-current": "page" }}
+          >
+            <Icon size={15} aria-hidden /> {label}
+          </Link>
+        ))}
+      </nav>
+      <div className="flex min-w-0 flex-1 flex-col">
+        <header className="sticky top-0 z-30 border-b border-line bg-surface">
+          <div className="flex items-center gap-3 px-4 py-2">
+            <StatusPill />
+            <KillSwitchState />
+            <div className="ml-auto flex items-center gap-2">
+              <ThemeToggle />
+              <UserMenu />
+            </div>
+          </div>
+          <DegradedBanner />
+        </header>
+        <main className="mx-auto w-full max-w-[1400px] flex-1 p-4">
+          <Outlet />
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,58 @@
+// Code-based routes. Every page reads its own search params (deep links such as
+// /bots/<id>?panel=why-not&trace=<id>), kept as plain strings.
+import { createRootRoute, createRoute, createRouter, Outlet } from "@tanstack/react-router";
+import { Shell } from "./components/Shell";
+import { LoginPage } from "./features/auth/LoginPage";
+import { OverviewPage } from "./features/overview";
+import { ConnectionsPage } from "./features/connections";
+import { ProofOfUsePage } from "./features/proof-of-use";
+import { EventsPage } from "./features/events";
+import { BotsPage, BotDetailPage } from "./features/bots";
+import { AutonomyPage } from "./features/autonomy";
+import { AiOpsPage } from "./features/ai-ops";
+import { SettingsPage } from "./features/settings";
+
+export type SearchParams = Record<string, string | undefined>;
+
+/** Keeps string-like search params as strings; drops the rest. */
+export function looseSearch(raw: Record<string, unknown>): SearchParams {
+  const out: SearchParams = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v === "string" && v !== "") out[k] = v;
+    else if (typeof v === "number" || typeof v === "boolean") out[k] = String(v);
+  }
+  return out;
+}
+
+const rootRoute = createRootRoute({ component: () => <Outlet /> });
+
+const loginRoute = createRoute({ getParentRoute: () => rootRoute, path: "/login", validateSearch: looseSearch, component: LoginPage });
+
+/** Everything behind sign-in, inside the shell. */
+const appRoute = createRoute({ getParentRoute: () => rootRoute, id: "app", component: Shell });
+
+const page = <P extends string>(path: P, component: () => React.ReactNode) =>
+  createRoute({ getParentRoute: () => appRoute, path, validateSearch: looseSearch, component });
+
+const routeTree = rootRoute.addChildren([
+  loginRoute,
+  appRoute.addChildren([
+    page("/", OverviewPage),
+    page("/connections", ConnectionsPage),
+    page("/proof-of-use", ProofOfUsePage),
+    page("/events", EventsPage),
+    page("/bots", BotsPage),
+    page("/bots/$botId", BotDetailPage),
+    page("/autonomy", AutonomyPage),
+    page("/ai-ops", AiOpsPage),
+    page("/settings", SettingsPage),
+  ]),
+]);
+
+export const router = createRouter({ routeTree, defaultPreload: false });
+
+declare module "@tanstack/react-router" {
+  interface Register {
+    router: typeof router;
+  }
+}

@@ -1,0 +1,20 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+import tailwindcss from "@tailwindcss/vite";
+
+// Built with relative API URLs: the app is served by `tradeplane serve` from web/dist.
+// `npm run dev` proxies /api to a local server (TRADEPLANE_URL, default 127.0.0.1:8080).
+export default defineConfig({
+  plugins: [react(), tailwindcss()],
+  server: {
+    proxy: { "/api": process.env.TRADEPLANE_URL ?? "http://127.0.0.1:8080" },
+  },
+  build: { outDir: "dist", sourcemap: true, chunkSizeWarningLimit: 1200 },
+  test: {
+    environment: "jsdom",
+    setupFiles: ["src/test/setup.ts"],
+    include: ["src/**/*.test.{ts,tsx}"],
+    css: false,
+  },
+});
