@@ -1,14 +1,32 @@
 import { defineConfig, devices } from "@playwright/test";
 
-// Debian's Chromium (never a downloaded browser); flags the machine's closed network needs.
+// End-to-end tests against the real product: each spec starts its own stack (fresh database,
+// `tradeplane sandbox`, `tradeplane serve` with the built web/dist) from e2e/support/stack.ts.
+// Needs DATABASE_URL (a Postgres the run may create databases on) and the binary
+// (TRADEPLANE_BIN, default ../target/debug/tradeplane); `make test` provides both.
+// Browser: Debian's Chromium (never a downloaded browser), with the flags the machine's
+// closed network needs.
 export default defineConfig({
   testDir: "e2e",
   outputDir: "test-results",
-  workers: 1,
+  globalSetup: "./e2e/support/global-setup.ts",
+  globalTeardown: "./e2e/support/global-teardown.ts",
+  // One spec file per worker; the specs are serial stories, each with its own server.
+  workers: 2,
+  fullyParallel: false,
   retries: 0,
-  timeout: 120_000,
+  forbidOnly: !!process.env.CI,
+  // Per test (a story step); the whole run stays well under the 5-minute budget.
+  timeout: 90_000,
+  globalTimeout: 8 * 60_000,
   expect: { timeout: 15_000 },
-  use: { trace: "retain-on-failure", screenshot: "only-on-failure" },
+  reporter: [["list"]],
+  use: {
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    actionTimeout: 15_000,
+    navigationTimeout: 20_000,
+  },
   projects: [
     {
       name: "chromium",

@@ -1,0 +1,178 @@
+// One product stack per spec: a fresh database, optionally `tradeplane sandbox` (every vendor
+// simulated on free ports), and `tradeplane serve` on a fixed free port that can be killed
+// (SIGKILL) and started again on the same database and port.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Database } from "./db";
+import { REPO_ROOT, TRADEPLANE_BIN, WEB_DIST } from "./paths";
+import { baseEnv, freePort, run, start, waitForPort, type Proc } from "./procs";
+
+export interface Sandbox {
+  httpPort: number;
+  redisPort: number;
+  proc: Proc;
+}
+
+/** The provider env of .env.sandbox pointed at a sandbox on `httpPort` / `redisPort`. */
+export function sandboxProviderEnv(httpPort: number, redisPort: number): Record<string, string> {
+  const text = fs.readFileSync(path.join(REPO_ROOT, ".env.sandbox"), "utf8");
+  const env: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (!m) continue;
+    env[m[1]!] = m[2]!
+      .trim()
+      .replaceAll("127.0.0.1:9400", `127.0.0.1:${httpPort}`)
+      .replaceAll("127.0.0.1:9401", `127.0.0.1:${redisPort}`);
+  }
+  if (!env.DATABENTO_BASE_URL) throw new Error(".env.sandbox has no DATABENTO_BASE_URL");
+  return env;
+}
+
+export class Stack {
+  sandbox: Sandbox | null = null;
+  server: Proc | null = null;
+  /** Provider env the server was last started with (empty: no keys). */
+  private providers: Record<string, string> = {};
+  private readonly encKey = randomBytes(32).toString("base64");
+  private readonly dir: string;
+
+  private constructor(
+    readonly label: string,
+    readonly db: Database,
+    readonly port: number,
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tp-e2e-${label}-`));
+  }
+
+  static async create(label: string): Promise<Stack> {
+    if (!fs.existsSync(path.join(WEB_DIST, "index.html"))) {
+      throw new Error(`${WEB_DIST}/index.html is missing: build the web app first (npx vite build)`);
+    }
+    if (!fs.existsSync(TRADEPLANE_BIN)) {
+      throw new Error(`${TRADEPLANE_BIN} is missing: build it (cargo build --bin tradeplane) or set TRADEPLANE_BIN`);
+    }
+    const db = await Database.create(label);
+    return new Stack(label, db, await freePort());
+  }
+
+  get baseURL(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      ...baseEnv(),
+      DATABASE_URL: this.db.url,
+      TRADEPLANE_DATA_DIR: path.join(this.dir, "data"),
+      LOG_FORMAT: "json",
+      RUST_LOG: process.env.E2E_RUST_LOG ?? "info",
+      ...extra,
+    };
+  }
+
+  /** `tradeplane admin create` with the password on stdin. */
+  async createUser(email: string, password: string, role: "admin" | "operator" | "viewer" = "admin"): Promise<void> {
+    await run(`${this.label}-admin-create`, TRADEPLANE_BIN, ["admin", "create", "--email", email, "--role", role], {
+      env: this.env(),
+      cwd: this.dir,
+      stdin: `${password}\n`,
+    });
+  }
+
+  async startSandbox(): Promise<Sandbox> {
+    if (this.sandbox?.proc.running) return this.sandbox;
+    const httpPort = this.sandbox?.httpPort ?? (await freePort());
+    const redisPort = this.sandbox?.redisPort ?? (await freePort());
+    const proc = start(
+      `${this.label}-sandbox`,
+      TRADEPLANE_BIN,
+      ["sandbox", "--listen", `127.0.0.1:${httpPort}`, "--redis-listen", `127.0.0.1:${redisPort}`],
+      { env: this.env(), cwd: this.dir },
+    );
+    await waitForPort(httpPort, 15_000, proc);
+    await waitForPort(redisPort, 15_000, proc);
+    this.sandbox = { httpPort, redisPort, proc };
+    return this.sandbox;
+  }
+
+  /** Stops the simulator: every provider call fails as unreachable from now on. */
+  async stopSandbox(): Promise<void> {
+    await this.sandbox?.proc.stop("SIGKILL");
+  }
+
+  /**
+   * Starts `tradeplane serve` and waits for /readyz. `providers: "sandbox"` gives it the keys of
+   * .env.sandbox pointed at the running sandbox; `"none"` no provider keys at all.
+   */
+  async startServer(opts: { providers?: "none" | "sandbox" } = {}): Promise<void> {
+    if (this.server?.running) throw new Error("the server is already running");
+    if (opts.providers === "sandbox") {
+      const sb = this.sandbox ?? (await this.startSandbox());
+      this.providers = sandboxProviderEnv(sb.httpPort, sb.redisPort);
+    } else if (opts.providers === "none") {
+      this.providers = {};
+    }
+    const proc = start(`${this.label}-serve`, TRADEPLANE_BIN, ["serve"], {
+      env: this.env({
+        ...this.providers,
+        TRADEPLANE_BIND: `127.0.0.1:${this.port}`,
+        TRADEPLANE_WEB_DIR: WEB_DIST,
+        TRADEPLANE_INSECURE_COOKIES: "1",
+        APP_ENC_KEY: this.encKey,
+      }),
+      cwd: this.dir,
+    });
+    this.server = proc;
+    await this.waitReady(proc);
+  }
+
+  private async waitReady(proc: Proc): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let last = "";
+    while (Date.now() < deadline) {
+      if (!proc.running) throw new Error(`tradeplane serve exited during start:\n${proc.tail()}`);
+      try {
+        const res = await fetch(`${this.baseURL}/readyz`);
+        if (res.ok) return;
+        last = `${res.status} ${await res.text()}`;
+      } catch (e) {
+        last = String(e);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`tradeplane serve not ready after 30 s (${last}):\n${proc.tail()}`);
+  }
+
+  /** SIGKILL: the API vanishes mid-request, as in a crash. */
+  async killServer(): Promise<void> {
+    await this.server?.stop("SIGKILL");
+  }
+
+  /** Kills the server and starts it again on the same database and port. */
+  async restartServer(opts: { providers?: "none" | "sandbox" } = {}): Promise<void> {
+    await this.killServer();
+    await this.startServer(opts);
+  }
+
+  /** Stops everything and drops the database; safe to call twice and after failures. */
+  async dispose(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const p of [this.server, this.sandbox?.proc]) {
+      try {
+        await p?.stop("SIGTERM", 3_000);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    try {
+      await this.db.drop();
+    } catch (e) {
+      errors.push(e);
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (errors.length) throw new AggregateError(errors, `cleaning up the ${this.label} stack failed`);
+  }
+}
