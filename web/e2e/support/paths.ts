@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 /** web/ (this file is web/e2e/support/paths.ts). */
 export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const REPO_ROOT = path.resolve(WEB_DIR, "..");
-export const WEB_DIST = path.join(WEB_DIR, "dist");
+/** The built web app the server serves (E2E_WEB_DIST: another build, e.g. a preview). */
+export const WEB_DIST = path.resolve(WEB_DIR, process.env.E2E_WEB_DIST ?? "dist");
 /** Playwright's outputDir (see playwright.config.ts). */
 export const OUTPUT_DIR = path.join(WEB_DIR, "test-results");
 export const SERVER_LOG_DIR = path.join(OUTPUT_DIR, "servers");
