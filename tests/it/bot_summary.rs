@@ -87,7 +87,7 @@ async fn fill(
     *position = after;
 }
 
-fn item<'a>(body: &'a Value, id: Uuid) -> &'a Value {
+fn item(body: &Value, id: Uuid) -> &Value {
     body["items"]
         .as_array()
         .unwrap()

@@ -186,7 +186,7 @@ fn provider<'a>(body: &'a Value, id: &str) -> &'a Value {
 }
 
 /// The bucket of `series` that contains `at`.
-fn bucket_at<'a>(series: &'a Value, width_secs: i64, at: DateTime<Utc>) -> &'a Value {
+fn bucket_at(series: &Value, width_secs: i64, at: DateTime<Utc>) -> &Value {
     series["buckets"]
         .as_array()
         .unwrap()
