@@ -117,12 +117,19 @@ test("Connections: after the product fetches bars, the card shows proof of use",
   await expect(drawer).toBeHidden();
 });
 
-test.fixme("Proof-of-Use: the bot's bar reads are listed as usage events", async () => {
-  await openTab(page, "Proof of Use", /Proof of Use/i);
-  await page.getByLabel("Provider").selectOption("databento");
-  const rows = page.getByRole("table").getByRole("row").filter({ hasText: "databento" });
-  await expect(rows.first()).toBeVisible();
-  await expect(rows.filter({ hasText: "OK" }).first()).toBeVisible();
+test("Proof-of-Use: the bot's bar reads are listed as usage events, with a sparkline per provider", async () => {
+  await openTab(page, "Proof of Use");
+  await page.getByRole("combobox", { name: "Provider" }).selectOption("databento");
+  const rows = page.getByRole("table", { name: "Usage events" }).getByRole("row");
+  const reads = rows.filter({ hasText: "bars.fetch" }).filter({ hasText: "OK" }).filter({ hasText: botId.slice(0, 8) });
+  await expect(reads.first()).toBeVisible();
+  // Only databento's events are listed under that filter.
+  await expect(rows.filter({ hasText: "polygon" })).toHaveCount(0);
+  // The per-provider sparkline counts the calls (never a chart without its numbers).
+  const databento = page.getByRole("list", { name: "Usage per provider" }).getByRole("listitem").filter({ hasText: "databento" });
+  await expect(databento.getByRole("img", { name: /^Databento: \d+ calls? and \d+ errors? in / })).toBeVisible();
+  const calls = Number(/(\d+) call/.exec((await databento.getByTestId("provider-totals").textContent()) ?? "")?.[1]);
+  expect(calls).toBeGreaterThan(0);
   await shot(page, "04-proof-of-use");
 });
 
