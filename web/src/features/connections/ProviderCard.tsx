@@ -8,15 +8,12 @@ import { verifyProvider, type ProviderStatus } from "../../queries/integrations"
 import { ConnectionBadge } from "./ConnectionBadge";
 import { VerifyOutcome } from "./VerifyOutcome";
 
-function When({ iso, never }: { iso: string | null | undefined; never: string }) {
+/** "2 min ago" with the exact time as its tooltip, or `never` (explained by `neverTitle`). */
+function When({ iso, never, neverTitle }: { iso: string | null | undefined; never: string; neverTitle: string }) {
   const now = useNow(1000);
   const t = parseTime(iso);
-  if (t === null) return <span className="text-muted">{never}</span>;
-  return (
-    <span title={formatTime(iso)}>
-      {ago(t, now)} <span className="text-xs text-muted">({formatTime(iso)})</span>
-    </span>
-  );
+  if (t === null) return <span className="text-muted" title={neverTitle}>{never}</span>;
+  return <time dateTime={iso ?? undefined} title={formatTime(iso)}>{ago(t, now)}</time>;
 }
 
 /** Why this provider cannot be verified right now, or null. */
@@ -70,28 +67,28 @@ export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
         </div>
       </header>
 
-      <dl className="grid grid-cols-2 gap-x-4 gap-y-2 text-sm">
-        <div>
-          <dt className="text-xs text-muted">Proof of use (24h)</dt>
-          <dd data-testid="proof-count">
-            <span className="font-semibold tabular-nums">{p.proof_of_use_count_24h}</span>{" "}
-            <span className="text-xs text-muted">successful call{p.proof_of_use_count_24h === 1 ? "" : "s"}</span>
-          </dd>
-        </div>
+      <dl className="grid grid-cols-3 gap-x-4 gap-y-2 text-sm">
         <div>
           <dt className="text-xs text-muted">Configured</dt>
           <dd>{p.configured ? "Yes" : <span className="text-muted">No</span>}</dd>
         </div>
         <div>
+          <dt className="text-xs text-muted">Proof of use (24h)</dt>
+          <dd data-testid="proof-count" title="Successful calls recorded in the last 24 hours">
+            <span className="font-semibold tabular-nums">{p.proof_of_use_count_24h}</span>{" "}
+            <span className="text-xs text-muted">call{p.proof_of_use_count_24h === 1 ? "" : "s"}</span>
+          </dd>
+        </div>
+        <div>
           <dt className="text-xs text-muted">Last used</dt>
           <dd data-testid="last-used">
-            <When iso={p.last_used_at} never="never (no successful call recorded)" />
+            <When iso={p.last_used_at} never="never" neverTitle="No successful call recorded" />
           </dd>
         </div>
         <div>
           <dt className="text-xs text-muted">Last verified</dt>
           <dd>
-            <When iso={p.last_verified_at} never="never at this endpoint" />
+            <When iso={p.last_verified_at} never="never" neverTitle="Never verified at the current endpoint" />
             {p.verify_outcome && <span className="ml-1 font-mono text-xs text-muted">· {p.verify_outcome}</span>}
           </dd>
         </div>
@@ -142,7 +139,7 @@ export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
         <Button size="sm" variant="ghost" onClick={onOpenEvents} aria-label={`Usage events for ${p.label}`}>
           <ListTree size={13} aria-hidden /> Usage events
         </Button>
-        {reason && reason !== pageReason && <span className="text-xs text-muted">{reason}</span>}
+        {reason && reason !== pageReason && p.configured && <span className="text-xs text-muted">{reason}</span>}
       </div>
 
       {(verify.isSuccess || verify.isError) && <VerifyOutcome answer={verify.data} error={verify.error ?? undefined} />}

@@ -57,7 +57,7 @@ export function ProviderDrawer({ id, provider, onClose }: { id: string; provider
                   <th>Time</th>
                   <th>Operation</th>
                   <th>Status</th>
-                  <th className="text-right">Latency</th>
+                  <th style={{ textAlign: "right" }}>Latency</th>
                   <th>Error code</th>
                   <th>Bot</th>
                   <th>Trace</th>

@@ -2,7 +2,7 @@ import { Link } from "@tanstack/react-router";
 import { Card } from "../../components/Card";
 import { PanelStatus } from "../../components/PanelStatus";
 import { cn } from "../../lib/cn";
-import { NoStatus, StaleNote } from "./StaleNote";
+import { NoStatus } from "./StaleNote";
 import { isStale, type StatusQuery } from "./types";
 
 /** The integrations summary counts; details on the Connections tab. */
@@ -31,7 +31,6 @@ export function IntegrationsCard({ status }: { status: StatusQuery }) {
     >
       {status.isPending && <p className="text-sm text-muted">Loading…</p>}
       {status.isError && !data && <NoStatus what="Integration counts" />}
-      {data && stale && <StaleNote updatedAt={status.dataUpdatedAt} what="integration counts" />}
       {s && (
         <dl className={cn("flex flex-col divide-y divide-line text-sm", stale && "opacity-70")}>
           {rows.map((r) => (

@@ -4,7 +4,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus } from "../../components/PanelStatus";
 import { cn } from "../../lib/cn";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { NoStatus, StaleNote } from "./StaleNote";
+import { NoStatus } from "./StaleNote";
 import { isStale, type StatusQuery } from "./types";
 
 const LOOP_TONE: Record<string, Tone> = { OK: "ok", LAGGING: "warn", STALLED: "bad", UNKNOWN: "neutral" };
@@ -32,7 +32,6 @@ export function SchedulerCard({ status }: { status: StatusQuery }) {
     <Card title="Scheduler" status={<PanelStatus query={status} />}>
       {status.isPending && <p className="text-sm text-muted">Loading…</p>}
       {status.isError && !data && <NoStatus what="Scheduler health" />}
-      {data && stale && <StaleNote updatedAt={status.dataUpdatedAt} what="scheduler health" />}
       {sched && (
         <div className={cn("flex flex-col gap-4", stale && "opacity-70")}>
           <dl className="grid grid-cols-1 gap-3 text-sm sm:grid-cols-3">
@@ -84,7 +83,7 @@ export function SchedulerCard({ status }: { status: StatusQuery }) {
                     <tr>
                       <th>Scope</th>
                       <th>State</th>
-                      <th className="text-right">Failures in window</th>
+                      <th style={{ textAlign: "right" }}>Failures in window</th>
                     </tr>
                   </thead>
                   <tbody>

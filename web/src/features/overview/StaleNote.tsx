@@ -8,7 +8,7 @@ export function StaleNote({ updatedAt, what }: { updatedAt: number; what: string
       <AlertTriangle size={13} className="text-warn" aria-hidden />
       <span>
         Stale: {what} from the last good status (<AgeLabel updatedAt={updatedAt} />
-        ); the status endpoint is failing, so the current {what} {what.endsWith("s") ? "are" : "is"} unknown.
+        ). The status endpoint is failing, so what holds now is unknown.
       </span>
     </p>
   );
@@ -16,5 +16,5 @@ export function StaleNote({ updatedAt, what }: { updatedAt: number; what: string
 
 /** The body of a card that has no data because the status endpoint failed before any answer. */
 export function NoStatus({ what }: { what: string }) {
-  return <p className="text-sm text-muted">{what} unknown: the status endpoint has not answered yet (see System status).</p>;
+  return <p className="text-sm text-muted">{what} unknown: the status endpoint failed before its first answer (see System status).</p>;
 }

@@ -2,7 +2,7 @@ import { Link } from "@tanstack/react-router";
 import { Card } from "../../components/Card";
 import { PanelStatus } from "../../components/PanelStatus";
 import { cn } from "../../lib/cn";
-import { NoStatus, StaleNote } from "./StaleNote";
+import { NoStatus } from "./StaleNote";
 import { isStale, type StatusQuery } from "./types";
 
 const TIERS = [
@@ -29,7 +29,6 @@ export function TiersCard({ status }: { status: StatusQuery }) {
     >
       {status.isPending && <p className="text-sm text-muted">Loading…</p>}
       {status.isError && !data && <NoStatus what="Tier counts" />}
-      {data && stale && <StaleNote updatedAt={status.dataUpdatedAt} what="tier counts" />}
       {data && !tiers && (
         <p className="text-sm" data-testid="tiers-unknown">
           <span className="font-medium">Tier counts unknown.</span>{" "}
