@@ -5,8 +5,8 @@ import { api, unwrap } from "../api/client";
 import { ApiError } from "../api/errors";
 import type { components } from "../api/schema";
 
-export type LoginAnswer = components["schemas"]["LoginBody"];
-export type SessionAnswer = components["schemas"]["SessionBody"];
+export type LoginAnswer = components["schemas"]["Envelope_LoginBody"];
+export type SessionAnswer = components["schemas"]["Envelope_SessionBody"];
 
 /** Email + password. With 2FA enrolled the answer carries `requires_2fa` and a temp token. */
 export function login(email: string, password: string): Promise<LoginAnswer> {

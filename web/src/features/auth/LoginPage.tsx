@@ -54,12 +54,14 @@ export function LoginPage() {
       setNotice(null);
     },
     onSuccess: (answer, v) => {
-      if (answer.requires_2fa && answer.temp_token) {
-        setMode("totp");
-        setStep({ kind: "code", tempToken: answer.temp_token, email: v.email });
-      } else {
-        finish();
+      if (!answer.requires_2fa) return finish();
+      if (!answer.temp_token) {
+        // 2FA asked for without the token that would let us send a code: nothing to continue with.
+        setError({ error: new ApiError({ status: 200, code: "CLIENT_ERROR", message: "The server asked for a 2FA code but sent no sign-in token.", suggestedFix: "Try again; if it repeats, report the trace id.", traceId: answer.trace_id ?? null, endpoint: "/api/auth/login" }) });
+        return;
       }
+      setMode("totp");
+      setStep({ kind: "code", tempToken: answer.temp_token, email: v.email });
     },
     onError: (e) => {
       const err = fail(e);
