@@ -108,6 +108,8 @@ describe("ConnectionsPage", () => {
     expect(stateOf("polygon")).toHaveTextContent("Connected · 12 uses in 24h");
     expect(stateOf("polygon").parentElement).toHaveClass("text-ok");
     expect(within(card("polygon")).getByTestId("last-used")).toHaveTextContent(/1 min ago/);
+    expect(within(card("polygon")).getByTestId("proof-count")).toHaveTextContent("12 successful calls");
+    expect(within(card("databento")).getByTestId("proof-count")).toHaveTextContent("0 successful calls");
     expect(within(card("polygon")).getByText("Sandbox")).toBeInTheDocument();
     expect(within(card("databento")).queryByText("Sandbox")).not.toBeInTheDocument();
 

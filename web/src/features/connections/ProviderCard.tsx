@@ -76,7 +76,7 @@ export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
           <dt className="text-xs text-muted">Proof of use (24h)</dt>
           <dd data-testid="proof-count" title="Successful calls recorded in the last 24 hours">
             <span className="font-semibold tabular-nums">{p.proof_of_use_count_24h}</span>{" "}
-            <span className="text-xs text-muted">call{p.proof_of_use_count_24h === 1 ? "" : "s"}</span>
+            <span className="text-xs text-muted">successful call{p.proof_of_use_count_24h === 1 ? "" : "s"}</span>
           </dd>
         </div>
         <div>
