@@ -7,40 +7,9 @@ import { POLL } from "../lib/queryClient";
 
 export type UsageEvent = components["schemas"]["UsageEvent"];
 
-// Mirrors src/api/usage_events.rs (UsageBucket, ProviderUsageSeries, UsageSeries).
-export interface UsageBucket {
-  start: string;
-  /** Usage events of every status (OK, ERROR, VERIFY). */
-  calls: number;
-  /** ERROR events (the rollup does not split verifies by outcome). */
-  errors: number;
-}
-
-export interface ProviderUsageSeries {
-  provider_id: string;
-  label: string;
-  category: string;
-  configured: boolean;
-  calls: number;
-  errors: number;
-  /** `not configured` or `no calls in the window` when every bucket is empty. */
-  no_data_reason?: string | null;
-  buckets: UsageBucket[];
-}
-
-export interface UsageSeries {
-  window: string;
-  from: string;
-  to: string;
-  bucket_seconds: number;
-  source: string;
-  providers: ProviderUsageSeries[];
-}
-
-interface UsagePage {
-  items: UsageEvent[];
-  next_cursor?: string | null;
-}
+export type UsageBucket = components["schemas"]["UsageBucket"];
+export type ProviderUsageSeries = components["schemas"]["ProviderUsageSeries"];
+export type UsageSeries = Omit<components["schemas"]["Envelope_UsageSeries"], "success" | "trace_id">;
 
 export const USAGE_PATH = "/api/usage-events";
 export const SERIES_PATH = "/api/usage-events/series";
@@ -83,11 +52,6 @@ export interface UsageFilters {
 
 type PageParam = { cursor?: string; from?: string; to?: string };
 
-// The usage endpoints are typed by hand until the generated schema has them.
-type Query = Record<string, string | number | undefined>;
-const getJson = <T>(path: string, query: Query, signal?: AbortSignal): Promise<T> =>
-  unwrap(api.GET(path as "/api/system/events", { params: { query: query as never }, signal })) as Promise<T>;
-
 /** The usage events of `filters` in `window`, newest first, a page at a time. */
 export function usageEventsQuery(filters: UsageFilters, window: TimeWindow) {
   return infiniteQueryOptions({
@@ -102,10 +66,11 @@ export function usageEventsQuery(filters: UsageFilters, window: TimeWindow) {
           : window.kind === "custom"
             ? { from: window.from, to: window.to }
             : { from: new Date(Date.now() - WINDOWS[window.id].minutes * 60_000).toISOString(), to: undefined };
-      const page = await getJson<UsagePage>(
-        USAGE_PATH,
-        { ...filters, ...range, cursor: pageParam.cursor, limit: USAGE_PAGE_SIZE },
-        signal,
+      const page = await unwrap(
+        api.GET("/api/usage-events", {
+          params: { query: { ...filters, ...range, cursor: pageParam.cursor, limit: USAGE_PAGE_SIZE } },
+          signal,
+        }),
       );
       return { ...page, range };
     },
@@ -120,7 +85,12 @@ export function usageEventsQuery(filters: UsageFilters, window: TimeWindow) {
 export function usageSeriesQuery(spec: { window: string; buckets: number }) {
   return queryOptions({
     queryKey: [SERIES_PATH, spec] as const,
-    queryFn: ({ signal }) => getJson<UsageSeries>(SERIES_PATH, { window: spec.window, buckets: spec.buckets }, signal),
+    // The cast: both /api/usage-events/series and /api/ai-ops/series have operationId `series`
+    // in the OpenAPI document, so the generated types give this path the AI Ops response.
+    queryFn: async ({ signal }) =>
+      (await unwrap(
+        api.GET("/api/usage-events/series", { params: { query: { window: spec.window, buckets: String(spec.buckets) } }, signal }),
+      )) as unknown as UsageSeries,
     refetchInterval: POLL.normal,
   });
 }
