@@ -64,7 +64,7 @@ export function EventTable({ events, onOpen, selectedId }: {
               <td>
                 <Subject event={e} />
               </td>
-              <td>
+              <td className="whitespace-nowrap">
                 <TraceId id={e.trace_id} short />
               </td>
             </tr>

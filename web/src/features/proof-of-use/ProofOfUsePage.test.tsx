@@ -148,13 +148,22 @@ describe("ProofOfUsePage", () => {
     expect(chart.data[1]!.slice(0, 3)).toEqual([10, 20, 5]);
     expect(chart.data[2]!.slice(0, 3)).toEqual([0, 2, 1]);
 
-    // Most calls first; a configured provider without calls says so; unconfigured ones in one line.
+    // Most calls first; configured providers without calls and unconfigured ones by name only.
     const list = screen.getByRole("list", { name: "Usage per provider" });
-    expect(within(list).getAllByRole("listitem").map((li) => li.getAttribute("data-provider"))).toEqual(["databento", "openai", "polygon"]);
-    const polygon = within(list).getAllByRole("listitem")[2]!;
-    expect(polygon).toHaveTextContent("no calls in the window");
-    expect(within(polygon).queryByTestId("sparkline")).not.toBeInTheDocument();
-    expect(screen.getByText("Not configured, no calls: FRED.")).toBeInTheDocument();
+    expect(within(list).getAllByRole("listitem").map((li) => li.getAttribute("data-provider"))).toEqual(["databento", "openai"]);
+    expect(within(list).getAllByTestId("provider-totals").map((t) => t.textContent)).toEqual(["35 calls3 errors", "3 calls0 errors"]);
+    expect(screen.getByTestId("chips-Configured, no calls in the window")).toHaveTextContent("Polygon");
+    expect(screen.getByTestId("chips-Not configured")).toHaveTextContent("FRED");
+    expect(screen.getAllByTestId("sparkline")).toHaveLength(2);
+  });
+
+  it("shows a selected provider without calls as a tile that says why", async () => {
+    api();
+    renderWithApp(<ProofOfUsePage />, { path: "/proof-of-use?provider=fred" });
+    const list = await screen.findByRole("list", { name: "Usage per provider" });
+    const fred = within(list).getAllByRole("listitem").find((li) => li.getAttribute("data-provider") === "fred")!;
+    expect(fred).toHaveTextContent("not configured");
+    expect(within(fred).queryByTestId("sparkline")).not.toBeInTheDocument();
   });
 
   it("filters by provider, status and bot through the URL and the request", async () => {

@@ -71,7 +71,7 @@ export function UsageTable({ events, onOpen, selectedId }: {
                   </span>
                 )}
               </td>
-              <td>
+              <td className="whitespace-nowrap">
                 <TraceId id={e.trace_id} short />
               </td>
             </tr>
