@@ -13,12 +13,7 @@ export function login(email: string, password: string): Promise<LoginAnswer> {
   return unwrap(api.POST("/api/auth/login", { body: { email, password } }));
 }
 
-/** The body of POST /api/auth/2fa/verify (src/api/auth/login.rs `VerifyRequest`). */
-interface TwoFactorVerifyBody {
-  temp_token: string;
-  code?: string;
-  backup_code?: string;
-}
+type TwoFactorVerifyBody = components["schemas"]["VerifyRequest"];
 
 /** The second step: the temp token plus exactly one of a TOTP code or a backup code. */
 export function verifyTwoFactor(
@@ -29,10 +24,7 @@ export function verifyTwoFactor(
     "code" in factor
       ? { temp_token: tempToken, code: factor.code }
       : { temp_token: tempToken, backup_code: factor.backupCode };
-  // The generated schema names this body `VerifyRequest`, a name it also gives the
-  // integrations verify body ({provider_id}): the OpenAPI collapses the two into one, so the
-  // generated type is wrong here. The cast goes away when the server names them apart.
-  return unwrap(api.POST("/api/auth/2fa/verify", { body: body as never }));
+  return unwrap(api.POST("/api/auth/2fa/verify", { body }));
 }
 
 /**

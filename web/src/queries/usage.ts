@@ -85,12 +85,8 @@ export function usageEventsQuery(filters: UsageFilters, window: TimeWindow) {
 export function usageSeriesQuery(spec: { window: string; buckets: number }) {
   return queryOptions({
     queryKey: [SERIES_PATH, spec] as const,
-    // The cast: both /api/usage-events/series and /api/ai-ops/series have operationId `series`
-    // in the OpenAPI document, so the generated types give this path the AI Ops response.
-    queryFn: async ({ signal }) =>
-      (await unwrap(
-        api.GET("/api/usage-events/series", { params: { query: { window: spec.window, buckets: String(spec.buckets) } }, signal }),
-      )) as unknown as UsageSeries,
+    queryFn: ({ signal }): Promise<UsageSeries> =>
+      unwrap(api.GET("/api/usage-events/series", { params: { query: { window: spec.window, buckets: String(spec.buckets) } }, signal })),
     refetchInterval: POLL.normal,
   });
 }
