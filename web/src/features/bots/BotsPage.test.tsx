@@ -88,7 +88,7 @@ describe("BotsPage", () => {
         return HttpResponse.json(ok({ items, next_cursor: null }));
       }),
     );
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { router } = renderWithApp(<BotsPage />, { path: "/bots?stage=PAPER&symbol=ES" });
     await screen.findByRole("link", { name: "alpha" });
     expect(seen[0]?.get("stage")).toBe("PAPER");
@@ -122,7 +122,7 @@ describe("BotsPage", () => {
         ),
       ),
     );
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderWithApp(<BotsPage />, { path: "/bots" });
     await screen.findByRole("link", { name: "alpha" });
     await user.click(screen.getByRole("button", { name: "Today's PnL" }));
@@ -169,7 +169,7 @@ describe("BotsPage", () => {
         );
       }),
     );
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderWithApp(<BotsPage />, { path: "/bots" });
     await screen.findByRole("link", { name: "alpha" });
     expect(screen.getByRole("button", { name: "Previous page" })).toBeDisabled();
