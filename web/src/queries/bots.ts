@@ -14,8 +14,8 @@ export type Order = components["schemas"]["Order"];
 export type PositionBody = components["schemas"]["PositionBody"];
 export type RunnerSnapshot = components["schemas"]["RunnerSnapshot"];
 
-/** A page item of GET /api/bots. */
-export type BotListItem = components["schemas"]["Envelope_PageBody_Bot"]["items"][number];
+/** A page item of GET /api/bots: the bot plus its `summary`. */
+export type BotListItem = components["schemas"]["Envelope_PageBody_BotListItem"]["items"][number];
 
 // ---------- constants the API accepts (src/api/bots.rs) ----------
 
@@ -203,26 +203,4 @@ export function needsStepUp(error: unknown): boolean {
 // ---------- per-bot summary (GET /api/bots items and GET /api/bots/{id}) ----------
 
 /** The server's `summary` beside a bot: autonomy, today's PnL, last evaluation, open breakers. */
-export interface BotSummary {
-  /** Null until the scorer has scored the bot. */
-  autonomy: { score: number; tier: string; computed_at: string } | null;
-  today_pnl: {
-    trade_date: string;
-    trade_date_start: string;
-    /** USD, net of commissions, of round trips closed today ("0" when none: known). */
-    realized: string;
-    trades_closed: number;
-    /** USD of the open position at mark_price; "0" when flat; null when no mark exists. */
-    unrealized?: string | null;
-    mark_price?: string | null;
-    marked_at?: string | null;
-  };
-  last_evaluation_at?: string | null;
-  open_breakers: string[];
-}
-
-/** The item's summary, or null when the server did not send one. */
-export function summaryOf(item: object | null | undefined): BotSummary | null {
-  const s = (item as { summary?: BotSummary } | null | undefined)?.summary;
-  return s && typeof s === "object" ? s : null;
-}
+export type BotSummary = components["schemas"]["BotSummary"];

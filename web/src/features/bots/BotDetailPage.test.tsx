@@ -37,7 +37,7 @@ vi.mock("lightweight-charts", () => ({
   },
 }));
 
-function detailHandlers(opts: { status?: string; stage?: string; withSummary?: boolean; trades?: unknown[]; pos?: unknown } = {}) {
+function detailHandlers(opts: { status?: string; stage?: string; trades?: unknown[]; pos?: unknown; todayUnrealized?: string | null } = {}) {
   const b = bot({ status: opts.status ?? "RUNNING", stage: opts.stage ?? "PAPER" });
   return [
     http.get(`*/api/bots/${BOT_ID}`, () =>
@@ -46,7 +46,7 @@ function detailHandlers(opts: { status?: string; stage?: string; withSummary?: b
           bot: b,
           contract: null,
           runner: { bot_id: BOT_ID, status: b.status, breaker_state: "CLOSED", live: false, restart_count: 0, ticks: 42, last_heartbeat_at: new Date().toISOString(), started_at: "2026-11-26T09:00:00Z", kill_reason: b.status === "KILLED" ? "daily loss limit" : null },
-          ...(opts.withSummary === false ? {} : { summary: summary() }),
+          summary: summary({}, "todayUnrealized" in opts ? { unrealized: opts.todayUnrealized } : {}),
         }),
       ),
     ),
@@ -105,6 +105,7 @@ describe("BotDetail", () => {
     server.use(
       meHandler("viewer"),
       ...detailHandlers({
+        todayUnrealized: null,
         trades: [trade({ closed_at: null, exit_price: null, realized_pnl: null })],
         pos: { position: { ...position.position, quantity: -2 }, working_orders: [], mark: null, unrealized_pnl: null },
       }),
@@ -114,6 +115,9 @@ describe("BotDetail", () => {
     expect(screen.getByTestId("unrealized-pnl")).toHaveTextContent("unknown without a mark");
     expect(screen.getByTestId("unrealized-pnl")).not.toHaveTextContent("$");
     expect(screen.getByText("no bar of ES was ever fetched")).toBeInTheDocument();
+    // Today's PnL: realized is known, the open part is not, so the total is unknown (never a zero).
+    expect(screen.getByTestId("today-pnl")).toHaveTextContent(/^unknown$/);
+    expect(screen.getByText(/realized \+\$125\.50 net \(2 closed\) \+ open unknown \(no mark\)/)).toBeInTheDocument();
     expect(await screen.findByText("No closed trades yet")).toBeInTheDocument();
     expect(screen.getByText(/this bot has 1 open trade and none closed yet/)).toBeInTheDocument();
     expect(chart.data).toEqual([]);
@@ -156,12 +160,6 @@ describe("BotDetail", () => {
     await user.click(screen.getByRole("tab", { name: "Why traded" }));
     await waitFor(() => expect(router.state.location.search).toMatchObject({ panel: "traces", tab: "decision" }));
     expect(screen.getByTestId("trace-viewer")).toHaveTextContent("decision traces");
-  });
-
-  it("without a summary from the server, today's PnL is unknown (never zero)", async () => {
-    server.use(meHandler("operator"), ...detailHandlers({ withSummary: false }));
-    renderWithApp(<BotDetail botId={BOT_ID} />, { path: `/bots/${BOT_ID}` });
-    expect(await screen.findByText("the server does not report today's PnL for this bot")).toBeInTheDocument();
   });
 
   it("not found and forbidden: the server's code, message and trace id", async () => {

@@ -11,7 +11,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { isApiError } from "../../api/errors";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { botQuery, summaryOf, type BotDetail as BotDetailBody } from "../../queries/bots";
+import { botQuery, type BotDetail as BotDetailBody } from "../../queries/bots";
 import { AutonomyCompact, AutonomyScore } from "../autonomy/AutonomyScore";
 import { TraceViewer, WhyNotDrawer } from "./traces";
 import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
@@ -151,8 +151,7 @@ export function BotDetail({ botId }: { botId: string }) {
   }
 
   const bot = detail.bot;
-  const summary = summaryOf(detail);
-  const autonomy = summary ? summary.autonomy : undefined;
+  const summary = detail.summary;
 
   return (
     <div className="flex flex-col gap-4">
@@ -165,12 +164,8 @@ export function BotDetail({ botId }: { botId: string }) {
           </span>
           <StageBadge stage={bot.stage} />
           <StatusBadge status={bot.status} />
-          {summary ? (
-            <AutonomyCompact score={summary.autonomy?.score} tier={summary.autonomy?.tier} />
-          ) : (
-            <span className="text-xs text-muted" title="The server sent no autonomy summary with this bot; see the Autonomy panel.">autonomy: see below</span>
-          )}
-          {summary && <BreakerBadge scopes={summary.open_breakers} />}
+          <AutonomyCompact score={summary.autonomy?.score} tier={summary.autonomy?.tier} />
+          <BreakerBadge scopes={summary.open_breakers} />
           <PanelStatus query={query} />
           {/* The callout below carries the button while the bot is not trading. */}
           {!NOT_TRADING[bot.status] && (
@@ -183,7 +178,7 @@ export function BotDetail({ botId }: { botId: string }) {
         </div>
         {query.isError && <QueryError error={query.error} />}
         <RunnerFacts detail={detail} />
-        <LifecycleActions bot={bot} runtimeLatched={Boolean(detail.runner?.kill_reason)} autonomy={autonomy} onDone={setNotice} />
+        <LifecycleActions bot={bot} runtimeLatched={Boolean(detail.runner?.kill_reason)} autonomy={summary.autonomy ?? null} onDone={setNotice} />
         {notice && (
           <p role="status" className="rounded-md border border-ok/40 bg-ok/10 px-3 py-1.5 text-sm">
             {notice}

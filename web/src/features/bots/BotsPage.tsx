@@ -11,18 +11,15 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useActionGate } from "../../lib/health";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { hasRole, useMe } from "../../queries/auth";
-import { botsQuery, STAGES, STATUSES, SYMBOLS, summaryOf, tierRank, type BotListItem, type BotSummary } from "../../queries/bots";
+import { botsQuery, STAGES, STATUSES, SYMBOLS, tierRank, type BotListItem, type BotSummary } from "../../queries/bots";
 import { AutonomyCompact } from "../autonomy/AutonomyScore";
 import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
 import { dec, pnlClass, usd } from "./format";
 import { NewBotForm } from "./NewBotForm";
 import { useSearchParams } from "./search";
 
-const NO_SUMMARY = "The server sent no summary for this bot (autonomy, today's PnL, last evaluation and breakers are not reported by this API version).";
-
 /** Today's PnL = realized (net, closed today) + unrealized (open position at the mark). */
-export function todayPnl(summary: BotSummary | null): { total: number | null; realized: number | null; why: string | null } {
-  if (!summary) return { total: null, realized: null, why: NO_SUMMARY };
+export function todayPnl(summary: BotSummary): { total: number | null; realized: number | null; why: string | null } {
   const realized = dec(summary.today_pnl.realized);
   const unrealized = dec(summary.today_pnl.unrealized);
   if (realized === null) return { total: null, realized: null, why: "The server did not report today's realized PnL." };
@@ -38,7 +35,7 @@ const TF_ORDER = ["1s", "1m", "5m", "15m", "1h", "1d"];
 
 /** The sort value of a row; null sorts last whatever the direction. */
 function sortValue(item: BotListItem, key: SortKey): string | number | null {
-  const s = summaryOf(item);
+  const s = item.summary;
   switch (key) {
     case "name":
       return item.name.toLowerCase();
@@ -51,11 +48,11 @@ function sortValue(item: BotListItem, key: SortKey): string | number | null {
     case "status":
       return item.status;
     case "autonomy":
-      return s?.autonomy ? tierRank(s.autonomy.tier) * 1000 + s.autonomy.score : null;
+      return s.autonomy ? tierRank(s.autonomy.tier) * 1000 + s.autonomy.score : null;
     case "pnl":
       return todayPnl(s).total;
     case "evaluated":
-      return parseTime(s?.last_evaluation_at);
+      return parseTime(s.last_evaluation_at);
   }
 }
 
@@ -108,10 +105,10 @@ function FilterSelect({ label, value, options, onChange }: {
   );
 }
 
-function PnlCell({ summary }: { summary: BotSummary | null }) {
+function PnlCell({ summary }: { summary: BotSummary }) {
   const pnl = todayPnl(summary);
   if (pnl.total !== null) {
-    const trades = summary!.today_pnl.trades_closed;
+    const trades = summary.today_pnl.trades_closed;
     return (
       <span className={`font-mono tabular-nums ${pnlClass(pnl.total)}`} title={`Realized ${usd(pnl.realized ?? 0)} (net, ${trades} round trip${trades === 1 ? "" : "s"} closed today) + open PnL at the mark`}>
         {usd(pnl.total)}
@@ -126,8 +123,7 @@ function PnlCell({ summary }: { summary: BotSummary | null }) {
   );
 }
 
-function LastEvaluation({ summary, now }: { summary: BotSummary | null; now: number }) {
-  if (!summary) return <span className="text-muted" title={NO_SUMMARY}>unknown</span>;
+function LastEvaluation({ summary, now }: { summary: BotSummary; now: number }) {
   const t = parseTime(summary.last_evaluation_at);
   if (t === null) return <span className="text-muted" title="No decision or no-trade trace was ever recorded for this bot.">never</span>;
   return <span title={formatTime(summary.last_evaluation_at)}>{ago(t, now)}</span>;
@@ -147,7 +143,7 @@ function SortHeader({ col, sort, dir, onSort }: { col: (typeof COLUMNS)[number];
 }
 
 function BotRow({ item, now }: { item: BotListItem; now: number }) {
-  const summary = summaryOf(item);
+  const summary = item.summary;
   return (
     <tr data-testid={`bot-row-${item.id}`}>
       <td>
@@ -164,11 +160,7 @@ function BotRow({ item, now }: { item: BotListItem; now: number }) {
         <StatusBadge status={item.status} />
       </td>
       <td>
-        {summary ? (
-          <AutonomyCompact score={summary.autonomy?.score} tier={summary.autonomy?.tier} />
-        ) : (
-          <span className="text-muted" title={NO_SUMMARY}>unknown</span>
-        )}
+        <AutonomyCompact score={summary.autonomy?.score} tier={summary.autonomy?.tier} />
       </td>
       <td>
         <PnlCell summary={summary} />
@@ -177,11 +169,7 @@ function BotRow({ item, now }: { item: BotListItem; now: number }) {
         <LastEvaluation summary={summary} now={now} />
       </td>
       <td>
-        {summary ? (
-          summary.open_breakers.length > 0 ? <BreakerBadge scopes={summary.open_breakers} /> : <span className="text-xs text-muted">none open</span>
-        ) : (
-          <span className="text-muted" title={NO_SUMMARY}>unknown</span>
-        )}
+        {summary.open_breakers.length > 0 ? <BreakerBadge scopes={summary.open_breakers} /> : <span className="text-xs text-muted">none open</span>}
       </td>
     </tr>
   );

@@ -24,7 +24,7 @@ function Money({ value, unknown }: { value: number | null; unknown: string }) {
   return <span className={pnlClass(value)}>{usd(value)}</span>;
 }
 
-export function PositionCard({ botId, symbol, summary }: { botId: string; symbol: string; summary: BotSummary | null | undefined }) {
+export function PositionCard({ botId, symbol, summary }: { botId: string; symbol: string; summary: BotSummary }) {
   const query = useQuery(positionQuery(botId));
   const now = useNow(5000);
   const data = query.data;
@@ -98,14 +98,7 @@ export function PositionCard({ botId, symbol, summary }: { botId: string; symbol
   );
 }
 
-function TodayStat({ summary }: { summary: BotSummary | null | undefined }) {
-  if (!summary) {
-    return (
-      <Stat label="Today's PnL" hint="the server does not report today's PnL for this bot">
-        <span className="text-muted">unknown</span>
-      </Stat>
-    );
-  }
+function TodayStat({ summary }: { summary: BotSummary }) {
   const t = summary.today_pnl;
   const realized = dec(t.realized);
   const unrealized = dec(t.unrealized);

@@ -51,8 +51,8 @@ export function summary(over: Partial<BotSummary> = {}, pnl: Partial<BotSummary[
   };
 }
 
-export function item(b: Partial<Bot> = {}, s: BotSummary | null = summary()) {
-  return s ? { ...bot(b), summary: s } : bot(b);
+export function item(b: Partial<Bot> = {}, s: BotSummary = summary()) {
+  return { ...bot(b), summary: s };
 }
 
 export function me(role: "viewer" | "operator" | "admin", stepUpValidUntil: string | null = null) {
