@@ -5,7 +5,11 @@ import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
 import { BotDetail } from "./BotDetailPage";
+import { localSeconds } from "./EquityCurve";
 import { bot, BOT_ID, killSwitchHandler, meHandler, order, position, summary, trade } from "./fixtures.test-util";
+
+// Form typing and routing under a loaded 2-core machine: more than the 5 s default.
+vi.setConfig({ testTimeout: 20_000 });
 
 // The trace viewers, the Why-not drawer and the autonomy component belong to other modules with
 // their own tests; here they are stand-ins that show what they were given.
@@ -83,7 +87,7 @@ describe("BotDetail", () => {
 
     // Equity curve: one closed trade, net 100 − 4.50; attribution logo kept on.
     await waitFor(() => expect(chart.data).toHaveLength(2));
-    expect(chart.data[1]).toEqual({ time: Date.parse("2026-11-26T10:05:00Z") / 1000, value: 95.5 });
+    expect(chart.data[1]).toEqual({ time: localSeconds(Date.parse("2026-11-26T10:05:00Z") / 1000), value: 95.5 });
     expect((chart.options[0] as { layout: { attributionLogo: boolean } }).layout.attributionLogo).toBe(true);
     expect(screen.getByText(/over 1 closed trade$/)).toBeInTheDocument();
 

@@ -199,10 +199,8 @@ export function BotDetail({ botId }: { botId: string }) {
 
       <TracesSection botId={botId} tab={tab} onTab={(t) => setSearch({ panel: "traces", tab: t, trace: undefined })} focus={search.panel === "traces"} />
 
-      <div className="grid gap-4 xl:grid-cols-2">
-        <TradesTable botId={botId} />
-        <OrdersTable botId={botId} />
-      </div>
+      <TradesTable botId={botId} />
+      <OrdersTable botId={botId} />
 
       {search.panel === "why-not" && <WhyNotDrawer botId={botId} onClose={closeWhyNot} />}
     </div>

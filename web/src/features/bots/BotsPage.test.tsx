@@ -7,6 +7,9 @@ import { apiError, ok, renderWithApp } from "../../test/render";
 import { BotsPage } from "./BotsPage";
 import { item, meHandler, summary } from "./fixtures.test-util";
 
+// Form typing and routing under a loaded 2-core machine: more than the 5 s default.
+vi.setConfig({ testTimeout: 20_000 });
+
 // The compact autonomy component belongs to the autonomy feature; here it shows what it was given.
 vi.mock("../autonomy/AutonomyScore", () => ({
   AutonomyCompact: ({ score, tier }: { score?: number | null; tier?: string | null }) => (

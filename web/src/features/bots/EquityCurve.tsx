@@ -39,6 +39,11 @@ function seriesColors() {
   };
 }
 
+/** `utcSeconds` shifted by the local zone's offset at that instant. */
+export function localSeconds(utcSeconds: number): number {
+  return utcSeconds - new Date(utcSeconds * 1000).getTimezoneOffset() * 60;
+}
+
 /** The chart itself; re-themed when <html data-theme> changes. */
 export function EquityChart({ points }: { points: EquityPoint[] }) {
   const ref = useRef<HTMLDivElement>(null);
@@ -65,7 +70,9 @@ export function EquityChart({ points }: { points: EquityPoint[] }) {
   }, []);
 
   useEffect(() => {
-    series.current?.setData(points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })));
+    // The chart draws its time axis in UTC; shift each point so the axis reads local time
+    // like every other time on the page.
+    series.current?.setData(points.map((p) => ({ time: localSeconds(p.time) as UTCTimestamp, value: p.value })));
     chart.current?.timeScale().fitContent();
   }, [points]);
 
@@ -104,7 +111,7 @@ export function EquityCurve({ botId }: { botId: string }) {
         <>
           <EquityChart points={equity.points} />
           <p className="mt-2 text-xs text-muted">
-            Cumulative realized PnL net of commissions (gross {usd(equity.gross)}, commissions {usd(-equity.commission)}), one step per closed trade; times in UTC.
+            Cumulative realized PnL net of commissions (gross {usd(equity.gross)}, commissions {usd(-equity.commission)}), one step per closed trade, at its closing time.
             {equity.open > 0 && ` ${equity.open} open trade${equity.open === 1 ? " is" : "s are"} not on the curve (see Position & PnL).`}
             {query.data?.truncated && ` Only the newest ${EQUITY_MAX_PAGES * 500} trades are counted, so the curve starts at 0 later than the bot's first trade.`}
           </p>

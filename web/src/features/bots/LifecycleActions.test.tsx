@@ -9,6 +9,9 @@ import { LifecycleActions } from "./LifecycleActions";
 import { actionGate, stageChoices, type GateContext } from "./lifecycle";
 import { bot, BOT_ID, killSwitchHandler, meHandler } from "./fixtures.test-util";
 
+// Form typing and routing under a loaded 2-core machine: more than the 5 s default.
+vi.setConfig({ testTimeout: 20_000 });
+
 const LIMITED = { tier: "LIMITED_AUTONOMY", score: 72 };
 
 function renderActions(b: Bot, opts: { autonomy?: GateContext["autonomy"]; latched?: boolean } = {}) {
@@ -260,6 +263,8 @@ describe("actionGate / stageChoices", () => {
     expect(actionGate("promote", { ...ctx, stage: "PAPER", status: "RUNNING" }, "SHADOW")).toMatch(/stop it, promote it/);
     expect(actionGate("promote", { ...ctx, stage: "PAPER", autonomy: null }, "SHADOW")).toMatch(/never scored/);
     expect(actionGate("promote", { ...ctx, stage: "SHADOW", status: "RUNNING" }, "PAPER")).toBeNull();
+    expect(actionGate("promote", { ...ctx, stage: "SHADOW", twoFactorEnabled: false }, "LIVE")).toMatch(/not enrolled 2FA/);
+    expect(actionGate("promote", { ...ctx, stage: "SHADOW", twoFactorEnabled: true }, "LIVE")).toBeNull();
   });
   it("re-arm follows the runtime latch too; restart needs a runner", () => {
     expect(actionGate("rearm", { ...ctx, status: "STOPPED", runtimeLatched: true })).toBeNull();

@@ -3,6 +3,7 @@
 // step-up asked for when the server answers TWO_FACTOR_REQUIRED.
 import { useCallback, useState, type ReactNode } from "react";
 import { useQuery } from "@tanstack/react-query";
+import { Link } from "@tanstack/react-router";
 import { Ban, Play, RefreshCw, RotateCcw, Square, TrendingUp } from "lucide-react";
 import { Button } from "../../components/Button";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -128,6 +129,7 @@ export function LifecycleActions({ bot, runtimeLatched, autonomy, onDone }: {
     status: bot.status,
     stage: bot.stage,
     role: me.data?.user.role,
+    twoFactorEnabled: me.data?.user.two_factor_enabled,
     runtimeLatched,
     killSwitchActive: killSwitch.data ? killSwitch.data.kill_switch.active : null,
     autonomy,
@@ -241,7 +243,18 @@ export function LifecycleActions({ bot, runtimeLatched, autonomy, onDone }: {
               )}
             </div>
           }
-          error={lifecycle.error ? <ActionError error={lifecycle.error} /> : undefined}
+          error={
+            lifecycle.error ? (
+              <>
+                <ActionError error={lifecycle.error} />
+                {isApiError(lifecycle.error) && lifecycle.error.endpoint === "/api/auth/step-up" && lifecycle.error.code === "TWO_FACTOR_REQUIRED" && (
+                  <p className="mt-2 text-sm">
+                    <Link to="/settings" className="text-accent underline">Enroll two-factor authentication in Settings</Link>, then try again.
+                  </p>
+                )}
+              </>
+            ) : undefined
+          }
           onConfirm={confirm}
           onCancel={close}
         />

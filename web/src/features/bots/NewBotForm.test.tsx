@@ -7,6 +7,9 @@ import { ok, renderWithApp } from "../../test/render";
 import { NewBotForm } from "./NewBotForm";
 import { bot, BOT_ID } from "./fixtures.test-util";
 
+// Form typing and routing under a loaded 2-core machine: more than the 5 s default.
+vi.setConfig({ testTimeout: 20_000 });
+
 describe("NewBotForm", () => {
   it("posts name, symbol, timeframe, stage, the strategy with its params and only the risk limits set, then opens the bot", async () => {
     let body: Record<string, unknown> | null = null;

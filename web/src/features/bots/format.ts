@@ -20,7 +20,7 @@ export function usd(n: number): string {
 /** A price as the API gave it (already on the tick grid), without a sign. */
 export function price(value: string | null | undefined): string {
   const n = dec(value);
-  return n === null ? "—" : n.toLocaleString("en-US", { maximumFractionDigits: 6 });
+  return n === null ? "—" : n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 6 });
 }
 
 export function pnlTone(n: number | null): Tone {

@@ -37,6 +37,8 @@ export interface GateContext {
    * was never scored (the server treats that as LOCKED).
    */
   autonomy: { tier: string; score: number } | null | undefined;
+  /** Whether the user has 2FA enrolled (a LIVE promotion needs a step-up); undefined: unknown. */
+  twoFactorEnabled?: boolean;
   /** A failing endpoint the action depends on (useActionGate), or null. */
   endpointGate: string | null;
 }
@@ -85,6 +87,9 @@ function promoteGate(ctx: GateContext, toStage: string | undefined): string | nu
   if (to < from) return null; // demotion: any time, no gates
   if (to > from + 1) {
     return `Promotion moves one stage at a time: ${ctx.stage} → ${toStage} is not allowed (next is ${STAGES[from + 1]}).`;
+  }
+  if (toStage === "LIVE" && ctx.twoFactorEnabled === false) {
+    return "LIVE needs a two-factor step-up, and you have not enrolled 2FA: enroll it in Settings first.";
   }
   if (LIVE_STATUSES.has(ctx.status)) {
     return `A ${ctx.status} bot cannot be promoted: stop it, promote it, then start it again.`;
