@@ -254,7 +254,7 @@ export function BotsPage() {
           )
         )}
         {items.length > 0 && (
-          <div className="overflow-x-auto">
+          <div className={`overflow-x-auto ${query.isPlaceholderData ? "opacity-60" : ""}`} aria-busy={query.isPlaceholderData}>
             <table className="tp-table" aria-label="Bots">
               <thead>
                 <tr>
