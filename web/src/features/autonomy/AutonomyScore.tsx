@@ -25,7 +25,7 @@ import {
   type SubScoreView,
   type ThresholdView,
 } from "../../queries/autonomy";
-import { KeyValueTable, RawJson } from "../bots/traces/KeyValue";
+import { KeyValueTable, RawJson, Scalar } from "../bots/traces/KeyValue";
 import { TierBadge, tierRank, tierTone } from "./TierBadge";
 
 /** The compact form for lists: score and tier ("unscored" when the bot was never scored). */
@@ -101,9 +101,23 @@ function ScoreScale({ score, thresholds }: { score: number; thresholds: Threshol
   );
 }
 
+/** Flat evidence as compact `key value` pairs; anything nested as a key/value table. */
 function EvidenceInline({ evidence }: { evidence: Record<string, unknown> | null }) {
   if (!evidence || Object.keys(evidence).length === 0) return <span className="text-xs text-muted italic">no evidence recorded</span>;
-  return <KeyValueTable data={evidence} depth={1} />;
+  const flat = Object.values(evidence).every((v) => v === null || typeof v !== "object");
+  if (!flat) return <KeyValueTable data={evidence} depth={1} />;
+  return (
+    <dl className="flex flex-wrap gap-x-3 gap-y-0.5 text-xs">
+      {Object.entries(evidence).map(([k, v]) => (
+        <div key={k} className="flex gap-1">
+          <dt className="font-mono text-muted">{k}</dt>
+          <dd>
+            <Scalar value={v} />
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
 }
 
 function SubScoreRow({ label, column, sub }: { label: string; column: number; sub: SubScoreView | undefined }) {

@@ -51,7 +51,9 @@ function TierCounts() {
         <div className="grid grid-cols-2 gap-3 md:grid-cols-4" aria-label="Bots per autonomy tier">
           {[...TIERS].reverse().map((tier) => (
             <div key={tier} className="flex flex-col gap-2 rounded-md border border-line bg-surface-2/40 p-3" data-testid={`tier-count-${tier}`}>
-              <TierBadge tier={tier} />
+              <span className="self-start">
+                <TierBadge tier={tier} />
+              </span>
               <span className="text-2xl font-semibold tabular-nums">{counts ? counts[tier] : "—"}</span>
             </div>
           ))}

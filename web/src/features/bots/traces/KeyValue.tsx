@@ -13,7 +13,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-function Scalar({ value }: { value: unknown }) {
+/** One JSON value shown as stored (timestamps also in local time). */
+export function Scalar({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="text-muted italic">null</span>;
   if (typeof value === "boolean") return <span className={cn("font-mono", value ? "text-ok" : "text-bad")}>{String(value)}</span>;
   if (typeof value === "number") return <span className="font-mono tabular-nums">{String(value)}</span>;

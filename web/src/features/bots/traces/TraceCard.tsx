@@ -31,6 +31,11 @@ function When({ iso, now }: { iso: string; now: number }) {
   );
 }
 
+/** A number for a summary line (4 significant digits; the exact value is in the details). */
+function short(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4)));
+}
+
 function confidenceText(c: number): string {
   return `${c} (${Math.round(c * 100)}%)`;
 }
@@ -43,7 +48,9 @@ function DecisionSummary({ t }: { t: DecisionTrace }) {
       <span className="min-w-0 flex-1 truncate">{t.reason_human}</span>
       <span className="text-xs whitespace-nowrap text-muted">
         conf <span className="font-mono text-fg">{Math.round(t.confidence * 100)}%</span> · EV{" "}
-        <span className="font-mono text-fg">{t.expected_value}</span>
+        <span className="font-mono text-fg" title={String(t.expected_value)}>
+          {short(t.expected_value)}
+        </span>
       </span>
       {t.trade_log_id && (
         <span title="Linked to a trade" className="text-accent">

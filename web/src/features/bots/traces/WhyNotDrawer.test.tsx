@@ -40,7 +40,8 @@ describe("WhyNotDrawer", () => {
     server.use(...handlers({ decisions: [decision(NOW - 60 * 60_000)], noTrades: [older, latest], killSwitch: true }));
     renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />);
     const current = await screen.findByTestId("why-not-suppressed");
-    expect(current).toHaveTextContent("Not trading: Two gates blocked the entry");
+    expect(current).toHaveTextContent("Not trading: blocked by KILL_SWITCH_ACTIVE, MARKET_CLOSED");
+    expect(current).toHaveTextContent("Two gates blocked the entry");
     expect(current).toHaveTextContent("Suppressed since");
     expect(current).toHaveTextContent("30 min ago");
     expect(current).toHaveTextContent("42 evaluations");
@@ -103,6 +104,21 @@ describe("WhyNotDrawer", () => {
     expect(await screen.findByTestId("why-not-not-running")).toHaveTextContent("Suspended — no suppression trace recorded yet");
     const empty = screen.getByText("No suppressions recorded");
     expect(empty.parentElement).toHaveTextContent("Evaluations run only while the bot is RUNNING");
+  });
+
+  it("says a no-signal suppression is waiting for a signal, still not trading", async () => {
+    const t = noTrade(NOW - 5_000, {
+      suppression_type: "NO_SIGNAL",
+      reason_code: "NO_SIGNAL",
+      reason_human: "fast MA(2) 6446.25 vs slow MA(3) 6446.5 (position 0: nothing to do)",
+      blocked_by: [{ gate: "signal", code: "NO_SIGNAL", reason_human: "spread -0.25", suggested_fix: "None needed: the strategy is waiting for its entry or exit condition." }],
+    });
+    server.use(...handlers({ status: "RUNNING", decisions: [decision(NOW - 60_000)], noTrades: [t] }));
+    renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />);
+    const current = await screen.findByTestId("why-not-suppressed");
+    expect(current).toHaveTextContent("Not trading: waiting for a signal");
+    expect(current).toHaveTextContent("position 0: nothing to do");
+    expect(within(current).getByTestId("blocking-gate")).toHaveTextContent("NO_SIGNAL");
   });
 
   it("shows the status next to a suppression when the bot is not RUNNING", async () => {

@@ -102,7 +102,7 @@ export function WhyNotDrawer({ botId, onClose }: { botId: string; onClose: () =>
             )}
           </Fact>
           {runner?.kill_reason && <Fact label="Kill reason">{runner.kill_reason}</Fact>}
-          {runner?.last_error && <Fact label="Last runner error">{runner.last_error}</Fact>}
+          {runner?.last_error && runner.last_error !== runner.kill_reason && <Fact label="Last runner error">{runner.last_error}</Fact>}
           {runner && runner.breaker_state !== "CLOSED" && (
             <Fact label="Runner breaker">
               <Badge tone={runner.breaker_state === "OPEN" ? "bad" : "warn"}>{runner.breaker_state}</Badge>
@@ -223,8 +223,22 @@ function Current({ v, now, status, killReason, hrefOf, highlighted }: {
       const t = v.trace;
       const blockers = blockersOf(t);
       const notRunning = status && status !== "RUNNING";
+      // The strategy itself (gate "signal") is not a blocked gate: the bot waits for its condition.
+      const signalOnly = blockers.length > 0 && blockers.every((b) => b.gate === "signal");
+      const gateCodes = [...new Set(blockers.filter((b) => b.gate !== "signal").map((b) => b.code))];
+      const title = signalOnly
+        ? "Not trading: waiting for a signal"
+        : gateCodes.length > 0
+          ? `Not trading: blocked by ${gateCodes.join(", ")}`
+          : `Not trading: ${t.reason_code}`;
       return (
-        <Callout tone="bad" icon={<AlertOctagon size={18} className="text-bad" aria-hidden />} title={<>Not trading: {t.reason_human}</>} testId="why-not-suppressed">
+        <Callout
+          tone={signalOnly ? "warn" : "bad"}
+          icon={<AlertOctagon size={18} className={signalOnly ? "text-warn" : "text-bad"} aria-hidden />}
+          title={title}
+          testId="why-not-suppressed"
+        >
+          <p className="text-sm font-medium">{t.reason_human}</p>
           {notRunning && (
             <p className="text-sm">
               The bot is <Badge tone={botStatusTone(status)}>{status}</Badge>
