@@ -161,7 +161,7 @@ export function TraceCard({ trace: t, botId, expanded, onToggle, highlighted, hr
       data-trace-row={t.id}
       data-highlighted={highlighted ? "true" : undefined}
       className={cn(
-        "rounded-md border bg-surface transition-colors",
+        "scroll-mt-16 rounded-md border bg-surface transition-colors",
         highlighted ? "border-accent ring-2 ring-accent/40" : "border-line",
       )}
     >

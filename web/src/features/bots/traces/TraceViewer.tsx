@@ -60,7 +60,7 @@ export function useScrollTo(id: string | null) {
     const el = nodes.current.get(id);
     if (!el) return;
     done.current = id;
-    el.scrollIntoView?.({ block: "center", behavior: "smooth" });
+    el.scrollIntoView?.({ block: "start", behavior: "smooth" });
   });
   return (traceId: string) => (el: HTMLElement | null) => {
     if (el) nodes.current.set(traceId, el);
