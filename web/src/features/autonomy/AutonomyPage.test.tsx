@@ -32,6 +32,7 @@ function bot(i: number, name: string, extra: Record<string, unknown> = {}) {
     risk_limits: {},
     created_at: "2026-11-20T00:00:00Z",
     updated_at: "2026-11-20T00:00:00Z",
+    summary: { autonomy: null, today_pnl: null, last_evaluation_at: null, open_breakers: [] },
     ...extra,
   };
 }

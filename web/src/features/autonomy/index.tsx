@@ -1,11 +1,11 @@
 // The Autonomy tab (/autonomy): bots per tier (system status) and a quick list of the bots with
 // score, tier and their first failing gate. The gates are only in each bot's autonomy-score, so
-// the list reads one score per bot shown (it says so) and pages bots 25 at a time.
+// the list reads one score per bot shown (it says so) and pages bots 25 at a time. Score and
+// tier come from the list's own `summary.autonomy` until each bot's score has loaded.
 import { useMemo } from "react";
 import { Link } from "@tanstack/react-router";
 import { useInfiniteQuery, useQueries } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
-import type { components } from "../../api/schema";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
@@ -24,19 +24,6 @@ import { AutonomyCompact } from "./AutonomyScore";
 import { TierBadge, tierRank } from "./TierBadge";
 
 export const BOTS_PAGE = 25;
-
-type BotItem = components["schemas"]["Envelope_PageBody_Bot"]["items"][number];
-
-/** The list's per-bot `summary.autonomy` (GET /api/bots gains it on the api-for-web branch); read when present. */
-interface AutonomySummary {
-  score: number;
-  tier: string;
-  computed_at: string;
-}
-function summaryAutonomy(b: BotItem): AutonomySummary | null {
-  const s = (b as BotItem & { summary?: { autonomy?: AutonomySummary | null } }).summary;
-  return s?.autonomy ?? null;
-}
 
 function TierCounts() {
   const status = useSystemStatus();
@@ -98,7 +85,7 @@ function BotList() {
   const rows = items.map((b, i) => {
     const q = scores[i]!;
     const row = q.data?.autonomy_score ?? null;
-    const sum = summaryAutonomy(b);
+    const sum = b.summary?.autonomy ?? null;
     const gates = row ? parseBreakdown(row.breakdown).gates : null;
     return {
       bot: b,

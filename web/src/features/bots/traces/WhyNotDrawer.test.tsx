@@ -121,6 +121,26 @@ describe("WhyNotDrawer", () => {
     expect(within(current).getByTestId("blocking-gate")).toHaveTextContent("NO_SIGNAL");
   });
 
+  it("names the open breakers that stop the bot and titles the suppression by its blocking gates", async () => {
+    const t = noTrade(NOW - 5_000, {
+      blocked_by: [
+        { gate: "data_freshness", code: "DATA_STALE", reason_human: "No bar for 40 s.", suggested_fix: "Check the data provider." },
+        { gate: "signal", code: "NO_SIGNAL", reason_human: "spread 0", suggested_fix: "None needed." },
+      ],
+    });
+    server.use(
+      http.get("*/api/bots/:id", () => HttpResponse.json(ok(botDetail("SUSPENDED", runner("SUSPENDED"), ["provider:databento"])))),
+      ...handlers({ noTrades: [t] }),
+    );
+    renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />);
+    const current = await screen.findByTestId("why-not-suppressed");
+    expect(current).toHaveTextContent("Not trading: blocked by DATA_STALE");
+    expect(current).not.toHaveTextContent("blocked by DATA_STALE, NO_SIGNAL");
+    expect(within(current).getAllByTestId("blocking-gate")).toHaveLength(2);
+    await waitFor(() => expect(within(drawer()).getByText("Open breakers").nextElementSibling).toHaveTextContent("provider:databento"));
+    expect(current).toHaveTextContent("The bot is SUSPENDED");
+  });
+
   it("shows the status next to a suppression when the bot is not RUNNING", async () => {
     server.use(...handlers({ status: "KILLED", run: runner("KILLED", { kill_reason: "operator kill" }), noTrades: [noTrade(NOW - 5_000)] }));
     renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />);

@@ -108,6 +108,17 @@ export function WhyNotDrawer({ botId, onClose }: { botId: string; onClose: () =>
               <Badge tone={runner.breaker_state === "OPEN" ? "bad" : "warn"}>{runner.breaker_state}</Badge>
             </Fact>
           )}
+          {(bot.data?.summary?.open_breakers.length ?? 0) > 0 && (
+            <Fact label="Open breakers">
+              <span className="flex flex-wrap gap-1">
+                {bot.data!.summary.open_breakers.map((b) => (
+                  <Badge key={b} tone="bad" className="font-mono">
+                    {b}
+                  </Badge>
+                ))}
+              </span>
+            </Fact>
+          )}
           {killSwitch.data?.kill_switch.active && (
             <Fact label="Global kill switch">
               <Badge tone="bad">ON — all trading halted</Badge>

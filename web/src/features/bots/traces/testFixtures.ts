@@ -122,7 +122,7 @@ export function meHandler(role: "viewer" | "operator" | "admin") {
   );
 }
 
-export function botDetail(status: string, runner: Record<string, unknown> | null = null) {
+export function botDetail(status: string, runner: Record<string, unknown> | null = null, openBreakers: string[] = []) {
   return {
     bot: {
       id: BOT,
@@ -139,6 +139,7 @@ export function botDetail(status: string, runner: Record<string, unknown> | null
     },
     contract: null,
     runner,
+    summary: { autonomy: null, today_pnl: null, last_evaluation_at: null, open_breakers: openBreakers },
   };
 }
 
