@@ -1,4 +1,4 @@
-import { useEffect, useRef, type FormEvent, type ReactNode } from "react";
+import { useEffect, useId, useRef, type FormEvent, type ReactNode } from "react";
 import { Button } from "../../components/Button";
 
 /**
@@ -54,14 +54,17 @@ export function FormDialog({ title, description, children, error, submitLabel, b
 
 const INPUT = "mt-1 block w-full rounded-md border border-line bg-surface-2 px-2 py-1.5 text-sm text-fg";
 
-/** A labelled text input. */
+/** A labelled text input; `hint` sits under it and describes it. */
 export function TextField({ label, hint, className, ...input }: React.InputHTMLAttributes<HTMLInputElement> & { label: string; hint?: ReactNode }) {
+  const hintId = useId();
   return (
-    <label className={className ?? "block text-sm"}>
-      {label}
-      <input {...input} className={INPUT} />
-      {hint && <span className="mt-1 block text-xs text-muted">{hint}</span>}
-    </label>
+    <div className={className ?? "block text-sm"}>
+      <label className="block">
+        {label}
+        <input {...input} aria-describedby={hint ? hintId : undefined} className={INPUT} />
+      </label>
+      {hint && <span id={hintId} className="mt-1 block text-xs text-muted">{hint}</span>}
+    </div>
   );
 }
 
