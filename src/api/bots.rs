@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
     auth::audit,
+    bot_summary::{BotListItem, BotSummary, summaries},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
@@ -153,6 +154,8 @@ pub struct BotDetail {
     pub contract: Option<ContractSpec>,
     /// The supervision runtime's view of the runner (None: no runner in this process).
     pub runner: Option<RunnerSnapshot>,
+    /// Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`).
+    pub summary: BotSummary,
 }
 
 /// Creates a bot (STOPPED).
@@ -240,21 +243,23 @@ pub struct BotsQuery {
     pub symbol: Option<String>,
 }
 
-/// Bots, newest first, filtered by stage, status and symbol.
+/// Bots, newest first, filtered by stage, status and symbol. Each item is the bot plus its
+/// `summary` (autonomy, today's PnL, latest evaluation, open breakers), read for the whole
+/// page at once.
 #[utoipa::path(
     get,
     path = "/api/bots",
     tag = "bots",
     params(BotsQuery),
     responses(
-        (status = 200, body = Envelope<PageBody<Bot>>),
+        (status = 200, body = Envelope<PageBody<BotListItem>>),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
     )
 )]
 async fn list_bots(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<BotsQuery>,
-) -> ApiResult<PageBody<Bot>> {
+) -> ApiResult<PageBody<BotListItem>> {
     let paging = PageParams {
         limit: q.limit,
         cursor: q.cursor,
@@ -290,9 +295,17 @@ async fn list_bots(
         from: paging.from,
         to: paging.to,
     };
-    let mut page = bots::list(&state.pool, &filter, paging.after, paging.limit).await?;
-    page.items = page.items.into_iter().map(with_complete_limits).collect();
-    Ok(ApiOk::new(page.into()))
+    let page = bots::list(&state.pool, &filter, paging.after, paging.limit).await?;
+    let items: Vec<Bot> = page.items.into_iter().map(with_complete_limits).collect();
+    let summaries = summaries(&state, &items).await?;
+    Ok(ApiOk::new(PageBody {
+        items: items
+            .into_iter()
+            .zip(summaries)
+            .map(|(bot, summary)| BotListItem { bot, summary })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// One bot with its contract specification and runner snapshot.
@@ -310,10 +323,15 @@ async fn get_bot(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResu
     let bot = with_complete_limits(load(&state, id).await?);
     let contract = Symbol::parse(&bot.symbol).map(Symbol::spec);
     let runner = state.runtime.runner(id);
+    let summary = summaries(&state, std::slice::from_ref(&bot))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("no summary for a loaded bot"))?;
     Ok(ApiOk::new(BotDetail {
         bot,
         contract,
         runner,
+        summary,
     }))
 }
 

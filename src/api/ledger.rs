@@ -15,7 +15,7 @@ use super::{
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
-use crate::domain::instruments::Symbol;
+use crate::domain::instruments::{ContractSpec, Symbol};
 use crate::store::{
     market_bars,
     orders::{self, Order},
@@ -29,6 +29,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_position))
         .routes(routes!(list_orders))
         .routes(routes!(list_trades))
+}
+
+/// A vendor's float close snapped onto the contract's tick grid (`None` for NaN/inf).
+pub(crate) fn snap_to_tick(close: f64, spec: &ContractSpec) -> Option<Decimal> {
+    let ticks = Decimal::try_from(close).ok()? / spec.tick_size;
+    Some(ticks.round() * spec.tick_size)
+}
+
+/// Open PnL (USD) of `quantity` signed contracts bought at `average` when the price is `mark`;
+/// zero when flat (`average` is null then).
+pub(crate) fn unrealized(
+    quantity: i32,
+    average: Option<Decimal>,
+    mark: Decimal,
+    spec: &ContractSpec,
+) -> Decimal {
+    average.map_or(Decimal::ZERO, |avg| {
+        (mark - avg) * Decimal::from(quantity) * spec.point_value()
+    })
 }
 
 /// The price open PnL is marked at, and how old it is.
@@ -77,19 +96,17 @@ async fn get_position(
     let mark = market_bars::latest(&state.pool, &bot.symbol)
         .await?
         .and_then(|b| {
-            let spec = spec?;
-            let ticks = Decimal::try_from(b.close).ok()? / spec.tick_size;
             Some(Mark {
-                price: ticks.round() * spec.tick_size,
+                price: snap_to_tick(b.close, &spec?)?,
                 bar_at: b.ts,
                 timeframe: b.timeframe,
                 provider_id: b.provider_id,
             })
         });
     let unrealized_pnl = match (&position, &mark, spec) {
-        (Some(p), Some(m), Some(spec)) => p.average_price.map_or(Some(Decimal::ZERO), |avg| {
-            Some((m.price - avg) * Decimal::from(p.quantity) * spec.point_value())
-        }),
+        (Some(p), Some(m), Some(spec)) => {
+            Some(unrealized(p.quantity, p.average_price, m.price, &spec))
+        }
         (None, Some(_), _) => Some(Decimal::ZERO),
         _ => None,
     };

@@ -1,10 +1,12 @@
 //! The HTTP surface: one router per area, assembled with the cross-cutting layers.
 
 pub mod ai_ops;
+pub mod ai_ops_series;
 pub mod audit;
 pub mod auth;
 pub mod autonomy;
 pub mod bot_lifecycle;
+pub mod bot_summary;
 pub mod bots;
 pub mod envelope;
 pub mod errors;
@@ -26,6 +28,7 @@ pub mod system;
 pub mod system_status;
 pub mod traces;
 pub mod trading_switch;
+pub mod usage_events;
 pub mod users;
 pub mod web;
 
@@ -66,6 +69,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(kill_switch::router())
         .merge(events::router())
         .merge(ai_ops::router())
+        .merge(ai_ops_series::router())
+        .merge(usage_events::router())
 }
 
 /// The routes, the served OpenAPI document and the access policy declared in it.

@@ -119,6 +119,9 @@ impl AccessPolicy {
                         }
                     }
                 };
+                if matches!(access, Access::Protected { .. }) {
+                    declare_guard_errors(op);
+                }
                 policy.declare(method, path, access);
             }
         }
@@ -212,6 +215,34 @@ fn parse(reqs: &[SecurityRequirement], method: &Method, path: &str) -> Access {
         session,
         token_scopes,
     }
+}
+
+/// The guard answers for every protected route before its handler runs: declared in the
+/// operation (where the handler did not already describe them) so clients see both.
+fn declare_guard_errors(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                    .build(),
+            )
+            .build()
+    };
+    let responses = &mut op.responses.responses;
+    responses.entry("401".into()).or_insert_with(|| {
+        error("`UNAUTHENTICATED`: no session (or service token), or it expired").into()
+    });
+    responses.entry("403".into()).or_insert_with(|| {
+        error(
+            "`FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) \
+             the CSRF or same-origin check failed",
+        )
+        .into()
+    });
 }
 
 fn requirements(access: &Access) -> Vec<SecurityRequirement> {

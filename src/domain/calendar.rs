@@ -11,6 +11,21 @@ use chrono_tz::America::Chicago;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// CME trade date of `at`: the session that opens 17:00 CT belongs to the next day.
+pub fn trade_date(at: DateTime<Utc>) -> NaiveDate {
+    (at.with_timezone(&Chicago) + Duration::hours(7)).date_naive()
+}
+
+/// The instant trade date `date` begins: 17:00 CT on the evening before (never in a DST gap,
+/// which CME places at 02:00).
+pub fn trade_date_start(date: NaiveDate) -> DateTime<Utc> {
+    let evening = (date - Duration::days(1)).and_time(hm(DAILY_OPEN.0, DAILY_OPEN.1));
+    Chicago
+        .from_local_datetime(&evening)
+        .earliest()
+        .map_or_else(|| evening.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "kind",
@@ -208,6 +223,25 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn trade_dates_roll_at_17_ct_across_dst() {
+        // Winter (CST, UTC-6) and summer (CDT, UTC-5).
+        for (y, m, d) in [(2026, 1, 14), (2026, 7, 15)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let start = trade_date_start(date);
+            assert_eq!(start, ct(y, m, d - 1, 17, 0, 0));
+            assert_eq!(trade_date(start), date);
+            assert_eq!(
+                trade_date(start - Duration::seconds(1)),
+                date - Duration::days(1)
+            );
+            assert_eq!(trade_date(ct(y, m, d, 16, 59, 59)), date);
+        }
+        // Monday's session opens Sunday evening.
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
+        assert_eq!(trade_date_start(monday), ct(2026, 3, 8, 17, 0, 0));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use chrono_tz::America::Chicago;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -24,7 +23,7 @@ use super::trace_writer::{NoTradeOp, TraceSender};
 use super::{EventBus, RuntimeHandle, TraceKind, TraceSummary};
 use crate::domain::{
     bars::Bar,
-    calendar::HolidayCalendar,
+    calendar::{HolidayCalendar, trade_date},
     evaluation::{Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar, fold_key},
     execution::{ExecutionOutcome, OrderIntent, SimParams, execute},
     instruments::{ContractSpec, Symbol},
@@ -151,11 +150,6 @@ fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
         limits,
         is_trading_enabled: bot.is_trading_enabled,
     })
-}
-
-/// CME trading date of `at`: the session that opens 17:00 CT belongs to the next day.
-fn trade_date(at: DateTime<Utc>) -> NaiveDate {
-    (at.with_timezone(&Chicago) + Duration::hours(7)).date_naive()
 }
 
 fn side_of(raw: &str) -> Side {

@@ -4,6 +4,7 @@ pub mod audit_log;
 pub mod auth_throttle;
 pub mod autonomy_scores;
 pub mod bot_instances;
+pub mod bot_summaries;
 pub mod bots;
 pub mod circuit_breakers;
 pub mod cme_holidays;

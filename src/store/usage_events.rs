@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::page::{Cursor, Page, TimeRange, push_window};
 use crate::trace::TraceId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -19,6 +20,12 @@ pub enum UsageStatus {
 }
 
 impl UsageStatus {
+    pub const ALL: [UsageStatus; 3] = [UsageStatus::Ok, UsageStatus::Error, UsageStatus::Verify];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             UsageStatus::Ok => "OK",
@@ -136,6 +143,42 @@ pub async fn latest_for_provider(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// Filters of the cross-provider usage-event list (each optional).
+#[derive(Debug, Clone)]
+pub struct UsageFilter {
+    pub provider_id: Option<String>,
+    pub bot_id: Option<Uuid>,
+    pub status: Option<UsageStatus>,
+    pub range: TimeRange,
+}
+
+/// Usage events of every provider, newest first, keyset-paginated. Each filter has its index:
+/// `usage_events_provider_idx`, `usage_events_bot_page_idx`, `usage_events_status_idx`, and
+/// `usage_events_created_idx` when none is given.
+pub async fn page(
+    pool: &PgPool,
+    filter: &UsageFilter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Page<UsageEvent>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new("SELECT * FROM integration_usage_events WHERE true");
+    if let Some(provider) = &filter.provider_id {
+        q.push(" AND provider_id = ").push_bind(provider.clone());
+    }
+    if let Some(bot) = filter.bot_id {
+        q.push(" AND bot_id = ").push_bind(bot);
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    push_window(&mut q, filter.range, after, limit);
+    let rows: Vec<UsageEvent> = q.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, |e| Cursor {
+        created_at: e.created_at,
+        id: e.id,
+    }))
 }
 
 #[cfg(test)]

@@ -267,3 +267,142 @@ async fn a_bad_window_is_refused_naming_it_and_strangers_are_not_let_in(pool: Pg
         .unwrap();
     assert_eq!(envelope(res).await.0, 200);
 }
+
+/// The bucket of a provider's series that contains `at`.
+fn bucket_at(series: &Value, width_secs: f64, at: chrono::DateTime<Utc>) -> Value {
+    series["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| {
+            let start: chrono::DateTime<Utc> = b["start"].as_str().unwrap().parse().unwrap();
+            let end = start + Duration::microseconds((width_secs * 1e6) as i64);
+            start <= at && at < end
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no bucket holds {at}: {series}"))
+}
+
+#[sqlx::test]
+async fn the_series_buckets_counts_and_percentiles_per_llm_provider(pool: PgPool) {
+    use UsageStatus::{Error, Ok};
+    let mut events: Vec<UsageEvent> = [100, 200, 300, 400]
+        .into_iter()
+        .map(|ms| event("openai", Ok, ms, None, Duration::minutes(10)))
+        .collect();
+    events.push(event(
+        "openai",
+        Error,
+        500,
+        Some("RATE_LIMITED"),
+        Duration::minutes(10),
+    ));
+    events.push(event(
+        "openai",
+        Error,
+        0,
+        Some("CIRCUIT_BREAKER_OPEN"),
+        Duration::minutes(10),
+    ));
+    // A bucket whose only call was refused by the breaker: counted, never timed.
+    events.push(event(
+        "openai",
+        Error,
+        0,
+        Some("CIRCUIT_BREAKER_OPEN"),
+        Duration::hours(5),
+    ));
+    events.push(event("anthropic", Ok, 10, None, Duration::hours(3)));
+    events.push(event("anthropic", Ok, 30, None, Duration::hours(3)));
+    // Not an LLM, and an LLM call outside the window.
+    events.push(event("databento", Ok, 7, None, Duration::minutes(5)));
+    events.push(event("openai", Ok, 9, None, Duration::hours(25)));
+    usage_events::insert_many(&pool, &events).await.unwrap();
+    // The times the events carry, to find their buckets.
+    let (recent, refused_only) = (events[0].created_at, events[6].created_at);
+    let app = spawn_with_env(pool, &llm_env()).await;
+
+    let (status, body) = envelope(app.get("/api/ai-ops/series").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["window"], "24h");
+    assert_eq!(body["bucket_seconds"], 3600.0);
+    let ids: Vec<_> = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["provider_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "openai",
+            "anthropic",
+            "google_gemini",
+            "groq",
+            "xai",
+            "openrouter"
+        ]
+    );
+    let openai = provider(&body, "openai");
+    assert_eq!(openai["buckets"].as_array().unwrap().len(), 24);
+    assert_eq!(openai["calls"], 7);
+    assert_eq!(openai["errors"], 3);
+    let b = bucket_at(openai, 3600.0, recent);
+    assert_eq!(b["calls"], 6);
+    assert_eq!(b["errors"], 2);
+    // Reached the vendor: 100, 200, 300, 400, 500 (interpolated percentiles).
+    close(&b["p50_ms"], 300.0);
+    close(&b["p95_ms"], 480.0);
+    close(&b["p99_ms"], 496.0);
+    let b = bucket_at(openai, 3600.0, refused_only);
+    assert_eq!(
+        (b["calls"].as_i64(), b["errors"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(b["p50_ms"], Value::Null);
+    assert_eq!(b["p99_ms"], Value::Null);
+    let empty = openai["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["calls"] == 0)
+        .count();
+    assert_eq!(empty, 22);
+    assert!(
+        openai["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["calls"] == 0)
+            .all(|b| b["p50_ms"].is_null() && b["p95_ms"].is_null())
+    );
+    let anthropic = provider(&body, "anthropic");
+    assert_eq!(anthropic["calls"], 2);
+    let b = bucket_at(anthropic, 3600.0, events[7].created_at);
+    close(&b["p50_ms"], 20.0);
+    assert_eq!(
+        provider(&body, "groq")["no_data_reason"],
+        "no calls in the window"
+    );
+    assert_eq!(provider(&body, "xai")["no_data_reason"], "not configured");
+
+    // A 1h window in 4 buckets of 15 minutes: only the recent calls.
+    let (status, body) = envelope(app.get("/api/ai-ops/series?window=1h&buckets=4").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["bucket_seconds"], 900.0);
+    let openai = provider(&body, "openai");
+    assert_eq!(openai["calls"], 6);
+    assert_eq!(bucket_at(openai, 900.0, recent)["calls"], 6);
+
+    for (path, field) in [
+        ("/api/ai-ops/series?buckets=0", "buckets"),
+        ("/api/ai-ops/series?buckets=1000", "buckets"),
+        ("/api/ai-ops/series?buckets=x", "buckets"),
+        ("/api/ai-ops/series?window=0h", "window"),
+    ] {
+        let (status, body) = envelope(app.get(path).await).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert_eq!(error_code(&body), "VALIDATION_FAILED");
+        assert_eq!(body["error"]["details"]["field"], field, "{path}");
+    }
+}

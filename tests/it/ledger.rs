@@ -34,7 +34,7 @@ async fn bot(pool: &PgPool) -> Uuid {
     .id
 }
 
-async fn working(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty: i32) -> Order {
+pub(crate) async fn working(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty: i32) -> Order {
     let mut conn = pool.acquire().await.unwrap();
     orders::insert_once(
         &mut conn,

@@ -63,6 +63,16 @@ async fn every_documented_operation_is_routed_and_declares_errors(pool: PgPool) 
             "{method} {path} lacks the error default"
         );
         assert!(responses.contains_key("500"), "{method} {path} lacks 500");
+        // Every protected operation names the guard's answers.
+        let public = op["security"] == serde_json::json!([{}]);
+        if path.starts_with("/api/") && !public {
+            for code in ["401", "403"] {
+                assert!(
+                    responses.contains_key(code),
+                    "{method} {path} lacks {code}: {responses:?}"
+                );
+            }
+        }
     }
     assert!(spec["components"]["schemas"]["ErrorEnvelope"].is_object());
 }

@@ -1,0 +1,298 @@
+//! `GET /api/usage-events` (Proof of Use across providers: filters, keyset pages, bad input
+//! named by field) and `GET /api/usage-events/series` (per provider buckets from the usage
+//! rollups), checked against events written with known times.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use tradeplane::store::usage_events::{self, UsageEvent, UsageStatus};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, envelope, error_code, spawn_app};
+
+fn event(
+    provider: &str,
+    status: UsageStatus,
+    latency: u32,
+    code: Option<&str>,
+    bot: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> UsageEvent {
+    let mut e = UsageEvent::new(provider, "bars.fetch", status, latency);
+    e.error_code = code.map(str::to_owned);
+    e.bot_id = bot;
+    e.created_at = at;
+    e
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    envelope(app.get(path).await).await
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {body}"))
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn expect_field(app: &TestApp, path: &str, field: &str) {
+    let (status, body) = get(app, path).await;
+    assert_eq!(status, 422, "{path}: {body}");
+    assert_eq!(error_code(&body), "VALIDATION_FAILED", "{path}");
+    assert_eq!(body["error"]["details"]["field"], field, "{path}: {body}");
+}
+
+#[sqlx::test]
+async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPool) {
+    let now = Utc::now();
+    let (bot_a, bot_b) = (Uuid::now_v7(), Uuid::now_v7());
+    let min = |m: i64| now - Duration::minutes(m);
+    use UsageStatus::{Error, Ok, Verify};
+    // Written oldest last, so the order the API returns comes from the times, not insertion.
+    let events = vec![
+        event("databento", Ok, 11, None, Some(bot_a), min(1)),
+        event(
+            "databento",
+            Error,
+            12,
+            Some("PROVIDER_HTTP_5XX"),
+            Some(bot_a),
+            min(2),
+        ),
+        event("polygon", Ok, 13, None, Some(bot_b), min(3)),
+        event("openai", Verify, 14, None, None, min(4)),
+        event("databento", Ok, 15, None, Some(bot_a), min(5)),
+        event("polygon", Ok, 16, None, Some(bot_b), min(30)),
+        event("databento", Ok, 17, None, None, now - Duration::hours(26)),
+    ];
+    usage_events::insert_many(&pool, &events).await.unwrap();
+    let newest_first: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+
+    // Everything, newest first, with the fields the viewer shows.
+    let (status, body) = get(&app, "/api/usage-events").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), newest_first);
+    assert_eq!(body["next_cursor"], Value::Null);
+    let second = &body["items"][1];
+    assert_eq!(second["provider_id"], "databento");
+    assert_eq!(second["status"], "ERROR");
+    assert_eq!(second["error_code"], "PROVIDER_HTTP_5XX");
+    assert_eq!(second["latency_ms"], 12);
+    assert_eq!(second["bot_id"], bot_a.to_string());
+    assert_eq!(second["action"], "bars.fetch");
+    assert!(second["metadata"].is_object());
+    assert_eq!(second["trace_id"].as_str().unwrap().len(), 32);
+    assert_eq!(
+        second["created_at"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+            .timestamp_micros(),
+        events[1].created_at.timestamp_micros()
+    );
+
+    // Filters, alone and together.
+    let (_, body) = get(&app, "/api/usage-events?provider=databento").await;
+    assert_eq!(
+        ids(&body),
+        [0, 1, 4, 6].map(|i| newest_first[i].clone()).to_vec()
+    );
+    let (_, body) = get(&app, "/api/usage-events?provider=databento&status=ERROR").await;
+    assert_eq!(ids(&body), [newest_first[1].clone()]);
+    let (_, body) = get(&app, &format!("/api/usage-events?bot_id={bot_b}")).await;
+    assert_eq!(ids(&body), [2, 5].map(|i| newest_first[i].clone()).to_vec());
+    let (_, body) = get(&app, "/api/usage-events?status=VERIFY").await;
+    assert_eq!(ids(&body), [newest_first[3].clone()]);
+    let from = (now - Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let to = (now - Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let (_, body) = get(
+        &app,
+        &format!(
+            "/api/usage-events?from={}&to={}",
+            urlencoding(&from),
+            urlencoding(&to)
+        ),
+    )
+    .await;
+    // [from, to): the event at exactly `to` (2 minutes ago) is left out.
+    assert_eq!(
+        ids(&body),
+        [2, 3, 4].map(|i| newest_first[i].clone()).to_vec()
+    );
+
+    // Keyset pages of 3: every event once, in order, and the last page has no cursor.
+    let mut seen = Vec::new();
+    let mut path = "/api/usage-events?limit=3".to_owned();
+    for page in 0.. {
+        let (status, body) = get(&app, &path).await;
+        assert_eq!(status, 200, "{body}");
+        seen.extend(ids(&body));
+        match body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/usage-events?limit=3&cursor={c}"),
+            None => {
+                assert_eq!(page, 2);
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, newest_first);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), seen.len());
+
+    // Bad input: a structured VALIDATION_FAILED naming the parameter.
+    expect_field(&app, "/api/usage-events?provider=nope", "provider").await;
+    expect_field(&app, "/api/usage-events?status=FAILED", "status").await;
+    expect_field(&app, "/api/usage-events?status=ok", "status").await;
+    expect_field(&app, "/api/usage-events?bot_id=not-a-uuid", "bot_id").await;
+    expect_field(&app, "/api/usage-events?limit=0", "limit").await;
+    expect_field(&app, "/api/usage-events?limit=501", "limit").await;
+    expect_field(&app, "/api/usage-events?cursor=garbage", "cursor").await;
+
+    // A viewer reads it; without a session nobody does.
+    let admin = app.admin_client().await;
+    let viewer = app
+        .user_with_role(&admin, "viewer@example.com", "viewer")
+        .await;
+    let res = viewer
+        .client
+        .get(app.url("/api/usage-events?limit=1"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = envelope(res).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [newest_first[0].clone()]);
+    let res = reqwest::get(app.url("/api/usage-events")).await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+fn urlencoding(raw: &str) -> String {
+    raw.replace('+', "%2B").replace(':', "%3A")
+}
+
+fn provider<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider_id"] == id)
+        .unwrap_or_else(|| panic!("{id} missing from {body}"))
+}
+
+/// The bucket of `series` that contains `at`.
+fn bucket_at(series: &Value, width_secs: i64, at: DateTime<Utc>) -> &Value {
+    series["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| {
+            let start: DateTime<Utc> = b["start"].as_str().unwrap().parse().unwrap();
+            start <= at && at < start + Duration::seconds(width_secs)
+        })
+        .unwrap_or_else(|| panic!("no bucket holds {at}: {series}"))
+}
+
+fn sum(series: &Value, key: &str) -> i64 {
+    series["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[key].as_i64().unwrap())
+        .sum()
+}
+
+#[sqlx::test]
+async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
+    let now = Utc::now();
+    let recent = now - Duration::minutes(10);
+    let earlier = now - Duration::hours(3);
+    use UsageStatus::{Error, Ok, Verify};
+    let events = vec![
+        event("databento", Ok, 1, None, None, recent),
+        event("databento", Ok, 2, None, None, recent),
+        event("databento", Ok, 3, None, None, recent),
+        event(
+            "databento",
+            Error,
+            4,
+            Some("PROVIDER_TIMEOUT"),
+            None,
+            recent,
+        ),
+        event("databento", Ok, 5, None, None, earlier),
+        event("databento", Verify, 6, None, None, earlier),
+        // Outside 24h.
+        event("openai", Ok, 7, None, None, now - Duration::hours(25)),
+    ];
+    usage_events::insert_many(&pool, &events).await.unwrap();
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+
+    let (status, body) = get(&app, "/api/usage-events/series").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["window"], "24h");
+    assert_eq!(body["bucket_seconds"], 3600);
+    assert_eq!(body["source"], "integration_usage_hourly");
+    let from: DateTime<Utc> = body["from"].as_str().unwrap().parse().unwrap();
+    let to: DateTime<Utc> = body["to"].as_str().unwrap().parse().unwrap();
+    assert_eq!(to - from, Duration::hours(24));
+    assert_eq!(to.timestamp() % 3600, 0, "hour-aligned: {to}");
+    assert!(to > now && to - now <= Duration::hours(1) + Duration::seconds(5));
+    // Every registered provider, called or not.
+    let providers = body["providers"].as_array().unwrap();
+    assert_eq!(
+        providers.len(),
+        tradeplane::integrations::registry::PROVIDERS.len()
+    );
+    for p in providers {
+        assert_eq!(p["buckets"].as_array().unwrap().len(), 24, "{p}");
+    }
+    let db = provider(&body, "databento");
+    assert_eq!(db["calls"], 6);
+    assert_eq!(db["errors"], 1);
+    assert_eq!(db["no_data_reason"], Value::Null);
+    assert_eq!(bucket_at(db, 3600, recent)["calls"], 4);
+    assert_eq!(bucket_at(db, 3600, recent)["errors"], 1);
+    assert_eq!(bucket_at(db, 3600, earlier)["calls"], 2);
+    assert_eq!(bucket_at(db, 3600, earlier)["errors"], 0);
+    assert_eq!(sum(db, "calls"), 6);
+    let openai = provider(&body, "openai");
+    assert_eq!(openai["calls"], 0);
+    assert_eq!(sum(openai, "calls"), 0);
+    assert_eq!(openai["no_data_reason"], "not configured");
+    assert_eq!(provider(&body, "discord")["calls"], 0);
+
+    // 1h in minutes: the minute rollup; the 3-hour-old events are outside.
+    let (status, body) = get(&app, "/api/usage-events/series?window=1h&buckets=60").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source"], "integration_usage_minutely");
+    assert_eq!(body["bucket_seconds"], 60);
+    let db = provider(&body, "databento");
+    assert_eq!(db["buckets"].as_array().unwrap().len(), 60);
+    assert_eq!(db["calls"], 4);
+    assert_eq!(bucket_at(db, 60, recent)["calls"], 4);
+    assert_eq!(bucket_at(db, 60, recent)["errors"], 1);
+
+    // A week in days.
+    let (status, body) = get(&app, "/api/usage-events/series?window=7d&buckets=7").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["bucket_seconds"], 86_400);
+    assert_eq!(provider(&body, "openai")["calls"], 1);
+
+    for (path, field) in [
+        ("/api/usage-events/series?buckets=0", "buckets"),
+        ("/api/usage-events/series?buckets=289", "buckets"),
+        ("/api/usage-events/series?buckets=many", "buckets"),
+        // 1h / 7 is not a whole number of minutes.
+        ("/api/usage-events/series?window=1h&buckets=7", "buckets"),
+        ("/api/usage-events/series?window=2w", "window"),
+        ("/api/usage-events/series?window=31d", "window"),
+    ] {
+        expect_field(&app, path, field).await;
+    }
+}
