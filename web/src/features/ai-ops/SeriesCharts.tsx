@@ -8,7 +8,7 @@ import { TimeChart, type ChartSeries } from "./TimeChart";
 const count = (v: number) => formatCount(Math.round(v));
 
 function ProviderCharts({ p }: { p: AiOpsProviderSeries }) {
-  const { xs, latency, volume } = useMemo(() => {
+  const { xs, latency, volume, timed } = useMemo(() => {
     const xs = p.buckets.map((b) => Math.round((parseTime(b.start) ?? 0) / 1000));
     const latency: ChartSeries[] = [
       { label: "p50", token: "info", kind: "line", values: p.buckets.map((b) => b.p50_ms ?? null) },
@@ -17,9 +17,10 @@ function ProviderCharts({ p }: { p: AiOpsProviderSeries }) {
     ];
     const volume: ChartSeries[] = [
       { label: "calls", token: "accent", kind: "bars", values: p.buckets.map((b) => b.calls) },
-      { label: "errors", token: "bad", kind: "bars", values: p.buckets.map((b) => b.errors) },
+      { label: "errors", token: "bad", kind: "line", values: p.buckets.map((b) => b.errors) },
     ];
-    return { xs, latency, volume };
+    const timed = p.buckets.some((b) => b.p50_ms != null);
+    return { xs, latency, volume, timed };
   }, [p]);
   return (
     <section aria-label={`${p.label} over time`} className="flex flex-col gap-3 rounded-md border border-line p-3" data-testid="provider-series">
@@ -30,7 +31,13 @@ function ProviderCharts({ p }: { p: AiOpsProviderSeries }) {
         </span>
       </h3>
       <div className="grid gap-4 lg:grid-cols-2">
-        <TimeChart title={`${p.label} latency (p50 / p95 / p99)`} xs={xs} series={latency} format={formatMs} />
+        <TimeChart
+          title={`${p.label} latency (p50 / p95 / p99)`}
+          xs={xs}
+          series={latency}
+          format={formatMs}
+          empty={timed ? null : "No call reached the vendor in this window (only breaker refusals, which are not timed): no latency to chart."}
+        />
         <TimeChart title={`${p.label} calls and errors`} xs={xs} series={volume} format={count} />
       </div>
     </section>

@@ -22,9 +22,9 @@ function Latency({ row }: { row: ProviderAiOps | AiOpsTotals }) {
   if (row.latency_ms) {
     return (
       <>
-        <td className="py-2 pr-3 text-right font-mono">{formatMs(row.latency_ms.p50)}</td>
-        <td className="py-2 pr-3 text-right font-mono">{formatMs(row.latency_ms.p95)}</td>
-        <td className="py-2 pr-3 text-right font-mono">{formatMs(row.latency_ms.p99)}</td>
+        <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatMs(row.latency_ms.p50)}</td>
+        <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatMs(row.latency_ms.p95)}</td>
+        <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatMs(row.latency_ms.p99)}</td>
       </>
     );
   }
@@ -43,12 +43,12 @@ export function SummaryTable({ providers, totals }: { providers: ProviderAiOps[]
         <thead className="text-xs text-muted">
           <tr className="border-b border-line">
             <th className="py-2 pr-3 font-medium">Provider</th>
-            <th className="py-2 pr-3 text-right font-medium">Calls</th>
-            <th className="py-2 pr-3 text-right font-medium">Errors</th>
-            <th className="py-2 pr-3 text-right font-medium">Error rate</th>
-            <th className="py-2 pr-3 text-right font-medium">p50</th>
-            <th className="py-2 pr-3 text-right font-medium">p95</th>
-            <th className="py-2 pr-3 text-right font-medium">p99</th>
+            <th className="py-2 pr-3 text-right font-medium whitespace-nowrap">Calls</th>
+            <th className="py-2 pr-3 text-right font-medium whitespace-nowrap">Errors</th>
+            <th className="py-2 pr-3 text-right font-medium whitespace-nowrap">Error rate</th>
+            <th className="py-2 pr-3 text-right font-medium whitespace-nowrap">p50</th>
+            <th className="py-2 pr-3 text-right font-medium whitespace-nowrap">p95</th>
+            <th className="py-2 pr-3 text-right font-medium whitespace-nowrap">p99</th>
             <th className="py-2 pr-3 font-medium">Errors by code</th>
             <th className="py-2 pr-3 font-medium">Last call</th>
             <th className="py-2 font-medium">Last success</th>
@@ -70,9 +70,9 @@ export function SummaryTable({ providers, totals }: { providers: ProviderAiOps[]
                 </td>
               ) : (
                 <>
-                  <td className="py-2 pr-3 text-right font-mono">{formatCount(p.calls)}</td>
-                  <td className={`py-2 pr-3 text-right font-mono ${p.errors > 0 ? "text-bad" : ""}`}>{formatCount(p.errors)}</td>
-                  <td className="py-2 pr-3 text-right font-mono">{formatRate(p.error_rate)}</td>
+                  <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatCount(p.calls)}</td>
+                  <td className={`py-2 pr-3 text-right font-mono whitespace-nowrap ${p.errors > 0 ? "text-bad" : ""}`}>{formatCount(p.errors)}</td>
+                  <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatRate(p.error_rate)}</td>
                   <Latency row={p} />
                   <td className="py-2 pr-3"><ErrorCodes codes={p.errors_by_code} /></td>
                   <td className="py-2 pr-3 whitespace-nowrap">{p.last_call_at ? formatTime(p.last_call_at) : "—"}</td>
@@ -91,9 +91,9 @@ export function SummaryTable({ providers, totals }: { providers: ProviderAiOps[]
               <td colSpan={9} className="py-2 pr-3 text-sm font-normal text-muted">No data: {totals.no_data_reason}</td>
             ) : (
               <>
-                <td className="py-2 pr-3 text-right font-mono">{formatCount(totals.calls)}</td>
-                <td className={`py-2 pr-3 text-right font-mono ${totals.errors > 0 ? "text-bad" : ""}`}>{formatCount(totals.errors)}</td>
-                <td className="py-2 pr-3 text-right font-mono">{formatRate(totals.error_rate)}</td>
+                <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatCount(totals.calls)}</td>
+                <td className={`py-2 pr-3 text-right font-mono whitespace-nowrap ${totals.errors > 0 ? "text-bad" : ""}`}>{formatCount(totals.errors)}</td>
+                <td className="py-2 pr-3 text-right font-mono whitespace-nowrap">{formatRate(totals.error_rate)}</td>
                 <Latency row={totals} />
                 <td className="py-2 pr-3"><ErrorCodes codes={totals.errors_by_code} /></td>
                 <td className="py-2 pr-3 whitespace-nowrap">{totals.last_call_at ? formatTime(totals.last_call_at) : "—"}</td>

@@ -26,14 +26,16 @@ function canDraw(): boolean {
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(`--tp-${name}`).trim() || "#888";
 
-function options(uplot: typeof uPlot, width: number, height: number, series: ChartSeries[], format: (v: number) => string): uPlot.Options {
+function options(uplot: typeof uPlot, width: number, height: number, xs: number[], series: ChartSeries[], format: (v: number) => string): uPlot.Options {
   const axis = css("muted");
   const grid = css("line");
   const bars = uplot.paths.bars?.({ size: [0.7, 40], align: 0 });
+  // Half a bucket of room at each end, so the first and last bars are drawn whole.
+  const half = xs.length > 1 ? (xs[1]! - xs[0]!) / 2 : 1800;
   return {
     width,
     height,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: (_u, min, max) => [min - half, max + half] } },
     cursor: { drag: { x: false, y: false } },
     legend: { show: true, live: true },
     axes: [
@@ -52,7 +54,7 @@ function options(uplot: typeof uPlot, width: number, height: number, series: Cha
           paths: s.kind === "bars" ? bars : undefined,
           points: { show: s.kind === "line", size: 4 },
           spanGaps: false,
-          value: (_u, v) => (v == null ? "no data" : format(v)),
+          value: (_u, v) => (v == null ? "—" : format(v)),
         };
       }),
     ],
@@ -63,8 +65,10 @@ function options(uplot: typeof uPlot, width: number, height: number, series: Cha
  * `xs` are bucket starts in seconds. A null value is a bucket without data: drawn as a gap,
  * never as zero.
  */
-export function TimeChart({ title, xs, series, format, height = 180 }: {
+export function TimeChart({ title, xs, series, format, height = 180, empty }: {
   title: string;
+  /** Shown instead of the chart when there is nothing to draw (why). */
+  empty?: string | null;
   xs: number[];
   series: ChartSeries[];
   format: (v: number) => string;
@@ -73,7 +77,7 @@ export function TimeChart({ title, xs, series, format, height = 180 }: {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = host.current;
-    if (!el || !canDraw()) return;
+    if (!el || empty || !canDraw()) return;
     let chart: uPlot | null = null;
     let cancelled = false;
     let build: (() => void) | null = null;
@@ -82,7 +86,7 @@ export function TimeChart({ title, xs, series, format, height = 180 }: {
       if (cancelled) return;
       build = () => {
         chart?.destroy();
-        chart = new UPlot(options(UPlot, Math.max(240, el.clientWidth), height, series, format), data, el);
+        chart = new UPlot(options(UPlot, Math.max(240, el.clientWidth), height, xs, series, format), data, el);
       };
       build();
     });
@@ -97,12 +101,18 @@ export function TimeChart({ title, xs, series, format, height = 180 }: {
       theme.disconnect();
       chart?.destroy();
     };
-  }, [xs, series, format, height]);
+  }, [xs, series, format, height, empty]);
 
   return (
     <figure aria-label={title} className="flex min-w-0 flex-col gap-1">
       <figcaption className="text-xs font-medium text-muted">{title}</figcaption>
-      <div ref={host} className="min-h-[1px] w-full" data-testid="uplot-host" />
+      {empty ? (
+        <p className="flex items-center justify-center rounded-md border border-dashed border-line px-6 text-center text-xs text-muted" style={{ height }}>
+          {empty}
+        </p>
+      ) : (
+        <div ref={host} className="min-h-[1px] w-full [&_.u-legend]:text-xs! [&_.u-legend_th]:font-normal!" data-testid="uplot-host" />
+      )}
       <details className="text-xs">
         <summary className="cursor-pointer text-muted">Data table</summary>
         <div className="mt-1 max-h-64 overflow-auto">

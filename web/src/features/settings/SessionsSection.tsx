@@ -107,7 +107,6 @@ export function SessionsSection() {
                     <td className="py-2 text-right">
                       <Button
                         size="sm"
-                        variant={s.current ? "secondary" : "danger"}
                         disabledReason={gate}
                         aria-label={s.current ? "Sign out this session" : `Revoke session ${device ?? s.id}`}
                         onClick={() => setPending({ kind: "one", session: s })}

@@ -4,7 +4,7 @@ import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { ok, renderWithApp } from "../../test/render";
-import { TwoFactorSection } from "./TwoFactorSection";
+import { otpParams, TwoFactorSection } from "./TwoFactorSection";
 import { errorResponse, meBody, TRACE, user } from "./testData";
 
 const SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -16,6 +16,13 @@ function cacheText(client: ReturnType<typeof renderWithApp>["client"]) {
   const mutations = client.getMutationCache().getAll().map((m) => m.state.data);
   return JSON.stringify([queries, mutations]);
 }
+
+describe("otpParams", () => {
+  it("reads algorithm, digits and period from the setup link, with the RFC defaults", () => {
+    expect(otpParams("otpauth://totp/tp:a?secret=X&algorithm=SHA256&digits=8&period=60")).toBe("TOTP, SHA256, 8 digits, 60-second period");
+    expect(otpParams("otpauth://totp/tp:a?secret=X")).toBe("TOTP, SHA1, 6 digits, 30-second period");
+  });
+});
 
 describe("TwoFactorSection", () => {
   it("enrolls: password, QR + secret shown once, confirm with a code, backup codes behind an acknowledgement", async () => {
@@ -49,6 +56,7 @@ describe("TwoFactorSection", () => {
     expect(secret).toHaveTextContent(SECRET);
     expect(screen.getByRole("img", { name: "QR code for your authenticator app" })).toHaveAttribute("src", `data:image/png;base64,${QR}`);
     expect(bodies[0]).toEqual({ password: "correct horse battery" });
+    expect(screen.getByText("TOTP, SHA1, 6 digits, 30-second period")).toBeInTheDocument();
     // The secret lives in component state only: neither the query cache nor the mutation cache holds it.
     expect(cacheText(client)).not.toContain(SECRET);
 

@@ -207,7 +207,7 @@ function ScanStep({ setup, onCancel, onConfirmed }: {
               </code>
               <CopyButton text={setup.secret_base32} label="Copy secret key" />
             </div>
-            <p className="mt-1 text-xs text-muted">TOTP, SHA-1, 6 digits, 30-second period.</p>
+            <p className="mt-1 text-xs text-muted">{otpParams(setup.otpauth_url)}</p>
           </div>
           <details className="text-sm">
             <summary className="cursor-pointer text-muted">Setup link (otpauth URL)</summary>
@@ -242,6 +242,18 @@ function ScanStep({ setup, onCancel, onConfirmed }: {
       </div>
     </div>
   );
+}
+
+/** "TOTP, SHA1, 6 digits, 30-second period" from the otpauth URL (RFC 6238 defaults when absent). */
+export function otpParams(otpauth: string): string {
+  try {
+    const url = new URL(otpauth);
+    const q = url.searchParams;
+    const kind = url.host.toUpperCase() || "TOTP";
+    return `${kind}, ${(q.get("algorithm") ?? "SHA1").toUpperCase()}, ${q.get("digits") ?? "6"} digits, ${q.get("period") ?? "30"}-second period`;
+  } catch {
+    return "Settings for manual entry are in the setup link.";
+  }
 }
 
 function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; onCancel: () => void; onDone: (codes: string[]) => void }) {
