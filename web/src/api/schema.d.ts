@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/ai-ops/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Calls, errors and latency percentiles per LLM provider per bucket over `window`. */
+        get: operations["series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai-ops/summary": {
         parameters: {
             query?: never;
@@ -270,7 +287,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Bots, newest first, filtered by stage, status and symbol. */
+        /**
+         * Bots, newest first, filtered by stage, status and symbol. Each item is the bot plus its
+         *     `summary` (autonomy, today's PnL, latest evaluation, open breakers), read for the whole
+         *     page at once.
+         */
         get: operations["list_bots"];
         put?: never;
         /** Creates a bot (STOPPED). */
@@ -800,6 +821,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/usage-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage events of every provider, newest first, filtered by provider, bot, status and time. */
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage-events/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calls and errors per provider per bucket over `window`: every registered provider, even
+         *     without calls (`no_data_reason` says why its line is flat). Read from the usage rollups
+         *     (`integration_usage_hourly` when the bucket width is whole hours, else
+         *     `integration_usage_minutely`), so `window / buckets` must be a whole number of minutes.
+         */
+        get: operations["series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -890,6 +950,61 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One bucket `[start, start + bucket_seconds)` of one LLM provider. */
+        AiOpsBucket: {
+            /**
+             * Format: int64
+             * @description Usage events: calls, verifies and calls refused by the provider's breaker.
+             */
+            calls: number;
+            /**
+             * Format: int64
+             * @description `ERROR` events and failed verifies.
+             */
+            errors: number;
+            /**
+             * Format: double
+             * @description Interpolated latency percentiles of the calls that reached the vendor; null when none
+             *     did in this bucket (no call, or only breaker refusals).
+             */
+            p50_ms?: number | null;
+            /** Format: double */
+            p95_ms?: number | null;
+            /** Format: double */
+            p99_ms?: number | null;
+            /** Format: date-time */
+            start: string;
+        };
+        AiOpsProviderSeries: {
+            /** @description Exactly `buckets` entries, oldest first. */
+            buckets: components["schemas"]["AiOpsBucket"][];
+            /**
+             * Format: int64
+             * @description Sum of `buckets[].calls`.
+             */
+            calls: number;
+            configured: boolean;
+            /** Format: int64 */
+            errors: number;
+            label: string;
+            /** @description `not configured` or `no calls in the window` when every bucket is empty; else null. */
+            no_data_reason?: string | null;
+            provider_id: string;
+        };
+        AiOpsSeries: {
+            /** Format: double */
+            bucket_seconds: number;
+            /**
+             * Format: date-time
+             * @description Events with `from < created_at <= to` are counted (`to` is the time of the request).
+             */
+            from: string;
+            /** @description Every LLM provider of the registry, in registry order. */
+            providers: components["schemas"]["AiOpsProviderSeries"][];
+            /** Format: date-time */
+            to: string;
+            window: string;
+        };
         AiOpsSummary: {
             /**
              * Format: date-time
@@ -973,6 +1088,18 @@ export interface components {
             /** Format: int32 */
             supervisor_trust_score: number;
         };
+        /** @description The bot's stored autonomy score (what the scorer last computed). */
+        AutonomySummary: {
+            /** Format: date-time */
+            computed_at: string;
+            /**
+             * Format: int32
+             * @description 0–100.
+             */
+            score: number;
+            /** @description `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`. */
+            tier: string;
+        };
         BackupCodesBody: {
             /** @description Shown once; each works once. */
             backup_codes: string[];
@@ -1019,12 +1146,33 @@ export interface components {
             bot: components["schemas"]["Bot"];
             contract?: components["schemas"]["ContractSpec"] | null;
             runner?: components["schemas"]["RunnerSnapshot"] | null;
+            /** @description Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`). */
+            summary: components["schemas"]["BotSummary"];
+        };
+        /** @description A bot as the list shows it: every field of the bot, plus `summary`. */
+        BotListItem: components["schemas"]["Bot"] & {
+            summary: components["schemas"]["BotSummary"];
         };
         /**
          * @description SPEC §2 bot status.
          * @enum {string}
          */
         BotStatus: "STOPPED" | "STARTING" | "RUNNING" | "SUSPENDED" | "RESTARTING" | "KILLED" | "ERROR";
+        BotSummary: {
+            autonomy?: components["schemas"]["AutonomySummary"] | null;
+            /**
+             * Format: date-time
+             * @description The latest evaluation: the newest decision trace or no-trade trace (a folded no-trade
+             *     row counts at its `last_seen_at`); null when the bot never evaluated.
+             */
+            last_evaluation_at?: string | null;
+            /**
+             * @description Breaker scopes in state `OPEN` that stop this bot: its runner's (`bot:<id>`) and the
+             *     breaker of the market-data provider it reads bars from (`provider:<id>`).
+             */
+            open_breakers: string[];
+            today_pnl: components["schemas"]["TodayPnl"];
+        };
         BotsSummary: {
             byAutonomyTier?: components["schemas"]["TierCounts"] | null;
         };
@@ -1123,6 +1271,26 @@ export interface components {
             decision_trace: components["schemas"]["DecisionTrace"];
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_AiOpsSeries: {
+            /** Format: double */
+            bucket_seconds: number;
+            /**
+             * Format: date-time
+             * @description Events with `from < created_at <= to` are counted (`to` is the time of the request).
+             */
+            from: string;
+            /** @description Every LLM provider of the registry, in registry order. */
+            providers: components["schemas"]["AiOpsProviderSeries"][];
+            /** Format: date-time */
+            to: string;
+            window: string;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AiOpsSummary: {
             /**
              * Format: date-time
@@ -1182,6 +1350,8 @@ export interface components {
             bot: components["schemas"]["Bot"];
             contract?: components["schemas"]["ContractSpec"] | null;
             runner?: components["schemas"]["RunnerSnapshot"] | null;
+            /** @description Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`). */
+            summary: components["schemas"]["BotSummary"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -1348,27 +1518,10 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
-        Envelope_PageBody_Bot: {
-            items: {
-                /** Format: date-time */
-                created_at: string;
-                created_by?: string | null;
-                /** Format: uuid */
-                id: string;
-                is_trading_enabled: boolean;
-                name: string;
-                /** @description Complete limits as the API shows them (see `domain::risk::RiskLimits::from_stored`). */
-                risk_limits: components["schemas"]["RiskLimits"];
-                /** @description `LAB`, `PAPER`, `SHADOW` or `LIVE`. */
-                stage: string;
-                /** @description `STOPPED`, `STARTING`, `RUNNING`, `SUSPENDED`, `RESTARTING`, `KILLED` or `ERROR`. */
-                status: string;
-                strategy: Record<string, never>;
-                symbol: string;
-                timeframe: string;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+        Envelope_PageBody_BotListItem: {
+            items: (components["schemas"]["Bot"] & {
+                summary: components["schemas"]["BotSummary"];
+            })[];
             next_cursor?: string | null;
         } & {
             /** @description Always true here. */
@@ -1883,6 +2036,29 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_UsageSeries: {
+            /** Format: int64 */
+            bucket_seconds: number;
+            /**
+             * Format: date-time
+             * @description `[from, to)`, cut into equal buckets. `to` is the end of the current minute (hour when
+             *     the bucket width is whole hours), so the last bucket contains now.
+             */
+            from: string;
+            /** @description Every provider of the registry, in registry order, with or without calls. */
+            providers: components["schemas"]["ProviderUsageSeries"][];
+            /** @description The rollup read: `integration_usage_hourly` or `integration_usage_minutely`. */
+            source: string;
+            /** Format: date-time */
+            to: string;
+            window: string;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_UserBody: {
             user: components["schemas"]["UserView"];
         } & {
@@ -2318,6 +2494,23 @@ export interface components {
             supports_verify: boolean;
             verify_outcome?: components["schemas"]["Outcome"] | null;
         };
+        ProviderUsageSeries: {
+            /** @description Exactly `buckets` entries, oldest first. */
+            buckets: components["schemas"]["UsageBucket"][];
+            /**
+             * Format: int64
+             * @description Sum of `buckets[].calls`.
+             */
+            calls: number;
+            category: components["schemas"]["Category"];
+            configured: boolean;
+            /** Format: int64 */
+            errors: number;
+            label: string;
+            /** @description `not configured` or `no calls in the window` when every bucket is empty; else null. */
+            no_data_reason?: string | null;
+            provider_id: string;
+        };
         Readiness: {
             /** @description `ok` when reachable. */
             database: string;
@@ -2604,6 +2797,35 @@ export interface components {
          * @enum {string}
          */
         Timeframe: "1s" | "1m" | "5m" | "15m" | "1h" | "1d";
+        /** @description PnL of the current CME trade date (it begins 17:00 America/Chicago the evening before). */
+        TodayPnl: {
+            /** @description The newest cached close of the symbol, snapped to its tick; null when none. */
+            mark_price?: string | null;
+            /**
+             * Format: date-time
+             * @description Start of the bar `mark_price` closes (how stale the mark is).
+             */
+            marked_at?: string | null;
+            /**
+             * @description USD, net of commissions, of the round trips closed since `trade_date_start` (`"0"`
+             *     when none closed: that is known, not missing).
+             */
+            realized: string;
+            /** Format: date */
+            trade_date: string;
+            /**
+             * Format: date-time
+             * @description When `trade_date` began.
+             */
+            trade_date_start: string;
+            /** Format: int64 */
+            trades_closed: number;
+            /**
+             * @description USD of the open position at `mark_price`; `"0"` when flat; null when a position is open
+             *     and no bar of the symbol was ever cached (never a made-up zero).
+             */
+            unrealized?: string | null;
+        };
         TokenBody: {
             service_token: components["schemas"]["ServiceToken"];
         };
@@ -2651,6 +2873,21 @@ export interface components {
         UpdatedUser: {
             user: components["schemas"]["UserView"];
         };
+        /** @description One bucket `[start, start + bucket_seconds)` of one provider. */
+        UsageBucket: {
+            /**
+             * Format: int64
+             * @description Usage events of every status (`OK`, `ERROR`, `VERIFY`).
+             */
+            calls: number;
+            /**
+             * Format: int64
+             * @description `ERROR` events (the rollup does not split verifies by outcome).
+             */
+            errors: number;
+            /** Format: date-time */
+            start: string;
+        };
         /**
          * @description A usage event as recorded; `id` and `created_at` are set when the event is made, so a
          *     batch written later keeps the time of the call.
@@ -2673,6 +2910,23 @@ export interface components {
             /** @description `OK`, `ERROR` or `VERIFY`. */
             status: string;
             trace_id: string;
+        };
+        UsageSeries: {
+            /** Format: int64 */
+            bucket_seconds: number;
+            /**
+             * Format: date-time
+             * @description `[from, to)`, cut into equal buckets. `to` is the end of the current minute (hour when
+             *     the bucket width is whole hours), so the last bucket contains now.
+             */
+            from: string;
+            /** @description Every provider of the registry, in registry order, with or without calls. */
+            providers: components["schemas"]["ProviderUsageSeries"][];
+            /** @description The rollup read: `integration_usage_hourly` or `integration_usage_minutely`. */
+            source: string;
+            /** Format: date-time */
+            to: string;
+            window: string;
         };
         UserBody: {
             user: components["schemas"]["UserView"];
@@ -2732,6 +2986,84 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    series: {
+        parameters: {
+            query?: {
+                /** @description `<n>m`, `<n>h` or `<n>d`, from 1 minute to 30 days (default `24h`). */
+                window?: string;
+                /** @description Number of equal buckets the window is cut into, 1–288 (default 24). */
+                buckets?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AiOpsSeries"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED` (`window` or `buckets`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     summary: {
         parameters: {
             query?: {
@@ -2750,6 +3082,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_AiOpsSummary"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `VALIDATION_FAILED` (`window`) */
@@ -2816,6 +3166,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_PageBody_AuditEntry"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN` */
@@ -2956,6 +3315,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `TWO_FACTOR_ALREADY_ENABLED` */
             409: {
                 headers: {
@@ -3023,6 +3391,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_SetupBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN`: password re-check failed */
@@ -3289,6 +3666,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
                 headers: {
@@ -3394,6 +3780,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
                 headers: {
@@ -3433,6 +3828,15 @@ export interface operations {
             };
             /** @description `UNAUTHENTICATED` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3482,6 +3886,15 @@ export interface operations {
             };
             /** @description `UNAUTHENTICATED` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3541,6 +3954,15 @@ export interface operations {
             };
             /** @description `TWO_FACTOR_INVALID`, or `TWO_FACTOR_REQUIRED` when 2FA is not enrolled */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3609,7 +4031,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_PageBody_Bot"];
+                    "application/json": components["schemas"]["Envelope_PageBody_BotListItem"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `VALIDATION_FAILED` */
@@ -3662,6 +4102,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `VALIDATION_FAILED`; `details.field` names the field */
             422: {
                 headers: {
@@ -3708,6 +4166,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_BotDetail"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `BOT_NOT_FOUND` */
@@ -3760,6 +4236,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_BotBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN`: enabling trading needs an admin */
@@ -3837,6 +4322,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AutonomyScoreBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -3883,6 +4386,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_AutonomyScoreBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `BOT_NOT_FOUND` */
@@ -3940,6 +4461,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_PageBody_DecisionTrace"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `BOT_NOT_FOUND` */
@@ -4001,6 +4540,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_DecisionTraceBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN`: sessions and tokens without the scope */
@@ -4073,6 +4621,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -4128,6 +4694,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_PageBody_NoTradeTrace"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `BOT_NOT_FOUND` */
@@ -4198,6 +4782,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_NoTradeTraceBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN`: sessions and tokens without the scope */
@@ -4275,6 +4868,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Order"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -4332,6 +4943,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PositionBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -4386,6 +5015,15 @@ export interface operations {
             };
             /** @description `TWO_FACTOR_REQUIRED` (promotion to LIVE) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4459,6 +5097,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -4514,6 +5170,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_BotBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `BOT_NOT_FOUND` */
@@ -4582,6 +5256,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -4646,6 +5338,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_BotBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `BOT_NOT_FOUND` */
@@ -4714,6 +5424,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Trade"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `BOT_NOT_FOUND` */
             404: {
                 headers: {
@@ -4767,6 +5495,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Catalog"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
@@ -4832,6 +5578,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `VALIDATION_FAILED`: unknown kind or bad bot id */
             422: {
                 headers: {
@@ -4876,6 +5631,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_StatusBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
@@ -4927,6 +5700,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_VerifyBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `INTEGRATION_UNKNOWN_PROVIDER` */
@@ -5023,6 +5814,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UsageEvent"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `INTEGRATION_UNKNOWN_PROVIDER` */
             404: {
                 headers: {
@@ -5099,6 +5908,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_JobRun"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Bad filter, limit or cursor (`VALIDATION_FAILED`) */
             422: {
                 headers: {
@@ -5155,6 +5982,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_JobDetail"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `JOB_NOT_FOUND` */
@@ -5230,6 +6075,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_ProfitVariable"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `VALIDATION_FAILED` */
             422: {
                 headers: {
@@ -5285,6 +6148,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_RuntimeStatus"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
                 headers: {
@@ -5325,6 +6206,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_PageBody_ServiceToken"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN` */
@@ -5385,6 +6275,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_CreatedToken"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN` */
@@ -5499,6 +6398,15 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_TokenBody"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `FORBIDDEN` */
             403: {
                 headers: {
@@ -5568,6 +6476,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_SystemEvent"];
                 };
             };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Bad filter, limit or cursor (`VALIDATION_FAILED`) */
             422: {
                 headers: {
@@ -5621,6 +6547,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_KillSwitchBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
@@ -5807,6 +6751,172 @@ export interface operations {
             };
         };
     };
+    list: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Only events created at or after this instant (RFC 3339). */
+                from?: string;
+                /** @description Only events created before this instant (RFC 3339). */
+                to?: string;
+                /** @description A registered provider id (e.g. `databento`, `openai`). */
+                provider?: string;
+                /** @description Only events of this bot (UUID). */
+                bot_id?: string;
+                /** @description `OK`, `ERROR` or `VERIFY`. */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PageBody_UsageEvent"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`; `details.field` names the parameter (`provider`, `bot_id`, `status`, `limit`, `cursor`, `from`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    series: {
+        parameters: {
+            query?: {
+                /** @description `<n>m`, `<n>h` or `<n>d`, from 1 minute to 30 days (default `24h`). */
+                window?: string;
+                /** @description Number of equal buckets the window is cut into, 1–288 (default 24). */
+                buckets?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UsageSeries"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED` (`window`, or `buckets`: out of 1–288 or not cutting the window into whole minutes) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_users: {
         parameters: {
             query?: {
@@ -5827,6 +6937,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_PageBody_UserView"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN` */
@@ -5886,6 +7005,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_UserBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description `FORBIDDEN` */
