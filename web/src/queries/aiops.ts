@@ -29,45 +29,15 @@ export const aiOpsSummaryQuery = (window: WindowId) =>
     meta: { critical: true, label: "AI Ops summary" },
   });
 
-// GET /api/ai-ops/series (src/api/ai_ops_series.rs). PENDING-SCHEMA: these mirror the Rust
-// types until schema.d.ts is regenerated with the endpoint; then they become aliases.
-export interface AiOpsBucket {
-  start: string;
-  calls: number;
-  errors: number;
-  p50_ms?: number | null;
-  p95_ms?: number | null;
-  p99_ms?: number | null;
-}
-export interface AiOpsProviderSeries {
-  provider_id: string;
-  label: string;
-  configured: boolean;
-  calls: number;
-  errors: number;
-  no_data_reason?: string | null;
-  buckets: AiOpsBucket[];
-}
-export interface AiOpsSeries {
-  window: string;
-  from: string;
-  to: string;
-  bucket_seconds: number;
-  providers: AiOpsProviderSeries[];
-}
+export type AiOpsSeries = components["schemas"]["AiOpsSeries"];
+export type AiOpsProviderSeries = components["schemas"]["AiOpsProviderSeries"];
+export type AiOpsBucket = components["schemas"]["AiOpsBucket"];
 
 /** GET /api/ai-ops/series?window=&buckets=: per provider, calls, errors and p50/p95/p99 per bucket. */
 export const aiOpsSeriesQuery = (window: WindowId, buckets: number) =>
   queryOptions({
     queryKey: ["/api/ai-ops/series", { window, buckets }],
-    queryFn: async (): Promise<AiOpsSeries> => {
-      // PENDING-SCHEMA: typed call once the path is in schema.d.ts.
-      const call = (api.GET as unknown as (path: string, init: object) => Promise<{ data?: AiOpsSeries; error?: unknown; response: Response }>)(
-        "/api/ai-ops/series",
-        { params: { query: { window, buckets: String(buckets) } } },
-      );
-      return unwrap(call);
-    },
+    queryFn: () => unwrap(api.GET("/api/ai-ops/series", { params: { query: { window, buckets: String(buckets) } } })),
     refetchInterval: POLL.slow,
     meta: { critical: true, label: "AI Ops series" },
   });
