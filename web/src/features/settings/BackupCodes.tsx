@@ -41,7 +41,7 @@ export function BackupCodesPanel({ codes, title, otherSessions, onDone }: {
         ))}
       </ul>
       <div className="flex flex-wrap gap-2">
-        <CopyButton text={text} label="Copy backup codes" />
+        <CopyButton text={text} label="Copy all codes" />
         <Button size="sm" onClick={download}>
           <Download size={12} aria-hidden /> Download .txt
         </Button>

@@ -54,28 +54,28 @@ export function FormDialog({ title, description, children, error, submitLabel, b
 
 const INPUT = "mt-1 block w-full rounded-md border border-line bg-surface-2 px-2 py-1.5 text-sm text-fg";
 
-/** A labelled text input; `hint` sits under it and describes it. */
+/** A labelled text input; `hint` sits under it and describes it. The label does not wrap the
+ *  input, so the accessible name is the label alone (never the label plus the typed value). */
 export function TextField({ label, hint, className, ...input }: React.InputHTMLAttributes<HTMLInputElement> & { label: string; hint?: ReactNode }) {
-  const hintId = useId();
+  const id = useId();
   return (
     <div className={className ?? "block text-sm"}>
-      <label className="block">
-        {label}
-        <input {...input} aria-describedby={hint ? hintId : undefined} className={INPUT} />
-      </label>
-      {hint && <span id={hintId} className="mt-1 block text-xs text-muted">{hint}</span>}
+      <label htmlFor={id} className="block">{label}</label>
+      <input {...input} id={id} aria-describedby={hint ? `${id}-hint` : undefined} className={INPUT} />
+      {hint && <span id={`${id}-hint`} className="mt-1 block text-xs text-muted">{hint}</span>}
     </div>
   );
 }
 
-/** A labelled select. */
+/** A labelled select (label beside, not around, so the options are not part of its name). */
 export function SelectField({ label, children, className, ...select }: React.SelectHTMLAttributes<HTMLSelectElement> & { label: string }) {
+  const id = useId();
   return (
-    <label className={className ?? "block text-sm"}>
-      {label}
-      <select {...select} className={INPUT}>
+    <div className={className ?? "block text-sm"}>
+      <label htmlFor={id} className="block">{label}</label>
+      <select {...select} id={id} className={INPUT}>
         {children}
       </select>
-    </label>
+    </div>
   );
 }

@@ -69,8 +69,9 @@ describe("ServiceTokensSection", () => {
 
     const value = await screen.findByLabelText("Service token value");
     expect(value).toHaveTextContent(VALUE);
+    expect(screen.getAllByLabelText(/service token/i)).toHaveLength(1);
     expect(posted).toEqual([{ name: "runner-2 traces", scopes: ["traces:write"], expires_in_days: 30 }]);
-    expect(screen.getByRole("button", { name: "Copy service token" })).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Copy token" })).toBeInTheDocument();
     await waitFor(() => expect(screen.getAllByTestId("token-row")).toHaveLength(2));
     const caches = JSON.stringify([client.getQueryCache().getAll().map((q) => q.state.data), client.getMutationCache().getAll().map((m) => m.state.data)]);
     expect(caches).not.toContain(VALUE);

@@ -178,7 +178,7 @@ function NewTokenValue({ created, onDone }: { created: Created; onDone: () => vo
         <code aria-label="Service token value" className="break-all rounded-md border border-line bg-surface px-2 py-1 font-mono text-xs select-all">
           {created.token}
         </code>
-        <CopyButton text={created.token} label="Copy service token" />
+        <CopyButton text={created.token} label="Copy token" />
       </div>
       <p className="text-xs text-muted">Send it as <code className="font-mono">Authorization: Bearer &lt;token&gt;</code>.</p>
       <label className="flex items-center gap-2 text-sm">

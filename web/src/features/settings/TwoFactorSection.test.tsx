@@ -53,6 +53,8 @@ describe("TwoFactorSection", () => {
     await u.click(within(dialog).getByRole("button", { name: "Continue" }));
 
     const secret = await screen.findByLabelText("Secret key");
+    // Exactly one element answers to the label, even by substring (Playwright's getByLabel default).
+    expect(screen.getAllByLabelText(/secret key/i)).toHaveLength(1);
     expect(secret).toHaveTextContent(SECRET);
     expect(screen.getByRole("img", { name: "QR code for your authenticator app" })).toHaveAttribute("src", `data:image/png;base64,${QR}`);
     expect(bodies[0]).toEqual({ password: "correct horse battery" });
@@ -65,6 +67,7 @@ describe("TwoFactorSection", () => {
 
     const list = await screen.findByRole("list", { name: "Backup codes" });
     expect(within(list).getAllByRole("listitem").map((li) => li.textContent)).toEqual(CODES);
+    expect(screen.getAllByLabelText(/backup codes/i)).toHaveLength(1);
     expect(bodies[1]).toEqual({ code: "123456" });
     expect(screen.queryByLabelText("Secret key")).not.toBeInTheDocument();
     expect(screen.getByText(/2 other signed-in sessions/)).toBeInTheDocument();

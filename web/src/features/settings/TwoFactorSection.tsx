@@ -205,7 +205,7 @@ function ScanStep({ setup, onCancel, onConfirmed }: {
               <code aria-label="Secret key" className="break-all rounded-md border border-line bg-surface-2 px-2 py-1 font-mono text-sm tracking-wider select-all">
                 {setup.secret_base32}
               </code>
-              <CopyButton text={setup.secret_base32} label="Copy secret key" />
+              <CopyButton text={setup.secret_base32} label="Copy key" />
             </div>
             <p className="mt-1 text-xs text-muted">{otpParams(setup.otpauth_url)}</p>
           </div>
