@@ -134,7 +134,7 @@ describe("TwoFactorSection", () => {
     const dialog = screen.getByRole("dialog", { name: "Regenerate backup codes" });
     expect(dialog).toHaveTextContent("Your 2 remaining backup codes stop working at once");
     await u.type(within(dialog).getByLabelText("Current password"), "pw");
-    await u.click(within(dialog).getByRole("button", { name: "Regenerate" }));
+    await u.click(within(dialog).getByRole("button", { name: "Replace codes" }));
     expect(await screen.findByRole("list", { name: "Backup codes" })).toBeInTheDocument();
 
     void router.navigate({ to: "/bots" });

@@ -271,7 +271,7 @@ function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; 
           once. Confirm with your password.
         </>
       }
-      submitLabel="Regenerate"
+      submitLabel="Replace codes"
       danger
       busy={regen.isPending}
       canSubmit={password.length > 0}
