@@ -3,12 +3,15 @@
 
 use axum::http::StatusCode;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{ObjectBuilder, RefOr, Schema, Type},
+};
 
 macro_rules! catalog {
     ($($variant:ident = $name:literal, $status:literal, $message:literal, $fix:literal;)+) => {
         /// Every error the product can answer with. Serialized as its SCREAMING_SNAKE_CASE name.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
         pub enum ErrorCode {
             $(#[serde(rename = $name)] $variant,)+
         }
@@ -38,6 +41,20 @@ macro_rules! catalog {
         }
     };
 }
+
+// By hand rather than derived: the derive does not see the `serde(rename)`s the macro writes, and
+// would list the Rust variant names instead of the codes the API sends.
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An error code from the catalog (GET /api/errors)."))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
 
 catalog! {
     IntegrationKeyMissing = "INTEGRATION_KEY_MISSING", 409,

@@ -18,7 +18,7 @@ use super::{
 use crate::integrations::registry::Category;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(series))
+    OpenApiRouter::new().routes(routes!(ai_ops_series))
 }
 
 pub const DEFAULT_BUCKETS: i64 = 24;
@@ -170,7 +170,7 @@ async fn bucket_rows(
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
 )]
-async fn series(
+async fn ai_ops_series(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> ApiResult<AiOpsSeries> {

@@ -161,7 +161,7 @@ async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct VerifyRequest {
+pub struct VerifyProviderRequest {
     pub provider_id: String,
 }
 
@@ -184,7 +184,7 @@ pub struct VerifyBody {
     post,
     path = "/api/integrations/verify",
     tag = "integrations",
-    request_body = VerifyRequest,
+    request_body = VerifyProviderRequest,
     // Operators verify integrations (issue 5's role table); viewers only read.
     security(("session" = ["operator"])),
     responses(
@@ -198,7 +198,7 @@ pub struct VerifyBody {
 )]
 async fn verify(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<VerifyRequest>,
+    ApiJson(req): ApiJson<VerifyProviderRequest>,
 ) -> ApiResult<VerifyBody> {
     let config = known(&state, &req.provider_id)?;
     if !config.configured() {

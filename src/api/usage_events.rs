@@ -27,7 +27,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
-        .routes(routes!(series))
+        .routes(routes!(usage_series))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -214,7 +214,7 @@ fn rollup_for(width: Duration) -> Option<(&'static str, Duration)> {
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
 )]
-async fn series(
+async fn usage_series(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> ApiResult<UsageSeries> {

@@ -116,3 +116,34 @@ async fn every_route_in_the_code_is_documented(pool: PgPool) {
         "annotated handlers vs documented operations"
     );
 }
+
+/// Generated clients (the web app's types) key operations by id and schemas by name: a
+/// duplicate silently gives one endpoint another's types.
+#[sqlx::test]
+async fn operation_ids_are_unique_and_error_codes_are_the_wire_names(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let spec = spec(&app).await;
+    let mut seen = std::collections::HashMap::new();
+    for (method, path, op) in operations(&spec) {
+        let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+        assert!(!id.is_empty(), "{method} {path} has no operationId");
+        if let Some(other) = seen.insert(id.clone(), format!("{method} {path}")) {
+            panic!("operationId `{id}` is used by {other} and {method} {path}");
+        }
+    }
+    let codes: Vec<&str> = spec["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is a string enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let catalog: Vec<&str> = tradeplane::error_code::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(codes, catalog);
+    // The two verify bodies (2FA and integrations) keep their own shapes.
+    let schemas = &spec["components"]["schemas"];
+    assert!(schemas["VerifyRequest"]["properties"]["temp_token"].is_object());
+    assert!(schemas["VerifyProviderRequest"]["properties"]["provider_id"].is_object());
+}

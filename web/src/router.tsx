@@ -49,7 +49,18 @@ const routeTree = rootRoute.addChildren([
   ]),
 ]);
 
-export const router = createRouter({ routeTree, defaultPreload: false });
+/** Plain `?a=1&b=x` query strings (every search param is a string), so deep links stay readable. */
+export const plainSearch = {
+  parseSearch: (query: string) => Object.fromEntries(new URLSearchParams(query.replace(/^\?/, ""))),
+  stringifySearch: (search: Record<string, unknown>) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(search)) if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
+    const query = params.toString();
+    return query ? `?${query}` : "";
+  },
+};
+
+export const router = createRouter({ routeTree, defaultPreload: false, ...plainSearch });
 
 declare module "@tanstack/react-router" {
   interface Register {

@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** Calls, errors and latency percentiles per LLM provider per bucket over `window`. */
-        get: operations["series"];
+        get: operations["ai_ops_series"];
         put?: never;
         post?: never;
         delete?: never;
@@ -851,7 +851,7 @@ export interface paths {
          *     (`integration_usage_hourly` when the bucket width is whole hours, else
          *     `integration_usage_minutely`), so `window / buckets` must be a whole number of minutes.
          */
-        get: operations["series"];
+        get: operations["usage_series"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2094,10 +2094,10 @@ export interface components {
             suggested_fix: string;
         };
         /**
-         * @description Every error the product can answer with. Serialized as its SCREAMING_SNAKE_CASE name.
+         * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "IntegrationKeyMissing" | "IntegrationVerifyFailed" | "IntegrationUnknownProvider" | "DataUnavailable" | "DataStale" | "ExecutionBrokerUnavailable" | "LiveTradingDisabled" | "AiProviderUnavailable" | "RiskLimitBreached" | "KillSwitchActive" | "CircuitBreakerOpen" | "MarketClosed" | "AutonomyTierInsufficient" | "PromotionGateFailed" | "InvalidStateTransition" | "BotNotFound" | "JobNotFound" | "ValidationFailed" | "MalformedJson" | "UnsupportedMediaType" | "PayloadTooLarge" | "RouteNotFound" | "MethodNotAllowed" | "RequestTimeout" | "Unauthenticated" | "Forbidden" | "TwoFactorRequired" | "TwoFactorInvalid" | "TwoFactorAlreadyEnabled" | "RateLimited" | "EncryptionKeyMissing" | "DatabaseUnavailable" | "SchedulerStalled" | "TelemetryDegraded" | "RuntimeUnavailable" | "NotImplemented" | "Internal";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -2974,8 +2974,15 @@ export interface components {
             /** Format: date-time */
             verified_at: string;
         };
-        VerifyRequest: {
+        VerifyProviderRequest: {
             provider_id: string;
+        };
+        VerifyRequest: {
+            /** @description …or one backup code. */
+            backup_code?: string | null;
+            /** @description The 6-digit code from the authenticator app… */
+            code?: string | null;
+            temp_token: string;
         };
     };
     responses: never;
@@ -2986,7 +2993,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    series: {
+    ai_ops_series: {
         parameters: {
             query?: {
                 /** @description `<n>m`, `<n>h` or `<n>d`, from 1 minute to 30 days (default `24h`). */
@@ -5689,7 +5696,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["VerifyRequest"];
+                "application/json": components["schemas"]["VerifyProviderRequest"];
             };
         };
         responses: {
@@ -6839,7 +6846,7 @@ export interface operations {
             };
         };
     };
-    series: {
+    usage_series: {
         parameters: {
             query?: {
                 /** @description `<n>m`, `<n>h` or `<n>d`, from 1 minute to 30 days (default `24h`). */

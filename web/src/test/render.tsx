@@ -6,7 +6,7 @@ import { QueryClientProvider } from "@tanstack/react-query";
 import { createMemoryHistory, createRootRoute, createRoute, createRouter, Outlet, RouterProvider } from "@tanstack/react-router";
 import { makeQueryClient } from "../lib/queryClient";
 import { HealthProvider } from "../lib/health";
-import { looseSearch } from "../router";
+import { looseSearch, plainSearch } from "../router";
 
 export function renderWithApp(ui: ReactNode, { path = "/" }: { path?: string } = {}) {
   const client = makeQueryClient();
@@ -15,7 +15,7 @@ export function renderWithApp(ui: ReactNode, { path = "/" }: { path?: string } =
   const root = createRootRoute({ component: () => <Outlet /> });
   const any = createRoute({ getParentRoute: () => root, path: "$", validateSearch: looseSearch, component: () => <>{ui}</> });
   const index = createRoute({ getParentRoute: () => root, path: "/", validateSearch: looseSearch, component: () => <>{ui}</> });
-  const router = createRouter({ routeTree: root.addChildren([index, any]), history: createMemoryHistory({ initialEntries: [path] }) });
+  const router = createRouter({ routeTree: root.addChildren([index, any]), history: createMemoryHistory({ initialEntries: [path] }), ...plainSearch });
   const result = render(
     <QueryClientProvider client={client}>
       <HealthProvider>

@@ -1,6 +1,131 @@
+// The Connections tab: every provider of the registry, grouped by category, with what the
+// server can prove about it (configured, verified, used in the last 24 h), Verify for
+// operators, and a pop-out of its latest usage events (deep link `?provider=<id>`).
+import { useCallback } from "react";
+import { useNavigate, useSearch } from "@tanstack/react-router";
+import { Info } from "lucide-react";
+import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { EmptyState } from "../../components/EmptyState";
+import { AgeLabel } from "../../components/AgeLabel";
+import { useActionGate } from "../../lib/health";
+import { hasRole, useMe } from "../../queries/auth";
+import { CATEGORIES, connectionState, useIntegrationsStatus, type ProviderStatus } from "../../queries/integrations";
+import type { SearchParams } from "../../router";
+import { ProviderCard } from "./ProviderCard";
+import { ProviderDrawer } from "./ProviderDrawer";
 
-// Scaffold: replaced by the connections feature.
+/** Why nobody on this page may Verify right now (failed endpoint, role), or null. */
+function useVerifyGate(): string | null {
+  const gate = useActionGate(["/api/integrations/status", "/api/integrations/verify"]);
+  const me = useMe();
+  if (gate) return gate;
+  if (!me.data) return me.isError ? "Your role is unknown (GET /api/auth/me failed)" : "Checking your role…";
+  const role = me.data.user.role;
+  return hasRole(role, "operator") ? null : `Verify needs the operator role; you are signed in as ${role}`;
+}
+
+function Summary({ providers }: { providers: ProviderStatus[] }) {
+  const kinds = providers.map((p) => connectionState(p).kind);
+  const count = (k: string) => kinds.filter((x) => x === k).length;
+  const items = [
+    ["providers", providers.length],
+    ["configured", providers.filter((p) => p.configured).length],
+    ["connected with proof of use", count("connected-used")],
+    ["connected, not yet used", count("connected-unused")],
+    ["not connected", count("not-connected")],
+    ["sandbox", providers.filter((p) => p.sandbox).length],
+  ] as const;
+  return (
+    <dl className="flex flex-wrap gap-x-5 gap-y-1 text-sm" data-testid="connections-summary">
+      {items.map(([label, n]) => (
+        <div key={label} className="flex items-baseline gap-1.5">
+          <dd className="font-semibold tabular-nums">{n}</dd>
+          <dt className="text-muted">{label}</dt>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
 export function ConnectionsPage() {
-  return <EmptyState title="ConnectionsPage" reason="This view is being built." />;
+  const status = useIntegrationsStatus();
+  const search = useSearch({ strict: false }) as SearchParams;
+  const navigate = useNavigate();
+  const pageReason = useVerifyGate();
+  const providers = status.data?.providers ?? [];
+  const stale = status.isError && status.data !== undefined;
+  const openId = search.provider;
+
+  const setProvider = useCallback(
+    (id: string | undefined) => void navigate({ to: ".", search: (prev: SearchParams) => ({ ...prev, provider: id }) }),
+    [navigate],
+  );
+  const close = useCallback(() => setProvider(undefined), [setProvider]);
+
+  const known = new Set(CATEGORIES.map((c) => c.id));
+  const groups = [
+    ...CATEGORIES.map((c) => ({ ...c, items: providers.filter((p) => p.category === c.id) })),
+    { id: "other", label: "Other", about: "", items: providers.filter((p) => !known.has(p.category)) },
+  ].filter((g) => g.items.length > 0);
+
+  return (
+    <div className="flex flex-col gap-4">
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="text-xl font-semibold tracking-tight">Connections</h1>
+        <PanelStatus query={status} />
+      </div>
+
+      {status.isPending && <p className="text-sm text-muted">Loading providers…</p>}
+      {status.isError && !status.data && <QueryError error={status.error} />}
+
+      {status.data && (
+        <>
+          <div className="flex flex-col gap-2 rounded-lg border border-line bg-surface p-4">
+            <Summary providers={providers} />
+            <p className="flex items-start gap-1.5 text-xs text-muted">
+              <Info size={13} className="mt-0.5 shrink-0" aria-hidden />
+              "Connected" means the latest verify passed at the current endpoint; it turns green only once successful calls are recorded in the last 24 hours.
+            </p>
+            {pageReason && (
+              <p className="text-xs text-warn" data-testid="verify-gate">
+                Verify unavailable: {pageReason}
+              </p>
+            )}
+            {stale && (
+              <p className="text-xs text-warn">
+                Showing the last good list (<AgeLabel updatedAt={status.dataUpdatedAt} />
+                ): GET /api/integrations/status is failing, so these states may be out of date.
+              </p>
+            )}
+          </div>
+
+          {providers.length === 0 && (
+            <EmptyState
+              title="No providers"
+              reason="The server's provider registry is empty, so there is nothing to configure or verify. This build ships without integrations."
+            />
+          )}
+
+          {groups.map((g) => (
+            <section key={g.id} aria-labelledby={`cat-${g.id}`} className="flex flex-col gap-3">
+              <h2 id={`cat-${g.id}`} className="flex items-baseline gap-2 text-sm font-semibold">
+                {g.label}
+                <span className="text-xs font-normal text-muted">
+                  {g.items.length} provider{g.items.length === 1 ? "" : "s"}
+                  {g.about && ` · ${g.about}`}
+                </span>
+              </h2>
+              <div className="grid grid-cols-1 gap-3 lg:grid-cols-2 2xl:grid-cols-3">
+                {g.items.map((p) => (
+                  <ProviderCard key={p.id} provider={p} stale={stale} pageReason={pageReason} onOpenEvents={() => setProvider(p.id)} />
+                ))}
+              </div>
+            </section>
+          ))}
+        </>
+      )}
+
+      {openId && <ProviderDrawer id={openId} provider={providers.find((p) => p.id === openId)} onClose={close} />}
+    </div>
+  );
 }

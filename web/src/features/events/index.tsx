@@ -1,6 +1,115 @@
+// The Events tab: system events, newest first, kept live over SSE (polling when the stream
+// keeps failing), filtered by severity, code, bot and provider (URL search params).
+import { useCallback } from "react";
+import { History } from "lucide-react";
+import { Button } from "../../components/Button";
+import { Card } from "../../components/Card";
 import { EmptyState } from "../../components/EmptyState";
+import { AgeLabel } from "../../components/AgeLabel";
+import { PanelStatus, QueryError } from "../../components/PanelStatus";
+import { FEED_CAP, useEventFeed, useEventStream, useLoadOlder, type EventFilters, type EventSourceFactory } from "../../queries/events";
+import { EventDrawer } from "./EventDrawer";
+import { EventTable } from "./EventTable";
+import { FilterBar } from "./FilterBar";
+import { LiveIndicator } from "./LiveIndicator";
+import { filtersFromSearch, hasFilters, useSearchParams } from "./search";
 
-// Scaffold: replaced by the events feature.
-export function EventsPage() {
-  return <EmptyState title="EventsPage" reason="This view is being built." />;
+function describeFilters(f: EventFilters): string {
+  const parts: string[] = [];
+  if (f.severity) parts.push(`severity ${f.severity}`);
+  if (f.code) parts.push(`code ${f.code}`);
+  if (f.bot_id) parts.push(`bot ${f.bot_id}`);
+  if (f.provider_id) parts.push(`provider ${f.provider_id}`);
+  return parts.join(", ");
+}
+
+export function EventsPage({ eventSourceFactory }: { eventSourceFactory?: EventSourceFactory } = {}) {
+  const [search, setSearch] = useSearchParams();
+  const filters = filtersFromSearch(search);
+  const stream = useEventStream({ factory: eventSourceFactory });
+  const feed = useEventFeed(filters, { poll: stream.mode === "polling" });
+  const older = useLoadOlder(filters);
+  const items = feed.data?.items ?? [];
+  const filtered = hasFilters(filters);
+  const openId = search.event;
+  const close = useCallback(() => setSearch({ event: undefined }), [setSearch]);
+
+  return (
+    <div className="flex flex-col gap-4">
+      <header className="flex flex-wrap items-center gap-3">
+        <h1 className="text-xl font-semibold tracking-tight">Events</h1>
+        <LiveIndicator {...stream} onRetry={stream.retryNow} />
+      </header>
+
+      <Card>
+        <FilterBar key={`${search.code ?? ""}|${search.bot ?? ""}|${search.provider ?? ""}`} search={search} onChange={setSearch} seen={items} />
+      </Card>
+
+      <Card
+        title="System events"
+        status={
+          feed.isError || feed.isPending ? (
+            <PanelStatus query={feed} />
+          ) : stream.mode === "live" ? (
+            <span className="text-xs text-muted">{items.length} shown · updated live</span>
+          ) : (
+            <span className="inline-flex items-center gap-2 text-xs text-muted">
+              {items.length} shown · <AgeLabel updatedAt={feed.dataUpdatedAt} />
+            </span>
+          )
+        }
+        actions={filtered && <span className="text-xs text-muted">Filtered: {describeFilters(filters)}</span>}
+      >
+        {feed.isError && !feed.data ? (
+          <QueryError error={feed.error} />
+        ) : feed.isPending ? (
+          <p className="py-6 text-center text-sm text-muted">Loading events…</p>
+        ) : items.length === 0 ? (
+          filtered ? (
+            <EmptyState
+              title="No events match these filters"
+              reason={`No system event with ${describeFilters(filters)} has been recorded. Matching events will appear here as they happen.`}
+              action={<Button onClick={() => setSearch({ severity: undefined, code: undefined, bot: undefined, provider: undefined })}>Clear filters</Button>}
+            />
+          ) : (
+            <EmptyState
+              title="No events recorded yet"
+              reason="The control plane records an event for every supervision action, breaker change, kill switch and provider verify. None has been recorded yet; new ones will appear here as they happen."
+            />
+          )
+        ) : (
+          <>
+            {feed.isError && (
+              <div className="mb-3">
+                <QueryError error={feed.error} />
+                <p className="mt-1 text-xs text-muted">The events below are the last ones loaded; newer events may be missing.</p>
+              </div>
+            )}
+            <EventTable events={items} onOpen={(id) => setSearch({ event: id })} selectedId={openId} />
+            <footer className="mt-3 flex flex-wrap items-center gap-3 text-sm">
+              {feed.data?.older ? (
+                <Button onClick={() => older.mutate()} disabled={older.isPending}>
+                  <History size={14} aria-hidden /> {older.isPending ? "Loading older…" : "Load older"}
+                </Button>
+              ) : (
+                <span className="text-xs text-muted">That is every {filtered ? "matching " : ""}event recorded.</span>
+              )}
+              {feed.data?.older && "before" in feed.data.older && (
+                <span className="text-xs text-muted">The list keeps the newest {FEED_CAP} events; older ones left the view and load again on demand.</span>
+              )}
+            </footer>
+            {older.isError && (
+              <div className="mt-2">
+                <QueryError error={older.error} />
+              </div>
+            )}
+          </>
+        )}
+      </Card>
+
+      {openId && (
+        <EventDrawer id={openId} event={items.find((e) => e.id === openId)} onClose={close} onFilterCode={(code) => setSearch({ code, event: undefined })} />
+      )}
+    </div>
+  );
 }

@@ -1,6 +1,30 @@
-import { EmptyState } from "../../components/EmptyState";
+// The Overview tab: is the system allowed to trade, what stands in the way, is the bar clock
+// ticking, how many bots sit in each autonomy tier, how many integrations are set up. Every
+// card reads the one system-status query and shows its own freshness.
+import { useQuery } from "@tanstack/react-query";
+import { systemStatusQuery } from "../../queries/status";
+import { BlockersCard } from "./BlockersCard";
+import { IntegrationsCard } from "./IntegrationsCard";
+import { SchedulerCard } from "./SchedulerCard";
+import { StatusCard } from "./StatusCard";
+import { TiersCard } from "./TiersCard";
 
-// Scaffold: replaced by the overview feature.
 export function OverviewPage() {
-  return <EmptyState title="OverviewPage" reason="This view is being built." />;
+  const status = useQuery(systemStatusQuery);
+  return (
+    <div className="flex flex-col gap-4">
+      <h1 className="text-xl font-semibold tracking-tight">Overview</h1>
+      <StatusCard status={status} />
+      <div className="grid grid-cols-1 gap-4 lg:grid-cols-3">
+        <div className="lg:col-span-2">
+          <BlockersCard status={status} />
+        </div>
+        <div className="flex flex-col gap-4">
+          <TiersCard status={status} />
+          <IntegrationsCard status={status} />
+        </div>
+      </div>
+      <SchedulerCard status={status} />
+    </div>
+  );
 }

@@ -1,0 +1,122 @@
+// Equity curve (lightweight-charts 5, TradingView attribution logo kept on as its licence asks):
+// cumulative net realized PnL of the bot's closed trades. Empty when nothing ever closed.
+import { useEffect, useRef } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { BaselineSeries, ColorType, createChart, type IChartApi, type ISeriesApi, type UTCTimestamp } from "lightweight-charts";
+import { Card } from "../../components/Card";
+import { EmptyState } from "../../components/EmptyState";
+import { PanelStatus, QueryError } from "../../components/PanelStatus";
+import { allTradesQuery, EQUITY_MAX_PAGES } from "../../queries/bots";
+import { equityOf, type EquityPoint } from "./equity";
+import { pnlClass, usd } from "./format";
+
+function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function themeOptions() {
+  const fg = cssVar("--tp-muted", "#9aa4b5");
+  const line = cssVar("--tp-line", "#2c3442");
+  return {
+    layout: { background: { type: ColorType.Solid, color: "transparent" }, textColor: fg, attributionLogo: true },
+    grid: { vertLines: { color: line }, horzLines: { color: line } },
+    rightPriceScale: { borderColor: line },
+    timeScale: { borderColor: line, timeVisible: true, secondsVisible: false },
+  };
+}
+
+function seriesColors() {
+  const ok = cssVar("--tp-ok", "#3ccf73");
+  const bad = cssVar("--tp-bad", "#ff5f66");
+  return {
+    topLineColor: ok,
+    topFillColor1: `${ok}44`,
+    topFillColor2: `${ok}08`,
+    bottomLineColor: bad,
+    bottomFillColor1: `${bad}08`,
+    bottomFillColor2: `${bad}44`,
+  };
+}
+
+/** `utcSeconds` shifted by the local zone's offset at that instant. */
+export function localSeconds(utcSeconds: number): number {
+  return utcSeconds - new Date(utcSeconds * 1000).getTimezoneOffset() * 60;
+}
+
+/** The chart itself; re-themed when <html data-theme> changes. */
+export function EquityChart({ points }: { points: EquityPoint[] }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const chart = useRef<IChartApi | null>(null);
+  const series = useRef<ISeriesApi<"Baseline"> | null>(null);
+
+  useEffect(() => {
+    if (!ref.current) return;
+    const c = createChart(ref.current, { autoSize: true, ...themeOptions(), localization: { priceFormatter: (p: number) => usd(p) } });
+    const s = c.addSeries(BaselineSeries, { baseValue: { type: "price", price: 0 }, lineWidth: 2, ...seriesColors() });
+    chart.current = c;
+    series.current = s;
+    const observer = new MutationObserver(() => {
+      c.applyOptions(themeOptions());
+      s.applyOptions(seriesColors());
+    });
+    observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    return () => {
+      observer.disconnect();
+      c.remove();
+      chart.current = null;
+      series.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    // The chart draws its time axis in UTC; shift each point so the axis reads local time
+    // like every other time on the page.
+    series.current?.setData(points.map((p) => ({ time: localSeconds(p.time) as UTCTimestamp, value: p.value })));
+    chart.current?.timeScale().fitContent();
+  }, [points]);
+
+  return <div ref={ref} className="h-64 w-full" data-testid="equity-chart" />;
+}
+
+export function EquityCurve({ botId }: { botId: string }) {
+  const query = useQuery(allTradesQuery(botId));
+  const equity = query.data ? equityOf(query.data.trades) : null;
+  return (
+    <Card
+      title="Equity curve"
+      status={<PanelStatus query={query} />}
+      actions={
+        equity && equity.total !== null ? (
+          <span className="text-sm">
+            Net realized <span className={`font-semibold tabular-nums ${pnlClass(equity.total)}`}>{usd(equity.total)}</span>
+            <span className="text-xs text-muted"> over {equity.closed} closed trade{equity.closed === 1 ? "" : "s"}</span>
+          </span>
+        ) : null
+      }
+    >
+      {query.isError && <div className="mb-3"><QueryError error={query.error} /></div>}
+      {query.isPending && <p className="text-sm text-muted">Loading trades…</p>}
+      {equity && equity.points.length === 0 && (
+        <EmptyState
+          title="No closed trades yet"
+          reason={
+            equity.open > 0
+              ? `The curve is drawn from the realized PnL of closed trades; this bot has ${equity.open} open trade${equity.open === 1 ? "" : "s"} and none closed yet.`
+              : "The curve is drawn from the realized PnL of closed trades; this bot has no fills yet."
+          }
+        />
+      )}
+      {equity && equity.points.length > 0 && (
+        <>
+          <EquityChart points={equity.points} />
+          <p className="mt-2 text-xs text-muted">
+            Cumulative realized PnL net of commissions (gross {usd(equity.gross)}, commissions {usd(-equity.commission)}), one step per closed trade, at its closing time.
+            {equity.open > 0 && ` ${equity.open} open trade${equity.open === 1 ? " is" : "s are"} not on the curve (see Position & PnL).`}
+            {query.data?.truncated && ` Only the newest ${EQUITY_MAX_PAGES * 500} trades are counted, so the curve starts at 0 later than the bot's first trade.`}
+          </p>
+        </>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,307 @@
+import { describe, expect, it } from "vitest";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { http, HttpResponse } from "msw";
+import { server } from "../../test/server";
+import { apiError, ok, renderWithApp } from "../../test/render";
+import { connectionState, type ProviderStatus } from "../../queries/integrations";
+import { ConnectionsPage } from ".";
+
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const VERIFY_TRACE = "5ce0e9a56015fec5aadfa328ae398115";
+const recent = new Date(Date.now() - 90_000).toISOString();
+
+function provider(over: Partial<ProviderStatus> & Pick<ProviderStatus, "id" | "label" | "category">): ProviderStatus {
+  return {
+    configured: true,
+    connected: null,
+    sandbox: false,
+    last_verified_at: null,
+    verify_outcome: null,
+    last_used_at: null,
+    proof_of_use_count_24h: 0,
+    last_error_code_24h: null,
+    missing_env_vars: [],
+    required_env_vars: [],
+    optional_env_vars: [],
+    supports_verify: true,
+    error_code: null,
+    suggested_fix: null,
+    ...over,
+  };
+}
+
+const providers: ProviderStatus[] = [
+  provider({ id: "databento", label: "Databento", category: "market_data", connected: true, verify_outcome: "ok", last_verified_at: recent }),
+  provider({ id: "polygon", label: "Polygon", category: "market_data", connected: true, sandbox: true, verify_outcome: "ok", last_verified_at: recent, last_used_at: recent, proof_of_use_count_24h: 12 }),
+  provider({
+    id: "ironbeam",
+    label: "Ironbeam",
+    category: "execution",
+    connected: false,
+    verify_outcome: "invalid_credentials",
+    last_verified_at: recent,
+    last_error_code_24h: "INVALID_CREDENTIALS",
+    // The wire carries SCREAMING_SNAKE codes (the generated enum is wrong; see the report).
+    error_code: "INTEGRATION_VERIFY_FAILED" as ProviderStatus["error_code"],
+    suggested_fix: "The vendor rejected the credentials: replace them, then verify ironbeam again.",
+  }),
+  provider({
+    id: "anthropic",
+    label: "Anthropic",
+    category: "llm",
+    configured: false,
+    connected: false,
+    missing_env_vars: ["ANTHROPIC_API_KEY"],
+    error_code: "INTEGRATION_KEY_MISSING" as ProviderStatus["error_code"],
+    suggested_fix: "Set ANTHROPIC_API_KEY and restart tradeplane.",
+  }),
+];
+
+function me(role: "viewer" | "operator" | "admin") {
+  return http.get("*/api/auth/me", () =>
+    HttpResponse.json(
+      ok({
+        user: { id: "7d1c3a52-3f1e-4a57-9d59-8f1f6f2b8a10", email: `${role}@example.com`, role, disabled: false, two_factor_enabled: true, backup_codes_remaining: 8, created_at: "2026-11-01T10:00:00Z" },
+        session: {},
+        step_up_valid_until: null,
+      }),
+    ),
+  );
+}
+
+function statusOk(list: ProviderStatus[] = providers) {
+  return http.get("*/api/integrations/status", () => HttpResponse.json(ok({ providers: list })));
+}
+
+const card = (id: string) => screen.getByTestId(`provider-${id}`);
+const stateOf = (id: string) => within(card(id)).getByTestId("connection-state");
+
+describe("connectionState", () => {
+  it("is green only with a passed verify and proof of use", () => {
+    const base = providers[0]!;
+    expect(connectionState({ ...base, connected: true, proof_of_use_count_24h: 0 })).toMatchObject({ label: "Connected — not yet used", tone: "info" });
+    expect(connectionState({ ...base, connected: true, proof_of_use_count_24h: 1 })).toMatchObject({ label: "Connected · 1 use in 24h", tone: "ok" });
+    expect(connectionState({ ...base, connected: null, proof_of_use_count_24h: 3 })).toMatchObject({ label: "Not verified yet · 3 uses in 24h", tone: "warn" });
+    expect(connectionState({ ...base, connected: null, verify_outcome: "unverifiable" })).toMatchObject({ label: "Key cannot be verified", tone: "neutral" });
+    expect(connectionState({ ...base, connected: false })).toMatchObject({ label: "Not connected", tone: "bad" });
+    expect(connectionState({ ...base, configured: false, connected: false, proof_of_use_count_24h: 5 })).toMatchObject({ label: "Not configured" });
+  });
+});
+
+describe("ConnectionsPage", () => {
+  it("lists every provider by category with its state in words, proof, errors and fixes", async () => {
+    server.use(me("operator"), statusOk());
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    expect(await screen.findByTestId("provider-databento")).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "Connections" })).toBeInTheDocument();
+    const market = screen.getByRole("region", { name: /Market data/ });
+    expect(within(market).getAllByRole("article").map((a) => a.getAttribute("aria-label"))).toEqual(["Databento", "Polygon"]);
+    expect(screen.getByRole("region", { name: /Execution/ })).toHaveTextContent("Ironbeam");
+    expect(screen.getByRole("region", { name: /LLM/ })).toHaveTextContent("Anthropic");
+
+    // Verified but never used: not green.
+    expect(stateOf("databento")).toHaveTextContent("Connected — not yet used");
+    expect(stateOf("databento").parentElement).not.toHaveClass("text-ok");
+    expect(within(card("databento")).getByTestId("last-used")).toHaveTextContent("never");
+    // Verified and used: green, with the count and last use.
+    expect(stateOf("polygon")).toHaveTextContent("Connected · 12 uses in 24h");
+    expect(stateOf("polygon").parentElement).toHaveClass("text-ok");
+    expect(within(card("polygon")).getByTestId("last-used")).toHaveTextContent(/1 min ago/);
+    expect(within(card("polygon")).getByTestId("proof-count")).toHaveTextContent("12 successful calls");
+    expect(within(card("databento")).getByTestId("proof-count")).toHaveTextContent("0 successful calls");
+    expect(within(card("polygon")).getByText("Sandbox")).toBeInTheDocument();
+    expect(within(card("databento")).queryByText("Sandbox")).not.toBeInTheDocument();
+
+    expect(stateOf("ironbeam")).toHaveTextContent("Not connected");
+    expect(card("ironbeam")).toHaveTextContent("INTEGRATION_VERIFY_FAILED");
+    expect(card("ironbeam")).toHaveTextContent("The vendor rejected the credentials");
+    expect(card("ironbeam")).toHaveTextContent("INVALID_CREDENTIALS");
+    expect(card("ironbeam")).toHaveTextContent("invalid_credentials");
+
+    expect(stateOf("anthropic")).toHaveTextContent("Not configured");
+    expect(within(card("anthropic")).getByRole("list", { name: /Missing environment variables/ })).toHaveTextContent("ANTHROPIC_API_KEY");
+    expect(card("anthropic")).toHaveTextContent("INTEGRATION_KEY_MISSING");
+    expect(card("anthropic")).toHaveTextContent("Set ANTHROPIC_API_KEY and restart tradeplane.");
+
+    // Operators may verify configured providers; unconfigured ones say what is missing.
+    await waitFor(() => expect(within(card("databento")).getByRole("button", { name: "Verify" })).toBeEnabled());
+    const unconfigured = within(card("anthropic")).getByRole("button", { name: "Verify" });
+    expect(unconfigured).toBeDisabled();
+    expect(unconfigured.title).toBe("Not configured: set ANTHROPIC_API_KEY first");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("4providers");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1connected with proof of use");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1connected, not yet used");
+  });
+
+  it("says why there is nothing when the registry is empty", async () => {
+    server.use(me("operator"), statusOk([]));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    expect(await screen.findByText("No providers")).toBeInTheDocument();
+    expect(screen.getByText(/provider registry is empty/)).toBeInTheDocument();
+  });
+
+  it("shows the error with code and trace id when the status endpoint fails", async () => {
+    server.use(
+      me("operator"),
+      http.get("*/api/integrations/status", () =>
+        HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable.", TRACE), { status: 503, headers: { "x-trace-id": TRACE } }),
+      ),
+    );
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    expect(await screen.findByText("DATABASE_UNAVAILABLE: The database is unreachable.")).toBeInTheDocument();
+    expect(document.querySelector(`[data-trace-id="${TRACE}"]`)).not.toBeNull();
+    expect(screen.queryByRole("article")).not.toBeInTheDocument();
+  });
+
+  it("keeps the last good list, labelled stale, with Verify disabled when a refetch fails", async () => {
+    let fail = false;
+    server.use(
+      me("operator"),
+      http.get("*/api/integrations/status", () =>
+        fail
+          ? HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable.", TRACE), { status: 503, headers: { "x-trace-id": TRACE } })
+          : HttpResponse.json(ok({ providers })),
+      ),
+    );
+    const { client } = renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    await waitFor(() => expect(within(card("databento")).getByRole("button", { name: "Verify" })).toBeEnabled());
+    fail = true;
+    await client.refetchQueries({ queryKey: ["/api/integrations/status"] });
+    expect(await screen.findByText(/Showing the last good list/)).toBeInTheDocument();
+    expect(stateOf("polygon")).toHaveTextContent("Connected · 12 uses in 24h");
+    const verify = within(card("databento")).getByRole("button", { name: "Verify" });
+    expect(verify).toBeDisabled();
+    expect(verify.title).toContain("DATABASE_UNAVAILABLE");
+    expect(verify.title).toContain(TRACE);
+  });
+
+  it("disables Verify for a viewer and says which role it needs", async () => {
+    server.use(me("viewer"), statusOk());
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    await screen.findByTestId("provider-databento");
+    await waitFor(() => expect(screen.getByTestId("verify-gate")).toHaveTextContent("Verify needs the operator role; you are signed in as viewer"));
+    for (const button of screen.getAllByRole("button", { name: "Verify" })) {
+      expect(button).toBeDisabled();
+    }
+    expect(within(card("databento")).getByRole("button", { name: "Verify" }).title).toBe("Verify needs the operator role; you are signed in as viewer");
+  });
+
+  it("runs Verify, shows the outcome with latency and trace id, and refreshes the status", async () => {
+    let statusCalls = 0;
+    const bodies: unknown[] = [];
+    server.use(
+      me("operator"),
+      http.get("*/api/integrations/status", () => {
+        statusCalls += 1;
+        return HttpResponse.json(ok({ providers }));
+      }),
+      http.get("*/api/system/status", () => HttpResponse.json(ok({}))),
+      http.post("*/api/integrations/verify", async ({ request }) => {
+        bodies.push(await request.json());
+        return HttpResponse.json(
+          ok(
+            { provider_id: "databento", outcome: "invalid_credentials", connected: false, sandbox: false, error_code: "HTTP_401", message: "401 Unauthorized: bad key", verified_at: "2026-11-26T13:04:05Z", latency_ms: 187 },
+            VERIFY_TRACE,
+          ),
+        );
+      }),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const verify = await waitFor(() => {
+      const b = within(card("databento")).getByRole("button", { name: "Verify" });
+      expect(b).toBeEnabled();
+      return b;
+    });
+    const before = statusCalls;
+    await u.click(verify);
+    const outcome = await within(card("databento")).findByTestId("verify-outcome");
+    expect(bodies).toEqual([{ provider_id: "databento" }]);
+    expect(outcome).toHaveTextContent("invalid_credentials");
+    expect(outcome).toHaveTextContent("The vendor rejected the credentials");
+    expect(outcome).toHaveTextContent("401 Unauthorized: bad key");
+    expect(outcome).toHaveTextContent("HTTP_401");
+    expect(outcome).toHaveTextContent("187 ms");
+    expect(outcome.querySelector("[data-trace-id]")).toHaveAttribute("data-trace-id", VERIFY_TRACE);
+    await waitFor(() => expect(statusCalls).toBeGreaterThan(before));
+  });
+
+  it("shows a refused Verify's code, fix and trace id", async () => {
+    server.use(
+      me("operator"),
+      statusOk(),
+      http.get("*/api/system/status", () => HttpResponse.json(ok({}))),
+      http.post("*/api/integrations/verify", () =>
+        HttpResponse.json(apiError("CIRCUIT_BREAKER_OPEN", "polygon: circuit breaker open after repeated failures; the vendor was not called", VERIFY_TRACE, "Find the cause in GET /api/integrations/polygon/events"), {
+          status: 409,
+          headers: { "x-trace-id": VERIFY_TRACE },
+        }),
+      ),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const verify = await waitFor(() => {
+      const b = within(card("polygon")).getByRole("button", { name: "Verify" });
+      expect(b).toBeEnabled();
+      return b;
+    });
+    await u.click(verify);
+    const outcome = await within(card("polygon")).findByTestId("verify-outcome");
+    expect(outcome).toHaveTextContent("Verify failed");
+    expect(outcome).toHaveTextContent("CIRCUIT_BREAKER_OPEN: polygon: circuit breaker open");
+    expect(outcome).toHaveTextContent("Fix: Find the cause in GET /api/integrations/polygon/events");
+    expect(outcome.querySelector("[data-trace-id]")).toHaveAttribute("data-trace-id", VERIFY_TRACE);
+  });
+
+  it("opens the usage-event pop-out from a deep link and lists the events", async () => {
+    let query = "";
+    server.use(
+      me("operator"),
+      statusOk(),
+      http.get("*/api/integrations/polygon/events", ({ request }) => {
+        query = new URL(request.url).search;
+        return HttpResponse.json(
+          ok({
+            items: [
+              { id: "e1", created_at: recent, provider_id: "polygon", action: "bars.fetch", status: "OK", latency_ms: 84, error_code: null, bot_id: "0b6f3c1e-1111-4a57-9d59-8f1f6f2b8a10", run_id: null, trace_id: "11".repeat(16), metadata: {} },
+              { id: "e2", created_at: recent, provider_id: "polygon", action: "verify", status: "VERIFY", latency_ms: 230, error_code: "RATE_LIMITED", bot_id: null, run_id: null, trace_id: "22".repeat(16), metadata: {} },
+            ],
+            next_cursor: null,
+          }),
+        );
+      }),
+    );
+    const u = userEvent.setup();
+    const { router } = renderWithApp(<ConnectionsPage />, { path: "/connections?provider=polygon" });
+    const dialog = await screen.findByRole("dialog", { name: "Polygon usage events" });
+    const rows = await within(dialog).findAllByRole("row");
+    expect(query).toBe("?limit=50");
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toHaveTextContent("bars.fetch");
+    expect(rows[1]).toHaveTextContent("OK");
+    expect(rows[1]).toHaveTextContent("84 ms");
+    expect(within(rows[1]!).getByRole("link", { name: "0b6f3c1e" })).toBeInTheDocument();
+    expect(rows[2]).toHaveTextContent("VERIFY");
+    expect(rows[2]).toHaveTextContent("RATE_LIMITED");
+    expect(within(dialog).getByText("Connected · 12 uses in 24h")).toBeInTheDocument();
+    await u.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByRole("dialog")).not.toBeInTheDocument());
+    expect(router.state.location.search).not.toHaveProperty("provider");
+  });
+
+  it("opens the pop-out from a card, sets the deep link, and explains an empty history", async () => {
+    server.use(
+      me("operator"),
+      statusOk(),
+      http.get("*/api/integrations/databento/events", () => HttpResponse.json(ok({ items: [], next_cursor: null }))),
+    );
+    const u = userEvent.setup();
+    const { router } = renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    await u.click(await screen.findByRole("button", { name: "Usage events for Databento" }));
+    const dialog = await screen.findByRole("dialog", { name: "Databento usage events" });
+    expect(router.state.location.search).toMatchObject({ provider: "databento" });
+    expect(await within(dialog).findByText("No usage recorded yet")).toBeInTheDocument();
+    expect(within(dialog).getByText(/none has happened yet\. Run Verify/)).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,206 @@
+// Queries and mutations of the bots endpoints. Keys start with the API path (templated for
+// per-bot paths, e.g. ["/api/bots/{id}", id]) so the DegradedBanner and useActionGate name the
+// endpoint that failed.
+import { keepPreviousData, queryOptions, useMutation, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap } from "../api/client";
+import { isApiError } from "../api/errors";
+import type { components } from "../api/schema";
+import { POLL } from "../lib/queryClient";
+
+export type Bot = components["schemas"]["Bot"];
+export type BotDetail = components["schemas"]["BotDetail"];
+export type Trade = components["schemas"]["Trade"];
+export type Order = components["schemas"]["Order"];
+export type PositionBody = components["schemas"]["PositionBody"];
+export type RunnerSnapshot = components["schemas"]["RunnerSnapshot"];
+
+/** A page item of GET /api/bots: the bot plus its `summary`. */
+export type BotListItem = components["schemas"]["Envelope_PageBody_BotListItem"]["items"][number];
+
+// ---------- constants the API accepts (src/api/bots.rs) ----------
+
+export const STAGES = ["LAB", "PAPER", "SHADOW", "LIVE"] as const;
+export type Stage = (typeof STAGES)[number];
+export const STATUSES = ["RUNNING", "SUSPENDED", "KILLED", "STOPPED", "STARTING", "RESTARTING", "ERROR"] as const;
+export const SYMBOLS = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"] as const;
+export const TIMEFRAMES = ["1s", "1m", "5m", "15m", "1h", "1d"] as const;
+export const TIERS = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"] as const;
+
+/** Runner states in which a runner exists or is about to (`BotStatus::is_live`). */
+export const LIVE_STATUSES = new Set(["STARTING", "RUNNING", "RESTARTING", "SUSPENDED"]);
+
+export function stageRank(stage: string): number {
+  return STAGES.indexOf(stage as Stage);
+}
+
+export function tierRank(tier: string | null | undefined): number {
+  return tier ? TIERS.indexOf(tier as (typeof TIERS)[number]) : -1;
+}
+
+// ---------- list ----------
+
+export interface BotsFilter {
+  stage?: string;
+  status?: string;
+  symbol?: string;
+  cursor?: string;
+}
+
+export const PAGE_SIZE = 50;
+
+export const botsQuery = (filter: BotsFilter) =>
+  queryOptions({
+    queryKey: ["/api/bots", filter],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/bots", {
+          params: { query: { limit: PAGE_SIZE, stage: filter.stage, status: filter.status, symbol: filter.symbol, cursor: filter.cursor } },
+        }),
+      ),
+    refetchInterval: POLL.normal,
+    placeholderData: keepPreviousData,
+    meta: { critical: true, label: "Bots" },
+  });
+
+// ---------- one bot ----------
+
+export const botQuery = (id: string) =>
+  queryOptions({
+    queryKey: ["/api/bots/{id}", id],
+    queryFn: () => unwrap(api.GET("/api/bots/{id}", { params: { path: { id } } })),
+    refetchInterval: POLL.fast,
+    meta: { critical: true, label: "Bot" },
+  });
+
+export const positionQuery = (id: string) =>
+  queryOptions({
+    queryKey: ["/api/bots/{id}/position", id],
+    queryFn: () => unwrap(api.GET("/api/bots/{id}/position", { params: { path: { id } } })),
+    refetchInterval: POLL.fast,
+  });
+
+export const tradesQuery = (id: string, cursor?: string) =>
+  queryOptions({
+    queryKey: ["/api/bots/{id}/trades", id, { cursor }],
+    queryFn: () => unwrap(api.GET("/api/bots/{id}/trades", { params: { path: { id }, query: { limit: 25, cursor } } })),
+    refetchInterval: POLL.normal,
+    placeholderData: keepPreviousData,
+  });
+
+export const ordersQuery = (id: string, cursor?: string) =>
+  queryOptions({
+    queryKey: ["/api/bots/{id}/orders", id, { cursor }],
+    queryFn: () => unwrap(api.GET("/api/bots/{id}/orders", { params: { path: { id }, query: { limit: 25, cursor } } })),
+    refetchInterval: POLL.normal,
+    placeholderData: keepPreviousData,
+  });
+
+/** Pages the equity curve reads at most (500 trades each, newest first). */
+export const EQUITY_MAX_PAGES = 10;
+
+export interface AllTrades {
+  trades: Trade[];
+  /** True when older trades exist beyond EQUITY_MAX_PAGES pages (the curve starts later). */
+  truncated: boolean;
+}
+
+/** Every trade of the bot (up to EQUITY_MAX_PAGES × 500), for the equity curve. */
+export const allTradesQuery = (id: string) =>
+  queryOptions({
+    queryKey: ["/api/bots/{id}/trades", id, "all"],
+    queryFn: async (): Promise<AllTrades> => {
+      const trades: Trade[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < EQUITY_MAX_PAGES; page++) {
+        const body = await unwrap(api.GET("/api/bots/{id}/trades", { params: { path: { id }, query: { limit: 500, cursor } } }));
+        trades.push(...body.items);
+        if (!body.next_cursor) return { trades, truncated: false };
+        cursor = body.next_cursor;
+      }
+      return { trades, truncated: true };
+    },
+    refetchInterval: POLL.slow,
+  });
+
+// ---------- create ----------
+
+export type CreateBotBody = Omit<components["schemas"]["CreateBot"], "strategy"> & {
+  strategy: { kind: string; params: Record<string, unknown> };
+};
+
+export function useCreateBot() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: CreateBotBody) =>
+      unwrap(api.POST("/api/bots", { body: body as unknown as components["schemas"]["CreateBot"] })),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["/api/bots"] }),
+  });
+}
+
+// ---------- lifecycle ----------
+
+export type LifecycleAction = "start" | "stop" | "restart" | "kill" | "rearm" | "promote";
+
+export interface LifecycleRequest {
+  action: LifecycleAction;
+  /** kill: why (optional; the server records "killed by <you>" without one). */
+  reason?: string;
+  /** promote: the target stage. */
+  toStage?: string;
+  /** A 2FA code: the client steps up (POST /api/auth/step-up) before sending the action. */
+  code?: string;
+}
+
+function send(id: string, req: LifecycleRequest) {
+  const path = { path: { id } };
+  switch (req.action) {
+    case "start":
+      return unwrap(api.POST("/api/bots/{id}/start", { params: path }));
+    case "stop":
+      return unwrap(api.POST("/api/bots/{id}/stop", { params: path }));
+    case "restart":
+      return unwrap(api.POST("/api/bots/{id}/restart", { params: path }));
+    case "rearm":
+      return unwrap(api.POST("/api/bots/{id}/rearm", { params: path }));
+    case "kill":
+      return unwrap(api.POST("/api/bots/{id}/kill", { params: path, body: { reason: req.reason?.trim() || null } }));
+    case "promote":
+      return unwrap(api.POST("/api/bots/{id}/promote", { params: path, body: { to_stage: req.toStage ?? "" } }));
+  }
+}
+
+/**
+ * Runs a lifecycle action. With `code`, first proves the second factor (POST /api/auth/step-up
+ * rotates the session and its CSRF cookie), then sends the action; the server answers
+ * TWO_FACTOR_REQUIRED when an action needs that and the session has no recent step-up.
+ */
+export function useLifecycle(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async (req: LifecycleRequest) => {
+      if (req.code) {
+        await unwrap(api.POST("/api/auth/step-up", { body: { code: req.code.trim() } }));
+        void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
+      }
+      return send(id, req);
+    },
+    onSuccess: (body) => {
+      client.setQueryData(botQuery(id).queryKey, (old) => (old ? { ...old, bot: body.bot } : old));
+    },
+    onSettled: () => {
+      void client.invalidateQueries({ queryKey: ["/api/bots/{id}", id] });
+      void client.invalidateQueries({ queryKey: ["/api/bots/{id}/position", id] });
+      void client.invalidateQueries({ queryKey: ["/api/bots"] });
+    },
+  });
+}
+
+/** The server asked for a 2FA code (a step-up) before it runs the action. */
+export function needsStepUp(error: unknown): boolean {
+  return isApiError(error) && error.code === "TWO_FACTOR_REQUIRED";
+}
+
+// ---------- per-bot summary (GET /api/bots items and GET /api/bots/{id}) ----------
+
+/** The server's `summary` beside a bot: autonomy, today's PnL, last evaluation, open breakers. */
+export type BotSummary = components["schemas"]["BotSummary"];
