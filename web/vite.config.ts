@@ -8,7 +8,8 @@ import tailwindcss from "@tailwindcss/vite";
 export default defineConfig({
   plugins: [react(), tailwindcss()],
   server: {
-    proxy: { "/api": process.env.TRADEPLANE_URL ?? "http://127.0.0.1:8080" },
+    // changeOrigin stays false: the server checks Origin against Host on state changes.
+    proxy: { "/api": { target: process.env.TRADEPLANE_URL ?? "http://127.0.0.1:8080", changeOrigin: false } },
   },
   build: { outDir: "dist", sourcemap: true, chunkSizeWarningLimit: 1200 },
   test: {

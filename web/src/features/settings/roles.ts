@@ -1,0 +1,10 @@
+import type { Role } from "../../queries/settings";
+
+export const ROLES: Role[] = ["viewer", "operator", "admin"];
+
+/** What each role may do, in one line (the server's access policy is the authority). */
+export const ROLE_MEANING: Record<Role, string> = {
+  viewer: "reads the Observatory; changes nothing",
+  operator: "also creates and runs bots and verifies integrations",
+  admin: "also manages users, service tokens, the audit log and system-wide switches",
+};
