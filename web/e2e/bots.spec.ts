@@ -183,6 +183,28 @@ test("the provider's breaker opens and the bot's autonomy tier drops", async () 
   await shot(page, "bots-05-overview-breaker-open");
 });
 
+test("the Bots list, the Autonomy tab and AI Ops show what the server reports", async () => {
+  const bot = (await api.get(`/api/bots/${botId}`)).bot as { status: string; stage: string };
+  await openTab(page, "Bots");
+  const row = page.getByRole("table", { name: "Bots" }).getByRole("row").filter({ hasText: BOT });
+  await expect(row).toContainText("PAPER");
+  await expect(row).toContainText(bot.status);
+  await expect(row.getByTestId("autonomy-compact")).toContainText("LOCKED");
+  await shot(page, "bots-06-list");
+
+  await openTab(page, "Autonomy");
+  await expect(page.getByTestId("tier-count-LOCKED")).toContainText("1");
+  await expect(page.getByTestId("tier-count-SUPERVISED")).toContainText("0");
+  const scored = page.getByRole("table", { name: "Bots by autonomy" }).getByRole("row").filter({ hasText: BOT });
+  await expect(scored).toContainText("LOCKED");
+  await shot(page, "bots-07-autonomy-tab");
+
+  // No LLM was called on this stack: every provider row says why it has no data.
+  await openTab(page, "AI Ops");
+  await expect(page.getByRole("row").filter({ hasText: "OpenAI" }).first()).toContainText("No data");
+  await shot(page, "bots-08-ai-ops");
+});
+
 test("enrolls 2FA from Settings, reading the secret from the page", async () => {
   await openTab(page, "Settings");
   await page.getByRole("button", { name: "Set up two-factor" }).click();
@@ -193,14 +215,14 @@ test("enrolls 2FA from Settings, reading the secret from the page", async () => 
   await expect(secret).toHaveText(/^[A-Z2-7]{32}$/);
   await expect(page.getByRole("img", { name: "QR code for your authenticator app" })).toBeVisible();
   totp = new TotpDevice((await secret.textContent())!.trim());
-  await shot(page, "bots-06-settings-2fa-scan");
+  await shot(page, "bots-09-settings-2fa-scan");
   await page.getByLabel("Authenticator code").fill(await totp.nextCode());
   await page.getByRole("button", { name: "Confirm", exact: true }).click();
   const codes = page.getByRole("list", { name: "Backup codes" }).getByRole("listitem");
   await expect(codes).toHaveCount(10);
   backupCodes = (await codes.allTextContents()).map((c) => c.trim());
   expect(backupCodes.every((c) => /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/.test(c))).toBe(true);
-  await shot(page, "bots-07-settings-backup-codes");
+  await shot(page, "bots-10-settings-backup-codes");
   const done = page.getByRole("button", { name: "Done" });
   await expect(done).toBeDisabled();
   await page.getByLabel("I saved them").check();
@@ -223,5 +245,5 @@ test("signs in with a backup code once; the same code is refused the second time
   await signIn(page, ADMIN, { backupCode: code });
   await expect(page.getByText("That backup code is wrong or was already used.")).toBeVisible();
   await expect(page.getByTestId("current-user")).toHaveCount(0);
-  await shot(page, "bots-08-backup-code-refused");
+  await shot(page, "bots-11-backup-code-refused");
 });
