@@ -142,6 +142,7 @@ test("starts it and sees its evaluations explained as traces", async () => {
 test("a data halt suspends it; the Why-not drawer names every blocking gate and the trace id", async () => {
   // The halt: the market-data vendor stops answering.
   await stack.stopSandbox();
+  const haltAt = Date.now();
   await expect(statusOf("SUSPENDED")).toBeVisible({ timeout: 30_000 });
   const callout = page.getByRole("alert", { name: "Not trading" });
   await callout.getByRole("button", { name: "Why not trading" }).click();
@@ -149,7 +150,11 @@ test("a data halt suspends it; the Why-not drawer names every blocking gate and 
   const current = drawer.getByRole("status", { name: "Current state" });
   await expect(current).toContainText("Not trading:");
   // It shows the bot's latest suppression as the server recorded it: same trace, every gate.
-  const halt = (t: Trace) => (t.blocked_by ?? []).some((b) => b.code === "DATA_STALE" || b.code === "DATA_UNAVAILABLE");
+  // (When the market is closed the same suppression may have started before the halt: it
+  // must still have been seen since.)
+  const halt = (t: Trace) =>
+    Date.parse(t.last_seen_at as string) > haltAt &&
+    (t.blocked_by ?? []).some((b) => b.code === "DATA_STALE" || b.code === "DATA_UNAVAILABLE");
   let last: Trace | undefined;
   await expect
     .poll(async () => {

@@ -31,6 +31,23 @@ export function sandboxProviderEnv(httpPort: number, redisPort: number): Record<
   return env;
 }
 
+/**
+ * `E2E_SERVER_FAKETIME` (a libfaketime spec such as "@2026-11-28 12:00:00") runs the sandbox and
+ * the server at another wall-clock time, e.g. to check the market-closed path on a weekday.
+ * Debugging only: TOTP codes are computed from the real clock, so 2FA steps fail under it.
+ */
+function faketimeEnv(): Record<string, string> {
+  const spec = process.env.E2E_SERVER_FAKETIME;
+  if (!spec) return {};
+  // Preloaded into the process itself (not the `faketime` wrapper, which would leave the
+  // server running when its pid is killed).
+  return {
+    LD_PRELOAD: process.env.E2E_LIBFAKETIME ?? "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    FAKETIME: spec,
+    FAKETIME_DONT_FAKE_MONOTONIC: "1",
+  };
+}
+
 export class Stack {
   sandbox: Sandbox | null = null;
   server: Proc | null = null;
@@ -90,7 +107,7 @@ export class Stack {
       `${this.label}-sandbox`,
       TRADEPLANE_BIN,
       ["sandbox", "--listen", `127.0.0.1:${httpPort}`, "--redis-listen", `127.0.0.1:${redisPort}`],
-      { env: this.env(), cwd: this.dir },
+      { env: this.env(faketimeEnv()), cwd: this.dir },
     );
     await waitForPort(httpPort, 15_000, proc);
     await waitForPort(redisPort, 15_000, proc);
@@ -117,6 +134,7 @@ export class Stack {
     }
     const proc = start(`${this.label}-serve`, TRADEPLANE_BIN, ["serve"], {
       env: this.env({
+        ...faketimeEnv(),
         ...this.providers,
         TRADEPLANE_BIND: `127.0.0.1:${this.port}`,
         TRADEPLANE_WEB_DIR: WEB_DIST,
