@@ -62,6 +62,9 @@ pub struct Evidence {
     pub heartbeat_age_secs: Option<i64>,
     pub heartbeat_timeout_secs: i64,
     pub killed: bool,
+    /// The circuit breaker of the market-data provider the bot reads its bars from
+    /// (`CLOSED` when none is configured). OPEN: the bot cannot see the market at all.
+    pub feed_breaker_state: String,
     // System-wide gates (SPEC §7).
     pub supervisor_loop_ok: bool,
     pub data_feed_ok: bool,
@@ -131,8 +134,16 @@ fn sub(name: &'static str, score: f64, evidence: Value, note: impl Into<String>)
 fn data_reliability(e: &Evidence) -> SubScore {
     let ev = json!({
         "bar_reads_24h": e.bar_reads_24h, "bar_read_errors_24h": e.bar_read_errors_24h,
-        "last_bar_read_ok_at": e.last_bar_read_ok_at,
+        "last_bar_read_ok_at": e.last_bar_read_ok_at, "feed_breaker_state": e.feed_breaker_state,
     });
+    if e.feed_breaker_state == "OPEN" {
+        return sub(
+            "data_reliability",
+            0.0,
+            ev,
+            "the market-data provider's circuit breaker is open: no bars can be read",
+        );
+    }
     if e.bar_reads_24h == 0 {
         return sub(
             "data_reliability",
@@ -286,7 +297,8 @@ fn supervisor_trust(e: &Evidence) -> SubScore {
 }
 
 /// Scores a bot. The tier is the highest whose threshold the score reaches and whose gates all
-/// pass; a killed bot or an open breaker is LOCKED whatever the score.
+/// pass; a killed bot or an open breaker (its runner's, or its market-data provider's) is
+/// LOCKED whatever the score.
 pub fn score(e: &Evidence) -> Score {
     let parts = [
         data_reliability(e),
@@ -296,6 +308,9 @@ pub fn score(e: &Evidence) -> Score {
         supervisor_trust(e),
     ];
     let total = clamp(parts.iter().map(|p| f64::from(p.score)).sum::<f64>() / 5.0);
+    let breaker_open = e.breaker_state == "OPEN" || e.feed_breaker_state == "OPEN";
+    let breakers =
+        json!({"breaker_state": e.breaker_state, "feed_breaker_state": e.feed_breaker_state});
     let recent_decision = e
         .last_decision_at
         .is_some_and(|t| e.now - t <= RECENT_DECISION);
@@ -308,9 +323,10 @@ pub fn score(e: &Evidence) -> Score {
     let gates = vec![
         gate(
             "not_killed_or_breaker_open",
-            !e.killed && e.breaker_state != "OPEN",
-            json!({"killed": e.killed, "breaker_state": e.breaker_state}),
-            "Resolve the failure behind the kill or breaker; re-arm, and let the breaker close.",
+            !e.killed && !breaker_open,
+            json!({"killed": e.killed, "breaker_state": e.breaker_state,
+                   "feed_breaker_state": e.feed_breaker_state}),
+            "Resolve the failure behind the kill or breaker (the bot's own, or its market-data provider's); re-arm, and let the breaker close.",
         ),
         gate(
             "execution_evidence",
@@ -344,9 +360,9 @@ pub fn score(e: &Evidence) -> Score {
         ),
         gate(
             "no_open_breaker",
-            e.breaker_state != "OPEN",
-            json!({"breaker_state": e.breaker_state}),
-            "Read the bot's failures in system events; the breaker half-opens after its cool-down.",
+            !breaker_open,
+            breakers,
+            "Read the bot's or the provider's failures in system events; the breaker half-opens after its cool-down.",
         ),
         gate(
             "proof_of_use_24h",
@@ -415,6 +431,7 @@ mod tests {
             runner_up: true,
             ever_ran: true,
             breaker_state: "CLOSED".into(),
+            feed_breaker_state: "CLOSED".into(),
             heartbeat_age_secs: Some(1),
             heartbeat_timeout_secs: 10,
             supervisor_loop_ok: true,
@@ -465,6 +482,28 @@ mod tests {
         assert_eq!(s.tier, AutonomyTier::Locked);
         assert_eq!(s.supervisor_trust.score, 0);
         assert_eq!(s.autonomy_score, 80);
+    }
+
+    #[test]
+    fn an_open_feed_breaker_locks_and_zeroes_data_reliability() {
+        let s = score(&Evidence {
+            feed_breaker_state: "OPEN".into(),
+            ..healthy()
+        });
+        assert_eq!(s.tier, AutonomyTier::Locked);
+        assert_eq!(s.data_reliability.score, 0);
+        assert_eq!(s.supervisor_trust.score, 100);
+        for name in ["not_killed_or_breaker_open", "no_open_breaker"] {
+            let g = s.gates.iter().find(|g| g.gate == name).unwrap();
+            assert!(!g.passed, "{name}");
+            assert_eq!(g.evidence["feed_breaker_state"], "OPEN");
+        }
+        // HALF_OPEN lets a probe through: not locked.
+        let s = score(&Evidence {
+            feed_breaker_state: "HALF_OPEN".into(),
+            ..healthy()
+        });
+        assert_eq!(s.tier, AutonomyTier::FullAutonomy);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The autonomy scorer: an actor under Root that scores every bot periodically, and a bot at
-//! once when its health changes (its breaker moved). Evidence comes from Postgres
+//! The autonomy scorer: an actor under Root that scores every bot periodically, a bot at once
+//! when its health changes (its breaker moved), and every bot at once when a provider's breaker
+//! changes state (the runners' market-data breaker locks every bot while it is OPEN). Evidence comes from Postgres
 //! (`store::autonomy_scores::evidence`) and from live runtime state (runner up, ticks vs
 //! evaluations, breaker, heartbeat, scheduler, providers); `domain::autonomy::score` turns it
 //! into sub-scores, a tier and a breakdown. The tier is enforced: runners read it from the
@@ -68,13 +69,16 @@ pub fn parse_tier(raw: &str) -> Option<AutonomyTier> {
     .find(|t| t.as_str() == raw)
 }
 
-/// The system-wide part of the FULL_AUTONOMY gates (SPEC §7).
-#[derive(Debug, Clone, Copy)]
+/// The system-wide part of the FULL_AUTONOMY gates (SPEC §7), and the breaker of the
+/// market-data provider every runner reads from.
+#[derive(Debug, Clone)]
 pub struct SystemEvidence {
     pub supervisor_loop_ok: bool,
     pub data_feed_ok: bool,
     pub broker_ok: bool,
     pub heartbeat_timeout_secs: i64,
+    /// `CLOSED` / `OPEN` / `HALF_OPEN` of the runners' bar provider (`CLOSED` when none).
+    pub feed_breaker_state: String,
 }
 
 #[derive(Debug, Clone)]
@@ -106,8 +110,9 @@ pub struct ScorerArgs {
     pub pool: PgPool,
     pub handle: RuntimeHandle,
     pub config: ScorerConfig,
-    /// Bots whose health changed (the registry sends on breaker changes).
-    pub health: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Uuid>>>,
+    /// Bots whose health changed (the registry sends `Some(bot)` on breaker changes; the
+    /// providers send `None`, "every bot", when a provider breaker changes state).
+    pub health: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Option<Uuid>>>>,
 }
 
 pub struct Scorer;
@@ -140,13 +145,17 @@ impl Actor for Scorer {
             let mut rx = health.lock().await;
             while let Some(first) = rx.recv().await {
                 tokio::time::sleep(debounce).await;
-                let mut bots = vec![first];
+                let mut every = first.is_none();
+                let mut bots: Vec<Uuid> = first.into_iter().collect();
                 while let Ok(b) = rx.try_recv() {
-                    if !bots.contains(&b) {
-                        bots.push(b);
+                    match b {
+                        None => every = true,
+                        Some(b) if !bots.contains(&b) => bots.push(b),
+                        Some(_) => {}
                     }
                 }
-                if me.send_message(ScorerMsg::Recompute(Some(bots))).is_err() {
+                let msg = ScorerMsg::Recompute((!every).then_some(bots));
+                if me.send_message(msg).is_err() {
                     break;
                 }
             }
@@ -259,6 +268,7 @@ pub async fn rescore(
                 .map(|t| (now - t).num_seconds()),
             heartbeat_timeout_secs: system.heartbeat_timeout_secs,
             killed: runner.as_ref().is_some_and(|r| r.kill_reason.is_some()),
+            feed_breaker_state: system.feed_breaker_state.clone(),
             supervisor_loop_ok: system.supervisor_loop_ok,
             data_feed_ok: system.data_feed_ok,
             broker_ok: system.broker_ok,

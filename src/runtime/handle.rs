@@ -323,7 +323,15 @@ impl RuntimeHandle {
                     && p.last_ok_at.is_some()
             })
         };
+        // The provider the runners read their bars from (the evaluator's choice).
+        let feed = evaluator::MARKET_DATA
+            .into_iter()
+            .find(|p| self.integrations().client(p).is_some());
+        let feed_breaker_state = feed
+            .and_then(|id| health.iter().find(|p| p.provider_id == id))
+            .map_or_else(|| "CLOSED".to_owned(), |p| p.breaker_state.clone());
         autonomy::SystemEvidence {
+            feed_breaker_state,
             supervisor_loop_ok: self.scheduler_health().loop_health == LoopHealth::Ok,
             data_feed_ok: healthy(&evaluator::MARKET_DATA),
             broker_ok: healthy(&["ironbeam", "tradovate"]),

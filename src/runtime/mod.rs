@@ -238,7 +238,8 @@ impl Runtime {
             }
         }
         let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
-        registry.watch_health(health_tx);
+        registry.watch_health(health_tx.clone());
+        provider_set.watch_health(health_tx);
         let (writer_stop, stop_rx) = watch::channel(false);
         let writer = tokio::spawn(registry.clone().run_writer(pool.clone(), stop_rx.clone()));
         let status = Arc::new(status_cache::StatusCache::default());

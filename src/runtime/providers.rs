@@ -21,7 +21,7 @@
 //! `circuit_breakers` by a writer task and restored on start (an unreadable snapshot restores
 //! OPEN: fail closed). Transitions become `CIRCUIT_BREAKER_*` system events with `provider_id`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -251,6 +251,10 @@ pub struct ProviderSet {
     notify: Notify,
     /// Registered name prefix of the actors (`<prefix>.<id>`).
     names: String,
+    /// The breaker state last reported to the health watch, per provider.
+    reported: Mutex<HashMap<&'static str, &'static str>>,
+    /// Told `None` ("re-score every bot") when a provider breaker changes state.
+    health_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Option<uuid::Uuid>>>,
 }
 
 impl ProviderSet {
@@ -312,6 +316,8 @@ impl ProviderSet {
             dirty: Mutex::new(HashSet::new()),
             notify: Notify::new(),
             names,
+            reported: Mutex::new(HashMap::new()),
+            health_watch: std::sync::OnceLock::new(),
         })
     }
 
@@ -322,6 +328,8 @@ impl ProviderSet {
             dirty: Mutex::new(HashSet::new()),
             notify: Notify::new(),
             names: String::new(),
+            reported: Mutex::new(HashMap::new()),
+            health_watch: std::sync::OnceLock::new(),
         }
     }
 
@@ -346,9 +354,23 @@ impl ProviderSet {
         self.providers.values().map(|p| p.breaker_view()).collect()
     }
 
+    /// Reports every change of a provider breaker's state to `tx` (as `None`: the runners'
+    /// feed breaker is part of every bot's autonomy evidence) from now on.
+    pub fn watch_health(&self, tx: tokio::sync::mpsc::UnboundedSender<Option<uuid::Uuid>>) {
+        let _ = self.health_watch.set(tx);
+    }
+
     fn mark(&self, id: &'static str) {
         lock(&self.dirty).insert(id);
         self.notify.notify_one();
+        let Some(p) = self.providers.get(id) else {
+            return;
+        };
+        let state = breaker_state_str(lock(&p.health).breaker.state());
+        let moved = lock(&self.reported).insert(id, state).unwrap_or("CLOSED") != state;
+        if moved && let Some(tx) = self.health_watch.get() {
+            let _ = tx.send(None);
+        }
     }
 
     async fn flush(&self, pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -217,7 +217,7 @@ pub struct Registry {
     breaker_sink: SharedSink,
     pub telemetry: TelemetryHandle,
     /// Where breaker changes are reported (the autonomy scorer re-scores the bot).
-    health_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Uuid>>,
+    health_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Option<Uuid>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -248,8 +248,8 @@ impl Registry {
         }
     }
 
-    /// Reports every breaker change of a bot to `tx` from now on.
-    pub fn watch_health(&self, tx: tokio::sync::mpsc::UnboundedSender<Uuid>) {
+    /// Reports every breaker change of a bot to `tx` (as `Some(bot)`) from now on.
+    pub fn watch_health(&self, tx: tokio::sync::mpsc::UnboundedSender<Option<Uuid>>) {
         let _ = self.health_watch.set(tx);
     }
 
@@ -411,7 +411,7 @@ impl Registry {
         lock(&self.dirty_breakers).insert(bot_id);
         self.notify.notify_one();
         if let Some(tx) = self.health_watch.get() {
-            let _ = tx.send(bot_id);
+            let _ = tx.send(Some(bot_id));
         }
     }
 

@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::integrations::registry::EnvMap;
-use tradeplane::runtime::{BotStatus, Fault, RunnerOptions, Timeframe};
+use tradeplane::runtime::{
+    BotStatus, Fault, RunnerOptions, RuntimeConfig, ScorerConfig, Timeframe,
+};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 use crate::helpers::{TestApp, envelope, spawn_app_with_env, spawn_app_with_runtime_config};
+use crate::integrations_verify::env_for;
 use crate::runtime::{bot_row, test_config};
 use crate::sandbox::start_sandbox;
 
@@ -217,6 +221,76 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
     .await;
     assert_eq!(code, 200, "{b}");
     assert_eq!(b["autonomy_score"]["autonomy_tier"], "LOCKED");
+}
+
+/// The runners' market-data provider opening its breaker (the vendor failing) is a breaker
+/// every bot depends on: every bot is re-scored at once (not at the next periodic pass) and
+/// locked, with the provider's breaker named in its gates and data reliability at 0.
+#[sqlx::test]
+async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(pool: PgPool) {
+    let vendor = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
+        .mount(&vendor)
+        .await;
+    let config = RuntimeConfig {
+        provider_env: env_for("polygon", &vendor.uri()),
+        // Only health changes re-score within this test.
+        autonomy: ScorerConfig {
+            every: Duration::from_secs(3600),
+            ..test_config().autonomy
+        },
+        ..test_config()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), config)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let bot = bot_row(&pool).await;
+    let score = async || {
+        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+        b["autonomy_score"].clone()
+    };
+    // The start-up pass may or may not have seen the bot; either way nothing re-scores it
+    // before the breaker moves.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = score().await["last_updated_at"].clone();
+
+    for _ in 0..3 {
+        let (code, b) = envelope(
+            app.post(
+                "/api/integrations/verify",
+                json!({ "provider_id": "polygon" }),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(code, 200, "{b}");
+        assert_eq!(b["outcome"], "provider_error", "{b}");
+    }
+    let opened = Instant::now();
+    let s = eventually("a score after the breaker opened", async || {
+        let s = score().await;
+        (!s.is_null() && s["last_updated_at"] != before).then_some(s)
+    })
+    .await;
+    assert!(
+        opened.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        opened.elapsed()
+    );
+    assert_eq!(s["autonomy_tier"], "LOCKED", "{s}");
+    assert_eq!(s["data_reliability_score"], 0, "{s}");
+    for name in ["not_killed_or_breaker_open", "no_open_breaker"] {
+        let gate = s["breakdown"]["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["gate"] == name)
+            .unwrap();
+        assert_eq!(gate["passed"], false, "{gate}");
+        assert_eq!(gate["evidence"]["feed_breaker_state"], "OPEN", "{gate}");
+    }
 }
 
 #[sqlx::test]

@@ -91,7 +91,7 @@ test("starts it and sees its evaluations explained as traces", async () => {
   await expect.poll(async () => (await latest("no-trade-traces")).length, { timeout: 15_000 }).toBeGreaterThan(0);
   const tier = autonomy().getByTestId("autonomy-tier");
   await expect(async () => {
-    await autonomy().page().getByRole("button", { name: "Recompute" }).click();
+    await page.getByRole("button", { name: "Recompute" }).click();
     await expect(tier).toHaveText("SUPERVISED", { timeout: 2_000 });
   }).toPass({ timeout: 20_000 });
   const scoredAt = Date.now();
