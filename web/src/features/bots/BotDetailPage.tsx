@@ -163,7 +163,9 @@ export function BotDetail({ botId }: { botId: string }) {
             {bot.symbol} · {bot.timeframe}
           </span>
           <StageBadge stage={bot.stage} />
-          <StatusBadge status={bot.status} />
+          <span data-testid="bot-status" className="inline-flex">
+            <StatusBadge status={bot.status} />
+          </span>
           <AutonomyCompact score={summary.autonomy?.score} tier={summary.autonomy?.tier} />
           <BreakerBadge scopes={summary.open_breakers} />
           <PanelStatus query={query} />
