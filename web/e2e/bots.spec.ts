@@ -53,9 +53,8 @@ async function latest(kind: "decision-traces" | "no-trade-traces"): Promise<Trac
 
 const lifecycle = () => page.getByRole("group", { name: "Lifecycle actions" });
 const autonomy = () => page.getByTestId("autonomy-score");
-/** The bot's status badge in the detail header (exactly as the API says it; it comes first,
- *  before the runner facts that repeat the runner's own status). */
-const statusOf = (status: string) => page.locator("main header").getByText(status, { exact: true }).first();
+/** The bot's status badge in the detail header, exactly as the API says it. */
+const statusOf = (status: string) => page.getByTestId("bot-status").getByText(status, { exact: true });
 
 test("signs in and creates a PAPER bot on 1 s bars from the Bots tab", async () => {
   await page.goto("/");
