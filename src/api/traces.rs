@@ -276,6 +276,17 @@ async fn post_decision(
     let variables_snapshot = object_field("variables_snapshot", &body.variables_snapshot)?;
     let risk_snapshot = object_field("risk_snapshot", &body.risk_snapshot)?;
     load(&state, id).await?;
+    // A decision explains its own bot's trade, never another bot's.
+    if let Some(trade_id) = body.trade_log_id
+        && crate::store::trades::get_for_bot(&state.pool, id, trade_id)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::validation(
+            "trade_log_id",
+            "names no trade of this bot",
+        ));
+    }
     let row = traces::insert_decision(
         &state.pool,
         NewDecisionTrace {

@@ -307,3 +307,39 @@ async fn one_trade_is_read_by_id_within_its_bot_only(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test]
+async fn a_decision_cannot_link_another_bots_trade(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let bot = create(&app, "writer", "PAPER").await;
+    let other = create(&app, "owner", "PAPER").await;
+    let token = app.service_token(&app.client, &["traces:write"]).await;
+    let foreign = open_trade(&pool, &other, "owner-1").await;
+
+    let res = reqwest::Client::new()
+        .post(app.url(&format!("/api/bots/{bot}/decision-traces")))
+        .bearer_auth(&token)
+        .json(&decision(Some(foreign)))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = envelope(res).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_code(&body), "VALIDATION_FAILED");
+    assert_eq!(body["error"]["details"]["field"], "trade_log_id");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM decision_traces")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "a refused decision writes nothing");
+
+    // Its own bot may link it.
+    write(
+        &app,
+        &token,
+        format!("/api/bots/{other}/decision-traces"),
+        "0af7651916cd43dd8448eb211c80319c",
+        decision(Some(foreign)),
+    )
+    .await;
+}
