@@ -108,6 +108,12 @@ catalog! {
     JobNotFound = "JOB_NOT_FOUND", 404,
         "No job with this id exists.",
         "Use an id listed by GET /api/jobs.";
+    TraceNotFound = "TRACE_NOT_FOUND", 404,
+        "No trace with this id exists for this bot.",
+        "Use a row id or W3C trace id listed by GET /api/bots/{id}/decision-traces or /no-trade-traces for the same bot; a trace of another bot is not found under this one.";
+    TradeNotFound = "TRADE_NOT_FOUND", 404,
+        "No trade with this id exists for this bot.",
+        "Use a trade id listed by GET /api/bots/{id}/trades (or a decision trace's `trade_log_id`) for the same bot.";
     ValidationFailed = "VALIDATION_FAILED", 422,
         "The request is not valid.",
         "Correct the fields named in `details` and send the request again.";

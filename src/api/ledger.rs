@@ -10,12 +10,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiOk, ApiQuery, ApiResult, AppState,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
+    traces::parse_uuid,
 };
 use crate::domain::instruments::{ContractSpec, Symbol};
+use crate::error_code::ErrorCode;
 use crate::store::{
     market_bars,
     orders::{self, Order},
@@ -29,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_position))
         .routes(routes!(list_orders))
         .routes(routes!(list_trades))
+        .routes(routes!(get_trade))
 }
 
 /// A vendor's float close snapped onto the contract's tick grid (`None` for NaN/inf).
@@ -170,4 +173,42 @@ async fn list_trades(
     };
     let page = trades::page(&state.pool, id, range, paging.after, paging.limit).await?;
     Ok(ApiOk::new(page.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TradeDetail {
+    pub trade: Trade,
+}
+
+/// One trade (round trip) of the bot, e.g. a decision trace's `trade_log_id`; another bot's
+/// trade is not found.
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}/trades/{trade_id}",
+    tag = "bots",
+    params(
+        ("id" = Uuid, Path, description = "Bot id"),
+        ("trade_id" = Uuid, Path, description = "Trade id"),
+    ),
+    responses(
+        (status = 200, body = Envelope<TradeDetail>),
+        (status = 404, description = "`BOT_NOT_FOUND`, `TRADE_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `id` or `trade_id` is not a UUID", body = ErrorEnvelope),
+    )
+)]
+async fn get_trade(
+    State(state): State<AppState>,
+    Path((id, trade_id)): Path<(String, String)>,
+) -> ApiResult<TradeDetail> {
+    let bot = parse_uuid("id", &id)?;
+    let trade_id = parse_uuid("trade_id", &trade_id)?;
+    load(&state, bot).await?;
+    let trade = trades::get_for_bot(&state.pool, bot, trade_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::TradeNotFound)
+                .message(format!("no trade {trade_id} for bot {bot}"))
+                .details(serde_json::json!({ "bot_id": bot, "trade_id": trade_id }))
+        })?;
+    Ok(ApiOk::new(TradeDetail { trade }))
 }

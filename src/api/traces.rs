@@ -17,8 +17,11 @@ use super::{
 use crate::{
     auth::ServiceCaller,
     domain::evaluation::TraceBlocker,
+    error_code::ErrorCode,
     store::page::TimeRange,
-    store::traces::{self, DecisionTrace, NewDecisionTrace, NewNoTradeTrace, NoTradeTrace},
+    store::traces::{
+        self, DecisionTrace, NewDecisionTrace, NewNoTradeTrace, NoTradeTrace, TraceRef,
+    },
     trace::TraceId,
 };
 
@@ -26,6 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_decisions, post_decision))
         .routes(routes!(list_no_trades, post_no_trade))
+        .routes(routes!(get_decision))
+        .routes(routes!(get_no_trade))
 }
 
 /// A bot's decision traces, newest first.
@@ -80,6 +85,94 @@ async fn list_no_trades(
     };
     let page = traces::no_trade_page(&state.pool, id, range, paging.after, paging.limit).await?;
     Ok(ApiOk::new(page.into()))
+}
+
+/// The bot id and trace reference of a single-trace read, parsed here so a malformed one is
+/// `VALIDATION_FAILED` naming the field, not a bare 400.
+fn parse_trace_path(id: &str, trace_id: &str) -> Result<(Uuid, TraceRef), ApiError> {
+    let bot = parse_uuid("id", id)?;
+    let r = TraceRef::parse(trace_id).ok_or_else(|| {
+        ApiError::validation(
+            "trace_id",
+            "is neither a trace row id (UUID) nor a W3C trace id (32 hex digits)",
+        )
+    })?;
+    Ok((bot, r))
+}
+
+/// A path UUID, or `VALIDATION_FAILED` naming `field`.
+pub(crate) fn parse_uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::validation(field, "is not a UUID"))
+}
+
+fn trace_not_found(kind: &str, raw: &str, bot: Uuid) -> ApiError {
+    ApiError::new(ErrorCode::TraceNotFound)
+        .message(format!("no {kind} trace {raw} for bot {bot}"))
+        .details(json!({ "bot_id": bot, "trace_id": raw }))
+}
+
+/// One decision trace of the bot, by row id or W3C trace id (another bot's trace is not found).
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}/decision-traces/{trace_id}",
+    tag = "traces",
+    params(
+        ("id" = Uuid, Path, description = "Bot id"),
+        ("trace_id" = String, Path, description = "The trace's row id (UUID, the list items' `id`) or the W3C trace id of the evaluation that wrote it (32 hex, the list items' `trace_id`)"),
+    ),
+    responses(
+        (status = 200, body = Envelope<DecisionTraceBody>),
+        (status = 404, description = "`BOT_NOT_FOUND`, `TRACE_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `id` or `trace_id` malformed", body = ErrorEnvelope),
+    )
+)]
+async fn get_decision(
+    State(state): State<AppState>,
+    Path((id, trace_id)): Path<(String, String)>,
+) -> ApiResult<DecisionTraceBody> {
+    let (bot, r) = parse_trace_path(&id, &trace_id)?;
+    load(&state, bot).await?;
+    let row = traces::find_decision(&state.pool, bot, &r)
+        .await?
+        .ok_or_else(|| trace_not_found("decision", &trace_id, bot))?;
+    Ok(ApiOk::new(DecisionTraceBody {
+        decision_trace: row,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoTradeTraceDetail {
+    pub no_trade_trace: NoTradeTrace,
+}
+
+/// One no-trade trace of the bot, by row id or W3C trace id (another bot's trace is not found).
+#[utoipa::path(
+    get,
+    path = "/api/bots/{id}/no-trade-traces/{trace_id}",
+    tag = "traces",
+    params(
+        ("id" = Uuid, Path, description = "Bot id"),
+        ("trace_id" = String, Path, description = "The trace's row id (UUID, the list items' `id`) or the W3C trace id of the evaluation that wrote it (32 hex, the list items' `trace_id`)"),
+    ),
+    responses(
+        (status = 200, body = Envelope<NoTradeTraceDetail>),
+        (status = 404, description = "`BOT_NOT_FOUND`, `TRACE_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `id` or `trace_id` malformed", body = ErrorEnvelope),
+    )
+)]
+async fn get_no_trade(
+    State(state): State<AppState>,
+    Path((id, trace_id)): Path<(String, String)>,
+) -> ApiResult<NoTradeTraceDetail> {
+    let (bot, r) = parse_trace_path(&id, &trace_id)?;
+    load(&state, bot).await?;
+    let row = traces::find_no_trade(&state.pool, bot, &r)
+        .await?
+        .ok_or_else(|| trace_not_found("no-trade", &trace_id, bot))?;
+    Ok(ApiOk::new(NoTradeTraceDetail {
+        no_trade_trace: row,
+    }))
 }
 
 fn code_field(field: &str, v: &str) -> Result<(), ApiError> {
@@ -183,6 +276,17 @@ async fn post_decision(
     let variables_snapshot = object_field("variables_snapshot", &body.variables_snapshot)?;
     let risk_snapshot = object_field("risk_snapshot", &body.risk_snapshot)?;
     load(&state, id).await?;
+    // A decision explains its own bot's trade, never another bot's.
+    if let Some(trade_id) = body.trade_log_id
+        && crate::store::trades::get_for_bot(&state.pool, id, trade_id)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::validation(
+            "trade_log_id",
+            "names no trade of this bot",
+        ));
+    }
     let row = traces::insert_decision(
         &state.pool,
         NewDecisionTrace {

@@ -316,3 +316,74 @@ pub async fn no_trade_page(
     )
     .await
 }
+
+/// How a deep link names one trace: its row id, or the W3C trace id of the evaluation that
+/// wrote it (32 lowercase hex; a 32-hex string is also tried as the simple form of a row id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceRef {
+    Row(Uuid),
+    TraceId(String),
+}
+
+impl TraceRef {
+    /// `None` for anything that is neither a hyphenated UUID nor 32 hex digits.
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some(TraceRef::TraceId(raw.to_ascii_lowercase()));
+        }
+        if raw.len() == 36 {
+            return Uuid::try_parse(raw).ok().map(TraceRef::Row);
+        }
+        None
+    }
+
+    /// `(row id, trace id)` to match: a W3C trace id is also read as a simple-form row id.
+    fn keys(&self) -> (Uuid, Option<&str>) {
+        match self {
+            TraceRef::Row(id) => (*id, None),
+            TraceRef::TraceId(hex) => {
+                (Uuid::try_parse(hex).unwrap_or_default(), Some(hex.as_str()))
+            }
+        }
+    }
+}
+
+/// One trace of `bot_id` named by `r`, or `None` (also for another bot's trace). A row-id match
+/// wins; several rows with one trace id (one evaluation never writes two, but a writer may reuse
+/// a `traceparent`) answer the newest.
+async fn find_one<T>(
+    pool: &PgPool,
+    table: &'static str,
+    bot_id: Uuid,
+    r: &TraceRef,
+) -> Result<Option<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let (row, trace_id) = r.keys();
+    sqlx::query_as(&format!(
+        "SELECT * FROM {table} WHERE bot_id = $1 AND (id = $2 OR trace_id = $3) \
+         ORDER BY (id = $2) DESC, created_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(bot_id)
+    .bind(row)
+    .bind(trace_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn find_decision(
+    pool: &PgPool,
+    bot_id: Uuid,
+    r: &TraceRef,
+) -> Result<Option<DecisionTrace>, sqlx::Error> {
+    find_one(pool, "decision_traces", bot_id, r).await
+}
+
+pub async fn find_no_trade(
+    pool: &PgPool,
+    bot_id: Uuid,
+    r: &TraceRef,
+) -> Result<Option<NoTradeTrace>, sqlx::Error> {
+    find_one(pool, "no_trade_traces", bot_id, r).await
+}

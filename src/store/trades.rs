@@ -46,6 +46,19 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Trade>, sqlx::Error> 
         .await
 }
 
+/// One trade of `bot_id` (`None` for an unknown id or another bot's trade).
+pub async fn get_for_bot(
+    pool: &PgPool,
+    bot_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Trade>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM trades WHERE id = $1 AND bot_id = $2")
+        .bind(id)
+        .bind(bot_id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn page(
     pool: &PgPool,
     bot_id: Uuid,

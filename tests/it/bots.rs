@@ -44,7 +44,7 @@ pub(crate) async fn send(
     .await
 }
 
-async fn create(app: &TestApp, name: &str, stage: &str) -> String {
+pub(crate) async fn create(app: &TestApp, name: &str, stage: &str) -> String {
     let (status, body) = send(app, &app.client, "POST", "/api/bots", sma_bot(name, stage)).await;
     assert_eq!(status, 201, "{body}");
     body["bot"]["id"].as_str().unwrap().to_owned()

@@ -23,5 +23,6 @@ mod sandbox;
 mod serve;
 mod system_events;
 mod telemetry;
+mod trace_lookups;
 mod trading;
 mod usage_events;

@@ -1,15 +1,16 @@
 // GET /api/bots/{id}/decision-traces and /no-trade-traces (newest first, keyset cursor, optional
-// [from, to) on created_at), the bot detail they are read against, and the helpers that find one
-// trace or trade by id for deep links and linked trades.
+// [from, to) on created_at), the bot detail they are read against, and the exact reads of one
+// trace (by row id or W3C trace id) or trade (by id) behind deep links and linked trades.
 import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
+import { isApiError, type ApiError } from "../api/errors";
 import type { components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
 
 export type DecisionTrace = components["schemas"]["DecisionTrace"];
 export type NoTradeTrace = components["schemas"]["NoTradeTrace"];
 export type TraceBlocker = components["schemas"]["TraceBlocker"];
-export type Trade = components["schemas"]["Envelope_PageBody_Trade"]["items"][number];
+export type Trade = components["schemas"]["Trade"];
 export type BotDetail = components["schemas"]["BotDetail"];
 export type Trace = DecisionTrace | NoTradeTrace;
 export type TraceKind = "decision" | "no-trade";
@@ -19,11 +20,14 @@ export const TRACE_PATHS = {
   "no-trade": "/api/bots/{id}/no-trade-traces",
 } as const satisfies Record<TraceKind, string>;
 
-export const TRADES_PATH = "/api/bots/{id}/trades";
-export const BOT_PATH = "/api/bots/{id}";
+/** Exact reads of one trace: `{trace_id}` is its row id or its W3C trace id. */
+export const TRACE_ITEM_PATHS = {
+  decision: "/api/bots/{id}/decision-traces/{trace_id}",
+  "no-trade": "/api/bots/{id}/no-trade-traces/{trace_id}",
+} as const satisfies Record<TraceKind, string>;
 
-/** The server's largest page (store::page::MAX_LIMIT). */
-export const MAX_PAGE = 500;
+export const TRADE_PATH = "/api/bots/{id}/trades/{trade_id}";
+export const BOT_PATH = "/api/bots/{id}";
 
 export function isNoTrade(t: Trace): t is NoTradeTrace {
   return "blocked_by" in t;
@@ -79,102 +83,62 @@ export function botDetailQuery(botId: string) {
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The creation time (ms) a UUIDv7 encodes, or null for any other id. */
-export function uuidV7Time(id: string): number | null {
-  if (!UUID.test(id) || id[14] !== "7") return null;
-  const ms = parseInt(id.replace(/-/g, "").slice(0, 12), 16);
-  return Number.isFinite(ms) ? ms : null;
-}
-
 /** Whether `ref` names this trace: its row id, or its W3C trace id. */
 export function traceMatches(t: Trace, ref: string): boolean {
   const r = ref.toLowerCase();
   return t.id.toLowerCase() === r || t.trace_id.toLowerCase() === r;
 }
 
-async function scan<T>(
-  fetchPage: (cursor?: string) => Promise<{ items: T[]; next_cursor?: string | null }>,
-  match: (t: T) => boolean,
-  maxPages: number,
-): Promise<{ found: T | null; scanned: number }> {
-  let cursor: string | undefined;
-  let scanned = 0;
-  for (let page = 0; page < maxPages; page++) {
-    const p = await fetchPage(cursor);
-    scanned += p.items.length;
-    const hit = p.items.find(match);
-    if (hit) return { found: hit, scanned };
-    if (!p.next_cursor) break;
-    cursor = p.next_cursor;
-  }
-  return { found: null, scanned };
-}
-
-/** Minutes either side of the time a UUIDv7 id encodes that a search by id reads. */
-const ID_WINDOW_MS = 5 * 60_000;
-/** How far back a search by W3C trace id (or an id whose time is unknown) reads. */
-export const LOCATE_SCAN_PAGES = 4;
-
-export interface Located<T> {
-  found: T | null;
-  /** What was searched, for "not found" messages. */
-  searched: string;
-}
-
 /**
- * Finds one trace of a bot by row id or W3C trace id, wherever it is in history: a UUIDv7 row id
- * is looked up around the time it encodes; otherwise the newest traces are read (up to
- * LOCATE_SCAN_PAGES pages of MAX_PAGE). There is no by-id endpoint (see the report).
+ * An exact read by id. `found` is the row; `null` with `notFound` when the server answered 404
+ * TRACE_NOT_FOUND / TRADE_NOT_FOUND: no such row for THIS bot (another bot's row is never
+ * shown). Every other failure (bot unknown, malformed id, outage) throws.
  */
-export async function locateTrace(kind: TraceKind, botId: string, ref: string): Promise<Located<Trace>> {
-  const match = (t: Trace) => traceMatches(t, ref);
-  const at = uuidV7Time(ref);
-  if (at !== null) {
-    const from = new Date(at - ID_WINDOW_MS).toISOString();
-    const to = new Date(at + ID_WINDOW_MS).toISOString();
-    const r = await scan((cursor) => fetchTracePage(kind, botId, { from, to, limit: MAX_PAGE, cursor }), match, 2);
-    if (r.found) return { found: r.found, searched: "" };
+export type Lookup<T> = { found: T; notFound: null } | { found: null; notFound: ApiError };
+
+async function lookup<T>(read: Promise<T>, code: string): Promise<Lookup<T>> {
+  try {
+    return { found: await read, notFound: null };
+  } catch (e) {
+    if (isApiError(e) && e.status === 404 && e.code === code) return { found: null, notFound: e };
+    throw e;
   }
-  const r = await scan((cursor) => fetchTracePage(kind, botId, { limit: MAX_PAGE, cursor }), match, LOCATE_SCAN_PAGES);
-  if (r.found) return { found: r.found, searched: "" };
-  return {
-    found: null,
-    searched: `${at !== null ? "the traces around the time its id encodes and " : ""}the ${r.scanned.toLocaleString("en-US")} newest ${kind} traces`,
-  };
 }
 
-export function locateTraceQuery(kind: TraceKind, botId: string, ref: string) {
+/** One trace of a bot by its row id or W3C trace id (GET …/decision-traces/{trace_id}, …/no-trade-traces/{trace_id}). */
+export async function fetchTrace(kind: TraceKind, botId: string, ref: string): Promise<Lookup<Trace>> {
+  const params = { path: { id: botId, trace_id: ref } };
+  return kind === "decision"
+    ? lookup(
+        unwrap(api.GET("/api/bots/{id}/decision-traces/{trace_id}", { params })).then((d) => d.decision_trace),
+        "TRACE_NOT_FOUND",
+      )
+    : lookup(
+        unwrap(api.GET("/api/bots/{id}/no-trade-traces/{trace_id}", { params })).then((d) => d.no_trade_trace),
+        "TRACE_NOT_FOUND",
+      );
+}
+
+export function traceQuery(kind: TraceKind, botId: string, ref: string) {
   return queryOptions({
-    queryKey: [TRACE_PATHS[kind], botId, { locate: ref }],
-    queryFn: () => locateTrace(kind, botId, ref),
-    staleTime: Infinity,
+    queryKey: [TRACE_ITEM_PATHS[kind], botId, ref],
+    queryFn: () => fetchTrace(kind, botId, ref),
+    // A folded suppression's count and last_seen_at still grow.
+    staleTime: 10_000,
   });
 }
 
-async function fetchTrades(botId: string, query: PageQuery) {
-  return unwrap(api.GET("/api/bots/{id}/trades", { params: { path: { id: botId }, query } }));
+/** One trade of a bot by id (GET /api/bots/{id}/trades/{trade_id}), e.g. a decision's trade_log_id. */
+export async function fetchTrade(botId: string, tradeId: string): Promise<Lookup<Trade>> {
+  const params = { path: { id: botId, trade_id: tradeId } };
+  return lookup(unwrap(api.GET("/api/bots/{id}/trades/{trade_id}", { params })).then((d) => d.trade), "TRADE_NOT_FOUND");
 }
 
-/** The trade a decision links to (trade_log_id): trades are read around the time its id encodes, then the newest. */
-export async function locateTrade(botId: string, tradeId: string): Promise<Located<Trade>> {
-  const match = (t: Trade) => t.id.toLowerCase() === tradeId.toLowerCase();
-  const at = uuidV7Time(tradeId);
-  if (at !== null) {
-    const from = new Date(at - ID_WINDOW_MS).toISOString();
-    const to = new Date(at + ID_WINDOW_MS).toISOString();
-    const r = await scan((cursor) => fetchTrades(botId, { from, to, limit: MAX_PAGE, cursor }), match, 2);
-    if (r.found) return { found: r.found, searched: "" };
-  }
-  const r = await scan((cursor) => fetchTrades(botId, { limit: MAX_PAGE, cursor }), match, 1);
-  return { found: r.found, searched: r.found ? "" : `the bot's ${r.scanned} newest trades` };
-}
-
+/** The trade a decision links to (trade_log_id), read by id. */
 export function tradeQuery(botId: string, tradeId: string) {
   return queryOptions({
-    queryKey: [TRADES_PATH, botId, { trade: tradeId }],
-    queryFn: () => locateTrade(botId, tradeId),
+    queryKey: [TRADE_PATH, botId, tradeId],
+    queryFn: () => fetchTrade(botId, tradeId),
     // A trade's exit and PnL change until it closes.
     staleTime: 10_000,
   });

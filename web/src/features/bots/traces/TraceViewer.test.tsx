@@ -5,11 +5,10 @@ import { http, HttpResponse } from "msw";
 import { server } from "../../../test/server";
 import { apiError, renderWithApp } from "../../../test/render";
 import { TraceViewer } from "./index";
-import { BOT, decision, noTrade, pagedHandler, trade, type Seen } from "./testFixtures";
+import { BOT, decision, decisionById, noTrade, noTradeById, NOT_FOUND_TRACE_ID, pagedHandler, trade, tradeById, type Seen } from "./testFixtures";
 
 const DECISIONS = "/api/bots/:id/decision-traces";
 const NO_TRADES = "/api/bots/:id/no-trade-traces";
-const TRADES = "/api/bots/:id/trades";
 const NOW = Date.now();
 
 function rowsOf(kind: "decision" | "no-trade") {
@@ -28,7 +27,8 @@ describe("TraceViewer (decision)", () => {
       signals: { fast_sma: 5015.5, crossed: true } as never,
       risk_snapshot: { position: 2, execution: { kind: "AwaitingNextBar" } } as never,
     });
-    server.use(pagedHandler(DECISIONS, [older, newest]), pagedHandler(TRADES, [t]));
+    const seen: Seen = { urls: [] };
+    server.use(pagedHandler(DECISIONS, [older, newest]), tradeById([t], seen));
     const user = userEvent.setup();
     renderWithApp(<TraceViewer botId={BOT} kind="decision" />);
 
@@ -54,8 +54,9 @@ describe("TraceViewer (decision)", () => {
     expect(rows[0]).toHaveTextContent("0.72 (72%)");
     expect(rows[0]).toHaveTextContent("12.5");
 
-    // The linked trade, resolved from the bot's trades.
+    // The linked trade, read by its id.
     const linked = await within(rows[0]!).findByTestId("linked-trade");
+    expect(seen.urls.map((u) => u.pathname)).toEqual([`/api/bots/${BOT}/trades/${t.id}`]);
     expect(linked).toHaveTextContent(t.id);
     expect(linked).toHaveTextContent("LONG");
     expect(linked).toHaveTextContent("2 ES @ 5012.25");
@@ -78,6 +79,31 @@ describe("TraceViewer (decision)", () => {
     renderWithApp(<TraceViewer botId={BOT} kind="decision" />);
     await user.click(await screen.findByRole("button", { expanded: false, name: /SMA_CROSS_UP/ }));
     expect(screen.getByText(/no fill booked for this decision/)).toBeInTheDocument();
+  });
+
+  it("says a linked trade that is not this bot's is not found for this bot, with the trace id", async () => {
+    const theirs = trade(NOW - 60_000, { bot_id: "0190a0b0-0000-7000-8000-00000000b002" });
+    server.use(pagedHandler(DECISIONS, [decision(NOW - 1000, { trade_log_id: theirs.id })]), tradeById([theirs]));
+    const user = userEvent.setup();
+    renderWithApp(<TraceViewer botId={BOT} kind="decision" />);
+    await user.click(await screen.findByRole("button", { expanded: false, name: /SMA_CROSS_UP/ }));
+    const note = await screen.findByTestId("not-found-for-bot");
+    expect(note).toHaveTextContent(`Trade ${theirs.id} not found for this bot.`);
+    expect(note).toHaveTextContent("TRADE_NOT_FOUND");
+    expect(note.querySelector("[data-trace-id]")).toHaveAttribute("data-trace-id", NOT_FOUND_TRACE_ID);
+    expect(screen.queryByTestId("linked-trade")).toBeNull();
+  });
+
+  it("shows a linked-trade read failure with its code", async () => {
+    const t = trade(NOW - 60_000);
+    server.use(
+      pagedHandler(DECISIONS, [decision(NOW - 1000, { trade_log_id: t.id })]),
+      http.get("*/api/bots/:id/trades/:ref", () => HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable."), { status: 503 })),
+    );
+    const user = userEvent.setup();
+    renderWithApp(<TraceViewer botId={BOT} kind="decision" />);
+    await user.click(await screen.findByRole("button", { expanded: false, name: /SMA_CROSS_UP/ }));
+    expect(await screen.findByText(/DATABASE_UNAVAILABLE: The database is unreachable\./)).toBeInTheDocument();
   });
 
   it("pages with Load more until the end of history", async () => {
@@ -215,34 +241,71 @@ describe("TraceViewer deep link ?trace=", () => {
     expect(await screen.findByRole("button", { name: /By trace id/ })).toHaveAttribute("aria-expanded", "true");
   });
 
-  it("fetches a trace that is not on the first page and shows it pinned", async () => {
+  it("reads a trace that is not on the loaded page by its id and shows it pinned", async () => {
     const traces = Array.from({ length: 60 }, (_, i) => decision(NOW - i * 3_600_000, { reason_human: `Decision ${i}` }));
     const target = traces[55]!;
-    const seen: Seen = { urls: [] };
-    server.use(pagedHandler(DECISIONS, traces, seen));
+    const list: Seen = { urls: [] };
+    const byId: Seen = { urls: [] };
+    server.use(pagedHandler(DECISIONS, traces, list), decisionById(traces, byId), noTradeById([]));
     renderWithApp(<TraceViewer botId={BOT} kind="decision" />, { path: `/bots/x?tab=decision&trace=${target.id}` });
     expect(await screen.findByText(/is not in the loaded range; it is shown on its own below/)).toBeInTheDocument();
     const pinned = screen.getByRole("list", { name: "Linked trace" });
     expect(within(pinned).getByRole("button", { name: /Decision 55/ })).toHaveAttribute("aria-expanded", "true");
-    // Looked up around the time its UUIDv7 id encodes.
-    const lookup = seen.urls.find((u) => u.searchParams.get("limit") === "500")!;
-    expect(Date.parse(lookup.searchParams.get("from")!)).toBeLessThan(Date.parse(target.created_at));
-    expect(Date.parse(lookup.searchParams.get("to")!)).toBeGreaterThan(Date.parse(target.created_at));
+    // One exact read; the list is read only for its first page (no search through history).
+    expect(byId.urls.map((u) => u.pathname)).toEqual([`/api/bots/${BOT}/decision-traces/${target.id}`]);
+    expect(list.urls.map((u) => u.searchParams.get("limit"))).toEqual(["25"]);
     expect(rowsOf("decision").filter((r) => r.closest("[aria-label='Linked trace']") === null)).toHaveLength(25);
   });
 
-  it("says when the linked trace is not found", async () => {
-    server.use(pagedHandler(DECISIONS, [decision(NOW - 1000)]), pagedHandler(NO_TRADES, []));
+  it("reads a linked W3C trace id by id too", async () => {
+    const traces = Array.from({ length: 30 }, (_, i) => decision(NOW - i * 3_600_000, { reason_human: `Decision ${i}` }));
+    server.use(pagedHandler(DECISIONS, traces), decisionById(traces));
+    renderWithApp(<TraceViewer botId={BOT} kind="decision" />, { path: `/bots/x?trace=${traces[28]!.trace_id}` });
+    const pinned = await screen.findByRole("list", { name: "Linked trace" });
+    expect(within(pinned).getByRole("button", { name: /Decision 28/ })).toHaveAttribute("aria-expanded", "true");
+  });
+
+  it("says a linked trace of neither kind is not found for this bot, with the id and trace id (404)", async () => {
     const missing = "0190a0b0-0000-7000-8000-00000000dead";
+    const seen: Seen = { urls: [] };
+    server.use(pagedHandler(DECISIONS, [decision(NOW - 1000)]), decisionById([], seen), noTradeById([], seen));
     renderWithApp(<TraceViewer botId={BOT} kind="decision" />, { path: `/bots/x?trace=${missing}` });
-    const note = await screen.findByText(/is not in the loaded range: not found in/);
-    expect(note).toHaveTextContent(missing);
-    expect(note).toHaveTextContent("newest decision traces");
+    const note = await screen.findByTestId("not-found-for-bot");
+    expect(note).toHaveTextContent(`Linked trace ${missing} not found for this bot.`);
+    expect(note).toHaveTextContent("No decision trace of this bot has this row id or trace id, and no no-trade trace either.");
+    expect(note).toHaveTextContent("TRACE_NOT_FOUND");
+    expect(note.querySelector("[data-trace-id]")).toHaveAttribute("data-trace-id", NOT_FOUND_TRACE_ID);
+    expect(seen.urls.map((u) => u.pathname).sort()).toEqual([
+      `/api/bots/${BOT}/decision-traces/${missing}`,
+      `/api/bots/${BOT}/no-trade-traces/${missing}`,
+    ]);
+    expect(screen.queryByRole("list", { name: "Linked trace" })).toBeNull();
+  });
+
+  it("does not show another bot's trace: it is not found for this bot", async () => {
+    const theirs = decision(NOW - 1000, { bot_id: "0190a0b0-0000-7000-8000-00000000b002", reason_human: "Not this bot's" });
+    server.use(pagedHandler(DECISIONS, []), decisionById([theirs]), noTradeById([]));
+    renderWithApp(<TraceViewer botId={BOT} kind="decision" />, { path: `/bots/x?trace=${theirs.id}` });
+    expect(await screen.findByTestId("not-found-for-bot")).toHaveTextContent(`Linked trace ${theirs.id} not found for this bot.`);
+    expect(screen.queryByText("Not this bot's")).toBeNull();
+  });
+
+  it("shows a failed lookup with its code and trace id", async () => {
+    server.use(
+      pagedHandler(DECISIONS, [decision(NOW - 1000)]),
+      http.get("*/api/bots/:id/decision-traces/:ref", () =>
+        HttpResponse.json(apiError("VALIDATION_FAILED", "`trace_id` is neither a trace row id (UUID) nor a W3C trace id (32 hex digits)"), { status: 422 }),
+      ),
+    );
+    renderWithApp(<TraceViewer botId={BOT} kind="decision" />, { path: `/bots/x?trace=nope` });
+    expect(await screen.findByText(/Could not look up linked trace/)).toHaveTextContent("nope");
+    const alert = screen.getByText(/VALIDATION_FAILED: `trace_id` is neither/).closest("[role=alert]")!;
+    expect(alert.querySelector("[data-trace-id]")).not.toBeNull();
   });
 
   it("points to the other viewer when the linked trace is a no-trade trace", async () => {
     const nt = noTrade(NOW - 1000);
-    server.use(pagedHandler(DECISIONS, [decision(NOW - 500)]), pagedHandler(NO_TRADES, [nt]));
+    server.use(pagedHandler(DECISIONS, [decision(NOW - 500)]), decisionById([]), noTradeById([nt]));
     const user = userEvent.setup();
     const { router } = renderWithApp(<TraceViewer botId={BOT} kind="decision" />, { path: `/bots/x?tab=decision&trace=${nt.id}` });
     await screen.findByText(/is a no-trade trace, not a decision trace/);

@@ -1,6 +1,6 @@
 // "Why traded" (decision traces) and "Why not" (no-trade traces) of one bot: newest first, time
 // filter, "Load more" pages, every trace expandable. Deep link `?trace=<row id or trace id>`
-// expands and scrolls to that trace, fetching it when it is not in the loaded pages.
+// expands and scrolls to that trace; one not in the loaded pages is read by id and pinned.
 import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { AlertTriangle, Pin } from "lucide-react";
@@ -10,7 +10,9 @@ import { Card } from "../../../components/Card";
 import { EmptyState } from "../../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../../components/PanelStatus";
 import { useNow } from "../../../lib/time";
-import { locateTraceQuery, traceListQuery, traceMatches, type Trace, type TraceKind } from "../../../queries/traces";
+import type { ApiError } from "../../../api/errors";
+import { traceListQuery, traceMatches, traceQuery, type Trace, type TraceKind } from "../../../queries/traces";
+import { NotFoundForBot } from "./parts";
 import { TraceCard } from "./TraceCard";
 import { TimeFilter, useTimeFilter } from "./TimeFilter";
 import { useLinkTo, usePatchSearch, useSearchParams } from "./search";
@@ -89,9 +91,10 @@ export function TraceViewer({ botId, kind }: { botId: string; kind: "decision" |
   const ref = search.panel !== "why-not" && (!search.tab || search.tab === kind) ? (search.trace ?? null) : null;
   const inList = ref ? (items.find((t) => traceMatches(t, ref)) ?? null) : null;
   const needLocate = Boolean(ref && !inList && (list.isSuccess || list.isError || filter.invalid));
-  const located = useQuery({ ...locateTraceQuery(kind, botId, ref ?? ""), enabled: needLocate });
+  const located = useQuery({ ...traceQuery(kind, botId, ref ?? ""), enabled: needLocate });
+  // Not a trace of this kind: it may be one of the other kind (a link into the wrong tab).
   const notMine = needLocate && located.isSuccess && !located.data.found;
-  const other = useQuery({ ...locateTraceQuery(otherKind(kind), botId, ref ?? ""), enabled: notMine });
+  const other = useQuery({ ...traceQuery(otherKind(kind), botId, ref ?? ""), enabled: notMine });
   const pinned = !inList && located.data?.found ? located.data.found : null;
   const target = inList ?? pinned;
   const expansion = useExpansion(target?.id ?? null);
@@ -132,11 +135,9 @@ export function TraceViewer({ botId, kind }: { botId: string; kind: "decision" |
                   ? { kind: "pinned" }
                   : other.data?.found
                     ? { kind: "other" }
-                    : notMine && other.isSuccess
-                      ? { kind: "missing", searched: located.data?.searched ?? "" }
-                      : notMine && other.isError
-                        ? { kind: "missing", searched: located.data?.searched ?? "" }
-                        : { kind: "looking" }
+                    : notMine && located.data?.notFound && (other.isSuccess || other.isError)
+                      ? { kind: "missing", error: located.data.notFound, otherError: other.isError ? other.error : null }
+                      : { kind: "looking" }
             }
             onShowOther={() => patch({ tab: otherKind(kind), panel: "traces" })}
             onClear={() => patch({ trace: undefined })}
@@ -188,7 +189,7 @@ type LinkState =
   | { kind: "error"; error: unknown }
   | { kind: "pinned" }
   | { kind: "other" }
-  | { kind: "missing"; searched: string };
+  | { kind: "missing"; error: ApiError; otherError: unknown };
 
 function DeepLinkNote({ ref_, kind, state, onShowOther, onClear }: {
   ref_: string;
@@ -203,6 +204,7 @@ function DeepLinkNote({ ref_, kind, state, onShowOther, onClear }: {
     </Button>
   );
   const id = <span className="font-mono">{ref_}</span>;
+  const otherNoun = kind === "decision" ? "no-trade" : "decision";
   switch (state.kind) {
     case "looking":
       return <p className="text-xs text-muted">Looking up linked trace {id}…</p>;
@@ -235,11 +237,19 @@ function DeepLinkNote({ ref_, kind, state, onShowOther, onClear }: {
               </Button>
             </>
           ) : (
-            <span>
-              Linked trace {id} is not in the loaded range: not found in {state.searched || `this bot's ${kind} traces`}.
-            </span>
+            <NotFoundForBot
+              what="Linked trace"
+              id={ref_}
+              detail={
+                state.otherError
+                  ? `No ${kind} trace of this bot has this row id or trace id; its ${otherNoun} traces could not be checked.`
+                  : `No ${kind} trace of this bot has this row id or trace id, and no ${otherNoun} trace either.`
+              }
+              error={state.error}
+            />
           )}
           {clear}
+          {state.kind === "missing" && state.otherError ? <QueryError error={state.otherError} /> : null}
         </div>
       );
   }

@@ -5,7 +5,7 @@ import { http, HttpResponse } from "msw";
 import { server } from "../../../test/server";
 import { apiError, ok, renderWithApp } from "../../../test/render";
 import { WhyNotDrawer } from "./index";
-import { BOT, botDetail, decision, noTrade, pagedHandler, runner, type Seen } from "./testFixtures";
+import { BOT, botDetail, decision, noTrade, noTradeById, NOT_FOUND_TRACE_ID, pagedHandler, runner, type Seen } from "./testFixtures";
 
 const DECISIONS = "/api/bots/:id/decision-traces";
 const NO_TRADES = "/api/bots/:id/no-trade-traces";
@@ -218,13 +218,27 @@ describe("WhyNotDrawer", () => {
     expect(toggle.closest("li")).toHaveAttribute("data-highlighted", "true");
   });
 
-  it("fetches a linked suppression older than the loaded history", async () => {
+  it("reads a linked suppression older than the loaded history by its id and pins it", async () => {
     const traces = Array.from({ length: 30 }, (_, i) => noTrade(NOW - i * 3_600_000, { reason_human: `Suppression ${i}` }));
-    server.use(...handlers({ noTrades: traces }));
+    const byId: Seen = { urls: [] };
+    server.use(...handlers({ noTrades: traces }), noTradeById(traces, byId));
     renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />, { path: `/bots/x?panel=why-not&trace=${traces[25]!.trace_id}` });
     expect(await screen.findByText(/is older than the loaded history/)).toBeInTheDocument();
     const pinned = screen.getByRole("list", { name: "Linked suppression" });
     expect(within(pinned).getByRole("button", { name: /Suppression 25/ })).toHaveAttribute("aria-expanded", "true");
+    expect(byId.urls.map((u) => u.pathname)).toEqual([`/api/bots/${BOT}/no-trade-traces/${traces[25]!.trace_id}`]);
+  });
+
+  it("says a linked suppression is not found for this bot (404), with the id and trace id", async () => {
+    const theirs = noTrade(NOW - 1000, { bot_id: "0190a0b0-0000-7000-8000-00000000b002", reason_human: "Another bot's suppression" });
+    server.use(...handlers({ noTrades: [noTrade(NOW - 2000)] }), noTradeById([theirs]));
+    renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />, { path: `/bots/x?panel=why-not&trace=${theirs.id}` });
+    const note = await screen.findByTestId("not-found-for-bot");
+    expect(note).toHaveTextContent(`Linked suppression ${theirs.id} not found for this bot.`);
+    expect(note).toHaveTextContent("TRACE_NOT_FOUND");
+    expect(note.querySelector("[data-trace-id]")).toHaveAttribute("data-trace-id", NOT_FOUND_TRACE_ID);
+    expect(screen.queryByText("Another bot's suppression")).toBeNull();
+    expect(screen.queryByRole("list", { name: "Linked suppression" })).toBeNull();
   });
 
   it("closes on Escape and on the close button", async () => {

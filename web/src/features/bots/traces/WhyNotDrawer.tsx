@@ -16,16 +16,17 @@ import { killSwitchQuery } from "../../../queries/status";
 import {
   botDetailQuery,
   fetchTracePage,
-  locateTraceQuery,
   TRACE_PATHS,
   traceListQuery,
   traceMatches,
+  traceQuery,
   type DecisionTrace,
   type NoTradeTrace,
 } from "../../../queries/traces";
 import { blockersOf, decisionTone, TraceCard } from "./TraceCard";
 import { uniqueItems, useExpansion, useScrollTo } from "./TraceViewer";
-import { BlockerList, CopyLinkButton, Section } from "./parts";
+import { BlockerList, CopyLinkButton, NotFoundForBot, Section } from "./parts";
+import type { ApiError } from "../../../api/errors";
 import { useLinkTo, usePatchSearch, useSearchParams } from "./search";
 import { botStatusTone, statusWord, verdict, type Verdict } from "./verdict";
 
@@ -75,11 +76,11 @@ export function WhyNotDrawer({ botId, onClose }: { botId: string; onClose: () =>
     decisionFailed: latestDecision.isError && !latestDecision.data,
   });
 
-  // Deep link: ?panel=why-not&trace=<id> highlights one suppression (fetched if not loaded).
+  // Deep link: ?panel=why-not&trace=<id> highlights one suppression (read by id if not loaded).
   const ref = search.panel === "why-not" ? (search.trace ?? null) : null;
   const inList = ref ? (items.find((t) => traceMatches(t, ref)) ?? null) : null;
   const needLocate = Boolean(ref && !inList && (history.isSuccess || history.isError));
-  const located = useQuery({ ...locateTraceQuery("no-trade", botId, ref ?? ""), enabled: needLocate });
+  const located = useQuery({ ...traceQuery("no-trade", botId, ref ?? ""), enabled: needLocate });
   const pinned = !inList && located.data?.found ? (located.data.found as NoTradeTrace) : null;
   const target = inList ?? pinned;
   const expansion = useExpansion(target?.id ?? null);
@@ -135,7 +136,7 @@ export function WhyNotDrawer({ botId, onClose }: { botId: string; onClose: () =>
 
         <Section title="Suppression history">
           {ref && !inList && (
-            <LinkNote ref_={ref} pending={needLocate && located.isPending} error={located.isError ? located.error : null} pinned={Boolean(pinned)} searched={located.data?.searched ?? ""} onClear={() => patch({ trace: undefined })} />
+            <LinkNote ref_={ref} error={located.isError ? located.error : null} pinned={Boolean(pinned)} notFound={located.data?.notFound ?? null} onClear={() => patch({ trace: undefined })} />
           )}
           {pinned && (
             <ul className="flex flex-col gap-2" aria-label="Linked suppression">
@@ -331,15 +332,15 @@ function LastDecision({ d, now }: { d: DecisionTrace; now: number }) {
   );
 }
 
-function LinkNote({ ref_, pending, error, pinned, searched, onClear }: {
+function LinkNote({ ref_, error, pinned, notFound, onClear }: {
   ref_: string;
-  pending: boolean;
   error: unknown;
   pinned: boolean;
-  searched: string;
+  notFound: ApiError | null;
   onClear: () => void;
 }) {
-  if (pending) return <p className="text-xs text-muted">Looking up linked suppression <span className="font-mono">{ref_}</span>…</p>;
+  // Until the history has loaded and the by-id read answered.
+  if (!error && !pinned && !notFound) return <p className="text-xs text-muted">Looking up linked suppression <span className="font-mono">{ref_}</span>…</p>;
   if (error) return <QueryError error={error} />;
   return (
     <div role="status" className={`flex flex-wrap items-center gap-2 text-xs ${pinned ? "text-muted" : "rounded-md border border-warn/40 bg-warn/10 px-3 py-2 text-sm"}`}>
@@ -348,9 +349,7 @@ function LinkNote({ ref_, pending, error, pinned, searched, onClear }: {
           Linked suppression <span className="font-mono">{ref_}</span> is older than the loaded history; shown on its own below.
         </span>
       ) : (
-        <span>
-          Linked suppression <span className="font-mono">{ref_}</span> is not in the loaded range: not found in {searched || "this bot's no-trade traces"}.
-        </span>
+        notFound && <NotFoundForBot what="Linked suppression" id={ref_} detail="No no-trade trace of this bot has this row id or trace id." error={notFound} />
       )}
       <Button size="sm" variant="ghost" onClick={onClear}>
         Clear link

@@ -1,11 +1,13 @@
 // Small pieces shared by the trace viewers and the Why-not drawer: blocking gates, the linked
-// trade, a labelled section, and the copy-a-link button.
+// trade, a labelled section, the copy-a-link button and the "not found for this bot" note.
 import { useState, type ReactNode } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Check, Link2 } from "lucide-react";
 import { Badge } from "../../../components/Badge";
 import { Button } from "../../../components/Button";
 import { QueryError } from "../../../components/PanelStatus";
+import { TraceId } from "../../../components/TraceId";
+import type { ApiError } from "../../../api/errors";
 import { formatTime } from "../../../lib/time";
 import { cn } from "../../../lib/cn";
 import { tradeQuery, type TraceBlocker } from "../../../queries/traces";
@@ -66,7 +68,24 @@ function money(v: string | null | undefined): string | null {
   return `${sign}$${Math.abs(n).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
-/** The trade a decision opened or closed (decision_traces.trade_log_id), resolved from the bot's trades. */
+/**
+ * A by-id read answered 404 for this bot: names the id that was asked for, what the server
+ * said (code) and the request's trace id. `detail` says what that means here.
+ */
+export function NotFoundForBot({ what, id, detail, error }: { what: string; id: string; detail?: string; error: ApiError }) {
+  return (
+    <span className="inline-flex flex-wrap items-center gap-x-2 gap-y-1" data-testid="not-found-for-bot">
+      <span>
+        {what} <span className="font-mono">{id}</span> not found for this bot.
+      </span>
+      {detail && <span className="text-muted">{detail}</span>}
+      <span className="font-mono text-xs">{error.code}</span>
+      <TraceId id={error.traceId} short />
+    </span>
+  );
+}
+
+/** The trade a decision opened or closed (decision_traces.trade_log_id), read by its id. */
 export function LinkedTrade({ botId, tradeId }: { botId: string; tradeId: string | null | undefined }) {
   const q = useQuery({ ...tradeQuery(botId, tradeId ?? ""), enabled: Boolean(tradeId) });
   if (!tradeId) {
@@ -82,14 +101,10 @@ export function LinkedTrade({ botId, tradeId }: { botId: string; tradeId: string
       </div>
     );
   }
-  const t = q.data.found;
-  if (!t) {
-    return (
-      <span>
-        {id} <span className="text-muted">· not found in {q.data.searched}</span>
-      </span>
-    );
+  if (q.data.found === null) {
+    return <NotFoundForBot what="Trade" id={tradeId} detail="The decision names a trade that is not one of this bot's." error={q.data.notFound} />;
   }
+  const t = q.data.found;
   const pnl = money(t.realized_pnl);
   return (
     <div className="flex flex-col gap-0.5" data-testid="linked-trade">

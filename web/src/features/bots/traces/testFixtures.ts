@@ -1,12 +1,13 @@
 // Test data and msw handlers for the traces and autonomy tests: paged lists that honour limit,
-// cursor, from and to the way the server does (newest first, [from, to) on created_at).
+// cursor, from and to the way the server does (newest first, [from, to) on created_at), and the
+// by-id reads (one trace by row id or W3C trace id, one trade), scoped to the bot as the server does.
 import { http, HttpResponse } from "msw";
-import { ok } from "../../../test/render";
+import { apiError, ok } from "../../../test/render";
 import type { DecisionTrace, NoTradeTrace, Trade } from "../../../queries/traces";
 
 export const BOT = "0190a0b0-0000-7000-8000-00000000b001";
 
-/** A UUIDv7 whose time is `ms` (so search-by-id windows can be exercised). */
+/** A UUIDv7 whose time is `ms`, like the server's row ids. */
 export function v7(ms: number, n: number): string {
   const hex = ms.toString(16).padStart(12, "0");
   const tail = n.toString(16).padStart(12, "0");
@@ -102,6 +103,40 @@ export function pagedHandler<T extends { created_at: string; id: string }>(path:
     return HttpResponse.json(ok({ items: page, next_cursor: next }));
   });
 }
+
+/**
+ * Serves GET `path` (ending in /:ref) as the server's exact reads do: the item of bot `:id` whose
+ * row id or (traces) W3C trace id equals `:ref` case-insensitively, wrapped as `{[key]: item}`;
+ * otherwise 404 with `notFoundCode` (another bot's item is not found either).
+ */
+export function byIdHandler<T extends { id: string; bot_id: string; trace_id?: string }>(
+  path: string,
+  key: string,
+  notFoundCode: "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND",
+  items: T[],
+  seen?: Seen,
+) {
+  return http.get(`*${path}`, ({ request, params }) => {
+    seen?.urls.push(new URL(request.url));
+    const ref = String(params.ref).toLowerCase();
+    const hit = items.find((t) => t.bot_id === params.id && (t.id.toLowerCase() === ref || t.trace_id?.toLowerCase() === ref));
+    if (hit) return HttpResponse.json(ok({ [key]: hit }));
+    return HttpResponse.json(apiError(notFoundCode, `no such row ${String(params.ref)} for bot ${String(params.id)}`, NOT_FOUND_TRACE_ID, "Use an id listed for this bot."), {
+      status: 404,
+    });
+  });
+}
+
+/** The request trace id the by-id handlers' 404 answers carry. */
+export const NOT_FOUND_TRACE_ID = "5cf92f3577b34da6a3ce929d0e0e4737";
+
+export const DECISION_BY_ID = "/api/bots/:id/decision-traces/:ref";
+export const NO_TRADE_BY_ID = "/api/bots/:id/no-trade-traces/:ref";
+export const TRADE_BY_ID = "/api/bots/:id/trades/:ref";
+
+export const decisionById = (items: DecisionTrace[], seen?: Seen) => byIdHandler(DECISION_BY_ID, "decision_trace", "TRACE_NOT_FOUND", items, seen);
+export const noTradeById = (items: NoTradeTrace[], seen?: Seen) => byIdHandler(NO_TRADE_BY_ID, "no_trade_trace", "TRACE_NOT_FOUND", items, seen);
+export const tradeById = (items: Trade[], seen?: Seen) => byIdHandler(TRADE_BY_ID, "trade", "TRADE_NOT_FOUND", items, seen);
 
 export function meHandler(role: "viewer" | "operator" | "admin") {
   return http.get("*/api/auth/me", () =>
