@@ -141,10 +141,19 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
         live: false,
     };
     rt.start_runner(bot, opts).await.unwrap();
-    let before = eventually("a first score", async || {
-        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+    // The baseline must already hold the bot's first evaluation: scored before it, the bot
+    // has less evidence than after, and the drop would be measured against an empty score.
+    let before = eventually("a first score after an evaluation", async || {
+        let path = format!("/api/bots/{bot}/autonomy-score");
+        let (_, b) = envelope(app.post(&path, json!({})).await).await;
         let s = &b["autonomy_score"];
-        (s["supervisor_trust_score"].as_i64() == Some(100)).then(|| s.clone())
+        let evaluated = s["breakdown"]["sub_scores"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == "decision_quality")?["evidence"]["runner_evaluations"]
+            .as_i64()?
+            >= 1;
+        (evaluated && s["supervisor_trust_score"].as_i64() == Some(100)).then(|| s.clone())
     })
     .await;
     let breaker_gate = |s: &Value| {
