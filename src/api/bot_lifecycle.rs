@@ -349,6 +349,9 @@ async fn rearm_bot(
             &bot,
         ));
     }
+    // A kill stops its runner without waiting: be sure it is gone, or an immediate start would
+    // find the old runner still terminating and be refused.
+    stop_runner(&state, &bot).await?;
     match state.runtime.rearm(id, &me.email) {
         // The latch may live only in the bots row (e.g. the runtime never ran this bot).
         Ok(()) | Err(RuntimeError::NotKilled(_)) => {}

@@ -818,7 +818,7 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
         (200, Some("STOPPED")),
         "{body}"
     );
-    let (status, _) = send(
+    let (status, body) = send(
         &app,
         &app.client,
         "POST",
@@ -826,7 +826,7 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
         json!({}),
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{body}");
     let operator = app
         .user_with_role(&app.client, "op@example.com", "operator")
         .await;
