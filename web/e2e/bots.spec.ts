@@ -104,7 +104,9 @@ test("starts it and sees its evaluations explained as traces", async () => {
       async () => {
         decision = (await latest("decision-traces"))[0];
         closed = (await latest("no-trade-traces")).find(
-          (t) => Date.parse(t.created_at) >= scoredAt - 1_000 && (t.blocked_by ?? []).some((b) => b.code === "MARKET_CLOSED"),
+          // Seen since the score, not created since: a closed market folds every evaluation
+          // into one suppression row whose created_at may predate it.
+          (t) => Date.parse((t.last_seen_at as string | null) ?? t.created_at) >= scoredAt - 1_000 && (t.blocked_by ?? []).some((b) => b.code === "MARKET_CLOSED"),
         );
         return Boolean(decision ?? closed);
       },
