@@ -1,22 +1,13 @@
 import { useState } from "react";
 import { Copy, Check } from "lucide-react";
+import { copyText } from "../lib/clipboard";
 
 /** A trace id in monospace with a copy button (the full id is copied). */
 export function TraceId({ id, short = false }: { id: string | null | undefined; short?: boolean }) {
   const [copied, setCopied] = useState(false);
   if (!id) return <span className="text-xs text-muted">no trace id</span>;
   const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(id);
-    } catch {
-      // Clipboard API refused (http origin, permissions): fall back to a selection copy.
-      const el = document.createElement("textarea");
-      el.value = id;
-      document.body.appendChild(el);
-      el.select();
-      document.execCommand("copy");
-      el.remove();
-    }
+    await copyText(id);
     setCopied(true);
     setTimeout(() => setCopied(false), 1500);
   };

@@ -11,6 +11,7 @@ import type { ApiError } from "../../../api/errors";
 import { formatTime } from "../../../lib/time";
 import { cn } from "../../../lib/cn";
 import { tradeQuery, type TraceBlocker } from "../../../queries/traces";
+import { copyText } from "../../../lib/clipboard";
 
 /** Every gate that blocked, each with its human reason, code and suggested fix. */
 export function BlockerList({ blockers }: { blockers: TraceBlocker[] }) {
@@ -139,16 +140,7 @@ export function LinkedTrade({ botId, tradeId }: { botId: string; tradeId: string
 export function CopyLinkButton({ href, label }: { href: string; label: string }) {
   const [copied, setCopied] = useState(false);
   const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(href);
-    } catch {
-      const el = document.createElement("textarea");
-      el.value = href;
-      document.body.appendChild(el);
-      el.select();
-      document.execCommand("copy");
-      el.remove();
-    }
+    await copyText(href);
     setCopied(true);
     setTimeout(() => setCopied(false), 1500);
   };
