@@ -3,9 +3,8 @@ import { Filter, X } from "lucide-react";
 import { Button } from "../../components/Button";
 import { SEVERITIES, type SystemEvent } from "../../queries/events";
 import type { SearchParams } from "../../router";
-import { UUID_RE } from "./search";
+import { BotIdError, BotIdField, FILTER_INPUT, botIdInvalid } from "../../components/BotIdField";
 
-const input = "mt-1 block w-full rounded-md border border-line bg-surface-2 px-2 py-1.5 text-sm";
 
 /**
  * Severity applies at once; code, bot and provider apply on Enter or "Apply" (one request per
@@ -19,7 +18,7 @@ export function FilterBar({ search, onChange, seen }: {
   const [code, setCode] = useState(search.code ?? "");
   const [bot, setBot] = useState(search.bot ?? "");
   const [provider, setProvider] = useState(search.provider ?? "");
-  const botInvalid = bot.trim() !== "" && !UUID_RE.test(bot.trim());
+  const botInvalid = botIdInvalid(bot);
   const active = Boolean(search.severity || search.code || search.bot || search.provider);
   const codes = [...new Set(seen.map((e) => e.code))].sort();
   const providers = [...new Set(seen.flatMap((e) => (e.provider_id ? [e.provider_id] : [])))].sort();
@@ -37,7 +36,7 @@ export function FilterBar({ search, onChange, seen }: {
       <label className="w-36 text-xs font-medium text-muted">
         Severity
         <select
-          className={input}
+          className={FILTER_INPUT}
           value={search.severity ?? ""}
           onChange={(e) => onChange({ severity: e.target.value || undefined, event: undefined })}
         >
@@ -51,28 +50,17 @@ export function FilterBar({ search, onChange, seen }: {
       </label>
       <label className="w-56 text-xs font-medium text-muted">
         Code
-        <input className={`${input} font-mono`} value={code} onChange={(e) => setCode(e.target.value)} placeholder="e.g. BOT_KILLED" list="event-codes" spellCheck={false} />
+        <input className={`${FILTER_INPUT} font-mono`} value={code} onChange={(e) => setCode(e.target.value)} placeholder="e.g. BOT_KILLED" list="event-codes" spellCheck={false} />
         <datalist id="event-codes">
           {codes.map((c) => (
             <option key={c} value={c} />
           ))}
         </datalist>
       </label>
-      <label className="w-80 text-xs font-medium text-muted">
-        Bot id
-        <input
-          className={`${input} font-mono`}
-          value={bot}
-          onChange={(e) => setBot(e.target.value)}
-          placeholder="bot UUID"
-          spellCheck={false}
-          aria-invalid={botInvalid || undefined}
-          aria-describedby={botInvalid ? "bot-invalid" : undefined}
-        />
-      </label>
+      <BotIdField value={bot} onChange={setBot} errorId="bot-invalid" />
       <label className="w-44 text-xs font-medium text-muted">
         Provider
-        <input className={`${input} font-mono`} value={provider} onChange={(e) => setProvider(e.target.value)} placeholder="e.g. databento" list="event-providers" spellCheck={false} />
+        <input className={`${FILTER_INPUT} font-mono`} value={provider} onChange={(e) => setProvider(e.target.value)} placeholder="e.g. databento" list="event-providers" spellCheck={false} />
         <datalist id="event-providers">
           {providers.map((p) => (
             <option key={p} value={p} />
@@ -90,9 +78,7 @@ export function FilterBar({ search, onChange, seen }: {
         )}
       </div>
       {botInvalid && (
-        <p id="bot-invalid" role="alert" className="basis-full text-xs text-bad">
-          Bot id must be a UUID such as 0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.
-        </p>
+        <BotIdError id="bot-invalid" />
       )}
     </form>
   );

@@ -5,7 +5,7 @@ import { useNavigate, useSearch } from "@tanstack/react-router";
 import type { EventFilters } from "../../queries/events";
 import type { SearchParams } from "../../router";
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID_RE } from "../../components/BotIdField";
 
 export function filtersFromSearch(search: SearchParams): EventFilters {
   return {

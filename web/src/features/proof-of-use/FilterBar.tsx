@@ -3,10 +3,9 @@ import { Filter, X } from "lucide-react";
 import { Button } from "../../components/Button";
 import { USAGE_STATUSES, WINDOWS, type ProviderUsageSeries } from "../../queries/usage";
 import type { SearchParams } from "../../router";
-import { UUID_RE } from "../events/search";
 import { DEFAULT_WINDOW, fromLocalInput, toLocalInput } from "./search";
+import { BotIdError, BotIdField, FILTER_INPUT, botIdInvalid } from "../../components/BotIdField";
 
-const input = "mt-1 block w-full rounded-md border border-line bg-surface-2 px-2 py-1.5 text-sm";
 
 /**
  * Provider, status and window apply at once; the bot id and a custom range apply on Enter or
@@ -22,7 +21,7 @@ export function FilterBar({ search, onChange, providers }: {
   const [to, setTo] = useState(toLocalInput(search.to));
   const win = search.window ?? DEFAULT_WINDOW;
   const custom = win === "custom";
-  const botInvalid = bot.trim() !== "" && !UUID_RE.test(bot.trim());
+  const botInvalid = botIdInvalid(bot);
   const active = Boolean(search.provider || search.bot || search.status || search.window);
   const known = providers?.some((p) => p.provider_id === search.provider);
 
@@ -42,7 +41,7 @@ export function FilterBar({ search, onChange, providers }: {
     >
       <label className="w-48 text-xs font-medium text-muted">
         Provider
-        <select className={input} value={search.provider ?? ""} onChange={(e) => onChange({ provider: e.target.value || undefined, usage: undefined })}>
+        <select className={FILTER_INPUT} value={search.provider ?? ""} onChange={(e) => onChange({ provider: e.target.value || undefined, usage: undefined })}>
           <option value="">All providers</option>
           {search.provider && !known && <option value={search.provider}>{search.provider}</option>}
           {providers?.map((p) => (
@@ -54,7 +53,7 @@ export function FilterBar({ search, onChange, providers }: {
       </label>
       <label className="w-36 text-xs font-medium text-muted">
         Status
-        <select className={input} value={search.status ?? ""} onChange={(e) => onChange({ status: e.target.value || undefined, usage: undefined })}>
+        <select className={FILTER_INPUT} value={search.status ?? ""} onChange={(e) => onChange({ status: e.target.value || undefined, usage: undefined })}>
           <option value="">All statuses</option>
           {USAGE_STATUSES.map((s) => (
             <option key={s} value={s}>
@@ -66,7 +65,7 @@ export function FilterBar({ search, onChange, providers }: {
       <label className="w-40 text-xs font-medium text-muted">
         Time window
         <select
-          className={input}
+          className={FILTER_INPUT}
           value={win}
           onChange={(e) => {
             const w = e.target.value;
@@ -93,26 +92,15 @@ export function FilterBar({ search, onChange, providers }: {
         <>
           <label className="w-52 text-xs font-medium text-muted">
             From
-            <input type="datetime-local" className={input} value={from} onChange={(e) => setFrom(e.target.value)} />
+            <input type="datetime-local" className={FILTER_INPUT} value={from} onChange={(e) => setFrom(e.target.value)} />
           </label>
           <label className="w-52 text-xs font-medium text-muted">
             To
-            <input type="datetime-local" className={input} value={to} onChange={(e) => setTo(e.target.value)} />
+            <input type="datetime-local" className={FILTER_INPUT} value={to} onChange={(e) => setTo(e.target.value)} />
           </label>
         </>
       )}
-      <label className="w-80 text-xs font-medium text-muted">
-        Bot id
-        <input
-          className={`${input} font-mono`}
-          value={bot}
-          onChange={(e) => setBot(e.target.value)}
-          placeholder="bot UUID"
-          spellCheck={false}
-          aria-invalid={botInvalid || undefined}
-          aria-describedby={botInvalid ? "usage-bot-invalid" : undefined}
-        />
-      </label>
+      <BotIdField value={bot} onChange={setBot} errorId="usage-bot-invalid" />
       <div className="flex gap-2">
         <Button type="submit" variant="primary" disabledReason={botInvalid ? "Bot id must be a UUID" : null}>
           <Filter size={14} aria-hidden /> Apply
@@ -126,9 +114,7 @@ export function FilterBar({ search, onChange, providers }: {
         )}
       </div>
       {botInvalid && (
-        <p id="usage-bot-invalid" role="alert" className="basis-full text-xs text-bad">
-          Bot id must be a UUID such as 0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.
-        </p>
+        <BotIdError id="usage-bot-invalid" />
       )}
     </form>
   );

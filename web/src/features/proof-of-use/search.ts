@@ -2,7 +2,7 @@
 // 24h, 7d or custom, default 24h), from/to (RFC 3339, custom only), usage (open event id).
 import { isWindowId, WINDOWS, type TimeWindow, type UsageFilters } from "../../queries/usage";
 import type { SearchParams } from "../../router";
-import { UUID_RE } from "../events/search";
+import { UUID_RE } from "../../components/BotIdField";
 
 export const DEFAULT_WINDOW = "24h";
 
