@@ -143,10 +143,8 @@ pub struct SupervisorState {
     period: Duration,
     intensity: Intensity,
     // Keyed by start sequence number: iteration order is start order, and a restarted child
-    // keeps its place (rest_for_one relies on this). Boxed because B-tree nodes hold 11 slots
-    // and appending leaves them about half full: a slot costs 8 bytes instead of a whole
-    // `Child` (192), ~130 bytes less per child (docs/benchmarks.md, issue 14).
-    children: BTreeMap<u64, Box<Child>>,
+    // keeps its place (rest_for_one relies on this).
+    children: BTreeMap<u64, Child>,
     by_id: HashMap<String, u64>,
     by_actor: HashMap<ActorId, u64>,
     next_seq: u64,
@@ -309,7 +307,7 @@ impl SupervisorState {
         self.by_id.insert(id.clone(), seq);
         self.children.insert(
             seq,
-            Box::new(Child {
+            Child {
                 spec,
                 cell: Some(cell),
                 status: ChildStatus::Running,
@@ -318,7 +316,7 @@ impl SupervisorState {
                 streak: 0,
                 started_at: Instant::now(),
                 heartbeat_stop_sent: false,
-            }),
+            },
         );
         self.emit(EventKind::ChildStarted { child: id });
         if wants_heartbeat {
@@ -755,20 +753,14 @@ impl Actor for Supervisor {
                 let _ = reply.send(r);
             }
             SupervisorMsg::WhichChildren(reply) => {
-                let _ = reply.send(
-                    state
-                        .children
-                        .values()
-                        .map(|c| SupervisorState::info(c))
-                        .collect(),
-                );
+                let _ = reply.send(state.children.values().map(SupervisorState::info).collect());
             }
             SupervisorMsg::Child(id, reply) => {
                 let info = state
                     .by_id
                     .get(&id)
                     .and_then(|seq| state.children.get(seq))
-                    .map(|c| SupervisorState::info(c));
+                    .map(SupervisorState::info);
                 let _ = reply.send(info);
             }
             SupervisorMsg::Shutdown => myself.stop(Some(SHUTDOWN_REASON_STR.to_string())),
