@@ -37,3 +37,4 @@ docs: api-types
 bench:
 	cargo bench -p tradeplane-actors --bench supervision
 	cargo run --release -p tradeplane-actors --example supervision_load
+	scripts/bench-supervision-vs-otp.sh
