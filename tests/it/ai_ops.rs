@@ -31,9 +31,14 @@ fn event(
     code: Option<&str>,
     ago: Duration,
 ) -> UsageEvent {
-    let mut e = UsageEvent::new(provider, "chat", status, latency);
+    let mut e = UsageEvent::new(
+        provider,
+        "chat",
+        status,
+        latency,
+        crate::helpers::now() - ago,
+    );
     e.error_code = code.map(str::to_owned);
-    e.created_at = Utc::now() - ago;
     e
 }
 

@@ -67,7 +67,7 @@ impl SseClient {
 
     fn parse(block: &str) -> Msg {
         let mut msg = Msg {
-            received_at: Some(Utc::now()),
+            received_at: Some(crate::helpers::now()),
             ..Msg::default()
         };
         let mut data = Vec::new();
@@ -161,7 +161,7 @@ fn marker(rt: &RuntimeHandle, name: &str) -> u64 {
     rt.bus().publish(
         LiveKind::SystemEvent,
         None,
-        Utc::now(),
+        crate::helpers::now(),
         json!({ "code": "TEST_MARKER", "marker": name }),
     )
 }

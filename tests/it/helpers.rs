@@ -118,6 +118,11 @@ fn writer_routes() -> (
     )
 }
 
+/// The system clock's time: what an app on the system clock reads now.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    Clock::system().now()
+}
+
 /// The app with no providers configured and a detached runtime (nothing supervised).
 pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, test_config(), Clock::system()).await
@@ -151,7 +156,9 @@ pub async fn spawn_app_with_runtime_config(
     let runtime = Runtime::start(pool.clone(), config).await.unwrap();
     let handle = runtime.handle();
     let state = AppState::new(pool, test_config(), handle);
-    let mut app = serve_state(state, Clock::system()).await;
+    // The API runs on the runtime's clock.
+    let clock = state.clock.clone();
+    let mut app = serve_state(state, clock).await;
     app.runtime = Some(RuntimeGuard(Some(runtime)));
     app
 }
