@@ -141,7 +141,7 @@ fn serving_clock(args: ClockArgs, env: &EnvMap) -> anyhow::Result<Clock> {
         .collect();
     if !real.is_empty() {
         anyhow::bail!(
-            "--clock-start / TRADEPLANE_CLOCK_START is for test stacks; refused because {} reach a real vendor (point every provider at `tradeplane sandbox`, or unset it)",
+            "--clock-start / TRADEPLANE_CLOCK_START is for test stacks; refused while these providers reach a real vendor: {} (point every provider at `tradeplane sandbox`, or unset it)",
             real.join(", ")
         );
     }
