@@ -24,7 +24,7 @@ pub struct AppState {
     /// clients), or built from an env map for a detached runtime.
     pub integrations: Arc<Integrations>,
     /// The process's one clock, the runtime's (`RuntimeHandle::clock`): expiry, throttling,
-    /// TOTP steps and every stamp the API writes. Tests may swap in a manual one.
+    /// TOTP steps and every stamp the API writes (manual in tests: a detached runtime on it).
     pub clock: Clock,
     /// How often an idle `/api/events/stream` sends a keep-alive comment (short in tests).
     pub events_keep_alive: Duration,

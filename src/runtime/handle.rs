@@ -5,10 +5,10 @@ use super::*;
 
 impl RuntimeHandle {
     /// A handle with nothing running behind it: snapshots are empty/UNKNOWN and every command
-    /// answers `NotRunning`. For an `AppState` built without a runtime.
-    pub fn detached() -> Self {
-        let t = TelemetryHandle::detached();
-        let clock = t.clock().clone();
+    /// answers `NotRunning`. For an `AppState` built without a runtime; `clock` is the one its
+    /// API runs on.
+    pub fn detached(clock: Clock) -> Self {
+        let t = TelemetryHandle::detached(clock.clone());
         let config = SchedulerConfig::default();
         RuntimeHandle {
             inner: Arc::new(Inner {

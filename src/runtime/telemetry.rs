@@ -164,12 +164,12 @@ impl TelemetryHandle {
 
     /// A handle with no writer behind it: every event is counted as dropped. For an AppState
     /// built without a running runtime.
-    pub fn detached() -> Self {
+    pub fn detached(clock: Clock) -> Self {
         let (tx, _rx) = mpsc::channel(1);
         Self {
             tx,
             counters: Arc::default(),
-            bus: EventBus::default(),
+            bus: EventBus::new(BusConfig::default(), clock),
         }
     }
 }

@@ -416,14 +416,11 @@ async fn an_idle_stream_gets_keep_alives(pool: PgPool) {
     let mut state = AppState::with_env(
         pool,
         test_config(),
-        RuntimeHandle::detached(),
+        RuntimeHandle::detached(Clock::system()),
         &EnvMap::new(),
     );
     state.events_keep_alive = Duration::from_millis(200);
-    let app = serve_state(state, Clock::system())
-        .await
-        .signed_in_as_admin()
-        .await;
+    let app = serve_state(state).await.signed_in_as_admin().await;
     let mut sse = SseClient::open(&app.client, stream_url(&app, ""), None).await;
     // A detached runtime's bus works; nothing publishes on it.
     sse.position().await;

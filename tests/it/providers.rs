@@ -363,7 +363,7 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
 
 #[tokio::test]
 async fn a_detached_runtime_runs_no_provider_calls() {
-    let rt = tradeplane::runtime::RuntimeHandle::detached();
+    let rt = tradeplane::runtime::RuntimeHandle::detached(Clock::system());
     assert!(rt.providers_health().is_empty());
     assert!(matches!(
         rt.verify_provider("openai").await,
