@@ -469,3 +469,32 @@ fn databento_range(body: &[u8]) -> Response {
         Err(e) => detail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get(clock: &Clock, path: &str) -> Value {
+        let req = Request::get(path)
+            .header("authorization", "Bearer sandbox")
+            .header("x-finnhub-token", "sandbox")
+            .body(Body::empty())
+            .unwrap();
+        let res = router(clock.clone()).oneshot(req).await.unwrap();
+        serde_json::from_slice(&to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn times_come_from_the_clock_it_is_given() {
+        let clock = Clock::manual("2026-11-28T18:00:00Z".parse().unwrap());
+        let status = get(&clock, "/polygon/v1/marketstatus/now").await;
+        assert_eq!(status["serverTime"], "2026-11-28T18:00:00+00:00");
+        clock.advance(chrono::TimeDelta::minutes(1));
+        let finnhub = get(&clock, "/finnhub/stock/market-status").await;
+        assert_eq!(finnhub["t"], 1_795_888_860);
+    }
+}
