@@ -4,12 +4,22 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use tradeplane::clock::Clock;
 use tradeplane::runtime::{TelemetryConfig, TelemetryWriter};
 use tradeplane::store::usage_events::{self, UsageEvent, UsageStatus};
 
 fn events(n: u64) -> Vec<UsageEvent> {
+    let clock = Clock::system();
     (0..n)
-        .map(|i| UsageEvent::new("bench", "bars.fetch", UsageStatus::Ok, (i % 200) as u32))
+        .map(|i| {
+            UsageEvent::new(
+                "bench",
+                "bars.fetch",
+                UsageStatus::Ok,
+                (i % 200) as u32,
+                clock.now(),
+            )
+        })
         .collect()
 }
 
@@ -47,7 +57,8 @@ fn telemetry(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             let pool = pool.clone();
             async move {
-                let writer = TelemetryWriter::start(pool, TelemetryConfig::default());
+                let writer =
+                    TelemetryWriter::start(pool, TelemetryConfig::default(), Clock::system());
                 let t = writer.handle();
                 for e in events(100_000) {
                     assert!(t.usage(e));

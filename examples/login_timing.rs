@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let state = api::AppState::with_env(
         pool.clone(),
         config,
-        tradeplane::runtime::RuntimeHandle::detached(),
+        tradeplane::runtime::RuntimeHandle::detached(tradeplane::clock::Clock::system()),
         &tradeplane::integrations::registry::EnvMap::new(),
     );
     tradeplane::auth::password::warm_up().await;

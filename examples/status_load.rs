@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::with_env(
         pool.clone(),
         config,
-        RuntimeHandle::detached(),
+        RuntimeHandle::detached(tradeplane::clock::Clock::system()),
         &EnvMap::new(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use tradeplane::clock::Clock;
 use tradeplane::runtime::{TelemetryConfig, TelemetryWriter};
 use tradeplane::store::usage_events::{UsageEvent, UsageStatus};
 use uuid::Uuid;
@@ -26,8 +27,14 @@ fn config() -> TelemetryConfig {
     c
 }
 
-fn event(tag: &str, i: u64) -> UsageEvent {
-    let mut e = UsageEvent::new(tag, "bars.fetch", UsageStatus::Ok, (i % 200) as u32);
+fn event(clock: &Clock, tag: &str, i: u64) -> UsageEvent {
+    let mut e = UsageEvent::new(
+        tag,
+        "bars.fetch",
+        UsageStatus::Ok,
+        (i % 200) as u32,
+        clock.now(),
+    );
     if i.is_multiple_of(10) {
         e.bot_id = Some(Uuid::now_v7());
     }
@@ -45,7 +52,7 @@ async fn count(pool: &sqlx::PgPool, tag: &str) -> anyhow::Result<i64> {
 
 async fn paced(pool: &sqlx::PgPool, rate: u64, seconds: u64) -> anyhow::Result<()> {
     let tag = format!("load-{}", Uuid::now_v7());
-    let writer = TelemetryWriter::start(pool.clone(), config());
+    let writer = TelemetryWriter::start(pool.clone(), config(), Clock::system());
     let t = writer.handle();
     let total = rate * seconds;
     let per_ms = rate / 1000;
@@ -56,7 +63,7 @@ async fn paced(pool: &sqlx::PgPool, rate: u64, seconds: u64) -> anyhow::Result<(
     while sent < total {
         tick.tick().await;
         for _ in 0..per_ms {
-            t.usage(event(&tag, sent));
+            t.usage(event(t.clock(), &tag, sent));
             sent += 1;
         }
     }
@@ -83,7 +90,7 @@ async fn paced(pool: &sqlx::PgPool, rate: u64, seconds: u64) -> anyhow::Result<(
 
 async fn flat_out(pool: &sqlx::PgPool, total: u64) -> anyhow::Result<()> {
     let tag = format!("load-{}", Uuid::now_v7());
-    let writer = TelemetryWriter::start(pool.clone(), config());
+    let writer = TelemetryWriter::start(pool.clone(), config(), Clock::system());
     let t = writer.handle();
     let start = Instant::now();
     let mut sent = 0u64;
@@ -92,7 +99,7 @@ async fn flat_out(pool: &sqlx::PgPool, total: u64) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_micros(200)).await;
             continue;
         }
-        t.usage(event(&tag, sent));
+        t.usage(event(t.clock(), &tag, sent));
         sent += 1;
         if sent.is_multiple_of(1024) {
             tokio::task::yield_now().await;

@@ -15,7 +15,6 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use futures::StreamExt;
 use tradeplane::domain::timeframe::Timeframe;
 use tradeplane::integrations::registry::EnvMap;
@@ -111,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
         &http.local_addr()?.to_string(),
         &redis.local_addr()?.to_string(),
     )?;
-    tokio::spawn(tradeplane::sandbox::serve(http, redis));
+    tokio::spawn(tradeplane::sandbox::serve(
+        http,
+        redis,
+        tradeplane::clock::Clock::system(),
+    ));
 
     let run = format!("load-{}", Uuid::now_v7());
     let rss_before = rss_mib();
@@ -148,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
         rss_mib()
     );
     let calendar = tradeplane::store::cme_holidays::load_calendar(&pool).await?;
-    let session = calendar.is_open(Utc::now());
+    let session = calendar.is_open(tradeplane::clock::Clock::system().now());
     println!("market session now: {session:?}");
 
     // Let every runner load its history, then measure a steady window.

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         let started = Instant::now();
         let mut done = 0;
+        let clock = tradeplane::clock::Clock::system();
         while done < total {
             let events: Vec<UsageEvent> = (0..batch)
                 .map(|i| {
@@ -61,7 +62,8 @@ async fn main() -> anyhow::Result<()> {
                     } else {
                         UsageStatus::Ok
                     };
-                    let mut e = UsageEvent::new(PROVIDERS[i % 17], "bars.fetch", status, 12);
+                    let mut e =
+                        UsageEvent::new(PROVIDERS[i % 17], "bars.fetch", status, 12, clock.now());
                     if status == UsageStatus::Error {
                         e.error_code = Some("TIMEOUT".into());
                     }

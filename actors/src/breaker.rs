@@ -16,7 +16,6 @@
 pub mod actor;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -106,7 +105,7 @@ pub struct BreakerSnapshot {
 pub struct CircuitBreaker {
     name: String,
     config: BreakerConfig,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     sink: SharedSink,
     state: BreakerState,
     failures: VecDeque<SystemTime>,
@@ -138,7 +137,7 @@ impl CircuitBreaker {
     pub fn new(
         name: impl Into<String>,
         config: BreakerConfig,
-        clock: Arc<dyn Clock>,
+        clock: Clock,
         sink: SharedSink,
     ) -> Self {
         Self {
@@ -166,7 +165,7 @@ impl CircuitBreaker {
     pub fn restore(
         name: impl Into<String>,
         config: BreakerConfig,
-        clock: Arc<dyn Clock>,
+        clock: Clock,
         sink: SharedSink,
         snapshot: &BreakerSnapshot,
     ) -> Self {
@@ -182,14 +181,18 @@ impl CircuitBreaker {
         b.probe_successes = snapshot.probe_successes;
         b.probes_admitted = snapshot.probe_successes;
         if b.state == BreakerState::Open && b.opened_at.is_none() {
-            b.opened_at = Some(b.clock.now());
+            b.opened_at = Some(b.now());
         }
         if b.state == BreakerState::HalfOpen && b.half_opened_at.is_none() {
-            b.half_opened_at = Some(b.clock.now());
+            b.half_opened_at = Some(b.now());
         }
-        let now = b.clock.now();
+        let now = b.now();
         b.prune(now);
         b
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock.now().into()
     }
 
     pub fn snapshot(&self) -> BreakerSnapshot {
@@ -224,7 +227,7 @@ impl CircuitBreaker {
 
     /// Asks to make one call.
     pub fn try_acquire(&mut self) -> Result<Permit, BreakerOpen> {
-        let now = self.clock.now();
+        let now = self.now();
         match self.state {
             BreakerState::Closed => Ok(Permit {
                 epoch: self.epoch,
@@ -280,7 +283,7 @@ impl CircuitBreaker {
             self.probes_in_flight = self.probes_in_flight.saturating_sub(1);
             self.probe_successes += 1;
             if self.probe_successes >= self.config.half_open_probes {
-                let now = self.clock.now();
+                let now = self.now();
                 self.transition(BreakerState::Closed, now, "half-open probes succeeded");
             }
         }
@@ -291,7 +294,7 @@ impl CircuitBreaker {
         if permit.epoch != self.epoch {
             return;
         }
-        let now = self.clock.now();
+        let now = self.now();
         match self.state {
             BreakerState::Closed => {
                 self.failures.push_back(now);
@@ -312,13 +315,13 @@ impl CircuitBreaker {
 
     /// Manual reset to CLOSED (clears the failure window).
     pub fn reset(&mut self) {
-        let now = self.clock.now();
+        let now = self.now();
         self.transition(BreakerState::Closed, now, "manual reset");
     }
 
     /// Manual trip to OPEN (cool-down starts now).
     pub fn trip(&mut self, reason: &str) {
-        let now = self.clock.now();
+        let now = self.now();
         self.open(now, reason);
     }
 

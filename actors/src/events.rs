@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::breaker::BreakerState;
+use crate::clock::Clock;
 
 /// One supervision action, stamped with its source (supervisor or breaker name) and wall time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,10 +21,11 @@ pub struct SupervisionEvent {
 }
 
 impl SupervisionEvent {
-    pub fn new(source: impl Into<String>, kind: EventKind) -> Self {
+    /// Stamped with `clock`'s time.
+    pub fn new(source: impl Into<String>, kind: EventKind, clock: &Clock) -> Self {
         Self {
             source: source.into(),
-            at: SystemTime::now(),
+            at: clock.now().into(),
             kind,
         }
     }

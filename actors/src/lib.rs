@@ -3,7 +3,7 @@
 //! a circuit breaker, a heartbeat watchdog, and a typed supervision event sink.
 //!
 //! No IO of its own: events go to a [`SupervisionEventSink`], breaker state is exported as a
-//! serializable [`BreakerSnapshot`].
+//! serializable [`BreakerSnapshot`], wall time comes from an injected [`Clock`].
 
 pub mod breaker;
 pub mod clock;
@@ -14,7 +14,7 @@ pub mod watchdog;
 pub use breaker::{
     BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, CircuitBreaker, Permit,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::Clock;
 pub use events::{
     ChannelSink, EventKind, NoopSink, SharedSink, SupervisionEvent, SupervisionEventSink, noop_sink,
 };

@@ -3,9 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use tradeplane_actors::breaker::actor::{BreakerActor, BreakerMsg};
 use tradeplane_actors::{
-    BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, EventKind, ManualClock,
+    BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, Clock, EventKind,
     SupervisionEvent, SupervisionEventSink,
 };
 
@@ -34,8 +35,18 @@ impl Recorder {
 
 const MIN: Duration = Duration::from_secs(60);
 
-fn breaker(config: BreakerConfig) -> (CircuitBreaker, Arc<ManualClock>, Arc<Recorder>) {
-    let clock = Arc::new(ManualClock::fixed());
+/// A manual clock at a fixed instant, so the tests are reproducible.
+fn manual_clock() -> Clock {
+    Clock::manual("2025-01-01T00:00:00Z".parse().unwrap())
+}
+
+/// The breaker's config speaks std durations.
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap()
+}
+
+fn breaker(config: BreakerConfig) -> (CircuitBreaker, Clock, Arc<Recorder>) {
+    let clock = manual_clock();
     let rec = Arc::new(Recorder::default());
     let b = CircuitBreaker::new("svc", config, clock.clone(), rec.clone());
     (b, clock, rec)
@@ -59,10 +70,10 @@ fn defaults_are_three_failures_in_thirty_minutes() {
 fn opens_on_third_failure_within_window() {
     let (mut b, clock, rec) = breaker(BreakerConfig::default());
     fail(&mut b);
-    clock.advance(10 * MIN);
+    clock.advance(delta(10 * MIN));
     fail(&mut b);
     assert_eq!(b.state(), BreakerState::Closed);
-    clock.advance(10 * MIN);
+    clock.advance(delta(10 * MIN));
     fail(&mut b);
     assert_eq!(b.state(), BreakerState::Open);
     assert_eq!(
@@ -76,9 +87,9 @@ fn failures_outside_window_do_not_count() {
     let (mut b, clock, _) = breaker(BreakerConfig::default());
     for _ in 0..10 {
         fail(&mut b);
-        clock.advance(16 * MIN);
+        clock.advance(delta(16 * MIN));
         fail(&mut b);
-        clock.advance(16 * MIN);
+        clock.advance(delta(16 * MIN));
         // Never 3 within 30 min.
         assert_eq!(b.state(), BreakerState::Closed);
     }
@@ -106,11 +117,11 @@ fn zero_calls_pass_while_open() {
         assert_eq!(e.state, BreakerState::Open);
         assert!(e.retry_after <= last && e.retry_after > Duration::ZERO);
         last = e.retry_after;
-        clock.advance(Duration::from_secs(1));
+        clock.advance(delta(Duration::from_secs(1)));
     }
-    clock.advance(Duration::from_millis(999));
+    clock.advance(delta(Duration::from_millis(999)));
     assert!(b.try_acquire().is_err(), "1 ms before the cool-down ends");
-    clock.advance(Duration::from_millis(1));
+    clock.advance(delta(Duration::from_millis(1)));
     let p = b.try_acquire().expect("probe after cool-down");
     assert!(p.is_probe());
     assert_eq!(b.state(), BreakerState::HalfOpen);
@@ -127,7 +138,7 @@ fn half_open_admits_exactly_n_probes_and_closes_when_all_succeed() {
     for _ in 0..3 {
         fail(&mut b);
     }
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     let probes: Vec<_> = (0..3).map(|_| b.try_acquire().expect("probe")).collect();
     for _ in 0..10 {
         let e = b.try_acquire().expect_err("only 3 probes");
@@ -159,7 +170,7 @@ fn probe_failure_reopens_and_restarts_cool_down() {
     for _ in 0..3 {
         fail(&mut b);
     }
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     let p = b.try_acquire().expect("probe");
     b.record_failure(p);
     assert_eq!(b.state(), BreakerState::Open);
@@ -178,7 +189,7 @@ fn stale_permits_do_not_change_state() {
     for _ in 0..3 {
         fail(&mut b);
     }
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     let probe = b.try_acquire().expect("probe");
     // The slow call from before the trip finishes now: ignored.
     b.record_success(slow);
@@ -195,19 +206,19 @@ fn lost_probe_reopens_after_cool_down() {
     for _ in 0..3 {
         fail(&mut b);
     }
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     let _lost = b.try_acquire().expect("probe");
-    clock.advance(MIN - Duration::from_secs(1));
+    clock.advance(delta(MIN - Duration::from_secs(1)));
     assert_eq!(
         b.try_acquire().expect_err("busy").state,
         BreakerState::HalfOpen
     );
-    clock.advance(Duration::from_secs(1));
+    clock.advance(delta(Duration::from_secs(1)));
     assert_eq!(
         b.try_acquire().expect_err("reopened").state,
         BreakerState::Open
     );
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     assert!(b.try_acquire().is_ok(), "new probe after another cool-down");
 }
 
@@ -236,7 +247,7 @@ fn manual_reset_and_trip() {
 fn snapshot_round_trips_through_json_and_restores_behaviour() {
     let (mut b, clock, _) = breaker(BreakerConfig::default());
     fail(&mut b);
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     fail(&mut b);
     let snap = b.snapshot();
     assert_eq!(snap.state, BreakerState::Closed);
@@ -263,7 +274,7 @@ fn snapshot_round_trips_through_json_and_restores_behaviour() {
 
     // Open state with its opened_at survives: still refusing, same remaining cool-down.
     let open = restored.snapshot();
-    clock.advance(Duration::from_secs(20));
+    clock.advance(delta(Duration::from_secs(20)));
     let mut again = CircuitBreaker::restore(
         "svc",
         BreakerConfig::default(),
@@ -283,7 +294,7 @@ fn restore_drops_expired_failures_and_forgets_in_flight_probes() {
     for _ in 0..3 {
         fail(&mut b);
     }
-    clock.advance(MIN);
+    clock.advance(delta(MIN));
     let _probe = b.try_acquire().expect("probe");
     let snap = b.snapshot();
     assert_eq!(
@@ -321,7 +332,7 @@ fn restore_drops_expired_failures_and_forgets_in_flight_probes() {
 
 #[tokio::test]
 async fn actor_wrapper_serves_the_same_machine() {
-    let clock = Arc::new(ManualClock::fixed());
+    let clock = manual_clock();
     let rec = Arc::new(Recorder::default());
     let b = CircuitBreaker::new(
         "svc-actor",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use tradeplane_actors::{
-    ChannelSink, EventKind, Restart, Strategy, Supervisor, SupervisorSpec, noop_sink,
+    ChannelSink, Clock, EventKind, Restart, Strategy, Supervisor, SupervisorSpec, noop_sink,
 };
 
 fn spec(
@@ -227,4 +227,26 @@ async fn failed_initial_start_stops_started_children_and_fails_spawn() {
     assert!(r.is_err());
     assert_eq!(next_n(&mut rx, 2).await, ["started:a", "stopped:a"]);
     quiet(&mut rx, Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_stamped_with_the_spec_clock() {
+    let (tx, _rx) = life_channel();
+    let (sink, mut evs) = ChannelSink::new();
+    let at: chrono::DateTime<chrono::Utc> = "2026-11-28T12:00:00Z".parse().unwrap();
+    let clock = Clock::manual(at);
+    let (sup, _) = Supervisor::spawn(
+        None,
+        spec(Strategy::OneForOne, &["a"], &tx).clock(clock.clone()),
+        Arc::new(sink),
+        None,
+    )
+    .await
+    .expect("spawn");
+    let started = event(&mut evs, |k| matches!(k, EventKind::ChildStarted { .. })).await;
+    assert_eq!(started.at, at.into());
+    clock.advance(chrono::TimeDelta::minutes(5));
+    sup.stop_and_wait(None, Some(WAIT)).await.expect("stop");
+    let shut = event(&mut evs, |k| matches!(k, EventKind::ChildShutdown { .. })).await;
+    assert_eq!(shut.at, (at + chrono::TimeDelta::minutes(5)).into());
 }

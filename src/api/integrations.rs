@@ -149,7 +149,7 @@ fn verify_fix(id: &str, outcome: Option<Outcome>, message: &str) -> String {
 async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
     let (verifications, usage) = tokio::try_join!(
         store::verifications(&state.pool),
-        store::usage_summaries(&state.pool)
+        store::usage_summaries(&state.pool, state.clock.now())
     )?;
     let providers = state
         .integrations

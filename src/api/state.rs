@@ -23,7 +23,8 @@ pub struct AppState {
     /// Provider registry, configs and clients: the runtime's (its ProviderActors own the same
     /// clients), or built from an env map for a detached runtime.
     pub integrations: Arc<Integrations>,
-    /// The time source for expiry, throttling and TOTP steps (manual in tests).
+    /// The process's one clock, the runtime's (`RuntimeHandle::clock`): expiry, throttling,
+    /// TOTP steps and every stamp the API writes (manual in tests: a detached runtime on it).
     pub clock: Clock,
     /// How often an idle `/api/events/stream` sends a keep-alive comment (short in tests).
     pub events_keep_alive: Duration,
@@ -42,7 +43,12 @@ impl AppState {
     /// runtime is not running. A running tree gets its providers from `RuntimeConfig`.
     pub fn with_env(pool: PgPool, config: Config, runtime: RuntimeHandle, env: &EnvMap) -> Self {
         let sink: Arc<dyn UsageSink> = Arc::new(runtime.telemetry().clone());
-        let integrations = Integrations::from_env(env, sink, integrations::http::DEFAULT_TIMEOUT);
+        let integrations = Integrations::from_env(
+            env,
+            sink,
+            integrations::http::DEFAULT_TIMEOUT,
+            runtime.clock(),
+        );
         Self::with_integrations(pool, config, runtime, Arc::new(integrations))
     }
 
@@ -52,14 +58,15 @@ impl AppState {
         runtime: RuntimeHandle,
         integrations: Arc<Integrations>,
     ) -> Self {
+        let clock = runtime.clock().clone();
         AppState {
             pool,
             config: Arc::new(config),
             metrics: super::metrics::handle(),
-            started_at: Utc::now(),
+            started_at: clock.now(),
             runtime,
             integrations,
-            clock: Clock::system(),
+            clock,
             events_keep_alive: Duration::from_secs(15),
         }
     }
@@ -67,7 +74,7 @@ impl AppState {
     /// Writes a system event and publishes it on the live stream. A failed write is logged,
     /// not returned: recording an event never fails the action it describes.
     pub async fn record_event(&self, event: NewSystemEvent) -> Option<SystemEvent> {
-        match system_events::insert(&self.pool, event).await {
+        match system_events::insert(&self.pool, event, self.clock.now()).await {
             Ok(row) => {
                 self.runtime.bus().publish_system_event(&row);
                 Some(row)

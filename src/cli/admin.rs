@@ -55,7 +55,9 @@ async fn create(
         .context("database migrations failed")?;
     let hash = password::hash(secret).await?;
     let trace = TraceId::generate();
-    let user = match users::create(&db.pool, email, &hash, role, chrono::Utc::now(), false).await {
+    // A shell command outside any server: the real clock.
+    let now = crate::clock::Clock::system().now();
+    let user = match users::create(&db.pool, email, &hash, role, now, false).await {
         Ok(user) => user,
         Err(users::CreateError::EmailTaken) => {
             bail!("a user with the email {email} exists already")
@@ -66,7 +68,7 @@ async fn create(
         Actor::labelled("cli"),
         "users.create",
         Outcome::Success,
-        chrono::Utc::now(),
+        now,
     )
     .target(user.id.to_string())
     .metadata(

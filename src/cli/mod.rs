@@ -9,7 +9,8 @@ mod serve;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
 
 use crate::{
     config::{Config, ConfigArgs},
@@ -29,6 +30,9 @@ Environment (also read from ./.env; flags win over the environment):
   TRADEPLANE_SESSION_IDLE_MINUTES / TRADEPLANE_SESSION_ABSOLUTE_HOURS / TRADEPLANE_STEP_UP_MINUTES
                         session idle (30) and absolute (12 h) timeouts, step-up window (10)
   TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)
+  TRADEPLANE_CLOCK_START  test stacks only (`serve`, `sandbox`): the clock starts at this RFC 3339
+                        instant and runs at wall speed; `serve` refuses it while any provider
+                        reaches a real vendor
   Provider keys         e.g. DATABENTO_API_KEY, POLYGON_API_KEY, OPENAI_API_KEY (`doctor` lists all);
                         <ID>_BASE_URL points a provider elsewhere (sandbox); see .env.sandbox";
 
@@ -49,7 +53,10 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run migrations and serve the API and the Observatory until SIGINT/SIGTERM.
-    Serve,
+    Serve {
+        #[command(flatten)]
+        clock: ClockArgs,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Report which configuration is present or missing (never secret values) and check the database.
@@ -67,6 +74,8 @@ pub enum Command {
         /// Address of the Redis (RESP) simulator.
         #[arg(long, default_value = "127.0.0.1:9401")]
         redis_listen: std::net::SocketAddr,
+        #[command(flatten)]
+        clock: ClockArgs,
     },
     /// Manage user accounts from the shell (bootstrap the first admin).
     Admin {
@@ -82,6 +91,26 @@ pub enum Command {
     /// Print the OpenAPI document of /api/openapi.json, with default cookie settings (the web
     /// app's API types are generated from it).
     Openapi,
+}
+
+/// Where a test stack's time starts (a server and its sandbox take the same).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ClockArgs {
+    /// Test stacks only: start the clock at this instant (RFC 3339, e.g.
+    /// 2026-11-28T12:00:00Z) and run it at wall speed from there. `serve` refuses it while any
+    /// configured provider reaches a real vendor.
+    #[arg(long, env = "TRADEPLANE_CLOCK_START", value_name = "RFC3339")]
+    pub clock_start: Option<DateTime<Utc>>,
+}
+
+impl ClockArgs {
+    /// The system clock, or one shifted to start at `--clock-start`.
+    pub fn clock(self) -> crate::clock::Clock {
+        self.clock_start.map_or_else(
+            crate::clock::Clock::system,
+            crate::clock::Clock::starting_at,
+        )
+    }
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -107,7 +136,7 @@ pub enum DbAction {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::from_args(cli.config);
     match cli.command {
-        Command::Serve => serve::run(config).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve { clock } => serve::run(config, clock).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate => serve::migrate_only(config)
             .await
             .map(|()| ExitCode::SUCCESS),
@@ -117,7 +146,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox {
             listen,
             redis_listen,
-        } => sandbox::run(listen, redis_listen)
+            clock,
+        } => sandbox::run(listen, redis_listen, clock)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Openapi => {

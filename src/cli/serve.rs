@@ -6,9 +6,12 @@ use anyhow::Context;
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::json;
 
+use super::ClockArgs;
 use crate::{
     api::{self, AppState},
+    clock::Clock,
     config::Config,
+    integrations::registry::{EnvMap, PROVIDERS, ProviderConfig},
     runtime::{Runtime, RuntimeConfig},
     store::{
         self, Database,
@@ -17,7 +20,9 @@ use crate::{
     trace::TraceId,
 };
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
+    let provider_env = crate::integrations::registry::process_env();
+    let clock = serving_clock(clock_args, &provider_env)?;
     let _lock = lock_data_dir(&config)?;
     let db = Database::open(&config).await?;
     store::migrate(&db.pool)
@@ -29,8 +34,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
     let runtime_config = RuntimeConfig {
-        provider_env: crate::integrations::registry::process_env(),
+        provider_env,
         sim: config.paper.clone(),
+        clock: clock.clone(),
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::start(db.pool.clone(), runtime_config)
@@ -44,6 +50,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
     )
     .await;
+
+    if let Some(start) = clock_args.clock_start {
+        record(
+            &state,
+            NewSystemEvent::new(
+                Severity::Sev2,
+                "CLOCK_SHIFTED",
+                format!(
+                    "test stack: this server's clock started at {} and runs at wall speed, not on real time",
+                    start.to_rfc3339()
+                ),
+            )
+            .metadata(json!({ "clock_start": start })),
+        )
+        .await;
+    }
 
     // Bots that were running come back only through safe start.
     match api::bot_lifecycle::resume_after_restart(&state).await {
@@ -104,6 +126,29 @@ pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The clock to serve on. A shifted one (`--clock-start`) is for test stacks: refused while
+/// any configured provider reaches a real vendor, since a server that can trade or spend for
+/// real runs on real time; honoured loudly otherwise (a WARN here, a `CLOCK_SHIFTED` event).
+fn serving_clock(args: ClockArgs, env: &EnvMap) -> anyhow::Result<Clock> {
+    let Some(start) = args.clock_start else {
+        return Ok(Clock::system());
+    };
+    let real: Vec<&str> = PROVIDERS
+        .iter()
+        .map(|spec| ProviderConfig::from_env(spec, env))
+        .filter(|c| c.configured() && !c.sandbox)
+        .map(|c| c.spec.id)
+        .collect();
+    if !real.is_empty() {
+        anyhow::bail!(
+            "--clock-start / TRADEPLANE_CLOCK_START is for test stacks; refused while these providers reach a real vendor: {} (point every provider at `tradeplane sandbox`, or unset it)",
+            real.join(", ")
+        );
+    }
+    tracing::warn!(%start, "the clock is SHIFTED (test stack): it starts at {start} and runs at wall speed");
+    Ok(args.clock())
+}
+
 /// Writes a lifecycle event under its own trace id; a failure is logged, never fatal.
 async fn record(state: &AppState, event: NewSystemEvent) {
     let trace_id = TraceId::generate();
@@ -158,5 +203,41 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_shifted_clock_is_refused_while_a_real_vendor_is_configured() {
+        let start = "2026-11-28T12:00:00Z".parse().unwrap();
+        let shifted = ClockArgs {
+            clock_start: Some(start),
+        };
+        let real = env(&[("DATABENTO_API_KEY", "db-real")]);
+        let err = serving_clock(shifted, &real).unwrap_err().to_string();
+        assert!(err.contains("databento"), "{err}");
+
+        let sandboxed = env(&[
+            ("DATABENTO_API_KEY", "db-sandbox"),
+            ("DATABENTO_BASE_URL", "http://127.0.0.1:9400"),
+        ]);
+        let clock = serving_clock(shifted, &sandboxed).unwrap();
+        assert!(!clock.is_system());
+        assert!(clock.now() - start < chrono::TimeDelta::seconds(5));
+        // No provider at all cannot reach a vendor either.
+        assert!(!serving_clock(shifted, &EnvMap::new()).unwrap().is_system());
+
+        let real_time = ClockArgs { clock_start: None };
+        assert!(serving_clock(real_time, &real).unwrap().is_system());
     }
 }

@@ -410,9 +410,14 @@ pub fn score(e: &Evidence) -> Score {
 mod tests {
     use super::*;
 
+    /// Scoring is pure: any fixed instant will do.
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_678_547, 0).unwrap()
+    }
+
     /// A healthy PAPER bot with a week of history.
     fn healthy() -> Evidence {
-        let now = Utc::now();
+        let now = now();
         Evidence {
             now,
             bar_seconds: 60,
@@ -452,7 +457,7 @@ mod tests {
     #[test]
     fn no_evidence_is_locked() {
         let s = score(&Evidence {
-            now: Utc::now(),
+            now: now(),
             breaker_state: "CLOSED".into(),
             ..Evidence::default()
         });
@@ -525,7 +530,7 @@ mod tests {
 
     #[test]
     fn stale_feed_and_read_errors_lower_data_reliability() {
-        let now = Utc::now();
+        let now = healthy().now;
         let s = score(&Evidence {
             bar_read_errors_24h: 250,
             last_bar_read_ok_at: Some(now - Duration::minutes(30)),

@@ -19,6 +19,7 @@ use super::{
     usage::UsageSink,
 };
 use crate::{
+    clock::Clock,
     config::Secret,
     store::usage_events::{UsageEvent, UsageStatus},
 };
@@ -175,6 +176,8 @@ pub struct ProviderHttp {
     client: reqwest::Client,
     limiter: DefaultDirectRateLimiter,
     sink: Arc<dyn UsageSink>,
+    /// Stamps usage events (and session expiries).
+    clock: Clock,
     redactor: Redactor,
     timeout: Duration,
     max_retries: usize,
@@ -185,6 +188,7 @@ impl ProviderHttp {
         config: &ProviderConfig,
         sink: Arc<dyn UsageSink>,
         timeout: Duration,
+        clock: Clock,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT.min(timeout))
@@ -198,6 +202,7 @@ impl ProviderHttp {
             client,
             limiter: RateLimiter::direct(config.rate_limit.quota()),
             sink,
+            clock,
             redactor: Redactor::new(config.secret_values()),
             timeout,
             max_retries: 2,
@@ -206,6 +211,10 @@ impl ProviderHttp {
 
     pub fn provider_id(&self) -> &'static str {
         self.provider_id
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn timeout(&self) -> Duration {
@@ -404,7 +413,8 @@ impl ProviderHttp {
             (_, Ok(_)) => UsageStatus::Ok,
             (_, Err(_)) => UsageStatus::Error,
         };
-        let mut event = UsageEvent::new(self.provider_id, action, status, latency);
+        let mut event =
+            UsageEvent::new(self.provider_id, action, status, latency, self.clock.now());
         event.bot_id = ctx.bot_id;
         event.run_id = ctx.run_id;
         if let Err(f) = result {

@@ -14,6 +14,8 @@ use providers::ProviderClient;
 use registry::{EnvMap, PROVIDERS, ProviderConfig};
 use usage::UsageSink;
 
+use crate::clock::Clock;
+
 /// Every provider's configuration, and a client for each configured one.
 pub struct Integrations {
     configs: Vec<ProviderConfig>,
@@ -21,13 +23,19 @@ pub struct Integrations {
 }
 
 impl Integrations {
-    /// Builds from an explicit environment map (the process env via `registry::process_env`).
-    pub fn from_env(env: &EnvMap, sink: Arc<dyn UsageSink>, timeout: Duration) -> Self {
+    /// Builds from an explicit environment map (the process env via `registry::process_env`);
+    /// the clients stamp their usage events with `clock`.
+    pub fn from_env(
+        env: &EnvMap,
+        sink: Arc<dyn UsageSink>,
+        timeout: Duration,
+        clock: &Clock,
+    ) -> Self {
         let mut configs = Vec::new();
         let mut clients = BTreeMap::new();
         for spec in PROVIDERS {
             let config = ProviderConfig::from_env(spec, env);
-            match ProviderClient::new(config.clone(), sink.clone(), timeout) {
+            match ProviderClient::new(config.clone(), sink.clone(), timeout, clock.clone()) {
                 Some(Ok(client)) => {
                     clients.insert(spec.id, Arc::new(client));
                 }
@@ -99,7 +107,7 @@ impl Integrations {
             endpoint: endpoint_of(&client.config),
             sandbox: client.config.sandbox,
             latency_ms: i32::try_from(latency.as_millis()).unwrap_or(i32::MAX),
-            verified_at: chrono::Utc::now(),
+            verified_at: bus.clock().now(),
             trace_id: crate::trace::TraceId::current().to_string(),
         };
         let stored = async {
@@ -125,7 +133,7 @@ impl Integrations {
                 "sandbox": client.config.sandbox,
                 "endpoint": verification.endpoint,
             }));
-            let row = system_events::insert(pool, event).await?;
+            let row = system_events::insert(pool, event, verification.verified_at).await?;
             bus.publish_system_event(&row);
             Ok(verification)
         }

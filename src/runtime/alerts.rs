@@ -379,12 +379,11 @@ async fn poll(
     pool: &PgPool,
     cursor: &mut Cursor,
     config: &AlertsConfig,
+    now: DateTime<Utc>,
 ) -> Result<Vec<SystemEvent>, sqlx::Error> {
     let lookback = chrono::Duration::from_std(config.lookback).unwrap_or_default();
     // A row stamped in the future (clock skew) must not push the cursor past real events.
-    let from = cursor
-        .boot
-        .max(cursor.high_water.min(Utc::now()) - lookback);
+    let from = cursor.boot.max(cursor.high_water.min(now) - lookback);
     let mut after = (from, Uuid::nil());
     let mut out = Vec::new();
     loop {
@@ -433,7 +432,7 @@ pub(crate) fn spawn(
     counters.enabled.store(true, Ordering::Relaxed);
     // "Now" is taken here, not when the task first runs: an event written right after start
     // returns must not count as history.
-    let boot = Utc::now();
+    let boot = telemetry.clock().now();
     Some(tokio::spawn(run(
         pool, client, telemetry, counters, config, stop, boot,
     )))
@@ -465,7 +464,7 @@ async fn run(
             _ = stop.changed() => return,
             _ = tick.tick() => {}
         }
-        match poll(&pool, &mut cursor, &config).await {
+        match poll(&pool, &mut cursor, &config, telemetry.clock().now()).await {
             Ok(events) => {
                 if db_down {
                     tracing::info!("alerts: system_events readable again");
@@ -504,7 +503,7 @@ async fn run(
             match sent {
                 Ok(()) => {
                     counters.posted.fetch_add(1, Ordering::Relaxed);
-                    counters.last().0 = Some(Utc::now());
+                    counters.last().0 = Some(telemetry.clock().now());
                 }
                 Err(f) => {
                     counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -567,7 +566,7 @@ mod tests {
     fn event(code: &str, bot: Option<Uuid>) -> SystemEvent {
         SystemEvent {
             id: Uuid::now_v7(),
-            created_at: Utc::now(),
+            created_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
             severity: "SEV-1".into(),
             code: code.into(),
             message: format!("{code} happened @everyone"),

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
 use sqlx::PgPool;
@@ -221,7 +220,7 @@ pub async fn rescore(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-    let now = Utc::now();
+    let now = rt.clock().now();
     let (stored, broker_errors) = autonomy_scores::evidence(pool, &ids, now).await?;
     let system = rt.autonomy_system_evidence();
     let mut out = Vec::with_capacity(rows.len());

@@ -157,7 +157,7 @@ impl Actor for BotRunner {
             bot_id,
             Uuid::now_v7(),
             timeframe,
-            Utc::now(),
+            deps.registry.clock().now(),
         )
         .await?;
         let me = myself.clone();
@@ -417,11 +417,12 @@ impl BotsSink {
         let mut terminate = false;
         let mut refused = None;
         let mut breaker_touched = false;
+        let now = registry.clock().now();
         registry.with_slot(bot, |slot| match kind {
             EventKind::ChildStarted { .. } => {
                 if !slot.held() {
                     slot.status = BotStatus::Running;
-                    slot.started_at = Some(chrono::Utc::now());
+                    slot.started_at = Some(now);
                 }
             }
             EventKind::ChildRestarted { .. } => {
@@ -429,7 +430,7 @@ impl BotsSink {
                 if !slot.held() {
                     slot.restart_count = slot.restart_count.saturating_add(1);
                     slot.status = BotStatus::Running;
-                    slot.started_at = Some(chrono::Utc::now());
+                    slot.started_at = Some(now);
                 }
             }
             EventKind::RestartScheduled { .. } => {

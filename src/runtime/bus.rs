@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::store::system_events::SystemEvent;
 
 /// What a live event is about (the SSE `event:` field).
@@ -113,6 +114,8 @@ struct Inner {
     /// Ids of this process are greater than `base`.
     base: u64,
     closed: watch::Sender<bool>,
+    /// Stamps the events the bus makes itself (bot status) and seeds the id base.
+    clock: Clock,
 }
 
 /// Cheap to clone; every clone is the same bus.
@@ -132,7 +135,7 @@ impl std::fmt::Debug for EventBus {
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self::new(BusConfig::default())
+        Self::new(BusConfig::default(), Clock::system())
     }
 }
 
@@ -149,11 +152,11 @@ enum Start {
 }
 
 impl EventBus {
-    pub fn new(config: BusConfig) -> Self {
+    pub fn new(config: BusConfig, clock: Clock) -> Self {
         // Microseconds since the epoch: a later process starts above every id an earlier one
         // could have reached (short of a million events per second), and stays below 2^53 so
         // browsers read ids exactly.
-        let base = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
+        let base = u64::try_from(clock.now().timestamp_micros()).unwrap_or(0);
         let capacity = config.ring.max(1);
         Self {
             inner: Arc::new(Inner {
@@ -165,8 +168,14 @@ impl EventBus {
                 capacity,
                 base,
                 closed: watch::channel(false).0,
+                clock,
             }),
         }
+    }
+
+    /// The process's clock (the one the runtime was started with).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The id of the latest event (the base when none was published yet).
@@ -244,7 +253,7 @@ impl EventBus {
         self.publish(
             LiveKind::BotStatus,
             Some(bot_id),
-            Utc::now(),
+            self.inner.clock.now(),
             json!({ "bot_id": bot_id, "from": from, "status": status, "last_error": last_error }),
         )
     }
@@ -411,12 +420,19 @@ mod tests {
     use super::*;
 
     fn small(ring: usize, channel: usize) -> EventBus {
-        EventBus::new(BusConfig { ring, channel })
+        EventBus::new(BusConfig { ring, channel }, Clock::system())
     }
 
     fn publish_n(bus: &EventBus, n: usize) -> Vec<u64> {
         (0..n)
-            .map(|i| bus.publish(LiveKind::SystemEvent, None, Utc::now(), json!({ "i": i })))
+            .map(|i| {
+                bus.publish(
+                    LiveKind::SystemEvent,
+                    None,
+                    bus.clock().now(),
+                    json!({ "i": i }),
+                )
+            })
             .collect()
     }
 
@@ -519,7 +535,7 @@ mod tests {
             "CLOSED",
             "OPEN",
             "3 failures",
-            Utc::now(),
+            bus.clock().now(),
         );
         let filter = Filter {
             kinds: Some([LiveKind::BotStatus].into()),
@@ -551,7 +567,7 @@ mod tests {
             "OPEN",
             "HALF_OPEN",
             "cool-down",
-            Utc::now(),
+            bus.clock().now(),
         );
         let e = rx.try_recv().unwrap();
         assert_eq!(e.kind, LiveKind::Breaker);
@@ -564,7 +580,7 @@ mod tests {
             reason_code: "GATE_BLOCKED".into(),
             blocked_codes: vec!["KILL_SWITCH_ACTIVE".into()],
             trace_id: "t".repeat(32),
-            at: Utc::now(),
+            at: bus.clock().now(),
         });
         let e = rx.try_recv().unwrap();
         assert_eq!((e.kind, e.bot_id), (LiveKind::Trace, Some(bot)));

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::feed::{BarFeed, FeedRequest};
 use super::trace_writer::{NoTradeOp, TraceSender};
 use super::{EventBus, RuntimeHandle, TraceKind, TraceSummary};
+use crate::clock::Clock;
 use crate::domain::{
     bars::Bar,
     calendar::{HolidayCalendar, trade_date},
@@ -57,6 +58,8 @@ pub struct Trading {
     pub evaluations: AtomicU64,
     /// Live events: a summary of every new trace (folds are not repeated).
     pub bus: EventBus,
+    /// Stamps orders and traces (the bar being evaluated is the tick's boundary).
+    pub clock: Clock,
 }
 
 /// Counters of the trading loop, for status and the load figures.
@@ -511,7 +514,7 @@ impl BotEvaluator {
             trace_id: trace.clone(),
         };
         let reason_code = d.reason_code.clone();
-        match orders::place(&trading.pool, order, decision, Utc::now()).await? {
+        match orders::place(&trading.pool, order, decision, trading.clock.now()).await? {
             Placed::New { order, trace: row } => {
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,
@@ -562,7 +565,7 @@ impl BotEvaluator {
 
     async fn suppress(&mut self, trading: &Trading, n: &NoTrade, trace: &TraceId) {
         let key = n.fold_key();
-        let at = Utc::now();
+        let at = trading.clock.now();
         let op = match &self.fold {
             Some((id, k)) if *k == key => NoTradeOp::Fold { id: *id, at },
             _ => {

@@ -200,9 +200,8 @@ impl SupervisionEventSink for TelemetrySink {
                 at,
             );
         }
-        let mut stamped = to_system_event(&ev).stamp();
-        stamped.created_at = at;
-        self.telemetry.stamped_system_event(stamped);
+        self.telemetry
+            .stamped_system_event(to_system_event(&ev).stamp(at));
     }
 }
 
@@ -211,6 +210,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::clock::Clock;
 
     #[test]
     fn events_name_their_bot_and_get_sensible_severities() {
@@ -263,7 +263,7 @@ mod tests {
         ];
         for (kind, severity, code) in cases {
             // Breaker events name the bot through their source.
-            let ev = SupervisionEvent::new(child.clone(), kind);
+            let ev = SupervisionEvent::new(child.clone(), kind, &Clock::system());
             let row = to_system_event(&ev);
             assert_eq!((row.severity, row.code.as_str()), (severity, code));
             assert_eq!(row.trace_id.as_str().len(), 32);
@@ -279,6 +279,7 @@ mod tests {
                 to: BreakerState::HalfOpen,
                 reason: "cool-down elapsed".into(),
             },
+            &Clock::system(),
         ));
         assert_eq!(provider.provider_id.as_deref(), Some("databento"));
         assert_eq!(provider.bot_id, None);

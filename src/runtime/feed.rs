@@ -142,7 +142,8 @@ impl BarFeed {
         };
         drop(w);
         if cached {
-            let mut event = UsageEvent::new(provider, "bars.fetch", UsageStatus::Ok, 0);
+            let mut event =
+                UsageEvent::new(provider, "bars.fetch", UsageStatus::Ok, 0, rt.clock().now());
             event.bot_id = ctx.bot_id;
             event.run_id = ctx.run_id;
             event.metadata = json!({

@@ -5,20 +5,21 @@ use super::*;
 
 impl RuntimeHandle {
     /// A handle with nothing running behind it: snapshots are empty/UNKNOWN and every command
-    /// answers `NotRunning`. For an `AppState` built without a runtime.
-    pub fn detached() -> Self {
-        let t = TelemetryHandle::detached();
+    /// answers `NotRunning`. For an `AppState` built without a runtime; `clock` is the one its
+    /// API runs on.
+    pub fn detached(clock: Clock) -> Self {
+        let t = TelemetryHandle::detached(clock.clone());
         let config = SchedulerConfig::default();
         RuntimeHandle {
             inner: Arc::new(Inner {
                 registry: Arc::new(Registry::new(
                     node_name(),
                     BreakerConfig::default(),
-                    Arc::new(SystemClock),
+                    clock.clone(),
                     Arc::new(TelemetrySink::new(t.clone())),
                     t.clone(),
                 )),
-                scheduler: Arc::new(SchedulerShared::new(&config)),
+                scheduler: Arc::new(SchedulerShared::new(&config, clock.clone())),
                 telemetry: t.clone(),
                 ticks: broadcast::channel(1).0,
                 bots_name: format!("tradeplane.bots.detached.{}", Uuid::now_v7()),
@@ -27,6 +28,7 @@ impl RuntimeHandle {
                     &EnvMap::new(),
                     Arc::new(t.clone()),
                     DEFAULT_TIMEOUT,
+                    &clock,
                 )),
                 providers: Arc::new(ProviderSet::empty()),
                 provider_call_timeout: ProvidersConfig::default().call_timeout,
@@ -34,6 +36,7 @@ impl RuntimeHandle {
                 tiers: Arc::default(),
                 status: Arc::default(),
                 alerts: Default::default(),
+                clock,
             }),
         }
     }
@@ -46,6 +49,11 @@ impl RuntimeHandle {
 
     pub fn telemetry(&self) -> &TelemetryHandle {
         &self.inner.telemetry
+    }
+
+    /// The clock this runtime runs on (the API's too: `AppState::new` takes it from here).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// Live events (`GET /api/events/stream`). Detached: a working bus nothing publishes to.

@@ -35,8 +35,8 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 use tradeplane_actors::{
-    BreakerConfig, ChildSpec, Clock, Shutdown, Strategy, Supervisor, SupervisorError,
-    SupervisorMsg, SupervisorSpec, SystemClock,
+    BreakerConfig, ChildSpec, Shutdown, Strategy, Supervisor, SupervisorError, SupervisorMsg,
+    SupervisorSpec,
 };
 use uuid::Uuid;
 
@@ -47,6 +47,7 @@ pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
+use crate::clock::Clock;
 use crate::domain::execution::SimParams;
 use crate::integrations::{
     Integrations, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
@@ -82,7 +83,9 @@ pub struct RuntimeConfig {
     pub max_bots: Option<usize>,
     /// How often the Bots supervisor checks heartbeats.
     pub heartbeat_check: Duration,
-    pub clock: Arc<dyn Clock>,
+    /// The process's one clock: bar boundaries, breakers, stamps of events, traces and
+    /// usage, the scorer's windows (system in production; manual or shifted in tests).
+    pub clock: Clock,
     /// Where providers are configured from (`serve`: the process env; tests: a map, so they
     /// never read the process env). One ProviderActor per configured provider.
     pub provider_env: EnvMap,
@@ -104,7 +107,7 @@ impl Default for RuntimeConfig {
             bots_period: Duration::from_secs(60),
             max_bots: None,
             heartbeat_check: Duration::from_millis(500),
-            clock: Arc::new(SystemClock),
+            clock: Clock::system(),
             provider_env: EnvMap::new(),
             providers: ProvidersConfig::default(),
             sim: SimParams::default(),
@@ -140,6 +143,7 @@ pub enum RuntimeError {
 }
 
 struct Inner {
+    clock: Clock,
     registry: Arc<Registry>,
     scheduler: Arc<SchedulerShared>,
     telemetry: TelemetryHandle,
@@ -188,13 +192,15 @@ pub struct Runtime {
 impl Runtime {
     /// Starts telemetry, restores persisted breakers and kill latches, then the tree.
     pub async fn start(pool: PgPool, config: RuntimeConfig) -> anyhow::Result<Runtime> {
-        let telemetry = TelemetryWriter::start(pool.clone(), config.telemetry.clone());
+        let clock = config.clock.clone();
+        let telemetry =
+            TelemetryWriter::start(pool.clone(), config.telemetry.clone(), clock.clone());
         let t = telemetry.handle();
         let sink = Arc::new(TelemetrySink::new(t.clone()));
         let registry = Arc::new(Registry::new(
             config.node.clone(),
             config.breaker,
-            config.clock.clone(),
+            clock.clone(),
             sink.clone(),
             t.clone(),
         ));
@@ -206,13 +212,14 @@ impl Runtime {
             &config.provider_env,
             usage,
             DEFAULT_TIMEOUT,
+            &clock,
         ));
         let provider_set = Arc::new(
             ProviderSet::restore(
                 &integrations,
                 &pool,
                 config.breaker,
-                config.clock.clone(),
+                clock.clone(),
                 sink.clone(),
                 format!("tradeplane.provider.{id}"),
             )
@@ -230,6 +237,7 @@ impl Runtime {
             skipped_ticks: Default::default(),
             evaluations: Default::default(),
             bus: t.bus().clone(),
+            clock: clock.clone(),
         });
         let tiers = Arc::new(TierBook::default());
         for (bot, tier) in crate::store::autonomy_scores::tiers(&pool).await? {
@@ -262,10 +270,11 @@ impl Runtime {
 
         let bots_name = format!("tradeplane.bots.{id}");
         let (ticks, _) = broadcast::channel(1024);
-        let shared = Arc::new(SchedulerShared::new(&config.scheduler));
+        let shared = Arc::new(SchedulerShared::new(&config.scheduler, clock.clone()));
 
         let handle = RuntimeHandle {
             inner: Arc::new(Inner {
+                clock: clock.clone(),
                 registry: registry.clone(),
                 scheduler: shared.clone(),
                 telemetry: t.clone(),
@@ -309,7 +318,8 @@ impl Runtime {
         let bots_child = {
             let spec = SupervisorSpec::dynamic(config.max_bots)
                 .intensity(config.bots_intensity, config.bots_period)
-                .heartbeat_check(config.heartbeat_check);
+                .heartbeat_check(config.heartbeat_check)
+                .clock(clock.clone());
             let bots_sink: tradeplane_actors::SharedSink = Arc::new(bots::BotsSink {
                 telemetry: TelemetrySink::new(t.clone()),
                 registry: registry.clone(),
@@ -323,7 +333,8 @@ impl Runtime {
             .shutdown(Shutdown::Infinity)
         };
         let providers_child = {
-            let spec = providers::supervisor_spec(&provider_set, &pool, &config.providers);
+            let spec = providers::supervisor_spec(&provider_set, &pool, &config.providers)
+                .clock(clock.clone());
             let sink: tradeplane_actors::SharedSink = sink.clone();
             let name = format!("tradeplane.providers.{id}");
             ChildSpec::new("providers", move |sup| {
@@ -352,6 +363,7 @@ impl Runtime {
         // starts last and stops first.
         let root_spec = SupervisorSpec::new(Strategy::OneForOne)
             .intensity(5, Duration::from_secs(60))
+            .clock(clock)
             .child(scheduler_child)
             .child(providers_child)
             .child(bots_child)

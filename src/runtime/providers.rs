@@ -180,7 +180,8 @@ impl ProviderShared {
                 }
             }
         };
-        let mut event = UsageEvent::new(self.id(), action, status, 0);
+        let mut event =
+            UsageEvent::new(self.id(), action, status, 0, self.client.http.clock().now());
         event.bot_id = ctx.bot_id;
         event.run_id = ctx.run_id;
         event.error_code = Some(CIRCUIT_BREAKER_OPEN.to_owned());
@@ -204,11 +205,12 @@ impl ProviderShared {
             Verdict::Ok | Verdict::Neutral => h.breaker.record_success(permit),
             Verdict::Failed => h.breaker.record_failure(permit),
         }
+        let now = self.client.http.clock().now();
         match verdict {
-            Verdict::Ok => h.last_ok_at = Some(Utc::now()),
+            Verdict::Ok => h.last_ok_at = Some(now),
             Verdict::Failed | Verdict::Neutral => {
                 if let Some(code) = error_code {
-                    h.last_error_at = Some(Utc::now());
+                    h.last_error_at = Some(now);
                     h.last_error_code = Some(code.to_owned());
                 }
             }
@@ -263,7 +265,7 @@ impl ProviderSet {
         integrations: &Integrations,
         pool: &PgPool,
         breaker: BreakerConfig,
-        clock: Arc<dyn Clock>,
+        clock: Clock,
         sink: SharedSink,
         names: String,
     ) -> Result<Self, sqlx::Error> {

@@ -84,6 +84,8 @@ pub struct RunnerOptions {
 #[derive(Debug)]
 pub struct RunnerShared {
     pub heartbeat: Heartbeat,
+    /// Wall time of the last beat (what `bot_instances` shows), from the runtime's clock.
+    clock: Clock,
     last_beat_ms: AtomicI64,
     muted: AtomicBool,
     stuck_strikes: AtomicU32,
@@ -92,9 +94,10 @@ pub struct RunnerShared {
 }
 
 impl RunnerShared {
-    fn new() -> Self {
+    fn new(clock: Clock) -> Self {
         Self {
             heartbeat: Heartbeat::new(),
+            clock,
             last_beat_ms: AtomicI64::new(0),
             muted: AtomicBool::new(false),
             stuck_strikes: AtomicU32::new(0),
@@ -110,7 +113,7 @@ impl RunnerShared {
         }
         self.heartbeat.beat();
         self.last_beat_ms
-            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+            .store(self.clock.now().timestamp_millis(), Ordering::Relaxed);
         self.stuck_strikes.store(0, Ordering::Relaxed);
     }
 
@@ -213,7 +216,7 @@ pub struct Registry {
     heartbeat_flush: AtomicBool,
     notify: Notify,
     breaker_config: BreakerConfig,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     breaker_sink: SharedSink,
     pub telemetry: TelemetryHandle,
     /// Where breaker changes are reported (the autonomy scorer re-scores the bot).
@@ -229,7 +232,7 @@ impl Registry {
     pub fn new(
         node: String,
         breaker_config: BreakerConfig,
-        clock: Arc<dyn Clock>,
+        clock: Clock,
         breaker_sink: SharedSink,
         telemetry: TelemetryHandle,
     ) -> Self {
@@ -246,6 +249,11 @@ impl Registry {
             telemetry,
             health_watch: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The runtime's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Reports every breaker change of a bot to `tx` (as `Some(bot)`) from now on.
@@ -284,7 +292,7 @@ impl Registry {
         Slot {
             bot_id,
             options: None,
-            shared: Arc::new(RunnerShared::new()),
+            shared: Arc::new(RunnerShared::new(self.clock.clone())),
             breaker,
             permit: None,
             status: BotStatus::Stopped,

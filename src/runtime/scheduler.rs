@@ -1,7 +1,15 @@
 //! The scheduler: a bar clock emitting one tick per bar boundary per timeframe, measuring its
 //! own lag, plus the periodic work of the runtime (job timeout sweep, heartbeat flush). It
 //! never awaits Postgres: the sweep runs in its own task, the flush is a notification.
+//!
+//! Boundaries and lag are read from the runtime's [`Clock`]: each timeframe waits with
+//! [`Clock::sleep_until`] for its next boundary, then the scheduler reads the clock again. A
+//! clock that jumps (a manual clock in tests, a wall-clock step, a suspended process) gets one
+//! tick for the first boundary it passed, the ones it skipped counted in `missed_ticks`, and
+//! the next boundary is taken from the new time; a clock set back waits until it reaches the
+//! boundary it was waiting for. No boundary is ticked twice or out of order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +25,7 @@ use utoipa::ToSchema;
 
 use super::registry::Registry;
 use super::telemetry::TelemetryHandle;
+use crate::clock::Clock;
 use crate::store::jobs;
 use crate::store::system_events::{NewSystemEvent, Severity};
 
@@ -99,16 +108,22 @@ pub struct SchedulerShared {
     lagging_after: Duration,
     stalled_after: Duration,
     sweeping: AtomicBool,
+    clock: Clock,
 }
 
 impl SchedulerShared {
-    pub fn new(config: &SchedulerConfig) -> Self {
+    pub fn new(config: &SchedulerConfig, clock: Clock) -> Self {
         Self {
             state: Mutex::new(HealthState::default()),
             lagging_after: config.lagging_after,
             stalled_after: config.stalled_after,
             sweeping: AtomicBool::new(false),
+            clock,
         }
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock.now().into()
     }
 
     pub fn health(&self) -> SchedulerHealth {
@@ -119,7 +134,7 @@ impl SchedulerShared {
         let loop_health = match (s.last_tick, s.last_lag) {
             (None, _) | (_, None) => LoopHealth::Unknown,
             (Some(last), Some(lag)) => {
-                let since = SystemTime::now().duration_since(last).unwrap_or_default();
+                let since = self.now().duration_since(last).unwrap_or_default();
                 if since > self.stalled_after {
                     LoopHealth::Stalled
                 } else if lag > self.lagging_after {
@@ -154,7 +169,7 @@ impl SchedulerShared {
 
     fn record_sweep(&self, timed_out: u64) {
         if let Ok(mut s) = self.state.lock() {
-            s.last_sweep = Some(SystemTime::now());
+            s.last_sweep = Some(self.now());
             s.timed_out += timed_out;
         }
     }
@@ -180,12 +195,24 @@ pub struct Scheduler;
 pub struct SchedulerState {
     args: SchedulerArgs,
     timers: Vec<ractor::concurrency::JoinHandle<()>>,
+    /// Each timeframe's wait for its next boundary.
+    bars: HashMap<Timeframe, ractor::concurrency::JoinHandle<()>>,
 }
 
-fn schedule_bar(myself: &ActorRef<SchedulerMsg>, tf: Timeframe, now: SystemTime) {
+/// Sends `Bar(tf, boundary)` when the clock reaches the first boundary after `now`.
+fn schedule_bar(
+    myself: &ActorRef<SchedulerMsg>,
+    clock: &Clock,
+    tf: Timeframe,
+    now: SystemTime,
+) -> ractor::concurrency::JoinHandle<()> {
     let at = tf.next_boundary(now);
-    let delay = at.duration_since(now).unwrap_or_default();
-    ractor::time::send_after(delay, myself.get_cell(), move || SchedulerMsg::Bar(tf, at));
+    let (myself, clock) = (myself.clone(), clock.clone());
+    tokio::spawn(async move {
+        clock.sleep_until(at.into()).await;
+        // The scheduler stopped: nothing to tick.
+        let _ = myself.cast(SchedulerMsg::Bar(tf, at));
+    })
 }
 
 impl Actor for Scheduler {
@@ -198,10 +225,14 @@ impl Actor for Scheduler {
         myself: ActorRef<Self::Msg>,
         args: SchedulerArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let now = SystemTime::now();
-        for tf in &args.config.timeframes {
-            schedule_bar(&myself, *tf, now);
-        }
+        let clock = &args.shared.clock;
+        let now = args.shared.now();
+        let bars = args
+            .config
+            .timeframes
+            .iter()
+            .map(|tf| (*tf, schedule_bar(&myself, clock, *tf, now)))
+            .collect();
         let timers = vec![
             ractor::time::send_interval(args.config.job_sweep_every, myself.get_cell(), || {
                 SchedulerMsg::SweepJobs
@@ -212,7 +243,7 @@ impl Actor for Scheduler {
                 || SchedulerMsg::FlushHeartbeats,
             ),
         ];
-        Ok(SchedulerState { args, timers })
+        Ok(SchedulerState { args, timers, bars })
     }
 
     async fn handle(
@@ -223,7 +254,7 @@ impl Actor for Scheduler {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SchedulerMsg::Bar(tf, bar_at) => {
-                let fired = SystemTime::now();
+                let fired = state.args.shared.now();
                 let lag = fired.duration_since(bar_at).unwrap_or_default();
                 let missed = lag.as_secs() / tf.seconds();
                 state.args.shared.record_tick(fired, lag, missed);
@@ -233,7 +264,8 @@ impl Actor for Scheduler {
                     bar_at,
                     fired_at: fired,
                 });
-                schedule_bar(&myself, tf, fired);
+                let next = schedule_bar(&myself, &state.args.shared.clock, tf, fired);
+                state.bars.insert(tf, next);
             }
             SchedulerMsg::SweepJobs => {
                 let shared = state.args.shared.clone();
@@ -257,7 +289,11 @@ impl Actor for Scheduler {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        for t in state.timers.drain(..) {
+        for t in state
+            .timers
+            .drain(..)
+            .chain(state.bars.drain().map(|(_, t)| t))
+        {
             t.abort();
         }
         Ok(())
@@ -334,19 +370,20 @@ mod tests {
 
     #[test]
     fn health_is_unknown_before_the_first_tick_then_ok_lagging_or_stalled() {
-        let shared = SchedulerShared::new(&SchedulerConfig::default());
+        let clock = Clock::manual(DateTime::from(at(1_795_678_547, 250)));
+        let shared = SchedulerShared::new(&SchedulerConfig::default(), clock.clone());
         assert_eq!(shared.health().loop_health, LoopHealth::Unknown);
-        shared.record_tick(SystemTime::now(), Duration::from_millis(3), 0);
+        shared.record_tick(shared.now(), Duration::from_millis(3), 0);
         assert_eq!(shared.health().loop_health, LoopHealth::Ok);
-        shared.record_tick(SystemTime::now(), Duration::from_millis(900), 0);
+        shared.record_tick(shared.now(), Duration::from_millis(900), 0);
         let h = shared.health();
         assert_eq!(h.loop_health, LoopHealth::Lagging);
         assert_eq!((h.last_lag_ms, h.max_lag_ms, h.ticks), (Some(900), 900, 2));
-        shared.record_tick(
-            SystemTime::now() - Duration::from_secs(10),
-            Duration::ZERO,
-            0,
-        );
+        assert_eq!(h.last_tick_at, Some(clock.now()));
+        shared.record_tick(shared.now(), Duration::ZERO, 0);
+        assert_eq!(shared.health().loop_health, LoopHealth::Ok);
+        // No tick for longer than `stalled_after` on the clock.
+        clock.advance(chrono::TimeDelta::seconds(10));
         assert_eq!(shared.health().loop_health, LoopHealth::Stalled);
     }
 }

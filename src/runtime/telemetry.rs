@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
-use super::bus::EventBus;
+use super::bus::{BusConfig, EventBus};
+use crate::clock::Clock;
 use crate::store::system_events::{self, NewSystemEvent, Severity, StampedSystemEvent};
 use crate::store::usage_events::{self, UsageEvent};
 
@@ -103,7 +104,7 @@ impl std::fmt::Debug for TelemetryHandle {
 impl TelemetryHandle {
     /// Queues a system event (stamped now). `false` if it was dropped (and counted).
     pub fn system_event(&self, event: NewSystemEvent) -> bool {
-        self.stamped_system_event(event.stamp())
+        self.stamped_system_event(event.stamp(self.clock().now()))
     }
 
     /// Queues an already stamped system event (keeps its time). Published live even when the
@@ -116,6 +117,11 @@ impl TelemetryHandle {
     /// The live event bus (`GET /api/events/stream`).
     pub fn bus(&self) -> &EventBus {
         &self.bus
+    }
+
+    /// The clock events are stamped with (the bus's).
+    pub fn clock(&self) -> &Clock {
+        self.bus.clock()
     }
 
     /// Queues a usage event. `false` if it was dropped (and counted).
@@ -158,12 +164,12 @@ impl TelemetryHandle {
 
     /// A handle with no writer behind it: every event is counted as dropped. For an AppState
     /// built without a running runtime.
-    pub fn detached() -> Self {
+    pub fn detached(clock: Clock) -> Self {
         let (tx, _rx) = mpsc::channel(1);
         Self {
             tx,
             counters: Arc::default(),
-            bus: EventBus::default(),
+            bus: EventBus::new(BusConfig::default(), clock),
         }
     }
 }
@@ -176,12 +182,9 @@ pub struct TelemetryWriter {
 }
 
 impl TelemetryWriter {
-    pub fn start(pool: PgPool, config: TelemetryConfig) -> Self {
-        Self::start_with_bus(pool, config, EventBus::default())
-    }
-
-    /// `start`, publishing system events on `bus`.
-    pub fn start_with_bus(pool: PgPool, config: TelemetryConfig, bus: EventBus) -> Self {
+    /// Starts the writer tasks; events are stamped with `clock` and published live on a new bus.
+    pub fn start(pool: PgPool, config: TelemetryConfig, clock: Clock) -> Self {
+        let bus = EventBus::new(BusConfig::default(), clock);
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
         let counters = Arc::new(Counters::default());
         let (stop, stop_rx) = watch::channel(false);
@@ -377,7 +380,7 @@ impl Worker {
         );
         let event = NewSystemEvent::new(Severity::Sev2, "TELEMETRY_DEGRADED", message)
             .metadata(json!({ "dropped": dropped, "outage_ms": outage_ms }))
-            .stamp();
+            .stamp(self.shared.bus.clock().now());
         self.shared.bus.publish_system_event(&event.to_row());
         self.system.push(event);
     }

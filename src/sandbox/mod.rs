@@ -5,7 +5,8 @@
 //! Answers use the vendors' real shapes; credentials must be present but are not checked.
 //!
 //! This is a vendor double, not part of the product API, so it is one dispatcher (a fallback
-//! handler) outside the OpenAPI document.
+//! handler) outside the OpenAPI document. Its times (market status, token expiry) come from the
+//! clock it is given: the server's, shifted the same way on a test stack.
 
 pub mod ohlcv;
 mod redis;
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use axum::{
     Router,
     body::Bytes,
-    extract::Query,
+    extract::{Query, State},
     http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
@@ -23,20 +24,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+use crate::clock::Clock;
+
 /// Most bars in one Polygon page, so clients exercise `next_url`.
 pub const POLYGON_PAGE: usize = 1000;
 
-pub fn router() -> Router {
-    Router::new().fallback(dispatch)
+pub fn router(clock: Clock) -> Router {
+    Router::new().fallback(dispatch).with_state(clock)
 }
 
 /// Serves HTTP on `http` and the Redis simulator on `redis` until the task is dropped.
 pub async fn serve(
     http: tokio::net::TcpListener,
     redis: tokio::net::TcpListener,
+    clock: Clock,
 ) -> std::io::Result<()> {
     tokio::spawn(redis::serve(redis));
-    axum::serve(http, router()).await
+    axum::serve(http, router(clock)).await
 }
 
 pub async fn bind(
@@ -70,6 +74,7 @@ fn has_header(headers: &HeaderMap, name: &str) -> bool {
 }
 
 async fn dispatch(
+    State(clock): State<Clock>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -110,7 +115,7 @@ async fn dispatch(
                 );
             }
             ok(
-                json!({"market": "extended-hours", "serverTime": Utc::now().to_rfc3339(), "earlyHours": false,
+                json!({"market": "extended-hours", "serverTime": clock.now().to_rfc3339(), "earlyHours": false,
                 "afterHours": true, "exchanges": {"nasdaq": "extended-hours", "nyse": "extended-hours", "otc": "closed"}}),
             )
         }
@@ -142,7 +147,7 @@ async fn dispatch(
                 );
             }
             ok(
-                json!({"exchange": "US", "holiday": null, "isOpen": false, "session": "closed", "t": Utc::now().timestamp(), "timezone": "America/New_York"}),
+                json!({"exchange": "US", "holiday": null, "isOpen": false, "session": "closed", "t": clock.now().timestamp(), "timezone": "America/New_York"}),
             )
         }
         ["alphavantage", "query"] if get => {
@@ -202,7 +207,7 @@ async fn dispatch(
             }
             ok(
                 json!({"accessToken": "sandbox-tradovate-token", "mdAccessToken": "sandbox-md-token",
-                "expirationTime": (Utc::now() + chrono::Duration::minutes(80)).to_rfc3339(),
+                "expirationTime": (clock.now() + chrono::Duration::minutes(80)).to_rfc3339(),
                 "userStatus": "Active", "userId": 1, "name": b["name"], "hasLive": false}),
             )
         }
@@ -462,5 +467,34 @@ fn databento_range(body: &[u8]) -> Response {
         )
             .into_response(),
         Err(e) => detail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get(clock: &Clock, path: &str) -> Value {
+        let req = Request::get(path)
+            .header("authorization", "Bearer sandbox")
+            .header("x-finnhub-token", "sandbox")
+            .body(Body::empty())
+            .unwrap();
+        let res = router(clock.clone()).oneshot(req).await.unwrap();
+        serde_json::from_slice(&to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn times_come_from_the_clock_it_is_given() {
+        let clock = Clock::manual("2026-11-28T18:00:00Z".parse().unwrap());
+        let status = get(&clock, "/polygon/v1/marketstatus/now").await;
+        assert_eq!(status["serverTime"], "2026-11-28T18:00:00+00:00");
+        clock.advance(chrono::TimeDelta::minutes(1));
+        let finnhub = get(&clock, "/finnhub/stock/market-status").await;
+        assert_eq!(finnhub["t"], 1_795_888_860);
     }
 }

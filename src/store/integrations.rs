@@ -75,11 +75,14 @@ type SummaryRow = (String, Option<DateTime<Utc>>, Option<i64>, Option<String>);
 
 /// Reads the rollups only: per provider at most 24 hourly rows, 60 minute rows (the partial
 /// first hour of the window) and one latest row,
-/// whatever the size of the event table.
-pub async fn usage_summaries(pool: &PgPool) -> Result<HashMap<String, UsageSummary>, sqlx::Error> {
+/// whatever the size of the event table. The window is the 24 h before `now`.
+pub async fn usage_summaries(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, UsageSummary>, sqlx::Error> {
     let rows: Vec<SummaryRow> = sqlx::query_as(
-        "WITH edge AS (SELECT now() - interval '24 hours' AS since, \
-                              date_trunc('hour', now() - interval '24 hours') + interval '1 hour' AS full_hours), \
+        "WITH edge AS (SELECT $1::timestamptz - interval '24 hours' AS since, \
+                              date_trunc('hour', $1::timestamptz - interval '24 hours') + interval '1 hour' AS full_hours), \
          counts AS ( \
              SELECT h.provider_id, h.ok_count FROM integration_usage_hourly h, edge \
              WHERE h.bucket >= edge.full_hours \
@@ -88,9 +91,10 @@ pub async fn usage_summaries(pool: &PgPool) -> Result<HashMap<String, UsageSumma
              WHERE m.bucket >= date_trunc('minute', edge.since) AND m.bucket < edge.full_hours), \
          totals AS (SELECT provider_id, sum(ok_count)::bigint AS ok_24h FROM counts GROUP BY provider_id) \
          SELECT l.provider_id, l.last_used_at, t.ok_24h, \
-                CASE WHEN l.last_error_at >= now() - interval '24 hours' THEN l.last_error_code END \
+                CASE WHEN l.last_error_at >= $1::timestamptz - interval '24 hours' THEN l.last_error_code END \
          FROM integration_usage_latest l LEFT JOIN totals t USING (provider_id)",
     )
+    .bind(now)
     .fetch_all(pool)
     .await?;
     Ok(rows

@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn page_sets_cursor_only_when_more_rows_exist() {
-        let at = Utc::now();
+        let at = crate::clock::Clock::system().now();
         let rows: Vec<Cursor> = (0..3)
             .map(|_| Cursor {
                 created_at: at,

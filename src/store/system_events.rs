@@ -88,12 +88,18 @@ impl NewSystemEvent {
     }
 }
 
-pub async fn insert(pool: &PgPool, event: NewSystemEvent) -> Result<SystemEvent, sqlx::Error> {
+/// Writes one event stamped `at`.
+pub async fn insert(
+    pool: &PgPool,
+    event: NewSystemEvent,
+    at: DateTime<Utc>,
+) -> Result<SystemEvent, sqlx::Error> {
     sqlx::query_as(
-        "INSERT INTO system_events (id, severity, code, message, bot_id, provider_id, trace_id, metadata) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+        "INSERT INTO system_events (id, created_at, severity, code, message, bot_id, provider_id, trace_id, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
     )
     .bind(Uuid::now_v7())
+    .bind(at)
     .bind(event.severity.as_str())
     .bind(event.code)
     .bind(event.message)
@@ -115,11 +121,11 @@ pub struct StampedSystemEvent {
 }
 
 impl NewSystemEvent {
-    /// Stamps the event now (UUID v7 id, current time).
-    pub fn stamp(self) -> StampedSystemEvent {
+    /// Stamps the event (UUID v7 id, time `at`).
+    pub fn stamp(self, at: DateTime<Utc>) -> StampedSystemEvent {
         StampedSystemEvent {
             id: Uuid::now_v7(),
-            created_at: Utc::now(),
+            created_at: at,
             event: self,
         }
     }

@@ -54,16 +54,17 @@ pub struct UsageEvent {
 }
 
 impl UsageEvent {
-    /// A new event stamped now, under the current trace id.
+    /// A new event stamped `at`, under the current trace id.
     pub fn new(
         provider_id: impl Into<String>,
         action: impl Into<String>,
         status: UsageStatus,
         latency_ms: u32,
+        at: DateTime<Utc>,
     ) -> Self {
         UsageEvent {
             id: Uuid::now_v7(),
-            created_at: Utc::now(),
+            created_at: at,
             provider_id: provider_id.into(),
             bot_id: None,
             run_id: None,
@@ -187,9 +188,10 @@ mod tests {
 
     #[sqlx::test]
     async fn batches_are_written_once(pool: PgPool) {
+        let now = crate::clock::Clock::system().now();
         let mut events: Vec<UsageEvent> = (0..100)
             .map(|i| {
-                let mut e = UsageEvent::new("databento", "bars.fetch", UsageStatus::Ok, i);
+                let mut e = UsageEvent::new("databento", "bars.fetch", UsageStatus::Ok, i, now);
                 if i % 10 == 0 {
                     e.status = UsageStatus::Error.as_str().to_owned();
                     e.error_code = Some("DATA_UNAVAILABLE".into());

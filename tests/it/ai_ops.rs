@@ -17,8 +17,13 @@ use crate::helpers::{TestApp, envelope, error_code, test_config};
 /// The app with providers configured from `env` and no supervision tree (the summary reads
 /// only the registry and Postgres), signed in as the admin.
 async fn spawn_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
-    let state = AppState::with_env(pool.clone(), test_config(), RuntimeHandle::detached(), env);
-    crate::helpers::serve_state(state, Clock::system())
+    let state = AppState::with_env(
+        pool.clone(),
+        test_config(),
+        RuntimeHandle::detached(Clock::system()),
+        env,
+    );
+    crate::helpers::serve_state(state)
         .await
         .signed_in_as_admin()
         .await
@@ -31,9 +36,14 @@ fn event(
     code: Option<&str>,
     ago: Duration,
 ) -> UsageEvent {
-    let mut e = UsageEvent::new(provider, "chat", status, latency);
+    let mut e = UsageEvent::new(
+        provider,
+        "chat",
+        status,
+        latency,
+        crate::helpers::now() - ago,
+    );
     e.error_code = code.map(str::to_owned);
-    e.created_at = Utc::now() - ago;
     e
 }
 

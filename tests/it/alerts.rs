@@ -65,7 +65,9 @@ async fn sev1(pool: &PgPool, code: &str, bot: Option<Uuid>) -> SystemEvent {
     if let Some(bot) = bot {
         ev = ev.bot(bot);
     }
-    system_events::insert(pool, ev).await.unwrap()
+    system_events::insert(pool, ev, crate::helpers::now())
+        .await
+        .unwrap()
 }
 
 async fn posts(server: &MockServer) -> Vec<Value> {
@@ -134,9 +136,13 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
         (Severity::Info, "BOT_REARMED"),
         (Severity::Sev2, "CIRCUIT_BREAKER_OPENED"),
     ] {
-        system_events::insert(&pool, NewSystemEvent::new(severity, code, "not an alert"))
-            .await
-            .unwrap();
+        system_events::insert(
+            &pool,
+            NewSystemEvent::new(severity, code, "not an alert"),
+            crate::helpers::now(),
+        )
+        .await
+        .unwrap();
     }
     // A kill queued through the batching telemetry writer (the runtime's own path).
     let queued = NewSystemEvent::new(Severity::Sev1, "KILL_SWITCH_ACTIVATED", "switch on")

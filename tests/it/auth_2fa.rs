@@ -2,7 +2,7 @@
 //! token and throttling, through the real HTTP API. A manual clock drives time.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use chrono::{Duration, DurationRound, Utc};
+use chrono::{Duration, DurationRound};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{clock::Clock, config::EncKey};
@@ -15,7 +15,10 @@ use crate::helpers::{
 /// An app on a manual clock set 1 s into a TOTP step, so a few seconds of throttle delay
 /// never cross into the next step.
 pub async fn manual_app(pool: PgPool) -> TestApp {
-    let start = Utc::now().duration_trunc(Duration::seconds(30)).unwrap() + Duration::seconds(1);
+    let start = crate::helpers::now()
+        .duration_trunc(Duration::seconds(30))
+        .unwrap()
+        + Duration::seconds(1);
     spawn_app_with(pool, test_config(), Clock::manual(start)).await
 }
 

@@ -339,7 +339,7 @@ async fn concurrent_syncs_for_different_bots_lose_nothing(pool: PgPool) {
         .map(|k| serde_json::from_value(k.clone()).unwrap())
         .collect();
     let bots: Vec<Uuid> = (0..12).map(|_| Uuid::now_v7()).collect();
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let tasks: Vec<_> = bots
         .iter()
         .enumerate()

@@ -45,7 +45,7 @@ async fn bot(pool: &PgPool, name: &str, symbol: &str) -> Uuid {
             risk_limits: json!({}),
             created_by: None,
         },
-        Utc::now(),
+        crate::helpers::now(),
     )
     .await
     .unwrap()
@@ -109,7 +109,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 
 #[sqlx::test]
 async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPool) {
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let date = trade_date(now);
     let day_start = trade_date_start(date);
     assert!(day_start <= now && now - day_start < Duration::hours(24));

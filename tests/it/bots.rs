@@ -517,7 +517,7 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         decision_bar_at: None,
         reference_price: None,
     };
-    let now = chrono::Utc::now();
+    let now = crate::helpers::now();
     let mut conn = pool.acquire().await.unwrap();
     let (working, new) = orders::insert_once(&mut conn, order("k-1", "WORKING"), now)
         .await
@@ -1202,7 +1202,7 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
                 endpoint: endpoint_of(config),
                 sandbox: false,
                 latency_ms: 5,
-                verified_at: chrono::Utc::now(),
+                verified_at: crate::helpers::now(),
                 trace_id: "0".repeat(32),
             },
         )

@@ -67,7 +67,7 @@ impl SseClient {
 
     fn parse(block: &str) -> Msg {
         let mut msg = Msg {
-            received_at: Some(Utc::now()),
+            received_at: Some(crate::helpers::now()),
             ..Msg::default()
         };
         let mut data = Vec::new();
@@ -161,7 +161,7 @@ fn marker(rt: &RuntimeHandle, name: &str) -> u64 {
     rt.bus().publish(
         LiveKind::SystemEvent,
         None,
-        Utc::now(),
+        crate::helpers::now(),
         json!({ "code": "TEST_MARKER", "marker": name }),
     )
 }
@@ -416,14 +416,11 @@ async fn an_idle_stream_gets_keep_alives(pool: PgPool) {
     let mut state = AppState::with_env(
         pool,
         test_config(),
-        RuntimeHandle::detached(),
+        RuntimeHandle::detached(Clock::system()),
         &EnvMap::new(),
     );
     state.events_keep_alive = Duration::from_millis(200);
-    let app = serve_state(state, Clock::system())
-        .await
-        .signed_in_as_admin()
-        .await;
+    let app = serve_state(state).await.signed_in_as_admin().await;
     let mut sse = SseClient::open(&app.client, stream_url(&app, ""), None).await;
     // A detached runtime's bus works; nothing publishes on it.
     sse.position().await;

@@ -118,14 +118,19 @@ fn writer_routes() -> (
     )
 }
 
+/// The system clock's time: what an app on the system clock reads now.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    Clock::system().now()
+}
+
 /// The app with no providers configured and a detached runtime (nothing supervised).
 pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, test_config(), Clock::system()).await
 }
 
 pub async fn spawn_app_with(pool: PgPool, config: Config, clock: Clock) -> TestApp {
-    let state = AppState::with_env(pool, config, RuntimeHandle::detached(), &EnvMap::new());
-    serve_state(state, clock).await
+    let state = AppState::with_env(pool, config, RuntimeHandle::detached(clock), &EnvMap::new());
+    serve_state(state).await
 }
 
 /// The app over a real supervision tree, as `serve` runs it (small test limits; the tree lives
@@ -151,14 +156,14 @@ pub async fn spawn_app_with_runtime_config(
     let runtime = Runtime::start(pool.clone(), config).await.unwrap();
     let handle = runtime.handle();
     let state = AppState::new(pool, test_config(), handle);
-    let mut app = serve_state(state, Clock::system()).await;
+    let mut app = serve_state(state).await;
     app.runtime = Some(RuntimeGuard(Some(runtime)));
     app
 }
 
-/// Serves `state` (built by the caller, e.g. with test-sized settings).
-pub async fn serve_state(mut state: AppState, clock: Clock) -> TestApp {
-    state.clock = clock.clone();
+/// Serves `state` (built by the caller, e.g. with test-sized settings) on its runtime's clock.
+pub async fn serve_state(state: AppState) -> TestApp {
+    let clock = state.clock.clone();
     let pool = state.pool.clone();
     let (writers, access) = writer_routes();
     let app = api::app_with_access(state.clone(), test_routes().merge(writers), access);

@@ -255,7 +255,7 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
 
 #[sqlx::test]
 async fn status_counts_come_from_the_rollups(pool: PgPool) {
-    let now = chrono::Utc::now();
+    let now = crate::helpers::now();
     let mut events = Vec::new();
     for (minutes_ago, status, code) in [
         (5, UsageStatus::Ok, None),
@@ -266,8 +266,8 @@ async fn status_counts_come_from_the_rollups(pool: PgPool) {
         (60 * 30, UsageStatus::Error, Some("OLD_ERROR")),
         (1, UsageStatus::Verify, None),
     ] {
-        let mut e = UsageEvent::new("polygon", "bars.fetch", status, 12);
-        e.created_at = now - chrono::Duration::minutes(minutes_ago);
+        let at = now - chrono::Duration::minutes(minutes_ago);
+        let mut e = UsageEvent::new("polygon", "bars.fetch", status, 12, at);
         e.error_code = code.map(str::to_owned);
         events.push(e);
     }

@@ -7,6 +7,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
+use tradeplane::clock::Clock;
 use tradeplane::integrations::{
     Integrations,
     outcome::Outcome,
@@ -210,7 +211,12 @@ pub async fn run_verify(
     timeout: Duration,
 ) -> (VerifyReport, MemoryUsageSink) {
     let sink = MemoryUsageSink::new();
-    let integrations = Integrations::from_env(&env_for(id, base), Arc::new(sink.clone()), timeout);
+    let integrations = Integrations::from_env(
+        &env_for(id, base),
+        Arc::new(sink.clone()),
+        timeout,
+        &Clock::system(),
+    );
     let client = integrations.client(id).expect("configured");
     (providers::verify(&client).await, sink)
 }
@@ -412,7 +418,7 @@ async fn ironbeam_logs_in_reads_one_account_call_and_logs_out() {
 async fn tradovate_maps_login_answers_and_reuses_its_token() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/auth/accesstokenrequest"))
-        .respond_with(json_reply(200, json!({"accessToken": "tok-tv-1", "mdAccessToken": "md", "expirationTime": (chrono::Utc::now() + chrono::Duration::minutes(80)).to_rfc3339(), "userId": 7, "name": "u", "hasLive": false})))
+        .respond_with(json_reply(200, json!({"accessToken": "tok-tv-1", "mdAccessToken": "md", "expirationTime": (crate::helpers::now() + chrono::Duration::minutes(80)).to_rfc3339(), "userId": 7, "name": "u", "hasLive": false})))
         .expect(1)
         .mount(&server).await;
     Mock::given(method("GET"))
@@ -435,6 +441,7 @@ async fn tradovate_maps_login_answers_and_reuses_its_token() {
         &env_for("tradovate", &server.uri()),
         Arc::new(sink.clone()),
         Duration::from_secs(2),
+        &Clock::system(),
     );
     let client = integrations.client("tradovate").unwrap();
     assert_eq!(providers::verify(&client).await.outcome, Outcome::Ok);
@@ -645,8 +652,12 @@ async fn databento_range_errors_map_through_the_official_client() {
         let mut env = env_for("databento", &server.uri());
         env.insert("DATABENTO_API_KEY".into(), key.into());
         let sink = MemoryUsageSink::new();
-        let integrations =
-            Integrations::from_env(&env, Arc::new(sink.clone()), Duration::from_millis(400));
+        let integrations = Integrations::from_env(
+            &env,
+            Arc::new(sink.clone()),
+            Duration::from_millis(400),
+            &Clock::system(),
+        );
         let client = integrations.client("databento").unwrap();
         let from = "2026-11-24T00:00:00Z".parse().unwrap();
         let to = "2026-11-25T00:00:00Z".parse().unwrap();
@@ -696,6 +707,7 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
         &env_for("polygon", &server.uri()),
         Arc::new(sink.clone()),
         Duration::from_secs(2),
+        &Clock::system(),
     );
     let client = integrations.client("polygon").unwrap();
     let bars = polygon_aggregates(&client, "ES", 1, "minute", "1", "2", CallContext::default())
@@ -720,6 +732,7 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
         &env_for("polygon", &server.uri()),
         Arc::new(sink.clone()),
         Duration::from_secs(2),
+        &Clock::system(),
     );
     let client = integrations.client("polygon").unwrap();
     let err = polygon_aggregates(&client, "ES", 1, "minute", "1", "2", CallContext::default())
@@ -744,6 +757,7 @@ async fn the_rate_limit_holds_calls_beyond_the_vendor_budget() {
         &env_for("polygon", &server.uri()),
         Arc::new(sink.clone()),
         Duration::from_millis(300),
+        &Clock::system(),
     );
     let client = integrations.client("polygon").unwrap();
     for _ in 0..5 {

@@ -27,7 +27,7 @@ async fn bot(pool: &PgPool) -> Uuid {
             risk_limits: json!({}),
             created_by: None,
         },
-        Utc::now(),
+        crate::helpers::now(),
     )
     .await
     .unwrap()
@@ -54,7 +54,7 @@ pub(crate) async fn working(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty
             decision_bar_at: None,
             reference_price: None,
         },
-        Utc::now(),
+        crate::helpers::now(),
     )
     .await
     .unwrap()

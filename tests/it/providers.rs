@@ -1,20 +1,17 @@
 //! The Providers supervisor: one ProviderActor per configured provider, each behind its own
 //! circuit breaker (`provider:<id>`), persisted across restarts and reported as system events.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
+    clock::Clock,
     integrations::{http::CallContext, registry::EnvMap},
     runtime::Timeframe,
     runtime::{BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig},
     store::usage_events,
 };
-use tradeplane_actors::ManualClock;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path, path_regex},
@@ -309,7 +306,7 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
         )
         .mount(&server)
         .await;
-    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let clock = Clock::manual(crate::helpers::now());
     let env = env_for("openai", &server.uri());
     let runtime = Runtime::start(
         pool.clone(),
@@ -331,7 +328,7 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
     };
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 
-    clock.advance(retry_after + Duration::from_secs(1));
+    clock.advance(chrono::TimeDelta::from_std(retry_after + Duration::from_secs(1)).unwrap());
     let (report, _) = rt.verify_provider("openai").await.unwrap();
     assert_eq!(
         report.outcome.as_str(),
@@ -366,7 +363,7 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
 
 #[tokio::test]
 async fn a_detached_runtime_runs_no_provider_calls() {
-    let rt = tradeplane::runtime::RuntimeHandle::detached();
+    let rt = tradeplane::runtime::RuntimeHandle::detached(Clock::system());
     assert!(rt.providers_health().is_empty());
     assert!(matches!(
         rt.verify_provider("openai").await,

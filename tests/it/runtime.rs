@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tradeplane::clock::Clock;
 use tradeplane::runtime::{
     BotStatus, Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig,
     RuntimeError, RuntimeHandle, SchedulerConfig, Timeframe,
@@ -14,7 +16,9 @@ use tradeplane::store::jobs::{self, JobError, JobStatus, NewJob, TransitionDetai
 use tradeplane_actors::Backoff;
 use uuid::Uuid;
 
-use crate::helpers::{envelope, error_code, spawn_app, spawn_app_with_runtime};
+use crate::helpers::{
+    envelope, error_code, spawn_app, spawn_app_with_runtime, spawn_app_with_runtime_config,
+};
 
 /// Small limits so supervision plays out in about a second.
 pub fn test_config() -> RuntimeConfig {
@@ -60,7 +64,7 @@ pub async fn bot_row(pool: &PgPool) -> Uuid {
             risk_limits: json!({}),
             created_by: None,
         },
-        chrono::Utc::now(),
+        crate::helpers::now(),
     )
     .await
     .unwrap();
@@ -719,6 +723,71 @@ async fn scheduler_ticks_on_bar_boundaries_and_reports_health(pool: PgPool) {
         "{health:?}"
     );
     runtime.shutdown().await;
+}
+
+/// One clock for the tree and the API: a manual one moves the bar clock (the first boundary
+/// it passes ticks, the skipped ones count as missed), stamps the events and the sessions.
+#[sqlx::test]
+async fn the_bar_clock_and_every_stamp_follow_the_injected_clock(pool: PgPool) {
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let clock = Clock::manual(at("2026-11-25T15:00:00.500Z"));
+    let config = RuntimeConfig {
+        clock: clock.clone(),
+        scheduler: SchedulerConfig {
+            timeframes: vec![Timeframe::M1],
+            ..test_config().scheduler
+        },
+        ..test_config()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), config)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let mut ticks = rt.ticks();
+    let mut next_tick = async || {
+        let t = tokio::time::timeout(Duration::from_secs(3), ticks.recv())
+            .await
+            .expect("a tick")
+            .unwrap();
+        (
+            DateTime::<Utc>::from(t.bar_at),
+            DateTime::<Utc>::from(t.fired_at),
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rt.scheduler_health().ticks, 0, "ticked on a frozen clock");
+
+    clock.advance(TimeDelta::minutes(1));
+    assert_eq!(
+        next_tick().await,
+        (at("2026-11-25T15:01:00Z"), at("2026-11-25T15:01:00.500Z"))
+    );
+    // A jump over ten boundaries: one tick for the first, nine missed, none replayed.
+    clock.advance(TimeDelta::minutes(10));
+    assert_eq!(next_tick().await.0, at("2026-11-25T15:02:00Z"));
+    clock.advance(TimeDelta::minutes(1));
+    assert_eq!(next_tick().await.0, at("2026-11-25T15:12:00Z"));
+    let h = rt.scheduler_health();
+    assert_eq!((h.ticks, h.missed_ticks), (3, 9));
+    assert_eq!(h.last_tick_at, Some(at("2026-11-25T15:12:00.500Z")));
+
+    // The API reads the same clock: its status shows the manual tick time, and the runtime's
+    // own events are stamped on it.
+    let (_, body) = envelope(app.get("/api/runtime/status").await).await;
+    assert_eq!(
+        body["scheduler"]["last_tick_at"],
+        "2026-11-25T15:12:00.500Z"
+    );
+    let started: DateTime<Utc> = until("RUNTIME_STARTED written", || async {
+        sqlx::query_scalar("SELECT created_at FROM system_events WHERE code = 'RUNTIME_STARTED'")
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(started, at("2026-11-25T15:00:00.500Z"));
+    assert_eq!(app.state.clock.now(), clock.now());
 }
 
 #[sqlx::test]

@@ -30,7 +30,11 @@ pub async fn start_sandbox() -> EnvMap {
     .unwrap();
     let http_addr = http.local_addr().unwrap().to_string();
     let redis_addr = redis.local_addr().unwrap().to_string();
-    tokio::spawn(sandbox::serve(http, redis));
+    tokio::spawn(sandbox::serve(
+        http,
+        redis,
+        tradeplane::clock::Clock::system(),
+    ));
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.sandbox")).unwrap();
     text.lines()

@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use chrono::{DateTime, TimeDelta, Utc};
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::Value;
 
@@ -18,6 +19,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_tradeplane");
 
 fn command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
+    // No provider keys from the shell running the tests.
+    for name in tradeplane::integrations::registry::process_env().keys() {
+        cmd.env_remove(name);
+    }
     cmd.env_remove("DATABASE_URL")
         .env("TRADEPLANE_DATA_DIR", data_dir)
         .env("TRADEPLANE_BIND", "127.0.0.1:0")
@@ -45,9 +50,15 @@ struct Server {
 
 /// Starts serve and waits for the URL it prints.
 fn start(data_dir: &Path) -> Server {
+    start_with(data_dir, &[])
+}
+
+/// `start` with more `serve` arguments.
+fn start_with(data_dir: &Path, args: &[&str]) -> Server {
     let stderr_log = data_dir.join(format!("serve-{}.log", uuid::Uuid::now_v7()));
     let mut child = command(data_dir)
         .arg("serve")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_log).unwrap())
         .spawn()
@@ -261,6 +272,58 @@ async fn serve_runs_its_own_postgres_and_keeps_data_across_restarts() {
     assert!(reset.id.unwrap() > first_position);
     stop(second);
     drop(stream);
+}
+
+/// `--clock-start` runs the whole server on a shifted clock, loudly, and only when no provider
+/// reaches a real vendor.
+#[tokio::test]
+async fn a_shifted_clock_is_for_test_stacks_only() {
+    let dir = data_dir();
+    let start_at: DateTime<Utc> = "2026-11-28T12:00:00Z".parse().unwrap();
+    let mut real = command(dir.path());
+    real.args(["serve", "--clock-start", "2026-11-28T12:00:00Z"])
+        .env("DATABENTO_API_KEY", "db-a-real-key");
+    let out = real.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refused") && stderr.contains("databento"),
+        "{stderr}"
+    );
+
+    create_admin(dir.path());
+    let server = start_with(dir.path(), &["--clock-start", "2026-11-28T12:00:00Z"]);
+    wait_ready(&reqwest::Client::new(), &server.base).await;
+    let client = admin_client(&server.base).await;
+    let body: Value = client
+        .get(format!("{}/api/system/events?limit=500", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = |code: &str| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["code"] == code)
+            .unwrap_or_else(|| panic!("no {code}: {body}"))
+            .clone()
+    };
+    assert_eq!(event("CLOCK_SHIFTED")["severity"], "SEV-2");
+    let started: DateTime<Utc> = event("SYSTEM_STARTED")["created_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        started >= start_at && started - start_at < TimeDelta::minutes(1),
+        "{started}"
+    );
+    let logs = stop(server);
+    assert!(logs.contains("the clock is SHIFTED"), "{logs}");
 }
 
 #[tokio::test]

@@ -27,7 +27,9 @@ async fn seed(pool: &PgPool, n: usize) -> Uuid {
         if i % 4 == 0 {
             event = event.bot(bot).provider("databento");
         }
-        system_events::insert(pool, event).await.unwrap();
+        system_events::insert(pool, event, crate::helpers::now())
+            .await
+            .unwrap();
     }
     bot
 }
@@ -124,7 +126,7 @@ async fn events_carry_the_trace_id_they_were_written_under(pool: PgPool) {
         .clone()
         .scope(async {
             let event = NewSystemEvent::new(Severity::Sev1, "TEST_TRACED", "inside a request");
-            system_events::insert(&pool, event).await
+            system_events::insert(&pool, event, crate::helpers::now()).await
         })
         .await
         .unwrap();

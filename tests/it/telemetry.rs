@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
+use tradeplane::clock::Clock;
 use tradeplane::runtime::{TelemetryConfig, TelemetryWriter};
 use tradeplane::store::system_events::{NewSystemEvent, Severity};
 use tradeplane::store::usage_events::{UsageEvent, UsageStatus};
@@ -23,14 +24,15 @@ async fn rows(pool: &PgPool, table: &str) -> i64 {
 
 #[sqlx::test]
 async fn batches_land_and_shutdown_flushes_everything(pool: PgPool) {
-    let writer = TelemetryWriter::start(pool.clone(), TelemetryConfig::default());
+    let writer = TelemetryWriter::start(pool.clone(), TelemetryConfig::default(), Clock::system());
     let t = writer.handle();
     for i in 0..20_000u32 {
         assert!(t.usage(UsageEvent::new(
             "databento",
             "bars.fetch",
             UsageStatus::Ok,
-            i % 50
+            i % 50,
+            t.clock().now()
         )));
     }
     for i in 0..100 {
@@ -50,7 +52,13 @@ async fn batches_land_and_shutdown_flushes_everything(pool: PgPool) {
     assert_eq!(rows(&pool, "integration_usage_events").await, 20_000);
     assert_eq!(rows(&pool, "system_events").await, 100);
     // After shutdown, events are refused and counted, never silently lost.
-    assert!(!t.usage(UsageEvent::new("databento", "late", UsageStatus::Ok, 1)));
+    assert!(!t.usage(UsageEvent::new(
+        "databento",
+        "late",
+        UsageStatus::Ok,
+        1,
+        t.clock().now()
+    )));
     assert_eq!(t.stats().dropped, 1);
 }
 
@@ -132,18 +140,30 @@ async fn outage_fills_the_bounded_buffer_counts_drops_and_reports_after_recovery
         shutdown_deadline: Duration::from_secs(5),
         workers: 2,
     };
-    let writer = TelemetryWriter::start(proxied, config);
+    let writer = TelemetryWriter::start(proxied, config, Clock::system());
     let t = writer.handle();
 
     for i in 0..10 {
-        t.usage(UsageEvent::new("polygon", "before", UsageStatus::Ok, i));
+        t.usage(UsageEvent::new(
+            "polygon",
+            "before",
+            UsageStatus::Ok,
+            i,
+            t.clock().now(),
+        ));
     }
     until("the first batch", || t.stats().written_usage == 10).await;
 
     proxy.cut();
     let mut accepted = 0u64;
     for i in 0..1_000 {
-        if t.usage(UsageEvent::new("polygon", "during", UsageStatus::Ok, i)) {
+        if t.usage(UsageEvent::new(
+            "polygon",
+            "during",
+            UsageStatus::Ok,
+            i,
+            t.clock().now(),
+        )) {
             accepted += 1;
         }
         if i % 100 == 0 {

@@ -1,7 +1,6 @@
 //! Exact reads behind the web app's deep links: one decision / no-trade trace by row id or W3C
 //! trace id, and one trade, each scoped to its bot (another bot's row is not found, never shown).
 
-use chrono::Utc;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -30,7 +29,7 @@ async fn open_trade(pool: &PgPool, bot: &str, key: &str) -> Uuid {
             quantity: 1,
             price: dec!(5000),
             commission: dec!(2.25),
-            filled_at: Utc::now(),
+            filled_at: crate::helpers::now(),
             simulated: true,
             before: &before,
             after: &after,

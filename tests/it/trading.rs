@@ -87,7 +87,7 @@ async fn tick(rt: &RuntimeHandle, pool: &PgPool, bot: Uuid, at: DateTime<Utc>) {
     let sent = rt.inject_tick(BarTick {
         timeframe: Timeframe::M1,
         bar_at: SystemTime::from(at),
-        fired_at: SystemTime::now(),
+        fired_at: crate::helpers::now().into(),
     });
     assert!(sent > 0, "no runner subscribed");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -343,7 +343,7 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
     rt.inject_tick(BarTick {
         timeframe: Timeframe::M1,
         bar_at: SystemTime::from(at),
-        fired_at: SystemTime::now(),
+        fired_at: crate::helpers::now().into(),
     });
     tokio::time::sleep(Duration::from_millis(3)).await;
     first.shutdown_background();

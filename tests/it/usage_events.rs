@@ -20,10 +20,9 @@ fn event(
     bot: Option<Uuid>,
     at: DateTime<Utc>,
 ) -> UsageEvent {
-    let mut e = UsageEvent::new(provider, "bars.fetch", status, latency);
+    let mut e = UsageEvent::new(provider, "bars.fetch", status, latency, at);
     e.error_code = code.map(str::to_owned);
     e.bot_id = bot;
-    e.created_at = at;
     e
 }
 
@@ -49,7 +48,7 @@ async fn expect_field(app: &TestApp, path: &str, field: &str) {
 
 #[sqlx::test]
 async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPool) {
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let (bot_a, bot_b) = (Uuid::now_v7(), Uuid::now_v7());
     let min = |m: i64| now - Duration::minutes(m);
     use UsageStatus::{Error, Ok, Verify};
@@ -209,7 +208,7 @@ fn sum(series: &Value, key: &str) -> i64 {
 
 #[sqlx::test]
 async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let recent = now - Duration::minutes(10);
     let earlier = now - Duration::hours(3);
     use UsageStatus::{Error, Ok, Verify};

@@ -4,9 +4,10 @@
 // with a code, then with a backup code, and see that backup code refused the second time.
 // Screenshots of each view.
 //
-// One story on one stack, in order (serial). The market may be open or closed when this runs
-// (CME hours, holidays): the trace step accepts either a trade or a market-closed suppression,
-// asks the API which one the bot recorded, and checks the UI shows exactly that.
+// One story on one stack, in order (serial), on the stack's own clock: a Wednesday morning in
+// Chicago, so the market is open and the bot trades. The market-closed path is the last story,
+// on a second stack whose clock is a Saturday. The UI steps ask the API what the bot recorded
+// and check the UI shows exactly that.
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { ApiSession, type Json } from "./support/api";
 import { Stack } from "./support/stack";
@@ -15,6 +16,10 @@ import { expectSignedIn, openTab, shot, signIn, traceIdIn } from "./support/ui";
 
 const ADMIN = { email: "admin@bots.e2e", password: "bots-e2e-password-1" };
 const BOT = "e2e-paper-1s";
+/** 09:00 CST on a Wednesday (not a CME holiday): equity futures trade. */
+const MARKET_OPEN = new Date("2026-12-02T15:00:00Z");
+/** A Saturday: CME equity futures never trade (Sunday 17:00 → Friday 16:00 CT). */
+const MARKET_CLOSED = new Date("2026-11-28T18:00:00Z");
 
 test.describe.configure({ mode: "serial" });
 
@@ -26,7 +31,7 @@ let totp: TotpDevice;
 let backupCodes: string[];
 
 test.beforeAll(async ({ browser }: { browser: Browser }) => {
-  stack = await Stack.create("bots");
+  stack = await Stack.create("bots", { clockStart: MARKET_OPEN });
   await stack.createUser(ADMIN.email, ADMIN.password, "admin");
   await stack.startSandbox();
   await stack.startServer({ providers: "sandbox" });
@@ -35,7 +40,7 @@ test.beforeAll(async ({ browser }: { browser: Browser }) => {
   api = await ApiSession.signIn(stack.baseURL, ADMIN.email, ADMIN.password);
   const verify = await api.post("/api/integrations/verify", { provider_id: "databento" });
   expect(verify.outcome).toBe("ok");
-  page = await (await browser.newContext({ baseURL: stack.baseURL })).newPage();
+  page = await stack.newPage(browser);
 });
 
 test.afterAll(async () => {
@@ -46,15 +51,17 @@ test.afterAll(async () => {
 
 type Trace = Json & { id: string; trace_id: string; created_at: string; blocked_by?: { code: string; gate: string }[] };
 
-async function latest(kind: "decision-traces" | "no-trade-traces"): Promise<Trace[]> {
-  const body = await api.get(`/api/bots/${botId}/${kind}?limit=20`);
+async function tracesOf(session: ApiSession, bot: string, kind: "decision-traces" | "no-trade-traces"): Promise<Trace[]> {
+  const body = await session.get(`/api/bots/${bot}/${kind}?limit=20`);
   return body.items as Trace[];
 }
 
+const latest = (kind: "decision-traces" | "no-trade-traces") => tracesOf(api, botId, kind);
 const lifecycle = () => page.getByRole("group", { name: "Lifecycle actions" });
 const autonomy = () => page.getByTestId("autonomy-score");
 /** The bot's status badge in the detail header, exactly as the API says it. */
-const statusOf = (status: string) => page.getByTestId("bot-status").getByText(status, { exact: true });
+const statusIn = (p: Page, status: string) => p.getByTestId("bot-status").getByText(status, { exact: true });
+const statusOf = (status: string) => statusIn(page, status);
 
 test("signs in and creates a PAPER bot on 1 s bars from the Bots tab", async () => {
   await page.goto("/");
@@ -93,49 +100,27 @@ test("starts it and sees its evaluations explained as traces", async () => {
     await page.getByRole("button", { name: "Recompute" }).click();
     await expect(tier).toHaveText("SUPERVISED", { timeout: 2_000 });
   }).toPass({ timeout: 20_000 });
-  const scoredAt = Date.now();
 
-  // What did the bot do since? A decision when the market is open, a MARKET_CLOSED suppression
-  // when it is not; either is recorded within a few bars.
+  // The market is open on the stack's clock: the bot trades within a few bars.
   let decision: Trace | undefined;
-  let closed: Trace | undefined;
   await expect
-    .poll(
-      async () => {
-        decision = (await latest("decision-traces"))[0];
-        closed = (await latest("no-trade-traces")).find(
-          // Seen since the score, not created since: a closed market folds every evaluation
-          // into one suppression row whose created_at may predate it.
-          (t) => Date.parse((t.last_seen_at as string | null) ?? t.created_at) >= scoredAt - 1_000 && (t.blocked_by ?? []).some((b) => b.code === "MARKET_CLOSED"),
-        );
-        return Boolean(decision ?? closed);
-      },
-      { timeout: 30_000, message: "neither a decision nor a MARKET_CLOSED suppression was recorded" },
-    )
+    .poll(async () => (decision = (await latest("decision-traces"))[0]) !== undefined, {
+      timeout: 30_000,
+      message: "no decision was recorded",
+    })
     .toBe(true);
 
+  // It traded: a decision puts the bot back to RUNNING.
   const traces = page.getByRole("region", { name: "Traces" });
-  if (decision) {
-    // It traded: a decision puts the bot back to RUNNING.
-    await expect(statusOf("RUNNING")).toBeVisible({ timeout: 20_000 });
-    await traces.getByRole("tab", { name: "Why traded" }).click();
-    const list = traces.getByRole("list", { name: /Why traded/ });
-    const row = list.getByRole("listitem").filter({ has: page.getByRole("button", { name: `Copy trace id ${decision.trace_id}` }) });
-    await expect(row).toBeVisible({ timeout: 20_000 });
-    await expect(row).toContainText(decision.decision_type as string);
-    await row.getByRole("button", { expanded: false }).first().click();
-    for (const section of ["Signals", "Variables snapshot", "Risk snapshot"]) {
-      await expect(row.getByRole("heading", { name: section })).toBeVisible();
-    }
-  } else {
-    // Market closed: every evaluation is blocked, the bot is SUSPENDED.
-    await expect(statusOf("SUSPENDED")).toBeVisible({ timeout: 20_000 });
-    await traces.getByRole("tab", { name: "Why not" }).click();
-    const list = traces.getByRole("list", { name: /Why not/ });
-    const row = list.getByRole("listitem").filter({ has: page.getByRole("button", { name: `Copy trace id ${closed!.trace_id}` }) });
-    await expect(row).toBeVisible({ timeout: 20_000 });
-    await row.getByRole("button", { expanded: false }).first().click();
-    await expect(row.getByRole("list", { name: "Blocking gates" })).toContainText("MARKET_CLOSED");
+  await expect(statusOf("RUNNING")).toBeVisible({ timeout: 20_000 });
+  await traces.getByRole("tab", { name: "Why traded" }).click();
+  const list = traces.getByRole("list", { name: /Why traded/ });
+  const row = list.getByRole("listitem").filter({ has: page.getByRole("button", { name: `Copy trace id ${decision!.trace_id}` }) });
+  await expect(row).toBeVisible({ timeout: 20_000 });
+  await expect(row).toContainText(decision!.decision_type as string);
+  await row.getByRole("button", { expanded: false }).first().click();
+  for (const section of ["Signals", "Variables snapshot", "Risk snapshot"]) {
+    await expect(row.getByRole("heading", { name: section })).toBeVisible();
   }
   await shot(page, "bots-02-running-traces");
 });
@@ -143,7 +128,7 @@ test("starts it and sees its evaluations explained as traces", async () => {
 test("a data halt suspends it; the Why-not drawer names every blocking gate and the trace id", async () => {
   // The halt: the market-data vendor stops answering.
   await stack.stopSandbox();
-  const haltAt = Date.now();
+  const haltAt = stack.now();
   await expect(statusOf("SUSPENDED")).toBeVisible({ timeout: 30_000 });
   const callout = page.getByRole("alert", { name: "Not trading" });
   await callout.getByRole("button", { name: "Why not trading" }).click();
@@ -151,8 +136,6 @@ test("a data halt suspends it; the Why-not drawer names every blocking gate and 
   const current = drawer.getByRole("status", { name: "Current state" });
   await expect(current).toContainText("Not trading:");
   // It shows the bot's latest suppression as the server recorded it: same trace, every gate.
-  // (When the market is closed the same suppression may have started before the halt: it
-  // must still have been seen since.)
   const halt = (t: Trace) =>
     Date.parse(t.last_seen_at as string) > haltAt &&
     (t.blocked_by ?? []).some((b) => b.code === "DATA_STALE" || b.code === "DATA_UNAVAILABLE");
@@ -220,7 +203,8 @@ test("enrolls 2FA from Settings, reading the secret from the page", async () => 
   const secret = page.getByLabel("Secret key", { exact: true });
   await expect(secret).toHaveText(/^[A-Z2-7]{32}$/);
   await expect(page.getByRole("img", { name: "QR code for your authenticator app" })).toBeVisible();
-  totp = new TotpDevice((await secret.textContent())!.trim());
+  // The server checks codes against its own clock.
+  totp = new TotpDevice((await secret.textContent())!.trim(), () => stack.now());
   await shot(page, "bots-09-settings-2fa-scan");
   await page.getByLabel("Authenticator code").fill(await totp.nextCode());
   await page.getByRole("button", { name: "Confirm", exact: true }).click();
@@ -252,4 +236,66 @@ test("signs in with a backup code once; the same code is refused the second time
   await expect(page.getByText("That backup code is wrong or was already used.")).toBeVisible();
   await expect(page.getByTestId("current-user")).toHaveCount(0);
   await shot(page, "bots-11-backup-code-refused");
+});
+
+test.describe("on a closed market", () => {
+  let closed: Stack;
+  let closedApi: ApiSession;
+  let closedPage: Page;
+  let closedBot: string;
+
+  test.beforeAll(async ({ browser }: { browser: Browser }) => {
+    closed = await Stack.create("bots-closed", { clockStart: MARKET_CLOSED });
+    await closed.createUser(ADMIN.email, ADMIN.password, "admin");
+    await closed.startServer({ providers: "sandbox" });
+    // Set-up through the API (the story above does it in the UI).
+    closedApi = await ApiSession.signIn(closed.baseURL, ADMIN.email, ADMIN.password);
+    expect((await closedApi.post("/api/integrations/verify", { provider_id: "databento" })).outcome).toBe("ok");
+    const created = await closedApi.post("/api/bots", {
+      name: "e2e-paper-closed",
+      symbol: "ES",
+      timeframe: "1s",
+      stage: "PAPER",
+      strategy: { kind: "sma_crossover", params: { fast: 1, slow: 2 } },
+    });
+    closedBot = (created.bot as { id: string }).id;
+    await closedApi.post(`/api/bots/${closedBot}/start`);
+    closedPage = await closed.newPage(browser);
+  });
+
+  test.afterAll(async () => {
+    await closedApi?.dispose();
+    await closedPage?.context().close();
+    await closed?.dispose();
+  });
+
+  test("every evaluation is a MARKET_CLOSED suppression, the bot is SUSPENDED and Why-not says so", async () => {
+    let suppression: Trace | undefined;
+    await expect
+      .poll(
+        async () =>
+          (suppression = (await tracesOf(closedApi, closedBot, "no-trade-traces")).find((t) =>
+            (t.blocked_by ?? []).some((b) => b.code === "MARKET_CLOSED"),
+          )) !== undefined,
+        { timeout: 30_000, message: "no MARKET_CLOSED suppression was recorded" },
+      )
+      .toBe(true);
+    expect(await tracesOf(closedApi, closedBot, "decision-traces")).toEqual([]);
+
+    await closedPage.goto("/");
+    await signIn(closedPage, ADMIN);
+    await expectSignedIn(closedPage, ADMIN.email);
+    await closedPage.goto(`/bots/${closedBot}`);
+    await expect(statusIn(closedPage, "SUSPENDED")).toBeVisible({ timeout: 20_000 });
+    const traces = closedPage.getByRole("region", { name: "Traces" });
+    await traces.getByRole("tab", { name: "Why not" }).click();
+    const list = traces.getByRole("list", { name: /Why not/ });
+    const row = list
+      .getByRole("listitem")
+      .filter({ has: closedPage.getByRole("button", { name: `Copy trace id ${suppression!.trace_id}` }) });
+    await expect(row).toBeVisible({ timeout: 20_000 });
+    await row.getByRole("button", { expanded: false }).first().click();
+    await expect(row.getByRole("list", { name: "Blocking gates" })).toContainText("MARKET_CLOSED");
+    await shot(closedPage, "bots-12-market-closed");
+  });
 });

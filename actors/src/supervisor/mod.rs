@@ -26,6 +26,7 @@ pub use spec::{
     ChildSpec, HeartbeatSpec, Kind, Restart, Shutdown, StartFn, Strategy, SupervisorSpec,
 };
 
+use crate::clock::Clock;
 use crate::events::{EventKind, SharedSink, SupervisionEvent};
 use crate::watchdog::HEARTBEAT_TIMEOUT;
 use intensity::Intensity;
@@ -149,6 +150,7 @@ pub struct SupervisorState {
     by_actor: HashMap<ActorId, u64>,
     next_seq: u64,
     sink: SharedSink,
+    clock: Clock,
     heartbeat_timer: Option<JoinHandle<()>>,
 }
 
@@ -253,7 +255,7 @@ fn is_normal_exit(reason: Option<&str>) -> bool {
 impl SupervisorState {
     fn emit(&self, kind: EventKind) {
         self.sink
-            .emit(SupervisionEvent::new(self.name.clone(), kind));
+            .emit(SupervisionEvent::new(self.name.clone(), kind, &self.clock));
     }
 
     fn is_dynamic(&self) -> bool {
@@ -709,6 +711,7 @@ impl Actor for Supervisor {
             by_actor: HashMap::new(),
             next_seq: 0,
             sink,
+            clock: spec.clock,
             heartbeat_timer: None,
         };
         let cell = myself.get_cell();

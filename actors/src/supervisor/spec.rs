@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use ractor::{ActorCell, SpawnErr};
 
 use super::backoff::Backoff;
+use crate::clock::Clock;
 use crate::watchdog::Heartbeat;
 
 /// How the supervisor reacts when one child terminates and must be restarted.
@@ -150,6 +151,8 @@ pub struct SupervisorSpec {
     pub children: Vec<ChildSpec>,
     /// How often heartbeats are checked (only matters if some child has one).
     pub heartbeat_check: Duration,
+    /// Stamps its events (nested supervisors take their own spec's).
+    pub clock: Clock,
 }
 
 impl SupervisorSpec {
@@ -162,6 +165,7 @@ impl SupervisorSpec {
             period: Duration::from_secs(5),
             children: Vec::new(),
             heartbeat_check: Duration::from_millis(500),
+            clock: Clock::system(),
         }
     }
 
@@ -191,6 +195,11 @@ impl SupervisorSpec {
 
     pub fn heartbeat_check(mut self, every: Duration) -> Self {
         self.heartbeat_check = every;
+        self
+    }
+
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 }

@@ -102,7 +102,7 @@ pub async fn verify_tradovate(c: &ProviderClient) -> Result<String, Failure> {
     let base = c.base()?.clone();
     let mut session = c.session.lock().await;
     if let Some((token, expires)) = session.clone() {
-        if expires > chrono::Utc::now() + chrono::Duration::minutes(1) {
+        if expires > c.http.clock().now() + chrono::Duration::minutes(1) {
             let me = Request::get("verify.auth_me", join(&base, "/auth/me"), CallKind::Verify)
                 .auth(Auth::Bearer(token));
             match c
@@ -183,7 +183,7 @@ pub async fn verify_tradovate(c: &ProviderClient) -> Result<String, Failure> {
                 .as_str()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::minutes(80));
+                .unwrap_or_else(|| c.http.clock().now() + chrono::Duration::minutes(80));
             Ok((Secret::new(token), expires, b["hasLive"].as_bool()))
         })
         .await?;

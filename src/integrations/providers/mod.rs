@@ -21,6 +21,7 @@ use super::{
     registry::ProviderConfig,
     usage::UsageSink,
 };
+use crate::clock::Clock;
 use crate::config::Secret;
 
 /// A configured provider's client: its config, its call path and any session it holds.
@@ -37,12 +38,13 @@ impl ProviderClient {
         config: ProviderConfig,
         sink: Arc<dyn UsageSink>,
         timeout: Duration,
+        clock: Clock,
     ) -> Option<Result<Self, reqwest::Error>> {
         if !config.configured() {
             return None;
         }
         Some(
-            ProviderHttp::new(&config, sink, timeout).map(|http| ProviderClient {
+            ProviderHttp::new(&config, sink, timeout, clock).map(|http| ProviderClient {
                 config,
                 http,
                 session: Mutex::new(None),
@@ -53,8 +55,9 @@ impl ProviderClient {
     pub fn with_default_timeout(
         config: ProviderConfig,
         sink: Arc<dyn UsageSink>,
+        clock: Clock,
     ) -> Option<Result<Self, reqwest::Error>> {
-        Self::new(config, sink, DEFAULT_TIMEOUT)
+        Self::new(config, sink, DEFAULT_TIMEOUT, clock)
     }
 
     pub fn id(&self) -> &'static str {

@@ -1,6 +1,9 @@
 // One product stack per spec: a fresh database, optionally `tradeplane sandbox` (every vendor
 // simulated on free ports), and `tradeplane serve` on a fixed free port that can be killed
-// (SIGKILL) and started again on the same database and port.
+// (SIGKILL) and started again on the same database and port. A stack may run on its own clock
+// (`clockStart`): the server and the sandbox then start their clocks there
+// (TRADEPLANE_CLOCK_START) and run at wall speed, e.g. to see a closed market on a weekday.
+import type { Browser, Page } from "@playwright/test";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -31,21 +34,9 @@ export function sandboxProviderEnv(httpPort: number, redisPort: number): Record<
   return env;
 }
 
-/**
- * `E2E_SERVER_FAKETIME` (a libfaketime spec such as "@2026-11-28 12:00:00") runs the sandbox and
- * the server at another wall-clock time, e.g. to check the market-closed path on a weekday.
- * Debugging only: TOTP codes are computed from the real clock, so 2FA steps fail under it.
- */
-function faketimeEnv(): Record<string, string> {
-  const spec = process.env.E2E_SERVER_FAKETIME;
-  if (!spec) return {};
-  // Preloaded into the process itself (not the `faketime` wrapper, which would leave the
-  // server running when its pid is killed).
-  return {
-    LD_PRELOAD: process.env.E2E_LIBFAKETIME ?? "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-    FAKETIME: spec,
-    FAKETIME_DONT_FAKE_MONOTONIC: "1",
-  };
+export interface StackOptions {
+  /** Where the stack's clock starts; it runs at wall speed from there. Default: real time. */
+  clockStart?: Date;
 }
 
 export class Stack {
@@ -55,16 +46,20 @@ export class Stack {
   private providers: Record<string, string> = {};
   private readonly encKey = randomBytes(32).toString("base64");
   private readonly dir: string;
+  /** The stack's time minus the wall time (ms); null on real time. */
+  private readonly clockOffset: number | null;
 
   private constructor(
     readonly label: string,
     readonly db: Database,
     readonly port: number,
+    opts: StackOptions,
   ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tp-e2e-${label}-`));
+    this.clockOffset = opts.clockStart ? opts.clockStart.getTime() - Date.now() : null;
   }
 
-  static async create(label: string): Promise<Stack> {
+  static async create(label: string, opts: StackOptions = {}): Promise<Stack> {
     if (!fs.existsSync(path.join(WEB_DIST, "index.html"))) {
       throw new Error(`${WEB_DIST}/index.html is missing: build the web app first (npx vite build)`);
     }
@@ -72,11 +67,35 @@ export class Stack {
       throw new Error(`${TRADEPLANE_BIN} is missing: build it (cargo build --bin tradeplane) or set TRADEPLANE_BIN`);
     }
     const db = await Database.create(label);
-    return new Stack(label, db, await freePort());
+    return new Stack(label, db, await freePort(), opts);
   }
 
   get baseURL(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The stack's time in ms since the epoch: what its server and sandbox read now. */
+  now(): number {
+    return Date.now() + (this.clockOffset ?? 0);
+  }
+
+  /**
+   * A browser page on this stack (its base URL). On a shifted stack the page's clock starts at
+   * the stack's time and runs on, so the web app's "ago" and freshness checks agree with the
+   * server, as a user's browser would.
+   */
+  async newPage(browser: Browser): Promise<Page> {
+    const context = await browser.newContext({ baseURL: this.baseURL });
+    if (this.clockOffset !== null) await context.clock.install({ time: this.now() });
+    return context.newPage();
+  }
+
+  /**
+   * Each process of a shifted stack starts its clock at the stack's time when it is spawned, so
+   * the server and its sandbox agree (within their start-up) and a restart keeps the timeline.
+   */
+  private clockEnv(): Record<string, string> {
+    return this.clockOffset === null ? {} : { TRADEPLANE_CLOCK_START: new Date(this.now()).toISOString() };
   }
 
   private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -107,7 +126,7 @@ export class Stack {
       `${this.label}-sandbox`,
       TRADEPLANE_BIN,
       ["sandbox", "--listen", `127.0.0.1:${httpPort}`, "--redis-listen", `127.0.0.1:${redisPort}`],
-      { env: this.env(faketimeEnv()), cwd: this.dir },
+      { env: this.env(this.clockEnv()), cwd: this.dir },
     );
     await waitForPort(httpPort, 15_000, proc);
     await waitForPort(redisPort, 15_000, proc);
@@ -134,7 +153,7 @@ export class Stack {
     }
     const proc = start(`${this.label}-serve`, TRADEPLANE_BIN, ["serve"], {
       env: this.env({
-        ...faketimeEnv(),
+        ...this.clockEnv(),
         ...this.providers,
         TRADEPLANE_BIND: `127.0.0.1:${this.port}`,
         TRADEPLANE_WEB_DIR: WEB_DIST,

@@ -45,12 +45,18 @@ export function secretFromOtpauth(url: string): string {
   return secret;
 }
 
-/** An authenticator app for one secret that never repeats a step the server accepted. */
+/**
+ * An authenticator app for one secret that never repeats a step the server accepted. `now` is
+ * the server's time in ms (`Stack.now` when the stack runs on a shifted clock).
+ */
 export class TotpDevice {
   private lastStep = -Infinity;
   readonly key: Buffer;
 
-  constructor(readonly secretBase32: string) {
+  constructor(
+    readonly secretBase32: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.key = base32Decode(secretBase32);
   }
 
@@ -60,20 +66,20 @@ export class TotpDevice {
    */
   async nextCode(): Promise<string> {
     for (;;) {
-      const now = stepAt(Date.now());
+      const now = stepAt(this.now());
       const step = [now, now + 1].find((s) => s > this.lastStep);
       if (step !== undefined) {
         this.lastStep = step;
         return hotp(this.key, step);
       }
-      const msToNext = (now + 1) * STEP_SECS * 1000 - Date.now();
+      const msToNext = (now + 1) * STEP_SECS * 1000 - this.now();
       await new Promise((r) => setTimeout(r, msToNext + 50));
     }
   }
 
   /** A well-formed code the server must refuse (not valid in any accepted step). */
   wrongCode(): string {
-    const now = stepAt(Date.now());
+    const now = stepAt(this.now());
     const valid = new Set([-1, 0, 1, 2].map((d) => hotp(this.key, now + d)));
     for (let n = 0; ; n++) {
       const code = String((123456 + n * 7919) % 1_000_000).padStart(6, "0");
