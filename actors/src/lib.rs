@@ -2,8 +2,8 @@
 //! intensity/period with escalation, per-child backoff, ordered shutdown with timeouts),
 //! a circuit breaker, a heartbeat watchdog, and a typed supervision event sink.
 //!
-//! No IO of its own: events go to a [`SupervisionEventSink`], breaker state is exported as a
-//! serializable [`BreakerSnapshot`].
+//! No IO of its own: events go to a [`SupervisionEventSink`], breaker state is published as a
+//! [`BreakerReading`] (its [`BreakerSnapshot`] is serializable) for the owner to persist.
 
 pub mod breaker;
 pub mod clock;
@@ -12,7 +12,9 @@ pub mod supervisor;
 pub mod watchdog;
 
 pub use breaker::{
-    BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, CircuitBreaker, Permit,
+    BreakerActor, BreakerConfig, BreakerMsg, BreakerOpen, BreakerReading, BreakerSnapshot,
+    BreakerState, BreakerUnavailable, CircuitBreaker, OnChange, Permit, Report, ResetOutcome,
+    SharedBreaker, Then,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{

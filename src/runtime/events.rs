@@ -20,8 +20,16 @@ pub fn bot_of(scope: &str) -> Option<Uuid> {
     scope.strip_prefix("bot:").and_then(|s| s.parse().ok())
 }
 
-fn provider_of(scope: &str) -> Option<&str> {
+/// The provider a scope / child id names, if any.
+pub fn provider_of(scope: &str) -> Option<&str> {
     scope.strip_prefix("provider:")
+}
+
+/// The child id of the breaker actor of `scope` (`breaker:bot:<uuid>`, `breaker:provider:<id>`).
+/// It names no bot or provider on purpose: its supervision events are not its runner's or its
+/// provider actor's (the breaker's own transitions name them through their source).
+pub fn breaker_child(scope: &str) -> String {
+    format!("breaker:{scope}")
 }
 
 fn ms(d: std::time::Duration) -> u64 {
