@@ -16,8 +16,8 @@
 pub mod actor;
 
 pub use actor::{
-    BreakerActor, BreakerMsg, BreakerUnavailable, OnChange, Report, ResetOutcome, SharedBreaker,
-    Then,
+    BreakerActor, BreakerUnavailable, Capture, OnChange, Report, ResetOutcome, Sent, SharedBreaker,
+    Then, Within,
 };
 
 use std::collections::VecDeque;

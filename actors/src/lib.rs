@@ -12,9 +12,9 @@ pub mod supervisor;
 pub mod watchdog;
 
 pub use breaker::{
-    BreakerActor, BreakerConfig, BreakerMsg, BreakerOpen, BreakerReading, BreakerSnapshot,
-    BreakerState, BreakerUnavailable, CircuitBreaker, OnChange, Permit, Report, ResetOutcome,
-    SharedBreaker, Then,
+    BreakerActor, BreakerConfig, BreakerOpen, BreakerReading, BreakerSnapshot, BreakerState,
+    BreakerUnavailable, Capture, CircuitBreaker, OnChange, Permit, Report, ResetOutcome, Sent,
+    SharedBreaker, Then, Within,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorId, ActorRef};
 use tradeplane_actors::{
-    BreakerActor, BreakerConfig, BreakerMsg, BreakerSnapshot, BreakerState, CircuitBreaker,
-    EventKind, ManualClock, Report, SharedBreaker, Strategy, SupervisionEvent,
-    SupervisionEventSink, Supervisor, SupervisorMsg, SupervisorSpec, noop_sink,
+    BreakerActor, BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, EventKind,
+    ManualClock, Report, Sent, SharedBreaker, Strategy, SupervisionEvent, SupervisionEventSink,
+    Supervisor, SupervisorMsg, SupervisorSpec, noop_sink,
 };
 
 #[derive(Default)]
@@ -341,6 +341,7 @@ fn shared(
         Box::new(move |_| {
             counted.fetch_add(1, Ordering::SeqCst);
         }),
+        None,
     );
     (shared, clock, rec, changes)
 }
@@ -349,12 +350,14 @@ async fn supervised(shared: &Arc<SharedBreaker>) -> ActorRef<SupervisorMsg> {
     let spec = SupervisorSpec::new(Strategy::OneForOne)
         .intensity(10, Duration::from_secs(5))
         .child(BreakerActor::child_spec("breaker:svc", shared.clone()));
-    let (sup, _) = Supervisor::spawn(None, spec, noop_sink(), None).await.unwrap();
+    let (sup, _) = Supervisor::spawn(None, spec, noop_sink(), None)
+        .await
+        .unwrap();
     sup
 }
 
 /// Waits for an instance other than `old` to own the breaker.
-async fn new_instance(shared: &SharedBreaker, old: &ActorId) -> ActorRef<BreakerMsg> {
+async fn new_instance(shared: &SharedBreaker, old: &ActorId) -> ActorRef<Sent> {
     for _ in 0..200 {
         if let Some(a) = shared.actor().filter(|a| a.get_id() != *old) {
             return a;
@@ -517,7 +520,9 @@ async fn with_no_instance_running_messages_run_in_the_sender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_then_runs_even_when_its_instance_dies_with_it_queued() {
     let (shared, _clock, _, _) = shared(BreakerConfig::default());
-    let (actor, handle) = Actor::spawn(None, BreakerActor, shared.clone()).await.unwrap();
+    let (actor, handle) = Actor::spawn(None, BreakerActor, shared.clone())
+        .await
+        .unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
     // The first effect holds the actor until the rest are queued and the kill is sent.
     let (release, held) = std::sync::mpsc::channel::<()>();
@@ -539,4 +544,51 @@ async fn every_then_runs_even_when_its_instance_dies_with_it_queued() {
     // Nothing owns it now: the next message runs here.
     shared.after(|r| assert_eq!(r.state(), BreakerState::Closed));
     assert!(shared.actor().is_none());
+}
+
+tokio::task_local! {
+    static CALLER: u32;
+}
+
+/// Records the caller context each event was emitted in.
+#[derive(Default)]
+struct ContextRecorder(Mutex<Vec<Option<u32>>>);
+
+impl SupervisionEventSink for ContextRecorder {
+    fn emit(&self, _ev: SupervisionEvent) {
+        self.0.lock().unwrap().push(CALLER.try_with(|c| *c).ok());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_message_causes_is_emitted_in_its_senders_context() {
+    let clock = Arc::new(ManualClock::fixed());
+    let rec = Arc::new(ContextRecorder::default());
+    let b = CircuitBreaker::new("svc", BreakerConfig::default(), clock, rec.clone());
+    let capture: tradeplane_actors::Capture = Box::new(|| {
+        CALLER
+            .try_with(|c| *c)
+            .ok()
+            .map(|c| -> tradeplane_actors::Within {
+                Box::new(move |apply: &mut dyn FnMut()| CALLER.sync_scope(c, apply))
+            })
+    });
+    let shared = SharedBreaker::new(b, Box::new(|_| {}), Some(capture));
+    let sup = supervised(&shared).await;
+    let mut reading = shared.subscribe();
+    CALLER
+        .scope(7, async {
+            for _ in 0..3 {
+                shared.report(Report::FailureWithoutPermit);
+            }
+        })
+        .await;
+    reading
+        .wait_for(|r| r.state() == BreakerState::Open)
+        .await
+        .unwrap();
+    // Outside any context: emitted with none.
+    shared.reset(CALL).await.unwrap();
+    assert_eq!(*rec.0.lock().unwrap(), [Some(7), None]);
+    sup.stop_and_wait(None, None).await.unwrap();
 }

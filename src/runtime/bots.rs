@@ -332,8 +332,9 @@ pub fn runner_spec(
 /// Whether a (re)start of this runner may proceed; takes its breaker permit from the breaker
 /// actor, after the failures reported before (with no backoff the supervisor restarts at once).
 async fn admit(registry: &Registry, bot_id: Uuid) -> bool {
-    let (held, breaker, needs_permit) =
-        registry.with_slot(bot_id, |slot| (slot.held(), slot.breaker.clone(), slot.permit.is_none()));
+    let (held, breaker, needs_permit) = registry.with_slot(bot_id, |slot| {
+        (slot.held(), slot.breaker.clone(), slot.permit.is_none())
+    });
     let admitted = if held || !needs_permit {
         None
     } else {

@@ -36,6 +36,16 @@ fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A breaker message carries its sender's trace id, so the transition it causes is written
+/// under the trace of the call (or request) that caused it.
+pub fn trace_capture() -> tradeplane_actors::Capture {
+    Box::new(|| {
+        TraceId::try_current().map(|trace| -> tradeplane_actors::Within {
+            Box::new(move |apply: &mut dyn FnMut()| trace.sync_scope(apply))
+        })
+    })
+}
+
 /// Severity, code, message and metadata of one supervision event.
 pub fn describe(ev: &SupervisionEvent) -> (Severity, &'static str, String, Value) {
     let src = &ev.source;

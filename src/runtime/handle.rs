@@ -197,10 +197,8 @@ impl RuntimeHandle {
         let (breaker, needs_permit) = registry.with_slot(bot_id, |slot| {
             startable(slot).map(|()| (slot.breaker.clone(), slot.permit.is_none()))
         })?;
-        let breaker_child = BreakerActor::child_spec(
-            events::breaker_child(&bot_scope(bot_id)),
-            breaker.clone(),
-        );
+        let breaker_child =
+            BreakerActor::child_spec(events::breaker_child(&bot_scope(bot_id)), breaker.clone());
         match Supervisor::start_child(&bots, breaker_child).await {
             Ok(()) | Err(SupervisorError::AlreadyExists(_)) => {}
             Err(err) => return Err(err.into()),

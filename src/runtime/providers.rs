@@ -37,14 +37,13 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc::UnboundedSender, watch};
 use tradeplane_actors::{
-    Backoff, BreakerActor, BreakerConfig, BreakerSnapshot, BreakerState, ChildSpec,
-    CircuitBreaker, Clock, Permit, Report, Restart, SharedBreaker, SharedSink, Strategy,
-    SupervisorSpec,
+    Backoff, BreakerActor, BreakerConfig, BreakerSnapshot, BreakerState, ChildSpec, CircuitBreaker,
+    Clock, Permit, Report, Restart, SharedBreaker, SharedSink, Strategy, SupervisorSpec,
 };
 use utoipa::ToSchema;
 
 use super::BREAKER_CALL_TIMEOUT;
-use super::events::breaker_child;
+use super::events::{breaker_child, trace_capture};
 use super::registry::{BreakerView, breaker_state_str};
 use super::scheduler::Timeframe;
 use crate::integrations::{
@@ -329,6 +328,7 @@ impl ProviderSet {
                     breaker: SharedBreaker::new(
                         restored,
                         Box::new(move |reading| marks.mark(id, reading.state())),
+                        Some(trace_capture()),
                     ),
                     health: Mutex::new(Health {
                         last_ok_at: None,
@@ -511,9 +511,14 @@ impl Actor for ProviderActor {
                         }
                         Err(_) => {
                             let id = shared.id().to_owned();
-                            shared.settle(permit, Verdict::Failed, Some(codes::TIMEOUT), move || {
-                                let _ = reply.send(Err(ProviderCallError::Timeout(id)));
-                            });
+                            shared.settle(
+                                permit,
+                                Verdict::Failed,
+                                Some(codes::TIMEOUT),
+                                move || {
+                                    let _ = reply.send(Err(ProviderCallError::Timeout(id)));
+                                },
+                            );
                         }
                     }
                 }));
@@ -539,11 +544,8 @@ impl Actor for ProviderActor {
                         return Ok(());
                     }
                 };
-                let (shared, pool, limit) = (
-                    state.shared.clone(),
-                    state.pool.clone(),
-                    state.call_timeout,
-                );
+                let (shared, pool, limit) =
+                    (state.shared.clone(), state.pool.clone(), state.call_timeout);
                 tokio::spawn(trace.scope(async move {
                     let BarsRequest {
                         symbol,

@@ -24,7 +24,7 @@ use tradeplane_actors::{
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::events::bot_scope;
+use super::events::{bot_scope, trace_capture};
 use super::scheduler::Timeframe;
 use super::telemetry::TelemetryHandle;
 use crate::store::bot_instances::{self, InstanceUpsert};
@@ -314,7 +314,11 @@ impl Registry {
             bot_id,
             options: None,
             shared: Arc::new(RunnerShared::new()),
-            breaker: SharedBreaker::new(breaker, Box::new(move |_| marks.mark(bot_id))),
+            breaker: SharedBreaker::new(
+                breaker,
+                Box::new(move |_| marks.mark(bot_id)),
+                Some(trace_capture()),
+            ),
             permit: None,
             status: BotStatus::Stopped,
             started_at: None,

@@ -478,10 +478,24 @@ async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
     let server = openai_down_then_up().await;
     let app = spawn_with_env(pool.clone(), &env_for("openai", &server.uri())).await;
     let verify = json!({"provider_id": "openai"});
+    let mut last_trace = Value::Null;
     for _ in 0..3 {
         let (status, body) = post(&app, "/api/integrations/verify", verify.clone()).await;
         assert_eq!((status, &body["outcome"]), (200, &json!("provider_error")));
+        last_trace = body["trace_id"].clone();
     }
+    // The breaker actor opened it under the trace of the call that failed the third time.
+    let opened: String = until("the breaker event", async || {
+        sqlx::query_scalar(
+            "SELECT trace_id FROM system_events
+             WHERE provider_id = 'openai' AND code = 'CIRCUIT_BREAKER_OPENED'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(json!(opened), last_trace);
     let (status, body) = post(&app, "/api/integrations/verify", verify.clone()).await;
     assert_eq!((status, error_code(&body)), (409, "CIRCUIT_BREAKER_OPEN"));
     let reset = |client: &reqwest::Client, id: &str| {
@@ -491,7 +505,9 @@ async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
     };
 
     let admin = app.admin_client().await;
-    let viewer = app.user_with_role(&admin, "viewer@example.com", "viewer").await;
+    let viewer = app
+        .user_with_role(&admin, "viewer@example.com", "viewer")
+        .await;
     let (status, body) = envelope(reset(&viewer.client, "openai").await.unwrap()).await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
     assert_eq!(health(&app, "openai").breaker_state, "OPEN");

@@ -608,7 +608,10 @@ async fn a_restarted_runner_breaker_keeps_its_failure_window(pool: PgPool) {
     .await;
     // Neither the window nor the runner were touched by the breaker's restart.
     let after = breaker();
-    assert_eq!((after.state.as_str(), after.failures_in_window), ("CLOSED", 2));
+    assert_eq!(
+        (after.state.as_str(), after.failures_in_window),
+        ("CLOSED", 2)
+    );
     status_is(&rt, bot, BotStatus::Running).await;
     assert_eq!(rt.runner(bot).unwrap().restart_count, 2);
 

@@ -9,6 +9,10 @@
 //! - outcomes are cast ([`SharedBreaker::report`]); an effect that must follow the report (a
 //!   reply to the caller, a policy that depends on the new state) rides along as a [`Then`].
 //!
+//! Each message carries its sender's context ([`Capture`], e.g. a trace scope) and is applied
+//! within it, so what the breaker emits (its transitions) is attributed to the call that caused
+//! it, wherever it runs.
+//!
 //! A (re)started instance resumes from the last published reading: at least as fresh as any
 //! persisted copy (persistence writes what was published), and it needs no IO to start. While no
 //! instance runs (none started yet, or between a crash and the restart), messages run on the
@@ -31,6 +35,12 @@ use crate::supervisor::{ChildSpec, Restart};
 /// Told every new reading (e.g. to queue it for persistence). Runs in the actor, or in the
 /// sender while no instance runs; must not block.
 pub type OnChange = Box<dyn Fn(&BreakerReading) + Send + Sync>;
+
+/// Runs a message's effect inside the context its sender was in.
+pub type Within = Box<dyn FnOnce(&mut dyn FnMut()) + Send>;
+
+/// Takes the sender's context when a message is sent (`None`: nothing to carry).
+pub type Capture = Box<dyn Fn() -> Option<Within> + Send + Sync>;
 
 /// The outcome of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +77,27 @@ impl Drop for Then {
     }
 }
 
-pub enum BreakerMsg {
+/// What the actor receives: a message and its sender's context.
+pub struct Sent(BreakerMsg, Option<Within>);
+
+impl Sent {
+    fn apply(self, breaker: &mut CircuitBreaker) -> Followup {
+        let Sent(msg, within) = self;
+        let Some(within) = within else {
+            return msg.apply(breaker);
+        };
+        let mut msg = Some(msg);
+        let mut followup = Followup::Nothing;
+        within(&mut || {
+            if let Some(msg) = msg.take() {
+                followup = msg.apply(breaker);
+            }
+        });
+        followup
+    }
+}
+
+enum BreakerMsg {
     /// A permit from the state machine itself (the only way to a HALF_OPEN probe).
     Acquire(RpcReplyPort<Result<Permit, BreakerOpen>>),
     Report(Report, Option<Then>),
@@ -145,7 +175,7 @@ impl Followup {
     }
 }
 
-type Owner = Option<ActorRef<BreakerMsg>>;
+type Owner = Option<ActorRef<Sent>>;
 
 /// The callers' side of one breaker: its last published reading and its running instance.
 pub struct SharedBreaker {
@@ -156,6 +186,7 @@ pub struct SharedBreaker {
     published: watch::Sender<BreakerReading>,
     owner: Mutex<Owner>,
     on_change: OnChange,
+    capture: Option<Capture>,
 }
 
 impl std::fmt::Debug for SharedBreaker {
@@ -170,7 +201,11 @@ impl std::fmt::Debug for SharedBreaker {
 impl SharedBreaker {
     /// Publishes `breaker` (new, restored or tripped); an actor started with
     /// [`BreakerActor::child_spec`] takes it over from there.
-    pub fn new(breaker: CircuitBreaker, on_change: OnChange) -> Arc<Self> {
+    pub fn new(
+        breaker: CircuitBreaker,
+        on_change: OnChange,
+        capture: Option<Capture>,
+    ) -> Arc<Self> {
         let reading = breaker.reading();
         Arc::new(Self {
             name: breaker.name,
@@ -180,6 +215,7 @@ impl SharedBreaker {
             published: watch::Sender::new(reading),
             owner: Mutex::new(None),
             on_change,
+            capture,
         })
     }
 
@@ -240,11 +276,7 @@ impl SharedBreaker {
     }
 
     /// Reports an outcome without waiting; `then` runs once it is recorded, with the new reading.
-    pub fn report_then(
-        &self,
-        report: Report,
-        then: impl FnOnce(&BreakerReading) + Send + 'static,
-    ) {
+    pub fn report_then(&self, report: Report, then: impl FnOnce(&BreakerReading) + Send + 'static) {
         self.send(BreakerMsg::Report(report, Some(self.then(then))));
     }
 
@@ -259,7 +291,7 @@ impl SharedBreaker {
     }
 
     /// The running instance, if any (fault injection, tests).
-    pub fn actor(&self) -> Option<ActorRef<BreakerMsg>> {
+    pub fn actor(&self) -> Option<ActorRef<Sent>> {
         self.owner().clone()
     }
 
@@ -289,7 +321,12 @@ impl SharedBreaker {
         )
     }
 
+    fn sent(&self, msg: BreakerMsg) -> Sent {
+        Sent(msg, self.capture.as_ref().and_then(|capture| capture()))
+    }
+
     fn send(&self, msg: BreakerMsg) {
+        let msg = self.sent(msg);
         let mut owner = self.owner();
         let msg = match owner.as_ref() {
             None => msg,
@@ -321,7 +358,7 @@ impl SharedBreaker {
                     Some(actor) => Err(actor),
                     None => {
                         let (tx, rx) = ractor::concurrency::oneshot();
-                        self.run_here(owner, msg(tx.into()));
+                        self.run_here(owner, self.sent(msg(tx.into())));
                         Ok(rx)
                     }
                 }
@@ -330,7 +367,7 @@ impl SharedBreaker {
                 Ok(rx) => return rx.await.map_err(|_| self.unavailable()),
                 Err(actor) => actor,
             };
-            match actor.call(msg, Some(timeout)).await {
+            match actor.call(|tx| self.sent(msg(tx)), Some(timeout)).await {
                 Ok(CallResult::Success(v)) => return Ok(v),
                 Err(MessagingErr::SendErr(_)) => self.let_go(&actor),
                 Ok(CallResult::Timeout | CallResult::SenderError) | Err(_) => {
@@ -342,7 +379,7 @@ impl SharedBreaker {
     }
 
     /// Forgets `actor` as the owner (it stopped or died), unless another instance took over.
-    fn let_go(&self, actor: &ActorRef<BreakerMsg>) {
+    fn let_go(&self, actor: &ActorRef<Sent>) {
         let mut owner = self.owner();
         if owner.as_ref().is_some_and(|a| a.get_id() == actor.get_id()) {
             *owner = None;
@@ -351,7 +388,7 @@ impl SharedBreaker {
 
     /// Runs `msg` on the published reading while no instance runs (the owner lock is held, so
     /// none can start meanwhile); what follows the publication runs after the lock is released.
-    fn run_here(&self, owner: MutexGuard<'_, Owner>, msg: BreakerMsg) {
+    fn run_here(&self, owner: MutexGuard<'_, Owner>, msg: Sent) {
         let mut breaker = self.resume();
         let followup = msg.apply(&mut breaker);
         let (changed, reading) = self.publish(&breaker);
@@ -405,7 +442,7 @@ impl BreakerActor {
 }
 
 impl Actor for BreakerActor {
-    type Msg = BreakerMsg;
+    type Msg = Sent;
     type State = Owned;
     type Arguments = Arc<SharedBreaker>;
 
