@@ -52,11 +52,13 @@ pub enum Report {
     FailureWithoutPermit,
 }
 
+type Effect = Box<dyn FnOnce(&BreakerReading) + Send>;
+
 /// An effect that runs once the message it rides with is applied and published, with the new
 /// reading. If the message is lost (its instance died with it queued), it runs when dropped,
 /// with the last published reading: a reply always gets sent.
 pub struct Then {
-    run: Option<Box<dyn FnOnce(&BreakerReading) + Send>>,
+    run: Option<Effect>,
     last: watch::Receiver<BreakerReading>,
 }
 
@@ -349,8 +351,9 @@ impl SharedBreaker {
         msg: fn(RpcReplyPort<T>) -> BreakerMsg,
         timeout: Duration,
     ) -> Result<T, BreakerUnavailable> {
-        // At most twice: a dead instance is let go of, then the message runs here (or on the
-        // instance started meanwhile).
+        // At most twice: an instance that died (before or with the request; an unanswered
+        // request was not applied) is let go of, then the request runs here or on the instance
+        // started meanwhile.
         for _ in 0..2 {
             let here = {
                 let owner = self.owner();
@@ -369,10 +372,10 @@ impl SharedBreaker {
             };
             match actor.call(|tx| self.sent(msg(tx)), Some(timeout)).await {
                 Ok(CallResult::Success(v)) => return Ok(v),
-                Err(MessagingErr::SendErr(_)) => self.let_go(&actor),
-                Ok(CallResult::Timeout | CallResult::SenderError) | Err(_) => {
-                    return Err(self.unavailable());
+                Ok(CallResult::SenderError) | Err(MessagingErr::SendErr(_)) => {
+                    self.let_go(&actor);
                 }
+                Ok(CallResult::Timeout) | Err(_) => return Err(self.unavailable()),
             }
         }
         Err(self.unavailable())
