@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(status))
         .routes(routes!(verify))
-        .routes(routes!(reset_breaker))
+        .routes(routes!(reset_provider_breaker))
         .routes(routes!(events))
         .routes(routes!(list_profit_variables))
 }
@@ -304,7 +304,7 @@ fn call_error(config: &ProviderConfig, what: &str, err: ProviderCallError) -> Ap
         (status = 409, description = "`INTEGRATION_KEY_MISSING`: no breaker without a configured provider", body = ErrorEnvelope),
     )
 )]
-async fn reset_breaker(
+async fn reset_provider_breaker(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ip: ClientIp,
