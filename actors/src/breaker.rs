@@ -17,7 +17,7 @@ pub mod actor;
 
 pub use actor::{
     BreakerActor, BreakerUnavailable, Capture, OnChange, Report, ResetOutcome, Sent, SharedBreaker,
-    Then, Within,
+    Within,
 };
 
 use std::collections::VecDeque;

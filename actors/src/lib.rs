@@ -14,7 +14,7 @@ pub mod watchdog;
 pub use breaker::{
     BreakerActor, BreakerConfig, BreakerOpen, BreakerReading, BreakerSnapshot, BreakerState,
     BreakerUnavailable, Capture, CircuitBreaker, OnChange, Permit, Report, ResetOutcome, Sent,
-    SharedBreaker, Then, Within,
+    SharedBreaker, Within,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{

@@ -7,7 +7,7 @@
 //!   OPEN inside its cool-down refuses) and otherwise asks the actor, so HALF_OPEN admits exactly
 //!   its probes; [`SharedBreaker::admit_in_order`] always asks, after every report sent before;
 //! - outcomes are cast ([`SharedBreaker::report`]); an effect that must follow the report (a
-//!   reply to the caller, a policy that depends on the new state) rides along as a [`Then`].
+//!   reply to the caller, a policy that depends on the new state) rides along as a `Then`.
 //!
 //! Each message carries its sender's context ([`Capture`], e.g. a trace scope) and is applied
 //! within it, so what the breaker emits (its transitions) is attributed to the call that caused
@@ -17,8 +17,9 @@
 //! persisted copy (persistence writes what was published), and it needs no IO to start. While no
 //! instance runs (none started yet, or between a crash and the restart), messages run on the
 //! reading in the sender, under the owner lock: one owner at a time, and nothing sent after a
-//! crash is lost. Messages already queued in a crashed instance are lost (their [`Then`]s still
-//! run, with the last reading; their calls answer [`BreakerUnavailable`]).
+//! crash is lost. Reports already queued in a crashed instance are lost (their `Then`s still
+//! run, with the last reading); calls it left unanswered are sent again, to its successor or
+//! run here.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -57,7 +58,7 @@ type Effect = Box<dyn FnOnce(&BreakerReading) + Send>;
 /// An effect that runs once the message it rides with is applied and published, with the new
 /// reading. If the message is lost (its instance died with it queued), it runs when dropped,
 /// with the last published reading: a reply always gets sent.
-pub struct Then {
+struct Then {
     run: Option<Effect>,
     last: watch::Receiver<BreakerReading>,
 }
@@ -79,7 +80,7 @@ impl Drop for Then {
     }
 }
 
-/// What the actor receives: a message and its sender's context.
+/// What the actor receives: a message and its sender's context (opaque).
 pub struct Sent(BreakerMsg, Option<Within>);
 
 impl Sent {
@@ -117,7 +118,7 @@ pub struct ResetOutcome {
     pub reading: BreakerReading,
 }
 
-/// The breaker's owner did not answer in time (or died with the request).
+/// The breaker's owner did not answer in time (or two instances in a row died with the request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("circuit breaker {0} did not answer")]
 pub struct BreakerUnavailable(pub String);
