@@ -301,4 +301,21 @@ mod tests {
         assert_eq!(provider.provider_id.as_deref(), Some("databento"));
         assert_eq!(provider.bot_id, None);
     }
+
+    #[test]
+    fn a_breaker_actors_child_events_are_not_its_runners() {
+        let bot = Uuid::now_v7();
+        let child = breaker_child(&bot_scope(bot));
+        assert_eq!(child, format!("breaker:bot:{bot}"));
+        assert_eq!(bot_of(&child), None, "the Bots sink leaves it alone");
+        let row = to_system_event(&SupervisionEvent::new(
+            "tradeplane.bots",
+            EventKind::ChildRestarted {
+                child: child.clone(),
+                restarts: 1,
+            },
+        ));
+        assert_eq!((row.bot_id, row.provider_id), (None, None));
+        assert_eq!(row.metadata["child"], child.as_str());
+    }
 }
