@@ -65,9 +65,19 @@ impl TraceId {
             .unwrap_or_else(|_| Self::generate())
     }
 
+    /// The trace id set by an enclosing [`TraceId::scope`], if any.
+    pub fn try_current() -> Option<Self> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
     /// Runs `fut` with `self` as the current trace id.
     pub async fn scope<F: Future>(self, fut: F) -> F::Output {
         CURRENT.scope(self, fut).await
+    }
+
+    /// Runs `f` with `self` as the current trace id.
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self, f)
     }
 }
 

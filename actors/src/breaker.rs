@@ -1,5 +1,5 @@
-//! Circuit breaker as a pure state machine (no IO, no async, injected clock), plus a thin
-//! ractor actor wrapper in [`actor`].
+//! Circuit breaker as a pure state machine (no IO, no async, injected clock), and the
+//! supervised actor that owns one and publishes its [`BreakerReading`] ([`actor`]).
 //!
 //! - CLOSED: calls pass; `failure_threshold` failures within `window` → OPEN.
 //! - OPEN: every call is refused (zero pass) until `cool_down` has elapsed since opening;
@@ -14,6 +14,11 @@
 //! re-open the breaker later.
 
 pub mod actor;
+
+pub use actor::{
+    BreakerActor, BreakerUnavailable, Capture, OnChange, Report, ResetOutcome, Sent, SharedBreaker,
+    Within,
+};
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
@@ -102,6 +107,57 @@ pub struct BreakerSnapshot {
     pub probe_successes: u32,
 }
 
+/// What a breaker publishes after every change: its state as persisted, and the epoch its
+/// current permits carry. Enough to admit CLOSED calls without asking the breaker, and for a
+/// restarted owner to continue exactly where the last one stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerReading {
+    pub snapshot: BreakerSnapshot,
+    /// Transitions so far; permits from another epoch are ignored.
+    pub epoch: u64,
+}
+
+impl BreakerReading {
+    pub fn state(&self) -> BreakerState {
+        self.snapshot.state
+    }
+
+    /// Failures currently counted in the window.
+    pub fn failures_in_window(&self) -> usize {
+        self.snapshot.failures_ms.len()
+    }
+
+    /// The admission the reading decides alone: CLOSED passes, OPEN inside its cool-down
+    /// refuses. `None` when only the state machine can decide (a cool-down has elapsed, or
+    /// HALF_OPEN probes are being counted).
+    pub fn fast_admission(
+        &self,
+        config: &BreakerConfig,
+        now: SystemTime,
+    ) -> Option<Result<Permit, BreakerOpen>> {
+        match self.snapshot.state {
+            BreakerState::Closed => Some(Ok(Permit {
+                epoch: self.epoch,
+                probe: false,
+            })),
+            BreakerState::Open => {
+                let opened_at = self.snapshot.opened_at_ms.map_or(now, from_unix_ms);
+                cooling(config.cool_down, opened_at, now).map(Err)
+            }
+            BreakerState::HalfOpen => None,
+        }
+    }
+}
+
+/// The refusal of an OPEN breaker still inside its cool-down; `None` once it has elapsed.
+fn cooling(cool_down: Duration, opened_at: SystemTime, now: SystemTime) -> Option<BreakerOpen> {
+    let elapsed = since(now, opened_at);
+    (elapsed < cool_down).then(|| BreakerOpen {
+        retry_after: cool_down - elapsed,
+        state: BreakerState::Open,
+    })
+}
+
 pub struct CircuitBreaker {
     name: String,
     config: BreakerConfig,
@@ -160,9 +216,40 @@ impl CircuitBreaker {
         }
     }
 
-    /// A breaker restored from a snapshot. Failures now outside the window are dropped;
-    /// in-flight probes are forgotten. No transition event is emitted (nothing changed).
+    /// A breaker restored from a snapshot persisted by another process. Failures now outside
+    /// the window are dropped; in-flight probes are forgotten (their calls belonged to that
+    /// process and will never report). No transition event is emitted (nothing changed).
     pub fn restore(
+        name: impl Into<String>,
+        config: BreakerConfig,
+        clock: Clock,
+        sink: SharedSink,
+        snapshot: &BreakerSnapshot,
+    ) -> Self {
+        let mut b = Self::from_snapshot(name, config, clock, sink, snapshot);
+        let now = b.now();
+        b.prune(now);
+        b
+    }
+
+    /// A breaker continuing from a reading published earlier in this process (a restarted
+    /// owner): in-flight probes still count, since their calls may yet report, and permits
+    /// issued before keep their epoch. Nothing is pruned or emitted: the state is unchanged.
+    pub fn resume(
+        name: impl Into<String>,
+        config: BreakerConfig,
+        clock: Clock,
+        sink: SharedSink,
+        reading: &BreakerReading,
+    ) -> Self {
+        let mut b = Self::from_snapshot(name, config, clock, sink, &reading.snapshot);
+        b.probes_in_flight = reading.snapshot.probes_in_flight;
+        b.probes_admitted = b.probe_successes + b.probes_in_flight;
+        b.epoch = reading.epoch;
+        b
+    }
+
+    fn from_snapshot(
         name: impl Into<String>,
         config: BreakerConfig,
         clock: Clock,
@@ -186,8 +273,6 @@ impl CircuitBreaker {
         if b.state == BreakerState::HalfOpen && b.half_opened_at.is_none() {
             b.half_opened_at = Some(b.now());
         }
-        let now = b.now();
-        b.prune(now);
         b
     }
 
@@ -203,6 +288,14 @@ impl CircuitBreaker {
             half_opened_at_ms: self.half_opened_at.map(to_unix_ms),
             probes_in_flight: self.probes_in_flight,
             probe_successes: self.probe_successes,
+        }
+    }
+
+    /// The snapshot and the current epoch, as published by its actor.
+    pub fn reading(&self) -> BreakerReading {
+        BreakerReading {
+            snapshot: self.snapshot(),
+            epoch: self.epoch,
         }
     }
 
@@ -235,12 +328,8 @@ impl CircuitBreaker {
             }),
             BreakerState::Open => {
                 let opened_at = self.opened_at.unwrap_or(now);
-                let elapsed = since(now, opened_at);
-                if elapsed < self.config.cool_down {
-                    return Err(BreakerOpen {
-                        retry_after: self.config.cool_down - elapsed,
-                        state: BreakerState::Open,
-                    });
+                if let Some(refusal) = cooling(self.config.cool_down, opened_at, now) {
+                    return Err(refusal);
                 }
                 self.transition(BreakerState::HalfOpen, now, "cool-down elapsed");
                 self.admit_probe(now)

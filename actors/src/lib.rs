@@ -2,8 +2,9 @@
 //! intensity/period with escalation, per-child backoff, ordered shutdown with timeouts),
 //! a circuit breaker, a heartbeat watchdog, and a typed supervision event sink.
 //!
-//! No IO of its own: events go to a [`SupervisionEventSink`], breaker state is exported as a
-//! serializable [`BreakerSnapshot`], wall time comes from an injected [`Clock`].
+//! No IO of its own: events go to a [`SupervisionEventSink`], breaker state is published as a
+//! [`BreakerReading`] (its [`BreakerSnapshot`] is serializable) for the owner to persist, wall
+//! time comes from an injected [`Clock`].
 
 pub mod breaker;
 pub mod clock;
@@ -12,7 +13,9 @@ pub mod supervisor;
 pub mod watchdog;
 
 pub use breaker::{
-    BreakerConfig, BreakerOpen, BreakerSnapshot, BreakerState, CircuitBreaker, Permit,
+    BreakerActor, BreakerConfig, BreakerOpen, BreakerReading, BreakerSnapshot, BreakerState,
+    BreakerUnavailable, Capture, CircuitBreaker, OnChange, Permit, Report, ResetOutcome, Sent,
+    SharedBreaker, Within,
 };
 pub use clock::Clock;
 pub use events::{

@@ -352,7 +352,7 @@ async fn rearm_bot(
     // A kill stops its runner without waiting: be sure it is gone, or an immediate start would
     // find the old runner still terminating and be refused.
     stop_runner(&state, &bot).await?;
-    match state.runtime.rearm(id, &me.email) {
+    match state.runtime.rearm(id, &me.email).await {
         // The latch may live only in the bots row (e.g. the runtime never ran this bot).
         Ok(()) | Err(RuntimeError::NotKilled(_)) => {}
         Err(e) => return Err(runtime_error(e, &bot)),

@@ -8,18 +8,21 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    auth::audit,
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::{
+    auth::{CurrentUser, principal::ClientIp},
     error_code::ErrorCode,
     integrations::{
         endpoint_of,
         outcome::Outcome,
         registry::{Category, ProviderConfig},
     },
-    runtime::ProviderCallError,
+    runtime::{BreakerView, ProviderCallError},
     store::{
+        audit_log::{self, NewAuditEntry},
         integrations::{self as store, UsageSummary, Verification},
         profit_variables::{self, ProfitVariable},
         usage_events::UsageEvent,
@@ -30,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(status))
         .routes(routes!(verify))
+        .routes(routes!(reset_provider_breaker))
         .routes(routes!(events))
         .routes(routes!(list_profit_variables))
 }
@@ -200,13 +204,7 @@ async fn verify(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<VerifyProviderRequest>,
 ) -> ApiResult<VerifyBody> {
-    let config = known(&state, &req.provider_id)?;
-    if !config.configured() {
-        return Err(ApiError::new(ErrorCode::IntegrationKeyMissing)
-            .message(format!("{} is not configured", config.spec.id))
-            .fix(config.suggested_fix().unwrap_or_default())
-            .details(serde_json::json!({ "missing_env_vars": config.missing_env_vars })));
-    }
+    let config = configured(&state, &req.provider_id)?;
     // Through the provider's actor, so its circuit breaker applies.
     let (report, latency) = match state.runtime.verify_provider(config.spec.id).await {
         Ok(r) => r,
@@ -226,11 +224,7 @@ async fn verify(
                     "retry_after_ms": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
                 })));
         }
-        Err(ProviderCallError::Timeout(_)) => {
-            return Err(ApiError::new(ErrorCode::RequestTimeout)
-                .message(format!("{} verify did not finish in time", config.spec.id)));
-        }
-        Err(err) => return Err(ApiError::internal(err.to_string())),
+        Err(err) => return Err(call_error(config, "verify", err)),
     };
     let Some(result) = state
         .integrations
@@ -271,6 +265,71 @@ fn known<'a>(state: &'a AppState, id: &str) -> Result<&'a ProviderConfig, ApiErr
             .message(format!("no provider with id `{id}`"))
             .details(serde_json::json!({ "provider_id": id }))
     })
+}
+
+/// A known provider with every required variable set.
+fn configured<'a>(state: &'a AppState, id: &str) -> Result<&'a ProviderConfig, ApiError> {
+    let config = known(state, id)?;
+    if !config.configured() {
+        return Err(ApiError::new(ErrorCode::IntegrationKeyMissing)
+            .message(format!("{} is not configured", config.spec.id))
+            .fix(config.suggested_fix().unwrap_or_default())
+            .details(serde_json::json!({ "missing_env_vars": config.missing_env_vars })));
+    }
+    Ok(config)
+}
+
+/// A runtime call to a provider that did not happen (`what`: the call).
+fn call_error(config: &ProviderConfig, what: &str, err: ProviderCallError) -> ApiError {
+    match err {
+        ProviderCallError::Timeout(_) => ApiError::new(ErrorCode::RequestTimeout)
+            .message(format!("{} {what} did not finish in time", config.spec.id)),
+        err => ApiError::internal(err.to_string()),
+    }
+}
+
+/// Resets the provider's circuit breaker to CLOSED (clears its failure window), so calls pass
+/// again; audited, and recorded as a `CIRCUIT_BREAKER_RESET` system event. Answers the
+/// breaker's new state.
+#[utoipa::path(
+    post,
+    path = "/api/integrations/{id}/breaker/reset",
+    tag = "integrations",
+    params(("id" = String, Path, description = "Provider id")),
+    security(("session" = ["operator"])),
+    responses(
+        (status = 200, description = "The breaker is CLOSED", body = Envelope<BreakerView>),
+        (status = 404, description = "`INTEGRATION_UNKNOWN_PROVIDER`", body = ErrorEnvelope),
+        (status = 408, description = "`REQUEST_TIMEOUT`: the breaker did not answer in time", body = ErrorEnvelope),
+        (status = 409, description = "`INTEGRATION_KEY_MISSING`: no breaker without a configured provider", body = ErrorEnvelope),
+    )
+)]
+async fn reset_provider_breaker(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<BreakerView> {
+    let config = configured(&state, &id)?;
+    let view = state
+        .runtime
+        .reset_provider_breaker(config.spec.id, &me.email)
+        .await
+        .map_err(|err| call_error(config, "breaker reset", err))?;
+    audit(
+        &state,
+        NewAuditEntry::new(
+            me.actor(),
+            "integration.breaker_reset",
+            audit_log::Outcome::Success,
+            state.clock.now(),
+        )
+        .target(view.scope.clone())
+        .ip(Some(ip.0))
+        .metadata(serde_json::json!({ "provider_id": config.spec.id })),
+    )
+    .await;
+    Ok(ApiOk::new(view))
 }
 
 /// The latest usage events of one provider, newest first (default 50).

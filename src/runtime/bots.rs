@@ -6,9 +6,14 @@
 //!   that arrives while a newer one is already queued is skipped (counted), so a slow runner
 //!   catches up on the newest bar instead of falling further behind.
 //! - [`BotsSink`]: turns the Bots supervisor's events into runner state: every failure is
-//!   recorded on the runner's breaker; once the breaker is OPEN restarts are refused (the
-//!   runner is removed and left in ERROR, or KILLED for a LIVE bot); a runner that stays stuck
-//!   (misses its heartbeat again after a restart, or ignores its stop) is killed and latched.
+//!   reported to the bot's breaker actor (a sibling of the runner under Bots, so neither's
+//!   restart touches the other); once the breaker is OPEN restarts are refused (the runner is
+//!   removed and left in ERROR, or KILLED for a LIVE bot); a runner that stays stuck (misses
+//!   its heartbeat again after a restart, or ignores its stop) is killed and latched.
+//!
+//! Reports are cast, and what depends on their result runs after them in the breaker actor
+//! ([`after_failure`]); a (re)start asks the breaker in order, so it sees every failure
+//! reported before it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -20,8 +25,8 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SpawnErr};
 use serde_json::json;
 use tokio::sync::broadcast;
 use tradeplane_actors::{
-    Backoff, BreakerState, ChildSpec, EventKind, Restart, Shutdown, SupervisionEvent,
-    SupervisionEventSink, SupervisorMsg,
+    Backoff, BreakerReading, BreakerState, ChildSpec, EventKind, Report, Restart, Shutdown,
+    SupervisionEvent, SupervisionEventSink, SupervisorMsg,
 };
 use uuid::Uuid;
 
@@ -281,7 +286,7 @@ pub fn terminate_runner(bots_name: &str, bot_id: Uuid) {
 }
 
 /// The child spec of one runner. Its start function (initial start and every restart) asks
-/// the registry for admission: a killed bot or an OPEN breaker gets a [`Refused`] stand-in.
+/// for admission: a killed bot or an OPEN breaker gets a [`Refused`] stand-in.
 pub fn runner_spec(
     deps: RunnerDeps,
     bot_id: Uuid,
@@ -298,7 +303,7 @@ pub fn runner_spec(
         let shared = shared.clone();
         let ticks = ticks.subscribe();
         async move {
-            if admit(&deps.registry, bot_id) {
+            if admit(&deps.registry, bot_id).await {
                 let args = RunnerArgs {
                     bot_id,
                     timeframe,
@@ -324,21 +329,29 @@ pub fn runner_spec(
     .heartbeat(heartbeat, config.heartbeat_timeout)
 }
 
-/// Whether a (re)start of this runner may proceed; takes its breaker permit.
-fn admit(registry: &Registry, bot_id: Uuid) -> bool {
+/// Whether a (re)start of this runner may proceed; takes its breaker permit from the breaker
+/// actor, after the failures reported before (with no backoff the supervisor restarts at once).
+async fn admit(registry: &Registry, bot_id: Uuid) -> bool {
+    let (held, breaker, needs_permit) = registry.with_slot(bot_id, |slot| {
+        (slot.held(), slot.breaker.clone(), slot.permit.is_none())
+    });
+    let admitted = if held || !needs_permit {
+        None
+    } else {
+        Some(breaker.admit_in_order(super::BREAKER_CALL_TIMEOUT).await)
+    };
     let refused = registry.with_slot(bot_id, |slot| {
+        // Held meanwhile (the failure that opened the breaker refused or killed it already).
         if slot.held() {
             return Some(false);
         }
-        if slot.permit.is_some() {
-            return None;
-        }
-        match slot.breaker.try_acquire() {
-            Ok(p) => {
-                slot.permit = Some(p);
+        match admitted {
+            None => None,
+            Some(Ok(p)) => {
+                slot.permit.get_or_insert(p);
                 None
             }
-            Err(open) => {
+            Some(Err(open)) => {
                 slot.refused = true;
                 slot.status = BotStatus::Error;
                 slot.last_error = Some(format!(
@@ -368,6 +381,60 @@ fn admit(registry: &Registry, bot_id: Uuid) -> bool {
             false
         }
     }
+}
+
+/// The runner policy once a failure is recorded on the bot's breaker (runs in the breaker
+/// actor, with its new reading): still CLOSED, the supervisor's restart goes ahead; OPEN, the
+/// runner is removed and the bot left ERROR (restart refused), or KILLED when LIVE.
+fn after_failure(
+    registry: &Registry,
+    bots_name: &str,
+    bot: Uuid,
+    reason: &str,
+    reading: &BreakerReading,
+) {
+    let mut terminate = false;
+    let mut refused = false;
+    registry.with_slot(bot, |slot| {
+        if slot.held() {
+            return;
+        }
+        slot.last_error = Some(reason.to_owned());
+        if reading.state() == BreakerState::Closed {
+            slot.status = BotStatus::Restarting;
+            return;
+        }
+        terminate = true;
+        if slot.options.is_some_and(|o| o.live) {
+            registry.latch_kill(
+                slot,
+                &format!("circuit breaker opened on a LIVE bot after: {reason}"),
+            );
+        } else {
+            slot.refused = true;
+            slot.status = BotStatus::Error;
+            slot.last_error = Some(format!(
+                "restart refused: circuit breaker open after {} failures (last: {reason})",
+                reading.failures_in_window()
+            ));
+            refused = true;
+        }
+    });
+    if refused {
+        registry.event(
+            NewSystemEvent::new(
+                Severity::Sev2,
+                "BOT_RESTART_REFUSED",
+                format!("bot {bot}: restart refused, circuit breaker open"),
+            )
+            .bot(bot)
+            .metadata(json!({ "last_failure": reason })),
+        );
+    }
+    if terminate {
+        terminate_runner(bots_name, bot);
+    }
+    registry.mark_bot(bot);
 }
 
 /// The Bots supervisor's sink: writes every event (through [`TelemetrySink`]) and applies the
@@ -415,8 +482,9 @@ impl BotsSink {
     fn on_runner_event(&self, bot: Uuid, kind: &EventKind) {
         let registry = &self.registry;
         let mut terminate = false;
-        let mut refused = None;
-        let mut breaker_touched = false;
+        // Applied after the bot's breaker has handled what was reported before.
+        let mut failed = None;
+        let mut restart_scheduled = None;
         let now = registry.clock().now();
         registry.with_slot(bot, |slot| match kind {
             EventKind::ChildStarted { .. } => {
@@ -434,42 +502,10 @@ impl BotsSink {
                 }
             }
             EventKind::RestartScheduled { .. } => {
-                if !slot.held() {
-                    slot.status = BotStatus::Restarting;
-                }
+                restart_scheduled = Some(slot.breaker.clone());
             }
             EventKind::ChildFailed { reason, .. } => {
-                breaker_touched = true;
-                let permit = slot
-                    .permit
-                    .take()
-                    .or_else(|| slot.breaker.try_acquire().ok());
-                if let Some(p) = permit {
-                    slot.breaker.record_failure(p);
-                }
-                if slot.held() {
-                    return;
-                }
-                slot.last_error = Some(reason.clone());
-                if slot.breaker.state() == BreakerState::Closed {
-                    slot.status = BotStatus::Restarting;
-                    return;
-                }
-                terminate = true;
-                if slot.options.is_some_and(|o| o.live) {
-                    registry.latch_kill(
-                        slot,
-                        &format!("circuit breaker opened on a LIVE bot after: {reason}"),
-                    );
-                } else {
-                    slot.refused = true;
-                    slot.status = BotStatus::Error;
-                    slot.last_error = Some(format!(
-                        "restart refused: circuit breaker open after {} failures (last: {reason})",
-                        slot.breaker.failures_in_window()
-                    ));
-                    refused = Some(reason.clone());
-                }
+                failed = Some((slot.breaker.clone(), slot.permit.take(), reason.clone()));
             }
             EventKind::HeartbeatTimeout { .. } => {
                 let strikes = slot.shared.stuck_strikes_add();
@@ -503,24 +539,29 @@ impl BotsSink {
             | EventKind::SupervisorShutdown
             | EventKind::BreakerTransition { .. } => {}
         });
-        if let Some(reason) = refused {
-            registry.event(
-                NewSystemEvent::new(
-                    Severity::Sev2,
-                    "BOT_RESTART_REFUSED",
-                    format!("bot {bot}: restart refused, circuit breaker open"),
-                )
-                .bot(bot)
-                .metadata(json!({ "last_failure": reason })),
-            );
-        }
         if terminate {
             terminate_runner(&self.bots_name, bot);
         }
-        if breaker_touched {
-            registry.mark_breaker(bot);
-        }
         registry.mark_bot(bot);
+        if let Some((breaker, permit, reason)) = failed {
+            let (registry, bots_name) = (self.registry.clone(), self.bots_name.clone());
+            let report = permit.map_or(Report::FailureWithoutPermit, Report::Failure);
+            breaker.report_then(report, move |reading| {
+                after_failure(&registry, &bots_name, bot, &reason, reading);
+            });
+        }
+        if let Some(breaker) = restart_scheduled {
+            // After the failure's outcome: a refused restart is not RESTARTING.
+            let registry = self.registry.clone();
+            breaker.after(move |_| {
+                registry.with_slot(bot, |slot| {
+                    if !slot.held() {
+                        slot.status = BotStatus::Restarting;
+                    }
+                });
+                registry.mark_bot(bot);
+            });
+        }
     }
 }
 

@@ -20,12 +20,30 @@ pub fn bot_of(scope: &str) -> Option<Uuid> {
     scope.strip_prefix("bot:").and_then(|s| s.parse().ok())
 }
 
-fn provider_of(scope: &str) -> Option<&str> {
+/// The provider a scope / child id names, if any.
+pub fn provider_of(scope: &str) -> Option<&str> {
     scope.strip_prefix("provider:")
+}
+
+/// The child id of the breaker actor of `scope` (`breaker:bot:<uuid>`, `breaker:provider:<id>`).
+/// It names no bot or provider on purpose: its supervision events are not its runner's or its
+/// provider actor's (the breaker's own transitions name them through their source).
+pub fn breaker_child(scope: &str) -> String {
+    format!("breaker:{scope}")
 }
 
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A breaker message carries its sender's trace id, so the transition it causes is written
+/// under the trace of the call (or request) that caused it.
+pub fn trace_capture() -> tradeplane_actors::Capture {
+    Box::new(|| {
+        TraceId::try_current().map(|trace| -> tradeplane_actors::Within {
+            Box::new(move |apply: &mut dyn FnMut()| trace.sync_scope(apply))
+        })
+    })
 }
 
 /// Severity, code, message and metadata of one supervision event.
@@ -283,5 +301,23 @@ mod tests {
         ));
         assert_eq!(provider.provider_id.as_deref(), Some("databento"));
         assert_eq!(provider.bot_id, None);
+    }
+
+    #[test]
+    fn a_breaker_actors_child_events_are_not_its_runners() {
+        let bot = Uuid::now_v7();
+        let child = breaker_child(&bot_scope(bot));
+        assert_eq!(child, format!("breaker:bot:{bot}"));
+        assert_eq!(bot_of(&child), None, "the Bots sink leaves it alone");
+        let row = to_system_event(&SupervisionEvent::new(
+            "tradeplane.bots",
+            EventKind::ChildRestarted {
+                child: child.clone(),
+                restarts: 1,
+            },
+            &Clock::system(),
+        ));
+        assert_eq!((row.bot_id, row.provider_id), (None, None));
+        assert_eq!(row.metadata["child"], child.as_str());
     }
 }

@@ -24,6 +24,7 @@ impl RuntimeHandle {
                 ticks: broadcast::channel(1).0,
                 bots_name: format!("tradeplane.bots.detached.{}", Uuid::now_v7()),
                 runner: RunnerConfig::default(),
+                max_bots: None,
                 integrations: Arc::new(Integrations::from_env(
                     &EnvMap::new(),
                     Arc::new(t.clone()),
@@ -67,18 +68,23 @@ impl RuntimeHandle {
         self.inner.integrations.clone()
     }
 
-    /// The running actor of a configured provider.
-    fn provider_actor(&self, id: &str) -> Result<ActorRef<ProviderMsg>, ProviderCallError> {
+    /// A configured provider of the running tree.
+    fn provider(&self, id: &str) -> Result<&Arc<providers::ProviderShared>, ProviderCallError> {
         if !self.inner.providers.running() {
             return Err(ProviderCallError::NotRunning);
         }
-        let Some(shared) = self.inner.providers.get(id) else {
-            return Err(if self.inner.integrations.client(id).is_some() {
+        self.inner.providers.get(id).ok_or_else(|| {
+            if self.inner.integrations.client(id).is_some() {
                 ProviderCallError::NotRunning
             } else {
                 ProviderCallError::NotConfigured(id.to_owned())
-            });
-        };
+            }
+        })
+    }
+
+    /// The running actor of a configured provider.
+    fn provider_actor(&self, id: &str) -> Result<ActorRef<ProviderMsg>, ProviderCallError> {
+        let shared = self.provider(id)?;
         ractor::registry::where_is(self.inner.providers.actor_name(shared.id()))
             .map(Into::into)
             .ok_or(ProviderCallError::NotRunning)
@@ -137,8 +143,49 @@ impl RuntimeHandle {
         self.inner.providers.health()
     }
 
+    /// Operator reset of `id`'s breaker to CLOSED (clears its failure window), through its
+    /// breaker actor; recorded as a `CIRCUIT_BREAKER_RESET` system event naming `by`. Answers
+    /// the breaker's new view.
+    pub async fn reset_provider_breaker(
+        &self,
+        id: &str,
+        by: &str,
+    ) -> Result<BreakerView, ProviderCallError> {
+        let shared = self.provider(id)?;
+        let scope = providers::provider_scope(shared.id());
+        let reset = shared
+            .breaker
+            .reset(BREAKER_CALL_TIMEOUT)
+            .await
+            .map_err(|_| ProviderCallError::Timeout(id.to_owned()))?;
+        let from = registry::breaker_state_str(reset.from);
+        self.inner.telemetry.system_event(
+            NewSystemEvent::new(
+                Severity::Info,
+                "CIRCUIT_BREAKER_RESET",
+                format!("circuit breaker {scope} reset by {by} (was {from})"),
+            )
+            .provider(shared.id())
+            .metadata(json!({ "by": by, "from": from })),
+        );
+        Ok(BreakerView::of(scope, &reset.reading))
+    }
+
+    /// Fault injection (tests, drills): kills the breaker actor of `scope` (`provider:<id>` or
+    /// `bot:<uuid>`); its supervisor restarts it from the last published reading. False when
+    /// none runs.
+    pub fn kill_breaker(&self, scope: &str) -> bool {
+        let breaker = match events::bot_of(scope) {
+            Some(bot) => self.inner.registry.breaker(bot),
+            None => events::provider_of(scope)
+                .and_then(|id| self.inner.providers.get(id))
+                .map(|p| p.breaker.clone()),
+        };
+        breaker.and_then(|b| b.actor()).map(|a| a.kill()).is_some()
+    }
+
     /// Starts a runner for `bot_id`. Refused when the bot is KILLED, already running, or its
-    /// breaker is OPEN.
+    /// breaker is OPEN. The bot's breaker actor starts beside it (on the bot's first start).
     pub async fn start_runner(
         &self,
         bot_id: Uuid,
@@ -146,18 +193,52 @@ impl RuntimeHandle {
     ) -> Result<(), RuntimeError> {
         let bots = self.bots()?;
         let registry = &self.inner.registry;
-        let shared = registry.with_slot(bot_id, |slot| {
+        let startable = |slot: &registry::Slot| {
             if let Some(reason) = &slot.kill {
                 return Err(RuntimeError::Killed(bot_id, reason.clone()));
             }
             if slot.status.is_live() {
                 return Err(RuntimeError::AlreadyRunning(bot_id));
             }
-            if slot.permit.is_none() {
-                match slot.breaker.try_acquire() {
-                    Ok(p) => slot.permit = Some(p),
-                    Err(open) => return Err(RuntimeError::BreakerOpen(bot_id, open.retry_after)),
+            Ok(())
+        };
+        let (breaker, needs_permit) = registry.with_slot(bot_id, |slot| {
+            startable(slot).map(|()| (slot.breaker.clone(), slot.permit.is_none()))
+        })?;
+        let breaker_child =
+            BreakerActor::child_spec(events::breaker_child(&bot_scope(bot_id)), breaker.clone());
+        match Supervisor::start_child(&bots, breaker_child).await {
+            Ok(()) | Err(SupervisorError::AlreadyExists(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+        let admitted = if needs_permit {
+            Some(breaker.admit_in_order(BREAKER_CALL_TIMEOUT).await)
+        } else {
+            None
+        };
+        let max_bots = self.inner.max_bots;
+        let shared = registry.with_slots(|slots| {
+            let live = slots.values().filter(|s| s.status.is_live()).count();
+            let slot = slots
+                .get_mut(&bot_id)
+                .ok_or(RuntimeError::NotFound(bot_id))?;
+            // Again: a kill or another start may have come in meanwhile.
+            startable(slot)?;
+            if let Some(max) = max_bots
+                && live >= max
+            {
+                let err = SupervisorError::MaxChildren(max);
+                slot.status = BotStatus::Error;
+                slot.permit = None;
+                slot.last_error = Some(err.to_string());
+                return Err(err.into());
+            }
+            match admitted {
+                Some(Ok(p)) => {
+                    slot.permit.get_or_insert(p);
                 }
+                Some(Err(open)) => return Err(RuntimeError::BreakerOpen(bot_id, open.retry_after)),
+                None => {}
             }
             slot.refused = false;
             slot.status = BotStatus::Starting;
@@ -214,7 +295,7 @@ impl RuntimeHandle {
 
     /// Human re-arm of a KILLED bot: clears the latch, resets its breaker and faults; the bot
     /// stays STOPPED until started again.
-    pub fn rearm(&self, bot_id: Uuid, by: &str) -> Result<(), RuntimeError> {
+    pub async fn rearm(&self, bot_id: Uuid, by: &str) -> Result<(), RuntimeError> {
         let registry = &self.inner.registry;
         let was = registry.with_slots(|slots| {
             let slot = slots.get_mut(&bot_id)?;
@@ -222,16 +303,16 @@ impl RuntimeHandle {
             slot.refused = false;
             slot.status = BotStatus::Stopped;
             slot.permit = None;
-            slot.breaker.reset();
             slot.shared.set_muted(false);
             slot.shared.reset_stuck();
-            Some(reason)
+            Some((reason, slot.breaker.clone()))
         });
-        let Some(reason) = was else {
+        let Some((reason, breaker)) = was else {
             return Err(RuntimeError::NotKilled(bot_id));
         };
-        registry.mark_breaker(bot_id);
         registry.mark_bot(bot_id);
+        breaker.reset(BREAKER_CALL_TIMEOUT).await?;
+        registry.mark_breaker(bot_id);
         registry.event(
             NewSystemEvent::new(
                 Severity::Info,

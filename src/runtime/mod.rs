@@ -5,8 +5,10 @@
 //! Runner registry writer (task: bot_instances + circuit_breakers, batched)
 //! Root (one_for_one)
 //! ├── Scheduler   bar clock (1s…1d), loop health, job timeout sweep, heartbeat flush
-//! ├── Providers   one_for_one with intensity limits → ProviderActor per configured provider
-//! └── Bots        dynamic one_for_one with intensity limits → BotRunner per started bot
+//! ├── Providers   one_for_one with intensity limits → per configured provider: BreakerActor,
+//! │               ProviderActor
+//! └── Bots        dynamic one_for_one with intensity limits → per bot started in this
+//!                 process: BreakerActor (from its first start on), BotRunner (while it runs)
 //! ```
 //!
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
@@ -35,8 +37,8 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 use tradeplane_actors::{
-    BreakerConfig, ChildSpec, Shutdown, Strategy, Supervisor, SupervisorError, SupervisorMsg,
-    SupervisorSpec,
+    BreakerActor, BreakerConfig, BreakerUnavailable, ChildSpec, Shutdown, Strategy, Supervisor,
+    SupervisorError, SupervisorMsg, SupervisorSpec,
 };
 use uuid::Uuid;
 
@@ -80,6 +82,7 @@ pub struct RuntimeConfig {
     /// Bots supervisor: more than `intensity` restarts within `period` is a meltdown.
     pub bots_intensity: u32,
     pub bots_period: Duration,
+    /// Most runners at once (`None`: no limit).
     pub max_bots: Option<usize>,
     /// How often the Bots supervisor checks heartbeats.
     pub heartbeat_check: Duration,
@@ -140,7 +143,13 @@ pub enum RuntimeError {
     NotKilled(Uuid),
     #[error(transparent)]
     Supervisor(#[from] SupervisorError),
+    #[error(transparent)]
+    Breaker(#[from] BreakerUnavailable),
 }
+
+/// How long a caller waits for a breaker actor's answer (a HALF_OPEN probe, a runner's
+/// admission, a reset); no answer refuses the call.
+pub(crate) const BREAKER_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Inner {
     clock: Clock,
@@ -150,6 +159,7 @@ struct Inner {
     ticks: broadcast::Sender<BarTick>,
     bots_name: String,
     runner: RunnerConfig,
+    max_bots: Option<usize>,
     integrations: Arc<Integrations>,
     providers: Arc<ProviderSet>,
     provider_call_timeout: Duration,
@@ -281,6 +291,7 @@ impl Runtime {
                 ticks: ticks.clone(),
                 bots_name: bots_name.clone(),
                 runner: config.runner.clone(),
+                max_bots: config.max_bots,
                 integrations,
                 providers: provider_set.clone(),
                 provider_call_timeout: config.providers.call_timeout,
@@ -316,7 +327,9 @@ impl Runtime {
             })
         };
         let bots_child = {
-            let spec = SupervisorSpec::dynamic(config.max_bots)
+            // No child cap: breaker actors stay after their runners stop, so `max_bots` is
+            // counted on the runners (`start_runner`).
+            let spec = SupervisorSpec::dynamic(None)
                 .intensity(config.bots_intensity, config.bots_period)
                 .heartbeat_check(config.heartbeat_check)
                 .clock(clock.clone());

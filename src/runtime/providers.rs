@@ -1,9 +1,13 @@
-//! The Providers supervisor: one [`ProviderActor`] per configured provider.
+//! The Providers supervisor: per configured provider, a [`BreakerActor`] and a
+//! [`ProviderActor`] (siblings, one_for_one: neither's restart touches the other).
 //!
-//! Each actor owns its provider's [`ProviderClient`] and [`CircuitBreaker`] (scope
-//! `provider:<id>`, same defaults as the runners: 3 failures in 30 min, 60 s cool-down). Every
-//! request (`verify`, `fetch_bars`) asks the breaker first: while it is OPEN zero calls pass
-//! and the caller gets [`ProviderCallError::BreakerOpen`] without the vendor being touched.
+//! Each provider has its [`ProviderClient`] and its breaker (scope `provider:<id>`, same
+//! defaults as the runners: 3 failures in 30 min, 60 s cool-down). Every request (`verify`,
+//! `fetch_bars`) asks the breaker first: while it is OPEN zero calls pass and the caller gets
+//! [`ProviderCallError::BreakerOpen`] without the vendor being touched. The admission reads the
+//! breaker's published state (no round trip) and asks its actor only for a HALF_OPEN probe;
+//! outcomes are cast, and the caller's reply rides with the outcome, so a caller who got its
+//! answer sees the breaker's new state.
 //!
 //! Which results count against the breaker (the provider's fault): `unreachable` (incl.
 //! timeouts), `provider_error` (5xx, malformed replies), `rate_limited`, and
@@ -16,13 +20,14 @@
 //! refuses (`LOCAL_RATE_LIMITED`): every attempt to use a provider is on its record, and the
 //! event says no vendor request was made.
 //!
-//! The breaker and the health snapshot live in [`ProviderShared`] (outside the actor), so they
-//! survive the actor's restarts and are readable without awaiting. Breaker changes are saved to
-//! `circuit_breakers` by a writer task and restored on start (an unreadable snapshot restores
-//! OPEN: fail closed). Transitions become `CIRCUIT_BREAKER_*` system events with `provider_id`.
+//! The breaker's published state and the health snapshot live in [`ProviderShared`] (outside
+//! the actors), so they survive restarts and are readable without awaiting. Breaker changes are
+//! saved to `circuit_breakers` by a writer task and restored on start (an unreadable snapshot
+//! restores OPEN: fail closed). Transitions become `CIRCUIT_BREAKER_*` system events with
+//! `provider_id`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -30,13 +35,15 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Spawn
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc::UnboundedSender, watch};
 use tradeplane_actors::{
-    Backoff, BreakerConfig, BreakerSnapshot, ChildSpec, CircuitBreaker, Clock, Permit, Restart,
-    SharedSink, Strategy, SupervisorSpec,
+    Backoff, BreakerActor, BreakerConfig, BreakerSnapshot, BreakerState, ChildSpec, CircuitBreaker,
+    Clock, Permit, Report, Restart, SharedBreaker, SharedSink, Strategy, SupervisorSpec,
 };
 use utoipa::ToSchema;
 
+use super::BREAKER_CALL_TIMEOUT;
+use super::events::{breaker_child, trace_capture};
 use super::registry::{BreakerView, breaker_state_str};
 use super::scheduler::Timeframe;
 use crate::integrations::{
@@ -117,7 +124,6 @@ pub struct ProviderHealth {
 }
 
 struct Health {
-    breaker: CircuitBreaker,
     last_ok_at: Option<DateTime<Utc>>,
     last_error_at: Option<DateTime<Utc>>,
     last_error_code: Option<String>,
@@ -125,9 +131,10 @@ struct Health {
     restarts: u32,
 }
 
-/// One provider's client, breaker and health: shared by its actor (every instance) and readers.
+/// One provider's client, breaker and health: shared by its actors (every instance) and readers.
 pub struct ProviderShared {
     pub client: Arc<ProviderClient>,
+    pub breaker: Arc<SharedBreaker>,
     health: Mutex<Health>,
 }
 
@@ -164,22 +171,17 @@ impl ProviderShared {
     }
 
     /// A permit for one call, or the refusal (recorded as a usage event, no vendor request).
-    fn admit(
+    async fn admit(
         &self,
         action: &str,
         status: UsageStatus,
         ctx: CallContext,
     ) -> Result<Permit, ProviderCallError> {
-        let refused = {
-            let mut h = lock(&self.health);
-            match h.breaker.try_acquire() {
-                Ok(p) => return Ok(p),
-                Err(open) => {
-                    h.refused += 1;
-                    open
-                }
-            }
+        let refused = match self.breaker.admit(BREAKER_CALL_TIMEOUT).await {
+            Ok(p) => return Ok(p),
+            Err(open) => open,
         };
+        lock(&self.health).refused += 1;
         let mut event =
             UsageEvent::new(self.id(), action, status, 0, self.client.http.clock().now());
         event.bot_id = ctx.bot_id;
@@ -197,33 +199,42 @@ impl ProviderShared {
         })
     }
 
-    /// Returns the permit with the call's verdict; true when the breaker changed.
-    fn settle(&self, permit: Permit, verdict: Verdict, error_code: Option<&str>) -> bool {
-        let mut h = lock(&self.health);
-        let before = (h.breaker.state(), h.breaker.failures_in_window());
-        match verdict {
-            Verdict::Ok | Verdict::Neutral => h.breaker.record_success(permit),
-            Verdict::Failed => h.breaker.record_failure(permit),
-        }
-        let now = self.client.http.clock().now();
-        match verdict {
-            Verdict::Ok => h.last_ok_at = Some(now),
-            Verdict::Failed | Verdict::Neutral => {
-                if let Some(code) = error_code {
-                    h.last_error_at = Some(now);
-                    h.last_error_code = Some(code.to_owned());
+    /// Returns the permit with the call's verdict. `reply` answers the caller once the breaker
+    /// has recorded it, so the caller sees the breaker's new state.
+    fn settle(
+        &self,
+        permit: Permit,
+        verdict: Verdict,
+        error_code: Option<&str>,
+        reply: impl FnOnce() + Send + 'static,
+    ) {
+        {
+            let now = self.client.http.clock().now();
+            let mut h = lock(&self.health);
+            match verdict {
+                Verdict::Ok => h.last_ok_at = Some(now),
+                Verdict::Failed | Verdict::Neutral => {
+                    if let Some(code) = error_code {
+                        h.last_error_at = Some(now);
+                        h.last_error_code = Some(code.to_owned());
+                    }
                 }
             }
         }
-        before != (h.breaker.state(), h.breaker.failures_in_window())
+        let report = match verdict {
+            Verdict::Ok | Verdict::Neutral => Report::Success(permit),
+            Verdict::Failed => Report::Failure(permit),
+        };
+        self.breaker.report_then(report, move |_| reply());
     }
 
     pub fn health(&self) -> ProviderHealth {
+        let reading = self.breaker.reading();
         let h = lock(&self.health);
         ProviderHealth {
             provider_id: self.id().to_owned(),
-            breaker_state: breaker_state_str(h.breaker.state()).to_owned(),
-            failures_in_window: h.breaker.failures_in_window(),
+            breaker_state: breaker_state_str(reading.state()).to_owned(),
+            failures_in_window: reading.failures_in_window(),
             last_ok_at: h.last_ok_at,
             last_error_at: h.last_error_at,
             last_error_code: h.last_error_code.clone(),
@@ -233,30 +244,42 @@ impl ProviderShared {
     }
 
     fn breaker_view(&self) -> BreakerView {
-        let h = lock(&self.health);
-        BreakerView {
-            scope: provider_scope(self.id()),
-            state: breaker_state_str(h.breaker.state()).to_owned(),
-            failures_in_window: h.breaker.failures_in_window(),
-        }
+        BreakerView::of(provider_scope(self.id()), &self.breaker.reading())
     }
+}
 
-    fn snapshot(&self) -> BreakerSnapshot {
-        lock(&self.health).breaker.snapshot()
+/// Provider breaker rows to write, and who to tell of a state change; shared with the
+/// breakers, which report their own changes.
+#[derive(Clone, Default)]
+struct BreakerMarks {
+    dirty: Arc<Mutex<HashSet<&'static str>>>,
+    notify: Arc<Notify>,
+    /// The breaker state last reported to the health watch, per provider.
+    reported: Arc<Mutex<HashMap<&'static str, BreakerState>>>,
+    /// Told `None` ("re-score every bot") when a provider breaker changes state.
+    health_watch: Arc<OnceLock<UnboundedSender<Option<uuid::Uuid>>>>,
+}
+
+impl BreakerMarks {
+    fn mark(&self, id: &'static str, state: BreakerState) {
+        lock(&self.dirty).insert(id);
+        self.notify.notify_one();
+        let moved = lock(&self.reported)
+            .insert(id, state)
+            .unwrap_or(BreakerState::Closed)
+            != state;
+        if moved && let Some(tx) = self.health_watch.get() {
+            let _ = tx.send(None);
+        }
     }
 }
 
 /// Every configured provider's shared state, and the breaker writer's bookkeeping.
 pub struct ProviderSet {
     providers: BTreeMap<&'static str, Arc<ProviderShared>>,
-    dirty: Mutex<HashSet<&'static str>>,
-    notify: Notify,
+    marks: BreakerMarks,
     /// Registered name prefix of the actors (`<prefix>.<id>`).
     names: String,
-    /// The breaker state last reported to the health watch, per provider.
-    reported: Mutex<HashMap<&'static str, &'static str>>,
-    /// Told `None` ("re-score every bot") when a provider breaker changes state.
-    health_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Option<uuid::Uuid>>>,
 }
 
 impl ProviderSet {
@@ -275,6 +298,7 @@ impl ProviderSet {
             .filter(|r| r.scope.starts_with("provider:"))
             .map(|r| (r.scope, r.snapshot))
             .collect();
+        let marks = BreakerMarks::default();
         let mut providers = BTreeMap::new();
         for config in integrations.configs() {
             let id = config.spec.id;
@@ -282,7 +306,7 @@ impl ProviderSet {
                 continue;
             };
             let scope = provider_scope(id);
-            let breaker = match rows.get(&scope) {
+            let restored = match rows.get(&scope) {
                 None => CircuitBreaker::new(scope, breaker, clock.clone(), sink.clone()),
                 Some(v) => match serde_json::from_value::<BreakerSnapshot>(v.clone()) {
                     Ok(snap) => {
@@ -298,12 +322,17 @@ impl ProviderSet {
                     }
                 },
             };
+            let marks = marks.clone();
             providers.insert(
                 id,
                 Arc::new(ProviderShared {
                     client,
+                    breaker: SharedBreaker::new(
+                        restored,
+                        Box::new(move |reading| marks.mark(id, reading.state())),
+                        Some(trace_capture()),
+                    ),
                     health: Mutex::new(Health {
-                        breaker,
                         last_ok_at: None,
                         last_error_at: None,
                         last_error_code: None,
@@ -315,11 +344,8 @@ impl ProviderSet {
         }
         Ok(ProviderSet {
             providers,
-            dirty: Mutex::new(HashSet::new()),
-            notify: Notify::new(),
+            marks,
             names,
-            reported: Mutex::new(HashMap::new()),
-            health_watch: std::sync::OnceLock::new(),
         })
     }
 
@@ -327,11 +353,8 @@ impl ProviderSet {
     pub fn empty() -> Self {
         ProviderSet {
             providers: BTreeMap::new(),
-            dirty: Mutex::new(HashSet::new()),
-            notify: Notify::new(),
+            marks: BreakerMarks::default(),
             names: String::new(),
-            reported: Mutex::new(HashMap::new()),
-            health_watch: std::sync::OnceLock::new(),
         }
     }
 
@@ -358,30 +381,17 @@ impl ProviderSet {
 
     /// Reports every change of a provider breaker's state to `tx` (as `None`: the runners'
     /// feed breaker is part of every bot's autonomy evidence) from now on.
-    pub fn watch_health(&self, tx: tokio::sync::mpsc::UnboundedSender<Option<uuid::Uuid>>) {
-        let _ = self.health_watch.set(tx);
-    }
-
-    fn mark(&self, id: &'static str) {
-        lock(&self.dirty).insert(id);
-        self.notify.notify_one();
-        let Some(p) = self.providers.get(id) else {
-            return;
-        };
-        let state = breaker_state_str(lock(&p.health).breaker.state());
-        let moved = lock(&self.reported).insert(id, state).unwrap_or("CLOSED") != state;
-        if moved && let Some(tx) = self.health_watch.get() {
-            let _ = tx.send(None);
-        }
+    pub fn watch_health(&self, tx: UnboundedSender<Option<uuid::Uuid>>) {
+        let _ = self.marks.health_watch.set(tx);
     }
 
     async fn flush(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let ids: Vec<&'static str> = lock(&self.dirty).drain().collect();
+        let ids: Vec<&'static str> = lock(&self.marks.dirty).drain().collect();
         let saves: Vec<BreakerSave> = ids
             .iter()
             .filter_map(|id| self.providers.get(id))
             .filter_map(|p| {
-                let snap = p.snapshot();
+                let snap = p.breaker.reading().snapshot;
                 Some(BreakerSave {
                     scope: provider_scope(p.id()),
                     state: breaker_state_str(snap.state).to_owned(),
@@ -390,7 +400,7 @@ impl ProviderSet {
             })
             .collect();
         if let Err(err) = circuit_breakers::save_many(pool, &saves).await {
-            lock(&self.dirty).extend(ids);
+            lock(&self.marks.dirty).extend(ids);
             return Err(err);
         }
         Ok(())
@@ -400,7 +410,7 @@ impl ProviderSet {
     pub async fn run_writer(self: Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
         loop {
             tokio::select! {
-                () = self.notify.notified() => {},
+                () = self.marks.notify.notified() => {},
                 _ = stop.changed() => break,
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -409,7 +419,7 @@ impl ProviderSet {
                 let again = Arc::clone(&self);
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    again.notify.notify_one();
+                    again.marks.notify.notify_one();
                 });
             }
         }
@@ -441,7 +451,6 @@ pub enum ProviderMsg {
 
 pub struct ProviderArgs {
     pub shared: Arc<ProviderShared>,
-    pub set: Arc<ProviderSet>,
     pub pool: PgPool,
     pub call_timeout: Duration,
 }
@@ -477,11 +486,11 @@ impl Actor for ProviderActor {
             ProviderMsg::Verify(trace, reply) => {
                 let permit = match trace
                     .clone()
-                    .scope(async {
-                        state
-                            .shared
-                            .admit("verify", UsageStatus::Verify, CallContext::default())
-                    })
+                    .scope(state.shared.admit(
+                        "verify",
+                        UsageStatus::Verify,
+                        CallContext::default(),
+                    ))
                     .await
                 {
                     Ok(p) => p,
@@ -490,30 +499,30 @@ impl Actor for ProviderActor {
                         return Ok(());
                     }
                 };
-                let (shared, set, limit) =
-                    (state.shared.clone(), state.set.clone(), state.call_timeout);
+                let (shared, limit) = (state.shared.clone(), state.call_timeout);
                 tokio::spawn(trace.scope(async move {
                     let started = Instant::now();
-                    let result = match tokio::time::timeout(
-                        limit,
-                        providers::verify(&shared.client),
-                    )
-                    .await
-                    {
+                    match tokio::time::timeout(limit, providers::verify(&shared.client)).await {
                         Ok(report) => {
                             let verdict = verdict_of(report.outcome, report.error_code.as_deref());
-                            if shared.settle(permit, verdict, report.error_code.as_deref()) {
-                                set.mark(shared.id());
-                            }
-                            Ok((report, started.elapsed()))
+                            let code = report.error_code.clone();
+                            let took = started.elapsed();
+                            shared.settle(permit, verdict, code.as_deref(), move || {
+                                let _ = reply.send(Ok((report, took)));
+                            });
                         }
                         Err(_) => {
-                            shared.settle(permit, Verdict::Failed, Some(codes::TIMEOUT));
-                            set.mark(shared.id());
-                            Err(ProviderCallError::Timeout(shared.id().to_owned()))
+                            let id = shared.id().to_owned();
+                            shared.settle(
+                                permit,
+                                Verdict::Failed,
+                                Some(codes::TIMEOUT),
+                                move || {
+                                    let _ = reply.send(Err(ProviderCallError::Timeout(id)));
+                                },
+                            );
                         }
-                    };
-                    let _ = reply.send(result);
+                    }
                 }));
             }
             ProviderMsg::FetchBars(trace, req, reply) => {
@@ -524,11 +533,11 @@ impl Actor for ProviderActor {
                 }
                 let permit = match trace
                     .clone()
-                    .scope(async {
+                    .scope(
                         state
                             .shared
-                            .admit("bars.fetch", UsageStatus::Error, req.ctx)
-                    })
+                            .admit("bars.fetch", UsageStatus::Error, req.ctx),
+                    )
                     .await
                 {
                     Ok(p) => p,
@@ -537,12 +546,8 @@ impl Actor for ProviderActor {
                         return Ok(());
                     }
                 };
-                let (shared, set, pool, limit) = (
-                    state.shared.clone(),
-                    state.set.clone(),
-                    state.pool.clone(),
-                    state.call_timeout,
-                );
+                let (shared, pool, limit) =
+                    (state.shared.clone(), state.pool.clone(), state.call_timeout);
                 tokio::spawn(trace.scope(async move {
                     let BarsRequest {
                         symbol,
@@ -568,10 +573,9 @@ impl Actor for ProviderActor {
                         // The vendor answered; our own database failed.
                         Err(_) => (Verdict::Neutral, None),
                     };
-                    if shared.settle(permit, verdict, code) {
-                        set.mark(shared.id());
-                    }
-                    let _ = reply.send(result);
+                    shared.settle(permit, verdict, code, move || {
+                        let _ = reply.send(result);
+                    });
                 }));
             }
             ProviderMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
@@ -580,7 +584,8 @@ impl Actor for ProviderActor {
     }
 }
 
-/// The Providers supervisor's spec: one permanent child per configured provider.
+/// The Providers supervisor's spec: per configured provider, its breaker actor then its
+/// provider actor (both permanent; the provider actor stops first).
 pub fn supervisor_spec(
     set: &Arc<ProviderSet>,
     pool: &PgPool,
@@ -589,21 +594,20 @@ pub fn supervisor_spec(
     let mut spec =
         SupervisorSpec::new(Strategy::OneForOne).intensity(config.intensity, config.period);
     for shared in set.providers.values() {
-        let (shared, set, pool, call_timeout) = (
-            shared.clone(),
-            set.clone(),
-            pool.clone(),
-            config.call_timeout,
-        );
+        let scope = provider_scope(shared.id());
+        spec = spec.child(BreakerActor::child_spec(
+            breaker_child(&scope),
+            shared.breaker.clone(),
+        ));
+        let (shared, pool, call_timeout) = (shared.clone(), pool.clone(), config.call_timeout);
         let name = set.actor_name(shared.id());
         let started = std::sync::atomic::AtomicBool::new(false);
-        let child = ChildSpec::new(provider_scope(shared.id()), move |sup: ActorCell| {
+        let child = ChildSpec::new(scope, move |sup: ActorCell| {
             if started.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 lock(&shared.health).restarts += 1;
             }
             let args = ProviderArgs {
                 shared: shared.clone(),
-                set: set.clone(),
                 pool: pool.clone(),
                 call_timeout,
             };

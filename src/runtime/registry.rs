@@ -3,26 +3,28 @@
 //! (`bot_instances`, `circuit_breakers`) written in batches by one background task.
 //!
 //! Supervision code only touches the in-memory state (short std mutex sections, no await) and
-//! marks rows dirty; the writer task does every database round trip.
+//! marks rows dirty; the writer task does every database round trip. Each bot's breaker is a
+//! [`SharedBreaker`]: its actor (a child of the Bots supervisor from the bot's first start on)
+//! publishes every change, which marks the bot's breaker row dirty itself.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc::UnboundedSender, watch};
 use tradeplane_actors::{
-    BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, Clock, Heartbeat, Permit,
-    SharedSink,
+    BreakerConfig, BreakerReading, BreakerSnapshot, BreakerState, CircuitBreaker, Clock, Heartbeat,
+    Permit, Report, SharedBreaker, SharedSink,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::events::bot_scope;
+use super::events::{bot_scope, trace_capture};
 use super::scheduler::Timeframe;
 use super::telemetry::TelemetryHandle;
 use crate::store::bot_instances::{self, InstanceUpsert};
@@ -159,7 +161,8 @@ pub struct Slot {
     pub bot_id: Uuid,
     pub options: Option<RunnerOptions>,
     pub shared: Arc<RunnerShared>,
-    pub breaker: CircuitBreaker,
+    /// Never used while the slots lock is held: its reports may run policy that takes it.
+    pub breaker: Arc<SharedBreaker>,
     /// The breaker permit of the current instance; its outcome is recorded on failure or on
     /// its first healthy tick.
     pub permit: Option<Permit>,
@@ -208,19 +211,47 @@ pub struct BreakerView {
     pub failures_in_window: usize,
 }
 
+impl BreakerView {
+    pub fn of(scope: String, reading: &BreakerReading) -> Self {
+        BreakerView {
+            scope,
+            state: breaker_state_str(reading.state()).to_owned(),
+            failures_in_window: reading.failures_in_window(),
+        }
+    }
+}
+
+/// Bot breaker rows to write, and who to tell of a change; shared with the breakers, which
+/// report their own changes.
+#[derive(Clone, Default)]
+struct BreakerMarks {
+    dirty: Arc<Mutex<HashSet<Uuid>>>,
+    /// Wakes the writer (for instances and heartbeats too).
+    notify: Arc<Notify>,
+    /// The autonomy scorer, which re-scores the bot.
+    health_watch: Arc<OnceLock<UnboundedSender<Option<Uuid>>>>,
+}
+
+impl BreakerMarks {
+    fn mark(&self, bot_id: Uuid) {
+        lock(&self.dirty).insert(bot_id);
+        self.notify.notify_one();
+        if let Some(tx) = self.health_watch.get() {
+            let _ = tx.send(Some(bot_id));
+        }
+    }
+}
+
 pub struct Registry {
     pub node: String,
     slots: Mutex<HashMap<Uuid, Slot>>,
     dirty_bots: Mutex<HashSet<Uuid>>,
-    dirty_breakers: Mutex<HashSet<Uuid>>,
+    breaker_marks: BreakerMarks,
     heartbeat_flush: AtomicBool,
-    notify: Notify,
     breaker_config: BreakerConfig,
     clock: Clock,
     breaker_sink: SharedSink,
     pub telemetry: TelemetryHandle,
-    /// Where breaker changes are reported (the autonomy scorer re-scores the bot).
-    health_watch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Option<Uuid>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -240,14 +271,12 @@ impl Registry {
             node,
             slots: Mutex::new(HashMap::new()),
             dirty_bots: Mutex::new(HashSet::new()),
-            dirty_breakers: Mutex::new(HashSet::new()),
+            breaker_marks: BreakerMarks::default(),
             heartbeat_flush: AtomicBool::new(false),
-            notify: Notify::new(),
             breaker_config,
             clock,
             breaker_sink,
             telemetry,
-            health_watch: std::sync::OnceLock::new(),
         }
     }
 
@@ -257,8 +286,8 @@ impl Registry {
     }
 
     /// Reports every breaker change of a bot to `tx` (as `Some(bot)`) from now on.
-    pub fn watch_health(&self, tx: tokio::sync::mpsc::UnboundedSender<Option<Uuid>>) {
-        let _ = self.health_watch.set(tx);
+    pub fn watch_health(&self, tx: UnboundedSender<Option<Uuid>>) {
+        let _ = self.breaker_marks.health_watch.set(tx);
     }
 
     /// Failures inside the bot's breaker window.
@@ -268,32 +297,36 @@ impl Registry {
         })
     }
 
+    /// The bot's breaker, if the registry knows the bot.
+    pub fn breaker(&self, bot_id: Uuid) -> Option<Arc<SharedBreaker>> {
+        lock(&self.slots).get(&bot_id).map(|s| s.breaker.clone())
+    }
+
     pub fn runner_counters(&self, bot_id: Uuid) -> Option<(u64, u64)> {
         lock(&self.slots).get(&bot_id).map(|s| s.shared.counters())
     }
 
-    fn new_slot(&self, bot_id: Uuid, snapshot: Option<&BreakerSnapshot>) -> Slot {
-        let name = bot_scope(bot_id);
-        let breaker = match snapshot {
-            Some(s) => CircuitBreaker::restore(
-                name,
-                self.breaker_config,
-                self.clock.clone(),
-                self.breaker_sink.clone(),
-                s,
-            ),
-            None => CircuitBreaker::new(
-                name,
-                self.breaker_config,
-                self.clock.clone(),
-                self.breaker_sink.clone(),
-            ),
-        };
+    /// A CLOSED breaker for the bot.
+    fn fresh_breaker(&self, bot_id: Uuid) -> CircuitBreaker {
+        CircuitBreaker::new(
+            bot_scope(bot_id),
+            self.breaker_config,
+            self.clock.clone(),
+            self.breaker_sink.clone(),
+        )
+    }
+
+    fn new_slot(&self, bot_id: Uuid, breaker: CircuitBreaker) -> Slot {
+        let marks = self.breaker_marks.clone();
         Slot {
             bot_id,
             options: None,
             shared: Arc::new(RunnerShared::new(self.clock.clone())),
-            breaker,
+            breaker: SharedBreaker::new(
+                breaker,
+                Box::new(move |_| marks.mark(bot_id)),
+                Some(trace_capture()),
+            ),
             permit: None,
             status: BotStatus::Stopped,
             started_at: None,
@@ -316,7 +349,7 @@ impl Registry {
         let mut slots = lock(&self.slots);
         let slot = slots
             .entry(bot_id)
-            .or_insert_with(|| self.new_slot(bot_id, None));
+            .or_insert_with(|| self.new_slot(bot_id, self.fresh_breaker(bot_id)));
         f(slot)
     }
 
@@ -357,22 +390,29 @@ impl Registry {
             };
             match serde_json::from_value::<BreakerSnapshot>(row.snapshot) {
                 Ok(snap) => {
-                    slots.insert(bot, self.new_slot(bot, Some(&snap)));
+                    let breaker = CircuitBreaker::restore(
+                        bot_scope(bot),
+                        self.breaker_config,
+                        self.clock.clone(),
+                        self.breaker_sink.clone(),
+                        &snap,
+                    );
+                    slots.insert(bot, self.new_slot(bot, breaker));
                     n += 1;
                 }
                 Err(err) => {
                     // Unknown is unknown: an unreadable breaker is treated as OPEN.
                     tracing::error!(scope = %row.scope, error = %err, "unreadable breaker snapshot; tripping it");
-                    let mut slot = self.new_slot(bot, None);
-                    slot.breaker.trip("persisted snapshot unreadable");
-                    slots.insert(bot, slot);
+                    let mut breaker = self.fresh_breaker(bot);
+                    breaker.trip("persisted snapshot unreadable");
+                    slots.insert(bot, self.new_slot(bot, breaker));
                 }
             }
         }
         for row in killed {
             let slot = slots
                 .entry(row.bot_id)
-                .or_insert_with(|| self.new_slot(row.bot_id, None));
+                .or_insert_with(|| self.new_slot(row.bot_id, self.fresh_breaker(row.bot_id)));
             slot.status = BotStatus::Killed;
             slot.published = BotStatus::Killed;
             slot.kill = Some(
@@ -394,7 +434,7 @@ impl Registry {
     pub fn mark_bot(&self, bot_id: Uuid) {
         self.publish_status(bot_id);
         lock(&self.dirty_bots).insert(bot_id);
-        self.notify.notify_one();
+        self.wake_writer();
     }
 
     /// Publishes the bot's status if it differs from the last one published.
@@ -415,18 +455,19 @@ impl Registry {
         );
     }
 
+    /// Queues the bot's breaker row (its breaker does so itself on every change).
     pub fn mark_breaker(&self, bot_id: Uuid) {
-        lock(&self.dirty_breakers).insert(bot_id);
-        self.notify.notify_one();
-        if let Some(tx) = self.health_watch.get() {
-            let _ = tx.send(Some(bot_id));
-        }
+        self.breaker_marks.mark(bot_id);
     }
 
     /// Asks the writer to write the heartbeats that changed since the last flush.
     pub fn request_heartbeat_flush(&self) {
         self.heartbeat_flush.store(true, Ordering::Release);
-        self.notify.notify_one();
+        self.wake_writer();
+    }
+
+    fn wake_writer(&self) {
+        self.breaker_marks.notify.notify_one();
     }
 
     pub fn event(&self, event: NewSystemEvent) {
@@ -464,11 +505,7 @@ impl Registry {
         let slots = lock(&self.slots);
         let mut v: Vec<BreakerView> = slots
             .values()
-            .map(|s| BreakerView {
-                scope: bot_scope(s.bot_id),
-                state: breaker_state_str(s.breaker.state()).to_owned(),
-                failures_in_window: s.breaker.failures_in_window(),
-            })
+            .map(|s| BreakerView::of(bot_scope(s.bot_id), &s.breaker.reading()))
             .collect();
         v.sort_by(|a, b| a.scope.cmp(&b.scope));
         v
@@ -477,15 +514,12 @@ impl Registry {
     /// The current instance ran a healthy tick: its breaker permit succeeded (closes a
     /// HALF_OPEN breaker).
     pub fn runner_healthy(&self, bot_id: Uuid) {
-        let changed = self.with_slots(|slots| {
+        let settled = self.with_slots(|slots| {
             let slot = slots.get_mut(&bot_id)?;
-            let permit = slot.permit.take()?;
-            let before = slot.breaker.state();
-            slot.breaker.record_success(permit);
-            Some(before != slot.breaker.state())
+            Some((slot.breaker.clone(), slot.permit.take()?))
         });
-        if changed.is_some() {
-            self.mark_breaker(bot_id);
+        if let Some((breaker, permit)) = settled {
+            breaker.report(Report::Success(permit));
         }
     }
 
@@ -545,14 +579,14 @@ impl Registry {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);
         }
-        let breakers: Vec<Uuid> = lock(&self.dirty_breakers).drain().collect();
+        let breakers: Vec<Uuid> = lock(&self.breaker_marks.dirty).drain().collect();
         let saves: Vec<BreakerSave> = {
             let slots = lock(&self.slots);
             breakers
                 .iter()
                 .filter_map(|b| slots.get(b))
                 .filter_map(|s| {
-                    let snap = s.breaker.snapshot();
+                    let snap = s.breaker.reading().snapshot;
                     Some(BreakerSave {
                         scope: bot_scope(s.bot_id),
                         state: breaker_state_str(snap.state).to_owned(),
@@ -562,7 +596,7 @@ impl Registry {
                 .collect()
         };
         if let Err(err) = circuit_breakers::save_many(pool, &saves).await {
-            lock(&self.dirty_breakers).extend(breakers);
+            lock(&self.breaker_marks.dirty).extend(breakers);
             return Err(err);
         }
         if self.heartbeat_flush.swap(false, Ordering::AcqRel) {
@@ -596,7 +630,7 @@ impl Registry {
         let mut failing = false;
         loop {
             tokio::select! {
-                () = self.notify.notified() => {},
+                () = self.breaker_marks.notify.notified() => {},
                 _ = stop.changed() => break,
             }
             // Coalesce a burst of marks into one pass.
@@ -611,7 +645,7 @@ impl Registry {
                     let again = Arc::clone(&self);
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_millis(500)).await;
-                        again.notify.notify_one();
+                        again.wake_writer();
                     });
                 }
             }

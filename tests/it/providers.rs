@@ -6,10 +6,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
+    api::AppState,
     clock::Clock,
     integrations::{http::CallContext, registry::EnvMap},
     runtime::Timeframe,
-    runtime::{BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig},
+    runtime::{
+        BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig, RuntimeHandle,
+    },
     store::usage_events,
 };
 use wiremock::{
@@ -18,7 +21,7 @@ use wiremock::{
 };
 
 use crate::{
-    helpers::{TestApp, envelope, error_code},
+    helpers::{TestApp, envelope, error_code, serve_state, test_config},
     integrations::{post, spawn_with_env, wait_for_events},
     integrations_verify::env_for,
 };
@@ -359,6 +362,228 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(saved, "CLOSED");
+}
+
+/// 503 for the first three calls, then 200.
+async fn openai_down_then_up() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/models"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
+        .up_to_n_times(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/models"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"object": "list", "data": [{"id": "m"}]})),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `(code, metadata)` of the provider's system events with `code`, once at least one exists.
+async fn provider_events(pool: &PgPool, provider: &str, code: &str) -> Vec<Value> {
+    until(code, async || {
+        let rows: Vec<Value> = sqlx::query_scalar(
+            "SELECT metadata FROM system_events WHERE provider_id = $1 AND code = $2
+             ORDER BY created_at, id",
+        )
+        .bind(provider)
+        .bind(code)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await
+}
+
+#[sqlx::test]
+async fn a_killed_breaker_actor_of_an_open_breaker_is_restarted_open(pool: PgPool) {
+    let server = openai_down_then_up().await;
+    let clock = Clock::manual(crate::helpers::now());
+    let env = env_for("openai", &server.uri());
+    let runtime = Runtime::start(
+        pool.clone(),
+        RuntimeConfig {
+            clock: clock.clone(),
+            ..config(&env)
+        },
+    )
+    .await
+    .unwrap();
+    let rt = runtime.handle();
+    for _ in 0..3 {
+        rt.verify_provider("openai").await.unwrap();
+    }
+    assert_eq!(rt.providers_health()[0].breaker_state, "OPEN");
+
+    assert!(rt.kill_breaker("provider:openai"), "a breaker actor runs");
+    let restarted: i64 = until("the breaker actor's restart", async || {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM system_events WHERE code = 'SUPERVISION_CHILD_RESTARTED'
+             AND metadata->>'child' = 'breaker:provider:openai'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert_eq!(restarted, 1);
+    // Still OPEN: calls are refused and the vendor hears nothing.
+    assert_eq!(rt.providers_health()[0].breaker_state, "OPEN");
+    for _ in 0..3 {
+        assert!(matches!(
+            rt.verify_provider("openai").await,
+            Err(ProviderCallError::BreakerOpen { .. })
+        ));
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(rt.providers_health()[0].refused, 3);
+
+    // The restarted actor kept the time it opened: after the cool-down, its one probe closes it.
+    clock.advance(
+        chrono::TimeDelta::from_std(tradeplane_actors::BreakerConfig::default().cool_down).unwrap(),
+    );
+    let (report, _) = rt.verify_provider("openai").await.unwrap();
+    assert_eq!(report.outcome.as_str(), "ok");
+    assert_eq!(rt.providers_health()[0].breaker_state, "CLOSED");
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    runtime.shutdown().await;
+    let codes: Vec<String> = sqlx::query_scalar(
+        "SELECT code FROM system_events
+         WHERE provider_id = 'openai' AND code LIKE 'CIRCUIT_BREAKER_%' ORDER BY created_at, id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        codes,
+        [
+            "CIRCUIT_BREAKER_OPENED",
+            "CIRCUIT_BREAKER_HALF_OPEN",
+            "CIRCUIT_BREAKER_CLOSED"
+        ]
+    );
+}
+
+#[sqlx::test]
+async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
+    let server = openai_down_then_up().await;
+    let app = spawn_with_env(pool.clone(), &env_for("openai", &server.uri())).await;
+    let verify = json!({"provider_id": "openai"});
+    let mut last_trace = Value::Null;
+    for _ in 0..3 {
+        let (status, body) = post(&app, "/api/integrations/verify", verify.clone()).await;
+        assert_eq!((status, &body["outcome"]), (200, &json!("provider_error")));
+        last_trace = body["trace_id"].clone();
+    }
+    // The breaker actor opened it under the trace of the call that failed the third time.
+    let opened: String = until("the breaker event", async || {
+        sqlx::query_scalar(
+            "SELECT trace_id FROM system_events
+             WHERE provider_id = 'openai' AND code = 'CIRCUIT_BREAKER_OPENED'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(json!(opened), last_trace);
+    let (status, body) = post(&app, "/api/integrations/verify", verify.clone()).await;
+    assert_eq!((status, error_code(&body)), (409, "CIRCUIT_BREAKER_OPEN"));
+    let reset = |client: &reqwest::Client, id: &str| {
+        client
+            .post(app.url(&format!("/api/integrations/{id}/breaker/reset")))
+            .send()
+    };
+
+    let admin = app.admin_client().await;
+    let viewer = app
+        .user_with_role(&admin, "viewer@example.com", "viewer")
+        .await;
+    let (status, body) = envelope(reset(&viewer.client, "openai").await.unwrap()).await;
+    assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
+    assert_eq!(health(&app, "openai").breaker_state, "OPEN");
+
+    let operator = app
+        .user_with_role(&admin, "operator@example.com", "operator")
+        .await;
+    let (status, body) = envelope(reset(&operator.client, "nope").await.unwrap()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, "INTEGRATION_UNKNOWN_PROVIDER"),
+        "{body}"
+    );
+    let (status, body) = envelope(reset(&operator.client, "databento").await.unwrap()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "INTEGRATION_KEY_MISSING"),
+        "{body}"
+    );
+
+    let (status, body) = envelope(reset(&operator.client, "openai").await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["scope"], &body["state"], &body["failures_in_window"]),
+        (&json!("provider:openai"), &json!("CLOSED"), &json!(0)),
+        "{body}"
+    );
+    assert_eq!(health(&app, "openai").breaker_state, "CLOSED");
+    // Calls pass again.
+    let res = operator
+        .client
+        .post(app.url("/api/integrations/verify"))
+        .json(&verify)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = envelope(res).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("ok")), "{body}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+
+    let (actor, target): (String, Option<String>) = sqlx::query_as(
+        "SELECT actor, target FROM audit_log WHERE action = 'integration.breaker_reset'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(actor.contains("operator@example.com"), "{actor}");
+    assert_eq!(target.as_deref(), Some("provider:openai"));
+    let resets = provider_events(&pool, "openai", "CIRCUIT_BREAKER_RESET").await;
+    assert_eq!(resets.len(), 1);
+    assert_eq!(resets[0]["by"], "operator@example.com");
+    assert_eq!(resets[0]["from"], "OPEN");
+}
+
+#[sqlx::test]
+async fn without_a_running_runtime_a_reset_answers_as_verify_does(pool: PgPool) {
+    let server = openai_failing().await;
+    let state = AppState::with_env(
+        pool,
+        test_config(),
+        RuntimeHandle::detached(Clock::system()),
+        &env_for("openai", &server.uri()),
+    );
+    let app = serve_state(state).await.signed_in_as_admin().await;
+    let (verify_status, verify) = post(
+        &app,
+        "/api/integrations/verify",
+        json!({"provider_id": "openai"}),
+    )
+    .await;
+    let (status, body) = post(&app, "/api/integrations/openai/breaker/reset", json!({})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (verify_status, error_code(&verify)),
+        "{body} vs {verify}"
+    );
+    assert_eq!(status, 500, "{body}");
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -570,6 +570,74 @@ async fn open_breaker_survives_a_restart(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_restarted_runner_breaker_keeps_its_failure_window(pool: PgPool) {
+    let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = runtime.handle();
+    let bot = bot_row(&pool).await;
+    rt.start_runner(bot, opts()).await.unwrap();
+    for n in 1..=2u32 {
+        status_is(&rt, bot, BotStatus::Running).await;
+        rt.inject_fault(bot, Fault::Fail(format!("boom {n}")))
+            .await
+            .unwrap();
+        until("the restart", || async {
+            (rt.runner(bot)?.restart_count == n).then_some(())
+        })
+        .await;
+    }
+    let scope = format!("bot:{bot}");
+    let breaker = || {
+        rt.breakers()
+            .into_iter()
+            .find(|b| b.scope == scope)
+            .expect("the bot's breaker")
+    };
+    until("two failures in the window", || async {
+        (breaker().failures_in_window == 2).then_some(())
+    })
+    .await;
+
+    assert!(rt.kill_breaker(&scope), "the bot's breaker actor runs");
+    until("the breaker actor's restart", || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM system_events WHERE code = 'SUPERVISION_CHILD_RESTARTED'
+             AND metadata->>'child' = $1",
+        )
+        .bind(format!("breaker:{scope}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    // Neither the window nor the runner were touched by the breaker's restart.
+    let after = breaker();
+    assert_eq!(
+        (after.state.as_str(), after.failures_in_window),
+        ("CLOSED", 2)
+    );
+    status_is(&rt, bot, BotStatus::Running).await;
+    assert_eq!(rt.runner(bot).unwrap().restart_count, 2);
+
+    // One more failure opens it.
+    rt.inject_fault(bot, Fault::Fail("boom 3".into()))
+        .await
+        .unwrap();
+    status_is(&rt, bot, BotStatus::Error).await;
+    let runner = rt.runner(bot).unwrap();
+    assert_eq!(runner.breaker_state, "OPEN");
+    assert_eq!(runner.restart_count, 2);
+    assert!(matches!(
+        rt.start_runner(bot, opts()).await,
+        Err(RuntimeError::BreakerOpen(..))
+    ));
+    runtime.shutdown().await;
+    let events = bot_events(&pool, bot).await;
+    assert_eq!(count(&events, "CIRCUIT_BREAKER_OPENED"), 1);
+    assert_eq!(count(&events, "BOT_RESTART_REFUSED"), 1);
+}
+
+#[sqlx::test]
 async fn stuck_runner_is_restarted_then_killed_latched_and_rearmed(pool: PgPool) {
     let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = runtime.handle();
@@ -612,9 +680,9 @@ async fn stuck_runner_is_restarted_then_killed_latched_and_rearmed(pool: PgPool)
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(rt.runner(bot).unwrap().status, BotStatus::Killed);
 
-    rt.rearm(bot, "test-operator").unwrap();
+    rt.rearm(bot, "test-operator").await.unwrap();
     assert!(matches!(
-        rt.rearm(bot, "again"),
+        rt.rearm(bot, "again").await,
         Err(RuntimeError::NotKilled(_))
     ));
     assert_eq!(rt.runner(bot).unwrap().status, BotStatus::Stopped);
@@ -687,7 +755,7 @@ async fn hung_runner_is_killed_and_risk_kill_latches(pool: PgPool) {
         rt.start_runner(risky, opts()).await,
         Err(RuntimeError::Killed(..))
     ));
-    rt.rearm(risky, "ops").unwrap();
+    rt.rearm(risky, "ops").await.unwrap();
     rt.start_runner(risky, opts()).await.unwrap();
     status_is(&rt, risky, BotStatus::Running).await;
     again.shutdown().await;
