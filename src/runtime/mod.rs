@@ -47,13 +47,13 @@ pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
+use crate::domain::bars::Bar;
 use crate::domain::execution::SimParams;
 use crate::integrations::{
-    Integrations, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
+    Integrations, bars, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
     usage::UsageSink,
 };
 use crate::store::{
-    market_bars::MarketBar,
     settings,
     system_events::{NewSystemEvent, Severity},
 };
