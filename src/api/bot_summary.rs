@@ -11,16 +11,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    ApiError, AppState,
-    ledger::{snap_to_tick, unrealized},
-};
+use super::{ApiError, AppState, ledger::unrealized};
 use crate::{
     domain::{
         calendar::{trade_date, trade_date_start},
         instruments::Symbol,
     },
-    runtime::{evaluator::MARKET_DATA, events::bot_scope, providers::provider_scope},
+    integrations::bars,
+    runtime::{events::bot_scope, providers::provider_scope},
     store::{
         bot_summaries::{self, BotSummaryRow},
         bots::Bot,
@@ -52,7 +50,7 @@ pub struct TodayPnl {
     /// and no bar of the symbol was ever cached (never a made-up zero).
     #[schema(value_type = Option<String>)]
     pub unrealized: Option<Decimal>,
-    /// The newest cached close of the symbol, snapped to its tick; null when none.
+    /// The newest cached close of the symbol (on its tick grid); null when none.
     #[schema(value_type = Option<String>)]
     pub mark_price: Option<Decimal>,
     /// Start of the bar `mark_price` closes (how stale the mark is).
@@ -89,10 +87,7 @@ fn summary_of(
     day_start: DateTime<Utc>,
 ) -> BotSummary {
     let spec = Symbol::parse(&bot.symbol).map(Symbol::spec);
-    let mark_price = row
-        .and_then(|r| r.mark_close)
-        .zip(spec)
-        .and_then(|(close, spec)| snap_to_tick(close, &spec));
+    let mark_price = row.and_then(|r| r.mark_close);
     let quantity = row.and_then(|r| r.position_quantity).unwrap_or(0);
     let unrealized = if quantity == 0 {
         Some(Decimal::ZERO)
@@ -148,11 +143,7 @@ pub async fn summaries(state: &AppState, bots: &[Bot]) -> Result<Vec<BotSummary>
         .filter(|b| b.state == "OPEN")
         .map(|b| b.scope)
         .collect();
-    // The provider runners read bars from (see `runtime::evaluator`): the first configured.
-    let integrations = state.runtime.integrations();
-    let data_provider = MARKET_DATA
-        .into_iter()
-        .find(|p| integrations.client(p).is_some());
+    let data_provider = bars::feed_provider(&state.runtime.integrations());
     Ok(bots
         .iter()
         .map(|b| summary_of(b, rows.get(&b.id), &open, data_provider, date, day_start))

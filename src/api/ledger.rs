@@ -16,7 +16,10 @@ use super::{
     pagination::{PageBody, PageParams},
     traces::parse_uuid,
 };
-use crate::domain::instruments::{ContractSpec, Symbol};
+use crate::domain::{
+    instruments::{ContractSpec, Symbol},
+    positions::unrealized_pnl,
+};
 use crate::error_code::ErrorCode;
 use crate::store::{
     market_bars,
@@ -34,14 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_trade))
 }
 
-/// A vendor's float close snapped onto the contract's tick grid (`None` for NaN/inf).
-pub(crate) fn snap_to_tick(close: f64, spec: &ContractSpec) -> Option<Decimal> {
-    let ticks = Decimal::try_from(close).ok()? / spec.tick_size;
-    Some(ticks.round() * spec.tick_size)
-}
-
-/// Open PnL (USD) of `quantity` signed contracts bought at `average` when the price is `mark`;
-/// zero when flat (`average` is null then).
+/// Open PnL (USD) of a stored position row (`quantity` signed contracts at `average`) when the
+/// price is `mark`, by the domain's formula; zero when flat (`average` is null then).
 pub(crate) fn unrealized(
     quantity: i32,
     average: Option<Decimal>,
@@ -49,7 +46,7 @@ pub(crate) fn unrealized(
     spec: &ContractSpec,
 ) -> Decimal {
     average.map_or(Decimal::ZERO, |avg| {
-        (mark - avg) * Decimal::from(quantity) * spec.point_value()
+        unrealized_pnl(spec, i64::from(quantity), avg, mark)
     })
 }
 
@@ -98,13 +95,11 @@ async fn get_position(
     let spec = Symbol::parse(&bot.symbol).map(Symbol::spec);
     let mark = market_bars::latest(&state.pool, &bot.symbol)
         .await?
-        .and_then(|b| {
-            Some(Mark {
-                price: snap_to_tick(b.close, &spec?)?,
-                bar_at: b.ts,
-                timeframe: b.timeframe,
-                provider_id: b.provider_id,
-            })
+        .map(|latest| Mark {
+            price: latest.bar.close,
+            bar_at: latest.bar.ts_open,
+            timeframe: latest.timeframe.as_str().to_owned(),
+            provider_id: latest.provider_id,
         });
     let unrealized_pnl = match (&position, &mark, spec) {
         (Some(p), Some(m), Some(spec)) => {

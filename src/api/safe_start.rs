@@ -10,12 +10,10 @@ use utoipa::ToSchema;
 use super::{ApiError, AppState};
 use crate::{
     error_code::ErrorCode,
-    integrations::registry::ProviderConfig,
+    integrations::{bars, registry::ProviderConfig},
     store::{bots::Stage, integrations::Verification, settings},
 };
 
-/// Market-data providers a running bot may use.
-pub const DATA_PROVIDERS: &[&str] = &["databento", "polygon"];
 /// Brokers that can take (or, in SHADOW, would take) orders.
 pub const BROKERS: &[&str] = &["ironbeam", "tradovate"];
 
@@ -82,7 +80,7 @@ pub async fn failures(
     };
 
     // Market data: databento or polygon, configured and connected.
-    let data = configs(DATA_PROVIDERS);
+    let data = configs(&bars::PROVIDERS);
     if !data
         .iter()
         .any(|c| connected(c, verifications.get(c.spec.id)))
@@ -91,7 +89,7 @@ pub async fn failures(
             out.push(Failure::new(
                 ErrorCode::DataUnavailable,
                 format!("{} needs a connected market-data provider (databento or polygon); none has passed verify.", stage.as_str()),
-                json!({ "providers": DATA_PROVIDERS, "configured": data.iter().filter(|c| c.configured()).map(|c| c.spec.id).collect::<Vec<_>>() }),
+                json!({ "providers": bars::PROVIDERS, "configured": data.iter().filter(|c| c.configured()).map(|c| c.spec.id).collect::<Vec<_>>() }),
             ).fix("Verify `databento` or `polygon` (POST /api/integrations/verify) and fix what it reports, then retry."));
         } else {
             let missing: Vec<&str> = data
@@ -105,7 +103,7 @@ pub async fn failures(
                         "{} needs market data, but neither databento nor polygon is configured.",
                         stage.as_str()
                     ),
-                    json!({ "providers": DATA_PROVIDERS, "missing_env_vars": missing }),
+                    json!({ "providers": bars::PROVIDERS, "missing_env_vars": missing }),
                 )
                 .fix("Set DATABENTO_API_KEY or POLYGON_API_KEY, restart tradeplane, then verify the provider."),
             );

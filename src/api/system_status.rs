@@ -12,8 +12,8 @@ use super::{ApiOk, ApiResult, AppState, envelope::Envelope};
 use crate::{
     domain::risk::AutonomyTier,
     error_code::ErrorCode,
-    integrations::{is_connected, registry::Category},
-    runtime::{BreakerView, LoopHealth, evaluator::MARKET_DATA, status_cache::DbView},
+    integrations::{bars, is_connected, registry::Category},
+    runtime::{BreakerView, LoopHealth, status_cache::DbView},
     trace::TraceId,
 };
 
@@ -141,7 +141,7 @@ async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus>
     // Market data (SEV-1): a key, a passed verify, a breaker not open.
     let data: Vec<_> = configs
         .iter()
-        .filter(|c| MARKET_DATA.contains(&c.spec.id))
+        .filter(|c| bars::PROVIDERS.contains(&c.spec.id))
         .collect();
     let health = rt.providers_health();
     let breaker_open = |id: &str| {

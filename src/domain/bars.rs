@@ -1,4 +1,6 @@
-//! OHLCV bars as the market-data providers deliver them; prices stay exact (`Decimal`).
+//! OHLCV bars: the one bar type from the vendor decoder to the evaluator (and in and out of the
+//! `market_bars` cache). Prices are exact `Decimal`s on the instrument's tick grid: the decoder
+//! snaps them once (`ContractSpec::snap`); nothing downstream converts or rounds them again.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -48,7 +50,7 @@ pub fn aggregate(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<Bar> {
-    let len = i64::try_from(timeframe.seconds()).unwrap_or(i64::MAX);
+    let len = timeframe.duration().num_seconds();
     let covered = |start: i64| {
         start >= from.timestamp() + i64::from(from.timestamp_subsec_nanos() > 0)
             && start

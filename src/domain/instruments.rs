@@ -96,6 +96,20 @@ impl ContractSpec {
     pub fn is_on_tick(&self, price: Decimal) -> bool {
         (price % self.tick_size).is_zero()
     }
+
+    /// `price` on the tick grid: the nearest tick (a midpoint goes to the even tick), with the
+    /// tick's scale. `None` for a negative price (these contracts never trade below zero) or
+    /// one too large to divide by the tick. Vendor prices pass through here once, where they
+    /// are decoded; everything after holds on-grid prices.
+    pub fn snap(&self, price: Decimal) -> Option<Decimal> {
+        if price < Decimal::ZERO {
+            return None;
+        }
+        price
+            .checked_div(self.tick_size)?
+            .round()
+            .checked_mul(self.tick_size)
+    }
 }
 
 #[cfg(test)]
@@ -128,5 +142,38 @@ mod tests {
         let es = Symbol::Es.spec();
         assert!(es.is_on_tick(dec!(5012.75)));
         assert!(!es.is_on_tick(dec!(5012.10)));
+    }
+
+    #[test]
+    fn snap_rounds_to_the_nearest_tick_and_refuses_negatives() {
+        let es = Symbol::Es.spec();
+        // DBN fixed point (scale 9) and a float's decimal text both land on the grid.
+        assert_eq!(
+            es.snap(Decimal::new(5_012_250_000_000, 9)),
+            Some(dec!(5012.25))
+        );
+        assert_eq!(es.snap(dec!(5030.2500001)), Some(dec!(5030.25)));
+        assert_eq!(es.snap(dec!(5030.37)), Some(dec!(5030.25)));
+        assert_eq!(es.snap(dec!(5030.38)), Some(dec!(5030.50)));
+        // Midpoints go to the even tick.
+        assert_eq!(es.snap(dec!(5030.125)), Some(dec!(5030.00)));
+        assert_eq!(es.snap(dec!(5030.375)), Some(dec!(5030.50)));
+        // The tick's scale, whatever the input's.
+        assert_eq!(
+            es.snap(dec!(5012)).map(|p| p.to_string()),
+            Some("5012.00".into())
+        );
+        let rty = Symbol::Rty.spec();
+        assert_eq!(rty.snap(dec!(2310.04)), Some(dec!(2310.0)));
+        assert_eq!(rty.snap(dec!(2310.06)), Some(dec!(2310.1)));
+        assert_eq!(Symbol::Ym.spec().snap(dec!(44012.6)), Some(dec!(44013)));
+        assert_eq!(es.snap(Decimal::ZERO), Some(dec!(0.00)));
+        assert_eq!(es.snap(dec!(-0.25)), None);
+        assert_eq!(es.snap(Decimal::MAX), None);
+        assert!(Symbol::ALL.iter().all(|s| {
+            let spec = s.spec();
+            spec.snap(dec!(1234.5678))
+                .is_some_and(|p| spec.is_on_tick(p))
+        }));
     }
 }

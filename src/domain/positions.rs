@@ -1,7 +1,7 @@
 //! Position and PnL accounting in exact decimals. Realized PnL is gross; commissions accumulate
 //! separately so both are visible (`net_realized` = realized − commissions).
 
-use super::instruments::Symbol;
+use super::instruments::{ContractSpec, Symbol};
 use super::side::Side;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ impl Position {
 
     /// Open PnL at `mark`, USD.
     pub fn unrealized(&self, mark: Decimal) -> Decimal {
-        (mark - self.avg_price) * Decimal::from(self.quantity) * self.symbol.spec().point_value()
+        unrealized_pnl(&self.symbol.spec(), self.quantity, self.avg_price, mark)
     }
 
     pub fn net_realized(&self) -> Decimal {
@@ -82,6 +82,17 @@ impl Position {
     pub fn total_pnl(&self, mark: Decimal) -> Decimal {
         self.net_realized() + self.unrealized(mark)
     }
+}
+
+/// Open PnL (USD) of `quantity` signed contracts entered at `avg_price` when the price is
+/// `mark`: the one formula, for the runner's position and for stored position rows alike.
+pub fn unrealized_pnl(
+    spec: &ContractSpec,
+    quantity: i64,
+    avg_price: Decimal,
+    mark: Decimal,
+) -> Decimal {
+    (mark - avg_price) * Decimal::from(quantity) * spec.point_value()
 }
 
 #[cfg(test)]

@@ -46,6 +46,13 @@ impl Timeframe {
         }
     }
 
+    /// The bar length as a span of time: the one conversion for bar arithmetic on timestamps
+    /// (a bar's end, a lookback window).
+    pub fn duration(self) -> chrono::Duration {
+        // At most 86,400 s: the cast cannot wrap.
+        chrono::Duration::seconds(self.seconds() as i64)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Timeframe::S1 => "1s",
@@ -77,5 +84,19 @@ impl FromStr for Timeframe {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| format!("unknown timeframe `{s}` (1s, 1m, 5m, 15m, 1h, 1d)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_is_the_bar_length() {
+        let secs: Vec<i64> = Timeframe::ALL
+            .iter()
+            .map(|t| t.duration().num_seconds())
+            .collect();
+        assert_eq!(secs, [1, 60, 300, 900, 3_600, 86_400]);
     }
 }

@@ -5,30 +5,22 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use databento::dbn::Schema;
-use rust_decimal::Decimal;
 
 use super::{
     http::CallContext,
     outcome::Failure,
-    providers::{
-        ProviderClient, databento as dbn_client,
-        market_data::{Bar, polygon_aggregates},
-    },
+    providers::{ProviderClient, databento as dbn_client, market_data::polygon_aggregates},
 };
-use crate::domain::{bars as domain_bars, timeframe::Timeframe};
-use crate::store::market_bars::{self, MarketBar};
+use crate::domain::{
+    bars::{self as domain_bars, Bar},
+    instruments::Symbol,
+    timeframe::Timeframe,
+};
+use crate::store::market_bars::{self, Series};
 
-/// Polygon's `(multiplier, timespan)` for a timeframe.
-const fn polygon_span(tf: Timeframe) -> (u32, &'static str) {
-    match tf {
-        Timeframe::S1 => (1, "second"),
-        Timeframe::M1 => (1, "minute"),
-        Timeframe::M5 => (5, "minute"),
-        Timeframe::M15 => (15, "minute"),
-        Timeframe::H1 => (1, "hour"),
-        Timeframe::D1 => (1, "day"),
-    }
-}
+/// The market-data providers with a bars client, in the order runners prefer them (SPEC §7):
+/// the one list every reader of "where do bars come from" uses.
+pub const PROVIDERS: [&str; 2] = ["databento", "polygon"];
 
 /// Databento's schema for a timeframe, and whether its bars are aggregated locally: Databento
 /// has no 5m/15m schema, so those are built from ohlcv-1m.
@@ -42,18 +34,16 @@ const fn databento_schema(tf: Timeframe) -> (Schema, bool) {
     }
 }
 
-/// A decoded bar as the cache stores it; `mantissa / 10^scale` gives exactly the float the
-/// fixed-point price would (DBN prices are scale 9), whether or not the bar was aggregated.
-fn vendor_bar(b: &domain_bars::Bar) -> Bar {
-    let px = |d: Decimal| d.mantissa() as f64 / 10f64.powi(d.scale() as i32);
-    Bar {
-        ts: b.ts_open,
-        open: px(b.open),
-        high: px(b.high),
-        low: px(b.low),
-        close: px(b.close),
-        volume: b.volume as f64,
-    }
+/// One bars request: `symbol` is what the vendor is asked for (`ES`, `ES.c.0`) and keys the
+/// cache; `instrument` is the contract whose tick grid the decoder snaps the prices onto.
+#[derive(Debug, Clone)]
+pub struct BarsRequest {
+    pub instrument: Symbol,
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub ctx: CallContext,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,78 +58,74 @@ pub enum BarsError {
 
 /// Whether `provider_id` has a bars client.
 pub fn supports(provider_id: &str) -> bool {
-    matches!(provider_id, "polygon" | "databento")
+    PROVIDERS.contains(&provider_id)
+}
+
+/// The provider runners read bars from: the first of [`PROVIDERS`] that is configured.
+pub fn feed_provider(integrations: &super::Integrations) -> Option<&'static str> {
+    PROVIDERS
+        .into_iter()
+        .find(|p| integrations.client(p).is_some())
 }
 
 /// Whether an intraday bar starting at `ts` has ended by `to`: a bar still forming at `to`
 /// (Polygon sends the partial bucket) is not passed off as complete.
 fn ends_by(ts: DateTime<Utc>, tf: Timeframe, to: DateTime<Utc>) -> bool {
-    // At most 86,400 s: the cast cannot wrap.
-    ts.checked_add_signed(chrono::Duration::seconds(tf.seconds() as i64))
+    ts.checked_add_signed(tf.duration())
         .is_some_and(|end| end <= to)
 }
 
 /// Fetches the bars that lie in `[from, to)` with the provider's client and caches them;
-/// returns them oldest first. Intraday bars must end by `to`; 1d bars follow the vendor's
-/// session and count if they start in range. 5m/15m from Databento are built from ohlcv-1m
-/// (only buckets the range covers). Called by the provider's ProviderActor
-/// (`RuntimeHandle::fetch_bars`), so its circuit breaker applies.
+/// returns them oldest first, prices on the instrument's tick grid (snapped by the decoders).
+/// Intraday bars must end by `to`; 1d bars follow the vendor's session and count if they start
+/// in range. 5m/15m from Databento are built from ohlcv-1m (only buckets the range covers).
+/// Called by the provider's ProviderActor (`RuntimeHandle::fetch_bars`), so its circuit
+/// breaker applies.
 pub async fn fetch_bars(
     client: &ProviderClient,
     pool: &PgPool,
-    symbol: &str,
-    timeframe: Timeframe,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    ctx: CallContext,
-) -> Result<Vec<MarketBar>, BarsError> {
+    request: &BarsRequest,
+) -> Result<Vec<Bar>, BarsError> {
+    let BarsRequest {
+        instrument,
+        ref symbol,
+        timeframe,
+        from,
+        to,
+        ctx,
+    } = *request;
+    let spec = instrument.spec();
     let provider_id = client.id();
     let bars: Vec<Bar> = match provider_id {
-        "polygon" => polygon_aggregates(
-            client,
-            symbol,
-            polygon_span(timeframe).0,
-            polygon_span(timeframe).1,
-            &from.timestamp_millis().to_string(),
-            // Polygon's `to` is inclusive.
-            &(to.timestamp_millis() - 1).to_string(),
-            ctx,
-        )
-        .await
-        .map_err(BarsError::Provider)?,
+        "polygon" => polygon_aggregates(client, &spec, symbol, timeframe, from, to, ctx)
+            .await
+            .map_err(BarsError::Provider)?,
         "databento" => {
             let (schema, aggregate) = databento_schema(timeframe);
-            let bars = dbn_client::ohlcv(client, symbol, schema, from, to, ctx)
+            let bars = dbn_client::ohlcv(client, &spec, symbol, schema, from, to, ctx)
                 .await
                 .map_err(BarsError::Provider)?;
-            let bars = if aggregate {
+            if aggregate {
                 domain_bars::aggregate(&bars, timeframe, from, to)
             } else {
                 bars
-            };
-            bars.iter().map(vendor_bar).collect()
+            }
         }
         other => return Err(BarsError::Unsupported(other.to_owned())),
     };
-    let rows: Vec<MarketBar> = bars
+    let bars: Vec<Bar> = bars
         .into_iter()
         .filter(|b| {
-            b.ts >= from
-                && b.ts < to
-                && (timeframe == Timeframe::D1 || ends_by(b.ts, timeframe, to))
-        })
-        .map(|b| MarketBar {
-            provider_id: provider_id.to_owned(),
-            symbol: symbol.to_owned(),
-            timeframe: timeframe.as_str().to_owned(),
-            ts: b.ts,
-            open: b.open,
-            high: b.high,
-            low: b.low,
-            close: b.close,
-            volume: b.volume,
+            b.ts_open >= from
+                && b.ts_open < to
+                && (timeframe == Timeframe::D1 || ends_by(b.ts_open, timeframe, to))
         })
         .collect();
-    market_bars::upsert_many(pool, &rows).await?;
-    Ok(rows)
+    let series = Series {
+        provider_id,
+        symbol,
+        timeframe,
+    };
+    market_bars::upsert_many(pool, series, &bars).await?;
+    Ok(bars)
 }

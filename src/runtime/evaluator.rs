@@ -34,7 +34,7 @@ use crate::domain::{
     strategy_config::StrategyConfig,
     timeframe::Timeframe,
 };
-use crate::integrations::http::CallContext;
+use crate::integrations::{bars, http::CallContext};
 use crate::store::{
     bots, fills,
     orders::{self, NewOrder, Order, Placed},
@@ -84,9 +84,6 @@ impl Trading {
         }
     }
 }
-
-/// Market-data providers a runner reads bars from, in order of preference (SPEC §7).
-pub const MARKET_DATA: [&str; 2] = ["databento", "polygon"];
 
 /// The tier of a bot the autonomy scorer has not scored yet (it scores every bot when the
 /// runtime starts and a new one within its period): the lowest tier that may trade at all,
@@ -157,10 +154,6 @@ fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
 
 fn side_of(raw: &str) -> Side {
     if raw == "SELL" { Side::Sell } else { Side::Buy }
-}
-
-fn tf_duration(tf: Timeframe) -> Duration {
-    Duration::seconds(i64::try_from(tf.seconds()).unwrap_or(i64::MAX))
 }
 
 impl BotEvaluator {
@@ -257,13 +250,10 @@ impl BotEvaluator {
             bot_id: Some(self.bot_id),
             run_id: Some(self.run_id),
         };
-        let provider = MARKET_DATA
-            .into_iter()
-            .find(|p| rt.integrations().client(p).is_some());
-        if let Some(provider) = provider {
+        if let Some(provider) = bars::feed_provider(&rt.integrations()) {
             let request = FeedRequest {
                 provider,
-                spec: &self.s.spec,
+                instrument: self.s.symbol,
                 timeframe: self.timeframe,
                 until: now,
                 need,
@@ -279,7 +269,7 @@ impl BotEvaluator {
         self.fill_working(trading, now).await?;
 
         let mark = self.bars.last().map(|b| b.close);
-        let tf = tf_duration(self.timeframe);
+        let tf = self.timeframe.duration();
         if self.day != Some(trade_date(now)) {
             self.day = Some(trade_date(now));
             self.day_baseline = self.position.net_realized();
@@ -375,7 +365,7 @@ impl BotEvaluator {
         let Some(order) = self.working.clone() else {
             return Ok(());
         };
-        let tf = tf_duration(self.timeframe);
+        let tf = self.timeframe.duration();
         let Some(decided_on) = order.decision_bar_at else {
             return self
                 .cancel_working(trading, &order, "order has no decision bar", now)

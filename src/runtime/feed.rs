@@ -10,18 +10,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
-use rust_decimal::Decimal;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::RuntimeHandle;
 use super::providers::{BarsRequest, ProviderCallError};
-use crate::domain::{bars::Bar, instruments::ContractSpec, timeframe::Timeframe};
+use crate::domain::{bars::Bar, instruments::Symbol, timeframe::Timeframe};
 use crate::integrations::http::CallContext;
-use crate::store::{
-    market_bars::MarketBar,
-    usage_events::{UsageEvent, UsageStatus},
-};
+use crate::store::usage_events::{UsageEvent, UsageStatus};
 
 type Key = (String, &'static str, Timeframe);
 
@@ -36,7 +32,7 @@ struct Window {
 #[derive(Debug, Clone, Copy)]
 pub struct FeedRequest<'a> {
     pub provider: &'a str,
-    pub spec: &'a ContractSpec,
+    pub instrument: Symbol,
     pub timeframe: Timeframe,
     pub until: DateTime<Utc>,
     pub need: usize,
@@ -50,22 +46,6 @@ pub struct BarFeed {
 
 /// Most bars one window keeps (the longest strategy lookback is far below this).
 const CAPACITY: usize = 2_000;
-
-fn to_bar(b: &MarketBar, spec: &ContractSpec) -> Option<Bar> {
-    // Vendors send floats; prices live on the tick grid, so snap them back onto it exactly.
-    let snap = |p: f64| -> Option<Decimal> {
-        let ticks = Decimal::try_from(p).ok()? / spec.tick_size;
-        Some(ticks.round() * spec.tick_size)
-    };
-    Some(Bar {
-        ts_open: b.ts,
-        open: snap(b.open)?,
-        high: snap(b.high)?,
-        low: snap(b.low)?,
-        close: snap(b.close)?,
-        volume: b.volume.max(0.0) as u64,
-    })
-}
 
 impl BarFeed {
     fn window(&self, key: Key) -> Arc<tokio::sync::Mutex<Window>> {
@@ -85,16 +65,16 @@ impl BarFeed {
     ) -> Result<Vec<Bar>, ProviderCallError> {
         let FeedRequest {
             provider,
-            spec,
+            instrument,
             timeframe,
             until,
             need,
             ctx,
         } = *r;
-        let symbol = spec.symbol.as_str();
+        let symbol = instrument.as_str();
         let window = self.window((provider.to_owned(), symbol, timeframe));
         let mut w = window.lock().await;
-        let tf = Duration::seconds(i64::try_from(timeframe.seconds()).unwrap_or(i64::MAX));
+        let tf = timeframe.duration();
         // Twice the bars needed, in time: room for a halt inside the lookback.
         let span = tf * i32::try_from(need.max(1) * 2).unwrap_or(i32::MAX);
         let want_from = until - span;
@@ -111,6 +91,7 @@ impl BarFeed {
         let cached = fetch.is_none();
         if let Some((from, to)) = fetch {
             let request = BarsRequest {
+                instrument,
                 symbol: symbol.to_owned(),
                 timeframe,
                 from,
@@ -119,7 +100,7 @@ impl BarFeed {
             };
             let fetched = rt.fetch_bars(provider, request).await?;
             let newest = w.bars.back().map(|b| b.ts_open);
-            for bar in fetched.iter().filter_map(|b| to_bar(b, spec)) {
+            for bar in fetched {
                 if newest.is_none_or(|n| bar.ts_open > n) {
                     w.bars.push_back(bar);
                 }

@@ -123,7 +123,7 @@ impl RuntimeHandle {
         &self,
         id: &str,
         request: BarsRequest,
-    ) -> Result<Vec<MarketBar>, ProviderCallError> {
+    ) -> Result<Vec<Bar>, ProviderCallError> {
         let trace = TraceId::current();
         self.provider_call(id, move |reply| {
             ProviderMsg::FetchBars(trace, Box::new(request), reply)
@@ -413,16 +413,14 @@ impl RuntimeHandle {
             })
         };
         // The provider the runners read their bars from (the evaluator's choice).
-        let feed = evaluator::MARKET_DATA
-            .into_iter()
-            .find(|p| self.integrations().client(p).is_some());
+        let feed = bars::feed_provider(&self.integrations());
         let feed_breaker_state = feed
             .and_then(|id| health.iter().find(|p| p.provider_id == id))
             .map_or_else(|| "CLOSED".to_owned(), |p| p.breaker_state.clone());
         autonomy::SystemEvidence {
             feed_breaker_state,
             supervisor_loop_ok: self.scheduler_health().loop_health == LoopHealth::Ok,
-            data_feed_ok: healthy(&evaluator::MARKET_DATA),
+            data_feed_ok: healthy(&bars::PROVIDERS),
             broker_ok: healthy(&["ironbeam", "tradovate"]),
             heartbeat_timeout_secs: i64::try_from(self.inner.runner.heartbeat_timeout.as_secs())
                 .unwrap_or(i64::MAX),

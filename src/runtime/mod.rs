@@ -50,13 +50,13 @@ pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timef
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
 use crate::clock::Clock;
+use crate::domain::bars::Bar;
 use crate::domain::execution::SimParams;
 use crate::integrations::{
-    Integrations, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
+    Integrations, bars, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
     usage::UsageSink,
 };
 use crate::store::{
-    market_bars::MarketBar,
     settings,
     system_events::{NewSystemEvent, Severity},
 };

@@ -45,7 +45,8 @@ use utoipa::ToSchema;
 use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
 use super::registry::{BreakerView, breaker_state_str};
-use super::scheduler::Timeframe;
+use crate::domain::bars::Bar;
+pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
     Integrations,
     bars::{self, BarsError},
@@ -55,7 +56,6 @@ use crate::integrations::{
 };
 use crate::store::{
     circuit_breakers::{self, BreakerSave},
-    market_bars::MarketBar,
     usage_events::{UsageEvent, UsageStatus},
 };
 use crate::trace::TraceId;
@@ -429,18 +429,8 @@ impl ProviderSet {
     }
 }
 
-/// A bars request for a provider actor.
-#[derive(Debug, Clone)]
-pub struct BarsRequest {
-    pub symbol: String,
-    pub timeframe: Timeframe,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub ctx: CallContext,
-}
-
 pub type VerifyResult = Result<(VerifyReport, Duration), ProviderCallError>;
-pub type BarsResult = Result<Vec<MarketBar>, ProviderCallError>;
+pub type BarsResult = Result<Vec<Bar>, ProviderCallError>;
 
 pub enum ProviderMsg {
     Verify(TraceId, RpcReplyPort<VerifyResult>),
@@ -549,15 +539,7 @@ impl Actor for ProviderActor {
                 let (shared, pool, limit) =
                     (state.shared.clone(), state.pool.clone(), state.call_timeout);
                 tokio::spawn(trace.scope(async move {
-                    let BarsRequest {
-                        symbol,
-                        timeframe,
-                        from,
-                        to,
-                        ctx,
-                    } = *req;
-                    let fetch =
-                        bars::fetch_bars(&shared.client, &pool, &symbol, timeframe, from, to, ctx);
+                    let fetch = bars::fetch_bars(&shared.client, &pool, &req);
                     let result = match tokio::time::timeout(limit, fetch).await {
                         Ok(r) => r.map_err(ProviderCallError::from),
                         Err(_) => Err(ProviderCallError::Timeout(shared.id().to_owned())),

@@ -21,7 +21,7 @@ pub struct BotSummaryRow {
     pub realized_today: Decimal,
     pub trades_closed_today: i64,
     /// Close and start of the newest cached bar of the bot's symbol (any provider/timeframe).
-    pub mark_close: Option<f64>,
+    pub mark_close: Option<Decimal>,
     pub mark_at: Option<DateTime<Utc>>,
     pub last_decision_at: Option<DateTime<Utc>>,
     /// `last_seen_at` of the newest no-trade row (a folded row's latest evaluation).

@@ -1,79 +1,109 @@
-//! `market_bars`: bars fetched from market-data providers, cached by provider, symbol,
-//! timeframe and bar start.
+//! `market_bars`: bars fetched from market-data providers, cached per series (provider, symbol,
+//! timeframe) and bar start. The one place a `domain::bars::Bar` becomes a row and back:
+//! prices are `numeric` (the decoder's exact on-tick `Decimal`s), volume a `numeric` count.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
 use sqlx::PgPool;
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct MarketBar {
-    pub provider_id: String,
-    pub symbol: String,
-    pub timeframe: String,
-    pub ts: DateTime<Utc>,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: f64,
+use crate::domain::{bars::Bar, timeframe::Timeframe};
+
+/// The series a bar belongs to: the cache key without the bar's start.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    pub provider_id: &'a str,
+    /// The vendor's symbol the bars were asked for (`ES`, `ES.c.0`).
+    pub symbol: &'a str,
+    pub timeframe: Timeframe,
 }
 
-/// Inserts or refreshes bars in one statement.
-pub async fn upsert_many(pool: &PgPool, bars: &[MarketBar]) -> Result<u64, sqlx::Error> {
+/// The newest cached bar of a symbol, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestBar {
+    pub provider_id: String,
+    pub timeframe: Timeframe,
+    pub bar: Bar,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    provider_id: String,
+    timeframe: String,
+    ts: DateTime<Utc>,
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    volume: Decimal,
+}
+
+fn decode_error(what: String) -> sqlx::Error {
+    sqlx::Error::Decode(what.into())
+}
+
+impl TryFrom<Row> for LatestBar {
+    type Error = sqlx::Error;
+    fn try_from(r: Row) -> Result<Self, sqlx::Error> {
+        let timeframe = r.timeframe.parse().map_err(decode_error)?;
+        let volume = r
+            .volume
+            .to_u64()
+            .ok_or_else(|| decode_error(format!("market_bars.volume {}", r.volume)))?;
+        Ok(LatestBar {
+            provider_id: r.provider_id,
+            timeframe,
+            bar: Bar {
+                ts_open: r.ts,
+                open: r.open,
+                high: r.high,
+                low: r.low,
+                close: r.close,
+                volume,
+            },
+        })
+    }
+}
+
+/// Inserts or refreshes the bars of one series in one statement (idempotent per bar start).
+pub async fn upsert_many(
+    pool: &PgPool,
+    series: Series<'_>,
+    bars: &[Bar],
+) -> Result<u64, sqlx::Error> {
     if bars.is_empty() {
         return Ok(0);
     }
-    let col = |f: fn(&MarketBar) -> f64| bars.iter().map(f).collect::<Vec<f64>>();
+    let col = |f: fn(&Bar) -> Decimal| bars.iter().map(f).collect::<Vec<Decimal>>();
     let done = sqlx::query(
         "INSERT INTO market_bars (provider_id, symbol, timeframe, ts, open, high, low, close, volume) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], \
-                              $6::float8[], $7::float8[], $8::float8[], $9::float8[]) \
+         SELECT $1::text, $2::text, $3::text, * FROM UNNEST($4::timestamptz[], $5::numeric[], $6::numeric[], \
+                                          $7::numeric[], $8::numeric[], $9::numeric[]) \
          ON CONFLICT (provider_id, symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, \
          high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, \
          fetched_at = now()",
     )
-    .bind(bars.iter().map(|b| b.provider_id.clone()).collect::<Vec<_>>())
-    .bind(bars.iter().map(|b| b.symbol.clone()).collect::<Vec<_>>())
-    .bind(bars.iter().map(|b| b.timeframe.clone()).collect::<Vec<_>>())
-    .bind(bars.iter().map(|b| b.ts).collect::<Vec<_>>())
+    .bind(series.provider_id)
+    .bind(series.symbol)
+    .bind(series.timeframe.as_str())
+    .bind(bars.iter().map(|b| b.ts_open).collect::<Vec<_>>())
     .bind(col(|b| b.open))
     .bind(col(|b| b.high))
     .bind(col(|b| b.low))
     .bind(col(|b| b.close))
-    .bind(col(|b| b.volume))
+    .bind(col(|b| Decimal::from(b.volume)))
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }
 
-/// Cached bars in `[from, to)`, oldest first.
-pub async fn range(
-    pool: &PgPool,
-    provider_id: &str,
-    symbol: &str,
-    timeframe: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<MarketBar>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT provider_id, symbol, timeframe, ts, open, high, low, close, volume FROM market_bars \
-         WHERE provider_id = $1 AND symbol = $2 AND timeframe = $3 AND ts >= $4 AND ts < $5 ORDER BY ts",
-    )
-    .bind(provider_id)
-    .bind(symbol)
-    .bind(timeframe)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await
-}
-
 /// The newest cached bar of a symbol (any provider or timeframe): the mark for open PnL.
-pub async fn latest(pool: &PgPool, symbol: &str) -> Result<Option<MarketBar>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT provider_id, symbol, timeframe, ts, open, high, low, close, volume FROM market_bars \
+pub async fn latest(pool: &PgPool, symbol: &str) -> Result<Option<LatestBar>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT provider_id, timeframe, ts, open, high, low, close, volume FROM market_bars \
          WHERE symbol = $1 ORDER BY ts DESC LIMIT 1",
     )
     .bind(symbol)
     .fetch_optional(pool)
-    .await
+    .await?;
+    row.map(LatestBar::try_from).transpose()
 }

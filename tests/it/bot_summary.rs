@@ -144,11 +144,11 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
     .await;
     fill(&pool, es, &mut p, Side::Sell, 2, dec!(5010), today).await;
     fill(&pool, es, &mut p, Side::Buy, 1, dec!(5020), today).await;
-    // The newest cached ES close (vendor float, snapped to the 0.25 tick).
+    // The newest cached ES close, as the decoder caches it: on the 0.25 tick.
     let bar_at = now - Duration::minutes(1);
     sqlx::query(
         "INSERT INTO market_bars (provider_id, symbol, timeframe, ts, open, high, low, close, volume) \
-         VALUES ('databento', 'ES', '1m', $1, 5030, 5031, 5029, 5030.2500001, 10), \
+         VALUES ('databento', 'ES', '1m', $1, 5030, 5031, 5029, 5030.25, 10), \
                 ('databento', 'ES', '1m', $2, 5000, 5001, 4999, 5000, 10)",
     )
     .bind(bar_at)

@@ -8,6 +8,7 @@ use std::{
 
 use serde_json::{Value, json};
 use tradeplane::clock::Clock;
+use tradeplane::domain::{instruments::Symbol, timeframe::Timeframe};
 use tradeplane::integrations::{
     Integrations,
     outcome::Outcome,
@@ -663,6 +664,7 @@ async fn databento_range_errors_map_through_the_official_client() {
         let to = "2026-11-25T00:00:00Z".parse().unwrap();
         let err = databento::ohlcv(
             &client,
+            &Symbol::Es.spec(),
             "ES.c.0",
             databento_schema(),
             from,
@@ -691,7 +693,24 @@ fn databento_schema() -> ::databento::dbn::Schema {
 /// auth failures are not retried, even on reads.
 #[tokio::test]
 async fn reads_retry_transient_failures_but_never_auth_failures() {
-    use tradeplane::integrations::{http::CallContext, providers::market_data::polygon_aggregates};
+    use tradeplane::integrations::{
+        http::CallContext,
+        outcome::Failure,
+        providers::{ProviderClient, market_data::polygon_aggregates},
+    };
+    // Polygon's range is inclusive: `[1 ms, 3 ms)` asks for `…/1/2`.
+    async fn fetch(client: &ProviderClient) -> Result<Vec<tradeplane::domain::bars::Bar>, Failure> {
+        polygon_aggregates(
+            client,
+            &Symbol::Es.spec(),
+            "ES",
+            Timeframe::M1,
+            chrono::DateTime::from_timestamp_millis(1).unwrap(),
+            chrono::DateTime::from_timestamp_millis(3).unwrap(),
+            CallContext::default(),
+        )
+        .await
+    }
     let server = MockServer::start().await;
     Mock::given(path("/v2/aggs/ticker/ES/range/1/minute/1/2"))
         .respond_with(json_reply(503, json!({"status": "ERROR"})))
@@ -710,9 +729,7 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
         &Clock::system(),
     );
     let client = integrations.client("polygon").unwrap();
-    let bars = polygon_aggregates(&client, "ES", 1, "minute", "1", "2", CallContext::default())
-        .await
-        .unwrap();
+    let bars = fetch(&client).await.unwrap();
     assert_eq!(bars.len(), 1);
     let events = sink.events();
     assert_eq!(events.len(), 1, "one event per call, however many attempts");
@@ -735,9 +752,7 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
         &Clock::system(),
     );
     let client = integrations.client("polygon").unwrap();
-    let err = polygon_aggregates(&client, "ES", 1, "minute", "1", "2", CallContext::default())
-        .await
-        .unwrap_err();
+    let err = fetch(&client).await.unwrap_err();
     assert_eq!(err.outcome, Outcome::InvalidCredentials);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(sink.events()[0].status, "ERROR");

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use tradeplane::{
     api::AppState,
     clock::Clock,
+    domain::instruments::Symbol,
     integrations::{http::CallContext, registry::EnvMap},
     runtime::Timeframe,
     runtime::{
@@ -263,6 +264,7 @@ async fn bars_go_through_the_actor_and_a_bad_request_does_not_count(pool: PgPool
     let app = spawn_with_env(pool.clone(), &env_for("polygon", &server.uri())).await;
     let rt = app.state.runtime.clone();
     let request = |symbol: &str| BarsRequest {
+        instrument: Symbol::Es,
         symbol: symbol.into(),
         timeframe: Timeframe::D1,
         from: "2026-11-23T00:00:00Z".parse().unwrap(),

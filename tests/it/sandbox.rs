@@ -5,14 +5,16 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
+    domain::{bars::Bar, instruments::Symbol},
     integrations::{http::CallContext, registry::EnvMap},
     runtime::BarsRequest,
     runtime::Timeframe,
     sandbox,
-    store::market_bars::MarketBar,
 };
 
 use crate::{
@@ -126,6 +128,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
         .fetch_bars(
             "polygon",
             BarsRequest {
+                instrument: Symbol::Es,
                 symbol: "ES.c.0".into(),
                 timeframe: Timeframe::M1,
                 from,
@@ -136,7 +139,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(bars.len(), 2 * 23 * 60);
-    assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts));
+    assert!(bars.windows(2).all(|w| w[0].ts_open < w[1].ts_open));
     let cached: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM market_bars WHERE provider_id = 'polygon' AND symbol = 'ES.c.0'",
     )
@@ -154,6 +157,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
         .fetch_bars(
             "polygon",
             BarsRequest {
+                instrument: Symbol::Nq,
                 symbol: "NQ.c.0".into(),
                 timeframe: Timeframe::H1,
                 from,
@@ -174,6 +178,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
         .fetch_bars(
             "databento",
             BarsRequest {
+                instrument: Symbol::Es,
                 symbol: "ES.c.0".into(),
                 timeframe: Timeframe::M1,
                 from,
@@ -186,8 +191,8 @@ async fn sandbox_end_to_end(pool: PgPool) {
     assert_eq!(dbn.len(), bars.len());
     for (d, p) in dbn.iter().zip(&bars) {
         assert_eq!(
-            (d.ts, d.open, d.high, d.low, d.close, d.volume),
-            (p.ts, p.open, p.high, p.low, p.close, p.volume)
+            (d.ts_open, d.open, d.high, d.low, d.close, d.volume),
+            (p.ts_open, p.open, p.high, p.low, p.close, p.volume)
         );
     }
     let daily = state
@@ -195,6 +200,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
         .fetch_bars(
             "databento",
             BarsRequest {
+                instrument: Symbol::Nq,
                 symbol: "NQ.c.0".into(),
                 timeframe: Timeframe::D1,
                 from,
@@ -222,13 +228,14 @@ async fn fetch(
     timeframe: Timeframe,
     from: &str,
     to: &str,
-) -> Vec<MarketBar> {
+) -> Vec<Bar> {
     let bars = app
         .state
         .runtime
         .fetch_bars(
             provider,
             BarsRequest {
+                instrument: Symbol::Es,
                 symbol: "ES.c.0".into(),
                 timeframe,
                 from: from.parse().unwrap(),
@@ -238,29 +245,69 @@ async fn fetch(
         )
         .await
         .unwrap_or_else(|e| panic!("{provider} {timeframe:?}: {e}"));
-    assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts));
-    assert!(bars.iter().all(|b| b.timeframe == timeframe.as_str()));
+    assert!(bars.windows(2).all(|w| w[0].ts_open < w[1].ts_open));
+    // On ES's tick grid, and cached under their series exactly as returned.
+    let es = Symbol::Es.spec();
+    assert!(bars.iter().all(|b| {
+        [b.open, b.high, b.low, b.close]
+            .into_iter()
+            .all(|p| es.is_on_tick(p))
+    }));
+    let cached: Vec<(DateTime<Utc>, Decimal, Decimal, Decimal, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT ts, open, high, low, close, volume FROM market_bars \
+             WHERE provider_id = $1 AND symbol = 'ES.c.0' AND timeframe = $2 AND ts = ANY($3)",
+    )
+    .bind(provider)
+    .bind(timeframe.as_str())
+    .bind(bars.iter().map(|b| b.ts_open).collect::<Vec<_>>())
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(cached.len(), bars.len(), "{provider} {timeframe:?}");
+    for (ts, open, high, low, close, volume) in cached {
+        let bar = bars.iter().find(|b| b.ts_open == ts).unwrap();
+        assert_eq!(
+            (open, high, low, close, volume),
+            (
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                Decimal::from(bar.volume)
+            ),
+            "{provider} {timeframe:?} {ts}"
+        );
+    }
     bars
 }
 
-fn ohlcv(b: &MarketBar) -> (i64, f64, f64, f64, f64, f64) {
-    (b.ts.timestamp(), b.open, b.high, b.low, b.close, b.volume)
+fn ohlcv(b: &Bar) -> (i64, Decimal, Decimal, Decimal, Decimal, u64) {
+    (
+        b.ts_open.timestamp(),
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        b.volume,
+    )
 }
 
 /// `bars` grouped by `len` seconds into (start, open, high, low, close, volume).
-fn regroup(bars: &[MarketBar], len: i64) -> Vec<(i64, f64, f64, f64, f64, f64)> {
-    bars.chunk_by(|a, b| a.ts.timestamp().div_euclid(len) == b.ts.timestamp().div_euclid(len))
-        .map(|g| {
-            (
-                g[0].ts.timestamp().div_euclid(len) * len,
-                g[0].open,
-                g.iter().map(|b| b.high).fold(f64::MIN, f64::max),
-                g.iter().map(|b| b.low).fold(f64::MAX, f64::min),
-                g[g.len() - 1].close,
-                g.iter().map(|b| b.volume).sum(),
-            )
-        })
-        .collect()
+fn regroup(bars: &[Bar], len: i64) -> Vec<(i64, Decimal, Decimal, Decimal, Decimal, u64)> {
+    bars.chunk_by(|a, b| {
+        a.ts_open.timestamp().div_euclid(len) == b.ts_open.timestamp().div_euclid(len)
+    })
+    .map(|g| {
+        (
+            g[0].ts_open.timestamp().div_euclid(len) * len,
+            g[0].open,
+            g.iter().map(|b| b.high).max().unwrap(),
+            g.iter().map(|b| b.low).min().unwrap(),
+            g[g.len() - 1].close,
+            g.iter().map(|b| b.volume).sum(),
+        )
+    })
+    .collect()
 }
 
 #[sqlx::test]
@@ -283,7 +330,7 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
         for (minute, sec) in mins.iter().zip(secs.chunks(60)) {
             assert!(
                 sec.iter()
-                    .all(|s| s.ts.timestamp() / 60 == minute.ts.timestamp() / 60)
+                    .all(|s| s.ts_open.timestamp() / 60 == minute.ts_open.timestamp() / 60)
             );
             assert_eq!(sec[0].open, minute.open, "{provider}");
             assert_eq!(sec[59].close, minute.close, "{provider}");
@@ -301,7 +348,7 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
             regroup(&mins, 900),
             fifteen.iter().map(ohlcv).collect::<Vec<_>>()
         );
-        assert_eq!(five[0].ts.to_rfc3339(), "2026-11-24T15:00:00+00:00");
+        assert_eq!(five[0].ts_open.to_rfc3339(), "2026-11-24T15:00:00+00:00");
     }
     // Both clients see the same market, timeframe by timeframe.
     for tf in [Timeframe::S1, Timeframe::M5, Timeframe::M15] {
@@ -325,7 +372,7 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
         )
         .await;
         assert_eq!(one.len(), 1);
-        assert_eq!(one[0].ts.to_rfc3339(), "2026-11-24T15:59:59+00:00");
+        assert_eq!(one[0].ts_open.to_rfc3339(), "2026-11-24T15:59:59+00:00");
         let window = fetch(
             &app,
             provider,
@@ -348,7 +395,8 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
         for tf in [Timeframe::S1, Timeframe::M1, Timeframe::M5, Timeframe::M15] {
             let bars = fetch(&app, provider, tf, from, to).await;
             assert!(
-                bars.iter().all(|b| b.ts.format("%H").to_string() != "22"),
+                bars.iter()
+                    .all(|b| b.ts_open.format("%H").to_string() != "22"),
                 "{provider} {tf:?}"
             );
             let expected = [(Timeframe::M5, 6), (Timeframe::M15, 2)];
@@ -357,7 +405,7 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
             }
         }
         assert_eq!(
-            secs[secs.len() / 2].ts.to_rfc3339(),
+            secs[secs.len() / 2].ts_open.to_rfc3339(),
             "2026-11-24T23:00:00+00:00"
         );
     }
@@ -375,7 +423,7 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
         .await;
         let starts: Vec<String> = five
             .iter()
-            .map(|b| b.ts.format("%H:%M").to_string())
+            .map(|b| b.ts_open.format("%H:%M").to_string())
             .collect();
         assert_eq!(starts, ["15:05", "15:10"], "{provider}");
     }
@@ -392,7 +440,7 @@ async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
     assert_eq!(long.len(), 2500);
     assert!(
         long.windows(2)
-            .all(|w| w[1].ts.timestamp() - w[0].ts.timestamp() == 1)
+            .all(|w| w[1].ts_open.timestamp() - w[0].ts_open.timestamp() == 1)
     );
     assert!(long.windows(2).all(|w| w[1].open == w[0].close));
 }

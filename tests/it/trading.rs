@@ -173,15 +173,19 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
     assert_eq!(trade.entry_price, fill_price);
     assert_eq!(trade.side, if side == "BUY" { "LONG" } else { "SHORT" });
     assert_eq!(commission, Decimal::new(225, 2));
-    let next_open: f64 = sqlx::query_scalar(
+    let next_open: Decimal = sqlx::query_scalar(
         "SELECT open FROM market_bars WHERE symbol = 'ES' AND timeframe = '1m' AND ts = $1 LIMIT 1",
     )
     .bind(filled_at)
     .fetch_one(&pool)
     .await
     .unwrap();
-    let slip = if side == "BUY" { 0.25 } else { -0.25 };
-    assert_eq!(fill_price, Decimal::try_from(next_open + slip).unwrap());
+    let slip = if side == "BUY" {
+        Decimal::new(25, 2)
+    } else {
+        Decimal::new(-25, 2)
+    };
+    assert_eq!(fill_price, next_open + slip);
     let position = tradeplane::store::positions::get(&pool, bot, "ES")
         .await
         .unwrap()

@@ -4,14 +4,14 @@
 
 use databento::{
     HistoricalClient,
-    dbn::{OhlcvMsg, SType, Schema},
+    dbn::{OhlcvMsg, SType, Schema, UNDEF_PRICE},
     historical::timeseries::GetRangeParams,
 };
 
 use rust_decimal::Decimal;
 
 use super::ProviderClient;
-use crate::domain::bars::Bar;
+use crate::domain::{bars::Bar, instruments::ContractSpec};
 use crate::integrations::{
     http::{CallKind, bad_response},
     outcome::{Failure, Outcome, codes},
@@ -60,10 +60,11 @@ fn failure(err: databento::Error) -> Failure {
 }
 
 /// `ohlcv-1s`, `ohlcv-1m`, `ohlcv-1h` or `ohlcv-1d` bars of `symbol` (continuous symbols such
-/// as `ES.c.0` use `stype_in=continuous`) in `[from, to)`. DBN prices are fixed-point (1e-9),
-/// so they come back as exact `Decimal`s with scale 9. One usage event (`bars.fetch`).
+/// as `ES.c.0` use `stype_in=continuous`) in `[from, to)`. DBN prices are fixed-point (1e-9):
+/// each is read exactly and snapped onto `spec`'s tick grid. One usage event (`bars.fetch`).
 pub async fn ohlcv(
     c: &ProviderClient,
+    spec: &ContractSpec,
     symbol: &str,
     schema: Schema,
     from: chrono::DateTime<chrono::Utc>,
@@ -82,6 +83,7 @@ pub async fn ohlcv(
         return Err(bad_response("time range out of bounds"));
     };
     let symbol = symbol.to_owned();
+    let spec = *spec;
     c.http
         .guard_for("bars.fetch", CallKind::Read, ctx, async move {
             let mut client = HistoricalClient::builder()
@@ -117,13 +119,15 @@ pub async fn ohlcv(
                     .ok()
                     .map(chrono::DateTime::from_timestamp_nanos)
                     .ok_or_else(|| bad_response("ts_event out of range"))?;
-                let px = |p: i64| Decimal::new(p, 9);
+                let px = |p: i64| {
+                    price(&spec, p).ok_or_else(|| bad_response("undefined or negative price"))
+                };
                 bars.push(Bar {
                     ts_open: ts,
-                    open: px(rec.open),
-                    high: px(rec.high),
-                    low: px(rec.low),
-                    close: px(rec.close),
+                    open: px(rec.open)?,
+                    high: px(rec.high)?,
+                    low: px(rec.low)?,
+                    close: px(rec.close)?,
                     volume: rec.volume,
                 });
             }
@@ -132,6 +136,32 @@ pub async fn ohlcv(
         .await
 }
 
+/// A DBN fixed-point price (units of 1e-9) on the tick grid; `None` for `UNDEF_PRICE` or a
+/// negative price.
+fn price(spec: &ContractSpec, fixed: i64) -> Option<Decimal> {
+    (fixed != UNDEF_PRICE).then(|| spec.snap(Decimal::new(fixed, 9)))?
+}
+
 fn nanos(t: chrono::DateTime<chrono::Utc>) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.timestamp_nanos_opt()?)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::instruments::Symbol;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn fixed_point_prices_land_on_the_grid() {
+        let es = Symbol::Es.spec();
+        assert_eq!(price(&es, 5_012_250_000_000), Some(dec!(5012.25)));
+        assert_eq!(price(&es, 5_012_250_000_001), Some(dec!(5012.25)));
+        assert_eq!(
+            price(&es, 5_012_250_000_000).map(|p| p.to_string()),
+            Some("5012.25".into())
+        );
+        assert_eq!(price(&es, UNDEF_PRICE), None);
+        assert_eq!(price(&es, -250_000_000), None);
+    }
 }

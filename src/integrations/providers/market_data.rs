@@ -1,10 +1,15 @@
 //! Market-data and alt-data vendors: verify mapped from each vendor's real answers, and the
-//! Polygon/Massive aggregates client (pagination via `next_url`).
+//! Polygon/Massive aggregates client (pagination via `next_url`), which decodes each row
+//! straight into a `domain::bars::Bar` on the instrument's tick grid.
 
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
 use super::{ProviderClient, excerpt, join};
+use crate::domain::{bars::Bar, instruments::ContractSpec, timeframe::Timeframe};
 use crate::integrations::{
     http::{Auth, CallContext, CallKind, Reply, Request, bad_response, classify_status},
     outcome::{Failure, Outcome, codes},
@@ -217,33 +222,38 @@ pub async fn verify_unusual_whales(c: &ProviderClient) -> Result<String, Failure
         .await
 }
 
-/// One OHLCV bar as the vendors give it (prices as floats, volume as a count).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bar {
-    pub ts: chrono::DateTime<chrono::Utc>,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: f64,
-}
-
 /// Most pages followed for one request (50,000 bars each): a runaway `next_url` loop stops.
 const MAX_PAGES: usize = 100;
 
-/// Polygon/Massive aggregates `GET /v2/aggs/ticker/{t}/range/{m}/{span}/{from}/{to}`, following
-/// `next_url` (auth re-attached only for the configured host). Each page is one usage event.
+/// Polygon's `(multiplier, timespan)` for a timeframe.
+const fn polygon_span(tf: Timeframe) -> (u32, &'static str) {
+    match tf {
+        Timeframe::S1 => (1, "second"),
+        Timeframe::M1 => (1, "minute"),
+        Timeframe::M5 => (5, "minute"),
+        Timeframe::M15 => (15, "minute"),
+        Timeframe::H1 => (1, "hour"),
+        Timeframe::D1 => (1, "day"),
+    }
+}
+
+/// Polygon/Massive aggregates `GET /v2/aggs/ticker/{t}/range/{m}/{span}/{from}/{to}` for
+/// `[from, to)`, following `next_url` (auth re-attached only for the configured host). Each
+/// page is one usage event. Bars come back with prices on `spec`'s tick grid.
 pub async fn polygon_aggregates(
     c: &ProviderClient,
+    spec: &ContractSpec,
     ticker: &str,
-    multiplier: u32,
-    timespan: &str,
-    from: &str,
-    to: &str,
+    timeframe: Timeframe,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
     ctx: CallContext,
 ) -> Result<Vec<Bar>, Failure> {
     let base = c.base()?.clone();
     let key = c.secret("POLYGON_API_KEY")?;
+    let (multiplier, timespan) = polygon_span(timeframe);
+    // Polygon's `to` is inclusive.
+    let (from, to) = (from.timestamp_millis(), to.timestamp_millis() - 1);
     let path = format!("/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}");
     let mut next: Option<Url> = Some(join(&base, &path));
     let mut first = true;
@@ -279,7 +289,7 @@ pub async fn polygon_aggregates(
                 let mut out = Vec::new();
                 for row in body["results"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
                     out.push(
-                        parse_polygon_bar(row)
+                        polygon_bar(row, spec)
                             .ok_or_else(|| bad_response("aggregates: bad bar"))?,
                     );
                 }
@@ -293,14 +303,86 @@ pub async fn polygon_aggregates(
     Ok(bars)
 }
 
-fn parse_polygon_bar(row: &Value) -> Option<Bar> {
-    let ts = chrono::DateTime::from_timestamp_millis(row["t"].as_i64()?)?;
+/// One row of Polygon's `results`. serde_json reads a JSON number as f64 and rust_decimal
+/// takes that float's shortest decimal text (`5030.25` stays `5030.25`, never
+/// `5030.250000000000181…`), which is the number as the vendor wrote it.
+#[derive(Deserialize)]
+struct PolygonAgg {
+    t: i64,
+    o: Decimal,
+    h: Decimal,
+    l: Decimal,
+    c: Decimal,
+    v: Decimal,
+}
+
+/// A Polygon row as a bar on the tick grid; `None` for a negative or unreadable price or
+/// volume. Volume is a count (a fraction is dropped).
+fn polygon_bar(row: &Value, spec: &ContractSpec) -> Option<Bar> {
+    let agg = PolygonAgg::deserialize(row).ok()?;
+    if agg.v < Decimal::ZERO {
+        return None;
+    }
+    let volume = agg.v.trunc().to_u64()?;
     Some(Bar {
-        ts,
-        open: row["o"].as_f64()?,
-        high: row["h"].as_f64()?,
-        low: row["l"].as_f64()?,
-        close: row["c"].as_f64()?,
-        volume: row["v"].as_f64()?,
+        ts_open: DateTime::from_timestamp_millis(agg.t)?,
+        open: spec.snap(agg.o)?,
+        high: spec.snap(agg.h)?,
+        low: spec.snap(agg.l)?,
+        close: spec.snap(agg.c)?,
+        volume,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::instruments::Symbol;
+    use rust_decimal_macros::dec;
+    use serde_json::json;
+
+    #[test]
+    fn polygon_rows_decode_onto_the_tick_grid() {
+        let es = Symbol::Es.spec();
+        let row = json!({"t": 1_764_000_000_000_i64, "o": 5030, "h": 5030.2500001, "l": 5029.9,
+                         "c": 5030.25, "v": 12.0, "vw": 5030.1, "n": 3});
+        let bar = polygon_bar(&row, &es).unwrap();
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume),
+            (dec!(5030), dec!(5030.25), dec!(5030), dec!(5030.25), 12)
+        );
+        assert_eq!(bar.ts_open.timestamp_millis(), 1_764_000_000_000);
+        // Exactly the tick's scale: what the API shows as the mark.
+        assert_eq!(bar.close.to_string(), "5030.25");
+        assert_eq!(bar.open.to_string(), "5030.00");
+        // RTY's 0.1 tick: a float such as 2310.1 is read as its text, not its binary value.
+        let rty = Symbol::Rty.spec();
+        let row = json!({"t": 0, "o": 2310.1, "h": 2310.3, "l": 2309.9, "c": 2310.2, "v": 1});
+        let bar = polygon_bar(&row, &rty).unwrap();
+        assert_eq!((bar.open, bar.close), (dec!(2310.1), dec!(2310.2)));
+        assert!(
+            [bar.open, bar.high, bar.low, bar.close]
+                .iter()
+                .all(|p| rty.is_on_tick(*p))
+        );
+    }
+
+    #[test]
+    fn polygon_rows_with_bad_numbers_are_refused() {
+        let es = Symbol::Es.spec();
+        let ok = json!({"t": 0, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1});
+        assert!(polygon_bar(&ok, &es).is_some());
+        for (field, value) in [
+            ("o", json!(-0.25)),
+            ("c", json!("abc")),
+            ("h", json!(null)),
+            ("l", json!(1e300)),
+            ("v", json!(-1)),
+            ("t", json!(1.5)),
+        ] {
+            let mut row = ok.clone();
+            row[field] = value.clone();
+            assert!(polygon_bar(&row, &es).is_none(), "{field} = {value}");
+        }
+    }
 }

@@ -2907,7 +2907,7 @@ export interface components {
         Timeframe: "1s" | "1m" | "5m" | "15m" | "1h" | "1d";
         /** @description PnL of the current CME trade date (it begins 17:00 America/Chicago the evening before). */
         TodayPnl: {
-            /** @description The newest cached close of the symbol, snapped to its tick; null when none. */
+            /** @description The newest cached close of the symbol (on its tick grid); null when none. */
             mark_price?: string | null;
             /**
              * Format: date-time
