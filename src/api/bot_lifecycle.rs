@@ -10,19 +10,22 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiResult, AppState,
-    auth::audit,
+    auth::{AuthUser, CurrentUser, audit, require_recent_step_up},
     bots::{BotBody, load, not_found, with_complete_limits},
     envelope::{Envelope, ErrorEnvelope},
     safe_start,
 };
 use crate::{
-    auth::{AuthUser, CurrentUser, principal::require_recent_step_up},
-    domain::risk::AutonomyTier,
+    domain::{
+        bot::BotStatus,
+        risk::{AutonomyTier, Stage},
+        timeframe::Timeframe,
+    },
     error_code::ErrorCode,
-    runtime::{BotStatus, RunnerOptions, RuntimeError, Timeframe},
+    runtime::{RunnerOptions, RuntimeError},
     store::{
         audit_log::{NewAuditEntry, Outcome},
-        bots::{self, Bot, Stage},
+        bots::{self, Bot},
         system_events::{NewSystemEvent, Severity},
     },
 };

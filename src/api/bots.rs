@@ -9,23 +9,25 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
-    auth::audit,
+    auth::{CurrentUser, audit},
     bot_summary::{BotListItem, BotSummary, summaries},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::{
-    auth::{CurrentUser, Role},
     domain::{
+        access::Role,
+        bot::BotStatus,
         instruments::{ContractSpec, Symbol},
-        risk::{RiskLimits, RiskLimitsPatch},
+        risk::{RiskLimits, RiskLimitsPatch, Stage},
         strategy_config::StrategyConfig,
+        timeframe::Timeframe,
     },
     error_code::ErrorCode,
-    runtime::{RunnerSnapshot, Timeframe},
+    runtime::RunnerSnapshot,
     store::{
         audit_log::{NewAuditEntry, Outcome},
-        bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot, Stage},
+        bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot},
         profit_variables,
     },
 };
@@ -275,7 +277,7 @@ async fn list_bots(
     };
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(bots::parse_status(s).ok_or_else(|| {
+        Some(s) => Some(BotStatus::parse(s).ok_or_else(|| {
             ApiError::validation("status", "must be a SPEC bot status (e.g. RUNNING)")
         })?),
     };

@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::{
+    domain::risk::Stage,
     error_code::ErrorCode,
     integrations::registry::ProviderConfig,
-    store::{bots::Stage, integrations::Verification, settings},
+    store::{integrations::Verification, settings},
 };
 
 /// Market-data providers a running bot may use.

@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    auth::ServiceCaller,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::{
-    auth::ServiceCaller,
     domain::evaluation::TraceBlocker,
     error_code::ErrorCode,
     store::page::TimeRange,

@@ -54,7 +54,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
         Err(err) => tracing::error!(error = %err, "could not resume bots"),
     }
-    let housekeeping = crate::auth::spawn_housekeeping(state.clone());
+    let housekeeping = crate::auth::spawn_housekeeping(
+        state.pool.clone(),
+        state.clock.clone(),
+        state.config.auth.session_idle,
+    );
     println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
     tracing::info!(%addr, "listening");
     axum::serve(

@@ -1,8 +1,10 @@
 //! Pure trading logic: no IO, no async, no clock reads (time is passed in). The backtester and
 //! the live runner call the same code, so they cannot diverge.
 
+pub mod access;
 pub mod autonomy;
 pub mod bars;
+pub mod bot;
 pub mod calendar;
 pub mod evaluation;
 pub mod execution;

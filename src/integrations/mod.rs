@@ -81,7 +81,7 @@ impl Integrations {
     pub async fn record_verification(
         &self,
         pool: &sqlx::PgPool,
-        bus: &crate::runtime::bus::EventBus,
+        bus: &crate::bus::EventBus,
         id: &str,
         report: &providers::VerifyReport,
         latency: Duration,

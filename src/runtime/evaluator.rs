@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::RuntimeHandle;
 use super::feed::{BarFeed, FeedRequest};
 use super::trace_writer::{NoTradeOp, TraceSender};
-use super::{EventBus, RuntimeHandle, TraceKind, TraceSummary};
+use crate::bus::{EventBus, TraceKind, TraceSummary};
 use crate::domain::{
     bars::Bar,
     calendar::{HolidayCalendar, trade_date},

@@ -15,7 +15,6 @@
 pub mod alerts;
 pub mod autonomy;
 pub mod bots;
-pub mod bus;
 pub mod evaluator;
 pub mod events;
 pub mod feed;
@@ -41,10 +40,9 @@ use tradeplane_actors::{
 use uuid::Uuid;
 
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
-pub use bus::{EventBus, LiveEvent, LiveKind, TraceKind, TraceSummary};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
-pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
-pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
+pub use registry::{BreakerView, RunnerOptions, RunnerSnapshot};
+pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
 use crate::domain::execution::SimParams;

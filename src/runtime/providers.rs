@@ -38,7 +38,7 @@ use tradeplane_actors::{
 use utoipa::ToSchema;
 
 use super::registry::{BreakerView, breaker_state_str};
-use super::scheduler::Timeframe;
+use crate::domain::timeframe::Timeframe;
 use crate::integrations::{
     Integrations,
     bars::{self, BarsError},

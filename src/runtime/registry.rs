@@ -23,46 +23,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::events::bot_scope;
-use super::scheduler::Timeframe;
 use super::telemetry::TelemetryHandle;
+use crate::domain::{bot::BotStatus, timeframe::Timeframe};
 use crate::store::bot_instances::{self, InstanceUpsert};
 use crate::store::circuit_breakers::{self, BreakerSave};
 use crate::store::system_events::{NewSystemEvent, Severity};
-
-/// SPEC §2 bot status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BotStatus {
-    Stopped,
-    Starting,
-    Running,
-    Suspended,
-    Restarting,
-    Killed,
-    Error,
-}
-
-impl BotStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            BotStatus::Stopped => "STOPPED",
-            BotStatus::Starting => "STARTING",
-            BotStatus::Running => "RUNNING",
-            BotStatus::Suspended => "SUSPENDED",
-            BotStatus::Restarting => "RESTARTING",
-            BotStatus::Killed => "KILLED",
-            BotStatus::Error => "ERROR",
-        }
-    }
-
-    /// A runner instance exists or is about to.
-    pub const fn is_live(self) -> bool {
-        matches!(
-            self,
-            BotStatus::Starting | BotStatus::Running | BotStatus::Restarting | BotStatus::Suspended
-        )
-    }
-}
 
 pub fn breaker_state_str(s: BreakerState) -> &'static str {
     match s {
@@ -401,8 +366,8 @@ impl Registry {
         let from = std::mem::replace(&mut slot.published, slot.status);
         self.telemetry.bus().publish_bot_status(
             bot_id,
-            from.as_str(),
-            slot.status.as_str(),
+            from,
+            slot.status,
             slot.last_error.as_deref(),
         );
     }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
-use super::bus::EventBus;
+use crate::bus::EventBus;
 use crate::store::system_events::{self, NewSystemEvent, Severity, StampedSystemEvent};
 use crate::store::usage_events::{self, UsageEvent};
 

@@ -1,7 +1,4 @@
 //! `bots`: what each bot trades, how, at which stage, and its lifecycle status.
-//!
-//! Stage is the domain's (`crate::domain::risk::Stage`); status reuses the runtime's SPEC §2
-//! `BotStatus` (`crate::runtime::BotStatus`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,22 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page, TimeRange, push_window};
-pub use crate::domain::risk::Stage;
-pub use crate::runtime::BotStatus;
-
-pub fn parse_status(raw: &str) -> Option<BotStatus> {
-    [
-        BotStatus::Stopped,
-        BotStatus::Starting,
-        BotStatus::Running,
-        BotStatus::Suspended,
-        BotStatus::Restarting,
-        BotStatus::Killed,
-        BotStatus::Error,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == raw)
-}
+use crate::domain::{bot::BotStatus, risk::Stage};
 
 /// A bot row. `stage`/`status` are their SPEC §2 names; `strategy` is `{kind, params}`.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
@@ -55,7 +37,7 @@ impl Bot {
         Stage::parse(&self.stage)
     }
     pub fn status(&self) -> Option<BotStatus> {
-        parse_status(&self.status)
+        BotStatus::parse(&self.status)
     }
 }
 

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page};
-use crate::auth::Role;
+use crate::domain::access::Role;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {

@@ -15,12 +15,14 @@ use tradeplane::{
         calendar::{trade_date, trade_date_start},
         instruments::Symbol,
         positions::Position,
+        risk::Stage,
         side::Side,
+        timeframe::Timeframe,
     },
-    runtime::{Fault, RunnerOptions, Timeframe},
+    runtime::{Fault, RunnerOptions},
     store::{
         autonomy_scores::{self, AutonomyScoreRow},
-        bots::{self, NewBot, Stage},
+        bots::{self, NewBot},
         fills::{self, FillBooking},
     },
 };

@@ -6,9 +6,10 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sqlx::PgPool;
+use tradeplane::domain::risk::Stage;
 use tradeplane::domain::{instruments::Symbol, positions::Position, side::Side};
 use tradeplane::store::{
-    bots::{self, NewBot, Stage},
+    bots::{self, NewBot},
     fills::{self, Booked, FillBooking},
     orders::{self, NewOrder, Order},
     positions, trades,

@@ -9,8 +9,8 @@ use std::{
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
+    domain::timeframe::Timeframe,
     integrations::{http::CallContext, registry::EnvMap},
-    runtime::Timeframe,
     runtime::{BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig},
     store::usage_events,
 };

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tradeplane::domain::{bot::BotStatus, timeframe::Timeframe};
 use tradeplane::runtime::{
-    BotStatus, Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig,
-    RuntimeError, RuntimeHandle, SchedulerConfig, Timeframe,
+    Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig, RuntimeError,
+    RuntimeHandle, SchedulerConfig,
 };
 use tradeplane::store::jobs::{self, JobError, JobStatus, NewJob, TransitionDetails};
 use tradeplane_actors::Backoff;
@@ -55,7 +56,7 @@ pub async fn bot_row(pool: &PgPool) -> Uuid {
             name: format!("rt-{}", Uuid::now_v7()),
             symbol: "ES".into(),
             timeframe: "1s".into(),
-            stage: tradeplane::store::bots::Stage::Paper,
+            stage: tradeplane::domain::risk::Stage::Paper,
             strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4, "average": "sma"}}),
             risk_limits: json!({}),
             created_by: None,

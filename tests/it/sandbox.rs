@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
+    domain::timeframe::Timeframe,
     integrations::{http::CallContext, registry::EnvMap},
     runtime::BarsRequest,
-    runtime::Timeframe,
     sandbox,
     store::market_bars::MarketBar,
 };

@@ -10,9 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::runtime::{
-    BarTick, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig, Timeframe,
-};
+use tradeplane::domain::timeframe::Timeframe;
+use tradeplane::runtime::{BarTick, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, envelope, spawn_app_with_runtime_config};

@@ -12,14 +12,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    AuthUser, Principal, Role, ServiceCaller, cookies,
-    policy::{Access, AccessPolicy},
-    principal::ClientIp,
-    tokens,
-};
+use super::extract::{AuthUser, ClientIp, Principal, ServiceCaller};
 use crate::{
     api::{ApiError, AppState},
+    auth::{
+        cookies,
+        policy::{Access, AccessPolicy},
+        tokens,
+    },
+    domain::access::Role,
     error_code::ErrorCode,
     store::{
         audit_log::{self, NewAuditEntry, Outcome},
