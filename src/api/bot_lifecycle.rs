@@ -19,7 +19,6 @@ use crate::{
     domain::{
         bot::BotStatus,
         risk::{AutonomyTier, Stage},
-        timeframe::Timeframe,
     },
     error_code::ErrorCode,
     runtime::{RunnerOptions, RuntimeError},
@@ -45,12 +44,6 @@ fn transition(message: impl Into<String>, fix: &str, bot: &Bot) -> ApiError {
         .message(message)
         .fix(fix)
         .details(json!({ "bot_id": bot.id, "status": bot.status, "stage": bot.stage }))
-}
-
-fn stage_of(bot: &Bot) -> Result<Stage, ApiError> {
-    bot.stage().ok_or_else(|| {
-        ApiError::internal(format!("bot {} has unknown stage {}", bot.id, bot.stage))
-    })
 }
 
 fn runtime_error(err: RuntimeError, bot: &Bot) -> ApiError {
@@ -105,8 +98,8 @@ async fn event(
 
 /// Safe start, then the runner. Shared by start and restart.
 async fn safe_start(state: &AppState, bot: &Bot) -> Result<Bot, ApiError> {
-    let stage = stage_of(bot)?;
-    if bot.status == BotStatus::Killed.as_str() {
+    let stage = bot.stage;
+    if bot.status == BotStatus::Killed {
         return Err(transition(
             "The bot is KILLED; a human re-arm is needed before it can start.",
             "Resolve the kill cause, then POST /api/bots/{id}/rearm and start again.",
@@ -120,14 +113,12 @@ async fn safe_start(state: &AppState, bot: &Bot) -> Result<Bot, ApiError> {
     {
         return Err(first.into_error());
     }
-    let timeframe: Timeframe = serde_json::from_value(json!(bot.timeframe))
-        .map_err(|_| ApiError::internal(format!("bot {} has unknown timeframe", bot.id)))?;
     state
         .runtime
         .start_runner(
             bot.id,
             RunnerOptions {
-                timeframe,
+                timeframe: bot.timeframe,
                 live: stage == Stage::Live,
             },
         )
@@ -158,7 +149,7 @@ async fn start_bot(
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = load(&state, id).await?;
-    if bot.status().is_some_and(BotStatus::is_live) {
+    if bot.status.is_live() {
         return Err(transition(
             format!("The bot is already {}.", bot.status),
             "Stop it first, or use restart.",
@@ -204,7 +195,7 @@ async fn stop_bot(
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = load(&state, id).await?;
-    if bot.status == BotStatus::Killed.as_str() {
+    if bot.status == BotStatus::Killed {
         return Err(transition(
             "The bot is KILLED; it is already stopped and latched.",
             "POST /api/bots/{id}/rearm to clear the latch.",
@@ -239,7 +230,7 @@ async fn restart_bot(
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = load(&state, id).await?;
-    if bot.status == BotStatus::Killed.as_str() {
+    if bot.status == BotStatus::Killed {
         return Err(transition(
             "The bot is KILLED; a human re-arm is needed before it can start.",
             "Resolve the kill cause, then POST /api/bots/{id}/rearm and start again.",
@@ -248,7 +239,7 @@ async fn restart_bot(
     }
     // Refuse before stopping: a restart that cannot start again must not take a healthy
     // runner down.
-    if let Some(first) = safe_start::failures(&state, stage_of(&bot)?, bot.is_trading_enabled)
+    if let Some(first) = safe_start::failures(&state, bot.stage, bot.is_trading_enabled)
         .await?
         .into_iter()
         .next()
@@ -342,7 +333,7 @@ async fn rearm_bot(
         .runtime
         .runner(id)
         .is_some_and(|r| r.kill_reason.is_some());
-    if bot.status != BotStatus::Killed.as_str() && !runtime_latched {
+    if bot.status != BotStatus::Killed && !runtime_latched {
         return Err(transition(
             format!(
                 "Only a KILLED bot can be re-armed; this one is {}.",
@@ -369,7 +360,7 @@ async fn rearm_bot(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PromoteBody {
-    /// LAB, PAPER, SHADOW or LIVE.
+    #[schema(value_type = Stage)]
     pub to_stage: String,
 }
 
@@ -410,7 +401,7 @@ async fn promote_bot(
         require_recent_step_up(&state, &me)?;
     }
     let bot = load(&state, id).await?;
-    let from = stage_of(&bot)?;
+    let from = bot.stage;
     if to == from {
         return Err(transition(
             format!("The bot is already {}.", from.as_str()),
@@ -430,7 +421,7 @@ async fn promote_bot(
                 &bot,
             ));
         }
-        if bot.status().is_some_and(BotStatus::is_live) {
+        if bot.status.is_live() {
             return Err(transition(
                 "A running bot cannot be promoted; its runner was started for its current stage.",
                 "Stop the bot, promote it, then start it again (safe start re-checks every gate).",
@@ -511,7 +502,7 @@ async fn tier_gate(
     let row = crate::store::autonomy_scores::get(&state.pool, id).await?;
     let tier = row
         .as_ref()
-        .and_then(|r| crate::runtime::autonomy::parse_tier(&r.autonomy_tier))
+        .map(|r| r.autonomy_tier)
         .unwrap_or(AutonomyTier::Locked);
     if tier >= AutonomyTier::LimitedAutonomy {
         return Ok(None);

@@ -12,10 +12,10 @@ use super::{
     pagination::{PageBody, PageParams},
 };
 use crate::{
+    domain::provider::Outcome,
     error_code::ErrorCode,
     integrations::{
         endpoint_of,
-        outcome::Outcome,
         registry::{Category, ProviderConfig},
     },
     runtime::ProviderCallError,
@@ -79,7 +79,7 @@ fn provider_status(
     let configured = config.configured();
     // A verify proves something only about the endpoint it ran against.
     let verification = verification.filter(|v| configured && v.endpoint == endpoint_of(config));
-    let outcome = verification.and_then(|v| Outcome::parse(&v.outcome));
+    let outcome = verification.map(|v| v.outcome);
     let connected = match (configured, outcome) {
         (false, _) => Some(false),
         (true, None | Some(Outcome::Unverifiable)) => None,
@@ -249,7 +249,7 @@ async fn verify(
         )));
     };
     let v = result?;
-    let outcome = Outcome::parse(&v.outcome).unwrap_or(Outcome::ProviderError);
+    let outcome = v.outcome;
     Ok(ApiOk::new(VerifyBody {
         provider_id: v.provider_id,
         outcome,

@@ -16,7 +16,7 @@ use super::{
     pagination::{PageBody, PageParams},
     traces::parse_uuid,
 };
-use crate::domain::instruments::{ContractSpec, Symbol};
+use crate::domain::instruments::ContractSpec;
 use crate::error_code::ErrorCode;
 use crate::store::{
     market_bars,
@@ -93,24 +93,22 @@ async fn get_position(
     Path(id): Path<Uuid>,
 ) -> ApiResult<PositionBody> {
     let bot = load(&state, id).await?;
-    let position = positions::get(&state.pool, id, &bot.symbol).await?;
+    let position = positions::get(&state.pool, id, bot.symbol).await?;
     let working_orders = orders::working(&state.pool, id).await?;
-    let spec = Symbol::parse(&bot.symbol).map(Symbol::spec);
-    let mark = market_bars::latest(&state.pool, &bot.symbol)
+    let spec = bot.symbol.spec();
+    let mark = market_bars::latest(&state.pool, bot.symbol.as_str())
         .await?
         .and_then(|b| {
             Some(Mark {
-                price: snap_to_tick(b.close, &spec?)?,
+                price: snap_to_tick(b.close, &spec)?,
                 bar_at: b.ts,
                 timeframe: b.timeframe,
                 provider_id: b.provider_id,
             })
         });
-    let unrealized_pnl = match (&position, &mark, spec) {
-        (Some(p), Some(m), Some(spec)) => {
-            Some(unrealized(p.quantity, p.average_price, m.price, &spec))
-        }
-        (None, Some(_), _) => Some(Decimal::ZERO),
+    let unrealized_pnl = match (&position, &mark) {
+        (Some(p), Some(m)) => Some(unrealized(p.quantity, p.average_price, m.price, &spec)),
+        (None, Some(_)) => Some(Decimal::ZERO),
         _ => None,
     };
     Ok(ApiOk::new(PositionBody {

@@ -5,7 +5,15 @@
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 
 use crate::domain::{
-    access::Role, bot::BotStatus, instruments::Symbol, risk::Stage, timeframe::Timeframe,
+    access::Role,
+    bot::BotStatus,
+    evaluation::DecisionType,
+    execution::{OrderStatus, OrderType},
+    instruments::Symbol,
+    provider::Outcome,
+    risk::{AutonomyTier, Stage},
+    side::{Side, TradeSide},
+    timeframe::Timeframe,
 };
 
 macro_rules! string_enum_schema {
@@ -30,6 +38,13 @@ string_enum_schema! {
     Stage => "SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.",
     Timeframe => "Bar timeframes the clock ticks on.",
     Symbol => "A tradable root symbol with its contract specification.",
+    Side => "Order side.",
+    TradeSide => "The direction of a round trip (a trade).",
+    OrderType => "How an order is priced.",
+    OrderStatus => "Where an order stands: SHADOW orders are RECORDED, PAPER orders WORKING until filled or cancelled.",
+    DecisionType => "What a decision does to the position.",
+    AutonomyTier => "SPEC §2 autonomy tier, ordered LOCKED < SUPERVISED < LIMITED_AUTONOMY < FULL_AUTONOMY.",
+    Outcome => "What a verify (or any call) proved, SPEC §4.",
 }
 
 #[cfg(test)]
@@ -65,5 +80,30 @@ mod tests {
             names(&Timeframe::ALL, Timeframe::as_str)
         );
         assert_eq!(serde_names(Symbol::ALL), names(Symbol::ALL, Symbol::as_str));
+        assert_eq!(serde_names(&Side::ALL), names(&Side::ALL, Side::as_str));
+        assert_eq!(
+            serde_names(&TradeSide::ALL),
+            names(&TradeSide::ALL, TradeSide::as_str)
+        );
+        assert_eq!(
+            serde_names(&OrderType::ALL),
+            names(&OrderType::ALL, OrderType::as_str)
+        );
+        assert_eq!(
+            serde_names(&OrderStatus::ALL),
+            names(&OrderStatus::ALL, OrderStatus::as_str)
+        );
+        assert_eq!(
+            serde_names(&DecisionType::ALL),
+            names(&DecisionType::ALL, DecisionType::as_str)
+        );
+        assert_eq!(
+            serde_names(&AutonomyTier::ALL),
+            names(&AutonomyTier::ALL, AutonomyTier::as_str)
+        );
+        assert_eq!(
+            serde_names(&Outcome::ALL),
+            names(&Outcome::ALL, Outcome::as_str)
+        );
     }
 }

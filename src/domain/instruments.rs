@@ -86,6 +86,12 @@ impl Symbol {
     }
 }
 
+impl std::fmt::Display for Symbol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ContractSpec {
     /// USD value of a one-point move for one contract.
     pub fn point_value(&self) -> Decimal {

@@ -11,6 +11,7 @@ pub mod execution;
 pub mod indicators;
 pub mod instruments;
 pub mod positions;
+pub mod provider;
 pub mod risk;
 pub mod side;
 pub mod strategies;

@@ -61,8 +61,21 @@ impl Stage {
     }
 }
 
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl AutonomyTier {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [AutonomyTier; 4] = [
+        AutonomyTier::Locked,
+        AutonomyTier::Supervised,
+        AutonomyTier::LimitedAutonomy,
+        AutonomyTier::FullAutonomy,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             AutonomyTier::Locked => "LOCKED",
             AutonomyTier::Supervised => "SUPERVISED",

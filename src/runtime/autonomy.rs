@@ -58,17 +58,6 @@ impl TierBook {
     }
 }
 
-pub fn parse_tier(raw: &str) -> Option<AutonomyTier> {
-    [
-        AutonomyTier::Locked,
-        AutonomyTier::Supervised,
-        AutonomyTier::LimitedAutonomy,
-        AutonomyTier::FullAutonomy,
-    ]
-    .into_iter()
-    .find(|t| t.as_str() == raw)
-}
-
 /// The system-wide part of the FULL_AUTONOMY gates (SPEC §7), and the breaker of the
 /// market-data provider every runner reads from.
 #[derive(Debug, Clone)]
@@ -282,7 +271,7 @@ pub async fn rescore(
             risk_discipline_score: i32::from(s.risk_discipline.score),
             execution_health_score: i32::from(s.execution_health.score),
             supervisor_trust_score: i32::from(s.supervisor_trust.score),
-            autonomy_tier: s.tier.as_str().to_owned(),
+            autonomy_tier: s.tier,
             breakdown: s.breakdown(),
             last_updated_at: now,
         };

@@ -231,9 +231,7 @@ impl Runtime {
         });
         let tiers = Arc::new(TierBook::default());
         for (bot, tier) in crate::store::autonomy_scores::tiers(&pool).await? {
-            if let Some(tier) = autonomy::parse_tier(&tier) {
-                tiers.set(bot, tier);
-            }
+            tiers.set(bot, tier);
         }
         let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
         registry.watch_health(health_tx.clone());

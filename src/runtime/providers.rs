@@ -38,12 +38,13 @@ use tradeplane_actors::{
 use utoipa::ToSchema;
 
 use super::registry::{BreakerView, breaker_state_str};
+use crate::domain::provider::Outcome;
 use crate::domain::timeframe::Timeframe;
 use crate::integrations::{
     Integrations,
     bars::{self, BarsError},
     http::CallContext,
-    outcome::{Outcome, codes},
+    outcome::codes,
     providers::{self, ProviderClient, VerifyReport},
 };
 use crate::store::{

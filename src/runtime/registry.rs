@@ -474,7 +474,7 @@ impl Registry {
         InstanceUpsert {
             bot_id: slot.bot_id,
             node: self.node.clone(),
-            status: slot.status.as_str().to_owned(),
+            status: slot.status,
             started_at: slot.started_at,
             last_heartbeat_at: slot.shared.last_beat(),
             restart_count: i32::try_from(slot.restart_count).unwrap_or(i32::MAX),
@@ -496,8 +496,7 @@ impl Registry {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);
         }
-        let statuses: Vec<(Uuid, &str)> =
-            rows.iter().map(|r| (r.bot_id, r.status.as_str())).collect();
+        let statuses: Vec<(Uuid, BotStatus)> = rows.iter().map(|r| (r.bot_id, r.status)).collect();
         if let Err(err) = crate::store::bots::mirror_runtime_status(pool, &statuses).await {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);

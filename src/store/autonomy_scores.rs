@@ -10,6 +10,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::risk::AutonomyTier;
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct AutonomyScoreRow {
     pub bot_id: Uuid,
@@ -19,8 +21,7 @@ pub struct AutonomyScoreRow {
     pub risk_discipline_score: i32,
     pub execution_health_score: i32,
     pub supervisor_trust_score: i32,
-    /// `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`.
-    pub autonomy_tier: String,
+    pub autonomy_tier: AutonomyTier,
     /// Every sub-score with its evidence, every gate with pass/fail, evidence and fix.
     #[schema(value_type = Object)]
     pub breakdown: Value,
@@ -49,7 +50,7 @@ pub async fn upsert(pool: &PgPool, r: &AutonomyScoreRow) -> Result<(), sqlx::Err
     .bind(r.risk_discipline_score)
     .bind(r.execution_health_score)
     .bind(r.supervisor_trust_score)
-    .bind(&r.autonomy_tier)
+    .bind(r.autonomy_tier)
     .bind(&r.breakdown)
     .bind(r.last_updated_at)
     .execute(pool)
@@ -65,14 +66,14 @@ pub async fn get(pool: &PgPool, bot_id: Uuid) -> Result<Option<AutonomyScoreRow>
 }
 
 /// Every bot's stored tier (the runners' tier book is seeded from it on start).
-pub async fn tiers(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+pub async fn tiers(pool: &PgPool) -> Result<Vec<(Uuid, AutonomyTier)>, sqlx::Error> {
     sqlx::query_as("SELECT bot_id, autonomy_tier FROM autonomy_scores")
         .fetch_all(pool)
         .await
 }
 
 /// Bots per tier; bots never scored count as LOCKED (no evidence).
-pub async fn tier_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn tier_counts(pool: &PgPool) -> Result<Vec<(AutonomyTier, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT COALESCE(s.autonomy_tier, 'LOCKED') AS tier, count(*) FROM bots b \
          LEFT JOIN autonomy_scores s ON s.bot_id = b.id GROUP BY 1",

@@ -22,6 +22,7 @@ pub mod service_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod system_events;
+mod text_enum;
 pub mod traces;
 pub mod trades;
 pub mod usage_events;

@@ -12,7 +12,7 @@ use tradeplane::{
     domain::timeframe::Timeframe,
     integrations::{http::CallContext, registry::EnvMap},
     runtime::{BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig},
-    store::usage_events,
+    store::usage_events::{self, UsageStatus},
 };
 use tradeplane_actors::ManualClock;
 use wiremock::{
@@ -205,7 +205,7 @@ async fn verify_through_the_api_runs_in_the_actor_once(pool: PgPool) {
         .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events_later.len(), 1, "exactly one VERIFY usage event");
-    assert_eq!(events_later[0].status, "VERIFY");
+    assert_eq!(events_later[0].status, UsageStatus::Verify);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 

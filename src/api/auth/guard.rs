@@ -20,7 +20,6 @@ use crate::{
         policy::{Access, AccessPolicy},
         tokens,
     },
-    domain::access::Role,
     error_code::ErrorCode,
     store::{
         audit_log::{self, NewAuditEntry, Outcome},
@@ -117,7 +116,7 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
     let user = AuthUser {
         user_id: live.session.user_id,
         email: live.email.clone(),
-        role: Role::parse(&live.role).unwrap_or(Role::Viewer),
+        role: live.role,
         session_id: live.session.id,
         step_up_at: live.session.step_up_at,
     };

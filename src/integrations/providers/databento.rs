@@ -12,9 +12,10 @@ use rust_decimal::Decimal;
 
 use super::ProviderClient;
 use crate::domain::bars::Bar;
+use crate::domain::provider::Outcome;
 use crate::integrations::{
     http::{CallKind, bad_response},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 /// `GLBX.MDP3` (CME Globex) is the dataset for ES/NQ futures.

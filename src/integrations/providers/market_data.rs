@@ -5,9 +5,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::{ProviderClient, excerpt, join};
+use crate::domain::provider::Outcome;
 use crate::integrations::{
     http::{Auth, CallContext, CallKind, Reply, Request, bad_response, classify_status},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 fn err(outcome: Outcome, code: &'static str, reply: &Reply, client: &ProviderClient) -> Failure {
