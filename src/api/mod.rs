@@ -21,7 +21,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod runtime;
-pub mod safe_start;
 pub mod service_tokens;
 pub mod state;
 pub mod system;

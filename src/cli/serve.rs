@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::{
     api::{self, AppState},
     config::Config,
-    runtime::{Runtime, RuntimeConfig},
+    runtime::{Runtime, RuntimeConfig, lifecycle::Lifecycle},
     store::{
         self, Database,
         system_events::{NewSystemEvent, Severity},
@@ -46,7 +46,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await;
 
     // Bots that were running come back only through safe start.
-    match api::bot_lifecycle::resume_after_restart(&state).await {
+    let lifecycle = Lifecycle::new(
+        db.pool.clone(),
+        runtime.handle(),
+        runtime.handle().integrations(),
+        crate::clock::Clock::system(),
+    );
+    match lifecycle.resume_after_restart().await {
         Ok(report) => tracing::info!(
             resumed = report.resumed.len(),
             refused = report.refused.len(),

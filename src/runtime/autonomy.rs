@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, types::Json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -272,7 +272,7 @@ pub async fn rescore(
             execution_health_score: i32::from(s.execution_health.score),
             supervisor_trust_score: i32::from(s.supervisor_trust.score),
             autonomy_tier: s.tier,
-            breakdown: s.breakdown(),
+            breakdown: Json(s.breakdown()),
             last_updated_at: now,
         };
         autonomy_scores::upsert(pool, &row).await?;
@@ -298,7 +298,7 @@ pub async fn rescore(
                 .metadata(json!({
                     "from": before.map(AutonomyTier::as_str), "to": s.tier.as_str(),
                     "score": s.autonomy_score,
-                    "failed_gates": s.gates.iter().filter(|g| !g.passed).map(|g| g.gate).collect::<Vec<_>>(),
+                    "failed_gates": s.gates.iter().filter(|g| !g.passed).map(|g| &g.gate).collect::<Vec<_>>(),
                 })),
             );
         }

@@ -19,6 +19,7 @@ pub mod evaluator;
 pub mod events;
 pub mod feed;
 mod handle;
+pub mod lifecycle;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;

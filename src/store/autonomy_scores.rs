@@ -5,12 +5,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgPool, types::Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::risk::AutonomyTier;
+use crate::domain::{autonomy::Breakdown, risk::AutonomyTier};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct AutonomyScoreRow {
@@ -24,7 +23,7 @@ pub struct AutonomyScoreRow {
     pub autonomy_tier: AutonomyTier,
     /// Every sub-score with its evidence, every gate with pass/fail, evidence and fix.
     #[schema(value_type = Object)]
-    pub breakdown: Value,
+    pub breakdown: Json<Breakdown>,
     pub last_updated_at: DateTime<Utc>,
 }
 

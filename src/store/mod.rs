@@ -32,6 +32,17 @@ use std::time::Duration;
 
 use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
+/// The error code a database failure answers with: the database is unreachable
+/// (`DATABASE_UNAVAILABLE`), or anything else went wrong (`INTERNAL`).
+pub fn error_code(err: &sqlx::Error) -> crate::error_code::ErrorCode {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            crate::error_code::ErrorCode::DatabaseUnavailable
+        }
+        _ => crate::error_code::ErrorCode::Internal,
+    }
+}
+
 /// The schema, compiled in from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

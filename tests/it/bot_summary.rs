@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     domain::{
+        autonomy::Breakdown,
         calendar::{trade_date, trade_date_start},
         instruments::Symbol,
         positions::Position,
@@ -169,7 +170,12 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
             execution_health_score: 50,
             supervisor_trust_score: 55,
             autonomy_tier: AutonomyTier::LimitedAutonomy,
-            breakdown: json!({}),
+            breakdown: sqlx::types::Json(Breakdown {
+                sub_scores: Vec::new(),
+                gates: Vec::new(),
+                thresholds: Vec::new(),
+                tier: AutonomyTier::LimitedAutonomy,
+            }),
             last_updated_at: now - Duration::seconds(30),
         },
     )

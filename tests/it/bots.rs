@@ -1180,6 +1180,64 @@ async fn a_stored_stage_outside_the_enum_is_a_decode_error_answered_internal(poo
     assert_eq!(status, 200, "{body}");
 }
 
+/// The tier gate reads the stored breakdown as typed gate results: a bot scored below
+/// LIMITED_AUTONOMY is refused SHADOW, naming the gates that keep it there.
+#[sqlx::test]
+async fn promotion_past_the_tier_names_the_stored_breakdowns_failed_gates(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let id = create(&app, "scored", "PAPER").await;
+    let fills_gate = json!({
+        "gate": "execution_evidence", "passed": false,
+        "evidence": {"fills_total": 3, "needed": 10},
+        "fix": "Let the bot trade PAPER until it has enough filled orders."
+    });
+    sqlx::query(
+        "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
+         decision_quality_score, risk_discipline_score, execution_health_score, \
+         supervisor_trust_score, autonomy_tier, breakdown) \
+         VALUES ($1::uuid, 55, 60, 50, 60, 50, 55, 'SUPERVISED', $2)",
+    )
+    .bind(&id)
+    .bind(json!({
+        "sub_scores": [],
+        "gates": [
+            {"gate": "not_killed_or_breaker_open", "passed": true, "evidence": {}, "fix": "re-arm"},
+            fills_gate,
+        ],
+        "thresholds": [{"tier": "LIMITED_AUTONOMY", "min_score": 70}],
+        "tier": "SUPERVISED",
+    }))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{id}/promote"),
+        json!({"to_stage": "SHADOW"}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PROMOTION_GATE_FAILED"),
+        "{body}"
+    );
+    let failed = body["error"]["details"]["failed"].as_array().unwrap();
+    let tier = failed
+        .iter()
+        .find(|f| f["code"] == "AUTONOMY_TIER_INSUFFICIENT")
+        .unwrap();
+    assert_eq!(
+        tier["message"],
+        "SHADOW needs autonomy tier LIMITED_AUTONOMY or higher; the bot is SUPERVISED (score 55)."
+    );
+    assert_eq!(
+        tier["details"],
+        json!({"tier": "SUPERVISED", "needs": "LIMITED_AUTONOMY", "failed_gates": [fills_gate]})
+    );
+}
+
 #[sqlx::test]
 async fn the_holiday_calendar_refuses_an_early_close_without_a_time(pool: PgPool) {
     use chrono::{NaiveDate, NaiveTime};
@@ -1291,7 +1349,8 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
         "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
          decision_quality_score, risk_discipline_score, execution_health_score, \
          supervisor_trust_score, autonomy_tier, breakdown) \
-         VALUES ($1::uuid, 75, 80, 70, 80, 70, 75, 'LIMITED_AUTONOMY', '{}')",
+         VALUES ($1::uuid, 75, 80, 70, 80, 70, 75, 'LIMITED_AUTONOMY', \
+                 '{\"sub_scores\": [], \"gates\": [], \"thresholds\": [], \"tier\": \"LIMITED_AUTONOMY\"}')",
     )
     .bind(&id)
     .execute(&pool)
@@ -1354,9 +1413,7 @@ async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: Pg
         .execute(&pool)
         .await
         .unwrap();
-    let report = tradeplane::api::bot_lifecycle::resume_after_restart(&app.state)
-        .await
-        .unwrap();
+    let report = app.state.lifecycle().resume_after_restart().await.unwrap();
     assert_eq!(report.resumed, [lab.parse::<uuid::Uuid>().unwrap()]);
     assert_eq!(report.refused.len(), 1);
     assert_eq!(report.refused[0].0, paper.parse::<uuid::Uuid>().unwrap());
