@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::store::{
     audit_log::Outcome as AuditOutcome, cme_holidays::DayKind, jobs::JobStatus,
-    system_events::Severity, usage_events::UsageStatus,
+    profit_variables::VariableState, system_events::Severity, usage_events::UsageStatus,
 };
 
 /// Implements the sqlx traits for enums with `ALL` and `as_str()`.
@@ -77,6 +77,7 @@ text_enum!(
     AuditOutcome,
     DayKind,
     JobStatus,
+    VariableState,
     Severity,
     UsageStatus,
 );

@@ -1751,8 +1751,7 @@ export interface components {
                 /** Format: double */
                 profit_contribution_estimate?: number | null;
                 source_integration: string;
-                /** @description `ACTIVE` or `DEPRECATED`. */
-                state: string;
+                state: components["schemas"]["VariableState"];
                 used_by_bot_ids: unknown;
                 variable_type: string;
             }[];
@@ -2479,8 +2478,7 @@ export interface components {
             /** Format: double */
             profit_contribution_estimate?: number | null;
             source_integration: string;
-            /** @description `ACTIVE` or `DEPRECATED`. */
-            state: string;
+            state: components["schemas"]["VariableState"];
             used_by_bot_ids: unknown;
             variable_type: string;
         };
@@ -3053,6 +3051,11 @@ export interface components {
             /** @description `TOTP` once enrolled. */
             two_factor_method?: string | null;
         };
+        /**
+         * @description Whether a variable is still in use by the strategies that declared it.
+         * @enum {string}
+         */
+        VariableState: "ACTIVE" | "DEPRECATED";
         VerifyBody: {
             /** @description True only for `ok`; null for `unverifiable`. */
             connected?: boolean | null;
@@ -7607,3 +7610,4 @@ export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>[
 export const timeframeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Timeframe"]> = ["1s", "1m", "5m", "15m", "1h", "1d"];
 export const tradeSideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TradeSide"]> = ["LONG", "SHORT"];
 export const usageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UsageStatus"]> = ["OK", "ERROR", "VERIFY"];
+export const variableStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["VariableState"]> = ["ACTIVE", "DEPRECATED"];
