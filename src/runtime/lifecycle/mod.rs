@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 pub use error::LifecycleError;
 pub use promotion::Promotion;
-pub use safe_start::{BROKERS, DATA_PROVIDERS, Failure};
+pub use safe_start::Failure;
 
 use super::{RunnerOptions, RuntimeError, RuntimeHandle};
 use crate::{

@@ -15,9 +15,9 @@ use crate::{
 };
 
 /// Market-data providers a running bot may use.
-pub const DATA_PROVIDERS: &[&str] = &["databento", "polygon"];
+const DATA_PROVIDERS: &[&str] = &["databento", "polygon"];
 /// Brokers that can take (or, in SHADOW, would take) orders.
-pub const BROKERS: &[&str] = &["ironbeam", "tradovate"];
+const BROKERS: &[&str] = &["ironbeam", "tradovate"];
 
 /// One unmet prerequisite.
 #[derive(Debug, Clone, Serialize)]
