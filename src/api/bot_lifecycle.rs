@@ -1,5 +1,6 @@
-//! `POST /api/bots/{id}/start|stop|restart|kill|rearm|promote`: the bot lifecycle, wired to
-//! the supervision runtime and the `bots.status` column, with safe start (SPEC §7).
+//! `POST /api/bots/{id}/start|stop|restart|kill|rearm|promote`: parse, run the runtime's bot
+//! lifecycle (`runtime::lifecycle`, which owns the rules and safe start), audit the caller,
+//! answer the bot.
 
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
@@ -10,20 +11,16 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiResult, AppState,
-    auth::audit,
-    bots::{BotBody, load, not_found, with_complete_limits},
+    auth::{AuthUser, CurrentUser, audit, require_recent_step_up},
+    bots::{BotBody, not_found, with_complete_limits},
     envelope::{Envelope, ErrorEnvelope},
-    safe_start,
 };
 use crate::{
-    auth::{AuthUser, CurrentUser, principal::require_recent_step_up},
-    domain::risk::AutonomyTier,
-    error_code::ErrorCode,
-    runtime::{BotStatus, RunnerOptions, RuntimeError, Timeframe},
+    domain::risk::Stage,
+    runtime::lifecycle::LifecycleError,
     store::{
         audit_log::{NewAuditEntry, Outcome},
-        bots::{self, Bot, Stage},
-        system_events::{NewSystemEvent, Severity},
+        bots::Bot,
     },
 };
 
@@ -37,36 +34,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(promote_bot))
 }
 
-fn transition(message: impl Into<String>, fix: &str, bot: &Bot) -> ApiError {
-    ApiError::new(ErrorCode::InvalidStateTransition)
-        .message(message)
-        .fix(fix)
-        .details(json!({ "bot_id": bot.id, "status": bot.status, "stage": bot.stage }))
-}
-
-fn stage_of(bot: &Bot) -> Result<Stage, ApiError> {
-    bot.stage().ok_or_else(|| {
-        ApiError::internal(format!("bot {} has unknown stage {}", bot.id, bot.stage))
-    })
-}
-
-fn runtime_error(err: RuntimeError, bot: &Bot) -> ApiError {
-    match err {
-        RuntimeError::NotRunning => ApiError::new(ErrorCode::RuntimeUnavailable),
-        RuntimeError::Killed(_, reason) => transition(
-            format!("The bot is KILLED ({reason}); a human re-arm is needed."),
-            "Resolve the kill cause, then POST /api/bots/{id}/rearm and start again.",
-            bot,
-        ),
-        RuntimeError::AlreadyRunning(_) => transition(
-            "The bot already has a runner.",
-            "Stop it first, or use restart.",
-            bot,
-        ),
-        RuntimeError::BreakerOpen(_, retry) => ApiError::new(ErrorCode::CircuitBreakerOpen)
-            .message("The bot's circuit breaker is open after repeated failures.")
-            .details(json!({ "bot_id": bot.id, "retry_after_seconds": retry.as_secs() })),
-        other => ApiError::internal(other),
+/// A refusal is answered as the lifecycle states it: its code, message, fix and details.
+impl From<LifecycleError> for ApiError {
+    fn from(err: LifecycleError) -> Self {
+        match err {
+            LifecycleError::BotNotFound(id) => not_found(id),
+            LifecycleError::Database(e) => e.into(),
+            LifecycleError::Runtime(e) => ApiError::internal(e),
+            refused => {
+                let error = ApiError::new(refused.code())
+                    .message(refused.message())
+                    .fix(refused.suggested_fix());
+                match refused.details() {
+                    Some(details) => error.details(details),
+                    None => error,
+                }
+            }
+        }
     }
 }
 
@@ -84,55 +68,6 @@ async fn record(
             .metadata(meta),
     )
     .await;
-}
-
-async fn event(
-    state: &AppState,
-    severity: Severity,
-    code: &str,
-    message: String,
-    bot: Uuid,
-    meta: serde_json::Value,
-) {
-    let e = NewSystemEvent::new(severity, code, message)
-        .bot(bot)
-        .metadata(meta);
-    state.record_event(e).await;
-}
-
-/// Safe start, then the runner. Shared by start and restart.
-async fn safe_start(state: &AppState, bot: &Bot) -> Result<Bot, ApiError> {
-    let stage = stage_of(bot)?;
-    if bot.status == BotStatus::Killed.as_str() {
-        return Err(transition(
-            "The bot is KILLED; a human re-arm is needed before it can start.",
-            "Resolve the kill cause, then POST /api/bots/{id}/rearm and start again.",
-            bot,
-        ));
-    }
-    if let Some(first) = safe_start::failures(state, stage, bot.is_trading_enabled)
-        .await?
-        .into_iter()
-        .next()
-    {
-        return Err(first.into_error());
-    }
-    let timeframe: Timeframe = serde_json::from_value(json!(bot.timeframe))
-        .map_err(|_| ApiError::internal(format!("bot {} has unknown timeframe", bot.id)))?;
-    state
-        .runtime
-        .start_runner(
-            bot.id,
-            RunnerOptions {
-                timeframe,
-                live: stage == Stage::Live,
-            },
-        )
-        .await
-        .map_err(|e| runtime_error(e, bot))?;
-    bots::set_status(&state.pool, bot.id, BotStatus::Running, state.clock.now())
-        .await?
-        .ok_or_else(|| not_found(bot.id))
 }
 
 /// Starts the bot's runner after safe start (SPEC §7).
@@ -154,15 +89,7 @@ async fn start_bot(
     CurrentUser(me): CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
-    let bot = load(&state, id).await?;
-    if bot.status().is_some_and(BotStatus::is_live) {
-        return Err(transition(
-            format!("The bot is already {}.", bot.status),
-            "Stop it first, or use restart.",
-            &bot,
-        ));
-    }
-    let bot = safe_start(&state, &bot).await?;
+    let bot = state.lifecycle().start(id).await?;
     record(
         &state,
         &me,
@@ -172,14 +99,6 @@ async fn start_bot(
     )
     .await;
     Ok(ApiOk::new(BotBody::of(bot)))
-}
-
-async fn stop_runner(state: &AppState, bot: &Bot) -> Result<(), ApiError> {
-    match state.runtime.stop_runner(bot.id).await {
-        // No runner (never started here, or gone): the bot is stopped either way.
-        Ok(()) | Err(RuntimeError::NotFound(_) | RuntimeError::NotRunning) => Ok(()),
-        Err(e) => Err(runtime_error(e, bot)),
-    }
 }
 
 /// Stops the bot's runner. A KILLED bot stays KILLED (re-arm it instead).
@@ -200,18 +119,7 @@ async fn stop_bot(
     CurrentUser(me): CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
-    let bot = load(&state, id).await?;
-    if bot.status == BotStatus::Killed.as_str() {
-        return Err(transition(
-            "The bot is KILLED; it is already stopped and latched.",
-            "POST /api/bots/{id}/rearm to clear the latch.",
-            &bot,
-        ));
-    }
-    stop_runner(&state, &bot).await?;
-    let bot = bots::set_status(&state.pool, id, BotStatus::Stopped, state.clock.now())
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let bot = state.lifecycle().stop(id).await?;
     record(&state, &me, "bot.stop", &bot, json!({})).await;
     Ok(ApiOk::new(BotBody::of(bot)))
 }
@@ -235,28 +143,7 @@ async fn restart_bot(
     CurrentUser(me): CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
-    let bot = load(&state, id).await?;
-    if bot.status == BotStatus::Killed.as_str() {
-        return Err(transition(
-            "The bot is KILLED; a human re-arm is needed before it can start.",
-            "Resolve the kill cause, then POST /api/bots/{id}/rearm and start again.",
-            &bot,
-        ));
-    }
-    // Refuse before stopping: a restart that cannot start again must not take a healthy
-    // runner down.
-    if let Some(first) = safe_start::failures(&state, stage_of(&bot)?, bot.is_trading_enabled)
-        .await?
-        .into_iter()
-        .next()
-    {
-        return Err(first.into_error());
-    }
-    stop_runner(&state, &bot).await?;
-    let stopped = bots::set_status(&state.pool, id, BotStatus::Stopped, state.clock.now())
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    let bot = safe_start(&state, &stopped).await?;
+    let bot = state.lifecycle().restart(id).await?;
     record(
         &state,
         &me,
@@ -293,27 +180,19 @@ async fn kill_bot(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<KillBody>,
 ) -> ApiResult<BotBody> {
-    load(&state, id).await?;
-    let reason = body
-        .reason
-        .map(|r| r.trim().chars().take(500).collect::<String>())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| format!("killed by {}", me.email));
-    state.runtime.kill(id, &reason);
-    let bot = bots::set_status(&state.pool, id, BotStatus::Killed, state.clock.now())
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    record(&state, &me, "bot.kill", &bot, json!({ "reason": reason })).await;
-    event(
+    let killed = state
+        .lifecycle()
+        .kill(id, body.reason.as_deref(), &me.email)
+        .await?;
+    record(
         &state,
-        Severity::Sev1,
-        "BOT_KILLED",
-        format!("bot {id} killed by {}: {reason}", me.email),
-        id,
-        json!({ "by": me.email, "reason": reason, "source": "operator" }),
+        &me,
+        "bot.kill",
+        &killed.bot,
+        json!({ "reason": killed.reason }),
     )
     .await;
-    Ok(ApiOk::new(BotBody::of(bot)))
+    Ok(ApiOk::new(BotBody::of(killed.bot)))
 }
 
 /// Clears a KILLED latch; the bot is left STOPPED.
@@ -334,39 +213,14 @@ async fn rearm_bot(
     CurrentUser(me): CurrentUser,
     Path(id): Path<Uuid>,
 ) -> ApiResult<BotBody> {
-    let bot = load(&state, id).await?;
-    let runtime_latched = state
-        .runtime
-        .runner(id)
-        .is_some_and(|r| r.kill_reason.is_some());
-    if bot.status != BotStatus::Killed.as_str() && !runtime_latched {
-        return Err(transition(
-            format!(
-                "Only a KILLED bot can be re-armed; this one is {}.",
-                bot.status
-            ),
-            "Nothing to re-arm.",
-            &bot,
-        ));
-    }
-    // A kill stops its runner without waiting: be sure it is gone, or an immediate start would
-    // find the old runner still terminating and be refused.
-    stop_runner(&state, &bot).await?;
-    match state.runtime.rearm(id, &me.email).await {
-        // The latch may live only in the bots row (e.g. the runtime never ran this bot).
-        Ok(()) | Err(RuntimeError::NotKilled(_)) => {}
-        Err(e) => return Err(runtime_error(e, &bot)),
-    }
-    let bot = bots::set_status(&state.pool, id, BotStatus::Stopped, state.clock.now())
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let bot = state.lifecycle().rearm(id, &me.email).await?;
     record(&state, &me, "bot.rearm", &bot, json!({})).await;
     Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PromoteBody {
-    /// LAB, PAPER, SHADOW or LIVE.
+    #[schema(value_type = Stage)]
     pub to_stage: String,
 }
 
@@ -406,58 +260,8 @@ async fn promote_bot(
     if to == Stage::Live {
         require_recent_step_up(&state, &me)?;
     }
-    let bot = load(&state, id).await?;
-    let from = stage_of(&bot)?;
-    if to == from {
-        return Err(transition(
-            format!("The bot is already {}.", from.as_str()),
-            "Choose another stage.",
-            &bot,
-        ));
-    }
-    if to > from {
-        if from.next() != Some(to) {
-            return Err(transition(
-                format!(
-                    "Promotion moves one stage at a time: {} → {} is not allowed.",
-                    from.as_str(),
-                    to.as_str()
-                ),
-                "Promote to the next stage (LAB → PAPER → SHADOW → LIVE).",
-                &bot,
-            ));
-        }
-        if bot.status().is_some_and(BotStatus::is_live) {
-            return Err(transition(
-                "A running bot cannot be promoted; its runner was started for its current stage.",
-                "Stop the bot, promote it, then start it again (safe start re-checks every gate).",
-                &bot,
-            ));
-        }
-        let mut failed = safe_start::failures(&state, to, bot.is_trading_enabled).await?;
-        failed.extend(tier_gate(&state, id, to).await?);
-        if !failed.is_empty() {
-            let codes: Vec<&str> = failed.iter().map(|f| f.code.as_str()).collect();
-            return Err(ApiError::new(ErrorCode::PromotionGateFailed)
-                .message(format!(
-                    "Promotion to {} refused: {}.",
-                    to.as_str(),
-                    codes.join(", ")
-                ))
-                .details(json!({ "from_stage": from, "to_stage": to, "failed": failed })));
-        }
-    }
-    let updated = bots::set_stage(&state.pool, id, from, to, state.clock.now())
-        .await?
-        .ok_or_else(|| {
-            transition(
-                "The bot's stage changed while this request ran.",
-                "Reload the bot and try again.",
-                &bot,
-            )
-        })?;
-    state.runtime.bot_changed(id).await;
-    let action = if to > from {
+    let p = state.lifecycle().promote(id, to, &me.email).await?;
+    let action = if p.is_promotion() {
         "bot.promote"
     } else {
         "bot.demote"
@@ -466,126 +270,13 @@ async fn promote_bot(
         &state,
         &me,
         action,
-        &updated,
-        json!({ "from": from, "to": to }),
-    )
-    .await;
-    event(
-        &state,
-        Severity::Info,
-        if to > from {
-            "BOT_PROMOTED"
-        } else {
-            "BOT_DEMOTED"
-        },
-        format!(
-            "bot {id} {} → {} by {}",
-            from.as_str(),
-            to.as_str(),
-            me.email
-        ),
-        id,
-        json!({ "from": from, "to": to, "by": me.email }),
+        &p.bot,
+        json!({ "from": p.from, "to": p.to }),
     )
     .await;
     Ok(ApiOk::new(PromotionBody {
-        bot: with_complete_limits(updated),
-        from_stage: from,
-        to_stage: to,
+        bot: with_complete_limits(p.bot),
+        from_stage: p.from,
+        to_stage: p.to,
     }))
-}
-
-/// SHADOW and LIVE trade only from LIMITED_AUTONOMY up (SPEC §7): promotion there needs the
-/// bot's stored tier to allow it, and names the breakdown's failed gates when it does not.
-async fn tier_gate(
-    state: &AppState,
-    id: Uuid,
-    to: Stage,
-) -> Result<Option<safe_start::Failure>, ApiError> {
-    if to < Stage::Shadow {
-        return Ok(None);
-    }
-    let row = crate::store::autonomy_scores::get(&state.pool, id).await?;
-    let tier = row
-        .as_ref()
-        .and_then(|r| crate::runtime::autonomy::parse_tier(&r.autonomy_tier))
-        .unwrap_or(AutonomyTier::Locked);
-    if tier >= AutonomyTier::LimitedAutonomy {
-        return Ok(None);
-    }
-    let failed_gates: Vec<serde_json::Value> = row
-        .as_ref()
-        .and_then(|r| r.breakdown["gates"].as_array().cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|g| g["passed"] == false)
-        .collect();
-    Ok(Some(safe_start::Failure {
-        code: ErrorCode::AutonomyTierInsufficient,
-        message: format!(
-            "{} needs autonomy tier LIMITED_AUTONOMY or higher; the bot is {}{}.",
-            to.as_str(),
-            tier.as_str(),
-            row.as_ref().map_or_else(
-                || " (never scored)".to_owned(),
-                |r| format!(" (score {})", r.autonomy_score)
-            )
-        ),
-        suggested_fix: ErrorCode::AutonomyTierInsufficient
-            .suggested_fix()
-            .to_owned(),
-        details: json!({ "tier": tier.as_str(), "needs": "LIMITED_AUTONOMY", "failed_gates": failed_gates }),
-    }))
-}
-
-/// What [`resume_after_restart`] did.
-#[derive(Debug, Default, Serialize)]
-pub struct ResumeReport {
-    pub resumed: Vec<Uuid>,
-    /// Bot and the code of the gate that refused it.
-    pub refused: Vec<(Uuid, ErrorCode)>,
-}
-
-/// After a process restart: every bot whose row says a runner was up comes back only through
-/// safe start (so LIVE never resumes without passing every gate again). A refused bot is left
-/// STOPPED with a SEV-2 `BOT_RESUME_REFUSED` event naming the gate; a KILLED one stays KILLED.
-pub async fn resume_after_restart(state: &AppState) -> Result<ResumeReport, sqlx::Error> {
-    let mut report = ResumeReport::default();
-    for id in bots::active_ids(&state.pool).await? {
-        let Some(bot) =
-            bots::set_status(&state.pool, id, BotStatus::Stopped, state.clock.now()).await?
-        else {
-            continue;
-        };
-        match safe_start(state, &bot).await {
-            Ok(_) => {
-                report.resumed.push(id);
-                event(
-                    state,
-                    Severity::Info,
-                    "BOT_RESUMED",
-                    format!("bot {id} ({}) resumed after restart", bot.stage),
-                    id,
-                    json!({ "stage": bot.stage }),
-                )
-                .await;
-            }
-            Err(err) => {
-                report.refused.push((id, err.code));
-                event(
-                    state,
-                    Severity::Sev2,
-                    "BOT_RESUME_REFUSED",
-                    format!(
-                        "bot {id} ({}) was running before the restart but did not pass safe start: {}",
-                        bot.stage, err.code
-                    ),
-                    id,
-                    json!({ "stage": bot.stage, "code": err.code, "message": err.message, "suggested_fix": err.suggested_fix }),
-                )
-                .await;
-            }
-        }
-    }
-    Ok(report)
 }

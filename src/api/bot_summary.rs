@@ -15,7 +15,7 @@ use super::{ApiError, AppState, ledger::unrealized};
 use crate::{
     domain::{
         calendar::{trade_date, trade_date_start},
-        instruments::Symbol,
+        risk::AutonomyTier,
     },
     integrations::bars,
     runtime::{events::bot_scope, providers::provider_scope},
@@ -30,8 +30,7 @@ use crate::{
 pub struct AutonomySummary {
     /// 0–100.
     pub score: i32,
-    /// `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`.
-    pub tier: String,
+    pub tier: AutonomyTier,
     pub computed_at: DateTime<Utc>,
 }
 
@@ -86,20 +85,18 @@ fn summary_of(
     trade_date: NaiveDate,
     day_start: DateTime<Utc>,
 ) -> BotSummary {
-    let spec = Symbol::parse(&bot.symbol).map(Symbol::spec);
+    let spec = bot.symbol.spec();
     let mark_price = row.and_then(|r| r.mark_close);
     let quantity = row.and_then(|r| r.position_quantity).unwrap_or(0);
     let unrealized = if quantity == 0 {
         Some(Decimal::ZERO)
     } else {
-        mark_price.zip(spec).map(|(mark, spec)| {
-            unrealized(quantity, row.and_then(|r| r.average_price), mark, &spec)
-        })
+        mark_price.map(|mark| unrealized(quantity, row.and_then(|r| r.average_price), mark, &spec))
     };
     let autonomy = row.and_then(|r| {
         Some(AutonomySummary {
             score: r.autonomy_score?,
-            tier: r.autonomy_tier.clone()?,
+            tier: r.autonomy_tier?,
             computed_at: r.autonomy_computed_at?,
         })
     });

@@ -9,23 +9,25 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
-    auth::audit,
+    auth::{CurrentUser, audit},
     bot_summary::{BotListItem, BotSummary, summaries},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::{
-    auth::{CurrentUser, Role},
     domain::{
+        access::Role,
+        bot::BotStatus,
         instruments::{ContractSpec, Symbol},
-        risk::{RiskLimits, RiskLimitsPatch},
+        risk::{RiskLimits, RiskLimitsPatch, Stage},
         strategy_config::StrategyConfig,
+        timeframe::Timeframe,
     },
     error_code::ErrorCode,
-    runtime::{RunnerSnapshot, Timeframe},
+    runtime::RunnerSnapshot,
     store::{
         audit_log::{NewAuditEntry, Outcome},
-        bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot, Stage},
+        bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot},
         profit_variables,
     },
 };
@@ -48,17 +50,10 @@ fn parse_risk(raw: &Value) -> Result<RiskLimitsPatch, ApiError> {
     })
 }
 
-fn bot_timeframe(bot: &Bot) -> Result<Timeframe, ApiError> {
-    bot.timeframe.parse().map_err(ApiError::internal)
-}
-
 /// The bot as the API shows it: `risk_limits` complete (older rows store `{}` or a subset;
 /// the engine fills the same defaults). A row that does not parse is shown as stored.
 pub(crate) fn with_complete_limits(mut bot: Bot) -> Bot {
-    let complete = bot
-        .timeframe
-        .parse()
-        .and_then(|tf| RiskLimits::from_stored(&bot.risk_limits, tf))
+    let complete = RiskLimits::from_stored(&bot.risk_limits, bot.timeframe)
         .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string()));
     match complete {
         Ok(limits) => bot.risk_limits = limits,
@@ -119,11 +114,12 @@ pub(crate) async fn load(state: &AppState, id: Uuid) -> Result<Bot, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateBot {
     pub name: String,
-    /// ES, NQ, MES, MNQ, RTY or YM.
+    #[schema(value_type = Symbol)]
     pub symbol: String,
-    /// 1s, 1m, 5m, 15m, 1h or 1d.
+    #[schema(value_type = Timeframe)]
     pub timeframe: String,
     /// LAB, PAPER or SHADOW (LIVE only by promotion).
+    #[schema(value_type = Stage)]
     pub stage: String,
     /// `{kind, params}`.
     #[schema(value_type = Object)]
@@ -151,7 +147,7 @@ impl BotBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BotDetail {
     pub bot: Bot,
-    pub contract: Option<ContractSpec>,
+    pub contract: ContractSpec,
     /// The supervision runtime's view of the runner (None: no runner in this process).
     pub runner: Option<RunnerSnapshot>,
     /// Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`).
@@ -202,8 +198,8 @@ async fn create_bot(
         &mut *tx,
         NewBot {
             name,
-            symbol: symbol.as_str().to_owned(),
-            timeframe: timeframe.as_str().to_owned(),
+            symbol,
+            timeframe,
             stage,
             strategy: serde_json::to_value(&strategy).map_err(ApiError::internal)?,
             risk_limits: serde_json::to_value(&risk_limits).map_err(ApiError::internal)?,
@@ -275,7 +271,7 @@ async fn list_bots(
     };
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(bots::parse_status(s).ok_or_else(|| {
+        Some(s) => Some(BotStatus::parse(s).ok_or_else(|| {
             ApiError::validation("status", "must be a SPEC bot status (e.g. RUNNING)")
         })?),
     };
@@ -283,9 +279,7 @@ async fn list_bots(
         None => None,
         Some(s) => Some(
             Symbol::parse(s)
-                .ok_or_else(|| ApiError::validation("symbol", "is not a known symbol"))?
-                .as_str()
-                .to_owned(),
+                .ok_or_else(|| ApiError::validation("symbol", "is not a known symbol"))?,
         ),
     };
     let filter = BotFilter {
@@ -321,7 +315,7 @@ async fn list_bots(
 )]
 async fn get_bot(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<BotDetail> {
     let bot = with_complete_limits(load(&state, id).await?);
-    let contract = Symbol::parse(&bot.symbol).map(Symbol::spec);
+    let contract = bot.symbol.spec();
     let runner = state.runtime.runner(id);
     let summary = summaries(&state, std::slice::from_ref(&bot))
         .await?
@@ -386,7 +380,7 @@ async fn patch_bot(
         // A complete `risk` replaces the stored limits even when those no longer parse.
         let limits = match risk.complete() {
             Some(limits) => limits,
-            None => RiskLimits::from_stored(&bot.risk_limits, bot_timeframe(&bot)?)
+            None => RiskLimits::from_stored(&bot.risk_limits, bot.timeframe)
                 .map_err(|problem| {
                     ApiError::validation(
                         "risk",
@@ -403,7 +397,7 @@ async fn patch_bot(
     let mut new_strategy = None;
     if let Some(strategy) = body.strategy {
         let parsed = parse_strategy(strategy)?;
-        if bot.status != "STOPPED" {
+        if bot.status != BotStatus::Stopped {
             return Err(ApiError::new(ErrorCode::InvalidStateTransition)
                 .message(format!(
                     "The strategy can change only while the bot is STOPPED; it is {}.",

@@ -197,12 +197,12 @@ impl From<ErrorCode> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+        match crate::store::error_code(&err) {
+            ErrorCode::DatabaseUnavailable => {
                 tracing::warn!(error = %err, "database unavailable");
                 Self::new(ErrorCode::DatabaseUnavailable)
             }
-            other => Self::internal(format!("database error: {other}")),
+            _ => Self::internal(format!("database error: {err}")),
         }
     }
 }

@@ -21,7 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{ApiError, ApiQuery, AppState, envelope::ErrorEnvelope};
-use crate::runtime::bus::{Delivery, Filter, LiveKind, Subscription};
+use crate::bus::{Delivery, Filter, LiveKind, Subscription};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream))

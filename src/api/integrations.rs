@@ -8,16 +8,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
-    auth::audit,
+    auth::{ClientIp, CurrentUser, audit},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::{
-    auth::{CurrentUser, principal::ClientIp},
+    domain::provider::Outcome,
     error_code::ErrorCode,
     integrations::{
         endpoint_of,
-        outcome::Outcome,
         registry::{Category, ProviderConfig},
     },
     runtime::{BreakerView, ProviderCallError},
@@ -83,7 +82,7 @@ fn provider_status(
     let configured = config.configured();
     // A verify proves something only about the endpoint it ran against.
     let verification = verification.filter(|v| configured && v.endpoint == endpoint_of(config));
-    let outcome = verification.and_then(|v| Outcome::parse(&v.outcome));
+    let outcome = verification.map(|v| v.outcome);
     let connected = match (configured, outcome) {
         (false, _) => Some(false),
         (true, None | Some(Outcome::Unverifiable)) => None,
@@ -243,7 +242,7 @@ async fn verify(
         )));
     };
     let v = result?;
-    let outcome = Outcome::parse(&v.outcome).unwrap_or(Outcome::ProviderError);
+    let outcome = v.outcome;
     Ok(ApiOk::new(VerifyBody {
         provider_id: v.provider_id,
         outcome,

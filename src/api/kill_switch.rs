@@ -11,17 +11,14 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiResult, AppState,
-    auth::audit,
+    auth::{ClientIp, RecentStepUp, audit},
     envelope::{Envelope, ErrorEnvelope},
 };
-use crate::{
-    auth::{RecentStepUp, principal::ClientIp},
-    store::{
-        audit_log::{NewAuditEntry, Outcome},
-        bots, orders,
-        settings::{self, KillSwitch},
-        system_events::{NewSystemEvent, Severity},
-    },
+use crate::store::{
+    audit_log::{NewAuditEntry, Outcome},
+    bots, orders,
+    settings::{self, KillSwitch},
+    system_events::{NewSystemEvent, Severity},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {

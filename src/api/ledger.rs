@@ -16,10 +16,7 @@ use super::{
     pagination::{PageBody, PageParams},
     traces::parse_uuid,
 };
-use crate::domain::{
-    instruments::{ContractSpec, Symbol},
-    positions::unrealized_pnl,
-};
+use crate::domain::{instruments::ContractSpec, positions::unrealized_pnl, timeframe::Timeframe};
 use crate::error_code::ErrorCode;
 use crate::store::{
     market_bars,
@@ -57,7 +54,7 @@ pub struct Mark {
     pub price: Decimal,
     /// Start of the bar whose close this is.
     pub bar_at: DateTime<Utc>,
-    pub timeframe: String,
+    pub timeframe: Timeframe,
     pub provider_id: String,
 }
 
@@ -90,22 +87,20 @@ async fn get_position(
     Path(id): Path<Uuid>,
 ) -> ApiResult<PositionBody> {
     let bot = load(&state, id).await?;
-    let position = positions::get(&state.pool, id, &bot.symbol).await?;
+    let position = positions::get(&state.pool, id, bot.symbol).await?;
     let working_orders = orders::working(&state.pool, id).await?;
-    let spec = Symbol::parse(&bot.symbol).map(Symbol::spec);
-    let mark = market_bars::latest(&state.pool, &bot.symbol)
+    let spec = bot.symbol.spec();
+    let mark = market_bars::latest(&state.pool, bot.symbol.as_str())
         .await?
         .map(|latest| Mark {
             price: latest.bar.close,
             bar_at: latest.bar.ts_open,
-            timeframe: latest.timeframe.as_str().to_owned(),
+            timeframe: latest.timeframe,
             provider_id: latest.provider_id,
         });
-    let unrealized_pnl = match (&position, &mark, spec) {
-        (Some(p), Some(m), Some(spec)) => {
-            Some(unrealized(p.quantity, p.average_price, m.price, &spec))
-        }
-        (None, Some(_), _) => Some(Decimal::ZERO),
+    let unrealized_pnl = match (&position, &mark) {
+        (Some(p), Some(m)) => Some(unrealized(p.quantity, p.average_price, m.price, &spec)),
+        (None, Some(_)) => Some(Decimal::ZERO),
         _ => None,
     };
     Ok(ApiOk::new(PositionBody {

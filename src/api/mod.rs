@@ -21,7 +21,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod runtime;
-pub mod safe_start;
 pub mod service_tokens;
 pub mod state;
 pub mod system;
@@ -30,6 +29,7 @@ pub mod traces;
 pub mod trading_switch;
 pub mod usage_events;
 pub mod users;
+pub mod vocabulary;
 pub mod web;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware as mw};
@@ -118,7 +118,7 @@ pub fn app_with_access(
     for (method, path, access) in extra_access {
         policy.declare(method, path, access);
     }
-    let guard = crate::auth::guard::Guard {
+    let guard = auth::guard::Guard {
         state: state.clone(),
         policy: std::sync::Arc::new(policy),
     };
@@ -127,10 +127,7 @@ pub fn app_with_access(
         .merge(routes)
         .merge(extra)
         // Default deny for every `/api` route above; the docs and the web app stay public.
-        .route_layer(mw::from_fn_with_state(
-            guard,
-            crate::auth::guard::require_access,
-        ))
+        .route_layer(mw::from_fn_with_state(guard, auth::guard::require_access))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", spec))
         .fallback_service(web)
         .with_state(state)

@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
-    auth::audit,
+    auth::{ClientIp, CurrentUser, ServiceCaller, audit},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{CursorParams, PageBody},
 };
 use crate::{
-    auth::{CurrentUser, ServiceCaller, policy::AccessPolicy, principal::ClientIp, tokens},
+    auth::{policy::AccessPolicy, tokens},
     store::{
         audit_log::{NewAuditEntry, Outcome},
         service_tokens::{self, ServiceToken},

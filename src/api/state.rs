@@ -8,8 +8,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::integrations::{self, Integrations, registry::EnvMap, usage::UsageSink};
-use crate::runtime::RuntimeHandle;
-use crate::store::system_events::{self, NewSystemEvent, SystemEvent};
+use crate::runtime::{RuntimeHandle, lifecycle::Lifecycle};
+use crate::store::system_events::{NewSystemEvent, SystemEvent};
 use crate::{clock::Clock, config::Config};
 
 #[derive(Clone)]
@@ -74,15 +74,21 @@ impl AppState {
     /// Writes a system event and publishes it on the live stream. A failed write is logged,
     /// not returned: recording an event never fails the action it describes.
     pub async fn record_event(&self, event: NewSystemEvent) -> Option<SystemEvent> {
-        match system_events::insert(&self.pool, event, self.clock.now()).await {
-            Ok(row) => {
-                self.runtime.bus().publish_system_event(&row);
-                Some(row)
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not record system event");
-                None
-            }
-        }
+        crate::runtime::lifecycle::record_event(
+            &self.pool,
+            self.runtime.bus(),
+            event,
+            self.clock.now(),
+        )
+        .await
+    }
+
+    /// The bot lifecycle over this state's database, runtime (and its clock) and providers.
+    pub fn lifecycle(&self) -> Lifecycle {
+        Lifecycle::new(
+            self.pool.clone(),
+            self.runtime.clone(),
+            self.integrations.clone(),
+        )
     }
 }

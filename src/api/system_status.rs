@@ -14,6 +14,7 @@ use crate::{
     error_code::ErrorCode,
     integrations::{bars, is_connected, registry::Category},
     runtime::{BreakerView, LoopHealth, status_cache::DbView},
+    store::system_events::Severity,
     trace::TraceId,
 };
 
@@ -25,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Blocker {
     pub code: ErrorCode,
     /// `SEV-1` blocks autonomy; `SEV-2` degrades it (or blocks only what it names).
-    pub severity: &'static str,
+    pub severity: Severity,
     pub message: String,
     pub suggested_fix: String,
     /// The request's trace id (the same as the envelope's).
@@ -73,10 +74,18 @@ pub struct IntegrationsSummary {
     pub sandbox: usize,
 }
 
+/// `BLOCKED` (any SEV-1 blocker), `DEGRADED` (any SEV-2), else `OK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SystemState {
+    Ok,
+    Degraded,
+    Blocked,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SystemStatus {
-    /// `BLOCKED` (any SEV-1), `DEGRADED` (any SEV-2), else `OK`.
-    pub system_status: &'static str,
+    pub system_status: SystemState,
     /// True when nothing SEV-1 stands in the way of bots trading on their own.
     pub autonomy_allowed: bool,
     pub blockers: Vec<Blocker>,
@@ -94,7 +103,7 @@ impl Blockers {
     fn push(&mut self, code: ErrorCode, sev1: bool, message: String, fix: &str) {
         self.list.push(Blocker {
             code,
-            severity: if sev1 { "SEV-1" } else { "SEV-2" },
+            severity: if sev1 { Severity::Sev1 } else { Severity::Sev2 },
             message,
             suggested_fix: fix.to_owned(),
             trace_id: self.trace.clone(),
@@ -264,13 +273,13 @@ async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus>
             full_autonomy: get(AutonomyTier::FullAutonomy),
         }
     });
-    let sev1 = b.list.iter().any(|x| x.severity == "SEV-1");
+    let sev1 = b.list.iter().any(|x| x.severity == Severity::Sev1);
     let system_status = if sev1 {
-        "BLOCKED"
+        SystemState::Blocked
     } else if b.list.is_empty() {
-        "OK"
+        SystemState::Ok
     } else {
-        "DEGRADED"
+        SystemState::Degraded
     };
     let configured = configs.iter().filter(|c| c.configured()).count();
     let sandbox = configs

@@ -10,13 +10,13 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    auth::ServiceCaller,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::{
-    auth::ServiceCaller,
-    domain::evaluation::TraceBlocker,
+    domain::evaluation::{DecisionType, TraceBlocker},
     error_code::ErrorCode,
     store::page::TimeRange,
     store::traces::{
@@ -211,7 +211,7 @@ fn object_field(field: &str, v: &Option<Value>) -> Result<Value, ApiError> {
 pub struct PostDecisionTrace {
     pub run_id: Option<Uuid>,
     pub trade_log_id: Option<Uuid>,
-    /// ENTRY, EXIT or ADJUST.
+    #[schema(value_type = DecisionType)]
     pub decision_type: String,
     pub reason_human: String,
     pub reason_code: String,
@@ -252,12 +252,8 @@ async fn post_decision(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<PostDecisionTrace>,
 ) -> ApiResult<DecisionTraceBody> {
-    if !matches!(body.decision_type.as_str(), "ENTRY" | "EXIT" | "ADJUST") {
-        return Err(ApiError::validation(
-            "decision_type",
-            "must be ENTRY, EXIT or ADJUST",
-        ));
-    }
+    let decision_type = DecisionType::parse(&body.decision_type)
+        .ok_or_else(|| ApiError::validation("decision_type", "must be ENTRY, EXIT or ADJUST"))?;
     text_field("reason_human", &body.reason_human)?;
     code_field("reason_code", &body.reason_code)?;
     if !(body.confidence.is_finite() && (0.0..=1.0).contains(&body.confidence)) {
@@ -293,7 +289,7 @@ async fn post_decision(
             bot_id: id,
             run_id: body.run_id,
             trade_log_id: body.trade_log_id,
-            decision_type: body.decision_type,
+            decision_type,
             reason_human: body.reason_human,
             reason_code: body.reason_code,
             signals,

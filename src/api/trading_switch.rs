@@ -8,16 +8,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiJson, ApiOk, ApiResult, AppState,
-    auth::audit,
+    auth::{ClientIp, RecentStepUp, audit},
     envelope::{Envelope, ErrorEnvelope},
 };
-use crate::{
-    auth::{RecentStepUp, principal::ClientIp},
-    store::{
-        audit_log::{NewAuditEntry, Outcome},
-        settings::{self, Settings},
-        system_events::{NewSystemEvent, Severity},
-    },
+use crate::store::{
+    audit_log::{NewAuditEntry, Outcome},
+    settings::{self, Settings},
+    system_events::{NewSystemEvent, Severity},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {

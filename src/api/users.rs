@@ -9,15 +9,16 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
-    auth::{UserBody, audit, validate_email, validate_password},
+    auth::{
+        ClientIp, CurrentUser, UserBody, audit, require_recent_step_up, validate_email,
+        validate_password,
+    },
     envelope::{Envelope, ErrorEnvelope},
     pagination::{CursorParams, PageBody},
 };
 use crate::{
-    auth::{
-        CurrentUser, Role, password,
-        principal::{ClientIp, require_recent_step_up},
-    },
+    auth::password,
+    domain::access::Role,
     error_code::ErrorCode,
     store::{
         audit_log::{NewAuditEntry, Outcome},

@@ -19,7 +19,7 @@ use utoipa::openapi::{
     security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme},
 };
 
-use super::Role;
+use crate::domain::access::Role;
 
 pub const SESSION_SCHEME: &str = "session";
 pub const TOKEN_SCHEME: &str = "service_token";

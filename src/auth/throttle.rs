@@ -7,11 +7,10 @@
 //! attacker holding the password gets at most 9 code guesses in 10 minutes.
 //! Address: the first 10 failures are free (typos across a team behind one NAT), then the same.
 
-use axum::http::{HeaderValue, header};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
-use crate::{api::ApiError, error_code::ErrorCode, store::auth_throttle};
+use crate::store::auth_throttle;
 
 pub const MAX_DELAY_SECS: i64 = 15 * 60;
 const FREE_IP_FAILURES: i32 = 10;
@@ -37,21 +36,28 @@ fn delay(key: &str, failures: i32) -> Duration {
     Duration::seconds(secs.min(MAX_DELAY_SECS))
 }
 
-/// `RATE_LIMITED` with `Retry-After` while any key is in its delay.
-pub async fn check(pool: &PgPool, keys: &[String], now: DateTime<Utc>) -> Result<(), ApiError> {
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    /// A key is inside its delay: the attempt is refused before it is checked.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: i64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// `Throttled` (whole seconds to wait, at least 1) while any key is in its delay.
+pub async fn check(
+    pool: &PgPool,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), ThrottleError> {
     match auth_throttle::blocked_until(pool, keys, now).await? {
         None => Ok(()),
         Some(until) => {
             let wait = (until - now).num_milliseconds().max(1);
-            let secs = (wait + 999) / 1000;
-            Err(ApiError::new(ErrorCode::RateLimited)
-                .message(format!("Too many failed attempts; try again in {secs} s."))
-                .details(serde_json::json!({ "retry_after_secs": secs }))
-                .header(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_str(&secs.to_string())
-                        .unwrap_or(HeaderValue::from_static("1")),
-                ))
+            Err(ThrottleError::Throttled {
+                retry_after_secs: (wait + 999) / 1000,
+            })
         }
     }
 }

@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 
 use super::AdminAction;
 use crate::{
-    auth::{Role, password},
+    auth::password,
     config::Config,
+    domain::access::Role,
     store::{
         self, Database,
         audit_log::{self, Actor, NewAuditEntry, Outcome},

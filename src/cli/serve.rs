@@ -68,7 +68,7 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
     }
 
     // Bots that were running come back only through safe start.
-    match api::bot_lifecycle::resume_after_restart(&state).await {
+    match state.lifecycle().resume_after_restart().await {
         Ok(report) => tracing::info!(
             resumed = report.resumed.len(),
             refused = report.refused.len(),
@@ -76,7 +76,11 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         ),
         Err(err) => tracing::error!(error = %err, "could not resume bots"),
     }
-    let housekeeping = crate::auth::spawn_housekeeping(state.clone());
+    let housekeeping = crate::auth::spawn_housekeeping(
+        state.pool.clone(),
+        state.clock.clone(),
+        state.config.auth.session_idle,
+    );
     println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
     tracing::info!(%addr, "listening");
     axum::serve(

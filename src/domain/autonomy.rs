@@ -4,8 +4,10 @@
 //! Every sub-score is 0 when its evidence is missing (a missing signal counts against the bot,
 //! never for it). Thresholds and the FULL_AUTONOMY gate list are data, below, in one place.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::risk::AutonomyTier;
@@ -71,17 +73,17 @@ pub struct Evidence {
     pub broker_ok: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
-    pub gate: &'static str,
+    pub gate: Cow<'static, str>,
     pub passed: bool,
     pub evidence: Value,
-    pub fix: &'static str,
+    pub fix: Cow<'static, str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubScore {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub score: u8,
     pub evidence: Value,
     /// Why it is not 100, when it is not.
@@ -100,21 +102,48 @@ pub struct Score {
     pub gates: Vec<GateResult>,
 }
 
+/// A tier's lowest score, as a breakdown lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub tier: AutonomyTier,
+    pub min_score: u8,
+}
+
+/// What a score stores as its `breakdown` and what is read back from it (e.g. the gates that
+/// keep a bot below the tier a promotion needs): every sub-score with its evidence, every gate
+/// with pass/fail, evidence and fix, and why the tier is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub sub_scores: Vec<SubScore>,
+    pub gates: Vec<GateResult>,
+    pub thresholds: Vec<Threshold>,
+    pub tier: AutonomyTier,
+}
+
+impl Breakdown {
+    /// The gates that did not pass.
+    pub fn failed_gates(&self) -> impl Iterator<Item = &GateResult> {
+        self.gates.iter().filter(|g| !g.passed)
+    }
+}
+
 impl Score {
-    /// The stored `breakdown`: every sub-score with its evidence, every gate with pass/fail,
-    /// evidence and fix, and why the tier is what it is.
-    pub fn breakdown(&self) -> Value {
-        json!({
-            "sub_scores": [
-                self.data_reliability, self.decision_quality, self.risk_discipline,
-                self.execution_health, self.supervisor_trust,
+    pub fn breakdown(&self) -> Breakdown {
+        Breakdown {
+            sub_scores: vec![
+                self.data_reliability.clone(),
+                self.decision_quality.clone(),
+                self.risk_discipline.clone(),
+                self.execution_health.clone(),
+                self.supervisor_trust.clone(),
             ],
-            "gates": self.gates,
-            "thresholds": TIER_THRESHOLDS.iter()
-                .map(|(t, s)| json!({"tier": t.as_str(), "min_score": s}))
-                .collect::<Vec<_>>(),
-            "tier": self.tier.as_str(),
-        })
+            gates: self.gates.clone(),
+            thresholds: TIER_THRESHOLDS
+                .iter()
+                .map(|&(tier, min_score)| Threshold { tier, min_score })
+                .collect(),
+            tier: self.tier,
+        }
     }
 }
 
@@ -124,7 +153,7 @@ fn clamp(v: f64) -> u8 {
 
 fn sub(name: &'static str, score: f64, evidence: Value, note: impl Into<String>) -> SubScore {
     SubScore {
-        name,
+        name: Cow::Borrowed(name),
         score: clamp(score),
         evidence,
         note: note.into(),
@@ -314,11 +343,11 @@ pub fn score(e: &Evidence) -> Score {
     let recent_decision = e
         .last_decision_at
         .is_some_and(|t| e.now - t <= RECENT_DECISION);
-    let gate = |gate, passed, evidence: Value, fix| GateResult {
-        gate,
+    let gate = |gate: &'static str, passed, evidence: Value, fix: &'static str| GateResult {
+        gate: Cow::Borrowed(gate),
         passed,
         evidence,
-        fix,
+        fix: Cow::Borrowed(fix),
     };
     let gates = vec![
         gate(
@@ -549,5 +578,30 @@ mod tests {
         });
         // 100 − 50 (kill) − min(50, 50/1000 × 500 = 25).
         assert_eq!(s.risk_discipline.score, 25);
+    }
+
+    #[test]
+    fn the_stored_breakdown_reads_back_as_the_score_wrote_it() {
+        let s = score(&Evidence {
+            fills_total: 0,
+            ..healthy()
+        });
+        let stored = serde_json::to_value(s.breakdown()).unwrap();
+        let keys: Vec<&str> = stored
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["gates", "sub_scores", "thresholds", "tier"]);
+        assert_eq!(stored["tier"], "SUPERVISED");
+        assert_eq!(
+            stored["thresholds"][0],
+            json!({"tier": "FULL_AUTONOMY", "min_score": 85})
+        );
+        let read: Breakdown = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, s.breakdown());
+        let failed: Vec<&str> = read.failed_gates().map(|g| g.gate.as_ref()).collect();
+        assert_eq!(failed, ["execution_evidence"]);
     }
 }

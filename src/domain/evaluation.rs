@@ -26,7 +26,17 @@ pub enum DecisionType {
 }
 
 impl DecisionType {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [DecisionType; 3] = [
+        DecisionType::Entry,
+        DecisionType::Exit,
+        DecisionType::Adjust,
+    ];
+
+    pub fn parse(raw: &str) -> Option<DecisionType> {
+        DecisionType::ALL.into_iter().find(|d| d.as_str() == raw)
+    }
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             DecisionType::Entry => "ENTRY",
             DecisionType::Exit => "EXIT",

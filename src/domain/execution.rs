@@ -77,6 +77,65 @@ impl OrderIntent {
     }
 }
 
+/// How an order is priced. The runners place MARKET orders only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderType {
+    Market,
+    Limit,
+    Stop,
+}
+
+impl OrderType {
+    pub const ALL: [OrderType; 3] = [OrderType::Market, OrderType::Limit, OrderType::Stop];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Market => "MARKET",
+            OrderType::Limit => "LIMIT",
+            OrderType::Stop => "STOP",
+        }
+    }
+}
+
+/// Where an order stands. SHADOW orders are RECORDED (never sent); PAPER orders are WORKING
+/// until the next bar fills or cancels them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    New,
+    Recorded,
+    Working,
+    PartiallyFilled,
+    Filled,
+    Cancelled,
+    Rejected,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::New,
+        OrderStatus::Recorded,
+        OrderStatus::Working,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Cancelled,
+        OrderStatus::Rejected,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "NEW",
+            OrderStatus::Recorded => "RECORDED",
+            OrderStatus::Working => "WORKING",
+            OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::Rejected => "REJECTED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SimFill {
     pub idempotency_key: String,

@@ -1,14 +1,17 @@
 //! Pure trading logic: no IO, no async, no clock reads (time is passed in). The backtester and
 //! the live runner call the same code, so they cannot diverge.
 
+pub mod access;
 pub mod autonomy;
 pub mod bars;
+pub mod bot;
 pub mod calendar;
 pub mod evaluation;
 pub mod execution;
 pub mod indicators;
 pub mod instruments;
 pub mod positions;
+pub mod provider;
 pub mod risk;
 pub mod side;
 pub mod strategies;

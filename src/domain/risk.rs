@@ -15,19 +15,7 @@ mod limits;
 pub use limits::{LimitError, RiskLimits, RiskLimitsPatch};
 
 /// SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Stage {
     Lab,
@@ -47,6 +35,8 @@ pub enum AutonomyTier {
 }
 
 impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Lab, Stage::Paper, Stage::Shadow, Stage::Live];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Stage::Lab => "LAB",
@@ -57,9 +47,7 @@ impl Stage {
     }
 
     pub fn parse(raw: &str) -> Option<Stage> {
-        [Stage::Lab, Stage::Paper, Stage::Shadow, Stage::Live]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        Stage::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
     /// The next stage up, if any.
@@ -73,8 +61,21 @@ impl Stage {
     }
 }
 
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl AutonomyTier {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [AutonomyTier; 4] = [
+        AutonomyTier::Locked,
+        AutonomyTier::Supervised,
+        AutonomyTier::LimitedAutonomy,
+        AutonomyTier::FullAutonomy,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             AutonomyTier::Locked => "LOCKED",
             AutonomyTier::Supervised => "SUPERVISED",

@@ -14,10 +14,11 @@ use url::Url;
 use uuid::Uuid;
 
 use super::{
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
     registry::ProviderConfig,
     usage::UsageSink,
 };
+use crate::domain::provider::Outcome;
 use crate::{
     clock::Clock,
     config::Secret,

@@ -10,6 +10,7 @@ pub mod usage;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
+use crate::domain::provider::Outcome;
 use providers::ProviderClient;
 use registry::{EnvMap, PROVIDERS, ProviderConfig};
 use usage::UsageSink;
@@ -70,7 +71,8 @@ pub fn is_connected(
     config: &ProviderConfig,
     v: Option<&crate::store::integrations::Verification>,
 ) -> bool {
-    config.configured() && v.is_some_and(|v| v.endpoint == endpoint_of(config) && v.outcome == "ok")
+    config.configured()
+        && v.is_some_and(|v| v.endpoint == endpoint_of(config) && v.outcome == Outcome::Ok)
 }
 
 /// The endpoint a verify result applies to: origin only (no path, no credentials).
@@ -89,7 +91,7 @@ impl Integrations {
     pub async fn record_verification(
         &self,
         pool: &sqlx::PgPool,
-        bus: &crate::runtime::bus::EventBus,
+        bus: &crate::bus::EventBus,
         id: &str,
         report: &providers::VerifyReport,
         latency: Duration,
@@ -101,7 +103,7 @@ impl Integrations {
         let client = self.client(id)?;
         let verification = Verification {
             provider_id: id.to_owned(),
-            outcome: report.outcome.as_str().to_owned(),
+            outcome: report.outcome,
             error_code: report.error_code.clone(),
             message: report.message.clone(),
             endpoint: endpoint_of(&client.config),
@@ -113,8 +115,8 @@ impl Integrations {
         let stored = async {
             upsert_verification(pool, &verification).await?;
             let (severity, code) = match report.outcome {
-                outcome::Outcome::Ok => (Severity::Info, "INTEGRATION_VERIFIED"),
-                outcome::Outcome::Unverifiable => (Severity::Info, "INTEGRATION_UNVERIFIABLE"),
+                Outcome::Ok => (Severity::Info, "INTEGRATION_VERIFIED"),
+                Outcome::Unverifiable => (Severity::Info, "INTEGRATION_UNVERIFIABLE"),
                 _ => (Severity::Sev3, "INTEGRATION_VERIFY_FAILED"),
             };
             let event = NewSystemEvent::new(

@@ -1,50 +1,9 @@
-//! The result vocabulary of provider calls: SPEC §4 outcome categories and a call failure.
+//! How provider calls fail: a call failure with its SPEC §4 outcome category
+//! (`domain::provider::Outcome`) and the stable usage-event error codes.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// What a verify (or any call) proved, SPEC §4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Ok,
-    InvalidCredentials,
-    InsufficientPlan,
-    RateLimited,
-    Unreachable,
-    ProviderError,
-    Unverifiable,
-}
-
-impl Outcome {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::InvalidCredentials => "invalid_credentials",
-            Outcome::InsufficientPlan => "insufficient_plan",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Unreachable => "unreachable",
-            Outcome::ProviderError => "provider_error",
-            Outcome::Unverifiable => "unverifiable",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Outcome::Ok,
-            Outcome::InvalidCredentials,
-            Outcome::InsufficientPlan,
-            Outcome::RateLimited,
-            Outcome::Unreachable,
-            Outcome::ProviderError,
-            Outcome::Unverifiable,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-    }
-}
+use crate::domain::provider::Outcome;
 
 /// Error codes written to usage events (`error_code`) for failed calls.
 pub mod codes {

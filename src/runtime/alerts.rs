@@ -25,8 +25,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{RuntimeHandle, TelemetryHandle};
+use crate::domain::provider::Outcome;
 use crate::integrations::{
-    outcome::{Failure, Outcome},
+    outcome::Failure,
     providers::{
         ProviderClient,
         discord::{self, CONTENT_MAX_CHARS},
@@ -139,8 +140,8 @@ impl RuntimeHandle {
 }
 
 /// Is this event posted? (The poll's SQL applies the same rule.)
-pub fn alertable(severity: &str, code: &str) -> bool {
-    severity == Severity::Sev1.as_str() || KILL_CODES.contains(&code)
+pub fn alertable(severity: Severity, code: &str) -> bool {
+    severity == Severity::Sev1 || KILL_CODES.contains(&code)
 }
 
 /// One message to post.
@@ -567,7 +568,7 @@ mod tests {
         SystemEvent {
             id: Uuid::now_v7(),
             created_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
-            severity: "SEV-1".into(),
+            severity: Severity::Sev1,
             code: code.into(),
             message: format!("{code} happened @everyone"),
             bot_id: bot,
@@ -598,10 +599,10 @@ mod tests {
 
     #[test]
     fn what_is_alertable() {
-        assert!(alertable("SEV-1", "SUPERVISION_MELTDOWN"));
-        assert!(alertable("SEV-2", "BOT_KILLED"));
-        assert!(!alertable("SEV-2", "CIRCUIT_BREAKER_OPENED"));
-        assert!(!alertable("INFO", "KILL_SWITCH_RELEASED"));
+        assert!(alertable(Severity::Sev1, "SUPERVISION_MELTDOWN"));
+        assert!(alertable(Severity::Sev2, "BOT_KILLED"));
+        assert!(!alertable(Severity::Sev2, "CIRCUIT_BREAKER_OPENED"));
+        assert!(!alertable(Severity::Info, "KILL_SWITCH_RELEASED"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, types::Json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -55,17 +55,6 @@ impl TierBook {
         }
         out
     }
-}
-
-pub fn parse_tier(raw: &str) -> Option<AutonomyTier> {
-    [
-        AutonomyTier::Locked,
-        AutonomyTier::Supervised,
-        AutonomyTier::LimitedAutonomy,
-        AutonomyTier::FullAutonomy,
-    ]
-    .into_iter()
-    .find(|t| t.as_str() == raw)
 }
 
 /// The system-wide part of the FULL_AUTONOMY gates (SPEC §7), and the breaker of the
@@ -281,8 +270,8 @@ pub async fn rescore(
             risk_discipline_score: i32::from(s.risk_discipline.score),
             execution_health_score: i32::from(s.execution_health.score),
             supervisor_trust_score: i32::from(s.supervisor_trust.score),
-            autonomy_tier: s.tier.as_str().to_owned(),
-            breakdown: s.breakdown(),
+            autonomy_tier: s.tier,
+            breakdown: Json(s.breakdown()),
             last_updated_at: now,
         };
         autonomy_scores::upsert(pool, &row).await?;
@@ -308,7 +297,7 @@ pub async fn rescore(
                 .metadata(json!({
                     "from": before.map(AutonomyTier::as_str), "to": s.tier.as_str(),
                     "score": s.autonomy_score,
-                    "failed_gates": s.gates.iter().filter(|g| !g.passed).map(|g| g.gate).collect::<Vec<_>>(),
+                    "failed_gates": s.gates.iter().filter(|g| !g.passed).map(|g| &g.gate).collect::<Vec<_>>(),
                 })),
             );
         }

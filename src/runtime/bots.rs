@@ -32,8 +32,9 @@ use uuid::Uuid;
 
 use super::evaluator::{BotEvaluator, Outcome, Trading};
 use super::events::{TelemetrySink, bot_of, bot_scope};
-use super::registry::{BotStatus, Registry, RunnerShared};
-use super::scheduler::{BarTick, Timeframe};
+use super::registry::{Registry, RunnerShared};
+use super::scheduler::BarTick;
+use crate::domain::{bot::BotStatus, timeframe::Timeframe};
 use crate::store::system_events::{NewSystemEvent, Severity};
 
 /// Supervision settings of each runner.

@@ -18,19 +18,19 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::RuntimeHandle;
 use super::feed::{BarFeed, FeedRequest};
 use super::trace_writer::{NoTradeOp, TraceSender};
-use super::{EventBus, RuntimeHandle, TraceKind, TraceSummary};
+use crate::bus::{EventBus, TraceKind, TraceSummary};
 use crate::clock::Clock;
 use crate::domain::{
     bars::Bar,
     calendar::{HolidayCalendar, trade_date},
     evaluation::{Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar, fold_key},
-    execution::{ExecutionOutcome, OrderIntent, SimParams, execute},
+    execution::{ExecutionOutcome, OrderIntent, OrderStatus, OrderType, SimParams, execute},
     instruments::{ContractSpec, Symbol},
     positions::Position,
     risk::{AutonomyTier, GateContext, RiskLimits, Stage},
-    side::Side,
     strategy_config::StrategyConfig,
     timeframe::Timeframe,
 };
@@ -137,8 +137,7 @@ pub struct BotEvaluator {
 }
 
 fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
-    let symbol = Symbol::parse(&bot.symbol).ok_or_else(|| format!("symbol {}", bot.symbol))?;
-    let stage = bot.stage().ok_or_else(|| format!("stage {}", bot.stage))?;
+    let (symbol, stage) = (bot.symbol, bot.stage);
     let config: StrategyConfig =
         serde_json::from_value(bot.strategy.clone()).map_err(|e| format!("strategy: {e}"))?;
     let limits = RiskLimits::from_stored(&bot.risk_limits, timeframe)?;
@@ -150,10 +149,6 @@ fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
         limits,
         is_trading_enabled: bot.is_trading_enabled,
     })
-}
-
-fn side_of(raw: &str) -> Side {
-    if raw == "SELL" { Side::Sell } else { Side::Buy }
 }
 
 impl BotEvaluator {
@@ -173,9 +168,9 @@ impl BotEvaluator {
         let today = trade_date(now);
         let mut day_baseline = Decimal::ZERO;
         let mut peak_equity = Decimal::ZERO;
-        for f in fills::for_bot(pool, bot_id, s.symbol.as_str()).await? {
+        for f in fills::for_bot(pool, bot_id, s.symbol).await? {
             let quantity = u32::try_from(f.quantity).unwrap_or(0);
-            position.apply_fill(side_of(&f.side), quantity, f.price, f.commission);
+            position.apply_fill(f.side, quantity, f.price, f.commission);
             // Equity marked at each fill: the best peak the ledger can prove.
             peak_equity = peak_equity.max(position.total_pnl(f.price));
             if trade_date(f.filled_at) < today {
@@ -186,7 +181,7 @@ impl BotEvaluator {
             .await?
             .into_iter()
             .rev()
-            .find(|o| o.stage == Stage::Paper.as_str());
+            .find(|o| o.stage == Stage::Paper);
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
         let fold = traces::foldable_no_trade(pool, bot_id)
             .await?
@@ -287,7 +282,7 @@ impl BotEvaluator {
         // Risk counts the working order as if filled (it will be, at the next open).
         let mut projected = self.position.clone();
         if let Some(o) = &self.working {
-            projected.quantity += side_of(&o.side).sign() * i64::from(o.quantity);
+            projected.quantity += o.side.sign() * i64::from(o.quantity);
         }
         let gates = GateContext {
             now,
@@ -382,7 +377,7 @@ impl BotEvaluator {
             }
             return Ok(());
         };
-        let side = side_of(&order.side);
+        let side = order.side;
         let intent = OrderIntent {
             bot_id: self.bot_id,
             symbol: self.s.symbol,
@@ -463,10 +458,10 @@ impl BotEvaluator {
         trace: &TraceId,
     ) -> Result<Outcome, sqlx::Error> {
         let status = match d.execution {
-            ExecutionOutcome::AwaitingNextBar => "WORKING",
-            ExecutionOutcome::WouldSend { .. } => "RECORDED",
+            ExecutionOutcome::AwaitingNextBar => OrderStatus::Working,
+            ExecutionOutcome::WouldSend { .. } => OrderStatus::Recorded,
             // evaluate_bar is called without a next bar: PAPER always awaits it.
-            ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => "WORKING",
+            ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
         };
         let mut risk_snapshot = d.risk_snapshot.clone();
         if let Value::Object(m) = &mut risk_snapshot {
@@ -478,14 +473,14 @@ impl BotEvaluator {
             run_id: Some(self.run_id),
             decision_trace_id: None,
             idempotency_key: d.order.idempotency_key.clone(),
-            symbol: self.s.symbol.as_str().to_owned(),
-            side: d.order.side.as_str().to_owned(),
+            symbol: self.s.symbol,
+            side: d.order.side,
             quantity: i32::try_from(d.order.quantity).unwrap_or(i32::MAX),
-            order_type: "MARKET".into(),
+            order_type: OrderType::Market,
             limit_price: None,
             stop_price: None,
-            stage: self.s.stage.as_str().to_owned(),
-            status: status.into(),
+            stage: self.s.stage,
+            status,
             decision_bar_at: Some(d.order.bar_ts),
             reference_price: Some(d.order.reference_price),
         };
@@ -493,7 +488,7 @@ impl BotEvaluator {
             bot_id: self.bot_id,
             run_id: Some(self.run_id),
             trade_log_id: None,
-            decision_type: d.decision_type.as_str().to_owned(),
+            decision_type: d.decision_type,
             reason_human: d.reason_human.clone(),
             reason_code: d.reason_code.clone(),
             signals: d.signals.clone(),
@@ -517,13 +512,13 @@ impl BotEvaluator {
                 });
                 self.order_times.push_back(now);
                 self.fold = None;
-                if order.status == "WORKING" {
+                if order.status == OrderStatus::Working {
                     self.working = Some(order);
                 }
                 Ok(Outcome::Decided)
             }
             Placed::Existing(order) => {
-                if order.status == "WORKING" && self.working.is_none() {
+                if order.status == OrderStatus::Working && self.working.is_none() {
                     self.working = Some(order.clone());
                 }
                 let blocker = TraceBlocker {
@@ -531,7 +526,8 @@ impl BotEvaluator {
                     code: "ORDER_ALREADY_PLACED".into(),
                     reason_human: format!(
                         "This decision's order {} was already placed (status {}); it is never sent or booked twice.",
-                        order.id, order.status
+                        order.id,
+                        order.status.as_str()
                     ),
                     suggested_fix: "None needed: the runner restarted and re-derived a decision it had already acted on.".into(),
                 };

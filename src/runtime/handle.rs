@@ -2,6 +2,8 @@
 //! kill, re-arm runners; call providers) and to read its snapshots without awaiting Postgres.
 
 use super::*;
+use crate::bus::EventBus;
+use crate::domain::bot::BotStatus;
 
 impl RuntimeHandle {
     /// A handle with nothing running behind it: snapshots are empty/UNKNOWN and every command

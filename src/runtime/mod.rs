@@ -17,11 +17,11 @@
 pub mod alerts;
 pub mod autonomy;
 pub mod bots;
-pub mod bus;
 pub mod evaluator;
 pub mod events;
 pub mod feed;
 mod handle;
+pub mod lifecycle;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
@@ -43,10 +43,9 @@ use tradeplane_actors::{
 use uuid::Uuid;
 
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
-pub use bus::{EventBus, LiveEvent, LiveKind, TraceKind, TraceSummary};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
-pub use registry::{BotStatus, BreakerView, RunnerOptions, RunnerSnapshot};
-pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth, Timeframe};
+pub use registry::{BreakerView, RunnerOptions, RunnerSnapshot};
+pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
 use crate::clock::Clock;
@@ -251,9 +250,7 @@ impl Runtime {
         });
         let tiers = Arc::new(TierBook::default());
         for (bot, tier) in crate::store::autonomy_scores::tiers(&pool).await? {
-            if let Some(tier) = autonomy::parse_tier(&tier) {
-                tiers.set(bot, tier);
-            }
+            tiers.set(bot, tier);
         }
         let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
         registry.watch_health(health_tx.clone());

@@ -46,12 +46,13 @@ use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
 use super::registry::{BreakerView, breaker_state_str};
 use crate::domain::bars::Bar;
+use crate::domain::provider::Outcome;
 pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
     Integrations,
     bars::{self, BarsError},
     http::CallContext,
-    outcome::{Outcome, codes},
+    outcome::codes,
     providers::{self, ProviderClient, VerifyReport},
 };
 use crate::store::{

@@ -25,46 +25,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::events::{bot_scope, trace_capture};
-use super::scheduler::Timeframe;
 use super::telemetry::TelemetryHandle;
+use crate::domain::{bot::BotStatus, timeframe::Timeframe};
 use crate::store::bot_instances::{self, InstanceUpsert};
 use crate::store::circuit_breakers::{self, BreakerSave};
 use crate::store::system_events::{NewSystemEvent, Severity};
-
-/// SPEC §2 bot status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BotStatus {
-    Stopped,
-    Starting,
-    Running,
-    Suspended,
-    Restarting,
-    Killed,
-    Error,
-}
-
-impl BotStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            BotStatus::Stopped => "STOPPED",
-            BotStatus::Starting => "STARTING",
-            BotStatus::Running => "RUNNING",
-            BotStatus::Suspended => "SUSPENDED",
-            BotStatus::Restarting => "RESTARTING",
-            BotStatus::Killed => "KILLED",
-            BotStatus::Error => "ERROR",
-        }
-    }
-
-    /// A runner instance exists or is about to.
-    pub const fn is_live(self) -> bool {
-        matches!(
-            self,
-            BotStatus::Starting | BotStatus::Running | BotStatus::Restarting | BotStatus::Suspended
-        )
-    }
-}
 
 pub fn breaker_state_str(s: BreakerState) -> &'static str {
     match s {
@@ -449,8 +414,8 @@ impl Registry {
         let from = std::mem::replace(&mut slot.published, slot.status);
         self.telemetry.bus().publish_bot_status(
             bot_id,
-            from.as_str(),
-            slot.status.as_str(),
+            from,
+            slot.status,
             slot.last_error.as_deref(),
         );
     }
@@ -551,7 +516,7 @@ impl Registry {
         InstanceUpsert {
             bot_id: slot.bot_id,
             node: self.node.clone(),
-            status: slot.status.as_str().to_owned(),
+            status: slot.status,
             started_at: slot.started_at,
             last_heartbeat_at: slot.shared.last_beat(),
             restart_count: i32::try_from(slot.restart_count).unwrap_or(i32::MAX),
@@ -573,8 +538,7 @@ impl Registry {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);
         }
-        let statuses: Vec<(Uuid, &str)> =
-            rows.iter().map(|r| (r.bot_id, r.status.as_str())).collect();
+        let statuses: Vec<(Uuid, BotStatus)> = rows.iter().map(|r| (r.bot_id, r.status)).collect();
         if let Err(err) = crate::store::bots::mirror_runtime_status(pool, &statuses).await {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);

@@ -29,7 +29,7 @@ use crate::clock::Clock;
 use crate::store::jobs;
 use crate::store::system_events::{NewSystemEvent, Severity};
 
-pub use crate::domain::timeframe::Timeframe;
+use crate::domain::timeframe::Timeframe;
 
 /// One bar boundary reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

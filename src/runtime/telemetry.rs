@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
-use super::bus::{BusConfig, EventBus};
+use crate::bus::{BusConfig, EventBus};
 use crate::clock::Clock;
 use crate::store::system_events::{self, NewSystemEvent, Severity, StampedSystemEvent};
 use crate::store::usage_events::{self, UsageEvent};

@@ -13,6 +13,7 @@ use crate::trace::TraceId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
+#[schema(as = AuditOutcome)]
 pub enum Outcome {
     Success,
     Denied,
@@ -20,6 +21,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Denied, Outcome::Failed];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "SUCCESS",
@@ -40,8 +43,7 @@ pub struct AuditEntry {
     /// e.g. `auth.login`, `users.update`, `system.trading_switch`.
     pub action: String,
     pub target: Option<String>,
-    /// `SUCCESS`, `DENIED` or `FAILED`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub trace_id: String,
     pub ip: Option<String>,
     pub metadata: Value,

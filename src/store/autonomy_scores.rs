@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgPool, types::Json};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::domain::{autonomy::Breakdown, risk::AutonomyTier};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct AutonomyScoreRow {
@@ -19,11 +20,10 @@ pub struct AutonomyScoreRow {
     pub risk_discipline_score: i32,
     pub execution_health_score: i32,
     pub supervisor_trust_score: i32,
-    /// `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`.
-    pub autonomy_tier: String,
+    pub autonomy_tier: AutonomyTier,
     /// Every sub-score with its evidence, every gate with pass/fail, evidence and fix.
     #[schema(value_type = Object)]
-    pub breakdown: Value,
+    pub breakdown: Json<Breakdown>,
     pub last_updated_at: DateTime<Utc>,
 }
 
@@ -49,7 +49,7 @@ pub async fn upsert(pool: &PgPool, r: &AutonomyScoreRow) -> Result<(), sqlx::Err
     .bind(r.risk_discipline_score)
     .bind(r.execution_health_score)
     .bind(r.supervisor_trust_score)
-    .bind(&r.autonomy_tier)
+    .bind(r.autonomy_tier)
     .bind(&r.breakdown)
     .bind(r.last_updated_at)
     .execute(pool)
@@ -65,14 +65,14 @@ pub async fn get(pool: &PgPool, bot_id: Uuid) -> Result<Option<AutonomyScoreRow>
 }
 
 /// Every bot's stored tier (the runners' tier book is seeded from it on start).
-pub async fn tiers(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+pub async fn tiers(pool: &PgPool) -> Result<Vec<(Uuid, AutonomyTier)>, sqlx::Error> {
     sqlx::query_as("SELECT bot_id, autonomy_tier FROM autonomy_scores")
         .fetch_all(pool)
         .await
 }
 
 /// Bots per tier; bots never scored count as LOCKED (no evidence).
-pub async fn tier_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn tier_counts(pool: &PgPool) -> Result<Vec<(AutonomyTier, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT COALESCE(s.autonomy_tier, 'LOCKED') AS tier, count(*) FROM bots b \
          LEFT JOIN autonomy_scores s ON s.bot_id = b.id GROUP BY 1",

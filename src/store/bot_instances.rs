@@ -7,13 +7,13 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::bot::BotStatus;
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct BotInstance {
     pub bot_id: Uuid,
     pub node: String,
-    /// SPEC §2 bot status: `STOPPED`, `STARTING`, `RUNNING`, `SUSPENDED`, `RESTARTING`,
-    /// `KILLED`, `ERROR`.
-    pub status: String,
+    pub status: BotStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     pub restart_count: i32,
@@ -26,7 +26,7 @@ pub struct BotInstance {
 pub struct InstanceUpsert {
     pub bot_id: Uuid,
     pub node: String,
-    pub status: String,
+    pub status: BotStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     pub restart_count: i32,
@@ -49,7 +49,7 @@ pub async fn upsert_many(pool: &PgPool, rows: &[InstanceUpsert]) -> Result<u64, 
     for r in rows {
         ids.push(r.bot_id);
         nodes.push(r.node.as_str());
-        statuses.push(r.status.as_str());
+        statuses.push(r.status);
         started.push(r.started_at);
         beats.push(r.last_heartbeat_at);
         restarts.push(r.restart_count);

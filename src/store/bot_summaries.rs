@@ -8,11 +8,13 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::domain::risk::AutonomyTier;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BotSummaryRow {
     pub bot_id: Uuid,
     pub autonomy_score: Option<i32>,
-    pub autonomy_tier: Option<String>,
+    pub autonomy_tier: Option<AutonomyTier>,
     pub autonomy_computed_at: Option<DateTime<Utc>>,
     /// Signed contracts of the bot's position in its symbol; `None` before its first fill.
     pub position_quantity: Option<i32>,

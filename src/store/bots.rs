@@ -1,7 +1,4 @@
 //! `bots`: what each bot trades, how, at which stage, and its lifecycle status.
-//!
-//! Stage is the domain's (`crate::domain::risk::Stage`); status reuses the runtime's SPEC §2
-//! `BotStatus` (`crate::runtime::BotStatus`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,34 +8,17 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page, TimeRange, push_window};
-pub use crate::domain::risk::Stage;
-pub use crate::runtime::BotStatus;
+use crate::domain::{bot::BotStatus, instruments::Symbol, risk::Stage, timeframe::Timeframe};
 
-pub fn parse_status(raw: &str) -> Option<BotStatus> {
-    [
-        BotStatus::Stopped,
-        BotStatus::Starting,
-        BotStatus::Running,
-        BotStatus::Suspended,
-        BotStatus::Restarting,
-        BotStatus::Killed,
-        BotStatus::Error,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == raw)
-}
-
-/// A bot row. `stage`/`status` are their SPEC §2 names; `strategy` is `{kind, params}`.
+/// A bot row. `strategy` is `{kind, params}`.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Bot {
     pub id: Uuid,
     pub name: String,
-    pub symbol: String,
-    pub timeframe: String,
-    /// `LAB`, `PAPER`, `SHADOW` or `LIVE`.
-    pub stage: String,
-    /// `STOPPED`, `STARTING`, `RUNNING`, `SUSPENDED`, `RESTARTING`, `KILLED` or `ERROR`.
-    pub status: String,
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
+    pub stage: Stage,
+    pub status: BotStatus,
     #[schema(value_type = Object)]
     pub strategy: Value,
     /// Complete limits as the API shows them (see `domain::risk::RiskLimits::from_stored`).
@@ -50,20 +30,11 @@ pub struct Bot {
     pub created_by: Option<String>,
 }
 
-impl Bot {
-    pub fn stage(&self) -> Option<Stage> {
-        Stage::parse(&self.stage)
-    }
-    pub fn status(&self) -> Option<BotStatus> {
-        parse_status(&self.status)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct NewBot {
     pub name: String,
-    pub symbol: String,
-    pub timeframe: String,
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
     pub stage: Stage,
     pub strategy: Value,
     pub risk_limits: Value,
@@ -100,7 +71,7 @@ pub async fn insert(
     .bind(bot.name)
     .bind(bot.symbol)
     .bind(bot.timeframe)
-    .bind(bot.stage.as_str())
+    .bind(bot.stage)
     .bind(bot.strategy)
     .bind(bot.risk_limits)
     .bind(now)
@@ -129,7 +100,7 @@ pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Bot>, sqlx
 pub struct BotFilter {
     pub stage: Option<Stage>,
     pub status: Option<BotStatus>,
-    pub symbol: Option<String>,
+    pub symbol: Option<Symbol>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -142,13 +113,13 @@ pub async fn list(
 ) -> Result<Page<Bot>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM bots WHERE true");
     if let Some(stage) = filter.stage {
-        q.push(" AND stage = ").push_bind(stage.as_str());
+        q.push(" AND stage = ").push_bind(stage);
     }
     if let Some(status) = filter.status {
-        q.push(" AND status = ").push_bind(status.as_str());
+        q.push(" AND status = ").push_bind(status);
     }
-    if let Some(symbol) = &filter.symbol {
-        q.push(" AND symbol = ").push_bind(symbol.clone());
+    if let Some(symbol) = filter.symbol {
+        q.push(" AND symbol = ").push_bind(symbol);
     }
     push_window(
         &mut q,
@@ -206,7 +177,7 @@ pub async fn set_status(
 ) -> Result<Option<Bot>, sqlx::Error> {
     sqlx::query_as("UPDATE bots SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *")
         .bind(id)
-        .bind(status.as_str())
+        .bind(status)
         .bind(now)
         .fetch_optional(pool)
         .await
@@ -224,8 +195,8 @@ pub async fn set_stage(
         "UPDATE bots SET stage = $3, updated_at = $4 WHERE id = $1 AND stage = $2 RETURNING *",
     )
     .bind(id)
-    .bind(from.as_str())
-    .bind(to.as_str())
+    .bind(from)
+    .bind(to)
     .bind(now)
     .fetch_optional(pool)
     .await
@@ -259,14 +230,18 @@ pub async fn mark_killed(
 /// SUSPENDED and RESTARTING only move bots that are live already.
 pub async fn mirror_runtime_status(
     pool: &PgPool,
-    rows: &[(Uuid, &str)],
+    rows: &[(Uuid, BotStatus)],
 ) -> Result<u64, sqlx::Error> {
-    let rows: Vec<&(Uuid, &str)> = rows
+    let rows: Vec<&(Uuid, BotStatus)> = rows
         .iter()
         .filter(|(_, s)| {
             matches!(
-                *s,
-                "RUNNING" | "SUSPENDED" | "RESTARTING" | "ERROR" | "KILLED"
+                s,
+                BotStatus::Running
+                    | BotStatus::Suspended
+                    | BotStatus::Restarting
+                    | BotStatus::Error
+                    | BotStatus::Killed
             )
         })
         .collect();

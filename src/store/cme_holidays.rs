@@ -9,11 +9,29 @@ use utoipa::ToSchema;
 
 use crate::domain::calendar::{Holiday, HolidayCalendar, HolidayKind};
 
+/// What a holiday row does to the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DayKind {
+    Closed,
+    EarlyClose,
+}
+
+impl DayKind {
+    pub const ALL: [DayKind; 2] = [DayKind::Closed, DayKind::EarlyClose];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DayKind::Closed => "CLOSED",
+            DayKind::EarlyClose => "EARLY_CLOSE",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 pub struct CmeHoliday {
     pub date: NaiveDate,
-    /// `CLOSED` or `EARLY_CLOSE`.
-    pub kind: String,
+    pub kind: DayKind,
     /// Chicago time of the early halt (`EARLY_CLOSE` only).
     pub early_close_time: Option<NaiveTime>,
     pub name: String,
@@ -27,7 +45,7 @@ pub async fn upsert(pool: &PgPool, h: &CmeHoliday) -> Result<(), sqlx::Error> {
          early_close_time = EXCLUDED.early_close_time, name = EXCLUDED.name",
     )
     .bind(h.date)
-    .bind(&h.kind)
+    .bind(h.kind)
     .bind(h.early_close_time)
     .bind(&h.name)
     .execute(pool)
@@ -51,13 +69,14 @@ pub async fn between(
 impl CmeHoliday {
     /// The domain rule this row stands for; `Err` says why the row is unusable.
     pub fn to_domain(&self) -> Result<Holiday, String> {
-        let kind = match (self.kind.as_str(), self.early_close_time) {
-            ("CLOSED", None) => HolidayKind::Closed,
-            ("EARLY_CLOSE", Some(t)) => HolidayKind::EarlyClose(t),
+        let kind = match (self.kind, self.early_close_time) {
+            (DayKind::Closed, None) => HolidayKind::Closed,
+            (DayKind::EarlyClose, Some(t)) => HolidayKind::EarlyClose(t),
             (kind, t) => {
                 return Err(format!(
-                    "kind {kind:?} with early_close_time {t:?} is not CLOSED without a time \
-                     or EARLY_CLOSE with one"
+                    "kind {} with early_close_time {t:?} is not CLOSED without a time \
+                     or EARLY_CLOSE with one",
+                    kind.as_str()
                 ));
             }
         };

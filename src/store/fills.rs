@@ -11,7 +11,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{orders::Order, positions};
-use crate::domain::{positions::Position, side::Side};
+use crate::domain::{
+    instruments::Symbol,
+    positions::Position,
+    side::{Side, TradeSide},
+};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Fill {
@@ -31,7 +35,7 @@ pub struct Fill {
 /// A fill as the position replay needs it: its order's side.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SidedFill {
-    pub side: String,
+    pub side: Side,
     pub quantity: i32,
     pub price: Decimal,
     pub commission: Decimal,
@@ -42,7 +46,7 @@ pub struct SidedFill {
 pub async fn for_bot(
     pool: &PgPool,
     bot_id: Uuid,
-    symbol: &str,
+    symbol: Symbol,
 ) -> Result<Vec<SidedFill>, sqlx::Error> {
     sqlx::query_as(
         "SELECT o.side, f.quantity, f.price, f.commission, f.filled_at FROM fills f \
@@ -120,10 +124,6 @@ pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Err
     Ok(Booked::Filled { fill_id, trade_id })
 }
 
-fn direction(signed: i64) -> &'static str {
-    if signed > 0 { "LONG" } else { "SHORT" }
-}
-
 async fn open_trade(
     conn: &mut PgConnection,
     b: &FillBooking<'_>,
@@ -138,13 +138,13 @@ async fn open_trade(
     .bind(id)
     .bind(b.order.bot_id)
     .bind(b.order.run_id)
-    .bind(&b.order.symbol)
-    .bind(direction(signed_quantity))
+    .bind(b.order.symbol)
+    .bind(TradeSide::of(signed_quantity))
     .bind(i32::try_from(signed_quantity.abs()).unwrap_or(i32::MAX))
     .bind(b.price)
     .bind(b.filled_at)
     .bind(commission)
-    .bind(&b.order.stage)
+    .bind(b.order.stage)
     .execute(conn)
     .await?;
     Ok(id)
@@ -160,7 +160,7 @@ async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid
          WHERE bot_id = $1 AND symbol = $2 AND closed_at IS NULL FOR UPDATE",
     )
     .bind(b.order.bot_id)
-    .bind(&b.order.symbol)
+    .bind(b.order.symbol)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((trade_id, trade_qty, exit_price)) = open.filter(|_| held != 0) else {

@@ -12,11 +12,12 @@ use super::{
     page::{Cursor, Page, TimeRange, push_window},
     usage_events::UsageEvent,
 };
+use crate::domain::provider::Outcome;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Verification {
     pub provider_id: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub error_code: Option<String>,
     pub message: String,
     /// `scheme://host:port` of the endpoint verified.
@@ -37,7 +38,7 @@ pub async fn upsert_verification(pool: &PgPool, v: &Verification) -> Result<(), 
          latency_ms = EXCLUDED.latency_ms, verified_at = EXCLUDED.verified_at, trace_id = EXCLUDED.trace_id",
     )
     .bind(&v.provider_id)
-    .bind(&v.outcome)
+    .bind(v.outcome)
     .bind(&v.error_code)
     .bind(&v.message)
     .bind(&v.endpoint)

@@ -23,6 +23,15 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Timeout,
+        JobStatus::Cancelled,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "QUEUED",
@@ -59,8 +68,7 @@ impl JobStatus {
 pub struct JobRun {
     pub id: Uuid,
     pub kind: String,
-    /// `QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMEOUT` or `CANCELLED`.
-    pub status: String,
+    pub status: JobStatus,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -78,9 +86,9 @@ pub struct JobRunEvent {
     pub job_id: Uuid,
     /// Absent on the creation event.
     #[sqlx(rename = "from_status")]
-    pub from: Option<String>,
+    pub from: Option<JobStatus>,
     #[sqlx(rename = "to_status")]
-    pub to: String,
+    pub to: JobStatus,
     pub reason_code: String,
     pub trace_id: String,
     pub metadata: Value,
@@ -91,9 +99,9 @@ pub struct JobRunEvent {
 pub enum JobError {
     #[error("no job with id {0}")]
     NotFound(Uuid),
-    #[error("job is {actual}; {} → {} is not allowed", from.as_str(), to.as_str())]
+    #[error("job is {}; {} → {} is not allowed", actual.as_str(), from.as_str(), to.as_str())]
     InvalidTransition {
-        actual: String,
+        actual: JobStatus,
         from: JobStatus,
         to: JobStatus,
     },

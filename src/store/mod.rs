@@ -22,6 +22,7 @@ pub mod service_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod system_events;
+mod text_enum;
 pub mod traces;
 pub mod trades;
 pub mod usage_events;
@@ -30,6 +31,17 @@ pub mod users;
 use std::time::Duration;
 
 use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+
+/// The error code a database failure answers with: the database is unreachable
+/// (`DATABASE_UNAVAILABLE`), or anything else went wrong (`INTERNAL`).
+pub fn error_code(err: &sqlx::Error) -> crate::error_code::ErrorCode {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            crate::error_code::ErrorCode::DatabaseUnavailable
+        }
+        _ => crate::error_code::ErrorCode::Internal,
+    }
+}
 
 /// The schema, compiled in from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

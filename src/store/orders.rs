@@ -8,6 +8,13 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::{
+    execution::{OrderStatus, OrderType},
+    instruments::Symbol,
+    risk::Stage,
+    side::Side,
+};
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Order {
     pub id: Uuid,
@@ -15,19 +22,16 @@ pub struct Order {
     pub run_id: Option<Uuid>,
     pub decision_trace_id: Option<Uuid>,
     pub idempotency_key: String,
-    pub symbol: String,
-    /// `BUY` or `SELL`.
-    pub side: String,
+    pub symbol: Symbol,
+    pub side: Side,
     pub quantity: i32,
-    /// `MARKET`, `LIMIT` or `STOP`.
-    pub order_type: String,
+    pub order_type: OrderType,
     #[schema(value_type = Option<String>)]
     pub limit_price: Option<Decimal>,
     #[schema(value_type = Option<String>)]
     pub stop_price: Option<Decimal>,
-    pub stage: String,
-    /// `NEW`, `RECORDED` (SHADOW), `WORKING`, `PARTIALLY_FILLED`, `FILLED`, `CANCELLED`, `REJECTED`.
-    pub status: String,
+    pub stage: Stage,
+    pub status: OrderStatus,
     pub reject_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -44,14 +48,14 @@ pub struct NewOrder {
     pub run_id: Option<Uuid>,
     pub decision_trace_id: Option<Uuid>,
     pub idempotency_key: String,
-    pub symbol: String,
-    pub side: String,
+    pub symbol: Symbol,
+    pub side: Side,
     pub quantity: i32,
-    pub order_type: String,
+    pub order_type: OrderType,
     pub limit_price: Option<Decimal>,
     pub stop_price: Option<Decimal>,
-    pub stage: String,
-    pub status: String,
+    pub stage: Stage,
+    pub status: OrderStatus,
     pub decision_bar_at: Option<DateTime<Utc>>,
     pub reference_price: Option<Decimal>,
 }

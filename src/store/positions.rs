@@ -8,12 +8,12 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::positions::Position;
+use crate::domain::{instruments::Symbol, positions::Position};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct PositionRow {
     pub bot_id: Uuid,
-    pub symbol: String,
+    pub symbol: Symbol,
     /// Signed contracts: + long, − short.
     pub quantity: i32,
     #[schema(value_type = Option<String>)]
@@ -37,7 +37,7 @@ pub(super) async fn upsert(
          realized_pnl = EXCLUDED.realized_pnl, updated_at = EXCLUDED.updated_at",
     )
     .bind(bot_id)
-    .bind(p.symbol.as_str())
+    .bind(p.symbol)
     .bind(i32::try_from(p.quantity).unwrap_or(i32::MAX))
     .bind((p.quantity != 0).then_some(p.avg_price))
     .bind(p.realized_pnl)
@@ -50,7 +50,7 @@ pub(super) async fn upsert(
 pub async fn get(
     pool: &PgPool,
     bot_id: Uuid,
-    symbol: &str,
+    symbol: Symbol,
 ) -> Result<Option<PositionRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM positions WHERE bot_id = $1 AND symbol = $2")
         .bind(bot_id)

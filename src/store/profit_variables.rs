@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Acquire, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
@@ -22,6 +22,25 @@ pub const MARKET_DATA: &str = "market_data";
 /// strategy change, so one at a time costs nothing.
 const SYNC_LOCK: i64 = 0x7470_7072_6f66_0001;
 
+/// Whether a variable is still in use by the strategies that declared it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VariableState {
+    Active,
+    Deprecated,
+}
+
+impl VariableState {
+    pub const ALL: [VariableState; 2] = [VariableState::Active, VariableState::Deprecated];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VariableState::Active => "ACTIVE",
+            VariableState::Deprecated => "DEPRECATED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ProfitVariable {
     pub id: Uuid,
@@ -29,8 +48,7 @@ pub struct ProfitVariable {
     pub category: String,
     pub source_integration: String,
     pub variable_type: String,
-    /// `ACTIVE` or `DEPRECATED`.
-    pub state: String,
+    pub state: VariableState,
     pub last_updated_at: DateTime<Utc>,
     pub used_by_bot_ids: Value,
     pub profit_contribution_estimate: Option<f64>,

@@ -7,6 +7,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::access::Role;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Session {
     pub id: Uuid,
@@ -26,7 +28,7 @@ pub struct LiveSession {
     #[sqlx(flatten)]
     pub session: Session,
     pub email: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// A session as its owner sees it in the list.

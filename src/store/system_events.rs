@@ -23,6 +23,13 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Info,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Severity::Sev1 => "SEV-1",
@@ -33,12 +40,17 @@ impl Severity {
     }
 }
 
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct SystemEvent {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
-    /// `SEV-1`, `SEV-2`, `SEV-3` or `INFO`.
-    pub severity: String,
+    pub severity: Severity,
     pub code: String,
     pub message: String,
     pub bot_id: Option<Uuid>,
@@ -138,7 +150,7 @@ impl StampedSystemEvent {
         SystemEvent {
             id: self.id,
             created_at: self.created_at,
-            severity: e.severity.as_str().to_owned(),
+            severity: e.severity,
             code: e.code.clone(),
             message: e.message.clone(),
             bot_id: e.bot_id,

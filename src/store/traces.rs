@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page, TimeRange, bot_page};
-use crate::domain::evaluation::TraceBlocker;
+use crate::domain::evaluation::{DecisionType, TraceBlocker};
 use crate::trace::TraceId;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
@@ -19,8 +19,7 @@ pub struct DecisionTrace {
     pub run_id: Option<Uuid>,
     pub trade_log_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
-    /// `ENTRY`, `EXIT` or `ADJUST`.
-    pub decision_type: String,
+    pub decision_type: DecisionType,
     pub reason_human: String,
     pub reason_code: String,
     #[schema(value_type = Object)]
@@ -39,7 +38,7 @@ pub struct NewDecisionTrace {
     pub bot_id: Uuid,
     pub run_id: Option<Uuid>,
     pub trade_log_id: Option<Uuid>,
-    pub decision_type: String,
+    pub decision_type: DecisionType,
     pub reason_human: String,
     pub reason_code: String,
     pub signals: Value,

@@ -10,15 +10,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page, TimeRange, bot_page};
+use crate::domain::{instruments::Symbol, risk::Stage, side::TradeSide};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Trade {
     pub id: Uuid,
     pub bot_id: Uuid,
     pub run_id: Option<Uuid>,
-    pub symbol: String,
-    /// `LONG` or `SHORT`.
-    pub side: String,
+    pub symbol: Symbol,
+    pub side: TradeSide,
     /// Largest open quantity of the round trip, contracts.
     pub quantity: i32,
     /// Average entry price.
@@ -35,7 +35,7 @@ pub struct Trade {
     /// Commissions of every fill of the trade, USD.
     #[schema(value_type = String)]
     pub commission: Decimal,
-    pub stage: String,
+    pub stage: Stage,
     pub created_at: DateTime<Utc>,
 }
 

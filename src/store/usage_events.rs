@@ -45,8 +45,7 @@ pub struct UsageEvent {
     pub bot_id: Option<Uuid>,
     pub run_id: Option<Uuid>,
     pub action: String,
-    /// `OK`, `ERROR` or `VERIFY`.
-    pub status: String,
+    pub status: UsageStatus,
     pub latency_ms: i32,
     pub error_code: Option<String>,
     pub trace_id: String,
@@ -69,7 +68,7 @@ impl UsageEvent {
             bot_id: None,
             run_id: None,
             action: action.into(),
-            status: status.as_str().to_owned(),
+            status,
             latency_ms: i32::try_from(latency_ms).unwrap_or(i32::MAX),
             error_code: None,
             trace_id: TraceId::current().to_string(),
@@ -193,7 +192,7 @@ mod tests {
             .map(|i| {
                 let mut e = UsageEvent::new("databento", "bars.fetch", UsageStatus::Ok, i, now);
                 if i % 10 == 0 {
-                    e.status = UsageStatus::Error.as_str().to_owned();
+                    e.status = UsageStatus::Error;
                     e.error_code = Some("DATA_UNAVAILABLE".into());
                     e.bot_id = Some(Uuid::now_v7());
                 }

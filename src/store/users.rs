@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page};
-use crate::auth::Role;
+use crate::domain::access::Role;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub two_factor_enabled: bool,
@@ -29,16 +29,11 @@ pub struct User {
 }
 
 impl User {
-    /// The stored role; an unknown value (impossible under the CHECK) is treated as the least.
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Viewer)
-    }
-
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id,
             email: self.email.clone(),
-            role: self.role(),
+            role: self.role,
             created_at: self.created_at,
             disabled: self.disabled_at.is_some(),
             disabled_at: self.disabled_at,

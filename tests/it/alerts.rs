@@ -14,7 +14,7 @@ use tradeplane::{
     runtime::{Runtime, RuntimeConfig, RuntimeHandle, alerts::AlertStats},
     store::{
         system_events::{self, NewSystemEvent, Severity, SystemEvent},
-        usage_events,
+        usage_events::{self, UsageStatus},
     },
     trace::TraceId,
 };
@@ -192,7 +192,7 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
     assert!(
         usage
             .iter()
-            .all(|u| u.action == "alert.post" && u.status == "OK")
+            .all(|u| u.action == "alert.post" && u.status == UsageStatus::Ok)
     );
     let traces: Vec<&str> = usage.iter().map(|u| u.trace_id.as_str()).collect();
     for t in [
@@ -269,7 +269,10 @@ async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(
     );
 
     let usage = discord_usage(&pool, 3).await;
-    let failed: Vec<_> = usage.iter().filter(|u| u.status == "ERROR").collect();
+    let failed: Vec<_> = usage
+        .iter()
+        .filter(|u| u.status == UsageStatus::Error)
+        .collect();
     assert_eq!(failed.len(), 2);
     let codes: Vec<_> = failed.iter().map(|u| u.error_code.as_deref()).collect();
     assert!(codes.contains(&Some("PROVIDER_HTTP_5XX")), "{codes:?}");
@@ -340,7 +343,7 @@ async fn a_rejected_webhook_stops_alerts_with_one_sev2_event(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].severity, "SEV-2");
+    assert_eq!(rejected[0].severity, Severity::Sev2);
     assert_eq!(rejected[0].provider_id.as_deref(), Some("discord"));
     assert!(!rejected[0].message.contains(TOKEN));
     runtime.shutdown().await;

@@ -12,15 +12,18 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     domain::{
+        autonomy::Breakdown,
         calendar::{trade_date, trade_date_start},
         instruments::Symbol,
         positions::Position,
+        risk::{AutonomyTier, Stage},
         side::Side,
+        timeframe::Timeframe,
     },
-    runtime::{Fault, RunnerOptions, Timeframe},
+    runtime::{Fault, RunnerOptions},
     store::{
         autonomy_scores::{self, AutonomyScoreRow},
-        bots::{self, NewBot, Stage},
+        bots::{self, NewBot},
         fills::{self, FillBooking},
     },
 };
@@ -33,13 +36,13 @@ use crate::{
     ledger::working,
 };
 
-async fn bot(pool: &PgPool, name: &str, symbol: &str) -> Uuid {
+async fn bot(pool: &PgPool, name: &str, symbol: Symbol) -> Uuid {
     bots::insert(
         pool,
         NewBot {
             name: name.into(),
-            symbol: symbol.into(),
-            timeframe: "1m".into(),
+            symbol,
+            timeframe: Timeframe::M1,
             stage: Stage::Paper,
             strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}}),
             risk_limits: json!({}),
@@ -119,7 +122,7 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
 
     // ES bot: a round trip closed yesterday (not counted), one opened yesterday and closed
     // today, and a long still open.
-    let es = bot(&pool, "es", "ES").await;
+    let es = bot(&pool, "es", Symbol::Es).await;
     let mut p = Position::flat(Symbol::Es);
     fill(
         &pool,
@@ -166,8 +169,13 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
             risk_discipline_score: 80,
             execution_health_score: 50,
             supervisor_trust_score: 55,
-            autonomy_tier: "LIMITED_AUTONOMY".into(),
-            breakdown: json!({}),
+            autonomy_tier: AutonomyTier::LimitedAutonomy,
+            breakdown: sqlx::types::Json(Breakdown {
+                sub_scores: Vec::new(),
+                gates: Vec::new(),
+                thresholds: Vec::new(),
+                tier: AutonomyTier::LimitedAutonomy,
+            }),
             last_updated_at: now - Duration::seconds(30),
         },
     )
@@ -202,8 +210,8 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
     .unwrap();
 
     // NQ bot: never traded, scored or evaluated. MES bot: a position but no cached MES bar.
-    let nq = bot(&pool, "nq", "NQ").await;
-    let mes = bot(&pool, "mes", "MES").await;
+    let nq = bot(&pool, "nq", Symbol::Nq).await;
+    let mes = bot(&pool, "mes", Symbol::Mes).await;
     sqlx::query(
         "INSERT INTO positions (bot_id, symbol, quantity, average_price, realized_pnl) \
          VALUES ($1, 'MES', -3, 6000.25, 0)",
@@ -329,8 +337,8 @@ async fn open_breakers_name_the_bots_runner_and_its_data_provider(pool: PgPool) 
         .signed_in_as_admin()
         .await;
     let rt = app.state.runtime.clone();
-    let steady = bot(&pool, "steady", "ES").await;
-    let failing = bot(&pool, "failing", "ES").await;
+    let steady = bot(&pool, "steady", Symbol::Es).await;
+    let failing = bot(&pool, "failing", Symbol::Es).await;
     assert_eq!(open_breakers(&app, steady).await, json!([]));
 
     // Three failed verifies open databento's breaker: every bot reading from it is affected.

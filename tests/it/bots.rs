@@ -4,6 +4,12 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
+    domain::{
+        execution::{OrderStatus, OrderType},
+        instruments::Symbol,
+        risk::Stage,
+        side::Side,
+    },
     integrations::registry::EnvMap,
     store::orders::{self, NewOrder},
 };
@@ -501,29 +507,29 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         .unwrap();
 
     // A working order and a filled one; booking the same key twice books once.
-    let order = |key: &str, status: &str| NewOrder {
+    let order = |key: &str, status: OrderStatus| NewOrder {
         bot_id: running.parse().unwrap(),
         run_id: None,
         decision_trace_id: None,
         idempotency_key: key.to_owned(),
-        symbol: "ES".into(),
-        side: "BUY".into(),
+        symbol: Symbol::Es,
+        side: Side::Buy,
         quantity: 1,
-        order_type: "LIMIT".into(),
+        order_type: OrderType::Limit,
         limit_price: Some(rust_decimal::Decimal::new(500025, 2)),
         stop_price: None,
-        stage: "PAPER".into(),
-        status: status.into(),
+        stage: Stage::Paper,
+        status,
         decision_bar_at: None,
         reference_price: None,
     };
     let now = crate::helpers::now();
     let mut conn = pool.acquire().await.unwrap();
-    let (working, new) = orders::insert_once(&mut conn, order("k-1", "WORKING"), now)
+    let (working, new) = orders::insert_once(&mut conn, order("k-1", OrderStatus::Working), now)
         .await
         .unwrap();
     assert!(new);
-    let (again, new) = orders::insert_once(&mut conn, order("k-1", "WORKING"), now)
+    let (again, new) = orders::insert_once(&mut conn, order("k-1", OrderStatus::Working), now)
         .await
         .unwrap();
     assert!(!new);
@@ -532,7 +538,7 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         again.limit_price,
         Some(rust_decimal::Decimal::new(500025, 2))
     );
-    orders::insert_once(&mut conn, order("k-2", "FILLED"), now)
+    orders::insert_once(&mut conn, order("k-2", OrderStatus::Filled), now)
         .await
         .unwrap();
     let (status, body) = send(
@@ -1138,19 +1144,113 @@ async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgP
     assert_eq!(events, 1);
 }
 
+/// A stored value outside its enum (a hand edit past the CHECK) is a typed decode error at the
+/// store edge: the API answers INTERNAL for what reads the row, never panics, and the rest of
+/// the API keeps answering.
+#[sqlx::test]
+async fn a_stored_stage_outside_the_enum_is_a_decode_error_answered_internal(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let id = create(&app, "odd", "PAPER").await;
+    sqlx::query("ALTER TABLE bots DROP CONSTRAINT bots_stage_check")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE bots SET stage = 'LUNAR' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = tradeplane::store::bots::get(&pool, id.parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, sqlx::Error::ColumnDecode { .. })
+            && err.to_string().contains("`LUNAR` is not a known Stage"),
+        "{err}"
+    );
+    for path in [format!("/api/bots/{id}"), "/api/bots".to_owned()] {
+        let (status, body) = send(&app, &app.client, "GET", &path, Value::Null).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (500, "INTERNAL"),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = send(&app, &app.client, "GET", "/api/system/events", Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The tier gate reads the stored breakdown as typed gate results: a bot scored below
+/// LIMITED_AUTONOMY is refused SHADOW, naming the gates that keep it there.
+#[sqlx::test]
+async fn promotion_past_the_tier_names_the_stored_breakdowns_failed_gates(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let id = create(&app, "scored", "PAPER").await;
+    let fills_gate = json!({
+        "gate": "execution_evidence", "passed": false,
+        "evidence": {"fills_total": 3, "needed": 10},
+        "fix": "Let the bot trade PAPER until it has enough filled orders."
+    });
+    sqlx::query(
+        "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
+         decision_quality_score, risk_discipline_score, execution_health_score, \
+         supervisor_trust_score, autonomy_tier, breakdown) \
+         VALUES ($1::uuid, 55, 60, 50, 60, 50, 55, 'SUPERVISED', $2)",
+    )
+    .bind(&id)
+    .bind(json!({
+        "sub_scores": [],
+        "gates": [
+            {"gate": "not_killed_or_breaker_open", "passed": true, "evidence": {}, "fix": "re-arm"},
+            fills_gate,
+        ],
+        "thresholds": [{"tier": "LIMITED_AUTONOMY", "min_score": 70}],
+        "tier": "SUPERVISED",
+    }))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, body) = send(
+        &app,
+        &app.client,
+        "POST",
+        &format!("/api/bots/{id}/promote"),
+        json!({"to_stage": "SHADOW"}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PROMOTION_GATE_FAILED"),
+        "{body}"
+    );
+    let failed = body["error"]["details"]["failed"].as_array().unwrap();
+    let tier = failed
+        .iter()
+        .find(|f| f["code"] == "AUTONOMY_TIER_INSUFFICIENT")
+        .unwrap();
+    assert_eq!(
+        tier["message"],
+        "SHADOW needs autonomy tier LIMITED_AUTONOMY or higher; the bot is SUPERVISED (score 55)."
+    );
+    assert_eq!(
+        tier["details"],
+        json!({"tier": "SUPERVISED", "needs": "LIMITED_AUTONOMY", "failed_gates": [fills_gate]})
+    );
+}
+
 #[sqlx::test]
 async fn the_holiday_calendar_refuses_an_early_close_without_a_time(pool: PgPool) {
     use chrono::{NaiveDate, NaiveTime};
-    use tradeplane::store::cme_holidays::{self, CmeHoliday};
+    use tradeplane::store::cme_holidays::{self, CmeHoliday, DayKind};
     let thanksgiving = CmeHoliday {
         date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-        kind: "CLOSED".into(),
+        kind: DayKind::Closed,
         early_close_time: None,
         name: "Thanksgiving".into(),
     };
     let black_friday = CmeHoliday {
         date: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
-        kind: "EARLY_CLOSE".into(),
+        kind: DayKind::EarlyClose,
         early_close_time: NaiveTime::from_hms_opt(12, 15, 0),
         name: "Day after Thanksgiving".into(),
     };
@@ -1196,7 +1296,7 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
             &pool,
             &Verification {
                 provider_id: id.into(),
-                outcome: "ok".into(),
+                outcome: tradeplane::domain::provider::Outcome::Ok,
                 error_code: None,
                 message: "ok".into(),
                 endpoint: endpoint_of(config),
@@ -1249,7 +1349,8 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
         "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
          decision_quality_score, risk_discipline_score, execution_health_score, \
          supervisor_trust_score, autonomy_tier, breakdown) \
-         VALUES ($1::uuid, 75, 80, 70, 80, 70, 75, 'LIMITED_AUTONOMY', '{}')",
+         VALUES ($1::uuid, 75, 80, 70, 80, 70, 75, 'LIMITED_AUTONOMY', \
+                 '{\"sub_scores\": [], \"gates\": [], \"thresholds\": [], \"tier\": \"LIMITED_AUTONOMY\"}')",
     )
     .bind(&id)
     .execute(&pool)
@@ -1312,9 +1413,7 @@ async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: Pg
         .execute(&pool)
         .await
         .unwrap();
-    let report = tradeplane::api::bot_lifecycle::resume_after_restart(&app.state)
-        .await
-        .unwrap();
+    let report = app.state.lifecycle().resume_after_restart().await.unwrap();
     assert_eq!(report.resumed, [lab.parse::<uuid::Uuid>().unwrap()]);
     assert_eq!(report.refused.len(), 1);
     assert_eq!(report.refused[0].0, paper.parse::<uuid::Uuid>().unwrap());

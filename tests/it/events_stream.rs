@@ -10,9 +10,11 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     api::AppState,
+    bus::LiveKind,
     clock::Clock,
+    domain::timeframe::Timeframe,
     integrations::registry::EnvMap,
-    runtime::{Fault, LiveKind, RunnerOptions, RuntimeHandle, Timeframe},
+    runtime::{Fault, RunnerOptions, RuntimeHandle},
 };
 use uuid::Uuid;
 

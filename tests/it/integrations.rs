@@ -160,7 +160,7 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
 
     let events = wait_for_events(&pool, "openai", 1).await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].status, "VERIFY");
+    assert_eq!(events[0].status, UsageStatus::Verify);
     assert_eq!(
         events[0].trace_id, trace,
         "the usage event carries the request's trace id"

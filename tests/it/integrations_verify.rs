@@ -8,14 +8,14 @@ use std::{
 
 use serde_json::{Value, json};
 use tradeplane::clock::Clock;
-use tradeplane::domain::{instruments::Symbol, timeframe::Timeframe};
+use tradeplane::domain::{instruments::Symbol, provider::Outcome, timeframe::Timeframe};
 use tradeplane::integrations::{
     Integrations,
-    outcome::Outcome,
     providers::{self, VerifyReport},
     registry::{EnvMap, spec},
     usage::MemoryUsageSink,
 };
+use tradeplane::store::usage_events::UsageStatus;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{any, header, method, path},
@@ -227,7 +227,7 @@ fn assert_clean(report: &VerifyReport, sink: &MemoryUsageSink) {
     for e in sink.events() {
         let text = serde_json::to_string(&e).unwrap();
         assert!(!text.contains(FAKE_KEY), "{text}");
-        assert_eq!(e.status, "VERIFY");
+        assert_eq!(e.status, UsageStatus::Verify);
         assert_eq!(e.trace_id.len(), 32);
     }
 }
@@ -733,7 +733,7 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
     assert_eq!(bars.len(), 1);
     let events = sink.events();
     assert_eq!(events.len(), 1, "one event per call, however many attempts");
-    assert_eq!(events[0].status, "OK");
+    assert_eq!(events[0].status, UsageStatus::Ok);
     assert_eq!(events[0].metadata["attempts"], 2);
 
     let server = MockServer::start().await;
@@ -755,7 +755,7 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
     let err = fetch(&client).await.unwrap_err();
     assert_eq!(err.outcome, Outcome::InvalidCredentials);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    assert_eq!(sink.events()[0].status, "ERROR");
+    assert_eq!(sink.events()[0].status, UsageStatus::Error);
     assert_eq!(sink.events()[0].metadata["attempts"], 1);
 }
 

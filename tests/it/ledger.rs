@@ -6,9 +6,16 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sqlx::PgPool;
-use tradeplane::domain::{instruments::Symbol, positions::Position, side::Side};
+use tradeplane::domain::{
+    execution::{OrderStatus, OrderType},
+    instruments::Symbol,
+    positions::Position,
+    risk::Stage,
+    side::Side,
+    timeframe::Timeframe,
+};
 use tradeplane::store::{
-    bots::{self, NewBot, Stage},
+    bots::{self, NewBot},
     fills::{self, Booked, FillBooking},
     orders::{self, NewOrder, Order},
     positions, trades,
@@ -20,8 +27,8 @@ async fn bot(pool: &PgPool) -> Uuid {
         pool,
         NewBot {
             name: "ledger".into(),
-            symbol: "ES".into(),
-            timeframe: "1m".into(),
+            symbol: Symbol::Es,
+            timeframe: Timeframe::M1,
             stage: Stage::Paper,
             strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}}),
             risk_limits: json!({}),
@@ -43,14 +50,14 @@ pub(crate) async fn working(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty
             run_id: None,
             decision_trace_id: None,
             idempotency_key: key.into(),
-            symbol: "ES".into(),
-            side: side.as_str().into(),
+            symbol: Symbol::Es,
+            side,
             quantity: qty,
-            order_type: "MARKET".into(),
+            order_type: OrderType::Market,
             limit_price: None,
             stop_price: None,
-            stage: "PAPER".into(),
-            status: "WORKING".into(),
+            stage: Stage::Paper,
+            status: OrderStatus::Working,
             decision_bar_at: None,
             reference_price: None,
         },
@@ -173,19 +180,17 @@ async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
     assert!(s.closed_at.is_some());
 
     // The position row is the running sum; replaying the fills gives the same position.
-    let row = positions::get(&pool, bot, "ES").await.unwrap().unwrap();
+    let row = positions::get(&pool, bot, Symbol::Es)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (row.quantity, row.average_price, row.realized_pnl),
         (0, None, dec!(750))
     );
     let mut replay = Position::flat(Symbol::Es);
-    for f in fills::for_bot(&pool, bot, "ES").await.unwrap() {
-        let side = if f.side == "BUY" {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
-        replay.apply_fill(side, f.quantity as u32, f.price, f.commission);
+    for f in fills::for_bot(&pool, bot, Symbol::Es).await.unwrap() {
+        replay.apply_fill(f.side, f.quantity as u32, f.price, f.commission);
     }
     assert_eq!(replay, p);
     assert_eq!(p.net_realized(), dec!(750) - dec!(18.00));

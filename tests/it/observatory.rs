@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tradeplane::domain::{bot::BotStatus, timeframe::Timeframe};
 use tradeplane::integrations::registry::EnvMap;
-use tradeplane::runtime::{
-    BotStatus, Fault, RunnerOptions, RuntimeConfig, ScorerConfig, Timeframe,
-};
+use tradeplane::runtime::{Fault, RunnerOptions, RuntimeConfig, ScorerConfig};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
 use crate::helpers::{TestApp, envelope, spawn_app_with_env, spawn_app_with_runtime_config};

@@ -8,13 +8,12 @@ use sqlx::PgPool;
 use tradeplane::{
     api::AppState,
     clock::Clock,
-    domain::instruments::Symbol,
+    domain::{instruments::Symbol, timeframe::Timeframe},
     integrations::{http::CallContext, registry::EnvMap},
-    runtime::Timeframe,
     runtime::{
         BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig, RuntimeHandle,
     },
-    store::usage_events,
+    store::usage_events::{self, UsageStatus},
 };
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -206,7 +205,7 @@ async fn verify_through_the_api_runs_in_the_actor_once(pool: PgPool) {
         .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events_later.len(), 1, "exactly one VERIFY usage event");
-    assert_eq!(events_later[0].status, "VERIFY");
+    assert_eq!(events_later[0].status, UsageStatus::Verify);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 

@@ -8,9 +8,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::clock::Clock;
+use tradeplane::domain::{bot::BotStatus, timeframe::Timeframe};
 use tradeplane::runtime::{
-    BotStatus, Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig,
-    RuntimeError, RuntimeHandle, SchedulerConfig, Timeframe,
+    Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig, RuntimeError,
+    RuntimeHandle, SchedulerConfig,
 };
 use tradeplane::store::jobs::{self, JobError, JobStatus, NewJob, TransitionDetails};
 use tradeplane_actors::Backoff;
@@ -57,9 +58,9 @@ pub async fn bot_row(pool: &PgPool) -> Uuid {
         pool,
         tradeplane::store::bots::NewBot {
             name: format!("rt-{}", Uuid::now_v7()),
-            symbol: "ES".into(),
-            timeframe: "1s".into(),
-            stage: tradeplane::store::bots::Stage::Paper,
+            symbol: tradeplane::domain::instruments::Symbol::Es,
+            timeframe: Timeframe::S1,
+            stage: tradeplane::domain::risk::Stage::Paper,
             strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4, "average": "sma"}}),
             risk_limits: json!({}),
             created_by: None,
@@ -128,7 +129,7 @@ async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
         payload: json!({ "bars": 100 }),
     };
     let job = jobs::create(&pool, new()).await.unwrap();
-    assert_eq!(job.status, "QUEUED");
+    assert_eq!(job.status, JobStatus::Queued);
     // QUEUED → SUCCEEDED is not in the FSM.
     let err = jobs::transition(
         &pool,
@@ -151,7 +152,7 @@ async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
     )
     .await
     .unwrap();
-    assert_eq!(running.status, "RUNNING");
+    assert_eq!(running.status, JobStatus::Running);
     assert!(running.started_at.is_some() && running.heartbeat_at.is_some());
     // A stale `from` loses: the job is RUNNING now.
     let err = jobs::transition(
@@ -165,7 +166,7 @@ async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
     .await
     .unwrap_err();
     match err {
-        JobError::InvalidTransition { actual, .. } => assert_eq!(actual, "RUNNING"),
+        JobError::InvalidTransition { actual, .. } => assert_eq!(actual, JobStatus::Running),
         other => panic!("{other}"),
     }
     let done = jobs::transition(
@@ -182,7 +183,7 @@ async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
     )
     .await
     .unwrap();
-    assert_eq!(done.status, "SUCCEEDED");
+    assert_eq!(done.status, JobStatus::Succeeded);
     assert!(done.finished_at.is_some());
     assert_eq!(done.result, Some(json!({ "pnl": 12 })));
     // Terminal states go nowhere.
@@ -224,16 +225,16 @@ async fn job_fsm_allows_spec_transitions_and_rejects_others(pool: PgPool) {
     .unwrap();
 
     let events = jobs::events(&pool, job.id).await.unwrap();
-    let steps: Vec<(Option<&str>, &str, &str)> = events
+    let steps: Vec<(Option<JobStatus>, JobStatus, &str)> = events
         .iter()
-        .map(|e| (e.from.as_deref(), e.to.as_str(), e.reason_code.as_str()))
+        .map(|e| (e.from, e.to, e.reason_code.as_str()))
         .collect();
     assert_eq!(
         steps,
         vec![
-            (None, "QUEUED", "CREATED"),
-            (Some("QUEUED"), "RUNNING", "STARTED"),
-            (Some("RUNNING"), "SUCCEEDED", "COMPLETED"),
+            (None, JobStatus::Queued, "CREATED"),
+            (Some(JobStatus::Queued), JobStatus::Running, "STARTED"),
+            (Some(JobStatus::Running), JobStatus::Succeeded, "COMPLETED"),
         ]
     );
     assert_eq!(events[2].metadata, json!({ "worker": "w1" }));

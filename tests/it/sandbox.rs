@@ -10,10 +10,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
-    domain::{bars::Bar, instruments::Symbol},
+    domain::{bars::Bar, instruments::Symbol, timeframe::Timeframe},
     integrations::{http::CallContext, registry::EnvMap},
     runtime::BarsRequest,
-    runtime::Timeframe,
     sandbox,
 };
 

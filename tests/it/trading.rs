@@ -10,9 +10,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::runtime::{
-    BarTick, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig, Timeframe,
+use tradeplane::domain::{
+    execution::OrderStatus,
+    instruments::Symbol,
+    risk::Stage,
+    side::{Side, TradeSide},
+    timeframe::Timeframe,
 };
+use tradeplane::runtime::{BarTick, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, envelope, spawn_app_with_runtime_config};
@@ -150,12 +155,12 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
         .unwrap()
         .unwrap();
     assert_eq!(
-        (trade.bot_id, trade.symbol.as_str(), trade.stage.as_str()),
-        (bot, "ES", "PAPER")
+        (trade.bot_id, trade.symbol, trade.stage),
+        (bot, Symbol::Es, Stage::Paper)
     );
     let (side, status, bar_at, fill_price, commission, filled_at): (
-        String,
-        String,
+        Side,
+        OrderStatus,
         DateTime<Utc>,
         Decimal,
         Decimal,
@@ -168,10 +173,10 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(status, "FILLED");
+    assert_eq!(status, OrderStatus::Filled);
     assert_eq!(filled_at, bar_at + chrono::Duration::minutes(1));
     assert_eq!(trade.entry_price, fill_price);
-    assert_eq!(trade.side, if side == "BUY" { "LONG" } else { "SHORT" });
+    assert_eq!(trade.side, TradeSide::of(side.sign()));
     assert_eq!(commission, Decimal::new(225, 2));
     let next_open: Decimal = sqlx::query_scalar(
         "SELECT open FROM market_bars WHERE symbol = 'ES' AND timeframe = '1m' AND ts = $1 LIMIT 1",
@@ -180,13 +185,9 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
     .fetch_one(&pool)
     .await
     .unwrap();
-    let slip = if side == "BUY" {
-        Decimal::new(25, 2)
-    } else {
-        Decimal::new(-25, 2)
-    };
+    let slip = Decimal::new(25, 2) * Decimal::from(side.sign());
     assert_eq!(fill_price, next_open + slip);
-    let position = tradeplane::store::positions::get(&pool, bot, "ES")
+    let position = tradeplane::store::positions::get(&pool, bot, Symbol::Es)
         .await
         .unwrap()
         .unwrap();
@@ -409,7 +410,7 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let position = tradeplane::store::positions::get(&pool, bot, "ES")
+    let position = tradeplane::store::positions::get(&pool, bot, Symbol::Es)
         .await
         .unwrap()
         .unwrap();

@@ -301,6 +301,12 @@ impl From<ApiError> for StepFailure {
     }
 }
 
+impl From<ThrottleError> for StepFailure {
+    fn from(err: ThrottleError) -> Self {
+        StepFailure::Refused(err.into())
+    }
+}
+
 impl From<sqlx::Error> for StepFailure {
     fn from(err: sqlx::Error) -> Self {
         StepFailure::Refused(err.into())

@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, header},
+    http::{HeaderMap, HeaderValue, header},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,10 +18,12 @@ use super::{
 };
 use crate::{
     auth::{
-        CurrentUser, Role, backup_codes, cookies, normalize_email, password, principal::ClientIp,
-        qr, secret_box, throttle, tokens, totp,
+        backup_codes, cookies, normalize_email, password, qr, secret_box,
+        throttle::{self, ThrottleError},
+        tokens, totp,
     },
     config::EncKey,
+    domain::access::Role,
     error_code::ErrorCode,
     store::{
         audit_log::{self, Actor, NewAuditEntry, Outcome},
@@ -32,9 +34,14 @@ use crate::{
 };
 
 mod enrollment;
+pub mod extract;
+pub mod guard;
 mod login;
 mod own_sessions;
 
+pub use extract::{
+    AuthUser, ClientIp, CurrentUser, Principal, RecentStepUp, ServiceCaller, require_recent_step_up,
+};
 pub use login::UserBody;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,6 +92,25 @@ pub(crate) fn validate_email(email: &str) -> Result<(), ApiError> {
 
 pub(crate) fn validate_password(password: &str) -> Result<(), ApiError> {
     password::validate(password).map_err(|problem| ApiError::validation("password", problem))
+}
+
+/// `RATE_LIMITED` with `Retry-After` while an attempt is throttled.
+impl From<ThrottleError> for ApiError {
+    fn from(err: ThrottleError) -> Self {
+        match err {
+            ThrottleError::Throttled { retry_after_secs } => ApiError::new(ErrorCode::RateLimited)
+                .message(format!(
+                    "Too many failed attempts; try again in {retry_after_secs} s."
+                ))
+                .details(serde_json::json!({ "retry_after_secs": retry_after_secs }))
+                .header(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_str(&retry_after_secs.to_string())
+                        .unwrap_or(HeaderValue::from_static("1")),
+                ),
+            ThrottleError::Db(e) => e.into(),
+        }
+    }
 }
 
 fn wrong_credentials() -> ApiError {

@@ -6,11 +6,12 @@
 use serde_json::{Value, json};
 
 use super::{ProviderClient, excerpt, join};
+use crate::domain::provider::Outcome;
 use crate::{
     config::Secret,
     integrations::{
         http::{Auth, Body, CallKind, Request, bad_response, classify_status},
-        outcome::{Failure, Outcome, codes},
+        outcome::{Failure, codes},
     },
 };
 

@@ -11,10 +11,10 @@ use databento::{
 use rust_decimal::Decimal;
 
 use super::ProviderClient;
-use crate::domain::{bars::Bar, instruments::ContractSpec};
+use crate::domain::{bars::Bar, instruments::ContractSpec, provider::Outcome};
 use crate::integrations::{
     http::{CallKind, bad_response},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 /// `GLBX.MDP3` (CME Globex) is the dataset for ES/NQ futures.

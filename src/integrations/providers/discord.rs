@@ -6,9 +6,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::{ProviderClient, excerpt};
+use crate::domain::provider::Outcome;
 use crate::integrations::{
     http::{Body, CallKind, Reply, Request, bad_response, classify_status},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 /// Discord's limit on `content` (characters).

@@ -9,9 +9,10 @@ use tokio::{
 use url::Url;
 
 use super::{ProviderClient, excerpt};
+use crate::domain::provider::Outcome;
 use crate::integrations::{
     http::{CallKind, Request, bad_response, classify_status},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 pub async fn verify_discord(c: &ProviderClient) -> Result<String, Failure> {

@@ -3,9 +3,10 @@
 use serde_json::Value;
 
 use super::{ProviderClient, excerpt, join};
+use crate::domain::provider::Outcome;
 use crate::integrations::{
     http::{Auth, CallKind, Reply, Request, bad_response, classify_status},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 fn fail(outcome: Outcome, code: &'static str, r: &Reply, c: &ProviderClient) -> Failure {

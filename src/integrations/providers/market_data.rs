@@ -9,10 +9,12 @@ use serde_json::Value;
 use url::Url;
 
 use super::{ProviderClient, excerpt, join};
-use crate::domain::{bars::Bar, instruments::ContractSpec, timeframe::Timeframe};
+use crate::domain::{
+    bars::Bar, instruments::ContractSpec, provider::Outcome, timeframe::Timeframe,
+};
 use crate::integrations::{
     http::{Auth, CallContext, CallKind, Reply, Request, bad_response, classify_status},
-    outcome::{Failure, Outcome, codes},
+    outcome::{Failure, codes},
 };
 
 fn err(outcome: Outcome, code: &'static str, reply: &Reply, client: &ProviderClient) -> Failure {

@@ -17,12 +17,13 @@ use utoipa::ToSchema;
 
 use super::{
     http::{DEFAULT_TIMEOUT, ProviderHttp},
-    outcome::{Failure, Outcome},
+    outcome::Failure,
     registry::ProviderConfig,
     usage::UsageSink,
 };
 use crate::clock::Clock;
 use crate::config::Secret;
+use crate::domain::provider::Outcome;
 
 /// A configured provider's client: its config, its call path and any session it holds.
 pub struct ProviderClient {

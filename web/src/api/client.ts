@@ -1,4 +1,4 @@
-// The typed API client (types generated from /api/openapi.json into schema.d.ts).
+// The typed API client (types generated from /api/openapi.json into schema.ts).
 // Every request carries a traceparent the client chose, the CSRF token on state changes,
 // and the session cookie; every failure becomes an ApiError.
 import createClient, { type Middleware } from "openapi-fetch";

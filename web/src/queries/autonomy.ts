@@ -4,7 +4,7 @@
 // stays missing, never invented.
 import { queryOptions, useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
-import type { components } from "../api/schema";
+import { autonomyTierValues, type components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
 
 export type AutonomyScoreRow = components["schemas"]["AutonomyScoreRow"];
@@ -13,11 +13,16 @@ export type AutonomyScoreBody = components["schemas"]["AutonomyScoreBody"];
 export const AUTONOMY_SCORE_PATH = "/api/bots/{id}/autonomy-score";
 
 /** The tiers, lowest first (SPEC §6). */
-export const TIERS = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"] as const;
-export type Tier = (typeof TIERS)[number];
+export const TIERS = autonomyTierValues;
+export type Tier = components["schemas"]["AutonomyTier"];
 
 export function isTier(v: unknown): v is Tier {
   return typeof v === "string" && (TIERS as readonly string[]).includes(v);
+}
+
+/** The rank of a tier (LOCKED 0 … FULL_AUTONOMY 3), -1 for anything else. */
+export function tierRank(tier: string | null | undefined): number {
+  return tier ? (TIERS as readonly string[]).indexOf(tier) : -1;
 }
 
 /** GET /api/bots/{id}/autonomy-score, polled fast so a tier drop (breaker opening) shows within seconds. */

@@ -4,7 +4,7 @@
 import { keepPreviousData, queryOptions, useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { isApiError } from "../api/errors";
-import type { components } from "../api/schema";
+import { botStatusValues, stageValues, symbolValues, timeframeValues, type components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
 
 export type Bot = components["schemas"]["Bot"];
@@ -17,24 +17,28 @@ export type RunnerSnapshot = components["schemas"]["RunnerSnapshot"];
 /** A page item of GET /api/bots: the bot plus its `summary`. */
 export type BotListItem = components["schemas"]["Envelope_PageBody_BotListItem"]["items"][number];
 
-// ---------- constants the API accepts (src/api/bots.rs) ----------
+// ---------- the API's vocabulary (value lists generated from the OpenAPI document) ----------
 
-export const STAGES = ["LAB", "PAPER", "SHADOW", "LIVE"] as const;
-export type Stage = (typeof STAGES)[number];
-export const STATUSES = ["RUNNING", "SUSPENDED", "KILLED", "STOPPED", "STARTING", "RESTARTING", "ERROR"] as const;
-export const SYMBOLS = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"] as const;
-export const TIMEFRAMES = ["1s", "1m", "5m", "15m", "1h", "1d"] as const;
-export const TIERS = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"] as const;
+export type Stage = components["schemas"]["Stage"];
+export type BotStatus = components["schemas"]["BotStatus"];
+export type Instrument = components["schemas"]["Symbol"];
+export type Timeframe = components["schemas"]["Timeframe"];
+/** Lowest first: promotion moves one step up this list. */
+export const STAGES = stageValues;
+export const STATUSES = botStatusValues;
+export const SYMBOLS = symbolValues;
+export const TIMEFRAMES = timeframeValues;
 
 /** Runner states in which a runner exists or is about to (`BotStatus::is_live`). */
-export const LIVE_STATUSES = new Set(["STARTING", "RUNNING", "RESTARTING", "SUSPENDED"]);
+export const LIVE_STATUSES: ReadonlySet<string> = new Set<BotStatus>(["STARTING", "RUNNING", "RESTARTING", "SUSPENDED"]);
 
 export function stageRank(stage: string): number {
   return STAGES.indexOf(stage as Stage);
 }
 
-export function tierRank(tier: string | null | undefined): number {
-  return tier ? TIERS.indexOf(tier as (typeof TIERS)[number]) : -1;
+/** `value` when it is one of `values` (e.g. a form field or a URL parameter), else undefined. */
+export function oneOf<T extends string>(values: readonly T[], value: string | undefined): T | undefined {
+  return values.find((v) => v === value);
 }
 
 // ---------- list ----------
@@ -146,7 +150,7 @@ export interface LifecycleRequest {
   /** kill: why (optional; the server records "killed by <you>" without one). */
   reason?: string;
   /** promote: the target stage. */
-  toStage?: string;
+  toStage?: Stage;
   /** A 2FA code: the client steps up (POST /api/auth/step-up) before sending the action. */
   code?: string;
 }
@@ -165,7 +169,8 @@ function send(id: string, req: LifecycleRequest) {
     case "kill":
       return unwrap(api.POST("/api/bots/{id}/kill", { params: path, body: { reason: req.reason?.trim() || null } }));
     case "promote":
-      return unwrap(api.POST("/api/bots/{id}/promote", { params: path, body: { to_stage: req.toStage ?? "" } }));
+      if (!req.toStage) return Promise.reject(new Error("A promotion needs the stage to move the bot to."));
+      return unwrap(api.POST("/api/bots/{id}/promote", { params: path, body: { to_stage: req.toStage } }));
   }
 }
 

@@ -7,14 +7,14 @@
 import { useEffect, useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
-import type { components } from "../api/schema";
+import { severityValues, type components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
 
 export type SystemEvent = components["schemas"]["SystemEvent"];
 
 export const EVENTS_PATH = "/api/system/events";
 export const STREAM_PATH = "/api/events/stream";
-export const SEVERITIES = ["SEV-1", "SEV-2", "SEV-3", "INFO"] as const;
+export const SEVERITIES = severityValues;
 
 /** Most events a feed holds; live and polled events beyond it push the oldest out. */
 export const FEED_CAP = 500;
@@ -127,10 +127,12 @@ export function parseSystemEvent(raw: string): SystemEvent | null {
   for (const k of ["id", "created_at", "severity", "code", "message", "trace_id"]) {
     if (typeof o[k] !== "string") return null;
   }
+  const severity = SEVERITIES.find((s) => s === o.severity);
+  if (!severity) return null;
   return {
     id: o.id as string,
     created_at: o.created_at as string,
-    severity: o.severity as string,
+    severity,
     code: o.code as string,
     message: o.message as string,
     trace_id: o.trace_id as string,

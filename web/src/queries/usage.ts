@@ -2,7 +2,7 @@
 // first) and calls/errors per provider per time bucket (GET /api/usage-events/series).
 import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
-import type { components } from "../api/schema";
+import { usageStatusValues, type components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
 
 export type UsageEvent = components["schemas"]["UsageEvent"];
@@ -14,7 +14,7 @@ export type UsageSeries = Omit<components["schemas"]["Envelope_UsageSeries"], "s
 export const USAGE_PATH = "/api/usage-events";
 export const SERIES_PATH = "/api/usage-events/series";
 export const USAGE_PAGE_SIZE = 50;
-export const USAGE_STATUSES = ["OK", "ERROR", "VERIFY"] as const;
+export const USAGE_STATUSES = usageStatusValues;
 
 /** The preset windows: span and how many buckets the sparklines get (whole minutes each). */
 export const WINDOWS = {

@@ -19,6 +19,7 @@ import {
   gateLabel,
   parseBreakdown,
   SUB_SCORES,
+  tierRank,
   useRecomputeAutonomy,
   type AutonomyScoreRow,
   type GateView,
@@ -26,7 +27,7 @@ import {
   type ThresholdView,
 } from "../../queries/autonomy";
 import { KeyValueTable, RawJson, Scalar } from "../bots/traces/KeyValue";
-import { TierBadge, tierRank, tierTone } from "./TierBadge";
+import { TierBadge, tierTone } from "./TierBadge";
 
 /** The compact form for lists: score and tier ("unscored" when the bot was never scored). */
 export function AutonomyCompact({ score, tier }: { score: number | null | undefined; tier: string | null | undefined }) {

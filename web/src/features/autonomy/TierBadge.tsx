@@ -1,6 +1,5 @@
 import { ShieldAlert, ShieldCheck, ShieldHalf, ShieldQuestion } from "lucide-react";
 import { Badge, type Tone } from "../../components/Badge";
-import { TIERS } from "../../queries/autonomy";
 
 const TONE: Record<string, Tone> = {
   LOCKED: "bad",
@@ -18,11 +17,6 @@ const ICON = {
 
 export function tierTone(tier: string | null | undefined): Tone {
   return (tier && TONE[tier]) || "neutral";
-}
-
-/** The rank of a tier (LOCKED 0 … FULL_AUTONOMY 3), -1 for anything else. */
-export function tierRank(tier: string | null | undefined): number {
-  return tier ? (TIERS as readonly string[]).indexOf(tier) : -1;
 }
 
 /** The tier exactly as the API names it: LOCKED red, SUPERVISED amber, LIMITED blue, FULL green. */

@@ -16,12 +16,12 @@ import { isApiError } from "../../api/errors";
 import { POLL } from "../../lib/queryClient";
 import { ago, parseTime, useNow } from "../../lib/time";
 import { cn } from "../../lib/cn";
-import { autonomyScoreQuery, gateLabel, parseBreakdown, TIERS } from "../../queries/autonomy";
+import { autonomyScoreQuery, gateLabel, parseBreakdown, TIERS, tierRank } from "../../queries/autonomy";
 import { useSystemStatus } from "../../queries/status";
 import { usePatchSearch, useSearchParams } from "../bots/traces/search";
 import { botStatusTone } from "../bots/traces/verdict";
 import { AutonomyCompact } from "./AutonomyScore";
-import { TierBadge, tierRank } from "./TierBadge";
+import { TierBadge } from "./TierBadge";
 
 export const BOTS_PAGE = 25;
 

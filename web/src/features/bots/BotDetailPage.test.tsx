@@ -4,6 +4,7 @@ import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
+import type { BotStatus, Stage } from "../../queries/bots";
 import { BotDetail } from "./BotDetailPage";
 import { localSeconds } from "./EquityCurve";
 import { bot, BOT_ID, killSwitchHandler, meHandler, order, position, summary, trade } from "./fixtures.test-util";
@@ -41,7 +42,7 @@ vi.mock("lightweight-charts", () => ({
   },
 }));
 
-function detailHandlers(opts: { status?: string; stage?: string; trades?: unknown[]; pos?: unknown; todayUnrealized?: string | null } = {}) {
+function detailHandlers(opts: { status?: BotStatus; stage?: Stage; trades?: unknown[]; pos?: unknown; todayUnrealized?: string | null } = {}) {
   const b = bot({ status: opts.status ?? "RUNNING", stage: opts.stage ?? "PAPER" });
   return [
     http.get(`*/api/bots/${BOT_ID}`, () =>

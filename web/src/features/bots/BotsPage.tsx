@@ -11,7 +11,8 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useActionGate } from "../../lib/health";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { hasRole, useMe } from "../../queries/auth";
-import { botsQuery, STAGES, STATUSES, SYMBOLS, tierRank, type BotListItem, type BotSummary } from "../../queries/bots";
+import { tierRank } from "../../queries/autonomy";
+import { botsQuery, STAGES, STATUSES, SYMBOLS, TIMEFRAMES, type BotListItem, type BotSummary } from "../../queries/bots";
 import { AutonomyCompact } from "../autonomy/AutonomyScore";
 import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
 import { dec, pnlClass, usd } from "./format";
@@ -31,8 +32,6 @@ export function todayPnl(summary: BotSummary): { total: number | null; realized:
 
 type SortKey = "name" | "symbol" | "timeframe" | "stage" | "status" | "autonomy" | "pnl" | "evaluated";
 
-const TF_ORDER = ["1s", "1m", "5m", "15m", "1h", "1d"];
-
 /** The sort value of a row; null sorts last whatever the direction. */
 function sortValue(item: BotListItem, key: SortKey): string | number | null {
   const s = item.summary;
@@ -42,9 +41,9 @@ function sortValue(item: BotListItem, key: SortKey): string | number | null {
     case "symbol":
       return item.symbol;
     case "timeframe":
-      return TF_ORDER.indexOf(item.timeframe);
+      return TIMEFRAMES.indexOf(item.timeframe);
     case "stage":
-      return STAGES.indexOf(item.stage as (typeof STAGES)[number]);
+      return STAGES.indexOf(item.stage);
     case "status":
       return item.status;
     case "autonomy":

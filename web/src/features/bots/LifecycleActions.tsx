@@ -12,7 +12,7 @@ import { useActionGate } from "../../lib/health";
 import { parseTime } from "../../lib/time";
 import { useMe } from "../../queries/auth";
 import { killSwitchQuery } from "../../queries/status";
-import { needsStepUp, stageRank, useLifecycle, type Bot, type LifecycleAction } from "../../queries/bots";
+import { needsStepUp, oneOf, stageRank, useLifecycle, type Bot, type LifecycleAction, type Stage } from "../../queries/bots";
 import { ActionError } from "./ActionError";
 import { ACTION_LABEL, actionGate, stageChoices, type GateContext } from "./lifecycle";
 
@@ -97,7 +97,7 @@ function stepUpFresh(validUntil: string | null | undefined): boolean {
 
 interface Pending {
   action: LifecycleAction;
-  toStage?: string;
+  toStage?: Stage;
 }
 
 const ICONS: Record<LifecycleAction, typeof Play> = {
@@ -120,7 +120,7 @@ export function LifecycleActions({ bot, runtimeLatched, autonomy, onDone }: {
   const endpointGate = useActionGate(["/api/bots/{id}"]);
   const lifecycle = useLifecycle(bot.id);
   const choices = stageChoices(bot.stage);
-  const [toStage, setToStage] = useState<string>(choices[0] ?? "");
+  const [toStage, setToStage] = useState<Stage | undefined>(choices[0]);
   const [pending, setPending] = useState<Pending | null>(null);
   const [needsCode, setNeedsCode] = useState(false);
   const [reason, setReason] = useState("");
@@ -135,7 +135,7 @@ export function LifecycleActions({ bot, runtimeLatched, autonomy, onDone }: {
     autonomy,
     endpointGate,
   };
-  const target = choices.includes(toStage) ? toStage : (choices[0] ?? "");
+  const target = toStage && choices.includes(toStage) ? toStage : choices[0];
 
   const open = (action: LifecycleAction) => {
     lifecycle.reset();
@@ -197,8 +197,8 @@ export function LifecycleActions({ bot, runtimeLatched, autonomy, onDone }: {
         <span className="text-muted">Stage</span>
         <select
           aria-label="Target stage"
-          value={target}
-          onChange={(e) => setToStage(e.target.value)}
+          value={target ?? ""}
+          onChange={(e) => setToStage(oneOf(choices, e.target.value))}
           className="rounded-md border border-line bg-surface-2 px-2 py-1 text-sm"
           disabled={choices.length === 0}
         >

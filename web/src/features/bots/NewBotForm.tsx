@@ -6,7 +6,7 @@ import { useNavigate } from "@tanstack/react-router";
 import { Button } from "../../components/Button";
 import { Drawer } from "../../components/Drawer";
 import { isApiError } from "../../api/errors";
-import { SYMBOLS, TIMEFRAMES, useCreateBot, type CreateBotBody } from "../../queries/bots";
+import { oneOf, SYMBOLS, TIMEFRAMES, useCreateBot, type CreateBotBody, type Instrument, type Timeframe } from "../../queries/bots";
 import { ActionError } from "./ActionError";
 
 /** Strategy kinds and their params with the defaults the form starts from (src/domain/strategy_config.rs). */
@@ -80,8 +80,8 @@ export function NewBotForm({ onClose }: { onClose: () => void }) {
   const navigate = useNavigate();
   const create = useCreateBot();
   const [name, setName] = useState("");
-  const [symbol, setSymbol] = useState<string>("MES");
-  const [timeframe, setTimeframe] = useState<string>("1m");
+  const [symbol, setSymbol] = useState<Instrument>("MES");
+  const [timeframe, setTimeframe] = useState<Timeframe>("1m");
   const [stage, setStage] = useState<"LAB" | "PAPER">("PAPER");
   const [kind, setKind] = useState<StrategyKind>("sma_crossover");
   const [params, setParams] = useState<Record<string, string>>(() => defaults("sma_crossover"));
@@ -156,14 +156,14 @@ export function NewBotForm({ onClose }: { onClose: () => void }) {
         <div className="grid grid-cols-3 gap-3">
           <Field label="Symbol" id={id("symbol")} error={err("symbol")}>
             {(d) => (
-              <select id={id("symbol")} value={symbol} onChange={(e) => setSymbol(e.target.value)} aria-invalid={Boolean(err("symbol"))} aria-describedby={d} className={INPUT}>
+              <select id={id("symbol")} value={symbol} onChange={(e) => setSymbol(oneOf(SYMBOLS, e.target.value) ?? symbol)} aria-invalid={Boolean(err("symbol"))} aria-describedby={d} className={INPUT}>
                 {SYMBOLS.map((s) => <option key={s}>{s}</option>)}
               </select>
             )}
           </Field>
           <Field label="Timeframe" id={id("timeframe")} error={err("timeframe")}>
             {(d) => (
-              <select id={id("timeframe")} value={timeframe} onChange={(e) => setTimeframe(e.target.value)} aria-invalid={Boolean(err("timeframe"))} aria-describedby={d} className={INPUT}>
+              <select id={id("timeframe")} value={timeframe} onChange={(e) => setTimeframe(oneOf(TIMEFRAMES, e.target.value) ?? timeframe)} aria-invalid={Boolean(err("timeframe"))} aria-describedby={d} className={INPUT}>
                 {TIMEFRAMES.map((s) => <option key={s}>{s}</option>)}
               </select>
             )}

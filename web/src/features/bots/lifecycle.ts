@@ -1,8 +1,9 @@
-// When each lifecycle action may run, and why not (mirrors src/api/bot_lifecycle.rs and the
+// When each lifecycle action may run, and why not (mirrors src/runtime/lifecycle and the
 // role each endpoint declares), so a button is disabled with the reason before the server
 // would refuse it. The server still decides: its refusal is shown in full when it comes.
 import { hasRole, type Role } from "../../queries/auth";
-import { LIVE_STATUSES, stageRank, STAGES, tierRank, type LifecycleAction } from "../../queries/bots";
+import { tierRank } from "../../queries/autonomy";
+import { LIVE_STATUSES, stageRank, STAGES, type LifecycleAction, type Stage } from "../../queries/bots";
 
 /** The role each action's endpoint requires. */
 export const ACTION_ROLE: Record<LifecycleAction, Role> = {
@@ -105,9 +106,9 @@ function promoteGate(ctx: GateContext, toStage: string | undefined): string | nu
 }
 
 /** The stages a promote/demote may target from `stage`: the next one up, then every lower one. */
-export function stageChoices(stage: string): string[] {
+export function stageChoices(stage: string): Stage[] {
   const from = stageRank(stage);
-  const up: string[] = from >= 0 && from + 1 < STAGES.length ? [STAGES[from + 1]!] : [];
-  const down: string[] = STAGES.slice(0, Math.max(0, from)).reverse();
+  const up: Stage[] = from >= 0 && from + 1 < STAGES.length ? [STAGES[from + 1]!] : [];
+  const down: Stage[] = STAGES.slice(0, Math.max(0, from)).reverse();
   return [...up, ...down];
 }

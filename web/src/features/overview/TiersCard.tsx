@@ -2,15 +2,17 @@ import { Link } from "@tanstack/react-router";
 import { Card } from "../../components/Card";
 import { PanelStatus } from "../../components/PanelStatus";
 import { cn } from "../../lib/cn";
+import { TIERS, type Tier } from "../../queries/autonomy";
 import { NoStatus } from "./StaleNote";
 import { isStale, type StatusQuery } from "./types";
 
-const TIERS = [
-  { key: "LOCKED", label: "Locked" },
-  { key: "SUPERVISED", label: "Supervised" },
-  { key: "LIMITED_AUTONOMY", label: "Limited autonomy" },
-  { key: "FULL_AUTONOMY", label: "Full autonomy" },
-] as const;
+const LABEL: Record<Tier, string> = {
+  LOCKED: "Locked",
+  SUPERVISED: "Supervised",
+  LIMITED_AUTONOMY: "Limited autonomy",
+  FULL_AUTONOMY: "Full autonomy",
+};
+const TIER_ROWS = TIERS.map((key) => ({ key, label: LABEL[key] }));
 
 /** Bots per autonomy tier; unknown (and why) when the server could not count them. */
 export function TiersCard({ status }: { status: StatusQuery }) {
@@ -38,7 +40,7 @@ export function TiersCard({ status }: { status: StatusQuery }) {
       {tiers && (
         <>
           <dl className={cn("grid grid-cols-2 gap-3", stale && "opacity-70")}>
-            {TIERS.map((t) => (
+            {TIER_ROWS.map((t) => (
               <div key={t.key} className="rounded-md border border-line bg-surface-2 px-3 py-2" data-testid={`tier-${t.key}`}>
                 <dt className="text-xs text-muted">{t.label}</dt>
                 <dd className="text-2xl font-semibold tabular-nums">{tiers[t.key]}</dd>

@@ -3,6 +3,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { useNavigate, useSearch } from "@tanstack/react-router";
 import { ChevronDown, ChevronRight } from "lucide-react";
 import { isApiError } from "../../api/errors";
+import { auditOutcomeValues } from "../../api/schema";
 import { Badge, type Tone } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
@@ -40,7 +41,7 @@ const KNOWN_ACTIONS = [
   "bot.restart",
   "bot.trading_enabled",
 ];
-const OUTCOMES = ["SUCCESS", "DENIED", "FAILED"];
+const OUTCOMES = auditOutcomeValues;
 
 function outcomeTone(outcome: string): Tone {
   if (outcome === "SUCCESS") return "ok";

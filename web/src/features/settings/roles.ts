@@ -1,6 +1,7 @@
+import { roleValues } from "../../api/schema";
 import type { Role } from "../../queries/settings";
 
-export const ROLES: Role[] = ["viewer", "operator", "admin"];
+export const ROLES = roleValues;
 
 /** What each role may do, in one line (the server's access policy is the authority). */
 export const ROLE_MEANING: Record<Role, string> = {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { STATUSES } from "../../../queries/bots";
 import { verdict, type VerdictInput } from "./verdict";
 import { decision, noTrade } from "./testFixtures";
 
@@ -6,8 +7,6 @@ const NOW = Date.now();
 const base: VerdictInput = { status: "RUNNING", noTrade: null, decision: null, noTradeFailed: false, decisionFailed: false, statusFailed: false };
 
 describe("verdict: never 'trading' while suppressed or not RUNNING", () => {
-  const STATUSES = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
-
   it("is suppressed whenever the newest evaluation is a no-trade, whatever the status", () => {
     for (const status of STATUSES) {
       const v = verdict({ ...base, status, noTrade: noTrade(NOW - 1000), decision: decision(NOW - 5000) });

@@ -12,14 +12,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    AuthUser, Principal, Role, ServiceCaller, cookies,
-    policy::{Access, AccessPolicy},
-    principal::ClientIp,
-    tokens,
-};
+use super::extract::{AuthUser, ClientIp, Principal, ServiceCaller};
 use crate::{
     api::{ApiError, AppState},
+    auth::{
+        cookies,
+        policy::{Access, AccessPolicy},
+        tokens,
+    },
     error_code::ErrorCode,
     store::{
         audit_log::{self, NewAuditEntry, Outcome},
@@ -116,7 +116,7 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
     let user = AuthUser {
         user_id: live.session.user_id,
         email: live.email.clone(),
-        role: Role::parse(&live.role).unwrap_or(Role::Viewer),
+        role: live.role,
         session_id: live.session.id,
         step_up_at: live.session.step_up_at,
     };

@@ -14,9 +14,9 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Role;
 use crate::{
     api::{ApiError, AppState},
+    domain::access::Role,
     error_code::ErrorCode,
     store::audit_log::Actor,
 };

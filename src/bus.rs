@@ -6,6 +6,9 @@
 //! by a previous process is recognisably foreign. Publishing takes one short mutex section
 //! (id, ring, broadcast together, so the ring and the broadcast agree on order), never
 //! awaits and never fails the caller.
+//!
+//! Below the runtime and the integrations (both publish to it) and above nothing but the rows
+//! it carries.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +20,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::domain::bot::BotStatus;
 use crate::store::system_events::SystemEvent;
 
 /// What a live event is about (the SSE `event:` field).
@@ -229,7 +233,8 @@ impl EventBus {
         reason: &str,
         at: DateTime<Utc>,
     ) -> u64 {
-        let bot_id = super::events::bot_of(scope);
+        // The event names the bot or provider its scope stands for.
+        let bot_id = scope.strip_prefix("bot:").and_then(|s| s.parse().ok());
         let provider_id = scope.strip_prefix("provider:");
         self.publish(
             LiveKind::Breaker,
@@ -246,8 +251,8 @@ impl EventBus {
     pub fn publish_bot_status(
         &self,
         bot_id: Uuid,
-        from: &str,
-        status: &str,
+        from: BotStatus,
+        status: BotStatus,
         last_error: Option<&str>,
     ) -> u64 {
         self.publish(
@@ -528,8 +533,8 @@ mod tests {
         let bus = EventBus::default();
         let bot = Uuid::now_v7();
         let start = bus.last_id();
-        bus.publish_bot_status(bot, "STOPPED", "STARTING", None);
-        bus.publish_bot_status(Uuid::now_v7(), "STOPPED", "RUNNING", None);
+        bus.publish_bot_status(bot, BotStatus::Stopped, BotStatus::Starting, None);
+        bus.publish_bot_status(Uuid::now_v7(), BotStatus::Stopped, BotStatus::Running, None);
         bus.publish_breaker(
             &format!("bot:{bot}"),
             "CLOSED",
@@ -542,7 +547,7 @@ mod tests {
             bot_id: Some(bot),
         };
         let mut sub = bus.subscribe(Some(start), filter);
-        let mine = bus.publish_bot_status(bot, "STARTING", "RUNNING", None);
+        let mine = bus.publish_bot_status(bot, BotStatus::Starting, BotStatus::Running, None);
         let got = events(&mut sub, 2).await;
         assert_eq!(got, vec![start + 1, mine]);
     }

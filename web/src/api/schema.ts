@@ -1131,11 +1131,12 @@ export interface components {
             id: string;
             ip?: string | null;
             metadata: unknown;
-            /** @description `SUCCESS`, `DENIED` or `FAILED`. */
-            outcome: string;
+            outcome: components["schemas"]["AuditOutcome"];
             target?: string | null;
             trace_id: string;
         };
+        /** @enum {string} */
+        AuditOutcome: "SUCCESS" | "DENIED" | "FAILED";
         AutonomyScoreBody: {
             autonomy_score?: components["schemas"]["AutonomyScoreRow"] | null;
             /** @description Why there is no score, when there is none. */
@@ -1144,8 +1145,7 @@ export interface components {
         AutonomyScoreRow: {
             /** Format: int32 */
             autonomy_score: number;
-            /** @description `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`. */
-            autonomy_tier: string;
+            autonomy_tier: components["schemas"]["AutonomyTier"];
             /** Format: uuid */
             bot_id: string;
             /** @description Every sub-score with its evidence, every gate with pass/fail, evidence and fix. */
@@ -1172,9 +1172,13 @@ export interface components {
              * @description 0–100.
              */
             score: number;
-            /** @description `LOCKED`, `SUPERVISED`, `LIMITED_AUTONOMY` or `FULL_AUTONOMY`. */
-            tier: string;
+            tier: components["schemas"]["AutonomyTier"];
         };
+        /**
+         * @description SPEC §2 autonomy tier, ordered LOCKED < SUPERVISED < LIMITED_AUTONOMY < FULL_AUTONOMY.
+         * @enum {string}
+         */
+        AutonomyTier: "LOCKED" | "SUPERVISED" | "LIMITED_AUTONOMY" | "FULL_AUTONOMY";
         BackupCodesBody: {
             /** @description Shown once; each works once. */
             backup_codes: string[];
@@ -1188,12 +1192,12 @@ export interface components {
             code: components["schemas"]["ErrorCode"];
             message: string;
             /** @description `SEV-1` blocks autonomy; `SEV-2` degrades it (or blocks only what it names). */
-            severity: string;
+            severity: components["schemas"]["Severity"];
             suggested_fix: string;
             /** @description The request's trace id (the same as the envelope's). */
             trace_id: string;
         };
-        /** @description A bot row. `stage`/`status` are their SPEC §2 names; `strategy` is `{kind, params}`. */
+        /** @description A bot row. `strategy` is `{kind, params}`. */
         Bot: {
             /** Format: date-time */
             created_at: string;
@@ -1204,13 +1208,11 @@ export interface components {
             name: string;
             /** @description Complete limits as the API shows them (see `domain::risk::RiskLimits::from_stored`). */
             risk_limits: components["schemas"]["RiskLimits"];
-            /** @description `LAB`, `PAPER`, `SHADOW` or `LIVE`. */
-            stage: string;
-            /** @description `STOPPED`, `STARTING`, `RUNNING`, `SUSPENDED`, `RESTARTING`, `KILLED` or `ERROR`. */
-            status: string;
+            stage: components["schemas"]["Stage"];
+            status: components["schemas"]["BotStatus"];
             strategy: Record<string, never>;
-            symbol: string;
-            timeframe: string;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1219,7 +1221,7 @@ export interface components {
         };
         BotDetail: {
             bot: components["schemas"]["Bot"];
-            contract?: components["schemas"]["ContractSpec"] | null;
+            contract: components["schemas"]["ContractSpec"];
             runner?: components["schemas"]["RunnerSnapshot"] | null;
             /** @description Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`). */
             summary: components["schemas"]["BotSummary"];
@@ -1292,13 +1294,11 @@ export interface components {
             name: string;
             risk?: components["schemas"]["RiskLimitsPatch"] | null;
             /** @description LAB, PAPER or SHADOW (LIVE only by promotion). */
-            stage: string;
+            stage: components["schemas"]["Stage"];
             /** @description `{kind, params}`. */
             strategy: Record<string, never>;
-            /** @description ES, NQ, MES, MNQ, RTY or YM. */
-            symbol: string;
-            /** @description 1s, 1m, 5m, 15m, 1h or 1d. */
-            timeframe: string;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
         };
         CreatedToken: {
             service_token: components["schemas"]["ServiceToken"];
@@ -1325,8 +1325,7 @@ export interface components {
             confidence: number;
             /** Format: date-time */
             created_at: string;
-            /** @description `ENTRY`, `EXIT` or `ADJUST`. */
-            decision_type: string;
+            decision_type: components["schemas"]["DecisionType"];
             /** Format: double */
             expected_value: number;
             /** Format: uuid */
@@ -1345,6 +1344,11 @@ export interface components {
         DecisionTraceBody: {
             decision_trace: components["schemas"]["DecisionTrace"];
         };
+        /**
+         * @description What a decision does to the position.
+         * @enum {string}
+         */
+        DecisionType: "ENTRY" | "EXIT" | "ADJUST";
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AiOpsSeries: {
             /** Format: double */
@@ -1423,7 +1427,7 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_BotDetail: {
             bot: components["schemas"]["Bot"];
-            contract?: components["schemas"]["ContractSpec"] | null;
+            contract: components["schemas"]["ContractSpec"];
             runner?: components["schemas"]["RunnerSnapshot"] | null;
             /** @description Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`). */
             summary: components["schemas"]["BotSummary"];
@@ -1601,8 +1605,7 @@ export interface components {
                 id: string;
                 ip?: string | null;
                 metadata: unknown;
-                /** @description `SUCCESS`, `DENIED` or `FAILED`. */
-                outcome: string;
+                outcome: components["schemas"]["AuditOutcome"];
                 target?: string | null;
                 trace_id: string;
             }[];
@@ -1634,8 +1637,7 @@ export interface components {
                 confidence: number;
                 /** Format: date-time */
                 created_at: string;
-                /** @description `ENTRY`, `EXIT` or `ADJUST`. */
-                decision_type: string;
+                decision_type: components["schemas"]["DecisionType"];
                 /** Format: double */
                 expected_value: number;
                 /** Format: uuid */
@@ -1677,8 +1679,7 @@ export interface components {
                 result?: unknown;
                 /** Format: date-time */
                 started_at?: string | null;
-                /** @description `QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMEOUT` or `CANCELLED`. */
-                status: string;
+                status: components["schemas"]["JobStatus"];
                 /** Format: int32 */
                 timeout_seconds: number;
             }[];
@@ -1745,8 +1746,7 @@ export interface components {
                 id: string;
                 idempotency_key: string;
                 limit_price?: string | null;
-                /** @description `MARKET`, `LIMIT` or `STOP`. */
-                order_type: string;
+                order_type: components["schemas"]["OrderType"];
                 /** Format: int32 */
                 quantity: number;
                 /** @description Last price when decided. */
@@ -1754,13 +1754,11 @@ export interface components {
                 reject_reason?: string | null;
                 /** Format: uuid */
                 run_id?: string | null;
-                /** @description `BUY` or `SELL`. */
-                side: string;
-                stage: string;
-                /** @description `NEW`, `RECORDED` (SHADOW), `WORKING`, `PARTIALLY_FILLED`, `FILLED`, `CANCELLED`, `REJECTED`. */
-                status: string;
+                side: components["schemas"]["Side"];
+                stage: components["schemas"]["Stage"];
+                status: components["schemas"]["OrderStatus"];
                 stop_price?: string | null;
-                symbol: string;
+                symbol: components["schemas"]["Symbol"];
                 /** Format: date-time */
                 updated_at: string;
             }[];
@@ -1786,8 +1784,7 @@ export interface components {
                 /** Format: double */
                 profit_contribution_estimate?: number | null;
                 source_integration: string;
-                /** @description `ACTIVE` or `DEPRECATED`. */
-                state: string;
+                state: components["schemas"]["VariableState"];
                 used_by_bot_ids: unknown;
                 variable_type: string;
             }[];
@@ -1861,8 +1858,7 @@ export interface components {
                 message: string;
                 metadata: unknown;
                 provider_id?: string | null;
-                /** @description `SEV-1`, `SEV-2`, `SEV-3` or `INFO`. */
-                severity: string;
+                severity: components["schemas"]["Severity"];
                 trace_id: string;
             }[];
             next_cursor?: string | null;
@@ -1900,10 +1896,9 @@ export interface components {
                 realized_pnl?: string | null;
                 /** Format: uuid */
                 run_id?: string | null;
-                /** @description `LONG` or `SHORT`. */
-                side: string;
-                stage: string;
-                symbol: string;
+                side: components["schemas"]["TradeSide"];
+                stage: components["schemas"]["Stage"];
+                symbol: components["schemas"]["Symbol"];
             }[];
             next_cursor?: string | null;
         } & {
@@ -1929,8 +1924,7 @@ export interface components {
                 provider_id: string;
                 /** Format: uuid */
                 run_id?: string | null;
-                /** @description `OK`, `ERROR` or `VERIFY`. */
-                status: string;
+                status: components["schemas"]["UsageStatus"];
                 trace_id: string;
             }[];
             next_cursor?: string | null;
@@ -2105,8 +2099,7 @@ export interface components {
             bots: components["schemas"]["BotsSummary"];
             integrations: components["schemas"]["IntegrationsSummary"];
             scheduler: components["schemas"]["SchedulerBlock"];
-            /** @description `BLOCKED` (any SEV-1), `DEGRADED` (any SEV-2), else `OK`. */
-            system_status: string;
+            system_status: components["schemas"]["SystemState"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2251,25 +2244,25 @@ export interface components {
             result?: unknown;
             /** Format: date-time */
             started_at?: string | null;
-            /** @description `QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMEOUT` or `CANCELLED`. */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Format: int32 */
             timeout_seconds: number;
         };
         JobRunEvent: {
             /** Format: date-time */
             created_at: string;
-            /** @description Absent on the creation event. */
-            from?: string | null;
+            from?: components["schemas"]["JobStatus"] | null;
             /** Format: uuid */
             id: string;
             /** Format: uuid */
             job_id: string;
             metadata: unknown;
             reason_code: string;
-            to: string;
+            to: components["schemas"]["JobStatus"];
             trace_id: string;
         };
+        /** @enum {string} */
+        JobStatus: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMEOUT" | "CANCELLED";
         KillBody: {
             /** @description Why (recorded with the latch). */
             reason?: string | null;
@@ -2408,8 +2401,7 @@ export interface components {
             id: string;
             idempotency_key: string;
             limit_price?: string | null;
-            /** @description `MARKET`, `LIMIT` or `STOP`. */
-            order_type: string;
+            order_type: components["schemas"]["OrderType"];
             /** Format: int32 */
             quantity: number;
             /** @description Last price when decided. */
@@ -2417,16 +2409,24 @@ export interface components {
             reject_reason?: string | null;
             /** Format: uuid */
             run_id?: string | null;
-            /** @description `BUY` or `SELL`. */
-            side: string;
-            stage: string;
-            /** @description `NEW`, `RECORDED` (SHADOW), `WORKING`, `PARTIALLY_FILLED`, `FILLED`, `CANCELLED`, `REJECTED`. */
-            status: string;
+            side: components["schemas"]["Side"];
+            stage: components["schemas"]["Stage"];
+            status: components["schemas"]["OrderStatus"];
             stop_price?: string | null;
-            symbol: string;
+            symbol: components["schemas"]["Symbol"];
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description Where an order stands: SHADOW orders are RECORDED, PAPER orders WORKING until filled or cancelled.
+         * @enum {string}
+         */
+        OrderStatus: "NEW" | "RECORDED" | "WORKING" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
+        /**
+         * @description How an order is priced.
+         * @enum {string}
+         */
+        OrderType: "MARKET" | "LIMIT" | "STOP";
         /**
          * @description What a verify (or any call) proved, SPEC §4.
          * @enum {string}
@@ -2463,7 +2463,7 @@ export interface components {
             quantity: number;
             /** @description Gross realized PnL, USD. */
             realized_pnl: string;
-            symbol: string;
+            symbol: components["schemas"]["Symbol"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -2473,8 +2473,7 @@ export interface components {
              * @description 0–1.
              */
             confidence: number;
-            /** @description ENTRY, EXIT or ADJUST. */
-            decision_type: string;
+            decision_type: components["schemas"]["DecisionType"];
             /** Format: double */
             expected_value: number;
             reason_code: string;
@@ -2512,14 +2511,12 @@ export interface components {
             /** Format: double */
             profit_contribution_estimate?: number | null;
             source_integration: string;
-            /** @description `ACTIVE` or `DEPRECATED`. */
-            state: string;
+            state: components["schemas"]["VariableState"];
             used_by_bot_ids: unknown;
             variable_type: string;
         };
         PromoteBody: {
-            /** @description LAB, PAPER, SHADOW or LIVE. */
-            to_stage: string;
+            to_stage: components["schemas"]["Stage"];
         };
         PromotionBody: {
             bot: components["schemas"]["Bot"];
@@ -2819,6 +2816,13 @@ export interface components {
             /** @description The secret in base32, for typing in by hand. */
             secret_base32: string;
         };
+        /** @enum {string} */
+        Severity: "SEV-1" | "SEV-2" | "SEV-3" | "INFO";
+        /**
+         * @description Order side.
+         * @enum {string}
+         */
+        Side: "BUY" | "SELL";
         /**
          * @description SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.
          * @enum {string}
@@ -2855,10 +2859,14 @@ export interface components {
             message: string;
             metadata: unknown;
             provider_id?: string | null;
-            /** @description `SEV-1`, `SEV-2`, `SEV-3` or `INFO`. */
-            severity: string;
+            severity: components["schemas"]["Severity"];
             trace_id: string;
         };
+        /**
+         * @description `BLOCKED` (any SEV-1 blocker), `DEGRADED` (any SEV-2), else `OK`.
+         * @enum {string}
+         */
+        SystemState: "OK" | "DEGRADED" | "BLOCKED";
         SystemStatus: {
             /** @description True when nothing SEV-1 stands in the way of bots trading on their own. */
             autonomy_allowed: boolean;
@@ -2866,8 +2874,7 @@ export interface components {
             bots: components["schemas"]["BotsSummary"];
             integrations: components["schemas"]["IntegrationsSummary"];
             scheduler: components["schemas"]["SchedulerBlock"];
-            /** @description `BLOCKED` (any SEV-1), `DEGRADED` (any SEV-2), else `OK`. */
-            system_status: string;
+            system_status: components["schemas"]["SystemState"];
         };
         /** @description What the writer has done so far. */
         TelemetryStats: {
@@ -2970,14 +2977,18 @@ export interface components {
             realized_pnl?: string | null;
             /** Format: uuid */
             run_id?: string | null;
-            /** @description `LONG` or `SHORT`. */
-            side: string;
-            stage: string;
-            symbol: string;
+            side: components["schemas"]["TradeSide"];
+            stage: components["schemas"]["Stage"];
+            symbol: components["schemas"]["Symbol"];
         };
         TradeDetail: {
             trade: components["schemas"]["Trade"];
         };
+        /**
+         * @description The direction of a round trip (a trade).
+         * @enum {string}
+         */
+        TradeSide: "LONG" | "SHORT";
         TradingSwitch: {
             enabled: boolean;
         };
@@ -3018,8 +3029,7 @@ export interface components {
             provider_id: string;
             /** Format: uuid */
             run_id?: string | null;
-            /** @description `OK`, `ERROR` or `VERIFY`. */
-            status: string;
+            status: components["schemas"]["UsageStatus"];
             trace_id: string;
         };
         UsageSeries: {
@@ -3039,6 +3049,8 @@ export interface components {
             to: string;
             window: string;
         };
+        /** @enum {string} */
+        UsageStatus: "OK" | "ERROR" | "VERIFY";
         UserBody: {
             user: components["schemas"]["UserView"];
         };
@@ -3072,6 +3084,11 @@ export interface components {
             /** @description `TOTP` once enrolled. */
             two_factor_method?: string | null;
         };
+        /**
+         * @description Whether a variable is still in use by the strategies that declared it.
+         * @enum {string}
+         */
+        VariableState: "ACTIVE" | "DEPRECATED";
         VerifyBody: {
             /** @description True only for `ok`; null for `unverifiable`. */
             connected?: boolean | null;
@@ -7684,3 +7701,32 @@ export interface operations {
         };
     };
 }
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["SUCCESS", "DENIED", "FAILED"];
+export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AutonomyTier"]> = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"];
+export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
+export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
+export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "NOT_IMPLEMENTED", "INTERNAL"];
+export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
+export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
+export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];
+export const orderTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderType"]> = ["MARKET", "LIMIT", "STOP"];
+export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Outcome"]> = ["ok", "invalid_credentials", "insufficient_plan", "rate_limited", "unreachable", "provider_error", "unverifiable"];
+export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "operator", "admin"];
+export const severityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Severity"]> = ["SEV-1", "SEV-2", "SEV-3", "INFO"];
+export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Side"]> = ["BUY", "SELL"];
+export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
+export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
+export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemState"]> = ["OK", "DEGRADED", "BLOCKED"];
+export const timeframeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Timeframe"]> = ["1s", "1m", "5m", "15m", "1h", "1d"];
+export const tradeSideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TradeSide"]> = ["LONG", "SHORT"];
+export const usageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UsageStatus"]> = ["OK", "ERROR", "VERIFY"];
+export const variableStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["VariableState"]> = ["ACTIVE", "DEPRECATED"];

@@ -1,0 +1,137 @@
+//! Promotion and demotion (SPEC §2, §7): one stage up at a time, gated by the target stage's
+//! safe-start prerequisites and, for SHADOW and LIVE, the bot's autonomy tier; any demotion.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Failure, Lifecycle, LifecycleError};
+use crate::{
+    domain::risk::{AutonomyTier, Stage},
+    error_code::ErrorCode,
+    store::{
+        autonomy_scores,
+        bots::{self, Bot},
+        system_events::{NewSystemEvent, Severity},
+    },
+};
+
+/// A stage change that happened.
+#[derive(Debug, Clone)]
+pub struct Promotion {
+    pub bot: Bot,
+    pub from: Stage,
+    pub to: Stage,
+}
+
+impl Promotion {
+    pub fn is_promotion(&self) -> bool {
+        self.to > self.from
+    }
+}
+
+impl Lifecycle {
+    /// Promotes `id` one stage up (every unmet prerequisite of the target stage refuses it)
+    /// or demotes it to any lower stage; records `BOT_PROMOTED` / `BOT_DEMOTED` (by `by`) and
+    /// tells a running runner to re-read its stage. A second factor for LIVE is the caller's
+    /// business (it knows who is asking).
+    pub async fn promote(
+        &self,
+        id: Uuid,
+        to: Stage,
+        by: &str,
+    ) -> Result<Promotion, LifecycleError> {
+        let bot = self.load(id).await?;
+        let from = bot.stage;
+        if to == from {
+            return Err(LifecycleError::transition(
+                format!("The bot is already {from}."),
+                "Choose another stage.",
+                &bot,
+            ));
+        }
+        if to > from {
+            if from.next() != Some(to) {
+                return Err(LifecycleError::transition(
+                    format!("Promotion moves one stage at a time: {from} → {to} is not allowed."),
+                    "Promote to the next stage (LAB → PAPER → SHADOW → LIVE).",
+                    &bot,
+                ));
+            }
+            if bot.status.is_live() {
+                return Err(LifecycleError::transition(
+                    "A running bot cannot be promoted; its runner was started for its current stage.",
+                    "Stop the bot, promote it, then start it again (safe start re-checks every gate).",
+                    &bot,
+                ));
+            }
+            let mut failed = self.safe_start_failures(to, bot.is_trading_enabled).await?;
+            failed.extend(self.tier_gate(id, to).await?);
+            if !failed.is_empty() {
+                return Err(LifecycleError::PromotionRefused { from, to, failed });
+            }
+        }
+        let updated = bots::set_stage(&self.pool, id, from, to, self.clock().now())
+            .await?
+            .ok_or_else(|| {
+                LifecycleError::transition(
+                    "The bot's stage changed while this request ran.",
+                    "Reload the bot and try again.",
+                    &bot,
+                )
+            })?;
+        self.runtime.bot_changed(id).await;
+        let promotion = Promotion {
+            bot: updated,
+            from,
+            to,
+        };
+        let code = if promotion.is_promotion() {
+            "BOT_PROMOTED"
+        } else {
+            "BOT_DEMOTED"
+        };
+        self.event(
+            NewSystemEvent::new(
+                Severity::Info,
+                code,
+                format!("bot {id} {from} → {to} by {by}"),
+            )
+            .bot(id)
+            .metadata(json!({ "from": from, "to": to, "by": by })),
+        )
+        .await;
+        Ok(promotion)
+    }
+
+    /// SHADOW and LIVE trade only from LIMITED_AUTONOMY up (SPEC §7): promotion there needs
+    /// the bot's stored tier to allow it, and names the stored breakdown's failed gates when it
+    /// does not.
+    async fn tier_gate(&self, id: Uuid, to: Stage) -> Result<Option<Failure>, LifecycleError> {
+        if to < Stage::Shadow {
+            return Ok(None);
+        }
+        let row = autonomy_scores::get(&self.pool, id).await?;
+        let tier = row
+            .as_ref()
+            .map_or(AutonomyTier::Locked, |r| r.autonomy_tier);
+        if tier >= AutonomyTier::LimitedAutonomy {
+            return Ok(None);
+        }
+        let failed_gates: Vec<_> = row
+            .as_ref()
+            .map(|r| r.breakdown.failed_gates().collect())
+            .unwrap_or_default();
+        let scored = row.as_ref().map_or_else(
+            || " (never scored)".to_owned(),
+            |r| format!(" (score {})", r.autonomy_score),
+        );
+        Ok(Some(Failure::new(
+            ErrorCode::AutonomyTierInsufficient,
+            format!(
+                "{to} needs autonomy tier LIMITED_AUTONOMY or higher; the bot is {}{scored}.",
+                tier.as_str()
+            ),
+            json!({ "tier": tier, "needs": AutonomyTier::LimitedAutonomy, "failed_gates": failed_gates }),
+        )))
+    }
+}

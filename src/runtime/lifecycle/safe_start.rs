@@ -1,0 +1,132 @@
+//! Safe start (SPEC §7): what a bot's stage needs before it may run, checked fail-closed
+//! from the providers' configuration and their latest verify against the current endpoint.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Lifecycle;
+use crate::{
+    domain::risk::Stage,
+    error_code::ErrorCode,
+    integrations::{bars, is_connected as connected, registry::ProviderConfig},
+    store::{integrations::Verification, settings},
+};
+
+/// Brokers that can take (or, in SHADOW, would take) orders.
+const BROKERS: &[&str] = &["ironbeam", "tradovate"];
+
+/// One unmet prerequisite.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+    pub suggested_fix: String,
+    pub details: Value,
+}
+
+impl Failure {
+    pub(super) fn new(code: ErrorCode, message: impl Into<String>, details: Value) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            suggested_fix: code.suggested_fix().to_owned(),
+            details,
+        }
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.suggested_fix = fix.into();
+        self
+    }
+}
+
+impl Lifecycle {
+    /// Every prerequisite of running at `stage` that is not met, in the order of SPEC §7.
+    /// `bot_trading_enabled` is the bot's own switch (LIVE needs it and the global one).
+    pub async fn safe_start_failures(
+        &self,
+        stage: Stage,
+        bot_trading_enabled: bool,
+    ) -> Result<Vec<Failure>, sqlx::Error> {
+        let mut out = Vec::new();
+        let kill = settings::kill_switch(&self.pool).await?;
+        if kill.active {
+            out.push(Failure::new(
+                ErrorCode::KillSwitchActive,
+                "The global kill switch is active; no bot may start.",
+                json!({ "reason": kill.reason, "changed_at": kill.changed_at, "changed_by": kill.changed_by }),
+            ));
+        }
+        if stage == Stage::Lab {
+            return Ok(out);
+        }
+        let verifications: HashMap<String, Verification> =
+            crate::store::integrations::verifications(&self.pool).await?;
+        let configs = |ids: &[&str]| -> Vec<ProviderConfig> {
+            ids.iter()
+                .filter_map(|id| self.integrations.config(id).cloned())
+                .collect()
+        };
+
+        // Market data: databento or polygon, configured and connected.
+        let data = configs(&bars::PROVIDERS);
+        if !data
+            .iter()
+            .any(|c| connected(c, verifications.get(c.spec.id)))
+        {
+            if data.iter().any(ProviderConfig::configured) {
+                out.push(Failure::new(
+                    ErrorCode::DataUnavailable,
+                    format!("{stage} needs a connected market-data provider (databento or polygon); none has passed verify."),
+                    json!({ "providers": bars::PROVIDERS, "configured": data.iter().filter(|c| c.configured()).map(|c| c.spec.id).collect::<Vec<_>>() }),
+                ).fix("Verify `databento` or `polygon` (POST /api/integrations/verify) and fix what it reports, then retry."));
+            } else {
+                let missing: Vec<&str> = data
+                    .iter()
+                    .flat_map(|c| c.missing_env_vars.iter().copied())
+                    .collect();
+                out.push(
+                    Failure::new(
+                        ErrorCode::IntegrationKeyMissing,
+                        format!(
+                            "{stage} needs market data, but neither databento nor polygon is configured."
+                        ),
+                        json!({ "providers": bars::PROVIDERS, "missing_env_vars": missing }),
+                    )
+                    .fix("Set DATABENTO_API_KEY or POLYGON_API_KEY, restart tradeplane, then verify the provider."),
+                );
+            }
+        }
+
+        if stage == Stage::Live {
+            let global = settings::get(&self.pool).await?.trading_enabled;
+            if !global || !bot_trading_enabled {
+                out.push(Failure::new(
+                    ErrorCode::LiveTradingDisabled,
+                    "LIVE needs the global trading switch and the bot's is_trading_enabled both on.",
+                    json!({ "global_trading_enabled": global, "bot_is_trading_enabled": bot_trading_enabled }),
+                ));
+            }
+        }
+
+        // SHADOW records the orders a connected broker would get (SPEC §2); LIVE sends them,
+        // and only to the vendor's official endpoint (a sandbox never serves LIVE).
+        if stage >= Stage::Shadow {
+            let brokers = configs(BROKERS);
+            let usable = brokers.iter().any(|c| {
+                connected(c, verifications.get(c.spec.id)) && (stage < Stage::Live || !c.sandbox)
+            });
+            if !usable {
+                out.push(Failure::new(
+                    ErrorCode::ExecutionBrokerUnavailable,
+                    format!("{stage} needs a connected broker (ironbeam or tradovate){}.",
+                        if stage == Stage::Live { " on its official endpoint" } else { "" }),
+                    json!({ "brokers": BROKERS, "configured": brokers.iter().filter(|c| c.configured()).map(|c| c.spec.id).collect::<Vec<_>>() }),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
