@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::domain::bot::BotStatus;
+use crate::domain::{bot::BotStatus, breaker::BreakerState};
 use crate::store::system_events::SystemEvent;
 
 /// What a live event is about (the SSE `event:` field).
@@ -228,8 +228,8 @@ impl EventBus {
     pub fn publish_breaker(
         &self,
         scope: &str,
-        from: &str,
-        to: &str,
+        from: BreakerState,
+        to: BreakerState,
         reason: &str,
         at: DateTime<Utc>,
     ) -> u64 {
@@ -537,8 +537,8 @@ mod tests {
         bus.publish_bot_status(Uuid::now_v7(), BotStatus::Stopped, BotStatus::Running, None);
         bus.publish_breaker(
             &format!("bot:{bot}"),
-            "CLOSED",
-            "OPEN",
+            BreakerState::Closed,
+            BreakerState::Open,
             "3 failures",
             bus.clock().now(),
         );
@@ -569,8 +569,8 @@ mod tests {
         let bot = Uuid::now_v7();
         bus.publish_breaker(
             "provider:databento",
-            "OPEN",
-            "HALF_OPEN",
+            BreakerState::Open,
+            BreakerState::HalfOpen,
             "cool-down",
             bus.clock().now(),
         );

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::{ApiError, AppState, ledger::unrealized};
 use crate::{
     domain::{
+        breaker::BreakerState,
         calendar::{trade_date, trade_date_start},
         risk::AutonomyTier,
     },
@@ -137,7 +138,7 @@ pub async fn summaries(state: &AppState, bots: &[Bot]) -> Result<Vec<BotSummary>
         .runtime
         .breakers()
         .into_iter()
-        .filter(|b| b.state == "OPEN")
+        .filter(|b| b.state == BreakerState::Open)
         .map(|b| b.scope)
         .collect();
     let data_provider = bars::feed_provider(&state.runtime.integrations());

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiOk, ApiResult, AppState, envelope::Envelope};
 use crate::{
-    domain::risk::AutonomyTier,
+    domain::{breaker::BreakerState, risk::AutonomyTier},
     error_code::ErrorCode,
     integrations::{bars, is_connected, registry::Category},
     runtime::{BreakerView, LoopHealth, status_cache::DbView},
@@ -156,7 +156,7 @@ async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus>
     let breaker_open = |id: &str| {
         health
             .iter()
-            .any(|p| p.provider_id == id && p.breaker_state == "OPEN")
+            .any(|p| p.provider_id == id && p.breaker_state == BreakerState::Open)
     };
     if !data.iter().any(|c| c.configured()) {
         b.push(
@@ -231,7 +231,7 @@ async fn system_status(State(state): State<AppState>) -> ApiResult<SystemStatus>
     }
     let breakers = rt.breakers();
     let live_bots = snapshot.map(|s| s.live_bots.clone()).unwrap_or_default();
-    for br in breakers.iter().filter(|br| br.state == "OPEN") {
+    for br in breakers.iter().filter(|br| br.state == BreakerState::Open) {
         let live = br
             .scope
             .strip_prefix("bot:")

@@ -7,6 +7,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use crate::domain::{
     access::Role,
     bot::BotStatus,
+    breaker::BreakerState,
     evaluation::DecisionType,
     execution::{OrderStatus, OrderType},
     instruments::Symbol,
@@ -35,6 +36,7 @@ macro_rules! string_enum_schema {
 string_enum_schema! {
     Role => "A user's role; each includes the rights of the ones before it.",
     BotStatus => "SPEC §2 bot status.",
+    BreakerState => "SPEC §2 circuit-breaker state: CLOSED passes calls, OPEN refuses them, HALF_OPEN admits probes.",
     Stage => "SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.",
     Timeframe => "Bar timeframes the clock ticks on.",
     Symbol => "A tradable root symbol with its contract specification.",
@@ -73,6 +75,10 @@ mod tests {
         assert_eq!(
             serde_names(&BotStatus::ALL),
             names(&BotStatus::ALL, BotStatus::as_str)
+        );
+        assert_eq!(
+            serde_names(&BreakerState::ALL),
+            names(&BreakerState::ALL, BreakerState::as_str)
         );
         assert_eq!(serde_names(&Stage::ALL), names(&Stage::ALL, Stage::as_str));
         assert_eq!(

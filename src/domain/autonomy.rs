@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::risk::AutonomyTier;
+use super::{breaker::BreakerState, risk::AutonomyTier};
 
 /// Lowest score of each tier (the others also need their gates).
 pub const TIER_THRESHOLDS: [(AutonomyTier, u8); 3] = [
@@ -59,14 +59,14 @@ pub struct Evidence {
     pub runner_up: bool,
     pub ever_ran: bool,
     pub restarts: u64,
-    pub breaker_state: String,
+    pub breaker_state: BreakerState,
     pub breaker_failures: u64,
     pub heartbeat_age_secs: Option<i64>,
     pub heartbeat_timeout_secs: i64,
     pub killed: bool,
     /// The circuit breaker of the market-data provider the bot reads its bars from
     /// (`CLOSED` when none is configured). OPEN: the bot cannot see the market at all.
-    pub feed_breaker_state: String,
+    pub feed_breaker_state: BreakerState,
     // System-wide gates (SPEC §7).
     pub supervisor_loop_ok: bool,
     pub data_feed_ok: bool,
@@ -165,7 +165,7 @@ fn data_reliability(e: &Evidence) -> SubScore {
         "bar_reads_24h": e.bar_reads_24h, "bar_read_errors_24h": e.bar_read_errors_24h,
         "last_bar_read_ok_at": e.last_bar_read_ok_at, "feed_breaker_state": e.feed_breaker_state,
     });
-    if e.feed_breaker_state == "OPEN" {
+    if e.feed_breaker_state == BreakerState::Open {
         return sub(
             "data_reliability",
             0.0,
@@ -297,7 +297,7 @@ fn supervisor_trust(e: &Evidence) -> SubScore {
     if !e.ever_ran {
         return sub("supervisor_trust", 0.0, ev, "never supervised: no evidence");
     }
-    if e.killed || e.breaker_state == "OPEN" {
+    if e.killed || e.breaker_state == BreakerState::Open {
         return sub(
             "supervisor_trust",
             0.0,
@@ -306,7 +306,7 @@ fn supervisor_trust(e: &Evidence) -> SubScore {
         );
     }
     let mut s = 100.0 - 15.0 * e.restarts as f64 - 20.0 * e.breaker_failures as f64;
-    if e.breaker_state == "HALF_OPEN" {
+    if e.breaker_state == BreakerState::HalfOpen {
         s -= 50.0;
     }
     let gap = e.runner_up
@@ -337,7 +337,8 @@ pub fn score(e: &Evidence) -> Score {
         supervisor_trust(e),
     ];
     let total = clamp(parts.iter().map(|p| f64::from(p.score)).sum::<f64>() / 5.0);
-    let breaker_open = e.breaker_state == "OPEN" || e.feed_breaker_state == "OPEN";
+    let breaker_open =
+        e.breaker_state == BreakerState::Open || e.feed_breaker_state == BreakerState::Open;
     let breakers =
         json!({"breaker_state": e.breaker_state, "feed_breaker_state": e.feed_breaker_state});
     let recent_decision = e
@@ -464,8 +465,8 @@ mod tests {
             fills_total: 40,
             runner_up: true,
             ever_ran: true,
-            breaker_state: "CLOSED".into(),
-            feed_breaker_state: "CLOSED".into(),
+            breaker_state: BreakerState::Closed,
+            feed_breaker_state: BreakerState::Closed,
             heartbeat_age_secs: Some(1),
             heartbeat_timeout_secs: 10,
             supervisor_loop_ok: true,
@@ -487,7 +488,7 @@ mod tests {
     fn no_evidence_is_locked() {
         let s = score(&Evidence {
             now: now(),
-            breaker_state: "CLOSED".into(),
+            breaker_state: BreakerState::Closed,
             ..Evidence::default()
         });
         assert_eq!(s.autonomy_score, 0);
@@ -509,7 +510,7 @@ mod tests {
     #[test]
     fn an_open_breaker_locks_and_lowers_supervisor_trust() {
         let s = score(&Evidence {
-            breaker_state: "OPEN".into(),
+            breaker_state: BreakerState::Open,
             breaker_failures: 3,
             ..healthy()
         });
@@ -521,7 +522,7 @@ mod tests {
     #[test]
     fn an_open_feed_breaker_locks_and_zeroes_data_reliability() {
         let s = score(&Evidence {
-            feed_breaker_state: "OPEN".into(),
+            feed_breaker_state: BreakerState::Open,
             ..healthy()
         });
         assert_eq!(s.tier, AutonomyTier::Locked);
@@ -534,7 +535,7 @@ mod tests {
         }
         // HALF_OPEN lets a probe through: not locked.
         let s = score(&Evidence {
-            feed_breaker_state: "HALF_OPEN".into(),
+            feed_breaker_state: BreakerState::HalfOpen,
             ..healthy()
         });
         assert_eq!(s.tier, AutonomyTier::FullAutonomy);

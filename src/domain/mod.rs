@@ -5,6 +5,7 @@ pub mod access;
 pub mod autonomy;
 pub mod bars;
 pub mod bot;
+pub mod breaker;
 pub mod calendar;
 pub mod evaluation;
 pub mod execution;

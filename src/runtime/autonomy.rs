@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::RuntimeHandle;
 use crate::domain::{
     autonomy::{Evidence, Score, score},
+    breaker::BreakerState,
     risk::AutonomyTier,
     timeframe::Timeframe,
 };
@@ -65,8 +66,8 @@ pub struct SystemEvidence {
     pub data_feed_ok: bool,
     pub broker_ok: bool,
     pub heartbeat_timeout_secs: i64,
-    /// `CLOSED` / `OPEN` / `HALF_OPEN` of the runners' bar provider (`CLOSED` when none).
-    pub feed_breaker_state: String,
+    /// The breaker of the runners' bar provider (`CLOSED` when none).
+    pub feed_breaker_state: BreakerState,
 }
 
 #[derive(Debug, Clone)]
@@ -247,7 +248,7 @@ pub async fn rescore(
                 .max(runner.as_ref().map_or(0, |r| u64::from(r.restart_count))),
             breaker_state: runner
                 .as_ref()
-                .map_or_else(|| "CLOSED".to_owned(), |r| r.breaker_state.clone()),
+                .map_or(BreakerState::Closed, |r| r.breaker_state),
             breaker_failures: rt.bot_breaker_failures(bot),
             heartbeat_age_secs: runner
                 .as_ref()
@@ -256,7 +257,7 @@ pub async fn rescore(
                 .map(|t| (now - t).num_seconds()),
             heartbeat_timeout_secs: system.heartbeat_timeout_secs,
             killed: runner.as_ref().is_some_and(|r| r.kill_reason.is_some()),
-            feed_breaker_state: system.feed_breaker_state.clone(),
+            feed_breaker_state: system.feed_breaker_state,
             supervisor_loop_ok: system.supervisor_loop_ok,
             data_feed_ok: system.data_feed_ok,
             broker_ok: system.broker_ok,

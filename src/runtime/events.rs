@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 use tradeplane_actors::{BreakerState, EventKind, SupervisionEvent, SupervisionEventSink};
 use uuid::Uuid;
 
-use super::registry::breaker_state_str;
 use super::telemetry::TelemetryHandle;
 use crate::store::system_events::{NewSystemEvent, Severity};
 use crate::trace::TraceId;
@@ -212,8 +211,8 @@ impl SupervisionEventSink for TelemetrySink {
         if let EventKind::BreakerTransition { from, to, reason } = &ev.kind {
             self.telemetry.bus().publish_breaker(
                 &ev.source,
-                breaker_state_str(*from),
-                breaker_state_str(*to),
+                (*from).into(),
+                (*to).into(),
                 reason,
                 at,
             );

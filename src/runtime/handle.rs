@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::bus::EventBus;
-use crate::domain::bot::BotStatus;
+use crate::domain::{bot::BotStatus, breaker::BreakerState};
 
 impl RuntimeHandle {
     /// A handle with nothing running behind it: snapshots are empty/UNKNOWN and every command
@@ -160,7 +160,7 @@ impl RuntimeHandle {
             .reset(BREAKER_CALL_TIMEOUT)
             .await
             .map_err(|_| ProviderCallError::Timeout(id.to_owned()))?;
-        let from = registry::breaker_state_str(reset.from);
+        let from = BreakerState::from(reset.from);
         self.inner.telemetry.system_event(
             NewSystemEvent::new(
                 Severity::Info,
@@ -410,7 +410,7 @@ impl RuntimeHandle {
         let healthy = |ids: &[&str]| {
             health.iter().any(|p| {
                 ids.contains(&p.provider_id.as_str())
-                    && p.breaker_state != "OPEN"
+                    && p.breaker_state != BreakerState::Open
                     && p.last_ok_at.is_some()
             })
         };
@@ -418,7 +418,7 @@ impl RuntimeHandle {
         let feed = bars::feed_provider(&self.integrations());
         let feed_breaker_state = feed
             .and_then(|id| health.iter().find(|p| p.provider_id == id))
-            .map_or_else(|| "CLOSED".to_owned(), |p| p.breaker_state.clone());
+            .map_or(BreakerState::Closed, |p| p.breaker_state);
         autonomy::SystemEvidence {
             feed_breaker_state,
             supervisor_loop_ok: self.scheduler_health().loop_health == LoopHealth::Ok,

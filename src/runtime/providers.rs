@@ -44,9 +44,9 @@ use utoipa::ToSchema;
 
 use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
-use super::registry::{BreakerView, breaker_state_str};
-use crate::domain::bars::Bar;
+use super::registry::BreakerView;
 use crate::domain::provider::Outcome;
+use crate::domain::{bars::Bar, breaker};
 pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
     Integrations,
@@ -113,8 +113,7 @@ pub enum ProviderCallError {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProviderHealth {
     pub provider_id: String,
-    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
-    pub breaker_state: String,
+    pub breaker_state: breaker::BreakerState,
     pub failures_in_window: usize,
     pub last_ok_at: Option<DateTime<Utc>>,
     pub last_error_at: Option<DateTime<Utc>>,
@@ -190,7 +189,7 @@ impl ProviderShared {
         event.error_code = Some(CIRCUIT_BREAKER_OPEN.to_owned());
         event.metadata = json!({
             "refused": true,
-            "breaker_state": breaker_state_str(refused.state),
+            "breaker_state": breaker::BreakerState::from(refused.state),
             "retry_after_ms": u64::try_from(refused.retry_after.as_millis()).unwrap_or(u64::MAX),
         });
         self.client.http.record_event(event);
@@ -234,7 +233,7 @@ impl ProviderShared {
         let h = lock(&self.health);
         ProviderHealth {
             provider_id: self.id().to_owned(),
-            breaker_state: breaker_state_str(reading.state()).to_owned(),
+            breaker_state: reading.state().into(),
             failures_in_window: reading.failures_in_window(),
             last_ok_at: h.last_ok_at,
             last_error_at: h.last_error_at,
@@ -395,7 +394,7 @@ impl ProviderSet {
                 let snap = p.breaker.reading().snapshot;
                 Some(BreakerSave {
                     scope: provider_scope(p.id()),
-                    state: breaker_state_str(snap.state).to_owned(),
+                    state: snap.state.into(),
                     snapshot: serde_json::to_value(&snap).ok()?,
                 })
             })

@@ -26,16 +26,19 @@ use uuid::Uuid;
 
 use super::events::{bot_scope, trace_capture};
 use super::telemetry::TelemetryHandle;
-use crate::domain::{bot::BotStatus, timeframe::Timeframe};
+use crate::domain::{bot::BotStatus, breaker, timeframe::Timeframe};
 use crate::store::bot_instances::{self, InstanceUpsert};
 use crate::store::circuit_breakers::{self, BreakerSave};
 use crate::store::system_events::{NewSystemEvent, Severity};
 
-pub fn breaker_state_str(s: BreakerState) -> &'static str {
-    match s {
-        BreakerState::Closed => "CLOSED",
-        BreakerState::Open => "OPEN",
-        BreakerState::HalfOpen => "HALF_OPEN",
+/// An actor breaker's state under its SPEC §2 name.
+impl From<BreakerState> for breaker::BreakerState {
+    fn from(s: BreakerState) -> Self {
+        match s {
+            BreakerState::Closed => breaker::BreakerState::Closed,
+            BreakerState::Open => breaker::BreakerState::Open,
+            BreakerState::HalfOpen => breaker::BreakerState::HalfOpen,
+        }
     }
 }
 
@@ -163,16 +166,14 @@ pub struct RunnerSnapshot {
     pub restart_count: u32,
     pub last_error: Option<String>,
     pub kill_reason: Option<String>,
-    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
-    pub breaker_state: String,
+    pub breaker_state: breaker::BreakerState,
     pub ticks: u64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BreakerView {
     pub scope: String,
-    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
-    pub state: String,
+    pub state: breaker::BreakerState,
     pub failures_in_window: usize,
 }
 
@@ -180,7 +181,7 @@ impl BreakerView {
     pub fn of(scope: String, reading: &BreakerReading) -> Self {
         BreakerView {
             scope,
-            state: breaker_state_str(reading.state()).to_owned(),
+            state: reading.state().into(),
             failures_in_window: reading.failures_in_window(),
         }
     }
@@ -450,7 +451,7 @@ impl Registry {
             restart_count: slot.restart_count,
             last_error: slot.last_error.clone(),
             kill_reason: slot.kill.clone(),
-            breaker_state: breaker_state_str(slot.breaker.state()).to_owned(),
+            breaker_state: slot.breaker.state().into(),
             ticks: slot.shared.ticks.load(Ordering::Relaxed),
         }
     }
@@ -553,7 +554,7 @@ impl Registry {
                     let snap = s.breaker.reading().snapshot;
                     Some(BreakerSave {
                         scope: bot_scope(s.bot_id),
-                        state: breaker_state_str(snap.state).to_owned(),
+                        state: snap.state.into(),
                         snapshot: serde_json::to_value(&snap).ok()?,
                     })
                 })

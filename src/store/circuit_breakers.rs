@@ -7,12 +7,13 @@ use serde_json::Value;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use crate::domain::breaker::BreakerState;
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct BreakerRow {
     /// `bot:<uuid>` or `provider:<id>`.
     pub scope: String,
-    /// `CLOSED`, `OPEN` or `HALF_OPEN`.
-    pub state: String,
+    pub state: BreakerState,
     /// The breaker's serialized snapshot (failures in window, opened_at, …).
     pub snapshot: Value,
     pub updated_at: DateTime<Utc>,
@@ -22,7 +23,7 @@ pub struct BreakerRow {
 #[derive(Debug, Clone)]
 pub struct BreakerSave {
     pub scope: String,
-    pub state: String,
+    pub state: BreakerState,
     pub snapshot: Value,
 }
 
@@ -32,7 +33,7 @@ pub async fn save_many(pool: &PgPool, rows: &[BreakerSave]) -> Result<u64, sqlx:
         return Ok(0);
     }
     let scopes: Vec<&str> = rows.iter().map(|r| r.scope.as_str()).collect();
-    let states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
+    let states: Vec<BreakerState> = rows.iter().map(|r| r.state).collect();
     let snapshots: Vec<&Value> = rows.iter().map(|r| &r.snapshot).collect();
     let done = sqlx::query(
         "INSERT INTO circuit_breakers (scope, state, snapshot, updated_at) \

@@ -6,6 +6,7 @@
 use crate::domain::{
     access::Role,
     bot::BotStatus,
+    breaker::BreakerState,
     evaluation::DecisionType,
     execution::{OrderStatus, OrderType},
     instruments::Symbol,
@@ -64,6 +65,7 @@ macro_rules! text_enum {
 text_enum!(
     Role,
     BotStatus,
+    BreakerState,
     DecisionType,
     OrderStatus,
     OrderType,

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tradeplane::{
     domain::{
         autonomy::Breakdown,
+        breaker::BreakerState,
         calendar::{trade_date, trade_date_start},
         instruments::Symbol,
         positions::Position,
@@ -382,7 +383,7 @@ async fn open_breakers_name_the_bots_runner_and_its_data_provider(pool: PgPool) 
         }
     }
     eventually("the runner breaker to open", async || {
-        (rt.runner(failing)?.breaker_state == "OPEN").then_some(())
+        (rt.runner(failing)?.breaker_state == BreakerState::Open).then_some(())
     })
     .await;
     let bot_scope = format!("bot:{failing}");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::domain::{bot::BotStatus, timeframe::Timeframe};
+use tradeplane::domain::{bot::BotStatus, breaker::BreakerState, timeframe::Timeframe};
 use tradeplane::integrations::registry::EnvMap;
 use tradeplane::runtime::{Fault, RunnerOptions, RuntimeConfig, ScorerConfig};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
@@ -180,7 +180,7 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
         }
     }
     eventually("the breaker to open", async || {
-        (rt.runner(bot)?.breaker_state == "OPEN").then_some(json!(null))
+        (rt.runner(bot)?.breaker_state == BreakerState::Open).then_some(json!(null))
     })
     .await;
     let opened = Instant::now();

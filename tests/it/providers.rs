@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use tradeplane::{
     api::AppState,
     clock::Clock,
-    domain::{instruments::Symbol, timeframe::Timeframe},
+    domain::{breaker::BreakerState, instruments::Symbol, timeframe::Timeframe},
     integrations::{http::CallContext, registry::EnvMap},
     runtime::{
         BarsRequest, ProviderCallError, ProviderHealth, Runtime, RuntimeConfig, RuntimeHandle,
@@ -69,7 +69,7 @@ async fn three_failures_open_the_breaker_and_the_fourth_call_never_reaches_the_v
     let server = openai_failing().await;
     let env = env_for("openai", &server.uri());
     let app = spawn_with_env(pool.clone(), &env).await;
-    assert_eq!(health(&app, "openai").breaker_state, "CLOSED");
+    assert_eq!(health(&app, "openai").breaker_state, BreakerState::Closed);
 
     for i in 1..=3 {
         let (status, body) = post(
@@ -83,7 +83,7 @@ async fn three_failures_open_the_breaker_and_the_fourth_call_never_reaches_the_v
     }
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
     let h = health(&app, "openai");
-    assert_eq!(h.breaker_state, "OPEN");
+    assert_eq!(h.breaker_state, BreakerState::Open);
     assert_eq!(h.last_error_code.as_deref(), Some("PROVIDER_HTTP_5XX"));
 
     let (status, body) = post(
@@ -167,7 +167,7 @@ async fn an_open_provider_breaker_survives_a_restart(pool: PgPool) {
     let rt = second.handle();
     let h = rt.providers_health();
     assert_eq!(h.len(), 1);
-    assert_eq!(h[0].breaker_state, "OPEN");
+    assert_eq!(h[0].breaker_state, BreakerState::Open);
     assert!(matches!(
         rt.verify_provider("openai").await,
         Err(ProviderCallError::BreakerOpen { .. })
@@ -339,7 +339,7 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
         "ok",
         "the probe reached the vendor"
     );
-    assert_eq!(rt.providers_health()[0].breaker_state, "CLOSED");
+    assert_eq!(rt.providers_health()[0].breaker_state, BreakerState::Closed);
     runtime.shutdown().await;
 
     let codes: Vec<String> = sqlx::query_scalar(
@@ -420,7 +420,7 @@ async fn a_killed_breaker_actor_of_an_open_breaker_is_restarted_open(pool: PgPoo
     for _ in 0..3 {
         rt.verify_provider("openai").await.unwrap();
     }
-    assert_eq!(rt.providers_health()[0].breaker_state, "OPEN");
+    assert_eq!(rt.providers_health()[0].breaker_state, BreakerState::Open);
 
     assert!(rt.kill_breaker("provider:openai"), "a breaker actor runs");
     let restarted: i64 = until("the breaker actor's restart", async || {
@@ -436,7 +436,7 @@ async fn a_killed_breaker_actor_of_an_open_breaker_is_restarted_open(pool: PgPoo
     .await;
     assert_eq!(restarted, 1);
     // Still OPEN: calls are refused and the vendor hears nothing.
-    assert_eq!(rt.providers_health()[0].breaker_state, "OPEN");
+    assert_eq!(rt.providers_health()[0].breaker_state, BreakerState::Open);
     for _ in 0..3 {
         assert!(matches!(
             rt.verify_provider("openai").await,
@@ -452,7 +452,7 @@ async fn a_killed_breaker_actor_of_an_open_breaker_is_restarted_open(pool: PgPoo
     );
     let (report, _) = rt.verify_provider("openai").await.unwrap();
     assert_eq!(report.outcome.as_str(), "ok");
-    assert_eq!(rt.providers_health()[0].breaker_state, "CLOSED");
+    assert_eq!(rt.providers_health()[0].breaker_state, BreakerState::Closed);
     assert_eq!(server.received_requests().await.unwrap().len(), 4);
     runtime.shutdown().await;
     let codes: Vec<String> = sqlx::query_scalar(
@@ -509,7 +509,7 @@ async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
         .await;
     let (status, body) = envelope(reset(&viewer.client, "openai").await.unwrap()).await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
-    assert_eq!(health(&app, "openai").breaker_state, "OPEN");
+    assert_eq!(health(&app, "openai").breaker_state, BreakerState::Open);
 
     let operator = app
         .user_with_role(&admin, "operator@example.com", "operator")
@@ -534,7 +534,7 @@ async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
         (&json!("provider:openai"), &json!("CLOSED"), &json!(0)),
         "{body}"
     );
-    assert_eq!(health(&app, "openai").breaker_state, "CLOSED");
+    assert_eq!(health(&app, "openai").breaker_state, BreakerState::Closed);
     // Calls pass again.
     let res = operator
         .client

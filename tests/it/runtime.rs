@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::clock::Clock;
-use tradeplane::domain::{bot::BotStatus, timeframe::Timeframe};
+use tradeplane::domain::{bot::BotStatus, breaker::BreakerState, timeframe::Timeframe};
 use tradeplane::runtime::{
     Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig, RuntimeError,
     RuntimeHandle, SchedulerConfig,
@@ -447,7 +447,7 @@ async fn failing_runner_backs_off_then_breaker_opens_and_restarts_are_refused(po
     }
     status_is(&rt, bot, BotStatus::Error).await;
     let runner = rt.runner(bot).unwrap();
-    assert_eq!(runner.breaker_state, "OPEN");
+    assert_eq!(runner.breaker_state, BreakerState::Open);
     assert_eq!(runner.restart_count, 2);
     assert!(runner.last_error.unwrap().contains("restart refused"));
     // A manual start is refused too while the breaker is open.
@@ -557,7 +557,7 @@ async fn open_breaker_survives_a_restart(pool: PgPool) {
         .into_iter()
         .find(|b| b.scope == format!("bot:{bot}"))
         .expect("restored breaker");
-    assert_eq!(breaker.state, "OPEN");
+    assert_eq!(breaker.state, BreakerState::Open);
     assert_eq!(breaker.failures_in_window, 3);
     assert!(matches!(
         rt.start_runner(bot, opts()).await,
@@ -626,7 +626,7 @@ async fn a_restarted_runner_breaker_keeps_its_failure_window(pool: PgPool) {
         .unwrap();
     status_is(&rt, bot, BotStatus::Error).await;
     let runner = rt.runner(bot).unwrap();
-    assert_eq!(runner.breaker_state, "OPEN");
+    assert_eq!(runner.breaker_state, BreakerState::Open);
     assert_eq!(runner.restart_count, 2);
     assert!(matches!(
         rt.start_runner(bot, opts()).await,
@@ -885,7 +885,7 @@ async fn without_backoff_a_restart_racing_the_refusal_starts_nothing(pool: PgPoo
     tokio::time::sleep(Duration::from_millis(300)).await;
     let runner = rt.runner(bot).unwrap();
     assert_eq!(runner.status, BotStatus::Error);
-    assert_eq!(runner.breaker_state, "OPEN");
+    assert_eq!(runner.breaker_state, BreakerState::Open);
     assert_eq!(
         runner.restart_count, 2,
         "the refused stand-in is not a restart"
