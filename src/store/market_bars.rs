@@ -28,7 +28,7 @@ pub struct LatestBar {
 #[derive(sqlx::FromRow)]
 struct Row {
     provider_id: String,
-    timeframe: String,
+    timeframe: Timeframe,
     ts: DateTime<Utc>,
     open: Decimal,
     high: Decimal,
@@ -44,14 +44,13 @@ fn decode_error(what: String) -> sqlx::Error {
 impl TryFrom<Row> for LatestBar {
     type Error = sqlx::Error;
     fn try_from(r: Row) -> Result<Self, sqlx::Error> {
-        let timeframe = r.timeframe.parse().map_err(decode_error)?;
         let volume = r
             .volume
             .to_u64()
             .ok_or_else(|| decode_error(format!("market_bars.volume {}", r.volume)))?;
         Ok(LatestBar {
             provider_id: r.provider_id,
-            timeframe,
+            timeframe: r.timeframe,
             bar: Bar {
                 ts_open: r.ts,
                 open: r.open,
@@ -84,7 +83,7 @@ pub async fn upsert_many(
     )
     .bind(series.provider_id)
     .bind(series.symbol)
-    .bind(series.timeframe.as_str())
+    .bind(series.timeframe)
     .bind(bars.iter().map(|b| b.ts_open).collect::<Vec<_>>())
     .bind(col(|b| b.open))
     .bind(col(|b| b.high))
