@@ -1253,11 +1253,15 @@ export interface components {
         BotsSummary: {
             byAutonomyTier?: components["schemas"]["TierCounts"] | null;
         };
+        /**
+         * @description SPEC §2 circuit-breaker state: CLOSED passes calls, OPEN refuses them, HALF_OPEN admits probes.
+         * @enum {string}
+         */
+        BreakerState: "CLOSED" | "OPEN" | "HALF_OPEN";
         BreakerView: {
             failures_in_window: number;
             scope: string;
-            /** @description `CLOSED`, `OPEN` or `HALF_OPEN`. */
-            state: string;
+            state: components["schemas"]["BreakerState"];
         };
         Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
@@ -1441,8 +1445,7 @@ export interface components {
         Envelope_BreakerView: {
             failures_in_window: number;
             scope: string;
-            /** @description `CLOSED`, `OPEN` or `HALF_OPEN`. */
-            state: string;
+            state: components["schemas"]["BreakerState"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2320,7 +2323,7 @@ export interface components {
             bar_at: string;
             price: string;
             provider_id: string;
-            timeframe: string;
+            timeframe: components["schemas"]["Timeframe"];
         };
         MeBody: {
             session: components["schemas"]["SessionView"];
@@ -2700,8 +2703,7 @@ export interface components {
         RunnerSnapshot: {
             /** Format: uuid */
             bot_id: string;
-            /** @description `CLOSED`, `OPEN` or `HALF_OPEN`. */
-            breaker_state: string;
+            breaker_state: components["schemas"]["BreakerState"];
             kill_reason?: string | null;
             last_error?: string | null;
             /** Format: date-time */
@@ -7712,6 +7714,7 @@ type ReadonlyArray<T> = [
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["SUCCESS", "DENIED", "FAILED"];
 export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AutonomyTier"]> = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"];
 export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
+export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "NOT_IMPLEMENTED", "INTERNAL"];

@@ -1,3 +1,4 @@
+import type { components } from "../../api/schema";
 import { Badge, type Tone } from "../../components/Badge";
 import { Card } from "../../components/Card";
 import { EmptyState } from "../../components/EmptyState";
@@ -14,7 +15,10 @@ const LOOP_MEANING: Record<string, string> = {
   STALLED: "not ticking",
   UNKNOWN: "no tick yet, or no runtime in this process",
 };
-const BREAKER_TONE: Record<string, Tone> = { CLOSED: "neutral", HALF_OPEN: "warn", OPEN: "bad" };
+type BreakerState = components["schemas"]["BreakerState"];
+const BREAKER_TONE: Record<BreakerState, Tone> = { CLOSED: "neutral", HALF_OPEN: "warn", OPEN: "bad" };
+/** Open breakers first, then half-open ones. */
+const BREAKER_RANK: Record<BreakerState, number> = { OPEN: 0, HALF_OPEN: 1, CLOSED: 2 };
 
 /** The bar clock (active, last tick and its age, loop health) and every circuit breaker. */
 export function SchedulerCard({ status }: { status: StatusQuery }) {
@@ -24,7 +28,7 @@ export function SchedulerCard({ status }: { status: StatusQuery }) {
   const sched = data?.scheduler;
   const lastTick = parseTime(sched?.last_tick_at);
   const breakers = [...(sched?.circuit_breakers ?? [])].sort(
-    (a, b) => (a.state === "OPEN" ? 0 : a.state === "HALF_OPEN" ? 1 : 2) - (b.state === "OPEN" ? 0 : b.state === "HALF_OPEN" ? 1 : 2) || a.scope.localeCompare(b.scope),
+    (a, b) => BREAKER_RANK[a.state] - BREAKER_RANK[b.state] || a.scope.localeCompare(b.scope),
   );
   const open = breakers.filter((b) => b.state === "OPEN").length;
   const half = breakers.filter((b) => b.state === "HALF_OPEN").length;
