@@ -2,6 +2,7 @@
 
 mod ai_ops;
 mod alerts;
+mod architecture;
 mod auth_2fa;
 mod auth_access;
 mod auth_sessions;
