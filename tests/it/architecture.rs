@@ -16,13 +16,30 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &["domain"]),
     ("logging", &["config", "trace"]),
     ("bus", &["domain", "store", "trace", "clock"]),
-    ("store", &["domain", "trace", "config", "clock", "error_code"]),
-    ("auth", &["domain", "store", "config", "clock", "trace", "error_code"]),
+    (
+        "store",
+        &["domain", "trace", "config", "clock", "error_code"],
+    ),
+    (
+        "auth",
+        &["domain", "store", "config", "clock", "trace", "error_code"],
+    ),
     (
         "integrations",
-        &["domain", "store", "bus", "trace", "config", "clock", "error_code"],
+        &[
+            "domain",
+            "store",
+            "bus",
+            "trace",
+            "config",
+            "clock",
+            "error_code",
+        ],
     ),
-    ("sandbox", &["domain", "config", "clock", "trace", "error_code"]),
+    (
+        "sandbox",
+        &["domain", "config", "clock", "trace", "error_code"],
+    ),
     (
         "runtime",
         &[
@@ -164,7 +181,8 @@ fn code_only(text: &str) -> String {
                     if j >= b.len() {
                         break;
                     }
-                    if b[j] == b'"' && b[j + 1..].iter().take(hashes).all(|&c| c == b'#')
+                    if b[j] == b'"'
+                        && b[j + 1..].iter().take(hashes).all(|&c| c == b'#')
                         && b.len() >= j + 1 + hashes
                     {
                         j += 1 + hashes;
@@ -189,7 +207,10 @@ fn code_only(text: &str) -> String {
             b'\'' => {
                 // A char literal ('x', '\n', '\u{..}') — or a lifetime, which is kept.
                 let close = if b.get(i + 1) == Some(&b'\\') {
-                    b[i + 2..].iter().position(|&c| c == b'\'').map(|p| i + 2 + p)
+                    b[i + 2..]
+                        .iter()
+                        .position(|&c| c == b'\'')
+                        .map(|p| i + 2 + p)
                 } else if b.get(i + 2) == Some(&b'\'') {
                     Some(i + 2)
                 } else {
@@ -328,7 +349,9 @@ fn graph(sources: &[Source]) -> (Graph, BTreeMap<(String, String), Vec<String>>)
     let mut g = Graph::new();
     let mut why = BTreeMap::new();
     for s in sources {
-        let Some(top) = s.module.first() else { continue };
+        let Some(top) = s.module.first() else {
+            continue;
+        };
         for dep in imports(s, &tops) {
             if &dep == top {
                 continue;
@@ -348,13 +371,18 @@ fn violations(sources: &[Source]) -> Vec<String> {
     let mut out = Vec::new();
     for (from, deps) in &g {
         let Some(ok) = allowed.get(from.as_str()) else {
-            out.push(format!("top-level module `{from}` is not in the ALLOWED table"));
+            out.push(format!(
+                "top-level module `{from}` is not in the ALLOWED table"
+            ));
             continue;
         };
         for dep in deps {
             if !ok.contains(&dep.as_str()) {
                 let files = &why[&(from.clone(), dep.clone())];
-                out.push(format!("`{from}` must not import `{dep}` (in {})", files.join(", ")));
+                out.push(format!(
+                    "`{from}` must not import `{dep}` (in {})",
+                    files.join(", ")
+                ));
             }
         }
     }
@@ -364,7 +392,13 @@ fn violations(sources: &[Source]) -> Vec<String> {
 
 /// Every cycle between top-level modules, each reported once from its smallest module.
 fn cycles(g: &Graph) -> Vec<String> {
-    fn dfs(g: &Graph, start: &str, at: &str, path: &mut Vec<String>, out: &mut BTreeSet<Vec<String>>) {
+    fn dfs(
+        g: &Graph,
+        start: &str,
+        at: &str,
+        path: &mut Vec<String>,
+        out: &mut BTreeSet<Vec<String>>,
+    ) {
         for next in g.get(at).into_iter().flatten() {
             if next == start {
                 let mut c = path.clone();
@@ -391,9 +425,17 @@ fn cycles(g: &Graph) -> Vec<String> {
 fn top_level_modules_import_only_downwards_and_without_cycles() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let sources = sources(&root);
-    assert!(sources.len() > 50, "found only {} files under src/", sources.len());
+    assert!(
+        sources.len() > 50,
+        "found only {} files under src/",
+        sources.len()
+    );
     let v = violations(&sources);
-    assert!(v.is_empty(), "architecture arrows broken:\n{}", v.join("\n"));
+    assert!(
+        v.is_empty(),
+        "architecture arrows broken:\n{}",
+        v.join("\n")
+    );
 }
 
 fn fake(path: &str, text: &str) -> Source {
@@ -407,8 +449,14 @@ fn fake(path: &str, text: &str) -> Source {
 fn an_upward_import_and_a_cycle_are_caught() {
     let ok = vec![
         fake("domain/risk.rs", "use crate::error_code::ErrorCode;"),
-        fake("store/bots.rs", "use crate::{domain::risk::Stage, trace::TraceId};"),
-        fake("api/bots.rs", "use super::super::runtime::X; fn f() { crate::store::bots::get(); }"),
+        fake(
+            "store/bots.rs",
+            "use crate::{domain::risk::Stage, trace::TraceId};",
+        ),
+        fake(
+            "api/bots.rs",
+            "use super::super::runtime::X; fn f() { crate::store::bots::get(); }",
+        ),
         fake("runtime/mod.rs", "use crate::store::bots;"),
     ];
     assert_eq!(violations(&ok), Vec::<String>::new());
@@ -420,21 +468,40 @@ fn an_upward_import_and_a_cycle_are_caught() {
         "use crate::{\n    error_code::ErrorCode,\n    api::{ApiError, AppState},\n};",
     ));
     let v = violations(&bad);
-    assert!(v.iter().any(|m| m.contains("`domain` must not import `api`")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("`domain` must not import `api`")),
+        "{v:?}"
+    );
 
     // store ↔ runtime: an upward import that also closes a cycle.
     let mut cyc = ok.clone();
     cyc.push(fake("store/jobs.rs", "pub use crate::runtime::BotStatus;"));
     let v = violations(&cyc);
-    assert!(v.iter().any(|m| m.contains("`store` must not import `runtime`")), "{v:?}");
-    assert!(v.iter().any(|m| m == "import cycle: runtime → store → runtime"), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("`store` must not import `runtime`")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|m| m == "import cycle: runtime → store → runtime"),
+        "{v:?}"
+    );
 
     // super:: chains that climb to the root count; comments and strings do not.
     let v = violations(&[
-        fake("auth/guard.rs", "// use crate::api::AppState;\nconst S: &str = \"crate::api\";"),
+        fake(
+            "auth/guard.rs",
+            "// use crate::api::AppState;\nconst S: &str = \"crate::api\";",
+        ),
         fake("auth/a/b.rs", "use super::super::super::api::ApiError;"),
         fake("api/mod.rs", "use crate::auth::x;"),
     ]);
-    assert!(v.iter().any(|m| m.contains("`auth` must not import `api` (in auth::a::b)")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains("`auth` must not import `api` (in auth::a::b)")),
+        "{v:?}"
+    );
     assert!(!v.iter().any(|m| m.contains("auth::guard")), "{v:?}");
 }
