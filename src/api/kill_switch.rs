@@ -113,7 +113,10 @@ async fn set_kill_switch(
         for id in &ids {
             state.runtime.kill(*id, &why);
         }
-        bots::mark_killed(&state.pool, &ids, now).await?;
+        {
+            let _turn = state.runtime.status_turn().await;
+            bots::mark_killed(&state.pool, &ids, now).await?;
+        }
         killed = ids;
         cancelled = orders::cancel_all_working(&state.pool, &why, now).await?;
     }

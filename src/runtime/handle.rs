@@ -450,6 +450,12 @@ impl RuntimeHandle {
         self.inner.registry.runners()
     }
 
+    /// The turn to write `bots.status` after changing the runtime's view of the bot (see
+    /// `Registry::status_turn`): hold it for the write only.
+    pub async fn status_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.registry.status_turn().await
+    }
+
     pub fn runner(&self, bot_id: Uuid) -> Option<RunnerSnapshot> {
         self.inner.registry.runner(bot_id)
     }

@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::{Notify, mpsc::UnboundedSender, watch};
+use tokio::sync::{
+    Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard, Notify, mpsc::UnboundedSender, watch,
+};
 use tradeplane_actors::{
     BreakerConfig, BreakerReading, BreakerSnapshot, BreakerState, CircuitBreaker, Clock, Heartbeat,
     Permit, Report, SharedBreaker, SharedSink,
@@ -214,6 +216,11 @@ pub struct Registry {
     dirty_bots: Mutex<HashSet<Uuid>>,
     breaker_marks: BreakerMarks,
     heartbeat_flush: AtomicBool,
+    /// Held by the writer for a whole pass (it reads slot statuses, then mirrors them onto
+    /// `bots.status` after awaiting Postgres) and by every other writer of `bots.status`
+    /// ([`Registry::status_turn`]): a pass that read a slot before an operator changed it has
+    /// landed before the operator's write, never after it.
+    status_writes: AsyncMutex<()>,
     breaker_config: BreakerConfig,
     clock: Clock,
     breaker_sink: SharedSink,
@@ -239,6 +246,7 @@ impl Registry {
             dirty_bots: Mutex::new(HashSet::new()),
             breaker_marks: BreakerMarks::default(),
             heartbeat_flush: AtomicBool::new(false),
+            status_writes: AsyncMutex::new(()),
             breaker_config,
             clock,
             breaker_sink,
@@ -249,6 +257,13 @@ impl Registry {
     /// The runtime's clock.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The turn to write `bots.status` outside the writer, taken after changing the slot: it
+    /// waits out a writer pass that may hold the slot's old status, so the mirror cannot put
+    /// that status back over the new one. Hold it only for the write.
+    pub async fn status_turn(&self) -> AsyncMutexGuard<'_, ()> {
+        self.status_writes.lock().await
     }
 
     /// Reports every breaker change of a bot to `tx` (as `Some(bot)`) from now on.
@@ -528,6 +543,7 @@ impl Registry {
     /// One pass of the writer: dirty instances, dirty breakers, and (when asked) heartbeats.
     /// What fails stays dirty for the next pass.
     pub async fn flush(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let _turn = self.status_writes.lock().await;
         let bots: Vec<Uuid> = lock(&self.dirty_bots).drain().collect();
         let rows: Vec<InstanceUpsert> = {
             let slots = lock(&self.slots);

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::clock::Clock;
 use tradeplane::domain::{bot::BotStatus, breaker::BreakerState, timeframe::Timeframe};
+use tradeplane::runtime::lifecycle::Lifecycle;
 use tradeplane::runtime::{
     Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig, RuntimeError,
     RuntimeHandle, SchedulerConfig,
@@ -712,6 +713,84 @@ async fn stuck_runner_is_restarted_then_killed_latched_and_rearmed(pool: PgPool)
     .await
     .unwrap();
     assert_eq!(severity, "SEV-1");
+}
+
+/// The flaky "start after re-arm" (409 "The bot is KILLED"): a writer pass that read a KILLED
+/// slot and is still writing when an operator re-arms the bot must not mirror KILLED back over
+/// the re-arm's STOPPED. The pass is held mid-write by a lock on `bot_instances`; the re-arm's
+/// row write waits for it, so KILLED lands first and STOPPED last.
+#[sqlx::test]
+async fn a_writer_pass_holding_a_stale_killed_status_cannot_undo_a_rearm(pool: PgPool) {
+    let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
+    let rt = runtime.handle();
+    let lifecycle = Lifecycle::new(pool.clone(), rt.clone(), rt.integrations());
+    let bot = bot_row(&pool).await;
+    let killed = lifecycle.kill(bot, Some("drill"), "test").await.unwrap();
+    assert_eq!(killed.bot.status, BotStatus::Killed);
+    let instance_status = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, BotStatus>("SELECT status FROM bot_instances WHERE bot_id = $1")
+            .bind(bot)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+    };
+    until("the KILLED latch in bot_instances", || async {
+        (instance_status(pool.clone()).await == Some(BotStatus::Killed)).then_some(())
+    })
+    .await;
+
+    // The writer's next pass reads the KILLED slot, then waits on the lock to write it.
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE bot_instances IN EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    rt.kill(bot, "again"); // already latched: only queues the bot's row again
+    until("the writer's pass to wait on bot_instances", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO bot_instances%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (waiting == 1).then_some(())
+    })
+    .await;
+
+    let rearm = tokio::spawn({
+        let lifecycle = lifecycle.clone();
+        async move { lifecycle.rearm(bot, "ops").await }
+    });
+    // The runtime is re-armed at once; its row write waits for the pass in flight.
+    until("the slot to be re-armed", || async {
+        (rt.runner(bot)?.status == BotStatus::Stopped).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !rearm.is_finished(),
+        "the re-arm wrote bots.status while a pass holding KILLED was still writing"
+    );
+    blocker.commit().await.unwrap();
+    let rearmed = rearm.await.unwrap().unwrap();
+    assert_eq!(rearmed.status, BotStatus::Stopped);
+
+    // The stale pass is done once a later one has written the STOPPED instance.
+    until("the STOPPED instance in bot_instances", || async {
+        (instance_status(pool.clone()).await == Some(BotStatus::Stopped)).then_some(())
+    })
+    .await;
+    let row = tradeplane::store::bots::get(&pool, bot)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.status,
+        BotStatus::Stopped,
+        "the mirror put a stale status back"
+    );
+    runtime.shutdown().await;
 }
 
 #[sqlx::test]

@@ -99,8 +99,15 @@ impl Lifecycle {
             .ok_or(LifecycleError::BotNotFound(id))
     }
 
+    /// Writes `bots.status` once the runtime holds the bot's new state, in the runtime's
+    /// turn: a writer pass that read the old state lands first, so its mirror cannot undo this.
+    async fn write_status(&self, id: Uuid, status: BotStatus) -> Result<Option<Bot>, sqlx::Error> {
+        let _turn = self.runtime.status_turn().await;
+        bots::set_status(&self.pool, id, status, self.clock().now()).await
+    }
+
     async fn set_status(&self, id: Uuid, status: BotStatus) -> Result<Bot, LifecycleError> {
-        bots::set_status(&self.pool, id, status, self.clock().now())
+        self.write_status(id, status)
             .await?
             .ok_or(LifecycleError::BotNotFound(id))
     }
@@ -260,9 +267,7 @@ impl Lifecycle {
     pub async fn resume_after_restart(&self) -> Result<ResumeReport, sqlx::Error> {
         let mut report = ResumeReport::default();
         for id in bots::active_ids(&self.pool).await? {
-            let Some(bot) =
-                bots::set_status(&self.pool, id, BotStatus::Stopped, self.clock().now()).await?
-            else {
+            let Some(bot) = self.write_status(id, BotStatus::Stopped).await? else {
                 continue;
             };
             let stage = bot.stage;
