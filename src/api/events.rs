@@ -1,6 +1,6 @@
 //! `GET /api/events/stream`: live system events, breaker changes, bot status changes and
 //! trace summaries as Server-Sent Events, resumable with `Last-Event-ID` (see
-//! `runtime::bus` and docs/architecture.md "Live events").
+//! `crate::bus` and docs/architecture.md "Live events").
 
 use std::collections::HashSet;
 use std::convert::Infallible;
