@@ -7,6 +7,7 @@ pub mod bars;
 pub mod bot;
 pub mod breaker;
 pub mod calendar;
+pub mod contracts;
 pub mod evaluation;
 pub mod execution;
 pub mod indicators;

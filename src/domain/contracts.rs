@@ -1,0 +1,391 @@
+//! Futures contracts and the roll: which quarterly contract of a root is the front one on a
+//! trade date, and how each vendor spells it.
+//!
+//! **The one roll convention** (used by the bar fetcher, the feed, the store and the API):
+//! CME's equity-index roll date, 8 calendar days before the last trade day (the Thursday of the
+//! week before expiry). From the trade date that *is* the roll date (which opens at 17:00 CT the
+//! evening before) the next quarterly contract is the front one. Vendors' own continuous symbols
+//! (Databento `ES.c.0` rolls on its calendar rule, `ES.v.0` on volume) are not used: every vendor
+//! is asked for the contract this module resolves, so two vendors can never disagree about the
+//! roll and each bar names the contract it came from.
+//!
+//! Prices are unadjusted. A roll does not make a fake jump in indicators because the feed keeps
+//! one window per contract: at the roll, runners switch to the new contract's window, which holds
+//! that contract's own history (it trades for months before it becomes the front one).
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+
+use super::calendar::{trade_date, trade_date_start};
+use super::instruments::Symbol;
+
+/// A quarterly expiry month of the equity-index futures (CME month codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContractMonth {
+    /// March.
+    H,
+    /// June.
+    M,
+    /// September.
+    U,
+    /// December.
+    Z,
+}
+
+impl ContractMonth {
+    pub const ALL: [ContractMonth; 4] = [
+        ContractMonth::H,
+        ContractMonth::M,
+        ContractMonth::U,
+        ContractMonth::Z,
+    ];
+
+    pub const fn number(self) -> u32 {
+        match self {
+            ContractMonth::H => 3,
+            ContractMonth::M => 6,
+            ContractMonth::U => 9,
+            ContractMonth::Z => 12,
+        }
+    }
+
+    pub const fn code(self) -> char {
+        match self {
+            ContractMonth::H => 'H',
+            ContractMonth::M => 'M',
+            ContractMonth::U => 'U',
+            ContractMonth::Z => 'Z',
+        }
+    }
+
+    fn from_code(c: char) -> Option<ContractMonth> {
+        Self::ALL.into_iter().find(|m| m.code() == c)
+    }
+}
+
+/// One listed contract: a root and its expiry (year and quarterly month).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Contract {
+    pub root: Symbol,
+    pub year: i32,
+    pub month: ContractMonth,
+}
+
+/// The vendors that name contracts, each with its own spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    /// Databento `GLBX.MDP3` raw symbol (`stype_in=raw_symbol`): `ESZ6`.
+    Databento,
+    /// Massive (ex-Polygon) futures ticker (`/futures/v1/aggs/{ticker}`): `ESZ6`.
+    Massive,
+    /// Ironbeam `exchSym`: `XCME:ES.Z26`.
+    Ironbeam,
+    /// Tradovate contract name: `ESZ6`.
+    Tradovate,
+}
+
+impl Contract {
+    pub const fn new(root: Symbol, year: i32, month: ContractMonth) -> Contract {
+        Contract { root, year, month }
+    }
+
+    /// The canonical code, unambiguous within the century: root, month code, two-digit year
+    /// (`ESZ26`). Stored in `market_bars.contract` and shown by the API.
+    pub fn code(&self) -> String {
+        format!(
+            "{}{}{:02}",
+            self.root.as_str(),
+            self.month.code(),
+            self.year.rem_euclid(100)
+        )
+    }
+
+    /// Parses a canonical code (`ESZ26`, case-insensitive); years are 2000–2099.
+    pub fn parse(raw: &str) -> Option<Contract> {
+        let raw = raw.trim().to_ascii_uppercase();
+        if raw.len() < 4 || !raw.is_ascii() {
+            return None;
+        }
+        let (head, yy) = raw.split_at(raw.len() - 2);
+        let (root, month) = head.split_at(head.len() - 1);
+        if !yy.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Contract {
+            root: Symbol::parse(root)?,
+            year: 2000 + yy.parse::<i32>().ok()?,
+            month: ContractMonth::from_code(month.chars().next()?)?,
+        })
+    }
+
+    /// The contract as `vendor` spells it. The one-digit year of the exchange symbols is
+    /// unambiguous for listed contracts (the equity-index cycle lists about two years ahead).
+    pub fn spelled_for(&self, vendor: Vendor) -> String {
+        let (root, m) = (self.root.as_str(), self.month.code());
+        match vendor {
+            Vendor::Databento | Vendor::Massive | Vendor::Tradovate => {
+                format!("{root}{m}{}", self.year.rem_euclid(10))
+            }
+            Vendor::Ironbeam => {
+                let exchange = if self.root == Symbol::Ym {
+                    "XCBT"
+                } else {
+                    "XCME"
+                };
+                format!("{exchange}:{root}.{m}{:02}", self.year.rem_euclid(100))
+            }
+        }
+    }
+
+    /// Last trade day: the third Friday of the contract month (trading ends 08:30 CT). CME
+    /// moves it to the business day before when that Friday is an exchange holiday; none of
+    /// the listed years has one, so that exception is not modelled.
+    pub fn last_trade_date(&self) -> NaiveDate {
+        NaiveDate::from_weekday_of_month_opt(self.year, self.month.number(), Weekday::Fri, 3)
+            .unwrap_or(NaiveDate::MIN)
+    }
+
+    /// The roll date: 8 calendar days before the last trade day (a Thursday). From this trade
+    /// date on, [`Contract::next`] is the front contract.
+    pub fn roll_date(&self) -> NaiveDate {
+        self.last_trade_date() - Duration::days(8)
+    }
+
+    /// The instant the roll happens: the start of the roll date's trade date (17:00 CT the
+    /// evening before).
+    pub fn rolls_at(&self) -> DateTime<Utc> {
+        trade_date_start(self.roll_date())
+    }
+
+    /// The next quarterly contract of the same root.
+    pub fn next(&self) -> Contract {
+        match self.month {
+            ContractMonth::H => Contract::new(self.root, self.year, ContractMonth::M),
+            ContractMonth::M => Contract::new(self.root, self.year, ContractMonth::U),
+            ContractMonth::U => Contract::new(self.root, self.year, ContractMonth::Z),
+            ContractMonth::Z => Contract::new(self.root, self.year + 1, ContractMonth::H),
+        }
+    }
+
+    /// The front contract of `root` on trade date `date`: the first quarterly contract whose
+    /// roll date is after `date`.
+    pub fn front(root: Symbol, date: NaiveDate) -> Contract {
+        let month = ContractMonth::ALL
+            .into_iter()
+            .find(|m| m.number() >= date.month())
+            .unwrap_or(ContractMonth::Z);
+        let mut c = Contract::new(root, date.year(), month);
+        while date >= c.roll_date() {
+            c = c.next();
+        }
+        c
+    }
+
+    /// The front contract of `root` at instant `at` (by its CME trade date).
+    pub fn front_at(root: Symbol, at: DateTime<Utc>) -> Contract {
+        Contract::front(root, trade_date(at))
+    }
+}
+
+impl std::fmt::Display for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.code())
+    }
+}
+
+/// A piece of a time range served by one contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub contract: Contract,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// `[from, to)` cut at each roll into the front contract of each piece, oldest first: the
+/// front-month series of `root` is these contracts' bars, each over its own piece. Empty when
+/// `from >= to`.
+pub fn front_segments(root: Symbol, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut start = from;
+    let mut contract = Contract::front_at(root, from);
+    while start < to {
+        let end = contract.rolls_at().min(to);
+        out.push(Segment {
+            contract,
+            from: start,
+            to: end,
+        });
+        start = end;
+        contract = contract.next();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn es(year: i32, month: ContractMonth) -> Contract {
+        Contract::new(Symbol::Es, year, month)
+    }
+
+    #[test]
+    fn last_trade_day_is_the_third_friday_and_the_roll_eight_days_before() {
+        // CME's published ES expiries and roll dates.
+        for (c, last, roll) in [
+            (es(2025, ContractMonth::Z), "2025-12-19", "2025-12-11"),
+            (es(2026, ContractMonth::H), "2026-03-20", "2026-03-12"),
+            (es(2026, ContractMonth::M), "2026-06-19", "2026-06-11"),
+            (es(2026, ContractMonth::U), "2026-09-18", "2026-09-10"),
+            (es(2026, ContractMonth::Z), "2026-12-18", "2026-12-10"),
+            (es(2027, ContractMonth::H), "2027-03-19", "2027-03-11"),
+        ] {
+            assert_eq!(c.last_trade_date(), d(last), "{c}");
+            assert_eq!(c.roll_date(), d(roll), "{c}");
+            assert_eq!(c.roll_date().weekday(), Weekday::Thu);
+        }
+    }
+
+    #[test]
+    fn the_front_contract_changes_on_the_roll_date() {
+        for (date, front) in [
+            ("2026-01-02", "ESH26"),
+            ("2026-03-11", "ESH26"),
+            ("2026-03-12", "ESM26"),
+            ("2026-03-20", "ESM26"),
+            ("2026-06-10", "ESM26"),
+            ("2026-06-11", "ESU26"),
+            ("2026-09-10", "ESZ26"),
+            ("2026-12-03", "ESZ26"),
+            ("2026-12-09", "ESZ26"),
+            // Across the year end: December rolls into next year's March.
+            ("2026-12-10", "ESH27"),
+            ("2026-12-31", "ESH27"),
+            ("2027-01-01", "ESH27"),
+            ("2025-12-11", "ESH26"),
+            ("2025-12-10", "ESZ25"),
+        ] {
+            assert_eq!(Contract::front(Symbol::Es, d(date)).code(), front, "{date}");
+        }
+    }
+
+    #[test]
+    fn the_roll_instant_is_the_roll_dates_session_open() {
+        // The 2026-12-10 trade date opens Wednesday 2026-12-09 17:00 CST = 23:00 UTC.
+        let z26 = es(2026, ContractMonth::Z);
+        assert_eq!(z26.rolls_at(), at("2026-12-09T23:00:00Z"));
+        assert_eq!(
+            Contract::front_at(Symbol::Es, at("2026-12-09T22:59:59Z")),
+            z26
+        );
+        assert_eq!(
+            Contract::front_at(Symbol::Es, at("2026-12-09T23:00:00Z")),
+            es(2027, ContractMonth::H)
+        );
+        // Summer (CDT): the 2026-06-11 trade date opens 2026-06-10 22:00 UTC.
+        assert_eq!(
+            es(2026, ContractMonth::M).rolls_at(),
+            at("2026-06-10T22:00:00Z")
+        );
+    }
+
+    #[test]
+    fn each_vendor_spells_the_contract_its_way() {
+        let z25 = es(2025, ContractMonth::Z);
+        assert_eq!(z25.spelled_for(Vendor::Databento), "ESZ5");
+        assert_eq!(z25.spelled_for(Vendor::Massive), "ESZ5");
+        assert_eq!(z25.spelled_for(Vendor::Tradovate), "ESZ5");
+        assert_eq!(z25.spelled_for(Vendor::Ironbeam), "XCME:ES.Z25");
+        let ym = Contract::new(Symbol::Ym, 2027, ContractMonth::H);
+        assert_eq!(ym.spelled_for(Vendor::Ironbeam), "XCBT:YM.H27");
+        let mnq = Contract::new(Symbol::Mnq, 2030, ContractMonth::U);
+        assert_eq!(mnq.spelled_for(Vendor::Databento), "MNQU0");
+        assert_eq!(mnq.code(), "MNQU30");
+        // Never a bare root.
+        for root in Symbol::ALL {
+            let c = Contract::front(*root, d("2026-12-03"));
+            for v in [
+                Vendor::Databento,
+                Vendor::Massive,
+                Vendor::Ironbeam,
+                Vendor::Tradovate,
+            ] {
+                assert_ne!(c.spelled_for(v), root.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn codes_round_trip_and_bad_codes_are_refused() {
+        for root in Symbol::ALL {
+            for m in ContractMonth::ALL {
+                let c = Contract::new(*root, 2027, m);
+                assert_eq!(Contract::parse(&c.code()), Some(c));
+            }
+        }
+        assert_eq!(Contract::parse(" esz26 "), Some(es(2026, ContractMonth::Z)));
+        for bad in [
+            "ES", "ESZ", "ESZ6", "ESF26", "CLZ26", "ESZ2X", "", "ÉSZ26", "MES",
+        ] {
+            assert_eq!(Contract::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn segments_cut_a_range_at_each_roll() {
+        let segs = front_segments(
+            Symbol::Nq,
+            at("2026-12-01T00:00:00Z"),
+            at("2027-03-20T00:00:00Z"),
+        );
+        let codes: Vec<String> = segs.iter().map(|s| s.contract.code()).collect();
+        assert_eq!(codes, ["NQZ26", "NQH27", "NQM27"]);
+        assert_eq!(segs[0].to, at("2026-12-09T23:00:00Z"));
+        assert_eq!(segs[1].from, segs[0].to);
+        // 2027-03-11 trade date opens 2027-03-10 17:00 CST = 23:00 UTC.
+        assert_eq!(segs[1].to, at("2027-03-10T23:00:00Z"));
+        assert_eq!(segs[2].to, at("2027-03-20T00:00:00Z"));
+        // Inside one contract: one piece; an empty range: none.
+        let one = front_segments(
+            Symbol::Es,
+            at("2026-12-02T00:00:00Z"),
+            at("2026-12-03T00:00:00Z"),
+        );
+        assert_eq!(one.len(), 1);
+        assert!(
+            front_segments(
+                Symbol::Es,
+                at("2026-12-03T00:00:00Z"),
+                at("2026-12-03T00:00:00Z")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn every_root_follows_the_quarterly_cycle_for_years() {
+        // Walking day by day over ten years: the front contract only ever moves to `next`,
+        // on its roll date, and is never expired.
+        for root in Symbol::ALL {
+            let mut day = d("2025-01-01");
+            let mut front = Contract::front(*root, day);
+            while day < d("2035-01-01") {
+                let now = Contract::front(*root, day);
+                if now != front {
+                    assert_eq!(now, front.next(), "{day}");
+                    assert_eq!(day, front.roll_date(), "{day}");
+                    front = now;
+                }
+                assert!(day < now.last_trade_date());
+                day = day.succ_opt().unwrap();
+            }
+        }
+    }
+}
