@@ -9,10 +9,11 @@ use databento::dbn::Schema;
 use super::{
     http::CallContext,
     outcome::Failure,
-    providers::{ProviderClient, databento as dbn_client, market_data::polygon_aggregates},
+    providers::{ProviderClient, databento as dbn_client, market_data::massive_futures_aggregates},
 };
 use crate::domain::{
     bars::{self as domain_bars, Bar},
+    contracts::{Contract, Segment, front_segments},
     instruments::Symbol,
     timeframe::Timeframe,
 };
@@ -34,12 +35,14 @@ const fn databento_schema(tf: Timeframe) -> (Schema, bool) {
     }
 }
 
-/// One bars request: `symbol` is what the vendor is asked for (`ES`, `ES.c.0`) and keys the
-/// cache; `instrument` is the contract whose tick grid the decoder snaps the prices onto.
+/// One bars request for a root (`instrument`, whose tick grid the decoder snaps prices onto):
+/// of one listed `contract`, or with `None` the front-month series, cut at each roll
+/// (`domain::contracts`) and each piece asked of the vendor as its own contract. A vendor is
+/// never asked for a bare root.
 #[derive(Debug, Clone)]
 pub struct BarsRequest {
     pub instrument: Symbol,
-    pub symbol: String,
+    pub contract: Option<Contract>,
     pub timeframe: Timeframe,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -75,8 +78,22 @@ fn ends_by(ts: DateTime<Utc>, tf: Timeframe, to: DateTime<Utc>) -> bool {
         .is_some_and(|end| end <= to)
 }
 
-/// Fetches the bars that lie in `[from, to)` with the provider's client and caches them;
-/// returns them oldest first, prices on the instrument's tick grid (snapped by the decoders).
+/// The pieces of a request, each with the contract the vendor is asked for.
+pub fn segments(request: &BarsRequest) -> Vec<Segment> {
+    match request.contract {
+        Some(contract) if request.from < request.to => vec![Segment {
+            contract,
+            from: request.from,
+            to: request.to,
+        }],
+        Some(_) => Vec::new(),
+        None => front_segments(request.instrument, request.from, request.to),
+    }
+}
+
+/// Fetches the bars that lie in `[from, to)` with the provider's client and caches them with
+/// the contract each came from; returns them oldest first, prices on the instrument's tick
+/// grid (snapped by the decoders). One vendor request (or page chain) per contract piece.
 /// Intraday bars must end by `to`; 1d bars follow the vendor's session and count if they start
 /// in range. 5m/15m from Databento are built from ohlcv-1m (only buckets the range covers).
 /// Called by the provider's ProviderActor (`RuntimeHandle::fetch_bars`), so its circuit
@@ -88,44 +105,56 @@ pub async fn fetch_bars(
 ) -> Result<Vec<Bar>, BarsError> {
     let BarsRequest {
         instrument,
-        ref symbol,
         timeframe,
-        from,
         to,
         ctx,
+        ..
     } = *request;
-    let spec = instrument.spec();
     let provider_id = client.id();
-    let bars: Vec<Bar> = match provider_id {
-        "polygon" => polygon_aggregates(client, &spec, symbol, timeframe, from, to, ctx)
-            .await
-            .map_err(BarsError::Provider)?,
-        "databento" => {
-            let (schema, aggregate) = databento_schema(timeframe);
-            let bars = dbn_client::ohlcv(client, &spec, symbol, schema, from, to, ctx)
-                .await
-                .map_err(BarsError::Provider)?;
-            if aggregate {
-                domain_bars::aggregate(&bars, timeframe, from, to)
-            } else {
-                bars
+    if !supports(provider_id) {
+        return Err(BarsError::Unsupported(provider_id.to_owned()));
+    }
+    let mut out = Vec::new();
+    for Segment {
+        contract,
+        from,
+        to: piece_to,
+    } in segments(request)
+    {
+        let bars: Vec<Bar> = match provider_id {
+            "polygon" => {
+                massive_futures_aggregates(client, &contract, timeframe, from, piece_to, ctx)
+                    .await
+                    .map_err(BarsError::Provider)?
             }
-        }
-        other => return Err(BarsError::Unsupported(other.to_owned())),
-    };
-    let bars: Vec<Bar> = bars
-        .into_iter()
-        .filter(|b| {
-            b.ts_open >= from
-                && b.ts_open < to
-                && (timeframe == Timeframe::D1 || ends_by(b.ts_open, timeframe, to))
-        })
-        .collect();
-    let series = Series {
-        provider_id,
-        symbol,
-        timeframe,
-    };
-    market_bars::upsert_many(pool, series, &bars).await?;
-    Ok(bars)
+            _ => {
+                let (schema, aggregate) = databento_schema(timeframe);
+                let bars = dbn_client::ohlcv(client, &contract, schema, from, piece_to, ctx)
+                    .await
+                    .map_err(BarsError::Provider)?;
+                if aggregate {
+                    domain_bars::aggregate(&bars, timeframe, from, piece_to)
+                } else {
+                    bars
+                }
+            }
+        };
+        let bars: Vec<Bar> = bars
+            .into_iter()
+            .filter(|b| {
+                b.ts_open >= from
+                    && b.ts_open < piece_to
+                    && (timeframe == Timeframe::D1 || ends_by(b.ts_open, timeframe, to))
+            })
+            .collect();
+        let series = Series {
+            provider_id,
+            symbol: instrument,
+            contract,
+            timeframe,
+        };
+        market_bars::upsert_many(pool, series, &bars).await?;
+        out.extend(bars);
+    }
+    Ok(out)
 }

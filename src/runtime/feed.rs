@@ -1,4 +1,9 @@
-//! The bar feed runners read from: one in-memory window per (provider, symbol, timeframe).
+//! The bar feed runners read from: one in-memory window per (provider, contract, timeframe).
+//!
+//! A runner reads the front contract of its root at the boundary (`domain::contracts`, the one
+//! roll rule). At a roll it moves to the new contract's window, which the vendor fills with
+//! that contract's own history, so an indicator window never splices two contracts' prices
+//! (no fake jump at the roll; prices stay unadjusted).
 //!
 //! The first runner that needs bars up to a boundary fetches them through the provider's
 //! ProviderActor (one vendor call, its usage event carries that bot's `bot_id`/`run_id`); the
@@ -15,11 +20,11 @@ use serde_json::json;
 
 use super::RuntimeHandle;
 use super::providers::{BarsRequest, ProviderCallError};
-use crate::domain::{bars::Bar, instruments::Symbol, timeframe::Timeframe};
+use crate::domain::{bars::Bar, contracts::Contract, instruments::Symbol, timeframe::Timeframe};
 use crate::integrations::http::CallContext;
 use crate::store::usage_events::{UsageEvent, UsageStatus};
 
-type Key = (String, &'static str, Timeframe);
+type Key = (String, Contract, Timeframe);
 
 #[derive(Default)]
 struct Window {
@@ -72,7 +77,8 @@ impl BarFeed {
             ctx,
         } = *r;
         let symbol = instrument.as_str();
-        let window = self.window((provider.to_owned(), symbol, timeframe));
+        let contract = Contract::front_at(instrument, until);
+        let window = self.window((provider.to_owned(), contract, timeframe));
         let mut w = window.lock().await;
         let tf = timeframe.duration();
         // Twice the bars needed, in time: room for a halt inside the lookback.
@@ -92,7 +98,7 @@ impl BarFeed {
         if let Some((from, to)) = fetch {
             let request = BarsRequest {
                 instrument,
-                symbol: symbol.to_owned(),
+                contract: Some(contract),
                 timeframe,
                 from,
                 to,
@@ -128,7 +134,8 @@ impl BarFeed {
             event.bot_id = ctx.bot_id;
             event.run_id = ctx.run_id;
             event.metadata = json!({
-                "cached": true, "symbol": symbol, "timeframe": timeframe.as_str(), "bars": out.len(),
+                "cached": true, "symbol": symbol, "contract": contract.code(),
+                "timeframe": timeframe.as_str(), "bars": out.len(),
             });
             rt.telemetry().usage(event);
         }

@@ -7,11 +7,18 @@
 //! This is a vendor double, not part of the product API, so it is one dispatcher (a fallback
 //! handler) outside the OpenAPI document. Its times (market status, token expiry) come from the
 //! clock it is given: the server's, shifted the same way on a test stack.
+//!
+//! The market-data endpoints are strict: they refuse what the vendors refuse, in the vendors'
+//! error shapes (Databento: Basic auth only, a bare root such as `ES` as a raw symbol fails
+//! symbology, unknown schema, start not before end; Massive: futures only under
+//! `/futures/v1/aggs/{contract}`, the stocks endpoint has nothing for a futures ticker).
+//! `POST /_sandbox/faults` injects outages, 429s and plan refusals on command ([`Fault`]).
 
 pub mod ohlcv;
 mod redis;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::{
     Router,
@@ -29,8 +36,60 @@ use crate::clock::Clock;
 /// Most bars in one Polygon page, so clients exercise `next_url`.
 pub const POLYGON_PAGE: usize = 1000;
 
+/// A fault the market-data endpoints answer with instead of data, set on command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// HTTP 503 in the vendor's shape.
+    Outage,
+    /// HTTP 429 with `Retry-After: 1`.
+    RateLimited,
+    /// Massive 403 `NOT_AUTHORIZED` (a plan without the data); Databento 403.
+    NotAuthorized,
+}
+
+/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon", "fault": <Fault>|null,
+/// "count": n}` (`count` absent: until cleared with `"fault": null`).
+#[derive(Debug, serde::Deserialize)]
+struct FaultCommand {
+    vendor: String,
+    fault: Option<Fault>,
+    count: Option<u32>,
+}
+
+/// vendor → (fault, requests left; `None` = until cleared).
+type Faults = Arc<Mutex<HashMap<String, (Fault, Option<u32>)>>>;
+
+#[derive(Clone)]
+pub struct SandboxState {
+    clock: Clock,
+    faults: Faults,
+}
+
+impl SandboxState {
+    /// The fault `vendor`'s next bars request gets, if any (consumes one of a counted fault).
+    fn take_fault(&self, vendor: &str) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let (fault, left) = faults.get_mut(vendor)?;
+        let fault = *fault;
+        match left {
+            Some(0) => {
+                faults.remove(vendor);
+                return None;
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        Some(fault)
+    }
+}
+
 pub fn router(clock: Clock) -> Router {
-    Router::new().fallback(dispatch).with_state(clock)
+    let state = SandboxState {
+        clock,
+        faults: Arc::default(),
+    };
+    Router::new().fallback(dispatch).with_state(state)
 }
 
 /// Serves HTTP on `http` and the Redis simulator on `redis` until the task is dropped.
@@ -74,13 +133,14 @@ fn has_header(headers: &HeaderMap, name: &str) -> bool {
 }
 
 async fn dispatch(
-    State(clock): State<Clock>,
+    State(state): State<SandboxState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    let clock = state.clock.clone();
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     let bearer = has_header(&headers, "authorization");
     let q = |k: &str| query.get(k).map(String::as_str).filter(|v| !v.is_empty());
@@ -99,11 +159,14 @@ async fn dispatch(
             ok(json!(["GLBX.MDP3", "XNAS.ITCH", "OPRA.PILLAR"]))
         }
         ["v0", "timeseries.get_range"] if post => {
-            if !bearer {
+            if !databento_basic_auth(&headers) {
                 return json_reply(
                     StatusCode::UNAUTHORIZED,
                     json!({"detail": "Authentication failed."}),
                 );
+            }
+            if let Some(fault) = state.take_fault("databento") {
+                return databento_fault(fault);
             }
             databento_range(&body)
         }
@@ -137,8 +200,42 @@ async fn dispatch(
                     json!({"status": "ERROR", "request_id": "sandbox", "error": "API Key was not provided"}),
                 );
             }
+            if let Some(fault) = state.take_fault("polygon") {
+                return massive_fault(fault);
+            }
+            // A stocks call for a futures ticker: Massive has no such stock (`ES` would even be
+            // a different company), so nothing comes back.
+            if ohlcv::futures_root(ticker).is_some() || ticker.eq_ignore_ascii_case("ES") {
+                return ok(json!({
+                    "ticker": ticker, "queryCount": 0, "resultsCount": 0, "adjusted": true,
+                    "status": "OK", "request_id": "sandbox", "count": 0,
+                }));
+            }
             polygon_aggs(&headers, ticker, mult, span, from, to, &query)
         }
+        ["polygon", "futures", "v1", "aggs", ticker] if get => {
+            if !bearer {
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    json!({"status": "ERROR", "request_id": "sandbox", "error": "API Key was not provided"}),
+                );
+            }
+            if let Some(fault) = state.take_fault("polygon") {
+                return massive_fault(fault);
+            }
+            massive_futures_aggs(&headers, ticker, &query)
+        }
+        ["_sandbox", "faults"] if post => match serde_json::from_slice::<FaultCommand>(&body) {
+            Ok(cmd) => {
+                let mut faults = state.faults.lock().unwrap_or_else(|p| p.into_inner());
+                match cmd.fault {
+                    Some(f) => faults.insert(cmd.vendor, (f, cmd.count)),
+                    None => faults.remove(&cmd.vendor),
+                };
+                ok(json!({"ok": true}))
+            }
+            Err(e) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
+        },
         ["finnhub", "stock", "market-status"] if get => {
             if !has_header(&headers, "x-finnhub-token") && q("token").is_none() {
                 return json_reply(
@@ -371,6 +468,195 @@ fn polygon_aggs(
     ok(body)
 }
 
+/// Databento authenticates with HTTP Basic: the key as user name, an empty password.
+fn databento_basic_auth(headers: &HeaderMap) -> bool {
+    use base64::Engine as _;
+    let Some(encoded) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| pair.strip_suffix(':').map(str::to_owned))
+        .is_some_and(|key| !key.is_empty() && !key.contains(':'))
+}
+
+/// Databento's structured error: `{"detail": {"case", "message", "docs", "payload"}}` (the
+/// shape the official crate reads; case names beyond `symbology_invalid_request` are the
+/// simulator's).
+fn databento_error(status: StatusCode, case: &str, message: &str, payload: Value) -> Response {
+    json_reply(
+        status,
+        json!({"detail": {"case": case, "message": message, "status_code": status.as_u16(),
+            "docs": "https://databento.com/docs/api-reference-historical", "payload": payload}}),
+    )
+}
+
+fn databento_fault(fault: Fault) -> Response {
+    match fault {
+        Fault::Outage => json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"detail": "Service temporarily unavailable."}),
+        ),
+        Fault::RateLimited => {
+            let mut res = json_reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"detail": "Too many requests."}),
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            res
+        }
+        Fault::NotAuthorized => databento_error(
+            StatusCode::FORBIDDEN,
+            "license_not_found",
+            "No license for dataset GLBX.MDP3.",
+            json!({"dataset": "GLBX.MDP3"}),
+        ),
+    }
+}
+
+fn massive_fault(fault: Fault) -> Response {
+    match fault {
+        Fault::Outage => json_reply(
+            StatusCode::BAD_GATEWAY,
+            json!({"status": "ERROR", "request_id": "sandbox", "error": "Bad gateway"}),
+        ),
+        Fault::RateLimited => {
+            let mut res = json_reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"status": "ERROR", "request_id": "sandbox", "error": "You've exceeded the maximum requests per minute, please wait or upgrade your subscription to continue. https://massive.com/pricing"}),
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            res
+        }
+        Fault::NotAuthorized => json_reply(
+            StatusCode::FORBIDDEN,
+            json!({"status": "NOT_AUTHORIZED", "request_id": "sandbox", "message": "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing"}),
+        ),
+    }
+}
+
+/// A Massive time filter: UNIX ns or `YYYY-MM-DD` (midnight UTC).
+fn massive_time(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(ns) = raw.parse::<i64>() {
+        return Some(DateTime::from_timestamp_nanos(ns));
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// Massive's futures `resolution` (`1sec`…`59sec`, `1min`…`59min`, `1hour`…`23hour`,
+/// `1session`) as seconds; `None` for what Massive refuses.
+fn massive_resolution(raw: &str) -> Option<i64> {
+    let digits = raw.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = raw.split_at(digits);
+    let n: i64 = n.parse().ok()?;
+    let unit = unit
+        .strip_suffix('s')
+        .filter(|u| *u != "se")
+        .unwrap_or(unit);
+    let (len, max) = match unit {
+        "sec" => (1, 59),
+        "min" => (60, 59),
+        "hour" => (3600, 23),
+        "session" => (86_400, 1),
+        _ => return None,
+    };
+    (1..=max).contains(&n).then_some(n * len)
+}
+
+/// Massive futures aggregates `GET /futures/v1/aggs/{ticker}` for a listed contract (`ESZ6`),
+/// paged by `next_url` (a cursor at the next bar's start).
+fn massive_futures_aggs(
+    headers: &HeaderMap,
+    ticker: &str,
+    query: &HashMap<String, String>,
+) -> Response {
+    let bad = |msg: &str| {
+        json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"status": "ERROR", "request_id": "sandbox", "error": msg}),
+        )
+    };
+    if ohlcv::futures_root(ticker).is_none() || ticker.contains('.') {
+        return json_reply(
+            StatusCode::NOT_FOUND,
+            json!({"status": "NOT_FOUND", "request_id": "sandbox", "message": format!("Ticker {ticker} not found.")}),
+        );
+    }
+    let resolution = query.get("resolution").map_or("1min", String::as_str);
+    let Some(len) = massive_resolution(resolution) else {
+        return bad("Bad Request - resolution value is not allowed.");
+    };
+    let q = |k: &str| query.get(k).map(String::as_str);
+    let (Some(start), Some(end)) = (
+        q("window_start.gte").and_then(massive_time),
+        q("window_start.lt").and_then(massive_time),
+    ) else {
+        return bad(
+            "the sandbox serves window_start.gte with window_start.lt (UNIX ns or YYYY-MM-DD)",
+        );
+    };
+    if q("sort").is_some_and(|s| s != "window_start.asc") {
+        return bad("the sandbox serves sort=window_start.asc");
+    }
+    let limit = q("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .clamp(1, 50_000)
+        .min(POLYGON_PAGE);
+    let start = q("cursor")
+        .and_then(|c| c.parse::<i64>().ok())
+        .map(DateTime::from_timestamp_nanos)
+        .map_or(start, |c| c.max(start));
+    let all = ohlcv::bars(ticker, len, start, end, limit + 1);
+    let page: Vec<Value> = all
+        .iter()
+        .take(limit)
+        .map(|b| {
+            json!({"ticker": ticker, "open": b.open, "high": b.high, "low": b.low, "close": b.close,
+                "volume": b.volume, "dollar_volume": b.close * b.volume as f64 * 50.0,
+                "transactions": b.volume / 3, "window_start": b.ts.timestamp_nanos_opt(),
+                "session_end_date": crate::domain::calendar::trade_date(b.ts).to_string()})
+        })
+        .collect();
+    let mut body = json!({"status": "OK", "request_id": "sandbox", "results": page});
+    if let Some(next) = all.get(limit) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("resolution", resolution)
+            .append_pair(
+                "window_start.gte",
+                q("window_start.gte").unwrap_or_default(),
+            )
+            .append_pair("window_start.lt", q("window_start.lt").unwrap_or_default())
+            .append_pair("limit", &limit.to_string())
+            .append_pair("sort", "window_start.asc")
+            .append_pair(
+                "cursor",
+                &next
+                    .ts
+                    .timestamp_nanos_opt()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+            .finish();
+        let url = format!("http://{host}/polygon/futures/v1/aggs/{ticker}?{query}");
+        body["next_url"] = json!(url);
+    }
+    ok(body)
+}
+
 /// Databento `timeseries.get_range` (form body; `start`/`end` in UNIX ns or RFC 3339) answered
 /// as zstd-compressed DBN OHLCV records, as the official clients request.
 fn databento_range(body: &[u8]) -> Response {
@@ -394,18 +680,44 @@ fn databento_range(body: &[u8]) -> Response {
             "start and end are required",
         );
     };
-    let (schema, seconds, rt) = match form.get("schema").map(String::as_str) {
-        Some("ohlcv-1s") => (Schema::Ohlcv1S, 1, rtype::OHLCV_1S),
-        Some("ohlcv-1m") => (Schema::Ohlcv1M, 60, rtype::OHLCV_1M),
-        Some("ohlcv-1h") => (Schema::Ohlcv1H, 3600, rtype::OHLCV_1H),
-        Some("ohlcv-1d") => (Schema::Ohlcv1D, 86_400, rtype::OHLCV_1D),
-        _ => {
+    let dataset = form.get("dataset").map_or("", String::as_str);
+    if dataset != "GLBX.MDP3" {
+        return databento_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dataset_invalid",
+            &format!("Invalid dataset '{dataset}'."),
+            json!({"dataset": dataset}),
+        );
+    }
+    let schema_name = form.get("schema").map_or("", String::as_str);
+    let (schema, seconds, rt) = match schema_name {
+        "ohlcv-1s" => (Schema::Ohlcv1S, 1, rtype::OHLCV_1S),
+        "ohlcv-1m" => (Schema::Ohlcv1M, 60, rtype::OHLCV_1M),
+        "ohlcv-1h" => (Schema::Ohlcv1H, 3600, rtype::OHLCV_1H),
+        "ohlcv-1d" => (Schema::Ohlcv1D, 86_400, rtype::OHLCV_1D),
+        other if other.parse::<Schema>().is_ok() => {
             return detail(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "the sandbox simulates ohlcv-1s, ohlcv-1m, ohlcv-1h and ohlcv-1d",
             );
         }
+        other => {
+            return databento_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "schema_invalid",
+                &format!("Invalid schema '{other}'."),
+                json!({"schema": other}),
+            );
+        }
     };
+    if start >= end {
+        return databento_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "data_start_after_end",
+            "`start` must be before `end`.",
+            json!({"start": start.to_rfc3339(), "end": end.to_rfc3339()}),
+        );
+    }
     if form.get("compression").map(String::as_str) != Some(Compression::Zstd.as_str()) {
         return detail(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -413,16 +725,30 @@ fn databento_range(body: &[u8]) -> Response {
         );
     }
     let symbol = form.get("symbols").cloned().unwrap_or_default();
-    let stype_in = match form.get("stype_in").map(String::as_str) {
-        Some("continuous") => SType::Continuous,
+    let stype_name = form.get("stype_in").map_or("raw_symbol", String::as_str);
+    let stype_in = match stype_name {
+        "continuous" => SType::Continuous,
+        "parent" => SType::Parent,
         _ => SType::RawSymbol,
     };
+    // Symbology: a raw symbol is a listed contract (`ESZ6`), a continuous one `ES.c.0`, a
+    // parent `ES.FUT`. A bare root (`ES`) resolves to nothing, one symbol per request here.
+    let resolves = ohlcv::futures_root(&symbol).is_some()
+        && match stype_in {
+            SType::Continuous => [".c.", ".n.", ".v."].iter().any(|r| symbol.contains(r)),
+            SType::Parent => symbol.ends_with(".FUT"),
+            _ => !symbol.contains('.') && stype_name == "raw_symbol",
+        };
+    if !resolves {
+        return databento_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "symbology_invalid_request",
+            "None of the symbols could be resolved",
+            json!({"dataset": dataset, "stype_in": stype_name, "symbols": [symbol]}),
+        );
+    }
     let metadata = Metadata::builder()
-        .dataset(
-            form.get("dataset")
-                .cloned()
-                .unwrap_or_else(|| "GLBX.MDP3".to_owned()),
-        )
+        .dataset(dataset.to_owned())
         .schema(Some(schema))
         .start(u64::try_from(start.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0))
         .end(

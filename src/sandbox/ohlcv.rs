@@ -16,12 +16,44 @@ pub struct SynthBar {
     pub volume: u64,
 }
 
+/// The futures root of an exchange contract symbol (`ESZ6` → `ES`, `MNQH7` → `MNQ`), a
+/// continuous or parent symbol (`ES.c.0`, `ES.FUT` → `ES`), or `None` for anything else.
+pub fn futures_root(symbol: &str) -> Option<&'static str> {
+    const ROOTS: [&str; 6] = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
+    let letters = symbol
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(symbol.len());
+    let (head, tail) = symbol.split_at(letters);
+    let root = if let Some(rest) = tail.strip_prefix('.') {
+        let valid = rest == "FUT"
+            || rest.split_once('.').is_some_and(|(rule, rank)| {
+                ["c", "n", "v"].contains(&rule)
+                    && !rank.is_empty()
+                    && rank.bytes().all(|b| b.is_ascii_digit())
+            });
+        valid.then_some(head)?
+    } else {
+        // Root + quarterly month code + one-digit year.
+        let (root, month) = head.split_at(head.len().checked_sub(1)?);
+        let listed = ["H", "M", "U", "Z"].contains(&month)
+            && tail.len() == 1
+            && tail.bytes().all(|b| b.is_ascii_digit());
+        listed.then_some(root)?
+    };
+    ROOTS.into_iter().find(|r| *r == root)
+}
+
 /// Tick size and a plausible price level per root symbol.
 fn contract(symbol: &str) -> (f64, f64) {
-    let root: String = symbol
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
+    let root: String = futures_root(symbol).map_or_else(
+        || {
+            symbol
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect()
+        },
+        str::to_owned,
+    );
     match root.as_str() {
         "ES" | "MES" => (0.25, 6000.0),
         "NQ" | "MNQ" => (0.25, 21000.0),
@@ -322,6 +354,28 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn futures_roots_of_listed_continuous_and_parent_symbols() {
+        for (symbol, root) in [
+            ("ESZ6", Some("ES")),
+            ("MNQH7", Some("MNQ")),
+            ("YMU0", Some("YM")),
+            ("ES.c.0", Some("ES")),
+            ("NQ.v.1", Some("NQ")),
+            ("ES.FUT", Some("ES")),
+            ("ES", None),
+            ("ESZ26", None),
+            ("ESF6", None),
+            ("ES.x.0", None),
+            ("CLZ6", None),
+            ("AAPL", None),
+            ("", None),
+        ] {
+            assert_eq!(futures_root(symbol), root, "{symbol}");
+        }
+        assert_eq!(contract("ESZ6"), contract("ES.c.0"));
     }
 
     #[test]

@@ -1,19 +1,22 @@
-//! `market_bars`: bars fetched from market-data providers, cached per series (provider, symbol,
-//! timeframe) and bar start. The one place a `domain::bars::Bar` becomes a row and back:
-//! prices are `numeric` (the decoder's exact on-tick `Decimal`s), volume a `numeric` count.
+//! `market_bars`: bars fetched from market-data providers, cached per series (provider, root,
+//! contract, timeframe) and bar start; each row names the listed contract it came from
+//! (`domain::contracts`). The one place a `domain::bars::Bar` becomes a row and back: prices
+//! are `numeric` (the decoder's exact on-tick `Decimal`s), volume a `numeric` count.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use sqlx::PgPool;
 
-use crate::domain::{bars::Bar, timeframe::Timeframe};
+use crate::domain::{bars::Bar, contracts::Contract, instruments::Symbol, timeframe::Timeframe};
 
 /// The series a bar belongs to: the cache key without the bar's start.
 #[derive(Debug, Clone, Copy)]
 pub struct Series<'a> {
     pub provider_id: &'a str,
-    /// The vendor's symbol the bars were asked for (`ES`, `ES.c.0`).
-    pub symbol: &'a str,
+    /// The root (`ES`), the `symbol` column.
+    pub symbol: Symbol,
+    /// The listed contract the bars came from (`ESZ26`), the `contract` column.
+    pub contract: Contract,
     pub timeframe: Timeframe,
 }
 
@@ -74,15 +77,16 @@ pub async fn upsert_many(
     }
     let col = |f: fn(&Bar) -> Decimal| bars.iter().map(f).collect::<Vec<Decimal>>();
     let done = sqlx::query(
-        "INSERT INTO market_bars (provider_id, symbol, timeframe, ts, open, high, low, close, volume) \
-         SELECT $1::text, $2::text, $3::text, * FROM UNNEST($4::timestamptz[], $5::numeric[], $6::numeric[], \
-                                          $7::numeric[], $8::numeric[], $9::numeric[]) \
-         ON CONFLICT (provider_id, symbol, timeframe, ts) DO UPDATE SET open = EXCLUDED.open, \
+        "INSERT INTO market_bars (provider_id, symbol, contract, timeframe, ts, open, high, low, close, volume) \
+         SELECT $1::text, $2::text, $3::text, $4::text, * FROM UNNEST($5::timestamptz[], $6::numeric[], \
+                                          $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) \
+         ON CONFLICT (provider_id, symbol, timeframe, ts, contract) DO UPDATE SET open = EXCLUDED.open, \
          high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, \
          fetched_at = now()",
     )
     .bind(series.provider_id)
     .bind(series.symbol)
+    .bind(series.contract.code())
     .bind(series.timeframe)
     .bind(bars.iter().map(|b| b.ts_open).collect::<Vec<_>>())
     .bind(col(|b| b.open))

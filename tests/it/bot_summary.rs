@@ -151,9 +151,9 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
     // The newest cached ES close, as the decoder caches it: on the 0.25 tick.
     let bar_at = now - Duration::minutes(1);
     sqlx::query(
-        "INSERT INTO market_bars (provider_id, symbol, timeframe, ts, open, high, low, close, volume) \
-         VALUES ('databento', 'ES', '1m', $1, 5030, 5031, 5029, 5030.25, 10), \
-                ('databento', 'ES', '1m', $2, 5000, 5001, 4999, 5000, 10)",
+        "INSERT INTO market_bars (provider_id, symbol, contract, timeframe, ts, open, high, low, close, volume) \
+         VALUES ('databento', 'ES', 'ESZ26', '1m', $1, 5030, 5031, 5029, 5030.25, 10), \
+                ('databento', 'ES', 'ESZ26', '1m', $2, 5000, 5001, 4999, 5000, 10)",
     )
     .bind(bar_at)
     .bind(bar_at - Duration::minutes(1))

@@ -8,7 +8,12 @@ use std::{
 
 use serde_json::{Value, json};
 use tradeplane::clock::Clock;
-use tradeplane::domain::{instruments::Symbol, provider::Outcome, timeframe::Timeframe};
+use tradeplane::domain::{
+    contracts::{Contract, ContractMonth},
+    instruments::Symbol,
+    provider::Outcome,
+    timeframe::Timeframe,
+};
 use tradeplane::integrations::{
     Integrations,
     providers::{self, VerifyReport},
@@ -664,8 +669,7 @@ async fn databento_range_errors_map_through_the_official_client() {
         let to = "2026-11-25T00:00:00Z".parse().unwrap();
         let err = databento::ohlcv(
             &client,
-            &Symbol::Es.spec(),
-            "ES.c.0",
+            &Contract::new(Symbol::Es, 2026, ContractMonth::Z),
             databento_schema(),
             from,
             to,
@@ -696,14 +700,12 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
     use tradeplane::integrations::{
         http::CallContext,
         outcome::Failure,
-        providers::{ProviderClient, market_data::polygon_aggregates},
+        providers::{ProviderClient, market_data::massive_futures_aggregates},
     };
-    // Polygon's range is inclusive: `[1 ms, 3 ms)` asks for `…/1/2`.
     async fn fetch(client: &ProviderClient) -> Result<Vec<tradeplane::domain::bars::Bar>, Failure> {
-        polygon_aggregates(
+        massive_futures_aggregates(
             client,
-            &Symbol::Es.spec(),
-            "ES",
+            &Contract::new(Symbol::Es, 2026, ContractMonth::Z),
             Timeframe::M1,
             chrono::DateTime::from_timestamp_millis(1).unwrap(),
             chrono::DateTime::from_timestamp_millis(3).unwrap(),
@@ -712,13 +714,13 @@ async fn reads_retry_transient_failures_but_never_auth_failures() {
         .await
     }
     let server = MockServer::start().await;
-    Mock::given(path("/v2/aggs/ticker/ES/range/1/minute/1/2"))
+    Mock::given(path("/futures/v1/aggs/ESZ6"))
         .respond_with(json_reply(503, json!({"status": "ERROR"})))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(path("/v2/aggs/ticker/ES/range/1/minute/1/2"))
-        .respond_with(json_reply(200, json!({"status": "OK", "results": [{"o": 1.0, "h": 2.0, "l": 0.5, "c": 1.5, "v": 10.0, "t": 1_700_000_000_000_i64}]})))
+    Mock::given(path("/futures/v1/aggs/ESZ6"))
+        .respond_with(json_reply(200, json!({"status": "OK", "results": [{"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10.0, "window_start": 1_700_000_000_000_000_000_i64}]})))
         .mount(&server)
         .await;
     let sink = MemoryUsageSink::new();

@@ -27,3 +27,4 @@ mod telemetry;
 mod trace_lookups;
 mod trading;
 mod usage_events;
+mod vendor_requests;

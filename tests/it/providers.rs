@@ -17,7 +17,7 @@ use tradeplane::{
 };
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
-    matchers::{method, path, path_regex},
+    matchers::{method, path},
 };
 
 use crate::{
@@ -251,26 +251,29 @@ async fn a_failed_provider_actor_is_restarted_by_the_providers_supervisor(pool: 
 async fn bars_go_through_the_actor_and_a_bad_request_does_not_count(pool: PgPool) {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path_regex("^/v2/aggs/ticker/BAD/.*"))
+        .and(path("/futures/v1/aggs/NQZ6"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"status": "NOT_FOUND"})))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path_regex("^/v2/aggs/ticker/ES/.*"))
+        .and(path("/futures/v1/aggs/ESZ6"))
         .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
         .mount(&server)
         .await;
     let app = spawn_with_env(pool.clone(), &env_for("polygon", &server.uri())).await;
     let rt = app.state.runtime.clone();
-    let request = |symbol: &str| BarsRequest {
-        instrument: Symbol::Es,
-        symbol: symbol.into(),
+    let request = |instrument: Symbol| BarsRequest {
+        instrument,
+        contract: None,
         timeframe: Timeframe::D1,
         from: "2026-11-23T00:00:00Z".parse().unwrap(),
         to: "2026-11-25T00:00:00Z".parse().unwrap(),
         ctx: CallContext::default(),
     };
-    let err = rt.fetch_bars("polygon", request("BAD")).await.unwrap_err();
+    let err = rt
+        .fetch_bars("polygon", request(Symbol::Nq))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ProviderCallError::Bars(_)), "{err}");
     assert_eq!(
         health(&app, "polygon").failures_in_window,
@@ -278,7 +281,10 @@ async fn bars_go_through_the_actor_and_a_bad_request_does_not_count(pool: PgPool
         "the caller's fault"
     );
 
-    let err = rt.fetch_bars("polygon", request("ES")).await.unwrap_err();
+    let err = rt
+        .fetch_bars("polygon", request(Symbol::Es))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ProviderCallError::Bars(_)), "{err}");
     assert_eq!(
         health(&app, "polygon").failures_in_window,
@@ -288,7 +294,7 @@ async fn bars_go_through_the_actor_and_a_bad_request_does_not_count(pool: PgPool
 
     // A provider with no actor (not configured) is refused without a call.
     assert!(matches!(
-        rt.fetch_bars("databento", request("ES")).await,
+        rt.fetch_bars("databento", request(Symbol::Es)).await,
         Err(ProviderCallError::NotConfigured(_))
     ));
 }

@@ -128,7 +128,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
             "polygon",
             BarsRequest {
                 instrument: Symbol::Es,
-                symbol: "ES.c.0".into(),
+                contract: None,
                 timeframe: Timeframe::M1,
                 from,
                 to,
@@ -140,7 +140,8 @@ async fn sandbox_end_to_end(pool: PgPool) {
     assert_eq!(bars.len(), 2 * 23 * 60);
     assert!(bars.windows(2).all(|w| w[0].ts_open < w[1].ts_open));
     let cached: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM market_bars WHERE provider_id = 'polygon' AND symbol = 'ES.c.0'",
+        "SELECT count(*) FROM market_bars WHERE provider_id = 'polygon' AND symbol = 'ES' \
+         AND contract = 'ESZ26'",
     )
     .fetch_one(&pool)
     .await
@@ -157,7 +158,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
             "polygon",
             BarsRequest {
                 instrument: Symbol::Nq,
-                symbol: "NQ.c.0".into(),
+                contract: None,
                 timeframe: Timeframe::H1,
                 from,
                 to,
@@ -178,7 +179,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
             "databento",
             BarsRequest {
                 instrument: Symbol::Es,
-                symbol: "ES.c.0".into(),
+                contract: None,
                 timeframe: Timeframe::M1,
                 from,
                 to,
@@ -200,7 +201,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
             "databento",
             BarsRequest {
                 instrument: Symbol::Nq,
-                symbol: "NQ.c.0".into(),
+                contract: None,
                 timeframe: Timeframe::D1,
                 from,
                 to,
@@ -235,7 +236,7 @@ async fn fetch(
             provider,
             BarsRequest {
                 instrument: Symbol::Es,
-                symbol: "ES.c.0".into(),
+                contract: None,
                 timeframe,
                 from: from.parse().unwrap(),
                 to: to.parse().unwrap(),
@@ -254,7 +255,8 @@ async fn fetch(
     }));
     let cached: Vec<(DateTime<Utc>, Decimal, Decimal, Decimal, Decimal, Decimal)> = sqlx::query_as(
         "SELECT ts, open, high, low, close, volume FROM market_bars \
-             WHERE provider_id = $1 AND symbol = 'ES.c.0' AND timeframe = $2 AND ts = ANY($3)",
+             WHERE provider_id = $1 AND symbol = 'ES' AND contract = 'ESZ26' AND timeframe = $2 \
+             AND ts = ANY($3)",
     )
     .bind(provider)
     .bind(timeframe.as_str())

@@ -2,6 +2,7 @@
 //! the sandbox). The crate does the HTTP; the call still goes through `ProviderHttp::guard`,
 //! so it is rate-limited, time-boxed, redacted and recorded like every other call.
 
+use backon::{ExponentialBuilder, Retryable};
 use databento::{
     HistoricalClient,
     dbn::{OhlcvMsg, SType, Schema, UNDEF_PRICE},
@@ -11,7 +12,12 @@ use databento::{
 use rust_decimal::Decimal;
 
 use super::ProviderClient;
-use crate::domain::{bars::Bar, instruments::ContractSpec, provider::Outcome};
+use crate::domain::{
+    bars::Bar,
+    contracts::{Contract, Vendor},
+    instruments::ContractSpec,
+    provider::Outcome,
+};
 use crate::integrations::{
     http::{CallKind, bad_response},
     outcome::{Failure, codes},
@@ -31,7 +37,14 @@ fn failure(err: databento::Error) -> Failure {
                 500..=599 => (Outcome::ProviderError, codes::PROVIDER_HTTP_5XX),
                 _ => (Outcome::ProviderError, codes::PROVIDER_HTTP_4XX),
             };
-            Failure::new(outcome, code, format!("HTTP {status}: {}", api.message)).status(status)
+            // Databento's structured errors name their case (`symbology_invalid_request`).
+            let case = api.case.map(|c| format!(" {c}")).unwrap_or_default();
+            Failure::new(
+                outcome,
+                code,
+                format!("HTTP {status}{case}: {}", api.message),
+            )
+            .status(status)
         }
         databento::Error::Http(e) if e.is_timeout() => Failure::new(
             Outcome::Unreachable,
@@ -59,13 +72,15 @@ fn failure(err: databento::Error) -> Failure {
     }
 }
 
-/// `ohlcv-1s`, `ohlcv-1m`, `ohlcv-1h` or `ohlcv-1d` bars of `symbol` (continuous symbols such
-/// as `ES.c.0` use `stype_in=continuous`) in `[from, to)`. DBN prices are fixed-point (1e-9):
-/// each is read exactly and snapped onto `spec`'s tick grid. One usage event (`bars.fetch`).
+/// `ohlcv-1s`, `ohlcv-1m`, `ohlcv-1h` or `ohlcv-1d` bars of one listed contract in
+/// `[from, to)`: `symbols=ESZ6`, `stype_in=raw_symbol` (Databento resolves raw symbols to the
+/// exchange's instrument; a bare root such as `ES` does not resolve), form-encoded `POST
+/// /v0/timeseries.get_range` with Basic auth, DBN + zstd, as the official crate sends it. DBN
+/// prices are fixed-point (1e-9): each is read exactly and snapped onto the root's tick grid.
+/// One usage event (`bars.fetch`).
 pub async fn ohlcv(
     c: &ProviderClient,
-    spec: &ContractSpec,
-    symbol: &str,
+    contract: &Contract,
     schema: Schema,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
@@ -74,22 +89,22 @@ pub async fn ohlcv(
     let key = c.secret("DATABENTO_API_KEY")?;
     let base = c.base()?.clone();
     let timeout = c.http.timeout();
-    let stype_in = if symbol.contains(".c.") || symbol.contains(".n.") || symbol.contains(".v.") {
-        SType::Continuous
-    } else {
-        SType::RawSymbol
-    };
     let (Some(start), Some(end)) = (nanos(from), nanos(to)) else {
         return Err(bad_response("time range out of bounds"));
     };
-    let symbol = symbol.to_owned();
-    let spec = *spec;
-    c.http
-        .guard_for("bars.fetch", CallKind::Read, ctx, async move {
+    let symbol = contract.spelled_for(Vendor::Databento);
+    let spec = contract.root.spec();
+    // A 429 or 5xx served no data (so billed nothing) and is retried with jittered backoff
+    // while the retry still fits in the first half of the time box (the guard's timeout then
+    // never hides the vendor's own answer). A timeout or a broken stream may have been billed
+    // and is not retried.
+    let started = tokio::time::Instant::now();
+    let once = || async {
+        {
             let mut client = HistoricalClient::builder()
                 .key(key.expose())
                 .map_err(failure)?
-                .base_url(base)
+                .base_url(base.clone())
                 .http_client_builder(
                     reqwest::Client::builder()
                         .timeout(timeout)
@@ -101,7 +116,7 @@ pub async fn ohlcv(
                 .dataset(GLBX)
                 .symbols(vec![symbol.as_str()])
                 .schema(schema)
-                .stype_in(stype_in)
+                .stype_in(SType::RawSymbol)
                 .date_time_range((start, end))
                 .build();
             let mut decoder = client
@@ -132,6 +147,23 @@ pub async fn ohlcv(
                 });
             }
             Ok(bars)
+        }
+    };
+    c.http
+        .guard_for("bars.fetch", CallKind::Read, ctx, async move {
+            once.retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(std::time::Duration::from_millis(200))
+                    .with_max_delay(std::time::Duration::from_secs(2))
+                    .with_max_times(2)
+                    .with_jitter(),
+            )
+            .when(|f: &Failure| {
+                f.is_transient()
+                    && matches!(f.outcome, Outcome::RateLimited | Outcome::ProviderError)
+            })
+            .adjust(|_, delay| delay.filter(|d| started.elapsed() + *d < timeout / 2))
+            .await
         })
         .await
 }

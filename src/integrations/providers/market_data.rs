@@ -1,6 +1,6 @@
 //! Market-data and alt-data vendors: verify mapped from each vendor's real answers, and the
-//! Polygon/Massive aggregates client (pagination via `next_url`), which decodes each row
-//! straight into a `domain::bars::Bar` on the instrument's tick grid.
+//! Massive (ex-Polygon) futures aggregates client (pagination via `next_url`), which decodes
+//! each row straight into a `domain::bars::Bar` on the instrument's tick grid.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
@@ -10,7 +10,11 @@ use url::Url;
 
 use super::{ProviderClient, excerpt, join};
 use crate::domain::{
-    bars::Bar, instruments::ContractSpec, provider::Outcome, timeframe::Timeframe,
+    bars::Bar,
+    contracts::{Contract, Vendor},
+    instruments::ContractSpec,
+    provider::Outcome,
+    timeframe::Timeframe,
 };
 use crate::integrations::{
     http::{Auth, CallContext, CallKind, Reply, Request, bad_response, classify_status},
@@ -227,25 +231,27 @@ pub async fn verify_unusual_whales(c: &ProviderClient) -> Result<String, Failure
 /// Most pages followed for one request (50,000 bars each): a runaway `next_url` loop stops.
 const MAX_PAGES: usize = 100;
 
-/// Polygon's `(multiplier, timespan)` for a timeframe.
-const fn polygon_span(tf: Timeframe) -> (u32, &'static str) {
+/// Massive's futures `resolution` for a timeframe (a number and a unit; minutes stop at 59).
+const fn massive_resolution(tf: Timeframe) -> &'static str {
     match tf {
-        Timeframe::S1 => (1, "second"),
-        Timeframe::M1 => (1, "minute"),
-        Timeframe::M5 => (5, "minute"),
-        Timeframe::M15 => (15, "minute"),
-        Timeframe::H1 => (1, "hour"),
-        Timeframe::D1 => (1, "day"),
+        Timeframe::S1 => "1sec",
+        Timeframe::M1 => "1min",
+        Timeframe::M5 => "5min",
+        Timeframe::M15 => "15min",
+        Timeframe::H1 => "1hour",
+        Timeframe::D1 => "1session",
     }
 }
 
-/// Polygon/Massive aggregates `GET /v2/aggs/ticker/{t}/range/{m}/{span}/{from}/{to}` for
-/// `[from, to)`, following `next_url` (auth re-attached only for the configured host). Each
-/// page is one usage event. Bars come back with prices on `spec`'s tick grid.
-pub async fn polygon_aggregates(
+/// Massive (ex-Polygon) futures aggregates `GET /futures/v1/aggs/{ticker}` for one listed
+/// contract (`ESZ6`; the stocks endpoint `/v2/aggs/ticker/…` has no futures) in `[from, to)`:
+/// `resolution`, `window_start.gte`/`window_start.lt` in UNIX ns, `limit=50000`,
+/// `sort=window_start.asc`, Bearer auth; pages follow `next_url` (auth re-attached only for the
+/// configured host). Each page is one usage event. Bars come back on the root's tick grid; a
+/// 403 `NOT_AUTHORIZED` (plan without futures) is `INSUFFICIENT_PLAN`.
+pub async fn massive_futures_aggregates(
     c: &ProviderClient,
-    spec: &ContractSpec,
-    ticker: &str,
+    contract: &Contract,
     timeframe: Timeframe,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -253,11 +259,13 @@ pub async fn polygon_aggregates(
 ) -> Result<Vec<Bar>, Failure> {
     let base = c.base()?.clone();
     let key = c.secret("POLYGON_API_KEY")?;
-    let (multiplier, timespan) = polygon_span(timeframe);
-    // Polygon's `to` is inclusive.
-    let (from, to) = (from.timestamp_millis(), to.timestamp_millis() - 1);
-    let path = format!("/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}");
-    let mut next: Option<Url> = Some(join(&base, &path));
+    let spec = contract.root.spec();
+    let (Some(from_ns), Some(to_ns)) = (from.timestamp_nanos_opt(), to.timestamp_nanos_opt())
+    else {
+        return Err(bad_response("time range out of bounds"));
+    };
+    let ticker = contract.spelled_for(Vendor::Massive);
+    let mut next: Option<Url> = Some(join(&base, &format!("/futures/v1/aggs/{ticker}")));
     let mut first = true;
     let mut bars = Vec::new();
     let mut pages = 0;
@@ -276,22 +284,33 @@ pub async fn polygon_aggregates(
             .ctx(ctx);
         if first {
             req = req
-                .query("adjusted", "true")
-                .query("sort", "asc")
-                .query("limit", "50000");
+                .query("resolution", massive_resolution(timeframe))
+                .query("window_start.gte", from_ns.to_string())
+                .query("window_start.lt", to_ns.to_string())
+                .query("limit", "50000")
+                .query("sort", "window_start.asc");
             first = false;
         }
         let page = c
             .http
             .call(req, |r| {
+                let body = r.json().unwrap_or(Value::Null);
+                if r.status == 403 && body["status"] == "NOT_AUTHORIZED" {
+                    return Err(err(
+                        Outcome::InsufficientPlan,
+                        codes::INSUFFICIENT_PLAN,
+                        r,
+                        c,
+                    ));
+                }
                 classify_status(r, c.http.redactor())?;
-                let body = r
-                    .json()
-                    .ok_or_else(|| bad_response("aggregates: not JSON"))?;
+                if body.is_null() {
+                    return Err(bad_response("aggregates: not JSON"));
+                }
                 let mut out = Vec::new();
                 for row in body["results"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
                     out.push(
-                        polygon_bar(row, spec)
+                        massive_bar(row, &spec)
                             .ok_or_else(|| bad_response("aggregates: bad bar"))?,
                     );
                 }
@@ -305,33 +324,34 @@ pub async fn polygon_aggregates(
     Ok(bars)
 }
 
-/// One row of Polygon's `results`. serde_json reads a JSON number as f64 and rust_decimal
-/// takes that float's shortest decimal text (`5030.25` stays `5030.25`, never
+/// One row of Massive's futures `results`. serde_json reads a JSON number as f64 and
+/// rust_decimal takes that float's shortest decimal text (`5030.25` stays `5030.25`, never
 /// `5030.250000000000181…`), which is the number as the vendor wrote it.
 #[derive(Deserialize)]
-struct PolygonAgg {
-    t: i64,
-    o: Decimal,
-    h: Decimal,
-    l: Decimal,
-    c: Decimal,
-    v: Decimal,
+struct MassiveAgg {
+    /// Bar start, UNIX ns.
+    window_start: i64,
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    volume: Decimal,
 }
 
-/// A Polygon row as a bar on the tick grid; `None` for a negative or unreadable price or
-/// volume. Volume is a count (a fraction is dropped).
-fn polygon_bar(row: &Value, spec: &ContractSpec) -> Option<Bar> {
-    let agg = PolygonAgg::deserialize(row).ok()?;
-    if agg.v < Decimal::ZERO {
+/// A Massive futures row as a bar on the tick grid; `None` for a negative or unreadable price
+/// or volume. Volume is a count (a fraction is dropped).
+fn massive_bar(row: &Value, spec: &ContractSpec) -> Option<Bar> {
+    let agg = MassiveAgg::deserialize(row).ok()?;
+    if agg.volume < Decimal::ZERO {
         return None;
     }
-    let volume = agg.v.trunc().to_u64()?;
+    let volume = agg.volume.trunc().to_u64()?;
     Some(Bar {
-        ts_open: DateTime::from_timestamp_millis(agg.t)?,
-        open: spec.snap(agg.o)?,
-        high: spec.snap(agg.h)?,
-        low: spec.snap(agg.l)?,
-        close: spec.snap(agg.c)?,
+        ts_open: DateTime::from_timestamp_nanos(agg.window_start),
+        open: spec.snap(agg.open)?,
+        high: spec.snap(agg.high)?,
+        low: spec.snap(agg.low)?,
+        close: spec.snap(agg.close)?,
         volume,
     })
 }
@@ -344,11 +364,12 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn polygon_rows_decode_onto_the_tick_grid() {
+    fn massive_rows_decode_onto_the_tick_grid() {
         let es = Symbol::Es.spec();
-        let row = json!({"t": 1_764_000_000_000_i64, "o": 5030, "h": 5030.2500001, "l": 5029.9,
-                         "c": 5030.25, "v": 12.0, "vw": 5030.1, "n": 3});
-        let bar = polygon_bar(&row, &es).unwrap();
+        let row = json!({"ticker": "ESZ5", "window_start": 1_764_000_000_000_000_000_i64, "open": 5030,
+                         "high": 5030.2500001, "low": 5029.9, "close": 5030.25, "volume": 12.0,
+                         "dollar_volume": 3.0e7, "transactions": 3, "session_end_date": "2025-11-25"});
+        let bar = massive_bar(&row, &es).unwrap();
         assert_eq!(
             (bar.open, bar.high, bar.low, bar.close, bar.volume),
             (dec!(5030), dec!(5030.25), dec!(5030), dec!(5030.25), 12)
@@ -359,8 +380,8 @@ mod tests {
         assert_eq!(bar.open.to_string(), "5030.00");
         // RTY's 0.1 tick: a float such as 2310.1 is read as its text, not its binary value.
         let rty = Symbol::Rty.spec();
-        let row = json!({"t": 0, "o": 2310.1, "h": 2310.3, "l": 2309.9, "c": 2310.2, "v": 1});
-        let bar = polygon_bar(&row, &rty).unwrap();
+        let row = json!({"window_start": 0, "open": 2310.1, "high": 2310.3, "low": 2309.9, "close": 2310.2, "volume": 1});
+        let bar = massive_bar(&row, &rty).unwrap();
         assert_eq!((bar.open, bar.close), (dec!(2310.1), dec!(2310.2)));
         assert!(
             [bar.open, bar.high, bar.low, bar.close]
@@ -370,21 +391,22 @@ mod tests {
     }
 
     #[test]
-    fn polygon_rows_with_bad_numbers_are_refused() {
+    fn massive_rows_with_bad_numbers_are_refused() {
         let es = Symbol::Es.spec();
-        let ok = json!({"t": 0, "o": 1, "h": 1, "l": 1, "c": 1, "v": 1});
-        assert!(polygon_bar(&ok, &es).is_some());
+        let ok =
+            json!({"window_start": 0, "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1});
+        assert!(massive_bar(&ok, &es).is_some());
         for (field, value) in [
-            ("o", json!(-0.25)),
-            ("c", json!("abc")),
-            ("h", json!(null)),
-            ("l", json!(1e300)),
-            ("v", json!(-1)),
-            ("t", json!(1.5)),
+            ("open", json!(-0.25)),
+            ("close", json!("abc")),
+            ("high", json!(null)),
+            ("low", json!(1e300)),
+            ("volume", json!(-1)),
+            ("window_start", json!(1.5)),
         ] {
             let mut row = ok.clone();
             row[field] = value.clone();
-            assert!(polygon_bar(&row, &es).is_none(), "{field} = {value}");
+            assert!(massive_bar(&row, &es).is_none(), "{field} = {value}");
         }
     }
 }
