@@ -3,11 +3,13 @@
 
 pub mod access;
 pub mod autonomy;
+pub mod backtest;
 pub mod bars;
 pub mod bot;
 pub mod breaker;
 pub mod calendar;
 pub mod contracts;
+pub mod engine;
 pub mod evaluation;
 pub mod execution;
 pub mod indicators;

@@ -159,7 +159,7 @@ impl Actor for BotRunner {
         } = args;
         shared.beat();
         let evaluator = BotEvaluator::load(
-            &deps.trading.pool,
+            &deps.trading,
             bot_id,
             Uuid::now_v7(),
             timeframe,
@@ -233,7 +233,7 @@ impl Actor for BotRunner {
                     Outcome::Killed => {}
                 }
             }
-            RunnerMsg::Reload => state.evaluator.reload(&state.trading.pool).await?,
+            RunnerMsg::Reload => state.evaluator.reload(&state.trading).await?,
             RunnerMsg::Beat => {
                 state.shared.beat();
                 if state.started.elapsed() >= state.healthy_after {

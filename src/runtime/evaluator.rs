@@ -4,16 +4,18 @@
 //! with its order, once per idempotency key) or one no-trade trace (folded when identical to
 //! the previous one) → fire kill triggers.
 //!
-//! Everything the gates need lives here in memory and is rebuilt from Postgres when a runner
-//! starts: the position is replayed from the bot's fills, working orders are picked up again,
-//! the order-rate window is read back, and folding resumes into the latest no-trade row.
+//! The bookkeeping is the pure `domain::engine` (the backtester drives the same one); this
+//! runner feeds it the bars it reads and the boundary, and performs its effects: order and
+//! fill bookings, traces, cancels, kills. The engine's state is rebuilt from Postgres when a
+//! runner starts: the position is replayed from the bot's fills, the working order is picked
+//! up again, the order-rate window is read back, and folding resumes into the latest
+//! no-trade row.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rust_decimal::Decimal;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -24,13 +26,12 @@ use super::trace_writer::{NoTradeOp, TraceSender};
 use crate::bus::{EventBus, TraceKind, TraceSummary};
 use crate::clock::Clock;
 use crate::domain::{
-    bars::Bar,
-    calendar::{HolidayCalendar, trade_date},
-    evaluation::{Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar, fold_key},
-    execution::{ExecutionOutcome, OrderIntent, OrderStatus, OrderType, SimParams, execute},
-    instruments::{ContractSpec, Symbol},
+    calendar::HolidayCalendar,
+    engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
+    evaluation::{Decision, NoTrade, fold_key},
+    execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
     positions::Position,
-    risk::{AutonomyTier, GateContext, RiskLimits, Stage},
+    risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
     strategy_config::StrategyConfig,
     timeframe::Timeframe,
 };
@@ -108,112 +109,109 @@ pub enum Outcome {
     Killed,
 }
 
-struct Settings {
-    symbol: Symbol,
-    spec: ContractSpec,
-    stage: Stage,
-    config: StrategyConfig,
-    limits: RiskLimits,
-    is_trading_enabled: bool,
-}
-
 pub struct BotEvaluator {
     bot_id: Uuid,
     run_id: Uuid,
-    timeframe: Timeframe,
-    s: Settings,
-    tier: AutonomyTier,
-    position: Position,
-    /// The PAPER order waiting for the next bar's open.
+    engine: Engine,
+    /// The stored row of the engine's working order (to book its fill).
     working: Option<Order>,
-    /// Trading date of `day_baseline`, and net realized PnL when it began.
-    day: Option<NaiveDate>,
-    day_baseline: Decimal,
-    peak_equity: Decimal,
-    order_times: VecDeque<DateTime<Utc>>,
-    /// Latest no-trade row and its fold key, while no decision came after it.
-    fold: Option<(Uuid, String)>,
-    bars: Vec<Bar>,
+    /// Latest no-trade row, while the engine folds into it.
+    fold_id: Option<Uuid>,
+    /// The tier of the evaluation in progress (recorded in its risk snapshot).
+    tier: AutonomyTier,
 }
 
-fn settings(bot: &bots::Bot, timeframe: Timeframe) -> Result<Settings, String> {
-    let (symbol, stage) = (bot.symbol, bot.stage);
+fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Settings, String> {
     let config: StrategyConfig =
         serde_json::from_value(bot.strategy.clone()).map_err(|e| format!("strategy: {e}"))?;
     let limits = RiskLimits::from_stored(&bot.risk_limits, timeframe)?;
     Ok(Settings {
-        symbol,
-        spec: symbol.spec(),
-        stage,
+        bot_id: bot.id,
+        spec: bot.symbol.spec(),
+        timeframe,
+        stage: bot.stage,
         config,
         limits,
         is_trading_enabled: bot.is_trading_enabled,
+        sim: sim.clone(),
     })
 }
 
+fn working_order(o: &Order) -> WorkingOrder {
+    WorkingOrder {
+        id: o.id,
+        side: o.side,
+        quantity: u32::try_from(o.quantity).unwrap_or(0),
+        decision_bar_at: o.decision_bar_at,
+        reference_price: o.reference_price,
+        idempotency_key: o.idempotency_key.clone(),
+    }
+}
+
 impl BotEvaluator {
-    /// Loads the bot and rebuilds its trading state from Postgres.
+    /// Loads the bot and rebuilds its engine's state from Postgres.
     pub async fn load(
-        pool: &PgPool,
+        trading: &Trading,
         bot_id: Uuid,
         run_id: Uuid,
         timeframe: Timeframe,
         now: DateTime<Utc>,
     ) -> Result<Self, LoadError> {
+        let pool = &trading.pool;
         let bot = bots::get(pool, bot_id)
             .await?
             .ok_or(LoadError::NoBot(bot_id))?;
-        let s = settings(&bot, timeframe).map_err(|e| LoadError::Invalid(bot_id, e))?;
-        let mut position = Position::flat(s.symbol);
-        let today = trade_date(now);
-        let mut day_baseline = Decimal::ZERO;
-        let mut peak_equity = Decimal::ZERO;
-        for f in fills::for_bot(pool, bot_id, s.symbol).await? {
-            let quantity = u32::try_from(f.quantity).unwrap_or(0);
-            position.apply_fill(f.side, quantity, f.price, f.commission);
-            // Equity marked at each fill: the best peak the ledger can prove.
-            peak_equity = peak_equity.max(position.total_pnl(f.price));
-            if trade_date(f.filled_at) < today {
-                day_baseline = position.net_realized();
-            }
-        }
+        let s =
+            settings(&bot, timeframe, &trading.sim).map_err(|e| LoadError::Invalid(bot_id, e))?;
+        let ledger = fills::for_bot(pool, bot_id, bot.symbol)
+            .await?
+            .into_iter()
+            .map(|f| LedgerFill {
+                side: f.side,
+                quantity: u32::try_from(f.quantity).unwrap_or(0),
+                price: f.price,
+                commission: f.commission,
+                filled_at: f.filled_at,
+            });
         let working = orders::working(pool, bot_id)
             .await?
             .into_iter()
             .rev()
             .find(|o| o.stage == Stage::Paper);
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
-        let fold = traces::foldable_no_trade(pool, bot_id)
-            .await?
-            .map(|t| (t.id, fold_key_of_row(&t)));
+        let fold = traces::foldable_no_trade(pool, bot_id).await?;
+        let mut engine = Engine::new(s, trading.calendar.clone());
+        engine.restore(
+            ledger,
+            now,
+            working.as_ref().map(working_order),
+            order_times,
+            fold.as_ref().map(fold_key_of_row),
+        );
         Ok(BotEvaluator {
             bot_id,
             run_id,
-            timeframe,
-            s,
-            tier: UNSCORED_TIER,
-            position,
+            engine,
             working,
-            day: Some(today),
-            day_baseline,
-            peak_equity,
-            order_times: order_times.into(),
-            fold,
-            bars: Vec::new(),
+            fold_id: fold.map(|t| t.id),
+            tier: UNSCORED_TIER,
         })
     }
 
     /// Re-reads the bot row (stage, limits, strategy, trading switch changed by an operator).
-    pub async fn reload(&mut self, pool: &PgPool) -> Result<(), LoadError> {
-        let bot = bots::get(pool, self.bot_id)
+    pub async fn reload(&mut self, trading: &Trading) -> Result<(), LoadError> {
+        let bot = bots::get(&trading.pool, self.bot_id)
             .await?
             .ok_or(LoadError::NoBot(self.bot_id))?;
-        self.s = settings(&bot, self.timeframe).map_err(|e| LoadError::Invalid(self.bot_id, e))?;
+        let timeframe = self.engine.settings().timeframe;
+        let s = settings(&bot, timeframe, &trading.sim)
+            .map_err(|e| LoadError::Invalid(self.bot_id, e))?;
+        self.engine.set_settings(s);
         Ok(())
     }
 
     pub fn position(&self) -> &Position {
-        &self.position
+        self.engine.position()
     }
 
     /// One evaluation for the bar that closed at `boundary`.
@@ -239,8 +237,7 @@ impl BotEvaluator {
         now: DateTime<Utc>,
         trace: TraceId,
     ) -> Result<Outcome, sqlx::Error> {
-        self.tier = rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER);
-        let need = self.s.config.warmup_bars() as usize + 2;
+        let s = self.engine.settings();
         let ctx = CallContext {
             bot_id: Some(self.bot_id),
             run_id: Some(self.run_id),
@@ -248,88 +245,33 @@ impl BotEvaluator {
         if let Some(provider) = bars::feed_provider(&rt.integrations()) {
             let request = FeedRequest {
                 provider,
-                instrument: self.s.symbol,
-                timeframe: self.timeframe,
+                instrument: s.spec.symbol,
+                timeframe: s.timeframe,
                 until: now,
-                need,
+                need: self.engine.bars_needed(),
                 ctx,
             };
-            let read = trading.feed.read(rt, &request).await;
-            match read {
-                Ok(bars) => merge_bars(&mut self.bars, bars, now, need),
+            match trading.feed.read(rt, &request).await {
+                Ok(read) => {
+                    for bar in read {
+                        let effects = self.engine.handle(Event::Bar(bar));
+                        self.perform(trading, effects, &trace).await?;
+                    }
+                }
                 // Keep the last bars: the freshness gate says how old they are.
                 Err(err) => tracing::debug!(bot = %self.bot_id, error = %err, "bar read failed"),
             }
         }
-        self.fill_working(trading, now).await?;
-
-        let mark = self.bars.last().map(|b| b.close);
-        let tf = self.timeframe.duration();
-        if self.day != Some(trade_date(now)) {
-            self.day = Some(trade_date(now));
-            self.day_baseline = self.position.net_realized();
-        }
-        let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
-        let equity = self.position.net_realized() + unrealized;
-        self.peak_equity = self.peak_equity.max(equity);
-        while self
-            .order_times
-            .front()
-            .is_some_and(|t| *t <= now - Duration::seconds(60))
-        {
-            self.order_times.pop_front();
-        }
-        // Risk counts the working order as if filled (it will be, at the next open).
-        let mut projected = self.position.clone();
-        if let Some(o) = &self.working {
-            projected.quantity += o.side.sign() * i64::from(o.quantity);
-        }
-        let gates = GateContext {
+        let tick = Tick {
             now,
-            calendar: &trading.calendar,
-            spec: &self.s.spec,
-            limits: &self.s.limits,
-            stage: self.s.stage,
-            tier: self.tier,
-            is_trading_enabled: self.s.is_trading_enabled,
+            tier: rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER),
             kill_switch_active: trading.kill_switch.load(Ordering::Acquire),
             breaker_open: rt.bot_breaker_open(self.bot_id),
-            last_data_at: self.bars.last().map(|b| b.ts_open + tf),
-            last_price: mark,
-            position: projected.quantity,
-            order: None,
-            daily_pnl: self.position.net_realized() - self.day_baseline + unrealized,
-            // A breach kills the bot (latched until a human re-arms), so a running bot is
-            // never latched.
-            daily_loss_latched: false,
-            equity,
-            peak_equity: self.peak_equity,
-            orders_last_minute: u32::try_from(self.order_times.len()).unwrap_or(u32::MAX),
         };
-        let scaled = self.s.limits.scaled_for(self.tier);
-        let order_quantity = scaled.max_order_size.min(scaled.max_position).max(1);
-        let input = EvaluationInput {
-            bot_id: self.bot_id,
-            config: &self.s.config,
-            spec: &self.s.spec,
-            bars: &self.bars,
-            next_bar: None,
-            order_quantity,
-            position: &projected,
-            sim: &trading.sim,
-            gates,
-        };
-        let evaluation = evaluate_bar(&input);
-        let kills = evaluation.gate_report().kill_triggers.clone();
-        let outcome = match evaluation {
-            Evaluation::Decision(d) => self.decide(trading, *d, now, &trace).await?,
-            Evaluation::NoTrade(n) => {
-                let gate_blocked = n.suppression_type == "GATE_BLOCKED";
-                self.suppress(trading, &n, &trace).await;
-                Outcome::Suppressed { gate_blocked }
-            }
-        };
-        if !kills.is_empty() {
+        self.tier = tick.tier;
+        let effects = self.engine.handle(Event::Clock(tick));
+        let (outcome, kills) = self.perform(trading, effects, &trace).await?;
+        if let Some(kills) = kills {
             let reason = kills
                 .iter()
                 .map(|k| k.reason_human.as_str())
@@ -347,120 +289,90 @@ impl BotEvaluator {
             rt.kill(self.bot_id, &reason);
             return Ok(Outcome::Killed);
         }
-        Ok(outcome)
+        Ok(outcome.unwrap_or(Outcome::Suppressed {
+            gate_blocked: false,
+        }))
     }
 
-    /// Fills the working PAPER order at the open of the bar right after its decision bar, or
-    /// cancels it when that bar will never come inside the session.
-    async fn fill_working(
+    /// Performs the engine's effects (and those of the events they report back), in order.
+    /// Returns what the evaluation ended in and the kill triggers, if any.
+    async fn perform(
         &mut self,
         trading: &Trading,
-        now: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        let Some(order) = self.working.clone() else {
-            return Ok(());
-        };
-        let tf = self.timeframe.duration();
-        let Some(decided_on) = order.decision_bar_at else {
-            return self
-                .cancel_working(trading, &order, "order has no decision bar", now)
-                .await;
-        };
-        let fill_bar = decided_on + tf;
-        let next = self.bars.iter().find(|b| b.ts_open == fill_bar).cloned();
-        let Some(next) = next else {
-            let newest = self.bars.last().map(|b| b.ts_open);
-            if newest.is_some_and(|n| n > fill_bar) || now > fill_bar + tf * 2 {
-                let reason =
-                    "no fill: the bar after the decision never traded (session ended or data gap)";
-                return self.cancel_working(trading, &order, reason, now).await;
-            }
-            return Ok(());
-        };
-        let side = order.side;
-        let intent = OrderIntent {
-            bot_id: self.bot_id,
-            symbol: self.s.symbol,
-            side,
-            quantity: u32::try_from(order.quantity).unwrap_or(0),
-            reference_price: order.reference_price.unwrap_or(next.open),
-            bar_ts: decided_on,
-            idempotency_key: order.idempotency_key.clone(),
-        };
-        let executed = execute(
-            Stage::Paper,
-            &intent,
-            Some(&next),
-            &self.s.spec,
-            &trading.calendar,
-            &trading.sim,
-            now,
-        );
-        match executed {
-            Ok(ExecutionOutcome::Filled(fill)) => {
-                let before = self.position.clone();
-                let mut after = before.clone();
-                let realized = after.apply_fill(side, fill.quantity, fill.price, fill.commission);
-                let booked = fills::book(
-                    &trading.pool,
-                    fills::FillBooking {
-                        order: &order,
-                        side,
-                        quantity: fill.quantity,
-                        price: fill.price,
-                        commission: fill.commission,
-                        filled_at: fill.filled_at,
-                        simulated: true,
-                        before: &before,
-                        after: &after,
-                        realized,
-                    },
-                )
-                .await?;
-                if let fills::Booked::Filled { .. } = booked {
-                    self.position = after;
+        effects: Vec<Effect>,
+        trace: &TraceId,
+    ) -> Result<(Option<Outcome>, Option<Vec<KillTrigger>>), sqlx::Error> {
+        let mut queue: VecDeque<Effect> = effects.into();
+        let (mut outcome, mut kills) = (None, None);
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::Fill { order_id, fill } => self.book_fill(trading, order_id, fill).await?,
+                Effect::Cancel { order_id, reason } => {
+                    orders::cancel(&trading.pool, order_id, &reason, trading.clock.now()).await?;
+                    self.working = None;
                 }
-                self.working = None;
-                Ok(())
-            }
-            Ok(ExecutionOutcome::NoFill { reason, .. }) => {
-                self.cancel_working(trading, &order, &format!("no fill: {reason}"), now)
-                    .await
-            }
-            Ok(other) => {
-                let reason = format!("unexpected PAPER execution outcome {other:?}");
-                self.cancel_working(trading, &order, &reason, now).await
-            }
-            Err(e) => {
-                self.cancel_working(trading, &order, &e.to_string(), now)
-                    .await
+                Effect::Decision(d) => {
+                    let (o, update) = self.place(trading, d, trace).await?;
+                    outcome = Some(o);
+                    queue.extend(self.engine.handle(Event::OrderUpdate(update)));
+                }
+                Effect::NoTrade { no_trade, folded } => {
+                    let gate_blocked = no_trade.suppression_type == "GATE_BLOCKED";
+                    self.suppress(trading, &no_trade, folded, trace).await;
+                    outcome.get_or_insert(Outcome::Suppressed { gate_blocked });
+                }
+                Effect::Kill(k) => kills = Some(k),
             }
         }
+        Ok((outcome, kills))
     }
 
-    async fn cancel_working(
+    /// Books a simulated fill of the working order; the engine applies it once it is booked.
+    async fn book_fill(
         &mut self,
         trading: &Trading,
-        order: &Order,
-        reason: &str,
-        now: DateTime<Utc>,
+        order_id: Uuid,
+        fill: SimFill,
     ) -> Result<(), sqlx::Error> {
-        orders::cancel(&trading.pool, order.id, reason, now).await?;
-        self.working = None;
+        let Some(order) = self.working.take().filter(|o| o.id == order_id) else {
+            tracing::error!(bot = %self.bot_id, %order_id, "fill for an order the runner does not hold");
+            return Ok(());
+        };
+        let (before, after, realized) = self.engine.preview_fill(&fill);
+        let booked = fills::book(
+            &trading.pool,
+            fills::FillBooking {
+                order: &order,
+                side: fill.side,
+                quantity: fill.quantity,
+                price: fill.price,
+                commission: fill.commission,
+                filled_at: fill.filled_at,
+                simulated: true,
+                before: &before,
+                after: &after,
+                realized,
+            },
+        )
+        .await?;
+        if let fills::Booked::Filled { .. } = booked {
+            self.engine.handle(Event::Fill(fill));
+        }
         Ok(())
     }
 
-    async fn decide(
+    /// Places the decision's order with its decision trace (once per idempotency key).
+    async fn place(
         &mut self,
         trading: &Trading,
-        d: crate::domain::evaluation::Decision,
-        now: DateTime<Utc>,
+        d: Box<Decision>,
         trace: &TraceId,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<(Outcome, OrderUpdate), sqlx::Error> {
+        let s = self.engine.settings();
         let status = match d.execution {
             ExecutionOutcome::AwaitingNextBar => OrderStatus::Working,
             ExecutionOutcome::WouldSend { .. } => OrderStatus::Recorded,
-            // evaluate_bar is called without a next bar: PAPER always awaits it.
+            // The engine evaluates without a next bar: PAPER always awaits it.
             ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
         };
         let mut risk_snapshot = d.risk_snapshot.clone();
@@ -473,13 +385,13 @@ impl BotEvaluator {
             run_id: Some(self.run_id),
             decision_trace_id: None,
             idempotency_key: d.order.idempotency_key.clone(),
-            symbol: self.s.symbol,
+            symbol: s.spec.symbol,
             side: d.order.side,
             quantity: i32::try_from(d.order.quantity).unwrap_or(i32::MAX),
             order_type: OrderType::Market,
             limit_price: None,
             stop_price: None,
-            stage: self.s.stage,
+            stage: s.stage,
             status,
             decision_bar_at: Some(d.order.bar_ts),
             reference_price: Some(d.order.reference_price),
@@ -498,65 +410,53 @@ impl BotEvaluator {
             risk_snapshot,
             trace_id: trace.clone(),
         };
-        let reason_code = d.reason_code.clone();
         match orders::place(&trading.pool, order, decision, trading.clock.now()).await? {
             Placed::New { order, trace: row } => {
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,
                     run_id: Some(self.run_id),
                     kind: TraceKind::Decision,
-                    reason_code,
+                    reason_code: d.reason_code.clone(),
                     blocked_codes: Vec::new(),
                     trace_id: row.trace_id.clone(),
                     at: row.created_at,
                 });
-                self.order_times.push_back(now);
-                self.fold = None;
-                if order.status == OrderStatus::Working {
+                self.fold_id = None;
+                let working = (order.status == OrderStatus::Working).then(|| working_order(&order));
+                if working.is_some() {
                     self.working = Some(order);
                 }
-                Ok(Outcome::Decided)
+                Ok((Outcome::Decided, OrderUpdate::Placed { working }))
             }
             Placed::Existing(order) => {
-                if order.status == OrderStatus::Working && self.working.is_none() {
+                let working = (order.status == OrderStatus::Working && self.working.is_none())
+                    .then(|| working_order(&order));
+                if working.is_some() {
                     self.working = Some(order.clone());
                 }
-                let blocker = TraceBlocker {
-                    gate: "execution".into(),
-                    code: "ORDER_ALREADY_PLACED".into(),
-                    reason_human: format!(
-                        "This decision's order {} was already placed (status {}); it is never sent or booked twice.",
-                        order.id,
-                        order.status.as_str()
-                    ),
-                    suggested_fix: "None needed: the runner restarted and re-derived a decision it had already acted on.".into(),
+                let update = OrderUpdate::AlreadyPlaced {
+                    decision: d,
+                    order_id: order.id,
+                    status: order.status,
+                    working,
                 };
-                let n = NoTrade {
-                    suppression_type: "EXECUTION_REFUSED".into(),
-                    suppression_decision: d.decision_type.as_str().into(),
-                    reason_human: blocker.reason_human.clone(),
-                    reason_code: blocker.code.clone(),
-                    blocked_by: vec![blocker],
-                    signals: d.signals,
-                    variables_snapshot: d.variables_snapshot,
-                    gate_report: d.gate_report,
-                };
-                self.suppress(trading, &n, trace).await;
-                Ok(Outcome::Suppressed {
-                    gate_blocked: false,
-                })
+                Ok((
+                    Outcome::Suppressed {
+                        gate_blocked: false,
+                    },
+                    update,
+                ))
             }
         }
     }
 
-    async fn suppress(&mut self, trading: &Trading, n: &NoTrade, trace: &TraceId) {
-        let key = n.fold_key();
+    async fn suppress(&mut self, trading: &Trading, n: &NoTrade, folded: bool, trace: &TraceId) {
         let at = trading.clock.now();
-        let op = match &self.fold {
-            Some((id, k)) if *k == key => NoTradeOp::Fold { id: *id, at },
+        let op = match self.fold_id {
+            Some(id) if folded => NoTradeOp::Fold { id, at },
             _ => {
                 let id = Uuid::now_v7();
-                self.fold = Some((id, key));
+                self.fold_id = Some(id);
                 // Only new suppressions go live: folds repeat on every bar.
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,
@@ -589,21 +489,6 @@ impl BotEvaluator {
             tracing::error!(bot = %self.bot_id, "no-trade trace writer is gone");
         }
     }
-}
-
-/// Adds newly read bars to the ones the runner holds: a read across a halt returns nothing, and
-/// the bars from before it are still the newest data (the freshness gate reports their age).
-fn merge_bars(own: &mut Vec<Bar>, read: Vec<Bar>, until: DateTime<Utc>, keep: usize) {
-    own.retain(|b| b.ts_open < until);
-    for bar in read {
-        match own.iter_mut().find(|b| b.ts_open == bar.ts_open) {
-            Some(held) => *held = bar,
-            None => own.push(bar),
-        }
-    }
-    own.sort_by_key(|b| b.ts_open);
-    let excess = own.len().saturating_sub(keep);
-    own.drain(..excess);
 }
 
 /// The fold key of a stored row, as [`NoTrade::fold_key`] computes it for a new one.

@@ -9,6 +9,7 @@ mod auth_sessions;
 mod bot_limits;
 mod bot_summary;
 mod bots;
+mod engine_parity;
 mod envelope;
 mod events_stream;
 mod helpers;

@@ -25,7 +25,7 @@ use crate::sandbox::start_sandbox;
 
 /// The runtime with providers pointed at the sandbox and no clock ticks on 1m bars: the test
 /// replays every tick itself.
-fn config(env: &tradeplane::integrations::registry::EnvMap) -> RuntimeConfig {
+pub(crate) fn config(env: &tradeplane::integrations::registry::EnvMap) -> RuntimeConfig {
     RuntimeConfig {
         provider_env: env.clone(),
         scheduler: SchedulerConfig {
@@ -37,18 +37,18 @@ fn config(env: &tradeplane::integrations::registry::EnvMap) -> RuntimeConfig {
 }
 
 /// Tuesday 2026-11-17 09:00 CT (15:00 UTC): an ordinary session.
-fn session_start() -> DateTime<Utc> {
+pub(crate) fn session_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 17, 15, 0, 0).unwrap()
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> Value {
+pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     let (status, body) = envelope(app.post(path, body).await).await;
     assert!((200..300).contains(&status), "{path}: {status} {body}");
     body
 }
 
 /// A PAPER sma_crossover(2,4) bot on ES 1m, verified providers, started through the API.
-async fn started_bot(app: &TestApp, name: &str) -> Uuid {
+pub(crate) async fn started_bot(app: &TestApp, name: &str) -> Uuid {
     for provider in ["databento", "polygon"] {
         post(
             app,
@@ -75,7 +75,7 @@ async fn started_bot(app: &TestApp, name: &str) -> Uuid {
 }
 
 /// Evaluations on record: decisions plus (folded) suppressions.
-async fn evaluations(pool: &PgPool, bot: Uuid) -> i64 {
+pub(crate) async fn evaluations(pool: &PgPool, bot: Uuid) -> i64 {
     sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM decision_traces WHERE bot_id = $1) + \
                 (SELECT COALESCE(sum(count), 0) FROM no_trade_traces WHERE bot_id = $1)",
@@ -87,7 +87,7 @@ async fn evaluations(pool: &PgPool, bot: Uuid) -> i64 {
 }
 
 /// Replays the boundary `at` and waits until its evaluation is on record.
-async fn tick(rt: &RuntimeHandle, pool: &PgPool, bot: Uuid, at: DateTime<Utc>) {
+pub(crate) async fn tick(rt: &RuntimeHandle, pool: &PgPool, bot: Uuid, at: DateTime<Utc>) {
     let before = evaluations(pool, bot).await;
     let sent = rt.inject_tick(BarTick {
         timeframe: Timeframe::M1,

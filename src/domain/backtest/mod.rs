@@ -1,0 +1,261 @@
+//! The backtester core: drives the same `domain::engine` as the live runner over a slice of
+//! bars, with the bar boundary as its clock and a simulated PAPER venue as its execution
+//! adapter (fill at the next bar's open ± slippage ticks, commission per contract). Traces are
+//! summarised (no-trade counts by reason code), never serialised. Deterministic: the same
+//! spec and bars give the same run, bit for bit.
+
+#[cfg(test)]
+mod tests;
+mod trades;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use trades::SimTrade;
+use trades::TradeBuilder;
+
+use super::bars::Bar;
+use super::calendar::HolidayCalendar;
+use super::engine::{Effect, Engine, Event, OrderUpdate, Settings, Tick, WorkingOrder};
+use super::execution::{SimFill, SimParams};
+use super::instruments::ContractSpec;
+use super::risk::{AutonomyTier, RiskLimits, Stage};
+use super::side::Side;
+use super::strategy_config::StrategyConfig;
+use super::timeframe::Timeframe;
+
+/// How simulated orders fill: at the next bar's open moved `slippage_ticks` against the
+/// order, paying `commission_per_contract` per contract per fill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FillModel {
+    pub slippage_ticks: u32,
+    pub commission_per_contract: Decimal,
+}
+
+impl From<&FillModel> for SimParams {
+    fn from(f: &FillModel) -> Self {
+        SimParams {
+            slippage_ticks: f.slippage_ticks,
+            commission_per_contract: f.commission_per_contract,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BacktestSpec {
+    /// The bot the run stands for (idempotency keys are derived from it); any id for a
+    /// strategy tried without a bot.
+    pub bot_id: Uuid,
+    pub strategy: StrategyConfig,
+    pub instrument: ContractSpec,
+    pub timeframe: Timeframe,
+    pub limits: RiskLimits,
+    pub fill: FillModel,
+    pub starting_capital: Decimal,
+    /// The session calendar the gates and the venue use (the live runner's own).
+    pub calendar: Arc<HolidayCalendar>,
+    /// The autonomy tier to size and gate as (LIMITED_AUTONOMY trades half size).
+    pub tier: AutonomyTier,
+    /// Boundaries before this only warm the strategy up: their bars are fed, not evaluated
+    /// (the history a live runner reads on its first tick). `None`: evaluate every bar.
+    pub evaluate_from: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EquityPoint {
+    pub ts: DateTime<Utc>,
+    /// Starting capital + net realized + open PnL at the bar's close, USD.
+    pub equity: Decimal,
+}
+
+/// An order the run placed: decided at the close of `decision_bar_at`'s bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SimOrder {
+    pub side: Side,
+    pub quantity: u32,
+    pub decision_bar_at: DateTime<Utc>,
+    pub reference_price: Decimal,
+    pub idempotency_key: String,
+    /// Its fill, or `None` (cancelled: the next bar opened outside the session, or the data
+    /// ended first).
+    pub fill: Option<SimFill>,
+}
+
+/// A kill trigger fired (the live runner would stop the bot): the run stops there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Killed {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BacktestRun {
+    /// Closed round trips, oldest first (a position still open at the end is in `equity`,
+    /// not here).
+    pub trades: Vec<SimTrade>,
+    /// One point per bar evaluated.
+    pub equity: Vec<EquityPoint>,
+    /// Suppressed evaluations by the no-trade trace's reason code.
+    pub no_trades_by_code: BTreeMap<String, u64>,
+    /// Bars fed to the engine (warm-up included).
+    pub bars_processed: usize,
+    pub decisions: u64,
+    pub orders: u64,
+    pub fills: u64,
+    /// Every order with its fill, in order.
+    pub order_log: Vec<SimOrder>,
+    /// Net realized PnL (after commissions) plus open PnL at the last close, USD.
+    pub net_pnl: Decimal,
+    pub killed: Option<Killed>,
+}
+
+/// Runs `spec` over `bars` (oldest first, one timeframe, no duplicates): each bar is fed to the
+/// engine, then its close is evaluated. `progress` is called with the bars processed so far
+/// (about every 1 % and at the end).
+pub fn run(spec: &BacktestSpec, bars: &[Bar], progress: &mut dyn FnMut(usize)) -> BacktestRun {
+    let settings = Settings {
+        bot_id: spec.bot_id,
+        spec: spec.instrument,
+        timeframe: spec.timeframe,
+        stage: Stage::Paper,
+        config: spec.strategy.clone(),
+        limits: spec.limits.clone(),
+        is_trading_enabled: false,
+        sim: SimParams::from(&spec.fill),
+    };
+    let mut engine = Engine::new(settings, spec.calendar.clone());
+    let tf = spec.timeframe.duration();
+    let every = (bars.len() / 100).max(1);
+    let mut r = BacktestRun {
+        trades: Vec::new(),
+        equity: Vec::with_capacity(bars.len()),
+        no_trades_by_code: BTreeMap::new(),
+        bars_processed: 0,
+        decisions: 0,
+        orders: 0,
+        fills: 0,
+        order_log: Vec::new(),
+        net_pnl: Decimal::ZERO,
+        killed: None,
+    };
+    let mut venue = Venue::default();
+    for (i, bar) in bars.iter().enumerate() {
+        let now = bar.ts_open + tf;
+        let close = bar.close;
+        let effects = engine.handle(Event::Bar(bar.clone()));
+        venue.perform(&mut engine, effects, &mut r);
+        r.bars_processed = i + 1;
+        if spec.evaluate_from.is_some_and(|from| now < from) {
+            continue;
+        }
+        let effects = engine.handle(Event::Clock(Tick {
+            now,
+            tier: spec.tier,
+            kill_switch_active: false,
+            breaker_open: false,
+        }));
+        let killed = venue.perform(&mut engine, effects, &mut r);
+        let pnl = engine.position().total_pnl(close);
+        r.equity.push(EquityPoint {
+            ts: now,
+            equity: spec.starting_capital + pnl,
+        });
+        r.net_pnl = pnl;
+        if (i + 1) % every == 0 {
+            progress(i + 1);
+        }
+        if let Some(reason) = killed {
+            r.killed = Some(Killed { at: now, reason });
+            break;
+        }
+    }
+    r.trades = venue.trades.finish();
+    progress(r.bars_processed);
+    r
+}
+
+/// The simulated PAPER venue: places orders, books fills, keeps the order log and trades.
+#[derive(Default)]
+struct Venue {
+    /// Index in `order_log` of the working order.
+    working: Option<usize>,
+    trades: TradeBuilder,
+}
+
+impl Venue {
+    /// Performs `effects` (and those of the events they report back); returns a kill reason.
+    fn perform(
+        &mut self,
+        engine: &mut Engine,
+        effects: Vec<Effect>,
+        r: &mut BacktestRun,
+    ) -> Option<String> {
+        let mut killed = None;
+        let mut pending = effects;
+        while !pending.is_empty() {
+            let mut next = Vec::new();
+            for effect in pending {
+                match effect {
+                    Effect::Decision(d) => {
+                        r.decisions += 1;
+                        r.orders += 1;
+                        let index = r.order_log.len();
+                        r.order_log.push(SimOrder {
+                            side: d.order.side,
+                            quantity: d.order.quantity,
+                            decision_bar_at: d.order.bar_ts,
+                            reference_price: d.order.reference_price,
+                            idempotency_key: d.order.idempotency_key.clone(),
+                            fill: None,
+                        });
+                        self.working = Some(index);
+                        let working = WorkingOrder {
+                            id: order_id(index),
+                            side: d.order.side,
+                            quantity: d.order.quantity,
+                            decision_bar_at: Some(d.order.bar_ts),
+                            reference_price: Some(d.order.reference_price),
+                            idempotency_key: d.order.idempotency_key.clone(),
+                        };
+                        let update = OrderUpdate::Placed {
+                            working: Some(working),
+                        };
+                        next.extend(engine.handle(Event::OrderUpdate(update)));
+                    }
+                    Effect::NoTrade { no_trade, .. } => {
+                        *r.no_trades_by_code.entry(no_trade.reason_code).or_default() += 1;
+                    }
+                    Effect::Fill { order_id: id, fill } => {
+                        if let Some(index) = self.working.take()
+                            && order_id(index) == id
+                        {
+                            let (before, after, realized) = engine.preview_fill(&fill);
+                            self.trades.apply(&fill, &before, &after, realized);
+                            r.fills += 1;
+                            r.order_log[index].fill = Some(fill.clone());
+                            next.extend(engine.handle(Event::Fill(fill)));
+                        }
+                    }
+                    Effect::Cancel { .. } => self.working = None,
+                    Effect::Kill(k) => {
+                        let reasons: Vec<&str> =
+                            k.iter().map(|k| k.reason_human.as_str()).collect();
+                        killed = Some(reasons.join(" "));
+                    }
+                }
+            }
+            pending = next;
+        }
+        killed
+    }
+}
+
+/// Orders are numbered in the order the run placed them.
+fn order_id(index: usize) -> Uuid {
+    Uuid::from_u128(index as u128 + 1)
+}

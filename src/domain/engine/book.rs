@@ -1,0 +1,115 @@
+//! The engine's running figures besides the position: the trading day's baseline (rolled at
+//! 17:00 America/Chicago, the CME trade-date boundary), the equity peak, the trailing
+//! one-minute order-rate window, and the no-trade folding key.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use crate::domain::calendar::trade_date;
+use crate::domain::positions::Position;
+use crate::domain::side::Side;
+
+/// One booked fill of the bot, as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerFill {
+    pub side: Side,
+    pub quantity: u32,
+    pub price: Decimal,
+    pub commission: Decimal,
+    pub filled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Book {
+    /// Trading date of `day_baseline`, and net realized PnL when it began.
+    day: Option<NaiveDate>,
+    day_baseline: Decimal,
+    peak_equity: Decimal,
+    /// When each order of the trailing minute was placed, oldest first.
+    pub(super) order_times: VecDeque<DateTime<Utc>>,
+}
+
+/// What the gates read at one boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Marks {
+    pub equity: Decimal,
+    pub daily_pnl: Decimal,
+    pub peak_equity: Decimal,
+    pub orders_last_minute: u32,
+}
+
+/// The order-rate window's length.
+const RATE_WINDOW: Duration = Duration::seconds(60);
+
+impl Book {
+    /// Replays `fills` into `position`: equity marked at each fill is the best peak the ledger
+    /// can prove; the day baseline is the net realized PnL before `now`'s trading date.
+    pub(super) fn replay(
+        position: &mut Position,
+        fills: impl IntoIterator<Item = LedgerFill>,
+        now: DateTime<Utc>,
+    ) -> Book {
+        let today = trade_date(now);
+        let mut book = Book {
+            day: Some(today),
+            ..Book::default()
+        };
+        for f in fills {
+            position.apply_fill(f.side, f.quantity, f.price, f.commission);
+            book.peak_equity = book.peak_equity.max(position.total_pnl(f.price));
+            if trade_date(f.filled_at) < today {
+                book.day_baseline = position.net_realized();
+            }
+        }
+        book
+    }
+
+    /// Rolls the day at a new trade date, raises the peak, and drops orders older than the
+    /// rate window, as of `now`.
+    pub(super) fn mark(
+        &mut self,
+        position: &Position,
+        unrealized: Decimal,
+        now: DateTime<Utc>,
+    ) -> Marks {
+        let today = trade_date(now);
+        if self.day != Some(today) {
+            self.day = Some(today);
+            self.day_baseline = position.net_realized();
+        }
+        let equity = position.net_realized() + unrealized;
+        self.peak_equity = self.peak_equity.max(equity);
+        while self
+            .order_times
+            .front()
+            .is_some_and(|t| *t <= now - RATE_WINDOW)
+        {
+            self.order_times.pop_front();
+        }
+        Marks {
+            equity,
+            daily_pnl: position.net_realized() - self.day_baseline + unrealized,
+            peak_equity: self.peak_equity,
+            orders_last_minute: u32::try_from(self.order_times.len()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// Identical consecutive suppressions fold into one trace until a decision comes between.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Folding {
+    pub key: Option<String>,
+}
+
+impl Folding {
+    /// Whether a suppression with `key` folds into the previous one; remembers it.
+    pub(super) fn fold(&mut self, key: String) -> bool {
+        if self.key.as_deref() == Some(key.as_str()) {
+            return true;
+        }
+        self.key = Some(key);
+        false
+    }
+}

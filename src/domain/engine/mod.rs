@@ -1,0 +1,433 @@
+//! The one trading engine: a bot's bookkeeping (position, working order, day baseline and the
+//! 17:00 CT roll, equity peak, order-rate window, suppression folding) driven by events in and
+//! effects out. The bot runner (PAPER, SHADOW, LIVE) and the backtester drive this same type;
+//! only the clock, the bar source and what they do with the effects differ.
+//!
+//! Protocol, per bar: feed the bars read (`Event::Bar`; a working PAPER order fills at the open
+//! of the bar after its decision bar → `Effect::Fill`, which the driver books and reports back
+//! with `Event::Fill`), then `Event::Clock` at the bar boundary: one evaluation ending in exactly
+//! one `Effect::Decision` (the driver places its order and reports back with
+//! `Event::OrderUpdate`) or one `Effect::NoTrade`, plus `Effect::Kill` on a breach.
+
+mod book;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+pub use book::LedgerFill;
+use book::{Book, Folding};
+
+use super::bars::Bar;
+use super::calendar::HolidayCalendar;
+use super::evaluation::{
+    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar,
+};
+use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
+use super::instruments::ContractSpec;
+use super::positions::Position;
+use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
+use super::side::Side;
+use super::strategy_config::StrategyConfig;
+use super::timeframe::Timeframe;
+
+/// What an operator configures on a bot (re-read on reload).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bot_id: Uuid,
+    pub spec: ContractSpec,
+    pub timeframe: Timeframe,
+    pub stage: Stage,
+    pub config: StrategyConfig,
+    pub limits: RiskLimits,
+    pub is_trading_enabled: bool,
+    /// How a PAPER order is filled (next bar's open ± slippage, commission).
+    pub sim: SimParams,
+}
+
+/// An order placed and waiting for its fill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingOrder {
+    pub id: Uuid,
+    pub side: Side,
+    pub quantity: u32,
+    /// `ts_open` of the bar it was decided on (`None` only for a damaged stored row).
+    pub decision_bar_at: Option<DateTime<Utc>>,
+    pub reference_price: Option<Decimal>,
+    pub idempotency_key: String,
+}
+
+/// The bar boundary being evaluated and the conditions outside the bot at that instant.
+#[derive(Debug, Clone, Copy)]
+pub struct Tick {
+    pub now: DateTime<Utc>,
+    pub tier: AutonomyTier,
+    pub kill_switch_active: bool,
+    pub breaker_open: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum OrderUpdate {
+    /// The decision's order was placed; `working` when it awaits its fill (PAPER), `None`
+    /// when it was only recorded (SHADOW).
+    Placed { working: Option<WorkingOrder> },
+    /// An order with the decision's idempotency key already existed (a restarted runner
+    /// re-derived a decision it had acted on): nothing new was placed.
+    AlreadyPlaced {
+        decision: Box<Decision>,
+        order_id: Uuid,
+        status: OrderStatus,
+        working: Option<WorkingOrder>,
+    },
+    /// The working order was cancelled from outside (kill switch, operator).
+    Cancelled { order_id: Uuid },
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A completed bar (oldest first; a bar already held is replaced).
+    Bar(Bar),
+    /// A fill of the working order, booked by the driver.
+    Fill(SimFill),
+    OrderUpdate(OrderUpdate),
+    /// Evaluate the bar that closed at `tick.now`.
+    Clock(Tick),
+}
+
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// A decision and its order intent (`decision.order`): place it (once per idempotency
+    /// key) and report back with `OrderUpdate`.
+    Decision(Box<Decision>),
+    /// One suppressed evaluation; `folded` = identical to the previous one (same fold key and
+    /// no decision since), so it may be counted into the previous trace.
+    NoTrade {
+        no_trade: Box<NoTrade>,
+        folded: bool,
+    },
+    /// The working order filled (simulated at the next bar's open): book it, then report
+    /// back with `Event::Fill`.
+    Fill { order_id: Uuid, fill: SimFill },
+    /// The working order is dropped: cancel it.
+    Cancel { order_id: Uuid, reason: String },
+    /// Breaches the supervisor must act on with its kill procedure.
+    Kill(Vec<KillTrigger>),
+}
+
+pub struct Engine {
+    s: Settings,
+    calendar: Arc<HolidayCalendar>,
+    position: Position,
+    working: Option<WorkingOrder>,
+    book: Book,
+    folding: Folding,
+    /// The boundary of the latest `Clock` (stamps the order-rate window).
+    now: Option<DateTime<Utc>>,
+    /// Newest bars, oldest first; the evaluation sees the last `need` of them.
+    bars: Vec<Bar>,
+    need: usize,
+}
+
+impl Engine {
+    pub fn new(s: Settings, calendar: Arc<HolidayCalendar>) -> Self {
+        let need = s.config.warmup_bars() as usize + 2;
+        Engine {
+            position: Position::flat(s.spec.symbol),
+            s,
+            calendar,
+            working: None,
+            book: Book::default(),
+            folding: Folding::default(),
+            now: None,
+            bars: Vec::with_capacity(need * 4),
+            need,
+        }
+    }
+
+    /// Rebuilds the state a runner had from what the ledger proves: the position replayed
+    /// from the bot's fills (equity marked at each fill gives the peak), the day baseline as of
+    /// `now`, the order still working, the orders placed in the last minute and the fold key of
+    /// the latest foldable no-trade trace.
+    pub fn restore(
+        &mut self,
+        fills: impl IntoIterator<Item = LedgerFill>,
+        now: DateTime<Utc>,
+        working: Option<WorkingOrder>,
+        orders_last_minute: impl IntoIterator<Item = DateTime<Utc>>,
+        fold_key: Option<String>,
+    ) {
+        self.position = Position::flat(self.s.spec.symbol);
+        self.book = Book::replay(&mut self.position, fills, now);
+        self.book.order_times.extend(orders_last_minute);
+        self.working = working;
+        self.folding = Folding { key: fold_key };
+    }
+
+    /// New operator settings (stage, limits, strategy, trading switch).
+    pub fn set_settings(&mut self, s: Settings) {
+        self.need = s.config.warmup_bars() as usize + 2;
+        self.s = s;
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.s
+    }
+
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    pub fn working(&self) -> Option<&WorkingOrder> {
+        self.working.as_ref()
+    }
+
+    /// Bars of history one evaluation reads (a driver fetches this many).
+    pub fn bars_needed(&self) -> usize {
+        self.need
+    }
+
+    /// The position before and after `fill` and the gross PnL it realizes (to book it).
+    pub fn preview_fill(&self, fill: &SimFill) -> (Position, Position, Decimal) {
+        let before = self.position.clone();
+        let mut after = before.clone();
+        let realized = after.apply_fill(fill.side, fill.quantity, fill.price, fill.commission);
+        (before, after, realized)
+    }
+
+    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match event {
+            Event::Bar(bar) => self.on_bar(bar, &mut out),
+            Event::Fill(fill) => {
+                self.position
+                    .apply_fill(fill.side, fill.quantity, fill.price, fill.commission);
+            }
+            Event::OrderUpdate(update) => self.on_order_update(update, &mut out),
+            Event::Clock(tick) => self.on_clock(tick, &mut out),
+        }
+        out
+    }
+
+    fn on_bar(&mut self, bar: Bar, out: &mut Vec<Effect>) {
+        let ts = bar.ts_open;
+        match self.bars.last() {
+            Some(last) if last.ts_open >= ts => {
+                match self.bars.binary_search_by_key(&ts, |b| b.ts_open) {
+                    Ok(i) => self.bars[i] = bar,
+                    Err(i) => self.bars.insert(i, bar),
+                }
+            }
+            _ => self.bars.push(bar),
+        }
+        // Bounded memory without shifting the window on every bar.
+        if self.bars.len() > self.need * 4 {
+            let excess = self.bars.len() - self.need;
+            self.bars.drain(..excess);
+        }
+        let Some(order) = &self.working else { return };
+        let Some(decided_on) = order.decision_bar_at else {
+            return;
+        };
+        if decided_on + self.s.timeframe.duration() != ts {
+            return;
+        }
+        let Ok(i) = self.bars.binary_search_by_key(&ts, |b| b.ts_open) else {
+            return;
+        };
+        self.fill_working(i, out);
+    }
+
+    /// Fills the working order at the open of bar `i` (the bar after its decision bar), or
+    /// cancels it when that bar opens outside the session.
+    fn fill_working(&mut self, i: usize, out: &mut Vec<Effect>) {
+        let Some(order) = self.working.take() else {
+            return;
+        };
+        let next = &self.bars[i];
+        let intent = OrderIntent {
+            bot_id: self.s.bot_id,
+            symbol: self.s.spec.symbol,
+            side: order.side,
+            quantity: order.quantity,
+            reference_price: order.reference_price.unwrap_or(next.open),
+            bar_ts: order.decision_bar_at.unwrap_or(next.ts_open),
+            idempotency_key: order.idempotency_key.clone(),
+        };
+        let executed = execute(
+            Stage::Paper,
+            &intent,
+            Some(next),
+            &self.s.spec,
+            &self.calendar,
+            &self.s.sim,
+            next.ts_open,
+        );
+        let reason = match executed {
+            Ok(ExecutionOutcome::Filled(fill)) => {
+                out.push(Effect::Fill {
+                    order_id: order.id,
+                    fill,
+                });
+                return;
+            }
+            Ok(ExecutionOutcome::NoFill { reason, .. }) => format!("no fill: {reason}"),
+            Ok(other) => format!("unexpected PAPER execution outcome {other:?}"),
+            Err(e) => e.to_string(),
+        };
+        out.push(Effect::Cancel {
+            order_id: order.id,
+            reason,
+        });
+    }
+
+    /// Cancels the working order when its fill bar can no longer come: it has no decision
+    /// bar, a newer bar arrived without it, or two bar lengths passed.
+    fn expire_working(&mut self, now: DateTime<Utc>, out: &mut Vec<Effect>) {
+        let Some(order) = &self.working else { return };
+        let tf = self.s.timeframe.duration();
+        let reason = match order.decision_bar_at {
+            None => "order has no decision bar",
+            Some(decided_on) => {
+                let fill_bar = decided_on + tf;
+                let newest = self.bars.last().map(|b| b.ts_open);
+                if newest.is_some_and(|n| n > fill_bar) || now > fill_bar + tf * 2 {
+                    "no fill: the bar after the decision never traded (session ended or data gap)"
+                } else {
+                    return;
+                }
+            }
+        };
+        let id = order.id;
+        self.working = None;
+        out.push(Effect::Cancel {
+            order_id: id,
+            reason: reason.to_string(),
+        });
+    }
+
+    fn on_order_update(&mut self, update: OrderUpdate, out: &mut Vec<Effect>) {
+        match update {
+            OrderUpdate::Placed { working } => {
+                if let Some(now) = self.now {
+                    self.book.order_times.push_back(now);
+                }
+                self.folding.key = None;
+                if working.is_some() {
+                    self.working = working;
+                }
+            }
+            OrderUpdate::AlreadyPlaced {
+                decision,
+                order_id,
+                status,
+                working,
+            } => {
+                if self.working.is_none() {
+                    self.working = working;
+                }
+                let blocker = TraceBlocker {
+                    gate: "execution".into(),
+                    code: "ORDER_ALREADY_PLACED".into(),
+                    reason_human: format!(
+                        "This decision's order {order_id} was already placed (status {}); it is never sent or booked twice.",
+                        status.as_str()
+                    ),
+                    suggested_fix: "None needed: the runner restarted and re-derived a decision it had already acted on.".into(),
+                };
+                let d = *decision;
+                let n = NoTrade {
+                    suppression_type: "EXECUTION_REFUSED".into(),
+                    suppression_decision: d.decision_type.as_str().into(),
+                    reason_human: blocker.reason_human.clone(),
+                    reason_code: blocker.code.clone(),
+                    blocked_by: vec![blocker],
+                    signals: d.signals,
+                    variables_snapshot: d.variables_snapshot,
+                    gate_report: d.gate_report,
+                };
+                self.suppress(n, out);
+            }
+            OrderUpdate::Cancelled { order_id } => {
+                if self.working.as_ref().is_some_and(|w| w.id == order_id) {
+                    self.working = None;
+                }
+            }
+        }
+    }
+
+    fn suppress(&mut self, n: NoTrade, out: &mut Vec<Effect>) {
+        let folded = self.folding.fold(n.fold_key());
+        out.push(Effect::NoTrade {
+            no_trade: Box::new(n),
+            folded,
+        });
+    }
+
+    fn on_clock(&mut self, tick: Tick, out: &mut Vec<Effect>) {
+        let now = tick.now;
+        self.now = Some(now);
+        // Only bars that closed by `now` count (a replayed earlier tick sees its own past).
+        let keep = self.bars.partition_point(|b| b.ts_open < now);
+        self.bars.truncate(keep);
+        self.expire_working(now, out);
+
+        let bars = &self.bars[self.bars.len().saturating_sub(self.need)..];
+        let mark = bars.last().map(|b| b.close);
+        let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
+        let marks = self.book.mark(&self.position, unrealized, now);
+        // Risk counts the working order as if filled (it will be, at the next open).
+        let mut projected = self.position.clone();
+        if let Some(o) = &self.working {
+            projected.quantity += o.side.sign() * i64::from(o.quantity);
+        }
+        let s = &self.s;
+        let gates = GateContext {
+            now,
+            calendar: &self.calendar,
+            spec: &s.spec,
+            limits: &s.limits,
+            stage: s.stage,
+            tier: tick.tier,
+            is_trading_enabled: s.is_trading_enabled,
+            kill_switch_active: tick.kill_switch_active,
+            breaker_open: tick.breaker_open,
+            last_data_at: bars.last().map(|b| b.ts_open + s.timeframe.duration()),
+            last_price: mark,
+            position: projected.quantity,
+            order: None,
+            daily_pnl: marks.daily_pnl,
+            // A breach kills the bot (latched until a human re-arms), so a running bot is
+            // never latched.
+            daily_loss_latched: false,
+            equity: marks.equity,
+            peak_equity: marks.peak_equity,
+            orders_last_minute: marks.orders_last_minute,
+        };
+        let scaled = s.limits.scaled_for(tick.tier);
+        let order_quantity = scaled.max_order_size.min(scaled.max_position).max(1);
+        let input = EvaluationInput {
+            bot_id: s.bot_id,
+            config: &s.config,
+            spec: &s.spec,
+            bars,
+            next_bar: None,
+            order_quantity,
+            position: &projected,
+            sim: &s.sim,
+            gates,
+        };
+        let evaluation = evaluate_bar(&input);
+        let kills = evaluation.gate_report().kill_triggers.clone();
+        match evaluation {
+            Evaluation::Decision(d) => out.push(Effect::Decision(d)),
+            Evaluation::NoTrade(n) => self.suppress(*n, out),
+        }
+        if !kills.is_empty() {
+            out.push(Effect::Kill(kills));
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The engine per semantic area: fill at the next open, expiry of a working order, the
+//! 17:00 CT day roll, the equity peak, the order-rate window and no-trade folding.
+
+use super::book::{Book, Folding};
+use super::*;
+use crate::domain::bars::test_support::bars_from_closes;
+use crate::domain::instruments::Symbol;
+use crate::domain::strategy_config::{CrossoverParams, MovingAverage};
+use chrono::{Duration, TimeZone};
+use rust_decimal_macros::dec;
+
+fn settings() -> Settings {
+    Settings {
+        bot_id: Uuid::from_u128(7),
+        spec: Symbol::Es.spec(),
+        timeframe: Timeframe::M1,
+        stage: Stage::Paper,
+        config: StrategyConfig::SmaCrossover(CrossoverParams {
+            fast: 2,
+            slow: 4,
+            average: MovingAverage::Sma,
+        }),
+        limits: RiskLimits {
+            max_order_size: 1,
+            max_position: 1,
+            daily_loss_limit: dec!(1000),
+            max_drawdown: dec!(3000),
+            max_orders_per_minute: 10,
+            price_collar_ticks: 20,
+            max_data_age_seconds: 125,
+        },
+        is_trading_enabled: false,
+        sim: SimParams {
+            slippage_ticks: 1,
+            commission_per_contract: dec!(2.25),
+        },
+    }
+}
+
+fn engine() -> Engine {
+    Engine::new(settings(), Arc::new(HolidayCalendar::cme_equity_fixture()))
+}
+
+fn tick(now: DateTime<Utc>) -> Event {
+    Event::Clock(Tick {
+        now,
+        tier: AutonomyTier::FullAutonomy,
+        kill_switch_active: false,
+        breaker_open: false,
+    })
+}
+
+fn closes(c: &[i64]) -> Vec<Bar> {
+    bars_from_closes(&c.iter().map(|&c| Decimal::from(c)).collect::<Vec<_>>())
+}
+
+/// Feeds `bar` and evaluates its boundary; returns the clock's effects.
+fn step(e: &mut Engine, bar: &Bar) -> (Vec<Effect>, Vec<Effect>) {
+    let on_bar = e.handle(Event::Bar(bar.clone()));
+    let on_clock = e.handle(tick(bar.ts_open + Duration::minutes(1)));
+    (on_bar, on_clock)
+}
+
+fn place(e: &mut Engine, d: &Decision, id: u128) -> Vec<Effect> {
+    let working = WorkingOrder {
+        id: Uuid::from_u128(id),
+        side: d.order.side,
+        quantity: d.order.quantity,
+        decision_bar_at: Some(d.order.bar_ts),
+        reference_price: Some(d.order.reference_price),
+        idempotency_key: d.order.idempotency_key.clone(),
+    };
+    e.handle(Event::OrderUpdate(OrderUpdate::Placed {
+        working: Some(working),
+    }))
+}
+
+#[test]
+fn a_decision_fills_at_the_next_open_with_slippage_once_reported_back() {
+    let mut e = engine();
+    let bars = closes(&[5000, 5000, 5000, 5000, 5001, 5003, 5004]);
+    let (last, history) = bars.split_last().unwrap();
+    let mut decision = None;
+    for b in history {
+        let (_, fx) = step(&mut e, b);
+        if let [Effect::Decision(d)] = fx.as_slice() {
+            decision = Some(d.clone());
+            break;
+        }
+    }
+    let d = decision.expect("rising closes decide");
+    assert_eq!(d.order.side, Side::Buy);
+    assert!(place(&mut e, &d, 1).is_empty());
+    assert_eq!(e.working().map(|w| w.id), Some(Uuid::from_u128(1)));
+    // The next bar: a fill at its open + 1 tick, applied only when reported back.
+    let next = bars
+        .iter()
+        .find(|b| b.ts_open == d.order.bar_ts + Duration::minutes(1))
+        .unwrap_or(last);
+    let fx = e.handle(Event::Bar(next.clone()));
+    let [Effect::Fill { order_id, fill }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(*order_id, Uuid::from_u128(1));
+    assert_eq!(fill.price, next.open + dec!(0.25));
+    assert_eq!(fill.commission, dec!(2.25));
+    assert!(e.working().is_none());
+    assert_eq!(e.position().quantity, 0);
+    e.handle(Event::Fill(fill.clone()));
+    assert_eq!(e.position().quantity, 1);
+    assert_eq!(e.position().avg_price, fill.price);
+}
+
+#[test]
+fn a_working_order_whose_fill_bar_never_comes_is_cancelled() {
+    let mut e = engine();
+    let bars = closes(&[5000, 5000, 5000, 5000, 5001, 5003]);
+    let mut d = None;
+    for b in &bars {
+        if let (_, fx) = step(&mut e, b)
+            && let [Effect::Decision(x)] = fx.as_slice()
+        {
+            d = Some(x.clone());
+        }
+    }
+    let d = d.expect("decided on the last bar");
+    place(&mut e, &d, 9);
+    // No bar arrives; two bar lengths after the fill bar the order is dropped.
+    let fill_bar = d.order.bar_ts + Duration::minutes(1);
+    let fx = e.handle(tick(fill_bar + Duration::minutes(2)));
+    assert!(
+        fx.iter().all(|f| !matches!(f, Effect::Cancel { .. })),
+        "{fx:?}"
+    );
+    let fx = e.handle(tick(fill_bar + Duration::minutes(3)));
+    assert!(
+        matches!(fx.first(), Some(Effect::Cancel { order_id, .. }) if *order_id == Uuid::from_u128(9)),
+        "{fx:?}"
+    );
+    assert!(e.working().is_none());
+}
+
+#[test]
+fn the_trading_day_rolls_at_17_00_chicago() {
+    let mut position = Position::flat(Symbol::Es);
+    position.apply_fill(Side::Buy, 1, dec!(5000), dec!(0));
+    position.apply_fill(Side::Sell, 1, dec!(5010), dec!(0)); // +500 realized
+    // Tue 2026-11-24 16:59 CT (CST = UTC−6) is still Tuesday's trade date …
+    let before = Utc.with_ymd_and_hms(2026, 11, 24, 22, 59, 0).unwrap();
+    let mut book = Book::replay(&mut Position::flat(Symbol::Es), [], before);
+    assert_eq!(book.mark(&position, dec!(0), before).daily_pnl, dec!(500));
+    // … 17:00 CT starts Wednesday's: the baseline rolls to the realized PnL so far.
+    let after = Utc.with_ymd_and_hms(2026, 11, 24, 23, 0, 0).unwrap();
+    let m = book.mark(&position, dec!(-50), after);
+    assert_eq!(m.daily_pnl, dec!(-50));
+    assert_eq!(m.equity, dec!(450));
+    // Replayed from the ledger: fills before today's trade date form the baseline.
+    let fill = |side, price, at| LedgerFill {
+        side,
+        quantity: 1,
+        price,
+        commission: dec!(1),
+        filled_at: at,
+    };
+    let mut replayed = Position::flat(Symbol::Es);
+    let mut book = Book::replay(
+        &mut replayed,
+        [
+            fill(Side::Buy, dec!(5000), before - Duration::hours(1)),
+            fill(Side::Sell, dec!(5010), before),
+            fill(Side::Buy, dec!(5010), after),
+            fill(Side::Sell, dec!(5000), after + Duration::minutes(1)),
+        ],
+        after + Duration::minutes(2),
+    );
+    // Tuesday: +500 − 2; Wednesday so far: −500 − 2.
+    assert_eq!(replayed.net_realized(), dec!(-4));
+    let m = book.mark(&replayed, dec!(0), after + Duration::minutes(2));
+    assert_eq!(m.daily_pnl, dec!(-502));
+}
+
+#[test]
+fn the_equity_peak_holds_through_a_drawdown() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap();
+    let mut position = Position::flat(Symbol::Es);
+    position.apply_fill(Side::Buy, 1, dec!(5000), dec!(0));
+    let mut book = Book::replay(&mut Position::flat(Symbol::Es), [], now);
+    let up = book.mark(&position, position.unrealized(dec!(5020)), now);
+    assert_eq!((up.equity, up.peak_equity), (dec!(1000), dec!(1000)));
+    let down = book.mark(&position, position.unrealized(dec!(4990)), now);
+    assert_eq!((down.equity, down.peak_equity), (dec!(-500), dec!(1000)));
+    // From the ledger: equity marked at each fill.
+    let mut replayed = Position::flat(Symbol::Es);
+    let fill = |side, price| LedgerFill {
+        side,
+        quantity: 1,
+        price,
+        commission: dec!(0),
+        filled_at: now,
+    };
+    let mut book = Book::replay(
+        &mut replayed,
+        [
+            fill(Side::Buy, dec!(5000)),
+            fill(Side::Sell, dec!(5030)),
+            fill(Side::Buy, dec!(5030)),
+            fill(Side::Sell, dec!(5000)),
+        ],
+        now,
+    );
+    assert_eq!(book.mark(&replayed, dec!(0), now).peak_equity, dec!(1500));
+}
+
+#[test]
+fn the_order_rate_window_keeps_one_trailing_minute() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 16, 0, 0).unwrap();
+    let flat = Position::flat(Symbol::Es);
+    let mut book = Book::replay(&mut Position::flat(Symbol::Es), [], t0);
+    book.order_times
+        .extend([t0, t0 + Duration::seconds(30), t0 + Duration::seconds(59)]);
+    let count = |b: &mut Book, s| {
+        b.mark(&flat, dec!(0), t0 + Duration::seconds(s))
+            .orders_last_minute
+    };
+    assert_eq!(count(&mut book, 59), 3);
+    assert_eq!(count(&mut book, 60), 2, "exactly 60 s old is out");
+    assert_eq!(count(&mut book, 119), 0);
+    // Through the engine: a placed order counts at the boundary it was decided on.
+    let mut e = engine();
+    let bars = closes(&[5000, 5000, 5000, 5000, 5001]);
+    for b in &bars {
+        step(&mut e, b);
+    }
+    e.handle(Event::OrderUpdate(OrderUpdate::Placed { working: None }));
+    assert_eq!(e.book.order_times.len(), 1);
+}
+
+#[test]
+fn identical_suppressions_fold_until_a_decision() {
+    let mut f = Folding::default();
+    assert!(!f.fold("NO_SIGNAL|NONE|NO_SIGNAL".into()));
+    assert!(f.fold("NO_SIGNAL|NONE|NO_SIGNAL".into()));
+    assert!(!f.fold("GATE_BLOCKED|ENTRY|MARKET_CLOSED".into()));
+    // Through the engine: flat closes never signal past warm-up → one row, then folds.
+    let mut e = engine();
+    let flat = closes(&[5000; 12]);
+    let folded: Vec<bool> = flat
+        .iter()
+        .map(|b| match step(&mut e, b).1.as_slice() {
+            [Effect::NoTrade { folded, .. }] => *folded,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Insufficient history (5 bars), then NO_SIGNAL: two rows, the rest folds.
+    assert_eq!(folded.iter().filter(|f| !**f).count(), 2, "{folded:?}");
+    // A placed decision ends the fold: the next identical suppression is a new row.
+    e.handle(Event::OrderUpdate(OrderUpdate::Placed { working: None }));
+    let next = Bar {
+        ts_open: flat.last().unwrap().ts_open + Duration::minutes(1),
+        ..flat[0].clone()
+    };
+    assert!(matches!(
+        step(&mut e, &next).1.as_slice(),
+        [Effect::NoTrade { folded: false, .. }]
+    ));
+}
