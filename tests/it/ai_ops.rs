@@ -12,7 +12,7 @@ use tradeplane::{
     store::usage_events::{self, UsageEvent, UsageStatus},
 };
 
-use crate::helpers::{TestApp, envelope, error_code, test_config};
+use crate::support::{TestApp, error_code, test_config};
 
 /// The app with providers configured from `env` and no supervision tree (the summary reads
 /// only the registry and Postgres), signed in as the admin.
@@ -23,7 +23,7 @@ async fn spawn_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
         RuntimeHandle::detached(Clock::system()),
         env,
     );
-    crate::helpers::serve_state(state)
+    crate::support::serve_state(state)
         .await
         .signed_in_as_admin()
         .await
@@ -41,7 +41,7 @@ fn event(
         "chat",
         status,
         latency,
-        crate::helpers::now() - ago,
+        crate::support::now() - ago,
     );
     e.error_code = code.map(str::to_owned);
     e
@@ -118,7 +118,7 @@ fn llm_env() -> EnvMap {
 async fn the_summary_matches_hand_computed_counts_and_percentiles(pool: PgPool) {
     seed(&pool).await;
     let app = spawn_with_env(pool, &llm_env()).await;
-    let (status, body) = envelope(app.get("/api/ai-ops/summary").await).await;
+    let (status, body) = app.ai_ops_summary("").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["window"], "24h");
     let ids: Vec<_> = body["providers"]
@@ -205,7 +205,7 @@ async fn the_window_decides_what_counts(pool: PgPool) {
     seed(&pool).await;
     let app = spawn_with_env(pool, &llm_env()).await;
 
-    let (status, body) = envelope(app.get("/api/ai-ops/summary?window=1h").await).await;
+    let (status, body) = app.ai_ops_summary("window=1h").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(provider(&body, "openai")["calls"], 8);
     let anthropic = provider(&body, "anthropic");
@@ -216,7 +216,7 @@ async fn the_window_decides_what_counts(pool: PgPool) {
     assert!(anthropic["last_used_at"].is_string());
     assert_eq!(body["totals"]["calls"], 8);
 
-    let (status, body) = envelope(app.get("/api/ai-ops/summary?window=7d").await).await;
+    let (status, body) = app.ai_ops_summary("window=7d").await;
     assert_eq!(status, 200, "{body}");
     let openai = provider(&body, "openai");
     assert_eq!(openai["calls"], 9);
@@ -228,7 +228,7 @@ async fn the_window_decides_what_counts(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    let (_, body) = envelope(app.get("/api/ai-ops/summary?window=30m").await).await;
+    let (_, body) = app.ai_ops_summary("window=30m").await;
     assert_eq!(body["totals"]["calls"], 0);
     assert_eq!(body["totals"]["latency_ms"], Value::Null);
     assert_eq!(body["totals"]["no_data_reason"], "no calls in the window");
@@ -242,26 +242,19 @@ async fn the_window_decides_what_counts(pool: PgPool) {
 async fn a_bad_window_is_refused_naming_it_and_strangers_are_not_let_in(pool: PgPool) {
     let app = spawn_with_env(pool, &EnvMap::new()).await;
     for bad in ["abc", "0h", "31d", "1w", "%C3%A9", "24"] {
-        let (status, body) =
-            envelope(app.get(&format!("/api/ai-ops/summary?window={bad}")).await).await;
+        let (status, body) = app.ai_ops_summary(&format!("window={bad}")).await;
         assert_eq!(status, 422, "{bad}: {body}");
         assert_eq!(error_code(&body), "VALIDATION_FAILED");
         assert_eq!(body["error"]["details"]["field"], "window", "{body}");
     }
     // Nothing configured: the totals say so.
-    let (_, body) = envelope(app.get("/api/ai-ops/summary").await).await;
+    let (_, body) = app.ai_ops_summary("").await;
     assert_eq!(
         body["totals"]["no_data_reason"],
         "no LLM provider configured"
     );
 
-    let stranger = reqwest::Client::new();
-    let res = stranger
-        .get(app.url("/api/ai-ops/summary"))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app.anonymous().ai_ops_summary("").await;
     assert_eq!(status, 401, "{body}");
 
     // A viewer may read it.
@@ -269,13 +262,7 @@ async fn a_bad_window_is_refused_naming_it_and_strangers_are_not_let_in(pool: Pg
     let viewer = app
         .user_with_role(&admin, "viewer@example.com", "viewer")
         .await;
-    let res = viewer
-        .client
-        .get(app.url("/api/ai-ops/summary"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(envelope(res).await.0, 200);
+    assert_eq!(app.as_user(&viewer).ai_ops_summary("").await.0, 200);
 }
 
 /// The bucket of a provider's series that contains `at`.
@@ -332,7 +319,7 @@ async fn the_series_buckets_counts_and_percentiles_per_llm_provider(pool: PgPool
     let (recent, refused_only) = (events[0].created_at, events[6].created_at);
     let app = spawn_with_env(pool, &llm_env()).await;
 
-    let (status, body) = envelope(app.get("/api/ai-ops/series").await).await;
+    let (status, body) = app.ai_ops_series("").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["window"], "24h");
     assert_eq!(body["bucket_seconds"], 3600.0);
@@ -397,22 +384,22 @@ async fn the_series_buckets_counts_and_percentiles_per_llm_provider(pool: PgPool
     assert_eq!(provider(&body, "xai")["no_data_reason"], "not configured");
 
     // A 1h window in 4 buckets of 15 minutes: only the recent calls.
-    let (status, body) = envelope(app.get("/api/ai-ops/series?window=1h&buckets=4").await).await;
+    let (status, body) = app.ai_ops_series("window=1h&buckets=4").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bucket_seconds"], 900.0);
     let openai = provider(&body, "openai");
     assert_eq!(openai["calls"], 6);
     assert_eq!(bucket_at(openai, 900.0, recent)["calls"], 6);
 
-    for (path, field) in [
-        ("/api/ai-ops/series?buckets=0", "buckets"),
-        ("/api/ai-ops/series?buckets=1000", "buckets"),
-        ("/api/ai-ops/series?buckets=x", "buckets"),
-        ("/api/ai-ops/series?window=0h", "window"),
+    for (query, field) in [
+        ("buckets=0", "buckets"),
+        ("buckets=1000", "buckets"),
+        ("buckets=x", "buckets"),
+        ("window=0h", "window"),
     ] {
-        let (status, body) = envelope(app.get(path).await).await;
-        assert_eq!(status, 422, "{path}: {body}");
+        let (status, body) = app.ai_ops_series(query).await;
+        assert_eq!(status, 422, "{query}: {body}");
         assert_eq!(error_code(&body), "VALIDATION_FAILED");
-        assert_eq!(body["error"]["details"]["field"], field, "{path}");
+        assert_eq!(body["error"]["details"]["field"], field, "{query}");
     }
 }

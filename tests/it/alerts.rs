@@ -31,7 +31,7 @@ async fn start(pool: &PgPool, env: &EnvMap) -> Runtime {
         pool.clone(),
         RuntimeConfig {
             provider_env: env.clone(),
-            ..crate::runtime::test_config()
+            ..crate::support::fixtures::runtime_config()
         },
     )
     .await
@@ -65,7 +65,7 @@ async fn sev1(pool: &PgPool, code: &str, bot: Option<Uuid>) -> SystemEvent {
     if let Some(bot) = bot {
         ev = ev.bot(bot);
     }
-    system_events::insert(pool, ev, crate::helpers::now())
+    system_events::insert(pool, ev, crate::support::now())
         .await
         .unwrap()
 }
@@ -139,7 +139,7 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
         system_events::insert(
             &pool,
             NewSystemEvent::new(severity, code, "not an alert"),
-            crate::helpers::now(),
+            crate::support::now(),
         )
         .await
         .unwrap();

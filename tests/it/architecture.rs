@@ -2,6 +2,9 @@
 //! "Layers"). Every `crate::…` path (in `use` trees and in code) and every `super::` chain
 //! that climbs to the crate root is an import of that top-level module; an import outside
 //! [`ALLOWED`], or any cycle between top-level modules, fails the test.
+//!
+//! The same reading of this test crate (`tests/it`): a case file imports the `support`
+//! harness only, never another case file, and `support` imports no case file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -504,4 +507,96 @@ fn an_upward_import_and_a_cycle_are_caught() {
         "{v:?}"
     );
     assert!(!v.iter().any(|m| m.contains("auth::guard")), "{v:?}");
+}
+
+/// What a file under `tests/it` may import: `support` (the harness), and nothing else of
+/// this crate. A case file reaching into another case file (or `support` into a case file)
+/// is reported with the file.
+fn case_file_violations(sources: &[Source]) -> Vec<String> {
+    let tops: BTreeSet<String> = sources
+        .iter()
+        .filter_map(|s| s.module.first().cloned())
+        .collect();
+    let mut out = Vec::new();
+    for s in sources {
+        let Some(top) = s.module.first() else {
+            continue; // main.rs only declares the modules
+        };
+        for dep in imports(s, &tops) {
+            if &dep != top && dep != "support" {
+                out.push(format!(
+                    "`{}` imports the case file `{dep}`; shared code belongs in `support`",
+                    s.module.join("::")
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn case_files_import_only_the_support_module() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let sources = sources(&root);
+    assert!(
+        sources.iter().any(|s| s.module == ["support"]) && sources.len() > 20,
+        "found only {} files under tests/it/",
+        sources.len()
+    );
+    let v = case_file_violations(&sources);
+    assert!(
+        v.is_empty(),
+        "case files import each other:\n{}",
+        v.join("\n")
+    );
+}
+
+#[test]
+fn a_case_file_importing_another_is_caught() {
+    let ok = vec![
+        fake("main.rs", "mod support;\nmod bots;\nmod ledger;"),
+        fake("support/mod.rs", "pub mod app;\npub use app::TestApp;"),
+        fake("support/app.rs", "use super::fixtures::test_config;"),
+        fake(
+            "bots.rs",
+            "use crate::support::{TestApp, fixtures::sma_bot};\nfn f() { crate::support::now(); }",
+        ),
+        fake(
+            "ledger.rs",
+            "// use crate::bots::send;\nconst S: &str = \"crate::bots\";",
+        ),
+    ];
+    assert_eq!(case_file_violations(&ok), Vec::<String>::new());
+
+    // A case file importing another, inside a use tree and as a path in code.
+    let v = case_file_violations(&[
+        fake(
+            "bots.rs",
+            "use crate::{support::TestApp, auth_2fa::enroll};",
+        ),
+        fake("ledger.rs", "fn f() { crate::runtime::test_config(); }"),
+        fake("auth_2fa.rs", ""),
+        fake("runtime.rs", ""),
+    ]);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("`bots` imports the case file `auth_2fa`")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|m| m.contains("`ledger` imports the case file `runtime`")),
+        "{v:?}"
+    );
+
+    // The harness reaching into a case file, also through `super::super`.
+    let v = case_file_violations(&[
+        fake("support/app.rs", "use super::super::runtime::test_config;"),
+        fake("runtime.rs", ""),
+    ]);
+    assert!(
+        v.iter()
+            .any(|m| m.contains("`support::app` imports the case file `runtime`")),
+        "{v:?}"
+    );
 }

@@ -1,122 +1,23 @@
 //! Login, first-admin registration, TOTP enrollment and verification, backup codes, the temp
 //! token and throttling, through the real HTTP API. A manual clock drives time.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
-use chrono::{Duration, DurationRound};
+use chrono::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{clock::Clock, config::EncKey};
 
-use crate::helpers::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, SessionCookies, Signed, TestApp, code_from_url, envelope,
-    error_code, spawn_app_with, test_config,
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, SessionCookies, code_from_url, envelope, error_code,
+    session::{enrolled_admin, manual_app, next_step, temp_token},
+    spawn_app_with, test_config,
 };
-
-/// An app on a manual clock set 1 s into a TOTP step, so a few seconds of throttle delay
-/// never cross into the next step.
-pub async fn manual_app(pool: PgPool) -> TestApp {
-    let start = crate::helpers::now()
-        .duration_trunc(Duration::seconds(30))
-        .unwrap()
-        + Duration::seconds(1);
-    spawn_app_with(pool, test_config(), Clock::manual(start)).await
-}
-
-/// Moves the clock to 1 s into the next TOTP step.
-pub fn next_step(app: &TestApp) {
-    let now = app.clock.now();
-    app.clock
-        .set(now.duration_trunc(Duration::seconds(30)).unwrap() + Duration::seconds(31));
-}
-
-/// The first admin, signed in and enrolled in TOTP: (session, otpauth url, backup codes).
-pub async fn enrolled_admin(app: &TestApp) -> (Signed, String, Vec<String>) {
-    let _ = app.admin_client().await;
-    let signed = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    enroll(app, signed).await
-}
-
-pub async fn enroll(app: &TestApp, signed: Signed) -> (Signed, String, Vec<String>) {
-    let res = signed
-        .client
-        .post(app.url("/api/auth/2fa/setup"))
-        .json(&json!({ "password": ADMIN_PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    let (status, body) = envelope(res).await;
-    assert_eq!(status, 200, "{body}");
-    let url = body["otpauth_url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with("otpauth://totp/tradeplane:"), "{url}");
-    let png = STANDARD
-        .decode(body["qr_png_base64"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(&png[..4], b"\x89PNG");
-    let res = signed
-        .client
-        .post(app.url("/api/auth/2fa/confirm"))
-        .json(&json!({ "code": code_from_url(&url, &app.clock, 0) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    let rotated = SessionCookies::from_response(&res).expect("confirm rotates the session");
-    let (status, body) = envelope(res).await;
-    assert_eq!(status, 200, "{body}");
-    let codes: Vec<String> = body["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(codes.len(), 10);
-    assert_eq!(body["backup_codes_remaining"], 10);
-    (Signed::new(rotated), url, codes)
-}
-
-/// Password step of a 2FA login: the temp token.
-pub async fn temp_token(app: &TestApp, email: &str) -> String {
-    let res = app
-        .post(
-            "/api/auth/login",
-            json!({ "email": email, "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    assert!(
-        SessionCookies::from_response(&res).is_none(),
-        "no session before the second factor"
-    );
-    let (status, body) = envelope(res).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["requires_2fa"], true, "{body}");
-    body["temp_token"].as_str().unwrap().to_owned()
-}
-
-pub async fn verify(app: &TestApp, body: Value) -> (u16, Value, Option<SessionCookies>) {
-    let res = app.post("/api/auth/2fa/verify", body).await;
-    let cookies = SessionCookies::from_response(&res);
-    let (status, body) = envelope(res).await;
-    (status, body, cookies)
-}
-
-async fn me(app: &TestApp, cookies: &SessionCookies) -> (u16, Value) {
-    envelope(
-        cookies
-            .apply(app.client.get(app.url("/api/auth/me")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
 
 /// SPEC §8.5: enroll, confirm, login requires 2FA, a backup code works once.
 #[sqlx::test]
 async fn spec_8_5_enroll_confirm_login_requires_2fa_backup_code_works_once(pool: PgPool) {
     let app = manual_app(pool.clone()).await;
     let (signed, url, codes) = enrolled_admin(&app).await;
-    let (status, body) = me(&app, &signed.cookies).await;
+    let (status, body) = app.with_cookies(&signed.cookies).me().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["two_factor_enabled"], true);
     assert_eq!(body["user"]["two_factor_method"], "TOTP");
@@ -128,7 +29,7 @@ async fn spec_8_5_enroll_confirm_login_requires_2fa_backup_code_works_once(pool:
     .fetch_one(&pool)
     .await
     .unwrap();
-    let secret = crate::helpers::secret_from_url(&url);
+    let secret = crate::support::secret_from_url(&url);
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()));
     assert_eq!(hashes.as_object().unwrap().len(), 10);
     assert!(hashes.to_string().contains("$argon2id$"));
@@ -136,24 +37,27 @@ async fn spec_8_5_enroll_confirm_login_requires_2fa_backup_code_works_once(pool:
     // Login now stops at the second factor.
     next_step(&app);
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, body, cookies) =
-        verify(&app, json!({ "temp_token": temp, "backup_code": codes[0] })).await;
+    let (status, body, cookies) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": codes[0] }))
+        .await;
     assert_eq!(status, 200, "{body}");
     let cookies = cookies.expect("session after the backup code");
-    let (_, body) = me(&app, &cookies).await;
+    let (_, body) = app.with_cookies(&cookies).me().await;
     assert_eq!(body["user"]["backup_codes_remaining"], 9);
 
     // The same backup code a second time fails.
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, body, cookies) =
-        verify(&app, json!({ "temp_token": temp, "backup_code": codes[0] })).await;
+    let (status, body, cookies) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": codes[0] }))
+        .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(error_code(&body), "TWO_FACTOR_INVALID");
     assert!(cookies.is_none());
     // Another code still works (after the throttle delay the failure imposed).
     app.clock.advance(Duration::seconds(3));
-    let (status, body, _) =
-        verify(&app, json!({ "temp_token": temp, "backup_code": codes[1] })).await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": codes[1] }))
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -170,8 +74,9 @@ async fn codes_from_an_independent_implementation_log_in(pool: PgPool) {
             .generate(app.clock.now().timestamp() as u64)
             .to_string();
         let temp = temp_token(&app, ADMIN_EMAIL).await;
-        let (status, body, cookies) =
-            verify(&app, json!({ "temp_token": temp, "code": code })).await;
+        let (status, body, cookies) = app
+            .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert!(cookies.is_some());
     }
@@ -191,7 +96,7 @@ async fn fifty_concurrent_submissions_of_one_code_exactly_one_succeeds(pool: PgP
     let results = futures::future::join_all(temps.into_iter().map(|temp| {
         let code = code.clone();
         async move {
-            verify(app, json!({ "temp_token": temp, "code": code }))
+            app.verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
                 .await
                 .0
         }
@@ -219,7 +124,7 @@ async fn fifty_concurrent_uses_of_one_backup_code_exactly_one_succeeds(pool: PgP
     let app = &app;
     let backup = &codes[3];
     let results = futures::future::join_all(temps.into_iter().map(|temp| async move {
-        verify(app, json!({ "temp_token": temp, "backup_code": backup }))
+        app.verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": backup }))
             .await
             .0
     }))
@@ -243,7 +148,9 @@ async fn skew_accepts_one_step_each_side_only(pool: PgPool) {
     for d in -2..=2 {
         let temp = temp_token(&app, ADMIN_EMAIL).await;
         let code = code_from_url(&url, &app.clock, d);
-        let (status, body, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+        let (status, body, _) = app
+            .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+            .await;
         assert!(
             status == 200 || error_code(&body) == "TWO_FACTOR_INVALID",
             "{body}"
@@ -262,11 +169,15 @@ async fn an_accepted_step_and_any_older_step_are_refused(pool: PgPool) {
     next_step(&app);
     let code = code_from_url(&url, &app.clock, 0);
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, _, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+    let (status, _, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+        .await;
     assert_eq!(status, 200);
     for replay in [code.clone(), code_from_url(&url, &app.clock, -1)] {
         let temp = temp_token(&app, ADMIN_EMAIL).await;
-        let (status, body, _) = verify(&app, json!({ "temp_token": temp, "code": replay })).await;
+        let (status, body, _) = app
+            .verify_2fa_for_session(json!({ "temp_token": temp, "code": replay }))
+            .await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(error_code(&body), "TWO_FACTOR_INVALID");
         app.clock.advance(Duration::seconds(5));
@@ -279,15 +190,17 @@ async fn a_valid_code_inside_the_delay_is_refused_and_success_resets(pool: PgPoo
     let (_, url, _) = enrolled_admin(&app).await;
     next_step(&app);
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, _, _) = verify(&app, json!({ "temp_token": temp, "code": "000000" })).await;
+    let (status, _, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": "000000" }))
+        .await;
     assert_eq!(status, 401);
     // Right code, but inside the delay: refused with Retry-After.
     let res = app
-        .post(
-            "/api/auth/2fa/verify",
-            json!({ "temp_token": temp, "code": code_from_url(&url, &app.clock, 0) }),
-        )
-        .await;
+        .http("POST", "/api/auth/2fa/verify")
+        .json(&json!({ "temp_token": temp, "code": code_from_url(&url, &app.clock, 0) }))
+        .send()
+        .await
+        .unwrap();
     let retry: u64 = res.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -299,33 +212,37 @@ async fn a_valid_code_inside_the_delay_is_refused_and_success_resets(pool: PgPoo
     assert_eq!(error_code(&body), "RATE_LIMITED");
     // Two more failures grow the delay.
     app.clock.advance(Duration::seconds(2));
-    let (status, _, _) = verify(&app, json!({ "temp_token": temp, "code": "000001" })).await;
+    let (status, _, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": "000001" }))
+        .await;
     assert_eq!(status, 401);
     let res = app
-        .post(
-            "/api/auth/2fa/verify",
-            json!({ "temp_token": temp, "code": "000002" }),
-        )
-        .await;
+        .http("POST", "/api/auth/2fa/verify")
+        .json(&json!({ "temp_token": temp, "code": "000002" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "4");
     app.clock.advance(Duration::seconds(4));
-    let (status, body, _) = verify(
-        &app,
-        json!({ "temp_token": temp, "code": code_from_url(&url, &app.clock, 0) }),
-    )
-    .await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(
+            json!({ "temp_token": temp, "code": code_from_url(&url, &app.clock, 0) }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     // Success reset the counters: the next failure costs the first delay again.
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, _, _) = verify(&app, json!({ "temp_token": temp, "code": "000003" })).await;
+    let (status, _, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": "000003" }))
+        .await;
     assert_eq!(status, 401);
     let res = app
-        .post(
-            "/api/auth/2fa/verify",
-            json!({ "temp_token": temp, "code": "000004" }),
-        )
-        .await;
+        .http("POST", "/api/auth/2fa/verify")
+        .json(&json!({ "temp_token": temp, "code": "000004" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["retry-after"], "2");
 }
 
@@ -334,61 +251,48 @@ async fn passwords_are_throttled_per_account_and_per_address(pool: PgPool) {
     let app = manual_app(pool).await;
     let _ = app.admin_client().await;
     let wrong = json!({ "email": ADMIN_EMAIL, "password": "not the password at all" });
-    let (status, wrong_body) = envelope(app.post("/api/auth/login", wrong).await).await;
+    let (status, wrong_body) = app.login(wrong).await;
     assert_eq!(status, 401);
     // The right password inside the delay is refused too.
     let right = json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
-    let res = app.post("/api/auth/login", right.clone()).await;
+    let res = app
+        .http("POST", "/api/auth/login")
+        .json(&right.clone())
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(res.status(), 429);
     app.clock.advance(Duration::seconds(2));
-    let (status, _) = envelope(app.post("/api/auth/login", right).await).await;
+    let (status, _) = app.login(right).await;
     assert_eq!(status, 200);
 
     // Unknown email: the same answer as a wrong password.
-    let (status, unknown_body) = envelope(
-        app.post(
-            "/api/auth/login",
-            json!({ "email": "nobody@example.com", "password": "not the password at all" }),
-        )
-        .await,
-    )
-    .await;
+    let (status, unknown_body) = app
+        .login(json!({ "email": "nobody@example.com", "password": "not the password at all" }))
+        .await;
     assert_eq!(status, 401);
     assert_eq!(unknown_body["error"], wrong_body["error"]);
 
     // One address trying many accounts: free at first, then delayed.
     for i in 0..9 {
-        let (status, _) = envelope(
-            app.post(
-                "/api/auth/login",
+        let (status, _) = app
+            .login(
                 json!({ "email": format!("user{i}@example.com"), "password": "guess guess guess" }),
             )
-            .await,
-        )
-        .await;
+            .await;
         assert_eq!(status, 401, "attempt {i}");
     }
-    let (status, _) = envelope(
-        app.post(
-            "/api/auth/login",
-            json!({ "email": "fresh@example.com", "password": "guess guess guess" }),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = app
+        .login(json!({ "email": "fresh@example.com", "password": "guess guess guess" }))
+        .await;
     assert_eq!(
         status, 401,
         "the 11th failure from the address still answers"
     );
-    let (status, body) = envelope(
-        app.post(
-            "/api/auth/login",
-            json!({ "email": "another@example.com", "password": "guess guess guess" }),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app
+        .login(json!({ "email": "another@example.com", "password": "guess guess guess" }))
+        .await;
     assert_eq!(status, 429, "{body}");
 }
 
@@ -404,15 +308,19 @@ async fn the_temp_token_is_single_use_short_lived_revocable_and_never_a_session(
         session: temp.clone(),
         csrf: "x".into(),
     };
-    assert_eq!(me(&app, &as_cookie).await.0, 401);
+    assert_eq!(app.with_cookies(&as_cookie).me().await.0, 401);
 
     // Single use.
     let code = code_from_url(&url, &app.clock, 0);
-    let (status, _, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+    let (status, _, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+        .await;
     assert_eq!(status, 200);
     next_step(&app);
     let code = code_from_url(&url, &app.clock, 0);
-    let (status, body, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+        .await;
     assert_eq!(status, 401);
     assert_eq!(error_code(&body), "TWO_FACTOR_INVALID");
 
@@ -421,26 +329,30 @@ async fn the_temp_token_is_single_use_short_lived_revocable_and_never_a_session(
     app.clock
         .advance(Duration::minutes(5) + Duration::seconds(1));
     let code = code_from_url(&url, &app.clock, 0);
-    let (status, body, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+        .await;
     assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_INVALID"));
 
     // Revoked after 5 bad codes (waiting out each throttle delay).
     let temp = temp_token(&app, ADMIN_EMAIL).await;
     for i in 0..5 {
-        let (status, body, _) = verify(
-            &app,
-            json!({ "temp_token": temp, "code": format!("00000{i}") }),
-        )
-        .await;
+        let (status, body, _) = app
+            .verify_2fa_for_session(json!({ "temp_token": temp, "code": format!("00000{i}") }))
+            .await;
         assert_eq!(status, 401, "{body}");
         app.clock.advance(Duration::seconds(65));
     }
     let code = code_from_url(&url, &app.clock, 0);
-    let (status, body, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+        .await;
     assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_INVALID"));
     // A fresh login still works.
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, body, _) = verify(&app, json!({ "temp_token": temp, "code": code })).await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "code": code }))
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -448,16 +360,10 @@ async fn the_temp_token_is_single_use_short_lived_revocable_and_never_a_session(
 async fn regenerating_backup_codes_voids_the_old_ones(pool: PgPool) {
     let app = manual_app(pool).await;
     let (signed, _, old) = enrolled_admin(&app).await;
-    let (status, body) = envelope(
-        signed
-            .client
-            .post(app.url("/api/auth/2fa/backup-codes"))
-            .json(&json!({ "password": "wrong password here" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&signed)
+        .regenerate_backup_codes(json!({ "password": "wrong password here" }))
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (403, "FORBIDDEN"),
@@ -477,11 +383,14 @@ async fn regenerating_backup_codes_voids_the_old_ones(pool: PgPool) {
     let new: Vec<String> = serde_json::from_value(body["backup_codes"].clone()).unwrap();
     assert_eq!(new.len(), 10);
     let temp = temp_token(&app, ADMIN_EMAIL).await;
-    let (status, _, _) = verify(&app, json!({ "temp_token": temp, "backup_code": old[0] })).await;
+    let (status, _, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": old[0] }))
+        .await;
     assert_eq!(status, 401);
     app.clock.advance(Duration::seconds(3));
-    let (status, body, _) =
-        verify(&app, json!({ "temp_token": temp, "backup_code": new[0] })).await;
+    let (status, body, _) = app
+        .verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": new[0] }))
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -491,15 +400,10 @@ async fn setup_without_app_enc_key_is_refused_and_writes_nothing(pool: PgPool) {
     config.enc_key = EncKey::Missing;
     let app = spawn_app_with(pool.clone(), config, Clock::system()).await;
     let admin = app.admin_client().await;
-    let (status, body) = envelope(
-        admin
-            .post(app.url("/api/auth/2fa/setup"))
-            .json(&json!({ "password": ADMIN_PASSWORD }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .with_client(admin.clone())
+        .setup_2fa(json!({ "password": ADMIN_PASSWORD }))
+        .await;
     assert_eq!((status, error_code(&body)), (503, "ENCRYPTION_KEY_MISSING"));
     let (pending, enabled): (Option<Vec<u8>>, bool) =
         sqlx::query_as("SELECT two_factor_pending_secret_encrypted, two_factor_enabled FROM users")
@@ -513,16 +417,10 @@ async fn setup_without_app_enc_key_is_refused_and_writes_nothing(pool: PgPool) {
 async fn setup_needs_the_password_and_enrollment_happens_once(pool: PgPool) {
     let app = manual_app(pool).await;
     let (signed, _, _) = enrolled_admin(&app).await;
-    let (status, body) = envelope(
-        signed
-            .client
-            .post(app.url("/api/auth/2fa/setup"))
-            .json(&json!({ "password": ADMIN_PASSWORD }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&signed)
+        .setup_2fa(json!({ "password": ADMIN_PASSWORD }))
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "TWO_FACTOR_ALREADY_ENABLED")
@@ -531,16 +429,10 @@ async fn setup_needs_the_password_and_enrollment_happens_once(pool: PgPool) {
     let operator = app
         .user_with_role(&signed.client, "op@example.com", "operator")
         .await;
-    let (status, body) = envelope(
-        operator
-            .client
-            .post(app.url("/api/auth/2fa/setup"))
-            .json(&json!({ "password": "not my password!" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&operator)
+        .setup_2fa(json!({ "password": "not my password!" }))
+        .await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
     // A wrong confirm code leaves 2FA off.
     app.clock.advance(Duration::seconds(3));
@@ -552,27 +444,16 @@ async fn setup_needs_the_password_and_enrollment_happens_once(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let (status, body) = envelope(
-        operator
-            .client
-            .post(app.url("/api/auth/2fa/confirm"))
-            .json(&json!({ "code": "123456" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&operator)
+        .confirm_2fa(json!({ "code": "123456" }))
+        .await;
     assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_INVALID"));
     // Still no 2FA, once the failed confirm's delay has passed.
     app.clock.advance(Duration::seconds(3));
-    let (status, body) = envelope(
-        app.post(
-            "/api/auth/login",
-            json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app
+        .login(json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["requires_2fa"], false);
 }
@@ -582,12 +463,8 @@ async fn only_the_first_admin_may_register(pool: PgPool) {
     let app = manual_app(pool.clone()).await;
     let app = &app;
     let results = futures::future::join_all((0..5).map(|i| async move {
-        envelope(
-            app.post(
-                "/api/auth/register",
-                json!({ "email": format!("first{i}@example.com"), "password": ADMIN_PASSWORD }),
-            )
-            .await,
+        app.register(
+            json!({ "email": format!("first{i}@example.com"), "password": ADMIN_PASSWORD }),
         )
         .await
     }))
@@ -604,21 +481,16 @@ async fn only_the_first_admin_may_register(pool: PgPool) {
     }
     let created = results.iter().find(|(s, _)| *s == 201).unwrap();
     assert_eq!(created.1["user"]["role"], "admin");
-    let (status, body) = envelope(
-        app.post(
-            "/api/auth/register",
-            json!({ "email": "late@example.com", "password": ADMIN_PASSWORD }),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app
+        .register(json!({ "email": "late@example.com", "password": ADMIN_PASSWORD }))
+        .await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"));
     let short = app
-        .post(
-            "/api/auth/register",
-            json!({ "email": "x@example.com", "password": "short" }),
-        )
-        .await;
+        .http("POST", "/api/auth/register")
+        .json(&json!({ "email": "x@example.com", "password": "short" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(short.status(), 422);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&pool)

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::auth::policy::PUBLIC;
 
-use crate::{
-    auth_2fa::{enrolled_admin, manual_app, next_step},
-    helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Signed, TestApp, code_from_url, envelope, error_code},
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Signed, TestApp, code_from_url, error_code,
+    session::{enrolled_admin, manual_app, next_step},
 };
 
 const MUTATING: &[&str] = &["post", "put", "patch", "delete"];
@@ -79,14 +79,9 @@ async fn anonymous_callers_get_401_on_every_protected_route(pool: PgPool) {
     let ops = operations(&app, &admin).await;
     assert!(ops.len() >= 15, "{ops:?}");
     for (method, path, _) in ops {
-        let res = app
-            .client
-            .request(method.to_uppercase().parse().unwrap(), app.url(&path))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = envelope(res).await;
+        let (status, body) = app
+            .call(&method.to_uppercase(), &path, Some(json!({})))
+            .await;
         assert_eq!(
             (status, error_code(&body)),
             (401, "UNAUTHENTICATED"),
@@ -94,10 +89,27 @@ async fn anonymous_callers_get_401_on_every_protected_route(pool: PgPool) {
         );
     }
     // Routes the spec does not know (mounted by tests) are closed too.
-    assert_eq!(app.get("/api/test/panic").await.status(), 401);
+    assert_eq!(
+        app.http("GET", "/api/test/panic")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     // The public allowlist and the outside-/api endpoints stay open.
-    assert_eq!(app.get("/healthz").await.status(), 200);
-    assert_eq!(app.get("/api/openapi.json").await.status(), 200);
+    assert_eq!(
+        app.http("GET", "/healthz").send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.http("GET", "/api/openapi.json")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 /// Every mutating route × every role: below the declared minimum → 403 FORBIDDEN; at or above
@@ -126,14 +138,10 @@ async fn role_matrix_over_every_mutating_route(pool: PgPool) {
                 format!("{role}@example.com")
             };
             let signed: Signed = app.sign_in(&email, ADMIN_PASSWORD).await;
-            let res = signed
-                .client
-                .request(method.to_uppercase().parse().unwrap(), app.url(path))
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
-            let (status, body) = envelope(res).await;
+            let (status, body) = app
+                .as_user(&signed)
+                .call(&method.to_uppercase(), path, Some(json!({})))
+                .await;
             let code = error_code(&body);
             match min_role {
                 Some(min) if rank(role) >= rank(min) => assert!(
@@ -163,15 +171,11 @@ async fn role_matrix_over_every_mutating_route(pool: PgPool) {
 }
 
 async fn create_token(app: &TestApp, admin: &reqwest::Client, scopes: Value) -> (u16, Value) {
-    envelope(
-        admin
-            .post(app.url("/api/service-tokens"))
-            .json(&json!({ "name": "runner-1 traces", "scopes": scopes, "expires_in_days": 30 }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.with_client(admin.clone())
+        .create_service_token(
+            json!({ "name": "runner-1 traces", "scopes": scopes, "expires_in_days": 30 }),
+        )
+        .await
 }
 
 #[sqlx::test]
@@ -224,14 +228,7 @@ async fn service_tokens_work_only_on_their_scope_and_never_on_dashboard_routes(p
         403
     );
     // A token listing never shows the value.
-    let (_, list) = envelope(
-        admin
-            .get(app.url("/api/service-tokens"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = app.with_client(admin.clone()).list_service_tokens().await;
     assert!(!list.to_string().contains(&token));
     assert_eq!(list["items"][0]["scopes"], json!(["traces:write"]));
     // A second writer's token works on its own route only.
@@ -257,14 +254,10 @@ async fn service_tokens_work_only_on_their_scope_and_never_on_dashboard_routes(p
     app.clock.advance(-Duration::days(31));
     assert_eq!(status(bearer("POST", "/api/test/traces")).await, 200);
     // Revocation.
-    let (status_code, body) = envelope(
-        admin
-            .delete(app.url(&format!("/api/service-tokens/{id}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status_code, body) = app
+        .with_client(admin.clone())
+        .revoke_service_token(&id)
+        .await;
     assert_eq!(status_code, 200, "{body}");
     assert_eq!(status(bearer("POST", "/api/test/traces")).await, 401);
 }
@@ -276,18 +269,17 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
     let operator = app
         .user_with_role(&signed.client, "op@example.com", "operator")
         .await;
-    let switch = |client: &reqwest::Client, enabled: bool| {
-        let req = client
-            .post(app.url("/api/system/trading-switch"))
-            .json(&json!({ "enabled": enabled }));
-        async move { envelope(req.send().await.unwrap()).await }
+    let switch = async |user: &Signed, enabled: bool| {
+        app.as_user(user)
+            .set_trading_switch(json!({ "enabled": enabled }))
+            .await
     };
-    let (status, body) = switch(&operator.client, true).await;
+    let (status, body) = switch(&operator, true).await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"));
 
     // Enrollment counted as a step-up; 11 minutes later it no longer does.
     app.clock.advance(Duration::minutes(11));
-    let (status, body) = switch(&signed.client, true).await;
+    let (status, body) = switch(&signed, true).await;
     assert_eq!(
         (status, error_code(&body)),
         (401, "TWO_FACTOR_REQUIRED"),
@@ -307,39 +299,26 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
         .send()
         .await
         .unwrap();
-    let stepped = Signed::new(crate::helpers::SessionCookies::from_response(&res).unwrap());
+    let stepped = Signed::new(crate::support::SessionCookies::from_response(&res).unwrap());
     assert_eq!(res.status(), 200);
-    let (status, body) = switch(&stepped.client, true).await;
+    let (status, body) = switch(&stepped, true).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["settings"]["trading_enabled"], true);
     assert_eq!(body["settings"]["updated_by"], ADMIN_EMAIL);
     let trace = body["trace_id"].as_str().unwrap().to_owned();
 
     // Audited with the request's trace id, visible to admins only.
-    let (status, audit) = envelope(
-        stepped
-            .client
-            .get(app.url("/api/audit?action=system.trading_switch"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, audit) = app
+        .as_user(&stepped)
+        .audit_log("action=system.trading_switch")
+        .await;
     assert_eq!(status, 200, "{audit}");
     let entry = &audit["items"][0];
     assert_eq!(entry["actor"], ADMIN_EMAIL);
     assert_eq!(entry["outcome"], "SUCCESS");
     assert_eq!(entry["trace_id"], trace.as_str());
     assert_eq!(entry["metadata"], json!({ "from": false, "to": true }));
-    let (status, _) = envelope(
-        operator
-            .client
-            .get(app.url("/api/audit"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app.as_user(&operator).audit_log("").await;
     assert_eq!(status, 403);
     let event: String = sqlx::query_scalar(
         "SELECT trace_id FROM system_events WHERE code = 'TRADING_SWITCH_CHANGED'",
@@ -352,19 +331,11 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
     // The step-up window is 10 minutes.
     app.clock
         .advance(Duration::minutes(10) + Duration::seconds(1));
-    let (status, body) = switch(&stepped.client, false).await;
+    let (status, body) = switch(&stepped, false).await;
     assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_REQUIRED"));
 
     // Refusals of mutating routes are audited too.
-    let (_, denied) = envelope(
-        stepped
-            .client
-            .get(app.url("/api/audit?outcome=DENIED"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, denied) = app.as_user(&stepped).audit_log("outcome=DENIED").await;
     assert!(
         denied["items"]
             .as_array()
@@ -374,15 +345,10 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
                 && e["target"] == "POST /api/system/trading-switch"),
         "{denied}"
     );
-    let (_, logins) = envelope(
-        stepped
-            .client
-            .get(app.url("/api/audit?action=auth.login&limit=2"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, logins) = app
+        .as_user(&stepped)
+        .audit_log("action=auth.login&limit=2")
+        .await;
     assert_eq!(logins["items"].as_array().unwrap().len(), 2);
     assert!(logins["next_cursor"].is_string());
 }
@@ -401,25 +367,14 @@ async fn users_are_listed_in_pages(pool: PgPool) {
             .unwrap();
         assert_eq!(res.status(), 201);
     }
-    let (status, first) = envelope(
-        admin
-            .get(app.url("/api/users?limit=2"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, first) = app.with_client(admin.clone()).list_users("limit=2").await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["items"][0]["email"], "u2@example.com");
     let cursor = first["next_cursor"].as_str().unwrap();
-    let (_, second) = envelope(
-        admin
-            .get(app.url(&format!("/api/users?limit=2&cursor={cursor}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, second) = app
+        .with_client(admin.clone())
+        .list_users(&format!("limit=2&cursor={cursor}"))
+        .await;
     let emails: Vec<&str> = second["items"]
         .as_array()
         .unwrap()

@@ -6,12 +6,11 @@ use serde_json::json;
 use sqlx::PgPool;
 use tradeplane::{clock::Clock, config::Config};
 
-use crate::{
-    auth_2fa::{enrolled_admin, manual_app, next_step},
-    helpers::{
-        ADMIN_EMAIL, ADMIN_PASSWORD, SessionCookies, TestApp, code_from_url, envelope, error_code,
-        spawn_app_with, test_config,
-    },
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, SessionCookies, Signed, TestApp, code_from_url, envelope,
+    error_code,
+    session::{enrolled_admin, manual_app, next_step},
+    spawn_app_with, test_config,
 };
 
 async fn me_status(app: &TestApp, cookies: &SessionCookies) -> u16 {
@@ -31,20 +30,14 @@ async fn cookies_are_host_prefixed_secure_http_only_strict_by_default(pool: PgPo
         ..test_config()
     };
     let app = spawn_app_with(pool, config, Clock::system()).await;
-    envelope(
-        app.post(
-            "/api/auth/register",
-            json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }),
-        )
-        .await,
-    )
-    .await;
-    let res = app
-        .post(
-            "/api/auth/login",
-            json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }),
-        )
+    app.register(json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
         .await;
+    let res = app
+        .http("POST", "/api/auth/login")
+        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
     let cookies: Vec<String> = res
         .headers()
         .get_all("set-cookie")
@@ -186,14 +179,7 @@ async fn users_list_and_revoke_their_own_sessions_only(pool: PgPool) {
     let admin = app.admin_client().await;
     let a = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let b = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let (status, body) = envelope(
-        a.client
-            .get(app.url("/api/auth/sessions"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.as_user(&a).list_sessions().await;
     assert_eq!(status, 200);
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{body}");
@@ -204,34 +190,12 @@ async fn users_list_and_revoke_their_own_sessions_only(pool: PgPool) {
         .to_owned();
     // Someone else cannot end my session.
     let viewer = app.user_with_role(&admin, "v@example.com", "viewer").await;
-    let (status, _) = envelope(
-        viewer
-            .client
-            .delete(app.url(&format!("/api/auth/sessions/{other}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app.as_user(&viewer).revoke_session(&other).await;
     assert_eq!(status, 422);
-    let (status, body) = envelope(
-        a.client
-            .delete(app.url(&format!("/api/auth/sessions/{other}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.as_user(&a).revoke_session(&other).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(me_status(&app, &a.cookies).await, 200);
-    let (_, body) = envelope(
-        a.client
-            .get(app.url("/api/auth/sessions"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = app.as_user(&a).list_sessions().await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2, "{body}");
     drop(b);
 }
@@ -244,7 +208,7 @@ async fn disabling_a_user_kills_its_sessions_and_blocks_login(pool: PgPool) {
         .user_with_role(&admin, "op@example.com", "operator")
         .await;
     assert_eq!(me_status(&app, &op.cookies).await, 200);
-    let (_, body) = envelope(app_get(&app, &admin, "/api/users").await).await;
+    let (_, body) = app.with_client(admin.clone()).list_users("").await;
     let id = body["items"]
         .as_array()
         .unwrap()
@@ -254,31 +218,17 @@ async fn disabling_a_user_kills_its_sessions_and_blocks_login(pool: PgPool) {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, body) = envelope(
-        admin
-            .patch(app.url(&format!("/api/users/{id}")))
-            .json(&json!({ "disabled": true }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .with_client(admin.clone())
+        .patch_user(&id, json!({ "disabled": true }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["disabled"], true);
     assert_eq!(me_status(&app, &op.cookies).await, 401);
-    let (status, body) = envelope(
-        app.post(
-            "/api/auth/login",
-            json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app
+        .login(json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }))
+        .await;
     assert_eq!((status, error_code(&body)), (401, "UNAUTHENTICATED"));
-}
-
-async fn app_get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
-    client.get(app.url(path)).send().await.unwrap()
 }
 
 #[sqlx::test]
@@ -386,14 +336,7 @@ async fn revoke_others_keeps_only_this_session(pool: PgPool) {
     let _ = app.admin_client().await;
     let a = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let b = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let (status, body) = envelope(
-        a.client
-            .post(app.url("/api/auth/sessions/revoke-others"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.as_user(&a).revoke_other_sessions().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["revoked"], 2);
     assert_eq!(me_status(&app, &a.cookies).await, 200);
@@ -407,8 +350,8 @@ async fn an_admin_resets_a_lost_second_factor_only_after_stepping_up(pool: PgPoo
     let op = app
         .user_with_role(&admin.client, "op@example.com", "operator")
         .await;
-    let (op, _, _) = crate::auth_2fa::enroll(&app, op).await;
-    let (_, users) = envelope(app_get(&app, &admin.client, "/api/users").await).await;
+    let (op, _, _) = crate::support::session::enroll(&app, op).await;
+    let (_, users) = app.as_user(&admin).list_users("").await;
     let id = users["items"]
         .as_array()
         .unwrap()
@@ -418,14 +361,13 @@ async fn an_admin_resets_a_lost_second_factor_only_after_stepping_up(pool: PgPoo
         .as_str()
         .unwrap()
         .to_owned();
-    let reset = |client: reqwest::Client| {
-        let req = client
-            .patch(app.url(&format!("/api/users/{id}")))
-            .json(&json!({ "reset_two_factor": true }));
-        async move { envelope(req.send().await.unwrap()).await }
+    let reset = async |user: &Signed| {
+        app.as_user(user)
+            .patch_user(&id, json!({ "reset_two_factor": true }))
+            .await
     };
     app.clock.advance(Duration::minutes(11));
-    let (status, body) = reset(admin.client.clone()).await;
+    let (status, body) = reset(&admin).await;
     assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_REQUIRED"));
     next_step(&app);
     let res = admin
@@ -435,21 +377,16 @@ async fn an_admin_resets_a_lost_second_factor_only_after_stepping_up(pool: PgPoo
         .send()
         .await
         .unwrap();
-    let stepped = crate::helpers::Signed::new(SessionCookies::from_response(&res).unwrap());
-    let (status, body) = reset(stepped.client.clone()).await;
+    let stepped = crate::support::Signed::new(SessionCookies::from_response(&res).unwrap());
+    let (status, body) = reset(&stepped).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["two_factor_enabled"], false);
     assert_eq!(body["user"]["backup_codes_remaining"], 0);
     // Their sessions ended; the next login needs no second factor.
     assert_eq!(me_status(&app, &op.cookies).await, 401);
-    let (status, body) = envelope(
-        app.post(
-            "/api/auth/login",
-            json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = app
+        .login(json!({ "email": "op@example.com", "password": ADMIN_PASSWORD }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["requires_2fa"], false);
 }

@@ -17,10 +17,7 @@ use tradeplane::{
 };
 use uuid::Uuid;
 
-use crate::{
-    bots::send,
-    helpers::{TestApp, error_code, spawn_app},
-};
+use crate::support::{TestApp, error_code, spawn_app};
 
 fn bot(name: &str, timeframe: &str, strategy: Value, risk: Option<Value>) -> Value {
     let mut body = json!({
@@ -42,7 +39,7 @@ fn rsi() -> Value {
 }
 
 async fn create(app: &TestApp, body: Value) -> Value {
-    let (status, body) = send(app, &app.client, "POST", "/api/bots", body).await;
+    let (status, body) = app.create_bot(body).await;
     assert_eq!(status, 201, "{body}");
     body["bot"].clone()
 }
@@ -80,15 +77,12 @@ async fn limits_are_stored_complete_merged_on_patch_and_refused_by_field(pool: P
     assert_eq!(daily["risk_limits"]["max_data_age_seconds"], 2 * 86_400 + 5);
 
     // PATCH merges onto what is stored.
-    let p = format!("/api/bots/{id}");
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &p,
-        json!({"risk": {"max_position": 3, "max_drawdown": "2500.5"}}),
-    )
-    .await;
+    let (status, body) = app
+        .patch_bot(
+            &id,
+            json!({"risk": {"max_position": 3, "max_drawdown": "2500.5"}}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let mut merged = expected.clone();
     merged["max_position"] = json!(3);
@@ -112,7 +106,7 @@ async fn limits_are_stored_complete_merged_on_patch_and_refused_by_field(pool: P
         (json!({"max_data_age_secs": 60}), "risk.max_data_age_secs"),
         (json!([1, 2]), "risk"),
     ] {
-        let (status, body) = send(&app, &app.client, "PATCH", &p, json!({ "risk": risk })).await;
+        let (status, body) = app.patch_bot(&id, json!({ "risk": risk })).await;
         assert_eq!(
             (
                 status,
@@ -122,21 +116,16 @@ async fn limits_are_stored_complete_merged_on_patch_and_refused_by_field(pool: P
             (422, "VALIDATION_FAILED", Some(field)),
             "{risk} {body}"
         );
-        let (status, body) = send(
-            &app,
-            &app.client,
-            "POST",
-            "/api/bots",
-            bot("refused", "1m", sma(), Some(risk.clone())),
-        )
-        .await;
+        let (status, body) = app
+            .create_bot(bot("refused", "1m", sma(), Some(risk.clone())))
+            .await;
         assert_eq!(
             (status, body["error"]["details"]["field"].as_str()),
             (422, Some(field)),
             "{risk} {body}"
         );
     }
-    let (_, body) = send(&app, &app.client, "GET", &p, json!(null)).await;
+    let (_, body) = app.get_bot(&id).await;
     assert_eq!(body["bot"]["risk_limits"], merged);
 
     // An older row (`{}` or a subset) reads as complete in GET and list, and PATCH merges
@@ -151,9 +140,9 @@ async fn limits_are_stored_complete_merged_on_patch_and_refused_by_field(pool: P
         "max_drawdown": "1000", "max_orders_per_minute": 10, "price_collar_ticks": 20,
         "max_data_age_seconds": 7
     });
-    let (_, body) = send(&app, &app.client, "GET", &p, json!(null)).await;
+    let (_, body) = app.get_bot(&id).await;
     assert_eq!(body["bot"]["risk_limits"], legacy);
-    let (_, body) = send(&app, &app.client, "GET", "/api/bots", json!(null)).await;
+    let (_, body) = app.list_bots("").await;
     let listed = body["items"]
         .as_array()
         .unwrap()
@@ -161,14 +150,9 @@ async fn limits_are_stored_complete_merged_on_patch_and_refused_by_field(pool: P
         .find(|b| b["id"] == id.as_str())
         .unwrap();
     assert_eq!(listed["risk_limits"], legacy);
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &p,
-        json!({"risk": {"max_orders_per_minute": 2}}),
-    )
-    .await;
+    let (status, body) = app
+        .patch_bot(&id, json!({"risk": {"max_orders_per_minute": 2}}))
+        .await;
     assert_eq!(status, 200, "{body}");
     legacy["max_orders_per_minute"] = json!(2);
     assert_eq!(body["bot"]["risk_limits"], legacy);
@@ -179,34 +163,22 @@ async fn limits_are_stored_complete_merged_on_patch_and_refused_by_field(pool: P
         .execute(&pool)
         .await
         .unwrap();
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &p,
-        json!({"risk": {"max_position": 2}}),
-    )
-    .await;
+    let (status, body) = app
+        .patch_bot(&id, json!({"risk": {"max_position": 2}}))
+        .await;
     assert_eq!(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("risk")),
         "{body}"
     );
-    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({ "risk": expected })).await;
+    let (status, body) = app.patch_bot(&id, json!({ "risk": expected })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bot"]["risk_limits"], expected);
 }
 
 /// name → sorted `used_by_bot_ids`, from the API.
 async fn usage(app: &TestApp) -> BTreeMap<String, Vec<String>> {
-    let (status, body) = send(
-        app,
-        &app.client,
-        "GET",
-        "/api/profit-variables?limit=500",
-        json!(null),
-    )
-    .await;
+    let (status, body) = app.profit_variables("limit=500").await;
     assert_eq!(status, 200, "{body}");
     body["items"]
         .as_array()
@@ -261,19 +233,14 @@ async fn profit_variables_follow_the_bots_strategies(pool: PgPool) {
     assert!(rsi_row.2.contains("RSI"), "{}", rsi_row.2);
 
     // A refused create (name taken) leaves the variables alone.
-    let (status, _) = send(
-        &app,
-        &app.client,
-        "POST",
-        "/api/bots",
-        bot(
+    let (status, _) = app
+        .create_bot(bot(
             "trend",
             "1m",
             json!({"kind": "donchian_breakout", "params": {"lookback": 20}}),
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 422);
     assert_eq!(usage(&app).await, want);
 
@@ -283,14 +250,12 @@ async fn profit_variables_follow_the_bots_strategies(pool: PgPool) {
             .fetch_one(&pool)
             .await
             .unwrap();
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &format!("/api/bots/{a}"),
-        json!({"strategy": {"kind": "donchian_breakout", "params": {"lookback": 20}}}),
-    )
-    .await;
+    let (status, body) = app
+        .patch_bot(
+            &a,
+            json!({"strategy": {"kind": "donchian_breakout", "params": {"lookback": 20}}}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let got = usage(&app).await;
     let want: BTreeMap<String, Vec<String>> = [
@@ -313,14 +278,7 @@ async fn profit_variables_follow_the_bots_strategies(pool: PgPool) {
             .unwrap();
     assert!(after >= before);
     // A PATCH that leaves the strategy alone does not sync.
-    let (status, _) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &format!("/api/bots/{b}"),
-        json!({"name": "revert-2"}),
-    )
-    .await;
+    let (status, _) = app.patch_bot(&b, json!({"name": "revert-2"})).await;
     assert_eq!(status, 200);
     assert_eq!(usage(&app).await, want);
 }
@@ -339,7 +297,7 @@ async fn concurrent_syncs_for_different_bots_lose_nothing(pool: PgPool) {
         .map(|k| serde_json::from_value(k.clone()).unwrap())
         .collect();
     let bots: Vec<Uuid> = (0..12).map(|_| Uuid::now_v7()).collect();
-    let now = crate::helpers::now();
+    let now = crate::support::now();
     let tasks: Vec<_> = bots
         .iter()
         .enumerate()
@@ -452,7 +410,7 @@ async fn the_seeded_holiday_table_is_the_calendar(pool: PgPool) {
 #[sqlx::test]
 async fn the_openapi_document_shows_complete_and_partial_limits(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let res = app.get("/api/openapi.json").await;
+    let res = app.http("GET", "/api/openapi.json").send().await.unwrap();
     assert_eq!(res.status(), 200);
     let doc: Value = res.json().await.unwrap();
     let schemas = &doc["components"]["schemas"];

@@ -3,8 +3,6 @@
 //! the latest evaluation (folded no-trade rows at their `last_seen_at`) and the open breakers
 //! that stop the bot, against ledger rows written with known values.
 
-use std::time::{Duration as StdDuration, Instant};
-
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -31,10 +29,10 @@ use tradeplane::{
 use uuid::Uuid;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 
-use crate::{
-    helpers::{TestApp, envelope, spawn_app, spawn_app_with_env},
-    integrations_verify::env_for,
-    ledger::working,
+use crate::support::{
+    TestApp, env_for,
+    fixtures::{until, working_order},
+    spawn_app, spawn_app_with_env,
 };
 
 async fn bot(pool: &PgPool, name: &str, symbol: Symbol) -> Uuid {
@@ -49,7 +47,7 @@ async fn bot(pool: &PgPool, name: &str, symbol: Symbol) -> Uuid {
             risk_limits: json!({}),
             created_by: None,
         },
-        crate::helpers::now(),
+        crate::support::now(),
     )
     .await
     .unwrap()
@@ -66,7 +64,7 @@ async fn fill(
     price: Decimal,
     at: DateTime<Utc>,
 ) {
-    let order = working(pool, bot, &Uuid::now_v7().to_string(), side, qty as i32).await;
+    let order = working_order(pool, bot, &Uuid::now_v7().to_string(), side, qty as i32).await;
     let before = position.clone();
     let mut after = before.clone();
     let commission = dec!(2.25) * Decimal::from(qty);
@@ -113,7 +111,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 
 #[sqlx::test]
 async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPool) {
-    let now = crate::helpers::now();
+    let now = crate::support::now();
     let date = trade_date(now);
     let day_start = trade_date_start(date);
     assert!(day_start <= now && now - day_start < Duration::hours(24));
@@ -223,7 +221,7 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
     .unwrap();
 
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let (status, body) = envelope(app.get("/api/bots").await).await;
+    let (status, body) = app.list_bots("").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"].as_array().unwrap().len(), 3);
 
@@ -293,34 +291,23 @@ async fn the_list_shows_autonomy_todays_pnl_and_the_latest_evaluation(pool: PgPo
     assert_eq!(s["today_pnl"]["realized"], "0");
 
     // The detail carries the same summary.
-    let (status, detail) = envelope(app.get(&format!("/api/bots/{es}")).await).await;
+    let (status, detail) = app.get_bot(&es).await;
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["bot"]["id"], es.to_string());
     assert_eq!(detail["summary"], es_item["summary"]);
 
     // Filters and pages still work with summaries.
-    let (_, body) = envelope(app.get("/api/bots?symbol=NQ").await).await;
+    let (_, body) = app.list_bots("symbol=NQ").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 1);
     assert_eq!(item(&body, nq)["summary"]["autonomy"], Value::Null);
-    let (_, body) = envelope(app.get("/api/bots?limit=2").await).await;
+    let (_, body) = app.list_bots("limit=2").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     assert!(body["next_cursor"].is_string());
     assert!(body["items"][0]["summary"]["today_pnl"].is_object());
 }
 
-async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + StdDuration::from_secs(15);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-}
-
 async fn open_breakers(app: &TestApp, bot: Uuid) -> Value {
-    let (status, body) = envelope(app.get("/api/bots").await).await;
+    let (status, body) = app.list_bots("").await;
     assert_eq!(status, 200, "{body}");
     item(&body, bot)["summary"]["open_breakers"].clone()
 }
@@ -344,14 +331,7 @@ async fn open_breakers_name_the_bots_runner_and_its_data_provider(pool: PgPool) 
 
     // Three failed verifies open databento's breaker: every bot reading from it is affected.
     for _ in 0..3 {
-        let (status, body) = envelope(
-            app.post(
-                "/api/integrations/verify",
-                json!({"provider_id": "databento"}),
-            )
-            .await,
-        )
-        .await;
+        let (status, body) = app.verify_integration("databento").await;
         assert_eq!(status, 200, "{body}");
         assert_ne!(body["outcome"], "ok", "{body}");
     }
@@ -375,14 +355,14 @@ async fn open_breakers_name_the_bots_runner_and_its_data_provider(pool: PgPool) 
             .inject_fault(failing, Fault::Fail(format!("drill {n}")))
             .await;
         if n < 3 {
-            eventually("the restart", async || {
+            until("the restart", async || {
                 let r = rt.runner(failing)?;
                 (r.restart_count == n && r.status.is_live()).then_some(())
             })
             .await;
         }
     }
-    eventually("the runner breaker to open", async || {
+    until("the runner breaker to open", async || {
         (rt.runner(failing)?.breaker_state == BreakerState::Open).then_some(())
     })
     .await;
@@ -395,7 +375,7 @@ async fn open_breakers_name_the_bots_runner_and_its_data_provider(pool: PgPool) 
         open_breakers(&app, steady).await,
         json!(["provider:databento"])
     );
-    let (_, detail) = envelope(app.get(&format!("/api/bots/{steady}")).await).await;
+    let (_, detail) = app.get_bot(&steady).await;
     assert_eq!(
         detail["summary"]["open_breakers"],
         json!(["provider:databento"])

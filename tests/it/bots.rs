@@ -18,43 +18,12 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::{
-    auth_2fa::{enrolled_admin, manual_app},
-    helpers::{TestApp, envelope, error_code, spawn_app, spawn_app_with_env},
-    integrations_verify::env_for,
+use crate::support::{
+    env_for, error_code,
+    fixtures::sma_bot,
+    session::{enrolled_admin, manual_app},
+    spawn_app, spawn_app_with_env,
 };
-
-fn sma_bot(name: &str, stage: &str) -> Value {
-    json!({
-        "name": name, "symbol": "ES", "timeframe": "1m", "stage": stage,
-        "strategy": {"kind": "sma_crossover", "params": {"fast": 10, "slow": 30}},
-        "risk": {"max_order_size": 2, "daily_loss_limit": 1500.0}
-    })
-}
-
-pub(crate) async fn send(
-    app: &TestApp,
-    client: &reqwest::Client,
-    m: &str,
-    p: &str,
-    body: Value,
-) -> (u16, Value) {
-    envelope(
-        client
-            .request(m.parse().unwrap(), app.url(p))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-pub(crate) async fn create(app: &TestApp, name: &str, stage: &str) -> String {
-    let (status, body) = send(app, &app.client, "POST", "/api/bots", sma_bot(name, stage)).await;
-    assert_eq!(status, 201, "{body}");
-    body["bot"]["id"].as_str().unwrap().to_owned()
-}
 
 #[sqlx::test]
 async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(pool: PgPool) {
@@ -68,14 +37,7 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
         .user_with_role(&first_admin, "v@example.com", "viewer")
         .await;
     let app = app.signed_in_as_admin().await;
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        "/api/bots",
-        sma_bot("es-trend", "PAPER"),
-    )
-    .await;
+    let (status, body) = app.create_bot(sma_bot("es-trend", "PAPER")).await;
     assert_eq!(status, 201, "{body}");
     let bot = &body["bot"];
     assert_eq!(bot["status"], "STOPPED");
@@ -126,7 +88,7 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
         for (k, v) in change.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let (status, res) = send(&app, &app.client, "POST", "/api/bots", body).await;
+        let (status, res) = app.create_bot(body).await;
         assert_eq!(
             (status, error_code(&res)),
             (422, "VALIDATION_FAILED"),
@@ -136,82 +98,46 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
     }
 
     // Read: contract spec included; unknown → BOT_NOT_FOUND.
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("/api/bots/{id}"),
-        json!(null),
-    )
-    .await;
+    let (status, body) = app.get_bot(&id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["contract"]["tick_size"], "0.25");
     assert_eq!(body["contract"]["tick_value"], "12.50");
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("/api/bots/{}", uuid::Uuid::now_v7()),
-        json!(null),
-    )
-    .await;
+    let (status, body) = app.get_bot(uuid::Uuid::now_v7()).await;
     assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
 
     // List with filters and pagination.
-    create(&app, "nq-lab", "LAB").await;
-    create(&app, "es-lab", "LAB").await;
-    let (_, body) = send(&app, &app.client, "GET", "/api/bots?stage=LAB", json!(null)).await;
+    app.new_bot(sma_bot("nq-lab", "LAB")).await;
+    app.new_bot(sma_bot("es-lab", "LAB")).await;
+    let (_, body) = app.list_bots("stage=LAB").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
-    let (_, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        "/api/bots?stage=PAPER&symbol=es&status=STOPPED",
-        json!(null),
-    )
-    .await;
+    let (_, body) = app.list_bots("stage=PAPER&symbol=es&status=STOPPED").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 1);
     assert_eq!(body["items"][0]["id"], id.as_str());
-    let (_, page1) = send(&app, &app.client, "GET", "/api/bots?limit=2", json!(null)).await;
+    let (_, page1) = app.list_bots("limit=2").await;
     assert_eq!(page1["items"].as_array().unwrap().len(), 2);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let (_, page2) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("/api/bots?limit=2&cursor={cursor}"),
-        json!(null),
-    )
-    .await;
+    let (_, page2) = app.list_bots(&format!("limit=2&cursor={cursor}")).await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert!(page2["next_cursor"].is_null());
     assert_eq!(page2["items"][0]["id"], id.as_str(), "oldest last");
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        "/api/bots?status=DANCING",
-        json!(null),
-    )
-    .await;
+    let (status, body) = app.list_bots("status=DANCING").await;
     assert_eq!(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("status"))
     );
 
     // PATCH: name, risk, strategy (while STOPPED); stage is not patchable.
-    let p = format!("/api/bots/{id}");
-    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({"name": "es-trend-2", "risk": {"max_position": 3}, "strategy": {"kind": "donchian_breakout", "params": {"lookback": 20}}})).await;
+    let (status, body) = app.patch_bot(&id, json!({"name": "es-trend-2", "risk": {"max_position": 3}, "strategy": {"kind": "donchian_breakout", "params": {"lookback": 20}}})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bot"]["name"], "es-trend-2");
     assert_eq!(body["bot"]["risk_limits"]["max_position"], 3);
     assert_eq!(body["bot"]["strategy"]["kind"], "donchian_breakout");
-    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({"strategy": {"kind": "rsi_mean_reversion", "params": {"period": 14, "oversold": 80, "overbought": 70}}})).await;
+    let (status, body) = app.patch_bot(&id, json!({"strategy": {"kind": "rsi_mean_reversion", "params": {"period": 14, "oversold": 80, "overbought": 70}}})).await;
     assert_eq!(
         body["error"]["details"]["field"], "strategy.params.oversold",
         "{status} {body}"
     );
-    let (status, body) = send(&app, &app.client, "PATCH", &p, json!({"stage": "LIVE"})).await;
+    let (status, body) = app.patch_bot(&id, json!({"stage": "LIVE"})).await;
     assert_eq!(
         (status, error_code(&body)),
         (422, "VALIDATION_FAILED"),
@@ -222,14 +148,12 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
         .execute(&pool)
         .await
         .unwrap();
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &p,
-        json!({"strategy": {"kind": "donchian_breakout", "params": {"lookback": 30}}}),
-    )
-    .await;
+    let (status, body) = app
+        .patch_bot(
+            &id,
+            json!({"strategy": {"kind": "donchian_breakout", "params": {"lookback": 30}}}),
+        )
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
@@ -242,32 +166,19 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
         .unwrap();
 
     // Enabling trading is admin-only and audited.
-    let (status, body) = send(
-        &app,
-        &op.client,
-        "PATCH",
-        &p,
-        json!({"is_trading_enabled": true}),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&op)
+        .patch_bot(&id, json!({"is_trading_enabled": true}))
+        .await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
-    let (status, body) = send(
-        &app,
-        &op.client,
-        "PATCH",
-        &p,
-        json!({"name": "renamed-by-op"}),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&op)
+        .patch_bot(&id, json!({"name": "renamed-by-op"}))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &p,
-        json!({"is_trading_enabled": true}),
-    )
-    .await;
+    let (status, body) = app
+        .patch_bot(&id, json!({"is_trading_enabled": true}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bot"]["is_trading_enabled"], true);
     let audited: i64 =
@@ -277,16 +188,12 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
             .unwrap();
     assert_eq!(audited, 1);
     // Viewers read but cannot create.
-    let (status, _) = send(&app, &viewer.client, "GET", "/api/bots", json!(null)).await;
+    let (status, _) = app.as_user(&viewer).list_bots("").await;
     assert_eq!(status, 200);
-    let (status, _) = send(
-        &app,
-        &viewer.client,
-        "POST",
-        "/api/bots",
-        sma_bot("v-bot", "LAB"),
-    )
-    .await;
+    let (status, _) = app
+        .as_user(&viewer)
+        .create_bot(sma_bot("v-bot", "LAB"))
+        .await;
     assert_eq!(status, 403);
 }
 
@@ -308,79 +215,60 @@ fn no_trade(reason: &str, blocked: &[&str]) -> Value {
 #[sqlx::test]
 async fn traces_are_written_by_service_tokens_only_fold_and_paginate(pool: PgPool) {
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let id = create(&app, "tracer", "PAPER").await;
+    let id = app.new_bot(sma_bot("tracer", "PAPER")).await;
     let token = app.service_token(&app.client, &["traces:write"]).await;
     // A plain (cookie-less) client with the token.
-    let bare = reqwest::Client::new();
-    let post = |p: String, body: Value| {
-        bare.post(app.url(&p))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let dt = format!("/api/bots/{id}/decision-traces");
-    let nt = format!("/api/bots/{id}/no-trade-traces");
+    let writer = app.with_token(&token);
     let decision = json!({
         "decision_type": "ENTRY", "reason_human": "Fast SMA crossed above slow.",
         "reason_code": "SMA_CROSS_UP", "confidence": 0.7, "expected_value": 12.5,
         "signals": {"fast": 5001.25, "slow": 5000.5}, "risk_snapshot": {"position": 0}
     });
-    let (status, body) = envelope(post(dt.clone(), decision.clone()).await.unwrap()).await;
+    let (status, body) = writer.write_decision_trace(&id, decision.clone()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["decision_trace"]["reason_code"], "SMA_CROSS_UP");
     assert_eq!(body["decision_trace"]["trace_id"], body["trace_id"]);
 
     // Sessions (even admin) may not write traces.
-    let (status, body) = send(&app, &app.client, "POST", &dt, decision.clone()).await;
+    let (status, body) = app.write_decision_trace(&id, decision.clone()).await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
-    let (status, _) = send(
-        &app,
-        &app.client,
-        "POST",
-        &nt,
-        no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]),
-    )
-    .await;
+    let (status, _) = app
+        .write_no_trade_trace(&id, no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]))
+        .await;
     assert_eq!(status, 403);
     // Validation names the field.
     let mut bad = decision.clone();
     bad["confidence"] = json!(1.5);
-    let (status, body) = envelope(post(dt.clone(), bad).await.unwrap()).await;
+    let (status, body) = writer.write_decision_trace(&id, bad).await;
     assert_eq!(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("confidence"))
     );
-    let (status, body) = envelope(
-        post(nt.clone(), no_trade("MARKET_CLOSED", &[]))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = writer
+        .write_no_trade_trace(&id, no_trade("MARKET_CLOSED", &[]))
+        .await;
     assert_eq!(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("blocked_by"))
     );
-    let (status, body) = envelope(
-        post(
-            format!("/api/bots/{}/no-trade-traces", uuid::Uuid::now_v7()),
+    let (status, body) = writer
+        .write_no_trade_trace(
+            uuid::Uuid::now_v7(),
             no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]),
         )
-        .await
-        .unwrap(),
-    )
-    .await;
+        .await;
     assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
 
     // Folding: identical consecutive suppressions bump one row.
     let closed = no_trade("MARKET_CLOSED", &["MARKET_CLOSED", "NO_SIGNAL"]);
-    let (status, first) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+    let (status, first) = writer.write_no_trade_trace(&id, closed.clone()).await;
     assert_eq!(
         (status, first["folded"].as_bool()),
         (201, Some(false)),
         "{first}"
     );
     for n in 2..=3 {
-        let (status, body) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+        let (status, body) = writer.write_no_trade_trace(&id, closed.clone()).await;
         assert_eq!(
             (status, body["folded"].as_bool()),
             (200, Some(true)),
@@ -390,74 +278,38 @@ async fn traces_are_written_by_service_tokens_only_fold_and_paginate(pool: PgPoo
         assert_eq!(body["no_trade_trace"]["id"], first["no_trade_trace"]["id"]);
     }
     // Different blockers → a new row; the same again afterwards is a new row too.
-    let (status, _) = envelope(
-        post(nt.clone(), no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = writer
+        .write_no_trade_trace(&id, no_trade("MARKET_CLOSED", &["MARKET_CLOSED"]))
+        .await;
     assert_eq!(status, 201);
-    let (status, _) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+    let (status, _) = writer.write_no_trade_trace(&id, closed.clone()).await;
     assert_eq!(status, 201);
     // A decision in between breaks the fold.
-    envelope(post(dt.clone(), decision.clone()).await.unwrap()).await;
-    let (status, _) = envelope(post(nt.clone(), closed.clone()).await.unwrap()).await;
+    writer.write_decision_trace(&id, decision.clone()).await;
+    let (status, _) = writer.write_no_trade_trace(&id, closed.clone()).await;
     assert_eq!(status, 201);
 
     // Reading: any session; cursor pagination and from/to.
-    let (status, page1) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("{nt}?limit=2"),
-        json!(null),
-    )
-    .await;
+    let (status, page1) = app.no_trade_traces(&id, "limit=2").await;
     assert_eq!(status, 200, "{page1}");
     assert_eq!(page1["items"].as_array().unwrap().len(), 2);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let (_, page2) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("{nt}?limit=2&cursor={cursor}"),
-        json!(null),
-    )
-    .await;
+    let (_, page2) = app
+        .no_trade_traces(&id, &format!("limit=2&cursor={cursor}"))
+        .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 2);
     assert!(page2["next_cursor"].is_null());
     assert_eq!(
         page2["items"][1]["count"], 3,
         "the oldest row holds the fold"
     );
-    let (_, body) = send(&app, &app.client, "GET", &dt, json!(null)).await;
+    let (_, body) = app.decision_traces(&id, "").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
-    let (_, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("{dt}?to=2000-01-01T00:00:00Z"),
-        json!(null),
-    )
-    .await;
+    let (_, body) = app.decision_traces(&id, "to=2000-01-01T00:00:00Z").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("{dt}?limit=0"),
-        json!(null),
-    )
-    .await;
+    let (status, body) = app.decision_traces(&id, "limit=0").await;
     assert_eq!((status, error_code(&body)), (422, "VALIDATION_FAILED"));
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("/api/bots/{}/decision-traces", uuid::Uuid::now_v7()),
-        json!(null),
-    )
-    .await;
+    let (status, body) = app.decision_traces(uuid::Uuid::now_v7(), "").await;
     assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
 }
 
@@ -466,39 +318,27 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     pool: PgPool,
 ) {
     let app = manual_app(pool.clone()).await;
-    let plain_admin = app.admin_client().await;
-    let (status, body) = send(
-        &app,
-        &plain_admin,
-        "POST",
-        "/api/system/kill-switch",
-        json!({"active": true, "reason": "drill"}),
-    )
-    .await;
+    let plain_admin = app.with_client(app.admin_client().await);
+    let (status, body) = plain_admin
+        .set_kill_switch(json!({"active": true, "reason": "drill"}))
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (401, "TWO_FACTOR_REQUIRED"),
         "{body}"
     );
     let (admin, _, _) = enrolled_admin(&app).await;
-    let admin = admin.client;
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        "/api/system/kill-switch",
-        json!({"active": true}),
-    )
-    .await;
+    let admin = app.as_user(&admin);
+    let (status, body) = admin.set_kill_switch(json!({"active": true})).await;
     assert_eq!(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("reason"))
     );
 
-    let (status, body) = send(&app, &admin, "POST", "/api/bots", sma_bot("runner", "LAB")).await;
+    let (status, body) = admin.create_bot(sma_bot("runner", "LAB")).await;
     assert_eq!(status, 201, "{body}");
     let running = body["bot"]["id"].as_str().unwrap().to_owned();
-    let (_, body) = send(&app, &admin, "POST", "/api/bots", sma_bot("idle", "LAB")).await;
+    let (_, body) = admin.create_bot(sma_bot("idle", "LAB")).await;
     let idle = body["bot"]["id"].as_str().unwrap().to_owned();
     sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = $1::uuid")
         .bind(&running)
@@ -523,7 +363,7 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
         decision_bar_at: None,
         reference_price: None,
     };
-    let now = crate::helpers::now();
+    let now = crate::support::now();
     let mut conn = pool.acquire().await.unwrap();
     let (working, new) = orders::insert_once(&mut conn, order("k-1", OrderStatus::Working), now)
         .await
@@ -541,14 +381,9 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     orders::insert_once(&mut conn, order("k-2", OrderStatus::Filled), now)
         .await
         .unwrap();
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        "/api/system/kill-switch",
-        json!({"active": true, "reason": "runaway losses"}),
-    )
-    .await;
+    let (status, body) = admin
+        .set_kill_switch(json!({"active": true, "reason": "runaway losses"}))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["kill_switch"]["active"], true);
     assert_eq!(body["killed_bot_ids"], json!([running]));
@@ -559,23 +394,9 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
             .await
             .unwrap();
     assert_eq!(statuses, ["CANCELLED", "FILLED"]);
-    let (_, body) = send(
-        &app,
-        &admin,
-        "GET",
-        &format!("/api/bots/{running}"),
-        json!(null),
-    )
-    .await;
+    let (_, body) = admin.get_bot(&running).await;
     assert_eq!(body["bot"]["status"], "KILLED");
-    let (_, body) = send(
-        &app,
-        &admin,
-        "GET",
-        &format!("/api/bots/{idle}"),
-        json!(null),
-    )
-    .await;
+    let (_, body) = admin.get_bot(&idle).await;
     assert_eq!(body["bot"]["status"], "STOPPED");
     let sev1: i64 = sqlx::query_scalar("SELECT count(*) FROM system_events WHERE code = 'KILL_SWITCH_ACTIVATED' AND severity = 'SEV-1'")
         .fetch_one(&pool).await.unwrap();
@@ -588,20 +409,13 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     assert_eq!(audited, 1);
 
     // Latched: it stays active, and starts are refused with the reason.
-    let (status, body) = send(&app, &admin, "GET", "/api/system/kill-switch", json!(null)).await;
+    let (status, body) = admin.kill_switch().await;
     assert_eq!(
         (status, body["kill_switch"]["active"].as_bool()),
         (200, Some(true))
     );
     assert_eq!(body["kill_switch"]["reason"], "runaway losses");
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{idle}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.start_bot(&idle).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "KILL_SWITCH_ACTIVE"),
@@ -610,67 +424,32 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     assert_eq!(body["error"]["details"]["reason"], "runaway losses");
 
     // Release is explicit; the killed bot stays KILLED until re-armed.
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        "/api/system/kill-switch",
-        json!({"active": false}),
-    )
-    .await;
+    let (status, body) = admin.set_kill_switch(json!({"active": false})).await;
     assert_eq!(
         (status, body["kill_switch"]["active"].as_bool()),
         (200, Some(false)),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{running}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.start_bot(&running).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{running}/rearm"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.rearm_bot(&running).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("STOPPED")),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{running}/rearm"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.rearm_bot(&running).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
         "{body}"
     );
     // This app has no runtime: a LAB start passes safe start and then says so.
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{running}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.start_bot(&running).await;
     assert_eq!(
         (status, error_code(&body)),
         (503, "RUNTIME_UNAVAILABLE"),
@@ -699,15 +478,8 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
         .await
         .signed_in_as_admin()
         .await;
-    let paper = create(&app, "paper", "PAPER").await;
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{paper}/start"),
-        json!({}),
-    )
-    .await;
+    let paper = app.new_bot(sma_bot("paper", "PAPER")).await;
+    let (status, body) = app.start_bot(&paper).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INTEGRATION_KEY_MISSING"),
@@ -720,77 +492,35 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
             .contains(&json!("POLYGON_API_KEY"))
     );
     // A LAB bot needs no provider: it starts, stops, is killed and re-armed.
-    let lab = create(&app, "lab", "LAB").await;
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/start"),
-        json!({}),
-    )
-    .await;
+    let lab = app.new_bot(sma_bot("lab", "LAB")).await;
+    let (status, body) = app.start_bot(&lab).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("RUNNING")),
         "{body}"
     );
     assert!(app.state.runtime.runner(lab.parse().unwrap()).is_some());
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&lab).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/restart"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.restart_bot(&lab).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("RUNNING")),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/stop"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.stop_bot(&lab).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("STOPPED")),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&lab).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/kill"),
-        json!({"reason": "drill"}),
-    )
-    .await;
+    let (status, body) = app.kill_bot(&lab, json!({"reason": "drill"})).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("KILLED")),
@@ -798,61 +528,26 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
     );
     let snapshot = app.state.runtime.runner(lab.parse().unwrap()).unwrap();
     assert_eq!(snapshot.kill_reason.as_deref(), Some("drill"));
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&lab).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/rearm"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.rearm_bot(&lab).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("STOPPED")),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{lab}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&lab).await;
     assert_eq!(status, 200, "{body}");
     let operator = app
         .user_with_role(&app.client, "op@example.com", "operator")
         .await;
-    let (status, _) = send(
-        &app,
-        &operator.client,
-        "POST",
-        &format!("/api/bots/{lab}/stop"),
-        json!({}),
-    )
-    .await;
+    let (status, _) = app.as_user(&operator).stop_bot(&lab).await;
     assert_eq!(status, 200);
-    let (status, _) = send(
-        &app,
-        &operator.client,
-        "POST",
-        &format!("/api/bots/{lab}/kill"),
-        json!({}),
-    )
-    .await;
+    let (status, _) = app.as_user(&operator).kill_bot(&lab, json!({})).await;
     assert_eq!(status, 403);
 }
 
@@ -863,16 +558,9 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         .await
         .signed_in_as_admin()
         .await;
-    let paper = create(&app, "paper", "PAPER").await;
+    let paper = app.new_bot(sma_bot("paper", "PAPER")).await;
     // Configured but never verified: not connected.
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{paper}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&paper).await;
     assert_eq!(
         (status, error_code(&body)),
         (503, "DATA_UNAVAILABLE"),
@@ -880,27 +568,13 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
     );
     assert!(!body["error"]["suggested_fix"].as_str().unwrap().is_empty());
     assert_eq!(body["trace_id"].as_str().unwrap().len(), 32);
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        "/api/integrations/verify",
-        json!({"provider_id": "polygon"}),
-    )
-    .await;
+    let (status, body) = app.verify_integration("polygon").await;
     assert_eq!(
         (status, body["connected"].as_bool()),
         (200, Some(true)),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{paper}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&paper).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("RUNNING")),
@@ -909,28 +583,20 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
 
     // Promotion: one step at a time, never while running, gated by the target's needs.
     let promote = |to: &str| json!({ "to_stage": to });
-    let p = format!("/api/bots/{paper}/promote");
-    let (status, body) = send(&app, &app.client, "POST", &p, promote("SHADOW")).await;
+    let (status, body) = app.promote_bot(&paper, promote("SHADOW")).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
         "running: {body}"
     );
-    send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{paper}/stop"),
-        json!({}),
-    )
-    .await;
-    let (status, body) = send(&app, &app.client, "POST", &p, promote("PAPER")).await;
+    app.stop_bot(&paper).await;
+    let (status, body) = app.promote_bot(&paper, promote("PAPER")).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INVALID_STATE_TRANSITION"),
         "{body}"
     );
-    let (status, body) = send(&app, &app.client, "POST", &p, promote("SHADOW")).await;
+    let (status, body) = app.promote_bot(&paper, promote("SHADOW")).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "PROMOTION_GATE_FAILED"),
@@ -950,20 +616,20 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         2
     );
     // LIVE: skipping is refused (a step-up is asked first, since LIVE always needs one).
-    let (status, body) = send(&app, &app.client, "POST", &p, promote("LIVE")).await;
+    let (status, body) = app.promote_bot(&paper, promote("LIVE")).await;
     assert_eq!(
         (status, error_code(&body)),
         (401, "TWO_FACTOR_REQUIRED"),
         "{body}"
     );
     // Demotion any time.
-    let (status, body) = send(&app, &app.client, "POST", &p, promote("LAB")).await;
+    let (status, body) = app.promote_bot(&paper, promote("LAB")).await;
     assert_eq!(
         (status, body["bot"]["stage"].as_str()),
         (200, Some("LAB")),
         "{body}"
     );
-    let (status, body) = send(&app, &app.client, "POST", &p, promote("PAPER")).await;
+    let (status, body) = app.promote_bot(&paper, promote("PAPER")).await;
     assert_eq!(
         (status, body["to_stage"].as_str()),
         (200, Some("PAPER")),
@@ -971,34 +637,20 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
     );
 
     // SHADOW and LIVE bots (placed directly: LIVE is reachable only through gates we test above).
-    let shadow = create(&app, "shadow", "SHADOW").await;
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{shadow}/start"),
-        json!({}),
-    )
-    .await;
+    let shadow = app.new_bot(sma_bot("shadow", "SHADOW")).await;
+    let (status, body) = app.start_bot(&shadow).await;
     assert_eq!(
         (status, error_code(&body)),
         (503, "EXECUTION_BROKER_UNAVAILABLE"),
         "{body}"
     );
-    let live = create(&app, "live", "SHADOW").await;
+    let live = app.new_bot(sma_bot("live", "SHADOW")).await;
     sqlx::query("UPDATE bots SET stage = 'LIVE' WHERE id = $1::uuid")
         .bind(&live)
         .execute(&pool)
         .await
         .unwrap();
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{live}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&live).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "LIVE_TRADING_DISABLED"),
@@ -1008,49 +660,23 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
     tradeplane::store::settings::set_trading_enabled(&pool, true, "test")
         .await
         .unwrap();
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{live}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&live).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "LIVE_TRADING_DISABLED"),
         "bot switch still off: {body}"
     );
-    let (status, _) = send(
-        &app,
-        &app.client,
-        "PATCH",
-        &format!("/api/bots/{live}"),
-        json!({"is_trading_enabled": true}),
-    )
-    .await;
+    let (status, _) = app
+        .patch_bot(&live, json!({"is_trading_enabled": true}))
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{live}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = app.start_bot(&live).await;
     assert_eq!(
         (status, error_code(&body)),
         (503, "EXECUTION_BROKER_UNAVAILABLE"),
         "{body}"
     );
-    let (_, body) = send(
-        &app,
-        &app.client,
-        "GET",
-        &format!("/api/bots/{live}"),
-        json!(null),
-    )
-    .await;
+    let (_, body) = app.get_bot(&live).await;
     assert_eq!(
         body["bot"]["status"], "STOPPED",
         "a refused start changes nothing"
@@ -1060,26 +686,23 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
 #[sqlx::test]
 async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgPool) {
     let app = manual_app(pool.clone()).await;
-    let plain_admin = app.admin_client().await;
-    let (status, body) = send(
-        &app,
-        &plain_admin,
-        "POST",
-        "/api/bots",
-        sma_bot("s", "SHADOW"),
-    )
-    .await;
+    let plain_admin = app.with_client(app.admin_client().await);
+    let (status, body) = plain_admin.create_bot(sma_bot("s", "SHADOW")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["bot"]["id"].as_str().unwrap().to_owned();
-    let p = format!("/api/bots/{id}/promote");
-    let (status, body) = send(&app, &plain_admin, "POST", &p, json!({"to_stage": "LIVE"})).await;
+    let (status, body) = plain_admin
+        .promote_bot(&id, json!({"to_stage": "LIVE"}))
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (401, "TWO_FACTOR_REQUIRED"),
         "{body}"
     );
     let (admin, _, _) = enrolled_admin(&app).await;
-    let (status, body) = send(&app, &admin.client, "POST", &p, json!({"to_stage": "LIVE"})).await;
+    let (status, body) = app
+        .as_user(&admin)
+        .promote_bot(&id, json!({"to_stage": "LIVE"}))
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "PROMOTION_GATE_FAILED"),
@@ -1103,32 +726,24 @@ async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgP
     for f in body["error"]["details"]["failed"].as_array().unwrap() {
         assert!(!f["suggested_fix"].as_str().unwrap().is_empty(), "{f}");
     }
-    let (status, body) = send(
-        &app,
-        &admin.client,
-        "POST",
-        &p,
-        json!({"to_stage": "NOWHERE"}),
-    )
-    .await;
+    let (status, body) = app
+        .as_user(&admin)
+        .promote_bot(&id, json!({"to_stage": "NOWHERE"}))
+        .await;
     assert_eq!(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("to_stage"))
     );
-    let (_, body) = send(
-        &app,
-        &admin.client,
-        "GET",
-        &format!("/api/bots/{id}"),
-        json!(null),
-    )
-    .await;
+    let (_, body) = app.as_user(&admin).get_bot(&id).await;
     assert_eq!(
         body["bot"]["stage"], "SHADOW",
         "a refused promotion changes nothing"
     );
     // Demotion from SHADOW straight to LAB is fine and recorded.
-    let (status, body) = send(&app, &admin.client, "POST", &p, json!({"to_stage": "LAB"})).await;
+    let (status, body) = app
+        .as_user(&admin)
+        .promote_bot(&id, json!({"to_stage": "LAB"}))
+        .await;
     assert_eq!(
         (status, body["from_stage"].as_str()),
         (200, Some("SHADOW")),
@@ -1150,7 +765,7 @@ async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgP
 #[sqlx::test]
 async fn a_stored_stage_outside_the_enum_is_a_decode_error_answered_internal(pool: PgPool) {
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let id = create(&app, "odd", "PAPER").await;
+    let id = app.new_bot(sma_bot("odd", "PAPER")).await;
     sqlx::query("ALTER TABLE bots DROP CONSTRAINT bots_stage_check")
         .execute(&pool)
         .await
@@ -1169,14 +784,14 @@ async fn a_stored_stage_outside_the_enum_is_a_decode_error_answered_internal(poo
         "{err}"
     );
     for path in [format!("/api/bots/{id}"), "/api/bots".to_owned()] {
-        let (status, body) = send(&app, &app.client, "GET", &path, Value::Null).await;
+        let (status, body) = app.call("GET", &path, None).await;
         assert_eq!(
             (status, error_code(&body)),
             (500, "INTERNAL"),
             "{path}: {body}"
         );
     }
-    let (status, body) = send(&app, &app.client, "GET", "/api/system/events", Value::Null).await;
+    let (status, body) = app.system_events("").await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -1185,7 +800,7 @@ async fn a_stored_stage_outside_the_enum_is_a_decode_error_answered_internal(poo
 #[sqlx::test]
 async fn promotion_past_the_tier_names_the_stored_breakdowns_failed_gates(pool: PgPool) {
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let id = create(&app, "scored", "PAPER").await;
+    let id = app.new_bot(sma_bot("scored", "PAPER")).await;
     let fills_gate = json!({
         "gate": "execution_evidence", "passed": false,
         "evidence": {"fills_total": 3, "needed": 10},
@@ -1210,14 +825,7 @@ async fn promotion_past_the_tier_names_the_stored_breakdowns_failed_gates(pool: 
     .execute(&pool)
     .await
     .unwrap();
-    let (status, body) = send(
-        &app,
-        &app.client,
-        "POST",
-        &format!("/api/bots/{id}/promote"),
-        json!({"to_stage": "SHADOW"}),
-    )
-    .await;
+    let (status, body) = app.promote_bot(&id, json!({"to_stage": "SHADOW"})).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "PROMOTION_GATE_FAILED"),
@@ -1285,10 +893,10 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
     env.insert("IRONBEAM_API_KEY".into(), "k".into());
     // The scorer is off: this test pins the bot's tier by hand (LIVE needs LIMITED_AUTONOMY,
     // which a bot only earns with days of evidence).
-    let mut config = crate::runtime::test_config();
+    let mut config = crate::support::fixtures::runtime_config();
     config.provider_env = env.clone();
     config.autonomy.enabled = false;
-    let app = crate::helpers::spawn_app_with_runtime_config(pool.clone(), config).await;
+    let app = crate::support::spawn_app_with_runtime_config(pool.clone(), config).await;
     for id in ["polygon", "ironbeam"] {
         let config = app.state.integrations.config(id).unwrap();
         assert!(config.configured() && !config.sandbox, "{id}");
@@ -1302,7 +910,7 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
                 endpoint: endpoint_of(config),
                 sandbox: false,
                 latency_ms: 5,
-                verified_at: crate::helpers::now(),
+                verified_at: crate::support::now(),
                 trace_id: "0".repeat(32),
             },
         )
@@ -1310,38 +918,17 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
         .unwrap();
     }
     let (admin, _, _) = enrolled_admin(&app).await;
-    let admin = admin.client;
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        "/api/bots",
-        sma_bot("gated", "SHADOW"),
-    )
-    .await;
+    let admin = app.as_user(&admin);
+    let (status, body) = admin.create_bot(sma_bot("gated", "SHADOW")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["bot"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{id}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.start_bot(&id).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("RUNNING")),
         "{body}"
     );
-    send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{id}/stop"),
-        json!({}),
-    )
-    .await;
+    admin.stop_bot(&id).await;
     tradeplane::store::settings::set_trading_enabled(&pool, true, "test")
         .await
         .unwrap();
@@ -1356,36 +943,17 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let (status, _) = send(
-        &app,
-        &admin,
-        "PATCH",
-        &format!("/api/bots/{id}"),
-        json!({"is_trading_enabled": true}),
-    )
-    .await;
+    let (status, _) = admin
+        .patch_bot(&id, json!({"is_trading_enabled": true}))
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{id}/promote"),
-        json!({"to_stage": "LIVE"}),
-    )
-    .await;
+    let (status, body) = admin.promote_bot(&id, json!({"to_stage": "LIVE"})).await;
     assert_eq!(
         (status, body["bot"]["stage"].as_str()),
         (200, Some("LIVE")),
         "{body}"
     );
-    let (status, body) = send(
-        &app,
-        &admin,
-        "POST",
-        &format!("/api/bots/{id}/start"),
-        json!({}),
-    )
-    .await;
+    let (status, body) = admin.start_bot(&id).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
         (200, Some("RUNNING")),
@@ -1400,9 +968,9 @@ async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: Pg
         .await
         .signed_in_as_admin()
         .await;
-    let lab = create(&app, "lab", "LAB").await;
-    let paper = create(&app, "paper", "PAPER").await;
-    let killed = create(&app, "killed", "LAB").await;
+    let lab = app.new_bot(sma_bot("lab", "LAB")).await;
+    let paper = app.new_bot(sma_bot("paper", "PAPER")).await;
+    let killed = app.new_bot(sma_bot("killed", "LAB")).await;
     sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = ANY($1::uuid[])")
         .bind(vec![lab.clone(), paper.clone()])
         .execute(&pool)
@@ -1420,14 +988,7 @@ async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: Pg
     assert_eq!(report.refused[0].1.as_str(), "INTEGRATION_KEY_MISSING");
     assert!(app.state.runtime.runner(lab.parse().unwrap()).is_some());
     for (id, status) in [(&lab, "RUNNING"), (&paper, "STOPPED"), (&killed, "KILLED")] {
-        let (_, body) = send(
-            &app,
-            &app.client,
-            "GET",
-            &format!("/api/bots/{id}"),
-            json!(null),
-        )
-        .await;
+        let (_, body) = app.get_bot(&id).await;
         assert_eq!(body["bot"]["status"], status, "{body}");
     }
     let refused: i64 = sqlx::query_scalar(

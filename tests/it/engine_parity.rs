@@ -21,9 +21,11 @@ use tradeplane::domain::{
 use tradeplane::integrations::http::CallContext;
 use tradeplane::runtime::BarsRequest;
 
-use crate::helpers::spawn_app_with_runtime_config;
-use crate::sandbox::start_sandbox;
-use crate::trading::{config, session_start, started_bot, tick};
+use crate::support::{
+    fixtures::start_sandbox,
+    paper::{config, session_start, started_bot, tick},
+    spawn_app_with_runtime_config,
+};
 
 /// Minutes of bars replayed: long enough for several round trips of crossover(2,4).
 const MINUTES: i64 = 90;

@@ -2,12 +2,12 @@
 
 use sqlx::PgPool;
 
-use crate::helpers::{envelope, error_code, spawn_app};
+use crate::support::{envelope, error_code, spawn_app};
 
 #[sqlx::test]
 async fn normal_get_is_enveloped(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let (status, body) = envelope(app.get("/healthz").await).await;
+    let (status, body) = app.healthz().await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "up");
 }
@@ -15,11 +15,10 @@ async fn normal_get_is_enveloped(pool: PgPool) {
 #[sqlx::test]
 async fn unknown_api_route_is_route_not_found(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let (status, body) = envelope(app.get("/api/no/such/thing").await).await;
+    let (status, body) = app.call("GET", "/api/no/such/thing", None).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "ROUTE_NOT_FOUND");
-    let (status, body) =
-        envelope(app.client.post(app.url("/api/nope")).send().await.unwrap()).await;
+    let (status, body) = app.call("POST", "/api/nope", None).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "ROUTE_NOT_FOUND");
 }
@@ -153,12 +152,12 @@ async fn oversized_body_is_413(pool: PgPool) {
 #[sqlx::test]
 async fn panic_is_500_internal_and_the_server_lives(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let (status, body) = envelope(app.get("/api/test/panic").await).await;
+    let (status, body) = app.call("GET", "/api/test/panic", None).await;
     assert_eq!(status, 500);
     assert_eq!(error_code(&body), "INTERNAL");
     // The panic message stays in the logs, not in the response.
     assert!(!body.to_string().contains("index out of bounds"));
-    let (status, _) = envelope(app.get("/healthz").await).await;
+    let (status, _) = app.healthz().await;
     assert_eq!(status, 200);
 }
 
@@ -200,7 +199,11 @@ async fn malformed_traceparent_gets_a_fresh_id(pool: PgPool) {
 #[sqlx::test]
 async fn non_api_paths_serve_the_web_app(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let res = app.get("/bots/some-client-side-route").await;
+    let res = app
+        .http("GET", "/bots/some-client-side-route")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -217,7 +220,7 @@ async fn non_api_paths_serve_the_web_app(pool: PgPool) {
 #[sqlx::test]
 async fn error_catalog_is_served(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let (status, body) = envelope(app.get("/api/errors").await).await;
+    let (status, body) = app.error_catalog().await;
     assert_eq!(status, 200);
     let errors = body["errors"].as_array().unwrap();
     assert_eq!(errors.len(), tradeplane::error_code::ErrorCode::ALL.len());

@@ -1,12 +1,10 @@
 //! `GET /api/events/stream`: read as a client would (reqwest `bytes_stream`, SSE framing parsed
 //! by hand) from the real server over a real supervision tree.
 
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 use tradeplane::{
     api::AppState,
@@ -18,141 +16,11 @@ use tradeplane::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{
-    TestApp, envelope, error_code, serve_state, spawn_app, spawn_app_with_runtime, test_config,
+use crate::support::fixtures::bot_row;
+use crate::support::sse::{Msg, SseClient};
+use crate::support::{
+    TestApp, error_code, serve_state, spawn_app, spawn_app_with_runtime, test_config,
 };
-use crate::runtime::bot_row;
-
-/// One SSE message: its fields, or a comment.
-#[derive(Debug, Clone, Default)]
-pub struct Msg {
-    pub id: Option<u64>,
-    pub event: Option<String>,
-    pub data: String,
-    pub comment: Option<String>,
-    pub received_at: Option<DateTime<Utc>>,
-}
-
-impl Msg {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap_or(Value::Null)
-    }
-
-    pub fn is(&self, event: &str) -> bool {
-        self.event.as_deref() == Some(event)
-    }
-}
-
-type Bytes = Pin<Box<dyn Stream<Item = reqwest::Result<Vec<u8>>> + Send>>;
-
-/// A Server-Sent Events reader (also used by the `serve` tests).
-pub struct SseClient {
-    bytes: Bytes,
-    buf: String,
-}
-
-impl SseClient {
-    pub async fn open(client: &reqwest::Client, url: String, last_id: Option<&str>) -> SseClient {
-        let mut req = client.get(url);
-        if let Some(id) = last_id {
-            req = req.header("last-event-id", id);
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status(), 200);
-        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(ct.starts_with("text/event-stream"), "{ct}");
-        SseClient {
-            bytes: Box::pin(res.bytes_stream().map(|r| r.map(|b| b.to_vec()))),
-            buf: String::new(),
-        }
-    }
-
-    fn parse(block: &str) -> Msg {
-        let mut msg = Msg {
-            received_at: Some(crate::helpers::now()),
-            ..Msg::default()
-        };
-        let mut data = Vec::new();
-        for line in block.lines() {
-            if let Some(c) = line.strip_prefix(':') {
-                msg.comment = Some(c.trim().to_owned());
-                continue;
-            }
-            let (field, value) = line.split_once(':').unwrap_or((line, ""));
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match field {
-                "id" => msg.id = Some(value.parse().unwrap()),
-                "event" => msg.event = Some(value.to_owned()),
-                "data" => data.push(value),
-                _ => {}
-            }
-        }
-        msg.data = data.join("\n");
-        msg
-    }
-
-    /// The next message (or comment) within `limit`; None on timeout.
-    async fn next_within(&mut self, limit: Duration) -> Option<Msg> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                return Some(Self::parse(&block));
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.bytes.next())
-                .await
-                .ok()?
-                .expect("the stream ended")
-                .unwrap();
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-
-    async fn next(&mut self) -> Msg {
-        self.next_within(Duration::from_secs(10))
-            .await
-            .expect("no SSE message within 10 s")
-    }
-
-    /// The next event (comments skipped).
-    pub async fn next_event(&mut self) -> Msg {
-        loop {
-            let m = self.next().await;
-            if m.comment.is_none() {
-                return m;
-            }
-        }
-    }
-
-    /// Skips messages until one matches; returns it and what came before it.
-    async fn until(&mut self, what: &str, f: impl Fn(&Msg) -> bool) -> (Msg, Vec<Msg>) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut seen = Vec::new();
-        loop {
-            let m = self
-                .next_within(Duration::from_secs(15))
-                .await
-                .unwrap_or_else(|| panic!("no {what}; saw {seen:#?}"));
-            if f(&m) {
-                return (m, seen);
-            }
-            assert!(Instant::now() < deadline, "no {what}; saw {seen:#?}");
-            if m.comment.is_none() {
-                seen.push(m);
-            }
-        }
-    }
-
-    /// The first message of a fresh stream: only an id, the position to resume from.
-    pub async fn position(&mut self) -> u64 {
-        let m = self.next().await;
-        assert!(
-            m.event.is_none() && m.data.is_empty() && m.comment.is_none(),
-            "{m:?}"
-        );
-        m.id.unwrap()
-    }
-}
 
 fn stream_url(app: &TestApp, query: &str) -> String {
     app.url(&format!("/api/events/stream{query}"))
@@ -163,7 +31,7 @@ fn marker(rt: &RuntimeHandle, name: &str) -> u64 {
     rt.bus().publish(
         LiveKind::SystemEvent,
         None,
-        crate::helpers::now(),
+        crate::support::now(),
         json!({ "code": "TEST_MARKER", "marker": name }),
     )
 }
@@ -182,14 +50,7 @@ async fn api_written_system_events_and_status_changes_reach_the_stream(pool: PgP
     let mut sse = SseClient::open(&app.client, stream_url(&app, ""), None).await;
     let start = sse.position().await;
 
-    let res = app
-        .client
-        .post(app.url(&format!("/api/bots/{bot}/kill")))
-        .json(&json!({ "reason": "stream drill" }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app.kill_bot(bot, json!({ "reason": "stream drill" })).await;
     assert_eq!(status, 200, "{body}");
 
     // The operator's event, written by the handler, as GET /api/system/events shows it.
@@ -214,14 +75,7 @@ async fn api_written_system_events_and_status_changes_reach_the_stream(pool: PgP
     assert_eq!(code, "BOT_KILLED");
 
     // Re-arming: the runtime's status change and the API's event.
-    let res = app
-        .client
-        .post(app.url(&format!("/api/bots/{bot}/rearm")))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app.rearm_bot(bot).await;
     assert_eq!(status, 200, "{body}");
     let (rearmed, _) = sse
         .until("KILLED → STOPPED", |m| {
@@ -326,14 +180,8 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed(pool: P
     let dropped_at = dropped.position().await;
     drop(dropped);
 
-    let res = app
-        .client
-        .post(app.url(&format!("/api/bots/{bot}/kill")))
-        .json(&json!({ "reason": "resume drill" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (status, body) = app.kill_bot(bot, json!({ "reason": "resume drill" })).await;
+    assert_eq!(status, 200, "{body}");
     let m1 = marker(&rt, "m1");
     let (_, seen) = reference.until("marker m1", is_marker("m1")).await;
     // Consecutive ids: the connected client missed nothing.
@@ -400,16 +248,20 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed(pool: P
 #[sqlx::test]
 async fn the_stream_needs_a_session_and_valid_filters(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (status, body) = envelope(app.get("/api/events/stream").await).await;
+    let (status, body) = app.call("GET", "/api/events/stream", None).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
 
     let app = app.signed_in_as_admin().await;
-    let (status, body) = envelope(app.get("/api/events/stream?kinds=breaker,bogus").await).await;
+    let (status, body) = app
+        .call("GET", "/api/events/stream?kinds=breaker,bogus", None)
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_code(&body), "VALIDATION_FAILED");
     assert_eq!(body["error"]["details"]["field"], "kinds");
-    let (status, body) = envelope(app.get("/api/events/stream?bot_id=nope").await).await;
+    let (status, body) = app
+        .call("GET", "/api/events/stream?bot_id=nope", None)
+        .await;
     assert_eq!(status, 422, "{body}");
 }
 

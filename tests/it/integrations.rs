@@ -1,7 +1,5 @@
 //! `/api/integrations/*` and `/api/profit-variables` through the real server.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
@@ -13,58 +11,16 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::{
-    helpers::{TestApp, envelope, error_code},
-    integrations_verify::{FAKE_KEY, env_for},
+use crate::support::{
+    FAKE_KEY, env_for, error_code,
+    fixtures::{provider, wait_for_usage_events},
+    spawn_admin_app,
 };
-
-pub async fn spawn_with_env(pool: PgPool, env: &EnvMap) -> TestApp {
-    // Signed in as the first admin: every /api route needs a session.
-    crate::helpers::spawn_app_with_env(pool, env)
-        .await
-        .signed_in_as_admin()
-        .await
-}
-
-pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    envelope(
-        app.client
-            .post(app.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-pub fn provider<'a>(body: &'a Value, id: &str) -> &'a Value {
-    body["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == id)
-        .unwrap()
-}
-
-/// Usage events are written asynchronously: wait (bounded) until `n` exist for `provider`.
-pub async fn wait_for_events(pool: &PgPool, provider: &str, n: usize) -> Vec<UsageEvent> {
-    for _ in 0..100 {
-        let events = usage_events::latest_for_provider(pool, provider, 100)
-            .await
-            .unwrap();
-        if events.len() >= n {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("fewer than {n} usage events for {provider}");
-}
 
 #[sqlx::test]
 async fn without_keys_every_provider_is_unconfigured_with_a_fix(pool: PgPool) {
-    let app = spawn_with_env(pool, &EnvMap::new()).await;
-    let (status, body) = envelope(app.get("/api/integrations/status").await).await;
+    let app = spawn_admin_app(pool, &EnvMap::new()).await;
+    let (status, body) = app.integrations_status().await;
     assert_eq!(status, 200);
     let providers = body["providers"].as_array().unwrap();
     assert_eq!(providers.len(), 17);
@@ -90,36 +46,27 @@ async fn without_keys_every_provider_is_unconfigured_with_a_fix(pool: PgPool) {
 
 #[sqlx::test]
 async fn verify_rejects_unknown_and_unconfigured_providers(pool: PgPool) {
-    let app = spawn_with_env(pool, &EnvMap::new()).await;
-    let (status, body) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider_id": "nope"}),
-    )
-    .await;
+    let app = spawn_admin_app(pool, &EnvMap::new()).await;
+    let (status, body) = app.verify_integration("nope").await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "INTEGRATION_UNKNOWN_PROVIDER");
-    let (status, body) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider_id": "fred"}),
-    )
-    .await;
+    let (status, body) = app.verify_integration("fred").await;
     assert_eq!(status, 409);
     assert_eq!(error_code(&body), "INTEGRATION_KEY_MISSING");
     assert_eq!(
         body["error"]["details"]["missing_env_vars"],
         json!(["FRED_API_KEY"])
     );
-    let (status, body) = envelope(app.get("/api/integrations/nope/events").await).await;
+    let (status, body) = app.integration_events("nope", "").await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "INTEGRATION_UNKNOWN_PROVIDER");
-    let (status, body) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider": "fred"}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/integrations/verify",
+            Some(json!({"provider": "fred"})),
+        )
+        .await;
     assert!((400..500).contains(&status), "{body}");
 }
 
@@ -135,9 +82,9 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
         .mount(&server)
         .await;
     let env = env_for("openai", &server.uri());
-    let app = spawn_with_env(pool.clone(), &env).await;
+    let app = spawn_admin_app(pool.clone(), &env).await;
 
-    let (_, before) = envelope(app.get("/api/integrations/status").await).await;
+    let (_, before) = app.integrations_status().await;
     let openai = provider(&before, "openai");
     assert_eq!(openai["configured"], true);
     assert_eq!(openai["connected"], Value::Null, "unknown until verified");
@@ -158,7 +105,7 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
     assert_eq!(body["connected"], true);
     let trace = body["trace_id"].as_str().unwrap().to_owned();
 
-    let events = wait_for_events(&pool, "openai", 1).await;
+    let events = wait_for_usage_events(&pool, "openai", 1).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].status, UsageStatus::Verify);
     assert_eq!(
@@ -174,8 +121,8 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
     assert_eq!(system, ("INTEGRATION_VERIFIED".to_owned(), trace));
 
     // A restarted process still knows the outcome.
-    let restarted = spawn_with_env(pool.clone(), &env).await;
-    let (_, after) = envelope(restarted.get("/api/integrations/status").await).await;
+    let restarted = spawn_admin_app(pool.clone(), &env).await;
+    let (_, after) = restarted.integrations_status().await;
     let openai = provider(&after, "openai");
     assert_eq!(openai["connected"], true);
     assert!(openai["last_verified_at"].is_string());
@@ -184,8 +131,8 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
     assert_eq!(openai["proof_of_use_count_24h"], 0);
 
     // Pointed at another endpoint, the old result proves nothing.
-    let moved = spawn_with_env(pool.clone(), &env_for("openai", "http://127.0.0.1:9")).await;
-    let (_, body) = envelope(moved.get("/api/integrations/status").await).await;
+    let moved = spawn_admin_app(pool.clone(), &env_for("openai", "http://127.0.0.1:9")).await;
+    let (_, body) = moved.integrations_status().await;
     assert_eq!(provider(&body, "openai")["connected"], Value::Null);
 
     // A failing verify turns connected false with the vendor's reason and a fix.
@@ -194,17 +141,16 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"message": format!("Incorrect API key provided: {FAKE_KEY}"), "code": "invalid_api_key"}})))
         .mount(&server)
         .await;
-    let (status, body) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider_id": "openai"}),
-    )
-    .await;
+    let (status, body) = app.verify_integration("openai").await;
     assert_eq!(status, 200);
     assert_eq!(body["outcome"], "invalid_credentials");
     assert_eq!(body["error_code"], "INVALID_CREDENTIALS");
-    wait_for_events(&pool, "openai", 2).await;
-    let res = app.get("/api/integrations/status").await;
+    wait_for_usage_events(&pool, "openai", 2).await;
+    let res = app
+        .http("GET", "/api/integrations/status")
+        .send()
+        .await
+        .unwrap();
     let raw = res.text().await.unwrap();
     assert!(!raw.contains(FAKE_KEY), "{raw}");
     let body: Value = serde_json::from_str(&raw).unwrap();
@@ -219,22 +165,22 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
             .contains("replace")
     );
 
-    let res = app.get("/api/integrations/openai/events").await;
+    let res = app
+        .http("GET", "/api/integrations/openai/events")
+        .send()
+        .await
+        .unwrap();
     let raw = res.text().await.unwrap();
     assert!(!raw.contains(FAKE_KEY), "{raw}");
     let body: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     assert_eq!(body["items"][0]["error_code"], "INVALID_CREDENTIALS");
-    let (_, page) = envelope(app.get("/api/integrations/openai/events?limit=1").await).await;
+    let (_, page) = app.integration_events("openai", "limit=1").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     let cursor = page["next_cursor"].as_str().unwrap();
-    let (_, next) = envelope(
-        app.get(&format!(
-            "/api/integrations/openai/events?limit=1&cursor={cursor}"
-        ))
-        .await,
-    )
-    .await;
+    let (_, next) = app
+        .integration_events("openai", &format!("limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(next["items"][0]["status"], "VERIFY");
     assert_eq!(next["next_cursor"], Value::Null);
 
@@ -255,7 +201,7 @@ async fn verify_records_events_and_drives_connected_across_restarts(pool: PgPool
 
 #[sqlx::test]
 async fn status_counts_come_from_the_rollups(pool: PgPool) {
-    let now = crate::helpers::now();
+    let now = crate::support::now();
     let mut events = Vec::new();
     for (minutes_ago, status, code) in [
         (5, UsageStatus::Ok, None),
@@ -278,8 +224,8 @@ async fn status_counts_come_from_the_rollups(pool: PgPool) {
     usage_events::insert_many(&pool, &events[3..])
         .await
         .unwrap();
-    let app = spawn_with_env(pool, &EnvMap::new()).await;
-    let (_, body) = envelope(app.get("/api/integrations/status").await).await;
+    let app = spawn_admin_app(pool, &EnvMap::new()).await;
+    let (_, body) = app.integrations_status().await;
     let p = provider(&body, "polygon");
     assert_eq!(p["proof_of_use_count_24h"], 3);
     assert_eq!(p["last_error_code_24h"], "TIMEOUT");
@@ -296,8 +242,8 @@ async fn status_counts_come_from_the_rollups(pool: PgPool) {
 
 #[sqlx::test]
 async fn profit_variables_is_an_honest_empty_list(pool: PgPool) {
-    let app = spawn_with_env(pool.clone(), &EnvMap::new()).await;
-    let (status, body) = envelope(app.get("/api/profit-variables").await).await;
+    let app = spawn_admin_app(pool.clone(), &EnvMap::new()).await;
+    let (status, body) = app.profit_variables("").await;
     assert_eq!(status, 200);
     assert_eq!(body["items"], json!([]));
     assert_eq!(body["next_cursor"], Value::Null);
@@ -309,9 +255,9 @@ async fn profit_variables_is_an_honest_empty_list(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let (_, body) = envelope(app.get("/api/profit-variables").await).await;
+    let (_, body) = app.profit_variables("").await;
     assert_eq!(body["items"][0]["name"], "fred_cpi_yoy");
     assert_eq!(body["items"][0]["state"], "ACTIVE");
-    let (status, _) = envelope(app.get("/api/profit-variables?limit=0").await).await;
+    let (status, _) = app.profit_variables("limit=0").await;
     assert_eq!(status, 422);
 }

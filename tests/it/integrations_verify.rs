@@ -6,6 +6,7 @@ use std::{
     time::Duration,
 };
 
+use crate::support::{FAKE_KEY, env_for};
 use serde_json::{Value, json};
 use tradeplane::clock::Clock;
 use tradeplane::domain::{
@@ -17,7 +18,6 @@ use tradeplane::domain::{
 use tradeplane::integrations::{
     Integrations,
     providers::{self, VerifyReport},
-    registry::{EnvMap, spec},
     usage::MemoryUsageSink,
 };
 use tradeplane::store::usage_events::UsageStatus;
@@ -25,26 +25,6 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{any, header, method, path},
 };
-
-/// Recognisable fake key: it must appear in no log line, response or event.
-pub const FAKE_KEY: &str = "FAKEKEY-must-never-leak-4242";
-
-/// Env for `id` with every required variable set to the fake key and the base URL at `base`.
-pub fn env_for(id: &str, base: &str) -> EnvMap {
-    let spec = spec(id).unwrap();
-    let mut env = EnvMap::new();
-    for var in spec.required_env_vars {
-        let value = match *var {
-            "TRADOVATE_CID" => "42".to_owned(),
-            "REDIS_URL" => format!("redis://:{FAKE_KEY}@127.0.0.1:6379/0"),
-            "DISCORD_WEBHOOK_URL" => format!("https://discord.com/api/webhooks/123/{FAKE_KEY}"),
-            _ => FAKE_KEY.to_owned(),
-        };
-        env.insert((*var).to_owned(), value);
-    }
-    env.insert(spec.base_url_var(), base.to_owned());
-    env
-}
 
 struct Case {
     id: &'static str,
@@ -424,7 +404,7 @@ async fn ironbeam_logs_in_reads_one_account_call_and_logs_out() {
 async fn tradovate_maps_login_answers_and_reuses_its_token() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/auth/accesstokenrequest"))
-        .respond_with(json_reply(200, json!({"accessToken": "tok-tv-1", "mdAccessToken": "md", "expirationTime": (crate::helpers::now() + chrono::Duration::minutes(80)).to_rfc3339(), "userId": 7, "name": "u", "hasLive": false})))
+        .respond_with(json_reply(200, json!({"accessToken": "tok-tv-1", "mdAccessToken": "md", "expirationTime": (crate::support::now() + chrono::Duration::minutes(80)).to_rfc3339(), "userId": 7, "name": "u", "hasLive": false})))
         .expect(1)
         .mount(&server).await;
     Mock::given(method("GET"))

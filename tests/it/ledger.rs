@@ -7,20 +7,17 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 use sqlx::PgPool;
 use tradeplane::domain::{
-    execution::{OrderStatus, OrderType},
-    instruments::Symbol,
-    positions::Position,
-    risk::Stage,
-    side::Side,
-    timeframe::Timeframe,
+    instruments::Symbol, positions::Position, risk::Stage, side::Side, timeframe::Timeframe,
 };
 use tradeplane::store::{
     bots::{self, NewBot},
     fills::{self, Booked, FillBooking},
-    orders::{self, NewOrder, Order},
+    orders::Order,
     positions, trades,
 };
 use uuid::Uuid;
+
+use crate::support::fixtures::working_order;
 
 async fn bot(pool: &PgPool) -> Uuid {
     bots::insert(
@@ -34,38 +31,11 @@ async fn bot(pool: &PgPool) -> Uuid {
             risk_limits: json!({}),
             created_by: None,
         },
-        crate::helpers::now(),
+        crate::support::now(),
     )
     .await
     .unwrap()
     .id
-}
-
-pub(crate) async fn working(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty: i32) -> Order {
-    let mut conn = pool.acquire().await.unwrap();
-    orders::insert_once(
-        &mut conn,
-        NewOrder {
-            bot_id: bot,
-            run_id: None,
-            decision_trace_id: None,
-            idempotency_key: key.into(),
-            symbol: Symbol::Es,
-            side,
-            quantity: qty,
-            order_type: OrderType::Market,
-            limit_price: None,
-            stop_price: None,
-            stage: Stage::Paper,
-            status: OrderStatus::Working,
-            decision_bar_at: None,
-            reference_price: None,
-        },
-        crate::helpers::now(),
-    )
-    .await
-    .unwrap()
-    .0
 }
 
 /// Books one fill the way the runner does; returns the trade it touched.
@@ -118,9 +88,9 @@ async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
     let mut p = Position::flat(Symbol::Es);
 
     // Buy 1 @ 5000 then 1 @ 5010: one LONG trade of 2 @ 5005, commission 4.50.
-    let o1 = working(&pool, bot, "k1", Side::Buy, 1).await;
+    let o1 = working_order(&pool, bot, "k1", Side::Buy, 1).await;
     let t1 = trade_of(&fill(&pool, &mut p, &o1, Side::Buy, 1, dec!(5000), 1).await);
-    let o2 = working(&pool, bot, "k2", Side::Buy, 1).await;
+    let o2 = working_order(&pool, bot, "k2", Side::Buy, 1).await;
     assert_eq!(
         trade_of(&fill(&pool, &mut p, &o2, Side::Buy, 1, dec!(5010), 2).await),
         t1
@@ -138,7 +108,7 @@ async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
     assert_eq!(p.quantity, 2);
 
     // Sell 1 @ 5020: realizes 15 points × $50 = 750; the trade stays open with exit 5020.
-    let o3 = working(&pool, bot, "k3", Side::Sell, 1).await;
+    let o3 = working_order(&pool, bot, "k3", Side::Sell, 1).await;
     fill(&pool, &mut p, &o3, Side::Sell, 1, dec!(5020), 3).await;
     let t = trades::get(&pool, t1).await.unwrap().unwrap();
     assert_eq!(
@@ -148,7 +118,7 @@ async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
 
     // Sell 3 @ 4995: closes the last long (−10 × 50 = −500, avg exit (5020 + 4995) / 2) and
     // opens a SHORT 2 @ 4995 carrying 2/3 of the fill's commission.
-    let o4 = working(&pool, bot, "k4", Side::Sell, 3).await;
+    let o4 = working_order(&pool, bot, "k4", Side::Sell, 3).await;
     let t2 = trade_of(&fill(&pool, &mut p, &o4, Side::Sell, 3, dec!(4995), 4).await);
     assert_ne!(t2, t1);
     let t = trades::get(&pool, t1).await.unwrap().unwrap();
@@ -170,7 +140,7 @@ async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
     );
 
     // Buy 2 @ 4990: the short closes, +5 × 2 × 50 = 500.
-    let o5 = working(&pool, bot, "k5", Side::Buy, 2).await;
+    let o5 = working_order(&pool, bot, "k5", Side::Buy, 2).await;
     fill(&pool, &mut p, &o5, Side::Buy, 2, dec!(4990), 5).await;
     let s = trades::get(&pool, t2).await.unwrap().unwrap();
     assert_eq!(

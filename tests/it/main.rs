@@ -1,4 +1,7 @@
 //! Integration tests: the real server on a random port against a fresh Postgres database.
+//! Case files use `support` (the harness) only, never each other.
+
+mod support;
 
 mod ai_ops;
 mod alerts;
@@ -12,7 +15,6 @@ mod bots;
 mod engine_parity;
 mod envelope;
 mod events_stream;
-mod helpers;
 mod integrations;
 mod integrations_verify;
 mod ledger;

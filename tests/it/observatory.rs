@@ -11,26 +11,16 @@ use tradeplane::integrations::registry::EnvMap;
 use tradeplane::runtime::{Fault, RunnerOptions, RuntimeConfig, ScorerConfig};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
-use crate::helpers::{TestApp, envelope, spawn_app_with_env, spawn_app_with_runtime_config};
-use crate::integrations_verify::env_for;
-use crate::runtime::{bot_row, test_config};
-use crate::sandbox::start_sandbox;
+use crate::support::{
+    TestApp, env_for,
+    fixtures::{bot_row, runtime_config as test_config, start_sandbox, until},
+    spawn_app_with_env, spawn_app_with_runtime_config,
+};
 
 async fn status(app: &TestApp) -> Value {
-    let (code, body) = envelope(app.get("/api/system/status").await).await;
+    let (code, body) = app.system_status().await;
     assert_eq!(code, 200, "{body}");
     body
-}
-
-async fn eventually(what: &str, mut f: impl AsyncFnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn codes(body: &Value) -> Vec<(String, String)> {
@@ -54,7 +44,7 @@ async fn status_is_blocked_without_keys_and_lifts_once_sandbox_keys_are_verified
         .await
         .signed_in_as_admin()
         .await;
-    let body = eventually("a first tick", async || {
+    let body = until("a first tick", async || {
         let b = status(&app).await;
         (b["scheduler"]["loop_health"] == "OK").then_some(b)
     })
@@ -89,7 +79,7 @@ async fn status_is_blocked_without_keys_and_lifts_once_sandbox_keys_are_verified
         .signed_in_as_admin()
         .await;
     // Before verify, a key alone proves nothing.
-    let body = eventually("a first tick", async || {
+    let body = until("a first tick", async || {
         let b = status(&app).await;
         (b["scheduler"]["loop_health"] == "OK" && b["integrations"]["connected"].is_u64())
             .then_some(b)
@@ -100,17 +90,10 @@ async fn status_is_blocked_without_keys_and_lifts_once_sandbox_keys_are_verified
         "{body}"
     );
     for provider in ["databento", "polygon", "ironbeam", "tradovate", "openai"] {
-        let (code, b) = envelope(
-            app.post(
-                "/api/integrations/verify",
-                json!({ "provider_id": provider }),
-            )
-            .await,
-        )
-        .await;
+        let (code, b) = app.verify_integration(provider).await;
         assert_eq!(code, 200, "{provider}: {b}");
     }
-    let body = eventually("the verifies to reach the status", async || {
+    let body = until("the verifies to reach the status", async || {
         let b = status(&app).await;
         (b["system_status"] != "BLOCKED").then_some(b)
     })
@@ -142,9 +125,8 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
     rt.start_runner(bot, opts).await.unwrap();
     // The baseline must already hold the bot's first evaluation: scored before it, the bot
     // has less evidence than after, and the drop would be measured against an empty score.
-    let before = eventually("a first score after an evaluation", async || {
-        let path = format!("/api/bots/{bot}/autonomy-score");
-        let (_, b) = envelope(app.post(&path, json!({})).await).await;
+    let before = until("a first score after an evaluation", async || {
+        let (_, b) = app.rescore_bot(&bot).await;
         let s = &b["autonomy_score"];
         let evaluated = s["breakdown"]["sub_scores"]
             .as_array()?
@@ -172,20 +154,20 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
             .inject_fault(bot, Fault::Fail(format!("drill {n}")))
             .await;
         if n < 3 {
-            eventually("the restart", async || {
+            until("the restart", async || {
                 let r = rt.runner(bot)?;
                 (r.restart_count == n && r.status.is_live()).then_some(json!(null))
             })
             .await;
         }
     }
-    eventually("the breaker to open", async || {
+    until("the breaker to open", async || {
         (rt.runner(bot)?.breaker_state == BreakerState::Open).then_some(json!(null))
     })
     .await;
     let opened = Instant::now();
-    let after = eventually("the score to drop", async || {
-        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+    let after = until("the score to drop", async || {
+        let (_, b) = app.autonomy_score(&bot).await;
         let s = &b["autonomy_score"];
         (s["autonomy_tier"] == "LOCKED" && s["supervisor_trust_score"] == 0).then(|| s.clone())
     })
@@ -222,11 +204,7 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
         "{body}"
     );
     // POST re-scores on demand, with the same verdict.
-    let (code, b) = envelope(
-        app.post(&format!("/api/bots/{bot}/autonomy-score"), json!({}))
-            .await,
-    )
-    .await;
+    let (code, b) = app.rescore_bot(&bot).await;
     assert_eq!(code, 200, "{b}");
     assert_eq!(b["autonomy_score"]["autonomy_tier"], "LOCKED");
 }
@@ -256,7 +234,7 @@ async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(p
         .await;
     let bot = bot_row(&pool).await;
     let score = async || {
-        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+        let (_, b) = app.autonomy_score(&bot).await;
         b["autonomy_score"].clone()
     };
     // The start-up pass may or may not have seen the bot; either way nothing re-scores it
@@ -265,19 +243,12 @@ async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(p
     let before = score().await["last_updated_at"].clone();
 
     for _ in 0..3 {
-        let (code, b) = envelope(
-            app.post(
-                "/api/integrations/verify",
-                json!({ "provider_id": "polygon" }),
-            )
-            .await,
-        )
-        .await;
+        let (code, b) = app.verify_integration("polygon").await;
         assert_eq!(code, 200, "{b}");
         assert_eq!(b["outcome"], "provider_error", "{b}");
     }
     let opened = Instant::now();
-    let s = eventually("a score after the breaker opened", async || {
+    let s = until("a score after the breaker opened", async || {
         let s = score().await;
         (!s.is_null() && s["last_updated_at"] != before).then_some(s)
     })
@@ -319,8 +290,8 @@ async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool
     .await
     .unwrap();
     // No market data, no evidence: the scorer locks it, and its next evaluations say so.
-    let blocked = eventually("a no-trade naming the tier", async || {
-        let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/no-trade-traces")).await).await;
+    let blocked = until("a no-trade naming the tier", async || {
+        let (_, b) = app.no_trade_traces(&bot, "").await;
         b["items"]
             .as_array()?
             .iter()
@@ -345,7 +316,7 @@ async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool
         "{tier}"
     );
     // The score that locked it is stored with its breakdown.
-    let (_, b) = envelope(app.get(&format!("/api/bots/{bot}/autonomy-score")).await).await;
+    let (_, b) = app.autonomy_score(&bot).await;
     assert!(b["autonomy_score"]["breakdown"]["gates"].is_array(), "{b}");
 }
 
@@ -357,7 +328,7 @@ async fn with_postgres_gone_the_status_still_answers_blocked(pool: PgPool) {
         .await
         .signed_in_as_admin()
         .await;
-    eventually("a current snapshot", async || {
+    until("a current snapshot", async || {
         let b = status(&app).await;
         (!codes(&b).iter().any(|(c, _)| c == "DATABASE_UNAVAILABLE")).then_some(b)
     })
@@ -382,7 +353,7 @@ async fn with_postgres_gone_the_status_still_answers_blocked(pool: PgPool) {
         .execute(&admin)
         .await
         .unwrap();
-    let body = eventually("DATABASE_UNAVAILABLE", async || {
+    let body = until("DATABASE_UNAVAILABLE", async || {
         let started = Instant::now();
         let b = status(&app).await;
         assert!(

@@ -5,12 +5,12 @@ use std::path::Path;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{error_code, spawn_app};
+use crate::support::{error_code, spawn_app};
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 
-async fn spec(app: &crate::helpers::TestApp) -> Value {
-    let res = app.get("/api/openapi.json").await;
+async fn spec(app: &crate::support::TestApp) -> Value {
+    let res = app.http("GET", "/api/openapi.json").send().await.unwrap();
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }

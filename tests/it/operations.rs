@@ -2,12 +2,12 @@
 
 use sqlx::PgPool;
 
-use crate::helpers::{envelope, error_code, spawn_app};
+use crate::support::{error_code, spawn_app};
 
 #[sqlx::test]
 async fn ready_when_database_is_up_and_migrated(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (status, body) = envelope(app.get("/readyz").await).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ready"], true);
     assert_eq!(body["migrations"], "current");
@@ -25,7 +25,7 @@ async fn not_ready_with_a_pending_migration(pool: PgPool) {
         .await
         .unwrap();
     let app = spawn_app(pool).await;
-    let (status, body) = envelope(app.get("/readyz").await).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, 503);
     assert_eq!(error_code(&body), "DATABASE_UNAVAILABLE");
     assert_eq!(body["error"]["details"]["pending_migrations"][0], latest);
@@ -35,11 +35,11 @@ async fn not_ready_with_a_pending_migration(pool: PgPool) {
 async fn not_ready_when_the_database_is_gone(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     pool.close().await;
-    let (status, body) = envelope(app.get("/readyz").await).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, 503);
     assert_eq!(error_code(&body), "DATABASE_UNAVAILABLE");
     // Liveness does not depend on the database.
-    let (status, _) = envelope(app.get("/healthz").await).await;
+    let (status, _) = app.healthz().await;
     assert_eq!(status, 200);
 }
 
@@ -47,14 +47,14 @@ async fn not_ready_when_the_database_is_gone(pool: PgPool) {
 async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
     for _ in 0..3 {
-        app.get("/api/errors").await;
+        app.http("GET", "/api/errors").send().await.unwrap();
     }
     app.client
         .delete(app.url("/api/errors"))
         .send()
         .await
         .unwrap();
-    let res = app.get("/metrics").await;
+    let res = app.http("GET", "/metrics").send().await.unwrap();
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
     // The recorder is process-wide and other tests run in parallel: check presence, not totals.

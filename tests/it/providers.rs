@@ -20,16 +20,16 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::{
-    helpers::{TestApp, envelope, error_code, serve_state, test_config},
-    integrations::{post, spawn_with_env, wait_for_events},
-    integrations_verify::env_for,
+use crate::support::{
+    TestApp, env_for, error_code,
+    fixtures::{until, wait_for_usage_events},
+    serve_state, spawn_admin_app, test_config,
 };
 
 fn config(env: &EnvMap) -> RuntimeConfig {
     RuntimeConfig {
         provider_env: env.clone(),
-        ..crate::runtime::test_config()
+        ..crate::support::fixtures::runtime_config()
     }
 }
 
@@ -40,16 +40,6 @@ fn health(app: &TestApp, id: &str) -> ProviderHealth {
         .into_iter()
         .find(|h| h.provider_id == id)
         .unwrap()
-}
-
-async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn openai_failing() -> MockServer {
@@ -68,16 +58,11 @@ async fn three_failures_open_the_breaker_and_the_fourth_call_never_reaches_the_v
 ) {
     let server = openai_failing().await;
     let env = env_for("openai", &server.uri());
-    let app = spawn_with_env(pool.clone(), &env).await;
+    let app = spawn_admin_app(pool.clone(), &env).await;
     assert_eq!(health(&app, "openai").breaker_state, BreakerState::Closed);
 
     for i in 1..=3 {
-        let (status, body) = post(
-            &app,
-            "/api/integrations/verify",
-            json!({"provider_id": "openai"}),
-        )
-        .await;
+        let (status, body) = app.verify_integration("openai").await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["outcome"], "provider_error", "call {i}: {body}");
     }
@@ -86,12 +71,7 @@ async fn three_failures_open_the_breaker_and_the_fourth_call_never_reaches_the_v
     assert_eq!(h.breaker_state, BreakerState::Open);
     assert_eq!(h.last_error_code.as_deref(), Some("PROVIDER_HTTP_5XX"));
 
-    let (status, body) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider_id": "openai"}),
-    )
-    .await;
+    let (status, body) = app.verify_integration("openai").await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(error_code(&body), "CIRCUIT_BREAKER_OPEN");
     assert!(
@@ -106,7 +86,7 @@ async fn three_failures_open_the_breaker_and_the_fourth_call_never_reaches_the_v
     assert_eq!(health(&app, "openai").refused, 1);
 
     // Three real verifies and one refusal, which says no request was made.
-    let events = wait_for_events(&pool, "openai", 4).await;
+    let events = wait_for_usage_events(&pool, "openai", 4).await;
     assert_eq!(events.len(), 4);
     let refused: Vec<_> = events
         .iter()
@@ -130,7 +110,7 @@ async fn three_failures_open_the_breaker_and_the_fourth_call_never_reaches_the_v
     assert!(opened.1.contains("provider:openai"), "{}", opened.1);
 
     // The runtime status lists the provider's breaker next to the runners'.
-    let (_, status) = envelope(app.get("/api/runtime/status").await).await;
+    let (_, status) = app.runtime_status().await;
     let breaker = status["breakers"]
         .as_array()
         .unwrap()
@@ -187,18 +167,13 @@ async fn verify_through_the_api_runs_in_the_actor_once(pool: PgPool) {
         )
         .mount(&server)
         .await;
-    let app = spawn_with_env(pool.clone(), &env_for("openai", &server.uri())).await;
+    let app = spawn_admin_app(pool.clone(), &env_for("openai", &server.uri())).await;
     assert_eq!(health(&app, "openai").last_ok_at, None);
-    let (status, body) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider_id": "openai"}),
-    )
-    .await;
+    let (status, body) = app.verify_integration("openai").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["outcome"], "ok");
     assert!(health(&app, "openai").last_ok_at.is_some());
-    let events = wait_for_events(&pool, "openai", 1).await;
+    let events = wait_for_usage_events(&pool, "openai", 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let events_later = usage_events::latest_for_provider(&pool, "openai", 10)
         .await
@@ -220,7 +195,7 @@ async fn a_failed_provider_actor_is_restarted_by_the_providers_supervisor(pool: 
         )
         .mount(&server)
         .await;
-    let app = spawn_with_env(pool.clone(), &env_for("openai", &server.uri())).await;
+    let app = spawn_admin_app(pool.clone(), &env_for("openai", &server.uri())).await;
     let rt = app.state.runtime.clone();
     rt.fail_provider("openai", "injected failure").unwrap();
     until("the restart", async || {
@@ -260,7 +235,7 @@ async fn bars_go_through_the_actor_and_a_bad_request_does_not_count(pool: PgPool
         .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
         .mount(&server)
         .await;
-    let app = spawn_with_env(pool.clone(), &env_for("polygon", &server.uri())).await;
+    let app = spawn_admin_app(pool.clone(), &env_for("polygon", &server.uri())).await;
     let rt = app.state.runtime.clone();
     let request = |instrument: Symbol| BarsRequest {
         instrument,
@@ -316,7 +291,7 @@ async fn after_the_cool_down_one_probe_closes_the_breaker(pool: PgPool) {
         )
         .mount(&server)
         .await;
-    let clock = Clock::manual(crate::helpers::now());
+    let clock = Clock::manual(crate::support::now());
     let env = env_for("openai", &server.uri());
     let runtime = Runtime::start(
         pool.clone(),
@@ -411,7 +386,7 @@ async fn provider_events(pool: &PgPool, provider: &str, code: &str) -> Vec<Value
 #[sqlx::test]
 async fn a_killed_breaker_actor_of_an_open_breaker_is_restarted_open(pool: PgPool) {
     let server = openai_down_then_up().await;
-    let clock = Clock::manual(crate::helpers::now());
+    let clock = Clock::manual(crate::support::now());
     let env = env_for("openai", &server.uri());
     let runtime = Runtime::start(
         pool.clone(),
@@ -481,11 +456,10 @@ async fn a_killed_breaker_actor_of_an_open_breaker_is_restarted_open(pool: PgPoo
 #[sqlx::test]
 async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
     let server = openai_down_then_up().await;
-    let app = spawn_with_env(pool.clone(), &env_for("openai", &server.uri())).await;
-    let verify = json!({"provider_id": "openai"});
+    let app = spawn_admin_app(pool.clone(), &env_for("openai", &server.uri())).await;
     let mut last_trace = Value::Null;
     for _ in 0..3 {
-        let (status, body) = post(&app, "/api/integrations/verify", verify.clone()).await;
+        let (status, body) = app.verify_integration("openai").await;
         assert_eq!((status, &body["outcome"]), (200, &json!("provider_error")));
         last_trace = body["trace_id"].clone();
     }
@@ -501,39 +475,34 @@ async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
     })
     .await;
     assert_eq!(json!(opened), last_trace);
-    let (status, body) = post(&app, "/api/integrations/verify", verify.clone()).await;
+    let (status, body) = app.verify_integration("openai").await;
     assert_eq!((status, error_code(&body)), (409, "CIRCUIT_BREAKER_OPEN"));
-    let reset = |client: &reqwest::Client, id: &str| {
-        client
-            .post(app.url(&format!("/api/integrations/{id}/breaker/reset")))
-            .send()
-    };
 
     let admin = app.admin_client().await;
     let viewer = app
         .user_with_role(&admin, "viewer@example.com", "viewer")
         .await;
-    let (status, body) = envelope(reset(&viewer.client, "openai").await.unwrap()).await;
+    let (status, body) = app.as_user(&viewer).reset_breaker("openai").await;
     assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
     assert_eq!(health(&app, "openai").breaker_state, BreakerState::Open);
 
     let operator = app
         .user_with_role(&admin, "operator@example.com", "operator")
         .await;
-    let (status, body) = envelope(reset(&operator.client, "nope").await.unwrap()).await;
+    let (status, body) = app.as_user(&operator).reset_breaker("nope").await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "INTEGRATION_UNKNOWN_PROVIDER"),
         "{body}"
     );
-    let (status, body) = envelope(reset(&operator.client, "databento").await.unwrap()).await;
+    let (status, body) = app.as_user(&operator).reset_breaker("databento").await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "INTEGRATION_KEY_MISSING"),
         "{body}"
     );
 
-    let (status, body) = envelope(reset(&operator.client, "openai").await.unwrap()).await;
+    let (status, body) = app.as_user(&operator).reset_breaker("openai").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (&body["scope"], &body["state"], &body["failures_in_window"]),
@@ -542,14 +511,7 @@ async fn an_operator_resets_an_open_provider_breaker(pool: PgPool) {
     );
     assert_eq!(health(&app, "openai").breaker_state, BreakerState::Closed);
     // Calls pass again.
-    let res = operator
-        .client
-        .post(app.url("/api/integrations/verify"))
-        .json(&verify)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app.as_user(&operator).verify_integration("openai").await;
     assert_eq!((status, &body["outcome"]), (200, &json!("ok")), "{body}");
     assert_eq!(server.received_requests().await.unwrap().len(), 4);
 
@@ -577,13 +539,8 @@ async fn without_a_running_runtime_a_reset_answers_as_verify_does(pool: PgPool) 
         &env_for("openai", &server.uri()),
     );
     let app = serve_state(state).await.signed_in_as_admin().await;
-    let (verify_status, verify) = post(
-        &app,
-        "/api/integrations/verify",
-        json!({"provider_id": "openai"}),
-    )
-    .await;
-    let (status, body) = post(&app, "/api/integrations/openai/breaker/reset", json!({})).await;
+    let (verify_status, verify) = app.verify_integration("openai").await;
+    let (status, body) = app.reset_breaker("openai").await;
     assert_eq!(
         (status, error_code(&body)),
         (verify_status, error_code(&verify)),

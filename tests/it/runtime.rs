@@ -2,7 +2,7 @@
 //! failures → backoff → breaker → refused restarts, stuck runners → kill latch → re-arm,
 //! breaker persistence across a restart, the scheduler's bar clock.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -11,81 +11,21 @@ use tradeplane::clock::Clock;
 use tradeplane::domain::{bot::BotStatus, breaker::BreakerState, timeframe::Timeframe};
 use tradeplane::runtime::lifecycle::Lifecycle;
 use tradeplane::runtime::{
-    Fault, LoopHealth, RunnerConfig, RunnerOptions, Runtime, RuntimeConfig, RuntimeError,
-    RuntimeHandle, SchedulerConfig,
+    Fault, LoopHealth, RunnerOptions, Runtime, RuntimeConfig, RuntimeError, RuntimeHandle,
+    SchedulerConfig,
 };
 use tradeplane::store::jobs::{self, JobError, JobStatus, NewJob, TransitionDetails};
 use tradeplane_actors::Backoff;
 use uuid::Uuid;
 
-use crate::helpers::{
-    envelope, error_code, spawn_app, spawn_app_with_runtime, spawn_app_with_runtime_config,
+use crate::support::{
+    error_code,
+    fixtures::{bot_row, runtime_config as test_config, until},
+    spawn_app, spawn_app_with_runtime, spawn_app_with_runtime_config,
 };
-
-/// Small limits so supervision plays out in about a second.
-pub fn test_config() -> RuntimeConfig {
-    RuntimeConfig {
-        runner: RunnerConfig {
-            beat_every: Duration::from_millis(50),
-            heartbeat_timeout: Duration::from_millis(400),
-            shutdown_timeout: Duration::from_millis(300),
-            backoff: Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5))
-                .jitter(0.0),
-            stuck_kill_after: 2,
-            healthy_after: Duration::from_millis(200),
-        },
-        scheduler: SchedulerConfig {
-            job_sweep_every: Duration::from_millis(200),
-            heartbeat_flush_every: Duration::from_millis(200),
-            ..SchedulerConfig::default()
-        },
-        heartbeat_check: Duration::from_millis(50),
-        autonomy: tradeplane::runtime::ScorerConfig {
-            every: Duration::from_millis(300),
-            debounce: Duration::from_millis(20),
-            enabled: true,
-        },
-        ..RuntimeConfig::default()
-    }
-}
 
 fn up_as(status: BotStatus, want: BotStatus) -> bool {
     status == want || (want == BotStatus::Running && status == BotStatus::Suspended)
-}
-
-/// A PAPER bot row for a runner to load (runners read their bot from Postgres).
-pub async fn bot_row(pool: &PgPool) -> Uuid {
-    let bot = tradeplane::store::bots::insert(
-        pool,
-        tradeplane::store::bots::NewBot {
-            name: format!("rt-{}", Uuid::now_v7()),
-            symbol: tradeplane::domain::instruments::Symbol::Es,
-            timeframe: Timeframe::S1,
-            stage: tradeplane::domain::risk::Stage::Paper,
-            strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4, "average": "sma"}}),
-            risk_limits: json!({}),
-            created_by: None,
-        },
-        crate::helpers::now(),
-    )
-    .await
-    .unwrap();
-    bot.id
-}
-
-async fn until<F, Fut, T>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Waits for `want`; RUNNING also accepts SUSPENDED (a runner that is up but gated: these
@@ -275,7 +215,7 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
         .unwrap();
     // The runtime's scheduler sweeps every 200 ms in tests.
     let body = until("the stale job to time out", || async {
-        let (status, body) = envelope(app.get(&format!("/api/jobs/{}", stale.id)).await).await;
+        let (status, body) = app.get_job(&stale.id).await;
         assert_eq!(status, 200);
         (body["job"]["status"] == "TIMEOUT").then_some(body)
     })
@@ -285,7 +225,7 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
     assert_eq!(last["to"], "TIMEOUT");
     assert_eq!(last["reason_code"], "HEARTBEAT_TIMEOUT");
     assert!(body["job"]["finished_at"].is_string());
-    let (_, body) = envelope(app.get(&format!("/api/jobs/{}", fresh.id)).await).await;
+    let (_, body) = app.get_job(&fresh.id).await;
     assert_eq!(body["job"]["status"], "RUNNING");
     // Written through the batching writer: it lands shortly after.
     until("the JOB_TIMEOUT system event", || async {
@@ -300,7 +240,7 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
     })
     .await;
     assert!(app.state.runtime.scheduler_health().jobs_timed_out >= 1);
-    let (status, body) = envelope(app.get("/api/runtime/status").await).await;
+    let (status, body) = app.runtime_status().await;
     assert_eq!(status, 200);
     assert!(body["scheduler"]["jobs_timed_out"].as_u64().unwrap() >= 1);
     assert!(body["telemetry"]["written_system"].as_u64().unwrap() >= 1);
@@ -309,7 +249,7 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
 #[sqlx::test]
 async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool) {
     let detached = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let (status, body) = envelope(detached.get("/api/runtime/status").await).await;
+    let (status, body) = detached.runtime_status().await;
     assert_eq!(status, 200);
     assert_eq!(body["scheduler"]["loop_health"], "UNKNOWN");
     assert_eq!(body["runners"], json!([]));
@@ -322,7 +262,7 @@ async fn runtime_status_shows_runners_and_unknown_without_a_runtime(pool: PgPool
     app.state.runtime.start_runner(bot, opts()).await.unwrap();
     status_is(&app.state.runtime, bot, BotStatus::Running).await;
     let body = until("a tick and a heartbeat", || async {
-        let (_, body) = envelope(app.get("/api/runtime/status").await).await;
+        let (_, body) = app.runtime_status().await;
         (body["scheduler"]["loop_health"] != "UNKNOWN"
             && body["runners"][0]["last_heartbeat_at"].is_string())
         .then_some(body)
@@ -377,11 +317,11 @@ async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/jobs?limit=2&cursor={c}"),
-            None => "/api/jobs?limit=2".into(),
+        let query = match &cursor {
+            Some(c) => format!("limit=2&cursor={c}"),
+            None => "limit=2".into(),
         };
-        let (status, body) = envelope(app.get(&path).await).await;
+        let (status, body) = app.list_jobs(&query).await;
         assert_eq!(status, 200, "{body}");
         let items = body["items"].as_array().unwrap();
         assert!(items.len() <= 2);
@@ -393,29 +333,27 @@ async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
     }
     assert_eq!(seen, vec![4, 3, 2, 1, 0], "newest first, each once");
 
-    let (_, body) = envelope(app.get("/api/jobs?kind=backtest").await).await;
+    let (_, body) = app.list_jobs("kind=backtest").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 3);
-    let (_, body) = envelope(app.get("/api/jobs?status=RUNNING").await).await;
+    let (_, body) = app.list_jobs("status=RUNNING").await;
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["payload"]["i"], 4);
-    let (_, body) = envelope(
-        app.get("/api/jobs?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z")
-            .await,
-    )
-    .await;
+    let (_, body) = app
+        .list_jobs("from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z")
+        .await;
     assert!(body["items"].as_array().unwrap().is_empty());
 
-    let (status, body) = envelope(app.get("/api/jobs?status=EXPLODED").await).await;
+    let (status, body) = app.list_jobs("status=EXPLODED").await;
     assert_eq!(status, 422);
     assert_eq!(error_code(&body), "VALIDATION_FAILED");
-    let (status, body) = envelope(app.get("/api/jobs?limit=0").await).await;
+    let (status, body) = app.list_jobs("limit=0").await;
     assert_eq!(status, 422, "{body}");
 
-    let (status, body) = envelope(app.get(&format!("/api/jobs/{}", Uuid::now_v7())).await).await;
+    let (status, body) = app.get_job(Uuid::now_v7()).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "JOB_NOT_FOUND");
-    let (status, body) = envelope(app.get("/api/jobs/not-a-uuid").await).await;
+    let (status, body) = app.get_job("not-a-uuid").await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["details"]["field"], "id");
 }
@@ -922,7 +860,7 @@ async fn the_bar_clock_and_every_stamp_follow_the_injected_clock(pool: PgPool) {
 
     // The API reads the same clock: its status shows the manual tick time, and the runtime's
     // own events are stamped on it.
-    let (_, body) = envelope(app.get("/api/runtime/status").await).await;
+    let (_, body) = app.runtime_status().await;
     assert_eq!(
         body["scheduler"]["last_tick_at"],
         "2026-11-25T15:12:00.500Z"

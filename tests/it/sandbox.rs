@@ -7,52 +7,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use tradeplane::{
     domain::{bars::Bar, instruments::Symbol, timeframe::Timeframe},
     integrations::{http::CallContext, registry::EnvMap},
     runtime::BarsRequest,
-    sandbox,
 };
 
-use crate::{
-    helpers::{TestApp, envelope},
-    integrations::{post, provider, spawn_with_env},
+use crate::support::{
+    TestApp,
+    fixtures::{provider, start_sandbox},
+    spawn_admin_app,
 };
-
-/// Starts the simulator on free ports and reads `.env.sandbox` pointed at them.
-pub async fn start_sandbox() -> EnvMap {
-    let (http, redis) = sandbox::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let http_addr = http.local_addr().unwrap().to_string();
-    let redis_addr = redis.local_addr().unwrap().to_string();
-    tokio::spawn(sandbox::serve(
-        http,
-        redis,
-        tradeplane::clock::Clock::system(),
-    ));
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.sandbox")).unwrap();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let v = v
-                .replace("127.0.0.1:9400", &http_addr)
-                .replace("127.0.0.1:9401", &redis_addr);
-            (k.to_owned(), v)
-        })
-        .collect()
-}
 
 async fn status(app: &TestApp) -> Value {
-    let (code, body) = envelope(app.get("/api/integrations/status").await).await;
+    let (code, body) = app.integrations_status().await;
     assert_eq!(code, 200);
     body
 }
@@ -72,7 +42,7 @@ async fn polygon_usage(app: &TestApp, want: i64) -> Value {
 #[sqlx::test]
 async fn sandbox_end_to_end(pool: PgPool) {
     // No keys: nothing configured, each with what is missing and how to fix it.
-    let bare = spawn_with_env(pool.clone(), &EnvMap::new()).await;
+    let bare = spawn_admin_app(pool.clone(), &EnvMap::new()).await;
     for p in status(&bare).await["providers"].as_array().unwrap() {
         assert_eq!(p["configured"], false);
         assert!(!p["missing_env_vars"].as_array().unwrap().is_empty());
@@ -80,7 +50,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
     }
 
     let env = start_sandbox().await;
-    let app = spawn_with_env(pool.clone(), &env).await;
+    let app = spawn_admin_app(pool.clone(), &env).await;
     let state = app.state.clone();
 
     let ids: Vec<String> = status(&app).await["providers"]
@@ -91,7 +61,7 @@ async fn sandbox_end_to_end(pool: PgPool) {
         .collect();
     assert_eq!(ids.len(), 17);
     for id in &ids {
-        let (code, body) = post(&app, "/api/integrations/verify", json!({"provider_id": id})).await;
+        let (code, body) = app.verify_integration(id).await;
         assert_eq!(code, 200, "{body}");
         // Alpha Vantage cannot prove a key valid, even against the simulator.
         let expected = if id == "alphavantage" {
@@ -314,7 +284,7 @@ fn regroup(bars: &[Bar], len: i64) -> Vec<(i64, Decimal, Decimal, Decimal, Decim
 #[sqlx::test]
 async fn sandbox_serves_every_timeframe_through_both_clients(pool: PgPool) {
     let env = start_sandbox().await;
-    let app = spawn_with_env(pool, &env).await;
+    let app = spawn_admin_app(pool, &env).await;
     // Tuesday 2026-11-24 09:00–09:15 CT.
     let (from, to) = ("2026-11-24T15:00:00Z", "2026-11-24T15:15:00Z");
     for provider in ["polygon", "databento"] {

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::Value;
 
-use crate::events_stream::SseClient;
+use crate::support::sse::SseClient;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tradeplane");
 
@@ -148,8 +148,8 @@ async fn admin_client(base: &str) -> reqwest::Client {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let cookies = crate::helpers::SessionCookies::from_response(&res).expect("session cookies");
-    crate::helpers::Signed::new(cookies).client
+    let cookies = crate::support::SessionCookies::from_response(&res).expect("session cookies");
+    crate::support::Signed::new(cookies).client
 }
 
 async fn event_codes(client: &reqwest::Client, base: &str) -> Vec<String> {

@@ -8,7 +8,7 @@ use tradeplane::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{envelope, error_code, spawn_app};
+use crate::support::{error_code, spawn_app};
 
 async fn seed(pool: &PgPool, n: usize) -> Uuid {
     let bot = Uuid::now_v7();
@@ -27,7 +27,7 @@ async fn seed(pool: &PgPool, n: usize) -> Uuid {
         if i % 4 == 0 {
             event = event.bot(bot).provider("databento");
         }
-        system_events::insert(pool, event, crate::helpers::now())
+        system_events::insert(pool, event, crate::support::now())
             .await
             .unwrap();
     }
@@ -41,11 +41,11 @@ async fn pages_walk_every_event_newest_first(pool: PgPool) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/system/events?limit=3&cursor={c}"),
-            None => "/api/system/events?limit=3".to_owned(),
+        let query = match &cursor {
+            Some(c) => format!("limit=3&cursor={c}"),
+            None => "limit=3".to_owned(),
         };
-        let (status, body) = envelope(app.get(&path).await).await;
+        let (status, body) = app.system_events(&query).await;
         assert_eq!(status, 200);
         let items = body["items"].as_array().unwrap();
         assert!(items.len() <= 3);
@@ -62,36 +62,21 @@ async fn pages_walk_every_event_newest_first(pool: PgPool) {
 async fn filters_narrow_the_list(pool: PgPool) {
     let bot = seed(&pool, 8).await;
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let count = |path: String| {
+    let count = |query: String| {
         let app = &app;
         async move {
-            let (status, body) = envelope(app.get(&path).await).await;
+            let (status, body) = app.system_events(&query).await;
             assert_eq!(status, 200, "{body}");
             body["items"].as_array().unwrap().len()
         }
     };
-    assert_eq!(count("/api/system/events?severity=SEV-2".into()).await, 4);
-    assert_eq!(
-        count("/api/system/events?code=TEST_EVENT_0".into()).await,
-        3
-    );
-    assert_eq!(count(format!("/api/system/events?bot_id={bot}")).await, 2);
-    assert_eq!(
-        count("/api/system/events?provider_id=databento".into()).await,
-        2
-    );
-    assert_eq!(
-        count("/api/system/events?from=2100-01-01T00:00:00Z".into()).await,
-        0
-    );
-    assert_eq!(
-        count("/api/system/events?to=2000-01-01T00:00:00Z".into()).await,
-        0
-    );
-    assert_eq!(
-        count("/api/system/events?severity=INFO&code=TEST_EVENT_1".into()).await,
-        1
-    );
+    assert_eq!(count("severity=SEV-2".into()).await, 4);
+    assert_eq!(count("code=TEST_EVENT_0".into()).await, 3);
+    assert_eq!(count(format!("bot_id={bot}")).await, 2);
+    assert_eq!(count("provider_id=databento".into()).await, 2);
+    assert_eq!(count("from=2100-01-01T00:00:00Z".into()).await, 0);
+    assert_eq!(count("to=2000-01-01T00:00:00Z".into()).await, 0);
+    assert_eq!(count("severity=INFO&code=TEST_EVENT_1".into()).await, 1);
 }
 
 #[sqlx::test]
@@ -109,7 +94,7 @@ async fn bad_queries_are_validation_failed_and_name_the_field(pool: PgPool) {
         ("bot_id=not-a-uuid", None),
         ("limit=abc", None),
     ] {
-        let (status, body) = envelope(app.get(&format!("/api/system/events?{query}")).await).await;
+        let (status, body) = app.system_events(query).await;
         assert_eq!(status, 422, "{query}: {body}");
         assert_eq!(error_code(&body), "VALIDATION_FAILED");
         if let Some(field) = field {
@@ -126,13 +111,13 @@ async fn events_carry_the_trace_id_they_were_written_under(pool: PgPool) {
         .clone()
         .scope(async {
             let event = NewSystemEvent::new(Severity::Sev1, "TEST_TRACED", "inside a request");
-            system_events::insert(&pool, event, crate::helpers::now()).await
+            system_events::insert(&pool, event, crate::support::now()).await
         })
         .await
         .unwrap();
     assert_eq!(written.trace_id, trace.as_str());
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let (_, body) = envelope(app.get("/api/system/events?code=TEST_TRACED").await).await;
+    let (_, body) = app.system_events("code=TEST_TRACED").await;
     assert_eq!(body["items"][0]["trace_id"], trace.as_str());
     assert_eq!(body["items"][0]["severity"], "SEV-1");
 }

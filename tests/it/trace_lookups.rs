@@ -8,16 +8,17 @@ use tradeplane::domain::{instruments::Symbol, positions::Position, side::Side};
 use tradeplane::store::fills::{self, Booked, FillBooking};
 use uuid::Uuid;
 
-use crate::{
-    bots::{create, send},
-    helpers::{TestApp, envelope, error_code, spawn_app},
-    ledger::working,
+use crate::support::{
+    TestApp, error_code,
+    fixtures::{sma_bot, working_order},
+    requests::send,
+    spawn_app,
 };
 
 /// Opens a one-contract LONG trade for `bot` the way the runner books a fill; returns its id.
 async fn open_trade(pool: &PgPool, bot: &str, key: &str) -> Uuid {
     let bot: Uuid = bot.parse().unwrap();
-    let order = working(pool, bot, key, Side::Buy, 1).await;
+    let order = working_order(pool, bot, key, Side::Buy, 1).await;
     let before = Position::flat(Symbol::Es);
     let mut after = before.clone();
     let realized = after.apply_fill(Side::Buy, 1, dec!(5000), dec!(2.25));
@@ -29,7 +30,7 @@ async fn open_trade(pool: &PgPool, bot: &str, key: &str) -> Uuid {
             quantity: 1,
             price: dec!(5000),
             commission: dec!(2.25),
-            filled_at: crate::helpers::now(),
+            filled_at: crate::support::now(),
             simulated: true,
             before: &before,
             after: &after,
@@ -46,15 +47,12 @@ async fn open_trade(pool: &PgPool, bot: &str, key: &str) -> Uuid {
 
 /// Writes a trace through the writer API under a chosen W3C trace id; returns the stored row.
 async fn write(app: &TestApp, token: &str, path: String, trace_id: &str, body: Value) -> Value {
-    let res = reqwest::Client::new()
-        .post(app.url(&path))
-        .bearer_auth(token)
+    let req = app
+        .with_token(token)
+        .http("POST", &path)
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+        .json(&body);
+    let (status, body) = send(req).await;
     assert_eq!(status, 201, "{body}");
     body
 }
@@ -76,15 +74,11 @@ fn suppression(reason: &str) -> Value {
     })
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    send(app, &app.client, "GET", path, Value::Null).await
-}
-
 #[sqlx::test]
 async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPool) {
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let bot = create(&app, "lookup", "PAPER").await;
-    let other = create(&app, "neighbour", "PAPER").await;
+    let bot = app.new_bot(sma_bot("lookup", "PAPER")).await;
+    let other = app.new_bot(sma_bot("neighbour", "PAPER")).await;
     let token = app.service_token(&app.client, &["traces:write"]).await;
 
     let trade = open_trade(&pool, &bot, "lookup-1").await;
@@ -126,18 +120,20 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
         w3c.to_owned(),
         w3c.to_uppercase(),
     ] {
-        let (status, body) = get(&app, &format!("{dt}/{r}")).await;
+        let (status, body) = app.decision_trace(&bot, &r).await;
         assert_eq!(status, 200, "{r}: {body}");
         assert_eq!(body["decision_trace"], d, "{r}");
     }
-    let (status, body) = get(&app, &format!("{nt}/{}", n["id"].as_str().unwrap())).await;
+    let (status, body) = app.no_trade_trace(&bot, n["id"].as_str().unwrap()).await;
     assert_eq!((status, &body["no_trade_trace"]), (200, &n), "{body}");
-    let (status, body) = get(&app, &format!("{nt}/0af7651916cd43dd8448eb211c80319c")).await;
+    let (status, body) = app
+        .no_trade_trace(&bot, "0af7651916cd43dd8448eb211c80319c")
+        .await;
     assert_eq!((status, &body["no_trade_trace"]), (200, &n), "{body}");
 
     // The decision's linked trade is read by its id.
     assert_eq!(d["trade_log_id"], trade.to_string());
-    let (status, body) = get(&app, &format!("/api/bots/{bot}/trades/{trade}")).await;
+    let (status, body) = app.bot_trade(&bot, &trade).await;
     assert_eq!(
         (status, &body["trade"]["id"]),
         (200, &d["trade_log_id"]),
@@ -145,7 +141,7 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
     );
 
     // Each kind reads only its own table: a no-trade id is not a decision trace.
-    let (status, body) = get(&app, &format!("{dt}/{}", n["id"].as_str().unwrap())).await;
+    let (status, body) = app.decision_trace(&bot, n["id"].as_str().unwrap()).await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "TRACE_NOT_FOUND"),
@@ -157,7 +153,7 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
         theirs["id"].as_str().unwrap(),
         theirs["trace_id"].as_str().unwrap(),
     ] {
-        let (status, body) = get(&app, &format!("{dt}/{r}")).await;
+        let (status, body) = app.decision_trace(&bot, &r).await;
         assert_eq!(
             (status, error_code(&body)),
             (404, "TRACE_NOT_FOUND"),
@@ -167,19 +163,14 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
         assert_eq!(body["error"]["details"]["trace_id"], r);
     }
     // ... and is found under its own.
-    let (status, body) = get(
-        &app,
-        &format!(
-            "/api/bots/{other}/decision-traces/{}",
-            theirs["id"].as_str().unwrap()
-        ),
-    )
-    .await;
+    let (status, body) = app
+        .decision_trace(&other, theirs["id"].as_str().unwrap())
+        .await;
     assert_eq!((status, &body["decision_trace"]), (200, &theirs), "{body}");
 
     // Unknown ids: 404 naming the id; unknown bot: BOT_NOT_FOUND.
     let unknown = Uuid::now_v7();
-    let (status, body) = get(&app, &format!("{nt}/{unknown}")).await;
+    let (status, body) = app.no_trade_trace(&bot, &unknown).await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "TRACE_NOT_FOUND"),
@@ -191,17 +182,15 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
             .unwrap()
             .contains(&unknown.to_string())
     );
-    let (status, body) = get(&app, &format!("{dt}/ffffffffffffffffffffffffffffffff")).await;
+    let (status, body) = app
+        .decision_trace(&bot, "ffffffffffffffffffffffffffffffff")
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "TRACE_NOT_FOUND"),
         "{body}"
     );
-    let (status, body) = get(
-        &app,
-        &format!("/api/bots/{}/decision-traces/{w3c}", Uuid::now_v7()),
-    )
-    .await;
+    let (status, body) = app.decision_trace(Uuid::now_v7(), &w3c).await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "BOT_NOT_FOUND"),
@@ -216,7 +205,7 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
         (format!("/api/bots/nope/decision-traces/{w3c}"), "id"),
         (format!("/api/bots/nope/no-trade-traces/{w3c}"), "id"),
     ] {
-        let (status, body) = get(&app, &path).await;
+        let (status, body) = app.call("GET", &path, None).await;
         assert_eq!(
             (
                 status,
@@ -229,12 +218,7 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
     }
 
     // Reads need a session, like the lists.
-    let res = reqwest::Client::new()
-        .get(app.url(&format!("{dt}/{w3c}")))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app.anonymous().decision_trace(&bot, w3c).await;
     assert_eq!(
         (status, error_code(&body)),
         (401, "UNAUTHENTICATED"),
@@ -245,12 +229,12 @@ async fn one_trace_is_read_by_row_id_or_trace_id_within_its_bot_only(pool: PgPoo
 #[sqlx::test]
 async fn one_trade_is_read_by_id_within_its_bot_only(pool: PgPool) {
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let bot = create(&app, "trader", "PAPER").await;
-    let other = create(&app, "neighbour", "PAPER").await;
+    let bot = app.new_bot(sma_bot("trader", "PAPER")).await;
+    let other = app.new_bot(sma_bot("neighbour", "PAPER")).await;
     let ours = open_trade(&pool, &bot, "ours-1").await;
     let theirs = open_trade(&pool, &other, "theirs-1").await;
 
-    let (status, body) = get(&app, &format!("/api/bots/{bot}/trades/{ours}")).await;
+    let (status, body) = app.bot_trade(&bot, &ours).await;
     assert_eq!(status, 200, "{body}");
     let t = &body["trade"];
     assert_eq!(t["id"], ours.to_string());
@@ -262,28 +246,28 @@ async fn one_trade_is_read_by_id_within_its_bot_only(pool: PgPool) {
     assert_eq!(t["entry_price"], "5000");
     assert!(t["closed_at"].is_null(), "{t}");
     // The same row the list shows.
-    let (_, list) = get(&app, &format!("/api/bots/{bot}/trades")).await;
+    let (_, list) = app.bot_trades(&bot, "").await;
     assert_eq!(&list["items"][0], t);
 
-    let (status, body) = get(&app, &format!("/api/bots/{bot}/trades/{theirs}")).await;
+    let (status, body) = app.bot_trade(&bot, &theirs).await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "TRADE_NOT_FOUND"),
         "{body}"
     );
     assert!(!body.to_string().contains("\"entry_price\""), "{body}");
-    let (status, _) = get(&app, &format!("/api/bots/{other}/trades/{theirs}")).await;
+    let (status, _) = app.bot_trade(&other, &theirs).await;
     assert_eq!(status, 200);
 
     let unknown = Uuid::now_v7();
-    let (status, body) = get(&app, &format!("/api/bots/{bot}/trades/{unknown}")).await;
+    let (status, body) = app.bot_trade(&bot, &unknown).await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "TRADE_NOT_FOUND"),
         "{body}"
     );
     assert_eq!(body["error"]["details"]["trade_id"], unknown.to_string());
-    let (status, body) = get(&app, &format!("/api/bots/{}/trades/{ours}", Uuid::now_v7())).await;
+    let (status, body) = app.bot_trade(Uuid::now_v7(), &ours).await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "BOT_NOT_FOUND"),
@@ -294,7 +278,7 @@ async fn one_trade_is_read_by_id_within_its_bot_only(pool: PgPool) {
         (format!("/api/bots/{bot}/trades/12345"), "trade_id"),
         (format!("/api/bots/not-a-bot/trades/{ours}"), "id"),
     ] {
-        let (status, body) = get(&app, &path).await;
+        let (status, body) = app.call("GET", &path, None).await;
         assert_eq!(
             (
                 status,
@@ -310,19 +294,15 @@ async fn one_trade_is_read_by_id_within_its_bot_only(pool: PgPool) {
 #[sqlx::test]
 async fn a_decision_cannot_link_another_bots_trade(pool: PgPool) {
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
-    let bot = create(&app, "writer", "PAPER").await;
-    let other = create(&app, "owner", "PAPER").await;
+    let bot = app.new_bot(sma_bot("writer", "PAPER")).await;
+    let other = app.new_bot(sma_bot("owner", "PAPER")).await;
     let token = app.service_token(&app.client, &["traces:write"]).await;
     let foreign = open_trade(&pool, &other, "owner-1").await;
 
-    let res = reqwest::Client::new()
-        .post(app.url(&format!("/api/bots/{bot}/decision-traces")))
-        .bearer_auth(&token)
-        .json(&decision(Some(foreign)))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app
+        .with_token(&token)
+        .write_decision_trace(&bot, decision(Some(foreign)))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_code(&body), "VALIDATION_FAILED");
     assert_eq!(body["error"]["details"]["field"], "trade_log_id");

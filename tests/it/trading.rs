@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use tradeplane::domain::{
     execution::OrderStatus,
@@ -17,90 +17,14 @@ use tradeplane::domain::{
     side::{Side, TradeSide},
     timeframe::Timeframe,
 };
-use tradeplane::runtime::{BarTick, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig};
+use tradeplane::runtime::{BarTick, Runtime, RuntimeHandle};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, envelope, spawn_app_with_runtime_config};
-use crate::sandbox::start_sandbox;
-
-/// The runtime with providers pointed at the sandbox and no clock ticks on 1m bars: the test
-/// replays every tick itself.
-pub(crate) fn config(env: &tradeplane::integrations::registry::EnvMap) -> RuntimeConfig {
-    RuntimeConfig {
-        provider_env: env.clone(),
-        scheduler: SchedulerConfig {
-            timeframes: vec![Timeframe::D1],
-            ..crate::runtime::test_config().scheduler
-        },
-        ..crate::runtime::test_config()
-    }
-}
-
-/// Tuesday 2026-11-17 09:00 CT (15:00 UTC): an ordinary session.
-pub(crate) fn session_start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 17, 15, 0, 0).unwrap()
-}
-
-pub(crate) async fn post(app: &TestApp, path: &str, body: Value) -> Value {
-    let (status, body) = envelope(app.post(path, body).await).await;
-    assert!((200..300).contains(&status), "{path}: {status} {body}");
-    body
-}
-
-/// A PAPER sma_crossover(2,4) bot on ES 1m, verified providers, started through the API.
-pub(crate) async fn started_bot(app: &TestApp, name: &str) -> Uuid {
-    for provider in ["databento", "polygon"] {
-        post(
-            app,
-            "/api/integrations/verify",
-            json!({ "provider_id": provider }),
-        )
-        .await;
-    }
-    let body = post(
-        app,
-        "/api/bots",
-        json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
-            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
-            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
-                     "max_drawdown": 100000.0}
-        }),
-    )
-    .await;
-    let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
-    let body = post(app, &format!("/api/bots/{id}/start"), json!({})).await;
-    assert_eq!(body["bot"]["status"], "RUNNING", "{body}");
-    id
-}
-
-/// Evaluations on record: decisions plus (folded) suppressions.
-pub(crate) async fn evaluations(pool: &PgPool, bot: Uuid) -> i64 {
-    sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM decision_traces WHERE bot_id = $1) + \
-                (SELECT COALESCE(sum(count), 0) FROM no_trade_traces WHERE bot_id = $1)",
-    )
-    .bind(bot)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
-/// Replays the boundary `at` and waits until its evaluation is on record.
-pub(crate) async fn tick(rt: &RuntimeHandle, pool: &PgPool, bot: Uuid, at: DateTime<Utc>) {
-    let before = evaluations(pool, bot).await;
-    let sent = rt.inject_tick(BarTick {
-        timeframe: Timeframe::M1,
-        bar_at: SystemTime::from(at),
-        fired_at: crate::helpers::now().into(),
-    });
-    assert!(sent > 0, "no runner subscribed");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while evaluations(pool, bot).await < before + 1 {
-        assert!(Instant::now() < deadline, "tick {at} left no trace");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::support::{
+    fixtures::start_sandbox,
+    paper::{config, evaluations, session_start, started_bot, tick},
+    spawn_app_with_runtime_config,
+};
 
 async fn count(pool: &PgPool, sql: &str, bot: Uuid) -> i64 {
     sqlx::query_scalar(sql)
@@ -195,10 +119,10 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
     assert_eq!(position.average_price, Some(fill_price));
 
     // The operator's view of the book.
-    let (status, body) = envelope(app.get(&format!("/api/bots/{bot}/trades")).await).await;
+    let (status, body) = app.bot_trades(&bot, "").await;
     assert_eq!(status, 200);
     assert_eq!(body["items"][0]["id"], trade_id.to_string(), "{body}");
-    let (status, body) = envelope(app.get(&format!("/api/bots/{bot}/orders?limit=5")).await).await;
+    let (status, body) = app.bot_orders(&bot, "limit=5").await;
     assert_eq!(status, 200);
     assert!(
         body["items"]
@@ -208,7 +132,7 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
             .any(|o| o["status"] == "FILLED"),
         "{body}"
     );
-    let (status, body) = envelope(app.get(&format!("/api/bots/{bot}/position")).await).await;
+    let (status, body) = app.bot_position(&bot).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["position"]["quantity"].as_i64().map(i64::abs),
@@ -237,11 +161,7 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
         .filter_map(|b| b["code"].as_str())
         .collect();
     assert!(codes.contains(&"MARKET_CLOSED"), "{blocked}");
-    let (status, body) = envelope(
-        app.get(&format!("/api/bots/{bot}/no-trade-traces?limit=1"))
-            .await,
-    )
-    .await;
+    let (status, body) = app.no_trade_traces(&bot, "limit=1").await;
     assert_eq!(status, 200);
     assert!(
         body["items"][0]["blocked_by"]
@@ -348,7 +268,7 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
     rt.inject_tick(BarTick {
         timeframe: Timeframe::M1,
         bar_at: SystemTime::from(at),
-        fired_at: crate::helpers::now().into(),
+        fired_at: crate::support::now().into(),
     });
     tokio::time::sleep(Duration::from_millis(3)).await;
     first.shutdown_background();

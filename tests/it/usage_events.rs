@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tradeplane::store::usage_events::{self, UsageEvent, UsageStatus};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, envelope, error_code, spawn_app};
+use crate::support::{Reply, error_code, spawn_app};
 
 fn event(
     provider: &str,
@@ -26,10 +26,6 @@ fn event(
     e
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    envelope(app.get(path).await).await
-}
-
 fn ids(body: &Value) -> Vec<String> {
     body["items"]
         .as_array()
@@ -39,16 +35,16 @@ fn ids(body: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn expect_field(app: &TestApp, path: &str, field: &str) {
-    let (status, body) = get(app, path).await;
-    assert_eq!(status, 422, "{path}: {body}");
-    assert_eq!(error_code(&body), "VALIDATION_FAILED", "{path}");
-    assert_eq!(body["error"]["details"]["field"], field, "{path}: {body}");
+/// A 422 VALIDATION_FAILED naming `field` (`what` names the request in a failure).
+fn expect_field((status, body): Reply, what: &str, field: &str) {
+    assert_eq!(status, 422, "{what}: {body}");
+    assert_eq!(error_code(&body), "VALIDATION_FAILED", "{what}");
+    assert_eq!(body["error"]["details"]["field"], field, "{what}: {body}");
 }
 
 #[sqlx::test]
 async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPool) {
-    let now = crate::helpers::now();
+    let now = crate::support::now();
     let (bot_a, bot_b) = (Uuid::now_v7(), Uuid::now_v7());
     let min = |m: i64| now - Duration::minutes(m);
     use UsageStatus::{Error, Ok, Verify};
@@ -74,7 +70,7 @@ async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPo
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
 
     // Everything, newest first, with the fields the viewer shows.
-    let (status, body) = get(&app, "/api/usage-events").await;
+    let (status, body) = app.usage_events("").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(ids(&body), newest_first);
     assert_eq!(body["next_cursor"], Value::Null);
@@ -98,28 +94,26 @@ async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPo
     );
 
     // Filters, alone and together.
-    let (_, body) = get(&app, "/api/usage-events?provider=databento").await;
+    let (_, body) = app.usage_events("provider=databento").await;
     assert_eq!(
         ids(&body),
         [0, 1, 4, 6].map(|i| newest_first[i].clone()).to_vec()
     );
-    let (_, body) = get(&app, "/api/usage-events?provider=databento&status=ERROR").await;
+    let (_, body) = app.usage_events("provider=databento&status=ERROR").await;
     assert_eq!(ids(&body), [newest_first[1].clone()]);
-    let (_, body) = get(&app, &format!("/api/usage-events?bot_id={bot_b}")).await;
+    let (_, body) = app.usage_events(&format!("bot_id={bot_b}")).await;
     assert_eq!(ids(&body), [2, 5].map(|i| newest_first[i].clone()).to_vec());
-    let (_, body) = get(&app, "/api/usage-events?status=VERIFY").await;
+    let (_, body) = app.usage_events("status=VERIFY").await;
     assert_eq!(ids(&body), [newest_first[3].clone()]);
     let from = (now - Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let to = (now - Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let (_, body) = get(
-        &app,
-        &format!(
-            "/api/usage-events?from={}&to={}",
+    let (_, body) = app
+        .usage_events(&format!(
+            "from={}&to={}",
             urlencoding(&from),
             urlencoding(&to)
-        ),
-    )
-    .await;
+        ))
+        .await;
     // [from, to): the event at exactly `to` (2 minutes ago) is left out.
     assert_eq!(
         ids(&body),
@@ -128,13 +122,13 @@ async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPo
 
     // Keyset pages of 3: every event once, in order, and the last page has no cursor.
     let mut seen = Vec::new();
-    let mut path = "/api/usage-events?limit=3".to_owned();
+    let mut query = "limit=3".to_owned();
     for page in 0.. {
-        let (status, body) = get(&app, &path).await;
+        let (status, body) = app.usage_events(&query).await;
         assert_eq!(status, 200, "{body}");
         seen.extend(ids(&body));
         match body["next_cursor"].as_str() {
-            Some(c) => path = format!("/api/usage-events?limit=3&cursor={c}"),
+            Some(c) => query = format!("limit=3&cursor={c}"),
             None => {
                 assert_eq!(page, 2);
                 break;
@@ -145,30 +139,40 @@ async fn usage_events_list_filters_paginates_and_names_bad_parameters(pool: PgPo
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), seen.len());
 
     // Bad input: a structured VALIDATION_FAILED naming the parameter.
-    expect_field(&app, "/api/usage-events?provider=nope", "provider").await;
-    expect_field(&app, "/api/usage-events?status=FAILED", "status").await;
-    expect_field(&app, "/api/usage-events?status=ok", "status").await;
-    expect_field(&app, "/api/usage-events?bot_id=not-a-uuid", "bot_id").await;
-    expect_field(&app, "/api/usage-events?limit=0", "limit").await;
-    expect_field(&app, "/api/usage-events?limit=501", "limit").await;
-    expect_field(&app, "/api/usage-events?cursor=garbage", "cursor").await;
+    expect_field(
+        app.usage_events("provider=nope").await,
+        "provider=nope",
+        "provider",
+    );
+    expect_field(
+        app.usage_events("status=FAILED").await,
+        "status=FAILED",
+        "status",
+    );
+    expect_field(app.usage_events("status=ok").await, "status=ok", "status");
+    expect_field(
+        app.usage_events("bot_id=not-a-uuid").await,
+        "bot_id=not-a-uuid",
+        "bot_id",
+    );
+    expect_field(app.usage_events("limit=0").await, "limit=0", "limit");
+    expect_field(app.usage_events("limit=501").await, "limit=501", "limit");
+    expect_field(
+        app.usage_events("cursor=garbage").await,
+        "cursor=garbage",
+        "cursor",
+    );
 
     // A viewer reads it; without a session nobody does.
     let admin = app.admin_client().await;
     let viewer = app
         .user_with_role(&admin, "viewer@example.com", "viewer")
         .await;
-    let res = viewer
-        .client
-        .get(app.url("/api/usage-events?limit=1"))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = envelope(res).await;
+    let (status, body) = app.as_user(&viewer).usage_events("limit=1").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(ids(&body), [newest_first[0].clone()]);
-    let res = reqwest::get(app.url("/api/usage-events")).await.unwrap();
-    assert_eq!(res.status().as_u16(), 401);
+    let (status, _) = app.anonymous().usage_events("").await;
+    assert_eq!(status, 401);
 }
 
 fn urlencoding(raw: &str) -> String {
@@ -208,7 +212,7 @@ fn sum(series: &Value, key: &str) -> i64 {
 
 #[sqlx::test]
 async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
-    let now = crate::helpers::now();
+    let now = crate::support::now();
     let recent = now - Duration::minutes(10);
     let earlier = now - Duration::hours(3);
     use UsageStatus::{Error, Ok, Verify};
@@ -232,7 +236,7 @@ async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
     usage_events::insert_many(&pool, &events).await.unwrap();
     let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
 
-    let (status, body) = get(&app, "/api/usage-events/series").await;
+    let (status, body) = app.usage_series("").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["window"], "24h");
     assert_eq!(body["bucket_seconds"], 3600);
@@ -267,7 +271,7 @@ async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
     assert_eq!(provider(&body, "discord")["calls"], 0);
 
     // 1h in minutes: the minute rollup; the 3-hour-old events are outside.
-    let (status, body) = get(&app, "/api/usage-events/series?window=1h&buckets=60").await;
+    let (status, body) = app.usage_series("window=1h&buckets=60").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["source"], "integration_usage_minutely");
     assert_eq!(body["bucket_seconds"], 60);
@@ -278,20 +282,20 @@ async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
     assert_eq!(bucket_at(db, 60, recent)["errors"], 1);
 
     // A week in days.
-    let (status, body) = get(&app, "/api/usage-events/series?window=7d&buckets=7").await;
+    let (status, body) = app.usage_series("window=7d&buckets=7").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bucket_seconds"], 86_400);
     assert_eq!(provider(&body, "openai")["calls"], 1);
 
-    for (path, field) in [
-        ("/api/usage-events/series?buckets=0", "buckets"),
-        ("/api/usage-events/series?buckets=289", "buckets"),
-        ("/api/usage-events/series?buckets=many", "buckets"),
+    for (query, field) in [
+        ("buckets=0", "buckets"),
+        ("buckets=289", "buckets"),
+        ("buckets=many", "buckets"),
         // 1h / 7 is not a whole number of minutes.
-        ("/api/usage-events/series?window=1h&buckets=7", "buckets"),
-        ("/api/usage-events/series?window=2w", "window"),
-        ("/api/usage-events/series?window=31d", "window"),
+        ("window=1h&buckets=7", "buckets"),
+        ("window=2w", "window"),
+        ("window=31d", "window"),
     ] {
-        expect_field(&app, path, field).await;
+        expect_field(app.usage_series(query).await, query, field);
     }
 }

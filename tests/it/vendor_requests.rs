@@ -30,7 +30,7 @@ use tradeplane::{
 };
 use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::any};
 
-use crate::{integrations::spawn_with_env, integrations_verify::env_for, sandbox::start_sandbox};
+use crate::support::{FAKE_KEY, env_for, fixtures::start_sandbox, spawn_admin_app};
 
 const DATABENTO_KEY: &str = "db-GOLDENgoldenGOLDENgoldenGOLD0";
 
@@ -195,7 +195,7 @@ async fn massive_futures_aggregates_are_the_documented_request_and_follow_next_u
     .await
     .unwrap();
     assert_eq!(bars.len(), 2);
-    let key = crate::integrations_verify::FAKE_KEY;
+    let key = FAKE_KEY;
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2);
     let first = render(&requests[0], key, "POLYGON_API_KEY");
@@ -402,7 +402,7 @@ async fn fault(base: &str, vendor: &str, fault: Value, count: Option<u32>) {
 #[sqlx::test]
 async fn plan_refusals_and_rate_limits_come_back_classified(pool: PgPool) {
     let env = start_sandbox().await;
-    let app = spawn_with_env(pool, &env).await;
+    let app = spawn_admin_app(pool, &env).await;
     let rt = app.state.runtime.clone();
     let request = || BarsRequest {
         instrument: Symbol::Es,
@@ -431,7 +431,7 @@ async fn plan_refusals_and_rate_limits_come_back_classified(pool: PgPool) {
 #[sqlx::test]
 async fn bars_across_a_roll_come_from_each_contract(pool: PgPool) {
     let env = start_sandbox().await;
-    let app = spawn_with_env(pool.clone(), &env).await;
+    let app = spawn_admin_app(pool.clone(), &env).await;
     let rt = app.state.runtime.clone();
     // The ESH27 roll: the 2026-12-10 trade date opens 2026-12-09 23:00 UTC.
     let (from, to) = (at("2026-12-09T21:00:00Z"), at("2026-12-10T01:00:00Z"));

@@ -1,0 +1,215 @@
+//! Shared fixtures: configurations, provider environments, rows written straight to the store,
+//! the sandbox, and waiting for a condition.
+
+use std::time::{Duration, Instant};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    config::{AuthConfig, Config, EncKey},
+    domain::{
+        execution::{OrderStatus, OrderType},
+        instruments::Symbol,
+        risk::Stage,
+        side::Side,
+        timeframe::Timeframe,
+    },
+    integrations::registry::{EnvMap, spec},
+    runtime::{RunnerConfig, RuntimeConfig, SchedulerConfig, ScorerConfig},
+    sandbox,
+    store::{
+        bots::{self, NewBot},
+        orders::{self, NewOrder, Order},
+        usage_events::{self, UsageEvent},
+    },
+};
+use tradeplane_actors::Backoff;
+use uuid::Uuid;
+
+use super::app::now;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// The configuration tests run with: plain-http cookies and a valid APP_ENC_KEY.
+pub fn test_config() -> Config {
+    Config {
+        enc_key: EncKey::parse(Some(&STANDARD.encode([42u8; 32]))),
+        auth: AuthConfig {
+            insecure_cookies: true,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    }
+}
+
+/// The runtime with small limits, so supervision plays out in about a second.
+pub fn runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        runner: RunnerConfig {
+            beat_every: Duration::from_millis(50),
+            heartbeat_timeout: Duration::from_millis(400),
+            shutdown_timeout: Duration::from_millis(300),
+            backoff: Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5))
+                .jitter(0.0),
+            stuck_kill_after: 2,
+            healthy_after: Duration::from_millis(200),
+        },
+        scheduler: SchedulerConfig {
+            job_sweep_every: Duration::from_millis(200),
+            heartbeat_flush_every: Duration::from_millis(200),
+            ..SchedulerConfig::default()
+        },
+        heartbeat_check: Duration::from_millis(50),
+        autonomy: ScorerConfig {
+            every: Duration::from_millis(300),
+            debounce: Duration::from_millis(20),
+            enabled: true,
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+/// Recognisable fake key: it must appear in no log line, response or event.
+pub const FAKE_KEY: &str = "FAKEKEY-must-never-leak-4242";
+
+/// Env for `id` with every required variable set to the fake key and the base URL at `base`.
+pub fn env_for(id: &str, base: &str) -> EnvMap {
+    let spec = spec(id).unwrap();
+    let mut env = EnvMap::new();
+    for var in spec.required_env_vars {
+        let value = match *var {
+            "TRADOVATE_CID" => "42".to_owned(),
+            "REDIS_URL" => format!("redis://:{FAKE_KEY}@127.0.0.1:6379/0"),
+            "DISCORD_WEBHOOK_URL" => format!("https://discord.com/api/webhooks/123/{FAKE_KEY}"),
+            _ => FAKE_KEY.to_owned(),
+        };
+        env.insert((*var).to_owned(), value);
+    }
+    env.insert(spec.base_url_var(), base.to_owned());
+    env
+}
+
+/// Starts the simulator on free ports and reads `.env.sandbox` pointed at them.
+pub async fn start_sandbox() -> EnvMap {
+    let (http, redis) = sandbox::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let http_addr = http.local_addr().unwrap().to_string();
+    let redis_addr = redis.local_addr().unwrap().to_string();
+    tokio::spawn(sandbox::serve(
+        http,
+        redis,
+        tradeplane::clock::Clock::system(),
+    ));
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.sandbox")).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v
+                .replace("127.0.0.1:9400", &http_addr)
+                .replace("127.0.0.1:9401", &redis_addr);
+            (k.to_owned(), v)
+        })
+        .collect()
+}
+
+/// The body of `POST /api/bots` for an ES 1m SMA-crossover bot at `stage`.
+pub fn sma_bot(name: &str, stage: &str) -> Value {
+    json!({
+        "name": name, "symbol": "ES", "timeframe": "1m", "stage": stage,
+        "strategy": {"kind": "sma_crossover", "params": {"fast": 10, "slow": 30}},
+        "risk": {"max_order_size": 2, "daily_loss_limit": 1500.0}
+    })
+}
+
+/// A PAPER bot row for a runner to load (runners read their bot from Postgres).
+pub async fn bot_row(pool: &PgPool) -> Uuid {
+    let bot = bots::insert(
+        pool,
+        NewBot {
+            name: format!("rt-{}", Uuid::now_v7()),
+            symbol: Symbol::Es,
+            timeframe: Timeframe::S1,
+            stage: Stage::Paper,
+            strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4, "average": "sma"}}),
+            risk_limits: json!({}),
+            created_by: None,
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    bot.id
+}
+
+/// A WORKING paper market order for `bot`, written as the runner writes it.
+pub async fn working_order(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty: i32) -> Order {
+    let mut conn = pool.acquire().await.unwrap();
+    orders::insert_once(
+        &mut conn,
+        NewOrder {
+            bot_id: bot,
+            run_id: None,
+            decision_trace_id: None,
+            idempotency_key: key.into(),
+            symbol: Symbol::Es,
+            side,
+            quantity: qty,
+            order_type: OrderType::Market,
+            limit_price: None,
+            stop_price: None,
+            stage: Stage::Paper,
+            status: OrderStatus::Working,
+            decision_bar_at: None,
+            reference_price: None,
+        },
+        now(),
+    )
+    .await
+    .unwrap()
+    .0
+}
+
+/// The entry for provider `id` in an `/api/integrations/status` body.
+pub fn provider<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap()
+}
+
+/// Usage events are written asynchronously: wait (bounded) until `n` exist for `provider`.
+pub async fn wait_for_usage_events(pool: &PgPool, provider: &str, n: usize) -> Vec<UsageEvent> {
+    for _ in 0..100 {
+        let events = usage_events::latest_for_provider(pool, provider, 100)
+            .await
+            .unwrap();
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {n} usage events for {provider}");
+}
+
+/// Polls `f` every 20 ms until it returns `Some` (at most 15 s, then fails naming `what`).
+pub async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
