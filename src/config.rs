@@ -1,7 +1,12 @@
 //! One typed configuration from flags, the environment and `.env` (flags win, then the
 //! environment, then `.env`, then defaults). Secrets are wrapped so they never print.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    str::FromStr,
+};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use clap::{Args, ValueEnum};
@@ -130,6 +135,77 @@ pub struct ConfigArgs {
         global = true
     )]
     pub step_up_minutes: u32,
+
+    /// Reverse proxies (comma-separated CIDRs, e.g. `10.0.0.0/8,::1/128`) whose
+    /// `X-Forwarded-For` names the client address. Empty: the direct peer is the client.
+    #[arg(
+        long,
+        env = "TRADEPLANE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<Cidr>,
+
+    /// Failed sign-in attempts per minute, over all addresses, before every sign-in from an
+    /// address not used by that account before is slowed down (2, 4, 8 … s until the minute ends).
+    #[arg(
+        long,
+        env = "TRADEPLANE_LOGIN_FAILURE_BUDGET",
+        default_value_t = 60,
+        global = true
+    )]
+    pub login_failure_budget: u32,
+}
+
+/// An address block (`10.0.0.0/8`, `2001:db8::/32`, or one address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let raw = raw.trim();
+        let (addr, prefix) = raw.split_once('/').unwrap_or((raw, ""));
+        let addr: IpAddr = addr
+            .parse::<IpAddr>()
+            .map_err(|_| format!("`{raw}` is not an address or CIDR block"))?
+            .to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{raw}`: the prefix length must be 0–{max}"))?
+        };
+        Ok(Cidr { addr, prefix })
+    }
 }
 
 /// `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
@@ -195,6 +271,8 @@ pub struct Config {
     pub web_dir: PathBuf,
     pub enc_key: EncKey,
     pub auth: AuthConfig,
+    /// Peers whose `X-Forwarded-For` is believed (`api::client_addr`).
+    pub trusted_proxies: Vec<Cidr>,
     /// How PAPER orders are filled.
     pub paper: SimParams,
 }
@@ -206,6 +284,8 @@ pub struct AuthConfig {
     pub session_idle: chrono::Duration,
     pub session_absolute: chrono::Duration,
     pub step_up_window: chrono::Duration,
+    /// Failed sign-ins per minute from unknown addresses before delays (`auth::throttle`).
+    pub login_failure_budget: u32,
 }
 
 impl Default for AuthConfig {
@@ -215,6 +295,7 @@ impl Default for AuthConfig {
             session_idle: chrono::Duration::minutes(30),
             session_absolute: chrono::Duration::hours(12),
             step_up_window: chrono::Duration::minutes(10),
+            login_failure_budget: 60,
         }
     }
 }
@@ -242,7 +323,9 @@ impl Config {
                     args.session_absolute_hours.max(1),
                 )),
                 step_up_window: chrono::Duration::minutes(i64::from(args.step_up_minutes.max(1))),
+                login_failure_budget: args.login_failure_budget.max(1),
             },
+            trusted_proxies: args.trusted_proxies,
             paper: SimParams {
                 slippage_ticks: args.paper_slippage_ticks,
                 commission_per_contract: args.paper_commission,
@@ -262,6 +345,7 @@ impl Default for Config {
             web_dir: PathBuf::from("web/dist"),
             enc_key: EncKey::Missing,
             auth: AuthConfig::default(),
+            trusted_proxies: Vec::new(),
             paper: SimParams::default(),
         }
     }
@@ -300,6 +384,24 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidrs_parse_and_match() {
+        let net: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(
+            net.contains("::ffff:10.1.0.9".parse().unwrap()),
+            "v4-mapped peers"
+        );
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        let one: Cidr = "::1".parse().unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("192.0.2.1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("example.com".parse::<Cidr>().is_err());
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -1,14 +1,14 @@
 //! `GET|POST /api/bots/{id}/autonomy-score` (SPEC §5, §6): the bot's score, sub-scores, tier
 //! and breakdown (every gate with pass/fail, its evidence and the fix). POST re-scores now.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiOk, ApiResult, AppState,
+    ApiOk, ApiPath, ApiResult, AppState,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
 };
@@ -42,7 +42,7 @@ pub struct AutonomyScoreBody {
 )]
 async fn get_score(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<AutonomyScoreBody> {
     load(&state, id).await?;
     let row = autonomy_scores::get(&state.pool, id).await?;
@@ -69,7 +69,7 @@ async fn get_score(
 )]
 async fn rescore(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<AutonomyScoreBody> {
     load(&state, id).await?;
     let scored = autonomy::rescore(&state.pool, &state.runtime, Some(vec![id])).await?;

@@ -2,7 +2,7 @@
 //! lifecycle (`runtime::lifecycle`, which owns the rules and safe start), audit the caller,
 //! answer the bot.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiResult, AppState,
     auth::{AuthUser, CurrentUser, audit, require_recent_step_up},
     bots::{BotBody, not_found, with_complete_limits},
     envelope::{Envelope, ErrorEnvelope},
@@ -87,7 +87,7 @@ async fn record(
 async fn start_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = state.lifecycle().start(id).await?;
     record(
@@ -117,7 +117,7 @@ async fn start_bot(
 async fn stop_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = state.lifecycle().stop(id).await?;
     record(&state, &me, "bot.stop", &bot, json!({})).await;
@@ -141,7 +141,7 @@ async fn stop_bot(
 async fn restart_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = state.lifecycle().restart(id).await?;
     record(
@@ -177,7 +177,7 @@ pub struct KillBody {
 async fn kill_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<KillBody>,
 ) -> ApiResult<BotBody> {
     let killed = state
@@ -211,7 +211,7 @@ async fn kill_bot(
 async fn rearm_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<BotBody> {
     let bot = state.lifecycle().rearm(id, &me.email).await?;
     record(&state, &me, "bot.rearm", &bot, json!({})).await;
@@ -251,7 +251,7 @@ pub struct PromotionBody {
 async fn promote_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<PromoteBody>,
 ) -> ApiResult<PromotionBody> {
     let to = Stage::parse(&body.to_stage).ok_or_else(|| {

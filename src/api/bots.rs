@@ -1,6 +1,6 @@
 //! `/api/bots`: create, list, read and change bots. Lifecycle lives in `bot_lifecycle.rs`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::{CurrentUser, audit},
     bot_summary::{BotListItem, BotSummary, summaries},
     envelope::{Envelope, ErrorEnvelope},
@@ -81,11 +81,7 @@ fn parse_strategy(raw: Value) -> Result<StrategyConfig, ApiError> {
 }
 
 fn parse_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
-    }
-    Ok(name.to_owned())
+    super::hygiene::display_name("name", raw, 100)
 }
 
 fn name_taken() -> ApiError {
@@ -313,7 +309,10 @@ async fn list_bots(
         (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
     )
 )]
-async fn get_bot(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<BotDetail> {
+async fn get_bot(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<BotDetail> {
     let bot = with_complete_limits(load(&state, id).await?);
     let contract = bot.symbol.spec();
     let runner = state.runtime.runner(id);
@@ -363,7 +362,7 @@ pub struct PatchBot {
 async fn patch_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<PatchBot>,
 ) -> ApiResult<BotBody> {
     // Locked: the risk merge and the STOPPED check read what the update then writes over.

@@ -3,7 +3,11 @@
 
 use axum::{
     Json,
-    extract::{FromRequest, FromRequestParts, Query, Request, rejection::JsonRejection},
+    extract::{
+        FromRequest, FromRequestParts, MatchedPath, Path, Query, Request,
+        path::ErrorKind,
+        rejection::{JsonRejection, PathRejection},
+    },
     http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -256,6 +260,51 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         error = error.details(serde_json::json!({ "limit_bytes": super::BODY_LIMIT_BYTES }));
     }
     error
+}
+
+/// `Path<T>` whose rejections are `VALIDATION_FAILED` envelopes naming the parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => {
+                let at_key = match &rejection {
+                    PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                        ErrorKind::ParseErrorAtKey { key, .. }
+                        | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                // A route with one parameter names it even when the error has no key.
+                let only = parts.extensions.get::<MatchedPath>().and_then(|p| {
+                    let names: Vec<&str> = p
+                        .as_str()
+                        .split('/')
+                        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                        .collect();
+                    (names.len() == 1).then(|| names[0].to_owned())
+                });
+                let field = at_key.or(only).unwrap_or_else(|| "path".to_owned());
+                let problem = "is not valid here";
+                Err(
+                    ApiError::validation(&field, problem).details(serde_json::json!({
+                        "field": field,
+                        "problem": problem,
+                        "reason": rejection.body_text(),
+                    })),
+                )
+            }
+        }
+    }
 }
 
 /// `Query<T>` whose rejections are `VALIDATION_FAILED` envelopes.

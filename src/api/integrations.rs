@@ -1,13 +1,13 @@
 //! `/api/integrations/*` and `/api/profit-variables`: what is configured, connected and used.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::{ClientIp, CurrentUser, audit},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
@@ -307,7 +307,7 @@ async fn reset_provider_breaker(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ip: ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<BreakerView> {
     let config = configured(&state, &id)?;
     let view = state
@@ -346,7 +346,7 @@ async fn reset_provider_breaker(
 )]
 async fn events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<UsageEvent>> {
     let config = known(&state, &id)?;

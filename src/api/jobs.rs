@@ -1,6 +1,6 @@
 //! `/api/jobs`: job runs (SPEC §2 job FSM) and their transition events.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
@@ -92,7 +92,10 @@ pub struct JobDetail {
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
 )]
-async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<JobDetail> {
+async fn get_job(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<JobDetail> {
     // Parsed here so a malformed id is `VALIDATION_FAILED`, not a bare 400.
     let id: Uuid = id
         .parse()

@@ -1,7 +1,7 @@
 //! A bot's book: `GET /api/bots/{id}/position`, `/orders`, `/trades` (read-only; the runner
 //! is the only writer).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
@@ -84,7 +84,7 @@ pub struct PositionBody {
 )]
 async fn get_position(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<PositionBody> {
     let bot = load(&state, id).await?;
     let position = positions::get(&state.pool, id, bot.symbol).await?;
@@ -125,7 +125,7 @@ async fn get_position(
 )]
 async fn list_orders(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<Order>> {
     let paging = q.validate()?;
@@ -152,7 +152,7 @@ async fn list_orders(
 )]
 async fn list_trades(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<Trade>> {
     let paging = q.validate()?;
@@ -188,7 +188,7 @@ pub struct TradeDetail {
 )]
 async fn get_trade(
     State(state): State<AppState>,
-    Path((id, trade_id)): Path<(String, String)>,
+    ApiPath((id, trade_id)): ApiPath<(String, String)>,
 ) -> ApiResult<TradeDetail> {
     let bot = parse_uuid("id", &id)?;
     let trade_id = parse_uuid("trade_id", &trade_id)?;

@@ -8,10 +8,12 @@ pub mod autonomy;
 pub mod bot_lifecycle;
 pub mod bot_summary;
 pub mod bots;
+pub mod client_addr;
 pub mod envelope;
 pub mod errors;
 pub mod events;
 pub mod health;
+pub mod hygiene;
 pub mod integrations;
 pub mod jobs;
 pub mod kill_switch;
@@ -39,7 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::policy as auth_policy;
 
-pub use envelope::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult};
+pub use envelope::{ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult};
 pub use state::AppState;
 
 /// Largest request body accepted anywhere (bytes).
@@ -123,11 +125,16 @@ pub fn app_with_access(
         policy: std::sync::Arc::new(policy),
     };
     let web = web::service(&state.config.web_dir);
+    let trusted = std::sync::Arc::new(state.config.trusted_proxies.clone());
+    let query_params = std::sync::Arc::new(hygiene::QueryParams::from_openapi(&spec));
     Router::new()
         .merge(routes)
         .merge(extra)
         // Default deny for every `/api` route above; the docs and the web app stay public.
         .route_layer(mw::from_fn_with_state(guard, auth::guard::require_access))
+        // Outside the guard, so bad bytes and unknown parameters are refused before anything
+        // (even authentication) reads them.
+        .route_layer(mw::from_fn_with_state(query_params, hygiene::check))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", spec))
         .fallback_service(web)
         .with_state(state)
@@ -137,5 +144,6 @@ pub fn app_with_access(
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(mw::from_fn(middleware::ensure_envelope))
         .layer(mw::from_fn(middleware::record_metrics))
+        .layer(mw::from_fn_with_state(trusted, client_addr::resolve))
         .layer(mw::from_fn(middleware::trace_context))
 }

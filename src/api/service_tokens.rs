@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::{ClientIp, CurrentUser, ServiceCaller, audit},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{CursorParams, PageBody},
@@ -93,10 +93,8 @@ async fn create_token(
     Extension(policy): Extension<Arc<AccessPolicy>>,
     ApiJson(body): ApiJson<NewToken>,
 ) -> ApiResult<CreatedToken> {
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::validation("name", "must be 1–100 characters"));
-    }
+    let name = super::hygiene::display_name("name", &body.name, 100)?;
+    let name = name.as_str();
     let known = policy.known_scopes();
     if body.scopes.is_empty() {
         return Err(ApiError::validation(
@@ -167,7 +165,7 @@ async fn revoke_token(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ip: ClientIp,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<TokenBody> {
     let now = state.clock.now();
     let Some(row) = service_tokens::revoke(&state.pool, id, now).await? else {

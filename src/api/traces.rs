@@ -1,7 +1,7 @@
 //! `GET|POST /api/bots/{id}/decision-traces` and `/no-trade-traces`. Reads for any signed-in
 //! user; writes only for service tokens with `traces:write` (the runner's writer path).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::ServiceCaller,
     bots::load,
     envelope::{Envelope, ErrorEnvelope},
@@ -47,7 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_decisions(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<DecisionTrace>> {
     let paging = q.validate()?;
@@ -74,7 +74,7 @@ async fn list_decisions(
 )]
 async fn list_no_trades(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<NoTradeTrace>> {
     let paging = q.validate()?;
@@ -129,7 +129,7 @@ fn trace_not_found(kind: &str, raw: &str, bot: Uuid) -> ApiError {
 )]
 async fn get_decision(
     State(state): State<AppState>,
-    Path((id, trace_id)): Path<(String, String)>,
+    ApiPath((id, trace_id)): ApiPath<(String, String)>,
 ) -> ApiResult<DecisionTraceBody> {
     let (bot, r) = parse_trace_path(&id, &trace_id)?;
     load(&state, bot).await?;
@@ -163,7 +163,7 @@ pub struct NoTradeTraceDetail {
 )]
 async fn get_no_trade(
     State(state): State<AppState>,
-    Path((id, trace_id)): Path<(String, String)>,
+    ApiPath((id, trace_id)): ApiPath<(String, String)>,
 ) -> ApiResult<NoTradeTraceDetail> {
     let (bot, r) = parse_trace_path(&id, &trace_id)?;
     load(&state, bot).await?;
@@ -249,7 +249,7 @@ pub struct DecisionTraceBody {
 async fn post_decision(
     State(state): State<AppState>,
     _caller: ServiceCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<PostDecisionTrace>,
 ) -> ApiResult<DecisionTraceBody> {
     let decision_type = DecisionType::parse(&body.decision_type)
@@ -356,7 +356,7 @@ pub struct NoTradeTraceBody {
 async fn post_no_trade(
     State(state): State<AppState>,
     _caller: ServiceCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<PostNoTradeTrace>,
 ) -> ApiResult<NoTradeTraceBody> {
     code_field("suppression_type", &body.suppression_type)?;

@@ -1,14 +1,14 @@
 //! `/api/users`: admins list, create, re-role and disable accounts. Disabling ends every
 //! session of the user at once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::{
         ClientIp, CurrentUser, UserBody, audit, require_recent_step_up, validate_email,
         validate_password,
@@ -146,7 +146,7 @@ async fn update_user(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ip: ClientIp,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> ApiResult<UpdatedUser> {
     if id == me.user_id

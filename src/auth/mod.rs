@@ -31,7 +31,8 @@ pub fn spawn_housekeeping(
                 tracing::warn!(error = %err, "session housekeeping failed");
             }
             let quiet = now - chrono::Duration::hours(12);
-            if let Err(err) = crate::store::auth_throttle::purge_stale(&pool, quiet).await {
+            let known = now - chrono::Duration::days(throttle::KNOWN_FOR_DAYS);
+            if let Err(err) = crate::store::auth_throttle::purge_stale(&pool, quiet, known).await {
                 tracing::warn!(error = %err, "throttle housekeeping failed");
             }
         }

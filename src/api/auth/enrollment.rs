@@ -28,13 +28,13 @@ async fn recheck_password(
     action: &'static str,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
-    let keys = throttle::keys(&user.email, &ip.0);
-    throttle::check(&state.pool, &keys, now).await?;
+    let attempt =
+        throttle::admit(&state.pool, throttle_policy(state), &user.email, &ip.0, now).await?;
     let ok = password::verify(password_attempt, Some(&user.password_hash))
         .await
         .map_err(hash_failed)?;
     if !ok {
-        throttle::failure(&state.pool, &keys, now).await?;
+        attempt.failed();
         audit(
             state,
             entry(
@@ -51,7 +51,7 @@ async fn recheck_password(
             .message("The password re-check failed.")
             .fix("Enter your current password."));
     }
-    throttle::success(&state.pool, &keys).await?;
+    attempt.succeeded(&state.pool, now).await?;
     Ok(())
 }
 
@@ -162,11 +162,17 @@ pub(super) async fn confirm_two_factor(
             "no enrollment in progress: POST /api/auth/2fa/setup first",
         ));
     };
-    let keys = throttle::keys(&user.email, &ip.0);
-    throttle::check(&state.pool, &keys, now).await?;
     let secret = secret_box::open(&state.config.enc_key, user.id, &pending).map_err(box_error)?;
+    let attempt = throttle::admit(
+        &state.pool,
+        throttle_policy(&state),
+        &user.email,
+        &ip.0,
+        now,
+    )
+    .await?;
     let Some(step) = totp::matching_step(&secret, &body.code, totp::step_at(now), None) else {
-        throttle::failure(&state.pool, &keys, now).await?;
+        attempt.failed();
         audit(
             &state,
             entry(&state, me.actor(), "auth.2fa_confirm", Outcome::Failed).ip(Some(ip.0)),
@@ -176,9 +182,10 @@ pub(super) async fn confirm_two_factor(
     };
     let (shown, stored) = backup_codes::generate().await.map_err(hash_failed)?;
     if !users::enable_two_factor(&state.pool, user.id, &pending, step, &stored, now).await? {
+        attempt.refund(&state.pool, now).await?;
         return Err(ApiError::new(ErrorCode::TwoFactorAlreadyEnabled));
     }
-    throttle::success(&state.pool, &keys).await?;
+    attempt.succeeded(&state.pool, now).await?;
     let issued = Issued::new();
     sessions::rotate(
         &state.pool,

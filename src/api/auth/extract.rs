@@ -5,7 +5,8 @@
 //!   (default 10 min); otherwise `TWO_FACTOR_REQUIRED`. Use it on LIVE promotion, the kill
 //!   switch and the trading switch.
 //! - `ServiceCaller`: the service token of a writer route.
-//! - `ClientIp`: the peer address (never a forwarded header, which a client could forge).
+//! - `ClientIp`: the client address as `api::client_addr` resolved it (the peer, or
+//!   `X-Forwarded-For` from a trusted proxy only, which a client cannot forge).
 
 use std::net::SocketAddr;
 
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    api::{ApiError, AppState},
+    api::{ApiError, AppState, client_addr::ClientAddr},
     domain::access::Role,
     error_code::ErrorCode,
     store::audit_log::Actor,
@@ -160,11 +161,17 @@ pub struct ClientIp(pub String);
 
 impl ClientIp {
     pub fn of(parts: &Parts) -> ClientIp {
-        ClientIp(
+        let resolved = parts.extensions.get::<ClientAddr>().map(|a| a.0);
+        let peer = || {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
+                .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+        };
+        ClientIp(
+            resolved
+                .or_else(peer)
+                .map(|ip| ip.to_string())
                 .unwrap_or_else(|| "unknown".to_owned()),
         )
     }

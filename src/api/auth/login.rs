@@ -105,8 +105,15 @@ pub(super) async fn login(
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<LoginBody> {
     let now = state.clock.now();
-    let keys = throttle::keys(&body.email, &ip.0);
-    throttle::check(&state.pool, &keys, now).await?;
+    check_login_email(&body.email)?;
+    let attempt = throttle::admit(
+        &state.pool,
+        throttle_policy(&state),
+        &body.email,
+        &ip.0,
+        now,
+    )
+    .await?;
     let user = users::by_email(&state.pool, &body.email).await?;
     let matches = password::verify(
         &body.password,
@@ -117,7 +124,7 @@ pub(super) async fn login(
     let user = match user {
         Some(user) if matches && user.disabled_at.is_none() => user,
         _ => {
-            throttle::failure(&state.pool, &keys, now).await?;
+            attempt.failed();
             audit(
                 &state,
                 entry(&state, Actor::anonymous(), "auth.login", Outcome::Failed)
@@ -130,8 +137,9 @@ pub(super) async fn login(
     };
     end_presented_session(&state, &headers).await?;
     if user.two_factor_enabled {
-        // Only the password passed: counters stay until the second factor succeeds, so
-        // re-entering the password cannot reset the code-guessing delays.
+        // Only the password passed: the attempt is taken back (it was no guess), but nothing
+        // is reset, so re-entering the password cannot clear the code-guessing delays.
+        attempt.refund(&state.pool, now).await?;
         let temp = tokens::random_token(32);
         let challenge =
             login_challenges::create(&state.pool, user.id, &tokens::hash(&temp), now).await?;
@@ -156,7 +164,7 @@ pub(super) async fn login(
         })
         .no_store());
     }
-    throttle::success(&state.pool, &keys).await?;
+    attempt.succeeded(&state.pool, now).await?;
     let issued = Issued::new();
     let ua = user_agent(&headers);
     sessions::create(
@@ -251,8 +259,6 @@ pub(super) async fn verify_two_factor(
             }
             Err(StepFailure::WrongCode(user)) => {
                 let failures = login_challenges::fail(&state.pool, challenge.id).await?;
-                let keys = throttle::keys(&user.email, &ip.0);
-                throttle::failure(&state.pool, &keys, now).await?;
                 let left = (login_challenges::MAX_FAILURES - failures).max(0);
                 audit(
                     &state,
@@ -271,8 +277,6 @@ pub(super) async fn verify_two_factor(
                 ));
             }
         };
-    let keys = throttle::keys(&user.email, &ip.0);
-    throttle::success(&state.pool, &keys).await?;
     let user = users::by_id(&state.pool, user.id).await?.unwrap_or(user);
     audit(
         &state,
@@ -326,18 +330,27 @@ async fn second_step(
         .await?
         .filter(|u| u.disabled_at.is_none() && u.two_factor_enabled)
         .ok_or_else(|| ApiError::new(ErrorCode::TwoFactorInvalid))?;
-    let keys = throttle::keys(&user.email, &ip.0);
-    throttle::check(&state.pool, &keys, now).await?;
-    let factor = check_second_factor(
+    let attempt =
+        throttle::admit(&state.pool, throttle_policy(state), &user.email, &ip.0, now).await?;
+    let checked = check_second_factor(
         state,
         &user,
         body.code.as_deref(),
         body.backup_code.as_deref(),
     )
-    .await?;
-    let Some(factor) = factor else {
-        return Err(StepFailure::WrongCode(Box::new(user)));
+    .await;
+    let factor = match checked {
+        Ok(Some(factor)) => factor,
+        Ok(None) => {
+            attempt.failed();
+            return Err(StepFailure::WrongCode(Box::new(user)));
+        }
+        Err(err) => {
+            attempt.refund(&state.pool, now).await?;
+            return Err(err.into());
+        }
     };
+    attempt.succeeded(&state.pool, now).await?;
     let issued = Issued::new();
     let ua = user_agent(headers);
     sessions::create(

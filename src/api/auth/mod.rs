@@ -2,7 +2,7 @@
 //! backup codes, step-up, logout, and the caller's own sessions.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, header},
 };
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiResult, AppState,
+    ApiError, ApiJson, ApiOk, ApiPath, ApiResult, AppState,
     envelope::{Envelope, ErrorEnvelope},
     pagination::PageBody,
 };
@@ -87,6 +87,21 @@ pub(crate) fn validate_email(email: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::validation("email", "is not an email address"))
+    }
+}
+
+/// A sign-in email must be something a user could have (bounded, no control characters);
+/// whether it exists is never revealed.
+pub(crate) fn check_login_email(email: &str) -> Result<(), ApiError> {
+    if email.len() > 254 || email.chars().any(char::is_control) {
+        return Err(ApiError::validation("email", "is not an email address"));
+    }
+    Ok(())
+}
+
+pub(crate) fn throttle_policy(state: &AppState) -> throttle::Policy {
+    throttle::Policy {
+        global_budget: state.config.auth.login_failure_budget,
     }
 }
 

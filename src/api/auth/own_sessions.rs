@@ -46,17 +46,30 @@ pub(super) async fn step_up(
             .message("Step-up needs two-factor authentication, which is not enabled.")
             .fix("Enroll first: POST /api/auth/2fa/setup, then /api/auth/2fa/confirm."));
     }
-    let keys = throttle::keys(&user.email, &ip.0);
-    throttle::check(&state.pool, &keys, now).await?;
-    let factor = check_second_factor(
+    let attempt = throttle::admit(
+        &state.pool,
+        throttle_policy(&state),
+        &user.email,
+        &ip.0,
+        now,
+    )
+    .await?;
+    let checked = check_second_factor(
         &state,
         &user,
         body.code.as_deref(),
         body.backup_code.as_deref(),
     )
-    .await?;
+    .await;
+    let factor = match checked {
+        Ok(factor) => factor,
+        Err(err) => {
+            attempt.refund(&state.pool, now).await?;
+            return Err(err);
+        }
+    };
     let Some(factor) = factor else {
-        throttle::failure(&state.pool, &keys, now).await?;
+        attempt.failed();
         audit(
             &state,
             entry(&state, me.actor(), "auth.step_up", Outcome::Failed).ip(Some(ip.0)),
@@ -64,7 +77,7 @@ pub(super) async fn step_up(
         .await;
         return Err(ApiError::new(ErrorCode::TwoFactorInvalid));
     };
-    throttle::success(&state.pool, &keys).await?;
+    attempt.succeeded(&state.pool, now).await?;
     let issued = Issued::new();
     sessions::rotate(
         &state.pool,
@@ -141,7 +154,7 @@ pub(super) async fn revoke_session(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ip: ClientIp,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<RevokedBody> {
     if !sessions::delete_own(&state.pool, me.user_id, id).await? {
         return Err(ApiError::validation(
