@@ -164,14 +164,7 @@ async fn names_with_line_breaks_or_bidi_controls_are_refused(pool: PgPool) {
 #[sqlx::test]
 async fn a_bad_path_parameter_is_a_validation_envelope(pool: PgPool) {
     let app = spawn_app(pool).await.signed_in_as_admin().await;
-    let (status, body) = envelope(
-        app.client
-            .get(app.url("/api/bots/not-a-uuid"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.get_bot("not-a-uuid").await;
     assert_eq!(
         (status, error_code(&body)),
         (422, "VALIDATION_FAILED"),
