@@ -93,6 +93,9 @@ catalog! {
     MarketClosed = "MARKET_CLOSED", 409,
         "The market is closed.",
         "Wait for the next session open (CME Globex, America/Chicago); see the session calendar.";
+    CalendarUnverified = "CALENDAR_UNVERIFIED", 409,
+        "The session calendar for this date is generated from the holiday rules, not verified against CME's notice.",
+        "Add that year's CME Globex equity holidays from CME's holiday notice to cme_holidays (a migration, or by hand), then re-check the date.";
     AutonomyTierInsufficient = "AUTONOMY_TIER_INSUFFICIENT", 409,
         "The bot's autonomy tier does not allow this action.",
         "Open the bot's autonomy breakdown and fix the failing gates to raise its tier.";

@@ -18,6 +18,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod kill_switch;
 pub mod ledger;
+pub mod market_data;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -73,6 +74,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(ai_ops::router())
         .merge(ai_ops_series::router())
         .merge(usage_events::router())
+        .merge(market_data::router())
 }
 
 /// The routes, the served OpenAPI document and the access policy declared in it.

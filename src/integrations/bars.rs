@@ -158,3 +158,18 @@ pub async fn fetch_bars(
     }
     Ok(out)
 }
+
+/// Stored bars of `symbol`'s front-month series in `[from, to)` (cut at the rolls), one per
+/// bar start from the first of [`PROVIDERS`] that has it, oldest first, starts after `after`.
+pub async fn stored_front_series(
+    pool: &PgPool,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    after: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<market_bars::StoredBar>, sqlx::Error> {
+    let segments = front_segments(symbol, from, to);
+    market_bars::front_series(pool, symbol, timeframe, &segments, &PROVIDERS, after, limit).await
+}

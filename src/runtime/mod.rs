@@ -22,6 +22,7 @@ pub mod events;
 pub mod feed;
 mod handle;
 pub mod lifecycle;
+pub mod market_hours;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
@@ -239,7 +240,7 @@ impl Runtime {
         let trading = Arc::new(Trading {
             pool: pool.clone(),
             feed: BarFeed::default(),
-            calendar: Arc::new(crate::store::cme_holidays::load_calendar(&pool).await?),
+            calendar: Arc::new(crate::store::cme_holidays::load_trading_calendar(&pool).await?),
             sim: config.sim.clone(),
             traces,
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
@@ -248,6 +249,8 @@ impl Runtime {
             bus: t.bus().clone(),
             clock: clock.clone(),
         });
+        // Trading past the verified holiday data is never silent.
+        market_hours::check_today(&pool, t.bus(), clock.now()).await?;
         let tiers = Arc::new(TierBook::default());
         for (bot, tier) in crate::store::autonomy_scores::tiers(&pool).await? {
             tiers.set(bot, tier);

@@ -102,3 +102,22 @@ pub async fn load_calendar(pool: &PgPool) -> Result<HolidayCalendar, sqlx::Error
             .ok()
     })))
 }
+
+/// How many years past the last verified one the trading calendar generates from the rules.
+pub const RULE_YEARS_AHEAD: i32 = 10;
+
+/// The calendar the runtime trades on: the table's rows, plus the rule-generated holidays
+/// (`domain::holiday_rules`) of the [`RULE_YEARS_AHEAD`] years after the last year the table
+/// covers, so the sessions do not end with the table. Those years are unverified: the runtime
+/// raises a SEV-2 `CALENDAR_UNVERIFIED` when it trades in one (`runtime::market_hours`).
+pub async fn load_trading_calendar(pool: &PgPool) -> Result<HolidayCalendar, sqlx::Error> {
+    use chrono::Datelike;
+    let verified = load_calendar(pool).await?;
+    let rows: Vec<Holiday> = verified.holidays().into_iter().cloned().collect();
+    let Some(last) = rows.iter().map(|h| h.date.year()).max() else {
+        return Ok(verified);
+    };
+    let generated = (last + 1..=last + RULE_YEARS_AHEAD)
+        .flat_map(crate::domain::holiday_rules::cme_equity_holidays);
+    Ok(HolidayCalendar::new(rows.into_iter().chain(generated)))
+}

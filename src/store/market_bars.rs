@@ -7,7 +7,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use sqlx::PgPool;
 
-use crate::domain::{bars::Bar, contracts::Contract, instruments::Symbol, timeframe::Timeframe};
+use crate::domain::{
+    bars::Bar,
+    contracts::{Contract, Segment},
+    instruments::Symbol,
+    timeframe::Timeframe,
+};
 
 /// The series a bar belongs to: the cache key without the bar's start.
 #[derive(Debug, Clone, Copy)]
@@ -109,4 +114,53 @@ pub async fn latest(pool: &PgPool, symbol: &str) -> Result<Option<LatestBar>, sq
     .fetch_optional(pool)
     .await?;
     row.map(LatestBar::try_from).transpose()
+}
+
+/// One stored bar with its source and contract (the API's view).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredBar {
+    pub provider_id: String,
+    pub contract: String,
+    pub ts: DateTime<Utc>,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub volume: Decimal,
+}
+
+/// The front-month series of `symbol` at `timeframe`: for each piece of `segments` (a range
+/// cut at the rolls, `domain::contracts::front_segments`) the bars of that piece's contract,
+/// one per bar start, from the first provider of `providers` that has it. Oldest first, bar
+/// starts after `after`, at most `limit` rows.
+pub async fn front_series(
+    pool: &PgPool,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    segments: &[Segment],
+    providers: &[&str],
+    after: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<StoredBar>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (b.ts) b.provider_id, b.contract, b.ts, b.open, b.high, b.low, \
+                b.close, b.volume \
+         FROM market_bars b \
+         JOIN UNNEST($3::text[], $4::timestamptz[], $5::timestamptz[]) AS s(contract, from_ts, to_ts) \
+           ON b.contract = s.contract AND b.ts >= s.from_ts AND b.ts < s.to_ts \
+         WHERE b.symbol = $1 AND b.timeframe = $2 AND b.provider_id = ANY($6::text[]) \
+           AND ($7::timestamptz IS NULL OR b.ts > $7) \
+         ORDER BY b.ts, array_position($6::text[], b.provider_id) \
+         LIMIT $8",
+    )
+    .bind(symbol)
+    .bind(timeframe)
+    .bind(segments.iter().map(|s| s.contract.code()).collect::<Vec<_>>())
+    .bind(segments.iter().map(|s| s.from).collect::<Vec<_>>())
+    .bind(segments.iter().map(|s| s.to).collect::<Vec<_>>())
+    .bind(providers)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

@@ -20,6 +20,7 @@ mod hygiene;
 mod integrations;
 mod integrations_verify;
 mod ledger;
+mod market_data;
 mod observatory;
 mod openapi;
 mod operations;

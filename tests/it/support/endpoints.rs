@@ -321,4 +321,12 @@ impl TestApp {
     pub async fn ai_ops_series(&self, query: &str) -> Reply {
         self.get_json("/api/ai-ops/series", query).await
     }
+
+    pub async fn market_bars(&self, query: &str) -> Reply {
+        self.get_json("/api/market-data/bars", query).await
+    }
+
+    pub async fn market_hours(&self, query: &str) -> Reply {
+        self.get_json("/api/market-hours", query).await
+    }
 }
