@@ -102,6 +102,9 @@ catalog! {
     PromotionGateFailed = "PROMOTION_GATE_FAILED", 409,
         "One or more promotion gates failed.",
         "Fix each failed gate listed in `details`, then promote again.";
+    BotKilled = "BOT_KILLED", 409,
+        "The bot is KILLED (a risk trigger or an operator) and does not trade until a human re-arms it.",
+        "Read the kill reason in the system events (RISK_KILL_TRIGGER or BOT_KILLED), make sure the bot holds no position or working order, then re-arm it (POST /api/bots/{id}/rearm).";
     InvalidStateTransition = "INVALID_STATE_TRANSITION", 409,
         "This state transition is not allowed.",
         "Check the current state; see the state machines in the docs for allowed transitions.";

@@ -39,3 +39,90 @@ impl Outcome {
         }
     }
 }
+
+/// A provider's recent calls that counted (the provider's fault or a success; a caller's bad
+/// input and plan limits do not): the live success rate the status and the Connections badge
+/// use, so a provider that fails every call is never shown as healthy because it once verified.
+#[derive(Debug, Clone, Default)]
+pub struct CallWindow {
+    /// `(when, ok)`, oldest first, none older than [`CallWindow::SPAN`] at the last record.
+    calls: std::collections::VecDeque<(chrono::DateTime<chrono::Utc>, bool)>,
+}
+
+/// What a provider's recent calls say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveRate {
+    pub calls: usize,
+    pub ok: usize,
+}
+
+impl LiveRate {
+    /// Successes over counted calls; `None` without calls in the window.
+    pub fn success_rate(self) -> Option<f64> {
+        (self.calls > 0).then(|| self.ok as f64 / self.calls as f64)
+    }
+
+    /// Failing: calls in the window and fewer than half of them succeeded.
+    pub fn failing(self) -> bool {
+        self.calls > 0 && self.ok * 2 < self.calls
+    }
+}
+
+impl CallWindow {
+    /// How far back the live success rate looks.
+    pub const SPAN: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+    /// At most this many calls are kept (the newest).
+    const MAX: usize = 500;
+
+    pub fn record(&mut self, now: chrono::DateTime<chrono::Utc>, ok: bool) {
+        self.calls.push_back((now, ok));
+        self.prune(now);
+        while self.calls.len() > Self::MAX {
+            self.calls.pop_front();
+        }
+    }
+
+    fn prune(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        while self
+            .calls
+            .front()
+            .is_some_and(|(t, _)| now - *t > Self::SPAN)
+        {
+            self.calls.pop_front();
+        }
+    }
+
+    /// The calls of the last [`CallWindow::SPAN`] before `now`.
+    pub fn rate(&self, now: chrono::DateTime<chrono::Utc>) -> LiveRate {
+        let recent = self.calls.iter().filter(|(t, _)| now - *t <= Self::SPAN);
+        let (calls, ok) = recent.fold((0, 0), |(n, k), (_, ok)| (n + 1, k + usize::from(*ok)));
+        LiveRate { calls, ok }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    #[test]
+    fn the_live_rate_counts_the_window_only_and_fails_below_half() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let mut w = CallWindow::default();
+        assert_eq!(w.rate(t0).success_rate(), None);
+        assert!(!w.rate(t0).failing(), "no calls is not failing");
+        w.record(t0, true);
+        w.record(t0, false);
+        assert!(!w.rate(t0).failing(), "half is not failing");
+        w.record(t0 + TimeDelta::minutes(1), false);
+        assert_eq!(w.rate(t0 + TimeDelta::minutes(1)).calls, 3);
+        assert!(w.rate(t0 + TimeDelta::minutes(1)).failing());
+        // Sixteen minutes on, only the last failure is in the window.
+        let later = t0 + TimeDelta::minutes(16);
+        assert_eq!(w.rate(later), LiveRate { calls: 1, ok: 0 });
+        w.record(later, true);
+        w.record(later, true);
+        assert_eq!(w.rate(later).success_rate(), Some(2.0 / 3.0));
+        assert!(!w.rate(later).failing());
+    }
+}

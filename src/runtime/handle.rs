@@ -385,6 +385,12 @@ impl RuntimeHandle {
             .is_some_and(|t| t.kill_switch.load(std::sync::atomic::Ordering::Acquire))
     }
 
+    /// The system status: blockers with severity and fix, from live state and the database
+    /// snapshot (never waits on Postgres). `trace` is the asking request's.
+    pub fn system_status(&self, trace: &TraceId) -> system_status::SystemStatus {
+        system_status::system_status(self, trace)
+    }
+
     /// The database half of the system status (refreshed in the background).
     pub fn status_cache(&self) -> &status_cache::StatusCache {
         &self.inner.status

@@ -27,6 +27,7 @@ pub mod providers;
 pub mod registry;
 pub mod scheduler;
 pub mod status_cache;
+pub mod system_status;
 pub mod telemetry;
 pub mod trace_writer;
 

@@ -45,7 +45,7 @@ use utoipa::ToSchema;
 use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
 use super::registry::BreakerView;
-use crate::domain::provider::Outcome;
+use crate::domain::provider::{CallWindow, LiveRate, Outcome};
 use crate::domain::{bars::Bar, breaker};
 pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
@@ -121,6 +121,23 @@ pub struct ProviderHealth {
     /// Calls refused by the open breaker since start.
     pub refused: u64,
     pub restarts: u32,
+    /// Calls that counted in the last 15 minutes (successes and the provider's failures).
+    pub recent_calls: usize,
+    /// Of those, the successes.
+    pub recent_ok: usize,
+    /// Their success rate, 0–1; `null` without calls in the window.
+    pub success_rate: Option<f64>,
+}
+
+impl ProviderHealth {
+    /// Not usable now: its breaker is not CLOSED, or most of its recent calls failed.
+    pub fn failing(&self) -> bool {
+        let rate = LiveRate {
+            calls: self.recent_calls,
+            ok: self.recent_ok,
+        };
+        self.breaker_state != breaker::BreakerState::Closed || rate.failing()
+    }
 }
 
 struct Health {
@@ -129,6 +146,7 @@ struct Health {
     last_error_code: Option<String>,
     refused: u64,
     restarts: u32,
+    window: CallWindow,
 }
 
 /// One provider's client, breaker and health: shared by its actors (every instance) and readers.
@@ -212,8 +230,14 @@ impl ProviderShared {
             let now = self.client.http.clock().now();
             let mut h = lock(&self.health);
             match verdict {
-                Verdict::Ok => h.last_ok_at = Some(now),
+                Verdict::Ok => {
+                    h.last_ok_at = Some(now);
+                    h.window.record(now, true);
+                }
                 Verdict::Failed | Verdict::Neutral => {
+                    if verdict == Verdict::Failed {
+                        h.window.record(now, false);
+                    }
                     if let Some(code) = error_code {
                         h.last_error_at = Some(now);
                         h.last_error_code = Some(code.to_owned());
@@ -231,6 +255,7 @@ impl ProviderShared {
     pub fn health(&self) -> ProviderHealth {
         let reading = self.breaker.reading();
         let h = lock(&self.health);
+        let rate = h.window.rate(self.client.http.clock().now());
         ProviderHealth {
             provider_id: self.id().to_owned(),
             breaker_state: reading.state().into(),
@@ -240,6 +265,9 @@ impl ProviderShared {
             last_error_code: h.last_error_code.clone(),
             refused: h.refused,
             restarts: h.restarts,
+            recent_calls: rate.calls,
+            recent_ok: rate.ok,
+            success_rate: rate.success_rate(),
         }
     }
 
@@ -338,6 +366,7 @@ impl ProviderSet {
                         last_error_code: None,
                         refused: 0,
                         restarts: 0,
+                        window: CallWindow::default(),
                     }),
                 }),
             );

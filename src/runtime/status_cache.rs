@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::TelemetryHandle;
+use crate::store::bots::{self as store_bots, KilledBot};
 use crate::store::integrations::{self as store_integrations, Verification};
 
 /// What Postgres said at the last refresh.
@@ -20,6 +21,8 @@ pub struct DbSnapshot {
     /// Bots at stage LIVE (their open breakers are SEV-1).
     pub live_bots: Vec<Uuid>,
     pub verifications: HashMap<String, Verification>,
+    /// Bots KILLED, with what they still hold.
+    pub killed: Vec<KilledBot>,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +111,7 @@ async fn load(pool: &PgPool) -> Result<DbSnapshot, sqlx::Error> {
         bots,
         live_bots,
         verifications: store_integrations::verifications(pool).await?,
+        killed: store_bots::killed_exposure(pool).await?,
     })
 }
 

@@ -211,6 +211,36 @@ pub async fn active_ids(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
     .await
 }
 
+/// A KILLED bot and its exposure: contracts held (all symbols, absolute) and working orders.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KilledBot {
+    pub id: Uuid,
+    pub name: String,
+    pub contracts_held: i64,
+    pub working_orders: i64,
+}
+
+impl KilledBot {
+    /// An open position or an order that may still fill.
+    pub fn exposed(&self) -> bool {
+        self.contracts_held != 0 || self.working_orders != 0
+    }
+}
+
+/// Every KILLED bot with its exposure (the system status: SEV-1 while it holds any).
+pub async fn killed_exposure(pool: &PgPool) -> Result<Vec<KilledBot>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.id, b.name, \
+                COALESCE((SELECT sum(abs(p.quantity)) FROM positions p WHERE p.bot_id = b.id), 0)::bigint \
+                    AS contracts_held, \
+                (SELECT count(*) FROM orders o WHERE o.bot_id = b.id \
+                    AND o.status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')) AS working_orders \
+         FROM bots b WHERE b.status = 'KILLED' ORDER BY b.id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Marks every given bot KILLED.
 pub async fn mark_killed(
     pool: &PgPool,

@@ -29,6 +29,7 @@ mod runtime;
 mod sandbox;
 mod serve;
 mod system_events;
+mod system_truth;
 mod telemetry;
 mod trace_lookups;
 mod trading;

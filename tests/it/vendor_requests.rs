@@ -30,7 +30,11 @@ use tradeplane::{
 };
 use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::any};
 
-use crate::support::{FAKE_KEY, env_for, fixtures::start_sandbox, spawn_admin_app};
+use crate::support::{
+    FAKE_KEY, env_for,
+    fixtures::{sandbox_fault as fault, start_sandbox},
+    spawn_admin_app,
+};
 
 const DATABENTO_KEY: &str = "db-GOLDENgoldenGOLDENgoldenGOLD0";
 
@@ -385,18 +389,6 @@ async fn the_sandbox_refuses_what_massive_refuses() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-}
-
-/// Sets a fault on the sandbox's market-data endpoints.
-async fn fault(base: &str, vendor: &str, fault: Value, count: Option<u32>) {
-    let root = base.trim_end_matches("/polygon");
-    let res = reqwest::Client::new()
-        .post(format!("{root}/_sandbox/faults"))
-        .json(&json!({"vendor": vendor, "fault": fault, "count": count}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
 }
 
 #[sqlx::test]

@@ -121,6 +121,19 @@ pub async fn start_sandbox() -> EnvMap {
         .collect()
 }
 
+/// Sets a fault on the sandbox's market-data endpoints (`base`: a vendor base URL from
+/// [`start_sandbox`]'s env; `fault`: `"outage"`, `"rate_limited"`, `"not_authorized"` or null).
+pub async fn sandbox_fault(base: &str, vendor: &str, fault: Value, count: Option<u32>) {
+    let root = base.trim_end_matches("/polygon");
+    let res = reqwest::Client::new()
+        .post(format!("{root}/_sandbox/faults"))
+        .json(&json!({"vendor": vendor, "fault": fault, "count": count}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 /// The body of `POST /api/bots` for an ES 1m SMA-crossover bot at `stage`.
 pub fn sma_bot(name: &str, stage: &str) -> Value {
     json!({

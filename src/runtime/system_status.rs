@@ -1,0 +1,391 @@
+//! The system status (SPEC §5): one honest answer to "can this system trade on its own right
+//! now, and if not, why?", served by `GET /api/system/status`. Built from live runtime state
+//! and the background database snapshot only, so it answers within milliseconds even when
+//! Postgres is down (then BLOCKED with `DATABASE_UNAVAILABLE`).
+//!
+//! Truth over comfort: a KILLED bot is SEV-1 while it still holds a position or a working
+//! order (nobody manages that exposure) and SEV-2 once flat (it needs a human re-arm); market
+//! data counts as usable only from a provider that passed verify, whose breaker is CLOSED and
+//! whose recent calls mostly succeed, so every data provider failing is BLOCKED.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{BreakerView, LoopHealth, RuntimeHandle, status_cache::DbView};
+use crate::{
+    domain::{breaker::BreakerState, risk::AutonomyTier},
+    error_code::ErrorCode,
+    integrations::{bars, is_connected, registry::Category},
+    store::{bots::KilledBot, system_events::Severity},
+    trace::TraceId,
+};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Blocker {
+    pub code: ErrorCode,
+    /// `SEV-1` blocks autonomy; `SEV-2` degrades it (or blocks only what it names).
+    pub severity: Severity,
+    pub message: String,
+    pub suggested_fix: String,
+    /// The request's trace id (the same as the envelope's).
+    pub trace_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierCounts {
+    #[serde(rename = "LOCKED")]
+    pub locked: u64,
+    #[serde(rename = "SUPERVISED")]
+    pub supervised: u64,
+    #[serde(rename = "LIMITED_AUTONOMY")]
+    pub limited_autonomy: u64,
+    #[serde(rename = "FULL_AUTONOMY")]
+    pub full_autonomy: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotsSummary {
+    /// Bots never scored count as LOCKED (no evidence). `null` while Postgres is unreachable.
+    #[serde(rename = "byAutonomyTier")]
+    pub by_autonomy_tier: Option<TierCounts>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchedulerBlock {
+    /// The bar clock is ticking on time.
+    pub active: bool,
+    pub last_tick_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub loop_health: LoopHealth,
+    /// Every breaker: bot runners (`bot:<id>`) and providers (`provider:<id>`).
+    pub circuit_breakers: Vec<BreakerView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationsSummary {
+    pub total: usize,
+    pub configured: usize,
+    /// Configured and last verified OK at the current endpoint. `null` while Postgres (where
+    /// verifications live) is unreachable.
+    pub connected: Option<usize>,
+    pub not_configured: usize,
+    /// Pointed at a sandbox (never usable for LIVE).
+    pub sandbox: usize,
+}
+
+/// `BLOCKED` (any SEV-1 blocker), `DEGRADED` (any SEV-2), else `OK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SystemState {
+    Ok,
+    Degraded,
+    Blocked,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemStatus {
+    pub system_status: SystemState,
+    /// True when nothing SEV-1 stands in the way of bots trading on their own.
+    pub autonomy_allowed: bool,
+    pub blockers: Vec<Blocker>,
+    pub bots: BotsSummary,
+    pub scheduler: SchedulerBlock,
+    pub integrations: IntegrationsSummary,
+}
+
+/// `databento: breaker OPEN, 0/3 calls ok in 15 min, last error PROVIDER_HTTP_5XX`.
+fn describe_failing(p: &super::ProviderHealth) -> String {
+    let mut out = format!("{}: breaker {}", p.provider_id, p.breaker_state.as_str());
+    if p.recent_calls > 0 {
+        out.push_str(&format!(
+            ", {}/{} calls ok in 15 min",
+            p.recent_ok, p.recent_calls
+        ));
+    }
+    if let Some(code) = &p.last_error_code {
+        out.push_str(&format!(", last error {code}"));
+    }
+    out
+}
+
+/// SEV-1 for a KILLED bot that holds a position or a working order (or whose exposure is not
+/// known yet: killed in this process after the last database snapshot), SEV-2 once flat.
+fn killed_bots(rt: &RuntimeHandle, stored: Option<&[KilledBot]>, b: &mut Blockers) {
+    let reason = |id| {
+        rt.runner(id)
+            .and_then(|r| r.kill_reason)
+            .map_or_else(String::new, |r| format!(" ({r})"))
+    };
+    for bot in stored.unwrap_or_default() {
+        let exposed = bot.exposed();
+        let message = if exposed {
+            format!(
+                "Bot {} is KILLED{} and still holds {} contract(s) and {} working order(s): nobody manages that exposure.",
+                bot.name,
+                reason(bot.id),
+                bot.contracts_held,
+                bot.working_orders
+            )
+        } else {
+            format!(
+                "Bot {} is KILLED{} and flat; it trades again only after a human re-arm.",
+                bot.name,
+                reason(bot.id)
+            )
+        };
+        b.push(
+            ErrorCode::BotKilled,
+            exposed,
+            message,
+            if exposed {
+                "Cancel the bot's working orders and close its position, read the kill reason in the system events, then re-arm it (POST /api/bots/{id}/rearm)."
+            } else {
+                ErrorCode::BotKilled.suggested_fix()
+            },
+        );
+    }
+    // Killed here after the last snapshot (or Postgres unreachable): exposure unknown.
+    let known = |id| stored.is_some_and(|s| s.iter().any(|k| k.id == id));
+    for r in rt.runners() {
+        if r.kill_reason.is_some() && !known(r.bot_id) {
+            b.push(
+                ErrorCode::BotKilled,
+                true,
+                format!(
+                    "Bot {} is KILLED{}; whether it still holds a position or orders is not known yet.",
+                    r.bot_id,
+                    reason(r.bot_id)
+                ),
+                ErrorCode::BotKilled.suggested_fix(),
+            );
+        }
+    }
+}
+
+struct Blockers {
+    list: Vec<Blocker>,
+    trace: String,
+}
+
+impl Blockers {
+    fn push(&mut self, code: ErrorCode, sev1: bool, message: String, fix: &str) {
+        self.list.push(Blocker {
+            code,
+            severity: if sev1 { Severity::Sev1 } else { Severity::Sev2 },
+            message,
+            suggested_fix: fix.to_owned(),
+            trace_id: self.trace.clone(),
+        });
+    }
+}
+
+pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
+    let mut b = Blockers {
+        list: Vec::new(),
+        trace: trace.to_string(),
+    };
+    let integrations = rt.integrations();
+    let configs = integrations.configs();
+    let db = rt.status_cache().db();
+    let snapshot = match &db {
+        DbView::Current(s) => Some(s),
+        DbView::Unavailable { .. } => None,
+    };
+    if !rt.is_running() {
+        b.push(
+            ErrorCode::RuntimeUnavailable,
+            true,
+            "No supervision runtime runs in this process: no bot can run.".into(),
+            ErrorCode::RuntimeUnavailable.suggested_fix(),
+        );
+    } else if let DbView::Unavailable { error, .. } = &db {
+        b.push(
+            ErrorCode::DatabaseUnavailable,
+            true,
+            format!("Postgres is not answering: {error}."),
+            "Check that Postgres is up and reachable at DATABASE_URL; tradeplane reconnects on its own.",
+        );
+    }
+
+    // Market data (SEV-1): a key, a passed verify, a breaker not open.
+    let data: Vec<_> = configs
+        .iter()
+        .filter(|c| bars::PROVIDERS.contains(&c.spec.id))
+        .collect();
+    let health = rt.providers_health();
+    // Failing now: breaker not CLOSED, or most of the last 15 minutes' calls failed.
+    let failing = |id: &str| {
+        health
+            .iter()
+            .find(|p| p.provider_id == id)
+            .filter(|p| p.failing())
+    };
+    if !data.iter().any(|c| c.configured()) {
+        b.push(
+            ErrorCode::DataUnavailable,
+            true,
+            "No market-data provider has a key (databento or polygon): bots cannot see the market.".into(),
+            "Set DATABENTO_API_KEY or POLYGON_API_KEY, restart tradeplane, then verify the provider.",
+        );
+    } else if let Some(snap) = snapshot {
+        let connected: Vec<_> = data
+            .iter()
+            .filter(|c| is_connected(c, snap.verifications.get(c.spec.id)))
+            .collect();
+        let down: Vec<String> = connected
+            .iter()
+            .filter_map(|c| failing(c.spec.id))
+            .map(describe_failing)
+            .collect();
+        if connected.is_empty() {
+            b.push(
+                ErrorCode::DataUnavailable,
+                true,
+                "No market-data provider is connected: none has passed verify at its current endpoint.".into(),
+                "Verify databento or polygon (POST /api/integrations/verify) and fix what it reports.",
+            );
+        } else if down.len() == connected.len() {
+            b.push(
+                ErrorCode::DataUnavailable,
+                true,
+                format!(
+                    "Every connected market-data provider is failing: {}. Bots cannot see the market.",
+                    down.join("; ")
+                ),
+                "Open Connections for the vendor's errors; fix the key, plan or outage, then reset the provider's breaker or wait for its cool-down.",
+            );
+        }
+    }
+    let any_connected = |cat: Category| {
+        configs.iter().any(|c| {
+            c.spec.category == cat
+                && snapshot.is_some_and(|s| is_connected(c, s.verifications.get(c.spec.id)))
+        })
+    };
+    if snapshot.is_some() && !any_connected(Category::Execution) {
+        b.push(
+            ErrorCode::ExecutionBrokerUnavailable,
+            false,
+            "No broker is connected: LIVE trading is blocked (PAPER and SHADOW recording are not)."
+                .into(),
+            "Configure and verify ironbeam or tradovate.",
+        );
+    }
+    if !configs
+        .iter()
+        .any(|c| c.spec.category == Category::Llm && c.configured())
+    {
+        b.push(
+            ErrorCode::AiProviderUnavailable,
+            false,
+            "No LLM provider is configured: AI-dependent actions are blocked.".into(),
+            ErrorCode::AiProviderUnavailable.suggested_fix(),
+        );
+    }
+
+    let sched = rt.scheduler_health();
+    let ticking = sched.loop_health == LoopHealth::Ok;
+    if rt.is_running() && !ticking {
+        b.push(
+            ErrorCode::SchedulerStalled,
+            true,
+            format!(
+                "The bar clock is {:?} (last tick {}): bots are not evaluating on time.",
+                sched.loop_health,
+                sched
+                    .last_tick_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339())
+            ),
+            ErrorCode::SchedulerStalled.suggested_fix(),
+        );
+    }
+    if rt.kill_switch_active() {
+        b.push(
+            ErrorCode::KillSwitchActive,
+            true,
+            "The global kill switch is active: no new orders.".into(),
+            ErrorCode::KillSwitchActive.suggested_fix(),
+        );
+    }
+    killed_bots(rt, snapshot.map(|s| s.killed.as_slice()), &mut b);
+    let breakers = rt.breakers();
+    let live_bots = snapshot.map(|s| s.live_bots.clone()).unwrap_or_default();
+    for br in breakers.iter().filter(|br| br.state == BreakerState::Open) {
+        let live = br
+            .scope
+            .strip_prefix("bot:")
+            .and_then(|id| id.parse().ok())
+            .is_some_and(|id| live_bots.contains(&id) || rt.runner(id).is_some_and(|r| r.live));
+        b.push(
+            ErrorCode::CircuitBreakerOpen,
+            live,
+            format!(
+                "Circuit breaker {} is open{}.",
+                br.scope,
+                if live { " on a LIVE bot" } else { "" }
+            ),
+            ErrorCode::CircuitBreakerOpen.suggested_fix(),
+        );
+    }
+    if rt.status_cache().telemetry_degraded() {
+        let t = rt.telemetry_stats();
+        b.push(
+            ErrorCode::TelemetryDegraded,
+            false,
+            format!(
+                "Telemetry dropped {} events and failed {} writes: proof of use is incomplete.",
+                t.dropped, t.failed_writes
+            ),
+            ErrorCode::TelemetryDegraded.suggested_fix(),
+        );
+    }
+
+    let by_autonomy_tier = snapshot.map(|snap| {
+        let counts = rt.tiers().counts();
+        let get = |t| counts.get(&t).copied().unwrap_or(0) as u64;
+        let scored: u64 = counts.values().map(|v| *v as u64).sum();
+        TierCounts {
+            locked: get(AutonomyTier::Locked)
+                + u64::try_from(snap.bots).unwrap_or(0).saturating_sub(scored),
+            supervised: get(AutonomyTier::Supervised),
+            limited_autonomy: get(AutonomyTier::LimitedAutonomy),
+            full_autonomy: get(AutonomyTier::FullAutonomy),
+        }
+    });
+    let sev1 = b.list.iter().any(|x| x.severity == Severity::Sev1);
+    let system_status = if sev1 {
+        SystemState::Blocked
+    } else if b.list.is_empty() {
+        SystemState::Ok
+    } else {
+        SystemState::Degraded
+    };
+    let configured = configs.iter().filter(|c| c.configured()).count();
+    let sandbox = configs
+        .iter()
+        .filter(|c| c.configured() && c.sandbox)
+        .count();
+    SystemStatus {
+        system_status,
+        autonomy_allowed: !sev1,
+        blockers: b.list,
+        bots: BotsSummary { by_autonomy_tier },
+        scheduler: SchedulerBlock {
+            active: ticking,
+            last_tick_at: sched.last_tick_at,
+            loop_health: sched.loop_health,
+            circuit_breakers: breakers,
+        },
+        integrations: IntegrationsSummary {
+            total: configs.len(),
+            configured,
+            connected: snapshot.map(|s| {
+                configs
+                    .iter()
+                    .filter(|c| is_connected(c, s.verifications.get(c.spec.id)))
+                    .count()
+            }),
+            not_configured: configs.len() - configured,
+            sandbox,
+        },
+    }
+}

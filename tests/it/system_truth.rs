@@ -1,0 +1,209 @@
+//! The system status tells the truth an operator needs (issue 20 part 1): a KILLED bot is a
+//! SEV-1 blocker while it still holds a position or a working order and a SEV-2 once flat, and
+//! market data counts as usable only while some verified provider is actually answering
+//! (breaker CLOSED, most recent calls succeeding): every data provider failing is BLOCKED.
+
+use chrono::TimeZone;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    domain::{instruments::Symbol, side::Side, timeframe::Timeframe},
+    integrations::http::CallContext,
+    runtime::BarsRequest,
+};
+use uuid::Uuid;
+
+use crate::support::{
+    TestApp,
+    fixtures::{bot_row, sandbox_fault, start_sandbox, until, working_order},
+    spawn_admin_app,
+};
+
+/// The blockers of one status answer as `(code, severity, message)`.
+async fn blockers(app: &TestApp) -> (Value, Vec<(String, String, String)>) {
+    let (code, body) = app.system_status().await;
+    assert_eq!(code, 200, "{body}");
+    let list = body["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let s = |k: &str| b[k].as_str().unwrap().to_owned();
+            (s("code"), s("severity"), s("message"))
+        })
+        .collect();
+    (body, list)
+}
+
+/// Waits until the status has a `code` blocker at `severity`; returns the body and its message.
+async fn until_blocker(app: &TestApp, code: &str, severity: &str) -> (Value, String) {
+    until(&format!("{code} at {severity}"), async || {
+        let (body, list) = blockers(app).await;
+        let message = list
+            .into_iter()
+            .find(|(c, s, _)| c == code && s == severity)
+            .map(|(_, _, m)| m)?;
+        Some((body, message))
+    })
+    .await
+}
+
+async fn verified_app(
+    pool: &PgPool,
+    providers: &[&str],
+) -> (TestApp, tradeplane::integrations::registry::EnvMap) {
+    let env = start_sandbox().await;
+    let app = spawn_admin_app(pool.clone(), &env).await;
+    for provider in providers {
+        let (code, body) = app.verify_integration(provider).await;
+        assert_eq!(code, 200, "{provider}: {body}");
+    }
+    (app, env)
+}
+
+#[sqlx::test]
+async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
+    let (app, _env) = verified_app(
+        &pool,
+        &["databento", "polygon", "ironbeam", "tradovate", "openai"],
+    )
+    .await;
+    let rt = app.state.runtime.clone();
+    until("nothing SEV-1", async || {
+        let (body, _) = blockers(&app).await;
+        (body["system_status"] != "BLOCKED").then_some(())
+    })
+    .await;
+
+    // The bot holds one long ES contract when its daily-loss trigger kills it (the runner
+    // calls the same `kill`).
+    let bot = bot_row(&pool).await;
+    let name: String = sqlx::query_scalar("SELECT name FROM bots WHERE id = $1")
+        .bind(bot)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    set_position(&pool, bot, 1).await;
+    rt.kill(bot, "daily loss 1650.00 USD breached the 1500.00 USD limit");
+    // At once (exposure not yet known), then from the database snapshot.
+    let (body, message) = until("the position in the status", async || {
+        let (body, m) = until_blocker(&app, "BOT_KILLED", "SEV-1").await;
+        m.contains("contract(s)").then_some((body, m))
+    })
+    .await;
+    assert_eq!(body["system_status"], "BLOCKED", "{body}");
+    assert_eq!(body["autonomy_allowed"], false);
+    assert!(message.contains(&name), "{message}");
+    assert!(message.contains("1 contract(s)"), "{message}");
+    assert!(message.contains("daily loss"), "{message}");
+
+    // Flat, but an order may still fill: still SEV-1.
+    set_position(&pool, bot, 0).await;
+    let order = working_order(&pool, bot, "tp1-killed-working", Side::Sell, 1).await;
+    let (body, message) = until("the working order in the status", async || {
+        let (body, m) = until_blocker(&app, "BOT_KILLED", "SEV-1").await;
+        m.contains("1 working order(s)").then_some((body, m))
+    })
+    .await;
+    assert_eq!(body["system_status"], "BLOCKED", "{message}");
+
+    // Flat and nothing working: SEV-2 (it still needs a re-arm), trading is no longer blocked.
+    sqlx::query("UPDATE orders SET status = 'CANCELLED' WHERE id = $1")
+        .bind(order.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (body, message) = until_blocker(&app, "BOT_KILLED", "SEV-2").await;
+    assert!(message.contains("flat"), "{message}");
+    assert_eq!(body["system_status"], "DEGRADED", "{body}");
+    assert_eq!(body["autonomy_allowed"], true);
+    let (_, list) = blockers(&app).await;
+    assert!(
+        !list
+            .iter()
+            .any(|(c, s, _)| c == "BOT_KILLED" && s == "SEV-1"),
+        "{list:?}"
+    );
+
+    // Re-armed: the blocker is gone.
+    let (code, b) = app.rearm_bot(bot).await;
+    assert_eq!(code, 200, "{b}");
+    until("the re-arm in the status", async || {
+        let (_, list) = blockers(&app).await;
+        (!list.iter().any(|(c, _, _)| c == "BOT_KILLED")).then_some(())
+    })
+    .await;
+}
+
+async fn set_position(pool: &PgPool, bot: Uuid, quantity: i32) {
+    sqlx::query(
+        "INSERT INTO positions (bot_id, symbol, quantity, average_price) VALUES ($1, 'ES', $2, 6000) \
+         ON CONFLICT (bot_id, symbol) DO UPDATE SET quantity = $2",
+    )
+    .bind(bot)
+    .bind(quantity)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
+    let (app, env) = verified_app(&pool, &["databento", "polygon"]).await;
+    let rt = app.state.runtime.clone();
+    until("data usable", async || {
+        let (_, list) = blockers(&app).await;
+        (!list.iter().any(|(c, _, _)| c == "DATA_UNAVAILABLE")).then_some(())
+    })
+    .await;
+    let request = || BarsRequest {
+        instrument: Symbol::Es,
+        contract: None,
+        timeframe: Timeframe::M1,
+        from: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
+            .unwrap(),
+        to: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
+            .unwrap(),
+        ctx: CallContext::default(),
+    };
+
+    // Two of Polygon's three calls (its verify, two reads) fail, its breaker still CLOSED:
+    // Databento still answers, data is usable.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
+    for _ in 0..2 {
+        rt.fetch_bars("polygon", request()).await.unwrap_err();
+    }
+    let (_, list) = blockers(&app).await;
+    assert!(
+        !list.iter().any(|(c, _, _)| c == "DATA_UNAVAILABLE"),
+        "{list:?}"
+    );
+
+    // Databento fails too: nothing answers, though both passed verify and no breaker is open.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", json!("outage"), None).await;
+    for _ in 0..2 {
+        rt.fetch_bars("databento", request()).await.unwrap_err();
+    }
+    let (body, message) = until_blocker(&app, "DATA_UNAVAILABLE", "SEV-1").await;
+    assert_eq!(body["system_status"], "BLOCKED", "{body}");
+    assert_eq!(body["autonomy_allowed"], false);
+    assert!(
+        message.contains("databento: breaker CLOSED, 1/3 calls ok"),
+        "{message}"
+    );
+    assert!(
+        message.contains("polygon: breaker CLOSED, 1/3 calls ok"),
+        "{message}"
+    );
+
+    // One more failure each opens their breakers: still BLOCKED, and the status says so.
+    for provider in ["databento", "polygon"] {
+        rt.fetch_bars(provider, request()).await.unwrap_err();
+    }
+    let (body, message) = until_blocker(&app, "DATA_UNAVAILABLE", "SEV-1").await;
+    assert_eq!(body["system_status"], "BLOCKED", "{body}");
+    assert!(message.contains("databento: breaker OPEN"), "{message}");
+    assert!(message.contains("polygon: breaker OPEN"), "{message}");
+}
