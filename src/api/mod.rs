@@ -24,6 +24,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod runtime;
+pub mod security_headers;
 pub mod service_tokens;
 pub mod state;
 pub mod system;
@@ -146,6 +147,7 @@ pub fn app_with_access(
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(mw::from_fn(middleware::ensure_envelope))
         .layer(mw::from_fn(middleware::record_metrics))
+        .layer(mw::from_fn(security_headers::set))
         .layer(mw::from_fn_with_state(trusted, client_addr::resolve))
         .layer(mw::from_fn(middleware::trace_context))
 }

@@ -27,6 +27,7 @@ mod operations;
 mod providers;
 mod runtime;
 mod sandbox;
+mod security_headers;
 mod serve;
 mod system_events;
 mod system_truth;
