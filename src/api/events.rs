@@ -69,7 +69,8 @@ fn resume_after(headers: &HeaderMap, query: Option<&str>) -> Option<u64> {
     Some(raw.parse().unwrap_or(0))
 }
 
-fn to_sse(delivery: Delivery) -> Event {
+/// `now`: the `at` of a reset (every event's data carries `at`, the reset's included).
+fn to_sse(delivery: Delivery, now: chrono::DateTime<chrono::Utc>) -> Event {
     match delivery {
         Delivery::Event(e) => Event::default()
             .id(e.id.to_string())
@@ -84,6 +85,7 @@ fn to_sse(delivery: Delivery) -> Event {
                 json!({
                     "reason": reason,
                     "last_event_id": last_id,
+                    "at": now,
                     "message": "Events were missed: refetch current state (system status, bots, breakers), then keep reading this stream.",
                 })
                 .to_string(),
@@ -91,10 +93,14 @@ fn to_sse(delivery: Delivery) -> Event {
     }
 }
 
-fn events(sub: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(sub, |mut sub| async move {
+fn events(
+    sub: Subscription,
+    clock: crate::clock::Clock,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold((sub, clock), |(mut sub, clock)| async move {
         let delivery = sub.next().await?;
-        Some((Ok(to_sse(delivery)), sub))
+        let event = to_sse(delivery, clock.now());
+        Some((Ok(event), (sub, clock)))
     })
 }
 
@@ -132,7 +138,7 @@ async fn stream(
     let after = resume_after(&headers, query.last_event_id.as_deref());
     // Subscribed before the response starts: nothing published after this is missed.
     let sub = state.runtime.bus().subscribe(after, filter);
-    let sse = Sse::new(events(sub)).keep_alive(
+    let sse = Sse::new(events(sub, state.clock.clone())).keep_alive(
         KeepAlive::new()
             .interval(state.events_keep_alive)
             .text("keep-alive"),
