@@ -240,7 +240,12 @@ async fn reconnecting_with_last_event_id_replays_exactly_what_was_missed(pool: P
         assert_eq!(reset.json()["last_event_id"], at);
         // The documented shape: reason, last_event_id, message and `at`, like every event.
         let data = reset.json();
-        let mut keys: Vec<&str> = data.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = data
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort();
         assert_eq!(keys, ["at", "last_event_id", "message", "reason"], "{data}");
         // Then live from there.
