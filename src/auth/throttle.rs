@@ -21,7 +21,7 @@
 //! globally — can lock out or slow down a user who signs in from where they did before.
 //! Everything else pays all four keys.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sqlx::PgPool;
 
 use crate::store::auth_throttle::{self, Row};
@@ -135,6 +135,7 @@ pub async fn admit(
     now: DateTime<Utc>,
 ) -> Result<Attempt, ThrottleError> {
     let keys = keys(email, ip);
+    let now = stored(now);
     let mut tx = pool.begin().await?;
     let mut rows = auth_throttle::lock(&mut tx, &keys, now).await?;
     let reserved = decide(&mut rows, policy, now)
@@ -142,6 +143,12 @@ pub async fn admit(
     auth_throttle::write(&mut tx, &rows, now).await?;
     tx.commit().await?;
     Ok(Attempt { keys, reserved })
+}
+
+/// `now` at Postgres' microsecond precision, so a time computed here and one read back from
+/// the table compare equal (a refund restores a delay only if the row still holds the one it set).
+fn stored(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.trunc_subsecs(6)
 }
 
 fn is_known(rows: &[Row], now: DateTime<Utc>) -> bool {
@@ -227,6 +234,7 @@ impl Attempt {
         now: DateTime<Utc>,
         success: bool,
     ) -> Result<(), sqlx::Error> {
+        let now = stored(now);
         let mut tx = pool.begin().await?;
         let mut rows = auth_throttle::lock(&mut tx, &self.keys, now).await?;
         for row in rows.iter_mut() {

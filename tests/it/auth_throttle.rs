@@ -208,3 +208,22 @@ async fn a_hundred_parallel_codes_on_a_hundred_temp_tokens_are_checked_once(pool
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[sqlx::test]
+async fn on_the_system_clock_the_password_step_of_a_2fa_login_costs_no_delay(pool: PgPool) {
+    // Sub-microsecond times must not keep a refunded delay alive (Postgres stores microseconds).
+    let app = crate::support::spawn_app(pool).await;
+    let _ = app.admin_client().await;
+    let signed = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, url, _) = enroll(&app, signed).await;
+    let temp = temp_token(&app, ADMIN_EMAIL).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/auth/2fa/verify",
+            Some(json!({ "temp_token": temp, "code": code_from_url(&url, &app.clock, 1) })),
+        )
+        .await;
+    // Enrollment used this step's code; the next step's is accepted (±1 step) and unused.
+    assert_eq!(status, 200, "{body}");
+}
