@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::domain::{bot::BotStatus, breaker::BreakerState};
-use crate::store::system_events::SystemEvent;
+use crate::store::{jobs::JobRun, system_events::SystemEvent};
 
 /// What a live event is about (the SSE `event:` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,14 +31,16 @@ pub enum LiveKind {
     Breaker,
     BotStatus,
     Trace,
+    Job,
 }
 
 impl LiveKind {
-    pub const ALL: [LiveKind; 4] = [
+    pub const ALL: [LiveKind; 5] = [
         LiveKind::SystemEvent,
         LiveKind::Breaker,
         LiveKind::BotStatus,
         LiveKind::Trace,
+        LiveKind::Job,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -47,6 +49,7 @@ impl LiveKind {
             LiveKind::Breaker => "breaker",
             LiveKind::BotStatus => "bot_status",
             LiveKind::Trace => "trace",
+            LiveKind::Job => "job",
         }
     }
 
@@ -267,6 +270,21 @@ impl EventBus {
     pub fn publish_trace(&self, summary: TraceSummary) -> u64 {
         let data = serde_json::to_value(&summary).unwrap_or_else(|_| json!({}));
         self.publish(LiveKind::Trace, Some(summary.bot_id), summary.at, data)
+    }
+
+    /// A job changed status or progress (`status`: SPEC §2 job status; `reason_code` of the
+    /// transition, none for a progress report).
+    pub fn publish_job(&self, job: &JobRun, reason_code: Option<&str>) -> u64 {
+        self.publish(
+            LiveKind::Job,
+            job.bot_id,
+            self.inner.clock.now(),
+            json!({
+                "job_id": job.id, "kind": job.kind, "status": job.status,
+                "progress_pct": job.progress_pct, "reason_code": reason_code,
+                "error_code": job.error_code, "bot_id": job.bot_id,
+            }),
+        )
     }
 
     /// Ends every subscription (a shutting-down server must not wait on open streams).

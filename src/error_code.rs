@@ -114,6 +114,9 @@ catalog! {
     JobNotFound = "JOB_NOT_FOUND", 404,
         "No job with this id exists.",
         "Use an id listed by GET /api/jobs.";
+    JobWorkerCrashed = "JOB_WORKER_CRASHED", 500,
+        "The worker running this job crashed; the job was failed, not left running.",
+        "Submit the job again; if it fails the same way, read the server log lines under the job's trace id.";
     TraceNotFound = "TRACE_NOT_FOUND", 404,
         "No trace with this id exists for this bot.",
         "Use a row id or W3C trace id listed by GET /api/bots/{id}/decision-traces or /no-trade-traces for the same bot; a trace of another bot is not found under this one.";

@@ -57,6 +57,15 @@ impl TraceId {
         &self.0
     }
 
+    /// A stored id (32 lowercase hex, not all zeros), as this type wrote it.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let valid = s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && !s.bytes().all(|b| b == b'0');
+        valid.then(|| TraceId(s.to_owned()))
+    }
+
     /// The trace id of the request being served, or a fresh one outside any request
     /// (start-up, background work), so an event is never written without one.
     pub fn current() -> Self {

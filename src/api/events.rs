@@ -30,8 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
-    /// Comma-separated kinds to receive: `system_event`, `breaker`, `bot_status`, `trace`
-    /// (default: all).
+    /// Comma-separated kinds to receive: `system_event`, `breaker`, `bot_status`, `trace`,
+    /// `job` (default: all).
     pub kinds: Option<String>,
     /// Only events about this bot.
     pub bot_id: Option<Uuid>,
@@ -48,7 +48,7 @@ fn parse_kinds(raw: Option<&str>) -> Result<Option<HashSet<LiveKind>>, ApiError>
             ApiError::validation(
                 "kinds",
                 format!(
-                    "has an unknown kind `{word}`: use system_event, breaker, bot_status, trace"
+                    "has an unknown kind `{word}`: use system_event, breaker, bot_status, trace, job"
                 ),
             )
         })?;

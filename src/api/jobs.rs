@@ -1,4 +1,5 @@
-//! `/api/jobs`: job runs (SPEC §2 job FSM) and their transition events.
+//! `/api/jobs`: job runs (SPEC §2 job FSM) and their transition events; an operator cancels
+//! one (`runtime::jobs::cancel` owns the rule).
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -9,16 +10,48 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
+    auth::{CurrentUser, audit},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
 };
 use crate::error_code::ErrorCode;
-use crate::store::jobs::{self, JobFilter, JobRun, JobRunEvent, JobStatus};
+use crate::runtime::jobs as job_workers;
+use crate::store::audit_log::{NewAuditEntry, Outcome};
+use crate::store::jobs::{self, JobError, JobFilter, JobRun, JobRunEvent, JobStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_jobs))
         .routes(routes!(get_job))
+        .routes(routes!(cancel_job))
+}
+
+fn job_not_found(id: Uuid) -> ApiError {
+    ApiError::new(ErrorCode::JobNotFound).message(format!("no job run with id {id}"))
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    // Parsed here so a malformed id is `VALIDATION_FAILED`, not a bare 400.
+    id.parse()
+        .map_err(|_| ApiError::validation("id", "is not a UUID"))
+}
+
+impl From<JobError> for ApiError {
+    fn from(err: JobError) -> Self {
+        match err {
+            JobError::NotFound(id) => job_not_found(id),
+            JobError::InvalidTransition { actual, to, .. } => {
+                ApiError::new(ErrorCode::InvalidStateTransition)
+                    .message(format!(
+                        "the job is {}; it cannot become {}",
+                        actual.as_str(),
+                        to.as_str()
+                    ))
+                    .details(serde_json::json!({ "status": actual }))
+            }
+            JobError::Db(e) => e.into(),
+        }
+    }
 }
 
 // Spelled out rather than flattening `PageParams` (see api/system.rs).
@@ -92,17 +125,50 @@ pub struct JobDetail {
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
 )]
-async fn get_job(
+async fn get_job(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<JobDetail> {
+    let id = parse_id(&id)?;
+    let job = jobs::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| job_not_found(id))?;
+    let events = jobs::events(&state.pool, id).await?;
+    Ok(ApiOk::new(JobDetail { job, events }))
+}
+
+/// Cancels a QUEUED or RUNNING job (`CANCELLED`, reason `CANCELLED_BY_OPERATOR`); a running
+/// job's worker drops its work at its next heartbeat and keeps none of it.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{id}/cancel",
+    tag = "jobs",
+    security(("session" = ["operator"])),
+    params(("id" = Uuid, Path, description = "Job run id")),
+    responses(
+        (status = 200, body = Envelope<JobDetail>),
+        (status = 404, description = "`JOB_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "The job already ended (`INVALID_STATE_TRANSITION`, `details.status`)", body = ErrorEnvelope),
+        (status = 422, description = "The id is not a UUID (`VALIDATION_FAILED`)", body = ErrorEnvelope),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn cancel_job(
     State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<JobDetail> {
-    // Parsed here so a malformed id is `VALIDATION_FAILED`, not a bare 400.
-    let id: Uuid = id
-        .parse()
-        .map_err(|_| ApiError::validation("id", "is not a UUID"))?;
-    let job = jobs::get(&state.pool, id).await?.ok_or_else(|| {
-        ApiError::new(ErrorCode::JobNotFound).message(format!("no job run with id {id}"))
-    })?;
+    let id = parse_id(&id)?;
+    let job = job_workers::cancel(&state.runtime, &state.pool, id, &me.email).await?;
+    audit(
+        &state,
+        NewAuditEntry::new(
+            me.actor(),
+            "job.cancel",
+            Outcome::Success,
+            state.clock.now(),
+        )
+        .target(format!("job:{id}"))
+        .metadata(serde_json::json!({ "kind": job.kind })),
+    )
+    .await;
     let events = jobs::events(&state.pool, id).await?;
     Ok(ApiOk::new(JobDetail { job, events }))
 }

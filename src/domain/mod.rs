@@ -4,6 +4,7 @@
 pub mod access;
 pub mod autonomy;
 pub mod backtest;
+pub mod backtest_metrics;
 pub mod bars;
 pub mod bot;
 pub mod breaker;

@@ -39,6 +39,7 @@ impl RuntimeHandle {
                 tiers: Arc::default(),
                 status: Arc::default(),
                 alerts: Default::default(),
+                jobs: Arc::default(),
                 clock,
             }),
         }
@@ -131,6 +132,23 @@ impl RuntimeHandle {
             ProviderMsg::FetchBars(trace, Box::new(request), reply)
         })
         .await
+    }
+
+    /// Drill (tests, operations): the next job a worker claims crashes its worker or hangs.
+    pub fn inject_job_fault(&self, fault: JobFault) {
+        let mut f = match self.inner.jobs.fault.lock() {
+            Ok(f) => f,
+            Err(p) => p.into_inner(),
+        };
+        *f = Some(fault);
+    }
+
+    /// Jobs this node's workers claimed since start.
+    pub fn jobs_claimed(&self) -> u64 {
+        self.inner
+            .jobs
+            .claimed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Fault injection (tests, drills): `id`'s actor fails; the Providers supervisor restarts it.

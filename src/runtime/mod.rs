@@ -7,8 +7,9 @@
 //! ├── Scheduler   bar clock (1s…1d), loop health, job timeout sweep, heartbeat flush
 //! ├── Providers   one_for_one with intensity limits → per configured provider: BreakerActor,
 //! │               ProviderActor
-//! └── Bots        dynamic one_for_one with intensity limits → per bot started in this
-//!                 process: BreakerActor (from its first start on), BotRunner (while it runs)
+//! ├── Bots        dynamic one_for_one with intensity limits → per bot started in this
+//! │               process: BreakerActor (from its first start on), BotRunner (while it runs)
+//! └── Jobs        one_for_one → `JobsConfig::workers` JobWorkers (claim, run, heartbeat)
 //! ```
 //!
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
@@ -16,11 +17,13 @@
 
 pub mod alerts;
 pub mod autonomy;
+pub mod bar_history;
 pub mod bots;
 pub mod evaluator;
 pub mod events;
 pub mod feed;
 mod handle;
+pub mod jobs;
 pub mod lifecycle;
 pub mod market_hours;
 pub mod providers;
@@ -45,6 +48,7 @@ use tradeplane_actors::{
 use uuid::Uuid;
 
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
+pub use jobs::{JobFault, JobsConfig};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
 pub use registry::{BreakerView, RunnerOptions, RunnerSnapshot};
 pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth};
@@ -97,6 +101,8 @@ pub struct RuntimeConfig {
     /// PAPER fills: slippage in ticks against the order, commission per contract.
     pub sim: SimParams,
     pub autonomy: ScorerConfig,
+    /// The job worker pool.
+    pub jobs: JobsConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -116,6 +122,7 @@ impl Default for RuntimeConfig {
             providers: ProvidersConfig::default(),
             sim: SimParams::default(),
             autonomy: ScorerConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -170,6 +177,7 @@ struct Inner {
     tiers: Arc<TierBook>,
     status: Arc<status_cache::StatusCache>,
     alerts: Arc<alerts::AlertCounters>,
+    jobs: Arc<jobs::JobsShared>,
 }
 
 /// Cloneable access to the running tree.
@@ -300,6 +308,7 @@ impl Runtime {
                 tiers,
                 status: status.clone(),
                 alerts: alert_counters.clone(),
+                jobs: Arc::default(),
             }),
         };
         let scheduler_child = {
@@ -373,14 +382,49 @@ impl Runtime {
                 }
             })
         };
-        // Providers start before Bots and stop after them (reverse start order); the scorer
-        // starts last and stops first.
+        let jobs_child = {
+            let mut spec = SupervisorSpec::new(Strategy::OneForOne)
+                .intensity(20, Duration::from_secs(60))
+                .clock(clock.clone());
+            for n in 0..config.jobs.workers {
+                let args = jobs::WorkerArgs {
+                    id: format!("{}/{id}/{n}", config.node),
+                    pool: pool.clone(),
+                    rt: handle.clone(),
+                    config: config.jobs.clone(),
+                };
+                spec = spec.child(
+                    ChildSpec::new(format!("job-worker:{n}"), move |sup| {
+                        let args = args.clone();
+                        async move {
+                            ractor::Actor::spawn_linked(None, jobs::JobWorker, args, sup)
+                                .await
+                                .map(|(r, _)| r.get_cell())
+                        }
+                    })
+                    .backoff(tradeplane_actors::Backoff::exponential(
+                        Duration::from_millis(100),
+                        Duration::from_secs(10),
+                    ))
+                    .shutdown(Shutdown::Timeout(Duration::from_secs(2))),
+                );
+            }
+            let sink: tradeplane_actors::SharedSink = sink.clone();
+            let name = format!("tradeplane.jobs.{id}");
+            ChildSpec::new("jobs", move |sup| {
+                providers::spawn_providers(name.clone(), spec.clone(), sink.clone(), sup)
+            })
+            .shutdown(Shutdown::Infinity)
+        };
+        // Providers start before Bots and Jobs and stop after them (reverse start order);
+        // the scorer starts last and stops first.
         let root_spec = SupervisorSpec::new(Strategy::OneForOne)
             .intensity(5, Duration::from_secs(60))
             .clock(clock)
             .child(scheduler_child)
             .child(providers_child)
             .child(bots_child)
+            .child(jobs_child)
             .child(scorer_child);
         let (root, root_join) =
             Supervisor::spawn(Some(format!("tradeplane.root.{id}")), root_spec, sink, None).await?;

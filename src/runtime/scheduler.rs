@@ -320,6 +320,7 @@ pub async fn sweep_jobs(pool: &PgPool, telemetry: &TelemetryHandle, shared: &Sch
                     event = event.bot(bot);
                 }
                 telemetry.system_event(event);
+                telemetry.bus().publish_job(&job, Some("HEARTBEAT_TIMEOUT"));
             }
         }
         Err(err) => {

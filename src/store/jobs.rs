@@ -78,6 +78,14 @@ pub struct JobRun {
     pub payload: Value,
     pub result: Option<Value>,
     pub error: Option<String>,
+    /// The code of a FAILED/TIMEOUT/CANCELLED job's reason (the catalog's, or a job reason).
+    pub error_code: Option<String>,
+    /// 0–100, reported by the worker running it.
+    pub progress_pct: i16,
+    /// How many times a worker claimed it.
+    pub attempts: i32,
+    /// The worker that claimed it (`<node>/<runtime>/<n>`).
+    pub claimed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
@@ -124,6 +132,7 @@ pub struct TransitionDetails {
     pub metadata: Option<Value>,
     pub result: Option<Value>,
     pub error: Option<String>,
+    pub error_code: Option<String>,
 }
 
 async fn insert_event(
@@ -198,7 +207,9 @@ pub async fn transition(
              started_at   = CASE WHEN $3 = 'RUNNING' THEN now() ELSE started_at END, \
              heartbeat_at = CASE WHEN $3 = 'RUNNING' THEN now() ELSE heartbeat_at END, \
              finished_at  = CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'TIMEOUT', 'CANCELLED') THEN now() ELSE finished_at END, \
-             result = COALESCE($4, result), error = COALESCE($5, error) \
+             progress_pct = CASE WHEN $3 = 'SUCCEEDED' THEN 100 ELSE progress_pct END, \
+             result = COALESCE($4, result), error = COALESCE($5, error), \
+             error_code = COALESCE($6, error_code) \
          WHERE id = $1 AND status = $2 RETURNING *",
     )
     .bind(id)
@@ -206,6 +217,7 @@ pub async fn transition(
     .bind(to.as_str())
     .bind(&details.result)
     .bind(&details.error)
+    .bind(&details.error_code)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(run) = updated else {
@@ -247,7 +259,8 @@ pub async fn time_out_stale(pool: &PgPool) -> Result<Vec<JobRun>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let stale: Vec<JobRun> = sqlx::query_as(
         "UPDATE job_runs SET status = 'TIMEOUT', finished_at = now(), \
-             error = COALESCE(error, 'no heartbeat within the job timeout') \
+             error = COALESCE(error, 'no heartbeat within the job timeout'), \
+             error_code = COALESCE(error_code, 'HEARTBEAT_TIMEOUT') \
          WHERE status = 'RUNNING' \
            AND COALESCE(heartbeat_at, started_at, created_at) \
                < now() - make_interval(secs => timeout_seconds) \
@@ -281,6 +294,90 @@ pub async fn time_out_stale(pool: &PgPool) -> Result<Vec<JobRun>, sqlx::Error> {
     }
     tx.commit().await?;
     Ok(stale)
+}
+
+/// Claims the oldest QUEUED job of one of `kinds` for `worker`: RUNNING, `attempts` + 1, with
+/// its event (`CLAIMED`, under the trace id the job was created with, which it returns).
+/// `FOR UPDATE SKIP LOCKED`: concurrent claimers (any node) never take the same job and never
+/// wait on each other. `None` when nothing is queued.
+pub async fn claim(
+    pool: &PgPool,
+    kinds: &[&str],
+    worker: &str,
+) -> Result<Option<(JobRun, TraceId)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let claimed: Option<JobRun> = sqlx::query_as(
+        "WITH next AS ( \
+             SELECT id FROM job_runs WHERE status = 'QUEUED' AND kind = ANY($1) \
+             ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         UPDATE job_runs j SET status = 'RUNNING', started_at = now(), heartbeat_at = now(), \
+             attempts = j.attempts + 1, claimed_by = $2, progress_pct = 0 \
+         FROM next WHERE j.id = next.id RETURNING j.*",
+    )
+    .bind(kinds)
+    .bind(worker)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(job) = claimed else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let trace = trace_of(&mut *tx, job.id)
+        .await?
+        .unwrap_or_else(TraceId::generate);
+    trace
+        .clone()
+        .scope(insert_event(
+            &mut tx,
+            job.id,
+            Some(JobStatus::Queued),
+            JobStatus::Running,
+            "CLAIMED",
+            serde_json::json!({ "worker": worker, "attempt": job.attempts }),
+        ))
+        .await?;
+    tx.commit().await?;
+    Ok(Some((job, trace)))
+}
+
+/// The trace id a job was created under (its creation event's): the one its work runs in.
+pub async fn trace_of(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<TraceId>, sqlx::Error> {
+    let created: Option<String> = sqlx::query_scalar(
+        "SELECT trace_id FROM job_run_events WHERE job_id = $1 AND from_status IS NULL \
+         ORDER BY created_at LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(created.as_deref().and_then(TraceId::from_hex))
+}
+
+/// A RUNNING job's heartbeat with its progress (never lowered). `None` when the job is no
+/// longer RUNNING (cancelled, timed out): the worker stops it.
+pub async fn report_progress(
+    pool: &PgPool,
+    id: Uuid,
+    pct: i16,
+) -> Result<Option<i16>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE job_runs SET heartbeat_at = now(), progress_pct = GREATEST(progress_pct, $2) \
+         WHERE id = $1 AND status = 'RUNNING' RETURNING progress_pct",
+    )
+    .bind(id)
+    .bind(pct.clamp(0, 100))
+    .fetch_optional(pool)
+    .await
+}
+
+/// The RUNNING jobs `worker` holds (after its restart: the jobs its crash left behind).
+pub async fn running_claimed_by(pool: &PgPool, worker: &str) -> Result<Vec<JobRun>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM job_runs WHERE status = 'RUNNING' AND claimed_by = $1")
+        .bind(worker)
+        .fetch_all(pool)
+        .await
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<JobRun>, sqlx::Error> {

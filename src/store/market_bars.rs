@@ -2,6 +2,8 @@
 //! contract, timeframe) and bar start; each row names the listed contract it came from
 //! (`domain::contracts`). The one place a `domain::bars::Bar` becomes a row and back: prices
 //! are `numeric` (the decoder's exact on-tick `Decimal`s), volume a `numeric` count.
+//! `market_bar_coverage` records which ranges of a series were asked of the provider, so a
+//! backtest fetches only the gaps ([`gaps`], [`mark_covered`]) and reads the rest ([`range`]).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
@@ -163,4 +165,101 @@ pub async fn front_series(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// The cached bars of a series that start in `[from, to)`, oldest first.
+pub async fn range(
+    pool: &PgPool,
+    series: Series<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Bar>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT provider_id, timeframe, ts, open, high, low, close, volume FROM market_bars \
+         WHERE provider_id = $1 AND symbol = $2 AND contract = $6 AND timeframe = $3 AND ts >= $4 AND ts < $5 \
+         ORDER BY ts",
+    )
+    .bind(series.provider_id)
+    .bind(series.symbol)
+    .bind(series.timeframe)
+    .bind(from)
+    .bind(to)
+    .bind(series.contract.code())
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| LatestBar::try_from(r).map(|l| l.bar))
+        .collect()
+}
+
+/// The parts of `[from, to)` not yet covered for the series, oldest first (all of it when
+/// nothing is; none when `from >= to`).
+pub async fn gaps(
+    pool: &PgPool,
+    series: Series<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "SELECT lower(g), upper(g) FROM unnest( \
+             tstzmultirange(tstzrange($4, $5)) - COALESCE( \
+                 (SELECT range_agg(covered) FROM market_bar_coverage \
+                  WHERE provider_id = $1 AND symbol = $2 AND contract = $6 AND timeframe = $3 \
+                    AND covered && tstzrange($4, $5)), \
+                 '{}'::tstzmultirange)) AS g \
+         ORDER BY 1",
+    )
+    .bind(series.provider_id)
+    .bind(series.symbol)
+    .bind(series.timeframe)
+    .bind(from)
+    .bind(to)
+    .bind(series.contract.code())
+    .fetch_all(pool)
+    .await
+}
+
+/// Records that every bar of the series in `[from, to)` is stored, merging the range with
+/// the ones it overlaps or touches (one row per contiguous covered stretch). Writers of one
+/// series are serialised by an advisory lock.
+pub async fn mark_covered(
+    pool: &PgPool,
+    series: Series<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if from >= to {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3 || '/' || $4, 0))")
+        .bind(series.provider_id)
+        .bind(series.symbol)
+        .bind(series.timeframe)
+        .bind(series.contract.code())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "WITH gone AS ( \
+             DELETE FROM market_bar_coverage \
+             WHERE provider_id = $1 AND symbol = $2 AND contract = $6 AND timeframe = $3 \
+               AND (covered && tstzrange($4, $5) OR covered -|- tstzrange($4, $5)) \
+             RETURNING covered) \
+         INSERT INTO market_bar_coverage (provider_id, symbol, contract, timeframe, covered) \
+         SELECT $1, $2, $6, $3, range_merge( \
+             COALESCE(range_agg(covered), '{}'::tstzmultirange) + tstzmultirange(tstzrange($4, $5))) \
+         FROM gone",
+    )
+    .bind(series.provider_id)
+    .bind(series.symbol)
+    .bind(series.timeframe)
+    .bind(from)
+    .bind(to)
+    .bind(series.contract.code())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
