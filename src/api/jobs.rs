@@ -125,7 +125,10 @@ pub struct JobDetail {
         (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
     )
 )]
-async fn get_job(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<JobDetail> {
+async fn get_job(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<JobDetail> {
     let id = parse_id(&id)?;
     let job = jobs::get(&state.pool, id)
         .await?
