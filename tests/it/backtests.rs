@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use tradeplane::domain::{instruments::Symbol, timeframe::Timeframe};
+use tradeplane::domain::{contracts::Contract, instruments::Symbol, timeframe::Timeframe};
 use tradeplane::integrations::http::CallContext;
 use tradeplane::runtime::bar_history::{self, BarHistoryRequest};
 use tradeplane::store::market_bars::{self, Series};
@@ -112,7 +112,9 @@ async fn bar_history_fetches_only_the_gaps_and_reuses_the_store(pool: PgPool) {
     let tue = at("2026-11-24T00:00:00Z");
     let series = Series {
         provider_id: "databento",
-        symbol: "ES",
+        symbol: Symbol::Es,
+        // The front month all week (Dec 2026 rolls on 10 Dec).
+        contract: Contract::parse("ESZ26").unwrap(),
         timeframe: Timeframe::M5,
     };
     assert_eq!(
@@ -137,7 +139,7 @@ async fn bar_history_fetches_only_the_gaps_and_reuses_the_store(pool: PgPool) {
     // One contiguous covered stretch, Mon–Fri.
     let stretches: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "SELECT lower(covered), upper(covered) FROM market_bar_coverage \
-         WHERE provider_id = 'databento' AND symbol = 'ES' AND timeframe = '5m'",
+         WHERE provider_id = 'databento' AND symbol = 'ES' AND contract = 'ESZ26' AND timeframe = '5m'",
     )
     .fetch_all(&pool)
     .await
@@ -182,4 +184,44 @@ async fn a_weekend_is_covered_once_and_never_asked_again(pool: PgPool) {
             .unwrap();
     assert_eq!(again.pieces_fetched, 0);
     assert_eq!(bar_calls(&pool, run, 1).await, 1);
+}
+
+#[sqlx::test]
+async fn a_range_across_a_roll_reads_each_front_contract(pool: PgPool) {
+    let app = sandbox_app(pool.clone()).await;
+    let rt = &app.state.runtime;
+    // ESU26 rolls to ESZ26 on trade date Thu 10 Sep 2026 (17:00 CT on the 9th = 22:00 UTC).
+    let (from, to) = (at("2026-09-09T12:00:00Z"), at("2026-09-10T12:00:00Z"));
+    let run = Uuid::now_v7();
+    let got =
+        bar_history::ensure_bars(rt, &pool, &request(run, Timeframe::H1, from, to), |_, _| {})
+            .await
+            .unwrap();
+    assert_eq!(got.pieces_fetched, 2);
+    assert!(got.bars.windows(2).all(|w| w[0].ts_open < w[1].ts_open));
+    let contracts: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT contract, lower(covered), upper(covered) FROM market_bar_coverage ORDER BY 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let roll = at("2026-09-09T22:00:00Z");
+    assert_eq!(
+        contracts,
+        [
+            ("ESU26".to_owned(), from, roll),
+            ("ESZ26".to_owned(), roll, to)
+        ]
+    );
+    let stored: Vec<(String, i64)> =
+        sqlx::query_as("SELECT contract, count(*) FROM market_bars GROUP BY 1 ORDER BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    // Every stored bar is one the run read, each under its own contract.
+    assert_eq!(
+        stored.iter().map(|(_, n)| n).sum::<i64>() as usize,
+        got.bars.len()
+    );
+    assert_eq!(stored.len(), 2, "{stored:?}");
 }
