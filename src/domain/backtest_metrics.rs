@@ -22,6 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde::{Deserialize, Serialize};
 
+use super::backtest::{BacktestRun, SimTrade};
 use super::calendar::trade_date;
 
 /// What the metrics read of a closed trade (the backtester's trades implement it).
@@ -31,6 +32,31 @@ pub trait ClosedTrade {
     fn gross_pnl(&self) -> Decimal;
     fn commission(&self) -> Decimal;
     fn net_pnl(&self) -> Decimal;
+}
+
+impl ClosedTrade for SimTrade {
+    fn entry_ts(&self) -> DateTime<Utc> {
+        self.entry_ts
+    }
+    fn exit_ts(&self) -> DateTime<Utc> {
+        self.exit_ts
+    }
+    fn gross_pnl(&self) -> Decimal {
+        self.gross_pnl
+    }
+    fn commission(&self) -> Decimal {
+        self.commission
+    }
+    fn net_pnl(&self) -> Decimal {
+        self.net_pnl
+    }
+}
+
+/// The figures of a backtester run (`domain::backtest::run`).
+pub fn of_run(starting_capital: Decimal, run: &BacktestRun) -> Metrics {
+    let equity: Vec<(DateTime<Utc>, Decimal)> =
+        run.equity.iter().map(|p| (p.ts, p.equity)).collect();
+    compute(starting_capital, &run.trades, &equity)
 }
 
 /// Trading days a year, for annualising daily Sharpe and Sortino.
@@ -375,6 +401,31 @@ mod tests {
         let r = daily_returns(dec!(100), &equity);
         assert_eq!(r.len(), 2);
         assert!(close(r[0], 0.1) && close(r[1], 0.1));
+    }
+
+    #[test]
+    fn the_backtesters_trades_are_measured_as_they_are() {
+        use crate::domain::side::TradeSide;
+        let trade = SimTrade {
+            side: TradeSide::Long,
+            qty: 1,
+            entry_ts: at("2026-11-24T15:00:00Z"),
+            entry_price: dec!(6000),
+            exit_ts: at("2026-11-24T16:00:00Z"),
+            exit_price: dec!(6002),
+            gross_pnl: dec!(100),
+            commission: dec!(4.5),
+            net_pnl: dec!(95.5),
+        };
+        let m = compute(
+            dec!(1000),
+            &[trade],
+            &[(at("2026-11-24T15:00:00Z"), dec!(1000))],
+        );
+        assert_eq!(
+            (m.gross_pnl, m.commissions, m.net_pnl),
+            (dec!(100), dec!(4.5), dec!(95.5))
+        );
     }
 
     #[test]
