@@ -12,8 +12,7 @@ use tradeplane::integrations::http::CallContext;
 use tradeplane::runtime::bar_history::{self, BarHistoryRequest};
 use tradeplane::store::market_bars::{self, Series};
 
-use crate::helpers::{TestApp, spawn_app_with_env};
-use crate::sandbox::start_sandbox;
+use crate::support::{TestApp, fixtures::start_sandbox, spawn_app_with_env};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()

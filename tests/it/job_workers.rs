@@ -13,8 +13,11 @@ use tradeplane::bus::{Delivery, Filter, LiveKind};
 use tradeplane::runtime::{JobFault, JobsConfig, RuntimeConfig, jobs as job_workers};
 use tradeplane::store::jobs::{self, JobRun, JobStatus, NewJob};
 
-use crate::helpers::{TestApp, envelope, error_code, spawn_app_with_runtime_config};
-use crate::sandbox::start_sandbox;
+use crate::support::{
+    TestApp, envelope, error_code,
+    fixtures::{runtime_config, start_sandbox},
+    spawn_app_with_runtime_config,
+};
 
 async fn app_with_workers(pool: PgPool, workers: usize) -> TestApp {
     let config = RuntimeConfig {
@@ -24,7 +27,7 @@ async fn app_with_workers(pool: PgPool, workers: usize) -> TestApp {
             poll_every: Duration::from_millis(50),
             heartbeat_every: Duration::from_millis(50),
         },
-        ..crate::runtime::test_config()
+        ..runtime_config()
     };
     spawn_app_with_runtime_config(pool, config)
         .await
@@ -68,7 +71,7 @@ async fn events(
     app: &TestApp,
     id: Uuid,
 ) -> (Vec<(Option<String>, String, String)>, HashSet<String>) {
-    let (code, body) = envelope(app.get(&format!("/api/jobs/{id}")).await).await;
+    let (code, body) = app.call("GET", &format!("/api/jobs/{id}"), None).await;
     assert_eq!(code, 200, "{body}");
     let list = body["events"].as_array().unwrap().clone();
     let rows = list
