@@ -761,6 +761,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/market-data/bars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stored bars of a root's front-month series (contracts switched at the roll rule of
+         *     `domain::contracts`), oldest first; one bar per start, from the preferred provider that has
+         *     it. Bars are stored as runners and backtests fetch them.
+         */
+        get: operations["list_bars"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/market-hours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One trade date's CME Globex equity session: open, close, the halt after it, holiday or
+         *     early close. Years without verified holiday rows are generated from the rules and come
+         *     with a blocker (and a SEV-2 `CALENDAR_UNVERIFIED` event) naming the fix.
+         */
+        get: operations["market_hours"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profit-variables": {
         parameters: {
             query?: never;
@@ -1283,6 +1325,13 @@ export interface components {
             scope: string;
             state: components["schemas"]["BreakerState"];
         };
+        /** @description Why the answer must not be traded on as is, and what fixes it. */
+        CalendarBlocker: {
+            code: components["schemas"]["ErrorCode"];
+            fix: string;
+            message: string;
+            severity: string;
+        };
         Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
         };
@@ -1577,6 +1626,26 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_MarketHoursView: {
+            blocker?: components["schemas"]["CalendarBlocker"] | null;
+            halt?: components["schemas"]["SessionWindow"] | null;
+            holiday?: components["schemas"]["HolidayView"] | null;
+            /** @description `REGULAR`, `EARLY_CLOSE`, `HOLIDAY` or `WEEKEND`. */
+            kind: string;
+            session?: components["schemas"]["SessionWindow"] | null;
+            /** @description `VERIFIED` (the `cme_holidays` rows, from CME's notices) or `RULES` (generated). */
+            source: string;
+            symbol: string;
+            /** Format: date */
+            trade_date: string;
+            verified: boolean;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_MeBody: {
             session: components["schemas"]["SessionView"];
             /**
@@ -1719,6 +1788,28 @@ export interface components {
                 status: components["schemas"]["JobStatus"];
                 /** Format: int32 */
                 timeout_seconds: number;
+            }[];
+            next_cursor?: string | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_PageBody_MarketBar: {
+            items: {
+                close: string;
+                /** @description The listed contract the bar came from; it changes at each roll. */
+                contract: string;
+                high: string;
+                low: string;
+                open: string;
+                /** @description The market-data provider (`databento`, `polygon`). */
+                source: string;
+                /** Format: date-time */
+                ts: string;
+                volume: string;
             }[];
             next_cursor?: string | null;
         } & {
@@ -2232,7 +2323,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -2246,6 +2337,13 @@ export interface components {
             /** @description Always `up`: answering at all is the proof. */
             status: string;
             version: string;
+        };
+        HolidayView: {
+            /** @description The early close, America/Chicago (`HH:MM`). */
+            close_time_ct?: string | null;
+            /** @description `CLOSED` or `EARLY_CLOSE`. */
+            kind: string;
+            name: string;
         };
         IntegrationsSummary: {
             configured: number;
@@ -2372,6 +2470,37 @@ export interface components {
             price: string;
             provider_id: string;
             timeframe: components["schemas"]["Timeframe"];
+        };
+        /**
+         * @description One stored bar: prices exactly as decoded (on the tick grid), the provider it came from and
+         *     the listed contract (`ESZ26`).
+         */
+        MarketBar: {
+            close: string;
+            /** @description The listed contract the bar came from; it changes at each roll. */
+            contract: string;
+            high: string;
+            low: string;
+            open: string;
+            /** @description The market-data provider (`databento`, `polygon`). */
+            source: string;
+            /** Format: date-time */
+            ts: string;
+            volume: string;
+        };
+        MarketHoursView: {
+            blocker?: components["schemas"]["CalendarBlocker"] | null;
+            halt?: components["schemas"]["SessionWindow"] | null;
+            holiday?: components["schemas"]["HolidayView"] | null;
+            /** @description `REGULAR`, `EARLY_CLOSE`, `HOLIDAY` or `WEEKEND`. */
+            kind: string;
+            session?: components["schemas"]["SessionWindow"] | null;
+            /** @description `VERIFIED` (the `cme_holidays` rows, from CME's notices) or `RULES` (generated). */
+            source: string;
+            symbol: string;
+            /** Format: date */
+            trade_date: string;
+            verified: boolean;
         };
         MeBody: {
             session: components["schemas"]["SessionView"];
@@ -2848,6 +2977,12 @@ export interface components {
             /** Format: date-time */
             step_up_at?: string | null;
             user_agent?: string | null;
+        };
+        SessionWindow: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
         };
         Settings: {
             trading_enabled: boolean;
@@ -6648,6 +6783,170 @@ export interface operations {
             };
         };
     };
+    list_bars: {
+        parameters: {
+            query: {
+                /** @description Root symbol: ES, NQ, MES, MNQ, RTY or YM. */
+                symbol: string;
+                /** @description 1s, 1m, 5m, 15m, 1h or 1d. */
+                timeframe: string;
+                /** @description Bars starting at or after this instant (RFC 3339). */
+                from: string;
+                /** @description Bars starting before this instant (RFC 3339). */
+                to: string;
+                /** @description Page size, 1–500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PageBody_MarketBar"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad symbol, timeframe, range, limit or cursor (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    market_hours: {
+        parameters: {
+            query: {
+                /** @description Root symbol: ES, NQ, MES, MNQ, RTY or YM (all follow the CME Globex equity calendar). */
+                symbol: string;
+                /** @description CME trade date (YYYY-MM-DD); its session opens 17:00 CT the evening before. */
+                date: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_MarketHoursView"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad symbol or date (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_profit_variables: {
         parameters: {
             query?: {
@@ -7859,7 +8158,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "NOT_IMPLEMENTED", "INTERNAL"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
 export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];
