@@ -155,6 +155,20 @@ pub struct ConfigArgs {
         global = true
     )]
     pub login_failure_budget: u32,
+
+    /// This process's node name when several `serve` processes share one database (default
+    /// `<host>:<port>`; a restart under the same name takes its bots back at once).
+    #[arg(long, env = "TRADEPLANE_NODE_NAME", global = true)]
+    pub node_name: Option<String>,
+
+    /// This node's relative share of the bots (a node with 2 takes twice the share of a 1).
+    #[arg(long, env = "TRADEPLANE_NODE_CAPACITY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub node_capacity: u32,
+
+    /// Seconds a bot lease (and a node's liveness) lasts without renewal; another node takes
+    /// the bots of a node silent this long.
+    #[arg(long, env = "TRADEPLANE_LEASE_TTL_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=3600), global = true)]
+    pub lease_ttl_seconds: u64,
 }
 
 /// An address block (`10.0.0.0/8`, `2001:db8::/32`, or one address).
@@ -275,6 +289,27 @@ pub struct Config {
     pub trusted_proxies: Vec<Cidr>,
     /// How PAPER orders are filled.
     pub paper: SimParams,
+    /// This process as a node of a cluster on one database.
+    pub node: NodeConfig,
+}
+
+/// Name, capacity and lease TTL of this node (see `runtime::ownership`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// `None`: `<host>:<port of the bind address>`.
+    pub name: Option<String>,
+    pub capacity: u32,
+    pub lease_ttl: std::time::Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            name: None,
+            capacity: 1,
+            lease_ttl: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// Session and cookie policy (see docs/architecture.md, "Auth").
@@ -330,6 +365,14 @@ impl Config {
                 slippage_ticks: args.paper_slippage_ticks,
                 commission_per_contract: args.paper_commission,
             },
+            node: NodeConfig {
+                name: args
+                    .node_name
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty()),
+                capacity: args.node_capacity,
+                lease_ttl: std::time::Duration::from_secs(args.lease_ttl_seconds),
+            },
         }
     }
 }
@@ -347,6 +390,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             trusted_proxies: Vec::new(),
             paper: SimParams::default(),
+            node: NodeConfig::default(),
         }
     }
 }

@@ -177,6 +177,9 @@ catalog! {
     RuntimeUnavailable = "RUNTIME_UNAVAILABLE", 503,
         "The supervision runtime is not running in this process.",
         "Start tradeplane with `serve` (which runs the supervision tree); check system status for a runtime meltdown.";
+    StaleLease = "STALE_LEASE", 409,
+        "This node does not hold the bot's lease (another node owns it, or this node's lease expired); the write was refused.",
+        "Nothing to undo: the bot runs on the node named in GET /api/nodes. Act on that node, or wait for the lease TTL if that node is dead.";
     NotImplemented = "NOT_IMPLEMENTED", 501,
         "This feature is not available yet.",
         "Nothing to fix on your side; the feature is not built yet.";

@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod market_data;
 pub mod metrics;
 pub mod middleware;
+pub mod nodes;
 pub mod openapi;
 pub mod pagination;
 pub mod runtime;
@@ -58,6 +59,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(system::router())
         .merge(jobs::router())
         .merge(runtime::router())
+        .merge(nodes::router())
         .merge(integrations::router())
         .merge(auth::router())
         .merge(users::router())

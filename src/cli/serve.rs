@@ -12,7 +12,7 @@ use crate::{
     clock::Clock,
     config::Config,
     integrations::registry::{EnvMap, PROVIDERS, ProviderConfig},
-    runtime::{Runtime, RuntimeConfig},
+    runtime::{Runtime, RuntimeConfig, ownership::OwnershipConfig},
     store::{
         self, Database,
         system_events::{NewSystemEvent, Severity},
@@ -34,6 +34,13 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
     let runtime_config = RuntimeConfig {
+        node: config.node.name.clone().unwrap_or_else(|| {
+            format!("{}:{}", crate::runtime::ownership::host_name(), addr.port())
+        }),
+        ownership: OwnershipConfig {
+            lease_ttl: config.node.lease_ttl,
+            capacity: config.node.capacity,
+        },
         provider_env,
         sim: config.paper.clone(),
         clock: clock.clone(),
@@ -72,9 +79,14 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         Ok(report) => tracing::info!(
             resumed = report.resumed.len(),
             refused = report.refused.len(),
+            owned_elsewhere = report.owned_elsewhere.len(),
             "bots resumed"
         ),
         Err(err) => tracing::error!(error = %err, "could not resume bots"),
+    }
+    // From now on this node takes over the bots of nodes that die or let them go.
+    if let Some(ownership) = state.runtime.ownership() {
+        ownership.start_claiming();
     }
     let housekeeping = crate::auth::spawn_housekeeping(
         state.pool.clone(),

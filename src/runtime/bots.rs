@@ -217,11 +217,26 @@ impl Actor for BotRunner {
                     state.trading.skipped_ticks.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
+                // Self-fencing: only while this node holds the bot's lease and can trust it.
+                let Some(fence) = state.trading.ownership.fence(state.bot_id) else {
+                    return Ok(());
+                };
                 let boundary = DateTime::<Utc>::from(tick.bar_at);
-                let outcome = state
+                let outcome = match state
                     .evaluator
-                    .on_bar(&state.trading, &state.handle, boundary)
-                    .await?;
+                    .on_bar(&state.trading, &state.handle, boundary, &fence)
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    // Another node owns the bot now: nothing was written; stop, not fail.
+                    Err(err) if crate::store::bot_leases::is_stale(&err) => {
+                        tracing::warn!(bot = %state.bot_id, epoch = fence.epoch, "stale lease: stopping this node's runner");
+                        state.trading.ownership.lost(state.bot_id, fence.epoch);
+                        state.handle.release_runner(state.bot_id);
+                        return Ok(());
+                    }
+                    Err(err) => return Err(err.into()),
+                };
                 state.shared.evaluated();
                 state.shared.beat();
                 // Gated by risk → SUSPENDED (running, not trading); nothing to do is not gated.

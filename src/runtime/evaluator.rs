@@ -37,6 +37,7 @@ use crate::domain::{
 };
 use crate::integrations::{bars, http::CallContext};
 use crate::store::{
+    bot_leases::Fence,
     bots, fills,
     orders::{self, NewOrder, Order, Placed},
     system_events::{NewSystemEvent, Severity},
@@ -61,6 +62,8 @@ pub struct Trading {
     pub bus: EventBus,
     /// Stamps orders and traces (the bar being evaluated is the tick's boundary).
     pub clock: Clock,
+    /// This node's leases: a runner acts only under its bot's fence.
+    pub ownership: Arc<super::ownership::Ownership>,
 }
 
 /// Counters of the trading loop, for status and the load figures.
@@ -214,17 +217,19 @@ impl BotEvaluator {
         self.engine.position()
     }
 
-    /// One evaluation for the bar that closed at `boundary`.
+    /// One evaluation for the bar that closed at `boundary`. Every write it makes carries
+    /// `fence` (this node's lease on the bot).
     pub async fn on_bar(
         &mut self,
         trading: &Trading,
         rt: &RuntimeHandle,
         boundary: DateTime<Utc>,
+        fence: &Fence,
     ) -> Result<Outcome, sqlx::Error> {
         let trace = TraceId::generate();
         let outcome = trace
             .clone()
-            .scope(self.evaluate(trading, rt, boundary, trace))
+            .scope(self.evaluate(trading, rt, boundary, trace, fence))
             .await?;
         trading.evaluations.fetch_add(1, Ordering::Relaxed);
         Ok(outcome)
@@ -236,6 +241,7 @@ impl BotEvaluator {
         rt: &RuntimeHandle,
         now: DateTime<Utc>,
         trace: TraceId,
+        fence: &Fence,
     ) -> Result<Outcome, sqlx::Error> {
         let s = self.engine.settings();
         let ctx = CallContext {
@@ -255,7 +261,7 @@ impl BotEvaluator {
                 Ok(read) => {
                     for bar in read {
                         let effects = self.engine.handle(Event::Bar(bar));
-                        self.perform(trading, effects, &trace).await?;
+                        self.perform(trading, effects, &trace, fence).await?;
                     }
                 }
                 // Keep the last bars: the freshness gate says how old they are.
@@ -270,7 +276,7 @@ impl BotEvaluator {
         };
         self.tier = tick.tier;
         let effects = self.engine.handle(Event::Clock(tick));
-        let (outcome, kills) = self.perform(trading, effects, &trace).await?;
+        let (outcome, kills) = self.perform(trading, effects, &trace, fence).await?;
         if let Some(kills) = kills {
             let reason = kills
                 .iter()
@@ -301,18 +307,22 @@ impl BotEvaluator {
         trading: &Trading,
         effects: Vec<Effect>,
         trace: &TraceId,
+        fence: &Fence,
     ) -> Result<(Option<Outcome>, Option<Vec<KillTrigger>>), sqlx::Error> {
         let mut queue: VecDeque<Effect> = effects.into();
         let (mut outcome, mut kills) = (None, None);
         while let Some(effect) = queue.pop_front() {
             match effect {
-                Effect::Fill { order_id, fill } => self.book_fill(trading, order_id, fill).await?,
+                Effect::Fill { order_id, fill } => {
+                    self.book_fill(trading, order_id, fill, fence).await?;
+                }
                 Effect::Cancel { order_id, reason } => {
-                    orders::cancel(&trading.pool, order_id, &reason, trading.clock.now()).await?;
+                    orders::cancel(&trading.pool, fence, order_id, &reason, trading.clock.now())
+                        .await?;
                     self.working = None;
                 }
                 Effect::Decision(d) => {
-                    let (o, update) = self.place(trading, d, trace).await?;
+                    let (o, update) = self.place(trading, d, trace, fence).await?;
                     outcome = Some(o);
                     queue.extend(self.engine.handle(Event::OrderUpdate(update)));
                 }
@@ -333,6 +343,7 @@ impl BotEvaluator {
         trading: &Trading,
         order_id: Uuid,
         fill: SimFill,
+        fence: &Fence,
     ) -> Result<(), sqlx::Error> {
         let Some(order) = self.working.take().filter(|o| o.id == order_id) else {
             tracing::error!(bot = %self.bot_id, %order_id, "fill for an order the runner does not hold");
@@ -342,6 +353,7 @@ impl BotEvaluator {
         let booked = fills::book(
             &trading.pool,
             fills::FillBooking {
+                fence,
                 order: &order,
                 side: fill.side,
                 quantity: fill.quantity,
@@ -367,6 +379,7 @@ impl BotEvaluator {
         trading: &Trading,
         d: Box<Decision>,
         trace: &TraceId,
+        fence: &Fence,
     ) -> Result<(Outcome, OrderUpdate), sqlx::Error> {
         let s = self.engine.settings();
         let status = match d.execution {
@@ -410,7 +423,7 @@ impl BotEvaluator {
             risk_snapshot,
             trace_id: trace.clone(),
         };
-        match orders::place(&trading.pool, order, decision, trading.clock.now()).await? {
+        match orders::place(&trading.pool, fence, order, decision, trading.clock.now()).await? {
             Placed::New { order, trace: row } => {
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,

@@ -40,6 +40,7 @@ impl RuntimeHandle {
                 status: Arc::default(),
                 alerts: Default::default(),
                 jobs: Arc::default(),
+                ownership: None,
                 clock,
             }),
         }
@@ -204,8 +205,8 @@ impl RuntimeHandle {
         breaker.and_then(|b| b.actor()).map(|a| a.kill()).is_some()
     }
 
-    /// Starts a runner for `bot_id`. Refused when the bot is KILLED, already running, or its
-    /// breaker is OPEN. The bot's breaker actor starts beside it (on the bot's first start).
+    /// Starts a runner for `bot_id` under this node's lease on it. Refused when the bot is
+    /// KILLED, already running, its breaker is OPEN, or another node holds its lease. The bot's breaker actor starts beside it (on the bot's first start).
     pub async fn start_runner(
         &self,
         bot_id: Uuid,
@@ -225,6 +226,21 @@ impl RuntimeHandle {
         let (breaker, needs_permit) = registry.with_slot(bot_id, |slot| {
             startable(slot).map(|()| (slot.breaker.clone(), slot.permit.is_none()))
         })?;
+        // A bot runs only on the node holding its lease (kept if this node holds it already).
+        if let Some(ownership) = &self.inner.ownership {
+            ownership.acquire(bot_id).await.map_err(|e| match e {
+                ownership::AcquireError::HeldElsewhere {
+                    bot_id,
+                    node,
+                    expires_at,
+                } => RuntimeError::OwnedElsewhere {
+                    bot_id,
+                    node,
+                    expires_at,
+                },
+                ownership::AcquireError::Db(e) => RuntimeError::Database(e),
+            })?;
+        }
         let breaker_child =
             BreakerActor::child_spec(events::breaker_child(&bot_scope(bot_id)), breaker.clone());
         match Supervisor::start_child(&bots, breaker_child).await {
@@ -302,6 +318,12 @@ impl RuntimeHandle {
             Err(SupervisorError::NotFound(_)) => Err(RuntimeError::NotFound(bot_id)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stops the bot's runner without waiting (its lease is gone or let go); the bot's status
+    /// is left to its new owner.
+    pub(crate) fn release_runner(&self, bot_id: Uuid) {
+        bots::terminate_runner(&self.inner.bots_name, bot_id);
     }
 
     /// Kill trigger (risk breach, operator): stops the runner if any and latches KILLED until
@@ -504,6 +526,19 @@ impl RuntimeHandle {
     /// subscribers got it.
     pub fn inject_tick(&self, tick: BarTick) -> usize {
         self.inner.ticks.send(tick).unwrap_or(0)
+    }
+
+    /// This process as a node (`None` when detached).
+    pub fn ownership(&self) -> Option<&Arc<ownership::Ownership>> {
+        self.inner.ownership.as_ref()
+    }
+
+    /// The lease TTL nodes are judged by (the default when detached).
+    pub fn lease_ttl(&self) -> Duration {
+        self.inner.ownership.as_ref().map_or_else(
+            || ownership::OwnershipConfig::default().lease_ttl,
+            |o| o.config().lease_ttl,
+        )
     }
 
     /// Subscribes to bar ticks (all timeframes).

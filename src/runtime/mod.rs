@@ -26,6 +26,7 @@ mod handle;
 pub mod jobs;
 pub mod lifecycle;
 pub mod market_hours;
+pub mod ownership;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
@@ -103,6 +104,8 @@ pub struct RuntimeConfig {
     pub autonomy: ScorerConfig,
     /// The job worker pool.
     pub jobs: JobsConfig,
+    /// Lease TTL and capacity of this node (`node` is its name).
+    pub ownership: ownership::OwnershipConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -123,16 +126,13 @@ impl Default for RuntimeConfig {
             sim: SimParams::default(),
             autonomy: ScorerConfig::default(),
             jobs: JobsConfig::default(),
+            ownership: ownership::OwnershipConfig::default(),
         }
     }
 }
 
 fn node_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    ownership::host_name()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +149,15 @@ pub enum RuntimeError {
     NotFound(Uuid),
     #[error("bot {0} is not KILLED")]
     NotKilled(Uuid),
+    /// Another node holds the bot's unexpired lease.
+    #[error("bot {bot_id} is owned by node {node} until {expires_at}")]
+    OwnedElsewhere {
+        bot_id: Uuid,
+        node: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
     #[error(transparent)]
     Supervisor(#[from] SupervisorError),
     #[error(transparent)]
@@ -178,6 +187,8 @@ struct Inner {
     status: Arc<status_cache::StatusCache>,
     alerts: Arc<alerts::AlertCounters>,
     jobs: Arc<jobs::JobsShared>,
+    /// This process as a node; `None` for a detached handle.
+    ownership: Option<Arc<ownership::Ownership>>,
 }
 
 /// Cloneable access to the running tree.
@@ -206,6 +217,8 @@ pub struct Runtime {
     trace_writer: tokio::task::JoinHandle<()>,
     trace_stop: watch::Sender<bool>,
     alerts: Option<tokio::task::JoinHandle<()>>,
+    ownership_stop: watch::Sender<bool>,
+    ownership_loop: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
@@ -224,6 +237,14 @@ impl Runtime {
             t.clone(),
         ));
         let restored = registry.restore(&pool).await?;
+        let node = ownership::Ownership::register(
+            pool.clone(),
+            clock.clone(),
+            config.node.clone(),
+            config.ownership.clone(),
+        )
+        .await?;
+        let (ownership_stop, ownership_stop_rx) = watch::channel(false);
         let id = Uuid::now_v7();
         // Every provider call's usage event goes through the telemetry writer.
         let usage: Arc<dyn UsageSink> = Arc::new(t.clone());
@@ -257,6 +278,7 @@ impl Runtime {
             evaluations: Default::default(),
             bus: t.bus().clone(),
             clock: clock.clone(),
+            ownership: node.clone(),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;
@@ -309,8 +331,10 @@ impl Runtime {
                 status: status.clone(),
                 alerts: alert_counters.clone(),
                 jobs: Arc::default(),
+                ownership: Some(node.clone()),
             }),
         };
+        let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);
         let scheduler_child = {
             let (config, shared, ticks, pool, registry, t) = (
                 config.scheduler.clone(),
@@ -451,6 +475,8 @@ impl Runtime {
             trace_writer,
             trace_stop,
             alerts,
+            ownership_stop,
+            ownership_loop,
         })
     }
 
@@ -490,6 +516,10 @@ impl Runtime {
             && let Err(err) = task.await
         {
             tracing::error!(error = %err, "alerts task failed");
+        }
+        let _ = self.ownership_stop.send(true);
+        if let Err(err) = self.ownership_loop.await {
+            tracing::error!(error = %err, "ownership loop failed");
         }
         self.telemetry.shutdown().await
     }

@@ -556,7 +556,9 @@ impl Registry {
             return Err(err);
         }
         let statuses: Vec<(Uuid, BotStatus)> = rows.iter().map(|r| (r.bot_id, r.status)).collect();
-        if let Err(err) = crate::store::bots::mirror_runtime_status(pool, &statuses).await {
+        if let Err(err) =
+            crate::store::bots::mirror_runtime_status(pool, &self.node, &statuses).await
+        {
             lock(&self.dirty_bots).extend(bots);
             return Err(err);
         }

@@ -33,7 +33,8 @@ pub struct InstanceUpsert {
     pub last_error: Option<String>,
 }
 
-/// Upserts many instances in one statement.
+/// Upserts many instances in one statement. A row for a bot another node holds the lease of
+/// is not written (that node's runner is the bot's instance now).
 pub async fn upsert_many(pool: &PgPool, rows: &[InstanceUpsert]) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
@@ -60,6 +61,8 @@ pub async fn upsert_many(pool: &PgPool, rows: &[InstanceUpsert]) -> Result<u64, 
          (bot_id, node, status, started_at, last_heartbeat_at, restart_count, last_error, updated_at) \
          SELECT b, n, s, st, hb, rc, le, now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
              $4::timestamptz[], $5::timestamptz[], $6::int4[], $7::text[]) AS u(b, n, s, st, hb, rc, le) \
+         WHERE NOT EXISTS (SELECT 1 FROM bot_leases l \
+                           WHERE l.bot_id = u.b AND l.node IS NOT NULL AND l.node <> u.n) \
          ON CONFLICT (bot_id) DO UPDATE SET node = EXCLUDED.node, status = EXCLUDED.status, \
              started_at = EXCLUDED.started_at, \
              last_heartbeat_at = GREATEST(bot_instances.last_heartbeat_at, EXCLUDED.last_heartbeat_at), \

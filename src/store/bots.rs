@@ -257,9 +257,11 @@ pub async fn mark_killed(
 
 /// Mirrors runner states the runtime decides on its own (a runner gated, restarting, failed
 /// for good, or killed) onto `bots.status`. Never revives a bot an operator stopped: RUNNING,
-/// SUSPENDED and RESTARTING only move bots that are live already.
+/// SUSPENDED and RESTARTING only move bots that are live already. Never writes over a bot
+/// another node than `node` holds the lease of.
 pub async fn mirror_runtime_status(
     pool: &PgPool,
+    node: &str,
     rows: &[(Uuid, BotStatus)],
 ) -> Result<u64, sqlx::Error> {
     let rows: Vec<&(Uuid, BotStatus)> = rows
@@ -283,10 +285,13 @@ pub async fn mirror_runtime_status(
          FROM UNNEST($1::uuid[], $2::text[]) AS u(id, status) \
          WHERE b.id = u.id AND b.status <> u.status \
            AND (u.status IN ('ERROR', 'KILLED') \
-                OR b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING'))",
+                OR b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')) \
+           AND NOT EXISTS (SELECT 1 FROM bot_leases l \
+                           WHERE l.bot_id = b.id AND l.node IS NOT NULL AND l.node <> $3)",
     )
     .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+    .bind(node)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

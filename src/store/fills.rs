@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{orders::Order, positions};
+use super::{bot_leases::Fence, orders::Order, positions};
 use crate::domain::{
     instruments::Symbol,
     positions::Position,
@@ -62,6 +62,8 @@ pub async fn for_bot(
 /// One fill to book. `before`/`after` are the position around it (the caller applied it with
 /// [`Position::apply_fill`], which returned `realized`).
 pub struct FillBooking<'a> {
+    /// The booking node's lease on the order's bot (checked in the booking's transaction).
+    pub fence: &'a Fence,
     pub order: &'a Order,
     pub side: Side,
     pub quantity: u32,
@@ -82,8 +84,10 @@ pub enum Booked {
     NotWorking,
 }
 
+/// Books a fill, its trade and the position in one transaction fenced by `b.fence`.
 pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, b.order.bot_id, b.fence).await?;
     let claimed = sqlx::query(
         "UPDATE orders SET status = 'FILLED', updated_at = $2 \
          WHERE id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",

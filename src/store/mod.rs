@@ -4,6 +4,7 @@ pub mod audit_log;
 pub mod auth_throttle;
 pub mod autonomy_scores;
 pub mod bot_instances;
+pub mod bot_leases;
 pub mod bot_summaries;
 pub mod bots;
 pub mod circuit_breakers;
@@ -14,6 +15,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod login_challenges;
 pub mod market_bars;
+pub mod nodes;
 pub mod orders;
 pub mod page;
 pub mod positions;
@@ -33,12 +35,14 @@ use std::time::Duration;
 use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
 /// The error code a database failure answers with: the database is unreachable
-/// (`DATABASE_UNAVAILABLE`), or anything else went wrong (`INTERNAL`).
+/// (`DATABASE_UNAVAILABLE`), a write carried a stale bot lease (`STALE_LEASE`), or anything
+/// else went wrong (`INTERNAL`).
 pub fn error_code(err: &sqlx::Error) -> crate::error_code::ErrorCode {
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             crate::error_code::ErrorCode::DatabaseUnavailable
         }
+        e if bot_leases::is_stale(e) => crate::error_code::ErrorCode::StaleLease,
         _ => crate::error_code::ErrorCode::Internal,
     }
 }

@@ -8,6 +8,8 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::bot_leases::Fence;
+
 use crate::domain::{
     execution::{OrderStatus, OrderType},
     instruments::Symbol,
@@ -145,22 +147,28 @@ pub async fn placed_since(
     .await
 }
 
-/// Cancels one working order (no fill possible); false when it was no longer working.
+/// Cancels one working order of the fenced bot (no fill possible); false when it was no
+/// longer working (or is not that bot's).
 pub async fn cancel(
     pool: &PgPool,
+    fence: &Fence,
     id: Uuid,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
     let done = sqlx::query(
         "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
-         WHERE id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",
+         WHERE id = $1 AND bot_id = $4 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",
     )
     .bind(id)
     .bind(reason)
     .bind(now)
-    .execute(pool)
+    .bind(fence.bot_id)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -177,14 +185,17 @@ pub enum Placed {
     Existing(Order),
 }
 
-/// Books a decision and its order together, once per idempotency key.
+/// Books a decision and its order together, once per idempotency key, in one transaction
+/// fenced by the node's lease on the bot (a stale one is refused: `STALE_LEASE`).
 pub async fn place(
     pool: &PgPool,
+    fence: &Fence,
     order: NewOrder,
     trace: super::traces::NewDecisionTrace,
     now: DateTime<Utc>,
 ) -> Result<Placed, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
     let (existing, new) = insert_once(&mut tx, order, now).await?;
     if !new {
         return Ok(Placed::Existing(existing));

@@ -31,7 +31,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
 
 use crate::support::{
     TestApp, env_for,
-    fixtures::{until, working_order},
+    fixtures::{lease, until, working_order},
     spawn_app, spawn_app_with_env,
 };
 
@@ -69,9 +69,11 @@ async fn fill(
     let mut after = before.clone();
     let commission = dec!(2.25) * Decimal::from(qty);
     let realized = after.apply_fill(side, qty, price, commission);
+    let fence = lease(pool, bot).await;
     fills::book(
         pool,
         FillBooking {
+            fence: &fence,
             order: &order,
             side,
             quantity: qty,

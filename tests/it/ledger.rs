@@ -17,7 +17,7 @@ use tradeplane::store::{
 };
 use uuid::Uuid;
 
-use crate::support::fixtures::working_order;
+use crate::support::fixtures::{lease, working_order};
 
 async fn bot(pool: &PgPool) -> Uuid {
     bots::insert(
@@ -52,9 +52,11 @@ async fn fill(
     let mut after = before.clone();
     let commission = dec!(2.25) * Decimal::from(qty);
     let realized = after.apply_fill(side, qty, price, commission);
+    let fence = lease(pool, order.bot_id).await;
     let booked = fills::book(
         pool,
         FillBooking {
+            fence: &fence,
             order,
             side,
             quantity: qty,

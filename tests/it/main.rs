@@ -23,6 +23,7 @@ mod integrations_verify;
 mod job_workers;
 mod ledger;
 mod market_data;
+mod nodes;
 mod observatory;
 mod openapi;
 mod operations;

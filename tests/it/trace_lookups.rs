@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp, error_code,
-    fixtures::{sma_bot, working_order},
+    fixtures::{lease, sma_bot, working_order},
     requests::send,
     spawn_app,
 };
@@ -22,9 +22,11 @@ async fn open_trade(pool: &PgPool, bot: &str, key: &str) -> Uuid {
     let before = Position::flat(Symbol::Es);
     let mut after = before.clone();
     let realized = after.apply_fill(Side::Buy, 1, dec!(5000), dec!(2.25));
+    let fence = lease(pool, bot).await;
     let booked = fills::book(
         pool,
         FillBooking {
+            fence: &fence,
             order: &order,
             side: Side::Buy,
             quantity: 1,

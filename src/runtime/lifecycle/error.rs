@@ -41,6 +41,13 @@ pub enum LifecycleError {
     /// The bot's breaker is open after repeated failures (`CIRCUIT_BREAKER_OPEN`).
     #[error("bot {bot_id}: circuit breaker open, retry after {retry_after:?}")]
     BreakerOpen { bot_id: Uuid, retry_after: Duration },
+    /// Another node holds the bot's unexpired lease (`STALE_LEASE`): this node may not run it.
+    #[error("bot {bot_id} is owned by node {node}")]
+    OwnedElsewhere {
+        bot_id: Uuid,
+        node: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     /// No supervision tree runs in this process (`RUNTIME_UNAVAILABLE`).
     #[error("the runtime is not running")]
     RuntimeUnavailable,
@@ -80,6 +87,16 @@ impl LifecycleError {
                 bot_id,
                 retry_after,
             },
+            RuntimeError::OwnedElsewhere {
+                bot_id,
+                node,
+                expires_at,
+            } => LifecycleError::OwnedElsewhere {
+                bot_id,
+                node,
+                expires_at,
+            },
+            RuntimeError::Database(e) => LifecycleError::Database(e),
             other => LifecycleError::Runtime(other),
         }
     }
@@ -91,6 +108,7 @@ impl LifecycleError {
             LifecycleError::Unsafe(f) => f.code,
             LifecycleError::PromotionRefused { .. } => ErrorCode::PromotionGateFailed,
             LifecycleError::BreakerOpen { .. } => ErrorCode::CircuitBreakerOpen,
+            LifecycleError::OwnedElsewhere { .. } => ErrorCode::StaleLease,
             LifecycleError::RuntimeUnavailable => ErrorCode::RuntimeUnavailable,
             LifecycleError::Database(e) => crate::store::error_code(e),
             LifecycleError::Runtime(_) => ErrorCode::Internal,
@@ -110,6 +128,9 @@ impl LifecycleError {
             }
             LifecycleError::BreakerOpen { .. } => {
                 "The bot's circuit breaker is open after repeated failures.".to_owned()
+            }
+            LifecycleError::OwnedElsewhere { node, .. } => {
+                format!("Node {node} holds this bot's lease; this node may not run it.")
             }
             LifecycleError::RuntimeUnavailable
             | LifecycleError::Database(_)
@@ -142,6 +163,11 @@ impl LifecycleError {
                 bot_id,
                 retry_after,
             } => Some(json!({ "bot_id": bot_id, "retry_after_seconds": retry_after.as_secs() })),
+            LifecycleError::OwnedElsewhere {
+                bot_id,
+                node,
+                expires_at,
+            } => Some(json!({ "bot_id": bot_id, "node": node, "lease_expires_at": expires_at })),
             LifecycleError::RuntimeUnavailable
             | LifecycleError::Database(_)
             | LifecycleError::Runtime(_) => None,

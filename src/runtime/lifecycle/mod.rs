@@ -20,6 +20,7 @@ pub use error::LifecycleError;
 pub use promotion::Promotion;
 pub use safe_start::Failure;
 
+use super::ownership::AcquireError;
 use super::{RunnerOptions, RuntimeError, RuntimeHandle};
 use crate::{
     bus::EventBus,
@@ -55,6 +56,8 @@ pub struct Killed {
 #[derive(Debug, Default, Serialize)]
 pub struct ResumeReport {
     pub resumed: Vec<Uuid>,
+    /// Running on another node (which holds an unexpired lease): left alone.
+    pub owned_elsewhere: Vec<Uuid>,
     /// Bot and the code of the gate that refused it.
     pub refused: Vec<(Uuid, ErrorCode)>,
 }
@@ -140,11 +143,40 @@ impl Lifecycle {
         }
     }
 
-    /// Safe start, then the runner, then RUNNING. Shared by start, restart and resume.
+    /// This node's lease on the bot (kept if held; refused while another node holds it).
+    /// Without a runtime there is nothing to own (starting is refused right after).
+    async fn acquire(&self, bot: &Bot) -> Result<(), LifecycleError> {
+        let Some(ownership) = self.runtime.ownership() else {
+            return Ok(());
+        };
+        match ownership.acquire(bot.id).await {
+            Ok(_) => Ok(()),
+            Err(AcquireError::HeldElsewhere {
+                bot_id,
+                node,
+                expires_at,
+            }) => Err(LifecycleError::OwnedElsewhere {
+                bot_id,
+                node,
+                expires_at,
+            }),
+            Err(AcquireError::Db(e)) => Err(e.into()),
+        }
+    }
+
+    async fn release(&self, id: Uuid) {
+        if let Some(ownership) = self.runtime.ownership() {
+            ownership.release(id).await;
+        }
+    }
+
+    /// Safe start, then the runner (under this node's lease), then RUNNING. Shared by start,
+    /// restart, resume and takeover. A runner that does not start lets the lease go.
     async fn safe_start(&self, bot: &Bot) -> Result<Bot, LifecycleError> {
         Self::refuse_killed(bot)?;
         self.require_safe_start(bot).await?;
-        self.runtime
+        if let Err(e) = self
+            .runtime
             .start_runner(
                 bot.id,
                 RunnerOptions {
@@ -153,7 +185,15 @@ impl Lifecycle {
                 },
             )
             .await
-            .map_err(|e| LifecycleError::of_runtime(e, bot))?;
+        {
+            if !matches!(
+                e,
+                RuntimeError::AlreadyRunning(_) | RuntimeError::OwnedElsewhere { .. }
+            ) {
+                self.release(bot.id).await;
+            }
+            return Err(LifecycleError::of_runtime(e, bot));
+        }
         self.set_status(bot.id, BotStatus::Running).await
     }
 
@@ -189,7 +229,9 @@ impl Lifecycle {
             ));
         }
         self.stop_runner(&bot).await?;
-        self.set_status(id, BotStatus::Stopped).await
+        let stopped = self.set_status(id, BotStatus::Stopped).await?;
+        self.release(id).await;
+        Ok(stopped)
     }
 
     /// Stops the runner (if any) and starts it again through safe start. Safe start is checked
@@ -219,6 +261,7 @@ impl Lifecycle {
             .unwrap_or_else(|| format!("killed by {by}"));
         self.runtime.kill(id, &reason);
         let bot = self.set_status(id, BotStatus::Killed).await?;
+        self.release(id).await;
         self.event(
             NewSystemEvent::new(
                 Severity::Sev1,
@@ -264,9 +307,25 @@ impl Lifecycle {
     /// through safe start (so LIVE never resumes without passing every gate again). A refused
     /// bot is left STOPPED with a SEV-2 `BOT_RESUME_REFUSED` event naming the gate; a KILLED
     /// one stays KILLED.
+    ///
+    /// With several nodes on one database, a bot another node holds an unexpired lease on is
+    /// that node's (listed in `owned_elsewhere`, untouched). Once done, this node starts taking
+    /// over released and expired leases.
     pub async fn resume_after_restart(&self) -> Result<ResumeReport, sqlx::Error> {
         let mut report = ResumeReport::default();
         for id in bots::active_ids(&self.pool).await? {
+            let Some(bot) = bots::get(&self.pool, id).await? else {
+                continue;
+            };
+            match self.acquire(&bot).await {
+                Ok(()) => {}
+                Err(LifecycleError::OwnedElsewhere { .. }) => {
+                    report.owned_elsewhere.push(id);
+                    continue;
+                }
+                Err(LifecycleError::Database(e)) => return Err(e),
+                Err(_) => {}
+            }
             let Some(bot) = self.write_status(id, BotStatus::Stopped).await? else {
                 continue;
             };
@@ -284,6 +343,7 @@ impl Lifecycle {
                 Err(err) => {
                     let code = err.code();
                     report.refused.push((id, code));
+                    self.release(id).await;
                     NewSystemEvent::new(
                         Severity::Sev2,
                         "BOT_RESUME_REFUSED",
@@ -299,6 +359,57 @@ impl Lifecycle {
             };
             self.event(event.bot(id)).await;
         }
+        if let Some(ownership) = self.runtime.ownership() {
+            ownership.start_claiming();
+        }
         Ok(report)
+    }
+
+    /// Takes over a bot whose lease this node just claimed (its node died, stopped or let it
+    /// go): through safe start like a resume. Refused → STOPPED, lease let go, SEV-2
+    /// `BOT_RESUME_REFUSED`; else INFO `BOT_TAKEN_OVER` naming the previous node.
+    pub async fn take_over(&self, id: Uuid, from: Option<&str>) {
+        let node = self.runtime.ownership().map(|o| o.name().to_owned());
+        let bot = match bots::get(&self.pool, id).await {
+            Ok(Some(bot)) => bot,
+            Ok(None) => return self.release(id).await,
+            Err(err) => {
+                tracing::warn!(error = %err, bot = %id, "takeover: cannot read the bot; letting its lease go");
+                return self.release(id).await;
+            }
+        };
+        let stage = bot.stage;
+        let event = match self.safe_start(&bot).await {
+            Ok(_) => NewSystemEvent::new(
+                Severity::Info,
+                "BOT_TAKEN_OVER",
+                format!(
+                    "bot {id} ({stage}) taken over by node {} from {}",
+                    node.as_deref().unwrap_or("?"),
+                    from.unwrap_or("a released lease")
+                ),
+            )
+            .metadata(json!({ "stage": stage, "node": node, "from_node": from })),
+            Err(err) => {
+                let code = err.code();
+                if let Err(e) = self.write_status(id, BotStatus::Stopped).await {
+                    tracing::warn!(error = %e, bot = %id, "takeover refused; could not write STOPPED");
+                }
+                self.release(id).await;
+                NewSystemEvent::new(
+                    Severity::Sev2,
+                    "BOT_RESUME_REFUSED",
+                    format!(
+                        "bot {id} ({stage}) could not be taken over by node {}: {code}",
+                        node.as_deref().unwrap_or("?")
+                    ),
+                )
+                .metadata(json!({
+                    "stage": stage, "code": code, "message": err.message(),
+                    "suggested_fix": err.suggested_fix(), "node": node, "from_node": from,
+                }))
+            }
+        };
+        self.event(event.bot(id)).await;
     }
 }

@@ -249,6 +249,10 @@ impl TestApp {
         self.call("GET", "/api/runtime/status", None).await
     }
 
+    pub async fn list_nodes(&self) -> Reply {
+        self.call("GET", "/api/nodes", None).await
+    }
+
     pub async fn list_jobs(&self, query: &str) -> Reply {
         self.get_json("/api/jobs", query).await
     }

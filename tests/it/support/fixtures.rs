@@ -19,7 +19,9 @@ use tradeplane::{
     runtime::{RunnerConfig, RuntimeConfig, SchedulerConfig, ScorerConfig},
     sandbox,
     store::{
+        bot_leases::{self, Fence},
         bots::{self, NewBot},
+        nodes,
         orders::{self, NewOrder, Order},
         usage_events::{self, UsageEvent},
     },
@@ -161,6 +163,33 @@ pub async fn bot_row(pool: &PgPool) -> Uuid {
     .await
     .unwrap();
     bot.id
+}
+
+/// A lease on `bot` for a test node, as a node's runner holds it (fills are fenced by it).
+pub async fn lease(pool: &PgPool, bot: Uuid) -> Fence {
+    let at = now();
+    nodes::register(
+        pool,
+        &nodes::NodeRegistration {
+            name: "test-node",
+            incarnation: Uuid::now_v7(),
+            host: "test",
+            version: "test",
+            capacity: 1,
+        },
+        at,
+    )
+    .await
+    .unwrap();
+    let epoch = bot_leases::acquire(pool, bot, "test-node", at, at + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .expect("the test node takes the lease");
+    Fence {
+        bot_id: bot,
+        node: "test-node".into(),
+        epoch,
+    }
 }
 
 /// A WORKING paper market order for `bot`, written as the runner writes it.

@@ -1,0 +1,533 @@
+//! Ownership (DESIGN.md "Scale-out"): several `serve` processes on one Postgres. Each process is
+//! a node: it registers in `nodes` and beats its heartbeat on the runtime's clock, and a node
+//! whose heartbeat is older than the lease TTL is shown dead. Postgres is the one coordination
+//! engine: no consensus of our own, no server beside it.
+//!
+//! A bot runs only on the node holding its lease (`bot_leases`): the lifecycle acquires it
+//! before a runner starts ([`Ownership::acquire`]) and releases it on stop and kill. Every
+//! acquisition bumps the lease's epoch, and the runner's writes (orders, fills, positions,
+//! decision traces, cancels) carry that [`Fence`], checked in their own transaction. Each
+//! renewal round (three per TTL) beats the heartbeat, renews this node's leases, stops the
+//! runners of leases it no longer holds, releases those of bots no longer meant to run, and,
+//! once the node has resumed its bots, claims released or expired leases up to its
+//! capacity-weighted share (`FOR UPDATE SKIP LOCKED`) and takes those bots over through safe
+//! start. Self-fencing: a runner evaluates only while the last successful renewal is younger
+//! than TTL minus a clock-skew margin ([`Ownership::fence`]), so a node paused or cut off stops
+//! acting before any other node may take its bots.
+//!
+//! The loop runs beside the tree (like the writers) on tokio time and stamps with the injected
+//! clock, so a test's manual clock never stops a heartbeat; the self-fence deadline is
+//! monotonic (`Instant`), which keeps counting while the process is stopped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::RuntimeHandle;
+use super::lifecycle::Lifecycle;
+use crate::clock::Clock;
+use crate::store::bot_leases::{self, Fence};
+use crate::store::nodes::{self, NodeRegistration, NodeRow};
+
+/// How a node takes part in the cluster.
+#[derive(Debug, Clone)]
+pub struct OwnershipConfig {
+    /// A lease (and a node's liveness) lasts this long after its last renewal (default 10 s).
+    pub lease_ttl: Duration,
+    /// Relative share of the bots this node takes (default 1).
+    pub capacity: u32,
+}
+
+impl Default for OwnershipConfig {
+    fn default() -> Self {
+        OwnershipConfig {
+            lease_ttl: Duration::from_secs(10),
+            capacity: 1,
+        }
+    }
+}
+
+impl OwnershipConfig {
+    /// Heartbeats (and lease renewals) run three times per TTL: two can be lost before anything
+    /// expires.
+    pub fn renew_every(&self) -> Duration {
+        (self.lease_ttl / 3).max(Duration::from_millis(50))
+    }
+
+    /// How much earlier than its lease could expire a node stops trusting it: a fifth of the
+    /// TTL covers clock skew between nodes and a slow renewal.
+    pub fn skew_margin(&self) -> Duration {
+        self.lease_ttl / 5
+    }
+}
+
+/// A lease this node holds.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    epoch: i64,
+    acquired: Instant,
+    /// The bot's row said it should run at a renewal since (a later non-live status is an
+    /// operator's stop or kill, possibly through another node).
+    seen_live: bool,
+}
+
+/// Counters for the Observatory and the figures.
+#[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
+pub struct OwnershipStats {
+    /// Leases taken over from released or expired ones.
+    pub claimed: u64,
+    /// Leases found taken by another node (their runners were stopped).
+    pub lost: u64,
+    /// Bar ticks a runner skipped because this node could not trust its leases.
+    pub fenced_ticks: u64,
+}
+
+/// This process as a node.
+pub struct Ownership {
+    pool: PgPool,
+    clock: Clock,
+    name: Arc<str>,
+    incarnation: Uuid,
+    config: OwnershipConfig,
+    held: std::sync::Mutex<HashMap<Uuid, Held>>,
+    /// Leases are trusted until then: the start of the last successful renewal + TTL − skew.
+    trusted_until: std::sync::Mutex<Instant>,
+    /// Acquisitions one at a time, so a bot is never acquired twice over.
+    acquiring: tokio::sync::Mutex<()>,
+    /// Off until the node resumed its own bots (so resume and takeover never race).
+    claiming: AtomicBool,
+    claimed: AtomicU64,
+    lost: AtomicU64,
+    fenced_ticks: AtomicU64,
+}
+
+/// Why a lease could not be acquired.
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError {
+    #[error("bot {bot_id} is owned by node {node} until {expires_at}")]
+    HeldElsewhere {
+        bot_id: Uuid,
+        node: String,
+        expires_at: DateTime<Utc>,
+    },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A node as the Observatory shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NodeState {
+    /// Heart-beating within the lease TTL.
+    Alive,
+    /// No heartbeat for longer than the lease TTL (crashed, paused or cut off).
+    Dead,
+    /// Shut down cleanly.
+    Stopped,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NodeView {
+    pub name: String,
+    /// This run of the node (a restart under the same name is a new incarnation).
+    pub incarnation: Uuid,
+    pub host: String,
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// Milliseconds since the last heartbeat, on the answering node's clock.
+    pub heartbeat_age_ms: i64,
+    pub capacity: i32,
+    pub state: NodeState,
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// Bots whose unexpired lease the node holds.
+    pub bots: i64,
+    /// The soonest expiry among those leases.
+    pub next_lease_expiry: Option<DateTime<Utc>>,
+}
+
+impl NodeView {
+    fn of(row: NodeRow, now: DateTime<Utc>, ttl: Duration) -> Self {
+        let age = now - row.heartbeat_at;
+        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let state = if row.stopped_at.is_some() {
+            NodeState::Stopped
+        } else if age > ttl {
+            NodeState::Dead
+        } else {
+            NodeState::Alive
+        };
+        NodeView {
+            heartbeat_age_ms: age.num_milliseconds().max(0),
+            state,
+            name: row.name,
+            incarnation: row.incarnation,
+            host: row.host,
+            version: row.version,
+            started_at: row.started_at,
+            heartbeat_at: row.heartbeat_at,
+            capacity: row.capacity,
+            stopped_at: row.stopped_at,
+            bots: row.bots,
+            next_lease_expiry: row.next_lease_expiry,
+        }
+    }
+}
+
+/// Every node on this database, judged alive or dead by `ttl` at `now`.
+pub async fn list_nodes(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Vec<NodeView>, sqlx::Error> {
+    Ok(nodes::list(pool, now)
+        .await?
+        .into_iter()
+        .map(|row| NodeView::of(row, now, ttl))
+        .collect())
+}
+
+/// The host name (`/proc/sys/kernel/hostname`), `unknown` when unreadable.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Ownership {
+    /// Registers the node (a new incarnation of `name`).
+    pub async fn register(
+        pool: PgPool,
+        clock: Clock,
+        name: String,
+        config: OwnershipConfig,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let capacity = i32::try_from(config.capacity.clamp(1, 1_000_000)).unwrap_or(1);
+        let me = Ownership {
+            pool,
+            clock,
+            name: name.into(),
+            incarnation: Uuid::now_v7(),
+            trusted_until: std::sync::Mutex::new(
+                Instant::now() + config.lease_ttl.saturating_sub(config.skew_margin()),
+            ),
+            config,
+            held: std::sync::Mutex::default(),
+            acquiring: tokio::sync::Mutex::new(()),
+            claiming: AtomicBool::new(false),
+            claimed: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            fenced_ticks: AtomicU64::new(0),
+        };
+        nodes::register(
+            &me.pool,
+            &NodeRegistration {
+                name: &me.name,
+                incarnation: me.incarnation,
+                host: &host_name(),
+                version: env!("CARGO_PKG_VERSION"),
+                capacity,
+            },
+            me.clock.now(),
+        )
+        .await?;
+        Ok(Arc::new(me))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> &OwnershipConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> OwnershipStats {
+        OwnershipStats {
+            claimed: self.claimed.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            fenced_ticks: self.fenced_ticks.load(Ordering::Relaxed),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Held>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn trusted(&self) -> bool {
+        Instant::now()
+            < *self
+                .trusted_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn fence_of(&self, bot_id: Uuid, epoch: i64) -> Fence {
+        Fence {
+            bot_id,
+            node: self.name.clone(),
+            epoch,
+        }
+    }
+
+    /// The fence a runner writes with, while this node holds the bot and can trust its leases
+    /// (self-fencing). `None`: do not act for this bot now.
+    pub fn fence(&self, bot_id: Uuid) -> Option<Fence> {
+        if !self.trusted() {
+            self.fenced_ticks.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let epoch = self.held().get(&bot_id)?.epoch;
+        Some(self.fence_of(bot_id, epoch))
+    }
+
+    /// Bots whose lease this node holds.
+    pub fn owned(&self) -> Vec<Uuid> {
+        self.held().keys().copied().collect()
+    }
+
+    /// Takes the bot's lease for this node (kept if already held here): refused while another
+    /// node holds an unexpired one.
+    pub async fn acquire(&self, bot_id: Uuid) -> Result<Fence, AcquireError> {
+        let _one = self.acquiring.lock().await;
+        if let Some(h) = self.held().get(&bot_id).copied() {
+            return Ok(self.fence_of(bot_id, h.epoch));
+        }
+        let now = self.clock.now();
+        let started = Instant::now();
+        match bot_leases::acquire(&self.pool, bot_id, &self.name, now, now + self.ttl()).await? {
+            Some(epoch) => {
+                self.held().insert(
+                    bot_id,
+                    Held {
+                        epoch,
+                        acquired: started,
+                        seen_live: false,
+                    },
+                );
+                Ok(self.fence_of(bot_id, epoch))
+            }
+            None => {
+                let (node, expires_at) = bot_leases::holder(&self.pool, bot_id)
+                    .await?
+                    .unwrap_or_else(|| ("unknown".into(), now));
+                Err(AcquireError::HeldElsewhere {
+                    bot_id,
+                    node,
+                    expires_at,
+                })
+            }
+        }
+    }
+
+    /// Lets the bot's lease go (stop, kill, a refused start). Nothing when not held here.
+    pub async fn release(&self, bot_id: Uuid) {
+        let Some(h) = self.held().remove(&bot_id) else {
+            return;
+        };
+        if let Err(err) = bot_leases::release(&self.pool, &self.fence_of(bot_id, h.epoch)).await {
+            tracing::warn!(error = %err, bot = %bot_id, "could not release the bot's lease; it expires after the TTL");
+        }
+    }
+
+    /// A runner's write was refused as stale: the lease is gone, forget it (the runner stops).
+    pub fn lost(&self, bot_id: Uuid, epoch: i64) {
+        let mut held = self.held();
+        if held.get(&bot_id).is_some_and(|h| h.epoch == epoch) {
+            held.remove(&bot_id);
+            self.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// From now on the node takes over released and expired leases (called once it resumed the
+    /// bots it ran before).
+    pub fn start_claiming(&self) {
+        self.claiming.store(true, Ordering::Release);
+    }
+
+    fn ttl(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.lease_ttl).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// The renewal loop; ends when `stop` turns true, then releases every lease (the other
+    /// nodes take the bots at once, not after the TTL) and marks the node stopped.
+    pub fn spawn(
+        self: &Arc<Self>,
+        handle: RuntimeHandle,
+        mut stop: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(me.config.renew_every());
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let stopping = tokio::select! {
+                    _ = every.tick() => false,
+                    _ = stop.wait_for(|s| *s) => true,
+                };
+                if stopping {
+                    break;
+                }
+                me.round(&handle).await;
+            }
+            me.held().clear();
+            if let Err(err) = bot_leases::release_all(&me.pool, &me.name).await {
+                tracing::warn!(error = %err, node = %me.name, "could not release this node's leases");
+            }
+            if let Err(err) =
+                nodes::stopped(&me.pool, &me.name, me.incarnation, me.clock.now()).await
+            {
+                tracing::warn!(error = %err, node = %me.name, "could not mark the node stopped");
+            }
+        })
+    }
+
+    /// One round: heartbeat, renewal, then claims.
+    async fn round(&self, handle: &RuntimeHandle) {
+        let started = Instant::now();
+        let now = self.clock.now();
+        match nodes::heartbeat(&self.pool, &self.name, self.incarnation, now).await {
+            Ok(true) => {}
+            // A newer process runs under this name: every bot it takes gets a new epoch, so
+            // this one's runners for those are fenced off and stopped below as lost.
+            Ok(false) => tracing::warn!(
+                node = %self.name,
+                "another process registered under this node's name"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, node = %self.name, "node heartbeat failed");
+                return;
+            }
+        }
+        let held: Vec<Uuid> = self.owned();
+        let renewed = match bot_leases::renew(&self.pool, &self.name, &held, now + self.ttl()).await
+        {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::warn!(error = %err, node = %self.name, "lease renewal failed");
+                return;
+            }
+        };
+        *self
+            .trusted_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = started
+            + self
+                .config
+                .lease_ttl
+                .saturating_sub(self.config.skew_margin());
+        let renewed: HashMap<Uuid, &bot_leases::Renewed> =
+            renewed.iter().map(|r| (r.bot_id, r)).collect();
+        let mut lost = Vec::new();
+        let mut done = Vec::new();
+        {
+            let mut map = self.held();
+            map.retain(|bot, h| match renewed.get(bot) {
+                Some(r) if r.epoch == h.epoch => {
+                    h.seen_live |= r.status.is_live();
+                    // Stopped or killed by an operator (maybe through another node) …
+                    let stopped = h.seen_live && !r.status.is_live();
+                    // … or no runner here for a TTL (failed for good, killed, stopped).
+                    let idle = h.acquired.elapsed() > self.config.lease_ttl
+                        && !handle.runner(*bot).is_some_and(|s| s.status.is_live());
+                    if stopped || idle {
+                        done.push((*bot, h.epoch));
+                        false
+                    } else {
+                        true
+                    }
+                }
+                // Another node took it.
+                _ => {
+                    lost.push(*bot);
+                    false
+                }
+            });
+        }
+        if !lost.is_empty() {
+            self.lost.fetch_add(lost.len() as u64, Ordering::Relaxed);
+            tracing::warn!(node = %self.name, bots = lost.len(), "leases taken by another node; stopping their runners");
+            self.stop_runners(handle, &lost);
+        }
+        for (bot, epoch) in &done {
+            if let Err(err) = bot_leases::release(&self.pool, &self.fence_of(*bot, *epoch)).await {
+                tracing::warn!(error = %err, bot = %bot, "could not release a stopped bot's lease");
+            }
+        }
+        let done: Vec<Uuid> = done.into_iter().map(|(b, _)| b).collect();
+        self.stop_runners(handle, &done);
+        if self.claiming.load(Ordering::Acquire) {
+            self.claim(handle).await;
+        }
+    }
+
+    fn stop_runners(&self, handle: &RuntimeHandle, bots: &[Uuid]) {
+        for bot in bots {
+            handle.release_runner(*bot);
+        }
+    }
+
+    /// Claims released and expired leases up to this node's share of the running bots
+    /// (weighted by capacity over the nodes alive now) and takes their bots over.
+    async fn claim(&self, handle: &RuntimeHandle) {
+        let now = self.clock.now();
+        let (total, capacity) = match bot_leases::share(&self.pool, now - self.ttl()).await {
+            Ok(v) => v,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the cluster's share");
+                return;
+            }
+        };
+        let mine = i64::from(self.config.capacity.max(1));
+        let fair = (total * mine + capacity.max(mine) - 1) / capacity.max(mine);
+        let held = self.owned();
+        let want = fair - i64::try_from(held.len()).unwrap_or(i64::MAX);
+        if want <= 0 {
+            return;
+        }
+        let _one = self.acquiring.lock().await;
+        let started = Instant::now();
+        let claimed =
+            match bot_leases::claim(&self.pool, &self.name, &held, now, now + self.ttl(), want)
+                .await
+            {
+                Ok(c) => c,
+                Err(err) => {
+                    tracing::warn!(error = %err, "lease claim failed");
+                    return;
+                }
+            };
+        {
+            let mut map = self.held();
+            for (bot, epoch, _) in &claimed {
+                map.insert(
+                    *bot,
+                    Held {
+                        epoch: *epoch,
+                        acquired: started,
+                        seen_live: true,
+                    },
+                );
+            }
+        }
+        drop(_one);
+        self.claimed
+            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
+        let lifecycle = Lifecycle::new(self.pool.clone(), handle.clone(), handle.integrations());
+        for (bot, _, from) in claimed {
+            lifecycle.take_over(bot, from.as_deref()).await;
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! `bot_leases`: which node owns which bot, with a fencing epoch (see the migration). Times
+//! are the caller's clock; every acquisition bumps the epoch, so a write carrying an older one
+//! is refused by [`check`] in the writer's own transaction.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::bot::BotStatus;
+
+/// The SQLSTATE `tp_fence` raises for a stale (node, epoch).
+pub const STALE_LEASE_SQLSTATE: &str = "TPL01";
+
+/// What a write that acts on a bot carries: the node that holds the bot and the epoch it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub bot_id: Uuid,
+    pub node: Arc<str>,
+    pub epoch: i64,
+}
+
+/// Refuses the transaction's write for `bot_id` unless `fence` is that bot's current lease
+/// (SQLSTATE TPL01, [`is_stale`]); share-locks the lease row until the transaction ends, so a
+/// takeover cannot commit between this check and the write. The bot is the written row's, so
+/// a fence of another bot never passes.
+pub async fn check(
+    conn: &mut PgConnection,
+    bot_id: Uuid,
+    fence: &Fence,
+) -> Result<(), sqlx::Error> {
+    let bot = if fence.bot_id == bot_id {
+        bot_id
+    } else {
+        Uuid::nil()
+    };
+    sqlx::query("SELECT tp_fence($1, $2, $3)")
+        .bind(bot)
+        .bind(&*fence.node)
+        .bind(fence.epoch)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether `err` is the database refusing a stale lease.
+pub fn is_stale(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.code().as_deref() == Some(STALE_LEASE_SQLSTATE))
+}
+
+/// Takes the bot's lease for `node` unless another node holds an unexpired one: a new epoch
+/// either way. `None`: held elsewhere.
+pub async fn acquire(
+    pool: &PgPool,
+    bot_id: Uuid,
+    node: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
+         VALUES ($1, $2, 1, $3, $4) \
+         ON CONFLICT (bot_id) DO UPDATE SET node = EXCLUDED.node, epoch = bot_leases.epoch + 1, \
+         acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
+         WHERE bot_leases.node IS NULL OR bot_leases.node = EXCLUDED.node \
+            OR bot_leases.expires_at < EXCLUDED.acquired_at \
+         RETURNING epoch",
+    )
+    .bind(bot_id)
+    .bind(node)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The node holding the bot's lease and until when (None: never leased, or released).
+pub async fn holder(
+    pool: &PgPool,
+    bot_id: Uuid,
+) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as("SELECT node, expires_at FROM bot_leases WHERE bot_id = $1 AND node IS NOT NULL")
+        .bind(bot_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A lease the node still holds after a renewal, with its bot's status.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Renewed {
+    pub bot_id: Uuid,
+    pub epoch: i64,
+    pub status: BotStatus,
+}
+
+/// Extends the leases of `bots` that `node` still holds to `expires_at` (rows locked in bot
+/// order, so two renewals never deadlock). A lease another node took is not in the answer.
+pub async fn renew(
+    pool: &PgPool,
+    node: &str,
+    bots: &[Uuid],
+    expires_at: DateTime<Utc>,
+) -> Result<Vec<Renewed>, sqlx::Error> {
+    if bots.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "WITH mine AS (SELECT bot_id FROM bot_leases WHERE node = $1 AND bot_id = ANY($3) \
+                       ORDER BY bot_id FOR UPDATE) \
+         UPDATE bot_leases l SET expires_at = GREATEST(l.expires_at, $2) \
+         FROM mine, bots b WHERE l.bot_id = mine.bot_id AND b.id = l.bot_id \
+         RETURNING l.bot_id, l.epoch, b.status",
+    )
+    .bind(node)
+    .bind(expires_at)
+    .bind(bots)
+    .fetch_all(pool)
+    .await
+}
+
+/// Claims up to `limit` bots that should run (STARTING, RUNNING, SUSPENDED, RESTARTING) and
+/// whose lease was released or has expired (`held`, the node's own, excepted):
+/// `FOR UPDATE SKIP LOCKED`, so nodes claiming at once take different bots. Bots never leased
+/// are not claimed here (the starting node's resume takes them). Answers each claimed bot with
+/// its new epoch and the node it came from.
+pub async fn claim(
+    pool: &PgPool,
+    node: &str,
+    held: &[Uuid],
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Uuid, i64, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH c AS ( \
+           SELECT l.bot_id, l.node AS previous FROM bot_leases l JOIN bots b ON b.id = l.bot_id \
+           WHERE b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING') \
+             AND (l.node IS NULL OR l.expires_at < $2) AND NOT (l.bot_id = ANY($5)) \
+           ORDER BY l.expires_at, l.bot_id LIMIT $4 FOR UPDATE OF l SKIP LOCKED) \
+         UPDATE bot_leases l SET node = $1, epoch = l.epoch + 1, acquired_at = $2, expires_at = $3 \
+         FROM c WHERE l.bot_id = c.bot_id \
+         RETURNING l.bot_id, l.epoch, c.previous",
+    )
+    .bind(node)
+    .bind(now)
+    .bind(expires_at)
+    .bind(limit)
+    .bind(held)
+    .fetch_all(pool)
+    .await
+}
+
+/// How many bots should run, and the capacity of the nodes alive at `now` (heartbeat after
+/// `alive_since`, not stopped), for a node's fair share.
+pub async fn share(pool: &PgPool, alive_since: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM bots \
+                 WHERE status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')), \
+                (SELECT COALESCE(sum(capacity), 0)::bigint FROM nodes \
+                 WHERE heartbeat_at > $1 AND stopped_at IS NULL)",
+    )
+    .bind(alive_since)
+    .fetch_one(pool)
+    .await
+}
+
+/// Lets the bot go (it stays leased to nobody until a node takes it). Only the holder's epoch
+/// releases it.
+pub async fn release(pool: &PgPool, fence: &Fence) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE bot_leases SET node = NULL WHERE bot_id = $1 AND node = $2 AND epoch = $3",
+    )
+    .bind(fence.bot_id)
+    .bind(&*fence.node)
+    .bind(fence.epoch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Lets every bot of `node` go (a clean shutdown: the others take them without waiting for the
+/// TTL).
+pub async fn release_all(pool: &PgPool, node: &str) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("UPDATE bot_leases SET node = NULL WHERE node = $1")
+        .bind(node)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,472 @@
+//! Nodes and bot ownership leases (issue 18): `GET /api/nodes`, heartbeats on the runtime's
+//! clock, dead after the lease TTL; fencing epochs refused by the database; two nodes on one
+//! database, a kill -9 and the takeover.
+
+use std::time::{Duration, Instant};
+
+use rust_decimal_macros::dec;
+use serde_json::json;
+use sqlx::PgPool;
+use tradeplane::domain::{
+    evaluation::DecisionType,
+    execution::{OrderStatus, OrderType},
+    instruments::Symbol,
+    positions::Position,
+    risk::Stage,
+    side::Side,
+    timeframe::Timeframe,
+};
+use tradeplane::error_code::ErrorCode;
+use tradeplane::runtime::{
+    Runtime, RuntimeConfig, RuntimeHandle, lifecycle::Lifecycle, ownership::OwnershipConfig,
+};
+use tradeplane::store::{
+    bot_leases::{self, Fence},
+    fills, nodes, orders, traces,
+};
+use uuid::Uuid;
+
+use crate::support::{
+    TestApp,
+    fixtures::{bot_row, runtime_config},
+    now, spawn_app_with_runtime_config,
+};
+
+fn node_config(name: &str, ttl: Duration) -> RuntimeConfig {
+    RuntimeConfig {
+        node: name.to_owned(),
+        ownership: OwnershipConfig {
+            lease_ttl: ttl,
+            capacity: 2,
+        },
+        ..runtime_config()
+    }
+}
+
+async fn nodes(app: &TestApp) -> serde_json::Value {
+    let (status, body) = app.list_nodes().await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[sqlx::test]
+async fn a_serving_node_registers_beats_and_is_listed_dead_after_the_ttl(pool: PgPool) {
+    let ttl = Duration::from_millis(900);
+    let app = spawn_app_with_runtime_config(pool.clone(), node_config("node-a", ttl))
+        .await
+        .signed_in_as_admin()
+        .await;
+    // A node that stopped beating a minute ago, as a crashed process leaves it.
+    let old = now() - chrono::Duration::seconds(60);
+    sqlx::query(
+        "INSERT INTO nodes (name, incarnation, host, version, started_at, heartbeat_at, capacity) \
+         VALUES ('node-gone', gen_random_uuid(), 'elsewhere', '0.0.1', $1, $1, 1)",
+    )
+    .bind(old)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let body = nodes(&app).await;
+    assert_eq!(body["this_node"], "node-a");
+    assert_eq!(body["lease_ttl_ms"], 900);
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{body}");
+    let a = &items[0];
+    assert_eq!(a["name"], "node-a");
+    assert_eq!(a["state"], "ALIVE");
+    assert_eq!(a["capacity"], 2);
+    assert_eq!(a["version"], env!("CARGO_PKG_VERSION"));
+    assert!(a["heartbeat_age_ms"].as_i64().unwrap() < 900, "{a}");
+    let gone = &items[1];
+    assert_eq!(gone["name"], "node-gone");
+    assert_eq!(gone["state"], "DEAD");
+    assert!(
+        gone["heartbeat_age_ms"].as_i64().unwrap() >= 60_000,
+        "{gone}"
+    );
+
+    // The heartbeat moves on its own, three times per TTL.
+    let first = a["heartbeat_at"].as_str().unwrap().to_owned();
+    tokio::time::sleep(ttl).await;
+    let body = nodes(&app).await;
+    let a = &body["items"][0];
+    assert_ne!(a["heartbeat_at"].as_str().unwrap(), first, "{a}");
+    assert_eq!(a["state"], "ALIVE");
+
+    // A node stopped cleanly is STOPPED, not dead.
+    let other = Runtime::start(pool.clone(), node_config("node-c", ttl))
+        .await
+        .unwrap();
+    other.shutdown().await;
+    let body = nodes(&app).await;
+    let c = &body["items"][1];
+    assert_eq!(c["name"], "node-c");
+    assert_eq!(c["state"], "STOPPED", "{body}");
+    assert!(!c["stopped_at"].is_null());
+}
+
+async fn lab_bot(pool: &PgPool, status: &str) -> Uuid {
+    let bot = bot_row(pool).await;
+    sqlx::query("UPDATE bots SET stage = 'LAB', status = $2 WHERE id = $1")
+        .bind(bot)
+        .bind(status)
+        .execute(pool)
+        .await
+        .unwrap();
+    bot
+}
+
+fn test_order(bot: Uuid, key: &str) -> orders::NewOrder {
+    orders::NewOrder {
+        bot_id: bot,
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: key.into(),
+        symbol: Symbol::Es,
+        side: Side::Buy,
+        quantity: 1,
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        stage: Stage::Paper,
+        status: OrderStatus::Working,
+        decision_bar_at: None,
+        reference_price: None,
+    }
+}
+
+fn test_trace(bot: Uuid) -> traces::NewDecisionTrace {
+    traces::NewDecisionTrace {
+        bot_id: bot,
+        run_id: None,
+        trade_log_id: None,
+        decision_type: DecisionType::Entry,
+        reason_human: "test".into(),
+        reason_code: "TEST".into(),
+        signals: json!({}),
+        variables_snapshot: json!({}),
+        confidence: 0.5,
+        expected_value: 1.0,
+        risk_snapshot: json!({}),
+        trace_id: tradeplane::trace::TraceId::generate(),
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str, bot: Uuid) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn register(pool: &PgPool, name: &str) {
+    nodes::register(
+        pool,
+        &nodes::NodeRegistration {
+            name,
+            incarnation: Uuid::now_v7(),
+            host: "test",
+            version: "test",
+            capacity: 1,
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+}
+
+/// The fencing token at the database: a node whose lease was taken over cannot book an order,
+/// a fill or a cancel, even though it still believes it owns the bot; nothing is written.
+#[sqlx::test]
+async fn a_write_with_a_stale_epoch_is_refused_in_its_own_transaction(pool: PgPool) {
+    let bot = lab_bot(&pool, "RUNNING").await;
+    register(&pool, "node-a").await;
+    register(&pool, "node-b").await;
+    let t0 = now();
+    let ttl = chrono::Duration::seconds(10);
+    let a = bot_leases::acquire(&pool, bot, "node-a", t0, t0 + ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    // Held: node-b cannot take it before it expires …
+    assert_eq!(
+        bot_leases::acquire(&pool, bot, "node-b", t0, t0 + ttl)
+            .await
+            .unwrap(),
+        None
+    );
+    let stale = Fence {
+        bot_id: bot,
+        node: "node-a".into(),
+        epoch: a,
+    };
+    // … node-a books while it holds the lease.
+    let placed = orders::place(&pool, &stale, test_order(bot, "k-a"), test_trace(bot), t0)
+        .await
+        .unwrap();
+    let working = match placed {
+        orders::Placed::New { order, .. } => order,
+        orders::Placed::Existing(_) => panic!("new key"),
+    };
+    // node-a pauses past its lease; node-b takes the bot with the next epoch.
+    let later = t0 + ttl + chrono::Duration::seconds(1);
+    let b = bot_leases::acquire(&pool, bot, "node-b", later, later + ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b, a + 1);
+
+    // node-a wakes up: every write it tries is refused, and changes nothing.
+    let err = orders::place(
+        &pool,
+        &stale,
+        test_order(bot, "k-a2"),
+        test_trace(bot),
+        later,
+    )
+    .await
+    .unwrap_err();
+    assert!(bot_leases::is_stale(&err), "{err}");
+    assert_eq!(tradeplane::store::error_code(&err), ErrorCode::StaleLease);
+    let before = Position::flat(Symbol::Es);
+    let mut after = before.clone();
+    let realized = after.apply_fill(Side::Buy, 1, dec!(5000), dec!(2.25));
+    let err = fills::book(
+        &pool,
+        fills::FillBooking {
+            fence: &stale,
+            order: &working,
+            side: Side::Buy,
+            quantity: 1,
+            price: dec!(5000),
+            commission: dec!(2.25),
+            filled_at: later,
+            simulated: true,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(bot_leases::is_stale(&err), "{err}");
+    let err = orders::cancel(&pool, &stale, working.id, "stale", later)
+        .await
+        .unwrap_err();
+    assert!(bot_leases::is_stale(&err), "{err}");
+    // A fence of another bot never passes either.
+    let other = lab_bot(&pool, "RUNNING").await;
+    let err = orders::place(
+        &pool,
+        &stale,
+        test_order(other, "k-o"),
+        test_trace(other),
+        later,
+    )
+    .await
+    .unwrap_err();
+    assert!(bot_leases::is_stale(&err), "{err}");
+
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM fills WHERE bot_id = $1", bot).await,
+        0
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM decision_traces WHERE bot_id = $1",
+            bot
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM orders WHERE bot_id = $1 AND status = 'WORKING'",
+            bot
+        )
+        .await,
+        1
+    );
+
+    // The new owner's writes go through.
+    let fresh = Fence {
+        bot_id: bot,
+        node: "node-b".into(),
+        epoch: b,
+    };
+    assert!(
+        orders::cancel(&pool, &fresh, working.id, "new owner", later)
+            .await
+            .unwrap()
+    );
+    // A released lease keeps its epoch: the next acquisition, by anyone, gets a new one.
+    assert!(bot_leases::release(&pool, &fresh).await.unwrap());
+    let c = bot_leases::acquire(&pool, bot, "node-a", later, later + ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c, b + 1);
+}
+
+/// A runtime on its own tokio runtime and pool: dropping that runtime is the in-process
+/// equivalent of `kill -9` (no lease is released, no node marked stopped).
+async fn crashable_node(
+    pool: &PgPool,
+    config: RuntimeConfig,
+) -> (tokio::runtime::Runtime, RuntimeHandle, PgPool) {
+    let options = (*pool.connect_options()).clone();
+    tokio::task::spawn_blocking(move || {
+        let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (handle, pool) = tokio_rt.block_on(async move {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let runtime = Runtime::start(pool.clone(), config).await.unwrap();
+            let handle = runtime.handle();
+            std::mem::forget(runtime);
+            (handle, pool)
+        });
+        (tokio_rt, handle, pool)
+    })
+    .await
+    .unwrap()
+}
+
+async fn leases(pool: &PgPool) -> Vec<(Uuid, Option<String>, i64)> {
+    sqlx::query_as("SELECT bot_id, node, epoch FROM bot_leases ORDER BY bot_id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+fn running(rt: &RuntimeHandle, bot: Uuid) -> bool {
+    rt.runner(bot).is_some_and(|r| r.status.is_live())
+}
+
+/// Two nodes on one database (the old bug: both ran every bot): a bot runs on exactly one of
+/// them; when its node dies without a word (kill -9), the other takes it over through safe
+/// start within the lease TTL + 2 s, with the next epoch.
+#[sqlx::test]
+async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(pool: PgPool) {
+    let ttl = Duration::from_secs(2);
+    let bots = [
+        lab_bot(&pool, "RUNNING").await,
+        lab_bot(&pool, "RUNNING").await,
+        lab_bot(&pool, "RUNNING").await,
+    ];
+    let (a_rt, a, a_pool) = crashable_node(&pool, node_config("node-a", ttl)).await;
+    let report = Lifecycle::new(pool.clone(), a.clone(), a.integrations())
+        .resume_after_restart()
+        .await
+        .unwrap();
+    assert_eq!(report.resumed.len(), 3, "{report:?}");
+
+    let b_app = spawn_app_with_runtime_config(pool.clone(), node_config("node-b", ttl)).await;
+    let b = b_app.state.runtime.clone();
+    let report = Lifecycle::new(pool.clone(), b.clone(), b.integrations())
+        .resume_after_restart()
+        .await
+        .unwrap();
+    assert!(report.resumed.is_empty(), "{report:?}");
+    assert_eq!(report.owned_elsewhere.len(), 3, "{report:?}");
+
+    // A few renewals later, still exactly one runner per bot, on node-a.
+    tokio::time::sleep(ttl * 2).await;
+    for bot in bots {
+        assert!(running(&a, bot), "node-a runs {bot}");
+        assert!(
+            !running(&b, bot),
+            "node-b never started {bot}: {:?}",
+            b.runner(bot)
+        );
+    }
+    let held = leases(&pool).await;
+    assert!(
+        held.iter().all(|(_, n, _)| n.as_deref() == Some("node-a")),
+        "{held:?}"
+    );
+    // A start on node-b is refused while node-a holds the lease.
+    let err = b
+        .start_runner(
+            bots[0],
+            tradeplane::runtime::RunnerOptions {
+                timeframe: Timeframe::S1,
+                live: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tradeplane::runtime::RuntimeError::OwnedElsewhere { ref node, .. } if node == "node-a"),
+        "{err}"
+    );
+
+    // kill -9 node-a.
+    let killed = Instant::now();
+    a_rt.shutdown_background();
+    a_pool.close().await;
+    loop {
+        if bots.iter().all(|bot| running(&b, *bot)) {
+            break;
+        }
+        assert!(
+            killed.elapsed() < ttl + Duration::from_secs(2),
+            "node-b did not take every bot over within TTL + 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = killed.elapsed();
+    assert!(took < ttl + Duration::from_secs(2), "{took:?}");
+    let held = leases(&pool).await;
+    assert!(
+        held.iter()
+            .all(|(_, n, e)| n.as_deref() == Some("node-b") && *e == 2),
+        "{held:?}"
+    );
+    // Each takeover is recorded (once its bot is RUNNING again).
+    for bot in bots {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let codes: Vec<String> = sqlx::query_scalar(
+                "SELECT code FROM system_events WHERE bot_id = $1 ORDER BY created_at, id",
+            )
+            .bind(bot)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            if codes.contains(&"BOT_TAKEN_OVER".to_owned()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{codes:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let body = {
+        let app = b_app.signed_in_as_admin().await;
+        nodes(&app).await
+    };
+    let items = body["items"].as_array().unwrap();
+    let state = |name: &str| {
+        items
+            .iter()
+            .find(|n| n["name"] == name)
+            .map(|n| (n["state"].clone(), n["bots"].clone()))
+            .unwrap()
+    };
+    assert_eq!(state("node-a"), (json!("DEAD"), json!(0)), "{body}");
+    assert_eq!(state("node-b"), (json!("ALIVE"), json!(3)), "{body}");
+}
