@@ -72,9 +72,25 @@ async fn rescore(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<AutonomyScoreBody> {
     load(&state, id).await?;
-    let scored = autonomy::rescore(&state.pool, &state.runtime, Some(vec![id])).await?;
+    let scored = autonomy::rescore(
+        &state.pool,
+        &state.runtime,
+        Some(vec![id]),
+        autonomy::Asker::Operator,
+    )
+    .await?;
+    if let Some((row, _)) = scored.into_iter().next() {
+        return Ok(ApiOk::new(AutonomyScoreBody {
+            autonomy_score: Some(row),
+            no_score_reason: None,
+        }));
+    }
+    // Another node runs the bot and scores it from its runner; its latest score stands.
+    let row = autonomy_scores::get(&state.pool, id).await?;
     Ok(ApiOk::new(AutonomyScoreBody {
-        autonomy_score: scored.into_iter().next().map(|(row, _)| row),
-        no_score_reason: None,
+        no_score_reason: Some(
+            "the bot runs on another node, which scores it; this is its latest score".to_owned(),
+        ),
+        autonomy_score: row,
     }))
 }

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::ownership::Leadership;
 use super::{RuntimeHandle, TelemetryHandle};
 use crate::domain::provider::Outcome;
 use crate::integrations::{
@@ -427,6 +428,7 @@ pub(crate) fn spawn(
     telemetry: TelemetryHandle,
     counters: Arc<AlertCounters>,
     config: AlertsConfig,
+    leadership: Leadership,
     stop: watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let client = client?;
@@ -435,7 +437,7 @@ pub(crate) fn spawn(
     // returns must not count as history.
     let boot = telemetry.clock().now();
     Some(tokio::spawn(run(
-        pool, client, telemetry, counters, config, stop, boot,
+        pool, client, telemetry, counters, config, leadership, stop, boot,
     )))
 }
 
@@ -445,6 +447,7 @@ async fn run(
     telemetry: TelemetryHandle,
     counters: Arc<AlertCounters>,
     config: AlertsConfig,
+    leadership: Leadership,
     mut stop: watch::Receiver<bool>,
     boot: DateTime<Utc>,
 ) {
@@ -457,6 +460,7 @@ async fn run(
     let mut tick = tokio::time::interval(config.poll_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut db_down = false;
+    let mut leading = false;
     loop {
         if *stop.borrow() {
             return;
@@ -464,6 +468,18 @@ async fn run(
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {}
+        }
+        // One node posts for the cluster. A node taking over re-reads the window its
+        // predecessor may have died in: an alert may repeat across a failover, never be lost.
+        if !leadership.is_leader() {
+            leading = false;
+            continue;
+        }
+        if !leading {
+            leading = true;
+            let gap = leadership.takeover_gap() + config.poll_every;
+            cursor.high_water = boot
+                .max(telemetry.clock().now() - chrono::Duration::from_std(gap).unwrap_or_default());
         }
         match poll(&pool, &mut cursor, &config, telemetry.clock().now()).await {
             Ok(events) => {

@@ -170,7 +170,7 @@ impl Actor for Scorer {
             return Ok(());
         }
         // A failed pass (Postgres down) is retried by the next tick; the scorer stays up.
-        if let Err(err) = rescore(&state.pool, &state.handle, bots).await {
+        if let Err(err) = rescore(&state.pool, &state.handle, bots, Asker::Scorer).await {
             tracing::warn!(error = %err, "autonomy scoring failed");
         }
         Ok(())
@@ -187,30 +187,46 @@ impl Actor for Scorer {
     }
 }
 
-/// Scores `bots` (or every bot), stores the rows, updates the tier book and reports tier changes.
+/// Who asks for a score: the scorer's rounds, or an operator for one bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    Scorer,
+    Operator,
+}
+
+/// Scores `bots` (or every bot) that this node may score, stores the rows, updates the tier
+/// book and reports tier changes. A score reads its runner's live state, so a node scores the
+/// bots it owns, and the bots nobody owns when it leads the cluster (or an operator asks); a
+/// bot running on another node is scored there. A detached runtime scores every bot.
 pub async fn rescore(
     pool: &PgPool,
     rt: &RuntimeHandle,
     bots: Option<Vec<Uuid>>,
+    asker: Asker,
 ) -> Result<Vec<(AutonomyScoreRow, Score)>, sqlx::Error> {
-    let rows: Vec<(Uuid, String)> = match &bots {
-        None => {
-            sqlx::query_as("SELECT id, timeframe FROM bots")
-                .fetch_all(pool)
-                .await?
-        }
-        Some(ids) => {
-            sqlx::query_as("SELECT id, timeframe FROM bots WHERE id = ANY($1)")
-                .bind(ids)
-                .fetch_all(pool)
-                .await?
-        }
-    };
+    let now = rt.clock().now();
+    let (node, unowned) = rt.ownership().map_or((None, true), |o| {
+        (
+            Some(o.name().to_owned()),
+            asker == Asker::Operator || o.is_leader(),
+        )
+    });
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT b.id, b.timeframe FROM bots b LEFT JOIN bot_leases l ON l.bot_id = b.id \
+         WHERE ($1::uuid[] IS NULL OR b.id = ANY($1)) \
+           AND ($2::text IS NULL OR l.node = $2 \
+                OR ($3 AND (l.node IS NULL OR l.expires_at < $4)))",
+    )
+    .bind(bots.as_deref())
+    .bind(node)
+    .bind(unowned)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-    let now = rt.clock().now();
     let (stored, broker_errors) = autonomy_scores::evidence(pool, &ids, now).await?;
     let system = rt.autonomy_system_evidence();
     let mut out = Vec::with_capacity(rows.len());

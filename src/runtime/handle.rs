@@ -533,6 +533,15 @@ impl RuntimeHandle {
         self.inner.ownership.as_ref()
     }
 
+    /// Whether this process runs the cluster's singletons now.
+    pub fn leadership(&self) -> ownership::Leadership {
+        self.inner
+            .ownership
+            .as_ref()
+            .map(ownership::Leadership::of)
+            .unwrap_or_default()
+    }
+
     /// The lease TTL nodes are judged by (the default when detached).
     pub fn lease_ttl(&self) -> Duration {
         self.inner.ownership.as_ref().map_or_else(

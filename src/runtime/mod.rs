@@ -305,6 +305,7 @@ impl Runtime {
             t.clone(),
             alert_counters.clone(),
             alerts::AlertsConfig::default(),
+            ownership::Leadership::of(&node),
             stop_rx.clone(),
         );
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
@@ -336,13 +337,14 @@ impl Runtime {
         };
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);
         let scheduler_child = {
-            let (config, shared, ticks, pool, registry, t) = (
+            let (config, shared, ticks, pool, registry, t, leadership) = (
                 config.scheduler.clone(),
                 shared.clone(),
                 ticks.clone(),
                 pool.clone(),
                 registry.clone(),
                 t.clone(),
+                handle.leadership(),
             );
             ChildSpec::new("scheduler", move |sup| {
                 let args = SchedulerArgs {
@@ -352,6 +354,7 @@ impl Runtime {
                     pool: pool.clone(),
                     registry: registry.clone(),
                     telemetry: t.clone(),
+                    leadership: leadership.clone(),
                 };
                 async move {
                     ractor::Actor::spawn_linked(None, Scheduler, args, sup)

@@ -23,6 +23,7 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
+use super::ownership::Leadership;
 use super::registry::Registry;
 use super::telemetry::TelemetryHandle;
 use crate::clock::Clock;
@@ -182,6 +183,8 @@ pub struct SchedulerArgs {
     pub pool: PgPool,
     pub registry: Arc<Registry>,
     pub telemetry: TelemetryHandle,
+    /// The job timeout sweep runs on the cluster's leader only.
+    pub leadership: Leadership,
 }
 
 pub enum SchedulerMsg {
@@ -269,7 +272,9 @@ impl Actor for Scheduler {
             }
             SchedulerMsg::SweepJobs => {
                 let shared = state.args.shared.clone();
-                if shared.sweeping.swap(true, Ordering::AcqRel) {
+                if !state.args.leadership.is_leader()
+                    || shared.sweeping.swap(true, Ordering::AcqRel)
+                {
                     return Ok(());
                 }
                 let pool = state.args.pool.clone();

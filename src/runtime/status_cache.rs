@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::TelemetryHandle;
+use crate::store::bot_leases::{self, UnownedBot};
 use crate::store::bots::{self as store_bots, KilledBot};
 use crate::store::integrations::{self as store_integrations, Verification};
 
@@ -23,6 +25,8 @@ pub struct DbSnapshot {
     pub verifications: HashMap<String, Verification>,
     /// Bots KILLED, with what they still hold.
     pub killed: Vec<KilledBot>,
+    /// Bots that should run but that no node holds now.
+    pub unowned: Vec<UnownedBot>,
 }
 
 #[derive(Debug, Default)]
@@ -85,8 +89,8 @@ impl StatusCache {
         s.telemetry_seen = seen;
     }
 
-    async fn refresh(&self, pool: &PgPool) {
-        let loaded = tokio::time::timeout(TIME_BOX, load(pool)).await;
+    async fn refresh(&self, pool: &PgPool, now: DateTime<Utc>) {
+        let loaded = tokio::time::timeout(TIME_BOX, load(pool, now)).await;
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
         match loaded {
             Ok(Ok(snap)) => {
@@ -101,7 +105,7 @@ impl StatusCache {
     }
 }
 
-async fn load(pool: &PgPool) -> Result<DbSnapshot, sqlx::Error> {
+async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Error> {
     let (bots, live_bots): (i64, Vec<Uuid>) = sqlx::query_as(
         "SELECT count(*), COALESCE(array_agg(id) FILTER (WHERE stage = 'LIVE'), '{}') FROM bots",
     )
@@ -112,6 +116,7 @@ async fn load(pool: &PgPool) -> Result<DbSnapshot, sqlx::Error> {
         live_bots,
         verifications: store_integrations::verifications(pool).await?,
         killed: store_bots::killed_exposure(pool).await?,
+        unowned: bot_leases::unowned(pool, now).await?,
     })
 }
 
@@ -123,7 +128,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        cache.refresh(&pool).await;
+        cache.refresh(&pool, telemetry.clock().now()).await;
         cache.note_telemetry(&telemetry);
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}

@@ -11,7 +11,10 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{BreakerView, LoopHealth, RuntimeHandle, status_cache::DbView};
+use super::{
+    BreakerView, LoopHealth, RuntimeHandle,
+    status_cache::{DbSnapshot, DbView},
+};
 use crate::{
     domain::{breaker::BreakerState, risk::AutonomyTier},
     error_code::ErrorCode,
@@ -156,6 +159,33 @@ fn killed_bots(rt: &RuntimeHandle, stored: Option<&[KilledBot]>, b: &mut Blocker
                     reason(r.bot_id)
                 ),
                 ErrorCode::BotKilled.suggested_fix(),
+            );
+        }
+    }
+}
+
+/// SEV-1 for a bot that should run but that no node has owned for longer than the lease TTL
+/// (counted from this node's start at the earliest: before, nobody could have claimed it).
+fn unowned_bots(rt: &RuntimeHandle, snap: &DbSnapshot, b: &mut Blockers) {
+    let Some(node) = rt.ownership() else {
+        return;
+    };
+    let now = rt.clock().now();
+    let ttl = chrono::Duration::from_std(rt.lease_ttl()).unwrap_or(chrono::Duration::MAX);
+    for bot in &snap.unowned {
+        let for_how_long = now - bot.since.max(node.started_at());
+        if for_how_long > ttl {
+            b.push(
+                ErrorCode::BotUnowned,
+                true,
+                format!(
+                    "Bot {} is {} but no node has owned it for {} s (lease TTL {} s): nobody evaluates it or manages its exposure.",
+                    bot.name,
+                    bot.status,
+                    for_how_long.num_seconds(),
+                    ttl.num_seconds()
+                ),
+                ErrorCode::BotUnowned.suggested_fix(),
             );
         }
     }
@@ -307,6 +337,9 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
         );
     }
     killed_bots(rt, snapshot.map(|s| s.killed.as_slice()), &mut b);
+    if let Some(snap) = snapshot {
+        unowned_bots(rt, snap, &mut b);
+    }
     let breakers = rt.breakers();
     let live_bots = snapshot.map(|s| s.live_bots.clone()).unwrap_or_default();
     for br in breakers.iter().filter(|br| br.state == BreakerState::Open) {

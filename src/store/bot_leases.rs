@@ -188,3 +188,27 @@ pub async fn release_all(pool: &PgPool, node: &str) -> Result<u64, sqlx::Error> 
         .await?;
     Ok(done.rows_affected())
 }
+
+/// A bot that should run (STARTING, RUNNING, SUSPENDED, RESTARTING) held by no node now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnownedBot {
+    pub id: Uuid,
+    pub name: String,
+    pub status: BotStatus,
+    /// Since when at the latest: its last lease's expiry, or its last status change when it
+    /// was never leased.
+    pub since: DateTime<Utc>,
+}
+
+/// Every bot that should run and whose lease is missing, released or expired at `now`.
+pub async fn unowned(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<UnownedBot>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.id, b.name, b.status, COALESCE(LEAST(l.expires_at, $1), b.updated_at) AS since \
+         FROM bots b LEFT JOIN bot_leases l ON l.bot_id = b.id \
+         WHERE b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING') \
+           AND (l.node IS NULL OR l.expires_at < $1) ORDER BY b.id",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}

@@ -8,6 +8,7 @@ pub mod bot_leases;
 pub mod bot_summaries;
 pub mod bots;
 pub mod circuit_breakers;
+pub mod cluster_leases;
 pub mod cme_holidays;
 pub mod embedded;
 pub mod fills;

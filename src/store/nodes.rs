@@ -19,6 +19,8 @@ pub struct NodeRow {
     pub bots: i64,
     /// The soonest expiry among those leases (null without any).
     pub next_lease_expiry: Option<DateTime<Utc>>,
+    /// Holds the unexpired `leader` lease (runs the cluster's singletons).
+    pub leader: bool,
 }
 
 /// What a node registers as.
@@ -94,7 +96,9 @@ pub async fn stopped(
 /// Every node, by name, with the bots it holds unexpired leases on at `now`.
 pub async fn list(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<NodeRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT n.*, COALESCE(l.bots, 0) AS bots, l.next AS next_lease_expiry \
+        "SELECT n.*, COALESCE(l.bots, 0) AS bots, l.next AS next_lease_expiry, \
+                EXISTS (SELECT 1 FROM cluster_leases c \
+                        WHERE c.name = 'leader' AND c.node = n.name AND c.expires_at > $1) AS leader \
          FROM nodes n LEFT JOIN LATERAL ( \
            SELECT count(*) AS bots, min(expires_at) AS next FROM bot_leases \
            WHERE node = n.name AND expires_at > $1) l ON true \

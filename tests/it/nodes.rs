@@ -399,6 +399,9 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
         held.iter().all(|(_, n, _)| n.as_deref() == Some("node-a")),
         "{held:?}"
     );
+    // One node runs the cluster's singletons: the first to claim the leader lease.
+    assert!(a.leadership().is_leader(), "node-a leads");
+    assert!(!b.leadership().is_leader(), "node-b does not lead");
     // A start on node-b is refused while node-a holds the lease.
     let err = b
         .start_runner(
@@ -431,6 +434,13 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
     }
     let took = killed.elapsed();
     assert!(took < ttl + Duration::from_secs(2), "{took:?}");
+    while !b.leadership().is_leader() {
+        assert!(
+            killed.elapsed() < ttl + Duration::from_secs(2),
+            "node-b did not take the leader lease over within TTL + 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let held = leases(&pool).await;
     assert!(
         held.iter()
@@ -469,4 +479,82 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
     };
     assert_eq!(state("node-a"), (json!("DEAD"), json!(0)), "{body}");
     assert_eq!(state("node-b"), (json!("ALIVE"), json!(3)), "{body}");
+    let leader: Vec<_> = items.iter().filter(|n| n["leader"] == true).collect();
+    assert_eq!(leader.len(), 1, "{body}");
+    assert_eq!(leader[0]["name"], "node-b", "{body}");
+}
+
+fn blocker<'a>(status: &'a serde_json::Value, code: &str) -> Option<&'a serde_json::Value> {
+    status["blockers"]
+        .as_array()
+        .and_then(|list| list.iter().find(|b| b["code"] == code))
+}
+
+/// A bot that should run but that no node has owned for longer than the lease TTL is a SEV-1
+/// blocker (nobody evaluates it or manages its exposure); it clears once a node takes it.
+#[sqlx::test]
+async fn a_running_bot_without_an_owner_past_the_ttl_blocks_the_system(pool: PgPool) {
+    let ttl = Duration::from_millis(900);
+    let bot = lab_bot(&pool, "RUNNING").await;
+    // Its last owner died a minute ago (this node does not claim until it has resumed).
+    register(&pool, "node-x").await;
+    sqlx::query(
+        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
+         VALUES ($1, 'node-x', 4, $2, $2)",
+    )
+    .bind(bot)
+    .bind(now() - chrono::Duration::seconds(60))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = spawn_app_with_runtime_config(pool.clone(), node_config("node-a", ttl))
+        .await
+        .signed_in_as_admin()
+        .await;
+    // Within the TTL of this node's start, nobody could have claimed it yet.
+    let (_, body) = app.system_status().await;
+    assert!(blocker(&body, "BOT_UNOWNED").is_none(), "{body}");
+
+    let started = Instant::now();
+    let found = loop {
+        let (_, body) = app.system_status().await;
+        if let Some(b) = blocker(&body, "BOT_UNOWNED") {
+            break (b.clone(), body["system_status"].clone());
+        }
+        assert!(
+            started.elapsed() < ttl * 4,
+            "no BOT_UNOWNED blocker: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(found.0["severity"], "SEV-1", "{found:?}");
+    assert_eq!(found.1, "BLOCKED", "{found:?}");
+    assert!(
+        found.0["message"]
+            .as_str()
+            .unwrap()
+            .contains("no node has owned it"),
+        "{found:?}"
+    );
+    assert!(!found.0["suggested_fix"].as_str().unwrap().is_empty());
+
+    // The node resumes, claims the bot (epoch 5) and the blocker clears.
+    let rt = app.state.runtime.clone();
+    Lifecycle::new(pool.clone(), rt.clone(), rt.integrations())
+        .resume_after_restart()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let (_, body) = app.system_status().await;
+        if blocker(&body, "BOT_UNOWNED").is_none() && running(&rt, bot) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        leases(&pool).await,
+        vec![(bot, Some("node-a".to_owned()), 5)]
+    );
 }

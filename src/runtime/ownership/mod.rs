@@ -35,6 +35,7 @@ use super::RuntimeHandle;
 use super::lifecycle::Lifecycle;
 use crate::clock::Clock;
 use crate::store::bot_leases::{self, Fence};
+use crate::store::cluster_leases;
 use crate::store::nodes::{self, NodeRegistration, NodeRow};
 
 /// How a node takes part in the cluster.
@@ -96,10 +97,14 @@ pub struct Ownership {
     clock: Clock,
     name: Arc<str>,
     incarnation: Uuid,
+    /// When this node registered (on the runtime's clock).
+    started_at: DateTime<Utc>,
     config: OwnershipConfig,
     held: std::sync::Mutex<HashMap<Uuid, Held>>,
     /// Leases are trusted until then: the start of the last successful renewal + TTL − skew.
     trusted_until: std::sync::Mutex<Instant>,
+    /// This node runs the cluster's singletons until then (held `leader` lease, same margin).
+    leader_until: std::sync::Mutex<Option<Instant>>,
     /// Acquisitions one at a time, so a bot is never acquired twice over.
     acquiring: tokio::sync::Mutex<()>,
     /// Off until the node resumed its own bots (so resume and takeover never race).
@@ -107,6 +112,29 @@ pub struct Ownership {
     claimed: AtomicU64,
     lost: AtomicU64,
     fenced_ticks: AtomicU64,
+}
+
+/// Whether this process runs the cluster's singletons (alert posting, the job timeout sweep,
+/// scoring of unowned bots): always without ownership (a detached runtime), else while its
+/// node holds the `leader` lease.
+#[derive(Clone, Default)]
+pub struct Leadership(Option<Arc<Ownership>>);
+
+impl Leadership {
+    pub fn of(node: &Arc<Ownership>) -> Self {
+        Leadership(Some(node.clone()))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.0.as_ref().is_none_or(|o| o.is_leader())
+    }
+
+    /// How long a leader's work can go undone when it dies before another takes over.
+    pub fn takeover_gap(&self) -> Duration {
+        self.0
+            .as_ref()
+            .map_or(Duration::ZERO, |o| o.config.lease_ttl)
+    }
 }
 
 /// Why a lease could not be acquired.
@@ -152,6 +180,8 @@ pub struct NodeView {
     pub bots: i64,
     /// The soonest expiry among those leases.
     pub next_lease_expiry: Option<DateTime<Utc>>,
+    /// Runs the cluster's singletons (alert posting, job timeout sweep, scoring of unowned bots).
+    pub leader: bool,
 }
 
 impl NodeView {
@@ -178,6 +208,7 @@ impl NodeView {
             stopped_at: row.stopped_at,
             bots: row.bots,
             next_lease_expiry: row.next_lease_expiry,
+            leader: row.leader,
         }
     }
 }
@@ -218,9 +249,11 @@ impl Ownership {
             clock,
             name: name.into(),
             incarnation: Uuid::now_v7(),
+            started_at: clock.now(),
             trusted_until: std::sync::Mutex::new(
                 Instant::now() + config.lease_ttl.saturating_sub(config.skew_margin()),
             ),
+            leader_until: std::sync::Mutex::default(),
             config,
             held: std::sync::Mutex::default(),
             acquiring: tokio::sync::Mutex::new(()),
@@ -250,6 +283,10 @@ impl Ownership {
 
     pub fn config(&self) -> &OwnershipConfig {
         &self.config
+    }
+
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
     }
 
     pub fn stats(&self) -> OwnershipStats {
@@ -291,6 +328,49 @@ impl Ownership {
         }
         let epoch = self.held().get(&bot_id)?.epoch;
         Some(self.fence_of(bot_id, epoch))
+    }
+
+    /// Whether this node runs the cluster's singletons now: it holds the `leader` lease and
+    /// renewed it less than TTL − skew ago (the same self-fencing as the bot leases).
+    pub fn is_leader(&self) -> bool {
+        self.leader_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Takes or renews the `leader` lease; a failed read keeps the last deadline, which runs
+    /// out by itself.
+    async fn hold_leadership(&self, started: Instant, now: DateTime<Utc>) {
+        let held = match cluster_leases::hold(
+            &self.pool,
+            cluster_leases::LEADER,
+            &self.name,
+            now,
+            now + self.ttl(),
+        )
+        .await
+        {
+            Ok(epoch) => epoch.is_some(),
+            Err(err) => {
+                tracing::warn!(error = %err, node = %self.name, "leader lease renewal failed");
+                return;
+            }
+        };
+        let was = self.is_leader();
+        *self
+            .leader_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = held.then(|| {
+            started
+                + self
+                    .config
+                    .lease_ttl
+                    .saturating_sub(self.config.skew_margin())
+        });
+        if held && !was {
+            tracing::info!(node = %self.name, "this node now runs the cluster's singletons");
+        }
     }
 
     /// Bots whose lease this node holds.
@@ -383,6 +463,14 @@ impl Ownership {
                 me.round(&handle).await;
             }
             me.held().clear();
+            *me.leader_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            if let Err(err) =
+                cluster_leases::release(&me.pool, cluster_leases::LEADER, &me.name).await
+            {
+                tracing::warn!(error = %err, node = %me.name, "could not release the leader lease");
+            }
             if let Err(err) = bot_leases::release_all(&me.pool, &me.name).await {
                 tracing::warn!(error = %err, node = %me.name, "could not release this node's leases");
             }
@@ -428,6 +516,7 @@ impl Ownership {
                 .config
                 .lease_ttl
                 .saturating_sub(self.config.skew_margin());
+        self.hold_leadership(started, now).await;
         let renewed: HashMap<Uuid, &bot_leases::Renewed> =
             renewed.iter().map(|r| (r.bot_id, r)).collect();
         let mut lost = Vec::new();
