@@ -436,8 +436,9 @@ pub(crate) fn spawn(
     // "Now" is taken here, not when the task first runs: an event written right after start
     // returns must not count as history.
     let boot = telemetry.clock().now();
+    let alerter = Alerter::new(config, counters);
     Some(tokio::spawn(run(
-        pool, client, telemetry, counters, config, leadership, stop, boot,
+        pool, client, telemetry, alerter, leadership, stop, boot,
     )))
 }
 
@@ -445,18 +446,17 @@ async fn run(
     pool: PgPool,
     client: Arc<ProviderClient>,
     telemetry: TelemetryHandle,
-    counters: Arc<AlertCounters>,
-    config: AlertsConfig,
+    mut alerter: Alerter,
     leadership: Leadership,
     mut stop: watch::Receiver<bool>,
     boot: DateTime<Utc>,
 ) {
+    let (config, counters) = (alerter.config.clone(), alerter.counters.clone());
     let mut cursor = Cursor {
         boot,
         high_water: boot,
         seen: HashMap::new(),
     };
-    let mut alerter = Alerter::new(config.clone(), counters.clone());
     let mut tick = tokio::time::interval(config.poll_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut db_down = false;

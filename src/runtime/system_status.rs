@@ -179,16 +179,20 @@ fn unowned_bots(rt: &RuntimeHandle, snap: &DbSnapshot, b: &mut Blockers) {
                 ErrorCode::BotUnowned,
                 true,
                 format!(
-                    "Bot {} is {} but no node has owned it for {} s (lease TTL {} s): nobody evaluates it or manages its exposure.",
+                    "Bot {} is {} but no node has owned it for {:.1} s (lease TTL {:.1} s): nobody evaluates it or manages its exposure.",
                     bot.name,
                     bot.status,
-                    for_how_long.num_seconds(),
-                    ttl.num_seconds()
+                    seconds(for_how_long),
+                    seconds(ttl)
                 ),
                 ErrorCode::BotUnowned.suggested_fix(),
             );
         }
     }
+}
+
+fn seconds(d: chrono::Duration) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
 }
 
 struct Blockers {

@@ -246,10 +246,10 @@ impl Ownership {
         let capacity = i32::try_from(config.capacity.clamp(1, 1_000_000)).unwrap_or(1);
         let me = Ownership {
             pool,
+            started_at: clock.now(),
             clock,
             name: name.into(),
             incarnation: Uuid::now_v7(),
-            started_at: clock.now(),
             trusted_until: std::sync::Mutex::new(
                 Instant::now() + config.lease_ttl.saturating_sub(config.skew_margin()),
             ),
@@ -617,6 +617,11 @@ impl Ownership {
         let lifecycle = Lifecycle::new(self.pool.clone(), handle.clone(), handle.integrations());
         for (bot, _, from) in claimed {
             lifecycle.take_over(bot, from.as_deref()).await;
+            // A slow safe start must not count against the bot: it is idle only if no runner
+            // is live a TTL after its takeover finished.
+            if let Some(h) = self.held().get_mut(&bot) {
+                h.acquired = Instant::now();
+            }
         }
     }
 }
