@@ -180,6 +180,9 @@ catalog! {
     StaleLease = "STALE_LEASE", 409,
         "This node does not hold the bot's lease (another node owns it, or this node's lease expired); the write was refused.",
         "Nothing to undo: the bot runs on the node named in GET /api/nodes. Act on that node, or wait for the lease TTL if that node is dead.";
+    NodeNotFound = "NODE_NOT_FOUND", 404,
+        "No running node has this name.",
+        "List the nodes with GET /api/nodes and use the name of one whose state is ALIVE.";
     BotUnowned = "BOT_UNOWNED", 503,
         "A bot that should run has had no owning node for longer than the lease TTL: nobody evaluates it or manages its exposure.",
         "Check GET /api/nodes: start a node (tradeplane serve on this database) or fix the live nodes' database connection; a live node takes the bot within one renewal.";

@@ -3,6 +3,7 @@
 mod admin;
 mod db;
 mod doctor;
+mod node;
 mod sandbox;
 mod serve;
 
@@ -84,6 +85,11 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Act on the nodes sharing this database.
+    Node {
+        #[command(subcommand)]
+        action: NodeAction,
+    },
     /// Print the error-code catalog.
     ErrorCodes {
         /// Markdown table (the source of docs/error-codes.md) instead of JSON.
@@ -127,6 +133,16 @@ pub enum AdminAction {
     },
 }
 
+#[derive(Subcommand, Debug, Clone)]
+pub enum NodeAction {
+    /// Hand the node's bots to the other nodes (before stopping it for an upgrade); it claims
+    /// none until it restarts.
+    Drain {
+        /// The node's name, as GET /api/nodes lists it.
+        name: String,
+    },
+}
+
 #[derive(Subcommand, Debug, Clone, Copy)]
 pub enum DbAction {
     /// Start (creating on first use) the cluster and print its DATABASE_URL; it keeps running.
@@ -144,6 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Doctor => doctor::run(&config).await,
         Command::Admin { action } => admin::run(config, action).await.map(|()| ExitCode::SUCCESS),
+        Command::Node { action } => node::run(config, action).await.map(|()| ExitCode::SUCCESS),
         Command::Db { action } => db::run(&config, action).await.map(|()| ExitCode::SUCCESS),
         Command::Sandbox {
             listen,

@@ -152,13 +152,13 @@ pub async fn claim(
 }
 
 /// How many bots should run, and the capacity of the nodes alive at `now` (heartbeat after
-/// `alive_since`, not stopped), for a node's fair share.
+/// `alive_since`, not stopped, not draining), for a node's fair share.
 pub async fn share(pool: &PgPool, alive_since: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM bots \
                  WHERE status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')), \
                 (SELECT COALESCE(sum(capacity), 0)::bigint FROM nodes \
-                 WHERE heartbeat_at > $1 AND stopped_at IS NULL)",
+                 WHERE heartbeat_at > $1 AND stopped_at IS NULL AND draining_since IS NULL)",
     )
     .bind(alive_since)
     .fetch_one(pool)

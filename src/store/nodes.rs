@@ -15,6 +15,8 @@ pub struct NodeRow {
     pub heartbeat_at: DateTime<Utc>,
     pub capacity: i32,
     pub stopped_at: Option<DateTime<Utc>>,
+    /// Asked to hand its bots over (`tradeplane node drain`, `POST /api/nodes/{name}/drain`).
+    pub draining_since: Option<DateTime<Utc>>,
     /// Bots whose lease this node holds unexpired (as of the read's `now`).
     pub bots: i64,
     /// The soonest expiry among those leases (null without any).
@@ -44,7 +46,8 @@ pub async fn register(
          VALUES ($1, $2, $3, $4, $5, $5, $6) \
          ON CONFLICT (name) DO UPDATE SET incarnation = EXCLUDED.incarnation, host = EXCLUDED.host, \
          version = EXCLUDED.version, started_at = EXCLUDED.started_at, \
-         heartbeat_at = EXCLUDED.heartbeat_at, capacity = EXCLUDED.capacity, stopped_at = NULL",
+         heartbeat_at = EXCLUDED.heartbeat_at, capacity = EXCLUDED.capacity, stopped_at = NULL, \
+         draining_since = NULL",
     )
     .bind(node.name)
     .bind(node.incarnation)
@@ -57,20 +60,48 @@ pub async fn register(
     Ok(())
 }
 
-/// Moves the heartbeat of this incarnation. False when the row belongs to another incarnation
-/// (a newer process took the name: this one must stop acting).
+/// What a heartbeat found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    Alive,
+    /// Asked to hand its bots over.
+    Draining,
+    /// The row belongs to another incarnation (a newer process took the name: this one must
+    /// stop acting).
+    Superseded,
+}
+
+/// Moves the heartbeat of this incarnation.
 pub async fn heartbeat(
     pool: &PgPool,
     name: &str,
     incarnation: Uuid,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+) -> Result<Beat, sqlx::Error> {
+    let draining: Option<bool> = sqlx::query_scalar(
         "UPDATE nodes SET heartbeat_at = GREATEST(heartbeat_at, $3) \
-         WHERE name = $1 AND incarnation = $2",
+         WHERE name = $1 AND incarnation = $2 RETURNING draining_since IS NOT NULL",
     )
     .bind(name)
     .bind(incarnation)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match draining {
+        None => Beat::Superseded,
+        Some(true) => Beat::Draining,
+        Some(false) => Beat::Alive,
+    })
+}
+
+/// Asks node `name` to hand its bots over (kept until it restarts). False: no such running
+/// node.
+pub async fn drain(pool: &PgPool, name: &str, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE nodes SET draining_since = COALESCE(draining_since, $2) \
+         WHERE name = $1 AND stopped_at IS NULL",
+    )
+    .bind(name)
     .bind(now)
     .execute(pool)
     .await?;

@@ -384,28 +384,35 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
     assert!(report.resumed.is_empty(), "{report:?}");
     assert_eq!(report.owned_elsewhere.len(), 3, "{report:?}");
 
-    // A few renewals later, still exactly one runner per bot, on node-a.
-    tokio::time::sleep(ttl * 2).await;
+    // A few renewals later: node-b took its share (ceil(3 / 2) = 2 for node-a, so one bot moved
+    // over), and every bot runs on exactly one node, the one holding its lease.
+    tokio::time::sleep(ttl * 3).await;
+    let on_a: Vec<Uuid> = bots.iter().copied().filter(|b| running(&a, *b)).collect();
+    assert_eq!(on_a.len(), 2, "{:?}", leases(&pool).await);
     for bot in bots {
-        assert!(running(&a, bot), "node-a runs {bot}");
         assert!(
-            !running(&b, bot),
-            "node-b never started {bot}: {:?}",
+            running(&a, bot) != running(&b, bot),
+            "{bot} runs on exactly one node: a {:?}, b {:?}",
+            a.runner(bot),
             b.runner(bot)
         );
     }
     let held = leases(&pool).await;
-    assert!(
-        held.iter().all(|(_, n, _)| n.as_deref() == Some("node-a")),
-        "{held:?}"
-    );
+    for (bot, node, _) in &held {
+        let expected = if on_a.contains(bot) {
+            "node-a"
+        } else {
+            "node-b"
+        };
+        assert_eq!(node.as_deref(), Some(expected), "{held:?}");
+    }
     // One node runs the cluster's singletons: the first to claim the leader lease.
     assert!(a.leadership().is_leader(), "node-a leads");
     assert!(!b.leadership().is_leader(), "node-b does not lead");
     // A start on node-b is refused while node-a holds the lease.
     let err = b
         .start_runner(
-            bots[0],
+            on_a[0],
             tradeplane::runtime::RunnerOptions {
                 timeframe: Timeframe::S1,
                 live: false,
@@ -553,4 +560,112 @@ async fn a_running_bot_without_an_owner_past_the_ttl_blocks_the_system(pool: PgP
         leases(&pool).await,
         vec![(bot, Some("node-a".to_owned()), 5)]
     );
+}
+
+async fn resumed_node(pool: &PgPool, name: &str, ttl: Duration) -> TestApp {
+    let app = spawn_app_with_runtime_config(pool.clone(), node_config(name, ttl))
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    Lifecycle::new(pool.clone(), rt.clone(), rt.integrations())
+        .resume_after_restart()
+        .await
+        .unwrap();
+    app
+}
+
+/// Waits until `done` holds, at most `within`.
+async fn eventually(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "{what} not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A node joining takes its fair share with bounded moves (a node above its share hands one
+/// tenth, at least one, over per round); a drained node hands every bot and the leader lease
+/// over within a round and claims nothing more. Each bot has one owner throughout.
+#[sqlx::test]
+async fn a_new_node_takes_its_share_and_a_drained_node_hands_every_bot_over(pool: PgPool) {
+    let ttl = Duration::from_secs(1);
+    let mut bots = Vec::new();
+    for _ in 0..4 {
+        bots.push(lab_bot(&pool, "RUNNING").await);
+    }
+    // node-b has capacity 2 like node-a: 4 bots → 2 each.
+    let a_app = resumed_node(&pool, "node-a", ttl).await;
+    let a = a_app.state.runtime.clone();
+    eventually(ttl, "node-a runs every bot", || {
+        bots.iter().all(|b| running(&a, *b))
+    })
+    .await;
+    let b_app = resumed_node(&pool, "node-b", ttl).await;
+    let b = b_app.state.runtime.clone();
+    let on = |rt: &RuntimeHandle| bots.iter().filter(|bot| running(rt, **bot)).count();
+    eventually(ttl * 6 + Duration::from_secs(2), "a 2/2 split", || {
+        on(&a) == 2 && on(&b) == 2
+    })
+    .await;
+    let held = leases(&pool).await;
+    for node in ["node-a", "node-b"] {
+        assert_eq!(
+            held.iter()
+                .filter(|(_, n, _)| n.as_deref() == Some(node))
+                .count(),
+            2,
+            "{held:?}"
+        );
+    }
+    // Settled: another round moves nothing.
+    tokio::time::sleep(ttl).await;
+    assert_eq!((on(&a), on(&b)), (2, 2));
+    for bot in &bots {
+        assert!(
+            a.ownership().unwrap().fence(*bot).is_none()
+                || b.ownership().unwrap().fence(*bot).is_none(),
+            "two nodes hold a fence for {bot}"
+        );
+    }
+
+    let (status, body) = a_app.drain_node("node-a").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "DRAINING", "{body}");
+    let drained = Instant::now();
+    eventually(
+        ttl + Duration::from_secs(2),
+        "node-b runs every bot",
+        || on(&b) == 4 && on(&a) == 0,
+    )
+    .await;
+    assert!(drained.elapsed() < ttl + Duration::from_secs(2));
+    eventually(ttl + Duration::from_secs(2), "node-b leads", || {
+        b.leadership().is_leader() && !a.leadership().is_leader()
+    })
+    .await;
+    let held = leases(&pool).await;
+    assert!(
+        held.iter().all(|(_, n, _)| n.as_deref() == Some("node-b")),
+        "{held:?}"
+    );
+    // Still draining a round later: it claims nothing back.
+    tokio::time::sleep(ttl).await;
+    assert_eq!(on(&a), 0);
+    let body = nodes(&b_app).await;
+    let a_row = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "node-a")
+        .cloned()
+        .unwrap();
+    assert_eq!(a_row["state"], "DRAINING", "{body}");
+    assert_eq!(a_row["bots"], 0, "{body}");
+    assert_eq!(a_row["leader"], false, "{body}");
+    assert!(a.ownership().unwrap().stats().handed_over >= 4 + 2 - 2);
+
+    let (status, body) = b_app.drain_node("node-zz").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "NODE_NOT_FOUND", "{body}");
 }

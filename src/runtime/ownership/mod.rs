@@ -36,7 +36,7 @@ use super::lifecycle::Lifecycle;
 use crate::clock::Clock;
 use crate::store::bot_leases::{self, Fence};
 use crate::store::cluster_leases;
-use crate::store::nodes::{self, NodeRegistration, NodeRow};
+use crate::store::nodes::{self, Beat, NodeRegistration, NodeRow};
 
 /// How a node takes part in the cluster.
 #[derive(Debug, Clone)]
@@ -70,6 +70,12 @@ impl OwnershipConfig {
     }
 }
 
+/// How many bots a node above its share hands over per round: a tenth of what it holds, at
+/// least one.
+fn max_moves(held: usize) -> usize {
+    (held / 10).max(1)
+}
+
 /// A lease this node holds.
 #[derive(Debug, Clone, Copy)]
 struct Held {
@@ -87,6 +93,8 @@ pub struct OwnershipStats {
     pub claimed: u64,
     /// Leases found taken by another node (their runners were stopped).
     pub lost: u64,
+    /// Bots let go for other nodes (drain, rebalance).
+    pub handed_over: u64,
     /// Bar ticks a runner skipped because this node could not trust its leases.
     pub fenced_ticks: u64,
 }
@@ -111,6 +119,7 @@ pub struct Ownership {
     claiming: AtomicBool,
     claimed: AtomicU64,
     lost: AtomicU64,
+    handed_over: AtomicU64,
     fenced_ticks: AtomicU64,
 }
 
@@ -158,6 +167,8 @@ pub enum NodeState {
     Alive,
     /// No heartbeat for longer than the lease TTL (crashed, paused or cut off).
     Dead,
+    /// Alive, handing its bots to the other nodes (`tradeplane node drain`).
+    Draining,
     /// Shut down cleanly.
     Stopped,
 }
@@ -176,6 +187,7 @@ pub struct NodeView {
     pub capacity: i32,
     pub state: NodeState,
     pub stopped_at: Option<DateTime<Utc>>,
+    pub draining_since: Option<DateTime<Utc>>,
     /// Bots whose unexpired lease the node holds.
     pub bots: i64,
     /// The soonest expiry among those leases.
@@ -192,6 +204,8 @@ impl NodeView {
             NodeState::Stopped
         } else if age > ttl {
             NodeState::Dead
+        } else if row.draining_since.is_some() {
+            NodeState::Draining
         } else {
             NodeState::Alive
         };
@@ -206,6 +220,7 @@ impl NodeView {
             heartbeat_at: row.heartbeat_at,
             capacity: row.capacity,
             stopped_at: row.stopped_at,
+            draining_since: row.draining_since,
             bots: row.bots,
             next_lease_expiry: row.next_lease_expiry,
             leader: row.leader,
@@ -224,6 +239,24 @@ pub async fn list_nodes(
         .into_iter()
         .map(|row| NodeView::of(row, now, ttl))
         .collect())
+}
+
+/// Asks node `name` to hand its bots to the other nodes (for a rolling upgrade): within one
+/// renewal round it stops its runners, releases their leases and the leader lease, and claims
+/// nothing more until it restarts. `None`: no running node has that name.
+pub async fn drain_node(
+    pool: &PgPool,
+    name: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Option<NodeView>, sqlx::Error> {
+    if !nodes::drain(pool, name, now).await? {
+        return Ok(None);
+    }
+    Ok(list_nodes(pool, now, ttl)
+        .await?
+        .into_iter()
+        .find(|n| n.name == name))
 }
 
 /// The host name (`/proc/sys/kernel/hostname`), `unknown` when unreadable.
@@ -260,6 +293,7 @@ impl Ownership {
             claiming: AtomicBool::new(false),
             claimed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            handed_over: AtomicU64::new(0),
             fenced_ticks: AtomicU64::new(0),
         };
         nodes::register(
@@ -293,6 +327,7 @@ impl Ownership {
         OwnershipStats {
             claimed: self.claimed.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
+            handed_over: self.handed_over.load(Ordering::Relaxed),
             fenced_ticks: self.fenced_ticks.load(Ordering::Relaxed),
         }
     }
@@ -370,6 +405,22 @@ impl Ownership {
         });
         if held && !was {
             tracing::info!(node = %self.name, "this node now runs the cluster's singletons");
+        }
+    }
+
+    /// A draining node leaves the singletons to another node.
+    async fn give_up_leadership(&self) {
+        let was = self
+            .leader_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .is_some();
+        if was
+            && let Err(err) =
+                cluster_leases::release(&self.pool, cluster_leases::LEADER, &self.name).await
+        {
+            tracing::warn!(error = %err, node = %self.name, "could not release the leader lease; it expires instead");
         }
     }
 
@@ -486,19 +537,23 @@ impl Ownership {
     async fn round(&self, handle: &RuntimeHandle) {
         let started = Instant::now();
         let now = self.clock.now();
-        match nodes::heartbeat(&self.pool, &self.name, self.incarnation, now).await {
-            Ok(true) => {}
+        let draining = match nodes::heartbeat(&self.pool, &self.name, self.incarnation, now).await {
+            Ok(Beat::Alive) => false,
+            Ok(Beat::Draining) => true,
             // A newer process runs under this name: every bot it takes gets a new epoch, so
             // this one's runners for those are fenced off and stopped below as lost.
-            Ok(false) => tracing::warn!(
-                node = %self.name,
-                "another process registered under this node's name"
-            ),
+            Ok(Beat::Superseded) => {
+                tracing::warn!(
+                    node = %self.name,
+                    "another process registered under this node's name"
+                );
+                false
+            }
             Err(err) => {
                 tracing::warn!(error = %err, node = %self.name, "node heartbeat failed");
                 return;
             }
-        }
+        };
         let held: Vec<Uuid> = self.owned();
         let renewed = match bot_leases::renew(&self.pool, &self.name, &held, now + self.ttl()).await
         {
@@ -516,7 +571,11 @@ impl Ownership {
                 .config
                 .lease_ttl
                 .saturating_sub(self.config.skew_margin());
-        self.hold_leadership(started, now).await;
+        if draining {
+            self.give_up_leadership().await;
+        } else {
+            self.hold_leadership(started, now).await;
+        }
         let renewed: HashMap<Uuid, &bot_leases::Renewed> =
             renewed.iter().map(|r| (r.bot_id, r)).collect();
         let mut lost = Vec::new();
@@ -557,9 +616,35 @@ impl Ownership {
         }
         let done: Vec<Uuid> = done.into_iter().map(|(b, _)| b).collect();
         self.stop_runners(handle, &done);
-        if self.claiming.load(Ordering::Acquire) {
+        if draining {
+            self.hand_over(handle, self.owned()).await;
+        } else if self.claiming.load(Ordering::Acquire) {
             self.claim(handle).await;
         }
+    }
+
+    /// Lets `bots` go for other nodes to take (drain, rebalance): off this node's fence first
+    /// (a tick in flight writes nothing), runners stopped, then the leases released. At no
+    /// moment can two nodes act for one bot.
+    async fn hand_over(&self, handle: &RuntimeHandle, bots: Vec<Uuid>) {
+        let fences: Vec<Fence> = {
+            let mut map = self.held();
+            bots.iter()
+                .filter_map(|b| map.remove(b).map(|h| self.fence_of(*b, h.epoch)))
+                .collect()
+        };
+        if fences.is_empty() {
+            return;
+        }
+        self.stop_runners(handle, &bots);
+        for fence in &fences {
+            if let Err(err) = bot_leases::release(&self.pool, fence).await {
+                tracing::warn!(error = %err, bot = %fence.bot_id, "could not hand a bot over; its lease expires instead");
+            }
+        }
+        self.handed_over
+            .fetch_add(fences.len() as u64, Ordering::Relaxed);
+        tracing::info!(node = %self.name, bots = fences.len(), "bots handed over to other nodes");
     }
 
     fn stop_runners(&self, handle: &RuntimeHandle, bots: &[Uuid]) {
@@ -583,7 +668,17 @@ impl Ownership {
         let fair = (total * mine + capacity.max(mine) - 1) / capacity.max(mine);
         let held = self.owned();
         let want = fair - i64::try_from(held.len()).unwrap_or(i64::MAX);
-        if want <= 0 {
+        if want < 0 {
+            // Above its share (a node joined, or capacities changed): hand a bounded number over
+            // per round, so a new node fills up without the fleet moving at once.
+            let moves = usize::try_from(-want)
+                .unwrap_or(usize::MAX)
+                .min(max_moves(held.len()));
+            self.hand_over(handle, held.into_iter().rev().take(moves).collect())
+                .await;
+            return;
+        }
+        if want == 0 {
             return;
         }
         let _one = self.acquiring.lock().await;

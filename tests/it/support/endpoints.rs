@@ -253,6 +253,11 @@ impl TestApp {
         self.call("GET", "/api/nodes", None).await
     }
 
+    pub async fn drain_node(&self, name: &str) -> Reply {
+        self.call("POST", &format!("/api/nodes/{name}/drain"), None)
+            .await
+    }
+
     pub async fn list_jobs(&self, query: &str) -> Reply {
         self.get_json("/api/jobs", query).await
     }
