@@ -40,6 +40,7 @@ impl RuntimeHandle {
                 status: Arc::default(),
                 alerts: Default::default(),
                 jobs: Arc::default(),
+                evidence: EvidenceThresholds::default(),
                 clock,
             }),
         }
@@ -49,6 +50,11 @@ impl RuntimeHandle {
         ractor::registry::where_is(self.inner.bots_name.clone())
             .map(Into::into)
             .ok_or(RuntimeError::NotRunning)
+    }
+
+    /// What the LAB → PAPER promotion asks of a bot's backtest.
+    pub fn evidence_thresholds(&self) -> &EvidenceThresholds {
+        &self.inner.evidence
     }
 
     pub fn telemetry(&self) -> &TelemetryHandle {

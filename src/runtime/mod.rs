@@ -17,6 +17,7 @@
 
 pub mod alerts;
 pub mod autonomy;
+pub mod backtests;
 pub mod bar_history;
 pub mod bots;
 pub mod evaluator;
@@ -47,6 +48,7 @@ use tradeplane_actors::{
 };
 use uuid::Uuid;
 
+pub use crate::domain::backtest::evidence::EvidenceThresholds;
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
 pub use jobs::{JobFault, JobsConfig};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
@@ -103,6 +105,8 @@ pub struct RuntimeConfig {
     pub autonomy: ScorerConfig,
     /// The job worker pool.
     pub jobs: JobsConfig,
+    /// What the LAB → PAPER promotion asks of a bot's backtest.
+    pub evidence: EvidenceThresholds,
 }
 
 impl Default for RuntimeConfig {
@@ -123,6 +127,7 @@ impl Default for RuntimeConfig {
             sim: SimParams::default(),
             autonomy: ScorerConfig::default(),
             jobs: JobsConfig::default(),
+            evidence: EvidenceThresholds::default(),
         }
     }
 }
@@ -178,6 +183,7 @@ struct Inner {
     status: Arc<status_cache::StatusCache>,
     alerts: Arc<alerts::AlertCounters>,
     jobs: Arc<jobs::JobsShared>,
+    evidence: EvidenceThresholds,
 }
 
 /// Cloneable access to the running tree.
@@ -309,6 +315,7 @@ impl Runtime {
                 status: status.clone(),
                 alerts: alert_counters.clone(),
                 jobs: Arc::default(),
+                evidence: config.evidence.clone(),
             }),
         };
         let scheduler_child = {

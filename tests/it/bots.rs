@@ -11,6 +11,7 @@ use tradeplane::{
         side::Side,
     },
     integrations::registry::EnvMap,
+    runtime::{EvidenceThresholds, RuntimeConfig},
     store::orders::{self, NewOrder},
 };
 use wiremock::{
@@ -19,10 +20,11 @@ use wiremock::{
 };
 
 use crate::support::{
+    backtests::{WEEK_FROM, WEEK_TO},
     env_for, error_code,
-    fixtures::sma_bot,
+    fixtures::{runtime_config, sandbox_databento_env, sma_bot},
     session::{enrolled_admin, manual_app},
-    spawn_app, spawn_app_with_env,
+    spawn_app, spawn_app_with_env, spawn_app_with_runtime_config,
 };
 
 #[sqlx::test]
@@ -553,8 +555,21 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
 
 #[sqlx::test]
 async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool) {
-    let (_server, env) = polygon_env().await;
-    let app = spawn_app_with_env(pool.clone(), &env)
+    let (_server, mut env) = polygon_env().await;
+    // Bars for the backtest LAB → PAPER asks for come from the sandbox's databento.
+    env.extend(sandbox_databento_env().await);
+    let config = RuntimeConfig {
+        provider_env: env,
+        // Any trading week passes: this test is about the other gates.
+        evidence: EvidenceThresholds {
+            min_trades: 1,
+            min_profit_factor: 0.0,
+            max_drawdown_pct: 100.0,
+            ..EvidenceThresholds::default()
+        },
+        ..runtime_config()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), config)
         .await
         .signed_in_as_admin()
         .await;
@@ -629,6 +644,14 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         (200, Some("LAB")),
         "{body}"
     );
+    // Back to PAPER needs the bot's backtest evidence.
+    let (status, body) = app.promote_bot(&paper, promote("PAPER")).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "BACKTEST_EVIDENCE_MISSING"),
+        "{body}"
+    );
+    app.backtest_bot(&paper, WEEK_FROM, WEEK_TO).await;
     let (status, body) = app.promote_bot(&paper, promote("PAPER")).await;
     assert_eq!(
         (status, body["to_stage"].as_str()),

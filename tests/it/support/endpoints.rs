@@ -257,6 +257,26 @@ impl TestApp {
         self.call("GET", &format!("/api/jobs/{id}"), None).await
     }
 
+    pub async fn cancel_job(&self, id: impl Display) -> Reply {
+        self.call("POST", &format!("/api/jobs/{id}/cancel"), None)
+            .await
+    }
+
+    // ---- backtests ----
+
+    pub async fn create_backtest(&self, body: Value) -> Reply {
+        self.call("POST", "/api/backtests", Some(body)).await
+    }
+
+    pub async fn list_backtests(&self, query: &str) -> Reply {
+        self.get_json("/api/backtests", query).await
+    }
+
+    pub async fn get_backtest(&self, id: impl Display) -> Reply {
+        self.call("GET", &format!("/api/backtests/{id}"), None)
+            .await
+    }
+
     pub async fn audit_log(&self, query: &str) -> Reply {
         self.get_json("/api/audit", query).await
     }
