@@ -30,6 +30,7 @@ pub mod market_hours;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
+pub mod starter_bots;
 pub mod status_cache;
 pub mod system_status;
 pub mod telemetry;

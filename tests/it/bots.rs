@@ -1023,3 +1023,54 @@ async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: Pg
     .unwrap();
     assert_eq!(refused, 1);
 }
+
+#[sqlx::test]
+async fn the_starter_set_is_created_once(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let (status, body) = app.create_starter_set().await;
+    assert_eq!(status, 200, "{body}");
+    let created = body["created"].as_array().unwrap();
+    assert_eq!(created.len(), 6, "{body}");
+    assert_eq!(body["existing"].as_array().unwrap().len(), 0);
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for bot in created {
+        assert_eq!(bot["stage"], "LAB", "{bot}");
+        assert_eq!(bot["status"], "STOPPED", "{bot}");
+        assert_eq!(bot["timeframe"], "5m", "{bot}");
+        assert!(bot["risk_limits"]["daily_loss_limit"].is_string(), "{bot}");
+        seen.push((
+            bot["symbol"].as_str().unwrap().to_owned(),
+            bot["strategy"]["kind"].as_str().unwrap().to_owned(),
+        ));
+    }
+    for symbol in ["ES", "NQ"] {
+        for kind in ["sma_crossover", "donchian_breakout", "rsi_mean_reversion"] {
+            assert!(
+                seen.contains(&(symbol.to_owned(), kind.to_owned())),
+                "{symbol} {kind}: {seen:?}"
+            );
+        }
+    }
+    // Again: nothing new, every name reported as existing.
+    let (status, again) = app.create_starter_set().await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["created"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["existing"].as_array().unwrap().len(), 6, "{again}");
+    let bots: i64 = sqlx::query_scalar("SELECT count(*) FROM bots")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(bots, 6);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'bot.starter_set'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1, "only the call that created bots is audited");
+    // Viewers cannot create bots.
+    let viewer = app
+        .user_with_role(&app.client, "viewer@example.com", "viewer")
+        .await;
+    let (status, body) = app.as_user(&viewer).create_starter_set().await;
+    assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
+}

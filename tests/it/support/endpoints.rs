@@ -100,6 +100,10 @@ impl TestApp {
         self.call("POST", "/api/bots", Some(body)).await
     }
 
+    pub async fn create_starter_set(&self) -> Reply {
+        self.call("POST", "/api/bots/starter-set", None).await
+    }
+
     pub async fn list_bots(&self, query: &str) -> Reply {
         self.get_json("/api/bots", query).await
     }

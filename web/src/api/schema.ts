@@ -343,6 +343,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bots/starter-set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Creates the documented starter set: one LAB bot per strategy kind on ES and NQ (5m, desk
+         *     default limits; see `domain::starter_bots`). Idempotent by name: a second call creates
+         *     nothing and lists every name as `existing`.
+         */
+        post: operations["create_starter_set"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}": {
         parameters: {
             query?: never;
@@ -2448,6 +2469,18 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_StarterSetBody: {
+            /** @description Bots this call created (LAB, STOPPED). */
+            created: components["schemas"]["Bot"][];
+            /** @description Names of the set that already existed and were left as they are. */
+            existing: string[];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_StatusBody: {
             providers: components["schemas"]["ProviderStatus"][];
         } & {
@@ -3274,6 +3307,12 @@ export interface components {
          * @enum {string}
          */
         Stage: "LAB" | "PAPER" | "SHADOW" | "LIVE";
+        StarterSetBody: {
+            /** @description Bots this call created (LAB, STOPPED). */
+            created: components["schemas"]["Bot"][];
+            /** @description Names of the set that already existed and were left as they are. */
+            existing: string[];
+        };
         StatusBody: {
             providers: components["schemas"]["ProviderStatus"][];
         };
@@ -4967,6 +5006,70 @@ export interface operations {
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_starter_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_StarterSetBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
