@@ -117,6 +117,12 @@ catalog! {
     JobWorkerCrashed = "JOB_WORKER_CRASHED", 500,
         "The worker running this job crashed; the job was failed, not left running.",
         "Submit the job again; if it fails the same way, read the server log lines under the job's trace id.";
+    BacktestNotFound = "BACKTEST_NOT_FOUND", 404,
+        "No backtest with this id exists.",
+        "Use an id listed by GET /api/backtests.";
+    BacktestEvidenceMissing = "BACKTEST_EVIDENCE_MISSING", 409,
+        "Promotion to PAPER needs a recent SUCCEEDED backtest of the bot's current strategy and params that meets the desk's thresholds.",
+        "Run a backtest of the bot as it is now (POST /api/backtests with its bot_id), wait for it to succeed, check the gates listed in `details` (trades, profit factor, drawdown, age), then promote again.";
     TraceNotFound = "TRACE_NOT_FOUND", 404,
         "No trace with this id exists for this bot.",
         "Use a row id or W3C trace id listed by GET /api/bots/{id}/decision-traces or /no-trade-traces for the same bot; a trace of another bot is not found under this one.";

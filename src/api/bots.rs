@@ -35,6 +35,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_bots, create_bot))
+        .routes(routes!(create_starter_set))
         .routes(routes!(get_bot, patch_bot))
 }
 
@@ -295,6 +296,48 @@ async fn list_bots(
             .map(|(bot, summary)| BotListItem { bot, summary })
             .collect(),
         next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StarterSetBody {
+    /// Bots this call created (LAB, STOPPED).
+    pub created: Vec<Bot>,
+    /// Names of the set that already existed and were left as they are.
+    pub existing: Vec<String>,
+}
+
+/// Creates the documented starter set: one LAB bot per strategy kind on ES and NQ (5m, desk
+/// default limits; see `domain::starter_bots`). Idempotent by name: a second call creates
+/// nothing and lists every name as `existing`.
+#[utoipa::path(
+    post,
+    path = "/api/bots/starter-set",
+    tag = "bots",
+    security(("session" = ["operator"])),
+    responses(
+        (status = 200, body = Envelope<StarterSetBody>),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn create_starter_set(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<StarterSetBody> {
+    let now = state.clock.now();
+    let set = crate::runtime::starter_bots::create(&state.pool, Some(&me.email), now).await?;
+    if !set.created.is_empty() {
+        audit(
+            &state,
+            NewAuditEntry::new(me.actor(), "bot.starter_set", Outcome::Success, now).metadata(
+                json!({ "created": set.created.iter().map(|b| &b.name).collect::<Vec<_>>() }),
+            ),
+        )
+        .await;
+    }
+    Ok(ApiOk::new(StarterSetBody {
+        created: set.created.into_iter().map(with_complete_limits).collect(),
+        existing: set.existing,
     }))
 }
 

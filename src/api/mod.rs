@@ -5,6 +5,7 @@ pub mod ai_ops_series;
 pub mod audit;
 pub mod auth;
 pub mod autonomy;
+pub mod backtests;
 pub mod bot_lifecycle;
 pub mod bot_summary;
 pub mod bots;
@@ -58,6 +59,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(errors::router())
         .merge(system::router())
         .merge(jobs::router())
+        .merge(backtests::router())
         .merge(runtime::router())
         .merge(nodes::router())
         .merge(integrations::router())

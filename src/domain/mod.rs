@@ -21,6 +21,7 @@ pub mod positions;
 pub mod provider;
 pub mod risk;
 pub mod side;
+pub mod starter_bots;
 pub mod strategies;
 pub mod strategy_config;
 pub mod timeframe;

@@ -59,6 +59,14 @@ pub enum BarsError {
     Database(#[from] sqlx::Error),
 }
 
+/// The first day a provider's bars client can serve (a range ending before it has no data):
+/// Databento's CME Globex dataset `GLBX.MDP3` begins 2010-06-06. Massive's futures aggregates
+/// are given the same bound (their earliest date is not in the vendor notes we hold); a range
+/// inside history the vendor lacks still fails the job with `DATA_UNAVAILABLE`.
+pub fn history_start(_provider_id: &str) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_275_782_400, 0).unwrap_or_default()
+}
+
 /// Whether `provider_id` has a bars client.
 pub fn supports(provider_id: &str) -> bool {
     PROVIDERS.contains(&provider_id)

@@ -41,6 +41,7 @@ impl RuntimeHandle {
                 alerts: Default::default(),
                 jobs: Arc::default(),
                 ownership: None,
+                evidence: EvidenceThresholds::default(),
                 clock,
             }),
         }
@@ -50,6 +51,11 @@ impl RuntimeHandle {
         ractor::registry::where_is(self.inner.bots_name.clone())
             .map(Into::into)
             .ok_or(RuntimeError::NotRunning)
+    }
+
+    /// What the LAB → PAPER promotion asks of a bot's backtest.
+    pub fn evidence_thresholds(&self) -> &EvidenceThresholds {
+        &self.inner.evidence
     }
 
     pub fn telemetry(&self) -> &TelemetryHandle {

@@ -33,7 +33,7 @@ use crate::trace::TraceId;
 pub const BAR_HISTORY: &str = "bar_history";
 
 /// The kinds this node's workers run.
-pub const KINDS: [&str; 1] = [BAR_HISTORY];
+pub const KINDS: [&str; 2] = [BAR_HISTORY, super::backtests::BACKTEST];
 
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
@@ -128,6 +128,19 @@ impl From<BarHistoryError> for JobFailure {
     }
 }
 
+/// How a job's work ended (a failure is a [`JobFailure`]).
+#[derive(Debug)]
+pub enum JobDone {
+    /// Done: the worker moves the job to SUCCEEDED with this result.
+    Result(Value),
+    /// The work moved the job to SUCCEEDED itself, in the transaction that stored what it
+    /// produced.
+    Finished(Box<JobRun>),
+    /// The job stopped being RUNNING (cancelled, timed out) before the work could finish;
+    /// nothing of it was kept.
+    Dropped,
+}
+
 /// What a job's work gets: the job, the runtime (provider calls), the pool and its progress.
 pub struct JobContext {
     pub job: JobRun,
@@ -139,9 +152,14 @@ pub struct JobContext {
 /// Queues a job and wakes an idle worker; publishes it (`job` live event, reason `CREATED`).
 pub async fn submit(rt: &RuntimeHandle, pool: &PgPool, job: NewJob) -> Result<JobRun, sqlx::Error> {
     let run = jobs::create(pool, job).await?;
-    rt.bus().publish_job(&run, Some("CREATED"));
-    rt.inner.jobs.wake.notify_waiters();
+    announce(rt, &run);
     Ok(run)
+}
+
+/// A job just created (committed) elsewhere: published and an idle worker woken.
+pub fn announce(rt: &RuntimeHandle, run: &JobRun) {
+    rt.bus().publish_job(run, Some("CREATED"));
+    rt.inner.jobs.wake.notify_waiters();
 }
 
 /// An operator cancels a job: QUEUED → CANCELLED, or RUNNING → CANCELLED (its worker drops it
@@ -250,9 +268,10 @@ async fn bar_history_job(ctx: &JobContext) -> Result<Value, JobFailure> {
 }
 
 /// The work of one job, by kind (a worker claims only [`KINDS`]).
-async fn run_kind(ctx: &JobContext) -> Result<Value, JobFailure> {
+async fn run_kind(ctx: &JobContext) -> Result<JobDone, JobFailure> {
     match ctx.job.kind.as_str() {
-        BAR_HISTORY => bar_history_job(ctx).await,
+        BAR_HISTORY => bar_history_job(ctx).await.map(JobDone::Result),
+        super::backtests::BACKTEST => super::backtests::run_job(ctx).await,
         other => Err(JobFailure::new(
             ErrorCode::ValidationFailed,
             format!("no worker runs jobs of kind {other}"),
@@ -398,7 +417,7 @@ impl JobWorker {
             }
         };
         let (to, code, details) = match outcome {
-            Ok(result) => (
+            Ok(JobDone::Result(result)) => (
                 JobStatus::Succeeded,
                 "COMPLETED",
                 TransitionDetails {
@@ -407,6 +426,14 @@ impl JobWorker {
                     ..Default::default()
                 },
             ),
+            Ok(JobDone::Finished(run)) => {
+                args.rt.bus().publish_job(&run, Some("COMPLETED"));
+                return Ok(());
+            }
+            Ok(JobDone::Dropped) => {
+                tracing::info!(job = %job.id, "job ended elsewhere; its work was dropped");
+                return Ok(());
+            }
             Err(f) => (
                 JobStatus::Failed,
                 f.code.as_str(),

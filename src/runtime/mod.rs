@@ -17,6 +17,7 @@
 
 pub mod alerts;
 pub mod autonomy;
+pub mod backtests;
 pub mod bar_history;
 pub mod bots;
 pub mod evaluator;
@@ -30,6 +31,7 @@ pub mod ownership;
 pub mod providers;
 pub mod registry;
 pub mod scheduler;
+pub mod starter_bots;
 pub mod status_cache;
 pub mod system_status;
 pub mod telemetry;
@@ -48,6 +50,7 @@ use tradeplane_actors::{
 };
 use uuid::Uuid;
 
+pub use crate::domain::backtest::evidence::EvidenceThresholds;
 pub use bots::{Fault, RunnerConfig, RunnerMsg};
 pub use jobs::{JobFault, JobsConfig};
 pub use providers::{BarsRequest, ProviderCallError, ProviderHealth, ProvidersConfig};
@@ -106,6 +109,8 @@ pub struct RuntimeConfig {
     pub jobs: JobsConfig,
     /// Lease TTL and capacity of this node (`node` is its name).
     pub ownership: ownership::OwnershipConfig,
+    /// What the LAB → PAPER promotion asks of a bot's backtest.
+    pub evidence: EvidenceThresholds,
 }
 
 impl Default for RuntimeConfig {
@@ -127,6 +132,7 @@ impl Default for RuntimeConfig {
             autonomy: ScorerConfig::default(),
             jobs: JobsConfig::default(),
             ownership: ownership::OwnershipConfig::default(),
+            evidence: EvidenceThresholds::default(),
         }
     }
 }
@@ -189,6 +195,7 @@ struct Inner {
     jobs: Arc<jobs::JobsShared>,
     /// This process as a node; `None` for a detached handle.
     ownership: Option<Arc<ownership::Ownership>>,
+    evidence: EvidenceThresholds,
 }
 
 /// Cloneable access to the running tree.
@@ -333,6 +340,7 @@ impl Runtime {
                 alerts: alert_counters.clone(),
                 jobs: Arc::default(),
                 ownership: Some(node.clone()),
+                evidence: config.evidence.clone(),
             }),
         };
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);

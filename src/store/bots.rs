@@ -81,6 +81,14 @@ pub async fn insert(
     .map_err(map_unique)
 }
 
+/// The bot named `name` (names are unique).
+pub async fn get_by_name(pool: &PgPool, name: &str) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM bots WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM bots WHERE id = $1")
         .bind(id)

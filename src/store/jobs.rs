@@ -162,6 +162,16 @@ async fn insert_event(
 /// Creates a QUEUED job and its creation event (`from` null, reason `CREATED`).
 pub async fn create(pool: &PgPool, job: NewJob) -> Result<JobRun, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let run = create_in(&mut tx, job).await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// [`create`] inside the caller's transaction (a job and the row it works for land together).
+pub async fn create_in(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    job: NewJob,
+) -> Result<JobRun, sqlx::Error> {
     let run: JobRun = sqlx::query_as(
         "INSERT INTO job_runs (id, kind, status, timeout_seconds, bot_id, payload) \
          VALUES ($1, $2, 'QUEUED', $3, $4, $5) RETURNING *",
@@ -171,10 +181,10 @@ pub async fn create(pool: &PgPool, job: NewJob) -> Result<JobRun, sqlx::Error> {
     .bind(job.timeout_seconds)
     .bind(job.bot_id)
     .bind(&job.payload)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     insert_event(
-        &mut tx,
+        tx,
         run.id,
         None,
         JobStatus::Queued,
@@ -182,7 +192,6 @@ pub async fn create(pool: &PgPool, job: NewJob) -> Result<JobRun, sqlx::Error> {
         Value::Object(Default::default()),
     )
     .await?;
-    tx.commit().await?;
     Ok(run)
 }
 
@@ -197,11 +206,34 @@ pub async fn transition(
     reason_code: &str,
     details: TransitionDetails,
 ) -> Result<JobRun, JobError> {
-    if !from.can_become(to) {
-        let actual = get(pool, id).await?.ok_or(JobError::NotFound(id))?.status;
-        return Err(JobError::InvalidTransition { actual, from, to });
-    }
     let mut tx = pool.begin().await?;
+    match transition_in(&mut tx, id, from, to, reason_code, details).await {
+        Ok(run) => {
+            tx.commit().await?;
+            Ok(run)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// [`transition`] inside the caller's transaction: what the job produced and its final
+/// status commit together, or neither does.
+pub async fn transition_in(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    id: Uuid,
+    from: JobStatus,
+    to: JobStatus,
+    reason_code: &str,
+    details: TransitionDetails,
+) -> Result<JobRun, JobError> {
+    let refused = |actual: JobStatus| JobError::InvalidTransition { actual, from, to };
+    if !from.can_become(to) {
+        let now = status_in(tx, id).await?.ok_or(JobError::NotFound(id))?;
+        return Err(refused(now));
+    }
     let updated: Option<JobRun> = sqlx::query_as(
         "UPDATE job_runs SET status = $3, \
              started_at   = CASE WHEN $3 = 'RUNNING' THEN now() ELSE started_at END, \
@@ -218,15 +250,14 @@ pub async fn transition(
     .bind(&details.result)
     .bind(&details.error)
     .bind(&details.error_code)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some(run) = updated else {
-        tx.rollback().await?;
-        let actual = get(pool, id).await?.ok_or(JobError::NotFound(id))?.status;
-        return Err(JobError::InvalidTransition { actual, from, to });
+        let now = status_in(tx, id).await?.ok_or(JobError::NotFound(id))?;
+        return Err(refused(now));
     };
     insert_event(
-        &mut tx,
+        tx,
         id,
         Some(from),
         to,
@@ -236,8 +267,17 @@ pub async fn transition(
             .unwrap_or_else(|| Value::Object(Default::default())),
     )
     .await?;
-    tx.commit().await?;
     Ok(run)
+}
+
+async fn status_in(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    id: Uuid,
+) -> Result<Option<JobStatus>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM job_runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// A RUNNING job reports progress. `false` when the job is not RUNNING (or unknown).

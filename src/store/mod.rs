@@ -3,6 +3,7 @@
 pub mod audit_log;
 pub mod auth_throttle;
 pub mod autonomy_scores;
+pub mod backtests;
 pub mod bot_instances;
 pub mod bot_leases;
 pub mod bot_summaries;

@@ -11,6 +11,7 @@ use tradeplane::{
         side::Side,
     },
     integrations::registry::EnvMap,
+    runtime::{EvidenceThresholds, RuntimeConfig},
     store::orders::{self, NewOrder},
 };
 use wiremock::{
@@ -19,10 +20,11 @@ use wiremock::{
 };
 
 use crate::support::{
+    backtests::{WEEK_FROM, WEEK_TO},
     env_for, error_code,
-    fixtures::sma_bot,
+    fixtures::{runtime_config, sandbox_databento_env, sma_bot},
     session::{enrolled_admin, manual_app},
-    spawn_app, spawn_app_with_env,
+    spawn_app, spawn_app_with_env, spawn_app_with_runtime_config,
 };
 
 #[sqlx::test]
@@ -553,8 +555,21 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
 
 #[sqlx::test]
 async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool) {
-    let (_server, env) = polygon_env().await;
-    let app = spawn_app_with_env(pool.clone(), &env)
+    let (_server, mut env) = polygon_env().await;
+    // Bars for the backtest LAB → PAPER asks for come from the sandbox's databento.
+    env.extend(sandbox_databento_env().await);
+    let config = RuntimeConfig {
+        provider_env: env,
+        // Any trading week passes: this test is about the other gates.
+        evidence: EvidenceThresholds {
+            min_trades: 1,
+            min_profit_factor: 0.0,
+            max_drawdown_pct: 100.0,
+            ..EvidenceThresholds::default()
+        },
+        ..runtime_config()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), config)
         .await
         .signed_in_as_admin()
         .await;
@@ -629,6 +644,14 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         (200, Some("LAB")),
         "{body}"
     );
+    // Back to PAPER needs the bot's backtest evidence.
+    let (status, body) = app.promote_bot(&paper, promote("PAPER")).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "BACKTEST_EVIDENCE_MISSING"),
+        "{body}"
+    );
+    app.backtest_bot(&paper, WEEK_FROM, WEEK_TO).await;
     let (status, body) = app.promote_bot(&paper, promote("PAPER")).await;
     assert_eq!(
         (status, body["to_stage"].as_str()),
@@ -999,4 +1022,55 @@ async fn after_a_restart_running_bots_come_back_only_through_safe_start(pool: Pg
     .await
     .unwrap();
     assert_eq!(refused, 1);
+}
+
+#[sqlx::test]
+async fn the_starter_set_is_created_once(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let (status, body) = app.create_starter_set().await;
+    assert_eq!(status, 200, "{body}");
+    let created = body["created"].as_array().unwrap();
+    assert_eq!(created.len(), 6, "{body}");
+    assert_eq!(body["existing"].as_array().unwrap().len(), 0);
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for bot in created {
+        assert_eq!(bot["stage"], "LAB", "{bot}");
+        assert_eq!(bot["status"], "STOPPED", "{bot}");
+        assert_eq!(bot["timeframe"], "5m", "{bot}");
+        assert!(bot["risk_limits"]["daily_loss_limit"].is_string(), "{bot}");
+        seen.push((
+            bot["symbol"].as_str().unwrap().to_owned(),
+            bot["strategy"]["kind"].as_str().unwrap().to_owned(),
+        ));
+    }
+    for symbol in ["ES", "NQ"] {
+        for kind in ["sma_crossover", "donchian_breakout", "rsi_mean_reversion"] {
+            assert!(
+                seen.contains(&(symbol.to_owned(), kind.to_owned())),
+                "{symbol} {kind}: {seen:?}"
+            );
+        }
+    }
+    // Again: nothing new, every name reported as existing.
+    let (status, again) = app.create_starter_set().await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["created"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["existing"].as_array().unwrap().len(), 6, "{again}");
+    let bots: i64 = sqlx::query_scalar("SELECT count(*) FROM bots")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(bots, 6);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'bot.starter_set'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1, "only the call that created bots is audited");
+    // Viewers cannot create bots.
+    let viewer = app
+        .user_with_role(&app.client, "viewer@example.com", "viewer")
+        .await;
+    let (status, body) = app.as_user(&viewer).create_starter_set().await;
+    assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
 }

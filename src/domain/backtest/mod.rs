@@ -4,11 +4,14 @@
 //! summarised (no-trade counts by reason code), never serialised. Deterministic: the same
 //! spec and bars give the same run, bit for bit.
 
+pub mod evidence;
+pub mod request;
 #[cfg(test)]
 mod tests;
 mod trades;
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -118,6 +121,31 @@ pub struct BacktestRun {
 /// engine, then its close is evaluated. `progress` is called with the bars processed so far
 /// (about every 1 % and at the end).
 pub fn run(spec: &BacktestSpec, bars: &[Bar], progress: &mut dyn FnMut(usize)) -> BacktestRun {
+    drive(spec, bars, &mut |done| {
+        progress(done);
+        ControlFlow::Continue(())
+    })
+    .0
+}
+
+/// [`run`] that its caller can stop: `progress` (called about every 1 % of the bars and at
+/// the end) answers `Break` to abandon the run, which then returns `None` — a stopped run has
+/// no partial result. A worker stops within one percent of the bars of a cancel.
+pub fn run_until(
+    spec: &BacktestSpec,
+    bars: &[Bar],
+    progress: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Option<BacktestRun> {
+    let (run, completed) = drive(spec, bars, progress);
+    completed.then_some(run)
+}
+
+/// The run, and whether it reached the end (`false`: `progress` stopped it).
+fn drive(
+    spec: &BacktestSpec,
+    bars: &[Bar],
+    progress: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> (BacktestRun, bool) {
     let settings = Settings {
         bot_id: spec.bot_id,
         spec: spec.instrument,
@@ -166,8 +194,8 @@ pub fn run(spec: &BacktestSpec, bars: &[Bar], progress: &mut dyn FnMut(usize)) -
             equity: spec.starting_capital + pnl,
         });
         r.net_pnl = pnl;
-        if (i + 1) % every == 0 {
-            progress(i + 1);
+        if (i + 1) % every == 0 && progress(i + 1).is_break() {
+            return (r, false);
         }
         if let Some(reason) = killed {
             r.killed = Some(Killed { at: now, reason });
@@ -175,8 +203,8 @@ pub fn run(spec: &BacktestSpec, bars: &[Bar], progress: &mut dyn FnMut(usize)) -
         }
     }
     r.trades = venue.trades.finish();
-    progress(r.bars_processed);
-    r
+    let completed = progress(r.bars_processed).is_continue();
+    (r, completed)
 }
 
 /// The simulated PAPER venue: places orders, books fills, keeps the order log and trades.

@@ -132,3 +132,17 @@ fn warm_up_bars_are_fed_but_not_evaluated() {
     let suppressed: u64 = r.no_trades_by_code.values().sum();
     assert_eq!(r.decisions + suppressed, r.equity.len() as u64);
 }
+
+#[test]
+fn a_stopped_run_has_no_result_and_an_unstopped_one_is_the_plain_run() {
+    let bars = wave();
+    let mut calls = 0;
+    let stopped = run_until(&spec(), &bars, &mut |_| {
+        calls += 1;
+        ControlFlow::Break(())
+    });
+    assert_eq!(stopped, None);
+    assert_eq!(calls, 1, "the first report stops it");
+    let whole = run_until(&spec(), &bars, &mut |_| ControlFlow::Continue(()));
+    assert_eq!(whole, Some(run(&spec(), &bars, &mut |_| {})));
+}

@@ -6,10 +6,15 @@ use uuid::Uuid;
 
 use super::{Failure, Lifecycle, LifecycleError};
 use crate::{
-    domain::risk::{AutonomyTier, Stage},
+    domain::{
+        backtest::evidence::{self, Evidence},
+        backtest_metrics::Metrics,
+        risk::{AutonomyTier, Stage},
+    },
     error_code::ErrorCode,
+    runtime::backtests,
     store::{
-        autonomy_scores,
+        autonomy_scores, backtests as store_backtests,
         bots::{self, Bot},
         system_events::{NewSystemEvent, Severity},
     },
@@ -66,6 +71,14 @@ impl Lifecycle {
             }
             let mut failed = self.safe_start_failures(to, bot.is_trading_enabled).await?;
             failed.extend(self.tier_gate(id, to).await?);
+            if to == Stage::Paper {
+                failed.extend(self.evidence_gate(&bot).await?);
+            }
+            // Missing evidence alone is refused under its own code; with other gates, all
+            // are listed under PROMOTION_GATE_FAILED.
+            if failed.len() == 1 && failed[0].code == ErrorCode::BacktestEvidenceMissing {
+                return Err(LifecycleError::Unsafe(failed.remove(0)));
+            }
             if !failed.is_empty() {
                 return Err(LifecycleError::PromotionRefused { from, to, failed });
             }
@@ -101,6 +114,67 @@ impl Lifecycle {
         )
         .await;
         Ok(promotion)
+    }
+
+    /// LAB → PAPER needs a recent SUCCEEDED backtest of the bot as it is now (strategy hash,
+    /// symbol, timeframe) meeting the configured thresholds (`domain::backtest::evidence`);
+    /// the refusal lists each missed gate with the evidence and the thresholds.
+    async fn evidence_gate(&self, bot: &Bot) -> Result<Option<Failure>, LifecycleError> {
+        let thresholds = self.runtime.evidence_thresholds().clone();
+        let strategy = match backtests::parse_strategy(&bot.strategy) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(Some(Failure::new(
+                    ErrorCode::BacktestEvidenceMissing,
+                    format!(
+                        "The bot's stored strategy is unusable ({}: {}); nothing can be evidence for it.",
+                        e.field, e.problem
+                    ),
+                    json!({ "gates": [{ "gate": "backtest", "message": "strategy unusable" }] }),
+                )));
+            }
+        };
+        let row = store_backtests::latest_evidence(
+            &self.pool,
+            bot.id,
+            &backtests::strategy_hash(&strategy),
+            bot.symbol,
+            bot.timeframe,
+        )
+        .await?;
+        let found = row.as_ref().and_then(|b| {
+            let metrics: Metrics = serde_json::from_value(b.metrics.clone()?).ok()?;
+            Some(Evidence {
+                backtest_id: b.id,
+                completed_at: b.completed_at?,
+                trades: metrics.trades,
+                profit_factor: metrics.profit_factor,
+                max_drawdown_pct: metrics.max_drawdown_pct,
+            })
+        });
+        let misses = evidence::check(&thresholds, self.clock().now(), found.as_ref());
+        if misses.is_empty() {
+            return Ok(None);
+        }
+        let message = misses
+            .iter()
+            .map(|m| m.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Some(Failure::new(
+            ErrorCode::BacktestEvidenceMissing,
+            message,
+            json!({
+                "gates": misses,
+                "evidence": found,
+                "thresholds": {
+                    "max_age_hours": thresholds.max_age.num_hours(),
+                    "min_trades": thresholds.min_trades,
+                    "min_profit_factor": thresholds.min_profit_factor,
+                    "max_drawdown_pct": thresholds.max_drawdown_pct,
+                },
+            }),
+        )))
     }
 
     /// SHADOW and LIVE trade only from LIMITED_AUTONOMY up (SPEC §7): promotion there needs

@@ -100,6 +100,10 @@ impl TestApp {
         self.call("POST", "/api/bots", Some(body)).await
     }
 
+    pub async fn create_starter_set(&self) -> Reply {
+        self.call("POST", "/api/bots/starter-set", None).await
+    }
+
     pub async fn list_bots(&self, query: &str) -> Reply {
         self.get_json("/api/bots", query).await
     }
@@ -264,6 +268,26 @@ impl TestApp {
 
     pub async fn get_job(&self, id: impl Display) -> Reply {
         self.call("GET", &format!("/api/jobs/{id}"), None).await
+    }
+
+    pub async fn cancel_job(&self, id: impl Display) -> Reply {
+        self.call("POST", &format!("/api/jobs/{id}/cancel"), None)
+            .await
+    }
+
+    // ---- backtests ----
+
+    pub async fn create_backtest(&self, body: Value) -> Reply {
+        self.call("POST", "/api/backtests", Some(body)).await
+    }
+
+    pub async fn list_backtests(&self, query: &str) -> Reply {
+        self.get_json("/api/backtests", query).await
+    }
+
+    pub async fn get_backtest(&self, id: impl Display) -> Reply {
+        self.call("GET", &format!("/api/backtests/{id}"), None)
+            .await
     }
 
     pub async fn audit_log(&self, query: &str) -> Reply {

@@ -123,6 +123,16 @@ pub async fn start_sandbox() -> EnvMap {
         .collect()
 }
 
+/// Only the sandbox's `databento` (bars for backtests), for an app whose other providers are
+/// mocks.
+pub async fn sandbox_databento_env() -> EnvMap {
+    start_sandbox()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("DATABENTO_"))
+        .collect()
+}
+
 /// Sets a fault on the sandbox's market-data endpoints (`base`: a vendor base URL from
 /// [`start_sandbox`]'s env; `fault`: `"outage"`, `"rate_limited"`, `"not_authorized"` or null).
 pub async fn sandbox_fault(base: &str, vendor: &str, fault: Value, count: Option<u32>) {

@@ -11,8 +11,10 @@
 //!   the store, the sandbox, waiting for a condition.
 //! - [`paper`]: a PAPER bot on the sandbox with replayed bar ticks.
 //! - [`sse`]: a Server-Sent Events reader.
+//! - [`backtests`]: queueing backtests, waiting for them, evidence for a bot's promotion.
 
 pub mod app;
+pub mod backtests;
 pub mod endpoints;
 pub mod fixtures;
 pub mod paper;

@@ -280,6 +280,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backtests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Backtests, newest first, with their job's status and metrics (curves only on the detail). */
+        get: operations["list_backtests"];
+        put?: never;
+        /**
+         * Queues a backtest: checks it (each refusal names its field and writes nothing), stores it
+         *     with a QUEUED job of kind `backtest` in one transaction, and answers 202.
+         */
+        post: operations["create_backtest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One backtest: inputs and hashes, the job's status and progress, and once SUCCEEDED its
+         *     metrics, equity and drawdown curves, trades and no-trade counts.
+         */
+        get: operations["get_backtest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots": {
         parameters: {
             query?: never;
@@ -296,6 +337,27 @@ export interface paths {
         put?: never;
         /** Creates a bot (STOPPED). */
         post: operations["create_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bots/starter-set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Creates the documented starter set: one LAB bot per strategy kind on ES and NQ (5m, desk
+         *     default limits; see `domain::starter_bots`). Idempotent by name: a second call creates
+         *     nothing and lists every name as `existing`.
+         */
+        post: operations["create_starter_set"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1279,6 +1341,97 @@ export interface components {
          * @enum {string}
          */
         AutonomyTier: "LOCKED" | "SUPERVISED" | "LIMITED_AUTONOMY" | "FULL_AUTONOMY";
+        /**
+         * @description A backtest with its job's state; the results are `null` until it SUCCEEDED (and the
+         *     curves are left out of lists).
+         */
+        Backtest: {
+            /**
+             * Format: int32
+             * @description Bars the engine processed.
+             */
+            bars?: number | null;
+            /** Format: uuid */
+            bot_id?: string | null;
+            /** @description USD per contract per fill. */
+            commission_per_side: string;
+            /** Format: date-time */
+            completed_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string | null;
+            /** @description `[{ts, drawdown, drawdown_pct}]`, the same times as the equity curve. */
+            drawdown_curve?: Record<string, never>[] | null;
+            /** @description `[{ts, equity}]`, at most 2,000 points (the last of each equal bucket). */
+            equity_curve?: Record<string, never>[] | null;
+            error?: string | null;
+            error_code?: string | null;
+            /** Format: date-time */
+            from: string;
+            /** Format: uuid */
+            id: string;
+            /** @description sha256 of the canonical inputs (everything above that shapes the run). */
+            inputs_hash: string;
+            /** Format: uuid */
+            job_id: string;
+            /**
+             * @description `{at, reason}` when a kill trigger (daily loss, drawdown) stopped the run there, as it
+             *     would have stopped the bot; `null` otherwise.
+             */
+            killed?: Record<string, never> | null;
+            /** @description `domain::backtest_metrics::Metrics`. */
+            metrics?: Record<string, never> | null;
+            /** @description Suppressed evaluations by the no-trade trace's reason code. */
+            no_trade_counts?: Record<string, never> | null;
+            /** Format: int32 */
+            progress_pct: number;
+            /** @description Where the bars came from. */
+            provider_id?: string | null;
+            /** @description sha256 of the canonical results: the same inputs and bars give the same hash. */
+            results_hash?: string | null;
+            /** @description The risk limits the engine ran under. */
+            risk_limits: Record<string, never>;
+            /** Format: int32 */
+            slippage_ticks: number;
+            starting_capital: string;
+            /** @description The job's status, progress and failure (`DATA_UNAVAILABLE` naming the range, …). */
+            status: components["schemas"]["JobStatus"];
+            /** @description sha256 of the canonical `{kind, params}`. */
+            strategy_hash: string;
+            strategy_kind: string;
+            strategy_params: Record<string, never>;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
+            /** Format: date-time */
+            to: string;
+        };
+        BacktestDetail: {
+            backtest: components["schemas"]["Backtest"];
+            /** @description Closed round trips in the order they closed (empty until SUCCEEDED). */
+            trades: components["schemas"]["BacktestTrade"][];
+        };
+        BacktestQueued: {
+            backtest: components["schemas"]["Backtest"];
+            /** @description The QUEUED job that runs it (`GET /api/jobs/{id}`, `POST /api/jobs/{id}/cancel`). */
+            job: components["schemas"]["JobRun"];
+        };
+        /** @description One closed round trip of a backtest. */
+        BacktestTrade: {
+            commission: string;
+            entry_price: string;
+            /** Format: date-time */
+            entry_ts: string;
+            exit_price: string;
+            /** Format: date-time */
+            exit_ts: string;
+            gross_pnl: string;
+            net_pnl: string;
+            /** Format: int32 */
+            qty: number;
+            /** Format: int32 */
+            seq: number;
+            side: components["schemas"]["TradeSide"];
+        };
         BackupCodesBody: {
             /** @description Shown once; each works once. */
             backup_codes: string[];
@@ -1401,6 +1554,34 @@ export interface components {
             /** @description USD value of one tick for one contract. */
             tick_value: string;
         };
+        CreateBacktest: {
+            /**
+             * Format: uuid
+             * @description Test this bot as it is now (its strategy, params and risk limits; its symbol and
+             *     timeframe unless given). Exclusive with `strategy`.
+             */
+            bot_id?: string | null;
+            fill?: components["schemas"]["FillInput"] | null;
+            /**
+             * Format: date-time
+             * @description Start of the range (inclusive, RFC 3339).
+             */
+            from: string;
+            risk?: components["schemas"]["RiskLimitsPatch"] | null;
+            /** @description USD, decimal string or number (default 100000). */
+            starting_capital?: string | null;
+            /** @description `{kind, params}` as a bot's (required without `bot_id`). */
+            strategy?: Record<string, never> | null;
+            /** @description Required without `bot_id`. */
+            symbol?: string | null;
+            /** @description Required without `bot_id`. */
+            timeframe?: string | null;
+            /**
+             * Format: date-time
+             * @description End of the range (exclusive, RFC 3339): not in the future, at most 1,100,000 bars.
+             */
+            to: string;
+        };
         CreateBot: {
             name: string;
             risk?: components["schemas"]["RiskLimitsPatch"] | null;
@@ -1505,6 +1686,28 @@ export interface components {
             autonomy_score?: components["schemas"]["AutonomyScoreRow"] | null;
             /** @description Why there is no score, when there is none. */
             no_score_reason?: string | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BacktestDetail: {
+            backtest: components["schemas"]["Backtest"];
+            /** @description Closed round trips in the order they closed (empty until SUCCEEDED). */
+            trades: components["schemas"]["BacktestTrade"][];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BacktestQueued: {
+            backtest: components["schemas"]["Backtest"];
+            /** @description The QUEUED job that runs it (`GET /api/jobs/{id}`, `POST /api/jobs/{id}/cancel`). */
+            job: components["schemas"]["JobRun"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -1799,6 +2002,75 @@ export interface components {
                 outcome: components["schemas"]["AuditOutcome"];
                 target?: string | null;
                 trace_id: string;
+            }[];
+            next_cursor?: string | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_PageBody_Backtest: {
+            items: {
+                /**
+                 * Format: int32
+                 * @description Bars the engine processed.
+                 */
+                bars?: number | null;
+                /** Format: uuid */
+                bot_id?: string | null;
+                /** @description USD per contract per fill. */
+                commission_per_side: string;
+                /** Format: date-time */
+                completed_at?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: string | null;
+                /** @description `[{ts, drawdown, drawdown_pct}]`, the same times as the equity curve. */
+                drawdown_curve?: Record<string, never>[] | null;
+                /** @description `[{ts, equity}]`, at most 2,000 points (the last of each equal bucket). */
+                equity_curve?: Record<string, never>[] | null;
+                error?: string | null;
+                error_code?: string | null;
+                /** Format: date-time */
+                from: string;
+                /** Format: uuid */
+                id: string;
+                /** @description sha256 of the canonical inputs (everything above that shapes the run). */
+                inputs_hash: string;
+                /** Format: uuid */
+                job_id: string;
+                /**
+                 * @description `{at, reason}` when a kill trigger (daily loss, drawdown) stopped the run there, as it
+                 *     would have stopped the bot; `null` otherwise.
+                 */
+                killed?: Record<string, never> | null;
+                /** @description `domain::backtest_metrics::Metrics`. */
+                metrics?: Record<string, never> | null;
+                /** @description Suppressed evaluations by the no-trade trace's reason code. */
+                no_trade_counts?: Record<string, never> | null;
+                /** Format: int32 */
+                progress_pct: number;
+                /** @description Where the bars came from. */
+                provider_id?: string | null;
+                /** @description sha256 of the canonical results: the same inputs and bars give the same hash. */
+                results_hash?: string | null;
+                /** @description The risk limits the engine ran under. */
+                risk_limits: Record<string, never>;
+                /** Format: int32 */
+                slippage_ticks: number;
+                starting_capital: string;
+                /** @description The job's status, progress and failure (`DATA_UNAVAILABLE` naming the range, …). */
+                status: components["schemas"]["JobStatus"];
+                /** @description sha256 of the canonical `{kind, params}`. */
+                strategy_hash: string;
+                strategy_kind: string;
+                strategy_params: Record<string, never>;
+                symbol: components["schemas"]["Symbol"];
+                timeframe: components["schemas"]["Timeframe"];
+                /** Format: date-time */
+                to: string;
             }[];
             next_cursor?: string | null;
         } & {
@@ -2296,6 +2568,18 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_StarterSetBody: {
+            /** @description Bots this call created (LAB, STOPPED). */
+            created: components["schemas"]["Bot"][];
+            /** @description Names of the set that already existed and were left as they are. */
+            existing: string[];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_StatusBody: {
             providers: components["schemas"]["ProviderStatus"][];
         } & {
@@ -2422,13 +2706,23 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
             /** @description Always false here. */
             success: boolean;
             trace_id: string;
+        };
+        /** @description How simulated orders fill. */
+        FillInput: {
+            /** @description USD per contract per fill, as a decimal string or number (default 2.25). */
+            commission_per_side?: string | null;
+            /**
+             * Format: int32
+             * @description Ticks against every fill (default 1, at most 100).
+             */
+            slippage_ticks?: number | null;
         };
         Health: {
             /** Format: date-time */
@@ -3166,6 +3460,12 @@ export interface components {
          * @enum {string}
          */
         Stage: "LAB" | "PAPER" | "SHADOW" | "LIVE";
+        StarterSetBody: {
+            /** @description Bots this call created (LAB, STOPPED). */
+            created: components["schemas"]["Bot"][];
+            /** @description Names of the set that already existed and were left as they are. */
+            existing: string[];
+        };
         StatusBody: {
             providers: components["schemas"]["ProviderStatus"][];
         };
@@ -4481,6 +4781,261 @@ export interface operations {
             };
         };
     };
+    list_backtests: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Only backtests created at or after this instant (RFC 3339). */
+                from?: string;
+                /** @description Only backtests created before this instant (RFC 3339). */
+                to?: string;
+                /** @description Only this bot's backtests. */
+                bot_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PageBody_Backtest"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad filter, limit or cursor (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBacktest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BacktestQueued"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`; `details.field` names the field (inverted, future or oversized range, unknown params, symbol, timeframe, fill, capital) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATA_UNAVAILABLE`: no bars provider, or the range is wholly before its history; `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Backtest id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BacktestDetail"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The id is not a UUID (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_bots: {
         parameters: {
             query?: {
@@ -4604,6 +5159,70 @@ export interface operations {
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_starter_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_StarterSetBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8441,7 +9060,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
 export const nodeStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NodeState"]> = ["ALIVE", "DEAD", "DRAINING", "STOPPED"];
