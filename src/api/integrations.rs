@@ -13,16 +13,19 @@ use super::{
     pagination::{PageBody, PageParams},
 };
 use crate::{
-    domain::provider::Outcome,
+    domain::{
+        breaker::BreakerState,
+        provider::{LiveHealth, LiveRate, Outcome},
+    },
     error_code::ErrorCode,
     integrations::{
         endpoint_of,
         registry::{Category, ProviderConfig},
     },
-    runtime::{BreakerView, ProviderCallError},
+    runtime::{BreakerView, ProviderCallError, ProviderHealth},
     store::{
         audit_log::{self, NewAuditEntry},
-        integrations::{self as store, UsageSummary, Verification},
+        integrations::{self as store, UptimeBucket, UsageSummary, Verification},
         profit_variables::{self, ProfitVariable},
         usage_events::UsageEvent,
     },
@@ -66,6 +69,33 @@ pub struct ProviderStatus {
     /// latest verify failed.
     pub error_code: Option<ErrorCode>,
     pub suggested_fix: Option<String>,
+    /// Live health now, from the breaker and the calls of the last 15 minutes only (a passed
+    /// verify or a 24 h count is no proof of now): CONNECTED only with the breaker CLOSED, a
+    /// success rate of 90% or more and the newest call succeeding; UNKNOWN without calls.
+    pub health: LiveHealth,
+    /// The provider's breaker; null when no breaker runs for it (not configured, no runtime).
+    pub breaker_state: Option<BreakerState>,
+    /// Calls that counted in the last 15 minutes (successes and the provider's failures).
+    pub calls_15m: usize,
+    pub ok_15m: usize,
+    /// `ok_15m / calls_15m`, 0–1; null without calls.
+    pub success_rate_15m: Option<f64>,
+    /// Calls the open breaker refused since this process started (no vendor request made).
+    pub calls_refused: u64,
+    /// The latest failed call seen by this process (verify or read), with the vendor's words.
+    pub last_error: Option<LastCallError>,
+    /// Calls per hour over the last 24 hours, oldest first (the uptime bar); empty when the
+    /// provider has no usage in that time.
+    pub uptime_24h: Vec<UptimeBucket>,
+}
+
+/// A failed provider call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastCallError {
+    pub code: String,
+    /// Secrets redacted.
+    pub message: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,11 +103,22 @@ pub struct StatusBody {
     pub providers: Vec<ProviderStatus>,
 }
 
-fn provider_status(
-    config: &ProviderConfig,
-    verification: Option<&Verification>,
-    usage: Option<&UsageSummary>,
-) -> ProviderStatus {
+/// What the status endpoint knows of one provider.
+struct Known<'a> {
+    verification: Option<&'a Verification>,
+    usage: Option<&'a UsageSummary>,
+    /// From its actor (none without a runtime).
+    live: Option<&'a ProviderHealth>,
+    uptime: Option<&'a Vec<UptimeBucket>>,
+}
+
+fn provider_status(config: &ProviderConfig, known: Known<'_>) -> ProviderStatus {
+    let Known {
+        verification,
+        usage,
+        live,
+        uptime,
+    } = known;
     let spec = config.spec;
     let configured = config.configured();
     // A verify proves something only about the endpoint it ran against.
@@ -103,6 +144,7 @@ fn provider_status(
         (None, None)
     };
     let usage = usage.cloned().unwrap_or_default();
+    let live = live.filter(|_| configured);
     ProviderStatus {
         id: spec.id,
         label: spec.label,
@@ -121,6 +163,23 @@ fn provider_status(
         supports_verify: spec.supports_verify,
         error_code,
         suggested_fix,
+        health: live.map_or_else(
+            || LiveHealth::classify(configured, None, LiveRate::default()),
+            |h| h.health,
+        ),
+        breaker_state: live.map(|h| h.breaker_state),
+        calls_15m: live.map_or(0, |h| h.recent_calls),
+        ok_15m: live.map_or(0, |h| h.recent_ok),
+        success_rate_15m: live.and_then(|h| h.success_rate),
+        calls_refused: live.map_or(0, |h| h.refused),
+        last_error: live.and_then(|h| {
+            Some(LastCallError {
+                code: h.last_error_code.clone()?,
+                message: h.last_error_message.clone(),
+                at: h.last_error_at?,
+            })
+        }),
+        uptime_24h: uptime.cloned().unwrap_or_default(),
     }
 }
 
@@ -150,15 +209,29 @@ fn verify_fix(id: &str, outcome: Option<Outcome>, message: &str) -> String {
     )
 )]
 async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
-    let (verifications, usage) = tokio::try_join!(
+    let now = state.clock.now();
+    let (verifications, usage, uptime) = tokio::try_join!(
         store::verifications(&state.pool),
-        store::usage_summaries(&state.pool, state.clock.now())
+        store::usage_summaries(&state.pool, now),
+        store::uptime_buckets(&state.pool, now),
     )?;
+    let live = state.runtime.providers_health();
     let providers = state
         .integrations
         .configs()
         .iter()
-        .map(|c| provider_status(c, verifications.get(c.spec.id), usage.get(c.spec.id)))
+        .map(|c| {
+            let id = c.spec.id;
+            provider_status(
+                c,
+                Known {
+                    verification: verifications.get(id),
+                    usage: usage.get(id),
+                    live: live.iter().find(|h| h.provider_id == id),
+                    uptime: uptime.get(id),
+                },
+            )
+        })
         .collect();
     Ok(ApiOk::new(StatusBody { providers }))
 }

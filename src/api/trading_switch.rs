@@ -1,5 +1,6 @@
-//! `POST /api/system/trading-switch`: the global trading switch. Admin only, with a recent
-//! 2FA step-up; audited and recorded as a system event.
+//! `GET|POST /api/system/trading-switch`: the global trading switch (SPEC §1: no order reaches a
+//! real broker while it is off). Changing it is admin only, with a recent 2FA step-up; audited
+//! and recorded as a system event.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use crate::store::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(set_trading_switch))
+    OpenApiRouter::new().routes(routes!(get_trading_switch, set_trading_switch))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -29,6 +30,22 @@ pub struct TradingSwitch {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsBody {
     pub settings: Settings,
+}
+
+/// The trading switch's state (who changed it last, and when).
+#[utoipa::path(
+    get,
+    path = "/api/system/trading-switch",
+    tag = "system",
+    responses(
+        (status = 200, body = Envelope<SettingsBody>),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+async fn get_trading_switch(State(state): State<AppState>) -> ApiResult<SettingsBody> {
+    Ok(ApiOk::new(SettingsBody {
+        settings: settings::get(&state.pool).await?,
+    }))
 }
 
 /// Turns live trading on or off globally.

@@ -11,7 +11,7 @@ use crate::domain::{
     evaluation::DecisionType,
     execution::{OrderStatus, OrderType},
     instruments::Symbol,
-    provider::Outcome,
+    provider::{LiveHealth, Outcome},
     risk::{AutonomyTier, Stage},
     side::{Side, TradeSide},
     timeframe::Timeframe,
@@ -47,6 +47,7 @@ string_enum_schema! {
     DecisionType => "What a decision does to the position.",
     AutonomyTier => "SPEC §2 autonomy tier, ordered LOCKED < SUPERVISED < LIMITED_AUTONOMY < FULL_AUTONOMY.",
     Outcome => "What a verify (or any call) proved, SPEC §4.",
+    LiveHealth => "A provider's live health from its breaker and last 15 minutes of calls: CONNECTED only with proof (breaker CLOSED, success rate >= 90%, newest call ok); UNKNOWN without calls.",
 }
 
 #[cfg(test)]
@@ -110,6 +111,10 @@ mod tests {
         assert_eq!(
             serde_names(&Outcome::ALL),
             names(&Outcome::ALL, Outcome::as_str)
+        );
+        assert_eq!(
+            serde_names(&LiveHealth::ALL),
+            names(&LiveHealth::ALL, LiveHealth::as_str)
         );
     }
 }

@@ -171,8 +171,9 @@ impl RuntimeHandle {
     }
 
     /// Operator reset of `id`'s breaker to CLOSED (clears its failure window), through its
-    /// breaker actor; recorded as a `CIRCUIT_BREAKER_RESET` system event naming `by`. Answers
-    /// the breaker's new view.
+    /// breaker actor; recorded as a `CIRCUIT_BREAKER_RESET` system event naming `by`. The live
+    /// call window starts afresh too, so the provider's health is UNKNOWN until a call proves
+    /// it again (never CONNECTED on the word of a reset). Answers the breaker's new view.
     pub async fn reset_provider_breaker(
         &self,
         id: &str,
@@ -185,6 +186,7 @@ impl RuntimeHandle {
             .reset(BREAKER_CALL_TIMEOUT)
             .await
             .map_err(|_| ProviderCallError::Timeout(id.to_owned()))?;
+        shared.forget_calls();
         let from = BreakerState::from(reset.from);
         self.inner.telemetry.system_event(
             NewSystemEvent::new(

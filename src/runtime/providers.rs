@@ -45,7 +45,7 @@ use utoipa::ToSchema;
 use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
 use super::registry::BreakerView;
-use crate::domain::provider::{CallWindow, LiveRate, Outcome};
+use crate::domain::provider::{CallWindow, LiveHealth, Outcome};
 use crate::domain::{bars::Bar, breaker};
 pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
@@ -127,16 +127,16 @@ pub struct ProviderHealth {
     pub recent_ok: usize,
     /// Their success rate, 0–1; `null` without calls in the window.
     pub success_rate: Option<f64>,
+    /// The message of the latest error (`last_error_code`), secrets redacted.
+    pub last_error_message: Option<String>,
+    /// The live verdict from the breaker and the recent calls ([`LiveHealth::classify`]).
+    pub health: LiveHealth,
 }
 
 impl ProviderHealth {
     /// Not usable now: its breaker is not CLOSED, or most of its recent calls failed.
     pub fn failing(&self) -> bool {
-        let rate = LiveRate {
-            calls: self.recent_calls,
-            ok: self.recent_ok,
-        };
-        self.breaker_state != breaker::BreakerState::Closed || rate.failing()
+        self.health == LiveHealth::Failing
     }
 }
 
@@ -144,6 +144,7 @@ struct Health {
     last_ok_at: Option<DateTime<Utc>>,
     last_error_at: Option<DateTime<Utc>>,
     last_error_code: Option<String>,
+    last_error_message: Option<String>,
     refused: u64,
     restarts: u32,
     window: CallWindow,
@@ -223,7 +224,7 @@ impl ProviderShared {
         &self,
         permit: Permit,
         verdict: Verdict,
-        error_code: Option<&str>,
+        error: Option<(&str, &str)>,
         reply: impl FnOnce() + Send + 'static,
     ) {
         {
@@ -238,9 +239,10 @@ impl ProviderShared {
                     if verdict == Verdict::Failed {
                         h.window.record(now, false);
                     }
-                    if let Some(code) = error_code {
+                    if let Some((code, message)) = error {
                         h.last_error_at = Some(now);
                         h.last_error_code = Some(code.to_owned());
+                        h.last_error_message = Some(message.to_owned());
                     }
                 }
             }
@@ -268,7 +270,15 @@ impl ProviderShared {
             recent_calls: rate.calls,
             recent_ok: rate.ok,
             success_rate: rate.success_rate(),
+            last_error_message: h.last_error_message.clone(),
+            health: LiveHealth::classify(true, Some(reading.state().into()), rate),
         }
+    }
+
+    /// Starts the live call window afresh (an operator's breaker reset): what failed before the
+    /// fix no longer speaks for the provider; the next calls do.
+    pub fn forget_calls(&self) {
+        lock(&self.health).window = CallWindow::default();
     }
 
     fn breaker_view(&self) -> BreakerView {
@@ -364,6 +374,7 @@ impl ProviderSet {
                         last_ok_at: None,
                         last_error_at: None,
                         last_error_code: None,
+                        last_error_message: None,
                         refused: 0,
                         restarts: 0,
                         window: CallWindow::default(),
@@ -524,9 +535,13 @@ impl Actor for ProviderActor {
                     match tokio::time::timeout(limit, providers::verify(&shared.client)).await {
                         Ok(report) => {
                             let verdict = verdict_of(report.outcome, report.error_code.as_deref());
-                            let code = report.error_code.clone();
+                            let error = report
+                                .error_code
+                                .clone()
+                                .map(|c| (c, report.message.clone()));
                             let took = started.elapsed();
-                            shared.settle(permit, verdict, code.as_deref(), move || {
+                            let error = error.as_ref().map(|(c, m)| (c.as_str(), m.as_str()));
+                            shared.settle(permit, verdict, error, move || {
                                 let _ = reply.send(Ok((report, took)));
                             });
                         }
@@ -535,7 +550,7 @@ impl Actor for ProviderActor {
                             shared.settle(
                                 permit,
                                 Verdict::Failed,
-                                Some(codes::TIMEOUT),
+                                Some((codes::TIMEOUT, "the verify did not finish in time")),
                                 move || {
                                     let _ = reply.send(Err(ProviderCallError::Timeout(id)));
                                 },
@@ -573,18 +588,24 @@ impl Actor for ProviderActor {
                         Ok(r) => r.map_err(ProviderCallError::from),
                         Err(_) => Err(ProviderCallError::Timeout(shared.id().to_owned())),
                     };
-                    let (verdict, code) = match &result {
+                    let (verdict, error) = match &result {
                         Ok(_) => (Verdict::Ok, None),
-                        Err(ProviderCallError::Bars(BarsError::Provider(f))) => {
-                            (verdict_of(f.outcome, Some(f.code)), Some(f.code))
-                        }
-                        Err(ProviderCallError::Timeout(_)) => {
-                            (Verdict::Failed, Some(codes::TIMEOUT))
-                        }
+                        Err(ProviderCallError::Bars(BarsError::Provider(f))) => (
+                            verdict_of(f.outcome, Some(f.code)),
+                            Some((f.code, f.message.clone())),
+                        ),
+                        Err(ProviderCallError::Timeout(_)) => (
+                            Verdict::Failed,
+                            Some((
+                                codes::TIMEOUT,
+                                "the bars fetch did not finish in time".into(),
+                            )),
+                        ),
                         // The vendor answered; our own database failed.
                         Err(_) => (Verdict::Neutral, None),
                     };
-                    shared.settle(permit, verdict, code, move || {
+                    let error = error.as_ref().map(|(c, m)| (*c, m.as_str()));
+                    shared.settle(permit, verdict, error, move || {
                         let _ = reply.send(result);
                     });
                 }));

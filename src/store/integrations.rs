@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
@@ -111,6 +111,55 @@ pub async fn usage_summaries(
             )
         })
         .collect())
+}
+
+/// One hour of a provider's calls, for the uptime bar: ERROR events count refused calls too.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct UptimeBucket {
+    /// Start of the hour (UTC).
+    pub start: DateTime<Utc>,
+    pub ok: i64,
+    pub errors: i64,
+}
+
+/// How many hourly buckets the uptime bar shows (the current, partial hour last).
+pub const UPTIME_HOURS: i64 = 24;
+
+/// Per provider with any usage in the last [`UPTIME_HOURS`] hours, one bucket per hour, oldest
+/// first, empty hours included: at most 24 rollup rows per provider.
+pub async fn uptime_buckets(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, Vec<UptimeBucket>>, sqlx::Error> {
+    let hour = now
+        .duration_trunc(chrono::TimeDelta::hours(1))
+        .unwrap_or(now);
+    let first = hour - chrono::TimeDelta::hours(UPTIME_HOURS - 1);
+    let rows: Vec<(String, DateTime<Utc>, i64, i64)> = sqlx::query_as(
+        "SELECT provider_id, bucket, ok_count, error_count FROM integration_usage_hourly \
+         WHERE bucket >= $1 AND bucket <= $2",
+    )
+    .bind(first)
+    .bind(hour)
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<String, Vec<UptimeBucket>> = HashMap::new();
+    for (provider, bucket, ok, errors) in rows {
+        let hours = out.entry(provider).or_insert_with(|| {
+            (0..UPTIME_HOURS)
+                .map(|i| UptimeBucket {
+                    start: first + chrono::TimeDelta::hours(i),
+                    ok: 0,
+                    errors: 0,
+                })
+                .collect()
+        });
+        if let Some(b) = hours.iter_mut().find(|b| b.start == bucket) {
+            b.ok = ok;
+            b.errors = errors;
+        }
+    }
+    Ok(out)
 }
 
 /// One provider's usage events, newest first, keyset-paginated.

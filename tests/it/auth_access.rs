@@ -306,6 +306,11 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
     assert_eq!(body["settings"]["trading_enabled"], true);
     assert_eq!(body["settings"]["updated_by"], ADMIN_EMAIL);
     let trace = body["trace_id"].as_str().unwrap().to_owned();
+    // Any signed-in role reads it (the header shows it to everyone).
+    let (status, read) = app.as_user(&operator).trading_switch().await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["settings"]["trading_enabled"], true);
+    assert_eq!(read["settings"]["updated_by"], ADMIN_EMAIL);
 
     // Audited with the request's trace id, visible to admins only.
     let (status, audit) = app

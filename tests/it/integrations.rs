@@ -30,6 +30,10 @@ async fn without_keys_every_provider_is_unconfigured_with_a_fix(pool: PgPool) {
         assert_eq!(p["proof_of_use_count_24h"], 0);
         assert_eq!(p["last_used_at"], Value::Null);
         assert_eq!(p["error_code"], "INTEGRATION_KEY_MISSING");
+        // No breaker, no calls: live health says so, never green.
+        assert_eq!(p["health"], "NOT_CONFIGURED", "{p}");
+        assert_eq!(p["breaker_state"], Value::Null, "{p}");
+        assert_eq!(p["uptime_24h"], json!([]), "{p}");
         let missing = p["missing_env_vars"].as_array().unwrap();
         assert!(!missing.is_empty());
         let fix = p["suggested_fix"].as_str().unwrap();

@@ -207,3 +207,101 @@ async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
     assert!(message.contains("databento: breaker OPEN"), "{message}");
     assert!(message.contains("polygon: breaker OPEN"), "{message}");
 }
+
+/// One provider of `GET /api/integrations/status`.
+async fn provider(app: &TestApp, id: &str) -> Value {
+    let (code, body) = app.integrations_status().await;
+    assert_eq!(code, 200, "{body}");
+    body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn connections_show_live_health_and_an_open_breaker_is_never_connected(pool: PgPool) {
+    let (app, env) = verified_app(&pool, &["polygon"]).await;
+    let rt = app.state.runtime.clone();
+    let request = || BarsRequest {
+        instrument: Symbol::Es,
+        contract: None,
+        timeframe: Timeframe::M1,
+        from: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
+            .unwrap(),
+        to: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
+            .unwrap(),
+        ctx: CallContext::default(),
+    };
+    // Configured but never called: no proof either way.
+    let idle = provider(&app, "fred").await;
+    assert_eq!(idle["health"], "UNKNOWN", "{idle}");
+    assert_eq!(idle["breaker_state"], "CLOSED", "{idle}");
+
+    // Verified and reading: proof now.
+    rt.fetch_bars("polygon", request()).await.unwrap();
+    let p = provider(&app, "polygon").await;
+    assert_eq!(p["health"], "CONNECTED", "{p}");
+    assert_eq!(p["breaker_state"], "CLOSED");
+    assert_eq!(
+        (p["calls_15m"].as_u64(), p["ok_15m"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(p["success_rate_15m"], 1.0);
+    assert_eq!(p["last_error"], Value::Null);
+    let p = until("the read in the uptime bar", async || {
+        let p = provider(&app, "polygon").await;
+        let hours = p["uptime_24h"].as_array()?.clone();
+        (hours.len() == 24 && hours.last()?["ok"].as_i64()? >= 1).then_some(p)
+    })
+    .await;
+    assert_eq!(p["uptime_24h"][23]["errors"], 0, "{p}");
+
+    // An outage: the first failure degrades, most failing fails, three open the breaker.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
+    rt.fetch_bars("polygon", request()).await.unwrap_err();
+    let p = provider(&app, "polygon").await;
+    assert_eq!(p["health"], "DEGRADED", "{p}");
+    assert_eq!(p["last_error"]["code"], "PROVIDER_HTTP_5XX", "{p}");
+    assert!(
+        p["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{p}"
+    );
+    assert!(p["last_error"]["at"].is_string(), "{p}");
+    for _ in 0..2 {
+        rt.fetch_bars("polygon", request()).await.unwrap_err();
+    }
+    let p = provider(&app, "polygon").await;
+    assert_eq!(p["breaker_state"], "OPEN", "{p}");
+    assert_eq!(p["health"], "FAILING", "{p}");
+    // It passed verify and was used in the last 24 h: neither makes it green.
+    assert_eq!(p["connected"], true, "{p}");
+    assert!(p["proof_of_use_count_24h"].as_i64().unwrap() >= 1, "{p}");
+    rt.fetch_bars("polygon", request()).await.unwrap_err();
+    assert_eq!(provider(&app, "polygon").await["calls_refused"], 1);
+    until("the failures in the uptime bar", async || {
+        let p = provider(&app, "polygon").await;
+        (p["uptime_24h"][23]["errors"].as_i64()? >= 4).then_some(())
+    })
+    .await;
+
+    // The vendor is back and the operator resets the breaker: no proof yet, so UNKNOWN
+    // (not CONNECTED); the next successful call proves it.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", Value::Null, None).await;
+    let (code, body) = app.reset_breaker("polygon").await;
+    assert_eq!(code, 200, "{body}");
+    let p = provider(&app, "polygon").await;
+    assert_eq!(p["breaker_state"], "CLOSED", "{p}");
+    assert_eq!(p["health"], "UNKNOWN", "{p}");
+    assert_eq!(p["calls_15m"], 0, "{p}");
+    rt.fetch_bars("polygon", request()).await.unwrap();
+    let p = provider(&app, "polygon").await;
+    assert_eq!(p["health"], "CONNECTED", "{p}");
+    assert_eq!(p["success_rate_15m"], 1.0, "{p}");
+}

@@ -1,5 +1,5 @@
 // Issue 8, "Checks": log in with 2FA (codes computed here), see BLOCKED with blockers, set keys
-// via the sandbox, verify a provider, watch its card become "Connected — not yet used" and
+// via the sandbox, verify a provider, watch its card become "Connected" from live health and
 // then show proof after a fetch; Proof-of-Use and Events; kill the API mid-test and see the
 // DegradedBanner with a trace id and disabled buttons. Screenshots of each tab.
 //
@@ -79,8 +79,8 @@ test("Connections: keys set via the sandbox, Verify shows the outcome and its tr
   await expect(outcome).toContainText("ok");
   await expect(outcome).toContainText("sandbox endpoint");
   const trace = await traceIdIn(outcome);
-  // Connected, and honest about it: no use yet, so not a green "Connected".
-  await expect(card.getByTestId("connection-state")).toHaveText("Connected — not yet used");
+  // Connected, from live health: the verify is the one call in the window, and it passed.
+  await expect(card.getByTestId("connection-state")).toHaveText("Connected · 1/1 ok in 15 min (100%)");
   await expect(card.getByTestId("proof-count")).toContainText("0 successful calls");
   // The trace id shown is the one the server recorded for this verify.
   const events = await api.get("/api/system/events?code=INTEGRATION_VERIFIED&limit=5");
@@ -101,17 +101,17 @@ test("Connections: after the product fetches bars, the card shows proof of use",
   await api.post(`/api/bots/${botId}/start`);
 
   const card = providerCard("Databento");
-  const state = card.getByTestId("connection-state");
-  await expect(state).toHaveText(/^Connected · \d+ uses? in 24h$/, { timeout: 30_000 });
-  const uses = Number(/(\d+) use/.exec((await state.textContent()) ?? "")![1]);
+  await expect(card.getByTestId("connection-state")).toHaveText(/^Connected · \d+\/\d+ ok in 15 min/);
+  const proof = card.getByTestId("proof-count");
+  await expect(proof).toContainText(/^[1-9]\d* successful call/, { timeout: 30_000 });
+  const uses = Number(/(\d+) successful/.exec((await proof.textContent()) ?? "")![1]);
   expect(uses).toBeGreaterThan(0);
-  await expect(card.getByTestId("proof-count")).toContainText(`${uses} successful call`);
   await expect(card.getByTestId("last-used")).not.toContainText("never");
   // The pop-out lists the provider's latest usage events: the bot's OK bar reads.
   await card.getByRole("button", { name: "Usage events for Databento" }).click();
   const drawer = page.getByRole("dialog", { name: "Databento usage events" });
   const rows = drawer.getByRole("table", { name: "Usage events of Databento" }).getByRole("row");
-  await expect(rows.filter({ hasText: "OK" }).filter({ hasText: botId.slice(0, 8) }).first()).toBeVisible();
+  await expect(rows.filter({ hasText: "OK" }).filter({ hasText: "observatory-proof" }).first()).toBeVisible();
   await shot(page, "03-connections-proof", { fullPage: false });
   await page.keyboard.press("Escape");
   await expect(drawer).toBeHidden();
@@ -121,7 +121,7 @@ test("Proof-of-Use: the bot's bar reads are listed as usage events, with a spark
   await openTab(page, "Proof of Use");
   await page.getByRole("combobox", { name: "Provider" }).selectOption("databento");
   const rows = page.getByRole("table", { name: "Usage events" }).getByRole("row");
-  const reads = rows.filter({ hasText: "bars.fetch" }).filter({ hasText: "OK" }).filter({ hasText: botId.slice(0, 8) });
+  const reads = rows.filter({ hasText: "bars.fetch" }).filter({ hasText: "OK" }).filter({ hasText: "observatory-proof" });
   await expect(reads.first()).toBeVisible();
   // Only databento's events are listed under that filter.
   await expect(rows.filter({ hasText: "polygon" })).toHaveCount(0);

@@ -10,6 +10,7 @@ import { EventsPage } from "./features/events";
 import { BotsPage, BotDetailPage } from "./features/bots";
 import { AutonomyPage } from "./features/autonomy";
 import { AiOpsPage } from "./features/ai-ops";
+import { JobsPage } from "./features/jobs";
 import { SettingsPage } from "./features/settings";
 
 export type SearchParams = Record<string, string | undefined>;
@@ -44,6 +45,7 @@ const routeTree = rootRoute.addChildren([
     page("/bots", BotsPage),
     page("/bots/$botId", BotDetailPage),
     page("/autonomy", AutonomyPage),
+    page("/jobs", JobsPage),
     page("/ai-ops", AiOpsPage),
     page("/settings", SettingsPage),
   ]),

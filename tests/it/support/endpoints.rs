@@ -236,6 +236,10 @@ impl TestApp {
             .await
     }
 
+    pub async fn trading_switch(&self) -> Reply {
+        self.call("GET", "/api/system/trading-switch", None).await
+    }
+
     pub async fn set_trading_switch(&self, body: Value) -> Reply {
         self.call("POST", "/api/system/trading-switch", Some(body))
             .await

@@ -1048,7 +1048,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The trading switch's state (who changed it last, and when). */
+        get: operations["get_trading_switch"];
         put?: never;
         /** Turns live trading on or off globally. */
         post: operations["set_trading_switch"];
@@ -2829,6 +2830,14 @@ export interface components {
             /** @description Required when activating. */
             reason?: string | null;
         };
+        /** @description A failed provider call. */
+        LastCallError: {
+            /** Format: date-time */
+            at: string;
+            code: string;
+            /** @description Secrets redacted. */
+            message?: string | null;
+        };
         /** @description Latency percentiles (ms, interpolated) of the calls that reached the vendor. */
         LatencyMs: {
             /** Format: double */
@@ -2838,6 +2847,11 @@ export interface components {
             /** Format: double */
             p99: number;
         };
+        /**
+         * @description A provider's live health from its breaker and last 15 minutes of calls: CONNECTED only with proof (breaker CLOSED, success rate >= 90%, newest call ok); UNKNOWN without calls.
+         * @enum {string}
+         */
+        LiveHealth: "CONNECTED" | "DEGRADED" | "FAILING" | "UNKNOWN" | "NOT_CONFIGURED";
         LoggedOut: {
             logged_out: boolean;
         };
@@ -3193,6 +3207,14 @@ export interface components {
         };
         /** @description One provider on the status page (SPEC §5). */
         ProviderStatus: {
+            breaker_state?: components["schemas"]["BreakerState"] | null;
+            /** @description Calls that counted in the last 15 minutes (successes and the provider's failures). */
+            calls_15m: number;
+            /**
+             * Format: int64
+             * @description Calls the open breaker refused since this process started (no vendor request made).
+             */
+            calls_refused: number;
             category: components["schemas"]["Category"];
             /** @description Every required variable is set and the endpoint is usable. */
             configured: boolean;
@@ -3202,8 +3224,15 @@ export interface components {
              */
             connected?: boolean | null;
             error_code?: components["schemas"]["ErrorCode"] | null;
+            /**
+             * @description Live health now, from the breaker and the calls of the last 15 minutes only (a passed
+             *     verify or a 24 h count is no proof of now): CONNECTED only with the breaker CLOSED, a
+             *     success rate of 90% or more and the newest call succeeding; UNKNOWN without calls.
+             */
+            health: components["schemas"]["LiveHealth"];
             id: string;
             label: string;
+            last_error?: components["schemas"]["LastCallError"] | null;
             last_error_code_24h?: string | null;
             /**
              * Format: date-time
@@ -3213,6 +3242,7 @@ export interface components {
             /** Format: date-time */
             last_verified_at?: string | null;
             missing_env_vars: string[];
+            ok_15m: number;
             optional_env_vars: string[];
             /**
              * Format: int64
@@ -3222,8 +3252,18 @@ export interface components {
             required_env_vars: string[];
             /** @description The endpoint is not the vendor's official host; never usable for LIVE. */
             sandbox: boolean;
+            /**
+             * Format: double
+             * @description `ok_15m / calls_15m`, 0–1; null without calls.
+             */
+            success_rate_15m?: number | null;
             suggested_fix?: string | null;
             supports_verify: boolean;
+            /**
+             * @description Calls per hour over the last 24 hours, oldest first (the uptime bar); empty when the
+             *     provider has no usage in that time.
+             */
+            uptime_24h: components["schemas"]["UptimeBucket"][];
             verify_outcome?: components["schemas"]["Outcome"] | null;
         };
         ProviderUsageSeries: {
@@ -3632,6 +3672,18 @@ export interface components {
         };
         UpdatedUser: {
             user: components["schemas"]["UserView"];
+        };
+        /** @description One hour of a provider's calls, for the uptime bar: ERROR events count refused calls too. */
+        UptimeBucket: {
+            /** Format: int64 */
+            errors: number;
+            /** Format: int64 */
+            ok: number;
+            /**
+             * Format: date-time
+             * @description Start of the hour (UTC).
+             */
+            start: string;
         };
         /** @description One bucket `[start, start + bucket_seconds)` of one provider. */
         UsageBucket: {
@@ -8492,6 +8544,70 @@ export interface operations {
             };
         };
     };
+    get_trading_switch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SettingsBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     set_trading_switch: {
         parameters: {
             query?: never;
@@ -9062,6 +9178,7 @@ export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["sc
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
+export const liveHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveHealth"]> = ["CONNECTED", "DEGRADED", "FAILING", "UNKNOWN", "NOT_CONFIGURED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
 export const nodeStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NodeState"]> = ["ALIVE", "DEAD", "DRAINING", "STOPPED"];
 export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];

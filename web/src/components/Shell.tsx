@@ -1,11 +1,12 @@
 import { useEffect, useState } from "react";
 import { Link, Outlet, useNavigate, useRouterState } from "@tanstack/react-router";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Activity, Bot, Cpu, Gauge, LayoutDashboard, LogOut, Moon, Plug, Settings, ShieldCheck, Sun, Zap } from "lucide-react";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Activity, Bot, Cpu, Gauge, LayoutDashboard, ListChecks, LogOut, Moon, Plug, Settings, ShieldCheck, Sun } from "lucide-react";
 import { api, unwrap } from "../api/client";
 import { isApiError } from "../api/errors";
 import { useMe } from "../queries/auth";
-import { killSwitchQuery, useSystemStatus } from "../queries/status";
+import { useSystemStatus } from "../queries/status";
+import { KillSwitchControl, TradingSwitchControl } from "../features/controls/SystemSwitches";
 import { currentTheme, setTheme, type Theme } from "../lib/theme";
 import { Badge, systemStatusTone } from "./Badge";
 import { Button } from "./Button";
@@ -18,6 +19,7 @@ const NAV = [
   { to: "/events", label: "Events", icon: Activity },
   { to: "/bots", label: "Bots", icon: Bot },
   { to: "/autonomy", label: "Autonomy", icon: Gauge },
+  { to: "/jobs", label: "Jobs", icon: ListChecks },
   { to: "/ai-ops", label: "AI Ops", icon: Cpu },
   { to: "/settings", label: "Settings", icon: Settings },
 ] as const;
@@ -35,20 +37,6 @@ function StatusPill() {
         {stale && " (stale)"}
       </Badge>
     </Link>
-  );
-}
-
-function KillSwitchState() {
-  const ks = useQuery(killSwitchQuery);
-  if (ks.isPending) return null;
-  if (ks.isError && !ks.data) return <Badge tone="bad">Kill switch: unknown</Badge>;
-  const active = ks.data?.kill_switch.active;
-  return (
-    <Badge tone={active ? "bad" : "neutral"} title={active ? "All trading is halted by the global kill switch" : "The global kill switch is off"}>
-      <Zap size={12} aria-hidden />
-      Kill switch {active ? "ON" : "off"}
-      {ks.isError && " (stale)"}
-    </Badge>
   );
 }
 
@@ -115,9 +103,10 @@ export function Shell() {
       </nav>
       <div className="flex min-w-0 flex-1 flex-col">
         <header className="sticky top-0 z-30 border-b border-line bg-surface">
-          <div className="flex items-center gap-3 px-4 py-2">
+          <div className="flex flex-wrap items-center gap-3 px-4 py-2">
             <StatusPill />
-            <KillSwitchState />
+            <KillSwitchControl />
+            <TradingSwitchControl />
             <div className="ml-auto flex items-center gap-2">
               <ThemeToggle />
               <UserMenu />

@@ -1,6 +1,7 @@
-// /api/integrations/*: every provider's configuration, connection and proof of use, its
-// verify, and its latest usage events — plus the one wording of a provider's connection state
-// that every screen uses ("Connected" is never green without proof of use).
+// /api/integrations/*: every provider's configuration, live health and proof of use, its
+// verify, its breaker reset, and its latest usage events — plus the one wording of a
+// provider's connection state that every screen uses ("Connected" is green only from live
+// health: breaker CLOSED and recent calls succeeding).
 import { queryOptions, useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
@@ -41,6 +42,11 @@ export function verifyProvider(providerId: string): Promise<VerifyAnswer> {
   return unwrap(api.POST("/api/integrations/verify", { body: { provider_id: providerId } }));
 }
 
+/** POST /api/integrations/{id}/breaker/reset: closes the provider's breaker (operator role). */
+export function resetProviderBreaker(id: string) {
+  return unwrap(api.POST("/api/integrations/{id}/breaker/reset", { params: { path: { id } } }));
+}
+
 /** Display order and names of the registry's categories. */
 export const CATEGORIES: { id: Category; label: string; about: string }[] = [
   { id: "market_data", label: "Market data", about: "Bars and quotes the bots trade on" },
@@ -50,33 +56,67 @@ export const CATEGORIES: { id: Category; label: string; about: string }[] = [
   { id: "infra", label: "Infrastructure", about: "Cache and notifications" },
 ];
 
+export type LiveHealth = components["schemas"]["LiveHealth"];
+export type UptimeBucket = components["schemas"]["UptimeBucket"];
+
 export interface ConnectionState {
-  /** "Not configured", "Connected — not yet used", "Connected · 3 uses in 24h", … */
+  /** "Connected · 100% ok in 15 min", "Failing · breaker OPEN", "Not configured", … */
   label: string;
   tone: Tone;
   /** Stable id for tests and styling. */
-  kind: "not-configured" | "not-connected" | "connected-unused" | "connected-used" | "unverified" | "unverifiable";
+  kind:
+    | "not-configured"
+    | "connected"
+    | "connected-verify-failed"
+    | "degraded"
+    | "failing"
+    | "idle-verified"
+    | "not-connected"
+    | "unverified"
+    | "unverifiable";
 }
 
-function uses(n: number): string {
-  return `${n} use${n === 1 ? "" : "s"} in 24h`;
+/** "87%" (whole percent; one decimal between 99 and 100 so 99.6% never reads as 100%). */
+export function percent(rate: number): string {
+  const pct = rate * 100;
+  if (pct > 99 && pct < 100) return `${pct.toFixed(1)}%`;
+  return `${Math.round(pct)}%`;
+}
+
+/** "3/4 ok in 15 min (75%)". */
+export function recentCalls(p: ProviderStatus): string {
+  if (p.calls_15m === 0) return "no calls in 15 min";
+  const rate = p.success_rate_15m === null || p.success_rate_15m === undefined ? "" : ` (${percent(p.success_rate_15m)})`;
+  return `${p.ok_15m}/${p.calls_15m} ok in 15 min${rate}`;
 }
 
 /**
- * A provider's connection in words, from what the API proves: green only when the latest
- * verify passed at the current endpoint AND successful calls happened in the last 24 h.
+ * A provider's connection in words, from its live health (the server's one verdict: breaker
+ * and the last 15 minutes of calls). Green only for CONNECTED; an open breaker or failing calls
+ * are red whatever the latest verify or the 24 h use count say. Without recent calls the
+ * latest verify is shown for what it is: a past proof, never green.
  */
 export function connectionState(p: ProviderStatus): ConnectionState {
-  if (!p.configured) return { kind: "not-configured", label: "Not configured", tone: "neutral" };
-  if (p.connected === false) return { kind: "not-connected", label: "Not connected", tone: "bad" };
-  if (p.connected === true) {
-    return p.proof_of_use_count_24h > 0
-      ? { kind: "connected-used", label: `Connected · ${uses(p.proof_of_use_count_24h)}`, tone: "ok" }
-      : { kind: "connected-unused", label: "Connected — not yet used", tone: "info" };
+  switch (p.health) {
+    case "NOT_CONFIGURED":
+      return { kind: "not-configured", label: "Not configured", tone: "neutral" };
+    case "FAILING":
+      return p.breaker_state && p.breaker_state !== "CLOSED"
+        ? { kind: "failing", label: `Failing · breaker ${p.breaker_state}`, tone: "bad" }
+        : { kind: "failing", label: `Failing · ${recentCalls(p)}`, tone: "bad" };
+    case "DEGRADED":
+      return { kind: "degraded", label: `Degraded · ${recentCalls(p)}`, tone: "warn" };
+    case "CONNECTED":
+      return p.connected === false
+        ? { kind: "connected-verify-failed", label: `Calls succeed · latest verify failed`, tone: "warn" }
+        : { kind: "connected", label: `Connected · ${recentCalls(p)}`, tone: "ok" };
+    case "UNKNOWN":
+      break;
   }
-  // connected is null: never verified at this endpoint, or the vendor cannot prove a key.
-  const used = p.proof_of_use_count_24h > 0 ? ` · ${uses(p.proof_of_use_count_24h)}` : "";
+  // No recent calls: only the latest verify speaks, and it is not proof of now.
+  if (p.connected === false) return { kind: "not-connected", label: "Not connected", tone: "bad" };
+  if (p.connected === true) return { kind: "idle-verified", label: "Verified · no calls in 15 min", tone: "info" };
   return p.verify_outcome === "unverifiable"
-    ? { kind: "unverifiable", label: `Key cannot be verified${used}`, tone: "neutral" }
-    : { kind: "unverified", label: `Not verified yet${used}`, tone: "warn" };
+    ? { kind: "unverifiable", label: "Key cannot be verified", tone: "neutral" }
+    : { kind: "unverified", label: "Not verified yet", tone: "warn" };
 }

@@ -21,3 +21,28 @@ export const killSwitchQuery = queryOptions({
   refetchInterval: POLL.fast,
   meta: { critical: true, label: "Kill switch" },
 });
+
+/** GET /api/system/trading-switch: the global trading switch shown in the shell. */
+export const tradingSwitchQuery = queryOptions({
+  queryKey: ["/api/system/trading-switch"],
+  queryFn: () => unwrap(api.GET("/api/system/trading-switch")),
+  refetchInterval: POLL.normal,
+  meta: { critical: true, label: "Trading switch" },
+});
+
+/** POST /api/auth/step-up with an authenticator code (the session and its CSRF cookie rotate). */
+function stepUpWith(code: string) {
+  return unwrap(api.POST("/api/auth/step-up", { body: { code: code.replace(/\s+/g, "") } }));
+}
+
+/** POST /api/system/kill-switch (admin, recent step-up: `code` steps up first). */
+export async function setKillSwitch(req: { active: boolean; reason?: string; code?: string }) {
+  if (req.code) await stepUpWith(req.code);
+  return unwrap(api.POST("/api/system/kill-switch", { body: { active: req.active, reason: req.reason ?? null } }));
+}
+
+/** POST /api/system/trading-switch (admin, recent step-up: `code` steps up first). */
+export async function setTradingSwitch(req: { enabled: boolean; code?: string }) {
+  if (req.code) await stepUpWith(req.code);
+  return unwrap(api.POST("/api/system/trading-switch", { body: { enabled: req.enabled } }));
+}

@@ -1,4 +1,17 @@
 // The msw server every unit test shares; tests add handlers with server.use(...).
+import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 
-export const server = setupServer();
+/**
+ * Defaults every test keeps (a test's own `server.use` handlers come first): the bot-name
+ * lookup (GET /api/bots?limit=500) knows no bots, so ids show as ids.
+ */
+const defaults = [
+  http.get("*/api/bots", ({ request }) =>
+    new URL(request.url).searchParams.get("limit") === "500"
+      ? HttpResponse.json({ success: true, trace_id: "0".repeat(32), items: [], next_cursor: null })
+      : undefined,
+  ),
+];
+
+export const server = setupServer(...defaults);

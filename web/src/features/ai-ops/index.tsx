@@ -10,9 +10,11 @@ import { aiOpsSeriesQuery, aiOpsSummaryQuery, windowOf, WINDOWS } from "../../qu
 import { SeriesCharts } from "./SeriesCharts";
 import { SummaryTable } from "./SummaryTable";
 import { Totals } from "./Totals";
+import { useTitle } from "../../lib/title";
 
 /** AI Ops: per LLM provider calls, errors and latency over a window (`?window=1h|24h|7d`). */
 export function AiOpsPage() {
+  useTitle("AI Ops");
   const search = useSearch({ strict: false }) as SearchParams;
   const navigate = useNavigate();
   const win = windowOf(search.window);

@@ -12,6 +12,7 @@ import { CodeStep, type CodeMode } from "./CodeStep";
 import { LoginError, ThrottledNotice } from "./LoginError";
 import { PasswordStep } from "./PasswordStep";
 import { useRetryCountdown } from "./useRetryCountdown";
+import { useTitle } from "../../lib/title";
 
 type Step = { kind: "password" } | { kind: "code"; tempToken: string; email: string };
 
@@ -24,6 +25,7 @@ function asApiError(e: unknown): ApiError {
 }
 
 export function LoginPage() {
+  useTitle("Sign in");
   const search = useSearch({ strict: false }) as Record<string, string | undefined>;
   const navigate = useNavigate();
   const client = useQueryClient();

@@ -22,6 +22,7 @@ import { usePatchSearch, useSearchParams } from "../bots/traces/search";
 import { botStatusTone } from "../bots/traces/verdict";
 import { AutonomyCompact } from "./AutonomyScore";
 import { TierBadge } from "./TierBadge";
+import { useTitle } from "../../lib/title";
 
 export const BOTS_PAGE = 25;
 
@@ -255,6 +256,7 @@ function ScoreError({ error }: { error: unknown }) {
 
 /** /autonomy: tier counts and the per-bot quick list. */
 export function AutonomyPage() {
+  useTitle("Autonomy");
   return (
     <div className="flex flex-col gap-4">
       <header>

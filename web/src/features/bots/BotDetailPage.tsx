@@ -21,6 +21,7 @@ import { OrdersTable } from "./OrdersTable";
 import { PositionCard } from "./PositionCard";
 import { TradesTable } from "./TradesTable";
 import { useSearchParams } from "./search";
+import { useTitle } from "../../lib/title";
 
 /** Route component for /bots/$botId. */
 export function BotDetailPage() {
@@ -125,6 +126,7 @@ function TracesSection({ botId, tab, onTab, focus }: { botId: string; tab: Tab; 
 
 export function BotDetail({ botId }: { botId: string }) {
   const query = useQuery(botQuery(botId));
+  useTitle(query.data ? `${query.data.bot.name} · Bot` : "Bot");
   const [search, setSearch] = useSearchParams();
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {

@@ -18,6 +18,7 @@ import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
 import { dec, pnlClass, usd } from "./format";
 import { NewBotForm } from "./NewBotForm";
 import { useSearchParams } from "./search";
+import { useTitle } from "../../lib/title";
 
 /** Today's PnL = realized (net, closed today) + unrealized (open position at the mark). */
 export function todayPnl(summary: BotSummary): { total: number | null; realized: number | null; why: string | null } {
@@ -175,6 +176,7 @@ function BotRow({ item, now }: { item: BotListItem; now: number }) {
 }
 
 export function BotsPage() {
+  useTitle("Bots");
   const [search, setSearch] = useSearchParams();
   const filter = { stage: search.stage, status: search.status, symbol: search.symbol, cursor: search.cursor };
   const query = useQuery(botsQuery(filter));

@@ -13,7 +13,7 @@ import { parseTime } from "../../lib/time";
 import { useMe } from "../../queries/auth";
 import { killSwitchQuery } from "../../queries/status";
 import { needsStepUp, oneOf, stageRank, useLifecycle, type Bot, type LifecycleAction, type Stage } from "../../queries/bots";
-import { ActionError } from "./ActionError";
+import { ActionError } from "../../components/ActionError";
 import { ACTION_LABEL, actionGate, stageChoices, type GateContext } from "./lifecycle";
 
 const STAGE_NEEDS: Record<string, string> = {

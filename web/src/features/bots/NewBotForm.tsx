@@ -7,7 +7,7 @@ import { Button } from "../../components/Button";
 import { Drawer } from "../../components/Drawer";
 import { isApiError } from "../../api/errors";
 import { oneOf, SYMBOLS, TIMEFRAMES, useCreateBot, type CreateBotBody, type Instrument, type Timeframe } from "../../queries/bots";
-import { ActionError } from "./ActionError";
+import { ActionError } from "../../components/ActionError";
 
 /** Strategy kinds and their params with the defaults the form starts from (src/domain/strategy_config.rs). */
 export const STRATEGIES = {

@@ -48,7 +48,8 @@ export function PositionCard({ botId, symbol, summary }: { botId: string; symbol
               {!position || qty === 0 ? (
                 <span data-testid="position-qty">Flat</span>
               ) : (
-                <span data-testid="position-qty" className={qty > 0 ? "text-ok" : "text-bad"}>
+                // A direction, not a verdict: neutral (severity colours are for severity only).
+                <span data-testid="position-qty">
                   {qty > 0 ? "Long" : "Short"} {Math.abs(qty)} {symbol}
                 </span>
               )}

@@ -1,17 +1,20 @@
-import { CheckCircle2, CircleDashed, CircleSlash, HelpCircle, PlugZap, XCircle } from "lucide-react";
+import { AlertTriangle, CheckCircle2, CircleDashed, CircleSlash, HelpCircle, PlugZap, XCircle } from "lucide-react";
 import { Badge } from "../../components/Badge";
 import { connectionState, type ProviderStatus } from "../../queries/integrations";
 
 const ICONS = {
   "not-configured": CircleSlash,
   "not-connected": XCircle,
-  "connected-unused": PlugZap,
-  "connected-used": CheckCircle2,
+  connected: CheckCircle2,
+  "connected-verify-failed": AlertTriangle,
+  degraded: AlertTriangle,
+  failing: XCircle,
+  "idle-verified": PlugZap,
   unverified: CircleDashed,
   unverifiable: HelpCircle,
 } as const;
 
-/** The provider's connection state in words (green only with proof of use). */
+/** The provider's connection state in words (green only from live health). */
 export function ConnectionBadge({ provider }: { provider: ProviderStatus }) {
   const state = connectionState(provider);
   const Icon = ICONS[state.kind];

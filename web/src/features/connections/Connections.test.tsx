@@ -4,7 +4,7 @@ import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
-import { connectionState, type ProviderStatus } from "../../queries/integrations";
+import { connectionState, percent, type ProviderStatus } from "../../queries/integrations";
 import { ConnectionsPage } from ".";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -27,13 +27,39 @@ function provider(over: Partial<ProviderStatus> & Pick<ProviderStatus, "id" | "l
     supports_verify: true,
     error_code: null,
     suggested_fix: null,
+    health: over.configured === false ? "NOT_CONFIGURED" : "UNKNOWN",
+    breaker_state: over.configured === false ? null : "CLOSED",
+    calls_15m: 0,
+    ok_15m: 0,
+    success_rate_15m: null,
+    calls_refused: 0,
+    last_error: null,
+    uptime_24h: [],
     ...over,
   };
 }
 
+const hours = (ok: number, errors: number) =>
+  Array.from({ length: 24 }, (_, i) => ({ start: new Date(Date.UTC(2026, 11, 3, i)).toISOString(), ok: i === 23 ? ok : 0, errors: i === 23 ? errors : 0 }));
+
 const providers: ProviderStatus[] = [
   provider({ id: "databento", label: "Databento", category: "market_data", connected: true, verify_outcome: "ok", last_verified_at: recent }),
-  provider({ id: "polygon", label: "Polygon", category: "market_data", connected: true, sandbox: true, verify_outcome: "ok", last_verified_at: recent, last_used_at: recent, proof_of_use_count_24h: 12 }),
+  provider({
+    id: "polygon",
+    label: "Polygon",
+    category: "market_data",
+    connected: true,
+    sandbox: true,
+    verify_outcome: "ok",
+    last_verified_at: recent,
+    last_used_at: recent,
+    proof_of_use_count_24h: 12,
+    health: "CONNECTED",
+    calls_15m: 4,
+    ok_15m: 4,
+    success_rate_15m: 1,
+    uptime_24h: hours(12, 0),
+  }),
   provider({
     id: "ironbeam",
     label: "Ironbeam",
@@ -78,14 +104,39 @@ const card = (id: string) => screen.getByTestId(`provider-${id}`);
 const stateOf = (id: string) => within(card(id)).getByTestId("connection-state");
 
 describe("connectionState", () => {
-  it("is green only with a passed verify and proof of use", () => {
-    const base = providers[0]!;
-    expect(connectionState({ ...base, connected: true, proof_of_use_count_24h: 0 })).toMatchObject({ label: "Connected — not yet used", tone: "info" });
-    expect(connectionState({ ...base, connected: true, proof_of_use_count_24h: 1 })).toMatchObject({ label: "Connected · 1 use in 24h", tone: "ok" });
-    expect(connectionState({ ...base, connected: null, proof_of_use_count_24h: 3 })).toMatchObject({ label: "Not verified yet · 3 uses in 24h", tone: "warn" });
+  const base = providers[0]!;
+  it("is green only from live health: breaker CLOSED and recent calls succeeding", () => {
+    expect(connectionState({ ...base, health: "CONNECTED", calls_15m: 4, ok_15m: 4, success_rate_15m: 1 })).toMatchObject({
+      label: "Connected · 4/4 ok in 15 min (100%)",
+      tone: "ok",
+    });
+    // A passed verify and plenty of use in 24 h do not make an open breaker green.
+    const open = connectionState({ ...base, health: "FAILING", breaker_state: "OPEN", connected: true, proof_of_use_count_24h: 346 });
+    expect(open).toMatchObject({ kind: "failing", label: "Failing · breaker OPEN", tone: "bad" });
+    expect(connectionState({ ...base, health: "FAILING", breaker_state: "HALF_OPEN" })).toMatchObject({ label: "Failing · breaker HALF_OPEN", tone: "bad" });
+    expect(connectionState({ ...base, health: "FAILING", calls_15m: 3, ok_15m: 1, success_rate_15m: 1 / 3 })).toMatchObject({
+      label: "Failing · 1/3 ok in 15 min (33%)",
+      tone: "bad",
+    });
+    expect(connectionState({ ...base, health: "DEGRADED", calls_15m: 10, ok_15m: 8, success_rate_15m: 0.8 })).toMatchObject({
+      label: "Degraded · 8/10 ok in 15 min (80%)",
+      tone: "warn",
+    });
+    expect(connectionState({ ...base, health: "CONNECTED", connected: false })).toMatchObject({ kind: "connected-verify-failed", tone: "warn" });
+  });
+
+  it("without recent calls shows the latest verify for what it is, never green", () => {
+    expect(connectionState({ ...base, connected: true, proof_of_use_count_24h: 9 })).toMatchObject({ label: "Verified · no calls in 15 min", tone: "info" });
+    expect(connectionState({ ...base, connected: null })).toMatchObject({ label: "Not verified yet", tone: "warn" });
     expect(connectionState({ ...base, connected: null, verify_outcome: "unverifiable" })).toMatchObject({ label: "Key cannot be verified", tone: "neutral" });
     expect(connectionState({ ...base, connected: false })).toMatchObject({ label: "Not connected", tone: "bad" });
-    expect(connectionState({ ...base, configured: false, connected: false, proof_of_use_count_24h: 5 })).toMatchObject({ label: "Not configured" });
+    expect(connectionState({ ...base, health: "NOT_CONFIGURED", configured: false, connected: false, proof_of_use_count_24h: 5 })).toMatchObject({ label: "Not configured" });
+  });
+
+  it("never rounds a failing rate up to 100%", () => {
+    expect(percent(0.996)).toBe("99.6%");
+    expect(percent(1)).toBe("100%");
+    expect(percent(2 / 3)).toBe("67%");
   });
 });
 
@@ -100,13 +151,15 @@ describe("ConnectionsPage", () => {
     expect(screen.getByRole("region", { name: /Execution/ })).toHaveTextContent("Ironbeam");
     expect(screen.getByRole("region", { name: /LLM/ })).toHaveTextContent("Anthropic");
 
-    // Verified but never used: not green.
-    expect(stateOf("databento")).toHaveTextContent("Connected — not yet used");
+    // Verified but no recent calls: not green.
+    expect(stateOf("databento")).toHaveTextContent("Verified · no calls in 15 min");
     expect(stateOf("databento").parentElement).not.toHaveClass("text-ok");
     expect(within(card("databento")).getByTestId("last-used")).toHaveTextContent("never");
-    // Verified and used: green, with the count and last use.
-    expect(stateOf("polygon")).toHaveTextContent("Connected · 12 uses in 24h");
+    // Live calls succeeding: green, with the rate, the breaker, the count and last use.
+    expect(stateOf("polygon")).toHaveTextContent("Connected · 4/4 ok in 15 min (100%)");
     expect(stateOf("polygon").parentElement).toHaveClass("text-ok");
+    expect(within(card("polygon")).getByTestId("breaker-state")).toHaveTextContent("CLOSED");
+    expect(within(card("polygon")).getByRole("img", { name: /Polygon, last 24 h: 12 ok and 0 failed calls/ })).toBeInTheDocument();
     expect(within(card("polygon")).getByTestId("last-used")).toHaveTextContent(/1 min ago/);
     expect(within(card("polygon")).getByTestId("proof-count")).toHaveTextContent("12 successful calls");
     expect(within(card("databento")).getByTestId("proof-count")).toHaveTextContent("0 successful calls");
@@ -130,8 +183,9 @@ describe("ConnectionsPage", () => {
     expect(unconfigured).toBeDisabled();
     expect(unconfigured.title).toBe("Not configured: set ANTHROPIC_API_KEY first");
     expect(screen.getByTestId("connections-summary")).toHaveTextContent("4providers");
-    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1connected with proof of use");
-    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1connected, not yet used");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1connected (live)");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("2no recent calls");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("0breakers open");
   });
 
   it("says why there is nothing when the registry is empty", async () => {
@@ -169,7 +223,7 @@ describe("ConnectionsPage", () => {
     fail = true;
     await client.refetchQueries({ queryKey: ["/api/integrations/status"] });
     expect(await screen.findByText(/Showing the last good list/)).toBeInTheDocument();
-    expect(stateOf("polygon")).toHaveTextContent("Connected · 12 uses in 24h");
+    expect(stateOf("polygon")).toHaveTextContent("Connected · 4/4 ok in 15 min (100%)");
     const verify = within(card("databento")).getByRole("button", { name: "Verify" });
     expect(verify).toBeDisabled();
     expect(verify.title).toContain("DATABASE_UNAVAILABLE");
@@ -281,10 +335,10 @@ describe("ConnectionsPage", () => {
     expect(rows[1]).toHaveTextContent("bars.fetch");
     expect(rows[1]).toHaveTextContent("OK");
     expect(rows[1]).toHaveTextContent("84 ms");
-    expect(within(rows[1]!).getByRole("link", { name: "0b6f3c1e" })).toBeInTheDocument();
+    expect(within(rows[1]!).getByRole("link", { name: "0b6f3c1e…" })).toHaveAttribute("title", "Bot id 0b6f3c1e-1111-4a57-9d59-8f1f6f2b8a10");
     expect(rows[2]).toHaveTextContent("VERIFY");
     expect(rows[2]).toHaveTextContent("RATE_LIMITED");
-    expect(within(dialog).getByText("Connected · 12 uses in 24h")).toBeInTheDocument();
+    expect(within(dialog).getByText("Connected · 4/4 ok in 15 min (100%)")).toBeInTheDocument();
     await u.keyboard("{Escape}");
     await waitFor(() => expect(screen.queryByRole("dialog")).not.toBeInTheDocument());
     expect(router.state.location.search).not.toHaveProperty("provider");
@@ -303,5 +357,113 @@ describe("ConnectionsPage", () => {
     expect(router.state.location.search).toMatchObject({ provider: "databento" });
     expect(await within(dialog).findByText("No usage recorded yet")).toBeInTheDocument();
     expect(within(dialog).getByText(/none has happened yet\. Run Verify/)).toBeInTheDocument();
+  });
+
+  const failing = provider({
+    id: "databento",
+    label: "Databento",
+    category: "market_data",
+    connected: true,
+    verify_outcome: "ok",
+    last_verified_at: recent,
+    last_used_at: recent,
+    proof_of_use_count_24h: 346,
+    health: "FAILING",
+    breaker_state: "OPEN",
+    calls_15m: 3,
+    ok_15m: 0,
+    success_rate_15m: 0,
+    calls_refused: 7,
+    last_error: { code: "PROVIDER_HTTP_5XX", message: "502 Bad Gateway from hist.databento.com", at: recent },
+    uptime_24h: hours(340, 10),
+  });
+
+  it("shows an open breaker red with its rate, last error and refusals, never Connected", async () => {
+    server.use(me("operator"), statusOk([failing]));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    await screen.findByTestId("provider-databento");
+    expect(stateOf("databento")).toHaveTextContent("Failing · breaker OPEN");
+    expect(stateOf("databento").parentElement).toHaveClass("text-bad");
+    expect(card("databento")).not.toHaveTextContent(/Connected/);
+    expect(within(card("databento")).getByTestId("breaker-state")).toHaveTextContent("OPEN");
+    expect(within(card("databento")).getByTestId("success-rate")).toHaveTextContent("0/3 ok in 15 min (0%)");
+    expect(within(card("databento")).getByTestId("success-rate")).toHaveTextContent("7 refused by the open breaker");
+    expect(within(card("databento")).getByTestId("last-error")).toHaveTextContent("PROVIDER_HTTP_5XX");
+    expect(within(card("databento")).getByTestId("last-error")).toHaveTextContent("502 Bad Gateway");
+    expect(within(card("databento")).getByTestId("uptime-bar").lastElementChild).toHaveAttribute("data-tone", "warn");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1breakers open");
+  });
+
+  it("resets a breaker after a confirmation that says what the server does, then refreshes", async () => {
+    let resets = 0;
+    let healed = false;
+    server.use(
+      me("operator"),
+      http.get("*/api/integrations/status", () =>
+        HttpResponse.json(ok({ providers: [healed ? { ...failing, health: "UNKNOWN", breaker_state: "CLOSED", calls_15m: 0, ok_15m: 0, success_rate_15m: null } : failing] })),
+      ),
+      http.get("*/api/system/status", () => HttpResponse.json(ok({}))),
+      http.post("*/api/integrations/databento/breaker/reset", () => {
+        resets += 1;
+        healed = true;
+        return HttpResponse.json(ok({ scope: "provider:databento", state: "CLOSED", failures_in_window: 0 }));
+      }),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const reset = await waitFor(() => {
+      const b = within(card("databento")).getByRole("button", { name: "Reset breaker" });
+      expect(b).toBeEnabled();
+      return b;
+    });
+    await u.click(reset);
+    const dialog = screen.getByRole("alertdialog", { name: "Reset Databento's circuit breaker" });
+    expect(dialog).toHaveTextContent("goes from OPEN to CLOSED");
+    expect(dialog).toHaveTextContent("7 were refused while it was open");
+    expect(dialog).toHaveTextContent("3 failures within 30 minutes open it again");
+    expect(resets).toBe(0);
+    await u.click(within(dialog).getByRole("button", { name: "Reset breaker" }));
+    await waitFor(() => expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument());
+    expect(resets).toBe(1);
+    // No proof yet after the reset: not green.
+    await waitFor(() => expect(stateOf("databento")).toHaveTextContent("Verified · no calls in 15 min"));
+    expect(within(card("databento")).getByRole("button", { name: "Reset breaker" })).toBeDisabled();
+  });
+
+  it("shows a refused reset's code and fix in the dialog", async () => {
+    server.use(
+      me("operator"),
+      statusOk([failing]),
+      http.post("*/api/integrations/databento/breaker/reset", () =>
+        HttpResponse.json(apiError("REQUEST_TIMEOUT", "databento breaker reset did not finish in time", VERIFY_TRACE, "Retry in a moment."), {
+          status: 408,
+          headers: { "x-trace-id": VERIFY_TRACE },
+        }),
+      ),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const reset = await waitFor(() => {
+      const b = within(card("databento")).getByRole("button", { name: "Reset breaker" });
+      expect(b).toBeEnabled();
+      return b;
+    });
+    await u.click(reset);
+    const dialog = screen.getByRole("alertdialog");
+    await u.click(within(dialog).getByRole("button", { name: "Reset breaker" }));
+    const error = await within(dialog).findByTestId("action-error");
+    expect(error).toHaveTextContent("REQUEST_TIMEOUT");
+    expect(error).toHaveTextContent("Fix: Retry in a moment.");
+    expect(error.querySelector(`[data-trace-id="${VERIFY_TRACE}"]`)).not.toBeNull();
+  });
+
+  it("disables Reset breaker for a viewer and says why", async () => {
+    server.use(me("viewer"), statusOk([failing]));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    await screen.findByTestId("provider-databento");
+    await waitFor(() =>
+      expect(within(card("databento")).getByRole("button", { name: "Reset breaker" })).toHaveAttribute("title", "Reset needs the operator role; you are signed in as viewer"),
+    );
+    expect(within(card("databento")).getByRole("button", { name: "Reset breaker" })).toBeDisabled();
   });
 });

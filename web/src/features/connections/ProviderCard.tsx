@@ -1,11 +1,15 @@
+import { useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ListTree, RefreshCw } from "lucide-react";
+import { ListTree, RefreshCw, RotateCcw } from "lucide-react";
+import { ActionError } from "../../components/ActionError";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { cn } from "../../lib/cn";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { verifyProvider, type ProviderStatus } from "../../queries/integrations";
+import { recentCalls, resetProviderBreaker, verifyProvider, type ProviderStatus } from "../../queries/integrations";
 import { ConnectionBadge } from "./ConnectionBadge";
+import { UptimeBar } from "./UptimeBar";
 import { VerifyOutcome } from "./VerifyOutcome";
 
 /** "2 min ago" with the exact time as its tooltip, or `never` (explained by `neverTitle`). */
@@ -24,16 +28,102 @@ function verifyReason(p: ProviderStatus, pageReason: string | null): string | nu
   return null;
 }
 
+/** Why this provider's breaker cannot be reset right now, or null. */
+function resetReason(p: ProviderStatus, pageReason: string | null): string | null {
+  if (pageReason) return pageReason;
+  if (!p.configured) return "Not configured: no breaker runs for it";
+  if (!p.breaker_state) return "No breaker runs for it in this process";
+  if (p.breaker_state === "CLOSED") return "The breaker is CLOSED: calls already pass";
+  return null;
+}
+
+/** The latest failed call: code, the vendor's words, when. */
+function LastError({ p }: { p: ProviderStatus }) {
+  if (p.last_error) {
+    return (
+      <span className="flex flex-col">
+        <span>
+          <span className="font-mono text-xs text-bad">{p.last_error.code}</span>{" "}
+          <span className="text-xs text-muted">
+            · <When iso={p.last_error.at} never="" neverTitle="" />
+          </span>
+        </span>
+        {p.last_error.message && <span className="text-xs break-words text-muted">{p.last_error.message}</span>}
+      </span>
+    );
+  }
+  if (p.last_error_code_24h) {
+    return (
+      <span className="font-mono text-xs text-bad" title="From the usage events of the last 24 hours">
+        {p.last_error_code_24h}
+      </span>
+    );
+  }
+  return <span className="text-muted">none recorded</span>;
+}
+
+const BREAKER_TONE = { CLOSED: "neutral", OPEN: "bad", HALF_OPEN: "warn" } as const;
+
+/** Reset the breaker: what the server really does, asked first; the answer or the error. */
+function BreakerReset({ p, reason }: { p: ProviderStatus; reason: string | null }) {
+  const client = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const reset = useMutation({
+    mutationFn: () => resetProviderBreaker(p.id),
+    onSuccess: () => setOpen(false),
+    onSettled: () => {
+      void client.invalidateQueries({ queryKey: ["/api/integrations/status"] });
+      void client.invalidateQueries({ queryKey: ["/api/system/status"] });
+    },
+  });
+  return (
+    <>
+      <Button size="sm" variant="secondary" aria-label="Reset breaker" disabledReason={reason} onClick={() => { reset.reset(); setOpen(true); }}>
+        <RotateCcw size={13} aria-hidden /> Reset breaker
+      </Button>
+      {reset.isSuccess && !open && (
+        <span role="status" className="text-xs text-muted">
+          Breaker reset to {reset.data.state}; waiting for a call to prove the connection.
+        </span>
+      )}
+      {open && (
+        <ConfirmDialog
+          title={`Reset ${p.label}'s circuit breaker`}
+          confirmLabel="Reset breaker"
+          busy={reset.isPending}
+          error={reset.isError ? <ActionError error={reset.error} /> : undefined}
+          onConfirm={() => reset.mutate()}
+          onCancel={() => setOpen(false)}
+          consequences={
+            <ul className="flex list-disc flex-col gap-1 pl-4">
+              <li>
+                The breaker goes from <strong>{p.breaker_state}</strong> to <strong>CLOSED</strong> and its failure count is cleared: calls to {p.label} pass again at once
+                {p.calls_refused > 0 ? ` (${p.calls_refused} were refused while it was open)` : ""}.
+              </li>
+              <li>The live success rate starts afresh: the badge shows no proof until the next call succeeds.</li>
+              <li>It does not fix the vendor: if the cause remains, 3 failures within 30 minutes open it again.</li>
+              <li>Audited, and recorded as a CIRCUIT_BREAKER_RESET system event naming you.</li>
+            </ul>
+          }
+        />
+      )}
+    </>
+  );
+}
+
 /**
- * One provider: connection state in words, sandbox, proof of use, last use / verify / error,
- * missing variables, the server's error and fix, and Verify with its outcome.
+ * One provider: live health in words (breaker, recent success rate, last error), its 24 h
+ * uptime bar, sandbox, proof of use, last use / verify, missing variables, the server's error
+ * and fix, Verify with its outcome, and the breaker reset.
  */
-export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
+export function ProviderCard({ provider: p, stale, pageReason, resetGate, onOpenEvents }: {
   provider: ProviderStatus;
   /** The status list is the last good one (the endpoint is failing). */
   stale: boolean;
   /** Why Verify is unavailable on the whole page (role, failed endpoint), or null. */
   pageReason: string | null;
+  /** Why breaker resets are unavailable on the whole page (role, failed endpoint), or null. */
+  resetGate: string | null;
   onOpenEvents: () => void;
 }) {
   const client = useQueryClient();
@@ -69,8 +159,27 @@ export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
 
       <dl className="grid grid-cols-3 gap-x-4 gap-y-2 text-sm">
         <div>
+          <dt className="text-xs text-muted">Breaker</dt>
+          <dd data-testid="breaker-state">
+            {p.breaker_state ? <Badge tone={BREAKER_TONE[p.breaker_state]}>{p.breaker_state}</Badge> : <span className="text-muted">none</span>}
+          </dd>
+        </div>
+        <div className="col-span-2">
+          <dt className="text-xs text-muted">Live calls (15 min)</dt>
+          <dd data-testid="success-rate" className="tabular-nums" title="Calls that counted in the last 15 minutes: successes and the provider's failures">
+            {p.breaker_state ? recentCalls(p) : <span className="text-muted">not measured</span>}
+            {p.calls_refused > 0 && <span className="text-xs text-muted"> · {p.calls_refused} refused by the open breaker</span>}
+          </dd>
+        </div>
+        <div className="col-span-3">
+          <dt className="text-xs text-muted">Last error</dt>
+          <dd data-testid="last-error">
+            <LastError p={p} />
+          </dd>
+        </div>
+        <div>
           <dt className="text-xs text-muted">Configured</dt>
-          <dd>{p.configured ? "Yes" : <span className="text-muted">No</span>}</dd>
+          <dd>{p.configured ? "Yes" : "No"}</dd>
         </div>
         <div>
           <dt className="text-xs text-muted">Proof of use (24h)</dt>
@@ -85,24 +194,16 @@ export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
             <When iso={p.last_used_at} never="never" neverTitle="No successful call recorded" />
           </dd>
         </div>
-        <div>
+        <div className="col-span-3">
           <dt className="text-xs text-muted">Last verified</dt>
           <dd>
             <When iso={p.last_verified_at} never="never" neverTitle="Never verified at the current endpoint" />
             {p.verify_outcome && <span className="ml-1 font-mono text-xs text-muted">· {p.verify_outcome}</span>}
           </dd>
         </div>
-        <div className="col-span-2">
-          <dt className="text-xs text-muted">Last error (24h)</dt>
-          <dd>
-            {p.last_error_code_24h ? (
-              <span className="font-mono text-xs text-bad">{p.last_error_code_24h}</span>
-            ) : (
-              <span className="text-muted">none recorded</span>
-            )}
-          </dd>
-        </div>
       </dl>
+
+      {p.configured && <UptimeBar buckets={p.uptime_24h} label={p.label} />}
 
       {p.missing_env_vars.length > 0 && (
         <div className="text-sm">
@@ -136,6 +237,7 @@ export function ProviderCard({ provider: p, stale, pageReason, onOpenEvents }: {
           <RefreshCw size={13} className={cn(verify.isPending && "animate-spin")} aria-hidden />
           {verify.isPending ? "Verifying…" : "Verify"}
         </Button>
+        {p.configured && <BreakerReset p={p} reason={resetReason(p, resetGate)} />}
         <Button size="sm" variant="ghost" onClick={onOpenEvents} aria-label={`Usage events for ${p.label}`}>
           <ListTree size={13} aria-hidden /> Usage events
         </Button>

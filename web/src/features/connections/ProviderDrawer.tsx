@@ -1,5 +1,4 @@
 import { useQuery } from "@tanstack/react-query";
-import { Link } from "@tanstack/react-router";
 import { Badge, type Tone } from "../../components/Badge";
 import { Drawer } from "../../components/Drawer";
 import { EmptyState } from "../../components/EmptyState";
@@ -9,6 +8,7 @@ import { cn } from "../../lib/cn";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { PROVIDER_EVENTS_LIMIT, providerEventsQuery, type ProviderStatus } from "../../queries/integrations";
 import { ConnectionBadge } from "./ConnectionBadge";
+import { BotName } from "../../components/BotName";
 
 const STATUS_TONE: Record<string, Tone> = { OK: "ok", ERROR: "bad", VERIFY: "info" };
 
@@ -80,9 +80,7 @@ export function ProviderDrawer({ id, provider, onClose }: { id: string; provider
                       <td className="font-mono text-xs">{e.error_code ?? <span className="text-muted">—</span>}</td>
                       <td className="font-mono text-xs">
                         {e.bot_id ? (
-                          <Link to="/bots/$botId" params={{ botId: e.bot_id }} className="text-accent hover:underline" title={e.bot_id}>
-                            {e.bot_id.slice(0, 8)}
-                          </Link>
+                          <BotName id={e.bot_id} />
                         ) : (
                           <span className="text-muted" title="Not made for a bot (a verify or a system call)">
                             —

@@ -1,6 +1,7 @@
 // The Connections tab: every provider of the registry, grouped by category, with what the
-// server can prove about it (configured, verified, used in the last 24 h), Verify for
-// operators, and a pop-out of its latest usage events (deep link `?provider=<id>`).
+// server can prove about it (live health from its breaker and last 15 minutes of calls,
+// configured, verified, used in the last 24 h), Verify and breaker reset for operators, and a
+// pop-out of its latest usage events (deep link `?provider=<id>`).
 import { useCallback } from "react";
 import { useNavigate, useSearch } from "@tanstack/react-router";
 import { Info } from "lucide-react";
@@ -9,30 +10,32 @@ import { EmptyState } from "../../components/EmptyState";
 import { AgeLabel } from "../../components/AgeLabel";
 import { useActionGate } from "../../lib/health";
 import { hasRole, useMe } from "../../queries/auth";
-import { CATEGORIES, connectionState, useIntegrationsStatus, type ProviderStatus } from "../../queries/integrations";
+import { CATEGORIES, useIntegrationsStatus, type ProviderStatus } from "../../queries/integrations";
 import type { SearchParams } from "../../router";
 import { ProviderCard } from "./ProviderCard";
 import { ProviderDrawer } from "./ProviderDrawer";
+import { useTitle } from "../../lib/title";
 
-/** Why nobody on this page may Verify right now (failed endpoint, role), or null. */
-function useVerifyGate(): string | null {
-  const gate = useActionGate(["/api/integrations/status", "/api/integrations/verify"]);
+/** Why nobody on this page may `action` right now (failed endpoint, role), or null. */
+function useOperatorGate(action: string, endpoints: string[]): string | null {
+  const gate = useActionGate(["/api/integrations/status", ...endpoints]);
   const me = useMe();
   if (gate) return gate;
   if (!me.data) return me.isError ? "Your role is unknown (GET /api/auth/me failed)" : "Checking your role…";
   const role = me.data.user.role;
-  return hasRole(role, "operator") ? null : `Verify needs the operator role; you are signed in as ${role}`;
+  return hasRole(role, "operator") ? null : `${action} needs the operator role; you are signed in as ${role}`;
 }
 
 function Summary({ providers }: { providers: ProviderStatus[] }) {
-  const kinds = providers.map((p) => connectionState(p).kind);
-  const count = (k: string) => kinds.filter((x) => x === k).length;
+  const health = (h: ProviderStatus["health"]) => providers.filter((p) => p.health === h).length;
   const items = [
     ["providers", providers.length],
     ["configured", providers.filter((p) => p.configured).length],
-    ["connected with proof of use", count("connected-used")],
-    ["connected, not yet used", count("connected-unused")],
-    ["not connected", count("not-connected")],
+    ["connected (live)", health("CONNECTED")],
+    ["degraded", health("DEGRADED")],
+    ["failing", health("FAILING")],
+    ["no recent calls", health("UNKNOWN")],
+    ["breakers open", providers.filter((p) => p.breaker_state && p.breaker_state !== "CLOSED").length],
     ["sandbox", providers.filter((p) => p.sandbox).length],
   ] as const;
   return (
@@ -48,10 +51,12 @@ function Summary({ providers }: { providers: ProviderStatus[] }) {
 }
 
 export function ConnectionsPage() {
+  useTitle("Connections");
   const status = useIntegrationsStatus();
   const search = useSearch({ strict: false }) as SearchParams;
   const navigate = useNavigate();
-  const pageReason = useVerifyGate();
+  const pageReason = useOperatorGate("Verify", ["/api/integrations/verify"]);
+  const resetGate = useOperatorGate("Reset", ["/api/integrations/{id}/breaker/reset"]);
   const providers = status.data?.providers ?? [];
   const stale = status.isError && status.data !== undefined;
   const openId = search.provider;
@@ -84,7 +89,7 @@ export function ConnectionsPage() {
             <Summary providers={providers} />
             <p className="flex items-start gap-1.5 text-xs text-muted">
               <Info size={13} className="mt-0.5 shrink-0" aria-hidden />
-              "Connected" means the latest verify passed at the current endpoint; it turns green only once successful calls are recorded in the last 24 hours.
+              Health is live: "Connected" (green) only while the provider's breaker is CLOSED and at least 90% of its calls in the last 15 minutes succeeded, the newest one included. Without recent calls the latest verify is shown, never green.
             </p>
             {pageReason && (
               <p className="text-xs text-warn" data-testid="verify-gate">
@@ -117,7 +122,7 @@ export function ConnectionsPage() {
               </h2>
               <div className="grid grid-cols-1 gap-3 lg:grid-cols-2 2xl:grid-cols-3">
                 {g.items.map((p) => (
-                  <ProviderCard key={p.id} provider={p} stale={stale} pageReason={pageReason} onOpenEvents={() => setProvider(p.id)} />
+                  <ProviderCard key={p.id} provider={p} stale={stale} pageReason={pageReason} resetGate={resetGate} onOpenEvents={() => setProvider(p.id)} />
                 ))}
               </div>
             </section>

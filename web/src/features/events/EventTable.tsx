@@ -3,6 +3,7 @@ import { SeverityBadge } from "../../components/Badge";
 import { TraceId } from "../../components/TraceId";
 import { formatTime } from "../../lib/time";
 import type { SystemEvent } from "../../queries/events";
+import { BotName } from "../../components/BotName";
 
 /** The bot an event concerns (short id, links to the bot) and/or its provider (links to its usage). */
 export function Subject({ event }: { event: SystemEvent }) {
@@ -10,9 +11,9 @@ export function Subject({ event }: { event: SystemEvent }) {
   return (
     <span className="flex flex-col gap-0.5 text-xs">
       {event.bot_id && (
-        <Link to="/bots/$botId" params={{ botId: event.bot_id }} className="font-mono text-accent hover:underline" title={event.bot_id}>
-          bot {event.bot_id.slice(0, 8)}…
-        </Link>
+        <span>
+          bot <BotName id={event.bot_id} />
+        </span>
       )}
       {event.provider_id && (
         <Link to="/proof-of-use" search={{ provider: event.provider_id }} className="font-mono text-accent hover:underline" title={`Usage of ${event.provider_id}`}>

@@ -13,6 +13,7 @@ import { EventTable } from "./EventTable";
 import { FilterBar } from "./FilterBar";
 import { LiveIndicator } from "./LiveIndicator";
 import { filtersFromSearch, hasFilters, useSearchParams } from "./search";
+import { useTitle } from "../../lib/title";
 
 function describeFilters(f: EventFilters): string {
   const parts: string[] = [];
@@ -24,6 +25,7 @@ function describeFilters(f: EventFilters): string {
 }
 
 export function EventsPage({ eventSourceFactory }: { eventSourceFactory?: EventSourceFactory } = {}) {
+  useTitle("Events");
   const [search, setSearch] = useSearchParams();
   const filters = filtersFromSearch(search);
   const stream = useEventStream({ factory: eventSourceFactory });

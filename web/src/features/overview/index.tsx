@@ -8,8 +8,10 @@ import { IntegrationsCard } from "./IntegrationsCard";
 import { SchedulerCard } from "./SchedulerCard";
 import { StatusCard } from "./StatusCard";
 import { TiersCard } from "./TiersCard";
+import { useTitle } from "../../lib/title";
 
 export function OverviewPage() {
+  useTitle("Overview");
   const status = useQuery(systemStatusQuery);
   return (
     <div className="flex flex-col gap-4">

@@ -1,8 +1,8 @@
-import { Link } from "@tanstack/react-router";
 import { Badge, type Tone } from "../../components/Badge";
 import { TraceId } from "../../components/TraceId";
 import { formatTime } from "../../lib/time";
 import type { UsageEvent } from "../../queries/usage";
+import { BotName } from "../../components/BotName";
 
 const STATUS_TONE: Record<string, Tone> = { OK: "ok", ERROR: "bad", VERIFY: "info" };
 
@@ -62,9 +62,7 @@ export function UsageTable({ events, onOpen, selectedId }: {
               </td>
               <td className="text-xs">
                 {e.bot_id ? (
-                  <Link to="/bots/$botId" params={{ botId: e.bot_id }} className="font-mono text-accent hover:underline" title={e.bot_id}>
-                    {e.bot_id.slice(0, 8)}…
-                  </Link>
+                  <BotName id={e.bot_id} />
                 ) : (
                   <span className="text-muted" title="Not made for a bot (a verify, an operator action or system work)">
                     none

@@ -16,6 +16,7 @@ import { ProviderSparklines } from "./ProviderSparklines";
 import { parseSearch, windowLabel } from "./search";
 import { UsageDrawer } from "./UsageDrawer";
 import { UsageTable } from "./UsageTable";
+import { useTitle } from "../../lib/title";
 
 function describeFilters(f: UsageFilters): string {
   const parts: string[] = [];
@@ -68,6 +69,7 @@ function EmptyUsage({ filters, window, series, onClear }: {
 }
 
 export function ProofOfUsePage() {
+  useTitle("Proof of Use");
   const [search, setSearch] = useSearchParams();
   const { filters, window, problem } = parseSearch(search);
   const spec = window ? seriesSpec(window) : { window: "24h", buckets: 24 };

@@ -10,6 +10,7 @@ import { ServiceTokensSection } from "./ServiceTokensSection";
 import { SessionsSection } from "./SessionsSection";
 import { TwoFactorSection } from "./TwoFactorSection";
 import { UsersSection } from "./UsersSection";
+import { useTitle } from "../../lib/title";
 
 export const SECTIONS = [
   { id: "two-factor", label: "Two-factor", icon: ShieldCheck, admin: false },
@@ -27,6 +28,7 @@ export function sectionOf(raw: string | undefined): SectionId {
 
 /** Settings: your two-factor and sessions; for admins users, service tokens and the audit log. */
 export function SettingsPage() {
+  useTitle("Settings");
   const search = useSearch({ strict: false }) as SearchParams;
   const me = useMe();
   const section = sectionOf(search.section);

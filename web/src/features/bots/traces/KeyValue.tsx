@@ -1,9 +1,11 @@
 // Stored JSON (signals, variables and risk snapshots, evidence) rendered as readable key/value
 // tables: nested objects become nested tables, lists of values a comma list, lists of objects
-// numbered tables. Values are shown exactly as stored (numbers unrounded).
+// numbered tables. Numbers read rounded (lib/number.ts) with the stored value as the tooltip;
+// booleans are neutral (true is not "good", false is not "bad").
 import { useState } from "react";
 import { Braces } from "lucide-react";
 import { Button } from "../../../components/Button";
+import { formatDecimal } from "../../../lib/number";
 import { formatTime } from "../../../lib/time";
 import { cn } from "../../../lib/cn";
 
@@ -16,8 +18,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** One JSON value shown as stored (timestamps also in local time). */
 export function Scalar({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="text-muted italic">null</span>;
-  if (typeof value === "boolean") return <span className={cn("font-mono", value ? "text-ok" : "text-bad")}>{String(value)}</span>;
-  if (typeof value === "number") return <span className="font-mono tabular-nums">{String(value)}</span>;
+  if (typeof value === "boolean") return <span className="font-mono">{String(value)}</span>;
+  if (typeof value === "number") {
+    const shown = formatDecimal(value);
+    return (
+      <span className="font-mono tabular-nums" title={shown === String(value) ? undefined : `Stored value ${value}`}>
+        {shown}
+      </span>
+    );
+  }
   if (typeof value === "string") {
     if (ISO.test(value)) {
       return (

@@ -48,9 +48,10 @@ function DecisionSummary({ t }: { t: DecisionTrace }) {
       <span className="min-w-0 flex-1 truncate">{t.reason_human}</span>
       <span className="text-xs whitespace-nowrap text-muted">
         conf <span className="font-mono text-fg">{Math.round(t.confidence * 100)}%</span> · EV{" "}
-        <span className="font-mono text-fg" title={String(t.expected_value)}>
+        <span className="font-mono text-fg" title={`Expected value ${t.expected_value} ticks (as the engine records it)`}>
           {short(t.expected_value)}
-        </span>
+        </span>{" "}
+        ticks
       </span>
       {t.trade_log_id && (
         <span title="Linked to a trade" className="text-accent">
@@ -89,7 +90,7 @@ function DecisionBody({ t, botId, now }: { t: DecisionTrace; botId: string; now:
           ["Reason", t.reason_human],
           ["Reason code", <span key="c" className="font-mono">{t.reason_code}</span>],
           ["Confidence", <span key="c" className="font-mono">{confidenceText(t.confidence)}</span>],
-          ["Expected value", <span key="e" className="font-mono">{t.expected_value}</span>],
+          ["Expected value", <span key="e" className="font-mono">{t.expected_value} ticks</span>],
           ["Recorded", <When key="w" iso={t.created_at} now={now} />],
           ["Linked trade", <LinkedTrade key="t" botId={botId} tradeId={t.trade_log_id} />],
           ["Run", t.run_id ? <span key="r" className="font-mono text-xs">{t.run_id}</span> : <span key="r" className="text-muted">none</span>],

@@ -119,6 +119,9 @@ describe("WhyNotDrawer", () => {
     expect(current).toHaveTextContent("Not trading: waiting for a signal");
     expect(current).toHaveTextContent("position 0: nothing to do");
     expect(within(current).getByTestId("blocking-gate")).toHaveTextContent("NO_SIGNAL");
+    // Waiting is not a fault: neutral, not in the colours of one ("Fix: None needed" in red).
+    expect(within(current).getByTestId("blocking-gate")).not.toHaveClass("bg-bad/5");
+    expect(within(within(current).getByTestId("blocking-gate")).getByText("NO_SIGNAL")).not.toHaveClass("text-bad");
   });
 
   it("names the open breakers that stop the bot and titles the suppression by its blocking gates", async () => {

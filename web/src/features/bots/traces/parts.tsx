@@ -13,6 +13,10 @@ import { cn } from "../../../lib/cn";
 import { tradeQuery, type TraceBlocker } from "../../../queries/traces";
 import { copyText } from "../../../lib/clipboard";
 
+/** Gates that hold a trade back without anything being wrong (the strategy waits for its
+ *  condition): shown neutral, never in the colours of a fault. */
+const BENIGN_GATES: ReadonlySet<string> = new Set(["NO_SIGNAL"]);
+
 /** Every gate that blocked, each with its human reason, code and suggested fix. */
 export function BlockerList({ blockers }: { blockers: TraceBlocker[] }) {
   if (blockers.length === 0) {
@@ -21,9 +25,13 @@ export function BlockerList({ blockers }: { blockers: TraceBlocker[] }) {
   return (
     <ul className="flex flex-col gap-2" aria-label="Blocking gates">
       {blockers.map((b, i) => (
-        <li key={`${b.code}-${i}`} className="rounded-md border border-bad/30 bg-bad/5 p-3" data-testid="blocking-gate">
+        <li
+          key={`${b.code}-${i}`}
+          className={cn("rounded-md border p-3", BENIGN_GATES.has(b.code) ? "border-line bg-surface-2" : "border-bad/30 bg-bad/5")}
+          data-testid="blocking-gate"
+        >
           <div className="flex flex-wrap items-center gap-2">
-            <Badge tone="bad">{b.code}</Badge>
+            <Badge tone={BENIGN_GATES.has(b.code) ? "neutral" : "bad"}>{b.code}</Badge>
             <span className="text-xs text-muted">
               gate <span className="font-mono">{b.gate}</span>
             </span>

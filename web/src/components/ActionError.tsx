@@ -1,8 +1,8 @@
 // A failed action in full: code, message, suggested fix, trace id, and — for safe-start and
 // promotion refusals — every failed gate the server listed in `details.failed`.
-import { isApiError } from "../../api/errors";
-import { Badge } from "../../components/Badge";
-import { TraceId } from "../../components/TraceId";
+import { isApiError } from "../api/errors";
+import { Badge } from "./Badge";
+import { TraceId } from "./TraceId";
 
 interface FailedGate {
   code: string;
