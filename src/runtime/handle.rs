@@ -40,6 +40,7 @@ impl RuntimeHandle {
                 status: Arc::default(),
                 alerts: Default::default(),
                 jobs: Arc::default(),
+                ai: Arc::new(ai::Ai::new(ai::AiConfig::default(), clock.clone())),
                 clock,
             }),
         }
@@ -93,7 +94,7 @@ impl RuntimeHandle {
             .ok_or(ProviderCallError::NotRunning)
     }
 
-    async fn provider_call<T: Send + 'static>(
+    pub(super) async fn provider_call<T: Send + 'static>(
         &self,
         id: &str,
         msg: impl FnOnce(ractor::RpcReplyPort<Result<T, ProviderCallError>>) -> ProviderMsg,

@@ -15,12 +15,14 @@
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
 //! snapshots without awaiting Postgres.
 
+pub mod ai;
 pub mod alerts;
 pub mod autonomy;
 pub mod bar_history;
 pub mod bots;
 pub mod evaluator;
 pub mod events;
+pub mod explain;
 pub mod feed;
 mod handle;
 pub mod jobs;
@@ -178,6 +180,8 @@ struct Inner {
     status: Arc<status_cache::StatusCache>,
     alerts: Arc<alerts::AlertCounters>,
     jobs: Arc<jobs::JobsShared>,
+    /// AI settings and today's LLM spend.
+    ai: Arc<ai::Ai>,
 }
 
 /// Cloneable access to the running tree.
@@ -309,6 +313,10 @@ impl Runtime {
                 status: status.clone(),
                 alerts: alert_counters.clone(),
                 jobs: Arc::default(),
+                ai: Arc::new(ai::Ai::new(
+                    ai::AiConfig::from_env(&config.provider_env),
+                    clock.clone(),
+                )),
             }),
         };
         let scheduler_child = {
