@@ -104,9 +104,15 @@ async fn status_is_blocked_without_keys_and_lifts_once_sandbox_keys_are_verified
         let (code, b) = app.verify_integration(provider).await;
         assert_eq!(code, 200, "{provider}: {b}");
     }
+    // The snapshot refreshes every second: wait until it holds all five verifies, not just
+    // the first that lifts BLOCKED.
     let body = until("the verifies to reach the status", async || {
         let b = status(&app).await;
-        (b["system_status"] != "BLOCKED").then_some(b)
+        (b["system_status"] != "BLOCKED"
+            && b["integrations"]["connected"]
+                .as_u64()
+                .is_some_and(|n| n >= 5))
+        .then_some(b)
     })
     .await;
     assert!(
