@@ -20,3 +20,5 @@ CREATE TABLE ai_interactions (
 );
 
 CREATE INDEX ai_interactions_bot_created ON ai_interactions (bot_id, created_at DESC);
+-- AI Ops reads every action's outcomes over a window.
+CREATE INDEX ai_interactions_created ON ai_interactions (created_at);

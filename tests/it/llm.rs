@@ -38,7 +38,7 @@ use wiremock::{
 
 use crate::support::{
     FAKE_KEY, env_for, error_code,
-    fixtures::{sandbox_llm_fault, sma_bot, start_sandbox},
+    fixtures::{sandbox_llm_fault, sma_bot, start_sandbox, until},
     now, spawn_admin_app,
 };
 
@@ -638,4 +638,66 @@ async fn no_secret_or_credential_enters_a_prompt(pool: PgPool) {
         assert!(!stored.contains(secret), "{secret} stored");
     }
     assert!(sent.contains("***"));
+}
+
+#[sqlx::test]
+async fn ai_ops_shows_real_calls_per_model_the_fallbacks_and_the_budget_left(pool: PgPool) {
+    let mut env = start_sandbox().await;
+    env.insert("TRADEPLANE_LLM_ORDER".into(), "openai,anthropic".into());
+    env.insert(
+        "TRADEPLANE_LLM_PRICES".into(),
+        "anthropic/claude-3-5-haiku-latest=1:5".into(),
+    );
+    env.insert("TRADEPLANE_LLM_DAILY_TOKENS".into(), "total=100000".into());
+    let app = spawn_admin_app(pool.clone(), &env).await;
+    let (id, _) = bot_with_traces(&app, &pool).await;
+    // openai refuses the key (never retried), anthropic answers: one fallback.
+    sandbox_llm_fault(&env, "openai", json!("not_authorized"), Some(1)).await;
+    let (status, body) = app.explain_bot(&id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["explanation"]["provider_id"], "anthropic");
+    let summary = until("both calls in AI Ops", async || {
+        let (_, b) = app.ai_ops_summary("window=1h").await;
+        (b["models"].as_array().map_or(0, Vec::len) >= 2).then_some(b)
+    })
+    .await;
+    let models = summary["models"].as_array().unwrap();
+    let row = |p: &str| models.iter().find(|m| m["provider_id"] == p).unwrap();
+    let openai = row("openai");
+    assert_eq!(openai["model"], "gpt-4o-mini");
+    assert_eq!(
+        (openai["calls"].as_i64(), openai["errors"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        openai["errors_by_code"]["INVALID_CREDENTIALS"], 1,
+        "{openai}"
+    );
+    let anthropic = row("anthropic");
+    assert_eq!(anthropic["ok"], 1);
+    let (input, output) = (
+        anthropic["input_tokens"].as_i64().unwrap(),
+        anthropic["output_tokens"].as_i64().unwrap(),
+    );
+    assert!(input > 0 && output > 0, "{anthropic}");
+    // Priced: input × 1 + output × 5 USD per 1M tokens, exactly.
+    let cost: rust_decimal::Decimal = anthropic["cost_usd"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        cost,
+        (rust_decimal::Decimal::from(input) + rust_decimal::Decimal::from(output) * dec!(5))
+            / dec!(1000000)
+    );
+    assert!(anthropic["latency_ms"]["p99"].is_number());
+    assert_eq!(anthropic["unpriced_calls"], 0);
+    let explain = &summary["actions"][0];
+    assert_eq!(explain["action"], "explain");
+    assert_eq!(
+        (explain["calls"].as_i64(), explain["fallbacks"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(explain["success_rate"], 1.0);
+    let total = &summary["budgets"][0];
+    assert_eq!(total["scope"], "total");
+    assert_eq!(total["tokens_per_day"], 100000);
+    assert_eq!(total["spent"]["tokens"].as_i64(), Some(input + output));
 }

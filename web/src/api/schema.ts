@@ -1108,6 +1108,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One AI action in the window. */
+        ActionAiOps: {
+            action: string;
+            /** Format: int64 */
+            calls: number;
+            /**
+             * Format: int64
+             * @description Answered by a provider other than the first tried.
+             */
+            fallbacks: number;
+            /** Format: int64 */
+            ok: number;
+            /**
+             * Format: double
+             * @description `ok / calls`; null without calls.
+             */
+            success_rate?: number | null;
+        };
         /** @description One provider tried for an action, and why it did not answer (`error_code` null: it did). */
         AiAttempt: {
             error_code?: string | null;
@@ -1171,11 +1189,20 @@ export interface components {
             window: string;
         };
         AiOpsSummary: {
+            /** @description AI actions (e.g. `explain`) in the window. */
+            actions: components["schemas"]["ActionAiOps"][];
+            /**
+             * @description Today's (UTC) spend of this process against each budget: `total`, then each provider
+             *     in the operator's order.
+             */
+            budgets: components["schemas"]["BudgetView"][];
             /**
              * Format: date-time
              * @description Events with `from < created_at <= to` are counted.
              */
             from: string;
+            /** @description Generation calls per provider and model in the window. */
+            models: components["schemas"]["ModelAiOps"][];
             /** @description Every LLM provider of the registry, in registry order. */
             providers: components["schemas"]["ProviderAiOps"][];
             /** Format: date-time */
@@ -1353,6 +1380,15 @@ export interface components {
             scope: string;
             state: components["schemas"]["BreakerState"];
         };
+        /** @description Today's spend and budget of one scope, for AI Ops. */
+        BudgetView: {
+            cost_per_day?: string | null;
+            /** @description `total` or a provider id. */
+            scope: string;
+            spent: components["schemas"]["Spend"];
+            /** Format: int64 */
+            tokens_per_day?: number | null;
+        };
         /** @description Why the answer must not be traded on as is, and what fixes it. */
         CalendarBlocker: {
             code: components["schemas"]["ErrorCode"];
@@ -1472,11 +1508,20 @@ export interface components {
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AiOpsSummary: {
+            /** @description AI actions (e.g. `explain`) in the window. */
+            actions: components["schemas"]["ActionAiOps"][];
+            /**
+             * @description Today's (UTC) spend of this process against each budget: `total`, then each provider
+             *     in the operator's order.
+             */
+            budgets: components["schemas"]["BudgetView"][];
             /**
              * Format: date-time
              * @description Events with `from < created_at <= to` are counted.
              */
             from: string;
+            /** @description Generation calls per provider and model in the window. */
+            models: components["schemas"]["ModelAiOps"][];
             /** @description Every LLM provider of the registry, in registry order. */
             providers: components["schemas"]["ProviderAiOps"][];
             /** Format: date-time */
@@ -2584,6 +2629,33 @@ export interface components {
             step_up_valid_until?: string | null;
             user: components["schemas"]["UserView"];
         };
+        /** @description One provider × model: its generation calls in the window. */
+        ModelAiOps: {
+            /** Format: int64 */
+            calls: number;
+            /** @description USD of the priced calls; null when none was priced. */
+            cost_usd?: string | null;
+            /** Format: int64 */
+            errors: number;
+            errors_by_code: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            input_tokens: number;
+            latency_ms?: components["schemas"]["LatencyMs"] | null;
+            /** @description Null for calls refused (breaker) before a model was asked. */
+            model?: string | null;
+            /** Format: int64 */
+            ok: number;
+            /** Format: int64 */
+            output_tokens: number;
+            provider_id: string;
+            /**
+             * Format: int64
+             * @description Successful calls whose model has no price: their cost is unknown, not zero.
+             */
+            unpriced_calls: number;
+        };
         NewToken: {
             /**
              * Format: int64
@@ -3081,6 +3153,14 @@ export interface components {
          * @enum {string}
          */
         Side: "BUY" | "SELL";
+        /** @description What was spent in one UTC day. `unpriced_calls` counts calls whose cost is unknown. */
+        Spend: {
+            cost: string;
+            /** Format: int64 */
+            tokens: number;
+            /** Format: int64 */
+            unpriced_calls: number;
+        };
         /**
          * @description SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.
          * @enum {string}
