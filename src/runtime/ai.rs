@@ -14,7 +14,8 @@
 //!   `TRADEPLANE_LLM_DAILY_COST=total=10,anthropic=2.5` — budgets per UTC day.
 //! - `TRADEPLANE_LLM_MAX_OUTPUT_TOKENS` (default 600).
 //!
-//! A malformed setting disables AI actions (fail closed) with the problem in the refusal.
+//! A malformed setting disables AI actions (fail closed) with the problem in the refusal. The
+//! day's spend is kept in memory and restored at start from today's usage events.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -242,6 +243,27 @@ impl Ai {
             };
         }
         l
+    }
+
+    /// Seeds today's ledger from the successful generations already recorded today, so a
+    /// restart does not hand out the day's budget again.
+    pub async fn restore(&self, pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+        let today = self.clock.now().date_naive();
+        let since = today.and_time(chrono::NaiveTime::MIN).and_utc();
+        let rows = crate::store::ai_usage::spent_since(pool, since).await?;
+        let mut l = self.ledger();
+        for (provider, tokens, cost, unpriced) in rows {
+            let spend = Spend {
+                tokens: u64::try_from(tokens).unwrap_or(0),
+                cost: cost.unwrap_or_default(),
+                unpriced_calls: u64::try_from(unpriced).unwrap_or(0),
+            };
+            l.total.tokens = l.total.tokens.saturating_add(spend.tokens);
+            l.total.cost += spend.cost;
+            l.total.unpriced_calls += spend.unpriced_calls;
+            l.per_provider.insert(provider, spend);
+        }
+        Ok(())
     }
 
     fn check(&self, provider: &str, priced: bool) -> Result<(), BudgetRefusal> {

@@ -295,6 +295,12 @@ impl Runtime {
         let (ticks, _) = broadcast::channel(1024);
         let shared = Arc::new(SchedulerShared::new(&config.scheduler, clock.clone()));
 
+        // Today's LLM spend survives a restart (budgets are per UTC day).
+        let ai_book = Arc::new(ai::Ai::new(
+            ai::AiConfig::from_env(&config.provider_env),
+            clock.clone(),
+        ));
+        ai_book.restore(&pool).await?;
         let handle = RuntimeHandle {
             inner: Arc::new(Inner {
                 clock: clock.clone(),
@@ -313,10 +319,7 @@ impl Runtime {
                 status: status.clone(),
                 alerts: alert_counters.clone(),
                 jobs: Arc::default(),
-                ai: Arc::new(ai::Ai::new(
-                    ai::AiConfig::from_env(&config.provider_env),
-                    clock.clone(),
-                )),
+                ai: ai_book,
             }),
         };
         let scheduler_child = {

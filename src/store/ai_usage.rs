@@ -107,3 +107,24 @@ pub async fn actions(
     .fetch_all(pool)
     .await
 }
+
+/// What each LLM provider's successful generations spent since `since`: tokens, the cost of
+/// the priced ones, and how many were unpriced (to restore the day's budget ledger).
+pub async fn spent_since(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64, Option<Decimal>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT provider_id, \
+                coalesce(sum(coalesce((metadata->>'input_tokens')::bigint, 0) \
+                            + coalesce((metadata->>'output_tokens')::bigint, 0)), 0)::bigint, \
+                sum((metadata->>'cost_usd')::numeric), \
+                count(*) FILTER (WHERE metadata->>'cost_usd' IS NULL) \
+         FROM integration_usage_events \
+         WHERE action = 'generate' AND status = 'OK' AND created_at >= $1 \
+         GROUP BY provider_id",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

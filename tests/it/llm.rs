@@ -701,3 +701,29 @@ async fn ai_ops_shows_real_calls_per_model_the_fallbacks_and_the_budget_left(poo
     assert_eq!(total["tokens_per_day"], 100000);
     assert_eq!(total["spent"]["tokens"].as_i64(), Some(input + output));
 }
+
+#[sqlx::test]
+async fn a_restart_does_not_hand_out_the_days_budget_again(pool: PgPool) {
+    let mut env = start_sandbox().await;
+    env.insert("TRADEPLANE_LLM_DAILY_TOKENS".into(), "openai=1".into());
+    env.insert("TRADEPLANE_LLM_ORDER".into(), "openai".into());
+    let app = spawn_admin_app(pool.clone(), &env).await;
+    let (id, _) = bot_with_traces(&app, &pool).await;
+    let (status, body) = app.explain_bot(&id).await;
+    assert_eq!(status, 200, "{body}");
+    until("the generation's usage event", async || {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM integration_usage_events WHERE action = 'generate' AND status = 'OK'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    // A new process on the same database: the day's spend is restored, openai's budget is used.
+    let restarted = spawn_admin_app(pool.clone(), &env).await;
+    let (status, body) = restarted.explain_bot(&id).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_code(&body), "AI_BUDGET_EXCEEDED");
+}
