@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiOk, ApiPath, ApiResult, AppState,
-    auth::CurrentUser,
+    auth::{CurrentUser, audit},
     bots::not_found,
     envelope::{Envelope, ErrorEnvelope},
 };
@@ -21,6 +21,7 @@ use crate::{
         ai::AiError,
         explain::{ExplainError, Explanation},
     },
+    store::audit_log::{NewAuditEntry, Outcome},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,9 +70,27 @@ impl From<ExplainError> for ApiError {
 )]
 async fn explain_bot(
     State(state): State<AppState>,
-    CurrentUser(_me): CurrentUser,
+    CurrentUser(me): CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ExplainBody> {
-    let explanation = state.runtime.explain_bot(&state.pool, id).await?;
-    Ok(ApiOk::new(ExplainBody { explanation }))
+    let result = state.runtime.explain_bot(&state.pool, id).await;
+    // A billed call on someone's behalf: who asked, and what came of it.
+    let (outcome, meta) = match &result {
+        Ok(e) => (
+            Outcome::Success,
+            json!({"provider_id": e.provider_id, "model": e.model, "interaction_id": e.interaction_id}),
+        ),
+        Err(ExplainError::Ai(err)) => (Outcome::Failed, json!({"reason": err.to_string()})),
+        Err(_) => (Outcome::Failed, json!({})),
+    };
+    audit(
+        &state,
+        NewAuditEntry::new(me.actor(), "bot.explain", outcome, state.clock.now())
+            .target(format!("bot:{id}"))
+            .metadata(meta),
+    )
+    .await;
+    Ok(ApiOk::new(ExplainBody {
+        explanation: result?,
+    }))
 }

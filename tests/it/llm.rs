@@ -556,6 +556,16 @@ async fn explain_answers_from_the_sandbox_citing_the_traces_it_used(pool: PgPool
             .unwrap();
     assert_eq!(state, "OK");
     assert_eq!(answer.as_deref(), e["text"].as_str());
+    // Who asked is audited.
+    let (actor, outcome): (String, String) = sqlx::query_as(
+        "SELECT actor, outcome FROM audit_log WHERE action = 'bot.explain' AND target = $1",
+    )
+    .bind(format!("bot:{id}"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(actor.contains("admin"), "{actor}");
+    assert_eq!(outcome, "SUCCESS");
 }
 
 #[sqlx::test]
