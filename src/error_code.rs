@@ -81,6 +81,9 @@ catalog! {
     AiProviderUnavailable = "AI_PROVIDER_UNAVAILABLE", 503,
         "No LLM provider is available for this AI-dependent action.",
         "Configure and verify one LLM provider (e.g. OPENAI_API_KEY or ANTHROPIC_API_KEY).";
+    AiBudgetExceeded = "AI_BUDGET_EXCEEDED", 429,
+        "A daily LLM token or cost budget is used up, so AI-dependent actions are paused until the next UTC day.",
+        "Wait for the next UTC day, or raise TRADEPLANE_LLM_DAILY_TOKENS / TRADEPLANE_LLM_DAILY_COST (the total or the provider's) and restart; AI Ops shows what was spent.";
     RiskLimitBreached = "RISK_LIMIT_BREACHED", 409,
         "A risk limit forbids this action.",
         "Review the bot's risk limits and current exposure; a latched daily-loss limit needs a human re-arm.";

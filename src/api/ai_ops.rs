@@ -1,5 +1,8 @@
 //! `GET /api/ai-ops/summary`: per LLM provider, calls, errors by code and latency percentiles
-//! over a window, from `integration_usage_events`. An empty row says why it is empty.
+//! over a window, from `integration_usage_events`. An empty row says why it is empty. Beside
+//! them, from real generation calls: per provider and model calls, errors by code, latency,
+//! tokens and cost; per AI action success and fallbacks (`ai_interactions`); and today's spend
+//! against each budget.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +19,8 @@ use super::{
     envelope::{Envelope, ErrorEnvelope},
 };
 use crate::integrations::registry::Category;
+use crate::runtime::ai::BudgetView;
+use crate::store::ai_usage;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(summary))
@@ -125,6 +130,45 @@ pub struct AiOpsSummary {
     /// Every LLM provider of the registry, in registry order.
     pub providers: Vec<ProviderAiOps>,
     pub totals: AiOpsTotals,
+    /// Generation calls per provider and model in the window.
+    pub models: Vec<ModelAiOps>,
+    /// AI actions (e.g. `explain`) in the window.
+    pub actions: Vec<ActionAiOps>,
+    /// Today's (UTC) spend of this process against each budget: `total`, then each provider
+    /// in the operator's order.
+    pub budgets: Vec<BudgetView>,
+}
+
+/// One provider × model: its generation calls in the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelAiOps {
+    pub provider_id: String,
+    /// Null for calls refused (breaker) before a model was asked.
+    pub model: Option<String>,
+    pub calls: i64,
+    pub ok: i64,
+    pub errors: i64,
+    pub errors_by_code: BTreeMap<String, i64>,
+    pub latency_ms: Option<LatencyMs>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// USD of the priced calls; null when none was priced.
+    #[schema(value_type = Option<String>)]
+    pub cost_usd: Option<rust_decimal::Decimal>,
+    /// Successful calls whose model has no price: their cost is unknown, not zero.
+    pub unpriced_calls: i64,
+}
+
+/// One AI action in the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionAiOps {
+    pub action: String,
+    pub calls: i64,
+    pub ok: i64,
+    /// `ok / calls`; null without calls.
+    pub success_rate: Option<f64>,
+    /// Answered by a provider other than the first tried.
+    pub fallbacks: i64,
 }
 
 /// One provider's (or, `provider_id` null, all providers') aggregates.
@@ -304,12 +348,48 @@ async fn summary(
             _ => None,
         },
     };
+    let (model_rows, mut model_codes) = ai_usage::by_model(&state.pool, &ids, from, to).await?;
+    let models = model_rows
+        .into_iter()
+        .map(|m| ModelAiOps {
+            errors_by_code: model_codes
+                .remove(&(m.provider_id.clone(), m.model.clone()))
+                .unwrap_or_default(),
+            latency_ms: match (m.p50, m.p95, m.p99) {
+                (Some(p50), Some(p95), Some(p99)) => Some(LatencyMs { p50, p95, p99 }),
+                _ => None,
+            },
+            provider_id: m.provider_id,
+            model: m.model,
+            calls: m.calls,
+            ok: m.ok,
+            errors: m.errors,
+            input_tokens: m.input_tokens.unwrap_or(0),
+            output_tokens: m.output_tokens.unwrap_or(0),
+            cost_usd: m.cost_usd,
+            unpriced_calls: m.unpriced_calls,
+        })
+        .collect();
+    let actions = ai_usage::actions(&state.pool, from, to)
+        .await?
+        .into_iter()
+        .map(|a| ActionAiOps {
+            success_rate: (a.calls > 0).then(|| a.ok as f64 / a.calls as f64),
+            action: a.action,
+            calls: a.calls,
+            ok: a.ok,
+            fallbacks: a.fallbacks,
+        })
+        .collect();
     Ok(ApiOk::new(AiOpsSummary {
         window,
         from,
         to,
         providers,
         totals,
+        models,
+        actions,
+        budgets: state.runtime.ai().budgets(),
     }))
 }
 

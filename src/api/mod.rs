@@ -13,6 +13,7 @@ pub mod client_addr;
 pub mod envelope;
 pub mod errors;
 pub mod events;
+pub mod explain;
 pub mod health;
 pub mod hygiene;
 pub mod integrations;
@@ -70,6 +71,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(trading_switch::router())
         .merge(bots::router())
         .merge(bot_lifecycle::router())
+        .merge(explain::router())
         .merge(traces::router())
         .merge(ledger::router())
         .merge(autonomy::router())

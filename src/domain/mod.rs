@@ -2,6 +2,7 @@
 //! the live runner call the same code, so they cannot diverge.
 
 pub mod access;
+pub mod ai;
 pub mod autonomy;
 pub mod backtest;
 pub mod backtest_metrics;
@@ -13,6 +14,7 @@ pub mod contracts;
 pub mod engine;
 pub mod evaluation;
 pub mod execution;
+pub mod explain;
 pub mod holiday_rules;
 pub mod indicators;
 pub mod instruments;

@@ -71,6 +71,16 @@ pub struct RsiParams {
 pub const MAX_LOOKBACK: u32 = 1_000;
 
 impl StrategyConfig {
+    /// Whether running this strategy needs an LLM (a news gate, say). None of today's kinds
+    /// does; the match is exhaustive so a new kind must answer.
+    pub fn needs_ai(&self) -> bool {
+        match self {
+            StrategyConfig::SmaCrossover(_)
+            | StrategyConfig::DonchianBreakout(_)
+            | StrategyConfig::RsiMeanReversion(_) => false,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             StrategyConfig::SmaCrossover(_) => "sma_crossover",

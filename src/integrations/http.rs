@@ -43,6 +43,9 @@ pub enum CallKind {
     Write,
     /// A verify step: one attempt, usage status `VERIFY`.
     Verify,
+    /// A billed generation (an LLM completion): retried only on 429/5xx and transport
+    /// failures (the vendor did not process it), never on another 4xx.
+    Generate,
 }
 
 pub enum Auth {
@@ -70,6 +73,8 @@ pub struct Request {
     pub body: Body,
     pub kind: CallKind,
     pub ctx: CallContext,
+    /// Extra usage-event metadata known before the call (e.g. the model asked for).
+    pub meta: Value,
 }
 
 impl Request {
@@ -84,6 +89,7 @@ impl Request {
             body: Body::None,
             kind,
             ctx: CallContext::default(),
+            meta: Value::Object(Default::default()),
         }
     }
 
@@ -112,6 +118,11 @@ impl Request {
 
     pub fn ctx(mut self, ctx: CallContext) -> Self {
         self.ctx = ctx;
+        self
+    }
+
+    pub fn meta(mut self, meta: Value) -> Self {
+        self.meta = meta;
         self
     }
 }
@@ -233,6 +244,17 @@ impl ProviderHttp {
         req: Request,
         interpret: impl Fn(&Reply) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
+        self.call_described(req, interpret, |_| Value::Null).await
+    }
+
+    /// [`Self::call`], adding `describe(result)`'s fields (e.g. tokens used) to the usage
+    /// event's metadata.
+    pub async fn call_described<T>(
+        &self,
+        req: Request,
+        interpret: impl Fn(&Reply) -> Result<T, Failure>,
+        describe: impl FnOnce(&T) -> Value,
+    ) -> Result<T, Failure> {
         let action = req.action;
         let kind = req.kind;
         let ctx = req.ctx;
@@ -243,7 +265,12 @@ impl ProviderHttp {
             interpret(&reply)
         };
         let started = Instant::now();
-        let result = if kind == CallKind::Read {
+        let retried: fn(&Failure) -> bool = match kind {
+            CallKind::Read => Failure::is_transient,
+            CallKind::Generate => Failure::is_retryable_generation,
+            CallKind::Write | CallKind::Verify => |_: &Failure| false,
+        };
+        let result = if matches!(kind, CallKind::Read | CallKind::Generate) {
             once.retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(200))
@@ -251,7 +278,7 @@ impl ProviderHttp {
                     .with_max_times(self.max_retries)
                     .with_jitter(),
             )
-            .when(Failure::is_transient)
+            .when(retried)
             .adjust(|f: &Failure, delay| match f.retry_after {
                 // A vendor's Retry-After longer than our time box ends the call instead.
                 Some(after) if after > self.timeout => None,
@@ -263,14 +290,19 @@ impl ProviderHttp {
             once().await
         };
         let tries = attempts.load(std::sync::atomic::Ordering::Relaxed);
-        self.record(
-            action,
-            kind,
-            ctx,
-            started,
-            &result,
-            json!({ "attempts": tries }),
-        );
+        let mut metadata = req.meta.clone();
+        if !metadata.is_object() {
+            metadata = json!({});
+        }
+        metadata["attempts"] = json!(tries);
+        if let Ok(t) = &result
+            && let Value::Object(extra) = describe(t)
+        {
+            for (k, v) in extra {
+                metadata[k] = v;
+            }
+        }
+        self.record(action, kind, ctx, started, &result, metadata);
         result
     }
 

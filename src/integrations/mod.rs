@@ -59,6 +59,16 @@ impl Integrations {
         self.configs.iter().find(|c| c.spec.id == id)
     }
 
+    /// Redacts every secret value any provider is configured with (a prompt, a message).
+    pub fn redactor(&self) -> http::Redactor {
+        http::Redactor::new(
+            self.configs
+                .iter()
+                .flat_map(|c| c.secret_values())
+                .collect(),
+        )
+    }
+
     /// The client of a configured provider.
     pub fn client(&self, id: &str) -> Option<Arc<ProviderClient>> {
         self.clients.get(id).cloned()

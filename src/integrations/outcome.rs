@@ -21,6 +21,8 @@ pub mod codes {
     pub const BAD_RESPONSE: &str = "BAD_RESPONSE";
     pub const UNVERIFIABLE: &str = "UNVERIFIABLE";
     pub const ENVIRONMENT_MISMATCH: &str = "ENVIRONMENT_MISMATCH";
+    /// The model refused the prompt (a content filter or safety block).
+    pub const CONTENT_REFUSED: &str = "CONTENT_REFUSED";
 }
 
 /// A failed call: the category, a stable code, and a message with every secret redacted.
@@ -56,5 +58,12 @@ impl Failure {
             Outcome::RateLimited | Outcome::Unreachable | Outcome::ProviderError
         ) && self.code != codes::LOGIN_PENALTY
             && self.code != codes::BAD_RESPONSE
+            && self.code != codes::CONTENT_REFUSED
+    }
+
+    /// Worth another attempt for a billed generation: a 429 or 5xx, or no answer at all
+    /// (never another 4xx: the request itself is wrong and would fail again).
+    pub fn is_retryable_generation(&self) -> bool {
+        self.is_transient() && self.code != codes::PROVIDER_HTTP_4XX
     }
 }

@@ -306,9 +306,26 @@ pub fn spec(id: &str) -> Option<&'static ProviderSpec> {
 /// Environment values by name (the process environment, or an explicit map in tests).
 pub type EnvMap = BTreeMap<String, String>;
 
-/// The process environment restricted to the names the registry reads.
+/// Operator settings of the AI actions, read with the providers' environment (see
+/// `runtime::ai`).
+pub const LLM_SETTINGS_VARS: &[&str] = &[
+    "TRADEPLANE_LLM_ORDER",
+    "TRADEPLANE_LLM_MODELS",
+    "TRADEPLANE_LLM_PRICES",
+    "TRADEPLANE_LLM_DAILY_TOKENS",
+    "TRADEPLANE_LLM_DAILY_COST",
+    "TRADEPLANE_LLM_TIMEOUT_SECS",
+    "TRADEPLANE_LLM_MAX_OUTPUT_TOKENS",
+];
+
+/// The process environment restricted to the names the registry (and the AI settings) read.
 pub fn process_env() -> EnvMap {
     let mut env = EnvMap::new();
+    for name in LLM_SETTINGS_VARS {
+        if let Ok(value) = std::env::var(name) {
+            env.insert((*name).to_owned(), value);
+        }
+    }
     for spec in PROVIDERS {
         let names = spec
             .required_env_vars

@@ -42,6 +42,7 @@ impl RuntimeHandle {
                 jobs: Arc::default(),
                 ownership: None,
                 evidence: EvidenceThresholds::default(),
+                ai: Arc::new(ai::Ai::new(ai::AiConfig::default(), clock.clone())),
                 clock,
             }),
         }
@@ -100,7 +101,7 @@ impl RuntimeHandle {
             .ok_or(ProviderCallError::NotRunning)
     }
 
-    async fn provider_call<T: Send + 'static>(
+    pub(super) async fn provider_call<T: Send + 'static>(
         &self,
         id: &str,
         msg: impl FnOnce(ractor::RpcReplyPort<Result<T, ProviderCallError>>) -> ProviderMsg,

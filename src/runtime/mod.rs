@@ -15,6 +15,7 @@
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
 //! snapshots without awaiting Postgres.
 
+pub mod ai;
 pub mod alerts;
 pub mod autonomy;
 pub mod backtests;
@@ -22,6 +23,7 @@ pub mod bar_history;
 pub mod bots;
 pub mod evaluator;
 pub mod events;
+pub mod explain;
 pub mod feed;
 mod handle;
 pub mod jobs;
@@ -196,6 +198,8 @@ struct Inner {
     /// This process as a node; `None` for a detached handle.
     ownership: Option<Arc<ownership::Ownership>>,
     evidence: EvidenceThresholds,
+    /// AI settings and today's LLM spend.
+    ai: Arc<ai::Ai>,
 }
 
 /// Cloneable access to the running tree.
@@ -321,6 +325,12 @@ impl Runtime {
         let (ticks, _) = broadcast::channel(1024);
         let shared = Arc::new(SchedulerShared::new(&config.scheduler, clock.clone()));
 
+        // Today's LLM spend survives a restart (budgets are per UTC day).
+        let ai_book = Arc::new(ai::Ai::new(
+            ai::AiConfig::from_env(&config.provider_env),
+            clock.clone(),
+        ));
+        ai_book.restore(&pool).await?;
         let handle = RuntimeHandle {
             inner: Arc::new(Inner {
                 clock: clock.clone(),
@@ -341,6 +351,7 @@ impl Runtime {
                 jobs: Arc::default(),
                 ownership: Some(node.clone()),
                 evidence: config.evidence.clone(),
+                ai: ai_book,
             }),
         };
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);

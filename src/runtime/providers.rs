@@ -46,14 +46,18 @@ use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
 use super::registry::BreakerView;
 use crate::domain::provider::{CallWindow, LiveHealth, Outcome};
-use crate::domain::{bars::Bar, breaker};
+use crate::domain::{ai::Prompt, bars::Bar, breaker};
 pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
     Integrations,
     bars::{self, BarsError},
     http::CallContext,
-    outcome::codes,
-    providers::{self, ProviderClient, VerifyReport},
+    outcome::{Failure, codes},
+    providers::{
+        self, ProviderClient, VerifyReport,
+        llm::{self, Completion, GenerateOptions},
+    },
+    registry::Category,
 };
 use crate::store::{
     circuit_breakers::{self, BreakerSave},
@@ -107,6 +111,28 @@ pub enum ProviderCallError {
     ActorGone(String),
     #[error(transparent)]
     Bars(#[from] BarsError),
+    #[error("{provider}: {} ({})", .failure.code, .failure.message)]
+    Vendor { provider: String, failure: Failure },
+    #[error("{0} is not an LLM provider")]
+    NotAnLlm(String),
+}
+
+impl ProviderCallError {
+    /// The stable code a usage event or an attempt list shows for this error.
+    pub fn code(&self) -> &str {
+        match self {
+            ProviderCallError::NotRunning | ProviderCallError::ActorGone(_) => {
+                "RUNTIME_UNAVAILABLE"
+            }
+            ProviderCallError::NotConfigured(_) => "NOT_CONFIGURED",
+            ProviderCallError::BreakerOpen { .. } => CIRCUIT_BREAKER_OPEN,
+            ProviderCallError::Timeout(_) => codes::TIMEOUT,
+            ProviderCallError::Bars(BarsError::Provider(f)) => f.code,
+            ProviderCallError::Bars(_) => "BARS_FAILED",
+            ProviderCallError::Vendor { failure, .. } => failure.code,
+            ProviderCallError::NotAnLlm(_) => "NOT_AN_LLM",
+        }
+    }
 }
 
 /// What the API shows of one provider actor (read without awaiting).
@@ -471,10 +497,18 @@ impl ProviderSet {
 
 pub type VerifyResult = Result<(VerifyReport, Duration), ProviderCallError>;
 pub type BarsResult = Result<Vec<Bar>, ProviderCallError>;
+pub type GenerateResult = Result<Completion, ProviderCallError>;
+
+/// One completion asked of an LLM provider's actor.
+pub struct GenerateRequest {
+    pub prompt: Prompt,
+    pub options: GenerateOptions,
+}
 
 pub enum ProviderMsg {
     Verify(TraceId, RpcReplyPort<VerifyResult>),
     FetchBars(TraceId, Box<BarsRequest>, RpcReplyPort<BarsResult>),
+    Generate(TraceId, Box<GenerateRequest>, RpcReplyPort<GenerateResult>),
     /// Fault injection (tests, drills): the actor fails and is restarted by its supervisor.
     Fail(String),
 }
@@ -605,6 +639,71 @@ impl Actor for ProviderActor {
                         Err(_) => (Verdict::Neutral, None),
                     };
                     let error = error.as_ref().map(|(c, m)| (*c, m.as_str()));
+                    shared.settle(permit, verdict, error, move || {
+                        let _ = reply.send(result);
+                    });
+                }));
+            }
+            ProviderMsg::Generate(trace, req, reply) => {
+                if state.shared.client.config.spec.category != Category::Llm {
+                    let _ = reply.send(Err(ProviderCallError::NotAnLlm(state.shared.id().into())));
+                    return Ok(());
+                }
+                let permit = match trace
+                    .clone()
+                    .scope(
+                        state
+                            .shared
+                            .admit("generate", UsageStatus::Error, req.options.ctx),
+                    )
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let (shared, limit) = (state.shared.clone(), state.call_timeout);
+                tokio::spawn(trace.scope(async move {
+                    let call = llm::generate(&shared.client, &req.prompt, &req.options);
+                    let (result, verdict, code) = match tokio::time::timeout(limit, call).await {
+                        Ok(Ok(done)) => (Ok(done), Verdict::Ok, None),
+                        // A refusal is about the prompt, not the provider's health.
+                        Ok(Err(f)) if f.code == codes::CONTENT_REFUSED => {
+                            let code = (f.code, f.message.clone());
+                            let provider = shared.id().to_owned();
+                            (
+                                Err(ProviderCallError::Vendor {
+                                    provider,
+                                    failure: f,
+                                }),
+                                Verdict::Neutral,
+                                Some(code),
+                            )
+                        }
+                        Ok(Err(f)) => {
+                            let (verdict, code) = (
+                                verdict_of(f.outcome, Some(f.code)),
+                                (f.code, f.message.clone()),
+                            );
+                            let provider = shared.id().to_owned();
+                            (
+                                Err(ProviderCallError::Vendor {
+                                    provider,
+                                    failure: f,
+                                }),
+                                verdict,
+                                Some(code),
+                            )
+                        }
+                        Err(_) => (
+                            Err(ProviderCallError::Timeout(shared.id().to_owned())),
+                            Verdict::Failed,
+                            Some((codes::TIMEOUT, "the LLM did not answer in time".to_owned())),
+                        ),
+                    };
+                    let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));
                     shared.settle(permit, verdict, error, move || {
                         let _ = reply.send(result);
                     });

@@ -27,6 +27,8 @@ pub struct DbSnapshot {
     pub killed: Vec<KilledBot>,
     /// Bots that should run but that no node holds now.
     pub unowned: Vec<UnownedBot>,
+    /// Active bots (not STOPPED or KILLED) whose strategy needs an LLM.
+    pub ai_bots: Vec<Uuid>,
 }
 
 #[derive(Debug, Default)]
@@ -117,7 +119,27 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         verifications: store_integrations::verifications(pool).await?,
         killed: store_bots::killed_exposure(pool).await?,
         unowned: bot_leases::unowned(pool, now).await?,
+        ai_bots: ai_bots(pool).await?,
     })
+}
+
+/// Active bots whose strategy needs an LLM. A strategy that cannot be read counts as needing
+/// one (unknown is not "no").
+async fn ai_bots(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows: Vec<(Uuid, serde_json::Value)> =
+        sqlx::query_as("SELECT id, strategy FROM bots WHERE status NOT IN ('STOPPED', 'KILLED')")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, strategy)| {
+            serde_json::from_value::<crate::domain::strategy_config::StrategyConfig>(
+                strategy.clone(),
+            )
+            .map_or(true, |s| s.needs_ai())
+        })
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// Refreshes `cache` until `stop` turns true.

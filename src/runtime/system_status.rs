@@ -90,6 +90,9 @@ pub struct SystemStatus {
     /// True when nothing SEV-1 stands in the way of bots trading on their own.
     pub autonomy_allowed: bool,
     pub blockers: Vec<Blocker>,
+    /// Informational (`INFO`): something unavailable that nothing in use needs right now
+    /// (e.g. AI while no active bot needs it). Never changes `system_status`.
+    pub notices: Vec<Blocker>,
     pub bots: BotsSummary,
     pub scheduler: SchedulerBlock,
     pub integrations: IntegrationsSummary,
@@ -197,6 +200,7 @@ fn seconds(d: chrono::Duration) -> f64 {
 
 struct Blockers {
     list: Vec<Blocker>,
+    notices: Vec<Blocker>,
     trace: String,
 }
 
@@ -210,11 +214,59 @@ impl Blockers {
             trace_id: self.trace.clone(),
         });
     }
+
+    /// Worth knowing, limits nothing that is in use: shown, never counted in the status.
+    fn notice(&mut self, code: ErrorCode, message: String, fix: &str) {
+        self.notices.push(Blocker {
+            code,
+            severity: Severity::Info,
+            message,
+            suggested_fix: fix.to_owned(),
+            trace_id: self.trace.clone(),
+        });
+    }
+}
+
+/// No usable LLM is a SEV-2 blocker only while an active bot needs one (while the database
+/// snapshot is missing, which bots do is unknown, so it counts as needed); otherwise it limits
+/// only the on-demand AI actions (Explain), each of which refuses alone: a notice.
+fn ai_status(rt: &RuntimeHandle, ai_bots: Option<&[uuid::Uuid]>, b: &mut Blockers) {
+    if rt.ai_usable() {
+        return;
+    }
+    let why = match &rt.ai().config.problem {
+        Some(p) => format!("the AI settings are invalid ({p})"),
+        None => "no LLM provider in the order is configured with its breaker closed".to_owned(),
+    };
+    let fix = ErrorCode::AiProviderUnavailable.suggested_fix();
+    match ai_bots {
+        Some([]) => b.notice(
+            ErrorCode::AiProviderUnavailable,
+            format!("AI actions (Explain) are unavailable: {why}. No active bot needs AI."),
+            fix,
+        ),
+        Some(bots) => b.push(
+            ErrorCode::AiProviderUnavailable,
+            false,
+            format!(
+                "{} active bot(s) need an LLM and none is usable: {why}.",
+                bots.len()
+            ),
+            fix,
+        ),
+        None => b.push(
+            ErrorCode::AiProviderUnavailable,
+            false,
+            format!("AI is unavailable ({why}) and which bots need it is unknown while the database snapshot is missing."),
+            fix,
+        ),
+    }
 }
 
 pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
     let mut b = Blockers {
         list: Vec::new(),
+        notices: Vec::new(),
         trace: trace.to_string(),
     };
     let integrations = rt.integrations();
@@ -304,17 +356,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
             "Configure and verify ironbeam or tradovate.",
         );
     }
-    if !configs
-        .iter()
-        .any(|c| c.spec.category == Category::Llm && c.configured())
-    {
-        b.push(
-            ErrorCode::AiProviderUnavailable,
-            false,
-            "No LLM provider is configured: AI-dependent actions are blocked.".into(),
-            ErrorCode::AiProviderUnavailable.suggested_fix(),
-        );
-    }
+    ai_status(rt, snapshot.map(|s| s.ai_bots.as_slice()), &mut b);
 
     let sched = rt.scheduler_health();
     let ticking = sched.loop_health == LoopHealth::Ok;
@@ -405,6 +447,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
         system_status,
         autonomy_allowed: !sev1,
         blockers: b.list,
+        notices: b.notices,
         bots: BotsSummary { by_autonomy_tier },
         scheduler: SchedulerBlock {
             active: ticking,
@@ -424,5 +467,45 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
             not_configured: configs.len() - configured,
             sandbox,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+
+    fn blockers() -> Blockers {
+        Blockers {
+            list: Vec::new(),
+            notices: Vec::new(),
+            trace: "0".repeat(32),
+        }
+    }
+
+    #[tokio::test]
+    async fn no_llm_is_a_blocker_only_while_an_active_bot_needs_one() {
+        // Detached: no LLM configured, so AI is not usable.
+        let rt = RuntimeHandle::detached(Clock::system());
+        assert!(!rt.ai_usable());
+
+        let mut b = blockers();
+        ai_status(&rt, Some(&[]), &mut b);
+        assert!(b.list.is_empty());
+        assert_eq!(b.notices.len(), 1);
+        assert_eq!(b.notices[0].severity, Severity::Info);
+        assert_eq!(b.notices[0].code, ErrorCode::AiProviderUnavailable);
+
+        let mut b = blockers();
+        ai_status(&rt, Some(&[uuid::Uuid::now_v7()]), &mut b);
+        assert_eq!(b.list.len(), 1);
+        assert_eq!(b.list[0].severity, Severity::Sev2);
+        assert!(b.list[0].message.contains("1 active bot(s) need an LLM"));
+        assert!(b.notices.is_empty());
+
+        // Without the database snapshot, who needs AI is unknown: counted as needed.
+        let mut b = blockers();
+        ai_status(&rt, None, &mut b);
+        assert_eq!(b.list.len(), 1);
     }
 }

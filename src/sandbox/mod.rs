@@ -12,8 +12,12 @@
 //! error shapes (Databento: Basic auth only, a bare root such as `ES` as a raw symbol fails
 //! symbology, unknown schema, start not before end; Massive: futures only under
 //! `/futures/v1/aggs/{contract}`, the stocks endpoint has nothing for a futures ticker).
-//! `POST /_sandbox/faults` injects outages, 429s and plan refusals on command ([`Fault`]).
+//! The LLM generation endpoints ([`llm`]) are strict the same way (auth and version headers,
+//! required fields) and answer deterministically.
+//! `POST /_sandbox/faults` injects outages, 429s, plan refusals, timeouts and content refusals
+//! on command ([`Fault`]).
 
+mod llm;
 pub mod ohlcv;
 mod redis;
 
@@ -44,11 +48,16 @@ pub enum Fault {
     Outage,
     /// HTTP 429 with `Retry-After: 1`.
     RateLimited,
-    /// Massive 403 `NOT_AUTHORIZED` (a plan without the data); Databento 403.
+    /// Massive 403 `NOT_AUTHORIZED` (a plan without the data); Databento 403; an LLM's
+    /// bad-key answer.
     NotAuthorized,
+    /// LLMs: no answer for a minute, then a 5xx (market data: an outage at once).
+    Timeout,
+    /// LLMs: the vendor's content-refusal shape (market data: an outage).
+    Refusal,
 }
 
-/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon", "fault": <Fault>|null,
+/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon"|<LLM provider id>, "fault": <Fault>|null,
 /// "count": n}` (`count` absent: until cleared with `"fault": null`).
 #[derive(Debug, serde::Deserialize)]
 struct FaultCommand {
@@ -146,6 +155,9 @@ async fn dispatch(
     let q = |k: &str| query.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let get = method == Method::GET;
     let post = method == Method::POST;
+    if post && let Some(reply) = llm::route(&state, &segments, &headers, &query, &body).await {
+        return reply;
+    }
     match segments.as_slice() {
         // Databento (Basic auth, key as user name), at the root: the official crate replaces
         // the base URL's path with `/v0/…`.
@@ -499,7 +511,7 @@ fn databento_error(status: StatusCode, case: &str, message: &str, payload: Value
 
 fn databento_fault(fault: Fault) -> Response {
     match fault {
-        Fault::Outage => json_reply(
+        Fault::Outage | Fault::Timeout | Fault::Refusal => json_reply(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"detail": "Service temporarily unavailable."}),
         ),
@@ -523,7 +535,7 @@ fn databento_fault(fault: Fault) -> Response {
 
 fn massive_fault(fault: Fault) -> Response {
     match fault {
-        Fault::Outage => json_reply(
+        Fault::Outage | Fault::Timeout | Fault::Refusal => json_reply(
             StatusCode::BAD_GATEWAY,
             json!({"status": "ERROR", "request_id": "sandbox", "error": "Bad gateway"}),
         ),

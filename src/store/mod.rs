@@ -1,5 +1,7 @@
 //! Postgres: the pool, migrations, and one repository module per aggregate.
 
+pub mod ai_interactions;
+pub mod ai_usage;
 pub mod audit_log;
 pub mod auth_throttle;
 pub mod autonomy_scores;

@@ -22,6 +22,7 @@ mod integrations;
 mod integrations_verify;
 mod job_workers;
 mod ledger;
+mod llm;
 mod market_data;
 mod nodes;
 mod observatory;

@@ -5,7 +5,7 @@ mod brokers;
 pub mod databento;
 pub mod discord;
 mod infra;
-mod llm;
+pub mod llm;
 pub mod market_data;
 
 use std::{sync::Arc, time::Duration};

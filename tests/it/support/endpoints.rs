@@ -147,6 +147,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn explain_bot(&self, id: impl Display) -> Reply {
+        self.call("POST", &format!("/api/bots/{id}/explain"), None)
+            .await
+    }
+
     pub async fn autonomy_score(&self, id: impl Display) -> Reply {
         self.call("GET", &format!("/api/bots/{id}/autonomy-score"), None)
             .await

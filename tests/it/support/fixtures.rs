@@ -146,6 +146,13 @@ pub async fn sandbox_fault(base: &str, vendor: &str, fault: Value, count: Option
     assert_eq!(res.status(), 200);
 }
 
+/// Sets a fault on the sandbox's LLM endpoints (`env`: [`start_sandbox`]'s; `vendor`: an LLM
+/// provider id; `fault`: `"outage"`, `"rate_limited"`, `"not_authorized"`, `"timeout"`,
+/// `"refusal"` or null).
+pub async fn sandbox_llm_fault(env: &EnvMap, vendor: &str, fault: Value, count: Option<u32>) {
+    sandbox_fault(&env["DATABENTO_BASE_URL"], vendor, fault, count).await;
+}
+
 /// The body of `POST /api/bots` for an ES 1m SMA-crossover bot at `stage`.
 pub fn sma_bot(name: &str, stage: &str) -> Value {
     json!({

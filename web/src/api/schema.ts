@@ -438,6 +438,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bots/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A plain-language account of why the bot is or isn't trading and what changed, built only
+         *     from its recent traces, events and trades, citing their trace ids. The prompt and answer
+         *     are stored (truncated) for audit.
+         */
+        post: operations["explain_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}/kill": {
         parameters: {
             query?: never;
@@ -1188,6 +1209,31 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One AI action in the window. */
+        ActionAiOps: {
+            action: string;
+            /** Format: int64 */
+            calls: number;
+            /**
+             * Format: int64
+             * @description Answered by a provider other than the first tried.
+             */
+            fallbacks: number;
+            /** Format: int64 */
+            ok: number;
+            /**
+             * Format: double
+             * @description `ok / calls`; null without calls.
+             */
+            success_rate?: number | null;
+        };
+        /** @description One provider tried for an action, and why it did not answer (`error_code` null: it did). */
+        AiAttempt: {
+            error_code?: string | null;
+            message?: string | null;
+            model: string;
+            provider_id: string;
+        };
         /** @description One bucket `[start, start + bucket_seconds)` of one LLM provider. */
         AiOpsBucket: {
             /**
@@ -1244,11 +1290,20 @@ export interface components {
             window: string;
         };
         AiOpsSummary: {
+            /** @description AI actions (e.g. `explain`) in the window. */
+            actions: components["schemas"]["ActionAiOps"][];
+            /**
+             * @description Today's (UTC) spend of this process against each budget: `total`, then each provider
+             *     in the operator's order.
+             */
+            budgets: components["schemas"]["BudgetView"][];
             /**
              * Format: date-time
              * @description Events with `from < created_at <= to` are counted.
              */
             from: string;
+            /** @description Generation calls per provider and model in the window. */
+            models: components["schemas"]["ModelAiOps"][];
             /** @description Every LLM provider of the registry, in registry order. */
             providers: components["schemas"]["ProviderAiOps"][];
             /** Format: date-time */
@@ -1517,6 +1572,15 @@ export interface components {
             scope: string;
             state: components["schemas"]["BreakerState"];
         };
+        /** @description Today's spend and budget of one scope, for AI Ops. */
+        BudgetView: {
+            cost_per_day?: string | null;
+            /** @description `total` or a provider id. */
+            scope: string;
+            spent: components["schemas"]["Spend"];
+            /** Format: int64 */
+            tokens_per_day?: number | null;
+        };
         /** @description Why the answer must not be traded on as is, and what fixes it. */
         CalendarBlocker: {
             code: components["schemas"]["ErrorCode"];
@@ -1664,11 +1728,20 @@ export interface components {
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AiOpsSummary: {
+            /** @description AI actions (e.g. `explain`) in the window. */
+            actions: components["schemas"]["ActionAiOps"][];
+            /**
+             * @description Today's (UTC) spend of this process against each budget: `total`, then each provider
+             *     in the operator's order.
+             */
+            budgets: components["schemas"]["BudgetView"][];
             /**
              * Format: date-time
              * @description Events with `from < created_at <= to` are counted.
              */
             from: string;
+            /** @description Generation calls per provider and model in the window. */
+            models: components["schemas"]["ModelAiOps"][];
             /** @description Every LLM provider of the registry, in registry order. */
             providers: components["schemas"]["ProviderAiOps"][];
             /** Format: date-time */
@@ -1800,6 +1873,15 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_DecisionTraceBody: {
             decision_trace: components["schemas"]["DecisionTrace"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_ExplainBody: {
+            explanation: components["schemas"]["Explanation"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2610,6 +2692,11 @@ export interface components {
             blockers: components["schemas"]["Blocker"][];
             bots: components["schemas"]["BotsSummary"];
             integrations: components["schemas"]["IntegrationsSummary"];
+            /**
+             * @description Informational (`INFO`): something unavailable that nothing in use needs right now
+             *     (e.g. AI while no active bot needs it). Never changes `system_status`.
+             */
+            notices: components["schemas"]["Blocker"][];
             scheduler: components["schemas"]["SchedulerBlock"];
             system_status: components["schemas"]["SystemState"];
         } & {
@@ -2707,13 +2794,44 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
             /** @description Always false here. */
             success: boolean;
             trace_id: string;
+        };
+        ExplainBody: {
+            explanation: components["schemas"]["Explanation"];
+        };
+        /** @description Explain's answer. */
+        Explanation: {
+            /** @description Every provider tried, in order (a failover shows here). */
+            attempts: components["schemas"]["AiAttempt"][];
+            /** Format: uuid */
+            bot_id: string;
+            /** @description The trace ids (W3C, 32 hex) of the records the prompt was built from. */
+            cited_trace_ids: string[];
+            /** @description USD; null when the model has no price in the price table. */
+            cost_usd?: string | null;
+            events_used: number;
+            /** Format: date-time */
+            generated_at: string;
+            /** Format: int64 */
+            input_tokens: number;
+            /**
+             * Format: uuid
+             * @description The stored audit row (`ai_interactions.id`).
+             */
+            interaction_id: string;
+            model: string;
+            /** Format: int64 */
+            output_tokens: number;
+            provider_id: string;
+            text: string;
+            traces_used: number;
+            trades_used: number;
         };
         /** @description How simulated orders fill. */
         FillInput: {
@@ -2917,6 +3035,33 @@ export interface components {
              */
             step_up_valid_until?: string | null;
             user: components["schemas"]["UserView"];
+        };
+        /** @description One provider × model: its generation calls in the window. */
+        ModelAiOps: {
+            /** Format: int64 */
+            calls: number;
+            /** @description USD of the priced calls; null when none was priced. */
+            cost_usd?: string | null;
+            /** Format: int64 */
+            errors: number;
+            errors_by_code: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            input_tokens: number;
+            latency_ms?: components["schemas"]["LatencyMs"] | null;
+            /** @description Null for calls refused (breaker) before a model was asked. */
+            model?: string | null;
+            /** Format: int64 */
+            ok: number;
+            /** Format: int64 */
+            output_tokens: number;
+            provider_id: string;
+            /**
+             * Format: int64
+             * @description Successful calls whose model has no price: their cost is unknown, not zero.
+             */
+            unpriced_calls: number;
         };
         NewToken: {
             /**
@@ -3495,6 +3640,14 @@ export interface components {
          * @enum {string}
          */
         Side: "BUY" | "SELL";
+        /** @description What was spent in one UTC day. `unpriced_calls` counts calls whose cost is unknown. */
+        Spend: {
+            cost: string;
+            /** Format: int64 */
+            tokens: number;
+            /** Format: int64 */
+            unpriced_calls: number;
+        };
         /**
          * @description SPEC §2 bot stage. Promotion moves one step at a time; demotion any time.
          * @enum {string}
@@ -3551,6 +3704,11 @@ export interface components {
             blockers: components["schemas"]["Blocker"][];
             bots: components["schemas"]["BotsSummary"];
             integrations: components["schemas"]["IntegrationsSummary"];
+            /**
+             * @description Informational (`INFO`): something unavailable that nothing in use needs right now
+             *     (e.g. AI while no active bot needs it). Never changes `system_status`.
+             */
+            notices: components["schemas"]["Blocker"][];
             scheduler: components["schemas"]["SchedulerBlock"];
             system_status: components["schemas"]["SystemState"];
         };
@@ -5802,6 +5960,90 @@ export interface operations {
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    explain_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ExplainBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `AI_BUDGET_EXCEEDED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `AI_PROVIDER_UNAVAILABLE` (no LLM usable; `details.attempts` lists each provider tried) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9176,7 +9418,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
 export const liveHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveHealth"]> = ["CONNECTED", "DEGRADED", "FAILING", "UNKNOWN", "NOT_CONFIGURED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];

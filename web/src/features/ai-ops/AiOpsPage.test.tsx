@@ -76,6 +76,9 @@ const SUMMARY: AiOpsSummary = {
     last_call_at: "2026-11-26T11:59:00Z",
     no_data_reason: null,
   },
+  models: [],
+  actions: [],
+  budgets: [],
 };
 
 function buckets(n: number, f: (i: number) => Partial<AiOpsProviderSeries["buckets"][number]>) {
