@@ -7,6 +7,7 @@ mod ai_ops;
 mod alerts;
 mod architecture;
 mod auth_2fa;
+mod auth_2fa_required;
 mod auth_access;
 mod auth_sessions;
 mod auth_throttle;
