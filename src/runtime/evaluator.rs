@@ -61,6 +61,8 @@ pub struct Trading {
     pub bus: EventBus,
     /// Stamps orders and traces (the bar being evaluated is the tick's boundary).
     pub clock: Clock,
+    /// Whether Postgres is reachable: runners wait on it instead of failing (`db_ready`).
+    pub db: super::db_ready::DbReadiness,
 }
 
 /// Counters of the trading loop, for status and the load figures.

@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod autonomy;
 pub mod bar_history;
 pub mod bots;
+pub mod db_ready;
 pub mod evaluator;
 pub mod events;
 pub mod feed;
@@ -103,6 +104,8 @@ pub struct RuntimeConfig {
     pub autonomy: ScorerConfig,
     /// The job worker pool.
     pub jobs: JobsConfig,
+    /// While Postgres is unreachable, how often the one readiness probe asks it (`db_ready`).
+    pub db_probe_every: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -123,6 +126,7 @@ impl Default for RuntimeConfig {
             sim: SimParams::default(),
             autonomy: ScorerConfig::default(),
             jobs: JobsConfig::default(),
+            db_probe_every: Duration::from_secs(1),
         }
     }
 }
@@ -257,6 +261,7 @@ impl Runtime {
             evaluations: Default::default(),
             bus: t.bus().clone(),
             clock: clock.clone(),
+            db: db_ready::DbReadiness::new(config.db_probe_every),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;

@@ -28,6 +28,7 @@ mod observatory;
 mod openapi;
 mod operations;
 mod providers;
+mod restart_storms;
 mod runtime;
 mod sandbox;
 mod security_headers;

@@ -11,8 +11,10 @@
 //!   the store, the sandbox, waiting for a condition.
 //! - [`paper`]: a PAPER bot on the sandbox with replayed bar ticks.
 //! - [`sse`]: a Server-Sent Events reader.
+//! - [`db_proxy`]: a TCP proxy in front of Postgres a test can cut (a database outage).
 
 pub mod app;
+pub mod db_proxy;
 pub mod endpoints;
 pub mod fixtures;
 pub mod paper;
