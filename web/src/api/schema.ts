@@ -847,7 +847,10 @@ export interface paths {
         /** Service tokens, newest first (never their values). */
         get: operations["list_tokens"];
         put?: never;
-        /** Creates a service token (256 random bits, stored hashed). */
+        /**
+         * Creates a service token (256 random bits, stored hashed; needs a 2FA verification within
+         *     the step-up window).
+         */
         post: operations["create_token"];
         delete?: never;
         options?: never;
@@ -1007,7 +1010,7 @@ export interface paths {
         /** Users, newest first. */
         get: operations["list_users"];
         put?: never;
-        /** Creates a user. */
+        /** Creates a user (needs a 2FA verification within the step-up window). */
         post: operations["create_user"];
         delete?: never;
         options?: never;
@@ -1028,7 +1031,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Changes a user's role or disables/enables the account. */
+        /**
+         * Changes a user's role, disables/enables the account or resets its 2FA (needs a 2FA
+         *     verification within the step-up window).
+         */
         patch: operations["update_user"];
         trace?: never;
     };
@@ -3242,10 +3248,7 @@ export interface components {
         UserPatch: {
             /** @description True ends every session of the user and blocks login; false re-enables. */
             disabled?: boolean | null;
-            /**
-             * @description True removes the user's 2FA (lost device) and ends their sessions; needs your own
-             *     recent step-up.
-             */
+            /** @description True removes the user's 2FA (lost device) and ends their sessions. */
             reset_two_factor?: boolean | null;
             role?: components["schemas"]["Role"] | null;
         };
@@ -3328,7 +3331,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AiOpsSeries"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3404,7 +3407,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AiOpsSummary"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3488,7 +3491,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_AuditEntry"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3713,7 +3716,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SetupBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +4357,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_BotListItem"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4422,7 +4425,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4488,7 +4491,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4558,7 +4561,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4642,7 +4645,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AutonomyScoreBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4708,7 +4711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AutonomyScoreBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4783,7 +4786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_DecisionTrace"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4862,7 +4865,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_DecisionTraceBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4940,7 +4943,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_DecisionTraceBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5019,7 +5022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5094,7 +5097,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_NoTradeTrace"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5182,7 +5185,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_NoTradeTraceBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5260,7 +5263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_NoTradeTraceDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5344,7 +5347,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Order"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +5422,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PositionBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5573,7 +5576,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5648,7 +5651,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5732,7 +5735,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5816,7 +5819,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5900,7 +5903,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Trade"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5978,7 +5981,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_TradeDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6051,7 +6054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_Catalog"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6187,7 +6190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_StatusBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6256,7 +6259,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_VerifyBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6360,7 +6363,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BreakerView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6454,7 +6457,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UsageEvent"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6548,7 +6551,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_JobRun"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6624,7 +6627,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_JobDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6709,7 +6712,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_JobDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6813,7 +6816,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_MarketBar"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6891,7 +6894,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_MarketHoursView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6973,7 +6976,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_ProfitVariable"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7046,7 +7049,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_RuntimeStatus"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7106,7 +7109,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_ServiceToken"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7175,7 +7178,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_CreatedToken"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7296,7 +7299,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_TokenBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7374,7 +7377,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_SystemEvent"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7447,7 +7450,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_KillSwitchBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7506,7 +7509,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_KillSwitchBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up) */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7611,7 +7614,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SettingsBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up) */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7681,7 +7684,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UsageEvent"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7759,7 +7762,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UsageSeries"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7837,7 +7840,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UserView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7905,7 +7908,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UserBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7975,7 +7978,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UpdatedUser"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: `reset_two_factor` needs your recent step-up */
+            /** @description `TWO_FACTOR_REQUIRED`: every change to a user needs your 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
