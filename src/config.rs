@@ -169,6 +169,41 @@ pub struct ConfigArgs {
     /// the bots of a node silent this long.
     #[arg(long, env = "TRADEPLANE_LEASE_TTL_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=3600), global = true)]
     pub lease_ttl_seconds: u64,
+    /// How long the first admin (the oldest account) may work without 2FA after its creation,
+    /// e.g. `0` (none, the default), `30m`, `24h`, `7d`. Admins and operators without 2FA can
+    /// otherwise only enroll; step-up actions need 2FA even inside the grace.
+    #[arg(
+        long,
+        env = "TRADEPLANE_FIRST_ADMIN_2FA_GRACE",
+        default_value = "0",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub first_admin_2fa_grace: chrono::Duration,
+}
+
+/// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
+pub fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
+    let raw = raw.trim();
+    if raw == "0" {
+        return Ok(chrono::Duration::zero());
+    }
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n <= 3650 * 86_400)
+        .ok_or_else(|| format!("expected a duration such as 30m, 24h or 7d, got `{raw}`"))?;
+    match unit {
+        "s" => Ok(chrono::Duration::seconds(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        _ => Err(format!(
+            "expected a duration such as 30m, 24h or 7d (units s, m, h, d), got `{raw}`"
+        )),
+    }
 }
 
 /// An address block (`10.0.0.0/8`, `2001:db8::/32`, or one address).
@@ -321,6 +356,8 @@ pub struct AuthConfig {
     pub step_up_window: chrono::Duration,
     /// Failed sign-ins per minute from unknown addresses before delays (`auth::throttle`).
     pub login_failure_budget: u32,
+    /// How long after its creation the first admin may work without 2FA (`auth::policy`).
+    pub first_admin_2fa_grace: chrono::Duration,
 }
 
 impl Default for AuthConfig {
@@ -331,6 +368,7 @@ impl Default for AuthConfig {
             session_absolute: chrono::Duration::hours(12),
             step_up_window: chrono::Duration::minutes(10),
             login_failure_budget: 60,
+            first_admin_2fa_grace: chrono::Duration::zero(),
         }
     }
 }
@@ -359,6 +397,7 @@ impl Config {
                 )),
                 step_up_window: chrono::Duration::minutes(i64::from(args.step_up_minutes.max(1))),
                 login_failure_budget: args.login_failure_budget.max(1),
+                first_admin_2fa_grace: args.first_admin_2fa_grace,
             },
             trusted_proxies: args.trusted_proxies,
             paper: SimParams {
@@ -445,6 +484,18 @@ mod tests {
         assert!(all.contains("192.0.2.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
         assert!("example.com".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("0"), Ok(chrono::Duration::zero()));
+        assert_eq!(parse_duration("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_duration("30m"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_duration(" 24h "), Ok(chrono::Duration::hours(24)));
+        assert_eq!(parse_duration("7d"), Ok(chrono::Duration::days(7)));
+        for bad in ["", "h", "12", "-1h", "1w", "1.5h", "99999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

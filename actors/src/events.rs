@@ -65,7 +65,8 @@ pub enum EventKind {
     },
     /// The child's start function returned an error (initial start or restart).
     ChildStartFailed { child: String, error: String },
-    /// A restart was decided; it runs after `delay` (the backoff). `attempt` counts from 1.
+    /// A restart was decided; it runs after `delay` (the backoff). `attempt` counts the
+    /// consecutive restarts of this streak from 1 (back to 1 only after a healthy spell).
     RestartScheduled {
         child: String,
         attempt: u32,

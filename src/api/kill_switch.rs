@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiResult, AppState,
-    auth::{ClientIp, RecentStepUp, audit},
+    auth::{ClientIp, CurrentUser, audit},
     envelope::{Envelope, ErrorEnvelope},
 };
 use crate::store::{
@@ -65,14 +65,14 @@ async fn get_kill_switch(State(state): State<AppState>) -> ApiResult<KillSwitchB
     request_body = KillSwitchRequest,
     responses(
         (status = 200, body = Envelope<KillSwitchBody>),
-        (status = 401, description = "`TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up)", body = ErrorEnvelope),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`: activation without a reason", body = ErrorEnvelope),
     )
 )]
 async fn set_kill_switch(
     State(state): State<AppState>,
-    RecentStepUp(me): RecentStepUp,
+    CurrentUser(me): CurrentUser,
     ip: ClientIp,
     ApiJson(body): ApiJson<KillSwitchRequest>,
 ) -> ApiResult<KillSwitchBody> {

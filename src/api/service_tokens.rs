@@ -73,7 +73,8 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-/// Creates a service token (256 random bits, stored hashed).
+/// Creates a service token (256 random bits, stored hashed; needs a 2FA verification within
+/// the step-up window).
 #[utoipa::path(
     post,
     path = "/api/service-tokens",
@@ -82,6 +83,7 @@ pub struct CreatedToken {
     request_body = NewToken,
     responses(
         (status = 201, body = Envelope<CreatedToken>, description = "Sent with `Cache-Control: no-store`"),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`: unknown scope, bad name or lifetime", body = ErrorEnvelope),
     )

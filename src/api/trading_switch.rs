@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiJson, ApiOk, ApiResult, AppState,
-    auth::{ClientIp, RecentStepUp, audit},
+    auth::{ClientIp, CurrentUser, audit},
     envelope::{Envelope, ErrorEnvelope},
 };
 use crate::store::{
@@ -57,13 +57,13 @@ async fn get_trading_switch(State(state): State<AppState>) -> ApiResult<Settings
     request_body = TradingSwitch,
     responses(
         (status = 200, body = Envelope<SettingsBody>),
-        (status = 401, description = "`TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up)", body = ErrorEnvelope),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
     )
 )]
 async fn set_trading_switch(
     State(state): State<AppState>,
-    RecentStepUp(me): RecentStepUp,
+    CurrentUser(me): CurrentUser,
     ip: ClientIp,
     ApiJson(body): ApiJson<TradingSwitch>,
 ) -> ApiResult<SettingsBody> {

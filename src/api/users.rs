@@ -9,10 +9,7 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
-    auth::{
-        ClientIp, CurrentUser, UserBody, audit, require_recent_step_up, validate_email,
-        validate_password,
-    },
+    auth::{ClientIp, CurrentUser, UserBody, audit, validate_email, validate_password},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{CursorParams, PageBody},
 };
@@ -65,7 +62,7 @@ pub struct NewUser {
     pub role: Role,
 }
 
-/// Creates a user.
+/// Creates a user (needs a 2FA verification within the step-up window).
 #[utoipa::path(
     post,
     path = "/api/users",
@@ -74,6 +71,7 @@ pub struct NewUser {
     request_body = NewUser,
     responses(
         (status = 201, body = Envelope<UserBody>),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED` (also: email taken)", body = ErrorEnvelope),
     )
@@ -117,8 +115,7 @@ pub struct UserPatch {
     pub role: Option<Role>,
     /// True ends every session of the user and blocks login; false re-enables.
     pub disabled: Option<bool>,
-    /// True removes the user's 2FA (lost device) and ends their sessions; needs your own
-    /// recent step-up.
+    /// True removes the user's 2FA (lost device) and ends their sessions.
     pub reset_two_factor: Option<bool>,
 }
 
@@ -127,7 +124,8 @@ pub struct UpdatedUser {
     pub user: UserView,
 }
 
-/// Changes a user's role or disables/enables the account.
+/// Changes a user's role, disables/enables the account or resets its 2FA (needs a 2FA
+/// verification within the step-up window).
 #[utoipa::path(
     patch,
     path = "/api/users/{id}",
@@ -137,7 +135,7 @@ pub struct UpdatedUser {
     request_body = UserPatch,
     responses(
         (status = 200, body = Envelope<UpdatedUser>),
-        (status = 401, description = "`TWO_FACTOR_REQUIRED`: `reset_two_factor` needs your recent step-up", body = ErrorEnvelope),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: every change to a user needs your 2FA verification within the step-up window", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`: unknown user, or demoting/disabling yourself", body = ErrorEnvelope),
     )
@@ -158,10 +156,8 @@ async fn update_user(
             "you cannot demote or disable yourself",
         ));
     }
+    // The step-up this needs is checked by the guard (`auth::policy::STEP_UP_ROUTES`).
     let reset = body.reset_two_factor == Some(true);
-    if reset {
-        require_recent_step_up(&state, &me)?;
-    }
     let now = state.clock.now();
     if reset && users::reset_two_factor(&state.pool, id).await?.is_none() {
         return Err(unknown_user());

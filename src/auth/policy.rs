@@ -10,10 +10,16 @@
 //! Nothing declared (default deny): `GET` needs a session of any role, every other method an
 //! admin session. The few routes reachable without credentials are listed in [`PUBLIC`].
 //! Paths outside `/api/` (health, metrics, the web app) and the API docs are not guarded.
+//!
+//! On top of the role, the second factor ([`second_factor`]): an admin or operator without 2FA
+//! may only call [`ENROLLMENT_ROUTES`] (the first admin may get a grace from its creation), and
+//! [`STEP_UP_ROUTES`] need a 2FA verification within the step-up window, whoever calls. Service
+//! tokens hold no second factor; they only ever reach writer routes (never these).
 
 use std::collections::{BTreeSet, HashMap};
 
 use axum::http::Method;
+use chrono::{DateTime, Duration, Utc};
 use utoipa::openapi::{
     OpenApi,
     security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme},
@@ -33,6 +39,83 @@ pub const PUBLIC: &[(&str, &str)] = &[
     // blockers and breaker scopes, never a secret, a value or a user.
     ("GET", "/api/system/status"),
 ];
+
+/// What an admin or operator without 2FA may still do: enroll, see who they are, sign out.
+pub const ENROLLMENT_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/auth/2fa/setup"),
+    ("POST", "/api/auth/2fa/confirm"),
+    ("GET", "/api/auth/me"),
+    ("POST", "/api/auth/logout"),
+];
+
+/// Actions that need a fresh 2FA verification (login's second step, enrollment's confirm or
+/// `POST /api/auth/step-up`) within the step-up window: who may act, and the switches.
+/// LIVE promotion also needs one, decided by its body in the lifecycle handler.
+pub const STEP_UP_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/users"),
+    ("PATCH", "/api/users/{id}"),
+    ("POST", "/api/service-tokens"),
+    ("POST", "/api/system/kill-switch"),
+    ("POST", "/api/system/trading-switch"),
+];
+
+fn listed(list: &[(&str, &str)], method: &Method, path: &str) -> bool {
+    list.iter()
+        .any(|(m, p)| *m == method.as_str() && *p == path)
+}
+
+/// A signed-in user's second-factor facts.
+#[derive(Clone, Debug)]
+pub struct SecondFactorFacts {
+    pub role: Role,
+    pub enrolled: bool,
+    /// `Some(created_at)` for the first admin (the oldest account, role admin).
+    pub first_admin_since: Option<DateTime<Utc>>,
+    /// The last 2FA verification of this session.
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SecondFactorRules {
+    pub first_admin_grace: Duration,
+    pub step_up_window: Duration,
+}
+
+/// Why the second factor stops a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecondFactorGate {
+    /// An admin or operator without 2FA (and no grace) on a route beyond enrollment.
+    Enroll,
+    /// A step-up route without a verification inside the window.
+    StepUp,
+}
+
+/// The second-factor rule for one request on `method path` (the matched route template).
+pub fn second_factor(
+    method: &Method,
+    path: &str,
+    who: &SecondFactorFacts,
+    rules: SecondFactorRules,
+    now: DateTime<Utc>,
+) -> Result<(), SecondFactorGate> {
+    let in_grace = who
+        .first_admin_since
+        .is_some_and(|since| now < since + rules.first_admin_grace);
+    if who.role >= Role::Operator
+        && !who.enrolled
+        && !in_grace
+        && !listed(ENROLLMENT_ROUTES, method, path)
+    {
+        return Err(SecondFactorGate::Enroll);
+    }
+    let verified_recently = who
+        .verified_at
+        .is_some_and(|at| at > now - rules.step_up_window);
+    if listed(STEP_UP_ROUTES, method, path) && !verified_recently {
+        return Err(SecondFactorGate::StepUp);
+    }
+    Ok(())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -234,7 +317,12 @@ fn declare_guard_errors(op: &mut utoipa::openapi::path::Operation) {
     };
     let responses = &mut op.responses.responses;
     responses.entry("401".into()).or_insert_with(|| {
-        error("`UNAUTHENTICATED`: no session (or service token), or it expired").into()
+        error(
+            "`UNAUTHENTICATED`: no session (or service token), or it expired; \
+             `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up \
+             actions) no 2FA verification within the step-up window",
+        )
+        .into()
     });
     responses.entry("403".into()).or_insert_with(|| {
         error(
@@ -289,6 +377,102 @@ mod tests {
             Access::token(&["traces:write"])
         );
         assert!(policy.known_scopes().contains("traces:write"));
+    }
+
+    /// A fixed instant (the policy takes time as an argument).
+    fn at_noon() -> DateTime<Utc> {
+        "2026-12-03T12:00:00Z".parse().unwrap()
+    }
+
+    fn facts(role: Role, enrolled: bool) -> SecondFactorFacts {
+        SecondFactorFacts {
+            role,
+            enrolled,
+            first_admin_since: None,
+            verified_at: None,
+        }
+    }
+
+    const RULES: SecondFactorRules = SecondFactorRules {
+        first_admin_grace: Duration::hours(24),
+        step_up_window: Duration::minutes(10),
+    };
+
+    #[test]
+    fn privileged_users_without_2fa_may_only_enroll() {
+        let now = at_noon();
+        let get = Method::GET;
+        let post = Method::POST;
+        for role in [Role::Operator, Role::Admin] {
+            let who = facts(role, false);
+            let gate = |m: &Method, p: &str| second_factor(m, p, &who, RULES, now);
+            assert_eq!(gate(&get, "/api/bots"), Err(SecondFactorGate::Enroll));
+            assert_eq!(
+                gate(&post, "/api/bots/{id}/start"),
+                Err(SecondFactorGate::Enroll)
+            );
+            assert_eq!(gate(&post, "/api/users"), Err(SecondFactorGate::Enroll));
+            for (m, p) in ENROLLMENT_ROUTES {
+                let m = Method::from_bytes(m.as_bytes()).unwrap();
+                assert_eq!(gate(&m, p), Ok(()), "{m} {p}");
+            }
+            assert_eq!(
+                second_factor(&get, "/api/bots", &facts(role, true), RULES, now),
+                Ok(())
+            );
+        }
+        // Viewers are not held to it.
+        assert_eq!(
+            second_factor(&get, "/api/bots", &facts(Role::Viewer, false), RULES, now),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_first_admin_grace_runs_from_its_creation() {
+        let now = at_noon();
+        let mut who = facts(Role::Admin, false);
+        who.first_admin_since = Some(now - Duration::hours(23));
+        assert_eq!(
+            second_factor(&Method::GET, "/api/bots", &who, RULES, now),
+            Ok(())
+        );
+        // Step-up actions need a verification, which needs 2FA, even inside the grace.
+        assert_eq!(
+            second_factor(&Method::POST, "/api/service-tokens", &who, RULES, now),
+            Err(SecondFactorGate::StepUp)
+        );
+        who.first_admin_since = Some(now - Duration::hours(24));
+        assert_eq!(
+            second_factor(&Method::GET, "/api/bots", &who, RULES, now),
+            Err(SecondFactorGate::Enroll)
+        );
+    }
+
+    #[test]
+    fn step_up_routes_need_a_verification_inside_the_window() {
+        let now = at_noon();
+        let mut who = facts(Role::Admin, true);
+        for (m, p) in STEP_UP_ROUTES {
+            let m = Method::from_bytes(m.as_bytes()).unwrap();
+            who.verified_at = None;
+            assert_eq!(
+                second_factor(&m, p, &who, RULES, now),
+                Err(SecondFactorGate::StepUp)
+            );
+            who.verified_at = Some(now - Duration::minutes(10));
+            assert_eq!(
+                second_factor(&m, p, &who, RULES, now),
+                Err(SecondFactorGate::StepUp)
+            );
+            who.verified_at = Some(now - Duration::minutes(9));
+            assert_eq!(second_factor(&m, p, &who, RULES, now), Ok(()));
+        }
+        who.verified_at = None;
+        assert_eq!(
+            second_factor(&Method::GET, "/api/users", &who, RULES, now),
+            Ok(())
+        );
     }
 
     #[test]

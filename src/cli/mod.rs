@@ -30,6 +30,8 @@ Environment (also read from ./.env; flags win over the environment):
   TRADEPLANE_INSECURE_COOKIES  1 drops Secure/__Host- from auth cookies (plain-http dev only; default 0)
   TRADEPLANE_SESSION_IDLE_MINUTES / TRADEPLANE_SESSION_ABSOLUTE_HOURS / TRADEPLANE_STEP_UP_MINUTES
                         session idle (30) and absolute (12 h) timeouts, step-up window (10)
+  TRADEPLANE_FIRST_ADMIN_2FA_GRACE  how long the first admin may work without 2FA after its
+                        creation: 0 (default), 30m, 24h, 7d; other admins/operators never
   TRADEPLANE_TRUSTED_PROXIES  CIDRs of reverse proxies whose X-Forwarded-For is believed (default none)
   TRADEPLANE_LOGIN_FAILURE_BUDGET  failed sign-ins per minute before new addresses are slowed (60)
   TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)

@@ -5,8 +5,11 @@
 //!   interval, and can be told to fail or hang (fault injection for tests and drills). A tick
 //!   that arrives while a newer one is already queued is skipped (counted), so a slow runner
 //!   catches up on the newest bar instead of falling further behind.
-//! - [`BotsSink`]: turns the Bots supervisor's events into runner state: every failure is
-//!   reported to the bot's breaker actor (a sibling of the runner under Bots, so neither's
+//! - While Postgres is unreachable (`super::db_ready`, one signal for all runners) a runner
+//!   neither fails nor evaluates: it starts without loading, skips its ticks, and (re)loads
+//!   from the ledger at the first tick after the database is back.
+//! - [`BotsSink`]: turns the Bots supervisor's events into runner state: every failure (a
+//!   restart that fails to start included) is reported to the bot's breaker actor (a sibling of the runner under Bots, so neither's
 //!   restart touches the other); once the breaker is OPEN restarts are refused (the runner is
 //!   removed and left in ERROR, or KILLED for a LIVE bot); a runner that stays stuck (misses
 //!   its heartbeat again after a restart, or ignores its stop) is killed and latched.
@@ -30,7 +33,7 @@ use tradeplane_actors::{
 };
 use uuid::Uuid;
 
-use super::evaluator::{BotEvaluator, Outcome, Trading};
+use super::evaluator::{BotEvaluator, LoadError, Outcome, Trading};
 use super::events::{TelemetrySink, bot_of, bot_scope};
 use super::registry::{Registry, RunnerShared};
 use super::scheduler::BarTick;
@@ -115,7 +118,9 @@ pub struct RunnerState {
     registry: Arc<Registry>,
     handle: super::RuntimeHandle,
     trading: Arc<Trading>,
-    evaluator: BotEvaluator,
+    /// `None` while the database is down (loaded at the first tick after it is back).
+    evaluator: Option<BotEvaluator>,
+    timeframe: Timeframe,
     /// Newest tick boundary forwarded (ms since the epoch); older queued ticks are skipped.
     newest_tick: Arc<AtomicI64>,
     healthy_reported: bool,
@@ -158,14 +163,12 @@ impl Actor for BotRunner {
             healthy_after,
         } = args;
         shared.beat();
-        let evaluator = BotEvaluator::load(
-            &deps.trading,
-            bot_id,
-            Uuid::now_v7(),
-            timeframe,
-            deps.registry.clock().now(),
-        )
-        .await?;
+        // Down database: start anyway and wait for it (no failed start, no restart).
+        let evaluator = if deps.trading.db.is_ready() {
+            load(&deps.trading, &deps.registry, bot_id, timeframe).await?
+        } else {
+            None
+        };
         let me = myself.clone();
         let newest_tick = Arc::new(AtomicI64::new(i64::MIN));
         let newest = newest_tick.clone();
@@ -193,6 +196,7 @@ impl Actor for BotRunner {
             handle: deps.handle,
             trading: deps.trading,
             evaluator,
+            timeframe,
             newest_tick,
             healthy_reported: false,
             started: std::time::Instant::now(),
@@ -222,17 +226,36 @@ impl Actor for BotRunner {
                     return Ok(());
                 };
                 let boundary = DateTime::<Utc>::from(tick.bar_at);
-                let outcome = match state
-                    .evaluator
-                    .on_bar(&state.trading, &state.handle, boundary, &fence)
+                let trading = &state.trading;
+                if !trading.db.is_ready() {
+                    trading.db.count_wait();
+                    return Ok(());
+                }
+                if state.evaluator.is_none() {
+                    state.evaluator =
+                        load(trading, &state.registry, state.bot_id, state.timeframe).await?;
+                }
+                let Some(evaluator) = state.evaluator.as_mut() else {
+                    trading.db.count_wait();
+                    return Ok(());
+                };
+                let outcome = match evaluator
+                    .on_bar(trading, &state.handle, boundary, &fence)
                     .await
                 {
                     Ok(outcome) => outcome,
                     // Another node owns the bot now: nothing was written; stop, not fail.
                     Err(err) if crate::store::bot_leases::is_stale(&err) => {
                         tracing::warn!(bot = %state.bot_id, epoch = fence.epoch, "stale lease: stopping this node's runner");
-                        state.trading.ownership.lost(state.bot_id, fence.epoch);
+                        trading.ownership.lost(state.bot_id, fence.epoch);
                         state.handle.release_runner(state.bot_id);
+                        return Ok(());
+                    }
+                    Err(err) if trading.db.check(&trading.pool, &err) => {
+                        // Reloaded from the ledger once the database is back: what this
+                        // evaluation wrote before the outage is what counts.
+                        state.evaluator = None;
+                        trading.db.count_wait();
                         return Ok(());
                     }
                     Err(err) => return Err(err.into()),
@@ -248,7 +271,18 @@ impl Actor for BotRunner {
                     Outcome::Killed => {}
                 }
             }
-            RunnerMsg::Reload => state.evaluator.reload(&state.trading).await?,
+            RunnerMsg::Reload => {
+                if let Some(evaluator) = state.evaluator.as_mut()
+                    && let Err(err) = evaluator.reload(&state.trading).await
+                {
+                    match err {
+                        LoadError::Db(e) if state.trading.db.check(&state.trading.pool, &e) => {
+                            state.evaluator = None;
+                        }
+                        other => return Err(other.into()),
+                    }
+                }
+            }
             RunnerMsg::Beat => {
                 state.shared.beat();
                 if state.started.elapsed() >= state.healthy_after {
@@ -269,6 +303,29 @@ impl Actor for BotRunner {
         state.forward.abort();
         state.beat_timer.abort();
         Ok(())
+    }
+}
+
+/// Loads the bot's evaluator; `None` when the database turned out to be unreachable (the
+/// readiness signal is down then, and the runner waits for it).
+async fn load(
+    trading: &Trading,
+    registry: &Registry,
+    bot_id: Uuid,
+    timeframe: Timeframe,
+) -> Result<Option<BotEvaluator>, LoadError> {
+    let loaded = BotEvaluator::load(
+        trading,
+        bot_id,
+        Uuid::now_v7(),
+        timeframe,
+        registry.clock().now(),
+    )
+    .await;
+    match loaded {
+        Ok(evaluator) => Ok(Some(evaluator)),
+        Err(LoadError::Db(err)) if trading.db.check(&trading.pool, &err) => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
@@ -541,6 +598,12 @@ impl BotsSink {
             }
             EventKind::ChildStartFailed { error, .. } => {
                 slot.last_error = Some(error.clone());
+                // A restart that cannot start is a failure like any other: the breaker counts
+                // it, so a runner that keeps failing to start stops within its limit. (A down
+                // database is not one: runners start without it and wait.)
+                if slot.status == BotStatus::Restarting {
+                    failed = Some((slot.breaker.clone(), slot.permit.take(), error.clone()));
+                }
             }
             EventKind::ChildExited { .. }
             | EventKind::ChildRemoved { .. }

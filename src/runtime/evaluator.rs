@@ -64,6 +64,8 @@ pub struct Trading {
     pub clock: Clock,
     /// This node's leases: a runner acts only under its bot's fence.
     pub ownership: Arc<super::ownership::Ownership>,
+    /// Whether Postgres is reachable: runners wait on it instead of failing (`db_ready`).
+    pub db: super::db_ready::DbReadiness,
 }
 
 /// Counters of the trading loop, for status and the load figures.

@@ -511,6 +511,11 @@ impl RuntimeHandle {
         self.inner.registry.status_turn().await
     }
 
+    /// The runners' database-readiness signal (`None` without a runtime).
+    pub fn db_readiness(&self) -> Option<super::db_ready::DbReadiness> {
+        self.inner.trading.as_ref().map(|t| t.db.clone())
+    }
+
     pub fn runner(&self, bot_id: Uuid) -> Option<RunnerSnapshot> {
         self.inner.registry.runner(bot_id)
     }

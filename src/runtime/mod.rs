@@ -21,6 +21,7 @@ pub mod autonomy;
 pub mod backtests;
 pub mod bar_history;
 pub mod bots;
+pub mod db_ready;
 pub mod evaluator;
 pub mod events;
 pub mod explain;
@@ -113,6 +114,8 @@ pub struct RuntimeConfig {
     pub ownership: ownership::OwnershipConfig,
     /// What the LAB → PAPER promotion asks of a bot's backtest.
     pub evidence: EvidenceThresholds,
+    /// While Postgres is unreachable, how often the one readiness probe asks it (`db_ready`).
+    pub db_probe_every: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -135,6 +138,7 @@ impl Default for RuntimeConfig {
             jobs: JobsConfig::default(),
             ownership: ownership::OwnershipConfig::default(),
             evidence: EvidenceThresholds::default(),
+            db_probe_every: Duration::from_secs(1),
         }
     }
 }
@@ -290,6 +294,7 @@ impl Runtime {
             bus: t.bus().clone(),
             clock: clock.clone(),
             ownership: node.clone(),
+            db: db_ready::DbReadiness::new(config.db_probe_every),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;

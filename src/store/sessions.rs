@@ -29,6 +29,11 @@ pub struct LiveSession {
     pub session: Session,
     pub email: String,
     pub role: Role,
+    pub two_factor_enabled: bool,
+    /// When the user was created (the first admin's 2FA grace runs from it).
+    pub user_created_at: DateTime<Utc>,
+    /// The user is the oldest account (the first admin).
+    pub first_user: bool,
 }
 
 /// A session as its owner sees it in the list.
@@ -106,7 +111,9 @@ pub async fn authenticate(
          WHERE s.token_hash = $1 AND u.id = s.user_id AND u.disabled_at IS NULL \
          AND s.last_seen_at > $2 - $3::interval AND s.expires_at > $2 \
          RETURNING s.id, s.user_id, s.csrf_hash, s.created_at, s.last_seen_at, s.expires_at, \
-                   s.step_up_at, s.ip, s.user_agent, u.email, u.role",
+                   s.step_up_at, s.ip, s.user_agent, u.email, u.role, u.two_factor_enabled, \
+                   u.created_at AS user_created_at, \
+                   u.id = (SELECT f.id FROM users f ORDER BY f.created_at, f.id LIMIT 1) AS first_user",
     )
     .bind(token_hash)
     .bind(now)

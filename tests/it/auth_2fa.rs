@@ -428,7 +428,7 @@ async fn setup_needs_the_password_and_enrollment_happens_once(pool: PgPool) {
     );
 
     let operator = app
-        .user_with_role(&signed.client, "op@example.com", "operator")
+        .user_without_2fa(&signed.client, "op@example.com", "operator")
         .await;
     let (status, body) = app
         .as_user(&operator)

@@ -65,14 +65,15 @@ async fn cookies_are_host_prefixed_secure_http_only_strict_by_default(pool: PgPo
 #[sqlx::test]
 async fn login_rotates_the_session_and_the_old_id_gets_401(pool: PgPool) {
     let app = manual_app(pool.clone()).await;
-    let _ = app.admin_client().await;
-    let first = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin = app.admin_client().await;
+    // A viewer: its password alone signs it in (admins go through 2FA).
+    let first = app.user_with_role(&admin, "v@example.com", "viewer").await;
     assert_eq!(me_status(&app, &first.cookies).await, 200);
     // Logging in again from the same browser (sending the old cookie) ends the old session.
     let res = first
         .client
         .post(app.url("/api/auth/login"))
-        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+        .json(&json!({ "email": "v@example.com", "password": ADMIN_PASSWORD }))
         .send()
         .await
         .unwrap();

@@ -321,6 +321,8 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
 ) {
     let app = manual_app(pool.clone()).await;
     let plain_admin = app.with_client(app.admin_client().await);
+    // The admin's sign-in verified 2FA; 11 minutes on, that no longer counts (window 10 min).
+    app.clock.advance(chrono::Duration::minutes(11));
     let (status, body) = plain_admin
         .set_kill_switch(json!({"active": true, "reason": "drill"}))
         .await;
@@ -630,11 +632,12 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         body["error"]["details"]["failed"].as_array().unwrap().len(),
         2
     );
-    // LIVE: skipping is refused (a step-up is asked first, since LIVE always needs one).
+    // LIVE: skipping is refused (the admin's 2FA sign-in is a fresh step-up, so the skip
+    // itself is what is refused).
     let (status, body) = app.promote_bot(&paper, promote("LIVE")).await;
     assert_eq!(
         (status, error_code(&body)),
-        (401, "TWO_FACTOR_REQUIRED"),
+        (409, "INVALID_STATE_TRANSITION"),
         "{body}"
     );
     // Demotion any time.
@@ -710,6 +713,8 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
 async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgPool) {
     let app = manual_app(pool.clone()).await;
     let plain_admin = app.with_client(app.admin_client().await);
+    // The admin's sign-in verified 2FA; 11 minutes on, that no longer counts (window 10 min).
+    app.clock.advance(chrono::Duration::minutes(11));
     let (status, body) = plain_admin.create_bot(sma_bot("s", "SHADOW")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["bot"]["id"].as_str().unwrap().to_owned();

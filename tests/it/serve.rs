@@ -30,6 +30,8 @@ fn command(data_dir: &Path) -> Command {
         .env("RUST_LOG", "info")
         // Plain http on localhost: the cookies cannot be Secure.
         .env("TRADEPLANE_INSECURE_COOKIES", "1")
+        // No APP_ENC_KEY, so no one can enroll 2FA: the first admin works in its grace.
+        .env("TRADEPLANE_FIRST_ADMIN_2FA_GRACE", "1h")
         // Run from the data dir so no stray ./.env changes the setup.
         .current_dir(data_dir);
     cmd

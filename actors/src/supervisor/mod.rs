@@ -128,9 +128,12 @@ struct Child {
     /// messages are ignored.
     generation: u64,
     restarts: u32,
-    /// Consecutive restarts, for backoff; reset after `backoff.reset_after` of uptime.
+    /// Consecutive restarts, for backoff; reset only when the instance that just ended had
+    /// run for `backoff.reset_after` (a failed start never resets it).
     streak: u32,
     started_at: Instant,
+    /// How long the instance that just ended had run; `None` after a failed start.
+    last_uptime: Option<Duration>,
     heartbeat_stop_sent: bool,
 }
 
@@ -317,6 +320,7 @@ impl SupervisorState {
                 restarts: 0,
                 streak: 0,
                 started_at: Instant::now(),
+                last_uptime: None,
                 heartbeat_stop_sent: false,
             },
         );
@@ -418,6 +422,7 @@ impl SupervisorState {
         };
         child.cell = None;
         child.generation += 1;
+        child.last_uptime = Some(child.started_at.elapsed());
         let id = child.spec.id.clone();
         let kind = child.spec.restart;
         let abnormal = failure.is_some() || !is_normal_exit(reason.as_deref());
@@ -494,12 +499,19 @@ impl SupervisorState {
         let Some(child) = self.children.get_mut(&seq) else {
             return Ok(());
         };
-        if child.started_at.elapsed() >= child.spec.backoff.reset_after {
+        // Only a healthy spell resets the streak: failures that continue (a start that fails,
+        // an instance that dies young) keep growing the delay, however long the backoff
+        // spread them.
+        if child
+            .last_uptime
+            .take()
+            .is_some_and(|up| up >= child.spec.backoff.reset_after)
+        {
             child.streak = 0;
         }
         let delay = child.spec.backoff.delay(child.streak);
         child.streak = child.streak.saturating_add(1);
-        let attempt = child.restarts.saturating_add(1);
+        let attempt = child.streak;
         let id = child.spec.id.clone();
         self.emit(EventKind::RestartScheduled {
             child: id,

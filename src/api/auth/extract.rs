@@ -1,9 +1,9 @@
 //! Who is calling, as established by the guard, and the extractors handlers use to get it.
 //!
 //! - `CurrentUser(user)`: the signed-in user (session routes). 401 if absent.
-//! - `RecentStepUp(user)`: the same, plus a 2FA step-up within the configured window
-//!   (default 10 min); otherwise `TWO_FACTOR_REQUIRED`. Use it on LIVE promotion, the kill
-//!   switch and the trading switch.
+//! - `require_recent_step_up`: `TWO_FACTOR_REQUIRED` unless the session verified 2FA within
+//!   the configured window (default 10 min), for actions whose body decides (LIVE promotion);
+//!   whole routes are listed in `auth::policy::STEP_UP_ROUTES` and checked by the guard.
 //! - `ServiceCaller`: the service token of a writer route.
 //! - `ClientIp`: the client address as `api::client_addr` resolved it (the peer, or
 //!   `X-Forwarded-For` from a trusted proxy only, which a client cannot forge).
@@ -49,6 +49,7 @@ pub struct AuthUser {
     pub role: Role,
     pub session_id: Uuid,
     pub step_up_at: Option<DateTime<Utc>>,
+    pub two_factor_enabled: bool,
 }
 
 impl AuthUser {
@@ -120,23 +121,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-pub struct RecentStepUp(pub AuthUser);
-
-impl FromRequestParts<AppState> for RecentStepUp {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
-        require_recent_step_up(state, &user)?;
-        Ok(RecentStepUp(user))
-    }
-}
-
 /// `TWO_FACTOR_REQUIRED` unless the user stepped up within the configured window; for
-/// handlers where only some requests are sensitive (otherwise use [`RecentStepUp`]).
+/// handlers where only some requests are sensitive (whole routes: `STEP_UP_ROUTES`).
 pub fn require_recent_step_up(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
     let window = state.config.auth.step_up_window;
     let fresh = user
@@ -145,14 +131,44 @@ pub fn require_recent_step_up(state: &AppState, user: &AuthUser) -> Result<(), A
     if fresh {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorCode::TwoFactorRequired)
-                .message(format!(
-                    "This action needs a two-factor step-up within the last {} minutes.",
-                    window.num_minutes()
-                ))
-                .fix("POST /api/auth/step-up with a code from your authenticator app (enroll 2FA first if you have not), then retry.")
-                .details(serde_json::json!({ "step_up": "/api/auth/step-up", "window_minutes": window.num_minutes() })))
+        Err(step_up_required(window, user.two_factor_enabled))
     }
+}
+
+/// The answer to a step-up action without a recent 2FA verification.
+pub fn step_up_required(window: chrono::Duration, enrolled: bool) -> ApiError {
+    let minutes = window.num_minutes();
+    let fix = if enrolled {
+        "POST /api/auth/step-up with a code from your authenticator app (or a backup code), then retry."
+    } else {
+        "Enroll 2FA first (POST /api/auth/2fa/setup, then /api/auth/2fa/confirm; Settings → Two-factor in the Observatory); confirming counts as a step-up. Then retry."
+    };
+    ApiError::new(ErrorCode::TwoFactorRequired)
+        .message(format!(
+            "This action needs a two-factor verification within the last {minutes} minutes."
+        ))
+        .fix(fix)
+        .details(serde_json::json!({
+            "reason": "step_up",
+            "step_up": "/api/auth/step-up",
+            "window_minutes": minutes,
+            "two_factor_enabled": enrolled,
+        }))
+}
+
+/// The answer to an admin or operator without 2FA on anything but enrollment.
+pub fn enrollment_required(role: Role) -> ApiError {
+    ApiError::new(ErrorCode::TwoFactorRequired)
+        .message(format!(
+            "Your role ({role}) requires two-factor authentication; until you enroll, you can only enroll, see yourself and sign out."
+        ))
+        .fix("Enroll 2FA at POST /api/auth/2fa/setup (with your password), then POST /api/auth/2fa/confirm with a code from your authenticator app (Settings → Two-factor in the Observatory); then retry.")
+        .details(serde_json::json!({
+            "reason": "enrollment_required",
+            "role": role,
+            "enroll": "/api/auth/2fa/setup",
+            "confirm": "/api/auth/2fa/confirm",
+        }))
 }
 
 /// The peer's IP address, or `unknown` when the server runs without connect info.

@@ -1,7 +1,9 @@
 //! The default-deny gate in front of every `/api` route (a route layer, so the matched route
 //! template is known): establishes the caller from a service token or the session cookie,
 //! enforces the route's declared [`Access`], the same-origin rule and the CSRF token on
-//! state-changing browser requests, and hands the [`Principal`] to the handler.
+//! state-changing browser requests, the second-factor rule (`auth::policy::second_factor`:
+//! admins and operators enrolled, step-up routes freshly verified), and hands the
+//! [`Principal`] to the handler.
 
 use std::sync::Arc;
 
@@ -12,14 +14,20 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::extract::{AuthUser, ClientIp, Principal, ServiceCaller};
+use super::extract::{
+    AuthUser, ClientIp, Principal, ServiceCaller, enrollment_required, step_up_required,
+};
 use crate::{
     api::{ApiError, AppState},
     auth::{
         cookies,
-        policy::{Access, AccessPolicy},
+        policy::{
+            Access, AccessPolicy, SecondFactorFacts, SecondFactorGate, SecondFactorRules,
+            second_factor,
+        },
         tokens,
     },
+    domain::access::Role,
     error_code::ErrorCode,
     store::{
         audit_log::{self, NewAuditEntry, Outcome},
@@ -119,6 +127,7 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
         role: live.role,
         session_id: live.session.id,
         step_up_at: live.session.step_up_at,
+        two_factor_enabled: live.two_factor_enabled,
     };
     let Some(min_role) = session_role else {
         return Err(ApiError::new(ErrorCode::Forbidden)
@@ -132,6 +141,30 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
     if let Err(err) = user.require(min_role) {
         if mutating {
             deny(state, &user, parts, &method, &path, "role").await;
+        }
+        return Err(err);
+    }
+    let facts = SecondFactorFacts {
+        role: user.role,
+        enrolled: live.two_factor_enabled,
+        first_admin_since: (live.first_user && user.role == Role::Admin)
+            .then_some(live.user_created_at),
+        verified_at: user.step_up_at,
+    };
+    let rules = SecondFactorRules {
+        first_admin_grace: cfg.first_admin_2fa_grace,
+        step_up_window: cfg.step_up_window,
+    };
+    if let Err(gate) = second_factor(&method, &path, &facts, rules, now) {
+        let (err, why) = match gate {
+            SecondFactorGate::Enroll => (enrollment_required(user.role), "two_factor_not_enrolled"),
+            SecondFactorGate::StepUp => (
+                step_up_required(cfg.step_up_window, live.two_factor_enabled),
+                "step_up_required",
+            ),
+        };
+        if mutating {
+            deny(state, &user, parts, &method, &path, why).await;
         }
         return Err(err);
     }

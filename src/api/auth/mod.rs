@@ -40,7 +40,7 @@ mod login;
 mod own_sessions;
 
 pub use extract::{
-    AuthUser, ClientIp, CurrentUser, Principal, RecentStepUp, ServiceCaller, require_recent_step_up,
+    AuthUser, ClientIp, CurrentUser, Principal, ServiceCaller, require_recent_step_up,
 };
 pub use login::UserBody;
 

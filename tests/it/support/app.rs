@@ -17,7 +17,10 @@ use tradeplane::{
     runtime::{Runtime, RuntimeConfig, RuntimeHandle},
 };
 
-use super::fixtures::{runtime_config, test_config};
+use super::{
+    fixtures::{runtime_config, test_config},
+    session::Factors,
+};
 
 /// A served app and the client it calls with. Cloning is cheap; clones share the server
 /// (see [`TestApp::as_user`]). Endpoint methods live in `support::endpoints`.
@@ -38,6 +41,9 @@ pub struct Served {
     pub state: AppState,
     /// The supervision tree behind `state`, stopped when the last clone is dropped.
     _runtime: Option<RuntimeGuard>,
+    /// The authenticator "devices" of the users the harness enrolled, and the first admin's
+    /// signed-in client (`support::session`).
+    pub(super) factors: Factors,
 }
 
 impl Deref for TestApp {
@@ -203,6 +209,7 @@ async fn serve(state: AppState, runtime: Option<Runtime>) -> TestApp {
             pool,
             state,
             _runtime: runtime.map(|r| RuntimeGuard(Some(r))),
+            factors: Factors::default(),
         }),
         client: reqwest::Client::new(),
     }

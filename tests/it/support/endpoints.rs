@@ -52,6 +52,10 @@ impl TestApp {
             .await
     }
 
+    pub async fn logout(&self) -> Reply {
+        self.call("POST", "/api/auth/logout", None).await
+    }
+
     pub async fn list_sessions(&self) -> Reply {
         self.call("GET", "/api/auth/sessions", None).await
     }

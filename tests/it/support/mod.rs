@@ -12,9 +12,11 @@
 //! - [`paper`]: a PAPER bot on the sandbox with replayed bar ticks.
 //! - [`sse`]: a Server-Sent Events reader.
 //! - [`backtests`]: queueing backtests, waiting for them, evidence for a bot's promotion.
+//! - [`db_proxy`]: a TCP proxy in front of Postgres a test can cut (a database outage).
 
 pub mod app;
 pub mod backtests;
+pub mod db_proxy;
 pub mod endpoints;
 pub mod fixtures;
 pub mod paper;

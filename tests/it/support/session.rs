@@ -1,4 +1,12 @@
 //! Who calls: session cookies, signed-in users with roles, service tokens, 2FA enrollment.
+//!
+//! Admins and operators must have 2FA (`auth::policy`), so the harness enrolls them as a real
+//! user would (setup, confirm) and remembers the enrollment ([`Factors`]): the first admin in
+//! [`TestApp::admin_client`], admins and operators in [`TestApp::user_with_role`]. Signing in
+//! completes the second step with the user's authenticator code ([`TestApp::totp_code`], from
+//! the secret the store holds, never a step the server already accepted).
+
+use std::{collections::HashMap, sync::Mutex};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{Duration, DurationRound};
@@ -8,7 +16,11 @@ use reqwest::{
 };
 use serde_json::json;
 use sqlx::PgPool;
-use tradeplane::{auth::totp, clock::Clock};
+use tradeplane::{
+    auth::{secret_box, totp},
+    clock::Clock,
+};
+use uuid::Uuid;
 
 use super::{
     app::{TestApp, now, spawn_app_with},
@@ -125,8 +137,18 @@ impl TestApp {
         self
     }
 
-    /// A client signed in as the first admin (registered on first use).
+    /// A client signed in as the first admin (registered on first use), enrolled in 2FA and
+    /// freshly verified, so step-up actions (users, tokens) work. The same session is reused
+    /// while it is alive and its verification fresh. Without APP_ENC_KEY no one can enroll:
+    /// then the admin is signed in with its password only.
     pub async fn admin_client(&self) -> reqwest::Client {
+        let cached = self.factors.admin.lock().unwrap().clone();
+        if let Some(client) = cached {
+            let (status, body) = self.with_client(client.clone()).me().await;
+            if status == 200 && !body["step_up_valid_until"].is_null() {
+                return client;
+            }
+        }
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
             .fetch_one(&self.pool)
             .await
@@ -137,13 +159,44 @@ impl TestApp {
                 .await;
             assert_eq!(status, 201, "{body}");
         }
-        self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.client
+        let signed = self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let signed = if self.enc_key_set() && self.enrollment(ADMIN_EMAIL).is_none() {
+            enroll(self, signed).await.0
+        } else {
+            signed
+        };
+        *self.factors.admin.lock().unwrap() = Some(signed.client.clone());
+        signed.client
     }
 
-    /// Logs in (no 2FA) and returns the signed-in user.
+    fn enc_key_set(&self) -> bool {
+        matches!(
+            self.state.config.enc_key,
+            tradeplane::config::EncKey::Valid(_)
+        )
+    }
+
+    /// Logs in, completing the second step with the user's authenticator code when the user
+    /// has 2FA, and returns the signed-in user.
     pub async fn sign_in(&self, email: &str, password: &str) -> Signed {
-        let res = self
-            .http("POST", "/api/auth/login")
+        self.sign_in_from(email, password, None).await
+    }
+
+    /// [`TestApp::sign_in`] from `client_ip` (sent as `X-Forwarded-For`, believed when the
+    /// app trusts the loopback proxy): both steps come from that address.
+    pub async fn sign_in_from(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: Option<&str>,
+    ) -> Signed {
+        // A fresh client: signing someone in never ends the session this app's client holds.
+        let anonymous = self.anonymous();
+        let with_ip = |req: reqwest::RequestBuilder| match client_ip {
+            Some(ip) => req.header("x-forwarded-for", ip),
+            None => req,
+        };
+        let res = with_ip(anonymous.http("POST", "/api/auth/login"))
             .json(&json!({ "email": email, "password": password }))
             .send()
             .await
@@ -151,8 +204,48 @@ impl TestApp {
         let cookies = SessionCookies::from_response(&res);
         let (status, body) = envelope(res).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["requires_2fa"], false, "{body}");
-        Signed::new(cookies.expect("session cookies"))
+        if body["requires_2fa"] == false {
+            return Signed::new(cookies.expect("session cookies"));
+        }
+        let temp = body["temp_token"].as_str().unwrap().to_owned();
+        let code = self.totp_code(email).await;
+        let res = with_ip(anonymous.http("POST", "/api/auth/2fa/verify"))
+            .json(&json!({ "temp_token": temp, "code": code }))
+            .send()
+            .await
+            .unwrap();
+        let cookies = SessionCookies::from_response(&res);
+        let (status, body) = envelope(res).await;
+        assert_eq!(status, 200, "{body}");
+        Signed::new(cookies.expect("session cookies after the second factor"))
+    }
+
+    /// The code `email`'s authenticator shows for the oldest step the server still accepts
+    /// (steps −1…+1 around its clock, newer than the last accepted one). When all three are
+    /// used, a manual clock moves to the next step and the system clock is waited for.
+    pub async fn totp_code(&self, email: &str) -> String {
+        loop {
+            settle(&self.clock).await;
+            let (id, sealed, last): (Uuid, Option<Vec<u8>>, Option<i64>) = sqlx::query_as(
+                "SELECT id, two_factor_secret_encrypted, two_factor_last_step FROM users \
+                 WHERE lower(email) = lower($1)",
+            )
+            .bind(email)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            let sealed = sealed.unwrap_or_else(|| panic!("{email} has no 2FA"));
+            let secret = secret_box::open(&self.state.config.enc_key, id, &sealed).unwrap();
+            let now = totp::step_at(self.clock.now());
+            if let Some(step) = (now - 1..=now + 1).find(|s| last.is_none_or(|l| *s > l)) {
+                return totp::code_for_step(&secret, step);
+            }
+            if is_manual(&self.clock).await {
+                next_step(self);
+            } else {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
     }
 
     /// A new service token with `scopes`, created through the admin API (for writer routes:
@@ -166,14 +259,102 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
-    /// Creates a user through the admin API and signs them in.
+    /// Creates a user through the admin API and signs them in; admins and operators are
+    /// enrolled in 2FA first (their role needs it), the session is the enrollment's.
     pub async fn user_with_role(&self, admin: &reqwest::Client, email: &str, role: &str) -> Signed {
+        let signed = self.user_without_2fa(admin, email, role).await;
+        if role == "viewer" {
+            signed
+        } else {
+            enroll(self, signed).await.0
+        }
+    }
+
+    /// Creates a user through the admin API and signs them in with the password only (an
+    /// admin or operator then may only enroll).
+    pub async fn user_without_2fa(
+        &self,
+        admin: &reqwest::Client,
+        email: &str,
+        role: &str,
+    ) -> Signed {
         let (status, body) = self
             .with_client(admin.clone())
             .create_user(json!({ "email": email, "password": ADMIN_PASSWORD, "role": role }))
             .await;
         assert_eq!(status, 201, "{body}");
         self.sign_in(email, ADMIN_PASSWORD).await
+    }
+}
+
+/// A clock that does not move by itself (`Clock::manual`).
+async fn is_manual(clock: &Clock) -> bool {
+    if clock.is_system() {
+        return false;
+    }
+    let before = clock.now();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    clock.now() == before
+}
+
+/// On a moving clock, waits out the last 2 s of a TOTP step so a code computed now is still
+/// inside the server's window when it arrives.
+async fn settle(clock: &Clock) {
+    if is_manual(clock).await {
+        return;
+    }
+    let into = clock.now().timestamp().rem_euclid(30);
+    if into >= 28 {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            (30 - into as u64) * 1000 + 100,
+        ))
+        .await;
+    }
+}
+
+/// One user's enrollment as the harness made it: the otpauth URL and the backup codes shown
+/// once (the harness never uses them; tests may).
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    pub url: String,
+    pub codes: Vec<String>,
+}
+
+/// The enrollments the harness made, by (database, lower-cased email): every app over the same
+/// database (a restarted server) knows them.
+static ENROLLED: std::sync::LazyLock<Mutex<HashMap<(String, String), Enrollment>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// What the harness remembers per app: the first admin's client.
+#[derive(Default)]
+pub struct Factors {
+    admin: Mutex<Option<reqwest::Client>>,
+}
+
+impl TestApp {
+    fn enrollment_key(&self, email: &str) -> (String, String) {
+        let db = self
+            .pool
+            .connect_options()
+            .get_database()
+            .unwrap_or_default()
+            .to_owned();
+        (db, email.to_lowercase())
+    }
+
+    fn enrollment(&self, email: &str) -> Option<Enrollment> {
+        ENROLLED
+            .lock()
+            .unwrap()
+            .get(&self.enrollment_key(email))
+            .cloned()
+    }
+
+    fn remember(&self, email: &str, enrollment: Enrollment) {
+        ENROLLED
+            .lock()
+            .unwrap()
+            .insert(self.enrollment_key(email), enrollment);
     }
 }
 
@@ -191,17 +372,30 @@ pub fn next_step(app: &TestApp) {
         .set(now.duration_trunc(Duration::seconds(30)).unwrap() + Duration::seconds(31));
 }
 
-/// The first admin, signed in and enrolled in TOTP: (session, otpauth url, backup codes).
+/// The first admin, signed in with its second factor (enrolled by the harness): (session,
+/// otpauth url, backup codes, all unused).
 pub async fn enrolled_admin(app: &TestApp) -> (Signed, String, Vec<String>) {
     let _ = app.admin_client().await;
     let signed = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    enroll(app, signed).await
+    let enrollment = app
+        .enrollment(ADMIN_EMAIL)
+        .expect("the harness enrolled the first admin");
+    (signed, enrollment.url, enrollment.codes)
 }
 
 /// Enrolls `signed` in TOTP through setup and confirm: (rotated session, otpauth url, backup
-/// codes).
+/// codes). A user the harness enrolled already keeps that enrollment and its session.
 pub async fn enroll(app: &TestApp, signed: Signed) -> (Signed, String, Vec<String>) {
     let user = app.as_user(&signed);
+    let (status, me) = user.me().await;
+    assert_eq!(status, 200, "{me}");
+    let email = me["user"]["email"].as_str().unwrap().to_owned();
+    if me["user"]["two_factor_enabled"] == true {
+        let known = app
+            .enrollment(&email)
+            .unwrap_or_else(|| panic!("{email} was enrolled outside the harness"));
+        return (signed, known.url, known.codes);
+    }
     let res = user
         .http("POST", "/api/auth/2fa/setup")
         .json(&json!({ "password": ADMIN_PASSWORD }))
@@ -217,9 +411,11 @@ pub async fn enroll(app: &TestApp, signed: Signed) -> (Signed, String, Vec<Strin
         .decode(body["qr_png_base64"].as_str().unwrap())
         .unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
+    // The oldest step the server accepts, leaving the current and next one for sign-ins.
+    settle(&app.clock).await;
     let res = user
         .http("POST", "/api/auth/2fa/confirm")
-        .json(&json!({ "code": code_from_url(&url, &app.clock, 0) }))
+        .json(&json!({ "code": code_from_url(&url, &app.clock, -1) }))
         .send()
         .await
         .unwrap();
@@ -235,6 +431,13 @@ pub async fn enroll(app: &TestApp, signed: Signed) -> (Signed, String, Vec<Strin
         .collect();
     assert_eq!(codes.len(), 10);
     assert_eq!(body["backup_codes_remaining"], 10);
+    app.remember(
+        &email,
+        Enrollment {
+            url: url.clone(),
+            codes: codes.clone(),
+        },
+    );
     (Signed::new(rotated), url, codes)
 }
 

@@ -1,7 +1,7 @@
 // A signed-in API session from the test process, for the set-up the issues allow to happen
 // outside the UI (enabling 2FA before the UI login, creating a bot, the kill switch).
 import { request, type APIRequestContext } from "@playwright/test";
-import type { TotpDevice } from "./totp";
+import { TotpDevice } from "./totp";
 
 export class ApiFailure extends Error {
   constructor(
@@ -37,6 +37,18 @@ export class ApiSession {
       await s.post("/api/auth/2fa/verify", { temp_token: login.temp_token, code: await totp.nextCode() });
     }
     return s;
+  }
+
+  /**
+   * Enrolls TOTP 2FA (setup with the password, confirm with a code), as an admin or operator
+   * must before anything else; returns the device that signs in from now on. `now`: the
+   * server's clock in ms (a shifted stack's `Stack.now`).
+   */
+  async enrollTotp(password: string, now?: () => number): Promise<TotpDevice> {
+    const setup = await this.post("/api/auth/2fa/setup", { password });
+    const device = new TotpDevice(setup.secret_base32 as string, now);
+    await this.post("/api/auth/2fa/confirm", { code: await device.nextCode() });
+    return device;
   }
 
   private async csrf(): Promise<string | undefined> {

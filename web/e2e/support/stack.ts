@@ -44,6 +44,8 @@ export class Stack {
   server: Proc | null = null;
   /** Provider env the server was last started with (empty: no keys). */
   private providers: Record<string, string> = {};
+  /** Server settings given at the first start, kept across restarts. */
+  private serverEnv: Record<string, string> = {};
   private readonly encKey = randomBytes(32).toString("base64");
   private readonly dir: string;
   /** The stack's time minus the wall time (ms); null on real time. */
@@ -141,10 +143,12 @@ export class Stack {
 
   /**
    * Starts `tradeplane serve` and waits for /readyz. `providers: "sandbox"` gives it the keys of
-   * .env.sandbox pointed at the running sandbox; `"none"` no provider keys at all.
+   * .env.sandbox pointed at the running sandbox; `"none"` no provider keys at all. `env` adds
+   * server settings (kept for restarts).
    */
-  async startServer(opts: { providers?: "none" | "sandbox" } = {}): Promise<void> {
+  async startServer(opts: { providers?: "none" | "sandbox"; env?: Record<string, string> } = {}): Promise<void> {
     if (this.server?.running) throw new Error("the server is already running");
+    if (opts.env) this.serverEnv = opts.env;
     if (opts.providers === "sandbox") {
       const sb = this.sandbox ?? (await this.startSandbox());
       this.providers = sandboxProviderEnv(sb.httpPort, sb.redisPort);
@@ -155,6 +159,7 @@ export class Stack {
       env: this.env({
         ...this.clockEnv(),
         ...this.providers,
+        ...this.serverEnv,
         TRADEPLANE_BIND: `127.0.0.1:${this.port}`,
         TRADEPLANE_WEB_DIR: WEB_DIST,
         TRADEPLANE_INSECURE_COOKIES: "1",

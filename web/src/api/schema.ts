@@ -968,7 +968,10 @@ export interface paths {
         /** Service tokens, newest first (never their values). */
         get: operations["list_tokens"];
         put?: never;
-        /** Creates a service token (256 random bits, stored hashed). */
+        /**
+         * Creates a service token (256 random bits, stored hashed; needs a 2FA verification within
+         *     the step-up window).
+         */
         post: operations["create_token"];
         delete?: never;
         options?: never;
@@ -1129,7 +1132,7 @@ export interface paths {
         /** Users, newest first. */
         get: operations["list_users"];
         put?: never;
-        /** Creates a user. */
+        /** Creates a user (needs a 2FA verification within the step-up window). */
         post: operations["create_user"];
         delete?: never;
         options?: never;
@@ -1150,7 +1153,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Changes a user's role or disables/enables the account. */
+        /**
+         * Changes a user's role, disables/enables the account or resets its 2FA (needs a 2FA
+         *     verification within the step-up window).
+         */
         patch: operations["update_user"];
         trace?: never;
     };
@@ -3905,10 +3911,7 @@ export interface components {
         UserPatch: {
             /** @description True ends every session of the user and blocks login; false re-enables. */
             disabled?: boolean | null;
-            /**
-             * @description True removes the user's 2FA (lost device) and ends their sessions; needs your own
-             *     recent step-up.
-             */
+            /** @description True removes the user's 2FA (lost device) and ends their sessions. */
             reset_two_factor?: boolean | null;
             role?: components["schemas"]["Role"] | null;
         };
@@ -3991,7 +3994,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AiOpsSeries"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4067,7 +4070,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AiOpsSummary"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4151,7 +4154,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_AuditEntry"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4376,7 +4379,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SetupBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5019,7 +5022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Backtest"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5096,7 +5099,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BacktestQueued"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5181,7 +5184,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BacktestDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5272,7 +5275,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_BotListItem"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5340,7 +5343,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5404,7 +5407,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_StarterSetBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5470,7 +5473,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5540,7 +5543,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5624,7 +5627,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AutonomyScoreBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5690,7 +5693,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AutonomyScoreBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5765,7 +5768,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_DecisionTrace"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5844,7 +5847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_DecisionTraceBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5922,7 +5925,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_DecisionTraceBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5997,7 +6000,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ExplainBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6085,7 +6088,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6160,7 +6163,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_NoTradeTrace"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6248,7 +6251,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_NoTradeTraceBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6326,7 +6329,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_NoTradeTraceDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6410,7 +6413,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Order"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6485,7 +6488,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PositionBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6639,7 +6642,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6714,7 +6717,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6798,7 +6801,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6882,7 +6885,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6966,7 +6969,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_Trade"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7044,7 +7047,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_TradeDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7117,7 +7120,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_Catalog"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7253,7 +7256,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_StatusBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7322,7 +7325,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_VerifyBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7426,7 +7429,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BreakerView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7520,7 +7523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UsageEvent"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7614,7 +7617,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_JobRun"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7690,7 +7693,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_JobDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7775,7 +7778,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_JobDetail"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7879,7 +7882,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_MarketBar"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7957,7 +7960,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_MarketHoursView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8030,7 +8033,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_NodesBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8096,7 +8099,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_NodeView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8169,7 +8172,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_ProfitVariable"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8242,7 +8245,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_RuntimeStatus"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8302,7 +8305,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_ServiceToken"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8371,7 +8374,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_CreatedToken"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8492,7 +8495,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_TokenBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8570,7 +8573,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_SystemEvent"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8643,7 +8646,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_KillSwitchBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8702,7 +8705,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_KillSwitchBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up) */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8803,7 +8806,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SettingsBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8871,7 +8874,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SettingsBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: step up first (POST /api/auth/step-up) */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8941,7 +8944,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UsageEvent"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9019,7 +9022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UsageSeries"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9097,7 +9100,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PageBody_UserView"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9165,7 +9168,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UserBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired */
+            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9235,7 +9238,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UpdatedUser"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: `reset_two_factor` needs your recent step-up */
+            /** @description `TWO_FACTOR_REQUIRED`: every change to a user needs your 2FA verification within the step-up window */
             401: {
                 headers: {
                     [name: string]: unknown;
