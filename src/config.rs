@@ -180,6 +180,16 @@ pub struct ConfigArgs {
         global = true
     )]
     pub first_admin_2fa_grace: chrono::Duration,
+    /// How long the primary market-data provider must be healthy again before the bar feed
+    /// returns to it from the secondary (hysteresis), e.g. `5m` (the default), `90s`.
+    #[arg(
+        long,
+        env = "TRADEPLANE_FEED_FAILBACK_AFTER",
+        default_value = "5m",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub feed_failback_after: chrono::Duration,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -326,6 +336,8 @@ pub struct Config {
     pub paper: SimParams,
     /// This process as a node of a cluster on one database.
     pub node: NodeConfig,
+    /// Hysteresis of the bar feed's return to the primary provider (`runtime::feed`).
+    pub feed_failback_after: chrono::Duration,
 }
 
 /// Name, capacity and lease TTL of this node (see `runtime::ownership`).
@@ -412,6 +424,7 @@ impl Config {
                 capacity: args.node_capacity,
                 lease_ttl: std::time::Duration::from_secs(args.lease_ttl_seconds),
             },
+            feed_failback_after: args.feed_failback_after,
         }
     }
 }
@@ -430,6 +443,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             paper: SimParams::default(),
             node: NodeConfig::default(),
+            feed_failback_after: chrono::Duration::minutes(5),
         }
     }
 }

@@ -34,6 +34,8 @@ Environment (also read from ./.env; flags win over the environment):
                         creation: 0 (default), 30m, 24h, 7d; other admins/operators never
   TRADEPLANE_TRUSTED_PROXIES  CIDRs of reverse proxies whose X-Forwarded-For is believed (default none)
   TRADEPLANE_LOGIN_FAILURE_BUDGET  failed sign-ins per minute before new addresses are slowed (60)
+  TRADEPLANE_FEED_FAILBACK_AFTER  how long the primary bars vendor must be healthy before the
+                        feed returns to it from the secondary: 5m (default), 90s, …
   TRADEPLANE_PG_USER    unprivileged owner of the embedded cluster when run as root (default postgres)
   TRADEPLANE_CLOCK_START  test stacks only (`serve`, `sandbox`): the clock starts at this RFC 3339
                         instant and runs at wall speed; `serve` refuses it while any provider

@@ -12,7 +12,7 @@ use crate::{
     clock::Clock,
     config::Config,
     integrations::registry::{EnvMap, PROVIDERS, ProviderConfig},
-    runtime::{Runtime, RuntimeConfig, ownership::OwnershipConfig},
+    runtime::{Runtime, RuntimeConfig, feed::FeedConfig, ownership::OwnershipConfig},
     store::{
         self, Database,
         system_events::{NewSystemEvent, Severity},
@@ -43,6 +43,9 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         },
         provider_env,
         sim: config.paper.clone(),
+        feed: FeedConfig {
+            failback_after: config.feed_failback_after,
+        },
         clock: clock.clone(),
         ..RuntimeConfig::default()
     };

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod evaluation;
 pub mod execution;
 pub mod explain;
+pub mod feed_source;
 pub mod holiday_rules;
 pub mod indicators;
 pub mod instruments;

@@ -79,6 +79,25 @@ pub fn feed_provider(integrations: &super::Integrations) -> Option<&'static str>
         .find(|p| integrations.client(p).is_some())
 }
 
+/// The vendors a series may be read from, in order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedRoute {
+    pub primary: &'static str,
+    /// `None`: only one market-data provider is configured, nothing to fail over to.
+    pub secondary: Option<&'static str>,
+}
+
+/// The runners' route: the first configured of [`PROVIDERS`] and, to fail over to, the next.
+pub fn feed_route(integrations: &super::Integrations) -> Option<FeedRoute> {
+    let mut configured = PROVIDERS
+        .into_iter()
+        .filter(|p| integrations.client(p).is_some());
+    Some(FeedRoute {
+        primary: configured.next()?,
+        secondary: configured.next(),
+    })
+}
+
 /// Whether an intraday bar starting at `ts` has ended by `to`: a bar still forming at `to`
 /// (Polygon sends the partial bucket) is not passed off as complete.
 fn ends_by(ts: DateTime<Utc>, tf: Timeframe, to: DateTime<Utc>) -> bool {

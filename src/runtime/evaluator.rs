@@ -11,7 +11,7 @@
 //! up again, the order-rate window is read back, and folding resumes into the latest
 //! no-trade row.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -30,6 +30,7 @@ use crate::domain::{
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
     evaluation::{Decision, NoTrade, fold_key},
     execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
+    feed_source::{BarOrigin, ORIGIN_KEYS, window_origin},
     positions::Position,
     risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
     strategy_config::StrategyConfig,
@@ -124,6 +125,37 @@ pub struct BotEvaluator {
     fold_id: Option<Uuid>,
     /// The tier of the evaluation in progress (recorded in its risk snapshot).
     tier: AutonomyTier,
+    /// Where each bar handed to the engine came from (vendor, contract), by `ts_open`.
+    origins: BTreeMap<DateTime<Utc>, BarOrigin>,
+    /// The origin variables of the latest no-trade row: a new origin starts a new row.
+    fold_origin: Option<Value>,
+}
+
+/// The origin variables of a variables snapshot (`Null` where absent), to compare two.
+fn origin_of(variables: &Value) -> Value {
+    Value::Object(
+        ORIGIN_KEYS
+            .iter()
+            .map(|k| {
+                (
+                    (*k).to_owned(),
+                    variables.get(k).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Adds the window's origin variables to an effect's trace.
+fn stamp_origin(effect: &mut Effect, origin: &Value) {
+    let variables = match effect {
+        Effect::Decision(d) => &mut d.variables_snapshot,
+        Effect::NoTrade { no_trade, .. } => &mut no_trade.variables_snapshot,
+        _ => return,
+    };
+    if let (Value::Object(v), Value::Object(o)) = (variables, origin) {
+        v.extend(o.iter().map(|(k, x)| (k.clone(), x.clone())));
+    }
 }
 
 fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Settings, String> {
@@ -198,8 +230,10 @@ impl BotEvaluator {
             run_id,
             engine,
             working,
+            fold_origin: fold.as_ref().map(|t| origin_of(&t.variables_snapshot)),
             fold_id: fold.map(|t| t.id),
             tier: UNSCORED_TIER,
+            origins: BTreeMap::new(),
         })
     }
 
@@ -250,24 +284,35 @@ impl BotEvaluator {
             bot_id: Some(self.bot_id),
             run_id: Some(self.run_id),
         };
-        if let Some(provider) = bars::feed_provider(&rt.integrations()) {
+        if let Some(route) = bars::feed_route(&rt.integrations()) {
             let request = FeedRequest {
-                provider,
+                route,
                 instrument: s.spec.symbol,
                 timeframe: s.timeframe,
                 until: now,
                 need: self.engine.bars_needed(),
                 ctx,
             };
-            match trading.feed.read(rt, &request).await {
+            match trading.feed.read(rt, &trading.calendar, &request).await {
                 Ok(read) => {
-                    for bar in read {
+                    let contract = read.contract.code();
+                    for bar in read.bars {
+                        let origin = BarOrigin {
+                            provider: read.provider,
+                            contract: contract.clone(),
+                        };
+                        self.origins.insert(bar.ts_open, origin);
                         let effects = self.engine.handle(Event::Bar(bar));
                         self.perform(trading, effects, &trace, fence).await?;
                     }
                 }
                 // Keep the last bars: the freshness gate says how old they are.
                 Err(err) => tracing::debug!(bot = %self.bot_id, error = %err, "bar read failed"),
+            }
+            // The engine keeps at most 4 windows of bars; so do the origins.
+            let keep = self.engine.bars_needed() * 4;
+            while self.origins.len() > keep {
+                self.origins.pop_first();
             }
         }
         let tick = Tick {
@@ -277,7 +322,16 @@ impl BotEvaluator {
             breaker_open: rt.bot_breaker_open(self.bot_id),
         };
         self.tier = tick.tier;
-        let effects = self.engine.handle(Event::Clock(tick));
+        let mut effects = self.engine.handle(Event::Clock(tick));
+        let origin = window_origin(
+            self.engine
+                .window()
+                .iter()
+                .filter_map(|b| self.origins.get(&b.ts_open)),
+        );
+        if let Some(origin) = &origin {
+            effects.iter_mut().for_each(|e| stamp_origin(e, origin));
+        }
         let (outcome, kills) = self.perform(trading, effects, &trace, fence).await?;
         if let Some(kills) = kills {
             let reason = kills
@@ -467,11 +521,16 @@ impl BotEvaluator {
 
     async fn suppress(&mut self, trading: &Trading, n: &NoTrade, folded: bool, trace: &TraceId) {
         let at = trading.clock.now();
+        // A fold keeps the first row's variables: a new bar source or contract gets its own row.
+        let origin = origin_of(&n.variables_snapshot);
         let op = match self.fold_id {
-            Some(id) if folded => NoTradeOp::Fold { id, at },
+            Some(id) if folded && self.fold_origin.as_ref() == Some(&origin) => {
+                NoTradeOp::Fold { id, at }
+            }
             _ => {
                 let id = Uuid::now_v7();
                 self.fold_id = Some(id);
+                self.fold_origin = Some(origin);
                 // Only new suppressions go live: folds repeat on every bar.
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,

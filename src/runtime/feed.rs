@@ -11,6 +11,16 @@
 //! fetched. Every read is a usage event of the reading bot (`metadata.cached` says which were
 //! served from the window), so each bot's proof of use is its own and vendor calls stay one per
 //! symbol and bar, not one per bot.
+//!
+//! Failover: each series (root × timeframe) reads the primary (the first configured of
+//! `integrations::bars::PROVIDERS`) until `domain::feed_source` judges it unhealthy (breaker not
+//! CLOSED, a failed read, or a due bar late past the freshness limit); the same read is then
+//! served by the secondary, so the boundary is evaluated on the secondary's bar. While on the
+//! secondary, the first read of each boundary also probes the primary (concurrently; an open
+//! breaker refuses it without a vendor call), and the series returns once the primary has
+//! been healthy for the hysteresis (`FeedConfig::failback_after`). Each switch is a system
+//! event: SEV-2 `DATA_FAILOVER` / INFO `DATA_FAILBACK` with from, to, reason and the trace id
+//! of the evaluation that switched.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -20,8 +30,18 @@ use serde_json::json;
 
 use super::RuntimeHandle;
 use super::providers::{BarsRequest, ProviderCallError};
-use crate::domain::{bars::Bar, contracts::Contract, instruments::Symbol, timeframe::Timeframe};
+use crate::domain::{
+    bars::Bar,
+    calendar::HolidayCalendar,
+    contracts::Contract,
+    feed_source::{self, Choice, FeedSource, PrimaryReading, Source},
+    instruments::Symbol,
+    risk::RiskLimits,
+    timeframe::Timeframe,
+};
+pub use crate::integrations::bars::FeedRoute;
 use crate::integrations::http::CallContext;
+use crate::store::system_events::{NewSystemEvent, Severity};
 use crate::store::usage_events::{UsageEvent, UsageStatus};
 
 type Key = (String, Contract, Timeframe);
@@ -33,10 +53,25 @@ struct Window {
     covered: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// One runner's read: `need` bars of `timeframe` before `until`, from `provider`.
+/// How the feed fails over.
 #[derive(Debug, Clone, Copy)]
-pub struct FeedRequest<'a> {
-    pub provider: &'a str,
+pub struct FeedConfig {
+    /// How long the primary must be healthy before a series returns to it (hysteresis).
+    pub failback_after: chrono::Duration,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig {
+            failback_after: chrono::Duration::minutes(5),
+        }
+    }
+}
+
+/// One runner's read: `need` bars of `timeframe` before `until`, from the route's source.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedRequest {
+    pub route: FeedRoute,
     pub instrument: Symbol,
     pub timeframe: Timeframe,
     pub until: DateTime<Utc>,
@@ -44,15 +79,149 @@ pub struct FeedRequest<'a> {
     pub ctx: CallContext,
 }
 
+/// What a read returns: the bars and where they came from.
+#[derive(Debug, Clone)]
+pub struct BarRead {
+    pub bars: Vec<Bar>,
+    pub provider: &'static str,
+    pub contract: Contract,
+}
+
+/// One series' source, and the last boundary its primary was probed for while on the
+/// secondary (one probe per boundary, whatever the number of bots).
+#[derive(Default)]
+struct Series {
+    source: FeedSource,
+    probed: Option<DateTime<Utc>>,
+}
+
 #[derive(Default)]
 pub struct BarFeed {
     windows: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Window>>>>,
+    series: Mutex<HashMap<(Symbol, Timeframe), Series>>,
+    config: FeedConfig,
 }
 
 /// Most bars one window keeps (the longest strategy lookback is far below this).
 const CAPACITY: usize = 2_000;
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl BarFeed {
+    pub fn new(config: FeedConfig) -> Self {
+        BarFeed {
+            config,
+            ..BarFeed::default()
+        }
+    }
+
+    /// The last `need` bars that opened before `until`, oldest first, from the series'
+    /// source (failing over within this read when the primary is unhealthy).
+    pub async fn read(
+        &self,
+        rt: &RuntimeHandle,
+        calendar: &HolidayCalendar,
+        r: &FeedRequest,
+    ) -> Result<BarRead, ProviderCallError> {
+        let FeedRoute { primary, secondary } = r.route;
+        let Some(secondary) = secondary else {
+            return self.read_window(rt, primary, r).await;
+        };
+        let key = (r.instrument, r.timeframe);
+        let (on, probe) = {
+            let mut all = lock(&self.series);
+            let s = all.entry(key).or_default();
+            let on = s.source.current();
+            let probe = on == Source::Secondary && s.probed.is_none_or(|p| p < r.until);
+            if probe {
+                s.probed = Some(r.until);
+            }
+            (on, probe)
+        };
+        match on {
+            Source::Primary => {
+                let read = self.read_window(rt, primary, r).await;
+                let choice = self.judge(rt, calendar, r, primary, secondary, &read);
+                if choice.source == Source::Primary {
+                    return read;
+                }
+                self.read_window(rt, secondary, r).await
+            }
+            Source::Secondary if probe => {
+                let (second, first) = tokio::join!(
+                    self.read_window(rt, secondary, r),
+                    self.read_window(rt, primary, r)
+                );
+                let choice = self.judge(rt, calendar, r, primary, secondary, &first);
+                match (choice.source, first) {
+                    (Source::Primary, Ok(first)) => Ok(first),
+                    _ => second,
+                }
+            }
+            Source::Secondary => self.read_window(rt, secondary, r).await,
+        }
+    }
+
+    /// Feeds the primary's read to the series' rule; records a switch as a system event.
+    fn judge(
+        &self,
+        rt: &RuntimeHandle,
+        calendar: &HolidayCalendar,
+        r: &FeedRequest,
+        primary: &'static str,
+        secondary: &'static str,
+        read: &Result<BarRead, ProviderCallError>,
+    ) -> Choice {
+        let limit = chrono::Duration::seconds(i64::from(
+            RiskLimits::defaults_for(r.timeframe).max_data_age_seconds,
+        ));
+        let tf = r.timeframe.duration();
+        let reading = PrimaryReading {
+            breaker: rt.provider_breaker_state(primary),
+            answered: read.is_ok(),
+            newest_close: read
+                .as_ref()
+                .ok()
+                .and_then(|b| b.bars.last())
+                .map(|b| b.ts_open + tf),
+            bar_due: feed_source::bar_due(calendar, r.until, r.timeframe, limit),
+        };
+        let choice = {
+            let mut all = lock(&self.series);
+            let s = all.entry((r.instrument, r.timeframe)).or_default();
+            // The primary has been heard for this boundary: no second probe of it.
+            s.probed = Some(s.probed.map_or(r.until, |p| p.max(r.until)));
+            s.source
+                .observe(r.until, reading, limit, self.config.failback_after)
+        };
+        if choice.switched {
+            let (severity, code, from, to) = match choice.source {
+                Source::Secondary => (Severity::Sev2, "DATA_FAILOVER", primary, secondary),
+                Source::Primary => (Severity::Info, "DATA_FAILBACK", secondary, primary),
+            };
+            let (symbol, timeframe) = (r.instrument.as_str(), r.timeframe.as_str());
+            let error = read.as_ref().err().map(|e| e.code().to_owned());
+            rt.telemetry().system_event(
+                NewSystemEvent::new(
+                    severity,
+                    code,
+                    format!(
+                        "{symbol} {timeframe} bars: {from} → {to}: {}",
+                        choice.reason.human()
+                    ),
+                )
+                .provider(primary)
+                .metadata(json!({
+                    "from": from, "to": to, "reason": choice.reason, "error_code": error,
+                    "symbol": symbol, "timeframe": timeframe, "boundary": r.until,
+                })),
+            );
+        }
+        choice
+    }
+
     fn window(&self, key: Key) -> Arc<tokio::sync::Mutex<Window>> {
         let mut w = match self.windows.lock() {
             Ok(w) => w,
@@ -61,20 +230,21 @@ impl BarFeed {
         w.entry(key).or_default().clone()
     }
 
-    /// The last `need` bars that opened before `until`, oldest first (fewer when the vendor
-    /// has fewer, e.g. across a session halt).
-    pub async fn read(
+    /// The last `need` bars that opened before `until` in `provider`'s window, oldest first
+    /// (fewer when the vendor has fewer, e.g. across a session halt).
+    async fn read_window(
         &self,
         rt: &RuntimeHandle,
-        r: &FeedRequest<'_>,
-    ) -> Result<Vec<Bar>, ProviderCallError> {
+        provider: &'static str,
+        r: &FeedRequest,
+    ) -> Result<BarRead, ProviderCallError> {
         let FeedRequest {
-            provider,
             instrument,
             timeframe,
             until,
             need,
             ctx,
+            ..
         } = *r;
         let symbol = instrument.as_str();
         let contract = Contract::front_at(instrument, until);
@@ -139,6 +309,10 @@ impl BarFeed {
             });
             rt.telemetry().usage(event);
         }
-        Ok(out)
+        Ok(BarRead {
+            bars: out,
+            provider,
+            contract,
+        })
     }
 }

@@ -166,6 +166,15 @@ impl RuntimeHandle {
             .map_err(|_| ProviderCallError::ActorGone(id.to_owned()))
     }
 
+    /// A configured provider's published breaker state (CLOSED when it has none here).
+    pub fn provider_breaker_state(&self, id: &str) -> crate::domain::breaker::BreakerState {
+        self.inner
+            .providers
+            .get(id)
+            .map(|p| p.breaker.reading().state().into())
+            .unwrap_or_default()
+    }
+
     /// Every configured provider's breaker and last results, from memory.
     pub fn providers_health(&self) -> Vec<ProviderHealth> {
         self.inner.providers.health()

@@ -116,6 +116,8 @@ pub struct RuntimeConfig {
     pub evidence: EvidenceThresholds,
     /// While Postgres is unreachable, how often the one readiness probe asks it (`db_ready`).
     pub db_probe_every: Duration,
+    /// The bar feed's failover (hysteresis before returning to the primary).
+    pub feed: feed::FeedConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -139,6 +141,7 @@ impl Default for RuntimeConfig {
             ownership: ownership::OwnershipConfig::default(),
             evidence: EvidenceThresholds::default(),
             db_probe_every: Duration::from_secs(1),
+            feed: feed::FeedConfig::default(),
         }
     }
 }
@@ -284,7 +287,7 @@ impl Runtime {
         let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
         let trading = Arc::new(Trading {
             pool: pool.clone(),
-            feed: BarFeed::default(),
+            feed: BarFeed::new(config.feed),
             calendar: Arc::new(crate::store::cme_holidays::load_trading_calendar(&pool).await?),
             sim: config.sim.clone(),
             traces,

@@ -18,6 +18,7 @@ mod bots;
 mod engine_parity;
 mod envelope;
 mod events_stream;
+mod failover;
 mod hygiene;
 mod integrations;
 mod integrations_verify;

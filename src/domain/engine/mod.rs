@@ -185,6 +185,11 @@ impl Engine {
         self.working.as_ref()
     }
 
+    /// The bars the latest evaluation saw, oldest first (a driver tells where they came from).
+    pub fn window(&self) -> &[Bar] {
+        &self.bars[self.bars.len().saturating_sub(self.need)..]
+    }
+
     /// Bars of history one evaluation reads (a driver fetches this many).
     pub fn bars_needed(&self) -> usize {
         self.need

@@ -1,0 +1,142 @@
+//! Bar feed failover end to end on the sandbox: a PAPER bot reads Databento (primary); a
+//! Databento outage moves the very next boundary to Polygon (secondary), recorded as a SEV-2
+//! `DATA_FAILOVER` carrying the evaluation's trace id, and the trace's variables name the
+//! source; once Databento is healthy for the (short, configured) hysteresis the feed goes
+//! back, recorded as INFO `DATA_FAILBACK`.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::runtime::feed::FeedConfig;
+use uuid::Uuid;
+
+use crate::support::{
+    fixtures::{sandbox_fault, start_sandbox},
+    paper::{config, session_start, started_bot, tick},
+    spawn_app_with_runtime_config,
+};
+
+/// The variables and trace id of the bot's newest trace row (decision or no-trade).
+async fn newest_trace(pool: &PgPool, bot: Uuid) -> (Value, String) {
+    sqlx::query_as(
+        "SELECT variables_snapshot, trace_id FROM ( \
+           SELECT variables_snapshot, trace_id, created_at FROM decision_traces WHERE bot_id = $1 \
+           UNION ALL \
+           SELECT variables_snapshot, trace_id, created_at FROM no_trade_traces WHERE bot_id = $1 \
+         ) t ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The system events with `code` (severity, trace id, metadata), oldest first, once at least
+/// `n` are written (the telemetry writer batches them).
+async fn events(pool: &PgPool, code: &str, n: usize) -> Vec<(String, String, Value)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows: Vec<(String, String, Value)> = sqlx::query_as(
+            "SELECT severity, trace_id, metadata FROM system_events WHERE code = $1 \
+             ORDER BY created_at",
+        )
+        .bind(code)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        if rows.len() >= n {
+            return rows;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{code}: {} of {n} events",
+            rows.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn source(v: &Value) -> (&str, bool) {
+    (
+        v["bar_source"].as_str().unwrap_or("<none>"),
+        v["mixed_sources"].as_bool().unwrap_or(true),
+    )
+}
+
+#[sqlx::test]
+async fn a_primary_outage_fails_over_within_the_bar_and_fails_back_after_the_hysteresis(
+    pool: PgPool,
+) {
+    let env = start_sandbox().await;
+    let mut runtime = config(&env);
+    runtime.feed = FeedConfig {
+        failback_after: chrono::Duration::minutes(2),
+    };
+    // Databento's client retries a 503 twice (about a second in all): the harness's 400 ms
+    // heartbeat timeout would call that runner stuck; production allows 10 s.
+    runtime.runner.heartbeat_timeout = Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = started_bot(&app, "failover").await;
+    let at = |m: i64| -> DateTime<Utc> { session_start() + chrono::Duration::minutes(m) };
+
+    // Healthy: Databento serves, the trace says so with the contract.
+    tick(&rt, &pool, bot, at(1)).await;
+    let (v, _) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v), ("databento", false), "{v}");
+    assert_eq!(v["bar_contract"], "ESZ26", "{v}");
+
+    // Databento goes down: the next boundary is evaluated on Polygon's bars.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", json!("outage"), None).await;
+    tick(&rt, &pool, bot, at(2)).await;
+    let (v, trace) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v), ("polygon", false), "{v}");
+    assert_eq!(v["bar_contract"], "ESZ26", "{v}");
+    let failover = events(&pool, "DATA_FAILOVER", 1).await;
+    let (severity, event_trace, meta) = &failover[0];
+    assert_eq!(severity, "SEV-2");
+    assert_eq!(
+        event_trace, &trace,
+        "the event carries the evaluation's trace id"
+    );
+    assert_eq!(
+        (&meta["from"], &meta["to"], &meta["reason"]["code"]),
+        (
+            &json!("databento"),
+            &json!("polygon"),
+            &json!("PRIMARY_FAILED")
+        ),
+        "{meta}"
+    );
+    assert_eq!(meta["error_code"], "PROVIDER_HTTP_5XX", "{meta}");
+
+    // Databento is back: healthy at 3 and 4 (less than the 2 min hysteresis), Polygon stays.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", Value::Null, None).await;
+    for m in [3, 4] {
+        tick(&rt, &pool, bot, at(m)).await;
+        let (v, _) = newest_trace(&pool, bot).await;
+        assert_eq!(source(&v).0, "polygon", "minute {m}: {v}");
+    }
+    assert_eq!(events(&pool, "DATA_FAILBACK", 0).await.len(), 0);
+
+    // Healthy for 2 min at 5: back to Databento, within that boundary.
+    tick(&rt, &pool, bot, at(5)).await;
+    let (v, trace) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v), ("databento", false), "{v}");
+    let failback = events(&pool, "DATA_FAILBACK", 1).await;
+    let (severity, event_trace, meta) = &failback[0];
+    assert_eq!(severity, "INFO");
+    assert_eq!(event_trace, &trace);
+    assert_eq!(
+        (&meta["from"], &meta["to"], &meta["reason"]["code"]),
+        (&json!("polygon"), &json!("databento"), &json!("RECOVERED")),
+        "{meta}"
+    );
+    // One switch each way, no flapping.
+    assert_eq!(events(&pool, "DATA_FAILOVER", 1).await.len(), 1);
+}
