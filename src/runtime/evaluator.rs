@@ -2,7 +2,9 @@
 //! read bars through the feed → fill a working PAPER order at the new bar's open → evaluate the
 //! strategy and every gate (`domain::evaluation`) → end in exactly one decision trace (booked
 //! with its order, once per idempotency key) or one no-trade trace (folded when identical to
-//! the previous one) → fire kill triggers.
+//! the previous one) → fire kill triggers. Every trace's variables name the vendor and
+//! contract of the bars it was evaluated on (`bar_source`, `bar_contract`, and
+//! `mixed_sources`/`mixed_contracts` for a window holding more than one; `domain::feed_source`).
 //!
 //! The bookkeeping is the pure `domain::engine` (the backtester drives the same one); this
 //! runner feeds it the bars it reads and the boundary, and performs its effects: order and

@@ -157,6 +157,9 @@ impl BarFeed {
                 let choice = self.judge(rt, calendar, r, primary, secondary, &first);
                 match (choice.source, first) {
                     (Source::Primary, Ok(first)) => Ok(first),
+                    // The secondary failed where the recovering primary answered: its bars
+                    // beat none (the freshness gate still judges their age).
+                    (Source::Secondary, Ok(first)) if second.is_err() => Ok(first),
                     _ => second,
                 }
             }
