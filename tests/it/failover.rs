@@ -2,7 +2,8 @@
 //! Databento outage moves the very next boundary to Polygon (secondary), recorded as a SEV-2
 //! `DATA_FAILOVER` carrying the evaluation's trace id, and the trace's variables name the
 //! source; once Databento is healthy for the (short, configured) hysteresis the feed goes
-//! back, recorded as INFO `DATA_FAILBACK`.
+//! back, recorded as INFO `DATA_FAILBACK`. An OPEN primary breaker is not health: its refused
+//! probes keep the series on the secondary.
 
 use std::time::{Duration, Instant};
 
@@ -139,4 +140,70 @@ async fn a_primary_outage_fails_over_within_the_bar_and_fails_back_after_the_hys
     );
     // One switch each way, no flapping.
     assert_eq!(events(&pool, "DATA_FAILOVER", 1).await.len(), 1);
+}
+
+#[sqlx::test]
+async fn an_open_primary_breaker_keeps_the_series_on_the_secondary_and_refuses_its_probes(
+    pool: PgPool,
+) {
+    let env = start_sandbox().await;
+    let mut runtime = config(&env);
+    runtime.feed = FeedConfig {
+        failback_after: chrono::Duration::zero(),
+    };
+    runtime.runner.heartbeat_timeout = Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = started_bot(&app, "failover-breaker").await;
+    let at = |m: i64| -> DateTime<Utc> { session_start() + chrono::Duration::minutes(m) };
+
+    // Down from the first boundary: the read and the next two probes are Databento's three
+    // failures, which open its breaker; every boundary is evaluated on Polygon.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", json!("outage"), None).await;
+    for m in 1..=3 {
+        tick(&rt, &pool, bot, at(m)).await;
+        let (v, _) = newest_trace(&pool, bot).await;
+        assert_eq!(source(&v).0, "polygon", "minute {m}: {v}");
+    }
+    let open = || {
+        rt.providers_health()
+            .into_iter()
+            .find(|p| p.provider_id == "databento")
+            .map(|p| p.breaker_state)
+    };
+    assert_eq!(
+        open(),
+        Some(tradeplane::domain::breaker::BreakerState::Open)
+    );
+
+    // The vendor is back but the breaker is still cooling down: the probe is refused without a
+    // request, which is not health, so even a zero hysteresis does not fail back.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", Value::Null, None).await;
+    tick(&rt, &pool, bot, at(4)).await;
+    let (v, _) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v).0, "polygon", "{v}");
+    // The refused probe is on the bot's record (usage events are written in batches).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let refused: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM integration_usage_events WHERE provider_id = 'databento' \
+             AND bot_id = $1 AND error_code = 'CIRCUIT_BREAKER_OPEN'",
+        )
+        .bind(bot)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if refused >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refused probe recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(events(&pool, "DATA_FAILBACK", 0).await.len(), 0);
+    let failover = events(&pool, "DATA_FAILOVER", 1).await;
+    assert_eq!(failover.len(), 1, "one switch, however many failed probes");
+    assert_eq!(failover[0].2["reason"]["code"], "PRIMARY_FAILED");
 }
