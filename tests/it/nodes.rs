@@ -308,7 +308,7 @@ async fn a_write_with_a_stale_epoch_is_refused_in_its_own_transaction(pool: PgPo
             .unwrap()
     );
     // A released lease keeps its epoch: the next acquisition, by anyone, gets a new one.
-    assert!(bot_leases::release(&pool, &fresh).await.unwrap());
+    assert!(bot_leases::release(&pool, &fresh, now()).await.unwrap());
     let c = bot_leases::acquire(&pool, bot, "node-a", later, later + ttl)
         .await
         .unwrap()
