@@ -390,7 +390,7 @@ impl BotEvaluator {
             // The engine evaluates without a next bar: PAPER always awaits it.
             ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
         };
-        let mut risk_snapshot = d.risk_snapshot.clone();
+        let mut risk_snapshot = d.risk_snapshot();
         if let Value::Object(m) = &mut risk_snapshot {
             m.insert("execution".into(), json!(d.execution));
             m.insert("tier".into(), json!(self.tier.as_str()));
@@ -418,8 +418,8 @@ impl BotEvaluator {
             decision_type: d.decision_type,
             reason_human: d.reason_human.clone(),
             reason_code: d.reason_code.clone(),
-            signals: d.signals.clone(),
-            variables_snapshot: d.variables_snapshot.clone(),
+            signals: d.signals.to_json(),
+            variables_snapshot: json!(d.variables_snapshot),
             confidence: d.confidence,
             expected_value: d.expected_value,
             risk_snapshot,
@@ -494,8 +494,8 @@ impl BotEvaluator {
                     reason_human: n.reason_human.clone(),
                     reason_code: n.reason_code.clone(),
                     blocked_by: serde_json::to_value(&n.blocked_by).unwrap_or_default(),
-                    signals: n.signals.clone(),
-                    variables_snapshot: n.variables_snapshot.clone(),
+                    signals: n.signals.to_json(),
+                    variables_snapshot: json!(n.variables_snapshot),
                     trace_id: trace.as_str().to_owned(),
                 }))
             }
