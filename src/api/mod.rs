@@ -28,6 +28,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod runtime;
 pub mod security_headers;
+pub mod server;
 pub mod service_tokens;
 pub mod state;
 pub mod system;
