@@ -199,6 +199,11 @@ pub struct ConfigArgs {
     /// clients); one more is answered `RATE_LIMITED` and closed.
     #[arg(long, env = "TRADEPLANE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
     pub max_connections_per_address: u64,
+
+    /// Open `/api/events/stream` connections per session (or service token); one more is
+    /// refused with `RATE_LIMITED`.
+    #[arg(long, env = "TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10_000), global = true)]
+    pub max_event_streams_per_session: u64,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -360,6 +365,8 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Per direct peer address; trusted proxies are exempt.
     pub max_per_address: usize,
+    /// Open event streams per session or service token (`api::stream_slots`).
+    pub max_event_streams: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -369,6 +376,7 @@ impl Default for ConnectionLimits {
             idle_timeout: std::time::Duration::from_secs(60),
             max_connections: 1024,
             max_per_address: 64,
+            max_event_streams: 4,
         }
     }
 }
@@ -464,6 +472,8 @@ impl Config {
                 idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds),
                 max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
                 max_per_address: usize::try_from(args.max_connections_per_address)
+                    .unwrap_or(usize::MAX),
+                max_event_streams: usize::try_from(args.max_event_streams_per_session)
                     .unwrap_or(usize::MAX),
             },
         }

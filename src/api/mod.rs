@@ -31,6 +31,7 @@ pub mod security_headers;
 pub mod server;
 pub mod service_tokens;
 pub mod state;
+pub mod stream_slots;
 pub mod system;
 pub mod system_status;
 pub mod traces;

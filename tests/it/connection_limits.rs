@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tradeplane::{clock::Clock, config::ConnectionLimits};
 
-use crate::support::{TestApp, error_code, raw::RawConn, spawn_app_with, test_config};
+use crate::support::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, error_code, raw::RawConn, spawn_app, spawn_app_with,
+    sse::SseClient, test_config,
+};
 
 async fn app_with(pool: PgPool, limits: ConnectionLimits) -> TestApp {
     let mut config = test_config();
@@ -205,4 +208,58 @@ async fn the_global_cap_refuses_one_more_clearly(pool: PgPool) {
     assert_refused(&app).await;
     drop(held.pop());
     admitted_again(&app).await;
+}
+
+/// Opens a stream with `client`: its status, and the envelope when refused.
+async fn try_stream(app: &TestApp, client: &reqwest::Client) -> (u16, serde_json::Value) {
+    let res = client
+        .get(app.url("/api/events/stream"))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        return (status, serde_json::Value::Null);
+    }
+    (status, res.json().await.unwrap())
+}
+
+#[sqlx::test]
+async fn a_session_holds_at_most_four_event_streams(pool: PgPool) {
+    let app = spawn_app(pool).await.signed_in_as_admin().await;
+    let url = app.url("/api/events/stream");
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(SseClient::open(&app.client, url.clone(), None).await);
+    }
+    let (status, body) = try_stream(&app, &app.client).await;
+    assert_eq!((status, error_code(&body)), (429, "RATE_LIMITED"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 open event streams")
+    );
+    assert!(!body["error"]["suggested_fix"].as_str().unwrap().is_empty());
+    assert_eq!(body["trace_id"].as_str().unwrap().len(), 32);
+
+    // The cap is per session: the same user signed in elsewhere has its own.
+    let elsewhere = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(try_stream(&app, &elsewhere.client).await.0, 200);
+
+    // A closed stream frees its slot (once the server notices the close).
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (status, body) = try_stream(&app, &app.client).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(error_code(&body), "RATE_LIMITED");
+        assert!(
+            Instant::now() < deadline,
+            "the slot of a closed stream was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
