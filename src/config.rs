@@ -190,6 +190,30 @@ pub struct ConfigArgs {
         global = true
     )]
     pub feed_failback_after: chrono::Duration,
+
+    /// Seconds a client may take to send a request's headers once it has started one; then
+    /// the connection is closed (slow-loris defence).
+    #[arg(long, env = "TRADEPLANE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub header_read_timeout_seconds: u64,
+
+    /// Seconds a connection may stay open with no request in progress (a fresh connection
+    /// that sends nothing, or a kept-alive one between requests); then it is closed.
+    #[arg(long, env = "TRADEPLANE_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub idle_timeout_seconds: u64,
+
+    /// Open HTTP connections over all clients; one more is answered `RATE_LIMITED` and closed.
+    #[arg(long, env = "TRADEPLANE_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
+    pub max_connections: u64,
+
+    /// Open HTTP connections from one address (trusted proxies are exempt: they carry many
+    /// clients); one more is answered `RATE_LIMITED` and closed.
+    #[arg(long, env = "TRADEPLANE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
+    pub max_connections_per_address: u64,
+
+    /// Open `/api/events/stream` connections per session (or service token); one more is
+    /// refused with `RATE_LIMITED`.
+    #[arg(long, env = "TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10_000), global = true)]
+    pub max_event_streams_per_session: u64,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -338,6 +362,35 @@ pub struct Config {
     pub node: NodeConfig,
     /// Hysteresis of the bar feed's return to the primary provider (`runtime::feed`).
     pub feed_failback_after: chrono::Duration,
+    /// Timeouts and caps of the HTTP accept loop (`api::server`).
+    pub connections: ConnectionLimits,
+}
+
+/// How long connections may dawdle and how many may be open (see docs/architecture.md,
+/// "Connection limits").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From a request's first byte to the end of its headers.
+    pub header_read_timeout: std::time::Duration,
+    /// With no request in progress (before the first, between kept-alive ones).
+    pub idle_timeout: std::time::Duration,
+    pub max_connections: usize,
+    /// Per direct peer address; trusted proxies are exempt.
+    pub max_per_address: usize,
+    /// Open event streams per session or service token (`api::stream_slots`).
+    pub max_event_streams: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 1024,
+            max_per_address: 64,
+            max_event_streams: 4,
+        }
+    }
 }
 
 /// Name, capacity and lease TTL of this node (see `runtime::ownership`).
@@ -425,6 +478,17 @@ impl Config {
                 lease_ttl: std::time::Duration::from_secs(args.lease_ttl_seconds),
             },
             feed_failback_after: args.feed_failback_after,
+            connections: ConnectionLimits {
+                header_read_timeout: std::time::Duration::from_secs(
+                    args.header_read_timeout_seconds,
+                ),
+                idle_timeout: std::time::Duration::from_secs(args.idle_timeout_seconds),
+                max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+                max_per_address: usize::try_from(args.max_connections_per_address)
+                    .unwrap_or(usize::MAX),
+                max_event_streams: usize::try_from(args.max_event_streams_per_session)
+                    .unwrap_or(usize::MAX),
+            },
         }
     }
 }
@@ -444,6 +508,7 @@ impl Default for Config {
             paper: SimParams::default(),
             node: NodeConfig::default(),
             feed_failback_after: chrono::Duration::minutes(5),
+            connections: ConnectionLimits::default(),
         }
     }
 }

@@ -20,8 +20,12 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{ApiError, ApiQuery, AppState, envelope::ErrorEnvelope};
+use super::{
+    ApiError, ApiQuery, AppState, auth::extract::Principal, envelope::ErrorEnvelope,
+    stream_slots::StreamSlot,
+};
 use crate::bus::{Delivery, Filter, LiveKind, Subscription};
+use crate::error_code::ErrorCode;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream))
@@ -93,14 +97,33 @@ fn to_sse(delivery: Delivery, now: chrono::DateTime<chrono::Utc>) -> Event {
     }
 }
 
+/// The stream holds `slot` until it is dropped (the client went away, or the bus closed).
 fn events(
     sub: Subscription,
     clock: crate::clock::Clock,
+    slot: StreamSlot,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold((sub, clock), |(mut sub, clock)| async move {
+    futures::stream::unfold((sub, clock, slot), |(mut sub, clock, slot)| async move {
         let delivery = sub.next().await?;
         let event = to_sse(delivery, clock.now());
-        Some((Ok(event), (sub, clock)))
+        Some((Ok(event), (sub, clock, slot)))
+    })
+}
+
+/// The caller's slot: its session, or its service token.
+fn take_slot(state: &AppState, principal: &Principal) -> Result<StreamSlot, ApiError> {
+    let caller = match principal {
+        Principal::User(user) => user.session_id,
+        Principal::Service(service) => service.token_id,
+    };
+    let limit = state.event_streams.limit();
+    state.event_streams.take(caller).ok_or_else(|| {
+        ApiError::new(ErrorCode::RateLimited)
+            .message(format!(
+                "This session already has {limit} open event streams."
+            ))
+            .fix("Close another tab or stream of this session (one stream carries every kind of event), then reconnect.")
+            .details(json!({ "limit": limit }))
     })
 }
 
@@ -110,7 +133,8 @@ fn events(
 /// position to resume from). Reconnecting with `Last-Event-ID` (or `?last_event_id=`) replays
 /// exactly the events missed; when they are no longer held, or the id is from an earlier
 /// process, an `event: reset` says to refetch state first. A keep-alive comment is sent every
-/// 15 s of silence.
+/// 15 s of silence. A session (or service token) may hold a few streams at once
+/// (`TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION`, default 4); one more is refused.
 #[utoipa::path(
     get,
     path = "/api/events/stream",
@@ -124,10 +148,12 @@ fn events(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String),
         (status = 401, description = "`UNAUTHENTICATED`", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`: unknown kind or bad bot id", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`: this session already holds its maximum of open streams", body = ErrorEnvelope),
     )
 )]
 async fn stream(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -136,9 +162,10 @@ async fn stream(
         bot_id: query.bot_id,
     };
     let after = resume_after(&headers, query.last_event_id.as_deref());
+    let slot = take_slot(&state, &principal)?;
     // Subscribed before the response starts: nothing published after this is missed.
     let sub = state.runtime.bus().subscribe(after, filter);
-    let sse = Sse::new(events(sub, state.clock.clone())).keep_alive(
+    let sse = Sse::new(events(sub, state.clock.clone(), slot)).keep_alive(
         KeepAlive::new()
             .interval(state.events_keep_alive)
             .text("keep-alive"),

@@ -28,6 +28,8 @@ pub struct AppState {
     pub clock: Clock,
     /// How often an idle `/api/events/stream` sends a keep-alive comment (short in tests).
     pub events_keep_alive: Duration,
+    /// Open event streams per session or service token (`ConnectionLimits`).
+    pub event_streams: super::stream_slots::StreamSlots,
 }
 
 impl AppState {
@@ -59,6 +61,8 @@ impl AppState {
         integrations: Arc<Integrations>,
     ) -> Self {
         let clock = runtime.clock().clone();
+        let event_streams =
+            super::stream_slots::StreamSlots::new(config.connections.max_event_streams);
         AppState {
             pool,
             config: Arc::new(config),
@@ -68,6 +72,7 @@ impl AppState {
             integrations,
             clock,
             events_keep_alive: Duration::from_secs(15),
+            event_streams,
         }
     }
 

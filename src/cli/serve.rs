@@ -98,11 +98,9 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
     );
     println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
     tracing::info!(%addr, "listening");
-    axum::serve(
-        listener,
-        api::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    let limits = state.config.connections;
+    let trusted = state.config.trusted_proxies.clone();
+    api::server::serve(listener, api::app(state.clone()), limits, trusted, {
         // Open event streams never end on their own: close them so the drain can finish.
         let bus = state.runtime.bus().clone();
         async move {
@@ -110,8 +108,7 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
             bus.close();
         }
     })
-    .await
-    .context("HTTP server failed")?;
+    .await;
 
     tracing::info!("shutting down");
     housekeeping.abort();

@@ -11,11 +11,42 @@ use super::instruments::ContractSpec;
 use super::positions::Position;
 use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates};
 use super::side::Side;
-use super::strategies::{StrategyOutput, evaluate};
+use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate};
 use super::strategy_config::StrategyConfig;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use uuid::Uuid;
+
+/// What the strategy read and said, typed: the live runner renders it as the traces' `signals`
+/// column ([`Signals::to_json`]); the backtester never serialises it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Signals {
+    Read {
+        strategy: &'static str,
+        signal: Signal,
+        confidence: f64,
+        expected_value_ticks: f64,
+        current_position: i64,
+        reason: String,
+    },
+    Failed {
+        strategy: &'static str,
+        error: String,
+        current_position: i64,
+    },
+}
+
+impl Signals {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Every declared variable with the value read (empty when the strategy failed); the traces'
+/// `variables_snapshot` column is its JSON object.
+pub type Variables = BTreeMap<&'static str, f64>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -92,12 +123,11 @@ pub struct Decision {
     pub decision_type: DecisionType,
     pub reason_human: String,
     pub reason_code: String,
-    pub signals: Value,
-    pub variables_snapshot: Value,
+    pub signals: Signals,
+    pub variables_snapshot: Variables,
     pub confidence: f64,
     /// Ticks per contract (see `strategies`).
     pub expected_value: f64,
-    pub risk_snapshot: Value,
     pub order: OrderIntent,
     pub execution: ExecutionOutcome,
     pub gate_report: GateReport,
@@ -112,9 +142,16 @@ pub struct NoTrade {
     pub reason_human: String,
     pub reason_code: String,
     pub blocked_by: Vec<TraceBlocker>,
-    pub signals: Value,
-    pub variables_snapshot: Value,
+    pub signals: Signals,
+    pub variables_snapshot: Variables,
     pub gate_report: GateReport,
+}
+
+impl Decision {
+    /// The gate report as the decision trace's `risk_snapshot` column.
+    pub fn risk_snapshot(&self) -> Value {
+        serde_json::to_value(&self.gate_report).unwrap_or(Value::Null)
+    }
 }
 
 impl NoTrade {
@@ -246,7 +283,12 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
         blocked_by.push(signal_blocker(code, reason.clone(), fix));
     }
 
-    let no_trade = |blocked_by: Vec<TraceBlocker>, suppression_type: &str, report: GateReport| {
+    let suppression_decision = planned.as_ref().map_or("NONE", |(k, _)| k.as_str());
+    let no_trade = |blocked_by: Vec<TraceBlocker>,
+                    suppression_type: &str,
+                    report: GateReport,
+                    signals: Signals,
+                    variables: Variables| {
         // Every caller passes at least one blocker; `NO_SIGNAL` is the honest fallback.
         let reason_code = blocked_by
             .first()
@@ -258,15 +300,12 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
             .join(" ");
         Evaluation::NoTrade(Box::new(NoTrade {
             suppression_type: suppression_type.to_string(),
-            suppression_decision: planned
-                .as_ref()
-                .map_or("NONE", |(k, _)| k.as_str())
-                .to_string(),
+            suppression_decision: suppression_decision.to_string(),
             reason_code,
             reason_human,
             blocked_by,
-            signals: signals.clone(),
-            variables_snapshot: variables.clone(),
+            signals,
+            variables_snapshot: variables,
             gate_report: report,
         }))
     };
@@ -277,10 +316,10 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
         } else {
             signal_issue.as_ref().map_or("NO_SIGNAL", |s| s.0)
         };
-        return no_trade(blocked_by, st, report);
+        return no_trade(blocked_by, st, report, signals, variables);
     };
     if gate_blocked {
-        return no_trade(blocked_by, "GATE_BLOCKED", report);
+        return no_trade(blocked_by, "GATE_BLOCKED", report, signals, variables);
     }
 
     let intent = OrderIntent::new(
@@ -309,10 +348,9 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
                 reason_human: e.to_string(),
                 suggested_fix: code.suggested_fix().into(),
             };
-            return no_trade(vec![b], "EXECUTION_REFUSED", report);
+            return no_trade(vec![b], "EXECUTION_REFUSED", report, signals, variables);
         }
     };
-    let risk_snapshot = serde_json::to_value(&report).unwrap_or(Value::Null);
     Evaluation::Decision(Box::new(Decision {
         decision_type: *kind,
         reason_human: format!(
@@ -334,7 +372,6 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
         variables_snapshot: variables,
         confidence: out.confidence,
         expected_value: out.expected_value_ticks,
-        risk_snapshot,
         order: intent,
         execution,
         gate_report: report,
@@ -343,24 +380,28 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
 
 fn snapshots(
     config: &StrategyConfig,
-    strategy: &Result<StrategyOutput, super::strategies::StrategyError>,
+    strategy: &Result<StrategyOutput, StrategyError>,
     current: i64,
-) -> (Value, Value) {
+) -> (Signals, Variables) {
     match strategy {
         Ok(out) => (
-            json!({
-                "strategy": config.kind(),
-                "signal": out.signal,
-                "confidence": out.confidence,
-                "expected_value_ticks": out.expected_value_ticks,
-                "current_position": current,
-                "reason": out.reason_human,
-            }),
-            json!(out.variables),
+            Signals::Read {
+                strategy: config.kind(),
+                signal: out.signal,
+                confidence: out.confidence,
+                expected_value_ticks: out.expected_value_ticks,
+                current_position: current,
+                reason: out.reason_human.clone(),
+            },
+            out.variables.clone(),
         ),
         Err(e) => (
-            json!({"strategy": config.kind(), "error": e.to_string(), "current_position": current}),
-            json!({}),
+            Signals::Failed {
+                strategy: config.kind(),
+                error: e.to_string(),
+                current_position: current,
+            },
+            Variables::new(),
         ),
     }
 }

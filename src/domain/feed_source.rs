@@ -211,25 +211,31 @@ pub struct BarOrigin {
     pub contract: String,
 }
 
-/// The variables a trace shows of its window's origins (oldest first): the newest bar's
-/// source and contract, and whether the window mixes vendors or contracts. `None` for an
-/// empty window.
-pub fn window_origin<'a>(
-    origins: impl IntoIterator<Item = &'a BarOrigin>,
-) -> Option<serde_json::Value> {
-    let origins: Vec<&BarOrigin> = origins.into_iter().collect();
-    let newest = origins.last()?;
-    let mixed_sources = origins.iter().any(|o| o.provider != newest.provider);
-    let mixed_contracts = origins.iter().any(|o| o.contract != newest.contract);
-    Some(serde_json::json!({
-        "bar_source": newest.provider,
-        "bar_contract": newest.contract,
-        "mixed_sources": mixed_sources,
-        "mixed_contracts": mixed_contracts,
-    }))
+/// What a trace shows of its window's origins (its variables `bar_source`, `bar_contract`,
+/// `mixed_sources`, `mixed_contracts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowOrigin {
+    /// The newest bar's vendor and contract.
+    pub bar_source: &'static str,
+    pub bar_contract: String,
+    /// The window also holds bars of another vendor / another contract.
+    pub mixed_sources: bool,
+    pub mixed_contracts: bool,
 }
 
-/// The keys [`window_origin`] adds to a variables snapshot.
+/// The origin of a window from its bars' origins (oldest first); `None` for an empty window.
+pub fn window_origin<'a>(origins: impl IntoIterator<Item = &'a BarOrigin>) -> Option<WindowOrigin> {
+    let origins: Vec<&BarOrigin> = origins.into_iter().collect();
+    let newest = origins.last()?;
+    Some(WindowOrigin {
+        bar_source: newest.provider,
+        bar_contract: newest.contract.clone(),
+        mixed_sources: origins.iter().any(|o| o.provider != newest.provider),
+        mixed_contracts: origins.iter().any(|o| o.contract != newest.contract),
+    })
+}
+
+/// The variables [`WindowOrigin`] adds to a snapshot.
 pub const ORIGIN_KEYS: [&str; 4] = [
     "bar_source",
     "bar_contract",
@@ -426,19 +432,20 @@ mod tests {
         };
         assert_eq!(window_origin(&[]), None);
         let same = [o("databento", "ESZ26"), o("databento", "ESZ26")];
-        let v = window_origin(&same).unwrap();
-        assert_eq!(v["bar_source"], "databento");
-        assert_eq!(v["bar_contract"], "ESZ26");
         assert_eq!(
-            (v["mixed_sources"].as_bool(), v["mixed_contracts"].as_bool()),
-            (Some(false), Some(false))
+            window_origin(&same),
+            Some(WindowOrigin {
+                bar_source: "databento",
+                bar_contract: "ESZ26".into(),
+                mixed_sources: false,
+                mixed_contracts: false,
+            })
         );
         let mixed = [o("databento", "ESZ26"), o("polygon", "ESZ26")];
         let v = window_origin(&mixed).unwrap();
-        assert_eq!(v["bar_source"], "polygon");
-        assert_eq!(v["mixed_sources"], true);
-        assert_eq!(v["mixed_contracts"], false);
+        assert_eq!(v.bar_source, "polygon");
+        assert!(v.mixed_sources && !v.mixed_contracts);
         let rolled = [o("databento", "ESZ26"), o("databento", "ESH27")];
-        assert_eq!(window_origin(&rolled).unwrap()["mixed_contracts"], true);
+        assert!(window_origin(&rolled).unwrap().mixed_contracts);
     }
 }

@@ -131,6 +131,8 @@ pub struct BotEvaluator {
     origins: BTreeMap<DateTime<Utc>, BarOrigin>,
     /// The origin variables of the latest no-trade row: a new origin starts a new row.
     fold_origin: Option<Value>,
+    /// The origin variables of the window being evaluated (added to its trace's variables).
+    origin: Option<Value>,
 }
 
 /// The origin variables of a variables snapshot (`Null` where absent), to compare two.
@@ -146,18 +148,6 @@ fn origin_of(variables: &Value) -> Value {
             })
             .collect(),
     )
-}
-
-/// Adds the window's origin variables to an effect's trace.
-fn stamp_origin(effect: &mut Effect, origin: &Value) {
-    let variables = match effect {
-        Effect::Decision(d) => &mut d.variables_snapshot,
-        Effect::NoTrade { no_trade, .. } => &mut no_trade.variables_snapshot,
-        _ => return,
-    };
-    if let (Value::Object(v), Value::Object(o)) = (variables, origin) {
-        v.extend(o.iter().map(|(k, x)| (k.clone(), x.clone())));
-    }
 }
 
 fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Settings, String> {
@@ -236,6 +226,7 @@ impl BotEvaluator {
             fold_id: fold.map(|t| t.id),
             tier: UNSCORED_TIER,
             origins: BTreeMap::new(),
+            origin: None,
         })
     }
 
@@ -324,16 +315,14 @@ impl BotEvaluator {
             breaker_open: rt.bot_breaker_open(self.bot_id),
         };
         self.tier = tick.tier;
-        let mut effects = self.engine.handle(Event::Clock(tick));
-        let origin = window_origin(
+        let effects = self.engine.handle(Event::Clock(tick));
+        self.origin = window_origin(
             self.engine
                 .window()
                 .iter()
                 .filter_map(|b| self.origins.get(&b.ts_open)),
-        );
-        if let Some(origin) = &origin {
-            effects.iter_mut().for_each(|e| stamp_origin(e, origin));
-        }
+        )
+        .map(|o| json!(o));
         let (outcome, kills) = self.perform(trading, effects, &trace, fence).await?;
         if let Some(kills) = kills {
             let reason = kills
@@ -446,7 +435,7 @@ impl BotEvaluator {
             // The engine evaluates without a next bar: PAPER always awaits it.
             ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
         };
-        let mut risk_snapshot = d.risk_snapshot.clone();
+        let mut risk_snapshot = d.risk_snapshot();
         if let Value::Object(m) = &mut risk_snapshot {
             m.insert("execution".into(), json!(d.execution));
             m.insert("tier".into(), json!(self.tier.as_str()));
@@ -474,8 +463,8 @@ impl BotEvaluator {
             decision_type: d.decision_type,
             reason_human: d.reason_human.clone(),
             reason_code: d.reason_code.clone(),
-            signals: d.signals.clone(),
-            variables_snapshot: d.variables_snapshot.clone(),
+            signals: d.signals.to_json(),
+            variables_snapshot: self.variables_json(&d.variables_snapshot),
             confidence: d.confidence,
             expected_value: d.expected_value,
             risk_snapshot,
@@ -521,10 +510,20 @@ impl BotEvaluator {
         }
     }
 
+    /// A trace's variables as stored: the strategy's, plus where the window's bars came from.
+    fn variables_json(&self, variables: &impl serde::Serialize) -> Value {
+        let mut v = json!(variables);
+        if let (Value::Object(m), Some(Value::Object(o))) = (&mut v, &self.origin) {
+            m.extend(o.iter().map(|(k, x)| (k.clone(), x.clone())));
+        }
+        v
+    }
+
     async fn suppress(&mut self, trading: &Trading, n: &NoTrade, folded: bool, trace: &TraceId) {
         let at = trading.clock.now();
         // A fold keeps the first row's variables: a new bar source or contract gets its own row.
-        let origin = origin_of(&n.variables_snapshot);
+        let variables = self.variables_json(&n.variables_snapshot);
+        let origin = origin_of(&variables);
         let op = match self.fold_id {
             Some(id) if folded && self.fold_origin.as_ref() == Some(&origin) => {
                 NoTradeOp::Fold { id, at }
@@ -555,8 +554,8 @@ impl BotEvaluator {
                     reason_human: n.reason_human.clone(),
                     reason_code: n.reason_code.clone(),
                     blocked_by: serde_json::to_value(&n.blocked_by).unwrap_or_default(),
-                    signals: n.signals.clone(),
-                    variables_snapshot: n.variables_snapshot.clone(),
+                    signals: n.signals.to_json(),
+                    variables_snapshot: variables,
                     trace_id: trace.as_str().to_owned(),
                 }))
             }

@@ -165,27 +165,40 @@ pub async fn share(pool: &PgPool, alive_since: DateTime<Utc>) -> Result<(i64, i6
     .await
 }
 
-/// Lets the bot go (it stays leased to nobody until a node takes it). Only the holder's epoch
-/// releases it.
-pub async fn release(pool: &PgPool, fence: &Fence) -> Result<bool, sqlx::Error> {
+/// Lets the bot go at `now` (it stays leased to nobody until a node takes it; `expires_at`
+/// becomes the release time, so "unowned since" is exact). Only the holder's epoch releases it.
+pub async fn release(
+    pool: &PgPool,
+    fence: &Fence,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE bot_leases SET node = NULL WHERE bot_id = $1 AND node = $2 AND epoch = $3",
+        "UPDATE bot_leases SET node = NULL, expires_at = LEAST(expires_at, $4) \
+         WHERE bot_id = $1 AND node = $2 AND epoch = $3",
     )
     .bind(fence.bot_id)
     .bind(&*fence.node)
     .bind(fence.epoch)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Lets every bot of `node` go (a clean shutdown: the others take them without waiting for the
-/// TTL).
-pub async fn release_all(pool: &PgPool, node: &str) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("UPDATE bot_leases SET node = NULL WHERE node = $1")
-        .bind(node)
-        .execute(pool)
-        .await?;
+/// Lets every bot of `node` go at `now` (a clean shutdown: the others take them without
+/// waiting for the TTL).
+pub async fn release_all(
+    pool: &PgPool,
+    node: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE bot_leases SET node = NULL, expires_at = LEAST(expires_at, $2) WHERE node = $1",
+    )
+    .bind(node)
+    .bind(now)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected())
 }
 
@@ -195,15 +208,15 @@ pub struct UnownedBot {
     pub id: Uuid,
     pub name: String,
     pub status: BotStatus,
-    /// Since when at the latest: its last lease's expiry, or its last status change when it
-    /// was never leased.
+    /// Since when: its last lease's expiry or release, or its last status change when it was
+    /// never leased.
     pub since: DateTime<Utc>,
 }
 
 /// Every bot that should run and whose lease is missing, released or expired at `now`.
 pub async fn unowned(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<UnownedBot>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT b.id, b.name, b.status, COALESCE(LEAST(l.expires_at, $1), b.updated_at) AS since \
+        "SELECT b.id, b.name, b.status, COALESCE(l.expires_at, b.updated_at) AS since \
          FROM bots b LEFT JOIN bot_leases l ON l.bot_id = b.id \
          WHERE b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING') \
            AND (l.node IS NULL OR l.expires_at < $1) ORDER BY b.id",

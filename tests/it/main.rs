@@ -15,6 +15,7 @@ mod backtests;
 mod bot_limits;
 mod bot_summary;
 mod bots;
+mod connection_limits;
 mod engine_parity;
 mod envelope;
 mod events_stream;

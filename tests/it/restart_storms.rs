@@ -125,16 +125,26 @@ async fn during_a_database_outage_runners_wait_instead_of_restarting(pool: PgPoo
         (!ready.is_ready()).then_some(())
     })
     .await;
-    // A runner started during the outage starts and waits too.
-    rt.start_runner(late, opts()).await.unwrap();
+    // A start during the outage is refused, not half-done: a runner needs its bot's lease, and
+    // only the database can grant it.
+    let refused = rt.start_runner(late, opts()).await;
+    assert!(
+        matches!(refused, Err(tradeplane::runtime::RuntimeError::Database(_))),
+        "{refused:?}"
+    );
+    assert!(
+        rt.runner(late).is_none_or(|r| !r.status.is_live()),
+        "{:?}",
+        rt.runner(late)
+    );
     let before = rt.trading_stats().evaluations;
     until("ticks to be waited out", || async {
         (ready.waits() >= 4).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for id in [bot, late] {
-        let r = rt.runner(id).unwrap();
+    {
+        let r = rt.runner(bot).unwrap();
         assert!(
             matches!(r.status, BotStatus::Running | BotStatus::Suspended),
             "{r:?}"
@@ -150,6 +160,8 @@ async fn during_a_database_outage_runners_wait_instead_of_restarting(pool: PgPoo
         ready.is_ready().then_some(())
     })
     .await;
+    rt.start_runner(late, opts()).await.unwrap();
+    running(&rt, late).await;
     until("both runners to evaluate again", || async {
         (rt.trading_stats().evaluations >= before + 4).then_some(())
     })

@@ -57,8 +57,19 @@ fn start(data_dir: &Path) -> Server {
 
 /// `start` with more `serve` arguments.
 fn start_with(data_dir: &Path, args: &[&str]) -> Server {
+    spawn_serve(command(data_dir), args)
+}
+
+/// Starts `cmd serve args` and waits for the URL it prints.
+fn spawn_serve(mut cmd: Command, args: &[&str]) -> Server {
+    let data_dir = std::path::PathBuf::from(
+        cmd.get_envs()
+            .find(|(k, _)| *k == "TRADEPLANE_DATA_DIR")
+            .and_then(|(_, v)| v)
+            .expect("a data dir"),
+    );
     let stderr_log = data_dir.join(format!("serve-{}.log", uuid::Uuid::now_v7()));
-    let mut child = command(data_dir)
+    let mut child = cmd
         .arg("serve")
         .args(args)
         .stdout(Stdio::piped())
@@ -117,8 +128,12 @@ fn stop(mut server: Server) -> String {
 
 /// Creates the admin with `tradeplane admin create`, the password on stdin (no TTY).
 fn create_admin(data_dir: &Path) {
+    create_admin_with(command(data_dir));
+}
+
+fn create_admin_with(mut cmd: Command) {
     use std::io::Write;
-    let mut child = command(data_dir)
+    let mut child = cmd
         .args(["admin", "create", "--email", "ops@example.com"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -379,4 +394,140 @@ fn doctor_reports_presence_never_values() {
     assert!(!all.contains(key) && !all.contains("hunter2"), "{all}");
     // An unreachable database is a blocking problem.
     assert!(!out.status.success());
+}
+
+/// The DATABASE_URL of `pool`'s database (a test's own): the server's URL with its name.
+fn database_url(pool: &sqlx::PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let name = pool
+        .connect_options()
+        .get_database()
+        .expect("a database name")
+        .to_owned();
+    let mut url = reqwest::Url::parse(&base).expect("DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// `serve` as node `name` on the test's own database, leases of `ttl_s` seconds.
+fn node_command(data_dir: &Path, url: &str, name: &str, ttl_s: u64) -> Command {
+    let mut cmd = command(data_dir);
+    cmd.env("DATABASE_URL", url)
+        .env("TRADEPLANE_NODE_NAME", name)
+        .env("TRADEPLANE_LEASE_TTL_SECONDS", ttl_s.to_string());
+    cmd
+}
+
+/// The bots whose runner is live in the answering process.
+async fn live_runners(client: &reqwest::Client, base: &str) -> Vec<String> {
+    let body: Value = client
+        .get(format!("{base}/api/runtime/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["runners"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .filter(|r| {
+            ["STARTING", "RUNNING", "SUSPENDED", "RESTARTING"]
+                .contains(&r["status"].as_str().unwrap_or(""))
+        })
+        .map(|r| r["bot_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The old bug (issue 18): two `serve` processes on one database both ran every RUNNING bot.
+/// Now each bot runs in exactly one of them (the one holding its lease; the share is even),
+/// and after a kill -9 of one, the other runs every bot within the lease TTL + 2 s.
+#[sqlx::test]
+async fn two_serve_processes_on_one_database_run_each_bot_once(pool: sqlx::PgPool) {
+    let ttl_s = 2;
+    let mut bots = Vec::new();
+    for _ in 0..4 {
+        let bot = crate::support::fixtures::bot_row(&pool).await;
+        sqlx::query("UPDATE bots SET stage = 'LAB', status = 'RUNNING' WHERE id = $1")
+            .bind(bot)
+            .execute(&pool)
+            .await
+            .unwrap();
+        bots.push(bot.to_string());
+    }
+    let url = database_url(&pool);
+    let (dir_a, dir_b) = (data_dir(), data_dir());
+    create_admin_with(node_command(dir_a.path(), &url, "node-a", ttl_s));
+    let mut a = spawn_serve(node_command(dir_a.path(), &url, "node-a", ttl_s), &[]);
+    let b = spawn_serve(node_command(dir_b.path(), &url, "node-b", ttl_s), &[]);
+    let (ca, cb) = (admin_client(&a.base).await, admin_client(&b.base).await);
+
+    // Settled: 2 + 2, every bot in exactly one process, the one holding its lease.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (on_a, on_b) = loop {
+        let (on_a, on_b) = (
+            live_runners(&ca, &a.base).await,
+            live_runners(&cb, &b.base).await,
+        );
+        if on_a.len() == 2 && on_b.len() == 2 {
+            break (on_a, on_b);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 2/2 split: a {on_a:?}, b {on_b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for bot in &bots {
+        assert!(
+            on_a.contains(bot) != on_b.contains(bot),
+            "{bot} runs in exactly one process: a {on_a:?}, b {on_b:?}"
+        );
+    }
+    // Stable for two more TTLs: nothing runs twice, nothing moves.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (now_a, now_b) = (
+            live_runners(&ca, &a.base).await,
+            live_runners(&cb, &b.base).await,
+        );
+        for bot in &bots {
+            assert!(
+                !(now_a.contains(bot) && now_b.contains(bot)),
+                "{bot} runs in both processes"
+            );
+        }
+    }
+    let holders: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT bot_id::text, node FROM bot_leases ORDER BY bot_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (bot, node) in &holders {
+        let expected = if on_a.contains(bot) {
+            "node-a"
+        } else {
+            "node-b"
+        };
+        assert_eq!(node.as_deref(), Some(expected), "{holders:?}");
+    }
+
+    // kill -9 node-a: node-b runs all four within the TTL + 2 s.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let killed = Instant::now();
+    loop {
+        let on_b = live_runners(&cb, &b.base).await;
+        if bots.iter().all(|bot| on_b.contains(bot)) {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(ttl_s + 2),
+            "node-b runs {on_b:?} {:?} after the kill",
+            killed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(b);
 }

@@ -3,7 +3,8 @@
 // green "Connected"), the operator resets the breaker from the card and the badge recovers
 // only once calls succeed again; the header's trading switch and kill switch change the
 // server's state behind confirmations that say what they do (2FA step-up when asked); the Jobs
-// view cancels a queued job. Tab titles per view. Screenshots of each step.
+// view cancels a queued job; the Nodes view drains this node, and with no other node the
+// running bot is unowned: BLOCKED (issue 18 part 5). Tab titles per view. Screenshots of each step.
 //
 // One story on one stack, in order (serial), on the stack's clock: a Wednesday morning in
 // Chicago, so the bot reads bars every second.
@@ -197,4 +198,34 @@ test("Jobs: a queued job shows its state and bot name, and is cancelled after a 
   await expect(row.getByRole("button", { name: `Cancel job ${id}` })).toBeDisabled();
   expect(((await api.get(`/api/jobs/${id}`)).job as Json).status).toBe("CANCELLED");
   await shot(page, "cockpit-07-jobs-cancelled");
+});
+
+test("Nodes: this node leads and holds the bot; drained with no other node, the bot is unowned and the status says so", async () => {
+  // The kill switch above killed the bot: re-arm and start it again.
+  await api.post(`/api/bots/${botId}/rearm`);
+  await api.post(`/api/bots/${botId}/start`);
+  await expect.poll(async () => ((await api.get(`/api/bots/${botId}`)).bot as Json).status).toBe("RUNNING");
+  const nodes = await api.get("/api/nodes");
+  const me = nodes.this_node as string;
+  const held = async () => ((await api.get("/api/nodes")).items as Json[]).find((n) => n.name === me)?.bots;
+  await expect.poll(held).toBe(1);
+  await openTab(page, "Nodes");
+  await expect(page).toHaveTitle("Nodes · tradeplane");
+  const row = page.getByTestId(`node-${me}`);
+  await expect(row).toContainText("ALIVE");
+  await expect(row).toContainText("leader");
+  await row.getByRole("button", { name: `Drain node ${me}` }).click();
+  const dialog = page.getByRole("alertdialog", { name: `Drain node ${me}` });
+  await expect(dialog).toContainText("With no other alive node, the bots stay unowned");
+  await dialog.getByRole("button", { name: "Drain node" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(row).toContainText("DRAINING");
+  await expect(row.getByRole("button", { name: `Drain node ${me}` })).toBeDisabled();
+  // The bot should run but nobody holds it: after the lease TTL the status is BLOCKED by it.
+  const ttl = nodes.lease_ttl_ms as number;
+  await expect
+    .poll(async () => ((await api.get("/api/system/status")).blockers as Json[]).map((b) => b.code), { timeout: ttl + 10_000 })
+    .toContain("BOT_UNOWNED");
+  await expect(page.getByTestId("status-pill")).toContainText("BLOCKED", { timeout: 10_000 });
+  await shot(page, "cockpit-08-node-drained");
 });

@@ -11,6 +11,7 @@ import { BotsPage, BotDetailPage } from "./features/bots";
 import { AutonomyPage } from "./features/autonomy";
 import { AiOpsPage } from "./features/ai-ops";
 import { JobsPage } from "./features/jobs";
+import { NodesPage } from "./features/nodes";
 import { SettingsPage } from "./features/settings";
 
 export type SearchParams = Record<string, string | undefined>;
@@ -46,6 +47,7 @@ const routeTree = rootRoute.addChildren([
     page("/bots/$botId", BotDetailPage),
     page("/autonomy", AutonomyPage),
     page("/jobs", JobsPage),
+    page("/nodes", NodesPage),
     page("/ai-ops", AiOpsPage),
     page("/settings", SettingsPage),
   ]),

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::domain::calendar::trade_date;
+use crate::domain::calendar::{trade_date, trade_date_start};
 use crate::domain::positions::Position;
 use crate::domain::side::Side;
 
@@ -26,6 +26,8 @@ pub(super) struct Book {
     /// Trading date of `day_baseline`, and net realized PnL when it began.
     day: Option<NaiveDate>,
     day_baseline: Decimal,
+    /// `[start, end)` of `day` (so most bars skip the time-zone conversion).
+    day_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
     peak_equity: Decimal,
     /// When each order of the trailing minute was placed, oldest first.
     pub(super) order_times: VecDeque<DateTime<Utc>>,
@@ -74,10 +76,18 @@ impl Book {
         unrealized: Decimal,
         now: DateTime<Utc>,
     ) -> Marks {
-        let today = trade_date(now);
-        if self.day != Some(today) {
-            self.day = Some(today);
-            self.day_baseline = position.net_realized();
+        let within = self
+            .day_span
+            .is_some_and(|(from, to)| from <= now && now < to);
+        if !within {
+            let today = trade_date(now);
+            if self.day != Some(today) {
+                self.day = Some(today);
+                self.day_baseline = position.net_realized();
+            }
+            self.day_span = today
+                .succ_opt()
+                .map(|next| (trade_date_start(today), trade_date_start(next)));
         }
         let equity = position.net_realized() + unrealized;
         self.peak_equity = self.peak_equity.max(equity);

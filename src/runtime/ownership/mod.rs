@@ -468,7 +468,13 @@ impl Ownership {
         let Some(h) = self.held().remove(&bot_id) else {
             return;
         };
-        if let Err(err) = bot_leases::release(&self.pool, &self.fence_of(bot_id, h.epoch)).await {
+        if let Err(err) = bot_leases::release(
+            &self.pool,
+            &self.fence_of(bot_id, h.epoch),
+            self.clock.now(),
+        )
+        .await
+        {
             tracing::warn!(error = %err, bot = %bot_id, "could not release the bot's lease; it expires after the TTL");
         }
     }
@@ -522,7 +528,7 @@ impl Ownership {
             {
                 tracing::warn!(error = %err, node = %me.name, "could not release the leader lease");
             }
-            if let Err(err) = bot_leases::release_all(&me.pool, &me.name).await {
+            if let Err(err) = bot_leases::release_all(&me.pool, &me.name, me.clock.now()).await {
                 tracing::warn!(error = %err, node = %me.name, "could not release this node's leases");
             }
             if let Err(err) =
@@ -610,7 +616,10 @@ impl Ownership {
             self.stop_runners(handle, &lost);
         }
         for (bot, epoch) in &done {
-            if let Err(err) = bot_leases::release(&self.pool, &self.fence_of(*bot, *epoch)).await {
+            if let Err(err) =
+                bot_leases::release(&self.pool, &self.fence_of(*bot, *epoch), self.clock.now())
+                    .await
+            {
                 tracing::warn!(error = %err, bot = %bot, "could not release a stopped bot's lease");
             }
         }
@@ -638,7 +647,7 @@ impl Ownership {
         }
         self.stop_runners(handle, &bots);
         for fence in &fences {
-            if let Err(err) = bot_leases::release(&self.pool, fence).await {
+            if let Err(err) = bot_leases::release(&self.pool, fence, self.clock.now()).await {
                 tracing::warn!(error = %err, bot = %fence.bot_id, "could not hand a bot over; its lease expires instead");
             }
         }

@@ -194,14 +194,15 @@ async fn serve(state: AppState, runtime: Option<Runtime>) -> TestApp {
     let app = api::app_with_access(state.clone(), test_routes().merge(writers), access);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let limits = state.config.connections;
+    let trusted = state.config.trusted_proxies.clone();
+    tokio::spawn(api::server::serve(
+        listener,
+        app,
+        limits,
+        trusted,
+        std::future::pending(),
+    ));
     TestApp {
         served: Arc::new(Served {
             addr,

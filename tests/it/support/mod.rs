@@ -13,6 +13,7 @@
 //! - [`sse`]: a Server-Sent Events reader.
 //! - [`backtests`]: queueing backtests, waiting for them, evidence for a bot's promotion.
 //! - [`db_proxy`]: a TCP proxy in front of Postgres a test can cut (a database outage).
+//! - [`raw`]: raw TCP connections that dawdle, trickle or count against the connection caps.
 
 pub mod app;
 pub mod backtests;
@@ -20,6 +21,7 @@ pub mod db_proxy;
 pub mod endpoints;
 pub mod fixtures;
 pub mod paper;
+pub mod raw;
 pub mod requests;
 pub mod session;
 pub mod sse;

@@ -704,7 +704,8 @@ export interface paths {
          *     position to resume from). Reconnecting with `Last-Event-ID` (or `?last_event_id=`) replays
          *     exactly the events missed; when they are no longer held, or the id is from an earlier
          *     process, an `event: reset` says to refetch state first. A keep-alive comment is sent every
-         *     15 s of silence.
+         *     15 s of silence. A session (or service token) may hold a few streams at once
+         *     (`TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION`, default 4); one more is refused.
          */
         get: operations["stream"];
         put?: never;
@@ -7212,6 +7213,15 @@ export interface operations {
             };
             /** @description `VALIDATION_FAILED`: unknown kind or bad bot id */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: this session already holds its maximum of open streams */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,165 @@
+// The Nodes view: every `serve` process on this database (ALIVE, DRAINING, DEAD after the lease
+// TTL without a heartbeat, STOPPED), its heartbeat age, the bots it holds leases on, which node
+// runs the cluster's singletons, and Drain (admins) for a rolling upgrade.
+import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { LogOut } from "lucide-react";
+import { ActionError } from "../../components/ActionError";
+import { Badge, type Tone } from "../../components/Badge";
+import { Button } from "../../components/Button";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { EmptyState } from "../../components/EmptyState";
+import { PanelStatus, QueryError } from "../../components/PanelStatus";
+import { useActionGate } from "../../lib/health";
+import { useTitle } from "../../lib/title";
+import { ago, formatTime, parseTime, useNow } from "../../lib/time";
+import { hasRole, useMe } from "../../queries/auth";
+import { drainNode, drainable, nodesQuery, type NodeState, type NodeView } from "../../queries/nodes";
+
+const TONE: Record<NodeState, Tone> = {
+  ALIVE: "ok",
+  DRAINING: "warn",
+  DEAD: "bad",
+  STOPPED: "neutral",
+};
+
+/** Why the signed-in user cannot drain nodes now, or null. */
+function useDrainGate(): string | null {
+  const down = useActionGate(["/api/nodes", "/api/nodes/{name}/drain"]);
+  const me = useMe();
+  if (down) return down;
+  if (!me.data) return me.isError ? "Your role is unknown (GET /api/auth/me failed)" : "Checking your role…";
+  const role = me.data.user.role;
+  return hasRole(role, "admin") ? null : `Drain needs the admin role; you are signed in as ${role}`;
+}
+
+/** Seconds with one decimal: heartbeat ages are sub-second when healthy. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function DrainNode({ node, gate, ttlMs }: { node: NodeView; gate: string | null; ttlMs: number }) {
+  const client = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const drain = useMutation({
+    mutationFn: () => drainNode(node.name),
+    onSuccess: () => setOpen(false),
+    onSettled: () => void client.invalidateQueries({ queryKey: ["/api/nodes"] }),
+  });
+  const reason = gate ?? (drainable(node) ? null : `The node is ${node.state}: only an ALIVE node can be drained`);
+  return (
+    <>
+      <Button size="sm" aria-label={`Drain node ${node.name}`} disabledReason={reason} onClick={() => { drain.reset(); setOpen(true); }}>
+        <LogOut size={13} aria-hidden /> Drain
+      </Button>
+      {open && (
+        <ConfirmDialog
+          title={`Drain node ${node.name}`}
+          danger
+          confirmLabel="Drain node"
+          busy={drain.isPending}
+          error={drain.isError ? <ActionError error={drain.error} /> : undefined}
+          onConfirm={() => drain.mutate()}
+          onCancel={() => setOpen(false)}
+          consequences={
+            <ul className="flex list-disc flex-col gap-1 pl-4 text-fg">
+              <li>
+                Within one renewal round (about {seconds(ttlMs / 3)}) the node stops the runners of its {node.bots} bot(s) and lets their leases go;
+                {node.leader ? " it also hands over the cluster's singletons (alerts, job timeout sweep);" : ""} it claims no bot until it restarts.
+              </li>
+              <li>The other alive nodes take each bot over through safe start. With no other alive node, the bots stay unowned and the status turns BLOCKED (BOT_UNOWNED).</li>
+              <li>Restarting the node ends the drain. Audited with your name.</li>
+            </ul>
+          }
+        />
+      )}
+    </>
+  );
+}
+
+export function NodesPage() {
+  useTitle("Nodes");
+  const nodes = useQuery(nodesQuery());
+  const gate = useDrainGate();
+  const now = useNow(5000);
+  const items = nodes.data?.items ?? [];
+  const ttlMs = nodes.data?.lease_ttl_ms ?? 0;
+  return (
+    <div className="flex flex-col gap-4">
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="text-xl font-semibold tracking-tight">Nodes</h1>
+        <PanelStatus query={nodes} />
+        {nodes.data && (
+          <p className="ml-auto text-xs text-muted">
+            Lease TTL {seconds(ttlMs)}: a node silent that long is DEAD and its bots are taken over.
+          </p>
+        )}
+      </div>
+      {gate && (
+        <p className="text-xs text-warn" data-testid="drain-gate">
+          Drain unavailable: {gate}
+        </p>
+      )}
+      {nodes.isPending && <p className="text-sm text-muted">Loading nodes…</p>}
+      {nodes.isError && !nodes.data && <QueryError error={nodes.error} />}
+      {nodes.data && items.length === 0 && <EmptyState title="No nodes" reason="No serve process has registered on this database yet." />}
+      {items.length > 0 && (
+        <div className="overflow-x-auto rounded-lg border border-line bg-surface">
+          <table aria-label="Nodes" className="w-full text-sm">
+            <thead className="text-left text-xs text-muted">
+              <tr>
+                <th className="px-3 py-2 font-medium">Node</th>
+                <th className="px-3 py-2 font-medium">State</th>
+                <th className="px-3 py-2 font-medium">Heartbeat</th>
+                <th className="px-3 py-2 font-medium">Bots held</th>
+                <th className="px-3 py-2 font-medium">Capacity</th>
+                <th className="px-3 py-2 font-medium">Started</th>
+                <th className="px-3 py-2 font-medium">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((node) => {
+                const started = parseTime(node.started_at);
+                return (
+                  <tr key={node.name} className="border-t border-line align-top" data-testid={`node-${node.name}`}>
+                    <td className="px-3 py-2">
+                      <span className="font-mono text-xs">{node.name}</span>
+                      {node.name === nodes.data?.this_node && <span className="ml-2 text-xs text-muted">(answering)</span>}
+                      <span className="block text-xs text-muted">
+                        {node.host} · v{node.version}
+                      </span>
+                    </td>
+                    <td className="px-3 py-2">
+                      <Badge tone={TONE[node.state]}>{node.state}</Badge>
+                      {node.leader && <span className="block text-xs text-muted">leader: runs alerts and the job sweep</span>}
+                    </td>
+                    <td className="px-3 py-2 text-xs tabular-nums" title={formatTime(node.heartbeat_at)}>
+                      {seconds(node.heartbeat_age_ms)} ago
+                    </td>
+                    <td className="px-3 py-2 text-xs tabular-nums">
+                      {node.bots}
+                      {node.next_lease_expiry && (
+                        <span className="block text-muted" title={formatTime(node.next_lease_expiry)}>
+                          next expiry {formatTime(node.next_lease_expiry)}
+                        </span>
+                      )}
+                    </td>
+                    <td className="px-3 py-2 text-xs tabular-nums">{node.capacity}</td>
+                    <td className="px-3 py-2 text-xs" title={formatTime(node.started_at)}>
+                      {started === null ? "—" : ago(started, now)}
+                    </td>
+                    <td className="px-3 py-2 text-right">
+                      <DrainNode node={node} gate={gate} ttlMs={ttlMs} />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
