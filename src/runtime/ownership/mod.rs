@@ -560,7 +560,10 @@ impl Ownership {
                 return;
             }
         };
-        let held: Vec<Uuid> = self.owned();
+        // What this round judges: a lease acquired (or re-acquired) while it runs is not in
+        // this snapshot and waits for the next round, never mistaken for a lost one.
+        let snapshot: HashMap<Uuid, i64> = self.held().iter().map(|(b, h)| (*b, h.epoch)).collect();
+        let held: Vec<Uuid> = snapshot.keys().copied().collect();
         let renewed = match bot_leases::renew(&self.pool, &self.name, &held, now + self.ttl()).await
         {
             Ok(rows) => rows,
@@ -589,6 +592,7 @@ impl Ownership {
         {
             let mut map = self.held();
             map.retain(|bot, h| match renewed.get(bot) {
+                _ if snapshot.get(bot) != Some(&h.epoch) => true,
                 Some(r) if r.epoch == h.epoch => {
                     h.seen_live |= r.status.is_live();
                     // Stopped or killed by an operator (maybe through another node) …
