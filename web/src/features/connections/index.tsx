@@ -8,8 +8,7 @@ import { Info } from "lucide-react";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { EmptyState } from "../../components/EmptyState";
 import { AgeLabel } from "../../components/AgeLabel";
-import { useActionGate } from "../../lib/health";
-import { hasRole, useMe } from "../../queries/auth";
+import { useRoleGate } from "../../lib/roleGate";
 import { CATEGORIES, useIntegrationsStatus, type ProviderStatus } from "../../queries/integrations";
 import type { SearchParams } from "../../router";
 import { ProviderCard } from "./ProviderCard";
@@ -18,12 +17,7 @@ import { useTitle } from "../../lib/title";
 
 /** Why nobody on this page may `action` right now (failed endpoint, role), or null. */
 function useOperatorGate(action: string, endpoints: string[]): string | null {
-  const gate = useActionGate(["/api/integrations/status", ...endpoints]);
-  const me = useMe();
-  if (gate) return gate;
-  if (!me.data) return me.isError ? "Your role is unknown (GET /api/auth/me failed)" : "Checking your role…";
-  const role = me.data.user.role;
-  return hasRole(role, "operator") ? null : `${action} needs the operator role; you are signed in as ${role}`;
+  return useRoleGate(action, "operator", ["/api/integrations/status", ...endpoints]);
 }
 
 function Summary({ providers }: { providers: ProviderStatus[] }) {

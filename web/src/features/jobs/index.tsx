@@ -11,10 +11,9 @@ import { Button } from "../../components/Button";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
-import { useActionGate } from "../../lib/health";
+import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { hasRole, useMe } from "../../queries/auth";
 import { cancelJob, cancellable, jobsQuery, type JobRun, type JobStatus } from "../../queries/jobs";
 import { Pager, useCursor } from "../bots/Pager";
 
@@ -28,16 +27,6 @@ const TONE: Record<JobStatus, Tone> = {
   TIMEOUT: "bad",
   CANCELLED: "neutral",
 };
-
-/** Why the signed-in user cannot cancel jobs now, or null. */
-function useCancelGate(): string | null {
-  const down = useActionGate(["/api/jobs", "/api/jobs/{id}/cancel"]);
-  const me = useMe();
-  if (down) return down;
-  if (!me.data) return me.isError ? "Your role is unknown (GET /api/auth/me failed)" : "Checking your role…";
-  const role = me.data.user.role;
-  return hasRole(role, "operator") ? null : `Cancel needs the operator role; you are signed in as ${role}`;
-}
 
 function Progress({ job }: { job: JobRun }) {
   const pct = Math.max(0, Math.min(100, job.progress_pct));
@@ -108,7 +97,7 @@ export function JobsPage() {
   const [status, setStatus] = useState<JobStatus | "">("");
   const paging = useCursor();
   const jobs = useQuery(jobsQuery({ status: status || undefined, cursor: paging.cursor }));
-  const gate = useCancelGate();
+  const gate = useRoleGate("Cancel", "operator", ["/api/jobs", "/api/jobs/{id}/cancel"]);
   const now = useNow(5000);
   const items = jobs.data?.items ?? [];
   return (

@@ -10,10 +10,9 @@ import { Button } from "../../components/Button";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
-import { useActionGate } from "../../lib/health";
+import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { hasRole, useMe } from "../../queries/auth";
 import { drainNode, drainable, nodesQuery, type NodeState, type NodeView } from "../../queries/nodes";
 
 const TONE: Record<NodeState, Tone> = {
@@ -22,16 +21,6 @@ const TONE: Record<NodeState, Tone> = {
   DEAD: "bad",
   STOPPED: "neutral",
 };
-
-/** Why the signed-in user cannot drain nodes now, or null. */
-function useDrainGate(): string | null {
-  const down = useActionGate(["/api/nodes", "/api/nodes/{name}/drain"]);
-  const me = useMe();
-  if (down) return down;
-  if (!me.data) return me.isError ? "Your role is unknown (GET /api/auth/me failed)" : "Checking your role…";
-  const role = me.data.user.role;
-  return hasRole(role, "admin") ? null : `Drain needs the admin role; you are signed in as ${role}`;
-}
 
 /** Seconds with one decimal: heartbeat ages are sub-second when healthy. */
 function seconds(ms: number): string {
@@ -80,7 +69,7 @@ function DrainNode({ node, gate, ttlMs }: { node: NodeView; gate: string | null;
 export function NodesPage() {
   useTitle("Nodes");
   const nodes = useQuery(nodesQuery());
-  const gate = useDrainGate();
+  const gate = useRoleGate("Drain", "admin", ["/api/nodes", "/api/nodes/{name}/drain"]);
   const now = useNow(5000);
   const items = nodes.data?.items ?? [];
   const ttlMs = nodes.data?.lease_ttl_ms ?? 0;
