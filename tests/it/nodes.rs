@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{bot_row, runtime_config},
+    fixtures::{bot_row, crashable_runtime, runtime_config},
     now, spawn_app_with_runtime_config,
 };
 
@@ -316,36 +316,6 @@ async fn a_write_with_a_stale_epoch_is_refused_in_its_own_transaction(pool: PgPo
     assert_eq!(c, b + 1);
 }
 
-/// A runtime on its own tokio runtime and pool: dropping that runtime is the in-process
-/// equivalent of `kill -9` (no lease is released, no node marked stopped).
-async fn crashable_node(
-    pool: &PgPool,
-    config: RuntimeConfig,
-) -> (tokio::runtime::Runtime, RuntimeHandle, PgPool) {
-    let options = (*pool.connect_options()).clone();
-    tokio::task::spawn_blocking(move || {
-        let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (handle, pool) = tokio_rt.block_on(async move {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(8)
-                .connect_with(options)
-                .await
-                .unwrap();
-            let runtime = Runtime::start(pool.clone(), config).await.unwrap();
-            let handle = runtime.handle();
-            std::mem::forget(runtime);
-            (handle, pool)
-        });
-        (tokio_rt, handle, pool)
-    })
-    .await
-    .unwrap()
-}
-
 async fn leases(pool: &PgPool) -> Vec<(Uuid, Option<String>, i64)> {
     sqlx::query_as("SELECT bot_id, node, epoch FROM bot_leases ORDER BY bot_id")
         .fetch_all(pool)
@@ -368,7 +338,7 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
         lab_bot(&pool, "RUNNING").await,
         lab_bot(&pool, "RUNNING").await,
     ];
-    let (a_rt, a, a_pool) = crashable_node(&pool, node_config("node-a", ttl)).await;
+    let (a_rt, a, a_pool) = crashable_runtime(&pool, node_config("node-a", ttl)).await;
     let report = Lifecycle::new(pool.clone(), a.clone(), a.integrations())
         .resume_after_restart()
         .await

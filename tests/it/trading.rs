@@ -17,11 +17,11 @@ use tradeplane::domain::{
     side::{Side, TradeSide},
     timeframe::Timeframe,
 };
-use tradeplane::runtime::{BarTick, Runtime, RuntimeHandle};
+use tradeplane::runtime::BarTick;
 use uuid::Uuid;
 
 use crate::support::{
-    fixtures::start_sandbox,
+    fixtures::{crashable_runtime, start_sandbox},
     paper::{config, evaluations, session_start, started_bot, tick},
     spawn_app_with_runtime_config,
 };
@@ -192,37 +192,6 @@ async fn a_paper_bot_decides_fills_explains_halts_and_uses_its_data(pool: PgPool
     }
 }
 
-/// The runtime on its own tokio runtime and pool, so dropping that runtime drops every
-/// in-flight future at whatever await it was in: the in-process equivalent of `kill -9`.
-async fn crashable_runtime(
-    pool: &PgPool,
-    env: &tradeplane::integrations::registry::EnvMap,
-) -> (tokio::runtime::Runtime, RuntimeHandle, PgPool) {
-    let options = (*pool.connect_options()).clone();
-    let config = config(env);
-    tokio::task::spawn_blocking(move || {
-        let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (handle, pool) = tokio_rt.block_on(async move {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(8)
-                .connect_with(options)
-                .await
-                .unwrap();
-            let runtime = Runtime::start(pool.clone(), config).await.unwrap();
-            let handle = runtime.handle();
-            std::mem::forget(runtime);
-            (handle, pool)
-        });
-        (tokio_rt, handle, pool)
-    })
-    .await
-    .unwrap()
-}
-
 fn paper_1m() -> tradeplane::runtime::RunnerOptions {
     tradeplane::runtime::RunnerOptions {
         timeframe: Timeframe::M1,
@@ -243,7 +212,7 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
 
     let start = session_start();
     let mut at = start;
-    let (first, rt, first_pool) = crashable_runtime(&pool, &env).await;
+    let (first, rt, first_pool) = crashable_runtime(&pool, config(&env)).await;
     rt.start_runner(bot, paper_1m()).await.unwrap();
     // Run until an order is working (decided, not yet filled), then crash right there.
     let mut n = 0;
@@ -277,7 +246,7 @@ async fn a_crash_mid_run_books_no_order_twice(pool: PgPool) {
 
     // A new process: the runner reloads its working order and position from Postgres and
     // replays the bar that was in flight.
-    let (second, rt, second_pool) = crashable_runtime(&pool, &env).await;
+    let (second, rt, second_pool) = crashable_runtime(&pool, config(&env)).await;
     rt.start_runner(bot, paper_1m()).await.unwrap();
     let replay_from = at;
     tick(&rt, &pool, bot, replay_from).await;

@@ -16,7 +16,7 @@ use tradeplane::{
         timeframe::Timeframe,
     },
     integrations::registry::{EnvMap, spec},
-    runtime::{RunnerConfig, RuntimeConfig, SchedulerConfig, ScorerConfig},
+    runtime::{RunnerConfig, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig, ScorerConfig},
     sandbox,
     store::{
         bot_leases::{self, Fence},
@@ -271,4 +271,35 @@ pub async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A runtime on its own tokio runtime and pool: dropping that tokio runtime drops every
+/// in-flight future at whatever await it was in (no lease released, no node marked stopped),
+/// the in-process equivalent of `kill -9`.
+pub async fn crashable_runtime(
+    pool: &PgPool,
+    config: RuntimeConfig,
+) -> (tokio::runtime::Runtime, RuntimeHandle, PgPool) {
+    let options = (*pool.connect_options()).clone();
+    tokio::task::spawn_blocking(move || {
+        let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (handle, pool) = tokio_rt.block_on(async move {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let runtime = Runtime::start(pool.clone(), config).await.unwrap();
+            let handle = runtime.handle();
+            std::mem::forget(runtime);
+            (handle, pool)
+        });
+        (tokio_rt, handle, pool)
+    })
+    .await
+    .unwrap()
 }
