@@ -141,6 +141,15 @@ catalog! {
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415,
         "The request body has an unsupported content type.",
         "Send the body as JSON with the header `Content-Type: application/json`.";
+    MalformedRequest = "MALFORMED_REQUEST", 400,
+        "The request line or a header could not be parsed (for example a control byte in a header value, or a malformed method or version).",
+        "Send a valid HTTP/1.1 request: header names as tokens, header values of visible ASCII without control bytes.";
+    HeadersTooLarge = "HEADERS_TOO_LARGE", 431,
+        "The request's headers are larger than allowed.",
+        "Send fewer or smaller headers (large cookies from other sites on this host are a common cause).";
+    UriTooLong = "URI_TOO_LONG", 414,
+        "The request's path and query are longer than allowed.",
+        "Send a shorter URL; put large inputs in a JSON body instead of the query.";
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413,
         "The request body is larger than allowed.",
         "Send a smaller body; the limit is given in `details`.";

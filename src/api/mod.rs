@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod errors;
 pub mod events;
 pub mod explain;
+pub mod head_refusal;
 pub mod health;
 pub mod hygiene;
 pub mod integrations;

@@ -10,7 +10,7 @@
 
 use axum::{
     extract::Request,
-    http::{HeaderName, HeaderValue, header},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
     middleware::Next,
     response::Response,
 };
@@ -38,14 +38,9 @@ fn csp_for(path: &str) -> &'static str {
     }
 }
 
-pub async fn set(request: Request, next: Next) -> Response {
-    let csp = csp_for(request.uri().path());
-    let https = request
-        .extensions()
-        .get::<ClientHttps>()
-        .is_some_and(|h| h.0);
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+/// The headers every answer carries, with `csp` for its surface (also used by the answers the
+/// connection layer writes itself, which never reach this middleware).
+pub fn insert_fixed(headers: &mut HeaderMap, csp: &'static str) {
     let fixed: [(HeaderName, &'static str); 7] = [
         (header::CONTENT_SECURITY_POLICY, csp),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -67,6 +62,17 @@ pub async fn set(request: Request, next: Next) -> Response {
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
+}
+
+pub async fn set(request: Request, next: Next) -> Response {
+    let csp = csp_for(request.uri().path());
+    let https = request
+        .extensions()
+        .get::<ClientHttps>()
+        .is_some_and(|h| h.0);
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    insert_fixed(headers, csp);
     if https {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

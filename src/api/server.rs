@@ -12,6 +12,8 @@
 //!   `Connection: close`) and closed, so a client learns why instead of seeing a reset. Those
 //!   refusals are themselves bounded (`MAX_REFUSING`, each at most `REFUSAL_DEADLINE`); beyond
 //!   that a connection is closed at once, since answering would itself exhaust the handles.
+//! - A request head hyper cannot parse is answered with an error envelope instead of hyper's
+//!   bare status (`head_refusal`).
 //! - Graceful shutdown: on the signal, stop accepting, let in-flight requests finish, close
 //!   idle connections, and return when every connection has ended.
 
@@ -23,7 +25,7 @@ use std::{
     net::{IpAddr, SocketAddr},
     pin::{Pin, pin},
     sync::{Arc, Mutex},
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
     time::Duration,
 };
 
@@ -45,7 +47,7 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use super::ApiError;
+use super::{ApiError, head_refusal, security_headers};
 use crate::{
     config::{Cidr, ConnectionLimits},
     error_code::ErrorCode,
@@ -218,6 +220,7 @@ async fn refusal() -> Response {
             .headers_mut()
             .insert(super::middleware::TRACE_HEADER, value);
     }
+    security_headers::insert_fixed(response.headers_mut(), security_headers::API_CSP);
     response
 }
 
@@ -232,6 +235,7 @@ async fn serve_connection(
     let io = TokioIo::new(Watched {
         inner: stream,
         phase: phase.clone(),
+        swapped: None,
     });
     let on_request = phase.clone();
     let service = app
@@ -339,6 +343,13 @@ impl ConnPhase {
         });
     }
 
+    fn answering(&self) -> bool {
+        matches!(
+            self.state.lock().unwrap_or_else(|e| e.into_inner()).0,
+            Phase::Answering(_)
+        )
+    }
+
     fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
         let (phase, since) = *self.state.lock().unwrap_or_else(|e| e.into_inner());
         match phase {
@@ -358,10 +369,41 @@ impl Drop for Answering {
     }
 }
 
-/// The socket, telling [`ConnPhase`] when request bytes arrive.
+/// The socket, telling [`ConnPhase`] when request bytes arrive, and swapping the bare answer
+/// hyper writes itself for an unparsable request head for an enveloped one (`head_refusal`).
 struct Watched {
     inner: TcpStream,
     phase: Arc<ConnPhase>,
+    /// The envelope being written instead of hyper's answer, and how much of it is sent.
+    swapped: Option<(Vec<u8>, usize)>,
+}
+
+impl Watched {
+    /// Starts the swap when hyper begins an automatic answer (no request is being answered).
+    fn swap_if_automatic(&mut self, first: &[u8]) {
+        if self.swapped.is_none()
+            && !self.phase.answering()
+            && let Some(status) = head_refusal::automatic_status(first)
+        {
+            self.swapped = Some((head_refusal::envelope_bytes(status), 0));
+        }
+    }
+
+    /// Writes the rest of the swapped answer; Ready(Ok) when all of it is sent (or none exists).
+    fn drive_swap(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some((out, sent)) = &mut self.swapped else {
+            return Poll::Ready(Ok(()));
+        };
+        while *sent < out.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &out[*sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl AsyncRead for Watched {
@@ -385,15 +427,25 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let this = &mut *self;
+        this.swap_if_automatic(buf);
+        if this.swapped.is_some() {
+            // hyper's own bytes are dropped: the envelope stands in for them.
+            return this.drive_swap(cx).map_ok(|()| buf.len());
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let this = &mut *self;
+        ready!(this.drive_swap(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        ready!(this.drive_swap(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -401,7 +453,15 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let this = &mut *self;
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            this.swap_if_automatic(first);
+        }
+        if this.swapped.is_some() {
+            let total = bufs.iter().map(|b| b.len()).sum();
+            return this.drive_swap(cx).map_ok(|()| total);
+        }
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

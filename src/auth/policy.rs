@@ -91,6 +91,15 @@ pub enum SecondFactorGate {
 }
 
 /// The second-factor rule for one request on `method path` (the matched route template).
+/// Whether this user may do nothing but enroll 2FA (and sign out): an admin or operator
+/// without 2FA, outside the first admin's grace.
+pub fn must_enroll(who: &SecondFactorFacts, rules: SecondFactorRules, now: DateTime<Utc>) -> bool {
+    let in_grace = who
+        .first_admin_since
+        .is_some_and(|since| now < since + rules.first_admin_grace);
+    who.role >= Role::Operator && !who.enrolled && !in_grace
+}
+
 pub fn second_factor(
     method: &Method,
     path: &str,
@@ -98,14 +107,7 @@ pub fn second_factor(
     rules: SecondFactorRules,
     now: DateTime<Utc>,
 ) -> Result<(), SecondFactorGate> {
-    let in_grace = who
-        .first_admin_since
-        .is_some_and(|since| now < since + rules.first_admin_grace);
-    if who.role >= Role::Operator
-        && !who.enrolled
-        && !in_grace
-        && !listed(ENROLLMENT_ROUTES, method, path)
-    {
+    if must_enroll(who, rules, now) && !listed(ENROLLMENT_ROUTES, method, path) {
         return Err(SecondFactorGate::Enroll);
     }
     let verified_recently = who

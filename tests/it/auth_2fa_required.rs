@@ -94,10 +94,14 @@ async fn an_admin_without_2fa_can_only_enroll_and_then_works(pool: PgPool) {
     let (status, body) = me.me().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["two_factor_enabled"], false);
+    assert_eq!(body["two_factor_enrollment_required"], true);
 
     // Enrollment is allowed; confirming counts as a verification, so everything works after.
     let (admin, _, _) = enroll(&app, admin).await;
     let me = app.as_user(&admin);
+    let (status, body) = me.me().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["two_factor_enrollment_required"], false);
     let (status, body) = me.list_bots("").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = me.create_bot(sma_bot("b1", "PAPER")).await;
@@ -182,6 +186,7 @@ async fn the_first_admin_grace_is_honoured_and_ends(pool: PgPool) {
     // Inside the grace the first admin works…
     let (status, body) = me.create_bot(sma_bot("b1", "PAPER")).await;
     assert_eq!(status, 201, "{body}");
+    assert_eq!(me.me().await.1["two_factor_enrollment_required"], false);
     // …except for step-up actions, which need a second factor it does not have yet.
     assert_required(
         "create user in grace",
@@ -203,6 +208,7 @@ async fn the_first_admin_grace_is_honoured_and_ends(pool: PgPool) {
         &me.list_bots("").await,
         "enrollment_required",
     );
+    assert_eq!(me.me().await.1["two_factor_enrollment_required"], true);
 
     // The grace is the first admin's only: a second admin gets none.
     let (admin, _, _) = enroll(&app, admin).await;

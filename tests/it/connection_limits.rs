@@ -263,3 +263,54 @@ async fn a_session_holds_at_most_four_event_streams(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Request heads hyper cannot parse are answered as the app answers: an envelope with its
+/// code, fix and trace id, the security headers, then the connection closes. A good request
+/// on a kept-alive connection first is answered normally. (Oversized heads, 431, are covered
+/// by `head_refusal`'s unit tests: the server closes before reading all of them, so the client
+/// may see a reset instead of the answer.)
+#[sqlx::test]
+async fn unparsable_request_heads_get_an_envelope_not_a_bare_status(pool: PgPool) {
+    let app = app_with(pool, short_timeouts()).await;
+    let cases: [(&str, u16, &str); 3] = [
+        (
+            "GET /api/system/status HTTP/1.1\r\nhost: localhost\r\nx-note: a\u{1}b\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            "GET /api/system/status HTTP/1.1\r\nhost: localhost\r\nx bad name: 1\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+        (
+            "G\u{1}T / HTTP/1.1\r\nhost: localhost\r\n\r\n",
+            400,
+            "MALFORMED_REQUEST",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let mut conn = RawConn::open(&app).await;
+        conn.send_get("/healthz").await;
+        assert_eq!(conn.read_response().await.status, 200);
+        conn.send(request).await;
+        let response = conn.read_response().await;
+        assert_eq!(response.status, status, "{request:.60}: {}", response.body);
+        assert_eq!(error_code(&response.body), code);
+        assert!(
+            !response.body["error"]["suggested_fix"]
+                .as_str()
+                .unwrap()
+                .is_empty()
+        );
+        let trace_id = response.body["trace_id"].as_str().unwrap();
+        assert_eq!(trace_id.len(), 32, "{trace_id}");
+        assert_eq!(response.header("x-trace-id"), Some(trace_id));
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+        assert!(
+            conn.closed_within(Duration::from_secs(1)).await.is_some(),
+            "{code}: the connection stays open"
+        );
+    }
+    status_is_fast(&app).await;
+}

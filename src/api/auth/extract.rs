@@ -50,6 +50,8 @@ pub struct AuthUser {
     pub session_id: Uuid,
     pub step_up_at: Option<DateTime<Utc>>,
     pub two_factor_enabled: bool,
+    /// An admin or operator without 2FA outside any grace: only enrollment is open to them.
+    pub must_enroll_two_factor: bool,
 }
 
 impl AuthUser {

@@ -23,7 +23,7 @@ use crate::{
         cookies,
         policy::{
             Access, AccessPolicy, SecondFactorFacts, SecondFactorGate, SecondFactorRules,
-            second_factor,
+            must_enroll, second_factor,
         },
         tokens,
     },
@@ -121,6 +121,17 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
         return Err(ApiError::new(ErrorCode::Unauthenticated)
             .message("Your session has expired or was ended."));
     };
+    let facts = SecondFactorFacts {
+        role: live.role,
+        enrolled: live.two_factor_enabled,
+        first_admin_since: (live.first_user && live.role == Role::Admin)
+            .then_some(live.user_created_at),
+        verified_at: live.session.step_up_at,
+    };
+    let rules = SecondFactorRules {
+        first_admin_grace: cfg.first_admin_2fa_grace,
+        step_up_window: cfg.step_up_window,
+    };
     let user = AuthUser {
         user_id: live.session.user_id,
         email: live.email.clone(),
@@ -128,6 +139,7 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
         session_id: live.session.id,
         step_up_at: live.session.step_up_at,
         two_factor_enabled: live.two_factor_enabled,
+        must_enroll_two_factor: must_enroll(&facts, rules, now),
     };
     let Some(min_role) = session_role else {
         return Err(ApiError::new(ErrorCode::Forbidden)
@@ -144,17 +156,6 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
         }
         return Err(err);
     }
-    let facts = SecondFactorFacts {
-        role: user.role,
-        enrolled: live.two_factor_enabled,
-        first_admin_since: (live.first_user && user.role == Role::Admin)
-            .then_some(live.user_created_at),
-        verified_at: user.step_up_at,
-    };
-    let rules = SecondFactorRules {
-        first_admin_grace: cfg.first_admin_2fa_grace,
-        step_up_window: cfg.step_up_window,
-    };
     if let Err(gate) = second_factor(&method, &path, &facts, rules, now) {
         let (err, why) = match gate {
             SecondFactorGate::Enroll => (enrollment_required(user.role), "two_factor_not_enrolled"),

@@ -415,6 +415,9 @@ pub struct MeBody {
     pub session: SessionView,
     /// Until when the last 2FA step-up counts (null: none, or expired).
     pub step_up_valid_until: Option<DateTime<Utc>>,
+    /// True for an admin or operator without 2FA outside any grace: every request but 2FA
+    /// enrollment, `me` and logout answers `TWO_FACTOR_REQUIRED` until they enroll.
+    pub two_factor_enrollment_required: bool,
 }
 
 /// The signed-in user and this session.
@@ -454,5 +457,6 @@ pub(super) async fn me(
             .map(|at| at + window)
             .filter(|until| *until > now),
         session: session.view(user.session_id),
+        two_factor_enrollment_required: user.must_enroll_two_factor,
     }))
 }

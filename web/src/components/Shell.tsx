@@ -11,6 +11,7 @@ import { currentTheme, setTheme, type Theme } from "../lib/theme";
 import { Badge, systemStatusTone } from "./Badge";
 import { Button } from "./Button";
 import { DegradedBanner } from "./DegradedBanner";
+import { EnrollmentGate } from "../features/auth/EnrollmentGate";
 
 const NAV = [
   { to: "/", label: "Overview", icon: LayoutDashboard },
@@ -80,10 +81,16 @@ export function Shell() {
   const navigate = useNavigate();
   const location = useRouterState({ select: (s) => s.location });
   const unauth = isApiError(me.error) && me.error.unauthenticated;
+  // Sticky: the gate stays until the user leaves it, so enrolling (which flips `me`) does not
+  // take away the backup codes before they are saved.
+  const [gated, setGated] = useState(false);
+  const mustEnroll = me.data?.two_factor_enrollment_required === true;
+  if (mustEnroll && !gated) setGated(true);
   useEffect(() => {
     if (unauth) void navigate({ to: "/login", search: { next: location.href } });
   }, [unauth, navigate, location.href]);
   if (me.isPending || unauth) return <div className="p-8 text-muted">Checking your session…</div>;
+  if (gated || mustEnroll) return <EnrollmentGate onContinue={() => setGated(false)} />;
   return (
     <div className="flex min-h-screen">
       <nav aria-label="Main" className="sticky top-0 flex h-screen w-52 shrink-0 flex-col gap-1 border-r border-line bg-surface p-3">

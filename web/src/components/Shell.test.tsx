@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { http, HttpResponse } from "msw";
+import { server } from "../test/server";
+import { ok, renderWithApp } from "../test/render";
+import { Shell } from "./Shell";
+
+function me(enrolled: boolean, required: boolean) {
+  return http.get("*/api/auth/me", () =>
+    HttpResponse.json(
+      ok({
+        user: { id: "7d1c3a52-3f1e-4a57-9d59-8f1f6f2b8a10", email: "op@example.com", role: "operator", disabled: false, two_factor_enabled: enrolled, backup_codes_remaining: enrolled ? 10 : 0, created_at: "2026-11-01T10:00:00Z" },
+        session: {},
+        step_up_valid_until: null,
+        two_factor_enrollment_required: required,
+      }),
+    ),
+  );
+}
+
+describe("Shell", () => {
+  it("shows only the enrollment page to an operator who must enroll, and lets them continue once enrolled", async () => {
+    let enrolled = false;
+    server.use(
+      http.get("*/api/auth/me", () =>
+        HttpResponse.json(
+          ok({
+            user: { id: "7d1c3a52-3f1e-4a57-9d59-8f1f6f2b8a10", email: "op@example.com", role: "operator", disabled: false, two_factor_enabled: enrolled, backup_codes_remaining: enrolled ? 10 : 0, created_at: "2026-11-01T10:00:00Z" },
+            session: {},
+            step_up_valid_until: null,
+            two_factor_enrollment_required: !enrolled,
+          }),
+        ),
+      ),
+    );
+    const u = userEvent.setup();
+    const { client } = renderWithApp(<Shell />);
+    const gate = await screen.findByTestId("enrollment-gate");
+    expect(gate).toHaveTextContent("Two-factor authentication required");
+    expect(screen.queryByRole("navigation", { name: "Main" })).toBeNull();
+    const go = screen.getByRole("button", { name: "Continue to the Observatory" });
+    expect(go).toBeDisabled();
+
+    // Enrolled elsewhere (or through the section): the gate stays until the user continues.
+    enrolled = true;
+    await client.invalidateQueries({ queryKey: ["/api/auth/me"] });
+    await waitFor(() => expect(go).toBeEnabled());
+    expect(screen.getByTestId("enrollment-gate")).toBeInTheDocument();
+    await u.click(go);
+    expect(await screen.findByRole("navigation", { name: "Main" })).toBeInTheDocument();
+    expect(screen.queryByTestId("enrollment-gate")).toBeNull();
+  });
+
+  it("shows the app to an enrolled operator", async () => {
+    server.use(me(true, false));
+    renderWithApp(<Shell />);
+    expect(await screen.findByRole("navigation", { name: "Main" })).toBeInTheDocument();
+    expect(screen.queryByTestId("enrollment-gate")).toBeNull();
+  });
+});
