@@ -81,6 +81,7 @@ if check "web: npm ci" "$logs/web-setup.log" scripts/web-setup.sh; then
   (cd web && npx vitest run --reporter=default --reporter=json --outputFile.json="$web_logs/vitest.json") 2>&1 | tee "$logs/vitest.log" | tail -15
   count_json "$logs/vitest.json"
   if check "web: vite build" "$logs/web-build.log" bash -c 'cd web && npx vite build'; then
+    check "web: bundle (no source maps, pre-compressed, first screen <= 250 kB gz)" "$logs/web-bundle.log" node web/scripts/check-bundle.mjs web/dist
     if ! compgen -G "web/e2e/*.spec.ts" >/dev/null; then
       echo "web: no Playwright specs in web/e2e"
     elif check "web: chromium present" "$logs/chromium.log" scripts/ensure-chromium.sh; then

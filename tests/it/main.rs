@@ -44,3 +44,4 @@ mod trace_lookups;
 mod trading;
 mod usage_events;
 mod vendor_requests;
+mod web_delivery;

@@ -1,18 +1,22 @@
 // Code-based routes. Every page reads its own search params (deep links such as
 // /bots/<id>?panel=why-not&trace=<id>), kept as plain strings.
-import { createRootRoute, createRoute, createRouter, Outlet } from "@tanstack/react-router";
+import { createRootRoute, createRoute, createRouter, lazyRouteComponent, Outlet, type RouteComponent } from "@tanstack/react-router";
 import { Shell } from "./components/Shell";
 import { LoginPage } from "./features/auth/LoginPage";
 import { OverviewPage } from "./features/overview";
-import { ConnectionsPage } from "./features/connections";
-import { ProofOfUsePage } from "./features/proof-of-use";
-import { EventsPage } from "./features/events";
-import { BotsPage, BotDetailPage } from "./features/bots";
-import { AutonomyPage } from "./features/autonomy";
-import { AiOpsPage } from "./features/ai-ops";
-import { JobsPage } from "./features/jobs";
-import { NodesPage } from "./features/nodes";
-import { SettingsPage } from "./features/settings";
+
+// Login and Overview are in the first bundle; every other page (and its charts) loads on first
+// visit, so the first screen stays small.
+const ConnectionsPage = lazyRouteComponent(() => import("./features/connections"), "ConnectionsPage");
+const ProofOfUsePage = lazyRouteComponent(() => import("./features/proof-of-use"), "ProofOfUsePage");
+const EventsPage = lazyRouteComponent(() => import("./features/events"), "EventsPage");
+const BotsPage = lazyRouteComponent(() => import("./features/bots"), "BotsPage");
+const BotDetailPage = lazyRouteComponent(() => import("./features/bots"), "BotDetailPage");
+const AutonomyPage = lazyRouteComponent(() => import("./features/autonomy"), "AutonomyPage");
+const AiOpsPage = lazyRouteComponent(() => import("./features/ai-ops"), "AiOpsPage");
+const JobsPage = lazyRouteComponent(() => import("./features/jobs"), "JobsPage");
+const NodesPage = lazyRouteComponent(() => import("./features/nodes"), "NodesPage");
+const SettingsPage = lazyRouteComponent(() => import("./features/settings"), "SettingsPage");
 
 export type SearchParams = Record<string, string | undefined>;
 
@@ -33,7 +37,7 @@ const loginRoute = createRoute({ getParentRoute: () => rootRoute, path: "/login"
 /** Everything behind sign-in, inside the shell. */
 const appRoute = createRoute({ getParentRoute: () => rootRoute, id: "app", component: Shell });
 
-const page = <P extends string>(path: P, component: () => React.ReactNode) =>
+const page = <P extends string>(path: P, component: RouteComponent) =>
   createRoute({ getParentRoute: () => appRoute, path, validateSearch: looseSearch, component });
 
 const routeTree = rootRoute.addChildren([
