@@ -344,11 +344,22 @@ impl RuntimeHandle {
         bots::terminate_runner(&self.inner.bots_name, bot_id);
     }
 
-    /// Kill trigger (risk breach, operator): stops the runner if any and latches KILLED until
-    /// [`RuntimeHandle::rearm`]. Never waits.
+    /// Kill trigger (risk breach, supervision): stops the runner if any and latches KILLED
+    /// until [`RuntimeHandle::rearm`]; the bot's risk is then removed in the background through
+    /// the one path (`safety`: working orders cancelled under a new lease epoch). Never waits.
     pub fn kill(&self, bot_id: Uuid, reason: &str) {
         let registry = &self.inner.registry;
         registry.with_slot(bot_id, |slot| registry.latch_kill(slot, reason));
+        registry.mark_bot(bot_id);
+        bots::terminate_runner(&self.inner.bots_name, bot_id);
+    }
+
+    /// The kill of a caller that removes the bot's risk itself, at once (an operator's kill,
+    /// the kill switch: `safety::remove_risk`): latches KILLED and stops the runner. Never
+    /// waits.
+    pub(crate) fn latch_kill(&self, bot_id: Uuid, reason: &str) {
+        let registry = &self.inner.registry;
+        registry.with_slot(bot_id, |slot| registry.latch_kill_only(slot, reason));
         registry.mark_bot(bot_id);
         bots::terminate_runner(&self.inner.bots_name, bot_id);
     }
@@ -416,6 +427,38 @@ impl RuntimeHandle {
             t.kill_switch
                 .store(active, std::sync::atomic::Ordering::Release);
         }
+    }
+
+    /// Mirrors the global trading switch for the gates (the API calls this when it flips; the
+    /// runtime restores it on start): every evaluation reads it without a database round trip.
+    pub fn set_trading_switch(&self, on: bool) {
+        if let Some(t) = &self.inner.trading {
+            t.trading_switch
+                .store(on, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The pool the runners write with (`None` for a detached handle).
+    pub(crate) fn pool(&self) -> Option<sqlx::PgPool> {
+        self.inner.trading.as_ref().map(|t| t.pool.clone())
+    }
+
+    /// Whether turning trading off also cancels the working LIVE orders it stops
+    /// (`TRADEPLANE_TRADING_OFF_CANCELS`; false for a detached handle, which runs nothing).
+    pub fn trading_off_cancels(&self) -> bool {
+        self.inner
+            .trading
+            .as_ref()
+            .is_some_and(|t| t.trading_off_cancels)
+    }
+
+    /// The PAPER fill model (also SHADOW's hypothetical fills and a flatten without a runner).
+    pub fn sim_params(&self) -> SimParams {
+        self.inner
+            .trading
+            .as_ref()
+            .map(|t| t.sim.clone())
+            .unwrap_or_default()
     }
 
     /// Tells the bot's runner (if any) to re-read its settings: stage, limits, strategy.
