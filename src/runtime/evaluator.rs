@@ -57,9 +57,12 @@ pub struct Trading {
     pub traces: TraceSender,
     /// Mirror of the global kill switch (`settings`), set by the API and restored on start.
     pub kill_switch: AtomicBool,
-    /// Mirror of the global trading switch (`settings.trading_enabled`), set by the API and
-    /// restored on start: every evaluation reads it (no database round trip per bar).
+    /// Mirror of the global trading switch (`settings.trading_enabled`), set by the API,
+    /// restored on start and refreshed by every ownership round (a switch flipped through
+    /// another node): every evaluation reads it (no database round trip per bar).
     pub trading_switch: AtomicBool,
+    /// `settings.updated_at` of the value mirrored: an older read never overwrites a newer one.
+    pub trading_switch_at: std::sync::Mutex<Option<DateTime<Utc>>>,
     /// Turning trading off also cancels the working LIVE orders it stops.
     pub trading_off_cancels: bool,
     /// Ticks runners skipped because a newer one was already queued (they fell behind).

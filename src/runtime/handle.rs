@@ -429,13 +429,22 @@ impl RuntimeHandle {
         }
     }
 
-    /// Mirrors the global trading switch for the gates (the API calls this when it flips; the
-    /// runtime restores it on start): every evaluation reads it without a database round trip.
-    pub fn set_trading_switch(&self, on: bool) {
-        if let Some(t) = &self.inner.trading {
-            t.trading_switch
-                .store(on, std::sync::atomic::Ordering::Release);
+    /// Mirrors the global trading switch for the gates, as `settings` holds it (the switch's
+    /// own write calls this, and every ownership round with what it read): every evaluation
+    /// reads the mirror without a database round trip. A read older than the value mirrored
+    /// (by `updated_at`) is ignored, so a round that raced a flip never undoes it.
+    pub fn apply_trading_switch(&self, s: &crate::store::settings::Settings) {
+        let Some(t) = &self.inner.trading else { return };
+        let mut at = t
+            .trading_switch_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if at.is_some_and(|seen| s.updated_at < seen) {
+            return;
         }
+        *at = Some(s.updated_at);
+        t.trading_switch
+            .store(s.trading_enabled, std::sync::atomic::Ordering::Release);
     }
 
     /// The pool the runners write with (`None` for a detached handle).

@@ -290,6 +290,7 @@ impl Runtime {
         );
         let (trace_stop, trace_stop_rx) = watch::channel(false);
         let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
+        let switch = settings::get(&pool).await?;
         let trading = Arc::new(Trading {
             pool: pool.clone(),
             feed: BarFeed::new(config.feed),
@@ -297,7 +298,8 @@ impl Runtime {
             sim: config.sim.clone(),
             traces,
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
-            trading_switch: AtomicBool::new(settings::get(&pool).await?.trading_enabled),
+            trading_switch: AtomicBool::new(switch.trading_enabled),
+            trading_switch_at: std::sync::Mutex::new(Some(switch.updated_at)),
             trading_off_cancels: config.trading_off_cancels,
             skipped_ticks: Default::default(),
             evaluations: Default::default(),

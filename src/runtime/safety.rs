@@ -588,7 +588,7 @@ pub async fn set_trading_switch(
 ) -> Result<TradingSwitched, sqlx::Error> {
     let before = settings::get(pool).await?;
     let after = settings::set_trading_enabled(pool, enabled, by).await?;
-    rt.set_trading_switch(after.trading_enabled);
+    rt.apply_trading_switch(&after);
     let off = if after.trading_enabled {
         TradingOff {
             removals: Vec::new(),

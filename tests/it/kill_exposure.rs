@@ -430,6 +430,24 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
     assert_eq!(status, 200, "{body}");
     tick(&rt, &pool, bot, at(4)).await;
     assert!(!latest_blocked_by(&pool, bot).await.contains(&gate));
+
+    // Turned off through another node (its write, not this API): this node's next ownership
+    // round mirrors it, and the following evaluation is gated.
+    sqlx::query("UPDATE settings SET trading_enabled = false, updated_at = now(), updated_by = 'other-node'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut minute = 5;
+    until("the gate from another node's switch", async || {
+        tick(&rt, &pool, bot, at(minute)).await;
+        minute += 1;
+        if latest_blocked_by(&pool, bot).await.contains(&gate) {
+            return Some(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        None
+    })
+    .await;
 }
 
 /// The bot's orders with their decision: type, side, status, stage; oldest first.

@@ -509,6 +509,11 @@ impl Ownership {
                 return;
             }
         };
+        // The global trading switch as the database holds it (flipped through any node).
+        match crate::store::settings::get(&self.pool).await {
+            Ok(s) => handle.apply_trading_switch(&s),
+            Err(err) => tracing::warn!(error = %err, "could not read the trading switch"),
+        }
         // What this round judges: a lease acquired (or re-acquired) while it runs is not in
         // this snapshot and waits for the next round, never mistaken for a lost one.
         let snapshot: HashMap<Uuid, i64> = self.held().iter().map(|(b, h)| (*b, h.epoch)).collect();
