@@ -141,6 +141,7 @@ fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
         let tick = Tick {
             now: bar.ts_open + Duration::minutes(1),
             tier: AutonomyTier::FullAutonomy,
+            trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
         };

@@ -214,6 +214,12 @@ pub struct ConfigArgs {
     /// refused with `RATE_LIMITED`.
     #[arg(long, env = "TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10_000), global = true)]
     pub max_event_streams_per_session: u64,
+
+    /// `1`: turning the global trading switch off (or a LIVE bot's own switch) also cancels
+    /// the working LIVE orders of the bots it stops (`runtime::safety`); `0`: it only stops new
+    /// LIVE orders at each bot's next evaluation.
+    #[arg(long, env = "TRADEPLANE_TRADING_OFF_CANCELS", default_value = "1", value_parser = parse_flag, global = true)]
+    pub trading_off_cancels: bool,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -364,6 +370,8 @@ pub struct Config {
     pub feed_failback_after: chrono::Duration,
     /// Timeouts and caps of the HTTP accept loop (`api::server`).
     pub connections: ConnectionLimits,
+    /// Turning trading off also cancels working LIVE orders (`TRADEPLANE_TRADING_OFF_CANCELS`).
+    pub trading_off_cancels: bool,
 }
 
 /// How long connections may dawdle and how many may be open (see docs/architecture.md,
@@ -478,6 +486,7 @@ impl Config {
                 lease_ttl: std::time::Duration::from_secs(args.lease_ttl_seconds),
             },
             feed_failback_after: args.feed_failback_after,
+            trading_off_cancels: args.trading_off_cancels,
             connections: ConnectionLimits {
                 header_read_timeout: std::time::Duration::from_secs(
                     args.header_read_timeout_seconds,
@@ -508,6 +517,7 @@ impl Default for Config {
             paper: SimParams::default(),
             node: NodeConfig::default(),
             feed_failback_after: chrono::Duration::minutes(5),
+            trading_off_cancels: true,
             connections: ConnectionLimits::default(),
         }
     }

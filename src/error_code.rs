@@ -108,6 +108,9 @@ catalog! {
     BotKilled = "BOT_KILLED", 409,
         "The bot is KILLED (a risk trigger or an operator) and does not trade until a human re-arms it.",
         "Read the kill reason in the system events (RISK_KILL_TRIGGER or BOT_KILLED), make sure the bot holds no position or working order, then re-arm it (POST /api/bots/{id}/rearm).";
+    KilledWithExposure = "KILLED_WITH_EXPOSURE", 409,
+        "A KILLED bot still holds a position or a working order: no runner manages that exposure.",
+        "Kill it again with flatten (POST /api/bots/{id}/kill {\"flatten\": true}; LIVE needs a 2FA step-up) to cancel its orders and close the position, or, if the exposure is intended, acknowledge it (POST /api/bots/{id}/acknowledge-exposure) to keep it visible as SEV-2.";
     InvalidStateTransition = "INVALID_STATE_TRANSITION", 409,
         "This state transition is not allowed.",
         "Check the current state; see the state machines in the docs for allowed transitions.";

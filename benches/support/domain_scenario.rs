@@ -121,6 +121,7 @@ impl Scenario {
                 stage: Stage::Paper,
                 tier: AutonomyTier::FullAutonomy,
                 is_trading_enabled: false,
+                trading_switch_on: true,
                 kill_switch_active: false,
                 breaker_open: false,
                 last_data_at: Some(self.now),

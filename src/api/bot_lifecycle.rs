@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     domain::risk::Stage,
-    runtime::lifecycle::LifecycleError,
+    runtime::{lifecycle::LifecycleError, safety::Removal},
     store::{
         audit_log::{NewAuditEntry, Outcome},
         bots::Bot,
@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop_bot))
         .routes(routes!(restart_bot))
         .routes(routes!(kill_bot))
+        .routes(routes!(acknowledge_exposure))
         .routes(routes!(rearm_bot))
         .routes(routes!(promote_bot))
 }
@@ -156,12 +157,27 @@ async fn restart_bot(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct KillBody {
     /// Why (recorded with the latch).
     pub reason: Option<String>,
+    /// Also close the position with a market order (default false). PAPER and SHADOW are
+    /// filled with the PAPER fill model against the newest stored bar; LIVE needs a recent 2FA
+    /// step-up.
+    #[serde(default)]
+    pub flatten: bool,
 }
 
-/// Kills the bot: stops its runner and latches KILLED until an admin re-arms it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KillResult {
+    pub bot: Bot,
+    /// What removing the bot's risk did: orders cancelled, the flatten, the position left.
+    pub removal: Removal,
+}
+
+/// Kills the bot: stops its runner, latches KILLED until an admin re-arms it, cancels its
+/// working orders and, with `flatten`, closes its position. A KILLED bot may be killed again
+/// (e.g. with `flatten`) to remove what it still holds.
 #[utoipa::path(
     post,
     path = "/api/bots/{id}/kill",
@@ -170,8 +186,10 @@ pub struct KillBody {
     params(("id" = Uuid, Path)),
     request_body = KillBody,
     responses(
-        (status = 200, body = Envelope<BotBody>),
+        (status = 200, body = Envelope<KillResult>),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: kill and flatten of a LIVE bot without a recent step-up", body = ErrorEnvelope),
         (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: e.g. `flatten` not a boolean", body = ErrorEnvelope),
     )
 )]
 async fn kill_bot(
@@ -179,20 +197,57 @@ async fn kill_bot(
     CurrentUser(me): CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<KillBody>,
-) -> ApiResult<BotBody> {
-    let killed = state
-        .lifecycle()
-        .kill(id, body.reason.as_deref(), &me.email)
+) -> ApiResult<KillResult> {
+    let lifecycle = state.lifecycle();
+    if lifecycle.kill_needs_step_up(id, body.flatten).await? {
+        require_recent_step_up(&state, &me)?;
+    }
+    let killed = lifecycle
+        .kill_with(id, body.reason.as_deref(), &me.email, body.flatten)
         .await?;
     record(
         &state,
         &me,
         "bot.kill",
         &killed.bot,
-        json!({ "reason": killed.reason }),
+        json!({
+            "reason": killed.reason, "flatten": body.flatten,
+            "cancelled_orders": killed.removal.cancelled.len(),
+            "position_after": killed.removal.position_after,
+        }),
     )
     .await;
-    Ok(ApiOk::new(BotBody::of(killed.bot)))
+    Ok(ApiOk::new(KillResult {
+        bot: killed.bot,
+        removal: killed.removal,
+    }))
+}
+
+/// Acknowledges a KILLED bot's exposure (a position or orders left on purpose): the system
+/// status shows it as SEV-2 instead of SEV-1 until it is flat, killed again or re-armed.
+#[utoipa::path(
+    post,
+    path = "/api/bots/{id}/acknowledge-exposure",
+    tag = "bots",
+    security(("session" = ["admin"])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Envelope<BotBody>),
+        (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 409, description = "`INVALID_STATE_TRANSITION`: the bot is not KILLED", body = ErrorEnvelope),
+    )
+)]
+async fn acknowledge_exposure(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<BotBody> {
+    let bot = state
+        .lifecycle()
+        .acknowledge_exposure(id, &me.email)
+        .await?;
+    record(&state, &me, "bot.acknowledge_exposure", &bot, json!({})).await;
+    Ok(ApiOk::new(BotBody::of(bot)))
 }
 
 /// Clears a KILLED latch; the bot is left STOPPED.

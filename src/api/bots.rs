@@ -465,6 +465,10 @@ async fn patch_bot(
     }
     tx.commit().await?;
     state.runtime.bot_changed(id).await;
+    if body.is_trading_enabled == Some(false) && bot.is_trading_enabled {
+        crate::runtime::safety::trading_off(&state.runtime, &state.pool, Some(id), &me.email)
+            .await?;
+    }
     let updated = with_complete_limits(updated);
     if let Some(enabled) = body.is_trading_enabled
         && enabled != bot.is_trading_enabled

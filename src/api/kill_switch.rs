@@ -1,6 +1,7 @@
-//! `GET|POST /api/system/kill-switch`: the global kill switch. Activation kills every running
-//! runner, marks those bots KILLED and cancels every working order; it latches until an admin releases it explicitly.
-//! Starts are refused while it is active (`KILL_SWITCH_ACTIVE`).
+//! `GET|POST /api/system/kill-switch`: the global kill switch. Parses, calls the runtime's
+//! lifecycle (`Lifecycle::set_kill_switch`: activation kills every running bot and removes the
+//! risk of every bot through `runtime::safety`), audits. It latches until an admin releases it
+//! explicitly; starts are refused while it is active (`KILL_SWITCH_ACTIVE`).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -16,9 +17,7 @@ use super::{
 };
 use crate::store::{
     audit_log::{NewAuditEntry, Outcome},
-    bots, orders,
     settings::{self, KillSwitch},
-    system_events::{NewSystemEvent, Severity},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -88,73 +87,31 @@ async fn set_kill_switch(
             "is required to activate the kill switch",
         ));
     }
-    let before = settings::kill_switch(&state.pool).await?;
-    let now = state.clock.now();
-    let after = settings::set_kill_switch(
-        &state.pool,
-        body.active,
-        if body.active { reason.as_deref() } else { None },
-        &me.email,
-        now,
-    )
-    .await?;
-    state.runtime.set_kill_switch(after.active);
-    let mut killed = Vec::new();
-    let mut cancelled = Vec::new();
-    if body.active {
-        // Every bot with a runner in the DB's view, plus any runner the runtime holds.
-        let mut ids = bots::active_ids(&state.pool).await?;
-        for r in state.runtime.runners() {
-            if r.status.is_live() && !ids.contains(&r.bot_id) {
-                ids.push(r.bot_id);
-            }
-        }
-        let why = format!("kill switch: {}", reason.as_deref().unwrap_or_default());
-        for id in &ids {
-            state.runtime.kill(*id, &why);
-        }
-        {
-            let _turn = state.runtime.status_turn().await;
-            bots::mark_killed(&state.pool, &ids, now).await?;
-        }
-        killed = ids;
-        cancelled = orders::cancel_all_working(&state.pool, &why, now).await?;
-    }
+    let change = state
+        .lifecycle()
+        .set_kill_switch(body.active, reason.as_deref(), &me.email)
+        .await?;
+    let cancelled = change.cancelled();
     audit(
         &state,
-        NewAuditEntry::new(me.actor(), "system.kill_switch", Outcome::Success, now)
-            .target("settings.kill_switch_active")
-            .ip(Some(ip.0))
-            .metadata(json!({
-                "from": before.active, "to": after.active,
-                "reason": after.reason, "killed_bots": killed.len(),
-                "cancelled_orders": cancelled.len(),
-            })),
+        NewAuditEntry::new(
+            me.actor(),
+            "system.kill_switch",
+            Outcome::Success,
+            state.clock.now(),
+        )
+        .target("settings.kill_switch_active")
+        .ip(Some(ip.0))
+        .metadata(json!({
+            "from": change.before.active, "to": change.after.active,
+            "reason": change.after.reason, "killed_bots": change.killed.len(),
+            "cancelled_orders": cancelled.len(),
+        })),
     )
     .await;
-    let event = if body.active {
-        NewSystemEvent::new(
-            Severity::Sev1,
-            "KILL_SWITCH_ACTIVATED",
-            format!(
-                "Kill switch activated by {}: {} ({} bots killed)",
-                me.email,
-                reason.as_deref().unwrap_or_default(),
-                killed.len()
-            ),
-        )
-    } else {
-        NewSystemEvent::new(
-            Severity::Info,
-            "KILL_SWITCH_RELEASED",
-            format!("Kill switch released by {}", me.email),
-        )
-    }
-    .metadata(json!({ "by": me.email, "reason": after.reason, "killed_bot_ids": killed, "cancelled_order_ids": cancelled }));
-    state.record_event(event).await;
     Ok(ApiOk::new(KillSwitchBody {
-        kill_switch: after,
-        killed_bot_ids: killed,
+        kill_switch: change.after,
+        killed_bot_ids: change.killed,
         cancelled_order_ids: cancelled,
     }))
 }

@@ -1,6 +1,8 @@
 //! `GET|POST /api/system/trading-switch`: the global trading switch (SPEC §1: no order reaches a
 //! real broker while it is off). Changing it is admin only, with a recent 2FA step-up; audited
-//! and recorded as a system event.
+//! and recorded as a system event. The rules are the runtime's (`safety::set_trading_switch`):
+//! the runners see it at their next evaluation (gate `LIVE_TRADING_DISABLED`), and turning it
+//! off cancels working LIVE orders when `TRADEPLANE_TRADING_OFF_CANCELS` is on (default).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,7 @@ use super::{
     auth::{ClientIp, CurrentUser, audit},
     envelope::{Envelope, ErrorEnvelope},
 };
+use crate::runtime::safety;
 use crate::store::{
     audit_log::{NewAuditEntry, Outcome},
     settings::{self, Settings},
@@ -67,8 +70,15 @@ async fn set_trading_switch(
     ip: ClientIp,
     ApiJson(body): ApiJson<TradingSwitch>,
 ) -> ApiResult<SettingsBody> {
-    let before = settings::get(&state.pool).await?;
-    let after = settings::set_trading_enabled(&state.pool, body.enabled, &me.email).await?;
+    let switched =
+        safety::set_trading_switch(&state.runtime, &state.pool, body.enabled, &me.email).await?;
+    let (before, after) = (&switched.before, &switched.after);
+    let cancelled: Vec<uuid::Uuid> = switched
+        .off
+        .removals
+        .iter()
+        .flat_map(|r| r.cancelled.iter().map(|o| o.id))
+        .collect();
     audit(
         &state,
         NewAuditEntry::new(
@@ -79,9 +89,10 @@ async fn set_trading_switch(
         )
         .target("settings.trading_enabled")
         .ip(Some(ip.0))
-        .metadata(
-            serde_json::json!({ "from": before.trading_enabled, "to": after.trading_enabled }),
-        ),
+        .metadata(serde_json::json!({
+            "from": before.trading_enabled, "to": after.trading_enabled,
+            "cancelled_orders": cancelled.len(),
+        })),
     )
     .await;
     let state_word = if after.trading_enabled { "ON" } else { "OFF" };
@@ -90,7 +101,10 @@ async fn set_trading_switch(
         "TRADING_SWITCH_CHANGED",
         format!("Global trading switch turned {state_word} by {}", me.email),
     )
-    .metadata(serde_json::json!({ "enabled": after.trading_enabled, "by": me.email }));
+    .metadata(serde_json::json!({
+        "enabled": after.trading_enabled, "by": me.email, "cancelled_order_ids": cancelled,
+    }));
     state.record_event(event).await;
+    let after = switched.after;
     Ok(ApiOk::new(SettingsBody { settings: after }))
 }

@@ -43,7 +43,7 @@ string_enum_schema! {
     Side => "Order side.",
     TradeSide => "The direction of a round trip (a trade).",
     OrderType => "How an order is priced.",
-    OrderStatus => "Where an order stands: SHADOW orders are RECORDED, PAPER orders WORKING until filled or cancelled.",
+    OrderStatus => "Where an order stands: PAPER and SHADOW orders are WORKING until filled (SHADOW hypothetically, never sent) or cancelled; RECORDED is what SHADOW orders were before the SHADOW book.",
     DecisionType => "What a decision does to the position.",
     AutonomyTier => "SPEC §2 autonomy tier, ordered LOCKED < SUPERVISED < LIMITED_AUTONOMY < FULL_AUTONOMY.",
     Outcome => "What a verify (or any call) proved, SPEC §4.",

@@ -43,6 +43,7 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         },
         provider_env,
         sim: config.paper.clone(),
+        trading_off_cancels: config.trading_off_cancels,
         feed: FeedConfig {
             failback_after: config.feed_failback_after,
         },

@@ -68,6 +68,7 @@ fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
             stage: Stage::Paper,
             tier: AutonomyTier::Supervised,
             is_trading_enabled: false,
+            trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
             last_data_at: Some(now),
@@ -193,14 +194,21 @@ fn live_without_broker_is_refused_never_simulated() {
 }
 
 #[test]
-fn shadow_records_would_send_and_keys_repeat_on_restart() {
+fn shadow_awaits_its_hypothetical_fill_and_keys_repeat_on_restart() {
     let w = world(&[100, 102, 104, 106, 108, 110]);
     let pos = Position::flat(Symbol::Es);
     let mut i = input(&w, &pos);
     i.gates.stage = Stage::Shadow;
     i.gates.tier = AutonomyTier::LimitedAutonomy;
     let a = decision(evaluate_bar(&i));
-    assert!(matches!(a.execution, ExecutionOutcome::WouldSend { .. }));
+    // The PAPER fill model, hypothetically: the same execution a PAPER bot gets.
+    let mut paper = i.clone();
+    paper.gates.stage = Stage::Paper;
+    assert_eq!(a.execution, decision(evaluate_bar(&paper)).execution);
+    assert!(matches!(
+        a.execution,
+        ExecutionOutcome::Filled(_) | ExecutionOutcome::AwaitingNextBar
+    ));
     let b = decision(evaluate_bar(&i));
     assert_eq!(a.order.idempotency_key, b.order.idempotency_key);
 }

@@ -1,7 +1,10 @@
-//! Simulated execution by stage. PAPER fills at the next bar's open moved against the order by
-//! `slippage_ticks`, pays commission per contract, and never fills outside the session. SHADOW
-//! records what would have been sent. LIVE is refused here: no broker exists yet, and a LIVE
-//! order must never be silently simulated.
+//! Execution by stage: the engine's execution adapter. PAPER fills at the next bar's open moved
+//! against the order by `slippage_ticks`, pays commission per contract, and never fills outside
+//! the session. SHADOW is the same fill model on the same live bars, as a hypothetical fill: its
+//! order is recorded (stage SHADOW in the ledger), never sent, and the SHADOW book (position,
+//! trades, PnL) is built from those fills exactly like PAPER's, so a held signal enters once and
+//! exits once. LIVE is refused here: no broker exists yet, and a LIVE order must never be
+//! silently simulated. The engine never asks which stage it runs: this module decides.
 
 use super::bars::Bar;
 use super::calendar::{HolidayCalendar, SessionState};
@@ -98,8 +101,9 @@ impl OrderType {
     }
 }
 
-/// Where an order stands. SHADOW orders are RECORDED (never sent); PAPER orders are WORKING
-/// until the next bar fills or cancels them.
+/// Where an order stands. PAPER and SHADOW orders are WORKING until the next bar fills them
+/// (SHADOW: hypothetically, never sent) or they are cancelled. `RECORDED` is what SHADOW orders
+/// were before the SHADOW book (rows written then keep it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
@@ -150,17 +154,16 @@ pub struct SimFill {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionOutcome {
-    /// PAPER: filled on the next bar's open.
+    /// PAPER, SHADOW (hypothetical): filled on the next bar's open.
     Filled(SimFill),
-    /// PAPER: the next bar has not arrived yet; fill on the next tick with the same intent.
+    /// PAPER, SHADOW: the next bar has not arrived yet; fill on the next tick with the same
+    /// intent.
     AwaitingNextBar,
-    /// PAPER: the next bar opens outside the session; the order is not filled.
+    /// PAPER, SHADOW: the next bar opens outside the session; the order is not filled.
     NoFill {
         reason: String,
         session: SessionState,
     },
-    /// SHADOW: recorded as it would have been sent; never sent.
-    WouldSend { recorded_at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -190,7 +193,9 @@ pub fn paper_fill_price(
     next_open + Decimal::from(side.sign()) * spec.tick_size * Decimal::from(p.slippage_ticks)
 }
 
-/// Executes `intent` for `stage`. `next_bar` is the bar after the decision bar, if known.
+/// Executes `intent` for `stage`. `next_bar` is the bar after the decision bar, if known;
+/// `_now` is the instant of execution (the simulated stages fill at the next bar's open and do
+/// not read it).
 pub fn execute(
     stage: Stage,
     intent: &OrderIntent,
@@ -198,13 +203,13 @@ pub fn execute(
     spec: &ContractSpec,
     calendar: &HolidayCalendar,
     params: &SimParams,
-    now: DateTime<Utc>,
+    _now: DateTime<Utc>,
 ) -> Result<ExecutionOutcome, ExecutionError> {
     match stage {
         Stage::Lab => Err(ExecutionError::StageCannotTrade(stage)),
         Stage::Live => Err(ExecutionError::LiveRefused),
-        Stage::Shadow => Ok(ExecutionOutcome::WouldSend { recorded_at: now }),
-        Stage::Paper => {
+        // SHADOW: the PAPER fill model on the same live bars, booked as a hypothetical fill.
+        Stage::Paper | Stage::Shadow => {
             let Some(bar) = next_bar else {
                 return Ok(ExecutionOutcome::AwaitingNextBar);
             };
@@ -315,12 +320,16 @@ mod tests {
     }
 
     #[test]
-    fn shadow_records_live_and_lab_refuse() {
+    fn shadow_fills_hypothetically_like_paper_live_and_lab_refuse() {
         let (intent, spec, cal, p, ts) = setup();
-        let next = bar(ts, dec!(5000));
+        let next = bar(ts + chrono::Duration::minutes(1), dec!(5000));
         assert_eq!(
             execute(Stage::Shadow, &intent, Some(&next), &spec, &cal, &p, ts).unwrap(),
-            ExecutionOutcome::WouldSend { recorded_at: ts }
+            execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap(),
+        );
+        assert_eq!(
+            execute(Stage::Shadow, &intent, None, &spec, &cal, &p, ts).unwrap(),
+            ExecutionOutcome::AwaitingNextBar
         );
         let err = execute(Stage::Live, &intent, Some(&next), &spec, &cal, &p, ts).unwrap_err();
         assert_eq!(err.code(), ErrorCode::ExecutionBrokerUnavailable);

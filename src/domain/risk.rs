@@ -104,6 +104,8 @@ impl RiskLimits {
 #[serde(rename_all = "snake_case")]
 pub enum Gate {
     KillSwitch,
+    /// The global trading switch (`settings.trading_enabled`): LIVE order flow only.
+    TradingSwitch,
     CircuitBreaker,
     MarketSession,
     DataFreshness,
@@ -144,6 +146,8 @@ pub struct GateContext<'a> {
     pub stage: Stage,
     pub tier: AutonomyTier,
     pub is_trading_enabled: bool,
+    /// The global trading switch (SPEC §1 LIVE invariant), as mirrored for the runners.
+    pub trading_switch_on: bool,
     pub kill_switch_active: bool,
     pub breaker_open: bool,
     /// Timestamp of the newest market data (bar close or last trade); `None` = no data.
@@ -207,6 +211,14 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
         blockers.push(block(Gate::KillSwitch, ErrorCode::KillSwitchActive,
             "The kill switch is active: no new orders.".into(),
             "Investigate why it was pulled, then re-arm it (POST /api/system/kill-switch) as a human."));
+    }
+    if ctx.stage == Stage::Live && !ctx.trading_switch_on {
+        blockers.push(block(
+            Gate::TradingSwitch,
+            ErrorCode::LiveTradingDisabled,
+            "The global trading switch is off: no LIVE order may be sent.".into(),
+            "An admin turns it back on (POST /api/system/trading-switch) once it is safe to trade LIVE.",
+        ));
     }
     if ctx.breaker_open {
         blockers.push(block(Gate::CircuitBreaker, ErrorCode::CircuitBreakerOpen,

@@ -43,6 +43,7 @@ fn ctx(f: &Fixture) -> GateContext<'_> {
         stage: Stage::Paper,
         tier: AutonomyTier::FullAutonomy,
         is_trading_enabled: false,
+        trading_switch_on: true,
         kill_switch_active: false,
         breaker_open: false,
         last_data_at: Some(open_now() - Duration::seconds(30)),
@@ -319,4 +320,37 @@ fn stage_and_tier_serialize_as_spec_names() {
         AutonomyTier::FullAutonomy
     );
     assert!(AutonomyTier::Locked < AutonomyTier::Supervised);
+}
+
+#[test]
+fn the_global_trading_switch_blocks_live_only_and_with_every_other_gate() {
+    let f = fixture();
+    let report = |stage, switch_on, enabled| {
+        let mut c = ctx(&f);
+        c.stage = stage;
+        c.trading_switch_on = switch_on;
+        c.is_trading_enabled = enabled;
+        c.kill_switch_active = true;
+        evaluate_gates(&c)
+    };
+    // LIVE with the switch off: its own gate, beside the others (every gate runs).
+    let r = report(Stage::Live, false, true);
+    assert_eq!(gates(&r), vec![Gate::KillSwitch, Gate::TradingSwitch]);
+    let b = &r.blockers[1];
+    assert_eq!(b.code, ErrorCode::LiveTradingDisabled);
+    assert!(b.suggested_fix.contains("trading-switch"), "{b:?}");
+    // The bot's own switch off too: both reasons are named.
+    let r = report(Stage::Live, false, false);
+    assert_eq!(
+        gates(&r),
+        vec![Gate::KillSwitch, Gate::TradingSwitch, Gate::Stage]
+    );
+    // PAPER and SHADOW never send to a broker: the switch does not gate them.
+    for stage in [Stage::Paper, Stage::Shadow] {
+        assert_eq!(gates(&report(stage, false, false)), vec![Gate::KillSwitch]);
+    }
+    assert_eq!(
+        gates(&report(Stage::Live, true, true)),
+        vec![Gate::KillSwitch]
+    );
 }

@@ -31,10 +31,10 @@ use crate::domain::{
     calendar::HolidayCalendar,
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
     evaluation::{Decision, NoTrade, fold_key},
-    execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
+    execution::{OrderStatus, OrderType, SimFill, SimParams},
     feed_source::{BarOrigin, ORIGIN_KEYS, window_origin},
     positions::Position,
-    risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
+    risk::{AutonomyTier, KillTrigger, RiskLimits},
     strategy_config::StrategyConfig,
     timeframe::Timeframe,
 };
@@ -57,6 +57,14 @@ pub struct Trading {
     pub traces: TraceSender,
     /// Mirror of the global kill switch (`settings`), set by the API and restored on start.
     pub kill_switch: AtomicBool,
+    /// Mirror of the global trading switch (`settings.trading_enabled`), set by the API,
+    /// restored on start and refreshed by every ownership round (a switch flipped through
+    /// another node): every evaluation reads it (no database round trip per bar).
+    pub trading_switch: AtomicBool,
+    /// `settings.updated_at` of the value mirrored: an older read never overwrites a newer one.
+    pub trading_switch_at: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// Turning trading off also cancels the working LIVE orders it stops.
+    pub trading_off_cancels: bool,
     /// Ticks runners skipped because a newer one was already queued (they fell behind).
     pub skipped_ticks: AtomicU64,
     /// Evaluations completed (each left exactly one trace, or queued one for the writer).
@@ -202,11 +210,12 @@ impl BotEvaluator {
                 commission: f.commission,
                 filled_at: f.filled_at,
             });
+        // The order the engine fills (PAPER, or SHADOW's hypothetical one) is of the bot's stage.
         let working = orders::working(pool, bot_id)
             .await?
             .into_iter()
             .rev()
-            .find(|o| o.stage == Stage::Paper);
+            .find(|o| o.stage == bot.stage);
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
         let fold = traces::foldable_no_trade(pool, bot_id).await?;
         let mut engine = Engine::new(s, trading.calendar.clone());
@@ -311,6 +320,7 @@ impl BotEvaluator {
         let tick = Tick {
             now,
             tier: rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER),
+            trading_switch_on: trading.trading_switch.load(Ordering::Acquire),
             kill_switch_active: trading.kill_switch.load(Ordering::Acquire),
             breaker_open: rt.bot_breaker_open(self.bot_id),
         };
@@ -429,12 +439,8 @@ impl BotEvaluator {
         fence: &Fence,
     ) -> Result<(Outcome, OrderUpdate), sqlx::Error> {
         let s = self.engine.settings();
-        let status = match d.execution {
-            ExecutionOutcome::AwaitingNextBar => OrderStatus::Working,
-            ExecutionOutcome::WouldSend { .. } => OrderStatus::Recorded,
-            // The engine evaluates without a next bar: PAPER always awaits it.
-            ExecutionOutcome::Filled(_) | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
-        };
+        // The engine evaluates without a next bar: PAPER and SHADOW (hypothetically) await it.
+        let status = OrderStatus::Working;
         let mut risk_snapshot = d.risk_snapshot();
         if let Value::Object(m) = &mut risk_snapshot {
             m.insert("execution".into(), json!(d.execution));

@@ -344,11 +344,22 @@ impl RuntimeHandle {
         bots::terminate_runner(&self.inner.bots_name, bot_id);
     }
 
-    /// Kill trigger (risk breach, operator): stops the runner if any and latches KILLED until
-    /// [`RuntimeHandle::rearm`]. Never waits.
+    /// Kill trigger (risk breach, supervision): stops the runner if any and latches KILLED
+    /// until [`RuntimeHandle::rearm`]; the bot's risk is then removed in the background through
+    /// the one path (`safety`: working orders cancelled under a new lease epoch). Never waits.
     pub fn kill(&self, bot_id: Uuid, reason: &str) {
         let registry = &self.inner.registry;
         registry.with_slot(bot_id, |slot| registry.latch_kill(slot, reason));
+        registry.mark_bot(bot_id);
+        bots::terminate_runner(&self.inner.bots_name, bot_id);
+    }
+
+    /// The kill of a caller that removes the bot's risk itself, at once (an operator's kill,
+    /// the kill switch: `safety::remove_risk`): latches KILLED and stops the runner. Never
+    /// waits.
+    pub(crate) fn latch_kill(&self, bot_id: Uuid, reason: &str) {
+        let registry = &self.inner.registry;
+        registry.with_slot(bot_id, |slot| registry.latch_kill_only(slot, reason));
         registry.mark_bot(bot_id);
         bots::terminate_runner(&self.inner.bots_name, bot_id);
     }
@@ -416,6 +427,47 @@ impl RuntimeHandle {
             t.kill_switch
                 .store(active, std::sync::atomic::Ordering::Release);
         }
+    }
+
+    /// Mirrors the global trading switch for the gates, as `settings` holds it (the switch's
+    /// own write calls this, and every ownership round with what it read): every evaluation
+    /// reads the mirror without a database round trip. A read older than the value mirrored
+    /// (by `updated_at`) is ignored, so a round that raced a flip never undoes it.
+    pub fn apply_trading_switch(&self, s: &crate::store::settings::Settings) {
+        let Some(t) = &self.inner.trading else { return };
+        let mut at = t
+            .trading_switch_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if at.is_some_and(|seen| s.updated_at < seen) {
+            return;
+        }
+        *at = Some(s.updated_at);
+        t.trading_switch
+            .store(s.trading_enabled, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The pool the runners write with (`None` for a detached handle).
+    pub(crate) fn pool(&self) -> Option<sqlx::PgPool> {
+        self.inner.trading.as_ref().map(|t| t.pool.clone())
+    }
+
+    /// Whether turning trading off also cancels the working LIVE orders it stops
+    /// (`TRADEPLANE_TRADING_OFF_CANCELS`; false for a detached handle, which runs nothing).
+    pub fn trading_off_cancels(&self) -> bool {
+        self.inner
+            .trading
+            .as_ref()
+            .is_some_and(|t| t.trading_off_cancels)
+    }
+
+    /// The PAPER fill model (also SHADOW's hypothetical fills and a flatten without a runner).
+    pub fn sim_params(&self) -> SimParams {
+        self.inner
+            .trading
+            .as_ref()
+            .map(|t| t.sim.clone())
+            .unwrap_or_default()
     }
 
     /// Tells the bot's runner (if any) to re-read its settings: stage, limits, strategy.

@@ -33,6 +33,7 @@ pub mod market_hours;
 pub mod ownership;
 pub mod providers;
 pub mod registry;
+pub mod safety;
 pub mod scheduler;
 pub mod starter_bots;
 pub mod status_cache;
@@ -118,6 +119,9 @@ pub struct RuntimeConfig {
     pub db_probe_every: Duration,
     /// The bar feed's failover (hysteresis before returning to the primary).
     pub feed: feed::FeedConfig,
+    /// Turning trading off (globally or a LIVE bot's own switch) also cancels the working
+    /// LIVE orders it stops (`safety::trading_off`; `TRADEPLANE_TRADING_OFF_CANCELS`).
+    pub trading_off_cancels: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -142,6 +146,7 @@ impl Default for RuntimeConfig {
             evidence: EvidenceThresholds::default(),
             db_probe_every: Duration::from_secs(1),
             feed: feed::FeedConfig::default(),
+            trading_off_cancels: true,
         }
     }
 }
@@ -285,6 +290,7 @@ impl Runtime {
         );
         let (trace_stop, trace_stop_rx) = watch::channel(false);
         let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
+        let switch = settings::get(&pool).await?;
         let trading = Arc::new(Trading {
             pool: pool.clone(),
             feed: BarFeed::new(config.feed),
@@ -292,6 +298,9 @@ impl Runtime {
             sim: config.sim.clone(),
             traces,
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
+            trading_switch: AtomicBool::new(switch.trading_enabled),
+            trading_switch_at: std::sync::Mutex::new(Some(switch.updated_at)),
+            trading_off_cancels: config.trading_off_cancels,
             skipped_ticks: Default::default(),
             evaluations: Default::default(),
             bus: t.bus().clone(),
@@ -363,6 +372,11 @@ impl Runtime {
             }),
         };
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);
+        // Kills the runtime decides on its own (risk triggers, stuck runners, a LIVE bot's
+        // breaker) remove the bot's risk through the one path (`safety`).
+        let (kills_tx, kills_rx) = tokio::sync::mpsc::unbounded_channel();
+        registry.watch_kills(kills_tx);
+        tokio::spawn(safety::run_kill_worker(handle.clone(), kills_rx));
         let scheduler_child = {
             let (config, shared, ticks, pool, registry, t, leadership) = (
                 config.scheduler.clone(),

@@ -225,6 +225,8 @@ pub struct Registry {
     clock: Clock,
     breaker_sink: SharedSink,
     pub telemetry: TelemetryHandle,
+    /// Kills the runtime decides on its own, for the removal of their risk (`safety`).
+    kills: OnceLock<UnboundedSender<(Uuid, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -251,7 +253,14 @@ impl Registry {
             clock,
             breaker_sink,
             telemetry,
+            kills: OnceLock::new(),
         }
+    }
+
+    /// Every kill latched by [`Registry::latch_kill`] from now on is sent to `tx` (bot,
+    /// reason), whose receiver removes the bot's risk.
+    pub fn watch_kills(&self, tx: UnboundedSender<(Uuid, String)>) {
+        let _ = self.kills.set(tx);
     }
 
     /// The runtime's clock.
@@ -504,10 +513,21 @@ impl Registry {
         }
     }
 
-    /// Latches KILLED (the caller stops the runner).
+    /// Latches KILLED (the caller stops the runner) and hands the bot to the removal of its
+    /// risk (`safety`: its working orders cancelled under a new lease epoch).
     pub fn latch_kill(&self, slot: &mut Slot, reason: &str) {
+        if self.latch_kill_only(slot, reason)
+            && let Some(tx) = self.kills.get()
+        {
+            let _ = tx.send((slot.bot_id, reason.to_owned()));
+        }
+    }
+
+    /// Latches KILLED only: for a caller that removes the bot's risk itself (an operator's
+    /// kill, the kill switch). False when it was latched already.
+    pub fn latch_kill_only(&self, slot: &mut Slot, reason: &str) -> bool {
         if slot.kill.is_some() {
-            return;
+            return false;
         }
         slot.kill = Some(reason.to_owned());
         slot.status = BotStatus::Killed;
@@ -524,6 +544,7 @@ impl Registry {
             .bot(slot.bot_id)
             .metadata(json!({ "reason": reason })),
         );
+        true
     }
 
     // ---- persistence ----

@@ -3,8 +3,9 @@
 //! and the background database snapshot only, so it answers within milliseconds even when
 //! Postgres is down (then BLOCKED with `DATABASE_UNAVAILABLE`).
 //!
-//! Truth over comfort: a KILLED bot is SEV-1 while it still holds a position or a working
-//! order (nobody manages that exposure) and SEV-2 once flat (it needs a human re-arm); market
+//! Truth over comfort: a KILLED bot is SEV-1 `KILLED_WITH_EXPOSURE` while it still holds a
+//! position or a working order (nobody manages that exposure; SEV-2 once an admin acknowledged
+//! it) and SEV-2 `BOT_KILLED` once flat (it needs a human re-arm); market
 //! data counts as usable only from a provider that passed verify, whose breaker is CLOSED and
 //! whose recent calls mostly succeed, so every data provider failing is BLOCKED.
 
@@ -113,8 +114,10 @@ fn describe_failing(p: &super::ProviderHealth) -> String {
     out
 }
 
-/// SEV-1 for a KILLED bot that holds a position or a working order (or whose exposure is not
-/// known yet: killed in this process after the last database snapshot), SEV-2 once flat.
+/// A KILLED bot that holds a position or a working order: SEV-1 `KILLED_WITH_EXPOSURE` naming
+/// it (nobody manages that exposure), SEV-2 once an admin acknowledged it (still named, with
+/// who and when). Flat: SEV-2 `BOT_KILLED` (it needs a human re-arm). Killed in this process
+/// after the last database snapshot (exposure not known yet): SEV-1 `BOT_KILLED`.
 fn killed_bots(rt: &RuntimeHandle, stored: Option<&[KilledBot]>, b: &mut Blockers) {
     let reason = |id| {
         rt.runner(id)
@@ -122,32 +125,41 @@ fn killed_bots(rt: &RuntimeHandle, stored: Option<&[KilledBot]>, b: &mut Blocker
             .map_or_else(String::new, |r| format!(" ({r})"))
     };
     for bot in stored.unwrap_or_default() {
-        let exposed = bot.exposed();
-        let message = if exposed {
-            format!(
-                "Bot {} is KILLED{} and still holds {} contract(s) and {} working order(s): nobody manages that exposure.",
+        if bot.exposed() {
+            let held = format!(
+                "Bot {} ({}) is KILLED{} and still holds {} contract(s) and {} working order(s)",
                 bot.name,
+                bot.id,
                 reason(bot.id),
                 bot.contracts_held,
                 bot.working_orders
-            )
+            );
+            let (sev1, message) =
+                match (&bot.exposure_acknowledged_by, bot.exposure_acknowledged_at) {
+                    (Some(by), Some(at)) => (
+                        false,
+                        format!("{held}; acknowledged by {by} at {}.", at.to_rfc3339()),
+                    ),
+                    _ => (true, format!("{held}: nobody manages that exposure.")),
+                };
+            b.push(
+                ErrorCode::KilledWithExposure,
+                sev1,
+                message,
+                ErrorCode::KilledWithExposure.suggested_fix(),
+            );
         } else {
-            format!(
-                "Bot {} is KILLED{} and flat; it trades again only after a human re-arm.",
-                bot.name,
-                reason(bot.id)
-            )
-        };
-        b.push(
-            ErrorCode::BotKilled,
-            exposed,
-            message,
-            if exposed {
-                "Cancel the bot's working orders and close its position, read the kill reason in the system events, then re-arm it (POST /api/bots/{id}/rearm)."
-            } else {
-                ErrorCode::BotKilled.suggested_fix()
-            },
-        );
+            b.push(
+                ErrorCode::BotKilled,
+                false,
+                format!(
+                    "Bot {} is KILLED{} and flat; it trades again only after a human re-arm.",
+                    bot.name,
+                    reason(bot.id)
+                ),
+                ErrorCode::BotKilled.suggested_fix(),
+            );
+        }
     }
     // Killed here after the last snapshot (or Postgres unreachable): exposure unknown.
     let known = |id| stored.is_some_and(|s| s.iter().any(|k| k.id == id));

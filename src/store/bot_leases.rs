@@ -44,6 +44,54 @@ pub async fn check(
     Ok(())
 }
 
+/// What allows a write that acts on a bot: this node's lease on it, or, for a process that
+/// runs no runtime (so holds no lease), the fact that no node holds an unexpired lease on it.
+#[derive(Debug, Clone, Copy)]
+pub enum Guard<'a> {
+    Lease(&'a Fence),
+    /// No node owns the bot at `now`: share-locks its lease row (a takeover waits for the
+    /// write) and refuses with SQLSTATE TPL01 while a node holds an unexpired lease.
+    Unowned {
+        bot_id: Uuid,
+        now: DateTime<Utc>,
+    },
+}
+
+impl Guard<'_> {
+    pub fn bot_id(&self) -> Uuid {
+        match self {
+            Guard::Lease(f) => f.bot_id,
+            Guard::Unowned { bot_id, .. } => *bot_id,
+        }
+    }
+}
+
+/// [`check`] for a [`Guard`].
+pub async fn check_guard(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), sqlx::Error> {
+    match guard {
+        Guard::Lease(fence) => check(conn, fence.bot_id, fence).await,
+        Guard::Unowned { bot_id, now } => {
+            let held: Option<(Option<String>, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT node, expires_at FROM bot_leases WHERE bot_id = $1 FOR SHARE",
+            )
+            .bind(bot_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some((Some(node), expires_at)) = held
+                && expires_at > now
+            {
+                // The same refusal `tp_fence` raises, so callers handle one error.
+                sqlx::query("SELECT tp_fence($1, $2, 0)")
+                    .bind(bot_id)
+                    .bind(format!("(unowned check; held by {node})"))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Whether `err` is the database refusing a stale lease.
 pub fn is_stale(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.code().as_deref() == Some(STALE_LEASE_SQLSTATE))
@@ -66,6 +114,27 @@ pub async fn acquire(
          WHERE bot_leases.node IS NULL OR bot_leases.node = EXCLUDED.node \
             OR bot_leases.expires_at < EXCLUDED.acquired_at \
          RETURNING epoch",
+    )
+    .bind(bot_id)
+    .bind(node)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A new epoch for a lease `node` holds (so every write still carrying the old one is
+/// refused): `None` when `node` does not hold it.
+pub async fn bump(
+    pool: &PgPool,
+    bot_id: Uuid,
+    node: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE bot_leases SET epoch = epoch + 1, acquired_at = $3, \
+         expires_at = GREATEST(expires_at, $4) WHERE bot_id = $1 AND node = $2 RETURNING epoch",
     )
     .bind(bot_id)
     .bind(node)

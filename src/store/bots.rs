@@ -226,6 +226,9 @@ pub struct KilledBot {
     pub name: String,
     pub contracts_held: i64,
     pub working_orders: i64,
+    /// An admin acknowledged the exposure (SEV-2 instead of SEV-1 while it lasts).
+    pub exposure_acknowledged_at: Option<DateTime<Utc>>,
+    pub exposure_acknowledged_by: Option<String>,
 }
 
 impl KilledBot {
@@ -242,11 +245,43 @@ pub async fn killed_exposure(pool: &PgPool) -> Result<Vec<KilledBot>, sqlx::Erro
                 COALESCE((SELECT sum(abs(p.quantity)) FROM positions p WHERE p.bot_id = b.id), 0)::bigint \
                     AS contracts_held, \
                 (SELECT count(*) FROM orders o WHERE o.bot_id = b.id \
-                    AND o.status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')) AS working_orders \
+                    AND o.status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')) AS working_orders, \
+                b.exposure_acknowledged_at, b.exposure_acknowledged_by \
          FROM bots b WHERE b.status = 'KILLED' ORDER BY b.id",
     )
     .fetch_all(pool)
     .await
+}
+
+/// Records an admin's acknowledgement of a KILLED bot's exposure; `None` when the bot is not
+/// KILLED (or does not exist).
+pub async fn acknowledge_exposure(
+    pool: &PgPool,
+    id: Uuid,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE bots SET exposure_acknowledged_at = $3, exposure_acknowledged_by = $2 \
+         WHERE id = $1 AND status = 'KILLED' RETURNING *",
+    )
+    .bind(id)
+    .bind(by)
+    .bind(at)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Forgets an exposure acknowledgement (a new kill, a re-arm: the next exposure is SEV-1).
+pub async fn clear_exposure_ack(pool: &PgPool, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE bots SET exposure_acknowledged_at = NULL, exposure_acknowledged_by = NULL \
+         WHERE id = ANY($1) AND exposure_acknowledged_at IS NOT NULL",
+    )
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Marks every given bot KILLED.

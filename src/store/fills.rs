@@ -116,7 +116,7 @@ pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Err
     .execute(&mut *tx)
     .await?;
     let trade_id = book_trade(&mut tx, &b).await?;
-    positions::upsert(&mut tx, b.order.bot_id, b.after, b.filled_at).await?;
+    positions::upsert(&mut tx, b.order.bot_id, b.after, b.order.stage, b.filled_at).await?;
     if let Some(trace) = b.order.decision_trace_id {
         sqlx::query("UPDATE decision_traces SET trade_log_id = $2 WHERE id = $1")
             .bind(trace)

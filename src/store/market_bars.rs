@@ -118,6 +118,26 @@ pub async fn latest(pool: &PgPool, symbol: &str) -> Result<Option<LatestBar>, sq
     row.map(LatestBar::try_from).transpose()
 }
 
+/// The newest stored bar of one symbol and timeframe that opened at or before `at` (any
+/// provider or contract): the price a flatten without a runner fills against.
+pub async fn latest_at(
+    pool: &PgPool,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    at: DateTime<Utc>,
+) -> Result<Option<LatestBar>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT provider_id, timeframe, ts, open, high, low, close, volume FROM market_bars \
+         WHERE symbol = $1 AND timeframe = $2 AND ts <= $3 ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(symbol)
+    .bind(timeframe)
+    .bind(at)
+    .fetch_optional(pool)
+    .await?;
+    row.map(LatestBar::try_from).transpose()
+}
+
 /// One stored bar with its source and contract (the API's view).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredBar {

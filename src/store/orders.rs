@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::bot_leases::Fence;
+use super::bot_leases::{Fence, Guard};
 
 use crate::domain::{
     execution::{OrderStatus, OrderType},
@@ -104,18 +104,66 @@ pub async fn insert_once(
     Ok((existing, false))
 }
 
-/// Cancels every working order (kill switch). Returns the ids cancelled.
-pub async fn cancel_all_working(
+/// [`insert_once`] in a transaction fenced by the node's lease on the order's bot.
+pub async fn insert_fenced(
     pool: &PgPool,
+    fence: &Fence,
+    o: NewOrder,
+    now: DateTime<Utc>,
+) -> Result<(Order, bool), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, o.bot_id, fence).await?;
+    let done = insert_once(&mut tx, o, now).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// An order [`cancel_working_of`] cancelled.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct CancelledOrder {
+    pub id: Uuid,
+    pub stage: Stage,
+    pub side: Side,
+    pub quantity: i32,
+    pub idempotency_key: String,
+}
+
+/// Cancels the guarded bot's working orders (every stage, or LIVE only) in one transaction
+/// that checks the guard first (a stale fence, or a node owning the bot, is refused:
+/// `STALE_LEASE`). Returns what it cancelled, oldest first.
+pub async fn cancel_working_of(
+    pool: &PgPool,
+    guard: Guard<'_>,
+    live_only: bool,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE orders SET status = 'CANCELLED', reject_reason = $1, updated_at = $2 \
-         WHERE status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') RETURNING id",
+) -> Result<Vec<CancelledOrder>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check_guard(&mut tx, guard).await?;
+    let mut done: Vec<CancelledOrder> = sqlx::query_as(
+        "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
+         WHERE bot_id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') \
+           AND (NOT $4 OR stage = 'LIVE') \
+         RETURNING id, stage, side, quantity, idempotency_key",
     )
+    .bind(guard.bot_id())
     .bind(reason)
     .bind(now)
+    .bind(live_only)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    done.sort_by_key(|o| o.id);
+    Ok(done)
+}
+
+/// Bots holding a working order (every stage, or LIVE only): what a sweep must reach.
+pub async fn bots_with_working(pool: &PgPool, live_only: bool) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT bot_id FROM orders WHERE status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') \
+         AND (NOT $1 OR stage = 'LIVE') ORDER BY bot_id",
+    )
+    .bind(live_only)
     .fetch_all(pool)
     .await
 }

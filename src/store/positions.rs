@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{instruments::Symbol, positions::Position};
+use crate::domain::{instruments::Symbol, positions::Position, risk::Stage};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct PositionRow {
@@ -22,19 +22,24 @@ pub struct PositionRow {
     #[schema(value_type = String)]
     pub realized_pnl: Decimal,
     pub updated_at: DateTime<Utc>,
+    /// The stage of the fills behind it: PAPER (simulated), SHADOW (hypothetical, never sent),
+    /// LIVE; `null` for a row older than the SHADOW book.
+    pub stage: Option<Stage>,
 }
 
 pub(super) async fn upsert(
     conn: &mut PgConnection,
     bot_id: Uuid,
     p: &Position,
+    stage: Stage,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO positions (bot_id, symbol, quantity, average_price, realized_pnl, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bot_id, symbol) DO UPDATE SET \
+        "INSERT INTO positions (bot_id, symbol, quantity, average_price, realized_pnl, updated_at, stage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot_id, symbol) DO UPDATE SET \
          quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, \
-         realized_pnl = EXCLUDED.realized_pnl, updated_at = EXCLUDED.updated_at",
+         realized_pnl = EXCLUDED.realized_pnl, updated_at = EXCLUDED.updated_at, \
+         stage = EXCLUDED.stage",
     )
     .bind(bot_id)
     .bind(p.symbol)
@@ -42,6 +47,7 @@ pub(super) async fn upsert(
     .bind((p.quantity != 0).then_some(p.avg_price))
     .bind(p.realized_pnl)
     .bind(now)
+    .bind(stage)
     .execute(conn)
     .await?;
     Ok(())

@@ -322,7 +322,10 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
     assert_eq!(entry["actor"], ADMIN_EMAIL);
     assert_eq!(entry["outcome"], "SUCCESS");
     assert_eq!(entry["trace_id"], trace.as_str());
-    assert_eq!(entry["metadata"], json!({ "from": false, "to": true }));
+    assert_eq!(
+        entry["metadata"],
+        json!({ "from": false, "to": true, "cancelled_orders": 0 })
+    );
     let (status, _) = app.as_user(&operator).audit_log("").await;
     assert_eq!(status, 403);
     let event: String = sqlx::query_scalar(

@@ -24,6 +24,7 @@ mod hygiene;
 mod integrations;
 mod integrations_verify;
 mod job_workers;
+mod kill_exposure;
 mod ledger;
 mod llm;
 mod market_data;

@@ -87,7 +87,7 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
     rt.kill(bot, "daily loss 1650.00 USD breached the 1500.00 USD limit");
     // At once (exposure not yet known), then from the database snapshot.
     let (body, message) = until("the position in the status", async || {
-        let (body, m) = until_blocker(&app, "BOT_KILLED", "SEV-1").await;
+        let (body, m) = until_blocker(&app, "KILLED_WITH_EXPOSURE", "SEV-1").await;
         m.contains("contract(s)").then_some((body, m))
     })
     .await;
@@ -101,7 +101,7 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
     set_position(&pool, bot, 0).await;
     let order = working_order(&pool, bot, "tp1-killed-working", Side::Sell, 1).await;
     let (body, message) = until("the working order in the status", async || {
-        let (body, m) = until_blocker(&app, "BOT_KILLED", "SEV-1").await;
+        let (body, m) = until_blocker(&app, "KILLED_WITH_EXPOSURE", "SEV-1").await;
         m.contains("1 working order(s)").then_some((body, m))
     })
     .await;
@@ -121,7 +121,7 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
     assert!(
         !list
             .iter()
-            .any(|(c, s, _)| c == "BOT_KILLED" && s == "SEV-1"),
+            .any(|(c, s, _)| (c == "BOT_KILLED" || c == "KILLED_WITH_EXPOSURE") && s == "SEV-1"),
         "{list:?}"
     );
 

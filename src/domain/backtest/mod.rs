@@ -184,6 +184,7 @@ fn drive(
         let effects = engine.handle(Event::Clock(Tick {
             now,
             tier: spec.tier,
+            trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
         }));

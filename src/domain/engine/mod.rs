@@ -3,7 +3,7 @@
 //! effects out. The bot runner (PAPER, SHADOW, LIVE) and the backtester drive this same type;
 //! only the clock, the bar source and what they do with the effects differ.
 //!
-//! Protocol, per bar: feed the bars read (`Event::Bar`; a working PAPER order fills at the open
+//! Protocol, per bar: feed the bars read (`Event::Bar`; a working order fills at the open
 //! of the bar after its decision bar → `Effect::Fill`, which the driver books and reports back
 //! with `Event::Fill`), then `Event::Clock` at the bar boundary: one evaluation ending in exactly
 //! one `Effect::Decision` (the driver places its order and reports back with
@@ -66,14 +66,16 @@ pub struct WorkingOrder {
 pub struct Tick {
     pub now: DateTime<Utc>,
     pub tier: AutonomyTier,
+    /// The global trading switch at this instant (mirrored, never read from the database).
+    pub trading_switch_on: bool,
     pub kill_switch_active: bool,
     pub breaker_open: bool,
 }
 
 #[derive(Debug, Clone)]
 pub enum OrderUpdate {
-    /// The decision's order was placed; `working` when it awaits its fill (PAPER), `None`
-    /// when it was only recorded (SHADOW).
+    /// The decision's order was placed; `working` when it awaits its (simulated or
+    /// hypothetical) fill, `None` when nothing will fill it.
     Placed { working: Option<WorkingOrder> },
     /// An order with the decision's idempotency key already existed (a restarted runner
     /// re-derived a decision it had acted on): nothing new was placed.
@@ -262,8 +264,10 @@ impl Engine {
             bar_ts: order.decision_bar_at.unwrap_or(next.ts_open),
             idempotency_key: order.idempotency_key.clone(),
         };
+        // The execution adapter decides how this stage's order fills (PAPER, and SHADOW's
+        // hypothetical book, at this bar's open); the engine never asks which stage it is.
         let executed = execute(
-            Stage::Paper,
+            self.s.stage,
             &intent,
             Some(next),
             &self.s.spec,
@@ -280,7 +284,7 @@ impl Engine {
                 return;
             }
             Ok(ExecutionOutcome::NoFill { reason, .. }) => format!("no fill: {reason}"),
-            Ok(other) => format!("unexpected PAPER execution outcome {other:?}"),
+            Ok(other) => format!("unexpected execution outcome {other:?}"),
             Err(e) => e.to_string(),
         };
         out.push(Effect::Cancel {
@@ -398,6 +402,7 @@ impl Engine {
             stage: s.stage,
             tier: tick.tier,
             is_trading_enabled: s.is_trading_enabled,
+            trading_switch_on: tick.trading_switch_on,
             kill_switch_active: tick.kill_switch_active,
             breaker_open: tick.breaker_open,
             last_data_at: bars.last().map(|b| b.ts_open + s.timeframe.duration()),

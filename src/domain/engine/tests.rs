@@ -4,6 +4,7 @@
 use super::book::{Book, Folding};
 use super::*;
 use crate::domain::bars::test_support::bars_from_closes;
+use crate::domain::evaluation::DecisionType;
 use crate::domain::instruments::Symbol;
 use crate::domain::strategy_config::{CrossoverParams, MovingAverage};
 use chrono::{Duration, TimeZone};
@@ -45,6 +46,7 @@ fn tick(now: DateTime<Utc>) -> Event {
     Event::Clock(Tick {
         now,
         tier: AutonomyTier::FullAutonomy,
+        trading_switch_on: true,
         kill_switch_active: false,
         breaker_open: false,
     })
@@ -263,4 +265,80 @@ fn identical_suppressions_fold_until_a_decision() {
         step(&mut e, &next).1.as_slice(),
         [Effect::NoTrade { folded: false, .. }]
     ));
+}
+
+/// Drives `e` over `bars` as a runner does: a decision is placed (working while its execution
+/// awaits the next bar), a fill is booked and reported back. Returns the decisions' types and
+/// sides in order, and the position at the end.
+fn drive(e: &mut Engine, bars: &[Bar]) -> (Vec<(DecisionType, Side)>, i64) {
+    let mut decisions = Vec::new();
+    let mut next_id = 100u128;
+    let mut queue: std::collections::VecDeque<Effect> = Default::default();
+    let events = bars.iter().flat_map(|b| {
+        [
+            Event::Bar(b.clone()),
+            tick(b.ts_open + Duration::minutes(1)),
+        ]
+    });
+    for event in events {
+        // A bar's fill is booked and reported back before the boundary is evaluated.
+        queue.extend(e.handle(event));
+        while let Some(fx) = queue.pop_front() {
+            match fx {
+                Effect::Decision(d) => {
+                    decisions.push((d.decision_type, d.order.side));
+                    next_id += 1;
+                    let working =
+                        (d.execution == ExecutionOutcome::AwaitingNextBar).then(|| WorkingOrder {
+                            id: Uuid::from_u128(next_id),
+                            side: d.order.side,
+                            quantity: d.order.quantity,
+                            decision_bar_at: Some(d.order.bar_ts),
+                            reference_price: Some(d.order.reference_price),
+                            idempotency_key: d.order.idempotency_key.clone(),
+                        });
+                    queue.extend(e.handle(Event::OrderUpdate(OrderUpdate::Placed { working })));
+                }
+                Effect::Fill { fill, .. } => {
+                    queue.extend(e.handle(Event::Fill(fill)));
+                }
+                _ => {}
+            }
+        }
+    }
+    (decisions, e.position().quantity)
+}
+
+#[test]
+fn a_shadow_bot_books_hypothetical_fills_so_a_held_signal_enters_once_and_exits_once() {
+    // Up, a long hold (the signal stays long for many bars), then down.
+    let mut c: Vec<i64> = vec![5000, 5000, 5000, 5000];
+    c.extend((1..=12).map(|i| 5000 + i));
+    c.extend((1..=8).map(|i| 5012 - 2 * i));
+    let bars = closes(&c);
+    let run = |stage| {
+        let mut s = settings();
+        s.stage = stage;
+        let mut e = Engine::new(s, Arc::new(HolidayCalendar::cme_equity_fixture()));
+        drive(&mut e, &bars)
+    };
+    let (shadow, shadow_position) = run(Stage::Shadow);
+    let (paper, paper_position) = run(Stage::Paper);
+    // One engine: SHADOW decides exactly as PAPER does, from its own hypothetical book.
+    assert_eq!(shadow, paper);
+    assert_eq!(shadow_position, paper_position);
+    let entries_before_exit = shadow
+        .iter()
+        .take_while(|(k, _)| *k != DecisionType::Exit)
+        .filter(|(k, _)| *k == DecisionType::Entry)
+        .count();
+    assert_eq!(entries_before_exit, 1, "{shadow:?}");
+    assert_eq!(
+        shadow[..2],
+        [
+            (DecisionType::Entry, Side::Buy),
+            (DecisionType::Exit, Side::Sell)
+        ],
+        "{shadow:?}"
+    );
 }

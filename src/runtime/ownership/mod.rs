@@ -358,6 +358,60 @@ impl Ownership {
         }
     }
 
+    /// Takes the bot's lease with a NEW epoch (bumped in place when this node holds it, else
+    /// acquired like [`Ownership::acquire`]): every write still carrying an older epoch (a
+    /// runner being killed, on this node or another) is refused from now on. What a kill
+    /// writes its cancels and flatten with. Refused while another node holds an unexpired lease.
+    pub async fn refence(&self, bot_id: Uuid) -> Result<Fence, AcquireError> {
+        let _one = self.acquiring.lock().await;
+        let now = self.clock.now();
+        let started = Instant::now();
+        let held = self.held().get(&bot_id).copied();
+        if held.is_some() {
+            match bot_leases::bump(&self.pool, bot_id, &self.name, now, now + self.ttl()).await? {
+                Some(epoch) => {
+                    if let Some(h) = self.held().get_mut(&bot_id) {
+                        h.epoch = epoch;
+                        h.acquired = started;
+                    }
+                    return Ok(self.fence_of(bot_id, epoch));
+                }
+                // Lost meanwhile (taken over): forget it and acquire like anyone.
+                None => {
+                    self.held().remove(&bot_id);
+                }
+            }
+        }
+        match bot_leases::acquire(&self.pool, bot_id, &self.name, now, now + self.ttl()).await? {
+            Some(epoch) => {
+                self.held().insert(
+                    bot_id,
+                    Held {
+                        epoch,
+                        acquired: started,
+                        seen_live: false,
+                    },
+                );
+                Ok(self.fence_of(bot_id, epoch))
+            }
+            None => {
+                let (node, expires_at) = bot_leases::holder(&self.pool, bot_id)
+                    .await?
+                    .unwrap_or_else(|| ("unknown".into(), now));
+                Err(AcquireError::HeldElsewhere {
+                    bot_id,
+                    node,
+                    expires_at,
+                })
+            }
+        }
+    }
+
+    /// Whether this node holds the bot's lease now.
+    pub fn holds(&self, bot_id: Uuid) -> bool {
+        self.held().contains_key(&bot_id)
+    }
+
     /// Lets the bot's lease go (stop, kill, a refused start). Nothing when not held here.
     pub async fn release(&self, bot_id: Uuid) {
         let Some(h) = self.held().remove(&bot_id) else {
@@ -455,6 +509,11 @@ impl Ownership {
                 return;
             }
         };
+        // The global trading switch as the database holds it (flipped through any node).
+        match crate::store::settings::get(&self.pool).await {
+            Ok(s) => handle.apply_trading_switch(&s),
+            Err(err) => tracing::warn!(error = %err, "could not read the trading switch"),
+        }
         // What this round judges: a lease acquired (or re-acquired) while it runs is not in
         // this snapshot and waits for the next round, never mistaken for a lost one.
         let snapshot: HashMap<Uuid, i64> = self.held().iter().map(|(b, h)| (*b, h.epoch)).collect();

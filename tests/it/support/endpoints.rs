@@ -141,6 +141,15 @@ impl TestApp {
             .await
     }
 
+    pub async fn acknowledge_exposure(&self, id: impl Display) -> Reply {
+        self.call(
+            "POST",
+            &format!("/api/bots/{id}/acknowledge-exposure"),
+            None,
+        )
+        .await
+    }
+
     pub async fn rearm_bot(&self, id: impl Display) -> Reply {
         self.call("POST", &format!("/api/bots/{id}/rearm"), None)
             .await

@@ -385,6 +385,26 @@ export interface paths {
         patch: operations["patch_bot"];
         trace?: never;
     };
+    "/api/bots/{id}/acknowledge-exposure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledges a KILLED bot's exposure (a position or orders left on purpose): the system
+         *     status shows it as SEV-2 instead of SEV-1 until it is flat, killed again or re-armed.
+         */
+        post: operations["acknowledge_exposure"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}/autonomy-score": {
         parameters: {
             query?: never;
@@ -468,7 +488,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Kills the bot: stops its runner and latches KILLED until an admin re-arms it. */
+        /**
+         * Kills the bot: stops its runner, latches KILLED until an admin re-arms it, cancels its
+         *     working orders and, with `flatten`, closes its position. A KILLED bot may be killed again
+         *     (e.g. with `flatten`) to remove what it still holds.
+         */
         post: operations["kill_bot"];
         delete?: never;
         options?: never;
@@ -1595,6 +1619,16 @@ export interface components {
             message: string;
             severity: string;
         };
+        /** @description An order [`cancel_working_of`] cancelled. */
+        CancelledOrder: {
+            /** Format: uuid */
+            id: string;
+            idempotency_key: string;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
+            stage: components["schemas"]["Stage"];
+        };
         Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
         };
@@ -1919,6 +1953,17 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_KillResult: {
+            bot: components["schemas"]["Bot"];
+            /** @description What removing the bot's risk did: orders cancelled, the flatten, the position left. */
+            removal: components["schemas"]["Removal"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_KillSwitchBody: {
             /** @description Working orders cancelled by this activation (empty otherwise). */
             cancelled_order_ids: string[];
@@ -1984,11 +2029,6 @@ export interface components {
              * @description Until when the last 2FA step-up counts (null: none, or expired).
              */
             step_up_valid_until?: string | null;
-            /**
-             * @description True for an admin or operator without 2FA outside any grace: every request but 2FA
-             *     enrollment, `me` and logout answers `TWO_FACTOR_REQUIRED` until they enroll.
-             */
-            two_factor_enrollment_required: boolean;
             user: components["schemas"]["UserView"];
         } & {
             /** @description Always true here. */
@@ -2806,7 +2846,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -2854,6 +2894,39 @@ export interface components {
              * @description Ticks against every fill (default 1, at most 100).
              */
             slippage_ticks?: number | null;
+        };
+        /** @description How the position was closed (or why not). */
+        Flatten: {
+            /** @enum {string} */
+            status: "FLAT";
+        } | {
+            /**
+             * Format: date-time
+             * @description The stored bar it was priced on: its start and close.
+             */
+            bar_at: string;
+            bar_close: string;
+            /** Format: uuid */
+            fill_id?: string | null;
+            /** Format: uuid */
+            order_id: string;
+            price: string;
+            provider_id: string;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
+            /** @enum {string} */
+            status: "FILLED";
+        } | {
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
+            /** @enum {string} */
+            status: "BROKER_PENDING";
+        } | {
+            message: string;
+            /** @enum {string} */
+            status: "NOT_DONE";
         };
         Health: {
             /** Format: date-time */
@@ -2937,8 +3010,19 @@ export interface components {
         /** @enum {string} */
         JobStatus: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMEOUT" | "CANCELLED";
         KillBody: {
+            /**
+             * @description Also close the position with a market order (default false). PAPER and SHADOW are
+             *     filled with the PAPER fill model against the newest stored bar; LIVE needs a recent 2FA
+             *     step-up.
+             */
+            flatten?: boolean;
             /** @description Why (recorded with the latch). */
             reason?: string | null;
+        };
+        KillResult: {
+            bot: components["schemas"]["Bot"];
+            /** @description What removing the bot's risk did: orders cancelled, the flatten, the position left. */
+            removal: components["schemas"]["Removal"];
         };
         /** @description The global kill switch (latching: stays active until explicitly released). */
         KillSwitch: {
@@ -3046,11 +3130,6 @@ export interface components {
              * @description Until when the last 2FA step-up counts (null: none, or expired).
              */
             step_up_valid_until?: string | null;
-            /**
-             * @description True for an admin or operator without 2FA outside any grace: every request but 2FA
-             *     enrollment, `me` and logout answers `TWO_FACTOR_REQUIRED` until they enroll.
-             */
-            two_factor_enrollment_required: boolean;
             user: components["schemas"]["UserView"];
         };
         /** @description One provider × model: its generation calls in the window. */
@@ -3221,7 +3300,7 @@ export interface components {
             updated_at: string;
         };
         /**
-         * @description Where an order stands: SHADOW orders are RECORDED, PAPER orders WORKING until filled or cancelled.
+         * @description Where an order stands: PAPER and SHADOW orders are WORKING until filled (SHADOW hypothetically, never sent) or cancelled; RECORDED is what SHADOW orders were before the SHADOW book.
          * @enum {string}
          */
         OrderStatus: "NEW" | "RECORDED" | "WORKING" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
@@ -3266,6 +3345,7 @@ export interface components {
             quantity: number;
             /** @description Gross realized PnL, USD. */
             realized_pnl: string;
+            stage?: components["schemas"]["Stage"] | null;
             symbol: components["schemas"]["Symbol"];
             /** Format: date-time */
             updated_at: string;
@@ -3451,6 +3531,27 @@ export interface components {
             /** @description `current` when every migration is applied. */
             migrations: string;
             ready: boolean;
+        };
+        /** @description What [`remove_risk`] did, and the exposure it left. */
+        Removal: {
+            /** Format: uuid */
+            bot_id: string;
+            /** @description LIVE orders among them whose cancel at the broker is still to be sent. */
+            broker_cancels_pending: string[];
+            /** @description Working orders cancelled in the ledger, oldest first. */
+            cancelled: components["schemas"]["CancelledOrder"][];
+            flatten?: components["schemas"]["Flatten"] | null;
+            /**
+             * @description Why nothing was written (another node holds the bot, no runtime in this process, a
+             *     newer kill took over).
+             */
+            not_done?: string | null;
+            /**
+             * Format: int64
+             * @description Signed contracts still held (from the bot's fills); `null` when nothing could be done.
+             */
+            position_after?: number | null;
+            source: components["schemas"]["Source"];
         };
         RevokedBody: {
             revoked: boolean;
@@ -3657,6 +3758,11 @@ export interface components {
          * @enum {string}
          */
         Side: "BUY" | "SELL";
+        /**
+         * @description Who asked for the removal.
+         * @enum {string}
+         */
+        Source: "OPERATOR" | "KILL_SWITCH" | "RUNTIME_KILL" | "TRADING_OFF";
         /** @description What was spent in one UTC day. `unpriced_calls` counts calls whose cost is unknown. */
         Spend: {
             cost: string;
@@ -5619,6 +5725,81 @@ export interface operations {
             };
         };
     };
+    acknowledge_exposure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BotBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_STATE_TRANSITION`: the bot is not KILLED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     get_score: {
         parameters: {
             query?: never;
@@ -6096,10 +6277,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_BotBody"];
+                    "application/json": components["schemas"]["Envelope_KillResult"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            /** @description `TWO_FACTOR_REQUIRED`: kill and flatten of a LIVE bot without a recent step-up */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6119,6 +6300,15 @@ export interface operations {
             };
             /** @description `BOT_NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: e.g. `flatten` not a boolean */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9441,7 +9631,19 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
+    status: unknown;
+}>["status"]> = ["FLAT"];
+export const flattenOneOf1StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
+    status: unknown;
+}>["status"]> = ["FILLED"];
+export const flattenOneOf2StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
+    status: unknown;
+}>["status"]> = ["BROKER_PENDING"];
+export const flattenOneOf3StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
+    status: unknown;
+}>["status"]> = ["NOT_DONE"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
 export const liveHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveHealth"]> = ["CONNECTED", "DEGRADED", "FAILING", "UNKNOWN", "NOT_CONFIGURED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
@@ -9452,6 +9654,7 @@ export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["sch
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "operator", "admin"];
 export const severityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Severity"]> = ["SEV-1", "SEV-2", "SEV-3", "INFO"];
 export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Side"]> = ["BUY", "SELL"];
+export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
 export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
 export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemState"]> = ["OK", "DEGRADED", "BLOCKED"];

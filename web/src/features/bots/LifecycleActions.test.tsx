@@ -42,7 +42,7 @@ const CASES: Case[] = [
   { action: "Start", path: "start", bot: { status: "STOPPED" }, title: "Start bot", consequence: /Runs safe start for PAPER.*connected market-data provider/, confirm: "Start" },
   { action: "Stop", path: "stop", bot: { status: "RUNNING" }, title: "Stop bot", consequence: /flattens nothing and cancels nothing/, confirm: "Stop" },
   { action: "Restart", path: "restart", bot: { status: "RUNNING" }, title: "Restart bot", consequence: /if a gate fails, the running runner is left alone/, confirm: "Restart" },
-  { action: "Kill", path: "kill", bot: { status: "RUNNING" }, title: "Kill bot", consequence: /It flattens nothing.*cannot start or restart until an admin re-arms it/s, confirm: "Kill", body: { reason: "runaway orders" } },
+  { action: "Kill", path: "kill", bot: { status: "RUNNING" }, title: "Kill bot", consequence: /It cancels every working order of the bot; it flattens nothing.*cannot start or restart until an admin re-arms it/s, confirm: "Kill", body: { reason: "runaway orders" } },
   { action: "Re-arm", path: "rearm", bot: { status: "KILLED" }, title: "Re-arm bot", consequence: /Clears the KILLED latch.*does not start the bot/s, confirm: "Re-arm" },
   { action: "Promote", path: "promote", bot: { status: "STOPPED", stage: "PAPER" }, title: "Promote to SHADOW", consequence: /PAPER → SHADOW.*autonomy tier LIMITED_AUTONOMY or higher/s, confirm: "Promote", body: { to_stage: "SHADOW" } },
 ];

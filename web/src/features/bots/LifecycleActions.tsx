@@ -54,7 +54,7 @@ function Consequences({ action, bot, toStage }: { action: LifecycleAction; bot: 
     case "kill":
       lines.push(
         <>Halts the runner at once (without waiting for a graceful stop) and latches the bot KILLED, recorded with the reason below and a SEV-1 BOT_KILLED event.</>,
-        <>It flattens nothing: the open position and any working order stay as booked.</>,
+        <>It cancels every working order of the bot; it flattens nothing: the open position stays as booked, and a KILLED bot that holds one blocks the system (SEV-1 KILLED_WITH_EXPOSURE) until it is flat or acknowledged.</>,
         <>The bot cannot start or restart until an admin re-arms it.</>,
       );
       break;

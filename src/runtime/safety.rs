@@ -1,0 +1,600 @@
+//! Removing a bot's risk: the ONE path every kill and every "trading off" takes (issue 17 part
+//! 5). A safety action is judged by the exposure it leaves, not the status it sets.
+//!
+//! [`remove_risk`] cancels the bot's working orders (PAPER and SHADOW in the ledger; LIVE in the
+//! ledger with the broker leg recorded as pending — the broker adapter plugs in here, see
+//! [`broker_cancel`]), optionally closes the position ("kill and flatten"), and records one
+//! system event naming what it cancelled and what exposure is left. Every write carries a fence
+//! on the bot's lease (`store::bot_leases::Fence`, checked by `tp_fence` in its transaction):
+//!
+//! - a kill takes the lease with a NEW epoch ([`Ownership::refence`]): a runner still finishing
+//!   an evaluation (on this node or a partitioned one) can no longer place or fill anything.
+//!   When another node holds the bot, the kill waits (up to the lease TTL) for that node to let
+//!   it go — it does at its next renewal, seeing the bot KILLED. The lease is released after.
+//! - turning trading off keeps the owner's current epoch (the bot keeps running; its LIVE flow
+//!   is gated at its next evaluation) and cancels LIVE orders only.
+//! - a process without a runtime (no node, so no lease) may only cancel, and only while no node
+//!   holds an unexpired lease on the bot (`Guard::Unowned`, checked in the cancel's
+//!   transaction); it never flattens.
+//!
+//! Flatten without a runner: the market order is filled with the PAPER fill model against the
+//! newest stored bar of the bot's symbol and timeframe (`market_bars`, bar start at or before
+//! now): the bar's CLOSE (the best proxy for the next open the runner would have filled at)
+//! moved `slippage_ticks` against the order, commission per contract, filled at the runtime
+//! clock's now. It is booked through the ledger (order, fill, trade, position) under one
+//! idempotency key derived from the bot and the fills it closes, so a retried kill never
+//! doubles it. No stored bar → not flattened (`NOT_DONE`), never a made-up price. A LIVE
+//! position is never simulated: its flatten is `BROKER_PENDING` until the broker adapter sends
+//! it (the API already demands a 2FA step-up for it).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::sync::mpsc::UnboundedReceiver;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::RuntimeHandle;
+use super::lifecycle::record_event;
+use super::ownership::AcquireError;
+use crate::domain::{
+    execution::{OrderStatus, OrderType, paper_fill_price},
+    positions::Position,
+    risk::Stage,
+    side::Side,
+};
+use crate::store::{
+    bot_leases::{self, Fence, Guard},
+    bots::{self, Bot},
+    fills, market_bars,
+    orders::{self, CancelledOrder, NewOrder},
+    settings::{self, Settings},
+    system_events::{NewSystemEvent, Severity},
+};
+
+/// Who asked for the removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Source {
+    /// An operator's `POST /api/bots/{id}/kill`.
+    Operator,
+    /// The global kill switch.
+    KillSwitch,
+    /// A kill the runtime decided (risk kill trigger, stuck runner, a LIVE bot's breaker).
+    RuntimeKill,
+    /// The global trading switch or the bot's own switch turned off: LIVE orders only.
+    TradingOff,
+}
+
+impl Source {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Operator => "OPERATOR",
+            Source::KillSwitch => "KILL_SWITCH",
+            Source::RuntimeKill => "RUNTIME_KILL",
+            Source::TradingOff => "TRADING_OFF",
+        }
+    }
+
+    /// Kills fence the old epoch off; trading off leaves the running bot its lease.
+    const fn is_kill(self) -> bool {
+        !matches!(self, Source::TradingOff)
+    }
+}
+
+/// What to remove.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub bot_id: Uuid,
+    pub source: Source,
+    /// Why (recorded on each cancelled order and in the event).
+    pub reason: String,
+    /// Who (an operator's email, or `runtime`).
+    pub by: String,
+    /// Also close the position with a market order.
+    pub flatten: bool,
+}
+
+/// How the position was closed (or why not).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Flatten {
+    /// Nothing held: nothing to close.
+    Flat,
+    /// Closed by a market order booked in the ledger (`fill_id` null: a retry found it booked).
+    Filled {
+        order_id: Uuid,
+        fill_id: Option<Uuid>,
+        side: Side,
+        quantity: u32,
+        #[schema(value_type = String)]
+        price: Decimal,
+        /// The stored bar it was priced on: its start and close.
+        bar_at: DateTime<Utc>,
+        #[schema(value_type = String)]
+        bar_close: Decimal,
+        provider_id: String,
+    },
+    /// LIVE: the closing order must go to the broker, which is not connected here yet.
+    BrokerPending { side: Side, quantity: u32 },
+    /// Not closed: no stored bar of the symbol and timeframe to price it, or no runtime in this
+    /// process to book it under the bot's lease.
+    NotDone { message: String },
+}
+
+/// What [`remove_risk`] did, and the exposure it left.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Removal {
+    pub bot_id: Uuid,
+    pub source: Source,
+    /// Working orders cancelled in the ledger, oldest first.
+    pub cancelled: Vec<CancelledOrder>,
+    /// LIVE orders among them whose cancel at the broker is still to be sent.
+    pub broker_cancels_pending: Vec<Uuid>,
+    /// Present when a flatten was asked for.
+    pub flatten: Option<Flatten>,
+    /// Signed contracts still held (from the bot's fills); `null` when nothing could be done.
+    pub position_after: Option<i64>,
+    /// Why nothing was written (another node holds the bot, no runtime in this process, a
+    /// newer kill took over).
+    pub not_done: Option<String>,
+}
+
+impl Removal {
+    fn new(bot_id: Uuid, source: Source) -> Self {
+        Removal {
+            bot_id,
+            source,
+            cancelled: Vec::new(),
+            broker_cancels_pending: Vec::new(),
+            flatten: None,
+            position_after: None,
+            not_done: None,
+        }
+    }
+
+    /// Whether the bot may still hold risk after this removal (or it is unknown).
+    pub fn exposure_left(&self) -> bool {
+        self.not_done.is_some()
+            || self.position_after.is_none_or(|q| q != 0)
+            || !self.broker_cancels_pending.is_empty()
+    }
+}
+
+/// The broker leg of a cancelled order: the seam the broker adapter plugs into. PAPER and
+/// SHADOW orders never left the ledger (done); a LIVE order's cancel must reach the broker,
+/// which is not connected here yet, so it stays pending (named in the removal's event).
+pub fn broker_cancel(order: &CancelledOrder) -> BrokerLeg {
+    match order.stage {
+        Stage::Live => BrokerLeg::Pending,
+        Stage::Lab | Stage::Paper | Stage::Shadow => BrokerLeg::NotNeeded,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerLeg {
+    NotNeeded,
+    Pending,
+}
+
+/// What a removal writes under.
+enum Allowed {
+    /// This node's lease (a fence), and whether to let it go after.
+    Lease { fence: Fence, release: bool },
+    /// A process without a runtime holds no lease: it may cancel only while no node owns the
+    /// bot (checked in the cancel's transaction); it never flattens.
+    Unowned,
+}
+
+/// A kill: a new epoch (waiting up to the lease TTL for another node to let the bot go).
+/// Trading off: the current epoch (or a new one when nobody holds the bot).
+async fn fence_for(rt: &RuntimeHandle, bot_id: Uuid, kill: bool) -> Result<Allowed, String> {
+    let Some(node) = rt.ownership() else {
+        return Ok(Allowed::Unowned);
+    };
+    let deadline = Instant::now() + rt.lease_ttl() + Duration::from_secs(1);
+    loop {
+        let held_here = node.holds(bot_id);
+        let got = if kill {
+            node.refence(bot_id).await
+        } else {
+            node.acquire(bot_id).await
+        };
+        match got {
+            Ok(fence) => {
+                return Ok(Allowed::Lease {
+                    fence,
+                    release: kill || !held_here,
+                });
+            }
+            Err(AcquireError::Db(e)) => return Err(format!("database: {e}")),
+            Err(AcquireError::HeldElsewhere {
+                node: other,
+                expires_at,
+                ..
+            }) => {
+                if !kill || Instant::now() >= deadline {
+                    return Err(format!(
+                        "node {other} holds the bot's lease (until {expires_at}); act on that node"
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Removes the bot's risk (module docs). Never fails on what it cannot do: that is named in
+/// [`Removal::not_done`] and in a SEV-1 event; only a database error is returned.
+pub async fn remove_risk(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    req: Request,
+) -> Result<Removal, sqlx::Error> {
+    let mut removal = Removal::new(req.bot_id, req.source);
+    let Some(bot) = bots::get(pool, req.bot_id).await? else {
+        removal.not_done = Some("the bot does not exist".into());
+        return Ok(removal);
+    };
+    let kill = req.source.is_kill();
+    match fence_for(rt, bot.id, kill).await {
+        Err(why) => removal.not_done = Some(why),
+        Ok(allowed) => {
+            let acted = act(rt, pool, &bot, &allowed, &req, &mut removal).await;
+            if let Allowed::Lease { release: true, .. } = allowed {
+                if kill {
+                    // The row says KILLED before the lease goes: no node may take it over.
+                    let _turn = rt.status_turn().await;
+                    bots::mark_killed(pool, &[bot.id], rt.clock().now()).await?;
+                }
+                if let Some(node) = rt.ownership() {
+                    node.release(bot.id).await;
+                }
+            }
+            match acted {
+                Ok(()) => {}
+                Err(e) if bot_leases::is_stale(&e) => {
+                    removal.not_done = Some(match allowed {
+                        Allowed::Lease { .. } => {
+                            "a newer kill of this bot took its lease over (it acts instead)".into()
+                        }
+                        Allowed::Unowned => "a node owns the bot: act on that node".into(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    record(rt, pool, &bot, &req, &removal).await;
+    Ok(removal)
+}
+
+async fn act(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: &Bot,
+    allowed: &Allowed,
+    req: &Request,
+    removal: &mut Removal,
+) -> Result<(), sqlx::Error> {
+    let now = rt.clock().now();
+    let why = format!("{}: {}", req.source.as_str(), req.reason);
+    let live_only = req.source == Source::TradingOff;
+    let guard = match allowed {
+        Allowed::Lease { fence, .. } => Guard::Lease(fence),
+        Allowed::Unowned => Guard::Unowned {
+            bot_id: bot.id,
+            now,
+        },
+    };
+    removal.cancelled = orders::cancel_working_of(pool, guard, live_only, &why, now).await?;
+    removal.broker_cancels_pending = removal
+        .cancelled
+        .iter()
+        .filter(|o| broker_cancel(o) == BrokerLeg::Pending)
+        .map(|o| o.id)
+        .collect();
+    let position = position_of(pool, bot).await?;
+    match (req.flatten, allowed) {
+        (true, Allowed::Lease { fence, .. }) => {
+            let (flatten, after) = flatten(rt, pool, bot, fence, &position, now).await?;
+            removal.flatten = Some(flatten);
+            removal.position_after = Some(after);
+        }
+        (true, Allowed::Unowned) => {
+            removal.flatten = Some(if position.position.quantity == 0 {
+                Flatten::Flat
+            } else {
+                Flatten::NotDone {
+                    message: "this process runs no runtime: a flatten is booked under the bot's lease, which only a node can hold".into(),
+                }
+            });
+            removal.position_after = Some(position.position.quantity);
+        }
+        (false, _) => removal.position_after = Some(position.position.quantity),
+    }
+    Ok(())
+}
+
+/// The bot's position as its fills prove it, and how many fills that is (the flatten key).
+struct Held {
+    position: Position,
+    fills: usize,
+}
+
+async fn position_of(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
+    let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
+    let mut position = Position::flat(bot.symbol);
+    for f in &fills {
+        position.apply_fill(
+            f.side,
+            u32::try_from(f.quantity).unwrap_or(0),
+            f.price,
+            f.commission,
+        );
+    }
+    Ok(Held {
+        position,
+        fills: fills.len(),
+    })
+}
+
+/// One key per (bot, ledger state): a retry against the same fills finds the same order.
+pub fn flatten_key(bot_id: Uuid, fills: usize, quantity: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(b"flatten");
+    h.update(bot_id.as_bytes());
+    h.update((fills as u64).to_be_bytes());
+    h.update(quantity.to_be_bytes());
+    format!("tpflat-{}", &hex::encode(h.finalize())[..32])
+}
+
+async fn flatten(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: &Bot,
+    fence: &Fence,
+    held: &Held,
+    now: DateTime<Utc>,
+) -> Result<(Flatten, i64), sqlx::Error> {
+    let before = &held.position;
+    if before.quantity == 0 {
+        return Ok((Flatten::Flat, 0));
+    }
+    let side = if before.quantity > 0 {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    let quantity = u32::try_from(before.quantity.unsigned_abs()).unwrap_or(u32::MAX);
+    if bot.stage == Stage::Live {
+        return Ok((Flatten::BrokerPending { side, quantity }, before.quantity));
+    }
+    let Some(latest) = market_bars::latest_at(pool, bot.symbol, bot.timeframe, now).await? else {
+        let message = format!(
+            "no stored {} {} bar at or before {now} to price the closing order",
+            bot.symbol.as_str(),
+            bot.timeframe.as_str()
+        );
+        return Ok((Flatten::NotDone { message }, before.quantity));
+    };
+    let sim = rt.sim_params();
+    let spec = bot.symbol.spec();
+    let price = paper_fill_price(side, latest.bar.close, &spec, &sim);
+    let commission = sim.commission_per_contract * Decimal::from(quantity);
+    let order = NewOrder {
+        bot_id: bot.id,
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: flatten_key(bot.id, held.fills, before.quantity),
+        symbol: bot.symbol,
+        side,
+        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        stage: bot.stage,
+        status: OrderStatus::Working,
+        decision_bar_at: Some(latest.bar.ts_open),
+        reference_price: Some(latest.bar.close),
+    };
+    let (order, _) = orders::insert_fenced(pool, fence, order, now).await?;
+    let filled = |fill_id| Flatten::Filled {
+        order_id: order.id,
+        fill_id,
+        side,
+        quantity,
+        price,
+        bar_at: latest.bar.ts_open,
+        bar_close: latest.bar.close,
+        provider_id: latest.provider_id.clone(),
+    };
+    if order.status == OrderStatus::Filled {
+        return Ok((filled(None), 0));
+    }
+    let mut after = before.clone();
+    let realized = after.apply_fill(side, quantity, price, commission);
+    let booked = fills::book(
+        pool,
+        fills::FillBooking {
+            fence,
+            order: &order,
+            side,
+            quantity,
+            price,
+            commission,
+            filled_at: now,
+            simulated: true,
+            before,
+            after: &after,
+            realized,
+        },
+    )
+    .await?;
+    Ok(match booked {
+        fills::Booked::Filled { fill_id, .. } => (filled(Some(fill_id)), after.quantity),
+        // Cancelled meanwhile (another removal): nothing booked, the position stands.
+        fills::Booked::NotWorking => (
+            filled(None),
+            position_of(pool, bot).await?.position.quantity,
+        ),
+    })
+}
+
+/// One system event per removal: SEV-1 while exposure is left, INFO once the bot is clear.
+async fn record(rt: &RuntimeHandle, pool: &PgPool, bot: &Bot, req: &Request, r: &Removal) {
+    let exposed = r.exposure_left();
+    let severity = if exposed {
+        Severity::Sev1
+    } else {
+        Severity::Info
+    };
+    let mut message = format!(
+        "bot {} ({}): {}: cancelled {} working order(s)",
+        bot.name,
+        bot.id,
+        req.source.as_str(),
+        r.cancelled.len()
+    );
+    if !r.broker_cancels_pending.is_empty() {
+        message.push_str(&format!(
+            ", {} LIVE cancel(s) pending at the broker",
+            r.broker_cancels_pending.len()
+        ));
+    }
+    match &r.flatten {
+        Some(Flatten::Filled {
+            side,
+            quantity,
+            price,
+            ..
+        }) => message.push_str(&format!(
+            "; flattened: {} {quantity} at {price}",
+            side.as_str()
+        )),
+        Some(Flatten::BrokerPending { .. }) => {
+            message.push_str("; LIVE flatten pending at the broker");
+        }
+        Some(Flatten::NotDone { message: m }) => {
+            message.push_str(&format!("; not flattened: {m}"));
+        }
+        Some(Flatten::Flat) | None => {}
+    }
+    match (&r.not_done, r.position_after) {
+        (Some(why), _) => message.push_str(&format!("; NOT DONE: {why}")),
+        (None, Some(q)) if q != 0 => {
+            message.push_str(&format!("; still holds {q} contract(s)"));
+        }
+        _ => message.push_str("; flat"),
+    }
+    let event = NewSystemEvent::new(severity, "BOT_RISK_REMOVED", message)
+        .bot(bot.id)
+        .metadata(json!({
+            "source": req.source, "reason": req.reason, "by": req.by, "flatten_requested": req.flatten,
+            "removal": r,
+        }));
+    record_event(pool, rt.bus(), event, rt.clock().now()).await;
+}
+
+/// Removes the risk of each bot the runtime killed on its own (risk kill triggers, stuck
+/// runners, a LIVE bot's breaker), as [`super::registry::Registry::latch_kill`] reports them.
+pub async fn run_kill_worker(rt: RuntimeHandle, mut kills: UnboundedReceiver<(Uuid, String)>) {
+    while let Some((bot_id, reason)) = kills.recv().await {
+        let Some(pool) = rt.pool() else { return };
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            let req = Request {
+                bot_id,
+                source: Source::RuntimeKill,
+                reason,
+                by: "runtime".into(),
+                flatten: false,
+            };
+            if let Err(err) = remove_risk(&rt, &pool, req).await {
+                tracing::error!(error = %err, bot = %bot_id, "could not remove a killed bot's risk");
+            }
+        });
+    }
+}
+
+/// What turning trading off removed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TradingOff {
+    /// One per bot that had working LIVE orders (empty when cancelling is configured off).
+    pub removals: Vec<Removal>,
+}
+
+/// Trading turned off (globally, or `bot`'s own switch): when configured
+/// (`TRADEPLANE_TRADING_OFF_CANCELS`, default on), cancels the working LIVE orders of every
+/// bot concerned through [`remove_risk`]. New LIVE orders are stopped by the evaluation's
+/// gates at each bot's next bar whether or not this cancels.
+pub async fn trading_off(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: Option<Uuid>,
+    by: &str,
+) -> Result<TradingOff, sqlx::Error> {
+    if !rt.trading_off_cancels() {
+        return Ok(TradingOff {
+            removals: Vec::new(),
+        });
+    }
+    let targets: Vec<Uuid> = orders::bots_with_working(pool, true)
+        .await?
+        .into_iter()
+        .filter(|id| bot.is_none_or(|b| b == *id))
+        .collect();
+    let reason = match bot {
+        Some(_) => format!("the bot's trading switch turned off by {by}"),
+        None => format!("the global trading switch turned off by {by}"),
+    };
+    let runs = targets.into_iter().map(|bot_id| {
+        remove_risk(
+            rt,
+            pool,
+            Request {
+                bot_id,
+                source: Source::TradingOff,
+                reason: reason.clone(),
+                by: by.to_owned(),
+                flatten: false,
+            },
+        )
+    });
+    let removals = futures::future::try_join_all(runs).await?;
+    Ok(TradingOff { removals })
+}
+
+/// What [`set_trading_switch`] did.
+#[derive(Debug)]
+pub struct TradingSwitched {
+    pub before: Settings,
+    pub after: Settings,
+    pub off: TradingOff,
+}
+
+/// The global trading switch: stored, mirrored to the runners (their next evaluation gates
+/// LIVE order flow with `LIVE_TRADING_DISABLED`), and, when turned off, [`trading_off`].
+pub async fn set_trading_switch(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    enabled: bool,
+    by: &str,
+) -> Result<TradingSwitched, sqlx::Error> {
+    let before = settings::get(pool).await?;
+    let after = settings::set_trading_enabled(pool, enabled, by).await?;
+    rt.apply_trading_switch(&after);
+    let off = if after.trading_enabled {
+        TradingOff {
+            removals: Vec::new(),
+        }
+    } else {
+        trading_off(rt, pool, None, by).await?
+    };
+    Ok(TradingSwitched { before, after, off })
+}
