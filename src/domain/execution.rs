@@ -1,7 +1,7 @@
-//! Simulated execution by stage. PAPER fills at the next bar's open moved against the order by
+//! Execution by stage. PAPER fills at the next bar's open moved against the order by
 //! `slippage_ticks`, pays commission per contract, and never fills outside the session. SHADOW
-//! records what would have been sent. LIVE is refused here: no broker exists yet, and a LIVE
-//! order must never be silently simulated.
+//! records what would have been sent. LIVE is sent to the broker session when one is logged
+//! in and refused otherwise: a LIVE order is never silently simulated.
 
 use super::bars::Bar;
 use super::calendar::{HolidayCalendar, SessionState};
@@ -99,12 +99,14 @@ impl OrderType {
 }
 
 /// Where an order stands. SHADOW orders are RECORDED (never sent); PAPER orders are WORKING
-/// until the next bar fills or cancels them.
+/// until the next bar fills or cancels them; LIVE orders are SENDING (written ahead, the
+/// broker's answer not yet had) until the broker acknowledges them (WORKING) or refuses them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     New,
     Recorded,
+    Sending,
     Working,
     PartiallyFilled,
     Filled,
@@ -113,9 +115,10 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::New,
         OrderStatus::Recorded,
+        OrderStatus::Sending,
         OrderStatus::Working,
         OrderStatus::PartiallyFilled,
         OrderStatus::Filled,
@@ -127,6 +130,7 @@ impl OrderStatus {
         match self {
             OrderStatus::New => "NEW",
             OrderStatus::Recorded => "RECORDED",
+            OrderStatus::Sending => "SENDING",
             OrderStatus::Working => "WORKING",
             OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
             OrderStatus::Filled => "FILLED",
@@ -161,11 +165,13 @@ pub enum ExecutionOutcome {
     },
     /// SHADOW: recorded as it would have been sent; never sent.
     WouldSend { recorded_at: DateTime<Utc> },
+    /// LIVE: send to the broker session (written ahead as SENDING first).
+    Send { decided_at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecutionError {
-    #[error("LIVE execution needs a broker connection, which does not exist yet")]
+    #[error("LIVE execution needs a logged-in broker session, and none is available now")]
     LiveRefused,
     #[error("stage {0:?} does not execute orders")]
     StageCannotTrade(Stage),
@@ -190,7 +196,10 @@ pub fn paper_fill_price(
     next_open + Decimal::from(side.sign()) * spec.tick_size * Decimal::from(p.slippage_ticks)
 }
 
-/// Executes `intent` for `stage`. `next_bar` is the bar after the decision bar, if known.
+/// Executes `intent` for `stage`. `next_bar` is the bar after the decision bar, if known;
+/// `broker_ready`: a LIVE order has a logged-in broker session to go to (without one LIVE is
+/// refused: a LIVE order is never silently simulated).
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     stage: Stage,
     intent: &OrderIntent,
@@ -199,9 +208,11 @@ pub fn execute(
     calendar: &HolidayCalendar,
     params: &SimParams,
     now: DateTime<Utc>,
+    broker_ready: bool,
 ) -> Result<ExecutionOutcome, ExecutionError> {
     match stage {
         Stage::Lab => Err(ExecutionError::StageCannotTrade(stage)),
+        Stage::Live if broker_ready => Ok(ExecutionOutcome::Send { decided_at: now }),
         Stage::Live => Err(ExecutionError::LiveRefused),
         Stage::Shadow => Ok(ExecutionOutcome::WouldSend { recorded_at: now }),
         Stage::Paper => {
@@ -272,7 +283,17 @@ mod tests {
     fn paper_fills_next_open_with_adverse_slippage_and_commission() {
         let (mut intent, spec, cal, p, ts) = setup();
         let next = bar(ts + chrono::Duration::minutes(1), dec!(5001.50));
-        let out = execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap();
+        let out = execute(
+            Stage::Paper,
+            &intent,
+            Some(&next),
+            &spec,
+            &cal,
+            &p,
+            ts,
+            false,
+        )
+        .unwrap();
         let ExecutionOutcome::Filled(fill) = out else {
             panic!("{out:?}")
         };
@@ -280,7 +301,17 @@ mod tests {
         assert_eq!(fill.commission, dec!(4.50));
         assert_eq!(fill.filled_at, next.ts_open);
         intent.side = Side::Sell;
-        let out = execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap();
+        let out = execute(
+            Stage::Paper,
+            &intent,
+            Some(&next),
+            &spec,
+            &cal,
+            &p,
+            ts,
+            false,
+        )
+        .unwrap();
         let ExecutionOutcome::Filled(fill) = out else {
             panic!("{out:?}")
         };
@@ -299,6 +330,7 @@ mod tests {
             &cal,
             &p,
             ts,
+            false,
         )
         .unwrap();
         assert!(matches!(
@@ -309,7 +341,7 @@ mod tests {
             }
         ));
         assert_eq!(
-            execute(Stage::Paper, &intent, None, &spec, &cal, &p, ts).unwrap(),
+            execute(Stage::Paper, &intent, None, &spec, &cal, &p, ts, false).unwrap(),
             ExecutionOutcome::AwaitingNextBar
         );
     }
@@ -319,12 +351,36 @@ mod tests {
         let (intent, spec, cal, p, ts) = setup();
         let next = bar(ts, dec!(5000));
         assert_eq!(
-            execute(Stage::Shadow, &intent, Some(&next), &spec, &cal, &p, ts).unwrap(),
+            execute(
+                Stage::Shadow,
+                &intent,
+                Some(&next),
+                &spec,
+                &cal,
+                &p,
+                ts,
+                false
+            )
+            .unwrap(),
             ExecutionOutcome::WouldSend { recorded_at: ts }
         );
-        let err = execute(Stage::Live, &intent, Some(&next), &spec, &cal, &p, ts).unwrap_err();
+        let err = execute(
+            Stage::Live,
+            &intent,
+            Some(&next),
+            &spec,
+            &cal,
+            &p,
+            ts,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), ErrorCode::ExecutionBrokerUnavailable);
-        assert!(execute(Stage::Lab, &intent, Some(&next), &spec, &cal, &p, ts).is_err());
+        assert_eq!(
+            execute(Stage::Live, &intent, Some(&next), &spec, &cal, &p, ts, true).unwrap(),
+            ExecutionOutcome::Send { decided_at: ts }
+        );
+        assert!(execute(Stage::Lab, &intent, Some(&next), &spec, &cal, &p, ts, true).is_err());
     }
 
     #[test]

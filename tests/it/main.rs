@@ -15,6 +15,8 @@ mod backtests;
 mod bot_limits;
 mod bot_summary;
 mod bots;
+mod broker_clients;
+mod broker_live;
 mod connection_limits;
 mod engine_parity;
 mod envelope;

@@ -47,6 +47,7 @@ fn tick(now: DateTime<Utc>) -> Event {
         tier: AutonomyTier::FullAutonomy,
         kill_switch_active: false,
         breaker_open: false,
+        broker_ready: false,
     })
 }
 

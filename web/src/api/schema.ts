@@ -2322,6 +2322,11 @@ export interface components {
             items: {
                 /** Format: uuid */
                 bot_id: string;
+                /** @description LIVE: the broker (`tradovate`, `ironbeam`) and account the order was sent to. */
+                broker?: string | null;
+                broker_account?: string | null;
+                /** @description LIVE: the broker's id for the order, once acknowledged. */
+                broker_order_id?: string | null;
                 /** Format: date-time */
                 created_at: string;
                 /**
@@ -2343,6 +2348,11 @@ export interface components {
                 reject_reason?: string | null;
                 /** Format: uuid */
                 run_id?: string | null;
+                /**
+                 * Format: date-time
+                 * @description LIVE: when the request was written ahead to be sent.
+                 */
+                sent_at?: string | null;
                 side: components["schemas"]["Side"];
                 stage: components["schemas"]["Stage"];
                 status: components["schemas"]["OrderStatus"];
@@ -2801,7 +2811,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -3181,6 +3191,11 @@ export interface components {
         Order: {
             /** Format: uuid */
             bot_id: string;
+            /** @description LIVE: the broker (`tradovate`, `ironbeam`) and account the order was sent to. */
+            broker?: string | null;
+            broker_account?: string | null;
+            /** @description LIVE: the broker's id for the order, once acknowledged. */
+            broker_order_id?: string | null;
             /** Format: date-time */
             created_at: string;
             /**
@@ -3202,6 +3217,11 @@ export interface components {
             reject_reason?: string | null;
             /** Format: uuid */
             run_id?: string | null;
+            /**
+             * Format: date-time
+             * @description LIVE: when the request was written ahead to be sent.
+             */
+            sent_at?: string | null;
             side: components["schemas"]["Side"];
             stage: components["schemas"]["Stage"];
             status: components["schemas"]["OrderStatus"];
@@ -3214,7 +3234,7 @@ export interface components {
          * @description Where an order stands: SHADOW orders are RECORDED, PAPER orders WORKING until filled or cancelled.
          * @enum {string}
          */
-        OrderStatus: "NEW" | "RECORDED" | "WORKING" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
+        OrderStatus: "NEW" | "RECORDED" | "SENDING" | "WORKING" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
         /**
          * @description How an order is priced.
          * @enum {string}
@@ -9431,12 +9451,12 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
 export const liveHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveHealth"]> = ["CONNECTED", "DEGRADED", "FAILING", "UNKNOWN", "NOT_CONFIGURED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
 export const nodeStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NodeState"]> = ["ALIVE", "DEAD", "DRAINING", "STOPPED"];
-export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];
+export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "SENDING", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];
 export const orderTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderType"]> = ["MARKET", "LIMIT", "STOP"];
 export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Outcome"]> = ["ok", "invalid_credentials", "insufficient_plan", "rate_limited", "unreachable", "provider_error", "unverifiable"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "operator", "admin"];
