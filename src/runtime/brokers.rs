@@ -152,6 +152,17 @@ impl BrokerSession {
                 ));
             }
         }
+        // A sandbox asked for live is refused before any login.
+        if let Err(reason) = self.environment_ok(None) {
+            let f = Failure::new(
+                Outcome::InvalidCredentials,
+                codes::ENVIRONMENT_MISMATCH,
+                reason.clone(),
+            );
+            self.state().refused = Some(reason);
+            self.fail(&f);
+            return Err(f);
+        }
         self.state().logins += 1;
         let login = match self.client.login().await {
             Ok(l) => l,

@@ -17,6 +17,7 @@ mod bot_summary;
 mod bots;
 mod broker_clients;
 mod broker_live;
+mod broker_sim;
 mod connection_limits;
 mod engine_parity;
 mod envelope;

@@ -94,6 +94,14 @@ pub struct SimFill {
     pub at: DateTime<Utc>,
 }
 
+/// Whether the exchange lists `c` at `now`: not expired, and within the equity-index cycle's
+/// horizon (about two years ahead).
+pub fn listed(c: &crate::domain::contracts::Contract, now: DateTime<Utc>) -> bool {
+    let last = c.last_trade_date();
+    let today = now.date_naive();
+    last >= today && last <= today + Duration::days(2 * 366)
+}
+
 pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
 }

@@ -263,7 +263,7 @@ async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
         return bad("quantity must be a positive whole number");
     };
     let symbol = b["exchSym"].as_str().unwrap_or("").to_owned();
-    let Some(contract) = contract_of(&symbol) else {
+    let Some(contract) = contract_of(&symbol).filter(|c| engine::listed(c, now)) else {
         return bad(&format!("Unknown symbol {symbol}"));
     };
     let kind = match (

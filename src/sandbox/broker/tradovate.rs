@@ -271,7 +271,7 @@ async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
         return failure("UnknownReason", "orderQty must be a positive integer");
     };
     let symbol = b["symbol"].as_str().unwrap_or("").to_owned();
-    let Some(contract) = contract_of(&symbol, now) else {
+    let Some(contract) = contract_of(&symbol, now).filter(|c| engine::listed(c, now)) else {
         return failure("InvalidContract", &format!("unknown contract {symbol}"));
     };
     let kind = match (
