@@ -13,11 +13,12 @@ use tradeplane::{
     clock::Clock,
     domain::{risk::AutonomyTier, timeframe::Timeframe},
     integrations::registry::EnvMap,
-    runtime::{RunnerOptions, RuntimeConfig},
+    runtime::{RunnerOptions, RuntimeConfig, RuntimeHandle},
 };
 use uuid::Uuid;
 
 use crate::support::{
+    TestApp,
     fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox_with_clock, until},
     paper::{config, session_start, tick},
     spawn_app_with_runtime_config,
@@ -53,7 +54,9 @@ where
         .unwrap()
 }
 
-async fn live_round_trip(pool: PgPool, vendor: &str) {
+/// A LIVE sma_crossover(2,4) ES 1m bot of `vendor` (demo) with its runner started, on a
+/// runtime and a broker simulator sharing one clock.
+async fn live_bot(pool: &PgPool, vendor: &str) -> (TestApp, RuntimeHandle, EnvMap, Uuid) {
     // The broker and the runtime share one clock, shifted into an open session (Tuesday
     // 2026-11-17, 14:00 CT); the replayed bar ticks are the same day's morning.
     let clock = Clock::starting_at(session_start() + Duration::hours(5));
@@ -93,7 +96,7 @@ async fn live_round_trip(pool: PgPool, vendor: &str) {
     let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
     sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
         .bind(bot)
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
     rt.tiers().set(bot, AutonomyTier::FullAutonomy);
@@ -106,7 +109,11 @@ async fn live_round_trip(pool: PgPool, vendor: &str) {
     )
     .await
     .unwrap();
+    (app, rt, env, bot)
+}
 
+async fn live_round_trip(pool: PgPool, vendor: &str) {
+    let (_app, rt, env, bot) = live_bot(&pool, vendor).await;
     // The first send's answer is lost (after a retransmission, on Tradovate).
     sandbox_broker_fault(&env, vendor, json!("lost_ack"), Some(1)).await;
     if vendor == "tradovate" {
@@ -271,4 +278,66 @@ async fn a_live_bot_places_fills_and_exits_at_the_tradovate_simulator(pool: PgPo
 #[sqlx::test]
 async fn a_live_bot_places_fills_and_exits_at_the_ironbeam_simulator(pool: PgPool) {
     live_round_trip(pool, "ironbeam").await;
+}
+
+/// A crash between send and answer: the order stays SENDING; a restarted runner takes it as
+/// its working order, finds it at the broker (Ironbeam: no client id, by contract, side and
+/// quantity), and re-evaluating the same boundary never sends it again.
+#[sqlx::test]
+async fn a_restart_after_a_lost_answer_resolves_the_order_and_never_sends_it_again(pool: PgPool) {
+    let vendor = "ironbeam";
+    let (_app, rt, env, bot) = live_bot(&pool, vendor).await;
+    sandbox_broker_fault(&env, vendor, json!("lost_ack"), Some(1)).await;
+    let start = session_start();
+    let mut n = 0;
+    let decided_at = loop {
+        n += 1;
+        assert!(n <= 240, "no decision");
+        let at = start + Duration::minutes(n);
+        tick(&rt, &pool, bot, at).await;
+        let orders: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+        if orders > 0 {
+            break at;
+        }
+    };
+    // The send's answer was lost: the order is at the broker, ours stays SENDING.
+    until("the lost answer", async || {
+        let book = sandbox_broker_book(&env, vendor).await;
+        (book["orders"].as_array()?.len() == 1).then_some(())
+    })
+    .await;
+    let status: String = scalar(&pool, "SELECT status FROM orders WHERE bot_id = $1", bot).await;
+    assert_eq!(status, "SENDING");
+
+    // The runner goes away and comes back (a crash of the runner, a restart).
+    rt.stop_runner(bot).await.unwrap();
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: true,
+        },
+    )
+    .await
+    .unwrap();
+    // The same boundary again: the decision is re-derived, found booked, not sent.
+    tick(&rt, &pool, bot, decided_at).await;
+    let (status, broker_id): (String, Option<String>) =
+        sqlx::query_as("SELECT status, broker_order_id FROM orders WHERE bot_id = $1")
+            .bind(bot)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(matches!(status.as_str(), "WORKING" | "FILLED"), "{status}");
+    let book = sandbox_broker_book(&env, vendor).await;
+    let at_broker = book["orders"].as_array().unwrap();
+    assert_eq!(at_broker.len(), 1, "never sent twice: {book}");
+    assert_eq!(
+        broker_id.as_deref(),
+        Some(format!("5100001-{}", at_broker[0]["id"]).as_str())
+    );
+    // And the re-derived decision booked nothing new (the order counted as working, or its
+    // idempotency key already booked).
+    let ours: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+    assert_eq!(ours, 1);
 }

@@ -215,7 +215,7 @@ async fn the_simulator_refuses_in_each_vendors_shape_and_tradovate_is_idempotent
         &lost,
         BrokerVendor::Tradovate,
         open_session(),
-        &[a.clone()],
+        std::slice::from_ref(&a),
     )
     .expect("found by its key");
     assert_ne!(found.broker_order_id, a);
