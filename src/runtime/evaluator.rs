@@ -216,9 +216,10 @@ impl BotEvaluator {
                 .into_iter()
                 .rev()
                 .find(|o| {
-                    o.stage == bot.stage
-                        && (o.stage == Stage::Paper
-                            || (o.stage == Stage::Live && o.broker_order_id.is_some()))
+                    o.stage == Stage::Paper
+                        || (bot.stage == Stage::Live
+                            && o.stage == Stage::Live
+                            && o.broker_order_id.is_some())
                 }),
         };
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
