@@ -305,3 +305,61 @@ async fn a_login_penalty_or_refusal_is_never_retried_in_a_loop() {
         "{err}"
     );
 }
+
+/// The kill path's LIVE cancel: every working LIVE order of the session's account cancelled
+/// at the broker in one bulk request (Ironbeam `cancelMultiple`) and in the ledger.
+#[sqlx::test]
+async fn cancel_all_live_cancels_in_bulk_at_the_broker_and_in_the_ledger(pool: sqlx::PgPool) {
+    use crate::support::fixtures::{bot_row, working_order};
+    let (clock, env, brokers, sink) = setup("ironbeam", &[]).await;
+    let s = brokers.get(BrokerVendor::Ironbeam).unwrap();
+    s.maintain().await;
+    let bot = bot_row(&pool).await;
+    let far = rust_decimal::Decimal::new(100000, 2);
+    for n in 0..3 {
+        let key = format!("kill-{n}");
+        let (account, id) = s
+            .place(&order(&key, Side::Buy, 1, OrderType::Limit, Some(far)))
+            .await
+            .unwrap();
+        let o = working_order(&pool, bot, &key, Side::Buy, 1).await;
+        sqlx::query(
+            "UPDATE orders SET stage = 'LIVE', broker = 'ironbeam', broker_account = $2, \
+             broker_order_id = $3 WHERE id = $1",
+        )
+        .bind(o.id)
+        .bind(&account.id)
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let cancelled = tradeplane::runtime::evaluator::live::cancel_all_live(
+        &pool,
+        &brokers,
+        "kill switch",
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled, 3);
+    let book = sandbox_broker_book(&env, "ironbeam").await;
+    assert!(
+        book["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "CANCELLED"),
+        "{book}"
+    );
+    assert_eq!(logins(&sink, "broker.cancel_multiple"), 1);
+    assert_eq!(logins(&sink, "broker.cancel"), 0);
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orders WHERE bot_id = $1 AND status <> 'CANCELLED'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+}
