@@ -75,6 +75,9 @@ catalog! {
     ExecutionBrokerUnavailable = "EXECUTION_BROKER_UNAVAILABLE", 503,
         "No connected broker can take this order.",
         "Configure and verify a broker (`ironbeam` or `tradovate`) on its official endpoint.";
+    BrokerOrderRejected = "BROKER_ORDER_REJECTED", 422,
+        "The broker refused the order (margin, closed market, unknown contract, or another vendor reason).",
+        "Read the broker's reason in the order's `reject_reason` and the decision trace; fix the account (margin), wait for the session, or correct the contract. The order was not resent.";
     LiveTradingDisabled = "LIVE_TRADING_DISABLED", 409,
         "Live trading is switched off.",
         "An admin must turn on the global trading switch and the bot's `is_trading_enabled`.";

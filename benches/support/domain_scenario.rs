@@ -113,6 +113,7 @@ impl Scenario {
             order_quantity: 2,
             position: &self.position,
             sim: &self.sim,
+            broker_ready: false,
             gates: GateContext {
                 now: self.now,
                 calendar: &self.cal,

@@ -92,6 +92,8 @@ pub struct EvaluationInput<'a> {
     pub position: &'a Position,
     pub sim: &'a SimParams,
     pub gates: GateContext<'a>,
+    /// A LIVE order has a logged-in broker session to go to.
+    pub broker_ready: bool,
 }
 
 /// One entry of `blocked_by`: a gate, or the strategy itself (`gate = "signal"`).
@@ -338,6 +340,7 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
         input.gates.calendar,
         input.sim,
         input.gates.now,
+        input.broker_ready,
     ) {
         Ok(x) => x,
         Err(e) => {

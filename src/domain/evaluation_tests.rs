@@ -60,6 +60,7 @@ fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
         order_quantity: 1,
         position,
         sim: &w.sim,
+        broker_ready: false,
         gates: GateContext {
             now,
             calendar: &w.cal,

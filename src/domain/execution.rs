@@ -3,8 +3,9 @@
 //! the session. SHADOW is the same fill model on the same live bars, as a hypothetical fill: its
 //! order is recorded (stage SHADOW in the ledger), never sent, and the SHADOW book (position,
 //! trades, PnL) is built from those fills exactly like PAPER's, so a held signal enters once and
-//! exits once. LIVE is refused here: no broker exists yet, and a LIVE order must never be
-//! silently simulated. The engine never asks which stage it runs: this module decides.
+//! exits once. LIVE is sent to the broker session when one is logged in and refused otherwise:
+//! a LIVE order is never silently simulated. The engine never asks which stage it runs: this
+//! module decides.
 
 use super::bars::Bar;
 use super::calendar::{HolidayCalendar, SessionState};
@@ -102,13 +103,16 @@ impl OrderType {
 }
 
 /// Where an order stands. PAPER and SHADOW orders are WORKING until the next bar fills them
-/// (SHADOW: hypothetically, never sent) or they are cancelled. `RECORDED` is what SHADOW orders
-/// were before the SHADOW book (rows written then keep it).
+/// (SHADOW: hypothetically, never sent) or they are cancelled; LIVE orders are SENDING (written
+/// ahead, the broker's answer not yet had) until the broker acknowledges them (WORKING) or
+/// refuses them. `RECORDED` is what SHADOW orders were before the SHADOW book (rows written
+/// then keep it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     New,
     Recorded,
+    Sending,
     Working,
     PartiallyFilled,
     Filled,
@@ -117,9 +121,10 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::New,
         OrderStatus::Recorded,
+        OrderStatus::Sending,
         OrderStatus::Working,
         OrderStatus::PartiallyFilled,
         OrderStatus::Filled,
@@ -131,6 +136,7 @@ impl OrderStatus {
         match self {
             OrderStatus::New => "NEW",
             OrderStatus::Recorded => "RECORDED",
+            OrderStatus::Sending => "SENDING",
             OrderStatus::Working => "WORKING",
             OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
             OrderStatus::Filled => "FILLED",
@@ -164,11 +170,13 @@ pub enum ExecutionOutcome {
         reason: String,
         session: SessionState,
     },
+    /// LIVE: send to the broker session (written ahead as SENDING first).
+    Send { decided_at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecutionError {
-    #[error("LIVE execution needs a broker connection, which does not exist yet")]
+    #[error("LIVE execution needs a logged-in broker session, and none is available now")]
     LiveRefused,
     #[error("stage {0:?} does not execute orders")]
     StageCannotTrade(Stage),
@@ -194,8 +202,10 @@ pub fn paper_fill_price(
 }
 
 /// Executes `intent` for `stage`. `next_bar` is the bar after the decision bar, if known;
-/// `_now` is the instant of execution (the simulated stages fill at the next bar's open and do
-/// not read it).
+/// `now` is the instant of execution (the simulated stages fill at the next bar's open and do
+/// not read it); `broker_ready`: a LIVE order has a logged-in broker session to go to (without
+/// one LIVE is refused: a LIVE order is never silently simulated).
+#[allow(clippy::too_many_arguments)]
 pub fn execute(
     stage: Stage,
     intent: &OrderIntent,
@@ -203,10 +213,12 @@ pub fn execute(
     spec: &ContractSpec,
     calendar: &HolidayCalendar,
     params: &SimParams,
-    _now: DateTime<Utc>,
+    now: DateTime<Utc>,
+    broker_ready: bool,
 ) -> Result<ExecutionOutcome, ExecutionError> {
     match stage {
         Stage::Lab => Err(ExecutionError::StageCannotTrade(stage)),
+        Stage::Live if broker_ready => Ok(ExecutionOutcome::Send { decided_at: now }),
         Stage::Live => Err(ExecutionError::LiveRefused),
         // SHADOW: the PAPER fill model on the same live bars, booked as a hypothetical fill.
         Stage::Paper | Stage::Shadow => {
@@ -277,7 +289,17 @@ mod tests {
     fn paper_fills_next_open_with_adverse_slippage_and_commission() {
         let (mut intent, spec, cal, p, ts) = setup();
         let next = bar(ts + chrono::Duration::minutes(1), dec!(5001.50));
-        let out = execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap();
+        let out = execute(
+            Stage::Paper,
+            &intent,
+            Some(&next),
+            &spec,
+            &cal,
+            &p,
+            ts,
+            false,
+        )
+        .unwrap();
         let ExecutionOutcome::Filled(fill) = out else {
             panic!("{out:?}")
         };
@@ -285,7 +307,17 @@ mod tests {
         assert_eq!(fill.commission, dec!(4.50));
         assert_eq!(fill.filled_at, next.ts_open);
         intent.side = Side::Sell;
-        let out = execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap();
+        let out = execute(
+            Stage::Paper,
+            &intent,
+            Some(&next),
+            &spec,
+            &cal,
+            &p,
+            ts,
+            false,
+        )
+        .unwrap();
         let ExecutionOutcome::Filled(fill) = out else {
             panic!("{out:?}")
         };
@@ -304,6 +336,7 @@ mod tests {
             &cal,
             &p,
             ts,
+            false,
         )
         .unwrap();
         assert!(matches!(
@@ -314,26 +347,40 @@ mod tests {
             }
         ));
         assert_eq!(
-            execute(Stage::Paper, &intent, None, &spec, &cal, &p, ts).unwrap(),
+            execute(Stage::Paper, &intent, None, &spec, &cal, &p, ts, false).unwrap(),
             ExecutionOutcome::AwaitingNextBar
         );
     }
 
     #[test]
-    fn shadow_fills_hypothetically_like_paper_live_and_lab_refuse() {
+    fn shadow_fills_hypothetically_like_paper_even_with_a_broker_and_live_needs_one() {
         let (intent, spec, cal, p, ts) = setup();
         let next = bar(ts + chrono::Duration::minutes(1), dec!(5000));
         assert_eq!(
-            execute(Stage::Shadow, &intent, Some(&next), &spec, &cal, &p, ts).unwrap(),
-            execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts).unwrap(),
+            execute(Stage::Shadow, &intent, Some(&next), &spec, &cal, &p, ts, true).unwrap(),
+            execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts, false).unwrap(),
         );
         assert_eq!(
-            execute(Stage::Shadow, &intent, None, &spec, &cal, &p, ts).unwrap(),
+            execute(Stage::Shadow, &intent, None, &spec, &cal, &p, ts, true).unwrap(),
             ExecutionOutcome::AwaitingNextBar
         );
-        let err = execute(Stage::Live, &intent, Some(&next), &spec, &cal, &p, ts).unwrap_err();
+        let err = execute(
+            Stage::Live,
+            &intent,
+            Some(&next),
+            &spec,
+            &cal,
+            &p,
+            ts,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), ErrorCode::ExecutionBrokerUnavailable);
-        assert!(execute(Stage::Lab, &intent, Some(&next), &spec, &cal, &p, ts).is_err());
+        assert_eq!(
+            execute(Stage::Live, &intent, Some(&next), &spec, &cal, &p, ts, true).unwrap(),
+            ExecutionOutcome::Send { decided_at: ts }
+        );
+        assert!(execute(Stage::Lab, &intent, Some(&next), &spec, &cal, &p, ts, true).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Code outside this module reaches a vendor only through `Integrations`.
 
 pub mod bars;
+pub mod brokers;
 pub mod http;
 pub mod outcome;
 pub mod providers;

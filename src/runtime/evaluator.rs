@@ -13,6 +13,8 @@
 //! up again, the order-rate window is read back, and folding resumes into the latest
 //! no-trade row.
 
+pub mod live;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,10 +33,10 @@ use crate::domain::{
     calendar::HolidayCalendar,
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
     evaluation::{Decision, NoTrade, fold_key},
-    execution::{OrderStatus, OrderType, SimFill, SimParams},
+    execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
     feed_source::{BarOrigin, ORIGIN_KEYS, window_origin},
     positions::Position,
-    risk::{AutonomyTier, KillTrigger, RiskLimits},
+    risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
     strategy_config::StrategyConfig,
     timeframe::Timeframe,
 };
@@ -77,6 +79,8 @@ pub struct Trading {
     pub ownership: Arc<super::ownership::Ownership>,
     /// Whether Postgres is reachable: runners wait on it instead of failing (`db_ready`).
     pub db: super::db_ready::DbReadiness,
+    /// The broker sessions LIVE orders go to (`brokers`).
+    pub brokers: Arc<super::brokers::Brokers>,
 }
 
 /// Counters of the trading loop, for status and the load figures.
@@ -210,12 +214,21 @@ impl BotEvaluator {
                 commission: f.commission,
                 filled_at: f.filled_at,
             });
-        // The order the engine fills (PAPER, or SHADOW's hypothetical one) is of the bot's stage.
-        let working = orders::working(pool, bot_id)
-            .await?
-            .into_iter()
-            .rev()
-            .find(|o| o.stage == bot.stage);
+        // The order the engine fills (PAPER, or SHADOW's hypothetical one) is of the bot's
+        // stage. A LIVE order written ahead but not acknowledged counts as working until the
+        // broker's orders resolve it (`sync_live`); otherwise a LIVE one must have reached it.
+        let sending = orders::sending(pool, bot_id).await?.into_iter().next_back();
+        let working = match sending.filter(|_| bot.stage == Stage::Live) {
+            Some(o) => Some(o),
+            None => orders::working(pool, bot_id)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|o| {
+                    o.stage == bot.stage
+                        && (o.stage != Stage::Live || o.broker_order_id.is_some())
+                }),
+        };
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
         let fold = traces::foldable_no_trade(pool, bot_id).await?;
         let mut engine = Engine::new(s, trading.calendar.clone());
@@ -317,12 +330,16 @@ impl BotEvaluator {
                 self.origins.pop_first();
             }
         }
+        if self.engine.settings().stage == Stage::Live {
+            self.sync_live(trading, fence).await?;
+        }
         let tick = Tick {
             now,
             tier: rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER),
             trading_switch_on: trading.trading_switch.load(Ordering::Acquire),
             kill_switch_active: trading.kill_switch.load(Ordering::Acquire),
             breaker_open: rt.bot_breaker_open(self.bot_id),
+            broker_ready: trading.brokers.for_live().is_some(),
         };
         self.tier = tick.tier;
         let effects = self.engine.handle(Event::Clock(tick));
@@ -439,8 +456,13 @@ impl BotEvaluator {
         fence: &Fence,
     ) -> Result<(Outcome, OrderUpdate), sqlx::Error> {
         let s = self.engine.settings();
-        // The engine evaluates without a next bar: PAPER and SHADOW (hypothetically) await it.
-        let status = OrderStatus::Working;
+        let status = match d.execution {
+            ExecutionOutcome::Send { .. } => OrderStatus::Sending,
+            // The engine evaluates without a next bar: PAPER and SHADOW (hypothetically) await it.
+            ExecutionOutcome::AwaitingNextBar
+            | ExecutionOutcome::Filled(_)
+            | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
+        };
         let mut risk_snapshot = d.risk_snapshot();
         if let Value::Object(m) = &mut risk_snapshot {
             m.insert("execution".into(), json!(d.execution));
@@ -476,7 +498,36 @@ impl BotEvaluator {
             risk_snapshot,
             trace_id: trace.clone(),
         };
-        match orders::place(&trading.pool, fence, order, decision, trading.clock.now()).await? {
+        let live = matches!(d.execution, ExecutionOutcome::Send { .. });
+        let session = trading.brokers.for_live();
+        let placed = match (&session, live) {
+            (Some(session), true) => {
+                let account = session.account().map(|a| a.id).unwrap_or_default();
+                let broker = session.vendor().id();
+                let now = trading.clock.now();
+                orders::place_live(&trading.pool, fence, order, decision, broker, &account, now)
+                    .await?
+            }
+            _ => orders::place(&trading.pool, fence, order, decision, trading.clock.now()).await?,
+        };
+        match placed {
+            Placed::New { order, trace: row } if order.status == OrderStatus::Sending => {
+                trading.bus.publish_trace(TraceSummary {
+                    bot_id: self.bot_id,
+                    run_id: Some(self.run_id),
+                    kind: TraceKind::Decision,
+                    reason_code: d.reason_code.clone(),
+                    blocked_codes: Vec::new(),
+                    trace_id: row.trace_id.clone(),
+                    at: row.created_at,
+                });
+                self.fold_id = None;
+                let working = match session {
+                    Some(session) => self.send_live(trading, &session, order, fence).await?,
+                    None => None,
+                };
+                Ok((Outcome::Decided, OrderUpdate::Placed { working }))
+            }
             Placed::New { order, trace: row } => {
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,
@@ -495,8 +546,9 @@ impl BotEvaluator {
                 Ok((Outcome::Decided, OrderUpdate::Placed { working }))
             }
             Placed::Existing(order) => {
-                let working = (order.status == OrderStatus::Working && self.working.is_none())
-                    .then(|| working_order(&order));
+                let working = (matches!(order.status, OrderStatus::Working | OrderStatus::Sending)
+                    && self.working.is_none())
+                .then(|| working_order(&order));
                 if working.is_some() {
                     self.working = Some(order.clone());
                 }

@@ -483,6 +483,11 @@ impl RuntimeHandle {
     }
 
     /// Whether a supervision tree runs behind this handle (false: detached).
+    /// The broker sessions (none on a detached handle).
+    pub fn brokers(&self) -> Option<Arc<super::brokers::Brokers>> {
+        self.inner.trading.as_ref().map(|t| t.brokers.clone())
+    }
+
     pub fn is_running(&self) -> bool {
         self.inner.trading.is_some()
     }

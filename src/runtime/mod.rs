@@ -21,6 +21,7 @@ pub mod autonomy;
 pub mod backtests;
 pub mod bar_history;
 pub mod bots;
+pub mod brokers;
 pub mod db_ready;
 pub mod evaluator;
 pub mod events;
@@ -122,6 +123,8 @@ pub struct RuntimeConfig {
     /// Turning trading off (globally or a LIVE bot's own switch) also cancels the working
     /// LIVE orders it stops (`safety::trading_off`; `TRADEPLANE_TRADING_OFF_CANCELS`).
     pub trading_off_cancels: bool,
+    /// How often the broker loop keeps the broker sessions logged in and renewed.
+    pub broker_every: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -145,6 +148,7 @@ impl Default for RuntimeConfig {
             ownership: ownership::OwnershipConfig::default(),
             evidence: EvidenceThresholds::default(),
             db_probe_every: Duration::from_secs(1),
+            broker_every: Duration::from_secs(5),
             feed: feed::FeedConfig::default(),
             trading_off_cancels: true,
         }
@@ -288,6 +292,12 @@ impl Runtime {
             )
             .await?,
         );
+        let brokers = Arc::new(brokers::Brokers::from_env(
+            &config.provider_env,
+            Arc::new(t.clone()),
+            DEFAULT_TIMEOUT,
+            &clock,
+        ));
         let (trace_stop, trace_stop_rx) = watch::channel(false);
         let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
         let switch = settings::get(&pool).await?;
@@ -307,6 +317,7 @@ impl Runtime {
             clock: clock.clone(),
             ownership: node.clone(),
             db: db_ready::DbReadiness::new(config.db_probe_every),
+            brokers: brokers.clone(),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;
@@ -336,6 +347,7 @@ impl Runtime {
             ownership::Leadership::of(&node),
             stop_rx.clone(),
         );
+        tokio::spawn(brokers.run(config.broker_every, stop_rx.clone()));
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
 
         let bots_name = format!("tradeplane.bots.{id}");

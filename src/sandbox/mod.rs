@@ -17,6 +17,7 @@
 //! `POST /_sandbox/faults` injects outages, 429s, plan refusals, timeouts and content refusals
 //! on command ([`Fault`]).
 
+pub mod broker;
 mod llm;
 pub mod ohlcv;
 mod redis;
@@ -73,6 +74,7 @@ type Faults = Arc<Mutex<HashMap<String, (Fault, Option<u32>)>>>;
 pub struct SandboxState {
     clock: Clock,
     faults: Faults,
+    brokers: broker::BrokerSim,
 }
 
 impl SandboxState {
@@ -97,6 +99,7 @@ pub fn router(clock: Clock) -> Router {
     let state = SandboxState {
         clock,
         faults: Arc::default(),
+        brokers: broker::BrokerSim::default(),
     };
     Router::new().fallback(dispatch).with_state(state)
 }
@@ -156,6 +159,19 @@ async fn dispatch(
     let get = method == Method::GET;
     let post = method == Method::POST;
     if post && let Some(reply) = llm::route(&state, &segments, &headers, &query, &body).await {
+        return reply;
+    }
+    if let Some(reply) = broker::route(
+        &state.brokers,
+        &clock,
+        &method,
+        &segments,
+        &headers,
+        &query,
+        &body,
+    )
+    .await
+    {
         return reply;
     }
     match segments.as_slice() {
@@ -289,43 +305,6 @@ async fn dispatch(
                 json!({"realtime_start": "2026-01-01", "realtime_end": "2026-01-01", "seriess": [{"id": q("series_id").unwrap_or("GNPCA"), "title": "Sandbox series", "frequency": "Annual", "units": "Billions"}]}),
             )
         }
-        ["ironbeam", "v2", "auth"] if post => {
-            let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            if b["username"].as_str().unwrap_or("").is_empty() {
-                return json_reply(
-                    StatusCode::BAD_REQUEST,
-                    json!({"status": "ERROR", "message": "Missing credentials", "error": "username required"}),
-                );
-            }
-            ok(json!({"status": "OK", "message": "OK", "token": "sandbox-ironbeam-token"}))
-        }
-        ["ironbeam", "v2", "info", "trader"] if get && bearer => ok(
-            json!({"status": "OK", "accounts": ["SANDBOX1"], "isLive": false, "traderId": "SANDBOX"}),
-        ),
-        ["ironbeam", "v2", "logout"] if post && bearer => {
-            ok(json!({"status": "OK", "message": "OK"}))
-        }
-        ["tradovate", "v1", "auth", "accesstokenrequest"] if post => {
-            let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            if b["sec"].as_str().unwrap_or("").is_empty()
-                || b["name"].as_str().unwrap_or("").is_empty()
-            {
-                return ok(
-                    json!({"errorText": "Incorrect username or password. Please try again."}),
-                );
-            }
-            ok(
-                json!({"accessToken": "sandbox-tradovate-token", "mdAccessToken": "sandbox-md-token",
-                "expirationTime": (clock.now() + chrono::Duration::minutes(80)).to_rfc3339(),
-                "userStatus": "Active", "userId": 1, "name": b["name"], "hasLive": false}),
-            )
-        }
-        ["tradovate", "v1", "auth", "me"] if get && bearer => {
-            ok(json!({"userId": 1, "name": "sandbox", "fullName": "Sandbox User"}))
-        }
-        ["tradovate", "v1", "account", "list"] if get && bearer => ok(
-            json!([{"id": 1, "name": "SANDBOX1", "userId": 1, "accountType": "Customer", "active": true}]),
-        ),
         ["openai", "v1", "models"] | ["groq", "openai", "v1", "models"] if get => {
             if !bearer {
                 return json_reply(

@@ -1,7 +1,8 @@
 //! `fills`, and booking one: the order, the fill, the trade, the position and the decision
 //! trace's link to its trade change together in one transaction or not at all. The order must
 //! still be working when the fill lands, and `fills` accepts one fill per order, so a fill can
-//! never be booked twice (a restart, a second runner, the kill switch cancelling first).
+//! never be booked twice (a restart, a second runner, the kill switch cancelling first). A
+//! broker fill of a LIVE order is booked once per broker fill id (partial fills).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -207,4 +208,113 @@ async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid
         return open_trade(conn, b, b.after.quantity, b.commission - close_commission).await;
     }
     Ok(trade_id)
+}
+
+/// One broker fill of a LIVE order to book (`before`/`after`/`realized` as in
+/// [`FillBooking`]).
+pub struct BrokerFillBooking<'a> {
+    pub fence: &'a Fence,
+    pub order: &'a Order,
+    /// The broker's id of this execution: booked once per order.
+    pub broker_fill_id: &'a str,
+    pub quantity: u32,
+    pub price: Decimal,
+    pub commission: Decimal,
+    pub filled_at: DateTime<Utc>,
+    pub before: &'a Position,
+    pub after: &'a Position,
+    pub realized: Decimal,
+}
+
+/// What [`book_broker_fill`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerBooked {
+    /// Booked; the order is now `filled` of its quantity.
+    Filled {
+        fill_id: Uuid,
+        trade_id: Uuid,
+        filled: i64,
+    },
+    /// This broker fill was booked before: nothing written.
+    AlreadyBooked,
+}
+
+/// Books a broker's fill of a LIVE order (partial fills: one row per broker fill id), its
+/// trade and the position in one transaction fenced by `b.fence`. A fill is a fact at the
+/// broker: it is booked whatever the order's local status (a cancel that crossed a fill), and
+/// the order becomes PARTIALLY_FILLED or FILLED by the quantity booked.
+pub async fn book_broker_fill(
+    pool: &PgPool,
+    b: BrokerFillBooking<'_>,
+) -> Result<BrokerBooked, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, b.order.bot_id, b.fence).await?;
+    // Serialises bookings of one order.
+    sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(b.order.id)
+        .execute(&mut *tx)
+        .await?;
+    let fill_id = Uuid::now_v7();
+    let quantity = i32::try_from(b.quantity).unwrap_or(i32::MAX);
+    let inserted = sqlx::query(
+        "INSERT INTO fills (id, order_id, bot_id, quantity, price, commission, simulated, filled_at, \
+         created_at, broker_fill_id) VALUES ($1, $2, $3, $4, $5, $6, false, $7, now(), $8) \
+         ON CONFLICT (order_id, broker_fill_id) WHERE broker_fill_id IS NOT NULL DO NOTHING",
+    )
+    .bind(fill_id)
+    .bind(b.order.id)
+    .bind(b.order.bot_id)
+    .bind(quantity)
+    .bind(b.price)
+    .bind(b.commission)
+    .bind(b.filled_at)
+    .bind(b.broker_fill_id)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() != 1 {
+        return Ok(BrokerBooked::AlreadyBooked);
+    }
+    let filled: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(quantity), 0)::bigint FROM fills WHERE order_id = $1",
+    )
+    .bind(b.order.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE orders SET status = CASE WHEN $2 >= quantity THEN 'FILLED' ELSE 'PARTIALLY_FILLED' END, \
+         updated_at = $3 WHERE id = $1",
+    )
+    .bind(b.order.id)
+    .bind(filled)
+    .bind(b.filled_at)
+    .execute(&mut *tx)
+    .await?;
+    let booking = FillBooking {
+        fence: b.fence,
+        order: b.order,
+        side: b.order.side,
+        quantity: b.quantity,
+        price: b.price,
+        commission: b.commission,
+        filled_at: b.filled_at,
+        simulated: false,
+        before: b.before,
+        after: b.after,
+        realized: b.realized,
+    };
+    let trade_id = book_trade(&mut tx, &booking).await?;
+    positions::upsert(&mut tx, b.order.bot_id, b.after, b.order.stage, b.filled_at).await?;
+    if let Some(trace) = b.order.decision_trace_id {
+        sqlx::query("UPDATE decision_traces SET trade_log_id = $2 WHERE id = $1")
+            .bind(trace)
+            .bind(trade_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(BrokerBooked::Filled {
+        fill_id,
+        trade_id,
+        filled,
+    })
 }

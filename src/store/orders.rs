@@ -42,6 +42,13 @@ pub struct Order {
     /// Last price when decided.
     #[schema(value_type = Option<String>)]
     pub reference_price: Option<Decimal>,
+    /// LIVE: the broker (`tradovate`, `ironbeam`) and account the order was sent to.
+    pub broker: Option<String>,
+    pub broker_account: Option<String>,
+    /// LIVE: the broker's id for the order, once acknowledged.
+    pub broker_order_id: Option<String>,
+    /// LIVE: when the request was written ahead to be sent.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -276,4 +283,194 @@ pub async fn page(
         }
     })
     .await
+}
+
+/// Books a LIVE decision and its order written ahead as `SENDING` to `broker`/`account`, in
+/// one transaction fenced by the node's lease (like [`place`]): the row exists before the
+/// request leaves, so a crash between send and ack is resolved from the broker's orders.
+pub async fn place_live(
+    pool: &PgPool,
+    fence: &Fence,
+    mut order: NewOrder,
+    trace: super::traces::NewDecisionTrace,
+    broker: &str,
+    account: &str,
+    now: DateTime<Utc>,
+) -> Result<Placed, sqlx::Error> {
+    order.status = OrderStatus::Sending;
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
+    let (existing, new) = insert_once(&mut tx, order, now).await?;
+    if !new {
+        return Ok(Placed::Existing(existing));
+    }
+    let trace = super::traces::insert_decision(&mut *tx, trace, now).await?;
+    let order = sqlx::query_as(
+        "UPDATE orders SET decision_trace_id = $2, broker = $3, broker_account = $4, sent_at = $5 \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(existing.id)
+    .bind(trace.id)
+    .bind(broker)
+    .bind(account)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Placed::New {
+        order,
+        trace: Box::new(trace),
+    })
+}
+
+/// The broker acknowledged a `SENDING` order: it is WORKING under the broker's id. None when
+/// it was no longer `SENDING`.
+pub async fn acknowledge(
+    pool: &PgPool,
+    fence: &Fence,
+    id: Uuid,
+    broker_order_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Order>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
+    let row = sqlx::query_as(
+        "UPDATE orders SET status = 'WORKING', broker_order_id = $2, updated_at = $3 \
+         WHERE id = $1 AND bot_id = $4 AND status = 'SENDING' RETURNING *",
+    )
+    .bind(id)
+    .bind(broker_order_id)
+    .bind(now)
+    .bind(fence.bot_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A LIVE order the broker refused, or that never reached it: REJECTED with `reason`.
+pub async fn reject_sending(
+    pool: &PgPool,
+    fence: &Fence,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
+    let done = sqlx::query(
+        "UPDATE orders SET status = 'REJECTED', reject_reason = $2, updated_at = $3 \
+         WHERE id = $1 AND bot_id = $4 AND status = 'SENDING'",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(now)
+    .bind(fence.bot_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A LIVE order its broker reports finished without (further) fills: cancelled, expired or
+/// rejected there.
+pub async fn close_at_broker(
+    pool: &PgPool,
+    fence: &Fence,
+    id: Uuid,
+    status: OrderStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
+    let done = sqlx::query(
+        "UPDATE orders SET status = $2, reject_reason = $3, updated_at = $4 \
+         WHERE id = $1 AND bot_id = $5 AND status IN ('WORKING', 'PARTIALLY_FILLED')",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .bind(now)
+    .bind(fence.bot_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The bot's LIVE orders written ahead whose broker answer was not had yet, oldest first.
+pub async fn sending(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM orders WHERE bot_id = $1 AND status = 'SENDING' ORDER BY created_at, id",
+    )
+    .bind(bot_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// The bot's LIVE orders working at their broker, oldest first.
+pub async fn live_working(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM orders WHERE bot_id = $1 AND stage = 'LIVE' AND broker_order_id IS NOT NULL \
+         AND status IN ('WORKING', 'PARTIALLY_FILLED') ORDER BY created_at, id",
+    )
+    .bind(bot_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Broker order ids already claimed by our orders on `broker`/`account` (a lost answer is
+/// never matched to an order another of ours already is).
+pub async fn claimed_broker_ids(
+    pool: &PgPool,
+    broker: &str,
+    account: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT broker_order_id FROM orders WHERE broker = $1 AND broker_account = $2 \
+         AND broker_order_id IS NOT NULL",
+    )
+    .bind(broker)
+    .bind(account)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every LIVE order working at `broker`/`account`, across bots (to cancel them all).
+pub async fn live_working_at(
+    pool: &PgPool,
+    broker: &str,
+    account: &str,
+) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM orders WHERE broker = $1 AND broker_account = $2 \
+         AND broker_order_id IS NOT NULL AND status IN ('WORKING', 'PARTIALLY_FILLED') \
+         ORDER BY created_at, id",
+    )
+    .bind(broker)
+    .bind(account)
+    .fetch_all(pool)
+    .await
+}
+
+/// Orders cancelled at their broker: the ledger follows (a fill that crossed the cancel is
+/// still booked when polled: `fills::book_broker_fill` books broker facts whatever the
+/// status). Returns how many were still working.
+pub async fn mark_cancelled(
+    pool: &PgPool,
+    ids: &[Uuid],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
+         WHERE id = ANY($1) AND status IN ('WORKING', 'PARTIALLY_FILLED')",
+    )
+    .bind(ids)
+    .bind(reason)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
 }

@@ -386,3 +386,22 @@ pub async fn find_no_trade(
 ) -> Result<Option<NoTradeTrace>, sqlx::Error> {
     find_one(pool, "no_trade_traces", bot_id, r).await
 }
+
+/// Adds what the broker answered a LIVE decision's order (`broker` key of its risk snapshot:
+/// the catalog code and the vendor's reason of a refusal), so the decision's trace explains
+/// why nothing is working.
+pub async fn note_broker_answer(
+    pool: &PgPool,
+    decision_id: Uuid,
+    answer: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE decision_traces SET risk_snapshot = COALESCE(risk_snapshot, '{}'::jsonb) || \
+         jsonb_build_object('broker', $2::jsonb) WHERE id = $1",
+    )
+    .bind(decision_id)
+    .bind(answer)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

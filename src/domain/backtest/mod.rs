@@ -187,6 +187,7 @@ fn drive(
             trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
+            broker_ready: false,
         }));
         let killed = venue.perform(&mut engine, effects, &mut r);
         let pnl = engine.position().total_pnl(close);

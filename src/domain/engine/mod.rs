@@ -70,6 +70,8 @@ pub struct Tick {
     pub trading_switch_on: bool,
     pub kill_switch_active: bool,
     pub breaker_open: bool,
+    /// LIVE: a logged-in broker session can take an order now.
+    pub broker_ready: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -85,7 +87,8 @@ pub enum OrderUpdate {
         status: OrderStatus,
         working: Option<WorkingOrder>,
     },
-    /// The working order was cancelled from outside (kill switch, operator).
+    /// The working order was cancelled from outside (kill switch, operator), or a LIVE
+    /// order's broker reports it done (filled, cancelled, rejected): it no longer works.
     Cancelled { order_id: Uuid },
 }
 
@@ -235,6 +238,10 @@ impl Engine {
             let excess = self.bars.len() - self.need;
             self.bars.drain(..excess);
         }
+        // A LIVE order fills at its broker, never on our bars.
+        if self.s.stage == Stage::Live {
+            return;
+        }
         let Some(order) = &self.working else { return };
         let Some(decided_on) = order.decision_bar_at else {
             return;
@@ -274,6 +281,7 @@ impl Engine {
             &self.calendar,
             &self.s.sim,
             next.ts_open,
+            false,
         );
         let reason = match executed {
             Ok(ExecutionOutcome::Filled(fill)) => {
@@ -296,6 +304,9 @@ impl Engine {
     /// Cancels the working order when its fill bar can no longer come: it has no decision
     /// bar, a newer bar arrived without it, or two bar lengths passed.
     fn expire_working(&mut self, now: DateTime<Utc>, out: &mut Vec<Effect>) {
+        if self.s.stage == Stage::Live {
+            return;
+        }
         let Some(order) = &self.working else { return };
         let tf = self.s.timeframe.duration();
         let reason = match order.decision_bar_at {
@@ -429,6 +440,7 @@ impl Engine {
             position: &projected,
             sim: &s.sim,
             gates,
+            broker_ready: tick.broker_ready,
         };
         let evaluation = evaluate_bar(&input);
         let kills = evaluation.gate_report().kill_triggers.clone();

@@ -95,6 +95,12 @@ pub fn env_for(id: &str, base: &str) -> EnvMap {
 
 /// Starts the simulator on free ports and reads `.env.sandbox` pointed at them.
 pub async fn start_sandbox() -> EnvMap {
+    start_sandbox_with_clock(tradeplane::clock::Clock::system()).await
+}
+
+/// [`start_sandbox`] on `clock` (its market status, token expiries and the broker
+/// simulator's matching engine follow it).
+pub async fn start_sandbox_with_clock(clock: tradeplane::clock::Clock) -> EnvMap {
     let (http, redis) = sandbox::bind(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1:0".parse().unwrap(),
@@ -103,11 +109,7 @@ pub async fn start_sandbox() -> EnvMap {
     .unwrap();
     let http_addr = http.local_addr().unwrap().to_string();
     let redis_addr = redis.local_addr().unwrap().to_string();
-    tokio::spawn(sandbox::serve(
-        http,
-        redis,
-        tradeplane::clock::Clock::system(),
-    ));
+    tokio::spawn(sandbox::serve(http, redis, clock));
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.sandbox")).unwrap();
     text.lines()
@@ -302,4 +304,36 @@ pub async fn crashable_runtime(
     })
     .await
     .unwrap()
+}
+
+/// The sandbox's root URL from [`start_sandbox`]'s env.
+fn sandbox_root(env: &EnvMap) -> String {
+    env["DATABENTO_BASE_URL"].trim_end_matches('/').to_owned()
+}
+
+/// Arms a broker simulator fault (`vendor`: `tradovate`|`ironbeam`; `fault`: a
+/// `sandbox::broker::BrokerFault` name or null to clear the vendor's faults).
+pub async fn sandbox_broker_fault(env: &EnvMap, vendor: &str, fault: Value, count: Option<u32>) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/_sandbox/broker/faults", sandbox_root(env)))
+        .json(&json!({"vendor": vendor, "fault": fault, "count": count}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Every order, fill and login the broker simulator holds for `vendor`.
+pub async fn sandbox_broker_book(env: &EnvMap, vendor: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/_sandbox/broker/orders?vendor={vendor}",
+            sandbox_root(env)
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

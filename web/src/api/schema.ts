@@ -2029,6 +2029,11 @@ export interface components {
              * @description Until when the last 2FA step-up counts (null: none, or expired).
              */
             step_up_valid_until?: string | null;
+            /**
+             * @description True for an admin or operator without 2FA outside any grace: every request but 2FA
+             *     enrollment, `me` and logout answers `TWO_FACTOR_REQUIRED` until they enroll.
+             */
+            two_factor_enrollment_required: boolean;
             user: components["schemas"]["UserView"];
         } & {
             /** @description Always true here. */
@@ -2367,6 +2372,11 @@ export interface components {
             items: {
                 /** Format: uuid */
                 bot_id: string;
+                /** @description LIVE: the broker (`tradovate`, `ironbeam`) and account the order was sent to. */
+                broker?: string | null;
+                broker_account?: string | null;
+                /** @description LIVE: the broker's id for the order, once acknowledged. */
+                broker_order_id?: string | null;
                 /** Format: date-time */
                 created_at: string;
                 /**
@@ -2388,6 +2398,11 @@ export interface components {
                 reject_reason?: string | null;
                 /** Format: uuid */
                 run_id?: string | null;
+                /**
+                 * Format: date-time
+                 * @description LIVE: when the request was written ahead to be sent.
+                 */
+                sent_at?: string | null;
                 side: components["schemas"]["Side"];
                 stage: components["schemas"]["Stage"];
                 status: components["schemas"]["OrderStatus"];
@@ -2846,7 +2861,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -3130,6 +3145,11 @@ export interface components {
              * @description Until when the last 2FA step-up counts (null: none, or expired).
              */
             step_up_valid_until?: string | null;
+            /**
+             * @description True for an admin or operator without 2FA outside any grace: every request but 2FA
+             *     enrollment, `me` and logout answers `TWO_FACTOR_REQUIRED` until they enroll.
+             */
+            two_factor_enrollment_required: boolean;
             user: components["schemas"]["UserView"];
         };
         /** @description One provider × model: its generation calls in the window. */
@@ -3270,6 +3290,11 @@ export interface components {
         Order: {
             /** Format: uuid */
             bot_id: string;
+            /** @description LIVE: the broker (`tradovate`, `ironbeam`) and account the order was sent to. */
+            broker?: string | null;
+            broker_account?: string | null;
+            /** @description LIVE: the broker's id for the order, once acknowledged. */
+            broker_order_id?: string | null;
             /** Format: date-time */
             created_at: string;
             /**
@@ -3291,6 +3316,11 @@ export interface components {
             reject_reason?: string | null;
             /** Format: uuid */
             run_id?: string | null;
+            /**
+             * Format: date-time
+             * @description LIVE: when the request was written ahead to be sent.
+             */
+            sent_at?: string | null;
             side: components["schemas"]["Side"];
             stage: components["schemas"]["Stage"];
             status: components["schemas"]["OrderStatus"];
@@ -3303,7 +3333,7 @@ export interface components {
          * @description Where an order stands: PAPER and SHADOW orders are WORKING until filled (SHADOW hypothetically, never sent) or cancelled; RECORDED is what SHADOW orders were before the SHADOW book.
          * @enum {string}
          */
-        OrderStatus: "NEW" | "RECORDED" | "WORKING" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
+        OrderStatus: "NEW" | "RECORDED" | "SENDING" | "WORKING" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED";
         /**
          * @description How an order is priced.
          * @enum {string}
@@ -9631,7 +9661,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
@@ -9648,7 +9678,7 @@ export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const liveHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveHealth"]> = ["CONNECTED", "DEGRADED", "FAILING", "UNKNOWN", "NOT_CONFIGURED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];
 export const nodeStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NodeState"]> = ["ALIVE", "DEAD", "DRAINING", "STOPPED"];
-export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];
+export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["NEW", "RECORDED", "SENDING", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"];
 export const orderTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderType"]> = ["MARKET", "LIMIT", "STOP"];
 export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Outcome"]> = ["ok", "invalid_credentials", "insufficient_plan", "rate_limited", "unreachable", "provider_error", "unverifiable"];
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "operator", "admin"];

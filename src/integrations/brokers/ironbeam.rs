@@ -1,0 +1,350 @@
+//! Ironbeam execution (REST v2), as its published OpenAPI document ("IronbeamAPI" v2.1)
+//! specifies: `OrderRequest` with the schema's enum encodings (`side` `BUY`|`SELL`,
+//! `orderType` `"1"` market, `"2"` limit, `"3"` stop; `duration` `"0"` day, `"1"` GTC),
+//! answers `{"status": "OK"|"ERROR", "message", …}`, errors `{"status":"ERROR","message",
+//! "error"}` with 400/401/403/406/429.
+
+use serde_json::{Value, json};
+
+use super::{
+    Account, BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerPosition, ClientBase, Login,
+    OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
+};
+use crate::config::Secret;
+use crate::domain::{contracts::Vendor, execution::OrderType, provider::Outcome, side::Side};
+use crate::integrations::{
+    http::{Auth, Body, CallKind, Reply, Request, bad_response, classify_status},
+    outcome::{Failure, codes},
+};
+
+pub struct Ironbeam {
+    pub base: ClientBase,
+}
+
+/// The JSON body of `POST /order/{accountId}/place`.
+pub fn place_body(account: &Account, order: &OrderRequest) -> Value {
+    let mut body = json!({
+        "accountId": account.id,
+        "exchSym": order.contract.spelled_for(Vendor::Ironbeam),
+        "side": match order.side { Side::Buy => "BUY", Side::Sell => "SELL" },
+        "quantity": order.quantity,
+        "orderType": match order.order_type {
+            OrderType::Market => "1",
+            OrderType::Limit => "2",
+            OrderType::Stop => "3",
+        },
+        "duration": match order.time_in_force { TimeInForce::Day => "0", TimeInForce::Gtc => "1" },
+        "waitForOrderId": true,
+    });
+    if let Some(p) = order.limit_price {
+        body["limitPrice"] = price_json(p);
+    }
+    if let Some(p) = order.stop_price {
+        body["stopPrice"] = price_json(p);
+    }
+    body
+}
+
+fn side_of(v: &Value) -> Option<Side> {
+    match v.as_str()? {
+        "BUY" | "0" => Some(Side::Buy),
+        "SELL" | "1" => Some(Side::Sell),
+        _ => None,
+    }
+}
+
+fn status_of(s: &str) -> BrokerOrderStatus {
+    match s {
+        "NEW"
+        | "ACCEPTED_FOR_BIDDING"
+        | "SUSPENDED"
+        | "REPLACED"
+        | "PENDING_REPLACE"
+        | "PENDING_CANCEL"
+        | "CANCEL_REJECTED" => BrokerOrderStatus::Working,
+        "PARTIALLY_FILLED" => BrokerOrderStatus::PartiallyFilled,
+        "FILLED" | "COMPLETE" => BrokerOrderStatus::Filled,
+        "CANCELLED" | "DONE_FOR_DAY" | "STOPPED" => BrokerOrderStatus::Cancelled,
+        "REJECTED" | "INVALID" | "ORDER_NOT_FOUND" => BrokerOrderStatus::Rejected,
+        "EXPIRED" => BrokerOrderStatus::Expired,
+        _ => BrokerOrderStatus::Pending,
+    }
+}
+
+fn order_of(o: &Value) -> Option<BrokerOrder> {
+    Some(BrokerOrder {
+        broker_order_id: o["orderId"].as_str()?.to_owned(),
+        client_id: None,
+        symbol: o["exchSym"].as_str().map(str::to_owned),
+        side: side_of(&o["side"])?,
+        quantity: decimal_of(&o["quantity"]).and_then(|q| u32::try_from(q).ok())?,
+        status: status_of(o["status"].as_str().unwrap_or("")),
+        created_at: parse_time(&o["timeOrderEvent"]).or_else(|| parse_time(&o["createdAt"])),
+    })
+}
+
+impl Ironbeam {
+    /// Ironbeam's error body (`{"status":"ERROR","message","error"}`), redacted.
+    fn error_text(&self, r: &Reply) -> String {
+        let b = r.json().unwrap_or(Value::Null);
+        let text = [b["error"].as_str(), b["message"].as_str()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
+        self.base.http.redactor().redact(&text)
+    }
+
+    /// A 2xx whose `status` is OK, as JSON.
+    fn ok_json(&self, r: &Reply) -> Result<Value, Failure> {
+        classify_status(r, self.base.http.redactor())?;
+        let b = r.json().ok_or_else(|| bad_response("not JSON"))?;
+        match b["status"].as_str() {
+            Some("OK") | Some("WARNING") | Some("INFO") | None => Ok(b),
+            Some(_) => Err(Failure::new(
+                Outcome::ProviderError,
+                codes::PROVIDER_HTTP_4XX,
+                self.error_text(r),
+            )),
+        }
+    }
+
+    pub async fn login(&self) -> Result<Login, Failure> {
+        let c = &self.base;
+        let mut body = json!({
+            "username": c.secret("IRONBEAM_USERNAME")?.expose(),
+            "apiKey": c.secret("IRONBEAM_API_KEY")?.expose(),
+        });
+        if let Some(p) = c.optional("IRONBEAM_PASSWORD") {
+            body["password"] = json!(p);
+        }
+        let req = Request::post(
+            "broker.auth",
+            c.url("/auth"),
+            Body::Json(body),
+            CallKind::Write,
+        );
+        c.http
+            .call(req, |r| {
+                let b = self.ok_json(r)?;
+                let token = b["token"]
+                    .as_str()
+                    .ok_or_else(|| bad_response("auth answer has no token"))?;
+                // The token lifetime is not documented: the session logs in again when a
+                // call answers 401.
+                Ok(Login {
+                    token: Secret::new(token),
+                    expires_at: None,
+                    is_live: None,
+                })
+            })
+            .await
+    }
+
+    /// `GET /info/trader`: the first account, and `isLive`.
+    pub async fn trader(&self, token: &Secret) -> Result<(Account, Option<bool>), Failure> {
+        let req = Request::get(
+            "broker.info_trader",
+            self.base.url("/info/trader"),
+            CallKind::Read,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                let b = self.ok_json(r)?;
+                let id = b["accounts"][0]
+                    .as_str()
+                    .ok_or_else(|| {
+                        Failure::new(
+                            Outcome::InsufficientPlan,
+                            codes::INSUFFICIENT_PLAN,
+                            "no accounts",
+                        )
+                    })?
+                    .to_owned();
+                Ok((
+                    Account {
+                        spec: id.clone(),
+                        id,
+                    },
+                    b["isLive"].as_bool(),
+                ))
+            })
+            .await
+    }
+
+    pub async fn place(
+        &self,
+        token: &Secret,
+        account: &Account,
+        order: &OrderRequest,
+    ) -> Result<String, SendError> {
+        let req = Request::post(
+            "broker.place",
+            self.base.url(&format!("/order/{}/place", account.id)),
+            Body::Json(place_body(account, order)),
+            CallKind::Write,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        let result = self
+            .base
+            .http
+            .call(req, |r| {
+                // A 400 is the broker refusing this order; other failures leave it unknown.
+                if r.status == 400 || r.status == 406 {
+                    return Ok(Err(self.error_text(r)));
+                }
+                let b = self.ok_json(r)?;
+                b["orderId"]
+                    .as_str()
+                    .map(|id| Ok(id.to_owned()))
+                    .ok_or_else(|| bad_response("place answer has no orderId"))
+            })
+            .await
+            .map_err(SendError::from_failure)?;
+        result.map_err(|reason| SendError::Rejected { reason })
+    }
+
+    pub async fn cancel(
+        &self,
+        token: &Secret,
+        account: &Account,
+        broker_order_id: &str,
+    ) -> Result<(), Failure> {
+        let url = self
+            .base
+            .url(&format!("/order/{}/cancel/{broker_order_id}", account.id));
+        let req = Request {
+            method: reqwest::Method::DELETE,
+            ..Request::get("broker.cancel", url, CallKind::Write)
+        }
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| self.ok_json(r).map(|_| ()))
+            .await
+    }
+
+    /// `DELETE /order/{accountId}/cancelMultiple` `{accountId, orderIds}` (at most 1,000).
+    pub async fn cancel_multiple(
+        &self,
+        token: &Secret,
+        account: &Account,
+        ids: &[String],
+    ) -> Result<(), Failure> {
+        let url = self
+            .base
+            .url(&format!("/order/{}/cancelMultiple", account.id));
+        let req = Request {
+            method: reqwest::Method::DELETE,
+            body: Body::Json(json!({"accountId": account.id, "orderIds": ids})),
+            ..Request::get("broker.cancel_multiple", url, CallKind::Write)
+        }
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| self.ok_json(r).map(|_| ()))
+            .await
+    }
+
+    /// `GET /order/{accountId}/{orderStatus}` (`ANY` for all).
+    pub async fn orders(
+        &self,
+        token: &Secret,
+        account: &Account,
+        status: &str,
+    ) -> Result<Vec<BrokerOrder>, Failure> {
+        let req = Request::get(
+            "broker.orders",
+            self.base.url(&format!("/order/{}/{status}", account.id)),
+            CallKind::Read,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                let b = self.ok_json(r)?;
+                Ok(b["orders"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(order_of).collect())
+                    .unwrap_or_default())
+            })
+            .await
+    }
+
+    /// `GET /order/{accountId}/fills`: one row per execution (`orderUpdateId` unique).
+    pub async fn fills(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<BrokerFill>, Failure> {
+        let req = Request::get(
+            "broker.fills",
+            self.base.url(&format!("/order/{}/fills", account.id)),
+            CallKind::Read,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                let b = self.ok_json(r)?;
+                let mut out = Vec::new();
+                for f in b["fills"].as_array().into_iter().flatten() {
+                    let fill = (|| {
+                        Some(BrokerFill {
+                            fill_id: f["orderUpdateId"].as_str()?.to_owned(),
+                            broker_order_id: f["orderId"].as_str()?.to_owned(),
+                            side: side_of(&f["side"])?,
+                            quantity: decimal_of(&f["fillQuantity"])
+                                .and_then(|q| u32::try_from(q).ok())?,
+                            price: decimal_of(&f["fillPrice"])?,
+                            commission: None,
+                            filled_at: parse_time(&f["fillDate"])
+                                .or_else(|| parse_time(&f["timeOrderEvent"]))?,
+                        })
+                    })();
+                    out.push(fill.ok_or_else(|| bad_response("a fill lacks a documented field"))?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    pub async fn positions(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<BrokerPosition>, Failure> {
+        let req = Request::get(
+            "broker.positions",
+            self.base.url(&format!("/account/{}/positions", account.id)),
+            CallKind::Read,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                let b = self.ok_json(r)?;
+                Ok(b["positions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| {
+                        let q = decimal_of(&p["quantity"]).and_then(|q| i64::try_from(q).ok())?;
+                        let sign = if p["side"].as_str() == Some("SHORT") {
+                            -1
+                        } else {
+                            1
+                        };
+                        Some(BrokerPosition {
+                            symbol: p["exchSym"].as_str()?.to_owned(),
+                            net: sign * q.abs(),
+                            avg_price: decimal_of(&p["price"]),
+                        })
+                    })
+                    .collect())
+            })
+            .await
+    }
+}

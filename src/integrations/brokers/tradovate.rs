@@ -1,0 +1,423 @@
+//! Tradovate execution (REST v1). Shapes follow Tradovate's API entities (`PlaceOrder`,
+//! `PlaceOrderResult`, `CancelOrder`, `CommandResult`, `Order`, `OrderVersion`, `Fill`,
+//! `FillFee`, `Position`, `Contract`). Failures of commands are HTTP 200 with
+//! `failureReason`/`failureText` (or `errorText`); a login refusal is HTTP 200 with
+//! `errorText`; a login penalty is HTTP 200 with `p-ticket`/`p-time`/`p-captcha`.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Account, BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerPosition, ClientBase, Login,
+    OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
+};
+use crate::config::Secret;
+use crate::domain::{execution::OrderType, provider::Outcome, side::Side};
+use crate::integrations::{
+    http::{Auth, Body, CallKind, Reply, Request, bad_response, classify_status},
+    outcome::{Failure, codes},
+};
+
+pub struct Tradovate {
+    pub base: ClientBase,
+}
+
+/// A login penalty: how long to wait, and whether a CAPTCHA (about an hour) is demanded.
+pub fn penalty(b: &Value) -> Option<(i64, bool)> {
+    (b.get("p-ticket").is_some() || b.get("p-captcha").is_some()).then(|| {
+        (
+            b["p-time"].as_i64().unwrap_or(0),
+            b["p-captcha"].as_bool() == Some(true),
+        )
+    })
+}
+
+fn side_of(action: &Value) -> Option<Side> {
+    match action.as_str()? {
+        "Buy" => Some(Side::Buy),
+        "Sell" => Some(Side::Sell),
+        _ => None,
+    }
+}
+
+fn status_of(s: &str) -> BrokerOrderStatus {
+    match s {
+        "Working" => BrokerOrderStatus::Working,
+        "Filled" | "Completed" => BrokerOrderStatus::Filled,
+        "Canceled" | "PendingCancel" => BrokerOrderStatus::Cancelled,
+        "Rejected" => BrokerOrderStatus::Rejected,
+        "Expired" => BrokerOrderStatus::Expired,
+        _ => BrokerOrderStatus::Pending,
+    }
+}
+
+/// The JSON body of `POST /order/placeorder` for `order` on `account`.
+pub fn place_body(account: &Account, order: &OrderRequest) -> Value {
+    let mut body = json!({
+        "accountSpec": account.spec,
+        "accountId": account.id.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(account.id)),
+        "clOrdId": order.client_id,
+        "action": match order.side { Side::Buy => "Buy", Side::Sell => "Sell" },
+        "symbol": order.contract.spelled_for(crate::domain::contracts::Vendor::Tradovate),
+        "orderQty": order.quantity,
+        "orderType": match order.order_type {
+            OrderType::Market => "Market",
+            OrderType::Limit => "Limit",
+            OrderType::Stop => "Stop",
+        },
+        "timeInForce": match order.time_in_force { TimeInForce::Day => "Day", TimeInForce::Gtc => "GTC" },
+        // `text` is kept on the order's version (`/orderVersion/list`): how a lost answer is
+        // found again by our key.
+        "text": order.client_id,
+        "isAutomated": true,
+    });
+    if let Some(p) = order.limit_price {
+        body["price"] = price_json(p);
+    }
+    if let Some(p) = order.stop_price {
+        body["stopPrice"] = price_json(p);
+    }
+    body
+}
+
+impl Tradovate {
+    fn interpret_login(&self, r: &Reply) -> Result<Login, Failure> {
+        classify_status(r, self.base.http.redactor())?;
+        let b = r.json().unwrap_or(Value::Null);
+        if let Some((wait, captcha)) = penalty(&b) {
+            let mut f = Failure::new(
+                Outcome::RateLimited,
+                codes::LOGIN_PENALTY,
+                format!(
+                    "login penalty: wait {wait} s{}; not retried",
+                    if captcha {
+                        " (CAPTCHA: about one hour)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            f.http_status = Some(r.status);
+            f.retry_after = Some(std::time::Duration::from_secs(if captcha {
+                3600
+            } else {
+                u64::try_from(wait.max(1)).unwrap_or(1)
+            }));
+            return Err(f);
+        }
+        if let Some(text) = b["errorText"].as_str().filter(|t| !t.is_empty()) {
+            return Err(Failure::new(
+                Outcome::InvalidCredentials,
+                codes::INVALID_CREDENTIALS,
+                self.base.http.redactor().redact(text),
+            ));
+        }
+        let token = b["accessToken"]
+            .as_str()
+            .ok_or_else(|| bad_response("no accessToken"))?;
+        Ok(Login {
+            token: Secret::new(token),
+            expires_at: parse_time(&b["expirationTime"]),
+            is_live: b["hasLive"].as_bool(),
+        })
+    }
+
+    pub async fn login(&self) -> Result<Login, Failure> {
+        let c = &self.base;
+        let mut body = json!({
+            "name": c.secret("TRADOVATE_USERNAME")?.expose(),
+            "password": c.secret("TRADOVATE_PASSWORD")?.expose(),
+            "appId": c.secret("TRADOVATE_APP_ID")?.expose(),
+            "appVersion": c.secret("TRADOVATE_APP_VERSION")?.expose(),
+            "sec": c.secret("TRADOVATE_SEC")?.expose(),
+        });
+        let cid = c.secret("TRADOVATE_CID")?;
+        body["cid"] = cid
+            .expose()
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(cid.expose()));
+        if let Some(d) = c.optional("TRADOVATE_DEVICE_ID") {
+            body["deviceId"] = json!(d);
+        }
+        let req = Request::post(
+            "broker.accesstokenrequest",
+            c.url("/auth/accesstokenrequest"),
+            Body::Json(body),
+            CallKind::Write,
+        );
+        c.http.call(req, |r| self.interpret_login(r)).await
+    }
+
+    /// `GET /auth/renewaccesstoken`: the same session, a later expiry.
+    pub async fn renew(&self, token: &Secret) -> Result<Login, Failure> {
+        let req = Request::get(
+            "broker.renewaccesstoken",
+            self.base.url("/auth/renewaccesstoken"),
+            CallKind::Write,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base.http.call(req, |r| self.interpret_login(r)).await
+    }
+
+    fn read(&self, action: &'static str, path: &str, token: &Secret) -> Request {
+        Request::get(action, self.base.url(path), CallKind::Read).auth(Auth::Bearer(token.clone()))
+    }
+
+    fn array(&self, r: &Reply) -> Result<Vec<Value>, Failure> {
+        classify_status(r, self.base.http.redactor())?;
+        match r.json() {
+            Some(Value::Array(a)) => Ok(a),
+            _ => Err(bad_response(&format!(
+                "not a JSON array: {}",
+                self.base.excerpt(r)
+            ))),
+        }
+    }
+
+    /// The first active account of the user (`GET /account/list`); `hasLive` came with login.
+    pub async fn account(&self, token: &Secret) -> Result<(Account, Option<bool>), Failure> {
+        let req = self.read("broker.account_list", "/account/list", token);
+        let accounts = self.base.http.call(req, |r| self.array(r)).await?;
+        accounts
+            .iter()
+            .find(|a| a["active"].as_bool() != Some(false))
+            .and_then(|a| {
+                Some(Account {
+                    id: a["id"].as_i64()?.to_string(),
+                    spec: a["name"].as_str()?.to_owned(),
+                })
+            })
+            .map(|a| (a, None))
+            .ok_or_else(|| {
+                Failure::new(
+                    Outcome::InsufficientPlan,
+                    codes::INSUFFICIENT_PLAN,
+                    "no active account",
+                )
+            })
+    }
+
+    pub async fn place(
+        &self,
+        token: &Secret,
+        account: &Account,
+        order: &OrderRequest,
+    ) -> Result<String, SendError> {
+        let req = Request::post(
+            "broker.placeorder",
+            self.base.url("/order/placeorder"),
+            Body::Json(place_body(account, order)),
+            CallKind::Write,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        let answer = self
+            .base
+            .http
+            .call(req, |r| {
+                classify_status(r, self.base.http.redactor())?;
+                r.json()
+                    .ok_or_else(|| bad_response("placeorder answer is not JSON"))
+            })
+            .await
+            .map_err(SendError::from_failure)?;
+        if let Some(id) = answer["orderId"].as_i64() {
+            return Ok(id.to_string());
+        }
+        let reason = answer["failureText"]
+            .as_str()
+            .or(answer["errorText"].as_str())
+            .unwrap_or("");
+        match answer["failureReason"].as_str() {
+            Some(code) if code != "Success" => Err(SendError::Rejected {
+                reason: format!("{code}: {reason}")
+                    .trim_end_matches(": ")
+                    .to_owned(),
+            }),
+            _ if !reason.is_empty() => Err(SendError::Rejected {
+                reason: reason.to_owned(),
+            }),
+            _ => Err(SendError::Unknown(bad_response(
+                "placeorder gave no orderId",
+            ))),
+        }
+    }
+
+    pub async fn cancel(&self, token: &Secret, broker_order_id: &str) -> Result<(), Failure> {
+        let id = broker_order_id
+            .parse::<i64>()
+            .map_err(|_| bad_response("a Tradovate order id is numeric"))?;
+        let req = Request::post(
+            "broker.cancelorder",
+            self.base.url("/order/cancelorder"),
+            Body::Json(json!({"orderId": id, "isAutomated": true})),
+            CallKind::Write,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                classify_status(r, self.base.http.redactor())?;
+                let b = r.json().unwrap_or(Value::Null);
+                match b["failureReason"].as_str() {
+                    Some(code) if code != "Success" => Err(Failure::new(
+                        Outcome::ProviderError,
+                        codes::PROVIDER_HTTP_4XX,
+                        format!(
+                            "cancel refused: {code} {}",
+                            b["failureText"].as_str().unwrap_or("")
+                        ),
+                    )),
+                    _ => Ok(()),
+                }
+            })
+            .await
+    }
+
+    /// The account's orders, each with our key (`text` of its latest version) and contract.
+    pub async fn orders(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<BrokerOrder>, Failure> {
+        let req = self.read("broker.order_list", "/order/list", token);
+        let orders = self.base.http.call(req, |r| self.array(r)).await?;
+        let req = self.read("broker.order_version_list", "/orderVersion/list", token);
+        let versions = self.base.http.call(req, |r| self.array(r)).await?;
+        let mut out = Vec::new();
+        for o in orders {
+            if o["accountId"].as_i64().map(|a| a.to_string()).as_deref() != Some(&account.id) {
+                continue;
+            }
+            let Some(id) = o["id"].as_i64() else { continue };
+            let version = versions
+                .iter()
+                .filter(|v| v["orderId"].as_i64() == Some(id))
+                .max_by_key(|v| v["id"].as_i64().unwrap_or(0));
+            let symbol = match o["contractId"].as_i64() {
+                Some(cid) => Some(self.contract_name(token, cid).await?),
+                None => None,
+            };
+            out.push(BrokerOrder {
+                broker_order_id: id.to_string(),
+                client_id: version.and_then(|v| v["text"].as_str()).map(str::to_owned),
+                symbol,
+                side: side_of(&o["action"]).ok_or_else(|| bad_response("order action"))?,
+                quantity: version
+                    .and_then(|v| v["orderQty"].as_u64())
+                    .and_then(|q| u32::try_from(q).ok())
+                    .unwrap_or(0),
+                status: status_of(o["ordStatus"].as_str().unwrap_or("")),
+                created_at: parse_time(&o["timestamp"]),
+            });
+        }
+        Ok(out)
+    }
+
+    /// `GET /contract/item?id=`: the contract's name (`ESZ6`).
+    pub async fn contract_name(&self, token: &Secret, contract_id: i64) -> Result<String, Failure> {
+        let req = self
+            .read("broker.contract_item", "/contract/item", token)
+            .query("id", contract_id.to_string());
+        self.base
+            .http
+            .call(req, |r| {
+                classify_status(r, self.base.http.redactor())?;
+                r.json()
+                    .and_then(|b| b["name"].as_str().map(str::to_owned))
+                    .ok_or_else(|| bad_response("contract/item has no name"))
+            })
+            .await
+    }
+
+    /// Fills of the account's orders, with the fees Tradovate charged for each (`fillFee`,
+    /// keyed by the fill's id).
+    pub async fn fills(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<BrokerFill>, Failure> {
+        let req = self.read("broker.order_list", "/order/list", token);
+        let orders = self.base.http.call(req, |r| self.array(r)).await?;
+        let ours: Vec<i64> = orders
+            .iter()
+            .filter(|o| {
+                o["accountId"].as_i64().map(|a| a.to_string()).as_deref() == Some(&account.id)
+            })
+            .filter_map(|o| o["id"].as_i64())
+            .collect();
+        let req = self.read("broker.fill_list", "/fill/list", token);
+        let fills = self.base.http.call(req, |r| self.array(r)).await?;
+        let req = self.read("broker.fill_fee_list", "/fillFee/list", token);
+        let fees = self.base.http.call(req, |r| self.array(r)).await?;
+        let mut out = Vec::new();
+        for f in fills {
+            let (Some(id), Some(order)) = (f["id"].as_i64(), f["orderId"].as_i64()) else {
+                continue;
+            };
+            if !ours.contains(&order) || f["active"].as_bool() == Some(false) {
+                continue;
+            }
+            let commission = fees.iter().find(|x| x["id"].as_i64() == Some(id)).map(|x| {
+                [
+                    "commission",
+                    "clearingFee",
+                    "exchangeFee",
+                    "nfaFee",
+                    "brokerageFee",
+                    "ipFee",
+                    "orderRoutingFee",
+                ]
+                .iter()
+                .filter_map(|k| decimal_of(&x[*k]))
+                .sum()
+            });
+            out.push(BrokerFill {
+                fill_id: id.to_string(),
+                broker_order_id: order.to_string(),
+                side: side_of(&f["action"]).ok_or_else(|| bad_response("fill action"))?,
+                quantity: f["qty"]
+                    .as_u64()
+                    .and_then(|q| u32::try_from(q).ok())
+                    .ok_or_else(|| bad_response("fill qty"))?,
+                price: decimal_of(&f["price"]).ok_or_else(|| bad_response("fill price"))?,
+                commission,
+                filled_at: parse_time(&f["timestamp"]).ok_or_else(|| bad_response("fill time"))?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn positions(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<BrokerPosition>, Failure> {
+        let req = self.read("broker.position_list", "/position/list", token);
+        let rows = self.base.http.call(req, |r| self.array(r)).await?;
+        let mut out = Vec::new();
+        for p in rows {
+            if p["accountId"].as_i64().map(|a| a.to_string()).as_deref() != Some(&account.id) {
+                continue;
+            }
+            let (Some(cid), Some(net)) = (p["contractId"].as_i64(), p["netPos"].as_i64()) else {
+                continue;
+            };
+            out.push(BrokerPosition {
+                symbol: self.contract_name(token, cid).await?,
+                net,
+                avg_price: decimal_of(&p["netPrice"]),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// When a token issued at `now` must be renewed: 10 minutes before it expires (Tradovate's
+/// own guidance is to renew at 85 of 90 minutes), or after 70 minutes when no expiry came.
+pub fn renew_at(login: &Login, now: DateTime<Utc>) -> DateTime<Utc> {
+    login
+        .expires_at
+        .map(|e| e - chrono::Duration::minutes(10))
+        .unwrap_or(now + chrono::Duration::minutes(70))
+}

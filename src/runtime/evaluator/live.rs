@@ -1,0 +1,348 @@
+//! LIVE orders through the one engine (issue 17 part 2): the decision's order is written
+//! ahead as `SENDING` (fenced, in the decision's transaction, `orders::place_live`), then
+//! sent through the bot's broker session; the broker's id makes it WORKING, a refusal
+//! REJECTED with `BROKER_ORDER_REJECTED` in its trace. An unclear end (timeout, lost answer,
+//! 5xx) leaves it `SENDING`: the next evaluation (or a restarted runner) reads the broker's
+//! orders and finds it by our key (Tradovate `text`) or by contract, side and quantity
+//! (Ironbeam, which has no client id), and never sends it again. Fills are polled from the
+//! broker on every evaluation and booked through the ledger once per broker fill id (partial
+//! fills, the vendor's commission where it reports one).
+//!
+//! [`cancel_live_order`] and [`cancel_all_live`] are plain functions for the kill paths.
+
+use chrono::Duration;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{BotEvaluator, Trading, working_order};
+use crate::domain::{
+    contracts::Contract,
+    engine::{Event, OrderUpdate, WorkingOrder},
+    execution::{OrderStatus, SimFill},
+};
+use crate::error_code::ErrorCode;
+use crate::integrations::brokers::{
+    BrokerOrderStatus, BrokerVendor, OrderRequest, SendError, TimeInForce, match_unacknowledged,
+};
+use crate::runtime::brokers::{BrokerSession, Brokers};
+use crate::store::{
+    bot_leases::Fence,
+    fills::{self, BrokerBooked, BrokerFillBooking},
+    orders::{self, Order},
+    system_events::{NewSystemEvent, Severity},
+    traces,
+};
+
+/// How long an unacknowledged send may stay unresolved before an absent broker order means
+/// it never arrived (longer than any call's time box, so an answer still in flight counts).
+pub const SEND_GRACE_SECONDS: i64 = 30;
+
+/// The broker request for a stored order: the front contract (`domain::contracts`) of its
+/// symbol when it was decided.
+pub fn request_of(order: &Order) -> OrderRequest {
+    OrderRequest {
+        client_id: order.idempotency_key.clone(),
+        contract: Contract::front_at(
+            order.symbol,
+            order.decision_bar_at.unwrap_or(order.created_at),
+        ),
+        side: order.side,
+        quantity: u32::try_from(order.quantity).unwrap_or(0),
+        order_type: order.order_type,
+        limit_price: order.limit_price,
+        stop_price: order.stop_price,
+        time_in_force: TimeInForce::Day,
+    }
+}
+
+impl BotEvaluator {
+    /// Sends a `SENDING` order. Returns the working order the engine should count (acked, or
+    /// still unresolved), `None` when it was refused.
+    pub(super) async fn send_live(
+        &mut self,
+        trading: &Trading,
+        session: &BrokerSession,
+        order: Order,
+        fence: &Fence,
+    ) -> Result<Option<WorkingOrder>, sqlx::Error> {
+        let now = || trading.clock.now();
+        match session.place(&request_of(&order)).await {
+            Ok((_, broker_id)) => {
+                match orders::acknowledge(&trading.pool, fence, order.id, &broker_id, now()).await?
+                {
+                    Some(acked) => {
+                        let w = working_order(&acked);
+                        self.working = Some(acked);
+                        Ok(Some(w))
+                    }
+                    None => Ok(None),
+                }
+            }
+            Err(SendError::Rejected { reason }) => {
+                self.refused(trading, fence, &order, &reason, true).await?;
+                Ok(None)
+            }
+            Err(SendError::NotSent(f)) => {
+                let reason = format!("not sent: {}: {}", f.code, f.message);
+                self.refused(trading, fence, &order, &reason, false).await?;
+                Ok(None)
+            }
+            Err(SendError::Unknown(f)) => {
+                tracing::warn!(bot = %self.bot_id, order = %order.id, code = f.code,
+                    "LIVE send unresolved; the broker's orders will tell");
+                let w = working_order(&order);
+                self.working = Some(order);
+                Ok(Some(w))
+            }
+        }
+    }
+
+    /// Marks a send refused (by the broker, or never sent) and says why in its trace.
+    async fn refused(
+        &mut self,
+        trading: &Trading,
+        fence: &Fence,
+        order: &Order,
+        reason: &str,
+        by_broker: bool,
+    ) -> Result<(), sqlx::Error> {
+        let code = if by_broker {
+            ErrorCode::BrokerOrderRejected
+        } else {
+            ErrorCode::ExecutionBrokerUnavailable
+        };
+        let stored = format!("{}: {reason}", code.as_str());
+        // The trace says why first: a reader who sees the order REJECTED finds the reason.
+        if let Some(decision) = order.decision_trace_id {
+            let answer = json!({
+                "code": code.as_str(), "reason": reason, "broker": order.broker,
+                "suggested_fix": code.suggested_fix(),
+            });
+            traces::note_broker_answer(&trading.pool, decision, &answer).await?;
+        }
+        orders::reject_sending(&trading.pool, fence, order.id, &stored, trading.clock.now())
+            .await?;
+        let event = NewSystemEvent::new(
+            Severity::Sev2,
+            code.as_str(),
+            format!(
+                "bot {}: LIVE order {} refused: {reason}",
+                self.bot_id, order.id
+            ),
+        )
+        .bot(self.bot_id)
+        .metadata(json!({"order_id": order.id, "broker": order.broker}));
+        if let Err(err) =
+            crate::store::system_events::insert(&trading.pool, event, trading.clock.now()).await
+        {
+            tracing::error!(error = %err, "broker refusal event not written");
+        }
+        if self.working.as_ref().is_some_and(|w| w.id == order.id) {
+            self.working = None;
+        }
+        Ok(())
+    }
+
+    /// Before a LIVE evaluation: resolves unacknowledged sends from the broker's orders,
+    /// books new broker fills of the working order, and drops an order its broker finished.
+    pub(super) async fn sync_live(
+        &mut self,
+        trading: &Trading,
+        fence: &Fence,
+    ) -> Result<(), sqlx::Error> {
+        let Some(order) = self.working.clone() else {
+            return Ok(());
+        };
+        let Some(session) = order
+            .broker
+            .as_deref()
+            .and_then(BrokerVendor::parse)
+            .and_then(|v| trading.brokers.get(v))
+        else {
+            return Ok(());
+        };
+        let now = trading.clock.now();
+        if order.status == OrderStatus::Sending {
+            let Ok(at_broker) = session.orders().await else {
+                return Ok(());
+            };
+            let claimed = orders::claimed_broker_ids(
+                &trading.pool,
+                order.broker.as_deref().unwrap_or(""),
+                order.broker_account.as_deref().unwrap_or(""),
+            )
+            .await?;
+            let sent_at = order.sent_at.unwrap_or(order.created_at);
+            let found = match_unacknowledged(
+                &at_broker,
+                &request_of(&order),
+                session.vendor(),
+                sent_at,
+                &claimed,
+            );
+            match found {
+                Some(b) => {
+                    let id = b.broker_order_id.clone();
+                    match orders::acknowledge(&trading.pool, fence, order.id, &id, now).await? {
+                        Some(acked) => self.working = Some(acked),
+                        None => return Ok(()),
+                    }
+                }
+                None if now - sent_at > Duration::seconds(SEND_GRACE_SECONDS) => {
+                    let reason = "the broker has no such order: the send never reached it";
+                    self.refused(trading, fence, &order, reason, false).await?;
+                    self.engine
+                        .handle(Event::OrderUpdate(OrderUpdate::Cancelled {
+                            order_id: order.id,
+                        }));
+                    return Ok(());
+                }
+                None => return Ok(()),
+            }
+        }
+        let Some(order) = self.working.clone() else {
+            return Ok(());
+        };
+        let Some(broker_id) = order.broker_order_id.clone() else {
+            return Ok(());
+        };
+        let Ok(fills_at_broker) = session.fills().await else {
+            return Ok(());
+        };
+        let mut filled = 0i64;
+        for f in fills_at_broker
+            .iter()
+            .filter(|f| f.broker_order_id == broker_id)
+        {
+            let commission = f.commission.unwrap_or(
+                trading.sim.commission_per_contract * rust_decimal::Decimal::from(f.quantity),
+            );
+            let sim = SimFill {
+                idempotency_key: order.idempotency_key.clone(),
+                side: order.side,
+                quantity: f.quantity,
+                price: f.price,
+                commission,
+                filled_at: f.filled_at,
+            };
+            let (before, after, realized) = self.engine.preview_fill(&sim);
+            let booked = fills::book_broker_fill(
+                &trading.pool,
+                BrokerFillBooking {
+                    fence,
+                    order: &order,
+                    broker_fill_id: &f.fill_id,
+                    quantity: f.quantity,
+                    price: f.price,
+                    commission,
+                    filled_at: f.filled_at,
+                    before: &before,
+                    after: &after,
+                    realized,
+                },
+            )
+            .await?;
+            match booked {
+                BrokerBooked::Filled { filled: n, .. } => {
+                    self.engine.handle(Event::Fill(sim));
+                    filled = n;
+                }
+                BrokerBooked::AlreadyBooked => filled += i64::from(f.quantity),
+            }
+        }
+        let done = filled >= i64::from(order.quantity);
+        let closed = if done {
+            None
+        } else {
+            match session.orders().await {
+                Ok(list) => list
+                    .into_iter()
+                    .find(|o| o.broker_order_id == broker_id)
+                    .filter(|o| o.status.is_final() && o.status != BrokerOrderStatus::Filled),
+                Err(_) => None,
+            }
+        };
+        if let Some(b) = &closed {
+            let status = match b.status {
+                BrokerOrderStatus::Rejected => OrderStatus::Rejected,
+                _ => OrderStatus::Cancelled,
+            };
+            let reason = format!("the broker reports the order {:?}", b.status);
+            orders::close_at_broker(&trading.pool, fence, order.id, status, &reason, now).await?;
+        }
+        if done || closed.is_some() {
+            self.working = None;
+            self.engine
+                .handle(Event::OrderUpdate(OrderUpdate::Cancelled {
+                    order_id: order.id,
+                }));
+        }
+        Ok(())
+    }
+}
+
+/// Cancels one LIVE order at its broker and in the ledger (a kill path calls this). Returns
+/// false when the order is not a working LIVE order or has no session.
+pub async fn cancel_live_order(
+    pool: &PgPool,
+    brokers: &Brokers,
+    order: &Order,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, String> {
+    let (Some(broker_id), Some(session)) = (
+        order.broker_order_id.as_deref(),
+        order
+            .broker
+            .as_deref()
+            .and_then(BrokerVendor::parse)
+            .and_then(|v| brokers.get(v)),
+    ) else {
+        return Ok(false);
+    };
+    session
+        .cancel(broker_id)
+        .await
+        .map_err(|f| format!("{}: {}", f.code, f.message))?;
+    orders::mark_cancelled(pool, &[order.id], reason, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// Cancels every LIVE order working at every session's account, in bulk where the vendor
+/// offers it (Ironbeam `cancelMultiple`), and marks them cancelled in the ledger. Returns how
+/// many were cancelled.
+pub async fn cancel_all_live(
+    pool: &PgPool,
+    brokers: &Brokers,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, String> {
+    let mut total = 0;
+    for session in brokers.sessions() {
+        let Some(account) = session.account() else {
+            continue;
+        };
+        let working = orders::live_working_at(pool, session.vendor().id(), &account.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if working.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = working
+            .iter()
+            .filter_map(|o| o.broker_order_id.clone())
+            .collect();
+        session
+            .cancel_many(&ids)
+            .await
+            .map_err(|f| format!("{}: {}", f.code, f.message))?;
+        let ours: Vec<Uuid> = working.iter().map(|o| o.id).collect();
+        total += orders::mark_cancelled(pool, &ours, reason, now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,288 @@
+//! The broker simulator (issue 17 part 8): Tradovate (`/tradovate/v1/…`) and Ironbeam
+//! (`/ironbeam/v2/…`) with their own paths, auth and error shapes, one demo account each,
+//! orders, fills and positions, and a matching engine on the sandbox's synthetic bars
+//! (`ohlcv`, the bars the sandbox's Databento serves for the same contract):
+//!
+//! - a market order fills at once at the open of the minute bar trading now (no bar: the
+//!   market is closed and the order is rejected);
+//! - a limit or stop order fills on the first complete minute bar after it was placed that
+//!   touches its price (limit: at the limit or a better open; stop: at the stop or a worse
+//!   open);
+//! - with the `partial` fault a market order of two or more fills half now and the rest at
+//!   the next minute's open.
+//!
+//! Tradovate is idempotent on `clOrdId` (a second place with the same id answers the first
+//! order); Ironbeam's order request has no client id, so a retransmitted place makes a second
+//! order, as it would at the vendor.
+//!
+//! Faults (`POST /_sandbox/broker/faults` `{"vendor": "tradovate"|"ironbeam", "fault": <BrokerFault>|null,
+//! "count": n, "delay_ms": n}`): `reject_margin`, `reject_closed_market` (the next place is
+//! refused), `lost_ack` (the order is taken, the answer is a 504), `delayed_ack` (answered
+//! after `delay_ms`), `duplicate_submit` (the place is processed twice, as a retransmission
+//! would be), `token_expiry` (every token of the vendor expires now), `rate_limited` (Ironbeam
+//! 429 `{"status":"ERROR"…}`; Tradovate 429 on calls, a `p-ticket` on login), `partial`.
+//! `GET /_sandbox/broker/orders?vendor=` lists every order the simulator holds (tests count
+//! duplicates with it).
+
+mod engine;
+mod ironbeam;
+mod tradovate;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, Method, StatusCode},
+    response::Response,
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{json_reply, ok};
+use crate::clock::Clock;
+pub use engine::{SimFill, SimOrder, SimOrderKind, SimStatus};
+
+/// A fault the broker endpoints answer with, set on command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerFault {
+    RejectMargin,
+    RejectClosedMarket,
+    LostAck,
+    DelayedAck,
+    DuplicateSubmit,
+    TokenExpiry,
+    RateLimited,
+    Partial,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FaultCommand {
+    vendor: String,
+    fault: Option<BrokerFault>,
+    count: Option<u32>,
+    delay_ms: Option<u64>,
+}
+
+/// How long a token the simulator issues lives (Tradovate documents 80–90 minutes).
+pub const TOKEN_TTL_MINUTES: i64 = 80;
+
+#[derive(Default)]
+struct Book {
+    next_id: u64,
+    /// token → (vendor, expiry).
+    tokens: HashMap<String, (&'static str, DateTime<Utc>)>,
+    orders: Vec<SimOrder>,
+    fills: Vec<SimFill>,
+    /// (vendor, fault) → requests left (`None`: until cleared).
+    faults: HashMap<(String, BrokerFault), Option<u32>>,
+    delay_ms: u64,
+    /// Logins answered, per vendor (a test checks nothing loops on login).
+    logins: HashMap<&'static str, u64>,
+}
+
+/// The simulator's state, shared by the sandbox's handlers.
+#[derive(Clone, Default)]
+pub struct BrokerSim {
+    book: Arc<Mutex<Book>>,
+}
+
+impl BrokerSim {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut b = self.lock();
+        b.next_id += 1;
+        b.next_id
+    }
+
+    /// Consumes one use of `fault` for `vendor` if it is armed.
+    fn take(&self, vendor: &str, fault: BrokerFault) -> bool {
+        let mut b = self.lock();
+        let key = (vendor.to_owned(), fault);
+        match b.faults.get_mut(&key) {
+            None => false,
+            Some(None) => true,
+            Some(Some(n)) => {
+                *n -= 1;
+                if *n == 0 {
+                    b.faults.remove(&key);
+                }
+                true
+            }
+        }
+    }
+
+    fn issue_token(&self, vendor: &'static str, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        let id = self.next_id();
+        let token = format!("sim-{vendor}-{id}-{}", now.timestamp_millis());
+        let expires = now + chrono::Duration::minutes(TOKEN_TTL_MINUTES);
+        let mut b = self.lock();
+        b.tokens.insert(token.clone(), (vendor, expires));
+        *b.logins.entry(vendor).or_default() += 1;
+        (token, expires)
+    }
+
+    /// Whether `headers` carry a live token of `vendor` (the `token_expiry` fault expires
+    /// them all first).
+    fn authorized(&self, vendor: &'static str, headers: &HeaderMap, now: DateTime<Utc>) -> bool {
+        if self.take(vendor, BrokerFault::TokenExpiry) {
+            self.lock().tokens.retain(|_, (v, _)| *v != vendor);
+        }
+        let Some(token) = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        self.lock()
+            .tokens
+            .get(token.trim())
+            .is_some_and(|(v, exp)| *v == vendor && *exp > now)
+    }
+
+    /// Replaces the token's expiry (Tradovate `renewaccesstoken`).
+    fn renew(&self, headers: &HeaderMap, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
+        let token = headers
+            .get("authorization")?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim()
+            .to_owned();
+        let expires = now + chrono::Duration::minutes(TOKEN_TTL_MINUTES);
+        let mut b = self.lock();
+        let entry = b.tokens.get_mut(&token)?;
+        entry.1 = expires;
+        Some((token, expires))
+    }
+
+    /// Runs the matching engine up to `now` and returns a snapshot of `vendor`'s book.
+    fn advance(&self, vendor: &str, now: DateTime<Utc>) -> (Vec<SimOrder>, Vec<SimFill>) {
+        let mut b = self.lock();
+        let Book {
+            orders,
+            fills,
+            next_id,
+            ..
+        } = &mut *b;
+        engine::advance(orders, fills, next_id, now);
+        (
+            orders
+                .iter()
+                .filter(|o| o.vendor == vendor)
+                .cloned()
+                .collect(),
+            fills
+                .iter()
+                .filter(|f| f.vendor == vendor)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Accepts an order (idempotent on a client id) and fills what fills now.
+    fn accept(&self, mut order: SimOrder, now: DateTime<Utc>) -> SimOrder {
+        let mut b = self.lock();
+        if let Some(cid) = &order.client_id
+            && let Some(existing) = b
+                .orders
+                .iter()
+                .find(|o| o.vendor == order.vendor && o.client_id.as_ref() == Some(cid))
+        {
+            return existing.clone();
+        }
+        b.next_id += 1;
+        order.id = b.next_id;
+        let Book {
+            orders,
+            fills,
+            next_id,
+            ..
+        } = &mut *b;
+        orders.push(order);
+        engine::advance(orders, fills, next_id, now);
+        orders
+            .last()
+            .cloned()
+            .unwrap_or_else(SimOrder::rejected_placeholder)
+    }
+
+    fn cancel(&self, vendor: &str, id: u64, now: DateTime<Utc>) -> Option<SimOrder> {
+        let mut b = self.lock();
+        let Book {
+            orders,
+            fills,
+            next_id,
+            ..
+        } = &mut *b;
+        engine::advance(orders, fills, next_id, now);
+        let o = orders
+            .iter_mut()
+            .find(|o| o.vendor == vendor && o.id == id)?;
+        if o.status.is_working() {
+            o.status = SimStatus::Cancelled;
+            o.updated_at = now;
+        }
+        Some(o.clone())
+    }
+
+    fn delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.lock().delay_ms)
+    }
+}
+
+/// Answers a broker path, or `None` when the path is not one.
+pub(super) async fn route(
+    sim: &BrokerSim,
+    clock: &Clock,
+    method: &Method,
+    segments: &[&str],
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+) -> Option<Response> {
+    match segments {
+        ["_sandbox", "broker", "faults"] if method == Method::POST => {
+            Some(match serde_json::from_slice::<FaultCommand>(body) {
+                Ok(cmd) => {
+                    let mut b = sim.lock();
+                    match cmd.fault {
+                        Some(f) => {
+                            b.faults.insert((cmd.vendor, f), cmd.count);
+                            if let Some(ms) = cmd.delay_ms {
+                                b.delay_ms = ms;
+                            }
+                        }
+                        None => b.faults.retain(|(v, _), _| *v != cmd.vendor),
+                    }
+                    ok(json!({"ok": true}))
+                }
+                Err(e) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
+            })
+        }
+        ["_sandbox", "broker", "orders"] if method == Method::GET => {
+            let vendor = query.get("vendor").map(String::as_str).unwrap_or("");
+            let (orders, fills) = sim.advance(vendor, clock.now());
+            let logins = sim.lock().logins.get(vendor).copied().unwrap_or(0);
+            Some(ok(
+                json!({"orders": orders, "fills": fills, "logins": logins}),
+            ))
+        }
+        ["tradovate", "v1", rest @ ..] => {
+            tradovate::route(sim, clock.now(), method, rest, headers, query, body).await
+        }
+        ["ironbeam", "v2", rest @ ..] => {
+            ironbeam::route(sim, clock.now(), method, rest, headers, body).await
+        }
+        _ => None,
+    }
+}
+
+fn sim_json(v: Value) -> Response {
+    ok(v)
+}

@@ -1,0 +1,343 @@
+//! LIVE end to end on the broker simulator (issue 17 parts 2 and 8): a LIVE bot in the demo
+//! environment, its runner started under the runtime, bar ticks replayed: every decision's
+//! order is written ahead (SENDING), sent to the simulated broker, acknowledged (WORKING),
+//! filled there on the sandbox bars, and booked from the broker's fills (one fill per broker
+//! fill id). A lost acknowledgement (and, on Tradovate, a duplicated submission) leaves
+//! exactly one order per decision at the broker; a refused order is REJECTED with
+//! `BROKER_ORDER_REJECTED` in its decision trace.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    clock::Clock,
+    domain::{risk::AutonomyTier, timeframe::Timeframe},
+    integrations::registry::EnvMap,
+    runtime::{RunnerOptions, RuntimeConfig, RuntimeHandle},
+};
+use uuid::Uuid;
+
+use crate::support::{
+    TestApp,
+    fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox_with_clock, until},
+    paper::{config, session_start, tick},
+    spawn_app_with_runtime_config,
+};
+
+/// The sandbox env with only `vendor`'s broker, in its demo environment.
+fn broker_env(all: &EnvMap, vendor: &str) -> EnvMap {
+    let other = if vendor == "tradovate" {
+        "IRONBEAM_"
+    } else {
+        "TRADOVATE_"
+    };
+    let mut env: EnvMap = all
+        .iter()
+        .filter(|(k, _)| !k.starts_with(other))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.insert(
+        format!("{}_ENV", vendor.to_ascii_uppercase()),
+        "demo".into(),
+    );
+    env
+}
+
+async fn scalar<T>(pool: &PgPool, sql: &str, bot: Uuid) -> T
+where
+    T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    sqlx::query_scalar(sql)
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// A LIVE sma_crossover(2,4) ES 1m bot of `vendor` (demo) with its runner started, on a
+/// runtime and a broker simulator sharing one clock.
+async fn live_bot(pool: &PgPool, vendor: &str) -> (TestApp, RuntimeHandle, EnvMap, Uuid) {
+    // The broker and the runtime share one clock, shifted into an open session (Tuesday
+    // 2026-11-17, 14:00 CT); the replayed bar ticks are the same day's morning.
+    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let sandbox = start_sandbox_with_clock(clock.clone()).await;
+    let env = broker_env(&sandbox, vendor);
+    let mut cfg: RuntimeConfig = config(&env);
+    cfg.clock = clock.clone();
+    cfg.autonomy.enabled = false;
+    cfg.broker_every = std::time::Duration::from_millis(100);
+    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    until("the broker session", async || {
+        rt.brokers()?.for_live().map(|_| ())
+    })
+    .await;
+    let session = rt.brokers().unwrap().for_live().unwrap();
+    assert_eq!(session.vendor().id(), vendor);
+
+    // A LIVE bot (the operator's promotion gates are not what this test is about: the row is
+    // set LIVE with trading enabled, and its tier pinned).
+    let (status, body) = app
+        .create_bot(json!({
+            "name": format!("live-{vendor}"), "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }))
+        .await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
+        .bind(bot)
+        .execute(pool)
+        .await
+        .unwrap();
+    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: true,
+        },
+    )
+    .await
+    .unwrap();
+    (app, rt, env, bot)
+}
+
+async fn live_round_trip(pool: PgPool, vendor: &str) {
+    let (_app, rt, env, bot) = live_bot(&pool, vendor).await;
+    // The first send's answer is lost (after a retransmission, on Tradovate).
+    sandbox_broker_fault(&env, vendor, json!("lost_ack"), Some(1)).await;
+    if vendor == "tradovate" {
+        sandbox_broker_fault(&env, vendor, json!("duplicate_submit"), Some(1)).await;
+    }
+
+    let start = session_start();
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n <= 240, "no LIVE round trip within 4 hours of bars");
+        tick(&rt, &pool, bot, start + Duration::minutes(n)).await;
+        let closed: i64 = scalar(
+            &pool,
+            "SELECT count(*) FROM trades WHERE bot_id = $1 AND closed_at IS NOT NULL",
+            bot,
+        )
+        .await;
+        if closed >= 1 {
+            break;
+        }
+    }
+
+    // The last evaluation's send may still be in flight: wait for its answer.
+    until("no order left SENDING", async || {
+        let n: i64 = scalar(
+            &pool,
+            "SELECT count(*) FROM orders WHERE bot_id = $1 AND status = 'SENDING'",
+            bot,
+        )
+        .await;
+        (n == 0).then_some(())
+    })
+    .await;
+
+    // Every LIVE order reached the broker once, under the broker's id.
+    let ours: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT status, broker_order_id, broker FROM orders WHERE bot_id = $1 AND stage = 'LIVE' \
+         ORDER BY created_at",
+    )
+    .bind(bot)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(ours.len() >= 2, "{ours:?}");
+    assert!(ours.iter().all(|(_, _, b)| b == vendor), "{ours:?}");
+    let book = sandbox_broker_book(&env, vendor).await;
+    let at_broker = book["orders"].as_array().unwrap();
+    assert_eq!(
+        at_broker.len(),
+        ours.iter().filter(|(_, id, _)| id.is_some()).count(),
+        "one broker order per sent order, no duplicate: {ours:?} {book}"
+    );
+    let ids: Vec<&str> = ours.iter().filter_map(|(_, id, _)| id.as_deref()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    // The first order (its answer lost) was resolved from the broker's orders.
+    assert_eq!(ours[0].0, "FILLED", "{ours:?}");
+    // One login (no login loop).
+    assert_eq!(book["logins"], 1, "{book}");
+
+    // Fills came from the broker: one per broker fill id of each order we hold FILLED.
+    let broker_id = |order: &Value| match vendor {
+        "tradovate" => order.to_string(),
+        _ => format!("5100001-{order}"),
+    };
+    let fill_id = |f: &Value| match vendor {
+        "tradovate" => f["id"].to_string(),
+        _ => format!("{}-{}", f["order_id"], f["id"]),
+    };
+    let filled: Vec<&str> = ours
+        .iter()
+        .filter(|(s, _, _)| s == "FILLED")
+        .filter_map(|(_, id, _)| id.as_deref())
+        .collect();
+    let mut expected: Vec<String> = book["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| filled.contains(&broker_id(&f["order_id"]).as_str()))
+        .map(fill_id)
+        .collect();
+    let mut booked: Vec<String> = sqlx::query_scalar(
+        "SELECT broker_fill_id FROM fills WHERE bot_id = $1 AND NOT simulated \
+         AND broker_fill_id IS NOT NULL",
+    )
+    .bind(bot)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    expected.sort();
+    booked.sort();
+    assert!(!booked.is_empty());
+    assert_eq!(booked, expected);
+    let simulated: i64 = scalar(
+        &pool,
+        "SELECT count(*) FROM fills WHERE bot_id = $1 AND simulated",
+        bot,
+    )
+    .await;
+    assert_eq!(simulated, 0);
+    let entry: (Value,) = sqlx::query_as(
+        "SELECT risk_snapshot FROM decision_traces WHERE bot_id = $1 ORDER BY created_at LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(entry.0["execution"]["outcome"], "SEND", "{}", entry.0);
+
+    // A refused order: REJECTED, the catalog code in its trace, nothing working.
+    sandbox_broker_fault(&env, vendor, json!("reject_margin"), Some(1)).await;
+    let placed = ours.len() as i64;
+    loop {
+        n += 1;
+        assert!(n <= 480, "no further decision");
+        tick(&rt, &pool, bot, start + Duration::minutes(n)).await;
+        let count: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+        if count > placed {
+            break;
+        }
+    }
+    until("the refused send's answer", async || {
+        let n: i64 = scalar(
+            &pool,
+            "SELECT count(*) FROM orders WHERE bot_id = $1 AND status = 'SENDING'",
+            bot,
+        )
+        .await;
+        (n == 0).then_some(())
+    })
+    .await;
+    let (status, reason, snapshot): (String, Option<String>, Value) = sqlx::query_as(
+        "SELECT o.status, o.reject_reason, d.risk_snapshot FROM orders o \
+         JOIN decision_traces d ON d.id = o.decision_trace_id WHERE o.bot_id = $1 \
+         ORDER BY o.created_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "REJECTED");
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("BROKER_ORDER_REJECTED") && r.contains("margin")),
+        "{reason:?}"
+    );
+    assert_eq!(
+        snapshot["broker"]["code"], "BROKER_ORDER_REJECTED",
+        "{snapshot}"
+    );
+}
+
+#[sqlx::test]
+async fn a_live_bot_places_fills_and_exits_at_the_tradovate_simulator(pool: PgPool) {
+    live_round_trip(pool, "tradovate").await;
+}
+
+#[sqlx::test]
+async fn a_live_bot_places_fills_and_exits_at_the_ironbeam_simulator(pool: PgPool) {
+    live_round_trip(pool, "ironbeam").await;
+}
+
+/// A crash between send and answer: the order stays SENDING; a restarted runner takes it as
+/// its working order, finds it at the broker (Ironbeam: no client id, by contract, side and
+/// quantity), and re-evaluating the same boundary never sends it again.
+#[sqlx::test]
+async fn a_restart_after_a_lost_answer_resolves_the_order_and_never_sends_it_again(pool: PgPool) {
+    let vendor = "ironbeam";
+    let (_app, rt, env, bot) = live_bot(&pool, vendor).await;
+    sandbox_broker_fault(&env, vendor, json!("lost_ack"), Some(1)).await;
+    let start = session_start();
+    let mut n = 0;
+    let decided_at = loop {
+        n += 1;
+        assert!(n <= 240, "no decision");
+        let at = start + Duration::minutes(n);
+        tick(&rt, &pool, bot, at).await;
+        let orders: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+        if orders > 0 {
+            break at;
+        }
+    };
+    // The send's answer was lost: the order is at the broker, ours stays SENDING.
+    until("the lost answer", async || {
+        let book = sandbox_broker_book(&env, vendor).await;
+        (book["orders"].as_array()?.len() == 1).then_some(())
+    })
+    .await;
+    let status: String = scalar(&pool, "SELECT status FROM orders WHERE bot_id = $1", bot).await;
+    assert_eq!(status, "SENDING");
+
+    // The runner goes away and comes back (a crash of the runner, a restart).
+    rt.stop_runner(bot).await.unwrap();
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: true,
+        },
+    )
+    .await
+    .unwrap();
+    // The same boundary again: the decision is re-derived, found booked, not sent.
+    tick(&rt, &pool, bot, decided_at).await;
+    let (status, broker_id): (String, Option<String>) =
+        sqlx::query_as("SELECT status, broker_order_id FROM orders WHERE bot_id = $1")
+            .bind(bot)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(matches!(status.as_str(), "WORKING" | "FILLED"), "{status}");
+    let book = sandbox_broker_book(&env, vendor).await;
+    let at_broker = book["orders"].as_array().unwrap();
+    assert_eq!(at_broker.len(), 1, "never sent twice: {book}");
+    assert_eq!(
+        broker_id.as_deref(),
+        Some(format!("5100001-{}", at_broker[0]["id"]).as_str())
+    );
+    // And the re-derived decision booked nothing new (the order counted as working, or its
+    // idempotency key already booked).
+    let ours: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+    assert_eq!(ours, 1);
+}
