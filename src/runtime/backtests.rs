@@ -437,7 +437,7 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
     }
     let calendar = load_trading_calendar(&ctx.pool).await.map_err(db)?;
     let progress = ctx.progress.clone();
-    execute(
+    let done = execute(
         &ctx.pool,
         &ctx.rt,
         &bt,
@@ -447,7 +447,23 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
         provider,
         move |pct| progress.report(20 + pct * 75 / 100),
     )
-    .await
+    .await?;
+    if matches!(done, JobDone::Finished(_)) && bt.sweep_id.is_none() {
+        refresh_estimates(&ctx.rt, &ctx.pool, provider).await;
+    }
+    Ok(done)
+}
+
+/// Profit variables' contribution estimates from the bots' realized results (after a run
+/// that may have changed them); a failure is logged, the run's results stand.
+pub(super) async fn refresh_estimates(rt: &RuntimeHandle, pool: &PgPool, provider: &str) {
+    let now = rt.clock().now();
+    let since = now - chrono::Duration::days(30);
+    if let Err(err) =
+        crate::store::profit_variables::refresh_estimates(pool, provider, since, now).await
+    {
+        tracing::warn!(error = %err, "profit variable estimates not refreshed");
+    }
 }
 
 /// Runs backtest `bt` over `bars` (the whole slice, or only the bars inside `window` when

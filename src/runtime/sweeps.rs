@@ -447,6 +447,7 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
             ),
         ));
     }
+    backtests::refresh_estimates(&ctx.rt, &ctx.pool, provider).await;
     Ok(JobDone::Result(json!({
         "sweep_id": sweep.id,
         "provider": provider,

@@ -436,25 +436,25 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
     );
 
     // A result that has not succeeded cannot become a bot.
-    let (_, pending) = app.create_backtest(sma_backtest(WEEK_FROM, WEEK_TO)).await;
+    let mut long = sma_backtest("2026-08-01T00:00:00Z", "2026-11-01T00:00:00Z");
+    long["timeframe"] = json!("1m");
+    let (pending, pending_job) = app.queue_backtest(long).await;
+    let (status, body) = app.cancel_job(&pending_job).await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_for_backtest(&pending, "CANCELLED").await;
     let (status, body) = app
         .call(
             "POST",
-            &format!(
-                "/api/backtests/{}/bot",
-                pending["backtest"]["id"].as_str().unwrap()
-            ),
+            &format!("/api/backtests/{pending}/bot"),
             Some(json!({})),
         )
         .await;
-    if status != 201 {
-        assert_eq!(
-            (status, error_code(&body)),
-            (422, "VALIDATION_FAILED"),
-            "{body}"
-        );
-        assert_eq!(body["error"]["details"]["field"], "id");
-    }
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "VALIDATION_FAILED"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["field"], "id");
 
     let (status, made) = app
         .call(
@@ -485,6 +485,35 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
         (status, body["error"]["details"]["field"].as_str()),
         (422, Some("name"))
     );
+
+    // A backtest of the bot feeds its profit variables' contribution estimate, named after
+    // the vendor the bars came from.
+    let own = app.backtest_bot(&bot, WEEK_FROM, WEEK_TO).await;
+    let own_net: f64 = own["backtest"]["metrics"]["net_pnl"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, vars) = app.profit_variables("limit=500").await;
+    assert_eq!(status, 200, "{vars}");
+    let used: Vec<&Value> = vars["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| {
+            v["used_by_bot_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b == bot.as_str())
+        })
+        .collect();
+    assert!(!used.is_empty(), "{vars}");
+    for v in used {
+        assert_eq!(v["source_integration"], "databento", "{v}");
+        let estimate = v["profit_contribution_estimate"].as_f64().unwrap();
+        assert!((estimate - own_net).abs() < 0.01, "{v} vs {own_net}");
+    }
 
     // LAB → PAPER: the linked result is the bot's evidence.
     let (status, body) = app.promote_bot(&bot, json!({"to_stage": "PAPER"})).await;
