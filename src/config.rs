@@ -109,6 +109,47 @@ pub struct ConfigArgs {
     #[arg(long, env = "TRADEPLANE_PAPER_COMMISSION", default_value = "2.25", value_parser = parse_commission, global = true)]
     pub paper_commission: rust_decimal::Decimal,
 
+    /// Most child backtests one sweep may create (combinations × walk-forward windows);
+    /// a larger sweep is refused with VALIDATION_FAILED.
+    #[arg(long, env = "TRADEPLANE_SWEEP_MAX_BACKTESTS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub sweep_max_backtests: u64,
+
+    /// PAPER → SHADOW: fewest CME sessions with a closed PAPER trade.
+    #[arg(
+        long,
+        env = "TRADEPLANE_SHADOW_MIN_PAPER_SESSIONS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub shadow_min_paper_sessions: u64,
+
+    /// PAPER → SHADOW: fewest closed PAPER trades.
+    #[arg(
+        long,
+        env = "TRADEPLANE_SHADOW_MIN_PAPER_TRADES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub shadow_min_paper_trades: u64,
+
+    /// PAPER → SHADOW: lowest profit factor of the PAPER trades.
+    #[arg(
+        long,
+        env = "TRADEPLANE_SHADOW_MIN_PROFIT_FACTOR",
+        default_value_t = 1.0,
+        global = true
+    )]
+    pub shadow_min_profit_factor: f64,
+
+    /// PAPER → SHADOW: lowest net PnL of the PAPER trades, USD.
+    #[arg(
+        long,
+        env = "TRADEPLANE_SHADOW_MIN_NET_PNL",
+        default_value = "0",
+        global = true
+    )]
+    pub shadow_min_net_pnl: rust_decimal::Decimal,
+
     /// Minutes of inactivity after which a session ends.
     #[arg(
         long,
@@ -368,6 +409,10 @@ pub struct Config {
     pub node: NodeConfig,
     /// Hysteresis of the bar feed's return to the primary provider (`runtime::feed`).
     pub feed_failback_after: chrono::Duration,
+    /// Most child backtests one sweep may create.
+    pub sweep_max_backtests: u64,
+    /// What PAPER → SHADOW asks of a bot's paper results.
+    pub shadow_gate: crate::domain::backtest::evidence::PaperThresholds,
     /// Timeouts and caps of the HTTP accept loop (`api::server`).
     pub connections: ConnectionLimits,
     /// Turning trading off also cancels working LIVE orders (`TRADEPLANE_TRADING_OFF_CANCELS`).
@@ -487,6 +532,13 @@ impl Config {
             },
             feed_failback_after: args.feed_failback_after,
             trading_off_cancels: args.trading_off_cancels,
+            sweep_max_backtests: args.sweep_max_backtests,
+            shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
+                min_sessions: args.shadow_min_paper_sessions,
+                min_trades: args.shadow_min_paper_trades,
+                min_profit_factor: args.shadow_min_profit_factor,
+                min_net_pnl: args.shadow_min_net_pnl,
+            },
             connections: ConnectionLimits {
                 header_read_timeout: std::time::Duration::from_secs(
                     args.header_read_timeout_seconds,
@@ -518,6 +570,8 @@ impl Default for Config {
             node: NodeConfig::default(),
             feed_failback_after: chrono::Duration::minutes(5),
             trading_off_cancels: true,
+            sweep_max_backtests: 1000,
+            shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),
             connections: ConnectionLimits::default(),
         }
     }

@@ -132,6 +132,12 @@ catalog! {
     BacktestEvidenceMissing = "BACKTEST_EVIDENCE_MISSING", 409,
         "Promotion to PAPER needs a recent SUCCEEDED backtest of the bot's current strategy and params that meets the desk's thresholds.",
         "Run a backtest of the bot as it is now (POST /api/backtests with its bot_id), wait for it to succeed, check the gates listed in `details` (trades, profit factor, drawdown, age), then promote again.";
+    SweepNotFound = "SWEEP_NOT_FOUND", 404,
+        "No backtest sweep with this id exists.",
+        "Use an id listed by GET /api/backtests/sweeps.";
+    PaperEvidenceMissing = "PAPER_EVIDENCE_MISSING", 409,
+        "Promotion to SHADOW needs enough PAPER sessions whose closed trades meet the desk's thresholds.",
+        "Let the bot trade PAPER for more sessions (it needs the sessions, trades, profit factor and net PnL listed in `details`), then promote again.";
     TraceNotFound = "TRACE_NOT_FOUND", 404,
         "No trace with this id exists for this bot.",
         "Use a row id or W3C trace id listed by GET /api/bots/{id}/decision-traces or /no-trade-traces for the same bot; a trace of another bot is not found under this one.";

@@ -48,6 +48,10 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
             failback_after: config.feed_failback_after,
         },
         clock: clock.clone(),
+        lab: crate::runtime::sweeps::LabConfig {
+            max_sweep_backtests: config.sweep_max_backtests,
+            paper: config.shadow_gate.clone(),
+        },
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::start(db.pool.clone(), runtime_config)

@@ -25,6 +25,24 @@ pub const LIMITED_MIN_FILLS: u64 = 10;
 /// How recent the newest decision trace must be for FULL_AUTONOMY.
 pub const RECENT_DECISION: Duration = Duration::hours(24);
 
+/// Where a bot's realized results come from: its closed PAPER trades (30 days) when it has
+/// any, else its newest backtest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RealizedSource {
+    Paper,
+    Backtest,
+}
+
+/// A bot's realized results, as decision quality reads them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Realized {
+    pub source: RealizedSource,
+    pub trades: u64,
+    /// Net of commissions, USD.
+    pub net_pnl: rust_decimal::Decimal,
+}
+
 /// What the scorer knows about one bot (and the system around it) right now.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Evidence {
@@ -44,6 +62,8 @@ pub struct Evidence {
     pub last_decision_at: Option<DateTime<Utc>>,
     pub closed_trades_30d: u64,
     pub winning_trades_30d: u64,
+    /// Realized results (paper, then backtest); `None`: the bot has neither.
+    pub realized: Option<Realized>,
     // Risk discipline.
     pub kills_7d: u64,
     /// Suppressions in 24 h where a risk limit blocked (the engine held, the bot pushed).
@@ -206,7 +226,7 @@ fn decision_quality(e: &Evidence) -> SubScore {
     let ev = json!({
         "runner_ticks": e.runner_ticks, "runner_evaluations": e.runner_evaluations,
         "traces_24h": e.traces_24h, "closed_trades_30d": e.closed_trades_30d,
-        "winning_trades_30d": e.winning_trades_30d,
+        "winning_trades_30d": e.winning_trades_30d, "realized": e.realized,
     });
     // Coverage: every tick should end in exactly one trace.
     let coverage = if e.runner_ticks > 0 {
@@ -225,7 +245,14 @@ fn decision_quality(e: &Evidence) -> SubScore {
         let weight = (e.closed_trades_30d as f64 / 5.0).min(1.0);
         (rate / 0.6).min(1.0) * weight
     };
+    // A losing record (paper, else backtest) earns nothing for outcomes, however often it wins.
+    let losing = e
+        .realized
+        .as_ref()
+        .is_some_and(|r| r.net_pnl < rust_decimal::Decimal::ZERO);
+    let outcomes = if losing { 0.0 } else { outcomes };
     let note = match (coverage < 1.0, e.closed_trades_30d == 0) {
+        _ if losing => "realized results are losing money",
         (true, _) if e.runner_ticks == 0 && e.traces_24h == 0 => "no evaluations: no evidence",
         (true, _) => "some ticks were not evaluated",
         (false, true) => "no closed trades in 30 days to judge outcomes",
@@ -401,6 +428,14 @@ pub fn score(e: &Evidence) -> Score {
             "The bot must read its market data through a provider (usage events) within 24 h.",
         ),
         gate(
+            "realized_results_not_losing",
+            e.realized
+                .as_ref()
+                .is_some_and(|r| r.net_pnl >= rust_decimal::Decimal::ZERO),
+            json!({"realized": e.realized}),
+            "Realized results (the bot's PAPER trades, else its newest backtest) must not be losing: fix the strategy, backtest it, and let it prove itself in PAPER.",
+        ),
+        gate(
             "recent_decision_traces",
             recent_decision,
             json!({"last_decision_at": e.last_decision_at}),
@@ -460,6 +495,11 @@ mod tests {
             last_decision_at: Some(now - Duration::hours(1)),
             closed_trades_30d: 20,
             winning_trades_30d: 12,
+            realized: Some(Realized {
+                source: RealizedSource::Paper,
+                trades: 20,
+                net_pnl: rust_decimal::Decimal::new(1250, 0),
+            }),
             orders_7d: 40,
             filled_7d: 40,
             fills_total: 40,
@@ -604,5 +644,45 @@ mod tests {
         assert_eq!(read, s.breakdown());
         let failed: Vec<&str> = read.failed_gates().map(|g| g.gate.as_ref()).collect();
         assert_eq!(failed, ["execution_evidence"]);
+    }
+
+    #[test]
+    fn a_losing_or_unproven_bot_cannot_hold_full_autonomy() {
+        let full = score(&healthy());
+        assert_eq!(full.tier, AutonomyTier::FullAutonomy);
+        let losing = Evidence {
+            realized: Some(Realized {
+                source: RealizedSource::Paper,
+                trades: 20,
+                net_pnl: rust_decimal::Decimal::new(-300, 0),
+            }),
+            ..healthy()
+        };
+        let s = score(&losing);
+        assert!(s.tier < AutonomyTier::FullAutonomy, "{:?}", s.tier);
+        assert!(s.decision_quality.score < full.decision_quality.score);
+        assert_eq!(s.decision_quality.note, "realized results are losing money");
+        let gate = s
+            .gates
+            .iter()
+            .find(|g| g.gate == "realized_results_not_losing")
+            .unwrap();
+        assert!(!gate.passed);
+        // No realized results at all counts against the bot too.
+        let unproven = score(&Evidence {
+            realized: None,
+            ..healthy()
+        });
+        assert!(unproven.tier < AutonomyTier::FullAutonomy);
+        // A backtest stands in when there is no paper record.
+        let backtested = score(&Evidence {
+            realized: Some(Realized {
+                source: RealizedSource::Backtest,
+                trades: 30,
+                net_pnl: rust_decimal::Decimal::new(10, 0),
+            }),
+            ..healthy()
+        });
+        assert_eq!(backtested.tier, AutonomyTier::FullAutonomy);
     }
 }

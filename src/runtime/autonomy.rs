@@ -249,6 +249,7 @@ pub async fn rescore(
             last_decision_at: db.last_decision_at,
             closed_trades_30d: db.closed_trades_30d,
             winning_trades_30d: db.winning_trades_30d,
+            realized: db.realized.clone(),
             kills_7d: db.kills_7d,
             risk_blocks_24h: db.risk_blocks_24h,
             orders_7d: db.orders_7d,

@@ -159,6 +159,84 @@ pub async fn submit(
     req: BacktestRequest,
     by: Option<&str>,
 ) -> Result<(Backtest, JobRun), BacktestError> {
+    let checked = check(rt, pool, &req).await?;
+    let new = checked.new_backtest(&checked.strategy, req.bot_id, req.from, req.to, by);
+    let id = Uuid::now_v7();
+    let (row, run) = store::create(pool, id, new, backtest_job(id, req.bot_id)).await?;
+    jobs::announce(rt, &run);
+    Ok((row, run))
+}
+
+/// The QUEUED job that runs backtest `id`.
+pub(super) fn backtest_job(id: Uuid, bot_id: Option<Uuid>) -> NewJob {
+    NewJob {
+        kind: BACKTEST.into(),
+        timeout_seconds: JOB_TIMEOUT_SECONDS,
+        bot_id,
+        payload: json!({ "backtest_id": id }),
+    }
+}
+
+/// A request's inputs, checked.
+#[derive(Debug, Clone)]
+pub(super) struct Checked {
+    pub strategy: StrategyConfig,
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
+    pub limits: RiskLimits,
+    pub fill: FillModel,
+    pub capital: Decimal,
+}
+
+impl Checked {
+    /// The backtest row of `strategy` over `[from, to)` with these inputs, hashed.
+    pub fn new_backtest(
+        &self,
+        strategy: &StrategyConfig,
+        bot_id: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> NewBacktest {
+        let inputs_hash = rules::content_hash(&Inputs {
+            strategy,
+            symbol: self.symbol,
+            timeframe: self.timeframe,
+            from,
+            to,
+            fill: &self.fill,
+            starting_capital: self.capital,
+            risk_limits: &self.limits,
+        });
+        let params = serde_json::to_value(strategy)
+            .ok()
+            .and_then(|v| v.get("params").cloned())
+            .unwrap_or(Value::Null);
+        NewBacktest {
+            bot_id,
+            strategy_kind: strategy.kind().to_owned(),
+            strategy_params: params,
+            strategy_hash: strategy_hash(strategy),
+            symbol: self.symbol,
+            timeframe: self.timeframe,
+            from,
+            to,
+            slippage_ticks: i32::try_from(self.fill.slippage_ticks).unwrap_or(i32::MAX),
+            commission_per_side: self.fill.commission_per_contract,
+            starting_capital: self.capital,
+            risk_limits: serde_json::to_value(&self.limits).unwrap_or(Value::Null),
+            inputs_hash,
+            created_by: by.map(str::to_owned),
+        }
+    }
+}
+
+/// Every rule of a request (see [`submit`]); writes nothing.
+pub(super) async fn check(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    req: &BacktestRequest,
+) -> Result<Checked, BacktestError> {
     let now = rt.clock().now();
     let (strategy, symbol, timeframe, limits) = match req.bot_id {
         Some(id) => {
@@ -251,46 +329,14 @@ pub async fn submit(
             ),
         });
     }
-    let inputs_hash = rules::content_hash(&Inputs {
-        strategy: &strategy,
+    Ok(Checked {
+        strategy,
         symbol,
         timeframe,
-        from: req.from,
-        to: req.to,
-        fill: &fill,
-        starting_capital: capital,
-        risk_limits: &limits,
-    });
-    let params = serde_json::to_value(&strategy)
-        .ok()
-        .and_then(|v| v.get("params").cloned())
-        .unwrap_or(Value::Null);
-    let new = NewBacktest {
-        bot_id: req.bot_id,
-        strategy_kind: strategy.kind().to_owned(),
-        strategy_params: params,
-        strategy_hash: strategy_hash(&strategy),
-        symbol,
-        timeframe,
-        from: req.from,
-        to: req.to,
-        slippage_ticks: i32::try_from(fill.slippage_ticks).unwrap_or(i32::MAX),
-        commission_per_side: fill.commission_per_contract,
-        starting_capital: capital,
-        risk_limits: serde_json::to_value(&limits).unwrap_or(Value::Null),
-        inputs_hash,
-        created_by: by.map(str::to_owned),
-    };
-    let id = Uuid::now_v7();
-    let job = NewJob {
-        kind: BACKTEST.into(),
-        timeout_seconds: JOB_TIMEOUT_SECONDS,
-        bot_id: req.bot_id,
-        payload: json!({ "backtest_id": id }),
-    };
-    let (row, run) = store::create(pool, id, new, job).await?;
-    jobs::announce(rt, &run);
-    Ok((row, run))
+        limits,
+        fill,
+        capital,
+    })
 }
 
 /// One backtest with its trades (none until it SUCCEEDED).
@@ -353,15 +399,6 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
                 format!("no backtest {}", p.backtest_id),
             )
         })?;
-    let raw = json!({ "kind": bt.strategy_kind, "params": bt.strategy_params });
-    let strategy = parse_strategy(&raw).map_err(|e| {
-        failure(
-            ErrorCode::ValidationFailed,
-            format!("{}: {}", e.field, e.problem),
-        )
-    })?;
-    let limits = RiskLimits::from_stored(&bt.risk_limits, bt.timeframe)
-        .map_err(|e| failure(ErrorCode::ValidationFailed, format!("risk_limits: {e}")))?;
     let provider = bars::feed_provider(&ctx.rt.integrations()).ok_or_else(|| {
         failure(
             ErrorCode::DataUnavailable,
@@ -399,6 +436,62 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
         ));
     }
     let calendar = load_trading_calendar(&ctx.pool).await.map_err(db)?;
+    let progress = ctx.progress.clone();
+    let done = execute(
+        &ctx.pool,
+        &ctx.rt,
+        &bt,
+        Arc::new(history.bars),
+        None,
+        Arc::new(calendar),
+        provider,
+        move |pct| progress.report(20 + pct * 75 / 100),
+    )
+    .await?;
+    if matches!(done, JobDone::Finished(_)) && bt.sweep_id.is_none() {
+        refresh_estimates(&ctx.rt, &ctx.pool, provider).await;
+    }
+    Ok(done)
+}
+
+/// Profit variables' contribution estimates from the bots' realized results (after a run
+/// that may have changed them); a failure is logged, the run's results stand.
+pub(super) async fn refresh_estimates(rt: &RuntimeHandle, pool: &PgPool, provider: &str) {
+    let now = rt.clock().now();
+    let since = now - chrono::Duration::days(30);
+    if let Err(err) =
+        crate::store::profit_variables::refresh_estimates(pool, provider, since, now).await
+    {
+        tracing::warn!(error = %err, "profit variable estimates not refreshed");
+    }
+}
+
+/// Runs backtest `bt` over `bars` (the whole slice, or only the bars inside `window` when
+/// given: a sweep shares one load of bars among its children) on a blocking thread and writes
+/// its results with the job's SUCCEEDED transition. `progress` gets the run's percent (0–100).
+/// A job that stopped being RUNNING (cancel, timeout) drops the work: the thread stops at its
+/// next progress report once this future is dropped.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn execute(
+    pool: &PgPool,
+    rt: &RuntimeHandle,
+    bt: &Backtest,
+    bars: Arc<Vec<crate::domain::bars::Bar>>,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    calendar: Arc<crate::domain::calendar::HolidayCalendar>,
+    provider: &'static str,
+    progress: impl Fn(usize) + Send + 'static,
+) -> Result<JobDone, JobFailure> {
+    let db = |e: sqlx::Error| failure(ErrorCode::DatabaseUnavailable, e.to_string());
+    let raw = json!({ "kind": bt.strategy_kind, "params": bt.strategy_params });
+    let strategy = parse_strategy(&raw).map_err(|e| {
+        failure(
+            ErrorCode::ValidationFailed,
+            format!("{}: {}", e.field, e.problem),
+        )
+    })?;
+    let limits = RiskLimits::from_stored(&bt.risk_limits, bt.timeframe)
+        .map_err(|e| failure(ErrorCode::ValidationFailed, format!("risk_limits: {e}")))?;
     let spec = BacktestSpec {
         bot_id: bt.bot_id.unwrap_or(bt.id),
         strategy,
@@ -410,21 +503,42 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
             commission_per_contract: bt.commission_per_side,
         },
         starting_capital: bt.starting_capital,
-        calendar: Arc::new(calendar),
+        calendar,
         // As an unscored PAPER bot trades: full size, every gate on.
         tier: AutonomyTier::Supervised,
         // The first bars of the range warm the strategy up (their evaluations are no-trades).
         evaluate_from: None,
     };
+    let (lo, hi) = match window {
+        Some((from, to)) => {
+            let (from, to) = bar_history::align(bt.timeframe, from, to);
+            (
+                bars.partition_point(|b| b.ts_open < from),
+                bars.partition_point(|b| b.ts_open < to),
+            )
+        }
+        None => (0, bars.len()),
+    };
+    if lo >= hi {
+        return Err(failure(
+            ErrorCode::DataUnavailable,
+            format!(
+                "no {} {} bars from {} to {}: the window holds no trading (a weekend, a holiday).",
+                bt.symbol.as_str(),
+                bt.timeframe.as_str(),
+                bt.from.to_rfc3339(),
+                bt.to.to_rfc3339()
+            ),
+        ));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_on_drop = StopOnDrop(stop.clone());
-    let progress = ctx.progress.clone();
     let inputs_hash = bt.inputs_hash.clone();
-    let bars = history.bars;
     let computed = tokio::task::spawn_blocking(move || {
-        let total = bars.len().max(1);
-        let run = backtest::run_until(&spec, &bars, &mut |done| {
-            progress.report(20 + done * 75 / total);
+        let slice = &bars[lo..hi];
+        let total = slice.len().max(1);
+        let run = backtest::run_until(&spec, slice, &mut |done| {
+            progress(done * 100 / total);
             if stop.load(Ordering::Relaxed) {
                 ControlFlow::Break(())
             } else {
@@ -455,7 +569,7 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
         metadata: Some(json!({ "backtest_id": bt.id })),
         ..Default::default()
     };
-    match store::complete(&ctx.pool, &bt, results, ctx.rt.clock().now(), details).await {
+    match store::complete(pool, bt, results, rt.clock().now(), details).await {
         Ok(run) => Ok(JobDone::Finished(Box::new(run))),
         Err(JobError::InvalidTransition { .. }) => Ok(JobDone::Dropped),
         Err(JobError::NotFound(id)) => Err(failure(

@@ -42,6 +42,7 @@ impl RuntimeHandle {
                 jobs: Arc::default(),
                 ownership: None,
                 evidence: EvidenceThresholds::default(),
+                lab: super::sweeps::LabConfig::default(),
                 ai: Arc::new(ai::Ai::new(ai::AiConfig::default(), clock.clone())),
                 clock,
             }),
@@ -57,6 +58,11 @@ impl RuntimeHandle {
     /// What the LAB → PAPER promotion asks of a bot's backtest.
     pub fn evidence_thresholds(&self) -> &EvidenceThresholds {
         &self.inner.evidence
+    }
+
+    /// Sweep bounds and the PAPER → SHADOW thresholds.
+    pub fn lab_config(&self) -> &super::sweeps::LabConfig {
+        &self.inner.lab
     }
 
     pub fn telemetry(&self) -> &TelemetryHandle {

@@ -33,7 +33,11 @@ use crate::trace::TraceId;
 pub const BAR_HISTORY: &str = "bar_history";
 
 /// The kinds this node's workers run.
-pub const KINDS: [&str; 2] = [BAR_HISTORY, super::backtests::BACKTEST];
+pub const KINDS: [&str; 3] = [
+    BAR_HISTORY,
+    super::backtests::BACKTEST,
+    super::sweeps::SWEEP,
+];
 
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
@@ -163,8 +167,8 @@ pub fn announce(rt: &RuntimeHandle, run: &JobRun) {
 }
 
 /// An operator cancels a job: QUEUED → CANCELLED, or RUNNING → CANCELLED (its worker drops it
-/// at its next heartbeat and nothing it computes is kept). A finished job →
-/// `InvalidTransition`.
+/// at its next heartbeat and nothing it computes is kept); a sweep's QUEUED and RUNNING
+/// children are cancelled with it. A finished job → `InvalidTransition`.
 pub async fn cancel(
     rt: &RuntimeHandle,
     pool: &PgPool,
@@ -195,6 +199,11 @@ pub async fn cancel(
         {
             Ok(run) => {
                 rt.bus().publish_job(&run, Some("CANCELLED_BY_OPERATOR"));
+                // A sweep's children go with it.
+                if let Err(err) = super::sweeps::cancel_children(rt, pool, &run, by).await {
+                    tracing::error!(job = %run.id, error = %err, "could not cancel the sweep's children");
+                    return Err(JobError::Db(err));
+                }
                 return Ok(run);
             }
             Err(JobError::InvalidTransition { actual, .. })
@@ -272,6 +281,7 @@ async fn run_kind(ctx: &JobContext) -> Result<JobDone, JobFailure> {
     match ctx.job.kind.as_str() {
         BAR_HISTORY => bar_history_job(ctx).await.map(JobDone::Result),
         super::backtests::BACKTEST => super::backtests::run_job(ctx).await,
+        super::sweeps::SWEEP => super::sweeps::run_job(ctx).await,
         other => Err(JobFailure::new(
             ErrorCode::ValidationFailed,
             format!("no worker runs jobs of kind {other}"),

@@ -38,6 +38,7 @@ pub mod safety;
 pub mod scheduler;
 pub mod starter_bots;
 pub mod status_cache;
+pub mod sweeps;
 pub mod system_status;
 pub mod telemetry;
 pub mod trace_writer;
@@ -116,6 +117,8 @@ pub struct RuntimeConfig {
     pub ownership: ownership::OwnershipConfig,
     /// What the LAB → PAPER promotion asks of a bot's backtest.
     pub evidence: EvidenceThresholds,
+    /// Sweep bounds and what PAPER → SHADOW asks of a bot's paper results.
+    pub lab: sweeps::LabConfig,
     /// While Postgres is unreachable, how often the one readiness probe asks it (`db_ready`).
     pub db_probe_every: Duration,
     /// The bar feed's failover (hysteresis before returning to the primary).
@@ -147,6 +150,7 @@ impl Default for RuntimeConfig {
             jobs: JobsConfig::default(),
             ownership: ownership::OwnershipConfig::default(),
             evidence: EvidenceThresholds::default(),
+            lab: sweeps::LabConfig::default(),
             db_probe_every: Duration::from_secs(1),
             broker_every: Duration::from_secs(5),
             feed: feed::FeedConfig::default(),
@@ -214,6 +218,7 @@ struct Inner {
     /// This process as a node; `None` for a detached handle.
     ownership: Option<Arc<ownership::Ownership>>,
     evidence: EvidenceThresholds,
+    lab: sweeps::LabConfig,
     /// AI settings and today's LLM spend.
     ai: Arc<ai::Ai>,
 }
@@ -380,6 +385,7 @@ impl Runtime {
                 jobs: Arc::default(),
                 ownership: Some(node.clone()),
                 evidence: config.evidence.clone(),
+                lab: config.lab.clone(),
                 ai: ai_book,
             }),
         };

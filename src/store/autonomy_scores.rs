@@ -92,6 +92,9 @@ pub struct StoredEvidence {
     pub last_decision_at: Option<DateTime<Utc>>,
     pub closed_trades_30d: u64,
     pub winning_trades_30d: u64,
+    /// Closed PAPER trades in 30 days (count, net), else the newest SUCCEEDED backtest of
+    /// the bot or linked to it as its evidence.
+    pub realized: Option<crate::domain::autonomy::Realized>,
     pub kills_7d: u64,
     pub risk_blocks_24h: u64,
     pub orders_7d: u64,
@@ -183,6 +186,50 @@ pub async fn evidence(
     for (bot, closed, won) in trades {
         if let Some(e) = out.get_mut(&bot) {
             (e.closed_trades_30d, e.winning_trades_30d) = (n(closed), n(won));
+        }
+    }
+
+    // Realized results: paper first, then the newest backtest.
+    use crate::domain::autonomy::{Realized, RealizedSource};
+    let paper: Vec<(Uuid, i64, rust_decimal::Decimal)> = sqlx::query_as(
+        "SELECT bot_id, count(*), COALESCE(sum(realized_pnl - commission), 0) FROM trades \
+         WHERE bot_id = ANY($1) AND stage = 'PAPER' AND closed_at > $2 \
+           AND realized_pnl IS NOT NULL GROUP BY bot_id",
+    )
+    .bind(bots)
+    .bind(month)
+    .fetch_all(pool)
+    .await?;
+    for (bot, trades, net) in paper {
+        if let Some(e) = out.get_mut(&bot) {
+            e.realized = Some(Realized {
+                source: RealizedSource::Paper,
+                trades: n(trades),
+                net_pnl: net,
+            });
+        }
+    }
+    let backtested: Vec<(Uuid, Option<i64>, Option<rust_decimal::Decimal>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (k.bot_id) k.bot_id, (b.metrics->>'trades')::int8, \
+             (b.metrics->>'net_pnl')::numeric \
+         FROM (SELECT id AS backtest_id, bot_id FROM backtests WHERE bot_id = ANY($1) \
+               UNION SELECT backtest_id, bot_id FROM bot_backtest_evidence WHERE bot_id = ANY($1)) k \
+         JOIN backtests b ON b.id = k.backtest_id \
+         WHERE b.metrics IS NOT NULL AND b.completed_at IS NOT NULL \
+         ORDER BY k.bot_id, b.completed_at DESC, b.id DESC",
+    )
+    .bind(bots)
+    .fetch_all(pool)
+    .await?;
+    for (bot, trades, net) in backtested {
+        if let (Some(e), Some(net)) = (out.get_mut(&bot), net)
+            && e.realized.is_none()
+        {
+            e.realized = Some(Realized {
+                source: RealizedSource::Backtest,
+                trades: n(trades.unwrap_or(0)),
+                net_pnl: net,
+            });
         }
     }
 

@@ -96,6 +96,12 @@ pub struct Backtest {
     pub killed: Option<Value>,
     /// sha256 of the canonical results: the same inputs and bars give the same hash.
     pub results_hash: Option<String>,
+    /// The sweep this backtest is a child of, its combination's index, its walk-forward fold
+    /// and window (`FULL`, `IN_SAMPLE` or `OUT_OF_SAMPLE`); null for a backtest of its own.
+    pub sweep_id: Option<Uuid>,
+    pub sweep_combination: Option<i32>,
+    pub sweep_fold: Option<i32>,
+    pub sweep_window: Option<String>,
 }
 
 /// One closed round trip of a backtest.
@@ -136,7 +142,8 @@ const SELECT: &str = "SELECT * FROM (SELECT b.id, b.job_id, b.bot_id, b.strategy
      b.strategy_params, b.strategy_hash, b.symbol, b.timeframe, b.range_from, b.range_to, \
      b.slippage_ticks, b.commission_per_side, b.starting_capital, b.risk_limits, b.inputs_hash, \
      b.created_by, b.created_at, j.status, j.progress_pct, j.error_code, j.error, \
-     b.completed_at, b.provider_id, b.bars, b.metrics, ";
+     b.completed_at, b.provider_id, b.bars, b.metrics, b.sweep_id, b.sweep_combination, \
+     b.sweep_fold, b.sweep_window, ";
 
 const WITH_CURVES: &str = "b.equity_curve, b.drawdown_curve, b.no_trade_counts, b.killed, b.results_hash \
      FROM backtests b JOIN job_runs j ON j.id = b.job_id) x WHERE true";
@@ -215,6 +222,8 @@ pub async fn trades(pool: &PgPool, id: Uuid) -> Result<Vec<BacktestTrade>, sqlx:
 #[derive(Debug, Default, Clone)]
 pub struct BacktestFilter {
     pub bot_id: Option<Uuid>,
+    /// Only this sweep's children (without it, sweep children are left out of lists).
+    pub sweep_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -230,6 +239,10 @@ pub async fn list(
     if let Some(bot) = filter.bot_id {
         q.push(" AND bot_id = ").push_bind(bot);
     }
+    match filter.sweep_id {
+        Some(sweep) => q.push(" AND sweep_id = ").push_bind(sweep),
+        None => q.push(" AND sweep_id IS NULL"),
+    };
     push_window(
         &mut q,
         TimeRange {
@@ -341,8 +354,9 @@ pub async fn complete(
     Ok(run)
 }
 
-/// The newest SUCCEEDED backtest of `bot_id` with this strategy hash, symbol and timeframe:
-/// the evidence the LAB → PAPER gate reads.
+/// The newest SUCCEEDED backtest of `bot_id` (or linked to it as its evidence: the result it
+/// was created from) with this strategy hash, symbol and timeframe: the evidence the LAB →
+/// PAPER gate reads.
 pub async fn latest_evidence(
     pool: &PgPool,
     bot_id: Uuid,
@@ -351,8 +365,9 @@ pub async fn latest_evidence(
     timeframe: Timeframe,
 ) -> Result<Option<Backtest>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{SELECT}{WITHOUT_CURVES} AND bot_id = $1 AND strategy_hash = $2 AND symbol = $3 \
-         AND timeframe = $4 AND status = 'SUCCEEDED' ORDER BY completed_at DESC, id DESC LIMIT 1"
+        "{SELECT}{WITHOUT_CURVES} AND (bot_id = $1 OR id IN \
+             (SELECT backtest_id FROM bot_backtest_evidence WHERE bot_id = $1)) \
+         AND strategy_hash = $2 AND symbol = $3 AND timeframe = $4 AND status = 'SUCCEEDED' ORDER BY completed_at DESC, id DESC LIMIT 1"
     ))
     .bind(bot_id)
     .bind(strategy_hash)
@@ -360,4 +375,24 @@ pub async fn latest_evidence(
     .bind(timeframe)
     .fetch_optional(pool)
     .await
+}
+
+/// Links `backtest_id` to `bot_id` as its evidence (idempotent), inside the caller's
+/// transaction (the bot and its link land together).
+pub async fn link_evidence(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    bot_id: Uuid,
+    backtest_id: Uuid,
+    by: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO bot_backtest_evidence (bot_id, backtest_id, linked_by) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(bot_id)
+    .bind(backtest_id)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -86,6 +86,8 @@ pub struct JobRun {
     pub attempts: i32,
     /// The worker that claimed it (`<node>/<runtime>/<n>`).
     pub claimed_by: Option<String>,
+    /// The parent job (a sweep's) of a child backtest job.
+    pub parent_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
@@ -345,10 +347,32 @@ pub async fn claim(
     kinds: &[&str],
     worker: &str,
 ) -> Result<Option<(JobRun, TraceId)>, sqlx::Error> {
+    claim_where(pool, kinds, None, worker).await
+}
+
+/// [`claim`] limited to the QUEUED children of `parent` (a sweep's worker running its own
+/// children; other workers may claim the same children through [`claim`]: SKIP LOCKED keeps
+/// each with one of them).
+pub async fn claim_child(
+    pool: &PgPool,
+    kinds: &[&str],
+    parent: Uuid,
+    worker: &str,
+) -> Result<Option<(JobRun, TraceId)>, sqlx::Error> {
+    claim_where(pool, kinds, Some(parent), worker).await
+}
+
+async fn claim_where(
+    pool: &PgPool,
+    kinds: &[&str],
+    parent: Option<Uuid>,
+    worker: &str,
+) -> Result<Option<(JobRun, TraceId)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let claimed: Option<JobRun> = sqlx::query_as(
         "WITH next AS ( \
              SELECT id FROM job_runs WHERE status = 'QUEUED' AND kind = ANY($1) \
+               AND ($3::uuid IS NULL OR parent_id = $3) \
              ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
          UPDATE job_runs j SET status = 'RUNNING', started_at = now(), heartbeat_at = now(), \
              attempts = j.attempts + 1, claimed_by = $2, progress_pct = 0 \
@@ -356,6 +380,7 @@ pub async fn claim(
     )
     .bind(kinds)
     .bind(worker)
+    .bind(parent)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(job) = claimed else {

@@ -27,6 +27,7 @@ pub mod profit_variables;
 pub mod service_tokens;
 pub mod sessions;
 pub mod settings;
+pub mod sweeps;
 pub mod system_events;
 mod text_enum;
 pub mod traces;

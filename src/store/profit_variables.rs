@@ -139,3 +139,43 @@ where
     .await?;
     tx.commit().await
 }
+
+/// Recomputes `profit_contribution_estimate` of every variable some bot with realized results
+/// uses: the summed net PnL (USD, after commissions) of those bots, each bot's closed PAPER
+/// trades since `since` or, without any, its newest SUCCEEDED backtest (its own or linked as
+/// its evidence). Those rows name `provider` (the market-data vendor their bars come from)
+/// as `source_integration`. A variable none of whose bots has results keeps its estimate
+/// unknown (NULL), never 0. Returns the rows updated.
+pub async fn refresh_estimates(
+    pool: &PgPool,
+    provider: &str,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "WITH realized AS ( \
+             SELECT b.id AS bot_id, COALESCE(p.net, bt.net) AS net FROM bots b \
+             LEFT JOIN (SELECT bot_id, sum(realized_pnl - commission) AS net FROM trades \
+                        WHERE stage = 'PAPER' AND closed_at > $2 AND realized_pnl IS NOT NULL \
+                        GROUP BY bot_id) p ON p.bot_id = b.id \
+             LEFT JOIN LATERAL (SELECT (x.metrics->>'net_pnl')::numeric AS net FROM backtests x \
+                        WHERE (x.bot_id = b.id OR x.id IN \
+                               (SELECT backtest_id FROM bot_backtest_evidence e WHERE e.bot_id = b.id)) \
+                          AND x.metrics IS NOT NULL AND x.completed_at IS NOT NULL \
+                        ORDER BY x.completed_at DESC, x.id DESC LIMIT 1) bt ON true), \
+         est AS ( \
+             SELECT v.id, sum(r.net)::float8 AS estimate FROM profit_variables v \
+             CROSS JOIN LATERAL jsonb_array_elements_text(v.used_by_bot_ids) u(bot) \
+             JOIN realized r ON r.bot_id::text = u.bot AND r.net IS NOT NULL \
+             GROUP BY v.id) \
+         UPDATE profit_variables v SET profit_contribution_estimate = est.estimate, \
+             source_integration = $1, last_updated_at = $3 \
+         FROM est WHERE v.id = est.id",
+    )
+    .bind(provider)
+    .bind(since)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

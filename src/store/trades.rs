@@ -74,3 +74,43 @@ pub async fn page(
     })
     .await
 }
+
+/// A bot's closed PAPER trades summed for the PAPER → SHADOW gate: sessions are the distinct
+/// CME trade dates (17:00 America/Chicago roll) of their closes; a trade's net is its realized
+/// PnL less its commission.
+pub async fn paper_results(
+    pool: &PgPool,
+    bot_id: Uuid,
+) -> Result<crate::domain::backtest::evidence::PaperResults, sqlx::Error> {
+    type Row = (
+        i64,
+        i64,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+    let (sessions, trades, wins, losses, net, first, last): Row = sqlx::query_as(
+        "SELECT count(DISTINCT ((closed_at AT TIME ZONE 'America/Chicago') + interval '7 hours')::date), \
+             count(*), COALESCE(sum(net) FILTER (WHERE net > 0), 0), \
+             COALESCE(sum(net) FILTER (WHERE net < 0), 0), COALESCE(sum(net), 0), \
+             min(closed_at), max(closed_at) \
+         FROM (SELECT closed_at, realized_pnl - commission AS net FROM trades \
+               WHERE bot_id = $1 AND stage = 'PAPER' AND closed_at IS NOT NULL \
+                 AND realized_pnl IS NOT NULL) t",
+    )
+    .bind(bot_id)
+    .fetch_one(pool)
+    .await?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(crate::domain::backtest::evidence::PaperResults {
+        sessions: n(sessions),
+        trades: n(trades),
+        gross_wins: wins,
+        gross_losses: losses,
+        net_pnl: net,
+        first_closed_at: first,
+        last_closed_at: last,
+    })
+}

@@ -628,9 +628,14 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
         body["error"]["details"]["failed"][1]["code"],
         "AUTONOMY_TIER_INSUFFICIENT"
     );
+    // And it has no PAPER sessions of results yet.
+    assert_eq!(
+        body["error"]["details"]["failed"][2]["code"],
+        "PAPER_EVIDENCE_MISSING"
+    );
     assert_eq!(
         body["error"]["details"]["failed"].as_array().unwrap().len(),
-        2
+        3
     );
     // LIVE: skipping is refused (the admin's 2FA sign-in is a fresh step-up, so the skip
     // itself is what is refused).

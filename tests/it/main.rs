@@ -11,6 +11,7 @@ mod auth_2fa_required;
 mod auth_access;
 mod auth_sessions;
 mod auth_throttle;
+mod backtest_sweeps;
 mod backtests;
 mod bot_limits;
 mod bot_summary;

@@ -112,6 +112,100 @@ pub fn check(
     out
 }
 
+/// What PAPER → SHADOW asks of a bot's paper results (configurable per deployment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperThresholds {
+    /// Fewest CME sessions (trade dates, rolled at 17:00 CT) with a closed PAPER trade.
+    pub min_sessions: u64,
+    /// Fewest closed PAPER trades.
+    pub min_trades: u64,
+    /// Lowest profit factor of those trades (net winners over net losers; no loser passes).
+    pub min_profit_factor: f64,
+    /// Lowest net PnL (after commissions) of those trades, USD.
+    pub min_net_pnl: rust_decimal::Decimal,
+}
+
+impl Default for PaperThresholds {
+    fn default() -> Self {
+        PaperThresholds {
+            min_sessions: 5,
+            min_trades: 10,
+            min_profit_factor: 1.0,
+            min_net_pnl: rust_decimal::Decimal::ZERO,
+        }
+    }
+}
+
+/// A bot's closed PAPER trades, summed (the gate's evidence).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaperResults {
+    pub sessions: u64,
+    pub trades: u64,
+    /// Sum of the winning trades' net PnL and of the losing trades' (a negative number), USD.
+    pub gross_wins: rust_decimal::Decimal,
+    pub gross_losses: rust_decimal::Decimal,
+    pub net_pnl: rust_decimal::Decimal,
+    pub first_closed_at: Option<DateTime<Utc>>,
+    pub last_closed_at: Option<DateTime<Utc>>,
+}
+
+impl PaperResults {
+    /// Net winners over net losers; `None` without a losing trade.
+    pub fn profit_factor(&self) -> Option<f64> {
+        use rust_decimal::prelude::ToPrimitive;
+        if self.gross_losses.is_zero() {
+            return None;
+        }
+        (self.gross_wins / -self.gross_losses).to_f64()
+    }
+}
+
+/// Every PAPER → SHADOW gate `results` misses (`paper_sessions`, `paper_trades`,
+/// `paper_profit_factor`, `paper_net_pnl`); empty: promotion may proceed.
+pub fn check_paper(th: &PaperThresholds, results: &PaperResults) -> Vec<GateMiss> {
+    let mut out = Vec::new();
+    if results.sessions < th.min_sessions {
+        out.push(miss(
+            "paper_sessions",
+            format!(
+                "The bot closed PAPER trades in {} sessions; at least {} are needed.",
+                results.sessions, th.min_sessions
+            ),
+        ));
+    }
+    if results.trades < th.min_trades {
+        out.push(miss(
+            "paper_trades",
+            format!(
+                "The bot closed {} PAPER trades; at least {} are needed.",
+                results.trades, th.min_trades
+            ),
+        ));
+    }
+    if let Some(pf) = results.profit_factor()
+        && pf < th.min_profit_factor
+    {
+        out.push(miss(
+            "paper_profit_factor",
+            format!(
+                "PAPER profit factor {pf:.2} is below the required {:.2}.",
+                th.min_profit_factor
+            ),
+        ));
+    }
+    if results.net_pnl < th.min_net_pnl {
+        out.push(miss(
+            "paper_net_pnl",
+            format!(
+                "PAPER net PnL {} USD is below the required {} USD.",
+                results.net_pnl.round_dp(2),
+                th.min_net_pnl
+            ),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +271,48 @@ mod tests {
         assert!(check(&th, now, Some(&good())).is_empty());
         let later = now + Duration::seconds(1);
         assert_eq!(check(&th, later, Some(&good()))[0].gate, "age");
+    }
+
+    #[test]
+    fn paper_results_pass_only_with_every_threshold_met() {
+        use rust_decimal_macros::dec;
+        let th = PaperThresholds::default();
+        let good = PaperResults {
+            sessions: 5,
+            trades: 12,
+            gross_wins: dec!(900),
+            gross_losses: dec!(-600),
+            net_pnl: dec!(300),
+            first_closed_at: None,
+            last_closed_at: None,
+        };
+        assert_eq!(good.profit_factor(), Some(1.5));
+        assert!(check_paper(&th, &good).is_empty());
+        let losing = PaperResults {
+            sessions: 3,
+            trades: 4,
+            gross_wins: dec!(100),
+            gross_losses: dec!(-400),
+            net_pnl: dec!(-300),
+            ..good.clone()
+        };
+        let gates: Vec<&str> = check_paper(&th, &losing).iter().map(|m| m.gate).collect();
+        assert_eq!(
+            gates,
+            [
+                "paper_sessions",
+                "paper_trades",
+                "paper_profit_factor",
+                "paper_net_pnl"
+            ]
+        );
+        // No losing trade: the profit factor is unbounded and passes.
+        let no_loser = PaperResults {
+            gross_losses: dec!(0),
+            net_pnl: dec!(900),
+            ..good
+        };
+        assert_eq!(no_loser.profit_factor(), None);
+        assert!(check_paper(&th, &no_loser).is_empty());
     }
 }

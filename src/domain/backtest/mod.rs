@@ -6,9 +6,11 @@
 
 pub mod evidence;
 pub mod request;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 mod trades;
+pub mod walk_forward;
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;

@@ -17,6 +17,7 @@ use crate::{
         autonomy_scores, backtests as store_backtests,
         bots::{self, Bot},
         system_events::{NewSystemEvent, Severity},
+        trades,
     },
 };
 
@@ -74,9 +75,17 @@ impl Lifecycle {
             if to == Stage::Paper {
                 failed.extend(self.evidence_gate(&bot).await?);
             }
+            if to == Stage::Shadow {
+                failed.extend(self.paper_gate(&bot).await?);
+            }
             // Missing evidence alone is refused under its own code; with other gates, all
             // are listed under PROMOTION_GATE_FAILED.
-            if failed.len() == 1 && failed[0].code == ErrorCode::BacktestEvidenceMissing {
+            if failed.len() == 1
+                && matches!(
+                    failed[0].code,
+                    ErrorCode::BacktestEvidenceMissing | ErrorCode::PaperEvidenceMissing
+                )
+            {
                 return Err(LifecycleError::Unsafe(failed.remove(0)));
             }
             if !failed.is_empty() {
@@ -172,6 +181,44 @@ impl Lifecycle {
                     "min_trades": thresholds.min_trades,
                     "min_profit_factor": thresholds.min_profit_factor,
                     "max_drawdown_pct": thresholds.max_drawdown_pct,
+                },
+            }),
+        )))
+    }
+
+    /// PAPER → SHADOW needs enough PAPER sessions whose closed trades meet the configured
+    /// thresholds (`domain::backtest::evidence::check_paper`); the refusal lists each missed
+    /// gate with the evidence and the thresholds.
+    async fn paper_gate(&self, bot: &Bot) -> Result<Option<Failure>, LifecycleError> {
+        let th = self.runtime.lab_config().paper.clone();
+        let results = trades::paper_results(&self.pool, bot.id).await?;
+        let misses = evidence::check_paper(&th, &results);
+        if misses.is_empty() {
+            return Ok(None);
+        }
+        let message = misses
+            .iter()
+            .map(|m| m.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Some(Failure::new(
+            ErrorCode::PaperEvidenceMissing,
+            message,
+            json!({
+                "gates": misses,
+                "evidence": {
+                    "sessions": results.sessions,
+                    "trades": results.trades,
+                    "net_pnl": results.net_pnl,
+                    "profit_factor": results.profit_factor(),
+                    "first_closed_at": results.first_closed_at,
+                    "last_closed_at": results.last_closed_at,
+                },
+                "thresholds": {
+                    "min_sessions": th.min_sessions,
+                    "min_trades": th.min_trades,
+                    "min_profit_factor": th.min_profit_factor,
+                    "min_net_pnl": th.min_net_pnl,
                 },
             }),
         )))

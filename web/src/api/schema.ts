@@ -301,6 +301,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backtests/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sweeps, newest first, with their parent job's status and progress. */
+        get: operations["list_sweeps"];
+        put?: never;
+        /**
+         * Queues a parameter sweep (grid or random, optionally walk-forward): a parent job of kind
+         *     `sweep` with one child backtest job per combination and window, in one transaction. Every
+         *     refusal names its field and writes nothing.
+         */
+        post: operations["create_sweep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtests/sweeps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One sweep: its children by status, the ranking table (params, net PnL, profit factor,
+         *     trades, max drawdown, Sharpe; the out-of-sample figure beside the in-sample one for a
+         *     walk-forward), sorted as asked, and each fold's chosen combination.
+         */
+        get: operations["get_sweep"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/backtests/{id}": {
         parameters: {
             query?: never;
@@ -315,6 +358,26 @@ export interface paths {
         get: operations["get_backtest"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtests/{id}/bot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * "Create bot from this result": a LAB bot with the backtest's strategy, params, symbol,
+         *     timeframe and risk limits, the backtest linked as its evidence (LAB → PAPER reads it).
+         */
+        post: operations["create_bot_from_backtest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1487,6 +1550,17 @@ export interface components {
             strategy_hash: string;
             strategy_kind: string;
             strategy_params: Record<string, never>;
+            /** Format: int32 */
+            sweep_combination?: number | null;
+            /** Format: int32 */
+            sweep_fold?: number | null;
+            /**
+             * Format: uuid
+             * @description The sweep this backtest is a child of, its combination's index, its walk-forward fold
+             *     and window (`FULL`, `IN_SAMPLE` or `OUT_OF_SAMPLE`); null for a backtest of its own.
+             */
+            sweep_id?: string | null;
+            sweep_window?: string | null;
             symbol: components["schemas"]["Symbol"];
             timeframe: components["schemas"]["Timeframe"];
             /** Format: date-time */
@@ -1566,6 +1640,14 @@ export interface components {
             /** @description Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`). */
             summary: components["schemas"]["BotSummary"];
         };
+        BotFromBacktest: {
+            /**
+             * Format: uuid
+             * @description The backtest linked to the bot as its LAB → PAPER evidence.
+             */
+            backtest_id: string;
+            bot: components["schemas"]["Bot"];
+        };
         /** @description A bot as the list shows it: every field of the bot, plus `summary`. */
         BotListItem: components["schemas"]["Bot"] & {
             summary: components["schemas"]["BotSummary"];
@@ -1641,6 +1723,23 @@ export interface components {
         };
         /** @enum {string} */
         Category: "market_data" | "execution" | "llm" | "alt_data" | "infra";
+        /** @description A parent job's children by status. */
+        ChildCounts: {
+            /** Format: int64 */
+            cancelled: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            queued: number;
+            /** Format: int64 */
+            running: number;
+            /** Format: int64 */
+            succeeded: number;
+            /** Format: int64 */
+            timed_out: number;
+            /** Format: int64 */
+            total: number;
+        };
         CodeRequest: {
             /** @description The current 6-digit code from the authenticator app. */
             code: string;
@@ -1697,6 +1796,50 @@ export interface components {
             strategy: Record<string, never>;
             symbol: components["schemas"]["Symbol"];
             timeframe: components["schemas"]["Timeframe"];
+        };
+        CreateBotFromBacktest: {
+            /** @description The new bot's name (default `<kind>-<symbol>-<timeframe>-<8 hex of the backtest id>`). */
+            name?: string | null;
+        };
+        CreateSweep: {
+            /**
+             * Format: uuid
+             * @description The base: this bot as it is now (exclusive with `strategy`); swept params are written
+             *     over its params.
+             */
+            bot_id?: string | null;
+            fill?: components["schemas"]["FillInput"] | null;
+            /** Format: date-time */
+            from: string;
+            /** @description `grid` (default: every combination) or `random` (`samples` of the grid, seeded). */
+            mode?: string | null;
+            /**
+             * @description What in-sample optimisation (and the default ranking) sorts by: `net_pnl` (default),
+             *     `profit_factor`, `trades`, `max_drawdown` (ascending), `sharpe`.
+             */
+            objective?: string | null;
+            /**
+             * @description `{name: {"values": [...]} | {"min": n, "max": n, "step": n}}` over the strategy's
+             *     declared params; unknown names and out-of-bounds ranges are refused (`params.<name>…`).
+             */
+            params: Record<string, never>;
+            risk?: components["schemas"]["RiskLimitsPatch"] | null;
+            /** Format: int64 */
+            samples?: number | null;
+            /** Format: int64 */
+            seed?: number | null;
+            starting_capital?: string | null;
+            /** @description The base `{kind, params}` (required without `bot_id`). */
+            strategy?: Record<string, never> | null;
+            symbol?: string | null;
+            timeframe?: string | null;
+            /** Format: date-time */
+            to: string;
+            /**
+             * @description `{folds: 1–20, out_of_sample_pct: 10–50}`: walk-forward (each combination runs on every
+             *     fold's in-sample and out-of-sample window).
+             */
+            walk_forward?: Record<string, never> | null;
         };
         CreatedToken: {
             service_token: components["schemas"]["ServiceToken"];
@@ -1860,6 +2003,20 @@ export interface components {
             runner?: components["schemas"]["RunnerSnapshot"] | null;
             /** @description Autonomy, today's PnL, latest evaluation and open breakers (as in `GET /api/bots`). */
             summary: components["schemas"]["BotSummary"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BotFromBacktest: {
+            /**
+             * Format: uuid
+             * @description The backtest linked to the bot as its LAB → PAPER evidence.
+             */
+            backtest_id: string;
+            bot: components["schemas"]["Bot"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2207,6 +2364,17 @@ export interface components {
                 strategy_hash: string;
                 strategy_kind: string;
                 strategy_params: Record<string, never>;
+                /** Format: int32 */
+                sweep_combination?: number | null;
+                /** Format: int32 */
+                sweep_fold?: number | null;
+                /**
+                 * Format: uuid
+                 * @description The sweep this backtest is a child of, its combination's index, its walk-forward fold
+                 *     and window (`FULL`, `IN_SAMPLE` or `OUT_OF_SAMPLE`); null for a backtest of its own.
+                 */
+                sweep_id?: string | null;
+                sweep_window?: string | null;
                 symbol: components["schemas"]["Symbol"];
                 timeframe: components["schemas"]["Timeframe"];
                 /** Format: date-time */
@@ -2287,6 +2455,11 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 kind: string;
+                /**
+                 * Format: uuid
+                 * @description The parent job (a sweep's) of a child backtest job.
+                 */
+                parent_id?: string | null;
                 payload: unknown;
                 /**
                  * Format: int32
@@ -2486,6 +2659,72 @@ export interface components {
                 /** Format: date-time */
                 step_up_at?: string | null;
                 user_agent?: string | null;
+            }[];
+            next_cursor?: string | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_PageBody_Sweep: {
+            items: {
+                /**
+                 * Format: int32
+                 * @description Child backtests (combinations × windows).
+                 */
+                backtests: number;
+                base_params: Record<string, never>;
+                /** Format: uuid */
+                bot_id?: string | null;
+                /**
+                 * Format: int32
+                 * @description Valid combinations run.
+                 */
+                combinations: number;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: string | null;
+                error?: string | null;
+                error_code?: string | null;
+                /** @description `[{index, is_from, is_to, oos_to}]` or null. */
+                folds?: Record<string, never>[] | null;
+                /** Format: date-time */
+                from: string;
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: uuid
+                 * @description The parent job (`POST /api/jobs/{id}/cancel` cancels it and its children).
+                 */
+                job_id: string;
+                /** @description `grid` or `random`. */
+                mode: string;
+                /** @description The sort key in-sample optimisation picks by. */
+                objective: string;
+                /** Format: int32 */
+                progress_pct: number;
+                /** Format: int32 */
+                samples?: number | null;
+                /** Format: int64 */
+                seed?: number | null;
+                /**
+                 * Format: int32
+                 * @description Combinations of the grid or sample skipped as invalid strategies (`fast` ≥ `slow`, …).
+                 */
+                skipped: number;
+                /** @description `[[name, [values…]], …]`: the swept axes, in name order. */
+                space: Record<string, never>[];
+                /** @description The parent job's status and progress (finished children / all children). */
+                status: components["schemas"]["JobStatus"];
+                strategy_kind: string;
+                symbol: components["schemas"]["Symbol"];
+                timeframe: components["schemas"]["Timeframe"];
+                /** Format: date-time */
+                to: string;
+                /** @description `{folds, out_of_sample_pct}` (walk-forward) or null. */
+                walk_forward?: Record<string, never> | null;
             }[];
             next_cursor?: string | null;
         } & {
@@ -2753,6 +2992,43 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_SweepQueued: {
+            /** @description The QUEUED parent job (its children are `backtest` jobs with `parent_id` = its id). */
+            job: components["schemas"]["JobRun"];
+            sweep: components["schemas"]["Sweep"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_SweepView: {
+            children: components["schemas"]["ChildCounts"];
+            descending: boolean;
+            /**
+             * @description One row per combination: `params` (the swept ones), `in_sample` and `out_of_sample`
+             *     figures (`{net_pnl, profit_factor, trades, max_drawdown_pct, sharpe}`; null until
+             *     every window of that kind succeeded) and `backtest_ids`.
+             */
+            ranking: Record<string, never>[];
+            /** @description What the ranking is sorted by and in which order. */
+            sort: components["schemas"]["SortKey"];
+            sweep: components["schemas"]["Sweep"];
+            /**
+             * @description Walk-forward only: per fold, the best in-sample combination by the objective and its
+             *     out-of-sample figures.
+             */
+            walk_forward?: Record<string, never>[] | null;
+            /** @description The chosen combinations' out-of-sample figures over every fold, combined. */
+            walk_forward_out_of_sample?: Record<string, never> | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_SystemStatus: {
             /** @description True when nothing SEV-1 stands in the way of bots trading on their own. */
             autonomy_allowed: boolean;
@@ -2861,7 +3137,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -2996,6 +3272,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             kind: string;
+            /**
+             * Format: uuid
+             * @description The parent job (a sweep's) of a child backtest job.
+             */
+            parent_id?: string | null;
             payload: unknown;
             /**
              * Format: int32
@@ -3789,6 +4070,11 @@ export interface components {
          */
         Side: "BUY" | "SELL";
         /**
+         * @description What a ranking sorts by.
+         * @enum {string}
+         */
+        SortKey: "net_pnl" | "profit_factor" | "trades" | "max_drawdown" | "sharpe" | "oos_net_pnl";
+        /**
          * @description Who asked for the removal.
          * @enum {string}
          */
@@ -3826,6 +4112,93 @@ export interface components {
         StepUpRequest: {
             backup_code?: string | null;
             code?: string | null;
+        };
+        /** @description A sweep with its parent job's state. */
+        Sweep: {
+            /**
+             * Format: int32
+             * @description Child backtests (combinations × windows).
+             */
+            backtests: number;
+            base_params: Record<string, never>;
+            /** Format: uuid */
+            bot_id?: string | null;
+            /**
+             * Format: int32
+             * @description Valid combinations run.
+             */
+            combinations: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string | null;
+            error?: string | null;
+            error_code?: string | null;
+            /** @description `[{index, is_from, is_to, oos_to}]` or null. */
+            folds?: Record<string, never>[] | null;
+            /** Format: date-time */
+            from: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The parent job (`POST /api/jobs/{id}/cancel` cancels it and its children).
+             */
+            job_id: string;
+            /** @description `grid` or `random`. */
+            mode: string;
+            /** @description The sort key in-sample optimisation picks by. */
+            objective: string;
+            /** Format: int32 */
+            progress_pct: number;
+            /** Format: int32 */
+            samples?: number | null;
+            /** Format: int64 */
+            seed?: number | null;
+            /**
+             * Format: int32
+             * @description Combinations of the grid or sample skipped as invalid strategies (`fast` ≥ `slow`, …).
+             */
+            skipped: number;
+            /** @description `[[name, [values…]], …]`: the swept axes, in name order. */
+            space: Record<string, never>[];
+            /** @description The parent job's status and progress (finished children / all children). */
+            status: components["schemas"]["JobStatus"];
+            strategy_kind: string;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
+            /** Format: date-time */
+            to: string;
+            /** @description `{folds, out_of_sample_pct}` (walk-forward) or null. */
+            walk_forward?: Record<string, never> | null;
+        };
+        SweepQueued: {
+            /** @description The QUEUED parent job (its children are `backtest` jobs with `parent_id` = its id). */
+            job: components["schemas"]["JobRun"];
+            sweep: components["schemas"]["Sweep"];
+        };
+        /**
+         * @description A sweep as served: the sweep, its children by status, the ranking (sorted as asked) and,
+         *     for a walk-forward, each fold's chosen combination with its out-of-sample figures.
+         */
+        SweepView: {
+            children: components["schemas"]["ChildCounts"];
+            descending: boolean;
+            /**
+             * @description One row per combination: `params` (the swept ones), `in_sample` and `out_of_sample`
+             *     figures (`{net_pnl, profit_factor, trades, max_drawdown_pct, sharpe}`; null until
+             *     every window of that kind succeeded) and `backtest_ids`.
+             */
+            ranking: Record<string, never>[];
+            /** @description What the ranking is sorted by and in which order. */
+            sort: components["schemas"]["SortKey"];
+            sweep: components["schemas"]["Sweep"];
+            /**
+             * @description Walk-forward only: per fold, the best in-sample combination by the objective and its
+             *     out-of-sample figures.
+             */
+            walk_forward?: Record<string, never>[] | null;
+            /** @description The chosen combinations' out-of-sample figures over every fold, combined. */
+            walk_forward_out_of_sample?: Record<string, never> | null;
         };
         /**
          * @description A tradable root symbol with its contract specification.
@@ -5154,6 +5527,8 @@ export interface operations {
                 to?: string;
                 /** @description Only this bot's backtests. */
                 bot_id?: string;
+                /** @description Only this sweep's child backtests (without it, sweep children are not listed). */
+                sweep_id?: string;
             };
             header?: never;
             path?: never;
@@ -5311,6 +5686,263 @@ export interface operations {
             };
         };
     };
+    list_sweeps: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PageBody_Sweep"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad filter, limit or cursor (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_sweep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSweep"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SweepQueued"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`; `details.field` names the field (unknown params, bad ranges, more backtests than the configured maximum, folds, and every backtest field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATA_UNAVAILABLE`; `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_sweep: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `net_pnl`, `profit_factor`, `trades`, `max_drawdown`, `sharpe` or `oos_net_pnl`
+                 *     (default: the sweep's objective).
+                 */
+                sort?: string;
+                /** @description `desc` (default) or `asc`. */
+                order?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Sweep id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SweepView"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SWEEP_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Bad id, sort or order (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     get_backtest: {
         parameters: {
             query?: never;
@@ -5359,6 +5991,95 @@ export interface operations {
                 };
             };
             /** @description The id is not a UUID (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_bot_from_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Backtest id (SUCCEEDED) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBotFromBacktest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BotFromBacktest"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: the backtest has not SUCCEEDED (`id`), or `name` is bad or taken */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9661,7 +10382,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
@@ -9684,6 +10405,7 @@ export const outcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["sch
 export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["viewer", "operator", "admin"];
 export const severityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Severity"]> = ["SEV-1", "SEV-2", "SEV-3", "INFO"];
 export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Side"]> = ["BUY", "SELL"];
+export const sortKeyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SortKey"]> = ["net_pnl", "profit_factor", "trades", "max_drawdown", "sharpe", "oos_net_pnl"];
 export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
 export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
