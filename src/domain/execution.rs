@@ -357,8 +357,28 @@ mod tests {
         let (intent, spec, cal, p, ts) = setup();
         let next = bar(ts + chrono::Duration::minutes(1), dec!(5000));
         assert_eq!(
-            execute(Stage::Shadow, &intent, Some(&next), &spec, &cal, &p, ts, true).unwrap(),
-            execute(Stage::Paper, &intent, Some(&next), &spec, &cal, &p, ts, false).unwrap(),
+            execute(
+                Stage::Shadow,
+                &intent,
+                Some(&next),
+                &spec,
+                &cal,
+                &p,
+                ts,
+                true
+            )
+            .unwrap(),
+            execute(
+                Stage::Paper,
+                &intent,
+                Some(&next),
+                &spec,
+                &cal,
+                &p,
+                ts,
+                false
+            )
+            .unwrap(),
         );
         assert_eq!(
             execute(Stage::Shadow, &intent, None, &spec, &cal, &p, ts, true).unwrap(),

@@ -225,8 +225,7 @@ impl BotEvaluator {
                 .into_iter()
                 .rev()
                 .find(|o| {
-                    o.stage == bot.stage
-                        && (o.stage != Stage::Live || o.broker_order_id.is_some())
+                    o.stage == bot.stage && (o.stage != Stage::Live || o.broker_order_id.is_some())
                 }),
         };
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;

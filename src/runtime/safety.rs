@@ -1,9 +1,10 @@
 //! Removing a bot's risk: the ONE path every kill and every "trading off" takes (issue 17 part
 //! 5). A safety action is judged by the exposure it leaves, not the status it sets.
 //!
-//! [`remove_risk`] cancels the bot's working orders (PAPER and SHADOW in the ledger; LIVE in the
-//! ledger with the broker leg recorded as pending — the broker adapter plugs in here, see
-//! [`broker_cancel`]), optionally closes the position ("kill and flatten"), and records one
+//! [`remove_risk`] cancels the bot's working orders (PAPER and SHADOW in the ledger; LIVE at
+//! their broker first, then in the ledger — one whose cancel did not reach the broker stays
+//! open and pending, see [`cancel_at_brokers`]), optionally closes the position ("kill and
+//! flatten"), and records one
 //! system event naming what it cancelled and what exposure is left. Every write carries a fence
 //! on the bot's lease (`store::bot_leases::Fence`, checked by `tp_fence` in its transaction):
 //!
@@ -48,6 +49,7 @@ use crate::domain::{
     risk::Stage,
     side::Side,
 };
+use crate::integrations::brokers::BrokerVendor;
 use crate::store::{
     bot_leases::{self, Fence, Guard},
     bots::{self, Bot},
@@ -134,7 +136,7 @@ pub struct Removal {
     pub source: Source,
     /// Working orders cancelled in the ledger, oldest first.
     pub cancelled: Vec<CancelledOrder>,
-    /// LIVE orders among them whose cancel at the broker is still to be sent.
+    /// LIVE orders whose cancel did not reach their broker: left open in the ledger.
     pub broker_cancels_pending: Vec<Uuid>,
     /// Present when a flatten was asked for.
     pub flatten: Option<Flatten>,
@@ -166,20 +168,47 @@ impl Removal {
     }
 }
 
-/// The broker leg of a cancelled order: the seam the broker adapter plugs into. PAPER and
-/// SHADOW orders never left the ledger (done); a LIVE order's cancel must reach the broker,
-/// which is not connected here yet, so it stays pending (named in the removal's event).
-pub fn broker_cancel(order: &CancelledOrder) -> BrokerLeg {
-    match order.stage {
-        Stage::Live => BrokerLeg::Pending,
-        Stage::Lab | Stage::Paper | Stage::Shadow => BrokerLeg::NotNeeded,
+/// Sends the cancels of the bot's LIVE orders to their broker BEFORE the ledger cancels
+/// anything, and returns the orders whose cancel did not reach it (no broker id yet — still
+/// `SENDING` —, no session for its broker, or the broker refused or did not answer). Those stay
+/// open in the ledger (the SEV-1 `KILLED_WITH_EXPOSURE` keeps showing them) and are named as
+/// pending in the removal; everything else the ledger then cancels. PAPER and SHADOW orders
+/// never left the ledger.
+async fn cancel_at_brokers(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut live = orders::sending(pool, bot_id).await?;
+    live.extend(
+        orders::working(pool, bot_id)
+            .await?
+            .into_iter()
+            .filter(|o| o.stage == Stage::Live),
+    );
+    let brokers = rt.brokers();
+    let mut failed = Vec::new();
+    for order in live {
+        let session = order
+            .broker
+            .as_deref()
+            .and_then(BrokerVendor::parse)
+            .and_then(|v| brokers.as_ref().and_then(|b| b.get(v)));
+        let sent = match (order.broker_order_id.as_deref(), session) {
+            (Some(broker_id), Some(session)) => match session.cancel(broker_id).await {
+                Ok(()) => true,
+                Err(f) => {
+                    tracing::warn!(order = %order.id, code = %f.code, "broker cancel failed: {}", f.message);
+                    false
+                }
+            },
+            _ => false,
+        };
+        if !sent {
+            failed.push(order.id);
+        }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BrokerLeg {
-    NotNeeded,
-    Pending,
+    Ok(failed)
 }
 
 /// What a removal writes under.
@@ -292,13 +321,16 @@ async fn act(
             now,
         },
     };
-    removal.cancelled = orders::cancel_working_of(pool, guard, live_only, &why, now).await?;
-    removal.broker_cancels_pending = removal
-        .cancelled
-        .iter()
-        .filter(|o| broker_cancel(o) == BrokerLeg::Pending)
-        .map(|o| o.id)
-        .collect();
+    removal.broker_cancels_pending = cancel_at_brokers(rt, pool, bot.id).await?;
+    removal.cancelled = orders::cancel_working_of(
+        pool,
+        guard,
+        live_only,
+        &removal.broker_cancels_pending,
+        &why,
+        now,
+    )
+    .await?;
     let position = position_of(pool, bot).await?;
     match (req.flatten, allowed) {
         (true, Allowed::Lease { fence, .. }) => {

@@ -135,13 +135,14 @@ pub struct CancelledOrder {
     pub idempotency_key: String,
 }
 
-/// Cancels the guarded bot's working orders (every stage, or LIVE only) in one transaction
-/// that checks the guard first (a stale fence, or a node owning the bot, is refused:
-/// `STALE_LEASE`). Returns what it cancelled, oldest first.
+/// Cancels the guarded bot's working orders (every stage, or LIVE only; `keep`: orders left
+/// open) in one transaction that checks the guard first (a stale fence, or a node owning the
+/// bot, is refused: `STALE_LEASE`). Returns what it cancelled, oldest first.
 pub async fn cancel_working_of(
     pool: &PgPool,
     guard: Guard<'_>,
     live_only: bool,
+    keep: &[Uuid],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<CancelledOrder>, sqlx::Error> {
@@ -150,13 +151,14 @@ pub async fn cancel_working_of(
     let mut done: Vec<CancelledOrder> = sqlx::query_as(
         "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
          WHERE bot_id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') \
-           AND (NOT $4 OR stage = 'LIVE') \
+           AND (NOT $4 OR stage = 'LIVE') AND NOT (id = ANY($5)) \
          RETURNING id, stage, side, quantity, idempotency_key",
     )
     .bind(guard.bot_id())
     .bind(reason)
     .bind(now)
     .bind(live_only)
+    .bind(keep)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -71,6 +71,9 @@ async fn live_bot(pool: &PgPool, vendor: &str) -> (TestApp, RuntimeHandle, EnvMa
         .signed_in_as_admin()
         .await;
     let rt = app.state.runtime.clone();
+    // The LIVE invariant: the global trading switch must be on for any LIVE order.
+    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{body}");
     for provider in ["databento", "polygon"] {
         let (status, body) = app.verify_integration(provider).await;
         assert_eq!(status, 200, "{body}");

@@ -32,7 +32,25 @@ use crate::support::{
 
 /// The app on the sandbox with replayed ticks (scorer off when the test sets tiers itself).
 async fn app(pool: &PgPool, scorer: bool) -> (TestApp, RuntimeHandle) {
-    let env = start_sandbox().await;
+    app_on(pool, scorer, start_sandbox().await).await
+}
+
+/// The same without broker credentials: no broker session, so a LIVE order never leaves the
+/// ledger (the broker simulator's own paths are tests/it/broker_live.rs).
+async fn app_without_brokers(pool: &PgPool) -> (TestApp, RuntimeHandle) {
+    let env = start_sandbox()
+        .await
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("TRADOVATE_") && !k.starts_with("IRONBEAM_"))
+        .collect();
+    app_on(pool, false, env).await
+}
+
+async fn app_on(
+    pool: &PgPool,
+    scorer: bool,
+    env: tradeplane::integrations::registry::EnvMap,
+) -> (TestApp, RuntimeHandle) {
     let mut cfg = config(&env);
     cfg.autonomy.enabled = scorer;
     let app = spawn_app_with_runtime_config(pool.clone(), cfg)
@@ -379,7 +397,7 @@ async fn latest_blocked_by(pool: &PgPool, bot: Uuid) -> Vec<(String, String)> {
 
 #[sqlx::test]
 async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(pool: PgPool) {
-    let (app, rt) = app(&pool, false).await;
+    let (app, rt) = app_without_brokers(&pool).await;
     let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
     assert_eq!(status, 200, "{body}");
     // A LIVE bot's runner (safe start would refuse the sandbox broker; the gate is the point).
@@ -404,10 +422,12 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
     let live = order_of(&pool, bot, "tp1-live-switch-working", Stage::Live).await;
     let paper = working_order(&pool, bot, "tp1-live-switch-paper", Side::Buy, 1).await;
 
-    // Off: LIVE orders cancelled at once (the broker leg recorded as pending), others kept.
+    // Off: LIVE orders are cancelled at their broker first; this one never reached a broker
+    // (no broker id, no session), so its cancel cannot be sent: it stays open in the ledger and
+    // is named pending (exposure left), never marked cancelled on our side only. Others kept.
     let (status, body) = app.set_trading_switch(json!({"enabled": false})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(status_of(&pool, live.id).await, "CANCELLED");
+    assert_eq!(status_of(&pool, live.id).await, "WORKING");
     assert_eq!(status_of(&pool, paper.id).await, "WORKING");
     let event = removal_event(&pool, bot).await.expect("a removal event");
     assert_eq!(event["source"], "TRADING_OFF", "{event}");
