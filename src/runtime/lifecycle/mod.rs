@@ -67,9 +67,12 @@ pub struct ResumeReport {
 pub async fn record_event(
     pool: &PgPool,
     bus: &EventBus,
-    event: NewSystemEvent,
+    mut event: NewSystemEvent,
     now: DateTime<Utc>,
 ) -> Option<SystemEvent> {
+    if event.node_id.is_none() {
+        event.node_id = bus.node().map(str::to_owned);
+    }
     match system_events::insert(pool, event, now).await {
         Ok(row) => {
             bus.publish_system_event(&row);
