@@ -27,6 +27,8 @@ mod job_workers;
 mod ledger;
 mod llm;
 mod market_data;
+mod node_faults;
+mod node_figures;
 mod nodes;
 mod observatory;
 mod openapi;
