@@ -91,12 +91,15 @@ pub struct TraceSummary {
 }
 
 /// Sizes of the bus.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BusConfig {
     /// Events kept for resuming clients.
     pub ring: usize,
     /// Events a subscriber may fall behind before it lags (then it catches up from the ring).
     pub channel: usize,
+    /// The node this process is (issue 18): system events published and recorded through
+    /// this bus carry it.
+    pub node: Option<String>,
 }
 
 impl Default for BusConfig {
@@ -104,6 +107,7 @@ impl Default for BusConfig {
         Self {
             ring: 10_000,
             channel: 4_096,
+            node: None,
         }
     }
 }
@@ -123,6 +127,7 @@ struct Inner {
     closed: watch::Sender<bool>,
     /// Stamps the events the bus makes itself (bot status) and seeds the id base.
     clock: Clock,
+    node: Option<String>,
 }
 
 /// Cheap to clone; every clone is the same bus.
@@ -176,8 +181,14 @@ impl EventBus {
                 base,
                 closed: watch::channel(false).0,
                 clock,
+                node: config.node,
             }),
         }
+    }
+
+    /// The node this process is, if it is one.
+    pub fn node(&self) -> Option<&str> {
+        self.inner.node.as_deref()
     }
 
     /// The process's clock (the one the runtime was started with).
@@ -443,7 +454,14 @@ mod tests {
     use super::*;
 
     fn small(ring: usize, channel: usize) -> EventBus {
-        EventBus::new(BusConfig { ring, channel }, Clock::system())
+        EventBus::new(
+            BusConfig {
+                ring,
+                channel,
+                node: None,
+            },
+            Clock::system(),
+        )
     }
 
     fn publish_n(bus: &EventBus, n: usize) -> Vec<u64> {

@@ -299,6 +299,7 @@ async fn post_decision(
             risk_snapshot,
             trace_id: TraceId::current(),
         },
+        None,
         state.clock.now(),
     )
     .await

@@ -591,6 +591,7 @@ mod tests {
             provider_id: None,
             trace_id: TraceId::generate().to_string(),
             metadata: json!({}),
+            node_id: None,
         }
     }
 

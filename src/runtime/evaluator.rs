@@ -91,6 +91,8 @@ pub struct TradingStats {
     pub no_trade_rows_inserted: u64,
     pub no_trade_folds: u64,
     pub trace_batches_failed: u64,
+    /// No-trade ops the database refused as stale (their node had lost the bot).
+    pub no_trade_refused: u64,
 }
 
 impl Trading {
@@ -102,6 +104,7 @@ impl Trading {
             no_trade_rows_inserted: s.inserted.load(Ordering::Relaxed),
             no_trade_folds: s.folded.load(Ordering::Relaxed),
             trace_batches_failed: s.failed_batches.load(Ordering::Relaxed),
+            no_trade_refused: s.refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -229,7 +232,7 @@ impl BotEvaluator {
                 }),
         };
         let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
-        let fold = traces::foldable_no_trade(pool, bot_id).await?;
+        let fold = traces::foldable_no_trade(pool, bot_id, trading.ownership.name()).await?;
         let mut engine = Engine::new(s, trading.calendar.clone());
         engine.restore(
             ledger,
@@ -401,7 +404,8 @@ impl BotEvaluator {
                 }
                 Effect::NoTrade { no_trade, folded } => {
                     let gate_blocked = no_trade.suppression_type == "GATE_BLOCKED";
-                    self.suppress(trading, &no_trade, folded, trace).await;
+                    self.suppress(trading, &no_trade, folded, trace, fence)
+                        .await;
                     outcome.get_or_insert(Outcome::Suppressed { gate_blocked });
                 }
                 Effect::Kill(k) => kills = Some(k),
@@ -576,15 +580,24 @@ impl BotEvaluator {
         v
     }
 
-    async fn suppress(&mut self, trading: &Trading, n: &NoTrade, folded: bool, trace: &TraceId) {
+    async fn suppress(
+        &mut self,
+        trading: &Trading,
+        n: &NoTrade,
+        folded: bool,
+        trace: &TraceId,
+        fence: &Fence,
+    ) {
         let at = trading.clock.now();
         // A fold keeps the first row's variables: a new bar source or contract gets its own row.
         let variables = self.variables_json(&n.variables_snapshot);
         let origin = origin_of(&variables);
         let op = match self.fold_id {
-            Some(id) if folded && self.fold_origin.as_ref() == Some(&origin) => {
-                NoTradeOp::Fold { id, at }
-            }
+            Some(id) if folded && self.fold_origin.as_ref() == Some(&origin) => NoTradeOp::Fold {
+                id,
+                at,
+                fence: fence.clone(),
+            },
             _ => {
                 let id = Uuid::now_v7();
                 self.fold_id = Some(id);
@@ -614,6 +627,8 @@ impl BotEvaluator {
                     signals: n.signals.to_json(),
                     variables_snapshot: variables,
                     trace_id: trace.as_str().to_owned(),
+                    node_id: Some(fence.node.to_string()),
+                    lease_epoch: Some(fence.epoch),
                 }))
             }
         };

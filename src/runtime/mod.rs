@@ -257,8 +257,14 @@ impl Runtime {
     /// Starts telemetry, restores persisted breakers and kill latches, then the tree.
     pub async fn start(pool: PgPool, config: RuntimeConfig) -> anyhow::Result<Runtime> {
         let clock = config.clock.clone();
-        let telemetry =
-            TelemetryWriter::start(pool.clone(), config.telemetry.clone(), clock.clone());
+        let telemetry = TelemetryWriter::start(
+            pool.clone(),
+            TelemetryConfig {
+                node: Some(config.node.clone()),
+                ..config.telemetry.clone()
+            },
+            clock.clone(),
+        );
         let t = telemetry.handle();
         let sink = Arc::new(TelemetrySink::new(t.clone()));
         let registry = Arc::new(Registry::new(

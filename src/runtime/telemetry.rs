@@ -38,6 +38,8 @@ pub struct TelemetryConfig {
     /// Writer tasks (each with its own connection when writing): one builds a batch while
     /// another's is in Postgres.
     pub workers: usize,
+    /// The node this process is: its system events carry it (`node_id`).
+    pub node: Option<String>,
 }
 
 impl Default for TelemetryConfig {
@@ -49,6 +51,7 @@ impl Default for TelemetryConfig {
             retry_max: Duration::from_secs(5),
             shutdown_deadline: Duration::from_secs(5),
             workers: 2,
+            node: None,
         }
     }
 }
@@ -109,7 +112,10 @@ impl TelemetryHandle {
 
     /// Queues an already stamped system event (keeps its time). Published live even when the
     /// buffer is full: the stream still tells the truth during a database outage.
-    pub fn stamped_system_event(&self, event: StampedSystemEvent) -> bool {
+    pub fn stamped_system_event(&self, mut event: StampedSystemEvent) -> bool {
+        if event.event.node_id.is_none() {
+            event.event.node_id = self.bus.node().map(str::to_owned);
+        }
         self.bus.publish_system_event(&event.to_row());
         self.push(Item::System(event))
     }
@@ -184,7 +190,13 @@ pub struct TelemetryWriter {
 impl TelemetryWriter {
     /// Starts the writer tasks; events are stamped with `clock` and published live on a new bus.
     pub fn start(pool: PgPool, config: TelemetryConfig, clock: Clock) -> Self {
-        let bus = EventBus::new(BusConfig::default(), clock);
+        let bus = EventBus::new(
+            BusConfig {
+                node: config.node.clone(),
+                ..BusConfig::default()
+            },
+            clock,
+        );
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
         let counters = Arc::new(Counters::default());
         let (stop, stop_rx) = watch::channel(false);

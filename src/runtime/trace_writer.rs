@@ -2,8 +2,11 @@
 //! each sends an insert (a new suppression, id chosen by the runner) or a fold (the same
 //! suppression again: bump count and last-seen time) and this task writes them in a few
 //! statements per batch. A failed batch is retried, never dropped; back-pressure reaches the
-//! runners through the bounded queue. Decision traces are not batched: they are written with
-//! their order, in the same transaction.
+//! runners through the bounded queue. Every op carries its runner's fence and the batch is
+//! fenced in the database (`traces::write_no_trade_batch`): an op of a node that lost the bot
+//! (paused past its lease, cut off from the database) is refused and counted, never written.
+//! Decision traces are not batched: they are written with their order, in the same
+//! transaction.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +18,19 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use crate::store::bot_leases::Fence;
 use crate::store::traces::{self, Fold, NoTradeTrace};
 
+/// A no-trade row (its `node_id` and `lease_epoch` are the writing runner's fence) or a fold
+/// into one the runner wrote, under its fence.
 #[derive(Debug)]
 pub enum NoTradeOp {
     Insert(Box<NoTradeTrace>),
-    Fold { id: Uuid, at: DateTime<Utc> },
+    Fold {
+        id: Uuid,
+        at: DateTime<Utc>,
+        fence: Fence,
+    },
 }
 
 /// Counters for health and the load figures.
@@ -29,6 +39,8 @@ pub struct TraceWriterStats {
     pub inserted: AtomicU64,
     pub folded: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// Ops the database refused because their fence was stale (the node lost the bot).
+    pub refused: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -111,12 +123,22 @@ async fn write(pool: &PgPool, ops: Vec<NoTradeOp>, stats: &TraceWriterStats) {
     let mut wait = Duration::from_millis(100);
     loop {
         match traces::write_no_trade_batch(pool, &inserts, &folds).await {
-            Ok(()) => {
+            Ok(written) => {
                 stats
                     .inserted
-                    .fetch_add(inserts.len() as u64, Ordering::Relaxed);
-                let n: i64 = folds.iter().map(|f| i64::from(f.1)).sum();
-                stats.folded.fetch_add(n.unsigned_abs(), Ordering::Relaxed);
+                    .fetch_add(written.inserted as u64, Ordering::Relaxed);
+                stats
+                    .folded
+                    .fetch_add(written.folded.unsigned_abs(), Ordering::Relaxed);
+                if !written.refused.is_empty() {
+                    stats
+                        .refused
+                        .fetch_add(written.refused.len() as u64, Ordering::Relaxed);
+                    tracing::warn!(
+                        rows = written.refused.len(),
+                        "no-trade traces refused: their node no longer holds the bot's lease"
+                    );
+                }
                 return;
             }
             Err(err) => {
@@ -137,20 +159,25 @@ async fn write(pool: &PgPool, ops: Vec<NoTradeOp>, stats: &TraceWriterStats) {
     }
 }
 
-/// Inserts as they came; folds summed per row.
+/// Inserts as they came; folds summed per row and fence (a row folded under two epochs, a
+/// runner restarted on this node within one batch, stays two folds, each fenced by its own).
 fn split(ops: Vec<NoTradeOp>) -> (Vec<NoTradeTrace>, Vec<Fold>) {
     let mut inserts = Vec::new();
-    let mut folds: HashMap<Uuid, (i32, DateTime<Utc>)> = HashMap::new();
+    let mut folds: HashMap<(Uuid, i64), Fold> = HashMap::new();
     for op in ops {
         match op {
             NoTradeOp::Insert(t) => inserts.push(*t),
-            NoTradeOp::Fold { id, at } => {
-                let e = folds.entry(id).or_insert((0, at));
-                e.0 = e.0.saturating_add(1);
-                e.1 = e.1.max(at);
+            NoTradeOp::Fold { id, at, fence } => {
+                let e = folds.entry((id, fence.epoch)).or_insert(Fold {
+                    id,
+                    fence,
+                    count: 0,
+                    at,
+                });
+                e.count = e.count.saturating_add(1);
+                e.at = e.at.max(at);
             }
         }
     }
-    let folds = folds.into_iter().map(|(id, (n, at))| (id, n, at)).collect();
-    (inserts, folds)
+    (inserts, folds.into_values().collect())
 }

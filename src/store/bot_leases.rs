@@ -188,8 +188,18 @@ pub async fn renew(
     .await
 }
 
+/// Which leases a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimable {
+    /// Released (a hand-over) or expired.
+    Free,
+    /// Expired only: their node died, paused or lost the database (orphans to rescue).
+    Expired,
+}
+
 /// Claims up to `limit` bots that should run (STARTING, RUNNING, SUSPENDED, RESTARTING) and
-/// whose lease was released or has expired (`held`, the node's own, excepted):
+/// whose lease was released or has expired (only expired: [`Claimable::Expired`]; `held`, the
+/// node's own, excepted):
 /// `FOR UPDATE SKIP LOCKED`, so nodes claiming at once take different bots. Bots never leased
 /// are not claimed here (the starting node's resume takes them). Answers each claimed bot with
 /// its new epoch and the node it came from.
@@ -200,12 +210,15 @@ pub async fn claim(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     limit: i64,
+    which: Claimable,
 ) -> Result<Vec<(Uuid, i64, Option<String>)>, sqlx::Error> {
     sqlx::query_as(
         "WITH c AS ( \
            SELECT l.bot_id, l.node AS previous FROM bot_leases l JOIN bots b ON b.id = l.bot_id \
            WHERE b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING') \
-             AND (l.node IS NULL OR l.expires_at < $2) AND NOT (l.bot_id = ANY($5)) \
+             AND (CASE WHEN $6 THEN l.node IS NOT NULL AND l.expires_at < $2 \
+                       ELSE l.node IS NULL OR l.expires_at < $2 END) \
+             AND NOT (l.bot_id = ANY($5)) \
            ORDER BY l.expires_at, l.bot_id LIMIT $4 FOR UPDATE OF l SKIP LOCKED) \
          UPDATE bot_leases l SET node = $1, epoch = l.epoch + 1, acquired_at = $2, expires_at = $3 \
          FROM c WHERE l.bot_id = c.bot_id \
@@ -216,6 +229,7 @@ pub async fn claim(
     .bind(expires_at)
     .bind(limit)
     .bind(held)
+    .bind(which == Claimable::Expired)
     .fetch_all(pool)
     .await
 }

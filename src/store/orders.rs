@@ -257,7 +257,7 @@ pub async fn place(
     if !new {
         return Ok(Placed::Existing(existing));
     }
-    let trace = super::traces::insert_decision(&mut *tx, trace, now).await?;
+    let trace = super::traces::insert_decision(&mut *tx, trace, Some(fence), now).await?;
     let order =
         sqlx::query_as("UPDATE orders SET decision_trace_id = $2 WHERE id = $1 RETURNING *")
             .bind(existing.id)

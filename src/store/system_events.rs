@@ -57,6 +57,9 @@ pub struct SystemEvent {
     pub provider_id: Option<String>,
     pub trace_id: String,
     pub metadata: Value,
+    /// The node (`serve` process) that recorded it; `null` outside a node (CLI tools) and for
+    /// events from before nodes were recorded.
+    pub node_id: Option<String>,
 }
 
 /// An event to record. The trace id defaults to the current request's.
@@ -69,6 +72,8 @@ pub struct NewSystemEvent {
     pub provider_id: Option<String>,
     pub trace_id: TraceId,
     pub metadata: Value,
+    /// Filled by the process's event bus when recorded (`None` outside a node).
+    pub node_id: Option<String>,
 }
 
 impl NewSystemEvent {
@@ -81,6 +86,7 @@ impl NewSystemEvent {
             provider_id: None,
             trace_id: TraceId::current(),
             metadata: Value::Object(Default::default()),
+            node_id: None,
         }
     }
 
@@ -107,8 +113,8 @@ pub async fn insert(
     at: DateTime<Utc>,
 ) -> Result<SystemEvent, sqlx::Error> {
     sqlx::query_as(
-        "INSERT INTO system_events (id, created_at, severity, code, message, bot_id, provider_id, trace_id, metadata) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        "INSERT INTO system_events (id, created_at, severity, code, message, bot_id, provider_id, trace_id, metadata, node_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
     )
     .bind(Uuid::now_v7())
     .bind(at)
@@ -119,6 +125,7 @@ pub async fn insert(
     .bind(event.provider_id)
     .bind(event.trace_id.as_str())
     .bind(event.metadata)
+    .bind(event.node_id)
     .fetch_one(pool)
     .await
 }
@@ -157,6 +164,7 @@ impl StampedSystemEvent {
             provider_id: e.provider_id.clone(),
             trace_id: e.trace_id.as_str().to_owned(),
             metadata: e.metadata.clone(),
+            node_id: e.node_id.clone(),
         }
     }
 }
@@ -177,6 +185,7 @@ pub async fn insert_many(pool: &PgPool, events: &[StampedSystemEvent]) -> Result
     let mut providers = Vec::with_capacity(n);
     let mut traces = Vec::with_capacity(n);
     let mut metadata = Vec::with_capacity(n);
+    let mut nodes = Vec::with_capacity(n);
     for s in events {
         ids.push(s.id);
         created.push(s.created_at);
@@ -187,12 +196,13 @@ pub async fn insert_many(pool: &PgPool, events: &[StampedSystemEvent]) -> Result
         providers.push(s.event.provider_id.as_deref());
         traces.push(s.event.trace_id.as_str());
         metadata.push(&s.event.metadata);
+        nodes.push(s.event.node_id.as_deref());
     }
     let done = sqlx::query(
         "INSERT INTO system_events \
-         (id, created_at, severity, code, message, bot_id, provider_id, trace_id, metadata) \
+         (id, created_at, severity, code, message, bot_id, provider_id, trace_id, metadata, node_id) \
          SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
-                              $6::uuid[], $7::text[], $8::text[], $9::jsonb[]) \
+                              $6::uuid[], $7::text[], $8::text[], $9::jsonb[], $10::text[]) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(ids)
@@ -204,6 +214,7 @@ pub async fn insert_many(pool: &PgPool, events: &[StampedSystemEvent]) -> Result
     .bind(providers)
     .bind(traces)
     .bind(metadata)
+    .bind(nodes)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

@@ -1,6 +1,8 @@
 //! `decision_traces` and `no_trade_traces` (SPEC §6): every evaluation ends in exactly one.
 //! Used by the traces API and, later, by the runner.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -8,6 +10,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::bot_leases::Fence;
 use super::page::{Cursor, Page, TimeRange, bot_page};
 use crate::domain::evaluation::{DecisionType, TraceBlocker};
 use crate::trace::TraceId;
@@ -31,6 +34,11 @@ pub struct DecisionTrace {
     #[schema(value_type = Object)]
     pub risk_snapshot: Value,
     pub trace_id: String,
+    /// The node whose runner wrote it (`null`: written through the traces API, or before
+    /// nodes were recorded).
+    pub node_id: Option<String>,
+    /// The epoch of that node's lease on the bot when it was written.
+    pub lease_epoch: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,16 +57,20 @@ pub struct NewDecisionTrace {
     pub trace_id: TraceId,
 }
 
+/// Writes a decision trace; `writer` is the fence of the runner writing it (its node and
+/// epoch are recorded; the caller checked the fence in the same transaction), `None` for one
+/// posted through the traces API.
 pub async fn insert_decision<'e>(
     db: impl sqlx::PgExecutor<'e>,
     t: NewDecisionTrace,
+    writer: Option<&Fence>,
     now: DateTime<Utc>,
 ) -> Result<DecisionTrace, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO decision_traces (id, bot_id, run_id, trade_log_id, created_at, decision_type, \
          reason_human, reason_code, signals, variables_snapshot, confidence, expected_value, \
-         risk_snapshot, trace_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
+         risk_snapshot, trace_id, node_id, lease_epoch) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *",
     )
     .bind(Uuid::now_v7())
     .bind(t.bot_id)
@@ -74,6 +86,8 @@ pub async fn insert_decision<'e>(
     .bind(t.expected_value)
     .bind(t.risk_snapshot)
     .bind(t.trace_id.as_str())
+    .bind(writer.map(|f| f.node.to_string()))
+    .bind(writer.map(|f| f.epoch))
     .fetch_one(db)
     .await
 }
@@ -100,6 +114,11 @@ pub struct NoTradeTrace {
     #[schema(value_type = Object)]
     pub variables_snapshot: Value,
     pub trace_id: String,
+    /// The node whose runner wrote it (and folds into it; `null`: written through the traces
+    /// API, or before nodes were recorded).
+    pub node_id: Option<String>,
+    /// The epoch of that node's lease on the bot at the latest write (insert or fold).
+    pub lease_epoch: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,29 +218,83 @@ pub async fn record_no_trade(
     Ok((row, false))
 }
 
-/// A fold: `(row id, extra count, last seen)`.
-pub type Fold = (Uuid, i32, DateTime<Utc>);
+/// A fold into a row the runner wrote before: how many more evaluations it stands for and
+/// when the latest was, under the runner's `fence`.
+#[derive(Debug, Clone)]
+pub struct Fold {
+    pub id: Uuid,
+    pub fence: Fence,
+    pub count: i32,
+    pub at: DateTime<Utc>,
+}
 
-/// One batch from the runners' trace writer: new suppression rows (ids chosen by the runner)
-/// and folds into rows it wrote before (`(id, extra count, last seen)`). Inserts go first so a
-/// fold may target a row of the same batch.
+/// What a batch wrote, and what the database refused as stale.
+#[derive(Debug, Default)]
+pub struct BatchWritten {
+    pub inserted: usize,
+    /// Evaluations folded into existing rows.
+    pub folded: i64,
+    /// `(bot, epoch)` of every op whose fence was not the bot's lease when the batch ran.
+    pub refused: Vec<(Uuid, i64)>,
+}
+
+/// One batch from the runners' trace writer: new suppression rows (ids chosen by the runner,
+/// each carrying its runner's node and epoch) and folds into rows the same node wrote before.
+/// Fenced in the database like every write that acts on a bot: the leases of the batch's bots
+/// are share-locked in bot order (as renewals lock them) for the transaction, and an op whose
+/// (node, epoch) is not its bot's lease then is refused (answered in `refused`, never
+/// written), so a takeover either waits for the batch or the batch sees the new epoch.
+/// Inserts go first so a fold may target a row of the same batch.
 pub async fn write_no_trade_batch(
     pool: &PgPool,
     inserts: &[NoTradeTrace],
     folds: &[Fold],
-) -> Result<(), sqlx::Error> {
+) -> Result<BatchWritten, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let mut bots: Vec<Uuid> = inserts
+        .iter()
+        .map(|t| t.bot_id)
+        .chain(folds.iter().map(|f| f.fence.bot_id))
+        .collect();
+    bots.sort_unstable();
+    bots.dedup();
+    let leases: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT bot_id, node, epoch FROM bot_leases \
+         WHERE bot_id = ANY($1) AND node IS NOT NULL ORDER BY bot_id FOR SHARE",
+    )
+    .bind(&bots)
+    .fetch_all(&mut *tx)
+    .await?;
+    let current: HashMap<Uuid, (String, i64)> =
+        leases.into_iter().map(|(b, n, e)| (b, (n, e))).collect();
+    let holds = |bot: &Uuid, node: Option<&str>, epoch: Option<i64>| {
+        current
+            .get(bot)
+            .is_some_and(|(n, e)| Some(n.as_str()) == node && Some(*e) == epoch)
+    };
+    let mut out = BatchWritten::default();
+    let (inserts, stale): (Vec<&NoTradeTrace>, Vec<&NoTradeTrace>) = inserts
+        .iter()
+        .partition(|t| holds(&t.bot_id, t.node_id.as_deref(), t.lease_epoch));
+    out.refused
+        .extend(stale.iter().map(|t| (t.bot_id, t.lease_epoch.unwrap_or(0))));
+    let (folds, stale): (Vec<&Fold>, Vec<&Fold>) = folds
+        .iter()
+        .partition(|f| holds(&f.fence.bot_id, Some(&f.fence.node), Some(f.fence.epoch)));
+    out.refused
+        .extend(stale.iter().map(|f| (f.fence.bot_id, f.fence.epoch)));
     if !inserts.is_empty() {
-        let col = |f: fn(&NoTradeTrace) -> String| inserts.iter().map(f).collect::<Vec<_>>();
-        let json =
-            |f: fn(&NoTradeTrace) -> &Value| inserts.iter().map(f).cloned().collect::<Vec<_>>();
+        let col = |f: fn(&NoTradeTrace) -> String| inserts.iter().map(|t| f(t)).collect::<Vec<_>>();
+        let json = |f: fn(&NoTradeTrace) -> &Value| {
+            inserts.iter().map(|t| f(t).clone()).collect::<Vec<_>>()
+        };
         sqlx::query(
             "INSERT INTO no_trade_traces (id, bot_id, run_id, created_at, last_seen_at, count, \
              suppression_type, suppression_decision, reason_human, reason_code, blocked_by, signals, \
-             variables_snapshot, trace_id) \
+             variables_snapshot, trace_id, node_id, lease_epoch) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], \
                  $5::timestamptz[], $6::int4[], $7::text[], $8::text[], $9::text[], $10::text[], \
-                 $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[]) \
+                 $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[], $15::text[], $16::int8[]) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(inserts.iter().map(|t| t.id).collect::<Vec<_>>())
@@ -238,38 +311,58 @@ pub async fn write_no_trade_batch(
         .bind(json(|t| &t.signals))
         .bind(json(|t| &t.variables_snapshot))
         .bind(col(|t| t.trace_id.clone()))
+        .bind(inserts.iter().map(|t| t.node_id.clone()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|t| t.lease_epoch).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
+        out.inserted = inserts.len();
     }
     if !folds.is_empty() {
+        // Only into the folding node's own rows (a runner never folds into another node's).
         sqlx::query(
             "UPDATE no_trade_traces t SET count = t.count + u.n, \
-             last_seen_at = GREATEST(t.last_seen_at, u.at) \
-             FROM UNNEST($1::uuid[], $2::int4[], $3::timestamptz[]) AS u(id, n, at) WHERE t.id = u.id",
+             last_seen_at = GREATEST(t.last_seen_at, u.at), lease_epoch = u.epoch, \
+             written_at = clock_timestamp() \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::int4[], \
+                         $6::timestamptz[]) AS u(id, bot_id, node, epoch, n, at) \
+             WHERE t.id = u.id AND t.bot_id = u.bot_id AND t.node_id = u.node",
         )
-        .bind(folds.iter().map(|f| f.0).collect::<Vec<_>>())
-        .bind(folds.iter().map(|f| f.1).collect::<Vec<_>>())
-        .bind(folds.iter().map(|f| f.2).collect::<Vec<_>>())
+        .bind(folds.iter().map(|f| f.id).collect::<Vec<_>>())
+        .bind(folds.iter().map(|f| f.fence.bot_id).collect::<Vec<_>>())
+        .bind(
+            folds
+                .iter()
+                .map(|f| f.fence.node.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(folds.iter().map(|f| f.fence.epoch).collect::<Vec<_>>())
+        .bind(folds.iter().map(|f| f.count).collect::<Vec<_>>())
+        .bind(folds.iter().map(|f| f.at).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
+        out.folded = folds.iter().map(|f| i64::from(f.count)).sum();
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(out)
 }
 
-/// The bot's latest no-trade row, if no decision trace came after it (a runner resumes folding
-/// into it after a restart).
+/// The bot's latest no-trade row, if `node` wrote it and no decision trace came after it (a
+/// runner resumes folding into it after a restart on the same node; a bot taken over by
+/// another node starts a row of its own, so every row stands for one node's evaluations).
 pub async fn foldable_no_trade(
     pool: &PgPool,
     bot_id: Uuid,
+    node: &str,
 ) -> Result<Option<NoTradeTrace>, sqlx::Error> {
-    sqlx::query_as(
+    let latest: Option<NoTradeTrace> = sqlx::query_as(
         "SELECT n.* FROM no_trade_traces n WHERE n.bot_id = $1 AND NOT EXISTS ( \
              SELECT 1 FROM decision_traces d WHERE d.bot_id = n.bot_id AND d.created_at >= n.last_seen_at) \
          ORDER BY n.created_at DESC, n.id DESC LIMIT 1",
     )
     .bind(bot_id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(latest.filter(|n| n.node_id.as_deref() == Some(node)))
 }
 
 pub async fn decision_page(

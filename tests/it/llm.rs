@@ -453,6 +453,7 @@ async fn bot_with_traces(app: &crate::support::TestApp, pool: &PgPool) -> (Strin
             risk_snapshot: json!({}),
             trace_id: TraceId::generate(),
         },
+        None,
         now() - chrono::Duration::minutes(5),
     )
     .await

@@ -32,6 +32,8 @@ mod kill_exposure;
 mod ledger;
 mod llm;
 mod market_data;
+mod node_faults;
+mod node_figures;
 mod nodes;
 mod observatory;
 mod openapi;

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use crate::support::{
     TestApp,
     fixtures::{bot_row, crashable_runtime, runtime_config},
-    now, spawn_app_with_runtime_config,
+    invariants, now, spawn_app_with_runtime_config,
 };
 
 fn node_config(name: &str, ttl: Duration) -> RuntimeConfig {
@@ -644,4 +644,207 @@ async fn a_new_node_takes_its_share_and_a_drained_node_hands_every_bot_over(pool
     let (status, body) = b_app.drain_node("node-zz").await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "NODE_NOT_FOUND", "{body}");
+}
+
+fn no_trade_row(fence: &Fence, at: chrono::DateTime<chrono::Utc>) -> traces::NoTradeTrace {
+    traces::NoTradeTrace {
+        id: Uuid::now_v7(),
+        bot_id: fence.bot_id,
+        run_id: None,
+        created_at: at,
+        last_seen_at: at,
+        count: 1,
+        suppression_type: "GATE_BLOCKED".into(),
+        suppression_decision: "NO_TRADE".into(),
+        reason_human: "test".into(),
+        reason_code: "TEST".into(),
+        blocked_by: json!([]),
+        signals: json!({}),
+        variables_snapshot: json!({}),
+        trace_id: tradeplane::trace::TraceId::generate().to_string(),
+        node_id: Some(fence.node.to_string()),
+        lease_epoch: Some(fence.epoch),
+    }
+}
+
+fn fold(id: Uuid, fence: &Fence, at: chrono::DateTime<chrono::Utc>) -> traces::Fold {
+    traces::Fold {
+        id,
+        fence: fence.clone(),
+        count: 1,
+        at,
+    }
+}
+
+/// The runners' batched no-trade traces are fenced in the database like every other write:
+/// once another node took the bot, the old node's insert and fold are refused (and answered as
+/// refused) while the new owner's, in the same batch, land. Every trace names its node and
+/// epoch, the lease history names who held each epoch, and the fault checks' stale-write audit
+/// finds nothing, until a write bypasses the fence.
+#[sqlx::test]
+async fn a_stale_no_trade_insert_or_fold_is_refused_and_every_trace_names_its_node(pool: PgPool) {
+    let bot = lab_bot(&pool, "RUNNING").await;
+    register(&pool, "node-a").await;
+    register(&pool, "node-b").await;
+    let t0 = now();
+    let ttl = chrono::Duration::seconds(10);
+    let fence = |node: &str, epoch| Fence {
+        bot_id: bot,
+        node: node.into(),
+        epoch,
+    };
+    let a = fence(
+        "node-a",
+        bot_leases::acquire(&pool, bot, "node-a", t0, t0 + ttl)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let row = no_trade_row(&a, t0);
+    let written =
+        traces::write_no_trade_batch(&pool, std::slice::from_ref(&row), &[fold(row.id, &a, t0)])
+            .await
+            .unwrap();
+    assert_eq!((written.inserted, written.folded), (1, 1));
+    assert!(written.refused.is_empty());
+    orders::place(&pool, &a, test_order(bot, "k-a"), test_trace(bot), t0)
+        .await
+        .unwrap();
+
+    // node-a pauses past its lease; node-b takes the bot.
+    let later = t0 + ttl + chrono::Duration::seconds(1);
+    let b = fence(
+        "node-b",
+        bot_leases::acquire(&pool, bot, "node-b", later, later + ttl)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    // node-a wakes with a fold and a new row queued; node-b's first row is in the same batch.
+    let stale_row = no_trade_row(&a, later);
+    let fresh_row = no_trade_row(&b, later);
+    let written = traces::write_no_trade_batch(
+        &pool,
+        &[stale_row.clone(), fresh_row.clone()],
+        &[fold(row.id, &a, later)],
+    )
+    .await
+    .unwrap();
+    assert_eq!((written.inserted, written.folded), (1, 0));
+    assert_eq!(written.refused, vec![(bot, a.epoch), (bot, a.epoch)]);
+    // node-b never folds into node-a's row either (a fold names its own node's rows only).
+    traces::write_no_trade_batch(&pool, &[], &[fold(row.id, &b, later)])
+        .await
+        .unwrap();
+    let rows: Vec<(Uuid, i32, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, count, node_id, lease_epoch FROM no_trade_traces WHERE bot_id = $1 ORDER BY id",
+    )
+    .bind(bot)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (row.id, 2, Some("node-a".into()), Some(a.epoch)),
+            (fresh_row.id, 1, Some("node-b".into()), Some(b.epoch)),
+        ]
+    );
+    // A runner resumes folding only into its own node's latest row.
+    assert!(
+        traces::foldable_no_trade(&pool, bot, "node-a")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        traces::foldable_no_trade(&pool, bot, "node-b")
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(fresh_row.id)
+    );
+    let decision: (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT node_id, lease_epoch FROM decision_traces WHERE bot_id = $1")
+            .bind(bot)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(decision, (Some("node-a".into()), Some(a.epoch)));
+
+    // Who held which epoch: the audit the fault checks read. Nothing stale was accepted …
+    let history: Vec<(i64, String)> =
+        sqlx::query_as("SELECT epoch, node FROM bot_lease_epochs WHERE bot_id = $1 ORDER BY epoch")
+            .bind(bot)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        history,
+        vec![(a.epoch, "node-a".into()), (b.epoch, "node-b".into())]
+    );
+    assert_eq!(invariants::stale_writes(&pool).await, vec![]);
+    assert_eq!(invariants::bars_evaluated_twice(&pool).await, vec![]);
+    assert_eq!(invariants::duplicate_orders(&pool).await, vec![]);
+    // … and a write that bypasses the fence (as the batch did before it was fenced) is found.
+    sqlx::query(
+        "UPDATE no_trade_traces SET count = count + 1, last_seen_at = $2, \
+         written_at = clock_timestamp() WHERE id = $1",
+    )
+    .bind(row.id)
+    .bind(later)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        invariants::stale_writes(&pool).await,
+        vec![("no_trade".into(), bot, "node-a".into(), a.epoch)]
+    );
+    assert_eq!(invariants::bars_evaluated_twice(&pool).await.len(), 1);
+}
+
+/// A node's runners, events and the APIs that serve them name the node: the traces of a bot
+/// running on node-a carry `node_id` node-a and its lease epoch, and so do the system events
+/// the node records.
+#[sqlx::test]
+async fn traces_and_events_served_by_the_api_name_their_node(pool: PgPool) {
+    let bot = lab_bot(&pool, "RUNNING").await;
+    let app = resumed_node(&pool, "node-a", Duration::from_secs(10)).await;
+    let started = Instant::now();
+    let (items, epoch) = loop {
+        let (status, body) = app.no_trade_traces(bot, "").await;
+        assert_eq!(status, 200, "{body}");
+        let epoch: Option<i64> =
+            sqlx::query_scalar("SELECT epoch FROM bot_leases WHERE bot_id = $1")
+                .bind(bot)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        if !items.is_empty() {
+            break (items, epoch.unwrap());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no trace of the running bot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for t in &items {
+        assert_eq!(t["node_id"], "node-a", "{t}");
+        assert_eq!(t["lease_epoch"], epoch, "{t}");
+    }
+    let (status, body) = app.system_events("limit=200").await;
+    assert_eq!(status, 200, "{body}");
+    let events = body["items"].as_array().unwrap();
+    let resumed = events
+        .iter()
+        .find(|e| e["code"] == "RUNTIME_STARTED")
+        .unwrap_or_else(|| panic!("no RUNTIME_STARTED: {body}"));
+    assert_eq!(resumed["node_id"], "node-a", "{resumed}");
+    let bot_event = events
+        .iter()
+        .find(|e| e["bot_id"] == bot.to_string())
+        .unwrap_or_else(|| panic!("no event of the bot: {body}"));
+    assert_eq!(bot_event["node_id"], "node-a", "{bot_event}");
 }

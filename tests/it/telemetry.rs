@@ -139,6 +139,7 @@ async fn outage_fills_the_bounded_buffer_counts_drops_and_reports_after_recovery
         retry_max: Duration::from_millis(100),
         shutdown_deadline: Duration::from_secs(5),
         workers: 2,
+        node: None,
     };
     let writer = TelemetryWriter::start(proxied, config, Clock::system());
     let t = writer.handle();

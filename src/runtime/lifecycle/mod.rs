@@ -93,9 +93,12 @@ pub struct ResumeReport {
 pub async fn record_event(
     pool: &PgPool,
     bus: &EventBus,
-    event: NewSystemEvent,
+    mut event: NewSystemEvent,
     now: DateTime<Utc>,
 ) -> Option<SystemEvent> {
+    if event.node_id.is_none() {
+        event.node_id = bus.node().map(str::to_owned);
+    }
     match system_events::insert(pool, event, now).await {
         Ok(row) => {
             bus.publish_system_event(&row);
@@ -584,6 +587,12 @@ impl Lifecycle {
                 ),
             )
             .metadata(json!({ "stage": stage, "node": node, "from_node": from })),
+            // This process is shutting down (its tree is gone): the bot is not refused, only
+            // not runnable here; let the lease go for another node, the status stays.
+            Err(err) if err.code() == ErrorCode::RuntimeUnavailable => {
+                tracing::info!(bot = %id, "takeover while shutting down: letting the lease go");
+                return self.release(id).await;
+            }
             Err(err) => {
                 let code = err.code();
                 if let Err(e) = self.write_status(id, BotStatus::Stopped).await {

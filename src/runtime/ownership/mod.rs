@@ -38,7 +38,7 @@ pub use view::{NodeState, NodeView, drain_node, host_name, list_nodes};
 use super::RuntimeHandle;
 use super::lifecycle::Lifecycle;
 use crate::clock::Clock;
-use crate::store::bot_leases::{self, Fence};
+use crate::store::bot_leases::{self, Claimable, Fence};
 use crate::store::cluster_leases;
 use crate::store::nodes::{self, Beat, NodeRegistration};
 
@@ -621,7 +621,10 @@ impl Ownership {
     }
 
     /// Claims released and expired leases up to this node's share of the running bots
-    /// (weighted by capacity over the nodes alive now) and takes their bots over.
+    /// (weighted by capacity over the nodes alive now) and takes their bots over. Expired
+    /// leases (orphans: their node died, paused or lost the database) are rescued beyond the
+    /// share: a bot waits for no node to be seen dead, and rebalancing evens the share out
+    /// afterwards (a node above its share hands over nothing in a round it rescued).
     async fn claim(&self, handle: &RuntimeHandle) {
         let now = self.clock.now();
         let (total, capacity) = match bot_leases::share(&self.pool, now - self.ttl()).await {
@@ -635,31 +638,44 @@ impl Ownership {
         let fair = (total * mine + capacity.max(mine) - 1) / capacity.max(mine);
         let held = self.owned();
         let want = fair - i64::try_from(held.len()).unwrap_or(i64::MAX);
-        if want < 0 {
-            // Above its share (a node joined, or capacities changed): hand a bounded number over
-            // per round, so a new node fills up without the fleet moving at once.
-            let moves = usize::try_from(-want)
-                .unwrap_or(usize::MAX)
-                .min(max_moves(held.len()));
-            self.hand_over(handle, held.into_iter().rev().take(moves).collect())
-                .await;
-            return;
-        }
-        if want == 0 {
-            return;
-        }
         let _one = self.acquiring.lock().await;
         let started = Instant::now();
-        let claimed =
-            match bot_leases::claim(&self.pool, &self.name, &held, now, now + self.ttl(), want)
-                .await
+        let mut claimed = match bot_leases::claim(
+            &self.pool,
+            &self.name,
+            &held,
+            now,
+            now + self.ttl(),
+            total.max(1),
+            Claimable::Expired,
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(error = %err, "lease rescue failed");
+                return;
+            }
+        };
+        let more = want - i64::try_from(claimed.len()).unwrap_or(i64::MAX);
+        if more > 0 {
+            let mut mine: Vec<Uuid> = held.clone();
+            mine.extend(claimed.iter().map(|c| c.0));
+            match bot_leases::claim(
+                &self.pool,
+                &self.name,
+                &mine,
+                now,
+                now + self.ttl(),
+                more,
+                Claimable::Free,
+            )
+            .await
             {
-                Ok(c) => c,
-                Err(err) => {
-                    tracing::warn!(error = %err, "lease claim failed");
-                    return;
-                }
-            };
+                Ok(c) => claimed.extend(c),
+                Err(err) => tracing::warn!(error = %err, "lease claim failed"),
+            }
+        }
         {
             let mut map = self.held();
             for (bot, epoch, _) in &claimed {
@@ -674,6 +690,16 @@ impl Ownership {
             }
         }
         drop(_one);
+        if claimed.is_empty() && want < 0 {
+            // Above its share (a node joined, or capacities changed): hand a bounded number
+            // over per round, so a new node fills up without the fleet moving at once.
+            let moves = usize::try_from(-want)
+                .unwrap_or(usize::MAX)
+                .min(max_moves(held.len()));
+            self.hand_over(handle, held.into_iter().rev().take(moves).collect())
+                .await;
+            return;
+        }
         self.claimed
             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
         let lifecycle = Lifecycle::new(self.pool.clone(), handle.clone(), handle.integrations());

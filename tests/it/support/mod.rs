@@ -13,13 +13,19 @@
 //! - [`sse`]: a Server-Sent Events reader.
 //! - [`backtests`]: queueing backtests, waiting for them, evidence for a bot's promotion.
 //! - [`db_proxy`]: a TCP proxy in front of Postgres a test can cut (a database outage).
+//! - [`cluster`]: `tradeplane serve` processes as nodes on one test database, each behind its
+//!   own proxy (kill -9 and restart, SIGSTOP/SIGCONT, cut): the fault driver's cluster.
+//! - [`invariants`]: what must hold in the database after node faults (stale writes, bars
+//!   evaluated by two nodes, duplicate orders).
 //! - [`raw`]: raw TCP connections that dawdle, trickle or count against the connection caps.
 
 pub mod app;
 pub mod backtests;
+pub mod cluster;
 pub mod db_proxy;
 pub mod endpoints;
 pub mod fixtures;
+pub mod invariants;
 pub mod paper;
 pub mod raw;
 pub mod requests;

@@ -1871,6 +1871,16 @@ export interface components {
             expected_value: number;
             /** Format: uuid */
             id: string;
+            /**
+             * Format: int64
+             * @description The epoch of that node's lease on the bot when it was written.
+             */
+            lease_epoch?: number | null;
+            /**
+             * @description The node whose runner wrote it (`null`: written through the traces API, or before
+             *     nodes were recorded).
+             */
+            node_id?: string | null;
             reason_code: string;
             reason_human: string;
             risk_snapshot: Record<string, never>;
@@ -2413,6 +2423,16 @@ export interface components {
                 expected_value: number;
                 /** Format: uuid */
                 id: string;
+                /**
+                 * Format: int64
+                 * @description The epoch of that node's lease on the bot when it was written.
+                 */
+                lease_epoch?: number | null;
+                /**
+                 * @description The node whose runner wrote it (`null`: written through the traces API, or before
+                 *     nodes were recorded).
+                 */
+                node_id?: string | null;
                 reason_code: string;
                 reason_human: string;
                 risk_snapshot: Record<string, never>;
@@ -2523,6 +2543,16 @@ export interface components {
                  * @description Latest time this (folded) suppression was seen.
                  */
                 last_seen_at: string;
+                /**
+                 * Format: int64
+                 * @description The epoch of that node's lease on the bot at the latest write (insert or fold).
+                 */
+                lease_epoch?: number | null;
+                /**
+                 * @description The node whose runner wrote it (and folds into it; `null`: written through the traces
+                 *     API, or before nodes were recorded).
+                 */
+                node_id?: string | null;
                 reason_code: string;
                 reason_human: string;
                 /** Format: uuid */
@@ -2745,6 +2775,11 @@ export interface components {
                 id: string;
                 message: string;
                 metadata: unknown;
+                /**
+                 * @description The node (`serve` process) that recorded it; `null` outside a node (CLI tools) and for
+                 *     events from before nodes were recorded.
+                 */
+                node_id?: string | null;
                 provider_id?: string | null;
                 severity: components["schemas"]["Severity"];
                 trace_id: string;
@@ -3496,6 +3531,16 @@ export interface components {
              * @description Latest time this (folded) suppression was seen.
              */
             last_seen_at: string;
+            /**
+             * Format: int64
+             * @description The epoch of that node's lease on the bot at the latest write (insert or fold).
+             */
+            lease_epoch?: number | null;
+            /**
+             * @description The node whose runner wrote it (and folds into it; `null`: written through the traces
+             *     API, or before nodes were recorded).
+             */
+            node_id?: string | null;
             reason_code: string;
             reason_human: string;
             /** Format: uuid */
@@ -4215,6 +4260,11 @@ export interface components {
             id: string;
             message: string;
             metadata: unknown;
+            /**
+             * @description The node (`serve` process) that recorded it; `null` outside a node (CLI tools) and for
+             *     events from before nodes were recorded.
+             */
+            node_id?: string | null;
             provider_id?: string | null;
             severity: components["schemas"]["Severity"];
             trace_id: string;

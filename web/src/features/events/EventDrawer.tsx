@@ -40,6 +40,9 @@ export function EventDrawer({ id, event, onClose, onFilterCode }: {
             <DetailRow label="Trace">
               <TraceId id={event.trace_id} />
             </DetailRow>
+            <DetailRow label="Node">
+              {event.node_id ? <span className="font-mono text-xs">{event.node_id}</span> : <span className="text-muted">none</span>}
+            </DetailRow>
             <DetailRow label="Event id">
               <span className="font-mono text-xs">{event.id}</span>
             </DetailRow>

@@ -94,6 +94,7 @@ function DecisionBody({ t, botId, now }: { t: DecisionTrace; botId: string; now:
           ["Recorded", <When key="w" iso={t.created_at} now={now} />],
           ["Linked trade", <LinkedTrade key="t" botId={botId} tradeId={t.trade_log_id} />],
           ["Run", t.run_id ? <span key="r" className="font-mono text-xs">{t.run_id}</span> : <span key="r" className="text-muted">none</span>],
+          ["Node", <NodeOf key="n" node={t.node_id} epoch={t.lease_epoch} />],
           ["Trace row", <span key="i" className="font-mono text-xs">{t.id}</span>],
           ["Trace id", <TraceId key="tid" id={t.trace_id} />],
         ]}
@@ -111,6 +112,17 @@ function DecisionBody({ t, botId, now }: { t: DecisionTrace; botId: string; now:
   );
 }
 
+/** The node whose runner wrote the trace, with its lease epoch (none: posted through the API). */
+function NodeOf({ node, epoch }: { node?: string | null; epoch?: number | null }) {
+  if (!node) return <span className="text-muted">none</span>;
+  return (
+    <span className="font-mono text-xs">
+      {node}
+      {epoch != null && <span className="text-muted"> · epoch {epoch}</span>}
+    </span>
+  );
+}
+
 function NoTradeBody({ t, now }: { t: NoTradeTrace; now: number }) {
   return (
     <>
@@ -124,6 +136,7 @@ function NoTradeBody({ t, now }: { t: NoTradeTrace; now: number }) {
           ["Last seen", <When key="l" iso={t.last_seen_at} now={now} />],
           ["Evaluations", <span key="n" className="font-mono">{t.count}</span>],
           ["Run", t.run_id ? <span key="r" className="font-mono text-xs">{t.run_id}</span> : <span key="r" className="text-muted">none</span>],
+          ["Node", <NodeOf key="n" node={t.node_id} epoch={t.lease_epoch} />],
           ["Trace row", <span key="i" className="font-mono text-xs">{t.id}</span>],
           ["Trace id", <TraceId key="tid" id={t.trace_id} />],
         ]}
