@@ -306,7 +306,7 @@ pub async fn place_live(
     if !new {
         return Ok(Placed::Existing(existing));
     }
-    let trace = super::traces::insert_decision(&mut *tx, trace, now).await?;
+    let trace = super::traces::insert_decision(&mut *tx, trace, Some(fence), now).await?;
     let order = sqlx::query_as(
         "UPDATE orders SET decision_trace_id = $2, broker = $3, broker_account = $4, sent_at = $5 \
          WHERE id = $1 RETURNING *",

@@ -3892,7 +3892,7 @@ export interface components {
         Removal: {
             /** Format: uuid */
             bot_id: string;
-            /** @description LIVE orders among them whose cancel at the broker is still to be sent. */
+            /** @description LIVE orders whose cancel did not reach their broker: left open in the ledger. */
             broker_cancels_pending: string[];
             /** @description Working orders cancelled in the ledger, oldest first. */
             cancelled: components["schemas"]["CancelledOrder"][];
