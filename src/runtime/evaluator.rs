@@ -44,7 +44,7 @@ use crate::integrations::{bars, http::CallContext};
 use crate::store::{
     bot_leases::Fence,
     bots, fills,
-    orders::{self, NewOrder, Order, Placed},
+    orders::{self, BrokerRoute, NewOrder, Order, Placed},
     system_events::{NewSystemEvent, Severity},
     traces::{self, NewDecisionTrace, NoTradeTrace},
 };
@@ -503,16 +503,17 @@ impl BotEvaluator {
         };
         let live = matches!(d.execution, ExecutionOutcome::Send { .. });
         let session = trading.brokers.for_live();
-        let placed = match (&session, live) {
-            (Some(session), true) => {
-                let account = session.account().map(|a| a.id).unwrap_or_default();
-                let broker = session.vendor().id();
-                let now = trading.clock.now();
-                orders::place_live(&trading.pool, fence, order, decision, broker, &account, now)
-                    .await?
-            }
-            _ => orders::place(&trading.pool, fence, order, decision, trading.clock.now()).await?,
-        };
+        let account = session
+            .as_ref()
+            .and_then(|s| s.account())
+            .map(|a| a.id)
+            .unwrap_or_default();
+        let route = session.as_ref().filter(|_| live).map(|s| BrokerRoute {
+            broker: s.vendor().id(),
+            account: &account,
+        });
+        let now = trading.clock.now();
+        let placed = orders::place(&trading.pool, fence, order, decision, route, now).await?;
         match placed {
             Placed::New { order, trace: row } if order.status == OrderStatus::Sending => {
                 trading.bus.publish_trace(TraceSummary {

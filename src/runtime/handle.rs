@@ -488,12 +488,19 @@ impl RuntimeHandle {
         }
     }
 
-    /// Whether a supervision tree runs behind this handle (false: detached).
     /// The broker sessions (none on a detached handle).
     pub fn brokers(&self) -> Option<Arc<super::brokers::Brokers>> {
         self.inner.trading.as_ref().map(|t| t.brokers.clone())
     }
 
+    /// Waits until the runners' no-trade traces queued so far are written (or refused).
+    pub async fn flush_traces(&self) {
+        if let Some(trading) = &self.inner.trading {
+            trading.traces.flush().await;
+        }
+    }
+
+    /// Whether a supervision tree runs behind this handle (false: detached).
     pub fn is_running(&self) -> bool {
         self.inner.trading.is_some()
     }

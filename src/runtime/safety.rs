@@ -540,6 +540,9 @@ pub async fn run_kill_worker(rt: RuntimeHandle, mut kills: UnboundedReceiver<(Uu
         let Some(pool) = rt.pool() else { return };
         let rt = rt.clone();
         tokio::spawn(async move {
+            // The evaluation that fired the trigger queued its trace first: let it land
+            // before the kill's new epoch would refuse it.
+            rt.flush_traces().await;
             let req = Request {
                 bot_id,
                 source: Source::RuntimeKill,

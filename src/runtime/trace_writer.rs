@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::store::bot_leases::Fence;
@@ -31,6 +31,9 @@ pub enum NoTradeOp {
         at: DateTime<Utc>,
         fence: Fence,
     },
+    /// Answered once every op queued before it is written (or refused): see
+    /// [`TraceSender::flush`].
+    Barrier(oneshot::Sender<()>),
 }
 
 /// Counters for health and the load figures.
@@ -53,6 +56,16 @@ impl TraceSender {
     /// Queues one op; waits while the queue is full. False when the writer is gone.
     pub async fn send(&self, op: NoTradeOp) -> bool {
         self.tx.send(op).await.is_ok()
+    }
+
+    /// Waits until every op queued before this call is written (or refused). A runner's own
+    /// kill trigger fires after its evaluation's trace is queued: the kill flushes first, so
+    /// the new epoch it takes does not refuse the trace of the evaluation that fired it.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(NoTradeOp::Barrier(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// A sender whose writer is gone (detached runtimes): every send fails.
@@ -119,10 +132,25 @@ async fn run(
 }
 
 async fn write(pool: &PgPool, ops: Vec<NoTradeOp>, stats: &TraceWriterStats) {
-    let (inserts, folds) = split(ops);
+    let (inserts, folds, barriers) = split(ops);
+    write_rows(pool, &inserts, &folds, stats).await;
+    for done in barriers {
+        let _ = done.send(());
+    }
+}
+
+async fn write_rows(
+    pool: &PgPool,
+    inserts: &[NoTradeTrace],
+    folds: &[Fold],
+    stats: &TraceWriterStats,
+) {
+    if inserts.is_empty() && folds.is_empty() {
+        return;
+    }
     let mut wait = Duration::from_millis(100);
     loop {
-        match traces::write_no_trade_batch(pool, &inserts, &folds).await {
+        match traces::write_no_trade_batch(pool, inserts, folds).await {
             Ok(written) => {
                 stats
                     .inserted
@@ -160,9 +188,11 @@ async fn write(pool: &PgPool, ops: Vec<NoTradeOp>, stats: &TraceWriterStats) {
 }
 
 /// Inserts as they came; folds summed per row and fence (a row folded under two epochs, a
-/// runner restarted on this node within one batch, stays two folds, each fenced by its own).
-fn split(ops: Vec<NoTradeOp>) -> (Vec<NoTradeTrace>, Vec<Fold>) {
+/// runner restarted on this node within one batch, stays two folds, each fenced by its own);
+/// barriers to answer after the write.
+fn split(ops: Vec<NoTradeOp>) -> (Vec<NoTradeTrace>, Vec<Fold>, Vec<oneshot::Sender<()>>) {
     let mut inserts = Vec::new();
+    let mut barriers = Vec::new();
     let mut folds: HashMap<(Uuid, i64), Fold> = HashMap::new();
     for op in ops {
         match op {
@@ -177,7 +207,8 @@ fn split(ops: Vec<NoTradeOp>) -> (Vec<NoTradeTrace>, Vec<Fold>) {
                 e.count = e.count.saturating_add(1);
                 e.at = e.at.max(at);
             }
+            NoTradeOp::Barrier(done) => barriers.push(done),
         }
     }
-    (inserts, folds.into_values().collect())
+    (inserts, folds.into_values().collect(), barriers)
 }

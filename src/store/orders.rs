@@ -242,15 +242,29 @@ pub enum Placed {
     Existing(Order),
 }
 
+/// Where a LIVE order is sent: the broker's id and the account.
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerRoute<'a> {
+    pub broker: &'a str,
+    pub account: &'a str,
+}
+
 /// Books a decision and its order together, once per idempotency key, in one transaction
-/// fenced by the node's lease on the bot (a stale one is refused: `STALE_LEASE`).
+/// fenced by the node's lease on the bot (a stale one is refused: `STALE_LEASE`). With a
+/// `route` (LIVE) the order is written ahead as `SENDING` to that broker and account: the row
+/// exists before the request leaves, so a crash between send and ack is resolved from the
+/// broker's orders.
 pub async fn place(
     pool: &PgPool,
     fence: &Fence,
-    order: NewOrder,
+    mut order: NewOrder,
     trace: super::traces::NewDecisionTrace,
+    route: Option<BrokerRoute<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Placed, sqlx::Error> {
+    if route.is_some() {
+        order.status = OrderStatus::Sending;
+    }
     let mut tx = pool.begin().await?;
     super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
     let (existing, new) = insert_once(&mut tx, order, now).await?;
@@ -258,12 +272,17 @@ pub async fn place(
         return Ok(Placed::Existing(existing));
     }
     let trace = super::traces::insert_decision(&mut *tx, trace, Some(fence), now).await?;
-    let order =
-        sqlx::query_as("UPDATE orders SET decision_trace_id = $2 WHERE id = $1 RETURNING *")
-            .bind(existing.id)
-            .bind(trace.id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let order = sqlx::query_as(
+        "UPDATE orders SET decision_trace_id = $2, broker = $3, broker_account = $4, \
+         sent_at = CASE WHEN $3::text IS NULL THEN NULL ELSE $5 END WHERE id = $1 RETURNING *",
+    )
+    .bind(existing.id)
+    .bind(trace.id)
+    .bind(route.map(|r| r.broker))
+    .bind(route.map(|r| r.account))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Placed::New {
         order,
@@ -285,44 +304,6 @@ pub async fn page(
         }
     })
     .await
-}
-
-/// Books a LIVE decision and its order written ahead as `SENDING` to `broker`/`account`, in
-/// one transaction fenced by the node's lease (like [`place`]): the row exists before the
-/// request leaves, so a crash between send and ack is resolved from the broker's orders.
-pub async fn place_live(
-    pool: &PgPool,
-    fence: &Fence,
-    mut order: NewOrder,
-    trace: super::traces::NewDecisionTrace,
-    broker: &str,
-    account: &str,
-    now: DateTime<Utc>,
-) -> Result<Placed, sqlx::Error> {
-    order.status = OrderStatus::Sending;
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
-    let (existing, new) = insert_once(&mut tx, order, now).await?;
-    if !new {
-        return Ok(Placed::Existing(existing));
-    }
-    let trace = super::traces::insert_decision(&mut *tx, trace, Some(fence), now).await?;
-    let order = sqlx::query_as(
-        "UPDATE orders SET decision_trace_id = $2, broker = $3, broker_account = $4, sent_at = $5 \
-         WHERE id = $1 RETURNING *",
-    )
-    .bind(existing.id)
-    .bind(trace.id)
-    .bind(broker)
-    .bind(account)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Placed::New {
-        order,
-        trace: Box::new(trace),
-    })
 }
 
 /// The broker acknowledged a `SENDING` order: it is WORKING under the broker's id. None when

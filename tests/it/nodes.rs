@@ -203,9 +203,16 @@ async fn a_write_with_a_stale_epoch_is_refused_in_its_own_transaction(pool: PgPo
         epoch: a,
     };
     // … node-a books while it holds the lease.
-    let placed = orders::place(&pool, &stale, test_order(bot, "k-a"), test_trace(bot), t0)
-        .await
-        .unwrap();
+    let placed = orders::place(
+        &pool,
+        &stale,
+        test_order(bot, "k-a"),
+        test_trace(bot),
+        None,
+        t0,
+    )
+    .await
+    .unwrap();
     let working = match placed {
         orders::Placed::New { order, .. } => order,
         orders::Placed::Existing(_) => panic!("new key"),
@@ -224,6 +231,7 @@ async fn a_write_with_a_stale_epoch_is_refused_in_its_own_transaction(pool: PgPo
         &stale,
         test_order(bot, "k-a2"),
         test_trace(bot),
+        None,
         later,
     )
     .await
@@ -263,6 +271,7 @@ async fn a_write_with_a_stale_epoch_is_refused_in_its_own_transaction(pool: PgPo
         &stale,
         test_order(other, "k-o"),
         test_trace(other),
+        None,
         later,
     )
     .await
@@ -707,7 +716,7 @@ async fn a_stale_no_trade_insert_or_fold_is_refused_and_every_trace_names_its_no
             .unwrap();
     assert_eq!((written.inserted, written.folded), (1, 1));
     assert!(written.refused.is_empty());
-    orders::place(&pool, &a, test_order(bot, "k-a"), test_trace(bot), t0)
+    orders::place(&pool, &a, test_order(bot, "k-a"), test_trace(bot), None, t0)
         .await
         .unwrap();
 
