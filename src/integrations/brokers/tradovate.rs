@@ -14,8 +14,9 @@ use super::{
 use crate::config::Secret;
 use crate::domain::{execution::OrderType, provider::Outcome, side::Side};
 use crate::integrations::{
-    http::{Auth, Body, CallKind, Reply, Request, bad_response, classify_status},
+    http::{Auth, Body, CallKind, Redactor, Reply, Request, bad_response, classify_status},
     outcome::{Failure, codes},
+    registry::ProviderConfig,
 };
 
 pub struct Tradovate {
@@ -80,73 +81,93 @@ pub fn place_body(account: &Account, order: &OrderRequest) -> Value {
     body
 }
 
-impl Tradovate {
-    fn interpret_login(&self, r: &Reply) -> Result<Login, Failure> {
-        classify_status(r, self.base.http.redactor())?;
-        let b = r.json().unwrap_or(Value::Null);
-        if let Some((wait, captcha)) = penalty(&b) {
-            let mut f = Failure::new(
-                Outcome::RateLimited,
-                codes::LOGIN_PENALTY,
-                format!(
-                    "login penalty: wait {wait} s{}; not retried",
-                    if captcha {
-                        " (CAPTCHA: about one hour)"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-            f.http_status = Some(r.status);
-            f.retry_after = Some(std::time::Duration::from_secs(if captcha {
-                3600
-            } else {
-                u64::try_from(wait.max(1)).unwrap_or(1)
-            }));
-            return Err(f);
-        }
-        if let Some(text) = b["errorText"].as_str().filter(|t| !t.is_empty()) {
-            return Err(Failure::new(
-                Outcome::InvalidCredentials,
-                codes::INVALID_CREDENTIALS,
-                self.base.http.redactor().redact(text),
-            ));
-        }
-        let token = b["accessToken"]
-            .as_str()
-            .ok_or_else(|| bad_response("no accessToken"))?;
-        Ok(Login {
-            token: Secret::new(token),
-            expires_at: parse_time(&b["expirationTime"]),
-            is_live: b["hasLive"].as_bool(),
+/// The JSON body of `POST /auth/accesstokenrequest` from the `TRADOVATE_*` credentials (the
+/// verify and the trading session log in the same way).
+pub fn login_body(config: &ProviderConfig) -> Result<Value, Failure> {
+    let secret = |name: &str| {
+        config.secret(name).cloned().ok_or_else(|| {
+            Failure::new(
+                Outcome::Unverifiable,
+                "NOT_CONFIGURED",
+                format!("{name} is not set"),
+            )
         })
+    };
+    let mut body = json!({
+        "name": secret("TRADOVATE_USERNAME")?.expose(),
+        "password": secret("TRADOVATE_PASSWORD")?.expose(),
+        "appId": secret("TRADOVATE_APP_ID")?.expose(),
+        "appVersion": secret("TRADOVATE_APP_VERSION")?.expose(),
+        "sec": secret("TRADOVATE_SEC")?.expose(),
+    });
+    let cid = secret("TRADOVATE_CID")?;
+    body["cid"] = cid
+        .expose()
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(cid.expose()));
+    if let Some(d) = config.secret("TRADOVATE_DEVICE_ID") {
+        body["deviceId"] = json!(d.expose());
     }
+    Ok(body)
+}
 
+/// The answer to a login or a renewal: the token, or the refusal (`errorText` on HTTP 200:
+/// bad credentials; `p-ticket`: a penalty, never retried in a loop).
+pub fn interpret_login(r: &Reply, redactor: &Redactor) -> Result<Login, Failure> {
+    classify_status(r, redactor)?;
+    let b = r.json().unwrap_or(Value::Null);
+    if let Some((wait, captcha)) = penalty(&b) {
+        let mut f = Failure::new(
+            Outcome::RateLimited,
+            codes::LOGIN_PENALTY,
+            format!(
+                "login penalty: wait {wait} s{}; not retried",
+                if captcha {
+                    " (CAPTCHA: about one hour)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        f.http_status = Some(r.status);
+        f.retry_after = Some(std::time::Duration::from_secs(if captcha {
+            3600
+        } else {
+            u64::try_from(wait.max(1)).unwrap_or(1)
+        }));
+        return Err(f);
+    }
+    if let Some(text) = b["errorText"].as_str().filter(|t| !t.is_empty()) {
+        return Err(Failure::new(
+            Outcome::InvalidCredentials,
+            codes::INVALID_CREDENTIALS,
+            redactor.redact(text),
+        ));
+    }
+    let token = b["accessToken"]
+        .as_str()
+        .ok_or_else(|| bad_response("no accessToken"))?;
+    Ok(Login {
+        token: Secret::new(token),
+        expires_at: parse_time(&b["expirationTime"]),
+        is_live: b["hasLive"].as_bool(),
+    })
+}
+
+impl Tradovate {
     pub async fn login(&self) -> Result<Login, Failure> {
-        let c = &self.base;
-        let mut body = json!({
-            "name": c.secret("TRADOVATE_USERNAME")?.expose(),
-            "password": c.secret("TRADOVATE_PASSWORD")?.expose(),
-            "appId": c.secret("TRADOVATE_APP_ID")?.expose(),
-            "appVersion": c.secret("TRADOVATE_APP_VERSION")?.expose(),
-            "sec": c.secret("TRADOVATE_SEC")?.expose(),
-        });
-        let cid = c.secret("TRADOVATE_CID")?;
-        body["cid"] = cid
-            .expose()
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| json!(cid.expose()));
-        if let Some(d) = c.optional("TRADOVATE_DEVICE_ID") {
-            body["deviceId"] = json!(d);
-        }
         let req = Request::post(
             "broker.accesstokenrequest",
-            c.url("/auth/accesstokenrequest"),
-            Body::Json(body),
+            self.base.url("/auth/accesstokenrequest"),
+            Body::Json(login_body(&self.base.config)?),
             CallKind::Write,
         );
-        c.http.call(req, |r| self.interpret_login(r)).await
+        let redactor = self.base.http.redactor();
+        self.base
+            .http
+            .call(req, |r| interpret_login(r, redactor))
+            .await
     }
 
     /// `GET /auth/renewaccesstoken`: the same session, a later expiry.
@@ -157,7 +178,11 @@ impl Tradovate {
             CallKind::Write,
         )
         .auth(Auth::Bearer(token.clone()));
-        self.base.http.call(req, |r| self.interpret_login(r)).await
+        let redactor = self.base.http.redactor();
+        self.base
+            .http
+            .call(req, |r| interpret_login(r, redactor))
+            .await
     }
 
     fn read(&self, action: &'static str, path: &str, token: &Secret) -> Request {

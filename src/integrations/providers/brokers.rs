@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ProviderClient, excerpt, join};
 use crate::domain::provider::Outcome;
+use crate::integrations::brokers::tradovate;
 use crate::{
     config::Secret,
     integrations::{
@@ -125,69 +126,21 @@ pub async fn verify_tradovate(c: &ProviderClient) -> Result<String, Failure> {
             *session = None;
         }
     }
-    let mut body = json!({
-        "name": c.secret("TRADOVATE_USERNAME")?.expose(),
-        "password": c.secret("TRADOVATE_PASSWORD")?.expose(),
-        "appId": c.secret("TRADOVATE_APP_ID")?.expose(),
-        "appVersion": c.secret("TRADOVATE_APP_VERSION")?.expose(),
-        "sec": c.secret("TRADOVATE_SEC")?.expose(),
-    });
-    let cid = c.secret("TRADOVATE_CID")?;
-    body["cid"] = cid
-        .expose()
-        .parse::<i64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| json!(cid.expose()));
-    if let Some(d) = c.optional("TRADOVATE_DEVICE_ID") {
-        body["deviceId"] = json!(d);
-    }
     let login = Request::post(
         "verify.accesstokenrequest",
         join(&base, "/auth/accesstokenrequest"),
-        Body::Json(body),
+        Body::Json(tradovate::login_body(&c.config)?),
         CallKind::Verify,
     );
-    let (token, expires, has_live) = c
+    let redactor = c.http.redactor();
+    let answer = c
         .http
-        .call(login, |r| {
-            classify_status(r, c.http.redactor())?;
-            let b = r.json().unwrap_or(Value::Null);
-            // A login failure is HTTP 200 with `errorText`; a penalty is `p-ticket`.
-            if b.get("p-ticket").is_some() || b.get("p-captcha").is_some() {
-                let mut f = Failure::new(
-                    Outcome::RateLimited,
-                    codes::LOGIN_PENALTY,
-                    format!(
-                        "login penalty: wait {} s{}; not retried",
-                        b["p-time"].as_i64().unwrap_or(0),
-                        if b["p-captcha"].as_bool() == Some(true) {
-                            " (CAPTCHA: about one hour)"
-                        } else {
-                            ""
-                        }
-                    ),
-                );
-                f.http_status = Some(r.status);
-                return Err(f);
-            }
-            if let Some(text) = b["errorText"].as_str().filter(|t| !t.is_empty()) {
-                return Err(Failure::new(
-                    Outcome::InvalidCredentials,
-                    codes::INVALID_CREDENTIALS,
-                    c.http.redactor().redact(text),
-                ));
-            }
-            let token = b["accessToken"]
-                .as_str()
-                .ok_or_else(|| bad_response("no accessToken"))?;
-            let expires = b["expirationTime"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or_else(|| c.http.clock().now() + chrono::Duration::minutes(80));
-            Ok((Secret::new(token), expires, b["hasLive"].as_bool()))
-        })
+        .call(login, |r| tradovate::interpret_login(r, redactor))
         .await?;
+    let (token, has_live) = (answer.token, answer.is_live);
+    let expires = answer
+        .expires_at
+        .unwrap_or_else(|| c.http.clock().now() + chrono::Duration::minutes(80));
     *session = Some((token.clone(), expires));
     drop(session);
     let want_live = wants_live(c, "TRADOVATE_ENV");
