@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error_code;
 pub mod integrations;
 pub mod logging;
+pub mod observability;
 pub mod runtime;
 pub mod sandbox;
 pub mod store;

@@ -1,4 +1,9 @@
-//! `/metrics`: Prometheus text exposition of request counts and latency histograms.
+//! `/metrics`: Prometheus text exposition. The event series (requests, evaluations, no-trades,
+//! provider calls, tick lag: see `crate::observability`) come from the process's recorder; the
+//! state series (runners, breakers, queues, pool, streams, alerts) are read from this server's
+//! runtime at scrape time by [`fleet`], the same snapshots the status endpoint serves.
+
+mod fleet;
 
 use std::sync::OnceLock;
 
@@ -7,11 +12,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
-
-/// Latency buckets (seconds) from 1 ms to 10 s.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+use crate::observability::LATENCY_BUCKETS;
 
 /// The process-wide recorder. Installed once: the `metrics` facade has one global recorder.
 pub fn handle() -> PrometheusHandle {
@@ -19,10 +20,7 @@ pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("http_request_duration_seconds".into()),
-                    LATENCY_BUCKETS,
-                )
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -47,8 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     // Upkeep drains histogram buffers; doing it on scrape keeps memory bounded without a timer.
     state.metrics.run_upkeep();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut text = state.metrics.render();
+    text.push_str(&fleet::render(&state));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

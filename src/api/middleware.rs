@@ -4,7 +4,7 @@ use std::{any::Any, time::Instant};
 
 use axum::{
     body::Body,
-    extract::{MatchedPath, Request},
+    extract::{MatchedPath, Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -12,7 +12,7 @@ use axum::{
 use tracing::Instrument;
 
 use super::envelope::ApiError;
-use crate::{error_code::ErrorCode, trace::TraceId};
+use crate::{clock::Clock, error_code::ErrorCode, observability::otlp, trace::TraceId};
 
 pub const TRACE_HEADER: &str = "x-trace-id";
 
@@ -55,7 +55,7 @@ pub async fn trace_context(request: Request, next: Next) -> Response {
 
 /// Counts requests and records their latency by route template (never the raw path, which
 /// would explode label cardinality), method and status.
-pub async fn record_metrics(request: Request, next: Next) -> Response {
+pub async fn record_metrics(State(clock): State<Clock>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -63,11 +63,33 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().to_string();
     let started = Instant::now();
+    let started_at = clock.now();
     let response = next.run(request).await;
+    let status = response.status().as_u16();
+    if otlp::enabled()
+        && let Some(trace_id) = TraceId::try_current()
+    {
+        otlp::record(otlp::Span {
+            trace_id: trace_id.as_str().to_owned(),
+            name: format!("{method} {route}"),
+            kind: otlp::SpanKind::Server,
+            start: started_at,
+            end: started_at + chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
+            error: status >= 500,
+            attributes: vec![
+                ("http.request.method", otlp::Attr::Str(method.clone())),
+                ("http.route", otlp::Attr::Str(route.clone())),
+                (
+                    "http.response.status_code",
+                    otlp::Attr::Int(i64::from(status)),
+                ),
+            ],
+        });
+    }
     let labels = [
         ("method", method),
         ("route", route),
-        ("status", response.status().as_u16().to_string()),
+        ("status", status.to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels)

@@ -139,6 +139,7 @@ pub fn app_with_access(
     let web = web::service(&state.config.web_dir);
     let trusted = std::sync::Arc::new(state.config.trusted_proxies.clone());
     let query_params = std::sync::Arc::new(hygiene::QueryParams::from_openapi(&spec));
+    let clock = state.clock.clone();
     Router::new()
         .merge(routes)
         .merge(extra)
@@ -155,7 +156,7 @@ pub fn app_with_access(
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(mw::from_fn(middleware::ensure_envelope))
-        .layer(mw::from_fn(middleware::record_metrics))
+        .layer(mw::from_fn_with_state(clock, middleware::record_metrics))
         .layer(mw::from_fn(security_headers::set))
         .layer(mw::from_fn_with_state(trusted, client_addr::resolve))
         .layer(mw::from_fn(middleware::trace_context))

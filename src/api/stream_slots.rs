@@ -34,6 +34,15 @@ impl StreamSlots {
         self.limit
     }
 
+    /// Streams open now, of every caller.
+    pub fn open(&self) -> usize {
+        self.per_caller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
+    }
+
     /// A slot for `caller`, or None when it already holds `limit` open streams.
     pub fn take(&self, caller: Uuid) -> Option<StreamSlot> {
         let mut map = self.per_caller.lock().unwrap_or_else(|e| e.into_inner());

@@ -11,7 +11,10 @@ use crate::{
     api::{self, AppState},
     clock::Clock,
     config::Config,
-    integrations::registry::{EnvMap, PROVIDERS, ProviderConfig},
+    integrations::{
+        otlp,
+        registry::{EnvMap, PROVIDERS, ProviderConfig},
+    },
     runtime::{Runtime, RuntimeConfig, feed::FeedConfig, ownership::OwnershipConfig},
     store::{
         self, Database,
@@ -23,6 +26,8 @@ use crate::{
 pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
     let provider_env = crate::integrations::registry::process_env();
     let clock = serving_clock(clock_args, &provider_env)?;
+    let otlp = otlp::ExportConfig::from_lookup(|name| std::env::var(name).ok())
+        .map_err(anyhow::Error::msg)?;
     let _lock = lock_data_dir(&config)?;
     let db = Database::open(&config).await?;
     store::migrate(&db.pool)
@@ -54,6 +59,10 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         },
         ..RuntimeConfig::default()
     };
+    // The metrics recorder first: what the runtime records while it starts is kept.
+    crate::api::metrics::handle();
+    // Spans go out only when a collector is named (off by default).
+    let exporter = otlp.map(otlp::start);
     let runtime = Runtime::start(db.pool.clone(), runtime_config)
         .await
         .context("the supervision runtime failed to start")?;
@@ -129,6 +138,11 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
     // Stop the tree (bots first), then flush telemetry, before the pool closes.
     let stats = runtime.shutdown().await;
     tracing::info!(?stats, "runtime stopped, telemetry flushed");
+    if let Some(exporter) = exporter {
+        // The spans still queued are posted once (bounded by the export timeout).
+        otlp::stop();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(12), exporter).await;
+    }
     db.close().await?;
     Ok(())
 }

@@ -19,6 +19,7 @@ use super::{
     usage::UsageSink,
 };
 use crate::domain::provider::Outcome;
+use crate::observability;
 use crate::{
     clock::Clock,
     config::Secret,
@@ -428,6 +429,13 @@ impl ProviderHttp {
     /// Records an event for a call that never reached `call`/`guard` (one the provider's
     /// circuit breaker refused), through the same sink.
     pub fn record_event(&self, event: UsageEvent) {
+        let took = Duration::from_millis(u64::try_from(event.latency_ms).unwrap_or(0));
+        observability::provider_call(
+            self.provider_id,
+            result_label(event.status),
+            event.error_code.as_deref(),
+            took,
+        );
         self.sink.record(event);
     }
 
@@ -446,6 +454,12 @@ impl ProviderHttp {
             (_, Ok(_)) => UsageStatus::Ok,
             (_, Err(_)) => UsageStatus::Error,
         };
+        observability::provider_call(
+            self.provider_id,
+            result_label(status),
+            result.as_ref().err().map(|f| f.code),
+            started.elapsed(),
+        );
         let mut event =
             UsageEvent::new(self.provider_id, action, status, latency, self.clock.now());
         event.bot_id = ctx.bot_id;
@@ -469,6 +483,15 @@ impl ProviderHttp {
         }
         event.metadata = metadata;
         self.sink.record(event);
+    }
+}
+
+/// The `result` label of a provider call's metrics.
+fn result_label(status: UsageStatus) -> &'static str {
+    match status {
+        UsageStatus::Ok => "ok",
+        UsageStatus::Verify => "verify",
+        UsageStatus::Error => "error",
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod bars;
 pub mod brokers;
 pub mod http;
+pub mod otlp;
 pub mod outcome;
 pub mod providers;
 pub mod registry;

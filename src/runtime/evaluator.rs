@@ -41,6 +41,7 @@ use crate::domain::{
     timeframe::Timeframe,
 };
 use crate::integrations::{bars, http::CallContext};
+use crate::observability::{self, EvaluationOutcome, otlp};
 use crate::store::{
     bot_leases::Fence,
     bots, fills,
@@ -280,11 +281,50 @@ impl BotEvaluator {
         fence: &Fence,
     ) -> Result<Outcome, sqlx::Error> {
         let trace = TraceId::generate();
-        let outcome = trace
+        let span = otlp::enabled().then(|| (trace.clone(), trading.clock.now()));
+        let result = trace
             .clone()
             .scope(self.evaluate(trading, rt, boundary, trace, fence))
-            .await?;
+            .await;
+        let label = result.as_ref().ok().map(|outcome| match outcome {
+            Outcome::Decided => EvaluationOutcome::Decided,
+            Outcome::Suppressed { gate_blocked: true } => EvaluationOutcome::Blocked,
+            Outcome::Suppressed {
+                gate_blocked: false,
+            } => EvaluationOutcome::NoTrade,
+            Outcome::Killed => EvaluationOutcome::Killed,
+        });
+        if let Some((trace, start)) = span {
+            otlp::record(otlp::Span {
+                trace_id: trace.as_str().to_owned(),
+                name: "bot.evaluation".to_owned(),
+                kind: otlp::SpanKind::Internal,
+                start,
+                end: trading.clock.now().max(start),
+                error: label.is_none(),
+                attributes: vec![
+                    (
+                        "tradeplane.bot_id",
+                        otlp::Attr::Str(self.bot_id.to_string()),
+                    ),
+                    (
+                        "tradeplane.bar_boundary",
+                        otlp::Attr::Str(boundary.to_rfc3339()),
+                    ),
+                    (
+                        "tradeplane.outcome",
+                        otlp::Attr::Str(
+                            label.map_or("error", EvaluationOutcome::as_str).to_owned(),
+                        ),
+                    ),
+                ],
+            });
+        }
+        let outcome = result?;
         trading.evaluations.fetch_add(1, Ordering::Relaxed);
+        if let Some(label) = label {
+            observability::evaluation(label);
+        }
         Ok(outcome)
     }
 
@@ -404,6 +444,7 @@ impl BotEvaluator {
                 }
                 Effect::NoTrade { no_trade, folded } => {
                     let gate_blocked = no_trade.suppression_type == "GATE_BLOCKED";
+                    observability::no_trade(&no_trade.reason_code);
                     self.suppress(trading, &no_trade, folded, trace, fence)
                         .await;
                     outcome.get_or_insert(Outcome::Suppressed { gate_blocked });
@@ -501,7 +542,7 @@ impl BotEvaluator {
             risk_snapshot,
             trace_id: trace.clone(),
         };
-        let live = matches!(d.execution, ExecutionOutcome::Send { .. });
+        let live = status == OrderStatus::Sending;
         let session = trading.brokers.for_live();
         let account = session
             .as_ref()
@@ -528,7 +569,12 @@ impl BotEvaluator {
                 self.fold_id = None;
                 let working = match session {
                     Some(session) => self.send_live(trading, &session, order, fence).await?,
-                    None => None,
+                    // The session went away between the tick and the send: never sent.
+                    None => {
+                        let why = "no logged-in broker session at send time";
+                        self.refused(trading, fence, &order, why, false).await?;
+                        None
+                    }
                 };
                 Ok((Outcome::Decided, OrderUpdate::Placed { working }))
             }

@@ -159,6 +159,7 @@ impl SchedulerShared {
     }
 
     fn record_tick(&self, fired: SystemTime, lag: Duration, missed: u64) {
+        crate::observability::tick_lag(lag);
         if let Ok(mut s) = self.state.lock() {
             s.last_tick = Some(fired);
             s.last_lag = Some(lag);

@@ -156,6 +156,11 @@ impl TelemetryHandle {
         self.tx.capacity()
     }
 
+    /// Events waiting in the buffer for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     pub fn stats(&self) -> TelemetryStats {
         let c = &self.counters;
         TelemetryStats {

@@ -99,7 +99,7 @@ impl BotEvaluator {
     }
 
     /// Marks a send refused (by the broker, or never sent) and says why in its trace.
-    async fn refused(
+    pub(super) async fn refused(
         &mut self,
         trading: &Trading,
         fence: &Fence,
