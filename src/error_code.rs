@@ -114,6 +114,18 @@ catalog! {
     KilledWithExposure = "KILLED_WITH_EXPOSURE", 409,
         "A KILLED bot still holds a position or a working order: no runner manages that exposure.",
         "Kill it again with flatten (POST /api/bots/{id}/kill {\"flatten\": true}; LIVE needs a 2FA step-up) to cancel its orders and close the position, or, if the exposure is intended, acknowledge it (POST /api/bots/{id}/acknowledge-exposure) to keep it visible as SEV-2.";
+    BotSuspended = "BOT_SUSPENDED", 409,
+        "The bot runs but its evaluations are blocked by a gate (SUSPENDED): it places no orders.",
+        "Open the bot's latest no-trade trace: each blocking gate names its code and fix (a risk limit, the autonomy tier, a breaker, the trading switch).";
+    BotFailed = "BOT_FAILED", 409,
+        "The bot is in ERROR: its runner kept failing and its restarts were refused, so it is not evaluating.",
+        "Read the bot's last error and the SUPERVISION_* system events under its trace ids, fix the cause, then start the bot again (POST /api/bots/{id}/start) after its breaker's cool-down.";
+    ProviderFailing = "PROVIDER_FAILING", 503,
+        "A provider's recent calls mostly fail (or its breaker is probing), so what depends on it is unreliable.",
+        "Open Connections for the provider's last error and success rate; fix the key, plan or outage, then verify it again.";
+    JobFailed = "JOB_FAILED", 409,
+        "A job ended FAILED or TIMEOUT: its result was not produced.",
+        "Open Jobs for the job's error code and events; fix the cause (data range, provider, timeout) and submit it again.";
     InvalidStateTransition = "INVALID_STATE_TRANSITION", 409,
         "This state transition is not allowed.",
         "Check the current state; see the state machines in the docs for allowed transitions.";

@@ -46,6 +46,9 @@ pub struct TodayPnl {
     #[schema(value_type = String)]
     pub realized: Decimal,
     pub trades_closed: i64,
+    /// Signed contracts of the bot's position in its symbol (0 when flat or never filled): an
+    /// open position makes `unrealized` depend on how fresh `marked_at` is.
+    pub position_quantity: i32,
     /// USD of the open position at `mark_price`; `"0"` when flat; null when a position is open
     /// and no bar of the symbol was ever cached (never a made-up zero).
     #[schema(value_type = Option<String>)]
@@ -110,6 +113,7 @@ fn summary_of(
             trade_date_start: day_start,
             realized: row.map_or(Decimal::ZERO, |r| r.realized_today),
             trades_closed: row.map_or(0, |r| r.trades_closed_today),
+            position_quantity: quantity,
             unrealized,
             mark_price,
             marked_at: row.and_then(|r| r.mark_at).filter(|_| mark_price.is_some()),

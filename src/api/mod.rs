@@ -2,6 +2,7 @@
 
 pub mod ai_ops;
 pub mod ai_ops_series;
+pub mod attention;
 pub mod audit;
 pub mod auth;
 pub mod autonomy;
@@ -14,6 +15,7 @@ pub mod envelope;
 pub mod errors;
 pub mod events;
 pub mod explain;
+pub mod fleet;
 pub mod head_refusal;
 pub mod health;
 pub mod hygiene;
@@ -79,6 +81,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(ledger::router())
         .merge(autonomy::router())
         .merge(system_status::router())
+        .merge(attention::router())
+        .merge(fleet::router())
         .merge(kill_switch::router())
         .merge(events::router())
         .merge(ai_ops::router())

@@ -35,6 +35,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/2fa/verify"),
     ("POST", "/api/auth/register"),
+    // Whether the first admin exists yet (a boolean; the first-run screen needs it signed out).
+    ("GET", "/api/auth/first-run"),
     // Must answer when Postgres (and so every session check) is down (SPEC §5); it names
     // blockers and breaker scopes, never a secret, a value or a user.
     ("GET", "/api/system/status"),

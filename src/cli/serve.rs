@@ -110,7 +110,21 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         state.clock.clone(),
         state.config.auth.session_idle,
     );
-    println!("tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/)");
+    // One line (callers read the first line for the URL): with no user yet, the web app at
+    // this URL shows the first-run screen that creates the first admin.
+    let first_run = match store::users::count(&state.pool).await {
+        Ok(0) => format!(
+            "; no user exists yet: open http://{addr}/ to create the first admin (or run `tradeplane admin create`)"
+        ),
+        Ok(_) => String::new(),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not count users");
+            String::new()
+        }
+    };
+    println!(
+        "tradeplane listening on http://{addr} (API reference: http://{addr}/api/docs/){first_run}"
+    );
     tracing::info!(%addr, "listening");
     let limits = state.config.connections;
     let trusted = state.config.trusted_proxies.clone();

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod ai;
+pub mod attention;
 pub mod autonomy;
 pub mod backtest;
 pub mod backtest_metrics;

@@ -17,6 +17,7 @@
 
 pub mod ai;
 pub mod alerts;
+pub mod attention;
 pub mod autonomy;
 pub mod backtests;
 pub mod bar_history;

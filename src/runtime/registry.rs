@@ -177,14 +177,22 @@ pub struct BreakerView {
     pub scope: String,
     pub state: breaker::BreakerState,
     pub failures_in_window: usize,
+    /// When it opened (set while `OPEN`, null otherwise).
+    pub opened_at: Option<DateTime<Utc>>,
 }
 
 impl BreakerView {
     pub fn of(scope: String, reading: &BreakerReading) -> Self {
+        let state: breaker::BreakerState = reading.state().into();
         BreakerView {
             scope,
-            state: reading.state().into(),
+            state,
             failures_in_window: reading.failures_in_window(),
+            opened_at: reading
+                .snapshot
+                .opened_at_ms
+                .filter(|_| state == breaker::BreakerState::Open)
+                .and_then(|ms| DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)),
         }
     }
 }

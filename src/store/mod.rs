@@ -2,6 +2,7 @@
 
 pub mod ai_interactions;
 pub mod ai_usage;
+pub mod attention;
 pub mod audit_log;
 pub mod auth_throttle;
 pub mod autonomy_scores;

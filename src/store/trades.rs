@@ -114,3 +114,30 @@ pub async fn paper_results(
         last_closed_at: last,
     })
 }
+
+/// A round trip's close, for today's PnL sparklines: net = realized − commission.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClosedNet {
+    pub bot_id: Uuid,
+    pub closed_at: DateTime<Utc>,
+    pub net: Decimal,
+}
+
+/// Every round trip closed at or after `since` (all bots), oldest first, at most `limit`
+/// (the newest `limit` when there are more).
+pub async fn closed_since(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ClosedNet>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT bot_id, closed_at, net FROM ( \
+             SELECT bot_id, closed_at, id, coalesce(realized_pnl, 0) - commission AS net \
+             FROM trades WHERE closed_at >= $1 ORDER BY closed_at DESC, id DESC LIMIT $2 \
+         ) t ORDER BY closed_at, id",
+    )
+    .bind(since)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

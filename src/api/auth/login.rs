@@ -62,6 +62,30 @@ pub(super) async fn register(
     Ok(ApiOk::created(UserBody { user: user.view() }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FirstRunBody {
+    /// True while no user exists: the first admin is created through POST /api/auth/register
+    /// (refused once any user exists).
+    pub needs_first_admin: bool,
+}
+
+/// Whether this installation still needs its first admin (no user exists). Public: the web app
+/// asks it before sign-in to show the first-run screen instead of the login form.
+#[utoipa::path(
+    get,
+    path = "/api/auth/first-run",
+    tag = "auth",
+    responses(
+        (status = 200, body = Envelope<FirstRunBody>),
+        (status = 503, description = "`DATABASE_UNAVAILABLE`", body = ErrorEnvelope),
+    )
+)]
+pub(super) async fn first_run(State(state): State<AppState>) -> ApiResult<FirstRunBody> {
+    Ok(ApiOk::new(FirstRunBody {
+        needs_first_admin: users::count(&state.pool).await? == 0,
+    }))
+}
+
 fn closed_registration() -> ApiError {
     ApiError::new(ErrorCode::Forbidden)
         .message("Registration is closed: the first admin exists.")

@@ -47,6 +47,7 @@ pub use login::UserBody;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login::register))
+        .routes(routes!(login::first_run))
         .routes(routes!(login::login))
         .routes(routes!(login::verify_two_factor))
         .routes(routes!(login::logout))

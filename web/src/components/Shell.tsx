@@ -1,13 +1,14 @@
 import { useEffect, useState } from "react";
 import { Link, Outlet, useNavigate, useRouterState } from "@tanstack/react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Activity, Bot, Cpu, Gauge, LayoutDashboard, ListChecks, LogOut, Moon, Plug, Server, Settings, ShieldCheck, Sun } from "lucide-react";
+import { Activity, Bot, Cpu, Gauge, LayoutDashboard, ListChecks, LogOut, Menu, Moon, Plug, Server, Settings, ShieldCheck, Sun, X } from "lucide-react";
 import { api, unwrap } from "../api/client";
 import { isApiError } from "../api/errors";
 import { useMe } from "../queries/auth";
 import { useSystemStatus } from "../queries/status";
 import { KillSwitchControl, TradingSwitchControl } from "../features/controls/SystemSwitches";
 import { currentTheme, setTheme, type Theme } from "../lib/theme";
+import { cn } from "../lib/cn";
 import { Badge, systemStatusTone } from "./Badge";
 import { Button } from "./Button";
 import { DegradedBanner } from "./DegradedBanner";
@@ -84,6 +85,8 @@ export function Shell() {
   // Sticky: the gate stays until the user leaves it, so enrolling (which flips `me`) does not
   // take away the backup codes before they are saved.
   const [gated, setGated] = useState(false);
+  // Below 768 px the navigation is a drawer behind the header's Menu button.
+  const [navOpen, setNavOpen] = useState(false);
   const mustEnroll = me.data?.two_factor_enrollment_required === true;
   if (mustEnroll && !gated) setGated(true);
   useEffect(() => {
@@ -93,7 +96,17 @@ export function Shell() {
   if (gated || mustEnroll) return <EnrollmentGate onContinue={() => setGated(false)} />;
   return (
     <div className="flex min-h-screen">
-      <nav aria-label="Main" className="sticky top-0 flex h-screen w-52 shrink-0 flex-col gap-1 border-r border-line bg-surface p-3">
+      <nav
+        aria-label="Main"
+        id="main-nav"
+        className={cn(
+          "top-0 h-screen w-52 shrink-0 flex-col gap-1 overflow-y-auto border-r border-line bg-surface p-3 md:sticky md:flex",
+          navOpen ? "fixed inset-y-0 left-0 z-40 flex shadow-lg" : "hidden",
+        )}
+      >
+        <Button variant="ghost" size="sm" className="self-end md:hidden" aria-label="Close menu" onClick={() => setNavOpen(false)}>
+          <X size={14} />
+        </Button>
         <div className="mb-4 px-2 text-base font-semibold tracking-tight">
           tradeplane <span className="block text-xs font-normal text-muted">Control Plane Observatory</span>
         </div>
@@ -104,6 +117,7 @@ export function Shell() {
             activeOptions={{ exact: to === "/" }}
             className="flex items-center gap-2 rounded-md px-2 py-1.5 text-sm text-muted hover:bg-surface-2 hover:text-fg"
             activeProps={{ className: "bg-surface-2 text-fg font-medium", "aria-current": "page" }}
+            onClick={() => setNavOpen(false)}
           >
             <Icon size={15} aria-hidden /> {label}
           </Link>
@@ -112,6 +126,9 @@ export function Shell() {
       <div className="flex min-w-0 flex-1 flex-col">
         <header className="sticky top-0 z-30 border-b border-line bg-surface">
           <div className="flex flex-wrap items-center gap-3 px-4 py-2">
+            <Button variant="ghost" size="sm" className="md:hidden" aria-label="Menu" aria-expanded={navOpen} aria-controls="main-nav" onClick={() => setNavOpen((o) => !o)}>
+              <Menu size={14} />
+            </Button>
             <StatusPill />
             <KillSwitchControl />
             <TradingSwitchControl />
@@ -122,7 +139,7 @@ export function Shell() {
           </div>
           <DegradedBanner />
         </header>
-        <main className="mx-auto w-full max-w-[1400px] flex-1 p-4">
+        <main className="mx-auto w-full min-w-0 max-w-[1400px] flex-1 p-3 md:p-4">
           <Outlet />
         </main>
       </div>

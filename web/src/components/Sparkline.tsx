@@ -31,7 +31,7 @@ function withAlpha(color: string, alpha: number): string {
     .padStart(2, "0")}`;
 }
 
-export function Sparkline({ x, series, label, width = 160, height = 36 }: {
+export function Sparkline({ x, series, label, width = 160, height = 36, fromZero = true }: {
   /** Unix seconds, ascending, one per point. */
   x: readonly number[];
   series: readonly SparkSeries[];
@@ -39,6 +39,8 @@ export function Sparkline({ x, series, label, width = 160, height = 36 }: {
   label: string;
   width?: number;
   height?: number;
+  /** Counts start the y axis at zero; values that go negative (PnL) span their own range. */
+  fromZero?: boolean;
 }) {
   const ref = useRef<HTMLDivElement>(null);
 
@@ -62,7 +64,14 @@ export function Sparkline({ x, series, label, width = 160, height = 36 }: {
         scales: {
           x: { time: true },
           // From zero, so a flat line of small counts does not look like a spike.
-          y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+          y: {
+            range: (_u, min, max) => {
+              if (fromZero) return [0, Math.max(1, max)];
+              const lo = Math.min(0, min);
+              const hi = Math.max(0, max);
+              return hi - lo < 1 ? [lo - 0.5, hi + 0.5] : [lo, hi];
+            },
+          },
         },
         series: [
           {},
@@ -90,7 +99,7 @@ export function Sparkline({ x, series, label, width = 160, height = 36 }: {
       observer.disconnect();
       chart?.destroy();
     };
-  }, [x, series, width, height]);
+  }, [x, series, width, height, fromZero]);
 
   return <div ref={ref} role="img" aria-label={label} data-testid="sparkline" className="shrink-0" style={{ width, height }} />;
 }

@@ -64,3 +64,13 @@ export function safeNext(next: string | null | undefined, origin: string = windo
   if (url.pathname === "/login" || url.pathname.startsWith("/login/")) return "/";
   return `${url.pathname}${url.search}${url.hash}`;
 }
+
+/** GET /api/auth/first-run (public): whether no user exists yet. */
+export function firstRun(): Promise<{ needs_first_admin: boolean }> {
+  return unwrap(api.GET("/api/auth/first-run"));
+}
+
+/** POST /api/auth/register: creates the first admin (refused once any user exists). */
+export function registerFirstAdmin(email: string, password: string) {
+  return unwrap(api.POST("/api/auth/register", { body: { email, password } }));
+}

@@ -4,11 +4,12 @@
 // `next` when it is a path on this site.
 import { useState, type ReactNode } from "react";
 import { useNavigate, useSearch } from "@tanstack/react-router";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Clock, ShieldCheck } from "lucide-react";
 import { ApiError, isApiError } from "../../api/errors";
-import { codeRejection, login, safeNext, verifyTwoFactor } from "../../queries/login";
+import { codeRejection, firstRun, login, registerFirstAdmin, safeNext, verifyTwoFactor } from "../../queries/login";
 import { CodeStep, type CodeMode } from "./CodeStep";
+import { FirstRunStep } from "./FirstRunStep";
 import { LoginError, ThrottledNotice } from "./LoginError";
 import { PasswordStep } from "./PasswordStep";
 import { useRetryCountdown } from "./useRetryCountdown";
@@ -35,6 +36,9 @@ export function LoginPage() {
   const [error, setError] = useState<{ error: ApiError; headline?: string; detail?: string } | null>(null);
   const [notice, setNotice] = useState<Notice | null>(null);
   const throttle = useRetryCountdown();
+  // No user yet: this page creates the first admin instead of signing in.
+  const first = useQuery({ queryKey: ["/api/auth/first-run"], queryFn: firstRun, staleTime: 0 });
+  const firstRunNeeded = first.data?.needs_first_admin === true;
 
   const finish = () => {
     // Whatever was cached belonged to the previous session (or to none).
@@ -71,6 +75,24 @@ export function LoginPage() {
     },
   });
 
+  const createAdmin = useMutation({
+    mutationFn: async (v: { email: string; password: string }) => {
+      await registerFirstAdmin(v.email, v.password);
+      return login(v.email, v.password);
+    },
+    onMutate: () => setError(null),
+    onSuccess: () => {
+      client.removeQueries();
+      // Then 2FA enrollment (the shell's gate, when the role needs it), then Connections.
+      void navigate({ to: "/connections", search: { first_run: "1" }, replace: true });
+    },
+    onError: (e) => {
+      const err = fail(e);
+      // Someone else created the first admin meanwhile: back to signing in.
+      if (err.code === "FORBIDDEN") void first.refetch();
+    },
+  });
+
   const codeStep = useMutation({
     mutationFn: (v: { tempToken: string; value: string; mode: CodeMode }) =>
       verifyTwoFactor(v.tempToken, v.mode === "totp" ? { code: v.value } : { backupCode: v.value }),
@@ -104,7 +126,7 @@ export function LoginPage() {
     },
   });
 
-  const busy = passwordStep.isPending || codeStep.isPending;
+  const busy = passwordStep.isPending || codeStep.isPending || createAdmin.isPending;
   const throttled = error?.error.code === "RATE_LIMITED";
   const message: ReactNode = error ? (
     throttled ? (
@@ -123,12 +145,25 @@ export function LoginPage() {
           <p className="text-xs text-muted">Control Plane Observatory</p>
         </div>
         <section className="rounded-lg border border-line bg-surface p-6 shadow-sm">
+          {firstRunNeeded ? (
+            <>
+              <h1 className="mb-1 text-base font-semibold">Welcome: create the first admin</h1>
+              <p className="mb-5 text-sm text-muted">
+                No account exists yet. The account you create here is the first admin; next you set up two-factor
+                authentication, then connect market data (or the sandbox).
+              </p>
+              <FirstRunStep busy={busy} message={message} onSubmit={(em, password) => createAdmin.mutate({ email: em, password })} />
+            </>
+          ) : (
+            <>
           <h1 className="mb-1 flex items-center gap-2 text-base font-semibold">
             {step.kind === "code" && <ShieldCheck size={18} className="text-accent" aria-hidden />}
             {step.kind === "password" ? "Sign in" : "Two-factor authentication"}
           </h1>
           <p className="mb-5 text-sm text-muted">
-            {step.kind === "password" ? "Use the account an admin created for you." : "One more step to confirm it is you."}
+            {step.kind === "password"
+              ? "Sign in with your tradeplane account. Accounts after the first admin are created by an admin."
+              : "One more step to confirm it is you."}
           </p>
           {step.kind === "password" && search.expired === "1" && !notice && (
             <p role="status" className="mb-4 flex items-start gap-2 rounded-md border border-info/40 bg-info/10 p-3 text-sm">
@@ -170,6 +205,8 @@ export function LoginPage() {
                 setStep({ kind: "password" });
               }}
             />
+          )}
+            </>
           )}
         </section>
         {search.next && safeNext(search.next) !== "/" && (

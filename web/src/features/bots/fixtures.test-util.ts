@@ -40,6 +40,7 @@ export function summary(over: Partial<BotSummary> = {}, pnl: Partial<BotSummary[
       trade_date_start: "2026-11-25T23:00:00Z",
       realized: "125.50",
       trades_closed: 2,
+      position_quantity: 1,
       unrealized: "-25.00",
       mark_price: "6012.25",
       marked_at: "2026-11-26T12:59:00Z",

@@ -44,6 +44,27 @@ function Summary({ providers }: { providers: ProviderStatus[] }) {
   );
 }
 
+/** After the first admin is created (`?first_run=1`): what to connect first, and the sandbox. */
+function FirstRunHint() {
+  return (
+    <section className="rounded-lg border border-info/40 bg-info/10 p-4 text-sm" data-testid="first-run-hint" aria-label="First run">
+      <h2 className="mb-1 flex items-center gap-2 font-semibold">
+        <Info size={15} className="text-info" aria-hidden /> First run: connect market data
+      </h2>
+      <p>
+        Bots need a market-data provider (databento or polygon): set its key in the server&apos;s environment, restart
+        tradeplane, then press Verify on its card below. A broker (ironbeam or tradovate) is needed only for LIVE.
+      </p>
+      <p className="mt-2">
+        No vendor keys yet? Run the vendor simulator and point every provider at it:{" "}
+        <code className="break-all rounded bg-surface-2 px-1 font-mono text-xs">tradeplane sandbox</code>, then restart with{" "}
+        <code className="break-all rounded bg-surface-2 px-1 font-mono text-xs">set -a; . ./.env.sandbox; set +a; tradeplane serve</code>.
+        Sandbox providers are marked <span className="font-medium">sandbox</span> and are never used for LIVE.
+      </p>
+    </section>
+  );
+}
+
 export function ConnectionsPage() {
   useTitle("Connections");
   const status = useIntegrationsStatus();
@@ -73,6 +94,7 @@ export function ConnectionsPage() {
         <h1 className="text-xl font-semibold tracking-tight">Connections</h1>
         <PanelStatus query={status} />
       </div>
+      {search.first_run === "1" && <FirstRunHint />}
 
       {status.isPending && <p className="text-sm text-muted">Loading providers…</p>}
       {status.isError && !status.data && <QueryError error={status.error} />}

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
@@ -43,6 +43,15 @@ function card(name: string) {
 }
 
 describe("OverviewPage", () => {
+  // The queue and the fleet have their own tests (AttentionQueue.test.tsx); here they answer empty.
+  beforeEach(() => {
+    server.use(
+      http.get("*/api/attention", () => HttpResponse.json(ok({ as_of: new Date().toISOString(), items: [], counts: { sev1: 0, sev2: 0, sev3: 0 } }))),
+      http.get("*/api/fleet/pnl-today", () => HttpResponse.json(ok({ trade_date: "2026-11-26", trade_date_start: "2026-11-25T23:00:00Z", items: [], truncated: false }))),
+      http.get("*/api/bots", () => HttpResponse.json(ok({ items: [], next_cursor: null }))),
+    );
+  });
+
   it("shows status, autonomy, blockers (SEV-1 first), scheduler, tiers and integration counts", async () => {
     server.use(http.get("*/api/system/status", () => HttpResponse.json(ok(blocked))));
     renderWithApp(<OverviewPage />);

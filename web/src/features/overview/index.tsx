@@ -1,9 +1,12 @@
-// The Overview tab: is the system allowed to trade, what stands in the way, is the bar clock
+// The Overview tab: first "does anything need me?" (the needs-attention queue) and the fleet at
+// a glance; then is the system allowed to trade, what stands in the way, is the bar clock
 // ticking, how many bots sit in each autonomy tier, how many integrations are set up. Every
-// card reads the one system-status query and shows its own freshness.
+// card shows its own freshness.
 import { useQuery } from "@tanstack/react-query";
 import { systemStatusQuery } from "../../queries/status";
+import { AttentionQueue } from "./AttentionQueue";
 import { BlockersCard } from "./BlockersCard";
+import { FleetGrid } from "./FleetGrid";
 import { IntegrationsCard } from "./IntegrationsCard";
 import { SchedulerCard } from "./SchedulerCard";
 import { StatusCard } from "./StatusCard";
@@ -14,14 +17,16 @@ export function OverviewPage() {
   useTitle("Overview");
   const status = useQuery(systemStatusQuery);
   return (
-    <div className="flex flex-col gap-4">
+    <div className="flex min-w-0 flex-col gap-4">
       <h1 className="text-xl font-semibold tracking-tight">Overview</h1>
+      <AttentionQueue />
+      <FleetGrid />
       <StatusCard status={status} />
       <div className="grid grid-cols-1 gap-4 lg:grid-cols-3">
         <div className="lg:col-span-2">
           <BlockersCard status={status} />
         </div>
-        <div className="flex flex-col gap-4">
+        <div className="flex min-w-0 flex-col gap-4">
           <TiersCard status={status} />
           <IntegrationsCard status={status} />
         </div>

@@ -1,0 +1,75 @@
+// The fleet grid's rows: one per bot, by name, with today's PnL and whether it can be shown as
+// current (see lib/freshness), its sparkline points and its tier. Bots that need a human
+// (KILLED, ERROR, SUSPENDED) sort first, then by name.
+import { dec } from "../bots/format";
+import { pnlFreshness, timeframeSeconds, type Freshness } from "../../lib/freshness";
+import type { BotListItem } from "../../queries/bots";
+import type { PnlTodayBody } from "../../queries/attention";
+
+export interface FleetRow {
+  id: string;
+  name: string;
+  stage: string;
+  status: string;
+  /** Realized + unrealized today, USD; null when unknown (a position and no mark). */
+  pnl: number | null;
+  freshness: Freshness;
+  /** Unix seconds and cumulative realized USD after each close today (empty: none closed). */
+  spark: Spark;
+  /** Null until scored. */
+  tier: string | null;
+}
+
+const ATTENTION_RANK: Record<string, number> = { KILLED: 0, ERROR: 1, SUSPENDED: 2 };
+
+export interface Spark {
+  x: number[];
+  y: number[];
+}
+
+const NO_SPARK: Spark = { x: [], y: [] };
+
+/** Each bot's sparkline points (built once per answer, so charts redraw only on new data). */
+export function sparks(series: PnlTodayBody | undefined): Map<string, Spark> {
+  return new Map(
+    (series?.items ?? []).map((s) => [
+      s.bot_id,
+      { x: s.points.map((p) => Math.floor(Date.parse(p.at) / 1000)), y: s.points.map((p) => dec(p.cumulative) ?? 0) },
+    ]),
+  );
+}
+
+export function fleetRows(input: {
+  bots: readonly BotListItem[];
+  sparks: Map<string, Spark>;
+  fetchedAt: number;
+  fetchFailed: boolean;
+  now: number;
+}): FleetRow[] {
+  const rows = input.bots.map((b): FleetRow => {
+    const today = b.summary.today_pnl;
+    const realized = dec(today.realized) ?? 0;
+    const unrealized = dec(today.unrealized);
+    const quantity = today.position_quantity;
+    const pnl = quantity !== 0 && unrealized === null ? null : realized + (unrealized ?? 0);
+    return {
+      id: b.id,
+      name: b.name,
+      stage: b.stage,
+      status: b.status,
+      pnl,
+      freshness: pnlFreshness({
+        positionQuantity: quantity,
+        markedAt: today.marked_at,
+        timeframeSeconds: timeframeSeconds(b.timeframe),
+        maxDataAgeSeconds: b.risk_limits.max_data_age_seconds,
+        fetchedAt: input.fetchedAt,
+        fetchFailed: input.fetchFailed,
+        now: input.now,
+      }),
+      spark: input.sparks.get(b.id) ?? NO_SPARK,
+      tier: b.summary.autonomy?.tier ?? null,
+    };
+  });
+  return rows.sort((a, b) => (ATTENTION_RANK[a.status] ?? 9) - (ATTENTION_RANK[b.status] ?? 9) || a.name.localeCompare(b.name));
+}
