@@ -191,6 +191,28 @@ pub async fn set_status(
         .await
 }
 
+/// [`set_status`] under a bot lease: in one transaction, refused (SQLSTATE TPL01,
+/// `bot_leases::is_stale`) unless `fence` is the bot's current lease, so a node that lost the
+/// bot (paused or cut off past its lease while another node took it) cannot change its status.
+pub async fn set_status_fenced(
+    pool: &PgPool,
+    fence: &crate::store::bot_leases::Fence,
+    status: BotStatus,
+    now: DateTime<Utc>,
+) -> Result<Option<Bot>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    crate::store::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
+    let bot =
+        sqlx::query_as("UPDATE bots SET status = $2, updated_at = $3 WHERE id = $1 RETURNING *")
+            .bind(fence.bot_id)
+            .bind(status)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(bot)
+}
+
 /// Changes the stage only if it is still `from` (a concurrent promotion loses).
 pub async fn set_stage(
     pool: &PgPool,

@@ -476,6 +476,87 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
     assert_eq!(leader[0]["name"], "node-b", "{body}");
 }
 
+async fn event_codes(pool: &PgPool, bot: Uuid) -> Vec<String> {
+    sqlx::query_scalar("SELECT code FROM system_events WHERE bot_id = $1 ORDER BY created_at, id")
+        .bind(bot)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn status_of(pool: &PgPool, bot: Uuid) -> String {
+    sqlx::query_scalar("SELECT status FROM bots WHERE id = $1")
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The fault run's lost bot (one left STOPPED): a node claimed a bot, was paused or cut off
+/// past the lease while another node took it over and ran it, then its own takeover failed
+/// and wrote STOPPED over the bot the other node was running (whose next renewal then saw an
+/// operator's stop). A takeover's STOPPED is written under the lease it claimed, in one
+/// fenced transaction: refused once another node holds the bot, written (and the lease let go,
+/// SEV-2 `BOT_RESUME_REFUSED`) while this node still holds it.
+#[sqlx::test]
+async fn a_takeover_refused_after_another_node_took_the_bot_never_stops_it(pool: PgPool) {
+    // Long leases: this node's own rounds neither renew away nor release anything meanwhile.
+    let ttl = Duration::from_secs(30);
+    let moved = lab_bot(&pool, "RUNNING").await;
+    let kept = lab_bot(&pool, "RUNNING").await;
+    let app = spawn_app_with_runtime_config(pool.clone(), node_config("node-b", ttl)).await;
+    let rt = app.state.runtime.clone();
+    let node_b = rt.ownership().unwrap().clone();
+    // node-b claimed both (as a rescue round does) …
+    let b_moved = node_b.acquire(moved).await.unwrap();
+    let b_kept = node_b.acquire(kept).await.unwrap();
+    // … then, while it was paused, node-c took `moved` over with the next epoch and runs it.
+    register(&pool, "node-c").await;
+    sqlx::query(
+        "UPDATE bot_leases SET node = 'node-c', epoch = epoch + 1, acquired_at = now(), \
+         expires_at = now() + interval '30 seconds' WHERE bot_id = $1",
+    )
+    .bind(moved)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Safe start refuses every bot now (the global kill switch), so both takeovers fail.
+    tradeplane::store::settings::set_kill_switch(&pool, true, Some("test"), "test", now())
+        .await
+        .unwrap();
+    let lifecycle = Lifecycle::new(pool.clone(), rt.clone(), rt.integrations());
+    lifecycle.take_over(moved, Some("node-x")).await;
+    lifecycle.take_over(kept, Some("node-x")).await;
+
+    // Lost meanwhile: left as node-c runs it; node-b forgot it and wrote nothing.
+    assert_eq!(status_of(&pool, moved).await, "RUNNING");
+    assert!(!node_b.holds(moved));
+    assert!(!running(&rt, moved));
+    let held = leases(&pool).await;
+    assert!(
+        held.contains(&(moved, Some("node-c".to_owned()), b_moved.epoch + 1)),
+        "{held:?}"
+    );
+    assert!(
+        !event_codes(&pool, moved)
+            .await
+            .contains(&"BOT_RESUME_REFUSED".to_owned())
+    );
+    // Still held by node-b: the refusal stops the bot and lets its lease go.
+    assert_eq!(status_of(&pool, kept).await, "STOPPED");
+    assert!(!node_b.holds(kept));
+    assert!(held.contains(&(kept, None, b_kept.epoch)), "{held:?}");
+    let refused: (String, serde_json::Value) = sqlx::query_as(
+        "SELECT code, metadata FROM system_events WHERE bot_id = $1 AND code = 'BOT_RESUME_REFUSED'",
+    )
+    .bind(kept)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refused.1["code"], "KILL_SWITCH_ACTIVE", "{refused:?}");
+    assert_eq!(refused.1["node"], "node-b", "{refused:?}");
+}
+
 fn blocker<'a>(status: &'a serde_json::Value, code: &str) -> Option<&'a serde_json::Value> {
     status["blockers"]
         .as_array()

@@ -30,6 +30,7 @@ use crate::{
     error_code::ErrorCode,
     integrations::Integrations,
     store::{
+        bot_leases::{self, Fence},
         bots::{self, Bot},
         orders,
         settings::{self, KillSwitch},
@@ -138,6 +139,22 @@ impl Lifecycle {
         bots::set_status(&self.pool, id, status, self.clock().now()).await
     }
 
+    /// [`Lifecycle::write_status`] under this node's lease on the bot, when it holds one (a
+    /// process without ownership writes unfenced): the database refuses it (`STALE_LEASE`,
+    /// `bot_leases::is_stale`) once another node took the bot.
+    async fn write_status_fenced(
+        &self,
+        fence: Option<&Fence>,
+        id: Uuid,
+        status: BotStatus,
+    ) -> Result<Option<Bot>, sqlx::Error> {
+        let Some(fence) = fence else {
+            return self.write_status(id, status).await;
+        };
+        let _turn = self.runtime.status_turn().await;
+        bots::set_status_fenced(&self.pool, fence, status, self.clock().now()).await
+    }
+
     async fn set_status(&self, id: Uuid, status: BotStatus) -> Result<Bot, LifecycleError> {
         self.write_status(id, status)
             .await?
@@ -200,8 +217,18 @@ impl Lifecycle {
     }
 
     /// Safe start, then the runner (under this node's lease), then RUNNING. Shared by start,
-    /// restart, resume and takeover. A runner that does not start lets the lease go.
+    /// restart and resume. A runner that does not start lets the lease go.
     async fn safe_start(&self, bot: &Bot) -> Result<Bot, LifecycleError> {
+        self.safe_start_with(bot, true).await
+    }
+
+    /// [`Lifecycle::safe_start`]; a takeover keeps the lease when the runner does not start
+    /// (`release_on_failure` false), so it can write the refusal under it first.
+    async fn safe_start_with(
+        &self,
+        bot: &Bot,
+        release_on_failure: bool,
+    ) -> Result<Bot, LifecycleError> {
         Self::refuse_killed(bot)?;
         self.require_safe_start(bot).await?;
         if let Err(e) = self
@@ -215,10 +242,12 @@ impl Lifecycle {
             )
             .await
         {
-            if !matches!(
-                e,
-                RuntimeError::AlreadyRunning(_) | RuntimeError::OwnedElsewhere { .. }
-            ) {
+            if release_on_failure
+                && !matches!(
+                    e,
+                    RuntimeError::AlreadyRunning(_) | RuntimeError::OwnedElsewhere { .. }
+                )
+            {
                 self.release(bot.id).await;
             }
             return Err(LifecycleError::of_runtime(e, bot));
@@ -523,8 +552,22 @@ impl Lifecycle {
                 Err(LifecycleError::Database(e)) => return Err(e),
                 Err(_) => {}
             }
-            let Some(bot) = self.write_status(id, BotStatus::Stopped).await? else {
-                continue;
+            // Under the lease just taken: a node paused here past it writes nothing.
+            let fence = self.runtime.ownership().and_then(|o| o.held_fence(id));
+            let bot = match self
+                .write_status_fenced(fence.as_ref(), id, BotStatus::Stopped)
+                .await
+            {
+                Ok(Some(bot)) => bot,
+                Ok(None) => continue,
+                Err(e) if bot_leases::is_stale(&e) => {
+                    if let (Some(o), Some(f)) = (self.runtime.ownership(), &fence) {
+                        o.lost(id, f.epoch);
+                    }
+                    report.owned_elsewhere.push(id);
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             let stage = bot.stage;
             let event = match self.safe_start(&bot).await {
@@ -563,10 +606,24 @@ impl Lifecycle {
     }
 
     /// Takes over a bot whose lease this node just claimed (its node died, stopped or let it
-    /// go): through safe start like a resume. Refused → STOPPED, lease let go, SEV-2
-    /// `BOT_RESUME_REFUSED`; else INFO `BOT_TAKEN_OVER` naming the previous node.
+    /// go): through safe start like a resume; INFO `BOT_TAKEN_OVER` naming the previous node.
+    ///
+    /// A refusal (a safe-start gate, a KILLED latch, an open breaker) writes STOPPED under the
+    /// lease this node claimed, in one fenced transaction, then lets the lease go (SEV-2
+    /// `BOT_RESUME_REFUSED`): a node that lost the bot meanwhile (paused or cut off past the
+    /// lease while another node took it over) writes nothing. A failure that says nothing
+    /// about the bot (the database, the lease gone, a runner still here, the runtime shutting
+    /// down) never stops it: the runner (if any) is stopped and the lease let go, so a node
+    /// (maybe this one, next round) takes it over again.
     pub async fn take_over(&self, id: Uuid, from: Option<&str>) {
-        let node = self.runtime.ownership().map(|o| o.name().to_owned());
+        let ownership = self.runtime.ownership();
+        let node = ownership.map(|o| o.name().to_owned());
+        // The lease claimed for this takeover: every status it writes is fenced by it.
+        let fence = ownership.and_then(|o| o.held_fence(id));
+        if ownership.is_some() && fence.is_none() {
+            tracing::info!(bot = %id, "takeover: the lease is no longer held here; nothing to do");
+            return;
+        }
         let bot = match bots::get(&self.pool, id).await {
             Ok(Some(bot)) => bot,
             Ok(None) => return self.release(id).await,
@@ -576,43 +633,79 @@ impl Lifecycle {
             }
         };
         let stage = bot.stage;
-        let event = match self.safe_start(&bot).await {
-            Ok(_) => NewSystemEvent::new(
-                Severity::Info,
-                "BOT_TAKEN_OVER",
-                format!(
-                    "bot {id} ({stage}) taken over by node {} from {}",
-                    node.as_deref().unwrap_or("?"),
-                    from.unwrap_or("a released lease")
-                ),
-            )
-            .metadata(json!({ "stage": stage, "node": node, "from_node": from })),
-            // This process is shutting down (its tree is gone): the bot is not refused, only
-            // not runnable here; let the lease go for another node, the status stays.
-            Err(err) if err.code() == ErrorCode::RuntimeUnavailable => {
-                tracing::info!(bot = %id, "takeover while shutting down: letting the lease go");
-                return self.release(id).await;
-            }
-            Err(err) => {
-                let code = err.code();
-                if let Err(e) = self.write_status(id, BotStatus::Stopped).await {
-                    tracing::warn!(error = %e, bot = %id, "takeover refused; could not write STOPPED");
-                }
-                self.release(id).await;
-                NewSystemEvent::new(
-                    Severity::Sev2,
-                    "BOT_RESUME_REFUSED",
+        // A runner of this bot still here (stopping after an earlier loss): not a refusal.
+        let busy = self.runtime.runner(id).is_some_and(|r| r.status.is_live());
+        let outcome = if busy {
+            Err(None)
+        } else {
+            self.safe_start_with(&bot, false).await.map_err(Some)
+        };
+        let err = match outcome {
+            Ok(_) => {
+                let event = NewSystemEvent::new(
+                    Severity::Info,
+                    "BOT_TAKEN_OVER",
                     format!(
-                        "bot {id} ({stage}) could not be taken over by node {}: {code}",
-                        node.as_deref().unwrap_or("?")
+                        "bot {id} ({stage}) taken over by node {} from {}",
+                        node.as_deref().unwrap_or("?"),
+                        from.unwrap_or("a released lease")
                     ),
                 )
-                .metadata(json!({
-                    "stage": stage, "code": code, "message": err.message(),
-                    "suggested_fix": err.suggested_fix(), "node": node, "from_node": from,
-                }))
+                .metadata(json!({ "stage": stage, "node": node, "from_node": from }));
+                return self.event(event.bot(id)).await;
+            }
+            Err(Some(err)) if !Self::retryable(&err) => err,
+            Err(err) => {
+                let code = err.as_ref().map(LifecycleError::code);
+                tracing::info!(bot = %id, code = ?code, "takeover not done; letting the lease go for a retry");
+                if !busy {
+                    self.runtime.release_runner(id);
+                }
+                return self.release(id).await;
             }
         };
+        let code = err.code();
+        match self
+            .write_status_fenced(fence.as_ref(), id, BotStatus::Stopped)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if bot_leases::is_stale(&e) => {
+                tracing::warn!(bot = %id, code = %code, "takeover refused, but another node holds the bot now: not stopped");
+                if let (Some(o), Some(f)) = (ownership, &fence) {
+                    o.lost(id, f.epoch);
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, bot = %id, code = %code, "takeover refused; could not write STOPPED, letting the lease go");
+                return self.release(id).await;
+            }
+        }
+        self.release(id).await;
+        let event = NewSystemEvent::new(
+            Severity::Sev2,
+            "BOT_RESUME_REFUSED",
+            format!(
+                "bot {id} ({stage}) could not be taken over by node {}: {code}",
+                node.as_deref().unwrap_or("?")
+            ),
+        )
+        .metadata(json!({
+            "stage": stage, "code": code, "message": err.message(),
+            "suggested_fix": err.suggested_fix(), "node": node, "from_node": from,
+        }));
         self.event(event.bot(id)).await;
+    }
+
+    /// Whether a takeover failed for a reason that says nothing about the bot: the database
+    /// (or the lease) went away, or this process is shutting down.
+    fn retryable(err: &LifecycleError) -> bool {
+        matches!(
+            err,
+            LifecycleError::Database(_)
+                | LifecycleError::OwnedElsewhere { .. }
+                | LifecycleError::RuntimeUnavailable
+        )
     }
 }

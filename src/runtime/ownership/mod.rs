@@ -407,6 +407,14 @@ impl Ownership {
         }
     }
 
+    /// The fence of the bot's lease as this node holds it, trusted or not: what a lifecycle
+    /// write for a bot this node claimed carries (the database refuses it once another node
+    /// took the bot). `None`: not held here.
+    pub fn held_fence(&self, bot_id: Uuid) -> Option<Fence> {
+        let epoch = self.held().get(&bot_id)?.epoch;
+        Some(self.fence_of(bot_id, epoch))
+    }
+
     /// Whether this node holds the bot's lease now.
     pub fn holds(&self, bot_id: Uuid) -> bool {
         self.held().contains_key(&bot_id)
