@@ -232,6 +232,17 @@ pub struct ConfigArgs {
     )]
     pub feed_failback_after: chrono::Duration,
 
+    /// How long a bar read waits for the primary market-data provider before the secondary
+    /// serves that boundary (a hanging vendor), e.g. `5s` (the default).
+    #[arg(
+        long,
+        env = "TRADEPLANE_FEED_PRIMARY_DEADLINE",
+        default_value = "5s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub feed_primary_deadline: chrono::Duration,
+
     /// Seconds a client may take to send a request's headers once it has started one; then
     /// the connection is closed (slow-loris defence).
     #[arg(long, env = "TRADEPLANE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
@@ -409,6 +420,8 @@ pub struct Config {
     pub node: NodeConfig,
     /// Hysteresis of the bar feed's return to the primary provider (`runtime::feed`).
     pub feed_failback_after: chrono::Duration,
+    /// How long a read waits for the primary provider before the secondary serves (`runtime::feed`).
+    pub feed_primary_deadline: std::time::Duration,
     /// Most child backtests one sweep may create.
     pub sweep_max_backtests: u64,
     /// What PAPER → SHADOW asks of a bot's paper results.
@@ -531,6 +544,11 @@ impl Config {
                 lease_ttl: std::time::Duration::from_secs(args.lease_ttl_seconds),
             },
             feed_failback_after: args.feed_failback_after,
+            feed_primary_deadline: args
+                .feed_primary_deadline
+                .to_std()
+                .unwrap_or_default()
+                .max(std::time::Duration::from_millis(100)),
             trading_off_cancels: args.trading_off_cancels,
             sweep_max_backtests: args.sweep_max_backtests,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
@@ -569,6 +587,7 @@ impl Default for Config {
             paper: SimParams::default(),
             node: NodeConfig::default(),
             feed_failback_after: chrono::Duration::minutes(5),
+            feed_primary_deadline: std::time::Duration::from_secs(5),
             trading_off_cancels: true,
             sweep_max_backtests: 1000,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),

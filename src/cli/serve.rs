@@ -51,6 +51,7 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         trading_off_cancels: config.trading_off_cancels,
         feed: FeedConfig {
             failback_after: config.feed_failback_after,
+            primary_deadline: config.feed_primary_deadline,
         },
         clock: clock.clone(),
         lab: crate::runtime::sweeps::LabConfig {

@@ -58,12 +58,18 @@ struct Window {
 pub struct FeedConfig {
     /// How long the primary must be healthy before a series returns to it (hysteresis).
     pub failback_after: chrono::Duration,
+    /// How long a read waits for the primary when a secondary exists: a primary that has not
+    /// answered by then counts as failed for this boundary and the secondary serves it (a
+    /// hanging vendor costs this long, not its whole call time box). Its call still completes
+    /// in its provider actor and is recorded there.
+    pub primary_deadline: std::time::Duration,
 }
 
 impl Default for FeedConfig {
     fn default() -> Self {
         FeedConfig {
             failback_after: chrono::Duration::minutes(5),
+            primary_deadline: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -142,7 +148,7 @@ impl BarFeed {
         };
         match on {
             Source::Primary => {
-                let read = self.read_window(rt, primary, r).await;
+                let read = self.read_primary(rt, primary, r).await;
                 let choice = self.judge(rt, calendar, r, primary, secondary, &read);
                 if choice.source == Source::Primary {
                     return read;
@@ -152,7 +158,7 @@ impl BarFeed {
             Source::Secondary if probe => {
                 let (second, first) = tokio::join!(
                     self.read_window(rt, secondary, r),
-                    self.read_window(rt, primary, r)
+                    self.read_primary(rt, primary, r)
                 );
                 let choice = self.judge(rt, calendar, r, primary, secondary, &first);
                 match (choice.source, first) {
@@ -165,6 +171,21 @@ impl BarFeed {
             }
             Source::Secondary => self.read_window(rt, secondary, r).await,
         }
+    }
+
+    /// The primary's read, given up after [`FeedConfig::primary_deadline`].
+    async fn read_primary(
+        &self,
+        rt: &RuntimeHandle,
+        primary: &'static str,
+        r: &FeedRequest,
+    ) -> Result<BarRead, ProviderCallError> {
+        tokio::time::timeout(
+            self.config.primary_deadline,
+            self.read_window(rt, primary, r),
+        )
+        .await
+        .unwrap_or_else(|_| Err(ProviderCallError::Timeout(primary.to_owned())))
     }
 
     /// Feeds the primary's read to the series' rule; records a switch as a system event.

@@ -70,9 +70,7 @@ pub(super) async fn route(
         .or_else(|| req["model"].as_str().map(str::to_owned))
         .unwrap_or_default();
     if let Some(fault) = state.take_fault(vendor) {
-        if fault == Fault::Timeout {
-            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-        }
+        super::stall(fault).await;
         return Some(fault_reply(vendor, fault));
     }
     let prompt = prompt_text(vendor, &req);

@@ -52,7 +52,7 @@ pub enum Fault {
     /// Massive 403 `NOT_AUTHORIZED` (a plan without the data); Databento 403; an LLM's
     /// bad-key answer.
     NotAuthorized,
-    /// LLMs: no answer for a minute, then a 5xx (market data: an outage at once).
+    /// No answer for a minute, then the vendor's 5xx (a hanging vendor).
     Timeout,
     /// LLMs: the vendor's content-refusal shape (market data: an outage).
     Refusal,
@@ -194,6 +194,7 @@ async fn dispatch(
                 );
             }
             if let Some(fault) = state.take_fault("databento") {
+                stall(fault).await;
                 return databento_fault(fault);
             }
             databento_range(&body)
@@ -229,6 +230,7 @@ async fn dispatch(
                 );
             }
             if let Some(fault) = state.take_fault("polygon") {
+                stall(fault).await;
                 return massive_fault(fault);
             }
             // A stocks call for a futures ticker: Massive has no such stock (`ES` would even be
@@ -249,6 +251,7 @@ async fn dispatch(
                 );
             }
             if let Some(fault) = state.take_fault("polygon") {
+                stall(fault).await;
                 return massive_fault(fault);
             }
             massive_futures_aggs(&headers, ticker, &query)
@@ -486,6 +489,14 @@ fn databento_error(status: StatusCode, case: &str, message: &str, payload: Value
         json!({"detail": {"case": case, "message": message, "status_code": status.as_u16(),
             "docs": "https://databento.com/docs/api-reference-historical", "payload": payload}}),
     )
+}
+
+/// A `timeout` fault hangs for a minute before its answer, as a vendor that stopped
+/// answering does (callers time out first).
+pub(crate) async fn stall(fault: Fault) {
+    if fault == Fault::Timeout {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
 }
 
 fn databento_fault(fault: Fault) -> Response {

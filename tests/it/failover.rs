@@ -74,6 +74,7 @@ async fn a_primary_outage_fails_over_within_the_bar_and_fails_back_after_the_hys
     let mut runtime = config(&env);
     runtime.feed = FeedConfig {
         failback_after: chrono::Duration::minutes(2),
+        ..FeedConfig::default()
     };
     // Databento's client retries a 503 twice (about a second in all): the harness's 400 ms
     // heartbeat timeout would call that runner stuck; production allows 10 s.
@@ -150,6 +151,7 @@ async fn an_open_primary_breaker_keeps_the_series_on_the_secondary_and_refuses_i
     let mut runtime = config(&env);
     runtime.feed = FeedConfig {
         failback_after: chrono::Duration::zero(),
+        ..FeedConfig::default()
     };
     runtime.runner.heartbeat_timeout = Duration::from_secs(10);
     let app = spawn_app_with_runtime_config(pool.clone(), runtime)
@@ -206,4 +208,50 @@ async fn an_open_primary_breaker_keeps_the_series_on_the_secondary_and_refuses_i
     let failover = events(&pool, "DATA_FAILOVER", 1).await;
     assert_eq!(failover.len(), 1, "one switch, however many failed probes");
     assert_eq!(failover[0].2["reason"]["code"], "PRIMARY_FAILED");
+}
+
+/// A vendor that stops answering (the sandbox holds the request for a minute): the boundary
+/// is evaluated on the secondary once the primary's deadline has passed, not after the
+/// call's whole time box.
+#[sqlx::test]
+async fn a_hanging_primary_fails_over_after_its_deadline_not_its_time_box(pool: PgPool) {
+    let env = start_sandbox().await;
+    let mut runtime = config(&env);
+    let deadline = Duration::from_secs(1);
+    runtime.feed = FeedConfig {
+        failback_after: chrono::Duration::minutes(2),
+        primary_deadline: deadline,
+    };
+    runtime.runner.heartbeat_timeout = Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = started_bot(&app, "failover-hang").await;
+    let at = |m: i64| -> DateTime<Utc> { session_start() + chrono::Duration::minutes(m) };
+    tick(&rt, &pool, bot, at(1)).await;
+    assert_eq!(source(&newest_trace(&pool, bot).await.0).0, "databento");
+
+    sandbox_fault(
+        &env["POLYGON_BASE_URL"],
+        "databento",
+        json!("timeout"),
+        None,
+    )
+    .await;
+    let started = Instant::now();
+    tick(&rt, &pool, bot, at(2)).await;
+    let took = started.elapsed();
+    let (v, trace) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v), ("polygon", false), "{v}");
+    assert!(
+        took >= deadline && took < deadline + Duration::from_secs(5),
+        "evaluated after {took:?} (deadline {deadline:?}, the sandbox hangs 60 s)"
+    );
+    let failover = events(&pool, "DATA_FAILOVER", 1).await;
+    let (_, event_trace, meta) = &failover[0];
+    assert_eq!(event_trace, &trace);
+    assert_eq!(meta["reason"]["code"], "PRIMARY_FAILED", "{meta}");
+    assert_eq!(meta["error_code"], "TIMEOUT", "{meta}");
 }
