@@ -105,7 +105,7 @@ test("a PAPER bot killed while it holds a position is a SEV-1 item with its fix 
   await expect(item).toHaveAttribute("data-code", "KILLED_WITH_EXPOSURE", { timeout: 30_000 });
   await expect(item).toContainText("SEV-1");
   await expect(item.getByTestId("attention-subject")).toHaveText(BOT);
-  await expect(item).toContainText(`${BOT} is KILLED and still holds 1 contract(s)`);
+  await expect(item).toContainText(`${BOT} is KILLED (e2e: induced kill with a position) and still holds 1 contract(s)`);
   await expect(item).toContainText("Fix: Kill it again with flatten");
   await expect(page.getByTestId("attention-empty")).toHaveCount(0);
   await expect(page.getByTestId("fleet-row").filter({ hasText: BOT })).toContainText("KILLED");
