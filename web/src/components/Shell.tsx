@@ -96,6 +96,7 @@ export function Shell() {
   if (gated || mustEnroll) return <EnrollmentGate onContinue={() => setGated(false)} />;
   return (
     <div className="flex min-h-screen">
+      {navOpen && <div aria-hidden className="fixed inset-0 z-30 bg-black/30 md:hidden" onClick={() => setNavOpen(false)} />}
       <nav
         aria-label="Main"
         id="main-nav"
