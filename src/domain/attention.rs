@@ -79,6 +79,8 @@ pub struct KilledFact {
     pub working_orders: i64,
     /// Who acknowledged the exposure, if anyone.
     pub acknowledged_by: Option<String>,
+    /// Why it was killed (the trigger or the operator's reason), when known.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,12 +200,16 @@ fn exposure(contracts: i64, orders: i64) -> String {
 
 fn killed(f: KilledFact) -> AttentionItem {
     let held = f.contracts_held != 0 || f.working_orders != 0;
+    let why = f
+        .reason
+        .as_deref()
+        .map_or_else(String::new, |r| format!(" ({r})"));
     let (code, severity, message) = match (held, &f.acknowledged_by) {
         (true, None) => (
             ErrorCode::KilledWithExposure,
             Severity::Sev1,
             format!(
-                "{} is KILLED and still holds {}: nobody manages that exposure.",
+                "{} is KILLED{why} and still holds {}: nobody manages that exposure.",
                 f.bot.name,
                 exposure(f.contracts_held, f.working_orders)
             ),
@@ -212,7 +218,7 @@ fn killed(f: KilledFact) -> AttentionItem {
             ErrorCode::KilledWithExposure,
             Severity::Sev2,
             format!(
-                "{} is KILLED and still holds {}; {by} acknowledged it.",
+                "{} is KILLED{why} and still holds {}; {by} acknowledged it.",
                 f.bot.name,
                 exposure(f.contracts_held, f.working_orders)
             ),
@@ -221,7 +227,7 @@ fn killed(f: KilledFact) -> AttentionItem {
             ErrorCode::BotKilled,
             Severity::Sev2,
             format!(
-                "{} is KILLED and flat; it trades again only after a human re-arm.",
+                "{} is KILLED{why} and flat; it trades again only after a human re-arm.",
                 f.bot.name
             ),
         ),
@@ -485,6 +491,7 @@ mod tests {
             contracts_held: contracts,
             working_orders: orders,
             acknowledged_by: ack.map(str::to_owned),
+            reason: None,
         })
     }
 
@@ -533,6 +540,25 @@ mod tests {
         assert_eq!(
             (q[0].code, q[0].severity),
             (ErrorCode::BotKilled, Severity::Sev2)
+        );
+    }
+
+    #[test]
+    fn a_killed_item_says_why() {
+        let q = queue(
+            vec![Fact::Killed(KilledFact {
+                bot: bot("alpha"),
+                since: t(0),
+                contracts_held: 1,
+                working_orders: 0,
+                acknowledged_by: None,
+                reason: Some("daily loss 1650.00 USD breached the 1500.00 USD limit".into()),
+            })],
+            t(1),
+        );
+        assert_eq!(
+            q[0].message,
+            "alpha is KILLED (daily loss 1650.00 USD breached the 1500.00 USD limit) and still holds 1 contract(s) and 0 working order(s): nobody manages that exposure."
         );
     }
 

@@ -48,6 +48,11 @@ pub async fn attention(
         };
         facts.push(match bot.status.as_str() {
             "KILLED" => Fact::Killed(KilledFact {
+                // This node's latch first (current), else the persisted one.
+                reason: rt
+                    .runner(bot.id)
+                    .and_then(|r| r.kill_reason)
+                    .or(bot.last_error),
                 bot: r#ref,
                 since: bot.since,
                 contracts_held: bot.contracts_held,

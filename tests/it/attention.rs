@@ -110,7 +110,9 @@ async fn empty_when_healthy_and_a_killed_bot_with_exposure_is_sev1_first(pool: P
         item["message"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{name} is KILLED and still holds 1 contract(s)")),
+            .starts_with(&format!(
+                "{name} is KILLED (daily loss 1650.00 USD breached the 1500.00 USD limit) and still holds 1 contract(s)"
+            )),
         "{item}"
     );
     let fix = item["fix"].as_str().unwrap();

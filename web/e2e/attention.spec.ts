@@ -3,7 +3,8 @@
 // creates the first admin and leads to 2FA enrollment. With data and a broker verified the
 // Overview says "Nothing needs you"; a PAPER bot killed while it holds a position puts a SEV-1
 // item at the top of the queue, naming the bot, with its fix and a link to it; the fleet grid
-// names the bot; at 390 px the Overview has no horizontal scroll. Screenshots of each step.
+// names the bot; a market-data outage adds the provider's open breaker and the SEV-1 data outage;
+// at 390 px the Overview has no horizontal scroll. Screenshots of each step.
 //
 // One story on one stack, in order (serial), on the stack's clock: a Wednesday morning in Chicago.
 import fs from "node:fs";
@@ -105,7 +106,7 @@ test("a PAPER bot killed while it holds a position is a SEV-1 item with its fix 
   await expect(item).toHaveAttribute("data-code", "KILLED_WITH_EXPOSURE", { timeout: 30_000 });
   await expect(item).toContainText("SEV-1");
   await expect(item.getByTestId("attention-subject")).toHaveText(BOT);
-  await expect(item).toContainText(`${BOT} is KILLED and still holds 1 contract(s)`);
+  await expect(item).toContainText(`${BOT} is KILLED (e2e: induced kill with a position) and still holds 1 contract(s)`);
   await expect(item).toContainText("Fix: Kill it again with flatten");
   await expect(page.getByTestId("attention-empty")).toHaveCount(0);
   await expect(page.getByTestId("fleet-row").filter({ hasText: BOT })).toContainText("KILLED");
@@ -116,6 +117,47 @@ test("a PAPER bot killed while it holds a position is a SEV-1 item with its fix 
   await expect(page.getByRole("heading", { level: 1, name: BOT })).toBeVisible();
 });
 
+/** Sets (or with null clears) a fault on the sandbox's market-data endpoints. */
+async function sandboxFault(vendor: string, fault: string | null): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${stack.sandbox!.httpPort}/_sandbox/faults`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ vendor, fault }),
+  });
+  expect(res.status).toBe(200);
+}
+
+test("a market-data outage: the provider's open breaker and the data outage join the queue", async () => {
+  // A second bot reads databento every second, as a running fleet would.
+  const feed = await api.post("/api/bots", {
+    name: "outage-feed-1s",
+    symbol: "ES",
+    timeframe: "1s",
+    stage: "PAPER",
+    strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
+  });
+  const feedId = (feed.bot as Json).id as string;
+  await api.post(`/api/bots/${feedId}/start`);
+  await expect.poll(async () => ((await api.get(`/api/bots/${feedId}`)).bot as Json).status, { timeout: 30_000 }).toBe("RUNNING");
+  await page.goto("/");
+  await sandboxFault("databento", "outage");
+  const open = queue()
+    .getByTestId("attention-item")
+    .filter({ has: page.getByTestId("attention-subject").getByText("databento", { exact: true }) });
+  await expect(open).toHaveAttribute("data-code", "CIRCUIT_BREAKER_OPEN", { timeout: 30_000 });
+  await expect(open).toContainText("The circuit breaker of provider databento is OPEN");
+  await expect(open.getByTestId("attention-link")).toHaveText("Open Connections");
+  const outage = queue().locator('[data-code="DATA_UNAVAILABLE"]').filter({ hasText: "Every connected market-data provider is failing" });
+  await expect(outage).toContainText("SEV-1");
+  await expect(outage).toContainText("databento: breaker OPEN");
+  // SEV-1 items come before every other.
+  const severities = await queue().getByTestId("attention-item").locator("span", { hasText: /^SEV-\d$/ }).allTextContents();
+  expect(severities).toEqual([...severities].sort());
+  expect(severities.filter((s) => s === "SEV-1").length).toBeGreaterThanOrEqual(2);
+  await shot(page, "attention-06-data-outage");
+  await sandboxFault("databento", null);
+});
+
 test("at 390 px the Overview has no horizontal scroll and the queue is on screen", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto("/");
@@ -124,9 +166,9 @@ test("at 390 px the Overview has no horizontal scroll and the queue is on screen
   await expect(page.getByTestId("fleet-card").filter({ hasText: BOT })).toBeVisible();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow).toBeLessThanOrEqual(0);
-  await shot(page, "attention-06-mobile-390");
+  await shot(page, "attention-07-mobile-390");
   // The navigation is one tap away.
   await page.getByRole("button", { name: "Menu" }).click();
   await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Connections", exact: true })).toBeVisible();
-  await shot(page, "attention-07-mobile-menu", { fullPage: false });
+  await shot(page, "attention-08-mobile-menu", { fullPage: false });
 });

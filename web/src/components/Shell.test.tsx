@@ -52,6 +52,28 @@ describe("Shell", () => {
     expect(screen.queryByTestId("enrollment-gate")).toBeNull();
   });
 
+  it("below 768 px the navigation is a drawer: Menu opens it, a link or the close button shuts it", async () => {
+    server.use(me(true, false));
+    const u = userEvent.setup();
+    renderWithApp(<Shell />);
+    const nav = await screen.findByRole("navigation", { name: "Main" });
+    const menu = screen.getByRole("button", { name: "Menu" });
+    // Hidden below md (the md: classes show it from 768 px), and the Menu button only below md.
+    expect(nav).toHaveClass("hidden", "md:flex");
+    expect(menu).toHaveClass("md:hidden");
+    expect(menu).toHaveAttribute("aria-expanded", "false");
+    await u.click(menu);
+    expect(menu).toHaveAttribute("aria-expanded", "true");
+    expect(nav).toHaveClass("fixed");
+    expect(nav).not.toHaveClass("hidden");
+    await u.click(screen.getByRole("link", { name: "Jobs" }));
+    expect(menu).toHaveAttribute("aria-expanded", "false");
+    expect(nav).toHaveClass("hidden");
+    await u.click(menu);
+    await u.click(screen.getByRole("button", { name: "Close menu" }));
+    expect(nav).toHaveClass("hidden");
+  });
+
   it("shows the app to an enrolled operator", async () => {
     server.use(me(true, false));
     renderWithApp(<Shell />);

@@ -96,12 +96,13 @@ export function Shell() {
   if (gated || mustEnroll) return <EnrollmentGate onContinue={() => setGated(false)} />;
   return (
     <div className="flex min-h-screen">
+      {navOpen && <div aria-hidden className="fixed inset-0 z-40 bg-black/30 md:hidden" onClick={() => setNavOpen(false)} />}
       <nav
         aria-label="Main"
         id="main-nav"
         className={cn(
           "top-0 h-screen w-52 shrink-0 flex-col gap-1 overflow-y-auto border-r border-line bg-surface p-3 md:sticky md:flex",
-          navOpen ? "fixed inset-y-0 left-0 z-40 flex shadow-lg" : "hidden",
+          navOpen ? "fixed inset-y-0 left-0 z-50 flex shadow-lg" : "hidden",
         )}
       >
         <Button variant="ghost" size="sm" className="self-end md:hidden" aria-label="Close menu" onClick={() => setNavOpen(false)}>

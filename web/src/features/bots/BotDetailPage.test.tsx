@@ -84,6 +84,14 @@ describe("BotDetail", () => {
     expect(screen.getByTestId("unrealized-pnl")).toHaveTextContent("+$112.50");
     expect(screen.getByText(/1m close from databento/)).toBeInTheDocument();
     expect(screen.getByTestId("today-pnl")).toHaveTextContent("+$100.50");
+    // The fixture's mark (bar of 2026-11-26 12:59 UTC) is far past the 1m bar + 125 s limit:
+    // both PnLs that rest on it are greyed with their age, never green.
+    for (const id of ["unrealized-pnl", "today-pnl"]) {
+      const stale = screen.getByTestId(id).querySelector('[data-stale="true"]');
+      expect(stale).not.toBeNull();
+      expect(stale).toHaveTextContent(/\(\d+ (d|h|min) old\)/);
+      expect(screen.getByTestId(id).querySelector(".text-ok")).toBeNull();
+    }
     expect(screen.getByRole("list", { name: "Working orders" })).toHaveTextContent("1 × MARKET");
 
     // Equity curve: one closed trade, net 100 − 4.50; attribution logo kept on.

@@ -27,6 +27,37 @@ function rows() {
 }
 
 describe("BotsPage", () => {
+  it("greys a PnL whose mark is older than the bot's freshness limit, with its age; a fresh one keeps its colour", async () => {
+    const fresh = summary({}, { marked_at: new Date(Date.now() - 20_000).toISOString() });
+    const stale = summary({}, { marked_at: new Date(Date.now() - 180_000).toISOString() });
+    server.use(
+      meHandler("operator"),
+      http.get("*/api/bots", () =>
+        HttpResponse.json(
+          ok({
+            items: [
+              item({ id: A, name: "alpha", timeframe: "1s" }, stale),
+              item({ id: B, name: "bravo", timeframe: "1m" }, fresh),
+            ],
+            next_cursor: null,
+          }),
+        ),
+      ),
+    );
+    renderWithApp(<BotsPage />, { path: "/bots" });
+    await screen.findByRole("link", { name: "alpha" });
+    const [r1, r2] = rows();
+    // 1 s bars, limit 125 s: a 3-minute-old mark is stale.
+    const old = within(r1!).getByTestId("bot-pnl");
+    expect(old).toHaveAttribute("data-stale", "true");
+    expect(old).toHaveTextContent("+$100.50");
+    expect(old).toHaveTextContent("3 min old");
+    expect(old.querySelector(".text-ok")).toBeNull();
+    const now = within(r2!).getByTestId("bot-pnl");
+    expect(now).toHaveAttribute("data-stale", "false");
+    expect(now.querySelector(".text-ok")).not.toBeNull();
+  });
+
   it("lists bots with explicit status, stage, autonomy, today's PnL, last evaluation and breakers", async () => {
     server.use(
       meHandler("operator"),

@@ -19,6 +19,7 @@ import { dec, pnlClass, usd } from "./format";
 import { NewBotForm } from "./NewBotForm";
 import { useSearchParams } from "./search";
 import { useTitle } from "../../lib/title";
+import { formatAge, pnlFreshness, timeframeSeconds } from "../../lib/freshness";
 
 /** Today's PnL = realized (net, closed today) + unrealized (open position at the mark). */
 export function todayPnl(summary: BotSummary): { total: number | null; realized: number | null; why: string | null } {
@@ -105,13 +106,34 @@ function FilterSelect({ label, value, options, onChange }: {
   );
 }
 
-function PnlCell({ summary }: { summary: BotSummary }) {
+/** When the list was fetched and whether its latest refetch failed (for the PnL's freshness). */
+interface Fetched {
+  at: number;
+  failed: boolean;
+}
+
+function PnlCell({ item, fetched, now }: { item: BotListItem; fetched: Fetched; now: number }) {
+  const summary = item.summary;
   const pnl = todayPnl(summary);
   if (pnl.total !== null) {
     const trades = summary.today_pnl.trades_closed;
+    // A PnL resting on an old mark (or a failed refresh) is greyed with its age, never green/red.
+    const f = pnlFreshness({
+      positionQuantity: summary.today_pnl.position_quantity,
+      markedAt: summary.today_pnl.marked_at,
+      timeframeSeconds: timeframeSeconds(item.timeframe),
+      maxDataAgeSeconds: item.risk_limits.max_data_age_seconds,
+      fetchedAt: fetched.at,
+      fetchFailed: fetched.failed,
+      now,
+    });
+    const title = `Realized ${usd(pnl.realized ?? 0)} (net, ${trades} round trip${trades === 1 ? "" : "s"} closed today) + open PnL at the mark`;
     return (
-      <span className={`font-mono tabular-nums ${pnlClass(pnl.total)}`} title={`Realized ${usd(pnl.realized ?? 0)} (net, ${trades} round trip${trades === 1 ? "" : "s"} closed today) + open PnL at the mark`}>
-        {usd(pnl.total)}
+      <span data-testid="bot-pnl" data-stale={f.stale ? "true" : "false"}>
+        <span className={`font-mono tabular-nums ${f.stale ? "text-muted" : pnlClass(pnl.total)}`} title={f.reason ? `${title}. Stale: ${f.reason}` : title}>
+          {usd(pnl.total)}
+        </span>
+        {f.stale && <span className="block text-xs text-muted">{f.ageMs === null ? "age unknown" : `${formatAge(f.ageMs)} old`}</span>}
       </span>
     );
   }
@@ -142,7 +164,7 @@ function SortHeader({ col, sort, dir, onSort }: { col: (typeof COLUMNS)[number];
   );
 }
 
-function BotRow({ item, now }: { item: BotListItem; now: number }) {
+function BotRow({ item, now, fetched }: { item: BotListItem; now: number; fetched: Fetched }) {
   const summary = item.summary;
   return (
     <tr data-testid={`bot-row-${item.id}`}>
@@ -163,7 +185,7 @@ function BotRow({ item, now }: { item: BotListItem; now: number }) {
         <AutonomyCompact score={summary.autonomy?.score} tier={summary.autonomy?.tier} />
       </td>
       <td>
-        <PnlCell summary={summary} />
+        <PnlCell item={item} fetched={fetched} now={now} />
       </td>
       <td>
         <LastEvaluation summary={summary} now={now} />
@@ -267,7 +289,7 @@ export function BotsPage() {
               </thead>
               <tbody>
                 {items.map((item) => (
-                  <BotRow key={item.id} item={item} now={now} />
+                  <BotRow key={item.id} item={item} now={now} fetched={{ at: query.dataUpdatedAt, failed: query.isError }} />
                 ))}
               </tbody>
             </table>

@@ -7,6 +7,7 @@ import { Badge } from "../../components/Badge";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { positionQuery, type BotSummary } from "../../queries/bots";
+import { formatAge, pnlFreshness, timeframeSeconds, type Freshness } from "../../lib/freshness";
 import { dec, pnlClass, price, usd } from "./format";
 
 function Stat({ label, children, hint }: { label: string; children: React.ReactNode; hint?: React.ReactNode }) {
@@ -19,12 +20,27 @@ function Stat({ label, children, hint }: { label: string; children: React.ReactN
   );
 }
 
-function Money({ value, unknown }: { value: number | null; unknown: string }) {
+/** A USD amount; one resting on a stale mark is greyed with its age, never coloured as fresh. */
+function Money({ value, unknown, freshness }: { value: number | null; unknown: string; freshness?: Freshness }) {
   if (value === null) return <span className="text-muted">{unknown}</span>;
+  if (freshness?.stale) {
+    return (
+      <span className="text-muted" title={freshness.reason ?? undefined} data-stale="true">
+        {usd(value)} <span className="text-xs font-normal">({freshness.ageMs === null ? "age unknown" : `${formatAge(freshness.ageMs)} old`})</span>
+      </span>
+    );
+  }
   return <span className={pnlClass(value)}>{usd(value)}</span>;
 }
 
-export function PositionCard({ botId, symbol, summary }: { botId: string; symbol: string; summary: BotSummary }) {
+export function PositionCard({ botId, symbol, summary, timeframe, maxDataAgeSeconds }: {
+  botId: string;
+  symbol: string;
+  summary: BotSummary;
+  /** The bot's timeframe and freshness limit: a PnL on an older mark is shown stale. */
+  timeframe: string;
+  maxDataAgeSeconds: number;
+}) {
   const query = useQuery(positionQuery(botId));
   const now = useNow(5000);
   const data = query.data;
@@ -33,6 +49,15 @@ export function PositionCard({ botId, symbol, summary }: { botId: string; symbol
   const mark = data?.mark ?? null;
   const markAt = parseTime(mark?.bar_at);
   const unrealized = dec(data?.unrealized_pnl);
+  const freshness = pnlFreshness({
+    positionQuantity: qty,
+    markedAt: mark?.bar_at,
+    timeframeSeconds: timeframeSeconds(timeframe),
+    maxDataAgeSeconds,
+    fetchedAt: query.dataUpdatedAt,
+    fetchFailed: query.isError,
+    now,
+  });
 
   return (
     <Card title="Position & PnL" status={<PanelStatus query={query} />} className="h-full">
@@ -63,13 +88,13 @@ export function PositionCard({ botId, symbol, summary }: { botId: string; symbol
             </Stat>
             <Stat label="Unrealized PnL" hint={unrealized === null ? undefined : mark ? `at the mark ${price(mark.price)}` : undefined}>
               <span data-testid="unrealized-pnl">
-                <Money value={unrealized} unknown="unknown without a mark" />
+                <Money value={unrealized} unknown="unknown without a mark" freshness={freshness} />
               </span>
             </Stat>
             <Stat label="Realized PnL (all time)" hint="gross, before commissions">
               {position ? <Money value={dec(position.realized_pnl)} unknown="unknown" /> : <span className="text-muted">none: never filled</span>}
             </Stat>
-            <TodayStat summary={summary} />
+            <TodayStat summary={summary} freshness={freshness} />
           </dl>
 
           <div>
@@ -99,7 +124,7 @@ export function PositionCard({ botId, symbol, summary }: { botId: string; symbol
   );
 }
 
-function TodayStat({ summary }: { summary: BotSummary }) {
+function TodayStat({ summary, freshness }: { summary: BotSummary; freshness: Freshness }) {
   const t = summary.today_pnl;
   const realized = dec(t.realized);
   const unrealized = dec(t.unrealized);
@@ -115,7 +140,7 @@ function TodayStat({ summary }: { summary: BotSummary }) {
       }
     >
       <span data-testid="today-pnl">
-        <Money value={total} unknown="unknown" />
+        <Money value={total} unknown="unknown" freshness={freshness} />
       </span>
     </Stat>
   );
