@@ -137,6 +137,13 @@ test("cancels a long backtest from its page", async () => {
   await form().getByRole("button", { name: "Run backtest" }).click();
   await expect(page).toHaveURL(/\/lab\/backtests\//);
   const id = idInUrl("backtests");
+  // Live progress while it loads its bars (0–20 %) before the engine runs.
+  const progress = page.getByTestId("run-progress");
+  await expect(progress).toContainText(/Running: [1-9]\d?%/, { timeout: 30_000 });
+  const shown = Number(/Running: (\d+)%/.exec((await progress.textContent()) ?? "")![1]);
+  expect(shown).toBeLessThan(100);
+  expect(Number(await page.getByRole("progressbar").first().getAttribute("aria-valuenow"))).toBeLessThan(100);
+  await shot(page, "lab-backtest-running");
   await page.getByRole("button", { name: "Cancel backtest" }).click();
   const confirm = page.getByRole("alertdialog", { name: "Cancel backtest job" });
   await expect(confirm).toContainText("CANCELLED_BY_OPERATOR");

@@ -11,7 +11,7 @@ import { useTitle } from "../../lib/title";
 import { backtestQuery } from "../../queries/lab";
 import { TimeChart, type Token } from "../ai-ops/TimeChart";
 import { rangeText, StatusBadge, strategyText } from "./common";
-import { bestIndex, metricCells, metricsOf, money } from "./format";
+import { bestIndex, compactMoney, metricCells, metricsOf, money } from "./format";
 import { MAX_COMPARE } from "./LabPage";
 import { alignSteps, curveOf } from "./series";
 
@@ -101,7 +101,7 @@ export function ComparePage() {
         <p className="mt-2 text-xs text-muted">The best value of each row is green (higher is better, except commissions and drawdown); no mark on a tie.</p>
       </Card>
       <Card title="Equity overlaid (USD)">
-        <TimeChart title="Equity" xs={overlay.xs} series={overlay.series} format={(v) => money(v)} height={300} empty={overlay.xs.length === 0 ? "No equity curves to draw yet." : null} />
+        <TimeChart title="Equity" xs={overlay.xs} series={overlay.series} format={(v) => money(v)} axisFormat={compactMoney} height={300} empty={overlay.xs.length === 0 ? "No equity curves to draw yet." : null} />
         <p className="mt-2 text-xs text-muted">Each run's equity holds its value until its next point; a run has no line outside its own range.</p>
       </Card>
     </div>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bestIndex, count, duration, metricCells, metricsOf, money, pct, ratio, signedMoney, type Metrics } from "./format";
+import { bestIndex, compactMoney, count, duration, metricCells, metricsOf, money, pct, ratio, signedMoney, type Metrics } from "./format";
 
 const METRICS: Metrics = {
   starting_capital: "100000",
@@ -33,6 +33,9 @@ describe("figures with units", () => {
     expect(ratio(1.876543)).toBe("1.88");
     expect(ratio(Number.POSITIVE_INFINITY)).toBe("—");
     expect(count(1234567)).toBe("1,234,567");
+    expect(compactMoney(95_234.5)).toBe("$95.2k");
+    expect(compactMoney(-1_050_000)).toBe("−$1.05M");
+    expect(compactMoney(950.5)).toBe("$950.5");
   });
   it("formats durations in d/h/min/s", () => {
     expect(duration(30)).toBe("30 s");

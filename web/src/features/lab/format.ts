@@ -35,6 +35,16 @@ export function money(value: string | number | null | undefined): string {
   return n === null || !Number.isFinite(n) ? "—" : PLAIN_USD.format(n);
 }
 
+/** "$95.2k", "$1.05M", "$950": a chart axis label (the exact value is in the legend and table). */
+export function compactMoney(value: number): string {
+  if (!Number.isFinite(value)) return "—";
+  const abs = Math.abs(value);
+  const sign = value < 0 ? "−" : "";
+  if (abs >= 1_000_000) return `${sign}$${Number((abs / 1_000_000).toFixed(2))}M`;
+  if (abs >= 10_000) return `${sign}$${Number((abs / 1_000).toFixed(1))}k`;
+  return `${sign}$${Number(abs.toFixed(2))}`;
+}
+
 /** "+$12.50" / "−$3.00" (a change). */
 export function signedMoney(value: string | number | null | undefined): string {
   const n = typeof value === "number" ? value : dec(value);
