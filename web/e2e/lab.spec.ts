@@ -221,4 +221,19 @@ test("creates a bot from a result; the bot's page lists the backtest", async () 
   const listed = page.getByRole("table", { name: "Bot backtests" });
   await expect(listed.getByRole("link")).toHaveCount(1);
   await shot(page, "lab-bot-from-result");
+
+  // "Backtest this bot" opens the form on the bot as it is now; its run is listed too.
+  await page.getByRole("link", { name: "Backtest this bot" }).click();
+  await expect(form()).toBeVisible();
+  await expect(form().getByLabel("Bot", { exact: true })).toHaveValue(made.id);
+  await form().getByLabel("First day (UTC)").fill(WEEK.first);
+  await form().getByLabel("Last day (UTC, included)").fill(WEEK.last);
+  await form().getByRole("button", { name: "Run backtest" }).click();
+  await expect(page).toHaveURL(/\/lab\/backtests\//);
+  const own = idInUrl("backtests");
+  await expect(page.getByText("SUCCEEDED", { exact: true }).first()).toBeVisible({ timeout: 60_000 });
+  const ownRun = (await api.get(`/api/backtests/${own}`)) as { backtest: { bot_id: string } };
+  expect(ownRun.backtest.bot_id).toBe(made.id);
+  await page.goto(`/bots/${made.id}`);
+  await expect(page.getByRole("table", { name: "Bot backtests" }).getByRole("link")).toHaveCount(2);
 });

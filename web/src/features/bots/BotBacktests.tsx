@@ -28,8 +28,8 @@ export function BotBacktests({ botId }: { botId: string }) {
       title="Backtests"
       status={<PanelStatus query={query} />}
       actions={
-        <Link to="/lab" className="text-sm text-accent hover:underline">
-          Strategy Lab
+        <Link to="/lab" search={{ bot: botId }} className="text-sm text-accent hover:underline">
+          Backtest this bot
         </Link>
       }
     >

@@ -138,6 +138,7 @@ describe("BotDetail", () => {
     expect(backtests).toHaveTextContent("+$1,234.50");
     expect(within(backtests).getByRole("link")).toHaveAttribute("href", "/lab/backtests/0190a000-0000-7000-8000-0000000000b1");
     expect(backtestQueries).toContain(BOT_ID);
+    expect(screen.getByRole("link", { name: "Backtest this bot" })).toHaveAttribute("href", `/lab?bot=${BOT_ID}`);
     // Running: no "Not trading" callout.
     expect(screen.queryByRole("alert", { name: "Not trading" })).not.toBeInTheDocument();
   });

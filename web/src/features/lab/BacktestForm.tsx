@@ -44,14 +44,14 @@ function Field({ label, error, hint, id, children }: { label: string; error?: st
   );
 }
 
-export function BacktestForm({ gate, nowMs }: { gate: string | null; nowMs: number }) {
+export function BacktestForm({ gate, nowMs, botId }: { gate: string | null; nowMs: number; /** Start on "a bot as it is now" with this bot. */ botId?: string }) {
   const uid = useId();
   const id = (name: string) => `${uid}-${name.replace(/\./g, "-")}`;
   const navigate = useNavigate();
   const createBacktest = useCreateBacktest();
   const createSweep = useCreateSweep();
   const bots = useQuery(botNamesQuery);
-  const [form, setForm] = useState<LabForm>(() => initialForm(nowMs));
+  const [form, setForm] = useState<LabForm>(() => ({ ...initialForm(nowMs), ...(botId ? { source: "bot" as const, botId } : {}) }));
   const [clientErrors, setClientErrors] = useState<Errors>({});
   const set = (patch: Partial<LabForm>) => setForm((f) => ({ ...f, ...patch }));
 

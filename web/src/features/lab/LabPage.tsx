@@ -3,7 +3,7 @@
 // pick of 2–4 finished runs to compare.
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
-import { Link, useNavigate } from "@tanstack/react-router";
+import { Link, useNavigate, useSearch } from "@tanstack/react-router";
 import { FlaskConical } from "lucide-react";
 import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
@@ -198,7 +198,9 @@ function SweepsTable({ gate, now }: { gate: string | null; now: number }) {
 
 export function LabPage() {
   useTitle("Strategy Lab");
-  const [open, setOpen] = useState(false);
+  // ?bot=<id> (the bot page's "Backtest this bot") opens the form on that bot.
+  const search = useSearch({ strict: false }) as { bot?: string };
+  const [open, setOpen] = useState(Boolean(search.bot));
   const runGate = useRoleGate("Running a backtest", "operator", ["/api/backtests"]);
   const cancelGate = useRoleGate("Cancel", "operator", ["/api/backtests", "/api/jobs/{id}/cancel"]);
   const now = useNow(5000);
@@ -222,7 +224,7 @@ export function LabPage() {
       <SweepsTable gate={cancelGate} now={now} />
       {open && (
         <Drawer title="New backtest" onClose={() => setOpen(false)} width={640}>
-          <BacktestForm gate={runGate} nowMs={now} />
+          <BacktestForm gate={runGate} nowMs={now} botId={search.bot} />
         </Drawer>
       )}
     </div>
