@@ -197,6 +197,7 @@ test("compares two runs side by side with their equity overlaid", async () => {
   await expect(page.getByTestId(`backtest-${secondId}`).getByText("SUCCEEDED", { exact: true })).toBeVisible({ timeout: 60_000 });
   await page.getByRole("checkbox", { name: `Compare backtest ${firstId}` }).check();
   await page.getByRole("checkbox", { name: `Compare backtest ${secondId}` }).check();
+  await shot(page, "lab-list");
   await page.getByRole("button", { name: /^Compare/ }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Compare 2 backtests" })).toBeVisible();
   const nets = await Promise.all([firstId, secondId].map(async (id) => ((await api.get(`/api/backtests/${id}`)) as { backtest: { metrics: { net_pnl: string } } }).backtest.metrics.net_pnl));
