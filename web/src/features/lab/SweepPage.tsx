@@ -49,7 +49,7 @@ function parseFolds(raw: unknown): { fold: number; params: Record<string, unknow
   });
 }
 
-function Sweep({ id }: { id: string }) {
+export function SweepDetail({ id }: { id: string }) {
   const [sort, setSort] = useState<SortKey | undefined>();
   const [order, setOrder] = useState<"asc" | "desc" | undefined>();
   const [figure, setFigure] = useState<FigureKey>("net_pnl");
@@ -262,5 +262,5 @@ function Sweep({ id }: { id: string }) {
 export function SweepPage() {
   const { sweepId } = useParams({ strict: false }) as { sweepId?: string };
   if (!sweepId) return <EmptyState title="No sweep selected" reason="The address names no sweep id." />;
-  return <Sweep id={sweepId} />;
+  return <SweepDetail id={sweepId} />;
 }
