@@ -26,7 +26,8 @@ export function ComparePage() {
   useTitle("Compare backtests");
   const search = useSearch({ strict: false }) as { ids?: string };
   const ids = compareIds(search.ids);
-  const queries = useQueries({ queries: ids.map((id) => backtestQuery(id)) });
+  // Fewer than two runs is no comparison: nothing is fetched.
+  const queries = useQueries({ queries: ids.length >= 2 ? ids.map((id) => backtestQuery(id)) : [] });
   const runs = queries.map((q) => q.data?.backtest ?? null);
   const labels = runs.map((b, i) => (b ? `#${i + 1} ${b.symbol} ${b.timeframe} ${b.strategy_kind}` : `#${i + 1}`));
   const stamp = queries.map((q) => q.dataUpdatedAt).join(",");
