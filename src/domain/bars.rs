@@ -91,6 +91,80 @@ pub fn aggregate(
     out
 }
 
+/// The candle width (seconds, a whole number of `timeframe` bars) that draws `[from, to)` in at
+/// most `max_candles` candles: one bar per candle when the range fits, else the fewest bars per
+/// candle that fit.
+pub fn chart_bucket_seconds(
+    timeframe: Timeframe,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_candles: u32,
+) -> i64 {
+    let len = timeframe.duration().num_seconds().max(1);
+    let span = (to - from).num_seconds().max(len);
+    let bars = (span + len - 1) / len;
+    let max = i64::from(max_candles.max(1));
+    let per_candle = ((bars + max - 1) / max).max(1);
+    per_candle * len
+}
+
+/// Thins a bar series for a chart: buckets of `width` seconds counted from `origin` (so
+/// `[origin, origin + n × width)` gives at most `n` candles), each with the open of its first
+/// bar, the highest high, the lowest low, the close of its last bar and the summed volume,
+/// stamped with the bucket's start. Bars are pushed oldest first (a bar before the current
+/// bucket, or before `origin`, is ignored); a bucket without bars gives no candle.
+#[derive(Debug)]
+pub struct Thinner {
+    origin: i64,
+    width: i64,
+    bucket: Option<i64>,
+    out: Vec<Bar>,
+}
+
+impl Thinner {
+    pub fn new(origin: DateTime<Utc>, width_seconds: i64) -> Thinner {
+        Thinner {
+            origin: origin.timestamp(),
+            width: width_seconds.max(1),
+            bucket: None,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, bar: &Bar) {
+        let offset = bar.ts_open.timestamp() - self.origin;
+        if offset < 0 {
+            return;
+        }
+        let bucket = offset.div_euclid(self.width);
+        match (self.bucket, self.out.last_mut()) {
+            (Some(current), Some(candle)) if current == bucket => {
+                candle.high = candle.high.max(bar.high);
+                candle.low = candle.low.min(bar.low);
+                candle.close = bar.close;
+                candle.volume = candle.volume.saturating_add(bar.volume);
+            }
+            (Some(current), _) if bucket < current => {}
+            _ => {
+                let Some(ts_open) = DateTime::from_timestamp(self.origin + bucket * self.width, 0)
+                else {
+                    return;
+                };
+                self.bucket = Some(bucket);
+                self.out.push(Bar {
+                    ts_open,
+                    ..bar.clone()
+                });
+            }
+        }
+    }
+
+    /// The candles, oldest first.
+    pub fn finish(self) -> Vec<Bar> {
+        self.out
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
@@ -277,6 +351,81 @@ mod tests {
                 at("2026-11-24T11:00:00Z")
             )
             .is_empty()
+        );
+    }
+}
+
+#[cfg(test)]
+mod thin_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use rust_decimal_macros::dec;
+
+    fn bar(min: i64, o: Decimal, h: Decimal, l: Decimal, c: Decimal) -> Bar {
+        Bar {
+            ts_open: Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+                + chrono::Duration::minutes(min),
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: 10,
+        }
+    }
+
+    #[test]
+    fn bucket_width_fits_the_range_in_max_candles() {
+        let from = Utc.with_ymd_and_hms(2026, 11, 16, 0, 0, 0).unwrap();
+        // 5 days of 5m bars = 1,440 bars.
+        let to = from + chrono::Duration::days(5);
+        assert_eq!(chart_bucket_seconds(Timeframe::M5, from, to, 2_000), 300);
+        assert_eq!(chart_bucket_seconds(Timeframe::M5, from, to, 1_440), 300);
+        assert_eq!(chart_bucket_seconds(Timeframe::M5, from, to, 1_439), 600);
+        assert_eq!(chart_bucket_seconds(Timeframe::M5, from, to, 100), 15 * 300);
+        // A range shorter than one bar is one bar wide.
+        assert_eq!(chart_bucket_seconds(Timeframe::H1, from, from, 10), 3_600);
+        // Never more candles than asked.
+        for max in [1u32, 7, 99, 500, 2_000] {
+            let w = chart_bucket_seconds(Timeframe::M1, from, to, max);
+            let span = (to - from).num_seconds();
+            assert!((span + w - 1) / w <= i64::from(max), "{max}");
+        }
+    }
+
+    #[test]
+    fn thinner_merges_each_bucket_into_one_candle() {
+        let origin = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+        let mut t = Thinner::new(origin, 180);
+        t.push(&bar(-1, dec!(1), dec!(9), dec!(0), dec!(1))); // before the origin: ignored
+        t.push(&bar(0, dec!(100), dec!(101), dec!(99.5), dec!(100.5)));
+        t.push(&bar(1, dec!(100.5), dec!(103), dec!(100), dec!(102)));
+        t.push(&bar(2, dec!(102), dec!(102.25), dec!(98), dec!(99)));
+        // minutes 3–5 missing: no candle; minute 7 opens the third bucket.
+        t.push(&bar(7, dec!(99), dec!(99.5), dec!(98.75), dec!(99.25)));
+        t.push(&bar(1, dec!(1), dec!(500), dec!(0), dec!(1))); // out of order: ignored
+        let out = t.finish();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].ts_open, origin);
+        assert_eq!(
+            (
+                out[0].open,
+                out[0].high,
+                out[0].low,
+                out[0].close,
+                out[0].volume
+            ),
+            (dec!(100), dec!(103), dec!(98), dec!(99), 30)
+        );
+        assert_eq!(out[1].ts_open, origin + chrono::Duration::minutes(6));
+        assert_eq!(
+            (
+                out[1].open,
+                out[1].high,
+                out[1].low,
+                out[1].close,
+                out[1].volume
+            ),
+            (dec!(99), dec!(99.5), dec!(98.75), dec!(99.25), 10)
         );
     }
 }

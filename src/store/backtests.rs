@@ -221,6 +221,7 @@ pub async fn trades(pool: &PgPool, id: Uuid) -> Result<Vec<BacktestTrade>, sqlx:
 
 #[derive(Debug, Default, Clone)]
 pub struct BacktestFilter {
+    /// The bot's own backtests plus those linked to it as evidence (`bot_backtest_evidence`).
     pub bot_id: Option<Uuid>,
     /// Only this sweep's children (without it, sweep children are left out of lists).
     pub sweep_id: Option<Uuid>,
@@ -236,12 +237,21 @@ pub async fn list(
     limit: i64,
 ) -> Result<Page<Backtest>, sqlx::Error> {
     let mut q = QueryBuilder::<Postgres>::new(format!("{SELECT}{WITHOUT_CURVES}"));
-    if let Some(bot) = filter.bot_id {
-        q.push(" AND bot_id = ").push_bind(bot);
-    }
-    match filter.sweep_id {
-        Some(sweep) => q.push(" AND sweep_id = ").push_bind(sweep),
-        None => q.push(" AND sweep_id IS NULL"),
+    match (filter.bot_id, filter.sweep_id) {
+        (Some(bot), Some(sweep)) => {
+            q.push(" AND bot_id = ").push_bind(bot);
+            q.push(" AND sweep_id = ").push_bind(sweep)
+        }
+        // A bot's own backtests and the results linked to it as its evidence (a sweep child
+        // it was created from included).
+        (Some(bot), None) => q
+            .push(" AND ((bot_id = ")
+            .push_bind(bot)
+            .push(" AND sweep_id IS NULL) OR id IN (SELECT backtest_id FROM bot_backtest_evidence WHERE bot_id = ")
+            .push_bind(bot)
+            .push("))"),
+        (None, Some(sweep)) => q.push(" AND sweep_id = ").push_bind(sweep),
+        (None, None) => q.push(" AND sweep_id IS NULL"),
     };
     push_window(
         &mut q,

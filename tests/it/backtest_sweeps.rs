@@ -473,6 +473,16 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
         "{made}"
     );
     assert_eq!(made["bot"]["strategy"]["params"]["slow"], 20);
+    // The result is listed as the new bot's backtest (its evidence), though a sweep's child.
+    let (status, listed) = app.list_backtests(&format!("bot_id={bot}")).await;
+    assert_eq!(status, 200, "{listed}");
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![result], "{listed}");
     // The same name again is refused by field.
     let (status, body) = app
         .call(

@@ -812,3 +812,98 @@ async fn lab_to_paper_needs_a_passing_backtest_of_the_bot_as_it_is(pool: PgPool)
         "{body}"
     );
 }
+
+#[sqlx::test]
+async fn a_backtests_bars_come_back_as_at_most_max_candles_for_its_price_chart(pool: PgPool) {
+    let app = lab(pool.clone(), 1).await;
+    let (id, _) = app.queue_backtest(sma_backtest(WEEK_FROM, WEEK_TO)).await;
+    let done = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let processed = done["backtest"]["bars"].as_u64().unwrap();
+
+    // The week fits in the default 2,000 candles: one candle per stored 5m bar, as stored.
+    let (status, whole) = app.backtest_bars(&id, "").await;
+    assert_eq!(status, 200, "{whole}");
+    assert_eq!(whole["bucket_seconds"], 300);
+    assert_eq!(whole["providers"][0], "databento");
+    let candles = whole["candles"].as_array().unwrap();
+    assert_eq!(whole["source_bars"].as_u64().unwrap(), processed);
+    assert_eq!(candles.len() as u64, processed);
+    let stored: Vec<(DateTime<Utc>, Decimal, Decimal)> = sqlx::query_as(
+        "SELECT ts, open, close FROM market_bars WHERE timeframe = '5m' AND ts >= $1 AND ts < $2 ORDER BY ts LIMIT 3",
+    )
+    .bind(at(WEEK_FROM))
+    .bind(at(WEEK_TO))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (c, (ts, open, close)) in candles.iter().zip(&stored) {
+        assert_eq!(
+            c["ts"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+            *ts
+        );
+        assert_eq!(
+            c["open"].as_str().unwrap().parse::<Decimal>().unwrap(),
+            *open
+        );
+        assert_eq!(
+            c["close"].as_str().unwrap().parse::<Decimal>().unwrap(),
+            *close
+        );
+    }
+
+    // Thinned: at most 50 candles of a whole number of bars, each one's extremes those of the
+    // bars it merged, and every bar counted once.
+    let (status, thin) = app.backtest_bars(&id, "max_candles=50").await;
+    assert_eq!(status, 200, "{thin}");
+    let width = thin["bucket_seconds"].as_i64().unwrap();
+    assert_eq!(width % 300, 0);
+    let span = (at(WEEK_TO) - at(WEEK_FROM)).num_seconds();
+    let bars = (span + 299) / 300;
+    assert_eq!(width, (bars + 49) / 50 * 300);
+    let merged = thin["candles"].as_array().unwrap();
+    assert!(!merged.is_empty() && merged.len() <= 50, "{}", merged.len());
+    let dec_of = |v: &Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+    let volume = |cs: &[Value]| {
+        cs.iter()
+            .map(|c| c["volume"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(volume(merged), volume(candles));
+    let high = candles.iter().map(|c| dec_of(&c["high"])).max().unwrap();
+    let low = candles.iter().map(|c| dec_of(&c["low"])).min().unwrap();
+    assert_eq!(
+        merged.iter().map(|c| dec_of(&c["high"])).max().unwrap(),
+        high
+    );
+    assert_eq!(merged.iter().map(|c| dec_of(&c["low"])).min().unwrap(), low);
+    assert_eq!(merged[0]["open"], candles[0]["open"]);
+    assert_eq!(
+        merged.last().unwrap()["close"],
+        candles.last().unwrap()["close"]
+    );
+    for c in merged {
+        let ts = c["ts"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+        assert_eq!((ts - at(WEEK_FROM)).num_seconds() % width, 0, "{c}");
+        assert!(dec_of(&c["low"]) <= dec_of(&c["high"]), "{c}");
+    }
+
+    // Bad input names its field; an unknown backtest is a 404.
+    for query in ["max_candles=0", "max_candles=10001"] {
+        let (status, body) = app.backtest_bars(&id, query).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["error"]["details"]["field"], "max_candles", "{body}");
+    }
+    let (status, body) = app.backtest_bars(&id, "max_candles=x").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["details"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("max_candles")),
+        "{body}"
+    );
+    let (status, body) = app.backtest_bars(Uuid::now_v7(), "").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(error_code(&body), "BACKTEST_NOT_FOUND");
+    let (status, body) = app.backtest_bars("nope", "").await;
+    assert_eq!(status, 422, "{body}");
+}

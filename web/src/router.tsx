@@ -15,6 +15,10 @@ const BotDetailPage = lazyRouteComponent(() => import("./features/bots"), "BotDe
 const AutonomyPage = lazyRouteComponent(() => import("./features/autonomy"), "AutonomyPage");
 const AiOpsPage = lazyRouteComponent(() => import("./features/ai-ops"), "AiOpsPage");
 const JobsPage = lazyRouteComponent(() => import("./features/jobs"), "JobsPage");
+const LabPage = lazyRouteComponent(() => import("./features/lab"), "LabPage");
+const BacktestPage = lazyRouteComponent(() => import("./features/lab"), "BacktestPage");
+const SweepPage = lazyRouteComponent(() => import("./features/lab"), "SweepPage");
+const ComparePage = lazyRouteComponent(() => import("./features/lab"), "ComparePage");
 const NodesPage = lazyRouteComponent(() => import("./features/nodes"), "NodesPage");
 const SettingsPage = lazyRouteComponent(() => import("./features/settings"), "SettingsPage");
 
@@ -51,6 +55,10 @@ const routeTree = rootRoute.addChildren([
     page("/bots/$botId", BotDetailPage),
     page("/autonomy", AutonomyPage),
     page("/jobs", JobsPage),
+    page("/lab", LabPage),
+    page("/lab/backtests/$backtestId", BacktestPage),
+    page("/lab/sweeps/$sweepId", SweepPage),
+    page("/lab/compare", ComparePage),
     page("/nodes", NodesPage),
     page("/ai-ops", AiOpsPage),
     page("/settings", SettingsPage),

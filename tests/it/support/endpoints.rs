@@ -312,6 +312,12 @@ impl TestApp {
             .await
     }
 
+    /// `GET /api/backtests/{id}/bars?<query>`.
+    pub async fn backtest_bars(&self, id: impl Display, query: &str) -> Reply {
+        self.call("GET", &format!("/api/backtests/{id}/bars?{query}"), None)
+            .await
+    }
+
     pub async fn audit_log(&self, query: &str) -> Reply {
         self.get_json("/api/audit", query).await
     }

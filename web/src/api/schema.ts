@@ -405,6 +405,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backtests/{id}/bars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The front-month bars over a backtest's range as stored (what the run read), merged into at
+         *     most `max_candles` candles, for its price chart with entry and exit markers. Bars the run
+         *     has not loaded yet (QUEUED) are not there: the answer is then empty, not an error.
+         */
+        get: operations["backtest_bars"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/backtests/{id}/bot": {
         parameters: {
             query?: never;
@@ -1665,6 +1686,30 @@ export interface components {
             /** Format: date-time */
             to: string;
         };
+        BacktestBars: {
+            /** Format: uuid */
+            backtest_id: string;
+            /**
+             * Format: int64
+             * @description Seconds each candle spans (a whole number of the timeframe's bars).
+             */
+            bucket_seconds: number;
+            /** @description Oldest first; a span without bars (market closed) has no candle. */
+            candles: components["schemas"]["Candle"][];
+            /** Format: date-time */
+            from: string;
+            /** @description The providers the bars were read from, in preference order (the backtest's own first). */
+            providers: string[];
+            /**
+             * Format: int64
+             * @description Stored bars read over the range (before merging).
+             */
+            source_bars: number;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
+            /** Format: date-time */
+            to: string;
+        };
         BacktestDetail: {
             backtest: components["schemas"]["Backtest"];
             /** @description Closed round trips in the order they closed (empty until SUCCEEDED). */
@@ -1819,6 +1864,23 @@ export interface components {
             quantity: number;
             side: components["schemas"]["Side"];
             stage: components["schemas"]["Stage"];
+        };
+        /** @description One candle of a backtest's price chart (one bar, or several merged). */
+        Candle: {
+            close: string;
+            high: string;
+            low: string;
+            open: string;
+            /**
+             * Format: date-time
+             * @description Start of the candle.
+             */
+            ts: string;
+            /**
+             * Format: int64
+             * @description Contracts traded (summed over the merged bars).
+             */
+            volume: number;
         };
         Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
@@ -2079,6 +2141,36 @@ export interface components {
             autonomy_score?: components["schemas"]["AutonomyScoreRow"] | null;
             /** @description Why there is no score, when there is none. */
             no_score_reason?: string | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BacktestBars: {
+            /** Format: uuid */
+            backtest_id: string;
+            /**
+             * Format: int64
+             * @description Seconds each candle spans (a whole number of the timeframe's bars).
+             */
+            bucket_seconds: number;
+            /** @description Oldest first; a span without bars (market closed) has no candle. */
+            candles: components["schemas"]["Candle"][];
+            /** Format: date-time */
+            from: string;
+            /** @description The providers the bars were read from, in preference order (the backtest's own first). */
+            providers: string[];
+            /**
+             * Format: int64
+             * @description Stored bars read over the range (before merging).
+             */
+            source_bars: number;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
+            /** Format: date-time */
+            to: string;
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -5878,7 +5970,10 @@ export interface operations {
                 from?: string;
                 /** @description Only backtests created before this instant (RFC 3339). */
                 to?: string;
-                /** @description Only this bot's backtests. */
+                /**
+                 * @description Only this bot's backtests, and the results linked to it as its evidence ("create bot
+                 *     from this result", a sweep's child included).
+                 */
                 bot_id?: string;
                 /** @description Only this sweep's child backtests (without it, sweep children are not listed). */
                 sweep_id?: string;
@@ -6344,6 +6439,97 @@ export interface operations {
                 };
             };
             /** @description The id is not a UUID (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    backtest_bars: {
+        parameters: {
+            query?: {
+                /**
+                 * @description At most this many candles, 1–10,000 (default 2,000): bars are merged into candles of a
+                 *     whole number of bars when the range holds more.
+                 */
+                max_candles?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Backtest id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BacktestBars"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The id is not a UUID, or `max_candles` is out of 1–10,000 (`VALIDATION_FAILED`) */
             422: {
                 headers: {
                     [name: string]: unknown;

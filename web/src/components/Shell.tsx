@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link, Outlet, useNavigate, useRouterState } from "@tanstack/react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Activity, Bot, Cpu, Gauge, LayoutDashboard, ListChecks, LogOut, Menu, Moon, Plug, Server, Settings, ShieldCheck, Sun, X } from "lucide-react";
+import { Activity, Bot, Cpu, FlaskConical, Gauge, LayoutDashboard, ListChecks, LogOut, Menu, Moon, Plug, Server, Settings, ShieldCheck, Sun, X } from "lucide-react";
 import { api, unwrap } from "../api/client";
 import { isApiError } from "../api/errors";
 import { useMe } from "../queries/auth";
@@ -20,6 +20,7 @@ const NAV = [
   { to: "/proof-of-use", label: "Proof of Use", icon: ShieldCheck },
   { to: "/events", label: "Events", icon: Activity },
   { to: "/bots", label: "Bots", icon: Bot },
+  { to: "/lab", label: "Lab", icon: FlaskConical },
   { to: "/autonomy", label: "Autonomy", icon: Gauge },
   { to: "/jobs", label: "Jobs", icon: ListChecks },
   { to: "/nodes", label: "Nodes", icon: Server },

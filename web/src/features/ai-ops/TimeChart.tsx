@@ -26,7 +26,7 @@ function canDraw(): boolean {
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(`--tp-${name}`).trim() || "#888";
 
-function options(uplot: typeof uPlot, width: number, height: number, xs: number[], series: ChartSeries[], format: (v: number) => string): uPlot.Options {
+function options(uplot: typeof uPlot, width: number, height: number, xs: number[], series: ChartSeries[], format: (v: number) => string, axisFormat: (v: number) => string): uPlot.Options {
   const axis = css("muted");
   const grid = css("line");
   const bars = uplot.paths.bars?.({ size: [0.7, 40], align: 0 });
@@ -40,7 +40,7 @@ function options(uplot: typeof uPlot, width: number, height: number, xs: number[
     legend: { show: true, live: true },
     axes: [
       { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
-      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 64, values: (_u, vals) => vals.map((v) => (v == null ? "" : format(v))) },
+      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 64, values: (_u, vals) => vals.map((v) => (v == null ? "" : axisFormat(v))) },
     ],
     series: [
       { value: (_u, v) => (v == null ? "—" : formatTime(new Date(v * 1000).toISOString())) },
@@ -65,8 +65,10 @@ function options(uplot: typeof uPlot, width: number, height: number, xs: number[
  * `xs` are bucket starts in seconds. A null value is a bucket without data: drawn as a gap,
  * never as zero.
  */
-export function TimeChart({ title, xs, series, format, height = 180, empty }: {
+export function TimeChart({ title, xs, series, format, axisFormat = format, height = 180, empty }: {
   title: string;
+  /** The value axis' labels (default `format`): shorter where values are long. */
+  axisFormat?: (v: number) => string;
   /** Shown instead of the chart when there is nothing to draw (why). */
   empty?: string | null;
   xs: number[];
@@ -86,7 +88,7 @@ export function TimeChart({ title, xs, series, format, height = 180, empty }: {
       if (cancelled) return;
       build = () => {
         chart?.destroy();
-        chart = new UPlot(options(UPlot, Math.max(240, el.clientWidth), height, xs, series, format), data, el);
+        chart = new UPlot(options(UPlot, Math.max(240, el.clientWidth), height, xs, series, format, axisFormat), data, el);
       };
       build();
     });
@@ -101,7 +103,7 @@ export function TimeChart({ title, xs, series, format, height = 180, empty }: {
       theme.disconnect();
       chart?.destroy();
     };
-  }, [xs, series, format, height, empty]);
+  }, [xs, series, format, axisFormat, height, empty]);
 
   return (
     <figure aria-label={title} className="flex min-w-0 flex-col gap-1">

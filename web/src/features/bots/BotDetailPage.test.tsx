@@ -58,8 +58,38 @@ function detailHandlers(opts: { status?: BotStatus; stage?: Stage; trades?: unkn
     http.get(`*/api/bots/${BOT_ID}/position`, () => HttpResponse.json(ok((opts.pos as object) ?? { ...position, working_orders: [order()] }))),
     http.get(`*/api/bots/${BOT_ID}/trades`, () => HttpResponse.json(ok({ items: opts.trades ?? [trade()], next_cursor: null }))),
     http.get(`*/api/bots/${BOT_ID}/orders`, () => HttpResponse.json(ok({ items: [order()], next_cursor: null }))),
+    http.get("*/api/backtests", ({ request }) => {
+      backtestQueries.push(new URL(request.url).searchParams.get("bot_id"));
+      return HttpResponse.json(ok({ items: [backtestRow()], next_cursor: null }));
+    }),
     killSwitchHandler(false),
   ];
+}
+
+const backtestQueries: (string | null)[] = [];
+
+function backtestRow() {
+  return {
+    id: "0190a000-0000-7000-8000-0000000000b1",
+    job_id: "0190a000-0000-7000-8000-0000000000b2",
+    bot_id: BOT_ID,
+    status: "SUCCEEDED",
+    progress_pct: 100,
+    created_at: "2026-11-26T09:30:00Z",
+    from: "2026-11-16T00:00:00Z",
+    to: "2026-11-21T00:00:00Z",
+    symbol: "ES",
+    timeframe: "5m",
+    strategy_kind: "sma_crossover",
+    strategy_params: { fast: 5, slow: 20 },
+    strategy_hash: "s",
+    inputs_hash: "i",
+    commission_per_side: "2.25",
+    slippage_ticks: 1,
+    starting_capital: "100000",
+    risk_limits: {},
+    metrics: { net_pnl: "1234.50", trades: 7 },
+  };
 }
 
 beforeEach(() => {
@@ -110,6 +140,13 @@ describe("BotDetail", () => {
     expect(trades).toHaveTextContent("+$95.50");
     const orders = screen.getByRole("table", { name: "Orders" });
     expect(within(orders).getByRole("link", { name: "Why traded" })).toHaveAttribute("href", expect.stringContaining("trace=0190a000-0000-7000-8000-0000000000e1"));
+    // The bot's backtests, asked for by its id, each opening its result in the Lab.
+    const backtests = await screen.findByRole("table", { name: "Bot backtests" });
+    expect(backtests).toHaveTextContent("2026-11-16 → 2026-11-21");
+    expect(backtests).toHaveTextContent("+$1,234.50");
+    expect(within(backtests).getByRole("link")).toHaveAttribute("href", "/lab/backtests/0190a000-0000-7000-8000-0000000000b1");
+    expect(backtestQueries).toContain(BOT_ID);
+    expect(screen.getByRole("link", { name: "Backtest this bot" })).toHaveAttribute("href", `/lab?bot=${BOT_ID}`);
     // Running: no "Not trading" callout.
     expect(screen.queryByRole("alert", { name: "Not trading" })).not.toBeInTheDocument();
   });

@@ -15,6 +15,7 @@ import { botQuery, type BotDetail as BotDetailBody } from "../../queries/bots";
 import { AutonomyCompact, AutonomyScore } from "../autonomy/AutonomyScore";
 import { TraceViewer, WhyNotDrawer } from "./traces";
 import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
+import { BotBacktests } from "./BotBacktests";
 import { EquityCurve } from "./EquityCurve";
 import { LifecycleActions } from "./LifecycleActions";
 import { OrdersTable } from "./OrdersTable";
@@ -204,6 +205,7 @@ export function BotDetail({ botId }: { botId: string }) {
       <TracesSection botId={botId} tab={tab} onTab={(t) => setSearch({ panel: "traces", tab: t, trace: undefined })} focus={search.panel === "traces"} />
 
       <TradesTable botId={botId} />
+      <BotBacktests botId={botId} />
       <OrdersTable botId={botId} />
 
       {search.panel === "why-not" && <WhyNotDrawer botId={botId} onClose={closeWhyNot} />}

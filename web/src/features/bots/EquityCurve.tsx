@@ -44,16 +44,19 @@ export function localSeconds(utcSeconds: number): number {
   return utcSeconds - new Date(utcSeconds * 1000).getTimezoneOffset() * 60;
 }
 
-/** The chart itself; re-themed when <html data-theme> changes. */
-export function EquityChart({ points }: { points: EquityPoint[] }) {
+/**
+ * The chart itself; re-themed when <html data-theme> changes. Above `baseValue` (0 for PnL, the
+ * starting capital for a backtest's equity) is green, below it red.
+ */
+export function EquityChart({ points, baseValue = 0, testId = "equity-chart", priceFormat = usd }: { points: EquityPoint[]; baseValue?: number; testId?: string; priceFormat?: (p: number) => string }) {
   const ref = useRef<HTMLDivElement>(null);
   const chart = useRef<IChartApi | null>(null);
   const series = useRef<ISeriesApi<"Baseline"> | null>(null);
 
   useEffect(() => {
     if (!ref.current) return;
-    const c = createChart(ref.current, { autoSize: true, ...themeOptions(), localization: { priceFormatter: (p: number) => usd(p) } });
-    const s = c.addSeries(BaselineSeries, { baseValue: { type: "price", price: 0 }, lineWidth: 2, ...seriesColors() });
+    const c = createChart(ref.current, { autoSize: true, ...themeOptions(), localization: { priceFormatter: (p: number) => priceFormat(p) } });
+    const s = c.addSeries(BaselineSeries, { baseValue: { type: "price", price: baseValue }, lineWidth: 2, ...seriesColors() });
     chart.current = c;
     series.current = s;
     const observer = new MutationObserver(() => {
@@ -67,7 +70,12 @@ export function EquityChart({ points }: { points: EquityPoint[] }) {
       chart.current = null;
       series.current = null;
     };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the base is applied below when it changes
   }, []);
+
+  useEffect(() => {
+    series.current?.applyOptions({ baseValue: { type: "price", price: baseValue } });
+  }, [baseValue]);
 
   useEffect(() => {
     // The chart draws its time axis in UTC; shift each point so the axis reads local time
@@ -76,7 +84,7 @@ export function EquityChart({ points }: { points: EquityPoint[] }) {
     chart.current?.timeScale().fitContent();
   }, [points]);
 
-  return <div ref={ref} className="h-64 w-full" data-testid="equity-chart" />;
+  return <div ref={ref} className="h-64 w-full" data-testid={testId} />;
 }
 
 export function EquityCurve({ botId }: { botId: string }) {

@@ -2,19 +2,16 @@
 // state, progress and reason, and Cancel for queued or running jobs (operators), behind a
 // confirmation that says what the server does.
 import { useState } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Ban } from "lucide-react";
-import { ActionError } from "../../components/ActionError";
+import { useQuery } from "@tanstack/react-query";
 import { Badge, type Tone } from "../../components/Badge";
 import { BotName } from "../../components/BotName";
-import { Button } from "../../components/Button";
-import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { cancelJob, cancellable, jobsQuery, type JobRun, type JobStatus } from "../../queries/jobs";
+import { jobsQuery, type JobStatus } from "../../queries/jobs";
+import { CancelJob, Progress } from "./CancelJob";
 import { Pager, useCursor } from "../bots/Pager";
 
 const STATUSES: JobStatus[] = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
@@ -28,18 +25,6 @@ const TONE: Record<JobStatus, Tone> = {
   CANCELLED: "neutral",
 };
 
-function Progress({ job }: { job: JobRun }) {
-  const pct = Math.max(0, Math.min(100, job.progress_pct));
-  return (
-    <div className="flex items-center gap-2" title={`${pct}% reported by the worker`}>
-      <div role="progressbar" aria-label={`Progress of job ${job.id}`} aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100} className="h-1.5 w-20 overflow-hidden rounded-full bg-surface-2">
-        <div className="h-full bg-accent" style={{ width: `${pct}%` }} />
-      </div>
-      <span className="text-xs tabular-nums">{pct}%</span>
-    </div>
-  );
-}
-
 function When({ iso, now }: { iso: string | null | undefined; now: number }) {
   const t = parseTime(iso);
   if (t === null) return <span className="text-muted">—</span>;
@@ -47,48 +32,6 @@ function When({ iso, now }: { iso: string | null | undefined; now: number }) {
     <time dateTime={iso ?? undefined} title={formatTime(iso)} className="text-xs whitespace-nowrap">
       {ago(t, now)}
     </time>
-  );
-}
-
-function CancelJob({ job, gate }: { job: JobRun; gate: string | null }) {
-  const client = useQueryClient();
-  const [open, setOpen] = useState(false);
-  const cancel = useMutation({
-    mutationFn: () => cancelJob(job.id),
-    onSuccess: () => setOpen(false),
-    onSettled: () => void client.invalidateQueries({ queryKey: ["/api/jobs"] }),
-  });
-  const reason = gate ?? (cancellable(job.status) ? null : `The job is ${job.status}: only QUEUED or RUNNING jobs can be cancelled`);
-  return (
-    <>
-      <Button size="sm" aria-label={`Cancel job ${job.id}`} disabledReason={reason} onClick={() => { cancel.reset(); setOpen(true); }}>
-        <Ban size={13} aria-hidden /> Cancel
-      </Button>
-      {open && (
-        <ConfirmDialog
-          title={`Cancel ${job.kind} job`}
-          danger
-          confirmLabel="Cancel job"
-          busy={cancel.isPending}
-          error={cancel.isError ? <ActionError error={cancel.error} /> : undefined}
-          onConfirm={() => cancel.mutate()}
-          onCancel={() => setOpen(false)}
-          consequences={
-            <ul className="flex list-disc flex-col gap-1 pl-4 text-fg">
-              <li>
-                The job <span className="font-mono">{job.id}</span> becomes CANCELLED (reason CANCELLED_BY_OPERATOR), now {job.status}.
-              </li>
-              {job.status === "RUNNING" ? (
-                <li>Its worker drops the work at its next heartbeat and keeps none of it: no partial result is stored.</li>
-              ) : (
-                <li>No worker will pick it up.</li>
-              )}
-              <li>It cannot be resumed: submit the job again to re-run it. Audited with your name.</li>
-            </ul>
-          }
-        />
-      )}
-    </>
   );
 }
 
