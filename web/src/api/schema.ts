@@ -672,6 +672,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bots/{id}/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolves the bot's reconciliation mismatches by adopting the broker's state or flattening
+         *     at the broker, then reconciles its account again (mismatches gone are resolved as
+         *     `ADOPTED` / `FLATTENED` by the caller). Needs a recent 2FA step-up; audited.
+         */
+        post: operations["reconcile_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}/restart": {
         parameters: {
             query?: never;
@@ -1029,6 +1050,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open reconciliation mismatches (broker vs ledger) and the last run per broker account. */
+        get: operations["reconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runtime/status": {
         parameters: {
             query?: never;
@@ -1303,6 +1341,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @enum {string} */
+        Action: "adopt" | "flatten";
         /** @description One AI action in the window. */
         ActionAiOps: {
             action: string;
@@ -1320,6 +1360,17 @@ export interface components {
              * @description `ok / calls`; null without calls.
              */
             success_rate?: number | null;
+        };
+        /** @description An adjustment booked into the ledger. */
+        Adjustment: {
+            /** Format: uuid */
+            order_id: string;
+            price: string;
+            /** @description `broker_average` | `broker_fill` | `last_bar_close`. */
+            priced_from: string;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
         };
         /** @description One provider tried for an action, and why it did not answer (`error_code` null: it did). */
         AiAttempt: {
@@ -1684,6 +1735,15 @@ export interface components {
             failures_in_window: number;
             scope: string;
             state: components["schemas"]["BreakerState"];
+        };
+        /** @description The market order a flatten sent to close the broker's position. */
+        BrokerClose: {
+            broker_order_id: string;
+            /** @description Average fill price; `null` when no fill came within the wait. */
+            price?: string | null;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
         };
         /** @description Today's spend and budget of one scope, for AI Ops. */
         BudgetView: {
@@ -2924,6 +2984,50 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_Reconciled: {
+            account: string;
+            action: components["schemas"]["Action"];
+            adjustment?: components["schemas"]["Adjustment"] | null;
+            /** Format: uuid */
+            bot_id: string;
+            broker: string;
+            /** @description Broker order ids cancelled at the broker (flatten). */
+            broker_cancelled: string[];
+            broker_close?: components["schemas"]["BrokerClose"] | null;
+            contract: string;
+            /**
+             * @description Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
+             *     cancelled there).
+             */
+            orders_closed: string[];
+            /** @description The mismatches resolved by the run after the action. */
+            resolved: components["schemas"]["MismatchRow"][];
+            /** @description The mismatches still open for the bot after it. */
+            still_open: components["schemas"]["MismatchRow"][];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_ReconciliationBody: {
+            /**
+             * Format: int64
+             * @description Seconds between the leader's periodic runs (`TRADEPLANE_RECONCILE_EVERY_SECS`).
+             */
+            every_seconds?: number | null;
+            /** @description Open mismatches, oldest first: each stops the LIVE bots it names. */
+            mismatches: components["schemas"]["MismatchRow"][];
+            /** @description The last run of each broker account. */
+            runs: components["schemas"]["RunRow"][];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_RevokedBody: {
             revoked: boolean;
         } & {
@@ -3172,7 +3276,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -3467,6 +3571,47 @@ export interface components {
              */
             two_factor_enrollment_required: boolean;
             user: components["schemas"]["UserView"];
+        };
+        /** @description One mismatch as stored. */
+        MismatchRow: {
+            account: string;
+            /** @description The LIVE bots it stops. */
+            bot_ids: string[];
+            /** @description `tradovate` | `ironbeam`. */
+            broker: string;
+            broker_order_id?: string | null;
+            /** @description The vendor's contract spelling (`ESZ6`, `XCME:ES.Z26`). */
+            contract: string;
+            /** Format: date-time */
+            detected_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `POSITION` | `ORDER_MISSING_AT_BROKER` | `ORDER_FINISHED_AT_BROKER` |
+             *     `UNKNOWN_BROKER_ORDER`.
+             */
+            kind: string;
+            /** Format: date-time */
+            last_seen_at: string;
+            message: string;
+            /** Format: uuid */
+            order_id?: string | null;
+            /** @description Our side (`long 1`, `WORKING BUY 1`, `none`). */
+            ours: string;
+            /** Format: int64 */
+            ours_net?: number | null;
+            /** @description `RECONCILED` | `ADOPTED` | `FLATTENED`. */
+            resolution?: string | null;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            resolved_by?: string | null;
+            /** @description Our order id or the broker's order id; empty for a position. */
+            subject: string;
+            /** @description The broker's side. */
+            theirs: string;
+            /** Format: int64 */
+            theirs_net?: number | null;
+            trace_id: string;
         };
         /** @description One provider × model: its generation calls in the window. */
         ModelAiOps: {
@@ -3888,6 +4033,48 @@ export interface components {
             migrations: string;
             ready: boolean;
         };
+        ReconcileBody: {
+            /**
+             * @description `adopt`: book the broker's state into the ledger (adjustment fills, our orders it
+             *     finished closed). `flatten`: cancel the bot's and unknown working orders on its contract
+             *     at the broker, close the broker's position with a market order and the ledger's with an
+             *     adjustment fill at its price.
+             */
+            action: components["schemas"]["Action"];
+        };
+        /** @description What a reconcile action did. */
+        Reconciled: {
+            account: string;
+            action: components["schemas"]["Action"];
+            adjustment?: components["schemas"]["Adjustment"] | null;
+            /** Format: uuid */
+            bot_id: string;
+            broker: string;
+            /** @description Broker order ids cancelled at the broker (flatten). */
+            broker_cancelled: string[];
+            broker_close?: components["schemas"]["BrokerClose"] | null;
+            contract: string;
+            /**
+             * @description Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
+             *     cancelled there).
+             */
+            orders_closed: string[];
+            /** @description The mismatches resolved by the run after the action. */
+            resolved: components["schemas"]["MismatchRow"][];
+            /** @description The mismatches still open for the bot after it. */
+            still_open: components["schemas"]["MismatchRow"][];
+        };
+        ReconciliationBody: {
+            /**
+             * Format: int64
+             * @description Seconds between the leader's periodic runs (`TRADEPLANE_RECONCILE_EVERY_SECS`).
+             */
+            every_seconds?: number | null;
+            /** @description Open mismatches, oldest first: each stops the LIVE bots it names. */
+            mismatches: components["schemas"]["MismatchRow"][];
+            /** @description The last run of each broker account. */
+            runs: components["schemas"]["RunRow"][];
+        };
         /** @description What [`remove_risk`] did, and the exposure it left. */
         Removal: {
             /** Format: uuid */
@@ -3982,6 +4169,23 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "operator" | "admin";
+        /** @description The last run of one broker account. */
+        RunRow: {
+            account: string;
+            broker: string;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at: string;
+            node?: string | null;
+            /** @description False when the broker could not be read (nothing was compared, nothing resolved). */
+            ok: boolean;
+            /** Format: int32 */
+            open_mismatches: number;
+            /** Format: date-time */
+            started_at: string;
+            /** @description `CONNECT` | `RESTART` | `PERIODIC` | `FIRST_ORDER` | `OPERATOR`. */
+            trigger: string;
+        };
         /** @description What the API shows of one runner. */
         RunnerSnapshot: {
             /** Format: uuid */
@@ -7700,6 +7904,103 @@ export interface operations {
             };
         };
     };
+    reconcile_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReconcileBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Reconciled"];
+                };
+            };
+            /** @description `TWO_FACTOR_REQUIRED`: no recent step-up */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: viewers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `STALE_LEASE` (another node runs the bot) or `RECONCILIATION_MISMATCH` (not done: no price) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: an unknown action */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `EXECUTION_BROKER_UNAVAILABLE`: no session, or the broker failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     restart_bot: {
         parameters: {
             query?: never;
@@ -9239,6 +9540,70 @@ export interface operations {
             };
         };
     };
+    reconciliation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ReconciliationBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     runtime_status: {
         parameters: {
             query?: never;
@@ -10426,13 +10791,14 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const actionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Action"]> = ["adopt", "flatten"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["SUCCESS", "DENIED", "FAILED"];
 export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AutonomyTier"]> = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"];
 export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
