@@ -144,6 +144,7 @@ fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
             trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
+            reconciliation_clean: true,
             broker_ready: false,
         };
         for effect in engine.handle(Event::Clock(tick)) {

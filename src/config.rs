@@ -272,6 +272,11 @@ pub struct ConfigArgs {
     /// LIVE orders at each bot's next evaluation.
     #[arg(long, env = "TRADEPLANE_TRADING_OFF_CANCELS", default_value = "1", value_parser = parse_flag, global = true)]
     pub trading_off_cancels: bool,
+
+    /// Seconds between the leader's broker reconciliation runs (each broker account's
+    /// positions and working orders against the ledger; `runtime::reconciliation`).
+    #[arg(long, env = "TRADEPLANE_RECONCILE_EVERY_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub reconcile_every_secs: u64,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -430,6 +435,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Turning trading off also cancels working LIVE orders (`TRADEPLANE_TRADING_OFF_CANCELS`).
     pub trading_off_cancels: bool,
+    /// The leader's periodic broker reconciliation (`TRADEPLANE_RECONCILE_EVERY_SECS`).
+    pub reconcile_every: std::time::Duration,
 }
 
 /// How long connections may dawdle and how many may be open (see docs/architecture.md,
@@ -550,6 +557,7 @@ impl Config {
                 .unwrap_or_default()
                 .max(std::time::Duration::from_millis(100)),
             trading_off_cancels: args.trading_off_cancels,
+            reconcile_every: std::time::Duration::from_secs(args.reconcile_every_secs),
             sweep_max_backtests: args.sweep_max_backtests,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
                 min_sessions: args.shadow_min_paper_sessions,
@@ -589,6 +597,7 @@ impl Default for Config {
             feed_failback_after: chrono::Duration::minutes(5),
             feed_primary_deadline: std::time::Duration::from_secs(5),
             trading_off_cancels: true,
+            reconcile_every: std::time::Duration::from_secs(60),
             sweep_max_backtests: 1000,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),
             connections: ConnectionLimits::default(),

@@ -75,6 +75,9 @@ catalog! {
     ExecutionBrokerUnavailable = "EXECUTION_BROKER_UNAVAILABLE", 503,
         "No connected broker can take this order.",
         "Configure and verify a broker (`ironbeam` or `tradovate`) on its official endpoint.";
+    ReconciliationMismatch = "RECONCILIATION_MISMATCH", 409,
+        "The broker's positions or working orders differ from our ledger: the affected LIVE bots send no new orders.",
+        "Compare both sides in GET /api/reconciliation, then resolve per bot with POST /api/bots/{id}/reconcile: `adopt` books the broker's state into the ledger, `flatten` cancels the orders and closes the position at the broker.";
     BrokerOrderRejected = "BROKER_ORDER_REJECTED", 422,
         "The broker refused the order (margin, closed market, unknown contract, or another vendor reason).",
         "Read the broker's reason in the order's `reject_reason` and the decision trace; fix the account (margin), wait for the session, or correct the contract. The order was not resent.";

@@ -125,6 +125,7 @@ impl Scenario {
                 trading_switch_on: true,
                 kill_switch_active: false,
                 breaker_open: false,
+                reconciliation_clean: true,
                 last_data_at: Some(self.now),
                 last_price: Some(last.close),
                 position: 0,

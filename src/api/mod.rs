@@ -29,6 +29,7 @@ pub mod middleware;
 pub mod nodes;
 pub mod openapi;
 pub mod pagination;
+pub mod reconciliation;
 pub mod runtime;
 pub mod security_headers;
 pub mod server;
@@ -76,6 +77,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(trading_switch::router())
         .merge(bots::router())
         .merge(bot_lifecycle::router())
+        .merge(reconciliation::router())
         .merge(explain::router())
         .merge(traces::router())
         .merge(ledger::router())

@@ -49,6 +49,10 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         provider_env,
         sim: config.paper.clone(),
         trading_off_cancels: config.trading_off_cancels,
+        reconcile: crate::runtime::reconciliation::ReconcileConfig {
+            every: config.reconcile_every,
+            ..Default::default()
+        },
         feed: FeedConfig {
             failback_after: config.feed_failback_after,
             primary_deadline: config.feed_primary_deadline,

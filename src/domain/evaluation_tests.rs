@@ -72,6 +72,7 @@ fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
             trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
+            reconciliation_clean: true,
             last_data_at: Some(now),
             last_price: Some(last.close),
             position: 0,

@@ -23,6 +23,7 @@ pub mod instruments;
 pub mod market_hours;
 pub mod positions;
 pub mod provider;
+pub mod reconciliation;
 pub mod risk;
 pub mod side;
 pub mod starter_bots;

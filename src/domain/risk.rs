@@ -117,6 +117,8 @@ pub enum Gate {
     Drawdown,
     OrderRate,
     PriceCollar,
+    /// LIVE: the bot's broker account agrees with our ledger (no open reconciliation mismatch).
+    Reconciliation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,6 +152,8 @@ pub struct GateContext<'a> {
     pub trading_switch_on: bool,
     pub kill_switch_active: bool,
     pub breaker_open: bool,
+    /// No open reconciliation mismatch names the bot (LIVE order flow only).
+    pub reconciliation_clean: bool,
     /// Timestamp of the newest market data (bar close or last trade); `None` = no data.
     pub last_data_at: Option<DateTime<Utc>>,
     pub last_price: Option<Decimal>,
@@ -218,6 +222,14 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
             ErrorCode::LiveTradingDisabled,
             "The global trading switch is off: no LIVE order may be sent.".into(),
             "An admin turns it back on (POST /api/system/trading-switch) once it is safe to trade LIVE.",
+        ));
+    }
+    if ctx.stage == Stage::Live && !ctx.reconciliation_clean {
+        blockers.push(block(
+            Gate::Reconciliation,
+            ErrorCode::ReconciliationMismatch,
+            "The bot's broker account is not reconciled with our ledger (an open mismatch names the bot, or the account could not be read yet): no LIVE order may be sent.".into(),
+            ErrorCode::ReconciliationMismatch.suggested_fix(),
         ));
     }
     if ctx.breaker_open {

@@ -46,6 +46,7 @@ fn ctx(f: &Fixture) -> GateContext<'_> {
         trading_switch_on: true,
         kill_switch_active: false,
         breaker_open: false,
+        reconciliation_clean: true,
         last_data_at: Some(open_now() - Duration::seconds(30)),
         last_price: Some(dec!(5000)),
         position: 0,
@@ -353,4 +354,40 @@ fn the_global_trading_switch_blocks_live_only_and_with_every_other_gate() {
         gates(&report(Stage::Live, true, true)),
         vec![Gate::KillSwitch]
     );
+}
+
+#[test]
+fn an_open_reconciliation_mismatch_blocks_live_only_and_with_every_other_gate() {
+    let f = fixture();
+    let report = |stage, clean| {
+        let mut c = ctx(&f);
+        c.stage = stage;
+        c.is_trading_enabled = true;
+        c.reconciliation_clean = clean;
+        c.kill_switch_active = true;
+        evaluate_gates(&c)
+    };
+    let r = report(Stage::Live, false);
+    assert_eq!(gates(&r), vec![Gate::KillSwitch, Gate::Reconciliation]);
+    let b = &r.blockers[1];
+    assert_eq!(b.code, ErrorCode::ReconciliationMismatch);
+    assert_eq!(b.code.status().as_u16(), 409);
+    assert!(b.suggested_fix.contains("/reconcile"), "{b:?}");
+    // Exits are blocked too: the bot's position itself is in doubt.
+    let mut c = ctx(&f);
+    c.stage = Stage::Live;
+    c.is_trading_enabled = true;
+    c.reconciliation_clean = false;
+    c.position = 2;
+    c.order = Some(ProposedOrder {
+        side: Side::Sell,
+        quantity: 2,
+        price: dec!(5000),
+    });
+    assert_eq!(gates(&evaluate_gates(&c)), vec![Gate::Reconciliation]);
+    // PAPER and SHADOW never reach a broker.
+    for stage in [Stage::Paper, Stage::Shadow] {
+        assert_eq!(gates(&report(stage, false)), vec![Gate::KillSwitch]);
+    }
+    assert_eq!(gates(&report(Stage::Live, true)), vec![Gate::KillSwitch]);
 }

@@ -82,6 +82,9 @@ pub struct Trading {
     pub db: super::db_ready::DbReadiness,
     /// The broker sessions LIVE orders go to (`brokers`).
     pub brokers: Arc<super::brokers::Brokers>,
+    /// Broker reconciliation: a LIVE runner's account is reconciled before its first order
+    /// on this node, and every LIVE evaluation reads whether a mismatch names its bot.
+    pub reconciler: Arc<super::reconciliation::Reconciler>,
 }
 
 /// Counters of the trading loop, for status and the load figures.
@@ -149,6 +152,8 @@ pub struct BotEvaluator {
     fold_origin: Option<Value>,
     /// The origin variables of the window being evaluated (added to its trace's variables).
     origin: Option<Value>,
+    /// LIVE: its broker account was reconciled on this node (before its first order).
+    reconciled: bool,
 }
 
 /// The origin variables of a variables snapshot (`Null` where absent), to compare two.
@@ -252,6 +257,7 @@ impl BotEvaluator {
             tier: UNSCORED_TIER,
             origins: BTreeMap::new(),
             origin: None,
+            reconciled: false,
         })
     }
 
@@ -372,15 +378,18 @@ impl BotEvaluator {
                 self.origins.pop_first();
             }
         }
-        if self.engine.settings().stage == Stage::Live {
+        let live = self.engine.settings().stage == Stage::Live;
+        if live {
             self.sync_live(trading, fence).await?;
         }
+        let reconciliation_clean = !live || self.reconciliation_clean(trading).await;
         let tick = Tick {
             now,
             tier: rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER),
             trading_switch_on: trading.trading_switch.load(Ordering::Acquire),
             kill_switch_active: trading.kill_switch.load(Ordering::Acquire),
             breaker_open: rt.bot_breaker_open(self.bot_id),
+            reconciliation_clean,
             broker_ready: trading.brokers.for_live().is_some(),
         };
         self.tier = tick.tier;

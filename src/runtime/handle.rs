@@ -489,6 +489,11 @@ impl RuntimeHandle {
     }
 
     /// The broker sessions (none on a detached handle).
+    /// Broker reconciliation (`None` without trading: a detached runtime).
+    pub fn reconciler(&self) -> Option<Arc<super::reconciliation::Reconciler>> {
+        self.inner.trading.as_ref().map(|t| t.reconciler.clone())
+    }
+
     pub fn brokers(&self) -> Option<Arc<super::brokers::Brokers>> {
         self.inner.trading.as_ref().map(|t| t.brokers.clone())
     }

@@ -34,6 +34,8 @@ pub mod lifecycle;
 pub mod market_hours;
 pub mod ownership;
 pub mod providers;
+pub mod reconciliation;
+pub mod reconciliation_actions;
 pub mod registry;
 pub mod safety;
 pub mod scheduler;
@@ -129,6 +131,8 @@ pub struct RuntimeConfig {
     pub trading_off_cancels: bool,
     /// How often the broker loop keeps the broker sessions logged in and renewed.
     pub broker_every: Duration,
+    /// Broker reconciliation: the leader's period and the position re-read delay.
+    pub reconcile: reconciliation::ReconcileConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -154,6 +158,7 @@ impl Default for RuntimeConfig {
             lab: sweeps::LabConfig::default(),
             db_probe_every: Duration::from_secs(1),
             broker_every: Duration::from_secs(5),
+            reconcile: reconciliation::ReconcileConfig::default(),
             feed: feed::FeedConfig::default(),
             trading_off_cancels: true,
         }
@@ -313,6 +318,14 @@ impl Runtime {
         let (trace_stop, trace_stop_rx) = watch::channel(false);
         let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
         let switch = settings::get(&pool).await?;
+        let reconciler = Arc::new(reconciliation::Reconciler::new(
+            pool.clone(),
+            clock.clone(),
+            t.bus().clone(),
+            brokers.clone(),
+            Some(config.node.clone()),
+            config.reconcile.clone(),
+        ));
         let trading = Arc::new(Trading {
             pool: pool.clone(),
             feed: BarFeed::new(config.feed),
@@ -330,6 +343,7 @@ impl Runtime {
             ownership: node.clone(),
             db: db_ready::DbReadiness::new(config.db_probe_every),
             brokers: brokers.clone(),
+            reconciler: reconciler.clone(),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;
@@ -360,6 +374,11 @@ impl Runtime {
             stop_rx.clone(),
         );
         tokio::spawn(brokers.run(config.broker_every, stop_rx.clone()));
+        tokio::spawn(
+            reconciler
+                .clone()
+                .run_loop(ownership::Leadership::of(&node), stop_rx.clone()),
+        );
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
 
         let bots_name = format!("tradeplane.bots.{id}");

@@ -15,6 +15,7 @@ use super::TelemetryHandle;
 use crate::store::bot_leases::{self, UnownedBot};
 use crate::store::bots::{self as store_bots, KilledBot};
 use crate::store::integrations::{self as store_integrations, Verification};
+use crate::store::reconciliation::MismatchRow;
 
 /// What Postgres said at the last refresh.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct DbSnapshot {
     pub unowned: Vec<UnownedBot>,
     /// Active bots (not STOPPED or KILLED) whose strategy needs an LLM.
     pub ai_bots: Vec<Uuid>,
+    /// Open broker reconciliation mismatches (each a SEV-1 blocker).
+    pub reconciliation: Vec<MismatchRow>,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +123,7 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         killed: store_bots::killed_exposure(pool).await?,
         unowned: bot_leases::unowned(pool, now).await?,
         ai_bots: ai_bots(pool).await?,
+        reconciliation: crate::store::reconciliation::open(pool).await?,
     })
 }
 

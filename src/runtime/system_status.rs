@@ -179,6 +179,40 @@ fn killed_bots(rt: &RuntimeHandle, stored: Option<&[KilledBot]>, b: &mut Blocker
     }
 }
 
+/// SEV-1 `RECONCILIATION_MISMATCH` per open mismatch: the broker's state differs from our
+/// ledger; the LIVE bots it names send no new orders until it is resolved.
+fn reconciliation(snap: &DbSnapshot, b: &mut Blockers) {
+    for m in &snap.reconciliation {
+        let bots = if m.bot_ids.is_empty() {
+            "no LIVE bot trades it there".to_owned()
+        } else {
+            format!(
+                "bot(s) {} stopped",
+                m.bot_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        b.push(
+            ErrorCode::ReconciliationMismatch,
+            true,
+            format!(
+                "{} account {}: {} on {}: ours {}, broker {} since {}; {bots}.",
+                m.broker,
+                m.account,
+                m.kind,
+                m.contract,
+                m.ours,
+                m.theirs,
+                m.detected_at.to_rfc3339()
+            ),
+            ErrorCode::ReconciliationMismatch.suggested_fix(),
+        );
+    }
+}
+
 /// SEV-1 for a bot that should run but that no node has owned for longer than the lease TTL
 /// (counted from this node's start at the earliest: before, nobody could have claimed it).
 fn unowned_bots(rt: &RuntimeHandle, snap: &DbSnapshot, b: &mut Blockers) {
@@ -397,6 +431,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
     killed_bots(rt, snapshot.map(|s| s.killed.as_slice()), &mut b);
     if let Some(snap) = snapshot {
         unowned_bots(rt, snap, &mut b);
+        reconciliation(snap, &mut b);
     }
     let breakers = rt.breakers();
     let live_bots = snapshot.map(|s| s.live_bots.clone()).unwrap_or_default();

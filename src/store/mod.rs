@@ -25,6 +25,7 @@ pub mod orders;
 pub mod page;
 pub mod positions;
 pub mod profit_variables;
+pub mod reconciliation;
 pub mod service_tokens;
 pub mod sessions;
 pub mod settings;

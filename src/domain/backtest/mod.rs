@@ -189,6 +189,7 @@ fn drive(
             trading_switch_on: true,
             kill_switch_active: false,
             breaker_open: false,
+            reconciliation_clean: true,
             broker_ready: false,
         }));
         let killed = venue.perform(&mut engine, effects, &mut r);

@@ -70,6 +70,8 @@ pub struct Tick {
     pub trading_switch_on: bool,
     pub kill_switch_active: bool,
     pub breaker_open: bool,
+    /// LIVE: no open reconciliation mismatch names the bot.
+    pub reconciliation_clean: bool,
     /// LIVE: a logged-in broker session can take an order now.
     pub broker_ready: bool,
 }
@@ -416,6 +418,7 @@ impl Engine {
             trading_switch_on: tick.trading_switch_on,
             kill_switch_active: tick.kill_switch_active,
             breaker_open: tick.breaker_open,
+            reconciliation_clean: tick.reconciliation_clean,
             last_data_at: bars.last().map(|b| b.ts_open + s.timeframe.duration()),
             last_price: mark,
             position: projected.quantity,

@@ -49,6 +49,7 @@ fn tick(now: DateTime<Utc>) -> Event {
         trading_switch_on: true,
         kill_switch_active: false,
         breaker_open: false,
+        reconciliation_clean: true,
         broker_ready: false,
     })
 }

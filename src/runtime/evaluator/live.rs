@@ -144,6 +144,35 @@ impl BotEvaluator {
         Ok(())
     }
 
+    /// The `reconciliation` gate's input: before the runner's first LIVE evaluation on this
+    /// node its broker account is reconciled (a failed read keeps the gate closed and is
+    /// retried at the next bar; no connected session: nothing can be sent anyway, retried
+    /// later); then whether an open mismatch names the bot. A failed read is not clean.
+    pub(super) async fn reconciliation_clean(&mut self, trading: &Trading) -> bool {
+        if !self.reconciled && trading.brokers.for_live().is_some() {
+            let broker = self.working.as_ref().and_then(|o| o.broker.clone());
+            match trading
+                .reconciler
+                .before_first_order(broker.as_deref())
+                .await
+            {
+                Ok(()) => self.reconciled = true,
+                Err(e) => {
+                    tracing::warn!(bot = %self.bot_id, error = %e,
+                        "reconciliation before the first LIVE order failed");
+                    return false;
+                }
+            }
+        }
+        match crate::store::reconciliation::bot_clean(&trading.pool, self.bot_id).await {
+            Ok(clean) => clean,
+            Err(e) => {
+                tracing::warn!(bot = %self.bot_id, error = %e, "reconciliation state not read");
+                false
+            }
+        }
+    }
+
     /// Before a LIVE evaluation: resolves unacknowledged sends from the broker's orders,
     /// books new broker fills of the working order, and drops an order its broker finished.
     pub(super) async fn sync_live(

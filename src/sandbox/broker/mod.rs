@@ -23,6 +23,13 @@
 //! 429 `{"status":"ERROR"…}`; Tradovate 429 on calls, a `p-ticket` on login), `partial`.
 //! `GET /_sandbox/broker/orders?vendor=` lists every order the simulator holds (tests count
 //! duplicates with it).
+//!
+//! Changes behind the product's back (reconciliation tests): `POST
+//! /_sandbox/broker/external_order {"vendor", "symbol": "ES", "side": "BUY"|"SELL",
+//! "quantity": n, "limit_price"?: p}` places an order on the vendor's demo account as another
+//! terminal would (no client id; the front contract now): a market order fills at once at the
+//! minute bar's open and moves the account's position, a limit order rests as a working order
+//! nobody of ours knows.
 
 mod engine;
 mod ironbeam;
@@ -55,6 +62,16 @@ pub enum BrokerFault {
     TokenExpiry,
     RateLimited,
     Partial,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExternalOrder {
+    vendor: String,
+    symbol: String,
+    side: crate::domain::side::Side,
+    quantity: u32,
+    limit_price: Option<f64>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -265,6 +282,12 @@ pub(super) async fn route(
                 Err(e) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
             })
         }
+        ["_sandbox", "broker", "external_order"] if method == Method::POST => {
+            Some(match serde_json::from_slice::<ExternalOrder>(body) {
+                Ok(cmd) => external_order(sim, clock.now(), cmd),
+                Err(e) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
+            })
+        }
         ["_sandbox", "broker", "orders"] if method == Method::GET => {
             let vendor = query.get("vendor").map(String::as_str).unwrap_or("");
             let (orders, fills) = sim.advance(vendor, clock.now());
@@ -281,6 +304,57 @@ pub(super) async fn route(
         }
         _ => None,
     }
+}
+
+/// An order placed on the vendor's demo account from outside the product (module docs).
+fn external_order(sim: &BrokerSim, now: DateTime<Utc>, cmd: ExternalOrder) -> Response {
+    use crate::domain::contracts::{Contract, Vendor};
+    let bad = |e: String| json_reply(StatusCode::BAD_REQUEST, json!({"error": e}));
+    let (vendor, account, spelling): (&'static str, String, Vendor) = match cmd.vendor.as_str() {
+        "tradovate" => (
+            "tradovate",
+            tradovate::ACCOUNT_ID.to_string(),
+            Vendor::Tradovate,
+        ),
+        "ironbeam" => ("ironbeam", ironbeam::ACCOUNT.to_owned(), Vendor::Ironbeam),
+        other => return bad(format!("unknown vendor {other}")),
+    };
+    let Some(root) = crate::domain::instruments::Symbol::parse(&cmd.symbol) else {
+        return bad(format!("unknown symbol {}", cmd.symbol));
+    };
+    if cmd.quantity == 0 {
+        return bad("quantity must be at least 1".into());
+    }
+    let contract = Contract::front_at(root, now);
+    let bar_symbol = contract.spelled_for(Vendor::Databento);
+    let kind = match cmd.limit_price {
+        Some(p) => SimOrderKind::Limit(p),
+        None => SimOrderKind::Market,
+    };
+    if kind == SimOrderKind::Market && engine::bar_now(&bar_symbol, now).is_none() {
+        return bad("the market is closed: a market order cannot fill".into());
+    }
+    let order = SimOrder {
+        id: 0,
+        vendor,
+        account,
+        client_id: None,
+        symbol: contract.spelled_for(spelling),
+        bar_symbol,
+        side: cmd.side,
+        quantity: cmd.quantity,
+        filled: 0,
+        avg_price: None,
+        kind,
+        time_in_force: "Day".into(),
+        status: SimStatus::Working,
+        reject_reason: None,
+        created_at: now,
+        updated_at: now,
+        fill_from: (kind == SimOrderKind::Market).then(|| engine::minute_of(now)),
+        partial: false,
+    };
+    ok(json!({ "order": sim.accept(order, now) }))
 }
 
 fn sim_json(v: Value) -> Response {

@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::sandbox::json_reply;
 
 const VENDOR: &str = "tradovate";
-const ACCOUNT_ID: i64 = 1;
+pub(super) const ACCOUNT_ID: i64 = 1;
 const ACCOUNT_NAME: &str = "SANDBOX1";
 
 /// `ESZ6` → the contract (the one-digit year is the nearest listed one).

@@ -38,27 +38,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/attention": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Does anything need me? Killed bots (SEV-1 while they hold exposure), suspended bots, stale
-         *     data, open breakers, failing providers, unowned bots, failed jobs of the last 24 h and the
-         *     system status's blockers, ordered by severity then age, each with its fix and link.
-         */
-        get: operations["attention_queue"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -150,26 +129,6 @@ export interface paths {
          *     Sets the session cookie.
          */
         post: operations["verify_two_factor"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/first-run": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Whether this installation still needs its first admin (no user exists). Public: the web app
-         *     asks it before sign-in to show the first-run screen instead of the login form.
-         */
-        get: operations["first_run"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -397,27 +356,6 @@ export interface paths {
          *     metrics, equity and drawdown curves, trades and no-trade counts.
          */
         get: operations["get_backtest"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/backtests/{id}/bars": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The front-month bars over a backtest's range as stored (what the run read), merged into at
-         *     most `max_candles` candles, for its price chart with entry and exit markers. Bars the run
-         *     has not loaded yet (QUEUED) are not there: the answer is then empty, not an error.
-         */
-        get: operations["backtest_bars"];
         put?: never;
         post?: never;
         delete?: never;
@@ -734,6 +672,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bots/{id}/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolves the bot's reconciliation mismatches by adopting the broker's state or flattening
+         *     at the broker, then reconciles its account again (mismatches gone are resolved as
+         *     `ADOPTED` / `FLATTENED` by the caller). Needs a recent 2FA step-up; audited.
+         */
+        post: operations["reconcile_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}/restart": {
         parameters: {
             query?: never;
@@ -857,23 +816,6 @@ export interface paths {
          *     (`TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION`, default 4); one more is refused.
          */
         get: operations["stream"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/fleet/pnl-today": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Today's realized PnL of each bot, cumulative after each close (the fleet sparklines). */
-        get: operations["pnl_today"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1100,6 +1042,23 @@ export interface paths {
         };
         /** The profit variables of SPEC §6 (rows arrive with the strategies that use them). */
         get: operations["list_profit_variables"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open reconciliation mismatches (broker vs ledger) and the last run per broker account. */
+        get: operations["reconciliation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1382,6 +1341,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @enum {string} */
+        Action: "adopt" | "flatten";
         /** @description One AI action in the window. */
         ActionAiOps: {
             action: string;
@@ -1399,6 +1360,17 @@ export interface components {
              * @description `ok / calls`; null without calls.
              */
             success_rate?: number | null;
+        };
+        /** @description An adjustment booked into the ledger. */
+        Adjustment: {
+            /** Format: uuid */
+            order_id: string;
+            price: string;
+            /** @description `broker_average` | `broker_fill` | `last_bar_close`. */
+            priced_from: string;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
         };
         /** @description One provider tried for an action, and why it did not answer (`error_code` null: it did). */
         AiAttempt: {
@@ -1506,47 +1478,6 @@ export interface components {
             providers: number;
             providers_configured: number;
             providers_with_calls: number;
-        };
-        AttentionBody: {
-            /**
-             * Format: date-time
-             * @description The server's time of this answer.
-             */
-            as_of: string;
-            counts: components["schemas"]["AttentionCounts"];
-            /** @description SEV-1 first, then by age (oldest first). Empty: nothing needs a human now. */
-            items: components["schemas"]["AttentionItemView"][];
-        };
-        AttentionCounts: {
-            sev1: number;
-            sev2: number;
-            sev3: number;
-        };
-        AttentionItemView: {
-            code: components["schemas"]["ErrorCode"];
-            fix: string;
-            /** @description The web app's route that shows the subject (`/bots/<id>`, `/connections`, `/jobs`, …). */
-            link: string;
-            message: string;
-            /** @description `SEV-1`, `SEV-2` or `SEV-3`. */
-            severity: components["schemas"]["Severity"];
-            /**
-             * Format: date-time
-             * @description Since when it holds; null for a current condition with no known start.
-             */
-            since?: string | null;
-            subject: components["schemas"]["AttentionSubject"];
-        };
-        /** @description What an item is about. */
-        AttentionSubject: {
-            /** @description A job's bot, when it has one. */
-            bot_id?: string | null;
-            bot_name?: string | null;
-            /** @description The bot's id, the provider's id or the job's id; null for the system. */
-            id?: string | null;
-            kind: components["schemas"]["SubjectKind"];
-            /** @description The bot's name, the provider's id or the job's kind; null for the system. */
-            name?: string | null;
         };
         AuditEntry: {
             /** @description e.g. `auth.login`, `users.update`, `system.trading_switch`. */
@@ -1686,30 +1617,6 @@ export interface components {
             /** Format: date-time */
             to: string;
         };
-        BacktestBars: {
-            /** Format: uuid */
-            backtest_id: string;
-            /**
-             * Format: int64
-             * @description Seconds each candle spans (a whole number of the timeframe's bars).
-             */
-            bucket_seconds: number;
-            /** @description Oldest first; a span without bars (market closed) has no candle. */
-            candles: components["schemas"]["Candle"][];
-            /** Format: date-time */
-            from: string;
-            /** @description The providers the bars were read from, in preference order (the backtest's own first). */
-            providers: string[];
-            /**
-             * Format: int64
-             * @description Stored bars read over the range (before merging).
-             */
-            source_bars: number;
-            symbol: components["schemas"]["Symbol"];
-            timeframe: components["schemas"]["Timeframe"];
-            /** Format: date-time */
-            to: string;
-        };
         BacktestDetail: {
             backtest: components["schemas"]["Backtest"];
             /** @description Closed round trips in the order they closed (empty until SUCCEEDED). */
@@ -1796,11 +1703,6 @@ export interface components {
         BotListItem: components["schemas"]["Bot"] & {
             summary: components["schemas"]["BotSummary"];
         };
-        BotPnlSeries: {
-            /** Format: uuid */
-            bot_id: string;
-            points: components["schemas"]["PnlPoint"][];
-        };
         /**
          * @description SPEC §2 bot status.
          * @enum {string}
@@ -1831,13 +1733,17 @@ export interface components {
         BreakerState: "CLOSED" | "OPEN" | "HALF_OPEN";
         BreakerView: {
             failures_in_window: number;
-            /**
-             * Format: date-time
-             * @description When it opened (set while `OPEN`, null otherwise).
-             */
-            opened_at?: string | null;
             scope: string;
             state: components["schemas"]["BreakerState"];
+        };
+        /** @description The market order a flatten sent to close the broker's position. */
+        BrokerClose: {
+            broker_order_id: string;
+            /** @description Average fill price; `null` when no fill came within the wait. */
+            price?: string | null;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
         };
         /** @description Today's spend and budget of one scope, for AI Ops. */
         BudgetView: {
@@ -1864,23 +1770,6 @@ export interface components {
             quantity: number;
             side: components["schemas"]["Side"];
             stage: components["schemas"]["Stage"];
-        };
-        /** @description One candle of a backtest's price chart (one bar, or several merged). */
-        Candle: {
-            close: string;
-            high: string;
-            low: string;
-            open: string;
-            /**
-             * Format: date-time
-             * @description Start of the candle.
-             */
-            ts: string;
-            /**
-             * Format: int64
-             * @description Contracts traded (summed over the merged bars).
-             */
-            volume: number;
         };
         Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
@@ -2121,56 +2010,10 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
-        Envelope_AttentionBody: {
-            /**
-             * Format: date-time
-             * @description The server's time of this answer.
-             */
-            as_of: string;
-            counts: components["schemas"]["AttentionCounts"];
-            /** @description SEV-1 first, then by age (oldest first). Empty: nothing needs a human now. */
-            items: components["schemas"]["AttentionItemView"][];
-        } & {
-            /** @description Always true here. */
-            success: boolean;
-            /** @description The request's trace id (also in the `x-trace-id` header). */
-            trace_id: string;
-        };
-        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AutonomyScoreBody: {
             autonomy_score?: components["schemas"]["AutonomyScoreRow"] | null;
             /** @description Why there is no score, when there is none. */
             no_score_reason?: string | null;
-        } & {
-            /** @description Always true here. */
-            success: boolean;
-            /** @description The request's trace id (also in the `x-trace-id` header). */
-            trace_id: string;
-        };
-        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
-        Envelope_BacktestBars: {
-            /** Format: uuid */
-            backtest_id: string;
-            /**
-             * Format: int64
-             * @description Seconds each candle spans (a whole number of the timeframe's bars).
-             */
-            bucket_seconds: number;
-            /** @description Oldest first; a span without bars (market closed) has no candle. */
-            candles: components["schemas"]["Candle"][];
-            /** Format: date-time */
-            from: string;
-            /** @description The providers the bars were read from, in preference order (the backtest's own first). */
-            providers: string[];
-            /**
-             * Format: int64
-             * @description Stored bars read over the range (before merging).
-             */
-            source_bars: number;
-            symbol: components["schemas"]["Symbol"];
-            timeframe: components["schemas"]["Timeframe"];
-            /** Format: date-time */
-            to: string;
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2253,11 +2096,6 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_BreakerView: {
             failures_in_window: number;
-            /**
-             * Format: date-time
-             * @description When it opened (set while `OPEN`, null otherwise).
-             */
-            opened_at?: string | null;
             scope: string;
             state: components["schemas"]["BreakerState"];
         } & {
@@ -2312,19 +2150,6 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_ExplainBody: {
             explanation: components["schemas"]["Explanation"];
-        } & {
-            /** @description Always true here. */
-            success: boolean;
-            /** @description The request's trace id (also in the `x-trace-id` header). */
-            trace_id: string;
-        };
-        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
-        Envelope_FirstRunBody: {
-            /**
-             * @description True while no user exists: the first admin is created through POST /api/auth/register
-             *     (refused once any user exists).
-             */
-            needs_first_admin: boolean;
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -3121,22 +2946,6 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
-        Envelope_PnlTodayBody: {
-            /** @description Bots that closed a round trip today (others have no series: flat at 0). */
-            items: components["schemas"]["BotPnlSeries"][];
-            /** Format: date */
-            trade_date: string;
-            /** Format: date-time */
-            trade_date_start: string;
-            /** @description More than the newest 5,000 closes exist: the oldest are left out (series start later). */
-            truncated: boolean;
-        } & {
-            /** @description Always true here. */
-            success: boolean;
-            /** @description The request's trace id (also in the `x-trace-id` header). */
-            trace_id: string;
-        };
-        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_PositionBody: {
             mark?: components["schemas"]["Mark"] | null;
             position?: components["schemas"]["PositionRow"] | null;
@@ -3168,6 +2977,50 @@ export interface components {
             /** @description `current` when every migration is applied. */
             migrations: string;
             ready: boolean;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_Reconciled: {
+            account: string;
+            action: components["schemas"]["Action"];
+            adjustment?: components["schemas"]["Adjustment"] | null;
+            /** Format: uuid */
+            bot_id: string;
+            broker: string;
+            /** @description Broker order ids cancelled at the broker (flatten). */
+            broker_cancelled: string[];
+            broker_close?: components["schemas"]["BrokerClose"] | null;
+            contract: string;
+            /**
+             * @description Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
+             *     cancelled there).
+             */
+            orders_closed: string[];
+            /** @description The mismatches resolved by the run after the action. */
+            resolved: components["schemas"]["MismatchRow"][];
+            /** @description The mismatches still open for the bot after it. */
+            still_open: components["schemas"]["MismatchRow"][];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_ReconciliationBody: {
+            /**
+             * Format: int64
+             * @description Seconds between the leader's periodic runs (`TRADEPLANE_RECONCILE_EVERY_SECS`).
+             */
+            every_seconds?: number | null;
+            /** @description Open mismatches, oldest first: each stops the LIVE bots it names. */
+            mismatches: components["schemas"]["MismatchRow"][];
+            /** @description The last run of each broker account. */
+            runs: components["schemas"]["RunRow"][];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -3423,7 +3276,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -3471,13 +3324,6 @@ export interface components {
              * @description Ticks against every fill (default 1, at most 100).
              */
             slippage_ticks?: number | null;
-        };
-        FirstRunBody: {
-            /**
-             * @description True while no user exists: the first admin is created through POST /api/auth/register
-             *     (refused once any user exists).
-             */
-            needs_first_admin: boolean;
         };
         /** @description How the position was closed (or why not). */
         Flatten: {
@@ -3726,6 +3572,47 @@ export interface components {
             two_factor_enrollment_required: boolean;
             user: components["schemas"]["UserView"];
         };
+        /** @description One mismatch as stored. */
+        MismatchRow: {
+            account: string;
+            /** @description The LIVE bots it stops. */
+            bot_ids: string[];
+            /** @description `tradovate` | `ironbeam`. */
+            broker: string;
+            broker_order_id?: string | null;
+            /** @description The vendor's contract spelling (`ESZ6`, `XCME:ES.Z26`). */
+            contract: string;
+            /** Format: date-time */
+            detected_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `POSITION` | `ORDER_MISSING_AT_BROKER` | `ORDER_FINISHED_AT_BROKER` |
+             *     `UNKNOWN_BROKER_ORDER`.
+             */
+            kind: string;
+            /** Format: date-time */
+            last_seen_at: string;
+            message: string;
+            /** Format: uuid */
+            order_id?: string | null;
+            /** @description Our side (`long 1`, `WORKING BUY 1`, `none`). */
+            ours: string;
+            /** Format: int64 */
+            ours_net?: number | null;
+            /** @description `RECONCILED` | `ADOPTED` | `FLATTENED`. */
+            resolution?: string | null;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            resolved_by?: string | null;
+            /** @description Our order id or the broker's order id; empty for a position. */
+            subject: string;
+            /** @description The broker's side. */
+            theirs: string;
+            /** Format: int64 */
+            theirs_net?: number | null;
+            trace_id: string;
+        };
         /** @description One provider × model: its generation calls in the window. */
         ModelAiOps: {
             /** Format: int64 */
@@ -3940,25 +3827,6 @@ export interface components {
             /** @description Only while the bot is STOPPED. */
             strategy?: Record<string, never> | null;
         };
-        PnlPoint: {
-            /**
-             * Format: date-time
-             * @description When the round trip closed.
-             */
-            at: string;
-            /** @description USD, net of commissions, realized since `trade_date_start` up to and including this close. */
-            cumulative: string;
-        };
-        PnlTodayBody: {
-            /** @description Bots that closed a round trip today (others have no series: flat at 0). */
-            items: components["schemas"]["BotPnlSeries"][];
-            /** Format: date */
-            trade_date: string;
-            /** Format: date-time */
-            trade_date_start: string;
-            /** @description More than the newest 5,000 closes exist: the oldest are left out (series start later). */
-            truncated: boolean;
-        };
         PositionBody: {
             mark?: components["schemas"]["Mark"] | null;
             position?: components["schemas"]["PositionRow"] | null;
@@ -4165,6 +4033,48 @@ export interface components {
             migrations: string;
             ready: boolean;
         };
+        ReconcileBody: {
+            /**
+             * @description `adopt`: book the broker's state into the ledger (adjustment fills, our orders it
+             *     finished closed). `flatten`: cancel the bot's and unknown working orders on its contract
+             *     at the broker, close the broker's position with a market order and the ledger's with an
+             *     adjustment fill at its price.
+             */
+            action: components["schemas"]["Action"];
+        };
+        /** @description What a reconcile action did. */
+        Reconciled: {
+            account: string;
+            action: components["schemas"]["Action"];
+            adjustment?: components["schemas"]["Adjustment"] | null;
+            /** Format: uuid */
+            bot_id: string;
+            broker: string;
+            /** @description Broker order ids cancelled at the broker (flatten). */
+            broker_cancelled: string[];
+            broker_close?: components["schemas"]["BrokerClose"] | null;
+            contract: string;
+            /**
+             * @description Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
+             *     cancelled there).
+             */
+            orders_closed: string[];
+            /** @description The mismatches resolved by the run after the action. */
+            resolved: components["schemas"]["MismatchRow"][];
+            /** @description The mismatches still open for the bot after it. */
+            still_open: components["schemas"]["MismatchRow"][];
+        };
+        ReconciliationBody: {
+            /**
+             * Format: int64
+             * @description Seconds between the leader's periodic runs (`TRADEPLANE_RECONCILE_EVERY_SECS`).
+             */
+            every_seconds?: number | null;
+            /** @description Open mismatches, oldest first: each stops the LIVE bots it names. */
+            mismatches: components["schemas"]["MismatchRow"][];
+            /** @description The last run of each broker account. */
+            runs: components["schemas"]["RunRow"][];
+        };
         /** @description What [`remove_risk`] did, and the exposure it left. */
         Removal: {
             /** Format: uuid */
@@ -4259,6 +4169,23 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "operator" | "admin";
+        /** @description The last run of one broker account. */
+        RunRow: {
+            account: string;
+            broker: string;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at: string;
+            node?: string | null;
+            /** @description False when the broker could not be read (nothing was compared, nothing resolved). */
+            ok: boolean;
+            /** Format: int32 */
+            open_mismatches: number;
+            /** Format: date-time */
+            started_at: string;
+            /** @description `CONNECT` | `RESTART` | `PERIODIC` | `FIRST_ORDER` | `OPERATOR`. */
+            trigger: string;
+        };
         /** @description What the API shows of one runner. */
         RunnerSnapshot: {
             /** Format: uuid */
@@ -4435,8 +4362,6 @@ export interface components {
             backup_code?: string | null;
             code?: string | null;
         };
-        /** @enum {string} */
-        SubjectKind: "bot" | "provider" | "job" | "system";
         /** @description A sweep with its parent job's state. */
         Sweep: {
             /**
@@ -4612,12 +4537,6 @@ export interface components {
              * @description Start of the bar `mark_price` closes (how stale the mark is).
              */
             marked_at?: string | null;
-            /**
-             * Format: int32
-             * @description Signed contracts of the bot's position in its symbol (0 when flat or never filled): an
-             *     open position makes `unrealized` depend on how fresh `marked_at` is.
-             */
-            position_quantity: number;
             /**
              * @description USD, net of commissions, of the round trips closed since `trade_date_start` (`"0"`
              *     when none closed: that is known, not missing).
@@ -4962,70 +4881,6 @@ export interface operations {
                 };
             };
             /** @description `DATABASE_UNAVAILABLE` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description Any other error, enveloped with a code from GET /api/errors */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    attention_queue: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Envelope_AttentionBody"];
-                };
-            };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `DATABASE_UNAVAILABLE`: what needs attention is unknown */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5412,52 +5267,6 @@ export interface operations {
                 };
             };
             /** @description `ENCRYPTION_KEY_MISSING` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description Any other error, enveloped with a code from GET /api/errors */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    first_run: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Envelope_FirstRunBody"];
-                };
-            };
-            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `DATABASE_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5970,10 +5779,7 @@ export interface operations {
                 from?: string;
                 /** @description Only backtests created before this instant (RFC 3339). */
                 to?: string;
-                /**
-                 * @description Only this bot's backtests, and the results linked to it as its evidence ("create bot
-                 *     from this result", a sweep's child included).
-                 */
+                /** @description Only this bot's backtests. */
                 bot_id?: string;
                 /** @description Only this sweep's child backtests (without it, sweep children are not listed). */
                 sweep_id?: string;
@@ -6439,97 +6245,6 @@ export interface operations {
                 };
             };
             /** @description The id is not a UUID (`VALIDATION_FAILED`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `DATABASE_UNAVAILABLE` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description Any other error, enveloped with a code from GET /api/errors */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    backtest_bars: {
-        parameters: {
-            query?: {
-                /**
-                 * @description At most this many candles, 1–10,000 (default 2,000): bars are merged into candles of a
-                 *     whole number of bars when the range holds more.
-                 */
-                max_candles?: number;
-            };
-            header?: never;
-            path: {
-                /** @description Backtest id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Envelope_BacktestBars"];
-                };
-            };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `BACKTEST_NOT_FOUND` */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description The id is not a UUID, or `max_candles` is out of 1–10,000 (`VALIDATION_FAILED`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8189,6 +7904,103 @@ export interface operations {
             };
         };
     };
+    reconcile_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReconcileBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Reconciled"];
+                };
+            };
+            /** @description `TWO_FACTOR_REQUIRED`: no recent step-up */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: viewers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `STALE_LEASE` (another node runs the bot) or `RECONCILIATION_MISMATCH` (not done: no price) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: an unknown action */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `EXECUTION_BROKER_UNAVAILABLE`: no session, or the broker failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     restart_bot: {
         parameters: {
             query?: never;
@@ -8721,70 +8533,6 @@ export interface operations {
             };
             /** @description `INTERNAL`: unexpected failure (a handler panic included) */
             500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description Any other error, enveloped with a code from GET /api/errors */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    pnl_today: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Envelope_PnlTodayBody"];
-                };
-            };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `DATABASE_UNAVAILABLE` */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9756,6 +9504,70 @@ export interface operations {
             };
             /** @description `VALIDATION_FAILED` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reconciliation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ReconciliationBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10979,13 +10791,14 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const actionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Action"]> = ["adopt", "flatten"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["SUCCESS", "DENIED", "FAILED"];
 export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AutonomyTier"]> = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"];
 export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
@@ -11011,7 +10824,6 @@ export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const sortKeyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SortKey"]> = ["net_pnl", "profit_factor", "trades", "max_drawdown", "sharpe", "oos_net_pnl"];
 export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
-export const subjectKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubjectKind"]> = ["bot", "provider", "job", "system"];
 export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
 export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemState"]> = ["OK", "DEGRADED", "BLOCKED"];
 export const timeframeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Timeframe"]> = ["1s", "1m", "5m", "15m", "1h", "1d"];

@@ -1,0 +1,634 @@
+//! An operator resolving a reconciliation mismatch for one bot (`POST /api/bots/{id}/reconcile`):
+//!
+//! - **adopt**: the broker is right. Our orders the broker finished or does not know are
+//!   closed in the ledger, and the difference between the broker's net on the bot's contract
+//!   and ours (all our bots there, plus broker fills of our still-working orders not booked
+//!   yet) is booked to this bot as one adjustment fill (key `tpadopt-…`), priced at the
+//!   broker's average price (else the newest stored bar's close; neither → not done, never a
+//!   made-up price). Unknown broker orders stay: adopt cannot make them ours (flatten cancels
+//!   them).
+//! - **flatten**: the bot's working orders and every unknown working broker order on its
+//!   contract are cancelled at the broker, the broker's position on the contract is closed with
+//!   a market order (client id `tpflat-…`) whose fill is awaited, and the bot's ledger
+//!   position is closed by an adjustment fill at that price. Other bots on the same contract at
+//!   the account keep their ledger position (a mismatch stays for them).
+//!
+//! Both run under the bot's lease with a new epoch (a runner still finishing an evaluation
+//! writes nothing more); a runner of the bot on this node is stopped first and started again
+//! after (it restores the adjusted ledger). A bot another node holds is refused: act there.
+//! Then the account is reconciled (`OPERATOR`): mismatches now gone are resolved `ADOPTED` /
+//! `FLATTENED` by the operator.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::brokers::BrokerSession;
+use super::lifecycle::record_event;
+use super::ownership::AcquireError;
+use super::reconciliation::{Resolution, Trigger};
+use super::{RunnerOptions, RuntimeHandle};
+use crate::domain::{
+    contracts::Contract,
+    execution::{OrderStatus, OrderType},
+    positions::Position,
+    risk::Stage,
+    side::Side,
+};
+use crate::integrations::brokers::{OrderRequest, TimeInForce};
+use crate::store::{
+    bot_leases::Fence,
+    bots::{self, Bot},
+    fills, market_bars,
+    orders::{self, NewOrder},
+    reconciliation::{self as store, MismatchRow},
+    system_events::{NewSystemEvent, Severity},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Adopt,
+    Flatten,
+}
+
+impl Action {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Adopt => "adopt",
+            Action::Flatten => "flatten",
+        }
+    }
+
+    const fn resolution(self) -> &'static str {
+        match self {
+            Action::Adopt => "ADOPTED",
+            Action::Flatten => "FLATTENED",
+        }
+    }
+}
+
+/// An adjustment booked into the ledger.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Adjustment {
+    pub order_id: Uuid,
+    pub side: Side,
+    pub quantity: u32,
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    /// `broker_average` | `broker_fill` | `last_bar_close`.
+    pub priced_from: String,
+}
+
+/// The market order a flatten sent to close the broker's position.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BrokerClose {
+    pub broker_order_id: String,
+    pub side: Side,
+    pub quantity: u32,
+    /// Average fill price; `null` when no fill came within the wait.
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
+}
+
+/// What a reconcile action did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reconciled {
+    pub bot_id: Uuid,
+    pub action: Action,
+    pub broker: String,
+    pub account: String,
+    pub contract: String,
+    /// Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
+    /// cancelled there).
+    pub orders_closed: Vec<Uuid>,
+    /// Broker order ids cancelled at the broker (flatten).
+    pub broker_cancelled: Vec<String>,
+    pub broker_close: Option<BrokerClose>,
+    pub adjustment: Option<Adjustment>,
+    /// The mismatches resolved by the run after the action.
+    pub resolved: Vec<MismatchRow>,
+    /// The mismatches still open for the bot after it.
+    pub still_open: Vec<MismatchRow>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("bot {0} does not exist")]
+    NoBot(Uuid),
+    #[error("this process runs no runtime")]
+    NoRuntime,
+    #[error("no broker session: {0}")]
+    NoBroker(String),
+    #[error("node {node} holds the bot's lease until {expires_at}: act on that node")]
+    OwnedElsewhere {
+        node: String,
+        expires_at: DateTime<Utc>,
+    },
+    #[error("the broker could not be read or refused: {0}")]
+    Broker(String),
+    #[error("not done: {0}")]
+    NotDone(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// One key per (action, bot, ledger state, quantity): a retry against the same ledger finds
+/// the same order.
+fn adjustment_key(prefix: &str, bot_id: Uuid, fills: usize, quantity: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(prefix.as_bytes());
+    h.update(bot_id.as_bytes());
+    h.update((fills as u64).to_be_bytes());
+    h.update(quantity.to_be_bytes());
+    format!("{prefix}-{}", &hex::encode(h.finalize())[..32])
+}
+
+/// The bot's position as its fills prove it, and how many fills that is.
+async fn held(pool: &PgPool, bot: &Bot) -> Result<(Position, usize), sqlx::Error> {
+    let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
+    let mut position = Position::flat(bot.symbol);
+    for f in &fills {
+        position.apply_fill(
+            f.side,
+            u32::try_from(f.quantity).unwrap_or(0),
+            f.price,
+            f.commission,
+        );
+    }
+    Ok((position, fills.len()))
+}
+
+/// Books `delta` contracts (signed) to the bot at `price` as one adjustment fill (no
+/// commission: nothing was traded by us).
+async fn book_adjustment(
+    pool: &PgPool,
+    fence: &Fence,
+    bot: &Bot,
+    delta: i64,
+    (price, priced_from): (Decimal, &str),
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Adjustment>, sqlx::Error> {
+    if delta == 0 {
+        return Ok(None);
+    }
+    let (before, n) = held(pool, bot).await?;
+    let side = if delta > 0 { Side::Buy } else { Side::Sell };
+    let quantity = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
+    let new = NewOrder {
+        bot_id: bot.id,
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: adjustment_key(prefix, bot.id, n, delta),
+        symbol: bot.symbol,
+        side,
+        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        stage: Stage::Live,
+        status: OrderStatus::Working,
+        decision_bar_at: None,
+        reference_price: Some(price),
+    };
+    let (order, _) = orders::insert_fenced(pool, fence, new, now).await?;
+    let adjustment = Adjustment {
+        order_id: order.id,
+        side,
+        quantity,
+        price,
+        priced_from: priced_from.to_owned(),
+    };
+    if order.status == OrderStatus::Filled {
+        return Ok(Some(adjustment));
+    }
+    let mut after = before.clone();
+    let realized = after.apply_fill(side, quantity, price, Decimal::ZERO);
+    fills::book(
+        pool,
+        fills::FillBooking {
+            fence,
+            order: &order,
+            side,
+            quantity,
+            price,
+            commission: Decimal::ZERO,
+            filled_at: now,
+            simulated: false,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await?;
+    Ok(Some(adjustment))
+}
+
+/// Takes the bot's lease with a new epoch, stopping its runner here first. Returns the fence
+/// and how to start the runner again.
+async fn take(
+    rt: &RuntimeHandle,
+    bot: &Bot,
+) -> Result<(Fence, Option<RunnerOptions>), ActionError> {
+    let node = rt.ownership().ok_or(ActionError::NoRuntime)?;
+    let restart = rt
+        .runner(bot.id)
+        .filter(|r| r.kill_reason.is_none() && r.status.is_live())
+        .map(|r| RunnerOptions {
+            timeframe: r.timeframe.unwrap_or(bot.timeframe),
+            live: r.live,
+        });
+    if restart.is_some() {
+        let _ = rt.stop_runner(bot.id).await;
+    }
+    match node.refence(bot.id).await {
+        Ok(fence) => Ok((fence, restart)),
+        Err(AcquireError::Db(e)) => Err(ActionError::Db(e)),
+        Err(AcquireError::HeldElsewhere {
+            node, expires_at, ..
+        }) => Err(ActionError::OwnedElsewhere { node, expires_at }),
+    }
+}
+
+/// Resolves the bot's mismatches by `action` (module docs).
+pub async fn reconcile_bot(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot_id: Uuid,
+    action: Action,
+    by: &str,
+) -> Result<Reconciled, ActionError> {
+    let bot = bots::get(pool, bot_id)
+        .await?
+        .ok_or(ActionError::NoBot(bot_id))?;
+    let reconciler = rt.reconciler().ok_or(ActionError::NoRuntime)?;
+    let routed = store::live_bots(pool)
+        .await?
+        .into_iter()
+        .find(|b| b.id == bot_id);
+    let session = reconciler
+        .session_of(routed.as_ref().and_then(|b| b.broker.as_deref()))
+        .filter(|s| s.is_ready())
+        .ok_or_else(|| ActionError::NoBroker("no logged-in broker session".into()))?;
+    let account = session
+        .account()
+        .ok_or_else(|| ActionError::NoBroker("no account".into()))?;
+    let now = rt.clock().now();
+    let contract = Contract::front_at(
+        bot.symbol,
+        routed.as_ref().and_then(|b| b.last_order_at).unwrap_or(now),
+    );
+    let (fence, restart) = take(rt, &bot).await?;
+    let acted = act(
+        rt,
+        pool,
+        &bot,
+        &session,
+        &account.id,
+        &contract,
+        &fence,
+        action,
+    )
+    .await;
+    if let Some(node) = rt.ownership() {
+        node.release(bot.id).await;
+    }
+    if let Some(options) = restart
+        && let Err(e) = rt.start_runner(bot.id, options).await
+    {
+        tracing::warn!(bot = %bot.id, error = %e, "runner not restarted after a reconcile action");
+    }
+    let mut done = acted?;
+    let applied = reconciler
+        .run_session(
+            &session,
+            Trigger::Operator,
+            Resolution {
+                name: action.resolution(),
+                by: Some(by),
+            },
+        )
+        .await
+        .map_err(ActionError::Broker)?;
+    done.resolved = applied.resolved;
+    done.still_open = store::open_for_bot(pool, bot.id).await?;
+    let severity = if done.still_open.is_empty() {
+        Severity::Info
+    } else {
+        Severity::Sev2
+    };
+    let event = NewSystemEvent::new(
+        severity,
+        "RECONCILIATION_ACTION",
+        format!(
+            "bot {} ({}): {} by {by} on {}: {} resolved, {} still open",
+            bot.name,
+            bot.id,
+            action.as_str(),
+            done.contract,
+            done.resolved.len(),
+            done.still_open.len()
+        ),
+    )
+    .bot(bot.id)
+    .metadata(json!({ "result": &done, "by": by }));
+    record_event(pool, rt.bus(), event, rt.clock().now()).await;
+    Ok(done)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: &Bot,
+    session: &BrokerSession,
+    account: &str,
+    contract: &Contract,
+    fence: &Fence,
+    action: Action,
+) -> Result<Reconciled, ActionError> {
+    let vendor = session.vendor();
+    let spelled = contract.spelled_for(vendor.spelling());
+    let broker_err = |f: crate::integrations::outcome::Failure| {
+        ActionError::Broker(format!("{}: {}", f.code, f.message))
+    };
+    let mut out = Reconciled {
+        bot_id: bot.id,
+        action,
+        broker: vendor.id().to_owned(),
+        account: account.to_owned(),
+        contract: spelled.clone(),
+        orders_closed: Vec::new(),
+        broker_cancelled: Vec::new(),
+        broker_close: None,
+        adjustment: None,
+        resolved: Vec::new(),
+        still_open: Vec::new(),
+    };
+    let their_orders = session.orders().await.map_err(broker_err)?;
+    let their_fills = session.fills().await.map_err(broker_err)?;
+    let filled_of = |id: &str| -> i64 {
+        their_fills
+            .iter()
+            .filter(|f| f.broker_order_id == id)
+            .map(|f| i64::from(f.quantity))
+            .sum()
+    };
+    let open = store::open_live_orders(pool, vendor.id(), account).await?;
+    let claimed: Vec<&str> = open
+        .iter()
+        .filter_map(|o| o.order.broker_order_id.as_deref())
+        .collect();
+    let now = rt.clock().now();
+    match action {
+        Action::Adopt => {
+            // Close ours the broker finished or does not know; count unbooked broker fills of
+            // those still working (their runner books them).
+            let mut pending_fills = 0i64;
+            for o in open.iter().filter(|o| o.order.bot_id == bot.id) {
+                let at_broker = o
+                    .order
+                    .broker_order_id
+                    .as_deref()
+                    .and_then(|id| their_orders.iter().find(|t| t.broker_order_id == id));
+                match at_broker {
+                    Some(t) if !t.status.is_final() => {
+                        pending_fills +=
+                            o.order.side.sign() * (filled_of(&t.broker_order_id) - o.booked);
+                    }
+                    _ => {
+                        let reason = "reconcile adopt: the broker finished it or has no such order";
+                        let closed = if o.order.status == OrderStatus::Sending {
+                            orders::reject_sending(pool, fence, o.order.id, reason, now).await?
+                        } else {
+                            orders::close_at_broker(
+                                pool,
+                                fence,
+                                o.order.id,
+                                OrderStatus::Cancelled,
+                                reason,
+                                now,
+                            )
+                            .await?
+                        };
+                        if closed {
+                            out.orders_closed.push(o.order.id);
+                        }
+                    }
+                }
+            }
+            // Other bots' still-working orders count as they stand.
+            for o in open.iter().filter(|o| o.order.bot_id != bot.id) {
+                if let Some(t) = o
+                    .order
+                    .broker_order_id
+                    .as_deref()
+                    .and_then(|id| their_orders.iter().find(|t| t.broker_order_id == id))
+                {
+                    pending_fills +=
+                        o.order.side.sign() * (filled_of(&t.broker_order_id) - o.booked);
+                }
+            }
+            let positions = session.positions().await.map_err(broker_err)?;
+            let theirs = positions.iter().find(|p| p.symbol == spelled);
+            let their_net = theirs.map_or(0, |p| p.net);
+            let ours_all: i64 = store::live_bots(pool)
+                .await?
+                .iter()
+                .filter(|b| b.symbol == bot.symbol && b.position_stage == Some(Stage::Live))
+                .filter(|b| {
+                    b.broker.as_deref().is_none_or(|v| v == vendor.id())
+                        && b.broker_account.as_deref().is_none_or(|a| a == account)
+                })
+                .map(|b| i64::from(b.quantity.unwrap_or(0)))
+                .sum();
+            let delta = their_net - ours_all - pending_fills;
+            if delta != 0 {
+                let (price, from) = match theirs.and_then(|p| p.avg_price) {
+                    Some(p) => (p, "broker_average"),
+                    None => last_close(pool, bot, now).await?.ok_or_else(|| {
+                        ActionError::NotDone(format!(
+                            "no broker average price and no stored {} bar to price the adjustment",
+                            bot.symbol.as_str()
+                        ))
+                    })?,
+                };
+                out.adjustment =
+                    book_adjustment(pool, fence, bot, delta, (price, from), "tpadopt", now).await?;
+            }
+        }
+        Action::Flatten => {
+            // Cancel at the broker: the bot's working orders and every unknown working order
+            // on the contract.
+            let mut cancel: Vec<String> = open
+                .iter()
+                .filter(|o| o.order.bot_id == bot.id)
+                .filter_map(|o| o.order.broker_order_id.clone())
+                .collect();
+            cancel.extend(
+                their_orders
+                    .iter()
+                    .filter(|t| !t.status.is_final())
+                    .filter(|t| t.symbol.as_deref() == Some(spelled.as_str()))
+                    .filter(|t| !claimed.contains(&t.broker_order_id.as_str()))
+                    .map(|t| t.broker_order_id.clone()),
+            );
+            let working_at_broker: Vec<String> = cancel
+                .iter()
+                .filter(|id| {
+                    their_orders
+                        .iter()
+                        .any(|t| &t.broker_order_id == *id && !t.status.is_final())
+                })
+                .cloned()
+                .collect();
+            if !working_at_broker.is_empty() {
+                session
+                    .cancel_many(&working_at_broker)
+                    .await
+                    .map_err(broker_err)?;
+            }
+            out.broker_cancelled = working_at_broker;
+            for o in open.iter().filter(|o| o.order.bot_id == bot.id) {
+                let reason = "reconcile flatten: cancelled at the broker";
+                let closed = if o.order.status == OrderStatus::Sending {
+                    orders::reject_sending(pool, fence, o.order.id, reason, now).await?
+                } else {
+                    orders::close_at_broker(
+                        pool,
+                        fence,
+                        o.order.id,
+                        OrderStatus::Cancelled,
+                        reason,
+                        now,
+                    )
+                    .await?
+                };
+                if closed {
+                    out.orders_closed.push(o.order.id);
+                }
+            }
+            // Close the broker's position on the contract.
+            let positions = session.positions().await.map_err(broker_err)?;
+            let their_net = positions
+                .iter()
+                .find(|p| p.symbol == spelled)
+                .map_or(0, |p| p.net);
+            let mut close_price = None;
+            if their_net != 0 {
+                let close = close_at_broker(session, bot, contract, their_net, now).await?;
+                close_price = close.price;
+                out.broker_close = Some(close);
+            }
+            let (position, _) = held(pool, bot).await?;
+            if position.quantity != 0 {
+                let (price, from) = match close_price {
+                    Some(p) => (p, "broker_fill"),
+                    None => last_close(pool, bot, now).await?.ok_or_else(|| {
+                        ActionError::NotDone(format!(
+                            "no broker fill and no stored {} bar to price the ledger's close",
+                            bot.symbol.as_str()
+                        ))
+                    })?,
+                };
+                out.adjustment = book_adjustment(
+                    pool,
+                    fence,
+                    bot,
+                    -position.quantity,
+                    (price, from),
+                    "tpflatrec",
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn last_close(
+    pool: &PgPool,
+    bot: &Bot,
+    now: DateTime<Utc>,
+) -> Result<Option<(Decimal, &'static str)>, sqlx::Error> {
+    Ok(market_bars::latest_at(pool, bot.symbol, bot.timeframe, now)
+        .await?
+        .map(|b| (b.bar.close, "last_bar_close")))
+}
+
+/// Sends the market order closing `net` at the broker and waits (up to 5 s) for its fills.
+async fn close_at_broker(
+    session: &BrokerSession,
+    bot: &Bot,
+    contract: &Contract,
+    net: i64,
+    now: DateTime<Utc>,
+) -> Result<BrokerClose, ActionError> {
+    let side = if net > 0 { Side::Sell } else { Side::Buy };
+    let quantity = u32::try_from(net.unsigned_abs()).unwrap_or(u32::MAX);
+    let mut h = Sha256::new();
+    h.update(b"reconcile-flatten");
+    h.update(bot.id.as_bytes());
+    h.update(net.to_be_bytes());
+    h.update(now.timestamp_millis().to_be_bytes());
+    let request = OrderRequest {
+        client_id: format!("tpflat-{}", &hex::encode(h.finalize())[..32]),
+        contract: *contract,
+        side,
+        quantity,
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        time_in_force: TimeInForce::Day,
+    };
+    let (_, broker_order_id) = session.place(&request).await.map_err(|e| {
+        ActionError::Broker(match e {
+            crate::integrations::brokers::SendError::Rejected { reason } => {
+                format!("the broker refused the closing order: {reason}")
+            }
+            crate::integrations::brokers::SendError::Unknown(f)
+            | crate::integrations::brokers::SendError::NotSent(f) => {
+                format!("the closing order's answer: {}: {}", f.code, f.message)
+            }
+        })
+    })?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let fills = session.fills().await.unwrap_or_default();
+        let mine: Vec<_> = fills
+            .iter()
+            .filter(|f| f.broker_order_id == broker_order_id)
+            .collect();
+        let filled: u32 = mine.iter().map(|f| f.quantity).sum();
+        if filled >= quantity {
+            let notional: Decimal = mine
+                .iter()
+                .map(|f| f.price * Decimal::from(f.quantity))
+                .sum();
+            return Ok(BrokerClose {
+                broker_order_id,
+                side,
+                quantity,
+                price: Some((notional / Decimal::from(filled)).round_dp(6).normalize()),
+            });
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(BrokerClose {
+                broker_order_id,
+                side,
+                quantity,
+                price: None,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
