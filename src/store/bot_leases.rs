@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::bot::BotStatus;
@@ -21,6 +23,58 @@ pub struct Fence {
     pub epoch: i64,
 }
 
+/// How long a lease statement may wait for a row lock another transaction holds (a paused
+/// node's fenced write, a kill's epoch bump) and how long it may run at all (`SET LOCAL
+/// lock_timeout`, `statement_timeout` in its own transaction, [`bounded`]): a node's renewal
+/// round, a claim or a start never stalls behind a node that is stopped or cut off; the
+/// statement fails ([`is_timeout`]), is counted, and the next round tries again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub lock: Duration,
+    pub statement: Duration,
+}
+
+impl Bounds {
+    /// A tenth of the lease TTL for a lock wait (at least 50 ms) and a third (one renewal
+    /// period, at least 200 ms) for the statement.
+    pub fn for_ttl(ttl: Duration) -> Self {
+        Bounds {
+            lock: (ttl / 10).max(Duration::from_millis(50)),
+            statement: (ttl / 3).max(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// A transaction whose statements are bounded by `bounds` (see [`Bounds`]).
+pub async fn bounded(
+    pool: &PgPool,
+    bounds: Bounds,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+    )
+    .bind(format!("{}ms", bounds.lock.as_millis()))
+    .bind(format!("{}ms", bounds.statement.as_millis()))
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
+/// Whether `err` is a bounded statement giving up: a lock wait past `lock_timeout` (SQLSTATE
+/// 55P03) or a statement past `statement_timeout` (57014).
+pub fn is_timeout(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("55P03" | "57014")))
+}
+
+/// How long a fenced write's transaction may sit idle (its client not sending the next
+/// statement) before the server ends the session (`idle_in_transaction_session_timeout`,
+/// set by [`check`]): the share lock a node paused mid-write (SIGSTOP, a cut connection) holds
+/// on the lease row goes with it, so other nodes can claim the bot when the lease expires
+/// instead of skipping the locked row (`SKIP LOCKED`) until the node wakes. A healthy write
+/// never waits between its statements.
+pub const FENCED_IDLE_LIMIT: Duration = Duration::from_secs(1);
+
 /// Refuses the transaction's write for `bot_id` unless `fence` is that bot's current lease
 /// (SQLSTATE TPL01, [`is_stale`]); share-locks the lease row until the transaction ends, so a
 /// takeover cannot commit between this check and the write. The bot is the written row's, so
@@ -35,12 +89,15 @@ pub async fn check(
     } else {
         Uuid::nil()
     };
-    sqlx::query("SELECT tp_fence($1, $2, $3)")
-        .bind(bot)
-        .bind(&*fence.node)
-        .bind(fence.epoch)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('idle_in_transaction_session_timeout', $4, true), tp_fence($1, $2, $3)",
+    )
+    .bind(bot)
+    .bind(&*fence.node)
+    .bind(fence.epoch)
+    .bind(format!("{}ms", FENCED_IDLE_LIMIT.as_millis()))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -100,7 +157,7 @@ pub fn is_stale(err: &sqlx::Error) -> bool {
 /// Takes the bot's lease for `node` unless another node holds an unexpired one: a new epoch
 /// either way. `None`: held elsewhere.
 pub async fn acquire(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     bot_id: Uuid,
     node: &str,
     now: DateTime<Utc>,
@@ -119,14 +176,14 @@ pub async fn acquire(
     .bind(node)
     .bind(now)
     .bind(expires_at)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
 /// A new epoch for a lease `node` holds (so every write still carrying the old one is
 /// refused): `None` when `node` does not hold it.
 pub async fn bump(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     bot_id: Uuid,
     node: &str,
     now: DateTime<Utc>,
@@ -140,7 +197,7 @@ pub async fn bump(
     .bind(node)
     .bind(now)
     .bind(expires_at)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
@@ -166,7 +223,7 @@ pub struct Renewed {
 /// Extends the leases of `bots` that `node` still holds to `expires_at` (rows locked in bot
 /// order, so two renewals never deadlock). A lease another node took is not in the answer.
 pub async fn renew(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     node: &str,
     bots: &[Uuid],
     expires_at: DateTime<Utc>,
@@ -184,7 +241,7 @@ pub async fn renew(
     .bind(node)
     .bind(expires_at)
     .bind(bots)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
@@ -204,7 +261,7 @@ pub enum Claimable {
 /// are not claimed here (the starting node's resume takes them). Answers each claimed bot with
 /// its new epoch and the node it came from.
 pub async fn claim(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     node: &str,
     held: &[Uuid],
     now: DateTime<Utc>,
@@ -230,7 +287,7 @@ pub async fn claim(
     .bind(limit)
     .bind(held)
     .bind(which == Claimable::Expired)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
@@ -251,7 +308,7 @@ pub async fn share(pool: &PgPool, alive_since: DateTime<Utc>) -> Result<(i64, i6
 /// Lets the bot go at `now` (it stays leased to nobody until a node takes it; `expires_at`
 /// becomes the release time, so "unowned since" is exact). Only the holder's epoch releases it.
 pub async fn release(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     fence: &Fence,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
@@ -263,7 +320,7 @@ pub async fn release(
     .bind(&*fence.node)
     .bind(fence.epoch)
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -271,7 +328,7 @@ pub async fn release(
 /// Lets every bot of `node` go at `now` (a clean shutdown: the others take them without
 /// waiting for the TTL).
 pub async fn release_all(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     node: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
@@ -280,7 +337,7 @@ pub async fn release_all(
     )
     .bind(node)
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(done.rows_affected())
 }

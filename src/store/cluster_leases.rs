@@ -2,7 +2,7 @@
 //! Times are the caller's clock, as for `bot_leases`.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
 /// The lease of the cluster's singletons (alerts, job timeout sweep, autonomy scoring).
 pub const LEADER: &str = "leader";
@@ -11,7 +11,7 @@ pub const LEADER: &str = "leader";
 /// unexpired. Answers the epoch held (unchanged on a renewal, bumped on a change of holder);
 /// `None`: held elsewhere.
 pub async fn hold(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     name: &str,
     node: &str,
     now: DateTime<Utc>,
@@ -35,16 +35,16 @@ pub async fn hold(
     .bind(node)
     .bind(now)
     .bind(expires_at)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
 /// Lets lease `name` go if `node` holds it (a clean shutdown: another node takes it at once).
-pub async fn release(pool: &PgPool, name: &str, node: &str) -> Result<bool, sqlx::Error> {
+pub async fn release(db: impl PgExecutor<'_>, name: &str, node: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE cluster_leases SET node = NULL WHERE name = $1 AND node = $2")
         .bind(name)
         .bind(node)
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -557,6 +557,60 @@ async fn a_takeover_refused_after_another_node_took_the_bot_never_stops_it(pool:
     assert_eq!(refused.1["node"], "node-b", "{refused:?}");
 }
 
+/// A lease row locked by another node's transaction (a node paused or cut off in the middle
+/// of a fenced write keeps its share lock) never stalls this node: its lease statement gives
+/// up after the lock bound (a tenth of the TTL), is counted, and succeeds once the lock is
+/// gone. A fenced write's transaction left idle is ended by the server after
+/// `FENCED_IDLE_LIMIT`, and its lock with it.
+#[sqlx::test]
+async fn a_lease_row_locked_by_a_paused_node_times_out_instead_of_stalling(pool: PgPool) {
+    let ttl = Duration::from_secs(2);
+    let bot = lab_bot(&pool, "STOPPED").await;
+    register(&pool, "node-x").await;
+    // node-x's lease expired a minute ago; a write it began before it paused holds the row.
+    sqlx::query(
+        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
+         VALUES ($1, 'node-x', 3, $2, $2)",
+    )
+    .bind(bot)
+    .bind(now() - chrono::Duration::seconds(60))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut paused = pool.begin().await.unwrap();
+    sqlx::query("SELECT tp_fence($1, 'node-x', 3)")
+        .bind(bot)
+        .execute(&mut *paused)
+        .await
+        .unwrap();
+    let app = spawn_app_with_runtime_config(pool.clone(), node_config("node-a", ttl)).await;
+    let node = app.state.runtime.ownership().unwrap().clone();
+    let started = Instant::now();
+    let err = node.acquire(bot).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, tradeplane::runtime::ownership::AcquireError::Db(ref e) if bot_leases::is_timeout(e)),
+        "{err}"
+    );
+    assert!(waited >= ttl / 10 && waited < ttl, "{waited:?}");
+    assert_eq!(node.stats().lease_timeouts, 1);
+    paused.rollback().await.unwrap();
+    let fence = node.acquire(bot).await.unwrap();
+    assert_eq!(fence.epoch, 4);
+
+    // A fenced write of node-a's, then nothing (its process stopped): the server ends the
+    // session once it idled past the limit; the epoch bump a kill needs then goes through.
+    let mut paused = pool.begin().await.unwrap();
+    bot_leases::check(&mut paused, bot, &fence).await.unwrap();
+    tokio::time::sleep(bot_leases::FENCED_IDLE_LIMIT + Duration::from_millis(700)).await;
+    let bumped = node.refence(bot).await.unwrap();
+    assert_eq!(bumped.epoch, 5);
+    assert!(
+        paused.commit().await.is_err(),
+        "the idle write's session ended"
+    );
+}
+
 fn blocker<'a>(status: &'a serde_json::Value, code: &str) -> Option<&'a serde_json::Value> {
     status["blockers"]
         .as_array()

@@ -19,15 +19,17 @@
 //! clock, so a test's manual clock never stops a heartbeat; the self-fence deadline is
 //! monotonic (`Instant`), which keeps counting while the process is stopped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -41,6 +43,23 @@ use crate::clock::Clock;
 use crate::store::bot_leases::{self, Claimable, Fence};
 use crate::store::cluster_leases;
 use crate::store::nodes::{self, Beat, NodeRegistration};
+
+/// Runs one lease statement (`$call`, with `$db` the transaction) in a transaction bounded by
+/// the node's [`bot_leases::Bounds`] and commits it; a timeout is counted
+/// ([`OwnershipStats::lease_timeouts`]).
+macro_rules! bounded {
+    ($me:expr, |$db:ident| $call:expr) => {
+        async {
+            let mut tx = bot_leases::bounded(&$me.pool, $me.bounds).await?;
+            let $db = &mut *tx;
+            let value = $call.await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(value)
+        }
+        .await
+        .map_err(|e| $me.counted(e))
+    };
+}
 
 /// How a node takes part in the cluster.
 #[derive(Debug, Clone)]
@@ -74,6 +93,10 @@ impl OwnershipConfig {
     }
 }
 
+/// How many claimed bots a node takes over at once (safe start and runner start each): the
+/// takeovers run beside the renewal rounds, so the leases they need stay renewed.
+const TAKEOVERS_AT_ONCE: usize = 8;
+
 /// How many bots a node above its share hands over per round: a tenth of what it holds, at
 /// least one.
 fn max_moves(held: usize) -> usize {
@@ -101,6 +124,9 @@ pub struct OwnershipStats {
     pub handed_over: u64,
     /// Bar ticks a runner skipped because this node could not trust its leases.
     pub fenced_ticks: u64,
+    /// Lease statements that gave up waiting for a row lock or ran past their bound
+    /// ([`bot_leases::Bounds`]); the next round retries.
+    pub lease_timeouts: u64,
 }
 
 /// This process as a node.
@@ -112,19 +138,26 @@ pub struct Ownership {
     /// When this node registered (on the runtime's clock).
     started_at: DateTime<Utc>,
     config: OwnershipConfig,
+    /// Lock and statement timeouts of every lease statement (from the TTL).
+    bounds: bot_leases::Bounds,
     held: std::sync::Mutex<HashMap<Uuid, Held>>,
     /// Leases are trusted until then: the start of the last successful renewal + TTL − skew.
     trusted_until: std::sync::Mutex<Instant>,
     /// This node runs the cluster's singletons until then (held `leader` lease, same margin).
     leader_until: std::sync::Mutex<Option<Instant>>,
-    /// Acquisitions one at a time, so a bot is never acquired twice over.
+    /// Acquisitions of bots not held yet (and claims) one at a time, so a bot is never
+    /// acquired twice over; a bot held already needs none.
     acquiring: tokio::sync::Mutex<()>,
+    /// Claimed bots whose takeover (safe start, runner start) is under way: never idle,
+    /// never handed over meanwhile.
+    taking_over: std::sync::Mutex<HashSet<Uuid>>,
     /// Off until the node resumed its own bots (so resume and takeover never race).
     claiming: AtomicBool,
     claimed: AtomicU64,
     lost: AtomicU64,
     handed_over: AtomicU64,
     fenced_ticks: AtomicU64,
+    lease_timeouts: AtomicU64,
 }
 
 /// Whether this process runs the cluster's singletons (alert posting, the job timeout sweep,
@@ -182,14 +215,17 @@ impl Ownership {
                 Instant::now() + config.lease_ttl.saturating_sub(config.skew_margin()),
             ),
             leader_until: std::sync::Mutex::default(),
+            bounds: bot_leases::Bounds::for_ttl(config.lease_ttl),
             config,
             held: std::sync::Mutex::default(),
             acquiring: tokio::sync::Mutex::new(()),
+            taking_over: std::sync::Mutex::default(),
             claiming: AtomicBool::new(false),
             claimed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
             fenced_ticks: AtomicU64::new(0),
+            lease_timeouts: AtomicU64::new(0),
         };
         nodes::register(
             &me.pool,
@@ -224,11 +260,27 @@ impl Ownership {
             lost: self.lost.load(Ordering::Relaxed),
             handed_over: self.handed_over.load(Ordering::Relaxed),
             fenced_ticks: self.fenced_ticks.load(Ordering::Relaxed),
+            lease_timeouts: self.lease_timeouts.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a lease statement's timeout (see [`bot_leases::Bounds`]).
+    fn counted(&self, err: sqlx::Error) -> sqlx::Error {
+        if bot_leases::is_timeout(&err) {
+            self.lease_timeouts.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, node = %self.name, "a lease statement timed out (a row locked by a paused node?)");
+        }
+        err
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Held>> {
         self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn taking_over(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.taking_over
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -272,15 +324,13 @@ impl Ownership {
     /// Takes or renews the `leader` lease; a failed read keeps the last deadline, which runs
     /// out by itself.
     async fn hold_leadership(&self, started: Instant, now: DateTime<Utc>) {
-        let held = match cluster_leases::hold(
-            &self.pool,
+        let held = match bounded!(self, |db| cluster_leases::hold(
+            db,
             cluster_leases::LEADER,
             &self.name,
             now,
             now + self.ttl(),
-        )
-        .await
-        {
+        )) {
             Ok(epoch) => epoch.is_some(),
             Err(err) => {
                 tracing::warn!(error = %err, node = %self.name, "leader lease renewal failed");
@@ -327,13 +377,23 @@ impl Ownership {
     /// Takes the bot's lease for this node (kept if already held here): refused while another
     /// node holds an unexpired one.
     pub async fn acquire(&self, bot_id: Uuid) -> Result<Fence, AcquireError> {
+        // Held already (a takeover's start): no wait behind other acquisitions.
+        if let Some(fence) = self.held_fence(bot_id) {
+            return Ok(fence);
+        }
         let _one = self.acquiring.lock().await;
         if let Some(h) = self.held().get(&bot_id).copied() {
             return Ok(self.fence_of(bot_id, h.epoch));
         }
         let now = self.clock.now();
         let started = Instant::now();
-        match bot_leases::acquire(&self.pool, bot_id, &self.name, now, now + self.ttl()).await? {
+        match bounded!(self, |db| bot_leases::acquire(
+            db,
+            bot_id,
+            &self.name,
+            now,
+            now + self.ttl()
+        ))? {
             Some(epoch) => {
                 self.held().insert(
                     bot_id,
@@ -368,7 +428,13 @@ impl Ownership {
         let started = Instant::now();
         let held = self.held().get(&bot_id).copied();
         if held.is_some() {
-            match bot_leases::bump(&self.pool, bot_id, &self.name, now, now + self.ttl()).await? {
+            match bounded!(self, |db| bot_leases::bump(
+                db,
+                bot_id,
+                &self.name,
+                now,
+                now + self.ttl()
+            ))? {
                 Some(epoch) => {
                     if let Some(h) = self.held().get_mut(&bot_id) {
                         h.epoch = epoch;
@@ -382,7 +448,13 @@ impl Ownership {
                 }
             }
         }
-        match bot_leases::acquire(&self.pool, bot_id, &self.name, now, now + self.ttl()).await? {
+        match bounded!(self, |db| bot_leases::acquire(
+            db,
+            bot_id,
+            &self.name,
+            now,
+            now + self.ttl()
+        ))? {
             Some(epoch) => {
                 self.held().insert(
                     bot_id,
@@ -466,7 +538,9 @@ impl Ownership {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(me.config.renew_every());
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut takeovers = JoinSet::new();
             loop {
+                while takeovers.try_join_next().is_some() {}
                 let stopping = tokio::select! {
                     _ = every.tick() => false,
                     _ = stop.wait_for(|s| *s) => true,
@@ -474,8 +548,11 @@ impl Ownership {
                 if stopping {
                     break;
                 }
-                me.round(&handle).await;
+                me.round(&handle, &mut takeovers).await;
             }
+            // Takeovers under way stop here (their leases are released below with the rest).
+            takeovers.abort_all();
+            while takeovers.join_next().await.is_some() {}
             me.held().clear();
             *me.leader_until
                 .lock()
@@ -497,7 +574,7 @@ impl Ownership {
     }
 
     /// One round: heartbeat, renewal, then claims.
-    async fn round(&self, handle: &RuntimeHandle) {
+    async fn round(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
         let started = Instant::now();
         let now = self.clock.now();
         let draining = match nodes::heartbeat(&self.pool, &self.name, self.incarnation, now).await {
@@ -526,8 +603,12 @@ impl Ownership {
         // this snapshot and waits for the next round, never mistaken for a lost one.
         let snapshot: HashMap<Uuid, i64> = self.held().iter().map(|(b, h)| (*b, h.epoch)).collect();
         let held: Vec<Uuid> = snapshot.keys().copied().collect();
-        let renewed = match bot_leases::renew(&self.pool, &self.name, &held, now + self.ttl()).await
-        {
+        let renewed = match bounded!(self, |db| bot_leases::renew(
+            db,
+            &self.name,
+            &held,
+            now + self.ttl()
+        )) {
             Ok(rows) => rows,
             Err(err) => {
                 tracing::warn!(error = %err, node = %self.name, "lease renewal failed");
@@ -551,6 +632,7 @@ impl Ownership {
             renewed.iter().map(|r| (r.bot_id, r)).collect();
         let mut lost = Vec::new();
         let mut done = Vec::new();
+        let busy = self.taking_over().clone();
         {
             let mut map = self.held();
             map.retain(|bot, h| match renewed.get(bot) {
@@ -560,7 +642,8 @@ impl Ownership {
                     // Stopped or killed by an operator (maybe through another node) …
                     let stopped = h.seen_live && !r.status.is_live();
                     // … or no runner here for a TTL (failed for good, killed, stopped).
-                    let idle = h.acquired.elapsed() > self.config.lease_ttl
+                    let idle = !busy.contains(bot)
+                        && h.acquired.elapsed() > self.config.lease_ttl
                         && !handle.runner(*bot).is_some_and(|s| s.status.is_live());
                     if stopped || idle {
                         done.push((*bot, h.epoch));
@@ -594,14 +677,19 @@ impl Ownership {
         if draining {
             self.hand_over(handle, self.owned()).await;
         } else if self.claiming.load(Ordering::Acquire) {
-            self.claim(handle).await;
+            self.claim(handle, takeovers).await;
         }
     }
 
     /// Lets `bots` go for other nodes to take (drain, rebalance): off this node's fence first
     /// (a tick in flight writes nothing), runners stopped, then the leases released. At no
     /// moment can two nodes act for one bot.
-    async fn hand_over(&self, handle: &RuntimeHandle, bots: Vec<Uuid>) {
+    async fn hand_over(&self, handle: &RuntimeHandle, mut bots: Vec<Uuid>) {
+        {
+            // A takeover under way finishes first; the bot goes in a later round.
+            let busy = self.taking_over();
+            bots.retain(|b| !busy.contains(b));
+        }
         let fences: Vec<Fence> = {
             let mut map = self.held();
             bots.iter()
@@ -633,7 +721,7 @@ impl Ownership {
     /// leases (orphans: their node died, paused or lost the database) are rescued beyond the
     /// share: a bot waits for no node to be seen dead, and rebalancing evens the share out
     /// afterwards (a node above its share hands over nothing in a round it rescued).
-    async fn claim(&self, handle: &RuntimeHandle) {
+    async fn claim(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
         let now = self.clock.now();
         let (total, capacity) = match bot_leases::share(&self.pool, now - self.ttl()).await {
             Ok(v) => v,
@@ -648,17 +736,15 @@ impl Ownership {
         let want = fair - i64::try_from(held.len()).unwrap_or(i64::MAX);
         let _one = self.acquiring.lock().await;
         let started = Instant::now();
-        let mut claimed = match bot_leases::claim(
-            &self.pool,
+        let mut claimed = match bounded!(self, |db| bot_leases::claim(
+            db,
             &self.name,
             &held,
             now,
             now + self.ttl(),
             total.max(1),
             Claimable::Expired,
-        )
-        .await
-        {
+        )) {
             Ok(c) => c,
             Err(err) => {
                 tracing::warn!(error = %err, "lease rescue failed");
@@ -669,17 +755,15 @@ impl Ownership {
         if more > 0 {
             let mut mine: Vec<Uuid> = held.clone();
             mine.extend(claimed.iter().map(|c| c.0));
-            match bot_leases::claim(
-                &self.pool,
+            match bounded!(self, |db| bot_leases::claim(
+                db,
                 &self.name,
                 &mine,
                 now,
                 now + self.ttl(),
                 more,
                 Claimable::Free,
-            )
-            .await
-            {
+            )) {
                 Ok(c) => claimed.extend(c),
                 Err(err) => tracing::warn!(error = %err, "lease claim failed"),
             }
@@ -710,14 +794,30 @@ impl Ownership {
         }
         self.claimed
             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
-        let lifecycle = Lifecycle::new(self.pool.clone(), handle.clone(), handle.integrations());
-        for (bot, _, from) in claimed {
-            lifecycle.take_over(bot, from.as_deref()).await;
-            // A slow safe start must not count against the bot: it is idle only if no runner
-            // is live a TTL after its takeover finished.
-            if let Some(h) = self.held().get_mut(&bot) {
-                h.acquired = Instant::now();
-            }
+        if claimed.is_empty() {
+            return;
         }
+        // Taken over beside the rounds (which keep renewing these leases), at most
+        // TAKEOVERS_AT_ONCE at a time; each bot is tracked until its takeover ends.
+        self.taking_over().extend(claimed.iter().map(|c| c.0));
+        let me = self.clone();
+        let handle = handle.clone();
+        takeovers.spawn(async move {
+            let lifecycle = Lifecycle::new(me.pool.clone(), handle.clone(), handle.integrations());
+            futures::stream::iter(claimed)
+                .for_each_concurrent(TAKEOVERS_AT_ONCE, |(bot, _, from)| {
+                    let (lifecycle, me) = (&lifecycle, &me);
+                    async move {
+                        lifecycle.take_over(bot, from.as_deref()).await;
+                        // A slow safe start must not count against the bot: it is idle only
+                        // if no runner is live a TTL after its takeover finished.
+                        if let Some(h) = me.held().get_mut(&bot) {
+                            h.acquired = Instant::now();
+                        }
+                        me.taking_over().remove(&bot);
+                    }
+                })
+                .await;
+        });
     }
 }
