@@ -18,7 +18,7 @@ use crate::support::{
     TestApp,
     backtests::{WEEK_FROM, WEEK_TO, sma_backtest},
     error_code,
-    fixtures::{runtime_config, start_sandbox},
+    fixtures::{runtime_config, start_sandbox, until},
     spawn_app_with_runtime_config,
 };
 
@@ -504,22 +504,42 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
         .unwrap()
         .parse()
         .unwrap();
-    let (status, vars) = app.profit_variables("limit=500").await;
-    assert_eq!(status, 200, "{vars}");
-    let used: Vec<&Value> = vars["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| {
-            v["used_by_bot_ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|b| b == bot.as_str())
-        })
-        .collect();
-    assert!(!used.is_empty(), "{vars}");
-    for v in used {
+    // The estimates are refreshed right after the run's SUCCEEDED transition commits (a
+    // failed refresh leaves the result standing), so the run can be seen finished a moment
+    // before its estimate: wait for it, bounded, then check every row exactly.
+    let used_by_bot = |vars: &Value| -> Vec<Value> {
+        vars["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| {
+                v["used_by_bot_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b == bot.as_str())
+            })
+            .cloned()
+            .collect()
+    };
+    let used = until(
+        "the bot's profit variables estimated from its run",
+        async || {
+            let (status, vars) = app.profit_variables("limit=500").await;
+            assert_eq!(status, 200, "{vars}");
+            let used = used_by_bot(&vars);
+            assert!(!used.is_empty(), "{vars}");
+            used.iter()
+                .all(|v| {
+                    v["profit_contribution_estimate"]
+                        .as_f64()
+                        .is_some_and(|e| (e - own_net).abs() < 0.01)
+                })
+                .then_some(used)
+        },
+    )
+    .await;
+    for v in &used {
         assert_eq!(v["source_integration"], "databento", "{v}");
         let estimate = v["profit_contribution_estimate"].as_f64().unwrap();
         assert!((estimate - own_net).abs() < 0.01, "{v} vs {own_net}");
