@@ -151,6 +151,8 @@ pub struct JobContext {
     pub rt: RuntimeHandle,
     pub pool: PgPool,
     pub progress: Arc<Progress>,
+    /// How often a job run inside this one (a sweep's child) is heartbeaten ([`watch`]).
+    pub heartbeat_every: Duration,
 }
 
 /// Queues a job and wakes an idle worker; publishes it (`job` live event, reason `CREATED`).
@@ -310,9 +312,51 @@ pub struct JobWorker;
 struct InjectedFailure(String);
 
 /// Why a running job stopped before its work ended.
-enum Dropped {
+pub(super) enum Dropped {
     NoLongerRunning(JobStatus),
     Gone,
+}
+
+/// Heartbeats `job` (its progress as `progress` reports it) every `every` while it runs;
+/// returns when it is no longer RUNNING (cancelled, timed out), so its work can be dropped.
+pub(super) async fn watch(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    every: Duration,
+    job: &JobRun,
+    progress: &Progress,
+) -> Dropped {
+    let mut seen = 0;
+    let mut last_pct = 0;
+    loop {
+        tokio::time::sleep(every).await;
+        let (reports, pct) = progress.read();
+        if reports != seen {
+            seen = reports;
+            match jobs::report_progress(pool, job.id, pct).await {
+                Ok(Some(stored)) => {
+                    if stored != last_pct {
+                        last_pct = stored;
+                        let mut now = job.clone();
+                        now.progress_pct = stored;
+                        rt.bus().publish_job(&now, None);
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(job = %job.id, error = %err, "heartbeat write failed");
+                    continue;
+                }
+            }
+        }
+        match jobs::get(pool, job.id).await {
+            Ok(Some(j)) if j.status == JobStatus::Running => {}
+            Ok(Some(j)) => return Dropped::NoLongerRunning(j.status),
+            Ok(None) => return Dropped::Gone,
+            Err(err) => tracing::warn!(job = %job.id, error = %err, "job status read failed"),
+        }
+    }
 }
 
 impl JobWorker {
@@ -358,41 +402,6 @@ impl JobWorker {
         }
     }
 
-    /// Heartbeats the job while it runs; returns when it is no longer RUNNING.
-    async fn watch(args: &WorkerArgs, job: &JobRun, progress: &Progress) -> Dropped {
-        let mut seen = 0;
-        let mut last_pct = 0;
-        loop {
-            tokio::time::sleep(args.config.heartbeat_every).await;
-            let (reports, pct) = progress.read();
-            if reports != seen {
-                seen = reports;
-                match jobs::report_progress(&args.pool, job.id, pct).await {
-                    Ok(Some(stored)) => {
-                        if stored != last_pct {
-                            last_pct = stored;
-                            let mut now = job.clone();
-                            now.progress_pct = stored;
-                            args.rt.bus().publish_job(&now, None);
-                        }
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(job = %job.id, error = %err, "heartbeat write failed");
-                        continue;
-                    }
-                }
-            }
-            match jobs::get(&args.pool, job.id).await {
-                Ok(Some(j)) if j.status == JobStatus::Running => {}
-                Ok(Some(j)) => return Dropped::NoLongerRunning(j.status),
-                Ok(None) => return Dropped::Gone,
-                Err(err) => tracing::warn!(job = %job.id, error = %err, "job status read failed"),
-            }
-        }
-    }
-
     /// Runs one claimed job to its end (or until it is cancelled / timed out).
     async fn run(args: &WorkerArgs, job: JobRun) -> Result<(), ActorProcessingErr> {
         args.rt.bus().publish_job(&job, Some("CLAIMED"));
@@ -409,6 +418,7 @@ impl JobWorker {
             rt: args.rt.clone(),
             pool: args.pool.clone(),
             progress: progress.clone(),
+            heartbeat_every: args.config.heartbeat_every,
         };
         let work = async {
             if fault == Some(JobFault::Hang) {
@@ -418,7 +428,7 @@ impl JobWorker {
         };
         let outcome = tokio::select! {
             r = work => r,
-            dropped = Self::watch(args, &job, &progress) => {
+            dropped = watch(&args.rt, &args.pool, args.config.heartbeat_every, &job, &progress) => {
                 match dropped {
                     Dropped::NoLongerRunning(status) => tracing::info!(job = %job.id, status = status.as_str(), "job stopped while running; its work is dropped"),
                     Dropped::Gone => tracing::warn!(job = %job.id, "job row disappeared while running"),

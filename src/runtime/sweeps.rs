@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::RuntimeHandle;
 use super::backtests::{self, BACKTEST, BacktestError, BacktestRequest, JOB_TIMEOUT_SECONDS};
 use super::bar_history::{self, BarHistoryRequest};
-use super::jobs::{self, JobContext, JobDone, JobFailure};
+use super::jobs::{self, JobContext, JobDone, JobFailure, Progress};
 use crate::domain::{
     backtest::{
         evidence::PaperThresholds,
@@ -466,7 +466,11 @@ async fn run_child(
 ) -> Result<(), sqlx::Error> {
     let outcome = match store_backtests::by_job(&ctx.pool, child.id).await? {
         Some(bt) => {
-            backtests::execute(
+            // The child is a job of its own: heartbeaten with its progress while it runs, and
+            // dropped when it stops being RUNNING (cancelled, timed out), as any worker does.
+            let progress = Arc::new(Progress::default());
+            let reports = progress.clone();
+            let work = backtests::execute(
                 &ctx.pool,
                 &ctx.rt,
                 &bt,
@@ -474,9 +478,14 @@ async fn run_child(
                 Some((bt.from, bt.to)),
                 calendar,
                 provider,
-                |_| {},
-            )
-            .await
+                move |pct| reports.report(pct),
+            );
+            tokio::select! {
+                done = work => done,
+                _ = jobs::watch(&ctx.rt, &ctx.pool, ctx.heartbeat_every, child, &progress) => {
+                    Ok(JobDone::Dropped)
+                }
+            }
         }
         None => Err(failure(
             ErrorCode::BacktestNotFound,

@@ -175,6 +175,24 @@ async fn cancelling_a_sweep_cancels_its_queued_and_running_children(pool: PgPool
     let body = sweep(base, json!({"fast": {"min": 2, "max": 7, "step": 1}}));
     let (id, job) = queue_sweep(&app, body).await;
     wait_for_sweep(&app, &id, "RUNNING").await;
+    // The only worker runs the parent and its children: a running child is heartbeaten with
+    // its own progress (else a long child would time out under a live parent).
+    let parent = Uuid::parse_str(&job).unwrap();
+    until(
+        "a child of the sweep heartbeaten with its progress",
+        async || {
+            let (pct, beat_after_start): (i16, bool) = sqlx::query_as(
+                "SELECT progress_pct, heartbeat_at > started_at FROM job_runs \
+             WHERE parent_id = $1 AND status = 'RUNNING'",
+            )
+            .bind(parent)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()?;
+            (pct > 0 && pct < 100 && beat_after_start).then_some(())
+        },
+    )
+    .await;
     let (status, body) = app.cancel_job(&job).await;
     assert_eq!(status, 200, "{body}");
     let cancelled = wait_for_sweep(&app, &id, "CANCELLED").await;
