@@ -39,6 +39,7 @@ mod observatory;
 mod openapi;
 mod operations;
 mod providers;
+mod reconciliation;
 mod restart_storms;
 mod runtime;
 mod sandbox;
