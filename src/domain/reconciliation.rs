@@ -149,7 +149,8 @@ pub struct Mismatch {
     /// Our side, as a reader says it (`long 1`, `WORKING BUY 1`, `none`).
     pub ours: String,
     pub theirs: String,
-    /// Signed nets of a position mismatch.
+    /// Signed nets of a position mismatch (ours: the ledger plus broker fills of our open
+    /// orders not booked yet).
     pub ours_net: Option<i64>,
     pub theirs_net: Option<i64>,
     /// How long an order mismatch must persist before it is raised (zero for a position).
@@ -342,6 +343,16 @@ pub fn compare(s: &AccountState, now: DateTime<Utc>, rules: Rules) -> Vec<Mismat
             .map(|p| p.net)
             .sum();
         if expected != theirs {
+            let ours = if expected == ledger {
+                net_words(ledger)
+            } else {
+                format!(
+                    "{} (ledger {}, {:+} in broker fills of our orders not booked yet)",
+                    net_words(expected),
+                    net_words(ledger),
+                    expected - ledger
+                )
+            };
             out.push(Mismatch {
                 kind: MismatchKind::Position,
                 contract: c.to_owned(),
@@ -349,9 +360,9 @@ pub fn compare(s: &AccountState, now: DateTime<Utc>, rules: Rules) -> Vec<Mismat
                 bots: bots_on(c),
                 order_id: None,
                 broker_order_id: None,
-                ours: net_words(ledger),
+                ours,
                 theirs: net_words(theirs),
-                ours_net: Some(ledger),
+                ours_net: Some(expected),
                 theirs_net: Some(theirs),
                 settle: Duration::zero(),
             });

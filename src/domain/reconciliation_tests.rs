@@ -145,7 +145,13 @@ fn broker_fills_of_our_open_orders_not_booked_yet_are_no_mismatch() {
         theirs: vec![theirs(2)],
         their_orders: vec![their_order("7", true, 1)],
     };
-    assert_eq!(kinds(&compare(&s, t0(), rules())), [MismatchKind::Position]);
+    let m = compare(&s, t0(), rules());
+    assert_eq!(kinds(&m), [MismatchKind::Position]);
+    assert_eq!((m[0].ours_net, m[0].theirs_net), (Some(1), Some(2)));
+    assert_eq!(
+        m[0].ours,
+        "long 1 (ledger flat, +1 in broker fills of our orders not booked yet)"
+    );
 }
 
 #[test]

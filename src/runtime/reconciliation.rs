@@ -72,6 +72,10 @@ pub struct ReconcileConfig {
     pub every: Duration,
     /// The second read of a position mismatch.
     pub confirm_delay: Duration,
+    /// How long a send may be unknown to the broker, and a broker order unknown to us (a
+    /// send of ours in flight), before either is a mismatch (default the runner's
+    /// `SEND_GRACE_SECONDS`).
+    pub send_grace: Duration,
 }
 
 impl Default for ReconcileConfig {
@@ -79,6 +83,7 @@ impl Default for ReconcileConfig {
         ReconcileConfig {
             every: Duration::from_secs(60),
             confirm_delay: Duration::from_millis(300),
+            send_grace: Duration::from_secs(SEND_GRACE_SECONDS.unsigned_abs()),
         }
     }
 }
@@ -279,7 +284,24 @@ impl Reconciler {
         trigger: Trigger,
         resolution: Resolution<'_>,
     ) -> Result<Applied, String> {
-        let _turn = self.turn.lock().await;
+        let turn = self.turn().await;
+        self.run_in_turn(&turn, session, trigger, resolution).await
+    }
+
+    /// This process's reconciliation turn: an operator's action holds it from its first read
+    /// to its run, so no other run resolves its mismatches in between.
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
+    }
+
+    /// [`Reconciler::run_session`] inside a turn already held.
+    pub async fn run_in_turn(
+        &self,
+        _turn: &tokio::sync::MutexGuard<'_, ()>,
+        session: &BrokerSession,
+        trigger: Trigger,
+        resolution: Resolution<'_>,
+    ) -> Result<Applied, String> {
         let Some(account) = session.account() else {
             return Err(format!(
                 "{} has no account: not logged in",
@@ -290,7 +312,8 @@ impl Reconciler {
         let started_at = self.clock.now();
         let trace = TraceId::try_current().unwrap_or_else(TraceId::generate);
         let rules = Rules {
-            send_grace: chrono::Duration::seconds(SEND_GRACE_SECONDS),
+            send_grace: chrono::Duration::from_std(self.config.send_grace)
+                .unwrap_or(chrono::Duration::MAX),
         };
         let compared = async {
             let (first, at) = self.read(session, &account.id).await?;

@@ -13,9 +13,9 @@
 //!   position is closed by an adjustment fill at that price. Other bots on the same contract at
 //!   the account keep their ledger position (a mismatch stays for them).
 //!
-//! Both run under the bot's lease with a new epoch (a runner still finishing an evaluation
-//! writes nothing more); a runner of the bot on this node is stopped first and started again
-//! after (it restores the adjusted ledger). A bot another node holds is refused: act there.
+//! Both run under the bot's lease: a runner of the bot on this node is stopped first (its
+//! evaluation finishes) and started again after under the same lease (it restores the
+//! adjusted ledger); a bot another node holds is refused: act there.
 //! Then the account is reconciled (`OPERATOR`): mismatches now gone are resolved `ADOPTED` /
 //! `FLATTENED` by the operator.
 
@@ -232,7 +232,7 @@ async fn book_adjustment(
     Ok(Some(adjustment))
 }
 
-/// Takes the bot's lease with a new epoch, stopping its runner here first. Returns the fence
+/// Takes the bot's lease, stopping its runner here first. Returns the fence
 /// and how to start the runner again.
 async fn take(
     rt: &RuntimeHandle,
@@ -249,12 +249,35 @@ async fn take(
     if restart.is_some() {
         let _ = rt.stop_runner(bot.id).await;
     }
-    match node.refence(bot.id).await {
+    // The runner here was stopped (its evaluation finished); a runner elsewhere holds the
+    // lease and is refused below: the current epoch fences everything else.
+    match node.acquire(bot.id).await {
         Ok(fence) => Ok((fence, restart)),
         Err(AcquireError::Db(e)) => Err(ActionError::Db(e)),
         Err(AcquireError::HeldElsewhere {
             node, expires_at, ..
         }) => Err(ActionError::OwnedElsewhere { node, expires_at }),
+    }
+}
+
+/// Starts the runner again; the stopped one may still be leaving its slot (`AlreadyRunning`
+/// for a moment): retried for up to 5 s.
+async fn restart_runner(rt: &RuntimeHandle, bot_id: Uuid, options: RunnerOptions) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match rt.start_runner(bot_id, options).await {
+            Ok(()) => return,
+            Err(super::RuntimeError::AlreadyRunning(_))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => {
+                tracing::warn!(bot = %bot_id, error = %e,
+                    "runner not restarted after a reconcile action");
+                return;
+            }
+        }
     }
 }
 
@@ -286,6 +309,8 @@ pub async fn reconcile_bot(
         bot.symbol,
         routed.as_ref().and_then(|b| b.last_order_at).unwrap_or(now),
     );
+    // No other run of this process resolves the bot's mismatches before the action's own.
+    let turn = reconciler.turn().await;
     let (fence, restart) = take(rt, &bot).await?;
     let acted = act(
         rt,
@@ -298,17 +323,19 @@ pub async fn reconcile_bot(
         action,
     )
     .await;
-    if let Some(node) = rt.ownership() {
-        node.release(bot.id).await;
-    }
-    if let Some(options) = restart
-        && let Err(e) = rt.start_runner(bot.id, options).await
-    {
-        tracing::warn!(bot = %bot.id, error = %e, "runner not restarted after a reconcile action");
+    match restart {
+        // The runner starts again under the lease (and epoch) the action took.
+        Some(options) => restart_runner(rt, bot.id, options).await,
+        None => {
+            if let Some(node) = rt.ownership() {
+                node.release(bot.id).await;
+            }
+        }
     }
     let mut done = acted?;
     let applied = reconciler
-        .run_session(
+        .run_in_turn(
+            &turn,
             &session,
             Trigger::Operator,
             Resolution {
@@ -318,6 +345,7 @@ pub async fn reconcile_bot(
         )
         .await
         .map_err(ActionError::Broker)?;
+    drop(turn);
     done.resolved = applied.resolved;
     done.still_open = store::open_for_bot(pool, bot.id).await?;
     let severity = if done.still_open.is_empty() {

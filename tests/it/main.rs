@@ -43,6 +43,7 @@ mod openapi;
 mod operations;
 mod otlp;
 mod providers;
+mod reconciliation;
 mod restart_storms;
 mod runtime;
 mod sandbox;

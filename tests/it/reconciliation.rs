@@ -1,0 +1,414 @@
+//! Broker reconciliation end to end on the broker simulator (issue 17 part 3): a position
+//! changed behind our back (an order placed at the simulated broker from outside the product)
+//! is a SEV-1 `RECONCILIATION_MISMATCH` blocker within one reconciliation cycle, the LIVE bot's
+//! next evaluation is refused by the `reconciliation` gate, and `POST /api/bots/{id}/reconcile`
+//! resolves it: `adopt` books the broker's state into the ledger, `flatten` cancels the
+//! unknown order and closes the position at the broker and in the ledger. Viewers are refused
+//! (403) and a stale 2FA verification asks for a step-up.
+
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    clock::Clock,
+    domain::{risk::AutonomyTier, timeframe::Timeframe},
+    integrations::registry::EnvMap,
+    runtime::{RunnerOptions, RuntimeConfig, RuntimeHandle},
+};
+use uuid::Uuid;
+
+use crate::support::{
+    TestApp,
+    fixtures::{sandbox_broker_book, start_sandbox_with_clock, until},
+    paper::{config, session_start, tick},
+    spawn_app_with_runtime_config,
+};
+
+/// The reconciliation period these tests run with.
+const EVERY: StdDuration = StdDuration::from_secs(1);
+
+fn broker_env(all: &EnvMap, vendor: &str) -> EnvMap {
+    let other = if vendor == "tradovate" {
+        "IRONBEAM_"
+    } else {
+        "TRADOVATE_"
+    };
+    let mut env: EnvMap = all
+        .iter()
+        .filter(|(k, _)| !k.starts_with(other))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.insert(
+        format!("{}_ENV", vendor.to_ascii_uppercase()),
+        "demo".into(),
+    );
+    env
+}
+
+struct Live {
+    app: TestApp,
+    rt: RuntimeHandle,
+    env: EnvMap,
+    bot: Uuid,
+}
+
+/// A LIVE sma_crossover(2,4) ES 1m bot of `vendor` (demo) with its runner started, on a
+/// runtime (reconciling every second) and a broker simulator sharing one clock.
+async fn live_bot(pool: &PgPool, vendor: &str) -> Live {
+    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let sandbox = start_sandbox_with_clock(clock.clone()).await;
+    let env = broker_env(&sandbox, vendor);
+    let mut cfg: RuntimeConfig = config(&env);
+    cfg.clock = clock.clone();
+    cfg.autonomy.enabled = false;
+    cfg.broker_every = StdDuration::from_millis(100);
+    cfg.reconcile.every = EVERY;
+    // An unknown broker order is raised after this (30 s in production).
+    cfg.reconcile.send_grace = StdDuration::from_secs(2);
+    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{body}");
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    until("the broker session", async || {
+        rt.brokers()?.for_live().map(|_| ())
+    })
+    .await;
+    let (status, body) = app
+        .create_bot(json!({
+            "name": format!("recon-{vendor}"), "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 3, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }))
+        .await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
+        .bind(bot)
+        .execute(pool)
+        .await
+        .unwrap();
+    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: true,
+        },
+    )
+    .await
+    .unwrap();
+    Live { app, rt, env, bot }
+}
+
+/// Posts to the sandbox's own control endpoints (it serves every vendor on one origin).
+async fn sandbox_post(env: &EnvMap, path: &str, body: Value) -> Value {
+    let root = env["DATABENTO_BASE_URL"].trim_end_matches('/').to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("{root}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn reconciliation(app: &TestApp) -> Value {
+    let (status, body) = app.call("GET", "/api/reconciliation", None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn reconcile(app: &TestApp, bot: Uuid, action: &str) -> (u16, Value) {
+    app.call(
+        "POST",
+        &format!("/api/bots/{bot}/reconcile"),
+        Some(json!({ "action": action })),
+    )
+    .await
+}
+
+/// Waits for the account's first run (after the session logged in).
+async fn first_run(app: &TestApp) {
+    until("the first reconciliation run", async || {
+        let body = reconciliation(app).await;
+        let runs = body["runs"].as_array()?;
+        (runs.len() == 1 && runs[0]["ok"] == true).then_some(())
+    })
+    .await;
+}
+
+/// The newest trace of the bot (decision or no-trade) as text.
+async fn newest_trace(pool: &PgPool, bot: Uuid) -> String {
+    sqlx::query_scalar(
+        "SELECT t FROM (SELECT blocked_by::text AS t, last_seen_at AS at FROM no_trade_traces \
+         WHERE bot_id = $1 UNION ALL SELECT risk_snapshot::text, created_at FROM decision_traces \
+         WHERE bot_id = $1) x ORDER BY at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn a_position_changed_behind_our_back_blocks_the_live_bot_until_adopted(pool: PgPool) {
+    let Live { app, rt, env, bot } = live_bot(&pool, "tradovate").await;
+    first_run(&app).await;
+    assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+    let start = session_start();
+    // Someone buys 1 ES on the account from another terminal.
+    let drift = Instant::now();
+    let placed = sandbox_post(
+        &env,
+        "/_sandbox/broker/external_order",
+        json!({"vendor": "tradovate", "symbol": "ES", "side": "BUY", "quantity": 1}),
+    )
+    .await;
+    assert_eq!(placed["order"]["status"], "FILLED", "{placed}");
+
+    let mismatch = until("the mismatch", async || {
+        let body = reconciliation(&app).await;
+        body["mismatches"].as_array()?.first().cloned()
+    })
+    .await;
+    let to_mismatch = drift.elapsed();
+    let to_blocker = until("the blocker", async || {
+        let (_, status) = app.system_status().await;
+        status["blockers"]
+            .as_array()?
+            .iter()
+            .any(|b| b["code"] == "RECONCILIATION_MISMATCH" && b["severity"] == "SEV-1")
+            .then(|| drift.elapsed())
+    })
+    .await;
+    eprintln!(
+        "FIGURE reconciliation drift -> open mismatch {} ms, -> status blocker {} ms (period {} ms)",
+        to_mismatch.as_millis(),
+        to_blocker.as_millis(),
+        EVERY.as_millis()
+    );
+    // Within one cycle: the period, the 300 ms second read, and the run itself.
+    assert!(
+        to_mismatch < EVERY + StdDuration::from_millis(1500),
+        "{to_mismatch:?}"
+    );
+    assert_eq!(mismatch["kind"], "POSITION", "{mismatch}");
+    assert_eq!(mismatch["contract"], "ESZ6");
+    assert_eq!(mismatch["bot_ids"], json!([bot]));
+    assert_eq!(mismatch["ours"], "flat");
+    assert_eq!(mismatch["theirs"], "long 1");
+    assert_eq!(
+        (mismatch["ours_net"].clone(), mismatch["theirs_net"].clone()),
+        (json!(0), json!(1))
+    );
+    let sev1: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE code = 'RECONCILIATION_MISMATCH' \
+         AND severity = 'SEV-1' AND bot_id = $1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sev1, 1, "one event per mismatch, not one per run");
+
+    // The bot's next evaluation is refused by the gate; nothing is sent.
+    tick(&rt, &pool, bot, start + Duration::minutes(11)).await;
+    let trace = newest_trace(&pool, bot).await;
+    assert!(
+        trace.contains("RECONCILIATION_MISMATCH") && trace.contains("reconciliation"),
+        "{trace}"
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE bot_id = $1")
+        .bind(bot)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+
+    // A viewer may read, not act.
+    let admin = app.admin_client().await;
+    let viewer = app
+        .user_with_role(&admin, "viewer@example.com", "viewer")
+        .await;
+    let viewer = app.as_user(&viewer);
+    assert_eq!(
+        reconciliation(&viewer).await["mismatches"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = reconcile(&viewer, bot, "adopt").await;
+    assert_eq!(status, 403, "{body}");
+    // An operator whose 2FA verification is stale is asked for a step-up.
+    let operator = app
+        .user_with_role(&admin, "op@example.com", "operator")
+        .await;
+    sqlx::query(
+        "UPDATE sessions SET step_up_at = step_up_at - interval '11 minutes' \
+         WHERE user_id = (SELECT id FROM users WHERE email = 'op@example.com')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, body) = reconcile(&app.as_user(&operator), bot, "adopt").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "TWO_FACTOR_REQUIRED", "{body}");
+    let (status, body) = reconcile(&app.as_user(&operator), bot, "sideways").await;
+    assert_eq!(status, 422, "{body}");
+    let still: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM reconciliation_mismatches WHERE resolved_at IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(still, 1);
+
+    // Adopt (freshly verified): the broker's long 1 is booked into the ledger.
+    let admin = app.with_client(app.admin_client().await);
+    let (status, body) = reconcile(&admin, bot, "adopt").await;
+    assert_eq!(status, 200, "{body}");
+    let done = &body;
+    assert_eq!(done["adjustment"]["side"], "BUY", "{done}");
+    assert_eq!(done["adjustment"]["quantity"], 1);
+    assert_eq!(done["adjustment"]["priced_from"], "broker_average");
+    assert_eq!(done["resolved"][0]["resolution"], "ADOPTED", "{done}");
+    assert_eq!(done["resolved"][0]["resolved_by"], "admin@example.com");
+    assert_eq!(done["still_open"], json!([]));
+    let (quantity, stage): (i32, String) =
+        sqlx::query_as("SELECT quantity, stage FROM positions WHERE bot_id = $1")
+            .bind(bot)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((quantity, stage.as_str()), (1, "LIVE"));
+    assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'bot.reconcile' AND outcome = 'SUCCESS'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    until("the blocker to clear", async || {
+        let (_, status) = app.system_status().await;
+        (!status["blockers"]
+            .as_array()?
+            .iter()
+            .any(|b| b["code"] == "RECONCILIATION_MISMATCH"))
+        .then_some(())
+    })
+    .await;
+    // Later runs keep it clean (the adjustment is in the ledger).
+    tokio::time::sleep(EVERY * 2).await;
+    assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+}
+
+#[sqlx::test]
+async fn flatten_cancels_the_unknown_order_and_leaves_broker_and_ledger_flat(pool: PgPool) {
+    let Live { app, env, bot, .. } = live_bot(&pool, "ironbeam").await;
+    first_run(&app).await;
+    // Behind our back: a position of 2 and a resting limit order far below the market.
+    for body in [
+        json!({"vendor": "ironbeam", "symbol": "ES", "side": "BUY", "quantity": 2}),
+        json!({"vendor": "ironbeam", "symbol": "ES", "side": "BUY", "quantity": 1,
+               "limit_price": 1000.0}),
+    ] {
+        sandbox_post(&env, "/_sandbox/broker/external_order", body).await;
+    }
+    until("the position mismatch", async || {
+        let body = reconciliation(&app).await;
+        body["mismatches"]
+            .as_array()?
+            .iter()
+            .any(|m| m["kind"] == "POSITION" && m["theirs"] == "long 2")
+            .then_some(())
+    })
+    .await;
+    // An unknown working order is raised once it outlived the send grace.
+    let unknown = until("the unknown order", async || {
+        let body = reconciliation(&app).await;
+        body["mismatches"]
+            .as_array()?
+            .iter()
+            .find(|m| m["kind"] == "UNKNOWN_BROKER_ORDER")
+            .cloned()
+    })
+    .await;
+    assert_eq!(unknown["contract"], "XCME:ES.Z26", "{unknown}");
+    assert_eq!(unknown["bot_ids"], json!([bot]));
+    assert_eq!(unknown["theirs"], "WORKING BUY 1");
+
+    let admin = app.with_client(app.admin_client().await);
+    let (status, body) = reconcile(&admin, bot, "flatten").await;
+    assert_eq!(status, 200, "{body}");
+    let done = &body;
+    assert_eq!(
+        done["broker_cancelled"],
+        json!([unknown["broker_order_id"]]),
+        "{done}"
+    );
+    assert_eq!(done["broker_close"]["side"], "SELL", "{done}");
+    assert_eq!(done["broker_close"]["quantity"], 2);
+    assert!(done["broker_close"]["price"].is_string(), "{done}");
+    assert!(done["adjustment"].is_null(), "the ledger was flat: {done}");
+    assert_eq!(done["still_open"], json!([]), "{done}");
+    let mut resolutions: Vec<String> = done["resolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {}",
+                m["kind"].as_str().unwrap(),
+                m["resolution"].as_str().unwrap()
+            )
+        })
+        .collect();
+    resolutions.sort();
+    assert_eq!(
+        resolutions,
+        ["POSITION FLATTENED", "UNKNOWN_BROKER_ORDER FLATTENED"]
+    );
+
+    // Flat at the broker: its fills net to zero and nothing works there.
+    let book = sandbox_broker_book(&env, "ironbeam").await;
+    let net: i64 = book["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let q = f["quantity"].as_i64().unwrap();
+            if f["side"] == "BUY" { q } else { -q }
+        })
+        .sum();
+    assert_eq!(net, 0, "{book}");
+    assert!(
+        book["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] != "WORKING"),
+        "{book}"
+    );
+    // Flat in the ledger, and the account reconciles clean.
+    let held: Option<i32> = sqlx::query_scalar("SELECT quantity FROM positions WHERE bot_id = $1")
+        .bind(bot)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+    assert_eq!(held.unwrap_or(0), 0);
+    tokio::time::sleep(EVERY * 2).await;
+    assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+}
