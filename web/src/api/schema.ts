@@ -38,6 +38,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/attention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Does anything need me? Killed bots (SEV-1 while they hold exposure), suspended bots, stale
+         *     data, open breakers, failing providers, unowned bots, failed jobs of the last 24 h and the
+         *     system status's blockers, ordered by severity then age, each with its fix and link.
+         */
+        get: operations["attention_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -129,6 +150,26 @@ export interface paths {
          *     Sets the session cookie.
          */
         post: operations["verify_two_factor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/first-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether this installation still needs its first admin (no user exists). Public: the web app
+         *     asks it before sign-in to show the first-run screen instead of the login form.
+         */
+        get: operations["first_run"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -356,6 +397,27 @@ export interface paths {
          *     metrics, equity and drawdown curves, trades and no-trade counts.
          */
         get: operations["get_backtest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtests/{id}/bars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The front-month bars over a backtest's range as stored (what the run read), merged into at
+         *     most `max_candles` candles, for its price chart with entry and exit markers. Bars the run
+         *     has not loaded yet (QUEUED) are not there: the answer is then empty, not an error.
+         */
+        get: operations["backtest_bars"];
         put?: never;
         post?: never;
         delete?: never;
@@ -816,6 +878,23 @@ export interface paths {
          *     (`TRADEPLANE_MAX_EVENT_STREAMS_PER_SESSION`, default 4); one more is refused.
          */
         get: operations["stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fleet/pnl-today": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Today's realized PnL of each bot, cumulative after each close (the fleet sparklines). */
+        get: operations["pnl_today"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1479,6 +1558,47 @@ export interface components {
             providers_configured: number;
             providers_with_calls: number;
         };
+        AttentionBody: {
+            /**
+             * Format: date-time
+             * @description The server's time of this answer.
+             */
+            as_of: string;
+            counts: components["schemas"]["AttentionCounts"];
+            /** @description SEV-1 first, then by age (oldest first). Empty: nothing needs a human now. */
+            items: components["schemas"]["AttentionItemView"][];
+        };
+        AttentionCounts: {
+            sev1: number;
+            sev2: number;
+            sev3: number;
+        };
+        AttentionItemView: {
+            code: components["schemas"]["ErrorCode"];
+            fix: string;
+            /** @description The web app's route that shows the subject (`/bots/<id>`, `/connections`, `/jobs`, …). */
+            link: string;
+            message: string;
+            /** @description `SEV-1`, `SEV-2` or `SEV-3`. */
+            severity: components["schemas"]["Severity"];
+            /**
+             * Format: date-time
+             * @description Since when it holds; null for a current condition with no known start.
+             */
+            since?: string | null;
+            subject: components["schemas"]["AttentionSubject"];
+        };
+        /** @description What an item is about. */
+        AttentionSubject: {
+            /** @description A job's bot, when it has one. */
+            bot_id?: string | null;
+            bot_name?: string | null;
+            /** @description The bot's id, the provider's id or the job's id; null for the system. */
+            id?: string | null;
+            kind: components["schemas"]["SubjectKind"];
+            /** @description The bot's name, the provider's id or the job's kind; null for the system. */
+            name?: string | null;
+        };
         AuditEntry: {
             /** @description e.g. `auth.login`, `users.update`, `system.trading_switch`. */
             action: string;
@@ -1617,6 +1737,30 @@ export interface components {
             /** Format: date-time */
             to: string;
         };
+        BacktestBars: {
+            /** Format: uuid */
+            backtest_id: string;
+            /**
+             * Format: int64
+             * @description Seconds each candle spans (a whole number of the timeframe's bars).
+             */
+            bucket_seconds: number;
+            /** @description Oldest first; a span without bars (market closed) has no candle. */
+            candles: components["schemas"]["Candle"][];
+            /** Format: date-time */
+            from: string;
+            /** @description The providers the bars were read from, in preference order (the backtest's own first). */
+            providers: string[];
+            /**
+             * Format: int64
+             * @description Stored bars read over the range (before merging).
+             */
+            source_bars: number;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
+            /** Format: date-time */
+            to: string;
+        };
         BacktestDetail: {
             backtest: components["schemas"]["Backtest"];
             /** @description Closed round trips in the order they closed (empty until SUCCEEDED). */
@@ -1703,6 +1847,11 @@ export interface components {
         BotListItem: components["schemas"]["Bot"] & {
             summary: components["schemas"]["BotSummary"];
         };
+        BotPnlSeries: {
+            /** Format: uuid */
+            bot_id: string;
+            points: components["schemas"]["PnlPoint"][];
+        };
         /**
          * @description SPEC §2 bot status.
          * @enum {string}
@@ -1733,6 +1882,11 @@ export interface components {
         BreakerState: "CLOSED" | "OPEN" | "HALF_OPEN";
         BreakerView: {
             failures_in_window: number;
+            /**
+             * Format: date-time
+             * @description When it opened (set while `OPEN`, null otherwise).
+             */
+            opened_at?: string | null;
             scope: string;
             state: components["schemas"]["BreakerState"];
         };
@@ -1770,6 +1924,23 @@ export interface components {
             quantity: number;
             side: components["schemas"]["Side"];
             stage: components["schemas"]["Stage"];
+        };
+        /** @description One candle of a backtest's price chart (one bar, or several merged). */
+        Candle: {
+            close: string;
+            high: string;
+            low: string;
+            open: string;
+            /**
+             * Format: date-time
+             * @description Start of the candle.
+             */
+            ts: string;
+            /**
+             * Format: int64
+             * @description Contracts traded (summed over the merged bars).
+             */
+            volume: number;
         };
         Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
@@ -2010,10 +2181,56 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_AttentionBody: {
+            /**
+             * Format: date-time
+             * @description The server's time of this answer.
+             */
+            as_of: string;
+            counts: components["schemas"]["AttentionCounts"];
+            /** @description SEV-1 first, then by age (oldest first). Empty: nothing needs a human now. */
+            items: components["schemas"]["AttentionItemView"][];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AutonomyScoreBody: {
             autonomy_score?: components["schemas"]["AutonomyScoreRow"] | null;
             /** @description Why there is no score, when there is none. */
             no_score_reason?: string | null;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BacktestBars: {
+            /** Format: uuid */
+            backtest_id: string;
+            /**
+             * Format: int64
+             * @description Seconds each candle spans (a whole number of the timeframe's bars).
+             */
+            bucket_seconds: number;
+            /** @description Oldest first; a span without bars (market closed) has no candle. */
+            candles: components["schemas"]["Candle"][];
+            /** Format: date-time */
+            from: string;
+            /** @description The providers the bars were read from, in preference order (the backtest's own first). */
+            providers: string[];
+            /**
+             * Format: int64
+             * @description Stored bars read over the range (before merging).
+             */
+            source_bars: number;
+            symbol: components["schemas"]["Symbol"];
+            timeframe: components["schemas"]["Timeframe"];
+            /** Format: date-time */
+            to: string;
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2096,6 +2313,11 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_BreakerView: {
             failures_in_window: number;
+            /**
+             * Format: date-time
+             * @description When it opened (set while `OPEN`, null otherwise).
+             */
+            opened_at?: string | null;
             scope: string;
             state: components["schemas"]["BreakerState"];
         } & {
@@ -2150,6 +2372,19 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_ExplainBody: {
             explanation: components["schemas"]["Explanation"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_FirstRunBody: {
+            /**
+             * @description True while no user exists: the first admin is created through POST /api/auth/register
+             *     (refused once any user exists).
+             */
+            needs_first_admin: boolean;
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2946,6 +3181,22 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_PnlTodayBody: {
+            /** @description Bots that closed a round trip today (others have no series: flat at 0). */
+            items: components["schemas"]["BotPnlSeries"][];
+            /** Format: date */
+            trade_date: string;
+            /** Format: date-time */
+            trade_date_start: string;
+            /** @description More than the newest 5,000 closes exist: the oldest are left out (series start later). */
+            truncated: boolean;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_PositionBody: {
             mark?: components["schemas"]["Mark"] | null;
             position?: components["schemas"]["PositionRow"] | null;
@@ -3276,7 +3527,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -3324,6 +3575,13 @@ export interface components {
              * @description Ticks against every fill (default 1, at most 100).
              */
             slippage_ticks?: number | null;
+        };
+        FirstRunBody: {
+            /**
+             * @description True while no user exists: the first admin is created through POST /api/auth/register
+             *     (refused once any user exists).
+             */
+            needs_first_admin: boolean;
         };
         /** @description How the position was closed (or why not). */
         Flatten: {
@@ -3826,6 +4084,25 @@ export interface components {
             risk?: components["schemas"]["RiskLimitsPatch"] | null;
             /** @description Only while the bot is STOPPED. */
             strategy?: Record<string, never> | null;
+        };
+        PnlPoint: {
+            /**
+             * Format: date-time
+             * @description When the round trip closed.
+             */
+            at: string;
+            /** @description USD, net of commissions, realized since `trade_date_start` up to and including this close. */
+            cumulative: string;
+        };
+        PnlTodayBody: {
+            /** @description Bots that closed a round trip today (others have no series: flat at 0). */
+            items: components["schemas"]["BotPnlSeries"][];
+            /** Format: date */
+            trade_date: string;
+            /** Format: date-time */
+            trade_date_start: string;
+            /** @description More than the newest 5,000 closes exist: the oldest are left out (series start later). */
+            truncated: boolean;
         };
         PositionBody: {
             mark?: components["schemas"]["Mark"] | null;
@@ -4362,6 +4639,8 @@ export interface components {
             backup_code?: string | null;
             code?: string | null;
         };
+        /** @enum {string} */
+        SubjectKind: "bot" | "provider" | "job" | "system";
         /** @description A sweep with its parent job's state. */
         Sweep: {
             /**
@@ -4537,6 +4816,12 @@ export interface components {
              * @description Start of the bar `mark_price` closes (how stale the mark is).
              */
             marked_at?: string | null;
+            /**
+             * Format: int32
+             * @description Signed contracts of the bot's position in its symbol (0 when flat or never filled): an
+             *     open position makes `unrealized` depend on how fresh `marked_at` is.
+             */
+            position_quantity: number;
             /**
              * @description USD, net of commissions, of the round trips closed since `trade_date_start` (`"0"`
              *     when none closed: that is known, not missing).
@@ -4881,6 +5166,70 @@ export interface operations {
                 };
             };
             /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    attention_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AttentionBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE`: what needs attention is unknown */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5267,6 +5616,52 @@ export interface operations {
                 };
             };
             /** @description `ENCRYPTION_KEY_MISSING` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    first_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_FirstRunBody"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5779,7 +6174,10 @@ export interface operations {
                 from?: string;
                 /** @description Only backtests created before this instant (RFC 3339). */
                 to?: string;
-                /** @description Only this bot's backtests. */
+                /**
+                 * @description Only this bot's backtests, and the results linked to it as its evidence ("create bot
+                 *     from this result", a sweep's child included).
+                 */
                 bot_id?: string;
                 /** @description Only this sweep's child backtests (without it, sweep children are not listed). */
                 sweep_id?: string;
@@ -6245,6 +6643,97 @@ export interface operations {
                 };
             };
             /** @description The id is not a UUID (`VALIDATION_FAILED`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    backtest_bars: {
+        parameters: {
+            query?: {
+                /**
+                 * @description At most this many candles, 1–10,000 (default 2,000): bars are merged into candles of a
+                 *     whole number of bars when the range holds more.
+                 */
+                max_candles?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Backtest id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BacktestBars"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The id is not a UUID, or `max_candles` is out of 1–10,000 (`VALIDATION_FAILED`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8551,6 +9040,70 @@ export interface operations {
             };
         };
     };
+    pnl_today: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PnlTodayBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     status: {
         parameters: {
             query?: never;
@@ -10798,7 +11351,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
@@ -10824,6 +11377,7 @@ export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const sortKeyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SortKey"]> = ["net_pnl", "profit_factor", "trades", "max_drawdown", "sharpe", "oos_net_pnl"];
 export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
+export const subjectKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubjectKind"]> = ["bot", "provider", "job", "system"];
 export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
 export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemState"]> = ["OK", "DEGRADED", "BLOCKED"];
 export const timeframeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Timeframe"]> = ["1s", "1m", "5m", "15m", "1h", "1d"];
