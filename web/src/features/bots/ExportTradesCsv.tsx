@@ -5,19 +5,8 @@ import { Download } from "lucide-react";
 import { Button } from "../../components/Button";
 import { ActionError } from "../../components/ActionError";
 import { fetchAllTrades } from "../../queries/bots";
+import { downloadText } from "../../lib/csv";
 import { csvFileName, tradesCsv } from "./csv";
-
-/** Offers `text` as a file download (a Blob URL on a temporary link). */
-export function downloadText(fileName: string, text: string, type = "text/csv;charset=utf-8") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = fileName;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 0);
-}
 
 export function ExportTradesCsv({ botId, botName }: { botId: string; botName: string }) {
   const [busy, setBusy] = useState(false);
@@ -30,7 +19,7 @@ export function ExportTradesCsv({ botId, botName }: { botId: string; botName: st
     try {
       const trades = await fetchAllTrades(botId);
       const name = csvFileName(botName, "trades", new Date());
-      downloadText(name, tradesCsv(trades));
+      downloadText(tradesCsv(trades), name);
       setDone(`${trades.length} trade${trades.length === 1 ? "" : "s"} exported to ${name}`);
     } catch (e) {
       setError(e);

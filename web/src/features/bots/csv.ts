@@ -1,19 +1,7 @@
-// CSV (RFC 4180): fields separated by commas, records by CRLF; a field holding a comma, a double
-// quote, CR or LF is enclosed in double quotes, with each inner double quote doubled. Pure helpers:
-// the Export button pages the trades through the API and hands them here.
+// A bot's trades as CSV (RFC 4180 via lib/csv.ts), the API's exact decimal strings and RFC 3339
+// times. Pure: the Export button pages the trades through the API and hands them here.
+import { toCsv } from "../../lib/csv";
 import type { Trade } from "../../queries/bots";
-
-/** One field, quoted only when RFC 4180 requires it. `null`/`undefined` become an empty field. */
-export function csvField(value: string | number | boolean | null | undefined): string {
-  if (value === null || value === undefined) return "";
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** Records to CSV text: CRLF between records and after the last one (RFC 4180 §2.1–2.2). */
-export function toCsv(rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
-  return rows.map((row) => row.map(csvField).join(",")).join("\r\n") + (rows.length > 0 ? "\r\n" : "");
-}
 
 /** Column header and value of each trade column; money and prices exactly as the API sent them. */
 export const TRADE_COLUMNS: readonly { header: string; value: (t: Trade) => string | number | null | undefined }[] = [

@@ -1,6 +1,6 @@
 // The "Edit bot" form's pure rules: the values it starts from, which fields a user may change
 // (and why not), and the PATCH body holding only what changed (src/api/bots.rs `patch_bot`).
-import type { Bot, PatchBotBody, StrategyConfig } from "../../queries/bots";
+import { LIVE_STATUSES, type Bot, type PatchBotBody, type StrategyConfig } from "../../queries/bots";
 import { STRATEGIES, type StrategyKind } from "./NewBotForm";
 
 /** Every risk limit, its label with the unit, and how it is typed (src/domain/risk_limits.rs). */
@@ -143,7 +143,8 @@ export function buildPatch(bot: Bot, values: EditValues, perms: Permissions): { 
 /** What the server does with `body`, in the words the form shows before saving. */
 export function consequences(bot: Bot, body: PatchBotBody): string[] {
   const lines: string[] = [];
-  const running = bot.status !== "STOPPED" && bot.status !== "KILLED";
+  // A runner exists (or is about to) only in these states; `bot_changed` casts it a Reload.
+  const running = LIVE_STATUSES.has(bot.status);
   if (body.name) lines.push(`Renames the bot to “${body.name}” (names are unique; the id stays ${bot.id}).`);
   if (body.risk) {
     lines.push(
