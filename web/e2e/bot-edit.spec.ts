@@ -1,7 +1,7 @@
 // Issue 20 part 3 (edit a bot; CSV export of trades): an operator-grade user opens a bot, sees
 // its risk limits, edits the name and the max position from the "Edit bot" form and sees both on
 // the page (and in the API); an invalid value comes back from the server as VALIDATION_FAILED
-// and is shown beside its field; the strategy of a running bot cannot be edited (reason shown);
+// and is shown beside its field; the STOPPED bot's strategy params and (admin) trading switch change;
 // "Export CSV" downloads every trade as RFC 4180 text.
 //
 // One story on one stack, in order (serial). The bot is a LAB bot, STOPPED: no provider needed.
@@ -94,6 +94,24 @@ test("an invalid value comes back as the server's field error beside its field",
   await form.getByRole("button", { name: "Cancel" }).click();
   const b = (await api.get(`/api/bots/${botId}`)).bot as { risk_limits: { max_position: number } };
   expect(b.risk_limits.max_position).toBe(4);
+});
+
+test("changes the STOPPED bot's strategy params and, as admin, turns its trading switch on", async () => {
+  await page.getByRole("button", { name: "Edit", exact: true }).click();
+  const form = page.getByRole("dialog", { name: "Edit bot" });
+  const fast = form.getByLabel("Fast period (bars)");
+  await expect(fast).toBeEnabled();
+  await fast.fill("12");
+  await form.getByLabel("Trading enabled (LIVE orders need it on)").check();
+  await expect(form.getByTestId("edit-consequences")).toContainText("Turns this bot's trading switch on (audited)");
+  await form.getByRole("button", { name: "Save changes" }).click();
+  await expect(form).toBeHidden();
+  await expect(page.getByTestId("limit-trading")).toContainText("on");
+  const b = (await api.get(`/api/bots/${botId}`)).bot as { is_trading_enabled: boolean; strategy: { kind: string; params: Record<string, unknown> } };
+  expect(b.is_trading_enabled).toBe(true);
+  expect(b.strategy.kind).toBe("sma_crossover");
+  expect(b.strategy.params.fast).toBe(12);
+  expect(b.strategy.params.slow).toBe(30);
 });
 
 test("Export CSV downloads the bot's trades as RFC 4180 text", async () => {

@@ -15,7 +15,7 @@ export function RiskLimitsCard({ bot }: { bot: Bot }) {
             </dd>
           </div>
         ))}
-        <div className="flex flex-col">
+        <div className="flex flex-col" data-testid="limit-trading">
           <dt className="text-xs text-muted">Trading switch</dt>
           <dd className="font-medium">{bot.is_trading_enabled ? "on" : "off"}</dd>
         </div>
