@@ -97,7 +97,7 @@ export function EditBotForm({ bot, onClose, onSaved }: { bot: Bot; onClose: () =
             {RISK_LIMITS.map((l) => {
               const field = `risk.${l.name}`;
               return (
-                <Field key={field} id={id(field)} label={`${l.label} (${l.unit})`} error={err(field)} hint={`Now ${bot.risk_limits[l.name]} ${l.unit}`}>
+                <Field key={field} id={id(field)} label={`${l.label} (${l.unit})`} error={err(field)} hint={`Now: ${bot.risk_limits[l.name]}`}>
                   {(d) => (
                     <input
                       id={id(field)}
