@@ -126,6 +126,42 @@ export const allTradesQuery = (id: string) =>
     refetchInterval: POLL.slow,
   });
 
+/** Every trade of the bot, newest first, paging through the API until the last page (CSV export). */
+export async function fetchAllTrades(id: string): Promise<Trade[]> {
+  const trades: Trade[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const body = await unwrap(api.GET("/api/bots/{id}/trades", { params: { path: { id }, query: { limit: 500, cursor } } }));
+    trades.push(...body.items);
+    if (!body.next_cursor || body.items.length === 0) return trades;
+    cursor = body.next_cursor;
+  }
+}
+
+// ---------- edit ----------
+
+export type PatchBotBody = components["schemas"]["PatchBot"];
+/** The strategy as stored: `{kind, params}`. */
+export interface StrategyConfig {
+  kind: string;
+  params: Record<string, unknown>;
+}
+
+/** PATCH /api/bots/{id}: only the fields given change. Success refreshes the bot and the lists. */
+export function usePatchBot(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: PatchBotBody) => unwrap(api.PATCH("/api/bots/{id}", { params: { path: { id } }, body })),
+    onSuccess: (body) => {
+      client.setQueryData(botQuery(id).queryKey, (old) => (old ? { ...old, bot: body.bot } : old));
+    },
+    onSettled: () => {
+      void client.invalidateQueries({ queryKey: ["/api/bots/{id}", id] });
+      void client.invalidateQueries({ queryKey: ["/api/bots"] });
+    },
+  });
+}
+
 // ---------- create ----------
 
 export type CreateBotBody = Omit<components["schemas"]["CreateBot"], "strategy"> & {

@@ -1,5 +1,5 @@
 // Bot detail: header with status and lifecycle actions, the "Not trading" callout, position and
-// PnL, autonomy, equity curve, "Why traded" / "Why not" traces, trades and orders.
+// PnL, autonomy, risk limits (Edit opens the edit form), equity curve, "Why traded" / "Why not" traces, trades and orders.
 // Deep links: ?panel=why-not opens the Why-not drawer; ?panel=traces&tab=decision|no-trade
 // selects the traces section (the trace viewers read `trace=` themselves).
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -18,6 +18,8 @@ import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
 import { BotBacktests } from "./BotBacktests";
 import { EquityCurve } from "./EquityCurve";
 import { LifecycleActions } from "./LifecycleActions";
+import { EditBotButton } from "./EditBotButton";
+import { RiskLimitsCard } from "./RiskLimitsCard";
 import { OrdersTable } from "./OrdersTable";
 import { PositionCard } from "./PositionCard";
 import { TradesTable } from "./TradesTable";
@@ -183,7 +185,11 @@ export function BotDetail({ botId }: { botId: string }) {
         </div>
         {query.isError && <QueryError error={query.error} />}
         <RunnerFacts detail={detail} />
-        <LifecycleActions bot={bot} runtimeLatched={Boolean(detail.runner?.kill_reason)} autonomy={summary.autonomy ?? null} onDone={setNotice} />
+        <div className="flex flex-wrap items-center gap-2">
+          <LifecycleActions bot={bot} runtimeLatched={Boolean(detail.runner?.kill_reason)} autonomy={summary.autonomy ?? null} onDone={setNotice} />
+          <span className="mx-1 h-5 w-px bg-line" aria-hidden />
+          <EditBotButton bot={bot} onSaved={setNotice} />
+        </div>
         {notice && (
           <p role="status" className="rounded-md border border-ok/40 bg-ok/10 px-3 py-1.5 text-sm">
             {notice}
@@ -200,11 +206,13 @@ export function BotDetail({ botId }: { botId: string }) {
         </div>
       </div>
 
+      <RiskLimitsCard bot={bot} />
+
       <EquityCurve botId={botId} />
 
       <TracesSection botId={botId} tab={tab} onTab={(t) => setSearch({ panel: "traces", tab: t, trace: undefined })} focus={search.panel === "traces"} />
 
-      <TradesTable botId={botId} />
+      <TradesTable botId={botId} botName={bot.name} />
       <BotBacktests botId={botId} />
       <OrdersTable botId={botId} />
 

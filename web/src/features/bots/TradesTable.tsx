@@ -1,4 +1,4 @@
-// The bot's trades (round trips), newest first: GET /api/bots/{id}/trades.
+// The bot's trades (round trips), newest first: GET /api/bots/{id}/trades; "Export CSV" downloads all.
 import { useQuery } from "@tanstack/react-query";
 import { Badge } from "../../components/Badge";
 import { Card } from "../../components/Card";
@@ -8,13 +8,14 @@ import { formatTime } from "../../lib/time";
 import { tradesQuery } from "../../queries/bots";
 import { dec, pnlClass, price, usd } from "./format";
 import { Pager, useCursor } from "./Pager";
+import { ExportTradesCsv } from "./ExportTradesCsv";
 
-export function TradesTable({ botId }: { botId: string }) {
+export function TradesTable({ botId, botName }: { botId: string; botName: string }) {
   const paging = useCursor();
   const query = useQuery(tradesQuery(botId, paging.cursor));
   const items = query.data?.items ?? [];
   return (
-    <Card title="Trades" status={<PanelStatus query={query} />}>
+    <Card title="Trades" status={<PanelStatus query={query} />} actions={<ExportTradesCsv botId={botId} botName={botName} />}>
       {query.isError && <div className="mb-3"><QueryError error={query.error} /></div>}
       {query.isPending && <p className="text-sm text-muted">Loading trades…</p>}
       {query.data && items.length === 0 && (
