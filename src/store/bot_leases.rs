@@ -35,12 +35,13 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// A tenth of the lease TTL for a lock wait (at least 50 ms) and a third (one renewal
-    /// period, at least 200 ms) for the statement.
+    /// A tenth of the lease TTL for a lock wait (at least 50 ms) and half of it for the
+    /// statement (at least 200 ms; a renewal that took longer would be worth little, but a
+    /// busy machine's slow statement is not a stalled one).
     pub fn for_ttl(ttl: Duration) -> Self {
         Bounds {
             lock: (ttl / 10).max(Duration::from_millis(50)),
-            statement: (ttl / 3).max(Duration::from_millis(200)),
+            statement: (ttl / 2).max(Duration::from_millis(200)),
         }
     }
 }

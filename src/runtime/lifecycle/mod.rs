@@ -549,6 +549,12 @@ impl Lifecycle {
                     report.owned_elsewhere.push(id);
                     continue;
                 }
+                // Its lease row is locked (a paused node's write): left to the rescue that
+                // claims it once the lock and the lease are gone; the start goes on.
+                Err(LifecycleError::Database(e)) if bot_leases::is_timeout(&e) => {
+                    report.owned_elsewhere.push(id);
+                    continue;
+                }
                 Err(LifecycleError::Database(e)) => return Err(e),
                 Err(_) => {}
             }

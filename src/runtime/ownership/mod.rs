@@ -49,8 +49,11 @@ use crate::store::nodes::{self, Beat, NodeRegistration};
 /// ([`OwnershipStats::lease_timeouts`]).
 macro_rules! bounded {
     ($me:expr, |$db:ident| $call:expr) => {
+        bounded!($me, $me.bounds, |$db| $call)
+    };
+    ($me:expr, $bounds:expr, |$db:ident| $call:expr) => {
         async {
-            let mut tx = bot_leases::bounded(&$me.pool, $me.bounds).await?;
+            let mut tx = bot_leases::bounded(&$me.pool, $bounds).await?;
             let $db = &mut *tx;
             let value = $call.await?;
             tx.commit().await?;
@@ -603,7 +606,13 @@ impl Ownership {
         // this snapshot and waits for the next round, never mistaken for a lost one.
         let snapshot: HashMap<Uuid, i64> = self.held().iter().map(|(b, h)| (*b, h.epoch)).collect();
         let held: Vec<Uuid> = snapshot.keys().copied().collect();
-        let renewed = match bounded!(self, |db| bot_leases::renew(
+        // A renewal waits for this node's own fenced writes on its rows (they share-lock
+        // them; a no-trade batch holds many at once): only the statement is bounded.
+        let renewal = bot_leases::Bounds {
+            lock: self.bounds.statement,
+            ..self.bounds
+        };
+        let renewed = match bounded!(self, renewal, |db| bot_leases::renew(
             db,
             &self.name,
             &held,
