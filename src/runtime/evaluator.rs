@@ -154,6 +154,10 @@ pub struct BotEvaluator {
     origin: Option<Value>,
     /// LIVE: its broker account was reconciled on this node (before its first order).
     reconciled: bool,
+    /// LIVE: that first reconciliation, run beside the runner (paced broker reads can take
+    /// seconds; awaited inside the evaluation they silenced the heartbeat until the runner
+    /// was killed as stuck).
+    first_reconciliation: Option<tokio::task::JoinHandle<Result<(), String>>>,
 }
 
 /// The origin variables of a variables snapshot (`Null` where absent), to compare two.
@@ -258,6 +262,7 @@ impl BotEvaluator {
             origins: BTreeMap::new(),
             origin: None,
             reconciled: false,
+            first_reconciliation: None,
         })
     }
 

@@ -323,6 +323,26 @@ pub async fn reconcile_bot(
         action,
     )
     .await;
+    // The action's own run, in the held turn (skipped when the action failed).
+    let applied = match &acted {
+        Ok(_) => reconciler
+            .run_in_turn(
+                &turn,
+                &session,
+                Trigger::Operator,
+                Resolution {
+                    name: action.resolution(),
+                    by: Some(by),
+                },
+            )
+            .await
+            .map(Some),
+        Err(_) => Ok(None),
+    };
+    // The turn goes before the runner comes back: a restarted LIVE runner reconciles before
+    // its first order, in a turn of its own (holding this one meanwhile left it waiting until
+    // its supervisor killed it as stuck).
+    drop(turn);
     match restart {
         // The runner starts again under the lease (and epoch) the action took.
         Some(options) => restart_runner(rt, bot.id, options).await,
@@ -333,20 +353,9 @@ pub async fn reconcile_bot(
         }
     }
     let mut done = acted?;
-    let applied = reconciler
-        .run_in_turn(
-            &turn,
-            &session,
-            Trigger::Operator,
-            Resolution {
-                name: action.resolution(),
-                by: Some(by),
-            },
-        )
-        .await
-        .map_err(ActionError::Broker)?;
-    drop(turn);
-    done.resolved = applied.resolved;
+    if let Some(applied) = applied.map_err(ActionError::Broker)? {
+        done.resolved = applied.resolved;
+    }
     done.still_open = store::open_for_bot(pool, bot.id).await?;
     let severity = if done.still_open.is_empty() {
         Severity::Info

@@ -313,6 +313,31 @@ async fn a_position_changed_behind_our_back_blocks_the_live_bot_until_adopted(po
     // Later runs keep it clean (the adjustment is in the ledger).
     tokio::time::sleep(EVERY * 2).await;
     assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+    // The bot evaluates again, holding the adopted contract. The runner the action restarted
+    // reconciles before its first order beside its evaluations (the broker's pacing makes
+    // those reads take seconds here): the gate stays closed until that run is done, and the
+    // runner keeps beating its heartbeat meanwhile instead of being killed as stuck.
+    let mut minute = 12;
+    loop {
+        tick(&rt, &pool, bot, start + Duration::minutes(minute)).await;
+        if !newest_trace(&pool, bot)
+            .await
+            .contains("RECONCILIATION_MISMATCH")
+        {
+            break;
+        }
+        assert!(minute < 40, "the gate never opened after the adopt");
+        minute += 1;
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+    }
+    // (The test started the runner directly, so the bot row is not the witness: the runner is.)
+    let runner = rt.runner(bot).expect("the runner is still there");
+    assert_eq!(
+        (runner.status.as_str(), runner.kill_reason.as_deref()),
+        ("RUNNING", None),
+        "after {} ticks",
+        minute - 11
+    );
 }
 
 #[sqlx::test]

@@ -16,6 +16,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{BotEvaluator, Trading, working_order};
+
+/// How long a LIVE evaluation waits for its first reconciliation before it evaluates with the
+/// gate closed (well under the runner's heartbeat timeout).
+const FIRST_RECONCILIATION_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 use crate::domain::{
     contracts::Contract,
     engine::{Event, OrderUpdate, WorkingOrder},
@@ -144,22 +148,34 @@ impl BotEvaluator {
         Ok(())
     }
 
-    /// The `reconciliation` gate's input: before the runner's first LIVE evaluation on this
-    /// node its broker account is reconciled (a failed read keeps the gate closed and is
-    /// retried at the next bar; no connected session: nothing can be sent anyway, retried
-    /// later); then whether an open mismatch names the bot. A failed read is not clean.
+    /// The `reconciliation` gate's input: before the runner's first LIVE order on this node
+    /// its broker account is reconciled, in a task beside the runner that the evaluation waits
+    /// for at most [`FIRST_RECONCILIATION_WAIT`]: the gate stays closed until it has finished
+    /// (a failed run is retried at the next bar; no connected session: nothing can be sent
+    /// anyway, retried later). Then whether an open mismatch names the bot. A failed read is
+    /// not clean.
     pub(super) async fn reconciliation_clean(&mut self, trading: &Trading) -> bool {
         if !self.reconciled && trading.brokers.for_live().is_some() {
-            let broker = self.working.as_ref().and_then(|o| o.broker.clone());
-            match trading
-                .reconciler
-                .before_first_order(broker.as_deref())
-                .await
-            {
-                Ok(()) => self.reconciled = true,
-                Err(e) => {
+            let mut run = self.first_reconciliation.take().unwrap_or_else(|| {
+                let reconciler = trading.reconciler.clone();
+                let broker = self.working.as_ref().and_then(|o| o.broker.clone());
+                tokio::spawn(async move { reconciler.before_first_order(broker.as_deref()).await })
+            });
+            match tokio::time::timeout(FIRST_RECONCILIATION_WAIT, &mut run).await {
+                Err(_) => {
+                    // Still reading: the gate stays closed; the next evaluation looks again.
+                    self.first_reconciliation = Some(run);
+                    return false;
+                }
+                Ok(Ok(Ok(()))) => self.reconciled = true,
+                Ok(Ok(Err(e))) => {
                     tracing::warn!(bot = %self.bot_id, error = %e,
                         "reconciliation before the first LIVE order failed");
+                    return false;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(bot = %self.bot_id, error = %e,
+                        "reconciliation before the first LIVE order panicked");
                     return false;
                 }
             }
