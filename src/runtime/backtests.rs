@@ -495,6 +495,8 @@ pub(super) async fn execute(
     let spec = BacktestSpec {
         bot_id: bt.bot_id.unwrap_or(bt.id),
         strategy,
+        filters: Default::default(),
+        filter_data: Default::default(),
         instrument: bt.symbol.spec(),
         timeframe: bt.timeframe,
         limits,

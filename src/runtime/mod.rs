@@ -344,6 +344,7 @@ impl Runtime {
             db: db_ready::DbReadiness::new(config.db_probe_every),
             brokers: brokers.clone(),
             reconciler: reconciler.clone(),
+            filter_data: Default::default(),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;
