@@ -225,6 +225,8 @@ async fn create_bot(
     .await
     .map_err(write_error)?;
     profit_variables::sync_bot(&mut *tx, bot.id, strategy.config.variables(), now).await?;
+    let series = strategy.filters.macro_filter.as_ref().map(|m| m.series_id);
+    crate::store::macro_data::sync_bot_series(&mut *tx, bot.id, series, now).await?;
     tx.commit().await?;
     audit(
         &state,
@@ -480,6 +482,8 @@ async fn patch_bot(
         .ok_or_else(|| not_found(id))?;
     if let Some(strategy) = &new_strategy {
         profit_variables::sync_bot(&mut *tx, id, strategy.config.variables(), now).await?;
+        let series = strategy.filters.macro_filter.as_ref().map(|m| m.series_id);
+        crate::store::macro_data::sync_bot_series(&mut *tx, id, series, now).await?;
     }
     tx.commit().await?;
     state.runtime.bot_changed(id).await;

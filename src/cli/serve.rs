@@ -49,6 +49,7 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         provider_env,
         sim: config.paper.clone(),
         trading_off_cancels: config.trading_off_cancels,
+        macro_data: config.macro_data.clone(),
         reconcile: crate::runtime::reconciliation::ReconcileConfig {
             every: config.reconcile_every,
             ..Default::default()

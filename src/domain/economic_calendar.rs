@@ -26,8 +26,8 @@ pub struct CalendarSnapshot {
     /// Last successful fetch; `None` = a historical replay (a backtest), where age does not
     /// apply and only coverage does.
     pub fetched_at: Option<DateTime<Utc>>,
-    /// The time range the stored fetches cover, if any (an event outside it is unknown).
-    pub covers: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The time ranges the stored fetches cover, merged (an event outside them is unknown).
+    pub covers: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// The newest stored observation of a FRED series.
@@ -93,22 +93,28 @@ pub fn calendar_gate(
     // The window around `now` must be inside what was fetched, or an event could be missed.
     let need_from = now - Duration::minutes(i64::from(f.minutes_after));
     let need_to = now + Duration::minutes(i64::from(f.minutes_before));
-    match cal.covers {
-        Some((from, to)) if from <= need_from && need_to <= to => {}
-        covers => {
-            let have = covers.map_or_else(
-                || "nothing".to_string(),
-                |(a, b)| format!("{} to {}", hm(a), hm(b)),
-            );
-            return Some((
-                ErrorCode::EconomicCalendarStale,
-                format!(
-                    "The stored economic calendar covers {have}, not {} to {}: new entries are blocked.",
-                    hm(need_from),
-                    hm(need_to)
-                ),
-            ));
-        }
+    if !cal
+        .covers
+        .iter()
+        .any(|(from, to)| *from <= need_from && need_to <= *to)
+    {
+        let have = if cal.covers.is_empty() {
+            "nothing".to_string()
+        } else {
+            cal.covers
+                .iter()
+                .map(|(a, b)| format!("{} to {}", hm(*a), hm(*b)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Some((
+            ErrorCode::EconomicCalendarStale,
+            format!(
+                "The stored economic calendar covers {have}, not {} to {}: new entries are blocked.",
+                hm(need_from),
+                hm(need_to)
+            ),
+        ));
     }
     let hits = events_in_window(f, cal, now);
     let first = hits.first()?;
@@ -211,7 +217,7 @@ mod tests {
         CalendarSnapshot {
             events,
             fetched_at: Some(t("2026-12-08T06:00:00Z")),
-            covers: Some((t("2026-12-07T00:00:00Z"), t("2026-12-21T00:00:00Z"))),
+            covers: vec![(t("2026-12-07T00:00:00Z"), t("2026-12-21T00:00:00Z"))],
         }
     }
 
@@ -288,10 +294,10 @@ mod tests {
         assert!(reason.contains("limit 24 h"), "{reason}");
         // Fresh, but the window reaches past what was fetched.
         let mut short = cal(vec![]);
-        short.covers = Some((t("2026-12-07T00:00:00Z"), t("2026-12-08T10:10:00Z")));
+        short.covers = vec![(t("2026-12-07T00:00:00Z"), t("2026-12-08T10:10:00Z"))];
         let (code, _) = calendar_gate(&f, Some(&short), t("2026-12-08T10:00:00Z")).unwrap();
         assert_eq!(code, ErrorCode::EconomicCalendarStale);
-        short.covers = None;
+        short.covers = vec![];
         assert!(calendar_gate(&f, Some(&short), t("2026-12-08T09:00:00Z")).is_some());
         // A replay (no fetch time) is judged by coverage only.
         let mut replay = cal(vec![]);

@@ -414,7 +414,7 @@ fn entry_filters_block_entries_only_and_name_the_event() {
                 event_at: now + Duration::minutes(10),
             }],
             fetched_at: Some(now - Duration::hours(1)),
-            covers: Some((now - Duration::days(1), now + Duration::days(14))),
+            covers: vec![(now - Duration::days(1), now + Duration::days(14))],
         }),
         ..Default::default()
     };
