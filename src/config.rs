@@ -446,9 +446,10 @@ pub struct Config {
     pub trading_off_cancels: bool,
     /// The leader's periodic broker reconciliation (`TRADEPLANE_RECONCILE_EVERY_SECS`).
     pub reconcile_every: std::time::Duration,
-    /// The leader's macro-data refresh (`TRADEPLANE_MACRO_REFRESH_MINUTES`,
-    /// `TRADEPLANE_ECONOMIC_CALENDAR_DAYS`).
-    pub macro_data: crate::runtime::macro_data::MacroConfig,
+    /// Between the leader's macro-data refreshes (`TRADEPLANE_MACRO_REFRESH_MINUTES`).
+    pub macro_refresh_every: std::time::Duration,
+    /// Days ahead a calendar refresh covers (`TRADEPLANE_ECONOMIC_CALENDAR_DAYS`).
+    pub economic_calendar_days: u32,
 }
 
 /// How long connections may dawdle and how many may be open (see docs/architecture.md,
@@ -570,11 +571,8 @@ impl Config {
                 .max(std::time::Duration::from_millis(100)),
             trading_off_cancels: args.trading_off_cancels,
             reconcile_every: std::time::Duration::from_secs(args.reconcile_every_secs),
-            macro_data: crate::runtime::macro_data::MacroConfig {
-                refresh_every: std::time::Duration::from_secs(args.macro_refresh_minutes * 60),
-                calendar_days: args.economic_calendar_days,
-                ..Default::default()
-            },
+            macro_refresh_every: std::time::Duration::from_secs(args.macro_refresh_minutes * 60),
+            economic_calendar_days: args.economic_calendar_days,
             sweep_max_backtests: args.sweep_max_backtests,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
                 min_sessions: args.shadow_min_paper_sessions,
@@ -615,7 +613,8 @@ impl Default for Config {
             feed_primary_deadline: std::time::Duration::from_secs(5),
             trading_off_cancels: true,
             reconcile_every: std::time::Duration::from_secs(60),
-            macro_data: Default::default(),
+            macro_refresh_every: std::time::Duration::from_secs(180 * 60),
+            economic_calendar_days: 14,
             sweep_max_backtests: 1000,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),
             connections: ConnectionLimits::default(),

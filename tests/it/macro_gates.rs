@@ -561,3 +561,73 @@ async fn a_vendor_refusal_is_recorded_and_keeps_the_stored_calendar(pool: PgPool
     let (status, _) = app.profit_variables("").await;
     assert_eq!(status, 200);
 }
+
+#[sqlx::test]
+async fn backtests_replay_the_stored_calendar_or_fail_and_refuse_a_macro_filter(pool: PgPool) {
+    let env = start_sandbox().await;
+    let runtime = tradeplane::runtime::RuntimeConfig {
+        jobs: tradeplane::runtime::jobs::JobsConfig {
+            workers: 1,
+            poll_every: Duration::from_millis(50),
+            heartbeat_every: Duration::from_millis(50),
+        },
+        ..config(&env)
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let body = |filters: Value| {
+        json!({
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}, "filters": filters},
+            "symbol": "ES", "timeframe": "5m",
+            "from": "2026-11-17T12:00:00Z", "to": "2026-11-17T16:00:00Z",
+            "risk": {"daily_loss_limit": 50000, "max_drawdown": 50000}
+        })
+    };
+    // A macro filter cannot be replayed: refused up front, naming it.
+    let (status, reply) = app
+        .create_backtest(body(
+            json!({"macro_filter": {"series_id": "VIXCLS", "block_above": 30.0}}),
+        ))
+        .await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(
+        reply["error"]["details"]["field"],
+        "strategy.filters.macro_filter"
+    );
+
+    // No stored calendar covers the range: the job fails with ECONOMIC_CALENDAR_STALE.
+    let (id, _) = app
+        .queue_backtest(body(json!({"economic_calendar": {}})))
+        .await;
+    let failed = app.wait_for_backtest(&id, "FAILED").await;
+    assert_eq!(
+        failed["backtest"]["error_code"], "ECONOMIC_CALENDAR_STALE",
+        "{failed}"
+    );
+
+    // Stored: the run replays it, and the CPI window shows among its no-trade reasons.
+    refresh_calendar(&rt, day("2026-11-16"), day("2026-11-18"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (id, _) = app
+        .queue_backtest(body(json!({"economic_calendar": {}})))
+        .await;
+    let done = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let counts = &done["backtest"]["no_trade_counts"];
+    assert!(
+        counts["ECONOMIC_EVENT_WINDOW"].as_u64().unwrap_or(0) >= 1,
+        "{counts}"
+    );
+    // The same strategy without the filter is another run (its inputs differ) and sees no window.
+    let (id, _) = app.queue_backtest(body(Value::Null)).await;
+    let plain = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    assert!(plain["backtest"]["no_trade_counts"]["ECONOMIC_EVENT_WINDOW"].is_null());
+    assert_ne!(
+        plain["backtest"]["inputs_hash"],
+        done["backtest"]["inputs_hash"]
+    );
+}
