@@ -148,6 +148,11 @@ impl RuntimeHandle {
         .await
     }
 
+    /// The stored data the entry filters read now, as the runners see it (`None` detached).
+    pub fn filter_data(&self) -> Option<Arc<crate::domain::strategy_filters::FilterData>> {
+        self.inner.trading.as_ref().map(|t| t.filter_data())
+    }
+
     /// Reads macro data through `id`'s ProviderActor (its breaker and usage events apply):
     /// `fmp` serves the economic calendar, `fred` series observations.
     pub async fn fetch_macro(

@@ -631,3 +631,68 @@ async fn backtests_replay_the_stored_calendar_or_fail_and_refuse_a_macro_filter(
         done["backtest"]["inputs_hash"]
     );
 }
+
+#[sqlx::test]
+async fn the_leader_refreshes_on_its_own_and_every_node_reloads(pool: PgPool) {
+    let env = start_sandbox().await;
+    let runtime = tradeplane::runtime::RuntimeConfig {
+        macro_data: tradeplane::runtime::macro_data::MacroConfig {
+            auto_refresh: true,
+            reload_every: Duration::from_millis(200),
+            ..Default::default()
+        },
+        ..config(&env)
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    // The calendar for today + 14 days and every series, without being asked.
+    let (from, to) = until("the leader's calendar fetch", async || {
+        sqlx::query_as::<_, (chrono::DateTime<Utc>, chrono::DateTime<Utc>)>(
+            "SELECT range_from, range_to FROM economic_calendar_fetches",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!((to - from).num_days(), 15, "today … today + 14, whole days");
+    let today = tradeplane::clock::Clock::system().now().date_naive();
+    assert_eq!(from.date_naive(), today);
+    let series = until("every series stored", async || {
+        let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT series_id) FROM fred_observations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (n == 4).then_some(n)
+    })
+    .await;
+    assert_eq!(series, 4);
+    // The vendor calls went through the actors: usage events of each provider.
+    for (provider, action) in [
+        ("fmp", "macro.economic_calendar"),
+        ("fred", "macro.fred_observations"),
+    ] {
+        until("usage events", async || {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM integration_usage_events WHERE provider_id = $1 \
+                 AND action = $2 AND status = 'OK'",
+            )
+            .bind(provider)
+            .bind(action)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (n >= 1).then_some(n)
+        })
+        .await;
+    }
+    // The runners' snapshot (what every evaluation reads) holds the refreshed data.
+    let rt = app.state.runtime.clone();
+    until("the reload", async || {
+        let data = rt.filter_data()?;
+        (data.calendar.is_some() && data.macro_series.len() == 4).then_some(())
+    })
+    .await;
+}
