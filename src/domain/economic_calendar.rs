@@ -48,7 +48,9 @@ fn hm(t: DateTime<Utc>) -> String {
 }
 
 /// The events of `cal` whose no-entry window `[event − before, event + after]` (inclusive)
-/// contains `now`, for the filter's impacts and countries.
+/// contains `now`, for the filter's impacts and countries. `cal.events` is ordered by time, so
+/// only the events within `[now − after, now + before]` are looked at (two binary searches:
+/// the cost does not grow with the stored calendar).
 pub fn events_in_window<'a>(
     f: &EconomicCalendarFilter,
     cal: &'a CalendarSnapshot,
@@ -56,10 +58,11 @@ pub fn events_in_window<'a>(
 ) -> Vec<&'a EconomicEvent> {
     let before = Duration::minutes(i64::from(f.minutes_before));
     let after = Duration::minutes(i64::from(f.minutes_after));
-    cal.events
+    let lo = cal.events.partition_point(|e| e.event_at < now - after);
+    let hi = cal.events.partition_point(|e| e.event_at <= now + before);
+    cal.events[lo..hi.max(lo)]
         .iter()
         .filter(|e| matches(&f.impacts, &e.impact) && matches(&f.countries, &e.country))
-        .filter(|e| e.event_at - before <= now && now <= e.event_at + after)
         .collect()
 }
 
@@ -243,6 +246,40 @@ mod tests {
                 assert!(reason.contains("2026-12-08 13:30 UTC"), "{reason}");
             }
         }
+    }
+
+    #[test]
+    fn only_events_near_now_count_among_many() {
+        // A month of events every 10 minutes, ordered; the CPI print among them.
+        let start = t("2026-12-01T00:00:00Z");
+        let mut events: Vec<EconomicEvent> = (0..4_320)
+            .map(|i| EconomicEvent {
+                event: format!("Filler {i}"),
+                country: "JP".into(),
+                impact: "High".into(),
+                event_at: start + Duration::minutes(10 * i),
+            })
+            .collect();
+        events.push(cpi());
+        events.sort_by_key(|e| e.event_at);
+        let c = CalendarSnapshot {
+            events,
+            fetched_at: Some(t("2026-12-08T06:00:00Z")),
+            covers: vec![(start, t("2027-01-01T00:00:00Z"))],
+        };
+        let f = EconomicCalendarFilter::default();
+        let hits = events_in_window(&f, &c, t("2026-12-08T13:40:00Z"));
+        assert_eq!(hits, vec![&cpi()]);
+        let wide = EconomicCalendarFilter {
+            countries: vec!["JP".into()],
+            minutes_before: 0,
+            minutes_after: 0,
+            ..Default::default()
+        };
+        // Exactly on a filler's time: that one event.
+        let hits = events_in_window(&wide, &c, t("2026-12-08T13:40:00Z"));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].event_at, t("2026-12-08T13:40:00Z"));
     }
 
     #[test]

@@ -696,3 +696,46 @@ async fn the_leader_refreshes_on_its_own_and_every_node_reloads(pool: PgPool) {
     })
     .await;
 }
+
+#[sqlx::test]
+async fn a_strategy_edit_sets_and_clears_filters_and_the_series_users(pool: PgPool) {
+    let env = start_sandbox().await;
+    let app = spawn_app_with_runtime_config(pool.clone(), config(&env))
+        .await
+        .signed_in_as_admin()
+        .await;
+    let bot = create_bot(&app, "edited", Value::Null).await;
+    let (_, body) = app.get_bot(bot).await;
+    assert!(body["bot"]["strategy"].get("filters").is_none(), "{body}");
+    let users = async || -> Value {
+        sqlx::query_scalar(
+            "SELECT used_by_bot_ids FROM profit_variables WHERE name = 'fred.VIXCLS'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+        .unwrap_or(Value::Null)
+    };
+    let strategy = |filters: Value| json!({"strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}, "filters": filters}});
+    // Unknown filter: refused naming `strategy.filters`, nothing changes.
+    let (status, reply) = app.patch_bot(bot, strategy(json!({"news": {}}))).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(reply["error"]["details"]["field"], "strategy.filters");
+    let (status, reply) = app
+        .patch_bot(
+            bot,
+            strategy(json!({"macro_filter": {"series_id": "VIXCLS", "block_above": 30.0, "max_age_days": 5}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["bot"]["strategy"]["filters"]["macro_filter"],
+        json!({"series_id": "VIXCLS", "block_above": 30.0, "max_age_days": 5})
+    );
+    assert_eq!(users().await, json!([bot.to_string()]));
+    // Back to no filter: the bot leaves the series' users.
+    let (status, reply) = app.patch_bot(bot, strategy(Value::Null)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["bot"]["strategy"].get("filters").is_none(), "{reply}");
+    assert_eq!(users().await, json!([]));
+}
