@@ -124,6 +124,7 @@ fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
         timeframe: Timeframe::M1,
         stage: Stage::Paper,
         config: strategy(),
+        filters: Default::default(),
         limits: limits(),
         is_trading_enabled: false,
         sim: SimParams::from(&fill_model()),
@@ -184,6 +185,8 @@ fn main() {
     let spec = BacktestSpec {
         bot_id: Uuid::from_u128(1),
         strategy: strategy(),
+        filters: Default::default(),
+        filter_data: Default::default(),
         instrument: Symbol::Es.spec(),
         timeframe: Timeframe::M1,
         limits: limits(),

@@ -277,6 +277,15 @@ pub struct ConfigArgs {
     /// positions and working orders against the ledger; `runtime::reconciliation`).
     #[arg(long, env = "TRADEPLANE_RECONCILE_EVERY_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     pub reconcile_every_secs: u64,
+
+    /// Minutes between the leader's macro-data refreshes (FMP economic calendar, FRED series;
+    /// `runtime::macro_data`).
+    #[arg(long, env = "TRADEPLANE_MACRO_REFRESH_MINUTES", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=10_080), global = true)]
+    pub macro_refresh_minutes: u64,
+
+    /// Days ahead each economic-calendar refresh covers.
+    #[arg(long, env = "TRADEPLANE_ECONOMIC_CALENDAR_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=90), global = true)]
+    pub economic_calendar_days: u32,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -437,6 +446,10 @@ pub struct Config {
     pub trading_off_cancels: bool,
     /// The leader's periodic broker reconciliation (`TRADEPLANE_RECONCILE_EVERY_SECS`).
     pub reconcile_every: std::time::Duration,
+    /// Between the leader's macro-data refreshes (`TRADEPLANE_MACRO_REFRESH_MINUTES`).
+    pub macro_refresh_every: std::time::Duration,
+    /// Days ahead a calendar refresh covers (`TRADEPLANE_ECONOMIC_CALENDAR_DAYS`).
+    pub economic_calendar_days: u32,
 }
 
 /// How long connections may dawdle and how many may be open (see docs/architecture.md,
@@ -558,6 +571,8 @@ impl Config {
                 .max(std::time::Duration::from_millis(100)),
             trading_off_cancels: args.trading_off_cancels,
             reconcile_every: std::time::Duration::from_secs(args.reconcile_every_secs),
+            macro_refresh_every: std::time::Duration::from_secs(args.macro_refresh_minutes * 60),
+            economic_calendar_days: args.economic_calendar_days,
             sweep_max_backtests: args.sweep_max_backtests,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
                 min_sessions: args.shadow_min_paper_sessions,
@@ -598,6 +613,8 @@ impl Default for Config {
             feed_primary_deadline: std::time::Duration::from_secs(5),
             trading_off_cancels: true,
             reconcile_every: std::time::Duration::from_secs(60),
+            macro_refresh_every: std::time::Duration::from_secs(180 * 60),
+            economic_calendar_days: 14,
             sweep_max_backtests: 1000,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),
             connections: ConnectionLimits::default(),

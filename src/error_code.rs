@@ -231,6 +231,18 @@ catalog! {
     BotUnowned = "BOT_UNOWNED", 503,
         "A bot that should run has had no owning node for longer than the lease TTL: nobody evaluates it or manages its exposure.",
         "Check GET /api/nodes: start a node (tradeplane serve on this database) or fix the live nodes' database connection; a live node takes the bot within one renewal.";
+    EconomicEventWindow = "ECONOMIC_EVENT_WINDOW", 409,
+        "A scheduled economic event (the bot's economic_calendar filter) is within its no-entry window: new entries are blocked, exits and reductions are allowed.",
+        "Wait for the window to pass (the bot resumes on its own), or narrow the filter (strategy.filters.economic_calendar: minutes_before, minutes_after, impacts, countries) while the bot is STOPPED.";
+    EconomicCalendarStale = "ECONOMIC_CALENDAR_STALE", 503,
+        "The stored economic calendar is missing or older than the filter allows (or does not cover the time in question): new entries are blocked until it is refreshed.",
+        "Check the `fmp` integration (FMP_API_KEY) on the Connections page and its system events; the calendar refreshes on its own every TRADEPLANE_MACRO_REFRESH_MINUTES.";
+    MacroFilterBlocked = "MACRO_FILTER_BLOCKED", 409,
+        "The bot's macro_filter series is beyond its block_above/block_below threshold: new entries are blocked, exits and reductions are allowed.",
+        "Wait for the series to move back inside the thresholds, or change strategy.filters.macro_filter while the bot is STOPPED.";
+    MacroDataStale = "MACRO_DATA_STALE", 503,
+        "The bot's macro_filter series has no stored observation, or its newest one is older than max_age_days (or the filter cannot be replayed in a backtest): new entries are blocked.",
+        "Check the `fred` integration (FRED_API_KEY) on the Connections page; observations refresh on their own every TRADEPLANE_MACRO_REFRESH_MINUTES. Backtests: remove macro_filter from the strategy.";
     NotImplemented = "NOT_IMPLEMENTED", 501,
         "This feature is not available yet.",
         "Nothing to fix on your side; the feature is not built yet.";

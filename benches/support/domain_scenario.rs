@@ -135,6 +135,7 @@ impl Scenario {
                 equity: dec!(100000),
                 peak_equity: dec!(101000),
                 orders_last_minute: 3,
+                filters: tradeplane::domain::strategy_filters::FilterReadings::none(),
             },
         }
     }

@@ -21,6 +21,7 @@ use crate::{
         instruments::{ContractSpec, Symbol},
         risk::{RiskLimits, RiskLimitsPatch, Stage},
         strategy_config::StrategyConfig,
+        strategy_filters::StrategyFilters,
         timeframe::Timeframe,
     },
     error_code::ErrorCode,
@@ -63,7 +64,24 @@ pub(crate) fn with_complete_limits(mut bot: Bot) -> Bot {
     bot
 }
 
-fn parse_strategy(raw: Value) -> Result<StrategyConfig, ApiError> {
+/// A submitted strategy: `{kind, params}` plus its entry filters (`filters`, optional), stored
+/// together in the bot's `strategy` column.
+struct ParsedStrategy {
+    config: StrategyConfig,
+    filters: StrategyFilters,
+}
+
+impl ParsedStrategy {
+    fn to_value(&self) -> Result<Value, ApiError> {
+        let mut v = serde_json::to_value(&self.config).map_err(ApiError::internal)?;
+        self.filters.attach(&mut v);
+        Ok(v)
+    }
+}
+
+fn parse_strategy(raw: Value) -> Result<ParsedStrategy, ApiError> {
+    let filters = StrategyFilters::from_strategy(&raw)
+        .map_err(|e| ApiError::validation(&e.field, e.problem))?;
     let kind = raw.get("kind").and_then(Value::as_str).map(str::to_owned);
     let config: StrategyConfig =
         serde_json::from_value(raw).map_err(|e| match kind.as_deref() {
@@ -78,7 +96,7 @@ fn parse_strategy(raw: Value) -> Result<StrategyConfig, ApiError> {
     config
         .validate()
         .map_err(|e| ApiError::validation(&e.field, e.problem))?;
-    Ok(config)
+    Ok(ParsedStrategy { config, filters })
 }
 
 fn parse_name(raw: &str) -> Result<String, ApiError> {
@@ -118,7 +136,7 @@ pub struct CreateBot {
     /// LAB, PAPER or SHADOW (LIVE only by promotion).
     #[schema(value_type = Stage)]
     pub stage: String,
-    /// `{kind, params}`.
+    /// `{kind, params, filters?}` (`filters`: `StrategyFilters`, entry filters).
     #[schema(value_type = Object)]
     pub strategy: Value,
     /// Any subset; the rest take the desk defaults for the timeframe. The bot stores (and
@@ -198,7 +216,7 @@ async fn create_bot(
             symbol,
             timeframe,
             stage,
-            strategy: serde_json::to_value(&strategy).map_err(ApiError::internal)?,
+            strategy: strategy.to_value()?,
             risk_limits: serde_json::to_value(&risk_limits).map_err(ApiError::internal)?,
             created_by: Some(me.email.clone()),
         },
@@ -206,7 +224,9 @@ async fn create_bot(
     )
     .await
     .map_err(write_error)?;
-    profit_variables::sync_bot(&mut *tx, bot.id, strategy.variables(), now).await?;
+    profit_variables::sync_bot(&mut *tx, bot.id, strategy.config.variables(), now).await?;
+    let series = strategy.filters.macro_filter.as_ref().map(|m| m.series_id);
+    crate::store::macro_data::sync_bot_series(&mut *tx, bot.id, series, now).await?;
     tx.commit().await?;
     audit(
         &state,
@@ -448,7 +468,7 @@ async fn patch_bot(
                 .fix("Stop the bot (POST /api/bots/{id}/stop), change the strategy, then start it again.")
                 .details(json!({ "status": bot.status })));
         }
-        patch.strategy = Some(serde_json::to_value(&parsed).map_err(ApiError::internal)?);
+        patch.strategy = Some(parsed.to_value()?);
         new_strategy = Some(parsed);
     }
     if body.is_trading_enabled == Some(true) {
@@ -461,7 +481,9 @@ async fn patch_bot(
         .map_err(write_error)?
         .ok_or_else(|| not_found(id))?;
     if let Some(strategy) = &new_strategy {
-        profit_variables::sync_bot(&mut *tx, id, strategy.variables(), now).await?;
+        profit_variables::sync_bot(&mut *tx, id, strategy.config.variables(), now).await?;
+        let series = strategy.filters.macro_filter.as_ref().map(|m| m.series_id);
+        crate::store::macro_data::sync_bot_series(&mut *tx, id, series, now).await?;
     }
     tx.commit().await?;
     state.runtime.bot_changed(id).await;

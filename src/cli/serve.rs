@@ -49,6 +49,11 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         provider_env,
         sim: config.paper.clone(),
         trading_off_cancels: config.trading_off_cancels,
+        macro_data: crate::runtime::macro_data::MacroConfig {
+            refresh_every: config.macro_refresh_every,
+            calendar_days: config.economic_calendar_days,
+            ..Default::default()
+        },
         reconcile: crate::runtime::reconciliation::ReconcileConfig {
             every: config.reconcile_every,
             ..Default::default()

@@ -82,6 +82,7 @@ fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
             equity: dec!(100000),
             peak_equity: dec!(100000),
             orders_last_minute: 0,
+            filters: crate::domain::strategy_filters::FilterReadings::none(),
         },
     }
 }

@@ -5,6 +5,7 @@
 use super::calendar::{HolidayCalendar, SessionState};
 use super::instruments::ContractSpec;
 use super::side::Side;
+use super::strategy_filters::FilterReadings;
 use crate::error_code::ErrorCode;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -119,6 +120,10 @@ pub enum Gate {
     PriceCollar,
     /// LIVE: the bot's broker account agrees with our ledger (no open reconciliation mismatch).
     Reconciliation,
+    /// `strategy.filters.economic_calendar`: no new entries around scheduled economic events.
+    EconomicCalendar,
+    /// `strategy.filters.macro_filter`: no new entries while a FRED series is past a threshold.
+    MacroFilter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -168,6 +173,8 @@ pub struct GateContext<'a> {
     pub peak_equity: Decimal,
     /// Orders sent in the trailing 60 seconds.
     pub orders_last_minute: u32,
+    /// The bot's entry filters (`strategy.filters`) and the stored data they check.
+    pub filters: FilterReadings<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -406,6 +413,13 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
             ));
         }
     }
+
+    // Entry filters block what raises exposure (and say so when nothing is proposed).
+    blockers.extend(super::strategy_filters::evaluate(
+        &ctx.filters,
+        ctx.now,
+        raises_exposure || order.is_none(),
+    ));
 
     GateReport {
         allowed: blockers.is_empty(),

@@ -60,6 +60,7 @@ fn ctx(f: &Fixture) -> GateContext<'_> {
         equity: dec!(100000),
         peak_equity: dec!(101000),
         orders_last_minute: 0,
+        filters: crate::domain::strategy_filters::FilterReadings::none(),
     }
 }
 
@@ -390,4 +391,86 @@ fn an_open_reconciliation_mismatch_blocks_live_only_and_with_every_other_gate() 
         assert_eq!(gates(&report(stage, false)), vec![Gate::KillSwitch]);
     }
     assert_eq!(gates(&report(Stage::Live, true)), vec![Gate::KillSwitch]);
+}
+
+#[test]
+fn entry_filters_block_entries_only_and_name_the_event() {
+    use crate::domain::economic_calendar::{CalendarSnapshot, EconomicEvent};
+    use crate::domain::strategy_filters::{
+        EconomicCalendarFilter, FilterData, FilterReadings, StrategyFilters,
+    };
+    let f = fixture();
+    let now = open_now();
+    let filters = StrategyFilters {
+        economic_calendar: Some(EconomicCalendarFilter::default()),
+        macro_filter: None,
+    };
+    let data = FilterData {
+        calendar: Some(CalendarSnapshot {
+            events: vec![EconomicEvent {
+                event: "Nonfarm Payrolls".into(),
+                country: "US".into(),
+                impact: "High".into(),
+                event_at: now + Duration::minutes(10),
+            }],
+            fetched_at: Some(now - Duration::hours(1)),
+            covers: vec![(now - Duration::days(1), now + Duration::days(14))],
+        }),
+        ..Default::default()
+    };
+    let mut c = ctx(&f);
+    c.filters = FilterReadings {
+        filters: &filters,
+        data: &data,
+    };
+    // An entry (flat → long 2) is blocked, naming the event.
+    let r = evaluate_gates(&c);
+    assert_eq!(gates(&r), vec![Gate::EconomicCalendar]);
+    assert_eq!(r.blockers[0].code, ErrorCode::EconomicEventWindow);
+    assert!(
+        r.blockers[0]
+            .reason_human
+            .contains("Nonfarm Payrolls (US, High impact)")
+    );
+    assert!(!r.allowed);
+    // No order proposed: the trace still says what would block an entry.
+    c.order = None;
+    assert_eq!(gates(&evaluate_gates(&c)), vec![Gate::EconomicCalendar]);
+    // An exit and a reduction pass.
+    c.position = 4;
+    for quantity in [4, 2] {
+        c.order = Some(ProposedOrder {
+            side: Side::Sell,
+            quantity,
+            price: dec!(5000),
+        });
+        assert!(evaluate_gates(&c).allowed, "reduce by {quantity}");
+    }
+    // Adding to the long is an entry.
+    c.order = Some(ProposedOrder {
+        side: Side::Buy,
+        quantity: 1,
+        price: dec!(5000),
+    });
+    assert_eq!(gates(&evaluate_gates(&c)), vec![Gate::EconomicCalendar]);
+    // Outside the window the filter passes.
+    c.now = now + Duration::minutes(26);
+    c.last_data_at = Some(c.now - Duration::seconds(30));
+    assert!(evaluate_gates(&c).allowed);
+    // A disabled filter never blocks, even with no calendar.
+    let off = StrategyFilters {
+        economic_calendar: Some(EconomicCalendarFilter {
+            enabled: false,
+            ..Default::default()
+        }),
+        macro_filter: None,
+    };
+    let empty = FilterData::default();
+    c.now = now;
+    c.last_data_at = Some(now - Duration::seconds(30));
+    c.filters = FilterReadings {
+        filters: &off,
+        data: &empty,
+    };
+    assert!(evaluate_gates(&c).allowed);
 }

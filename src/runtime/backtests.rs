@@ -28,6 +28,7 @@ use crate::domain::{
     instruments::Symbol,
     risk::{AutonomyTier, RiskLimits, RiskLimitsPatch},
     strategy_config::{FieldError, StrategyConfig},
+    strategy_filters::{FilterData, StrategyFilters},
     timeframe::Timeframe,
 };
 use crate::error_code::ErrorCode;
@@ -122,6 +123,19 @@ pub fn parse_strategy(raw: &Value) -> Result<StrategyConfig, FieldError> {
     Ok(config)
 }
 
+/// The entry filters of a strategy value. A macro filter cannot be replayed (the FRED values
+/// an evaluation saw are not kept per evaluation), so a backtest with one is refused.
+fn filters_of(raw: &Value) -> Result<StrategyFilters, BacktestError> {
+    let filters = StrategyFilters::from_strategy(raw).map_err(BacktestError::Invalid)?;
+    if filters.macro_filter.is_some() {
+        return Err(BacktestError::invalid(
+            "strategy.filters.macro_filter",
+            "cannot be backtested: the FRED values past evaluations would have read are not replayed; remove the macro filter to backtest the strategy (the economic calendar filter is replayed)",
+        ));
+    }
+    Ok(filters)
+}
+
 /// sha256 of the canonical `{kind, params}`: equal for equal strategies however their JSON
 /// was spelled (key order, defaulted fields).
 pub fn strategy_hash(strategy: &StrategyConfig) -> String {
@@ -139,6 +153,9 @@ struct Inputs<'a> {
     fill: &'a FillModel,
     starting_capital: Decimal,
     risk_limits: &'a RiskLimits,
+    /// Entry filters, left out when there are none (earlier hashes stay valid).
+    #[serde(skip_serializing_if = "StrategyFilters::is_empty")]
+    filters: &'a StrategyFilters,
 }
 
 fn parse_symbol(raw: &str) -> Result<Symbol, BacktestError> {
@@ -162,7 +179,11 @@ pub async fn submit(
     let checked = check(rt, pool, &req).await?;
     let new = checked.new_backtest(&checked.strategy, req.bot_id, req.from, req.to, by);
     let id = Uuid::now_v7();
-    let (row, run) = store::create(pool, id, new, backtest_job(id, req.bot_id)).await?;
+    let mut job = backtest_job(id, req.bot_id);
+    if !checked.filters.is_empty() {
+        job.payload["filters"] = serde_json::to_value(&checked.filters).unwrap_or(Value::Null);
+    }
+    let (row, run) = store::create(pool, id, new, job).await?;
     jobs::announce(rt, &run);
     Ok((row, run))
 }
@@ -181,6 +202,8 @@ pub(super) fn backtest_job(id: Uuid, bot_id: Option<Uuid>) -> NewJob {
 #[derive(Debug, Clone)]
 pub(super) struct Checked {
     pub strategy: StrategyConfig,
+    /// Entry filters replayed with the run (the economic calendar; a macro filter is refused).
+    pub filters: StrategyFilters,
     pub symbol: Symbol,
     pub timeframe: Timeframe,
     pub limits: RiskLimits,
@@ -207,6 +230,7 @@ impl Checked {
             fill: &self.fill,
             starting_capital: self.capital,
             risk_limits: &self.limits,
+            filters: &self.filters,
         });
         let params = serde_json::to_value(strategy)
             .ok()
@@ -238,6 +262,7 @@ pub(super) async fn check(
     req: &BacktestRequest,
 ) -> Result<Checked, BacktestError> {
     let now = rt.clock().now();
+    let filters;
     let (strategy, symbol, timeframe, limits) = match req.bot_id {
         Some(id) => {
             if req.strategy.is_some() {
@@ -249,6 +274,7 @@ pub(super) async fn check(
             let bot = bots::get(pool, id)
                 .await?
                 .ok_or(BacktestError::BotNotFound(id))?;
+            filters = filters_of(&bot.strategy)?;
             let strategy = parse_strategy(&bot.strategy).map_err(|e| {
                 BacktestError::invalid(
                     "bot_id",
@@ -270,6 +296,7 @@ pub(super) async fn check(
             let raw = req.strategy.as_ref().ok_or_else(|| {
                 BacktestError::invalid("strategy", "is required (or give `bot_id`)")
             })?;
+            filters = filters_of(raw)?;
             let strategy = parse_strategy(raw).map_err(BacktestError::Invalid)?;
             let symbol = parse_symbol(
                 req.symbol
@@ -331,6 +358,7 @@ pub(super) async fn check(
     }
     Ok(Checked {
         strategy,
+        filters,
         symbol,
         timeframe,
         limits,
@@ -355,6 +383,9 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 struct BacktestJob {
     backtest_id: Uuid,
+    /// The run's entry filters (absent: none).
+    #[serde(default)]
+    filters: Option<StrategyFilters>,
 }
 
 /// What the results hash covers: the inputs' hash and every stored result.
@@ -445,6 +476,7 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
         None,
         Arc::new(calendar),
         provider,
+        p.filters.unwrap_or_default(),
         move |pct| progress.report(20 + pct * 75 / 100),
     )
     .await?;
@@ -480,9 +512,34 @@ pub(super) async fn execute(
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     calendar: Arc<crate::domain::calendar::HolidayCalendar>,
     provider: &'static str,
+    filters: StrategyFilters,
     progress: impl Fn(usize) + Send + 'static,
 ) -> Result<JobDone, JobFailure> {
     let db = |e: sqlx::Error| failure(ErrorCode::DatabaseUnavailable, e.to_string());
+    // The calendar filter replays the stored calendar, which must cover the whole range.
+    let mut filter_data = FilterData::default();
+    if filters
+        .economic_calendar
+        .as_ref()
+        .is_some_and(|c| c.enabled)
+    {
+        let (from, to) = window.unwrap_or((bt.from, bt.to));
+        filter_data.calendar = Some(
+            crate::store::macro_data::calendar_for_replay(pool, from, to)
+                .await
+                .map_err(db)?
+                .ok_or_else(|| {
+                    failure(
+                        ErrorCode::EconomicCalendarStale,
+                        format!(
+                            "The stored economic calendar does not cover {} to {}: the economic_calendar filter cannot be replayed. The calendar is fetched ahead only (TRADEPLANE_ECONOMIC_CALENDAR_DAYS), so backtest a range it covers, or remove the filter.",
+                            from.to_rfc3339(),
+                            to.to_rfc3339()
+                        ),
+                    )
+                })?,
+        );
+    }
     let raw = json!({ "kind": bt.strategy_kind, "params": bt.strategy_params });
     let strategy = parse_strategy(&raw).map_err(|e| {
         failure(
@@ -495,6 +552,8 @@ pub(super) async fn execute(
     let spec = BacktestSpec {
         bot_id: bt.bot_id.unwrap_or(bt.id),
         strategy,
+        filters,
+        filter_data: Arc::new(filter_data),
         instrument: bt.symbol.spec(),
         timeframe: bt.timeframe,
         limits,

@@ -38,6 +38,7 @@ use crate::domain::{
     positions::Position,
     risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
     strategy_config::StrategyConfig,
+    strategy_filters::{FilterData, StrategyFilters},
     timeframe::Timeframe,
 };
 use crate::integrations::{bars, http::CallContext};
@@ -85,6 +86,27 @@ pub struct Trading {
     /// Broker reconciliation: a LIVE runner's account is reconciled before its first order
     /// on this node, and every LIVE evaluation reads whether a mismatch names its bot.
     pub reconciler: Arc<super::reconciliation::Reconciler>,
+    /// The stored data the bots' entry filters read (economic calendar, macro series),
+    /// refreshed off the hot path; every evaluation takes the current snapshot.
+    pub filter_data: std::sync::RwLock<Arc<FilterData>>,
+}
+
+impl Trading {
+    /// The filter data evaluations read now (an `Arc` clone).
+    pub fn filter_data(&self) -> Arc<FilterData> {
+        self.filter_data
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces what evaluations read from their next tick on.
+    pub fn set_filter_data(&self, data: FilterData) {
+        *self
+            .filter_data
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(data);
+    }
 }
 
 /// Counters of the trading loop, for status and the load figures.
@@ -178,6 +200,8 @@ fn origin_of(variables: &Value) -> Value {
 fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Settings, String> {
     let config: StrategyConfig =
         serde_json::from_value(bot.strategy.clone()).map_err(|e| format!("strategy: {e}"))?;
+    let filters = StrategyFilters::from_strategy(&bot.strategy)
+        .map_err(|e| format!("{}: {}", e.field, e.problem))?;
     let limits = RiskLimits::from_stored(&bot.risk_limits, timeframe)?;
     Ok(Settings {
         bot_id: bot.id,
@@ -185,6 +209,7 @@ fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Se
         timeframe,
         stage: bot.stage,
         config,
+        filters,
         limits,
         is_trading_enabled: bot.is_trading_enabled,
         sim: sim.clone(),
@@ -398,6 +423,7 @@ impl BotEvaluator {
             broker_ready: trading.brokers.for_live().is_some(),
         };
         self.tier = tick.tier;
+        self.engine.set_filter_data(trading.filter_data());
         let effects = self.engine.handle(Event::Clock(tick));
         self.origin = window_origin(
             self.engine

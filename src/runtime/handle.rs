@@ -148,6 +148,25 @@ impl RuntimeHandle {
         .await
     }
 
+    /// The stored data the entry filters read now, as the runners see it (`None` detached).
+    pub fn filter_data(&self) -> Option<Arc<crate::domain::strategy_filters::FilterData>> {
+        self.inner.trading.as_ref().map(|t| t.filter_data())
+    }
+
+    /// Reads macro data through `id`'s ProviderActor (its breaker and usage events apply):
+    /// `fmp` serves the economic calendar, `fred` series observations.
+    pub async fn fetch_macro(
+        &self,
+        id: &str,
+        request: super::providers::MacroRequest,
+    ) -> Result<super::providers::MacroData, ProviderCallError> {
+        let trace = TraceId::current();
+        self.provider_call(id, move |reply| {
+            ProviderMsg::FetchMacro(trace, Box::new(request), reply)
+        })
+        .await
+    }
+
     /// Drill (tests, operations): the next job a worker claims crashes its worker or hangs.
     pub fn inject_job_fault(&self, fault: JobFault) {
         let mut f = match self.inner.jobs.fault.lock() {

@@ -31,6 +31,7 @@ pub mod feed;
 mod handle;
 pub mod jobs;
 pub mod lifecycle;
+pub mod macro_data;
 pub mod market_hours;
 pub mod ownership;
 pub mod providers;
@@ -133,6 +134,8 @@ pub struct RuntimeConfig {
     pub broker_every: Duration,
     /// Broker reconciliation: the leader's period and the position re-read delay.
     pub reconcile: reconciliation::ReconcileConfig,
+    /// The macro-data refresh (economic calendar, FRED) and the filter-data reload.
+    pub macro_data: macro_data::MacroConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -159,6 +162,7 @@ impl Default for RuntimeConfig {
             db_probe_every: Duration::from_secs(1),
             broker_every: Duration::from_secs(5),
             reconcile: reconciliation::ReconcileConfig::default(),
+            macro_data: macro_data::MacroConfig::default(),
             feed: feed::FeedConfig::default(),
             trading_off_cancels: true,
         }
@@ -344,6 +348,7 @@ impl Runtime {
             db: db_ready::DbReadiness::new(config.db_probe_every),
             brokers: brokers.clone(),
             reconciler: reconciler.clone(),
+            filter_data: Default::default(),
         });
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;
@@ -379,6 +384,7 @@ impl Runtime {
                 .clone()
                 .run_loop(ownership::Leadership::of(&node), stop_rx.clone()),
         );
+        let macro_stop = stop_rx.clone();
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
 
         let bots_name = format!("tradeplane.bots.{id}");
@@ -416,6 +422,12 @@ impl Runtime {
             }),
         };
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);
+        // The entry filters' data: leader refresh from the vendors, every node's reload.
+        tokio::spawn(macro_data::run_loop(
+            handle.clone(),
+            config.macro_data.clone(),
+            macro_stop,
+        ));
         // Kills the runtime decides on its own (risk triggers, stuck runners, a LIVE bot's
         // breaker) remove the bot's risk through the one path (`safety`).
         let (kills_tx, kills_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -56,6 +56,7 @@ use crate::integrations::{
     providers::{
         self, ProviderClient, VerifyReport,
         llm::{self, Completion, GenerateOptions},
+        macro_data,
     },
     registry::Category,
 };
@@ -64,6 +65,10 @@ use crate::store::{
     usage_events::{UsageEvent, UsageStatus},
 };
 use crate::trace::TraceId;
+use crate::{
+    domain::{economic_calendar::EconomicEvent, strategy_filters::MacroSeries},
+    store::macro_data::Observation,
+};
 
 /// The breaker scope (and child id) of a provider: `provider:<id>`.
 pub fn provider_scope(id: &str) -> String {
@@ -115,6 +120,8 @@ pub enum ProviderCallError {
     Vendor { provider: String, failure: Failure },
     #[error("{0} is not an LLM provider")]
     NotAnLlm(String),
+    #[error("{0} does not serve this macro-data request")]
+    NotMacro(String),
 }
 
 impl ProviderCallError {
@@ -131,6 +138,7 @@ impl ProviderCallError {
             ProviderCallError::Bars(_) => "BARS_FAILED",
             ProviderCallError::Vendor { failure, .. } => failure.code,
             ProviderCallError::NotAnLlm(_) => "NOT_AN_LLM",
+            ProviderCallError::NotMacro(_) => "NOT_A_MACRO_PROVIDER",
         }
     }
 }
@@ -505,10 +513,32 @@ pub struct GenerateRequest {
     pub options: GenerateOptions,
 }
 
+/// A macro-data read (`fmp`: the economic calendar; `fred`: a series' newest observations).
+#[derive(Debug, Clone)]
+pub enum MacroRequest {
+    Calendar {
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    },
+    Fred {
+        series: MacroSeries,
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum MacroData {
+    Calendar(Vec<EconomicEvent>),
+    Fred(Vec<Observation>),
+}
+
+pub type MacroResult = Result<MacroData, ProviderCallError>;
+
 pub enum ProviderMsg {
     Verify(TraceId, RpcReplyPort<VerifyResult>),
     FetchBars(TraceId, Box<BarsRequest>, RpcReplyPort<BarsResult>),
     Generate(TraceId, Box<GenerateRequest>, RpcReplyPort<GenerateResult>),
+    FetchMacro(TraceId, Box<MacroRequest>, RpcReplyPort<MacroResult>),
     /// Fault injection (tests, drills): the actor fails and is restarted by its supervisor.
     Fail(String),
 }
@@ -701,6 +731,81 @@ impl Actor for ProviderActor {
                             Err(ProviderCallError::Timeout(shared.id().to_owned())),
                             Verdict::Failed,
                             Some((codes::TIMEOUT, "the LLM did not answer in time".to_owned())),
+                        ),
+                    };
+                    let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));
+                    shared.settle(permit, verdict, error, move || {
+                        let _ = reply.send(result);
+                    });
+                }));
+            }
+            ProviderMsg::FetchMacro(trace, req, reply) => {
+                let id = state.shared.id();
+                let action = match (&*req, id) {
+                    (MacroRequest::Calendar { .. }, "fmp") => "macro.economic_calendar",
+                    (MacroRequest::Fred { .. }, "fred") => "macro.fred_observations",
+                    _ => {
+                        let _ = reply.send(Err(ProviderCallError::NotMacro(id.into())));
+                        return Ok(());
+                    }
+                };
+                let permit = match trace
+                    .clone()
+                    .scope(
+                        state
+                            .shared
+                            .admit(action, UsageStatus::Error, CallContext::default()),
+                    )
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let (shared, limit) = (state.shared.clone(), state.call_timeout);
+                tokio::spawn(trace.scope(async move {
+                    let client = &shared.client;
+                    let ctx = CallContext::default();
+                    let call = async {
+                        match *req {
+                            MacroRequest::Calendar { from, to } => {
+                                macro_data::fetch_fmp_calendar(client, from, to, ctx)
+                                    .await
+                                    .map(MacroData::Calendar)
+                            }
+                            MacroRequest::Fred { series, limit } => {
+                                macro_data::fetch_fred_observations(client, series, limit, ctx)
+                                    .await
+                                    .map(MacroData::Fred)
+                            }
+                        }
+                    };
+                    let (result, verdict, code) = match tokio::time::timeout(limit, call).await {
+                        Ok(Ok(data)) => (Ok(data), Verdict::Ok, None),
+                        Ok(Err(f)) => {
+                            let (verdict, code) = (
+                                verdict_of(f.outcome, Some(f.code)),
+                                (f.code, f.message.clone()),
+                            );
+                            let provider = shared.id().to_owned();
+                            (
+                                Err(ProviderCallError::Vendor {
+                                    provider,
+                                    failure: f,
+                                }),
+                                verdict,
+                                Some(code),
+                            )
+                        }
+                        Err(_) => (
+                            Err(ProviderCallError::Timeout(shared.id().to_owned())),
+                            Verdict::Failed,
+                            Some((
+                                codes::TIMEOUT,
+                                "the macro-data read did not finish in time".to_owned(),
+                            )),
                         ),
                     };
                     let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));

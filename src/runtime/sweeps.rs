@@ -114,6 +114,12 @@ pub async fn submit(
     by: Option<&str>,
 ) -> Result<(Sweep, JobRun), SweepError> {
     let checked = backtests::check(rt, pool, &req.base).await?;
+    if !checked.filters.is_empty() {
+        return Err(invalid_field(
+            "strategy.filters",
+            "are not replayed by sweeps yet: backtest the filtered strategy on its own, or sweep it without filters",
+        ));
+    }
     let max = rt.lab_config().max_sweep_backtests;
     let raw = req
         .params
@@ -478,6 +484,7 @@ async fn run_child(
                 Some((bt.from, bt.to)),
                 calendar,
                 provider,
+                Default::default(),
                 move |pct| reports.report(pct),
             );
             tokio::select! {

@@ -19,6 +19,7 @@
 
 pub mod broker;
 mod llm;
+mod macro_data;
 pub mod ohlcv;
 mod redis;
 
@@ -58,7 +59,7 @@ pub enum Fault {
     Refusal,
 }
 
-/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon"|<LLM provider id>, "fault": <Fault>|null,
+/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon"|"fmp"|"fred"|<LLM provider id>, "fault": <Fault>|null,
 /// "count": n}` (`count` absent: until cleared with `"fault": null`).
 #[derive(Debug, serde::Deserialize)]
 struct FaultCommand {
@@ -159,6 +160,9 @@ async fn dispatch(
     let get = method == Method::GET;
     let post = method == Method::POST;
     if post && let Some(reply) = llm::route(&state, &segments, &headers, &query, &body).await {
+        return reply;
+    }
+    if get && let Some(reply) = macro_data::route(&state, &segments, &query).await {
         return reply;
     }
     if let Some(reply) = broker::route(

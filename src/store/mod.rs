@@ -19,6 +19,7 @@ pub mod fills;
 pub mod integrations;
 pub mod jobs;
 pub mod login_challenges;
+pub mod macro_data;
 pub mod market_bars;
 pub mod nodes;
 pub mod orders;

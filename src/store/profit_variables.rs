@@ -54,6 +54,10 @@ pub struct ProfitVariable {
     pub profit_contribution_estimate: Option<f64>,
     pub description: String,
     pub created_at: DateTime<Utc>,
+    /// Variables with a value of their own (`fred.<SERIES>`): the newest value…
+    pub latest_value: Option<f64>,
+    /// …and the date it is for (FRED's observation date).
+    pub value_as_of: Option<chrono::NaiveDate>,
 }
 
 pub async fn list(
@@ -75,7 +79,8 @@ pub async fn list(
 /// Makes `profit_variables` say that `bot_id` uses exactly `vars`: upserts each declared
 /// variable (category, type, description from the declaration; `source_integration`
 /// [`MARKET_DATA`]) with `bot_id` in its `used_by_bot_ids` (once), removes `bot_id` from every
-/// other variable, and bumps `last_updated_at` of every row it touches. An empty `vars` removes
+/// other variable (except the `fred.<SERIES>` rows, which `macro_data::sync_bot_series`
+/// keeps), and bumps `last_updated_at` of every row it touches. An empty `vars` removes
 /// the bot everywhere (bot deletion). Runs in its own transaction, or a savepoint when `db` is
 /// one already, so it can share the transaction that writes the bot.
 pub async fn sync_bot<'a, A>(
@@ -104,7 +109,8 @@ where
     sqlx::query(
         "UPDATE profit_variables SET used_by_bot_ids = used_by_bot_ids - $1::text, \
          last_updated_at = $2 \
-         WHERE used_by_bot_ids ? $1::text AND NOT (name = ANY($3::text[]))",
+         WHERE used_by_bot_ids ? $1::text AND NOT (name = ANY($3::text[])) \
+           AND name NOT LIKE 'fred.%'",
     )
     .bind(&bot)
     .bind(now)
@@ -169,7 +175,8 @@ pub async fn refresh_estimates(
              JOIN realized r ON r.bot_id::text = u.bot AND r.net IS NOT NULL \
              GROUP BY v.id) \
          UPDATE profit_variables v SET profit_contribution_estimate = est.estimate, \
-             source_integration = $1, last_updated_at = $3 \
+             source_integration = CASE WHEN v.name LIKE 'fred.%' THEN v.source_integration \
+               ELSE $1 END, last_updated_at = $3 \
          FROM est WHERE v.id = est.id",
     )
     .bind(provider)

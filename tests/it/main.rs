@@ -33,6 +33,7 @@ mod job_workers;
 mod kill_exposure;
 mod ledger;
 mod llm;
+mod macro_gates;
 mod market_data;
 mod metrics;
 mod node_faults;

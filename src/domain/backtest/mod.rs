@@ -32,6 +32,7 @@ use super::instruments::ContractSpec;
 use super::risk::{AutonomyTier, RiskLimits, Stage};
 use super::side::Side;
 use super::strategy_config::StrategyConfig;
+use super::strategy_filters::{FilterData, StrategyFilters};
 use super::timeframe::Timeframe;
 
 /// How simulated orders fill: at the next bar's open moved `slippage_ticks` against the
@@ -57,6 +58,9 @@ pub struct BacktestSpec {
     /// strategy tried without a bot.
     pub bot_id: Uuid,
     pub strategy: StrategyConfig,
+    /// Entry filters (`strategy.filters`) and the stored data they replay against.
+    pub filters: StrategyFilters,
+    pub filter_data: Arc<FilterData>,
     pub instrument: ContractSpec,
     pub timeframe: Timeframe,
     pub limits: RiskLimits,
@@ -154,11 +158,13 @@ fn drive(
         timeframe: spec.timeframe,
         stage: Stage::Paper,
         config: spec.strategy.clone(),
+        filters: spec.filters.clone(),
         limits: spec.limits.clone(),
         is_trading_enabled: false,
         sim: SimParams::from(&spec.fill),
     };
     let mut engine = Engine::new(settings, spec.calendar.clone());
+    engine.set_filter_data(spec.filter_data.clone());
     let tf = spec.timeframe.duration();
     let every = (bars.len() / 100).max(1);
     let mut r = BacktestRun {

@@ -14,6 +14,8 @@ fn spec() -> BacktestSpec {
             slow: 4,
             average: MovingAverage::Sma,
         }),
+        filters: Default::default(),
+        filter_data: Default::default(),
         instrument: Symbol::Es.spec(),
         timeframe: Timeframe::M1,
         limits: RiskLimits {

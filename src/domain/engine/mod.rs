@@ -33,6 +33,7 @@ use super::positions::Position;
 use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
 use super::side::Side;
 use super::strategy_config::StrategyConfig;
+use super::strategy_filters::{FilterData, FilterReadings, StrategyFilters};
 use super::timeframe::Timeframe;
 
 /// What an operator configures on a bot (re-read on reload).
@@ -43,6 +44,8 @@ pub struct Settings {
     pub timeframe: Timeframe,
     pub stage: Stage,
     pub config: StrategyConfig,
+    /// Entry filters stored beside the strategy (`strategy.filters`).
+    pub filters: StrategyFilters,
     pub limits: RiskLimits,
     pub is_trading_enabled: bool,
     /// How a PAPER order is filled (next bar's open ± slippage, commission).
@@ -128,6 +131,8 @@ pub enum Effect {
 pub struct Engine {
     s: Settings,
     calendar: Arc<HolidayCalendar>,
+    /// The stored data the entry filters read (calendar, macro series), as last handed in.
+    filter_data: Arc<FilterData>,
     position: Position,
     working: Option<WorkingOrder>,
     book: Book,
@@ -146,6 +151,7 @@ impl Engine {
             position: Position::flat(s.spec.symbol),
             s,
             calendar,
+            filter_data: Arc::new(FilterData::default()),
             working: None,
             book: Book::default(),
             folding: Folding::default(),
@@ -178,6 +184,11 @@ impl Engine {
     pub fn set_settings(&mut self, s: Settings) {
         self.need = s.config.warmup_bars() as usize + 2;
         self.s = s;
+    }
+
+    /// The filter data the next evaluations read (the driver refreshes it off the hot path).
+    pub fn set_filter_data(&mut self, data: Arc<FilterData>) {
+        self.filter_data = data;
     }
 
     pub fn settings(&self) -> &Settings {
@@ -430,6 +441,10 @@ impl Engine {
             equity: marks.equity,
             peak_equity: marks.peak_equity,
             orders_last_minute: marks.orders_last_minute,
+            filters: FilterReadings {
+                filters: &s.filters,
+                data: &self.filter_data,
+            },
         };
         let scaled = s.limits.scaled_for(tick.tier);
         let order_quantity = scaled.max_order_size.min(scaled.max_position).max(1);

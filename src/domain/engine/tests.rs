@@ -21,6 +21,7 @@ fn settings() -> Settings {
             slow: 4,
             average: MovingAverage::Sma,
         }),
+        filters: Default::default(),
         limits: RiskLimits {
             max_order_size: 1,
             max_position: 1,

@@ -6,6 +6,7 @@ pub mod databento;
 pub mod discord;
 mod infra;
 pub mod llm;
+pub mod macro_data;
 pub mod market_data;
 
 use std::{sync::Arc, time::Duration};

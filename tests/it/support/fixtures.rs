@@ -69,6 +69,11 @@ pub fn runtime_config() -> RuntimeConfig {
             debounce: Duration::from_millis(20),
             enabled: true,
         },
+        // Tests refresh macro data explicitly (`runtime::macro_data::refresh_*`).
+        macro_data: tradeplane::runtime::macro_data::MacroConfig {
+            auto_refresh: false,
+            ..Default::default()
+        },
         ..RuntimeConfig::default()
     }
 }
