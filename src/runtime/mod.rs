@@ -32,6 +32,7 @@ mod handle;
 pub mod jobs;
 pub mod lifecycle;
 pub mod market_hours;
+pub mod news;
 pub mod ownership;
 pub mod providers;
 pub mod reconciliation;
@@ -133,6 +134,8 @@ pub struct RuntimeConfig {
     pub broker_every: Duration,
     /// Broker reconciliation: the leader's period and the position re-read delay.
     pub reconcile: reconciliation::ReconcileConfig,
+    /// The news gate's poll and cache (`TRADEPLANE_NEWS_POLL_SECS` in `provider_env` overrides).
+    pub news: news::NewsConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -161,6 +164,7 @@ impl Default for RuntimeConfig {
             reconcile: reconciliation::ReconcileConfig::default(),
             feed: feed::FeedConfig::default(),
             trading_off_cancels: true,
+            news: news::NewsConfig::default(),
         }
     }
 }
@@ -227,6 +231,9 @@ struct Inner {
     lab: sweeps::LabConfig,
     /// AI settings and today's LLM spend.
     ai: Arc<ai::Ai>,
+    /// The news gate's snapshot, read by the runners.
+    news: Arc<news::NewsCache>,
+    news_config: news::NewsConfig,
 }
 
 /// Cloneable access to the running tree.
@@ -380,7 +387,24 @@ impl Runtime {
                 .clone()
                 .run_loop(ownership::Leadership::of(&node), stop_rx.clone()),
         );
+        let news_stop = stop_rx.clone();
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
+        let news_config = if config
+            .provider_env
+            .contains_key("TRADEPLANE_NEWS_POLL_SECS")
+        {
+            news::NewsConfig::from_env(&config.provider_env)
+        } else {
+            config.news.clone()
+        };
+        let news_cache = Arc::new(news::NewsCache::default());
+        tokio::spawn(news::run_cache(
+            news_cache.clone(),
+            pool.clone(),
+            clock.clone(),
+            news_config.clone(),
+            news_stop.clone(),
+        ));
 
         let bots_name = format!("tradeplane.bots.{id}");
         let (ticks, _) = broadcast::channel(1024);
@@ -414,8 +438,17 @@ impl Runtime {
                 evidence: config.evidence.clone(),
                 lab: config.lab.clone(),
                 ai: ai_book,
+                news: news_cache.clone(),
+                news_config: news_config.clone(),
             }),
         };
+        tokio::spawn(news::run_poller(
+            handle.clone(),
+            pool.clone(),
+            news_config,
+            news_cache,
+            news_stop,
+        ));
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);
         // Kills the runtime decides on its own (risk triggers, stuck runners, a LIVE bot's
         // breaker) remove the bot's risk through the one path (`safety`).

@@ -55,6 +55,7 @@ use crate::integrations::{
     outcome::{Failure, codes},
     providers::{
         self, ProviderClient, VerifyReport,
+        finnhub_news::{self, NewsItem},
         llm::{self, Completion, GenerateOptions},
     },
     registry::Category,
@@ -498,6 +499,15 @@ impl ProviderSet {
 pub type VerifyResult = Result<(VerifyReport, Duration), ProviderCallError>;
 pub type BarsResult = Result<Vec<Bar>, ProviderCallError>;
 pub type GenerateResult = Result<Completion, ProviderCallError>;
+pub type NewsResult = Result<Vec<NewsItem>, ProviderCallError>;
+
+/// One market-news page asked of Finnhub's actor (the news gate's poll).
+#[derive(Debug, Clone)]
+pub struct NewsRequest {
+    pub category: String,
+    pub min_id: i64,
+    pub ctx: CallContext,
+}
 
 /// One completion asked of an LLM provider's actor.
 pub struct GenerateRequest {
@@ -509,6 +519,8 @@ pub enum ProviderMsg {
     Verify(TraceId, RpcReplyPort<VerifyResult>),
     FetchBars(TraceId, Box<BarsRequest>, RpcReplyPort<BarsResult>),
     Generate(TraceId, Box<GenerateRequest>, RpcReplyPort<GenerateResult>),
+    /// Finnhub market news (`finnhub` only).
+    FetchNews(TraceId, Box<NewsRequest>, RpcReplyPort<NewsResult>),
     /// Fault injection (tests, drills): the actor fails and is restarted by its supervisor.
     Fail(String),
 }
@@ -701,6 +713,69 @@ impl Actor for ProviderActor {
                             Err(ProviderCallError::Timeout(shared.id().to_owned())),
                             Verdict::Failed,
                             Some((codes::TIMEOUT, "the LLM did not answer in time".to_owned())),
+                        ),
+                    };
+                    let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));
+                    shared.settle(permit, verdict, error, move || {
+                        let _ = reply.send(result);
+                    });
+                }));
+            }
+            ProviderMsg::FetchNews(trace, req, reply) => {
+                if state.shared.id() != "finnhub" {
+                    let _ = reply.send(Err(ProviderCallError::NotConfigured(format!(
+                        "market news on {}",
+                        state.shared.id()
+                    ))));
+                    return Ok(());
+                }
+                let permit = match trace
+                    .clone()
+                    .scope(
+                        state
+                            .shared
+                            .admit(finnhub_news::ACTION, UsageStatus::Error, req.ctx),
+                    )
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let (shared, limit) = (state.shared.clone(), state.call_timeout);
+                tokio::spawn(trace.scope(async move {
+                    let call = finnhub_news::market_news(
+                        &shared.client,
+                        &req.category,
+                        req.min_id,
+                        req.ctx,
+                    );
+                    let (result, verdict, code) = match tokio::time::timeout(limit, call).await {
+                        Ok(Ok(items)) => (Ok(items), Verdict::Ok, None),
+                        Ok(Err(f)) => {
+                            let (verdict, code) = (
+                                verdict_of(f.outcome, Some(f.code)),
+                                (f.code, f.message.clone()),
+                            );
+                            let provider = shared.id().to_owned();
+                            (
+                                Err(ProviderCallError::Vendor {
+                                    provider,
+                                    failure: f,
+                                }),
+                                verdict,
+                                Some(code),
+                            )
+                        }
+                        Err(_) => (
+                            Err(ProviderCallError::Timeout(shared.id().to_owned())),
+                            Verdict::Failed,
+                            Some((
+                                codes::TIMEOUT,
+                                "the news fetch did not finish in time".to_owned(),
+                            )),
                         ),
                     };
                     let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));

@@ -20,6 +20,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod login_challenges;
 pub mod market_bars;
+pub mod news;
 pub mod nodes;
 pub mod orders;
 pub mod page;

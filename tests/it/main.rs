@@ -35,6 +35,7 @@ mod ledger;
 mod llm;
 mod market_data;
 mod metrics;
+mod news_gate;
 mod node_faults;
 mod node_figures;
 mod nodes;
