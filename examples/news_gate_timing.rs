@@ -44,8 +44,8 @@ fn main() {
 
     // 500 risk-off headlines, the newest 31 minutes old: read, compared, none blocks.
     let cache = NewsCache::default();
-    cache.set(NewsSnapshot {
-        risk_off: (0..500)
+    cache.set(NewsSnapshot::new(
+        (0..500)
             .map(|i| RiskOffHeadline {
                 provider_id: "finnhub".into(),
                 headline_id: 10_000 - i,
@@ -54,9 +54,9 @@ fn main() {
                 published_at: now - Duration::minutes(31 + i),
             })
             .collect(),
-        unavailable: None,
-        refreshed_at: Some(now),
-    });
+        None,
+        Some(now),
+    ));
     let filters = StrategyFilters {
         news_gate: Some(NewsGateFilter { window_minutes: 30 }),
         ..StrategyFilters::default()

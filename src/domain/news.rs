@@ -124,6 +124,7 @@ pub struct RiskOffHeadline {
 /// gate's inputs cannot be trusted, why ([`health`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct NewsSnapshot {
+    /// Newest published first (the gate relies on the order: [`NewsSnapshot::new`] sorts).
     pub risk_off: Vec<RiskOffHeadline>,
     /// `Some(reason)`: the gate fails closed (`NEWS_GATE_UNAVAILABLE`).
     pub unavailable: Option<String>,
@@ -131,6 +132,20 @@ pub struct NewsSnapshot {
 }
 
 impl NewsSnapshot {
+    /// A snapshot with `risk_off` put newest first.
+    pub fn new(
+        mut risk_off: Vec<RiskOffHeadline>,
+        unavailable: Option<String>,
+        refreshed_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        risk_off.sort_by_key(|h| std::cmp::Reverse(h.published_at));
+        NewsSnapshot {
+            risk_off,
+            unavailable,
+            refreshed_at,
+        }
+    }
+
     /// Before the first refresh nothing is known: closed.
     pub fn unknown() -> Self {
         NewsSnapshot {
@@ -219,11 +234,11 @@ pub fn news_gate(
         out.push(NewsBlock::Unavailable(reason.clone()));
     }
     let window = Duration::minutes(i64::from(filter.window_minutes));
-    if let Some(h) = snap
-        .risk_off
-        .iter()
-        .filter(|h| h.published_at <= now && now - h.published_at < window)
-        .max_by_key(|h| h.published_at)
+    // Newest first: skip what was published after `now`; the next one is the newest that
+    // counts (a binary search, so the hot path does not grow with the cached headlines).
+    let first = snap.risk_off.partition_point(|h| h.published_at > now);
+    if let Some(h) = snap.risk_off.get(first)
+        && now - h.published_at < window
     {
         out.push(NewsBlock::RiskOff(h.clone()));
     }
@@ -323,11 +338,7 @@ mod tests {
     }
 
     fn snap(risk: Vec<RiskOffHeadline>) -> NewsSnapshot {
-        NewsSnapshot {
-            risk_off: risk,
-            unavailable: None,
-            refreshed_at: None,
-        }
+        NewsSnapshot::new(risk, None, None)
     }
 
     #[test]
@@ -339,19 +350,22 @@ mod tests {
         ]);
         // Before publication: nothing (a headline from the future does not count).
         assert!(news_gate(&f, &s, t("2026-12-04T09:59:59Z")).is_empty());
+        // Sorted newest first whatever the order given.
+        assert_eq!(s.risk_off[0].headline_id, 2);
+        let (newest, older) = (s.risk_off[0].clone(), s.risk_off[1].clone());
         // At publication: blocked; the newest active one is named.
         assert_eq!(
             news_gate(&f, &s, t("2026-12-04T10:00:00Z")),
-            vec![NewsBlock::RiskOff(s.risk_off[0].clone())]
+            vec![NewsBlock::RiskOff(older)]
         );
         assert_eq!(
             news_gate(&f, &s, t("2026-12-04T10:29:59Z")),
-            vec![NewsBlock::RiskOff(s.risk_off[1].clone())]
+            vec![NewsBlock::RiskOff(newest.clone())]
         );
         // The window is half-open: 30 min after the newest it is over.
         assert_eq!(
             news_gate(&f, &s, t("2026-12-04T10:39:59Z")),
-            vec![NewsBlock::RiskOff(s.risk_off[1].clone())]
+            vec![NewsBlock::RiskOff(newest)]
         );
         assert!(news_gate(&f, &s, t("2026-12-04T10:40:00Z")).is_empty());
         let wide = NewsGateFilter {

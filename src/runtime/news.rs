@@ -128,11 +128,11 @@ impl NewsCache {
     ) -> Result<(), sqlx::Error> {
         let status = store::status(pool).await?;
         let risk_off = store::recent_risk_off(pool, CACHED_RISK_OFF).await?;
-        self.set(NewsSnapshot {
+        self.set(NewsSnapshot::new(
             risk_off,
-            unavailable: news::health(&status, bounds, now),
-            refreshed_at: Some(now),
-        });
+            news::health(&status, bounds, now),
+            Some(now),
+        ));
         Ok(())
     }
 }
