@@ -33,6 +33,7 @@ fn main() {
             input.gates.filters = FilterReadings {
                 filters: &filters,
                 data: &data,
+                ..input.gates.filters
             };
         }
         let name = if filtered {

@@ -90,6 +90,12 @@ catalog! {
     AiBudgetExceeded = "AI_BUDGET_EXCEEDED", 429,
         "A daily LLM token or cost budget is used up, so AI-dependent actions are paused until the next UTC day.",
         "Wait for the next UTC day, or raise TRADEPLANE_LLM_DAILY_TOKENS / TRADEPLANE_LLM_DAILY_COST (the total or the provider's) and restart; AI Ops shows what was spent.";
+    NewsRiskOff = "NEWS_RISK_OFF", 409,
+        "The bot's news gate blocks new entries: a headline classified risk-off was published within its window (exits stay allowed).",
+        "Read the named headline; entries resume on their own when the window (strategy.filters.news_gate.window_minutes) after it passes. Shorten the window or drop the gate if this news should not stop the bot.";
+    NewsGateUnavailable = "NEWS_GATE_UNAVAILABLE", 503,
+        "The bot's news gate cannot be trusted (news not fetched recently, or headlines waiting for an LLM classification that is failing), so it blocks new entries (exits stay allowed).",
+        "Check Finnhub (FINNHUB_API_KEY, its breaker on Connections) and the LLM providers on AI Ops; entries resume once headlines are fetched and classified again.";
     RiskLimitBreached = "RISK_LIMIT_BREACHED", 409,
         "A risk limit forbids this action.",
         "Review the bot's risk limits and current exposure; a latched daily-loss limit needs a human re-arm.";

@@ -22,6 +22,7 @@ pub mod holiday_rules;
 pub mod indicators;
 pub mod instruments;
 pub mod market_hours;
+pub mod news;
 pub mod positions;
 pub mod provider;
 pub mod reconciliation;

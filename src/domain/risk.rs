@@ -124,6 +124,9 @@ pub enum Gate {
     EconomicCalendar,
     /// `strategy.filters.macro_filter`: no new entries while a FRED series is past a threshold.
     MacroFilter,
+    /// `strategy.filters.news_gate`: no new entries while a risk-off headline is active, or
+    /// while the news classification cannot be trusted.
+    NewsGate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -396,6 +396,7 @@ fn an_open_reconciliation_mismatch_blocks_live_only_and_with_every_other_gate() 
 #[test]
 fn entry_filters_block_entries_only_and_name_the_event() {
     use crate::domain::economic_calendar::{CalendarSnapshot, EconomicEvent};
+    use crate::domain::news::NewsSnapshot;
     use crate::domain::strategy_filters::{
         EconomicCalendarFilter, FilterData, FilterReadings, StrategyFilters,
     };
@@ -404,6 +405,7 @@ fn entry_filters_block_entries_only_and_name_the_event() {
     let filters = StrategyFilters {
         economic_calendar: Some(EconomicCalendarFilter::default()),
         macro_filter: None,
+        news_gate: None,
     };
     let data = FilterData {
         calendar: Some(CalendarSnapshot {
@@ -418,10 +420,12 @@ fn entry_filters_block_entries_only_and_name_the_event() {
         }),
         ..Default::default()
     };
+    let no_news = NewsSnapshot::default();
     let mut c = ctx(&f);
     c.filters = FilterReadings {
         filters: &filters,
         data: &data,
+        news: &no_news,
     };
     // An entry (flat → long 2) is blocked, naming the event.
     let r = evaluate_gates(&c);
@@ -464,6 +468,7 @@ fn entry_filters_block_entries_only_and_name_the_event() {
             ..Default::default()
         }),
         macro_filter: None,
+        news_gate: None,
     };
     let empty = FilterData::default();
     c.now = now;
@@ -471,6 +476,77 @@ fn entry_filters_block_entries_only_and_name_the_event() {
     c.filters = FilterReadings {
         filters: &off,
         data: &empty,
+        news: &no_news,
+    };
+    assert!(evaluate_gates(&c).allowed);
+}
+
+#[test]
+fn the_news_gate_blocks_entries_only_naming_the_headline_and_fails_closed() {
+    use crate::domain::news::{NewsGateFilter, NewsSnapshot, RiskOffHeadline};
+    use crate::domain::strategy_filters::{FilterData, FilterReadings, StrategyFilters};
+    let f = fixture();
+    let now = open_now();
+    let filters = StrategyFilters {
+        news_gate: Some(NewsGateFilter { window_minutes: 30 }),
+        ..StrategyFilters::default()
+    };
+    let data = FilterData::default();
+    let risk_off = NewsSnapshot {
+        risk_off: vec![RiskOffHeadline {
+            provider_id: "finnhub".into(),
+            headline_id: 42,
+            headline: "Stocks crash as war fears spread".into(),
+            source: "Reuters".into(),
+            published_at: now - Duration::minutes(10),
+        }],
+        unavailable: None,
+        refreshed_at: Some(now),
+    };
+    let mut c = ctx(&f);
+    c.filters = FilterReadings {
+        filters: &filters,
+        data: &data,
+        news: &risk_off,
+    };
+    let r = evaluate_gates(&c);
+    assert_eq!(gates(&r), vec![Gate::NewsGate]);
+    assert_eq!(r.blockers[0].code, ErrorCode::NewsRiskOff);
+    assert!(
+        r.blockers[0]
+            .reason_human
+            .contains("\"Stocks crash as war fears spread\" (Reuters")
+    );
+    // Exits and reductions pass.
+    c.position = 4;
+    for quantity in [4, 2] {
+        c.order = Some(ProposedOrder {
+            side: Side::Sell,
+            quantity,
+            price: dec!(5000),
+        });
+        assert!(evaluate_gates(&c).allowed, "reduce by {quantity}");
+    }
+    // Unavailable (the LLM down mid-run): entries blocked with the gate's own code, exits not.
+    let down = NewsSnapshot {
+        unavailable: Some("headline classification is failing".into()),
+        ..NewsSnapshot::default()
+    };
+    c.filters.news = &down;
+    assert!(evaluate_gates(&c).allowed, "an exit passes a closed gate");
+    c.position = 0;
+    c.order = Some(ProposedOrder {
+        side: Side::Buy,
+        quantity: 1,
+        price: dec!(5000),
+    });
+    let r = evaluate_gates(&c);
+    assert_eq!(gates(&r), vec![Gate::NewsGate]);
+    assert_eq!(r.blockers[0].code, ErrorCode::NewsGateUnavailable);
+    // A bot without the gate ignores both.
+    c.filters = FilterReadings {
+        news: &down,
+        ..FilterReadings::none()
     };
     assert!(evaluate_gates(&c).allowed);
 }

@@ -15,8 +15,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::economic_calendar::{self, CalendarSnapshot, MacroReading};
+use super::news::{self, NewsBlock, NewsGateFilter, NewsSnapshot};
 use super::risk::{Blocker, Gate};
 use super::strategy_config::FieldError;
+use crate::error_code::ErrorCode;
 
 /// `strategy.filters`: entry filters of a bot. Absent = no filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -28,6 +30,9 @@ pub struct StrategyFilters {
     /// Blocks new entries while a FRED series is beyond a threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macro_filter: Option<MacroFilter>,
+    /// Blocks new entries after a headline an LLM classified risk-off (Finnhub news).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub news_gate: Option<NewsGateFilter>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -152,7 +157,7 @@ fn field(path: &str, problem: impl Into<String>) -> FieldError {
 
 impl StrategyFilters {
     pub fn is_empty(&self) -> bool {
-        self.economic_calendar.is_none() && self.macro_filter.is_none()
+        self.economic_calendar.is_none() && self.macro_filter.is_none() && self.news_gate.is_none()
     }
 
     /// The filters of a stored or submitted strategy value (`{kind, params, filters?}`).
@@ -258,6 +263,10 @@ impl StrategyFilters {
                 ));
             }
         }
+        if let Some(n) = &self.news_gate {
+            n.validate()
+                .map_err(|(name, problem)| field(&format!("news_gate.{name}"), problem))?;
+        }
         Ok(())
     }
 }
@@ -265,7 +274,7 @@ impl StrategyFilters {
 /// Names the field a serde message is about (`unknown field `x``, `unknown variant`), so the
 /// envelope points at `strategy.filters.<field>` rather than at the whole object.
 fn field_from_serde(msg: &str) -> FieldError {
-    for name in ["economic_calendar", "macro_filter"] {
+    for name in ["economic_calendar", "macro_filter", "news_gate"] {
         if msg.contains(&format!("`{name}`")) && !msg.starts_with("unknown field") {
             return field(name, format!("is not valid: {msg}"));
         }
@@ -297,11 +306,19 @@ pub struct FilterData {
 pub struct FilterReadings<'a> {
     pub filters: &'a StrategyFilters,
     pub data: &'a FilterData,
+    /// The news gate's cached classification snapshot (the runner's, refreshed off the hot path).
+    pub news: &'a NewsSnapshot,
 }
 
 static NO_FILTERS: StrategyFilters = StrategyFilters {
     economic_calendar: None,
     macro_filter: None,
+    news_gate: None,
+};
+static NO_NEWS: NewsSnapshot = NewsSnapshot {
+    risk_off: Vec::new(),
+    unavailable: None,
+    refreshed_at: None,
 };
 static NO_DATA: FilterData = FilterData {
     calendar: None,
@@ -314,6 +331,7 @@ impl FilterReadings<'static> {
         FilterReadings {
             filters: &NO_FILTERS,
             data: &NO_DATA,
+            news: &NO_NEWS,
         }
     }
 }
@@ -347,6 +365,36 @@ pub fn evaluate(r: &FilterReadings<'_>, now: DateTime<Utc>, entry: bool) -> Vec<
             reason_human: reason,
             suggested_fix: code.suggested_fix().to_string(),
         });
+    }
+    if let Some(f) = &r.filters.news_gate {
+        for block in news::news_gate(f, r.news, now) {
+            let (code, reason) = match block {
+                NewsBlock::RiskOff(h) => (
+                    ErrorCode::NewsRiskOff,
+                    format!(
+                        "News gate: \"{}\" ({}, published {}) was classified risk-off; no new entries for {} min after it.",
+                        h.headline,
+                        if h.source.is_empty() {
+                            &h.provider_id
+                        } else {
+                            &h.source
+                        },
+                        h.published_at.to_rfc3339(),
+                        f.window_minutes
+                    ),
+                ),
+                NewsBlock::Unavailable(why) => (
+                    ErrorCode::NewsGateUnavailable,
+                    format!("News gate unavailable, closed for new entries: {why}."),
+                ),
+            };
+            out.push(Blocker {
+                gate: Gate::NewsGate,
+                code,
+                reason_human: reason,
+                suggested_fix: code.suggested_fix().to_string(),
+            });
+        }
     }
     out
 }

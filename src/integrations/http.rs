@@ -280,11 +280,15 @@ impl ProviderHttp {
                     .with_jitter(),
             )
             .when(retried)
-            .adjust(|f: &Failure, delay| match f.retry_after {
+            .adjust(|f: &Failure, delay| match (delay, f.retry_after) {
+                // Retries used up (`delay` None): stop, whatever the vendor asks; a
+                // Retry-After never extends the count (a vendor answering 429 forever would
+                // otherwise be asked forever).
+                (None, _) => None,
                 // A vendor's Retry-After longer than our time box ends the call instead.
-                Some(after) if after > self.timeout => None,
-                Some(after) => Some(after),
-                None => delay,
+                (Some(_), Some(after)) if after > self.timeout => None,
+                (Some(_), Some(after)) => Some(after),
+                (Some(d), None) => Some(d),
             })
             .await
         } else {

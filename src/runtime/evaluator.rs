@@ -424,6 +424,7 @@ impl BotEvaluator {
         };
         self.tier = tick.tier;
         self.engine.set_filter_data(trading.filter_data());
+        self.engine.set_news(rt.news_snapshot());
         let effects = self.engine.handle(Event::Clock(tick));
         self.origin = window_origin(
             self.engine

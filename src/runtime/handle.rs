@@ -44,6 +44,8 @@ impl RuntimeHandle {
                 evidence: EvidenceThresholds::default(),
                 lab: super::sweeps::LabConfig::default(),
                 ai: Arc::new(ai::Ai::new(ai::AiConfig::default(), clock.clone())),
+                news: Arc::default(),
+                news_config: news::NewsConfig::default(),
                 clock,
             }),
         }

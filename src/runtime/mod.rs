@@ -33,6 +33,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod macro_data;
 pub mod market_hours;
+pub mod news;
 pub mod ownership;
 pub mod providers;
 pub mod reconciliation;
@@ -136,6 +137,8 @@ pub struct RuntimeConfig {
     pub reconcile: reconciliation::ReconcileConfig,
     /// The macro-data refresh (economic calendar, FRED) and the filter-data reload.
     pub macro_data: macro_data::MacroConfig,
+    /// The news gate's poll and cache (`TRADEPLANE_NEWS_POLL_SECS` in `provider_env` overrides).
+    pub news: news::NewsConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -165,6 +168,7 @@ impl Default for RuntimeConfig {
             macro_data: macro_data::MacroConfig::default(),
             feed: feed::FeedConfig::default(),
             trading_off_cancels: true,
+            news: news::NewsConfig::default(),
         }
     }
 }
@@ -231,6 +235,9 @@ struct Inner {
     lab: sweeps::LabConfig,
     /// AI settings and today's LLM spend.
     ai: Arc<ai::Ai>,
+    /// The news gate's snapshot, read by the runners.
+    news: Arc<news::NewsCache>,
+    news_config: news::NewsConfig,
 }
 
 /// Cloneable access to the running tree.
@@ -385,7 +392,24 @@ impl Runtime {
                 .run_loop(ownership::Leadership::of(&node), stop_rx.clone()),
         );
         let macro_stop = stop_rx.clone();
+        let news_stop = stop_rx.clone();
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));
+        let news_config = if config
+            .provider_env
+            .contains_key("TRADEPLANE_NEWS_POLL_SECS")
+        {
+            news::NewsConfig::from_env(&config.provider_env)
+        } else {
+            config.news.clone()
+        };
+        let news_cache = Arc::new(news::NewsCache::default());
+        tokio::spawn(news::run_cache(
+            news_cache.clone(),
+            pool.clone(),
+            clock.clone(),
+            news_config.clone(),
+            news_stop.clone(),
+        ));
 
         let bots_name = format!("tradeplane.bots.{id}");
         let (ticks, _) = broadcast::channel(1024);
@@ -419,8 +443,17 @@ impl Runtime {
                 evidence: config.evidence.clone(),
                 lab: config.lab.clone(),
                 ai: ai_book,
+                news: news_cache.clone(),
+                news_config: news_config.clone(),
             }),
         };
+        tokio::spawn(news::run_poller(
+            handle.clone(),
+            pool.clone(),
+            news_config,
+            news_cache,
+            news_stop,
+        ));
         let ownership_loop = node.spawn(handle.clone(), ownership_stop_rx);
         // The entry filters' data: leader refresh from the vendors, every node's reload.
         tokio::spawn(macro_data::run_loop(

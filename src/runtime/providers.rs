@@ -55,6 +55,7 @@ use crate::integrations::{
     outcome::{Failure, codes},
     providers::{
         self, ProviderClient, VerifyReport,
+        finnhub_news::{self, NewsItem},
         llm::{self, Completion, GenerateOptions},
         macro_data,
     },
@@ -216,6 +217,62 @@ fn verdict_of(outcome: Outcome, code: Option<&str>) -> Verdict {
         | Outcome::InvalidCredentials => Verdict::Failed,
         Outcome::InsufficientPlan | Outcome::Unverifiable => Verdict::Neutral,
     }
+}
+
+/// The call's permit and reply port, or `None` once the caller has been answered with the
+/// breaker's refusal.
+async fn admitted_or_refuse<T>(
+    trace: TraceId,
+    admitted: impl std::future::Future<Output = Result<Permit, ProviderCallError>>,
+    reply: RpcReplyPort<Result<T, ProviderCallError>>,
+) -> Option<(Permit, RpcReplyPort<Result<T, ProviderCallError>>)> {
+    match trace.scope(admitted).await {
+        Ok(permit) => Some((permit, reply)),
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            None
+        }
+    }
+}
+
+/// Runs one plain vendor read (no cache, no database) under the call timeout and settles its
+/// permit: a vendor failure counts by its outcome, a timeout as a failure.
+fn spawn_vendor_read<T: Send + 'static>(
+    state: &ProviderArgs,
+    trace: TraceId,
+    permit: Permit,
+    call: impl std::future::Future<Output = Result<T, Failure>> + Send + 'static,
+    timeout_message: &'static str,
+    reply: RpcReplyPort<Result<T, ProviderCallError>>,
+) {
+    let (shared, limit) = (state.shared.clone(), state.call_timeout);
+    tokio::spawn(trace.scope(async move {
+        let (result, verdict, code) = match tokio::time::timeout(limit, call).await {
+            Ok(Ok(data)) => (Ok(data), Verdict::Ok, None),
+            Ok(Err(f)) => {
+                let verdict = verdict_of(f.outcome, Some(f.code));
+                let code = (f.code, f.message.clone());
+                let provider = shared.id().to_owned();
+                (
+                    Err(ProviderCallError::Vendor {
+                        provider,
+                        failure: f,
+                    }),
+                    verdict,
+                    Some(code),
+                )
+            }
+            Err(_) => (
+                Err(ProviderCallError::Timeout(shared.id().to_owned())),
+                Verdict::Failed,
+                Some((codes::TIMEOUT, timeout_message.to_owned())),
+            ),
+        };
+        let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));
+        shared.settle(permit, verdict, error, move || {
+            let _ = reply.send(result);
+        });
+    }));
 }
 
 impl ProviderShared {
@@ -506,6 +563,15 @@ impl ProviderSet {
 pub type VerifyResult = Result<(VerifyReport, Duration), ProviderCallError>;
 pub type BarsResult = Result<Vec<Bar>, ProviderCallError>;
 pub type GenerateResult = Result<Completion, ProviderCallError>;
+pub type NewsResult = Result<Vec<NewsItem>, ProviderCallError>;
+
+/// One market-news page asked of Finnhub's actor (the news gate's poll).
+#[derive(Debug, Clone)]
+pub struct NewsRequest {
+    pub category: String,
+    pub min_id: i64,
+    pub ctx: CallContext,
+}
 
 /// One completion asked of an LLM provider's actor.
 pub struct GenerateRequest {
@@ -538,7 +604,10 @@ pub enum ProviderMsg {
     Verify(TraceId, RpcReplyPort<VerifyResult>),
     FetchBars(TraceId, Box<BarsRequest>, RpcReplyPort<BarsResult>),
     Generate(TraceId, Box<GenerateRequest>, RpcReplyPort<GenerateResult>),
+    /// FMP's economic calendar (`fmp`) or FRED observations (`fred`).
     FetchMacro(TraceId, Box<MacroRequest>, RpcReplyPort<MacroResult>),
+    /// Finnhub market news (`finnhub` only).
+    FetchNews(TraceId, Box<NewsRequest>, RpcReplyPort<NewsResult>),
     /// Fault injection (tests, drills): the actor fails and is restarted by its supervisor.
     Fail(String),
 }
@@ -749,70 +818,70 @@ impl Actor for ProviderActor {
                         return Ok(());
                     }
                 };
-                let permit = match trace
-                    .clone()
-                    .scope(
-                        state
-                            .shared
-                            .admit(action, UsageStatus::Error, CallContext::default()),
-                    )
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                        return Ok(());
+                let admitted =
+                    state
+                        .shared
+                        .admit(action, UsageStatus::Error, CallContext::default());
+                let Some((permit, reply)) =
+                    admitted_or_refuse(trace.clone(), admitted, reply).await
+                else {
+                    return Ok(());
+                };
+                let shared = state.shared.clone();
+                let call = async move {
+                    let (client, ctx) = (&shared.client, CallContext::default());
+                    match *req {
+                        MacroRequest::Calendar { from, to } => {
+                            macro_data::fetch_fmp_calendar(client, from, to, ctx)
+                                .await
+                                .map(MacroData::Calendar)
+                        }
+                        MacroRequest::Fred { series, limit } => {
+                            macro_data::fetch_fred_observations(client, series, limit, ctx)
+                                .await
+                                .map(MacroData::Fred)
+                        }
                     }
                 };
-                let (shared, limit) = (state.shared.clone(), state.call_timeout);
-                tokio::spawn(trace.scope(async move {
-                    let client = &shared.client;
-                    let ctx = CallContext::default();
-                    let call = async {
-                        match *req {
-                            MacroRequest::Calendar { from, to } => {
-                                macro_data::fetch_fmp_calendar(client, from, to, ctx)
-                                    .await
-                                    .map(MacroData::Calendar)
-                            }
-                            MacroRequest::Fred { series, limit } => {
-                                macro_data::fetch_fred_observations(client, series, limit, ctx)
-                                    .await
-                                    .map(MacroData::Fred)
-                            }
-                        }
-                    };
-                    let (result, verdict, code) = match tokio::time::timeout(limit, call).await {
-                        Ok(Ok(data)) => (Ok(data), Verdict::Ok, None),
-                        Ok(Err(f)) => {
-                            let (verdict, code) = (
-                                verdict_of(f.outcome, Some(f.code)),
-                                (f.code, f.message.clone()),
-                            );
-                            let provider = shared.id().to_owned();
-                            (
-                                Err(ProviderCallError::Vendor {
-                                    provider,
-                                    failure: f,
-                                }),
-                                verdict,
-                                Some(code),
-                            )
-                        }
-                        Err(_) => (
-                            Err(ProviderCallError::Timeout(shared.id().to_owned())),
-                            Verdict::Failed,
-                            Some((
-                                codes::TIMEOUT,
-                                "the macro-data read did not finish in time".to_owned(),
-                            )),
-                        ),
-                    };
-                    let error = code.as_ref().map(|(c, m)| (*c, m.as_str()));
-                    shared.settle(permit, verdict, error, move || {
-                        let _ = reply.send(result);
-                    });
-                }));
+                spawn_vendor_read(
+                    state,
+                    trace,
+                    permit,
+                    call,
+                    "the macro-data read did not finish in time",
+                    reply,
+                );
+            }
+            ProviderMsg::FetchNews(trace, req, reply) => {
+                if state.shared.id() != "finnhub" {
+                    let _ = reply.send(Err(ProviderCallError::NotConfigured(format!(
+                        "market news on {}",
+                        state.shared.id()
+                    ))));
+                    return Ok(());
+                }
+                let admitted =
+                    state
+                        .shared
+                        .admit(finnhub_news::ACTION, UsageStatus::Error, req.ctx);
+                let Some((permit, reply)) =
+                    admitted_or_refuse(trace.clone(), admitted, reply).await
+                else {
+                    return Ok(());
+                };
+                let shared = state.shared.clone();
+                let call = async move {
+                    finnhub_news::market_news(&shared.client, &req.category, req.min_id, req.ctx)
+                        .await
+                };
+                spawn_vendor_read(
+                    state,
+                    trace,
+                    permit,
+                    call,
+                    "the news fetch did not finish in time",
+                    reply,
+                );
             }
             ProviderMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
         }

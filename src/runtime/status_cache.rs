@@ -127,7 +127,8 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
     })
 }
 
-/// Active bots whose strategy needs an LLM. A strategy that cannot be read counts as needing
+/// Active bots whose strategy needs an LLM (a news gate among its filters, or a kind that
+/// does). A strategy that cannot be read counts as needing
 /// one (unknown is not "no").
 async fn ai_bots(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
     let rows: Vec<(Uuid, serde_json::Value)> =
@@ -137,10 +138,11 @@ async fn ai_bots(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
     Ok(rows
         .into_iter()
         .filter(|(_, strategy)| {
-            serde_json::from_value::<crate::domain::strategy_config::StrategyConfig>(
-                strategy.clone(),
-            )
-            .map_or(true, |s| s.needs_ai())
+            crate::domain::news::news_gate_of(strategy).is_some()
+                || serde_json::from_value::<crate::domain::strategy_config::StrategyConfig>(
+                    strategy.clone(),
+                )
+                .map_or(true, |s| s.needs_ai())
         })
         .map(|(id, _)| id)
         .collect())

@@ -148,8 +148,59 @@ fn words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
-/// The deterministic answer: vendor, model, and the trace ids the prompt offered.
+/// Words that make a headline risk-off or risk-on in the sandbox's classification.
+const RISK_OFF_WORDS: [&str; 14] = [
+    "plunge",
+    "crash",
+    "selloff",
+    "sell-off",
+    "recession",
+    "war",
+    "default",
+    "crisis",
+    "tumble",
+    "panic",
+    "emergency",
+    "attack",
+    "collapse",
+    "bankrupt",
+];
+const RISK_ON_WORDS: [&str; 5] = ["rally", "record high", "surge", "soar", "beats"];
+
+/// A news-classification prompt (`domain::news::classify_prompt`) answered in its JSON: each
+/// `id=N | headline | …` line classed by keywords (risk-off words first).
+fn classify(prompt: &str) -> String {
+    let classes: Vec<Value> = prompt
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("id=")?;
+            let (id, text) = rest.split_once('|')?;
+            let id: i64 = id.trim().parse().ok()?;
+            let text = text.to_lowercase();
+            let has = |w: &&str| {
+                text.split(|c: char| !c.is_alphanumeric() && c != '-')
+                    .any(|word| word == *w)
+                    || (w.contains(' ') && text.contains(*w))
+            };
+            let class = if RISK_OFF_WORDS.iter().any(has) {
+                "risk_off"
+            } else if RISK_ON_WORDS.iter().any(has) {
+                "risk_on"
+            } else {
+                "neutral"
+            };
+            Some(json!({"id": id, "class": class}))
+        })
+        .collect();
+    json!({"classes": classes}).to_string()
+}
+
+/// The deterministic answer: vendor, model, and the trace ids the prompt offered (a news
+/// classification prompt gets its JSON instead).
 fn answer(vendor: &str, model: &str, prompt: &str) -> String {
+    if prompt.starts_with(crate::domain::news::PROMPT_TAG) {
+        return classify(prompt);
+    }
     let mut ids: Vec<&str> = prompt
         .split(|c: char| !c.is_ascii_hexdigit())
         .filter(|w| w.len() == 32)

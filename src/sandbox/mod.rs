@@ -14,12 +14,15 @@
 //! `/futures/v1/aggs/{contract}`, the stocks endpoint has nothing for a futures ticker).
 //! The LLM generation endpoints ([`llm`]) are strict the same way (auth and version headers,
 //! required fields) and answer deterministically.
+//! Finnhub market news ([`news`]) is deterministic (hourly headlines, every 6th risk-off) and
+//! takes injected headlines (`POST /_sandbox/finnhub/news`).
 //! `POST /_sandbox/faults` injects outages, 429s, plan refusals, timeouts and content refusals
 //! on command ([`Fault`]).
 
 pub mod broker;
 mod llm;
 mod macro_data;
+mod news;
 pub mod ohlcv;
 mod redis;
 
@@ -76,6 +79,7 @@ pub struct SandboxState {
     clock: Clock,
     faults: Faults,
     brokers: broker::BrokerSim,
+    news: news::Injected,
 }
 
 impl SandboxState {
@@ -101,6 +105,7 @@ pub fn router(clock: Clock) -> Router {
         clock,
         faults: Arc::default(),
         brokers: broker::BrokerSim::default(),
+        news: Arc::default(),
     };
     Router::new().fallback(dispatch).with_state(state)
 }
@@ -163,6 +168,9 @@ async fn dispatch(
         return reply;
     }
     if get && let Some(reply) = macro_data::route(&state, &segments, &query).await {
+        return reply;
+    }
+    if let Some(reply) = news::route(&state, &method, &segments, &headers, &query, &body).await {
         return reply;
     }
     if let Some(reply) = broker::route(

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod login_challenges;
 pub mod macro_data;
 pub mod market_bars;
+pub mod news;
 pub mod nodes;
 pub mod orders;
 pub mod page;

@@ -36,6 +36,7 @@ mod llm;
 mod macro_gates;
 mod market_data;
 mod metrics;
+mod news_gate;
 mod node_faults;
 mod node_figures;
 mod nodes;

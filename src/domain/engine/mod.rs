@@ -29,6 +29,7 @@ use super::evaluation::{
 };
 use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
 use super::instruments::ContractSpec;
+use super::news::NewsSnapshot;
 use super::positions::Position;
 use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
 use super::side::Side;
@@ -133,6 +134,9 @@ pub struct Engine {
     calendar: Arc<HolidayCalendar>,
     /// The stored data the entry filters read (calendar, macro series), as last handed in.
     filter_data: Arc<FilterData>,
+    /// The news gate's classification snapshot, as last handed in (empty and open until
+    /// then: a backtest has no classified history, so the gate passes there).
+    news: Arc<NewsSnapshot>,
     position: Position,
     working: Option<WorkingOrder>,
     book: Book,
@@ -152,6 +156,7 @@ impl Engine {
             s,
             calendar,
             filter_data: Arc::new(FilterData::default()),
+            news: Arc::new(NewsSnapshot::default()),
             working: None,
             book: Book::default(),
             folding: Folding::default(),
@@ -189,6 +194,11 @@ impl Engine {
     /// The filter data the next evaluations read (the driver refreshes it off the hot path).
     pub fn set_filter_data(&mut self, data: Arc<FilterData>) {
         self.filter_data = data;
+    }
+
+    /// The news snapshot the next evaluations read (the runner's cache, per tick).
+    pub fn set_news(&mut self, news: Arc<NewsSnapshot>) {
+        self.news = news;
     }
 
     pub fn settings(&self) -> &Settings {
@@ -444,6 +454,7 @@ impl Engine {
             filters: FilterReadings {
                 filters: &s.filters,
                 data: &self.filter_data,
+                news: &self.news,
             },
         };
         let scaled = s.limits.scaled_for(tick.tier);

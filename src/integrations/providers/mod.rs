@@ -4,6 +4,7 @@
 mod brokers;
 pub mod databento;
 pub mod discord;
+pub mod finnhub_news;
 mod infra;
 pub mod llm;
 pub mod macro_data;

@@ -178,12 +178,11 @@ impl Lifecycle {
 
     /// The first unmet safe-start prerequisite of the bot's stage, as a refusal.
     async fn require_safe_start(&self, bot: &Bot) -> Result<(), LifecycleError> {
-        match self
+        let mut failures = self
             .safe_start_failures(bot.stage, bot.is_trading_enabled)
-            .await?
-            .into_iter()
-            .next()
-        {
+            .await?;
+        failures.extend(self.filter_failures(bot));
+        match failures.into_iter().next() {
             Some(first) => Err(LifecycleError::Unsafe(first)),
             None => Ok(()),
         }

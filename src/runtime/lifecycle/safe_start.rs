@@ -43,6 +43,36 @@ impl Failure {
 }
 
 impl Lifecycle {
+    /// What a bot's own filters need beyond its stage (issue 19): a news-gated bot needs a
+    /// usable LLM (`AI_PROVIDER_UNAVAILABLE`) and Finnhub (`INTEGRATION_KEY_MISSING`). LAB
+    /// evaluates nothing, so it needs neither.
+    pub fn filter_failures(&self, bot: &crate::store::bots::Bot) -> Vec<Failure> {
+        let mut out = Vec::new();
+        if bot.stage == Stage::Lab || crate::domain::news::news_gate_of(&bot.strategy).is_none() {
+            return out;
+        }
+        if !self.runtime.ai_usable() {
+            let ai = self.runtime.ai();
+            out.push(Failure::new(
+                ErrorCode::AiProviderUnavailable,
+                "The bot's news gate classifies headlines with an LLM, and no LLM provider is usable (none configured, the AI settings invalid, or every breaker open).",
+                json!({ "needs_ai": "news_gate", "llm_order": ai.config.order, "settings_problem": ai.config.problem }),
+            ));
+        }
+        let finnhub = self.integrations.config("finnhub");
+        if !finnhub.is_some_and(ProviderConfig::configured) {
+            out.push(
+                Failure::new(
+                    ErrorCode::IntegrationKeyMissing,
+                    "The bot's news gate reads Finnhub market news, and finnhub is not configured.",
+                    json!({ "providers": ["finnhub"], "missing_env_vars": finnhub.map(|c| c.missing_env_vars.clone()).unwrap_or_default() }),
+                )
+                .fix("Set FINNHUB_API_KEY, restart tradeplane, then verify finnhub on the Connections page."),
+            );
+        }
+        out
+    }
+
     /// Every prerequisite of running at `stage` that is not met, in the order of SPEC §7.
     /// `bot_trading_enabled` is the bot's own switch (LIVE needs it and the global one).
     pub async fn safe_start_failures(

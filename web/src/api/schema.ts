@@ -2927,22 +2927,12 @@ export interface components {
                 id: string;
                 /** Format: date-time */
                 last_updated_at: string;
-                /**
-                 * Format: double
-                 * @description Variables with a value of their own (`fred.<SERIES>`): the newest value…
-                 */
-                latest_value?: number | null;
                 name: string;
                 /** Format: double */
                 profit_contribution_estimate?: number | null;
                 source_integration: string;
                 state: components["schemas"]["VariableState"];
                 used_by_bot_ids: unknown;
-                /**
-                 * Format: date
-                 * @description …and the date it is for (FRED's observation date).
-                 */
-                value_as_of?: string | null;
                 variable_type: string;
             }[];
             next_cursor?: string | null;
@@ -3537,7 +3527,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -4178,22 +4168,12 @@ export interface components {
             id: string;
             /** Format: date-time */
             last_updated_at: string;
-            /**
-             * Format: double
-             * @description Variables with a value of their own (`fred.<SERIES>`): the newest value…
-             */
-            latest_value?: number | null;
             name: string;
             /** Format: double */
             profit_contribution_estimate?: number | null;
             source_integration: string;
             state: components["schemas"]["VariableState"];
             used_by_bot_ids: unknown;
-            /**
-             * Format: date
-             * @description …and the date it is for (FRED's observation date).
-             */
-            value_as_of?: string | null;
             variable_type: string;
         };
         PromoteBody: {
@@ -11371,7 +11351,7 @@ export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
