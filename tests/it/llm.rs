@@ -867,6 +867,12 @@ async fn ai_ops_shows_real_calls_per_model_the_fallbacks_and_the_budget_left(poo
     assert_eq!(total["scope"], "total");
     assert_eq!(total["tokens_per_day"], 100000);
     assert_eq!(total["spent"]["tokens"].as_i64(), Some(input + output));
+    assert_eq!(
+        total["tokens_left"].as_i64(),
+        Some(100000 - input - output),
+        "{total}"
+    );
+    assert!(total["cost_left"].is_null(), "no cost budget: {total}");
 }
 
 #[sqlx::test]
