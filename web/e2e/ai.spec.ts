@@ -1,8 +1,10 @@
 // Issue 19, "Checks": Explain in the web app end to end. With the sandbox LLMs on, Explain in
 // the Why-not drawer answers with citations that are the bot's own traces (checked against the
 // API) and link to them; a SEV-1 incident about the bot (its kill) explains the same way from the
-// event drawer. Then the server restarts with no LLM key: Explain is refused with
-// AI_PROVIDER_UNAVAILABLE (code, fix, trace id) while the rest of the page keeps working.
+// event drawer; a backtest's Review in the Lab shows the overfitting checks (the API's figures)
+// and the LLM's summary. Then the server restarts with no LLM key: Explain is refused with
+// AI_PROVIDER_UNAVAILABLE (code, fix, trace id) while the rest of the page keeps working, and
+// Review is refused the same way with its checks still shown.
 //
 // One serial story on one stack whose clock is a Wednesday morning in Chicago (market open).
 import { expect, test, type Browser, type Page } from "@playwright/test";
@@ -30,6 +32,7 @@ let stack: Stack;
 let page: Page;
 let api: ApiSession;
 let botId: string;
+let backtestId: string;
 
 type Trace = Json & { id: string; trace_id: string };
 
@@ -121,6 +124,40 @@ test("a SEV-1 incident about the bot (its kill) is explained from the event draw
   await shot(page, "ai-02-explain-incident", { fullPage: false });
 });
 
+test("Review on a backtest result shows the checks with their figures and the LLM's summary", async () => {
+  const queued = (await api.post("/api/backtests", {
+    strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
+    symbol: "ES",
+    timeframe: "5m",
+    from: "2026-11-16T00:00:00Z",
+    to: "2026-11-21T00:00:00Z",
+    risk: { daily_loss_limit: "50000", max_drawdown: "50000" },
+  })) as { backtest: { id: string } };
+  backtestId = queued.backtest.id;
+  let trades = -1;
+  await expect
+    .poll(async () => {
+      const b = (await api.get(`/api/backtests/${backtestId}`)).backtest as { status: string; metrics: { trades: number } | null };
+      trades = b.metrics?.trades ?? -1;
+      return b.status;
+    }, { timeout: 60_000 })
+    .toBe("SUCCEEDED");
+  await page.goto(`/lab/backtests/${backtestId}`);
+  const card = page.getByTestId("review-card");
+  await card.getByRole("button", { name: "Review", exact: true }).click();
+  const result = card.getByTestId("review-result");
+  await expect(result).toBeVisible({ timeout: 30_000 });
+  await expect(result.getByTestId("review-summary")).toContainText("Sandbox answer from openai");
+  const checks = result.getByRole("list", { name: "Review checks" });
+  for (const code of ["FEW_TRADES", "ONE_REGIME", "IS_OOS_GAP", "MANY_COMBINATIONS"]) await expect(checks.locator(`[data-check="${code}"]`)).toBeVisible();
+  // The trade count is the backtest's own, as the API reports it.
+  const few = checks.locator('[data-check="FEW_TRADES"]');
+  await expect(few).toContainText(`${trades} closed trades`);
+  await expect(few).toHaveAttribute("data-outcome", trades < 30 ? "FLAGGED" : "PASSED");
+  await expect(checks.locator('[data-check="IS_OOS_GAP"]')).toHaveAttribute("data-outcome", "NOT_APPLICABLE");
+  await shot(page, "ai-03-backtest-review");
+});
+
 test("with no LLM configured, Explain alone is refused with AI_PROVIDER_UNAVAILABLE", async () => {
   await stack.killServer();
   await stack.startServer({ providers: "sandbox", env: NO_LLM });
@@ -136,7 +173,7 @@ test("with no LLM configured, Explain alone is refused with AI_PROVIDER_UNAVAILA
   // The rest of the page works: the drawer's state and history, the bot page behind it.
   await expect(drawer.getByRole("status", { name: "Current state" })).toBeVisible();
   await expect(drawer.getByRole("list", { name: "Suppressions" })).toBeVisible();
-  await shot(page, "ai-03-explain-refused", { fullPage: false });
+  await shot(page, "ai-04-explain-refused", { fullPage: false });
   await page.keyboard.press("Escape");
   await expect(page.getByRole("heading", { level: 1, name: "e2e-ai-explained" })).toBeVisible();
   await expect(page.getByRole("region", { name: "Traces" })).toBeVisible();
@@ -144,4 +181,13 @@ test("with no LLM configured, Explain alone is refused with AI_PROVIDER_UNAVAILA
   const status = await api.get("/api/system/status");
   const blockers = (status.blockers as { code: string }[]).map((b) => b.code);
   expect(blockers).not.toContain("AI_PROVIDER_UNAVAILABLE");
+  // Review in the Lab: refused the same way, its checks (computed without the LLM) still shown.
+  await page.goto(`/lab/backtests/${backtestId}`);
+  const card = page.getByTestId("review-card");
+  await card.getByRole("button", { name: "Review", exact: true }).click();
+  const reviewRefusal = card.getByTestId("review-refusal");
+  await expect(reviewRefusal).toContainText("AI_PROVIDER_UNAVAILABLE");
+  await expect(reviewRefusal.getByRole("list", { name: "Review checks" }).locator("[data-check]")).toHaveCount(4);
+  await expect(page.getByTestId("metric-trades")).toBeVisible();
+  await shot(page, "ai-05-review-refused");
 });

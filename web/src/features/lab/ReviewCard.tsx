@@ -59,58 +59,60 @@ export function ReviewCard({ subject, id, status }: { subject: ReviewSubject; id
   const finished = status === "SUCCEEDED";
   const refusedChecks = review.isError && isApiError(review.error) ? checksOfRefusal(review.error.details) : [];
   return (
-    <Card
-      title={
-        <span className="flex items-center gap-2">
-          <Sparkles size={14} aria-hidden /> Review for overfitting (AI)
-        </span>
-      }
-      actions={
-        <Button size="sm" onClick={() => review.mutate()} disabled={review.isPending} disabledReason={finished ? null : `Only a SUCCEEDED ${subject} has results to review`}>
-          {review.isPending ? "Reviewing…" : review.data ? "Review again" : "Review"}
-        </Button>
-      }
-    >
-      <div className="flex flex-col gap-3" data-testid="review-card">
-        <p className="text-xs text-muted">
-          Checks this {subject}'s stored results for signs of overfitting — fewer than 30 trades, one market regime over the range, out-of-sample much worse than
-          in-sample, 20 or more combinations tried — then asks the configured LLM to summarize them. The checks never depend on the LLM.
-        </p>
-        {review.isError && (
-          <div className="flex flex-col gap-2" data-testid="review-refusal">
-            <ActionError error={review.error} />
-            {refusedChecks.length > 0 && (
-              <>
-                <p className="text-xs text-muted">No summary, but the checks were computed:</p>
-                <Checks checks={refusedChecks} />
-              </>
-            )}
-          </div>
-        )}
-        {review.data && (
-          <div className="flex flex-col gap-3" data-testid="review-result">
-            <p className="text-sm">
-              {review.data.flags.length === 0 ? (
-                <Badge tone="ok">no flags</Badge>
-              ) : (
-                review.data.flags.map((f) => (
-                  <Badge key={f} tone="bad" className="mr-1 font-mono">
-                    {f}
-                  </Badge>
-                ))
+    <div data-testid="review-card">
+      <Card
+        title={
+          <span className="flex items-center gap-2">
+            <Sparkles size={14} aria-hidden /> Review for overfitting (AI)
+          </span>
+        }
+        actions={
+          <Button size="sm" onClick={() => review.mutate()} disabled={review.isPending} disabledReason={finished ? null : `Only a SUCCEEDED ${subject} has results to review`}>
+            {review.isPending ? "Reviewing…" : review.data ? "Review again" : "Review"}
+          </Button>
+        }
+      >
+        <div className="flex flex-col gap-3">
+          <p className="text-xs text-muted">
+            Checks this {subject}'s stored results for signs of overfitting — fewer than 30 trades, one market regime over the range, out-of-sample much worse than
+            in-sample, 20 or more combinations tried — then asks the configured LLM to summarize them. The checks never depend on the LLM.
+          </p>
+          {review.isError && (
+            <div className="flex flex-col gap-2" data-testid="review-refusal">
+              <ActionError error={review.error} />
+              {refusedChecks.length > 0 && (
+                <>
+                  <p className="text-xs text-muted">No summary, but the checks were computed:</p>
+                  <Checks checks={refusedChecks} />
+                </>
               )}
-            </p>
-            <p className="whitespace-pre-wrap text-sm" data-testid="review-summary">
-              {review.data.summary}
-            </p>
-            <Checks checks={review.data.checks} />
-            <p className="text-xs text-muted">
-              Summary by <span className="font-mono">{review.data.provider_id}</span> / <span className="font-mono">{review.data.model}</span>
-              {review.data.attempts.length > 1 ? ` after ${review.data.attempts.length - 1} failover(s)` : ""} · {review.data.input_tokens + review.data.output_tokens} tokens
-            </p>
-          </div>
-        )}
-      </div>
-    </Card>
+            </div>
+          )}
+          {review.data && (
+            <div className="flex flex-col gap-3" data-testid="review-result">
+              <p className="text-sm">
+                {review.data.flags.length === 0 ? (
+                  <Badge tone="ok">no flags</Badge>
+                ) : (
+                  review.data.flags.map((f) => (
+                    <Badge key={f} tone="bad" className="mr-1 font-mono">
+                      {f}
+                    </Badge>
+                  ))
+                )}
+              </p>
+              <p className="whitespace-pre-wrap text-sm" data-testid="review-summary">
+                {review.data.summary}
+              </p>
+              <Checks checks={review.data.checks} />
+              <p className="text-xs text-muted">
+                Summary by <span className="font-mono">{review.data.provider_id}</span> / <span className="font-mono">{review.data.model}</span>
+                {review.data.attempts.length > 1 ? ` after ${review.data.attempts.length - 1} failover(s)` : ""} · {review.data.input_tokens + review.data.output_tokens} tokens
+              </p>
+            </div>
+          )}
+        </div>
+      </Card>
+    </div>
   );
 }
