@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::RuntimeHandle;
 use super::ai::{AiAttempt, AiError};
-use crate::domain::backtest::sweep::Figures;
+use crate::domain::backtest::sweep::{Figures, SortKey, rank};
 use crate::domain::backtest_metrics::Metrics;
 use crate::domain::backtest_review::{
     Check, CheckCode, CombinationCount, ReviewInput, TradeCount, flags, log_returns, money, num,
@@ -308,6 +308,11 @@ async fn sweep_material(pool: &PgPool, id: Uuid) -> Result<Material, ReviewError
         None,
     )
     .await?;
+    // The result one would pick: the first by the objective (the least drawdown first for a
+    // drawdown objective, as the walk-forward picks).
+    let objective = SortKey::parse(&sweep.objective).unwrap_or(SortKey::NetPnl);
+    let mut ranking = view.ranking.clone();
+    rank(&mut ranking, objective, objective != SortKey::MaxDrawdown);
     let (trades, walk_forward) = match &view.walk_forward {
         Some(folds) => {
             let is: Vec<Figures> = folds.iter().map(|f| f.in_sample.clone()).collect();
@@ -324,9 +329,7 @@ async fn sweep_material(pool: &PgPool, id: Uuid) -> Result<Material, ReviewError
             (trades, wf)
         }
         None => {
-            // The ranking is sorted by the objective: its first row is the result one would pick.
-            let best = view
-                .ranking
+            let best = ranking
                 .iter()
                 .find_map(|r| r.in_sample.as_ref())
                 .map(|f| TradeCount {
@@ -336,7 +339,7 @@ async fn sweep_material(pool: &PgPool, id: Uuid) -> Result<Material, ReviewError
             (best, None)
         }
     };
-    let best = view.ranking.first();
+    let best = ranking.first();
     let mut headline = vec![
         (
             "strategy".into(),

@@ -397,3 +397,43 @@ async fn reviews_of_unknown_or_unfinished_runs_are_refused_by_code(pool: PgPool)
         .unwrap();
     assert_eq!(n, 0, "a refused review asks no LLM and stores nothing");
 }
+
+#[sqlx::test]
+async fn a_drawdown_objective_reviews_the_combination_with_the_least_drawdown(pool: PgPool) {
+    let app = lab(pool.clone(), true).await;
+    let mut body = sma_backtest(WEEK_FROM, WEEK_TO);
+    body["params"] = json!({"fast": {"values": [2, 3, 5, 8]}});
+    body["objective"] = json!("max_drawdown");
+    let id = queue_sweep(&app, body).await;
+    wait_for_sweep(&app, &id).await;
+    let (status, least) = app
+        .call(
+            "GET",
+            &format!("/api/backtests/sweeps/{id}?sort=max_drawdown&order=asc"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{least}");
+    // The most drawdown (what a descending sort would put first) trades a different number
+    // of times, so picking the wrong end would show.
+    let rows = least["ranking"].as_array().unwrap();
+    assert_ne!(
+        rows[0]["in_sample"]["trades"],
+        rows[rows.len() - 1]["in_sample"]["trades"],
+        "{rows:?}"
+    );
+    let (status, reply) = review(&app, &format!("/api/backtests/sweeps/{id}/review")).await;
+    assert_eq!(status, 200, "{reply}");
+    let few = check(&reply["review"]["checks"], "FEW_TRADES");
+    assert_eq!(
+        few["figures"]["trades"], least["ranking"][0]["in_sample"]["trades"],
+        "{few} vs {}",
+        least["ranking"]
+    );
+    assert!(
+        few["figures"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("max_drawdown")
+    );
+}
