@@ -156,6 +156,9 @@ catalog! {
     SweepNotFound = "SWEEP_NOT_FOUND", 404,
         "No backtest sweep with this id exists.",
         "Use an id listed by GET /api/backtests/sweeps.";
+    BacktestNotFinished = "BACKTEST_NOT_FINISHED", 409,
+        "The backtest or sweep has no results to review: it has not SUCCEEDED (queued, running, failed or cancelled).",
+        "Wait for it to succeed (GET /api/backtests/{id} or /api/backtests/sweeps/{id} shows its status), or run it again if it failed, then ask for the review again.";
     PaperEvidenceMissing = "PAPER_EVIDENCE_MISSING", 409,
         "Promotion to SHADOW needs enough PAPER sessions whose closed trades meet the desk's thresholds.",
         "Let the bot trade PAPER for more sessions (it needs the sessions, trades, profit factor and net PnL listed in `details`), then promote again.";

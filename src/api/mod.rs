@@ -6,6 +6,7 @@ pub mod attention;
 pub mod audit;
 pub mod auth;
 pub mod autonomy;
+pub mod backtest_review;
 pub mod backtests;
 pub mod bot_lifecycle;
 pub mod bot_summary;
@@ -67,6 +68,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(system::router())
         .merge(jobs::router())
         .merge(backtests::router())
+        .merge(backtest_review::router())
         .merge(runtime::router())
         .merge(nodes::router())
         .merge(integrations::router())

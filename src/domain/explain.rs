@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::ai::Prompt;
 
@@ -33,6 +35,8 @@ pub enum TraceKind {
 #[derive(Debug, Clone)]
 pub struct TraceFact {
     pub kind: TraceKind,
+    /// The trace row's id.
+    pub record_id: String,
     pub trace_id: String,
     pub at: DateTime<Utc>,
     pub reason_code: String,
@@ -45,6 +49,8 @@ pub struct TraceFact {
 
 #[derive(Debug, Clone)]
 pub struct EventFact {
+    /// The system event's id.
+    pub record_id: String,
     pub trace_id: String,
     pub at: DateTime<Utc>,
     pub severity: String,
@@ -171,6 +177,76 @@ pub fn explain_prompt(f: &ExplainFacts) -> (Prompt, Vec<String>) {
     (Prompt { system, user }, cited)
 }
 
+/// What kind of record a citation points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CitedKind {
+    Decision,
+    NoTrade,
+    Event,
+}
+
+/// A trace id the answer cited that is one of the records it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Citation {
+    /// W3C trace id (32 hex).
+    pub trace_id: String,
+    pub kind: CitedKind,
+    /// The trace row's or event's id.
+    pub record_id: String,
+    /// Its reason code (traces) or event code.
+    pub code: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The trace ids (32 hex, any case) the answer names, in the order it names them, split
+/// into the ones found among the records the prompt carried (verified [`Citation`]s) and the
+/// ones that are not (an LLM's invention: never linked).
+pub fn citations(answer: &str, f: &ExplainFacts) -> (Vec<Citation>, Vec<String>) {
+    let mut seen: Vec<String> = Vec::new();
+    for word in answer.split(|c: char| !c.is_ascii_hexdigit()) {
+        if word.len() == 32 {
+            let id = word.to_ascii_lowercase();
+            if !seen.contains(&id) {
+                seen.push(id);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut unknown = Vec::new();
+    for id in seen {
+        let trace = f
+            .traces
+            .iter()
+            .find(|t| t.trace_id.eq_ignore_ascii_case(&id));
+        let event = f
+            .events
+            .iter()
+            .find(|e| e.trace_id.eq_ignore_ascii_case(&id));
+        match (trace, event) {
+            (Some(t), _) => found.push(Citation {
+                trace_id: t.trace_id.clone(),
+                kind: match t.kind {
+                    TraceKind::Decision => CitedKind::Decision,
+                    TraceKind::NoTrade => CitedKind::NoTrade,
+                },
+                record_id: t.record_id.clone(),
+                code: t.reason_code.clone(),
+                at: t.at,
+            }),
+            (None, Some(e)) => found.push(Citation {
+                trace_id: e.trace_id.clone(),
+                kind: CitedKind::Event,
+                record_id: e.record_id.clone(),
+                code: e.code.clone(),
+                at: e.at,
+            }),
+            (None, None) => unknown.push(id),
+        }
+    }
+    (found, unknown)
+}
+
 /// One line, at most [`TEXT_CAP`] characters.
 fn clip(text: &str) -> String {
     let one_line = text.replace(['\n', '\r'], " ");
@@ -210,6 +286,7 @@ mod tests {
             },
             traces: vec![TraceFact {
                 kind: TraceKind::NoTrade,
+                record_id: "row-a".into(),
                 trace_id: "a".repeat(32),
                 at: at("2026-12-03T14:00:00Z"),
                 reason_code: "MARKET_CLOSED".into(),
@@ -218,6 +295,7 @@ mod tests {
                 count: 3,
             }],
             events: vec![EventFact {
+                record_id: "event-b".into(),
                 trace_id: "b".repeat(32),
                 at: at("2026-12-03T13:00:00Z"),
                 severity: "SEV-2".into(),
@@ -240,5 +318,29 @@ mod tests {
         assert!(prompt.user.contains("- none\n"));
         assert_eq!(truncate("abcdef", 3), "abc…[truncated]");
         assert_eq!(truncate("abc", 3), "abc");
+
+        // Only the ids the answer names count, verified against the records; an invented one
+        // is reported, never linked.
+        let invented = "c".repeat(32);
+        let answer = format!(
+            "Blocked since {} ({}), see also {} and {}; {} again.",
+            "B".repeat(32),
+            "x",
+            invented,
+            "a".repeat(32),
+            "b".repeat(32)
+        );
+        let (cited, unknown) = citations(&answer, &facts);
+        assert_eq!(
+            cited
+                .iter()
+                .map(|c| (c.kind, c.record_id.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(CitedKind::Event, "event-b"), (CitedKind::NoTrade, "row-a")]
+        );
+        assert_eq!(cited[0].code, "BOT_STARTED");
+        assert_eq!(unknown, vec![invented]);
+        let (none, _) = citations("Nothing recorded.", &facts);
+        assert!(none.is_empty());
     }
 }

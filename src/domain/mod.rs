@@ -7,6 +7,7 @@ pub mod attention;
 pub mod autonomy;
 pub mod backtest;
 pub mod backtest_metrics;
+pub mod backtest_review;
 pub mod bars;
 pub mod bot;
 pub mod breaker;

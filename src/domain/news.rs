@@ -11,6 +11,25 @@ use utoipa::ToSchema;
 
 use super::ai::Prompt;
 
+/// One market-news headline in Finnhub's shape (the fields the gate does not read are ignored).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NewsItem {
+    pub id: i64,
+    /// UNIX seconds.
+    pub datetime: i64,
+    pub headline: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub category: String,
+}
+
+impl NewsItem {
+    pub fn published_at(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(self.datetime, 0)
+    }
+}
+
 /// Most headlines in one classification call.
 pub const BATCH: usize = 20;
 /// The marker the classification prompt starts with (the sandbox LLM answers it in JSON).

@@ -222,6 +222,29 @@ pub struct BudgetView {
     pub tokens_per_day: Option<u64>,
     #[schema(value_type = Option<String>)]
     pub cost_per_day: Option<rust_decimal::Decimal>,
+    /// Tokens left today (never below 0); null without a token budget.
+    pub tokens_left: Option<u64>,
+    /// USD left today (never below 0); null without a cost budget.
+    #[schema(value_type = Option<String>)]
+    pub cost_left: Option<rust_decimal::Decimal>,
+}
+
+impl BudgetView {
+    fn new(
+        scope: String,
+        spent: Spend,
+        tokens_per_day: Option<u64>,
+        cost_per_day: Option<rust_decimal::Decimal>,
+    ) -> Self {
+        BudgetView {
+            tokens_left: tokens_per_day.map(|t| t.saturating_sub(spent.tokens)),
+            cost_left: cost_per_day.map(|c| (c - spent.cost).max(rust_decimal::Decimal::ZERO)),
+            scope,
+            spent,
+            tokens_per_day,
+            cost_per_day,
+        }
+    }
 }
 
 impl Ai {
@@ -287,20 +310,20 @@ impl Ai {
     /// Today's spend against each budget: the total, then each LLM provider in order.
     pub fn budgets(&self) -> Vec<BudgetView> {
         let l = self.ledger();
-        let mut out = vec![BudgetView {
-            scope: "total".into(),
-            spent: l.total,
-            tokens_per_day: self.config.budgets.total.tokens_per_day,
-            cost_per_day: self.config.budgets.total.cost_per_day,
-        }];
+        let mut out = vec![BudgetView::new(
+            "total".into(),
+            l.total,
+            self.config.budgets.total.tokens_per_day,
+            self.config.budgets.total.cost_per_day,
+        )];
         for id in &self.config.order {
             let b = self.config.budgets.provider(id);
-            out.push(BudgetView {
-                scope: (*id).to_owned(),
-                spent: l.per_provider.get(*id).copied().unwrap_or_default(),
-                tokens_per_day: b.tokens_per_day,
-                cost_per_day: b.cost_per_day,
-            });
+            out.push(BudgetView::new(
+                (*id).to_owned(),
+                l.per_provider.get(*id).copied().unwrap_or_default(),
+                b.tokens_per_day,
+                b.cost_per_day,
+            ));
         }
         out
     }
@@ -508,6 +531,13 @@ mod tests {
         assert!(ai.check("openai", false).is_err());
         assert!(ai.check("anthropic", false).is_ok());
         assert_eq!(ai.budgets()[0].spent.tokens, 100);
+        let openai = ai
+            .budgets()
+            .into_iter()
+            .find(|b| b.scope == "openai")
+            .unwrap();
+        assert_eq!((openai.tokens_left, openai.cost_left), (Some(0), None));
+        assert_eq!(ai.budgets()[0].tokens_left, None, "no total budget");
         clock.set("2026-12-04T00:00:01Z".parse().unwrap());
         assert!(ai.check("openai", false).is_ok());
     }

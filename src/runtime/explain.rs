@@ -17,7 +17,8 @@ use uuid::Uuid;
 use super::RuntimeHandle;
 use super::ai::{AiAttempt, AiError};
 use crate::domain::explain::{
-    BotFacts, EventFact, ExplainFacts, TraceFact, TraceKind, TradeFact, explain_prompt, truncate,
+    BotFacts, Citation, EventFact, ExplainFacts, TraceFact, TraceKind, TradeFact, citations,
+    explain_prompt, truncate,
 };
 use crate::integrations::http::CallContext;
 use crate::store::{
@@ -38,8 +39,14 @@ pub struct Explanation {
     pub text: String,
     pub provider_id: String,
     pub model: String,
-    /// The trace ids (W3C, 32 hex) of the records the prompt was built from.
+    /// The trace ids (W3C, 32 hex) of the records the prompt was built from (offered for
+    /// citing).
     pub cited_trace_ids: Vec<String>,
+    /// The trace ids the answer actually cites, each verified to be one of those records (a
+    /// decision or no-trade trace, or an event of the bot), in the order the answer names them.
+    pub citations: Vec<Citation>,
+    /// 32-hex ids the answer names that are not among the records (never linked).
+    pub unverified_citations: Vec<String>,
     pub traces_used: usize,
     pub events_used: usize,
     pub trades_used: usize,
@@ -82,6 +89,7 @@ async fn facts(
         .into_iter()
         .map(|t| TraceFact {
             kind: TraceKind::Decision,
+            record_id: t.id.to_string(),
             trace_id: t.trace_id,
             at: t.created_at,
             reason_code: t.reason_code,
@@ -92,6 +100,7 @@ async fn facts(
         .chain(no_trades.items.into_iter().map(|t| {
             TraceFact {
                 kind: TraceKind::NoTrade,
+                record_id: t.id.to_string(),
                 blocked_by: traces::blocked_codes(&t.blocked_by)
                     .into_iter()
                     .map(str::to_owned)
@@ -115,6 +124,7 @@ async fn facts(
         .items
         .into_iter()
         .map(|e| EventFact {
+            record_id: e.id.to_string(),
             trace_id: e.trace_id,
             at: e.created_at,
             severity: e.severity.as_str().to_owned(),
@@ -185,6 +195,7 @@ impl RuntimeHandle {
         match self.generate("explain", prompt, ctx).await {
             Ok(answer) => {
                 let c = &answer.completion;
+                let (used, unverified) = citations(&c.text, &facts);
                 let row = NewAiInteraction {
                     action: "explain",
                     bot_id: Some(bot_id),
@@ -194,7 +205,7 @@ impl RuntimeHandle {
                     error_code: None,
                     prompt: stored_prompt,
                     answer: Some(truncate(&c.text, ANSWER_CAP)),
-                    cited_trace_ids: cited.clone(),
+                    cited_trace_ids: used.iter().map(|u| u.trace_id.clone()).collect(),
                     attempts: serde_json::to_value(&answer.attempts).unwrap_or_default(),
                     input_tokens: i64::try_from(c.input_tokens).ok(),
                     output_tokens: i64::try_from(c.output_tokens).ok(),
@@ -208,6 +219,8 @@ impl RuntimeHandle {
                     provider_id: c.provider_id.to_owned(),
                     model: c.model.clone(),
                     cited_trace_ids: cited,
+                    citations: used,
+                    unverified_citations: unverified,
                     traces_used: facts.traces.len(),
                     events_used: facts.events.len(),
                     trades_used: facts.trades.len(),

@@ -19,6 +19,7 @@ pub mod ai;
 pub mod alerts;
 pub mod attention;
 pub mod autonomy;
+pub mod backtest_review;
 pub mod backtests;
 pub mod bar_history;
 pub mod bots;

@@ -46,7 +46,7 @@ use super::BREAKER_CALL_TIMEOUT;
 use super::events::{breaker_child, trace_capture};
 use super::registry::BreakerView;
 use crate::domain::provider::{CallWindow, LiveHealth, Outcome};
-use crate::domain::{ai::Prompt, bars::Bar, breaker};
+use crate::domain::{ai::Prompt, bars::Bar, breaker, news::NewsItem};
 pub use crate::integrations::bars::BarsRequest;
 use crate::integrations::{
     Integrations,
@@ -54,8 +54,7 @@ use crate::integrations::{
     http::CallContext,
     outcome::{Failure, codes},
     providers::{
-        self, ProviderClient, VerifyReport,
-        finnhub_news::{self, NewsItem},
+        self, ProviderClient, VerifyReport, finnhub_news,
         llm::{self, Completion, GenerateOptions},
         macro_data,
     },

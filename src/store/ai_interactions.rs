@@ -31,17 +31,38 @@ pub struct NewAiInteraction {
     pub trace_id: String,
 }
 
+/// What an interaction was about when it is not (only) a bot: a backtest or a sweep, with
+/// the findings computed without the LLM.
+#[derive(Debug, Clone)]
+pub struct AiSubject<'a> {
+    /// `backtest` or `sweep`.
+    pub kind: &'static str,
+    pub id: Uuid,
+    pub findings: &'a Value,
+}
+
 /// Stores one interaction; returns its id.
 pub async fn insert(
     pool: &PgPool,
     row: &NewAiInteraction,
     at: DateTime<Utc>,
 ) -> Result<Uuid, sqlx::Error> {
+    insert_about(pool, row, None, at).await
+}
+
+/// [`insert`] with the subject it was about.
+pub async fn insert_about(
+    pool: &PgPool,
+    row: &NewAiInteraction,
+    subject: Option<AiSubject<'_>>,
+    at: DateTime<Utc>,
+) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO ai_interactions (id, created_at, action, bot_id, status, provider_id, model, \
          error_code, prompt, answer, cited_trace_ids, attempts, input_tokens, output_tokens, \
-         cost_usd, trace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         cost_usd, trace_id, subject_kind, subject_id, findings) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(id)
     .bind(at)
@@ -59,6 +80,9 @@ pub async fn insert(
     .bind(row.output_tokens)
     .bind(row.cost_usd)
     .bind(&row.trace_id)
+    .bind(subject.as_ref().map(|s| s.kind))
+    .bind(subject.as_ref().map(|s| s.id))
+    .bind(subject.as_ref().map(|s| s.findings))
     .execute(pool)
     .await?;
     Ok(id)

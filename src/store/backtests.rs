@@ -406,3 +406,46 @@ pub async fn link_evidence(
     .await?;
     Ok(())
 }
+
+/// The metrics of the SUCCEEDED sibling of a walk-forward child: the same sweep, combination
+/// and fold, the other `window`.
+pub async fn sweep_sibling_metrics(
+    pool: &PgPool,
+    sweep_id: Uuid,
+    combination: i32,
+    fold: i32,
+    window: &str,
+) -> Result<Option<Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT b.metrics FROM backtests b JOIN job_runs j ON j.id = b.job_id \
+         WHERE b.sweep_id = $1 AND b.sweep_combination = $2 AND b.sweep_fold = $3 \
+           AND b.sweep_window = $4 AND j.status = 'SUCCEEDED' AND b.metrics IS NOT NULL",
+    )
+    .bind(sweep_id)
+    .bind(combination)
+    .bind(fold)
+    .bind(window)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Distinct parameter sets (`strategy_hash`) of `kind` on `symbol` at `timeframe` backtested
+/// (sweep children included) up to `until`: how many combinations were tried.
+pub async fn distinct_strategies_tried(
+    pool: &PgPool,
+    kind: &str,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    until: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(DISTINCT strategy_hash) FROM backtests \
+         WHERE strategy_kind = $1 AND symbol = $2 AND timeframe = $3 AND created_at <= $4",
+    )
+    .bind(kind)
+    .bind(symbol)
+    .bind(timeframe)
+    .bind(until)
+    .fetch_one(pool)
+    .await
+}

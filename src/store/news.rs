@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::domain::news::NewsItem;
 use crate::domain::news::{Headline, NewsClass, NewsStatus, RiskOffHeadline};
-use crate::integrations::providers::finnhub_news::NewsItem;
 
 /// Stores the items not stored yet (by provider and headline id); returns how many were new.
 pub async fn insert_items(

@@ -12,6 +12,7 @@ mod auth_2fa_required;
 mod auth_access;
 mod auth_sessions;
 mod auth_throttle;
+mod backtest_review;
 mod backtest_sweeps;
 mod backtests;
 mod bot_limits;

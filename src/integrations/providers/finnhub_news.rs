@@ -7,12 +7,10 @@
 //! have access to this resource." (a plan limit), 429 (the rate limit; retried by the call
 //! path honouring `retry-after`).
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ProviderClient, excerpt, join};
-use crate::domain::provider::Outcome;
+use crate::domain::{news::NewsItem, provider::Outcome};
 use crate::integrations::{
     http::{Auth, CallContext, CallKind, Request, bad_response, classify_status},
     outcome::{Failure, codes},
@@ -20,25 +18,6 @@ use crate::integrations::{
 
 /// Usage-event action of a market-news fetch.
 pub const ACTION: &str = "news.market";
-
-/// One market-news item as Finnhub sends it (fields the gate does not read are ignored).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct NewsItem {
-    pub id: i64,
-    /// UNIX seconds.
-    pub datetime: i64,
-    pub headline: String,
-    #[serde(default)]
-    pub source: String,
-    #[serde(default)]
-    pub category: String,
-}
-
-impl NewsItem {
-    pub fn published_at(&self) -> Option<DateTime<Utc>> {
-        DateTime::from_timestamp(self.datetime, 0)
-    }
-}
 
 /// Market news of `category` (`general`, `forex`, `crypto`, `merger`) newer than `min_id`
 /// (0: the latest page), through the one call path (a read: retried on 429/5xx).

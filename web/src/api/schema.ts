@@ -385,6 +385,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backtests/sweeps/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reviews a SUCCEEDED sweep: trades of its best combination (or, for a walk-forward, its
+         *     out-of-sample windows), the range's regimes, in-sample against out-of-sample, and how many
+         *     combinations it tried; then the LLM's summary. Stored for audit.
+         */
+        post: operations["review_sweep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/backtests/{id}": {
         parameters: {
             query?: never;
@@ -440,6 +461,27 @@ export interface paths {
          *     timeframe and risk limits, the backtest linked as its evidence (LAB → PAPER reads it).
          */
         post: operations["create_bot_from_backtest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtests/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reviews a SUCCEEDED backtest for overfitting: `FEW_TRADES`, `ONE_REGIME`, `IS_OOS_GAP`
+         *     (a walk-forward child against its other window), `MANY_COMBINATIONS`, each with the
+         *     figures it used, and the LLM's summary of them. Stored for audit.
+         */
+        post: operations["review_backtest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1771,6 +1813,34 @@ export interface components {
             /** @description The QUEUED job that runs it (`GET /api/jobs/{id}`, `POST /api/jobs/{id}/cancel`). */
             job: components["schemas"]["JobRun"];
         };
+        /** @description A review's answer: the checks (computed without the LLM) and the LLM's summary of them. */
+        BacktestReview: {
+            /** @description Every provider tried, in order (a failover shows here). */
+            attempts: components["schemas"]["AiAttempt"][];
+            /** @description Every check, flagged or not, with the figures it used. */
+            checks: components["schemas"]["Check"][];
+            cost_usd?: string | null;
+            /** @description The flagged checks' codes. */
+            flags: components["schemas"]["CheckCode"][];
+            /** Format: date-time */
+            generated_at: string;
+            /** Format: int64 */
+            input_tokens: number;
+            /**
+             * Format: uuid
+             * @description The stored audit row (`ai_interactions.id`).
+             */
+            interaction_id: string;
+            model: string;
+            /** Format: int64 */
+            output_tokens: number;
+            provider_id: string;
+            subject: components["schemas"]["Subject"];
+            /** Format: uuid */
+            subject_id: string;
+            /** @description The LLM's plain-language summary of the checks. */
+            summary: string;
+        };
         /** @description One closed round trip of a backtest. */
         BacktestTrade: {
             commission: string;
@@ -1901,10 +1971,17 @@ export interface components {
         };
         /** @description Today's spend and budget of one scope, for AI Ops. */
         BudgetView: {
+            /** @description USD left today (never below 0); null without a cost budget. */
+            cost_left?: string | null;
             cost_per_day?: string | null;
             /** @description `total` or a provider id. */
             scope: string;
             spent: components["schemas"]["Spend"];
+            /**
+             * Format: int64
+             * @description Tokens left today (never below 0); null without a token budget.
+             */
+            tokens_left?: number | null;
             /** Format: int64 */
             tokens_per_day?: number | null;
         };
@@ -1954,6 +2031,22 @@ export interface components {
         };
         /** @enum {string} */
         Category: "market_data" | "execution" | "llm" | "alt_data" | "infra";
+        /** @description One check, its outcome, and the figures it was decided on. */
+        Check: {
+            code: components["schemas"]["CheckCode"];
+            /** @description The figures used (names → numbers or labels). */
+            figures: Record<string, never>;
+            /** @description One plain sentence with the figures and the threshold. */
+            message: string;
+            outcome: components["schemas"]["CheckOutcome"];
+        };
+        /**
+         * @description The four checks.
+         * @enum {string}
+         */
+        CheckCode: "FEW_TRADES" | "ONE_REGIME" | "IS_OOS_GAP" | "MANY_COMBINATIONS";
+        /** @enum {string} */
+        CheckOutcome: "FLAGGED" | "PASSED" | "NOT_APPLICABLE";
         /** @description A parent job's children by status. */
         ChildCounts: {
             /** Format: int64 */
@@ -1971,6 +2064,23 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        /** @description A trace id the answer cited that is one of the records it was given. */
+        Citation: {
+            /** Format: date-time */
+            at: string;
+            /** @description Its reason code (traces) or event code. */
+            code: string;
+            kind: components["schemas"]["CitedKind"];
+            /** @description The trace row's or event's id. */
+            record_id: string;
+            /** @description W3C trace id (32 hex). */
+            trace_id: string;
+        };
+        /**
+         * @description What kind of record a citation points at.
+         * @enum {string}
+         */
+        CitedKind: "decision" | "no_trade" | "event";
         CodeRequest: {
             /** @description The current 6-digit code from the authenticator app. */
             code: string;
@@ -2927,12 +3037,22 @@ export interface components {
                 id: string;
                 /** Format: date-time */
                 last_updated_at: string;
+                /**
+                 * Format: double
+                 * @description Variables with a value of their own (`fred.<SERIES>`): the newest value…
+                 */
+                latest_value?: number | null;
                 name: string;
                 /** Format: double */
                 profit_contribution_estimate?: number | null;
                 source_integration: string;
                 state: components["schemas"]["VariableState"];
                 used_by_bot_ids: unknown;
+                /**
+                 * Format: date
+                 * @description …and the date it is for (FRED's observation date).
+                 */
+                value_as_of?: string | null;
                 variable_type: string;
             }[];
             next_cursor?: string | null;
@@ -3279,6 +3399,15 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_ReviewBody: {
+            review: components["schemas"]["BacktestReview"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_RevokedBody: {
             revoked: boolean;
         } & {
@@ -3527,7 +3656,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "BACKTEST_NOT_FINISHED" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -3544,7 +3673,15 @@ export interface components {
             attempts: components["schemas"]["AiAttempt"][];
             /** Format: uuid */
             bot_id: string;
-            /** @description The trace ids (W3C, 32 hex) of the records the prompt was built from. */
+            /**
+             * @description The trace ids the answer actually cites, each verified to be one of those records (a
+             *     decision or no-trade trace, or an event of the bot), in the order the answer names them.
+             */
+            citations: components["schemas"]["Citation"][];
+            /**
+             * @description The trace ids (W3C, 32 hex) of the records the prompt was built from (offered for
+             *     citing).
+             */
             cited_trace_ids: string[];
             /** @description USD; null when the model has no price in the price table. */
             cost_usd?: string | null;
@@ -3565,6 +3702,8 @@ export interface components {
             text: string;
             traces_used: number;
             trades_used: number;
+            /** @description 32-hex ids the answer names that are not among the records (never linked). */
+            unverified_citations: string[];
         };
         /** @description How simulated orders fill. */
         FillInput: {
@@ -4168,12 +4307,22 @@ export interface components {
             id: string;
             /** Format: date-time */
             last_updated_at: string;
+            /**
+             * Format: double
+             * @description Variables with a value of their own (`fred.<SERIES>`): the newest value…
+             */
+            latest_value?: number | null;
             name: string;
             /** Format: double */
             profit_contribution_estimate?: number | null;
             source_integration: string;
             state: components["schemas"]["VariableState"];
             used_by_bot_ids: unknown;
+            /**
+             * Format: date
+             * @description …and the date it is for (FRED's observation date).
+             */
+            value_as_of?: string | null;
             variable_type: string;
         };
         PromoteBody: {
@@ -4372,6 +4521,9 @@ export interface components {
              */
             position_after?: number | null;
             source: components["schemas"]["Source"];
+        };
+        ReviewBody: {
+            review: components["schemas"]["BacktestReview"];
         };
         RevokedBody: {
             revoked: boolean;
@@ -4639,6 +4791,11 @@ export interface components {
             backup_code?: string | null;
             code?: string | null;
         };
+        /**
+         * @description What was reviewed.
+         * @enum {string}
+         */
+        Subject: "backtest" | "sweep";
         /** @enum {string} */
         SubjectKind: "bot" | "provider" | "job" | "system";
         /** @description A sweep with its parent job's state. */
@@ -6595,6 +6752,100 @@ export interface operations {
             };
         };
     };
+    review_sweep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Sweep id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ReviewBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `SWEEP_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FINISHED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `AI_BUDGET_EXCEEDED` (the checks in `details`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `AI_PROVIDER_UNAVAILABLE` (no LLM usable; the checks still in `details`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     get_backtest: {
         parameters: {
             query?: never;
@@ -6841,6 +7092,100 @@ export interface operations {
                 };
             };
             /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    review_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Backtest id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ReviewBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BACKTEST_NOT_FINISHED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `AI_BUDGET_EXCEEDED` (the checks in `details`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `AI_PROVIDER_UNAVAILABLE` (no LLM usable; `details.flags` and `details.checks` still computed, `details.attempts` each provider tried) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11350,8 +11695,11 @@ export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>
 export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
+export const checkCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckCode"]> = ["FEW_TRADES", "ONE_REGIME", "IS_OOS_GAP", "MANY_COMBINATIONS"];
+export const checkOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckOutcome"]> = ["FLAGGED", "PASSED", "NOT_APPLICABLE"];
+export const citedKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CitedKind"]> = ["decision", "no_trade", "event"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "BACKTEST_NOT_FINISHED", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
@@ -11377,6 +11725,7 @@ export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const sortKeyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SortKey"]> = ["net_pnl", "profit_factor", "trades", "max_drawdown", "sharpe", "oos_net_pnl"];
 export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
+export const subjectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Subject"]> = ["backtest", "sweep"];
 export const subjectKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubjectKind"]> = ["bot", "provider", "job", "system"];
 export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
 export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemState"]> = ["OK", "DEGRADED", "BLOCKED"];

@@ -239,6 +239,65 @@ describe("AiOpsPage", () => {
     expect(screen.getAllByTestId("provider-row").length).toBe(4);
   });
 
+  it("shows real generation calls per model, each action's success rate and fallbacks, and the budget left", async () => {
+    handlers({
+      ...SUMMARY,
+      models: [
+        {
+          provider_id: "openai",
+          model: "gpt-4o-mini",
+          calls: 3,
+          ok: 1,
+          errors: 2,
+          errors_by_code: { TIMEOUT: 2 },
+          latency_ms: { p50: 900, p95: 1900, p99: 1990 },
+          input_tokens: 1200,
+          output_tokens: 300,
+          cost_usd: null,
+          unpriced_calls: 1,
+        },
+        {
+          provider_id: "anthropic",
+          model: "claude-3-5-haiku-latest",
+          calls: 2,
+          ok: 2,
+          errors: 0,
+          errors_by_code: {},
+          latency_ms: { p50: 400, p95: 450, p99: 460 },
+          input_tokens: 800,
+          output_tokens: 100,
+          cost_usd: "0.0013",
+          unpriced_calls: 0,
+        },
+      ],
+      actions: [
+        { action: "backtest_review", calls: 1, ok: 0, success_rate: 0, fallbacks: 0 },
+        { action: "explain", calls: 4, ok: 3, success_rate: 0.75, fallbacks: 2 },
+      ],
+      budgets: [
+        { scope: "total", spent: { tokens: 2400, cost: "0.0013", unpriced_calls: 1 }, tokens_per_day: 100000, cost_per_day: null, tokens_left: 97600, cost_left: null },
+        { scope: "anthropic", spent: { tokens: 900, cost: "0.0013", unpriced_calls: 0 }, tokens_per_day: null, cost_per_day: "2.5", tokens_left: null, cost_left: "2.4987" },
+      ],
+    });
+    renderWithApp(<AiOpsPage />, { path: "/ai-ops" });
+    const models = await screen.findByRole("table", { name: "Generation calls per model" });
+    const openai = models.querySelector('[data-model-row="openai/gpt-4o-mini"]')!;
+    expect(openai).toHaveTextContent("TIMEOUT ×2");
+    expect(openai).toHaveTextContent("900 ms");
+    expect(openai).toHaveTextContent("1.99 s");
+    expect(openai).toHaveTextContent("1,200 / 300");
+    expect(openai).toHaveTextContent("1 unpriced");
+    expect(models.querySelector('[data-model-row="anthropic/claude-3-5-haiku-latest"]')).toHaveTextContent("$0.0013");
+    const actions = screen.getByRole("table", { name: "AI actions" });
+    const explain = actions.querySelector('[data-action-row="explain"]')!;
+    expect(explain).toHaveTextContent("75 %");
+    expect(within(explain as HTMLElement).getAllByRole("cell")[4]).toHaveTextContent("2");
+    const budgets = screen.getByRole("table", { name: "Budgets today" });
+    expect(budgets.querySelector('[data-budget-row="total"]')).toHaveTextContent("97,600 of 100,000");
+    expect(budgets.querySelector('[data-budget-row="total"]')).toHaveTextContent("no limit");
+    expect(budgets.querySelector('[data-budget-row="anthropic"]')).toHaveTextContent("$2.4987 of $2.5000");
+  });
+
   it("formats without inventing numbers", () => {
     expect(formatMs(null)).toBe("—");
     expect(formatRate(null)).toBe("—");

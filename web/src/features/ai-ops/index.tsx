@@ -7,6 +7,7 @@ import { cn } from "../../lib/cn";
 import { formatTime } from "../../lib/time";
 import type { SearchParams } from "../../router";
 import { aiOpsSeriesQuery, aiOpsSummaryQuery, windowOf, WINDOWS } from "../../queries/aiops";
+import { ActionsTable, BudgetsTable, ModelsTable } from "./GenerationTables";
 import { SeriesCharts } from "./SeriesCharts";
 import { SummaryTable } from "./SummaryTable";
 import { Totals } from "./Totals";
@@ -62,6 +63,22 @@ export function AiOpsPage() {
           </div>
         )}
       </Card>
+
+      {summary.data && (
+        <>
+          <Card title="Generation calls by model" actions={<span className="text-xs text-muted">real AI-action calls only, not verify pings</span>}>
+            <ModelsTable models={summary.data.models} />
+          </Card>
+          <div className="grid gap-4 lg:grid-cols-2">
+            <Card title="AI actions">
+              <ActionsTable actions={summary.data.actions} />
+            </Card>
+            <Card title="Budgets today (UTC)">
+              <BudgetsTable budgets={summary.data.budgets} />
+            </Card>
+          </div>
+        </>
+      )}
 
       <Card title="Over time" status={<PanelStatus query={series} />}>
         {series.isError && !series.data ? (

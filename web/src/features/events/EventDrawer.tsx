@@ -6,6 +6,7 @@ import { TraceId } from "../../components/TraceId";
 import { Button } from "../../components/Button";
 import { formatTime } from "../../lib/time";
 import type { SystemEvent } from "../../queries/events";
+import { ExplainPanel } from "../explain/ExplainPanel";
 import { Subject } from "./EventTable";
 
 /** Every field of one event, metadata included. */
@@ -47,6 +48,14 @@ export function EventDrawer({ id, event, onClose, onFilterCode }: {
               <span className="font-mono text-xs">{event.id}</span>
             </DetailRow>
           </dl>
+          {event.severity === "SEV-1" &&
+            (event.bot_id ? (
+              <ExplainPanel botId={event.bot_id} />
+            ) : (
+              <p className="text-xs text-muted" data-testid="explain-no-bot">
+                Explain (AI) accounts for one bot; this incident names no bot.
+              </p>
+            ))}
           <MetadataBlock metadata={event.metadata} emptyText="No metadata recorded with this event." testId="event-metadata" />
           <div>
             <Button size="sm" onClick={() => onFilterCode(event.code)}>

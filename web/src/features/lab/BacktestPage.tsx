@@ -16,6 +16,7 @@ import { BotName } from "../../components/BotName";
 import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { formatTime } from "../../lib/time";
+import { ReviewCard } from "./ReviewCard";
 import { backtestQuery, isActive, useCreateBotFromBacktest, type Backtest } from "../../queries/lab";
 import { pnlClass, price } from "../bots/format";
 import { EquityChart } from "../bots/EquityCurve";
@@ -315,6 +316,7 @@ function Result({ id }: { id: string }) {
           <NoTradeReasons raw={b.no_trade_counts} />
         </div>
       )}
+      <ReviewCard subject="backtest" id={b.id} status={b.status} />
       <div className="grid gap-4 lg:grid-cols-2">
         <Inputs b={b} />
         <CreateBot backtest={b} />

@@ -13,6 +13,7 @@ import { useTitle } from "../../lib/title";
 import { sweepQuery, type SortKey } from "../../queries/lab";
 import { CancelJob, Progress } from "../jobs/CancelJob";
 import { rangeText, StatusBadge } from "./common";
+import { ReviewCard } from "./ReviewCard";
 import { count } from "./format";
 import { figureText, Heatmap } from "./Heatmap";
 import { FIGURES, figureValue, heatmapOf, paramsLabel, parseRanking, parseSpace, type FigureKey, type Figures, type WindowKey } from "./sweep";
@@ -254,6 +255,8 @@ export function SweepDetail({ id }: { id: string }) {
           )}
         </Card>
       )}
+
+      <ReviewCard subject="sweep" id={s.id} status={s.status} />
     </div>
   );
 }

@@ -23,6 +23,7 @@ import {
   type DecisionTrace,
   type NoTradeTrace,
 } from "../../../queries/traces";
+import { ExplainPanel } from "../../explain/ExplainPanel";
 import { blockersOf, decisionTone, TraceCard } from "./TraceCard";
 import { uniqueItems, useExpansion, useScrollTo } from "./TraceViewer";
 import { BlockerList, CopyLinkButton, NotFoundForBot, Section } from "./parts";
@@ -133,6 +134,8 @@ export function WhyNotDrawer({ botId, onClose }: { botId: string; onClose: () =>
 
         <Current v={v} now={now} status={status} killReason={runner?.kill_reason ?? null} hrefOf={hrefOf} highlighted={target?.id ?? null} />
         {latestDecision.isError && <QueryError error={latestDecision.error} />}
+
+        <ExplainPanel botId={botId} />
 
         <Section title="Suppression history">
           {ref && !inList && (
