@@ -262,7 +262,7 @@ async fn take(
 
 /// Starts the runner again; the stopped one may still be leaving its slot (`AlreadyRunning`
 /// for a moment): retried for up to 5 s.
-async fn restart_runner(rt: &RuntimeHandle, bot_id: Uuid, options: RunnerOptions) {
+pub(crate) async fn restart_runner(rt: &RuntimeHandle, bot_id: Uuid, options: RunnerOptions) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         match rt.start_runner(bot_id, options).await {
