@@ -24,7 +24,9 @@ use wiremock::{
 };
 
 use crate::support::{
-    TestApp, error_code, fixtures::runtime_config, spawn_app_with_runtime_config,
+    TestApp, error_code,
+    fixtures::{runtime_config, start_sandbox},
+    spawn_app_with_runtime_config,
 };
 
 const TOKEN: &str = "routing-hook-token-never-shown-4471";
@@ -309,4 +311,40 @@ async fn a_test_message_without_discord_or_to_a_deleted_webhook_is_a_structured_
         refused.is_some(),
         "no ERROR usage event for the refused post"
     );
+}
+
+#[sqlx::test]
+async fn the_project_sandbox_takes_a_test_message_and_refuses_what_discord_refuses(pool: PgPool) {
+    let env = start_sandbox().await;
+    let base = env["DISCORD_BASE_URL"].clone();
+    let app = app(&pool, env).await;
+    let (status, body) = app.call("POST", "/api/settings/alerts/test", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sent"], true);
+
+    // Discord's own refusals, in its error shape.
+    let hook = format!("{base}/api/webhooks/1/sandbox-token");
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        http.post(&hook)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let res = post(br#"{"content": "hello"}"#.to_vec()).await.unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    for (payload, code) in [
+        (br#"{"content": "  "}"#.to_vec(), 50006),
+        (br#"{"content": "#.to_vec(), 50109),
+        (
+            serde_json::to_vec(&json!({ "content": "x".repeat(2001) })).unwrap(),
+            50035,
+        ),
+    ] {
+        let res = post(payload).await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["code"], code, "{err}");
+        assert!(err["message"].is_string(), "{err}");
+    }
 }
