@@ -21,6 +21,7 @@ let stack: Stack;
 let api: ApiSession;
 let botId: string;
 let backtestId: string;
+let otherBacktestId: string;
 
 test.beforeAll(async () => {
   stack = await Stack.create("axe", { clockStart: MARKET_OPEN });
@@ -38,17 +39,21 @@ test.beforeAll(async () => {
   });
   botId = (created.bot as { id: string }).id;
   await api.post(`/api/bots/${botId}/start`);
-  const bt = (await api.post("/api/backtests", {
-    strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
-    symbol: "ES",
-    timeframe: "5m",
-    from: "2026-11-16T00:00:00Z",
-    to: "2026-11-21T00:00:00Z",
-  })) as { backtest: { id: string } };
-  backtestId = bt.backtest.id;
-  await expect
-    .poll(async () => ((await api.get(`/api/backtests/${backtestId}`)).backtest as { status: string }).status, { timeout: 60_000 })
-    .toBe("SUCCEEDED");
+  const backtest = async (params: Record<string, number>) =>
+    ((await api.post("/api/backtests", {
+      strategy: { kind: "sma_crossover", params },
+      symbol: "ES",
+      timeframe: "5m",
+      from: "2026-11-16T00:00:00Z",
+      to: "2026-11-21T00:00:00Z",
+    })) as { backtest: { id: string } }).backtest.id;
+  backtestId = await backtest({ fast: 5, slow: 20 });
+  otherBacktestId = await backtest({ fast: 8, slow: 30 });
+  for (const id of [backtestId, otherBacktestId]) {
+    await expect
+      .poll(async () => ((await api.get(`/api/backtests/${id}`)).backtest as { status: string }).status, { timeout: 90_000 })
+      .toBe("SUCCEEDED");
+  }
 });
 
 test.afterAll(async () => {
@@ -65,9 +70,9 @@ function routes(): { path: string; heading: string | RegExp }[] {
     { path: "/events", heading: "Events" },
     { path: "/bots", heading: "Bots" },
     { path: `/bots/${botId}`, heading: "axe-paper" },
-    { path: "/lab", heading: "Lab" },
+    { path: "/lab", heading: "Strategy Lab" },
     { path: `/lab/backtests/${backtestId}`, heading: /Backtest/ },
-    { path: "/lab/compare", heading: /Compare/ },
+    { path: `/lab/compare?ids=${backtestId},${otherBacktestId}`, heading: "Compare 2 backtests" },
     { path: "/autonomy", heading: "Autonomy" },
     { path: "/jobs", heading: "Jobs" },
     { path: "/nodes", heading: "Nodes" },
@@ -99,17 +104,33 @@ async function axe(page: Page, where: string): Promise<Finding[]> {
 
 /** The page is no wider than the screen. */
 async function overflow(page: Page, where: string): Promise<Finding[]> {
-  const { scroll, client } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-  }));
-  return scroll > client ? [{ where, what: `horizontal scroll: the page is ${scroll} px wide on a ${client} px screen` }] : [];
+  const { scroll, client, culprits } = await page.evaluate(() => {
+    const client = document.documentElement.clientWidth;
+    // The outermost elements reaching past the screen that no scrolling box of their own holds.
+    const inScroller = (el: Element) => {
+      for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+        const o = getComputedStyle(p).overflowX;
+        if ((o === "auto" || o === "scroll" || o === "hidden") && p.getBoundingClientRect().right <= client + 1) return true;
+      }
+      return false;
+    };
+    const wide = [...document.body.querySelectorAll("*")].filter((el) => el.getBoundingClientRect().right > client + 1 && !inScroller(el));
+    const outer = wide.filter((el) => !wide.includes(el.parentElement as Element));
+    const name = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}.${[...el.classList].slice(0, 4).join(".")} (${Math.round(el.getBoundingClientRect().width)} px)`;
+    const top = [...document.body.querySelectorAll("*")].sort((a, b) => b.getBoundingClientRect().right - a.getBoundingClientRect().right)[0];
+    const far: string[] = [];
+    for (let p: Element | null = top ?? null; p; p = p.parentElement) {
+      far.push(`${name(p)} right ${Math.round(p.getBoundingClientRect().right)} ox ${getComputedStyle(p).overflowX}`);
+    }
+    return { scroll: document.documentElement.scrollWidth, client, culprits: outer.length > 0 ? outer.slice(0, 3).map(name) : far.slice(0, 8) };
+  });
+  return scroll > client ? [{ where, what: `horizontal scroll: the page is ${scroll} px wide on a ${client} px screen: ${culprits.join("; ")}` }] : [];
 }
 
 async function settle(page: Page, heading: string | RegExp): Promise<void> {
   await expect(page.getByRole("heading", { level: 1, name: heading }).first()).toBeVisible({ timeout: 20_000 });
   // Let the first queries land (loading text gives way to content).
-  await page.waitForTimeout(700);
+  await page.waitForTimeout(400);
 }
 
 for (const theme of ["dark", "light"] as const) {
@@ -133,7 +154,7 @@ for (const theme of ["dark", "light"] as const) {
         for (const r of routes()) {
           await page.goto(r.path);
           await settle(page, r.heading);
-          const where = `${label} ${r.path.replace(botId, "{bot}").replace(backtestId, "{backtest}")}`;
+          const where = `${label} ${r.path.replace(botId, "{bot}").replaceAll(backtestId, "{backtest}").replace(otherBacktestId, "{backtest2}")}`;
           expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme);
           findings.push(...(await axe(page, where)));
           if (width === 390) findings.push(...(await overflow(page, where)));

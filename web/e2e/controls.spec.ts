@@ -169,7 +169,7 @@ test("Close position on PAPER closes it at the newest bar: the bot is flat", asy
 });
 
 test("Export CSV of the orders downloads every order as RFC 4180 text", async () => {
-  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export orders as CSV" }).click()]);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export orders CSV" }).click()]);
   expect(download.suggestedFilename()).toMatch(new RegExp(`^${BOT}-orders-\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.csv$`));
   const text = fs.readFileSync((await download.path())!, "utf8");
   const [header, ...records] = text.trimEnd().split("\r\n");

@@ -33,8 +33,8 @@ export function ExportCsvButton({ subject, what, title, page }: {
   };
   return (
     <div className="flex flex-wrap items-center gap-2">
-      <Button size="sm" onClick={() => void run()} disabled={busy} title={title} aria-label={`Export ${what.replace(/-/g, " ")} as CSV`}>
-        <Download size={14} aria-hidden /> {busy ? "Exporting…" : "Export CSV"}
+      <Button size="sm" onClick={() => void run()} disabled={busy} title={title}>
+        <Download size={14} aria-hidden /> {busy ? "Exporting…" : `Export ${what.replace(/-/g, " ")} CSV`}
       </Button>
       {done && <span role="status" className="text-xs text-muted">{done}</span>}
       {error !== null && <ActionError error={error} />}

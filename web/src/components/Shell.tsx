@@ -35,7 +35,7 @@ function StatusPill() {
   const value = status.data?.system_status;
   const stale = status.isError;
   return (
-    <Link to="/" aria-label="System status" data-testid="status-pill">
+    <Link to="/" aria-label={`System status: ${value ?? "UNKNOWN"}${stale ? " (stale)" : ""}`} data-testid="status-pill">
       <Badge tone={stale ? "bad" : systemStatusTone(value)} title={stale ? "Status endpoint failing: the last known value is shown" : undefined}>
         <span className="h-1.5 w-1.5 rounded-full bg-current" aria-hidden />
         {value ?? "UNKNOWN"}

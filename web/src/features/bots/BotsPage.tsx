@@ -308,7 +308,7 @@ export function BotsPage() {
           )
         )}
         {items.length > 0 && (
-          <div className={`overflow-x-auto ${query.isPlaceholderData ? "opacity-60" : ""}`} aria-busy={query.isPlaceholderData}>
+          <div className={`relative overflow-x-auto ${query.isPlaceholderData ? "opacity-60" : ""}`} aria-busy={query.isPlaceholderData} tabIndex={0}>
             <table className="tp-table" aria-label="Bots">
               <thead>
                 <tr>

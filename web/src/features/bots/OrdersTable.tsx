@@ -46,7 +46,7 @@ export function OrdersTable({ botId, botName }: { botId: string; botName: string
         <EmptyState title="No orders yet" reason="Orders are placed by decisions; this bot has not decided to trade yet (see Why not)." />
       )}
       {items.length > 0 && (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="tp-table" aria-label="Orders">
             <thead>
               <tr>
