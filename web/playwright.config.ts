@@ -16,9 +16,10 @@ export default defineConfig({
   fullyParallel: false,
   retries: 0,
   forbidOnly: !!process.env.CI,
-  // Per test (a story step); the whole run stays well under the 5-minute budget.
+  // Per test (a story step). The axe sweep (every view × 2 themes × 2 widths, ≈ 2.5 min) and
+  // the controls story (≈ 1 min) came on top of the earlier ≈ 5-minute run.
   timeout: 90_000,
-  globalTimeout: 8 * 60_000,
+  globalTimeout: 12 * 60_000,
   expect: { timeout: 15_000 },
   reporter: [["list"]],
   use: {

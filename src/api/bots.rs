@@ -28,7 +28,7 @@ use crate::{
     runtime::RunnerSnapshot,
     store::{
         audit_log::{NewAuditEntry, Outcome},
-        bots::{self, Bot, BotFilter, BotPatch, BotWriteError, NewBot},
+        bots::{self, Archived, Bot, BotFilter, BotPatch, BotWriteError, NewBot},
         profit_variables,
     },
 };
@@ -254,9 +254,11 @@ pub struct BotsQuery {
     pub stage: Option<String>,
     pub status: Option<String>,
     pub symbol: Option<String>,
+    /// `exclude` (default): bots not archived; `include`: all; `only`: archived bots.
+    pub archived: Option<String>,
 }
 
-/// Bots, newest first, filtered by stage, status and symbol. Each item is the bot plus its
+/// Bots, newest first, filtered by stage, status and symbol (archived bots only on request). Each item is the bot plus its
 /// `summary` (autonomy, today's PnL, latest evaluation, open breakers), read for the whole
 /// page at once.
 #[utoipa::path(
@@ -299,7 +301,14 @@ async fn list_bots(
                 .ok_or_else(|| ApiError::validation("symbol", "is not a known symbol"))?,
         ),
     };
+    let archived = match q.archived.as_deref() {
+        None => Archived::Exclude,
+        Some(s) => Archived::parse(s).ok_or_else(|| {
+            ApiError::validation("archived", "must be one of exclude, include, only")
+        })?,
+    };
     let filter = BotFilter {
+        archived,
         stage,
         status,
         symbol,

@@ -2,6 +2,7 @@
 
 pub mod ai_ops;
 pub mod ai_ops_series;
+pub mod alert_settings;
 pub mod attention;
 pub mod audit;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod bot_lifecycle;
 pub mod bot_summary;
 pub mod bots;
 pub mod client_addr;
+pub mod desk;
 pub mod envelope;
 pub mod errors;
 pub mod events;
@@ -79,6 +81,8 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(trading_switch::router())
         .merge(bots::router())
         .merge(bot_lifecycle::router())
+        .merge(desk::router())
+        .merge(alert_settings::router())
         .merge(reconciliation::router())
         .merge(explain::router())
         .merge(traces::router())

@@ -425,6 +425,7 @@ fn system_link(code: ErrorCode) -> &'static str {
         ErrorCode::AiProviderUnavailable | ErrorCode::AiBudgetExceeded => "/ai-ops",
         ErrorCode::TelemetryDegraded => "/proof-of-use",
         ErrorCode::BotUnowned => "/nodes",
+        ErrorCode::ReconciliationMismatch => "/reconciliation",
         _ => "/",
     }
 }
@@ -719,6 +720,21 @@ mod tests {
         assert_eq!(q[0].subject, Subject::System);
         assert_eq!(q[0].link, "/connections");
         assert_eq!(q[0].since, None);
+    }
+
+    #[test]
+    fn a_reconciliation_mismatch_links_the_reconciliation_view() {
+        let q = queue(
+            vec![Fact::System(SystemFact {
+                code: ErrorCode::ReconciliationMismatch,
+                severity: Severity::Sev1,
+                message: "bot es-live: ESZ6 ours 0, broker 1".into(),
+                fix: ErrorCode::ReconciliationMismatch.suggested_fix().into(),
+            })],
+            t(0),
+        );
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].link, "/reconciliation");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod ai;
+pub mod alert_routing;
 pub mod attention;
 pub mod autonomy;
 pub mod backtest;

@@ -1,5 +1,7 @@
-//! Discord alerts (issue 7): when `discord` is configured, SEV-1 system events and kills are
-//! posted to its webhook.
+//! Discord alerts (issue 7): when `discord` is configured, the system events the alert routing
+//! names (`domain::alert_routing`, `GET|PUT /api/settings/alerts`; by default SEV-1 and kills
+//! of any severity) are posted to its webhook. The routing is read at every poll, so a change
+//! holds from the next second on. [`send_test`] posts one test message through the same path.
 //!
 //! A background task, beside the tree and never in anyone's way: it polls `system_events`
 //! every second (nothing that writes an event waits for it), deduplicates (same code and
@@ -26,6 +28,7 @@ use uuid::Uuid;
 
 use super::ownership::Leadership;
 use super::{RuntimeHandle, TelemetryHandle};
+use crate::domain::alert_routing::AlertRouting;
 use crate::domain::provider::Outcome;
 use crate::integrations::{
     outcome::Failure,
@@ -140,9 +143,9 @@ impl RuntimeHandle {
     }
 }
 
-/// Is this event posted? (The poll's SQL applies the same rule.)
-pub fn alertable(severity: Severity, code: &str) -> bool {
-    severity == Severity::Sev1 || KILL_CODES.contains(&code)
+/// Is this event posted under `routing`? (The poll's SQL applies the same rule.)
+pub fn alertable(routing: &AlertRouting, severity: Severity, code: &str) -> bool {
+    routing.routes(severity.as_str(), KILL_CODES.contains(&code))
 }
 
 /// One message to post.
@@ -389,12 +392,15 @@ async fn poll(
     let mut after = (from, Uuid::nil());
     let mut out = Vec::new();
     loop {
-        // A short range of system_events_created_idx (the lookback), filtered.
+        // A short range of system_events_created_idx (the lookback), filtered by the routing
+        // read in the same statement (one snapshot: an event written after a routing change
+        // is never judged by the routing before it).
         let rows: Vec<SystemEvent> = sqlx::query_as(
-            "SELECT * FROM system_events \
-             WHERE created_at >= $1 AND (created_at, id) > ($1, $2) \
-               AND (severity = 'SEV-1' OR code = ANY($3)) \
-             ORDER BY created_at, id LIMIT $4",
+            "SELECT e.* FROM system_events e, settings s \
+             WHERE s.id AND e.created_at >= $1 AND (e.created_at, e.id) > ($1, $2) \
+               AND (e.severity = ANY(s.alert_severities) \
+                    OR (s.alert_kills AND e.code = ANY($3))) \
+             ORDER BY e.created_at, e.id LIMIT $4",
         )
         .bind(after.0)
         .bind(after.1)
@@ -576,6 +582,40 @@ fn on_failure(
     }
 }
 
+/// Why a test message was not sent.
+#[derive(Debug)]
+pub enum TestAlertError {
+    /// `discord` is not configured (`DISCORD_WEBHOOK_URL` missing).
+    NotConfigured,
+    /// Discord (or the way to it) refused or failed: the call path's failure.
+    Failed(Failure),
+}
+
+/// Posts one test message to the Discord webhook through the provider call path (one usage
+/// event `alert.post` under the current trace), naming who asked and the current routing.
+/// Never retried.
+pub async fn send_test(
+    client: Option<Arc<ProviderClient>>,
+    routing: &AlertRouting,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<String, TestAlertError> {
+    let client = client.ok_or(TestAlertError::NotConfigured)?;
+    let content = discord::truncate(
+        &format!(
+            "🧪 **Test alert** from tradeplane, sent by {by} at {}.\nRouted to this channel: {}.",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            routing.describe()
+        ),
+        CONTENT_MAX_CHARS,
+    );
+    let payload = json!({ "content": content, "allowed_mentions": { "parse": [] } });
+    discord::post(&client, payload)
+        .await
+        .map_err(TestAlertError::Failed)?;
+    Ok(content)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,10 +656,19 @@ mod tests {
 
     #[test]
     fn what_is_alertable() {
-        assert!(alertable(Severity::Sev1, "SUPERVISION_MELTDOWN"));
-        assert!(alertable(Severity::Sev2, "BOT_KILLED"));
-        assert!(!alertable(Severity::Sev2, "CIRCUIT_BREAKER_OPENED"));
-        assert!(!alertable(Severity::Info, "KILL_SWITCH_RELEASED"));
+        let default = AlertRouting::default();
+        assert!(alertable(&default, Severity::Sev1, "SUPERVISION_MELTDOWN"));
+        assert!(alertable(&default, Severity::Sev2, "BOT_KILLED"));
+        assert!(!alertable(
+            &default,
+            Severity::Sev2,
+            "CIRCUIT_BREAKER_OPENED"
+        ));
+        assert!(!alertable(&default, Severity::Info, "KILL_SWITCH_RELEASED"));
+        let sev2 = AlertRouting::new(&["SEV-2".to_owned()], false).unwrap();
+        assert!(alertable(&sev2, Severity::Sev2, "CIRCUIT_BREAKER_OPENED"));
+        assert!(!alertable(&sev2, Severity::Sev1, "SUPERVISION_MELTDOWN"));
+        assert!(!alertable(&sev2, Severity::Info, "BOT_KILLED"));
     }
 
     #[test]

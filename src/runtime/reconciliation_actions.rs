@@ -262,7 +262,7 @@ async fn take(
 
 /// Starts the runner again; the stopped one may still be leaving its slot (`AlreadyRunning`
 /// for a moment): retried for up to 5 s.
-async fn restart_runner(rt: &RuntimeHandle, bot_id: Uuid, options: RunnerOptions) {
+pub(crate) async fn restart_runner(rt: &RuntimeHandle, bot_id: Uuid, options: RunnerOptions) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         match rt.start_runner(bot_id, options).await {
@@ -309,6 +309,8 @@ pub async fn reconcile_bot(
         bot.symbol,
         routed.as_ref().and_then(|b| b.last_order_at).unwrap_or(now),
     );
+    // The lease rounds leave the bot alone while its runner is stopped for the action.
+    let _acting = rt.ownership().map(|node| node.acting_on(bot.id));
     // No other run of this process resolves the bot's mismatches before the action's own.
     let turn = reconciler.turn().await;
     let (fence, restart) = take(rt, &bot).await?;

@@ -1,5 +1,6 @@
-//! Removing a bot's risk: the ONE path every kill and every "trading off" takes (issue 17 part
-//! 5). A safety action is judged by the exposure it leaves, not the status it sets.
+//! Removing a bot's risk: the ONE path every kill, every "trading off" and the desk's cancel
+//! orders / close position (`lifecycle::desk`) take (issue 17 part 5, issue 20 part 3). A safety
+//! action is judged by the exposure it leaves, not the status it sets.
 //!
 //! [`remove_risk`] cancels the bot's working orders (PAPER and SHADOW in the ledger; LIVE at
 //! their broker first, then in the ledger — one whose cancel did not reach the broker stays
@@ -14,6 +15,8 @@
 //!   it go — it does at its next renewal, seeing the bot KILLED. The lease is released after.
 //! - turning trading off keeps the owner's current epoch (the bot keeps running; its LIVE flow
 //!   is gated at its next evaluation) and cancels LIVE orders only.
+//! - the desk's cancel and close keep the current epoch too (the desk stops a runner of the bot
+//!   on this node around them) and cancel every working order; a close also flattens.
 //! - a process without a runtime (no node, so no lease) may only cancel, and only while no node
 //!   holds an unexpired lease on the bot (`Guard::Unowned`, checked in the cancel's
 //!   transaction); it never flattens.
@@ -71,6 +74,12 @@ pub enum Source {
     RuntimeKill,
     /// The global trading switch or the bot's own switch turned off: LIVE orders only.
     TradingOff,
+    /// An operator's `POST /api/bots/{id}/cancel-orders`: every working order, the bot keeps
+    /// its status (`lifecycle::desk`).
+    OperatorCancel,
+    /// An operator's `POST /api/bots/{id}/close-position`: every working order, then the
+    /// position closed by a market order; the bot keeps its status (`lifecycle::desk`).
+    OperatorClose,
 }
 
 impl Source {
@@ -80,12 +89,18 @@ impl Source {
             Source::KillSwitch => "KILL_SWITCH",
             Source::RuntimeKill => "RUNTIME_KILL",
             Source::TradingOff => "TRADING_OFF",
+            Source::OperatorCancel => "OPERATOR_CANCEL",
+            Source::OperatorClose => "OPERATOR_CLOSE",
         }
     }
 
-    /// Kills fence the old epoch off; trading off leaves the running bot its lease.
+    /// Kills fence the old epoch off; trading off and the desk's cancel and close leave the
+    /// bot its lease (the desk stops the runner on this node around them).
     const fn is_kill(self) -> bool {
-        !matches!(self, Source::TradingOff)
+        !matches!(
+            self,
+            Source::TradingOff | Source::OperatorCancel | Source::OperatorClose
+        )
     }
 }
 
@@ -478,14 +493,31 @@ async fn flatten(
     })
 }
 
-/// One system event per removal: SEV-1 while exposure is left, INFO once the bot is clear.
-async fn record(rt: &RuntimeHandle, pool: &PgPool, bot: &Bot, req: &Request, r: &Removal) {
-    let exposed = r.exposure_left();
-    let severity = if exposed {
-        Severity::Sev1
+/// A kill's (and trading off's) removal is SEV-1 while exposure is left, INFO once the bot is clear. The desk's
+/// cancel and close act on a bot that may go on trading: SEV-2 when they could not do what was
+/// asked (nothing written, a LIVE cancel or the close pending at the broker, a position left
+/// after a close), INFO otherwise (a position kept by a cancel is not news).
+pub fn removal_severity(source: Source, flatten: bool, r: &Removal) -> Severity {
+    if !matches!(source, Source::OperatorCancel | Source::OperatorClose) {
+        return if r.exposure_left() {
+            Severity::Sev1
+        } else {
+            Severity::Info
+        };
+    }
+    let short = r.not_done.is_some()
+        || !r.broker_cancels_pending.is_empty()
+        || (flatten && r.position_after.is_none_or(|q| q != 0));
+    if short {
+        Severity::Sev2
     } else {
         Severity::Info
-    };
+    }
+}
+
+/// One system event per removal (severity: [`removal_severity`]).
+async fn record(rt: &RuntimeHandle, pool: &PgPool, bot: &Bot, req: &Request, r: &Removal) {
+    let severity = removal_severity(req.source, req.flatten, r);
     let mut message = format!(
         "bot {} ({}): {}: cancelled {} working order(s)",
         bot.name,

@@ -384,11 +384,41 @@ async fn dispatch(
         ["api", "webhooks", id, _token] if get => ok(
             json!({"id": id, "type": 1, "guild_id": "0", "channel_id": "0", "name": "tradeplane sandbox", "avatar": null, "application_id": null}),
         ),
+        ["api", "webhooks", _id, _token] if post => discord_execute(&body),
         _ => json_reply(
             StatusCode::NOT_FOUND,
             json!({"error": format!("the sandbox does not simulate {method} {}", uri.path())}),
         ),
     }
+}
+
+/// Discord "Execute Webhook" (reference/providers.md §10.1): `204 No Content` for a message
+/// with `content` (≤ 2000 characters) or `embeds`; Discord's own 400s otherwise — invalid JSON
+/// (50109), an empty message (50006), content over 2000 characters (50035 with the field error).
+fn discord_execute(body: &[u8]) -> Response {
+    let Ok(msg) = serde_json::from_slice::<Value>(body) else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "The request body contains invalid JSON.", "code": 50109}),
+        );
+    };
+    let content = msg["content"].as_str().unwrap_or("");
+    let embeds = msg["embeds"].as_array().is_some_and(|e| !e.is_empty());
+    if content.trim().is_empty() && !embeds {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Cannot send an empty message", "code": 50006}),
+        );
+    }
+    if content.chars().count() > 2000 {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {"_errors": [
+                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}
+            ]}}}),
+        );
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `from`/`to` as Polygon takes them: `YYYY-MM-DD` (whole days, `to` inclusive) or ms epoch.

@@ -28,6 +28,11 @@ pub struct Bot {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub created_by: Option<String>,
+    /// Archived (hidden from the default bot list, history kept): when and by whom.
+    #[sqlx(default)]
+    pub archived_at: Option<DateTime<Utc>>,
+    #[sqlx(default)]
+    pub archived_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,8 +109,30 @@ pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Bot>, sqlx
         .await
 }
 
+/// Which bots a list shows by their archive state (`GET /api/bots?archived=`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Archived {
+    /// Not archived only (the default).
+    #[default]
+    Exclude,
+    Include,
+    Only,
+}
+
+impl Archived {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exclude" => Some(Archived::Exclude),
+            "include" => Some(Archived::Include),
+            "only" => Some(Archived::Only),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct BotFilter {
+    pub archived: Archived,
     pub stage: Option<Stage>,
     pub status: Option<BotStatus>,
     pub symbol: Option<Symbol>,
@@ -120,6 +147,15 @@ pub async fn list(
     limit: i64,
 ) -> Result<Page<Bot>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM bots WHERE true");
+    match filter.archived {
+        Archived::Exclude => {
+            q.push(" AND archived_at IS NULL");
+        }
+        Archived::Include => {}
+        Archived::Only => {
+            q.push(" AND archived_at IS NOT NULL");
+        }
+    }
     if let Some(stage) = filter.stage {
         q.push(" AND stage = ").push_bind(stage);
     }
@@ -360,4 +396,63 @@ pub async fn mirror_runtime_status(
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// What a bot still holds: contracts (absolute, from `positions`) and open orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    pub contracts: i64,
+    pub open_orders: i64,
+}
+
+pub async fn holding(pool: &PgPool, id: Uuid) -> Result<Holding, sqlx::Error> {
+    let (contracts, open_orders): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE((SELECT sum(abs(quantity)) FROM positions WHERE bot_id = $1), 0)::bigint, \
+                (SELECT count(*) FROM orders WHERE bot_id = $1 \
+                  AND status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED'))",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    Ok(Holding {
+        contracts,
+        open_orders,
+    })
+}
+
+/// Archives a STOPPED bot (`None` when it is not STOPPED any more, or gone); an archived one is
+/// returned as it is.
+pub async fn archive(
+    pool: &PgPool,
+    id: Uuid,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE bots SET archived_at = COALESCE(archived_at, $2), \
+         archived_by = CASE WHEN archived_at IS NULL THEN $3 ELSE archived_by END, \
+         updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
+         WHERE id = $1 AND status = 'STOPPED' RETURNING *",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(by)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Clears the archive mark (a bot not archived is returned as it is).
+pub async fn unarchive(
+    pool: &PgPool,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Bot>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE bots SET updated_at = CASE WHEN archived_at IS NULL THEN updated_at ELSE $2 END, \
+         archived_at = NULL, archived_by = NULL WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
 }

@@ -1,7 +1,9 @@
-//! The global settings row (trading switch).
+//! The global settings row (trading switch, kill switch, alert routing).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+
+use crate::domain::alert_routing::AlertRouting;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Settings {
@@ -69,4 +71,54 @@ pub async fn set_kill_switch(
     .bind(by)
     .fetch_one(pool)
     .await
+}
+
+/// The stored alert routing (`domain::alert_routing`) and who changed it last.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredAlertRouting {
+    #[serde(flatten)]
+    pub routing: AlertRouting,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
+}
+
+type RoutingRow = (Vec<String>, bool, Option<DateTime<Utc>>, Option<String>);
+
+fn stored(row: RoutingRow) -> StoredAlertRouting {
+    let (severities, kills, updated_at, updated_by) = row;
+    StoredAlertRouting {
+        routing: AlertRouting { severities, kills },
+        updated_at,
+        updated_by,
+    }
+}
+
+pub async fn alert_routing(pool: &PgPool) -> Result<StoredAlertRouting, sqlx::Error> {
+    let row: RoutingRow = sqlx::query_as(
+        "SELECT alert_severities, alert_kills, alerts_updated_at, alerts_updated_by \
+         FROM settings WHERE id",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(stored(row))
+}
+
+pub async fn set_alert_routing(
+    pool: &PgPool,
+    routing: &AlertRouting,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<StoredAlertRouting, sqlx::Error> {
+    let row: RoutingRow = sqlx::query_as(
+        "UPDATE settings SET alert_severities = $1, alert_kills = $2, alerts_updated_at = $3, \
+         alerts_updated_by = $4 WHERE id \
+         RETURNING alert_severities, alert_kills, alerts_updated_at, alerts_updated_by",
+    )
+    .bind(&routing.severities)
+    .bind(routing.kills)
+    .bind(at)
+    .bind(by)
+    .fetch_one(pool)
+    .await?;
+    Ok(stored(row))
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod ai_ops;
+mod alert_routing;
 mod alerts;
 mod architecture;
 mod attention;
@@ -22,6 +23,7 @@ mod broker_clients;
 mod broker_live;
 mod broker_sim;
 mod connection_limits;
+mod desk_controls;
 mod engine_parity;
 mod envelope;
 mod events_stream;

@@ -15,7 +15,7 @@ use tradeplane::{
     clock::Clock,
     domain::{risk::AutonomyTier, timeframe::Timeframe},
     integrations::registry::EnvMap,
-    runtime::{RunnerOptions, RuntimeConfig, RuntimeHandle},
+    runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
 };
 use uuid::Uuid;
 
@@ -64,6 +64,9 @@ async fn live_bot(pool: &PgPool, vendor: &str) -> Live {
     cfg.clock = clock.clone();
     cfg.autonomy.enabled = false;
     cfg.broker_every = StdDuration::from_millis(100);
+    // The production heartbeat bound, not the fixtures' 400 ms: a LIVE evaluation that sends
+    // waits out the broker's pacing (seconds on the Tradovate sandbox) before it beats again.
+    cfg.runner.heartbeat_timeout = RunnerConfig::default().heartbeat_timeout;
     cfg.reconcile.every = EVERY;
     // An unknown broker order is raised after this (30 s in production).
     cfg.reconcile.send_grace = StdDuration::from_secs(2);
@@ -330,14 +333,14 @@ async fn a_position_changed_behind_our_back_blocks_the_live_bot_until_adopted(po
         minute += 1;
         tokio::time::sleep(StdDuration::from_millis(500)).await;
     }
-    // (The test started the runner directly, so the bot row is not the witness: the runner is.)
-    let runner = rt.runner(bot).expect("the runner is still there");
-    assert_eq!(
-        (runner.status.as_str(), runner.kill_reason.as_deref()),
-        ("RUNNING", None),
-        "after {} ticks",
-        minute - 11
-    );
+    // (The test started the runner directly, so the bot row is not the witness: the runner is.
+    // Its status follows the trace the test saw, so it is awaited, not read once.)
+    until("the runner to trade again, not killed", async || {
+        let runner = rt.runner(bot)?;
+        assert_eq!(runner.kill_reason, None, "after {} ticks", minute - 11);
+        (runner.status == tradeplane::domain::bot::BotStatus::Running).then_some(())
+    })
+    .await;
 }
 
 #[sqlx::test]

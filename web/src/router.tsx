@@ -20,6 +20,7 @@ const BacktestPage = lazyRouteComponent(() => import("./features/lab"), "Backtes
 const SweepPage = lazyRouteComponent(() => import("./features/lab"), "SweepPage");
 const ComparePage = lazyRouteComponent(() => import("./features/lab"), "ComparePage");
 const NodesPage = lazyRouteComponent(() => import("./features/nodes"), "NodesPage");
+const ReconciliationPage = lazyRouteComponent(() => import("./features/reconciliation"), "ReconciliationPage");
 const SettingsPage = lazyRouteComponent(() => import("./features/settings"), "SettingsPage");
 
 export type SearchParams = Record<string, string | undefined>;
@@ -60,6 +61,7 @@ const routeTree = rootRoute.addChildren([
     page("/lab/sweeps/$sweepId", SweepPage),
     page("/lab/compare", ComparePage),
     page("/nodes", NodesPage),
+    page("/reconciliation", ReconciliationPage),
     page("/ai-ops", AiOpsPage),
     page("/settings", SettingsPage),
   ]),

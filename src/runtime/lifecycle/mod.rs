@@ -4,6 +4,7 @@
 //! events that go with it. The API (which adds the audit entry with its caller) and the CLI
 //! call this; a refusal is a [`LifecycleError`] carrying its error code.
 
+mod desk;
 mod error;
 mod promotion;
 mod safe_start;
@@ -16,6 +17,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use desk::{BULK_MAX, BulkAction, BulkError, BulkOutcome, bulk_targets};
 pub use error::LifecycleError;
 pub use promotion::Promotion;
 pub use safe_start::Failure;
@@ -272,6 +274,7 @@ impl Lifecycle {
                 &bot,
             ));
         }
+        Self::refuse_archived(&bot)?;
         self.safe_start(&bot).await
     }
 
@@ -296,6 +299,7 @@ impl Lifecycle {
     pub async fn restart(&self, id: Uuid) -> Result<Bot, LifecycleError> {
         let bot = self.load(id).await?;
         Self::refuse_killed(&bot)?;
+        Self::refuse_archived(&bot)?;
         self.require_safe_start(&bot).await?;
         self.stop_runner(&bot).await?;
         let stopped = self.set_status(id, BotStatus::Stopped).await?;

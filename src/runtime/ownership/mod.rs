@@ -288,6 +288,25 @@ impl Ownership {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Marks `bot` as acted on here (a reconcile action stops and restarts its runner): until
+    /// the guard drops, a round neither judges it idle nor hands it over.
+    pub(crate) fn acting_on(self: &Arc<Self>, bot: Uuid) -> Acting {
+        self.taking_over().insert(bot);
+        Acting {
+            ownership: self.clone(),
+            bot,
+        }
+    }
+
+    /// The end of a takeover or an action: a slow one must not count against the bot, which is
+    /// idle only if no runner is live a TTL after it finished.
+    fn done_acting(&self, bot: Uuid) {
+        if let Some(h) = self.held().get_mut(&bot) {
+            h.acquired = Instant::now();
+        }
+        self.taking_over().remove(&bot);
+    }
+
     fn trusted(&self) -> bool {
         Instant::now()
             < *self
@@ -818,15 +837,22 @@ impl Ownership {
                     let (lifecycle, me) = (&lifecycle, &me);
                     async move {
                         lifecycle.take_over(bot, from.as_deref()).await;
-                        // A slow safe start must not count against the bot: it is idle only
-                        // if no runner is live a TTL after its takeover finished.
-                        if let Some(h) = me.held().get_mut(&bot) {
-                            h.acquired = Instant::now();
-                        }
-                        me.taking_over().remove(&bot);
+                        me.done_acting(bot);
                     }
                 })
                 .await;
         });
+    }
+}
+
+/// See [`Ownership::acting_on`].
+pub(crate) struct Acting {
+    ownership: Arc<Ownership>,
+    bot: Uuid,
+}
+
+impl Drop for Acting {
+    fn drop(&mut self) {
+        self.ownership.done_acting(self.bot);
     }
 }

@@ -496,7 +496,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Bots, newest first, filtered by stage, status and symbol. Each item is the bot plus its
+         * Bots, newest first, filtered by stage, status and symbol (archived bots only on request). Each item is the bot plus its
          *     `summary` (autonomy, today's PnL, latest evaluation, open breakers), read for the whole
          *     page at once.
          */
@@ -504,6 +504,26 @@ export interface paths {
         put?: never;
         /** Creates a bot (STOPPED). */
         post: operations["create_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bots/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts or stops a selection of bots, each as its own start/stop would (safe start for
+         *     each start); one bot's refusal does not stop the others. Answers each bot's outcome.
+         */
+        post: operations["bulk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -572,6 +592,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bots/{id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archives a STOPPED bot that holds no position and no open order: it leaves the default bot
+         *     list (`GET /api/bots?archived=include|only` shows it), keeps all its history, and cannot
+         *     start until un-archived. Archiving an archived bot changes nothing.
+         */
+        post: operations["archive_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}/autonomy-score": {
         parameters: {
             query?: never;
@@ -584,6 +625,50 @@ export interface paths {
         put?: never;
         /** Re-scores the bot now from its evidence and stores the result. */
         post: operations["rescore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bots/{id}/cancel-orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels the bot's working orders (PAPER and SHADOW in the ledger, LIVE at the broker
+         *     first). The bot keeps its status and its position; a runner on this node is paused around
+         *     the cancel and goes on after (its strategy may place new orders at its next signal).
+         */
+        post: operations["cancel_orders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bots/{id}/close-position": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels the bot's working orders and closes its position with a market order: PAPER and
+         *     SHADOW filled at the newest stored bar's close moved by the PAPER slippage (as kill and
+         *     flatten); LIVE needs a recent 2FA step-up and is answered `BROKER_PENDING` as the kill's
+         *     flatten is. The bot keeps its status; a runner on this node goes on after the close (its
+         *     strategy may open a new position at its next signal — kill and flatten stops it too).
+         */
+        post: operations["close_position"];
         delete?: never;
         options?: never;
         head?: never;
@@ -879,6 +964,26 @@ export interface paths {
         get: operations["get_trade"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bots/{id}/unarchive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Un-archives a bot: back in the default list, startable again. Un-archiving a bot that is
+         *     not archived changes nothing.
+         */
+        post: operations["unarchive_bot"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1260,6 +1365,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The alert routing: which severities are posted to Discord, and whether kills are posted
+         *     whatever their severity.
+         */
+        get: operations["get_alert_settings"];
+        /** Sets the alert routing (admin). It holds from the alerts task's next poll (within a second). */
+        put: operations["put_alert_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/alerts/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Posts one test message to the Discord webhook (a usage event `alert.post`), naming the
+         *     current routing. Never retried.
+         */
+        post: operations["test_alert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/system/events": {
         parameters: {
             query?: never;
@@ -1600,6 +1746,22 @@ export interface components {
             providers_configured: number;
             providers_with_calls: number;
         };
+        AlertRouting: {
+            /**
+             * @description Post kills (`BOT_KILLED`, `RISK_KILL_TRIGGER`, `SUPERVISION_KILL_TRIGGER`,
+             *     `KILL_SWITCH_ACTIVATED`) whatever their severity.
+             */
+            kills: boolean;
+            /** @description Severities posted to Discord, most severe first (may be empty: only kills, or nothing). */
+            severities: string[];
+        };
+        AlertSettingsBody: {
+            /** @description The alerts task is posting (configured, and its webhook not rejected). */
+            alerts_enabled: boolean;
+            /** @description `discord` is configured (`DISCORD_WEBHOOK_URL`): without it nothing is posted. */
+            discord_configured: boolean;
+            routing: components["schemas"]["StoredAlertRouting"];
+        };
         AttentionBody: {
             /**
              * Format: date-time
@@ -1878,6 +2040,12 @@ export interface components {
         };
         /** @description A bot row. `strategy` is `{kind, params}`. */
         Bot: {
+            /**
+             * Format: date-time
+             * @description Archived (hidden from the default bot list, history kept): when and by whom.
+             */
+            archived_at?: string | null;
+            archived_by?: string | null;
             /** Format: date-time */
             created_at: string;
             created_by?: string | null;
@@ -1984,6 +2152,37 @@ export interface components {
             tokens_left?: number | null;
             /** Format: int64 */
             tokens_per_day?: number | null;
+        };
+        /**
+         * @description A bulk action.
+         * @enum {string}
+         */
+        BulkAction: "start" | "stop";
+        BulkBody: {
+            action: components["schemas"]["BulkAction"];
+            /** @description 1–200 bot ids; a repeated id is acted on once. */
+            bot_ids: string[];
+        };
+        /** @description Why one bot of a bulk request was refused: as a single request would have answered. */
+        BulkError: {
+            code: string;
+            message: string;
+            suggested_fix: string;
+        };
+        /** @description One bot's outcome in a bulk request. */
+        BulkOutcome: {
+            bot?: components["schemas"]["Bot"] | null;
+            /** Format: uuid */
+            bot_id: string;
+            error?: components["schemas"]["BulkError"] | null;
+            ok: boolean;
+        };
+        BulkResult: {
+            action: components["schemas"]["BulkAction"];
+            failed: number;
+            /** @description One per distinct bot id, in the order given. */
+            items: components["schemas"]["BulkOutcome"][];
+            succeeded: number;
         };
         /** @description Why the answer must not be traded on as is, and what fixes it. */
         CalendarBlocker: {
@@ -2241,6 +2440,14 @@ export interface components {
          * @enum {string}
          */
         DecisionType: "ENTRY" | "EXIT" | "ADJUST";
+        DeskResult: {
+            bot: components["schemas"]["Bot"];
+            /**
+             * @description What the one risk-removal path did: orders cancelled (and LIVE cancels pending at the
+             *     broker), the close (`flatten`), the position left, or why nothing was done.
+             */
+            removal: components["schemas"]["Removal"];
+        };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AiOpsSeries: {
             /** Format: double */
@@ -2284,6 +2491,19 @@ export interface components {
             totals: components["schemas"]["AiOpsTotals"];
             /** @description The window as asked (`24h` by default). */
             window: string;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_AlertSettingsBody: {
+            /** @description The alerts task is posting (configured, and its webhook not rejected). */
+            alerts_enabled: boolean;
+            /** @description `discord` is configured (`DISCORD_WEBHOOK_URL`): without it nothing is posted. */
+            discord_configured: boolean;
+            routing: components["schemas"]["StoredAlertRouting"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -2437,6 +2657,19 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BulkResult: {
+            action: components["schemas"]["BulkAction"];
+            failed: number;
+            /** @description One per distinct bot id, in the order given. */
+            items: components["schemas"]["BulkOutcome"][];
+            succeeded: number;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_Catalog: {
             errors: components["schemas"]["CatalogEntry"][];
         } & {
@@ -2473,6 +2706,20 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_DecisionTraceBody: {
             decision_trace: components["schemas"]["DecisionTrace"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_DeskResult: {
+            bot: components["schemas"]["Bot"];
+            /**
+             * @description What the one risk-removal path did: orders cancelled (and LIVE cancels pending at the
+             *     broker), the close (`flatten`), the position left, or why nothing was done.
+             */
+            removal: components["schemas"]["Removal"];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -3568,6 +3815,18 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_TestAlertBody: {
+            /** @description The message posted. */
+            content: string;
+            /** @description Discord accepted the message. */
+            sent: boolean;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_TokenBody: {
             service_token: components["schemas"]["ServiceToken"];
         } & {
@@ -4452,6 +4711,12 @@ export interface components {
             no_data_reason?: string | null;
             provider_id: string;
         };
+        PutAlertSettings: {
+            /** @description Post kills whatever their severity. */
+            kills: boolean;
+            /** @description Severities to post: any of `SEV-1`, `SEV-2`, `SEV-3`, `INFO` (may be empty). */
+            severities: string[];
+        };
         Readiness: {
             /** @description `ok` when reachable. */
             database: string;
@@ -4756,7 +5021,7 @@ export interface components {
          * @description Who asked for the removal.
          * @enum {string}
          */
-        Source: "OPERATOR" | "KILL_SWITCH" | "RUNTIME_KILL" | "TRADING_OFF";
+        Source: "OPERATOR" | "KILL_SWITCH" | "RUNTIME_KILL" | "TRADING_OFF" | "OPERATOR_CANCEL" | "OPERATOR_CLOSE";
         /** @description What was spent in one UTC day. `unpriced_calls` counts calls whose cost is unknown. */
         Spend: {
             cost: string;
@@ -4790,6 +5055,12 @@ export interface components {
         StepUpRequest: {
             backup_code?: string | null;
             code?: string | null;
+        };
+        /** @description The stored alert routing (`domain::alert_routing`) and who changed it last. */
+        StoredAlertRouting: components["schemas"]["AlertRouting"] & {
+            /** Format: date-time */
+            updated_at?: string | null;
+            updated_by?: string | null;
         };
         /**
          * @description What was reviewed.
@@ -4948,6 +5219,12 @@ export interface components {
             written_system: number;
             /** Format: int64 */
             written_usage: number;
+        };
+        TestAlertBody: {
+            /** @description The message posted. */
+            content: string;
+            /** @description Discord accepted the message. */
+            sent: boolean;
         };
         TierCounts: {
             /** Format: int64 */
@@ -7216,6 +7493,8 @@ export interface operations {
                 stage?: string;
                 status?: string;
                 symbol?: string;
+                /** @description `exclude` (default): bots not archived; `include`: all; `only`: archived bots. */
+                archived?: string;
             };
             header?: never;
             path?: never;
@@ -7318,6 +7597,74 @@ export interface operations {
                 };
             };
             /** @description `VALIDATION_FAILED`; `details.field` names the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    bulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BulkResult"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: `action` not start|stop, `bot_ids` empty or over 200 */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7639,6 +7986,81 @@ export interface operations {
             };
         };
     };
+    archive_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BotBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INVALID_STATE_TRANSITION`: not STOPPED, or it still holds a position or an open order */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     get_score: {
         parameters: {
             query?: never;
@@ -7725,6 +8147,138 @@ export interface operations {
                 };
             };
             /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    cancel_orders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DeskResult"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    close_position: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DeskResult"];
+                };
+            };
+            /** @description `TWO_FACTOR_REQUIRED`: a LIVE bot without a recent step-up */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9213,6 +9767,72 @@ export interface operations {
             };
             /** @description `VALIDATION_FAILED`: `id` or `trade_id` is not a UUID */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    unarchive_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BotBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `BOT_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10816,6 +11436,211 @@ export interface operations {
             };
         };
     };
+    get_alert_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AlertSettingsBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_alert_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutAlertSettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AlertSettingsBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: an unknown severity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    test_alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_TestAlertBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTEGRATION_KEY_MISSING`: `DISCORD_WEBHOOK_URL` is not set */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTEGRATION_VERIFY_FAILED`: Discord refused or did not answer (`details` has its code) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_events: {
         parameters: {
             query?: {
@@ -11694,6 +12519,7 @@ export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>
 export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AutonomyTier"]> = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"];
 export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
+export const bulkActionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BulkAction"]> = ["start", "stop"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const checkCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckCode"]> = ["FEW_TRADES", "ONE_REGIME", "IS_OOS_GAP", "MANY_COMBINATIONS"];
 export const checkOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckOutcome"]> = ["FLAGGED", "PASSED", "NOT_APPLICABLE"];
@@ -11723,7 +12549,7 @@ export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const severityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Severity"]> = ["SEV-1", "SEV-2", "SEV-3", "INFO"];
 export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Side"]> = ["BUY", "SELL"];
 export const sortKeyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SortKey"]> = ["net_pnl", "profit_factor", "trades", "max_drawdown", "sharpe", "oos_net_pnl"];
-export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF"];
+export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF", "OPERATOR_CANCEL", "OPERATOR_CLOSE"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
 export const subjectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Subject"]> = ["backtest", "sweep"];
 export const subjectKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubjectKind"]> = ["bot", "provider", "job", "system"];

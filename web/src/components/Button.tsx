@@ -11,9 +11,9 @@ export interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
 }
 
 const VARIANTS: Record<Variant, string> = {
-  primary: "bg-accent text-white hover:opacity-90",
+  primary: "bg-accent text-on-accent hover:opacity-90",
   secondary: "bg-surface-2 text-fg border border-line hover:border-accent",
-  danger: "bg-bad text-white hover:opacity-90",
+  danger: "bg-bad text-on-bad hover:opacity-90",
   ghost: "text-fg hover:bg-surface-2",
 };
 

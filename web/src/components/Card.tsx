@@ -10,12 +10,12 @@ export function Card({ title, status, actions, children, className }: {
   className?: string;
 }) {
   return (
-    <section className={cn("rounded-lg border border-line bg-surface p-4", className)}>
+    <section className={cn("min-w-0 rounded-lg border border-line bg-surface p-4", className)}>
       {(title || status || actions) && (
         <header className="mb-3 flex flex-wrap items-center gap-3">
           {title && <h2 className="text-sm font-semibold">{title}</h2>}
           {status}
-          <div className="ml-auto flex items-center gap-2">{actions}</div>
+          <div className="ml-auto flex flex-wrap items-center gap-2">{actions}</div>
         </header>
       )}
       {children}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link, Outlet, useNavigate, useRouterState } from "@tanstack/react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Activity, Bot, Cpu, FlaskConical, Gauge, LayoutDashboard, ListChecks, LogOut, Menu, Moon, Plug, Server, Settings, ShieldCheck, Sun, X } from "lucide-react";
+import { Activity, Bot, Cpu, FlaskConical, Gauge, LayoutDashboard, ListChecks, LogOut, Menu, Moon, Plug, Scale, Server, Settings, ShieldCheck, Sun, X } from "lucide-react";
 import { api, unwrap } from "../api/client";
 import { isApiError } from "../api/errors";
 import { useMe } from "../queries/auth";
@@ -24,6 +24,7 @@ const NAV = [
   { to: "/autonomy", label: "Autonomy", icon: Gauge },
   { to: "/jobs", label: "Jobs", icon: ListChecks },
   { to: "/nodes", label: "Nodes", icon: Server },
+  { to: "/reconciliation", label: "Reconciliation", icon: Scale },
   { to: "/ai-ops", label: "AI Ops", icon: Cpu },
   { to: "/settings", label: "Settings", icon: Settings },
 ] as const;
@@ -34,7 +35,7 @@ function StatusPill() {
   const value = status.data?.system_status;
   const stale = status.isError;
   return (
-    <Link to="/" aria-label="System status" data-testid="status-pill">
+    <Link to="/" aria-label={`System status: ${value ?? "UNKNOWN"}${stale ? " (stale)" : ""}`} data-testid="status-pill">
       <Badge tone={stale ? "bad" : systemStatusTone(value)} title={stale ? "Status endpoint failing: the last known value is shown" : undefined}>
         <span className="h-1.5 w-1.5 rounded-full bg-current" aria-hidden />
         {value ?? "UNKNOWN"}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { csvField, toCsv } from "./csv";
+import { csvField, exportFileName, objectsCsv, pageAll, toCsv } from "./csv";
 
 describe("csvField (RFC 4180 quoting)", () => {
   it("leaves plain text bare and empties null/undefined", () => {
@@ -27,5 +27,38 @@ describe("toCsv", () => {
   });
   it("gives empty text for no records", () => {
     expect(toCsv([])).toBe("");
+  });
+});
+
+describe("objectsCsv, pageAll, exportFileName (the generic exports)", () => {
+  it("one column per field in first-seen order; nested values as JSON; missing fields empty", () => {
+    const text = objectsCsv([
+      { id: "a", price: "5000.25", signals: { fast: 1 }, filled: true },
+      { id: "b", price: null, extra: 'x,"y"' },
+    ]);
+    expect(text).toBe('id,price,signals,filled,extra\r\na,5000.25,"{""fast"":1}",true,\r\nb,,,,"x,""y"""\r\n');
+    expect(objectsCsv([])).toBe("\r\n");
+  });
+
+  it("pages through every cursor until the last page, or stops at the cap", async () => {
+    const pages: Record<string, { items: number[]; next_cursor: string | null }> = {
+      start: { items: [1, 2], next_cursor: "c2" },
+      c2: { items: [3], next_cursor: "c3" },
+      c3: { items: [], next_cursor: "c4" },
+    };
+    const seen: (string | undefined)[] = [];
+    const all = await pageAll(async (cursor) => {
+      seen.push(cursor);
+      return pages[cursor ?? "start"]!;
+    });
+    expect(all).toEqual({ items: [1, 2, 3], truncated: false });
+    expect(seen).toEqual([undefined, "c2", "c3"]);
+    const capped = await pageAll(async (cursor) => pages[cursor ?? "start"]!, 2);
+    expect(capped).toEqual({ items: [1, 2], truncated: true });
+  });
+
+  it("file names keep only safe characters and a UTC stamp", () => {
+    expect(exportFileName("es fast/slow #1", "orders", new Date("2026-12-04T10:11:12.345Z"))).toBe("es_fast_slow_1-orders-2026-12-04T101112Z.csv");
+    expect(exportFileName("///", "usage-events", new Date("2026-12-04T10:11:12Z"))).toBe("export-usage-events-2026-12-04T101112Z.csv");
   });
 });

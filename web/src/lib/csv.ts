@@ -25,3 +25,36 @@ export function downloadText(text: string, fileName: string, type = "text/csv;ch
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 0);
 }
+
+type Cell = string | number | boolean | null | undefined;
+
+/**
+ * API objects as CSV: one column per field (in the order fields first appear), values exactly
+ * as the API sent them; nested objects and arrays as compact JSON (e.g. a trace's signals).
+ */
+export function objectsCsv(items: readonly Record<string, unknown>[]): string {
+  const headers: string[] = [];
+  for (const item of items) for (const key of Object.keys(item)) if (!headers.includes(key)) headers.push(key);
+  const cell = (v: unknown): Cell => (v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : (v as Cell));
+  return toCsv([headers, ...items.map((item) => headers.map((h) => cell(item[h])))]);
+}
+
+/** Every item of a keyset-paged list, page after page until the last (or `max` items). */
+export async function pageAll<T>(page: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor?: string | null }>, max = 100_000): Promise<{ items: T[]; truncated: boolean }> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const body = await page(cursor);
+    items.push(...body.items);
+    if (items.length >= max) return { items: items.slice(0, max), truncated: true };
+    if (!body.next_cursor || body.items.length === 0) return { items, truncated: false };
+    cursor = body.next_cursor;
+  }
+}
+
+/** A file name: letters, digits, dot, dash and underscore only, stamped with the UTC time. */
+export function exportFileName(subject: string, what: string, at: Date): string {
+  const safe = subject.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^_+|_+$/g, "") || "export";
+  const stamp = at.toISOString().replace(/[:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${safe}-${what}-${stamp}.csv`;
+}

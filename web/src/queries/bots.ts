@@ -47,6 +47,8 @@ export interface BotsFilter {
   stage?: string;
   status?: string;
   symbol?: string;
+  /** `include` | `only`; unset: archived bots are hidden (the server's default). */
+  archived?: "include" | "only";
   cursor?: string;
 }
 
@@ -58,7 +60,7 @@ export const botsQuery = (filter: BotsFilter) =>
     queryFn: () =>
       unwrap(
         api.GET("/api/bots", {
-          params: { query: { limit: PAGE_SIZE, stage: filter.stage, status: filter.status, symbol: filter.symbol, cursor: filter.cursor } },
+          params: { query: { limit: PAGE_SIZE, stage: filter.stage, status: filter.status, symbol: filter.symbol, archived: filter.archived, cursor: filter.cursor } },
         }),
       ),
     refetchInterval: POLL.normal,

@@ -143,7 +143,7 @@ describe("AiOpsPage", () => {
     expect(openai).toHaveTextContent("4.89 s");
     expect(openai).toHaveTextContent("RATE_LIMITED ×21");
     expect(openai).toHaveTextContent("UPSTREAM_TIMEOUT ×9");
-    const totals = screen.getByRole("group", { name: "AI Ops totals" });
+    const totals = screen.getByRole("region", { name: "AI Ops totals" });
     expect(totals).toHaveTextContent("1,204");
     expect(totals).toHaveTextContent("3 of 4 configured");
     expect(screen.getByTestId("totals-row")).toHaveTextContent("CIRCUIT_BREAKER_OPEN ×4");

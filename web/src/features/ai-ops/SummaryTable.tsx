@@ -38,7 +38,7 @@ function Latency({ row }: { row: ProviderAiOps | AiOpsTotals }) {
 /** One row per LLM provider in registry order; a row without data says why instead of zeros. */
 export function SummaryTable({ providers, totals }: { providers: ProviderAiOps[]; totals: AiOpsTotals }) {
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto" tabIndex={0}>
       <table className="w-full text-left text-sm">
         <thead className="text-xs text-muted">
           <tr className="border-b border-line">

@@ -117,7 +117,7 @@ export function TimeChart({ title, xs, series, format, axisFormat = format, heig
       )}
       <details className="text-xs">
         <summary className="cursor-pointer text-muted">Data table</summary>
-        <div className="mt-1 max-h-64 overflow-auto">
+        <div className="relative mt-1 max-h-64 overflow-auto" tabIndex={0}>
           <table className="w-full text-left">
             <caption className="sr-only">{title}</caption>
             <thead className="text-muted">

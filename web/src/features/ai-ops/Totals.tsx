@@ -16,7 +16,8 @@ function Stat({ label, value, sub, tone }: { label: string; value: ReactNode; su
 export function Totals({ totals }: { totals: AiOpsTotals }) {
   const none = totals.no_data_reason;
   return (
-    <dl className="flex flex-wrap gap-3" role="group" aria-label="AI Ops totals">
+    <section aria-label="AI Ops totals">
+    <dl className="flex flex-wrap gap-3">
       <Stat label="Calls" value={formatCount(totals.calls)} sub={none ?? `${formatCount(totals.ok)} OK`} />
       <Stat label="Errors" value={formatCount(totals.errors)} tone={totals.errors > 0 ? "bad" : undefined} sub={`rate ${formatRate(totals.error_rate)}`} />
       <Stat
@@ -26,5 +27,6 @@ export function Totals({ totals }: { totals: AiOpsTotals }) {
       />
       <Stat label="Providers" value={`${totals.providers_with_calls} with calls`} sub={`${totals.providers_configured} of ${totals.providers} configured`} />
     </dl>
+    </section>
   );
 }

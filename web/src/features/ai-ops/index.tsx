@@ -38,7 +38,7 @@ export function AiOpsPage() {
               onClick={() => void navigate({ to: ".", search: { ...search, window: w.id }, replace: true })}
               className={cn(
                 "rounded px-3 py-1 text-sm",
-                w.id === win.id ? "bg-accent font-medium text-white" : "text-muted hover:bg-surface-2 hover:text-fg",
+                w.id === win.id ? "bg-accent font-medium text-on-accent" : "text-muted hover:bg-surface-2 hover:text-fg",
               )}
             >
               Last {w.label}

@@ -256,7 +256,7 @@ function Scored({ row, now }: { row: AutonomyScoreRow; now: number }) {
 
       <section className="flex flex-col gap-2">
         <h3 className="text-xs font-semibold tracking-wide text-muted uppercase">Gates</h3>
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <GateTable gates={b.gates} />
         </div>
       </section>

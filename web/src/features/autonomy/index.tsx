@@ -110,7 +110,7 @@ function BotList() {
 
   const filters = (
     <div className="flex flex-wrap items-center gap-2">
-      <div className="inline-flex overflow-hidden rounded-md border border-line" role="group" aria-label="Filter by tier">
+      <div className="inline-flex max-w-full flex-wrap overflow-hidden rounded-md border border-line" role="group" aria-label="Filter by tier">
         {[null, ...TIERS].map((t) => (
           <button
             key={t ?? "all"}
@@ -119,7 +119,7 @@ function BotList() {
             onClick={() => patch({ tier: t ?? undefined })}
             className={cn(
               "border-r border-line px-2 py-1 font-mono text-xs last:border-r-0",
-              tierFilter === t ? "bg-accent text-white" : "bg-surface-2 hover:bg-surface",
+              tierFilter === t ? "bg-accent text-on-accent" : "bg-surface-2 hover:bg-surface",
             )}
           >
             {t ?? "All"}
@@ -153,7 +153,7 @@ function BotList() {
       ) : (
         items.length > 0 && (
           <div className="flex flex-col gap-3">
-            <div className="overflow-x-auto">
+            <div className="relative overflow-x-auto" tabIndex={0}>
               <table className="tp-table text-sm" aria-label="Bots by autonomy">
                 <thead>
                   <tr>

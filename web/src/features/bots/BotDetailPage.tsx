@@ -10,6 +10,8 @@ import { Button } from "../../components/Button";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { isApiError } from "../../api/errors";
+import { api, unwrap } from "../../api/client";
+import { ExportCsvButton } from "../../components/ExportCsvButton";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { botQuery, type BotDetail as BotDetailBody } from "../../queries/bots";
 import { AutonomyCompact, AutonomyScore } from "../autonomy/AutonomyScore";
@@ -18,6 +20,7 @@ import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
 import { BotBacktests } from "./BotBacktests";
 import { EquityCurve } from "./EquityCurve";
 import { LifecycleActions } from "./LifecycleActions";
+import { DeskActions } from "./DeskActions";
 import { EditBotButton } from "./EditBotButton";
 import { RiskLimitsCard } from "./RiskLimitsCard";
 import { OrdersTable } from "./OrdersTable";
@@ -93,7 +96,7 @@ function RunnerFacts({ detail }: { detail: BotDetailBody }) {
 
 type Tab = "decision" | "no-trade";
 
-function TracesSection({ botId, tab, onTab, focus }: { botId: string; tab: Tab; onTab: (t: Tab) => void; focus: boolean }) {
+function TracesSection({ botId, botName, tab, onTab, focus }: { botId: string; botName: string; tab: Tab; onTab: (t: Tab) => void; focus: boolean }) {
   const ref = useRef<HTMLElement>(null);
   useEffect(() => {
     if (focus) ref.current?.scrollIntoView?.({ block: "start" });
@@ -119,6 +122,19 @@ function TracesSection({ botId, tab, onTab, focus }: { botId: string; tab: Tab; 
             {t.label}
           </button>
         ))}
+      </div>
+      <div className="mb-2 flex justify-end">
+        <ExportCsvButton
+          key={tab}
+          subject={botName}
+          what={tab === "decision" ? "decision-traces" : "no-trade-traces"}
+          title={`Every ${tab === "decision" ? "decision" : "no-trade"} trace of this bot (all pages) as CSV`}
+          page={(cursor) =>
+            tab === "decision"
+              ? unwrap(api.GET("/api/bots/{id}/decision-traces", { params: { path: { id: botId }, query: { limit: 500, cursor } } }))
+              : unwrap(api.GET("/api/bots/{id}/no-trade-traces", { params: { path: { id: botId }, query: { limit: 500, cursor } } }))
+          }
+        />
       </div>
       <div role="tabpanel" id={`tabpanel-${tab}`} aria-labelledby={`tab-${tab}`}>
         <TraceViewer key={tab} botId={botId} kind={tab} />
@@ -168,6 +184,11 @@ export function BotDetail({ botId }: { botId: string }) {
             {bot.symbol} · {bot.timeframe}
           </span>
           <StageBadge stage={bot.stage} />
+          {bot.archived_at && (
+            <span className="rounded-md border border-line px-1.5 py-0.5 text-xs text-muted" title={`archived by ${bot.archived_by ?? "?"}`}>
+              Archived
+            </span>
+          )}
           <span data-testid="bot-status" className="inline-flex">
             <StatusBadge status={bot.status} />
           </span>
@@ -190,6 +211,7 @@ export function BotDetail({ botId }: { botId: string }) {
           <span className="mx-1 h-5 w-px bg-line" aria-hidden />
           <EditBotButton bot={bot} onSaved={setNotice} />
         </div>
+        <DeskActions bot={bot} onDone={setNotice} />
         {notice && (
           <p role="status" className="rounded-md border border-ok/40 bg-ok/10 px-3 py-1.5 text-sm">
             {notice}
@@ -210,11 +232,11 @@ export function BotDetail({ botId }: { botId: string }) {
 
       <EquityCurve botId={botId} />
 
-      <TracesSection botId={botId} tab={tab} onTab={(t) => setSearch({ panel: "traces", tab: t, trace: undefined })} focus={search.panel === "traces"} />
+      <TracesSection botId={botId} botName={bot.name} tab={tab} onTab={(t) => setSearch({ panel: "traces", tab: t, trace: undefined })} focus={search.panel === "traces"} />
 
       <TradesTable botId={botId} botName={bot.name} />
       <BotBacktests botId={botId} />
-      <OrdersTable botId={botId} />
+      <OrdersTable botId={botId} botName={bot.name} />
 
       {search.panel === "why-not" && <WhyNotDrawer botId={botId} onClose={closeWhyNot} />}
     </div>

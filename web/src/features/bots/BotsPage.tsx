@@ -17,6 +17,7 @@ import { AutonomyCompact } from "../autonomy/AutonomyScore";
 import { BreakerBadge, StageBadge, StatusBadge } from "./badges";
 import { dec, pnlClass, usd } from "./format";
 import { NewBotForm } from "./NewBotForm";
+import { BulkBar } from "./BulkBar";
 import { useSearchParams } from "./search";
 import { useTitle } from "../../lib/title";
 import { formatAge, pnlFreshness, timeframeSeconds } from "../../lib/freshness";
@@ -164,14 +165,18 @@ function SortHeader({ col, sort, dir, onSort }: { col: (typeof COLUMNS)[number];
   );
 }
 
-function BotRow({ item, now, fetched }: { item: BotListItem; now: number; fetched: Fetched }) {
+function BotRow({ item, now, fetched, selected, onSelect }: { item: BotListItem; now: number; fetched: Fetched; selected: boolean; onSelect: (on: boolean) => void }) {
   const summary = item.summary;
   return (
     <tr data-testid={`bot-row-${item.id}`}>
       <td>
+        <input type="checkbox" checked={selected} onChange={(e) => onSelect(e.target.checked)} aria-label={`Select ${item.name}`} />
+      </td>
+      <td>
         <Link to="/bots/$botId" params={{ botId: item.id }} className="font-medium text-accent hover:underline">
           {item.name}
         </Link>
+        {item.archived_at && <span className="ml-2 text-xs text-muted">archived</span>}
       </td>
       <td className="font-mono">{item.symbol}</td>
       <td className="font-mono">{item.timeframe}</td>
@@ -200,7 +205,9 @@ function BotRow({ item, now, fetched }: { item: BotListItem; now: number; fetche
 export function BotsPage() {
   useTitle("Bots");
   const [search, setSearch] = useSearchParams();
-  const filter = { stage: search.stage, status: search.status, symbol: search.symbol, cursor: search.cursor };
+  const archived = ARCHIVED.find((a) => a.value === search.archived)?.value;
+  const filter = { stage: search.stage, status: search.status, symbol: search.symbol, archived, cursor: search.cursor };
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const query = useQuery(botsQuery(filter));
   const now = useNow(5000);
   const me = useMe();
@@ -209,7 +216,17 @@ export function BotsPage() {
   const sort = (COLUMNS.find((c) => c.key === search.sort)?.key ?? null) as SortKey | null;
   const dir = search.dir === "desc" ? "desc" : "asc";
   const items = useMemo(() => sortItems(query.data?.items ?? [], sort, dir), [query.data, sort, dir]);
-  const filtered = Boolean(search.stage || search.status || search.symbol);
+  const filtered = Boolean(search.stage || search.status || search.symbol || archived);
+  const names = useMemo(() => new Map(items.map((i) => [i.id, i.name] as const)), [items]);
+  const visibleSelected = items.filter((i) => selected.has(i.id)).map((i) => i.id);
+  const select = (id: string, on: boolean) =>
+    setSelected((prev) => {
+      const next = new Set(prev);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const allSelected = items.length > 0 && visibleSelected.length === items.length;
   const newOpen = search.panel === "new-bot";
 
   const createReason = !me.data
@@ -218,7 +235,7 @@ export function BotsPage() {
       ? `Creating a bot needs the operator role; you are ${me.data.user.role}.`
       : gate;
 
-  const setFilter = (key: "stage" | "status" | "symbol", value: string | undefined) => {
+  const setFilter = (key: "stage" | "status" | "symbol" | "archived", value: string | undefined) => {
     setPrevious([]);
     setSearch({ [key]: value, cursor: undefined });
   };
@@ -244,14 +261,28 @@ export function BotsPage() {
           <FilterSelect label="Stage" value={search.stage} options={STAGES} onChange={(v) => setFilter("stage", v)} />
           <FilterSelect label="Status" value={search.status} options={STATUSES} onChange={(v) => setFilter("status", v)} />
           <FilterSelect label="Symbol" value={search.symbol} options={SYMBOLS} onChange={(v) => setFilter("symbol", v)} />
+          <label className="flex items-center gap-2 text-sm">
+            <span className="text-muted">Archived</span>
+            <select value={archived ?? ""} onChange={(e) => setFilter("archived", e.target.value || undefined)} className="rounded-md border border-line bg-surface-2 px-2 py-1 text-sm">
+              <option value="">Hidden</option>
+              {ARCHIVED.map((a) => (
+                <option key={a.value} value={a.value}>
+                  {a.label}
+                </option>
+              ))}
+            </select>
+          </label>
           {filtered && (
-            <Button size="sm" variant="ghost" onClick={() => { setPrevious([]); setSearch({ stage: undefined, status: undefined, symbol: undefined, cursor: undefined }); }}>
+            <Button size="sm" variant="ghost" onClick={() => { setPrevious([]); setSearch({ stage: undefined, status: undefined, symbol: undefined, archived: undefined, cursor: undefined }); }}>
               Clear filters
             </Button>
           )}
           <span className="ml-auto text-xs text-muted">Sorting applies to the loaded page ({PAGE_SIZE_TEXT}); filters are applied by the server.</span>
         </div>
 
+        <div className="mb-3">
+          <BulkBar selected={visibleSelected} names={names} onDone={() => setSelected(new Set())} />
+        </div>
         {query.isError && !query.data && <QueryError error={query.error} />}
         {query.isError && query.data && (
           <div className="mb-3">
@@ -264,7 +295,7 @@ export function BotsPage() {
           filtered ? (
             <EmptyState
               title="No bots match these filters"
-              reason={`No bot has ${[search.stage && `stage ${search.stage}`, search.status && `status ${search.status}`, search.symbol && `symbol ${search.symbol}`].filter(Boolean).join(", ")}.`}
+              reason={`No bot has ${[search.stage && `stage ${search.stage}`, search.status && `status ${search.status}`, search.symbol && `symbol ${search.symbol}`, archived === "only" && "been archived"].filter(Boolean).join(", ")}.`}
             />
           ) : search.cursor ? (
             <EmptyState title="No more bots" reason="This page is past the last bot." />
@@ -277,10 +308,18 @@ export function BotsPage() {
           )
         )}
         {items.length > 0 && (
-          <div className={`overflow-x-auto ${query.isPlaceholderData ? "opacity-60" : ""}`} aria-busy={query.isPlaceholderData}>
+          <div className={`relative overflow-x-auto ${query.isPlaceholderData ? "opacity-60" : ""}`} aria-busy={query.isPlaceholderData} tabIndex={0}>
             <table className="tp-table" aria-label="Bots">
               <thead>
                 <tr>
+                  <th>
+                    <input
+                      type="checkbox"
+                      checked={allSelected}
+                      onChange={(e) => setSelected(e.target.checked ? new Set(items.map((i) => i.id)) : new Set())}
+                      aria-label="Select every bot on this page"
+                    />
+                  </th>
                   {COLUMNS.map((c) => (
                     <SortHeader key={c.key} col={c} sort={sort} dir={dir} onSort={onSort} />
                   ))}
@@ -289,7 +328,7 @@ export function BotsPage() {
               </thead>
               <tbody>
                 {items.map((item) => (
-                  <BotRow key={item.id} item={item} now={now} fetched={{ at: query.dataUpdatedAt, failed: query.isError }} />
+                  <BotRow key={item.id} item={item} now={now} fetched={{ at: query.dataUpdatedAt, failed: query.isError }} selected={selected.has(item.id)} onSelect={(on) => select(item.id, on)} />
                 ))}
               </tbody>
             </table>
@@ -329,3 +368,8 @@ export function BotsPage() {
 }
 
 const PAGE_SIZE_TEXT = "up to 50 bots";
+
+const ARCHIVED = [
+  { value: "include", label: "Shown too" },
+  { value: "only", label: "Only archived" },
+] as const;

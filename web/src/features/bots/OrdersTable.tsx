@@ -10,6 +10,8 @@ import { formatTime } from "../../lib/time";
 import { ordersQuery } from "../../queries/bots";
 import { price } from "./format";
 import { Pager, useCursor } from "./Pager";
+import { ExportCsvButton } from "../../components/ExportCsvButton";
+import { api, unwrap } from "../../api/client";
 
 const ORDER_TONE: Record<string, Tone> = {
   NEW: "info",
@@ -21,19 +23,30 @@ const ORDER_TONE: Record<string, Tone> = {
   REJECTED: "bad",
 };
 
-export function OrdersTable({ botId }: { botId: string }) {
+export function OrdersTable({ botId, botName }: { botId: string; botName: string }) {
   const paging = useCursor();
   const query = useQuery(ordersQuery(botId, paging.cursor));
   const items = query.data?.items ?? [];
   return (
-    <Card title="Orders" status={<PanelStatus query={query} />}>
+    <Card
+      title="Orders"
+      status={<PanelStatus query={query} />}
+      actions={
+        <ExportCsvButton
+          subject={botName}
+          what="orders"
+          title="Every order of this bot (all pages) as CSV"
+          page={(cursor) => unwrap(api.GET("/api/bots/{id}/orders", { params: { path: { id: botId }, query: { limit: 500, cursor } } }))}
+        />
+      }
+    >
       {query.isError && <div className="mb-3"><QueryError error={query.error} /></div>}
       {query.isPending && <p className="text-sm text-muted">Loading orders…</p>}
       {query.data && items.length === 0 && (
         <EmptyState title="No orders yet" reason="Orders are placed by decisions; this bot has not decided to trade yet (see Why not)." />
       )}
       {items.length > 0 && (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="tp-table" aria-label="Orders">
             <thead>
               <tr>

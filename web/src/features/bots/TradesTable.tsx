@@ -22,7 +22,7 @@ export function TradesTable({ botId, botName }: { botId: string; botName: string
         <EmptyState title="No trades yet" reason="A trade is opened by the bot's first fill; this bot has never been filled." />
       )}
       {items.length > 0 && (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="tp-table" aria-label="Trades">
             <thead>
               <tr>

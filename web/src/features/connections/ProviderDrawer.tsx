@@ -50,7 +50,7 @@ export function ProviderDrawer({ id, provider, onClose }: { id: string; provider
           />
         )}
         {items.length > 0 && (
-          <div className={cn("overflow-x-auto", events.isError && "opacity-70")}>
+          <div className={cn("relative overflow-x-auto", events.isError && "opacity-70")} tabIndex={0}>
             <table className="tp-table" aria-label={`Usage events of ${label}`}>
               <thead>
                 <tr>

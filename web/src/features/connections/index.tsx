@@ -14,6 +14,7 @@ import type { SearchParams } from "../../router";
 import { ProviderCard } from "./ProviderCard";
 import { ProviderDrawer } from "./ProviderDrawer";
 import { useTitle } from "../../lib/title";
+import { VerifyAll } from "./VerifyAll";
 
 /** Why nobody on this page may `action` right now (failed endpoint, role), or null. */
 function useOperatorGate(action: string, endpoints: string[]): string | null {
@@ -103,6 +104,7 @@ export function ConnectionsPage() {
         <>
           <div className="flex flex-col gap-2 rounded-lg border border-line bg-surface p-4">
             <Summary providers={providers} />
+            <VerifyAll providers={providers} gate={pageReason} />
             <p className="flex items-start gap-1.5 text-xs text-muted">
               <Info size={13} className="mt-0.5 shrink-0" aria-hidden />
               Health is live: "Connected" (green) only while the provider's breaker is CLOSED and at least 90% of its calls in the last 15 minutes succeeded, the newest one included. Without recent calls the latest verify is shown, never green.

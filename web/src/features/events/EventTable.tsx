@@ -30,7 +30,7 @@ export function EventTable({ events, onOpen, selectedId }: {
   selectedId?: string;
 }) {
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto" tabIndex={0}>
       <table className="tp-table" aria-label="System events">
         <thead>
           <tr>

@@ -71,7 +71,7 @@ export function JobsPage() {
         <EmptyState title="No jobs" reason={status ? `No ${status} job runs.` : "No job has run yet: backtests submitted from a bot's page (POST /api/backtests) appear here."} />
       )}
       {items.length > 0 && (
-        <div className="overflow-x-auto rounded-lg border border-line bg-surface">
+        <div className="relative overflow-x-auto rounded-lg border border-line bg-surface" tabIndex={0}>
           <table aria-label="Jobs" className="w-full text-sm">
             <thead className="text-left text-xs text-muted">
               <tr>

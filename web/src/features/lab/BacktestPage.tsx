@@ -97,7 +97,7 @@ function TradesCard({ backtest, trades }: { backtest: Backtest; trades: Backtest
       {trades.length === 0 ? (
         <EmptyState title="No trades" reason="The strategy never completed a round trip in this range: see the no-trade reasons." />
       ) : (
-        <div className="max-h-96 overflow-auto">
+        <div className="relative max-h-96 overflow-auto" tabIndex={0}>
           <table className="tp-table" aria-label="Backtest trades">
             <thead>
               <tr>

@@ -53,7 +53,7 @@ export function ComparePage() {
       </div>
       {queries.map((q, i) => (q.isError ? <QueryError key={ids[i]} error={q.error} /> : null))}
       <Card title="Metrics side by side">
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table aria-label="Compared metrics" className="w-full text-sm">
             <thead className="text-left text-xs text-muted">
               <tr>

@@ -28,7 +28,7 @@ function background(score: number): string {
 export function Heatmap({ grid, figure }: { grid: Grid; figure: FigureKey }) {
   const label = FIGURES.find((f) => f.key === figure)?.label ?? figure;
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto" tabIndex={0}>
       <table aria-label={`Heatmap of ${label}`} className="border-separate border-spacing-1 text-xs" data-testid="sweep-heatmap">
         <thead>
           <tr>

@@ -61,7 +61,7 @@ function BacktestsTable({ gate, now }: { gate: string | null; now: number }) {
       {list.isError && !list.data && <QueryError error={list.error} />}
       {list.data && items.length === 0 && <EmptyState title="No backtests yet" reason="Run one with New backtest: it is queued as a job and its progress shows here." />}
       {items.length > 0 && (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table aria-label="Backtests" className="w-full text-sm">
             <thead className="text-left text-xs text-muted">
               <tr>
@@ -141,7 +141,7 @@ function SweepsTable({ gate, now }: { gate: string | null; now: number }) {
       {list.isError && !list.data && <QueryError error={list.error} />}
       {list.data && items.length === 0 && <EmptyState title="No sweeps yet" reason="Tick Sweep parameters in New backtest and list several values for a parameter." />}
       {items.length > 0 && (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table aria-label="Sweeps" className="w-full text-sm">
             <thead className="text-left text-xs text-muted">
               <tr>

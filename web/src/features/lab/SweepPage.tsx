@@ -152,7 +152,7 @@ export function SweepDetail({ id }: { id: string }) {
         {ranking.length === 0 ? (
           <EmptyState title="No combinations" reason="The sweep has no ranked combination yet." />
         ) : (
-          <div className="overflow-x-auto">
+          <div className="relative overflow-x-auto" tabIndex={0}>
             <table aria-label="Sweep ranking" className="w-full text-sm">
               <thead className="text-xs text-muted">
                 <tr>

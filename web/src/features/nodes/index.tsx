@@ -93,7 +93,7 @@ export function NodesPage() {
       {nodes.isError && !nodes.data && <QueryError error={nodes.error} />}
       {nodes.data && items.length === 0 && <EmptyState title="No nodes" reason="No serve process has registered on this database yet." />}
       {items.length > 0 && (
-        <div className="overflow-x-auto rounded-lg border border-line bg-surface">
+        <div className="relative overflow-x-auto rounded-lg border border-line bg-surface" tabIndex={0}>
           <table aria-label="Nodes" className="w-full text-sm">
             <thead className="text-left text-xs text-muted">
               <tr>

@@ -81,7 +81,7 @@ export function SchedulerCard({ status }: { status: StatusQuery }) {
                 reason="Each running bot runner (bot:<id>) and provider actor (provider:<id>) has one; the runtime reports none running."
               />
             ) : (
-              <div className="max-h-72 overflow-auto">
+              <div className="relative max-h-72 overflow-auto" tabIndex={0} role="region" aria-label="Circuit breakers (scrolls)">
                 <table className="tp-table" aria-label="Circuit breakers">
                   <thead>
                     <tr>

@@ -22,7 +22,7 @@ export function UsageTable({ events, onOpen, selectedId }: {
   selectedId?: string;
 }) {
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto" tabIndex={0}>
       <table className="tp-table" aria-label="Usage events">
         <thead>
           <tr>

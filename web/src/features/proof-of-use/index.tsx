@@ -9,6 +9,8 @@ import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
+import { ExportCsvButton } from "../../components/ExportCsvButton";
+import { api, unwrap } from "../../api/client";
 import { seriesSpec, usageEventsQuery, usageSeriesQuery, type TimeWindow, type UsageFilters, type UsageSeries } from "../../queries/usage";
 import { useSearchParams } from "../events/search";
 import { FilterBar } from "./FilterBar";
@@ -89,6 +91,18 @@ export function ProofOfUsePage() {
       <header className="flex flex-wrap items-baseline gap-3">
         <h1 className="text-xl font-semibold tracking-tight">Proof of Use</h1>
         <p className="text-sm text-muted">Every provider call the control plane recorded: what was called, by which bot, how it went.</p>
+        {list.data?.pages[0] && (
+          <div className="ml-auto">
+            <ExportCsvButton
+              subject="usage"
+              what="usage-events"
+              title="Every usage event of these filters and this time range (all pages) as CSV"
+              page={(cursor) =>
+                unwrap(api.GET("/api/usage-events", { params: { query: { ...filters, ...list.data.pages[0]!.range, cursor, limit: 500 } } }))
+              }
+            />
+          </div>
+        )}
       </header>
 
       <Card>

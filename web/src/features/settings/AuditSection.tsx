@@ -116,7 +116,7 @@ export function AuditSection() {
           action={filtered ? <Button size="sm" onClick={() => apply({})}>Clear filters</Button> : undefined}
         />
       ) : (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="w-full text-left text-sm">
             <thead className="text-xs text-muted">
               <tr className="border-b border-line">
@@ -183,7 +183,7 @@ function AuditRow({ entry: e }: { entry: AuditEntry }) {
               {e.actor_user_id && <span className="text-muted">actor user id <span className="font-mono">{e.actor_user_id}</span></span>}
               {e.actor_token_id && <span className="text-muted">actor token id <span className="font-mono">{e.actor_token_id}</span></span>}
               {hasMeta ? (
-                <pre className="overflow-x-auto rounded-md border border-line bg-surface p-2 font-mono">{JSON.stringify(e.metadata, null, 2)}</pre>
+                <pre tabIndex={0} className="relative overflow-x-auto rounded-md border border-line bg-surface p-2 font-mono">{JSON.stringify(e.metadata, null, 2)}</pre>
               ) : (
                 <span className="text-muted">No metadata recorded.</span>
               )}

@@ -79,7 +79,7 @@ export function ServiceTokensSection() {
       ) : tokens.isPending ? null : items.length === 0 ? (
         <EmptyState title="No service tokens" reason="None has been created yet, so no internal writer can post to the API. Create one for each writer that needs it." />
       ) : (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="w-full text-left text-sm">
             <thead className="text-xs text-muted">
               <tr className="border-b border-line">

@@ -74,7 +74,7 @@ export function SessionsSection() {
       ) : sessions.isPending ? null : items.length === 0 ? (
         <EmptyState title="No live sessions listed" reason="The server returned no session, not even this one. Reload the page; if it persists, your session may have just expired." />
       ) : (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="w-full text-left text-sm">
             <thead className="text-xs text-muted">
               <tr className="border-b border-line">

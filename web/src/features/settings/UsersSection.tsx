@@ -94,7 +94,7 @@ export function UsersSection() {
       ) : users.isPending ? null : items.length === 0 ? (
         <EmptyState title="No users returned" reason="The server listed no user at all, although you are signed in as one. Reload; if it persists, check the server logs with the trace id." />
       ) : (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto" tabIndex={0}>
           <table className="w-full text-left text-sm">
             <thead className="text-xs text-muted">
               <tr className="border-b border-line">

@@ -1,10 +1,11 @@
 import { Link, useSearch } from "@tanstack/react-router";
-import { KeyRound, Lock, MonitorSmartphone, ScrollText, ShieldCheck, Users } from "lucide-react";
+import { BellRing, KeyRound, Lock, MonitorSmartphone, ScrollText, ShieldCheck, Users } from "lucide-react";
 import { Badge } from "../../components/Badge";
 import { cn } from "../../lib/cn";
 import type { SearchParams } from "../../router";
 import { hasRole, useMe } from "../../queries/auth";
 import { AdminOnly } from "./AdminOnly";
+import { AlertsSection } from "./AlertsSection";
 import { AuditSection } from "./AuditSection";
 import { ServiceTokensSection } from "./ServiceTokensSection";
 import { SessionsSection } from "./SessionsSection";
@@ -15,6 +16,7 @@ import { useTitle } from "../../lib/title";
 export const SECTIONS = [
   { id: "two-factor", label: "Two-factor", icon: ShieldCheck, admin: false },
   { id: "sessions", label: "Sessions", icon: MonitorSmartphone, admin: false },
+  { id: "alerts", label: "Alerts", icon: BellRing, admin: false },
   { id: "users", label: "Users & roles", icon: Users, admin: true },
   { id: "tokens", label: "Service tokens", icon: KeyRound, admin: true },
   { id: "audit", label: "Audit log", icon: ScrollText, admin: true },
@@ -76,6 +78,8 @@ function Section({ id }: { id: SectionId }) {
       return <TwoFactorSection />;
     case "sessions":
       return <SessionsSection />;
+    case "alerts":
+      return <AlertsSection />;
     case "users":
       return (
         <AdminOnly title="Users" what="users and roles">

@@ -113,7 +113,7 @@ export function RawJson({ value, label = "Raw JSON" }: { value: unknown; label?:
         <Braces size={12} aria-hidden /> {label}
       </Button>
       {open && (
-        <pre className="mt-2 max-h-96 overflow-auto rounded-md border border-line bg-surface-2 p-3 font-mono text-xs" data-testid="raw-json">
+        <pre tabIndex={0} className="relative mt-2 max-h-96 overflow-auto rounded-md border border-line bg-surface-2 p-3 font-mono text-xs" data-testid="raw-json">
           {JSON.stringify(value, null, 2)}
         </pre>
       )}

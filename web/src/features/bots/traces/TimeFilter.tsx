@@ -116,7 +116,7 @@ export function TimeFilter({ state, label }: { state: TimeFilterState; label: st
             onClick={() => state.setPreset(p.id)}
             className={cn(
               "border-r border-line px-2 py-1 text-xs last:border-r-0",
-              state.preset === p.id ? "bg-accent text-white" : "bg-surface-2 text-fg hover:bg-surface",
+              state.preset === p.id ? "bg-accent text-on-accent" : "bg-surface-2 text-fg hover:bg-surface",
             )}
           >
             {p.label}

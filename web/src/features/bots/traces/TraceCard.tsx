@@ -179,13 +179,13 @@ export function TraceCard({ trace: t, botId, expanded, onToggle, highlighted, hr
         highlighted ? "border-accent ring-2 ring-accent/40" : "border-line",
       )}
     >
-      <div className="flex items-center gap-2 px-2 py-1.5">
+      <div className="flex flex-wrap items-center gap-2 px-2 py-1.5">
         <button
           type="button"
           aria-expanded={expanded}
           aria-controls={bodyId}
           onClick={onToggle}
-          className="flex min-w-0 flex-1 items-center gap-2 rounded px-1 py-0.5 text-left text-sm hover:bg-surface-2"
+          className="flex min-w-0 flex-1 flex-wrap items-center gap-x-2 gap-y-0.5 rounded px-1 py-0.5 text-left text-sm hover:bg-surface-2"
         >
           <ChevronRight size={14} aria-hidden className={cn("shrink-0 text-muted transition-transform", expanded && "rotate-90")} />
           <span className="shrink-0 font-mono text-xs text-muted" title={t.created_at}>

@@ -1,0 +1,43 @@
+// "Export CSV": fetches every row through the API (all pages), then downloads one RFC 4180 file.
+import { useState } from "react";
+import { Download } from "lucide-react";
+import { Button } from "./Button";
+import { ActionError } from "./ActionError";
+import { downloadText, exportFileName, objectsCsv, pageAll } from "../lib/csv";
+
+export function ExportCsvButton({ subject, what, title, page }: {
+  /** Names the file (a bot's name, "usage"). */
+  subject: string;
+  /** What is exported ("orders", "decision-traces"). */
+  what: string;
+  title: string;
+  page: (cursor: string | undefined) => Promise<{ items: Record<string, unknown>[]; next_cursor?: string | null }>;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const { items, truncated } = await pageAll(page);
+      const name = exportFileName(subject, what, new Date());
+      downloadText(objectsCsv(items), name);
+      setDone(`${items.length} row${items.length === 1 ? "" : "s"} exported to ${name}${truncated ? " (the first 100,000 only)" : ""}`);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="flex flex-wrap items-center gap-2">
+      <Button size="sm" onClick={() => void run()} disabled={busy} title={title}>
+        <Download size={14} aria-hidden /> {busy ? "Exporting…" : `Export ${what.replace(/-/g, " ")} CSV`}
+      </Button>
+      {done && <span role="status" className="text-xs text-muted">{done}</span>}
+      {error !== null && <ActionError error={error} />}
+    </div>
+  );
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it, vi } from "vitest";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { http, HttpResponse } from "msw";
+import { server } from "../../test/server";
+import { ok, renderWithApp } from "../../test/render";
+import { bot, BOT_ID, item, meHandler } from "../bots/fixtures.test-util";
+import { ReconciliationPage } from "./index";
+
+vi.setConfig({ testTimeout: 20_000 });
+
+const MISMATCH = {
+  id: "0190a000-0000-7000-8000-0000000000e1",
+  broker: "tradovate",
+  account: "DEMO123",
+  kind: "POSITION",
+  contract: "ESZ6",
+  subject: "",
+  bot_ids: [BOT_ID],
+  order_id: null,
+  broker_order_id: null,
+  ours: "none",
+  theirs: "long 1",
+  ours_net: 0,
+  theirs_net: 1,
+  message: "ESZ6 at tradovate DEMO123: ours none, broker long 1",
+  trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+  detected_at: "2026-12-04T10:00:00Z",
+  last_seen_at: "2026-12-04T10:01:00Z",
+  resolved_at: null,
+  resolution: null,
+  resolved_by: null,
+};
+
+describe("ReconciliationPage", () => {
+  it("lists a mismatch with ours vs the broker's and adopts it after a step-up", async () => {
+    let open = [MISMATCH];
+    const calls: string[] = [];
+    server.use(
+      meHandler("operator", null),
+      http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item()], next_cursor: null }))),
+      http.get("*/api/reconciliation", () =>
+        HttpResponse.json(ok({ mismatches: open, runs: [{ broker: "tradovate", account: "DEMO123", trigger: "PERIODIC", node: "n1", started_at: "2026-12-04T10:01:00Z", finished_at: "2026-12-04T10:01:01Z", ok: true, error: null, open_mismatches: open.length }], every_seconds: 60 })),
+      ),
+      http.post("*/api/auth/step-up", () => {
+        calls.push("step-up");
+        return HttpResponse.json(ok({ step_up_valid_until: "2099-01-01T00:00:00Z" }));
+      }),
+      http.post(`*/api/bots/${BOT_ID}/reconcile`, async ({ request }) => {
+        calls.push(`reconcile ${((await request.json()) as { action: string }).action}`);
+        open = [];
+        return HttpResponse.json(
+          ok({ bot_id: BOT_ID, action: "adopt", broker: "tradovate", account: "DEMO123", contract: "ESZ6", orders_closed: [], broker_cancelled: [], broker_close: null, adjustment: null, resolved: [MISMATCH], still_open: [] }),
+        );
+      }),
+    );
+    const user = userEvent.setup({ delay: null });
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    const card = await screen.findByTestId(`mismatch-${MISMATCH.id}`);
+    expect(card).toHaveTextContent("ESZ6");
+    expect(card).toHaveTextContent("long 1");
+    await waitFor(() => expect(within(card).getByRole("link", { name: bot().name })).toBeInTheDocument());
+    const adopt = within(card).getByRole("button", { name: "Adopt the broker's state for ESZ6" });
+    await waitFor(() => expect(adopt).toBeEnabled());
+    await user.click(adopt);
+    const dialog = screen.getByRole("alertdialog", { name: "Adopt the broker's state: ESZ6" });
+    expect(within(dialog).getByTestId("consequences")).toHaveTextContent("adjustment fill");
+    await user.type(within(dialog).getByLabelText("Authenticator code"), "654321");
+    await user.click(within(dialog).getByRole("button", { name: "Adopt" }));
+    expect(await screen.findByText(/Adopted ESZ6: 1 mismatch\(es\) resolved, 0 still open\./)).toBeInTheDocument();
+    expect(calls).toEqual(["step-up", "reconcile adopt"]);
+    expect(await screen.findByText("No open mismatch")).toBeInTheDocument();
+  });
+
+  it("a viewer sees the mismatch with Adopt and Flatten disabled and the reason", async () => {
+    server.use(
+      meHandler("viewer"),
+      http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item()], next_cursor: null }))),
+      http.get("*/api/reconciliation", () => HttpResponse.json(ok({ mismatches: [MISMATCH], runs: [], every_seconds: 60 }))),
+    );
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    const card = await screen.findByTestId(`mismatch-${MISMATCH.id}`);
+    const flatten = within(card).getByRole("button", { name: "Flatten ESZ6 at the broker" });
+    await waitFor(() => expect(flatten).toHaveAttribute("title", expect.stringContaining("needs the operator role")));
+    expect(flatten).toBeDisabled();
+  });
+});
