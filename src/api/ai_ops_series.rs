@@ -113,19 +113,20 @@ pub struct AiOpsSeries {
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct BucketRow {
-    provider_id: String,
-    idx: i32,
-    calls: i64,
-    errors: i64,
-    p50: Option<f64>,
-    p95: Option<f64>,
-    p99: Option<f64>,
+pub(super) struct BucketRow {
+    pub provider_id: String,
+    pub idx: i32,
+    pub calls: i64,
+    pub errors: i64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
 }
 
 /// One statement: per provider and bucket, counts and percentiles (the same definitions as
-/// `GET /api/ai-ops/summary`). Buckets with no event are absent.
-async fn bucket_rows(
+/// `GET /api/ai-ops/summary`). Buckets with no event are absent. Also behind
+/// `GET /api/integrations/{id}/latency`.
+pub(super) async fn bucket_rows(
     pool: &PgPool,
     providers: &[&str],
     from: DateTime<Utc>,

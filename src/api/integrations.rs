@@ -331,7 +331,7 @@ async fn verify(
     }))
 }
 
-fn known<'a>(state: &'a AppState, id: &str) -> Result<&'a ProviderConfig, ApiError> {
+pub(super) fn known<'a>(state: &'a AppState, id: &str) -> Result<&'a ProviderConfig, ApiError> {
     state.integrations.config(id).ok_or_else(|| {
         ApiError::new(ErrorCode::IntegrationUnknownProvider)
             .message(format!("no provider with id `{id}`"))

@@ -32,6 +32,7 @@ pub mod middleware;
 pub mod nodes;
 pub mod openapi;
 pub mod pagination;
+pub mod provider_latency;
 pub mod reconciliation;
 pub mod runtime;
 pub mod security_headers;
@@ -74,6 +75,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(runtime::router())
         .merge(nodes::router())
         .merge(integrations::router())
+        .merge(provider_latency::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(service_tokens::router())

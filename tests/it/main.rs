@@ -47,6 +47,7 @@ mod observatory;
 mod openapi;
 mod operations;
 mod otlp;
+mod provider_latency;
 mod providers;
 mod reconciliation;
 mod restart_storms;

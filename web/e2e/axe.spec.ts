@@ -1,7 +1,10 @@
 // Issue 20 part 5 (accessibility and mobile): axe-core (WCAG 2.1 A/AA rules) on every view of
 // the Observatory, in the dark and the light theme, at 1280 px and at 390 px: no serious or
 // critical violation (text contrast ≥ 4.5:1 among them), and at 390 px no page wider than the
-// screen (no horizontal scroll).
+// screen (no horizontal scroll). Open overlays too: the Why-not drawer, a desk control's
+// confirmation (Kill and flatten, cancelled) and a Connections pop-out, each with axe, each
+// inside the screen and on top (nothing overlaps it), with the page behind locked (a wheel over
+// the backdrop does not scroll the content: no scroll-through).
 //
 // One stack with data behind every view: a PAPER bot (its page), a finished backtest (its page),
 // the sandbox's providers verified. The first admin works inside its 2FA grace, so each theme and
@@ -160,6 +163,82 @@ for (const theme of ["dark", "light"] as const) {
           if (width === 390) findings.push(...(await overflow(page, where)));
         }
         if (findings.length > 0) await shot(page, `axe-${label}-last`);
+      } finally {
+        await context.close();
+      }
+      expect(findings.map((f) => `${f.where}: ${f.what}`).join("\n")).toBe("");
+    });
+  }
+}
+
+/** An open overlay: fully on screen, on top at its centre, and the page behind does not scroll. */
+async function overlay(page: Page, dialog: ReturnType<Page["getByRole"]>, where: string): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const box = await dialog.evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    const top = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(r.height / 2, 40));
+    return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, w: document.documentElement.clientWidth, h: window.innerHeight, onTop: top !== null && el.contains(top) };
+  });
+  if (box.left < 0 || box.right > box.w + 1 || box.top < 0 || box.bottom > box.h + 1) {
+    findings.push({ where, what: `overlay off screen: [${Math.round(box.left)}, ${Math.round(box.right)}] x [${Math.round(box.top)}, ${Math.round(box.bottom)}] on ${box.w} x ${box.h}` });
+  }
+  if (!box.onTop) findings.push({ where, what: "something else is drawn over the overlay at its centre" });
+  const before = await page.evaluate(() => window.scrollY);
+  // The wheel over the backdrop (a corner the overlay does not cover, else the overlay's edge).
+  await page.mouse.move(2, box.h - 2);
+  await page.mouse.wheel(0, 900);
+  await page.waitForTimeout(250);
+  const after = await page.evaluate(() => ({ y: window.scrollY, overflow: getComputedStyle(document.documentElement).overflow }));
+  if (after.y !== before) findings.push({ where, what: `scroll-through: the page behind scrolled from ${before} to ${after.y} px` });
+  if (after.overflow !== "hidden") findings.push({ where, what: `the page behind is not locked (overflow ${after.overflow})` });
+  return findings;
+}
+
+for (const theme of ["dark", "light"] as const) {
+  for (const width of [1280, 390]) {
+    test(`${theme} theme at ${width} px: open drawers and confirmations have no serious or critical axe violation and no scroll-through`, async ({ browser }: { browser: Browser }) => {
+      test.setTimeout(180_000);
+      const context = await browser.newContext({ baseURL: stack.baseURL, viewport: { width, height: width === 390 ? 844 : 800 } });
+      await context.clock.install({ time: stack.now() });
+      await context.addInitScript((t) => localStorage.setItem("tp-theme", t), theme);
+      const page = await context.newPage();
+      const findings: Finding[] = [];
+      const label = `${theme}-${width}`;
+      const check = async (dialog: ReturnType<Page["getByRole"]>, where: string) => {
+        await expect(dialog).toBeVisible();
+        await page.waitForTimeout(400);
+        findings.push(...(await axe(page, `${label} ${where}`)));
+        findings.push(...(await overlay(page, dialog, `${label} ${where}`)));
+        if (width === 390) findings.push(...(await overflow(page, `${label} ${where}`)));
+      };
+      try {
+        await page.goto("/login");
+        await signIn(page, ADMIN);
+        await expect(page.getByTestId("current-user")).toHaveText(ADMIN.email);
+
+        // The Why-not drawer, over the bot page (long enough to scroll at both widths).
+        await page.goto(`/bots/${botId}?panel=why-not`);
+        const whyNot = page.getByRole("dialog", { name: "Why not trading" });
+        await check(whyNot, "/bots/{bot} Why-not drawer");
+        await page.keyboard.press("Escape");
+        await expect(whyNot).toBeHidden();
+        expect(await page.evaluate(() => getComputedStyle(document.documentElement).overflow)).not.toBe("hidden");
+
+        // A desk control's confirmation: Kill and flatten, then Cancel (nothing is sent).
+        await page.getByRole("group", { name: "Desk controls" }).getByRole("button", { name: "Kill and flatten" }).click();
+        const confirm = page.getByRole("alertdialog", { name: "Kill and flatten: axe-paper" });
+        await check(confirm, "/bots/{bot} Kill and flatten confirmation");
+        await confirm.getByRole("button", { name: "Cancel" }).click();
+        await expect(confirm).toBeHidden();
+        await expect(page.getByRole("group", { name: "Desk controls" })).toBeVisible();
+
+        // A Connections pop-out with its latency chart.
+        await page.goto("/connections?provider=databento");
+        const popout = page.getByRole("dialog", { name: "Databento usage events" });
+        await expect(popout.getByRole("heading", { name: "Latency, last 24 h (per hour)" })).toBeVisible();
+        await expect(popout.getByRole("figure", { name: "Databento latency p50 / p95 (ms)" })).toBeVisible();
+        await check(popout, "/connections Databento pop-out");
+        if (findings.length > 0) await shot(page, `axe-overlays-${label}-last`, { fullPage: false });
       } finally {
         await context.close();
       }

@@ -8,6 +8,7 @@
 // Chicago, so the market is open and the bot trades. The market-closed path is the last story,
 // on a second stack whose clock is a Saturday. The UI steps ask the API what the bot recorded
 // and check the UI shows exactly that.
+import fs from "node:fs";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { ApiSession, type Json } from "./support/api";
 import { Stack } from "./support/stack";
@@ -172,6 +173,41 @@ test("the provider's breaker opens and the bot's autonomy tier drops", async () 
   const breakers = page.getByRole("table", { name: "Circuit breakers" });
   await expect(breakers.getByRole("row").filter({ hasText: "provider:databento" })).toContainText("OPEN");
   await shot(page, "bots-05-overview-breaker-open");
+});
+
+test("Why not → Export CSV downloads every no-trade trace the time filter selects, as the API lists them", async () => {
+  // A range closed at "now": the rows it selects no longer change while the bot keeps evaluating.
+  const to = new Date(stack.now()).toISOString();
+  await page.goto(`/bots/${botId}?panel=traces&tab=no-trade&nt_range=custom&nt_to=${encodeURIComponent(to)}`);
+  const traces = page.getByRole("region", { name: "Traces" });
+  await expect(traces.getByRole("list", { name: /Why not/ })).toBeVisible({ timeout: 20_000 });
+  const want: string[] = [];
+  for (let cursor: string | null = null; ; ) {
+    const body: Json = await api.get(`/api/bots/${botId}/no-trade-traces?limit=500&to=${encodeURIComponent(to)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    want.push(...(body.items as Trace[]).map((t) => t.id));
+    cursor = (body.next_cursor as string | null) ?? null;
+    if (!cursor) break;
+  }
+  expect(want.length).toBeGreaterThan(0);
+  const [download] = await Promise.all([page.waitForEvent("download"), traces.getByRole("button", { name: "Export no trade traces CSV" }).click()]);
+  expect(download.suggestedFilename()).toMatch(new RegExp(`^${BOT}-no-trade-traces-\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.csv$`));
+  await expect(traces.getByRole("status").filter({ hasText: `${want.length} row${want.length === 1 ? "" : "s"} exported` })).toBeVisible();
+  const lines = fs.readFileSync((await download.path())!, "utf8").split("\r\n");
+  expect(lines.pop()).toBe("");
+  const header = lines[0]!.split(",");
+  expect(header.slice(0, 12)).toEqual([
+    "id", "trace_id", "bot_id", "run_id", "first_seen_at_utc", "last_seen_at_utc", "count",
+    "suppression_type", "suppression_decision", "reason_code", "reason", "blocked_by_codes",
+  ]);
+  const rows = lines.slice(1);
+  expect(rows.map((l) => l.split(",")[0])).toEqual(want);
+  for (const l of rows) {
+    const cells = l.split(",");
+    expect(cells[2]).toBe(botId);
+    expect(cells[4]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+    expect(Date.parse(cells[4]!)).toBeLessThan(Date.parse(to));
+    expect(cells[6]).toMatch(/^\d+$/);
+  }
 });
 
 test("the Bots list, the Autonomy tab and AI Ops show what the server reports", async () => {

@@ -112,6 +112,18 @@ test("Connections: after the product fetches bars, the card shows proof of use",
   const drawer = page.getByRole("dialog", { name: "Databento usage events" });
   const rows = drawer.getByRole("table", { name: "Usage events of Databento" }).getByRole("row");
   await expect(rows.filter({ hasText: "OK" }).filter({ hasText: "observatory-proof" }).first()).toBeVisible();
+  // The pop-out charts its latency per hour from those calls: the API timed them, the chart is
+  // drawn on a time axis and its data table reads in ms and 24-hour time.
+  const latency = (await api.get("/api/integrations/databento/latency")) as { calls: number; buckets: { p50_ms: number | null }[] };
+  expect(latency.calls).toBeGreaterThan(0);
+  expect(latency.buckets.filter((b) => b.p50_ms !== null).length).toBeGreaterThan(0);
+  const chart = drawer.getByRole("figure", { name: "Databento latency p50 / p95 (ms)" });
+  await expect(chart.locator("canvas").first()).toBeVisible();
+  await chart.getByText("Data table").click();
+  const timed = chart.getByRole("row").filter({ hasText: / ms/ });
+  await expect(timed.first()).toBeVisible();
+  expect(await timed.first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[\d,.]+ ms/);
+  await expect(chart).not.toContainText(/\b(AM|PM)\b/);
   await shot(page, "03-connections-proof", { fullPage: false });
   await page.keyboard.press("Escape");
   await expect(drawer).toBeHidden();

@@ -354,6 +354,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn integration_latency(&self, id: impl Display, query: &str) -> Reply {
+        self.get_json(&format!("/api/integrations/{id}/latency"), query)
+            .await
+    }
+
     pub async fn reset_breaker(&self, id: impl Display) -> Reply {
         self.call(
             "POST",

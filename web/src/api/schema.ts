@@ -1125,6 +1125,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/{id}/latency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Calls, errors and latency percentiles of one provider per bucket over `window`. */
+        get: operations["provider_latency"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs": {
         parameters: {
             query?: never;
@@ -3589,6 +3606,38 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_ProviderLatency: {
+            /** Format: double */
+            bucket_seconds: number;
+            /** @description Exactly `buckets` entries, oldest first. */
+            buckets: components["schemas"]["LatencyBucket"][];
+            /**
+             * Format: int64
+             * @description Sum of `buckets[].calls`.
+             */
+            calls: number;
+            configured: boolean;
+            /** Format: int64 */
+            errors: number;
+            /**
+             * Format: date-time
+             * @description Events with `from < created_at <= to` are counted (`to` is the time of the request).
+             */
+            from: string;
+            label: string;
+            /** @description `not configured` or `no calls in the window` when every bucket is empty; else null. */
+            no_data_reason?: string | null;
+            provider_id: string;
+            /** Format: date-time */
+            to: string;
+            window: string;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_Readiness: {
             /** @description `ok` when reachable. */
             database: string;
@@ -4143,6 +4192,31 @@ export interface components {
             /** @description Secrets redacted. */
             message?: string | null;
         };
+        /** @description One bucket `[start, start + bucket_seconds)` of the provider's usage events. */
+        LatencyBucket: {
+            /**
+             * Format: int64
+             * @description Usage events: calls, verifies and calls refused by the provider's breaker.
+             */
+            calls: number;
+            /**
+             * Format: int64
+             * @description `ERROR` events and failed verifies.
+             */
+            errors: number;
+            /**
+             * Format: double
+             * @description Interpolated latency percentiles (milliseconds) of the calls that reached the vendor;
+             *     null when none did in this bucket (no call, or only breaker refusals).
+             */
+            p50_ms?: number | null;
+            /** Format: double */
+            p95_ms?: number | null;
+            /** Format: double */
+            p99_ms?: number | null;
+            /** Format: date-time */
+            start: string;
+        };
         /** @description Latency percentiles (ms, interpolated) of the calls that reached the vendor. */
         LatencyMs: {
             /** Format: double */
@@ -4632,6 +4706,32 @@ export interface components {
             /** Format: int64 */
             ok: number;
             provider_id: string;
+        };
+        ProviderLatency: {
+            /** Format: double */
+            bucket_seconds: number;
+            /** @description Exactly `buckets` entries, oldest first. */
+            buckets: components["schemas"]["LatencyBucket"][];
+            /**
+             * Format: int64
+             * @description Sum of `buckets[].calls`.
+             */
+            calls: number;
+            configured: boolean;
+            /** Format: int64 */
+            errors: number;
+            /**
+             * Format: date-time
+             * @description Events with `from < created_at <= to` are counted (`to` is the time of the request).
+             */
+            from: string;
+            label: string;
+            /** @description `not configured` or `no calls in the window` when every bucket is empty; else null. */
+            no_data_reason?: string | null;
+            provider_id: string;
+            /** Format: date-time */
+            to: string;
+            window: string;
         };
         /** @description One provider on the status page (SPEC §5). */
         ProviderStatus: {
@@ -10381,6 +10481,96 @@ export interface operations {
                 };
             };
             /** @description `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    provider_latency: {
+        parameters: {
+            query?: {
+                /** @description `<n>m`, `<n>h` or `<n>d`, from 1 minute to 30 days (default `24h`). */
+                window?: string;
+                /** @description Number of equal buckets the window is cut into, 1–288 (default 24). */
+                buckets?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ProviderLatency"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTEGRATION_UNKNOWN_PROVIDER` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED` (`window` or `buckets`) */
             422: {
                 headers: {
                     [name: string]: unknown;

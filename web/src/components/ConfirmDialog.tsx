@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Button } from "./Button";
+import { useScrollLock } from "../lib/scrollLock";
 
 /**
  * Confirms a consequential action: states what will happen, optionally asks for a 2FA code
@@ -18,6 +19,7 @@ export function ConfirmDialog({ title, consequences, confirmLabel, danger, needs
 }) {
   const [code, setCode] = useState("");
   const ref = useRef<HTMLDivElement>(null);
+  useScrollLock();
   useEffect(() => {
     ref.current?.querySelector<HTMLElement>("input, button")?.focus();
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && onCancel();
@@ -25,8 +27,8 @@ export function ConfirmDialog({ title, consequences, confirmLabel, danger, needs
     return () => window.removeEventListener("keydown", onKey);
   }, [onCancel]);
   return (
-    <div className="fixed inset-0 z-50 flex items-center justify-center bg-black/40">
-      <div ref={ref} role="alertdialog" aria-modal="true" aria-label={title} className="w-[min(460px,92vw)] rounded-lg border border-line bg-surface p-5 shadow-xl">
+    <div className="fixed inset-0 z-50 flex items-center justify-center overscroll-contain bg-black/40 p-2">
+      <div ref={ref} role="alertdialog" aria-modal="true" aria-label={title} className="max-h-[calc(100dvh-1rem)] w-[min(460px,92vw)] overflow-y-auto overscroll-contain rounded-lg border border-line bg-surface p-5 shadow-xl">
         <h2 className="mb-2 text-base font-semibold">{title}</h2>
         <div className="mb-4 text-sm text-muted">{consequences}</div>
         <form

@@ -1,7 +1,12 @@
 import { useEffect, useRef, type ReactNode } from "react";
 import { X } from "lucide-react";
+import { useScrollLock } from "../lib/scrollLock";
 
-/** A right-hand pop-out panel; Escape or the close button closes it, focus moves into it. */
+/**
+ * A right-hand pop-out panel; Escape, the close button or the backdrop closes it, focus moves
+ * into it. The page behind does not scroll while it is open (no scroll-through on a phone);
+ * the panel scrolls on its own, within the screen's height.
+ */
 export function Drawer({ title, onClose, children, width = 560 }: {
   title: ReactNode;
   onClose: () => void;
@@ -9,6 +14,7 @@ export function Drawer({ title, onClose, children, width = 560 }: {
   width?: number;
 }) {
   const ref = useRef<HTMLDivElement>(null);
+  useScrollLock();
   useEffect(() => {
     ref.current?.focus();
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
@@ -16,7 +22,7 @@ export function Drawer({ title, onClose, children, width = 560 }: {
     return () => window.removeEventListener("keydown", onKey);
   }, [onClose]);
   return (
-    <div className="fixed inset-0 z-40 flex justify-end bg-black/30" onClick={onClose}>
+    <div className="fixed inset-0 z-40 flex justify-end overscroll-contain bg-black/30" onClick={onClose} data-testid="drawer-backdrop">
       <div
         ref={ref}
         role="dialog"
@@ -24,7 +30,7 @@ export function Drawer({ title, onClose, children, width = 560 }: {
         aria-label={typeof title === "string" ? title : undefined}
         tabIndex={-1}
         style={{ width: `min(${width}px, 100vw)` }}
-        className="flex h-full flex-col overflow-hidden border-l border-line bg-surface shadow-xl"
+        className="flex h-full max-h-dvh flex-col overflow-hidden border-l border-line bg-surface shadow-xl"
         onClick={(e) => e.stopPropagation()}
       >
         <header className="flex items-center gap-2 border-b border-line px-4 py-3">
@@ -33,7 +39,7 @@ export function Drawer({ title, onClose, children, width = 560 }: {
             <X size={16} />
           </button>
         </header>
-        <div className="flex-1 overflow-auto p-4">{children}</div>
+        <div className="min-h-0 flex-1 overflow-auto overscroll-contain p-4">{children}</div>
       </div>
     </div>
   );

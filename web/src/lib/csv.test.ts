@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { csvField, exportFileName, objectsCsv, pageAll, toCsv } from "./csv";
+import { csvField, decimalText, exportFileName, isoUtc, objectsCsv, pageAll, toCsv } from "./csv";
 
 describe("csvField (RFC 4180 quoting)", () => {
   it("leaves plain text bare and empties null/undefined", () => {
@@ -60,5 +60,34 @@ describe("objectsCsv, pageAll, exportFileName (the generic exports)", () => {
   it("file names keep only safe characters and a UTC stamp", () => {
     expect(exportFileName("es fast/slow #1", "orders", new Date("2026-12-04T10:11:12.345Z"))).toBe("es_fast_slow_1-orders-2026-12-04T101112Z.csv");
     expect(exportFileName("///", "usage-events", new Date("2026-12-04T10:11:12Z"))).toBe("export-usage-events-2026-12-04T101112Z.csv");
+  });
+});
+
+describe("decimalText", () => {
+  it("keeps every digit the number has and never writes exponents", () => {
+    expect(decimalText(0.6379310344827587)).toBe("0.6379310344827587");
+    expect(decimalText(-12.5)).toBe("-12.5");
+    expect(decimalText(3)).toBe("3");
+    expect(decimalText(1e-7)).toBe("0.0000001");
+    expect(decimalText(-2.5e-8)).toBe("-0.000000025");
+    expect(decimalText(1.5e21)).toBe("1500000000000000000000");
+    expect(decimalText(1.2345e22)).toBe("12345000000000000000000");
+    expect(Number(decimalText(1.23e-10))).toBe(1.23e-10);
+  });
+
+  it("leaves no value and non-finite values empty", () => {
+    expect(decimalText(null)).toBe("");
+    expect(decimalText(undefined)).toBe("");
+    expect(decimalText(Number.NaN)).toBe("");
+    expect(decimalText(Number.POSITIVE_INFINITY)).toBe("");
+  });
+});
+
+describe("isoUtc", () => {
+  it("keeps a UTC time as sent and converts an offset time to UTC", () => {
+    expect(isoUtc("2026-12-04T13:10:27.123456Z")).toBe("2026-12-04T13:10:27.123456Z");
+    expect(isoUtc("2026-12-04T14:10:27+01:00")).toBe("2026-12-04T13:10:27.000Z");
+    expect(isoUtc(null)).toBe("");
+    expect(isoUtc("not a time")).toBe("not a time");
   });
 });

@@ -58,3 +58,30 @@ export function exportFileName(subject: string, what: string, at: Date): string 
   const stamp = at.toISOString().replace(/[:]/g, "").replace(/\.\d+Z$/, "Z");
   return `${safe}-${what}-${stamp}.csv`;
 }
+
+/**
+ * A number as plain decimal text for a CSV cell: exactly the digits JavaScript round-trips
+ * (0.6379310344827587 stays whole), never exponent notation (1e-7 → "0.0000001",
+ * 1.5e21 → "1500000000000000000000"); non-finite numbers become an empty cell.
+ */
+export function decimalText(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "";
+  const text = String(value);
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!m) return text;
+  const [, sign, int, frac = "", expRaw] = m;
+  const exp = Number(expRaw);
+  const digits = int! + frac;
+  const point = int!.length + exp;
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${"0".repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/** An RFC 3339 time as ISO 8601 UTC with a Z (the API's microseconds kept); unreadable → as sent. */
+export function isoUtc(value: string | null | undefined): string {
+  if (!value) return "";
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value)) return value;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? value : new Date(t).toISOString();
+}

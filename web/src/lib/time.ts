@@ -36,3 +36,14 @@ export function formatTime(iso: string | null | undefined): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/**
+ * A time-axis tick (seconds since the epoch) in 24-hour local time: "14:00"; at local
+ * midnight the date instead ("12-04"), so a 24 h axis shows where the day changes.
+ */
+export function formatAxisTime(sec: number): string {
+  const d = new Date(sec * 1000);
+  const p = (n: number) => String(n).padStart(2, "0");
+  if (d.getHours() === 0 && d.getMinutes() === 0) return `${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  return `${p(d.getHours())}:${p(d.getMinutes())}`;
+}

@@ -68,6 +68,31 @@ export const botsQuery = (filter: BotsFilter) =>
     meta: { critical: true, label: "Bots" },
   });
 
+/** Most bots the Overview fleet reads (10 pages of the API's maximum 500); past it the grid says so. */
+export const FLEET_MAX = 5000;
+
+/**
+ * Every (non-archived) bot for the Overview fleet grid: GET /api/bots page after page (500 each,
+ * the API's maximum) until the last, at most FLEET_MAX. `truncated` when bots were left out.
+ */
+export const fleetBotsQuery = queryOptions({
+  queryKey: ["/api/bots", "fleet"],
+  queryFn: async () => {
+    const items: BotListItem[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await unwrap(api.GET("/api/bots", { params: { query: { limit: 500, cursor } } }));
+      items.push(...page.items);
+      if (items.length >= FLEET_MAX) return { items: items.slice(0, FLEET_MAX), truncated: true };
+      if (!page.next_cursor || page.items.length === 0) return { items, truncated: false };
+      cursor = page.next_cursor;
+    }
+  },
+  refetchInterval: POLL.normal,
+  placeholderData: keepPreviousData,
+  meta: { critical: true, label: "Bots" },
+});
+
 // ---------- one bot ----------
 
 export const botQuery = (id: string) =>

@@ -120,3 +120,14 @@ export function connectionState(p: ProviderStatus): ConnectionState {
     ? { kind: "unverifiable", label: "Key cannot be verified", tone: "neutral" }
     : { kind: "unverified", label: "Not verified yet", tone: "warn" };
 }
+
+export type ProviderLatency = components["schemas"]["ProviderLatency"];
+
+/** GET /api/integrations/{id}/latency: calls and p50/p95/p99 latency per hour over 24 h. */
+export function providerLatencyQuery(id: string) {
+  return queryOptions({
+    queryKey: ["/api/integrations/{id}/latency", { id, window: "24h", buckets: "24" }],
+    queryFn: () => unwrap(api.GET("/api/integrations/{id}/latency", { params: { path: { id }, query: { window: "24h", buckets: "24" } } })),
+    refetchInterval: POLL.normal,
+  });
+}

@@ -3,7 +3,7 @@
 import { useEffect, useRef } from "react";
 import type uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { formatTime } from "../../lib/time";
+import { formatAxisTime, formatTime } from "../../lib/time";
 
 /** A theme token (`--tp-…`) that colours a series. */
 export type Token = "accent" | "ok" | "warn" | "bad" | "info" | "muted";
@@ -39,7 +39,8 @@ function options(uplot: typeof uPlot, width: number, height: number, xs: number[
     cursor: { drag: { x: false, y: false } },
     legend: { show: true, live: true },
     axes: [
-      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+      // 24-hour local time on the time axis (uPlot's default is 12-hour "2pm").
+      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (_u, vals) => vals.map((v) => (v == null ? "" : formatAxisTime(v))) },
       { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 64, values: (_u, vals) => vals.map((v) => (v == null ? "" : axisFormat(v))) },
     ],
     series: [

@@ -10,8 +10,6 @@ import { Button } from "../../components/Button";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { isApiError } from "../../api/errors";
-import { api, unwrap } from "../../api/client";
-import { ExportCsvButton } from "../../components/ExportCsvButton";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { botQuery, type BotDetail as BotDetailBody } from "../../queries/bots";
 import { AutonomyCompact, AutonomyScore } from "../autonomy/AutonomyScore";
@@ -123,21 +121,8 @@ function TracesSection({ botId, botName, tab, onTab, focus }: { botId: string; b
           </button>
         ))}
       </div>
-      <div className="mb-2 flex justify-end">
-        <ExportCsvButton
-          key={tab}
-          subject={botName}
-          what={tab === "decision" ? "decision-traces" : "no-trade-traces"}
-          title={`Every ${tab === "decision" ? "decision" : "no-trade"} trace of this bot (all pages) as CSV`}
-          page={(cursor) =>
-            tab === "decision"
-              ? unwrap(api.GET("/api/bots/{id}/decision-traces", { params: { path: { id: botId }, query: { limit: 500, cursor } } }))
-              : unwrap(api.GET("/api/bots/{id}/no-trade-traces", { params: { path: { id: botId }, query: { limit: 500, cursor } } }))
-          }
-        />
-      </div>
       <div role="tabpanel" id={`tabpanel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        <TraceViewer key={tab} botId={botId} kind={tab} />
+        <TraceViewer key={tab} botId={botId} kind={tab} botName={botName} />
       </div>
     </section>
   );

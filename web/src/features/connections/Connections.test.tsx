@@ -11,6 +11,21 @@ const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const VERIFY_TRACE = "5ce0e9a56015fec5aadfa328ae398115";
 const recent = new Date(Date.now() - 90_000).toISOString();
 
+/** GET /api/integrations/{id}/latency: 24 hourly buckets ending now; `timed` maps bucket index → [calls, p50, p95]. */
+function latency(id: string, label: string, timed: Record<number, [number, number | null, number | null]> = {}, configured = true) {
+  const to = Date.now();
+  const buckets = Array.from({ length: 24 }, (_, i) => {
+    const [calls, p50, p95] = timed[i] ?? [0, null, null];
+    return { start: new Date(to - (24 - i) * 3_600_000).toISOString(), calls, errors: 0, p50_ms: p50, p95_ms: p95, p99_ms: p95 };
+  });
+  const calls = buckets.reduce((n, b) => n + b.calls, 0);
+  return http.get(`*/api/integrations/${id}/latency`, () =>
+    HttpResponse.json(
+      ok({ provider_id: id, label, configured, window: "24h", from: new Date(to - 86_400_000).toISOString(), to: new Date(to).toISOString(), bucket_seconds: 3600, calls, errors: 0, no_data_reason: calls === 0 ? "no calls in the window" : null, buckets }),
+    ),
+  );
+}
+
 function provider(over: Partial<ProviderStatus> & Pick<ProviderStatus, "id" | "label" | "category">): ProviderStatus {
   return {
     configured: true,
@@ -313,6 +328,7 @@ describe("ConnectionsPage", () => {
     server.use(
       me("operator"),
       statusOk(),
+      latency("polygon", "Polygon", { 23: [4, 84, 230] }),
       http.get("*/api/integrations/polygon/events", ({ request }) => {
         query = new URL(request.url).search;
         return HttpResponse.json(
@@ -329,7 +345,7 @@ describe("ConnectionsPage", () => {
     const u = userEvent.setup();
     const { router } = renderWithApp(<ConnectionsPage />, { path: "/connections?provider=polygon" });
     const dialog = await screen.findByRole("dialog", { name: "Polygon usage events" });
-    const rows = await within(dialog).findAllByRole("row");
+    const rows = await within(await within(dialog).findByRole("table", { name: "Usage events of Polygon" })).findAllByRole("row");
     expect(query).toBe("?limit=50");
     expect(rows).toHaveLength(3);
     expect(rows[1]).toHaveTextContent("bars.fetch");
@@ -344,10 +360,47 @@ describe("ConnectionsPage", () => {
     expect(router.state.location.search).not.toHaveProperty("provider");
   });
 
+  it("charts the provider's p50 / p95 latency per hour in ms, and says why when there were no calls", async () => {
+    server.use(
+      me("operator"),
+      statusOk(),
+      latency("polygon", "Polygon", { 20: [3, 120, 480.4], 23: [4, 84, 1250] }),
+      http.get("*/api/integrations/polygon/events", () => HttpResponse.json(ok({ items: [], next_cursor: null }))),
+    );
+    renderWithApp(<ConnectionsPage />, { path: "/connections?provider=polygon" });
+    const dialog = await screen.findByRole("dialog", { name: "Polygon usage events" });
+    const chart = await within(dialog).findByRole("figure", { name: "Polygon latency p50 / p95 (ms)" });
+    const table = within(chart).getByRole("table");
+    expect(within(table).getAllByRole("columnheader").map((h) => h.textContent)).toEqual(["Bucket start", "p50 (ms)", "p95 (ms)"]);
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows).toHaveLength(24);
+    // Times in 24-hour form (YYYY-MM-DD HH:MM:SS), values with their unit; empty hours are gaps.
+    expect(rows[20]!.textContent).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}120 ms480 ms$/);
+    expect(rows[23]).toHaveTextContent("84 ms1,250 ms");
+    expect(rows[0]).toHaveTextContent("——");
+    expect(within(dialog).getByRole("figure", { name: "Polygon calls and errors per hour" })).toBeInTheDocument();
+  });
+
+  it("shows an empty latency state, not an empty chart, when the provider had no calls", async () => {
+    server.use(
+      me("operator"),
+      statusOk(),
+      latency("polygon", "Polygon"),
+      http.get("*/api/integrations/polygon/events", () => HttpResponse.json(ok({ items: [], next_cursor: null }))),
+    );
+    renderWithApp(<ConnectionsPage />, { path: "/connections?provider=polygon" });
+    const dialog = await screen.findByRole("dialog", { name: "Polygon usage events" });
+    const chart = await within(dialog).findByRole("figure", { name: "Polygon latency p50 / p95 (ms)" });
+    expect(chart).toHaveTextContent("No call to Polygon in the last 24 h: no latency to chart.");
+    expect(within(chart).queryByTestId("uplot-host")).not.toBeInTheDocument();
+    expect(within(dialog).queryByRole("figure", { name: /calls and errors/ })).not.toBeInTheDocument();
+  });
+
   it("opens the pop-out from a card, sets the deep link, and explains an empty history", async () => {
     server.use(
       me("operator"),
       statusOk(),
+      latency("databento", "Databento"),
       http.get("*/api/integrations/databento/events", () => HttpResponse.json(ok({ items: [], next_cursor: null }))),
     );
     const u = userEvent.setup();

@@ -8,13 +8,14 @@ import { cn } from "../../lib/cn";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { PROVIDER_EVENTS_LIMIT, providerEventsQuery, type ProviderStatus } from "../../queries/integrations";
 import { ConnectionBadge } from "./ConnectionBadge";
+import { LatencyChart } from "./LatencyChart";
 import { BotName } from "../../components/BotName";
 
 const STATUS_TONE: Record<string, Tone> = { OK: "ok", ERROR: "bad", VERIFY: "info" };
 
 /**
- * The pop-out of one provider (deep link `?provider=<id>`): its state and its latest usage
- * events — every call and verify tradeplane recorded, newest first.
+ * The pop-out of one provider (deep link `?provider=<id>`): its state, its latency over the
+ * last 24 h, and its latest usage events — every call and verify tradeplane recorded, newest first.
  */
 export function ProviderDrawer({ id, provider, onClose }: { id: string; provider: ProviderStatus | undefined; onClose: () => void }) {
   const events = useQuery(providerEventsQuery(id));
@@ -34,6 +35,7 @@ export function ProviderDrawer({ id, provider, onClose }: { id: string; provider
             </span>
           </div>
         )}
+        <LatencyChart id={id} label={label} />
         <div className="flex flex-wrap items-center gap-3">
           <h3 className="text-sm font-semibold">Latest {PROVIDER_EVENTS_LIMIT} usage events</h3>
           <PanelStatus query={events} />

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
@@ -125,4 +126,48 @@ describe("the fleet grid", () => {
     expect(stalePnl.querySelector(".text-ok")).toBeNull();
     expect(screen.getAllByTestId("fleet-card")).toHaveLength(2);
   });
+});
+
+describe("the fleet grid beyond 50 bots", () => {
+  it("reads every page of bots and shows all of them, 50 at a time, with the count", async () => {
+    const names = Array.from({ length: 120 }, (_, i) => `bot-${String(i).padStart(3, "0")}`);
+    const all = names.map((name, i) => item({ id: `0190a000-0000-7000-8000-${String(i).padStart(12, "0")}`, name }));
+    const limits: string[] = [];
+    mock({});
+    // The API answers at most 100 per page here: the grid must follow next_cursor.
+    server.use(
+      http.get("*/api/bots", ({ request }) => {
+        const url = new URL(request.url);
+        limits.push(url.searchParams.get("limit") ?? "");
+        const from = Number(url.searchParams.get("cursor") ?? "0");
+        const page = all.slice(from, from + 100);
+        return HttpResponse.json(ok({ items: page, next_cursor: from + 100 < all.length ? String(from + 100) : null }));
+      }),
+    );
+    const user = userEvent.setup({ delay: null });
+    renderWithApp(<OverviewPage />);
+    const count = await screen.findByTestId("fleet-count");
+    await waitFor(() => expect(count).toHaveTextContent("Showing 1–50 of 120 bots"));
+    expect(limits).toEqual(["500", "500"]);
+    const seen = new Set<string>();
+    const collect = () => {
+      const rows = screen.getAllByTestId("fleet-row");
+      for (const r of rows) seen.add(within(r).getByRole("link").textContent ?? "");
+      return rows.length;
+    };
+    expect(collect()).toBe(50);
+    expect(screen.getAllByTestId("fleet-card")).toHaveLength(50);
+    expect(screen.getByRole("button", { name: /Previous/ })).toBeDisabled();
+    await user.click(screen.getByRole("button", { name: /Next/ }));
+    expect(count).toHaveTextContent("Showing 51–100 of 120 bots");
+    expect(collect()).toBe(50);
+    await user.click(screen.getByRole("button", { name: /Next/ }));
+    expect(count).toHaveTextContent("Showing 101–120 of 120 bots");
+    expect(screen.getByText("page 3 of 3")).toBeInTheDocument();
+    expect(collect()).toBe(20);
+    expect(screen.getByRole("button", { name: /Next/ })).toBeDisabled();
+    expect([...seen].sort()).toEqual(names);
+    await user.click(screen.getByRole("button", { name: /Previous/ }));
+    expect(count).toHaveTextContent("Showing 51–100 of 120 bots");
+  }, 60_000);
 });

@@ -2,10 +2,14 @@
 // freshness, a sparkline of today's realized PnL and its autonomy tier. A dense table from
 // 768 px up, one card per bot below. A PnL whose mark is older than the bot's freshness limit
 // (or from a failed refresh) is greyed with its age, never coloured as a fresh gain or loss.
-import { useMemo } from "react";
+// Every bot is shown: all pages of GET /api/bots are read, the grid shows 50 at a time with
+// "Showing N–M of T bots" and Previous/Next (attention-needing bots sort onto the first page).
+import { useMemo, useState } from "react";
+import { ChevronLeft, ChevronRight } from "lucide-react";
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
 import { Badge } from "../../components/Badge";
+import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
@@ -14,11 +18,11 @@ import { cn } from "../../lib/cn";
 import { formatAge } from "../../lib/freshness";
 import { useNow } from "../../lib/time";
 import { pnlTodayQuery } from "../../queries/attention";
-import { botsQuery } from "../../queries/bots";
+import { FLEET_MAX, fleetBotsQuery } from "../../queries/bots";
 import { TierBadge } from "../autonomy/TierBadge";
 import { StageBadge, StatusBadge } from "../bots/badges";
 import { pnlClass, usd } from "../bots/format";
-import { fleetRows, sparks as sparksOf, type FleetRow } from "./fleet";
+import { fleetPage, fleetRows, sparks as sparksOf, type FleetRow } from "./fleet";
 
 function Pnl({ row }: { row: FleetRow }) {
   const f = row.freshness;
@@ -74,15 +78,42 @@ function Tier({ tier }: { tier: string | null }) {
   return tier ? <TierBadge tier={tier} /> : <span className="text-xs text-muted">not scored</span>;
 }
 
+function FleetPager({ at, total, truncated, onPage }: { at: ReturnType<typeof fleetPage>; total: number; truncated: boolean; onPage: (page: number) => void }) {
+  return (
+    <nav aria-label="Fleet pages" className="mt-3 flex flex-wrap items-center gap-2 text-sm">
+      <span role="status" data-testid="fleet-count" className="text-muted">
+        Showing {at.first}–{at.last} of {total} bot{total === 1 ? "" : "s"}
+        {truncated && ` (the first ${FLEET_MAX}; filter on the Bots page for the rest)`}
+      </span>
+      {at.pages > 1 && (
+        <>
+          <Button size="sm" disabledReason={at.page === 0 ? "This is the first page." : null} onClick={() => onPage(at.page - 1)}>
+            <ChevronLeft size={14} aria-hidden /> Previous
+          </Button>
+          <span className="text-xs text-muted">
+            page {at.page + 1} of {at.pages}
+          </span>
+          <Button size="sm" disabledReason={at.page >= at.pages - 1 ? "This is the last page." : null} onClick={() => onPage(at.page + 1)}>
+            Next <ChevronRight size={14} aria-hidden />
+          </Button>
+        </>
+      )}
+    </nav>
+  );
+}
+
 export function FleetGrid() {
-  const bots = useQuery(botsQuery({}));
+  const bots = useQuery(fleetBotsQuery);
   const series = useQuery(pnlTodayQuery);
   const now = useNow(1000);
+  const [page, setPage] = useState(0);
   const items = bots.data?.items;
   const sparks = useMemo(() => sparksOf(series.data), [series.data]);
   const rows = items ? fleetRows({ bots: items, sparks, fetchedAt: bots.dataUpdatedAt, fetchFailed: bots.isError, now }) : [];
+  const at = fleetPage(rows.length, page);
+  const shown = rows.slice(at.start, at.end);
   return (
-    <Card title="Fleet" status={<PanelStatus query={bots} />} actions={bots.data?.next_cursor ? <Link to="/bots" className="text-sm text-accent hover:underline">All bots</Link> : undefined}>
+    <Card title="Fleet" status={<PanelStatus query={bots} />} actions={<Link to="/bots" className="text-sm text-accent hover:underline">All bots</Link>}>
       {bots.isPending && <p className="text-sm text-muted">Loading…</p>}
       {bots.isError && !items && <QueryError error={bots.error} />}
       {items && rows.length === 0 && <EmptyState title="No bots yet" reason="Create a bot (Bots → New bot) or the starter set to see the fleet here." />}
@@ -100,7 +131,7 @@ export function FleetGrid() {
               </tr>
             </thead>
             <tbody>
-              {rows.map((row) => (
+              {shown.map((row) => (
                 <tr key={row.id} className="border-b border-line/60 last:border-0" data-testid="fleet-row">
                   <td className="py-1.5 pr-3"><Name row={row} /></td>
                   <td className="py-1.5 pr-3"><StageBadge stage={row.stage} /></td>
@@ -113,7 +144,7 @@ export function FleetGrid() {
             </tbody>
           </table>
           <ul className="flex flex-col gap-2 md:hidden" aria-label="Fleet cards">
-            {rows.map((row) => (
+            {shown.map((row) => (
               <li key={row.id} className="rounded-md border border-line p-3" data-testid="fleet-card">
                 <div className="flex flex-wrap items-center gap-2">
                   <Name row={row} />
@@ -128,6 +159,7 @@ export function FleetGrid() {
               </li>
             ))}
           </ul>
+          <FleetPager at={at} total={rows.length} truncated={bots.data?.truncated ?? false} onPage={setPage} />
         </>
       )}
     </Card>

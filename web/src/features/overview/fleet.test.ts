@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { item, summary } from "../bots/fixtures.test-util";
-import { fleetRows, sparks } from "./fleet";
+import { fleetPage, fleetRows, sparks } from "./fleet";
 
 const NOW = Date.parse("2026-11-26T13:00:30Z");
 const fetched = { fetchedAt: NOW - 2_000, fetchFailed: false, now: NOW };
@@ -48,5 +48,19 @@ describe("fleetRows", () => {
     expect(rows.map((r) => r.name)).toEqual(["omega", "beta", "alpha", "zeta"]);
     expect(rows[2]!.spark).toEqual({ x: [Date.parse("2026-11-26T10:00:00Z") / 1000, Date.parse("2026-11-26T11:00:00Z") / 1000], y: [10, -5.5] });
     expect(rows[3]!.spark).toEqual({ x: [], y: [] });
+  });
+});
+
+describe("fleetPage", () => {
+  it("splits the fleet into pages of 50 and numbers the rows shown", () => {
+    expect(fleetPage(120, 0)).toEqual({ page: 0, pages: 3, start: 0, end: 50, first: 1, last: 50 });
+    expect(fleetPage(120, 2)).toEqual({ page: 2, pages: 3, start: 100, end: 120, first: 101, last: 120 });
+    expect(fleetPage(50, 0)).toMatchObject({ pages: 1, first: 1, last: 50 });
+    expect(fleetPage(0, 0)).toMatchObject({ pages: 1, first: 0, last: 0 });
+  });
+
+  it("clamps a page past the end when the fleet shrank", () => {
+    expect(fleetPage(60, 4)).toMatchObject({ page: 1, start: 50, end: 60, first: 51, last: 60 });
+    expect(fleetPage(60, -1)).toMatchObject({ page: 0, first: 1 });
   });
 });

@@ -73,3 +73,18 @@ export function fleetRows(input: {
   });
   return rows.sort((a, b) => (ATTENTION_RANK[a.status] ?? 9) - (ATTENTION_RANK[b.status] ?? 9) || a.name.localeCompare(b.name));
 }
+
+/** Rows per page of the fleet grid. */
+export const FLEET_PAGE_SIZE = 50;
+
+/**
+ * One page of `total` rows, `size` per page: the 0-based `page` clamped into range (the fleet can
+ * shrink under the operator), the 1-based first and last row numbers shown, and the page count.
+ */
+export function fleetPage(total: number, page: number, size = FLEET_PAGE_SIZE): { page: number; pages: number; start: number; end: number; first: number; last: number } {
+  const pages = Math.max(1, Math.ceil(total / size));
+  const p = Math.min(Math.max(0, Math.floor(page)), pages - 1);
+  const start = p * size;
+  const end = Math.min(total, start + size);
+  return { page: p, pages, start, end, first: total === 0 ? 0 : start + 1, last: end };
+}

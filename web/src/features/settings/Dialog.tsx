@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, type FormEvent, type ReactNode } from "react";
 import { Button } from "../../components/Button";
+import { useScrollLock } from "../../lib/scrollLock";
 
 /**
  * A modal form (password re-check, new user, new token): title, what will happen, fields, the
@@ -18,6 +19,7 @@ export function FormDialog({ title, description, children, error, submitLabel, b
   onCancel: () => void;
 }) {
   const ref = useRef<HTMLDivElement>(null);
+  useScrollLock();
   const cancel = useRef(onCancel);
   useEffect(() => {
     cancel.current = onCancel;
@@ -33,8 +35,8 @@ export function FormDialog({ title, description, children, error, submitLabel, b
     if (canSubmit && !busy) onSubmit();
   };
   return (
-    <div className="fixed inset-0 z-50 flex items-center justify-center bg-black/40">
-      <div ref={ref} role="dialog" aria-modal="true" aria-label={title} className="w-[min(480px,92vw)] rounded-lg border border-line bg-surface p-5 shadow-xl">
+    <div className="fixed inset-0 z-50 flex items-center justify-center overscroll-contain bg-black/40 p-2">
+      <div ref={ref} role="dialog" aria-modal="true" aria-label={title} className="max-h-[calc(100dvh-1rem)] w-[min(480px,92vw)] overflow-y-auto overscroll-contain rounded-lg border border-line bg-surface p-5 shadow-xl">
         <h2 className="mb-2 text-base font-semibold">{title}</h2>
         {description && <div className="mb-4 text-sm text-muted">{description}</div>}
         <form onSubmit={submit} className="flex flex-col gap-3">

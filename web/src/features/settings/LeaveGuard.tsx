@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import { useBlocker } from "@tanstack/react-router";
 import { Button } from "../../components/Button";
+import { useScrollLock } from "../../lib/scrollLock";
 
 /**
  * While `active`, leaving the page or the section (links, back button, closing the tab) asks
@@ -8,6 +9,7 @@ import { Button } from "../../components/Button";
  */
 export function LeaveGuard({ active, title, children }: { active: boolean; title: string; children: ReactNode }) {
   const blocker = useBlocker({ shouldBlockFn: () => active, enableBeforeUnload: () => active, withResolver: true });
+  useScrollLock(blocker.status === "blocked");
   if (blocker.status !== "blocked") return null;
   return (
     <div className="fixed inset-0 z-50 flex items-center justify-center bg-black/40">

@@ -1,17 +1,21 @@
 // "Why traded" (decision traces) and "Why not" (no-trade traces) of one bot: newest first, time
 // filter, "Load more" pages, every trace expandable. Deep link `?trace=<row id or trace id>`
 // expands and scrolls to that trace; one not in the loaded pages is read by id and pinned.
+// "Export CSV" downloads every trace the time filter selects (all pages, not only the loaded
+// ones) with named columns (traces/csv.ts).
 import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { AlertTriangle, Pin } from "lucide-react";
 import { Badge } from "../../../components/Badge";
 import { Button } from "../../../components/Button";
 import { Card } from "../../../components/Card";
+import { ExportCsvButton } from "../../../components/ExportCsvButton";
 import { EmptyState } from "../../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../../components/PanelStatus";
 import { useNow } from "../../../lib/time";
 import type { ApiError } from "../../../api/errors";
-import { traceListQuery, traceMatches, traceQuery, type Trace, type TraceKind } from "../../../queries/traces";
+import { fetchTracePage, traceListQuery, traceMatches, traceQuery, type Trace, type TraceKind } from "../../../queries/traces";
+import { tracesCsv } from "./csv";
 import { NotFoundForBot } from "./parts";
 import { TraceCard } from "./TraceCard";
 import { TimeFilter, useTimeFilter } from "./TimeFilter";
@@ -74,8 +78,11 @@ function otherKind(kind: TraceKind): TraceKind {
   return kind === "decision" ? "no-trade" : "decision";
 }
 
+/** The API's largest page: the export reads the filtered traces 500 at a time. */
+export const EXPORT_PAGE_SIZE = 500;
+
 /** Paginated decision ("Why traded") or no-trade ("Why not") traces of one bot. */
-export function TraceViewer({ botId, kind }: { botId: string; kind: "decision" | "no-trade" }) {
+export function TraceViewer({ botId, kind, botName }: { botId: string; kind: "decision" | "no-trade"; /** Names the export file (default the id). */ botName?: string }) {
   const search = useSearchParams();
   const patch = usePatchSearch();
   const linkTo = useLinkTo();
@@ -121,7 +128,20 @@ export function TraceViewer({ botId, kind }: { botId: string; kind: "decision" |
     <Card
       title={title}
       status={<PanelStatus query={list} />}
-      actions={<TimeFilter state={filter} label={`Time range of ${noun}s`} />}
+      actions={
+        <div className="flex flex-wrap items-start gap-2">
+          <TimeFilter state={filter} label={`Time range of ${noun}s`} />
+          <ExportCsvButton
+            key={`${filter.range.from ?? ""}|${filter.range.to ?? ""}`}
+            subject={botName ?? botId}
+            what={kind === "decision" ? "decision-traces" : "no-trade-traces"}
+            title={`Every ${noun} of this bot ${filter.describe || "of all time"} (all pages, not only the loaded ones) as CSV`}
+            disabledReason={filter.invalid ? `The time filter is invalid: ${filter.invalid}` : null}
+            page={(cursor) => fetchTracePage(kind, botId, { ...filter.range, limit: EXPORT_PAGE_SIZE, cursor }) as Promise<{ items: Record<string, unknown>[]; next_cursor?: string | null }>}
+            format={(items) => tracesCsv(kind, items as unknown as Trace[])}
+          />
+        </div>
+      }
     >
       <div className="flex flex-col gap-3" data-testid={`trace-viewer-${kind}`}>
         {ref && !inList && (
