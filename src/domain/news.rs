@@ -233,6 +233,65 @@ pub fn health(s: &NewsStatus, bounds: NewsBounds, now: DateTime<Utc>) -> Option<
     None
 }
 
+/// What a backtest of a news-gated strategy replays over `[from, to]`: the successful fetch
+/// times (ascending, from the newest at or before `from`), the headlines published in the
+/// replayed span still without a class, and the classified risk-off ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewsHistory {
+    pub ok_fetches: Vec<DateTime<Utc>>,
+    pub unclassified: i64,
+    pub risk_off: Vec<RiskOffHeadline>,
+}
+
+/// Why the stored headlines cannot be replayed over `[from, to]`, if they cannot: the rule is
+/// the live gate's own freshness rule, applied to every instant of the range. The newest
+/// successful fetch at or before any `t` must be at most `max_gap` old (no fetch before the
+/// range, a gap inside it or a fetch history that stops short of its end all fail), and
+/// every headline published in the span must have its class.
+pub fn replay_gap(
+    h: &NewsHistory,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_gap: Duration,
+) -> Option<String> {
+    let span = format!("{} to {}", from.to_rfc3339(), to.to_rfc3339());
+    let Some(first) = h.ok_fetches.first() else {
+        return Some(format!("no news fetch is recorded for {span}"));
+    };
+    if *first > from {
+        return Some(format!(
+            "news was first fetched at {}, after the range starts ({span})",
+            first.to_rfc3339()
+        ));
+    }
+    let mut prev = *first;
+    for at in h.ok_fetches.iter().skip(1).filter(|at| **at <= to) {
+        if *at - prev > max_gap {
+            return Some(format!(
+                "no news was fetched from {} to {} (more than {} min without a fetch)",
+                prev.to_rfc3339(),
+                at.to_rfc3339(),
+                max_gap.num_minutes()
+            ));
+        }
+        prev = *at;
+    }
+    if to - prev > max_gap {
+        return Some(format!(
+            "news was last fetched at {}, more than {} min before the range ends ({span})",
+            prev.to_rfc3339(),
+            max_gap.num_minutes()
+        ));
+    }
+    if h.unclassified > 0 {
+        return Some(format!(
+            "{} headline(s) published in {span} have no classification yet",
+            h.unclassified
+        ));
+    }
+    None
+}
+
 /// What the gate decided: a risk-off headline is active, or the gate is unavailable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewsBlock {
@@ -486,6 +545,67 @@ mod tests {
         );
         assert!(parse_classes("I cannot help with that.", &batch).is_err());
         assert!(parse_classes("{\"other\": 1}", &batch).is_err());
+    }
+
+    #[test]
+    fn a_replay_needs_fetches_spanning_the_range_without_gaps_and_every_headline_classified() {
+        let (from, to) = (t("2026-11-17T12:00:00Z"), t("2026-11-17T13:00:00Z"));
+        let gap = Duration::minutes(5);
+        let every = |start: &str, end: &str| {
+            let (mut at, end) = (t(start), t(end));
+            let mut out = Vec::new();
+            while at <= end {
+                out.push(at);
+                at += Duration::minutes(5);
+            }
+            out
+        };
+        let covered = NewsHistory {
+            ok_fetches: every("2026-11-17T11:58:00Z", "2026-11-17T13:03:00Z"),
+            ..NewsHistory::default()
+        };
+        assert_eq!(replay_gap(&covered, from, to, gap), None);
+        assert!(replay_gap(&NewsHistory::default(), from, to, gap).is_some());
+        // Fetching started after the range did.
+        let late = NewsHistory {
+            ok_fetches: every("2026-11-17T12:01:00Z", "2026-11-17T13:06:00Z"),
+            ..NewsHistory::default()
+        };
+        assert!(
+            replay_gap(&late, from, to, gap)
+                .unwrap()
+                .contains("first fetched")
+        );
+        // A hole of 6 min inside the range.
+        let mut holed = covered.clone();
+        holed
+            .ok_fetches
+            .retain(|at| *at != t("2026-11-17T12:28:00Z"));
+        assert!(
+            replay_gap(&holed, from, to, gap)
+                .unwrap()
+                .contains("12:23:00")
+        );
+        // The history stops 7 min before the end.
+        let short = NewsHistory {
+            ok_fetches: every("2026-11-17T11:58:00Z", "2026-11-17T12:53:00Z"),
+            ..NewsHistory::default()
+        };
+        assert!(
+            replay_gap(&short, from, to, gap)
+                .unwrap()
+                .contains("last fetched")
+        );
+        // Fetched, but a headline in the range waits for its class.
+        let waiting = NewsHistory {
+            unclassified: 1,
+            ..covered
+        };
+        assert!(
+            replay_gap(&waiting, from, to, gap)
+                .unwrap()
+                .contains("no classification")
+        );
     }
 
     #[test]

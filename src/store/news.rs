@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::domain::news::NewsItem;
-use crate::domain::news::{Headline, NewsClass, NewsStatus, RiskOffHeadline};
+use crate::domain::news::{Headline, NewsClass, NewsHistory, NewsStatus, RiskOffHeadline};
 
 /// Stores the items not stored yet (by provider and headline id); returns how many were new.
 pub async fn insert_items(
@@ -103,12 +103,18 @@ pub async fn set_classes(
     Ok(set)
 }
 
-/// Records a fetch: its time and, on failure, why (a success clears the error).
+/// Records a fetch: its time and, on failure, why (a success clears the error), in the status
+/// row and in the fetch history a backtest's replay checks its range against.
 pub async fn record_fetch(
     pool: &PgPool,
     at: DateTime<Utc>,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO news_fetch_log (at, error) VALUES ($1, $2)")
+        .bind(at)
+        .bind(error)
+        .execute(pool)
+        .await?;
     sqlx::query(
         "UPDATE news_gate_status SET last_fetch_at = $1, \
          last_fetch_ok_at = CASE WHEN $2::text IS NULL THEN $1 ELSE last_fetch_ok_at END, \
@@ -190,4 +196,65 @@ pub async fn recent_risk_off(
             },
         )
         .collect())
+}
+
+/// What a backtest replays over `[from, to]` for a gate of `window`: the successful fetches
+/// from the newest at or before `from` up to `to`, and the headlines published in
+/// `(from − window, to]` (the ones any bar of the range can see): how many lack a class, and
+/// the risk-off ones.
+pub async fn history(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    window: chrono::Duration,
+) -> Result<NewsHistory, sqlx::Error> {
+    let ok_fetches: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT at FROM news_fetch_log WHERE error IS NULL AND at <= $2 AND at >= coalesce(\
+         (SELECT max(at) FROM news_fetch_log WHERE error IS NULL AND at <= $1), $1) ORDER BY at",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let since = from - window;
+    let unclassified: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM news_headlines WHERE class IS NULL \
+         AND published_at > $1 AND published_at <= $2",
+    )
+    .bind(since)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<(String, i64, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT provider_id, headline_id, headline, source, published_at FROM news_headlines \
+         WHERE class = 'risk_off' AND published_at > $1 AND published_at <= $2 \
+         ORDER BY published_at DESC",
+    )
+    .bind(since)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(NewsHistory {
+        ok_fetches,
+        unclassified,
+        risk_off: rows.into_iter().map(risk_off_row).collect(),
+    })
+}
+
+fn risk_off_row(
+    (provider_id, headline_id, headline, source, published_at): (
+        String,
+        i64,
+        String,
+        String,
+        DateTime<Utc>,
+    ),
+) -> RiskOffHeadline {
+    RiskOffHeadline {
+        provider_id,
+        headline_id,
+        headline,
+        source,
+        published_at,
+    }
 }

@@ -18,12 +18,16 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     clock::Clock,
-    domain::{news::NewsSnapshot, timeframe::Timeframe},
+    domain::{
+        news::{NewsClass, NewsItem, NewsSnapshot},
+        timeframe::Timeframe,
+    },
     integrations::{
         Integrations, http::CallContext, providers::finnhub_news, registry::EnvMap,
         usage::MemoryUsageSink,
     },
     runtime::{BarTick, RuntimeHandle, news::NewsConfig},
+    store::news as news_store,
 };
 use uuid::Uuid;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::any};
@@ -614,4 +618,167 @@ async fn safe_start_and_status_know_a_news_gated_bot_needs_ai(pool: PgPool) {
     assert_eq!(status, 409, "{body}");
     assert_eq!(error_code(&body), "INTEGRATION_KEY_MISSING");
     assert!(body.to_string().contains("FINNHUB_API_KEY"), "{body}");
+}
+
+/// Stores a headline as the poller would (fetched at `at`), classified `class` when given.
+async fn stored_headline(pool: &PgPool, id: i64, at: DateTime<Utc>, class: Option<NewsClass>) {
+    let item = NewsItem {
+        id,
+        datetime: at.timestamp(),
+        headline: format!("Headline {id}: markets tumble"),
+        source: "Wire".into(),
+        category: "general".into(),
+    };
+    news_store::insert_items(pool, "finnhub", &[item], at)
+        .await
+        .unwrap();
+    if let Some(class) = class {
+        news_store::set_classes(pool, "finnhub", &[(id, class)], at, "sandbox/test", "t")
+            .await
+            .unwrap();
+    }
+}
+
+#[sqlx::test]
+async fn backtests_replay_the_stored_headlines_or_fail_when_they_do_not_cover_the_range(
+    pool: PgPool,
+) {
+    let env = start_sandbox().await;
+    let runtime = tradeplane::runtime::RuntimeConfig {
+        jobs: tradeplane::runtime::jobs::JobsConfig {
+            workers: 1,
+            poll_every: Duration::from_millis(50),
+            heartbeat_every: Duration::from_millis(50),
+        },
+        ..config(&env)
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let (from, to) = (at("2026-11-17T12:00:00Z"), at("2026-11-17T16:00:00Z"));
+    let body = |filters: Value| {
+        json!({
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}, "filters": filters},
+            "symbol": "ES", "timeframe": "5m",
+            "from": from, "to": to,
+            "risk": {"daily_loss_limit": 50000, "max_drawdown": 50000}
+        })
+    };
+    let gate = |window: u32| json!({"news_gate": {"window_minutes": window}});
+    let failed_with = async |filters: Value| {
+        let (id, _) = app.queue_backtest(body(filters)).await;
+        let failed = app.wait_for_backtest(&id, "FAILED").await;
+        assert_eq!(
+            failed["backtest"]["error_code"], "NEWS_HISTORY_INCOMPLETE",
+            "{failed}"
+        );
+        failed["backtest"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // No stored news: the gated run fails rather than running open.
+    assert!(failed_with(gate(60)).await.contains("no news fetch"));
+
+    // The unfiltered run: where it enters.
+    let (id, _) = app.queue_backtest(body(Value::Null)).await;
+    let plain = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let entries: Vec<DateTime<Utc>> = plain["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["entry_ts"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(entries.len() >= 2, "{plain}");
+
+    // Fetched every 4 min from before the range to after it, but with a 20 min hole: fails.
+    let mut fetch = from - chrono::Duration::minutes(62);
+    while fetch <= to + chrono::Duration::minutes(4) {
+        let hole = fetch > at("2026-11-17T14:00:00Z") && fetch < at("2026-11-17T14:20:00Z");
+        news_store::record_fetch(&pool, fetch, hole.then_some("RATE_LIMITED: 429"))
+            .await
+            .unwrap();
+        fetch += chrono::Duration::minutes(4);
+    }
+    let why = failed_with(gate(60)).await;
+    assert!(why.contains("no news was fetched from"), "{why}");
+    // The hole filled: covered.
+    let mut fetch = at("2026-11-17T14:02:00Z");
+    while fetch < at("2026-11-17T14:20:00Z") {
+        news_store::record_fetch(&pool, fetch, None).await.unwrap();
+        fetch += chrono::Duration::minutes(4);
+    }
+    // A risk-off headline 10 min before the first entry, still unclassified: fails.
+    let published = entries[0] - chrono::Duration::minutes(10);
+    stored_headline(&pool, 1, published, None).await;
+    let why = failed_with(gate(60)).await;
+    assert!(why.contains("no classification"), "{why}");
+    // Classified risk-off (plus a neutral one and a risk-off one after the range).
+    news_store::set_classes(
+        &pool,
+        "finnhub",
+        &[(1, NewsClass::RiskOff)],
+        published,
+        "m",
+        "t",
+    )
+    .await
+    .unwrap();
+    stored_headline(
+        &pool,
+        2,
+        from + chrono::Duration::minutes(3),
+        Some(NewsClass::Neutral),
+    )
+    .await;
+    stored_headline(
+        &pool,
+        3,
+        to + chrono::Duration::minutes(30),
+        Some(NewsClass::RiskOff),
+    )
+    .await;
+
+    let (id, _) = app.queue_backtest(body(gate(60))).await;
+    let gated = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let counts = &gated["backtest"]["no_trade_counts"];
+    assert!(
+        counts["NEWS_RISK_OFF"].as_u64().unwrap_or(0) >= 1,
+        "{counts}"
+    );
+    let window_end = published + chrono::Duration::minutes(60);
+    let gated_entries: Vec<DateTime<Utc>> = gated["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["entry_ts"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        gated_entries
+            .iter()
+            .all(|e| *e < published || *e >= window_end),
+        "an entry inside the risk-off window: {gated_entries:?}"
+    );
+    assert!(
+        gated_entries.iter().any(|e| *e >= window_end),
+        "entries resume after the window: {gated_entries:?}"
+    );
+    assert_ne!(gated_entries, entries);
+    assert!(plain["backtest"]["no_trade_counts"]["NEWS_RISK_OFF"].is_null());
+
+    // Sweeps refuse filtered strategies, the news gate among them (documented).
+    let mut sweep = body(gate(60));
+    sweep["params"] = json!({"fast": {"values": [2, 3]}});
+    let (status, reply) = app.call("POST", "/api/backtests/sweeps", Some(sweep)).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(
+        reply["error"]["details"]["field"], "strategy.filters",
+        "{reply}"
+    );
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
 }
