@@ -782,3 +782,102 @@ async fn backtests_replay_the_stored_headlines_or_fail_when_they_do_not_cover_th
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
+
+/// A bot at LAB, gated or not; its id.
+async fn lab_bot(app: &TestApp, name: &str, gated: bool) -> String {
+    let mut strategy = json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}});
+    if gated {
+        strategy["filters"] = json!({"news_gate": {}});
+    }
+    let (status, body) = app
+        .create_bot(
+            json!({"name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
+                           "strategy": strategy}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["bot"]["stage"], "LAB", "{body}");
+    body["bot"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The codes a promotion to PAPER was refused with (all of them, or the single one).
+async fn promotion_refusals(app: &TestApp, id: &str) -> Vec<String> {
+    let (status, body) = app.promote_bot(id, json!({"to_stage": "PAPER"})).await;
+    assert!(status >= 400, "{body}");
+    match body["error"]["details"]["failed"].as_array() {
+        Some(failed) => failed
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_owned())
+            .collect(),
+        None => vec![error_code(&body).to_owned()],
+    }
+}
+
+#[sqlx::test]
+async fn promoting_a_news_gated_bot_checks_the_llm_and_finnhub_as_safe_start_does(pool: PgPool) {
+    let sandbox = start_sandbox().await;
+    let needs_gate = |k: &str| {
+        [
+            "OPENAI_",
+            "ANTHROPIC_",
+            "GEMINI_",
+            "GOOGLE_GEMINI_",
+            "GROQ_",
+            "XAI_",
+            "OPENROUTER_",
+            "FINNHUB_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+    };
+    // Neither an LLM nor Finnhub: the gated bot's promotion lists both, the ungated one's
+    // neither (it misses its backtest evidence, as every bot here does).
+    let env: EnvMap = sandbox
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| !needs_gate(k))
+        .collect();
+    let app = news_app(&pool, &env).await;
+    let gated = lab_bot(&app, "gated", true).await;
+    let plain = lab_bot(&app, "plain", false).await;
+    let codes = promotion_refusals(&app, &gated).await;
+    assert!(
+        codes.contains(&"AI_PROVIDER_UNAVAILABLE".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"INTEGRATION_KEY_MISSING".to_owned()),
+        "{codes:?}"
+    );
+    let (_, body) = app.promote_bot(&gated, json!({"to_stage": "PAPER"})).await;
+    assert!(body.to_string().contains("FINNHUB_API_KEY"), "{body}");
+    let gate_codes = |codes: &[String]| {
+        codes
+            .iter()
+            .filter(|c| *c == "AI_PROVIDER_UNAVAILABLE" || *c == "INTEGRATION_KEY_MISSING")
+            .count()
+    };
+    let codes = promotion_refusals(&app, &plain).await;
+    assert!(
+        codes.contains(&"BACKTEST_EVIDENCE_MISSING".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(gate_codes(&codes), 0, "{codes:?}");
+    // The refusal wrote nothing: still LAB.
+    let stage: String = sqlx::query_scalar("SELECT stage FROM bots WHERE id = $1")
+        .bind(gated.parse::<Uuid>().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stage, "LAB");
+    drop(app);
+
+    // With both: the gated bot is refused for the rest only (its evidence).
+    let app = news_app(&pool, &sandbox).await;
+    let codes = promotion_refusals(&app, &gated).await;
+    assert!(
+        codes.contains(&"BACKTEST_EVIDENCE_MISSING".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(gate_codes(&codes), 0, "{codes:?}");
+}
