@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ai::Prompt;
+use crate::error_code::ErrorCode;
 
 /// One market-news headline in Finnhub's shape (the fields the gate does not read are ignored).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -323,6 +324,102 @@ pub fn news_gate(
     out
 }
 
+/// A gated bot's news gate at a moment, as the operator reads it (`GET /api/news-gate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GateVerdict {
+    /// New entries allowed.
+    Open,
+    /// A risk-off headline within the bot's window blocks new entries (`NEWS_RISK_OFF`).
+    RiskOff,
+    /// The gate's inputs cannot be trusted: closed for new entries (`NEWS_GATE_UNAVAILABLE`).
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct GateState {
+    pub verdict: GateVerdict,
+    /// `NEWS_RISK_OFF` or `NEWS_GATE_UNAVAILABLE` while closed.
+    pub code: Option<String>,
+    /// Why it is closed (the unavailability, or the headline).
+    pub reason: Option<String>,
+    /// The risk-off headline blocking it and when its window ends.
+    pub headline_id: Option<i64>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The gate of a bot with `filter` at `now`, for display: unavailability first (it closes the
+/// gate whatever the headlines), then the newest active risk-off headline.
+pub fn gate_state(filter: &NewsGateFilter, snap: &NewsSnapshot, now: DateTime<Utc>) -> GateState {
+    let window = Duration::minutes(i64::from(filter.window_minutes));
+    let blocks = news_gate(filter, snap, now);
+    let unavailable = blocks.iter().find_map(|b| match b {
+        NewsBlock::Unavailable(why) => Some(why.clone()),
+        NewsBlock::RiskOff(_) => None,
+    });
+    let risk_off = blocks.into_iter().find_map(|b| match b {
+        NewsBlock::RiskOff(h) => Some(h),
+        NewsBlock::Unavailable(_) => None,
+    });
+    let (headline_id, until) = risk_off.as_ref().map_or((None, None), |h| {
+        (Some(h.headline_id), Some(h.published_at + window))
+    });
+    match (unavailable, risk_off) {
+        (Some(why), _) => GateState {
+            verdict: GateVerdict::Unavailable,
+            code: Some(ErrorCode::NewsGateUnavailable.as_str().into()),
+            reason: Some(why),
+            headline_id,
+            until,
+        },
+        (None, Some(h)) => GateState {
+            verdict: GateVerdict::RiskOff,
+            code: Some(ErrorCode::NewsRiskOff.as_str().into()),
+            reason: Some(format!(
+                "\"{}\" ({}) was classified risk-off",
+                h.headline, h.source
+            )),
+            headline_id,
+            until,
+        },
+        (None, None) => GateState {
+            verdict: GateVerdict::Open,
+            code: None,
+            reason: None,
+            headline_id: None,
+            until: None,
+        },
+    }
+}
+
+/// A risk-off headline still inside a window: published in `(now − window, now]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ActiveRiskOff {
+    #[serde(flatten)]
+    pub headline: RiskOffHeadline,
+    /// `published_at + window`: when it stops blocking.
+    pub active_until: DateTime<Utc>,
+}
+
+/// The risk-off headlines of `snap` active at `now` under a window of `window_minutes`
+/// (newest first; none from after `now`).
+pub fn active_risk_off(
+    snap: &NewsSnapshot,
+    now: DateTime<Utc>,
+    window_minutes: u32,
+) -> Vec<ActiveRiskOff> {
+    let window = Duration::minutes(i64::from(window_minutes));
+    let first = snap.risk_off.partition_point(|h| h.published_at > now);
+    snap.risk_off[first..]
+        .iter()
+        .take_while(|h| now - h.published_at < window)
+        .map(|h| ActiveRiskOff {
+            headline: h.clone(),
+            active_until: h.published_at + window,
+        })
+        .collect()
+}
+
 /// One line per headline; newlines and the separator are flattened so a headline cannot
 /// pose as another line.
 fn flatten(text: &str) -> String {
@@ -606,6 +703,40 @@ mod tests {
                 .unwrap()
                 .contains("no classification")
         );
+    }
+
+    #[test]
+    fn the_operator_view_names_the_blocking_headline_and_its_end() {
+        let s = snap(vec![
+            risk_off(1, "2026-12-04T10:00:00Z"),
+            risk_off(2, "2026-12-04T10:50:00Z"),
+            risk_off(3, "2026-12-04T12:00:00Z"),
+        ]);
+        let now = t("2026-12-04T11:00:00Z");
+        let active = active_risk_off(&s, now, 30);
+        assert_eq!(
+            active.len(),
+            1,
+            "no headline from the future, none past its window"
+        );
+        assert_eq!(active[0].headline.headline_id, 2);
+        assert_eq!(active[0].active_until, t("2026-12-04T11:20:00Z"));
+        assert_eq!(active_risk_off(&s, now, 90).len(), 2);
+        let narrow = gate_state(&NewsGateFilter { window_minutes: 5 }, &s, now);
+        assert_eq!(narrow.verdict, GateVerdict::Open);
+        assert_eq!(narrow.code, None);
+        let wide = gate_state(&NewsGateFilter { window_minutes: 30 }, &s, now);
+        assert_eq!(wide.verdict, GateVerdict::RiskOff);
+        assert_eq!(wide.code.as_deref(), Some("NEWS_RISK_OFF"));
+        assert_eq!(
+            (wide.headline_id, wide.until),
+            (Some(2), Some(t("2026-12-04T11:20:00Z")))
+        );
+        let mut down = s.clone();
+        down.unavailable = Some("LLM down".into());
+        let closed = gate_state(&NewsGateFilter { window_minutes: 5 }, &down, now);
+        assert_eq!(closed.verdict, GateVerdict::Unavailable);
+        assert_eq!(closed.reason.as_deref(), Some("LLM down"));
     }
 
     #[test]

@@ -258,3 +258,66 @@ fn risk_off_row(
         published_at,
     }
 }
+
+/// The gate's shared state as the operator reads it (`GET /api/news-gate`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct GateStatusRow {
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    pub last_fetch_ok_at: Option<DateTime<Utc>>,
+    pub last_fetch_error: Option<String>,
+    pub last_classify_at: Option<DateTime<Utc>>,
+    pub last_classify_ok_at: Option<DateTime<Utc>>,
+    pub classify_error_code: Option<String>,
+    pub classify_error: Option<String>,
+    /// Headlines still waiting for their class.
+    pub unclassified: i64,
+}
+
+pub async fn gate_status(pool: &PgPool) -> Result<GateStatusRow, sqlx::Error> {
+    type Row = (
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT s.last_fetch_at, s.last_fetch_ok_at, s.last_fetch_error, s.last_classify_at, \
+         s.last_classify_ok_at, s.classify_error_code, s.classify_error, \
+         (SELECT count(*) FROM news_headlines WHERE class IS NULL) FROM news_gate_status s",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map_or_else(GateStatusRow::default, |r| GateStatusRow {
+        last_fetch_at: r.0,
+        last_fetch_ok_at: r.1,
+        last_fetch_error: r.2,
+        last_classify_at: r.3,
+        last_classify_ok_at: r.4,
+        classify_error_code: r.5,
+        classify_error: r.6,
+        unclassified: r.7,
+    }))
+}
+
+/// A bot whose stored strategy has the news gate (archived bots left out).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GatedBotRow {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub stage: String,
+    pub status: String,
+    pub strategy: serde_json::Value,
+}
+
+pub async fn gated_bots(pool: &PgPool) -> Result<Vec<GatedBotRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, stage, status, strategy FROM bots WHERE archived_at IS NULL \
+         AND jsonb_typeof(strategy -> 'filters' -> 'news_gate') = 'object' ORDER BY name, id",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -881,3 +881,114 @@ async fn promoting_a_news_gated_bot_checks_the_llm_and_finnhub_as_safe_start_doe
     );
     assert_eq!(gate_codes(&codes), 0, "{codes:?}");
 }
+
+#[sqlx::test]
+async fn the_gate_state_reads_fetches_headlines_and_each_gated_bot(pool: PgPool) {
+    let env = start_sandbox().await;
+    let app = news_app(&pool, &env).await;
+    let rt = app.state.runtime.clone();
+    let wide = lab_bot_with_window(&app, "wide", 60).await;
+    let narrow = lab_bot_with_window(&app, "narrow", 5).await;
+    let plain = lab_bot(&app, "plain", false).await;
+    let t = now();
+    news_store::record_fetch(&pool, t, None).await.unwrap();
+    // Headlines carry whole seconds.
+    let published =
+        DateTime::from_timestamp((t - chrono::Duration::minutes(10)).timestamp(), 0).unwrap();
+    stored_headline(&pool, 41, published, Some(NewsClass::RiskOff)).await;
+    stored_headline(
+        &pool,
+        42,
+        t - chrono::Duration::minutes(2),
+        Some(NewsClass::Neutral),
+    )
+    .await;
+    stored_headline(
+        &pool,
+        43,
+        t - chrono::Duration::hours(3),
+        Some(NewsClass::RiskOff),
+    )
+    .await;
+    rt.refresh_news(&pool).await.unwrap();
+
+    let (status, body) = app.call("GET", "/api/news-gate", None).await;
+    assert_eq!(status, 200, "{body}");
+    let view = &body;
+    assert!(view["status"]["last_fetch_ok_at"].is_string(), "{view}");
+    assert!(view["unavailable"].is_null(), "{view}");
+    assert_eq!(view["window_minutes"], 60);
+    let active: Vec<i64> = view["risk_off"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["headline_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        active,
+        vec![41],
+        "only the risk-off headline inside the widest window"
+    );
+    let until: DateTime<Utc> = view["risk_off"][0]["active_until"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(until, published + chrono::Duration::minutes(60));
+    let bot = |id: &str| {
+        view["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bot_id"] == id)
+            .cloned()
+    };
+    assert!(bot(&plain).is_none(), "an ungated bot is not listed");
+    let w = bot(&wide).unwrap();
+    assert_eq!(w["gate"]["verdict"], "RISK_OFF", "{w}");
+    assert_eq!(w["gate"]["code"], "NEWS_RISK_OFF");
+    assert_eq!(w["gate"]["headline_id"], 41);
+    assert_eq!(bot(&narrow).unwrap()["gate"]["verdict"], "OPEN");
+
+    // Classification failing while a headline waits: unavailable, every gated bot closed.
+    stored_headline(&pool, 44, t, None).await;
+    news_store::record_classify(&pool, t, Some(("AI_PROVIDER_UNAVAILABLE", "all down")))
+        .await
+        .unwrap();
+    rt.refresh_news(&pool).await.unwrap();
+    let (_, body) = app.call("GET", "/api/news-gate", None).await;
+    let view = &body;
+    assert!(
+        view["unavailable"]
+            .as_str()
+            .is_some_and(|u| u.contains("AI_PROVIDER_UNAVAILABLE")),
+        "{view}"
+    );
+    assert_eq!(view["status"]["unclassified"], 1);
+    assert_eq!(
+        view["status"]["classify_error_code"],
+        "AI_PROVIDER_UNAVAILABLE"
+    );
+    for id in [&wide, &narrow] {
+        let b = view["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bot_id"] == id.as_str())
+            .unwrap();
+        assert_eq!(b["gate"]["verdict"], "UNAVAILABLE", "{b}");
+        assert_eq!(b["gate"]["code"], "NEWS_GATE_UNAVAILABLE");
+    }
+}
+
+async fn lab_bot_with_window(app: &TestApp, name: &str, window: u32) -> String {
+    let (status, body) = app
+        .create_bot(
+            json!({"name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4},
+                         "filters": {"news_gate": {"window_minutes": window}}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["bot"]["id"].as_str().unwrap().to_owned()
+}
