@@ -187,6 +187,7 @@ fn main() {
         strategy: strategy(),
         filters: Default::default(),
         filter_data: Default::default(),
+        news: Default::default(),
         instrument: Symbol::Es.spec(),
         timeframe: Timeframe::M1,
         limits: limits(),

@@ -96,6 +96,9 @@ catalog! {
     NewsGateUnavailable = "NEWS_GATE_UNAVAILABLE", 503,
         "The bot's news gate cannot be trusted (news not fetched recently, or headlines waiting for an LLM classification that is failing), so it blocks new entries (exits stay allowed).",
         "Check Finnhub (FINNHUB_API_KEY, its breaker on Connections) and the LLM providers on AI Ops; entries resume once headlines are fetched and classified again.";
+    NewsHistoryIncomplete = "NEWS_HISTORY_INCOMPLETE", 503,
+        "A backtest of a news-gated strategy cannot replay the stored headlines: news was not fetched throughout its range (the gate's staleness bound) or headlines in it have no classification yet.",
+        "Backtest a range the news gate was polling (GET /api/news-gate shows the last fetch; headlines are fetched only while a news-gated bot runs) once its headlines are classified, or remove strategy.filters.news_gate to backtest without it.";
     RiskLimitBreached = "RISK_LIMIT_BREACHED", 409,
         "A risk limit forbids this action.",
         "Review the bot's risk limits and current exposure; a latched daily-loss limit needs a human re-arm.";

@@ -29,6 +29,7 @@ pub mod ledger;
 pub mod market_data;
 pub mod metrics;
 pub mod middleware;
+pub mod news_gate;
 pub mod nodes;
 pub mod openapi;
 pub mod pagination;
@@ -97,6 +98,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(ai_ops::router())
         .merge(ai_ops_series::router())
+        .merge(news_gate::router())
         .merge(usage_events::router())
         .merge(market_data::router())
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ai::Prompt;
+use crate::error_code::ErrorCode;
 
 /// One market-news headline in Finnhub's shape (the fields the gate does not read are ignored).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -233,6 +234,65 @@ pub fn health(s: &NewsStatus, bounds: NewsBounds, now: DateTime<Utc>) -> Option<
     None
 }
 
+/// What a backtest of a news-gated strategy replays over `[from, to]`: the successful fetch
+/// times (ascending, from the newest at or before `from`), the headlines published in the
+/// replayed span still without a class, and the classified risk-off ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewsHistory {
+    pub ok_fetches: Vec<DateTime<Utc>>,
+    pub unclassified: i64,
+    pub risk_off: Vec<RiskOffHeadline>,
+}
+
+/// Why the stored headlines cannot be replayed over `[from, to]`, if they cannot: the rule is
+/// the live gate's own freshness rule, applied to every instant of the range. The newest
+/// successful fetch at or before any `t` must be at most `max_gap` old (no fetch before the
+/// range, a gap inside it or a fetch history that stops short of its end all fail), and
+/// every headline published in the span must have its class.
+pub fn replay_gap(
+    h: &NewsHistory,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_gap: Duration,
+) -> Option<String> {
+    let span = format!("{} to {}", from.to_rfc3339(), to.to_rfc3339());
+    let Some(first) = h.ok_fetches.first() else {
+        return Some(format!("no news fetch is recorded for {span}"));
+    };
+    if *first > from {
+        return Some(format!(
+            "news was first fetched at {}, after the range starts ({span})",
+            first.to_rfc3339()
+        ));
+    }
+    let mut prev = *first;
+    for at in h.ok_fetches.iter().skip(1).filter(|at| **at <= to) {
+        if *at - prev > max_gap {
+            return Some(format!(
+                "no news was fetched from {} to {} (more than {} min without a fetch)",
+                prev.to_rfc3339(),
+                at.to_rfc3339(),
+                max_gap.num_minutes()
+            ));
+        }
+        prev = *at;
+    }
+    if to - prev > max_gap {
+        return Some(format!(
+            "news was last fetched at {}, more than {} min before the range ends ({span})",
+            prev.to_rfc3339(),
+            max_gap.num_minutes()
+        ));
+    }
+    if h.unclassified > 0 {
+        return Some(format!(
+            "{} headline(s) published in {span} have no classification yet",
+            h.unclassified
+        ));
+    }
+    None
+}
+
 /// What the gate decided: a risk-off headline is active, or the gate is unavailable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewsBlock {
@@ -262,6 +322,102 @@ pub fn news_gate(
         out.push(NewsBlock::RiskOff(h.clone()));
     }
     out
+}
+
+/// A gated bot's news gate at a moment, as the operator reads it (`GET /api/news-gate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GateVerdict {
+    /// New entries allowed.
+    Open,
+    /// A risk-off headline within the bot's window blocks new entries (`NEWS_RISK_OFF`).
+    RiskOff,
+    /// The gate's inputs cannot be trusted: closed for new entries (`NEWS_GATE_UNAVAILABLE`).
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct GateState {
+    pub verdict: GateVerdict,
+    /// `NEWS_RISK_OFF` or `NEWS_GATE_UNAVAILABLE` while closed.
+    pub code: Option<String>,
+    /// Why it is closed (the unavailability, or the headline).
+    pub reason: Option<String>,
+    /// The risk-off headline blocking it and when its window ends.
+    pub headline_id: Option<i64>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The gate of a bot with `filter` at `now`, for display: unavailability first (it closes the
+/// gate whatever the headlines), then the newest active risk-off headline.
+pub fn gate_state(filter: &NewsGateFilter, snap: &NewsSnapshot, now: DateTime<Utc>) -> GateState {
+    let window = Duration::minutes(i64::from(filter.window_minutes));
+    let blocks = news_gate(filter, snap, now);
+    let unavailable = blocks.iter().find_map(|b| match b {
+        NewsBlock::Unavailable(why) => Some(why.clone()),
+        NewsBlock::RiskOff(_) => None,
+    });
+    let risk_off = blocks.into_iter().find_map(|b| match b {
+        NewsBlock::RiskOff(h) => Some(h),
+        NewsBlock::Unavailable(_) => None,
+    });
+    let (headline_id, until) = risk_off.as_ref().map_or((None, None), |h| {
+        (Some(h.headline_id), Some(h.published_at + window))
+    });
+    match (unavailable, risk_off) {
+        (Some(why), _) => GateState {
+            verdict: GateVerdict::Unavailable,
+            code: Some(ErrorCode::NewsGateUnavailable.as_str().into()),
+            reason: Some(why),
+            headline_id,
+            until,
+        },
+        (None, Some(h)) => GateState {
+            verdict: GateVerdict::RiskOff,
+            code: Some(ErrorCode::NewsRiskOff.as_str().into()),
+            reason: Some(format!(
+                "\"{}\" ({}) was classified risk-off",
+                h.headline, h.source
+            )),
+            headline_id,
+            until,
+        },
+        (None, None) => GateState {
+            verdict: GateVerdict::Open,
+            code: None,
+            reason: None,
+            headline_id: None,
+            until: None,
+        },
+    }
+}
+
+/// A risk-off headline still inside a window: published in `(now − window, now]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ActiveRiskOff {
+    #[serde(flatten)]
+    pub headline: RiskOffHeadline,
+    /// `published_at + window`: when it stops blocking.
+    pub active_until: DateTime<Utc>,
+}
+
+/// The risk-off headlines of `snap` active at `now` under a window of `window_minutes`
+/// (newest first; none from after `now`).
+pub fn active_risk_off(
+    snap: &NewsSnapshot,
+    now: DateTime<Utc>,
+    window_minutes: u32,
+) -> Vec<ActiveRiskOff> {
+    let window = Duration::minutes(i64::from(window_minutes));
+    let first = snap.risk_off.partition_point(|h| h.published_at > now);
+    snap.risk_off[first..]
+        .iter()
+        .take_while(|h| now - h.published_at < window)
+        .map(|h| ActiveRiskOff {
+            headline: h.clone(),
+            active_until: h.published_at + window,
+        })
+        .collect()
 }
 
 /// One line per headline; newlines and the separator are flattened so a headline cannot
@@ -486,6 +642,101 @@ mod tests {
         );
         assert!(parse_classes("I cannot help with that.", &batch).is_err());
         assert!(parse_classes("{\"other\": 1}", &batch).is_err());
+    }
+
+    #[test]
+    fn a_replay_needs_fetches_spanning_the_range_without_gaps_and_every_headline_classified() {
+        let (from, to) = (t("2026-11-17T12:00:00Z"), t("2026-11-17T13:00:00Z"));
+        let gap = Duration::minutes(5);
+        let every = |start: &str, end: &str| {
+            let (mut at, end) = (t(start), t(end));
+            let mut out = Vec::new();
+            while at <= end {
+                out.push(at);
+                at += Duration::minutes(5);
+            }
+            out
+        };
+        let covered = NewsHistory {
+            ok_fetches: every("2026-11-17T11:58:00Z", "2026-11-17T13:03:00Z"),
+            ..NewsHistory::default()
+        };
+        assert_eq!(replay_gap(&covered, from, to, gap), None);
+        assert!(replay_gap(&NewsHistory::default(), from, to, gap).is_some());
+        // Fetching started after the range did.
+        let late = NewsHistory {
+            ok_fetches: every("2026-11-17T12:01:00Z", "2026-11-17T13:06:00Z"),
+            ..NewsHistory::default()
+        };
+        assert!(
+            replay_gap(&late, from, to, gap)
+                .unwrap()
+                .contains("first fetched")
+        );
+        // A hole of 6 min inside the range.
+        let mut holed = covered.clone();
+        holed
+            .ok_fetches
+            .retain(|at| *at != t("2026-11-17T12:28:00Z"));
+        assert!(
+            replay_gap(&holed, from, to, gap)
+                .unwrap()
+                .contains("12:23:00")
+        );
+        // The history stops 7 min before the end.
+        let short = NewsHistory {
+            ok_fetches: every("2026-11-17T11:58:00Z", "2026-11-17T12:53:00Z"),
+            ..NewsHistory::default()
+        };
+        assert!(
+            replay_gap(&short, from, to, gap)
+                .unwrap()
+                .contains("last fetched")
+        );
+        // Fetched, but a headline in the range waits for its class.
+        let waiting = NewsHistory {
+            unclassified: 1,
+            ..covered
+        };
+        assert!(
+            replay_gap(&waiting, from, to, gap)
+                .unwrap()
+                .contains("no classification")
+        );
+    }
+
+    #[test]
+    fn the_operator_view_names_the_blocking_headline_and_its_end() {
+        let s = snap(vec![
+            risk_off(1, "2026-12-04T10:00:00Z"),
+            risk_off(2, "2026-12-04T10:50:00Z"),
+            risk_off(3, "2026-12-04T12:00:00Z"),
+        ]);
+        let now = t("2026-12-04T11:00:00Z");
+        let active = active_risk_off(&s, now, 30);
+        assert_eq!(
+            active.len(),
+            1,
+            "no headline from the future, none past its window"
+        );
+        assert_eq!(active[0].headline.headline_id, 2);
+        assert_eq!(active[0].active_until, t("2026-12-04T11:20:00Z"));
+        assert_eq!(active_risk_off(&s, now, 90).len(), 2);
+        let narrow = gate_state(&NewsGateFilter { window_minutes: 5 }, &s, now);
+        assert_eq!(narrow.verdict, GateVerdict::Open);
+        assert_eq!(narrow.code, None);
+        let wide = gate_state(&NewsGateFilter { window_minutes: 30 }, &s, now);
+        assert_eq!(wide.verdict, GateVerdict::RiskOff);
+        assert_eq!(wide.code.as_deref(), Some("NEWS_RISK_OFF"));
+        assert_eq!(
+            (wide.headline_id, wide.until),
+            (Some(2), Some(t("2026-12-04T11:20:00Z")))
+        );
+        let mut down = s.clone();
+        down.unavailable = Some("LLM down".into());
+        let closed = gate_state(&NewsGateFilter { window_minutes: 5 }, &down, now);
+        assert_eq!(closed.verdict, GateVerdict::Unavailable);
+        assert_eq!(closed.reason.as_deref(), Some("LLM down"));
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::domain::{
     },
     backtest_metrics::{self, DrawdownPoint, Metrics},
     instruments::Symbol,
+    news::{self, NewsSnapshot},
     risk::{AutonomyTier, RiskLimits, RiskLimitsPatch},
     strategy_config::{FieldError, StrategyConfig},
     strategy_filters::{FilterData, StrategyFilters},
@@ -202,7 +203,8 @@ pub(super) fn backtest_job(id: Uuid, bot_id: Option<Uuid>) -> NewJob {
 #[derive(Debug, Clone)]
 pub(super) struct Checked {
     pub strategy: StrategyConfig,
-    /// Entry filters replayed with the run (the economic calendar; a macro filter is refused).
+    /// Entry filters replayed with the run (the economic calendar, the news gate; a macro
+    /// filter is refused).
     pub filters: StrategyFilters,
     pub symbol: Symbol,
     pub timeframe: Timeframe,
@@ -540,6 +542,27 @@ pub(super) async fn execute(
                 })?,
         );
     }
+    // The news gate replays the stored classified headlines, which must cover the whole range
+    // (fetched without a gap past the live gate's staleness bound, every headline classified).
+    let mut news = NewsSnapshot::default();
+    if let Some(gate) = &filters.news_gate {
+        let (from, to) = window.unwrap_or((bt.from, bt.to));
+        let span = chrono::Duration::minutes(i64::from(gate.window_minutes));
+        let history = crate::store::news::history(pool, from, to, span)
+            .await
+            .map_err(db)?;
+        if let Some(why) = news::replay_gap(&history, from, to, rt.news_fetch_stale()) {
+            return Err(failure(
+                ErrorCode::NewsHistoryIncomplete,
+                format!(
+                    "The stored news does not cover {} to {}: {why}. The news_gate filter cannot be replayed; headlines are fetched only while a news-gated bot runs, so backtest a range the gate was polling, or remove the filter.",
+                    from.to_rfc3339(),
+                    to.to_rfc3339()
+                ),
+            ));
+        }
+        news = NewsSnapshot::new(history.risk_off, None, None);
+    }
     let raw = json!({ "kind": bt.strategy_kind, "params": bt.strategy_params });
     let strategy = parse_strategy(&raw).map_err(|e| {
         failure(
@@ -554,6 +577,7 @@ pub(super) async fn execute(
         strategy,
         filters,
         filter_data: Arc::new(filter_data),
+        news: Arc::new(news),
         instrument: bt.symbol.spec(),
         timeframe: bt.timeframe,
         limits,

@@ -375,6 +375,12 @@ impl RuntimeHandle {
         self.inner.news.snapshot()
     }
 
+    /// How old the newest fetch may be before the gate is unavailable (a backtest's replay
+    /// holds its range to the same bound).
+    pub fn news_fetch_stale(&self) -> chrono::Duration {
+        self.inner.news_config.bounds().fetch_stale
+    }
+
     /// Refreshes this node's news snapshot from the database now (tests, drills).
     pub async fn refresh_news(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         self.inner

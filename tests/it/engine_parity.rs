@@ -100,6 +100,7 @@ async fn live_paper_runner_and_backtest_agree_on_every_order_fill_trade_and_trac
         strategy,
         filters: Default::default(),
         filter_data: Default::default(),
+        news: Default::default(),
         instrument: Symbol::Es.spec(),
         timeframe: Timeframe::M1,
         limits: RiskLimits::from_stored(&row.risk_limits, Timeframe::M1).unwrap(),

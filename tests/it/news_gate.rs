@@ -18,12 +18,16 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     clock::Clock,
-    domain::{news::NewsSnapshot, timeframe::Timeframe},
+    domain::{
+        news::{NewsClass, NewsItem, NewsSnapshot},
+        timeframe::Timeframe,
+    },
     integrations::{
         Integrations, http::CallContext, providers::finnhub_news, registry::EnvMap,
         usage::MemoryUsageSink,
     },
     runtime::{BarTick, RuntimeHandle, news::NewsConfig},
+    store::news as news_store,
 };
 use uuid::Uuid;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::any};
@@ -614,4 +618,377 @@ async fn safe_start_and_status_know_a_news_gated_bot_needs_ai(pool: PgPool) {
     assert_eq!(status, 409, "{body}");
     assert_eq!(error_code(&body), "INTEGRATION_KEY_MISSING");
     assert!(body.to_string().contains("FINNHUB_API_KEY"), "{body}");
+}
+
+/// Stores a headline as the poller would (fetched at `at`), classified `class` when given.
+async fn stored_headline(pool: &PgPool, id: i64, at: DateTime<Utc>, class: Option<NewsClass>) {
+    let item = NewsItem {
+        id,
+        datetime: at.timestamp(),
+        headline: format!("Headline {id}: markets tumble"),
+        source: "Wire".into(),
+        category: "general".into(),
+    };
+    news_store::insert_items(pool, "finnhub", &[item], at)
+        .await
+        .unwrap();
+    if let Some(class) = class {
+        news_store::set_classes(pool, "finnhub", &[(id, class)], at, "sandbox/test", "t")
+            .await
+            .unwrap();
+    }
+}
+
+#[sqlx::test]
+async fn backtests_replay_the_stored_headlines_or_fail_when_they_do_not_cover_the_range(
+    pool: PgPool,
+) {
+    let env = start_sandbox().await;
+    let runtime = tradeplane::runtime::RuntimeConfig {
+        jobs: tradeplane::runtime::jobs::JobsConfig {
+            workers: 1,
+            poll_every: Duration::from_millis(50),
+            heartbeat_every: Duration::from_millis(50),
+        },
+        ..config(&env)
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let (from, to) = (at("2026-11-17T12:00:00Z"), at("2026-11-17T16:00:00Z"));
+    let body = |filters: Value| {
+        json!({
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}, "filters": filters},
+            "symbol": "ES", "timeframe": "5m",
+            "from": from, "to": to,
+            "risk": {"daily_loss_limit": 50000, "max_drawdown": 50000}
+        })
+    };
+    let gate = |window: u32| json!({"news_gate": {"window_minutes": window}});
+    let failed_with = async |filters: Value| {
+        let (id, _) = app.queue_backtest(body(filters)).await;
+        let failed = app.wait_for_backtest(&id, "FAILED").await;
+        assert_eq!(
+            failed["backtest"]["error_code"], "NEWS_HISTORY_INCOMPLETE",
+            "{failed}"
+        );
+        failed["backtest"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // No stored news: the gated run fails rather than running open.
+    assert!(failed_with(gate(60)).await.contains("no news fetch"));
+
+    // The unfiltered run: where it enters.
+    let (id, _) = app.queue_backtest(body(Value::Null)).await;
+    let plain = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let entries: Vec<DateTime<Utc>> = plain["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["entry_ts"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(entries.len() >= 2, "{plain}");
+
+    // Fetched every 4 min from before the range to after it, but with a 20 min hole: fails.
+    let mut fetch = from - chrono::Duration::minutes(62);
+    while fetch <= to + chrono::Duration::minutes(4) {
+        let hole = fetch > at("2026-11-17T14:00:00Z") && fetch < at("2026-11-17T14:20:00Z");
+        news_store::record_fetch(&pool, fetch, hole.then_some("RATE_LIMITED: 429"))
+            .await
+            .unwrap();
+        fetch += chrono::Duration::minutes(4);
+    }
+    let why = failed_with(gate(60)).await;
+    assert!(why.contains("no news was fetched from"), "{why}");
+    // The hole filled: covered.
+    let mut fetch = at("2026-11-17T14:02:00Z");
+    while fetch < at("2026-11-17T14:20:00Z") {
+        news_store::record_fetch(&pool, fetch, None).await.unwrap();
+        fetch += chrono::Duration::minutes(4);
+    }
+    // A risk-off headline 10 min before the first entry, still unclassified: fails.
+    let published = entries[0] - chrono::Duration::minutes(10);
+    stored_headline(&pool, 1, published, None).await;
+    let why = failed_with(gate(60)).await;
+    assert!(why.contains("no classification"), "{why}");
+    // Classified risk-off (plus a neutral one and a risk-off one after the range).
+    news_store::set_classes(
+        &pool,
+        "finnhub",
+        &[(1, NewsClass::RiskOff)],
+        published,
+        "m",
+        "t",
+    )
+    .await
+    .unwrap();
+    stored_headline(
+        &pool,
+        2,
+        from + chrono::Duration::minutes(3),
+        Some(NewsClass::Neutral),
+    )
+    .await;
+    stored_headline(
+        &pool,
+        3,
+        to + chrono::Duration::minutes(30),
+        Some(NewsClass::RiskOff),
+    )
+    .await;
+
+    let (id, _) = app.queue_backtest(body(gate(60))).await;
+    let gated = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let counts = &gated["backtest"]["no_trade_counts"];
+    assert!(
+        counts["NEWS_RISK_OFF"].as_u64().unwrap_or(0) >= 1,
+        "{counts}"
+    );
+    let window_end = published + chrono::Duration::minutes(60);
+    let gated_entries: Vec<DateTime<Utc>> = gated["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["entry_ts"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        gated_entries
+            .iter()
+            .all(|e| *e < published || *e >= window_end),
+        "an entry inside the risk-off window: {gated_entries:?}"
+    );
+    assert!(
+        gated_entries.iter().any(|e| *e >= window_end),
+        "entries resume after the window: {gated_entries:?}"
+    );
+    assert_ne!(gated_entries, entries);
+    assert!(plain["backtest"]["no_trade_counts"]["NEWS_RISK_OFF"].is_null());
+
+    // Sweeps refuse filtered strategies, the news gate among them (documented).
+    let mut sweep = body(gate(60));
+    sweep["params"] = json!({"fast": {"values": [2, 3]}});
+    let (status, reply) = app.call("POST", "/api/backtests/sweeps", Some(sweep)).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(
+        reply["error"]["details"]["field"], "strategy.filters",
+        "{reply}"
+    );
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// A bot at LAB, gated or not; its id.
+async fn lab_bot(app: &TestApp, name: &str, gated: bool) -> String {
+    let mut strategy = json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}});
+    if gated {
+        strategy["filters"] = json!({"news_gate": {}});
+    }
+    let (status, body) = app
+        .create_bot(
+            json!({"name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
+                           "strategy": strategy}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["bot"]["stage"], "LAB", "{body}");
+    body["bot"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The codes a promotion to PAPER was refused with (all of them, or the single one).
+async fn promotion_refusals(app: &TestApp, id: &str) -> Vec<String> {
+    let (status, body) = app.promote_bot(id, json!({"to_stage": "PAPER"})).await;
+    assert!(status >= 400, "{body}");
+    match body["error"]["details"]["failed"].as_array() {
+        Some(failed) => failed
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_owned())
+            .collect(),
+        None => vec![error_code(&body).to_owned()],
+    }
+}
+
+#[sqlx::test]
+async fn promoting_a_news_gated_bot_checks_the_llm_and_finnhub_as_safe_start_does(pool: PgPool) {
+    let sandbox = start_sandbox().await;
+    let needs_gate = |k: &str| {
+        [
+            "OPENAI_",
+            "ANTHROPIC_",
+            "GEMINI_",
+            "GOOGLE_GEMINI_",
+            "GROQ_",
+            "XAI_",
+            "OPENROUTER_",
+            "FINNHUB_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+    };
+    // Neither an LLM nor Finnhub: the gated bot's promotion lists both, the ungated one's
+    // neither (it misses its backtest evidence, as every bot here does).
+    let env: EnvMap = sandbox
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| !needs_gate(k))
+        .collect();
+    let app = news_app(&pool, &env).await;
+    let gated = lab_bot(&app, "gated", true).await;
+    let plain = lab_bot(&app, "plain", false).await;
+    let codes = promotion_refusals(&app, &gated).await;
+    assert!(
+        codes.contains(&"AI_PROVIDER_UNAVAILABLE".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"INTEGRATION_KEY_MISSING".to_owned()),
+        "{codes:?}"
+    );
+    let (_, body) = app.promote_bot(&gated, json!({"to_stage": "PAPER"})).await;
+    assert!(body.to_string().contains("FINNHUB_API_KEY"), "{body}");
+    let gate_codes = |codes: &[String]| {
+        codes
+            .iter()
+            .filter(|c| *c == "AI_PROVIDER_UNAVAILABLE" || *c == "INTEGRATION_KEY_MISSING")
+            .count()
+    };
+    let codes = promotion_refusals(&app, &plain).await;
+    assert!(
+        codes.contains(&"BACKTEST_EVIDENCE_MISSING".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(gate_codes(&codes), 0, "{codes:?}");
+    // The refusal wrote nothing: still LAB.
+    let stage: String = sqlx::query_scalar("SELECT stage FROM bots WHERE id = $1")
+        .bind(gated.parse::<Uuid>().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stage, "LAB");
+    drop(app);
+
+    // With both: the gated bot is refused for the rest only (its evidence).
+    let app = news_app(&pool, &sandbox).await;
+    let codes = promotion_refusals(&app, &gated).await;
+    assert!(
+        codes.contains(&"BACKTEST_EVIDENCE_MISSING".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(gate_codes(&codes), 0, "{codes:?}");
+}
+
+#[sqlx::test]
+async fn the_gate_state_reads_fetches_headlines_and_each_gated_bot(pool: PgPool) {
+    let env = start_sandbox().await;
+    let app = news_app(&pool, &env).await;
+    let rt = app.state.runtime.clone();
+    let wide = lab_bot_with_window(&app, "wide", 60).await;
+    let narrow = lab_bot_with_window(&app, "narrow", 5).await;
+    let plain = lab_bot(&app, "plain", false).await;
+    let t = now();
+    news_store::record_fetch(&pool, t, None).await.unwrap();
+    // Headlines carry whole seconds.
+    let published =
+        DateTime::from_timestamp((t - chrono::Duration::minutes(10)).timestamp(), 0).unwrap();
+    stored_headline(&pool, 41, published, Some(NewsClass::RiskOff)).await;
+    stored_headline(
+        &pool,
+        42,
+        t - chrono::Duration::minutes(2),
+        Some(NewsClass::Neutral),
+    )
+    .await;
+    stored_headline(
+        &pool,
+        43,
+        t - chrono::Duration::hours(3),
+        Some(NewsClass::RiskOff),
+    )
+    .await;
+    rt.refresh_news(&pool).await.unwrap();
+
+    let (status, body) = app.call("GET", "/api/news-gate", None).await;
+    assert_eq!(status, 200, "{body}");
+    let view = &body;
+    assert!(view["status"]["last_fetch_ok_at"].is_string(), "{view}");
+    assert!(view["unavailable"].is_null(), "{view}");
+    assert_eq!(view["window_minutes"], 60);
+    let active: Vec<i64> = view["risk_off"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["headline_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        active,
+        vec![41],
+        "only the risk-off headline inside the widest window"
+    );
+    let until: DateTime<Utc> = view["risk_off"][0]["active_until"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(until, published + chrono::Duration::minutes(60));
+    let bot = |id: &str| {
+        view["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bot_id"] == id)
+            .cloned()
+    };
+    assert!(bot(&plain).is_none(), "an ungated bot is not listed");
+    let w = bot(&wide).unwrap();
+    assert_eq!(w["gate"]["verdict"], "RISK_OFF", "{w}");
+    assert_eq!(w["gate"]["code"], "NEWS_RISK_OFF");
+    assert_eq!(w["gate"]["headline_id"], 41);
+    assert_eq!(bot(&narrow).unwrap()["gate"]["verdict"], "OPEN");
+
+    // Classification failing while a headline waits: unavailable, every gated bot closed.
+    stored_headline(&pool, 44, t, None).await;
+    news_store::record_classify(&pool, t, Some(("AI_PROVIDER_UNAVAILABLE", "all down")))
+        .await
+        .unwrap();
+    rt.refresh_news(&pool).await.unwrap();
+    let (_, body) = app.call("GET", "/api/news-gate", None).await;
+    let view = &body;
+    assert!(
+        view["unavailable"]
+            .as_str()
+            .is_some_and(|u| u.contains("AI_PROVIDER_UNAVAILABLE")),
+        "{view}"
+    );
+    assert_eq!(view["status"]["unclassified"], 1);
+    assert_eq!(
+        view["status"]["classify_error_code"],
+        "AI_PROVIDER_UNAVAILABLE"
+    );
+    for id in [&wide, &narrow] {
+        let b = view["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bot_id"] == id.as_str())
+            .unwrap();
+        assert_eq!(b["gate"]["verdict"], "UNAVAILABLE", "{b}");
+        assert_eq!(b["gate"]["code"], "NEWS_GATE_UNAVAILABLE");
+    }
+}
+
+async fn lab_bot_with_window(app: &TestApp, name: &str, window: u32) -> String {
+    let (status, body) = app
+        .create_bot(
+            json!({"name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4},
+                         "filters": {"news_gate": {"window_minutes": window}}}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["bot"]["id"].as_str().unwrap().to_owned()
 }

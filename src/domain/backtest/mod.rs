@@ -29,6 +29,7 @@ use super::calendar::HolidayCalendar;
 use super::engine::{Effect, Engine, Event, OrderUpdate, Settings, Tick, WorkingOrder};
 use super::execution::{SimFill, SimParams};
 use super::instruments::ContractSpec;
+use super::news::NewsSnapshot;
 use super::risk::{AutonomyTier, RiskLimits, Stage};
 use super::side::Side;
 use super::strategy_config::StrategyConfig;
@@ -61,6 +62,10 @@ pub struct BacktestSpec {
     /// Entry filters (`strategy.filters`) and the stored data they replay against.
     pub filters: StrategyFilters,
     pub filter_data: Arc<FilterData>,
+    /// The news gate's replayed headlines (`strategy.filters.news_gate`): every classified
+    /// risk-off headline of the range. Each bar's evaluation sees only those published at or
+    /// before its boundary (the gate skips later ones), so no headline comes from the future.
+    pub news: Arc<NewsSnapshot>,
     pub instrument: ContractSpec,
     pub timeframe: Timeframe,
     pub limits: RiskLimits,
@@ -165,6 +170,7 @@ fn drive(
     };
     let mut engine = Engine::new(settings, spec.calendar.clone());
     engine.set_filter_data(spec.filter_data.clone());
+    engine.set_news(spec.news.clone());
     let tf = spec.timeframe.duration();
     let every = (bars.len() / 100).max(1);
     let mut r = BacktestRun {

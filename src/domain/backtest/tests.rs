@@ -16,6 +16,7 @@ fn spec() -> BacktestSpec {
         }),
         filters: Default::default(),
         filter_data: Default::default(),
+        news: Default::default(),
         instrument: Symbol::Es.spec(),
         timeframe: Timeframe::M1,
         limits: RiskLimits {
@@ -147,4 +148,55 @@ fn a_stopped_run_has_no_result_and_an_unstopped_one_is_the_plain_run() {
     assert_eq!(calls, 1, "the first report stops it");
     let whole = run_until(&spec(), &bars, &mut |_| ControlFlow::Continue(()));
     assert_eq!(whole, Some(run(&spec(), &bars, &mut |_| {})));
+}
+
+#[test]
+fn the_news_gate_replays_risk_off_headlines_in_time_order() {
+    use crate::domain::news::{NewsGateFilter, NewsSnapshot, RiskOffHeadline};
+    let bars = wave();
+    let base = run(&spec(), &bars, &mut |_| {});
+    let first_entry = base.trades[0].entry_ts;
+    let headline = |at: DateTime<Utc>| RiskOffHeadline {
+        provider_id: "finnhub".into(),
+        headline_id: 1,
+        headline: "Markets tumble".into(),
+        source: "test".into(),
+        published_at: at,
+    };
+    let gated = |published: DateTime<Utc>| {
+        let mut s = spec();
+        s.filters.news_gate = Some(NewsGateFilter { window_minutes: 4 });
+        s.news = Arc::new(NewsSnapshot::new(vec![headline(published)], None, None));
+        run(&s, &bars, &mut |_| {})
+    };
+    // Published two minutes before the first entry's fill: no entry for 4 min after it (an
+    // entry fills at the boundary it was decided at, so none fills inside the window).
+    let published = first_entry - Duration::minutes(2);
+    let r = gated(published);
+    assert!(
+        r.no_trades_by_code
+            .get("NEWS_RISK_OFF")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{r:?}"
+    );
+    assert!(
+        r.trades
+            .iter()
+            .all(|t| t.entry_ts < published || t.entry_ts >= published + Duration::minutes(4)),
+        "{:?}",
+        r.trades
+    );
+    // The run still trades outside the window.
+    assert!(
+        r.trades
+            .iter()
+            .any(|t| t.entry_ts >= published + Duration::minutes(4))
+    );
+    assert_ne!(r.trades, base.trades);
+    // A headline from after the range is never seen: the run is the ungated one.
+    let late = gated(bars.last().unwrap().ts_open + Duration::minutes(5));
+    assert_eq!(late.trades, base.trades);
+    assert_eq!(late.no_trades_by_code.get("NEWS_RISK_OFF"), None);
 }

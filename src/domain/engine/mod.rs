@@ -135,7 +135,7 @@ pub struct Engine {
     /// The stored data the entry filters read (calendar, macro series), as last handed in.
     filter_data: Arc<FilterData>,
     /// The news gate's classification snapshot, as last handed in (empty and open until
-    /// then: a backtest has no classified history, so the gate passes there).
+    /// then: the live runner hands in its cache per tick, a backtest the replayed headlines).
     news: Arc<NewsSnapshot>,
     position: Position,
     working: Option<WorkingOrder>,

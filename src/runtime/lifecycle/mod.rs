@@ -183,7 +183,7 @@ impl Lifecycle {
         let mut failures = self
             .safe_start_failures(bot.stage, bot.is_trading_enabled)
             .await?;
-        failures.extend(self.filter_failures(bot));
+        failures.extend(self.filter_failures(bot, bot.stage));
         match failures.into_iter().next() {
             Some(first) => Err(LifecycleError::Unsafe(first)),
             None => Ok(()),

@@ -1,5 +1,6 @@
 //! Promotion and demotion (SPEC §2, §7): one stage up at a time, gated by the target stage's
-//! safe-start prerequisites and, for SHADOW and LIVE, the bot's autonomy tier; any demotion.
+//! safe-start prerequisites (the bot's filters' needs among them: a news-gated bot needs an LLM
+//! and Finnhub) and, for SHADOW and LIVE, the bot's autonomy tier; any demotion.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -71,6 +72,9 @@ impl Lifecycle {
                 ));
             }
             let mut failed = self.safe_start_failures(to, bot.is_trading_enabled).await?;
+            // A news-gated bot needs an LLM and Finnhub at any stage that trades, exactly as
+            // safe start checks them: a promotion does not pass what a start would refuse.
+            failed.extend(self.filter_failures(&bot, to));
             failed.extend(self.tier_gate(id, to).await?);
             if to == Stage::Paper {
                 failed.extend(self.evidence_gate(&bot).await?);

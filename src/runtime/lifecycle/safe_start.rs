@@ -46,9 +46,11 @@ impl Lifecycle {
     /// What a bot's own filters need beyond its stage (issue 19): a news-gated bot needs a
     /// usable LLM (`AI_PROVIDER_UNAVAILABLE`) and Finnhub (`INTEGRATION_KEY_MISSING`). LAB
     /// evaluates nothing, so it needs neither.
-    pub fn filter_failures(&self, bot: &crate::store::bots::Bot) -> Vec<Failure> {
+    /// `stage` is the stage the bot is to run at: its own at start, the target of a promotion
+    /// (promotion and safe start check the same things).
+    pub fn filter_failures(&self, bot: &crate::store::bots::Bot, stage: Stage) -> Vec<Failure> {
         let mut out = Vec::new();
-        if bot.stage == Stage::Lab || crate::domain::news::news_gate_of(&bot.strategy).is_none() {
+        if stage == Stage::Lab || crate::domain::news::news_gate_of(&bot.strategy).is_none() {
             return out;
         }
         if !self.runtime.ai_usable() {

@@ -1238,6 +1238,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/news-gate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The news gate: last fetch and classification, unavailability, active risk-off headlines
+         *     and the gated bots.
+         */
+        get: operations["news_gate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/nodes": {
         parameters: {
             query?: never;
@@ -1644,6 +1664,14 @@ export interface components {
              * @description `ok / calls`; null without calls.
              */
             success_rate?: number | null;
+        };
+        /** @description A risk-off headline still inside a window: published in `(now − window, now]`. */
+        ActiveRiskOff: components["schemas"]["RiskOffHeadline"] & {
+            /**
+             * Format: date-time
+             * @description `published_at + window`: when it stops blocking.
+             */
+            active_until: string;
         };
         /** @description An adjustment booked into the ledger. */
         Adjustment: {
@@ -2878,6 +2906,36 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_NewsGateView: {
+            /** @description Every bot (not archived) with `strategy.filters.news_gate`, with its gate now. */
+            bots: components["schemas"]["GatedBot"][];
+            /**
+             * Format: date-time
+             * @description When this node's cache last read the state.
+             */
+            refreshed_at?: string | null;
+            /** @description Risk-off headlines published within `window_minutes`, newest first. */
+            risk_off: components["schemas"]["ActiveRiskOff"][];
+            /** @description Fetch and classification, as the leader's poller last recorded them. */
+            status: components["schemas"]["GateStatusRow"];
+            /**
+             * @description Why the gate cannot be trusted on this node right now (`NEWS_GATE_UNAVAILABLE` for
+             *     every gated bot), or null.
+             */
+            unavailable?: string | null;
+            /**
+             * Format: int32
+             * @description The widest window of the gated bots (the default, 30, when none is gated): the span
+             *     `risk_off` covers.
+             */
+            window_minutes: number;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_NoTradeTraceBody: {
             /** @description True when folded into the previous identical suppression (count bumped). */
             folded: boolean;
@@ -3964,7 +4022,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "BACKTEST_NOT_FINISHED" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "NEWS_HISTORY_INCOMPLETE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "BACKTEST_NOT_FINISHED" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -4062,6 +4120,54 @@ export interface components {
             message: string;
             /** @enum {string} */
             status: "NOT_DONE";
+        };
+        GateState: {
+            /** @description `NEWS_RISK_OFF` or `NEWS_GATE_UNAVAILABLE` while closed. */
+            code?: string | null;
+            /**
+             * Format: int64
+             * @description The risk-off headline blocking it and when its window ends.
+             */
+            headline_id?: number | null;
+            /** @description Why it is closed (the unavailability, or the headline). */
+            reason?: string | null;
+            /** Format: date-time */
+            until?: string | null;
+            verdict: components["schemas"]["GateVerdict"];
+        };
+        /** @description The gate's shared state as the operator reads it (`GET /api/news-gate`). */
+        GateStatusRow: {
+            classify_error?: string | null;
+            classify_error_code?: string | null;
+            /** Format: date-time */
+            last_classify_at?: string | null;
+            /** Format: date-time */
+            last_classify_ok_at?: string | null;
+            /** Format: date-time */
+            last_fetch_at?: string | null;
+            last_fetch_error?: string | null;
+            /** Format: date-time */
+            last_fetch_ok_at?: string | null;
+            /**
+             * Format: int64
+             * @description Headlines still waiting for their class.
+             */
+            unclassified: number;
+        };
+        /**
+         * @description A gated bot's news gate at a moment, as the operator reads it (`GET /api/news-gate`).
+         * @enum {string}
+         */
+        GateVerdict: "OPEN" | "RISK_OFF" | "UNAVAILABLE";
+        GatedBot: {
+            /** Format: uuid */
+            bot_id: string;
+            gate: components["schemas"]["GateState"];
+            name: string;
+            stage: string;
+            status: string;
+            /** Format: int32 */
+            window_minutes: number;
         };
         Health: {
             /** Format: date-time */
@@ -4386,6 +4492,30 @@ export interface components {
             /** @description At least 12 characters; the user should change it (enroll 2FA) at first login. */
             password: string;
             role: components["schemas"]["Role"];
+        };
+        NewsGateView: {
+            /** @description Every bot (not archived) with `strategy.filters.news_gate`, with its gate now. */
+            bots: components["schemas"]["GatedBot"][];
+            /**
+             * Format: date-time
+             * @description When this node's cache last read the state.
+             */
+            refreshed_at?: string | null;
+            /** @description Risk-off headlines published within `window_minutes`, newest first. */
+            risk_off: components["schemas"]["ActiveRiskOff"][];
+            /** @description Fetch and classification, as the leader's poller last recorded them. */
+            status: components["schemas"]["GateStatusRow"];
+            /**
+             * @description Why the gate cannot be trusted on this node right now (`NEWS_GATE_UNAVAILABLE` for
+             *     every gated bot), or null.
+             */
+            unavailable?: string | null;
+            /**
+             * Format: int32
+             * @description The widest window of the gated bots (the default, 30, when none is gated): the span
+             *     `risk_off` covers.
+             */
+            window_minutes: number;
         };
         NoTradeTrace: {
             /** @description Every gate that blocked: `[{gate, code, reason_human, suggested_fix}]`. */
@@ -4957,6 +5087,16 @@ export interface components {
             max_position?: number | null;
             /** Format: int32 */
             price_collar_ticks?: number | null;
+        };
+        /** @description A classified risk-off headline, as the gate reads it. */
+        RiskOffHeadline: {
+            headline: string;
+            /** Format: int64 */
+            headline_id: number;
+            provider_id: string;
+            /** Format: date-time */
+            published_at: string;
+            source: string;
         };
         /**
          * @description A user's role; each includes the rights of the ones before it.
@@ -11036,6 +11176,70 @@ export interface operations {
             };
         };
     };
+    news_gate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_NewsGateView"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_nodes: {
         parameters: {
             query?: never;
@@ -12715,7 +12919,7 @@ export const checkCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const checkOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckOutcome"]> = ["FLAGGED", "PASSED", "NOT_APPLICABLE"];
 export const citedKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CitedKind"]> = ["decision", "no_trade", "event"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "BACKTEST_NOT_FINISHED", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "NEWS_HISTORY_INCOMPLETE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "BACKTEST_NOT_FINISHED", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];
@@ -12728,6 +12932,7 @@ export const flattenOneOf2StatusValues: ReadonlyArray<Extract<FlattenedDeepRequi
 export const flattenOneOf3StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["NOT_DONE"];
+export const gateVerdictValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GateVerdict"]> = ["OPEN", "RISK_OFF", "UNAVAILABLE"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELLED"];
 export const liveHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveHealth"]> = ["CONNECTED", "DEGRADED", "FAILING", "UNKNOWN", "NOT_CONFIGURED"];
 export const loopHealthValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LoopHealth"]> = ["UNKNOWN", "OK", "LAGGING", "STALLED"];

@@ -98,6 +98,29 @@ describe("WhyNotDrawer", () => {
     expect(screen.queryByText(/^Trading/)).toBeNull();
   });
 
+  it("shows the news gate card for a news-gated bot, naming the headline that blocks it", async () => {
+    server.use(
+      ...handlers({ status: "RUNNING", noTrades: [noTrade(NOW - 5_000)] }),
+      http.get("*/api/news-gate", () =>
+        HttpResponse.json(
+          ok({
+            status: { last_fetch_at: null, last_fetch_ok_at: "2026-12-04T13:00:00Z", last_fetch_error: null, last_classify_at: null, last_classify_ok_at: null, classify_error_code: null, classify_error: null, unclassified: 0 },
+            unavailable: null,
+            refreshed_at: null,
+            window_minutes: 30,
+            risk_off: [{ provider_id: "finnhub", headline_id: 7, headline: "Markets tumble", source: "Wire", published_at: "2026-12-04T12:50:00Z", active_until: "2026-12-04T13:20:00Z" }],
+            bots: [{ bot_id: BOT, name: "b", stage: "PAPER", status: "RUNNING", window_minutes: 30, gate: { verdict: "RISK_OFF", code: "NEWS_RISK_OFF", reason: "r", headline_id: 7, until: "2026-12-04T13:20:00Z" } }],
+          }),
+        ),
+      ),
+    );
+    renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />);
+    const card = await screen.findByTestId("news-gate");
+    expect(drawer()).toContainElement(card);
+    expect(card).toHaveTextContent("NEWS_RISK_OFF");
+    expect(card).toHaveTextContent("Markets tumble");
+  });
+
   it("says a SUSPENDED bot with no traces at all is not explained", async () => {
     server.use(...handlers({ status: "SUSPENDED" }));
     renderWithApp(<WhyNotDrawer botId={BOT} onClose={() => {}} />);

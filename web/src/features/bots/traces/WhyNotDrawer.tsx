@@ -24,6 +24,7 @@ import {
   type NoTradeTrace,
 } from "../../../queries/traces";
 import { ExplainPanel } from "../../explain/ExplainPanel";
+import { NewsGateCard } from "../NewsGateCard";
 import { blockersOf, decisionTone, TraceCard } from "./TraceCard";
 import { uniqueItems, useExpansion, useScrollTo } from "./TraceViewer";
 import { BlockerList, CopyLinkButton, NotFoundForBot, Section } from "./parts";
@@ -134,6 +135,8 @@ export function WhyNotDrawer({ botId, onClose }: { botId: string; onClose: () =>
 
         <Current v={v} now={now} status={status} killReason={runner?.kill_reason ?? null} hrefOf={hrefOf} highlighted={target?.id ?? null} />
         {latestDecision.isError && <QueryError error={latestDecision.error} />}
+
+        <NewsGateCard botId={botId} />
 
         <ExplainPanel botId={botId} />
 
