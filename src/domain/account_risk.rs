@@ -18,6 +18,8 @@
 //!   the account waits (like the bot's own `max_orders_per_minute`).
 //! - A reading that could not be taken blocks raises (fail closed): exits still pass.
 
+use super::instruments::Symbol;
+use super::positions::unrealized_pnl;
 use super::risk::{Blocker, Gate, ProposedOrder};
 use crate::error_code::ErrorCode;
 use chrono::{DateTime, Utc};
@@ -138,6 +140,45 @@ pub struct AccountReading {
     pub orders_last_minute: u32,
     /// The bots routed to the account.
     pub bots: Vec<Uuid>,
+}
+
+/// One bot's figures, as stored, that the account reading sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotFigures {
+    pub bot_id: Uuid,
+    pub symbol: Symbol,
+    /// Signed LIVE position.
+    pub quantity: i64,
+    pub average_price: Option<Decimal>,
+    /// Net realized PnL of the round trips closed since the trade date began, USD.
+    pub realized_today: Decimal,
+    /// Newest close of its symbol.
+    pub mark: Option<Decimal>,
+    /// Signed quantity of its unfinished orders not filled yet.
+    pub working_signed: i64,
+}
+
+/// Sums the bots' figures. `None` when an open position has no mark (its unrealized PnL is
+/// unknown: never a made-up zero, so the gate closes for raises).
+pub fn reading(bots: &[BotFigures], orders_last_minute: u32) -> Option<AccountReading> {
+    let mut r = AccountReading {
+        orders_last_minute,
+        ..AccountReading::default()
+    };
+    for b in bots {
+        r.contracts
+            .entry(b.symbol.as_str().to_string())
+            .or_default()
+            .add_bot(b.quantity, b.working_signed);
+        r.daily_pnl += b.realized_today;
+        if b.quantity != 0 {
+            let mark = b.mark?;
+            let avg = b.average_price.unwrap_or(mark);
+            r.daily_pnl += unrealized_pnl(&b.symbol.spec(), b.quantity, avg, mark);
+        }
+        r.bots.push(b.bot_id);
+    }
+    Some(r)
 }
 
 /// A stored daily-loss latch: set once breached, cleared only by a human re-arm.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::instruments::Symbol;
 use crate::domain::side::Side;
 use chrono::TimeZone;
 use rust_decimal_macros::dec;
@@ -207,4 +208,35 @@ fn validation_names_each_bad_field() {
             "max_orders_per_minute"
         ]
     );
+}
+
+#[test]
+fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
+    let bot = |quantity, working_signed, realized, mark| BotFigures {
+        bot_id: Uuid::now_v7(),
+        symbol: Symbol::Es,
+        quantity,
+        average_price: Some(dec!(5000)),
+        realized_today: realized,
+        mark,
+        working_signed,
+    };
+    // ES point value 50: long 2 from 5000 marked 4990 = -1000; short 1 from 5000 = +500.
+    let bots = [
+        bot(2, 0, dec!(-300), Some(dec!(4990))),
+        bot(-1, -1, dec!(100), Some(dec!(4990))),
+    ];
+    let r = reading(&bots, 3).unwrap();
+    let es = &r.contracts["ES"];
+    assert_eq!(
+        (es.net, es.gross, es.working_net, es.working_adds),
+        (1, 3, -1, 1)
+    );
+    assert_eq!(r.daily_pnl, dec!(-300) + dec!(100) - dec!(1000) + dec!(500));
+    assert_eq!(r.orders_last_minute, 3);
+    assert_eq!(r.bots.len(), 2);
+    // An open position without any mark: unknown PnL, no reading.
+    assert_eq!(reading(&[bot(1, 0, dec!(0), None)], 0), None);
+    // Flat without a mark is fine.
+    assert!(reading(&[bot(0, 0, dec!(0), None)], 0).is_some());
 }
