@@ -87,6 +87,9 @@ catalog! {
     AccountRiskUnavailable = "ACCOUNT_RISK_UNAVAILABLE", 503,
         "The broker account's positions, PnL or order rate could not be read: orders that raise exposure wait (exits pass).",
         "Check Postgres health (GET /api/system/status); the gate reopens on the next evaluation that reads the account.";
+    AccountNotLatched = "ACCOUNT_NOT_LATCHED", 409,
+        "The broker account is not latched: there is nothing to re-arm.",
+        "GET /api/account-risk shows which accounts are latched; re-arm only those.";
     ReconciliationMismatch = "RECONCILIATION_MISMATCH", 409,
         "The broker's positions or working orders differ from our ledger: the affected LIVE bots send no new orders.",
         "Compare both sides in GET /api/reconciliation, then resolve per bot with POST /api/bots/{id}/reconcile: `adopt` books the broker's state into the ledger, `flatten` cancels the orders and closes the position at the broker.";
