@@ -414,7 +414,13 @@ impl BotEvaluator {
         }
         let reconciliation_clean = !live || self.reconciliation_clean(trading).await;
         let account_view = if live {
-            match super::account_risk::gate_view(&trading.pool, &trading.brokers, now).await {
+            match super::account_risk::gate_view(
+                &trading.pool,
+                &trading.brokers,
+                trading.clock.now(),
+            )
+            .await
+            {
                 Some((view, event)) => {
                     if let Some(event) = event {
                         rt.telemetry().system_event(event.bot(self.bot_id));
