@@ -311,7 +311,34 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
         sent,
         "an order went out past the account's rate"
     );
-    let entered = held;
+
+    // Exits pass the position limits: with no contract allowed on the account at all, the bot
+    // holding one still closes it when its strategy says so.
+    let holder = if orders_of(&pool, a).await > 0 { a } else { b };
+    let (status, body) = put(&admin, &account, limits(0, 0, "1000000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut entered = held + 1;
+    loop {
+        tick(&rt, &pool, holder, start + Duration::minutes(entered)).await;
+        let exits: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM decision_traces d JOIN orders o ON o.decision_trace_id = d.id \
+             WHERE d.bot_id = $1 AND d.decision_type = 'EXIT' AND o.stage = 'LIVE'",
+        )
+        .bind(holder)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if exits > 0 {
+            break;
+        }
+        assert!(
+            entered < held + 60,
+            "the holder never exited: {}",
+            newest_blockers(&pool, holder).await
+        );
+        entered += 1;
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+    }
 
     // A day loss past the account's limit (one of A's LIVE round trips lost 5000 USD today)
     // latches the account: both bots are held, the status names the account.
@@ -396,5 +423,5 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(audited, 5, "four limit changes and one re-arm");
+    assert_eq!(audited, 6, "five limit changes and one re-arm");
 }
