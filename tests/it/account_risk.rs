@@ -424,4 +424,20 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(audited, 6, "five limit changes and one re-arm");
+
+    // What the gate's read costs a LIVE evaluation (two bots on the account, local Postgres).
+    let brokers = rt.brokers().unwrap();
+    let n: u32 = 50;
+    let began = std::time::Instant::now();
+    for _ in 0..n {
+        let (view, event) =
+            tradeplane::runtime::account_risk::gate_view(&pool, &brokers, app.state.clock.now())
+                .await
+                .unwrap();
+        assert!(view.reading.is_some() && event.is_none());
+    }
+    eprintln!(
+        "FIGURE account_risk gate read: {} us per LIVE evaluation (mean of {n}, 2 bots)",
+        began.elapsed().as_micros() / u128::from(n)
+    );
 }
