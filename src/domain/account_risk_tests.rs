@@ -240,3 +240,23 @@ fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
     // Flat without a mark is fine.
     assert!(reading(&[bot(0, 0, dec!(0), None)], 0).is_some());
 }
+
+#[test]
+fn limits_read_money_as_a_string_or_a_number_and_refuse_unknown_fields() {
+    let s: AccountRiskLimits = serde_json::from_str(
+        r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":"1000","max_orders_per_minute":5}"#,
+    )
+    .unwrap();
+    assert_eq!(s, limits());
+    let n: AccountRiskLimits = serde_json::from_str(
+        r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":1000,"max_orders_per_minute":5}"#,
+    )
+    .unwrap();
+    assert_eq!(n, limits());
+    assert!(
+        serde_json::from_str::<AccountRiskLimits>(
+            r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":"1000","max_orders_per_minute":5,"extra":1}"#,
+        )
+        .is_err()
+    );
+}
