@@ -201,7 +201,8 @@ pub struct AccountRiskView {
     pub account: String,
     /// `None`: no limits configured for the account; only a stored latch then applies.
     pub limits: Option<AccountRiskLimits>,
-    /// `None`: the figures could not be read (the gate closes for raises).
+    /// `None`: the figures could not be read (the gate closes for raises), or were not read
+    /// because no limits are configured.
     pub reading: Option<AccountReading>,
     pub latch: Option<AccountLatch>,
 }
@@ -263,9 +264,10 @@ pub fn check(
             ),
         ));
     }
-    if order.is_none() {
+    // No limits configured: only a stored latch applies (and the figures are not read).
+    let (true, Some(limits)) = (order.is_some(), &view.limits) else {
         return out;
-    }
+    };
     let Some(reading) = &view.reading else {
         if raises {
             out.push(blocker(
@@ -275,9 +277,6 @@ pub fn check(
                 ),
             ));
         }
-        return out;
-    };
-    let Some(limits) = &view.limits else {
         return out;
     };
     if reading.orders_last_minute >= limits.max_orders_per_minute {

@@ -180,6 +180,15 @@ fn the_order_rate_counts_every_order_of_the_account() {
 }
 
 #[test]
+fn without_limits_nothing_but_a_latch_applies() {
+    let mut v = view(9, 9);
+    v.limits = None;
+    v.reading = None;
+    assert!(check(&v, "ES", 0, Some(&order(Side::Buy, 5))).is_empty());
+    assert!(check(&v, "ES", 0, None).is_empty());
+}
+
+#[test]
 fn an_unreadable_account_blocks_raises_only() {
     let mut v = view(0, 0);
     v.reading = None;

@@ -79,7 +79,11 @@ pub async fn gate_view(
     let read_all = async {
         let limits = store::limits(pool, &broker, &account).await?;
         let latch = store::open_latch(pool, &broker, &account).await?;
-        let reading = read(pool, &broker, &account, true, now).await?;
+        // Without limits only a stored latch applies: the figures are not needed.
+        let reading = match &limits {
+            Some(_) => read(pool, &broker, &account, true, now).await?,
+            None => None,
+        };
         Ok::<_, sqlx::Error>((limits, latch, reading))
     };
     let (limits, latch, reading) = match read_all.await {
