@@ -75,6 +75,21 @@ catalog! {
     ExecutionBrokerUnavailable = "EXECUTION_BROKER_UNAVAILABLE", 503,
         "No connected broker can take this order.",
         "Configure and verify a broker (`ironbeam` or `tradovate`) on its official endpoint.";
+    AccountPositionLimit = "ACCOUNT_POSITION_LIMIT", 409,
+        "The order would take the broker account's gross or net position in the contract past its account risk limit (all bots on the account counted).",
+        "Wait for other bots on the account to reduce, or raise the account's max_gross_contracts / max_net_contracts (PUT /api/account-risk/{broker}/{account}); exits are never blocked by it.";
+    AccountDailyLossLatched = "ACCOUNT_DAILY_LOSS_LATCHED", 409,
+        "The broker account's daily loss limit was reached: it is latched and no bot on it may raise exposure (exits pass).",
+        "Review the account's trades (GET /api/account-risk), then a human re-arms it (POST /api/account-risk/{broker}/{account}/rearm); the day roll does not clear it.";
+    AccountOrderRate = "ACCOUNT_ORDER_RATE", 409,
+        "The broker account's orders in the last minute reached its max_orders_per_minute (all bots on the account counted).",
+        "Wait for the one-minute window to pass; look for a bot churning orders, or raise the account's max_orders_per_minute.";
+    AccountRiskUnavailable = "ACCOUNT_RISK_UNAVAILABLE", 503,
+        "The broker account's positions, PnL or order rate could not be read: orders that raise exposure wait (exits pass).",
+        "Check Postgres health (GET /api/system/status); the gate reopens on the next evaluation that reads the account.";
+    AccountNotLatched = "ACCOUNT_NOT_LATCHED", 409,
+        "The broker account is not latched: there is nothing to re-arm.",
+        "GET /api/account-risk shows which accounts are latched; re-arm only those.";
     ReconciliationMismatch = "RECONCILIATION_MISMATCH", 409,
         "The broker's positions or working orders differ from our ledger: the affected LIVE bots send no new orders.",
         "Compare both sides in GET /api/reconciliation, then resolve per bot with POST /api/bots/{id}/reconcile: `adopt` books the broker's state into the ledger, `flatten` cancels the orders and closes the position at the broker.";

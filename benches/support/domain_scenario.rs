@@ -136,6 +136,7 @@ impl Scenario {
                 peak_equity: dec!(101000),
                 orders_last_minute: 3,
                 filters: tradeplane::domain::strategy_filters::FilterReadings::none(),
+                account_risk: None,
             },
         }
     }

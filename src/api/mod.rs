@@ -1,5 +1,6 @@
 //! The HTTP surface: one router per area, assembled with the cross-cutting layers.
 
+pub mod account_risk;
 pub mod ai_ops;
 pub mod ai_ops_series;
 pub mod alert_settings;
@@ -87,6 +88,7 @@ pub fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(desk::router())
         .merge(alert_settings::router())
         .merge(reconciliation::router())
+        .merge(account_risk::router())
         .merge(explain::router())
         .merge(traces::router())
         .merge(ledger::router())

@@ -59,6 +59,8 @@ pub const STEP_UP_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/service-tokens"),
     ("POST", "/api/system/kill-switch"),
     ("POST", "/api/system/trading-switch"),
+    ("PUT", "/api/account-risk/{broker}/{account}"),
+    ("POST", "/api/account-risk/{broker}/{account}/rearm"),
 ];
 
 fn listed(list: &[(&str, &str)], method: &Method, path: &str) -> bool {

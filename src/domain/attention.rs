@@ -425,7 +425,7 @@ fn system_link(code: ErrorCode) -> &'static str {
         ErrorCode::AiProviderUnavailable | ErrorCode::AiBudgetExceeded => "/ai-ops",
         ErrorCode::TelemetryDegraded => "/proof-of-use",
         ErrorCode::BotUnowned => "/nodes",
-        ErrorCode::ReconciliationMismatch => "/reconciliation",
+        ErrorCode::ReconciliationMismatch | ErrorCode::AccountDailyLossLatched => "/reconciliation",
         _ => "/",
     }
 }
@@ -734,6 +734,22 @@ mod tests {
             t(0),
         );
         assert_eq!(q.len(), 1);
+        assert_eq!(q[0].link, "/reconciliation");
+    }
+
+    #[test]
+    fn a_latched_account_is_sev1_and_links_the_reconciliation_view() {
+        let q = queue(
+            vec![Fact::System(SystemFact {
+                code: ErrorCode::AccountDailyLossLatched,
+                severity: Severity::Sev1,
+                message: "ironbeam account ACC-1 latched".into(),
+                fix: ErrorCode::AccountDailyLossLatched.suggested_fix().into(),
+            })],
+            t(0),
+        );
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].severity, Severity::Sev1);
         assert_eq!(q[0].link, "/reconciliation");
     }
 

@@ -83,6 +83,7 @@ fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
             peak_equity: dec!(100000),
             orders_last_minute: 0,
             filters: crate::domain::strategy_filters::FilterReadings::none(),
+            account_risk: None,
         },
     }
 }

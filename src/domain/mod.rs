@@ -2,6 +2,7 @@
 //! the live runner call the same code, so they cannot diverge.
 
 pub mod access;
+pub mod account_risk;
 pub mod ai;
 pub mod alert_routing;
 pub mod attention;

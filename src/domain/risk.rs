@@ -127,6 +127,8 @@ pub enum Gate {
     /// `strategy.filters.news_gate`: no new entries while a risk-off headline is active, or
     /// while the news classification cannot be trusted.
     NewsGate,
+    /// LIVE: the limits across every bot on the same broker account (`account_risk`).
+    AccountRisk,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -178,6 +180,9 @@ pub struct GateContext<'a> {
     pub orders_last_minute: u32,
     /// The bot's entry filters (`strategy.filters`) and the stored data they check.
     pub filters: FilterReadings<'a>,
+    /// LIVE: the bot's broker account, its limits, figures and latch (`None`: not LIVE, or
+    /// no broker account to route to).
+    pub account_risk: Option<&'a super::account_risk::AccountRiskView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -423,6 +428,17 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
         ctx.now,
         raises_exposure || order.is_none(),
     ));
+
+    if ctx.stage == Stage::Live
+        && let Some(view) = ctx.account_risk
+    {
+        blockers.extend(super::account_risk::check(
+            view,
+            ctx.spec.symbol.as_str(),
+            ctx.position,
+            order,
+        ));
+    }
 
     GateReport {
         allowed: blockers.is_empty(),

@@ -61,6 +61,7 @@ fn ctx(f: &Fixture) -> GateContext<'_> {
         peak_equity: dec!(101000),
         orders_last_minute: 0,
         filters: crate::domain::strategy_filters::FilterReadings::none(),
+        account_risk: None,
     }
 }
 
@@ -549,4 +550,34 @@ fn the_news_gate_blocks_entries_only_naming_the_headline_and_fails_closed() {
         ..FilterReadings::none()
     };
     assert!(evaluate_gates(&c).allowed);
+}
+
+#[test]
+fn the_account_gate_runs_for_live_orders_only() {
+    use crate::domain::account_risk::{AccountLatch, AccountRiskView};
+    let f = fixture();
+    let view = AccountRiskView {
+        broker: "ironbeam".into(),
+        account: "ACC-1".into(),
+        limits: None,
+        reading: None,
+        latch: Some(AccountLatch {
+            latched_at: open_now(),
+            reason: "test".into(),
+            daily_pnl: dec!(-5000),
+            daily_loss_limit: dec!(1000),
+        }),
+    };
+    let mut c = ctx(&f);
+    c.account_risk = Some(&view);
+    assert!(!gates(&evaluate_gates(&c)).contains(&Gate::AccountRisk));
+    c.stage = Stage::Live;
+    c.is_trading_enabled = true;
+    let r = evaluate_gates(&c);
+    let b = r
+        .blockers
+        .iter()
+        .find(|b| b.gate == Gate::AccountRisk)
+        .expect("the account gate blocks a LIVE entry");
+    assert_eq!(b.code, ErrorCode::AccountDailyLossLatched);
 }

@@ -413,6 +413,26 @@ impl BotEvaluator {
             self.sync_live(trading, fence).await?;
         }
         let reconciliation_clean = !live || self.reconciliation_clean(trading).await;
+        let account_view = if live {
+            match super::account_risk::gate_view(
+                &trading.pool,
+                &trading.brokers,
+                trading.clock.now(),
+            )
+            .await
+            {
+                Some((view, event)) => {
+                    if let Some(event) = event {
+                        rt.telemetry().system_event(event.bot(self.bot_id));
+                    }
+                    Some(view)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        self.engine.set_account_risk(account_view);
         let tick = Tick {
             now,
             tier: rt.tiers().get(self.bot_id).unwrap_or(UNSCORED_TIER),

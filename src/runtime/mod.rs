@@ -15,6 +15,7 @@
 //! [`RuntimeHandle`] is what the API and the CLI use: start/stop/kill/rearm runners and read
 //! snapshots without awaiting Postgres.
 
+pub mod account_risk;
 pub mod ai;
 pub mod alerts;
 pub mod attention;

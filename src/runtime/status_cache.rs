@@ -32,6 +32,8 @@ pub struct DbSnapshot {
     pub ai_bots: Vec<Uuid>,
     /// Open broker reconciliation mismatches (each a SEV-1 blocker).
     pub reconciliation: Vec<MismatchRow>,
+    /// Latched broker accounts (account daily loss; each a SEV-1 blocker until re-armed).
+    pub account_latches: Vec<crate::store::account_risk::LatchRow>,
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +126,7 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         unowned: bot_leases::unowned(pool, now).await?,
         ai_bots: ai_bots(pool).await?,
         reconciliation: crate::store::reconciliation::open(pool).await?,
+        account_latches: crate::store::account_risk::open_latches(pool).await?,
     })
 }
 

@@ -213,6 +213,38 @@ fn reconciliation(snap: &DbSnapshot, b: &mut Blockers) {
     }
 }
 
+/// SEV-1 `ACCOUNT_DAILY_LOSS_LATCHED` per latched broker account: no bot on it may raise
+/// exposure until a human re-arms it (the day roll does not).
+fn account_latches(snap: &DbSnapshot, b: &mut Blockers) {
+    for l in &snap.account_latches {
+        let bots = if l.bot_ids.is_empty() {
+            "no LIVE bot was routed to it".to_owned()
+        } else {
+            format!(
+                "bot(s) {} may only reduce",
+                l.bot_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        b.push(
+            ErrorCode::AccountDailyLossLatched,
+            true,
+            format!(
+                "{} account {} latched since {}: day PnL {} USD, account daily_loss_limit {} USD; {bots}.",
+                l.broker,
+                l.account,
+                l.latched_at.to_rfc3339(),
+                l.daily_pnl,
+                l.daily_loss_limit
+            ),
+            ErrorCode::AccountDailyLossLatched.suggested_fix(),
+        );
+    }
+}
+
 /// SEV-1 for a bot that should run but that no node has owned for longer than the lease TTL
 /// (counted from this node's start at the earliest: before, nobody could have claimed it).
 fn unowned_bots(rt: &RuntimeHandle, snap: &DbSnapshot, b: &mut Blockers) {
@@ -432,6 +464,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
     if let Some(snap) = snapshot {
         unowned_bots(rt, snap, &mut b);
         reconciliation(snap, &mut b);
+        account_latches(snap, &mut b);
     }
     let breakers = rt.breakers();
     let live_bots = snapshot.map(|s| s.live_bots.clone()).unwrap_or_default();

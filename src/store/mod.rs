@@ -1,5 +1,6 @@
 //! Postgres: the pool, migrations, and one repository module per aggregate.
 
+pub mod account_risk;
 pub mod ai_interactions;
 pub mod ai_usage;
 pub mod attention;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod account_risk;
 mod ai_ops;
 mod alert_routing;
 mod alerts;

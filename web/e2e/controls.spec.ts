@@ -92,7 +92,8 @@ test("signs in; the Bots list stops the selected running bot, with its outcome",
   await signIn(page, ADMIN, { code: () => totp.nextCode() });
   await expectSignedIn(page, ADMIN.email);
   await expect(page.getByRole("heading", { level: 1, name: "Bots" })).toBeVisible();
-  await expect(row(botId)).toContainText("RUNNING");
+  // Running: RUNNING, or SUSPENDED when its newest evaluation was gated (running, not trading).
+  await expect(row(botId)).toContainText(/RUNNING|SUSPENDED/);
   const fleet = page.getByRole("group", { name: "Fleet actions" });
   await expect(fleet.getByRole("button", { name: "Stop selected" })).toBeDisabled();
   await row(botId).getByRole("checkbox", { name: `Select ${BOT}` }).check();
@@ -214,8 +215,8 @@ test("Start selected starts both bots; Stop all stops every running bot", async 
   await start.getByRole("button", { name: "Start selected" }).click();
   await expect(start).toBeHidden();
   await expect(page.getByTestId("bulk-results")).toContainText("Start: 2 of 2 done.");
-  expect((await bot(botId)).status).toBe("RUNNING");
-  expect((await bot(otherId)).status).toBe("RUNNING");
+  expect(["RUNNING", "SUSPENDED"]).toContain((await bot(botId)).status);
+  expect(["RUNNING", "SUSPENDED"]).toContain((await bot(otherId)).status);
 
   await fleet.getByRole("button", { name: "Stop all" }).click();
   const stop = page.getByRole("alertdialog", { name: "Stop all bots" });

@@ -22,6 +22,7 @@ use uuid::Uuid;
 pub use book::LedgerFill;
 use book::{Book, Folding};
 
+use super::account_risk::AccountRiskView;
 use super::bars::Bar;
 use super::calendar::HolidayCalendar;
 use super::evaluation::{
@@ -137,6 +138,8 @@ pub struct Engine {
     /// The news gate's classification snapshot, as last handed in (empty and open until
     /// then: the live runner hands in its cache per tick, a backtest the replayed headlines).
     news: Arc<NewsSnapshot>,
+    /// LIVE: the bot's broker account as read for the next evaluation (`account_risk` gate).
+    account_risk: Option<AccountRiskView>,
     position: Position,
     working: Option<WorkingOrder>,
     book: Book,
@@ -157,6 +160,7 @@ impl Engine {
             calendar,
             filter_data: Arc::new(FilterData::default()),
             news: Arc::new(NewsSnapshot::default()),
+            account_risk: None,
             working: None,
             book: Book::default(),
             folding: Folding::default(),
@@ -199,6 +203,11 @@ impl Engine {
     /// The news snapshot the next evaluations read (the runner's cache, per tick).
     pub fn set_news(&mut self, news: Arc<NewsSnapshot>) {
         self.news = news;
+    }
+
+    /// The broker account the next LIVE evaluation checks (`None`: none to check).
+    pub fn set_account_risk(&mut self, view: Option<AccountRiskView>) {
+        self.account_risk = view;
     }
 
     pub fn settings(&self) -> &Settings {
@@ -456,6 +465,7 @@ impl Engine {
                 data: &self.filter_data,
                 news: &self.news,
             },
+            account_risk: self.account_risk.as_ref(),
         };
         let scaled = s.limits.scaled_for(tick.tier);
         let order_quantity = scaled.max_order_size.min(scaled.max_position).max(1);

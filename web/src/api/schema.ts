@@ -4,6 +4,66 @@
  */
 
 export interface paths {
+    "/api/account-risk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every broker account's limits, figures (positions per contract, working exposure, day PnL,
+         *     orders in the last minute) and daily-loss latch.
+         */
+        get: operations["account_risk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account-risk/{broker}/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the account's limits (replacing any). They apply at the next LIVE evaluation of
+         *     every bot routed to the account. Needs a recent 2FA step-up; audited.
+         */
+        put: operations["put_account_risk"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account-risk/{broker}/{account}/rearm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-arms a latched account (a human's decision after reviewing its trades): its bots may
+         *     raise exposure again. The day roll never does this. Needs a recent 2FA step-up; audited.
+         */
+        post: operations["rearm_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai-ops/series": {
         parameters: {
             query?: never;
@@ -1645,6 +1705,84 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A stored daily-loss latch: set once breached, cleared only by a human re-arm. */
+        AccountLatch: {
+            /** @description The limit it breached, USD. */
+            daily_loss_limit: string;
+            /** @description The account's day PnL when it latched, USD. */
+            daily_pnl: string;
+            /** Format: date-time */
+            latched_at: string;
+            reason: string;
+        };
+        AccountLimitsBody: {
+            account: string;
+            broker: string;
+            limits: components["schemas"]["AccountRiskLimits"];
+            /** Format: date-time */
+            updated_at: string;
+            updated_by: string;
+        };
+        /** @description The account's figures now, over every bot routed to it (the evaluating bot included). */
+        AccountReading: {
+            /** @description The bots routed to the account. */
+            bots: string[];
+            /** @description By instrument symbol. */
+            contracts: {
+                [key: string]: components["schemas"]["ContractExposure"];
+            };
+            /**
+             * @description Realized (net of commissions, round trips closed since the trade date began) plus
+             *     unrealized at the latest mark, USD.
+             */
+            daily_pnl: string;
+            /**
+             * Format: int32
+             * @description Orders sent to the account in the trailing 60 seconds.
+             */
+            orders_last_minute: number;
+        };
+        AccountRiskBody: {
+            /** @description Accounts with limits, a latch, or that LIVE orders go to now; by broker and account. */
+            accounts: components["schemas"]["AccountRiskStatus"][];
+        };
+        /** @description The limits of one broker account. Money in USD; sizes in contracts. */
+        AccountRiskLimits: {
+            /**
+             * @description Account loss for the trade date (realized + unrealized) at which it latches, USD.
+             * @example 2000
+             */
+            daily_loss_limit: string;
+            /**
+             * Format: int32
+             * @description Per contract: sum over the account's bots of |position| (+ exposure-adding working
+             *     quantity).
+             */
+            max_gross_contracts: number;
+            /**
+             * Format: int32
+             * @description Per contract: |sum over the account's bots of the signed position| (+ working).
+             */
+            max_net_contracts: number;
+            /**
+             * Format: int32
+             * @description Orders sent to the account in the trailing 60 seconds.
+             */
+            max_orders_per_minute: number;
+        };
+        /** @description One account as `GET /api/account-risk` shows it. */
+        AccountRiskStatus: {
+            account: string;
+            broker: string;
+            /** @description LIVE orders go to this account now (the ready broker session's). */
+            is_live_route: boolean;
+            latch?: components["schemas"]["AccountLatch"] | null;
+            limits?: components["schemas"]["AccountRiskLimits"] | null;
+            reading?: components["schemas"]["AccountReading"] | null;
+            /** Format: date-time */
+            updated_at?: string | null;
+            updated_by?: string | null;
+        };
         /** @enum {string} */
         Action: "adopt" | "flatten";
         /** @description One AI action in the window. */
@@ -2329,6 +2467,29 @@ export interface components {
             /** @description The current 6-digit code from the authenticator app. */
             code: string;
         };
+        /** @description One contract's exposure over the account's bots. */
+        ContractExposure: {
+            /**
+             * Format: int64
+             * @description Sum of the absolute positions.
+             */
+            gross: number;
+            /**
+             * Format: int64
+             * @description Sum of the signed positions.
+             */
+            net: number;
+            /**
+             * Format: int64
+             * @description Working quantity that would raise its bot's absolute position when filled.
+             */
+            working_adds: number;
+            /**
+             * Format: int64
+             * @description Signed sum of the working quantities (what is not filled yet).
+             */
+            working_net: number;
+        };
         /** @description Price granularity and value of one contract. */
         ContractSpec: {
             /** @description The continuous front-month symbol data vendors use (Databento `ES.c.0`). */
@@ -2492,6 +2653,30 @@ export interface components {
              *     broker), the close (`flatten`), the position left, or why nothing was done.
              */
             removal: components["schemas"]["Removal"];
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_AccountLimitsBody: {
+            account: string;
+            broker: string;
+            limits: components["schemas"]["AccountRiskLimits"];
+            /** Format: date-time */
+            updated_at: string;
+            updated_by: string;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_AccountRiskBody: {
+            /** @description Accounts with limits, a latch, or that LIVE orders go to now; by broker and account. */
+            accounts: components["schemas"]["AccountRiskStatus"][];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AiOpsSeries: {
@@ -3709,6 +3894,21 @@ export interface components {
             trace_id: string;
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_RearmBody: {
+            account: string;
+            broker: string;
+            /** @description The latch the re-arm cleared. */
+            cleared: components["schemas"]["AccountLatch"];
+            /** Format: date-time */
+            rearmed_at: string;
+            rearmed_by: string;
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_Reconciled: {
             account: string;
             action: components["schemas"]["Action"];
@@ -4022,7 +4222,7 @@ export interface components {
          * @description An error code from the catalog (GET /api/errors).
          * @enum {string}
          */
-        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "NEWS_HISTORY_INCOMPLETE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "BACKTEST_NOT_FINISHED" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
+        ErrorCode: "INTEGRATION_KEY_MISSING" | "INTEGRATION_VERIFY_FAILED" | "INTEGRATION_UNKNOWN_PROVIDER" | "DATA_UNAVAILABLE" | "DATA_STALE" | "EXECUTION_BROKER_UNAVAILABLE" | "ACCOUNT_POSITION_LIMIT" | "ACCOUNT_DAILY_LOSS_LATCHED" | "ACCOUNT_ORDER_RATE" | "ACCOUNT_RISK_UNAVAILABLE" | "ACCOUNT_NOT_LATCHED" | "RECONCILIATION_MISMATCH" | "BROKER_ORDER_REJECTED" | "LIVE_TRADING_DISABLED" | "AI_PROVIDER_UNAVAILABLE" | "AI_BUDGET_EXCEEDED" | "NEWS_RISK_OFF" | "NEWS_GATE_UNAVAILABLE" | "NEWS_HISTORY_INCOMPLETE" | "RISK_LIMIT_BREACHED" | "KILL_SWITCH_ACTIVE" | "CIRCUIT_BREAKER_OPEN" | "MARKET_CLOSED" | "CALENDAR_UNVERIFIED" | "AUTONOMY_TIER_INSUFFICIENT" | "PROMOTION_GATE_FAILED" | "BOT_KILLED" | "KILLED_WITH_EXPOSURE" | "BOT_SUSPENDED" | "BOT_FAILED" | "PROVIDER_FAILING" | "JOB_FAILED" | "INVALID_STATE_TRANSITION" | "BOT_NOT_FOUND" | "JOB_NOT_FOUND" | "JOB_WORKER_CRASHED" | "BACKTEST_NOT_FOUND" | "BACKTEST_EVIDENCE_MISSING" | "SWEEP_NOT_FOUND" | "BACKTEST_NOT_FINISHED" | "PAPER_EVIDENCE_MISSING" | "TRACE_NOT_FOUND" | "TRADE_NOT_FOUND" | "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "MALFORMED_REQUEST" | "HEADERS_TOO_LARGE" | "URI_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "TWO_FACTOR_REQUIRED" | "TWO_FACTOR_INVALID" | "TWO_FACTOR_ALREADY_ENABLED" | "RATE_LIMITED" | "ENCRYPTION_KEY_MISSING" | "DATABASE_UNAVAILABLE" | "SCHEDULER_STALLED" | "TELEMETRY_DEGRADED" | "RUNTIME_UNAVAILABLE" | "STALE_LEASE" | "NODE_NOT_FOUND" | "BOT_UNOWNED" | "ECONOMIC_EVENT_WINDOW" | "ECONOMIC_CALENDAR_STALE" | "MACRO_FILTER_BLOCKED" | "MACRO_DATA_STALE" | "NOT_IMPLEMENTED" | "INTERNAL";
         /** @description An error envelope as sent on the wire. */
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
@@ -4954,6 +5154,15 @@ export interface components {
             migrations: string;
             ready: boolean;
         };
+        RearmBody: {
+            account: string;
+            broker: string;
+            /** @description The latch the re-arm cleared. */
+            cleared: components["schemas"]["AccountLatch"];
+            /** Format: date-time */
+            rearmed_at: string;
+            rearmed_by: string;
+        };
         ReconcileBody: {
             /**
              * @description `adopt`: book the broker's state into the ledger (adjustment fills, our orders it
@@ -5705,6 +5914,217 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    account_risk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AccountRiskBody"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `DATABASE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_account_risk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broker: string;
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountRiskLimits"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AccountLimitsBody"];
+                };
+            };
+            /** @description `TWO_FACTOR_REQUIRED`: no recent step-up */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: viewers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: `details.fields` names each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rearm_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                broker: string;
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RearmBody"];
+                };
+            };
+            /** @description `TWO_FACTOR_REQUIRED`: no recent step-up */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: viewers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `ACCOUNT_NOT_LATCHED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: an unknown broker */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     ai_ops_series: {
         parameters: {
             query?: {
@@ -12919,7 +13339,7 @@ export const checkCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const checkOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckOutcome"]> = ["FLAGGED", "PASSED", "NOT_APPLICABLE"];
 export const citedKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CitedKind"]> = ["decision", "no_trade", "event"];
 export const decisionTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionType"]> = ["ENTRY", "EXIT", "ADJUST"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "NEWS_HISTORY_INCOMPLETE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "BACKTEST_NOT_FINISHED", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["INTEGRATION_KEY_MISSING", "INTEGRATION_VERIFY_FAILED", "INTEGRATION_UNKNOWN_PROVIDER", "DATA_UNAVAILABLE", "DATA_STALE", "EXECUTION_BROKER_UNAVAILABLE", "ACCOUNT_POSITION_LIMIT", "ACCOUNT_DAILY_LOSS_LATCHED", "ACCOUNT_ORDER_RATE", "ACCOUNT_RISK_UNAVAILABLE", "ACCOUNT_NOT_LATCHED", "RECONCILIATION_MISMATCH", "BROKER_ORDER_REJECTED", "LIVE_TRADING_DISABLED", "AI_PROVIDER_UNAVAILABLE", "AI_BUDGET_EXCEEDED", "NEWS_RISK_OFF", "NEWS_GATE_UNAVAILABLE", "NEWS_HISTORY_INCOMPLETE", "RISK_LIMIT_BREACHED", "KILL_SWITCH_ACTIVE", "CIRCUIT_BREAKER_OPEN", "MARKET_CLOSED", "CALENDAR_UNVERIFIED", "AUTONOMY_TIER_INSUFFICIENT", "PROMOTION_GATE_FAILED", "BOT_KILLED", "KILLED_WITH_EXPOSURE", "BOT_SUSPENDED", "BOT_FAILED", "PROVIDER_FAILING", "JOB_FAILED", "INVALID_STATE_TRANSITION", "BOT_NOT_FOUND", "JOB_NOT_FOUND", "JOB_WORKER_CRASHED", "BACKTEST_NOT_FOUND", "BACKTEST_EVIDENCE_MISSING", "SWEEP_NOT_FOUND", "BACKTEST_NOT_FINISHED", "PAPER_EVIDENCE_MISSING", "TRACE_NOT_FOUND", "TRADE_NOT_FOUND", "VALIDATION_FAILED", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "MALFORMED_REQUEST", "HEADERS_TOO_LARGE", "URI_TOO_LONG", "PAYLOAD_TOO_LARGE", "ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "REQUEST_TIMEOUT", "UNAUTHENTICATED", "FORBIDDEN", "TWO_FACTOR_REQUIRED", "TWO_FACTOR_INVALID", "TWO_FACTOR_ALREADY_ENABLED", "RATE_LIMITED", "ENCRYPTION_KEY_MISSING", "DATABASE_UNAVAILABLE", "SCHEDULER_STALLED", "TELEMETRY_DEGRADED", "RUNTIME_UNAVAILABLE", "STALE_LEASE", "NODE_NOT_FOUND", "BOT_UNOWNED", "ECONOMIC_EVENT_WINDOW", "ECONOMIC_CALENDAR_STALE", "MACRO_FILTER_BLOCKED", "MACRO_DATA_STALE", "NOT_IMPLEMENTED", "INTERNAL"];
 export const flattenOneOf0StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["FLAT"];

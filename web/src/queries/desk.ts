@@ -11,6 +11,7 @@ export type DeskAction = "cancel" | "close" | "killFlatten" | "acknowledge" | "a
 export type Removal = components["schemas"]["Removal"];
 export type BulkOutcome = components["schemas"]["BulkOutcome"];
 export type Mismatch = components["schemas"]["MismatchRow"];
+export type AccountRisk = components["schemas"]["AccountRiskStatus"];
 export type AlertSettings = components["schemas"]["AlertSettingsBody"];
 
 /** What a desk action answered: the bot after it and, for cancel/close/kill, what was removed. */
@@ -94,6 +95,28 @@ export function useReconcile() {
       return unwrap(api.POST("/api/bots/{id}/reconcile", { params: { path: { id: botId } }, body: { action } }));
     },
     onSettled: () => void client.invalidateQueries({ queryKey: ["/api/reconciliation"] }),
+  });
+}
+
+export const accountRiskQuery = queryOptions({
+  queryKey: ["/api/account-risk"],
+  queryFn: () => unwrap(api.GET("/api/account-risk")),
+  refetchInterval: POLL.fast,
+  meta: { critical: true, label: "Account risk" },
+});
+
+/** POST /api/account-risk/{broker}/{account}/rearm (2FA step-up: a code steps up first). */
+export function useRearmAccount() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async ({ broker, account, code }: { broker: string; account: string; code?: string }) => {
+      if (code) {
+        await unwrap(api.POST("/api/auth/step-up", { body: { code: code.trim() } }));
+        void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
+      }
+      return unwrap(api.POST("/api/account-risk/{broker}/{account}/rearm", { params: { path: { broker, account } } }));
+    },
+    onSettled: () => void client.invalidateQueries({ queryKey: ["/api/account-risk"] }),
   });
 }
 

@@ -32,12 +32,62 @@ const MISMATCH = {
   resolved_by: null,
 };
 
+const NO_ACCOUNTS = http.get("*/api/account-risk", () => HttpResponse.json(ok({ accounts: [] })));
+
+const LATCHED = {
+  broker: "ironbeam",
+  account: "ACC-1",
+  is_live_route: true,
+  limits: { max_gross_contracts: 4, max_net_contracts: 3, daily_loss_limit: "1000", max_orders_per_minute: 5 },
+  updated_by: "admin@example.com",
+  updated_at: "2026-12-04T09:00:00Z",
+  reading: { contracts: { ES: { net: 2, gross: 2, working_net: 0, working_adds: 0 } }, daily_pnl: "-1200", orders_last_minute: 1, bots: [BOT_ID] },
+  latch: { latched_at: "2026-12-04T10:00:00Z", reason: "Account day loss 1200 USD reached the account daily_loss_limit 1000 USD.", daily_pnl: "-1200", daily_loss_limit: "1000" },
+};
+
 describe("ReconciliationPage", () => {
+  it("shows a latched account's limits and figures and re-arms it after a step-up", async () => {
+    let latched = true;
+    const calls: string[] = [];
+    server.use(
+      meHandler("operator", null),
+      http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item()], next_cursor: null }))),
+      http.get("*/api/reconciliation", () => HttpResponse.json(ok({ mismatches: [], runs: [], every_seconds: 60 }))),
+      http.get("*/api/account-risk", () => HttpResponse.json(ok({ accounts: [latched ? LATCHED : { ...LATCHED, latch: null }] }))),
+      http.post("*/api/auth/step-up", () => {
+        calls.push("step-up");
+        return HttpResponse.json(ok({ step_up_valid_until: "2099-01-01T00:00:00Z" }));
+      }),
+      http.post("*/api/account-risk/ironbeam/ACC-1/rearm", () => {
+        calls.push("rearm");
+        latched = false;
+        return HttpResponse.json(ok({ broker: "ironbeam", account: "ACC-1", cleared: LATCHED.latch, rearmed_by: "op@example.com", rearmed_at: "2026-12-04T11:00:00Z" }));
+      }),
+    );
+    const user = userEvent.setup({ delay: null });
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    const card = await screen.findByTestId("account-ACC-1");
+    expect(card).toHaveTextContent("LATCHED");
+    expect(card).toHaveTextContent("gross 4 · net 3 per contract");
+    expect(card).toHaveTextContent("ES net 2 gross 2");
+    const button = within(card).getByRole("button", { name: "Re-arm account ACC-1" });
+    await waitFor(() => expect(button).toBeEnabled());
+    await user.click(button);
+    const dialog = screen.getByRole("alertdialog", { name: "Re-arm ironbeam ACC-1" });
+    await user.type(within(dialog).getByLabelText("Authenticator code"), "654321");
+    await user.click(within(dialog).getByRole("button", { name: "Re-arm" }));
+    expect(await screen.findByText(/Re-armed ironbeam ACC-1/)).toBeInTheDocument();
+    expect(calls).toEqual(["step-up", "rearm"]);
+    await waitFor(() => expect(screen.getByTestId("account-ACC-1")).toHaveTextContent("armed"));
+    expect(screen.getByTestId("account-ACC-1")).not.toHaveTextContent("LATCHED");
+  });
+
   it("lists a mismatch with ours vs the broker's and adopts it after a step-up", async () => {
     let open = [MISMATCH];
     const calls: string[] = [];
     server.use(
       meHandler("operator", null),
+      NO_ACCOUNTS,
       http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item()], next_cursor: null }))),
       http.get("*/api/reconciliation", () =>
         HttpResponse.json(ok({ mismatches: open, runs: [{ broker: "tradovate", account: "DEMO123", trigger: "PERIODIC", node: "n1", started_at: "2026-12-04T10:01:00Z", finished_at: "2026-12-04T10:01:01Z", ok: true, error: null, open_mismatches: open.length }], every_seconds: 60 })),
@@ -75,6 +125,7 @@ describe("ReconciliationPage", () => {
   it("a viewer sees the mismatch with Adopt and Flatten disabled and the reason", async () => {
     server.use(
       meHandler("viewer"),
+      NO_ACCOUNTS,
       http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item()], next_cursor: null }))),
       http.get("*/api/reconciliation", () => HttpResponse.json(ok({ mismatches: [MISMATCH], runs: [], every_seconds: 60 }))),
     );

@@ -5,6 +5,7 @@ import { useCallback, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Scale } from "lucide-react";
 import { ActionError } from "../../components/ActionError";
+import { AccountRiskSection } from "./AccountRisk";
 import { Badge } from "../../components/Badge";
 import { BotName } from "../../components/BotName";
 import { Button } from "../../components/Button";
@@ -115,6 +116,7 @@ export function ReconciliationPage() {
   useTitle("Reconciliation");
   const query = useQuery(reconciliationQuery);
   const gate = useRoleGate("Resolving a mismatch", "operator", ["/api/reconciliation"]);
+  const rearmGate = useRoleGate("Re-arming an account", "operator", ["/api/account-risk"]);
   const now = useNow(5000);
   const [notice, setNotice] = useState<string | null>(null);
   const mismatches = query.data?.mismatches ?? [];
@@ -174,6 +176,7 @@ export function ReconciliationPage() {
           ))}
         </section>
       )}
+      <AccountRiskSection gate={rearmGate} onDone={setNotice} />
       <section aria-label="Last runs" className="rounded-lg border border-line bg-surface p-3">
         <h2 className="mb-2 text-sm font-semibold">Last run per broker account</h2>
         {runs.length === 0 ? (

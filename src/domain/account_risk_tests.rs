@@ -1,0 +1,271 @@
+use super::*;
+use crate::domain::instruments::Symbol;
+use crate::domain::side::Side;
+use chrono::TimeZone;
+use rust_decimal_macros::dec;
+
+fn limits() -> AccountRiskLimits {
+    AccountRiskLimits {
+        max_gross_contracts: 4,
+        max_net_contracts: 3,
+        daily_loss_limit: dec!(1000),
+        max_orders_per_minute: 5,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 2, 15, 0, 0).unwrap()
+}
+
+/// Two bots on ES: `a` and `b` signed positions, no working orders.
+fn view(a: i64, b: i64) -> AccountRiskView {
+    let mut es = ContractExposure::default();
+    es.add_bot(a, 0);
+    es.add_bot(b, 0);
+    AccountRiskView {
+        broker: "ironbeam".into(),
+        account: "ACC-1".into(),
+        limits: Some(limits()),
+        reading: Some(AccountReading {
+            contracts: BTreeMap::from([("ES".to_string(), es)]),
+            daily_pnl: dec!(-100),
+            orders_last_minute: 0,
+            bots: vec![Uuid::nil(), Uuid::max()],
+        }),
+        latch: None,
+    }
+}
+
+fn order(side: Side, quantity: u32) -> ProposedOrder {
+    ProposedOrder {
+        side,
+        quantity,
+        price: dec!(5000),
+    }
+}
+
+fn codes(b: &[Blocker]) -> Vec<ErrorCode> {
+    b.iter().map(|b| b.code).collect()
+}
+
+#[test]
+fn an_entry_within_the_limits_passes() {
+    let v = view(2, 0);
+    assert!(check(&v, "ES", 0, Some(&order(Side::Buy, 1))).is_empty());
+}
+
+#[test]
+fn an_entry_past_the_account_net_is_refused_while_the_exit_passes() {
+    // Bot A long 2, bot B (flat) wants long 2: net 4 > 3.
+    let v = view(2, 0);
+    let b = check(&v, "ES", 0, Some(&order(Side::Buy, 2)));
+    assert_eq!(codes(&b), vec![ErrorCode::AccountPositionLimit]);
+    assert_eq!(b[0].gate, Gate::AccountRisk);
+    assert!(
+        b[0].reason_human.contains("ironbeam/ACC-1"),
+        "{}",
+        b[0].reason_human
+    );
+    assert!(
+        b[0].reason_human.contains("would become 4"),
+        "{}",
+        b[0].reason_human
+    );
+    // Bot A selling its 2 lowers its exposure: never blocked by the position limits.
+    let v = view(2, 2);
+    assert!(check(&v, "ES", 2, Some(&order(Side::Sell, 2))).is_empty());
+}
+
+#[test]
+fn gross_holds_hedges_that_net_lets_through() {
+    // A long 2, B flat going short 3: net 2 → -1 (within 3), gross 2 → 5 (> 4).
+    let v = view(2, 0);
+    let b = check(&v, "ES", 0, Some(&order(Side::Sell, 3)));
+    assert_eq!(codes(&b), vec![ErrorCode::AccountPositionLimit]);
+    assert!(b[0].reason_human.contains("gross"), "{}", b[0].reason_human);
+}
+
+#[test]
+fn working_orders_that_add_exposure_count() {
+    let mut v = view(1, 0);
+    let r = v.reading.as_mut().unwrap();
+    // Bot A long 1 with a working buy of 2: projected net 3.
+    let mut es = ContractExposure::default();
+    es.add_bot(1, 2);
+    r.contracts.insert("ES".into(), es);
+    let b = check(&v, "ES", 0, Some(&order(Side::Buy, 1)));
+    assert_eq!(codes(&b), vec![ErrorCode::AccountPositionLimit]);
+    // A working exit adds no gross.
+    let mut es = ContractExposure::default();
+    es.add_bot(3, -3);
+    assert_eq!(es.projected_gross(), 3);
+    assert_eq!(es.projected_net(), 0);
+}
+
+#[test]
+fn other_contracts_do_not_count() {
+    let v = view(3, 0);
+    assert!(check(&v, "NQ", 0, Some(&order(Side::Buy, 3))).is_empty());
+}
+
+#[test]
+fn the_latch_blocks_raises_and_reports_when_idle_but_lets_exits_pass() {
+    let mut v = view(1, 0);
+    v.latch = Some(AccountLatch {
+        latched_at: now(),
+        reason: "r".into(),
+        daily_pnl: dec!(-1200),
+        daily_loss_limit: dec!(1000),
+    });
+    assert_eq!(
+        codes(&check(&v, "ES", 0, Some(&order(Side::Buy, 1)))),
+        vec![ErrorCode::AccountDailyLossLatched]
+    );
+    assert_eq!(
+        codes(&check(&v, "ES", 0, None)),
+        vec![ErrorCode::AccountDailyLossLatched]
+    );
+    assert!(check(&v, "ES", 1, Some(&order(Side::Sell, 1))).is_empty());
+    // Even with no limits configured any more, a stored latch holds.
+    v.limits = None;
+    assert_eq!(
+        codes(&check(&v, "ES", 0, Some(&order(Side::Buy, 1)))),
+        vec![ErrorCode::AccountDailyLossLatched]
+    );
+}
+
+#[test]
+fn breach_latches_once_at_the_limit() {
+    let l = limits();
+    let mut r = view(0, 0).reading.unwrap();
+    r.daily_pnl = dec!(-999.99);
+    assert_eq!(breach(&l, &r, None, now()), None);
+    r.daily_pnl = dec!(-1000);
+    let latch = breach(&l, &r, None, now()).expect("latches at the limit");
+    assert_eq!(latch.latched_at, now());
+    assert_eq!(latch.daily_pnl, dec!(-1000));
+    assert!(latch.reason.contains("1000"), "{}", latch.reason);
+    // Already latched: nothing new (the stored one keeps its time and figures).
+    assert_eq!(breach(&l, &r, Some(&latch), now()), None);
+    // A recovered PnL (the next trade date) does not un-latch: only `breach` decides new
+    // latches; clearing is the re-arm's.
+    r.daily_pnl = dec!(0);
+    assert_eq!(breach(&l, &r, Some(&latch), now()), None);
+}
+
+#[test]
+fn a_breach_not_yet_stored_blocks_raises_already() {
+    let mut v = view(0, 0);
+    v.reading.as_mut().unwrap().daily_pnl = dec!(-1500);
+    assert_eq!(
+        codes(&check(&v, "ES", 0, Some(&order(Side::Buy, 1)))),
+        vec![ErrorCode::AccountDailyLossLatched]
+    );
+}
+
+#[test]
+fn the_order_rate_counts_every_order_of_the_account() {
+    let mut v = view(1, 0);
+    v.reading.as_mut().unwrap().orders_last_minute = 5;
+    assert_eq!(
+        codes(&check(&v, "ES", 0, Some(&order(Side::Buy, 1)))),
+        vec![ErrorCode::AccountOrderRate]
+    );
+    assert_eq!(
+        codes(&check(&v, "ES", 1, Some(&order(Side::Sell, 1)))),
+        vec![ErrorCode::AccountOrderRate]
+    );
+    v.reading.as_mut().unwrap().orders_last_minute = 4;
+    assert!(check(&v, "ES", 0, Some(&order(Side::Buy, 1))).is_empty());
+}
+
+#[test]
+fn without_limits_nothing_but_a_latch_applies() {
+    let mut v = view(9, 9);
+    v.limits = None;
+    v.reading = None;
+    assert!(check(&v, "ES", 0, Some(&order(Side::Buy, 5))).is_empty());
+    assert!(check(&v, "ES", 0, None).is_empty());
+}
+
+#[test]
+fn an_unreadable_account_blocks_raises_only() {
+    let mut v = view(0, 0);
+    v.reading = None;
+    assert_eq!(
+        codes(&check(&v, "ES", 0, Some(&order(Side::Buy, 1)))),
+        vec![ErrorCode::AccountRiskUnavailable]
+    );
+    assert!(check(&v, "ES", 1, Some(&order(Side::Sell, 1))).is_empty());
+}
+
+#[test]
+fn validation_names_each_bad_field() {
+    assert!(limits().validate().is_empty());
+    let bad = AccountRiskLimits {
+        max_gross_contracts: 2,
+        max_net_contracts: 3,
+        daily_loss_limit: dec!(0),
+        max_orders_per_minute: 0,
+    };
+    let fields: Vec<&str> = bad.validate().iter().map(|p| p.field).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "max_net_contracts",
+            "daily_loss_limit",
+            "max_orders_per_minute"
+        ]
+    );
+}
+
+#[test]
+fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
+    let bot = |quantity, working_signed, realized, mark| BotFigures {
+        bot_id: Uuid::now_v7(),
+        symbol: Symbol::Es,
+        quantity,
+        average_price: Some(dec!(5000)),
+        realized_today: realized,
+        mark,
+        working_signed,
+    };
+    // ES point value 50: long 2 from 5000 marked 4990 = -1000; short 1 from 5000 = +500.
+    let bots = [
+        bot(2, 0, dec!(-300), Some(dec!(4990))),
+        bot(-1, -1, dec!(100), Some(dec!(4990))),
+    ];
+    let r = reading(&bots, 3).unwrap();
+    let es = &r.contracts["ES"];
+    assert_eq!(
+        (es.net, es.gross, es.working_net, es.working_adds),
+        (1, 3, -1, 1)
+    );
+    assert_eq!(r.daily_pnl, dec!(-300) + dec!(100) - dec!(1000) + dec!(500));
+    assert_eq!(r.orders_last_minute, 3);
+    assert_eq!(r.bots.len(), 2);
+    // An open position without any mark: unknown PnL, no reading.
+    assert_eq!(reading(&[bot(1, 0, dec!(0), None)], 0), None);
+    // Flat without a mark is fine.
+    assert!(reading(&[bot(0, 0, dec!(0), None)], 0).is_some());
+}
+
+#[test]
+fn limits_read_money_as_a_string_or_a_number_and_refuse_unknown_fields() {
+    let s: AccountRiskLimits = serde_json::from_str(
+        r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":"1000","max_orders_per_minute":5}"#,
+    )
+    .unwrap();
+    assert_eq!(s, limits());
+    let n: AccountRiskLimits = serde_json::from_str(
+        r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":1000,"max_orders_per_minute":5}"#,
+    )
+    .unwrap();
+    assert_eq!(n, limits());
+    assert!(
+        serde_json::from_str::<AccountRiskLimits>(
+            r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":"1000","max_orders_per_minute":5,"extra":1}"#,
+        )
+        .is_err()
+    );
+}

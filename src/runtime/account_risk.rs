@@ -1,0 +1,229 @@
+//! Account risk at run time (issue 17 part 6): reads an account's limits, figures and latch
+//! for the `account_risk` gate (`domain::account_risk`), stores a new latch when the reading
+//! breaches the account's daily loss limit (a SEV-1 `ACCOUNT_DAILY_LOSS_LATCHED` event), and
+//! serves the API: the overview of every account, limit changes and the human re-arm.
+//!
+//! A LIVE evaluation's account is the one its orders go to: the ready broker session's
+//! (`Brokers::for_live`). The reading is one statement over the account's bots plus the
+//! order-rate count, taken in the evaluation (LIVE bots only; no cache to go stale).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::brokers::Brokers;
+use crate::domain::account_risk::{
+    self, AccountLatch, AccountReading, AccountRiskLimits, AccountRiskView, BotFigures,
+    FieldProblem,
+};
+use crate::domain::calendar::{trade_date, trade_date_start};
+use crate::store::{
+    account_risk as store,
+    system_events::{NewSystemEvent, Severity},
+};
+
+/// The account's figures now (`None`: an open position has no mark).
+pub async fn read(
+    pool: &PgPool,
+    broker: &str,
+    account: &str,
+    default_route: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<AccountReading>, sqlx::Error> {
+    let day_start = trade_date_start(trade_date(now));
+    let rows = store::account_bots(pool, broker, account, default_route, day_start).await?;
+    let rate = store::orders_since(pool, broker, account, now - Duration::seconds(60)).await?;
+    let bots: Vec<BotFigures> = rows
+        .into_iter()
+        .map(|r| BotFigures {
+            bot_id: r.bot_id,
+            symbol: r.symbol,
+            quantity: r.quantity,
+            average_price: r.average_price,
+            realized_today: r.realized_today,
+            mark: r.mark_close,
+            working_signed: r.working_signed,
+        })
+        .collect();
+    Ok(account_risk::reading(
+        &bots,
+        u32::try_from(rate).unwrap_or(u32::MAX),
+    ))
+}
+
+/// Where LIVE orders go now: (broker, account) of the ready session.
+pub fn live_route(brokers: &Brokers) -> Option<(String, String)> {
+    let session = brokers.for_live()?;
+    let account = session.account()?;
+    Some((session.vendor().id().to_string(), account.id))
+}
+
+/// The gate's view for one LIVE evaluation (`None`: no ready session, so no order can be
+/// sent anyway). Stores a latch the reading breaches. A failed read is a view without a
+/// reading (the gate closes for raises).
+pub async fn gate_view(
+    pool: &PgPool,
+    brokers: &Brokers,
+    now: DateTime<Utc>,
+) -> Option<(AccountRiskView, Option<NewSystemEvent>)> {
+    let (broker, account) = live_route(brokers)?;
+    let mut view = AccountRiskView {
+        broker: broker.clone(),
+        account: account.clone(),
+        limits: None,
+        reading: None,
+        latch: None,
+    };
+    let read_all = async {
+        let limits = store::limits(pool, &broker, &account).await?;
+        let latch = store::open_latch(pool, &broker, &account).await?;
+        // Without limits only a stored latch applies: the figures are not needed.
+        let reading = match &limits {
+            Some(_) => read(pool, &broker, &account, true, now).await?,
+            None => None,
+        };
+        Ok::<_, sqlx::Error>((limits, latch, reading))
+    };
+    let (limits, latch, reading) = match read_all.await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(%broker, %account, error = %e, "account risk not read");
+            return Some((view, None));
+        }
+    };
+    view.limits = limits.map(|l| l.limits());
+    view.latch = latch.map(|l| l.latch());
+    view.reading = reading;
+    let mut event = None;
+    if let (Some(limits), Some(reading)) = (&view.limits, &view.reading)
+        && let Some(new) = account_risk::breach(limits, reading, view.latch.as_ref(), now)
+    {
+        match store::latch(pool, &broker, &account, &new, &reading.bots).await {
+            Ok(Some(row)) => {
+                event = Some(latch_event(&broker, &account, &new, &reading.bots, row.id));
+                view.latch = Some(row.latch());
+            }
+            // Another evaluation latched it first: read its latch.
+            Ok(None) => {
+                view.latch = store::open_latch(pool, &broker, &account)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|l| l.latch())
+                    .or(Some(new));
+            }
+            Err(e) => {
+                tracing::error!(%broker, %account, error = %e, "account latch not stored");
+                // Still refuse this evaluation's raises.
+                view.latch = Some(new);
+            }
+        }
+    }
+    Some((view, event))
+}
+
+fn latch_event(
+    broker: &str,
+    account: &str,
+    latch: &AccountLatch,
+    bots: &[Uuid],
+    latch_id: Uuid,
+) -> NewSystemEvent {
+    NewSystemEvent::new(
+        Severity::Sev1,
+        crate::error_code::ErrorCode::AccountDailyLossLatched.as_str(),
+        format!("account {broker}/{account}: {}", latch.reason),
+    )
+    .metadata(json!({
+        "broker": broker, "account": account, "latch_id": latch_id, "bot_ids": bots,
+        "daily_pnl": latch.daily_pnl, "daily_loss_limit": latch.daily_loss_limit,
+    }))
+}
+
+/// One account as `GET /api/account-risk` shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountRiskStatus {
+    pub broker: String,
+    pub account: String,
+    /// LIVE orders go to this account now (the ready broker session's).
+    pub is_live_route: bool,
+    /// Null: no account limits configured (only the bots' own limits apply).
+    pub limits: Option<AccountRiskLimits>,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Null when the figures could not be read (an open position without a mark).
+    pub reading: Option<AccountReading>,
+    /// Null when not latched.
+    pub latch: Option<AccountLatch>,
+}
+
+/// Every account that has limits, a latch, or is the live route now.
+pub async fn overview(
+    pool: &PgPool,
+    brokers: Option<&Brokers>,
+    now: DateTime<Utc>,
+) -> Result<Vec<AccountRiskStatus>, sqlx::Error> {
+    let route = brokers.and_then(live_route);
+    let limits = store::all_limits(pool).await?;
+    let latches = store::open_latches(pool).await?;
+    let mut keys: Vec<(String, String)> = limits
+        .iter()
+        .map(|l| (l.broker.clone(), l.account.clone()))
+        .chain(
+            latches
+                .iter()
+                .map(|l| (l.broker.clone(), l.account.clone())),
+        )
+        .chain(route.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::with_capacity(keys.len());
+    for (broker, account) in keys {
+        let is_live_route = route.as_ref() == Some(&(broker.clone(), account.clone()));
+        let l = limits
+            .iter()
+            .find(|l| l.broker == broker && l.account == account);
+        let reading = read(pool, &broker, &account, is_live_route, now).await?;
+        out.push(AccountRiskStatus {
+            is_live_route,
+            limits: l.map(store::LimitsRow::limits),
+            updated_by: l.map(|l| l.updated_by.clone()),
+            updated_at: l.map(|l| l.updated_at),
+            reading,
+            latch: latches
+                .iter()
+                .find(|x| x.broker == broker && x.account == account)
+                .map(store::LatchRow::latch),
+            broker,
+            account,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+pub enum PutError {
+    Invalid(Vec<FieldProblem>),
+    Db(sqlx::Error),
+}
+
+/// Validates and stores an account's limits.
+pub async fn put_limits(
+    pool: &PgPool,
+    broker: &str,
+    account: &str,
+    limits: &AccountRiskLimits,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<store::LimitsRow, PutError> {
+    let problems = limits.validate();
+    if !problems.is_empty() {
+        return Err(PutError::Invalid(problems));
+    }
+    store::put_limits(pool, broker, account, limits, by, now)
+        .await
+        .map_err(PutError::Db)
+}

@@ -1,0 +1,443 @@
+//! Account risk across the bots of one broker account (issue 17 part 6), on the broker
+//! simulator: two LIVE bots routed to the same sandbox account. The account's position limit
+//! refuses an entry with `ACCOUNT_POSITION_LIMIT` in the bot's trace; the account's order rate
+//! refuses the second bot's entry after the first bot's order; a loss past the account's daily
+//! limit latches it (`ACCOUNT_DAILY_LOSS_LATCHED` in both bots' traces, a SEV-1 status blocker
+//! naming the account), the latch outlives the day's figure rolling over, and only a human
+//! re-arm clears it. PUT validation (422 with field errors, nothing stored), viewer 403 and
+//! step-up 401.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    clock::Clock,
+    domain::{risk::AutonomyTier, timeframe::Timeframe},
+    integrations::registry::EnvMap,
+    runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
+};
+use uuid::Uuid;
+
+use crate::support::{
+    TestApp,
+    fixtures::{start_sandbox_with_clock, until},
+    paper::{config, session_start, tick},
+    spawn_app_with_runtime_config,
+};
+
+const VENDOR: &str = "ironbeam";
+
+fn broker_env(all: &EnvMap) -> EnvMap {
+    let mut env: EnvMap = all
+        .iter()
+        .filter(|(k, _)| !k.starts_with("TRADOVATE_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.insert("IRONBEAM_ENV".into(), "demo".into());
+    env
+}
+
+async fn live_bot(app: &TestApp, rt: &RuntimeHandle, pool: &PgPool, name: &str) -> Uuid {
+    let (status, body) = app
+        .create_bot(json!({
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 3, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }))
+        .await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
+        .bind(bot)
+        .execute(pool)
+        .await
+        .unwrap();
+    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: true,
+        },
+    )
+    .await
+    .unwrap();
+    bot
+}
+
+/// Two LIVE bots on one sandbox account (shared clock, reconciling every second).
+async fn two_live_bots(pool: &PgPool) -> (TestApp, RuntimeHandle, Uuid, Uuid) {
+    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let sandbox = start_sandbox_with_clock(clock.clone()).await;
+    let env = broker_env(&sandbox);
+    let mut cfg: RuntimeConfig = config(&env);
+    cfg.clock = clock.clone();
+    cfg.autonomy.enabled = false;
+    cfg.broker_every = StdDuration::from_millis(100);
+    cfg.runner.heartbeat_timeout = RunnerConfig::default().heartbeat_timeout;
+    cfg.reconcile.every = StdDuration::from_secs(1);
+    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{body}");
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    until("the broker session", async || {
+        rt.brokers()?.for_live().map(|_| ())
+    })
+    .await;
+    let a = live_bot(&app, &rt, pool, "acct-a").await;
+    let b = live_bot(&app, &rt, pool, "acct-b").await;
+    (app, rt, a, b)
+}
+
+async fn overview(app: &TestApp) -> Value {
+    let (status, body) = app.call("GET", "/api/account-risk", None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn put(app: &TestApp, account: &str, body: Value) -> (u16, Value) {
+    app.call(
+        "PUT",
+        &format!("/api/account-risk/{VENDOR}/{account}"),
+        Some(body),
+    )
+    .await
+}
+
+async fn rearm(app: &TestApp, account: &str) -> (u16, Value) {
+    app.call(
+        "POST",
+        &format!("/api/account-risk/{VENDOR}/{account}/rearm"),
+        None,
+    )
+    .await
+}
+
+fn limits(gross: u32, net: u32, loss: &str, rate: u32) -> Value {
+    json!({"max_gross_contracts": gross, "max_net_contracts": net,
+           "daily_loss_limit": loss, "max_orders_per_minute": rate})
+}
+
+/// The newest no-trade trace's blockers of the bot, as text ("" when the newest trace is a
+/// decision).
+async fn newest_blockers(pool: &PgPool, bot: Uuid) -> String {
+    sqlx::query_scalar(
+        "SELECT t FROM (SELECT blocked_by::text AS t, last_seen_at AS at FROM no_trade_traces \
+         WHERE bot_id = $1 UNION ALL SELECT '', created_at FROM decision_traces \
+         WHERE bot_id = $1) x ORDER BY at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn orders_of(pool: &PgPool, bot: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM orders WHERE bot_id = $1")
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Ticks `bot` from `from` on until its newest trace names `code`; returns that minute.
+async fn tick_until(rt: &RuntimeHandle, pool: &PgPool, bot: Uuid, from: i64, code: &str) -> i64 {
+    let start = session_start();
+    for minute in from..from + 40 {
+        tick(rt, pool, bot, start + Duration::minutes(minute)).await;
+        if newest_blockers(pool, bot).await.contains(code) {
+            return minute;
+        }
+    }
+    panic!(
+        "{code} never appeared: {}",
+        newest_blockers(pool, bot).await
+    );
+}
+
+/// Ticks (every runner) from `from` on until the newest trace of either bot names `code`.
+async fn tick_until_either(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bots: [Uuid; 2],
+    from: i64,
+    code: &str,
+) -> i64 {
+    let start = session_start();
+    for minute in from..from + 40 {
+        tick(rt, pool, bots[1], start + Duration::minutes(minute)).await;
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+        for bot in bots {
+            if newest_blockers(pool, bot).await.contains(code) {
+                return minute;
+            }
+        }
+    }
+    panic!("{code} never appeared");
+}
+
+#[sqlx::test]
+async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
+    let (app, rt, a, b) = two_live_bots(&pool).await;
+    let start = session_start();
+    let account = until("the live account in the overview", async || {
+        let body = overview(&app).await;
+        body["accounts"]
+            .as_array()?
+            .iter()
+            .find(|x| x["is_live_route"] == true && x["broker"] == VENDOR)
+            .and_then(|x| x["account"].as_str().map(str::to_owned))
+    })
+    .await;
+    let row = &overview(&app).await["accounts"][0];
+    assert_eq!(row["limits"], Value::Null, "{row}");
+    assert_eq!(row["latch"], Value::Null, "{row}");
+
+    // Bad input: every bad field named, nothing stored.
+    let (status, body) = put(&app, &account, limits(1, 2, "0", 0)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION_FAILED", "{body}");
+    let fields: Vec<&str> = body["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "max_net_contracts",
+            "daily_loss_limit",
+            "max_orders_per_minute"
+        ]
+    );
+    let (status, body) = put(&app, &account, json!({"max_gross_contracts": -1})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .call(
+            "PUT",
+            &format!("/api/account-risk/nobroker/{account}"),
+            Some(limits(1, 1, "10", 1)),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(overview(&app).await["accounts"][0]["limits"], Value::Null);
+    // A viewer may read, not change; a stale 2FA verification asks for a step-up.
+    let admin = app.admin_client().await;
+    let viewer = app.as_user(
+        &app.user_with_role(&admin, "viewer@example.com", "viewer")
+            .await,
+    );
+    assert_eq!(
+        overview(&viewer).await["accounts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = put(&viewer, &account, limits(0, 0, "1000000", 100)).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = rearm(&viewer, &account).await;
+    assert_eq!(status, 403, "{body}");
+    let operator = app
+        .user_with_role(&admin, "op@example.com", "operator")
+        .await;
+    sqlx::query(
+        "UPDATE sessions SET step_up_at = step_up_at - interval '11 minutes' \
+         WHERE user_id = (SELECT id FROM users WHERE email = 'op@example.com')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, body) = put(
+        &app.as_user(&operator),
+        &account,
+        limits(0, 0, "1000000", 100),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "TWO_FACTOR_REQUIRED", "{body}");
+    assert_eq!(overview(&app).await["accounts"][0]["limits"], Value::Null);
+
+    // No contract at all on the account: bot B's entry is refused by the account gate.
+    let admin = app.with_client(app.admin_client().await);
+    let (status, body) = put(&admin, &account, limits(0, 0, "1000000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["limits"]["max_gross_contracts"], 0, "{body}");
+    let entry_minute = tick_until(&rt, &pool, b, 11, "ACCOUNT_POSITION_LIMIT").await;
+    let trace = newest_blockers(&pool, b).await;
+    assert!(
+        trace.contains("account_risk") && trace.contains(&account),
+        "{trace}"
+    );
+    assert_eq!(orders_of(&pool, b).await, 0);
+
+    // Order rate: once the account's bots have sent an order (ticks reach every runner),
+    // a limit of 1 per minute holds every further order of the account.
+    let (status, body) = put(&admin, &account, limits(10, 10, "1000000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut minute = entry_minute;
+    while orders_of(&pool, a).await + orders_of(&pool, b).await == 0 {
+        tick(&rt, &pool, b, start + Duration::minutes(minute)).await;
+        assert!(
+            minute < entry_minute + 30,
+            "no entry was sent: {}",
+            newest_blockers(&pool, b).await
+        );
+        minute += 1;
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+    }
+    let (status, body) = put(&admin, &account, limits(10, 10, "1000000", 1)).await;
+    assert_eq!(status, 200, "{body}");
+    let sent = orders_of(&pool, a).await + orders_of(&pool, b).await;
+    let reading = &overview(&app).await["accounts"][0]["reading"];
+    assert!(
+        reading["orders_last_minute"].as_u64().unwrap() >= 1,
+        "{reading}"
+    );
+    let held = tick_until_either(&rt, &pool, [a, b], minute, "ACCOUNT_ORDER_RATE").await;
+    assert_eq!(
+        orders_of(&pool, a).await + orders_of(&pool, b).await,
+        sent,
+        "an order went out past the account's rate"
+    );
+
+    // Exits pass the position limits: with no contract allowed on the account at all, the bot
+    // holding one still closes it when its strategy says so.
+    let holder = if orders_of(&pool, a).await > 0 { a } else { b };
+    let (status, body) = put(&admin, &account, limits(0, 0, "1000000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut entered = held + 1;
+    loop {
+        tick(&rt, &pool, holder, start + Duration::minutes(entered)).await;
+        let exits: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM decision_traces d JOIN orders o ON o.decision_trace_id = d.id \
+             WHERE d.bot_id = $1 AND d.decision_type = 'EXIT' AND o.stage = 'LIVE'",
+        )
+        .bind(holder)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if exits > 0 {
+            break;
+        }
+        assert!(
+            entered < held + 60,
+            "the holder never exited: {}",
+            newest_blockers(&pool, holder).await
+        );
+        entered += 1;
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+    }
+
+    // A day loss past the account's limit (one of A's LIVE round trips lost 5000 USD today)
+    // latches the account: both bots are held, the status names the account.
+    let (status, body) = put(&admin, &account, limits(10, 10, "1000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    sqlx::query(
+        "INSERT INTO trades (id, bot_id, symbol, side, quantity, entry_price, exit_price, \
+         opened_at, closed_at, realized_pnl, commission, stage) \
+         VALUES ($1, $2, 'ES', 'LONG', 1, 5000, 4900, $3, $3, -5000, 0, 'LIVE')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(a)
+    .bind(app.state.clock.now())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let m = tick_until(&rt, &pool, a, entered + 1, "ACCOUNT_DAILY_LOSS_LATCHED").await;
+    let m = tick_until(&rt, &pool, b, m, "ACCOUNT_DAILY_LOSS_LATCHED").await;
+    let latch = &overview(&app).await["accounts"][0]["latch"];
+    assert!(
+        latch["reason"].as_str().unwrap().contains("1000"),
+        "{latch}"
+    );
+    let sev1: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE code = 'ACCOUNT_DAILY_LOSS_LATCHED' \
+         AND severity = 'SEV-1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sev1, 1, "one event per latching, not per evaluation");
+    until("the status blocker", async || {
+        let (_, status) = app.system_status().await;
+        status["blockers"]
+            .as_array()?
+            .iter()
+            .any(|x| {
+                x["code"] == "ACCOUNT_DAILY_LOSS_LATCHED"
+                    && x["severity"] == "SEV-1"
+                    && x["message"].as_str().is_some_and(|m| m.contains(&account))
+            })
+            .then_some(())
+    })
+    .await;
+
+    // The loss rolls out of the account's day figure (as at 17:00 CT): the latch stays.
+    sqlx::query("UPDATE trades SET closed_at = closed_at - interval '2 days' WHERE bot_id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let m = tick_until(&rt, &pool, a, m + 1, "ACCOUNT_DAILY_LOSS_LATCHED").await;
+    let day_pnl = overview(&app).await["accounts"][0]["reading"]["daily_pnl"].clone();
+    assert!(
+        day_pnl.as_str().unwrap().parse::<f64>().unwrap() > -1000.0,
+        "{day_pnl}"
+    );
+
+    // A human re-arms it: the blocker clears and the bots may raise again.
+    let (status, body) = rearm(&admin, &account).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rearmed_by"], "admin@example.com", "{body}");
+    let (status, body) = rearm(&admin, &account).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "ACCOUNT_NOT_LATCHED", "{body}");
+    until("the blocker to clear", async || {
+        let (_, status) = app.system_status().await;
+        (!status["blockers"]
+            .as_array()?
+            .iter()
+            .any(|x| x["code"] == "ACCOUNT_DAILY_LOSS_LATCHED"))
+        .then_some(())
+    })
+    .await;
+    tick(&rt, &pool, a, start + Duration::minutes(m + 1)).await;
+    let trace = newest_blockers(&pool, a).await;
+    assert!(!trace.contains("ACCOUNT_DAILY_LOSS_LATCHED"), "{trace}");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action IN ('account_risk.update', 'account_risk.rearm') \
+         AND outcome = 'SUCCESS'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 6, "five limit changes and one re-arm");
+
+    // What the gate's read costs a LIVE evaluation (two bots on the account, local Postgres).
+    let brokers = rt.brokers().unwrap();
+    let n: u32 = 50;
+    let began = std::time::Instant::now();
+    for _ in 0..n {
+        let (view, event) =
+            tradeplane::runtime::account_risk::gate_view(&pool, &brokers, app.state.clock.now())
+                .await
+                .unwrap();
+        assert!(view.reading.is_some() && event.is_none());
+    }
+    eprintln!(
+        "FIGURE account_risk gate read: {} us per LIVE evaluation (mean of {n}, 2 bots)",
+        began.elapsed().as_micros() / u128::from(n)
+    );
+}
