@@ -96,6 +96,17 @@ pub struct Spend {
 }
 
 impl Spend {
+    /// Field by field the larger of two readings of one day's spend (this process's own
+    /// count and the database's, which holds every node's recorded calls but not this
+    /// process's calls its usage writer has not flushed yet).
+    pub fn max(self, other: Spend) -> Spend {
+        Spend {
+            tokens: self.tokens.max(other.tokens),
+            cost: self.cost.max(other.cost),
+            unpriced_calls: self.unpriced_calls.max(other.unpriced_calls),
+        }
+    }
+
     pub fn add(&mut self, tokens: u64, cost: Option<Decimal>) {
         self.tokens = self.tokens.saturating_add(tokens);
         match cost {

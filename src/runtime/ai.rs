@@ -268,24 +268,33 @@ impl Ai {
         l
     }
 
-    /// Seeds today's ledger from the successful generations already recorded today, so a
-    /// restart does not hand out the day's budget again.
-    pub async fn restore(&self, pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    /// Brings today's ledger up to what the database has recorded today (every node's
+    /// successful generations), keeping this process's own count where it is higher (calls its
+    /// usage writer has not flushed yet). Run at start (a restart does not hand out the day's
+    /// budget again) and before each AI action (the budgets are the cluster's, not a node's).
+    pub async fn sync(&self, pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
         let today = self.clock.now().date_naive();
         let since = today.and_time(chrono::NaiveTime::MIN).and_utc();
-        let rows = crate::store::ai_usage::spent_since(pool, since).await?;
+        let rows = crate::store::ai_usage::spent_since(pool, &self.config.order, since).await?;
+        let mut recorded = Spend::default();
         let mut l = self.ledger();
+        if l.day != Some(today) {
+            // The day turned during the read: the next action reads the new day.
+            return Ok(());
+        }
         for (provider, tokens, cost, unpriced) in rows {
             let spend = Spend {
                 tokens: u64::try_from(tokens).unwrap_or(0),
                 cost: cost.unwrap_or_default(),
                 unpriced_calls: u64::try_from(unpriced).unwrap_or(0),
             };
-            l.total.tokens = l.total.tokens.saturating_add(spend.tokens);
-            l.total.cost += spend.cost;
-            l.total.unpriced_calls += spend.unpriced_calls;
-            l.per_provider.insert(provider, spend);
+            recorded.tokens = recorded.tokens.saturating_add(spend.tokens);
+            recorded.cost += spend.cost;
+            recorded.unpriced_calls += spend.unpriced_calls;
+            let own = l.per_provider.entry(provider).or_default();
+            *own = own.max(spend);
         }
+        l.total = l.total.max(recorded);
         Ok(())
     }
 
@@ -365,6 +374,13 @@ impl RuntimeHandle {
                 reason: format!("the AI settings are invalid: {problem}"),
                 attempts: Vec::new(),
             });
+        }
+        // Other nodes' spend counts: today's recorded calls are read first. A failed read
+        // leaves this process's own count (the call path records the database's failure).
+        if let Some(pool) = self.pool()
+            && let Err(err) = ai.sync(&pool).await
+        {
+            tracing::warn!(error = %err, "today's LLM spend not read; this node's count stands");
         }
         let mut attempts = Vec::new();
         let mut budget_refusals = 0;

@@ -417,12 +417,12 @@ impl Runtime {
         let (ticks, _) = broadcast::channel(1024);
         let shared = Arc::new(SchedulerShared::new(&config.scheduler, clock.clone()));
 
-        // Today's LLM spend survives a restart (budgets are per UTC day).
+        // Today's LLM spend as recorded (every node's; budgets are per UTC day).
         let ai_book = Arc::new(ai::Ai::new(
             ai::AiConfig::from_env(&config.provider_env),
             clock.clone(),
         ));
-        ai_book.restore(&pool).await?;
+        ai_book.sync(&pool).await?;
         let handle = RuntimeHandle {
             inner: Arc::new(Inner {
                 clock: clock.clone(),

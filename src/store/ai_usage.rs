@@ -108,10 +108,11 @@ pub async fn actions(
     .await
 }
 
-/// What each LLM provider's successful generations spent since `since`: tokens, the cost of
-/// the priced ones, and how many were unpriced (to restore the day's budget ledger).
+/// What each of `providers`' successful generations spent since `since`: tokens, the cost of
+/// the priced ones, and how many were unpriced (the day's budget ledger).
 pub async fn spent_since(
     pool: &PgPool,
+    providers: &[&str],
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, i64, Option<Decimal>, i64)>, sqlx::Error> {
     sqlx::query_as(
@@ -121,9 +122,11 @@ pub async fn spent_since(
                 sum((metadata->>'cost_usd')::numeric), \
                 count(*) FILTER (WHERE metadata->>'cost_usd' IS NULL) \
          FROM integration_usage_events \
-         WHERE action = 'generate' AND status = 'OK' AND created_at >= $1 \
+         WHERE provider_id = ANY($1) AND action = 'generate' AND status = 'OK' \
+           AND created_at >= $2 \
          GROUP BY provider_id",
     )
+    .bind(providers)
     .bind(since)
     .fetch_all(pool)
     .await

@@ -876,11 +876,13 @@ async fn ai_ops_shows_real_calls_per_model_the_fallbacks_and_the_budget_left(poo
 }
 
 #[sqlx::test]
-async fn a_restart_does_not_hand_out_the_days_budget_again(pool: PgPool) {
+async fn another_nodes_spend_and_a_restart_count_against_the_days_budget(pool: PgPool) {
     let mut env = start_sandbox().await;
     env.insert("TRADEPLANE_LLM_DAILY_TOKENS".into(), "openai=1".into());
     env.insert("TRADEPLANE_LLM_ORDER".into(), "openai".into());
     let app = spawn_admin_app(pool.clone(), &env).await;
+    // A second node on the same database, running before the spend.
+    let other = spawn_admin_app(pool.clone(), &env).await;
     let (id, _) = bot_with_traces(&app, &pool).await;
     let (status, body) = app.explain_bot(&id).await;
     assert_eq!(status, 200, "{body}");
@@ -894,7 +896,11 @@ async fn a_restart_does_not_hand_out_the_days_budget_again(pool: PgPool) {
         (n == 1).then_some(())
     })
     .await;
-    // A new process on the same database: the day's spend is restored, openai's budget is used.
+    // The budget is the cluster's: the other node sees openai's budget used.
+    let (status, body) = other.explain_bot(&id).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_code(&body), "AI_BUDGET_EXCEEDED");
+    // A new process on the same database: the day's spend is read, openai's budget is used.
     let restarted = spawn_admin_app(pool.clone(), &env).await;
     let (status, body) = restarted.explain_bot(&id).await;
     assert_eq!(status, 429, "{body}");
