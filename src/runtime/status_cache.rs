@@ -34,6 +34,18 @@ pub struct DbSnapshot {
     pub reconciliation: Vec<MismatchRow>,
     /// Latched broker accounts (account daily loss; each a SEV-1 blocker until re-armed).
     pub account_latches: Vec<crate::store::account_risk::LatchRow>,
+    /// The names of the bots the mismatches and latches name (blockers name bots by name).
+    pub bot_names: HashMap<Uuid, String>,
+}
+
+impl DbSnapshot {
+    /// A bot's name for a message (its id if the bot is gone).
+    pub fn bot_name(&self, id: Uuid) -> String {
+        self.bot_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +130,14 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
     )
     .fetch_one(pool)
     .await?;
+    let reconciliation = crate::store::reconciliation::open(pool).await?;
+    let account_latches = crate::store::account_risk::open_latches(pool).await?;
+    let named: Vec<Uuid> = reconciliation
+        .iter()
+        .flat_map(|m| m.bot_ids.iter())
+        .chain(account_latches.iter().flat_map(|l| l.bot_ids.iter()))
+        .copied()
+        .collect();
     Ok(DbSnapshot {
         bots,
         live_bots,
@@ -125,8 +145,9 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         killed: store_bots::killed_exposure(pool).await?,
         unowned: bot_leases::unowned(pool, now).await?,
         ai_bots: ai_bots(pool).await?,
-        reconciliation: crate::store::reconciliation::open(pool).await?,
-        account_latches: crate::store::account_risk::open_latches(pool).await?,
+        bot_names: store_bots::names(pool, &named).await?,
+        reconciliation,
+        account_latches,
     })
 }
 

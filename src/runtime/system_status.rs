@@ -190,7 +190,7 @@ fn reconciliation(snap: &DbSnapshot, b: &mut Blockers) {
                 "bot(s) {} stopped",
                 m.bot_ids
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|id| snap.bot_name(*id))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -224,7 +224,7 @@ fn account_latches(snap: &DbSnapshot, b: &mut Blockers) {
                 "bot(s) {} may only reduce",
                 l.bot_ids
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|id| snap.bot_name(*id))
                     .collect::<Vec<_>>()
                     .join(", ")
             )

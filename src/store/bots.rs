@@ -94,6 +94,18 @@ pub async fn get_by_name(pool: &PgPool, name: &str) -> Result<Option<Bot>, sqlx:
         .await
 }
 
+/// The names of `ids` (ids that are no bot are left out).
+pub async fn names(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, sqlx::Error> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, name FROM bots WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM bots WHERE id = $1")
         .bind(id)

@@ -195,6 +195,20 @@ async fn a_position_changed_behind_our_back_blocks_the_live_bot_until_adopted(po
             .then(|| drift.elapsed())
     })
     .await;
+    // The blocker names the bot by its name, not its id.
+    let (_, status) = app.system_status().await;
+    let blocker = status["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["code"] == "RECONCILIATION_MISMATCH")
+        .cloned()
+        .unwrap();
+    let message = blocker["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("bot(s) recon-tradovate stopped") && !message.contains(&bot.to_string()),
+        "{blocker}"
+    );
     eprintln!(
         "FIGURE reconciliation drift -> open mismatch {} ms, -> status blocker {} ms (period {} ms)",
         to_mismatch.as_millis(),
