@@ -71,7 +71,7 @@ const TELEMETRY_WINDOW: Duration = Duration::from_secs(60);
 
 /// The database as the status endpoint sees it.
 pub enum DbView {
-    Current(DbSnapshot),
+    Current(Box<DbSnapshot>),
     /// No current snapshot: the last error (or "no answer yet").
     Unavailable {
         error: String,
@@ -82,7 +82,9 @@ impl StatusCache {
     pub fn db(&self) -> DbView {
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
         match &s.snapshot {
-            Some((at, snap)) if at.elapsed() <= STALE_AFTER => DbView::Current(snap.clone()),
+            Some((at, snap)) if at.elapsed() <= STALE_AFTER => {
+                DbView::Current(Box::new(snap.clone()))
+            }
             _ => DbView::Unavailable {
                 error: s
                     .last_error
