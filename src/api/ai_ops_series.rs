@@ -72,7 +72,8 @@ impl SeriesQuery {
     }
 }
 
-/// One bucket `[start, start + bucket_seconds)` of one LLM provider.
+/// One bucket `[start, start + bucket_seconds)` of one provider's usage events (AI Ops series and
+/// the Connections latency chart).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AiOpsBucket {
     pub start: DateTime<Utc>,

@@ -13,28 +13,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     ai_ops::{NO_CALLS, NOT_CONFIGURED},
-    ai_ops_series::{SeriesQuery, bucket_rows},
+    ai_ops_series::{AiOpsBucket, SeriesQuery, bucket_rows},
     envelope::{Envelope, ErrorEnvelope},
     integrations::known,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(provider_latency))
-}
-
-/// One bucket `[start, start + bucket_seconds)` of the provider's usage events.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct LatencyBucket {
-    pub start: DateTime<Utc>,
-    /// Usage events: calls, verifies and calls refused by the provider's breaker.
-    pub calls: i64,
-    /// `ERROR` events and failed verifies.
-    pub errors: i64,
-    /// Interpolated latency percentiles (milliseconds) of the calls that reached the vendor;
-    /// null when none did in this bucket (no call, or only breaker refusals).
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,7 +38,7 @@ pub struct ProviderLatency {
     /// `not configured` or `no calls in the window` when every bucket is empty; else null.
     pub no_data_reason: Option<&'static str>,
     /// Exactly `buckets` entries, oldest first.
-    pub buckets: Vec<LatencyBucket>,
+    pub buckets: Vec<AiOpsBucket>,
 }
 
 /// Calls, errors and latency percentiles of one provider per bucket over `window`.
@@ -90,8 +75,8 @@ async fn provider_latency(
         spec.buckets,
     )
     .await?;
-    let mut buckets: Vec<LatencyBucket> = (0..spec.buckets)
-        .map(|i| LatencyBucket {
+    let mut buckets: Vec<AiOpsBucket> = (0..spec.buckets)
+        .map(|i| AiOpsBucket {
             start: from + width * i32::try_from(i).unwrap_or(0),
             calls: 0,
             errors: 0,

@@ -1829,7 +1829,10 @@ export interface components {
             model: string;
             provider_id: string;
         };
-        /** @description One bucket `[start, start + bucket_seconds)` of one LLM provider. */
+        /**
+         * @description One bucket `[start, start + bucket_seconds)` of one provider's usage events (AI Ops series and
+         *     the Connections latency chart).
+         */
         AiOpsBucket: {
             /**
              * Format: int64
@@ -3853,7 +3856,7 @@ export interface components {
             /** Format: double */
             bucket_seconds: number;
             /** @description Exactly `buckets` entries, oldest first. */
-            buckets: components["schemas"]["LatencyBucket"][];
+            buckets: components["schemas"]["AiOpsBucket"][];
             /**
              * Format: int64
              * @description Sum of `buckets[].calls`.
@@ -4498,31 +4501,6 @@ export interface components {
             /** @description Secrets redacted. */
             message?: string | null;
         };
-        /** @description One bucket `[start, start + bucket_seconds)` of the provider's usage events. */
-        LatencyBucket: {
-            /**
-             * Format: int64
-             * @description Usage events: calls, verifies and calls refused by the provider's breaker.
-             */
-            calls: number;
-            /**
-             * Format: int64
-             * @description `ERROR` events and failed verifies.
-             */
-            errors: number;
-            /**
-             * Format: double
-             * @description Interpolated latency percentiles (milliseconds) of the calls that reached the vendor;
-             *     null when none did in this bucket (no call, or only breaker refusals).
-             */
-            p50_ms?: number | null;
-            /** Format: double */
-            p95_ms?: number | null;
-            /** Format: double */
-            p99_ms?: number | null;
-            /** Format: date-time */
-            start: string;
-        };
         /** @description Latency percentiles (ms, interpolated) of the calls that reached the vendor. */
         LatencyMs: {
             /** Format: double */
@@ -5041,7 +5019,7 @@ export interface components {
             /** Format: double */
             bucket_seconds: number;
             /** @description Exactly `buckets` entries, oldest first. */
-            buckets: components["schemas"]["LatencyBucket"][];
+            buckets: components["schemas"]["AiOpsBucket"][];
             /**
              * Format: int64
              * @description Sum of `buckets[].calls`.
