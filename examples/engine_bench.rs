@@ -20,8 +20,9 @@ use rust_decimal_macros::dec;
 use tradeplane::domain::backtest::{self, BacktestSpec, FillModel};
 use tradeplane::domain::bars::Bar;
 use tradeplane::domain::calendar::HolidayCalendar;
+use tradeplane::domain::contracts::Contract;
 use tradeplane::domain::engine::{
-    Effect, Engine, Event, OrderUpdate, Settings, Tick, WorkingOrder,
+    Effect, Engine, Event, OrderUpdate, Settings, Tick, TraceDetail, WorkingOrder,
 };
 use tradeplane::domain::execution::SimParams;
 use tradeplane::domain::instruments::Symbol;
@@ -116,7 +117,8 @@ fn write_csv(path: &str, bars: &[Bar]) -> std::io::Result<()> {
 }
 
 /// The engine alone, timed per bar: feed the bar, perform its fill, evaluate the boundary,
-/// place its decision (what `backtest::run` does, without its order log and equity curve).
+/// place its decision (what `backtest::run` does, without its order log and equity curve),
+/// traces summarised by code as the backtester asks for them.
 fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
     let settings = Settings {
         bot_id: Uuid::from_u128(1),
@@ -130,13 +132,26 @@ fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
         sim: SimParams::from(&fill_model()),
     };
     let mut engine = Engine::new(settings, cal);
+    engine.set_trace_detail(TraceDetail::Codes);
     let mut ns = Vec::with_capacity(bars.len());
     let mut id = 0u128;
+    let (mut effects, mut more) = (Vec::new(), Vec::new());
+    // One contract for the whole timing (the engine's roll rule is one comparison per bar).
+    let contract = bars
+        .first()
+        .map(|b| Contract::front_at(Symbol::Es, b.ts_open));
     for bar in bars {
         let started = Instant::now();
-        for effect in engine.handle(Event::Bar(bar.clone())) {
+        if let Some(contract) = contract {
+            let event = Event::Bar {
+                bar: bar.clone(),
+                contract,
+            };
+            engine.handle_into(event, &mut effects);
+        }
+        for effect in effects.drain(..) {
             if let Effect::Fill { fill, .. } = effect {
-                engine.handle(Event::Fill(fill));
+                engine.handle_into(Event::Fill(fill), &mut more);
             }
         }
         let tick = Tick {
@@ -148,7 +163,8 @@ fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
             reconciliation_clean: true,
             broker_ready: false,
         };
-        for effect in engine.handle(Event::Clock(tick)) {
+        engine.handle_into(Event::Clock(tick), &mut effects);
+        for effect in effects.drain(..) {
             if let Effect::Decision(d) = effect {
                 id += 1;
                 let working = WorkingOrder {
@@ -159,11 +175,13 @@ fn time_engine(bars: &[Bar], cal: Arc<HolidayCalendar>) -> Vec<u64> {
                     reference_price: Some(d.order.reference_price),
                     idempotency_key: d.order.idempotency_key,
                 };
-                engine.handle(Event::OrderUpdate(OrderUpdate::Placed {
+                let placed = OrderUpdate::Placed {
                     working: Some(working),
-                }));
+                };
+                engine.handle_into(Event::OrderUpdate(placed), &mut more);
             }
         }
+        more.clear();
         ns.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
     }
     ns
@@ -196,6 +214,7 @@ fn main() {
         calendar: cal.clone(),
         tier: AutonomyTier::FullAutonomy,
         evaluate_from: None,
+        roll_warmups: Default::default(),
     };
     let started = Instant::now();
     let run = backtest::run(&spec, &bars, &mut |_| {});

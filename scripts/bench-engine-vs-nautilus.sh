@@ -4,6 +4,7 @@
 # orders, $2.25 per contract, fill at the next bar's open (see scripts/nautilus_crossover.py for
 # how Nautilus is configured to match), 1,000,000 synthetic 1-minute ES bars by default.
 # Also prints the engine-only per-bar p50/p99. Usage: scripts/bench-engine-vs-nautilus.sh [bars]
+# (NO_BUILD=1: run the engine_bench already built, e.g. while another build holds cargo's lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bars="${1:-1000000}"
@@ -18,7 +19,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import nautilus_trade
 fi
 "$venv/bin/python" -c 'import nautilus_trader; print("nautilus_trader", nautilus_trader.__version__)'
 
-cargo build --quiet --release --example engine_bench
+[ -n "${NO_BUILD:-}" ] || cargo build --quiet --release --example engine_bench
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$target/release/examples/engine_bench" "$bars" "$out/bars.csv" | tee "$out/engine.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -278,6 +278,17 @@ pub struct ConfigArgs {
     #[arg(long, env = "TRADEPLANE_RECONCILE_EVERY_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     pub reconcile_every_secs: u64,
 
+    /// Seconds between a broker session's heartbeats (one cheap vendor read each, counted on
+    /// the provider's breaker; `runtime::broker_sessions`).
+    #[arg(long, env = "TRADEPLANE_BROKER_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3_600), global = true)]
+    pub broker_heartbeat_secs: u64,
+
+    /// Cancel-on-disconnect: a broker session lost for at least this many seconds has its
+    /// account's working orders cancelled at reconnect and its LIVE bots held until the account
+    /// reconciles clean (`runtime::broker_sessions`).
+    #[arg(long, env = "TRADEPLANE_CANCEL_ON_DISCONNECT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub cancel_on_disconnect_secs: u64,
+
     /// Minutes between the leader's macro-data refreshes (FMP economic calendar, FRED series;
     /// `runtime::macro_data`).
     #[arg(long, env = "TRADEPLANE_MACRO_REFRESH_MINUTES", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=10_080), global = true)]
@@ -446,6 +457,10 @@ pub struct Config {
     pub trading_off_cancels: bool,
     /// The leader's periodic broker reconciliation (`TRADEPLANE_RECONCILE_EVERY_SECS`).
     pub reconcile_every: std::time::Duration,
+    /// Broker heartbeats (`TRADEPLANE_BROKER_HEARTBEAT_SECS`) and cancel-on-disconnect
+    /// (`TRADEPLANE_CANCEL_ON_DISCONNECT_SECS`).
+    pub broker_heartbeat_every: std::time::Duration,
+    pub cancel_on_disconnect_after: std::time::Duration,
     /// Between the leader's macro-data refreshes (`TRADEPLANE_MACRO_REFRESH_MINUTES`).
     pub macro_refresh_every: std::time::Duration,
     /// Days ahead a calendar refresh covers (`TRADEPLANE_ECONOMIC_CALENDAR_DAYS`).
@@ -571,6 +586,10 @@ impl Config {
                 .max(std::time::Duration::from_millis(100)),
             trading_off_cancels: args.trading_off_cancels,
             reconcile_every: std::time::Duration::from_secs(args.reconcile_every_secs),
+            broker_heartbeat_every: std::time::Duration::from_secs(args.broker_heartbeat_secs),
+            cancel_on_disconnect_after: std::time::Duration::from_secs(
+                args.cancel_on_disconnect_secs,
+            ),
             macro_refresh_every: std::time::Duration::from_secs(args.macro_refresh_minutes * 60),
             economic_calendar_days: args.economic_calendar_days,
             sweep_max_backtests: args.sweep_max_backtests,
@@ -613,6 +632,8 @@ impl Default for Config {
             feed_primary_deadline: std::time::Duration::from_secs(5),
             trading_off_cancels: true,
             reconcile_every: std::time::Duration::from_secs(60),
+            broker_heartbeat_every: std::time::Duration::from_secs(15),
+            cancel_on_disconnect_after: std::time::Duration::from_secs(30),
             macro_refresh_every: std::time::Duration::from_secs(180 * 60),
             economic_calendar_days: 14,
             sweep_max_backtests: 1000,

@@ -99,8 +99,8 @@ async fn cancel_orders(
 
 /// Cancels the bot's working orders and closes its position with a market order: PAPER and
 /// SHADOW filled at the newest stored bar's close moved by the PAPER slippage (as kill and
-/// flatten); LIVE needs a recent 2FA step-up and is answered `BROKER_PENDING` as the kill's
-/// flatten is. The bot keeps its status; a runner on this node goes on after the close (its
+/// flatten); LIVE needs a recent 2FA step-up and is closed at the broker as the kill's
+/// flatten is (`BROKER_PENDING` without a logged-in broker session). The bot keeps its status; a runner on this node goes on after the close (its
 /// strategy may open a new position at its next signal — kill and flatten stops it too).
 #[utoipa::path(
     post,

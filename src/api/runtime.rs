@@ -7,7 +7,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{ApiOk, ApiResult, AppState, envelope::Envelope};
-use crate::runtime::{BreakerView, RunnerSnapshot, SchedulerHealth, TelemetryStats};
+use crate::runtime::{
+    BreakerView, RunnerSnapshot, SchedulerHealth, TelemetryStats, brokers::SessionHealth,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(runtime_status))
@@ -21,9 +23,13 @@ pub struct RuntimeStatus {
     pub runners: Vec<RunnerSnapshot>,
     pub breakers: Vec<BreakerView>,
     pub telemetry: TelemetryStats,
+    /// One per configured broker account: login, heartbeats, cancel-on-disconnect hold and
+    /// (Tradovate) the user stream's status and counts.
+    pub brokers: Vec<SessionHealth>,
 }
 
-/// Scheduler health, bot runners, their circuit breakers and the telemetry writer's counters.
+/// Scheduler health, bot runners, their circuit breakers, the telemetry writer's counters and
+/// the broker sessions' health.
 #[utoipa::path(
     get,
     path = "/api/runtime/status",
@@ -37,5 +43,6 @@ async fn runtime_status(State(state): State<AppState>) -> ApiResult<RuntimeStatu
         runners: rt.runners(),
         breakers: rt.breakers(),
         telemetry: rt.telemetry_stats(),
+        brokers: rt.brokers().map(|b| b.health()).unwrap_or_default(),
     }))
 }

@@ -81,6 +81,9 @@ pub enum Command {
         /// Address of the Redis (RESP) simulator.
         #[arg(long, default_value = "127.0.0.1:9401")]
         redis_listen: std::net::SocketAddr,
+        /// Address of Databento's live gateway simulator (raw TCP, CRAM, DBN).
+        #[arg(long, default_value = "127.0.0.1:9402")]
+        live_listen: std::net::SocketAddr,
         #[command(flatten)]
         clock: ClockArgs,
     },
@@ -169,8 +172,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox {
             listen,
             redis_listen,
+            live_listen,
             clock,
-        } => sandbox::run(listen, redis_listen, clock)
+        } => sandbox::run(listen, redis_listen, live_listen, clock)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Openapi => {

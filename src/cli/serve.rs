@@ -54,6 +54,11 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
             calendar_days: config.economic_calendar_days,
             ..Default::default()
         },
+        broker_sessions: crate::runtime::broker_sessions::SessionConfig {
+            heartbeat_every: config.broker_heartbeat_every,
+            cancel_after: config.cancel_on_disconnect_after,
+            ..Default::default()
+        },
         reconcile: crate::runtime::reconciliation::ReconcileConfig {
             every: config.reconcile_every,
             ..Default::default()

@@ -4,8 +4,10 @@
 //! ([`AccountReading`]) and its stored latch, passes them in, and stores back a new latch
 //! ([`breach`]).
 //!
-//! - Position limits, per contract (the instrument symbol; every bot trades its symbol's front
-//!   contract): `max_gross_contracts` bounds the sum of the bots' absolute positions plus the
+//! - Position limits, per contract ([`contract_key`]: `ESZ26`, not the root `ES`: in a roll week
+//!   a bot still holding the expiring month and one entering the next hold different contracts;
+//!   a position counts under the contract its newest order was for, a working order under its
+//!   own): `max_gross_contracts` bounds the sum of the bots' absolute positions plus the
 //!   working quantities that would add exposure; `max_net_contracts` bounds the absolute sum of
 //!   the signed positions and working quantities. An order that does not raise its bot's
 //!   exposure (an exit or a reduction) is never blocked by them; a raise that moves the account
@@ -18,6 +20,7 @@
 //!   the account waits (like the bot's own `max_orders_per_minute`).
 //! - A reading that could not be taken blocks raises (fail closed): exits still pass.
 
+use super::contracts::Contract;
 use super::instruments::Symbol;
 use super::positions::unrealized_pnl;
 use super::risk::{Blocker, Gate, ProposedOrder};
@@ -130,7 +133,7 @@ impl ContractExposure {
 /// The account's figures now, over every bot routed to it (the evaluating bot included).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccountReading {
-    /// By instrument symbol.
+    /// By contract (`ESZ26`).
     pub contracts: BTreeMap<String, ContractExposure>,
     /// Realized (net of commissions, round trips closed since the trade date began) plus
     /// unrealized at the latest mark, USD.
@@ -156,20 +159,48 @@ pub struct BotFigures {
     pub mark: Option<Decimal>,
     /// Signed quantity of its unfinished orders not filled yet.
     pub working_signed: i64,
+    /// When the order its position was last traded by was decided (its contract).
+    pub position_at: Option<DateTime<Utc>>,
+    /// When its newest unfinished order was decided (that order's contract).
+    pub working_at: Option<DateTime<Utc>>,
 }
 
-/// Sums the bots' figures. `None` when an open position has no mark (its unrealized PnL is
-/// unknown: never a made-up zero, so the gate closes for raises).
-pub fn reading(bots: &[BotFigures], orders_last_minute: u32) -> Option<AccountReading> {
+/// The contract an order of `root` decided at `at` is for (the front one then, as the
+/// broker request names it): the key account exposure is summed under.
+pub fn contract_key(root: Symbol, at: DateTime<Utc>) -> String {
+    Contract::front_at(root, at).code()
+}
+
+/// Sums the bots' figures by contract (a time missing: the contract at `now`). `None` when an
+/// open position has no mark (its unrealized PnL is unknown: never a made-up zero, so the gate
+/// closes for raises).
+pub fn reading(
+    bots: &[BotFigures],
+    orders_last_minute: u32,
+    now: DateTime<Utc>,
+) -> Option<AccountReading> {
     let mut r = AccountReading {
         orders_last_minute,
         ..AccountReading::default()
     };
     for b in bots {
-        r.contracts
-            .entry(b.symbol.as_str().to_string())
-            .or_default()
-            .add_bot(b.quantity, b.working_signed);
+        let held = contract_key(b.symbol, b.position_at.unwrap_or(now));
+        let working = contract_key(b.symbol, b.working_at.unwrap_or(now));
+        if held == working {
+            r.contracts
+                .entry(held)
+                .or_default()
+                .add_bot(b.quantity, b.working_signed);
+        } else {
+            // Its order is for another month than it holds: neither reduces the other.
+            if b.quantity != 0 {
+                r.contracts.entry(held).or_default().add_bot(b.quantity, 0);
+            }
+            r.contracts
+                .entry(working)
+                .or_default()
+                .add_bot(0, b.working_signed);
+        }
         r.daily_pnl += b.realized_today;
         if b.quantity != 0 {
             let mark = b.mark?;
@@ -237,12 +268,12 @@ fn blocker(code: ErrorCode, reason: String) -> Blocker {
     }
 }
 
-/// The `account_risk` gate for one bot: `symbol` is its contract, `position` its signed
+/// The `account_risk` gate for one bot: `contract` is its order's ([`contract_key`]), `position` its signed
 /// position counting its own working order, `order` what it proposes (`None`: nothing; only
 /// a latch is then reported, so an idle bot's trace says why it cannot enter).
 pub fn check(
     view: &AccountRiskView,
-    symbol: &str,
+    contract: &str,
     position: i64,
     order: Option<&ProposedOrder>,
 ) -> Vec<Blocker> {
@@ -291,7 +322,7 @@ pub fn check(
     if !raises {
         return out;
     }
-    let exposure = reading.contracts.get(symbol).cloned().unwrap_or_default();
+    let exposure = reading.contracts.get(contract).cloned().unwrap_or_default();
     let gross_added = (position + delta)
         .unsigned_abs()
         .saturating_sub(position.unsigned_abs());
@@ -300,7 +331,7 @@ pub fn check(
         out.push(blocker(
             ErrorCode::AccountPositionLimit,
             format!(
-                "Account {acct} {symbol}: gross {} contracts (working included) would become {gross_after}; max_gross_contracts is {}.",
+                "Account {acct} {contract}: gross {} contracts (working included) would become {gross_after}; max_gross_contracts is {}.",
                 exposure.projected_gross(),
                 limits.max_gross_contracts
             ),
@@ -314,7 +345,7 @@ pub fn check(
         out.push(blocker(
             ErrorCode::AccountPositionLimit,
             format!(
-                "Account {acct} {symbol}: net {net_before} contracts (working included) would become {net_after}; max_net_contracts is {}.",
+                "Account {acct} {contract}: net {net_before} contracts (working included) would become {net_after}; max_net_contracts is {}.",
                 limits.max_net_contracts
             ),
         ));

@@ -229,14 +229,16 @@ fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
         realized_today: realized,
         mark,
         working_signed,
+        position_at: None,
+        working_at: None,
     };
     // ES point value 50: long 2 from 5000 marked 4990 = -1000; short 1 from 5000 = +500.
     let bots = [
         bot(2, 0, dec!(-300), Some(dec!(4990))),
         bot(-1, -1, dec!(100), Some(dec!(4990))),
     ];
-    let r = reading(&bots, 3).unwrap();
-    let es = &r.contracts["ES"];
+    let r = reading(&bots, 3, now()).unwrap();
+    let es = &r.contracts[&contract_key(Symbol::Es, now())];
     assert_eq!(
         (es.net, es.gross, es.working_net, es.working_adds),
         (1, 3, -1, 1)
@@ -245,9 +247,9 @@ fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
     assert_eq!(r.orders_last_minute, 3);
     assert_eq!(r.bots.len(), 2);
     // An open position without any mark: unknown PnL, no reading.
-    assert_eq!(reading(&[bot(1, 0, dec!(0), None)], 0), None);
+    assert_eq!(reading(&[bot(1, 0, dec!(0), None)], 0, now()), None);
     // Flat without a mark is fine.
-    assert!(reading(&[bot(0, 0, dec!(0), None)], 0).is_some());
+    assert!(reading(&[bot(0, 0, dec!(0), None)], 0, now()).is_some());
 }
 
 #[test]
@@ -267,5 +269,60 @@ fn limits_read_money_as_a_string_or_a_number_and_refuse_unknown_fields() {
             r#"{"max_gross_contracts":4,"max_net_contracts":3,"daily_loss_limit":"1000","max_orders_per_minute":5,"extra":1}"#,
         )
         .is_err()
+    );
+}
+
+#[test]
+fn a_roll_week_keeps_the_expiring_and_the_next_month_apart() {
+    // ESZ26 rolls on 2026-12-10 (8 days before the 18th, its last trade day).
+    let before_roll = Utc.with_ymd_and_hms(2026, 12, 9, 15, 0, 0).unwrap();
+    let after_roll = Utc.with_ymd_and_hms(2026, 12, 11, 15, 0, 0).unwrap();
+    assert_eq!(contract_key(Symbol::Es, before_roll), "ESZ26");
+    assert_eq!(contract_key(Symbol::Es, after_roll), "ESH27");
+    let fig = |quantity, working_signed, position_at, working_at| BotFigures {
+        bot_id: Uuid::now_v7(),
+        symbol: Symbol::Es,
+        quantity,
+        average_price: Some(dec!(5000)),
+        realized_today: dec!(0),
+        mark: Some(dec!(5000)),
+        working_signed,
+        position_at,
+        working_at,
+    };
+    // A holds 1 December; B has a working buy of 1 March; C holds 1 December and works an
+    // order for March (its exit of December would not net against a March order).
+    let bots = [
+        fig(1, 0, Some(before_roll), None),
+        fig(0, 1, None, Some(after_roll)),
+        fig(1, 1, Some(before_roll), Some(after_roll)),
+    ];
+    let r = reading(&bots, 0, after_roll).unwrap();
+    let z6 = &r.contracts["ESZ26"];
+    let h7 = &r.contracts["ESH27"];
+    assert_eq!((z6.net, z6.gross, z6.working_adds), (2, 2, 0));
+    assert_eq!((h7.net, h7.working_net, h7.working_adds), (0, 2, 2));
+    let view = AccountRiskView {
+        broker: "ironbeam".into(),
+        account: "A1".into(),
+        limits: Some(AccountRiskLimits {
+            max_gross_contracts: 3,
+            max_net_contracts: 3,
+            daily_loss_limit: dec!(1000),
+            max_orders_per_minute: 5,
+        }),
+        reading: Some(r),
+        latch: None,
+    };
+    // Each month holds 2 of 3: one more of either passes (keyed by root, 4 held would have
+    // refused it), two more of March do not.
+    assert!(check(&view, "ESH27", 0, Some(&order(Side::Buy, 1))).is_empty());
+    assert!(check(&view, "ESZ26", 0, Some(&order(Side::Buy, 1))).is_empty());
+    assert_eq!(
+        codes(&check(&view, "ESH27", 0, Some(&order(Side::Buy, 2)))),
+        [
+            ErrorCode::AccountPositionLimit,
+            ErrorCode::AccountPositionLimit
+        ]
     );
 }

@@ -3,19 +3,28 @@
 //!
 //! **The one roll convention** (used by the bar fetcher, the feed, the store and the API):
 //! CME's equity-index roll date, 8 calendar days before the last trade day (the Thursday of the
-//! week before expiry). From the trade date that *is* the roll date (which opens at 17:00 CT the
-//! evening before) the next quarterly contract is the front one. Vendors' own continuous symbols
+//! week before expiry; a Wednesday when a holiday moved the expiry to the Thursday). From the
+//! trade date that *is* the roll date (which opens at 17:00 CT the evening before) the next
+//! quarterly contract is the front one.
+//!
+//! The last trade day is the third Friday of the contract month, moved to the business day
+//! before when the cash index is not published that Friday (a US stock-market holiday by
+//! `holiday_rules::index_holiday`: Good Friday 2008, Juneteenth 2026 and 2027, …), as CME's
+//! equity-index rule sets the final settlement on the first preceding business day. Vendors' own continuous symbols
 //! (Databento `ES.c.0` rolls on its calendar rule, `ES.v.0` on volume) are not used: every vendor
 //! is asked for the contract this module resolves, so two vendors can never disagree about the
 //! roll and each bar names the contract it came from.
 //!
-//! Prices are unadjusted. A roll does not make a fake jump in indicators because the feed keeps
-//! one window per contract: at the roll, runners switch to the new contract's window, which holds
-//! that contract's own history (it trades for months before it becomes the front one).
+//! Prices are unadjusted. A roll does not make a fake jump in indicators because the engine's
+//! window holds one contract's bars (`domain::engine`: a bar of another contract starts a new
+//! window) and every driver hands it the new contract's own history first (it trades for months
+//! before it becomes the front one): the feed keeps one window per contract and runners read the
+//! new contract's at the roll; a backtest feeds the new contract's bars from before the roll.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::calendar::{trade_date, trade_date_start};
+use super::holiday_rules::index_holiday;
 use super::instruments::Symbol;
 
 /// A quarterly expiry month of the equity-index futures (CME month codes).
@@ -136,16 +145,25 @@ impl Contract {
         }
     }
 
-    /// Last trade day: the third Friday of the contract month (trading ends 08:30 CT). CME
-    /// moves it to the business day before when that Friday is an exchange holiday; none of
-    /// the listed years has one, so that exception is not modelled.
+    /// Last trade day: the third Friday of the contract month (trading ends 08:30 CT), or the
+    /// business day before it when the stock market is closed that Friday (the index has no
+    /// opening quotation: a holiday of `holiday_rules`, weekends skipped too).
     pub fn last_trade_date(&self) -> NaiveDate {
-        NaiveDate::from_weekday_of_month_opt(self.year, self.month.number(), Weekday::Fri, 3)
-            .unwrap_or(NaiveDate::MIN)
+        let mut day =
+            NaiveDate::from_weekday_of_month_opt(self.year, self.month.number(), Weekday::Fri, 3)
+                .unwrap_or(NaiveDate::MIN);
+        while index_holiday(day) || matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            match day.pred_opt() {
+                Some(before) => day = before,
+                None => break,
+            }
+        }
+        day
     }
 
-    /// The roll date: 8 calendar days before the last trade day (a Thursday). From this trade
-    /// date on, [`Contract::next`] is the front contract.
+    /// The roll date: 8 calendar days before the last trade day (a Thursday; a Wednesday when
+    /// the expiry moved to the Thursday). From this trade date on, [`Contract::next`] is the
+    /// front contract.
     pub fn roll_date(&self) -> NaiveDate {
         self.last_trade_date() - Duration::days(8)
     }
@@ -242,15 +260,113 @@ mod tests {
         for (c, last, roll) in [
             (es(2025, ContractMonth::Z), "2025-12-19", "2025-12-11"),
             (es(2026, ContractMonth::H), "2026-03-20", "2026-03-12"),
-            (es(2026, ContractMonth::M), "2026-06-19", "2026-06-11"),
+            (es(2026, ContractMonth::M), "2026-06-18", "2026-06-10"),
             (es(2026, ContractMonth::U), "2026-09-18", "2026-09-10"),
             (es(2026, ContractMonth::Z), "2026-12-18", "2026-12-10"),
             (es(2027, ContractMonth::H), "2027-03-19", "2027-03-11"),
         ] {
             assert_eq!(c.last_trade_date(), d(last), "{c}");
             assert_eq!(c.roll_date(), d(roll), "{c}");
-            assert_eq!(c.roll_date().weekday(), Weekday::Thu);
         }
+    }
+
+    #[test]
+    fn a_holiday_on_the_third_friday_moves_the_expiry_to_the_business_day_before() {
+        // (contract, scheduled third Friday, last trade day, roll date): Juneteenth on a
+        // Friday (2026, 2037), observed on the Friday before a Saturday (2027, 2032), Good
+        // Friday as the third Friday of March (2008).
+        for (c, third_friday, last, roll) in [
+            (
+                es(2026, ContractMonth::M),
+                "2026-06-19",
+                "2026-06-18",
+                "2026-06-10",
+            ),
+            (
+                es(2027, ContractMonth::M),
+                "2027-06-18",
+                "2027-06-17",
+                "2027-06-09",
+            ),
+            (
+                es(2032, ContractMonth::M),
+                "2032-06-18",
+                "2032-06-17",
+                "2032-06-09",
+            ),
+            (
+                es(2037, ContractMonth::M),
+                "2037-06-19",
+                "2037-06-18",
+                "2037-06-10",
+            ),
+            (
+                es(2008, ContractMonth::H),
+                "2008-03-21",
+                "2008-03-20",
+                "2008-03-12",
+            ),
+            // Before Juneteenth was a market holiday: the Friday.
+            (
+                es(2015, ContractMonth::M),
+                "2015-06-19",
+                "2015-06-19",
+                "2015-06-11",
+            ),
+        ] {
+            let scheduled: NaiveDate = d(third_friday);
+            assert_eq!(scheduled.weekday(), Weekday::Fri, "{c}");
+            assert_eq!(c.last_trade_date(), d(last), "{c}");
+            assert_eq!(c.roll_date(), d(roll), "{c}");
+        }
+        // Every other expiry is its third Friday and rolls on a Thursday, for decades.
+        for year in 2010..2060 {
+            for m in ContractMonth::ALL {
+                let c = es(year, m);
+                let scheduled =
+                    NaiveDate::from_weekday_of_month_opt(year, m.number(), Weekday::Fri, 3)
+                        .unwrap();
+                let last = c.last_trade_date();
+                if last == scheduled {
+                    assert_eq!(c.roll_date().weekday(), Weekday::Thu, "{c}");
+                } else {
+                    assert!(index_holiday(scheduled), "{c}");
+                    assert_eq!(last, scheduled - Duration::days(1), "{c}");
+                    assert_eq!(c.roll_date().weekday(), Weekday::Wed, "{c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_front_contract_follows_a_holiday_shifted_roll() {
+        // ESM26 expires Thursday 2026-06-18 (Juneteenth): ESU26 is the front from the
+        // 2026-06-10 trade date, which opens Tuesday 2026-06-09 17:00 CDT = 22:00 UTC.
+        assert_eq!(Contract::front(Symbol::Es, d("2026-06-09")).code(), "ESM26");
+        assert_eq!(Contract::front(Symbol::Es, d("2026-06-10")).code(), "ESU26");
+        assert_eq!(
+            Contract::front_at(Symbol::Es, at("2026-06-09T21:59:59Z")).code(),
+            "ESM26"
+        );
+        assert_eq!(
+            Contract::front_at(Symbol::Es, at("2026-06-09T22:00:00Z")).code(),
+            "ESU26"
+        );
+        // The resolver's vendor spellings are unchanged by the shift.
+        let u26 = Contract::front(Symbol::Mnq, d("2026-06-10"));
+        assert_eq!(u26.spelled_for(Vendor::Databento), "MNQU6");
+        assert_eq!(u26.spelled_for(Vendor::Ironbeam), "XCME:MNQ.U26");
+        // Across a year end after a shifted June: December 2027 rolls into March 2028.
+        assert_eq!(Contract::front(Symbol::Nq, d("2027-06-09")).code(), "NQU27");
+        assert_eq!(Contract::front(Symbol::Nq, d("2027-12-08")).code(), "NQZ27");
+        assert_eq!(Contract::front(Symbol::Nq, d("2027-12-09")).code(), "NQH28");
+        let segs = front_segments(
+            Symbol::Es,
+            at("2026-06-01T00:00:00Z"),
+            at("2026-06-20T00:00:00Z"),
+        );
+        assert_eq!(segs[0].to, at("2026-06-09T22:00:00Z"));
+        assert_eq!(segs[1].contract.code(), "ESU26");
     }
 
     #[test]
@@ -260,8 +376,9 @@ mod tests {
             ("2026-03-11", "ESH26"),
             ("2026-03-12", "ESM26"),
             ("2026-03-20", "ESM26"),
-            ("2026-06-10", "ESM26"),
-            ("2026-06-11", "ESU26"),
+            ("2026-06-09", "ESM26"),
+            // Juneteenth moved ESM26's expiry to Thursday the 18th: the roll is a Wednesday.
+            ("2026-06-10", "ESU26"),
             ("2026-09-10", "ESZ26"),
             ("2026-12-03", "ESZ26"),
             ("2026-12-09", "ESZ26"),
@@ -289,10 +406,11 @@ mod tests {
             Contract::front_at(Symbol::Es, at("2026-12-09T23:00:00Z")),
             es(2027, ContractMonth::H)
         );
-        // Summer (CDT): the 2026-06-11 trade date opens 2026-06-10 22:00 UTC.
+        // Summer (CDT): ESM26's roll (moved a day by Juneteenth), the 2026-06-10 trade date,
+        // opens 2026-06-09 22:00 UTC.
         assert_eq!(
             es(2026, ContractMonth::M).rolls_at(),
-            at("2026-06-10T22:00:00Z")
+            at("2026-06-09T22:00:00Z")
         );
     }
 

@@ -11,7 +11,8 @@ use super::instruments::ContractSpec;
 use super::positions::Position;
 use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates};
 use super::side::Side;
-use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate};
+pub use super::strategies::TraceDetail;
+use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate_with};
 use super::strategy_config::StrategyConfig;
 use serde::Serialize;
 use serde_json::Value;
@@ -159,11 +160,19 @@ impl Decision {
 impl NoTrade {
     /// Identical consecutive suppressions share this key and may be folded into one row.
     pub fn fold_key(&self) -> String {
-        fold_key(
+        let mut key = String::new();
+        self.write_fold_key(&mut key);
+        key
+    }
+
+    /// Appends [`NoTrade::fold_key`] to `out`.
+    pub fn write_fold_key(&self, out: &mut String) {
+        write_fold_key(
+            out,
             &self.suppression_type,
             &self.suppression_decision,
             self.blocked_by.iter().map(|b| b.code.as_str()),
-        )
+        );
     }
 }
 
@@ -174,11 +183,28 @@ pub fn fold_key<'a>(
     suppression_decision: &str,
     codes: impl Iterator<Item = &'a str>,
 ) -> String {
-    let codes: Vec<&str> = codes.collect();
-    format!(
-        "{suppression_type}|{suppression_decision}|{}",
-        codes.join(",")
-    )
+    let mut key = String::new();
+    write_fold_key(&mut key, suppression_type, suppression_decision, codes);
+    key
+}
+
+/// Appends [`fold_key`] to `out` (a driver comparing keys reuses one buffer).
+pub fn write_fold_key<'a>(
+    out: &mut String,
+    suppression_type: &str,
+    suppression_decision: &str,
+    codes: impl Iterator<Item = &'a str>,
+) {
+    out.push_str(suppression_type);
+    out.push('|');
+    out.push_str(suppression_decision);
+    out.push('|');
+    for (i, code) in codes.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(code);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,10 +235,23 @@ fn signal_blocker(code: &str, reason: String, fix: &str) -> TraceBlocker {
 
 /// Runs one evaluation; never fails: every failure is a `NoTrade` naming why.
 pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
-    let strategy = evaluate(input.config, input.spec, input.bars);
+    evaluate_bar_with(input, None, TraceDetail::Full)
+}
+
+/// [`evaluate_bar`] reading `closes` (one per bar of `input.bars`, see
+/// [`super::strategies::evaluate_with`]) and building `detail`: with `Codes` the outcome, its
+/// codes, blockers and order are the same, only the human texts and the variables snapshot are
+/// left empty (a gate's own blocker texts are kept: they are built only when it blocks).
+pub fn evaluate_bar_with(
+    input: &EvaluationInput<'_>,
+    closes: Option<&[f64]>,
+    detail: TraceDetail,
+) -> Evaluation {
+    let full = detail == TraceDetail::Full;
+    let strategy = evaluate_with(input.config, input.spec, input.bars, closes, detail);
     let current = input.position.quantity;
     let last = input.bars.last();
-    let (signals, variables) = snapshots(input.config, &strategy, current);
+    let (signals, variables) = snapshots(input.config, &strategy, current, full);
 
     // Target and order (None when the strategy has no opinion or we already hold the target).
     let planned = match (&strategy, last) {
@@ -263,25 +302,27 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
         report.blockers.iter().map(TraceBlocker::from).collect();
     let gate_blocked = !blocked_by.is_empty();
 
+    let text = |f: &dyn Fn() -> String| if full { f() } else { String::new() };
     let signal_issue = match &strategy {
         Err(e @ super::strategies::StrategyError::InsufficientHistory { .. }) => Some((
             "INSUFFICIENT_HISTORY",
-            e.to_string(),
+            text(&|| e.to_string()),
             "Wait for enough bars to accumulate, or shorten the strategy's lookback.",
         )),
         Err(e) => Some((
             "STRATEGY_ERROR",
-            e.to_string(),
+            text(&|| e.to_string()),
             "Check the bot's strategy params and the bar data.",
         )),
         Ok(out) if planned.is_none() => Some((
             "NO_SIGNAL",
-            format!("{} (position {current}: nothing to do)", out.reason_human),
+            text(&|| format!("{} (position {current}: nothing to do)", out.reason_human)),
             "None needed: the strategy is waiting for its entry or exit condition.",
         )),
         Ok(_) => None,
     };
-    if let Some((code, reason, fix)) = &signal_issue {
+    if let Some((code, reason, fix)) = signal_issue.as_ref() {
+        let fix = if full { fix } else { "" };
         blocked_by.push(signal_blocker(code, reason.clone(), fix));
     }
 
@@ -295,11 +336,15 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
         let reason_code = blocked_by
             .first()
             .map_or_else(|| "NO_SIGNAL".to_string(), |b| b.code.clone());
-        let reason_human = blocked_by
-            .iter()
-            .map(|b| b.reason_human.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let reason_human = if full {
+            blocked_by
+                .iter()
+                .map(|b| b.reason_human.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            String::new()
+        };
         Evaluation::NoTrade(Box::new(NoTrade {
             suppression_type: suppression_type.to_string(),
             suppression_decision: suppression_decision.to_string(),
@@ -356,21 +401,17 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
     };
     Evaluation::Decision(Box::new(Decision {
         decision_type: *kind,
-        reason_human: format!(
-            "{} {} {} {}: {}",
-            kind.as_str(),
-            order.side.as_str(),
-            order.quantity,
-            input.spec.symbol.as_str(),
-            out.reason_human
-        ),
-        reason_code: format!(
-            "SIGNAL_{}",
-            serde_json::to_value(out.signal)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        ),
+        reason_human: text(&|| {
+            format!(
+                "{} {} {} {}: {}",
+                kind.as_str(),
+                order.side.as_str(),
+                order.quantity,
+                input.spec.symbol.as_str(),
+                out.reason_human
+            )
+        }),
+        reason_code: format!("SIGNAL_{}", out.signal.as_str()),
         signals,
         variables_snapshot: variables,
         confidence: out.confidence,
@@ -385,6 +426,7 @@ fn snapshots(
     config: &StrategyConfig,
     strategy: &Result<StrategyOutput, StrategyError>,
     current: i64,
+    full: bool,
 ) -> (Signals, Variables) {
     match strategy {
         Ok(out) => (
@@ -401,7 +443,7 @@ fn snapshots(
         Err(e) => (
             Signals::Failed {
                 strategy: config.kind(),
-                error: e.to_string(),
+                error: if full { e.to_string() } else { String::new() },
                 current_position: current,
             },
             Variables::new(),

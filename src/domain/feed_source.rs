@@ -118,8 +118,22 @@ impl Default for FeedSource {
 }
 
 impl FeedSource {
+    /// A series' state as recorded (by this or another node): `healthy_since` only counts on
+    /// the secondary (on the primary there is no streak to keep).
+    pub fn restore(current: Source, healthy_since: Option<DateTime<Utc>>) -> FeedSource {
+        FeedSource {
+            current,
+            healthy_since: healthy_since.filter(|_| current == Source::Secondary),
+        }
+    }
+
     pub fn current(&self) -> Source {
         self.current
+    }
+
+    /// The first boundary of the primary's current healthy streak while on the secondary.
+    pub fn healthy_since(&self) -> Option<DateTime<Utc>> {
+        self.healthy_since
     }
 
     /// Judges the primary's reading at boundary `at` (freshness `limit`, `hysteresis` before a
@@ -212,7 +226,7 @@ pub struct BarOrigin {
 }
 
 /// What a trace shows of its window's origins (its variables `bar_source`, `bar_contract`,
-/// `mixed_sources`, `mixed_contracts`).
+/// `mixed_sources`, `mixed_contracts`, and `rolled_from` at a roll).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WindowOrigin {
     /// The newest bar's vendor and contract.
@@ -221,6 +235,19 @@ pub struct WindowOrigin {
     /// The window also holds bars of another vendor / another contract.
     pub mixed_sources: bool,
     pub mixed_contracts: bool,
+    /// The roll marker: the contract the previous evaluation read, when it was another one
+    /// (this evaluation is the first on `bar_contract`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolled_from: Option<String>,
+}
+
+impl WindowOrigin {
+    /// Marks a roll when the previous evaluation read `previous`, another contract.
+    pub fn mark_roll(&mut self, previous: Option<&str>) {
+        self.rolled_from = previous
+            .filter(|p| *p != self.bar_contract)
+            .map(str::to_owned);
+    }
 }
 
 /// The origin of a window from its bars' origins (oldest first); `None` for an empty window.
@@ -232,15 +259,17 @@ pub fn window_origin<'a>(origins: impl IntoIterator<Item = &'a BarOrigin>) -> Op
         bar_contract: newest.contract.clone(),
         mixed_sources: origins.iter().any(|o| o.provider != newest.provider),
         mixed_contracts: origins.iter().any(|o| o.contract != newest.contract),
+        rolled_from: None,
     })
 }
 
 /// The variables [`WindowOrigin`] adds to a snapshot.
-pub const ORIGIN_KEYS: [&str; 4] = [
+pub const ORIGIN_KEYS: [&str; 5] = [
     "bar_source",
     "bar_contract",
     "mixed_sources",
     "mixed_contracts",
+    "rolled_from",
 ];
 
 #[cfg(test)]
@@ -413,6 +442,32 @@ mod tests {
     }
 
     #[test]
+    fn a_restored_state_continues_the_streak_it_was_recorded_with() {
+        // Failed over at 0, healthy from 1: recorded, then a restarted node restores it.
+        let mut s = FeedSource::default();
+        let down = PrimaryReading {
+            answered: false,
+            ..healthy(t(0))
+        };
+        s.observe(t(0), down, LIMIT, HYST);
+        s.observe(t(1), healthy(t(1)), LIMIT, HYST);
+        let mut restored = FeedSource::restore(s.current(), s.healthy_since());
+        assert_eq!(restored, s);
+        // The streak carries over: back at 6, not 5 minutes after the restart.
+        assert_eq!(
+            restored.observe(t(5), healthy(t(5)), LIMIT, HYST).source,
+            Source::Secondary
+        );
+        let c = restored.observe(t(6), healthy(t(6)), LIMIT, HYST);
+        assert_eq!((c.source, c.switched), (Source::Primary, true));
+        // On the primary a recorded streak means nothing.
+        assert_eq!(
+            FeedSource::restore(Source::Primary, Some(t(1))),
+            FeedSource::default()
+        );
+    }
+
+    #[test]
     fn bars_are_due_only_in_an_open_session() {
         let cal = HolidayCalendar::default();
         assert!(bar_due(&cal, t(10), Timeframe::M1, LIMIT));
@@ -439,6 +494,7 @@ mod tests {
                 bar_contract: "ESZ26".into(),
                 mixed_sources: false,
                 mixed_contracts: false,
+                rolled_from: None,
             })
         );
         let mixed = [o("databento", "ESZ26"), o("polygon", "ESZ26")];
@@ -447,5 +503,29 @@ mod tests {
         assert!(v.mixed_sources && !v.mixed_contracts);
         let rolled = [o("databento", "ESZ26"), o("databento", "ESH27")];
         assert!(window_origin(&rolled).unwrap().mixed_contracts);
+    }
+
+    #[test]
+    fn a_roll_is_marked_on_the_first_evaluation_of_the_new_contract() {
+        let o = |c: &str| BarOrigin {
+            provider: "databento",
+            contract: c.into(),
+        };
+        let mut v = window_origin(&[o("ESH27"), o("ESH27")]).unwrap();
+        v.mark_roll(Some("ESZ26"));
+        assert_eq!(v.rolled_from.as_deref(), Some("ESZ26"));
+        assert!(!v.mixed_contracts, "the new contract's own window");
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["rolled_from"], "ESZ26");
+        for previous in [Some("ESH27"), None] {
+            v.mark_roll(previous);
+            assert_eq!(v.rolled_from, None);
+            assert!(
+                serde_json::to_value(&v)
+                    .unwrap()
+                    .get("rolled_from")
+                    .is_none()
+            );
+        }
     }
 }

@@ -6,9 +6,13 @@
 //! - closed: New Year's Day (Sunday → Monday), Good Friday (CME sometimes opens an abbreviated
 //!   session; closed fails safe), Christmas (Saturday → Friday, Sunday → Monday);
 //! - 12:00 CT early halt: MLK Day, Presidents' Day, Memorial Day, Juneteenth, Independence Day
-//!   (Saturday → Friday, Sunday → Monday), Labor Day, Thanksgiving;
+//!   (Saturday → Friday, Sunday → Monday), Labor Day, Thanksgiving (Juneteenth from 2022);
 //! - 12:15 CT early close: the day after Thanksgiving, Christmas Eve (on a weekday that is not
 //!   the observed Christmas).
+//!
+//! The closed days and the 12:00 CT halts are the US stock market's holidays (NYSE closed, so
+//! no S&P 500 / Nasdaq-100 opening quotation); the 12:15 CT closes are its half days (the
+//! index is published). [`index_holiday`] tells them apart for the contracts' expiry.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 
@@ -56,6 +60,20 @@ fn t(h: u32, m: u32) -> NaiveTime {
 
 /// The rule-generated holidays of `year`, by trade date, oldest first.
 pub fn cme_equity_holidays(year: i32) -> Vec<Holiday> {
+    rules(year).into_iter().map(|(h, _)| h).collect()
+}
+
+/// Whether `date` is a US stock-market holiday by these rules (the cash index the
+/// equity-index futures settle on is not published that day): a CME full closure or 12:00 CT
+/// halt, not a 12:15 CT half day. Weekends are not holidays here.
+pub fn index_holiday(date: NaiveDate) -> bool {
+    rules(date.year())
+        .iter()
+        .any(|(h, index_closed)| h.date == date && *index_closed)
+}
+
+/// The holidays of `year`, each with whether the stock market is closed that day.
+fn rules(year: i32) -> Vec<(Holiday, bool)> {
     let noon = HolidayKind::EarlyClose(t(12, 0));
     let quarter_past = HolidayKind::EarlyClose(t(12, 15));
     let mut out: Vec<(Option<NaiveDate>, String, HolidayKind)> = Vec::new();
@@ -93,7 +111,8 @@ pub fn cme_equity_holidays(year: i32) -> Vec<Holiday> {
         HolidayKind::Closed,
     ));
     out.push((last(year, 5, Weekday::Mon), "Memorial Day".into(), noon));
-    let june19 = fixed(6, 19);
+    // A US market holiday since 2022.
+    let june19 = fixed(6, 19).filter(|_| year >= 2022);
     let j = june19.map(observed);
     out.push((j, name("Juneteenth", j, june19), noon));
     let july4 = fixed(7, 4);
@@ -119,17 +138,20 @@ pub fn cme_equity_holidays(year: i32) -> Vec<Holiday> {
         name("Christmas Day", observed_christmas, christmas),
         HolidayKind::Closed,
     ));
-    let mut holidays: Vec<Holiday> = out
+    let mut holidays: Vec<(Holiday, bool)> = out
         .into_iter()
         .filter_map(|(date, name, kind)| {
-            Some(Holiday {
-                date: date?,
-                name,
-                kind,
-            })
+            Some((
+                Holiday {
+                    date: date?,
+                    name,
+                    kind,
+                },
+                kind != quarter_past,
+            ))
         })
         .collect();
-    holidays.sort_by_key(|h| h.date);
+    holidays.sort_by_key(|(h, _)| h.date);
     holidays
 }
 
@@ -171,6 +193,30 @@ mod tests {
             })
             .collect();
         assert_eq!(generated, verified);
+    }
+
+    #[test]
+    fn index_holidays_are_the_closures_and_noon_halts_not_the_half_days() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        for closed in [
+            "2026-06-19", // Juneteenth (a Friday)
+            "2027-06-18", // Juneteenth observed (Saturday → Friday)
+            "2026-04-03", // Good Friday
+            "2026-11-26", // Thanksgiving
+            "2026-12-25",
+            "2027-01-01",
+        ] {
+            assert!(index_holiday(d(closed)), "{closed}");
+        }
+        for open in [
+            "2026-11-27", // day after Thanksgiving: 12:15 CT half day
+            "2026-12-24", // Christmas Eve: half day
+            "2026-06-18",
+            "2026-03-20",
+            "2015-06-19", // a Friday before Juneteenth was a market holiday
+        ] {
+            assert!(!index_holiday(d(open)), "{open}");
+        }
     }
 
     #[test]

@@ -92,10 +92,26 @@ impl std::fmt::Display for Symbol {
     }
 }
 
+impl Symbol {
+    /// USD value of a one-point move for one contract: the spec's tick value over its tick
+    /// size, as a constant (a test keeps the two equal), so marking a position to the price on
+    /// every bar divides nothing.
+    pub const fn point_value(self) -> Decimal {
+        match self {
+            Symbol::Es | Symbol::Rty => Decimal::from_parts(50, 0, 0, false, 0),
+            Symbol::Nq => Decimal::from_parts(20, 0, 0, false, 0),
+            Symbol::Mes => Decimal::from_parts(5, 0, 0, false, 0),
+            // 5.00 / 1: the division keeps scale 2, and the figure reaches stored PnL text.
+            Symbol::Ym => Decimal::from_parts(500, 0, 0, false, 2),
+            Symbol::Mnq => Decimal::from_parts(2, 0, 0, false, 0),
+        }
+    }
+}
+
 impl ContractSpec {
     /// USD value of a one-point move for one contract.
     pub fn point_value(&self) -> Decimal {
-        self.tick_value / self.tick_size
+        self.symbol.point_value()
     }
 
     /// Whether `price` lies on the tick grid.
@@ -121,6 +137,19 @@ impl ContractSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn point_values_are_tick_value_over_tick_size() {
+        for &s in Symbol::ALL {
+            let spec = s.spec();
+            assert_eq!(spec.point_value(), spec.tick_value / spec.tick_size, "{s}");
+            // The same representation too (it reaches stored PnL figures).
+            assert_eq!(
+                spec.point_value().to_string(),
+                (spec.tick_value / spec.tick_size).to_string()
+            );
+        }
+    }
 
     #[test]
     fn point_values_match_cme() {

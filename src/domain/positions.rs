@@ -45,7 +45,7 @@ impl Position {
         if quantity == 0 {
             return Decimal::ZERO;
         }
-        let point_value = self.symbol.spec().point_value();
+        let point_value = self.symbol.point_value();
         if self.quantity == 0 || self.quantity.signum() == signed.signum() {
             let held = Decimal::from(self.quantity.abs());
             let added = Decimal::from(quantity);

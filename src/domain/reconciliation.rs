@@ -6,7 +6,8 @@
 //! Mismatch kinds:
 //! - `POSITION`: the broker's net on a contract differs from ours. Ours is the ledger's net plus
 //!   the broker fills of our own open orders not booked yet (a runner books its fills at its
-//!   next evaluation: that lag is no mismatch). A contract with a send still in flight (a
+//!   next evaluation: that lag is no mismatch for the order's settle time; longer, it is one:
+//!   subject `unbooked broker fills`, ours the ledger's net). A contract with a send still in flight (a
 //!   `SENDING` order younger than the send grace that the broker does not show yet) is skipped.
 //!   A position mismatch is raised only when a second read (≈ 300 ms later) shows it too
 //!   ([`confirm`]).
@@ -250,6 +251,8 @@ pub fn compare(s: &AccountState, now: DateTime<Utc>, rules: Rules) -> Vec<Mismat
     let mut in_flight: BTreeSet<&str> = BTreeSet::new();
     // Broker fills of our open orders not yet in our ledger, per contract.
     let mut unbooked: BTreeMap<&str, i64> = BTreeMap::new();
+    // How long those may stay unbooked: the longest settle of the orders they belong to.
+    let mut unbooked_settle: BTreeMap<&str, Duration> = BTreeMap::new();
     for (o, found) in &matched {
         let young = now - o.sent_at < rules.send_grace;
         match found {
@@ -281,6 +284,10 @@ pub fn compare(s: &AccountState, now: DateTime<Utc>, rules: Rules) -> Vec<Mismat
                 let extra = i64::from(t.filled) - i64::from(o.booked);
                 if extra != 0 {
                     *unbooked.entry(o.contract.as_str()).or_default() += o.side.sign() * extra;
+                    let settle = unbooked_settle
+                        .entry(o.contract.as_str())
+                        .or_insert(o.settle);
+                    *settle = (*settle).max(o.settle);
                 }
                 if !t.working {
                     out.push(Mismatch {
@@ -365,6 +372,30 @@ pub fn compare(s: &AccountState, now: DateTime<Utc>, rules: Rules) -> Vec<Mismat
                 ours_net: Some(expected),
                 theirs_net: Some(theirs),
                 settle: Duration::zero(),
+            });
+        } else if expected != ledger {
+            // The broker's net is ours only counting fills the ledger lacks: a runner books
+            // them at its next evaluation; still unbooked after their order's settle time,
+            // nobody is booking them (the ledger is off the broker).
+            out.push(Mismatch {
+                kind: MismatchKind::Position,
+                contract: c.to_owned(),
+                subject: "unbooked broker fills".into(),
+                bots: bots_on(c),
+                order_id: None,
+                broker_order_id: None,
+                ours: format!(
+                    "{} in the ledger ({:+} in broker fills of our orders not booked)",
+                    net_words(ledger),
+                    expected - ledger
+                ),
+                theirs: net_words(theirs),
+                ours_net: Some(ledger),
+                theirs_net: Some(theirs),
+                settle: unbooked_settle
+                    .get(c)
+                    .copied()
+                    .unwrap_or_else(Duration::zero),
             });
         }
     }

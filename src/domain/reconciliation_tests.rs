@@ -119,7 +119,7 @@ fn a_position_changed_behind_our_back_names_the_bots_and_both_nets() {
 }
 
 #[test]
-fn broker_fills_of_our_open_orders_not_booked_yet_are_no_mismatch() {
+fn broker_fills_of_our_open_orders_not_booked_yet_are_no_mismatch_until_their_settle() {
     // Our WORKING buy filled at the broker; its runner books it at its next bar.
     let s = AccountState {
         ours: vec![ours(1, 0)],
@@ -127,7 +127,27 @@ fn broker_fills_of_our_open_orders_not_booked_yet_are_no_mismatch() {
         theirs: vec![theirs(1)],
         their_orders: vec![their_order("7", true, 1)],
     };
-    assert!(compare(&s, t0(), rules()).is_empty());
+    let mut settling = Settling::default();
+    assert!(
+        settling
+            .observe(t0(), compare(&s, t0(), rules()))
+            .is_empty()
+    );
+    let later = t0() + Duration::seconds(89);
+    assert!(
+        settling
+            .observe(later, compare(&s, later, rules()))
+            .is_empty()
+    );
+    // Still unbooked after the order's settle time: nobody books it, the ledger is off.
+    let late = t0() + Duration::seconds(90);
+    let m = settling.observe(late, compare(&s, late, rules()));
+    assert_eq!(kinds(&m), [MismatchKind::Position]);
+    assert_eq!((m[0].ours_net, m[0].theirs_net), (Some(0), Some(1)));
+    assert_eq!(
+        m[0].ours,
+        "flat in the ledger (+1 in broker fills of our orders not booked)"
+    );
     // Booked already: the ledger carries it.
     let mut booked = our_order(OurOrderState::Working, Some("7"), 10);
     booked.booked = 1;

@@ -243,7 +243,7 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
         blockers.push(block(
             Gate::Reconciliation,
             ErrorCode::ReconciliationMismatch,
-            "The bot's broker account is not reconciled with our ledger (an open mismatch names the bot, or the account could not be read yet): no LIVE order may be sent.".into(),
+            "The bot's broker account is not reconciled with our ledger (an open mismatch names the bot, an order of the bot is still unresolved (SENDING), or the account could not be read yet): no LIVE order may be sent.".into(),
             ErrorCode::ReconciliationMismatch.suggested_fix(),
         ));
     }
@@ -434,7 +434,7 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
     {
         blockers.extend(super::account_risk::check(
             view,
-            ctx.spec.symbol.as_str(),
+            &super::account_risk::contract_key(ctx.spec.symbol, ctx.now),
             ctx.position,
             order,
         ));

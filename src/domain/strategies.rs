@@ -29,6 +29,16 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// The signal as serialised (`LONG`, `SHORT`, `FLAT`, `HOLD`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Long => "LONG",
+            Signal::Short => "SHORT",
+            Signal::Flat => "FLAT",
+            Signal::Hold => "HOLD",
+        }
+    }
+
     /// Target direction: +1 long, -1 short, 0 flat; `None` for `Hold` (keep current).
     pub fn direction(self) -> Option<i64> {
         match self {
@@ -140,6 +150,17 @@ impl StrategyConfig {
     }
 }
 
+/// How much of an evaluation's explanation is built. The signal, confidence, expected value,
+/// codes and orders never depend on it: only the human texts and the variables snapshot do.
+/// A driver that writes traces (the bot runner) asks for `Full`; one that only counts outcomes
+/// by code (the backtester) asks for `Codes`, and the texts and snapshot are left empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceDetail {
+    #[default]
+    Full,
+    Codes,
+}
+
 /// Evaluates `config` on `bars` (oldest first, the last one the most recent completed bar).
 /// Only the last `warmup_bars()` bars matter except for EMA/RSI, which run over all given bars.
 pub fn evaluate(
@@ -147,6 +168,19 @@ pub fn evaluate(
     spec: &ContractSpec,
     bars: &[Bar],
 ) -> Result<StrategyOutput, StrategyError> {
+    evaluate_with(config, spec, bars, None, TraceDetail::Full)
+}
+
+/// [`evaluate`] reading `closes` (each bar's [`Bar::close_f64`], as a driver that keeps them
+/// beside its bars has them; ignored unless one per bar, all finite) and building `detail`.
+pub fn evaluate_with(
+    config: &StrategyConfig,
+    spec: &ContractSpec,
+    bars: &[Bar],
+    closes: Option<&[f64]>,
+    detail: TraceDetail,
+) -> Result<StrategyOutput, StrategyError> {
+    let full = detail == TraceDetail::Full;
     config
         .validate()
         .map_err(|e| StrategyError::InvalidConfig(format!("{}: {}", e.field, e.problem)))?;
@@ -157,11 +191,18 @@ pub fn evaluate(
             got: bars.len(),
         });
     }
-    let closes =
-        closes_f64(bars).ok_or_else(|| StrategyError::BadData("close out of range".into()))?;
-    if closes.iter().any(|c| !c.is_finite()) {
-        return Err(StrategyError::BadData("non-finite close".into()));
-    }
+    let owned;
+    let closes: &[f64] = match closes {
+        Some(c) if c.len() == bars.len() && c.iter().all(|c| c.is_finite()) => c,
+        _ => {
+            owned = closes_f64(bars)
+                .ok_or_else(|| StrategyError::BadData("close out of range".into()))?;
+            if owned.iter().any(|c| !c.is_finite()) {
+                return Err(StrategyError::BadData("non-finite close".into()));
+            }
+            &owned
+        }
+    };
     let tick = spec
         .tick_size
         .to_f64()
@@ -173,21 +214,22 @@ pub fn evaluate(
         got: bars.len(),
     };
     let mut vars = BTreeMap::new();
-    vars.insert(CLOSE.name, close);
+    let mut var = |name: &'static str, value: f64| {
+        if full {
+            vars.insert(name, value);
+        }
+    };
+    var(CLOSE.name, close);
     let (signal, confidence, sigma, reason) = match config {
         StrategyConfig::SmaCrossover(p) => {
             let (fast, slow) = match p.average {
-                MovingAverage::Sma => {
-                    (sma(&closes, p.fast as usize), sma(&closes, p.slow as usize))
-                }
-                MovingAverage::Ema => {
-                    (ema(&closes, p.fast as usize), ema(&closes, p.slow as usize))
-                }
+                MovingAverage::Sma => (sma(closes, p.fast as usize), sma(closes, p.slow as usize)),
+                MovingAverage::Ema => (ema(closes, p.fast as usize), ema(closes, p.slow as usize)),
             };
             let (fast, slow) = (fast.ok_or_else(missing)?, slow.ok_or_else(missing)?);
-            let sigma = stdev(&closes, p.slow as usize).ok_or_else(missing)?;
-            vars.insert("ma_fast", fast);
-            vars.insert("ma_slow", slow);
+            let sigma = stdev(closes, p.slow as usize).ok_or_else(missing)?;
+            var("ma_fast", fast);
+            var("ma_slow", slow);
             let spread = fast - slow;
             let conf = if sigma > 0.0 {
                 (spread.abs() / sigma).min(1.0)
@@ -201,10 +243,12 @@ pub fn evaluate(
             } else {
                 Signal::Hold
             };
-            let reason = format!(
-                "fast MA({}) {fast:.4} vs slow MA({}) {slow:.4}: spread {spread:.4} points",
-                p.fast, p.slow
-            );
+            let reason = text(full, || {
+                format!(
+                    "fast MA({}) {fast:.4} vs slow MA({}) {slow:.4}: spread {spread:.4} points",
+                    p.fast, p.slow
+                )
+            });
             (signal, conf, sigma, reason)
         }
         StrategyConfig::DonchianBreakout(p) => {
@@ -213,9 +257,9 @@ pub fn evaluate(
                 hi.to_f64().ok_or_else(missing)?,
                 lo.to_f64().ok_or_else(missing)?,
             );
-            let sigma = stdev(&closes, p.lookback as usize + 1).ok_or_else(missing)?;
-            vars.insert("donchian_high", hi);
-            vars.insert("donchian_low", lo);
+            let sigma = stdev(closes, p.lookback as usize + 1).ok_or_else(missing)?;
+            var("donchian_high", hi);
+            var("donchian_low", lo);
             let width = hi - lo;
             // Half confidence for a bare breakout, full when it exceeds the channel by half its width.
             let conf = |excess: f64| {
@@ -229,62 +273,76 @@ pub fn evaluate(
                 (
                     Signal::Long,
                     conf(close - hi),
-                    format!("close {close} broke above the {}-bar high {hi}", p.lookback),
+                    text(full, || {
+                        format!("close {close} broke above the {}-bar high {hi}", p.lookback)
+                    }),
                 )
             } else if close < lo {
                 (
                     Signal::Short,
                     conf(lo - close),
-                    format!("close {close} broke below the {}-bar low {lo}", p.lookback),
+                    text(full, || {
+                        format!("close {close} broke below the {}-bar low {lo}", p.lookback)
+                    }),
                 )
             } else {
                 (
                     Signal::Hold,
                     0.0,
-                    format!(
-                        "close {close} inside the {}-bar channel [{lo}, {hi}]",
-                        p.lookback
-                    ),
+                    text(full, || {
+                        format!(
+                            "close {close} inside the {}-bar channel [{lo}, {hi}]",
+                            p.lookback
+                        )
+                    }),
                 )
             };
             (signal, c, sigma, reason)
         }
         StrategyConfig::RsiMeanReversion(p) => {
-            let rsi = rsi_wilder(&closes, p.period as usize).ok_or_else(missing)?;
-            let sigma = stdev(&closes, p.period as usize + 1).ok_or_else(missing)?;
-            vars.insert("rsi", rsi);
+            let rsi = rsi_wilder(closes, p.period as usize).ok_or_else(missing)?;
+            let sigma = stdev(closes, p.period as usize + 1).ok_or_else(missing)?;
+            var("rsi", rsi);
             let (signal, c, reason) = if rsi < p.oversold {
                 (
                     Signal::Long,
                     (p.oversold - rsi) / p.oversold,
-                    format!("RSI({}) {rsi:.2} below oversold {}", p.period, p.oversold),
+                    text(full, || {
+                        format!("RSI({}) {rsi:.2} below oversold {}", p.period, p.oversold)
+                    }),
                 )
             } else if rsi > p.overbought {
                 (
                     Signal::Short,
                     (rsi - p.overbought) / (100.0 - p.overbought),
-                    format!(
-                        "RSI({}) {rsi:.2} above overbought {}",
-                        p.period, p.overbought
-                    ),
+                    text(full, || {
+                        format!(
+                            "RSI({}) {rsi:.2} above overbought {}",
+                            p.period, p.overbought
+                        )
+                    }),
                 )
             } else if (rsi - 50.0).abs() <= RSI_EXIT_BAND {
                 (
                     Signal::Flat,
                     1.0 - (rsi - 50.0).abs() / RSI_EXIT_BAND,
-                    format!("RSI({}) {rsi:.2} back near 50: exit", p.period),
+                    text(full, || {
+                        format!("RSI({}) {rsi:.2} back near 50: exit", p.period)
+                    }),
                 )
             } else {
                 (
                     Signal::Hold,
                     0.0,
-                    format!("RSI({}) {rsi:.2} between the bands", p.period),
+                    text(full, || {
+                        format!("RSI({}) {rsi:.2} between the bands", p.period)
+                    }),
                 )
             };
             (signal, c, sigma, reason)
         }
     };
-    vars.insert(CLOSE_STDEV.name, sigma);
+    var(CLOSE_STDEV.name, sigma);
     let confidence = confidence.clamp(0.0, 1.0);
     let expected_value_ticks = match signal {
         Signal::Long | Signal::Short => confidence * sigma / tick,
@@ -297,6 +355,11 @@ pub fn evaluate(
         variables: vars,
         reason_human: reason,
     })
+}
+
+/// `f()` when the full explanation is asked for, else an empty text.
+fn text(full: bool, f: impl FnOnce() -> String) -> String {
+    if full { f() } else { String::new() }
 }
 
 #[cfg(test)]
@@ -343,6 +406,43 @@ mod tests {
             d.sort();
             read.sort();
             assert_eq!(read, d, "{}", cfg.kind());
+        }
+    }
+
+    #[test]
+    fn signal_names_are_their_serialised_names() {
+        for s in [Signal::Long, Signal::Short, Signal::Flat, Signal::Hold] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn codes_only_reads_the_same_signal_without_texts() {
+        let es = Symbol::Es.spec();
+        let b = bars(&[100, 102, 104, 106, 108, 107, 103]);
+        let closes: Vec<f64> = b.iter().map(|b| b.close_f64().unwrap()).collect();
+        for cfg in [
+            crossover(2, 4),
+            StrategyConfig::DonchianBreakout(DonchianParams { lookback: 3 }),
+            StrategyConfig::RsiMeanReversion(RsiParams {
+                period: 3,
+                oversold: 30.0,
+                overbought: 70.0,
+            }),
+        ] {
+            let full = evaluate(&cfg, &es, &b).unwrap();
+            assert!(!full.reason_human.is_empty() && !full.variables.is_empty());
+            let codes = evaluate_with(&cfg, &es, &b, Some(&closes), TraceDetail::Codes).unwrap();
+            assert_eq!(
+                (codes.signal, codes.confidence, codes.expected_value_ticks),
+                (full.signal, full.confidence, full.expected_value_ticks),
+                "{}",
+                cfg.kind()
+            );
+            assert!(codes.reason_human.is_empty() && codes.variables.is_empty());
+            // Closes that do not match the bars are not trusted: they are read from the bars.
+            let wrong = evaluate_with(&cfg, &es, &b, Some(&closes[1..]), TraceDetail::Full);
+            assert_eq!(wrong.unwrap(), full);
         }
     }
 

@@ -101,7 +101,8 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         label: "Databento",
         category: Category::MarketData,
         required_env_vars: &["DATABENTO_API_KEY"],
-        optional_env_vars: &["DATABENTO_BASE_URL"],
+        // DATABENTO_LIVE_ADDR: the live gateway (`host:port`); set, bars stream live.
+        optional_env_vars: &["DATABENTO_BASE_URL", "DATABENTO_LIVE_ADDR"],
         supports_verify: true,
         official_base_url: "https://hist.databento.com",
         official_hosts: &["hist.databento.com"],

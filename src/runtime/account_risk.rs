@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::brokers::Brokers;
@@ -19,9 +19,13 @@ use crate::domain::account_risk::{
     FieldProblem,
 };
 use crate::domain::calendar::{trade_date, trade_date_start};
+use crate::domain::risk::{Blocker, ProposedOrder};
 use crate::store::{
     account_risk as store,
+    bot_leases::Fence,
+    orders::{self, BrokerRoute, NewOrder, Placed},
     system_events::{NewSystemEvent, Severity},
+    traces::NewDecisionTrace,
 };
 
 /// The account's figures now (`None`: an open position has no mark).
@@ -32,9 +36,23 @@ pub async fn read(
     default_route: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<AccountReading>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let (bots, rate) = figures(&mut conn, broker, account, default_route, now).await?;
+    Ok(account_risk::reading(&bots, rate, now))
+}
+
+/// The bots' figures and the order count of the trailing minute, on one connection.
+async fn figures(
+    conn: &mut PgConnection,
+    broker: &str,
+    account: &str,
+    default_route: bool,
+    now: DateTime<Utc>,
+) -> Result<(Vec<BotFigures>, u32), sqlx::Error> {
     let day_start = trade_date_start(trade_date(now));
-    let rows = store::account_bots(pool, broker, account, default_route, day_start).await?;
-    let rate = store::orders_since(pool, broker, account, now - Duration::seconds(60)).await?;
+    let rows = store::account_bots(&mut *conn, broker, account, default_route, day_start).await?;
+    let rate =
+        store::orders_since(&mut *conn, broker, account, now - Duration::seconds(60)).await?;
     let bots: Vec<BotFigures> = rows
         .into_iter()
         .map(|r| BotFigures {
@@ -45,12 +63,83 @@ pub async fn read(
             realized_today: r.realized_today,
             mark: r.mark_close,
             working_signed: r.working_signed,
+            position_at: r.position_at,
+            working_at: r.working_at,
         })
         .collect();
-    Ok(account_risk::reading(
-        &bots,
-        u32::try_from(rate).unwrap_or(u32::MAX),
-    ))
+    Ok((bots, u32::try_from(rate).unwrap_or(u32::MAX)))
+}
+
+/// What [`place_live`] did.
+#[derive(Debug)]
+pub enum LivePlaced {
+    /// Written ahead (`SENDING`), or found already placed: as `orders::place` (boxed: it is
+    /// far larger than a refusal).
+    Placed(Box<Placed>),
+    /// The account's check, taken again under the account's lock, refused it: nothing was
+    /// written (another bot's order of the account got there first).
+    Refused(Vec<Blocker>),
+}
+
+/// A LIVE order's account check and its write-ahead, serialised per account across nodes: in
+/// one transaction the account's advisory lock is taken, its limits, latch and figures are
+/// read again (every `SENDING` row of the account committed before is counted), the
+/// `account_risk` gate is checked against them, and only then is the order written `SENDING`
+/// with its decision trace. Two bots evaluating the same bar can no longer both pass a limit
+/// that admits one: the second waits for the first's row and reads it.
+pub async fn place_live(
+    pool: &PgPool,
+    fence: &Fence,
+    order: NewOrder,
+    trace: NewDecisionTrace,
+    route: BrokerRoute<'_>,
+    now: DateTime<Utc>,
+) -> Result<LivePlaced, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    store::lock_account(&mut tx, route.broker, route.account).await?;
+    let limits = store::limits(&mut *tx, route.broker, route.account).await?;
+    let latch = store::open_latch(&mut *tx, route.broker, route.account).await?;
+    if limits.is_some() || latch.is_some() {
+        let (bots, rate) = match &limits {
+            Some(_) => figures(&mut tx, route.broker, route.account, true, now).await?,
+            None => (Vec::new(), 0),
+        };
+        // The bot's own position, counting its unfinished orders (as the engine projects it).
+        let position = bots
+            .iter()
+            .filter(|b| b.bot_id == order.bot_id)
+            .map(|b| b.quantity + b.working_signed)
+            .sum();
+        let view = AccountRiskView {
+            broker: route.broker.to_owned(),
+            account: route.account.to_owned(),
+            limits: limits.as_ref().map(store::LimitsRow::limits),
+            reading: limits
+                .as_ref()
+                .and_then(|_| account_risk::reading(&bots, rate, now)),
+            latch: latch.as_ref().map(store::LatchRow::latch),
+        };
+        let proposed = ProposedOrder {
+            side: order.side,
+            quantity: u32::try_from(order.quantity).unwrap_or(0),
+            price: order.reference_price.unwrap_or_default(),
+        };
+        let blockers = account_risk::check(
+            &view,
+            &account_risk::contract_key(order.symbol, order.decision_bar_at.unwrap_or(now)),
+            position,
+            Some(&proposed),
+        );
+        if !blockers.is_empty() {
+            tx.rollback().await?;
+            return Ok(LivePlaced::Refused(blockers));
+        }
+    }
+    let placed = orders::place_in(&mut tx, fence, order, trace, Some(route), now).await?;
+    if let Placed::New { .. } = placed {
+        tx.commit().await?;
+    }
+    Ok(LivePlaced::Placed(Box::new(placed)))
 }
 
 /// Where LIVE orders go now: (broker, account) of the ready session.

@@ -432,30 +432,31 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
                 format!("no backtest {}", p.backtest_id),
             )
         })?;
-    let provider = bars::feed_provider(&ctx.rt.integrations()).ok_or_else(|| {
+    let route = bars::feed_route(&ctx.rt.integrations()).ok_or_else(|| {
         failure(
             ErrorCode::DataUnavailable,
             "no market-data provider with bars is configured",
         )
     })?;
-    let request = BarHistoryRequest {
-        provider: provider.to_owned(),
-        instrument: bt.symbol,
-        timeframe: bt.timeframe,
-        from: bt.from,
-        to: bt.to,
-        ctx: CallContext {
+    // Progress: bars 0–20 %, the run 20–95 %, the write to 100 %.
+    let progress = ctx.progress.clone();
+    // One vendor's bars: the primary's, or the secondary's when the primary fails.
+    let routed = bar_history::ensure_routed_bars(
+        &ctx.rt,
+        &ctx.pool,
+        route,
+        bt.symbol,
+        bt.timeframe,
+        (bt.from, bt.to),
+        CallContext {
             bot_id: bt.bot_id,
             run_id: Some(ctx.job.id),
         },
-    };
-    // Progress: bars 0–20 %, the run 20–95 %, the write to 100 %.
-    let progress = ctx.progress.clone();
-    let history = bar_history::ensure_bars(&ctx.rt, &ctx.pool, &request, |done, total| {
-        progress.report(done * 20 / total.max(1));
-    })
+        |done, total| progress.report(done * 20 / total.max(1)),
+    )
     .await
     .map_err(JobFailure::from)?;
+    let (history, provider) = (routed.history, routed.provider);
     if history.bars.is_empty() {
         return Err(failure(
             ErrorCode::DataUnavailable,
@@ -483,7 +484,11 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
     )
     .await?;
     if matches!(done, JobDone::Finished(_)) && bt.sweep_id.is_none() {
-        refresh_estimates(&ctx.rt, &ctx.pool, provider).await;
+        // Detached: the SUCCEEDED transition has committed, so the worker's watch may drop
+        // this future at its next await (it sees the job no longer RUNNING); the refresh
+        // must not be dropped with it.
+        let (rt, pool) = (ctx.rt.clone(), ctx.pool.clone());
+        tokio::spawn(async move { refresh_estimates(&rt, &pool, provider).await });
     }
     Ok(done)
 }
@@ -572,7 +577,7 @@ pub(super) async fn execute(
     })?;
     let limits = RiskLimits::from_stored(&bt.risk_limits, bt.timeframe)
         .map_err(|e| failure(ErrorCode::ValidationFailed, format!("risk_limits: {e}")))?;
-    let spec = BacktestSpec {
+    let mut spec = BacktestSpec {
         bot_id: bt.bot_id.unwrap_or(bt.id),
         strategy,
         filters,
@@ -589,18 +594,19 @@ pub(super) async fn execute(
         calendar,
         // As an unscored PAPER bot trades: full size, every gate on.
         tier: AutonomyTier::Supervised,
-        // The first bars of the range warm the strategy up (their evaluations are no-trades).
+        // A whole range warms the strategy up on its first bars (their evaluations are
+        // no-trades); a sweep's window on the bars before it (below).
         evaluate_from: None,
+        roll_warmups: Default::default(),
     };
-    let (lo, hi) = match window {
+    let (start, lo, hi) = match window {
         Some((from, to)) => {
             let (from, to) = bar_history::align(bt.timeframe, from, to);
-            (
-                bars.partition_point(|b| b.ts_open < from),
-                bars.partition_point(|b| b.ts_open < to),
-            )
+            let w = backtest::window_run(&bars, from, to, bt.timeframe, &spec.strategy);
+            spec.evaluate_from = w.evaluate_from;
+            (w.start, w.lo, w.end)
         }
-        None => (0, bars.len()),
+        None => (0, 0, bars.len()),
     };
     if lo >= hi {
         return Err(failure(
@@ -614,11 +620,31 @@ pub(super) async fn execute(
             ),
         ));
     }
+    // The rolls inside the bars run: each new contract's window warms up on its own bars from
+    // before the roll (ensured like any bars, from the provider that served the run).
+    let tf = bt.timeframe.duration();
+    let warmups = BarHistoryRequest {
+        provider: provider.to_owned(),
+        instrument: bt.symbol,
+        timeframe: bt.timeframe,
+        from: bars[start].ts_open,
+        to: bars[hi - 1].ts_open + tf,
+        ctx: CallContext {
+            bot_id: bt.bot_id,
+            run_id: Some(bt.job_id),
+        },
+    };
+    let need = spec.strategy.warmup_bars() as usize + 2;
+    spec.roll_warmups = Arc::new(
+        bar_history::ensure_roll_warmups(rt, pool, &warmups, need)
+            .await
+            .map_err(JobFailure::from)?,
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_on_drop = StopOnDrop(stop.clone());
     let inputs_hash = bt.inputs_hash.clone();
     let computed = tokio::task::spawn_blocking(move || {
-        let slice = &bars[lo..hi];
+        let slice = &bars[start..hi];
         let total = slice.len().max(1);
         let run = backtest::run_until(&spec, slice, &mut |done| {
             progress(done * 100 / total);

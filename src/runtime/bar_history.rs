@@ -8,6 +8,19 @@
 //! of at most [`PIECE_BARS`] bars so one call stays inside the call time box, each piece
 //! marked covered once its bars are stored; then the whole range is read from `market_bars`.
 //! A second run over the same range makes no vendor call.
+//!
+//! Backtests and sweeps read through [`ensure_routed_bars`]: the feed's route, primary first;
+//! when the primary fails or refuses (breaker open, vendor error, plan refusal, time-out) the
+//! whole range is read from the secondary instead. A run's bars are so one vendor's, never
+//! two vendors' in one indicator window: each `market_bars` row names its `provider_id` and
+//! contract, and the run records the provider that served it (`backtests.provider_id`).
+//!
+//! At each roll inside a run's range the new contract's own bars from before the roll are
+//! ensured the same way ([`ensure_roll_warmups`]: stored, covered, a second run fetches
+//! nothing): the engine starts a new window at the roll and warms it up on them, so a
+//! backtest's indicators never join two contracts' prices (`domain::backtest`).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::PgPool;
@@ -20,7 +33,7 @@ use crate::domain::{
     instruments::Symbol,
     timeframe::Timeframe,
 };
-use crate::integrations::http::CallContext;
+use crate::integrations::{bars::FeedRoute, http::CallContext};
 use crate::store::market_bars::{self, Series};
 
 /// Most bars asked of a provider in one call (a piece of a gap).
@@ -153,6 +166,121 @@ pub async fn ensure_bars(
         from,
         to,
     })
+}
+
+/// How far before a roll the new contract's warm-up bars are looked for: twice the `need` bars
+/// in time, at least up to 2,000 bars or 4 days (a holiday or a halt inside), at most 90 days
+/// (a contract trades thinly long before it becomes the front one).
+pub fn roll_warmup_span(tf: Timeframe, need: usize) -> Duration {
+    let bars = |n: usize| tf.duration() * i32::try_from(n).unwrap_or(i32::MAX);
+    bars(need.saturating_mul(2))
+        .max(bars(2_000).min(Duration::days(4)))
+        .min(Duration::days(90))
+}
+
+/// For each roll inside `[from, to)` (aligned like [`ensure_bars`]), the new contract's last
+/// `need` bars before the roll from `provider`, ensured like any bars (only the parts
+/// `market_bar_coverage` lacks are fetched, then stored and marked covered). Fewer when the
+/// vendor has fewer (the engine then warms up on the bars after the roll).
+pub async fn ensure_roll_warmups(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    request: &BarHistoryRequest,
+    need: usize,
+) -> Result<HashMap<Contract, Vec<Bar>>, BarHistoryError> {
+    let (from, to) = align(request.timeframe, request.from, request.to);
+    let span = roll_warmup_span(request.timeframe, need);
+    let mut out = HashMap::new();
+    for seg in front_segments(request.instrument, from, to)
+        .into_iter()
+        .skip(1)
+    {
+        let series = Series {
+            provider_id: &request.provider,
+            symbol: request.instrument,
+            contract: seg.contract,
+            timeframe: request.timeframe,
+        };
+        let (a, b) = align(request.timeframe, seg.from - span, seg.from);
+        for (gap_from, gap_to) in market_bars::gaps(pool, series, a, b).await? {
+            for (p, q) in pieces(request.timeframe, gap_from, gap_to) {
+                let bars = BarsRequest {
+                    instrument: request.instrument,
+                    contract: Some(seg.contract),
+                    timeframe: request.timeframe,
+                    from: p,
+                    to: q,
+                    ctx: request.ctx,
+                };
+                rt.fetch_bars(&request.provider, bars).await?;
+                market_bars::mark_covered(pool, series, p, q).await?;
+            }
+        }
+        let mut bars = market_bars::range(pool, series, a, seg.from).await?;
+        bars.drain(..bars.len().saturating_sub(need));
+        out.insert(seg.contract, bars);
+    }
+    Ok(out)
+}
+
+/// A range's bars from one vendor of a route, and which one served them.
+#[derive(Debug, Clone)]
+pub struct RoutedHistory {
+    pub history: BarHistory,
+    pub provider: &'static str,
+    /// Why the primary did not serve (the secondary did), if it did not.
+    pub primary_failed: Option<String>,
+}
+
+/// [`ensure_bars`] for `[from, to)` of `instrument` from `route`'s primary or, when it fails or
+/// refuses, wholly from its secondary (one vendor per run). A database failure is not the
+/// vendor's and is returned as it is; when both vendors fail, the primary's error is returned.
+#[allow(clippy::too_many_arguments)]
+pub async fn ensure_routed_bars(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    route: FeedRoute,
+    instrument: Symbol,
+    timeframe: Timeframe,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ctx: CallContext,
+    mut on_piece: impl FnMut(usize, usize),
+) -> Result<RoutedHistory, BarHistoryError> {
+    let request = |provider: &str| BarHistoryRequest {
+        provider: provider.to_owned(),
+        instrument,
+        timeframe,
+        from,
+        to,
+        ctx,
+    };
+    let err = match ensure_bars(rt, pool, &request(route.primary), &mut on_piece).await {
+        Ok(history) => {
+            return Ok(RoutedHistory {
+                history,
+                provider: route.primary,
+                primary_failed: None,
+            });
+        }
+        Err(BarHistoryError::Provider(err)) => err,
+        Err(db) => return Err(db),
+    };
+    let Some(secondary) = route.secondary else {
+        return Err(err.into());
+    };
+    tracing::info!(
+        primary = route.primary, secondary, error = %err,
+        "bar history: the primary failed, reading the range from the secondary"
+    );
+    match ensure_bars(rt, pool, &request(secondary), &mut on_piece).await {
+        Ok(history) => Ok(RoutedHistory {
+            history,
+            provider: secondary,
+            primary_failed: Some(format!("{}: {err}", route.primary)),
+        }),
+        Err(BarHistoryError::Provider(_)) => Err(err.into()),
+        Err(db) => Err(db),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //!   evaluation ([`super::evaluator`]); it beats its heartbeat on ticks and on a liveness
 //!   interval, and can be told to fail or hang (fault injection for tests and drills). A tick
 //!   that arrives while a newer one is already queued is skipped (counted), so a slow runner
-//!   catches up on the newest bar instead of falling further behind.
+//!   catches up on the newest bar instead of falling further behind. While a LIVE order of
+//!   its bot is open at a broker whose stream reports order and fill events, each such event
+//!   wakes it to book the fills then (`RunnerMsg::BrokerUpdate`), not at its next bar.
 //! - While Postgres is unreachable (`super::db_ready`, one signal for all runners) a runner
 //!   neither fails nor evaluates: it starts without loading, skips its ticks, and (re)loads
 //!   from the ledger at the first tick after the database is back.
@@ -19,7 +21,7 @@
 //! reported before it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -88,6 +90,9 @@ pub enum RunnerMsg {
     Beat,
     /// The bot's settings changed: re-read them before the next evaluation.
     Reload,
+    /// A broker's stream reported an order or fill change (sent only while the bot awaits a
+    /// LIVE fill): book what it brought now.
+    BrokerUpdate,
     Fail(String),
     Hang(Duration),
 }
@@ -127,6 +132,13 @@ pub struct RunnerState {
     started: std::time::Instant,
     healthy_after: Duration,
     forward: tokio::task::JoinHandle<()>,
+    /// Forwards the brokers' stream updates while `awaiting_fill` (none: no broker streams).
+    broker_updates: Option<tokio::task::JoinHandle<()>>,
+    /// The evaluator holds an open LIVE order (set after each evaluation and update).
+    awaiting_fill: Arc<AtomicBool>,
+    /// Stream updates seen (awaited or not): one during an evaluation that left an order
+    /// open is synced right after it (it was not forwarded while nothing was awaited).
+    updates_seen: Arc<AtomicU64>,
     beat_timer: ractor::concurrency::JoinHandle<()>,
 }
 
@@ -138,10 +150,6 @@ impl RunnerState {
         }
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct InjectedFailure(String);
 
 impl Actor for BotRunner {
     type Msg = RunnerMsg;
@@ -187,6 +195,17 @@ impl Actor for BotRunner {
                 }
             }
         });
+        let awaiting_fill = Arc::new(AtomicBool::new(
+            evaluator
+                .as_ref()
+                .is_some_and(BotEvaluator::awaits_live_fill),
+        ));
+        let updates_seen = Arc::new(AtomicU64::new(0));
+        let broker_updates = forward_broker_updates(
+            deps.trading.brokers.stream_updates(),
+            (awaiting_fill.clone(), updates_seen.clone()),
+            myself.clone(),
+        );
         let beat_timer =
             ractor::time::send_interval(beat_every, myself.get_cell(), || RunnerMsg::Beat);
         Ok(RunnerState {
@@ -202,13 +221,16 @@ impl Actor for BotRunner {
             started: std::time::Instant::now(),
             healthy_after,
             forward,
+            broker_updates,
+            awaiting_fill,
+            updates_seen,
             beat_timer,
         })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -239,27 +261,19 @@ impl Actor for BotRunner {
                     trading.db.count_wait();
                     return Ok(());
                 };
+                let seen = state.updates_seen.load(Ordering::Acquire);
                 let outcome = match evaluator
                     .on_bar(trading, &state.handle, boundary, &fence)
                     .await
                 {
                     Ok(outcome) => outcome,
-                    // Another node owns the bot now: nothing was written; stop, not fail.
-                    Err(err) if crate::store::bot_leases::is_stale(&err) => {
-                        tracing::warn!(bot = %state.bot_id, epoch = fence.epoch, "stale lease: stopping this node's runner");
-                        trading.ownership.lost(state.bot_id, fence.epoch);
-                        state.handle.release_runner(state.bot_id);
-                        return Ok(());
-                    }
-                    Err(err) if trading.db.check(&trading.pool, &err) => {
-                        // Reloaded from the ledger once the database is back: what this
-                        // evaluation wrote before the outage is what counts.
-                        state.evaluator = None;
-                        trading.db.count_wait();
-                        return Ok(());
-                    }
-                    Err(err) => return Err(err.into()),
+                    Err(err) => return state.evaluation_failed(&fence, err),
                 };
+                let awaiting = evaluator.awaits_live_fill();
+                state.awaiting_fill.store(awaiting, Ordering::Release);
+                if awaiting && state.updates_seen.load(Ordering::Acquire) != seen {
+                    let _ = myself.send_message(RunnerMsg::BrokerUpdate);
+                }
                 state.shared.evaluated();
                 state.shared.beat();
                 // Gated by risk → SUSPENDED (running, not trading); nothing to do is not gated.
@@ -283,13 +297,30 @@ impl Actor for BotRunner {
                     }
                 }
             }
+            RunnerMsg::BrokerUpdate => {
+                let Some(fence) = state.trading.ownership.fence(state.bot_id) else {
+                    return Ok(());
+                };
+                if !state.trading.db.is_ready() {
+                    return Ok(());
+                }
+                let Some(evaluator) = state.evaluator.as_mut() else {
+                    return Ok(());
+                };
+                if let Err(err) = evaluator.on_broker_update(&state.trading, &fence).await {
+                    return state.evaluation_failed(&fence, err);
+                }
+                state
+                    .awaiting_fill
+                    .store(evaluator.awaits_live_fill(), Ordering::Release);
+            }
             RunnerMsg::Beat => {
                 state.shared.beat();
                 if state.started.elapsed() >= state.healthy_after {
                     state.report_healthy();
                 }
             }
-            RunnerMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
+            RunnerMsg::Fail(reason) => return Err(Box::new(super::InjectedFailure(reason))),
             RunnerMsg::Hang(d) => tokio::time::sleep(d).await,
         }
         Ok(())
@@ -301,9 +332,65 @@ impl Actor for BotRunner {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.forward.abort();
+        if let Some(updates) = &state.broker_updates {
+            updates.abort();
+        }
         state.beat_timer.abort();
         Ok(())
     }
+}
+
+impl RunnerState {
+    /// An evaluation's (or update's) database error: another node owns the bot now (nothing
+    /// was written; stop, not fail), or the database is down (reloaded from the ledger once it
+    /// is back: what was written before the outage is what counts), or a failure.
+    fn evaluation_failed(
+        &mut self,
+        fence: &crate::store::bot_leases::Fence,
+        err: sqlx::Error,
+    ) -> Result<(), ActorProcessingErr> {
+        if crate::store::bot_leases::is_stale(&err) {
+            tracing::warn!(bot = %self.bot_id, epoch = fence.epoch, "stale lease: stopping this node's runner");
+            self.trading.ownership.lost(self.bot_id, fence.epoch);
+            self.handle.release_runner(self.bot_id);
+            return Ok(());
+        }
+        if self.trading.db.check(&self.trading.pool, &err) {
+            self.evaluator = None;
+            self.trading.db.count_wait();
+            return Ok(());
+        }
+        Err(err.into())
+    }
+}
+
+/// Forwards every change of the brokers' stream updates to the runner while it awaits a LIVE
+/// fill (changes coalesce: a burst of events is one sync). `None` when no broker streams.
+fn forward_broker_updates(
+    mut updates: Vec<tokio::sync::watch::Receiver<u64>>,
+    (awaiting_fill, seen): (Arc<AtomicBool>, Arc<AtomicU64>),
+    runner: ActorRef<RunnerMsg>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if updates.is_empty() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        loop {
+            let changed =
+                futures::future::select_all(updates.iter_mut().map(|rx| Box::pin(rx.changed())))
+                    .await
+                    .0;
+            if changed.is_err() {
+                break;
+            }
+            seen.fetch_add(1, Ordering::AcqRel);
+            if awaiting_fill.load(Ordering::Acquire)
+                && runner.send_message(RunnerMsg::BrokerUpdate).is_err()
+            {
+                break;
+            }
+        }
+    }))
 }
 
 /// Loads the bot's evaluator; `None` when the database turned out to be unreachable (the

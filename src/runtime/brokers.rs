@@ -13,8 +13,24 @@
 //! - **Environment**: `<ID>_ENV=demo|live` is checked against what the vendor reports
 //!   (Ironbeam `isLive` both ways; Tradovate `hasLive` when live is asked); a sandbox endpoint
 //!   never serves `live`.
-//! - **Health**: `ready` (logged in, account known, not blocked) is what a LIVE evaluation's
-//!   `broker_ready` reads; the last failure is kept for the status.
+//! - **Health**: `ready` (logged in, account known, the last heartbeat answered) and
+//!   [`BrokerSession::can_trade`] (ready, the provider's breaker not OPEN, no hold after a
+//!   lost session) is what a LIVE evaluation's `broker_ready` reads; the last failure is kept
+//!   for the status.
+//! - **Heartbeat** ([`BrokerSession::heartbeat`], run by the session's supervised actor,
+//!   `runtime::broker_sessions`): one cheap vendor read (Tradovate `GET /account/list`,
+//!   Ironbeam `GET /info/trader`) under the pacing, after logging in or renewing if due. Logins
+//!   and heartbeats ask the provider's circuit breaker first (the same `provider:<id>` breaker
+//!   as every other call of that integration) and report their outcome to it, so Connections
+//!   shows the session's health and an OPEN breaker stops login attempts.
+//! - **Lost and found**: a failed heartbeat marks the session lost (`lost_since`, not ready);
+//!   the next answered one reports how long it was lost, and the actor applies
+//!   cancel-on-disconnect ([`Hold`]).
+//! - **User stream** ([`stream`]; Tradovate): order and fill updates pushed on the vendor's
+//!   WebSocket while it is synced, the REST order and fill polls as its fallback.
+
+mod stream;
+pub use stream::{StreamHealth, StreamStatus, run_stream};
 
 use std::sync::{
     Arc, Mutex,
@@ -24,21 +40,25 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::domain::provider::Outcome;
 use crate::integrations::{
     brokers::{
         Account, BrokerClient, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, Login,
-        OrderRequest, SendError, tradovate,
+        OrderModify, OrderRequest, SendError, tradovate,
     },
     outcome::{Failure, codes},
     registry::EnvMap,
     usage::UsageSink,
 };
+use crate::runtime::providers::{ProviderSet, ProviderShared};
+use tradeplane_actors::BreakerState;
 
 /// What a session's status shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SessionHealth {
     pub broker: BrokerVendor,
     pub ready: bool,
@@ -48,6 +68,37 @@ pub struct SessionHealth {
     pub renewals: u64,
     pub blocked_until: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Ready, the provider's breaker not OPEN and no hold: LIVE orders may go.
+    pub can_trade: bool,
+    /// Heartbeats answered since start.
+    pub heartbeats: u64,
+    pub heartbeat_failures: u64,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// The first failed heartbeat of the current loss of the session (`None`: connected).
+    pub lost_since: Option<DateTime<Utc>>,
+    /// Cancel-on-disconnect's hold on the account's LIVE bots, while it lasts.
+    pub hold: Option<Hold>,
+    /// Restarts of the session's actor.
+    pub restarts: u32,
+    /// The vendor's user stream (Tradovate); `None`: the vendor's stream is not used.
+    pub stream: Option<StreamHealth>,
+}
+
+/// Cancel-on-disconnect: the session was lost for at least the configured time, so on
+/// reconnect the account's working orders were cancelled at the broker and its LIVE bots are
+/// held (the `broker_ready` gate closed: SUSPENDED) until a reconciliation of the account
+/// after the cancel comes back clean.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Hold {
+    pub since: DateTime<Utc>,
+    /// How long the session had been lost (from its first failed heartbeat).
+    pub lost_seconds: i64,
+    /// The broker order ids cancelled.
+    pub cancelled: Vec<String>,
+    /// The cancel has not reached the broker yet (retried at every heartbeat).
+    pub cancel_pending: bool,
+    /// The LIVE bots routed to the account.
+    pub bots: Vec<Uuid>,
 }
 
 #[derive(Default)]
@@ -62,6 +113,22 @@ struct State {
     logins: u64,
     renewals: u64,
     last_error: Option<String>,
+    heartbeats: u64,
+    heartbeat_failures: u64,
+    last_heartbeat_at: Option<DateTime<Utc>>,
+    lost_since: Option<DateTime<Utc>>,
+    hold: Option<Hold>,
+    restarts: u32,
+}
+
+/// What a heartbeat found.
+#[derive(Debug)]
+pub enum Beat {
+    /// The vendor answered; `reconnected_after`: the session had been lost this long.
+    Up {
+        reconnected_after: Option<chrono::Duration>,
+    },
+    Down(Failure),
 }
 
 pub struct BrokerSession {
@@ -71,6 +138,16 @@ pub struct BrokerSession {
     auth: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     ready: AtomicBool,
+    /// The integration's provider slot (its breaker and live call window), when configured.
+    provider: std::sync::OnceLock<Arc<ProviderShared>>,
+    /// The session's actor (fault injection).
+    actor: Mutex<Option<ractor::ActorRef<super::broker_sessions::SessionMsg>>>,
+    /// The current token, for the user stream (it re-authorizes on a new one).
+    token: tokio::sync::watch::Sender<Option<crate::config::Secret>>,
+    stream: Mutex<stream::StreamState>,
+    /// Counts order and fill events the user stream applied: a LIVE runner waiting for a fill
+    /// wakes on it ([`BrokerSession::stream_updates`]) instead of at its next bar.
+    updates: tokio::sync::watch::Sender<u64>,
 }
 
 impl BrokerSession {
@@ -81,7 +158,146 @@ impl BrokerSession {
             auth: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
             ready: AtomicBool::new(false),
+            provider: std::sync::OnceLock::new(),
+            actor: Mutex::new(None),
+            token: tokio::sync::watch::Sender::new(None),
+            stream: Mutex::new(stream::StreamState::default()),
+            updates: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Tells the user stream the session's token (a new one is authorized on its socket).
+    fn publish_token(&self, token: Option<&crate::config::Secret>) {
+        self.token.send_if_modified(|cur| {
+            let same = cur.as_ref().map(|c| c.expose()) == token.map(|t| t.expose());
+            if !same {
+                *cur = token.cloned();
+            }
+            !same
+        });
+    }
+
+    /// Logins and heartbeats count on this provider's breaker from now on.
+    pub fn attach_provider(&self, provider: Arc<ProviderShared>) {
+        let _ = self.provider.set(provider);
+    }
+
+    fn breaker_open(&self) -> bool {
+        self.provider
+            .get()
+            .is_some_and(|p| p.breaker.state() == BreakerState::Open)
+    }
+
+    /// Ready, the provider's breaker not OPEN, and no cancel-on-disconnect hold: what the LIVE
+    /// invariant's `broker_ready` gate reads.
+    pub fn can_trade(&self) -> bool {
+        self.is_ready() && !self.breaker_open() && self.state().hold.is_none()
+    }
+
+    pub fn hold(&self) -> Option<Hold> {
+        self.state().hold.clone()
+    }
+
+    pub(super) fn set_hold(&self, hold: Option<Hold>) {
+        self.state().hold = hold;
+    }
+
+    pub(super) fn set_actor(&self, actor: ractor::ActorRef<super::broker_sessions::SessionMsg>) {
+        *self.actor.lock().unwrap_or_else(|p| p.into_inner()) = Some(actor);
+    }
+
+    pub(super) fn count_restart(&self) {
+        self.state().restarts += 1;
+    }
+
+    /// Fault injection (tests, drills): the session's actor fails and its supervisor restarts
+    /// it. False when no actor runs.
+    pub fn inject_failure(&self, reason: &str) -> bool {
+        let actor = self.actor.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        actor.is_some_and(|a| {
+            a.send_message(super::broker_sessions::SessionMsg::Fail(reason.to_owned()))
+                .is_ok()
+        })
+    }
+
+    /// One heartbeat: the provider's breaker admits it (an OPEN breaker refuses it without a
+    /// vendor request), then a login or renewal if due, then one cheap read of the account;
+    /// the outcome is reported to the breaker and marks the session lost or found.
+    pub async fn heartbeat(&self) -> Beat {
+        let provider = self.provider.get().cloned();
+        let permit = match &provider {
+            Some(p) => match p.admit_call("broker.heartbeat").await {
+                Ok(permit) => Some(permit),
+                Err(e) => {
+                    let f = Failure::new(
+                        Outcome::Unreachable,
+                        crate::runtime::providers::CIRCUIT_BREAKER_OPEN,
+                        e.to_string(),
+                    );
+                    self.lost(&f);
+                    return Beat::Down(f);
+                }
+            },
+            None => None,
+        };
+        let result = self.probe().await;
+        if let (Some(p), Some(permit)) = (&provider, permit) {
+            p.settle_call(permit, result.as_ref().map(|_| ()));
+        }
+        match result {
+            Ok(()) => Beat::Up {
+                reconnected_after: self.found(),
+            },
+            Err(f) => {
+                self.lost(&f);
+                Beat::Down(f)
+            }
+        }
+    }
+
+    async fn probe(&self) -> Result<(), Failure> {
+        self.keep_up().await?;
+        let login = self.state().login.clone();
+        let Some(login) = login else {
+            return Err(Failure::new(
+                Outcome::Unreachable,
+                "BROKER_SESSION_DOWN",
+                "no broker session",
+            ));
+        };
+        match self.client.account(&login).await {
+            Ok(_) => Ok(()),
+            Err(f) => {
+                self.dead_token(&f);
+                Err(f)
+            }
+        }
+    }
+
+    fn lost(&self, f: &Failure) {
+        let now = self.clock.now();
+        let mut s = self.state();
+        s.heartbeat_failures += 1;
+        s.lost_since.get_or_insert(now);
+        s.last_error = Some(format!("{}: {}", f.code, f.message));
+        self.ready.store(false, Ordering::Release);
+    }
+
+    /// An answered heartbeat: ready again (logged in with an account); how long it was lost.
+    fn found(&self) -> Option<chrono::Duration> {
+        let now = self.clock.now();
+        let mut s = self.state();
+        s.heartbeats += 1;
+        s.last_heartbeat_at = Some(now);
+        s.last_error = None;
+        let ready = s.login.is_some() && s.account.is_some();
+        self.ready.store(ready, Ordering::Release);
+        s.lost_since.take().map(|t| now - t)
+    }
+
+    /// Logged in now (the actor heartbeats at once when not).
+    pub fn has_login(&self) -> bool {
+        self.state().login.is_some()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -112,6 +328,14 @@ impl BrokerSession {
             renewals: s.renewals,
             blocked_until: s.blocked_until,
             last_error: s.last_error.clone(),
+            can_trade: self.is_ready() && !self.breaker_open() && s.hold.is_none(),
+            heartbeats: s.heartbeats,
+            heartbeat_failures: s.heartbeat_failures,
+            last_heartbeat_at: s.last_heartbeat_at,
+            lost_since: s.lost_since,
+            hold: s.hold.clone(),
+            restarts: s.restarts,
+            stream: self.stream_health(),
         }
     }
 
@@ -191,6 +415,7 @@ impl BrokerSession {
             self.fail(&f);
             return Err(f);
         }
+        self.publish_token(Some(&login.token));
         let mut s = self.state();
         s.renew_at = Some(tradovate::renew_at(&login, now));
         s.login = Some(login);
@@ -219,8 +444,13 @@ impl BrokerSession {
     }
 
     /// Keeps the session up: logs in when there is no token (unless refused or blocked),
-    /// renews a Tradovate token before it expires. Called by the runtime's broker loop.
+    /// renews a Tradovate token before it expires. Called by the session's actor.
     pub async fn maintain(&self) {
+        let _ = self.keep_up().await;
+    }
+
+    /// [`BrokerSession::maintain`], with the failed login or renewal.
+    async fn keep_up(&self) -> Result<(), Failure> {
         let _turn = self.auth.lock().await;
         let now = self.clock.now();
         let (has_login, renew_due) = {
@@ -228,14 +458,14 @@ impl BrokerSession {
             (s.login.is_some(), s.renew_at.is_some_and(|at| at <= now))
         };
         if !has_login {
-            let _ = self.login().await;
-            return;
+            return self.login().await;
         }
         if renew_due {
             let login = self.state().login.clone();
-            let Some(login) = login else { return };
+            let Some(login) = login else { return Ok(()) };
             match self.client.renew(&login).await {
                 Ok(renewed) => {
+                    self.publish_token(Some(&renewed.token));
                     let mut s = self.state();
                     s.renew_at = Some(tradovate::renew_at(&renewed, now));
                     s.login = Some(renewed);
@@ -247,9 +477,11 @@ impl BrokerSession {
                         // The token died: the next turn logs in again (once).
                         self.state().login = None;
                     }
+                    return Err(f);
                 }
             }
         }
+        Ok(())
     }
 
     /// The current login and account, logging in first if needed.
@@ -322,6 +554,30 @@ impl BrokerSession {
         }
     }
 
+    /// Changes a working order's terms (a stop moved, a limit re-priced). A 401 (the broker
+    /// did not act on it) logs in again and sends once more.
+    pub async fn modify(
+        &self,
+        broker_order_id: &str,
+        change: &OrderModify,
+    ) -> Result<(), SendError> {
+        let (login, account) = self.current().await.map_err(SendError::NotSent)?;
+        match self
+            .client
+            .modify(&login, &account, broker_order_id, change)
+            .await
+        {
+            Err(SendError::NotSent(f)) if f.outcome == Outcome::InvalidCredentials => {
+                self.dead_token(&f);
+                let (login, account) = self.current().await.map_err(SendError::NotSent)?;
+                self.client
+                    .modify(&login, &account, broker_order_id, change)
+                    .await
+            }
+            other => other,
+        }
+    }
+
     pub async fn cancel(&self, broker_order_id: &str) -> Result<(), Failure> {
         self.with_session(|l, a| async move { self.client.cancel(&l, &a, broker_order_id).await })
             .await
@@ -332,14 +588,32 @@ impl BrokerSession {
             .await
     }
 
+    /// The account's orders: from the user stream while it is synced, else the REST poll.
     pub async fn orders(&self) -> Result<Vec<BrokerOrder>, Failure> {
-        self.with_session(|l, a| async move { self.client.orders(&l, &a).await })
-            .await
+        if let Some(from_stream) = self.stream_orders().await {
+            return from_stream;
+        }
+        let polled = self
+            .with_session(|l, a| async move { self.client.orders(&l, &a).await })
+            .await;
+        if polled.is_ok() && self.offers_stream() {
+            self.count_rest_order_read();
+        }
+        polled
     }
 
+    /// The account's fills: from the user stream while it is synced, else the REST poll.
     pub async fn fills(&self) -> Result<Vec<BrokerFill>, Failure> {
-        self.with_session(|l, a| async move { self.client.fills(&l, &a).await })
-            .await
+        if let Some(from_stream) = self.stream_fills().await {
+            return from_stream;
+        }
+        let polled = self
+            .with_session(|l, a| async move { self.client.fills(&l, &a).await })
+            .await;
+        if polled.is_ok() && self.offers_stream() {
+            self.count_rest_fill_read();
+        }
+        polled
     }
 
     pub async fn positions(&self) -> Result<Vec<BrokerPosition>, Failure> {
@@ -396,20 +670,27 @@ impl Brokers {
         self.sessions.iter().map(|s| s.health()).collect()
     }
 
-    /// Keeps every session up until `stop` turns true: a turn every `every`.
-    pub async fn run(
-        self: Arc<Self>,
-        every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        loop {
-            for s in &self.sessions {
-                s.maintain().await;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return,
+    /// One receiver per session whose vendor streams order and fill updates.
+    pub fn stream_updates(&self) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        self.sessions
+            .iter()
+            .filter(|s| s.offers_stream())
+            .map(|s| s.stream_updates())
+            .collect()
+    }
+
+    /// Logins and heartbeats of each session count on its integration's provider breaker.
+    pub fn attach_breakers(&self, providers: &ProviderSet) {
+        for s in &self.sessions {
+            if let Some(p) = providers.get(s.vendor().id()) {
+                s.attach_provider(p.clone());
             }
         }
+    }
+
+    /// The LIVE invariant's `broker_ready`: the session LIVE orders go to can trade now
+    /// ([`BrokerSession::can_trade`]).
+    pub fn live_ready(&self) -> bool {
+        self.for_live().is_some_and(|s| s.can_trade())
     }
 }

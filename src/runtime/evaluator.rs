@@ -15,7 +15,7 @@
 
 pub mod live;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -32,7 +32,7 @@ use crate::clock::Clock;
 use crate::domain::{
     calendar::HolidayCalendar,
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
-    evaluation::{Decision, NoTrade, fold_key},
+    evaluation::{Decision, NoTrade, TraceBlocker, fold_key},
     execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
     feed_source::{BarOrigin, ORIGIN_KEYS, window_origin},
     positions::Position,
@@ -89,9 +89,36 @@ pub struct Trading {
     /// The stored data the bots' entry filters read (economic calendar, macro series),
     /// refreshed off the hot path; every evaluation takes the current snapshot.
     pub filter_data: std::sync::RwLock<Arc<FilterData>>,
+    /// What a resume or takeover batch read for the runners it is about to start (taken by
+    /// each runner's first load; what is left is dropped when the batch ends).
+    pub preloaded: std::sync::Mutex<HashMap<Uuid, Loaded>>,
 }
 
 impl Trading {
+    fn preloaded(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Loaded>> {
+        self.preloaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands `loaded` to the runners starting next (see [`Trading::preloaded`]).
+    pub fn preload(&self, loaded: Vec<Loaded>) {
+        self.preloaded()
+            .extend(loaded.into_iter().map(|l| (l.bot.id, l)));
+    }
+
+    /// Drops what the runners of `bots` did not take.
+    pub fn forget_preloaded(&self, bots: &[Uuid]) {
+        let mut map = self.preloaded();
+        for bot in bots {
+            map.remove(bot);
+        }
+    }
+
+    fn take_preloaded(&self, bot: Uuid) -> Option<Loaded> {
+        self.preloaded().remove(&bot)
+    }
+
     /// The filter data evaluations read now (an `Arc` clone).
     pub fn filter_data(&self) -> Arc<FilterData> {
         self.filter_data
@@ -174,6 +201,8 @@ pub struct BotEvaluator {
     fold_origin: Option<Value>,
     /// The origin variables of the window being evaluated (added to its trace's variables).
     origin: Option<Value>,
+    /// The contract of the newest bar the previous evaluation read (for the roll marker).
+    contract: Option<String>,
     /// LIVE: its broker account was reconciled on this node (before its first order).
     reconciled: bool,
     /// LIVE: that first reconciliation, run beside the runner (paced broker reads can take
@@ -227,6 +256,80 @@ fn working_order(o: &Order) -> WorkingOrder {
     }
 }
 
+/// What [`BotEvaluator::load`] reads for one bot: the row, its fills on its symbol, its open
+/// orders (SENDING, NEW, WORKING, PARTIALLY_FILLED; oldest first), its orders of the last
+/// minute, and the no-trade row this node may fold into.
+pub struct Loaded {
+    bot: bots::Bot,
+    fills: Vec<fills::SidedFill>,
+    orders: Vec<Order>,
+    order_times: Vec<DateTime<Utc>>,
+    fold: Option<NoTradeTrace>,
+}
+
+impl Loaded {
+    async fn read(trading: &Trading, bot_id: Uuid, now: DateTime<Utc>) -> Result<Self, LoadError> {
+        let pool = &trading.pool;
+        let bot = bots::get(pool, bot_id)
+            .await?
+            .ok_or(LoadError::NoBot(bot_id))?;
+        let fills = fills::for_bot(pool, bot_id, bot.symbol).await?;
+        let mut orders = orders::sending(pool, bot_id).await?;
+        orders.extend(orders::working(pool, bot_id).await?);
+        let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
+        let fold = traces::foldable_no_trade(pool, bot_id, trading.ownership.name()).await?;
+        Ok(Loaded {
+            bot,
+            fills,
+            orders,
+            order_times,
+            fold,
+        })
+    }
+
+    /// [`Loaded::read`] for many bots in one query per table (a resume or takeover batch,
+    /// under leases this node holds: nothing else writes for these bots until their runners
+    /// start). `bots` as the batch just read them.
+    pub async fn read_many(
+        trading: &Trading,
+        bots: &[bots::Bot],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Self>, sqlx::Error> {
+        let pool = &trading.pool;
+        let ids: Vec<Uuid> = bots.iter().map(|b| b.id).collect();
+        let mut fills: HashMap<Uuid, Vec<fills::SidedFill>> = HashMap::new();
+        for f in fills::for_bots(pool, &ids).await? {
+            fills.entry(f.bot_id).or_default().push(f.fill);
+        }
+        let mut open: HashMap<Uuid, Vec<Order>> = HashMap::new();
+        for o in orders::open_for_bots(pool, &ids).await? {
+            open.entry(o.bot_id).or_default().push(o);
+        }
+        let mut times: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
+        for (bot, at) in
+            orders::placed_since_for_bots(pool, &ids, now - Duration::seconds(60)).await?
+        {
+            times.entry(bot).or_default().push(at);
+        }
+        let mut folds: HashMap<Uuid, NoTradeTrace> =
+            traces::foldable_no_trade_for_bots(pool, &ids, trading.ownership.name())
+                .await?
+                .into_iter()
+                .map(|n| (n.bot_id, n))
+                .collect();
+        Ok(bots
+            .iter()
+            .map(|bot| Loaded {
+                bot: bot.clone(),
+                fills: fills.remove(&bot.id).unwrap_or_default(),
+                orders: open.remove(&bot.id).unwrap_or_default(),
+                order_times: times.remove(&bot.id).unwrap_or_default(),
+                fold: folds.remove(&bot.id),
+            })
+            .collect())
+    }
+}
+
 impl BotEvaluator {
     /// Loads the bot and rebuilds its engine's state from Postgres.
     pub async fn load(
@@ -236,38 +339,40 @@ impl BotEvaluator {
         timeframe: Timeframe,
         now: DateTime<Utc>,
     ) -> Result<Self, LoadError> {
-        let pool = &trading.pool;
-        let bot = bots::get(pool, bot_id)
-            .await?
-            .ok_or(LoadError::NoBot(bot_id))?;
+        let loaded = match trading.take_preloaded(bot_id) {
+            Some(loaded) => loaded,
+            None => Loaded::read(trading, bot_id, now).await?,
+        };
+        let Loaded {
+            bot,
+            fills,
+            orders: open,
+            order_times,
+            fold,
+        } = loaded;
         let s =
             settings(&bot, timeframe, &trading.sim).map_err(|e| LoadError::Invalid(bot_id, e))?;
-        let ledger = fills::for_bot(pool, bot_id, bot.symbol)
-            .await?
-            .into_iter()
-            .map(|f| LedgerFill {
-                side: f.side,
-                quantity: u32::try_from(f.quantity).unwrap_or(0),
-                price: f.price,
-                commission: f.commission,
-                filled_at: f.filled_at,
-            });
+        let ledger = fills.into_iter().map(|f| LedgerFill {
+            side: f.side,
+            quantity: u32::try_from(f.quantity).unwrap_or(0),
+            price: f.price,
+            commission: f.commission,
+            filled_at: f.filled_at,
+        });
         // The order the engine fills (PAPER, or SHADOW's hypothetical one) is of the bot's
         // stage. A LIVE order written ahead but not acknowledged counts as working until the
         // broker's orders resolve it (`sync_live`); otherwise a LIVE one must have reached it.
-        let sending = orders::sending(pool, bot_id).await?.into_iter().next_back();
+        let (sending, open): (Vec<Order>, Vec<Order>) = open
+            .into_iter()
+            .partition(|o| o.status == OrderStatus::Sending);
+        // The oldest unresolved send first: it must be resolved before anything new.
+        let sending = sending.into_iter().next();
         let working = match sending.filter(|_| bot.stage == Stage::Live) {
             Some(o) => Some(o),
-            None => orders::working(pool, bot_id)
-                .await?
-                .into_iter()
-                .rev()
-                .find(|o| {
-                    o.stage == bot.stage && (o.stage != Stage::Live || o.broker_order_id.is_some())
-                }),
+            None => open.into_iter().rev().find(|o| {
+                o.stage == bot.stage && (o.stage != Stage::Live || o.broker_order_id.is_some())
+            }),
         };
-        let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
-        let fold = traces::foldable_no_trade(pool, bot_id, trading.ownership.name()).await?;
         let mut engine = Engine::new(s, trading.calendar.clone());
         engine.restore(
             ledger,
@@ -286,6 +391,7 @@ impl BotEvaluator {
             tier: UNSCORED_TIER,
             origins: BTreeMap::new(),
             origin: None,
+            contract: None,
             reconciled: false,
             first_reconciliation: None,
         })
@@ -305,6 +411,27 @@ impl BotEvaluator {
 
     pub fn position(&self) -> &Position {
         self.engine.position()
+    }
+
+    /// A LIVE order of the bot is open at its broker: its fills are waited for.
+    pub fn awaits_live_fill(&self) -> bool {
+        self.working
+            .as_ref()
+            .is_some_and(|w| w.stage == Stage::Live)
+    }
+
+    /// The broker's stream reported an order or fill change: the open LIVE orders are synced
+    /// now (fills booked, the engine's position and working order updated), as an evaluation
+    /// would first; nothing else of an evaluation runs. Every write carries `fence`.
+    pub async fn on_broker_update(
+        &mut self,
+        trading: &Trading,
+        fence: &Fence,
+    ) -> Result<(), sqlx::Error> {
+        if self.awaits_live_fill() {
+            self.sync_live(trading, fence).await?;
+        }
+        Ok(())
     }
 
     /// One evaluation for the bar that closed at `boundary`. Every write it makes carries
@@ -395,7 +522,12 @@ impl BotEvaluator {
                             contract: contract.clone(),
                         };
                         self.origins.insert(bar.ts_open, origin);
-                        let effects = self.engine.handle(Event::Bar(bar));
+                        // A bar of another contract (the roll) starts the engine's window anew.
+                        let event = Event::Bar {
+                            bar,
+                            contract: read.contract,
+                        };
+                        let effects = self.engine.handle(event);
                         self.perform(trading, effects, &trace, fence).await?;
                     }
                 }
@@ -440,19 +572,23 @@ impl BotEvaluator {
             kill_switch_active: trading.kill_switch.load(Ordering::Acquire),
             breaker_open: rt.bot_breaker_open(self.bot_id),
             reconciliation_clean,
-            broker_ready: trading.brokers.for_live().is_some(),
+            broker_ready: trading.brokers.live_ready(),
         };
         self.tier = tick.tier;
         self.engine.set_filter_data(trading.filter_data());
         self.engine.set_news(rt.news_snapshot());
         let effects = self.engine.handle(Event::Clock(tick));
-        self.origin = window_origin(
+        let mut origin = window_origin(
             self.engine
                 .window()
                 .iter()
                 .filter_map(|b| self.origins.get(&b.ts_open)),
-        )
-        .map(|o| json!(o));
+        );
+        if let Some(o) = &mut origin {
+            o.mark_roll(self.contract.as_deref());
+            self.contract = Some(o.bar_contract.clone());
+        }
+        self.origin = origin.map(|o| json!(o));
         let (outcome, kills) = self.perform(trading, effects, &trace, fence).await?;
         if let Some(kills) = kills {
             let reason = kills
@@ -560,6 +696,10 @@ impl BotEvaluator {
         trace: &TraceId,
         fence: &Fence,
     ) -> Result<(Outcome, OrderUpdate), sqlx::Error> {
+        // The decision's stamp (the order's `created_at`): taken as the engine's effect is
+        // performed, so a LIVE order's decision → wire time (docs/benchmarks.md) counts
+        // everything of ours, the write-ahead included.
+        let now = trading.clock.now();
         let s = self.engine.settings();
         let status = match d.execution {
             ExecutionOutcome::Send { .. } => OrderStatus::Sending,
@@ -614,8 +754,32 @@ impl BotEvaluator {
             broker: s.vendor().id(),
             account: &account,
         });
-        let now = trading.clock.now();
-        let placed = orders::place(&trading.pool, fence, order, decision, route, now).await?;
+        let placed = match route {
+            // LIVE: the account check again and the write-ahead, under the account's lock.
+            Some(route) => {
+                match super::account_risk::place_live(
+                    &trading.pool,
+                    fence,
+                    order,
+                    decision,
+                    route,
+                    now,
+                )
+                .await?
+                {
+                    super::account_risk::LivePlaced::Placed(p) => *p,
+                    super::account_risk::LivePlaced::Refused(blockers) => {
+                        let update = OrderUpdate::Refused {
+                            blocked_by: blockers.iter().map(TraceBlocker::from).collect(),
+                            decision: d,
+                        };
+                        let gate_blocked = true;
+                        return Ok((Outcome::Suppressed { gate_blocked }, update));
+                    }
+                }
+            }
+            None => orders::place(&trading.pool, fence, order, decision, None, now).await?,
+        };
         match placed {
             Placed::New { order, trace: row } if order.status == OrderStatus::Sending => {
                 trading.bus.publish_trace(TraceSummary {

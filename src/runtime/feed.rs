@@ -21,14 +21,27 @@
 //! been healthy for the hysteresis (`FeedConfig::failback_after`). Each switch is a system
 //! event: SEV-2 `DATA_FAILOVER` / INFO `DATA_FAILBACK` with from, to, reason and the trace id
 //! of the evaluation that switched.
+//!
+//! Live stream hook (`live_stream`): when Databento's live stream serves a series, its bars
+//! land in the same window ([`BarFeed::push_stream_bar`]) and a read waits for the boundary's
+//! bar there instead of calling the historical API.
+//!
+//! The failover state is the cluster's, not the process's: each series' source and the
+//! primary's healthy streak are recorded in `feed_sources` when they change, and loaded once
+//! per boundary before the series is judged (the first read of a boundary, whatever the number
+//! of bots). A restarted node, or another node reading the same series, so continues on the
+//! secondary until the failback instead of starting on a primary that is down; the switch
+//! events are written only by the node that judged the switch.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use sqlx::PgPool;
 
 use super::RuntimeHandle;
+use super::live_stream::{self, LiveBars, Mode};
 use super::providers::{BarsRequest, ProviderCallError};
 use crate::domain::{
     bars::Bar,
@@ -41,6 +54,7 @@ use crate::domain::{
 };
 pub use crate::integrations::bars::FeedRoute;
 use crate::integrations::http::CallContext;
+use crate::store::feed_sources::{self, FeedSourceRow};
 use crate::store::system_events::{NewSystemEvent, Severity};
 use crate::store::usage_events::{UsageEvent, UsageStatus};
 
@@ -99,6 +113,10 @@ pub struct BarRead {
 struct Series {
     source: FeedSource,
     probed: Option<DateTime<Utc>>,
+    /// The boundary of the judgement `source` holds (this node's or a loaded record's).
+    observed: Option<DateTime<Utc>>,
+    /// The last boundary `feed_sources` was loaded for.
+    synced: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -106,6 +124,12 @@ pub struct BarFeed {
     windows: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Window>>>>,
     series: Mutex<HashMap<(Symbol, Timeframe), Series>>,
     config: FeedConfig,
+    /// Databento's live stream, when configured (`live_stream`).
+    live: OnceLock<Arc<LiveBars>>,
+    /// Where the failover state is shared (`None`: this process's memory only).
+    pool: Option<PgPool>,
+    /// One `feed_sources` load at a time, so the bots of a boundary wait for the first's.
+    loading: tokio::sync::Mutex<()>,
 }
 
 /// Most bars one window keeps (the longest strategy lookback is far below this).
@@ -123,6 +147,129 @@ impl BarFeed {
         }
     }
 
+    /// Databento's live stream, when hooked in.
+    pub fn live(&self) -> Option<&Arc<LiveBars>> {
+        self.live.get()
+    }
+
+    /// Hooks Databento's live stream in (once, at start-up).
+    pub fn set_live(&self, live: Arc<LiveBars>) {
+        let _ = self.live.set(live);
+    }
+
+    /// Appends a bar that arrived on `provider`'s live stream to its window. A bar that does
+    /// not follow what the window covers has the gap `[covered end, bar open)` filled first
+    /// with `fill` (the historical API); when that fails the window is dropped and the next
+    /// read fetches it whole. Returns `false` for a bar the window already has (a duplicate).
+    pub async fn push_stream_bar<F, Fut>(
+        &self,
+        provider: &'static str,
+        contract: Contract,
+        timeframe: Timeframe,
+        bar: Bar,
+        fill: F,
+    ) -> bool
+    where
+        F: FnOnce(DateTime<Utc>, DateTime<Utc>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<Bar>, ProviderCallError>>,
+    {
+        let window = self.window((provider.to_owned(), contract, timeframe));
+        let mut w = window.lock().await;
+        if w.bars.back().is_some_and(|b| b.ts_open >= bar.ts_open) {
+            return false;
+        }
+        let end = bar.ts_open + timeframe.duration();
+        match w.covered {
+            Some((_, to)) if to < bar.ts_open => match fill(to, bar.ts_open).await {
+                Ok(filled) => {
+                    for b in filled {
+                        if w.bars.back().is_none_or(|n| b.ts_open > n.ts_open) {
+                            w.bars.push_back(b);
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "stream gap fill failed: the window is refetched");
+                    w.bars.clear();
+                    w.covered = None;
+                    return true;
+                }
+            },
+            _ => {}
+        }
+        w.bars.push_back(bar.clone());
+        while w.bars.len() > CAPACITY {
+            w.bars.pop_front();
+        }
+        w.covered = Some(match w.covered {
+            Some((from, to)) => (from, to.max(end)),
+            None => (bar.ts_open, end),
+        });
+        true
+    }
+
+    /// The feed with its failover state shared through `feed_sources` in `pool`.
+    pub fn shared(self, pool: PgPool) -> Self {
+        BarFeed {
+            pool: Some(pool),
+            ..self
+        }
+    }
+
+    /// Loads the series' recorded state once per boundary: a record of a later judgement than
+    /// the one held (another node's, or a previous run's) replaces it. A database failure
+    /// keeps the state held (logged; the next boundary tries again).
+    async fn load(&self, r: &FeedRequest, primary: &'static str, secondary: &'static str) {
+        let Some(pool) = &self.pool else { return };
+        let key = (r.instrument, r.timeframe);
+        let loaded = |all: &HashMap<_, Series>| {
+            all.get(&key)
+                .and_then(|s| s.synced)
+                .is_some_and(|t| t >= r.until)
+        };
+        if loaded(&lock(&self.series)) {
+            return;
+        }
+        let _one = self.loading.lock().await;
+        if loaded(&lock(&self.series)) {
+            return;
+        }
+        let row = feed_sources::get(pool, r.instrument, r.timeframe).await;
+        let mut all = lock(&self.series);
+        let s = all.entry(key).or_default();
+        s.synced = Some(r.until);
+        let row = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(symbol = r.instrument.as_str(), timeframe = r.timeframe.as_str(), error = %e, "feed_sources load failed");
+                return;
+            }
+        };
+        let source = if (row.primary_id.as_str(), row.secondary_id.as_str()) != (primary, secondary)
+        {
+            return;
+        } else if row.provider_id == secondary {
+            Source::Secondary
+        } else {
+            Source::Primary
+        };
+        if s.observed.is_none_or(|o| row.observed_at > o) {
+            s.source = FeedSource::restore(source, row.healthy_since);
+            s.observed = Some(row.observed_at);
+        }
+    }
+
+    /// Records a series' changed state for the other nodes and the next run.
+    async fn record(&self, rt: &RuntimeHandle, r: &FeedRequest, row: FeedSourceRow) {
+        let Some(pool) = &self.pool else { return };
+        if let Err(e) =
+            feed_sources::record(pool, r.instrument, r.timeframe, &row, rt.clock().now()).await
+        {
+            tracing::warn!(symbol = r.instrument.as_str(), timeframe = r.timeframe.as_str(), error = %e, "feed_sources record failed");
+        }
+    }
+
     /// The last `need` bars that opened before `until`, oldest first, from the series'
     /// source (failing over within this read when the primary is unhealthy).
     pub async fn read(
@@ -135,6 +282,7 @@ impl BarFeed {
         let Some(secondary) = secondary else {
             return self.read_window(rt, primary, r).await;
         };
+        self.load(r, primary, secondary).await;
         let key = (r.instrument, r.timeframe);
         let (on, probe) = {
             let mut all = lock(&self.series);
@@ -149,7 +297,7 @@ impl BarFeed {
         match on {
             Source::Primary => {
                 let read = self.read_primary(rt, primary, r).await;
-                let choice = self.judge(rt, calendar, r, primary, secondary, &read);
+                let choice = self.judge(rt, calendar, r, primary, secondary, &read).await;
                 if choice.source == Source::Primary {
                     return read;
                 }
@@ -160,7 +308,9 @@ impl BarFeed {
                     self.read_window(rt, secondary, r),
                     self.read_primary(rt, primary, r)
                 );
-                let choice = self.judge(rt, calendar, r, primary, secondary, &first);
+                let choice = self
+                    .judge(rt, calendar, r, primary, secondary, &first)
+                    .await;
                 match (choice.source, first) {
                     (Source::Primary, Ok(first)) => Ok(first),
                     // The secondary failed where the recovering primary answered: its bars
@@ -188,8 +338,9 @@ impl BarFeed {
         .unwrap_or_else(|_| Err(ProviderCallError::Timeout(primary.to_owned())))
     }
 
-    /// Feeds the primary's read to the series' rule; records a switch as a system event.
-    fn judge(
+    /// Feeds the primary's read to the series' rule; records a changed state in
+    /// `feed_sources` and a switch as a system event.
+    async fn judge(
         &self,
         rt: &RuntimeHandle,
         calendar: &HolidayCalendar,
@@ -212,14 +363,34 @@ impl BarFeed {
                 .map(|b| b.ts_open + tf),
             bar_due: feed_source::bar_due(calendar, r.until, r.timeframe, limit),
         };
-        let choice = {
+        let (choice, changed) = {
             let mut all = lock(&self.series);
             let s = all.entry((r.instrument, r.timeframe)).or_default();
             // The primary has been heard for this boundary: no second probe of it.
             s.probed = Some(s.probed.map_or(r.until, |p| p.max(r.until)));
-            s.source
-                .observe(r.until, reading, limit, self.config.failback_after)
+            let before = s.source;
+            let choice = s
+                .source
+                .observe(r.until, reading, limit, self.config.failback_after);
+            let changed = (s.source != before).then(|| {
+                s.observed = Some(s.observed.map_or(r.until, |o| o.max(r.until)));
+                FeedSourceRow {
+                    primary_id: primary.to_owned(),
+                    secondary_id: secondary.to_owned(),
+                    provider_id: match s.source.current() {
+                        Source::Primary => primary,
+                        Source::Secondary => secondary,
+                    }
+                    .to_owned(),
+                    healthy_since: s.source.healthy_since(),
+                    observed_at: r.until,
+                }
+            });
+            (choice, changed)
         };
+        if let Some(row) = changed {
+            self.record(rt, r, row).await;
+        }
         if choice.switched {
             let (severity, code, from, to) = match choice.source {
                 Source::Secondary => (Severity::Sev2, "DATA_FAILOVER", primary, secondary),
@@ -273,15 +444,33 @@ impl BarFeed {
         let symbol = instrument.as_str();
         let contract = Contract::front_at(instrument, until);
         let window = self.window((provider.to_owned(), contract, timeframe));
+        let mode = match self.live.get() {
+            Some(live) if provider == live_stream::PROVIDER => {
+                let mode = live.mode(contract, timeframe, until);
+                if mode == Mode::Stream {
+                    wait_for_stream(live, &window, contract, timeframe, until).await;
+                }
+                mode
+            }
+            _ => Mode::History,
+        };
         let mut w = window.lock().await;
         let tf = timeframe.duration();
         // Twice the bars needed, in time: room for a halt inside the lookback.
         let span = tf * i32::try_from(need.max(1) * 2).unwrap_or(i32::MAX);
         let want_from = until - span;
+        // The end of the newest bar held: a vendor that was late (served less than asked) is
+        // asked again from there, so its late bars fill in rather than leave a hole.
+        let held_to = w.bars.back().map(|b| b.ts_open + tf);
         let fetch = match w.covered {
             Some((from, to)) if from <= want_from && to >= until => None,
-            // Contiguous with what we hold: only the new part.
-            Some((from, to)) if from <= want_from && to >= want_from => Some((to, until)),
+            // The stream keeps the window current: what it has is the primary's answer (an
+            // aged newest bar is judged late by the failover rule).
+            Some((from, _)) if from <= want_from && mode != Mode::History => None,
+            // Contiguous with what we hold: only the new part (and a late vendor's tail).
+            Some((from, to)) if from <= want_from && to >= want_from => {
+                Some((held_to.map_or(to, |h| h.clamp(want_from, to)), until))
+            }
             _ => {
                 w.bars.clear();
                 w.covered = None;
@@ -289,7 +478,8 @@ impl BarFeed {
             }
         };
         let cached = fetch.is_none();
-        if let Some((from, to)) = fetch {
+        let fresh = w.covered.is_none();
+        if let Some((mut from, to)) = fetch {
             let request = BarsRequest {
                 instrument,
                 contract: Some(contract),
@@ -298,7 +488,32 @@ impl BarFeed {
                 to,
                 ctx,
             };
-            let fetched = rt.fetch_bars(provider, request).await?;
+            let mut fetched = rt.fetch_bars(provider, request).await?;
+            // A fresh window (start, restart, a roll) whose lookback fell into a halt or a
+            // weekend holds fewer bars than an evaluation needs; without the older ones the
+            // runner's window would still hold the previous contract's bars there (a splice at
+            // the roll). Ask once more, further back: up to 4 days, at most a window's capacity.
+            let held = fetched.iter().filter(|b| b.ts_open < until).count();
+            if fresh && held < need {
+                let reach = (tf * i32::try_from(CAPACITY).unwrap_or(i32::MAX))
+                    .min(chrono::Duration::days(4));
+                let back_from = until - reach;
+                if back_from < from {
+                    let earlier = BarsRequest {
+                        instrument,
+                        contract: Some(contract),
+                        timeframe,
+                        from: back_from,
+                        to: from,
+                        ctx,
+                    };
+                    let mut older = rt.fetch_bars(provider, earlier).await?;
+                    older.retain(|b| b.ts_open < from);
+                    older.append(&mut fetched);
+                    fetched = older;
+                    from = back_from;
+                }
+            }
             let newest = w.bars.back().map(|b| b.ts_open);
             for bar in fetched {
                 if newest.is_none_or(|n| bar.ts_open > n) {
@@ -330,6 +545,7 @@ impl BarFeed {
             event.metadata = json!({
                 "cached": true, "symbol": symbol, "contract": contract.code(),
                 "timeframe": timeframe.as_str(), "bars": out.len(),
+                "stream": mode != Mode::History,
             });
             rt.telemetry().usage(event);
         }
@@ -338,5 +554,33 @@ impl BarFeed {
             provider,
             contract,
         })
+    }
+}
+
+/// Waits until the window holds the bar that closes at `until`, the stream stops being
+/// healthy, or the stream's bar wait passes.
+async fn wait_for_stream(
+    live: &LiveBars,
+    window: &tokio::sync::Mutex<Window>,
+    contract: Contract,
+    timeframe: Timeframe,
+    until: DateTime<Utc>,
+) {
+    let wake = live.wake(contract, timeframe);
+    let deadline = tokio::time::Instant::now() + live.config().bar_wait;
+    loop {
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match window.lock().await.covered {
+            Some((_, to)) if to < until => {}
+            // Covered, or nothing yet (the first read fetches the history).
+            _ => return,
+        }
+        if live.mode(contract, timeframe, until) != Mode::Stream
+            || tokio::time::timeout_at(deadline, notified).await.is_err()
+        {
+            return;
+        }
     }
 }

@@ -355,6 +355,28 @@ impl RuntimeHandle {
         Ok(())
     }
 
+    /// Reads what the runners of `bots` load at their start, for all of them at once (a
+    /// resume or takeover batch, under leases this node holds), and hands it to them; undo with
+    /// [`RuntimeHandle::forget_preloaded`] once they started. Without a runtime: nothing.
+    pub(crate) async fn preload_runners(
+        &self,
+        bots: &[crate::store::bots::Bot],
+    ) -> Result<(), sqlx::Error> {
+        let Some(trading) = &self.inner.trading else {
+            return Ok(());
+        };
+        let loaded = super::evaluator::Loaded::read_many(trading, bots, self.clock().now()).await?;
+        trading.preload(loaded);
+        Ok(())
+    }
+
+    /// Drops what [`RuntimeHandle::preload_runners`] read and no runner took.
+    pub(crate) fn forget_preloaded(&self, bots: &[Uuid]) {
+        if let Some(trading) = &self.inner.trading {
+            trading.forget_preloaded(bots);
+        }
+    }
+
     /// Stops a runner (graceful, then killed after its shutdown timeout) and forgets it.
     pub async fn stop_runner(&self, bot_id: Uuid) -> Result<(), RuntimeError> {
         let bots = self.bots()?;
@@ -667,6 +689,11 @@ impl RuntimeHandle {
             || ownership::OwnershipConfig::default().lease_ttl,
             |o| o.config().lease_ttl,
         )
+    }
+
+    /// Databento's live stream feeding the bar feed (`None`: not configured, or detached).
+    pub fn live_stream(&self) -> Option<Arc<super::live_stream::LiveBars>> {
+        self.inner.trading.as_ref()?.feed.live().cloned()
     }
 
     /// Subscribes to bar ticks (all timeframes).

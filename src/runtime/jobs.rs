@@ -307,10 +307,6 @@ pub struct WorkerArgs {
 
 pub struct JobWorker;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct InjectedFailure(String);
-
 /// Why a running job stopped before its work ended.
 pub(super) enum Dropped {
     NoLongerRunning(JobStatus),
@@ -407,7 +403,7 @@ impl JobWorker {
         args.rt.bus().publish_job(&job, Some("CLAIMED"));
         let fault = args.rt.inner.jobs.take_fault();
         if fault == Some(JobFault::Crash) {
-            return Err(Box::new(InjectedFailure(format!(
+            return Err(Box::new(super::InjectedFailure(format!(
                 "injected crash while running job {}",
                 job.id
             ))));
@@ -427,6 +423,9 @@ impl JobWorker {
             run_kind(&ctx).await
         };
         let outcome = tokio::select! {
+            // The work first: a job whose work has just ended (its final transition
+            // committed) reports that, even when the watch sees it ended in the same poll.
+            biased;
             r = work => r,
             dropped = watch(&args.rt, &args.pool, args.config.heartbeat_every, &job, &progress) => {
                 match dropped {

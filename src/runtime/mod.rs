@@ -7,6 +7,10 @@
 //! ├── Scheduler   bar clock (1s…1d), loop health, job timeout sweep, heartbeat flush
 //! ├── Providers   one_for_one with intensity limits → per configured provider: BreakerActor,
 //! │               ProviderActor
+//! ├── LiveStream  Databento's live session (when DATABENTO_LIVE_ADDR is set): bars into the
+//! │               feed's windows, reconnect with backoff, gap fill (`live_stream`)
+//! ├── Brokers     one_for_one → per configured broker account: SessionActor (login, renewal,
+//! │               heartbeat into the provider's breaker, cancel-on-disconnect)
 //! ├── Bots        dynamic one_for_one with intensity limits → per bot started in this
 //! │               process: BreakerActor (from its first start on), BotRunner (while it runs)
 //! └── Jobs        one_for_one → `JobsConfig::workers` JobWorkers (claim, run, heartbeat)
@@ -24,6 +28,7 @@ pub mod backtest_review;
 pub mod backtests;
 pub mod bar_history;
 pub mod bots;
+pub mod broker_sessions;
 pub mod brokers;
 pub mod db_ready;
 pub mod evaluator;
@@ -33,6 +38,8 @@ pub mod feed;
 mod handle;
 pub mod jobs;
 pub mod lifecycle;
+pub mod live_flatten;
+pub mod live_stream;
 pub mod macro_data;
 pub mod market_hours;
 pub mod news;
@@ -133,14 +140,18 @@ pub struct RuntimeConfig {
     /// Turning trading off (globally or a LIVE bot's own switch) also cancels the working
     /// LIVE orders it stops (`safety::trading_off`; `TRADEPLANE_TRADING_OFF_CANCELS`).
     pub trading_off_cancels: bool,
-    /// How often the broker loop keeps the broker sessions logged in and renewed.
+    /// How often each broker session's actor turns (renewal when due; logins while down).
     pub broker_every: Duration,
+    /// Broker heartbeats and cancel-on-disconnect.
+    pub broker_sessions: broker_sessions::SessionConfig,
     /// Broker reconciliation: the leader's period and the position re-read delay.
     pub reconcile: reconciliation::ReconcileConfig,
     /// The macro-data refresh (economic calendar, FRED) and the filter-data reload.
     pub macro_data: macro_data::MacroConfig,
     /// The news gate's poll and cache (`TRADEPLANE_NEWS_POLL_SECS` in `provider_env` overrides).
     pub news: news::NewsConfig,
+    /// Databento's live stream (used when `DATABENTO_LIVE_ADDR` is configured).
+    pub live_stream: live_stream::LiveStreamConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -166,11 +177,13 @@ impl Default for RuntimeConfig {
             lab: sweeps::LabConfig::default(),
             db_probe_every: Duration::from_secs(1),
             broker_every: Duration::from_secs(5),
+            broker_sessions: broker_sessions::SessionConfig::default(),
             reconcile: reconciliation::ReconcileConfig::default(),
             macro_data: macro_data::MacroConfig::default(),
             feed: feed::FeedConfig::default(),
             trading_off_cancels: true,
             news: news::NewsConfig::default(),
+            live_stream: live_stream::LiveStreamConfig::default(),
         }
     }
 }
@@ -328,20 +341,24 @@ impl Runtime {
             DEFAULT_TIMEOUT,
             &clock,
         ));
+        brokers.attach_breakers(&provider_set);
         let (trace_stop, trace_stop_rx) = watch::channel(false);
         let (traces, trace_writer) = trace_writer::spawn(pool.clone(), trace_stop_rx);
         let switch = settings::get(&pool).await?;
-        let reconciler = Arc::new(reconciliation::Reconciler::new(
-            pool.clone(),
-            clock.clone(),
-            t.bus().clone(),
-            brokers.clone(),
-            Some(config.node.clone()),
-            config.reconcile.clone(),
-        ));
+        let reconciler = Arc::new(
+            reconciliation::Reconciler::new(
+                pool.clone(),
+                clock.clone(),
+                t.bus().clone(),
+                brokers.clone(),
+                Some(config.node.clone()),
+                config.reconcile.clone(),
+            )
+            .with_commission(config.sim.commission_per_contract),
+        );
         let trading = Arc::new(Trading {
             pool: pool.clone(),
-            feed: BarFeed::new(config.feed),
+            feed: BarFeed::new(config.feed).shared(pool.clone()),
             calendar: Arc::new(crate::store::cme_holidays::load_trading_calendar(&pool).await?),
             sim: config.sim.clone(),
             traces,
@@ -358,7 +375,17 @@ impl Runtime {
             brokers: brokers.clone(),
             reconciler: reconciler.clone(),
             filter_data: Default::default(),
+            preloaded: Default::default(),
         });
+        // Databento's live stream feeds the bar feed when its gateway is configured.
+        let live = integrations
+            .client(live_stream::PROVIDER)
+            .and_then(|c| crate::integrations::providers::databento_live::live_addr(&c))
+            .map(|_| Arc::new(live_stream::LiveBars::new(config.live_stream.clone())));
+        if let Some(live) = &live {
+            trading.feed.set_live(live.clone());
+        }
+        let live_trading = trading.clone();
         // Trading past the verified holiday data is never silent.
         market_hours::check_today(&pool, t.bus(), clock.now()).await?;
         let tiers = Arc::new(TierBook::default());
@@ -387,7 +414,6 @@ impl Runtime {
             ownership::Leadership::of(&node),
             stop_rx.clone(),
         );
-        tokio::spawn(brokers.run(config.broker_every, stop_rx.clone()));
         tokio::spawn(
             reconciler
                 .clone()
@@ -524,6 +550,24 @@ impl Runtime {
             })
             .shutdown(Shutdown::Infinity)
         };
+        let brokers_child = {
+            let ctx = broker_sessions::SessionContext {
+                brokers: brokers.clone(),
+                reconciler: reconciler.clone(),
+                pool: pool.clone(),
+                telemetry: t.clone(),
+                every: config.broker_every,
+                config: config.broker_sessions.clone(),
+            };
+            let spec = broker_sessions::supervisor_spec(&ctx, &format!("tradeplane.broker.{id}"))
+                .clock(clock.clone());
+            let sink: tradeplane_actors::SharedSink = sink.clone();
+            let name = format!("tradeplane.brokers.{id}");
+            ChildSpec::new("brokers", move |sup| {
+                broker_sessions::spawn_brokers(name.clone(), spec.clone(), sink.clone(), sup)
+            })
+            .shutdown(Shutdown::Infinity)
+        };
         let scorer_child = {
             let (pool, handle, config) = (pool.clone(), handle.clone(), config.autonomy.clone());
             let health = Arc::new(tokio::sync::Mutex::new(health_rx));
@@ -575,13 +619,34 @@ impl Runtime {
             })
             .shutdown(Shutdown::Infinity)
         };
+        let live_child = live.map(|live| {
+            let (rt, trading) = (handle.clone(), live_trading.clone());
+            ChildSpec::new("live-stream", move |sup| {
+                let args = live_stream::LiveStreamArgs {
+                    rt: rt.clone(),
+                    trading: trading.clone(),
+                    live: live.clone(),
+                };
+                async move {
+                    ractor::Actor::spawn_linked(None, live_stream::LiveStream, args, sup)
+                        .await
+                        .map(|(r, _)| r.get_cell())
+                }
+            })
+        });
         // Providers start before Bots and Jobs and stop after them (reverse start order);
-        // the scorer starts last and stops first.
-        let root_spec = SupervisorSpec::new(Strategy::OneForOne)
+        // the scorer starts last and stops first. The live stream sits between the providers
+        // (its gap fills) and the bots.
+        let mut root_spec = SupervisorSpec::new(Strategy::OneForOne)
             .intensity(5, Duration::from_secs(60))
             .clock(clock)
             .child(scheduler_child)
             .child(providers_child)
+            .child(brokers_child);
+        if let Some(live_child) = live_child {
+            root_spec = root_spec.child(live_child);
+        }
+        let root_spec = root_spec
             .child(bots_child)
             .child(jobs_child)
             .child(scorer_child);
@@ -659,3 +724,9 @@ impl Runtime {
         self.telemetry.shutdown().await
     }
 }
+
+/// The failure a drill injects into an actor (`Fail` messages): the supervisor restarts it as
+/// it would after a real crash.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct InjectedFailure(pub(crate) String);

@@ -95,6 +95,10 @@ impl NewsConfig {
 pub struct NewsCache {
     snapshot: RwLock<Arc<NewsSnapshot>>,
     wake: Notify,
+    /// Held across a refresh's reads and its `set`: two refreshes at once (the loop's and a
+    /// woken or explicit one) would otherwise let the one that read first store last, putting
+    /// back a state older than the database's.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Default for NewsCache {
@@ -102,6 +106,7 @@ impl Default for NewsCache {
         NewsCache {
             snapshot: RwLock::new(Arc::new(NewsSnapshot::unknown())),
             wake: Notify::new(),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -126,6 +131,7 @@ impl NewsCache {
         bounds: NewsBounds,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), sqlx::Error> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let status = store::status(pool).await?;
         let risk_off = store::recent_risk_off(pool, CACHED_RISK_OFF).await?;
         self.set(NewsSnapshot::new(

@@ -344,6 +344,27 @@ impl ProviderShared {
         self.breaker.report_then(report, move |_| reply());
     }
 
+    /// A permit for one vendor call made outside the provider actor (a broker session's
+    /// heartbeat and login, `runtime::brokers`): the same breaker and the same refusal record
+    /// as the actor's calls.
+    pub async fn admit_call(&self, action: &str) -> Result<Permit, ProviderCallError> {
+        self.admit(action, UsageStatus::Error, CallContext::default())
+            .await
+    }
+
+    /// Settles an [`ProviderShared::admit_call`] permit with the call's result (counted on the
+    /// breaker and the live call window as the actor's calls are).
+    pub fn settle_call(&self, permit: Permit, result: Result<(), &Failure>) {
+        let (verdict, error) = match result {
+            Ok(()) => (Verdict::Ok, None),
+            Err(f) => (
+                verdict_of(f.outcome, Some(f.code)),
+                Some((f.code, f.message.as_str())),
+            ),
+        };
+        self.settle(permit, verdict, error, || {});
+    }
+
     pub fn health(&self) -> ProviderHealth {
         let reading = self.breaker.reading();
         let h = lock(&self.health);
@@ -619,10 +640,6 @@ pub struct ProviderArgs {
 
 pub struct ProviderActor;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct InjectedFailure(String);
-
 impl Actor for ProviderActor {
     type Msg = ProviderMsg;
     type State = ProviderArgs;
@@ -882,7 +899,7 @@ impl Actor for ProviderActor {
                     reply,
                 );
             }
-            ProviderMsg::Fail(reason) => return Err(Box::new(InjectedFailure(reason))),
+            ProviderMsg::Fail(reason) => return Err(Box::new(super::InjectedFailure(reason))),
         }
         Ok(())
     }

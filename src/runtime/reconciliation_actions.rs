@@ -5,13 +5,15 @@
 //!   and ours (all our bots there, plus broker fills of our still-working orders not booked
 //!   yet) is booked to this bot as one adjustment fill (key `tpadopt-…`), priced at the
 //!   broker's average price (else the newest stored bar's close; neither → not done, never a
-//!   made-up price). Unknown broker orders stay: adopt cannot make them ours (flatten cancels
-//!   them).
-//! - **flatten**: the bot's working orders and every unknown working broker order on its
-//!   contract are cancelled at the broker, the broker's position on the contract is closed with
-//!   a market order (client id `tpflat-…`) whose fill is awaited, and the bot's ledger
-//!   position is closed by an adjustment fill at that price. Other bots on the same contract at
-//!   the account keep their ledger position (a mismatch stays for them).
+//!   made-up price). A working broker order on the contract none of ours claims becomes the
+//!   bot's order (`WORKING` under the broker's id, recorded as a resting LIMIT: the vendors'
+//!   order lists carry no type; its fills so far booked from the broker's), so the bot's
+//!   cancel, kill and flatten reach it.
+//! - **flatten**: the bot's open orders are closed in the ledger, then the account's contract
+//!   is flattened exactly as a LIVE kill-and-flatten does (`live_flatten`): every working
+//!   broker order on it cancelled there, what the ledgers do not explain adopted by this bot,
+//!   and one market order (written ahead, `tpflat-…`) per bot holding the contract on the
+//!   account, booked from the broker's fills, so every bot's ledger ends flat with the broker.
 //!
 //! Both run under the bot's lease: a runner of the bot on this node is stopped first (its
 //! evaluation finishes) and started again after under the same lease (it restores the
@@ -30,8 +32,11 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::brokers::BrokerSession;
 use super::lifecycle::record_event;
+use super::live_flatten::{FlattenError, LiveFlatten};
 use super::ownership::AcquireError;
 use super::reconciliation::{Resolution, Trigger};
 use super::{RunnerOptions, RuntimeHandle};
@@ -42,7 +47,6 @@ use crate::domain::{
     risk::Stage,
     side::Side,
 };
-use crate::integrations::brokers::{OrderRequest, TimeInForce};
 use crate::store::{
     bot_leases::Fence,
     bots::{self, Bot},
@@ -111,8 +115,12 @@ pub struct Reconciled {
     pub orders_closed: Vec<Uuid>,
     /// Broker order ids cancelled at the broker (flatten).
     pub broker_cancelled: Vec<String>,
+    /// Working broker orders none of ours claimed, now the bot's orders (adopt).
+    pub orders_adopted: Vec<Uuid>,
     pub broker_close: Option<BrokerClose>,
     pub adjustment: Option<Adjustment>,
+    /// Flatten: what was closed at the broker and in each bot's ledger holding the contract.
+    pub flatten: Option<LiveFlatten>,
     /// The mismatches resolved by the run after the action.
     pub resolved: Vec<MismatchRow>,
     /// The mismatches still open for the bot after it.
@@ -152,7 +160,7 @@ fn adjustment_key(prefix: &str, bot_id: Uuid, fills: usize, quantity: i64) -> St
 }
 
 /// The bot's position as its fills prove it, and how many fills that is.
-async fn held(pool: &PgPool, bot: &Bot) -> Result<(Position, usize), sqlx::Error> {
+pub(crate) async fn held(pool: &PgPool, bot: &Bot) -> Result<(Position, usize), sqlx::Error> {
     let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
     let mut position = Position::flat(bot.symbol);
     for f in &fills {
@@ -168,7 +176,7 @@ async fn held(pool: &PgPool, bot: &Bot) -> Result<(Position, usize), sqlx::Error
 
 /// Books `delta` contracts (signed) to the bot at `price` as one adjustment fill (no
 /// commission: nothing was traded by us).
-async fn book_adjustment(
+pub(crate) async fn book_adjustment(
     pool: &PgPool,
     fence: &Fence,
     bot: &Bot,
@@ -234,7 +242,7 @@ async fn book_adjustment(
 
 /// Takes the bot's lease, stopping its runner here first. Returns the fence
 /// and how to start the runner again.
-async fn take(
+pub(crate) async fn take(
     rt: &RuntimeHandle,
     bot: &Bot,
 ) -> Result<(Fence, Option<RunnerOptions>), ActionError> {
@@ -305,10 +313,8 @@ pub async fn reconcile_bot(
         .account()
         .ok_or_else(|| ActionError::NoBroker("no account".into()))?;
     let now = rt.clock().now();
-    let contract = Contract::front_at(
-        bot.symbol,
-        routed.as_ref().and_then(|b| b.last_order_at).unwrap_or(now),
-    );
+    let contract_at = routed.as_ref().and_then(|b| b.last_order_at).unwrap_or(now);
+    let contract = Contract::front_at(bot.symbol, contract_at);
     // The lease rounds leave the bot alone while its runner is stopped for the action.
     let _acting = rt.ownership().map(|node| node.acting_on(bot.id));
     // No other run of this process resolves the bot's mismatches before the action's own.
@@ -320,7 +326,7 @@ pub async fn reconcile_bot(
         &bot,
         &session,
         &account.id,
-        &contract,
+        (&contract, contract_at),
         &fence,
         action,
     )
@@ -388,9 +394,9 @@ async fn act(
     rt: &RuntimeHandle,
     pool: &PgPool,
     bot: &Bot,
-    session: &BrokerSession,
+    session: &Arc<BrokerSession>,
     account: &str,
-    contract: &Contract,
+    (contract, contract_at): (&Contract, DateTime<Utc>),
     fence: &Fence,
     action: Action,
 ) -> Result<Reconciled, ActionError> {
@@ -407,8 +413,10 @@ async fn act(
         contract: spelled.clone(),
         orders_closed: Vec::new(),
         broker_cancelled: Vec::new(),
+        orders_adopted: Vec::new(),
         broker_close: None,
         adjustment: None,
+        flatten: None,
         resolved: Vec::new(),
         still_open: Vec::new(),
     };
@@ -422,10 +430,6 @@ async fn act(
             .sum()
     };
     let open = store::open_live_orders(pool, vendor.id(), account).await?;
-    let claimed: Vec<&str> = open
-        .iter()
-        .filter_map(|o| o.order.broker_order_id.as_deref())
-        .collect();
     let now = rt.clock().now();
     match action {
         Action::Adopt => {
@@ -463,6 +467,75 @@ async fn act(
                         }
                     }
                 }
+            }
+            // Working broker orders none of ours claims become the bot's.
+            let route = orders::BrokerRoute {
+                broker: vendor.id(),
+                account,
+            };
+            // Ever claimed by one of ours (a finished one too), or possibly the lost answer of
+            // a send of ours still unresolved (same side and size): not unknown.
+            let ever = orders::claimed_broker_ids(pool, vendor.id(), account).await?;
+            let unresolved = |t: &&crate::integrations::brokers::BrokerOrder| {
+                open.iter().any(|o| {
+                    o.order.status == OrderStatus::Sending
+                        && o.order.side == t.side
+                        && i64::from(o.order.quantity) == i64::from(t.quantity)
+                })
+            };
+            for t in their_orders
+                .iter()
+                .filter(|t| !t.status.is_final())
+                .filter(|t| t.symbol.as_deref() == Some(spelled.as_str()))
+                .filter(|t| !ever.contains(&t.broker_order_id))
+                .filter(|t| !unresolved(t))
+            {
+                let new = NewOrder {
+                    bot_id: bot.id,
+                    run_id: None,
+                    decision_trace_id: None,
+                    idempotency_key: String::new(),
+                    symbol: bot.symbol,
+                    side: t.side,
+                    quantity: i32::try_from(t.quantity).unwrap_or(i32::MAX),
+                    order_type: OrderType::Limit,
+                    limit_price: None,
+                    stop_price: None,
+                    stage: Stage::Live,
+                    status: OrderStatus::Working,
+                    decision_bar_at: None,
+                    reference_price: None,
+                };
+                let (order, _) =
+                    orders::adopt_working(pool, fence, new, route, &t.broker_order_id, now).await?;
+                for f in their_fills
+                    .iter()
+                    .filter(|f| f.broker_order_id == t.broker_order_id)
+                {
+                    let commission = f.commission.unwrap_or(
+                        rt.sim_params().commission_per_contract * Decimal::from(f.quantity),
+                    );
+                    let (before, _) = held(pool, bot).await?;
+                    let mut after = before.clone();
+                    let realized = after.apply_fill(f.side, f.quantity, f.price, commission);
+                    fills::book_broker_fill(
+                        pool,
+                        fills::BrokerFillBooking {
+                            fence,
+                            order: &order,
+                            broker_fill_id: &f.fill_id,
+                            quantity: f.quantity,
+                            price: f.price,
+                            commission,
+                            filled_at: f.filled_at,
+                            before: &before,
+                            after: &after,
+                            realized,
+                        },
+                    )
+                    .await?;
+                }
+                out.orders_adopted.push(order.id);
             }
             // Other bots' still-working orders count as they stand.
             for o in open.iter().filter(|o| o.order.bot_id != bot.id) {
@@ -505,37 +578,8 @@ async fn act(
             }
         }
         Action::Flatten => {
-            // Cancel at the broker: the bot's working orders and every unknown working order
-            // on the contract.
-            let mut cancel: Vec<String> = open
-                .iter()
-                .filter(|o| o.order.bot_id == bot.id)
-                .filter_map(|o| o.order.broker_order_id.clone())
-                .collect();
-            cancel.extend(
-                their_orders
-                    .iter()
-                    .filter(|t| !t.status.is_final())
-                    .filter(|t| t.symbol.as_deref() == Some(spelled.as_str()))
-                    .filter(|t| !claimed.contains(&t.broker_order_id.as_str()))
-                    .map(|t| t.broker_order_id.clone()),
-            );
-            let working_at_broker: Vec<String> = cancel
-                .iter()
-                .filter(|id| {
-                    their_orders
-                        .iter()
-                        .any(|t| &t.broker_order_id == *id && !t.status.is_final())
-                })
-                .cloned()
-                .collect();
-            if !working_at_broker.is_empty() {
-                session
-                    .cancel_many(&working_at_broker)
-                    .await
-                    .map_err(broker_err)?;
-            }
-            out.broker_cancelled = working_at_broker;
+            // The bot's own orders are cancelled at the broker by the flatten (every working
+            // order on the contract): closed in the ledger here.
             for o in open.iter().filter(|o| o.order.bot_id == bot.id) {
                 let reason = "reconcile flatten: cancelled at the broker";
                 let closed = if o.order.status == OrderStatus::Sending {
@@ -555,46 +599,41 @@ async fn act(
                     out.orders_closed.push(o.order.id);
                 }
             }
-            // Close the broker's position on the contract.
-            let positions = session.positions().await.map_err(broker_err)?;
-            let their_net = positions
+            // The account's contract flat at the broker and in every bot's ledger holding it.
+            let route = super::live_flatten::Route {
+                session: session.clone(),
+                contract: *contract,
+                contract_at,
+            };
+            let done = super::live_flatten::flatten(rt, pool, bot, fence, &route)
+                .await
+                .map_err(|e| match e {
+                    FlattenError::Db(e) => ActionError::Db(e),
+                    FlattenError::NoSession => ActionError::NoBroker(e.to_string()),
+                    FlattenError::Broker(m) => ActionError::Broker(m),
+                    FlattenError::NotDone(m) => ActionError::NotDone(m),
+                })?;
+            out.broker_cancelled = done.cancelled_at_broker.clone();
+            out.broker_close = done
+                .closes
                 .iter()
-                .find(|p| p.symbol == spelled)
-                .map_or(0, |p| p.net);
-            let mut close_price = None;
-            if their_net != 0 {
-                let close = close_at_broker(session, bot, contract, their_net, now).await?;
-                close_price = close.price;
-                out.broker_close = Some(close);
-            }
-            let (position, _) = held(pool, bot).await?;
-            if position.quantity != 0 {
-                let (price, from) = match close_price {
-                    Some(p) => (p, "broker_fill"),
-                    None => last_close(pool, bot, now).await?.ok_or_else(|| {
-                        ActionError::NotDone(format!(
-                            "no broker fill and no stored {} bar to price the ledger's close",
-                            bot.symbol.as_str()
-                        ))
-                    })?,
-                };
-                out.adjustment = book_adjustment(
-                    pool,
-                    fence,
-                    bot,
-                    -position.quantity,
-                    (price, from),
-                    "tpflatrec",
-                    now,
-                )
-                .await?;
-            }
+                .find(|c| c.bot_id == bot.id)
+                .and_then(|c| {
+                    Some(BrokerClose {
+                        broker_order_id: c.broker_order_id.clone()?,
+                        side: c.side,
+                        quantity: c.quantity,
+                        price: c.price,
+                    })
+                });
+            out.adjustment = done.adopted.clone();
+            out.flatten = Some(done);
         }
     }
     Ok(out)
 }
 
-async fn last_close(
+pub(crate) async fn last_close(
     pool: &PgPool,
     bot: &Bot,
     now: DateTime<Utc>,
@@ -602,72 +641,4 @@ async fn last_close(
     Ok(market_bars::latest_at(pool, bot.symbol, bot.timeframe, now)
         .await?
         .map(|b| (b.bar.close, "last_bar_close")))
-}
-
-/// Sends the market order closing `net` at the broker and waits (up to 5 s) for its fills.
-async fn close_at_broker(
-    session: &BrokerSession,
-    bot: &Bot,
-    contract: &Contract,
-    net: i64,
-    now: DateTime<Utc>,
-) -> Result<BrokerClose, ActionError> {
-    let side = if net > 0 { Side::Sell } else { Side::Buy };
-    let quantity = u32::try_from(net.unsigned_abs()).unwrap_or(u32::MAX);
-    let mut h = Sha256::new();
-    h.update(b"reconcile-flatten");
-    h.update(bot.id.as_bytes());
-    h.update(net.to_be_bytes());
-    h.update(now.timestamp_millis().to_be_bytes());
-    let request = OrderRequest {
-        client_id: format!("tpflat-{}", &hex::encode(h.finalize())[..32]),
-        contract: *contract,
-        side,
-        quantity,
-        order_type: OrderType::Market,
-        limit_price: None,
-        stop_price: None,
-        time_in_force: TimeInForce::Day,
-    };
-    let (_, broker_order_id) = session.place(&request).await.map_err(|e| {
-        ActionError::Broker(match e {
-            crate::integrations::brokers::SendError::Rejected { reason } => {
-                format!("the broker refused the closing order: {reason}")
-            }
-            crate::integrations::brokers::SendError::Unknown(f)
-            | crate::integrations::brokers::SendError::NotSent(f) => {
-                format!("the closing order's answer: {}: {}", f.code, f.message)
-            }
-        })
-    })?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let fills = session.fills().await.unwrap_or_default();
-        let mine: Vec<_> = fills
-            .iter()
-            .filter(|f| f.broker_order_id == broker_order_id)
-            .collect();
-        let filled: u32 = mine.iter().map(|f| f.quantity).sum();
-        if filled >= quantity {
-            let notional: Decimal = mine
-                .iter()
-                .map(|f| f.price * Decimal::from(f.quantity))
-                .sum();
-            return Ok(BrokerClose {
-                broker_order_id,
-                side,
-                quantity,
-                price: Some((notional / Decimal::from(filled)).round_dp(6).normalize()),
-            });
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(BrokerClose {
-                broker_order_id,
-                side,
-                quantity,
-                price: None,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -28,8 +28,9 @@
 //! clock's now. It is booked through the ledger (order, fill, trade, position) under one
 //! idempotency key derived from the bot and the fills it closes, so a retried kill never
 //! doubles it. No stored bar → not flattened (`NOT_DONE`), never a made-up price. A LIVE
-//! position is never simulated: its flatten is `BROKER_PENDING` until the broker adapter sends
-//! it (the API already demands a 2FA step-up for it).
+//! position is never simulated: it is closed at the broker (`live_flatten`: the account's
+//! contract, every bot holding it; the API demands a 2FA step-up), `BROKER_PENDING` when no
+//! broker session is logged in for the bot's account (nothing sent).
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,7 @@ use uuid::Uuid;
 
 use super::RuntimeHandle;
 use super::lifecycle::record_event;
+use super::live_flatten::{self, FlattenError, LiveFlatten};
 use super::ownership::AcquireError;
 use crate::domain::{
     execution::{OrderStatus, OrderType, paper_fill_price},
@@ -137,7 +139,10 @@ pub enum Flatten {
         bar_close: Decimal,
         provider_id: String,
     },
-    /// LIVE: the closing order must go to the broker, which is not connected here yet.
+    /// LIVE: closed at the broker by market order(s) booked from its fills (`live_flatten`):
+    /// the account's contract, every bot holding it on the account.
+    ClosedAtBroker(Box<LiveFlatten>),
+    /// LIVE: no logged-in broker session for the bot's account: nothing was sent.
     BrokerPending { side: Side, quantity: u32 },
     /// Not closed: no stored bar of the symbol and timeframe to price it, or no runtime in this
     /// process to book it under the bot's lease.
@@ -189,17 +194,21 @@ impl Removal {
 /// open in the ledger (the SEV-1 `KILLED_WITH_EXPOSURE` keeps showing them) and are named as
 /// pending in the removal; everything else the ledger then cancels. PAPER and SHADOW orders
 /// never left the ledger.
+///
+/// `cancelled_at_broker`: orders a bulk cancel already took (the global kill's
+/// [`cancel_in_bulk`]): not sent again.
 async fn cancel_at_brokers(
     rt: &RuntimeHandle,
     pool: &PgPool,
     bot_id: Uuid,
+    cancelled_at_broker: &[Uuid],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let mut live = orders::sending(pool, bot_id).await?;
     live.extend(
         orders::working(pool, bot_id)
             .await?
             .into_iter()
-            .filter(|o| o.stage == Stage::Live),
+            .filter(|o| o.stage == Stage::Live && !cancelled_at_broker.contains(&o.id)),
     );
     let brokers = rt.brokers();
     let mut failed = Vec::new();
@@ -224,6 +233,61 @@ async fn cancel_at_brokers(
         }
     }
     Ok(failed)
+}
+
+/// The global kill's broker cancels, per broker account and before the per-bot removals: the
+/// LIVE orders of `bots` working at each session's account go in one `cancelMultiple` per
+/// 1,000 where the vendor offers bulk cancel (Ironbeam), one cancel after another otherwise
+/// (Tradovate), each through the session's pacing. So a kill of hundreds of orders never
+/// bursts past a vendor's limit, nor times out waiting for request budget in a crowd of
+/// parallel per-bot cancels. Answers the orders whose cancel the broker took (the per-bot
+/// removals, [`remove_risk_after_bulk`], do not send those again); an order whose cancel
+/// failed here is left to its bot's removal.
+pub async fn cancel_in_bulk(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bots: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let Some(brokers) = rt.brokers() else {
+        return Ok(Vec::new());
+    };
+    let bots: std::collections::HashSet<Uuid> = bots.iter().copied().collect();
+    let mut taken = Vec::new();
+    for session in brokers.sessions() {
+        let Some(account) = session.account() else {
+            continue;
+        };
+        let working: Vec<(Uuid, String)> =
+            orders::live_working_at(pool, session.vendor().id(), &account.id)
+                .await?
+                .into_iter()
+                .filter(|o| bots.contains(&o.bot_id))
+                .filter_map(|o| Some((o.id, o.broker_order_id?)))
+                .collect();
+        if working.is_empty() {
+            continue;
+        }
+        if session.vendor().offers_bulk_cancel() {
+            let ids: Vec<String> = working.iter().map(|(_, b)| b.clone()).collect();
+            match session.cancel_many(&ids).await {
+                Ok(()) => taken.extend(working.iter().map(|(id, _)| *id)),
+                Err(f) => {
+                    tracing::warn!(broker = session.vendor().id(), code = %f.code,
+                        orders = ids.len(), "bulk cancel failed (each bot's removal cancels its own): {}", f.message);
+                }
+            }
+        } else {
+            for (id, broker_id) in &working {
+                match session.cancel(broker_id).await {
+                    Ok(()) => taken.push(*id),
+                    Err(f) => {
+                        tracing::warn!(order = %id, code = %f.code, "broker cancel failed: {}", f.message);
+                    }
+                }
+            }
+        }
+    }
+    Ok(taken)
 }
 
 /// What a removal writes under.
@@ -280,6 +344,17 @@ pub async fn remove_risk(
     pool: &PgPool,
     req: Request,
 ) -> Result<Removal, sqlx::Error> {
+    remove_risk_after_bulk(rt, pool, req, &[]).await
+}
+
+/// [`remove_risk`] after [`cancel_in_bulk`] took `cancelled_at_broker` at their brokers: their
+/// cancels are not sent again; the ledger cancels them under the removal's fence.
+pub async fn remove_risk_after_bulk(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    req: Request,
+    cancelled_at_broker: &[Uuid],
+) -> Result<Removal, sqlx::Error> {
     let mut removal = Removal::new(req.bot_id, req.source);
     let Some(bot) = bots::get(pool, req.bot_id).await? else {
         removal.not_done = Some("the bot does not exist".into());
@@ -289,7 +364,16 @@ pub async fn remove_risk(
     match fence_for(rt, bot.id, kill).await {
         Err(why) => removal.not_done = Some(why),
         Ok(allowed) => {
-            let acted = act(rt, pool, &bot, &allowed, &req, &mut removal).await;
+            let acted = act(
+                rt,
+                pool,
+                &bot,
+                &allowed,
+                &req,
+                &mut removal,
+                cancelled_at_broker,
+            )
+            .await;
             if let Allowed::Lease { release: true, .. } = allowed {
                 if kill {
                     // The row says KILLED before the lease goes: no node may take it over.
@@ -325,6 +409,7 @@ async fn act(
     allowed: &Allowed,
     req: &Request,
     removal: &mut Removal,
+    cancelled_at_broker: &[Uuid],
 ) -> Result<(), sqlx::Error> {
     let now = rt.clock().now();
     let why = format!("{}: {}", req.source.as_str(), req.reason);
@@ -336,7 +421,8 @@ async fn act(
             now,
         },
     };
-    removal.broker_cancels_pending = cancel_at_brokers(rt, pool, bot.id).await?;
+    removal.broker_cancels_pending =
+        cancel_at_brokers(rt, pool, bot.id, cancelled_at_broker).await?;
     removal.cancelled = orders::cancel_working_of(
         pool,
         guard,
@@ -420,7 +506,7 @@ async fn flatten(
     };
     let quantity = u32::try_from(before.quantity.unsigned_abs()).unwrap_or(u32::MAX);
     if bot.stage == Stage::Live {
-        return Ok((Flatten::BrokerPending { side, quantity }, before.quantity));
+        return live(rt, pool, bot, fence, (side, quantity), now).await;
     }
     let Some(latest) = market_bars::latest_at(pool, bot.symbol, bot.timeframe, now).await? else {
         let message = format!(
@@ -493,6 +579,34 @@ async fn flatten(
     })
 }
 
+/// A LIVE flatten: closed at the broker (`live_flatten`), or `BROKER_PENDING` without a
+/// logged-in session for the bot's account (nothing sent).
+async fn live(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: &Bot,
+    fence: &Fence,
+    (side, quantity): (Side, u32),
+    now: DateTime<Utc>,
+) -> Result<(Flatten, i64), sqlx::Error> {
+    let Some(route) = live_flatten::route_of(rt, pool, bot, now).await? else {
+        let held = position_of(pool, bot).await?.position.quantity;
+        return Ok((Flatten::BrokerPending { side, quantity }, held));
+    };
+    let done = live_flatten::flatten(rt, pool, bot, fence, &route).await;
+    let held = position_of(pool, bot).await?.position.quantity;
+    match done {
+        Ok(done) => Ok((Flatten::ClosedAtBroker(Box::new(done)), held)),
+        Err(FlattenError::Db(e)) => Err(e),
+        Err(e) => Ok((
+            Flatten::NotDone {
+                message: e.to_string(),
+            },
+            held,
+        )),
+    }
+}
+
 /// A kill's (and trading off's) removal is SEV-1 while exposure is left, INFO once the bot is clear. The desk's
 /// cancel and close act on a bot that may go on trading: SEV-2 when they could not do what was
 /// asked (nothing written, a LIVE cancel or the close pending at the broker, a position left
@@ -542,7 +656,36 @@ async fn record(rt: &RuntimeHandle, pool: &PgPool, bot: &Bot, req: &Request, r: 
             side.as_str()
         )),
         Some(Flatten::BrokerPending { .. }) => {
-            message.push_str("; LIVE flatten pending at the broker");
+            message.push_str("; LIVE flatten pending: no broker session, nothing sent");
+        }
+        Some(Flatten::ClosedAtBroker(f)) => {
+            let closed: Vec<String> = f
+                .closes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}/{} at {}",
+                        c.side.as_str(),
+                        c.filled,
+                        c.quantity,
+                        c.price.map_or_else(|| "-".to_owned(), |p| p.to_string())
+                    )
+                })
+                .collect();
+            message.push_str(&format!(
+                "; LIVE flatten of {} at {}/{}: {}",
+                f.contract,
+                f.broker,
+                f.account,
+                if closed.is_empty() {
+                    "nothing held".to_owned()
+                } else {
+                    closed.join(", ")
+                }
+            ));
+            for why in &f.not_done {
+                message.push_str(&format!("; not closed: {why}"));
+            }
         }
         Some(Flatten::NotDone { message: m }) => {
             message.push_str(&format!("; not flattened: {m}"));

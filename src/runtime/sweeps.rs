@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::RuntimeHandle;
 use super::backtests::{self, BACKTEST, BacktestError, BacktestRequest, JOB_TIMEOUT_SECONDS};
-use super::bar_history::{self, BarHistoryRequest};
+use super::bar_history;
 use super::jobs::{self, JobContext, JobDone, JobFailure, Progress};
 use crate::domain::{
     backtest::{
@@ -385,29 +385,30 @@ pub(super) async fn run_job(ctx: &JobContext) -> Result<JobDone, JobFailure> {
         .await
         .map_err(db)?
         .ok_or_else(|| failure(ErrorCode::SweepNotFound, "no sweep for this job"))?;
-    let provider = bars::feed_provider(&ctx.rt.integrations()).ok_or_else(|| {
+    let route = bars::feed_route(&ctx.rt.integrations()).ok_or_else(|| {
         failure(
             ErrorCode::DataUnavailable,
             "no market-data provider with bars is configured",
         )
     })?;
-    let request = BarHistoryRequest {
-        provider: provider.to_owned(),
-        instrument: sweep.symbol,
-        timeframe: sweep.timeframe,
-        from: sweep.from,
-        to: sweep.to,
-        ctx: CallContext {
+    let progress = ctx.progress.clone();
+    // One vendor's bars for every child: the primary's, or the secondary's when it fails.
+    let routed = bar_history::ensure_routed_bars(
+        &ctx.rt,
+        &ctx.pool,
+        route,
+        sweep.symbol,
+        sweep.timeframe,
+        (sweep.from, sweep.to),
+        CallContext {
             bot_id: sweep.bot_id,
             run_id: Some(ctx.job.id),
         },
-    };
-    let progress = ctx.progress.clone();
-    let history = bar_history::ensure_bars(&ctx.rt, &ctx.pool, &request, |_, _| {
-        progress.report(0);
-    })
+        |_, _| progress.report(0),
+    )
     .await
     .map_err(JobFailure::from)?;
+    let (history, provider) = (routed.history, routed.provider);
     let calendar = Arc::new(load_trading_calendar(&ctx.pool).await.map_err(db)?);
     let bars = Arc::new(history.bars);
     let worker = ctx.job.claimed_by.clone().unwrap_or_default();

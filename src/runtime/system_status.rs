@@ -434,6 +434,34 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
             "Configure and verify ironbeam or tradovate.",
         );
     }
+    // A broker session lost now, or held after cancel-on-disconnect: its LIVE bots are gated.
+    for h in rt.brokers().map(|b| b.health()).unwrap_or_default() {
+        let broker = h.broker.id();
+        let account = h.account.as_deref().unwrap_or("?");
+        let message = match (&h.hold, h.lost_since) {
+            (Some(hold), _) => format!(
+                "{broker} account {account}: held since {} after its session was lost for {} s \
+                 ({} working order(s) cancelled at the broker); its LIVE bots are suspended until \
+                 the account reconciles clean.",
+                hold.since.to_rfc3339(),
+                hold.lost_seconds,
+                hold.cancelled.len()
+            ),
+            (None, Some(since)) => format!(
+                "{broker} account {account}: the broker session is lost since {} ({}); LIVE orders \
+                 on it are refused.",
+                since.to_rfc3339(),
+                h.last_error.as_deref().unwrap_or("no answer")
+            ),
+            (None, None) => continue,
+        };
+        b.push(
+            ErrorCode::ExecutionBrokerUnavailable,
+            false,
+            message,
+            "Open Connections for the broker's errors; a held account resumes once Reconciliation shows it clean.",
+        );
+    }
     ai_status(rt, snapshot.map(|s| s.ai_bots.as_slice()), &mut b);
 
     let sched = rt.scheduler_health();

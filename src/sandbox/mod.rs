@@ -17,9 +17,17 @@
 //! Finnhub market news ([`news`]) is deterministic (hourly headlines, every 6th risk-off) and
 //! takes injected headlines (`POST /_sandbox/finnhub/news`).
 //! `POST /_sandbox/faults` injects outages, 429s, plan refusals, timeouts and content refusals
-//! on command ([`Fault`]).
+//! on command ([`Fault`]), and late bars for the market-data vendors (`"fault": "late"` with
+//! `"seconds": n`: the vendor serves only bars that closed at least n s before the sandbox
+//! clock's now, as a vendor lagging behind the market does).
+//! Databento's live gateway ([`live`]: CRAM, subscriptions, a DBN stream of the same bars) is
+//! served on its own port by [`serve_with_live`]; `"vendor": "databento_live"` faults command it
+//! (disconnect, silence, late bars, gap, duplicate bar). An outage commanded for `databento`
+//! takes both its historical API and its live gateway down (and clearing it brings both back),
+//! so a demo's or a test's outage needs no second command for the stream.
 
 pub mod broker;
+pub mod live;
 mod llm;
 mod macro_data;
 mod news;
@@ -62,24 +70,72 @@ pub enum Fault {
     Refusal,
 }
 
-/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon"|"fmp"|"fred"|<LLM provider id>, "fault": <Fault>|null,
-/// "count": n}` (`count` absent: until cleared with `"fault": null`).
+/// `POST /_sandbox/faults`: `{"vendor": "databento"|"polygon"|"fmp"|"fred"|<LLM provider id>, "fault": <Fault>|"late"|null,
+/// "count": n, "seconds": n}` (`count` absent: until cleared with `"fault": null`; `seconds`:
+/// the delay of a `late` fault, market-data vendors only).
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FaultCommand {
     vendor: String,
-    fault: Option<Fault>,
+    fault: Option<Injected>,
     count: Option<u32>,
+    seconds: Option<u32>,
 }
+
+/// A live-gateway fault command (`"vendor": "databento_live"`): `None` for any other vendor.
+#[allow(clippy::type_complexity)]
+fn live_fault(body: &[u8]) -> Option<Result<(Option<live::LiveFault>, Option<u32>), String>> {
+    #[derive(serde::Deserialize)]
+    struct Cmd {
+        vendor: String,
+        fault: Option<Value>,
+        count: Option<u32>,
+    }
+    let cmd: Cmd = serde_json::from_slice(body).ok()?;
+    (cmd.vendor == "databento_live").then(|| {
+        let fault = cmd
+            .fault
+            .map(serde_json::from_value::<live::LiveFault>)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok((fault, cmd.count))
+    })
+}
+
+/// What a fault command sets: an answer instead of data, or late data.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(untagged)]
+enum Injected {
+    Answer(Fault),
+    Late(LateTag),
+}
+
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LateTag {
+    Late,
+}
+
+/// The vendors whose bars can be late.
+const LATE_VENDORS: [&str; 2] = ["databento", "polygon"];
+
+/// Most a `late` fault delays bars: a day.
+const MAX_LATE_SECONDS: u32 = 86_400;
 
 /// vendor → (fault, requests left; `None` = until cleared).
 type Faults = Arc<Mutex<HashMap<String, (Fault, Option<u32>)>>>;
+
+/// vendor → (delay in seconds, requests left; `None` = until cleared).
+type Late = Arc<Mutex<HashMap<String, (u32, Option<u32>)>>>;
 
 #[derive(Clone)]
 pub struct SandboxState {
     clock: Clock,
     faults: Faults,
+    late: Late,
     brokers: broker::BrokerSim,
     news: news::Injected,
+    live: live::LiveControl,
 }
 
 impl SandboxState {
@@ -98,16 +154,110 @@ impl SandboxState {
         }
         Some(fault)
     }
+
+    /// The newest bar end `vendor`'s next bars request may serve, when its bars are late
+    /// (consumes one request of a counted `late` fault): the clock's now less the delay.
+    fn take_late(&self, vendor: &str) -> Option<DateTime<Utc>> {
+        let mut late = self.late.lock().unwrap_or_else(|p| p.into_inner());
+        let (seconds, left) = late.get_mut(vendor)?;
+        let seconds = *seconds;
+        match left {
+            Some(0) => {
+                late.remove(vendor);
+                return None;
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        Some(self.clock.now() - chrono::Duration::seconds(i64::from(seconds)))
+    }
+
+    fn command(&self, cmd: FaultCommand) -> Result<(), String> {
+        if cmd.vendor == "databento" {
+            self.databento_down_everywhere(&cmd);
+        }
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let mut late = self.late.lock().unwrap_or_else(|p| p.into_inner());
+        match (cmd.fault, cmd.seconds) {
+            (None, _) => {
+                faults.remove(&cmd.vendor);
+                late.remove(&cmd.vendor);
+            }
+            (Some(Injected::Answer(f)), None) => {
+                faults.insert(cmd.vendor, (f, cmd.count));
+            }
+            (Some(Injected::Answer(_)), Some(_)) => {
+                return Err("seconds is for a late fault only".into());
+            }
+            (Some(Injected::Late(_)), _) if !LATE_VENDORS.contains(&cmd.vendor.as_str()) => {
+                return Err(format!(
+                    "late bars are for {}, not {}",
+                    LATE_VENDORS.join(" and "),
+                    cmd.vendor
+                ));
+            }
+            (Some(Injected::Late(_)), Some(s)) if (1..=MAX_LATE_SECONDS).contains(&s) => {
+                late.insert(cmd.vendor, (s, cmd.count));
+            }
+            (Some(Injected::Late(_)), _) => {
+                return Err(format!(
+                    "a late fault needs seconds between 1 and {MAX_LATE_SECONDS}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SandboxState {
+    /// Databento down is down for both of its doors: an outage of its historical API
+    /// (`outage`, `timeout`, `refusal`) also takes its live gateway down (open sessions
+    /// closed, new connections dropped: [`live::LiveFault::Disconnect`]), until cleared or, for
+    /// a counted fault, for that many connections; clearing Databento's fault clears the
+    /// gateway's disconnect too. A late, rate-limited or plan-refused historical API leaves
+    /// the gateway streaming (they are the HTTP API's answers, not an outage).
+    fn databento_down_everywhere(&self, cmd: &FaultCommand) {
+        match cmd.fault {
+            Some(Injected::Answer(Fault::Outage | Fault::Timeout | Fault::Refusal))
+                if cmd.seconds.is_none() =>
+            {
+                self.live.set(Some(live::LiveFault::Disconnect), cmd.count);
+            }
+            None => self.live.clear_if(live::LiveFault::Disconnect),
+            _ => {}
+        }
+    }
 }
 
 pub fn router(clock: Clock) -> Router {
+    router_with(clock, live::LiveControl::default())
+}
+
+/// The HTTP simulator whose `POST /_sandbox/faults` also commands the live gateway `live`.
+fn router_with(clock: Clock, live: live::LiveControl) -> Router {
     let state = SandboxState {
         clock,
         faults: Arc::default(),
+        late: Arc::default(),
         brokers: broker::BrokerSim::default(),
         news: Arc::default(),
+        live,
     };
-    Router::new().fallback(dispatch).with_state(state)
+    Router::new().fallback(entry).with_state(state)
+}
+
+/// Tradovate's trading WebSocket (`broker::tradovate_socket`) on its path, every other request
+/// to [`dispatch`].
+async fn entry(State(state): State<SandboxState>, req: axum::extract::Request) -> Response {
+    use axum::extract::FromRequestParts;
+    if req.uri().path().trim_end_matches('/') != "/tradovate/v1/websocket" {
+        return axum::handler::Handler::call(dispatch, req, state).await;
+    }
+    let (mut parts, _) = req.into_parts();
+    match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => broker::tradovate_socket(&state.brokers, state.clock.clone(), ws),
+        Err(refused) => refused.into_response(),
+    }
 }
 
 /// Serves HTTP on `http` and the Redis simulator on `redis` until the task is dropped.
@@ -118,6 +268,20 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tokio::spawn(redis::serve(redis));
     axum::serve(http, router(clock)).await
+}
+
+/// [`serve`] plus Databento's live gateway ([`live`]) on `gateway`, on the same clock and
+/// commanded by the same `POST /_sandbox/faults` (`"vendor": "databento_live"`).
+pub async fn serve_with_live(
+    http: tokio::net::TcpListener,
+    redis: tokio::net::TcpListener,
+    gateway: tokio::net::TcpListener,
+    clock: Clock,
+) -> std::io::Result<()> {
+    let control = live::LiveControl::default();
+    tokio::spawn(redis::serve(redis));
+    tokio::spawn(live::serve(gateway, clock.clone(), control.clone()));
+    axum::serve(http, router_with(clock, control)).await
 }
 
 pub async fn bind(
@@ -209,7 +373,7 @@ async fn dispatch(
                 stall(fault).await;
                 return databento_fault(fault);
             }
-            databento_range(&body)
+            databento_range(&body, state.take_late("databento"))
         }
         ["polygon", "v1", "marketstatus", "now"] if get => {
             if !bearer {
@@ -266,19 +430,25 @@ async fn dispatch(
                 stall(fault).await;
                 return massive_fault(fault);
             }
-            massive_futures_aggs(&headers, ticker, &query)
+            massive_futures_aggs(&headers, ticker, &query, state.take_late("polygon"))
         }
-        ["_sandbox", "faults"] if post => match serde_json::from_slice::<FaultCommand>(&body) {
-            Ok(cmd) => {
-                let mut faults = state.faults.lock().unwrap_or_else(|p| p.into_inner());
-                match cmd.fault {
-                    Some(f) => faults.insert(cmd.vendor, (f, cmd.count)),
-                    None => faults.remove(&cmd.vendor),
-                };
+        ["_sandbox", "faults"] if post && live_fault(&body).is_some() => match live_fault(&body) {
+            Some(Ok((fault, count))) => {
+                state.live.set(fault, count);
                 ok(json!({"ok": true}))
             }
-            Err(e) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
+            Some(Err(e)) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e})),
+            None => json_reply(StatusCode::BAD_REQUEST, json!({"error": "no fault"})),
         },
+        ["_sandbox", "faults"] if post => {
+            match serde_json::from_slice::<FaultCommand>(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|cmd| state.command(cmd))
+            {
+                Ok(()) => ok(json!({"ok": true})),
+                Err(e) => json_reply(StatusCode::BAD_REQUEST, json!({"error": e})),
+            }
+        }
         ["finnhub", "stock", "market-status"] if get => {
             if !has_header(&headers, "x-finnhub-token") && q("token").is_none() {
                 return json_reply(
@@ -616,12 +786,24 @@ fn massive_resolution(raw: &str) -> Option<i64> {
     (1..=max).contains(&n).then_some(n * len)
 }
 
+/// The end of a bars range a late vendor serves: only bars of `len` seconds that ended by
+/// `late_until` (`None`: not late, the range's own end).
+fn late_end(end: DateTime<Utc>, len: i64, late_until: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let Some(until) = late_until else { return end };
+    let len = len.clamp(1, 86_400);
+    // Bars start on multiples of their length: the last served one ends at or before `until`.
+    let cut = DateTime::from_timestamp(until.timestamp().div_euclid(len) * len, 0).unwrap_or(end);
+    end.min(cut)
+}
+
 /// Massive futures aggregates `GET /futures/v1/aggs/{ticker}` for a listed contract (`ESZ6`),
-/// paged by `next_url` (a cursor at the next bar's start).
+/// paged by `next_url` (a cursor at the next bar's start); `late_until`: a `late` fault's
+/// newest bar end.
 fn massive_futures_aggs(
     headers: &HeaderMap,
     ticker: &str,
     query: &HashMap<String, String>,
+    late_until: Option<DateTime<Utc>>,
 ) -> Response {
     let bad = |msg: &str| {
         json_reply(
@@ -660,7 +842,13 @@ fn massive_futures_aggs(
         .and_then(|c| c.parse::<i64>().ok())
         .map(DateTime::from_timestamp_nanos)
         .map_or(start, |c| c.max(start));
-    let all = ohlcv::bars(ticker, len, start, end, limit + 1);
+    let all = ohlcv::bars(
+        ticker,
+        len,
+        start,
+        late_end(end, len, late_until),
+        limit + 1,
+    );
     let page: Vec<Value> = all
         .iter()
         .take(limit)
@@ -702,8 +890,9 @@ fn massive_futures_aggs(
 }
 
 /// Databento `timeseries.get_range` (form body; `start`/`end` in UNIX ns or RFC 3339) answered
-/// as zstd-compressed DBN OHLCV records, as the official clients request.
-fn databento_range(body: &[u8]) -> Response {
+/// as zstd-compressed DBN OHLCV records, as the official clients request; `late_until`: a
+/// `late` fault's newest bar end.
+fn databento_range(body: &[u8], late_until: Option<DateTime<Utc>>) -> Response {
     use databento::dbn::{
         Compression, Metadata, OhlcvMsg, RecordHeader, SType, Schema,
         encode::{EncodeRecord, dbn::Encoder},
@@ -814,7 +1003,8 @@ fn databento_range(body: &[u8]) -> Response {
         let mut buf = Vec::new();
         // The zstd frame is finished when the encoder drops.
         let mut encoder = Encoder::with_zstd(&mut buf, &metadata)?;
-        for bar in ohlcv::bars(&symbol, seconds, start, end, 500_000) {
+        let served_end = late_end(end, seconds, late_until);
+        for bar in ohlcv::bars(&symbol, seconds, start, served_end, 500_000) {
             let ts = u64::try_from(bar.ts.timestamp_nanos_opt().unwrap_or(0)).unwrap_or(0);
             let px = |p: f64| (p * 1e9).round() as i64;
             encoder.encode_record(&OhlcvMsg {
@@ -856,6 +1046,85 @@ mod tests {
             .unwrap();
         let res = router(clock.clone()).oneshot(req).await.unwrap();
         serde_json::from_slice(&to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_late_vendor_serves_only_bars_that_ended_by_its_delay() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let end = t("2026-11-17T15:10:00Z");
+        assert_eq!(late_end(end, 60, None), end);
+        // Now 15:10:05 less 180 s = 15:07:05: the 15:06 minute (ends 15:07) is the last.
+        let until = Some(t("2026-11-17T15:07:05Z"));
+        assert_eq!(late_end(end, 60, until), t("2026-11-17T15:07:00Z"));
+        assert_eq!(late_end(end, 300, until), t("2026-11-17T15:05:00Z"));
+        assert_eq!(late_end(end, 1, until), t("2026-11-17T15:07:05Z"));
+        // Never past the range's own end.
+        assert_eq!(
+            late_end(t("2026-11-17T15:03:00Z"), 60, until),
+            t("2026-11-17T15:03:00Z")
+        );
+    }
+
+    /// A sandbox on a manual clock with no fault set.
+    fn test_state() -> SandboxState {
+        SandboxState {
+            clock: Clock::manual("2026-11-17T15:10:05Z".parse().unwrap()),
+            faults: Arc::default(),
+            late: Arc::default(),
+            brokers: broker::BrokerSim::default(),
+            news: Arc::default(),
+            live: live::LiveControl::default(),
+        }
+    }
+
+    #[test]
+    fn a_databento_outage_takes_its_live_gateway_down_too() {
+        let state = test_state();
+        let cmd = |v: Value| state.command(serde_json::from_value(v).unwrap());
+        cmd(json!({"vendor": "databento", "fault": "outage"})).unwrap();
+        assert_eq!(state.take_fault("databento"), Some(Fault::Outage));
+        assert_eq!(state.live.current(), Some(live::LiveFault::Disconnect));
+        cmd(json!({"vendor": "databento", "fault": null})).unwrap();
+        assert_eq!(state.take_fault("databento"), None);
+        assert_eq!(state.live.current(), None);
+        // Not an outage: the gateway streams on. Another vendor's outage is not Databento's.
+        for v in [
+            json!({"vendor": "databento", "fault": "rate_limited"}),
+            json!({"vendor": "databento", "fault": "late", "seconds": 60}),
+            json!({"vendor": "polygon", "fault": "outage"}),
+        ] {
+            cmd(v).unwrap();
+            assert_eq!(state.live.current(), None);
+        }
+        // Clearing Databento leaves a gateway fault commanded on its own in force.
+        state.live.set(Some(live::LiveFault::Silence), None);
+        cmd(json!({"vendor": "databento", "fault": null})).unwrap();
+        assert_eq!(state.live.current(), Some(live::LiveFault::Silence));
+    }
+
+    #[test]
+    fn late_faults_are_for_market_data_with_a_bounded_delay() {
+        let state = test_state();
+        let cmd = |v: Value| state.command(serde_json::from_value(v).unwrap());
+        assert!(cmd(json!({"vendor": "openai", "fault": "late", "seconds": 60})).is_err());
+        assert!(cmd(json!({"vendor": "databento", "fault": "late"})).is_err());
+        assert!(cmd(json!({"vendor": "databento", "fault": "late", "seconds": 0})).is_err());
+        assert!(cmd(json!({"vendor": "databento", "fault": "outage", "seconds": 5})).is_err());
+        assert!(
+            serde_json::from_value::<FaultCommand>(json!({"vendor": "polygon", "fault": "early"}))
+                .is_err()
+        );
+        cmd(json!({"vendor": "databento", "fault": "late", "seconds": 180, "count": 1})).unwrap();
+        assert_eq!(state.take_late("polygon"), None);
+        assert_eq!(
+            state.take_late("databento"),
+            Some("2026-11-17T15:07:05Z".parse().unwrap())
+        );
+        // Counted: spent after one request.
+        assert_eq!(state.take_late("databento"), None);
+        cmd(json!({"vendor": "polygon", "fault": "late", "seconds": 30})).unwrap();
+        cmd(json!({"vendor": "polygon", "fault": null})).unwrap();
+        assert_eq!(state.take_late("polygon"), None);
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::domain::account_risk::{AccountLatch, AccountRiskLimits};
@@ -64,16 +64,34 @@ pub async fn all_limits(pool: &PgPool) -> Result<Vec<LimitsRow>, sqlx::Error> {
         .await
 }
 
-pub async fn limits(
-    pool: &PgPool,
+pub async fn limits<'e>(
+    db: impl PgExecutor<'e>,
     broker: &str,
     account: &str,
 ) -> Result<Option<LimitsRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM account_risk_limits WHERE broker = $1 AND account = $2")
         .bind(broker)
         .bind(account)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
+}
+
+/// Serialises the account's order check and its write-ahead across nodes: held until the
+/// transaction ends, so a second order of the account checks only after the first's
+/// `SENDING` row is committed (or rolled back) and reads it.
+pub async fn lock_account(
+    conn: &mut PgConnection,
+    broker: &str,
+    account: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('account_risk:' || $1 || '/' || $2, 0))",
+    )
+    .bind(broker)
+    .bind(account)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Stores the account's limits (insert or replace); returns the row as stored.
@@ -118,8 +136,8 @@ pub async fn open_latches(pool: &PgPool) -> Result<Vec<LatchRow>, sqlx::Error> {
     .await
 }
 
-pub async fn open_latch(
-    pool: &PgPool,
+pub async fn open_latch<'e>(
+    db: impl PgExecutor<'e>,
     broker: &str,
     account: &str,
 ) -> Result<Option<LatchRow>, sqlx::Error> {
@@ -129,7 +147,7 @@ pub async fn open_latch(
     )
     .bind(broker)
     .bind(account)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
@@ -193,13 +211,17 @@ pub struct AccountBotRow {
     pub mark_close: Option<Decimal>,
     /// Signed quantity its unfinished LIVE orders at the account have not filled yet.
     pub working_signed: i64,
+    /// When its newest filled LIVE order was decided (the contract its position is in).
+    pub position_at: Option<DateTime<Utc>>,
+    /// When its newest unfinished LIVE order at the account was decided.
+    pub working_at: Option<DateTime<Utc>>,
 }
 
 /// The bots routed to `broker`/`account`: at stage LIVE or holding a LIVE position, whose
 /// newest LIVE order went there, or that sent no LIVE order yet when `default_route` (the
 /// account is where LIVE orders go now).
-pub async fn account_bots(
-    pool: &PgPool,
+pub async fn account_bots<'e>(
+    db: impl PgExecutor<'e>,
     broker: &str,
     account: &str,
     default_route: bool,
@@ -229,7 +251,16 @@ pub async fn account_bots(
                     FROM orders o WHERE o.bot_id = h.id AND o.stage = 'LIVE' \
                     AND o.broker = $1 AND o.broker_account = $2 \
                     AND o.status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED')), 0)::bigint \
-                    AS working_signed \
+                    AS working_signed, \
+                (SELECT COALESCE(o.decision_bar_at, o.created_at) FROM orders o \
+                    WHERE o.bot_id = h.id AND o.stage = 'LIVE' \
+                    AND EXISTS (SELECT 1 FROM fills f WHERE f.order_id = o.id) \
+                    ORDER BY o.created_at DESC LIMIT 1) AS position_at, \
+                (SELECT COALESCE(o.decision_bar_at, o.created_at) FROM orders o \
+                    WHERE o.bot_id = h.id AND o.stage = 'LIVE' \
+                    AND o.broker = $1 AND o.broker_account = $2 \
+                    AND o.status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED') \
+                    ORDER BY o.created_at DESC LIMIT 1) AS working_at \
          FROM here h LEFT JOIN positions p ON p.bot_id = h.id AND p.symbol = h.symbol \
          ORDER BY h.id",
     )
@@ -237,13 +268,13 @@ pub async fn account_bots(
     .bind(account)
     .bind(default_route)
     .bind(day_start)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
 /// LIVE orders written for the account at or after `since`.
-pub async fn orders_since(
-    pool: &PgPool,
+pub async fn orders_since<'e>(
+    db: impl PgExecutor<'e>,
     broker: &str,
     account: &str,
     since: DateTime<Utc>,
@@ -255,6 +286,6 @@ pub async fn orders_since(
     .bind(broker)
     .bind(account)
     .bind(since)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }

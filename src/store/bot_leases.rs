@@ -181,6 +181,60 @@ pub async fn acquire(
     .await
 }
 
+/// Takes the bot's lease for `node` only when no node holds it (released, or expired): a
+/// new epoch. `None`: held (by any node, this one included). For work on a bot no runner
+/// runs (a KILLED bot), released again after.
+pub async fn acquire_unowned(
+    db: impl PgExecutor<'_>,
+    bot_id: Uuid,
+    node: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
+         VALUES ($1, $2, 1, $3, $4) \
+         ON CONFLICT (bot_id) DO UPDATE SET node = EXCLUDED.node, epoch = bot_leases.epoch + 1, \
+         acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
+         WHERE bot_leases.node IS NULL OR bot_leases.expires_at < EXCLUDED.acquired_at \
+         RETURNING epoch",
+    )
+    .bind(bot_id)
+    .bind(node)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_optional(db)
+    .await
+}
+
+/// [`acquire`] for many bots in one statement (a resume): each bot's lease taken for `node`
+/// unless another node holds an unexpired one, a new epoch each. Answers the bots taken with
+/// their epochs. A row locked by another transaction makes the statement wait (bound it, see
+/// [`bounded`]; the caller then acquires one by one).
+pub async fn acquire_many(
+    db: impl PgExecutor<'_>,
+    bots: &[Uuid],
+    node: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
+         SELECT id, $2, 1, $3, $4 FROM UNNEST($1::uuid[]) AS b(id) ORDER BY id \
+         ON CONFLICT (bot_id) DO UPDATE SET node = EXCLUDED.node, epoch = bot_leases.epoch + 1, \
+         acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
+         WHERE bot_leases.node IS NULL OR bot_leases.node = EXCLUDED.node \
+            OR bot_leases.expires_at < EXCLUDED.acquired_at \
+         RETURNING bot_id, epoch",
+    )
+    .bind(bots)
+    .bind(node)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_all(db)
+    .await
+}
+
 /// A new epoch for a lease `node` holds (so every write still carrying the old one is
 /// refused): `None` when `node` does not hold it.
 pub async fn bump(
@@ -292,16 +346,29 @@ pub async fn claim(
     .await
 }
 
-/// How many bots should run, and the capacity of the nodes alive at `now` (heartbeat after
-/// `alive_since`, not stopped, not draining), for a node's fair share.
-pub async fn share(pool: &PgPool, alive_since: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
+/// Whether a bot that should run has a lease another node held and let expire by `now` (an
+/// orphan to rescue): the cheap check a node makes between its rounds.
+pub async fn orphaned(pool: &PgPool, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM bot_leases l JOIN bots b ON b.id = l.bot_id \
+         WHERE l.node IS NOT NULL AND l.expires_at < $1 \
+           AND b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING'))",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await
+}
+
+/// How many bots should run, and the capacity of the nodes counted in the share (heartbeat
+/// after `counted_since`, not stopped, not draining), for a node's fair share.
+pub async fn share(pool: &PgPool, counted_since: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM bots \
                  WHERE status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')), \
                 (SELECT COALESCE(sum(capacity), 0)::bigint FROM nodes \
                  WHERE heartbeat_at > $1 AND stopped_at IS NULL AND draining_since IS NULL)",
     )
-    .bind(alive_since)
+    .bind(counted_since)
     .fetch_one(pool)
     .await
 }

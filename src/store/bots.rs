@@ -113,6 +113,14 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
         .await
 }
 
+/// The bots of `ids` that exist (one query; a takeover batch's read).
+pub async fn get_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Bot>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM bots WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+}
+
 /// The bot, row-locked until `db`'s transaction ends (read-modify-write of its jsonb fields).
 pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Bot>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM bots WHERE id = $1 FOR UPDATE")
@@ -259,6 +267,57 @@ pub async fn set_status_fenced(
             .await?;
     tx.commit().await?;
     Ok(bot)
+}
+
+/// [`set_status_fenced`] for many bots in one statement: each bot's row is written only while
+/// `node` holds its lease at the epoch given for it (the lease rows share-locked until the
+/// statement ends, as `tp_fence` does), so a bot another node took meanwhile is left alone.
+/// Answers the bots written.
+pub async fn set_status_fenced_many(
+    pool: &PgPool,
+    node: &str,
+    fences: &[(Uuid, i64)],
+    status: BotStatus,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if fences.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (ids, epochs): (Vec<Uuid>, Vec<i64>) = fences.iter().copied().unzip();
+    sqlx::query_scalar(
+        "WITH held AS ( \
+           SELECT l.bot_id FROM bot_leases l \
+           JOIN UNNEST($1::uuid[], $2::bigint[]) AS f(bot_id, epoch) \
+             ON f.bot_id = l.bot_id AND l.epoch = f.epoch \
+           WHERE l.node = $3 ORDER BY l.bot_id FOR SHARE OF l) \
+         UPDATE bots b SET status = $4, updated_at = $5 FROM held WHERE b.id = held.bot_id \
+         RETURNING b.id",
+    )
+    .bind(ids)
+    .bind(epochs)
+    .bind(node)
+    .bind(status)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// [`set_status`] for many bots in one statement (a process without ownership); answers the
+/// bots written.
+pub async fn set_status_many(
+    pool: &PgPool,
+    ids: &[Uuid],
+    status: BotStatus,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE bots SET status = $2, updated_at = $3 WHERE id = ANY($1) RETURNING id",
+    )
+    .bind(ids)
+    .bind(status)
+    .bind(now)
+    .fetch_all(pool)
+    .await
 }
 
 /// Changes the stage only if it is still `from` (a concurrent promotion loses).

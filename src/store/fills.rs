@@ -60,6 +60,28 @@ pub async fn for_bot(
     .await
 }
 
+/// A fill of one of several bots ([`for_bots`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BotFill {
+    pub bot_id: Uuid,
+    #[sqlx(flatten)]
+    pub fill: SidedFill,
+}
+
+/// [`for_bot`] for many bots in one query, each on its own symbol (its row's): every fill, in
+/// booking order per bot.
+pub async fn for_bots(pool: &PgPool, bots: &[Uuid]) -> Result<Vec<BotFill>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT f.bot_id, o.side, f.quantity, f.price, f.commission, f.filled_at FROM fills f \
+         JOIN orders o ON o.id = f.order_id JOIN bots b ON b.id = f.bot_id \
+         WHERE f.bot_id = ANY($1) AND o.symbol = b.symbol \
+         ORDER BY f.bot_id, f.filled_at, f.created_at, f.id",
+    )
+    .bind(bots)
+    .fetch_all(pool)
+    .await
+}
+
 /// One fill to book. `before`/`after` are the position around it (the caller applied it with
 /// [`Position::apply_fill`], which returned `realized`).
 pub struct FillBooking<'a> {

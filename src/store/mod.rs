@@ -16,6 +16,7 @@ pub mod circuit_breakers;
 pub mod cluster_leases;
 pub mod cme_holidays;
 pub mod embedded;
+pub mod feed_sources;
 pub mod fills;
 pub mod integrations;
 pub mod jobs;

@@ -188,6 +188,35 @@ pub async fn working(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Er
     .await
 }
 
+/// What runners starting for `bots` pick up ([`sending`] and [`working`] for many bots in one
+/// query): their SENDING, NEW, WORKING and PARTIALLY_FILLED orders, oldest first per bot.
+pub async fn open_for_bots(pool: &PgPool, bots: &[Uuid]) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM orders WHERE bot_id = ANY($1) \
+         AND status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED') \
+         ORDER BY bot_id, created_at, id",
+    )
+    .bind(bots)
+    .fetch_all(pool)
+    .await
+}
+
+/// [`placed_since`] for many bots in one query: (bot, placed at), in order per bot.
+pub async fn placed_since_for_bots(
+    pool: &PgPool,
+    bots: &[Uuid],
+    since: DateTime<Utc>,
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT bot_id, created_at FROM orders WHERE bot_id = ANY($1) AND created_at >= $2 \
+         AND status <> 'REJECTED' ORDER BY bot_id, created_at",
+    )
+    .bind(bots)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
 /// Orders the bot placed at or after `since` (the order-rate window after a restart).
 pub async fn placed_since(
     pool: &PgPool,
@@ -257,6 +286,25 @@ pub struct BrokerRoute<'a> {
 pub async fn place(
     pool: &PgPool,
     fence: &Fence,
+    order: NewOrder,
+    trace: super::traces::NewDecisionTrace,
+    route: Option<BrokerRoute<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Placed, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let placed = place_in(&mut tx, fence, order, trace, route, now).await?;
+    if let Placed::New { .. } = placed {
+        tx.commit().await?;
+    }
+    Ok(placed)
+}
+
+/// [`place`] inside the caller's transaction (which commits it): a LIVE order's account check
+/// and its write-ahead share one transaction under the account's lock
+/// (`runtime::account_risk::place_live`).
+pub async fn place_in(
+    tx: &mut PgConnection,
+    fence: &Fence,
     mut order: NewOrder,
     trace: super::traces::NewDecisionTrace,
     route: Option<BrokerRoute<'_>>,
@@ -265,9 +313,8 @@ pub async fn place(
     if route.is_some() {
         order.status = OrderStatus::Sending;
     }
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
-    let (existing, new) = insert_once(&mut tx, order, now).await?;
+    super::bot_leases::check(&mut *tx, order.bot_id, fence).await?;
+    let (existing, new) = insert_once(&mut *tx, order, now).await?;
     if !new {
         return Ok(Placed::Existing(existing));
     }
@@ -283,11 +330,76 @@ pub async fn place(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Placed::New {
         order,
         trace: Box::new(trace),
     })
+}
+
+/// Writes a LIVE order ahead as `SENDING` to `route` (no decision trace: a safety action's
+/// closing order), once per idempotency key, fenced. Returns the row and whether it is new (a
+/// retry finds the first one, whatever its status: it is never sent twice).
+pub async fn write_ahead(
+    pool: &PgPool,
+    fence: &Fence,
+    mut order: NewOrder,
+    route: BrokerRoute<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Order, bool), sqlx::Error> {
+    order.status = OrderStatus::Sending;
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
+    let (row, new) = insert_once(&mut tx, order, now).await?;
+    if !new {
+        return Ok((row, false));
+    }
+    let row = sqlx::query_as(
+        "UPDATE orders SET broker = $2, broker_account = $3, sent_at = $4 WHERE id = $1 RETURNING *",
+    )
+    .bind(row.id)
+    .bind(route.broker)
+    .bind(route.account)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((row, true))
+}
+
+/// Records a working order the broker has and we did not as the fenced bot's (a
+/// reconciliation adopt): `WORKING` at `route` under the broker's id, keyed by that id so a
+/// second adopt finds it. Returns the row and whether it is new.
+pub async fn adopt_working(
+    pool: &PgPool,
+    fence: &Fence,
+    mut order: NewOrder,
+    route: BrokerRoute<'_>,
+    broker_order_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Order, bool), sqlx::Error> {
+    order.status = OrderStatus::Working;
+    order.idempotency_key = format!(
+        "tpadoptorder-{}-{}-{broker_order_id}",
+        route.broker, route.account
+    );
+    let mut tx = pool.begin().await?;
+    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
+    let (row, new) = insert_once(&mut tx, order, now).await?;
+    if !new {
+        return Ok((row, false));
+    }
+    let row = sqlx::query_as(
+        "UPDATE orders SET broker = $2, broker_account = $3, broker_order_id = $4 \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(row.id)
+    .bind(route.broker)
+    .bind(route.account)
+    .bind(broker_order_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((row, true))
 }
 
 pub async fn page(
@@ -386,6 +498,18 @@ pub async fn close_at_broker(
 pub async fn sending(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
     sqlx::query_as(
         "SELECT * FROM orders WHERE bot_id = $1 AND status = 'SENDING' ORDER BY created_at, id",
+    )
+    .bind(bot_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// The bot's LIVE orders not finished yet (SENDING, or working at their broker), oldest first:
+/// what a LIVE runner resolves and polls on every evaluation.
+pub async fn open_live(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM orders WHERE bot_id = $1 AND stage = 'LIVE' \
+         AND status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED') ORDER BY created_at, id",
     )
     .bind(bot_id)
     .fetch_all(pool)

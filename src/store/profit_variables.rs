@@ -152,12 +152,21 @@ where
 /// its evidence). Those rows name `provider` (the market-data vendor their bars come from)
 /// as `source_integration`. A variable none of whose bots has results keeps its estimate
 /// unknown (NULL), never 0. Returns the rows updated.
+///
+/// Refreshes (after a backtest, after a sweep) and [`sync_bot`] take one lock in turn: the
+/// UPDATE's snapshot is taken after the lock, so a refresh that started earlier cannot
+/// overwrite a later one's estimate with what it read before a newer result committed.
 pub async fn refresh_estimates(
     pool: &PgPool,
     provider: &str,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SYNC_LOCK)
+        .execute(&mut *tx)
+        .await?;
     let done = sqlx::query(
         "WITH realized AS ( \
              SELECT b.id AS bot_id, COALESCE(p.net, bt.net) AS net FROM bots b \
@@ -182,7 +191,8 @@ pub async fn refresh_estimates(
     .bind(provider)
     .bind(since)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected())
 }

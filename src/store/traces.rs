@@ -365,6 +365,29 @@ pub async fn foldable_no_trade(
     Ok(latest.filter(|n| n.node_id.as_deref() == Some(node)))
 }
 
+/// [`foldable_no_trade`] for many bots in one query (each bot's latest row looked up as the
+/// single read does): the rows `node` may fold into, at most one per bot.
+pub async fn foldable_no_trade_for_bots(
+    pool: &PgPool,
+    bots: &[Uuid],
+    node: &str,
+) -> Result<Vec<NoTradeTrace>, sqlx::Error> {
+    let latest: Vec<NoTradeTrace> = sqlx::query_as(
+        "SELECT x.* FROM UNNEST($1::uuid[]) AS b(id) CROSS JOIN LATERAL ( \
+             SELECT n.* FROM no_trade_traces n WHERE n.bot_id = b.id AND NOT EXISTS ( \
+                 SELECT 1 FROM decision_traces d \
+                 WHERE d.bot_id = n.bot_id AND d.created_at >= n.last_seen_at) \
+             ORDER BY n.created_at DESC, n.id DESC LIMIT 1) x",
+    )
+    .bind(bots)
+    .fetch_all(pool)
+    .await?;
+    Ok(latest
+        .into_iter()
+        .filter(|n| n.node_id.as_deref() == Some(node))
+        .collect())
+}
+
 pub async fn decision_page(
     pool: &PgPool,
     bot_id: Uuid,

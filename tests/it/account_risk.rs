@@ -12,91 +12,29 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::{
-    clock::Clock,
-    domain::{risk::AutonomyTier, timeframe::Timeframe},
-    integrations::registry::EnvMap,
-    runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
-};
+use tradeplane::runtime::RuntimeHandle;
 use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{start_sandbox_with_clock, until},
-    paper::{config, session_start, tick},
-    spawn_app_with_runtime_config,
+    fixtures::until,
+    live::{LiveSetup, live_app},
+    paper::{session_start, tick},
 };
 
 const VENDOR: &str = "ironbeam";
 
-fn broker_env(all: &EnvMap) -> EnvMap {
-    let mut env: EnvMap = all
-        .iter()
-        .filter(|(k, _)| !k.starts_with("TRADOVATE_"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    env.insert("IRONBEAM_ENV".into(), "demo".into());
-    env
-}
-
-async fn live_bot(app: &TestApp, rt: &RuntimeHandle, pool: &PgPool, name: &str) -> Uuid {
-    let (status, body) = app
-        .create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
-            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
-            "risk": {"max_order_size": 1, "max_position": 3, "daily_loss_limit": 100000.0,
-                     "max_drawdown": 100000.0}
-        }))
-        .await;
-    assert!((200..300).contains(&status), "{status} {body}");
-    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
-    sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
-        .bind(bot)
-        .execute(pool)
-        .await
-        .unwrap();
-    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
-    rt.start_runner(
-        bot,
-        RunnerOptions {
-            timeframe: Timeframe::M1,
-            live: true,
-        },
-    )
-    .await
-    .unwrap();
-    bot
-}
-
 /// Two LIVE bots on one sandbox account (shared clock, reconciling every second).
 async fn two_live_bots(pool: &PgPool) -> (TestApp, RuntimeHandle, Uuid, Uuid) {
-    let clock = Clock::starting_at(session_start() + Duration::hours(5));
-    let sandbox = start_sandbox_with_clock(clock.clone()).await;
-    let env = broker_env(&sandbox);
-    let mut cfg: RuntimeConfig = config(&env);
-    cfg.clock = clock.clone();
-    cfg.autonomy.enabled = false;
-    cfg.broker_every = StdDuration::from_millis(100);
-    cfg.runner.heartbeat_timeout = RunnerConfig::default().heartbeat_timeout;
-    cfg.reconcile.every = StdDuration::from_secs(1);
-    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
-        .await
-        .signed_in_as_admin()
-        .await;
-    let rt = app.state.runtime.clone();
-    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
-    assert_eq!(status, 200, "{body}");
-    for provider in ["databento", "polygon"] {
-        let (status, body) = app.verify_integration(provider).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    until("the broker session", async || {
-        rt.brokers()?.for_live().map(|_| ())
-    })
-    .await;
-    let a = live_bot(&app, &rt, pool, "acct-a").await;
-    let b = live_bot(&app, &rt, pool, "acct-b").await;
-    (app, rt, a, b)
+    let setup = LiveSetup {
+        reconcile_every: Some(StdDuration::from_secs(1)),
+        send_grace: None,
+        production_heartbeat: true,
+    };
+    let live = live_app(pool, VENDOR, setup).await;
+    let a = live.live_bot(pool, "acct-a", 3).await;
+    let b = live.live_bot(pool, "acct-b", 3).await;
+    (live.app, live.rt, a, b)
 }
 
 async fn overview(app: &TestApp) -> Value {
@@ -439,5 +377,98 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     eprintln!(
         "FIGURE account_risk gate read: {} us per LIVE evaluation (mean of {n}, 2 bots)",
         began.elapsed().as_micros() / u128::from(n)
+    );
+}
+
+/// The number of evaluations on record of `bot` (decisions plus folded no-trades).
+async fn evaluated(pool: &PgPool, bot: Uuid) -> i64 {
+    crate::support::paper::evaluations(pool, bot).await
+}
+
+/// Replays the boundary `at` to every runner while a test transaction holds the `orders`
+/// table against writes (reads pass): both bots' evaluations read the account and reach their
+/// write-ahead before either can commit. Waits for both evaluations.
+async fn tick_both_held(rt: &RuntimeHandle, pool: &PgPool, bots: [Uuid; 2], minute: i64) {
+    let before = [
+        evaluated(pool, bots[0]).await,
+        evaluated(pool, bots[1]).await,
+    ];
+    let mut hold = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    let at = session_start() + Duration::minutes(minute);
+    let sent = rt.inject_tick(tradeplane::runtime::BarTick {
+        timeframe: tradeplane::domain::timeframe::Timeframe::M1,
+        bar_at: std::time::SystemTime::from(at),
+        fired_at: std::time::SystemTime::from(at),
+    });
+    assert_eq!(sent, 2, "both runners subscribed");
+    tokio::time::sleep(StdDuration::from_millis(600)).await;
+    hold.commit().await.unwrap();
+    until("both evaluations of the bar", async || {
+        (evaluated(pool, bots[0]).await > before[0] && evaluated(pool, bots[1]).await > before[1])
+            .then_some(())
+    })
+    .await;
+}
+
+/// The race of issue 17: two LIVE bots on one account decide the same entry on the same bar
+/// with an account limit that admits one contract. The account check is taken again under the
+/// account's lock in the write-ahead's transaction, so exactly one order is written; the other
+/// bot's evaluation of that bar ends in a trace naming `ACCOUNT_POSITION_LIMIT`.
+#[sqlx::test]
+async fn two_bots_on_one_bar_cannot_both_pass_the_account_limit(pool: PgPool) {
+    let (app, rt, a, b) = two_live_bots(&pool).await;
+    let account = until("the live account in the overview", async || {
+        let body = overview(&app).await;
+        body["accounts"]
+            .as_array()?
+            .iter()
+            .find(|x| x["is_live_route"] == true && x["broker"] == VENDOR)
+            .and_then(|x| x["account"].as_str().map(str::to_owned))
+    })
+    .await;
+    // No contract allowed while both runners reconcile before their first order (no entry
+    // may slip out one bot at a time): wait until both gates are open (their traces stop
+    // naming the reconciliation).
+    let admin = app.with_client(app.admin_client().await);
+    let (status, body) = put(&admin, &account, limits(0, 0, "1000000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut minute = 1;
+    loop {
+        tick(&rt, &pool, b, session_start() + Duration::minutes(minute)).await;
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        let open = !newest_blockers(&pool, a).await.contains("RECONCILIATION")
+            && !newest_blockers(&pool, b).await.contains("RECONCILIATION");
+        minute += 1;
+        if open && minute > 6 {
+            break;
+        }
+        assert!(minute < 10, "the reconciliation gate never opened");
+    }
+    assert_eq!(orders_of(&pool, a).await + orders_of(&pool, b).await, 0);
+    // One contract for the account: the first bot's order fills it.
+    let (status, body) = put(&admin, &account, limits(1, 1, "1000000", 100)).await;
+    assert_eq!(status, 200, "{body}");
+    loop {
+        tick_both_held(&rt, &pool, [a, b], minute).await;
+        let sent = orders_of(&pool, a).await + orders_of(&pool, b).await;
+        if sent > 0 {
+            assert_eq!(
+                sent, 1,
+                "both bots passed the account's limit of one contract"
+            );
+            break;
+        }
+        minute += 1;
+        assert!(minute < 60, "no entry within the hour");
+    }
+    let refused = if orders_of(&pool, a).await == 1 { b } else { a };
+    let trace = newest_blockers(&pool, refused).await;
+    assert!(
+        trace.contains("ACCOUNT_POSITION_LIMIT") && trace.contains("account_risk"),
+        "{trace}"
     );
 }

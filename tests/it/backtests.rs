@@ -239,6 +239,53 @@ async fn a_range_across_a_roll_reads_each_front_contract(pool: PgPool) {
 
 // ---- backtests as jobs: POST /api/backtests → a `backtest` job → results ----
 
+#[sqlx::test]
+async fn a_backtest_across_a_roll_warms_the_new_contract_up_on_its_own_bars(pool: PgPool) {
+    let app = lab(pool.clone(), 1).await;
+    // ESU26 → ESZ26 at 17:00 CT on 9 Sep 2026 (22:00 UTC).
+    let roll = at("2026-09-09T22:00:00Z");
+    let body = sma_backtest("2026-09-08T00:00:00Z", "2026-09-11T00:00:00Z");
+    let (id, job) = app.queue_backtest(body.clone()).await;
+    let done = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    // ESZ26's bars from before its roll were fetched for the run (its warm-up), stored and
+    // covered under their own contract: the last 23 of them (the engine's window) are fed to
+    // the new window at the roll, never evaluated.
+    let warmup: (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT count(*), max(ts) FROM market_bars WHERE contract = 'ESZ26' AND ts < $1",
+    )
+    .bind(roll)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(warmup.0 >= 23, "{warmup:?}");
+    assert!(warmup.1.is_some_and(|t| t < roll));
+    let job_id: Uuid = job.parse().unwrap();
+    // Three vendor calls: ESU26's piece, ESZ26's piece, ESZ26's warm-up.
+    assert_eq!(bar_calls(&pool, job_id, 3).await, 3);
+    // A position is never carried across the roll: each round trip opens and closes on one
+    // side of it.
+    let trades = done["trades"].as_array().unwrap();
+    assert!(!trades.is_empty(), "{done}");
+    for t in trades {
+        let (entry, exit) = (
+            at(t["entry_ts"].as_str().unwrap()),
+            at(t["exit_ts"].as_str().unwrap()),
+        );
+        assert!(
+            entry >= roll || exit <= roll,
+            "a trade across the roll: {t}"
+        );
+    }
+    // The same run again: everything from the store, no vendor call, the same results.
+    let (again, again_job) = app.queue_backtest(body).await;
+    let second = app.wait_for_backtest(&again, "SUCCEEDED").await;
+    assert_eq!(
+        second["backtest"]["results_hash"],
+        done["backtest"]["results_hash"]
+    );
+    assert_eq!(bar_calls(&pool, again_job.parse().unwrap(), 0).await, 0);
+}
+
 /// The sandbox's providers, `workers` job workers polling fast, signed in as the admin.
 async fn lab(pool: PgPool, workers: usize) -> TestApp {
     let config = RuntimeConfig {
@@ -906,4 +953,63 @@ async fn a_backtests_bars_come_back_as_at_most_max_candles_for_its_price_chart(p
     assert_eq!(error_code(&body), "BACKTEST_NOT_FOUND");
     let (status, body) = app.backtest_bars("nope", "").await;
     assert_eq!(status, 422, "{body}");
+}
+
+#[sqlx::test]
+async fn a_backtest_reads_the_secondary_when_the_primary_refuses_and_never_mixes_vendors(
+    pool: PgPool,
+) {
+    let env = start_sandbox().await;
+    let config = RuntimeConfig {
+        provider_env: env.clone(),
+        jobs: JobsConfig {
+            workers: 1,
+            poll_every: Duration::from_millis(50),
+            heartbeat_every: Duration::from_millis(50),
+        },
+        ..runtime_config()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), config)
+        .await
+        .signed_in_as_admin()
+        .await;
+    // Databento (the primary) refuses: a plan without the dataset.
+    crate::support::fixtures::sandbox_fault(
+        &env["POLYGON_BASE_URL"],
+        "databento",
+        json!("not_authorized"),
+        None,
+    )
+    .await;
+    let (from, to) = ("2026-11-17T00:00:00Z", "2026-11-18T00:00:00Z");
+    let (id, _) = app.queue_backtest(sma_backtest(from, to)).await;
+    let done = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    let bt = &done["backtest"];
+    assert_eq!(bt["provider_id"], "polygon", "{bt}");
+    // Tuesday's session in UTC: 23 trading hours of 5-minute bars, all Polygon's.
+    assert_eq!(bt["bars"], 23 * 12, "{bt}");
+    let by_provider: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT provider_id, count(*) FROM market_bars WHERE symbol = 'ES' AND timeframe = '5m' \
+         AND ts >= $1 AND ts < $2 GROUP BY provider_id",
+    )
+    .bind(at(from))
+    .bind(at(to))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(by_provider, [("polygon".to_owned(), 23 * 12)]);
+
+    // Databento back: a run over the same range reads Databento's bars only, not a mix with
+    // the Polygon bars already stored.
+    crate::support::fixtures::sandbox_fault(
+        &env["POLYGON_BASE_URL"],
+        "databento",
+        Value::Null,
+        None,
+    )
+    .await;
+    let (id, _) = app.queue_backtest(sma_backtest(from, to)).await;
+    let done = app.wait_for_backtest(&id, "SUCCEEDED").await;
+    assert_eq!(done["backtest"]["provider_id"], "databento");
+    assert_eq!(done["backtest"]["bars"], 23 * 12);
 }

@@ -285,6 +285,7 @@ async fn tradovate_refusals_are_classified_and_never_retried() {
         token: tradeplane::config::Secret::new("t"),
         expires_at: None,
         is_live: None,
+        user_id: None,
     };
     let account = Account {
         id: "7".into(),
@@ -515,6 +516,7 @@ async fn ironbeam_error_answers_map_to_rejected_not_sent_or_unknown() {
         token: tradeplane::config::Secret::new("t"),
         expires_at: None,
         is_live: None,
+        user_id: None,
     };
     let account = Account {
         id: "5123345".into(),

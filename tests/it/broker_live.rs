@@ -10,38 +10,18 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
-    clock::Clock,
-    domain::{risk::AutonomyTier, timeframe::Timeframe},
+    domain::timeframe::Timeframe,
     integrations::registry::EnvMap,
-    runtime::{RunnerOptions, RuntimeConfig, RuntimeHandle},
+    runtime::{RunnerOptions, RuntimeHandle},
 };
 use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox_with_clock, until},
-    paper::{config, session_start, tick},
-    spawn_app_with_runtime_config,
+    fixtures::{sandbox_broker_book, sandbox_broker_fault, until},
+    live::{LiveSetup, live_app},
+    paper::{session_start, tick},
 };
-
-/// The sandbox env with only `vendor`'s broker, in its demo environment.
-fn broker_env(all: &EnvMap, vendor: &str) -> EnvMap {
-    let other = if vendor == "tradovate" {
-        "IRONBEAM_"
-    } else {
-        "TRADOVATE_"
-    };
-    let mut env: EnvMap = all
-        .iter()
-        .filter(|(k, _)| !k.starts_with(other))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    env.insert(
-        format!("{}_ENV", vendor.to_ascii_uppercase()),
-        "demo".into(),
-    );
-    env
-}
 
 async fn scalar<T>(pool: &PgPool, sql: &str, bot: Uuid) -> T
 where
@@ -55,64 +35,11 @@ where
 }
 
 /// A LIVE sma_crossover(2,4) ES 1m bot of `vendor` (demo) with its runner started, on a
-/// runtime and a broker simulator sharing one clock.
+/// runtime and a broker simulator sharing one clock (`support::live`).
 async fn live_bot(pool: &PgPool, vendor: &str) -> (TestApp, RuntimeHandle, EnvMap, Uuid) {
-    // The broker and the runtime share one clock, shifted into an open session (Tuesday
-    // 2026-11-17, 14:00 CT); the replayed bar ticks are the same day's morning.
-    let clock = Clock::starting_at(session_start() + Duration::hours(5));
-    let sandbox = start_sandbox_with_clock(clock.clone()).await;
-    let env = broker_env(&sandbox, vendor);
-    let mut cfg: RuntimeConfig = config(&env);
-    cfg.clock = clock.clone();
-    cfg.autonomy.enabled = false;
-    cfg.broker_every = std::time::Duration::from_millis(100);
-    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
-        .await
-        .signed_in_as_admin()
-        .await;
-    let rt = app.state.runtime.clone();
-    // The LIVE invariant: the global trading switch must be on for any LIVE order.
-    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
-    assert_eq!(status, 200, "{body}");
-    for provider in ["databento", "polygon"] {
-        let (status, body) = app.verify_integration(provider).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    until("the broker session", async || {
-        rt.brokers()?.for_live().map(|_| ())
-    })
-    .await;
-    let session = rt.brokers().unwrap().for_live().unwrap();
-    assert_eq!(session.vendor().id(), vendor);
-
-    // A LIVE bot (the operator's promotion gates are not what this test is about: the row is
-    // set LIVE with trading enabled, and its tier pinned).
-    let (status, body) = app
-        .create_bot(json!({
-            "name": format!("live-{vendor}"), "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
-            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
-            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
-                     "max_drawdown": 100000.0}
-        }))
-        .await;
-    assert!((200..300).contains(&status), "{status} {body}");
-    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
-    sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
-        .bind(bot)
-        .execute(pool)
-        .await
-        .unwrap();
-    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
-    rt.start_runner(
-        bot,
-        RunnerOptions {
-            timeframe: Timeframe::M1,
-            live: true,
-        },
-    )
-    .await
-    .unwrap();
-    (app, rt, env, bot)
+    let live = live_app(pool, vendor, LiveSetup::default()).await;
+    let bot = live.live_bot(pool, &format!("live-{vendor}"), 1).await;
+    (live.app, live.rt, live.env, bot)
 }
 
 async fn live_round_trip(pool: PgPool, vendor: &str) {
@@ -180,7 +107,10 @@ async fn live_round_trip(pool: PgPool, vendor: &str) {
     // One login (no login loop).
     assert_eq!(book["logins"], 1, "{book}");
 
-    // Fills came from the broker: one per broker fill id of each order we hold FILLED.
+    // Fills came from the broker: one per broker fill id of each order we hold FILLED (an order
+    // still WORKING here is read at the bot's next bar, or on the stream). An order's state and
+    // its fills are booked one after the other as they arrive: both sides are read until they
+    // agree (the last fill may still be on its way when the last send's answer is in).
     let broker_id = |order: &Value| match vendor {
         "tradovate" => order.to_string(),
         _ => format!("5100001-{order}"),
@@ -189,30 +119,45 @@ async fn live_round_trip(pool: PgPool, vendor: &str) {
         "tradovate" => f["id"].to_string(),
         _ => format!("{}-{}", f["order_id"], f["id"]),
     };
-    let filled: Vec<&str> = ours
-        .iter()
-        .filter(|(s, _, _)| s == "FILLED")
-        .filter_map(|(_, id, _)| id.as_deref())
-        .collect();
-    let mut expected: Vec<String> = book["fills"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| filled.contains(&broker_id(&f["order_id"]).as_str()))
-        .map(fill_id)
-        .collect();
-    let mut booked: Vec<String> = sqlx::query_scalar(
-        "SELECT broker_fill_id FROM fills WHERE bot_id = $1 AND NOT simulated \
-         AND broker_fill_id IS NOT NULL",
-    )
-    .bind(bot)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    expected.sort();
-    booked.sort();
-    assert!(!booked.is_empty());
-    assert_eq!(booked, expected);
+    let settle = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let ours: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, broker_order_id FROM orders WHERE bot_id = $1 AND stage = 'LIVE'",
+        )
+        .bind(bot)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let book = sandbox_broker_book(&env, vendor).await;
+        let filled: Vec<&str> = ours
+            .iter()
+            .filter(|(s, _)| s == "FILLED")
+            .filter_map(|(_, id)| id.as_deref())
+            .collect();
+        let mut expected: Vec<String> = book["fills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| filled.contains(&broker_id(&f["order_id"]).as_str()))
+            .map(fill_id)
+            .collect();
+        let mut booked: Vec<String> = sqlx::query_scalar(
+            "SELECT broker_fill_id FROM fills WHERE bot_id = $1 AND NOT simulated \
+             AND broker_fill_id IS NOT NULL",
+        )
+        .bind(bot)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        expected.sort();
+        booked.sort();
+        if booked == expected || std::time::Instant::now() > settle {
+            assert!(!booked.is_empty());
+            assert_eq!(booked, expected, "{ours:?} {book}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let simulated: i64 = scalar(
         &pool,
         "SELECT count(*) FROM fills WHERE bot_id = $1 AND simulated",

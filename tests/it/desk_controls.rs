@@ -1,7 +1,7 @@
 //! The desk's controls (issue 20 part 3) against the sandbox with replayed bar ticks: cancel
 //! working orders and close the position of a running PAPER bot through the one risk-removal
-//! path (the bot keeps running and evaluating); a LIVE close needs a 2FA step-up and answers
-//! BROKER_PENDING like the kill's flatten; bulk start/stop reports each bot; archive hides a
+//! path (the bot keeps running and evaluating); a LIVE close needs a 2FA step-up and, with no
+//! broker session configured, answers BROKER_PENDING (nothing sent) like the kill's flatten; bulk start/stop reports each bot; archive hides a
 //! stopped, flat bot from the default list (history kept) and blocks its start until
 //! un-archived. Bad input and the wrong role change nothing.
 

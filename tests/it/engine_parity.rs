@@ -116,6 +116,7 @@ async fn live_paper_runner_and_backtest_agree_on_every_order_fill_trade_and_trac
         ),
         tier: AutonomyTier::Supervised,
         evaluate_from: Some(first),
+        roll_warmups: Default::default(),
     };
     let run = backtest::run(&spec, &bars, &mut |_| {});
     assert!(run.killed.is_none());

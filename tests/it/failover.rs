@@ -3,7 +3,9 @@
 //! `DATA_FAILOVER` carrying the evaluation's trace id, and the trace's variables name the
 //! source; once Databento is healthy for the (short, configured) hysteresis the feed goes
 //! back, recorded as INFO `DATA_FAILBACK`. An OPEN primary breaker is not health: its refused
-//! probes keep the series on the secondary.
+//! probes keep the series on the secondary. A primary whose bars fall behind past the freshness
+//! limit fails over at the first boundary they are too old, and its late bars fill in once it
+//! catches up. The failover state outlives a restart (`feed_sources`).
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,16 @@ use tradeplane::runtime::feed::FeedConfig;
 use uuid::Uuid;
 
 use crate::support::{
-    fixtures::{sandbox_fault, start_sandbox},
+    app::now,
+    fixtures::{sandbox_fault, start_sandbox, start_sandbox_with_clock},
     paper::{config, session_start, started_bot, tick},
     spawn_app_with_runtime_config,
+};
+use tradeplane::{
+    clock::Clock,
+    domain::{instruments::Symbol, risk::Stage, timeframe::Timeframe},
+    runtime::{RunnerOptions, Runtime},
+    store::bots::{self, NewBot},
 };
 
 /// The variables and trace id of the bot's newest trace row (decision or no-trade).
@@ -254,4 +263,228 @@ async fn a_hanging_primary_fails_over_after_its_deadline_not_its_time_box(pool: 
     assert_eq!(event_trace, &trace);
     assert_eq!(meta["reason"]["code"], "PRIMARY_FAILED", "{meta}");
     assert_eq!(meta["error_code"], "TIMEOUT", "{meta}");
+}
+
+/// Sets a `late` fault: `vendor` serves only bars that ended `seconds` before the sandbox clock.
+async fn sandbox_late(
+    env: &tradeplane::integrations::registry::EnvMap,
+    vendor: &str,
+    seconds: u32,
+) {
+    let root = env["POLYGON_BASE_URL"]
+        .trim_end_matches("/polygon")
+        .to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("{root}/_sandbox/faults"))
+        .json(&json!({"vendor": vendor, "fault": "late", "seconds": seconds}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[sqlx::test]
+async fn a_late_primary_fails_over_at_the_first_boundary_past_the_freshness_limit(pool: PgPool) {
+    // The sandbox's clock is the replayed market's: 5 s after each boundary, as a live tick is.
+    let at = |m: i64| -> DateTime<Utc> { session_start() + chrono::Duration::minutes(m) };
+    let market = Clock::manual(at(1) + chrono::Duration::seconds(5));
+    let env = start_sandbox_with_clock(market.clone()).await;
+    let mut runtime = config(&env);
+    runtime.feed = FeedConfig {
+        failback_after: chrono::Duration::minutes(2),
+        ..FeedConfig::default()
+    };
+    runtime.runner.heartbeat_timeout = Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = started_bot(&app, "failover-late").await;
+    let step = |m: i64| {
+        market.set(at(m) + chrono::Duration::seconds(5));
+        tick(&rt, &pool, bot, at(m))
+    };
+    step(1).await;
+    assert_eq!(source(&newest_trace(&pool, bot).await.0).0, "databento");
+
+    // Databento falls 3 minutes behind: its newest bar (closed at 1) ages a minute a boundary.
+    // At 2 and 3 it is 60 s and 120 s old, inside the 1m limit (125 s): still Databento.
+    sandbox_late(&env, "databento", 180).await;
+    for m in [2, 3] {
+        step(m).await;
+        let (v, _) = newest_trace(&pool, bot).await;
+        assert_eq!(source(&v).0, "databento", "minute {m}: {v}");
+    }
+    assert_eq!(events(&pool, "DATA_FAILOVER", 0).await.len(), 0);
+    // At 4 it is 180 s old: that very boundary is evaluated on Polygon's bar.
+    step(4).await;
+    let (v, trace) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v), ("polygon", false), "{v}");
+    let failover = events(&pool, "DATA_FAILOVER", 1).await;
+    let (severity, event_trace, meta) = &failover[0];
+    assert_eq!((severity.as_str(), event_trace), ("SEV-2", &trace));
+    assert_eq!(
+        meta["reason"],
+        json!({"code": "PRIMARY_LATE", "lag_seconds": 180, "limit_seconds": 125}),
+        "{meta}"
+    );
+
+    // Databento catches up: its late bars fill in (no hole in the store), and after the
+    // hysteresis the series is back on it.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", Value::Null, None).await;
+    for m in 5..=7 {
+        step(m).await;
+    }
+    let (v, _) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v), ("databento", false), "{v}");
+    assert_eq!(events(&pool, "DATA_FAILBACK", 1).await.len(), 1);
+    let stored: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT ts FROM market_bars WHERE provider_id = 'databento' AND symbol = 'ES' \
+         AND timeframe = '1m' AND ts >= $1 AND ts < $2 ORDER BY ts",
+    )
+    .bind(at(0))
+    .bind(at(7))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<DateTime<Utc>> = (0..7).map(at).collect();
+    assert_eq!(stored, expected, "every minute of Databento's, once");
+}
+
+#[sqlx::test]
+async fn a_restarted_node_continues_on_the_secondary_until_the_failback(pool: PgPool) {
+    let env = start_sandbox().await;
+    let runtime_config = || {
+        let mut runtime = config(&env);
+        runtime.feed = FeedConfig {
+            failback_after: chrono::Duration::minutes(2),
+            ..FeedConfig::default()
+        };
+        runtime.runner.heartbeat_timeout = Duration::from_secs(10);
+        runtime
+    };
+    let bot = bots::insert(
+        &pool,
+        NewBot {
+            name: "failover-restart".into(),
+            symbol: Symbol::Es,
+            timeframe: Timeframe::M1,
+            stage: Stage::Paper,
+            strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4, "average": "sma"}}),
+            risk_limits: json!({}),
+            created_by: None,
+        },
+        now(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let opts = RunnerOptions {
+        timeframe: Timeframe::M1,
+        live: false,
+    };
+    let at = |m: i64| -> DateTime<Utc> { session_start() + chrono::Duration::minutes(m) };
+
+    // First run: healthy at 1, Databento down at 2 → Polygon.
+    let first = Runtime::start(pool.clone(), runtime_config())
+        .await
+        .unwrap();
+    let rt = first.handle();
+    rt.start_runner(bot, opts).await.unwrap();
+    tick(&rt, &pool, bot, at(1)).await;
+    assert_eq!(source(&newest_trace(&pool, bot).await.0).0, "databento");
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", json!("outage"), None).await;
+    tick(&rt, &pool, bot, at(2)).await;
+    assert_eq!(source(&newest_trace(&pool, bot).await.0).0, "polygon");
+    first.shutdown().await;
+    let recorded: (String, Option<DateTime<Utc>>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT provider_id, healthy_since, observed_at FROM feed_sources \
+         WHERE symbol = 'ES' AND timeframe = '1m'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded, ("polygon".into(), None, at(2)));
+
+    // Restarted, Databento still down: the series stays on Polygon, no second switch event.
+    let second = Runtime::start(pool.clone(), runtime_config())
+        .await
+        .unwrap();
+    let rt = second.handle();
+    rt.start_runner(bot, opts).await.unwrap();
+    tick(&rt, &pool, bot, at(3)).await;
+    let (v, _) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v).0, "polygon", "{v}");
+    // Databento back at 4: the restarted node honours the hysteresis (2 min) before failing
+    // back, at 6, with the one INFO event.
+    sandbox_fault(&env["POLYGON_BASE_URL"], "databento", Value::Null, None).await;
+    for m in [4, 5] {
+        tick(&rt, &pool, bot, at(m)).await;
+        let (v, _) = newest_trace(&pool, bot).await;
+        assert_eq!(source(&v).0, "polygon", "minute {m}: {v}");
+    }
+    second.shutdown().await;
+
+    // A third run picks up the streak (healthy since 4) rather than starting it again.
+    let third = Runtime::start(pool.clone(), runtime_config())
+        .await
+        .unwrap();
+    let rt = third.handle();
+    rt.start_runner(bot, opts).await.unwrap();
+    tick(&rt, &pool, bot, at(6)).await;
+    let (v, _) = newest_trace(&pool, bot).await;
+    assert_eq!(source(&v).0, "databento", "{v}");
+    third.shutdown().await;
+    assert_eq!(events(&pool, "DATA_FAILOVER", 1).await.len(), 1);
+    let failback = events(&pool, "DATA_FAILBACK", 1).await;
+    assert_eq!(failback.len(), 1);
+    assert_eq!(failback[0].2["reason"]["code"], "RECOVERED");
+    let (provider, healthy_since): (String, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT provider_id, healthy_since FROM feed_sources WHERE symbol = 'ES' AND timeframe = '1m'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((provider.as_str(), healthy_since), ("databento", None));
+}
+
+/// A roll in the live feed: the first evaluation on the new contract says so in its variables
+/// (`rolled_from`), and its window is the new contract's own bars (no splice of two contracts).
+#[sqlx::test]
+async fn a_roll_is_marked_in_the_trace_and_the_window_is_the_new_contracts(pool: PgPool) {
+    let env = start_sandbox().await;
+    let mut runtime = config(&env);
+    runtime.runner.heartbeat_timeout = Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    let bot = started_bot(&app, "roll-marker").await;
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    // ESZ26 rolls into ESH27 at the 2026-12-10 trade date's open, 2026-12-09 23:00 UTC.
+    for at in ["2026-12-09T21:58:00Z", "2026-12-09T21:59:00Z"] {
+        tick(&rt, &pool, bot, t(at)).await;
+        let (v, _) = newest_trace(&pool, bot).await;
+        assert_eq!(v["bar_contract"], "ESZ26", "{at}: {v}");
+        assert!(v.get("rolled_from").is_none(), "{at}: {v}");
+    }
+    tick(&rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
+    let (v, _) = newest_trace(&pool, bot).await;
+    // The roll follows the daily halt: twice the lookback in time ends inside the halt, so the
+    // fresh ESH27 window reaches further back for ESH27's own bars before the halt, and the
+    // evaluated window is ESH27's alone (no splice of the two contracts), marked as a roll.
+    assert_eq!(
+        (&v["bar_contract"], &v["rolled_from"], &v["mixed_contracts"]),
+        (&json!("ESH27"), &json!("ESZ26"), &json!(false)),
+        "{v}"
+    );
+    tick(&rt, &pool, bot, t("2026-12-09T23:03:00Z")).await;
+    let (v, _) = newest_trace(&pool, bot).await;
+    assert_eq!(v["bar_contract"], "ESH27", "{v}");
+    assert!(
+        v.get("rolled_from").is_none(),
+        "the marker is on the first evaluation only: {v}"
+    );
 }

@@ -39,6 +39,7 @@ use wiremock::{
 use crate::support::{
     FAKE_KEY, env_for, error_code,
     fixtures::{sandbox_llm_fault, sma_bot, start_sandbox, until},
+    golden::golden,
     now, spawn_admin_app,
 };
 
@@ -134,20 +135,6 @@ fn render(req: &Request, key_var: &str) -> String {
     out.push_str(&serde_json::to_string_pretty(&body).unwrap());
     out.push('\n');
     out
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = format!("{}/tests/it/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (UPDATE_GOLDEN=1 writes it)"));
-    assert_eq!(
-        actual, expected,
-        "{name}: the request changed; if intended, regenerate with UPDATE_GOLDEN=1"
-    );
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::any};
 use crate::support::{
     FAKE_KEY, TestApp, env_for, error_code,
     fixtures::{sandbox_llm_fault, start_sandbox, until},
+    golden::golden,
     now,
     paper::{config, evaluations, session_start, started_bot},
     spawn_app_with_runtime_config,
@@ -58,17 +59,6 @@ fn render(req: &Request) -> String {
         }
     }
     out
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = format!("{}/tests/it/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (UPDATE_GOLDEN=1 writes it)"));
-    assert_eq!(actual, expected, "{name}: the request changed");
 }
 
 fn finnhub(base: &str, sink: MemoryUsageSink) -> Integrations {

@@ -58,12 +58,22 @@ struct Active {
 
 /// Per bot, how long it went without an owner that could run it, sampled every 100 ms from
 /// the database: its lease released, expired, or held by a node the driver has faulted.
+/// What the samples saw of one bot during a spell (owner, lease, faulted nodes), on change.
+type Seen = Vec<(Instant, String)>;
+
 #[derive(Default)]
 struct Orphans {
     since: HashMap<Uuid, Instant>,
+    /// Per bot in a spell.
+    seen: HashMap<Uuid, Seen>,
     spells: Vec<Duration>,
+    /// Spells over TTL + 2 s: bot, start, length and what the samples saw.
+    long: Vec<(Uuid, Instant, Duration, Seen)>,
     samples: u64,
 }
+
+/// What the driver did and when (printed around a spell over TTL + 2 s).
+type Journal = Mutex<Vec<(Instant, String)>>;
 
 async fn sample(pool: &PgPool, faulted: &Mutex<Vec<bool>>, orphans: &Mutex<Orphans>) {
     let rows: Vec<(Uuid, Option<String>, Option<bool>)> = match sqlx::query_as(&format!(
@@ -83,6 +93,7 @@ async fn sample(pool: &PgPool, faulted: &Mutex<Vec<bool>>, orphans: &Mutex<Orpha
     // A bot no longer meant to run (stopped, killed) needs no owner.
     let meant: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.0).collect();
     o.since.retain(|bot, _| meant.contains(bot));
+    o.seen.retain(|bot, _| meant.contains(bot));
     for (bot, node, live) in rows {
         let healthy = node
             .as_deref()
@@ -91,10 +102,50 @@ async fn sample(pool: &PgPool, faulted: &Mutex<Vec<bool>>, orphans: &Mutex<Orpha
             .is_some_and(|i| !faulted.get(i).copied().unwrap_or(true));
         if healthy && live == Some(true) {
             if let Some(since) = o.since.remove(&bot) {
-                o.spells.push(now - since);
+                let spell = now - since;
+                o.spells.push(spell);
+                let seen = o.seen.remove(&bot).unwrap_or_default();
+                if spell > Duration::from_secs(TTL_S + 2) {
+                    o.long.push((bot, since, spell, seen));
+                }
             }
         } else {
             o.since.entry(bot).or_insert(now);
+            let what = format!(
+                "owner {} lease {} faulted {faulted:?}",
+                node.as_deref().unwrap_or("-"),
+                match live {
+                    Some(true) => "live",
+                    Some(false) => "expired",
+                    None => "none",
+                }
+            );
+            let seen = o.seen.entry(bot).or_default();
+            if seen.last().is_none_or(|(_, w)| *w != what) {
+                seen.push((now, what));
+            }
+        }
+    }
+}
+
+/// Prints each spell over TTL + 2 s with what the samples saw and what the driver did then.
+fn explain_long_spells(o: &Orphans, journal: &Journal, t0: Instant) {
+    let journal = journal.lock().unwrap();
+    let at = |t: Instant| t.saturating_duration_since(t0).as_secs_f64();
+    for (bot, since, spell, seen) in &o.long {
+        println!(
+            "long spell: bot {bot} unowned {spell:?} from t={:.2}s",
+            at(*since)
+        );
+        for (t, what) in seen {
+            println!("  t={:.2}s sample: {what}", at(*t));
+        }
+        let from = since
+            .checked_sub(Duration::from_secs(TTL_S + 1))
+            .unwrap_or(t0);
+        let to = *since + *spell;
+        for (t, what) in journal.iter().filter(|(t, _)| *t >= from && *t <= to) {
+            println!("  t={:.2}s driver: {what}", at(*t));
         }
     }
 }
@@ -178,6 +229,8 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     }
 
     let faulted = Arc::new(Mutex::new(vec![false; NODES]));
+    let journal: Journal = Mutex::new(Vec::new());
+    let note = |what: String| journal.lock().unwrap().push((Instant::now(), what));
     let orphans = Arc::new(Mutex::new(Orphans::default()));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let sampler = tokio::spawn({
@@ -219,17 +272,27 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
                     match restarts[i].take() {
                         None => {
                             restarts[i] = Some(cluster.launch(i));
+                            note(format!("node-{i} relaunched"));
                             continue;
                         }
                         Some(r) if !r.is_finished() => {
                             restarts[i] = Some(r);
                             continue;
                         }
-                        Some(r) => cluster.attach(i, r.await.unwrap()),
+                        Some(r) => {
+                            cluster.attach(i, r.await.unwrap());
+                            note(format!("node-{i} up again (printed its URL)"));
+                        }
                     }
                 }
-                Kind::Pause => cluster.signal(i, Signal::SIGCONT),
-                Kind::Cut => cluster.nodes[i].proxy.restore(),
+                Kind::Pause => {
+                    cluster.signal(i, Signal::SIGCONT);
+                    note(format!("node-{i} SIGCONT"));
+                }
+                Kind::Cut => {
+                    cluster.nodes[i].proxy.restore();
+                    note(format!("node-{i} database restored"));
+                }
             }
             *slot = None;
             faulted.lock().unwrap()[i] = false;
@@ -275,6 +338,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
                 }
             };
             faulted.lock().unwrap()[i] = true;
+            note(format!("node-{i} {kind:?} for {lasts:?}"));
             active[i] = Some(Active {
                 kind,
                 ends: Instant::now() + lasts,
@@ -309,7 +373,17 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     }
     let _ = stop_tx.send(true);
     sampler.await.unwrap();
-    sample(&pool, &faulted, &orphans).await;
+    // The last samples: a spell may still be open (a rebalancing hand-over in flight, up to a
+    // round long); it must close within the same bound, and it is counted with the others.
+    loop {
+        sample(&pool, &faulted, &orphans).await;
+        if orphans.lock().unwrap().since.is_empty()
+            || quiet.elapsed() >= ttl + Duration::from_secs(2)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::task::spawn_blocking(move || {
         cluster.stop_all();
         cluster
@@ -326,6 +400,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
         (spells, open.len(), o.samples)
     };
     spells.sort();
+    explain_long_spells(&orphans.lock().unwrap(), &journal, t0);
     let statuses: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, count(*) FROM bots GROUP BY status ORDER BY 1")
             .fetch_all(&pool)

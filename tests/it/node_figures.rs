@@ -225,8 +225,11 @@ async fn three_nodes_share_a_fleet(pool: PgPool) {
     let settle = Instant::now();
     loop {
         let h = held(&pool).await;
+        // Spread: every bot held, no node above its share (ceil(n / 3)); with n = 3k + 1 that
+        // is k + 1, k + 1, k − 1 as well as k + 1, k, k.
         let fair = i64::try_from(n.div_ceil(3)).unwrap();
-        if h.len() == 3 && h.values().all(|c| (fair - c).abs() <= 1) {
+        let all = h.values().sum::<i64>() == i64::try_from(n).unwrap();
+        if h.len() == 3 && all && h.values().all(|c| *c <= fair) {
             println!(
                 "{} bots spread over 3 nodes in {:.1?}: {h:?}",
                 bots.len(),

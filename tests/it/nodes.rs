@@ -162,6 +162,11 @@ async fn count(pool: &PgPool, sql: &str, bot: Uuid) -> i64 {
 }
 
 async fn register(pool: &PgPool, name: &str) {
+    register_at(pool, name, now()).await;
+}
+
+/// A node registered (its last heartbeat) at `at`.
+async fn register_at(pool: &PgPool, name: &str, at: chrono::DateTime<chrono::Utc>) {
     nodes::register(
         pool,
         &nodes::NodeRegistration {
@@ -171,7 +176,7 @@ async fn register(pool: &PgPool, name: &str) {
             version: "test",
             capacity: 1,
         },
-        now(),
+        at,
     )
     .await
     .unwrap();
@@ -525,8 +530,13 @@ async fn a_takeover_refused_after_another_node_took_the_bot_never_stops_it(pool:
         .await
         .unwrap();
     let lifecycle = Lifecycle::new(pool.clone(), rt.clone(), rt.integrations());
-    lifecycle.take_over(moved, Some("node-x")).await;
-    lifecycle.take_over(kept, Some("node-x")).await;
+    // One takeover batch (as a rescue round runs them): each bot judged on its own lease.
+    lifecycle
+        .take_over_batch(&[
+            (moved, Some("node-x".to_owned())),
+            (kept, Some("node-x".to_owned())),
+        ])
+        .await;
 
     // Lost meanwhile: left as node-c runs it; node-b forgot it and wrote nothing.
     assert_eq!(status_of(&pool, moved).await, "RUNNING");
@@ -555,6 +565,56 @@ async fn a_takeover_refused_after_another_node_took_the_bot_never_stops_it(pool:
     .unwrap();
     assert_eq!(refused.1["code"], "KILL_SWITCH_ACTIVE", "{refused:?}");
     assert_eq!(refused.1["node"], "node-b", "{refused:?}");
+}
+
+/// A takeover batch writes RUNNING for all its bots in one statement, each under the epoch
+/// claimed for it: a bot another node took meanwhile (a newer epoch) is not written.
+#[sqlx::test]
+async fn a_batch_status_write_is_fenced_per_bot(pool: PgPool) {
+    let kept = lab_bot(&pool, "STOPPED").await;
+    let moved = lab_bot(&pool, "STOPPED").await;
+    register(&pool, "node-a").await;
+    register(&pool, "node-b").await;
+    let t0 = now();
+    let ttl = chrono::Duration::seconds(30);
+    let mut epochs = Vec::new();
+    for bot in [kept, moved] {
+        let epoch = bot_leases::acquire(&pool, bot, "node-a", t0, t0 + ttl)
+            .await
+            .unwrap()
+            .unwrap();
+        epochs.push((bot, epoch));
+    }
+    // node-b takes `moved` (its lease expired for it) with the next epoch.
+    sqlx::query("UPDATE bot_leases SET node = 'node-b', epoch = epoch + 1 WHERE bot_id = $1")
+        .bind(moved)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let written = tradeplane::store::bots::set_status_fenced_many(
+        &pool,
+        "node-a",
+        &epochs,
+        tradeplane::domain::bot::BotStatus::Running,
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, vec![kept]);
+    assert_eq!(status_of(&pool, kept).await, "RUNNING");
+    assert_eq!(status_of(&pool, moved).await, "STOPPED");
+    // Another node's name with the right epoch writes nothing either.
+    let written = tradeplane::store::bots::set_status_fenced_many(
+        &pool,
+        "node-b",
+        &[(kept, epochs[0].1)],
+        tradeplane::domain::bot::BotStatus::Stopped,
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(written.is_empty());
+    assert_eq!(status_of(&pool, kept).await, "RUNNING");
 }
 
 /// A lease row locked by another node's transaction (a node paused or cut off in the middle
@@ -991,4 +1051,198 @@ async fn traces_and_events_served_by_the_api_name_their_node(pool: PgPool) {
         .find(|e| e["bot_id"] == bot.to_string())
         .unwrap_or_else(|| panic!("no event of the bot: {body}"));
     assert_eq!(bot_event["node_id"], "node-a", "{bot_event}");
+}
+
+/// A resume or takeover batch reads what its runners load for all its bots at once: the same
+/// rows, per bot and in the same order, as each runner's own reads (fills on its symbol, open
+/// orders, the last minute's orders, the no-trade row its node may fold into).
+#[sqlx::test]
+async fn a_batch_read_of_runner_state_matches_each_bots_own_reads(pool: PgPool) {
+    let busy = lab_bot(&pool, "RUNNING").await;
+    let idle = lab_bot(&pool, "RUNNING").await;
+    register(&pool, "node-a").await;
+    let t0 = now();
+    let ttl = chrono::Duration::seconds(30);
+    let mut fences = Vec::new();
+    for bot in [busy, idle] {
+        let epoch = bot_leases::acquire(&pool, bot, "node-a", t0, t0 + ttl)
+            .await
+            .unwrap()
+            .unwrap();
+        fences.push(Fence {
+            bot_id: bot,
+            node: "node-a".into(),
+            epoch,
+        });
+    }
+    let a = &fences[0];
+    let mut placed = Vec::new();
+    for key in ["k-1", "k-2"] {
+        match orders::place(&pool, a, test_order(busy, key), test_trace(busy), None, t0)
+            .await
+            .unwrap()
+        {
+            orders::Placed::New { order, .. } => placed.push(order),
+            orders::Placed::Existing(_) => panic!("new key"),
+        }
+    }
+    let before = Position::flat(Symbol::Es);
+    let mut after = before.clone();
+    let realized = after.apply_fill(Side::Buy, 1, dec!(5000), dec!(2.25));
+    fills::book(
+        &pool,
+        fills::FillBooking {
+            fence: a,
+            order: &placed[0],
+            side: Side::Buy,
+            quantity: 1,
+            price: dec!(5000),
+            commission: dec!(2.25),
+            filled_at: t0,
+            simulated: true,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await
+    .unwrap();
+    // After the decision traces of the orders (a row a later decision closed is not foldable).
+    let row = no_trade_row(a, t0 + chrono::Duration::seconds(1));
+    traces::write_no_trade_batch(&pool, std::slice::from_ref(&row), &[])
+        .await
+        .unwrap();
+
+    let bots = [busy, idle];
+    let since = t0 - chrono::Duration::seconds(60);
+    let batch_fills = fills::for_bots(&pool, &bots).await.unwrap();
+    let batch_open = orders::open_for_bots(&pool, &bots).await.unwrap();
+    let batch_times = orders::placed_since_for_bots(&pool, &bots, since)
+        .await
+        .unwrap();
+    let batch_folds = traces::foldable_no_trade_for_bots(&pool, &bots, "node-a")
+        .await
+        .unwrap();
+    let mut own_open_ids = Vec::new();
+    for bot in bots {
+        let own: Vec<String> = fills::for_bot(&pool, bot, Symbol::Es)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
+        let batch: Vec<String> = batch_fills
+            .iter()
+            .filter(|f| f.bot_id == bot)
+            .map(|f| format!("{:?}", f.fill))
+            .collect();
+        assert_eq!(own, batch);
+        let mut open: Vec<Uuid> = orders::sending(&pool, bot)
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        open.extend(
+            orders::working(&pool, bot)
+                .await
+                .unwrap()
+                .iter()
+                .map(|o| o.id),
+        );
+        own_open_ids.extend(open);
+        let own_times = orders::placed_since(&pool, bot, since).await.unwrap();
+        let times: Vec<_> = batch_times
+            .iter()
+            .filter(|(b, _)| *b == bot)
+            .map(|(_, t)| *t)
+            .collect();
+        assert_eq!(own_times, times);
+        let own_fold = traces::foldable_no_trade(&pool, bot, "node-a")
+            .await
+            .unwrap()
+            .map(|n| n.id);
+        let fold = batch_folds.iter().find(|n| n.bot_id == bot).map(|n| n.id);
+        assert_eq!(own_fold, fold);
+    }
+    let mut batch_ids: Vec<Uuid> = batch_open.iter().map(|o| o.id).collect();
+    let mut own_ids = own_open_ids.clone();
+    batch_ids.sort();
+    own_ids.sort();
+    assert_eq!(batch_ids, own_ids);
+    // The batch saw something to compare: one fill, two orders (one filled), one fold row.
+    assert_eq!(batch_fills.len(), 1);
+    assert_eq!(batch_times.len(), 2);
+    assert_eq!(
+        batch_folds.iter().map(|n| n.id).collect::<Vec<_>>(),
+        vec![row.id]
+    );
+    assert!(
+        traces::foldable_no_trade_for_bots(&pool, &bots, "node-b")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The rebalancing defect the 3-node share figure found: a node that rescues orphans in every
+/// round (another node keeps losing leases) handed nothing over, so it never came down to
+/// its share. Now a round hands over what it finds above the share even when it rescued.
+#[sqlx::test]
+async fn a_node_rescuing_every_round_still_hands_its_excess_over(pool: PgPool) {
+    let ttl = Duration::from_secs(1);
+    let mut bots = Vec::new();
+    for _ in 0..40 {
+        bots.push(lab_bot(&pool, "RUNNING").await);
+    }
+    let a_app = resumed_node(&pool, "node-a", ttl).await;
+    let a = a_app.state.runtime.clone();
+    eventually(ttl * 3, "node-a runs every bot", || {
+        bots.iter().all(|b| running(&a, *b))
+    })
+    .await;
+    // A node that stopped beating a minute ago and keeps leaving expired leases behind: an
+    // orphan every 20 ms, so each round of either node finds one to rescue.
+    register_at(&pool, "ghost", now() - chrono::Duration::seconds(60)).await;
+    let producer = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let bot = lab_bot(&pool, "RUNNING").await;
+                let gone = now() - chrono::Duration::seconds(5);
+                bot_leases::acquire(&pool, bot, "ghost", gone, gone)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let _b_app = resumed_node(&pool, "node-b", ttl).await;
+    let per_node = async || -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE node = 'node-a'), count(*) FILTER (WHERE node = 'node-b') \
+             FROM bot_leases",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    // Before: node-a 40 above node-b, and rescues alone would keep it so.
+    let started = Instant::now();
+    let mut last = per_node().await;
+    while started.elapsed() < ttl * 10 {
+        last = per_node().await;
+        if last.1 > 0 && (last.0 - last.1).abs() <= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    producer.abort();
+    let _ = producer.await;
+    assert!(
+        last.1 > 0 && (last.0 - last.1).abs() <= 4,
+        "node-a / node-b leases while orphans kept coming: {last:?}"
+    );
+    let stats = a.ownership().unwrap().stats();
+    assert!(stats.handed_over > 0 && stats.claimed > 0, "{stats:?}");
 }

@@ -2,8 +2,9 @@
 //! changed behind our back (an order placed at the simulated broker from outside the product)
 //! is a SEV-1 `RECONCILIATION_MISMATCH` blocker within one reconciliation cycle, the LIVE bot's
 //! next evaluation is refused by the `reconciliation` gate, and `POST /api/bots/{id}/reconcile`
-//! resolves it: `adopt` books the broker's state into the ledger, `flatten` cancels the
-//! unknown order and closes the position at the broker and in the ledger. Viewers are refused
+//! resolves it: `adopt` books the broker's state into the ledger (and makes an unknown working
+//! broker order the bot's), `flatten` cancels the unknown order and closes the position at the
+//! broker and in the ledger. Viewers are refused
 //! (403) and a stale 2FA verification asks for a step-up.
 
 use std::time::{Duration as StdDuration, Instant};
@@ -11,41 +12,18 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::{
-    clock::Clock,
-    domain::{risk::AutonomyTier, timeframe::Timeframe},
-    integrations::registry::EnvMap,
-    runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
-};
+use tradeplane::{integrations::registry::EnvMap, runtime::RuntimeHandle};
 use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{sandbox_broker_book, start_sandbox_with_clock, until},
-    paper::{config, session_start, tick},
-    spawn_app_with_runtime_config,
+    fixtures::{sandbox_broker_book, until},
+    live::{LiveSetup, live_app, sandbox_post},
+    paper::{session_start, tick},
 };
 
 /// The reconciliation period these tests run with.
 const EVERY: StdDuration = StdDuration::from_secs(1);
-
-fn broker_env(all: &EnvMap, vendor: &str) -> EnvMap {
-    let other = if vendor == "tradovate" {
-        "IRONBEAM_"
-    } else {
-        "TRADOVATE_"
-    };
-    let mut env: EnvMap = all
-        .iter()
-        .filter(|(k, _)| !k.starts_with(other))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    env.insert(
-        format!("{}_ENV", vendor.to_ascii_uppercase()),
-        "demo".into(),
-    );
-    env
-}
 
 struct Live {
     app: TestApp,
@@ -57,73 +35,19 @@ struct Live {
 /// A LIVE sma_crossover(2,4) ES 1m bot of `vendor` (demo) with its runner started, on a
 /// runtime (reconciling every second) and a broker simulator sharing one clock.
 async fn live_bot(pool: &PgPool, vendor: &str) -> Live {
-    let clock = Clock::starting_at(session_start() + Duration::hours(5));
-    let sandbox = start_sandbox_with_clock(clock.clone()).await;
-    let env = broker_env(&sandbox, vendor);
-    let mut cfg: RuntimeConfig = config(&env);
-    cfg.clock = clock.clone();
-    cfg.autonomy.enabled = false;
-    cfg.broker_every = StdDuration::from_millis(100);
-    // The production heartbeat bound, not the fixtures' 400 ms: a LIVE evaluation that sends
-    // waits out the broker's pacing (seconds on the Tradovate sandbox) before it beats again.
-    cfg.runner.heartbeat_timeout = RunnerConfig::default().heartbeat_timeout;
-    cfg.reconcile.every = EVERY;
-    // An unknown broker order is raised after this (30 s in production).
-    cfg.reconcile.send_grace = StdDuration::from_secs(2);
-    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
-        .await
-        .signed_in_as_admin()
-        .await;
-    let rt = app.state.runtime.clone();
-    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
-    assert_eq!(status, 200, "{body}");
-    for provider in ["databento", "polygon"] {
-        let (status, body) = app.verify_integration(provider).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    until("the broker session", async || {
-        rt.brokers()?.for_live().map(|_| ())
-    })
-    .await;
-    let (status, body) = app
-        .create_bot(json!({
-            "name": format!("recon-{vendor}"), "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
-            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
-            "risk": {"max_order_size": 1, "max_position": 3, "daily_loss_limit": 100000.0,
-                     "max_drawdown": 100000.0}
-        }))
-        .await;
-    assert!((200..300).contains(&status), "{status} {body}");
-    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
-    sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
-        .bind(bot)
-        .execute(pool)
-        .await
-        .unwrap();
-    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
-    rt.start_runner(
+    let setup = LiveSetup {
+        reconcile_every: Some(EVERY),
+        send_grace: Some(StdDuration::from_secs(2)),
+        production_heartbeat: true,
+    };
+    let live = live_app(pool, vendor, setup).await;
+    let bot = live.live_bot(pool, &format!("recon-{vendor}"), 3).await;
+    Live {
+        app: live.app,
+        rt: live.rt,
+        env: live.env,
         bot,
-        RunnerOptions {
-            timeframe: Timeframe::M1,
-            live: true,
-        },
-    )
-    .await
-    .unwrap();
-    Live { app, rt, env, bot }
-}
-
-/// Posts to the sandbox's own control endpoints (it serves every vendor on one origin).
-async fn sandbox_post(env: &EnvMap, path: &str, body: Value) -> Value {
-    let root = env["DATABENTO_BASE_URL"].trim_end_matches('/').to_owned();
-    let res = reqwest::Client::new()
-        .post(format!("{root}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    }
 }
 
 async fn reconciliation(app: &TestApp) -> Value {
@@ -404,7 +328,12 @@ async fn flatten_cancels_the_unknown_order_and_leaves_broker_and_ledger_flat(poo
     assert_eq!(done["broker_close"]["side"], "SELL", "{done}");
     assert_eq!(done["broker_close"]["quantity"], 2);
     assert!(done["broker_close"]["price"].is_string(), "{done}");
-    assert!(done["adjustment"].is_null(), "the ledger was flat: {done}");
+    // The ledger was flat: the broker's long 2 is adopted into the bot, then closed by the
+    // bot's own market order (written ahead, booked from the broker's fill).
+    assert_eq!(done["adjustment"]["side"], "BUY", "{done}");
+    assert_eq!(done["adjustment"]["quantity"], 2, "{done}");
+    assert_eq!(done["flatten"]["closes"][0]["filled"], 2, "{done}");
+    assert_eq!(done["flatten"]["not_done"], json!([]), "{done}");
     assert_eq!(done["still_open"], json!([]), "{done}");
     let mut resolutions: Vec<String> = done["resolved"]
         .as_array()
@@ -453,4 +382,91 @@ async fn flatten_cancels_the_unknown_order_and_leaves_broker_and_ledger_flat(poo
     assert_eq!(held.unwrap_or(0), 0);
     tokio::time::sleep(EVERY * 2).await;
     assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+}
+
+/// Adopt takes a working order the broker has and we do not: it becomes the bot's order
+/// (WORKING under the broker's id), the mismatch resolves `ADOPTED`, and the bot's cancel
+/// reaches it at the broker.
+#[sqlx::test]
+async fn adopt_makes_an_unknown_broker_order_the_bots_so_cancel_reaches_it(pool: PgPool) {
+    let Live { app, env, bot, .. } = live_bot(&pool, "ironbeam").await;
+    first_run(&app).await;
+    sandbox_post(
+        &env,
+        "/_sandbox/broker/external_order",
+        json!({"vendor": "ironbeam", "symbol": "ES", "side": "BUY", "quantity": 1,
+               "limit_price": 1000.0}),
+    )
+    .await;
+    let unknown = until("the unknown order", async || {
+        let body = reconciliation(&app).await;
+        body["mismatches"]
+            .as_array()?
+            .iter()
+            .find(|m| m["kind"] == "UNKNOWN_BROKER_ORDER")
+            .cloned()
+    })
+    .await;
+    let broker_id = unknown["broker_order_id"].as_str().unwrap().to_owned();
+
+    let admin = app.with_client(app.admin_client().await);
+    let (status, body) = reconcile(&admin, bot, "adopt").await;
+    assert_eq!(status, 200, "{body}");
+    let adopted = body["orders_adopted"].as_array().unwrap();
+    assert_eq!(adopted.len(), 1, "{body}");
+    assert!(body["adjustment"].is_null(), "nothing filled: {body}");
+    assert_eq!(body["still_open"], json!([]), "{body}");
+    assert_eq!(
+        body["resolved"][0]["kind"], "UNKNOWN_BROKER_ORDER",
+        "{body}"
+    );
+    assert_eq!(body["resolved"][0]["resolution"], "ADOPTED", "{body}");
+    let (owner, status, stage, id, side, quantity): (
+        Uuid,
+        String,
+        String,
+        Option<String>,
+        String,
+        i32,
+    ) = sqlx::query_as(
+        "SELECT bot_id, status, stage, broker_order_id, side, quantity FROM orders WHERE id = $1",
+    )
+    .bind(adopted[0].as_str().unwrap().parse::<Uuid>().unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            owner,
+            status.as_str(),
+            stage.as_str(),
+            id.as_deref(),
+            side.as_str(),
+            quantity
+        ),
+        (bot, "WORKING", "LIVE", Some(broker_id.as_str()), "BUY", 1)
+    );
+    // Later runs stay clean: the order is ours now.
+    tokio::time::sleep(EVERY * 2).await;
+    assert_eq!(reconciliation(&app).await["mismatches"], json!([]));
+
+    // The bot's cancel now reaches it at the broker.
+    let (status, body) = admin
+        .call("POST", &format!("/api/bots/{bot}/cancel-orders"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["removal"]["broker_cancels_pending"],
+        json!([]),
+        "{body}"
+    );
+    let book = sandbox_broker_book(&env, "ironbeam").await;
+    assert!(
+        book["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] != "WORKING"),
+        "{book}"
+    );
 }

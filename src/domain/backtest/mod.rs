@@ -3,6 +3,15 @@
 //! adapter (fill at the next bar's open ± slippage ticks, commission per contract). Traces are
 //! summarised (no-trade counts by reason code), never serialised. Deterministic: the same
 //! spec and bars give the same run, bit for bit.
+//!
+//! The bars are a front-month series (`domain::contracts::front_segments`: unadjusted, each
+//! bar of the contract that was the front one when it opened). At a roll the run follows the
+//! engine's one roll rule: the new contract's bars start a new indicator window, warmed up on
+//! that contract's own bars from before the roll ([`BacktestSpec::roll_warmups`], fed, never
+//! evaluated), so no indicator joins two contracts' prices. A position held at the roll is
+//! closed at the old contract's last close (the fill model's slippage and commission, an order
+//! in the log keyed `roll:<contract>`); the strategy re-enters on the new contract when its
+//! own rule says so. An order still working at the roll is cancelled by the engine.
 
 pub mod evidence;
 pub mod request;
@@ -12,7 +21,7 @@ mod tests;
 mod trades;
 pub mod walk_forward;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -26,8 +35,11 @@ use trades::TradeBuilder;
 
 use super::bars::Bar;
 use super::calendar::HolidayCalendar;
-use super::engine::{Effect, Engine, Event, OrderUpdate, Settings, Tick, WorkingOrder};
-use super::execution::{SimFill, SimParams};
+use super::contracts::Contract;
+use super::engine::{
+    Effect, Engine, Event, OrderUpdate, Settings, Tick, TraceDetail, WorkingOrder,
+};
+use super::execution::{SimFill, SimParams, paper_fill_price};
 use super::instruments::ContractSpec;
 use super::news::NewsSnapshot;
 use super::risk::{AutonomyTier, RiskLimits, Stage};
@@ -78,6 +90,10 @@ pub struct BacktestSpec {
     /// Boundaries before this only warm the strategy up: their bars are fed, not evaluated
     /// (the history a live runner reads on its first tick). `None`: evaluate every bar.
     pub evaluate_from: Option<DateTime<Utc>>,
+    /// Per contract the run rolls into, its own bars from before it became the front one
+    /// (oldest first): fed at the roll to warm the new window up, never evaluated. A contract
+    /// without them warms up on its first bars after the roll (no-trade evaluations).
+    pub roll_warmups: Arc<HashMap<Contract, Vec<Bar>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,6 +142,43 @@ pub struct BacktestRun {
     /// Net realized PnL (after commissions) plus open PnL at the last close, USD.
     pub net_pnl: Decimal,
     pub killed: Option<Killed>,
+}
+
+/// The bars a run of the window `[from, to)` reads from a longer history `bars` (oldest first,
+/// one timeframe `tf`): `bars[start..end]`, where `bars[start..lo]` are the up to
+/// `strategy`'s warm-up bars just BEFORE the window (fed, never evaluated: put `evaluate_from`
+/// in the run's [`BacktestSpec`]) and `bars[lo..end]` the window's own bars, each evaluated as
+/// a run of the window alone would. So an out-of-sample window's first evaluations see a full
+/// history taken from before it, not the first bars of the window itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowRun {
+    pub start: usize,
+    pub lo: usize,
+    pub end: usize,
+    /// `None` when no bar precedes the window (the window warms up on its own first bars).
+    pub evaluate_from: Option<DateTime<Utc>>,
+}
+
+pub fn window_run(
+    bars: &[Bar],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tf: Timeframe,
+    strategy: &StrategyConfig,
+) -> WindowRun {
+    let lo = bars.partition_point(|b| b.ts_open < from);
+    let end = bars.partition_point(|b| b.ts_open < to).max(lo);
+    // The engine's window: the warm-up plus the bar decided on and the one before.
+    let warmup = strategy.warmup_bars() as usize + 2;
+    let start = lo.saturating_sub(warmup);
+    // The first window bar's boundary is its close: boundaries before it are warm-up only.
+    let evaluate_from = (start < lo && lo < end).then(|| bars[lo].ts_open + tf.duration());
+    WindowRun {
+        start,
+        lo,
+        end,
+        evaluate_from,
+    }
 }
 
 /// Runs `spec` over `bars` (oldest first, one timeframe, no duplicates): each bar is fed to the
@@ -185,17 +238,46 @@ fn drive(
         net_pnl: Decimal::ZERO,
         killed: None,
     };
+    // The run keeps no trace per bar, only the no-trades counted by code.
+    engine.set_trace_detail(TraceDetail::Codes);
     let mut venue = Venue::default();
+    let root = spec.instrument.symbol;
+    // The contract of the current piece and the instant it stops being the front one.
+    let mut piece: Option<(Contract, DateTime<Utc>)> = None;
     for (i, bar) in bars.iter().enumerate() {
         let now = bar.ts_open + tf;
         let close = bar.close;
-        let effects = engine.handle(Event::Bar(bar.clone()));
-        venue.perform(&mut engine, effects, &mut r);
+        let contract = match piece {
+            Some((c, rolls_at)) if bar.ts_open < rolls_at => c,
+            _ => {
+                let c = Contract::front_at(root, bar.ts_open);
+                piece = Some((c, c.rolls_at()));
+                c
+            }
+        };
+        if engine.contract().is_some_and(|c| c != contract)
+            && let Some(last) = i.checked_sub(1).and_then(|j| bars.get(j))
+        {
+            venue.close_at_roll(&mut engine, spec, last, &mut r);
+            let warmup = spec.roll_warmups.get(&contract).into_iter().flatten();
+            for w in warmup.filter(|w| w.ts_open < bar.ts_open) {
+                let event = Event::Bar {
+                    bar: w.clone(),
+                    contract,
+                };
+                venue.perform(&mut engine, event, &mut r);
+            }
+        }
+        let event = Event::Bar {
+            bar: bar.clone(),
+            contract,
+        };
+        venue.perform(&mut engine, event, &mut r);
         r.bars_processed = i + 1;
         if spec.evaluate_from.is_some_and(|from| now < from) {
             continue;
         }
-        let effects = engine.handle(Event::Clock(Tick {
+        let tick = Tick {
             now,
             tier: spec.tier,
             trading_switch_on: true,
@@ -203,8 +285,8 @@ fn drive(
             breaker_open: false,
             reconciliation_clean: true,
             broker_ready: false,
-        }));
-        let killed = venue.perform(&mut engine, effects, &mut r);
+        };
+        let killed = venue.perform(&mut engine, Event::Clock(tick), &mut r);
         let pnl = engine.position().total_pnl(close);
         r.equity.push(EquityPoint {
             ts: now,
@@ -230,21 +312,69 @@ struct Venue {
     /// Index in `order_log` of the working order.
     working: Option<usize>,
     trades: TradeBuilder,
+    /// Effects being performed and those of the events they report back (reused per bar).
+    pending: Vec<Effect>,
+    next: Vec<Effect>,
 }
 
 impl Venue {
-    /// Performs `effects` (and those of the events they report back); returns a kill reason.
+    /// The roll: a position held on the old contract is closed at its last bar's close
+    /// (`last`, moved by the fill model's slippage, its commission paid), an order of its own
+    /// in the log (`roll:<contract>`), booked like any fill.
+    fn close_at_roll(
+        &mut self,
+        engine: &mut Engine,
+        spec: &BacktestSpec,
+        last: &Bar,
+        r: &mut BacktestRun,
+    ) {
+        let held = engine.position().quantity;
+        let Some(old) = engine.contract() else { return };
+        if held == 0 {
+            return;
+        }
+        let side = if held > 0 { Side::Sell } else { Side::Buy };
+        let quantity = u32::try_from(held.unsigned_abs()).unwrap_or(u32::MAX);
+        let sim = SimParams::from(&spec.fill);
+        let key = format!("roll:{}", old.code());
+        let fill = SimFill {
+            idempotency_key: key.clone(),
+            side,
+            quantity,
+            price: paper_fill_price(side, last.close, &spec.instrument, &sim),
+            commission: sim.commission_per_contract * Decimal::from(quantity),
+            filled_at: last.ts_open + spec.timeframe.duration(),
+        };
+        let (before, after, realized) = engine.preview_fill(&fill);
+        self.trades.apply(&fill, &before, &after, realized);
+        r.orders += 1;
+        r.fills += 1;
+        r.order_log.push(SimOrder {
+            side,
+            quantity,
+            decision_bar_at: last.ts_open,
+            reference_price: last.close,
+            idempotency_key: key,
+            fill: Some(fill.clone()),
+        });
+        let mut out = Vec::new();
+        engine.handle_into(Event::Fill(fill), &mut out);
+    }
+
+    /// Hands `event` to the engine and performs its effects (and those of the events they
+    /// report back, in order); returns a kill reason.
     fn perform(
         &mut self,
         engine: &mut Engine,
-        effects: Vec<Effect>,
+        event: Event,
         r: &mut BacktestRun,
     ) -> Option<String> {
         let mut killed = None;
-        let mut pending = effects;
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut next = std::mem::take(&mut self.next);
+        engine.handle_into(event, &mut pending);
         while !pending.is_empty() {
-            let mut next = Vec::new();
-            for effect in pending {
+            for effect in pending.drain(..) {
                 match effect {
                     Effect::Decision(d) => {
                         r.decisions += 1;
@@ -270,7 +400,7 @@ impl Venue {
                         let update = OrderUpdate::Placed {
                             working: Some(working),
                         };
-                        next.extend(engine.handle(Event::OrderUpdate(update)));
+                        engine.handle_into(Event::OrderUpdate(update), &mut next);
                     }
                     Effect::NoTrade { no_trade, .. } => {
                         *r.no_trades_by_code.entry(no_trade.reason_code).or_default() += 1;
@@ -283,7 +413,7 @@ impl Venue {
                             self.trades.apply(&fill, &before, &after, realized);
                             r.fills += 1;
                             r.order_log[index].fill = Some(fill.clone());
-                            next.extend(engine.handle(Event::Fill(fill)));
+                            engine.handle_into(Event::Fill(fill), &mut next);
                         }
                     }
                     Effect::Cancel { .. } => self.working = None,
@@ -294,8 +424,10 @@ impl Venue {
                     }
                 }
             }
-            pending = next;
+            std::mem::swap(&mut pending, &mut next);
         }
+        self.pending = pending;
+        self.next = next;
         killed
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::bars::test_support::bars_from_closes;
+use crate::domain::contracts::Contract;
 use crate::domain::instruments::Symbol;
 use crate::domain::positions::Position;
 use crate::domain::strategy_config::{CrossoverParams, MovingAverage};
@@ -36,6 +37,7 @@ fn spec() -> BacktestSpec {
         calendar: Arc::new(HolidayCalendar::cme_equity_fixture()),
         tier: AutonomyTier::FullAutonomy,
         evaluate_from: None,
+        roll_warmups: Default::default(),
     }
 }
 
@@ -199,4 +201,252 @@ fn the_news_gate_replays_risk_off_headlines_in_time_order() {
     let late = gated(bars.last().unwrap().ts_open + Duration::minutes(5));
     assert_eq!(late.trades, base.trades);
     assert_eq!(late.no_trades_by_code.get("NEWS_RISK_OFF"), None);
+}
+
+/// A zig-zag of `n` closes (period 24 bars), so a fast/slow crossover keeps trading.
+fn zigzag(n: usize) -> Vec<Bar> {
+    let closes: Vec<Decimal> = (0..n)
+        .map(|i| {
+            let phase = (i % 24) as i64;
+            Decimal::from(5000 + if phase < 12 { phase } else { 24 - phase })
+        })
+        .collect();
+    bars_from_closes(&closes)
+}
+
+#[test]
+fn an_out_of_sample_window_warms_up_on_the_bars_before_it() {
+    let bars = zigzag(240);
+    let tf = Timeframe::M1;
+    let (from, to) = (bars[0].ts_open, bars[239].ts_open + Duration::minutes(1));
+    let wf = walk_forward::WalkForward {
+        folds: 3,
+        out_of_sample_pct: 25,
+    };
+    let strategy = spec().strategy;
+    let min_bars = i64::from(strategy.warmup_bars()) + 1;
+    let folds = walk_forward::splits(&wf, tf, from, to, min_bars).unwrap();
+    assert_eq!(folds.len(), 3);
+    for f in &folds {
+        let w = window_run(&bars, f.is_to, f.oos_to, tf, &strategy);
+        // The window is exactly the out-of-sample bars; its warm-up lies before it, inside
+        // this fold's own in-sample part.
+        assert_eq!(bars[w.lo].ts_open, f.is_to, "fold {}", f.index);
+        assert_eq!(w.end, bars.partition_point(|b| b.ts_open < f.oos_to));
+        assert_eq!(w.lo - w.start, strategy.warmup_bars() as usize + 2);
+        assert!(bars[w.start].ts_open >= f.is_from && bars[w.lo - 1].ts_open < f.is_to);
+        let mut s = spec();
+        s.evaluate_from = w.evaluate_from;
+        let warmed = run(&s, &bars[w.start..w.end], &mut |_| {});
+        // Every window bar is evaluated, none short of history, nothing before the window.
+        assert_eq!(warmed.no_trades_by_code.get("INSUFFICIENT_HISTORY"), None);
+        assert_eq!(warmed.equity.len(), w.end - w.lo);
+        assert_eq!(warmed.equity[0].ts, f.is_to + Duration::minutes(1));
+        assert!(
+            warmed
+                .order_log
+                .iter()
+                .all(|o| o.decision_bar_at >= f.is_to)
+        );
+        assert!(warmed.orders > 0);
+        // Alone, the window spends its first bars warming up.
+        let alone = run(&spec(), &bars[w.lo..w.end], &mut |_| {});
+        assert_eq!(alone.equity.len(), warmed.equity.len());
+        assert_eq!(
+            alone.no_trades_by_code.get("INSUFFICIENT_HISTORY"),
+            Some(&4)
+        );
+    }
+    // The first in-sample window has no bar before it: it warms up on its own first bars.
+    let first = window_run(&bars, folds[0].is_from, folds[0].is_to, tf, &strategy);
+    assert_eq!((first.start, first.lo, first.evaluate_from), (0, 0, None));
+}
+
+#[test]
+fn codes_only_traces_change_no_order_fill_or_count() {
+    // The backtester asks the engine for codes only; the runner's full traces must lead to the
+    // very same run.
+    let bars = zigzag(300);
+    let summarised = run(&spec(), &bars, &mut |_| {});
+    let settings = Settings {
+        bot_id: spec().bot_id,
+        spec: spec().instrument,
+        timeframe: Timeframe::M1,
+        stage: Stage::Paper,
+        config: spec().strategy,
+        filters: Default::default(),
+        limits: spec().limits,
+        is_trading_enabled: false,
+        sim: SimParams::from(&spec().fill),
+    };
+    let mut full = Engine::new(settings, spec().calendar);
+    let mut codes = Vec::new();
+    let mut reasons = 0;
+    let mut orders = Vec::new();
+    for (i, bar) in bars.iter().enumerate() {
+        for effect in full.handle(Event::front_bar(Symbol::Es, bar.clone())) {
+            if let Effect::Fill { fill, .. } = effect {
+                full.handle(Event::Fill(fill));
+            }
+        }
+        for effect in full.handle(Event::Clock(Tick {
+            now: bar.ts_open + Duration::minutes(1),
+            tier: AutonomyTier::FullAutonomy,
+            trading_switch_on: true,
+            kill_switch_active: false,
+            breaker_open: false,
+            reconciliation_clean: true,
+            broker_ready: false,
+        })) {
+            match effect {
+                Effect::Decision(d) => {
+                    assert!(!d.reason_human.is_empty());
+                    orders.push((d.order.side, d.order.quantity, d.order.bar_ts));
+                    let w = WorkingOrder {
+                        id: order_id(i),
+                        side: d.order.side,
+                        quantity: d.order.quantity,
+                        decision_bar_at: Some(d.order.bar_ts),
+                        reference_price: Some(d.order.reference_price),
+                        idempotency_key: d.order.idempotency_key.clone(),
+                    };
+                    full.handle(Event::OrderUpdate(OrderUpdate::Placed { working: Some(w) }));
+                }
+                Effect::NoTrade { no_trade, .. } => {
+                    reasons += usize::from(!no_trade.reason_human.is_empty());
+                    codes.push(no_trade.reason_code);
+                }
+                _ => {}
+            }
+        }
+    }
+    // Full traces explain every suppression.
+    assert_eq!(reasons, codes.len());
+    let mut by_code = BTreeMap::new();
+    for c in codes {
+        *by_code.entry(c).or_insert(0u64) += 1;
+    }
+    assert_eq!(by_code, summarised.no_trades_by_code);
+    let placed: Vec<_> = summarised
+        .order_log
+        .iter()
+        .map(|o| (o.side, o.quantity, o.decision_bar_at))
+        .collect();
+    assert_eq!(orders, placed);
+    assert!(placed.len() > 10);
+    assert_eq!(
+        full.position().total_pnl(bars[299].close),
+        summarised.net_pnl
+    );
+}
+
+/// Minute bars from `start` with the given closes (open = previous close).
+fn minute_bars(start: DateTime<Utc>, closes: &[i64]) -> Vec<Bar> {
+    let mut prev = Decimal::from(closes[0]);
+    closes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let c = Decimal::from(c);
+            let bar = Bar {
+                ts_open: start + Duration::minutes(i as i64),
+                open: prev,
+                high: prev.max(c),
+                low: prev.min(c),
+                close: c,
+                volume: 100,
+            };
+            prev = c;
+            bar
+        })
+        .collect()
+}
+
+/// ES Dec 2026 → Mar 2027 (`domain::contracts`): the roll, the old contract's bars of the
+/// afternoon before it (14:00 CT) and the new contract's first bars from the roll (17:00 CT).
+fn es_roll() -> (Contract, Contract, DateTime<Utc>) {
+    let old = Contract::new(Symbol::Es, 2026, crate::domain::contracts::ContractMonth::Z);
+    let rolls_at = old.rolls_at();
+    assert_eq!(Contract::front_at(Symbol::Es, rolls_at), old.next());
+    assert_eq!(
+        Contract::front_at(Symbol::Es, rolls_at - Duration::minutes(1)),
+        old
+    );
+    (old, old.next(), rolls_at)
+}
+
+fn with_warmups(warmups: Vec<(Contract, Vec<Bar>)>) -> BacktestSpec {
+    BacktestSpec {
+        roll_warmups: Arc::new(warmups.into_iter().collect()),
+        ..spec()
+    }
+}
+
+#[test]
+fn at_a_roll_the_window_is_the_new_contracts_and_the_price_gap_is_no_signal() {
+    let (_, new, rolls_at) = es_roll();
+    let afternoon = rolls_at - Duration::hours(3);
+    // The old contract flat at 5000, the new one (in contango) flat at 5050, then a real rise.
+    let mut bars = minute_bars(afternoon, &[5000; 10]);
+    let after: Vec<i64> = [5050; 8]
+        .into_iter()
+        .chain([5051, 5053, 5055, 5057])
+        .collect();
+    bars.extend(minute_bars(rolls_at, &after));
+    let warmup = minute_bars(afternoon, &[5050; 10]);
+    let r = run(&with_warmups(vec![(new, warmup)]), &bars, &mut |_| {});
+    // Only the rise on the new contract's own prices decides; the 50-point gap between the
+    // contracts (a spliced window's fast average jumping over the slow one) never does.
+    assert_eq!(r.order_log.len(), 1, "{:?}", r.order_log);
+    let o = &r.order_log[0];
+    assert_eq!(o.side, Side::Buy);
+    assert!(
+        o.decision_bar_at >= rolls_at + Duration::minutes(8),
+        "{o:?}"
+    );
+    // The new window was warmed up on the new contract's bars before the roll: only the run's
+    // first bars lack history.
+    assert_eq!(r.no_trades_by_code.get("INSUFFICIENT_HISTORY"), Some(&4));
+    assert_eq!(r.bars_processed, bars.len());
+
+    // Without warm-up bars the new window warms up on its own first bars: still no signal
+    // from the gap, a few more evaluations without history.
+    let cold = run(&spec(), &bars, &mut |_| {});
+    assert_eq!(cold.order_log.len(), 1, "{:?}", cold.order_log);
+    assert!(cold.order_log[0].decision_bar_at >= rolls_at + Duration::minutes(8));
+    assert_eq!(cold.no_trades_by_code.get("INSUFFICIENT_HISTORY"), Some(&8));
+}
+
+#[test]
+fn a_position_held_at_the_roll_is_closed_at_the_old_contracts_last_close() {
+    let (old, new, rolls_at) = es_roll();
+    let afternoon = rolls_at - Duration::hours(3);
+    let before: Vec<i64> = [5000; 5].into_iter().chain(5001..=5010).collect();
+    let mut bars = minute_bars(afternoon, &before);
+    let last = bars.last().unwrap().clone();
+    bars.extend(minute_bars(rolls_at, &[5060; 10]));
+    let warmup = minute_bars(afternoon, &[5060; 10]);
+    let r = run(&with_warmups(vec![(new, warmup)]), &bars, &mut |_| {});
+    assert_eq!(r.order_log.len(), 2, "{:?}", r.order_log);
+    let (entry, roll) = (&r.order_log[0], &r.order_log[1]);
+    assert_eq!(entry.side, Side::Buy);
+    assert!(entry.decision_bar_at < rolls_at);
+    assert_eq!(roll.side, Side::Sell);
+    assert_eq!(roll.idempotency_key, format!("roll:{}", old.code()));
+    let fill = roll.fill.as_ref().expect("the roll's close fills");
+    // The old contract's last close, one tick of slippage against the sell.
+    assert_eq!(fill.price, last.close - dec!(0.25));
+    assert_eq!(fill.filled_at, last.ts_open + Duration::minutes(1));
+    assert_eq!(fill.commission, dec!(2.25));
+    // One round trip, closed on the old contract; flat on the new one (no re-entry: its
+    // prices are flat), so the equity holds no mark of the old position at new prices.
+    assert_eq!(r.trades.len(), 1);
+    assert_eq!(r.trades[0].exit_price, fill.price);
+    assert_eq!(r.fills, 2);
+    let realized = r.trades[0].net_pnl;
+    assert_eq!(r.net_pnl, realized);
+    assert_eq!(
+        r.equity.last().map(|p| p.equity),
+        Some(spec().starting_capital + realized)
+    );
 }

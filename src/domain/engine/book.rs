@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use crate::domain::calendar::{trade_date, trade_date_start};
+use crate::domain::evaluation::NoTrade;
 use crate::domain::positions::Position;
 use crate::domain::side::Side;
 
@@ -111,15 +112,37 @@ impl Book {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Folding {
     pub key: Option<String>,
+    /// The next key is built here, so comparing it allocates nothing.
+    scratch: String,
 }
 
 impl Folding {
-    /// Whether a suppression with `key` folds into the previous one; remembers it.
-    pub(super) fn fold(&mut self, key: String) -> bool {
-        if self.key.as_deref() == Some(key.as_str()) {
-            return true;
+    pub(super) fn new(key: Option<String>) -> Self {
+        Folding {
+            key,
+            scratch: String::new(),
         }
-        self.key = Some(key);
-        false
+    }
+
+    /// Whether `n` folds into the previous suppression; remembers its key.
+    pub(super) fn fold(&mut self, n: &NoTrade) -> bool {
+        self.fold_key(|key| n.write_fold_key(key))
+    }
+
+    /// Whether the key `write` writes equals the previous one; remembers it.
+    pub(super) fn fold_key(&mut self, write: impl FnOnce(&mut String)) -> bool {
+        self.scratch.clear();
+        write(&mut self.scratch);
+        match &mut self.key {
+            Some(key) if *key == self.scratch => true,
+            Some(key) => {
+                std::mem::swap(key, &mut self.scratch);
+                false
+            }
+            None => {
+                self.key = Some(std::mem::take(&mut self.scratch));
+                false
+            }
+        }
     }
 }

@@ -3,11 +3,20 @@
 //! effects out. The bot runner (PAPER, SHADOW, LIVE) and the backtester drive this same type;
 //! only the clock, the bar source and what they do with the effects differ.
 //!
-//! Protocol, per bar: feed the bars read (`Event::Bar`; a working order fills at the open
+//! Protocol, per bar: feed the bars read (`Event::Bar`, each with the listed contract it came
+//! from; a working order fills at the open
 //! of the bar after its decision bar → `Effect::Fill`, which the driver books and reports back
 //! with `Event::Fill`), then `Event::Clock` at the bar boundary: one evaluation ending in exactly
 //! one `Effect::Decision` (the driver places its order and reports back with
 //! `Event::OrderUpdate`) or one `Effect::NoTrade`, plus `Effect::Kill` on a breach.
+//!
+//! The roll rule (one for every driver): the indicator window holds one contract's bars. A bar
+//! of another contract than the window's starts a new window, so an indicator never runs from
+//! the old contract's prices into the new one's (no fake jump at a quarterly roll; prices stay
+//! unadjusted). A driver hands the new contract's own history first (the live feed's read of
+//! the new contract's window, a backtest's warm-up bars from before the roll); a PAPER or
+//! SHADOW order still working on the old contract is cancelled (its fill bar would be the new
+//! contract's).
 
 mod book;
 #[cfg(test)]
@@ -25,11 +34,13 @@ use book::{Book, Folding};
 use super::account_risk::AccountRiskView;
 use super::bars::Bar;
 use super::calendar::HolidayCalendar;
+use super::contracts::Contract;
+pub use super::evaluation::TraceDetail;
 use super::evaluation::{
-    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar,
+    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_with,
 };
 use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
-use super::instruments::ContractSpec;
+use super::instruments::{ContractSpec, Symbol};
 use super::news::NewsSnapshot;
 use super::positions::Position;
 use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
@@ -94,6 +105,13 @@ pub enum OrderUpdate {
         status: OrderStatus,
         working: Option<WorkingOrder>,
     },
+    /// The decision's order was refused as it was written: a gate checked again there (LIVE:
+    /// `account_risk` under the account's lock, another bot's order having got there first)
+    /// blocked it. Nothing was placed; the evaluation ends in a `GATE_BLOCKED` no-trade.
+    Refused {
+        decision: Box<Decision>,
+        blocked_by: Vec<TraceBlocker>,
+    },
     /// The working order was cancelled from outside (kill switch, operator), or a LIVE
     /// order's broker reports it done (filled, cancelled, rejected): it no longer works.
     Cancelled { order_id: Uuid },
@@ -101,13 +119,28 @@ pub enum OrderUpdate {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A completed bar (oldest first; a bar already held is replaced).
-    Bar(Bar),
+    /// A completed bar of `contract` (oldest first; a bar already held is replaced). A bar of
+    /// another contract than the window's starts a new window (the roll rule).
+    Bar {
+        bar: Bar,
+        contract: Contract,
+    },
     /// A fill of the working order, booked by the driver.
     Fill(SimFill),
     OrderUpdate(OrderUpdate),
     /// Evaluate the bar that closed at `tick.now`.
     Clock(Tick),
+}
+
+impl Event {
+    /// `bar` of the front contract of `root` at its open (`domain::contracts`, the one roll
+    /// rule): the contract a front-month series' bar came from.
+    pub fn front_bar(root: Symbol, bar: Bar) -> Event {
+        Event::Bar {
+            contract: Contract::front_at(root, bar.ts_open),
+            bar,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -146,9 +179,16 @@ pub struct Engine {
     folding: Folding,
     /// The boundary of the latest `Clock` (stamps the order-rate window).
     now: Option<DateTime<Utc>>,
-    /// Newest bars, oldest first; the evaluation sees the last `need` of them.
+    /// The contract the window's bars came from (`None` before the first bar).
+    contract: Option<Contract>,
+    /// Newest bars, oldest first, all of `contract`; the evaluation sees the last `need`.
     bars: Vec<Bar>,
+    /// `bars[i].close_f64()` (NaN when out of range), kept beside them so an evaluation
+    /// converts each close once, not once per window it appears in.
+    closes: Vec<f64>,
     need: usize,
+    /// How much of each evaluation's explanation the driver wants (see [`TraceDetail`]).
+    detail: TraceDetail,
 }
 
 impl Engine {
@@ -165,8 +205,11 @@ impl Engine {
             book: Book::default(),
             folding: Folding::default(),
             now: None,
-            bars: Vec::with_capacity(need * 4),
+            contract: None,
+            bars: Vec::with_capacity(need * 4 + 1),
+            closes: Vec::with_capacity(need * 4 + 1),
             need,
+            detail: TraceDetail::Full,
         }
     }
 
@@ -186,7 +229,14 @@ impl Engine {
         self.book = Book::replay(&mut self.position, fills, now);
         self.book.order_times.extend(orders_last_minute);
         self.working = working;
-        self.folding = Folding { key: fold_key };
+        self.folding = Folding::new(fold_key);
+    }
+
+    /// How much of each evaluation's explanation to build: `Full` (the default) for a driver
+    /// that writes traces, `Codes` for one that only counts no-trades by code. Decisions,
+    /// orders, fills and codes are the same either way.
+    pub fn set_trace_detail(&mut self, detail: TraceDetail) {
+        self.detail = detail;
     }
 
     /// New operator settings (stage, limits, strategy, trading switch).
@@ -222,9 +272,20 @@ impl Engine {
         self.working.as_ref()
     }
 
+    /// Replaces the working order with the one the driver found still open (a LIVE runner
+    /// that resolved its bot's orders at the broker): no effect, no order counted as placed.
+    pub fn set_working(&mut self, working: Option<WorkingOrder>) {
+        self.working = working;
+    }
+
     /// The bars the latest evaluation saw, oldest first (a driver tells where they came from).
     pub fn window(&self) -> &[Bar] {
         &self.bars[self.bars.len().saturating_sub(self.need)..]
+    }
+
+    /// The contract of the window's bars (`None` before the first bar).
+    pub fn contract(&self) -> Option<Contract> {
+        self.contract
     }
 
     /// Bars of history one evaluation reads (a driver fetches this many).
@@ -242,33 +303,52 @@ impl Engine {
 
     pub fn handle(&mut self, event: Event) -> Vec<Effect> {
         let mut out = Vec::new();
+        self.handle_into(event, &mut out);
+        out
+    }
+
+    /// [`Engine::handle`] appending the effects to `out` (a driver reuses one buffer).
+    pub fn handle_into(&mut self, event: Event, out: &mut Vec<Effect>) {
         match event {
-            Event::Bar(bar) => self.on_bar(bar, &mut out),
+            Event::Bar { bar, contract } => self.on_bar(bar, contract, out),
             Event::Fill(fill) => {
                 self.position
                     .apply_fill(fill.side, fill.quantity, fill.price, fill.commission);
             }
-            Event::OrderUpdate(update) => self.on_order_update(update, &mut out),
-            Event::Clock(tick) => self.on_clock(tick, &mut out),
+            Event::OrderUpdate(update) => self.on_order_update(update, out),
+            Event::Clock(tick) => self.on_clock(tick, out),
         }
-        out
     }
 
-    fn on_bar(&mut self, bar: Bar, out: &mut Vec<Effect>) {
+    fn on_bar(&mut self, bar: Bar, contract: Contract, out: &mut Vec<Effect>) {
+        if self.contract != Some(contract) {
+            self.roll_to(contract, out);
+        }
         let ts = bar.ts_open;
+        let close = bar.close_f64().unwrap_or(f64::NAN);
         match self.bars.last() {
             Some(last) if last.ts_open >= ts => {
                 match self.bars.binary_search_by_key(&ts, |b| b.ts_open) {
-                    Ok(i) => self.bars[i] = bar,
-                    Err(i) => self.bars.insert(i, bar),
+                    Ok(i) => {
+                        self.bars[i] = bar;
+                        self.closes[i] = close;
+                    }
+                    Err(i) => {
+                        self.bars.insert(i, bar);
+                        self.closes.insert(i, close);
+                    }
                 }
             }
-            _ => self.bars.push(bar),
+            _ => {
+                self.bars.push(bar);
+                self.closes.push(close);
+            }
         }
         // Bounded memory without shifting the window on every bar.
         if self.bars.len() > self.need * 4 {
             let excess = self.bars.len() - self.need;
             self.bars.drain(..excess);
+            self.closes.drain(..excess);
         }
         // A LIVE order fills at its broker, never on our bars.
         if self.s.stage == Stage::Live {
@@ -285,6 +365,28 @@ impl Engine {
             return;
         };
         self.fill_working(i, out);
+    }
+
+    /// The roll rule: the window starts anew with `contract`'s bars. A PAPER or SHADOW order
+    /// decided on the previous contract's bars is cancelled (a LIVE one is its broker's).
+    fn roll_to(&mut self, contract: Contract, out: &mut Vec<Effect>) {
+        let previous = self.contract.replace(contract);
+        self.bars.clear();
+        self.closes.clear();
+        let Some(previous) = previous else { return };
+        if self.s.stage == Stage::Live {
+            return;
+        }
+        if let Some(order) = self.working.take() {
+            out.push(Effect::Cancel {
+                order_id: order.id,
+                reason: format!(
+                    "no fill: the front contract rolled from {} to {} before the order's fill bar",
+                    previous.code(),
+                    contract.code()
+                ),
+            });
+        }
     }
 
     /// Fills the working order at the open of bar `i` (the bar after its decision bar), or
@@ -403,6 +505,29 @@ impl Engine {
                 };
                 self.suppress(n, out);
             }
+            OrderUpdate::Refused {
+                decision,
+                blocked_by,
+            } => {
+                let d = *decision;
+                let n = NoTrade {
+                    suppression_type: "GATE_BLOCKED".into(),
+                    suppression_decision: d.decision_type.as_str().into(),
+                    reason_human: blocked_by
+                        .iter()
+                        .map(|b| b.reason_human.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    reason_code: blocked_by
+                        .first()
+                        .map_or_else(String::new, |b| b.code.clone()),
+                    blocked_by,
+                    signals: d.signals,
+                    variables_snapshot: d.variables_snapshot,
+                    gate_report: d.gate_report,
+                };
+                self.suppress(n, out);
+            }
             OrderUpdate::Cancelled { order_id } => {
                 if self.working.as_ref().is_some_and(|w| w.id == order_id) {
                     self.working = None;
@@ -412,7 +537,7 @@ impl Engine {
     }
 
     fn suppress(&mut self, n: NoTrade, out: &mut Vec<Effect>) {
-        let folded = self.folding.fold(n.fold_key());
+        let folded = self.folding.fold(&n);
         out.push(Effect::NoTrade {
             no_trade: Box::new(n),
             folded,
@@ -425,9 +550,12 @@ impl Engine {
         // Only bars that closed by `now` count (a replayed earlier tick sees its own past).
         let keep = self.bars.partition_point(|b| b.ts_open < now);
         self.bars.truncate(keep);
+        self.closes.truncate(keep);
         self.expire_working(now, out);
 
-        let bars = &self.bars[self.bars.len().saturating_sub(self.need)..];
+        let from = self.bars.len().saturating_sub(self.need);
+        let bars = &self.bars[from..];
+        let closes = &self.closes[from..];
         let mark = bars.last().map(|b| b.close);
         let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
         let marks = self.book.mark(&self.position, unrealized, now);
@@ -481,7 +609,7 @@ impl Engine {
             gates,
             broker_ready: tick.broker_ready,
         };
-        let evaluation = evaluate_bar(&input);
+        let evaluation = evaluate_bar_with(&input, Some(closes), self.detail);
         let kills = evaluation.gate_report().kill_triggers.clone();
         match evaluation {
             Evaluation::Decision(d) => out.push(Effect::Decision(d)),

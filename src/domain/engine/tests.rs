@@ -61,7 +61,7 @@ fn closes(c: &[i64]) -> Vec<Bar> {
 
 /// Feeds `bar` and evaluates its boundary; returns the clock's effects.
 fn step(e: &mut Engine, bar: &Bar) -> (Vec<Effect>, Vec<Effect>) {
-    let on_bar = e.handle(Event::Bar(bar.clone()));
+    let on_bar = e.handle(Event::front_bar(Symbol::Es, bar.clone()));
     let on_clock = e.handle(tick(bar.ts_open + Duration::minutes(1)));
     (on_bar, on_clock)
 }
@@ -102,7 +102,7 @@ fn a_decision_fills_at_the_next_open_with_slippage_once_reported_back() {
         .iter()
         .find(|b| b.ts_open == d.order.bar_ts + Duration::minutes(1))
         .unwrap_or(last);
-    let fx = e.handle(Event::Bar(next.clone()));
+    let fx = e.handle(Event::front_bar(Symbol::Es, next.clone()));
     let [Effect::Fill { order_id, fill }] = fx.as_slice() else {
         panic!("{fx:?}")
     };
@@ -243,9 +243,12 @@ fn the_order_rate_window_keeps_one_trailing_minute() {
 #[test]
 fn identical_suppressions_fold_until_a_decision() {
     let mut f = Folding::default();
-    assert!(!f.fold("NO_SIGNAL|NONE|NO_SIGNAL".into()));
-    assert!(f.fold("NO_SIGNAL|NONE|NO_SIGNAL".into()));
-    assert!(!f.fold("GATE_BLOCKED|ENTRY|MARKET_CLOSED".into()));
+    let key = |k: &'static str| move |out: &mut String| out.push_str(k);
+    assert!(!f.fold_key(key("NO_SIGNAL|NONE|NO_SIGNAL")));
+    assert!(f.fold_key(key("NO_SIGNAL|NONE|NO_SIGNAL")));
+    assert!(!f.fold_key(key("GATE_BLOCKED|ENTRY|MARKET_CLOSED")));
+    assert!(f.fold_key(key("GATE_BLOCKED|ENTRY|MARKET_CLOSED")));
+    assert!(!f.fold_key(key("NO_SIGNAL|NONE|NO_SIGNAL")));
     // Through the engine: flat closes never signal past warm-up → one row, then folds.
     let mut e = engine();
     let flat = closes(&[5000; 12]);
@@ -279,7 +282,7 @@ fn drive(e: &mut Engine, bars: &[Bar]) -> (Vec<(DecisionType, Side)>, i64) {
     let mut queue: std::collections::VecDeque<Effect> = Default::default();
     let events = bars.iter().flat_map(|b| {
         [
-            Event::Bar(b.clone()),
+            Event::front_bar(Symbol::Es, b.clone()),
             tick(b.ts_open + Duration::minutes(1)),
         ]
     });
@@ -344,4 +347,58 @@ fn a_shadow_bot_books_hypothetical_fills_so_a_held_signal_enters_once_and_exits_
         ],
         "{shadow:?}"
     );
+}
+
+#[test]
+fn a_bar_of_another_contract_starts_a_new_window_and_cancels_the_working_order() {
+    use crate::domain::contracts::{Contract, ContractMonth};
+    let mut e = engine();
+    let bars = closes(&[5000, 5000, 5000, 5000, 5001, 5003]);
+    let old = Contract::new(Symbol::Es, 2026, ContractMonth::Z);
+    let new = old.next();
+    let feed = |e: &mut Engine, b: &Bar, contract: Contract| {
+        let on_bar = e.handle(Event::Bar {
+            bar: b.clone(),
+            contract,
+        });
+        (on_bar, e.handle(tick(b.ts_open + Duration::minutes(1))))
+    };
+    let mut d = None;
+    for b in &bars {
+        if let (_, fx) = feed(&mut e, b, old)
+            && let [Effect::Decision(x)] = fx.as_slice()
+        {
+            d = Some(x.clone());
+        }
+    }
+    let d = d.expect("rising closes decide");
+    place(&mut e, &d, 9);
+    assert_eq!(e.contract(), Some(old));
+    assert_eq!(e.window().len(), 6);
+    // The new contract's bar at the fill bar's start: not the old order's fill.
+    let next = Bar {
+        ts_open: d.order.bar_ts + Duration::minutes(1),
+        ..bars[0].clone()
+    };
+    let fx = e.handle(Event::Bar {
+        bar: next.clone(),
+        contract: new,
+    });
+    let [Effect::Cancel { order_id, reason }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(*order_id, Uuid::from_u128(9));
+    assert!(
+        reason.contains("ESZ26") && reason.contains("ESH27"),
+        "{reason}"
+    );
+    assert!(e.working().is_none());
+    assert_eq!(e.contract(), Some(new));
+    // The window holds the new contract's bar only: too little history to decide.
+    assert_eq!(e.window(), std::slice::from_ref(&next));
+    let fx = e.handle(tick(next.ts_open + Duration::minutes(1)));
+    let [Effect::NoTrade { no_trade, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(no_trade.reason_code, "INSUFFICIENT_HISTORY");
 }

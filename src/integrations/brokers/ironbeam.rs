@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     Account, BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerPosition, ClientBase, Login,
-    OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
+    OrderModify, OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
 };
 use crate::config::Secret;
 use crate::domain::{contracts::Vendor, execution::OrderType, provider::Outcome, side::Side};
@@ -40,6 +40,19 @@ pub fn place_body(account: &Account, order: &OrderRequest) -> Value {
         body["limitPrice"] = price_json(p);
     }
     if let Some(p) = order.stop_price {
+        body["stopPrice"] = price_json(p);
+    }
+    body
+}
+
+/// The JSON body of `PUT /order/{accountId}/update/{orderId}` (`OrderUpdateRequest`:
+/// `orderId` and `quantity` required, no other properties than the spec's).
+pub fn update_body(broker_order_id: &str, change: &OrderModify) -> Value {
+    let mut body = json!({"orderId": broker_order_id, "quantity": change.quantity});
+    if let Some(p) = change.limit_price {
+        body["limitPrice"] = price_json(p);
+    }
+    if let Some(p) = change.stop_price {
         body["stopPrice"] = price_json(p);
     }
     body
@@ -136,6 +149,7 @@ impl Ironbeam {
                     token: Secret::new(token),
                     expires_at: None,
                     is_live: None,
+                    user_id: None,
                 })
             })
             .await
@@ -224,6 +238,38 @@ impl Ironbeam {
             .http
             .call(req, |r| self.ok_json(r).map(|_| ()))
             .await
+    }
+
+    /// `PUT /order/{accountId}/update/{orderId}`: a 400/406 is the broker refusing the change
+    /// (the order stands); other failures leave it unknown.
+    pub async fn modify(
+        &self,
+        token: &Secret,
+        account: &Account,
+        broker_order_id: &str,
+        change: &OrderModify,
+    ) -> Result<(), SendError> {
+        let url = self
+            .base
+            .url(&format!("/order/{}/update/{broker_order_id}", account.id));
+        let req = Request {
+            method: reqwest::Method::PUT,
+            body: Body::Json(update_body(broker_order_id, change)),
+            ..Request::get("broker.update", url, CallKind::Write)
+        }
+        .auth(Auth::Bearer(token.clone()));
+        let result = self
+            .base
+            .http
+            .call(req, |r| {
+                if r.status == 400 || r.status == 406 {
+                    return Ok(Err(self.error_text(r)));
+                }
+                self.ok_json(r).map(|_| Ok(()))
+            })
+            .await
+            .map_err(SendError::from_failure)?;
+        result.map_err(|reason| SendError::Rejected { reason })
     }
 
     /// `DELETE /order/{accountId}/cancelMultiple` `{accountId, orderIds}` (at most 1,000).

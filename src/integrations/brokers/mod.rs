@@ -6,10 +6,12 @@
 //! - Tradovate (`tradovate`): `POST /auth/accesstokenrequest` (a refusal is HTTP 200 with
 //!   `errorText`, a penalty is `p-ticket`; never retried), `GET /auth/renewaccesstoken`,
 //!   `POST /order/placeorder` carrying our idempotency key as `clOrdId` and `text`,
-//!   `POST /order/cancelorder`, `GET /order/list`, `GET /orderVersion/list`, `GET /fill/list`,
-//!   `GET /fillFee/list`, `GET /position/list`, `GET /contract/item`.
+//!   `POST /order/cancelorder`, `POST /order/modifyorder`, `GET /order/list`, `GET /orderVersion/list`, `GET /fill/list`,
+//!   `GET /fillFee/list`, `GET /fillFee/items`, `GET /position/list`, `GET /contract/item`;
+//!   its user stream (`tradovate_stream`: the trading WebSocket, `user/syncrequest`).
 //! - Ironbeam (`ironbeam`): `POST /auth`, `GET /info/trader`, `POST /order/{accountId}/place`,
 //!   `DELETE /order/{accountId}/cancel/{orderId}`, `DELETE /order/{accountId}/cancelMultiple`,
+//!   `PUT /order/{accountId}/update/{orderId}`,
 //!   `GET /order/{accountId}/{orderStatus}`, `GET /order/{accountId}/fills`,
 //!   `GET /account/{accountId}/positions`. Its order request has no client order id
 //!   (`OrderRequest` is `additionalProperties: false` without one), so a send whose answer was
@@ -19,6 +21,7 @@
 
 pub mod ironbeam;
 pub mod tradovate;
+pub mod tradovate_stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +46,7 @@ use crate::domain::{
 };
 
 /// The broker vendors we execute with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BrokerVendor {
     Tradovate,
@@ -71,6 +74,12 @@ impl BrokerVendor {
             BrokerVendor::Tradovate => Vendor::Tradovate,
             BrokerVendor::Ironbeam => Vendor::Ironbeam,
         }
+    }
+
+    /// Whether the vendor cancels many orders in one request (Ironbeam `cancelMultiple`, up
+    /// to 1,000 ids; Tradovate documents no bulk cancel: `cancelorder` is one order).
+    pub const fn offers_bulk_cancel(self) -> bool {
+        matches!(self, BrokerVendor::Ironbeam)
     }
 
     /// The request budget the execution session paces itself under: Ironbeam's empirical hard
@@ -112,6 +121,19 @@ pub struct OrderRequest {
     pub time_in_force: TimeInForce,
 }
 
+/// A working order's new terms (moving a stop, re-pricing a limit, changing the size): the
+/// order keeps its id at the broker. Tradovate `POST /order/modifyorder` asks for the whole
+/// terms (quantity, type, prices, time in force); Ironbeam `PUT /order/{accountId}/update/{orderId}`
+/// for the quantity and the price that changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderModify {
+    pub quantity: u32,
+    pub order_type: OrderType,
+    pub limit_price: Option<Decimal>,
+    pub stop_price: Option<Decimal>,
+    pub time_in_force: TimeInForce,
+}
+
 /// A logged-in session: the bearer token, when it expires (when the vendor says), the
 /// account orders go to, and whether the vendor reports it live.
 #[derive(Clone)]
@@ -120,6 +142,8 @@ pub struct Login {
     pub expires_at: Option<DateTime<Utc>>,
     /// Tradovate: `hasLive` of the user; Ironbeam: `isLive` of the trader.
     pub is_live: Option<bool>,
+    /// Tradovate's `userId` (what the user stream's `user/syncrequest` names); Ironbeam: none.
+    pub user_id: Option<i64>,
 }
 
 /// The account a session trades.
@@ -364,6 +388,24 @@ impl BrokerClient {
         match self {
             BrokerClient::Tradovate(c) => c.cancel(&login.token, broker_order_id).await,
             BrokerClient::Ironbeam(c) => c.cancel(&login.token, account, broker_order_id).await,
+        }
+    }
+
+    /// Changes a working order's terms (`OrderModify`). `Rejected`: the broker refused (too
+    /// late, a bad price); the order stands as it was.
+    pub async fn modify(
+        &self,
+        login: &Login,
+        account: &Account,
+        broker_order_id: &str,
+        change: &OrderModify,
+    ) -> Result<(), SendError> {
+        match self {
+            BrokerClient::Tradovate(c) => c.modify(&login.token, broker_order_id, change).await,
+            BrokerClient::Ironbeam(c) => {
+                c.modify(&login.token, account, broker_order_id, change)
+                    .await
+            }
         }
     }
 

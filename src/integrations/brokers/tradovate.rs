@@ -5,11 +5,12 @@
 //! `errorText`; a login penalty is HTTP 200 with `p-ticket`/`p-time`/`p-captcha`.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::{
     Account, BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerPosition, ClientBase, Login,
-    OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
+    OrderModify, OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
 };
 use crate::config::Secret;
 use crate::domain::{execution::OrderType, provider::Outcome, side::Side};
@@ -52,6 +53,64 @@ fn status_of(s: &str) -> BrokerOrderStatus {
     }
 }
 
+/// What Tradovate charged for one fill (a `FillFee`): commission and every fee.
+pub fn commission_of(fee: &Value) -> Decimal {
+    [
+        "commission",
+        "clearingFee",
+        "exchangeFee",
+        "nfaFee",
+        "brokerageFee",
+        "ipFee",
+        "orderRoutingFee",
+    ]
+    .iter()
+    .filter_map(|k| decimal_of(&fee[*k]))
+    .sum()
+}
+
+/// A Tradovate `Order` entity with its latest `OrderVersion` (our key as `text`, the quantity)
+/// and its contract's name (REST `order/list` and the user stream alike).
+pub fn order_of(
+    o: &Value,
+    version: Option<&Value>,
+    symbol: Option<String>,
+) -> Result<BrokerOrder, Failure> {
+    let id = o["id"].as_i64().ok_or_else(|| bad_response("order id"))?;
+    Ok(BrokerOrder {
+        broker_order_id: id.to_string(),
+        client_id: version.and_then(|v| v["text"].as_str()).map(str::to_owned),
+        symbol,
+        side: side_of(&o["action"]).ok_or_else(|| bad_response("order action"))?,
+        quantity: version
+            .and_then(|v| v["orderQty"].as_u64())
+            .and_then(|q| u32::try_from(q).ok())
+            .unwrap_or(0),
+        status: status_of(o["ordStatus"].as_str().unwrap_or("")),
+        created_at: parse_time(&o["timestamp"]),
+    })
+}
+
+/// A Tradovate `Fill` entity (REST `fill/list` and the user stream's `fill` events alike).
+pub fn fill_of(f: &Value, commission: Option<Decimal>) -> Result<BrokerFill, Failure> {
+    let id = f["id"].as_i64().ok_or_else(|| bad_response("fill id"))?;
+    let order = f["orderId"]
+        .as_i64()
+        .ok_or_else(|| bad_response("fill orderId"))?;
+    Ok(BrokerFill {
+        fill_id: id.to_string(),
+        broker_order_id: order.to_string(),
+        side: side_of(&f["action"]).ok_or_else(|| bad_response("fill action"))?,
+        quantity: f["qty"]
+            .as_u64()
+            .and_then(|q| u32::try_from(q).ok())
+            .ok_or_else(|| bad_response("fill qty"))?,
+        price: decimal_of(&f["price"]).ok_or_else(|| bad_response("fill price"))?,
+        commission,
+        filled_at: parse_time(&f["timestamp"]).ok_or_else(|| bad_response("fill time"))?,
+    })
+}
+
 /// The JSON body of `POST /order/placeorder` for `order` on `account`.
 pub fn place_body(account: &Account, order: &OrderRequest) -> Value {
     let mut body = json!({
@@ -76,6 +135,29 @@ pub fn place_body(account: &Account, order: &OrderRequest) -> Value {
         body["price"] = price_json(p);
     }
     if let Some(p) = order.stop_price {
+        body["stopPrice"] = price_json(p);
+    }
+    body
+}
+
+/// The JSON body of `POST /order/modifyorder` (Tradovate's `ModifyOrder`: the order's whole
+/// new terms, `isAutomated` as for every bot order).
+pub fn modify_body(order_id: i64, change: &OrderModify) -> Value {
+    let mut body = json!({
+        "orderId": order_id,
+        "orderQty": change.quantity,
+        "orderType": match change.order_type {
+            OrderType::Market => "Market",
+            OrderType::Limit => "Limit",
+            OrderType::Stop => "Stop",
+        },
+        "timeInForce": match change.time_in_force { TimeInForce::Day => "Day", TimeInForce::Gtc => "GTC" },
+        "isAutomated": true,
+    });
+    if let Some(p) = change.limit_price {
+        body["price"] = price_json(p);
+    }
+    if let Some(p) = change.stop_price {
         body["stopPrice"] = price_json(p);
     }
     body
@@ -152,6 +234,7 @@ pub fn interpret_login(r: &Reply, redactor: &Redactor) -> Result<Login, Failure>
         token: Secret::new(token),
         expires_at: parse_time(&b["expirationTime"]),
         is_live: b["hasLive"].as_bool(),
+        user_id: b["userId"].as_i64(),
     })
 }
 
@@ -229,23 +312,14 @@ impl Tradovate {
         account: &Account,
         order: &OrderRequest,
     ) -> Result<String, SendError> {
-        let req = Request::post(
-            "broker.placeorder",
-            self.base.url("/order/placeorder"),
-            Body::Json(place_body(account, order)),
-            CallKind::Write,
-        )
-        .auth(Auth::Bearer(token.clone()));
         let answer = self
-            .base
-            .http
-            .call(req, |r| {
-                classify_status(r, self.base.http.redactor())?;
-                r.json()
-                    .ok_or_else(|| bad_response("placeorder answer is not JSON"))
-            })
-            .await
-            .map_err(SendError::from_failure)?;
+            .write(
+                token,
+                "broker.placeorder",
+                "placeorder",
+                place_body(account, order),
+            )
+            .await?;
         if let Some(id) = answer["orderId"].as_i64() {
             return Ok(id.to_string());
         }
@@ -266,6 +340,33 @@ impl Tradovate {
                 "placeorder gave no orderId",
             ))),
         }
+    }
+
+    /// `POST /order/<command>` with `body` (`action` names the call): the vendor's JSON
+    /// answer. Place and modify share it.
+    async fn write(
+        &self,
+        token: &Secret,
+        action: &'static str,
+        command: &'static str,
+        body: Value,
+    ) -> Result<Value, SendError> {
+        let req = Request::post(
+            action,
+            self.base.url(&format!("/order/{command}")),
+            Body::Json(body),
+            CallKind::Write,
+        )
+        .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                classify_status(r, self.base.http.redactor())?;
+                r.json()
+                    .ok_or_else(|| bad_response(&format!("{command} answer is not JSON")))
+            })
+            .await
+            .map_err(SendError::from_failure)
     }
 
     pub async fn cancel(&self, token: &Secret, broker_order_id: &str) -> Result<(), Failure> {
@@ -299,6 +400,40 @@ impl Tradovate {
             .await
     }
 
+    /// `POST /order/modifyorder`: a `CommandResult` (`commandId`), or `failureReason` /
+    /// `failureText` on HTTP 200 (refused: the order stands).
+    pub async fn modify(
+        &self,
+        token: &Secret,
+        broker_order_id: &str,
+        change: &OrderModify,
+    ) -> Result<(), SendError> {
+        let id = broker_order_id
+            .parse::<i64>()
+            .map_err(|_| SendError::Rejected {
+                reason: "a Tradovate order id is numeric".into(),
+            })?;
+        let answer = self
+            .write(
+                token,
+                "broker.modifyorder",
+                "modifyorder",
+                modify_body(id, change),
+            )
+            .await?;
+        match answer["failureReason"].as_str() {
+            Some(code) if code != "Success" => Err(SendError::Rejected {
+                reason: format!("{code}: {}", answer["failureText"].as_str().unwrap_or(""))
+                    .trim_end_matches(": ")
+                    .to_owned(),
+            }),
+            _ if answer["commandId"].is_i64() => Ok(()),
+            _ => Err(SendError::Unknown(bad_response(
+                "modifyorder gave no commandId",
+            ))),
+        }
+    }
+
     /// The account's orders, each with our key (`text` of its latest version) and contract.
     pub async fn orders(
         &self,
@@ -323,18 +458,7 @@ impl Tradovate {
                 Some(cid) => Some(self.contract_name(token, cid).await?),
                 None => None,
             };
-            out.push(BrokerOrder {
-                broker_order_id: id.to_string(),
-                client_id: version.and_then(|v| v["text"].as_str()).map(str::to_owned),
-                symbol,
-                side: side_of(&o["action"]).ok_or_else(|| bad_response("order action"))?,
-                quantity: version
-                    .and_then(|v| v["orderQty"].as_u64())
-                    .and_then(|q| u32::try_from(q).ok())
-                    .unwrap_or(0),
-                status: status_of(o["ordStatus"].as_str().unwrap_or("")),
-                created_at: parse_time(&o["timestamp"]),
-            });
+            out.push(order_of(&o, version, symbol)?);
         }
         Ok(out)
     }
@@ -383,34 +507,32 @@ impl Tradovate {
             if !ours.contains(&order) || f["active"].as_bool() == Some(false) {
                 continue;
             }
-            let commission = fees.iter().find(|x| x["id"].as_i64() == Some(id)).map(|x| {
-                [
-                    "commission",
-                    "clearingFee",
-                    "exchangeFee",
-                    "nfaFee",
-                    "brokerageFee",
-                    "ipFee",
-                    "orderRoutingFee",
-                ]
+            let commission = fees
                 .iter()
-                .filter_map(|k| decimal_of(&x[*k]))
-                .sum()
-            });
-            out.push(BrokerFill {
-                fill_id: id.to_string(),
-                broker_order_id: order.to_string(),
-                side: side_of(&f["action"]).ok_or_else(|| bad_response("fill action"))?,
-                quantity: f["qty"]
-                    .as_u64()
-                    .and_then(|q| u32::try_from(q).ok())
-                    .ok_or_else(|| bad_response("fill qty"))?,
-                price: decimal_of(&f["price"]).ok_or_else(|| bad_response("fill price"))?,
-                commission,
-                filled_at: parse_time(&f["timestamp"]).ok_or_else(|| bad_response("fill time"))?,
-            });
+                .find(|x| x["id"].as_i64() == Some(id))
+                .map(commission_of);
+            out.push(fill_of(&f, commission)?);
         }
         Ok(out)
+    }
+
+    /// `GET /fillFee/items?ids=…` (the generic entity read): what Tradovate charged for each of
+    /// `fill_ids`, keyed by the fill's id; a fill without a fee record is absent. The user
+    /// stream carries fills but not their fees (`SyncMessage` has no `fillFees`).
+    pub async fn fill_fees(
+        &self,
+        token: &Secret,
+        fill_ids: &[i64],
+    ) -> Result<Vec<(i64, Decimal)>, Failure> {
+        let ids: Vec<String> = fill_ids.iter().map(i64::to_string).collect();
+        let req = self
+            .read("broker.fill_fee_items", "/fillFee/items", token)
+            .query("ids", ids.join(","));
+        let fees = self.base.http.call(req, |r| self.array(r)).await?;
+        Ok(fees
+            .iter()
+            .filter_map(|x| Some((x["id"].as_i64()?, commission_of(x))))
+            .collect())
     }
 
     pub async fn positions(

@@ -26,7 +26,7 @@ use crate::integrations::{
 /// `GLBX.MDP3` (CME Globex) is the dataset for ES/NQ futures.
 pub const GLBX: &str = "GLBX.MDP3";
 
-fn failure(err: databento::Error) -> Failure {
+pub(crate) fn failure(err: databento::Error) -> Failure {
     match err {
         databento::Error::Api(api) => {
             let status = api.status_code.as_u16();
@@ -170,7 +170,7 @@ pub async fn ohlcv(
 
 /// A DBN fixed-point price (units of 1e-9) on the tick grid; `None` for `UNDEF_PRICE` or a
 /// negative price.
-fn price(spec: &ContractSpec, fixed: i64) -> Option<Decimal> {
+pub(crate) fn price(spec: &ContractSpec, fixed: i64) -> Option<Decimal> {
     (fixed != UNDEF_PRICE).then(|| spec.snap(Decimal::new(fixed, 9)))?
 }
 

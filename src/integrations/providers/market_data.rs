@@ -249,6 +249,12 @@ const fn massive_resolution(tf: Timeframe) -> &'static str {
 /// `sort=window_start.asc`, Bearer auth; pages follow `next_url` (auth re-attached only for the
 /// configured host). Each page is one usage event. Bars come back on the root's tick grid; a
 /// 403 `NOT_AUTHORIZED` (plan without futures) is `INSUFFICIENT_PLAN`.
+///
+/// The secondary is polled through this endpoint, never streamed: Massive's WebSocket feeds
+/// are per market (`wss://socket.massive.com/<market>`), whether a plan includes futures is
+/// not confirmed (reference/providers.md §2, §12) and a plan-gated resource answers
+/// `NOT_AUTHORIZED`. The feed reads the secondary only while failed over, once per
+/// boundary for every bot of a series (`runtime::feed`), so polling costs one request per bar.
 pub async fn massive_futures_aggregates(
     c: &ProviderClient,
     contract: &Contract,

@@ -3,6 +3,7 @@
 
 mod brokers;
 pub mod databento;
+pub mod databento_live;
 pub mod discord;
 pub mod finnhub_news;
 mod infra;

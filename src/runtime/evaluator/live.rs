@@ -22,7 +22,7 @@ use super::{BotEvaluator, Trading, working_order};
 const FIRST_RECONCILIATION_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 use crate::domain::{
     contracts::Contract,
-    engine::{Event, OrderUpdate, WorkingOrder},
+    engine::{Event, WorkingOrder},
     execution::{OrderStatus, SimFill},
 };
 use crate::error_code::ErrorCode;
@@ -180,6 +180,15 @@ impl BotEvaluator {
                 }
             }
         }
+        // A send of the bot still unresolved (SENDING) keeps the gate closed: reconciliation
+        // resolves it (`sync_live`) before any new order.
+        if self
+            .working
+            .as_ref()
+            .is_some_and(|w| w.status == OrderStatus::Sending)
+        {
+            return false;
+        }
         match crate::store::reconciliation::bot_clean(&trading.pool, self.bot_id).await {
             Ok(clean) => clean,
             Err(e) => {
@@ -189,28 +198,87 @@ impl BotEvaluator {
         }
     }
 
-    /// Before a LIVE evaluation: resolves unacknowledged sends from the broker's orders,
-    /// books new broker fills of the working order, and drops an order its broker finished.
+    /// Before a LIVE evaluation: every open LIVE order of the bot — not only the one this
+    /// runner holds: a restart may find an older unresolved send beside a newer acknowledged
+    /// order — is resolved from the broker's orders when unacknowledged (matched, or never
+    /// sent after [`SEND_GRACE_SECONDS`]), has its new broker fills booked, and is dropped once
+    /// its broker finished it. The working order is then the oldest send still unresolved
+    /// (which keeps the reconciliation gate closed: no new order before it is resolved), else
+    /// the newest acknowledged one.
     pub(super) async fn sync_live(
         &mut self,
         trading: &Trading,
         fence: &Fence,
     ) -> Result<(), sqlx::Error> {
-        let Some(order) = self.working.clone() else {
+        // A non-LIVE order held over a promotion is the engine's own to finish.
+        if self
+            .working
+            .as_ref()
+            .is_some_and(|w| w.stage != crate::domain::risk::Stage::Live)
+        {
             return Ok(());
-        };
+        }
+        let held = self.engine.working().map(|w| (w.id, w.quantity));
+        let mut still_open = Vec::new();
+        for order in orders::open_live(&trading.pool, self.bot_id).await? {
+            if let Some(open) = self.sync_one(trading, fence, order).await? {
+                still_open.push(open);
+            }
+        }
+        let next = still_open
+            .iter()
+            .find(|(o, _)| o.status == OrderStatus::Sending)
+            .or_else(|| {
+                still_open
+                    .iter()
+                    .rev()
+                    .find(|(o, _)| o.broker_order_id.is_some())
+            })
+            .cloned();
+        // The engine counts what is left of a partially filled order (its fills are in the
+        // position already); when the fills could not be read, the count it holds stands.
+        let next_working = next.as_ref().map(|(o, filled)| {
+            let mut w = working_order(o);
+            match filled {
+                Some(n) => {
+                    w.quantity = w.quantity.saturating_sub(u32::try_from(*n).unwrap_or(0));
+                }
+                None => {
+                    if let Some((_, q)) = held.filter(|(id, _)| *id == o.id) {
+                        w.quantity = q;
+                    }
+                }
+            }
+            w
+        });
+        if held != next_working.as_ref().map(|w| (w.id, w.quantity)) {
+            self.engine.set_working(next_working);
+        }
+        self.working = next.map(|(o, _)| o);
+        Ok(())
+    }
+
+    /// [`sync_live`](Self::sync_live) for one open LIVE order: the order still open after it
+    /// (acknowledged, still unresolved, or working) with how much of it has filled at the
+    /// broker (`None`: not known, its fills were not read), `None` once finished or refused.
+    async fn sync_one(
+        &mut self,
+        trading: &Trading,
+        fence: &Fence,
+        order: Order,
+    ) -> Result<Option<(Order, Option<i64>)>, sqlx::Error> {
         let Some(session) = order
             .broker
             .as_deref()
             .and_then(BrokerVendor::parse)
             .and_then(|v| trading.brokers.get(v))
         else {
-            return Ok(());
+            return Ok(Some((order, None)));
         };
         let now = trading.clock.now();
-        if order.status == OrderStatus::Sending {
+        let order = if order.status == OrderStatus::Sending {
             let Ok(at_broker) = session.orders().await else {
-                return Ok(());
+                return Ok(Some((order, Some(0))));
             };
             let claimed = orders::claimed_broker_ids(
                 &trading.pool,
@@ -230,30 +298,26 @@ impl BotEvaluator {
                 Some(b) => {
                     let id = b.broker_order_id.clone();
                     match orders::acknowledge(&trading.pool, fence, order.id, &id, now).await? {
-                        Some(acked) => self.working = Some(acked),
-                        None => return Ok(()),
+                        Some(acked) => acked,
+                        // Resolved meanwhile: the next evaluation reads it as it stands.
+                        None => return Ok(None),
                     }
                 }
                 None if now - sent_at > Duration::seconds(SEND_GRACE_SECONDS) => {
                     let reason = "the broker has no such order: the send never reached it";
                     self.refused(trading, fence, &order, reason, false).await?;
-                    self.engine
-                        .handle(Event::OrderUpdate(OrderUpdate::Cancelled {
-                            order_id: order.id,
-                        }));
-                    return Ok(());
+                    return Ok(None);
                 }
-                None => return Ok(()),
+                None => return Ok(Some((order, Some(0)))),
             }
-        }
-        let Some(order) = self.working.clone() else {
-            return Ok(());
+        } else {
+            order
         };
         let Some(broker_id) = order.broker_order_id.clone() else {
-            return Ok(());
+            return Ok(Some((order, Some(0))));
         };
         let Ok(fills_at_broker) = session.fills().await else {
-            return Ok(());
+            return Ok(Some((order, None)));
         };
         let mut filled = 0i64;
         for f in fills_at_broker
@@ -316,14 +380,7 @@ impl BotEvaluator {
             let reason = format!("the broker reports the order {:?}", b.status);
             orders::close_at_broker(&trading.pool, fence, order.id, status, &reason, now).await?;
         }
-        if done || closed.is_some() {
-            self.working = None;
-            self.engine
-                .handle(Event::OrderUpdate(OrderUpdate::Cancelled {
-                    order_id: order.id,
-                }));
-        }
-        Ok(())
+        Ok((!done && closed.is_none()).then_some((order, Some(filled))))
     }
 }
 

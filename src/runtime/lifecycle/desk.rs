@@ -6,7 +6,8 @@
 //!   (`safety::remove_risk`, sources `OPERATOR_CANCEL` / `OPERATOR_CLOSE`): the bot's working
 //!   orders are cancelled (LIVE at the broker first) and, for a close, the position is closed
 //!   with a market order — PAPER and SHADOW filled like a kill's flatten (the newest stored bar's
-//!   close ± slippage), LIVE answered `BROKER_PENDING` exactly as the kill's flatten is. The bot
+//!   close ± slippage), LIVE closed at the broker exactly as the kill's flatten is
+//!   (`live_flatten`; `BROKER_PENDING` without a broker session). The bot
 //!   keeps its status: a runner of the bot on this node is stopped around the action (its
 //!   evaluation finishes first) and started again after under the same lease, so it restores
 //!   the changed ledger; its strategy may open a new position at its next signal (to stop it

@@ -9,6 +9,7 @@ mod error;
 mod promotion;
 mod safe_start;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ pub use desk::{BULK_MAX, BulkAction, BulkError, BulkOutcome, bulk_targets};
 pub use error::LifecycleError;
 pub use promotion::Promotion;
 pub use safe_start::Failure;
+use safe_start::StartFacts;
 
 use super::ownership::AcquireError;
 use super::safety::{self, Removal, Source};
@@ -40,6 +42,14 @@ use crate::{
     },
 };
 use error::REARM_THEN_START;
+use futures::StreamExt;
+
+/// How many runners a resume or takeover batch starts at once.
+const RUNNER_STARTS_AT_ONCE: usize = 16;
+
+/// How many bots a resume handles per batch (one bots read, one status write per status,
+/// one safe-start reading and one events insert each).
+const START_BATCH: usize = 64;
 
 /// What the lifecycle acts on. Cheap to clone.
 #[derive(Clone)]
@@ -220,16 +230,6 @@ impl Lifecycle {
     /// Safe start, then the runner (under this node's lease), then RUNNING. Shared by start,
     /// restart and resume. A runner that does not start lets the lease go.
     async fn safe_start(&self, bot: &Bot) -> Result<Bot, LifecycleError> {
-        self.safe_start_with(bot, true).await
-    }
-
-    /// [`Lifecycle::safe_start`]; a takeover keeps the lease when the runner does not start
-    /// (`release_on_failure` false), so it can write the refusal under it first.
-    async fn safe_start_with(
-        &self,
-        bot: &Bot,
-        release_on_failure: bool,
-    ) -> Result<Bot, LifecycleError> {
         Self::refuse_killed(bot)?;
         self.require_safe_start(bot).await?;
         if let Err(e) = self
@@ -243,12 +243,10 @@ impl Lifecycle {
             )
             .await
         {
-            if release_on_failure
-                && !matches!(
-                    e,
-                    RuntimeError::AlreadyRunning(_) | RuntimeError::OwnedElsewhere { .. }
-                )
-            {
+            if !matches!(
+                e,
+                RuntimeError::AlreadyRunning(_) | RuntimeError::OwnedElsewhere { .. }
+            ) {
                 self.release(bot.id).await;
             }
             return Err(LifecycleError::of_runtime(e, bot));
@@ -430,8 +428,10 @@ impl Lifecycle {
                     targets.push(id);
                 }
             }
+            // The LIVE cancels first, per broker account (bulk where the vendor offers it).
+            let at_broker = safety::cancel_in_bulk(&self.runtime, &self.pool, &targets).await?;
             let runs = targets.into_iter().map(|bot_id| {
-                safety::remove_risk(
+                safety::remove_risk_after_bulk(
                     &self.runtime,
                     &self.pool,
                     safety::Request {
@@ -441,6 +441,7 @@ impl Lifecycle {
                         by: by.to_owned(),
                         flatten: false,
                     },
+                    &at_broker,
                 )
             });
             change.removals = futures::future::try_join_all(runs).await?;
@@ -542,71 +543,9 @@ impl Lifecycle {
     /// over released and expired leases.
     pub async fn resume_after_restart(&self) -> Result<ResumeReport, sqlx::Error> {
         let mut report = ResumeReport::default();
-        for id in bots::active_ids(&self.pool).await? {
-            let Some(bot) = bots::get(&self.pool, id).await? else {
-                continue;
-            };
-            match self.acquire(&bot).await {
-                Ok(()) => {}
-                Err(LifecycleError::OwnedElsewhere { .. }) => {
-                    report.owned_elsewhere.push(id);
-                    continue;
-                }
-                // Its lease row is locked (a paused node's write): left to the rescue that
-                // claims it once the lock and the lease are gone; the start goes on.
-                Err(LifecycleError::Database(e)) if bot_leases::is_timeout(&e) => {
-                    report.owned_elsewhere.push(id);
-                    continue;
-                }
-                Err(LifecycleError::Database(e)) => return Err(e),
-                Err(_) => {}
-            }
-            // Under the lease just taken: a node paused here past it writes nothing.
-            let fence = self.runtime.ownership().and_then(|o| o.held_fence(id));
-            let bot = match self
-                .write_status_fenced(fence.as_ref(), id, BotStatus::Stopped)
-                .await
-            {
-                Ok(Some(bot)) => bot,
-                Ok(None) => continue,
-                Err(e) if bot_leases::is_stale(&e) => {
-                    if let (Some(o), Some(f)) = (self.runtime.ownership(), &fence) {
-                        o.lost(id, f.epoch);
-                    }
-                    report.owned_elsewhere.push(id);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let stage = bot.stage;
-            let event = match self.safe_start(&bot).await {
-                Ok(_) => {
-                    report.resumed.push(id);
-                    NewSystemEvent::new(
-                        Severity::Info,
-                        "BOT_RESUMED",
-                        format!("bot {id} ({stage}) resumed after restart"),
-                    )
-                    .metadata(json!({ "stage": stage }))
-                }
-                Err(err) => {
-                    let code = err.code();
-                    report.refused.push((id, code));
-                    self.release(id).await;
-                    NewSystemEvent::new(
-                        Severity::Sev2,
-                        "BOT_RESUME_REFUSED",
-                        format!(
-                            "bot {id} ({stage}) was running before the restart but did not pass safe start: {code}"
-                        ),
-                    )
-                    .metadata(json!({
-                        "stage": stage, "code": code, "message": err.message(),
-                        "suggested_fix": err.suggested_fix(),
-                    }))
-                }
-            };
-            self.event(event.bot(id)).await;
+        let ids = bots::active_ids(&self.pool).await?;
+        for chunk in ids.chunks(START_BATCH) {
+            self.resume_batch(chunk, &mut report).await?;
         }
         if let Some(ownership) = self.runtime.ownership() {
             ownership.start_claiming();
@@ -614,8 +553,154 @@ impl Lifecycle {
         Ok(report)
     }
 
-    /// Takes over a bot whose lease this node just claimed (its node died, stopped or let it
-    /// go): through safe start like a resume; INFO `BOT_TAKEN_OVER` naming the previous node.
+    /// [`Lifecycle::resume_after_restart`] for some of the bots: leases taken one by one, then
+    /// one bots read, one STOPPED write, one safe-start reading, the runners, one RUNNING
+    /// write and one events insert for the batch.
+    async fn resume_batch(
+        &self,
+        ids: &[Uuid],
+        report: &mut ResumeReport,
+    ) -> Result<(), sqlx::Error> {
+        let ownership = self.runtime.ownership();
+        let mut mine = Vec::new();
+        let rows = bots::get_many(&self.pool, ids).await?;
+        // The batch's leases in one statement; a locked row (a paused node's write) fails it,
+        // then one by one below.
+        let taken = match ownership {
+            Some(o) => {
+                let ids: Vec<Uuid> = rows.iter().map(|b| b.id).collect();
+                match o.acquire_many(&ids).await {
+                    Ok(taken) => Some(taken),
+                    Err(e) if bot_leases::is_timeout(&e) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            None => None,
+        };
+        for bot in rows {
+            if let Some(taken) = &taken {
+                if taken.contains(&bot.id) {
+                    mine.push(bot);
+                } else {
+                    report.owned_elsewhere.push(bot.id);
+                }
+                continue;
+            }
+            match self.acquire(&bot).await {
+                Ok(()) => mine.push(bot),
+                Err(LifecycleError::OwnedElsewhere { .. }) => report.owned_elsewhere.push(bot.id),
+                // Its lease row is locked (a paused node's write): left to the rescue that
+                // claims it once the lock and the lease are gone; the start goes on.
+                Err(LifecycleError::Database(e)) if bot_leases::is_timeout(&e) => {
+                    report.owned_elsewhere.push(bot.id);
+                }
+                Err(LifecycleError::Database(e)) => return Err(e),
+                Err(_) => mine.push(bot),
+            }
+        }
+        // STOPPED under the leases just taken: a node paused here past them writes nothing,
+        // and a bot another node took meanwhile is left to it.
+        let fences: HashMap<Uuid, Fence> = mine
+            .iter()
+            .filter_map(|b| {
+                ownership
+                    .and_then(|o| o.held_fence(b.id))
+                    .map(|f| (b.id, f))
+            })
+            .collect();
+        let stopped = self
+            .write_statuses(&mine, &fences, BotStatus::Stopped)
+            .await?;
+        let mut bots = Vec::new();
+        for mut bot in mine {
+            if stopped.contains(&bot.id) {
+                bot.status = BotStatus::Stopped;
+                bots.push(bot);
+            } else {
+                if let (Some(o), Some(f)) = (ownership, fences.get(&bot.id)) {
+                    o.lost(bot.id, f.epoch);
+                }
+                report.owned_elsewhere.push(bot.id);
+            }
+        }
+        let facts = self.start_facts(bots.iter().map(|b| b.stage)).await?;
+        let (started, failed) = self.start_batch(&bots, &facts).await;
+        let mut failed: Vec<(&Bot, LifecycleError)> = failed
+            .into_iter()
+            .map(|(bot, _, err)| {
+                let err = err.unwrap_or_else(|| {
+                    LifecycleError::of_runtime(RuntimeError::AlreadyRunning(bot.id), bot)
+                });
+                (bot, err)
+            })
+            .collect();
+        let mut events = Vec::new();
+        match self.write_running(&started, &fences).await {
+            Ok(running) => {
+                for bot in started {
+                    if !running.contains(&bot.id) {
+                        report.owned_elsewhere.push(bot.id);
+                        continue;
+                    }
+                    report.resumed.push(bot.id);
+                    let (id, stage) = (bot.id, bot.stage);
+                    events.push(
+                        NewSystemEvent::new(
+                            Severity::Info,
+                            "BOT_RESUMED",
+                            format!("bot {id} ({stage}) resumed after restart"),
+                        )
+                        .metadata(json!({ "stage": stage }))
+                        .bot(id),
+                    );
+                }
+            }
+            Err(e) => {
+                let code = LifecycleError::Database(e).code();
+                for bot in started {
+                    report.refused.push((bot.id, code));
+                    self.release(bot.id).await;
+                }
+            }
+        }
+        for (bot, err) in failed.drain(..) {
+            let (id, stage, code) = (bot.id, bot.stage, err.code());
+            report.refused.push((id, code));
+            self.release(id).await;
+            events.push(
+                NewSystemEvent::new(
+                    Severity::Sev2,
+                    "BOT_RESUME_REFUSED",
+                    format!(
+                        "bot {id} ({stage}) was running before the restart but did not pass safe start: {code}"
+                    ),
+                )
+                .metadata(json!({
+                    "stage": stage, "code": code, "message": err.message(),
+                    "suggested_fix": err.suggested_fix(),
+                }))
+                .bot(id),
+            );
+        }
+        self.events(events).await;
+        Ok(())
+    }
+
+    /// Takes over one bot whose lease this node just claimed ([`Lifecycle::take_over_batch`]).
+    pub async fn take_over(&self, id: Uuid, from: Option<&str>) {
+        self.take_over_batch(&[(id, from.map(str::to_owned))]).await;
+    }
+
+    /// Takes over bots whose leases this node just claimed (their node died, stopped or let
+    /// them go), each with the node it came from: through safe start like a resume; INFO
+    /// `BOT_TAKEN_OVER` naming the previous node.
+    ///
+    /// Batch-cheap, every bot still judged on its own facts: one read of the bots, one
+    /// reading of what safe start checks (kill switch, verifications, trading switch) for the
+    /// whole batch, each bot's own gates (latch, news filters, breaker) and runner start, then
+    /// one status write for the bots that started (each fenced by the lease claimed for it)
+    /// and one insert of the batch's events. A LIVE bot's runner still reconciles before its
+    /// first order (the runner's own first evaluation does).
     ///
     /// A refusal (a safe-start gate, a KILLED latch, an open breaker) writes STOPPED under the
     /// lease this node claimed, in one fenced transaction, then lets the lease go (SEV-2
@@ -624,87 +709,307 @@ impl Lifecycle {
     /// about the bot (the database, the lease gone, a runner still here, the runtime shutting
     /// down) never stops it: the runner (if any) is stopped and the lease let go, so a node
     /// (maybe this one, next round) takes it over again.
-    pub async fn take_over(&self, id: Uuid, from: Option<&str>) {
+    pub async fn take_over_batch(&self, claimed: &[(Uuid, Option<String>)]) {
         let ownership = self.runtime.ownership();
         let node = ownership.map(|o| o.name().to_owned());
-        // The lease claimed for this takeover: every status it writes is fenced by it.
-        let fence = ownership.and_then(|o| o.held_fence(id));
-        if ownership.is_some() && fence.is_none() {
-            tracing::info!(bot = %id, "takeover: the lease is no longer held here; nothing to do");
+        // The lease claimed for each takeover: every status it writes is fenced by it.
+        let mut from: HashMap<Uuid, Option<&str>> = HashMap::new();
+        let mut fences: HashMap<Uuid, Fence> = HashMap::new();
+        for (id, previous) in claimed {
+            if let Some(o) = ownership {
+                let Some(fence) = o.held_fence(*id) else {
+                    tracing::info!(bot = %id, "takeover: the lease is no longer held here; nothing to do");
+                    continue;
+                };
+                fences.insert(*id, fence);
+            }
+            from.insert(*id, previous.as_deref());
+        }
+        if from.is_empty() {
             return;
         }
-        let bot = match bots::get(&self.pool, id).await {
-            Ok(Some(bot)) => bot,
-            Ok(None) => return self.release(id).await,
+        let ids: Vec<Uuid> = from.keys().copied().collect();
+        let bots = match bots::get_many(&self.pool, &ids).await {
+            Ok(bots) => bots,
             Err(err) => {
-                tracing::warn!(error = %err, bot = %id, "takeover: cannot read the bot; letting its lease go");
-                return self.release(id).await;
+                tracing::warn!(error = %err, bots = ids.len(), "takeover: cannot read the bots; letting their leases go");
+                return self.release_all(&ids).await;
             }
         };
-        let stage = bot.stage;
-        // A runner of this bot still here (stopping after an earlier loss): not a refusal.
-        let busy = self.runtime.runner(id).is_some_and(|r| r.status.is_live());
-        let outcome = if busy {
-            Err(None)
-        } else {
-            self.safe_start_with(&bot, false).await.map_err(Some)
+        if bots.len() < ids.len() {
+            let found: HashSet<Uuid> = bots.iter().map(|b| b.id).collect();
+            let gone: Vec<Uuid> = ids.into_iter().filter(|id| !found.contains(id)).collect();
+            self.release_all(&gone).await;
+        }
+        let facts = match self.start_facts(bots.iter().map(|b| b.stage)).await {
+            Ok(facts) => facts,
+            Err(err) => {
+                tracing::warn!(error = %err, bots = bots.len(), "takeover: cannot read the safe-start facts; letting the leases go for a retry");
+                let ids: Vec<Uuid> = bots.iter().map(|b| b.id).collect();
+                return self.release_all(&ids).await;
+            }
         };
-        let err = match outcome {
-            Ok(_) => {
-                let event = NewSystemEvent::new(
+        let (started, failed) = self.start_batch(&bots, &facts).await;
+        let mut refused = Vec::new();
+        let mut retry = Vec::new();
+        for (bot, busy, outcome) in failed {
+            match outcome {
+                Some(err) if !Self::retryable(&err) => refused.push((bot, err)),
+                err => {
+                    let code = err.as_ref().map(LifecycleError::code);
+                    tracing::info!(bot = %bot.id, code = ?code, "takeover not done; letting the lease go for a retry");
+                    if !busy {
+                        self.runtime.release_runner(bot.id);
+                    }
+                    retry.push(bot.id);
+                }
+            }
+        }
+        self.release_all(&retry).await;
+        let mut events = Vec::new();
+        let running = match self.write_running(&started, &fences).await {
+            Ok(running) => running,
+            Err(err) => {
+                tracing::warn!(error = %err, bots = started.len(), "takeover: could not write RUNNING; stopping the runners and letting the leases go");
+                let ids: Vec<Uuid> = started.iter().map(|b| b.id).collect();
+                for id in &ids {
+                    self.runtime.release_runner(*id);
+                }
+                self.release_all(&ids).await;
+                HashSet::new()
+            }
+        };
+        for bot in started {
+            let id = bot.id;
+            if !running.contains(&id) {
+                continue;
+            }
+            let stage = bot.stage;
+            let previous = from.get(&id).copied().flatten();
+            events.push(
+                NewSystemEvent::new(
                     Severity::Info,
                     "BOT_TAKEN_OVER",
                     format!(
                         "bot {id} ({stage}) taken over by node {} from {}",
                         node.as_deref().unwrap_or("?"),
-                        from.unwrap_or("a released lease")
+                        previous.unwrap_or("a released lease")
                     ),
                 )
-                .metadata(json!({ "stage": stage, "node": node, "from_node": from }));
-                return self.event(event.bot(id)).await;
-            }
-            Err(Some(err)) if !Self::retryable(&err) => err,
-            Err(err) => {
-                let code = err.as_ref().map(LifecycleError::code);
-                tracing::info!(bot = %id, code = ?code, "takeover not done; letting the lease go for a retry");
-                if !busy {
-                    self.runtime.release_runner(id);
+                .metadata(json!({ "stage": stage, "node": node, "from_node": previous }))
+                .bot(id),
+            );
+        }
+        for (bot, err) in refused {
+            let (id, stage, code) = (bot.id, bot.stage, err.code());
+            let fence = fences.get(&id);
+            match self
+                .write_status_fenced(fence, id, BotStatus::Stopped)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if bot_leases::is_stale(&e) => {
+                    tracing::warn!(bot = %id, code = %code, "takeover refused, but another node holds the bot now: not stopped");
+                    if let (Some(o), Some(f)) = (ownership, fence) {
+                        o.lost(id, f.epoch);
+                    }
+                    continue;
                 }
-                return self.release(id).await;
-            }
-        };
-        let code = err.code();
-        match self
-            .write_status_fenced(fence.as_ref(), id, BotStatus::Stopped)
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if bot_leases::is_stale(&e) => {
-                tracing::warn!(bot = %id, code = %code, "takeover refused, but another node holds the bot now: not stopped");
-                if let (Some(o), Some(f)) = (ownership, &fence) {
-                    o.lost(id, f.epoch);
+                Err(e) => {
+                    tracing::warn!(error = %e, bot = %id, code = %code, "takeover refused; could not write STOPPED, letting the lease go");
+                    self.release(id).await;
+                    continue;
                 }
-                return;
             }
-            Err(e) => {
-                tracing::warn!(error = %e, bot = %id, code = %code, "takeover refused; could not write STOPPED, letting the lease go");
-                return self.release(id).await;
+            self.release(id).await;
+            let previous = from.get(&id).copied().flatten();
+            events.push(
+                NewSystemEvent::new(
+                    Severity::Sev2,
+                    "BOT_RESUME_REFUSED",
+                    format!(
+                        "bot {id} ({stage}) could not be taken over by node {}: {code}",
+                        node.as_deref().unwrap_or("?")
+                    ),
+                )
+                .metadata(json!({
+                    "stage": stage, "code": code, "message": err.message(),
+                    "suggested_fix": err.suggested_fix(), "node": node, "from_node": previous,
+                }))
+                .bot(id),
+            );
+        }
+        self.events(events).await;
+    }
+
+    /// Each bot's own gates on facts read for its batch, then, for the bots that pass, what
+    /// their runners load read for all of them at once and the runners started a few at a
+    /// time: the bots whose runner started, and the others with whether a runner of theirs
+    /// was still here (`busy`, not started again) and why not (`None`: busy).
+    #[allow(clippy::type_complexity)]
+    async fn start_batch<'b>(
+        &self,
+        bots: &'b [Bot],
+        facts: &StartFacts,
+    ) -> (Vec<&'b Bot>, Vec<(&'b Bot, bool, Option<LifecycleError>)>) {
+        let mut failed = Vec::new();
+        let mut ready = Vec::new();
+        for bot in bots {
+            // A runner of this bot still here (stopping after an earlier loss).
+            if self
+                .runtime
+                .runner(bot.id)
+                .is_some_and(|r| r.status.is_live())
+            {
+                failed.push((bot, true, None));
+            } else if let Err(err) = self.gates(bot, facts) {
+                failed.push((bot, false, Some(err)));
+            } else {
+                ready.push(bot);
             }
         }
-        self.release(id).await;
-        let event = NewSystemEvent::new(
-            Severity::Sev2,
-            "BOT_RESUME_REFUSED",
-            format!(
-                "bot {id} ({stage}) could not be taken over by node {}: {code}",
-                node.as_deref().unwrap_or("?")
-            ),
-        )
-        .metadata(json!({
-            "stage": stage, "code": code, "message": err.message(),
-            "suggested_fix": err.suggested_fix(), "node": node, "from_node": from,
-        }));
-        self.event(event.bot(id)).await;
+        if ready.is_empty() {
+            return (Vec::new(), failed);
+        }
+        let ids: Vec<Uuid> = ready.iter().map(|b| b.id).collect();
+        let rows: Vec<Bot> = ready.iter().map(|b| (*b).clone()).collect();
+        if let Err(err) = self.runtime.preload_runners(&rows).await {
+            // Each runner reads its own then.
+            tracing::warn!(error = %err, bots = ids.len(), "could not read the batch's runner state at once");
+        }
+        // Futures collected first: a closure in the stream would not be general enough for
+        // the spawned takeover task.
+        let starts: Vec<_> = ready.iter().map(|bot| self.start_one(bot)).collect();
+        let outcomes: Vec<(&Bot, Result<(), LifecycleError>)> = futures::stream::iter(starts)
+            .buffer_unordered(RUNNER_STARTS_AT_ONCE)
+            .collect()
+            .await;
+        self.runtime.forget_preloaded(&ids);
+        let mut started = Vec::new();
+        for (bot, outcome) in outcomes {
+            match outcome {
+                Ok(()) => started.push(bot),
+                Err(err) => failed.push((bot, false, Some(err))),
+            }
+        }
+        (started, failed)
+    }
+
+    async fn start_one<'b>(&self, bot: &'b Bot) -> (&'b Bot, Result<(), LifecycleError>) {
+        let started = self
+            .runtime
+            .start_runner(
+                bot.id,
+                RunnerOptions {
+                    timeframe: bot.timeframe,
+                    live: bot.stage == Stage::Live,
+                },
+            )
+            .await
+            .map_err(|e| LifecycleError::of_runtime(e, bot));
+        (bot, started)
+    }
+
+    /// Safe start of one bot of a batch on the facts read for it: its latch, its stage's
+    /// prerequisites with its own trading switch, its filters' needs.
+    fn gates(&self, bot: &Bot, facts: &StartFacts) -> Result<(), LifecycleError> {
+        Self::refuse_killed(bot)?;
+        let mut failures = self.failures_with(facts, bot.stage, bot.is_trading_enabled);
+        failures.extend(self.filter_failures(bot, bot.stage));
+        match failures.into_iter().next() {
+            Some(first) => Err(LifecycleError::Unsafe(first)),
+            None => Ok(()),
+        }
+    }
+
+    /// `status` for `bots` in one statement in the runtime's status turn, each under this
+    /// node's lease in `fences` (without ownership: unfenced): a bot another node holds now is
+    /// not written. Answers the bots written.
+    async fn write_statuses(
+        &self,
+        bots: &[Bot],
+        fences: &HashMap<Uuid, Fence>,
+        status: BotStatus,
+    ) -> Result<HashSet<Uuid>, sqlx::Error> {
+        if bots.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let now = self.clock().now();
+        let _turn = self.runtime.status_turn().await;
+        let written = match self.runtime.ownership() {
+            Some(o) => {
+                let held: Vec<(Uuid, i64)> = bots
+                    .iter()
+                    .filter_map(|b| fences.get(&b.id).map(|f| (b.id, f.epoch)))
+                    .collect();
+                bots::set_status_fenced_many(&self.pool, o.name(), &held, status, now).await?
+            }
+            None => {
+                let ids: Vec<Uuid> = bots.iter().map(|b| b.id).collect();
+                bots::set_status_many(&self.pool, &ids, status, now).await?
+            }
+        };
+        Ok(written.into_iter().collect())
+    }
+
+    /// RUNNING for the bots whose runners a batch started ([`Lifecycle::write_statuses`]): a
+    /// bot another node took meanwhile is not written, and its runner here stops (the lease
+    /// is forgotten). Answers the bots written.
+    async fn write_running(
+        &self,
+        bots: &[&Bot],
+        fences: &HashMap<Uuid, Fence>,
+    ) -> Result<HashSet<Uuid>, sqlx::Error> {
+        let owned: Vec<Bot> = bots.iter().map(|b| (*b).clone()).collect();
+        let written = self
+            .write_statuses(&owned, fences, BotStatus::Running)
+            .await?;
+        for bot in bots {
+            if written.contains(&bot.id) {
+                continue;
+            }
+            tracing::warn!(bot = %bot.id, "another node holds the bot now; stopping its runner here");
+            self.runtime.release_runner(bot.id);
+            if let (Some(o), Some(f)) = (self.runtime.ownership(), fences.get(&bot.id)) {
+                o.lost(bot.id, f.epoch);
+            }
+        }
+        Ok(written)
+    }
+
+    async fn release_all(&self, ids: &[Uuid]) {
+        for id in ids {
+            self.release(*id).await;
+        }
+    }
+
+    /// Writes a batch's events in one insert and publishes them on the live stream; a failed
+    /// write is logged (recording events never fails the action they describe).
+    async fn events(&self, events: Vec<NewSystemEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let now = self.clock().now();
+        let bus = self.runtime.bus();
+        let stamped: Vec<_> = events
+            .into_iter()
+            .map(|mut e| {
+                if e.node_id.is_none() {
+                    e.node_id = bus.node().map(str::to_owned);
+                }
+                e.stamp(now)
+            })
+            .collect();
+        match system_events::insert_many(&self.pool, &stamped).await {
+            Ok(_) => {
+                for e in &stamped {
+                    bus.publish_system_event(&e.to_row());
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, events = stamped.len(), "could not record system events")
+            }
+        }
     }
 
     /// Whether a takeover failed for a reason that says nothing about the bot: the database

@@ -17,6 +17,14 @@ use crate::{
 /// Brokers that can take (or, in SHADOW, would take) orders.
 const BROKERS: &[&str] = &["ironbeam", "tradovate"];
 
+/// What safe start reads from the database ([`Lifecycle::start_facts`]).
+pub(super) struct StartFacts {
+    kill: settings::KillSwitch,
+    verifications: HashMap<String, Verification>,
+    /// The global trading switch, read when a LIVE bot is checked.
+    global_trading: Option<bool>,
+}
+
 /// One unmet prerequisite.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
@@ -82,8 +90,50 @@ impl Lifecycle {
         stage: Stage,
         bot_trading_enabled: bool,
     ) -> Result<Vec<Failure>, sqlx::Error> {
-        let mut out = Vec::new();
+        let facts = self.start_facts([stage]).await?;
+        Ok(self.failures_with(&facts, stage, bot_trading_enabled))
+    }
+
+    /// What safe start reads from the database for bots of `stages`, read once (a takeover
+    /// batch checks every bot against one reading): the kill switch always, the providers'
+    /// verifications unless every stage is LAB, the global trading switch when one is LIVE.
+    pub(super) async fn start_facts(
+        &self,
+        stages: impl IntoIterator<Item = Stage>,
+    ) -> Result<StartFacts, sqlx::Error> {
+        let (mut verify, mut live) = (false, false);
+        for stage in stages {
+            verify |= stage != Stage::Lab;
+            live |= stage == Stage::Live;
+        }
         let kill = settings::kill_switch(&self.pool).await?;
+        let verifications = if verify {
+            crate::store::integrations::verifications(&self.pool).await?
+        } else {
+            HashMap::new()
+        };
+        let global_trading = if live {
+            Some(settings::get(&self.pool).await?.trading_enabled)
+        } else {
+            None
+        };
+        Ok(StartFacts {
+            kill,
+            verifications,
+            global_trading,
+        })
+    }
+
+    /// [`Lifecycle::safe_start_failures`] on facts already read ([`Lifecycle::start_facts`]
+    /// for a set of stages that includes `stage`; a missing reading fails closed).
+    pub(super) fn failures_with(
+        &self,
+        facts: &StartFacts,
+        stage: Stage,
+        bot_trading_enabled: bool,
+    ) -> Vec<Failure> {
+        let mut out = Vec::new();
+        let kill = &facts.kill;
         if kill.active {
             out.push(Failure::new(
                 ErrorCode::KillSwitchActive,
@@ -92,10 +142,9 @@ impl Lifecycle {
             ));
         }
         if stage == Stage::Lab {
-            return Ok(out);
+            return out;
         }
-        let verifications: HashMap<String, Verification> =
-            crate::store::integrations::verifications(&self.pool).await?;
+        let verifications = &facts.verifications;
         let configs = |ids: &[&str]| -> Vec<ProviderConfig> {
             ids.iter()
                 .filter_map(|id| self.integrations.config(id).cloned())
@@ -133,7 +182,7 @@ impl Lifecycle {
         }
 
         if stage == Stage::Live {
-            let global = settings::get(&self.pool).await?.trading_enabled;
+            let global = facts.global_trading.unwrap_or(false);
             if !global || !bot_trading_enabled {
                 out.push(Failure::new(
                     ErrorCode::LiveTradingDisabled,
@@ -159,6 +208,6 @@ impl Lifecycle {
                 ));
             }
         }
-        Ok(out)
+        out
     }
 }

@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -89,6 +88,20 @@ impl OwnershipConfig {
         (self.lease_ttl / 3).max(Duration::from_millis(50))
     }
 
+    /// How often a node looks for expired leases between its rounds (a tenth of the TTL, at
+    /// least 50 ms): an orphan is rescued within this of its expiry, not within a round.
+    pub fn rescue_every(&self) -> Duration {
+        (self.lease_ttl / 10).max(Duration::from_millis(50))
+    }
+
+    /// A node counts toward the fair share while its heartbeat is younger than two rounds:
+    /// a dead (or stalled) node drops out of the share before its leases can expire, so the
+    /// survivors' share already covers its bots when they rescue them, and nobody hands bots
+    /// over to a node that is not beating.
+    pub fn counted_within(&self) -> Duration {
+        self.renew_every() * 2
+    }
+
     /// How much earlier than its lease could expire a node stops trusting it: a fifth of the
     /// TTL covers clock skew between nodes and a slow renewal.
     pub fn skew_margin(&self) -> Duration {
@@ -96,9 +109,14 @@ impl OwnershipConfig {
     }
 }
 
-/// How many claimed bots a node takes over at once (safe start and runner start each): the
-/// takeovers run beside the renewal rounds, so the leases they need stay renewed.
-const TAKEOVERS_AT_ONCE: usize = 8;
+/// How many claimed bots a node takes over in one batch (one bots read, one safe-start
+/// reading, one status write and one events insert per batch; runners started a few at a
+/// time): the takeovers run beside the renewal rounds, so the leases they need stay renewed.
+const TAKEOVER_BATCH: usize = 64;
+
+/// Batches taken over at once: a batch mostly waits on its database round trips, so two
+/// overlap one's waits with the other's runner starts.
+const TAKEOVERS_AT_ONCE: usize = 2;
 
 /// How many bots a node above its share hands over per round: a tenth of what it holds, at
 /// least one.
@@ -156,6 +174,8 @@ pub struct Ownership {
     taking_over: std::sync::Mutex<HashSet<Uuid>>,
     /// Off until the node resumed its own bots (so resume and takeover never race).
     claiming: AtomicBool,
+    /// The last round found the node draining (it rescues nothing between rounds then).
+    draining: AtomicBool,
     claimed: AtomicU64,
     lost: AtomicU64,
     handed_over: AtomicU64,
@@ -224,6 +244,7 @@ impl Ownership {
             acquiring: tokio::sync::Mutex::new(()),
             taking_over: std::sync::Mutex::default(),
             claiming: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             claimed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
@@ -440,6 +461,53 @@ impl Ownership {
         }
     }
 
+    /// [`Ownership::acquire`] for many bots in one statement (a resume batch): answers the
+    /// bots whose lease this node holds now (taken, or held already); the others are held by
+    /// another node. A lock wait past the bound (a row a paused node's write holds) fails the
+    /// statement: the caller then acquires one by one.
+    pub async fn acquire_many(&self, bots: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
+        let _one = self.acquiring.lock().await;
+        let mut mine: HashSet<Uuid> = HashSet::new();
+        let wanted: Vec<Uuid> = {
+            let held = self.held();
+            bots.iter()
+                .copied()
+                .filter(|b| {
+                    let here = held.contains_key(b);
+                    if here {
+                        mine.insert(*b);
+                    }
+                    !here
+                })
+                .collect()
+        };
+        if wanted.is_empty() {
+            return Ok(mine);
+        }
+        let now = self.clock.now();
+        let started = Instant::now();
+        let taken = bounded!(self, |db| bot_leases::acquire_many(
+            db,
+            &wanted,
+            &self.name,
+            now,
+            now + self.ttl()
+        ))?;
+        let mut held = self.held();
+        for (bot, epoch) in taken {
+            held.insert(
+                bot,
+                Held {
+                    epoch,
+                    acquired: started,
+                    seen_live: false,
+                },
+            );
+            mine.insert(bot);
+        }
+        Ok(mine)
+    }
+
     /// Takes the bot's lease with a NEW epoch (bumped in place when this node holds it, else
     /// acquired like [`Ownership::acquire`]): every write still carrying an older epoch (a
     /// runner being killed, on this node or another) is refused from now on. What a kill
@@ -560,17 +628,21 @@ impl Ownership {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(me.config.renew_every());
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut rescue = tokio::time::interval(me.config.rescue_every());
+            rescue.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut takeovers = JoinSet::new();
             loop {
                 while takeovers.try_join_next().is_some() {}
-                let stopping = tokio::select! {
-                    _ = every.tick() => false,
-                    _ = stop.wait_for(|s| *s) => true,
+                let round = tokio::select! {
+                    _ = every.tick() => Some(true),
+                    _ = rescue.tick() => Some(false),
+                    _ = stop.wait_for(|s| *s) => None,
                 };
-                if stopping {
-                    break;
+                match round {
+                    None => break,
+                    Some(true) => me.round(&handle, &mut takeovers).await,
+                    Some(false) => me.rescue(&handle, &mut takeovers).await,
                 }
-                me.round(&handle, &mut takeovers).await;
             }
             // Takeovers under way stop here (their leases are released below with the rest).
             takeovers.abort_all();
@@ -702,10 +774,29 @@ impl Ownership {
         }
         let done: Vec<Uuid> = done.into_iter().map(|(b, _)| b).collect();
         self.stop_runners(handle, &done);
+        self.draining.store(draining, Ordering::Release);
         if draining {
             self.hand_over(handle, self.owned()).await;
         } else if self.claiming.load(Ordering::Acquire) {
-            self.claim(handle, takeovers).await;
+            self.claim(handle, takeovers, false).await;
+        }
+    }
+
+    /// Between rounds: when a lease of a bot that should run has expired (its node died,
+    /// paused or lost the database), rescue it now rather than at the next round, so a bot
+    /// waits at most [`OwnershipConfig::rescue_every`] after its lease ran out. Only while
+    /// this node claims, is not draining and can trust its own leases.
+    async fn rescue(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
+        if !self.claiming.load(Ordering::Acquire)
+            || self.draining.load(Ordering::Acquire)
+            || !self.trusted()
+        {
+            return;
+        }
+        match bot_leases::orphaned(&self.pool, self.clock.now()).await {
+            Ok(true) => self.claim(handle, takeovers, true).await,
+            Ok(false) => {}
+            Err(err) => tracing::debug!(error = %err, "could not look for orphaned leases"),
         }
     }
 
@@ -745,13 +836,25 @@ impl Ownership {
     }
 
     /// Claims released and expired leases up to this node's share of the running bots
-    /// (weighted by capacity over the nodes alive now) and takes their bots over. Expired
-    /// leases (orphans: their node died, paused or lost the database) are rescued beyond the
-    /// share: a bot waits for no node to be seen dead, and rebalancing evens the share out
-    /// afterwards (a node above its share hands over nothing in a round it rescued).
-    async fn claim(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
+    /// (weighted by capacity over the nodes beating now, [`OwnershipConfig::counted_within`])
+    /// and takes their bots over. Expired leases (orphans: their node died, paused or lost the
+    /// database) are rescued beyond the share: a bot waits for nothing. What a round finds
+    /// above the share, rescued or held, it hands over, a bounded number per round, to the
+    /// nodes below theirs (one is, as the shares of the beating nodes cover every bot).
+    ///
+    /// `rescue_only` (between rounds): expired leases only, no claim of released ones and no
+    /// hand-over (the rounds do those).
+    async fn claim(
+        self: &Arc<Self>,
+        handle: &RuntimeHandle,
+        takeovers: &mut JoinSet<()>,
+        rescue_only: bool,
+    ) {
         let now = self.clock.now();
-        let (total, capacity) = match bot_leases::share(&self.pool, now - self.ttl()).await {
+        let counted_since = now
+            - chrono::Duration::from_std(self.config.counted_within())
+                .unwrap_or(chrono::Duration::MAX);
+        let (total, capacity) = match bot_leases::share(&self.pool, counted_since).await {
             Ok(v) => v,
             Err(err) => {
                 tracing::warn!(error = %err, "could not read the cluster's share");
@@ -780,7 +883,7 @@ impl Ownership {
             }
         };
         let more = want - i64::try_from(claimed.len()).unwrap_or(i64::MAX);
-        if more > 0 {
+        if more > 0 && !rescue_only {
             let mut mine: Vec<Uuid> = held.clone();
             mine.extend(claimed.iter().map(|c| c.0));
             match bounded!(self, |db| bot_leases::claim(
@@ -810,15 +913,17 @@ impl Ownership {
             }
         }
         drop(_one);
-        if claimed.is_empty() && want < 0 {
-            // Above its share (a node joined, or capacities changed): hand a bounded number
-            // over per round, so a new node fills up without the fleet moving at once.
-            let moves = usize::try_from(-want)
+        let excess = i64::try_from(held.len() + claimed.len()).unwrap_or(i64::MAX) - fair;
+        if excess > 0 && !rescue_only {
+            // Above its share (a node joined, capacities changed, or this node rescued a
+            // struggling node's bots): hand a bounded number over per round, so a new node
+            // fills up without the fleet moving at once. Even in a round that rescued: a node
+            // rescuing every round would otherwise never hand anything over.
+            let moves = usize::try_from(excess)
                 .unwrap_or(usize::MAX)
                 .min(max_moves(held.len()));
-            self.hand_over(handle, held.into_iter().rev().take(moves).collect())
+            self.hand_over(handle, held.iter().rev().take(moves).copied().collect())
                 .await;
-            return;
         }
         self.claimed
             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
@@ -826,18 +931,25 @@ impl Ownership {
             return;
         }
         // Taken over beside the rounds (which keep renewing these leases), at most
-        // TAKEOVERS_AT_ONCE at a time; each bot is tracked until its takeover ends.
+        // TAKEOVER_BATCH at a time; each bot is tracked until its batch ends.
         self.taking_over().extend(claimed.iter().map(|c| c.0));
         let me = self.clone();
         let handle = handle.clone();
         takeovers.spawn(async move {
             let lifecycle = Lifecycle::new(me.pool.clone(), handle.clone(), handle.integrations());
-            futures::stream::iter(claimed)
-                .for_each_concurrent(TAKEOVERS_AT_ONCE, |(bot, _, from)| {
+            let claimed: Vec<(Uuid, Option<String>)> = claimed
+                .into_iter()
+                .map(|(bot, _, from)| (bot, from))
+                .collect();
+            use futures::StreamExt as _;
+            futures::stream::iter(claimed.chunks(TAKEOVER_BATCH))
+                .for_each_concurrent(TAKEOVERS_AT_ONCE, |batch| {
                     let (lifecycle, me) = (&lifecycle, &me);
                     async move {
-                        lifecycle.take_over(bot, from.as_deref()).await;
-                        me.done_acting(bot);
+                        lifecycle.take_over_batch(batch).await;
+                        for (bot, _) in batch {
+                            me.done_acting(*bot);
+                        }
                     }
                 })
                 .await;

@@ -54,6 +54,8 @@ pub struct SimOrder {
     pub fill_from: Option<DateTime<Utc>>,
     /// Fill half now, the rest later (the `partial` fault).
     pub partial: bool,
+    /// The last modify: a limit or stop matches bars after it.
+    pub modified_at: Option<DateTime<Utc>>,
 }
 
 impl SimOrder {
@@ -77,6 +79,7 @@ impl SimOrder {
             updated_at: DateTime::<Utc>::MIN_UTC,
             fill_from: None,
             partial: false,
+            modified_at: None,
         }
     }
 }
@@ -179,7 +182,7 @@ pub fn advance(
                 o.fill_from = Some(minute_of(bar.ts) + Duration::minutes(1));
             }
             SimOrderKind::Limit(px) | SimOrderKind::Stop(px) => {
-                let start = minute_of(o.created_at) + Duration::minutes(1);
+                let start = minute_of(o.modified_at.unwrap_or(o.created_at)) + Duration::minutes(1);
                 let complete = minute_of(now);
                 if start >= complete {
                     continue;

@@ -97,6 +97,7 @@ pub(super) async fn route(
     let get = method == Method::GET;
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
+    let put = method == Method::PUT;
     if sim.take(VENDOR, BrokerFault::RateLimited) {
         return Some(error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -168,6 +169,9 @@ pub(super) async fn route(
                 ),
                 None => error(StatusCode::BAD_REQUEST, "Bad Request", "Unknown order id"),
             }
+        }
+        ["order", account, "update", id] if put && *account == ACCOUNT => {
+            update(sim, now, id, body)
         }
         ["order", account, "cancelMultiple"] if delete && *account == ACCOUNT => {
             let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -242,6 +246,53 @@ pub(super) async fn route(
     })
 }
 
+/// `PUT /order/{accountId}/update/{orderId}` with an `OrderUpdateRequest`.
+fn update(sim: &BrokerSim, now: DateTime<Utc>, id: &str, body: &Bytes) -> Response {
+    const FIELDS: [&str; 9] = [
+        "orderId",
+        "quantity",
+        "limitPrice",
+        "stopPrice",
+        "stopLoss",
+        "takeProfit",
+        "stopLossOffset",
+        "takeProfitOffset",
+        "trailingStop",
+    ];
+    let bad = |m: &str| error(StatusCode::BAD_REQUEST, "Bad Request", m);
+    let Ok(Value::Object(b)) = serde_json::from_slice::<Value>(body) else {
+        return bad("The request body must be an OrderUpdateRequest object");
+    };
+    if let Some(k) = b.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return bad(&format!("Unknown property {k}"));
+    }
+    if b.get("orderId").and_then(Value::as_str) != Some(id) {
+        return bad("orderId is required and must be the path's order id");
+    }
+    let Some(quantity) = b
+        .get("quantity")
+        .and_then(Value::as_u64)
+        .and_then(|q| u32::try_from(q).ok())
+    else {
+        return bad("quantity is required");
+    };
+    let Some(n) = parse_order_id(id) else {
+        return bad("Unknown order id");
+    };
+    let limit = b.get("limitPrice").and_then(Value::as_f64);
+    let stop = b.get("stopPrice").and_then(Value::as_f64);
+    let reprice = |old: SimOrderKind| match (old, limit, stop) {
+        (SimOrderKind::Limit(p), l, None) => Ok(SimOrderKind::Limit(l.unwrap_or(p))),
+        (SimOrderKind::Stop(p), None, s) => Ok(SimOrderKind::Stop(s.unwrap_or(p))),
+        (SimOrderKind::Market, None, None) => Ok(SimOrderKind::Market),
+        _ => Err("the price does not apply to the order's type"),
+    };
+    match sim.modify(VENDOR, n, quantity, reprice, now) {
+        Ok(o) => sim_json(json!({"status": "OK", "message": "OK", "orders": [order_json(&o)]})),
+        Err(why) => bad(why),
+    }
+}
+
 async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
     let bad = |e: &str| error(StatusCode::BAD_REQUEST, "Bad Request", e);
     let Ok(b) = serde_json::from_slice::<Value>(body) else {
@@ -308,6 +359,7 @@ async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
         updated_at: now,
         fill_from: (kind == SimOrderKind::Market).then(|| engine::minute_of(now)),
         partial: sim.take(VENDOR, BrokerFault::Partial),
+        modified_at: None,
     };
     let duplicate = sim.take(VENDOR, BrokerFault::DuplicateSubmit);
     let placed = sim.accept(order.clone(), now);

@@ -20,9 +20,23 @@
 //! refused), `lost_ack` (the order is taken, the answer is a 504), `delayed_ack` (answered
 //! after `delay_ms`), `duplicate_submit` (the place is processed twice, as a retransmission
 //! would be), `token_expiry` (every token of the vendor expires now), `rate_limited` (Ironbeam
-//! 429 `{"status":"ERROR"…}`; Tradovate 429 on calls, a `p-ticket` on login), `partial`.
+//! 429 `{"status":"ERROR"…}`; Tradovate 429 on calls, a `p-ticket` on login), `partial`,
+//! `disconnect` (every request of the vendor, login included, is a 503 while armed: the
+//! session is lost; cancel-on-disconnect tests arm it without a count and clear it).
 //! `GET /_sandbox/broker/orders?vendor=` lists every order the simulator holds (tests count
 //! duplicates with it).
+//!
+//! Tradovate's trading WebSocket (`/tradovate/v1/websocket`, [`tradovate_ws`]): authorize,
+//! `user/syncrequest`, then `props` events as the matching engine changes orders and fills.
+//! Its faults: `drop_socket` (open sockets are closed and new ones refused, `count` sockets or
+//! until cleared), `stop_heartbeats` (open sockets go silent: no `h`, no events, until
+//! cleared), `duplicate_events` (every event frame is sent twice, until cleared); `disconnect`
+//! closes and refuses sockets too.
+//!
+//! Modify: Tradovate `POST /order/modifyorder` (the whole new terms; `TooLate` once the order
+//! is no longer working, the order type cannot change) and Ironbeam `PUT
+//! /order/{accountId}/update/{orderId}` (`OrderUpdateRequest`: `orderId` equal to the path's,
+//! `quantity` required, no property outside the schema; the price of the order's own type).
 //!
 //! Changes behind the product's back (reconciliation tests): `POST
 //! /_sandbox/broker/external_order {"vendor", "symbol": "ES", "side": "BUY"|"SELL",
@@ -34,6 +48,24 @@
 mod engine;
 mod ironbeam;
 mod tradovate;
+mod tradovate_ws;
+
+/// Tradovate's trading WebSocket (`GET /tradovate/v1/websocket`): the upgrade, or 503 while
+/// the socket is dropped or the vendor unreachable.
+pub fn tradovate_socket(
+    sim: &BrokerSim,
+    clock: Clock,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    if tradovate_ws::refuses(sim) {
+        return json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!("Service Unavailable"),
+        );
+    }
+    let sim = sim.clone();
+    ws.on_upgrade(move |socket| tradovate_ws::serve(socket, sim, clock))
+}
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,6 +94,15 @@ pub enum BrokerFault {
     TokenExpiry,
     RateLimited,
     Partial,
+    /// The vendor is unreachable: every request of the vendor (login included) is answered
+    /// 503 until cleared (or for `count` requests).
+    Disconnect,
+    /// Tradovate's trading WebSocket is dropped: open sockets are closed, new ones refused.
+    DropSocket,
+    /// Tradovate's trading WebSocket goes silent (no heartbeat, no event); it stays open.
+    StopHeartbeats,
+    /// Every event frame of Tradovate's trading WebSocket is sent twice.
+    DuplicateEvents,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -131,6 +172,20 @@ impl BrokerSim {
                 true
             }
         }
+    }
+
+    /// Whether `fault` is armed for `vendor` (without using it up).
+    fn armed(&self, vendor: &str, fault: BrokerFault) -> bool {
+        self.lock().faults.contains_key(&(vendor.to_owned(), fault))
+    }
+
+    /// Whether `token` is a live token of `vendor` (one the simulator issued, not expired; a
+    /// `token_expiry` fault is left to the REST calls that consume it).
+    fn token_live(&self, vendor: &'static str, token: &str, now: DateTime<Utc>) -> bool {
+        self.lock()
+            .tokens
+            .get(token.trim())
+            .is_some_and(|(v, exp)| *v == vendor && *exp > now)
     }
 
     fn issue_token(&self, vendor: &'static str, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
@@ -248,6 +303,42 @@ impl BrokerSim {
         Some(o.clone())
     }
 
+    /// A working order's new quantity and terms (the vendors' modify): `change` maps its
+    /// kind to the new one or refuses; matching restarts after the change. `Err`: why the
+    /// vendor refuses (no such order, no longer working, a quantity not above what filled).
+    fn modify(
+        &self,
+        vendor: &str,
+        id: u64,
+        quantity: u32,
+        change: impl FnOnce(SimOrderKind) -> Result<SimOrderKind, &'static str>,
+        now: DateTime<Utc>,
+    ) -> Result<SimOrder, &'static str> {
+        let mut b = self.lock();
+        let Book {
+            orders,
+            fills,
+            next_id,
+            ..
+        } = &mut *b;
+        engine::advance(orders, fills, next_id, now);
+        let o = orders
+            .iter_mut()
+            .find(|o| o.vendor == vendor && o.id == id)
+            .ok_or("no such order")?;
+        if !o.status.is_working() {
+            return Err("the order is no longer working");
+        }
+        if quantity == 0 || quantity <= o.filled {
+            return Err("the quantity must exceed what has filled");
+        }
+        o.kind = change(o.kind)?;
+        o.quantity = quantity;
+        o.modified_at = Some(now);
+        o.updated_at = now;
+        Ok(o.clone())
+    }
+
     fn delay(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.lock().delay_ms)
     }
@@ -294,6 +385,12 @@ pub(super) async fn route(
             let logins = sim.lock().logins.get(vendor).copied().unwrap_or(0);
             Some(ok(
                 json!({"orders": orders, "fills": fills, "logins": logins}),
+            ))
+        }
+        ["tradovate" | "ironbeam", ..] if sim.take(segments[0], BrokerFault::Disconnect) => {
+            Some(json_reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!("Service Unavailable"),
             ))
         }
         ["tradovate", "v1", rest @ ..] => {
@@ -353,6 +450,7 @@ fn external_order(sim: &BrokerSim, now: DateTime<Utc>, cmd: ExternalOrder) -> Re
         updated_at: now,
         fill_from: (kind == SimOrderKind::Market).then(|| engine::minute_of(now)),
         partial: false,
+        modified_at: None,
     };
     ok(json!({ "order": sim.accept(order, now) }))
 }

@@ -12,7 +12,7 @@ use axum::{
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Value, json};
 
-use super::engine::{self, SimOrder, SimOrderKind, SimStatus};
+use super::engine::{self, SimFill, SimOrder, SimOrderKind, SimStatus};
 use super::{BrokerFault, BrokerSim, sim_json};
 use crate::domain::{
     contracts::{Contract, Vendor},
@@ -20,8 +20,10 @@ use crate::domain::{
 };
 use crate::sandbox::json_reply;
 
-const VENDOR: &str = "tradovate";
+pub(super) const VENDOR: &str = "tradovate";
 pub(super) const ACCOUNT_ID: i64 = 1;
+/// The demo login's `userId` (what `user/syncrequest` names).
+pub(super) const USER_ID: i64 = 1;
 const ACCOUNT_NAME: &str = "SANDBOX1";
 
 /// `ESZ6` → the contract (the one-digit year is the nearest listed one).
@@ -109,7 +111,7 @@ pub(super) async fn route(
         let (token, expires) = sim.issue_token(VENDOR, now);
         return Some(sim_json(json!({
             "accessToken": token, "mdAccessToken": format!("md-{token}"),
-            "expirationTime": expires.to_rfc3339(), "userStatus": "Active", "userId": 1,
+            "expirationTime": expires.to_rfc3339(), "userStatus": "Active", "userId": USER_ID,
             "name": b["name"], "hasLive": false,
         })));
     }
@@ -123,7 +125,7 @@ pub(super) async fn route(
         ["auth", "renewaccesstoken"] if get => match sim.renew(headers, now) {
             Some((token, expires)) => sim_json(json!({
                 "accessToken": token, "mdAccessToken": format!("md-{token}"),
-                "expirationTime": expires.to_rfc3339(), "userStatus": "Active", "userId": 1,
+                "expirationTime": expires.to_rfc3339(), "userStatus": "Active", "userId": USER_ID,
                 "name": "sandbox", "hasLive": false,
             })),
             None => denied(),
@@ -131,12 +133,7 @@ pub(super) async fn route(
         ["auth", "me"] if get => {
             sim_json(json!({"userId": 1, "name": "sandbox", "fullName": "Sandbox User"}))
         }
-        ["account", "list"] if get => sim_json(json!([{
-            "id": ACCOUNT_ID, "name": ACCOUNT_NAME, "userId": 1, "accountType": "Customer",
-            "active": true, "clearingHouseId": 1, "riskCategoryId": 1, "autoLiqProfileId": 1,
-            "marginAccountType": "Speculator", "legalStatus": "Individual", "archived": false,
-            "timestamp": "2026-01-01T00:00:00Z",
-        }])),
+        ["account", "list"] if get => sim_json(json!([account_json()])),
         ["order", "placeorder"] if post => place(sim, now, body).await,
         ["order", "cancelorder"] if post => {
             let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -151,6 +148,7 @@ pub(super) async fn route(
                 None => failure("UnknownReason", "no such order"),
             }
         }
+        ["order", "modifyorder"] if post => modify(sim, now, body),
         ["order", "list"] if get => {
             let (orders, _) = sim.advance(VENDOR, now);
             sim_json(Value::Array(orders.iter().map(order_json).collect()))
@@ -161,60 +159,46 @@ pub(super) async fn route(
         }
         ["fill", "list"] if get => {
             let (_, fills) = sim.advance(VENDOR, now);
-            sim_json(Value::Array(
-                fills
-                    .iter()
-                    .map(|f| {
-                        json!({
-                            "id": f.id, "orderId": f.order_id, "contractId": contract_id(&f.symbol),
-                            "timestamp": f.at.to_rfc3339(), "tradeDate": trade_date(f.at),
-                            "action": action(f.side), "qty": f.quantity, "price": f.price,
-                            "active": true, "finallyPaired": 0,
-                        })
-                    })
-                    .collect(),
-            ))
+            sim_json(Value::Array(fills.iter().map(fill_json).collect()))
         }
         ["fillFee", "list"] if get => {
+            let (_, fills) = sim.advance(VENDOR, now);
+            sim_json(Value::Array(fills.iter().map(fee_json).collect()))
+        }
+        // The generic entity read (`/<entity>/items?ids=1,2`): the fees of those fills.
+        ["fillFee", "items"] if get => {
+            let Some(ids) = query
+                .get("ids")
+                .map(|v| {
+                    v.split(',')
+                        .map(|i| i.trim().parse::<u64>())
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .and_then(Result::ok)
+            else {
+                return Some(json_reply(
+                    StatusCode::BAD_REQUEST,
+                    json!("ids must be a comma-separated list of ids"),
+                ));
+            };
             let (_, fills) = sim.advance(VENDOR, now);
             sim_json(Value::Array(
                 fills
                     .iter()
-                    .map(|f| {
-                        // $0.59 commission and $1.66 fees per contract: $2.25 in all.
-                        let q = f64::from(f.quantity);
-                        json!({
-                            "id": f.id, "commission": 0.59 * q, "clearingFee": 0.19 * q,
-                            "exchangeFee": 1.38 * q, "nfaFee": 0.02 * q, "brokerageFee": 0.0,
-                            "ipFee": 0.0, "orderRoutingFee": 0.07 * q, "currencyId": 1,
-                        })
-                    })
+                    .filter(|f| ids.contains(&f.id))
+                    .map(fee_json)
                     .collect(),
             ))
         }
         ["position", "list"] if get => {
             let (_, fills) = sim.advance(VENDOR, now);
-            let rows: Vec<Value> = engine::positions(&fills, &ACCOUNT_ID.to_string())
-                .into_iter()
-                .map(|(symbol, net, avg)| {
-                    json!({
-                        "id": contract_id(&symbol) * 10 + ACCOUNT_ID, "accountId": ACCOUNT_ID,
-                        "contractId": contract_id(&symbol), "timestamp": now.to_rfc3339(),
-                        "tradeDate": trade_date(now), "netPos": net,
-                        "netPrice": if net == 0 { Value::Null } else { json!(avg) },
-                        "prevPos": 0,
-                    })
-                })
-                .collect();
-            sim_json(Value::Array(rows))
+            sim_json(Value::Array(positions_json(&fills, now)))
         }
         ["contract", "item"] if get => {
             let id: i64 = query.get("id").and_then(|v| v.parse().ok()).unwrap_or(0);
             let (orders, _) = sim.advance(VENDOR, now);
             match orders.iter().find(|o| contract_id(&o.symbol) == id) {
-                Some(o) => sim_json(
-                    json!({"id": id, "name": o.symbol, "contractMaturityId": id, "status": "Verified", "providerTickSize": 0.25}),
-                ),
+                Some(o) => sim_json(contract_json(&o.symbol)),
                 None => json_reply(StatusCode::NOT_FOUND, Value::Null),
             }
         }
@@ -222,7 +206,61 @@ pub(super) async fn route(
     })
 }
 
-fn order_json(o: &SimOrder) -> Value {
+/// A `Fill` entity.
+pub(super) fn fill_json(f: &SimFill) -> Value {
+    json!({
+        "id": f.id, "orderId": f.order_id, "contractId": contract_id(&f.symbol),
+        "timestamp": f.at.to_rfc3339(), "tradeDate": trade_date(f.at),
+        "action": action(f.side), "qty": f.quantity, "price": f.price,
+        "active": true, "finallyPaired": 0,
+    })
+}
+
+/// A `FillFee` entity: $0.59 commission and $1.66 fees per contract, $2.25 in all.
+fn fee_json(f: &SimFill) -> Value {
+    let q = f64::from(f.quantity);
+    json!({
+        "id": f.id, "commission": 0.59 * q, "clearingFee": 0.19 * q,
+        "exchangeFee": 1.38 * q, "nfaFee": 0.02 * q, "brokerageFee": 0.0,
+        "ipFee": 0.0, "orderRoutingFee": 0.07 * q, "currencyId": 1,
+    })
+}
+
+/// The account's `Position` entities from the fills.
+pub(super) fn positions_json(fills: &[SimFill], now: DateTime<Utc>) -> Vec<Value> {
+    engine::positions(fills, &ACCOUNT_ID.to_string())
+        .into_iter()
+        .map(|(symbol, net, avg)| position_json(&symbol, net, avg, now))
+        .collect()
+}
+
+pub(super) fn position_json(symbol: &str, net: i64, avg: f64, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": contract_id(symbol) * 10 + ACCOUNT_ID, "accountId": ACCOUNT_ID,
+        "contractId": contract_id(symbol), "timestamp": now.to_rfc3339(),
+        "tradeDate": trade_date(now), "netPos": net,
+        "netPrice": if net == 0 { Value::Null } else { json!(avg) },
+        "prevPos": 0,
+    })
+}
+
+/// A `Contract` entity.
+pub(super) fn contract_json(symbol: &str) -> Value {
+    let id = contract_id(symbol);
+    json!({"id": id, "name": symbol, "contractMaturityId": id, "status": "Verified", "providerTickSize": 0.25})
+}
+
+/// The demo user's one `Account` entity.
+pub(super) fn account_json() -> Value {
+    json!({
+        "id": ACCOUNT_ID, "name": ACCOUNT_NAME, "userId": USER_ID, "accountType": "Customer",
+        "active": true, "clearingHouseId": 1, "riskCategoryId": 1, "autoLiqProfileId": 1,
+        "marginAccountType": "Speculator", "legalStatus": "Individual", "archived": false,
+        "timestamp": "2026-01-01T00:00:00Z",
+    })
+}
+
+pub(super) fn order_json(o: &SimOrder) -> Value {
     json!({
         "id": o.id, "accountId": o.account.parse::<i64>().unwrap_or(ACCOUNT_ID),
         "contractId": contract_id(&o.symbol), "timestamp": o.created_at.to_rfc3339(),
@@ -230,7 +268,7 @@ fn order_json(o: &SimOrder) -> Value {
     })
 }
 
-fn version_json(o: &SimOrder) -> Value {
+pub(super) fn version_json(o: &SimOrder) -> Value {
     let (kind, price, stop) = match o.kind {
         SimOrderKind::Market => ("Market", Value::Null, Value::Null),
         SimOrderKind::Limit(p) => ("Limit", json!(p), Value::Null),
@@ -241,6 +279,58 @@ fn version_json(o: &SimOrder) -> Value {
         "price": price, "stopPrice": stop, "timeInForce": o.time_in_force,
         "text": o.client_id,
     })
+}
+
+/// `POST /order/modifyorder` (`ModifyOrder`): `orderId`, `orderQty`, `orderType` with its
+/// price, `isAutomated`; a `CommandResult` or a failure on HTTP 200.
+fn modify(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
+    let Ok(b) = serde_json::from_slice::<Value>(body) else {
+        return json_reply(StatusCode::BAD_REQUEST, json!("malformed JSON"));
+    };
+    if b["isAutomated"].as_bool() != Some(true) {
+        return failure(
+            "UnknownReason",
+            "isAutomated must be true for automated orders",
+        );
+    }
+    let Some(id) = b["orderId"].as_u64() else {
+        return failure("UnknownReason", "orderId is required");
+    };
+    let Some(quantity) = b["orderQty"]
+        .as_u64()
+        .and_then(|q| u32::try_from(q).ok())
+        .filter(|q| *q > 0)
+    else {
+        return failure("UnknownReason", "orderQty must be a positive integer");
+    };
+    let kind = match (
+        b["orderType"].as_str(),
+        b["price"].as_f64(),
+        b["stopPrice"].as_f64(),
+    ) {
+        (Some("Market"), _, _) => SimOrderKind::Market,
+        (Some("Limit"), Some(p), _) => SimOrderKind::Limit(p),
+        (Some("Stop"), _, Some(p)) => SimOrderKind::Stop(p),
+        _ => return failure("InvalidPrice", "orderType and its price do not agree"),
+    };
+    let same_type = |old: SimOrderKind| {
+        let same = matches!(
+            (old, kind),
+            (SimOrderKind::Market, SimOrderKind::Market)
+                | (SimOrderKind::Limit(_), SimOrderKind::Limit(_))
+                | (SimOrderKind::Stop(_), SimOrderKind::Stop(_))
+        );
+        if same {
+            Ok(kind)
+        } else {
+            Err("the order type cannot change")
+        }
+    };
+    match sim.modify(VENDOR, id, quantity, same_type, now) {
+        Ok(_) => sim_json(json!({"commandId": sim.next_id()})),
+        Err(why @ "the order is no longer working") => failure("TooLate", why),
+        Err(why) => failure("UnknownReason", why),
+    }
 }
 
 async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
@@ -312,6 +402,7 @@ async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
         updated_at: now,
         fill_from: (kind == SimOrderKind::Market).then(|| engine::minute_of(now)),
         partial: sim.take(VENDOR, BrokerFault::Partial),
+        modified_at: None,
     };
     let duplicate = sim.take(VENDOR, BrokerFault::DuplicateSubmit);
     let placed = sim.accept(order.clone(), now);

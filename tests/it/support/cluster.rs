@@ -17,7 +17,12 @@ use tradeplane::integrations::registry::EnvMap;
 
 use super::db_proxy::DbProxy;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tradeplane");
+/// The binary the nodes run: `TRADEPLANE_NODE_BIN` (e.g. a release build, or another
+/// commit's build for a before/after figure), else the one `cargo test` built.
+fn bin() -> String {
+    std::env::var("TRADEPLANE_NODE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tradeplane").to_owned())
+}
 pub const ADMIN_EMAIL: &str = "ops@example.com";
 const ADMIN_PASSWORD: &str = "a long enough password";
 
@@ -102,7 +107,7 @@ impl Cluster {
 
     fn command(&self, i: usize) -> Command {
         let node = &self.nodes[i];
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         for name in tradeplane::integrations::registry::process_env().keys() {
             cmd.env_remove(name);
         }

@@ -104,17 +104,27 @@ pub async fn start_sandbox() -> EnvMap {
 }
 
 /// [`start_sandbox`] on `clock` (its market status, token expiries and the broker
-/// simulator's matching engine follow it).
+/// simulator's matching engine follow it). Bars come from Databento's historical API: the
+/// live gateway runs but `DATABENTO_LIVE_ADDR` is left out ([`start_live_sandbox`] keeps it).
 pub async fn start_sandbox_with_clock(clock: tradeplane::clock::Clock) -> EnvMap {
+    let mut env = start_live_sandbox(clock).await;
+    env.remove("DATABENTO_LIVE_ADDR");
+    env
+}
+
+/// The simulator on `clock` with its Databento live gateway wired in (`DATABENTO_LIVE_ADDR`).
+pub async fn start_live_sandbox(clock: tradeplane::clock::Clock) -> EnvMap {
     let (http, redis) = sandbox::bind(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
     .unwrap();
+    let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http_addr = http.local_addr().unwrap().to_string();
     let redis_addr = redis.local_addr().unwrap().to_string();
-    tokio::spawn(sandbox::serve(http, redis, clock));
+    let live_addr = gateway.local_addr().unwrap().to_string();
+    tokio::spawn(sandbox::serve_with_live(http, redis, gateway, clock));
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.sandbox")).unwrap();
     text.lines()
@@ -124,7 +134,8 @@ pub async fn start_sandbox_with_clock(clock: tradeplane::clock::Clock) -> EnvMap
         .map(|(k, v)| {
             let v = v
                 .replace("127.0.0.1:9400", &http_addr)
-                .replace("127.0.0.1:9401", &redis_addr);
+                .replace("127.0.0.1:9401", &redis_addr)
+                .replace("127.0.0.1:9402", &live_addr);
             (k.to_owned(), v)
         })
         .collect()

@@ -10,6 +10,7 @@
 //! - [`fixtures`]: configurations, provider environments, bots and orders written straight to
 //!   the store, the sandbox, waiting for a condition.
 //! - [`paper`]: a PAPER bot on the sandbox with replayed bar ticks.
+//! - [`live`]: LIVE bots on the broker simulator (one runtime, one demo account per vendor).
 //! - [`sse`]: a Server-Sent Events reader.
 //! - [`backtests`]: queueing backtests, waiting for them, evidence for a bot's promotion.
 //! - [`db_proxy`]: a TCP proxy in front of Postgres a test can cut (a database outage).
@@ -25,7 +26,9 @@ pub mod cluster;
 pub mod db_proxy;
 pub mod endpoints;
 pub mod fixtures;
+pub mod golden;
 pub mod invariants;
+pub mod live;
 pub mod paper;
 pub mod raw;
 pub mod requests;

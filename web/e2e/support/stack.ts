@@ -15,11 +15,12 @@ import { baseEnv, freePort, run, start, waitForPort, type Proc } from "./procs";
 export interface Sandbox {
   httpPort: number;
   redisPort: number;
+  livePort: number;
   proc: Proc;
 }
 
-/** The provider env of .env.sandbox pointed at a sandbox on `httpPort` / `redisPort`. */
-export function sandboxProviderEnv(httpPort: number, redisPort: number): Record<string, string> {
+/** The provider env of .env.sandbox pointed at a sandbox on `httpPort` / `redisPort` / `livePort`. */
+export function sandboxProviderEnv(httpPort: number, redisPort: number, livePort: number): Record<string, string> {
   const text = fs.readFileSync(path.join(REPO_ROOT, ".env.sandbox"), "utf8");
   const env: Record<string, string> = {};
   for (const line of text.split("\n")) {
@@ -28,9 +29,13 @@ export function sandboxProviderEnv(httpPort: number, redisPort: number): Record<
     env[m[1]!] = m[2]!
       .trim()
       .replaceAll("127.0.0.1:9400", `127.0.0.1:${httpPort}`)
-      .replaceAll("127.0.0.1:9401", `127.0.0.1:${redisPort}`);
+      .replaceAll("127.0.0.1:9401", `127.0.0.1:${redisPort}`)
+      .replaceAll("127.0.0.1:9402", `127.0.0.1:${livePort}`);
   }
   if (!env.DATABENTO_BASE_URL) throw new Error(".env.sandbox has no DATABENTO_BASE_URL");
+  // The specs drive provider outages through the historical API's faults; Databento's live
+  // stream (tests/it/databento_live.rs covers it end to end) would keep serving bars past them.
+  delete env.DATABENTO_LIVE_ADDR;
   return env;
 }
 
@@ -124,15 +129,26 @@ export class Stack {
     if (this.sandbox?.proc.running) return this.sandbox;
     const httpPort = this.sandbox?.httpPort ?? (await freePort());
     const redisPort = this.sandbox?.redisPort ?? (await freePort());
+    // Databento's live gateway: its own port per stack (specs run side by side).
+    const livePort = this.sandbox?.livePort ?? (await freePort());
     const proc = start(
       `${this.label}-sandbox`,
       TRADEPLANE_BIN,
-      ["sandbox", "--listen", `127.0.0.1:${httpPort}`, "--redis-listen", `127.0.0.1:${redisPort}`],
+      [
+        "sandbox",
+        "--listen",
+        `127.0.0.1:${httpPort}`,
+        "--redis-listen",
+        `127.0.0.1:${redisPort}`,
+        "--live-listen",
+        `127.0.0.1:${livePort}`,
+      ],
       { env: this.env(this.clockEnv()), cwd: this.dir },
     );
     await waitForPort(httpPort, 15_000, proc);
     await waitForPort(redisPort, 15_000, proc);
-    this.sandbox = { httpPort, redisPort, proc };
+    await waitForPort(livePort, 15_000, proc);
+    this.sandbox = { httpPort, redisPort, livePort, proc };
     return this.sandbox;
   }
 
@@ -151,7 +167,7 @@ export class Stack {
     if (opts.env) this.serverEnv = opts.env;
     if (opts.providers === "sandbox") {
       const sb = this.sandbox ?? (await this.startSandbox());
-      this.providers = sandboxProviderEnv(sb.httpPort, sb.redisPort);
+      this.providers = sandboxProviderEnv(sb.httpPort, sb.redisPort, sb.livePort);
     } else if (opts.providers === "none") {
       this.providers = {};
     }

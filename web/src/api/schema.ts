@@ -724,8 +724,8 @@ export interface paths {
         /**
          * Cancels the bot's working orders and closes its position with a market order: PAPER and
          *     SHADOW filled at the newest stored bar's close moved by the PAPER slippage (as kill and
-         *     flatten); LIVE needs a recent 2FA step-up and is answered `BROKER_PENDING` as the kill's
-         *     flatten is. The bot keeps its status; a runner on this node goes on after the close (its
+         *     flatten); LIVE needs a recent 2FA step-up and is closed at the broker as the kill's
+         *     flatten is (`BROKER_PENDING` without a logged-in broker session). The bot keeps its status; a runner on this node goes on after the close (its
          *     strategy may open a new position at its next signal — kill and flatten stops it too).
          */
         post: operations["close_position"];
@@ -1397,7 +1397,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Scheduler health, bot runners, their circuit breakers and the telemetry writer's counters. */
+        /**
+         * Scheduler health, bot runners, their circuit breakers, the telemetry writer's counters and
+         *     the broker sessions' health.
+         */
         get: operations["runtime_status"];
         put?: never;
         post?: never;
@@ -1727,7 +1730,7 @@ export interface components {
         AccountReading: {
             /** @description The bots routed to the account. */
             bots: string[];
-            /** @description By instrument symbol. */
+            /** @description By contract (`ESZ26`). */
             contracts: {
                 [key: string]: components["schemas"]["ContractExposure"];
             };
@@ -2323,6 +2326,11 @@ export interface components {
             quantity: number;
             side: components["schemas"]["Side"];
         };
+        /**
+         * @description The broker vendors we execute with.
+         * @enum {string}
+         */
+        BrokerVendor: "tradovate" | "ironbeam";
         /** @description Today's spend and budget of one scope, for AI Ops. */
         BudgetView: {
             /** @description USD left today (never below 0); null without a cost budget. */
@@ -3923,6 +3931,9 @@ export interface components {
             broker_cancelled: string[];
             broker_close?: components["schemas"]["BrokerClose"] | null;
             contract: string;
+            flatten?: components["schemas"]["LiveFlatten"] | null;
+            /** @description Working broker orders none of ours claimed, now the bot's orders (adopt). */
+            orders_adopted: string[];
             /**
              * @description Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
              *     cancelled there).
@@ -3986,6 +3997,11 @@ export interface components {
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_RuntimeStatus: {
             breakers: components["schemas"]["BreakerView"][];
+            /**
+             * @description One per configured broker account: login, heartbeats, cancel-on-disconnect hold and
+             *     (Tradovate) the user stream's status and counts.
+             */
+            brokers: components["schemas"]["SessionHealth"][];
             runners: components["schemas"]["RunnerSnapshot"][];
             /**
              * @description The bar clock: `loop_health` is `UNKNOWN` (no tick yet, or no runtime), `OK`,
@@ -4313,7 +4329,10 @@ export interface components {
             side: components["schemas"]["Side"];
             /** @enum {string} */
             status: "FILLED";
-        } | {
+        } | (components["schemas"]["LiveFlatten"] & {
+            /** @enum {string} */
+            status: "CLOSED_AT_BROKER";
+        }) | {
             /** Format: int32 */
             quantity: number;
             side: components["schemas"]["Side"];
@@ -4378,6 +4397,27 @@ export interface components {
             /** @description Always `up`: answering at all is the proof. */
             status: string;
             version: string;
+        };
+        /**
+         * @description Cancel-on-disconnect: the session was lost for at least the configured time, so on
+         *     reconnect the account's working orders were cancelled at the broker and its LIVE bots are
+         *     held (the `broker_ready` gate closed: SUSPENDED) until a reconciliation of the account
+         *     after the cancel comes back clean.
+         */
+        Hold: {
+            /** @description The LIVE bots routed to the account. */
+            bots: string[];
+            /** @description The cancel has not reached the broker yet (retried at every heartbeat). */
+            cancel_pending: boolean;
+            /** @description The broker order ids cancelled. */
+            cancelled: string[];
+            /**
+             * Format: int64
+             * @description How long the session had been lost (from its first failed heartbeat).
+             */
+            lost_seconds: number;
+            /** Format: date-time */
+            since: string;
         };
         HolidayView: {
             /** @description The early close, America/Chicago (`HH:MM`). */
@@ -4509,6 +4549,45 @@ export interface components {
             p95: number;
             /** Format: double */
             p99: number;
+        };
+        /** @description One closing market order of one bot. */
+        LiveClose: {
+            /** Format: uuid */
+            bot_id: string;
+            /** @description Null while the send's answer is unknown (the order stays `SENDING`). */
+            broker_order_id?: string | null;
+            /**
+             * Format: int32
+             * @description Contracts filled at the broker and booked.
+             */
+            filled: number;
+            /** Format: uuid */
+            order_id: string;
+            /** @description Average fill price; null when nothing filled within the wait. */
+            price?: string | null;
+            /** @description Why it did not close (refused, unclear answer, no fill within the wait). */
+            problem?: string | null;
+            /** Format: int32 */
+            quantity: number;
+            side: components["schemas"]["Side"];
+        };
+        /** @description What a LIVE flatten did at the broker and in the ledgers. */
+        LiveFlatten: {
+            account: string;
+            adopted?: components["schemas"]["Adjustment"] | null;
+            broker: string;
+            /**
+             * Format: int64
+             * @description The broker's net on the contract before the closes.
+             */
+            broker_net_before: number;
+            /** @description Working broker orders on the contract cancelled there. */
+            cancelled_at_broker: string[];
+            closes: components["schemas"]["LiveClose"][];
+            /** @description The contract as the vendor spells it. */
+            contract: string;
+            /** @description Bots holding the contract whose position could not be closed here, and why. */
+            not_done: string[];
         };
         /**
          * @description A provider's live health from its breaker and last 15 minutes of calls: CONNECTED only with proof (breaker CLOSED, success rate >= 90%, newest call ok); UNKNOWN without calls.
@@ -5162,6 +5241,9 @@ export interface components {
             broker_cancelled: string[];
             broker_close?: components["schemas"]["BrokerClose"] | null;
             contract: string;
+            flatten?: components["schemas"]["LiveFlatten"] | null;
+            /** @description Working broker orders none of ours claimed, now the bot's orders (adopt). */
+            orders_adopted: string[];
             /**
              * @description Our orders closed in the ledger (adopt: finished or unknown at the broker; flatten:
              *     cancelled there).
@@ -5328,6 +5410,11 @@ export interface components {
         };
         RuntimeStatus: {
             breakers: components["schemas"]["BreakerView"][];
+            /**
+             * @description One per configured broker account: login, heartbeats, cancel-on-disconnect hold and
+             *     (Tradovate) the user stream's status and counts.
+             */
+            brokers: components["schemas"]["SessionHealth"][];
             runners: components["schemas"]["RunnerSnapshot"][];
             /**
              * @description The bar clock: `loop_health` is `UNKNOWN` (no tick yet, or no runtime), `OK`,
@@ -5391,6 +5478,43 @@ export interface components {
         SessionBody: {
             csrf_token: string;
             user: components["schemas"]["UserView"];
+        };
+        /** @description What a session's status shows. */
+        SessionHealth: {
+            account?: string | null;
+            /** Format: date-time */
+            blocked_until?: string | null;
+            broker: components["schemas"]["BrokerVendor"];
+            /** @description Ready, the provider's breaker not OPEN and no hold: LIVE orders may go. */
+            can_trade: boolean;
+            /** Format: int64 */
+            heartbeat_failures: number;
+            /**
+             * Format: int64
+             * @description Heartbeats answered since start.
+             */
+            heartbeats: number;
+            hold?: components["schemas"]["Hold"] | null;
+            last_error?: string | null;
+            /** Format: date-time */
+            last_heartbeat_at?: string | null;
+            live: boolean;
+            /** Format: int64 */
+            logins: number;
+            /**
+             * Format: date-time
+             * @description The first failed heartbeat of the current loss of the session (`None`: connected).
+             */
+            lost_since?: string | null;
+            ready: boolean;
+            /** Format: int64 */
+            renewals: number;
+            /**
+             * Format: int32
+             * @description Restarts of the session's actor.
+             */
+            restarts: number;
+            stream?: components["schemas"]["StreamHealth"] | null;
         };
         /** @description A session as its owner sees it in the list. */
         SessionView: {
@@ -5489,6 +5613,58 @@ export interface components {
             updated_at?: string | null;
             updated_by?: string | null;
         };
+        /** @description The user stream in the session's health. */
+        StreamHealth: {
+            /**
+             * Format: int64
+             * @description Tokens the vendor accepted (`authorize` at open, and again on the open socket after
+             *     a new login).
+             */
+            authorizations: number;
+            /**
+             * Format: int64
+             * @description Sockets opened since start.
+             */
+            connects: number;
+            /**
+             * Format: int64
+             * @description Sockets that ended (closed, silent, refused).
+             */
+            drops: number;
+            /**
+             * Format: int64
+             * @description Order and fill events applied on the current socket.
+             */
+            events: number;
+            /** Format: int64 */
+            fill_reads_from_rest: number;
+            /**
+             * Format: int64
+             * @description Fill reads answered from the stream, and by the REST poll (its fallback).
+             */
+            fill_reads_from_stream: number;
+            last_error?: string | null;
+            /** Format: date-time */
+            last_frame_at?: string | null;
+            /** Format: int64 */
+            order_reads_from_rest: number;
+            /**
+             * Format: int64
+             * @description Order reads answered from the stream, and by the REST poll.
+             */
+            order_reads_from_stream: number;
+            /**
+             * Format: date-time
+             * @description When the current status began.
+             */
+            since?: string | null;
+            status: components["schemas"]["StreamStatus"];
+        };
+        /**
+         * @description Where the user stream stands.
+         * @enum {string}
+         */
+        StreamStatus: "DOWN" | "CONNECTING" | "SYNCED";
         /**
          * @description What was reviewed.
          * @enum {string}
@@ -13311,6 +13487,7 @@ export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>
 export const autonomyTierValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AutonomyTier"]> = ["LOCKED", "SUPERVISED", "LIMITED_AUTONOMY", "FULL_AUTONOMY"];
 export const botStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BotStatus"]> = ["STOPPED", "STARTING", "RUNNING", "SUSPENDED", "RESTARTING", "KILLED", "ERROR"];
 export const breakerStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BreakerState"]> = ["CLOSED", "OPEN", "HALF_OPEN"];
+export const brokerVendorValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BrokerVendor"]> = ["tradovate", "ironbeam"];
 export const bulkActionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BulkAction"]> = ["start", "stop"];
 export const categoryValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Category"]> = ["market_data", "execution", "llm", "alt_data", "infra"];
 export const checkCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckCode"]> = ["FEW_TRADES", "ONE_REGIME", "IS_OOS_GAP", "MANY_COMBINATIONS"];
@@ -13326,8 +13503,11 @@ export const flattenOneOf1StatusValues: ReadonlyArray<Extract<FlattenedDeepRequi
 }>["status"]> = ["FILLED"];
 export const flattenOneOf2StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
-}>["status"]> = ["BROKER_PENDING"];
+}>["status"]> = ["CLOSED_AT_BROKER"];
 export const flattenOneOf3StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
+    status: unknown;
+}>["status"]> = ["BROKER_PENDING"];
+export const flattenOneOf4StatusValues: ReadonlyArray<Extract<FlattenedDeepRequired<components>["schemas"]["Flatten"], {
     status: unknown;
 }>["status"]> = ["NOT_DONE"];
 export const gateVerdictValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GateVerdict"]> = ["OPEN", "RISK_OFF", "UNAVAILABLE"];
@@ -13344,6 +13524,7 @@ export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const sortKeyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SortKey"]> = ["net_pnl", "profit_factor", "trades", "max_drawdown", "sharpe", "oos_net_pnl"];
 export const sourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Source"]> = ["OPERATOR", "KILL_SWITCH", "RUNTIME_KILL", "TRADING_OFF", "OPERATOR_CANCEL", "OPERATOR_CLOSE"];
 export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]> = ["LAB", "PAPER", "SHADOW", "LIVE"];
+export const streamStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StreamStatus"]> = ["DOWN", "CONNECTING", "SYNCED"];
 export const subjectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Subject"]> = ["backtest", "sweep"];
 export const subjectKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubjectKind"]> = ["bot", "provider", "job", "system"];
 export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];

@@ -61,7 +61,7 @@ describe("DeskActions: each control says what the server does, posts, and report
     expect(posted).toEqual([`/api/bots/${BOT_ID}/cancel-orders`]);
   });
 
-  it("Close position on a LIVE bot asks for a code up front and says the close is not sent to the broker", async () => {
+  it("Close position on a LIVE bot asks for a code up front and says the close goes to the broker", async () => {
     const calls: string[] = [];
     server.use(
       meHandler("operator", null),
@@ -73,7 +73,14 @@ describe("DeskActions: each control says what the server does, posts, and report
       http.post(`*/api/bots/${BOT_ID}/close-position`, () => {
         calls.push("close");
         return HttpResponse.json(
-          ok({ bot: bot({ stage: "LIVE" }), removal: removal({ source: "OPERATOR_CLOSE", flatten: { status: "BROKER_PENDING", side: "BUY", quantity: 2 }, position_after: -2 }) }),
+          ok({
+            bot: bot({ stage: "LIVE" }),
+            removal: removal({
+              source: "OPERATOR_CLOSE",
+              flatten: { status: "CLOSED_AT_BROKER", contract: "ESZ6", closes: [{ side: "BUY", quantity: 2, filled: 2, price: "5001.25", problem: null }], not_done: [] },
+              position_after: 0,
+            }),
+          }),
         );
       }),
     );
@@ -82,11 +89,11 @@ describe("DeskActions: each control says what the server does, posts, and report
     renderWithApp(<DeskActions bot={bot({ stage: "LIVE" })} onDone={onDone} />);
     await user.click(await enabled("Close position"));
     const dialog = screen.getByRole("alertdialog", { name: "Close position: es-sma-paper" });
-    expect(within(dialog).getByTestId("consequences")).toHaveTextContent("answers BROKER_PENDING for a LIVE position");
+    expect(within(dialog).getByTestId("consequences")).toHaveTextContent("a market order is sent for each bot holding the contract");
     await user.type(within(dialog).getByLabelText("Authenticator code"), "123456");
     await user.click(within(dialog).getByRole("button", { name: "Close position" }));
     await waitFor(() => expect(onDone).toHaveBeenCalled());
-    expect(onDone.mock.calls[0]![0]).toContain("LIVE close pending at the broker (BUY 2) — not sent");
+    expect(onDone.mock.calls[0]![0]).toContain("closed at the broker on ESZ6: BUY 2/2 at 5001.25");
     expect(calls).toEqual(["step-up 123456", "close"]);
   });
 

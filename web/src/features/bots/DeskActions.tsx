@@ -42,7 +42,7 @@ function Consequences({ action, bot, quantity, working }: { action: DeskAction; 
       lines.push(<>Cancels {orders}, then closes {held} with one market order.</>);
       if (live) {
         lines.push(
-          <>LIVE: needs a two-factor step-up. The close goes through the same path as kill and flatten, which answers BROKER_PENDING for a LIVE position: the closing order is NOT sent to the broker from here yet, and the position stays until you close it at the broker.</>,
+          <>LIVE: needs a two-factor step-up. The close goes through the same path as kill and flatten: working orders on the contract are cancelled at the broker, then a market order is sent for each bot holding the contract on this broker account (the broker nets them into one position), booked from the broker's fills. Without a logged-in broker session nothing is sent (BROKER_PENDING).</>,
         );
       } else {
         lines.push(
@@ -56,7 +56,7 @@ function Consequences({ action, bot, quantity, working }: { action: DeskAction; 
     case "killFlatten":
       lines.push(
         <>Halts the runner and latches the bot KILLED (SEV-1 BOT_KILLED); it cannot start until an admin re-arms it.</>,
-        <>Cancels {orders} and closes {held} with a market order — {live ? "LIVE: needs a two-factor step-up and is answered BROKER_PENDING (not sent to the broker from here yet)" : "filled at the newest stored bar's close ± PAPER slippage"}.</>,
+        <>Cancels {orders} and closes {held} with a market order — {live ? "LIVE: needs a two-factor step-up; sent to the broker as market orders closing the account's contract for every bot holding it, booked from the broker's fills" : "filled at the newest stored bar's close ± PAPER slippage"}.</>,
       );
       break;
     case "acknowledge":

@@ -69,11 +69,30 @@ describe("describeRemoval: what the server did, in one line", () => {
       describeRemoval({ cancelled: [], broker_cancels_pending: [], flatten: { status: "FILLED", side: "SELL", quantity: 1, price: "5000.25" }, position_after: 0 }),
     ).toBe("Cancelled 0 working order(s); closed: SELL 1 at 5000.25; the bot is flat.");
   });
-  it("a LIVE close says it was not sent", () => {
+  it("a LIVE close without a broker session says it was not sent", () => {
     const text = describeRemoval({ cancelled: [], broker_cancels_pending: [{}], flatten: { status: "BROKER_PENDING", side: "BUY", quantity: 2 }, position_after: -2 });
     expect(text).toContain("1 LIVE cancel(s) pending at the broker");
-    expect(text).toContain("LIVE close pending at the broker (BUY 2) — not sent");
+    expect(text).toContain("LIVE close pending (BUY 2) — no broker session, not sent");
     expect(text).toContain("position left: -2 contract(s)");
+  });
+  it("a LIVE close at the broker names each order and what did not close", () => {
+    const text = describeRemoval({
+      cancelled: [],
+      broker_cancels_pending: [],
+      flatten: {
+        status: "CLOSED_AT_BROKER",
+        contract: "ESZ6",
+        closes: [
+          { side: "SELL", quantity: 1, filled: 1, price: "5000.5", problem: null },
+          { side: "SELL", quantity: 2, filled: 0, price: null, problem: "0 of 2 filled within 5 s" },
+        ],
+        not_done: ["bot b (x): node n2 holds the bot's lease"],
+      },
+      position_after: 0,
+    });
+    expect(text).toBe(
+      "Cancelled 0 working order(s); closed at the broker on ESZ6: SELL 1/1 at 5000.5, SELL 0/2 at ? (0 of 2 filled within 5 s); not closed: bot b (x): node n2 holds the bot's lease; the bot is flat.",
+    );
   });
   it("not done wins", () => {
     expect(describeRemoval({ cancelled: [], broker_cancels_pending: [], not_done: "node n2 holds the bot's lease" })).toBe("Not done: node n2 holds the bot's lease");

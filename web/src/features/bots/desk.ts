@@ -86,7 +86,16 @@ export function deskGate(action: DeskAction, ctx: DeskContext): string | null {
 export interface RemovalLike {
   cancelled: unknown[];
   broker_cancels_pending: unknown[];
-  flatten?: { status: string; side?: string; quantity?: number; price?: string; message?: string } | null;
+  flatten?: {
+    status: string;
+    side?: string;
+    quantity?: number;
+    price?: string;
+    message?: string;
+    contract?: string;
+    closes?: { side: string; quantity: number; filled: number; price?: string | null; problem?: string | null }[];
+    not_done?: string[];
+  } | null;
   position_after?: number | null;
   not_done?: string | null;
 }
@@ -100,7 +109,16 @@ export function describeRemoval(r: RemovalLike): string {
   if (f) {
     if (f.status === "FILLED") parts.push(`closed: ${f.side ?? ""} ${f.quantity ?? ""} at ${f.price ?? "?"}`.replace(/\s+/g, " "));
     else if (f.status === "FLAT") parts.push("nothing to close (already flat)");
-    else if (f.status === "BROKER_PENDING") parts.push(`LIVE close pending at the broker (${f.side ?? ""} ${f.quantity ?? ""}) — not sent: follow the position at the broker`.replace(/\s+/g, " "));
+    else if (f.status === "BROKER_PENDING") parts.push(`LIVE close pending (${f.side ?? ""} ${f.quantity ?? ""}) — no broker session, not sent: follow the position at the broker`.replace(/\s+/g, " "));
+    else if (f.status === "CLOSED_AT_BROKER") {
+      const closes = f.closes ?? [];
+      parts.push(
+        closes.length === 0
+          ? `nothing held on ${f.contract ?? "the contract"} at the broker`
+          : `closed at the broker on ${f.contract ?? "the contract"}: ${closes.map((c) => `${c.side} ${c.filled}/${c.quantity} at ${c.price ?? "?"}${c.problem ? ` (${c.problem})` : ""}`).join(", ")}`,
+      );
+      for (const why of f.not_done ?? []) parts.push(`not closed: ${why}`);
+    }
     else if (f.status === "NOT_DONE") parts.push(`not closed: ${f.message ?? "no reason given"}`);
   }
   if (r.position_after === 0) parts.push("the bot is flat");

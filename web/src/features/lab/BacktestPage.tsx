@@ -17,7 +17,7 @@ import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { formatTime } from "../../lib/time";
 import { ReviewCard } from "./ReviewCard";
-import { backtestQuery, isActive, useCreateBotFromBacktest, type Backtest } from "../../queries/lab";
+import { backtestQuery, isActive, useCreateBotFromBacktest, useJobStream, type Backtest } from "../../queries/lab";
 import { pnlClass, price } from "../bots/format";
 import { EquityChart } from "../bots/EquityCurve";
 import { TimeChart } from "../ai-ops/TimeChart";
@@ -327,6 +327,7 @@ function Result({ id }: { id: string }) {
 
 /** Route component for /lab/backtests/$backtestId. */
 export function BacktestPage() {
+  useJobStream();
   const { backtestId } = useParams({ strict: false }) as { backtestId?: string };
   if (!backtestId) return <EmptyState title="No backtest selected" reason="The address names no backtest id." />;
   return <Result id={backtestId} />;

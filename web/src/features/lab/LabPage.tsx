@@ -1,5 +1,5 @@
-// /lab: the Strategy Lab. Backtests and sweeps with their state and live progress (polled every
-// 2 s while any is queued or running), Cancel for operators, "New backtest" (a drawer), and a
+// /lab: the Strategy Lab. Backtests and sweeps with their state and live progress (the job
+// events of the live stream; polled every 2 s only while that stream is down), Cancel for operators, "New backtest" (a drawer), and a
 // pick of 2–4 finished runs to compare.
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
@@ -13,7 +13,8 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { backtestsQuery, sweepsQuery, type Backtest } from "../../queries/lab";
+import type { EventSourceFactory } from "../../queries/events";
+import { backtestsQuery, sweepsQuery, useJobStream, type Backtest } from "../../queries/lab";
 import { Pager, useCursor } from "../bots/Pager";
 import { CancelJob, Progress } from "../jobs/CancelJob";
 import { BacktestForm } from "./BacktestForm";
@@ -196,8 +197,9 @@ function SweepsTable({ gate, now }: { gate: string | null; now: number }) {
   );
 }
 
-export function LabPage() {
+export function LabPage({ eventSourceFactory }: { eventSourceFactory?: EventSourceFactory } = {}) {
   useTitle("Strategy Lab");
+  useJobStream(eventSourceFactory);
   // ?bot=<id> (the bot page's "Backtest this bot") opens the form on that bot.
   const search = useSearch({ strict: false }) as { bot?: string };
   const [open, setOpen] = useState(Boolean(search.bot));

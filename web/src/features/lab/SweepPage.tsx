@@ -10,7 +10,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
-import { sweepQuery, type SortKey } from "../../queries/lab";
+import { sweepQuery, useJobStream, type SortKey } from "../../queries/lab";
 import { CancelJob, Progress } from "../jobs/CancelJob";
 import { rangeText, StatusBadge } from "./common";
 import { ReviewCard } from "./ReviewCard";
@@ -263,6 +263,7 @@ export function SweepDetail({ id }: { id: string }) {
 
 /** Route component for /lab/sweeps/$sweepId. */
 export function SweepPage() {
+  useJobStream();
   const { sweepId } = useParams({ strict: false }) as { sweepId?: string };
   if (!sweepId) return <EmptyState title="No sweep selected" reason="The address names no sweep id." />;
   return <SweepDetail id={sweepId} />;

@@ -1,0 +1,172 @@
+//! LIVE bots on the broker simulator: the one setup the LIVE case files share
+//! (`broker_live`, `reconciliation`, `account_risk`, `flatten_live`). A runtime and the
+//! sandbox share one clock shifted into an open session (Tuesday 2026-11-17, 14:00 CT; the
+//! replayed bar ticks are that morning's); only `vendor`'s broker is configured, in its demo
+//! environment; the global trading switch is on and the bar providers verified; bots are set
+//! LIVE with trading enabled and their tier pinned (the operator's promotion gates are not what
+//! these tests are about), their runners started directly.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::{
+    clock::Clock,
+    domain::{risk::AutonomyTier, timeframe::Timeframe},
+    integrations::{brokers::tradovate_stream::StreamConfig, registry::EnvMap},
+    runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
+};
+use uuid::Uuid;
+
+use super::{
+    TestApp,
+    app::spawn_app_with_runtime_config,
+    fixtures::{start_sandbox_with_clock, until},
+    paper::{config, session_start},
+};
+
+/// The sandbox env with only `vendor`'s broker, in its demo environment.
+pub fn broker_env(all: &EnvMap, vendor: &str) -> EnvMap {
+    let other = if vendor == "tradovate" {
+        "IRONBEAM_"
+    } else {
+        "TRADOVATE_"
+    };
+    let mut env: EnvMap = all
+        .iter()
+        .filter(|(k, _)| !k.starts_with(other))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.insert(
+        format!("{}_ENV", vendor.to_ascii_uppercase()),
+        "demo".into(),
+    );
+    env
+}
+
+/// How a LIVE runtime differs from the fixtures' defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveSetup {
+    /// Reconcile every this often (default: the runtime's).
+    pub reconcile_every: Option<StdDuration>,
+    /// An unknown broker order is raised after this (30 s in production).
+    pub send_grace: Option<StdDuration>,
+    /// The production heartbeat bound instead of the fixtures' 400 ms: a LIVE evaluation that
+    /// sends waits out the broker's pacing (seconds on the Tradovate sandbox) before it beats.
+    pub production_heartbeat: bool,
+}
+
+/// A runtime on the broker simulator of `vendor`, everything LIVE needs in place and its
+/// broker session logged in.
+pub struct LiveApp {
+    pub app: TestApp,
+    pub rt: RuntimeHandle,
+    pub env: EnvMap,
+}
+
+pub async fn live_app(pool: &PgPool, vendor: &str, setup: LiveSetup) -> LiveApp {
+    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let sandbox = start_sandbox_with_clock(clock.clone()).await;
+    let env = broker_env(&sandbox, vendor);
+    let mut cfg: RuntimeConfig = config(&env);
+    cfg.clock = clock.clone();
+    cfg.autonomy.enabled = false;
+    cfg.broker_every = StdDuration::from_millis(100);
+    // The user stream (Tradovate): a dead socket is noticed within 3 s and reopened within a
+    // second (production: 10 s, backoff to 30 s).
+    cfg.broker_sessions.stream = Some(StreamConfig {
+        silence: StdDuration::from_secs(3),
+        connect_timeout: StdDuration::from_secs(3),
+        ..StreamConfig::default()
+    });
+    cfg.broker_sessions.stream_backoff = (StdDuration::from_millis(100), StdDuration::from_secs(1));
+    if setup.production_heartbeat {
+        cfg.runner.heartbeat_timeout = RunnerConfig::default().heartbeat_timeout;
+    }
+    if let Some(every) = setup.reconcile_every {
+        cfg.reconcile.every = every;
+    }
+    if let Some(grace) = setup.send_grace {
+        cfg.reconcile.send_grace = grace;
+    }
+    let app = spawn_app_with_runtime_config(pool.clone(), cfg)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    // The LIVE invariant: the global trading switch must be on for any LIVE order.
+    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{body}");
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    until("the broker session", async || {
+        rt.brokers()?.for_live().map(|_| ())
+    })
+    .await;
+    let session = rt.brokers().unwrap().for_live().unwrap();
+    assert_eq!(session.vendor().id(), vendor);
+    LiveApp { app, rt, env }
+}
+
+impl LiveApp {
+    /// A LIVE sma_crossover(2,4) ES 1m bot named `name` (max order size 1, `max_position`)
+    /// with its runner started.
+    pub async fn live_bot(&self, pool: &PgPool, name: &str, max_position: u32) -> Uuid {
+        self.live_bot_sized(pool, name, 1, max_position).await
+    }
+
+    /// [`LiveApp::live_bot`] whose orders are `max_order_size` contracts (at most
+    /// `max_position`).
+    pub async fn live_bot_sized(
+        &self,
+        pool: &PgPool,
+        name: &str,
+        max_order_size: u32,
+        max_position: u32,
+    ) -> Uuid {
+        let (status, body) = self
+            .app
+            .create_bot(json!({
+                "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+                "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+                "risk": {"max_order_size": max_order_size, "max_position": max_position,
+                         "daily_loss_limit": 100000.0, "max_drawdown": 100000.0}
+            }))
+            .await;
+        assert!((200..300).contains(&status), "{status} {body}");
+        let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+        sqlx::query("UPDATE bots SET stage = 'LIVE', is_trading_enabled = true WHERE id = $1")
+            .bind(bot)
+            .execute(pool)
+            .await
+            .unwrap();
+        self.rt.tiers().set(bot, AutonomyTier::FullAutonomy);
+        self.rt
+            .start_runner(
+                bot,
+                RunnerOptions {
+                    timeframe: Timeframe::M1,
+                    live: true,
+                },
+            )
+            .await
+            .unwrap();
+        bot
+    }
+}
+
+/// Posts to the sandbox's own control endpoints (it serves every vendor on one origin).
+pub async fn sandbox_post(env: &EnvMap, path: &str, body: Value) -> Value {
+    let root = env["DATABENTO_BASE_URL"].trim_end_matches('/').to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("{root}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
