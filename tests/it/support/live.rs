@@ -73,10 +73,12 @@ pub async fn live_app(pool: &PgPool, vendor: &str, setup: LiveSetup) -> LiveApp 
     cfg.clock = clock.clone();
     cfg.autonomy.enabled = false;
     cfg.broker_every = StdDuration::from_millis(100);
-    // The user stream (Tradovate): a dead socket is noticed within 3 s and reopened within a
-    // second (production: 10 s, backoff to 30 s).
+    // The user stream (Tradovate): a dead socket is noticed within 6 s and reopened within a
+    // second (production: 10 s, backoff to 30 s). The simulator beats every 2.5 s: 3 s left a
+    // loaded machine half a second before a live socket counted as dead (its orders and fills
+    // then polled over REST, which the stream tests count).
     cfg.broker_sessions.stream = Some(StreamConfig {
-        silence: StdDuration::from_secs(3),
+        silence: StdDuration::from_secs(6),
         connect_timeout: StdDuration::from_secs(3),
         ..StreamConfig::default()
     });
