@@ -131,3 +131,44 @@ export function providerLatencyQuery(id: string) {
     refetchInterval: POLL.normal,
   });
 }
+
+// ---- broker sessions ----
+
+export type BrokerSession = components["schemas"]["SessionHealth"];
+
+/** GET /api/runtime/status, for its broker sessions: this server's session per broker account. */
+export const brokerSessionsQuery = queryOptions({
+  queryKey: ["/api/runtime/status"],
+  queryFn: () => unwrap(api.GET("/api/runtime/status")),
+  select: (d) => d.brokers,
+  refetchInterval: POLL.fast,
+});
+
+export interface SessionState {
+  kind: "held" | "lost" | "login-blocked" | "logged-out" | "breaker-open" | "stream-not-synced" | "can-trade";
+  label: string;
+  tone: Tone;
+}
+
+/**
+ * A broker session in words. Green only when the server says LIVE orders may go now
+ * (`can_trade`: logged in, the provider's breaker not OPEN, no cancel-on-disconnect hold) and,
+ * where the vendor has a user stream, that stream is in sync; every other state says why not.
+ */
+export function sessionState(s: BrokerSession): SessionState {
+  if (s.hold) {
+    const n = s.hold.bots.length;
+    return { kind: "held", tone: "bad", label: `Held · ${n} LIVE bot${n === 1 ? "" : "s"} suspended until the account reconciles clean` };
+  }
+  if (s.lost_since) return { kind: "lost", tone: "bad", label: `Session lost · ${s.heartbeat_failures} failed heartbeat${s.heartbeat_failures === 1 ? "" : "s"}` };
+  if (!s.ready) {
+    return s.blocked_until
+      ? { kind: "login-blocked", tone: "bad", label: "Not logged in · login blocked by the vendor" }
+      : { kind: "logged-out", tone: "bad", label: "Not logged in" };
+  }
+  if (!s.can_trade) return { kind: "breaker-open", tone: "bad", label: "Cannot trade · breaker OPEN" };
+  if (s.stream && s.stream.status !== "SYNCED") {
+    return { kind: "stream-not-synced", tone: "warn", label: `Can trade · user stream ${s.stream.status}, orders and fills polled over REST` };
+  }
+  return { kind: "can-trade", tone: "ok", label: "Can trade" };
+}

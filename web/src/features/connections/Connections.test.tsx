@@ -1,10 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
-import { connectionState, percent, type ProviderStatus } from "../../queries/integrations";
+import { connectionState, percent, sessionState, type BrokerSession, type ProviderStatus } from "../../queries/integrations";
 import { ConnectionsPage } from ".";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -114,6 +114,49 @@ function me(role: "viewer" | "operator" | "admin") {
 function statusOk(list: ProviderStatus[] = providers) {
   return http.get("*/api/integrations/status", () => HttpResponse.json(ok({ providers: list })));
 }
+
+/** A logged-in, heartbeating demo session of `broker` that can trade (override what a test needs). */
+function session(over: Partial<BrokerSession> = {}): BrokerSession {
+  return {
+    broker: "ironbeam",
+    account: "5100001",
+    live: false,
+    ready: true,
+    can_trade: true,
+    heartbeats: 42,
+    heartbeat_failures: 0,
+    last_heartbeat_at: recent,
+    logins: 1,
+    renewals: 3,
+    restarts: 0,
+    lost_since: null,
+    hold: null,
+    blocked_until: null,
+    last_error: null,
+    stream: null,
+    ...over,
+  };
+}
+
+/** GET /api/runtime/status with these broker sessions (or its failure). */
+function runtimeStatus(brokers: BrokerSession[] | "fail") {
+  return http.get("*/api/runtime/status", () =>
+    brokers === "fail"
+      ? HttpResponse.json(apiError("INTERNAL", "boom", TRACE), { status: 500 })
+      : HttpResponse.json(
+          ok({
+            brokers,
+            runners: [],
+            breakers: [],
+            scheduler: { loop_health: "OK", ticks: 0, last_tick_at: null, lag_ms: null },
+            telemetry: {},
+          }),
+        ),
+  );
+}
+
+// The configured broker's card reads its session; no session unless a test says otherwise.
+beforeEach(() => server.use(runtimeStatus([])));
 
 const card = (id: string) => screen.getByTestId(`provider-${id}`);
 const stateOf = (id: string) => within(card(id)).getByTestId("connection-state");
@@ -518,5 +561,59 @@ describe("ConnectionsPage", () => {
       expect(within(card("databento")).getByRole("button", { name: "Reset breaker" })).toHaveAttribute("title", "Reset needs the operator role; you are signed in as viewer"),
     );
     expect(within(card("databento")).getByRole("button", { name: "Reset breaker" })).toBeDisabled();
+  });
+});
+
+describe("sessionState", () => {
+  it("is green only when LIVE orders may go now and the user stream (if any) is in sync", () => {
+    expect(sessionState(session())).toMatchObject({ kind: "can-trade", tone: "ok" });
+    const stream = { status: "SYNCED", since: recent, connects: 1, drops: 0, authorizations: 1, events: 3, fill_reads_from_stream: 2, fill_reads_from_rest: 0, order_reads_from_stream: 2, order_reads_from_rest: 0, last_frame_at: recent, last_error: null } as const;
+    expect(sessionState(session({ broker: "tradovate", stream }))).toMatchObject({ kind: "can-trade", tone: "ok" });
+    expect(sessionState(session({ broker: "tradovate", stream: { ...stream, status: "DOWN" } }))).toMatchObject({ kind: "stream-not-synced", tone: "warn" });
+    // The server's can_trade is false with the breaker OPEN although logged in.
+    expect(sessionState(session({ can_trade: false }))).toMatchObject({ kind: "breaker-open", tone: "bad" });
+    expect(sessionState(session({ ready: false, can_trade: false }))).toMatchObject({ kind: "logged-out", tone: "bad" });
+    expect(sessionState(session({ ready: false, can_trade: false, blocked_until: recent }))).toMatchObject({ kind: "login-blocked", tone: "bad" });
+    expect(sessionState(session({ can_trade: false, lost_since: recent, heartbeat_failures: 2 }))).toMatchObject({ kind: "lost", tone: "bad", label: "Session lost · 2 failed heartbeats" });
+    // A hold wins over everything (even a session logged in again).
+    const hold = { since: recent, lost_seconds: 45, cancelled: ["5100001-7"], cancel_pending: false, bots: ["live-es"] };
+    expect(sessionState(session({ can_trade: false, hold }))).toMatchObject({ kind: "held", tone: "bad" });
+  });
+});
+
+describe("ConnectionsPage broker session", () => {
+  it("shows the broker's session on its card: a held account red with what was cancelled and who is held", async () => {
+    const hold = { since: recent, lost_seconds: 45, cancelled: ["5100001-7", "5100001-9"], cancel_pending: false, bots: ["live-es"] };
+    server.use(me("operator"), statusOk(), runtimeStatus([session({ can_trade: false, hold, heartbeat_failures: 3 })]));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const block = await within(await screen.findByTestId("provider-ironbeam")).findByRole("region", { name: "Broker session" });
+    const state = await within(block).findByTestId("session-state");
+    expect(state.getAttribute("data-kind")).toBe("held");
+    expect(state.textContent).toContain("1 LIVE bot suspended");
+    expect(within(block).getByTestId("session-hold").textContent).toContain("2 working orders cancelled at the broker; held bots: live-es");
+    expect(within(block).getByText(/demo environment · account 5100001/)).toBeTruthy();
+    expect(within(block).getByText("42 ok · 3 failed")).toBeTruthy();
+  });
+
+  it("shows Can trade green only for a session the server says can trade, with its stream", async () => {
+    const stream = { status: "SYNCED", since: recent, connects: 2, drops: 1, authorizations: 2, events: 5, fill_reads_from_stream: 4, fill_reads_from_rest: 1, order_reads_from_stream: 4, order_reads_from_rest: 1, last_frame_at: recent, last_error: null } as const;
+    const tradovate = provider({ id: "tradovate", label: "Tradovate", category: "execution", health: "CONNECTED", calls_15m: 2, ok_15m: 2, success_rate_15m: 1 });
+    server.use(me("operator"), statusOk([...providers, tradovate]), runtimeStatus([session({ broker: "tradovate", stream })]));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const block = await within(await screen.findByTestId("provider-tradovate")).findByRole("region", { name: "Broker session" });
+    expect((await within(block).findByTestId("session-state")).getAttribute("data-kind")).toBe("can-trade");
+    expect(within(block).getByTestId("session-stream").textContent).toContain("1 drop · fills read 4 from the stream, 1 over REST");
+    // Ironbeam is configured but has no session on this server: said so, never green.
+    const other = within(screen.getByTestId("provider-ironbeam")).getByRole("region", { name: "Broker session" });
+    expect(within(other).getByTestId("session-none")).toBeTruthy();
+    expect(within(other).queryByTestId("session-state")).toBeNull();
+  });
+
+  it("shows no last-known session state when the runtime status read fails", async () => {
+    server.use(me("operator"), statusOk(), runtimeStatus("fail"));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    const block = await within(await screen.findByTestId("provider-ironbeam")).findByRole("region", { name: "Broker session" });
+    await waitFor(() => expect(within(block).getByTestId("session-unknown")).toBeTruthy());
+    expect(within(block).queryByTestId("session-state")).toBeNull();
   });
 });

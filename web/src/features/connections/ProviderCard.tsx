@@ -8,6 +8,7 @@ import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { cn } from "../../lib/cn";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { recentCalls, resetProviderBreaker, verifyProvider, type ProviderStatus } from "../../queries/integrations";
+import { BrokerSession } from "./BrokerSession";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { UptimeBar } from "./UptimeBar";
 import { VerifyOutcome } from "./VerifyOutcome";
@@ -204,6 +205,8 @@ export function ProviderCard({ provider: p, stale, pageReason, resetGate, onOpen
       </dl>
 
       {p.configured && <UptimeBar buckets={p.uptime_24h} label={p.label} />}
+
+      {p.configured && p.category === "execution" && <BrokerSession broker={p.id} />}
 
       {p.missing_env_vars.length > 0 && (
         <div className="text-sm">
