@@ -4,15 +4,9 @@
 // for Tradovate, the user stream. Green only for what the server proves now.
 import { useQuery } from "@tanstack/react-query";
 import { Badge } from "../../components/Badge";
-import { ago, formatTime, parseTime, useNow } from "../../lib/time";
+import { formatTime } from "../../lib/time";
 import { brokerSessionsQuery, sessionState, type BrokerSession as Session } from "../../queries/integrations";
-
-function When({ iso, never }: { iso: string | null | undefined; never: string }) {
-  const now = useNow(1000);
-  const t = parseTime(iso);
-  if (t === null) return <span className="text-muted">{never}</span>;
-  return <time dateTime={iso ?? undefined} title={formatTime(iso)}>{ago(t, now)}</time>;
-}
+import { When } from "./When";
 
 const STREAM_TONE = { SYNCED: "ok", CONNECTING: "warn", DOWN: "bad" } as const;
 

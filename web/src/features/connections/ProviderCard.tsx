@@ -6,20 +6,12 @@ import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { cn } from "../../lib/cn";
-import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { recentCalls, resetProviderBreaker, verifyProvider, type ProviderStatus } from "../../queries/integrations";
 import { BrokerSession } from "./BrokerSession";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { UptimeBar } from "./UptimeBar";
 import { VerifyOutcome } from "./VerifyOutcome";
-
-/** "2 min ago" with the exact time as its tooltip, or `never` (explained by `neverTitle`). */
-function When({ iso, never, neverTitle }: { iso: string | null | undefined; never: string; neverTitle: string }) {
-  const now = useNow(1000);
-  const t = parseTime(iso);
-  if (t === null) return <span className="text-muted" title={neverTitle}>{never}</span>;
-  return <time dateTime={iso ?? undefined} title={formatTime(iso)}>{ago(t, now)}</time>;
-}
+import { When } from "./When";
 
 /** Why this provider cannot be verified right now, or null. */
 function verifyReason(p: ProviderStatus, pageReason: string | null): string | null {
