@@ -244,7 +244,10 @@ pub async fn crash_points(pool: &PgPool, points: u64, budget: Duration, seed: u6
     let mut launched_at = clock.now();
     let mut node = Some(launch(&cfg).await.unwrap());
     let (mut kills, mut mid_send) = (0u64, 0u64);
-    while kills < points && t0.elapsed() < budget {
+    // Past `points`, kills go on (within the budget) until at least 3 orders reached the broker:
+    // a seed whose kills mostly land before the send leaves too few to judge.
+    let mut at_broker_so_far = 0;
+    while (kills < points || at_broker_so_far < 3) && t0.elapsed() < budget {
         match rng.random_range(0..3) {
             0 => {
                 let wait = rng.random_range(300..3000);
@@ -284,6 +287,9 @@ pub async fn crash_points(pool: &PgPool, points: u64, budget: Duration, seed: u6
             mid_send += 1;
         }
         sandbox_broker_fault(&env, VENDOR, Value::Null, None).await;
+        at_broker_so_far = sandbox_broker_book(&env, VENDOR).await["orders"]
+            .as_array()
+            .map_or(0, Vec::len);
         launched_at = clock.now();
         node = Some(launch(&cfg).await.unwrap());
     }
