@@ -164,21 +164,7 @@ pub async fn acquire(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
-         VALUES ($1, $2, 1, $3, $4) \
-         ON CONFLICT (bot_id) DO UPDATE SET node = EXCLUDED.node, epoch = bot_leases.epoch + 1, \
-         acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
-         WHERE bot_leases.node IS NULL OR bot_leases.node = EXCLUDED.node \
-            OR bot_leases.expires_at < EXCLUDED.acquired_at \
-         RETURNING epoch",
-    )
-    .bind(bot_id)
-    .bind(node)
-    .bind(now)
-    .bind(expires_at)
-    .fetch_optional(db)
-    .await
+    take(db, bot_id, node, now, expires_at, true).await
 }
 
 /// Takes the bot's lease for `node` only when no node holds it (released, or expired): a
@@ -191,18 +177,33 @@ pub async fn acquire_unowned(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
+    take(db, bot_id, node, now, expires_at, false).await
+}
+
+/// A new epoch for `node` when the lease is free or expired, or (`own_counts`) already
+/// `node`'s.
+async fn take(
+    db: impl PgExecutor<'_>,
+    bot_id: Uuid,
+    node: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    own_counts: bool,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
          VALUES ($1, $2, 1, $3, $4) \
          ON CONFLICT (bot_id) DO UPDATE SET node = EXCLUDED.node, epoch = bot_leases.epoch + 1, \
          acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
-         WHERE bot_leases.node IS NULL OR bot_leases.expires_at < EXCLUDED.acquired_at \
+         WHERE bot_leases.node IS NULL OR ($5 AND bot_leases.node = EXCLUDED.node) \
+            OR bot_leases.expires_at < EXCLUDED.acquired_at \
          RETURNING epoch",
     )
     .bind(bot_id)
     .bind(node)
     .bind(now)
     .bind(expires_at)
+    .bind(own_counts)
     .fetch_optional(db)
     .await
 }
