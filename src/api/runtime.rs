@@ -12,7 +12,9 @@ use crate::runtime::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(runtime_status))
+    OpenApiRouter::new()
+        .routes(routes!(runtime_status))
+        .routes(routes!(broker_sessions))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +45,34 @@ async fn runtime_status(State(state): State<AppState>) -> ApiResult<RuntimeStatu
         runners: rt.runners(),
         breakers: rt.breakers(),
         telemetry: rt.telemetry_stats(),
-        brokers: rt.brokers().map(|b| b.health()).unwrap_or_default(),
+        brokers: broker_health(&state),
+    }))
+}
+
+fn broker_health(state: &AppState) -> Vec<SessionHealth> {
+    state
+        .runtime
+        .brokers()
+        .map(|b| b.health())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokerSessions {
+    /// One per configured broker account on this server (as in `/api/runtime/status`).
+    pub sessions: Vec<SessionHealth>,
+}
+
+/// This server's broker sessions only: what the Connections page polls, without the runtime
+/// status's list of every runner and breaker.
+#[utoipa::path(
+    get,
+    path = "/api/runtime/brokers",
+    tag = "runtime",
+    responses((status = 200, body = Envelope<BrokerSessions>))
+)]
+async fn broker_sessions(State(state): State<AppState>) -> ApiResult<BrokerSessions> {
+    Ok(ApiOk::new(BrokerSessions {
+        sessions: broker_health(&state),
     }))
 }

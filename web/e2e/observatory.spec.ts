@@ -88,15 +88,15 @@ test("Connections: keys set via the sandbox, Verify shows the outcome and its tr
   await shot(page, "02-connections-verified");
 
   // Each sandbox broker's card shows its session on this server (logged in to the simulator
-  // in its demo environment, heartbeating), as GET /api/runtime/status reports it.
+  // in its demo environment, heartbeating), as GET /api/runtime/brokers reports it.
   for (const broker of ["Ironbeam", "Tradovate"]) {
     const session = providerCard(broker).getByRole("region", { name: "Broker session" });
     await expect(session.getByTestId("session-state")).toHaveAttribute("data-kind", "can-trade", { timeout: 15_000 });
     await expect(session).toContainText("demo environment");
     await expect(session.getByTestId("session-heartbeat")).toContainText("ago");
   }
-  const runtime = (await api.get("/api/runtime/status")) as { brokers: { broker: string; can_trade: boolean; live: boolean }[] };
-  for (const id of ["ironbeam", "tradovate"]) expect(runtime.brokers.find((b) => b.broker === id)).toMatchObject({ can_trade: true, live: false });
+  const runtime = (await api.get("/api/runtime/brokers")) as { sessions: { broker: string; can_trade: boolean; live: boolean }[] };
+  for (const id of ["ironbeam", "tradovate"]) expect(runtime.sessions.find((b) => b.broker === id)).toMatchObject({ can_trade: true, live: false });
   await expect(providerCard("Tradovate").getByTestId("session-stream")).toContainText("SYNCED");
 });
 

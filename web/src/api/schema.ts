@@ -1390,6 +1390,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runtime/brokers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This server's broker sessions only: what the Connections page polls, without the runtime
+         *     status's list of every runner and breaker.
+         */
+        get: operations["broker_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runtime/status": {
         parameters: {
             query?: never;
@@ -2326,6 +2346,10 @@ export interface components {
             quantity: number;
             side: components["schemas"]["Side"];
         };
+        BrokerSessions: {
+            /** @description One per configured broker account on this server (as in `/api/runtime/status`). */
+            sessions: components["schemas"]["SessionHealth"][];
+        };
         /**
          * @description The broker vendors we execute with.
          * @enum {string}
@@ -2891,6 +2915,16 @@ export interface components {
             opened_at?: string | null;
             scope: string;
             state: components["schemas"]["BreakerState"];
+        } & {
+            /** @description Always true here. */
+            success: boolean;
+            /** @description The request's trace id (also in the `x-trace-id` header). */
+            trace_id: string;
+        };
+        /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
+        Envelope_BrokerSessions: {
+            /** @description One per configured broker account on this server (as in `/api/runtime/status`). */
+            sessions: components["schemas"]["SessionHealth"][];
         } & {
             /** @description Always true here. */
             success: boolean;
@@ -12072,6 +12106,61 @@ export interface operations {
             };
             /** @description `DATABASE_UNAVAILABLE` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other error, enveloped with a code from GET /api/errors */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    broker_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_BrokerSessions"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: the role or token scope is not enough, or (state-changing requests) the CSRF or same-origin check failed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERNAL`: unexpected failure (a handler panic included) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

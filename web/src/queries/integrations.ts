@@ -136,11 +136,11 @@ export function providerLatencyQuery(id: string) {
 
 export type BrokerSession = components["schemas"]["SessionHealth"];
 
-/** GET /api/runtime/status, for its broker sessions: this server's session per broker account. */
+/** GET /api/runtime/brokers: this server's session per broker account. */
 export const brokerSessionsQuery = queryOptions({
-  queryKey: ["/api/runtime/status"],
-  queryFn: () => unwrap(api.GET("/api/runtime/status")),
-  select: (d) => d.brokers,
+  queryKey: ["/api/runtime/brokers"],
+  queryFn: () => unwrap(api.GET("/api/runtime/brokers")),
+  select: (d) => d.sessions,
   refetchInterval: POLL.fast,
 });
 

@@ -1,4 +1,4 @@
-// A broker's execution session on this server (GET /api/runtime/status → brokers): whether
+// A broker's execution session on this server (GET /api/runtime/brokers): whether
 // LIVE orders may go now and, when not, why (hold after a lost session, lost heartbeats,
 // login refused or blocked, breaker open), the environment the vendor reports, heartbeats and,
 // for Tradovate, the user stream. Green only for what the server proves now.
@@ -95,7 +95,7 @@ export function BrokerSession({ broker }: { broker: string }) {
       {sessions.isPending && <p className="text-xs text-muted">Loading the session…</p>}
       {sessions.isError && (
         <p className="text-xs text-warn" data-testid="session-unknown">
-          Session state unknown: GET /api/runtime/status is failing ({sessions.error.message}).
+          Session state unknown: GET /api/runtime/brokers is failing ({sessions.error.message}).
         </p>
       )}
       {!sessions.isError && sessions.data && mine.length === 0 && (

@@ -138,25 +138,15 @@ function session(over: Partial<BrokerSession> = {}): BrokerSession {
   };
 }
 
-/** GET /api/runtime/status with these broker sessions (or its failure). */
-function runtimeStatus(brokers: BrokerSession[] | "fail") {
-  return http.get("*/api/runtime/status", () =>
-    brokers === "fail"
-      ? HttpResponse.json(apiError("INTERNAL", "boom", TRACE), { status: 500 })
-      : HttpResponse.json(
-          ok({
-            brokers,
-            runners: [],
-            breakers: [],
-            scheduler: { loop_health: "OK", ticks: 0, last_tick_at: null, lag_ms: null },
-            telemetry: {},
-          }),
-        ),
+/** GET /api/runtime/brokers with these broker sessions (or its failure). */
+function brokerSessions(brokers: BrokerSession[] | "fail") {
+  return http.get("*/api/runtime/brokers", () =>
+    brokers === "fail" ? HttpResponse.json(apiError("INTERNAL", "boom", TRACE), { status: 500 }) : HttpResponse.json(ok({ sessions: brokers })),
   );
 }
 
 // The configured broker's card reads its session; no session unless a test says otherwise.
-beforeEach(() => server.use(runtimeStatus([])));
+beforeEach(() => server.use(brokerSessions([])));
 
 const card = (id: string) => screen.getByTestId(`provider-${id}`);
 const stateOf = (id: string) => within(card(id)).getByTestId("connection-state");
@@ -584,7 +574,7 @@ describe("sessionState", () => {
 describe("ConnectionsPage broker session", () => {
   it("shows the broker's session on its card: a held account red with what was cancelled and who is held", async () => {
     const hold = { since: recent, lost_seconds: 45, cancelled: ["5100001-7", "5100001-9"], cancel_pending: false, bots: ["live-es"] };
-    server.use(me("operator"), statusOk(), runtimeStatus([session({ can_trade: false, hold, heartbeat_failures: 3 })]));
+    server.use(me("operator"), statusOk(), brokerSessions([session({ can_trade: false, hold, heartbeat_failures: 3 })]));
     renderWithApp(<ConnectionsPage />, { path: "/connections" });
     const block = await within(await screen.findByTestId("provider-ironbeam")).findByRole("region", { name: "Broker session" });
     const state = await within(block).findByTestId("session-state");
@@ -598,7 +588,7 @@ describe("ConnectionsPage broker session", () => {
   it("shows Can trade green only for a session the server says can trade, with its stream", async () => {
     const stream = { status: "SYNCED", since: recent, connects: 2, drops: 1, authorizations: 2, events: 5, fill_reads_from_stream: 4, fill_reads_from_rest: 1, order_reads_from_stream: 4, order_reads_from_rest: 1, last_frame_at: recent, last_error: null } as const;
     const tradovate = provider({ id: "tradovate", label: "Tradovate", category: "execution", health: "CONNECTED", calls_15m: 2, ok_15m: 2, success_rate_15m: 1 });
-    server.use(me("operator"), statusOk([...providers, tradovate]), runtimeStatus([session({ broker: "tradovate", stream })]));
+    server.use(me("operator"), statusOk([...providers, tradovate]), brokerSessions([session({ broker: "tradovate", stream })]));
     renderWithApp(<ConnectionsPage />, { path: "/connections" });
     const block = await within(await screen.findByTestId("provider-tradovate")).findByRole("region", { name: "Broker session" });
     expect((await within(block).findByTestId("session-state")).getAttribute("data-kind")).toBe("can-trade");
@@ -609,8 +599,8 @@ describe("ConnectionsPage broker session", () => {
     expect(within(other).queryByTestId("session-state")).toBeNull();
   });
 
-  it("shows no last-known session state when the runtime status read fails", async () => {
-    server.use(me("operator"), statusOk(), runtimeStatus("fail"));
+  it("shows no last-known session state when the session read fails", async () => {
+    server.use(me("operator"), statusOk(), brokerSessions("fail"));
     renderWithApp(<ConnectionsPage />, { path: "/connections" });
     const block = await within(await screen.findByTestId("provider-ironbeam")).findByRole("region", { name: "Broker session" });
     await waitFor(() => expect(within(block).getByTestId("session-unknown")).toBeTruthy());
