@@ -56,6 +56,11 @@ pub struct RunnerConfig {
     pub backoff: Backoff,
     /// Consecutive heartbeat timeouts (without a healthy beat between) that kill the runner.
     pub stuck_kill_after: u32,
+    /// How long the runner beats for an evaluation still in flight. An evaluation waits on
+    /// calls that are each time-boxed (a broker's pacing and answer, a slow vendor): that is
+    /// not a stuck runner, and a LIVE runner killed for it would be latched. One still running
+    /// past this bound stops being beaten for, and the heartbeat timeout calls it stuck.
+    pub evaluation_limit: Duration,
     /// An instance is healthy (its breaker permit succeeds, closing a HALF_OPEN breaker) at
     /// its first bar tick, or after beating this long (slow timeframes).
     pub healthy_after: Duration,
@@ -70,6 +75,8 @@ impl Default for RunnerConfig {
             backoff: Backoff::exponential(Duration::from_millis(500), Duration::from_secs(60)),
             stuck_kill_after: 2,
             healthy_after: Duration::from_secs(30),
+            // Longer than the slowest bounded evaluation: the market-data call box (60 s).
+            evaluation_limit: Duration::from_secs(75),
         }
     }
 }
@@ -113,6 +120,7 @@ pub struct RunnerArgs {
     pub ticks: broadcast::Receiver<BarTick>,
     pub beat_every: Duration,
     pub healthy_after: Duration,
+    pub evaluation_limit: Duration,
 }
 
 pub struct BotRunner;
@@ -131,6 +139,8 @@ pub struct RunnerState {
     healthy_reported: bool,
     started: std::time::Instant,
     healthy_after: Duration,
+    beat_every: Duration,
+    evaluation_limit: Duration,
     forward: tokio::task::JoinHandle<()>,
     /// Forwards the brokers' stream updates while `awaiting_fill` (none: no broker streams).
     broker_updates: Option<tokio::task::JoinHandle<()>>,
@@ -169,6 +179,7 @@ impl Actor for BotRunner {
             mut ticks,
             beat_every,
             healthy_after,
+            evaluation_limit,
         } = args;
         shared.beat();
         // Down database: start anyway and wait for it (no failed start, no restart).
@@ -220,6 +231,8 @@ impl Actor for BotRunner {
             healthy_reported: false,
             started: std::time::Instant::now(),
             healthy_after,
+            beat_every,
+            evaluation_limit,
             forward,
             broker_updates,
             awaiting_fill,
@@ -262,9 +275,14 @@ impl Actor for BotRunner {
                     return Ok(());
                 };
                 let seen = state.updates_seen.load(Ordering::Acquire);
-                let outcome = match evaluator
-                    .on_bar(trading, &state.handle, boundary, &fence)
-                    .await
+                let evaluation = evaluator.on_bar(trading, &state.handle, boundary, &fence);
+                let outcome = match beating_while(
+                    &state.shared,
+                    state.beat_every,
+                    state.evaluation_limit,
+                    evaluation,
+                )
+                .await
                 {
                     Ok(outcome) => outcome,
                     Err(err) => return state.evaluation_failed(&fence, err),
@@ -307,7 +325,9 @@ impl Actor for BotRunner {
                 let Some(evaluator) = state.evaluator.as_mut() else {
                     return Ok(());
                 };
-                if let Err(err) = evaluator.on_broker_update(&state.trading, &fence).await {
+                let update = evaluator.on_broker_update(&state.trading, &fence);
+                let beat = (state.beat_every, state.evaluation_limit);
+                if let Err(err) = beating_while(&state.shared, beat.0, beat.1, update).await {
                     return state.evaluation_failed(&fence, err);
                 }
                 state
@@ -436,6 +456,26 @@ impl Actor for Refused {
     }
 }
 
+/// Awaits `work` (an evaluation) while beating the runner's heartbeat every `every`, for at
+/// most `limit`: the runner is busy, not stuck, while its evaluation waits on time-boxed
+/// calls; past `limit` the beats stop and the heartbeat timeout takes over.
+async fn beating_while<F: std::future::Future>(
+    shared: &RunnerShared,
+    every: Duration,
+    limit: Duration,
+    work: F,
+) -> F::Output {
+    let start = tokio::time::Instant::now();
+    let mut beats = tokio::time::interval_at(start + every, every);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = beats.tick(), if start.elapsed() < limit => shared.beat(),
+        }
+    }
+}
+
 /// Sends `TerminateChild` to the Bots supervisor without waiting for the answer.
 pub fn terminate_runner(bots_name: &str, bot_id: Uuid) {
     if let Some(cell) = ractor::registry::where_is(bots_name) {
@@ -457,6 +497,7 @@ pub fn runner_spec(
 ) -> ChildSpec {
     let beat_every = config.beat_every;
     let healthy_after = config.healthy_after;
+    let evaluation_limit = config.evaluation_limit;
     let heartbeat = shared.heartbeat.clone();
     ChildSpec::new(bot_scope(bot_id), move |sup: ActorCell| {
         let deps = deps.clone();
@@ -472,6 +513,7 @@ pub fn runner_spec(
                     ticks,
                     beat_every,
                     healthy_after,
+                    evaluation_limit,
                 };
                 Actor::spawn_linked(None, BotRunner, args, sup)
                     .await

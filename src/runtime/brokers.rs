@@ -348,7 +348,8 @@ impl BrokerSession {
                 s.login = None;
                 self.ready.store(false, Ordering::Release);
             }
-            Outcome::RateLimited => {
+            // Our own limiter refusing is not the vendor's penalty: logins stay allowed.
+            Outcome::RateLimited if f.code != codes::LOCAL_RATE_LIMITED => {
                 let wait = f.retry_after.unwrap_or(Duration::from_secs(30));
                 s.blocked_until = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
             }

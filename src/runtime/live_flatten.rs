@@ -16,7 +16,8 @@
 //!    position: written ahead as `SENDING` (fenced, key `tpflat-…` from the bot's ledger state,
 //!    sent as the client id), sent, acknowledged, and its broker fills booked through the
 //!    ledger (`fills::book_broker_fill`: one row per broker fill id, the vendor's commission
-//!    or the configured rate). The fills are awaited up to 5 s; an unclear send stays `SENDING`
+//!    or the configured rate). The fills are awaited up to 5 s (a read still waiting on the
+//!    vendor's pacing at the deadline is dropped); an unclear send stays `SENDING`
 //!    and is never sent again (the same key finds it: the broker's orders resolve it).
 //!
 //! Then the account is flat on the contract at the broker and in every bot's ledger.
@@ -51,6 +52,17 @@ use crate::store::{
 
 /// How long a flatten waits for its market orders' fills.
 const FILL_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a flatten looks for its fills: the synced user stream answers from memory; the
+/// REST poll spends the vendor's request budget (Tradovate: 80 a minute, shared with every
+/// LIVE bot of the account), so it looks twice a second, not ten times.
+fn fill_poll_every(stream_synced: bool) -> Duration {
+    if stream_synced {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_millis(500)
+    }
+}
 
 /// One closing market order of one bot.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -362,7 +374,14 @@ async fn close_bot(
     let commission_rate = rt.sim_params().commission_per_contract;
     let deadline = tokio::time::Instant::now() + FILL_WAIT;
     let notional = loop {
-        let at_broker = session.fills().await.unwrap_or_default();
+        // A read waiting on the pacing past the deadline is dropped (a read changes nothing):
+        // the close answers within its wait, whatever the budget left.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let at_broker = tokio::time::timeout(left, session.fills())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         let (mut filled, mut notional) = (0u32, Decimal::ZERO);
         for f in at_broker.iter().filter(|f| f.broker_order_id == broker_id) {
             let commission = f
@@ -394,7 +413,7 @@ async fn close_bot(
         if filled >= quantity || tokio::time::Instant::now() >= deadline {
             break notional;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(fill_poll_every(session.stream_synced())).await;
     };
     if close.filled > 0 {
         close.price = Some(

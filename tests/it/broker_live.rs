@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{sandbox_broker_book, sandbox_broker_fault, until},
+    fixtures::{sandbox_broker_book, sandbox_broker_delayed_ack, sandbox_broker_fault, until},
     live::{LiveSetup, live_app},
     paper::{session_start, tick},
 };
@@ -288,4 +288,47 @@ async fn a_restart_after_a_lost_answer_resolves_the_order_and_never_sends_it_aga
     // idempotency key already booked).
     let ours: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
     assert_eq!(ours, 1);
+}
+
+/// A broker answering slowly is not a stuck runner: while its evaluation waits on the send
+/// (here 2 s, five times the harness's 400 ms heartbeat timeout), the runner keeps beating,
+/// so it is neither restarted mid-send nor, as a LIVE bot, killed; the order is acknowledged.
+#[sqlx::test]
+async fn a_slow_broker_answer_does_not_make_the_live_runner_stuck(pool: PgPool) {
+    let vendor = "ironbeam";
+    let (_app, rt, env, bot) = live_bot(&pool, vendor).await;
+    sandbox_broker_delayed_ack(&env, vendor, std::time::Duration::from_secs(2), 1).await;
+    let start = session_start();
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n <= 240, "no decision");
+        tick(&rt, &pool, bot, start + Duration::minutes(n)).await;
+        let orders: i64 = scalar(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await;
+        if orders > 0 {
+            break;
+        }
+    }
+    until("the delayed answer booked", async || {
+        let status: String =
+            scalar(&pool, "SELECT status FROM orders WHERE bot_id = $1", bot).await;
+        matches!(status.as_str(), "WORKING" | "FILLED").then_some(())
+    })
+    .await;
+    // Supervision events are written by the telemetry pipeline: give it a flush.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let timeouts: i64 = scalar(
+        &pool,
+        "SELECT count(*) FROM system_events WHERE bot_id = $1 AND code = 'HEARTBEAT_TIMEOUT'",
+        bot,
+    )
+    .await;
+    assert_eq!(
+        timeouts, 0,
+        "the runner was called stuck while its send was answered"
+    );
+    let status: String = scalar(&pool, "SELECT status FROM bots WHERE id = $1", bot).await;
+    assert_ne!(status, "KILLED");
+    let book = sandbox_broker_book(&env, vendor).await;
+    assert_eq!(book["orders"].as_array().unwrap().len(), 1, "{book}");
 }

@@ -57,6 +57,7 @@ pub fn runtime_config() -> RuntimeConfig {
                 .jitter(0.0),
             stuck_kill_after: 2,
             healthy_after: Duration::from_millis(200),
+            evaluation_limit: RunnerConfig::default().evaluation_limit,
         },
         scheduler: SchedulerConfig {
             job_sweep_every: Duration::from_millis(200),
@@ -333,6 +334,20 @@ pub async fn sandbox_broker_fault(env: &EnvMap, vendor: &str, fault: Value, coun
     let res = reqwest::Client::new()
         .post(format!("{}/_sandbox/broker/faults", sandbox_root(env)))
         .json(&json!({"vendor": vendor, "fault": fault, "count": count}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// The next `count` order answers of `vendor`'s simulator come `delay` late.
+pub async fn sandbox_broker_delayed_ack(env: &EnvMap, vendor: &str, delay: Duration, count: u32) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/_sandbox/broker/faults", sandbox_root(env)))
+        .json(
+            &json!({"vendor": vendor, "fault": "delayed_ack", "count": count,
+                      "delay_ms": delay.as_millis() as u64}),
+        )
         .send()
         .await
         .unwrap();
