@@ -3,9 +3,10 @@
 //! One session with the gateway per process, one subscription per (contract × schema) some
 //! running bot reads, whatever the number of bots: the feed registers a series the first time
 //! a runner reads it ([`LiveBars::mode`]), the stream subscribes to it (on the open session,
-//! or with the next connect). Each bar that arrives is stored (`market_bars`, idempotent) and
-//! appended to the feed's window for (`databento`, contract, timeframe), waking the runners
-//! waiting on that boundary; a bar that does not follow the window's coverage (a dropped bar, a
+//! or with the next connect). Each bar that arrives is appended to the feed's window for
+//! (`databento`, contract, timeframe), waking the runners waiting on that boundary, then
+//! stored (`market_bars`, idempotent) by a task of its own, so the next bar never waits on
+//! Postgres; a bar that does not follow the window's coverage (a dropped bar, a
 //! reconnect) first has the gap filled from the historical API (one `bars.fetch`). A duplicate
 //! bar is ignored.
 //!
@@ -355,6 +356,12 @@ async fn run(rt: RuntimeHandle, trading: Arc<Trading>, live: Arc<LiveBars>) {
     let Some(client) = rt.integrations().client(PROVIDER) else {
         return std::future::pending().await;
     };
+    // The bars are stored by a task of their own: the stream's read path never waits on
+    // Postgres (the pool, busy with the runners' order writes at a boundary where many bots
+    // decide, held the next symbol's bar back from its window by as long). It ends, after
+    // storing what is queued, when this loop is dropped.
+    let (store, stored) = tokio::sync::mpsc::channel(STORE_QUEUE);
+    tokio::spawn(store_bars(trading.pool.clone(), stored));
     let mut failures = 0u32;
     loop {
         // Nothing to stream until a runner reads a series.
@@ -362,7 +369,7 @@ async fn run(rt: RuntimeHandle, trading: Arc<Trading>, live: Arc<LiveBars>) {
             live.demand.notified().await;
         }
         let started = Instant::now();
-        match session(&rt, &trading, &live, &client).await {
+        match session(&rt, &trading, &live, &client, &store).await {
             Ok(()) => tracing::info!("live stream: the gateway closed the session"),
             Err(e) => tracing::warn!(error = %e, "live stream: session failed"),
         }
@@ -420,6 +427,7 @@ async fn session(
     trading: &Trading,
     live: &LiveBars,
     client: &ProviderClient,
+    store: &tokio::sync::mpsc::Sender<StreamedBar>,
 ) -> Result<(), String> {
     let failed = |f: crate::integrations::outcome::Failure| format!("{}: {}", f.code, f.message);
     let mut session =
@@ -452,7 +460,7 @@ async fn session(
                     live.touch();
                     match event {
                         LiveEvent::Bar { contract, timeframe, bar } => {
-                            on_bar(rt, trading, live, contract, timeframe, bar).await;
+                            on_bar(rt, trading, live, store, (contract, timeframe), bar).await;
                         }
                         LiveEvent::System(_) => {}
                         LiveEvent::Error(msg) => {
@@ -476,14 +484,48 @@ async fn session(
     }
 }
 
-/// One streamed bar into the store and the feed's window (gap filled first from the
-/// historical API), then the waiting runners are woken.
+/// Streamed bars the store task may be behind by before the stream waits for it.
+const STORE_QUEUE: usize = 4_096;
+
+/// A streamed bar on its way to `market_bars`.
+type StreamedBar = (Key, Bar);
+
+/// Stores the streamed bars in arrival order (idempotent: a replayed bar is one row), each
+/// series' bars of a batch in one statement; ends when the stream's loop drops its sender.
+async fn store_bars(pool: sqlx::PgPool, mut bars: tokio::sync::mpsc::Receiver<StreamedBar>) {
+    let mut batch = Vec::with_capacity(64);
+    while bars.recv_many(&mut batch, 256).await > 0 {
+        let mut start = 0;
+        while start < batch.len() {
+            let key = batch[start].0;
+            let end = batch[start..]
+                .iter()
+                .position(|(k, _)| *k != key)
+                .map_or(batch.len(), |n| start + n);
+            let series = Series {
+                provider_id: PROVIDER,
+                symbol: key.0.root,
+                contract: key.0,
+                timeframe: key.1,
+            };
+            let run: Vec<Bar> = batch[start..end].iter().map(|(_, b)| b.clone()).collect();
+            if let Err(e) = market_bars::upsert_many(&pool, series, &run).await {
+                tracing::warn!(error = %e, "live stream: storing bars failed");
+            }
+            start = end;
+        }
+        batch.clear();
+    }
+}
+
+/// One streamed bar into the feed's window (gap filled first from the historical API), then
+/// the waiting runners are woken and the bar is queued for the store.
 async fn on_bar(
     rt: &RuntimeHandle,
     trading: &Trading,
     live: &LiveBars,
-    contract: Contract,
-    timeframe: Timeframe,
+    store: &tokio::sync::mpsc::Sender<StreamedBar>,
+    (contract, timeframe): Key,
     bar: Bar,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -517,16 +559,7 @@ async fn on_bar(
         ts_open: bar.ts_open,
         at: arrived,
     });
-    // Stored after the runners are woken (idempotent: a replayed bar is one row).
-    let series = Series {
-        provider_id: PROVIDER,
-        symbol: contract.root,
-        contract,
-        timeframe,
-    };
-    if let Err(e) =
-        market_bars::upsert_many(&trading.pool, series, std::slice::from_ref(&bar)).await
-    {
-        tracing::warn!(error = %e, "live stream: storing a bar failed");
-    }
+    // Stored after the runners are woken, by the store task (the stream waits only when
+    // that task is `STORE_QUEUE` bars behind).
+    let _ = store.send(((contract, timeframe), bar)).await;
 }

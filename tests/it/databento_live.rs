@@ -742,3 +742,53 @@ async fn bots_run_on_the_stream_fail_over_when_the_gateway_dies_and_come_back(po
     .unwrap();
     assert_eq!(subscribes, 2 * connects, "two series per session");
 }
+
+#[sqlx::test]
+async fn a_slow_store_does_not_hold_the_streams_bars_back(pool: PgPool) {
+    let (app, _env) = live_app(&pool, Duration::from_secs(600)).await;
+    let rt = app.state.runtime.clone();
+    let es = one_second_bot(&app, "store-es", "ES").await;
+    let nq = one_second_bot(&app, "store-nq", "NQ").await;
+    let live = rt.live_stream().expect("the live stream is configured");
+    wait_for("stream reads of both bots", 30, || async {
+        stream_reads(&pool, es).await >= 3 && stream_reads(&pool, nq).await >= 3
+    })
+    .await;
+
+    // Writes to market_bars wait (a busy pool, a slow disk): the bars still reach their
+    // windows one a second per series, the store catches up afterwards.
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE market_bars IN EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let before = live.stats.bars.load(Ordering::Relaxed);
+    wait_for("bars on the stream while the store waits", 15, || async {
+        live.stats.bars.load(Ordering::Relaxed) >= before + 6
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+
+    let stored = |contract: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM market_bars WHERE provider_id = 'databento' \
+                 AND contract = $1 AND timeframe = '1s'",
+            )
+            .bind(contract)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            n
+        }
+    };
+    let (es_then, nq_then) = (stored("ESZ26").await, stored("NQZ26").await);
+    wait_for("the queued bars stored", 15, || async {
+        stored("ESZ26").await >= es_then + 3 && stored("NQZ26").await >= nq_then + 3
+    })
+    .await;
+    for contract in ["ESZ26", "NQZ26"] {
+        assert_store_whole(&pool, contract).await;
+    }
+}
