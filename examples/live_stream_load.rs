@@ -10,10 +10,16 @@
 //! MNQ, RTY, YM: one `ohlcv-1s` subscription each). The clock is shifted to an ordinary
 //! session (Tuesday 2026-11-17 15:00 UTC) and runs at wall speed, so the market is open.
 //!
-//! Measurement: a sampler thread reads the runtime's evaluation counter every 50 µs; a
+//! Measurement: a sampler thread reads the runtime's evaluation counter every 50 µs (the
+//! counter first, then the time: a sample stamped before an arrival was read before it); a
 //! boundary's bars arrive together (one gateway write); the boundary is done when the counter
 //! has grown by N since its first bar arrived (every bot evaluates once per boundary, after its
-//! bar: a read of a streamed series waits for it).
+//! bar: a read of a streamed series waits for it). Checked, not assumed: each boundary's
+//! baseline must be the first one's plus N per boundary since (`baseline off` counts those
+//! that are not: an evaluation of the boundary before its bar, or one of the previous boundary
+//! still running). The figures are also split by whether the boundary wrote orders (a PAPER
+//! decision writes its order and decision trace in one transaction, the next bar's fill its
+//! own; both inside the evaluation) or only no-trade traces (queued to the batch writer).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -144,7 +150,8 @@ async fn main() -> anyhow::Result<()> {
         std::thread::spawn(move || {
             let mut samples: Vec<(Instant, u64)> = Vec::with_capacity(2_000_000);
             while !stop.load(Ordering::Relaxed) {
-                samples.push((Instant::now(), rt.trading_stats().evaluations));
+                let evaluations = rt.trading_stats().evaluations;
+                samples.push((Instant::now(), evaluations));
                 std::thread::sleep(Duration::from_micros(50));
             }
             samples
@@ -173,27 +180,78 @@ async fn main() -> anyhow::Result<()> {
         let i = samples.partition_point(|(s, _)| *s <= t);
         samples[i.saturating_sub(1)].1
     };
+    // Orders written at each boundary: decided on the bar that opened at `ts` (placed when it
+    // closed) or filled at the open of the next one (decided on the bar before).
+    let decided: Vec<(chrono::DateTime<chrono::Utc>, i64)> = sqlx::query_as(
+        "SELECT decision_bar_at, count(*) FROM orders WHERE bot_id = ANY($1) \
+         AND decision_bar_at IS NOT NULL GROUP BY 1",
+    )
+    .bind(&ids)
+    .fetch_all(&pool)
+    .await?;
+    let orders_at = |ts: chrono::DateTime<chrono::Utc>| -> i64 {
+        let previous = ts - chrono::Duration::seconds(1);
+        decided
+            .iter()
+            .filter(|(at, _)| *at == ts || *at == previous)
+            .map(|(_, n)| n)
+            .sum()
+    };
     let mut latencies = Vec::new();
+    let (mut with_orders, mut without) = (Vec::new(), Vec::new());
     let mut incomplete = 0;
-    for (_, arrived) in &firsts {
-        let target = count_at(*arrived) + bots;
+    let mut baseline_off = 0;
+    let first = firsts.first().map(|(_, at)| count_at(*at));
+    for (k, (ts, arrived)) in firsts.iter().enumerate() {
+        let base = count_at(*arrived);
+        if first.is_some_and(|f| base != f + bots * k as u64) {
+            baseline_off += 1;
+        }
+        let target = base + bots;
         match samples.iter().find(|(s, n)| s >= arrived && *n >= target) {
-            Some((done, _)) => latencies.push(done.duration_since(*arrived).as_secs_f64() * 1000.0),
+            Some((done, _)) => {
+                let ms = done.duration_since(*arrived).as_secs_f64() * 1000.0;
+                latencies.push(ms);
+                if orders_at(*ts) > 0 {
+                    with_orders.push(ms);
+                } else {
+                    without.push(ms);
+                }
+            }
             None => incomplete += 1,
         }
     }
-    latencies.sort_by(f64::total_cmp);
+    for v in [&mut latencies, &mut with_orders, &mut without] {
+        v.sort_by(f64::total_cmp);
+    }
+    let figure = |v: &[f64]| {
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.last().copied().unwrap_or(f64::NAN)
+        )
+    };
     println!(
-        "arrival → all {bots} evaluations done over {} boundaries: p50 {:.2} ms, p99 {:.2} ms, \
-         max {:.2} ms ({incomplete} boundaries not complete)",
+        "arrival → all {bots} evaluations done over {} boundaries: {} ({incomplete} boundaries \
+         not complete, {baseline_off} baseline off)",
         latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN),
+        figure(&latencies),
+    );
+    println!(
+        "  {} boundaries writing orders ({} orders placed or filled): {}",
+        with_orders.len(),
+        firsts.iter().map(|(ts, _)| orders_at(*ts)).sum::<i64>(),
+        figure(&with_orders),
+    );
+    println!(
+        "  {} boundaries of no-trade traces only: {}",
+        without.len(),
+        figure(&without)
     );
     println!(
         "vendor: {} subscriptions (one per symbol × schema), {} connects; bars {}, gap fills {}, \
-         duplicates {}; evaluations {} ({} skipped ticks)",
+         duplicates {}; evaluations {} ({} skipped ticks, {} fenced ticks)",
         live.subscriptions(),
         live.stats.connects.load(Ordering::Relaxed),
         live.stats.bars.load(Ordering::Relaxed),
@@ -201,6 +259,7 @@ async fn main() -> anyhow::Result<()> {
         live.stats.duplicates.load(Ordering::Relaxed),
         after.evaluations - before.evaluations,
         after.skipped_ticks - before.skipped_ticks,
+        rt.ownership().map_or(0, |o| o.stats().fenced_ticks),
     );
     runtime.shutdown().await;
     sqlx::query("DELETE FROM bots WHERE name LIKE $1 || '-%'")
