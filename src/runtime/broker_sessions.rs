@@ -19,9 +19,10 @@
 //! cancel is retried and the account is reconciled (`Reconciler::run_session`, trigger
 //! `CONNECT`); the first clean run lifts the hold (INFO `BROKER_SESSION_RESUMED`).
 //!
-//! **User stream** (Tradovate): while the session is logged in, the actor keeps one user-stream
-//! socket open in a task of its own (`brokers::run_stream`); when it ends, the next is opened
-//! after a backoff ([`SessionConfig::stream`]: 500 ms doubling to 30 s, back to 500 ms once a
+//! **User stream** (Tradovate and Ironbeam): while the session is logged in, the actor keeps one
+//! user-stream socket open in a task of its own (`brokers::run_stream`, by vendor; Ironbeam's
+//! next socket asks for a new stream id, a stream id being single-use); when it ends, the next
+//! is opened after a backoff ([`SessionConfig::stream`]: 500 ms doubling to 30 s, back to 500 ms once a
 //! socket had synced). The task is aborted with the actor (a restarted actor opens a new one).
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use tradeplane_actors::{Backoff, ChildSpec, Restart, Strategy, SupervisorSpec};
 use super::brokers::{Beat, BrokerSession, Brokers, Hold};
 use super::reconciliation::{Reconciler, Resolution, Trigger};
 use super::telemetry::TelemetryHandle;
-use crate::integrations::brokers::tradovate_stream::StreamConfig;
+use crate::integrations::brokers::user_stream::StreamConfig;
 use crate::store::{
     orders,
     system_events::{NewSystemEvent, Severity},
@@ -50,7 +51,7 @@ pub struct SessionConfig {
     /// Lost at least this long → cancel-on-disconnect at reconnect
     /// (`TRADEPLANE_CANCEL_ON_DISCONNECT_SECS`, default 30 s).
     pub cancel_after: Duration,
-    /// The vendor's user stream (Tradovate), its timing; `None`: REST polling only.
+    /// The vendors' user streams (Tradovate, Ironbeam), their timing; `None`: REST polling only.
     pub stream: Option<StreamConfig>,
     /// Reconnect backoff of the user stream: from `.0`, doubling up to `.1`.
     pub stream_backoff: (Duration, Duration),

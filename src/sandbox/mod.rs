@@ -246,17 +246,37 @@ fn router_with(clock: Clock, live: live::LiveControl) -> Router {
     Router::new().fallback(entry).with_state(state)
 }
 
-/// Tradovate's trading WebSocket (`broker::tradovate_socket`) on its path, every other request
-/// to [`dispatch`].
+/// Tradovate's trading WebSocket (`broker::tradovate_socket`) and Ironbeam's stream socket
+/// (`broker::ironbeam_socket`) on their paths, every other request to [`dispatch`].
 async fn entry(State(state): State<SandboxState>, req: axum::extract::Request) -> Response {
     use axum::extract::FromRequestParts;
-    if req.uri().path().trim_end_matches('/') != "/tradovate/v1/websocket" {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let ironbeam_stream = path
+        .strip_prefix("/ironbeam/v2/stream/")
+        .filter(|id| *id != "create" && !id.contains('/'))
+        .map(str::to_owned);
+    if path != "/tradovate/v1/websocket" && ironbeam_stream.is_none() {
         return axum::handler::Handler::call(dispatch, req, state).await;
     }
+    let token = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
     let (mut parts, _) = req.into_parts();
-    match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(ws) => broker::tradovate_socket(&state.brokers, state.clock.clone(), ws),
-        Err(refused) => refused.into_response(),
+    let ws = axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(IntoResponse::into_response);
+    match ironbeam_stream {
+        Some(id) => broker::ironbeam_socket(
+            &state.brokers,
+            state.clock.clone(),
+            &id,
+            token.as_deref(),
+            ws,
+        ),
+        None => match ws {
+            Ok(ws) => broker::tradovate_socket(&state.brokers, state.clock.clone(), ws),
+            Err(refused) => refused,
+        },
     }
 }
 

@@ -18,19 +18,18 @@ use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::Message;
 use tradeplane::{
     config::Secret,
-    integrations::brokers::tradovate_stream::{self, StreamConfig, Update},
+    integrations::brokers::tradovate_stream::{self, EntityKind, StreamConfig, Update},
     runtime::{
         RuntimeHandle,
         brokers::{BrokerSession, StreamStatus},
     },
-    store::usage_events,
 };
 use uuid::Uuid;
 
 use crate::support::{
     fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox, until},
     golden::golden,
-    live::{LiveApp, LiveSetup, live_app},
+    live::{LiveApp, LiveSetup, booked, broker_calls, first_order, live_app, tick_until},
     paper::{session_start, tick},
 };
 
@@ -42,6 +41,7 @@ fn quick() -> StreamConfig {
         heartbeat_every: StdDuration::from_millis(500),
         silence: StdDuration::from_secs(3),
         connect_timeout: StdDuration::from_secs(3),
+        ..StreamConfig::default()
     }
 }
 
@@ -134,7 +134,7 @@ async fn the_user_stream_sends_the_vendors_frames() {
     assert!(
         updates
             .iter()
-            .any(|u| matches!(u, Update::Event { entity_type, .. } if entity_type == "fill")),
+            .any(|u| matches!(u, Update::Event(e) if e.kind == EntityKind::Fill)),
         "{updates:?}"
     );
 }
@@ -210,55 +210,9 @@ async fn stream_is(rt: &RuntimeHandle, status: StreamStatus) {
     .await;
 }
 
-/// Tradovate calls made so far, by action (usage events are written asynchronously: `n`
-/// events of `action` are waited for first).
+/// Tradovate calls made so far, by action (waiting for one of `wait_for`).
 async fn calls(pool: &PgPool, wait_for: &str) -> Vec<String> {
-    for _ in 0..250 {
-        let events = usage_events::latest_for_provider(pool, "tradovate", 5000)
-            .await
-            .unwrap();
-        if events.iter().any(|e| e.action == wait_for) {
-            return events.into_iter().map(|e| e.action).collect();
-        }
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
-    panic!("no {wait_for} call recorded");
-}
-
-async fn booked(pool: &PgPool, bot: Uuid) -> Vec<(String, String, i32)> {
-    sqlx::query_as(
-        "SELECT f.broker_fill_id, o.broker_order_id, f.quantity FROM fills f \
-         JOIN orders o ON o.id = f.order_id \
-         WHERE f.bot_id = $1 AND NOT f.simulated AND f.broker_fill_id IS NOT NULL \
-         ORDER BY f.filled_at, f.broker_fill_id",
-    )
-    .bind(bot)
-    .fetch_all(pool)
-    .await
-    .unwrap()
-}
-
-/// Ticks bars from `*n` on until `done` holds (bounded), a tick at most every `pause`.
-async fn tick_until(
-    live: &LiveApp,
-    pool: &PgPool,
-    bot: Uuid,
-    n: &mut i64,
-    pause: StdDuration,
-    what: &str,
-    mut done: impl AsyncFnMut() -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(120);
-    loop {
-        *n += 1;
-        assert!(*n <= 600, "{what}: no more bars");
-        tick(&live.rt, pool, bot, session_start() + Duration::minutes(*n)).await;
-        if done().await {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(pause).await;
-    }
+    broker_calls(pool, "tradovate", wait_for).await
 }
 
 /// The broker's fills of `broker_order_id` at the simulator (their ids).
@@ -434,7 +388,6 @@ async fn a_dropped_socket_falls_back_to_the_rest_poll_and_the_stream_comes_back(
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
 }
 
-/// The first order of a bot trading 2 contracts, once it has a broker id.
 /// The Tradovate session as `/api/runtime/status` shows it.
 async fn tradovate_shown(live: &LiveApp) -> Value {
     let (code, body) = live.app.runtime_status().await;
@@ -446,17 +399,6 @@ async fn tradovate_shown(live: &LiveApp) -> Value {
         .find(|b| b["broker"] == "tradovate")
         .cloned()
         .unwrap_or_else(|| panic!("no tradovate session shown: {body}"))
-}
-
-async fn first_order(pool: &PgPool, bot: Uuid) -> Option<(String, String)> {
-    sqlx::query_as(
-        "SELECT broker_order_id, status FROM orders WHERE bot_id = $1 AND broker_order_id IS NOT NULL \
-         ORDER BY created_at LIMIT 1",
-    )
-    .bind(bot)
-    .fetch_optional(pool)
-    .await
-    .unwrap()
 }
 
 /// A partial fill (half of 2 contracts now, the rest at the next minute's open at the

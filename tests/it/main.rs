@@ -40,6 +40,7 @@ mod flatten_live;
 mod hygiene;
 mod integrations;
 mod integrations_verify;
+mod ironbeam_stream;
 mod job_workers;
 mod kill_exposure;
 mod ledger;

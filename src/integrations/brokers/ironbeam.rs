@@ -58,7 +58,7 @@ pub fn update_body(broker_order_id: &str, change: &OrderModify) -> Value {
     body
 }
 
-fn side_of(v: &Value) -> Option<Side> {
+pub(super) fn side_of(v: &Value) -> Option<Side> {
     match v.as_str()? {
         "BUY" | "0" => Some(Side::Buy),
         "SELL" | "1" => Some(Side::Sell),
@@ -66,7 +66,7 @@ fn side_of(v: &Value) -> Option<Side> {
     }
 }
 
-fn status_of(s: &str) -> BrokerOrderStatus {
+pub(super) fn status_of(s: &str) -> BrokerOrderStatus {
     match s {
         "NEW"
         | "ACCEPTED_FOR_BIDDING"
@@ -94,6 +94,22 @@ fn order_of(o: &Value) -> Option<BrokerOrder> {
         status: status_of(o["status"].as_str().unwrap_or("")),
         created_at: parse_time(&o["timeOrderEvent"]).or_else(|| parse_time(&o["createdAt"])),
     })
+}
+
+/// A REST `OrderFill` row (`GET /order/{accountId}/fills`).
+pub(super) fn fill_of(f: &Value) -> Result<BrokerFill, Failure> {
+    let fill = (|| {
+        Some(BrokerFill {
+            fill_id: f["orderUpdateId"].as_str()?.to_owned(),
+            broker_order_id: f["orderId"].as_str()?.to_owned(),
+            side: side_of(&f["side"])?,
+            quantity: decimal_of(&f["fillQuantity"]).and_then(|q| u32::try_from(q).ok())?,
+            price: decimal_of(&f["fillPrice"])?,
+            commission: None,
+            filled_at: parse_time(&f["fillDate"]).or_else(|| parse_time(&f["timeOrderEvent"]))?,
+        })
+    })();
+    fill.ok_or_else(|| bad_response("a fill lacks a documented field"))
 }
 
 impl Ironbeam {
@@ -294,16 +310,12 @@ impl Ironbeam {
             .await
     }
 
-    /// `GET /order/{accountId}/{orderStatus}` (`ANY` for all).
-    pub async fn orders(
-        &self,
-        token: &Secret,
-        account: &Account,
-        status: &str,
-    ) -> Result<Vec<BrokerOrder>, Failure> {
+    /// `GET /stream/create` (Bearer): a new `streamId` for the WebSocket `/stream/{streamId}`.
+    /// A stream id serves one socket: every reconnect creates another.
+    pub async fn create_stream(&self, token: &Secret) -> Result<String, Failure> {
         let req = Request::get(
-            "broker.orders",
-            self.base.url(&format!("/order/{}/{status}", account.id)),
+            "broker.stream_create",
+            self.base.url("/stream/create"),
             CallKind::Read,
         )
         .auth(Auth::Bearer(token.clone()));
@@ -311,12 +323,71 @@ impl Ironbeam {
             .http
             .call(req, |r| {
                 let b = self.ok_json(r)?;
-                Ok(b["orders"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(order_of).collect())
-                    .unwrap_or_default())
+                b["streamId"]
+                    .as_str()
+                    .filter(|id| super::ironbeam_stream::valid_stream_id(id))
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_response("stream/create answer has no usable streamId"))
             })
             .await
+    }
+
+    /// The rows of `field` in the answer to the GET of `path`, read by `read` (a failed read
+    /// is the call's failure).
+    async fn rows<T>(
+        &self,
+        token: &Secret,
+        action: &'static str,
+        path: &str,
+        field: &'static str,
+        read: impl Fn(&[Value]) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let req = Request::get(action, self.base.url(path), CallKind::Read)
+            .auth(Auth::Bearer(token.clone()));
+        self.base
+            .http
+            .call(req, |r| {
+                let b = self.ok_json(r)?;
+                read(b[field].as_array().map_or(&[][..], Vec::as_slice))
+            })
+            .await
+    }
+
+    /// `GET /order/{accountId}/{orderStatus}` as sent (`Order` rows).
+    pub async fn order_rows(
+        &self,
+        token: &Secret,
+        account: &Account,
+        status: &str,
+    ) -> Result<Vec<Value>, Failure> {
+        let path = format!("/order/{}/{status}", account.id);
+        self.rows(token, "broker.orders", &path, "orders", |r| Ok(r.to_vec()))
+            .await
+    }
+
+    /// `GET /order/{accountId}/fills` as sent (`OrderFill` rows).
+    pub async fn fill_rows(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<Value>, Failure> {
+        let path = format!("/order/{}/fills", account.id);
+        self.rows(token, "broker.fills", &path, "fills", |r| Ok(r.to_vec()))
+            .await
+    }
+
+    /// `GET /order/{accountId}/{orderStatus}` (`ANY` for all).
+    pub async fn orders(
+        &self,
+        token: &Secret,
+        account: &Account,
+        status: &str,
+    ) -> Result<Vec<BrokerOrder>, Failure> {
+        let path = format!("/order/{}/{status}", account.id);
+        self.rows(token, "broker.orders", &path, "orders", |r| {
+            Ok(r.iter().filter_map(order_of).collect())
+        })
+        .await
     }
 
     /// `GET /order/{accountId}/fills`: one row per execution (`orderUpdateId` unique).
@@ -325,36 +396,11 @@ impl Ironbeam {
         token: &Secret,
         account: &Account,
     ) -> Result<Vec<BrokerFill>, Failure> {
-        let req = Request::get(
-            "broker.fills",
-            self.base.url(&format!("/order/{}/fills", account.id)),
-            CallKind::Read,
-        )
-        .auth(Auth::Bearer(token.clone()));
-        self.base
-            .http
-            .call(req, |r| {
-                let b = self.ok_json(r)?;
-                let mut out = Vec::new();
-                for f in b["fills"].as_array().into_iter().flatten() {
-                    let fill = (|| {
-                        Some(BrokerFill {
-                            fill_id: f["orderUpdateId"].as_str()?.to_owned(),
-                            broker_order_id: f["orderId"].as_str()?.to_owned(),
-                            side: side_of(&f["side"])?,
-                            quantity: decimal_of(&f["fillQuantity"])
-                                .and_then(|q| u32::try_from(q).ok())?,
-                            price: decimal_of(&f["fillPrice"])?,
-                            commission: None,
-                            filled_at: parse_time(&f["fillDate"])
-                                .or_else(|| parse_time(&f["timeOrderEvent"]))?,
-                        })
-                    })();
-                    out.push(fill.ok_or_else(|| bad_response("a fill lacks a documented field"))?);
-                }
-                Ok(out)
-            })
-            .await
+        let path = format!("/order/{}/fills", account.id);
+        self.rows(token, "broker.fills", &path, "fills", |r| {
+            r.iter().map(fill_of).collect()
+        })
+        .await
     }
 
     pub async fn positions(

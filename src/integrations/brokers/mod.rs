@@ -13,15 +13,20 @@
 //!   `DELETE /order/{accountId}/cancel/{orderId}`, `DELETE /order/{accountId}/cancelMultiple`,
 //!   `PUT /order/{accountId}/update/{orderId}`,
 //!   `GET /order/{accountId}/{orderStatus}`, `GET /order/{accountId}/fills`,
-//!   `GET /account/{accountId}/positions`. Its order request has no client order id
+//!   `GET /account/{accountId}/positions`, `GET /stream/create`; its user stream
+//!   (`ironbeam_stream`: the WebSocket `/stream/{streamId}?token=`, a new stream id per
+//!   socket). Both streams report through `user_stream` (one `Update`, one `UserSync`). Its
+//!   order request has no client order id
 //!   (`OrderRequest` is `additionalProperties: false` without one), so a send whose answer was
 //!   lost is found again by [`match_unacknowledged`], never by sending again.
 //!
 //! The verify-only calls stay in `providers::brokers`.
 
 pub mod ironbeam;
+pub mod ironbeam_stream;
 pub mod tradovate;
 pub mod tradovate_stream;
+pub mod user_stream;
 
 use std::sync::Arc;
 use std::time::Duration;

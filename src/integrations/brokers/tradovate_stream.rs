@@ -18,24 +18,19 @@
 //! [`run`] keeps one socket: it authorizes, syncs, heartbeats, re-authorizes on the open socket
 //! when the session's token changes, and returns why the socket ended (closed, silent for
 //! longer than [`StreamConfig::silence`], refused): reconnecting is the caller's (the broker
-//! session's actor, with backoff). [`UserSync`] is what the stream knows of the user's orders
-//! and fills; it hands out the project's one [`BrokerFill`] (the same parsing as REST
-//! `fill/list`, `tradovate::fill_of`). The sync carries no fees: a fill's commission is read
-//! once with `GET /fillFee/items` (`Tradovate::fill_fees`) before it is handed out.
-
-use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+//! session's actor, with backoff). The sync and its `props` events become the vendor-neutral
+//! [`UserSync`] and [`Event`]s (`user_stream`, shared with Ironbeam's stream); the sync hands
+//! out the project's one `BrokerFill` (the same parsing as REST `fill/list`,
+//! `tradovate::fill_of`). The sync carries no fees: a fill's commission is read once with
+//! `GET /fillFee/items` (`Tradovate::fill_fees`) before it is handed out.
 
 use futures::{SinkExt, StreamExt};
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{
-    Account, BrokerFill, BrokerOrder,
-    tradovate::{fill_of, order_of},
-};
+use super::BrokerVendor;
+pub use super::user_stream::{EntityKind, Event, StreamConfig, Update, UserSync};
 use crate::config::Secret;
 use crate::domain::provider::Outcome;
 use crate::integrations::outcome::{Failure, codes};
@@ -154,216 +149,38 @@ pub fn classify(m: &Value) -> StreamMessage {
     StreamMessage::Other(m.clone())
 }
 
-/// What the stream knows of the user's orders and fills (from the sync, then its events).
-#[derive(Debug, Clone, Default)]
-pub struct UserSync {
-    orders: BTreeMap<i64, Value>,
-    /// Each order's latest version (by order id): our key (`text`) and the quantity.
-    versions: BTreeMap<i64, Value>,
-    /// Contract names by id (from the sync, `contract` events, or read once).
-    contracts: HashMap<i64, String>,
-    fills: BTreeMap<i64, Value>,
-    /// A fill's commission once read (`None`: Tradovate has no fee record for it).
-    fees: HashMap<i64, Option<Decimal>>,
-    /// Entity events applied since the sync.
-    pub events: u64,
+/// The `user/syncrequest` answer (`SyncMessage`) as the stream's [`UserSync`].
+pub fn sync_of(d: &Value) -> UserSync {
+    let mut sync = UserSync::new(BrokerVendor::Tradovate);
+    let lists = [
+        ("orders", EntityKind::Order),
+        ("fills", EntityKind::Fill),
+        ("orderVersions", EntityKind::OrderVersion),
+        ("contracts", EntityKind::Contract),
+    ];
+    for (list, kind) in lists {
+        for e in d[list].as_array().into_iter().flatten() {
+            sync.insert(kind, false, e);
+        }
+    }
+    sync
 }
 
-impl UserSync {
-    /// The `user/syncrequest` answer (`SyncMessage`).
-    pub fn from_snapshot(d: &Value) -> UserSync {
-        let mut sync = UserSync::default();
-        for o in d["orders"].as_array().into_iter().flatten() {
-            if let Some(id) = o["id"].as_i64() {
-                sync.orders.insert(id, o.clone());
-            }
-        }
-        for f in d["fills"].as_array().into_iter().flatten() {
-            if let Some(id) = f["id"].as_i64() {
-                sync.fills.insert(id, f.clone());
-            }
-        }
-        for v in d["orderVersions"].as_array().into_iter().flatten() {
-            sync.version(v);
-        }
-        for c in d["contracts"].as_array().into_iter().flatten() {
-            sync.contract(c);
-        }
-        sync
-    }
-
-    /// Keeps `v` if it is its order's latest version.
-    fn version(&mut self, v: &Value) {
-        let (Some(order), Some(id)) = (v["orderId"].as_i64(), v["id"].as_i64()) else {
-            return;
-        };
-        if self
-            .versions
-            .get(&order)
-            .is_none_or(|old| old["id"].as_i64().unwrap_or(0) <= id)
-        {
-            self.versions.insert(order, v.clone());
-        }
-    }
-
-    fn contract(&mut self, c: &Value) {
-        if let (Some(id), Some(name)) = (c["id"].as_i64(), c["name"].as_str()) {
-            self.contracts.insert(id, name.to_owned());
-        }
-    }
-
-    /// Applies one `props` event; false when it is not an order or fill of ours to keep.
-    /// A `Deleted` fill (or one no longer `active`: a bust) is dropped.
-    pub fn apply(&mut self, entity_type: &str, event_type: &str, entity: &Value) -> bool {
-        let Some(id) = entity["id"].as_i64() else {
-            return false;
-        };
-        match entity_type {
-            "orderVersion" => {
-                self.events += 1;
-                self.version(entity);
-                return true;
-            }
-            "contract" => {
-                self.contract(entity);
-                return true;
-            }
-            _ => {}
-        }
-        let map = match entity_type {
-            "order" => &mut self.orders,
-            "fill" => &mut self.fills,
-            _ => return false,
-        };
-        self.events += 1;
-        if event_type == "Deleted" {
-            map.remove(&id);
-        } else {
-            map.insert(id, entity.clone());
-        }
-        true
-    }
-
-    fn account_orders(&self, account: &Account) -> Vec<i64> {
-        self.orders
-            .values()
-            .filter(|o| {
-                o["accountId"].as_i64().map(|a| a.to_string()).as_deref() == Some(&account.id)
-            })
-            .filter_map(|o| o["id"].as_i64())
-            .collect()
-    }
-
-    fn account_fills<'a>(&'a self, account: &Account) -> impl Iterator<Item = (i64, &'a Value)> {
-        let ours = self.account_orders(account);
-        self.fills.iter().filter_map(move |(id, f)| {
-            let order = f["orderId"].as_i64()?;
-            (ours.contains(&order) && f["active"].as_bool() != Some(false)).then_some((*id, f))
-        })
-    }
-
-    /// The account's fills whose fee has not been read yet.
-    pub fn fees_unknown(&self, account: &Account) -> Vec<i64> {
-        self.account_fills(account)
-            .filter(|(id, _)| !self.fees.contains_key(id))
-            .map(|(id, _)| id)
-            .collect()
-    }
-
-    /// Records the fees read for `asked` (`found`: those Tradovate has a record for).
-    pub fn set_fees(&mut self, asked: &[i64], found: &[(i64, Decimal)]) {
-        for id in asked {
-            let fee = found.iter().find(|(f, _)| f == id).map(|(_, d)| *d);
-            self.fees.insert(*id, fee);
-        }
-    }
-
-    /// The account's fills with their commission (fills whose fee is unknown are left out:
-    /// read them first, [`UserSync::fees_unknown`]).
-    pub fn fills(&self, account: &Account) -> Result<Vec<BrokerFill>, Failure> {
-        self.account_fills(account)
-            .filter_map(|(id, f)| self.fees.get(&id).map(|fee| (f, *fee)))
-            .map(|(f, fee)| fill_of(f, fee))
-            .collect()
-    }
-
-    /// Contracts of the account's orders whose name is not known yet.
-    pub fn contracts_unknown(&self, account: &Account) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
-            .account_orders(account)
-            .iter()
-            .filter_map(|id| self.orders[id]["contractId"].as_i64())
-            .filter(|c| !self.contracts.contains_key(c))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-
-    pub fn set_contract(&mut self, id: i64, name: String) {
-        self.contracts.insert(id, name);
-    }
-
-    /// The account's orders as the broker reports them (an order whose contract name is not
-    /// known yet has no symbol: read them first, [`UserSync::contracts_unknown`]).
-    pub fn orders(&self, account: &Account) -> Result<Vec<BrokerOrder>, Failure> {
-        self.account_orders(account)
-            .iter()
-            .map(|id| {
-                let o = &self.orders[id];
-                let symbol = o["contractId"]
-                    .as_i64()
-                    .and_then(|c| self.contracts.get(&c).cloned());
-                order_of(o, self.versions.get(id), symbol)
-            })
-            .collect()
-    }
-
-    pub fn order_count(&self) -> usize {
-        self.orders.len()
-    }
-
-    pub fn fill_count(&self) -> usize {
-        self.fills.len()
-    }
-}
-
-/// The socket's timing.
-#[derive(Debug, Clone)]
-pub struct StreamConfig {
-    /// The client heartbeat (`[]`), Tradovate's 2.5 s.
-    pub heartbeat_every: Duration,
-    /// No frame at all (not even `h`) for this long: the socket is dead.
-    pub silence: Duration,
-    /// Connecting, and each answer to authorize and sync, within this.
-    pub connect_timeout: Duration,
-}
-
-impl Default for StreamConfig {
-    fn default() -> Self {
-        StreamConfig {
-            heartbeat_every: Duration::from_millis(2500),
-            silence: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// What the stream reports to its owner.
-#[derive(Debug)]
-pub enum Update {
-    /// The socket is open and the token accepted.
-    Authorized,
-    /// The sync answered: the user's entities now.
-    Synced(UserSync),
-    /// An entity changed.
-    Event {
-        entity_type: String,
-        event_type: String,
-        entity: Value,
-    },
-    /// A server heartbeat.
-    Beat,
+/// A `props` event as the stream's [`Event`]; `None` for an entity type the stream does not
+/// keep (`cashBalance`, `position`, …).
+pub fn event_of(entity_type: &str, event_type: &str, entity: Value) -> Option<Event> {
+    let kind = match entity_type {
+        "order" => EntityKind::Order,
+        "orderVersion" => EntityKind::OrderVersion,
+        "contract" => EntityKind::Contract,
+        "fill" => EntityKind::Fill,
+        _ => return None,
+    };
+    Some(Event {
+        kind,
+        deleted: event_type == "Deleted",
+        entity,
+    })
 }
 
 /// Runs one socket until it ends (never returns `Ok` while the socket is up; `Ok(())` when
@@ -464,10 +281,12 @@ pub async fn run(
                                             "user/syncrequest answered {status} {data}")));
                                     }
                                     synced = true;
-                                    on(Update::Synced(UserSync::from_snapshot(&data)));
+                                    on(Update::Synced(sync_of(&data)));
                                 }
                                 StreamMessage::Props { entity_type, event_type, entity } => {
-                                    on(Update::Event { entity_type, event_type, entity });
+                                    if let Some(e) = event_of(&entity_type, &event_type, entity) {
+                                        on(Update::Event(e));
+                                    }
                                 }
                                 StreamMessage::Reply { .. } | StreamMessage::Other(_) => {}
                             }
@@ -505,6 +324,12 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::integrations::brokers::{Account, BrokerOrderStatus};
+    use rust_decimal::Decimal;
+
+    fn apply(sync: &mut UserSync, t: &str, e: &str, entity: &Value) -> bool {
+        event_of(t, e, entity.clone()).is_some_and(|ev| sync.apply(&ev))
+    }
 
     #[test]
     fn frames_parse_as_the_vendor_sends_them() {
@@ -554,7 +379,7 @@ mod tests {
             json!({"id": id, "orderId": order, "contractId": 5, "timestamp": "2026-11-17T20:00:00Z",
                    "action": "Buy", "qty": qty, "price": 6000.25, "active": true})
         };
-        let mut sync = UserSync::from_snapshot(&json!({
+        let mut sync = sync_of(&json!({
             "orders": [{"id": 10, "accountId": 1}, {"id": 11, "accountId": 2}],
             "fills": [fill(100, 10, 1), fill(101, 11, 1)],
         }));
@@ -565,14 +390,20 @@ mod tests {
         assert_eq!(fills.len(), 1);
         assert_eq!(fills[0].commission, Some(Decimal::new(225, 2)));
         // A partial fill then the rest; a duplicate event changes nothing.
-        assert!(sync.apply("fill", "Created", &fill(102, 10, 1)));
-        assert!(sync.apply("fill", "Created", &fill(102, 10, 1)));
-        assert!(!sync.apply("cashBalance", "Updated", &json!({"id": 1})));
+        assert!(apply(&mut sync, "fill", "Created", &fill(102, 10, 1)));
+        assert!(apply(&mut sync, "fill", "Created", &fill(102, 10, 1)));
+        assert!(!apply(
+            &mut sync,
+            "cashBalance",
+            "Updated",
+            &json!({"id": 1})
+        ));
+        assert_eq!(sync.events, 2);
         sync.set_fees(&[102], &[]);
         let fills = sync.fills(&account).unwrap();
         assert_eq!(fills.len(), 2);
         assert_eq!(fills[1].commission, None);
-        assert!(sync.apply("fill", "Deleted", &json!({"id": 102})));
+        assert!(apply(&mut sync, "fill", "Deleted", &json!({"id": 102})));
         assert_eq!(sync.fills(&account).unwrap().len(), 1);
     }
 
@@ -586,7 +417,7 @@ mod tests {
             json!({"id": 10, "accountId": 1, "contractId": 5, "action": "Sell",
                    "ordStatus": status, "timestamp": "2026-11-17T20:00:00Z"})
         };
-        let mut sync = UserSync::from_snapshot(&json!({
+        let mut sync = sync_of(&json!({
             "orders": [order("Working")],
             "orderVersions": [{"id": 10, "orderId": 10, "orderQty": 2, "text": "key-1"}],
             "contracts": [],
@@ -599,22 +430,24 @@ mod tests {
             (o.client_id.as_deref(), o.symbol.as_deref(), o.quantity),
             (Some("key-1"), Some("ESZ6"), 2)
         );
-        assert_eq!(o.status, super::super::BrokerOrderStatus::Working);
+        assert_eq!(o.status, BrokerOrderStatus::Working);
         // A newer version (a modify) and the order filled.
-        sync.apply(
+        apply(
+            &mut sync,
             "orderVersion",
             "Created",
             &json!({"id": 11, "orderId": 10, "orderQty": 3, "text": "key-1"}),
         );
-        sync.apply(
+        apply(
+            &mut sync,
             "orderVersion",
             "Created",
             &json!({"id": 9, "orderId": 10, "orderQty": 1}),
         );
-        sync.apply("order", "Updated", &order("Filled"));
+        apply(&mut sync, "order", "Updated", &order("Filled"));
         let o = &sync.orders(&account).unwrap()[0];
         assert_eq!(o.quantity, 3);
-        assert_eq!(o.status, super::super::BrokerOrderStatus::Filled);
+        assert_eq!(o.status, BrokerOrderStatus::Filled);
     }
 
     #[test]

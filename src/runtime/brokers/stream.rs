@@ -1,12 +1,17 @@
-//! A broker session's user stream (issue 17 part 2; Tradovate only: Ironbeam's stream is not
-//! built). The session's actor keeps one socket open while logged in
-//! ([`run_stream`], restarted with backoff by `broker_sessions`); what it syncs is the
-//! session's [`UserSync`]. While the socket is synced, [`BrokerSession::fills`] and
-//! [`BrokerSession::orders`] answer from it (plus one `fillFee/items` read per new fill for its
-//! commission, one `contract/item` read per new contract) instead of the REST polls
-//! (`order/list` + `orderVersion/list` + `contract/item` each, `fill/list` + `fillFee/list`);
-//! when it is down, the REST polls are the fallback. Either way the evaluation books the fills through the same ledger path, once
-//! per broker fill id. The stream's health is [`StreamHealth`] in the session's health.
+//! A broker session's user stream (issue 17 part 2): Tradovate's trading WebSocket
+//! (`tradovate_stream`) and Ironbeam's `/stream/{streamId}` (`ironbeam_stream`, a new stream id
+//! per socket). The session's actor keeps one socket open while logged in ([`run_stream`],
+//! dispatched by vendor, restarted with backoff by `broker_sessions`); what it syncs is the
+//! session's vendor-neutral [`UserSync`]. While the socket is synced, [`BrokerSession::fills`]
+//! and [`BrokerSession::orders`] answer from it instead of the REST polls — Tradovate: plus one
+//! `fillFee/items` read per new fill for its commission and one `contract/item` read per new
+//! contract, instead of `order/list` + `orderVersion/list` + `contract/item` and `fill/list` +
+//! `fillFee/list`; Ironbeam: nothing more (its fills carry no commission, on the stream as over
+//! REST: the configured rate applies), instead of `GET /order/{accountId}/ANY` and `GET
+//! /order/{accountId}/fills`. When it is down, the REST polls are the fallback. Either way the
+//! evaluation books the fills through the same ledger path, once per broker fill id (Ironbeam's
+//! `orderUpdateId`, `ouid` on the stream). Positions stay REST reads (reconciliation). The
+//! stream's health is [`StreamHealth`] in the session's health, counted the same for both.
 
 use std::sync::Arc;
 
@@ -17,8 +22,8 @@ use utoipa::ToSchema;
 use super::BrokerSession;
 use crate::integrations::{
     brokers::{
-        Account, BrokerClient, BrokerFill, BrokerOrder, BrokerVendor, Login, tradovate,
-        tradovate_stream::{self, StreamConfig, Update, UserSync},
+        Account, BrokerClient, BrokerFill, BrokerOrder, Login, ironbeam_stream, tradovate_stream,
+        user_stream::{EntityKind, StreamConfig, Update, UserSync},
     },
     outcome::Failure,
 };
@@ -103,9 +108,12 @@ impl BrokerSession {
         self.stream.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The vendor pushes order and fill updates we read (Tradovate's user stream).
+    /// The vendor pushes order and fill updates we read (Tradovate's and Ironbeam's user
+    /// streams: every vendor we execute with).
     pub fn offers_stream(&self) -> bool {
-        self.vendor() == BrokerVendor::Tradovate
+        match self.client {
+            BrokerClient::Tradovate(_) | BrokerClient::Ironbeam(_) => true,
+        }
     }
 
     /// Changes when the stream applied an order or fill event.
@@ -145,16 +153,9 @@ impl BrokerSession {
                 s.last_error = None;
                 self.set_status(&mut s, StreamStatus::Synced);
             }
-            Update::Event {
-                entity_type,
-                event_type,
-                entity,
-            } => {
-                let applied = s
-                    .sync
-                    .as_mut()
-                    .is_some_and(|sync| sync.apply(&entity_type, &event_type, &entity));
-                if applied && matches!(entity_type.as_str(), "order" | "fill") {
+            Update::Event(event) => {
+                let applied = s.sync.as_mut().is_some_and(|sync| sync.apply(&event));
+                if applied && matches!(event.kind, EntityKind::Order | EntityKind::Fill) {
                     self.updates.send_modify(|n| *n = n.wrapping_add(1));
                 }
             }
@@ -194,6 +195,9 @@ impl BrokerSession {
     pub(super) async fn stream_orders(&self) -> Option<Result<Vec<BrokerOrder>, Failure>> {
         let (client, login, account, unknown) = self.synced_gaps(UserSync::contracts_unknown)?;
         for id in unknown {
+            let BrokerClient::Tradovate(client) = client else {
+                return None;
+            };
             match client.contract_name(&login.token, id).await {
                 Ok(name) => {
                     if let Some(sync) = self.stream_state().sync.as_mut() {
@@ -214,6 +218,9 @@ impl BrokerSession {
     pub(super) async fn stream_fills(&self) -> Option<Result<Vec<BrokerFill>, Failure>> {
         let (client, login, account, unknown) = self.synced_gaps(UserSync::fees_unknown)?;
         if !unknown.is_empty() {
+            let BrokerClient::Tradovate(client) = client else {
+                return None;
+            };
             match client.fill_fees(&login.token, &unknown).await {
                 Ok(found) => {
                     if let Some(sync) = self.stream_state().sync.as_mut() {
@@ -229,16 +236,14 @@ impl BrokerSession {
         self.synced_answer(&account, UserSync::fills, |s| s.from_stream += 1)
     }
 
-    /// The Tradovate client, the login and the account, with the ids the synced state still
-    /// needs read over REST (`gaps`); `None` when the stream cannot answer (another vendor,
-    /// not logged in, not synced).
+    /// The client, the login and the account, with the ids the synced state still needs read
+    /// over REST (`gaps`: Tradovate's fees and contract names; Ironbeam has none); `None` when
+    /// the stream cannot answer (not logged in, not synced).
     fn synced_gaps(
         &self,
         gaps: fn(&UserSync, &Account) -> Vec<i64>,
-    ) -> Option<(&tradovate::Tradovate, Login, Account, Vec<i64>)> {
-        let BrokerClient::Tradovate(client) = &self.client else {
-            return None;
-        };
+    ) -> Option<(&BrokerClient, Login, Account, Vec<i64>)> {
+        let client = &self.client;
         let (login, account) = {
             let st = self.state();
             (st.login.clone()?, st.account.clone()?)
@@ -268,28 +273,42 @@ impl BrokerSession {
         Some(answer)
     }
 
-    /// The socket's URL, the user it syncs and the session's token channel, when the session
-    /// is logged in with a user id (Tradovate `userId`).
-    fn stream_target(
-        &self,
-    ) -> Option<(
-        url::Url,
-        i64,
-        tokio::sync::watch::Receiver<Option<crate::config::Secret>>,
-    )> {
+    /// What the session's socket needs: Tradovate its URL and the user it syncs (its
+    /// `userId`), Ironbeam the account (its stream id is created per socket); with the
+    /// session's token channel. `None` while not logged in (or, Ironbeam, no account known).
+    fn stream_target(&self) -> Option<(Target, Tokens)> {
         if !self.offers_stream() {
             return None;
         }
-        let user = self.state().login.as_ref()?.user_id?;
-        let url = match tradovate_stream::ws_url(&self.client.base().base) {
-            Ok(u) => u,
-            Err(f) => {
-                self.stream_state().last_error = Some(format!("{}: {}", f.code, f.message));
-                return None;
+        let target = match &self.client {
+            BrokerClient::Tradovate(_) => {
+                let user = self.state().login.as_ref()?.user_id?;
+                match tradovate_stream::ws_url(&self.client.base().base) {
+                    Ok(url) => Target::Tradovate { url, user },
+                    Err(f) => {
+                        self.stream_state().last_error = Some(format!("{}: {}", f.code, f.message));
+                        return None;
+                    }
+                }
+            }
+            BrokerClient::Ironbeam(_) => {
+                let st = self.state();
+                st.login.as_ref()?;
+                Target::Ironbeam {
+                    account: st.account.clone()?,
+                }
             }
         };
-        Some((url, user, self.token.subscribe()))
+        Some((target, self.token.subscribe()))
     }
+}
+
+type Tokens = tokio::sync::watch::Receiver<Option<crate::config::Secret>>;
+
+/// Where a session's socket goes.
+enum Target {
+    Tradovate { url: url::Url, user: i64 },
+    Ironbeam { account: Account },
 }
 
 /// Marks the stream down when its task ends, however it ends (an error, or the task aborted
@@ -307,7 +326,7 @@ impl Drop for Ended {
 
 /// One socket of the session's user stream, until it ends (the actor opens the next).
 pub async fn run_stream(session: Arc<BrokerSession>, cfg: StreamConfig) {
-    let Some((url, user, token)) = session.stream_target() else {
+    let Some((target, token)) = session.stream_target() else {
         return;
     };
     session.stream_started();
@@ -316,7 +335,16 @@ pub async fn run_stream(session: Arc<BrokerSession>, cfg: StreamConfig) {
         error: Some("stopped".into()),
     };
     let s = session.clone();
-    let result = tradovate_stream::run(&url, user, token, &cfg, move |u| s.on_stream(u)).await;
+    let on = move |u| s.on_stream(u);
+    let result = match (&target, &session.client) {
+        (Target::Tradovate { url, user }, _) => {
+            tradovate_stream::run(url, *user, token, &cfg, on).await
+        }
+        (Target::Ironbeam { account }, BrokerClient::Ironbeam(client)) => {
+            ironbeam_stream::run(client, account, token, &cfg, on).await
+        }
+        (Target::Ironbeam { .. }, _) => Ok(()),
+    };
     ended.error = match result {
         Ok(()) => Some("the session ended".into()),
         Err(f) => {

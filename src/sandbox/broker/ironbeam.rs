@@ -1,6 +1,7 @@
 //! Ironbeam's REST v2 as the simulator answers it (its OpenAPI document): every answer has
 //! `status` (`OK`/`ERROR`) and `message`; errors are `{"status":"ERROR","message","error"}`
 //! with 400 (bad request, refused order), 401 (no or dead token), 429 (too many requests).
+//! `GET /stream/create` and the stream's WebSocket: [`super::ironbeam_ws`].
 
 use axum::{
     body::Bytes,
@@ -18,11 +19,11 @@ use crate::domain::{
 };
 use crate::sandbox::json_reply;
 
-const VENDOR: &str = "ironbeam";
+pub(super) const VENDOR: &str = "ironbeam";
 /// The demo account (the schema's `Positions.accountId` is 5–10 digits).
 pub const ACCOUNT: &str = "5100001";
 
-fn error(status: StatusCode, message: &str, error: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str, error: &str) -> Response {
     json_reply(
         status,
         json!({"status": "ERROR", "message": message, "error": error}),
@@ -36,14 +37,14 @@ pub fn contract_of(exch_sym: &str) -> Option<Contract> {
     (c.spelled_for(Vendor::Ironbeam) == exch_sym).then_some(c)
 }
 
-fn side_str(side: Side) -> &'static str {
+pub(super) fn side_str(side: Side) -> &'static str {
     match side {
         Side::Buy => "BUY",
         Side::Sell => "SELL",
     }
 }
 
-fn status_str(o: &SimOrder) -> &'static str {
+pub(super) fn status_str(o: &SimOrder) -> &'static str {
     match o.status {
         SimStatus::Working => "NEW",
         SimStatus::PartiallyFilled => "PARTIALLY_FILLED",
@@ -53,7 +54,7 @@ fn status_str(o: &SimOrder) -> &'static str {
     }
 }
 
-fn order_id(o: &SimOrder) -> String {
+pub(super) fn order_id(o: &SimOrder) -> String {
     format!("{ACCOUNT}-{}", o.id)
 }
 
@@ -140,6 +141,7 @@ pub(super) async fn route(
             "traderId": ACCOUNT,
         })),
         ["logout"] if post => sim_json(json!({"status": "OK", "message": "OK"})),
+        ["stream", "create"] if get => sim_json(super::ironbeam_ws::create(sim, now)),
         ["order", account, "place"] if post => {
             if *account != ACCOUNT {
                 return Some(error(

@@ -24,11 +24,14 @@
 //! `disconnect` (every request of the vendor, login included, is a 503 while armed: the
 //! session is lost; cancel-on-disconnect tests arm it without a count and clear it).
 //! `GET /_sandbox/broker/orders?vendor=` lists every order the simulator holds (tests count
-//! duplicates with it).
+//! duplicates with it), and for Ironbeam the stream ids it created (`streams`: `id`, `used`).
 //!
 //! Tradovate's trading WebSocket (`/tradovate/v1/websocket`, [`tradovate_ws`]): authorize,
 //! `user/syncrequest`, then `props` events as the matching engine changes orders and fills.
-//! Its faults: `drop_socket` (open sockets are closed and new ones refused, `count` sockets or
+//! Ironbeam's stream ([`ironbeam_ws`]): `GET /ironbeam/v2/stream/create` (a single-use stream
+//! id), then the WebSocket `/ironbeam/v2/stream/{streamId}?token=`: the fills and positions
+//! snapshot, `o`/`f`/`ps` messages as the matching engine changes orders and fills, a `p` ping
+//! every 5 s. The sockets' faults (per vendor): `drop_socket` (open sockets are closed and new ones refused, `count` sockets or
 //! until cleared), `stop_heartbeats` (open sockets go silent: no `h`, no events, until
 //! cleared), `duplicate_events` (every event frame is sent twice, until cleared); `disconnect`
 //! closes and refuses sockets too.
@@ -47,8 +50,31 @@
 
 mod engine;
 mod ironbeam;
+mod ironbeam_ws;
 mod tradovate;
 mod tradovate_ws;
+
+/// Ironbeam's stream socket (`GET /ironbeam/v2/stream/{streamId}?token=`): the vendor's
+/// refusal (503 while dropped or unreachable, 401 for a bad token, 400 for an unknown or used
+/// stream id) or the upgrade (`ws`: the request's upgrade, or why it is not one).
+pub fn ironbeam_socket(
+    sim: &BrokerSim,
+    clock: Clock,
+    stream_id: &str,
+    token: Option<&str>,
+    ws: Result<axum::extract::ws::WebSocketUpgrade, Response>,
+) -> Response {
+    if let Some(refused) = ironbeam_ws::admit(sim, stream_id, token, clock.now()) {
+        return refused;
+    }
+    match ws {
+        Ok(ws) => {
+            let sim = sim.clone();
+            ws.on_upgrade(move |socket| ironbeam_ws::serve(socket, sim, clock))
+        }
+        Err(not_an_upgrade) => not_an_upgrade,
+    }
+}
 
 /// Tradovate's trading WebSocket (`GET /tradovate/v1/websocket`): the upgrade, or 503 while
 /// the socket is dropped or the vendor unreachable.
@@ -97,11 +123,13 @@ pub enum BrokerFault {
     /// The vendor is unreachable: every request of the vendor (login included) is answered
     /// 503 until cleared (or for `count` requests).
     Disconnect,
-    /// Tradovate's trading WebSocket is dropped: open sockets are closed, new ones refused.
+    /// The vendor's user-stream WebSocket is dropped: open sockets are closed, new ones
+    /// refused.
     DropSocket,
-    /// Tradovate's trading WebSocket goes silent (no heartbeat, no event); it stays open.
+    /// The vendor's user-stream WebSocket goes silent (no heartbeat or ping, no event); it
+    /// stays open.
     StopHeartbeats,
-    /// Every event frame of Tradovate's trading WebSocket is sent twice.
+    /// Every event frame of the vendor's user-stream WebSocket is sent twice.
     DuplicateEvents,
 }
 
@@ -138,6 +166,8 @@ struct Book {
     delay_ms: u64,
     /// Logins answered, per vendor (a test checks nothing loops on login).
     logins: HashMap<&'static str, u64>,
+    /// Ironbeam stream ids created, oldest first (`true` once a socket used it).
+    streams: Vec<(String, bool)>,
 }
 
 /// The simulator's state, shared by the sandbox's handlers.
@@ -382,9 +412,16 @@ pub(super) async fn route(
         ["_sandbox", "broker", "orders"] if method == Method::GET => {
             let vendor = query.get("vendor").map(String::as_str).unwrap_or("");
             let (orders, fills) = sim.advance(vendor, clock.now());
-            let logins = sim.lock().logins.get(vendor).copied().unwrap_or(0);
+            let b = sim.lock();
+            let logins = b.logins.get(vendor).copied().unwrap_or(0);
+            let streams: Vec<Value> = b
+                .streams
+                .iter()
+                .filter(|_| vendor == "ironbeam")
+                .map(|(id, used)| json!({"id": id, "used": used}))
+                .collect();
             Some(ok(
-                json!({"orders": orders, "fills": fills, "logins": logins}),
+                json!({"orders": orders, "fills": fills, "logins": logins, "streams": streams}),
             ))
         }
         ["tradovate" | "ironbeam", ..] if sim.take(segments[0], BrokerFault::Disconnect) => {

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tradeplane::{
     clock::Clock,
     domain::{risk::AutonomyTier, timeframe::Timeframe},
-    integrations::{brokers::tradovate_stream::StreamConfig, registry::EnvMap},
+    integrations::{brokers::user_stream::StreamConfig, registry::EnvMap},
     runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
 };
 use uuid::Uuid;
@@ -23,7 +23,7 @@ use super::{
     TestApp,
     app::spawn_app_with_runtime_config,
     fixtures::{start_sandbox_with_clock, until},
-    paper::{config, session_start},
+    paper::{config, session_start, tick},
 };
 
 /// The sandbox env with only `vendor`'s broker, in its demo environment.
@@ -73,12 +73,14 @@ pub async fn live_app(pool: &PgPool, vendor: &str, setup: LiveSetup) -> LiveApp 
     cfg.clock = clock.clone();
     cfg.autonomy.enabled = false;
     cfg.broker_every = StdDuration::from_millis(100);
-    // The user stream (Tradovate): a dead socket is noticed within 6 s and reopened within a
+    // The user streams: a dead Tradovate socket is noticed within 6 s and reopened within a
     // second (production: 10 s, backoff to 30 s). The simulator beats every 2.5 s: 3 s left a
     // loaded machine half a second before a live socket counted as dead (its orders and fills
     // then polled over REST, which the stream tests count).
+    // Ironbeam's socket pings every 5 s: silent for 8 s is dead (production: 15 s).
     cfg.broker_sessions.stream = Some(StreamConfig {
         silence: StdDuration::from_secs(6),
+        ping_silence: StdDuration::from_secs(8),
         connect_timeout: StdDuration::from_secs(3),
         ..StreamConfig::default()
     });
@@ -171,4 +173,69 @@ pub async fn sandbox_post(env: &EnvMap, path: &str, body: Value) -> Value {
         .unwrap();
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
+}
+
+/// The broker fills booked for `bot`: (broker fill id, broker order id, quantity), in fill
+/// order.
+pub async fn booked(pool: &PgPool, bot: Uuid) -> Vec<(String, String, i32)> {
+    sqlx::query_as(
+        "SELECT f.broker_fill_id, o.broker_order_id, f.quantity FROM fills f \
+         JOIN orders o ON o.id = f.order_id \
+         WHERE f.bot_id = $1 AND NOT f.simulated AND f.broker_fill_id IS NOT NULL \
+         ORDER BY f.filled_at, f.broker_fill_id",
+    )
+    .bind(bot)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The first order of `bot` that has a broker id: (broker order id, status).
+pub async fn first_order(pool: &PgPool, bot: Uuid) -> Option<(String, String)> {
+    sqlx::query_as(
+        "SELECT broker_order_id, status FROM orders WHERE bot_id = $1 AND broker_order_id IS NOT NULL \
+         ORDER BY created_at LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
+/// The calls made to `provider` so far, by action, newest first (usage events are written
+/// asynchronously: an event of `wait_for` is waited for first).
+pub async fn broker_calls(pool: &PgPool, provider: &str, wait_for: &str) -> Vec<String> {
+    for _ in 0..250 {
+        let events = tradeplane::store::usage_events::latest_for_provider(pool, provider, 5000)
+            .await
+            .unwrap();
+        if events.iter().any(|e| e.action == wait_for) {
+            return events.into_iter().map(|e| e.action).collect();
+        }
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    panic!("no {wait_for} call recorded");
+}
+
+/// Ticks bars from `*n` on until `done` holds (bounded), a tick at most every `pause`.
+pub async fn tick_until(
+    live: &LiveApp,
+    pool: &PgPool,
+    bot: Uuid,
+    n: &mut i64,
+    pause: StdDuration,
+    what: &str,
+    mut done: impl AsyncFnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(120);
+    loop {
+        *n += 1;
+        assert!(*n <= 600, "{what}: no more bars");
+        tick(&live.rt, pool, bot, session_start() + Duration::minutes(*n)).await;
+        if done().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(pause).await;
+    }
 }
