@@ -26,8 +26,8 @@
 //! - **Lost and found**: a failed heartbeat marks the session lost (`lost_since`, not ready);
 //!   the next answered one reports how long it was lost, and the actor applies
 //!   cancel-on-disconnect ([`Hold`]).
-//! - **User stream** ([`stream`]; Tradovate): order and fill updates pushed on the vendor's
-//!   WebSocket while it is synced, the REST order and fill polls as its fallback.
+//! - **User stream** ([`stream`]; Tradovate and Ironbeam): order and fill updates pushed on the
+//!   vendor's WebSocket while it is synced, the REST order and fill polls as its fallback.
 
 mod stream;
 pub use stream::{StreamHealth, StreamStatus, run_stream};
@@ -80,7 +80,8 @@ pub struct SessionHealth {
     pub hold: Option<Hold>,
     /// Restarts of the session's actor.
     pub restarts: u32,
-    /// The vendor's user stream (Tradovate); `None`: the vendor's stream is not used.
+    /// The vendor's user stream (Tradovate, Ironbeam); `None` for a vendor without one (none
+    /// today).
     pub stream: Option<StreamHealth>,
 }
 
