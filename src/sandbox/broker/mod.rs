@@ -31,10 +31,10 @@
 //! Ironbeam's stream ([`ironbeam_ws`]): `GET /ironbeam/v2/stream/create` (a single-use stream
 //! id), then the WebSocket `/ironbeam/v2/stream/{streamId}?token=`: the fills and positions
 //! snapshot, `o`/`f`/`ps` messages as the matching engine changes orders and fills, a `p` ping
-//! every 5 s. The sockets' faults (per vendor): `drop_socket` (open sockets are closed and new ones refused, `count` sockets or
-//! until cleared), `stop_heartbeats` (open sockets go silent: no `h`, no events, until
-//! cleared), `duplicate_events` (every event frame is sent twice, until cleared); `disconnect`
-//! closes and refuses sockets too.
+//! every 5 s. The sockets' faults (per vendor): `drop_socket` (open sockets are closed and new
+//! ones refused, `count` sockets or until cleared), `stop_heartbeats` (open sockets go silent:
+//! no `h` or `p`, no events, until cleared), `duplicate_events` (every event frame is sent
+//! twice, until cleared); `disconnect` closes and refuses sockets too.
 //!
 //! Modify: Tradovate `POST /order/modifyorder` (the whole new terms; `TooLate` once the order
 //! is no longer working, the order type cannot change) and Ironbeam `PUT
