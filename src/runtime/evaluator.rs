@@ -211,6 +211,36 @@ pub struct BotEvaluator {
     first_reconciliation: Option<tokio::task::JoinHandle<Result<(), String>>>,
 }
 
+/// A trace's variables as stored: `variables`, with the window's `origin` over them.
+fn variables_with_origin(origin: Option<&Value>, variables: &impl serde::Serialize) -> Value {
+    let mut v = json!(variables);
+    if let (Value::Object(m), Some(Value::Object(o))) = (&mut v, origin) {
+        m.extend(o.iter().map(|(k, x)| (k.clone(), x.clone())));
+    }
+    v
+}
+
+/// The origin variables a trace of `variables` and the window's `origin` would store (what
+/// [`origin_of`] reads back from [`BotEvaluator::variables_json`]), without serialising the
+/// whole snapshot: a fold compares only these.
+fn origin_of_parts(
+    origin: Option<&Value>,
+    variables: &crate::domain::evaluation::Variables,
+) -> Value {
+    Value::Object(
+        ORIGIN_KEYS
+            .iter()
+            .map(|k| {
+                let v = match origin.and_then(|o| o.get(k)) {
+                    Some(v) => v.clone(),
+                    None => variables.get(k).map_or(Value::Null, |x| json!(x)),
+                };
+                ((*k).to_owned(), v)
+            })
+            .collect(),
+    )
+}
+
 /// The origin variables of a variables snapshot (`Null` where absent), to compare two.
 fn origin_of(variables: &Value) -> Value {
     Value::Object(
@@ -517,11 +547,19 @@ impl BotEvaluator {
                 Ok(read) => {
                     let contract = read.contract.code();
                     for bar in read.bars {
-                        let origin = BarOrigin {
-                            provider: read.provider,
-                            contract: contract.clone(),
-                        };
-                        self.origins.insert(bar.ts_open, origin);
+                        // Most of a window was read at the previous boundaries: its origin is
+                        // recorded already (no new string per bar and evaluation).
+                        let known = self
+                            .origins
+                            .get(&bar.ts_open)
+                            .is_some_and(|o| o.provider == read.provider && o.contract == contract);
+                        if !known {
+                            let origin = BarOrigin {
+                                provider: read.provider,
+                                contract: contract.clone(),
+                            };
+                            self.origins.insert(bar.ts_open, origin);
+                        }
                         // A bar of another contract (the roll) starts the engine's window anew.
                         let event = Event::Bar {
                             bar,
@@ -845,11 +883,7 @@ impl BotEvaluator {
 
     /// A trace's variables as stored: the strategy's, plus where the window's bars came from.
     fn variables_json(&self, variables: &impl serde::Serialize) -> Value {
-        let mut v = json!(variables);
-        if let (Value::Object(m), Some(Value::Object(o))) = (&mut v, &self.origin) {
-            m.extend(o.iter().map(|(k, x)| (k.clone(), x.clone())));
-        }
-        v
+        variables_with_origin(self.origin.as_ref(), variables)
     }
 
     async fn suppress(
@@ -862,8 +896,8 @@ impl BotEvaluator {
     ) {
         let at = trading.clock.now();
         // A fold keeps the first row's variables: a new bar source or contract gets its own row.
-        let variables = self.variables_json(&n.variables_snapshot);
-        let origin = origin_of(&variables);
+        // (Only a new row needs the whole snapshot as JSON; a fold compares the origin.)
+        let origin = origin_of_parts(self.origin.as_ref(), &n.variables_snapshot);
         let op = match self.fold_id {
             Some(id) if folded && self.fold_origin.as_ref() == Some(&origin) => NoTradeOp::Fold {
                 id,
@@ -884,6 +918,7 @@ impl BotEvaluator {
                     trace_id: trace.as_str().to_owned(),
                     at,
                 });
+                let variables = self.variables_json(&n.variables_snapshot);
                 NoTradeOp::Insert(Box::new(NoTradeTrace {
                     id,
                     bot_id: self.bot_id,
@@ -917,4 +952,36 @@ fn fold_key_of_row(t: &NoTradeTrace) -> String {
         &t.suppression_decision,
         traces::blocked_codes(&t.blocked_by).into_iter(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::evaluation::Variables;
+
+    /// A fold compares the origin without serialising the snapshot: it must be the origin
+    /// the stored row's variables would give back, in every case.
+    #[test]
+    fn the_fold_origin_is_the_stored_variables_origin() {
+        let full = json!({"bar_source": "databento", "bar_contract": "ESZ26",
+            "mixed_sources": false, "mixed_contracts": true, "rolled_from": "ESU26"});
+        let partial = json!({"bar_source": "polygon", "bar_contract": "NQZ26",
+            "mixed_sources": true, "mixed_contracts": false});
+        let mut plain = Variables::new();
+        plain.insert("fast_sma", 101.25);
+        plain.insert("slow_sma", f64::NAN);
+        let mut clashing = plain.clone();
+        clashing.insert("bar_source", 3.5);
+        clashing.insert("rolled_from", f64::INFINITY);
+        clashing.insert("mixed_contracts", 1.0);
+        for origin in [None, Some(&full), Some(&partial)] {
+            for variables in [&Variables::new(), &plain, &clashing] {
+                assert_eq!(
+                    origin_of_parts(origin, variables),
+                    origin_of(&variables_with_origin(origin, variables)),
+                    "origin {origin:?}, variables {variables:?}"
+                );
+            }
+        }
+    }
 }

@@ -183,7 +183,10 @@ impl BarFeed {
             Some((_, to)) if to < bar.ts_open => match fill(to, bar.ts_open).await {
                 Ok(filled) => {
                     for b in filled {
-                        if w.bars.back().is_none_or(|n| b.ts_open > n.ts_open) {
+                        // In order and before the streamed bar: the window stays sorted.
+                        if b.ts_open < bar.ts_open
+                            && w.bars.back().is_none_or(|n| b.ts_open > n.ts_open)
+                        {
                             w.bars.push_back(b);
                         }
                     }
@@ -529,11 +532,13 @@ impl BarFeed {
                 to,
             ));
         }
+        // The window is in `ts_open` order: the bars before `until` end at its partition point
+        // (no walk and no copy of the whole window, up to `CAPACITY` bars, per read).
         let out: Vec<Bar> = {
-            let before: Vec<&Bar> = w.bars.iter().filter(|b| b.ts_open < until).collect();
-            before[before.len().saturating_sub(need)..]
-                .iter()
-                .map(|b| (*b).clone())
+            let end = w.bars.partition_point(|b| b.ts_open < until);
+            w.bars
+                .range(end.saturating_sub(need)..end)
+                .cloned()
                 .collect()
         };
         drop(w);
