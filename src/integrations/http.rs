@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     outcome::{Failure, codes},
-    registry::ProviderConfig,
+    registry::{ProviderConfig, RateLimit},
     usage::UsageSink,
 };
 use crate::domain::provider::Outcome;
@@ -188,6 +188,9 @@ pub struct ProviderHttp {
     provider_id: &'static str,
     client: reqwest::Client,
     limiter: DefaultDirectRateLimiter,
+    /// A lane reads pass before `limiter` ([`Self::with_read_lane`]), so they cannot spend
+    /// the whole budget; `None`: reads and writes share it alike.
+    reads: Option<DefaultDirectRateLimiter>,
     sink: Arc<dyn UsageSink>,
     /// Stamps usage events (and session expiries).
     clock: Clock,
@@ -214,12 +217,21 @@ impl ProviderHttp {
             provider_id: config.spec.id,
             client,
             limiter: RateLimiter::direct(config.rate_limit.quota()),
+            reads: None,
             sink,
             clock,
             redactor: Redactor::new(config.secret_values()),
             timeout,
             max_retries: 2,
         })
+    }
+
+    /// Reads (`CallKind::Read`) first pass a lane of `limit`, a share of the provider's
+    /// budget: what the lane leaves is always there for writes (a broker's orders and cancels
+    /// never wait behind many bots' polls).
+    pub fn with_read_lane(mut self, limit: RateLimit) -> Self {
+        self.reads = Some(RateLimiter::direct(limit.quota()));
+        self
     }
 
     pub fn provider_id(&self) -> &'static str {
@@ -338,7 +350,7 @@ impl ProviderHttp {
         F: std::future::Future<Output = Result<T, Failure>>,
     {
         let started = Instant::now();
-        let result = match self.acquire().await {
+        let result = match self.acquire(kind).await {
             Err(f) => Err(f),
             Ok(()) => match tokio::time::timeout(self.timeout, fut).await {
                 Ok(r) => r.map_err(|f| Failure {
@@ -356,8 +368,14 @@ impl ProviderHttp {
         result
     }
 
-    async fn acquire(&self) -> Result<(), Failure> {
-        match tokio::time::timeout(self.timeout, self.limiter.until_ready()).await {
+    async fn acquire(&self, kind: CallKind) -> Result<(), Failure> {
+        let budget = async {
+            if let (CallKind::Read, Some(reads)) = (kind, &self.reads) {
+                reads.until_ready().await;
+            }
+            self.limiter.until_ready().await;
+        };
+        match tokio::time::timeout(self.timeout, budget).await {
             Ok(()) => Ok(()),
             Err(_) => Err(Failure::new(
                 Outcome::RateLimited,
@@ -371,7 +389,7 @@ impl ProviderHttp {
     }
 
     async fn send_once(&self, req: &Request) -> Result<Reply, Failure> {
-        self.acquire().await?;
+        self.acquire(req.kind).await?;
         let mut url = req.url.clone();
         if !req.query.is_empty() {
             let mut pairs = url.query_pairs_mut();

@@ -9,7 +9,9 @@
 //!   call logs in again (once).
 //! - **Pacing**: every call goes through the vendor's limiter at its trading budget
 //!   (`BrokerVendor::trading_rate_limit`: Ironbeam 8 per sliding second, Tradovate 80 per
-//!   minute); a vendor 429 is answered by waiting, never by a burst of retries.
+//!   minute); reads (polls, heartbeats) first pass a lane of three quarters of it
+//!   (`BrokerVendor::read_lane_limit`), so orders and cancels never wait behind many bots'
+//!   polls; a vendor 429 is answered by waiting, never by a burst of retries.
 //! - **Environment**: `<ID>_ENV=demo|live` is checked against what the vendor reports
 //!   (Ironbeam `isLive` both ways; Tradovate `hasLive` when live is asked); a sandbox endpoint
 //!   never serves `live`.

@@ -363,3 +363,51 @@ async fn cancel_all_live_cancels_in_bulk_at_the_broker_and_in_the_ledger(pool: s
     .unwrap();
     assert_eq!(left, 0);
 }
+
+/// Reads cannot spend the whole trading budget. Tradovate's is 80 requests a minute; reads
+/// pass a lane of 60 first. 80 position polls at once: 60 go out, the rest wait for the lane
+/// (one a second); an order sent meanwhile finds the vendor's budget left and goes out at once,
+/// ahead of the 61st poll. Without the lane the polls take the whole burst and the order waits
+/// for the next slot (0.75 s), behind every poll.
+#[tokio::test]
+async fn polls_leave_a_quarter_of_the_budget_to_orders() {
+    let (_clock, _env, brokers, sink) = setup("tradovate", &[]).await;
+    let s = brokers.get(BrokerVendor::Tradovate).unwrap();
+    s.maintain().await;
+    assert!(s.is_ready(), "{:?}", s.health());
+    let polls: Vec<_> = (0..80)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.positions().await })
+        })
+        .collect();
+    // The lane's burst has gone out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while logins(&sink, "broker.position_list") < 60 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the polls never went out"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.place(&order("k-lane", Side::Buy, 1, OrderType::Market, None))
+        .await
+        .unwrap();
+    let events = sink.events();
+    let placed = events
+        .iter()
+        .position(|e| e.action == "broker.placeorder")
+        .unwrap();
+    let polls_before = events[..placed]
+        .iter()
+        .filter(|e| e.action == "broker.position_list")
+        .count();
+    assert!(
+        polls_before <= 61,
+        "the order waited behind {polls_before} polls"
+    );
+    for p in polls {
+        // Polls past the lane's burst wait for it, within the time box or refused locally.
+        let _ = p.await.unwrap();
+    }
+}

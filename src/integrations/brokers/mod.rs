@@ -103,6 +103,20 @@ impl BrokerVendor {
             },
         }
     }
+
+    /// The share of the trading budget reads (the orders, fills and positions polls, the
+    /// session's heartbeat) may take: three quarters. Many LIVE bots polling at once would
+    /// otherwise spend all of it and an order, a cancel or a flatten would wait behind their
+    /// reads; the lane leaves at least a quarter (Ironbeam 2 a second, Tradovate 20 a minute)
+    /// to the writes.
+    pub const fn read_lane_limit(self) -> RateLimit {
+        let budget = self.trading_rate_limit();
+        let count = budget.count * 3 / 4;
+        RateLimit {
+            count: if count == 0 { 1 } else { count },
+            per: budget.per,
+        }
+    }
 }
 
 /// Day or good-till-cancelled.
@@ -280,7 +294,9 @@ impl ClientBase {
             .clone()
             .ok_or_else(|| format!("{} has no usable base URL", vendor.id()))?;
         config.rate_limit = vendor.trading_rate_limit();
-        let http = ProviderHttp::new(&config, sink, timeout, clock).map_err(|e| e.to_string())?;
+        let http = ProviderHttp::new(&config, sink, timeout, clock)
+            .map_err(|e| e.to_string())?
+            .with_read_lane(vendor.read_lane_limit());
         Ok(ClientBase { http, config, base })
     }
 
