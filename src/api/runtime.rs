@@ -26,7 +26,7 @@ pub struct RuntimeStatus {
     pub breakers: Vec<BreakerView>,
     pub telemetry: TelemetryStats,
     /// One per configured broker account: login, heartbeats, cancel-on-disconnect hold and
-    /// (Tradovate) the user stream's status and counts.
+    /// the user stream's status and counts (Tradovate, Ironbeam).
     pub brokers: Vec<SessionHealth>,
 }
 

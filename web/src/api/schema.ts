@@ -4033,7 +4033,7 @@ export interface components {
             breakers: components["schemas"]["BreakerView"][];
             /**
              * @description One per configured broker account: login, heartbeats, cancel-on-disconnect hold and
-             *     (Tradovate) the user stream's status and counts.
+             *     the user stream's status and counts (Tradovate, Ironbeam).
              */
             brokers: components["schemas"]["SessionHealth"][];
             runners: components["schemas"]["RunnerSnapshot"][];
@@ -5446,7 +5446,7 @@ export interface components {
             breakers: components["schemas"]["BreakerView"][];
             /**
              * @description One per configured broker account: login, heartbeats, cancel-on-disconnect hold and
-             *     (Tradovate) the user stream's status and counts.
+             *     the user stream's status and counts (Tradovate, Ironbeam).
              */
             brokers: components["schemas"]["SessionHealth"][];
             runners: components["schemas"]["RunnerSnapshot"][];

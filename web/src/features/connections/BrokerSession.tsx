@@ -1,7 +1,7 @@
 // A broker's execution session on this server (GET /api/runtime/brokers): whether
 // LIVE orders may go now and, when not, why (hold after a lost session, lost heartbeats,
 // login refused or blocked, breaker open), the environment the vendor reports, heartbeats and,
-// for Tradovate, the user stream. Green only for what the server proves now.
+// the user stream (Tradovate, Ironbeam). Green only for what the server proves now.
 import { useQuery } from "@tanstack/react-query";
 import { Badge } from "../../components/Badge";
 import { formatTime } from "../../lib/time";
