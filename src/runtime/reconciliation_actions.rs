@@ -498,9 +498,11 @@ async fn act(
                     symbol: bot.symbol,
                     side: t.side,
                     quantity: i32::try_from(t.quantity).unwrap_or(i32::MAX),
-                    order_type: OrderType::Limit,
-                    limit_price: None,
-                    stop_price: None,
+                    // The broker's terms; a type we do not trade (stop-limit) is kept as a
+                    // limit order with every price the broker reported.
+                    order_type: t.terms.order_type.unwrap_or(OrderType::Limit),
+                    limit_price: t.terms.limit_price,
+                    stop_price: t.terms.stop_price,
                     stage: Stage::Live,
                     status: OrderStatus::Working,
                     decision_bar_at: None,

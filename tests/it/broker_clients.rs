@@ -19,8 +19,8 @@ use tradeplane::domain::{
 };
 use tradeplane::integrations::{
     brokers::{
-        Account, BrokerClient, BrokerOrderStatus, BrokerVendor, OrderRequest, SendError,
-        TimeInForce,
+        Account, BrokerClient, BrokerOrderStatus, BrokerVendor, OrderRequest, OrderTerms,
+        SendError, TimeInForce,
     },
     registry::{ProviderConfig, spec},
     usage::MemoryUsageSink,
@@ -228,6 +228,14 @@ async fn tradovate_calls_are_the_documented_requests() {
     assert_eq!(orders[0].symbol.as_deref(), Some("ESZ6"));
     assert_eq!(orders[0].status, BrokerOrderStatus::Working);
     assert_eq!(orders[0].quantity, 2);
+    assert_eq!(
+        orders[0].terms,
+        OrderTerms {
+            order_type: Some(OrderType::Limit),
+            limit_price: Some(Decimal::new(600025, 2)),
+            stop_price: None,
+        }
+    );
     let fills = c.fills(&login, &account).await.unwrap();
     assert_eq!(fills.len(), 1);
     assert_eq!(fills[0].fill_id, "901");
@@ -410,7 +418,7 @@ async fn ironbeam_calls_are_the_documented_requests_and_validate_against_its_ope
         .respond_with(reply(200, json!({"status": "OK", "message": "OK", "orders": [{
             "orderId": "5123345-77", "strategyId": 77, "accountId": "5123345",
             "exchSym": "XCME:ES.Z26", "status": "PARTIALLY_FILLED", "side": "BUY", "quantity": 2,
-            "orderType": "3", "duration": "1", "fillQuantity": 1,
+            "orderType": "3", "stopPrice": 5990.5, "duration": "1", "fillQuantity": 1,
         }]})))
         .expect(1)
         .mount(&server)
@@ -457,6 +465,14 @@ async fn ironbeam_calls_are_the_documented_requests_and_validate_against_its_ope
     let orders = c.orders(&login, &account).await.unwrap();
     assert_eq!(orders[0].status, BrokerOrderStatus::PartiallyFilled);
     assert_eq!(orders[0].symbol.as_deref(), Some("XCME:ES.Z26"));
+    assert_eq!(
+        orders[0].terms,
+        OrderTerms {
+            order_type: Some(OrderType::Stop),
+            limit_price: None,
+            stop_price: Some(Decimal::new(59905, 1)),
+        }
+    );
     let fills = c.fills(&login, &account).await.unwrap();
     assert_eq!(
         (

@@ -446,6 +446,17 @@ async fn adopt_makes_an_unknown_broker_order_the_bots_so_cancel_reaches_it(pool:
         ),
         (bot, "WORKING", "LIVE", Some(broker_id.as_str()), "BUY", 1)
     );
+    // With the broker's terms: a limit order at 1000, not a limit without a price.
+    let (order_type, limit_price): (String, Option<rust_decimal::Decimal>) =
+        sqlx::query_as("SELECT order_type, limit_price FROM orders WHERE id = $1")
+            .bind(adopted[0].as_str().unwrap().parse::<Uuid>().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (order_type.as_str(), limit_price),
+        ("LIMIT", Some(rust_decimal::Decimal::from(1000)))
+    );
     // Later runs stay clean: the order is ours now.
     tokio::time::sleep(EVERY * 2).await;
     assert_eq!(reconciliation(&app).await["mismatches"], json!([]));

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::{
     Account, BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerPosition, ClientBase, Login,
-    OrderModify, OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
+    OrderModify, OrderRequest, OrderTerms, SendError, TimeInForce, decimal_of, parse_time,
+    price_json,
 };
 use crate::config::Secret;
 use crate::domain::{contracts::Vendor, execution::OrderType, provider::Outcome, side::Side};
@@ -93,7 +94,23 @@ fn order_of(o: &Value) -> Option<BrokerOrder> {
         quantity: decimal_of(&o["quantity"]).and_then(|q| u32::try_from(q).ok())?,
         status: status_of(o["status"].as_str().unwrap_or("")),
         created_at: parse_time(&o["timeOrderEvent"]).or_else(|| parse_time(&o["createdAt"])),
+        terms: OrderTerms {
+            order_type: order_type_of(&o["orderType"]),
+            limit_price: decimal_of(&o["limitPrice"]),
+            stop_price: decimal_of(&o["stopPrice"]),
+        },
     })
+}
+
+/// `OrderType`: `"1"` market, `"2"` limit, `"3"` stop (the document's example spells the
+/// names, as its sides are also read); `"4"` stop-limit is not a type we trade.
+pub(super) fn order_type_of(v: &Value) -> Option<OrderType> {
+    match v.as_str()? {
+        "1" | "MARKET" => Some(OrderType::Market),
+        "2" | "LIMIT" => Some(OrderType::Limit),
+        "3" | "STOP" => Some(OrderType::Stop),
+        _ => None,
+    }
 }
 
 /// A REST `OrderFill` row (`GET /order/{accountId}/fills`).

@@ -42,7 +42,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::{
-    Account, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, decimal_of,
+    Account, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, OrderTerms, decimal_of,
     ironbeam::{Ironbeam, side_of, status_of},
     parse_time,
     user_stream::{EntityKind, Event, StreamConfig, Update, UserSync},
@@ -171,6 +171,11 @@ pub fn order_of(o: &Value) -> Result<BrokerOrder, Failure> {
         // Not an `OrderOpt` field: kept from the REST snapshot's `timeOrderEvent` when it
         // had one (`order_from_rest`).
         created_at: parse_time(&o["t"]),
+        terms: OrderTerms {
+            order_type: super::ironbeam::order_type_of(&o["ot"]),
+            limit_price: decimal_of(&o["lp"]),
+            stop_price: decimal_of(&o["sp"]),
+        },
     })
 }
 

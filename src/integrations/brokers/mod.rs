@@ -213,6 +213,17 @@ pub struct BrokerOrder {
     pub quantity: u32,
     pub status: BrokerOrderStatus,
     pub created_at: Option<DateTime<Utc>>,
+    /// The terms the broker holds: its type (`None`: one we do not trade, e.g. stop-limit, or
+    /// not reported) and prices.
+    pub terms: OrderTerms,
+}
+
+/// An order's type and prices as a broker reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct OrderTerms {
+    pub order_type: Option<OrderType>,
+    pub limit_price: Option<Decimal>,
+    pub stop_price: Option<Decimal>,
 }
 
 /// One execution as the broker reports it.

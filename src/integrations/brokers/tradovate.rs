@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::{
     Account, BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerPosition, ClientBase, Login,
-    OrderModify, OrderRequest, SendError, TimeInForce, decimal_of, parse_time, price_json,
+    OrderModify, OrderRequest, OrderTerms, SendError, TimeInForce, decimal_of, parse_time,
+    price_json,
 };
 use crate::config::Secret;
 use crate::domain::{execution::OrderType, provider::Outcome, side::Side};
@@ -88,7 +89,23 @@ pub fn order_of(
             .unwrap_or(0),
         status: status_of(o["ordStatus"].as_str().unwrap_or("")),
         created_at: parse_time(&o["timestamp"]),
+        terms: version.map(terms_of).unwrap_or_default(),
     })
+}
+
+/// An `OrderVersion`'s `orderType` (`Market`, `Limit`, `Stop`; others are not ours), `price`
+/// and `stopPrice`.
+fn terms_of(v: &Value) -> OrderTerms {
+    OrderTerms {
+        order_type: match v["orderType"].as_str() {
+            Some("Market") => Some(OrderType::Market),
+            Some("Limit") => Some(OrderType::Limit),
+            Some("Stop") => Some(OrderType::Stop),
+            _ => None,
+        },
+        limit_price: decimal_of(&v["price"]),
+        stop_price: decimal_of(&v["stopPrice"]),
+    }
 }
 
 /// A Tradovate `Fill` entity (REST `fill/list` and the user stream's `fill` events alike).
