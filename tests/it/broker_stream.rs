@@ -406,8 +406,8 @@ async fn tradovate_shown(live: &LiveApp) -> Value {
 /// `drop_after_first`: the socket is dropped after the first is booked from the stream, so
 /// the REST poll reads both fills (the first already booked) and books the rest.
 async fn partial_then_rest(pool: PgPool, duplicate_events: bool, drop_after_first: bool) {
-    // Polling over REST, an evaluation makes about six Tradovate calls under its 80 a minute:
-    // it may wait on the pacing longer than the fixtures' runner heartbeat.
+    // Polling over REST, an evaluation makes about six Tradovate calls under its 80 a minute
+    // (see `LiveSetup::production_heartbeat`).
     let setup = LiveSetup {
         production_heartbeat: drop_after_first,
         ..LiveSetup::default()
