@@ -45,7 +45,7 @@ use super::{
     Account, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, OrderTerms, decimal_of,
     ironbeam::{Ironbeam, side_of, status_of},
     parse_time,
-    user_stream::{EntityKind, Event, StreamConfig, Update, UserSync},
+    user_stream::{EntityKind, Event, StreamConfig, Update, UserSync, bad_frame, down, socket_at},
 };
 use crate::config::Secret;
 use crate::domain::provider::Outcome;
@@ -69,34 +69,9 @@ pub fn socket_url(base: &url::Url, stream_id: &str, token: &str) -> Result<url::
     if !valid_stream_id(stream_id) {
         return Err(bad_frame("the streamId is not a usable path segment"));
     }
-    let mut url = crate::integrations::providers::join(base, &format!("/stream/{stream_id}"));
-    let scheme = match url.scheme() {
-        "https" => "wss",
-        "http" => "ws",
-        other => {
-            return Err(Failure::new(
-                Outcome::Unverifiable,
-                "NOT_CONFIGURED",
-                format!("no WebSocket for a {other} base URL"),
-            ));
-        }
-    };
-    url.set_scheme(scheme)
-        .map_err(|()| bad_frame("the base URL cannot carry a WebSocket scheme"))?;
+    let mut url = socket_at(base, &format!("/stream/{stream_id}"))?;
     url.query_pairs_mut().clear().append_pair("token", token);
     Ok(url)
-}
-
-fn bad_frame(what: &str) -> Failure {
-    Failure::new(
-        Outcome::ProviderError,
-        codes::BAD_RESPONSE,
-        format!("user stream: {what}"),
-    )
-}
-
-fn down(what: String) -> Failure {
-    Failure::new(Outcome::Unreachable, codes::UNREACHABLE, what)
 }
 
 /// What one message carries that the stream keeps.

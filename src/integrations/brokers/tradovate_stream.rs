@@ -31,6 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::BrokerVendor;
 pub use super::user_stream::{EntityKind, Event, StreamConfig, Update, UserSync};
+use super::user_stream::{bad_frame, down, socket_at};
 use crate::config::Secret;
 use crate::domain::provider::Outcome;
 use crate::integrations::outcome::{Failure, codes};
@@ -56,33 +57,7 @@ pub fn sync_request_frame(id: u64, user_id: i64) -> String {
 /// The trading socket's URL from the REST base (`https://demo.tradovateapi.com/v1` →
 /// `wss://demo.tradovateapi.com/v1/websocket`; a plain `http` sandbox → `ws`).
 pub fn ws_url(base: &url::Url) -> Result<url::Url, Failure> {
-    let mut url = super::super::providers::join(base, "/websocket");
-    let scheme = match url.scheme() {
-        "https" => "wss",
-        "http" => "ws",
-        other => {
-            return Err(Failure::new(
-                Outcome::Unverifiable,
-                "NOT_CONFIGURED",
-                format!("no WebSocket for a {other} base URL"),
-            ));
-        }
-    };
-    url.set_scheme(scheme)
-        .map_err(|()| bad_frame("the base URL cannot carry a WebSocket scheme"))?;
-    Ok(url)
-}
-
-fn bad_frame(what: &str) -> Failure {
-    Failure::new(
-        Outcome::ProviderError,
-        codes::BAD_RESPONSE,
-        format!("user stream: {what}"),
-    )
-}
-
-fn down(what: String) -> Failure {
-    Failure::new(Outcome::Unreachable, codes::UNREACHABLE, what)
+    socket_at(base, "/websocket")
 }
 
 /// One server frame.

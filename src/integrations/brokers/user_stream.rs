@@ -16,7 +16,8 @@ use serde_json::Value;
 use super::{
     Account, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, ironbeam_stream, tradovate,
 };
-use crate::integrations::outcome::Failure;
+use crate::domain::provider::Outcome;
+use crate::integrations::outcome::{Failure, codes};
 
 /// The socket's timing.
 #[derive(Debug, Clone)]
@@ -103,6 +104,40 @@ pub struct UserSync {
 }
 
 /// The id of `v` as text (Tradovate ids are numbers, Ironbeam's strings).
+/// `path` on the REST base with its WebSocket scheme (`https` → `wss`; a plain `http`
+/// sandbox → `ws`).
+pub(super) fn socket_at(base: &url::Url, path: &str) -> Result<url::Url, Failure> {
+    let mut url = crate::integrations::providers::join(base, path);
+    let scheme = match url.scheme() {
+        "https" => "wss",
+        "http" => "ws",
+        other => {
+            return Err(Failure::new(
+                Outcome::Unverifiable,
+                "NOT_CONFIGURED",
+                format!("no WebSocket for a {other} base URL"),
+            ));
+        }
+    };
+    url.set_scheme(scheme)
+        .map_err(|()| bad_frame("the base URL cannot carry a WebSocket scheme"))?;
+    Ok(url)
+}
+
+/// A frame or message the stream cannot read.
+pub(super) fn bad_frame(what: &str) -> Failure {
+    Failure::new(
+        Outcome::ProviderError,
+        codes::BAD_RESPONSE,
+        format!("user stream: {what}"),
+    )
+}
+
+/// The socket is gone or never opened.
+pub(super) fn down(what: String) -> Failure {
+    Failure::new(Outcome::Unreachable, codes::UNREACHABLE, what)
+}
+
 fn key(v: &Value) -> Option<String> {
     match v {
         Value::Number(n) => n.as_i64().map(|i| i.to_string()),
