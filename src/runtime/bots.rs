@@ -326,8 +326,8 @@ impl Actor for BotRunner {
                     return Ok(());
                 };
                 let update = evaluator.on_broker_update(&state.trading, &fence);
-                let beat = (state.beat_every, state.evaluation_limit);
-                if let Err(err) = beating_while(&state.shared, beat.0, beat.1, update).await {
+                let (every, limit) = (state.beat_every, state.evaluation_limit);
+                if let Err(err) = beating_while(&state.shared, every, limit, update).await {
                     return state.evaluation_failed(&fence, err);
                 }
                 state

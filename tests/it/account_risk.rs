@@ -30,6 +30,7 @@ async fn two_live_bots(pool: &PgPool) -> (TestApp, RuntimeHandle, Uuid, Uuid) {
         reconcile_every: Some(StdDuration::from_secs(1)),
         send_grace: None,
         production_heartbeat: true,
+        ..LiveSetup::default()
     };
     let live = live_app(pool, VENDOR, setup).await;
     let a = live.live_bot(pool, "acct-a", 3).await;

@@ -234,7 +234,14 @@ async fn a_live_bot_places_fills_and_exits_at_the_ironbeam_simulator(pool: PgPoo
 #[sqlx::test]
 async fn a_restart_after_a_lost_answer_resolves_the_order_and_never_sends_it_again(pool: PgPool) {
     let vendor = "ironbeam";
-    let (_app, rt, env, bot) = live_bot(&pool, vendor).await;
+    // The REST resolution path: a synced stream could bring the order before the check below.
+    let setup = LiveSetup {
+        rest_only: true,
+        ..LiveSetup::default()
+    };
+    let live = live_app(&pool, vendor, setup).await;
+    let bot = live.live_bot(&pool, "live-restart", 1).await;
+    let (rt, env) = (live.rt, live.env);
     sandbox_broker_fault(&env, vendor, json!("lost_ack"), Some(1)).await;
     let start = session_start();
     let mut n = 0;

@@ -75,7 +75,8 @@ fn order(
     }
 }
 
-fn logins(sink: &MemoryUsageSink, action: &str) -> usize {
+/// Calls of `action` on the record.
+fn calls(sink: &MemoryUsageSink, action: &str) -> usize {
     sink.events().iter().filter(|e| e.action == action).count()
 }
 
@@ -251,7 +252,7 @@ async fn a_session_logs_in_once_renews_before_expiry_and_recovers_an_expired_tok
     for _ in 0..5 {
         s.maintain().await;
     }
-    assert_eq!(logins(&sink, "broker.accesstokenrequest"), 1);
+    assert_eq!(calls(&sink, "broker.accesstokenrequest"), 1);
     // 80-minute tokens: renewed 10 minutes before they expire, not before.
     clock.advance(TimeDelta::minutes(60));
     s.maintain().await;
@@ -259,15 +260,15 @@ async fn a_session_logs_in_once_renews_before_expiry_and_recovers_an_expired_tok
     clock.advance(TimeDelta::minutes(11));
     s.maintain().await;
     assert_eq!(s.health().renewals, 1);
-    assert_eq!(logins(&sink, "broker.renewaccesstoken"), 1);
+    assert_eq!(calls(&sink, "broker.renewaccesstoken"), 1);
     // The renewed token outlives the first one's expiry.
     clock.advance(TimeDelta::minutes(30));
     s.orders().await.unwrap();
-    assert_eq!(logins(&sink, "broker.accesstokenrequest"), 1);
+    assert_eq!(calls(&sink, "broker.accesstokenrequest"), 1);
     // A token the vendor expired early: one new login, and the call goes through.
     sandbox_broker_fault(&env, "tradovate", json!("token_expiry"), Some(1)).await;
     s.orders().await.unwrap();
-    assert_eq!(logins(&sink, "broker.accesstokenrequest"), 2);
+    assert_eq!(calls(&sink, "broker.accesstokenrequest"), 2);
 }
 
 #[tokio::test]
@@ -278,13 +279,13 @@ async fn a_login_penalty_or_refusal_is_never_retried_in_a_loop() {
     for _ in 0..5 {
         s.maintain().await;
     }
-    assert_eq!(logins(&sink, "broker.accesstokenrequest"), 1);
+    assert_eq!(calls(&sink, "broker.accesstokenrequest"), 1);
     assert!(!s.is_ready());
     assert!(s.health().blocked_until.is_some());
     // After p-time (15 s) one new login succeeds.
     clock.advance(TimeDelta::seconds(16));
     s.maintain().await;
-    assert_eq!(logins(&sink, "broker.accesstokenrequest"), 2);
+    assert_eq!(calls(&sink, "broker.accesstokenrequest"), 2);
     assert!(s.is_ready());
 
     // Live asked of a demo account (and of a sandbox): refused, never retried.
@@ -295,7 +296,7 @@ async fn a_login_penalty_or_refusal_is_never_retried_in_a_loop() {
     }
     assert!(!s.is_ready());
     assert_eq!(
-        logins(&sink, "broker.auth"),
+        calls(&sink, "broker.auth"),
         0,
         "a sandbox never serves live: no login at all"
     );
@@ -352,8 +353,8 @@ async fn cancel_all_live_cancels_in_bulk_at_the_broker_and_in_the_ledger(pool: s
             .all(|o| o["status"] == "CANCELLED"),
         "{book}"
     );
-    assert_eq!(logins(&sink, "broker.cancel_multiple"), 1);
-    assert_eq!(logins(&sink, "broker.cancel"), 0);
+    assert_eq!(calls(&sink, "broker.cancel_multiple"), 1);
+    assert_eq!(calls(&sink, "broker.cancel"), 0);
     let left: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM orders WHERE bot_id = $1 AND status <> 'CANCELLED'",
     )
@@ -383,7 +384,7 @@ async fn polls_leave_a_quarter_of_the_budget_to_orders() {
         .collect();
     // The lane's burst has gone out.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while logins(&sink, "broker.position_list") < 60 {
+    while calls(&sink, "broker.position_list") < 60 {
         assert!(
             std::time::Instant::now() < deadline,
             "the polls never went out"

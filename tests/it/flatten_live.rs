@@ -80,6 +80,7 @@ async fn kill_and_flatten_leaves_the_broker_and_every_ledger_flat(pool: PgPool) 
         reconcile_every: Some(StdDuration::from_secs(1)),
         send_grace: Some(StdDuration::from_secs(2)),
         production_heartbeat: true,
+        ..LiveSetup::default()
     };
     let live = live_app(&pool, VENDOR, setup).await;
     let a = live.live_bot(&pool, "flat-a", 1).await;

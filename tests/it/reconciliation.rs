@@ -39,6 +39,7 @@ async fn live_bot(pool: &PgPool, vendor: &str) -> Live {
         reconcile_every: Some(EVERY),
         send_grace: Some(StdDuration::from_secs(2)),
         production_heartbeat: true,
+        ..LiveSetup::default()
     };
     let live = live_app(pool, vendor, setup).await;
     let bot = live.live_bot(pool, &format!("recon-{vendor}"), 3).await;

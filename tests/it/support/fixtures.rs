@@ -331,23 +331,27 @@ fn sandbox_root(env: &EnvMap) -> String {
 /// Arms a broker simulator fault (`vendor`: `tradovate`|`ironbeam`; `fault`: a
 /// `sandbox::broker::BrokerFault` name or null to clear the vendor's faults).
 pub async fn sandbox_broker_fault(env: &EnvMap, vendor: &str, fault: Value, count: Option<u32>) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/_sandbox/broker/faults", sandbox_root(env)))
-        .json(&json!({"vendor": vendor, "fault": fault, "count": count}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    post_broker_fault(
+        env,
+        json!({"vendor": vendor, "fault": fault, "count": count}),
+    )
+    .await;
 }
 
 /// The next `count` order answers of `vendor`'s simulator come `delay` late.
 pub async fn sandbox_broker_delayed_ack(env: &EnvMap, vendor: &str, delay: Duration, count: u32) {
+    let delay_ms = u64::try_from(delay.as_millis()).unwrap();
+    post_broker_fault(
+        env,
+        json!({"vendor": vendor, "fault": "delayed_ack", "count": count, "delay_ms": delay_ms}),
+    )
+    .await;
+}
+
+async fn post_broker_fault(env: &EnvMap, command: Value) {
     let res = reqwest::Client::new()
         .post(format!("{}/_sandbox/broker/faults", sandbox_root(env)))
-        .json(
-            &json!({"vendor": vendor, "fault": "delayed_ack", "count": count,
-                      "delay_ms": delay.as_millis() as u64}),
-        )
+        .json(&command)
         .send()
         .await
         .unwrap();

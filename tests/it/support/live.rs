@@ -57,6 +57,9 @@ pub struct LiveSetup {
     /// Tradovate sandbox) did not beat; the runner now beats for an evaluation in flight
     /// (`bots::beating_while`), so they should pass without it (not yet re-proved under load).
     pub production_heartbeat: bool,
+    /// No user stream: orders and fills are read by the REST polls only (the paths a lost
+    /// answer or a crash is resolved by when the stream is down).
+    pub rest_only: bool,
 }
 
 /// A runtime on the broker simulator of `vendor`, everything LIVE needs in place and its
@@ -87,6 +90,9 @@ pub async fn live_app(pool: &PgPool, vendor: &str, setup: LiveSetup) -> LiveApp 
         ..StreamConfig::default()
     });
     cfg.broker_sessions.stream_backoff = (StdDuration::from_millis(100), StdDuration::from_secs(1));
+    if setup.rest_only {
+        cfg.broker_sessions.stream = None;
+    }
     if setup.production_heartbeat {
         cfg.runner.heartbeat_timeout = RunnerConfig::default().heartbeat_timeout;
     }
