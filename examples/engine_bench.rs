@@ -8,7 +8,9 @@
 //! The bars: one per minute while the CME session (fixture calendar) is open, a deterministic
 //! random walk in whole ticks, each bar opening at the previous close, so a fill at the next
 //! bar's open (this engine) is the same price as a fill at the decision bar's close (venues
-//! that fill market orders on the bar they were sent in).
+//! that fill market orders on the bar they were sent in). The CSV marks each front contract's
+//! last bar before its quarterly roll (`last_of_contract`), where the backtester closes the
+//! position and the next contract's window starts anew.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -95,22 +97,29 @@ fn fill_model() -> FillModel {
 
 fn write_csv(path: &str, bars: &[Bar]) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "ts_ns,open,high,low,close,volume,last_in_session")?;
+    writeln!(
+        out,
+        "ts_ns,open,high,low,close,volume,last_in_session,last_of_contract"
+    )?;
+    let front = |b: &Bar| Contract::front_at(Symbol::Es, b.ts_open);
     for (i, b) in bars.iter().enumerate() {
+        let next = bars.get(i + 1);
         // The last bar before a closure: its close is outside the session (no decision).
-        let last = bars
-            .get(i + 1)
-            .is_none_or(|n| n.ts_open != b.ts_open + Duration::minutes(1));
+        let last = next.is_none_or(|n| n.ts_open != b.ts_open + Duration::minutes(1));
+        // The last bar of a front contract before the roll: the backtester closes the position
+        // at its close and the next contract's window warms up anew (the engine's roll rule).
+        let rolls = next.is_some_and(|n| front(n) != front(b));
         let ns = b.ts_open.timestamp_nanos_opt().unwrap_or_default();
         writeln!(
             out,
-            "{ns},{},{},{},{},{},{}",
+            "{ns},{},{},{},{},{},{},{}",
             b.open,
             b.high,
             b.low,
             b.close,
             b.volume,
-            u8::from(last)
+            u8::from(last),
+            u8::from(rolls)
         )?;
     }
     out.flush()

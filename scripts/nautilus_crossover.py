@@ -6,7 +6,11 @@ $2.25 per contract, over the bars `examples/engine_bench.rs` wrote.
 Fills: Nautilus fills a market order sent in `on_bar` at that bar's close; the synthetic bars
 open at the previous close, so that is the price tradeplane fills at (the next bar's open,
 0 slippage ticks). Like tradeplane's market-session gate, no order is sent on the last bar before
-a session closure (its close is outside the session). Usage: python nautilus_crossover.py CSV
+a session closure (its close is outside the session). At each quarterly roll (the CSV's
+`last_of_contract`), as tradeplane's backtester does: the position is closed at the old
+contract's last close, an order decided on that bar is counted but never fills (the engine
+cancels it at the roll), and the averages warm up anew on the next contract's bars.
+Usage: python nautilus_crossover.py CSV
 """
 
 import sys
@@ -38,9 +42,10 @@ class CrossConfig(StrategyConfig, frozen=True):
 
 
 class Cross(Strategy):
-    def __init__(self, config: CrossConfig, closing: set[int]):
+    def __init__(self, config: CrossConfig, closing: set[int], rolling: set[int]):
         super().__init__(config)
         self.closing = closing
+        self.rolling = rolling
         self.closes: deque[float] = deque(maxlen=SLOW)
         self.seen = 0
         self.position = 0
@@ -54,23 +59,36 @@ class Cross(Strategy):
     def on_bar(self, bar: Bar):
         self.seen += 1
         self.closes.append(float(bar.close))
-        if self.seen < WARMUP or bar.ts_event in self.closing:
-            return
+        rolls = bar.ts_event in self.rolling
+        if self.seen >= WARMUP and bar.ts_event not in self.closing:
+            target = self.target()
+            if target is not None and target != self.position:
+                if rolls:
+                    self.orders += 1  # cancelled at the roll before its fill bar
+                else:
+                    if self.position != 0:
+                        self.trades += 1  # a reversal closes the round trip
+                    self.send(target - self.position)
+                    self.position = target
+        if rolls:
+            if self.position != 0:
+                self.trades += 1
+                self.send(-self.position)
+                self.position = 0
+            self.closes.clear()
+            self.seen = 0
+
+    def target(self):
         window = list(self.closes)
         fast = sum(window[-FAST:]) / FAST
         slow = sum(window) / SLOW
         if fast > slow:
-            target = 1
-        elif fast < slow:
-            target = -1
-        else:
-            return
-        delta = target - self.position
-        if delta == 0:
-            return
-        if self.position != 0:
-            self.trades += 1  # a reversal closes the round trip
-        self.position = target
+            return 1
+        if fast < slow:
+            return -1
+        return None  # equal: keep the position
+
+    def send(self, delta: int):
         self.orders += 1
         order = self.order_factory.market(
             instrument_id=self.config.instrument_id,
@@ -79,11 +97,11 @@ class Cross(Strategy):
         )
         self.submit_order(order)
 
-
 def main(path: str) -> None:
     df = pd.read_csv(path)
     df.index = pd.to_datetime(df["ts_ns"] + 60_000_000_000, unit="ns", utc=True)  # bar close
     closing = set((df["ts_ns"][df["last_in_session"] == 1] + 60_000_000_000).tolist())
+    rolling = set((df["ts_ns"][df["last_of_contract"] == 1] + 60_000_000_000).tolist())
     venue = Venue("GLBX")
     es = FuturesContract(
         instrument_id=InstrumentId(Symbol("ESZ9"), venue),
@@ -120,7 +138,7 @@ def main(path: str) -> None:
     )
     engine.add_instrument(es)
     engine.add_data(bars)
-    strategy = Cross(CrossConfig(instrument_id=es.id, bar_type=bar_type), closing)
+    strategy = Cross(CrossConfig(instrument_id=es.id, bar_type=bar_type), closing, rolling)
     engine.add_strategy(strategy)
 
     started = time.perf_counter()

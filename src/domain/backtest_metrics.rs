@@ -23,7 +23,7 @@ use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde::{Deserialize, Serialize};
 
 use super::backtest::{BacktestRun, SimTrade};
-use super::calendar::trade_date;
+use super::calendar::{trade_date, trade_date_start};
 
 /// What the metrics read of a closed trade (the backtester's trades implement it).
 pub trait ClosedTrade {
@@ -129,11 +129,20 @@ pub fn drawdown_curve(
 /// over `starting_capital`).
 pub fn daily_returns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)]) -> Vec<f64> {
     let mut closes: Vec<(NaiveDate, Decimal)> = Vec::new();
+    // The points are in time order: a trade date is looked up (a time-zone conversion) only
+    // when a point reaches the start of the next one, not for every point.
+    let mut next_day_at: Option<DateTime<Utc>> = None;
     for &(ts, e) in equity {
-        let day = trade_date(ts);
         match closes.last_mut() {
-            Some((d, last)) if *d == day => *last = e,
-            _ => closes.push((day, e)),
+            Some((_, last)) if next_day_at.is_some_and(|next| ts < next) => *last = e,
+            _ => {
+                let day = trade_date(ts);
+                next_day_at = day.succ_opt().map(trade_date_start);
+                match closes.last_mut() {
+                    Some((d, last)) if *d == day => *last = e,
+                    _ => closes.push((day, e)),
+                }
+            }
         }
     }
     let mut prev = starting_capital;
@@ -164,6 +173,30 @@ fn sharpe_sortino(returns: &[f64]) -> (Option<f64>, Option<f64>) {
         .then(|| mean / downside * annual)
         .and_then(finite);
     (sharpe, sortino)
+}
+
+/// The largest drawdown in $ and in % of [`drawdown_curve`], without a division per point:
+/// while the peak stays the same, the largest drawdown is also the largest percentage of it,
+/// so the percentage is taken once per peak.
+fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)]) -> (Decimal, f64) {
+    let pct = |drawdown: Decimal, peak: Decimal| {
+        if peak > Decimal::ZERO {
+            ratio(drawdown * Decimal::ONE_HUNDRED, peak).unwrap_or(0.0)
+        } else {
+            0.0
+        }
+    };
+    let (mut peak, mut deepest) = (starting_capital, Decimal::ZERO);
+    let (mut max, mut max_pct) = (Decimal::ZERO, 0.0f64);
+    for &(_, e) in equity {
+        if e > peak {
+            max_pct = max_pct.max(pct(deepest, peak));
+            (peak, deepest) = (e, Decimal::ZERO);
+        }
+        deepest = deepest.max(peak - e);
+        max = max.max(deepest);
+    }
+    (max, max_pct.max(pct(deepest, peak)))
 }
 
 /// Exposure % and the longest flat period (seconds) of `trades` over the equity points.
@@ -223,7 +256,7 @@ pub fn compute<T: ClosedTrade>(
         .iter()
         .filter(|t| t.net_pnl() < Decimal::ZERO)
         .count() as u64;
-    let drawdowns = drawdown_curve(starting_capital, equity);
+    let (max_drawdown, max_drawdown_pct) = max_drawdowns(starting_capital, equity);
     let returns = daily_returns(starting_capital, equity);
     let (sharpe, sortino) = sharpe_sortino(&returns);
     let (exposure_pct, longest_flat_seconds) = exposure(trades, equity);
@@ -242,12 +275,8 @@ pub fn compute<T: ClosedTrade>(
         sharpe,
         sortino,
         trading_days: returns.len() as u64,
-        max_drawdown: drawdowns
-            .iter()
-            .map(|d| d.drawdown)
-            .max()
-            .unwrap_or_default(),
-        max_drawdown_pct: drawdowns.iter().map(|d| d.drawdown_pct).fold(0.0, f64::max),
+        max_drawdown,
+        max_drawdown_pct,
         exposure_pct,
         longest_flat_seconds,
     }
@@ -361,6 +390,61 @@ mod tests {
         let under = drawdown_curve(dec!(100), &[(at("2026-11-24T14:00:00Z"), dec!(90))]);
         assert_eq!(under[0].drawdown, dec!(10));
         assert!(close(under[0].drawdown_pct, 10.0));
+    }
+
+    /// A deterministic random walk of equity every `step` minutes from `from`.
+    fn walk(from: &str, points: usize, step: i64) -> Vec<(DateTime<Utc>, Decimal)> {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut e = dec!(10000);
+        (0..points)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                e += Decimal::from((state % 2001) as i64 - 1000) / dec!(8);
+                (at(from) + chrono::Duration::minutes(i as i64 * step), e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_maxima_are_the_drawdown_curves() {
+        for (from, step) in [("2026-03-01T00:00:00Z", 7), ("2026-10-30T12:00:00Z", 61)] {
+            let equity = walk(from, 5000, step);
+            let curve = drawdown_curve(dec!(10000), &equity);
+            let m = compute::<SimTrade>(dec!(10000), &[], &equity);
+            assert_eq!(
+                m.max_drawdown,
+                curve.iter().map(|d| d.drawdown).max().unwrap()
+            );
+            let pct = curve.iter().map(|d| d.drawdown_pct).fold(0.0, f64::max);
+            assert_eq!(m.max_drawdown_pct, pct);
+        }
+    }
+
+    #[test]
+    fn daily_returns_split_at_each_trade_dates_start() {
+        // Through both DST changes of 2026 and a year end: each point's own trade date.
+        for (from, step) in [("2026-03-05T00:00:00Z", 13), ("2026-10-29T00:00:00Z", 17)] {
+            let equity = walk(from, 6000, step);
+            let mut by_day: Vec<(NaiveDate, Decimal)> = Vec::new();
+            for &(ts, e) in &equity {
+                match by_day.last_mut() {
+                    Some((d, last)) if *d == trade_date(ts) => *last = e,
+                    _ => by_day.push((trade_date(ts), e)),
+                }
+            }
+            let mut prev = dec!(10000);
+            let want: Vec<f64> = by_day
+                .iter()
+                .map(|&(_, e)| {
+                    let r = ratio(e - prev, prev).unwrap_or(0.0);
+                    prev = e;
+                    r
+                })
+                .collect();
+            assert_eq!(daily_returns(dec!(10000), &equity), want, "{from}");
+        }
     }
 
     #[test]

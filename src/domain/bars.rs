@@ -23,12 +23,27 @@ pub struct Bar {
 impl Bar {
     /// Close as f64 for indicator maths (never for accounting). `None` only if out of f64 range.
     pub fn close_f64(&self) -> Option<f64> {
-        self.close.to_f64()
+        decimal_f64(self.close)
     }
 
     /// High ≥ every other price, low ≤ every other price.
     pub fn is_consistent(&self) -> bool {
         self.low <= self.open.min(self.close) && self.high >= self.open.max(self.close)
+    }
+}
+
+/// `d` as the nearest f64. A price's mantissa and power of ten are both exact in f64, so one
+/// division rounds it correctly: the value `Decimal::to_f64` gives, at a fraction of its cost
+/// (it runs once per bar for every engine). Anything larger takes `to_f64`.
+pub fn decimal_f64(d: Decimal) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let m = d.mantissa();
+    match POW10.get(d.scale() as usize) {
+        Some(p) if m.unsigned_abs() < 1 << 53 => Some(m as f64 / p),
+        _ => d.to_f64(),
     }
 }
 
@@ -199,6 +214,29 @@ mod tests {
     use super::test_support::bars_from_closes;
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_fast_conversion_is_to_f64s() {
+        // Prices of every tick size and scale, negative ones, and mantissas past 2^53.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let m = (state >> 4) as i64 % 10_000_000_000 - 5_000_000_000;
+            let d = Decimal::new(m, (state % 9) as u32);
+            assert_eq!(decimal_f64(d), d.to_f64(), "{d}");
+        }
+        for d in [
+            dec!(0),
+            dec!(-0.25),
+            dec!(7.1234567890123456789),
+            Decimal::MAX,
+            Decimal::MIN,
+        ] {
+            assert_eq!(decimal_f64(d), d.to_f64(), "{d}");
+        }
+    }
 
     #[test]
     fn closes_convert_and_bars_are_consistent() {

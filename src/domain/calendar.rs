@@ -6,14 +6,60 @@
 //! `Closed` removes the whole session; `EarlyClose(t)` ends it at `t` CT on D (the next session
 //! still opens at 17:00 CT as usual).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+    Weekday,
+};
 use chrono_tz::America::Chicago;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::BTreeMap;
 
 /// CME trade date of `at`: the session that opens 17:00 CT belongs to the next day.
 pub fn trade_date(at: DateTime<Utc>) -> NaiveDate {
-    (at.with_timezone(&Chicago) + Duration::hours(7)).date_naive()
+    (chicago(at) + Duration::hours(7)).date()
+}
+
+/// `at` on Chicago's wall clock. Chicago changes its offset only on whole UTC hours, so the
+/// local start of the hour last asked for is remembered (per thread: the engines of a sweep's
+/// workers each keep their own) and chrono-tz's search and the date arithmetic run once an
+/// hour of bars, not per bar. An hour whose two ends have different offsets, or whose local
+/// span crosses midnight, is never remembered.
+fn chicago(at: DateTime<Utc>) -> NaiveDateTime {
+    thread_local! {
+        /// (UTC hour, its local date, its local start in seconds from midnight).
+        static HOUR: Cell<Option<(i64, NaiveDate, u32)>> = const { Cell::new(None) };
+    }
+    let secs = at.timestamp();
+    let hour = secs.div_euclid(3600);
+    let into_hour = (secs - hour * 3600) as u32;
+    HOUR.with(|memo| {
+        if let Some((h, date, start)) = memo.get()
+            && h == hour
+            && let Some(time) = NaiveTime::from_num_seconds_from_midnight_opt(
+                start + into_hour,
+                at.timestamp_subsec_nanos(),
+            )
+        {
+            return NaiveDateTime::new(date, time);
+        }
+        let local = |t: DateTime<Utc>| t.with_timezone(&Chicago).naive_local();
+        let (start, end) = (
+            DateTime::from_timestamp(hour * 3600, 0),
+            DateTime::from_timestamp(hour * 3600 + 3599, 0),
+        );
+        if let (Some(start), Some(end)) = (start, end) {
+            let (start, end) = (local(start), local(end));
+            if end - start == Duration::seconds(3599) && start.date() == end.date() {
+                memo.set(Some((
+                    hour,
+                    start.date(),
+                    start.num_seconds_from_midnight(),
+                )));
+            }
+        }
+        local(at)
+    })
 }
 
 /// The instant trade date `date` begins: 17:00 CT on the evening before (never in a DST gap,
@@ -68,7 +114,9 @@ impl SessionState {
 /// Holiday closures and early halts, built from data (the app reads them from `cme_holidays`).
 #[derive(Debug, Clone, Default)]
 pub struct HolidayCalendar {
-    by_trade_date: HashMap<NaiveDate, Holiday>,
+    /// Sorted by trade date, one per date (looked up by binary search on every evaluation:
+    /// cheaper than hashing a date).
+    by_trade_date: Vec<Holiday>,
 }
 
 fn hm(h: u32, m: u32) -> NaiveTime {
@@ -113,8 +161,11 @@ const DAILY_OPEN: (u32, u32) = (17, 0);
 
 impl HolidayCalendar {
     pub fn new(holidays: impl IntoIterator<Item = Holiday>) -> Self {
+        // The last row for a date wins, as it did when they were keyed by date.
+        let by_date: BTreeMap<NaiveDate, Holiday> =
+            holidays.into_iter().map(|h| (h.date, h)).collect();
         HolidayCalendar {
-            by_trade_date: holidays.into_iter().map(|h| (h.date, h)).collect(),
+            by_trade_date: by_date.into_values().collect(),
         }
     }
 
@@ -138,19 +189,20 @@ impl HolidayCalendar {
 
     /// Every holiday, oldest first.
     pub fn holidays(&self) -> Vec<&Holiday> {
-        let mut all: Vec<&Holiday> = self.by_trade_date.values().collect();
-        all.sort_by_key(|h| h.date);
-        all
+        self.by_trade_date.iter().collect()
     }
 
     pub fn holiday(&self, trade_date: NaiveDate) -> Option<&Holiday> {
-        self.by_trade_date.get(&trade_date)
+        self.by_trade_date
+            .binary_search_by_key(&trade_date, |h| h.date)
+            .ok()
+            .map(|i| &self.by_trade_date[i])
     }
 
     /// Session state at `at`.
     pub fn is_open(&self, at: DateTime<Utc>) -> SessionState {
-        let local = at.with_timezone(&Chicago);
-        let (date, time) = (local.date_naive(), local.time());
+        let local = chicago(at);
+        let (date, time) = (local.date(), local.time());
         let close = hm(DAILY_CLOSE.0, DAILY_CLOSE.1);
         let open = hm(DAILY_OPEN.0, DAILY_OPEN.1);
         let evening = time >= open;
@@ -223,6 +275,23 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn the_remembered_offset_is_chrono_tzs_through_both_dst_changes() {
+        // Every 37 s around the 2026 changes, forwards and back in time (a replayed tick).
+        for (from, to) in [
+            (utc(2026, 3, 7, 0, 0), utc(2026, 3, 9, 0, 0)),
+            (utc(2026, 10, 31, 0, 0), utc(2026, 11, 2, 0, 0)),
+        ] {
+            let mut at = from;
+            while at < to {
+                for t in [at, at - Duration::hours(5)] {
+                    assert_eq!(chicago(t), t.with_timezone(&Chicago).naive_local(), "{t}");
+                }
+                at += Duration::seconds(37);
+            }
+        }
     }
 
     #[test]

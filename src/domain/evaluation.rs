@@ -16,6 +16,7 @@ use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate_with};
 use super::strategy_config::StrategyConfig;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -101,8 +102,11 @@ pub struct EvaluationInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceBlocker {
-    pub gate: String,
-    pub code: String,
+    /// Static names and codes are borrowed, not copied, on every evaluation.
+    #[schema(value_type = String)]
+    pub gate: Cow<'static, str>,
+    #[schema(value_type = String)]
+    pub code: Cow<'static, str>,
     pub reason_human: String,
     pub suggested_fix: String,
 }
@@ -110,11 +114,8 @@ pub struct TraceBlocker {
 impl From<&Blocker> for TraceBlocker {
     fn from(b: &Blocker) -> Self {
         TraceBlocker {
-            gate: serde_json::to_value(b.gate)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            code: b.code.as_str().to_string(),
+            gate: b.gate.as_str().into(),
+            code: b.code.as_str().into(),
             reason_human: b.reason_human.clone(),
             suggested_fix: b.suggested_fix.clone(),
         }
@@ -139,11 +140,11 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NoTrade {
     /// `GATE_BLOCKED`, `NO_SIGNAL`, `INSUFFICIENT_HISTORY`, `STRATEGY_ERROR`, `EXECUTION_REFUSED`.
-    pub suppression_type: String,
+    pub suppression_type: Cow<'static, str>,
     /// What was suppressed: `ENTRY`/`EXIT`/`ADJUST`, or `NONE` when the strategy wanted nothing.
-    pub suppression_decision: String,
+    pub suppression_decision: Cow<'static, str>,
     pub reason_human: String,
-    pub reason_code: String,
+    pub reason_code: Cow<'static, str>,
     pub blocked_by: Vec<TraceBlocker>,
     pub signals: Signals,
     pub variables_snapshot: Variables,
@@ -171,7 +172,7 @@ impl NoTrade {
             out,
             &self.suppression_type,
             &self.suppression_decision,
-            self.blocked_by.iter().map(|b| b.code.as_str()),
+            self.blocked_by.iter().map(|b| &*b.code),
         );
     }
 }
@@ -224,7 +225,7 @@ impl Evaluation {
     }
 }
 
-fn signal_blocker(code: &str, reason: String, fix: &str) -> TraceBlocker {
+fn signal_blocker(code: &'static str, reason: String, fix: &str) -> TraceBlocker {
     TraceBlocker {
         gate: "signal".into(),
         code: code.into(),
@@ -328,14 +329,14 @@ pub fn evaluate_bar_with(
 
     let suppression_decision = planned.as_ref().map_or("NONE", |(k, _)| k.as_str());
     let no_trade = |blocked_by: Vec<TraceBlocker>,
-                    suppression_type: &str,
+                    suppression_type: &'static str,
                     report: GateReport,
                     signals: Signals,
                     variables: Variables| {
         // Every caller passes at least one blocker; `NO_SIGNAL` is the honest fallback.
         let reason_code = blocked_by
             .first()
-            .map_or_else(|| "NO_SIGNAL".to_string(), |b| b.code.clone());
+            .map_or(Cow::Borrowed("NO_SIGNAL"), |b| b.code.clone());
         let reason_human = if full {
             blocked_by
                 .iter()
@@ -346,8 +347,8 @@ pub fn evaluate_bar_with(
             String::new()
         };
         Evaluation::NoTrade(Box::new(NoTrade {
-            suppression_type: suppression_type.to_string(),
-            suppression_decision: suppression_decision.to_string(),
+            suppression_type: suppression_type.into(),
+            suppression_decision: suppression_decision.into(),
             reason_code,
             reason_human,
             blocked_by,

@@ -131,7 +131,7 @@ fn halt_and_no_signal_both_listed() {
         chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 22, 30, 0).unwrap();
     i.gates.last_data_at = Some(i.gates.now);
     let n = no_trade(evaluate_bar(&i));
-    let codes: Vec<_> = n.blocked_by.iter().map(|b| b.code.as_str()).collect();
+    let codes: Vec<_> = n.blocked_by.iter().map(|b| &*b.code).collect();
     assert_eq!(codes, vec!["MARKET_CLOSED", "NO_SIGNAL"]);
     assert_eq!(n.suppression_type, "GATE_BLOCKED");
     assert_eq!(n.suppression_decision, "NONE");
@@ -147,7 +147,7 @@ fn blocked_entry_names_what_it_suppressed() {
     i.gates.kill_switch_active = true;
     i.gates.tier = AutonomyTier::Locked;
     let n = no_trade(evaluate_bar(&i));
-    let codes: Vec<_> = n.blocked_by.iter().map(|b| b.code.as_str()).collect();
+    let codes: Vec<_> = n.blocked_by.iter().map(|b| &*b.code).collect();
     assert_eq!(
         codes,
         vec!["KILL_SWITCH_ACTIVE", "AUTONOMY_TIER_INSUFFICIENT"]
@@ -173,7 +173,7 @@ fn holding_the_target_is_no_signal_and_a_flip_is_one_adjust() {
     pos.apply_fill(Side::Buy, 1, dec!(100), Decimal::ZERO);
     let n = no_trade(evaluate_bar(&input(&w, &pos)));
     assert_eq!(
-        (n.suppression_type.as_str(), n.reason_code.as_str()),
+        (&*n.suppression_type, &*n.reason_code),
         ("NO_SIGNAL", "NO_SIGNAL")
     );
 

@@ -131,6 +131,32 @@ pub enum Gate {
     AccountRisk,
 }
 
+impl Gate {
+    /// The gate's name in traces (its serde name).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Gate::KillSwitch => "kill_switch",
+            Gate::TradingSwitch => "trading_switch",
+            Gate::CircuitBreaker => "circuit_breaker",
+            Gate::MarketSession => "market_session",
+            Gate::DataFreshness => "data_freshness",
+            Gate::Stage => "stage",
+            Gate::AutonomyTier => "autonomy_tier",
+            Gate::MaxOrderSize => "max_order_size",
+            Gate::MaxPosition => "max_position",
+            Gate::DailyLoss => "daily_loss",
+            Gate::Drawdown => "drawdown",
+            Gate::OrderRate => "order_rate",
+            Gate::PriceCollar => "price_collar",
+            Gate::Reconciliation => "reconciliation",
+            Gate::EconomicCalendar => "economic_calendar",
+            Gate::MacroFilter => "macro_filter",
+            Gate::NewsGate => "news_gate",
+            Gate::AccountRisk => "account_risk",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Blocker {
     pub gate: Gate,

@@ -11,11 +11,10 @@
 //! how strongly the rule fired). It is 0 for `Flat` and `Hold`. It is a ranking figure, not a
 //! forecast.
 
-use super::bars::{Bar, closes_f64};
-use super::indicators::{donchian_prior, ema, rsi_wilder, sma, stdev};
+use super::bars::{Bar, closes_f64, decimal_f64};
+use super::indicators::{donchian_prior, ema, rsi_wilder, sma, stdev, stdev_about};
 use super::instruments::ContractSpec;
 use super::strategy_config::{MovingAverage, StrategyConfig};
-use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -193,7 +192,8 @@ pub fn evaluate_with(
     }
     let owned;
     let closes: &[f64] = match closes {
-        Some(c) if c.len() == bars.len() && c.iter().all(|c| c.is_finite()) => c,
+        // Folded without an early exit, so the check over the window is vectorised.
+        Some(c) if c.len() == bars.len() && c.iter().fold(true, |ok, c| ok & c.is_finite()) => c,
         _ => {
             owned = closes_f64(bars)
                 .ok_or_else(|| StrategyError::BadData("close out of range".into()))?;
@@ -203,9 +203,7 @@ pub fn evaluate_with(
             &owned
         }
     };
-    let tick = spec
-        .tick_size
-        .to_f64()
+    let tick = decimal_f64(spec.tick_size)
         .filter(|t| *t > 0.0)
         .ok_or_else(|| StrategyError::BadData("tick size".into()))?;
     let close = closes[closes.len() - 1];
@@ -227,7 +225,12 @@ pub fn evaluate_with(
                 MovingAverage::Ema => (ema(closes, p.fast as usize), ema(closes, p.slow as usize)),
             };
             let (fast, slow) = (fast.ok_or_else(missing)?, slow.ok_or_else(missing)?);
-            let sigma = stdev(closes, p.slow as usize).ok_or_else(missing)?;
+            let sigma = match p.average {
+                // The slow SMA is the mean σ is taken about: not summed twice.
+                MovingAverage::Sma => stdev_about(closes, p.slow as usize, slow),
+                MovingAverage::Ema => stdev(closes, p.slow as usize),
+            }
+            .ok_or_else(missing)?;
             var("ma_fast", fast);
             var("ma_slow", slow);
             let spread = fast - slow;
@@ -254,8 +257,8 @@ pub fn evaluate_with(
         StrategyConfig::DonchianBreakout(p) => {
             let (hi, lo) = donchian_prior(bars, p.lookback as usize).ok_or_else(missing)?;
             let (hi, lo) = (
-                hi.to_f64().ok_or_else(missing)?,
-                lo.to_f64().ok_or_else(missing)?,
+                decimal_f64(hi).ok_or_else(missing)?,
+                decimal_f64(lo).ok_or_else(missing)?,
             );
             let sigma = stdev(closes, p.lookback as usize + 1).ok_or_else(missing)?;
             var("donchian_high", hi);

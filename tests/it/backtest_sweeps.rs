@@ -207,7 +207,24 @@ async fn cancelling_a_sweep_cancels_its_queued_and_running_children(pool: PgPool
         (Some(0), Some(0)),
         "{after}"
     );
-    assert!(c["cancelled"].as_i64().unwrap() >= 5, "{after}");
+    // A child may finish before the cancel lands (the first ones are short on a quiet
+    // machine); every child not finished by then is cancelled, and none finished after it.
+    let (total, succeeded, cancelled) = (
+        c["total"].as_i64().unwrap(),
+        c["succeeded"].as_i64().unwrap(),
+        c["cancelled"].as_i64().unwrap(),
+    );
+    assert_eq!(cancelled, total - succeeded, "{after}");
+    assert!(cancelled >= 1, "{after}");
+    let succeeded_after_cancel: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM job_runs c JOIN job_runs p ON p.id = c.parent_id \
+         WHERE p.id = $1 AND c.status = 'SUCCEEDED' AND c.finished_at > p.finished_at",
+    )
+    .bind(parent)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(succeeded_after_cancel, 0, "{after}");
     let reasons: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT e.reason_code FROM job_run_events e JOIN job_runs j ON j.id = e.job_id \
          WHERE j.parent_id = $1 AND e.to_status = 'CANCELLED'",

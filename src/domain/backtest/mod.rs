@@ -287,7 +287,10 @@ fn drive(
             broker_ready: false,
         };
         let killed = venue.perform(&mut engine, Event::Clock(tick), &mut r);
-        let pnl = engine.position().total_pnl(close);
+        // The evaluation marked the position at this bar's close; orders placed by it fill
+        // only on the next bar.
+        let pnl = engine.equity();
+        debug_assert_eq!(pnl, engine.position().total_pnl(close));
         r.equity.push(EquityPoint {
             ts: now,
             equity: spec.starting_capital + pnl,
@@ -403,7 +406,14 @@ impl Venue {
                         engine.handle_into(Event::OrderUpdate(update), &mut next);
                     }
                     Effect::NoTrade { no_trade, .. } => {
-                        *r.no_trades_by_code.entry(no_trade.reason_code).or_default() += 1;
+                        // Counted without copying the code unless it is a new one.
+                        let code = no_trade.reason_code;
+                        match r.no_trades_by_code.get_mut(&*code) {
+                            Some(n) => *n += 1,
+                            None => {
+                                r.no_trades_by_code.insert(code.into_owned(), 1);
+                            }
+                        }
                     }
                     Effect::Fill { order_id: id, fill } => {
                         if let Some(index) = self.working.take()

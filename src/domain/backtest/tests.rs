@@ -324,7 +324,7 @@ fn codes_only_traces_change_no_order_fill_or_count() {
     assert_eq!(reasons, codes.len());
     let mut by_code = BTreeMap::new();
     for c in codes {
-        *by_code.entry(c).or_insert(0u64) += 1;
+        *by_code.entry(c.into_owned()).or_insert(0u64) += 1;
     }
     assert_eq!(by_code, summarised.no_trades_by_code);
     let placed: Vec<_> = summarised

@@ -77,6 +77,7 @@ impl Book {
         unrealized: Decimal,
         now: DateTime<Utc>,
     ) -> Marks {
+        let realized = position.net_realized();
         let within = self
             .day_span
             .is_some_and(|(from, to)| from <= now && now < to);
@@ -84,13 +85,13 @@ impl Book {
             let today = trade_date(now);
             if self.day != Some(today) {
                 self.day = Some(today);
-                self.day_baseline = position.net_realized();
+                self.day_baseline = realized;
             }
             self.day_span = today
                 .succ_opt()
                 .map(|next| (trade_date_start(today), trade_date_start(next)));
         }
-        let equity = position.net_realized() + unrealized;
+        let equity = realized + unrealized;
         self.peak_equity = self.peak_equity.max(equity);
         while self
             .order_times
@@ -101,7 +102,7 @@ impl Book {
         }
         Marks {
             equity,
-            daily_pnl: position.net_realized() - self.day_baseline + unrealized,
+            daily_pnl: realized - self.day_baseline + unrealized,
             peak_equity: self.peak_equity,
             orders_last_minute: u32::try_from(self.order_times.len()).unwrap_or(u32::MAX),
         }

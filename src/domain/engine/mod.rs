@@ -22,6 +22,7 @@ mod book;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -189,6 +190,8 @@ pub struct Engine {
     need: usize,
     /// How much of each evaluation's explanation the driver wants (see [`TraceDetail`]).
     detail: TraceDetail,
+    /// Net realized plus open PnL at the latest `Clock`'s mark.
+    equity: Decimal,
 }
 
 impl Engine {
@@ -210,6 +213,7 @@ impl Engine {
             closes: Vec::with_capacity(need * 4 + 1),
             need,
             detail: TraceDetail::Full,
+            equity: Decimal::ZERO,
         }
     }
 
@@ -266,6 +270,12 @@ impl Engine {
 
     pub fn position(&self) -> &Position {
         &self.position
+    }
+
+    /// Net realized plus open PnL (USD) as the latest `Clock` marked it: at the close of the
+    /// newest bar it saw (what the gates read; a driver's equity curve reads it too).
+    pub fn equity(&self) -> Decimal {
+        self.equity
     }
 
     pub fn working(&self) -> Option<&WorkingOrder> {
@@ -503,7 +513,7 @@ impl Engine {
                     variables_snapshot: d.variables_snapshot,
                     gate_report: d.gate_report,
                 };
-                self.suppress(n, out);
+                self.suppress(Box::new(n), out);
             }
             OrderUpdate::Refused {
                 decision,
@@ -520,13 +530,13 @@ impl Engine {
                         .join(" "),
                     reason_code: blocked_by
                         .first()
-                        .map_or_else(String::new, |b| b.code.clone()),
+                        .map_or(Cow::Borrowed(""), |b| b.code.clone()),
                     blocked_by,
                     signals: d.signals,
                     variables_snapshot: d.variables_snapshot,
                     gate_report: d.gate_report,
                 };
-                self.suppress(n, out);
+                self.suppress(Box::new(n), out);
             }
             OrderUpdate::Cancelled { order_id } => {
                 if self.working.as_ref().is_some_and(|w| w.id == order_id) {
@@ -536,10 +546,10 @@ impl Engine {
         }
     }
 
-    fn suppress(&mut self, n: NoTrade, out: &mut Vec<Effect>) {
+    fn suppress(&mut self, n: Box<NoTrade>, out: &mut Vec<Effect>) {
         let folded = self.folding.fold(&n);
         out.push(Effect::NoTrade {
-            no_trade: Box::new(n),
+            no_trade: n,
             folded,
         });
     }
@@ -559,6 +569,7 @@ impl Engine {
         let mark = bars.last().map(|b| b.close);
         let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
         let marks = self.book.mark(&self.position, unrealized, now);
+        self.equity = marks.equity;
         // Risk counts the working order as if filled (it will be, at the next open).
         let mut projected = self.position.clone();
         if let Some(o) = &self.working {
@@ -613,7 +624,7 @@ impl Engine {
         let kills = evaluation.gate_report().kill_triggers.clone();
         match evaluation {
             Evaluation::Decision(d) => out.push(Effect::Decision(d)),
-            Evaluation::NoTrade(n) => self.suppress(*n, out),
+            Evaluation::NoTrade(n) => self.suppress(n, out),
         }
         if !kills.is_empty() {
             out.push(Effect::Kill(kills));
