@@ -186,17 +186,21 @@ fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)])
             0.0
         }
     };
-    let (mut peak, mut deepest) = (starting_capital, Decimal::ZERO);
+    // Per peak, its lowest equity after it; the maxima are taken as each peak is left.
+    let (mut peak, mut low) = (starting_capital, starting_capital);
     let (mut max, mut max_pct) = (Decimal::ZERO, 0.0f64);
     for &(_, e) in equity {
         if e > peak {
+            let deepest = peak - low;
+            max = max.max(deepest);
             max_pct = max_pct.max(pct(deepest, peak));
-            (peak, deepest) = (e, Decimal::ZERO);
+            (peak, low) = (e, e);
+        } else if e < low {
+            low = e;
         }
-        deepest = deepest.max(peak - e);
-        max = max.max(deepest);
     }
-    (max, max_pct.max(pct(deepest, peak)))
+    let deepest = peak - low;
+    (max.max(deepest), max_pct.max(pct(deepest, peak)))
 }
 
 /// Exposure % and the longest flat period (seconds) of `trades` over the equity points.

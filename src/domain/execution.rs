@@ -57,7 +57,13 @@ pub fn idempotency_key(bot_id: Uuid, bar_ts: DateTime<Utc>, side: Side) -> Strin
     h.update(bot_id.as_bytes());
     h.update(bar_ts.timestamp_micros().to_be_bytes());
     h.update(side.as_str().as_bytes());
-    format!("tp1-{}", &hex::encode(h.finalize())[..32])
+    // The first 16 bytes in hex, encoded into a buffer (not a char at a time into a String).
+    let mut hex = [0u8; 32];
+    let encoded = hex::encode_to_slice(&h.finalize()[..16], &mut hex)
+        .ok()
+        .and_then(|()| std::str::from_utf8(&hex).ok())
+        .unwrap_or_default();
+    format!("tp1-{encoded}")
 }
 
 impl OrderIntent {
@@ -410,6 +416,12 @@ mod tests {
         let k = idempotency_key(a, ts, Side::Buy);
         assert_eq!(k, idempotency_key(a, ts, Side::Buy));
         assert_eq!(k.len(), 4 + 32);
+        // Keys already stored stay the same: the first 128 bits of SHA-256 in lowercase hex.
+        let mut h = Sha256::new();
+        h.update(a.as_bytes());
+        h.update(ts.timestamp_micros().to_be_bytes());
+        h.update(b"BUY");
+        assert_eq!(k, format!("tp1-{}", &hex::encode(h.finalize())[..32]));
         assert_ne!(k, idempotency_key(b, ts, Side::Buy));
         assert_ne!(k, idempotency_key(a, ts, Side::Sell));
         assert_ne!(
