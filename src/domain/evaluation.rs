@@ -102,7 +102,7 @@ pub struct EvaluationInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceBlocker {
-    /// Static names and codes are borrowed, not copied, on every evaluation.
+    // Static names and codes are borrowed, not copied, on every evaluation.
     #[schema(value_type = String)]
     pub gate: Cow<'static, str>,
     #[schema(value_type = String)]
