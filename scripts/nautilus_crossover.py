@@ -97,6 +97,7 @@ class Cross(Strategy):
         )
         self.submit_order(order)
 
+
 def main(path: str) -> None:
     df = pd.read_csv(path)
     df.index = pd.to_datetime(df["ts_ns"] + 60_000_000_000, unit="ns", utc=True)  # bar close

@@ -111,18 +111,22 @@ pub fn drawdown_curve(
         .map(|&(ts, e)| {
             peak = peak.max(e);
             let drawdown = peak - e;
-            let pct = if peak > Decimal::ZERO {
-                ratio(drawdown * Decimal::ONE_HUNDRED, peak).unwrap_or(0.0)
-            } else {
-                0.0
-            };
             DrawdownPoint {
                 ts,
                 drawdown,
-                drawdown_pct: pct,
+                drawdown_pct: drawdown_pct(drawdown, peak),
             }
         })
         .collect()
+}
+
+/// `drawdown` as a percentage of `peak` (0 without a positive peak).
+fn drawdown_pct(drawdown: Decimal, peak: Decimal) -> f64 {
+    if peak > Decimal::ZERO {
+        ratio(drawdown * Decimal::ONE_HUNDRED, peak).unwrap_or(0.0)
+    } else {
+        0.0
+    }
 }
 
 /// Daily returns: the last equity of each trade date over the previous day's (the first
@@ -133,16 +137,16 @@ pub fn daily_returns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decima
     // when a point reaches the start of the next one, not for every point.
     let mut next_day_at: Option<DateTime<Utc>> = None;
     for &(ts, e) in equity {
-        match closes.last_mut() {
-            Some((_, last)) if next_day_at.is_some_and(|next| ts < next) => *last = e,
-            _ => {
-                let day = trade_date(ts);
-                next_day_at = day.succ_opt().map(trade_date_start);
-                match closes.last_mut() {
-                    Some((d, last)) if *d == day => *last = e,
-                    _ => closes.push((day, e)),
-                }
+        if next_day_at.is_none_or(|next| ts >= next) {
+            let day = trade_date(ts);
+            next_day_at = day.succ_opt().map(trade_date_start);
+            if closes.last().is_none_or(|(d, _)| *d != day) {
+                closes.push((day, e));
+                continue;
             }
+        }
+        if let Some((_, last)) = closes.last_mut() {
+            *last = e;
         }
     }
     let mut prev = starting_capital;
@@ -179,13 +183,6 @@ fn sharpe_sortino(returns: &[f64]) -> (Option<f64>, Option<f64>) {
 /// while the peak stays the same, the largest drawdown is also the largest percentage of it,
 /// so the percentage is taken once per peak.
 fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)]) -> (Decimal, f64) {
-    let pct = |drawdown: Decimal, peak: Decimal| {
-        if peak > Decimal::ZERO {
-            ratio(drawdown * Decimal::ONE_HUNDRED, peak).unwrap_or(0.0)
-        } else {
-            0.0
-        }
-    };
     // Per peak, its lowest equity after it; the maxima are taken as each peak is left.
     let (mut peak, mut low) = (starting_capital, starting_capital);
     let (mut max, mut max_pct) = (Decimal::ZERO, 0.0f64);
@@ -193,14 +190,14 @@ fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)])
         if e > peak {
             let deepest = peak - low;
             max = max.max(deepest);
-            max_pct = max_pct.max(pct(deepest, peak));
+            max_pct = max_pct.max(drawdown_pct(deepest, peak));
             (peak, low) = (e, e);
         } else if e < low {
             low = e;
         }
     }
     let deepest = peak - low;
-    (max.max(deepest), max_pct.max(pct(deepest, peak)))
+    (max.max(deepest), max_pct.max(drawdown_pct(deepest, peak)))
 }
 
 /// Exposure % and the longest flat period (seconds) of `trades` over the equity points.

@@ -57,13 +57,8 @@ pub fn idempotency_key(bot_id: Uuid, bar_ts: DateTime<Utc>, side: Side) -> Strin
     h.update(bot_id.as_bytes());
     h.update(bar_ts.timestamp_micros().to_be_bytes());
     h.update(side.as_str().as_bytes());
-    // The first 16 bytes in hex, encoded into a buffer (not a char at a time into a String).
-    let mut hex = [0u8; 32];
-    let encoded = hex::encode_to_slice(&h.finalize()[..16], &mut hex)
-        .ok()
-        .and_then(|()| std::str::from_utf8(&hex).ok())
-        .unwrap_or_default();
-    format!("tp1-{encoded}")
+    // The first 16 bytes in hex (only those are encoded).
+    format!("tp1-{}", hex::encode(&h.finalize()[..16]))
 }
 
 impl OrderIntent {

@@ -101,8 +101,8 @@ impl RiskLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Serialized by its name ([`Gate::as_str`]: the one list of names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
     KillSwitch,
     /// The global trading switch (`settings.trading_enabled`): LIVE order flow only.
@@ -132,7 +132,7 @@ pub enum Gate {
 }
 
 impl Gate {
-    /// The gate's name in traces (its serde name).
+    /// The gate's name in traces and reports.
     pub const fn as_str(self) -> &'static str {
         match self {
             Gate::KillSwitch => "kill_switch",
@@ -154,6 +154,12 @@ impl Gate {
             Gate::NewsGate => "news_gate",
             Gate::AccountRisk => "account_risk",
         }
+    }
+}
+
+impl Serialize for Gate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

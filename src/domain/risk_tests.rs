@@ -581,30 +581,3 @@ fn the_account_gate_runs_for_live_orders_only() {
         .expect("the account gate blocks a LIVE entry");
     assert_eq!(b.code, ErrorCode::AccountDailyLossLatched);
 }
-
-#[test]
-fn gate_names_are_their_serde_names() {
-    use Gate::*;
-    for gate in [
-        KillSwitch,
-        TradingSwitch,
-        CircuitBreaker,
-        MarketSession,
-        DataFreshness,
-        Stage,
-        AutonomyTier,
-        MaxOrderSize,
-        MaxPosition,
-        DailyLoss,
-        Drawdown,
-        OrderRate,
-        PriceCollar,
-        Reconciliation,
-        EconomicCalendar,
-        MacroFilter,
-        NewsGate,
-        AccountRisk,
-    ] {
-        assert_eq!(serde_json::to_value(gate).unwrap(), gate.as_str());
-    }
-}
