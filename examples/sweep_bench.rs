@@ -4,8 +4,9 @@
 //! `backtest_metrics::of_run`), the children shared by the lab's job workers (2 by default,
 //! `JobsConfig::workers`) pulling from one queue, all reading one load of bars.
 //!
-//! `cargo run --release --example sweep_bench -- [combinations] [days] [workers]`
-//! (defaults 1000, 365, 2). The bars are the sandbox's deterministic history
+//! `cargo run --release --example sweep_bench -- [combinations] [days] [workers] [first day]`
+//! (defaults 1000, 365, 2, 2026-01-01; a later first day profiles a short range without the
+//! New Year holiday's bars, which the sandbox serves and the session gate refuses). The bars are the sandbox's deterministic history
 //! (`sandbox::ohlcv`, the one the sandbox market-data provider serves), 2026-01-01 onward,
 //! prices snapped to the tick as vendor prices are; the calendar is the CME fixture for
 //! 2026–2027. Risk limits are the 1-minute defaults with the daily-loss and drawdown limits
@@ -45,7 +46,14 @@ fn arg(n: usize, default: usize) -> usize {
 fn main() {
     let (combinations, days, workers) = (arg(1, 1000), arg(2, 365), arg(3, 2).max(1));
     let es = Symbol::Es.spec();
-    let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let from = std::env::args()
+        .nth(4)
+        .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or_else(
+            || Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            |d| d.and_utc(),
+        );
     let to = from + Duration::days(i64::try_from(days).unwrap_or(365));
     let started = Instant::now();
     let bars: Vec<Bar> = ohlcv::minute_bars("ES.c.0", from, to, usize::MAX)

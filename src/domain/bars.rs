@@ -40,16 +40,12 @@ pub fn decimal_f64(d: Decimal) -> Option<f64> {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
-    let m = d.mantissa();
-    match POW10.get(d.scale() as usize) {
-        Some(p) if m.unsigned_abs() < 1 << 53 => Some(m as f64 / p),
+    // Through i64: its conversion is one instruction, i128's a library call.
+    let m = i64::try_from(d.mantissa()).ok();
+    match (m, POW10.get(d.scale() as usize)) {
+        (Some(m), Some(p)) if m.unsigned_abs() < 1 << 53 => Some(m as f64 / p),
         _ => d.to_f64(),
     }
-}
-
-/// Closes of `bars` as f64; `None` if any does not convert.
-pub fn closes_f64(bars: &[Bar]) -> Option<Vec<f64>> {
-    bars.iter().map(Bar::close_f64).collect()
 }
 
 /// Bars of `timeframe` built from finer bars (e.g. 1m → 5m): buckets are aligned to multiples
@@ -241,7 +237,8 @@ mod tests {
     #[test]
     fn closes_convert_and_bars_are_consistent() {
         let bars = bars_from_closes(&[dec!(100.25), dec!(101), dec!(99.5)]);
-        assert_eq!(closes_f64(&bars).unwrap(), vec![100.25, 101.0, 99.5]);
+        let closes: Vec<f64> = bars.iter().filter_map(Bar::close_f64).collect();
+        assert_eq!(closes, vec![100.25, 101.0, 99.5]);
         assert!(bars.iter().all(Bar::is_consistent));
         let mut bad = bars[1].clone();
         bad.high = dec!(50);

@@ -12,8 +12,9 @@ use chrono::{
 };
 use chrono_tz::America::Chicago;
 use serde::Serialize;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// CME trade date of `at`: the session that opens 17:00 CT belongs to the next day.
 pub fn trade_date(at: DateTime<Utc>) -> NaiveDate {
@@ -117,6 +118,10 @@ pub struct HolidayCalendar {
     /// Sorted by trade date, one per date (looked up by binary search on every evaluation:
     /// cheaper than hashing a date).
     by_trade_date: Vec<Holiday>,
+    /// Names these holidays for the remembered session state (see [`HolidayCalendar::is_open`]):
+    /// unique per [`HolidayCalendar::new`], shared by clones (same rows); 0 is the empty
+    /// default calendar.
+    id: u64,
 }
 
 fn hm(h: u32, m: u32) -> NaiveTime {
@@ -164,8 +169,10 @@ impl HolidayCalendar {
         // The last row for a date wins, as it did when they were keyed by date.
         let by_date: BTreeMap<NaiveDate, Holiday> =
             holidays.into_iter().map(|h| (h.date, h)).collect();
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         HolidayCalendar {
             by_trade_date: by_date.into_values().collect(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -199,9 +206,59 @@ impl HolidayCalendar {
             .map(|i| &self.by_trade_date[i])
     }
 
-    /// Session state at `at`.
+    /// Session state at `at`. The state holds between rule changes (the daily close and open,
+    /// an early close, local midnight), so the span around the latest answer is remembered
+    /// (per thread, like [`chicago`]) and the bars of a run inside it skip the wall clock.
     pub fn is_open(&self, at: DateTime<Utc>) -> SessionState {
+        thread_local! {
+            /// (calendar id, `[from, until)` in Unix seconds, the state all through it).
+            static SPAN: RefCell<Option<(u64, i64, i64, SessionState)>> =
+                const { RefCell::new(None) };
+        }
+        let secs = at.timestamp();
+        let hit = SPAN.with_borrow(|memo| match memo {
+            Some((id, from, until, state)) if *id == self.id && *from <= secs && secs < *until => {
+                Some(state.clone())
+            }
+            _ => None,
+        });
+        if let Some(state) = hit {
+            return state;
+        }
         let local = chicago(at);
+        let state = self.state_at(local);
+        // Chicago's offset is constant within a UTC hour, so seconds on its wall clock are
+        // seconds on ours until the hour ends.
+        let into_day = i64::from(local.num_seconds_from_midnight());
+        let change = self.next_change(local);
+        let until = (secs.div_euclid(3600) + 1) * 3600;
+        let until = until.min(secs + change - into_day);
+        SPAN.with_borrow_mut(|memo| *memo = Some((self.id, secs, until, state.clone())));
+        state
+    }
+
+    /// Seconds from local midnight of the first instant after `local` that a rule of
+    /// [`HolidayCalendar::state_at`] can change its answer: the daily close, the open, an early
+    /// close of the day's trade date, or the next midnight (86,400).
+    fn next_change(&self, local: NaiveDateTime) -> i64 {
+        let now = local.num_seconds_from_midnight();
+        let early = self.holiday(local.date()).and_then(|h| match h.kind {
+            HolidayKind::EarlyClose(t) => Some(t.num_seconds_from_midnight()),
+            HolidayKind::Closed => None,
+        });
+        let close = DAILY_CLOSE.0 * 3600 + DAILY_CLOSE.1 * 60;
+        let open = DAILY_OPEN.0 * 3600 + DAILY_OPEN.1 * 60;
+        [Some(close), Some(open), early]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > now)
+            .min()
+            .map_or(86_400, i64::from)
+    }
+
+    /// Session state at `local`, Chicago's wall clock (what [`HolidayCalendar::is_open`]
+    /// remembers).
+    fn state_at(&self, local: NaiveDateTime) -> SessionState {
         let (date, time) = (local.date(), local.time());
         let close = hm(DAILY_CLOSE.0, DAILY_CLOSE.1);
         let open = hm(DAILY_OPEN.0, DAILY_OPEN.1);
@@ -292,6 +349,54 @@ mod tests {
                 at += Duration::seconds(37);
             }
         }
+    }
+
+    /// The remembered span against the wall clock asked afresh, over two years every 53 s (and
+    /// an earlier instant between, as a replayed tick asks), with the fixture's holidays and an
+    /// early close off the quarter hours.
+    #[test]
+    fn the_remembered_session_is_the_one_asked_afresh() {
+        let odd = Holiday {
+            date: NaiveDate::from_ymd_opt(2026, 8, 12).unwrap(),
+            name: "odd early close".into(),
+            kind: HolidayKind::EarlyClose(NaiveTime::from_hms_opt(11, 7, 13).unwrap()),
+        };
+        let fixture = HolidayCalendar::cme_equity_fixture();
+        let with_odd = HolidayCalendar::new(fixture.holidays().into_iter().cloned().chain([odd]));
+        let fresh = |cal: &HolidayCalendar, t: DateTime<Utc>| {
+            cal.state_at(t.with_timezone(&Chicago).naive_local())
+        };
+        let (from, end) = (utc(2026, 1, 1, 0, 0), utc(2028, 1, 1, 0, 0));
+        let mut changes = 0;
+        for cal in [&fixture, &with_odd] {
+            // Forwards, one calendar at a time (the remembered span answers most of these).
+            let (mut at, mut last) = (from, None);
+            while at < end {
+                let state = cal.is_open(at);
+                assert_eq!(state, fresh(cal, at), "{at}");
+                changes += usize::from(last.as_ref().is_some_and(|l| *l != state));
+                last = Some(state);
+                at += Duration::seconds(53);
+            }
+            // Back and forth, and the two calendars in turn.
+            let mut at = from;
+            while at < end {
+                for t in [at, at - Duration::seconds(4111), at + Duration::seconds(7)] {
+                    assert_eq!(cal.is_open(t), fresh(cal, t), "{t}");
+                    assert_eq!(fixture.is_open(t), fresh(&fixture, t), "{t}");
+                }
+                at += Duration::seconds(601);
+            }
+        }
+        // Weekly close and open, daily halts, holidays: the states did change all along.
+        assert!(changes > 1000, "{changes}");
+        // Two calendars on one thread never answer for each other.
+        let thanksgiving = ct(2026, 11, 26, 13, 0, 0);
+        assert!(fixture.is_open(thanksgiving) != SessionState::Open);
+        assert_eq!(
+            HolidayCalendar::default().is_open(thanksgiving),
+            SessionState::Open
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use super::bars::Bar;
 use super::execution::{ExecutionOutcome, OrderIntent, SimParams, execute};
+use super::indicators::Window;
 use super::instruments::ContractSpec;
 use super::positions::Position;
 use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates};
@@ -245,7 +246,7 @@ pub fn evaluate_bar(input: &EvaluationInput<'_>) -> Evaluation {
 /// left empty (a gate's own blocker texts are kept: they are built only when it blocks).
 pub fn evaluate_bar_with(
     input: &EvaluationInput<'_>,
-    closes: Option<&[f64]>,
+    closes: Option<Window<'_>>,
     detail: TraceDetail,
 ) -> Evaluation {
     let full = detail == TraceDetail::Full;
@@ -299,8 +300,9 @@ pub fn evaluate_bar_with(
     ctx.position = current;
     ctx.order = planned.as_ref().map(|(_, o)| o.clone());
     let report = evaluate_gates(&ctx);
-    let mut blocked_by: Vec<TraceBlocker> =
-        report.blockers.iter().map(TraceBlocker::from).collect();
+    // Room for the strategy's own blocker too: one allocation per evaluation.
+    let mut blocked_by = Vec::with_capacity(report.blockers.len() + 1);
+    blocked_by.extend(report.blockers.iter().map(TraceBlocker::from));
     let gate_blocked = !blocked_by.is_empty();
 
     let text = |f: &dyn Fn() -> String| if full { f() } else { String::new() };

@@ -92,13 +92,52 @@ pub fn unrealized_pnl(
     avg_price: Decimal,
     mark: Decimal,
 ) -> Decimal {
-    (mark - avg_price) * Decimal::from(quantity) * spec.point_value()
+    let diff = mark - avg_price;
+    match quantity {
+        // One contract, as most bots hold: one product, the same figure and scale.
+        1 => diff * spec.point_value(),
+        -1 if !diff.is_zero() => -diff * spec.point_value(),
+        q => diff * Decimal::from(q) * spec.point_value(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn one_contracts_open_pnl_is_the_general_formulas_to_the_digit() {
+        let general = |spec: &ContractSpec, q: i64, avg: Decimal, mark: Decimal| {
+            (mark - avg) * Decimal::from(q) * spec.point_value()
+        };
+        let prices = [
+            dec!(5000),
+            dec!(5000.25),
+            dec!(4999.75),
+            dec!(5000.125),
+            dec!(0),
+        ];
+        for symbol in Symbol::ALL {
+            let spec = symbol.spec();
+            for q in [1, -1, 2, -3, 0] {
+                for avg in prices {
+                    for mark in prices {
+                        let (fast, slow) = (
+                            unrealized_pnl(&spec, q, avg, mark),
+                            general(&spec, q, avg, mark),
+                        );
+                        assert_eq!(fast, slow);
+                        assert_eq!(
+                            fast.to_string(),
+                            slow.to_string(),
+                            "{symbol} {q} {avg} {mark}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn long_add_partial_exit_and_close() {

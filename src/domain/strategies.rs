@@ -11,8 +11,8 @@
 //! how strongly the rule fired). It is 0 for `Flat` and `Hold`. It is a ranking figure, not a
 //! forecast.
 
-use super::bars::{Bar, closes_f64, decimal_f64};
-use super::indicators::{donchian_prior, ema, rsi_wilder, sma, stdev, stdev_about};
+use super::bars::{Bar, decimal_f64};
+use super::indicators::{Series, Window, donchian_prior, ema, rsi_wilder};
 use super::instruments::ContractSpec;
 use super::strategy_config::{MovingAverage, StrategyConfig};
 use serde::Serialize;
@@ -152,7 +152,8 @@ impl StrategyConfig {
 /// How much of an evaluation's explanation is built. The signal, confidence, expected value,
 /// codes and orders never depend on it: only the human texts and the variables snapshot do.
 /// A driver that writes traces (the bot runner) asks for `Full`; one that only counts outcomes
-/// by code (the backtester) asks for `Codes`, and the texts and snapshot are left empty.
+/// by code (the backtester) asks for `Codes`, and the texts and snapshot are left empty (and
+/// the engine folds no no-trade: with no trace written there is nothing to fold into).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TraceDetail {
     #[default]
@@ -170,13 +171,14 @@ pub fn evaluate(
     evaluate_with(config, spec, bars, None, TraceDetail::Full)
 }
 
-/// [`evaluate`] reading `closes` (each bar's [`Bar::close_f64`], as a driver that keeps them
-/// beside its bars has them; ignored unless one per bar, all finite) and building `detail`.
+/// [`evaluate`] reading `closes` (each bar's [`Bar::close_f64`] with running sums, NaN where
+/// out of range, as the engine keeps them beside its bars; read from the bars instead unless
+/// one per bar) and building `detail`.
 pub fn evaluate_with(
     config: &StrategyConfig,
     spec: &ContractSpec,
     bars: &[Bar],
-    closes: Option<&[f64]>,
+    closes: Option<Window<'_>>,
     detail: TraceDetail,
 ) -> Result<StrategyOutput, StrategyError> {
     let full = detail == TraceDetail::Full;
@@ -190,22 +192,24 @@ pub fn evaluate_with(
             got: bars.len(),
         });
     }
-    let owned;
-    let closes: &[f64] = match closes {
-        // Folded without an early exit, so the check over the window is vectorised.
-        Some(c) if c.len() == bars.len() && c.iter().fold(true, |ok, c| ok & c.is_finite()) => c,
-        _ => {
-            owned = closes_f64(bars)
-                .ok_or_else(|| StrategyError::BadData("close out of range".into()))?;
-            if owned.iter().any(|c| !c.is_finite()) {
-                return Err(StrategyError::BadData("non-finite close".into()));
-            }
-            &owned
-        }
-    };
     let tick = decimal_f64(spec.tick_size)
         .filter(|t| *t > 0.0)
         .ok_or_else(|| StrategyError::BadData("tick size".into()))?;
+    let owned: Series;
+    let window = match closes {
+        Some(w) if w.len() == bars.len() => w,
+        _ => {
+            let closes = bars.iter().map(|b| b.close_f64().unwrap_or(f64::NAN));
+            owned = Series::of(tick, closes);
+            owned.last(bars.len())
+        }
+    };
+    if !window.all_finite() {
+        return Err(StrategyError::BadData(
+            "a close is out of range or not finite".into(),
+        ));
+    }
+    let closes = window.values();
     let close = closes[closes.len() - 1];
     let missing = || StrategyError::InsufficientHistory {
         needed,
@@ -221,16 +225,11 @@ pub fn evaluate_with(
     let (signal, confidence, sigma, reason) = match config {
         StrategyConfig::SmaCrossover(p) => {
             let (fast, slow) = match p.average {
-                MovingAverage::Sma => (sma(closes, p.fast as usize), sma(closes, p.slow as usize)),
+                MovingAverage::Sma => (window.sma(p.fast as usize), window.sma(p.slow as usize)),
                 MovingAverage::Ema => (ema(closes, p.fast as usize), ema(closes, p.slow as usize)),
             };
             let (fast, slow) = (fast.ok_or_else(missing)?, slow.ok_or_else(missing)?);
-            let sigma = match p.average {
-                // The slow SMA is the mean σ is taken about: not summed twice.
-                MovingAverage::Sma => stdev_about(closes, p.slow as usize, slow),
-                MovingAverage::Ema => stdev(closes, p.slow as usize),
-            }
-            .ok_or_else(missing)?;
+            let sigma = window.stdev(p.slow as usize).ok_or_else(missing)?;
             var("ma_fast", fast);
             var("ma_slow", slow);
             let spread = fast - slow;
@@ -260,7 +259,7 @@ pub fn evaluate_with(
                 decimal_f64(hi).ok_or_else(missing)?,
                 decimal_f64(lo).ok_or_else(missing)?,
             );
-            let sigma = stdev(closes, p.lookback as usize + 1).ok_or_else(missing)?;
+            let sigma = window.stdev(p.lookback as usize + 1).ok_or_else(missing)?;
             var("donchian_high", hi);
             var("donchian_low", lo);
             let width = hi - lo;
@@ -304,7 +303,7 @@ pub fn evaluate_with(
         }
         StrategyConfig::RsiMeanReversion(p) => {
             let rsi = rsi_wilder(closes, p.period as usize).ok_or_else(missing)?;
-            let sigma = stdev(closes, p.period as usize + 1).ok_or_else(missing)?;
+            let sigma = window.stdev(p.period as usize + 1).ok_or_else(missing)?;
             var("rsi", rsi);
             let (signal, c, reason) = if rsi < p.oversold {
                 (
@@ -423,7 +422,7 @@ mod tests {
     fn codes_only_reads_the_same_signal_without_texts() {
         let es = Symbol::Es.spec();
         let b = bars(&[100, 102, 104, 106, 108, 107, 103]);
-        let closes: Vec<f64> = b.iter().map(|b| b.close_f64().unwrap()).collect();
+        let closes = Series::of(0.25, b.iter().map(|b| b.close_f64().unwrap()));
         for cfg in [
             crossover(2, 4),
             StrategyConfig::DonchianBreakout(DonchianParams { lookback: 3 }),
@@ -435,7 +434,14 @@ mod tests {
         ] {
             let full = evaluate(&cfg, &es, &b).unwrap();
             assert!(!full.reason_human.is_empty() && !full.variables.is_empty());
-            let codes = evaluate_with(&cfg, &es, &b, Some(&closes), TraceDetail::Codes).unwrap();
+            let codes = evaluate_with(
+                &cfg,
+                &es,
+                &b,
+                Some(closes.last(b.len())),
+                TraceDetail::Codes,
+            )
+            .unwrap();
             assert_eq!(
                 (codes.signal, codes.confidence, codes.expected_value_ticks),
                 (full.signal, full.confidence, full.expected_value_ticks),
@@ -444,7 +450,13 @@ mod tests {
             );
             assert!(codes.reason_human.is_empty() && codes.variables.is_empty());
             // Closes that do not match the bars are not trusted: they are read from the bars.
-            let wrong = evaluate_with(&cfg, &es, &b, Some(&closes[1..]), TraceDetail::Full);
+            let wrong = evaluate_with(
+                &cfg,
+                &es,
+                &b,
+                Some(closes.last(b.len() - 1)),
+                TraceDetail::Full,
+            );
             assert_eq!(wrong.unwrap(), full);
         }
     }

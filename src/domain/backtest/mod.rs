@@ -21,6 +21,7 @@ mod tests;
 mod trades;
 pub mod walk_forward;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -297,6 +298,7 @@ fn drive(
         });
         r.net_pnl = pnl;
         if (i + 1) % every == 0 && progress(i + 1).is_break() {
+            r.no_trades_by_code = venue.no_trades_by_code();
             return (r, false);
         }
         if let Some(reason) = killed {
@@ -304,6 +306,7 @@ fn drive(
             break;
         }
     }
+    r.no_trades_by_code = venue.no_trades_by_code();
     r.trades = venue.trades.finish();
     let completed = progress(r.bars_processed).is_continue();
     (r, completed)
@@ -318,9 +321,29 @@ struct Venue {
     /// Effects being performed and those of the events they report back (reused per bar).
     pending: Vec<Effect>,
     next: Vec<Effect>,
+    /// No-trades by reason code, in the order first seen (a handful of codes, mostly the
+    /// same static one: found by its address before its text).
+    no_trades: Vec<(Cow<'static, str>, u64)>,
 }
 
 impl Venue {
+    fn count(&mut self, code: Cow<'static, str>) {
+        let same = |c: &Cow<'static, str>| std::ptr::eq(c.as_ref(), code.as_ref()) || *c == code;
+        match self.no_trades.iter_mut().find(|(c, _)| same(c)) {
+            Some((_, n)) => *n += 1,
+            None => self.no_trades.push((code, 1)),
+        }
+    }
+
+    /// The no-trade counts as the run reports them.
+    fn no_trades_by_code(&self) -> BTreeMap<String, u64> {
+        let mut by_code = BTreeMap::new();
+        for (code, n) in &self.no_trades {
+            *by_code.entry(code.to_string()).or_default() += n;
+        }
+        by_code
+    }
+
     /// The roll: a position held on the old contract is closed at its last bar's close
     /// (`last`, moved by the fill model's slippage, its commission paid), an order of its own
     /// in the log (`roll:<contract>`), booked like any fill.
@@ -405,16 +428,7 @@ impl Venue {
                         };
                         engine.handle_into(Event::OrderUpdate(update), &mut next);
                     }
-                    Effect::NoTrade { no_trade, .. } => {
-                        // Counted without copying the code unless it is a new one.
-                        let code = no_trade.reason_code;
-                        match r.no_trades_by_code.get_mut(&*code) {
-                            Some(n) => *n += 1,
-                            None => {
-                                r.no_trades_by_code.insert(code.into_owned(), 1);
-                            }
-                        }
-                    }
+                    Effect::NoTrade { no_trade, .. } => self.count(no_trade.reason_code),
                     Effect::Fill { order_id: id, fill } => {
                         if let Some(index) = self.working.take()
                             && order_id(index) == id

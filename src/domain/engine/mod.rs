@@ -33,7 +33,7 @@ pub use book::LedgerFill;
 use book::{Book, Folding};
 
 use super::account_risk::AccountRiskView;
-use super::bars::Bar;
+use super::bars::{Bar, decimal_f64};
 use super::calendar::HolidayCalendar;
 use super::contracts::Contract;
 pub use super::evaluation::TraceDetail;
@@ -41,6 +41,7 @@ use super::evaluation::{
     Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_with,
 };
 use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
+use super::indicators::Series;
 use super::instruments::{ContractSpec, Symbol};
 use super::news::NewsSnapshot;
 use super::positions::Position;
@@ -49,6 +50,11 @@ use super::side::Side;
 use super::strategy_config::StrategyConfig;
 use super::strategy_filters::{FilterData, FilterReadings, StrategyFilters};
 use super::timeframe::Timeframe;
+
+/// The tick the closes are summed in (0, a grid nothing is on, for a tick no float holds).
+fn tick_f64(spec: &ContractSpec) -> f64 {
+    decimal_f64(spec.tick_size).unwrap_or(0.0)
+}
 
 /// What an operator configures on a bot (re-read on reload).
 #[derive(Debug, Clone)]
@@ -184,9 +190,9 @@ pub struct Engine {
     contract: Option<Contract>,
     /// Newest bars, oldest first, all of `contract`; the evaluation sees the last `need`.
     bars: Vec<Bar>,
-    /// `bars[i].close_f64()` (NaN when out of range), kept beside them so an evaluation
-    /// converts each close once, not once per window it appears in.
-    closes: Vec<f64>,
+    /// `bars[i].close_f64()` (NaN when out of range) with running sums, kept beside them so
+    /// each close is converted and summed once, not once per window it appears in.
+    closes: Series,
     need: usize,
     /// How much of each evaluation's explanation the driver wants (see [`TraceDetail`]).
     detail: TraceDetail,
@@ -197,6 +203,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(s: Settings, calendar: Arc<HolidayCalendar>) -> Self {
         let need = s.config.warmup_bars() as usize + 2;
+        let closes = Series::with_capacity(tick_f64(&s.spec), need * 4 + 1);
         Engine {
             position: Position::flat(s.spec.symbol),
             s,
@@ -210,7 +217,7 @@ impl Engine {
             now: None,
             contract: None,
             bars: Vec::with_capacity(need * 4 + 1),
-            closes: Vec::with_capacity(need * 4 + 1),
+            closes,
             need,
             detail: TraceDetail::Full,
             equity: Decimal::ZERO,
@@ -246,6 +253,10 @@ impl Engine {
     /// New operator settings (stage, limits, strategy, trading switch).
     pub fn set_settings(&mut self, s: Settings) {
         self.need = s.config.warmup_bars() as usize + 2;
+        if s.spec.tick_size != self.s.spec.tick_size {
+            let closes = self.closes.last(usize::MAX).values().iter().copied();
+            self.closes = Series::of(tick_f64(&s.spec), closes);
+        }
         self.s = s;
     }
 
@@ -341,7 +352,7 @@ impl Engine {
                 match self.bars.binary_search_by_key(&ts, |b| b.ts_open) {
                     Ok(i) => {
                         self.bars[i] = bar;
-                        self.closes[i] = close;
+                        self.closes.set(i, close);
                     }
                     Err(i) => {
                         self.bars.insert(i, bar);
@@ -358,7 +369,7 @@ impl Engine {
         if self.bars.len() > self.need * 4 {
             let excess = self.bars.len() - self.need;
             self.bars.drain(..excess);
-            self.closes.drain(..excess);
+            self.closes.drain_front(excess);
         }
         // A LIVE order fills at its broker, never on our bars.
         if self.s.stage == Stage::Live {
@@ -547,7 +558,8 @@ impl Engine {
     }
 
     fn suppress(&mut self, n: Box<NoTrade>, out: &mut Vec<Effect>) {
-        let folded = self.folding.fold(&n);
+        // A driver counting codes writes no trace to fold into.
+        let folded = self.detail == TraceDetail::Full && self.folding.fold(&n);
         out.push(Effect::NoTrade {
             no_trade: n,
             folded,
@@ -558,14 +570,16 @@ impl Engine {
         let now = tick.now;
         self.now = Some(now);
         // Only bars that closed by `now` count (a replayed earlier tick sees its own past).
-        let keep = self.bars.partition_point(|b| b.ts_open < now);
-        self.bars.truncate(keep);
-        self.closes.truncate(keep);
+        if self.bars.last().is_some_and(|b| b.ts_open >= now) {
+            let keep = self.bars.partition_point(|b| b.ts_open < now);
+            self.bars.truncate(keep);
+            self.closes.truncate(keep);
+        }
         self.expire_working(now, out);
 
         let from = self.bars.len().saturating_sub(self.need);
         let bars = &self.bars[from..];
-        let closes = &self.closes[from..];
+        let closes = self.closes.last(self.need);
         let mark = bars.last().map(|b| b.close);
         let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
         let marks = self.book.mark(&self.position, unrealized, now);
@@ -621,12 +635,13 @@ impl Engine {
             broker_ready: tick.broker_ready,
         };
         let evaluation = evaluate_bar_with(&input, Some(closes), self.detail);
-        let kills = evaluation.gate_report().kill_triggers.clone();
+        let kills = &evaluation.gate_report().kill_triggers;
+        let kills = (!kills.is_empty()).then(|| kills.clone());
         match evaluation {
             Evaluation::Decision(d) => out.push(Effect::Decision(d)),
             Evaluation::NoTrade(n) => self.suppress(n, out),
         }
-        if !kills.is_empty() {
+        if let Some(kills) = kills {
             out.push(Effect::Kill(kills));
         }
     }
