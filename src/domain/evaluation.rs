@@ -250,10 +250,10 @@ pub fn evaluate_bar_with(
     detail: TraceDetail,
 ) -> Evaluation {
     let full = detail == TraceDetail::Full;
-    let strategy = evaluate_with(input.config, input.spec, input.bars, closes, detail);
+    let mut strategy = evaluate_with(input.config, input.spec, input.bars, closes, detail);
     let current = input.position.quantity;
     let last = input.bars.last();
-    let (signals, variables) = snapshots(input.config, &strategy, current, full);
+    let (signals, variables) = snapshots(input.config, &mut strategy, current, full);
 
     // Target and order (None when the strategy has no opinion or we already hold the target).
     let planned = match (&strategy, last) {
@@ -425,9 +425,11 @@ pub fn evaluate_bar_with(
     }))
 }
 
+/// The trace's `signals` and `variables_snapshot` (the variables are taken: nothing else reads
+/// them; the reason is copied only for a full trace).
 fn snapshots(
     config: &StrategyConfig,
-    strategy: &Result<StrategyOutput, StrategyError>,
+    strategy: &mut Result<StrategyOutput, StrategyError>,
     current: i64,
     full: bool,
 ) -> (Signals, Variables) {
@@ -439,9 +441,13 @@ fn snapshots(
                 confidence: out.confidence,
                 expected_value_ticks: out.expected_value_ticks,
                 current_position: current,
-                reason: out.reason_human.clone(),
+                reason: if full {
+                    out.reason_human.clone()
+                } else {
+                    String::new()
+                },
             },
-            out.variables.clone(),
+            std::mem::take(&mut out.variables),
         ),
         Err(e) => (
             Signals::Failed {

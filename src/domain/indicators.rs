@@ -115,7 +115,10 @@ impl Series {
 
     /// `r` with `v` added.
     fn then(&self, r: Running, v: f64) -> Running {
-        let t = (v * self.per_unit).round();
+        // Half away from zero like `f64::round`, without its library call; a NaN or
+        // infinite price saturates and fails the range check below.
+        let x = v * self.per_unit;
+        let t = (x + 0.5f64.copysign(x)) as i64 as f64;
         // On the grid within the float's own precision (0.1 ticks are not exact floats).
         if t.abs() < MAX_TICKS && (t * self.tick - v).abs() <= v.abs() * 1e-12 {
             let t = t as i64;
@@ -143,9 +146,6 @@ impl Series {
         }
     }
 }
-
-/// A window's sums in ticks: Σt and Σt².
-type TickSums = (i64, i128);
 
 /// Trailing values of a [`Series`], oldest first, with their running sums.
 #[derive(Debug, Clone, Copy)]
@@ -175,43 +175,45 @@ impl<'a> Window<'a> {
         self.running[n].non_finite == self.running[0].non_finite
     }
 
-    /// The last `period` values and, when all are on the tick grid, their sums in ticks.
+    /// The running sums before and after the last `period` values, and those values.
     #[inline]
-    fn tail(&self, period: usize) -> Option<(&'a [f64], Option<TickSums>)> {
+    fn tail(&self, period: usize) -> Option<(&'a Running, &'a Running, &'a [f64])> {
         let n = self.values.len();
         if period == 0 || n < period {
             return None;
         }
-        let (to, from) = (self.running[n], self.running[n - period]);
-        let sums = (to.off_grid == from.off_grid)
-            .then(|| (to.ticks - from.ticks, to.squares - from.squares));
-        Some((&self.values[n - period..], sums))
+        Some((
+            &self.running[n - period],
+            &self.running[n],
+            &self.values[n - period..],
+        ))
     }
 
     /// Simple moving average of the last `period` values.
     pub fn sma(&self, period: usize) -> Option<f64> {
+        let (from, to, values) = self.tail(period)?;
         let n = period as f64;
-        Some(match self.tail(period)? {
-            (_, Some((ticks, _))) => ticks as f64 / n * self.tick,
-            (values, None) => values.iter().sum::<f64>() / n,
+        Some(if from.off_grid == to.off_grid {
+            (to.ticks - from.ticks) as f64 / n * self.tick
+        } else {
+            values.iter().sum::<f64>() / n
         })
     }
 
     /// Population standard deviation of the last `period` values; on the grid
     /// √(n·Σt² − (Σt)²) / n ticks, whose numerator is an exact integer.
     pub fn stdev(&self, period: usize) -> Option<f64> {
+        let (from, to, values) = self.tail(period)?;
         let n = period as f64;
-        Some(match self.tail(period)? {
-            (_, Some((ticks, squares))) => {
-                let num = period as i128 * squares - i128::from(ticks) * i128::from(ticks);
-                // Through i64 when it fits: a cheaper conversion than i128's.
-                let num = i64::try_from(num.max(0)).map_or(num as f64, |n| n as f64);
-                num.sqrt() / n * self.tick
-            }
-            (values, None) => {
-                let mean = values.iter().sum::<f64>() / n;
-                (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt()
-            }
+        Some(if from.off_grid == to.off_grid {
+            let (ticks, squares) = (to.ticks - from.ticks, to.squares - from.squares);
+            let num = period as i128 * squares - i128::from(ticks) * i128::from(ticks);
+            // Through i64 when it fits: a cheaper conversion than i128's.
+            let num = i64::try_from(num.max(0)).map_or(num as f64, |n| n as f64);
+            num.sqrt() / n * self.tick
+        } else {
+            let mean = values.iter().sum::<f64>() / n;
+            (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt()
         })
     }
 }
