@@ -18,7 +18,10 @@ use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::Message;
 use tradeplane::{
     config::Secret,
-    integrations::brokers::tradovate_stream::{self, EntityKind, StreamConfig, Update},
+    integrations::brokers::{
+        BrokerVendor,
+        tradovate_stream::{self, EntityKind, StreamConfig, Update},
+    },
     runtime::{
         RuntimeHandle,
         brokers::{BrokerSession, StreamStatus},
@@ -29,7 +32,10 @@ use uuid::Uuid;
 use crate::support::{
     fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox, until},
     golden::golden,
-    live::{LiveApp, LiveSetup, booked, broker_calls, first_order, live_app, tick_until},
+    live::{
+        LiveApp, LiveSetup, booked, broker_calls, broker_session, first_order, live_app, stream_is,
+        tick_until,
+    },
     paper::{session_start, tick},
 };
 
@@ -196,18 +202,7 @@ async fn the_simulator_refuses_a_bad_token_and_syncs_a_good_one() {
 }
 
 fn session(rt: &RuntimeHandle) -> Arc<BrokerSession> {
-    rt.brokers()
-        .unwrap()
-        .get(tradeplane::integrations::brokers::BrokerVendor::Tradovate)
-        .unwrap()
-}
-
-async fn stream_is(rt: &RuntimeHandle, status: StreamStatus) {
-    let s = session(rt);
-    until(&format!("the user stream {status:?}"), async || {
-        (s.health().stream?.status == status).then_some(())
-    })
-    .await;
+    broker_session(rt, BrokerVendor::Tradovate)
 }
 
 /// Tradovate calls made so far, by action (waiting for one of `wait_for`).
@@ -232,7 +227,7 @@ async fn sim_fills(live: &LiveApp, broker_order_id: &str) -> Vec<String> {
 /// The sandbox stack with its Tradovate stream synced, and a LIVE bot named `name`.
 async fn synced_bot(pool: &PgPool, name: &str) -> (LiveApp, Uuid) {
     let live = live_app(pool, "tradovate", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     let bot = live.live_bot(pool, name, 1).await;
     (live, bot)
 }
@@ -322,10 +317,10 @@ async fn a_streamed_fill_is_booked_on_arrival_without_another_bar(pool: PgPool) 
 #[sqlx::test]
 async fn a_dropped_socket_falls_back_to_the_rest_poll_and_the_stream_comes_back(pool: PgPool) {
     let live = live_app(&pool, "tradovate", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     // The socket is dropped and every reconnect refused until cleared.
     sandbox_broker_fault(&live.env, "tradovate", json!("drop_socket"), None).await;
-    stream_is(&live.rt, StreamStatus::Down).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Down).await;
     let bot = live.live_bot(&pool, "stream-drop", 1).await;
     let mut n = 0;
     tick_until(
@@ -354,7 +349,7 @@ async fn a_dropped_socket_falls_back_to_the_rest_poll_and_the_stream_comes_back(
 
     // The vendor's socket is back: the actor reconnects and the stream answers again.
     sandbox_broker_fault(&live.env, "tradovate", Value::Null, None).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     let before = session(&live.rt).health().stream.unwrap();
     assert!(before.connects >= 2, "{before:?}");
     let first = booked(&pool, bot).await.len();
@@ -413,7 +408,7 @@ async fn partial_then_rest(pool: PgPool, duplicate_events: bool, drop_after_firs
         ..LiveSetup::default()
     };
     let live = live_app(&pool, "tradovate", setup).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     sandbox_broker_fault(&live.env, "tradovate", json!("partial"), Some(1)).await;
     if duplicate_events {
         sandbox_broker_fault(&live.env, "tradovate", json!("duplicate_events"), None).await;
@@ -445,7 +440,7 @@ async fn partial_then_rest(pool: PgPool, duplicate_events: bool, drop_after_firs
     assert_eq!(from_stream.fill_reads_from_rest, 0, "{from_stream:?}");
     if drop_after_first {
         sandbox_broker_fault(&live.env, "tradovate", json!("drop_socket"), None).await;
-        stream_is(&live.rt, StreamStatus::Down).await;
+        stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Down).await;
         // Polling over REST is paced (Tradovate's 80 calls a minute): evaluate again only
         // once the rest has filled at the minute's turn.
         let now = live.app.state.clock.now();
@@ -530,7 +525,7 @@ async fn duplicate_events_and_a_fill_seen_by_the_stream_and_the_poll_book_once(p
 #[sqlx::test]
 async fn a_silent_socket_is_given_up_and_reopened(pool: PgPool) {
     let live = live_app(&pool, "tradovate", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     sandbox_broker_fault(&live.env, "tradovate", json!("stop_heartbeats"), None).await;
     let s = session(&live.rt);
     let silent = until("the silent socket given up", async || {
@@ -546,7 +541,7 @@ async fn a_silent_socket_is_given_up_and_reopened(pool: PgPool) {
         "{silent:?}"
     );
     sandbox_broker_fault(&live.env, "tradovate", Value::Null, None).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     let back = s.health().stream.unwrap();
     assert!(back.connects >= 2, "{back:?}");
 }
@@ -556,7 +551,7 @@ async fn a_silent_socket_is_given_up_and_reopened(pool: PgPool) {
 #[sqlx::test]
 async fn a_new_token_is_authorized_on_the_open_socket(pool: PgPool) {
     let live = live_app(&pool, "tradovate", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Tradovate, StreamStatus::Synced).await;
     let s = session(&live.rt);
     let before = s.health();
     let stream = before.stream.clone().unwrap();

@@ -42,9 +42,12 @@ use uuid::Uuid;
 
 use crate::support::{
     env_for,
-    fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox, until},
+    fixtures::{sandbox_broker_book, sandbox_broker_fault, start_sandbox},
     golden::golden,
-    live::{LiveApp, LiveSetup, booked, broker_calls, first_order, live_app, tick_until},
+    live::{
+        LiveApp, LiveSetup, booked, broker_calls, broker_session, first_order, live_app, stream_is,
+        tick_until,
+    },
 };
 
 const TOKEN: &str = "ib-GOLDEN-token";
@@ -488,15 +491,7 @@ fn front_es() -> String {
 }
 
 fn session(rt: &RuntimeHandle) -> Arc<BrokerSession> {
-    rt.brokers().unwrap().get(BrokerVendor::Ironbeam).unwrap()
-}
-
-async fn stream_is(rt: &RuntimeHandle, status: StreamStatus) {
-    let s = session(rt);
-    until(&format!("the Ironbeam stream {status:?}"), async || {
-        (s.health().stream?.status == status).then_some(())
-    })
-    .await;
+    broker_session(rt, BrokerVendor::Ironbeam)
 }
 
 /// The simulator's fills of `broker_order_id` (`5100001-<n>`), as Ironbeam's ids
@@ -535,7 +530,7 @@ fn count(calls: &[String], action: &str) -> usize {
 #[sqlx::test]
 async fn a_partial_fill_then_the_rest_are_booked_from_the_ironbeam_stream(pool: PgPool) {
     let live = live_app(&pool, "ironbeam", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Ironbeam, StreamStatus::Synced).await;
     // The snapshot's reads (usage events are written asynchronously).
     broker_calls(&pool, "ironbeam", "broker.fills").await;
     tokio::time::sleep(StdDuration::from_millis(300)).await;
@@ -620,7 +615,7 @@ async fn a_dropped_ironbeam_socket_falls_back_to_rest_and_reconnects_on_a_new_st
     pool: PgPool,
 ) {
     let live = live_app(&pool, "ironbeam", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Ironbeam, StreamStatus::Synced).await;
     let first_ids = stream_ids(&live).await;
     assert_eq!(
         first_ids.iter().filter(|(_, used)| *used).count(),
@@ -628,7 +623,7 @@ async fn a_dropped_ironbeam_socket_falls_back_to_rest_and_reconnects_on_a_new_st
         "{first_ids:?}"
     );
     sandbox_broker_fault(&live.env, "ironbeam", json!("drop_socket"), None).await;
-    stream_is(&live.rt, StreamStatus::Down).await;
+    stream_is(&live.rt, BrokerVendor::Ironbeam, StreamStatus::Down).await;
     let bot = live.live_bot(&pool, "ib-stream-drop", 1).await;
     let mut n = 0;
     tick_until(
@@ -651,7 +646,7 @@ async fn a_dropped_ironbeam_socket_falls_back_to_rest_and_reconnects_on_a_new_st
     );
 
     sandbox_broker_fault(&live.env, "ironbeam", Value::Null, None).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Ironbeam, StreamStatus::Synced).await;
     let back = session(&live.rt).health().stream.unwrap();
     assert!(back.connects >= 2, "{back:?}");
     let ids = stream_ids(&live).await;
@@ -699,7 +694,7 @@ async fn a_dropped_ironbeam_socket_falls_back_to_rest_and_reconnects_on_a_new_st
 #[sqlx::test]
 async fn a_silent_ironbeam_socket_is_given_up_and_reopened(pool: PgPool) {
     let live = live_app(&pool, "ironbeam", LiveSetup::default()).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Ironbeam, StreamStatus::Synced).await;
     sandbox_broker_fault(&live.env, "ironbeam", json!("stop_heartbeats"), None).await;
     let s = session(&live.rt);
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(30);
@@ -722,6 +717,6 @@ async fn a_silent_ironbeam_socket_is_given_up_and_reopened(pool: PgPool) {
         "{silent:?}"
     );
     sandbox_broker_fault(&live.env, "ironbeam", Value::Null, None).await;
-    stream_is(&live.rt, StreamStatus::Synced).await;
+    stream_is(&live.rt, BrokerVendor::Ironbeam, StreamStatus::Synced).await;
     assert!(s.health().stream.unwrap().connects >= 2);
 }

@@ -6,6 +6,7 @@
 //! LIVE with trading enabled and their tier pinned (the operator's promotion gates are not what
 //! these tests are about), their runners started directly.
 
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
@@ -14,8 +15,14 @@ use sqlx::PgPool;
 use tradeplane::{
     clock::Clock,
     domain::{risk::AutonomyTier, timeframe::Timeframe},
-    integrations::{brokers::user_stream::StreamConfig, registry::EnvMap},
-    runtime::{RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle},
+    integrations::{
+        brokers::{BrokerVendor, user_stream::StreamConfig},
+        registry::EnvMap,
+    },
+    runtime::{
+        RunnerConfig, RunnerOptions, RuntimeConfig, RuntimeHandle,
+        brokers::{BrokerSession, StreamStatus},
+    },
 };
 use uuid::Uuid;
 
@@ -25,6 +32,20 @@ use super::{
     fixtures::{start_sandbox_with_clock, until},
     paper::{config, session_start, tick},
 };
+
+/// The runtime's session of `vendor`'s broker account.
+pub fn broker_session(rt: &RuntimeHandle, vendor: BrokerVendor) -> Arc<BrokerSession> {
+    rt.brokers().unwrap().get(vendor).unwrap()
+}
+
+/// Waits until `vendor`'s user stream reports `status`.
+pub async fn stream_is(rt: &RuntimeHandle, vendor: BrokerVendor, status: StreamStatus) {
+    let s = broker_session(rt, vendor);
+    until(&format!("the {vendor:?} stream {status:?}"), async || {
+        (s.health().stream?.status == status).then_some(())
+    })
+    .await;
+}
 
 /// The sandbox env with only `vendor`'s broker, in its demo environment.
 pub fn broker_env(all: &EnvMap, vendor: &str) -> EnvMap {
