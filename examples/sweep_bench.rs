@@ -6,12 +6,12 @@
 //!
 //! `cargo run --release --example sweep_bench -- [combinations] [days] [workers] [first day]`
 //! (defaults 1000, 365, 2, 2026-01-01; a later first day profiles a short range without the
-//! New Year holiday's bars, which the sandbox serves and the session gate refuses). The bars are the sandbox's deterministic history
-//! (`sandbox::ohlcv`, the one the sandbox market-data provider serves), 2026-01-01 onward,
-//! prices snapped to the tick as vendor prices are; the calendar is the CME fixture for
-//! 2026–2027. Risk limits are the 1-minute defaults with the daily-loss and drawdown limits
-//! raised out of reach, so every combination runs the whole year (a kill would end it early
-//! and flatter the figure).
+//! New Year holiday's bars, which the sandbox serves and the session gate refuses). The bars
+//! are the sandbox's deterministic history (`sandbox::ohlcv`, the one the sandbox market-data
+//! provider serves) from the first day on, prices snapped to the tick as vendor prices are;
+//! the calendar is the CME fixture for 2026–2027. Risk limits are the 1-minute defaults with
+//! the daily-loss and drawdown limits raised out of reach, so every combination runs the whole
+//! year (a kill would end it early and flatter the figure).
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
