@@ -54,9 +54,12 @@ impl ClosedTrade for SimTrade {
 
 /// The figures of a backtester run (`domain::backtest::run`).
 pub fn of_run(starting_capital: Decimal, run: &BacktestRun) -> Metrics {
-    let equity: Vec<(DateTime<Utc>, Decimal)> =
-        run.equity.iter().map(|p| (p.ts, p.equity)).collect();
-    compute(starting_capital, &run.trades, &equity)
+    compute(starting_capital, &run.trades, &equity_points(run))
+}
+
+/// A run's equity curve as the metrics read it (time, equity).
+pub fn equity_points(run: &BacktestRun) -> Vec<(DateTime<Utc>, Decimal)> {
+    run.equity.iter().map(|p| (p.ts, p.equity)).collect()
 }
 
 /// Trading days a year, for annualising daily Sharpe and Sortino.

@@ -426,7 +426,7 @@ pub fn evaluate_bar_with(
 }
 
 /// The trace's `signals` and `variables_snapshot` (the variables are taken: nothing else reads
-/// them; the reason is copied only for a full trace).
+/// them).
 fn snapshots(
     config: &StrategyConfig,
     strategy: &mut Result<StrategyOutput, StrategyError>,
@@ -441,11 +441,7 @@ fn snapshots(
                 confidence: out.confidence,
                 expected_value_ticks: out.expected_value_ticks,
                 current_position: current,
-                reason: if full {
-                    out.reason_human.clone()
-                } else {
-                    String::new()
-                },
+                reason: out.reason_human.clone(),
             },
             std::mem::take(&mut out.variables),
         ),

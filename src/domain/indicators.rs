@@ -36,11 +36,8 @@ struct Running {
 const MAX_TICKS: f64 = (1u64 << 50) as f64;
 
 impl Series {
-    /// A series of prices on `tick` (`> 0`; any other tick counts every price off the grid).
-    pub fn new(tick: f64) -> Series {
-        Series::with_capacity(tick, 0)
-    }
-
+    /// A series of prices on `tick` (`> 0`; any other tick counts every price off the grid),
+    /// with room for `n`.
     pub fn with_capacity(tick: f64, n: usize) -> Series {
         let mut running = Vec::with_capacity(n + 1);
         running.push(Running::default());
@@ -54,7 +51,7 @@ impl Series {
 
     /// A series of `values` on `tick`.
     pub fn of(tick: f64, values: impl IntoIterator<Item = f64>) -> Series {
-        let mut s = Series::new(tick);
+        let mut s = Series::with_capacity(tick, 0);
         for v in values {
             s.push(v);
         }

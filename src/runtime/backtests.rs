@@ -696,9 +696,9 @@ fn results_of(
     provider: &str,
     inputs_hash: &str,
 ) -> Results {
-    let metrics = backtest_metrics::of_run(spec.starting_capital, run);
-    let points: Vec<(DateTime<Utc>, Decimal)> =
-        run.equity.iter().map(|p| (p.ts, p.equity)).collect();
+    // One copy of the curve for both the figures and the drawdown curve.
+    let points = backtest_metrics::equity_points(run);
+    let metrics = backtest_metrics::compute(spec.starting_capital, &run.trades, &points);
     let drawdown = backtest_metrics::drawdown_curve(spec.starting_capital, &points);
     let equity_curve = rules::thin(&run.equity, MAX_CURVE_POINTS);
     let drawdown_curve = rules::thin(&drawdown, MAX_CURVE_POINTS);

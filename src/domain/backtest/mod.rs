@@ -298,7 +298,7 @@ fn drive(
         });
         r.net_pnl = pnl;
         if (i + 1) % every == 0 && progress(i + 1).is_break() {
-            r.no_trades_by_code = venue.no_trades_by_code();
+            // A stopped run has no result: nothing to finish.
             return (r, false);
         }
         if let Some(reason) = killed {
