@@ -289,9 +289,21 @@ async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(p
     }
 }
 
+/// A bot is LOCKED while its feed provider's breaker is open (a lasting cause: a bot merely
+/// without data scores SUPERVISED once its runner has evaluated), and every evaluation it
+/// runs meanwhile is suppressed by the tier gate.
 #[sqlx::test]
 async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool) {
-    let app = spawn_app_with_runtime_config(pool.clone(), test_config())
+    let vendor = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
+        .mount(&vendor)
+        .await;
+    let config = RuntimeConfig {
+        provider_env: env_for("polygon", &vendor.uri()),
+        ..test_config()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), config)
         .await
         .signed_in_as_admin()
         .await;
@@ -306,7 +318,11 @@ async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool
     )
     .await
     .unwrap();
-    // No market data, no evidence: the scorer locks it, and its next evaluations say so.
+    for _ in 0..3 {
+        let (code, b) = app.verify_integration("polygon").await;
+        assert_eq!(code, 200, "{b}");
+        assert_eq!(b["outcome"], "provider_error", "{b}");
+    }
     let blocked = until("a no-trade naming the tier", async || {
         let (_, b) = app.no_trade_traces(&bot, "").await;
         b["items"]
@@ -332,9 +348,17 @@ async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool
         tier["reason_human"].as_str().unwrap().contains("LOCKED"),
         "{tier}"
     );
-    // The score that locked it is stored with its breakdown.
+    // The score that locked it is stored with its breakdown, naming the open breaker.
     let (_, b) = app.autonomy_score(&bot).await;
-    assert!(b["autonomy_score"]["breakdown"]["gates"].is_array(), "{b}");
+    assert_eq!(b["autonomy_score"]["autonomy_tier"], "LOCKED", "{b}");
+    let gate = b["autonomy_score"]["breakdown"]["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "not_killed_or_breaker_open")
+        .cloned()
+        .unwrap();
+    assert_eq!(gate["passed"], false, "{gate}");
 }
 
 /// Postgres gone (the test database's connections are terminated and new ones refused):
