@@ -81,7 +81,9 @@ pub enum LivePlaced {
     Refused(Vec<Blocker>),
 }
 
-/// A LIVE order's account check and its write-ahead, serialised per account across nodes: in
+/// A LIVE order's account check and its write-ahead, serialised per account across nodes. An
+/// account without limits or an open latch has nothing to check: the order is written ahead
+/// in one statement (`orders::place_unruled`). Otherwise, in
 /// one transaction the account's advisory lock is taken, its limits, latch and figures are
 /// read again (every `SENDING` row of the account committed before is counted), the
 /// `account_risk` gate is checked against them, and only then is the order written `SENDING`
@@ -95,11 +97,14 @@ pub async fn place_live(
     route: BrokerRoute<'_>,
     now: DateTime<Utc>,
 ) -> Result<LivePlaced, sqlx::Error> {
+    let (order, trace) = match orders::place_unruled(pool, fence, order, trace, route, now).await? {
+        Ok(placed) => return Ok(LivePlaced::Placed(Box::new(placed))),
+        Err(back) => back,
+    };
     let mut tx = pool.begin().await?;
-    store::lock_account(&mut tx, route.broker, route.account).await?;
-    let limits = store::limits(&mut *tx, route.broker, route.account).await?;
-    let latch = store::open_latch(&mut *tx, route.broker, route.account).await?;
-    if limits.is_some() || latch.is_some() {
+    if store::lock_account(&mut tx, route.broker, route.account).await? {
+        let limits = store::limits(&mut *tx, route.broker, route.account).await?;
+        let latch = store::open_latch(&mut *tx, route.broker, route.account).await?;
         let (bots, rate) = match &limits {
             Some(_) => figures(&mut tx, route.broker, route.account, true, now).await?,
             None => (Vec::new(), 0),

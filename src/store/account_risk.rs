@@ -78,20 +78,26 @@ pub async fn limits<'e>(
 
 /// Serialises the account's order check and its write-ahead across nodes: held until the
 /// transaction ends, so a second order of the account checks only after the first's
-/// `SENDING` row is committed (or rolled back) and reads it.
+/// `SENDING` row is committed (or rolled back) and reads it (in a later statement: this one's
+/// snapshot predates the wait). Returns whether the account has limits or an open latch, the
+/// only case in which the order is checked against them (read again after the lock).
 pub async fn lock_account(
     conn: &mut PgConnection,
     broker: &str,
     account: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('account_risk:' || $1 || '/' || $2, 0))",
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(\
+             hashtextextended('account_risk:' || $1 || '/' || $2, 0))) \
+         SELECT EXISTS (SELECT 1 FROM account_risk_limits WHERE broker = $1 AND account = $2) \
+             OR EXISTS (SELECT 1 FROM account_risk_latches \
+                        WHERE broker = $1 AND account = $2 AND rearmed_at IS NULL) \
+         FROM lock",
     )
     .bind(broker)
     .bind(account)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Stores the account's limits (insert or replace); returns the row as stored.

@@ -76,29 +76,39 @@ pub fn is_timeout(err: &sqlx::Error) -> bool {
 /// never waits between its statements.
 pub const FENCED_IDLE_LIMIT: Duration = Duration::from_secs(1);
 
-/// Refuses the transaction's write for `bot_id` unless `fence` is that bot's current lease
-/// (SQLSTATE TPL01, [`is_stale`]); share-locks the lease row until the transaction ends, so a
-/// takeover cannot commit between this check and the write. The bot is the written row's, so
-/// a fence of another bot never passes.
-pub async fn check(
-    conn: &mut PgConnection,
-    bot_id: Uuid,
-    fence: &Fence,
-) -> Result<(), sqlx::Error> {
+/// The fence check as one statement, its parameters `$1..$4` those of [`fence_params`] in
+/// order (a statement that embeds it numbers its own parameters from `$5`).
+pub const FENCE_SQL: &str =
+    "SELECT set_config('idle_in_transaction_session_timeout', $4, true), tp_fence($1, $2, $3)";
+
+/// [`FENCE_SQL`]'s parameters for a write of `bot_id` under `fence`: the bot is the written
+/// row's, so a fence of another bot never passes.
+pub fn fence_params(bot_id: Uuid, fence: &Fence) -> (Uuid, &str, i64, String) {
     let bot = if fence.bot_id == bot_id {
         bot_id
     } else {
         Uuid::nil()
     };
-    sqlx::query(
-        "SELECT set_config('idle_in_transaction_session_timeout', $4, true), tp_fence($1, $2, $3)",
-    )
-    .bind(bot)
-    .bind(&*fence.node)
-    .bind(fence.epoch)
-    .bind(format!("{}ms", FENCED_IDLE_LIMIT.as_millis()))
-    .execute(conn)
-    .await?;
+    let idle = format!("{}ms", FENCED_IDLE_LIMIT.as_millis());
+    (bot, &fence.node, fence.epoch, idle)
+}
+
+/// Refuses the transaction's write for `bot_id` unless `fence` is that bot's current lease
+/// (SQLSTATE TPL01, [`is_stale`]); share-locks the lease row until the transaction ends, so a
+/// takeover cannot commit between this check and the write.
+pub async fn check(
+    conn: &mut PgConnection,
+    bot_id: Uuid,
+    fence: &Fence,
+) -> Result<(), sqlx::Error> {
+    let (bot, node, epoch, idle) = fence_params(bot_id, fence);
+    sqlx::query(FENCE_SQL)
+        .bind(bot)
+        .bind(node)
+        .bind(epoch)
+        .bind(idle)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -299,40 +299,183 @@ pub async fn place(
     Ok(placed)
 }
 
+/// [`place`]'s one statement: the fence, the order once per idempotency key, and its trace
+/// only when the order is new (the trace's insert reads the order's). The order row refers
+/// to the trace inserted beside it; the reference is checked at the end of the statement.
+/// With `$35`/`$36` (a broker account) it writes nothing when that account has limits or an
+/// open latch: the order must then be checked under the account's lock first.
+static PLACE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH fence AS MATERIALIZED ({fence} \
+             WHERE $35::text IS NULL OR NOT (\
+               EXISTS (SELECT 1 FROM account_risk_limits WHERE broker = $35 AND account = $36) \
+               OR EXISTS (SELECT 1 FROM account_risk_latches \
+                          WHERE broker = $35 AND account = $36 AND rearmed_at IS NULL))), \
+         o AS (INSERT INTO orders (id, bot_id, run_id, decision_trace_id, idempotency_key, \
+               symbol, side, quantity, order_type, limit_price, stop_price, stage, status, \
+               created_at, updated_at, decision_bar_at, reference_price, broker, \
+               broker_account, sent_at) \
+             SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, \
+               $20, $21, $22, CASE WHEN $21::text IS NULL THEN NULL ELSE $18 END FROM fence \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING *), \
+         t AS (INSERT INTO decision_traces (id, bot_id, run_id, trade_log_id, created_at, \
+               decision_type, reason_human, reason_code, signals, variables_snapshot, \
+               confidence, expected_value, risk_snapshot, trace_id, node_id, lease_epoch) \
+             SELECT $8, $23, $34, $24, $18, $25, $26, $27, $28, $29, $30, $31, $32, $33, $2, $3 \
+             FROM o) \
+         SELECT * FROM o",
+        fence = super::bot_leases::FENCE_SQL,
+    )
+});
+
+/// Runs [`PLACE_SQL`]: the new order row and its trace's id, or `None` when nothing was written (the key exists,
+/// or `unless_ruled`'s account has limits or an open latch).
+async fn insert_placed(
+    conn: &mut PgConnection,
+    fence: &Fence,
+    order: &NewOrder,
+    trace: &super::traces::NewDecisionTrace,
+    route: Option<BrokerRoute<'_>>,
+    unless_ruled: Option<BrokerRoute<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Option<(Order, Uuid)>, sqlx::Error> {
+    let trace_row = Uuid::now_v7();
+    let (bot, node, epoch, idle) = super::bot_leases::fence_params(order.bot_id, fence);
+    let status = if route.is_some() {
+        OrderStatus::Sending
+    } else {
+        order.status
+    };
+    let o = order;
+    sqlx::query_as(&PLACE_SQL)
+        .bind(bot)
+        .bind(node)
+        .bind(epoch)
+        .bind(idle)
+        .bind(Uuid::now_v7())
+        .bind(o.bot_id)
+        .bind(o.run_id)
+        .bind(trace_row)
+        .bind(&o.idempotency_key)
+        .bind(o.symbol)
+        .bind(o.side)
+        .bind(o.quantity)
+        .bind(o.order_type)
+        .bind(o.limit_price)
+        .bind(o.stop_price)
+        .bind(o.stage)
+        .bind(status)
+        .bind(now)
+        .bind(o.decision_bar_at)
+        .bind(o.reference_price)
+        .bind(route.map(|r| r.broker))
+        .bind(route.map(|r| r.account))
+        .bind(trace.bot_id)
+        .bind(trace.trade_log_id)
+        .bind(trace.decision_type)
+        .bind(&trace.reason_human)
+        .bind(&trace.reason_code)
+        .bind(&trace.signals)
+        .bind(&trace.variables_snapshot)
+        .bind(trace.confidence)
+        .bind(trace.expected_value)
+        .bind(&trace.risk_snapshot)
+        .bind(trace.trace_id.as_str())
+        .bind(trace.run_id)
+        .bind(unless_ruled.map(|r| r.broker))
+        .bind(unless_ruled.map(|r| r.account))
+        .fetch_optional(conn)
+        .await
+        .map(|row| row.map(|o| (o, trace_row)))
+}
+
+/// The stored trace [`PLACE_SQL`] wrote (no read back: its JSON is what was bound).
+fn placed(
+    order: Order,
+    t: super::traces::NewDecisionTrace,
+    id: Uuid,
+    fence: &Fence,
+    now: DateTime<Utc>,
+) -> Placed {
+    let trace = super::traces::DecisionTrace {
+        id,
+        bot_id: t.bot_id,
+        run_id: t.run_id,
+        trade_log_id: t.trade_log_id,
+        created_at: now,
+        decision_type: t.decision_type,
+        reason_human: t.reason_human,
+        reason_code: t.reason_code,
+        signals: t.signals,
+        variables_snapshot: t.variables_snapshot,
+        confidence: t.confidence,
+        expected_value: t.expected_value,
+        risk_snapshot: t.risk_snapshot,
+        trace_id: t.trace_id.as_str().to_owned(),
+        node_id: Some(fence.node.to_string()),
+        lease_epoch: Some(fence.epoch),
+    };
+    Placed::New {
+        order,
+        trace: Box::new(trace),
+    }
+}
+
 /// [`place`] inside the caller's transaction (which commits it): a LIVE order's account check
 /// and its write-ahead share one transaction under the account's lock
 /// (`runtime::account_risk::place_live`).
 pub async fn place_in(
     tx: &mut PgConnection,
     fence: &Fence,
-    mut order: NewOrder,
+    order: NewOrder,
     trace: super::traces::NewDecisionTrace,
     route: Option<BrokerRoute<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Placed, sqlx::Error> {
-    if route.is_some() {
-        order.status = OrderStatus::Sending;
+    use chrono::SubsecRound;
+    // As stored: Postgres keeps microseconds (sqlx truncates to them).
+    let now = now.trunc_subsecs(6);
+    match insert_placed(&mut *tx, fence, &order, &trace, route, None, now).await? {
+        Some((row, id)) => Ok(placed(row, trace, id, fence, now)),
+        None => {
+            let existing = sqlx::query_as("SELECT * FROM orders WHERE idempotency_key = $1")
+                .bind(&order.idempotency_key)
+                .fetch_one(&mut *tx)
+                .await?;
+            Ok(Placed::Existing(existing))
+        }
     }
-    super::bot_leases::check(&mut *tx, order.bot_id, fence).await?;
-    let (existing, new) = insert_once(&mut *tx, order, now).await?;
-    if !new {
-        return Ok(Placed::Existing(existing));
-    }
-    let trace = super::traces::insert_decision(&mut *tx, trace, Some(fence), now).await?;
-    let order = sqlx::query_as(
-        "UPDATE orders SET decision_trace_id = $2, broker = $3, broker_account = $4, \
-         sent_at = CASE WHEN $3::text IS NULL THEN NULL ELSE $5 END WHERE id = $1 RETURNING *",
+}
+
+/// A LIVE order written ahead in one autocommitted statement, when its account has no limits
+/// and no open latch (nothing to check under the account's lock, which serialises only
+/// checks): the write-ahead is on the path from a decision to its order on the wire. Gives
+/// the order and trace back when nothing was written (the account has rules, or the key
+/// exists): the caller takes the checked path, which tells the two apart.
+pub async fn place_unruled(
+    pool: &PgPool,
+    fence: &Fence,
+    order: NewOrder,
+    trace: super::traces::NewDecisionTrace,
+    route: BrokerRoute<'_>,
+    now: DateTime<Utc>,
+) -> Result<Result<Placed, (NewOrder, super::traces::NewDecisionTrace)>, sqlx::Error> {
+    use chrono::SubsecRound;
+    let now = now.trunc_subsecs(6);
+    let mut conn = pool.acquire().await?;
+    let row = insert_placed(
+        &mut conn,
+        fence,
+        &order,
+        &trace,
+        Some(route),
+        Some(route),
+        now,
     )
-    .bind(existing.id)
-    .bind(trace.id)
-    .bind(route.map(|r| r.broker))
-    .bind(route.map(|r| r.account))
-    .bind(now)
-    .fetch_one(&mut *tx)
     .await?;
-    Ok(Placed::New {
-        order,
-        trace: Box::new(trace),
+    Ok(match row {
+        Some((row, id)) => Ok(placed(row, trace, id, fence, now)),
+        None => Err((order, trace)),
     })
 }
 

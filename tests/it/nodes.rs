@@ -182,6 +182,130 @@ async fn register_at(pool: &PgPool, name: &str, at: chrono::DateTime<chrono::Utc
     .unwrap();
 }
 
+/// A LIVE order written ahead in one statement (`orders::place_unruled`): fenced like every
+/// write, the order `SENDING` to its route and linked to its trace; handed back, with nothing
+/// written, when the account has limits or an open latch (the checked path takes it) or the
+/// key exists; and refused for a stale epoch.
+#[sqlx::test]
+async fn a_one_statement_write_ahead_is_fenced_linked_and_steps_aside_for_account_rules(
+    pool: PgPool,
+) {
+    let bot = lab_bot(&pool, "RUNNING").await;
+    register(&pool, "node-a").await;
+    register(&pool, "node-b").await;
+    let t0 = now();
+    let ttl = chrono::Duration::seconds(10);
+    let epoch = bot_leases::acquire(&pool, bot, "node-a", t0, t0 + ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    let fence = Fence {
+        bot_id: bot,
+        node: "node-a".into(),
+        epoch,
+    };
+    let route = orders::BrokerRoute {
+        broker: "ironbeam",
+        account: "5100001",
+    };
+    let live = |key: &str| orders::NewOrder {
+        stage: Stage::Live,
+        ..test_order(bot, key)
+    };
+    let placed = orders::place_unruled(&pool, &fence, live("w-1"), test_trace(bot), route, t0)
+        .await
+        .unwrap();
+    let Ok(orders::Placed::New { order, trace }) = placed else {
+        panic!("an account without rules writes at once: {placed:?}");
+    };
+    assert_eq!(order.status, OrderStatus::Sending);
+    assert_eq!(order.broker.as_deref(), Some("ironbeam"));
+    assert_eq!(order.broker_account.as_deref(), Some("5100001"));
+    assert_eq!(order.sent_at, Some(order.created_at));
+    assert_eq!(order.decision_trace_id, Some(trace.id));
+    // The trace handed back is the row stored.
+    let stored: (
+        chrono::DateTime<chrono::Utc>,
+        Option<String>,
+        Option<i64>,
+        String,
+    ) = sqlx::query_as(
+        "SELECT created_at, node_id, lease_epoch, trace_id FROM decision_traces WHERE id = $1",
+    )
+    .bind(trace.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        (
+            trace.created_at,
+            trace.node_id,
+            trace.lease_epoch,
+            trace.trace_id
+        )
+    );
+    assert_eq!(stored.1.as_deref(), Some("node-a"));
+
+    let traces_now = || {
+        count(
+            &pool,
+            "SELECT count(*) FROM decision_traces WHERE bot_id = $1",
+            bot,
+        )
+    };
+    // The key exists: handed back, nothing written.
+    let again = orders::place_unruled(&pool, &fence, live("w-1"), test_trace(bot), route, t0)
+        .await
+        .unwrap();
+    assert!(again.is_err(), "{again:?}");
+    assert_eq!(traces_now().await, 1);
+
+    // Limits on the account: handed back for the check under the account's lock.
+    let limits = tradeplane::domain::account_risk::AccountRiskLimits {
+        max_gross_contracts: 5,
+        max_net_contracts: 5,
+        daily_loss_limit: dec!(2000),
+        max_orders_per_minute: 10,
+    };
+    tradeplane::store::account_risk::put_limits(&pool, "ironbeam", "5100001", &limits, "test", t0)
+        .await
+        .unwrap();
+    let ruled = orders::place_unruled(&pool, &fence, live("w-2"), test_trace(bot), route, t0)
+        .await
+        .unwrap();
+    let Err((order, _)) = ruled else {
+        panic!("an account with limits is checked first");
+    };
+    assert_eq!(order.idempotency_key, "w-2");
+    assert_eq!(traces_now().await, 1);
+    // Another account's limits do not stand in its way.
+    let other = orders::BrokerRoute {
+        account: "5100002",
+        ..route
+    };
+    let placed = orders::place_unruled(&pool, &fence, live("w-3"), test_trace(bot), other, t0)
+        .await
+        .unwrap();
+    assert!(placed.is_ok(), "{placed:?}");
+
+    // node-b takes the bot: node-a's write-ahead is refused, nothing written.
+    let later = t0 + ttl + chrono::Duration::seconds(1);
+    bot_leases::acquire(&pool, bot, "node-b", later, later + ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    let err = orders::place_unruled(&pool, &fence, live("w-4"), test_trace(bot), other, later)
+        .await
+        .unwrap_err();
+    assert!(bot_leases::is_stale(&err), "{err}");
+    assert_eq!(traces_now().await, 2);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM orders WHERE bot_id = $1", bot).await,
+        2
+    );
+}
+
 /// The fencing token at the database: a node whose lease was taken over cannot book an order,
 /// a fill or a cancel, even though it still believes it owns the bot; nothing is written.
 #[sqlx::test]
