@@ -1,5 +1,5 @@
 //! LIVE orders through the one engine (issue 17 part 2): the decision's order is written
-//! ahead as `SENDING` (fenced, in the decision's transaction, `orders::place_live`), then
+//! ahead as `SENDING` with its decision trace (fenced, `account_risk::place_live`), then
 //! sent through the bot's broker session; the broker's id makes it WORKING, a refusal
 //! REJECTED with `BROKER_ORDER_REJECTED` in its trace. An unclear end (timeout, lost answer,
 //! 5xx) leaves it `SENDING`: the next evaluation (or a restarted runner) reads the broker's
