@@ -101,14 +101,18 @@ pub async fn insert_once(
     .bind(o.reference_price)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(order) = inserted {
-        return Ok((order, true));
+    match inserted {
+        Some(order) => Ok((order, true)),
+        None => Ok((by_key(conn, &o.idempotency_key).await?, false)),
     }
-    let existing = sqlx::query_as("SELECT * FROM orders WHERE idempotency_key = $1")
-        .bind(&o.idempotency_key)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok((existing, false))
+}
+
+/// The order booked under `key` (the one a repeated booking finds).
+async fn by_key(conn: &mut PgConnection, key: &str) -> Result<Order, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM orders WHERE idempotency_key = $1")
+        .bind(key)
+        .fetch_one(conn)
+        .await
 }
 
 /// [`insert_once`] in a transaction fenced by the node's lease on the order's bot.
@@ -437,13 +441,7 @@ pub async fn place_in(
     let now = now.trunc_subsecs(6);
     match insert_placed(&mut *tx, fence, &order, &trace, route, None, now).await? {
         Some((row, id)) => Ok(placed(row, trace, id, fence, now)),
-        None => {
-            let existing = sqlx::query_as("SELECT * FROM orders WHERE idempotency_key = $1")
-                .bind(&order.idempotency_key)
-                .fetch_one(&mut *tx)
-                .await?;
-            Ok(Placed::Existing(existing))
-        }
+        None => Ok(Placed::Existing(by_key(tx, &order.idempotency_key).await?)),
     }
 }
 

@@ -226,16 +226,31 @@ async fn an_open_breaker_lowers_the_breakdown_and_tier_and_shows_in_the_status(p
     assert_eq!(b["autonomy_score"]["autonomy_tier"], "LOCKED");
 }
 
-/// The runners' market-data provider opening its breaker (the vendor failing) is a breaker
-/// every bot depends on: every bot is re-scored at once (not at the next periodic pass) and
-/// locked, with the provider's breaker named in its gates and data reliability at 0.
-#[sqlx::test]
-async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(pool: PgPool) {
+/// A vendor answering every read with a 503.
+async fn failing_vendor() -> MockServer {
     let vendor = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
         .mount(&vendor)
         .await;
+    vendor
+}
+
+/// Three failed verifies against [`failing_vendor`] open polygon's breaker.
+async fn open_polygon_breaker(app: &TestApp) {
+    for _ in 0..3 {
+        let (code, b) = app.verify_integration("polygon").await;
+        assert_eq!(code, 200, "{b}");
+        assert_eq!(b["outcome"], "provider_error", "{b}");
+    }
+}
+
+/// The runners' market-data provider opening its breaker (the vendor failing) is a breaker
+/// every bot depends on: every bot is re-scored at once (not at the next periodic pass) and
+/// locked, with the provider's breaker named in its gates and data reliability at 0.
+#[sqlx::test]
+async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(pool: PgPool) {
+    let vendor = failing_vendor().await;
     let config = RuntimeConfig {
         provider_env: env_for("polygon", &vendor.uri()),
         // Only health changes re-score within this test.
@@ -259,11 +274,7 @@ async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(p
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = score().await["last_updated_at"].clone();
 
-    for _ in 0..3 {
-        let (code, b) = app.verify_integration("polygon").await;
-        assert_eq!(code, 200, "{b}");
-        assert_eq!(b["outcome"], "provider_error", "{b}");
-    }
+    open_polygon_breaker(&app).await;
     let opened = Instant::now();
     let s = until("a score after the breaker opened", async || {
         let s = score().await;
@@ -294,11 +305,7 @@ async fn an_open_feed_provider_breaker_rescores_every_bot_at_once_and_locks_it(p
 /// runs meanwhile is suppressed by the tier gate.
 #[sqlx::test]
 async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool) {
-    let vendor = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("upstream down"))
-        .mount(&vendor)
-        .await;
+    let vendor = failing_vendor().await;
     let config = RuntimeConfig {
         provider_env: env_for("polygon", &vendor.uri()),
         ..test_config()
@@ -318,11 +325,7 @@ async fn a_locked_bot_is_suppressed_with_autonomy_tier_insufficient(pool: PgPool
     )
     .await
     .unwrap();
-    for _ in 0..3 {
-        let (code, b) = app.verify_integration("polygon").await;
-        assert_eq!(code, 200, "{b}");
-        assert_eq!(b["outcome"], "provider_error", "{b}");
-    }
+    open_polygon_breaker(&app).await;
     let blocked = until("a no-trade naming the tier", async || {
         let (_, b) = app.no_trade_traces(&bot, "").await;
         b["items"]
