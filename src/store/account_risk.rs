@@ -76,6 +76,16 @@ pub async fn limits<'e>(
         .await
 }
 
+/// The SQL condition "the account (`broker`, `account`: the statement's placeholders) has
+/// limits or an open latch": only then is a LIVE order checked under the account's lock.
+pub fn has_rules_sql(broker: &str, account: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM account_risk_limits WHERE broker = {broker} AND account = {account}) \
+          OR EXISTS (SELECT 1 FROM account_risk_latches \
+                     WHERE broker = {broker} AND account = {account} AND rearmed_at IS NULL))"
+    )
+}
+
 /// Serialises the account's order check and its write-ahead across nodes: held until the
 /// transaction ends, so a second order of the account checks only after the first's
 /// `SENDING` row is committed (or rolled back) and reads it (in a later statement: this one's
@@ -86,18 +96,19 @@ pub async fn lock_account(
     broker: &str,
     account: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(\
-             hashtextextended('account_risk:' || $1 || '/' || $2, 0))) \
-         SELECT EXISTS (SELECT 1 FROM account_risk_limits WHERE broker = $1 AND account = $2) \
-             OR EXISTS (SELECT 1 FROM account_risk_latches \
-                        WHERE broker = $1 AND account = $2 AND rearmed_at IS NULL) \
-         FROM lock",
-    )
-    .bind(broker)
-    .bind(account)
-    .fetch_one(conn)
-    .await
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(\
+                 hashtextextended('account_risk:' || $1 || '/' || $2, 0))) \
+             SELECT {} FROM lock",
+            has_rules_sql("$1", "$2")
+        )
+    });
+    sqlx::query_scalar(&SQL)
+        .bind(broker)
+        .bind(account)
+        .fetch_one(conn)
+        .await
 }
 
 /// Stores the account's limits (insert or replace); returns the row as stored.

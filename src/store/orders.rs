@@ -310,11 +310,7 @@ pub async fn place(
 /// open latch: the order must then be checked under the account's lock first.
 static PLACE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "WITH fence AS MATERIALIZED ({fence} \
-             WHERE $35::text IS NULL OR NOT (\
-               EXISTS (SELECT 1 FROM account_risk_limits WHERE broker = $35 AND account = $36) \
-               OR EXISTS (SELECT 1 FROM account_risk_latches \
-                          WHERE broker = $35 AND account = $36 AND rearmed_at IS NULL))), \
+        "WITH fence AS MATERIALIZED ({fence} WHERE $35::text IS NULL OR NOT {ruled}), \
          o AS (INSERT INTO orders (id, bot_id, run_id, decision_trace_id, idempotency_key, \
                symbol, side, quantity, order_type, limit_price, stop_price, stage, status, \
                created_at, updated_at, decision_bar_at, reference_price, broker, \
@@ -329,20 +325,24 @@ static PLACE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              FROM o) \
          SELECT * FROM o",
         fence = super::bot_leases::FENCE_SQL,
+        ruled = super::account_risk::has_rules_sql("$35", "$36"),
     )
 });
 
-/// Runs [`PLACE_SQL`]: the new order row and its trace's id, or `None` when nothing was written (the key exists,
-/// or `unless_ruled`'s account has limits or an open latch).
-async fn insert_placed(
+/// Runs [`PLACE_SQL`]: the order and its trace as stored, or both handed back when nothing
+/// was written (the key exists, or `unless_ruled`'s account has limits or an open latch).
+async fn write_placed(
     conn: &mut PgConnection,
     fence: &Fence,
-    order: &NewOrder,
-    trace: &super::traces::NewDecisionTrace,
+    order: NewOrder,
+    t: super::traces::NewDecisionTrace,
     route: Option<BrokerRoute<'_>>,
     unless_ruled: Option<BrokerRoute<'_>>,
     now: DateTime<Utc>,
-) -> Result<Option<(Order, Uuid)>, sqlx::Error> {
+) -> Result<Result<Placed, (NewOrder, super::traces::NewDecisionTrace)>, sqlx::Error> {
+    use chrono::SubsecRound;
+    // As stored: Postgres keeps microseconds (sqlx truncates to them).
+    let now = now.trunc_subsecs(6);
     let trace_row = Uuid::now_v7();
     let (bot, node, epoch, idle) = super::bot_leases::fence_params(order.bot_id, fence);
     let status = if route.is_some() {
@@ -350,8 +350,8 @@ async fn insert_placed(
     } else {
         order.status
     };
-    let o = order;
-    sqlx::query_as(&PLACE_SQL)
+    let o = &order;
+    let row: Option<Order> = sqlx::query_as(&PLACE_SQL)
         .bind(bot)
         .bind(node)
         .bind(epoch)
@@ -374,35 +374,28 @@ async fn insert_placed(
         .bind(o.reference_price)
         .bind(route.map(|r| r.broker))
         .bind(route.map(|r| r.account))
-        .bind(trace.bot_id)
-        .bind(trace.trade_log_id)
-        .bind(trace.decision_type)
-        .bind(&trace.reason_human)
-        .bind(&trace.reason_code)
-        .bind(&trace.signals)
-        .bind(&trace.variables_snapshot)
-        .bind(trace.confidence)
-        .bind(trace.expected_value)
-        .bind(&trace.risk_snapshot)
-        .bind(trace.trace_id.as_str())
-        .bind(trace.run_id)
+        .bind(t.bot_id)
+        .bind(t.trade_log_id)
+        .bind(t.decision_type)
+        .bind(&t.reason_human)
+        .bind(&t.reason_code)
+        .bind(&t.signals)
+        .bind(&t.variables_snapshot)
+        .bind(t.confidence)
+        .bind(t.expected_value)
+        .bind(&t.risk_snapshot)
+        .bind(t.trace_id.as_str())
+        .bind(t.run_id)
         .bind(unless_ruled.map(|r| r.broker))
         .bind(unless_ruled.map(|r| r.account))
         .fetch_optional(conn)
-        .await
-        .map(|row| row.map(|o| (o, trace_row)))
-}
-
-/// The stored trace [`PLACE_SQL`] wrote (no read back: its JSON is what was bound).
-fn placed(
-    order: Order,
-    t: super::traces::NewDecisionTrace,
-    id: Uuid,
-    fence: &Fence,
-    now: DateTime<Utc>,
-) -> Placed {
+        .await?;
+    let Some(order) = row else {
+        return Ok(Err((order, t)));
+    };
+    // The trace as written (not read back: its JSON is what was bound).
     let trace = super::traces::DecisionTrace {
-        id,
+        id: trace_row,
         bot_id: t.bot_id,
         run_id: t.run_id,
         trade_log_id: t.trade_log_id,
@@ -419,10 +412,10 @@ fn placed(
         node_id: Some(fence.node.to_string()),
         lease_epoch: Some(fence.epoch),
     };
-    Placed::New {
+    Ok(Ok(Placed::New {
         order,
         trace: Box::new(trace),
-    }
+    }))
 }
 
 /// [`place`] inside the caller's transaction (which commits it): a LIVE order's account check
@@ -436,12 +429,9 @@ pub async fn place_in(
     route: Option<BrokerRoute<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Placed, sqlx::Error> {
-    use chrono::SubsecRound;
-    // As stored: Postgres keeps microseconds (sqlx truncates to them).
-    let now = now.trunc_subsecs(6);
-    match insert_placed(&mut *tx, fence, &order, &trace, route, None, now).await? {
-        Some((row, id)) => Ok(placed(row, trace, id, fence, now)),
-        None => Ok(Placed::Existing(by_key(tx, &order.idempotency_key).await?)),
+    match write_placed(&mut *tx, fence, order, trace, route, None, now).await? {
+        Ok(placed) => Ok(placed),
+        Err((order, _)) => Ok(Placed::Existing(by_key(tx, &order.idempotency_key).await?)),
     }
 }
 
@@ -458,23 +448,17 @@ pub async fn place_unruled(
     route: BrokerRoute<'_>,
     now: DateTime<Utc>,
 ) -> Result<Result<Placed, (NewOrder, super::traces::NewDecisionTrace)>, sqlx::Error> {
-    use chrono::SubsecRound;
-    let now = now.trunc_subsecs(6);
     let mut conn = pool.acquire().await?;
-    let row = insert_placed(
+    write_placed(
         &mut conn,
         fence,
-        &order,
-        &trace,
+        order,
+        trace,
         Some(route),
         Some(route),
         now,
     )
-    .await?;
-    Ok(match row {
-        Some((row, id)) => Ok(placed(row, trace, id, fence, now)),
-        None => Err((order, trace)),
-    })
+    .await
 }
 
 /// Writes a LIVE order ahead as `SENDING` to `route` (no decision trace: a safety action's
