@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgConnection, PgPool, Postgres};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -69,6 +71,34 @@ pub struct NewOrder {
     pub reference_price: Option<Decimal>,
 }
 
+/// Binds a new order's columns in the order `orders` lists them, from `id` to
+/// `reference_price` (`created_at` also stands for `updated_at`): sixteen parameters.
+fn bind_new_order<'q>(
+    query: QueryAs<'q, Postgres, Order, PgArguments>,
+    o: &'q NewOrder,
+    decision_trace_id: Option<Uuid>,
+    status: OrderStatus,
+    now: DateTime<Utc>,
+) -> QueryAs<'q, Postgres, Order, PgArguments> {
+    query
+        .bind(Uuid::now_v7())
+        .bind(o.bot_id)
+        .bind(o.run_id)
+        .bind(decision_trace_id)
+        .bind(&o.idempotency_key)
+        .bind(o.symbol)
+        .bind(o.side)
+        .bind(o.quantity)
+        .bind(o.order_type)
+        .bind(o.limit_price)
+        .bind(o.stop_price)
+        .bind(o.stage)
+        .bind(status)
+        .bind(now)
+        .bind(o.decision_bar_at)
+        .bind(o.reference_price)
+}
+
 /// Books an order once: a second call with the same idempotency key returns the first row
 /// and `false` (nothing new was booked).
 pub async fn insert_once(
@@ -76,29 +106,19 @@ pub async fn insert_once(
     o: NewOrder,
     now: DateTime<Utc>,
 ) -> Result<(Order, bool), sqlx::Error> {
-    let inserted: Option<Order> = sqlx::query_as(
-        "INSERT INTO orders (id, bot_id, run_id, decision_trace_id, idempotency_key, symbol, side, \
-         quantity, order_type, limit_price, stop_price, stage, status, created_at, updated_at, \
-         decision_bar_at, reference_price) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) \
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+    let inserted: Option<Order> = bind_new_order(
+        sqlx::query_as(
+            "INSERT INTO orders (id, bot_id, run_id, decision_trace_id, idempotency_key, symbol, \
+             side, quantity, order_type, limit_price, stop_price, stage, status, created_at, \
+             updated_at, decision_bar_at, reference_price) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+        ),
+        &o,
+        o.decision_trace_id,
+        o.status,
+        now,
     )
-    .bind(Uuid::now_v7())
-    .bind(o.bot_id)
-    .bind(o.run_id)
-    .bind(o.decision_trace_id)
-    .bind(&o.idempotency_key)
-    .bind(o.symbol)
-    .bind(o.side)
-    .bind(o.quantity)
-    .bind(o.order_type)
-    .bind(o.limit_price)
-    .bind(o.stop_price)
-    .bind(o.stage)
-    .bind(o.status)
-    .bind(now)
-    .bind(o.decision_bar_at)
-    .bind(o.reference_price)
     .fetch_optional(&mut *conn)
     .await?;
     match inserted {
@@ -350,28 +370,12 @@ async fn write_placed(
     } else {
         order.status
     };
-    let o = &order;
-    let row: Option<Order> = sqlx::query_as(&PLACE_SQL)
+    let fenced = sqlx::query_as(&PLACE_SQL)
         .bind(bot)
         .bind(node)
         .bind(epoch)
-        .bind(idle)
-        .bind(Uuid::now_v7())
-        .bind(o.bot_id)
-        .bind(o.run_id)
-        .bind(trace_row)
-        .bind(&o.idempotency_key)
-        .bind(o.symbol)
-        .bind(o.side)
-        .bind(o.quantity)
-        .bind(o.order_type)
-        .bind(o.limit_price)
-        .bind(o.stop_price)
-        .bind(o.stage)
-        .bind(status)
-        .bind(now)
-        .bind(o.decision_bar_at)
-        .bind(o.reference_price)
+        .bind(idle);
+    let row: Option<Order> = bind_new_order(fenced, &order, Some(trace_row), status, now)
         .bind(route.map(|r| r.broker))
         .bind(route.map(|r| r.account))
         .bind(t.bot_id)
