@@ -53,11 +53,34 @@ pub struct OrderIntent {
 /// Deterministic key: the same bot, bar and side always give the same key, so a restarted
 /// runner re-deriving the decision cannot book or send it twice (the orders table has it unique).
 pub fn idempotency_key(bot_id: Uuid, bar_ts: DateTime<Utc>, side: Side) -> String {
+    key_of(bot_id, bar_ts, side, &[])
+}
+
+/// The roll exit's key (`domain::roll_exit`): per bot, contract left, evaluation instant and
+/// side, apart from every strategy decision's key (a roll exit tried again at a later bar,
+/// after a refusal, is a new order; the same evaluation re-derived is the same one).
+pub fn roll_exit_key(
+    bot_id: Uuid,
+    from: super::contracts::Contract,
+    now: DateTime<Utc>,
+    side: Side,
+) -> String {
+    key_of(
+        bot_id,
+        now,
+        side,
+        format!("roll:{}", from.code()).as_bytes(),
+    )
+}
+
+fn key_of(bot_id: Uuid, at: DateTime<Utc>, side: Side, kind: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(bot_id.as_bytes());
-    h.update(bar_ts.timestamp_micros().to_be_bytes());
+    h.update(at.timestamp_micros().to_be_bytes());
     h.update(side.as_str().as_bytes());
-    // The first 16 bytes in hex (only those are encoded).
+    h.update(kind);
+    // The first 16 bytes in hex (only those are encoded), the same shape for every key (it
+    // travels as the broker's client id where the vendor has one).
     format!("tp1-{}", hex::encode(&h.finalize()[..16]))
 }
 

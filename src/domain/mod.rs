@@ -30,6 +30,7 @@ pub mod positions;
 pub mod provider;
 pub mod reconciliation;
 pub mod risk;
+pub mod roll_exit;
 pub mod side;
 pub mod starter_bots;
 pub mod strategies;

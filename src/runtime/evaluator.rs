@@ -388,6 +388,7 @@ impl BotEvaluator {
             price: f.price,
             commission: f.commission,
             filled_at: f.filled_at,
+            decided_at: f.decided_at,
         });
         // The order the engine fills (PAPER, or SHADOW's hypothetical one) is of the bot's
         // stage. A LIVE order written ahead but not acknowledged counts as working until the

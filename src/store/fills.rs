@@ -41,6 +41,8 @@ pub struct SidedFill {
     pub price: Decimal,
     pub commission: Decimal,
     pub filled_at: DateTime<Utc>,
+    /// Its order's decision bar, else when the order was placed (which contract it traded).
+    pub decided_at: DateTime<Utc>,
 }
 
 /// Every fill of a bot on a symbol, in booking order (to rebuild its position).
@@ -50,7 +52,8 @@ pub async fn for_bot(
     symbol: Symbol,
 ) -> Result<Vec<SidedFill>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT o.side, f.quantity, f.price, f.commission, f.filled_at FROM fills f \
+        "SELECT o.side, f.quantity, f.price, f.commission, f.filled_at, \
+         COALESCE(o.decision_bar_at, o.created_at) AS decided_at FROM fills f \
          JOIN orders o ON o.id = f.order_id WHERE f.bot_id = $1 AND o.symbol = $2 \
          ORDER BY f.filled_at, f.created_at, f.id",
     )
@@ -72,7 +75,8 @@ pub struct BotFill {
 /// booking order per bot.
 pub async fn for_bots(pool: &PgPool, bots: &[Uuid]) -> Result<Vec<BotFill>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT f.bot_id, o.side, f.quantity, f.price, f.commission, f.filled_at FROM fills f \
+        "SELECT f.bot_id, o.side, f.quantity, f.price, f.commission, f.filled_at, \
+         COALESCE(o.decision_bar_at, o.created_at) AS decided_at FROM fills f \
          JOIN orders o ON o.id = f.order_id JOIN bots b ON b.id = f.bot_id \
          WHERE f.bot_id = ANY($1) AND o.symbol = b.symbol \
          ORDER BY f.bot_id, f.filled_at, f.created_at, f.id",

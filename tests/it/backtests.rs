@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -262,8 +263,17 @@ async fn a_backtest_across_a_roll_warms_the_new_contract_up_on_its_own_bars(pool
     let job_id: Uuid = job.parse().unwrap();
     // Three vendor calls: ESU26's piece, ESZ26's piece, ESZ26's warm-up.
     assert_eq!(bar_calls(&pool, job_id, 3).await, 3);
-    // A position is never carried across the roll: each round trip opens and closes on one
-    // side of it.
+    // A position is never carried across the roll: a round trip opened on ESU26 is closed by
+    // the roll exit at the first evaluation on ESZ26 (one 5-minute bar after the roll), at
+    // ESU26's last close moved one tick against it; none runs on into ESZ26's prices.
+    let (last_old_close,): (Decimal,) = sqlx::query_as(
+        "SELECT close FROM market_bars WHERE contract = 'ESU26' AND timeframe = '5m' AND ts < $1 \
+         ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(roll)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     let trades = done["trades"].as_array().unwrap();
     assert!(!trades.is_empty(), "{done}");
     for t in trades {
@@ -272,9 +282,18 @@ async fn a_backtest_across_a_roll_warms_the_new_contract_up_on_its_own_bars(pool
             at(t["exit_ts"].as_str().unwrap()),
         );
         assert!(
-            entry >= roll || exit <= roll,
+            entry >= roll || exit <= roll + chrono::Duration::minutes(5),
             "a trade across the roll: {t}"
         );
+        if entry < roll && exit > roll {
+            let exit_price: Decimal = t["exit_price"].as_str().unwrap().parse().unwrap();
+            let against = if t["side"] == "LONG" {
+                dec!(-0.25)
+            } else {
+                dec!(0.25)
+            };
+            assert_eq!(exit_price, last_old_close + against, "{t}");
+        }
     }
     // The same run again: everything from the store, no vendor call, the same results.
     let (again, again_job) = app.queue_backtest(body).await;

@@ -60,6 +60,7 @@ mod provider_latency;
 mod providers;
 mod reconciliation;
 mod restart_storms;
+mod roll_exit;
 mod runtime;
 mod sandbox;
 mod security_headers;

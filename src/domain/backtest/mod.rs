@@ -9,9 +9,10 @@
 //! engine's one roll rule: the new contract's bars start a new indicator window, warmed up on
 //! that contract's own bars from before the roll ([`BacktestSpec::roll_warmups`], fed, never
 //! evaluated), so no indicator joins two contracts' prices. A position held at the roll is
-//! closed at the old contract's last close (the fill model's slippage and commission, an order
-//! in the log keyed `roll:<contract>`); the strategy re-enters on the new contract when its
-//! own rule says so. An order still working at the roll is cancelled by the engine.
+//! closed by the engine's roll exit (`domain::roll_exit`, the same step as the live runners'):
+//! the first evaluation on the new contract is an EXIT filled at the old contract's last close
+//! (the fill model's slippage and commission); the strategy re-enters on the new contract when
+//! its own rule says so. An order still working at the roll is cancelled by the engine.
 
 pub mod evidence;
 pub mod request;
@@ -40,7 +41,7 @@ use super::contracts::Contract;
 use super::engine::{
     Effect, Engine, Event, OrderUpdate, Settings, Tick, TraceDetail, WorkingOrder,
 };
-use super::execution::{SimFill, SimParams, paper_fill_price};
+use super::execution::{SimFill, SimParams};
 use super::instruments::ContractSpec;
 use super::news::NewsSnapshot;
 use super::risk::{AutonomyTier, RiskLimits, Stage};
@@ -256,10 +257,7 @@ fn drive(
                 c
             }
         };
-        if engine.contract().is_some_and(|c| c != contract)
-            && let Some(last) = i.checked_sub(1).and_then(|j| bars.get(j))
-        {
-            venue.close_at_roll(&mut engine, spec, last, &mut r);
+        if engine.contract().is_some_and(|c| c != contract) {
             let warmup = spec.roll_warmups.get(&contract).into_iter().flatten();
             for w in warmup.filter(|w| w.ts_open < bar.ts_open) {
                 let event = Event::Bar {
@@ -288,10 +286,14 @@ fn drive(
             broker_ready: false,
         };
         let killed = venue.perform(&mut engine, Event::Clock(tick), &mut r);
-        // The evaluation marked the position at this bar's close; orders placed by it fill
-        // only on the next bar.
+        // The evaluation marked the position at this bar's close (the old contract's last one
+        // while a roll exit is pending); orders placed by it fill only on the next bar, a
+        // roll exit at once.
         let pnl = engine.equity();
-        debug_assert_eq!(pnl, engine.position().total_pnl(close));
+        debug_assert_eq!(
+            pnl,
+            engine.position().total_pnl(engine.mark().unwrap_or(close))
+        );
         r.equity.push(EquityPoint {
             ts: now,
             equity: spec.starting_capital + pnl,
@@ -342,49 +344,6 @@ impl Venue {
             *by_code.entry(code.to_string()).or_default() += n;
         }
         by_code
-    }
-
-    /// The roll: a position held on the old contract is closed at its last bar's close
-    /// (`last`, moved by the fill model's slippage, its commission paid), an order of its own
-    /// in the log (`roll:<contract>`), booked like any fill.
-    fn close_at_roll(
-        &mut self,
-        engine: &mut Engine,
-        spec: &BacktestSpec,
-        last: &Bar,
-        r: &mut BacktestRun,
-    ) {
-        let held = engine.position().quantity;
-        let Some(old) = engine.contract() else { return };
-        if held == 0 {
-            return;
-        }
-        let side = if held > 0 { Side::Sell } else { Side::Buy };
-        let quantity = u32::try_from(held.unsigned_abs()).unwrap_or(u32::MAX);
-        let sim = SimParams::from(&spec.fill);
-        let key = format!("roll:{}", old.code());
-        let fill = SimFill {
-            idempotency_key: key.clone(),
-            side,
-            quantity,
-            price: paper_fill_price(side, last.close, &spec.instrument, &sim),
-            commission: sim.commission_per_contract * Decimal::from(quantity),
-            filled_at: last.ts_open + spec.timeframe.duration(),
-        };
-        let (before, after, realized) = engine.preview_fill(&fill);
-        self.trades.apply(&fill, &before, &after, realized);
-        r.orders += 1;
-        r.fills += 1;
-        r.order_log.push(SimOrder {
-            side,
-            quantity,
-            decision_bar_at: last.ts_open,
-            reference_price: last.close,
-            idempotency_key: key,
-            fill: Some(fill.clone()),
-        });
-        let mut out = Vec::new();
-        engine.handle_into(Event::Fill(fill), &mut out);
     }
 
     /// Hands `event` to the engine and performs its effects (and those of the events they

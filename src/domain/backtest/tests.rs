@@ -432,12 +432,21 @@ fn a_position_held_at_the_roll_is_closed_at_the_old_contracts_last_close() {
     assert_eq!(entry.side, Side::Buy);
     assert!(entry.decision_bar_at < rolls_at);
     assert_eq!(roll.side, Side::Sell);
-    assert_eq!(roll.idempotency_key, format!("roll:{}", old.code()));
+    // The engine's roll exit (the live runners' step too) at the first evaluation on the new
+    // contract, decided on the old contract's last bar.
+    let first_evaluation = rolls_at + Duration::minutes(1);
+    assert_eq!(
+        roll.idempotency_key,
+        crate::domain::execution::roll_exit_key(spec().bot_id, old, first_evaluation, Side::Sell)
+    );
+    assert_eq!(roll.decision_bar_at, last.ts_open);
+    assert_eq!(roll.reference_price, last.close);
     let fill = roll.fill.as_ref().expect("the roll's close fills");
     // The old contract's last close, one tick of slippage against the sell.
     assert_eq!(fill.price, last.close - dec!(0.25));
-    assert_eq!(fill.filled_at, last.ts_open + Duration::minutes(1));
+    assert_eq!(fill.filled_at, first_evaluation);
     assert_eq!(fill.commission, dec!(2.25));
+    assert_eq!(r.decisions, 2);
     // One round trip, closed on the old contract; flat on the new one (no re-entry: its
     // prices are flat), so the equity holds no mark of the old position at new prices.
     assert_eq!(r.trades.len(), 1);

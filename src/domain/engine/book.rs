@@ -20,6 +20,9 @@ pub struct LedgerFill {
     pub price: Decimal,
     pub commission: Decimal,
     pub filled_at: DateTime<Utc>,
+    /// Its order's decision bar (`decision_bar_at`, else when it was placed): the contract it
+    /// traded is the front one then (`domain::contracts`).
+    pub decided_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -16,7 +16,9 @@
 //! unadjusted). A driver hands the new contract's own history first (the live feed's read of
 //! the new contract's window, a backtest's warm-up bars from before the roll); a PAPER or
 //! SHADOW order still working on the old contract is cancelled (its fill bar would be the new
-//! contract's).
+//! contract's). A position held on the old contract is closed by the roll exit
+//! (`domain::roll_exit`) before the strategy trades the new one, and marked at the old
+//! contract's last close until then.
 
 mod book;
 #[cfg(test)]
@@ -46,6 +48,7 @@ use super::instruments::{ContractSpec, Symbol};
 use super::news::NewsSnapshot;
 use super::positions::Position;
 use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
+use super::roll_exit::{self, Roll};
 use super::side::Side;
 use super::strategy_config::StrategyConfig;
 use super::strategy_filters::{FilterData, FilterReadings, StrategyFilters};
@@ -161,8 +164,8 @@ pub enum Effect {
         no_trade: Box<NoTrade>,
         folded: bool,
     },
-    /// The working order filled (simulated at the next bar's open): book it, then report
-    /// back with `Event::Fill`.
+    /// The working order filled (simulated at the next bar's open; a PAPER or SHADOW roll
+    /// exit as soon as it is placed): book it, then report back with `Event::Fill`.
     Fill { order_id: Uuid, fill: SimFill },
     /// The working order is dropped: cancel it.
     Cancel { order_id: Uuid, reason: String },
@@ -198,6 +201,19 @@ pub struct Engine {
     detail: TraceDetail,
     /// Net realized plus open PnL at the latest `Clock`'s mark.
     equity: Decimal,
+    /// The contract an open position is on and its latest bar seen (`None` when flat).
+    held: Option<Held>,
+    /// A PAPER or SHADOW roll exit decided and not yet placed: it fills once placed.
+    roll_fill: Option<SimFill>,
+}
+
+/// The contract a position is on, and the latest bar of it the bot saw: after a roll the
+/// position is marked at that close, and the roll exit priced at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    contract: Contract,
+    last_close: Decimal,
+    last_bar_at: DateTime<Utc>,
 }
 
 impl Engine {
@@ -221,6 +237,8 @@ impl Engine {
             need,
             detail: TraceDetail::Full,
             equity: Decimal::ZERO,
+            held: None,
+            roll_fill: None,
         }
     }
 
@@ -237,7 +255,16 @@ impl Engine {
         fold_key: Option<String>,
     ) {
         self.position = Position::flat(self.s.spec.symbol);
+        let mut last = None;
+        let fills = fills.into_iter().inspect(|f| last = Some(f.clone()));
         self.book = Book::replay(&mut self.position, fills, now);
+        // Every fill of an open position is on one contract (a roll exit flattens it first):
+        // the last one's. Its price marks the position until a bar of that contract arrives.
+        self.held = last.filter(|_| self.position.quantity != 0).map(|f| Held {
+            contract: Contract::front_at(self.s.spec.symbol, f.decided_at),
+            last_close: f.price,
+            last_bar_at: f.decided_at,
+        });
         self.book.order_times.extend(orders_last_minute);
         self.working = working;
         self.folding = Folding::new(fold_key);
@@ -299,6 +326,22 @@ impl Engine {
         self.working = working;
     }
 
+    /// The price the position is marked at: the window's newest close, or after a roll the
+    /// held contract's last close until the roll exit closes it.
+    pub fn mark(&self) -> Option<Decimal> {
+        match self.rolled_from() {
+            Some(h) => Some(h.last_close),
+            None => self.bars.last().map(|b| b.close),
+        }
+    }
+
+    /// The position's contract when the window has rolled away from it.
+    fn rolled_from(&self) -> Option<Held> {
+        let window = self.contract?;
+        self.held
+            .filter(|h| self.position.quantity != 0 && h.contract != window)
+    }
+
     /// The bars the latest evaluation saw, oldest first (a driver tells where they came from).
     pub fn window(&self) -> &[Bar] {
         &self.bars[self.bars.len().saturating_sub(self.need)..]
@@ -332,12 +375,34 @@ impl Engine {
     pub fn handle_into(&mut self, event: Event, out: &mut Vec<Effect>) {
         match event {
             Event::Bar { bar, contract } => self.on_bar(bar, contract, out),
-            Event::Fill(fill) => {
-                self.position
-                    .apply_fill(fill.side, fill.quantity, fill.price, fill.commission);
-            }
+            Event::Fill(fill) => self.on_fill(&fill),
             Event::OrderUpdate(update) => self.on_order_update(update, out),
             Event::Clock(tick) => self.on_clock(tick, out),
+        }
+    }
+
+    fn on_fill(&mut self, fill: &SimFill) {
+        self.position
+            .apply_fill(fill.side, fill.quantity, fill.price, fill.commission);
+        if self.position.quantity == 0 {
+            self.held = None;
+        } else if self.held.is_none() {
+            // A position opened on the window's contract, marked at its newest bar.
+            self.held = self.contract.map(|contract| {
+                let (last_close, last_bar_at) = self
+                    .bars
+                    .last()
+                    .map_or((fill.price, fill.filled_at), |b| (b.close, b.ts_open));
+                Held {
+                    contract,
+                    last_close,
+                    last_bar_at,
+                }
+            });
+        }
+        // A fill after the boundary's mark (a roll exit, a LIVE fill between bars) moves it.
+        if let Some(mark) = self.mark() {
+            self.equity = self.position.total_pnl(mark);
         }
     }
 
@@ -346,6 +411,13 @@ impl Engine {
             self.roll_to(contract, out);
         }
         let ts = bar.ts_open;
+        if let Some(h) = &mut self.held
+            && h.contract == contract
+            && ts >= h.last_bar_at
+        {
+            h.last_close = bar.close;
+            h.last_bar_at = ts;
+        }
         let close = bar.close_f64().unwrap_or(f64::NAN);
         match self.bars.last() {
             Some(last) if last.ts_open >= ts => {
@@ -485,14 +557,22 @@ impl Engine {
     }
 
     fn on_order_update(&mut self, update: OrderUpdate, out: &mut Vec<Effect>) {
+        let roll_fill = self.roll_fill.take();
         match update {
             OrderUpdate::Placed { working } => {
                 if let Some(now) = self.now {
                     self.book.order_times.push_back(now);
                 }
                 self.folding.key = None;
-                if working.is_some() {
-                    self.working = working;
+                match (working, roll_fill) {
+                    (Some(w), Some(fill)) if w.idempotency_key == fill.idempotency_key => {
+                        out.push(Effect::Fill {
+                            order_id: w.id,
+                            fill,
+                        });
+                    }
+                    (Some(w), _) => self.working = Some(w),
+                    (None, _) => {}
                 }
             }
             OrderUpdate::AlreadyPlaced {
@@ -580,7 +660,11 @@ impl Engine {
         let from = self.bars.len().saturating_sub(self.need);
         let bars = &self.bars[from..];
         let closes = self.closes.last(self.need);
-        let mark = bars.last().map(|b| b.close);
+        let rolled = self.rolled_from();
+        let mark = match rolled {
+            Some(h) => Some(h.last_close),
+            None => bars.last().map(|b| b.close),
+        };
         let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
         let marks = self.book.mark(&self.position, unrealized, now);
         self.equity = marks.equity;
@@ -629,12 +713,34 @@ impl Engine {
             bars,
             next_bar: None,
             order_quantity,
-            position: &projected,
+            position: if rolled.is_some() {
+                &self.position
+            } else {
+                &projected
+            },
             sim: &s.sim,
             gates,
             broker_ready: tick.broker_ready,
         };
-        let evaluation = evaluate_bar_with(&input, Some(closes), self.detail);
+        let evaluation = match (rolled, self.contract) {
+            (Some(h), Some(to)) => {
+                let roll = Roll {
+                    from: h.contract,
+                    to,
+                    last_close: h.last_close,
+                    last_bar_at: h.last_bar_at,
+                    working: self.working.as_ref().map(|w| w.id),
+                };
+                roll_exit::evaluate(&input, &roll, self.detail)
+            }
+            _ => evaluate_bar_with(&input, Some(closes), self.detail),
+        };
+        if let Evaluation::Decision(d) = &evaluation
+            && rolled.is_some()
+            && let ExecutionOutcome::Filled(fill) = &d.execution
+        {
+            self.roll_fill = Some(fill.clone());
+        }
         let kills = &evaluation.gate_report().kill_triggers;
         let kills = (!kills.is_empty()).then(|| kills.clone());
         match evaluation {

@@ -1,5 +1,6 @@
 //! The engine per semantic area: fill at the next open, expiry of a working order, the
-//! 17:00 CT day roll, the equity peak, the order-rate window and no-trade folding.
+//! 17:00 CT day roll, the equity peak, the order-rate window, no-trade folding and the roll
+//! exit at a quarterly contract roll.
 
 use super::book::{Book, Folding};
 use super::*;
@@ -166,6 +167,7 @@ fn the_trading_day_rolls_at_17_00_chicago() {
         price,
         commission: dec!(1),
         filled_at: at,
+        decided_at: at,
     };
     let mut replayed = Position::flat(Symbol::Es);
     let mut book = Book::replay(
@@ -202,6 +204,7 @@ fn the_equity_peak_holds_through_a_drawdown() {
         price,
         commission: dec!(0),
         filled_at: now,
+        decided_at: now,
     };
     let mut book = Book::replay(
         &mut replayed,
@@ -401,4 +404,225 @@ fn a_bar_of_another_contract_starts_a_new_window_and_cancels_the_working_order()
         panic!("{fx:?}")
     };
     assert_eq!(no_trade.reason_code, "INSUFFICIENT_HISTORY");
+}
+
+/// Minute bars of `contract` from `start` with the given closes (open = previous close).
+fn contract_bars(start: DateTime<Utc>, c: &[i64]) -> Vec<Bar> {
+    let mut bars = closes(c);
+    for (i, b) in bars.iter_mut().enumerate() {
+        b.ts_open = start + Duration::minutes(i as i64);
+    }
+    bars
+}
+
+/// ESZ26 → ESH27: the roll instant (17:00 CT on 2026-12-09, the roll date's session open).
+fn es_roll() -> (Contract, Contract, DateTime<Utc>) {
+    let old = Contract::new(Symbol::Es, 2026, crate::domain::contracts::ContractMonth::Z);
+    (old, old.next(), old.rolls_at())
+}
+
+fn feed(e: &mut Engine, contract: Contract, bar: &Bar) -> Vec<Effect> {
+    let mut fx = e.handle(Event::Bar {
+        bar: bar.clone(),
+        contract,
+    });
+    fx.extend(e.handle(tick(bar.ts_open + Duration::minutes(1))));
+    fx
+}
+
+#[test]
+fn a_paper_position_held_at_the_roll_exits_on_the_old_contract_at_its_last_close() {
+    let (old, new, rolls_at) = es_roll();
+    let mut e = engine();
+    // The old contract rises in the afternoon before the roll: the strategy buys.
+    let afternoon = contract_bars(
+        rolls_at - Duration::hours(3),
+        &[5000, 5000, 5000, 5000, 5001, 5003, 5004, 5005],
+    );
+    let mut entry = None;
+    for b in &afternoon {
+        for f in feed(&mut e, old, b) {
+            match f {
+                Effect::Decision(d) if entry.is_none() => {
+                    entry = Some(d.order.clone());
+                    place(&mut e, &d, 1);
+                }
+                Effect::Fill { fill, .. } => {
+                    e.handle(Event::Fill(fill));
+                }
+                _ => {}
+            }
+        }
+    }
+    let entry = entry.expect("rising closes buy");
+    assert_eq!(e.position().quantity, 1);
+    let last_old = afternoon.last().unwrap();
+
+    // The new contract trades 60 points higher (contango): its first bar is the roll.
+    let first_new = contract_bars(rolls_at, &[5065, 5066]);
+    let fx = feed(&mut e, new, &first_new[0]);
+    let [Effect::Decision(d)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.reason_code, roll_exit::ROLL_EXIT);
+    assert_eq!(d.decision_type, DecisionType::Exit);
+    assert_eq!((d.order.side, d.order.quantity), (Side::Sell, 1));
+    // Decided on the old contract's last bar: that is the contract the order trades.
+    assert_eq!(d.order.bar_ts, last_old.ts_open);
+    assert_eq!(Contract::front_at(Symbol::Es, d.order.bar_ts), old);
+    assert_eq!(d.order.reference_price, last_old.close);
+    assert_ne!(d.order.idempotency_key, entry.idempotency_key);
+    assert_ne!(
+        d.order.idempotency_key,
+        crate::domain::execution::idempotency_key(Uuid::from_u128(7), last_old.ts_open, Side::Sell)
+    );
+    assert!(
+        d.reason_human.contains("ESZ26") && d.reason_human.contains("ESH27"),
+        "{}",
+        d.reason_human
+    );
+    // Marked at the old contract's last close, never at the new contract's price.
+    assert_eq!(e.equity(), e.position().total_pnl(last_old.close));
+    let now = first_new[0].ts_open + Duration::minutes(1);
+    let ExecutionOutcome::Filled(expected) = &d.execution else {
+        panic!("{:?}", d.execution)
+    };
+    assert_eq!(expected.price, last_old.close - dec!(0.25));
+    assert_eq!(expected.filled_at, now);
+
+    // Placed, it fills at once (its fill bar would be the new contract's).
+    let fx = place(&mut e, d, 2);
+    let [Effect::Fill { order_id, fill }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(*order_id, Uuid::from_u128(2));
+    assert_eq!(fill, expected);
+    assert!(e.working().is_none());
+    e.handle(Event::Fill(fill.clone()));
+    assert_eq!(e.position().quantity, 0);
+    assert_eq!(e.equity(), e.position().net_realized());
+    // Flat: the strategy evaluates the new contract's own bars again.
+    let fx = feed(&mut e, new, &first_new[1]);
+    assert!(
+        fx.iter()
+            .all(|f| !matches!(f, Effect::Decision(d) if d.reason_code == roll_exit::ROLL_EXIT)),
+        "{fx:?}"
+    );
+    assert!(matches!(fx.as_slice(), [Effect::NoTrade { .. }]), "{fx:?}");
+}
+
+fn live_settings() -> Settings {
+    Settings {
+        stage: Stage::Live,
+        is_trading_enabled: true,
+        ..settings()
+    }
+}
+
+fn live_tick(now: DateTime<Utc>, trading_switch_on: bool) -> Event {
+    Event::Clock(Tick {
+        now,
+        tier: AutonomyTier::FullAutonomy,
+        trading_switch_on,
+        kill_switch_active: false,
+        breaker_open: false,
+        reconciliation_clean: true,
+        broker_ready: true,
+    })
+}
+
+#[test]
+fn a_restored_live_position_on_the_old_contract_is_sent_out_on_it_and_held_at_its_price() {
+    let (old, new, rolls_at) = es_roll();
+    let mut e = Engine::new(
+        live_settings(),
+        Arc::new(HolidayCalendar::cme_equity_fixture()),
+    );
+    // A runner restarted after the roll: the ledger holds a short opened on ESZ26 before it.
+    let entered = rolls_at - Duration::hours(2);
+    e.restore(
+        [LedgerFill {
+            side: Side::Sell,
+            quantity: 1,
+            price: dec!(5010),
+            commission: dec!(2.25),
+            filled_at: entered + Duration::seconds(1),
+            decided_at: entered,
+        }],
+        rolls_at,
+        None,
+        [],
+        None,
+    );
+    let bars = contract_bars(rolls_at, &[5070, 5071, 5072]);
+    e.handle(Event::Bar {
+        bar: bars[0].clone(),
+        contract: new,
+    });
+    let now = bars[0].ts_open + Duration::minutes(1);
+
+    // The trading switch is off: the exit is a gate-blocked EXIT naming the roll, and the
+    // position is marked at its own contract's last price (the fill), not 60 points away.
+    let fx = e.handle(live_tick(now, false));
+    let [Effect::NoTrade { no_trade, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(no_trade.suppression_type, "GATE_BLOCKED");
+    assert_eq!(no_trade.suppression_decision, "EXIT");
+    let codes: Vec<&str> = no_trade.blocked_by.iter().map(|b| &*b.code).collect();
+    assert_eq!(codes, ["LIVE_TRADING_DISABLED", roll_exit::ROLL_EXIT]);
+    assert_eq!(e.equity(), e.position().total_pnl(dec!(5010)));
+    assert_eq!(e.mark(), Some(dec!(5010)));
+
+    // Switched on: one BUY to close the short, sent for ESZ26 (its decision bar is the
+    // position's), not filled by the engine.
+    e.handle(Event::Bar {
+        bar: bars[1].clone(),
+        contract: new,
+    });
+    let fx = e.handle(live_tick(now + Duration::minutes(1), true));
+    let [Effect::Decision(d)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.reason_code, roll_exit::ROLL_EXIT);
+    assert_eq!((d.order.side, d.order.quantity), (Side::Buy, 1));
+    assert_eq!(Contract::front_at(Symbol::Es, d.order.bar_ts), old);
+    assert!(
+        matches!(d.execution, ExecutionOutcome::Send { .. }),
+        "{:?}",
+        d.execution
+    );
+    assert!(
+        place(&mut e, d, 3).is_empty(),
+        "a LIVE exit fills at its broker"
+    );
+    assert_eq!(e.working().map(|w| w.id), Some(Uuid::from_u128(3)));
+
+    // While it works nothing else is decided, and nothing is sent twice.
+    e.handle(Event::Bar {
+        bar: bars[2].clone(),
+        contract: new,
+    });
+    let fx = e.handle(live_tick(now + Duration::minutes(2), true));
+    let [Effect::NoTrade { no_trade, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(no_trade.reason_code, roll_exit::ROLL_EXIT_WORKING);
+    assert_eq!(no_trade.suppression_decision, "EXIT");
+
+    // The broker's fill flattens it: the new contract is the strategy's again.
+    e.handle(Event::Fill(SimFill {
+        idempotency_key: d.order.idempotency_key.clone(),
+        side: Side::Buy,
+        quantity: 1,
+        price: dec!(5012),
+        commission: dec!(2.25),
+        filled_at: now + Duration::minutes(2),
+    }));
+    e.handle(Event::OrderUpdate(OrderUpdate::Cancelled {
+        order_id: Uuid::from_u128(3),
+    }));
+    assert_eq!(e.position().quantity, 0);
+    assert_eq!(e.mark(), Some(bars[2].close));
+    assert_eq!(e.equity(), dec!(-104.50));
 }

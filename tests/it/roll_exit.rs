@@ -1,0 +1,209 @@
+//! A PAPER bot holding a position when its contract rolls (ESZ26 → ESH27 at 2026-12-09
+//! 23:00 UTC), end to end on the sandbox: the runner's first evaluation on the new contract is
+//! the roll exit (`domain::roll_exit`), an EXIT order decided on the old contract's last bar
+//! and filled at its close moved by the fill model, booked through the ledger; the position is
+//! flat and its trade closed before the strategy trades the new contract.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tradeplane::domain::{
+    execution::{OrderStatus, OrderType},
+    instruments::Symbol,
+    positions::Position,
+    risk::Stage,
+    side::Side,
+};
+use tradeplane::store::{
+    bot_leases,
+    fills::{self, FillBooking},
+    orders::{self, NewOrder},
+};
+use uuid::Uuid;
+
+use crate::support::{
+    app::now,
+    fixtures::{lease, start_sandbox, until},
+    paper::{config, tick},
+    spawn_app_with_runtime_config,
+};
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// Books a filled BUY of one ES on `decided` (so on the contract that was the front one then),
+/// the way the runner books one, under a test lease released afterwards.
+async fn seed_long(pool: &PgPool, bot: Uuid, decided: DateTime<Utc>, price: Decimal) {
+    let fence = lease(pool, bot).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let (order, _) = orders::insert_once(
+        &mut conn,
+        NewOrder {
+            bot_id: bot,
+            run_id: None,
+            decision_trace_id: None,
+            idempotency_key: "seeded-entry".into(),
+            symbol: Symbol::Es,
+            side: Side::Buy,
+            quantity: 1,
+            order_type: OrderType::Market,
+            limit_price: None,
+            stop_price: None,
+            stage: Stage::Paper,
+            status: OrderStatus::Working,
+            decision_bar_at: Some(decided),
+            reference_price: Some(price),
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let before = Position::flat(Symbol::Es);
+    let mut after = before.clone();
+    let realized = after.apply_fill(Side::Buy, 1, price, dec!(2.25));
+    fills::book(
+        pool,
+        FillBooking {
+            fence: &fence,
+            order: &order,
+            side: Side::Buy,
+            quantity: 1,
+            price,
+            commission: dec!(2.25),
+            filled_at: decided + chrono::Duration::minutes(1),
+            simulated: true,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(bot_leases::release(pool, &fence, now()).await.unwrap());
+}
+
+#[sqlx::test]
+async fn a_paper_position_held_at_the_roll_is_closed_on_the_old_contract_first(pool: PgPool) {
+    let env = start_sandbox().await;
+    let mut runtime = config(&env);
+    runtime.runner.heartbeat_timeout = std::time::Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let rt = app.state.runtime.clone();
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = app
+        .create_bot(json!({
+            "name": "held-at-roll", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    seed_long(&pool, bot, t("2026-12-09T21:50:00Z"), dec!(6000)).await;
+    let (status, body) = app.start_bot(bot).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Before the roll the runner reads ESZ26 (its last bar before the halt opens 21:58).
+    tick(&rt, &pool, bot, t("2026-12-09T21:59:00Z")).await;
+    let decisions = |pool: PgPool| async move {
+        sqlx::query_as::<_, (String, String, Value)>(
+            "SELECT reason_code, decision_type, variables_snapshot FROM decision_traces \
+             WHERE bot_id = $1 ORDER BY created_at",
+        )
+        .bind(bot)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    assert!(
+        decisions(pool.clone()).await.is_empty(),
+        "the strategy kept the position on ESZ26's bars (the case needs it held at the roll)"
+    );
+
+    // The first evaluation on ESH27 closes the ESZ26 position.
+    tick(&rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
+    let d = decisions(pool.clone()).await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    let (code, kind, variables) = &d[0];
+    assert_eq!((code.as_str(), kind.as_str()), ("ROLL_EXIT", "EXIT"));
+    assert_eq!(
+        (&variables["bar_contract"], &variables["rolled_from"]),
+        (&json!("ESH27"), &json!("ESZ26")),
+        "{variables}"
+    );
+    // Its fill is booked right after the decision's trace is written.
+    let (side, qty, decided, reference) = until("the roll exit filled", async || {
+        sqlx::query_as::<_, (String, i32, DateTime<Utc>, Decimal)>(
+            "SELECT side, quantity, decision_bar_at, reference_price FROM orders \
+             WHERE bot_id = $1 AND idempotency_key <> 'seeded-entry' AND status = 'FILLED'",
+        )
+        .bind(bot)
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!((side.as_str(), qty), ("SELL", 1));
+    // Decided on ESZ26's last bar the runner saw: the order is on the contract held.
+    assert_eq!(decided, t("2026-12-09T21:58:00Z"));
+    let stored_close: Decimal = sqlx::query_scalar(
+        "SELECT close FROM market_bars WHERE contract = 'ESZ26' AND timeframe = '1m' \
+         AND ts = $1 LIMIT 1",
+    )
+    .bind(decided)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reference, stored_close);
+    let (price, commission, filled_at): (Decimal, Decimal, DateTime<Utc>) = sqlx::query_as(
+        "SELECT f.price, f.commission, f.filled_at FROM fills f JOIN orders o ON o.id = f.order_id \
+         WHERE f.bot_id = $1 AND o.idempotency_key <> 'seeded-entry'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // ESZ26's last close, one tick against the sell, at the evaluation's boundary.
+    assert_eq!(price, reference - dec!(0.25));
+    assert_eq!(commission, dec!(2.25));
+    assert_eq!(filled_at, t("2026-12-09T23:02:00Z"));
+    let position: i32 = sqlx::query_scalar("SELECT quantity FROM positions WHERE bot_id = $1")
+        .bind(bot)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(position, 0);
+    let (open, exit_price): (i64, Option<Decimal>) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE closed_at IS NULL), max(exit_price) FROM trades \
+         WHERE bot_id = $1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((open, exit_price), (0, Some(price)));
+
+    // Flat: the next evaluation is the strategy's own on ESH27 again.
+    tick(&rt, &pool, bot, t("2026-12-09T23:03:00Z")).await;
+    let d = decisions(pool.clone()).await;
+    assert!(d.iter().skip(1).all(|(c, ..)| c != "ROLL_EXIT"), "{d:?}");
+    let not_a_roll: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM no_trade_traces WHERE bot_id = $1 AND reason_code LIKE 'ROLL_EXIT%'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(not_a_roll, 0);
+}
