@@ -2,7 +2,8 @@
 //! 23:00 UTC), end to end on the sandbox: the runner's first evaluation on the new contract is
 //! the roll exit (`domain::roll_exit`), an EXIT order decided on the old contract's last bar
 //! and filled at its close moved by the fill model, booked through the ledger; the position is
-//! flat and its trade closed before the strategy trades the new contract.
+//! flat and its trade closed before the strategy trades the new contract. LIVE: the exit is
+//! sent to the broker (simulator) for the contract held, never for the new front one.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -25,7 +26,8 @@ use uuid::Uuid;
 
 use crate::support::{
     app::now,
-    fixtures::{lease, start_sandbox, until},
+    fixtures::{lease, sandbox_broker_book, start_sandbox, until},
+    live::{LiveSetup, live_app},
     paper::{config, tick},
     spawn_app_with_runtime_config,
 };
@@ -206,4 +208,115 @@ async fn a_paper_position_held_at_the_roll_is_closed_on_the_old_contract_first(p
     .await
     .unwrap();
     assert_eq!(not_a_roll, 0);
+}
+
+/// No order of `bot` is still on its way to, or working at, the broker.
+async fn settled(pool: &PgPool, bot: Uuid) {
+    until("the bot's orders settled", async || {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM orders WHERE bot_id = $1 \
+             AND status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED')",
+        )
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        (open == 0).then_some(())
+    })
+    .await;
+}
+
+async fn position(pool: &PgPool, bot: Uuid) -> i32 {
+    sqlx::query_scalar("SELECT COALESCE(max(quantity), 0) FROM positions WHERE bot_id = $1")
+        .bind(bot)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool: PgPool) {
+    // The runtime's and the simulator's clock just after the roll; the bar ticks replayed are
+    // ESZ26's afternoon, then ESH27's first minutes.
+    let setup = LiveSetup {
+        start_at: Some(t("2026-12-09T23:03:30Z")),
+        ..LiveSetup::default()
+    };
+    let live = live_app(&pool, "tradovate", setup).await;
+    let bot = live.live_bot(&pool, "live-roll", 1).await;
+    let mut at = t("2026-12-09T20:00:00Z");
+    loop {
+        at += chrono::Duration::minutes(1);
+        assert!(
+            at < t("2026-12-09T22:00:00Z"),
+            "no LIVE entry on ESZ26's afternoon"
+        );
+        tick(&live.rt, &pool, bot, at).await;
+        settled(&pool, bot).await;
+        if until("the entry's fill", async || {
+            let orders: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM orders WHERE bot_id = $1 AND status = 'FILLED'",
+            )
+            .bind(bot)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let held = position(&pool, bot).await;
+            (orders == 0 || held != 0).then_some(held != 0)
+        })
+        .await
+        {
+            break;
+        }
+    }
+    let held = position(&pool, bot).await;
+
+    // The first evaluation on ESH27 sends the exit for ESZ26.
+    tick(&live.rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
+    settled(&pool, bot).await;
+    let (code, side, status, decided): (String, String, String, DateTime<Utc>) = sqlx::query_as(
+        "SELECT d.reason_code, o.side, o.status, o.decision_bar_at FROM orders o \
+         JOIN decision_traces d ON d.id = o.decision_trace_id WHERE o.bot_id = $1 \
+         ORDER BY o.created_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(code, "ROLL_EXIT");
+    assert_eq!(side, if held > 0 { "SELL" } else { "BUY" });
+    assert_eq!(status, "FILLED");
+    assert_eq!(decided, at - chrono::Duration::minutes(1));
+    until("the exit's fill booked", async || {
+        (position(&pool, bot).await == 0).then_some(())
+    })
+    .await;
+
+    // At the broker: every order was on ESZ6 (Tradovate's spelling), none on ESH7, and the
+    // ESZ6 position is flat again.
+    let book = sandbox_broker_book(&live.env, "tradovate").await;
+    let orders = book["orders"].as_array().unwrap();
+    assert!(orders.len() >= 2, "{book}");
+    assert!(orders.iter().all(|o| o["symbol"] == "ESZ6"), "{book}");
+    let net: i64 = book["fills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let q = f["quantity"].as_i64().unwrap();
+            if f["side"] == "BUY" { q } else { -q }
+        })
+        .sum();
+    assert_eq!(net, 0, "{book}");
+
+    // Flat: the next evaluation is the strategy's own on ESH27.
+    tick(&live.rt, &pool, bot, t("2026-12-09T23:03:00Z")).await;
+    let rolls: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM decision_traces WHERE bot_id = $1 AND reason_code = 'ROLL_EXIT'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rolls, 1);
 }

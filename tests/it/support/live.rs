@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
@@ -81,6 +81,8 @@ pub struct LiveSetup {
     /// No user stream: orders and fills are read by the REST polls only (the paths a lost
     /// answer or a crash is resolved by when the stream is down).
     pub rest_only: bool,
+    /// Where the shared clock starts (default: 14:00 CT of the replayed session).
+    pub start_at: Option<DateTime<Utc>>,
 }
 
 /// A runtime on the broker simulator of `vendor`, everything LIVE needs in place and its
@@ -92,7 +94,11 @@ pub struct LiveApp {
 }
 
 pub async fn live_app(pool: &PgPool, vendor: &str, setup: LiveSetup) -> LiveApp {
-    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let clock = Clock::starting_at(
+        setup
+            .start_at
+            .unwrap_or(session_start() + Duration::hours(5)),
+    );
     let sandbox = start_sandbox_with_clock(clock.clone()).await;
     let env = broker_env(&sandbox, vendor);
     let mut cfg: RuntimeConfig = config(&env);
