@@ -25,6 +25,7 @@ use super::execution::{
 use super::risk::{GateReport, ProposedOrder, Stage, evaluate_gates};
 use super::side::Side;
 use super::strategies::Signal;
+use crate::error_code::ErrorCode;
 
 /// The decision's reason code.
 pub const ROLL_EXIT: &str = "ROLL_EXIT";
@@ -39,6 +40,10 @@ pub struct Roll {
     /// The latest bar of `from` the bot saw: its close marks the position and prices the exit.
     pub last_close: Decimal,
     pub last_bar_at: DateTime<Utc>,
+    /// `last_close` is a bar's close of `from`; `false` when the only price known is the fill
+    /// a restored position started from (a PAPER or SHADOW exit is then not filled: never at
+    /// a made-up price; a LIVE one is priced by its broker).
+    pub priced: bool,
     /// The bot's order still working (nothing new is decided until it is done).
     pub working: Option<Uuid>,
 }
@@ -128,6 +133,19 @@ pub fn evaluate(input: &EvaluationInput<'_>, roll: &Roll, detail: TraceDetail) -
         idempotency_key: roll_exit_key(input.bot_id, roll.from, input.gates.now, side),
     };
     let execution = match input.gates.stage {
+        Stage::Paper | Stage::Shadow if !roll.priced => {
+            let b = TraceBlocker {
+                gate: "execution".into(),
+                code: ErrorCode::DataUnavailable.as_str().into(),
+                reason_human: text(format!(
+                    "No bar of {from} is known to price the exit at (the position was restored from its fills after the roll and no {from} bar is stored): a simulated exit is never filled at a made-up price."
+                )),
+                suggested_fix: text(format!(
+                    "Store {from}'s last bars (a backtest over its last session fetches them): the exit is tried again at every bar."
+                )),
+            };
+            return no_trade("EXECUTION_REFUSED", vec![b], signals, report, full);
+        }
         // The old contract's next bar never reaches the bot: fill at its last close.
         Stage::Paper | Stage::Shadow => Ok(ExecutionOutcome::Filled(SimFill {
             idempotency_key: intent.idempotency_key.clone(),

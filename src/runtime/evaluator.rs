@@ -45,7 +45,7 @@ use crate::integrations::{bars, http::CallContext};
 use crate::observability::{self, EvaluationOutcome, otlp};
 use crate::store::{
     bot_leases::Fence,
-    bots, fills,
+    bots, fills, market_bars,
     orders::{self, BrokerRoute, NewOrder, Order, Placed},
     system_events::{NewSystemEvent, Severity},
     traces::{self, NewDecisionTrace, NoTradeTrace},
@@ -546,6 +546,29 @@ impl BotEvaluator {
             };
             match trading.feed.read(rt, &trading.calendar, &request).await {
                 Ok(read) => {
+                    // A position restored on a contract the feed has rolled away from (the
+                    // runner was down across the roll): that contract's own last stored bar
+                    // marks it and prices its roll exit, never the fill it started from nor
+                    // the new contract's bars. Handed in before the new contract's window.
+                    if let Some(held) = self.engine.unpriced_position_contract()
+                        && held != read.contract
+                        && let Some(last) = market_bars::latest_at(
+                            &trading.pool,
+                            held,
+                            s.timeframe,
+                            // Before the roll instant: a LIVE exit's decision bar names the
+                            // contract.
+                            held.rolls_at() - Duration::seconds(1),
+                        )
+                        .await?
+                    {
+                        let event = Event::Bar {
+                            bar: last.bar,
+                            contract: held,
+                        };
+                        let effects = self.engine.handle(event);
+                        self.perform(trading, effects, &trace, fence).await?;
+                    }
                     let contract = read.contract.code();
                     for bar in read.bars {
                         // Most of a window was read at the previous boundaries: its origin is

@@ -198,11 +198,11 @@ pub async fn flatten(
     if drift != 0 {
         let price = match theirs.and_then(|p| p.avg_price) {
             Some(p) => (p, "broker_average"),
-            None => actions::last_close(pool, bot, now).await?.ok_or_else(|| {
+            None => actions::last_close(pool, bot, *contract, now).await?.ok_or_else(|| {
                 FlattenError::NotDone(format!(
                     "the broker holds {} {spelled} our ledgers do not explain, and neither its average price nor a stored {} bar can price it",
                     out.broker_net_before,
-                    bot.symbol.as_str()
+                    contract.code()
                 ))
             })?,
         };

@@ -568,10 +568,10 @@ async fn act(
             if delta != 0 {
                 let (price, from) = match theirs.and_then(|p| p.avg_price) {
                     Some(p) => (p, "broker_average"),
-                    None => last_close(pool, bot, now).await?.ok_or_else(|| {
+                    None => last_close(pool, bot, *contract, now).await?.ok_or_else(|| {
                         ActionError::NotDone(format!(
                             "no broker average price and no stored {} bar to price the adjustment",
-                            bot.symbol.as_str()
+                            contract.code()
                         ))
                     })?,
                 };
@@ -635,12 +635,15 @@ async fn act(
     Ok(out)
 }
 
+/// The newest stored close of `contract` at the bot's timeframe (the price of an adjustment
+/// the broker gives no average price for).
 pub(crate) async fn last_close(
     pool: &PgPool,
     bot: &Bot,
+    contract: Contract,
     now: DateTime<Utc>,
 ) -> Result<Option<(Decimal, &'static str)>, sqlx::Error> {
-    Ok(market_bars::latest_at(pool, bot.symbol, bot.timeframe, now)
+    Ok(market_bars::latest_at(pool, contract, bot.timeframe, now)
         .await?
         .map(|b| (b.bar.close, "last_bar_close")))
 }

@@ -22,7 +22,8 @@
 //!   transaction); it never flattens.
 //!
 //! Flatten without a runner: the market order is filled with the PAPER fill model against the
-//! newest stored bar of the bot's symbol and timeframe (`market_bars`, bar start at or before
+//! newest stored bar of the contract the position is on (its last fill's order's; after a roll
+//! not the front one) at the bot's timeframe (`market_bars`, bar start at or before
 //! now): the bar's CLOSE (the best proxy for the next open the runner would have filled at)
 //! moved `slippage_ticks` against the order, commission per contract, filled at the runtime
 //! clock's now. It is booked through the ledger (order, fill, trade, position) under one
@@ -49,6 +50,7 @@ use super::lifecycle::record_event;
 use super::live_flatten::{self, FlattenError, LiveFlatten};
 use super::ownership::AcquireError;
 use crate::domain::{
+    contracts::Contract,
     execution::{OrderStatus, OrderType, paper_fill_price},
     positions::Position,
     risk::Stage,
@@ -454,10 +456,12 @@ async fn act(
     Ok(())
 }
 
-/// The bot's position as its fills prove it, and how many fills that is (the flatten key).
+/// The bot's position as its fills prove it, how many fills that is (the flatten key), and
+/// the contract it is on (the last fill's order's: every fill of an open position is on one).
 struct Held {
     position: Position,
     fills: usize,
+    contract: Option<Contract>,
 }
 
 async fn position_of(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
@@ -474,6 +478,9 @@ async fn position_of(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
     Ok(Held {
         position,
         fills: fills.len(),
+        contract: fills
+            .last()
+            .map(|f| Contract::front_at(bot.symbol, f.decided_at)),
     })
 }
 
@@ -508,10 +515,15 @@ async fn flatten(
     if bot.stage == Stage::Live {
         return live(rt, pool, bot, fence, (side, quantity), now).await;
     }
-    let Some(latest) = market_bars::latest_at(pool, bot.symbol, bot.timeframe, now).await? else {
+    // Priced on the contract held (after a roll the front one trades elsewhere).
+    let contract = held
+        .contract
+        .unwrap_or_else(|| Contract::front_at(bot.symbol, now));
+    let latest = market_bars::latest_at(pool, contract, bot.timeframe, now).await?;
+    let Some(latest) = latest else {
         let message = format!(
             "no stored {} {} bar at or before {now} to price the closing order",
-            bot.symbol.as_str(),
+            contract.code(),
             bot.timeframe.as_str()
         );
         return Ok((Flatten::NotDone { message }, before.quantity));

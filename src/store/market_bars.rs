@@ -118,21 +118,25 @@ pub async fn latest(pool: &PgPool, symbol: &str) -> Result<Option<LatestBar>, sq
     row.map(LatestBar::try_from).transpose()
 }
 
-/// The newest stored bar of one symbol and timeframe that opened at or before `at` (any
-/// provider or contract): the price a flatten without a runner fills against.
+/// The newest stored bar of `contract` at `timeframe` that opened at or before `at` (any
+/// provider): the price a flatten without a runner fills against, and a restored position's
+/// mark. Never another contract's bar: after a roll the new front contract trades at another
+/// price (a position on the old one priced at it would book a made-up PnL).
 pub async fn latest_at(
     pool: &PgPool,
-    symbol: Symbol,
+    contract: Contract,
     timeframe: Timeframe,
     at: DateTime<Utc>,
 ) -> Result<Option<LatestBar>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(
         "SELECT provider_id, timeframe, ts, open, high, low, close, volume FROM market_bars \
-         WHERE symbol = $1 AND timeframe = $2 AND ts <= $3 ORDER BY ts DESC LIMIT 1",
+         WHERE symbol = $1 AND contract = $4 AND timeframe = $2 AND ts <= $3 \
+         ORDER BY ts DESC LIMIT 1",
     )
-    .bind(symbol)
+    .bind(contract.root)
     .bind(timeframe)
     .bind(at)
+    .bind(contract.code())
     .fetch_optional(pool)
     .await?;
     row.map(LatestBar::try_from).transpose()

@@ -16,7 +16,9 @@ use tradeplane::domain::{
     positions::Position,
     risk::Stage,
     side::Side,
+    timeframe::Timeframe,
 };
+use tradeplane::runtime::RunnerOptions;
 use tradeplane::store::{
     bot_leases,
     fills::{self, FillBooking},
@@ -90,6 +92,19 @@ async fn seed_long(pool: &PgPool, bot: Uuid, decided: DateTime<Utc>, price: Deci
 
 #[sqlx::test]
 async fn a_paper_position_held_at_the_roll_is_closed_on_the_old_contract_first(pool: PgPool) {
+    paper_held_at_the_roll(pool, false).await;
+}
+
+/// The runner is down across the roll: restored from its fills, the position is priced at
+/// ESZ26's own last stored bar, not at the fill it started from nor at ESH27's bars.
+#[sqlx::test]
+async fn a_paper_position_restored_after_the_roll_exits_at_the_old_contracts_stored_close(
+    pool: PgPool,
+) {
+    paper_held_at_the_roll(pool, true).await;
+}
+
+async fn paper_held_at_the_roll(pool: PgPool, restart: bool) {
     let env = start_sandbox().await;
     let mut runtime = config(&env);
     runtime.runner.heartbeat_timeout = std::time::Duration::from_secs(10);
@@ -133,17 +148,34 @@ async fn a_paper_position_held_at_the_roll_is_closed_on_the_old_contract_first(p
         "the strategy kept the position on ESZ26's bars (the case needs it held at the roll)"
     );
 
+    if restart {
+        rt.stop_runner(bot).await.unwrap();
+        let options = RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: false,
+        };
+        rt.start_runner(bot, options).await.unwrap();
+    }
+
     // The first evaluation on ESH27 closes the ESZ26 position.
     tick(&rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
     let d = decisions(pool.clone()).await;
-    assert_eq!(d.len(), 1, "{d:?}");
+    let suppressed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT reason_code, reason_human FROM no_trade_traces WHERE bot_id = $1 \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(d.len(), 1, "{d:?} {suppressed:?}");
     let (code, kind, variables) = &d[0];
     assert_eq!((code.as_str(), kind.as_str()), ("ROLL_EXIT", "EXIT"));
-    assert_eq!(
-        (&variables["bar_contract"], &variables["rolled_from"]),
-        (&json!("ESH27"), &json!("ESZ26")),
-        "{variables}"
-    );
+    assert_eq!(variables["bar_contract"], "ESH27", "{variables}");
+    // The window's roll marker names the contract the runner's previous evaluation read (a
+    // restarted runner has none); the position's contract is in the decision's reason.
+    let marker = if restart { Value::Null } else { json!("ESZ26") };
+    assert_eq!(variables["rolled_from"], marker, "{variables}");
     // Its fill is booked right after the decision's trace is written.
     let (side, qty, decided, reference) = until("the roll exit filled", async || {
         sqlx::query_as::<_, (String, i32, DateTime<Utc>, Decimal)>(
@@ -319,4 +351,67 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
     .await
     .unwrap();
     assert_eq!(rolls, 1);
+}
+
+/// Kill and flatten without a runner's window (`runtime::safety`): a position on ESU26 after
+/// its roll into ESZ26 is priced at ESU26's newest stored bar, never at ESZ26's (50 points
+/// away here), and its closing order names ESU26's bar.
+#[sqlx::test]
+async fn a_flatten_after_the_roll_prices_the_position_on_its_own_contract(pool: PgPool) {
+    let env = start_sandbox().await;
+    let app = spawn_app_with_runtime_config(pool.clone(), config(&env))
+        .await
+        .signed_in_as_admin()
+        .await;
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = app
+        .create_bot(json!({
+            "name": "flatten-after-roll", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    // ESU26 rolled into ESZ26 at 2026-09-09 22:00 UTC.
+    seed_long(&pool, bot, t("2026-09-09T19:00:00Z"), dec!(5000)).await;
+    let store = |contract: &'static str, ts: &'static str, close: Decimal| {
+        sqlx::query(
+            "INSERT INTO market_bars (provider_id, symbol, contract, timeframe, ts, open, high, \
+             low, close, volume) VALUES ('databento', 'ES', $1, '1m', $2, $3, $3, $3, $3, 10)",
+        )
+        .bind(contract)
+        .bind(t(ts))
+        .bind(close)
+        .execute(&pool)
+    };
+    store("ESU26", "2026-09-09T20:59:00Z", dec!(5010))
+        .await
+        .unwrap();
+    store("ESZ26", "2026-12-04T20:00:00Z", dec!(5060))
+        .await
+        .unwrap();
+    let (status, body) = app.start_bot(bot).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = app
+        .kill_bot(bot, json!({"reason": "flatten it", "flatten": true}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let flatten = &body["removal"]["flatten"];
+    assert_eq!(flatten["status"], "FILLED", "{body}");
+    assert_eq!(flatten["price"], "5009.75", "{flatten}");
+    let decided: DateTime<Utc> = sqlx::query_scalar(
+        "SELECT decision_bar_at FROM orders WHERE bot_id = $1 AND idempotency_key <> 'seeded-entry'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(decided, t("2026-09-09T20:59:00Z"));
+    assert_eq!(body["removal"]["position_after"], 0, "{body}");
 }

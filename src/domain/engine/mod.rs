@@ -214,6 +214,8 @@ struct Held {
     contract: Contract,
     last_close: Decimal,
     last_bar_at: DateTime<Utc>,
+    /// `last_close` is a bar's close (not only the price of the fill a restore started from).
+    priced: bool,
 }
 
 impl Engine {
@@ -264,6 +266,7 @@ impl Engine {
             contract: Contract::front_at(self.s.spec.symbol, f.decided_at),
             last_close: f.price,
             last_bar_at: f.decided_at,
+            priced: false,
         });
         self.book.order_times.extend(orders_last_minute);
         self.working = working;
@@ -352,6 +355,17 @@ impl Engine {
         self.contract
     }
 
+    /// The contract the open position is on (`None` when flat).
+    pub fn position_contract(&self) -> Option<Contract> {
+        self.held.map(|h| h.contract)
+    }
+
+    /// The contract of an open position no bar of which has been seen since it was restored
+    /// from its fills (a driver hands one in: `Event::Bar` of that contract).
+    pub fn unpriced_position_contract(&self) -> Option<Contract> {
+        self.held.filter(|h| !h.priced).map(|h| h.contract)
+    }
+
     /// Bars of history one evaluation reads (a driver fetches this many).
     pub fn bars_needed(&self) -> usize {
         self.need
@@ -389,14 +403,17 @@ impl Engine {
         } else if self.held.is_none() {
             // A position opened on the window's contract, marked at its newest bar.
             self.held = self.contract.map(|contract| {
-                let (last_close, last_bar_at) = self
+                let (last_close, last_bar_at, priced) = self
                     .bars
                     .last()
-                    .map_or((fill.price, fill.filled_at), |b| (b.close, b.ts_open));
+                    .map_or((fill.price, fill.filled_at, false), |b| {
+                        (b.close, b.ts_open, true)
+                    });
                 Held {
                     contract,
                     last_close,
                     last_bar_at,
+                    priced,
                 }
             });
         }
@@ -417,6 +434,7 @@ impl Engine {
         {
             h.last_close = bar.close;
             h.last_bar_at = ts;
+            h.priced = true;
         }
         let close = bar.close_f64().unwrap_or(f64::NAN);
         match self.bars.last() {
@@ -729,6 +747,7 @@ impl Engine {
                     to,
                     last_close: h.last_close,
                     last_bar_at: h.last_bar_at,
+                    priced: h.priced,
                     working: self.working.as_ref().map(|w| w.id),
                 };
                 roll_exit::evaluate(&input, &roll, self.detail)

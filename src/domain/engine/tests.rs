@@ -626,3 +626,73 @@ fn a_restored_live_position_on_the_old_contract_is_sent_out_on_it_and_held_at_it
     assert_eq!(e.mark(), Some(bars[2].close));
     assert_eq!(e.equity(), dec!(-104.50));
 }
+
+#[test]
+fn a_restored_paper_position_is_not_filled_at_a_made_up_price_at_the_roll() {
+    let (old, new, rolls_at) = es_roll();
+    let mut e = engine();
+    let entered = rolls_at - Duration::hours(2);
+    e.restore(
+        [LedgerFill {
+            side: Side::Buy,
+            quantity: 1,
+            price: dec!(5010),
+            commission: dec!(2.25),
+            filled_at: entered + Duration::minutes(1),
+            decided_at: entered,
+        }],
+        rolls_at,
+        None,
+        [],
+        None,
+    );
+    assert_eq!(e.position_contract(), Some(old));
+    let bars = contract_bars(rolls_at, &[5070, 5071]);
+    // Only the fill's price is known of ESZ26: no simulated exit at it.
+    let fx = feed(&mut e, new, &bars[0]);
+    let [Effect::NoTrade { no_trade, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(no_trade.suppression_type, "EXECUTION_REFUSED");
+    assert_eq!(no_trade.reason_code, "DATA_UNAVAILABLE");
+    assert!(
+        no_trade.reason_human.contains("ESZ26"),
+        "{}",
+        no_trade.reason_human
+    );
+
+    // A bar of ESZ26 handed in (the runner's stored last bar of it) prices the exit.
+    let mut restored = engine();
+    restored.restore(
+        [LedgerFill {
+            side: Side::Buy,
+            quantity: 1,
+            price: dec!(5010),
+            commission: dec!(2.25),
+            filled_at: entered + Duration::minutes(1),
+            decided_at: entered,
+        }],
+        rolls_at,
+        None,
+        [],
+        None,
+    );
+    let last_old = &contract_bars(
+        rolls_at - Duration::hours(1) - Duration::minutes(1),
+        &[5020],
+    )[0];
+    restored.handle(Event::Bar {
+        bar: last_old.clone(),
+        contract: old,
+    });
+    let fx = feed(&mut restored, new, &bars[0]);
+    let [Effect::Decision(d)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.reason_code, roll_exit::ROLL_EXIT);
+    assert_eq!(d.order.bar_ts, last_old.ts_open);
+    let ExecutionOutcome::Filled(fill) = &d.execution else {
+        panic!("{:?}", d.execution)
+    };
+    assert_eq!(fill.price, dec!(5019.75));
+}
