@@ -49,7 +49,7 @@ pub struct Roll {
 }
 
 /// The evaluation of a bot holding a position across `roll`: the roll exit, or a no-trade
-/// naming what holds it back. `input.gates.last_price` should be `roll.last_close`.
+/// naming what holds it back. The gates read the held contract's last close as the last price.
 pub fn evaluate(input: &EvaluationInput<'_>, roll: &Roll, detail: TraceDetail) -> Evaluation {
     let full = detail == TraceDetail::Full;
     let current = input.position.quantity;
@@ -73,6 +73,7 @@ pub fn evaluate(input: &EvaluationInput<'_>, roll: &Roll, detail: TraceDetail) -
     };
     let mut ctx = input.gates.clone();
     ctx.position = current;
+    ctx.last_price = Some(roll.last_close);
     let text = |s: String| if full { s } else { String::new() };
 
     if let Some(order_id) = roll.working {

@@ -236,11 +236,30 @@ pub async fn transition_in(
         let now = status_in(tx, id).await?.ok_or(JobError::NotFound(id))?;
         return Err(refused(now));
     }
+    // A child (a sweep's backtest) succeeds only under a parent still running: the check
+    // holds the parent's row (FOR SHARE) until this transaction ends, so a parent's cancel
+    // either comes first and the child's result is refused (its children are cancelled next),
+    // or waits for the child and finishes after it.
+    if to == JobStatus::Succeeded {
+        let parent_done: Option<bool> = sqlx::query_scalar(
+            "SELECT p.status <> 'RUNNING' FROM job_runs c JOIN job_runs p ON p.id = c.parent_id \
+             WHERE c.id = $1 FOR SHARE OF p",
+        )
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if parent_done == Some(true) {
+            let now = status_in(tx, id).await?.ok_or(JobError::NotFound(id))?;
+            return Err(refused(now));
+        }
+    }
+    // Finished at the moment the row is written (after any lock wait), not when the
+    // transaction began: a parent cancelled after its child succeeded finishes after it.
     let updated: Option<JobRun> = sqlx::query_as(
         "UPDATE job_runs SET status = $3, \
              started_at   = CASE WHEN $3 = 'RUNNING' THEN now() ELSE started_at END, \
              heartbeat_at = CASE WHEN $3 = 'RUNNING' THEN now() ELSE heartbeat_at END, \
-             finished_at  = CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'TIMEOUT', 'CANCELLED') THEN now() ELSE finished_at END, \
+             finished_at  = CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'TIMEOUT', 'CANCELLED') THEN clock_timestamp() ELSE finished_at END, \
              progress_pct = CASE WHEN $3 = 'SUCCEEDED' THEN 100 ELSE progress_pct END, \
              result = COALESCE($4, result), error = COALESCE($5, error), \
              error_code = COALESCE($6, error_code) \

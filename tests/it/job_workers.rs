@@ -345,3 +345,105 @@ async fn a_pool_of_workers_runs_each_job_once(pool: PgPool) {
     assert!(workers.len() <= 3);
     assert_eq!(app.state.runtime.jobs_claimed(), 9);
 }
+
+/// A child and its parent's cancel, serialized on the parent's row: a child finishing after
+/// its parent was cancelled is refused (its result is dropped; the cancel cancels it next), and
+/// a parent cancelled after its child succeeded finishes after it.
+#[sqlx::test]
+async fn a_child_never_succeeds_after_its_parent_finished(pool: PgPool) {
+    use jobs::TransitionDetails as D;
+    let running = async |job: &NewJob, parent: Option<Uuid>| {
+        let run = jobs::create(&pool, job.clone()).await.unwrap();
+        sqlx::query("UPDATE job_runs SET parent_id = $2 WHERE id = $1")
+            .bind(run.id)
+            .bind(parent)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (from, to) = (JobStatus::Queued, JobStatus::Running);
+        jobs::transition(&pool, run.id, from, to, "CLAIMED", D::default())
+            .await
+            .unwrap()
+    };
+    let (running_, done) = (JobStatus::Running, JobStatus::Succeeded);
+    let job = bar_job(20, 60);
+
+    let parent = running(&job, None).await;
+    let child = running(&job, Some(parent.id)).await;
+    jobs::transition(
+        &pool,
+        parent.id,
+        running_,
+        JobStatus::Cancelled,
+        "CANCELLED_BY_OPERATOR",
+        D::default(),
+    )
+    .await
+    .unwrap();
+    let late = jobs::transition(&pool, child.id, running_, done, "COMPLETED", D::default()).await;
+    assert!(
+        matches!(
+            late,
+            Err(jobs::JobError::InvalidTransition {
+                actual: JobStatus::Running,
+                ..
+            })
+        ),
+        "{late:?}"
+    );
+    assert_eq!(
+        jobs::get(&pool, child.id).await.unwrap().unwrap().status,
+        running_
+    );
+
+    // The cancel's transaction began before the child's success, which holds the parent's
+    // row: the cancel waits for it and is stamped when it writes, after the child.
+    let parent = running(&job, None).await;
+    let child = running(&job, Some(parent.id)).await;
+    let mut cancel_tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT now()")
+        .execute(&mut *cancel_tx)
+        .await
+        .unwrap();
+    let mut child_tx = pool.begin().await.unwrap();
+    let child = jobs::transition_in(
+        &mut child_tx,
+        child.id,
+        running_,
+        done,
+        "COMPLETED",
+        D::default(),
+    )
+    .await
+    .unwrap();
+    let cancel = tokio::spawn(async move {
+        let run = jobs::transition_in(
+            &mut cancel_tx,
+            parent.id,
+            JobStatus::Running,
+            JobStatus::Cancelled,
+            "CANCELLED_BY_OPERATOR",
+            D::default(),
+        )
+        .await
+        .unwrap();
+        cancel_tx.commit().await.unwrap();
+        run
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !cancel.is_finished(),
+        "the cancel waits for the child holding the parent's row"
+    );
+    child_tx.commit().await.unwrap();
+    let parent = cancel.await.unwrap();
+    assert!(
+        parent.finished_at > child.finished_at,
+        "{parent:?} {child:?}"
+    );
+    // A job without a parent succeeds as before.
+    let lone = running(&job, None).await;
+    jobs::transition(&pool, lone.id, running_, done, "COMPLETED", D::default())
+        .await
+        .unwrap();
+}
