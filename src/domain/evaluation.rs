@@ -6,7 +6,7 @@
 //! difference from the current position (so a flip is one order of twice the size).
 
 use super::bars::Bar;
-use super::execution::{ExecutionOutcome, OrderIntent, SimParams, execute};
+use super::execution::{ExecutionError, ExecutionOutcome, OrderIntent, SimParams, execute};
 use super::indicators::Window;
 use super::instruments::ContractSpec;
 use super::positions::Position;
@@ -335,29 +335,8 @@ pub fn evaluate_bar_with(
                     report: GateReport,
                     signals: Signals,
                     variables: Variables| {
-        // Every caller passes at least one blocker; `NO_SIGNAL` is the honest fallback.
-        let reason_code = blocked_by
-            .first()
-            .map_or(Cow::Borrowed("NO_SIGNAL"), |b| b.code.clone());
-        let reason_human = if full {
-            blocked_by
-                .iter()
-                .map(|b| b.reason_human.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        } else {
-            String::new()
-        };
-        Evaluation::NoTrade(Box::new(NoTrade {
-            suppression_type: suppression_type.into(),
-            suppression_decision: suppression_decision.into(),
-            reason_code,
-            reason_human,
-            blocked_by,
-            signals,
-            variables_snapshot: variables,
-            gate_report: report,
-        }))
+        let kind = (suppression_type, suppression_decision);
+        no_trade_of(kind, blocked_by, signals, variables, report, full)
     };
 
     let (Some((kind, order)), Ok(out), Some(bar)) = (&planned, &strategy, last) else {
@@ -392,13 +371,7 @@ pub fn evaluate_bar_with(
     ) {
         Ok(x) => x,
         Err(e) => {
-            let code = e.code();
-            let b = TraceBlocker {
-                gate: "execution".into(),
-                code: code.as_str().into(),
-                reason_human: e.to_string(),
-                suggested_fix: code.suggested_fix().into(),
-            };
+            let b = execution_blocker(&e);
             return no_trade(vec![b], "EXECUTION_REFUSED", report, signals, variables);
         }
     };
@@ -421,6 +394,52 @@ pub fn evaluate_bar_with(
         expected_value: out.expected_value_ticks,
         order: intent,
         execution,
+        gate_report: report,
+    }))
+}
+
+/// The blocker of an order its stage's execution refused.
+pub(super) fn execution_blocker(e: &ExecutionError) -> TraceBlocker {
+    let code = e.code();
+    TraceBlocker {
+        gate: "execution".into(),
+        code: code.as_str().into(),
+        reason_human: e.to_string(),
+        suggested_fix: code.suggested_fix().into(),
+    }
+}
+
+/// One no-trade: `(suppression type, suppressed decision)`, its blockers (every caller passes
+/// at least one; `NO_SIGNAL` is the honest fallback): the code is the first one's, the text
+/// theirs joined (left empty unless `full`).
+pub(super) fn no_trade_of(
+    (suppression_type, suppression_decision): (&'static str, &'static str),
+    blocked_by: Vec<TraceBlocker>,
+    signals: Signals,
+    variables: Variables,
+    report: GateReport,
+    full: bool,
+) -> Evaluation {
+    let reason_code = blocked_by
+        .first()
+        .map_or(Cow::Borrowed("NO_SIGNAL"), |b| b.code.clone());
+    let reason_human = if full {
+        blocked_by
+            .iter()
+            .map(|b| b.reason_human.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        String::new()
+    };
+    Evaluation::NoTrade(Box::new(NoTrade {
+        suppression_type: suppression_type.into(),
+        suppression_decision: suppression_decision.into(),
+        reason_code,
+        reason_human,
+        blocked_by,
+        signals,
+        variables_snapshot: variables,
         gate_report: report,
     }))
 }

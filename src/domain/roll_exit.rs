@@ -11,13 +11,12 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use std::borrow::Cow;
 use uuid::Uuid;
 
 use super::contracts::Contract;
 use super::evaluation::{
-    Decision, DecisionType, Evaluation, EvaluationInput, NoTrade, Signals, TraceBlocker,
-    TraceDetail, Variables,
+    Decision, DecisionType, Evaluation, EvaluationInput, Signals, TraceBlocker, TraceDetail,
+    Variables, execution_blocker, no_trade_of,
 };
 use super::execution::{
     ExecutionOutcome, OrderIntent, SimFill, execute, paper_fill_price, roll_exit_key,
@@ -170,13 +169,7 @@ pub fn evaluate(input: &EvaluationInput<'_>, roll: &Roll, detail: TraceDetail) -
     let execution = match execution {
         Ok(x) => x,
         Err(e) => {
-            let code = e.code();
-            let b = TraceBlocker {
-                gate: "execution".into(),
-                code: code.as_str().into(),
-                reason_human: e.to_string(),
-                suggested_fix: code.suggested_fix().into(),
-            };
+            let b = execution_blocker(&e);
             return no_trade("EXECUTION_REFUSED", vec![b], signals, report, full);
         }
     };
@@ -205,26 +198,6 @@ fn no_trade(
     report: GateReport,
     full: bool,
 ) -> Evaluation {
-    let reason_code = blocked_by
-        .first()
-        .map_or(Cow::Borrowed(ROLL_EXIT), |b| b.code.clone());
-    let reason_human = if full {
-        blocked_by
-            .iter()
-            .map(|b| b.reason_human.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    } else {
-        String::new()
-    };
-    Evaluation::NoTrade(Box::new(NoTrade {
-        suppression_type: suppression_type.into(),
-        suppression_decision: DecisionType::Exit.as_str().into(),
-        reason_human,
-        reason_code,
-        blocked_by,
-        signals,
-        variables_snapshot: Variables::new(),
-        gate_report: report,
-    }))
+    let kind = (suppression_type, DecisionType::Exit.as_str());
+    no_trade_of(kind, blocked_by, signals, Variables::new(), report, full)
 }

@@ -27,6 +27,7 @@ use tradeplane::store::{
 use uuid::Uuid;
 
 use crate::support::{
+    TestApp,
     app::now,
     fixtures::{lease, sandbox_broker_book, start_sandbox, until},
     live::{LiveSetup, live_app},
@@ -90,6 +91,33 @@ async fn seed_long(pool: &PgPool, bot: Uuid, decided: DateTime<Utc>, price: Deci
     assert!(bot_leases::release(pool, &fence, now()).await.unwrap());
 }
 
+/// An app on the sandbox (1m ticks replayed by the test) and a PAPER sma_crossover(2,4) ES 1m
+/// bot created through the API, not started.
+async fn paper_bot(pool: &PgPool, name: &str) -> (TestApp, Uuid) {
+    let env = start_sandbox().await;
+    let mut runtime = config(&env);
+    runtime.runner.heartbeat_timeout = std::time::Duration::from_secs(10);
+    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
+        .await
+        .signed_in_as_admin()
+        .await;
+    for provider in ["databento", "polygon"] {
+        let (status, body) = app.verify_integration(provider).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = app
+        .create_bot(json!({
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
+            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
+                     "max_drawdown": 100000.0}
+        }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let bot = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    (app, bot)
+}
+
 #[sqlx::test]
 async fn a_paper_position_held_at_the_roll_is_closed_on_the_old_contract_first(pool: PgPool) {
     paper_held_at_the_roll(pool, false).await;
@@ -105,28 +133,8 @@ async fn a_paper_position_restored_after_the_roll_exits_at_the_old_contracts_sto
 }
 
 async fn paper_held_at_the_roll(pool: PgPool, restart: bool) {
-    let env = start_sandbox().await;
-    let mut runtime = config(&env);
-    runtime.runner.heartbeat_timeout = std::time::Duration::from_secs(10);
-    let app = spawn_app_with_runtime_config(pool.clone(), runtime)
-        .await
-        .signed_in_as_admin()
-        .await;
+    let (app, bot) = paper_bot(&pool, "held-at-roll").await;
     let rt = app.state.runtime.clone();
-    for provider in ["databento", "polygon"] {
-        let (status, body) = app.verify_integration(provider).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let (status, body) = app
-        .create_bot(json!({
-            "name": "held-at-roll", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
-            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
-            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
-                     "max_drawdown": 100000.0}
-        }))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
     seed_long(&pool, bot, t("2026-12-09T21:50:00Z"), dec!(6000)).await;
     let (status, body) = app.start_bot(bot).await;
     assert_eq!(status, 200, "{body}");
@@ -358,25 +366,7 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
 /// away here), and its closing order names ESU26's bar.
 #[sqlx::test]
 async fn a_flatten_after_the_roll_prices_the_position_on_its_own_contract(pool: PgPool) {
-    let env = start_sandbox().await;
-    let app = spawn_app_with_runtime_config(pool.clone(), config(&env))
-        .await
-        .signed_in_as_admin()
-        .await;
-    for provider in ["databento", "polygon"] {
-        let (status, body) = app.verify_integration(provider).await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let (status, body) = app
-        .create_bot(json!({
-            "name": "flatten-after-roll", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
-            "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
-            "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
-                     "max_drawdown": 100000.0}
-        }))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    let (app, bot) = paper_bot(&pool, "flatten-after-roll").await;
     // ESU26 rolled into ESZ26 at 2026-09-09 22:00 UTC.
     seed_long(&pool, bot, t("2026-09-09T19:00:00Z"), dec!(5000)).await;
     let store = |contract: &'static str, ts: &'static str, close: Decimal| {

@@ -430,6 +430,19 @@ fn feed(e: &mut Engine, contract: Contract, bar: &Bar) -> Vec<Effect> {
     fx
 }
 
+/// Restores `e` at `now` from one fill of one contract at 5010, decided at `decided`.
+fn restore_one(e: &mut Engine, side: Side, decided: DateTime<Utc>, now: DateTime<Utc>) {
+    let fill = LedgerFill {
+        side,
+        quantity: 1,
+        price: dec!(5010),
+        commission: dec!(2.25),
+        filled_at: decided + Duration::seconds(1),
+        decided_at: decided,
+    };
+    e.restore([fill], now, None, [], None);
+}
+
 #[test]
 fn a_paper_position_held_at_the_roll_exits_on_the_old_contract_at_its_last_close() {
     let (old, new, rolls_at) = es_roll();
@@ -540,20 +553,7 @@ fn a_restored_live_position_on_the_old_contract_is_sent_out_on_it_and_held_at_it
     );
     // A runner restarted after the roll: the ledger holds a short opened on ESZ26 before it.
     let entered = rolls_at - Duration::hours(2);
-    e.restore(
-        [LedgerFill {
-            side: Side::Sell,
-            quantity: 1,
-            price: dec!(5010),
-            commission: dec!(2.25),
-            filled_at: entered + Duration::seconds(1),
-            decided_at: entered,
-        }],
-        rolls_at,
-        None,
-        [],
-        None,
-    );
+    restore_one(&mut e, Side::Sell, entered, rolls_at);
     let bars = contract_bars(rolls_at, &[5070, 5071, 5072]);
     e.handle(Event::Bar {
         bar: bars[0].clone(),
@@ -632,20 +632,7 @@ fn a_restored_paper_position_is_not_filled_at_a_made_up_price_at_the_roll() {
     let (old, new, rolls_at) = es_roll();
     let mut e = engine();
     let entered = rolls_at - Duration::hours(2);
-    e.restore(
-        [LedgerFill {
-            side: Side::Buy,
-            quantity: 1,
-            price: dec!(5010),
-            commission: dec!(2.25),
-            filled_at: entered + Duration::minutes(1),
-            decided_at: entered,
-        }],
-        rolls_at,
-        None,
-        [],
-        None,
-    );
+    restore_one(&mut e, Side::Buy, entered, rolls_at);
     assert_eq!(e.position_contract(), Some(old));
     let bars = contract_bars(rolls_at, &[5070, 5071]);
     // Only the fill's price is known of ESZ26: no simulated exit at it.
@@ -663,20 +650,7 @@ fn a_restored_paper_position_is_not_filled_at_a_made_up_price_at_the_roll() {
 
     // A bar of ESZ26 handed in (the runner's stored last bar of it) prices the exit.
     let mut restored = engine();
-    restored.restore(
-        [LedgerFill {
-            side: Side::Buy,
-            quantity: 1,
-            price: dec!(5010),
-            commission: dec!(2.25),
-            filled_at: entered + Duration::minutes(1),
-            decided_at: entered,
-        }],
-        rolls_at,
-        None,
-        [],
-        None,
-    );
+    restore_one(&mut restored, Side::Buy, entered, rolls_at);
     let last_old = &contract_bars(
         rolls_at - Duration::hours(1) - Duration::minutes(1),
         &[5020],
