@@ -679,10 +679,7 @@ impl Engine {
         let bars = &self.bars[from..];
         let closes = self.closes.last(self.need);
         let rolled = self.rolled_from();
-        let mark = match rolled {
-            Some(h) => Some(h.last_close),
-            None => bars.last().map(|b| b.close),
-        };
+        let mark = self.mark();
         let unrealized = mark.map_or(Decimal::ZERO, |m| self.position.unrealized(m));
         let marks = self.book.mark(&self.position, unrealized, now);
         self.equity = marks.equity;
