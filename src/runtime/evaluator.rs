@@ -31,6 +31,7 @@ use crate::bus::{EventBus, TraceKind, TraceSummary};
 use crate::clock::Clock;
 use crate::domain::{
     calendar::HolidayCalendar,
+    contracts::Contract,
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
     evaluation::{Decision, NoTrade, TraceBlocker, fold_key},
     execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
@@ -203,6 +204,8 @@ pub struct BotEvaluator {
     origin: Option<Value>,
     /// The contract of the newest bar the previous evaluation read (for the roll marker).
     contract: Option<String>,
+    /// The contract of a position left past its roll that an event has already named.
+    past_roll_named: Option<Contract>,
     /// LIVE: its broker account was reconciled on this node (before its first order).
     reconciled: bool,
     /// LIVE: that first reconciliation, run beside the runner (paced broker reads can take
@@ -423,6 +426,7 @@ impl BotEvaluator {
             origins: BTreeMap::new(),
             origin: None,
             contract: None,
+            past_roll_named: None,
             reconciled: false,
             first_reconciliation: None,
         })
@@ -652,6 +656,9 @@ impl BotEvaluator {
         }
         self.origin = origin.map(|o| json!(o));
         let (outcome, kills) = self.perform(trading, effects, &trace, fence).await?;
+        if !matches!(outcome, Some(Outcome::Decided)) {
+            self.name_position_past_roll(rt);
+        }
         if let Some(kills) = kills {
             let reason = kills
                 .iter()
@@ -673,6 +680,47 @@ impl BotEvaluator {
         Ok(outcome.unwrap_or(Outcome::Suppressed {
             gate_blocked: false,
         }))
+    }
+
+    /// A position still on a contract the window rolled away from after an evaluation that
+    /// did not close it and with no order of the bot working (its roll exit blocked by a gate,
+    /// or refused): one system event per
+    /// contract — SEV-1 for LIVE (real exposure in a contract heading for expiry), SEV-2
+    /// otherwise — naming the bot, the contract, the quantity and the expiry. The trace says
+    /// which gate holds the exit.
+    fn name_position_past_roll(&mut self, rt: &RuntimeHandle) {
+        let (Some(held), Some(front)) = (self.engine.position_contract(), self.engine.contract())
+        else {
+            return;
+        };
+        let quantity = self.engine.position().quantity;
+        let in_flight = self.engine.working().is_some();
+        if held == front || quantity == 0 || in_flight || self.past_roll_named == Some(held) {
+            return;
+        }
+        self.past_roll_named = Some(held);
+        let live = self.engine.settings().stage == Stage::Live;
+        let severity = if live { Severity::Sev1 } else { Severity::Sev2 };
+        let expires = held.last_trade_date();
+        rt.telemetry().system_event(
+            NewSystemEvent::new(
+                severity,
+                "POSITION_PAST_ROLL",
+                format!(
+                    "bot {}: {quantity} {} held past its roll to {} (last trade day {expires}); its roll exit has not gone through: see the bot's latest trace for the gate holding it",
+                    self.bot_id,
+                    held.code(),
+                    front.code()
+                ),
+            )
+            .bot(self.bot_id)
+            .metadata(json!({
+                "contract": held.code(),
+                "front": front.code(),
+                "quantity": quantity,
+                "last_trade_date": expires,
+            })),
+        );
     }
 
     /// Performs the engine's effects (and those of the events they report back), in order.

@@ -279,7 +279,7 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
     // The runtime's and the simulator's clock just after the roll; the bar ticks replayed are
     // ESZ26's afternoon, then ESH27's first minutes.
     let setup = LiveSetup {
-        start_at: Some(t("2026-12-09T23:03:30Z")),
+        start_at: Some(t("2026-12-09T23:05:30Z")),
         ..LiveSetup::default()
     };
     let live = live_app(&pool, "tradovate", setup).await;
@@ -311,8 +311,47 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
     }
     let held = position(&pool, bot).await;
 
-    // The first evaluation on ESH27 sends the exit for ESZ26.
+    // The trading switch is off at the first evaluation on ESH27: the exit is held by its
+    // gate, and the position left on ESZ26 is named once, SEV-1 (LIVE).
+    let (status, body) = live.app.set_trading_switch(json!({"enabled": false})).await;
+    assert_eq!(status, 200, "{body}");
     tick(&live.rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
+    let (reason, blocked): (String, Value) = sqlx::query_as(
+        "SELECT reason_code, blocked_by FROM no_trade_traces WHERE bot_id = $1 \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reason, "LIVE_TRADING_DISABLED", "{blocked}");
+    assert!(blocked.to_string().contains("\"ROLL_EXIT\""), "{blocked}");
+    let (severity, metadata) = until("the position past its roll named", async || {
+        sqlx::query_as::<_, (String, Value)>(
+            "SELECT severity, metadata FROM system_events WHERE bot_id = $1 \
+             AND code = 'POSITION_PAST_ROLL'",
+        )
+        .bind(bot)
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(severity, "SEV-1");
+    assert_eq!(
+        (
+            &metadata["contract"],
+            &metadata["front"],
+            &metadata["quantity"]
+        ),
+        (&json!("ESZ26"), &json!("ESH27"), &json!(held)),
+        "{metadata}"
+    );
+
+    // Switched on: the next evaluation sends the exit for ESZ26.
+    let (status, body) = live.app.set_trading_switch(json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{body}");
+    tick(&live.rt, &pool, bot, t("2026-12-09T23:03:00Z")).await;
     settled(&pool, bot).await;
     let (code, side, status, decided): (String, String, String, DateTime<Utc>) = sqlx::query_as(
         "SELECT d.reason_code, o.side, o.status, o.decision_bar_at FROM orders o \
@@ -349,8 +388,16 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
         .sum();
     assert_eq!(net, 0, "{book}");
 
-    // Flat: the next evaluation is the strategy's own on ESH27.
-    tick(&live.rt, &pool, bot, t("2026-12-09T23:03:00Z")).await;
+    // Flat: the next evaluation is the strategy's own on ESH27; the position was named once.
+    tick(&live.rt, &pool, bot, t("2026-12-09T23:04:00Z")).await;
+    let named: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_events WHERE bot_id = $1 AND code = 'POSITION_PAST_ROLL'",
+    )
+    .bind(bot)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(named, 1);
     let rolls: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM decision_traces WHERE bot_id = $1 AND reason_code = 'ROLL_EXIT'",
     )
