@@ -14,6 +14,7 @@
 //! no-trade row.
 
 pub mod live;
+mod roll;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -46,7 +47,7 @@ use crate::integrations::{bars, http::CallContext};
 use crate::observability::{self, EvaluationOutcome, otlp};
 use crate::store::{
     bot_leases::Fence,
-    bots, fills, market_bars,
+    bots, fills,
     orders::{self, BrokerRoute, NewOrder, Order, Placed},
     system_events::{NewSystemEvent, Severity},
     traces::{self, NewDecisionTrace, NoTradeTrace},
@@ -206,6 +207,8 @@ pub struct BotEvaluator {
     contract: Option<String>,
     /// The contract of a position left past its roll that an event has already named.
     past_roll_named: Option<Contract>,
+    /// The contract whose stored last bar was looked up for a restored position (once).
+    stored_price_read: Option<Contract>,
     /// LIVE: its broker account was reconciled on this node (before its first order).
     reconciled: bool,
     /// LIVE: that first reconciliation, run beside the runner (paced broker reads can take
@@ -427,6 +430,7 @@ impl BotEvaluator {
             origin: None,
             contract: None,
             past_roll_named: None,
+            stored_price_read: None,
             reconciled: false,
             first_reconciliation: None,
         })
@@ -550,29 +554,8 @@ impl BotEvaluator {
             };
             match trading.feed.read(rt, &trading.calendar, &request).await {
                 Ok(read) => {
-                    // A position restored on a contract the feed has rolled away from (the
-                    // runner was down across the roll): that contract's own last stored bar
-                    // marks it and prices its roll exit, never the fill it started from nor
-                    // the new contract's bars. Handed in before the new contract's window.
-                    if let Some(held) = self.engine.unpriced_position_contract()
-                        && held != read.contract
-                        && let Some(last) = market_bars::latest_at(
-                            &trading.pool,
-                            held,
-                            s.timeframe,
-                            // Before the roll instant: a LIVE exit's decision bar names the
-                            // contract.
-                            held.rolls_at() - Duration::seconds(1),
-                        )
-                        .await?
-                    {
-                        let event = Event::Bar {
-                            bar: last.bar,
-                            contract: held,
-                        };
-                        let effects = self.engine.handle(event);
-                        self.perform(trading, effects, &trace, fence).await?;
-                    }
+                    self.price_restored_position(trading, read.contract, &trace, fence)
+                        .await?;
                     let contract = read.contract.code();
                     for bar in read.bars {
                         // Most of a window was read at the previous boundaries: its origin is
@@ -680,47 +663,6 @@ impl BotEvaluator {
         Ok(outcome.unwrap_or(Outcome::Suppressed {
             gate_blocked: false,
         }))
-    }
-
-    /// A position still on a contract the window rolled away from after an evaluation that
-    /// did not close it and with no order of the bot working (its roll exit blocked by a gate,
-    /// or refused): one system event per
-    /// contract — SEV-1 for LIVE (real exposure in a contract heading for expiry), SEV-2
-    /// otherwise — naming the bot, the contract, the quantity and the expiry. The trace says
-    /// which gate holds the exit.
-    fn name_position_past_roll(&mut self, rt: &RuntimeHandle) {
-        let (Some(held), Some(front)) = (self.engine.position_contract(), self.engine.contract())
-        else {
-            return;
-        };
-        let quantity = self.engine.position().quantity;
-        let in_flight = self.engine.working().is_some();
-        if held == front || quantity == 0 || in_flight || self.past_roll_named == Some(held) {
-            return;
-        }
-        self.past_roll_named = Some(held);
-        let live = self.engine.settings().stage == Stage::Live;
-        let severity = if live { Severity::Sev1 } else { Severity::Sev2 };
-        let expires = held.last_trade_date();
-        rt.telemetry().system_event(
-            NewSystemEvent::new(
-                severity,
-                "POSITION_PAST_ROLL",
-                format!(
-                    "bot {}: {quantity} {} held past its roll to {} (last trade day {expires}); its roll exit has not gone through: see the bot's latest trace for the gate holding it",
-                    self.bot_id,
-                    held.code(),
-                    front.code()
-                ),
-            )
-            .bot(self.bot_id)
-            .metadata(json!({
-                "contract": held.code(),
-                "front": front.code(),
-                "quantity": quantity,
-                "last_trade_date": expires,
-            })),
-        );
     }
 
     /// Performs the engine's effects (and those of the events they report back), in order.
