@@ -14,6 +14,9 @@
 //! no S&P 500 / Nasdaq-100 opening quotation); the 12:15 CT closes are its half days (the
 //! index is published). [`index_holiday`] tells them apart for the contracts' expiry.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 
 use super::calendar::{Holiday, HolidayKind};
@@ -67,9 +70,27 @@ pub fn cme_equity_holidays(year: i32) -> Vec<Holiday> {
 /// equity-index futures settle on is not published that day): a CME full closure or 12:00 CT
 /// halt, not a 12:15 CT half day. Weekends are not holidays here.
 pub fn index_holiday(date: NaiveDate) -> bool {
-    rules(date.year())
-        .iter()
-        .any(|(h, index_closed)| h.date == date && *index_closed)
+    index_closed_dates(date.year()).contains(&date)
+}
+
+/// The index-closed dates of `year`, generated once per year: the front contract (which asks
+/// this for each expiry it considers) is resolved at every bar read of every runner.
+fn index_closed_dates(year: i32) -> Arc<[NaiveDate]> {
+    static YEARS: OnceLock<Mutex<HashMap<i32, Arc<[NaiveDate]>>>> = OnceLock::new();
+    let mut years = YEARS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    years
+        .entry(year)
+        .or_insert_with(|| {
+            rules(year)
+                .into_iter()
+                .filter(|(_, index_closed)| *index_closed)
+                .map(|(h, _)| h.date)
+                .collect()
+        })
+        .clone()
 }
 
 /// The holidays of `year`, each with whether the stock market is closed that day.

@@ -149,7 +149,7 @@ pub struct RunnerState {
     /// Stream updates seen (awaited or not): one during an evaluation that left an order
     /// open is synced right after it (it was not forwarded while nothing was awaited).
     updates_seen: Arc<AtomicU64>,
-    beat_timer: ractor::concurrency::JoinHandle<()>,
+    beat_timer: tokio::task::JoinHandle<()>,
 }
 
 impl RunnerState {
@@ -217,8 +217,7 @@ impl Actor for BotRunner {
             (awaiting_fill.clone(), updates_seen.clone()),
             myself.clone(),
         );
-        let beat_timer =
-            ractor::time::send_interval(beat_every, myself.get_cell(), || RunnerMsg::Beat);
+        let beat_timer = beat_when_silent(beat_every, shared.clone(), myself.get_cell());
         Ok(RunnerState {
             bot_id,
             shared,
@@ -267,15 +266,23 @@ impl Actor for BotRunner {
                     return Ok(());
                 }
                 if state.evaluator.is_none() {
-                    state.evaluator =
-                        load(trading, &state.registry, state.bot_id, state.timeframe).await?;
+                    state.evaluator = Box::pin(load(
+                        trading,
+                        &state.registry,
+                        state.bot_id,
+                        state.timeframe,
+                    ))
+                    .await?;
                 }
                 let Some(evaluator) = state.evaluator.as_mut() else {
                     trading.db.count_wait();
                     return Ok(());
                 };
                 let seen = state.updates_seen.load(Ordering::Acquire);
-                let evaluation = evaluator.on_bar(trading, &state.handle, boundary, &fence);
+                // Boxed: the evaluation's future is large, and this handler's future (moved by
+                // the actor's loop at every message) would otherwise hold it inline.
+                let evaluation =
+                    Box::pin(evaluator.on_bar(trading, &state.handle, boundary, &fence));
                 let outcome = match beating_while(
                     &state.shared,
                     state.beat_every,
@@ -305,7 +312,7 @@ impl Actor for BotRunner {
             }
             RunnerMsg::Reload => {
                 if let Some(evaluator) = state.evaluator.as_mut()
-                    && let Err(err) = evaluator.reload(&state.trading).await
+                    && let Err(err) = Box::pin(evaluator.reload(&state.trading)).await
                 {
                     match err {
                         LoadError::Db(e) if state.trading.db.check(&state.trading.pool, &e) => {
@@ -325,7 +332,7 @@ impl Actor for BotRunner {
                 let Some(evaluator) = state.evaluator.as_mut() else {
                     return Ok(());
                 };
-                let update = evaluator.on_broker_update(&state.trading, &fence);
+                let update = Box::pin(evaluator.on_broker_update(&state.trading, &fence));
                 let (every, limit) = (state.beat_every, state.evaluation_limit);
                 if let Err(err) = beating_while(&state.shared, every, limit, update).await {
                     return state.evaluation_failed(&fence, err);
@@ -474,6 +481,29 @@ async fn beating_while<F: std::future::Future>(
             _ = beats.tick(), if start.elapsed() < limit => shared.beat(),
         }
     }
+}
+
+/// Sends the runner a `Beat` every `every` it has not beaten itself (a bar tick handled beats
+/// too): a runner on 1 s bars gets no message beyond its ticks, one on slow bars (or stuck,
+/// when the beats pile up unread) still gets its beat.
+fn beat_when_silent(
+    every: Duration,
+    shared: Arc<RunnerShared>,
+    runner: ActorCell,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            beats.tick().await;
+            if shared.heartbeat.silent_for() < every {
+                continue;
+            }
+            if runner.send_message(RunnerMsg::Beat).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// Sends `TerminateChild` to the Bots supervisor without waiting for the answer.

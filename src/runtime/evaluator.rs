@@ -36,7 +36,7 @@ use crate::domain::{
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
     evaluation::{Decision, NoTrade, TraceBlocker, fold_key},
     execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
-    feed_source::{BarOrigin, ORIGIN_KEYS, window_origin},
+    feed_source::{BarOrigin, ORIGIN_KEYS, WindowOrigin, window_origin},
     positions::Position,
     risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
     strategy_config::StrategyConfig,
@@ -203,6 +203,8 @@ pub struct BotEvaluator {
     fold_origin: Option<Value>,
     /// The origin variables of the window being evaluated (added to its trace's variables).
     origin: Option<Value>,
+    /// `origin` before it became JSON.
+    window_origin: Option<WindowOrigin>,
     /// The contract of the newest bar the previous evaluation read (for the roll marker).
     contract: Option<String>,
     /// The contract of a position left past its roll that an event has already named.
@@ -245,6 +247,26 @@ fn origin_of_parts(
             })
             .collect(),
     )
+}
+
+/// Whether a fold's row, whose stored origin variables are `stored` (from [`origin_of`]), has
+/// the origin a trace of `variables` and `origin` would store: [`origin_of_parts`] compared
+/// key by key, without building it (a fold happens at nearly every bar of every runner).
+fn origin_matches(
+    stored: &Value,
+    origin: Option<&Value>,
+    variables: &crate::domain::evaluation::Variables,
+) -> bool {
+    ORIGIN_KEYS.iter().all(|k| {
+        let was = stored.get(k).unwrap_or(&Value::Null);
+        match origin.and_then(|o| o.get(k)) {
+            Some(v) => was == v,
+            None => match variables.get(k) {
+                Some(x) => *was == json!(x),
+                None => was.is_null(),
+            },
+        }
+    })
 }
 
 /// The origin variables of a variables snapshot (`Null` where absent), to compare two.
@@ -428,6 +450,7 @@ impl BotEvaluator {
             tier: UNSCORED_TIER,
             origins: BTreeMap::new(),
             origin: None,
+            window_origin: None,
             contract: None,
             past_roll_named: None,
             stored_price_read: None,
@@ -486,7 +509,7 @@ impl BotEvaluator {
         let span = otlp::enabled().then(|| (trace.clone(), trading.clock.now()));
         let result = trace
             .clone()
-            .scope(self.evaluate(trading, rt, boundary, trace, fence))
+            .scope(Box::pin(self.evaluate(trading, rt, boundary, trace, fence)))
             .await;
         let label = result.as_ref().ok().map(|outcome| match outcome {
             Outcome::Decided => EvaluationOutcome::Decided,
@@ -577,7 +600,10 @@ impl BotEvaluator {
                             contract: read.contract,
                         };
                         let effects = self.engine.handle(event);
-                        self.perform(trading, effects, &trace, fence).await?;
+                        // Most bars of a window were seen at the previous boundaries.
+                        if !effects.is_empty() {
+                            self.perform(trading, effects, &trace, fence).await?;
+                        }
                     }
                 }
                 // Keep the last bars: the freshness gate says how old they are.
@@ -635,9 +661,15 @@ impl BotEvaluator {
         );
         if let Some(o) = &mut origin {
             o.mark_roll(self.contract.as_deref());
-            self.contract = Some(o.bar_contract.clone());
+            if self.contract.as_deref() != Some(o.bar_contract.as_str()) {
+                self.contract = Some(o.bar_contract.clone());
+            }
         }
-        self.origin = origin.map(|o| json!(o));
+        // As JSON only when it changed (a new vendor or contract, a roll marker).
+        if origin != self.window_origin {
+            self.origin = origin.as_ref().map(|o| json!(o));
+            self.window_origin = origin;
+        }
         let (outcome, kills) = self.perform(trading, effects, &trace, fence).await?;
         if !matches!(outcome, Some(Outcome::Decided)) {
             self.name_position_past_roll(rt);
@@ -911,9 +943,12 @@ impl BotEvaluator {
         let at = trading.clock.now();
         // A fold keeps the first row's variables: a new bar source or contract gets its own row.
         // (Only a new row needs the whole snapshot as JSON; a fold compares the origin.)
-        let origin = origin_of_parts(self.origin.as_ref(), &n.variables_snapshot);
+        let same_origin = self
+            .fold_origin
+            .as_ref()
+            .is_some_and(|o| origin_matches(o, self.origin.as_ref(), &n.variables_snapshot));
         let op = match self.fold_id {
-            Some(id) if folded && self.fold_origin.as_ref() == Some(&origin) => NoTradeOp::Fold {
+            Some(id) if folded && same_origin => NoTradeOp::Fold {
                 id,
                 at,
                 fence: fence.clone(),
@@ -921,7 +956,8 @@ impl BotEvaluator {
             _ => {
                 let id = Uuid::now_v7();
                 self.fold_id = Some(id);
-                self.fold_origin = Some(origin);
+                self.fold_origin =
+                    Some(origin_of_parts(self.origin.as_ref(), &n.variables_snapshot));
                 // Only new suppressions go live: folds repeat on every bar.
                 trading.bus.publish_trace(TraceSummary {
                     bot_id: self.bot_id,
@@ -990,11 +1026,22 @@ mod tests {
         clashing.insert("mixed_contracts", 1.0);
         for origin in [None, Some(&full), Some(&partial)] {
             for variables in [&Variables::new(), &plain, &clashing] {
+                let stored = origin_of(&variables_with_origin(origin, variables));
                 assert_eq!(
                     origin_of_parts(origin, variables),
-                    origin_of(&variables_with_origin(origin, variables)),
+                    stored,
                     "origin {origin:?}, variables {variables:?}"
                 );
+                // A fold's check against a stored row: true exactly for the same origin.
+                for other in [None, Some(&full), Some(&partial)] {
+                    for vars in [&Variables::new(), &plain, &clashing] {
+                        assert_eq!(
+                            origin_matches(&stored, other, vars),
+                            origin_of_parts(other, vars) == stored,
+                            "stored {stored}, origin {other:?}, variables {vars:?}"
+                        );
+                    }
+                }
             }
         }
     }
