@@ -292,7 +292,13 @@ pub async fn rescore(
             breakdown: Json(s.breakdown()),
             last_updated_at: now,
         };
-        autonomy_scores::upsert(pool, &row).await?;
+        out.push((row, s));
+    }
+    let rows: Vec<&AutonomyScoreRow> = out.iter().map(|(row, _)| row).collect();
+    autonomy_scores::upsert_many(pool, &rows).await?;
+    // The tier book follows what is stored.
+    for (row, s) in &out {
+        let bot = row.bot_id;
         let before = rt.tiers().set(bot, s.tier);
         if before.is_some_and(|b| b != s.tier) {
             let lowered = before.is_some_and(|b| b > s.tier);
@@ -319,7 +325,6 @@ pub async fn rescore(
                 })),
             );
         }
-        out.push((row, s));
     }
     Ok(out)
 }

@@ -28,32 +28,55 @@ pub struct AutonomyScoreRow {
 }
 
 pub async fn upsert(pool: &PgPool, r: &AutonomyScoreRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
-         decision_quality_score, risk_discipline_score, execution_health_score, \
-         supervisor_trust_score, autonomy_tier, breakdown, last_updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (bot_id) DO UPDATE SET autonomy_score = EXCLUDED.autonomy_score, \
-         data_reliability_score = EXCLUDED.data_reliability_score, \
-         decision_quality_score = EXCLUDED.decision_quality_score, \
-         risk_discipline_score = EXCLUDED.risk_discipline_score, \
-         execution_health_score = EXCLUDED.execution_health_score, \
-         supervisor_trust_score = EXCLUDED.supervisor_trust_score, \
-         autonomy_tier = EXCLUDED.autonomy_tier, breakdown = EXCLUDED.breakdown, \
-         last_updated_at = EXCLUDED.last_updated_at",
-    )
-    .bind(r.bot_id)
-    .bind(r.autonomy_score)
-    .bind(r.data_reliability_score)
-    .bind(r.decision_quality_score)
-    .bind(r.risk_discipline_score)
-    .bind(r.execution_health_score)
-    .bind(r.supervisor_trust_score)
-    .bind(r.autonomy_tier)
-    .bind(&r.breakdown)
-    .bind(r.last_updated_at)
-    .execute(pool)
-    .await?;
+    upsert_many(pool, &[r]).await
+}
+
+/// Rows per statement of [`upsert_many`] (each carries its breakdown, a few kB of JSON).
+const UPSERT_CHUNK: usize = 500;
+
+/// Stores a scoring pass: one statement per [`UPSERT_CHUNK`] rows, not one per bot (a pass
+/// over a fleet of thousands every 30 s).
+pub async fn upsert_many(pool: &PgPool, rows: &[&AutonomyScoreRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(UPSERT_CHUNK) {
+        let score = |f: fn(&&AutonomyScoreRow) -> i32| chunk.iter().map(f).collect::<Vec<_>>();
+        let breakdowns = chunk
+            .iter()
+            .map(|r| serde_json::to_value(&r.breakdown.0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
+             decision_quality_score, risk_discipline_score, execution_health_score, \
+             supervisor_trust_score, autonomy_tier, breakdown, last_updated_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], \
+                 $6::int4[], $7::int4[], $8::text[], $9::jsonb[], $10::timestamptz[]) \
+             ON CONFLICT (bot_id) DO UPDATE SET autonomy_score = EXCLUDED.autonomy_score, \
+             data_reliability_score = EXCLUDED.data_reliability_score, \
+             decision_quality_score = EXCLUDED.decision_quality_score, \
+             risk_discipline_score = EXCLUDED.risk_discipline_score, \
+             execution_health_score = EXCLUDED.execution_health_score, \
+             supervisor_trust_score = EXCLUDED.supervisor_trust_score, \
+             autonomy_tier = EXCLUDED.autonomy_tier, breakdown = EXCLUDED.breakdown, \
+             last_updated_at = EXCLUDED.last_updated_at",
+        )
+        .bind(chunk.iter().map(|r| r.bot_id).collect::<Vec<_>>())
+        .bind(score(|r| r.autonomy_score))
+        .bind(score(|r| r.data_reliability_score))
+        .bind(score(|r| r.decision_quality_score))
+        .bind(score(|r| r.risk_discipline_score))
+        .bind(score(|r| r.execution_health_score))
+        .bind(score(|r| r.supervisor_trust_score))
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.autonomy_tier.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(breakdowns)
+        .bind(chunk.iter().map(|r| r.last_updated_at).collect::<Vec<_>>())
+        .execute(pool)
+        .await?;
+    }
     Ok(())
 }
 
