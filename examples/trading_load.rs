@@ -40,6 +40,35 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU seconds (user + system) of one process, from `/proc/<pid>/stat` (clock ticks of 1/100 s).
+fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) start at `state`.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+        .map_or(0.0, |ticks| ticks / 100.0)
+}
+
+/// CPU seconds of every process on this machine named `postgres` (the database beside us).
+fn postgres_cpu_seconds() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| cpu_seconds(&pid))
+        .sum()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -158,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut ticks = rt.ticks();
     let before = rt.trading_stats();
+    let (cpu0, pg0) = (cpu_seconds("self"), postgres_cpu_seconds());
     let t0 = Instant::now();
     let mut lags = Vec::new();
     let mut rss_peak = rss_mib();
@@ -180,6 +210,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let window = t0.elapsed().as_secs_f64();
     let after = rt.trading_stats();
+    let (cpu, pg) = (cpu_seconds("self") - cpu0, postgres_cpu_seconds() - pg0);
     lags.sort_by(f64::total_cmp);
     let evaluations = after.evaluations - before.evaluations;
     let expected = bots * lags.len() as u64;
@@ -198,13 +229,20 @@ async fn main() -> anyhow::Result<()> {
         lags.len(),
         after.skipped_ticks - before.skipped_ticks,
     );
+    // The cost of an evaluation, whatever share of the ticks the machine kept up with.
+    let per = |seconds: f64| seconds * 1e6 / evaluations.max(1) as f64;
+    println!(
+        "CPU in the window: this process {cpu:.1} s, postgres {pg:.1} s = {:.0} µs + {:.0} µs per evaluation",
+        per(cpu),
+        per(pg),
+    );
     let telemetry = rt.telemetry_stats();
     let stats = runtime.shutdown().await;
     let final_stats = rt.trading_stats();
     let on_record = traces_on_record(&pool, &run).await?;
     println!(
         "after shutdown: {} evaluations, {on_record} traces on record ({}); no-trade rows {} + folds {}, \
-         failed batches {}; usage events dropped {} (of {} queued)",
+         failed batches {}, refused as stale {}; usage events dropped {} (of {} queued)",
         final_stats.evaluations,
         if i64::try_from(final_stats.evaluations)? == on_record {
             "one per evaluation"
@@ -214,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
         final_stats.no_trade_rows_inserted,
         final_stats.no_trade_folds,
         final_stats.trace_batches_failed,
+        final_stats.no_trade_refused,
         stats.dropped,
         telemetry.queued,
     );
