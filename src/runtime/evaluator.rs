@@ -14,6 +14,7 @@
 //! no-trade row.
 
 pub mod live;
+mod origin;
 mod roll;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -25,6 +26,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use self::origin::{origin_matches, origin_of, origin_of_parts, variables_with_origin};
 use super::RuntimeHandle;
 use super::feed::{BarFeed, FeedRequest};
 use super::trace_writer::{NoTradeOp, TraceSender};
@@ -36,7 +38,7 @@ use crate::domain::{
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
     evaluation::{Decision, NoTrade, TraceBlocker, fold_key},
     execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
-    feed_source::{BarOrigin, ORIGIN_KEYS, WindowOrigin, window_origin},
+    feed_source::{BarOrigin, WindowOrigin, window_origin},
     positions::Position,
     risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
     strategy_config::StrategyConfig,
@@ -217,71 +219,6 @@ pub struct BotEvaluator {
     /// seconds; awaited inside the evaluation they silenced the heartbeat until the runner
     /// was killed as stuck).
     first_reconciliation: Option<tokio::task::JoinHandle<Result<(), String>>>,
-}
-
-/// A trace's variables as stored: `variables`, with the window's `origin` over them.
-fn variables_with_origin(origin: Option<&Value>, variables: &impl serde::Serialize) -> Value {
-    let mut v = json!(variables);
-    if let (Value::Object(m), Some(Value::Object(o))) = (&mut v, origin) {
-        m.extend(o.iter().map(|(k, x)| (k.clone(), x.clone())));
-    }
-    v
-}
-
-/// The origin variables a trace of `variables` and the window's `origin` would store (what
-/// [`origin_of`] reads back from [`BotEvaluator::variables_json`]), without serialising the
-/// whole snapshot: a fold compares only these.
-fn origin_of_parts(
-    origin: Option<&Value>,
-    variables: &crate::domain::evaluation::Variables,
-) -> Value {
-    Value::Object(
-        ORIGIN_KEYS
-            .iter()
-            .map(|k| {
-                let v = match origin.and_then(|o| o.get(k)) {
-                    Some(v) => v.clone(),
-                    None => variables.get(k).map_or(Value::Null, |x| json!(x)),
-                };
-                ((*k).to_owned(), v)
-            })
-            .collect(),
-    )
-}
-
-/// Whether a fold's row, whose stored origin variables are `stored` (from [`origin_of`]), has
-/// the origin a trace of `variables` and `origin` would store: [`origin_of_parts`] compared
-/// key by key, without building it (a fold happens at nearly every bar of every runner).
-fn origin_matches(
-    stored: &Value,
-    origin: Option<&Value>,
-    variables: &crate::domain::evaluation::Variables,
-) -> bool {
-    ORIGIN_KEYS.iter().all(|k| {
-        let was = stored.get(k).unwrap_or(&Value::Null);
-        match origin.and_then(|o| o.get(k)) {
-            Some(v) => was == v,
-            None => match variables.get(k) {
-                Some(x) => *was == json!(x),
-                None => was.is_null(),
-            },
-        }
-    })
-}
-
-/// The origin variables of a variables snapshot (`Null` where absent), to compare two.
-fn origin_of(variables: &Value) -> Value {
-    Value::Object(
-        ORIGIN_KEYS
-            .iter()
-            .map(|k| {
-                (
-                    (*k).to_owned(),
-                    variables.get(k).cloned().unwrap_or(Value::Null),
-                )
-            })
-            .collect(),
-    )
 }
 
 fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Settings, String> {
@@ -1002,47 +939,4 @@ fn fold_key_of_row(t: &NoTradeTrace) -> String {
         &t.suppression_decision,
         traces::blocked_codes(&t.blocked_by).into_iter(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::evaluation::Variables;
-
-    /// A fold compares the origin without serialising the snapshot: it must be the origin
-    /// the stored row's variables would give back, in every case.
-    #[test]
-    fn the_fold_origin_is_the_stored_variables_origin() {
-        let full = json!({"bar_source": "databento", "bar_contract": "ESZ26",
-            "mixed_sources": false, "mixed_contracts": true, "rolled_from": "ESU26"});
-        let partial = json!({"bar_source": "polygon", "bar_contract": "NQZ26",
-            "mixed_sources": true, "mixed_contracts": false});
-        let mut plain = Variables::new();
-        plain.insert("fast_sma", 101.25);
-        plain.insert("slow_sma", f64::NAN);
-        let mut clashing = plain.clone();
-        clashing.insert("bar_source", 3.5);
-        clashing.insert("rolled_from", f64::INFINITY);
-        clashing.insert("mixed_contracts", 1.0);
-        for origin in [None, Some(&full), Some(&partial)] {
-            for variables in [&Variables::new(), &plain, &clashing] {
-                let stored = origin_of(&variables_with_origin(origin, variables));
-                assert_eq!(
-                    origin_of_parts(origin, variables),
-                    stored,
-                    "origin {origin:?}, variables {variables:?}"
-                );
-                // A fold's check against a stored row: true exactly for the same origin.
-                for other in [None, Some(&full), Some(&partial)] {
-                    for vars in [&Variables::new(), &plain, &clashing] {
-                        assert_eq!(
-                            origin_matches(&stored, other, vars),
-                            origin_of_parts(other, vars) == stored,
-                            "stored {stored}, origin {other:?}, variables {vars:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
 }
