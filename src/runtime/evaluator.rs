@@ -33,6 +33,7 @@ use super::trace_writer::{NoTradeOp, TraceSender};
 use crate::bus::{EventBus, TraceKind, TraceSummary};
 use crate::clock::Clock;
 use crate::domain::{
+    bars::Bar,
     calendar::HolidayCalendar,
     contracts::Contract,
     engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
@@ -532,15 +533,8 @@ impl BotEvaluator {
                             self.origins.insert(bar.ts_open, origin);
                         }
                         // A bar of another contract (the roll) starts the engine's window anew.
-                        let event = Event::Bar {
-                            bar,
-                            contract: read.contract,
-                        };
-                        let effects = self.engine.handle(event);
-                        // Most bars of a window were seen at the previous boundaries.
-                        if !effects.is_empty() {
-                            self.perform(trading, effects, &trace, fence).await?;
-                        }
+                        self.feed_bar(trading, bar, read.contract, &trace, fence)
+                            .await?;
                     }
                 }
                 // Keep the last bars: the freshness gate says how old they are.
@@ -632,6 +626,23 @@ impl BotEvaluator {
         Ok(outcome.unwrap_or(Outcome::Suppressed {
             gate_blocked: false,
         }))
+    }
+
+    /// Hands one bar of `contract` to the engine and performs what it yields. Most bars of a
+    /// window were seen at the previous boundaries and yield nothing: no `perform` then.
+    async fn feed_bar(
+        &mut self,
+        trading: &Trading,
+        bar: Bar,
+        contract: Contract,
+        trace: &TraceId,
+        fence: &Fence,
+    ) -> Result<(), sqlx::Error> {
+        let effects = self.engine.handle(Event::Bar { bar, contract });
+        if !effects.is_empty() {
+            self.perform(trading, effects, trace, fence).await?;
+        }
+        Ok(())
     }
 
     /// Performs the engine's effects (and those of the events they report back), in order.

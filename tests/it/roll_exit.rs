@@ -168,14 +168,7 @@ async fn paper_held_at_the_roll(pool: PgPool, restart: bool) {
     // The first evaluation on ESH27 closes the ESZ26 position.
     tick(&rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
     let d = decisions(pool.clone()).await;
-    let suppressed: Vec<(String, String)> = sqlx::query_as(
-        "SELECT reason_code, reason_human FROM no_trade_traces WHERE bot_id = $1 \
-         ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(bot)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let suppressed = latest_no_trade(&pool, bot).await;
     assert_eq!(d.len(), 1, "{d:?} {suppressed:?}");
     let (code, kind, variables) = &d[0];
     assert_eq!((code.as_str(), kind.as_str()), ("ROLL_EXIT", "EXIT"));
@@ -266,6 +259,30 @@ async fn settled(pool: &PgPool, bot: Uuid) {
     .await;
 }
 
+/// The bot's latest no-trade row: reason code, human reason, blockers.
+async fn latest_no_trade(pool: &PgPool, bot: Uuid) -> Option<(String, String, Value)> {
+    sqlx::query_as(
+        "SELECT reason_code, reason_human, blocked_by FROM no_trade_traces WHERE bot_id = $1 \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(bot)
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
+/// The bot's `POSITION_PAST_ROLL` system events: severity and metadata.
+async fn past_roll_events(pool: &PgPool, bot: Uuid) -> Vec<(String, Value)> {
+    sqlx::query_as(
+        "SELECT severity, metadata FROM system_events WHERE bot_id = $1 \
+         AND code = 'POSITION_PAST_ROLL'",
+    )
+    .bind(bot)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 async fn position(pool: &PgPool, bot: Uuid) -> i32 {
     sqlx::query_scalar("SELECT COALESCE(max(quantity), 0) FROM positions WHERE bot_id = $1")
         .bind(bot)
@@ -316,25 +333,11 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
     let (status, body) = live.app.set_trading_switch(json!({"enabled": false})).await;
     assert_eq!(status, 200, "{body}");
     tick(&live.rt, &pool, bot, t("2026-12-09T23:02:00Z")).await;
-    let (reason, blocked): (String, Value) = sqlx::query_as(
-        "SELECT reason_code, blocked_by FROM no_trade_traces WHERE bot_id = $1 \
-         ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(bot)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (reason, _, blocked) = latest_no_trade(&pool, bot).await.unwrap();
     assert_eq!(reason, "LIVE_TRADING_DISABLED", "{blocked}");
     assert!(blocked.to_string().contains("\"ROLL_EXIT\""), "{blocked}");
     let (severity, metadata) = until("the position past its roll named", async || {
-        sqlx::query_as::<_, (String, Value)>(
-            "SELECT severity, metadata FROM system_events WHERE bot_id = $1 \
-             AND code = 'POSITION_PAST_ROLL'",
-        )
-        .bind(bot)
-        .fetch_optional(&pool)
-        .await
-        .unwrap()
+        past_roll_events(&pool, bot).await.into_iter().next()
     })
     .await;
     assert_eq!(severity, "SEV-1");
@@ -390,14 +393,7 @@ async fn a_live_position_held_at_the_roll_is_sent_out_on_the_contract_held(pool:
 
     // Flat: the next evaluation is the strategy's own on ESH27; the position was named once.
     tick(&live.rt, &pool, bot, t("2026-12-09T23:04:00Z")).await;
-    let named: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM system_events WHERE bot_id = $1 AND code = 'POSITION_PAST_ROLL'",
-    )
-    .bind(bot)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(named, 1);
+    assert_eq!(past_roll_events(&pool, bot).await.len(), 1);
     let rolls: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM decision_traces WHERE bot_id = $1 AND reason_code = 'ROLL_EXIT'",
     )

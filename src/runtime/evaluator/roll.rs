@@ -6,7 +6,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::{BotEvaluator, Trading};
-use crate::domain::{contracts::Contract, engine::Event, risk::Stage};
+use crate::domain::{contracts::Contract, risk::Stage};
 use crate::runtime::RuntimeHandle;
 use crate::store::{
     bot_leases::Fence,
@@ -40,12 +40,7 @@ impl BotEvaluator {
         let before_roll = held.rolls_at() - Duration::seconds(1);
         let last = market_bars::latest_at(&trading.pool, held, timeframe, before_roll).await?;
         if let Some(last) = last {
-            let event = Event::Bar {
-                bar: last.bar,
-                contract: held,
-            };
-            let effects = self.engine.handle(event);
-            self.perform(trading, effects, trace, fence).await?;
+            self.feed_bar(trading, last.bar, held, trace, fence).await?;
         }
         Ok(())
     }
