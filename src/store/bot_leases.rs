@@ -371,13 +371,14 @@ pub async fn orphaned(pool: &PgPool, now: DateTime<Utc>) -> Result<bool, sqlx::E
 }
 
 /// How many bots should run, and the capacity of the nodes counted in the share (heartbeat
-/// after `counted_since`, not stopped, not draining), for a node's fair share.
+/// after `counted_since`, not stopped, not draining, not found gone), for a node's fair share.
 pub async fn share(pool: &PgPool, counted_since: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM bots \
                  WHERE status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')), \
                 (SELECT COALESCE(sum(capacity), 0)::bigint FROM nodes \
-                 WHERE heartbeat_at > $1 AND stopped_at IS NULL AND draining_since IS NULL)",
+                 WHERE heartbeat_at > $1 AND stopped_at IS NULL AND draining_since IS NULL \
+                   AND gone_at IS NULL)",
     )
     .bind(counted_since)
     .fetch_one(pool)

@@ -2,7 +2,7 @@
 //! host, version, capacity and heartbeat). Times come from the caller's clock.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,6 +17,8 @@ pub struct NodeRow {
     pub stopped_at: Option<DateTime<Utc>>,
     /// Asked to hand its bots over (`tradeplane node drain`, `POST /api/nodes/{name}/drain`).
     pub draining_since: Option<DateTime<Utc>>,
+    /// Found gone by another node (its presence lock was free) at.
+    pub gone_at: Option<DateTime<Utc>>,
     /// Bots whose lease this node holds unexpired (as of the read's `now`).
     pub bots: i64,
     /// The soonest expiry among those leases (null without any).
@@ -33,6 +35,8 @@ pub struct NodeRegistration<'a> {
     pub host: &'a str,
     pub version: &'a str,
     pub capacity: i32,
+    /// The key of the advisory lock the node holds for its life ([`lock_presence`]).
+    pub presence_key: Option<i64>,
 }
 
 /// Registers (or re-registers, after a restart) the node; its heartbeat starts at `now`.
@@ -42,12 +46,13 @@ pub async fn register(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO nodes (name, incarnation, host, version, started_at, heartbeat_at, capacity) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6) \
+        "INSERT INTO nodes (name, incarnation, host, version, started_at, heartbeat_at, capacity, \
+                            presence_key) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7) \
          ON CONFLICT (name) DO UPDATE SET incarnation = EXCLUDED.incarnation, host = EXCLUDED.host, \
          version = EXCLUDED.version, started_at = EXCLUDED.started_at, \
          heartbeat_at = EXCLUDED.heartbeat_at, capacity = EXCLUDED.capacity, stopped_at = NULL, \
-         draining_since = NULL",
+         draining_since = NULL, presence_key = EXCLUDED.presence_key, gone_at = NULL",
     )
     .bind(node.name)
     .bind(node.incarnation)
@@ -55,9 +60,100 @@ pub async fn register(
     .bind(node.version)
     .bind(now)
     .bind(node.capacity)
+    .bind(node.presence_key)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Takes a session-level advisory lock on a fresh random key on `db`, a connection the node
+/// keeps for as long as it lives: Postgres releases the lock the moment that session ends (the
+/// process died, or the connection was cut), which is how other nodes tell a node is gone
+/// ([`without_presence`]) long before its leases expire.
+pub async fn lock_presence(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    loop {
+        let key: i64 = rand::random();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *db)
+            .await?;
+        if locked {
+            return Ok(key);
+        }
+    }
+}
+
+/// Records this incarnation's new presence key (it lost its presence connection and locked a
+/// new one). False: superseded (another incarnation holds the name).
+pub async fn set_presence(
+    pool: &PgPool,
+    name: &str,
+    incarnation: Uuid,
+    key: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE nodes SET presence_key = $3, gone_at = NULL WHERE name = $1 AND incarnation = $2",
+    )
+    .bind(name)
+    .bind(incarnation)
+    .bind(key)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The running nodes other than `me` whose presence lock is free now (their session ended), as
+/// (name, presence key). A node without a known key is never listed (its leases expire by
+/// time only).
+pub async fn without_presence(pool: &PgPool, me: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, presence_key FROM nodes \
+         WHERE name <> $1 AND stopped_at IS NULL AND presence_key IS NOT NULL \
+           AND pg_try_advisory_xact_lock(presence_key)",
+    )
+    .bind(me)
+    .fetch_all(pool)
+    .await
+}
+
+/// In `db`'s transaction: if node `name` still has presence key `key` and that lock is still
+/// free, forgets the key and expires the node's bot leases and cluster leases at `now` (the
+/// survivors rescue them at once), and marks the node gone. Answers how many bot leases it expired; `None` when the node
+/// came back (a new key) or the lock is held again.
+pub async fn expire_gone(
+    db: &mut PgConnection,
+    name: &str,
+    key: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>, sqlx::Error> {
+    let gone: Option<bool> = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(presence_key) FROM nodes \
+         WHERE name = $1 AND presence_key = $2 FOR UPDATE",
+    )
+    .bind(name)
+    .bind(key)
+    .fetch_optional(&mut *db)
+    .await?;
+    if gone != Some(true) {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE nodes SET presence_key = NULL, gone_at = $2 WHERE name = $1")
+        .bind(name)
+        .bind(now)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("UPDATE cluster_leases SET expires_at = $2 WHERE node = $1 AND expires_at > $2")
+        .bind(name)
+        .bind(now)
+        .execute(&mut *db)
+        .await?;
+    let expired =
+        sqlx::query("UPDATE bot_leases SET expires_at = $2 WHERE node = $1 AND expires_at > $2")
+            .bind(name)
+            .bind(now)
+            .execute(&mut *db)
+            .await?;
+    Ok(Some(expired.rows_affected()))
 }
 
 /// What a heartbeat found.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use tradeplane::domain::{
     evaluation::DecisionType,
     execution::{OrderStatus, OrderType},
@@ -175,6 +175,7 @@ async fn register_at(pool: &PgPool, name: &str, at: chrono::DateTime<chrono::Utc
             host: "test",
             version: "test",
             capacity: 1,
+            presence_key: None,
         },
         at,
     )
@@ -886,6 +887,105 @@ async fn eventually(within: Duration, what: &str, mut done: impl FnMut() -> bool
         assert!(started.elapsed() < within, "{what} not within {within:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A node's presence: while the session holding its presence lock lives (a paused node keeps
+/// it), its unexpired leases stay its own; once that session ends (kill -9, a cut connection)
+/// the others find it gone, expire its leases and rescue its bots long before the TTL, with a
+/// `NODE_LOST` event, and the node shows DEAD at once.
+#[sqlx::test]
+async fn a_node_whose_session_ends_is_rescued_before_its_ttl_and_a_paused_one_is_not(pool: PgPool) {
+    let ttl = Duration::from_secs(30);
+    let bots = [
+        lab_bot(&pool, "RUNNING").await,
+        lab_bot(&pool, "RUNNING").await,
+        lab_bot(&pool, "RUNNING").await,
+    ];
+    // node-x holds the bots for the whole TTL; its presence is this test's session.
+    let mut x_session = sqlx::PgConnection::connect_with(&pool.connect_options())
+        .await
+        .unwrap();
+    let key = nodes::lock_presence(&mut x_session).await.unwrap();
+    let at = now();
+    nodes::register(
+        &pool,
+        &nodes::NodeRegistration {
+            name: "node-x",
+            incarnation: Uuid::now_v7(),
+            host: "test",
+            version: "test",
+            capacity: 1,
+            presence_key: Some(key),
+        },
+        at,
+    )
+    .await
+    .unwrap();
+    for bot in bots {
+        bot_leases::acquire(&pool, bot, "node-x", at, at + chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let app = resumed_node(&pool, "node-b", ttl).await;
+    let b = app.state.runtime.clone();
+    let config = OwnershipConfig {
+        lease_ttl: ttl,
+        capacity: 2,
+    };
+
+    // Paused (session kept): several rescue intervals later nothing moved.
+    tokio::time::sleep(config.gone_after() + config.rescue_every() * 2).await;
+    assert!(bots.iter().all(|bot| !running(&b, *bot)));
+    let held = leases(&pool).await;
+    assert!(
+        held.iter()
+            .all(|(_, node, epoch)| node.as_deref() == Some("node-x") && *epoch == 1),
+        "{held:?}"
+    );
+
+    // Its session ends: node-b takes every bot over well inside the 30 s TTL.
+    let ended = Instant::now();
+    x_session.close().await.unwrap();
+    let within = config.gone_after() + config.rescue_every() * 2 + Duration::from_secs(3);
+    assert!(within < ttl / 2, "{within:?}");
+    eventually(within, "node-b runs node-x's bots", || {
+        bots.iter().all(|bot| running(&b, *bot))
+    })
+    .await;
+    let held = leases(&pool).await;
+    assert!(
+        held.iter()
+            .all(|(_, node, epoch)| node.as_deref() == Some("node-b") && *epoch == 2),
+        "{held:?}"
+    );
+    let body = nodes(&app).await;
+    let x = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "node-x")
+        .cloned()
+        .unwrap();
+    assert_eq!(x["state"], "DEAD", "{x}");
+    assert!(x["gone_at"].is_string(), "{x}");
+    assert!(x["heartbeat_age_ms"].as_i64().unwrap() < 30_000, "{x}");
+    let lost = loop {
+        let rows: Vec<(String, serde_json::Value)> =
+            sqlx::query_as("SELECT severity, metadata FROM system_events WHERE code = 'NODE_LOST'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        if !rows.is_empty() || ended.elapsed() > within * 2 {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].0, "SEV-2");
+    assert_eq!(lost[0].1["node"], "node-x");
+    assert_eq!(lost[0].1["leases_expired"], 3);
+    assert_eq!(lost[0].1["found_by"], "node-b");
 }
 
 /// A node joining takes its fair share with bounded moves (a node above its share hands one

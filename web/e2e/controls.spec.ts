@@ -196,7 +196,10 @@ test("Close position on a LIVE bot asks for a step-up and closes it at the broke
   // The stack's demo broker session (the sandbox's simulator) is logged in: the close goes
   // to the broker as a market order for the bot's position and the ledger ends flat.
   const side = held > 0 ? "SELL" : "BUY";
-  await expect(page.getByRole("status").filter({ hasText: `closed at the broker on ESZ6: ${side} ${Math.abs(held)}/${Math.abs(held)} at` })).toBeVisible();
+  // The outcome first (whatever it says), then its text: a failure shows what the desk said.
+  const outcome = page.getByRole("status").filter({ hasText: "Close position: " });
+  await expect(outcome).toBeVisible();
+  await expect(outcome).toContainText(`closed at the broker on ESZ6: ${side} ${Math.abs(held)}/${Math.abs(held)} at`);
   expect(await position(botId)).toBe(0);
   const events = await api.get(`/api/system/events?code=BOT_RISK_REMOVED&bot_id=${botId}&limit=1`);
   const meta = (events.items as Json[])[0]!.metadata as Json;

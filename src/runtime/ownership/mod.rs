@@ -32,16 +32,19 @@ use tokio::task::JoinSet;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod presence;
 mod view;
 
 pub use view::{NodeState, NodeView, drain_node, host_name, list_nodes};
 
+use self::presence::{Presence, Sightings};
 use super::RuntimeHandle;
 use super::lifecycle::Lifecycle;
 use crate::clock::Clock;
 use crate::store::bot_leases::{self, Claimable, Fence};
 use crate::store::cluster_leases;
 use crate::store::nodes::{self, Beat, NodeRegistration};
+use crate::store::system_events::{NewSystemEvent, Severity};
 
 /// Runs one lease statement (`$call`, with `$db` the transaction) in a transaction bounded by
 /// the node's [`bot_leases::Bounds`] and commits it; a timeout is counted
@@ -106,6 +109,18 @@ impl OwnershipConfig {
     /// TTL covers clock skew between nodes and a slow renewal.
     pub fn skew_margin(&self) -> Duration {
         self.lease_ttl / 5
+    }
+
+    /// How often a node pings its presence connection (an eighth of the rescue interval, at
+    /// least 10 ms): it notices a lost presence within two pings.
+    pub fn presence_ping_every(&self) -> Duration {
+        (self.rescue_every() / 8).max(Duration::from_millis(10))
+    }
+
+    /// How long another node must have found a node's presence gone before it expires that
+    /// node's leases: twice the longest the node itself takes to notice and stop acting.
+    pub fn gone_after(&self) -> Duration {
+        self.presence_ping_every() * 4
     }
 }
 
@@ -176,6 +191,12 @@ pub struct Ownership {
     claiming: AtomicBool,
     /// The last round found the node draining (it rescues nothing between rounds then).
     draining: AtomicBool,
+    /// The presence connection, from registration until the loop takes it ([`presence`]).
+    presence: std::sync::Mutex<Option<Presence>>,
+    /// This node holds its presence lock (as far as its last ping knows).
+    present: AtomicBool,
+    /// Presence losses so far: a round that saw one happen trusts nothing it renewed.
+    presence_losses: AtomicU64,
     claimed: AtomicU64,
     lost: AtomicU64,
     handed_over: AtomicU64,
@@ -228,6 +249,9 @@ impl Ownership {
         config: OwnershipConfig,
     ) -> Result<Arc<Self>, sqlx::Error> {
         let capacity = i32::try_from(config.capacity.clamp(1, 1_000_000)).unwrap_or(1);
+        // Present before registered: a node listed with a key always holds its lock.
+        let presence = Presence::take(&pool.connect_options()).await?;
+        let presence_key = Some(presence.key);
         let me = Ownership {
             pool,
             started_at: clock.now(),
@@ -245,6 +269,9 @@ impl Ownership {
             taking_over: std::sync::Mutex::default(),
             claiming: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            presence: std::sync::Mutex::new(Some(presence)),
+            present: AtomicBool::new(true),
+            presence_losses: AtomicU64::new(0),
             claimed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
@@ -259,6 +286,7 @@ impl Ownership {
                 host: &host_name(),
                 version: env!("CARGO_PKG_VERSION"),
                 capacity,
+                presence_key,
             },
             me.clock.now(),
         )
@@ -355,6 +383,13 @@ impl Ownership {
         Some(self.fence_of(bot_id, epoch))
     }
 
+    /// Whether the node held its presence throughout since it read `losses` (what it renewed
+    /// meanwhile may be trusted).
+    fn presence_kept_since(&self, losses: u64) -> bool {
+        self.present.load(Ordering::Acquire)
+            && self.presence_losses.load(Ordering::Acquire) == losses
+    }
+
     /// Whether this node runs the cluster's singletons now: it holds the `leader` lease and
     /// renewed it less than TTL − skew ago (the same self-fencing as the bot leases).
     pub fn is_leader(&self) -> bool {
@@ -366,7 +401,7 @@ impl Ownership {
 
     /// Takes or renews the `leader` lease; a failed read keeps the last deadline, which runs
     /// out by itself.
-    async fn hold_leadership(&self, started: Instant, now: DateTime<Utc>) {
+    async fn hold_leadership(&self, started: Instant, now: DateTime<Utc>, losses: u64) {
         let held = match bounded!(self, |db| cluster_leases::hold(
             db,
             cluster_leases::LEADER,
@@ -380,6 +415,9 @@ impl Ownership {
                 return;
             }
         };
+        if !self.presence_kept_since(losses) {
+            return;
+        }
         let was = self.is_leader();
         *self
             .leader_until
@@ -625,7 +663,15 @@ impl Ownership {
         mut stop: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        let presence = self
+            .presence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         tokio::spawn(async move {
+            // Dropped last (below), which frees the lock once everything is released.
+            let presence = tokio::spawn(me.clone().keep_presence(presence));
+            let mut sightings = Sightings::default();
             let mut every = tokio::time::interval(me.config.renew_every());
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut rescue = tokio::time::interval(me.config.rescue_every());
@@ -641,7 +687,7 @@ impl Ownership {
                 match round {
                     None => break,
                     Some(true) => me.round(&handle, &mut takeovers).await,
-                    Some(false) => me.rescue(&handle, &mut takeovers).await,
+                    Some(false) => me.rescue(&handle, &mut takeovers, &mut sightings).await,
                 }
             }
             // Takeovers under way stop here (their leases are released below with the rest).
@@ -664,11 +710,18 @@ impl Ownership {
             {
                 tracing::warn!(error = %err, node = %me.name, "could not mark the node stopped");
             }
+            presence.abort();
         })
     }
 
     /// One round: heartbeat, renewal, then claims.
     async fn round(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
+        // Without its presence the node renews nothing: another node may be expiring its
+        // leases, and it trusts none until it holds a new presence.
+        let losses = self.presence_losses.load(Ordering::Acquire);
+        if !self.present.load(Ordering::Acquire) {
+            return;
+        }
         let started = Instant::now();
         let now = self.clock.now();
         let draining = match nodes::heartbeat(&self.pool, &self.name, self.incarnation, now).await {
@@ -715,6 +768,9 @@ impl Ownership {
                 return;
             }
         };
+        if !self.presence_kept_since(losses) {
+            return;
+        }
         *self
             .trusted_until
             .lock()
@@ -726,7 +782,7 @@ impl Ownership {
         if draining {
             self.give_up_leadership().await;
         } else {
-            self.hold_leadership(started, now).await;
+            self.hold_leadership(started, now, losses).await;
         }
         let renewed: HashMap<Uuid, &bot_leases::Renewed> =
             renewed.iter().map(|r| (r.bot_id, r)).collect();
@@ -784,19 +840,63 @@ impl Ownership {
 
     /// Between rounds: when a lease of a bot that should run has expired (its node died,
     /// paused or lost the database), rescue it now rather than at the next round, so a bot
-    /// waits at most [`OwnershipConfig::rescue_every`] after its lease ran out. Only while
-    /// this node claims, is not draining and can trust its own leases.
-    async fn rescue(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
+    /// waits at most [`OwnershipConfig::rescue_every`] after its lease ran out. A node found
+    /// gone (its presence lock free on two looks [`OwnershipConfig::gone_after`] apart) has
+    /// its leases expired first, so its bots wait for no TTL. Only while this node claims, is
+    /// not draining and can trust its own leases.
+    async fn rescue(
+        self: &Arc<Self>,
+        handle: &RuntimeHandle,
+        takeovers: &mut JoinSet<()>,
+        sightings: &mut Sightings,
+    ) {
         if !self.claiming.load(Ordering::Acquire)
             || self.draining.load(Ordering::Acquire)
             || !self.trusted()
         {
             return;
         }
+        self.expire_gone_nodes(handle, sightings).await;
         match bot_leases::orphaned(&self.pool, self.clock.now()).await {
             Ok(true) => self.claim(handle, takeovers, true).await,
             Ok(false) => {}
             Err(err) => tracing::debug!(error = %err, "could not look for orphaned leases"),
+        }
+    }
+
+    /// Expires the leases of the nodes confirmed gone (see [`presence`]), with a `NODE_LOST`
+    /// event each.
+    async fn expire_gone_nodes(&self, handle: &RuntimeHandle, sightings: &mut Sightings) {
+        let gone = match nodes::without_presence(&self.pool, &self.name).await {
+            Ok(gone) => gone,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not look for nodes without presence");
+                return;
+            }
+        };
+        let confirmed = sightings.confirmed(gone, self.config.gone_after(), Instant::now());
+        for (node, key) in confirmed {
+            let now = self.clock.now();
+            match bounded!(self, |db| nodes::expire_gone(db, &node, key, now)) {
+                Ok(Some(leases)) => {
+                    tracing::warn!(node = %node, leases, "node gone (its session ended): its leases expired for rescue");
+                    handle.telemetry().system_event(
+                        NewSystemEvent::new(
+                            Severity::Sev2,
+                            "NODE_LOST",
+                            format!(
+                                "node {node} is gone (its database session ended): {leases} bot lease(s) expired for the other nodes to rescue, found by node {}",
+                                self.name
+                            ),
+                        )
+                        .metadata(serde_json::json!({ "node": node, "leases_expired": leases, "found_by": &*self.name })),
+                    );
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, node = %node, "could not expire a gone node's leases")
+                }
+            }
         }
     }
 

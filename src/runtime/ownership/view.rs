@@ -17,7 +17,8 @@ use crate::store::nodes::{self, NodeRow};
 pub enum NodeState {
     /// Heart-beating within the lease TTL.
     Alive,
-    /// No heartbeat for longer than the lease TTL (crashed, paused or cut off).
+    /// No heartbeat for longer than the lease TTL (crashed, paused or cut off), or found gone
+    /// by another node (its database session ended: `gone_at`).
     Dead,
     /// Alive, handing its bots to the other nodes (`tradeplane node drain`).
     Draining,
@@ -40,6 +41,9 @@ pub struct NodeView {
     pub state: NodeState,
     pub stopped_at: Option<DateTime<Utc>>,
     pub draining_since: Option<DateTime<Utc>>,
+    /// When another node found this one gone (its database session ended); its leases were
+    /// expired then for the others to rescue.
+    pub gone_at: Option<DateTime<Utc>>,
     /// Bots whose unexpired lease the node holds.
     pub bots: i64,
     /// The soonest expiry among those leases.
@@ -54,7 +58,7 @@ impl NodeView {
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
         let state = if row.stopped_at.is_some() {
             NodeState::Stopped
-        } else if age > ttl {
+        } else if age > ttl || row.gone_at.is_some() {
             NodeState::Dead
         } else if row.draining_since.is_some() {
             NodeState::Draining
@@ -73,6 +77,7 @@ impl NodeView {
             capacity: row.capacity,
             stopped_at: row.stopped_at,
             draining_since: row.draining_since,
+            gone_at: row.gone_at,
             bots: row.bots,
             next_lease_expiry: row.next_lease_expiry,
             leader: row.leader,

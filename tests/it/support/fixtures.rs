@@ -212,6 +212,7 @@ pub async fn lease(pool: &PgPool, bot: Uuid) -> Fence {
             host: "test",
             version: "test",
             capacity: 1,
+            presence_key: None,
         },
         at,
     )

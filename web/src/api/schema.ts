@@ -3197,6 +3197,12 @@ export interface components {
             /** Format: date-time */
             draining_since?: string | null;
             /**
+             * Format: date-time
+             * @description When another node found this one gone (its database session ended); its leases were
+             *     expired then for the others to rescue.
+             */
+            gone_at?: string | null;
+            /**
              * Format: int64
              * @description Milliseconds since the last heartbeat, on the answering node's clock.
              */
@@ -4870,6 +4876,12 @@ export interface components {
             capacity: number;
             /** Format: date-time */
             draining_since?: string | null;
+            /**
+             * Format: date-time
+             * @description When another node found this one gone (its database session ended); its leases were
+             *     expired then for the others to rescue.
+             */
+            gone_at?: string | null;
             /**
              * Format: int64
              * @description Milliseconds since the last heartbeat, on the answering node's clock.

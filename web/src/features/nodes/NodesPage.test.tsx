@@ -19,6 +19,7 @@ function node(name: string, state: string, over: Record<string, unknown> = {}) {
     state,
     stopped_at: null,
     draining_since: null,
+    gone_at: null,
     bots: 0,
     next_lease_expiry: null,
     leader: false,
@@ -49,6 +50,7 @@ describe("NodesPage", () => {
             items: [
               node("node-a", drained ? "DRAINING" : "ALIVE", { bots: drained ? 0 : 3, leader: !drained }),
               node("node-b", "DEAD", { heartbeat_age_ms: 42_000 }),
+              node("node-c", "DEAD", { heartbeat_age_ms: 1_500, gone_at: "2026-12-05T23:00:00Z" }),
             ],
             this_node: "node-a",
             lease_ttl_ms: 10_000,
@@ -71,6 +73,11 @@ describe("NodesPage", () => {
     expect(b).toHaveTextContent("DEAD");
     expect(b).toHaveTextContent("42.0 s ago");
     expect(within(b).getByRole("button", { name: "Drain node node-b" })).toHaveAttribute("title", "The node is DEAD: only an ALIVE node can be drained");
+    expect(b).not.toHaveTextContent("database session ended");
+    // Found gone by another node before its TTL: DEAD at once, and why.
+    const c = screen.getByTestId("node-node-c");
+    expect(c).toHaveTextContent("DEAD");
+    expect(c).toHaveTextContent("database session ended: bots released at");
     const drain = within(a).getByRole("button", { name: "Drain node node-a" });
     await waitFor(() => expect(drain).toBeEnabled());
     await u.click(drain);

@@ -1,5 +1,5 @@
 // The Nodes view: every `serve` process on this database (ALIVE, DRAINING, DEAD after the lease
-// TTL without a heartbeat, STOPPED), its heartbeat age, the bots it holds leases on, which node
+// TTL without a heartbeat or once another node found its database session ended, STOPPED), its heartbeat age, the bots it holds leases on, which node
 // runs the cluster's singletons, and Drain (admins) for a rolling upgrade.
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -80,7 +80,7 @@ export function NodesPage() {
         <PanelStatus query={nodes} />
         {nodes.data && (
           <p className="ml-auto text-xs text-muted">
-            Lease TTL {seconds(ttlMs)}: a node silent that long is DEAD and its bots are taken over.
+            Lease TTL {seconds(ttlMs)}: a node silent that long is DEAD and its bots are taken over (at once when its database session ends).
           </p>
         )}
       </div>
@@ -122,6 +122,11 @@ export function NodesPage() {
                     </td>
                     <td className="px-3 py-2">
                       <Badge tone={TONE[node.state]}>{node.state}</Badge>
+                      {node.gone_at && (
+                        <span className="block text-xs text-bad" title={formatTime(node.gone_at)}>
+                          database session ended: bots released at {formatTime(node.gone_at)}
+                        </span>
+                      )}
                       {node.leader && <span className="block text-xs text-muted">leader: runs alerts and the job sweep</span>}
                     </td>
                     <td className="px-3 py-2 text-xs tabular-nums" title={formatTime(node.heartbeat_at)}>
