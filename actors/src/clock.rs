@@ -3,7 +3,8 @@
 //! stacks can drive time:
 //!
 //! - [`Clock::system`]: the real clock (production).
-//! - [`Clock::starting_at`]: wall speed from a chosen instant (a test stack on a closed market).
+//! - [`Clock::starting_at`]: wall speed from a chosen instant (a test stack on a closed market);
+//!   [`Clock::offset`]: the same by a fixed shift, so several processes agree.
 //! - [`Clock::manual`]: moves only when [`Clock::set`] / [`Clock::advance`] say so (tests).
 //!
 //! Durations that never leave the process (timeouts, backoff, heartbeat deadlines, restart
@@ -50,7 +51,13 @@ impl Clock {
 
     /// Reads `start` now and runs at wall speed from there.
     pub fn starting_at(start: DateTime<Utc>) -> Self {
-        Clock(Arc::new(Source::Offset(start - wall())))
+        Self::offset(start - wall())
+    }
+
+    /// Wall time shifted by `offset`: processes given one offset read one time, whenever each
+    /// started (a cluster of test nodes on a shifted clock).
+    pub fn offset(offset: TimeDelta) -> Self {
+        Clock(Arc::new(Source::Offset(offset)))
     }
 
     /// A clock that only moves when set or advanced.

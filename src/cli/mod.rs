@@ -116,15 +116,37 @@ pub struct ClockArgs {
     /// configured provider reaches a real vendor.
     #[arg(long, env = "TRADEPLANE_CLOCK_START", value_name = "RFC3339")]
     pub clock_start: Option<DateTime<Utc>>,
+    /// Test stacks only: run the clock this many milliseconds ahead of (or, negative, behind)
+    /// wall time. Unlike `--clock-start`, processes started at different moments with one
+    /// offset read the same time (a cluster of nodes). Same refusal as `--clock-start`.
+    #[arg(
+        long,
+        env = "TRADEPLANE_CLOCK_OFFSET_MS",
+        value_name = "MS",
+        conflicts_with = "clock_start",
+        allow_hyphen_values = true
+    )]
+    pub clock_offset_ms: Option<i64>,
 }
 
 impl ClockArgs {
-    /// The system clock, or one shifted to start at `--clock-start`.
+    /// The system clock, or one shifted by `--clock-start` or `--clock-offset-ms`.
     pub fn clock(self) -> crate::clock::Clock {
-        self.clock_start.map_or_else(
-            crate::clock::Clock::system,
-            crate::clock::Clock::starting_at,
-        )
+        match (self.clock_start, self.clock_offset_ms) {
+            (Some(start), _) => crate::clock::Clock::starting_at(start),
+            (None, Some(ms)) => crate::clock::Clock::offset(chrono::TimeDelta::milliseconds(ms)),
+            (None, None) => crate::clock::Clock::system(),
+        }
+    }
+
+    /// How the clock is shifted, for the warnings and the `CLOCK_SHIFTED` event (`None`: real
+    /// time).
+    pub fn shifted(self) -> Option<String> {
+        match (self.clock_start, self.clock_offset_ms) {
+            (Some(start), _) => Some(format!("started at {}", start.to_rfc3339())),
+            (None, Some(ms)) => Some(format!("offset by {ms} ms from wall time")),
+            (None, None) => None,
+        }
     }
 }
 

@@ -90,18 +90,20 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
     )
     .await;
 
-    if let Some(start) = clock_args.clock_start {
+    if let Some(how) = clock_args.shifted() {
         record(
             &state,
             NewSystemEvent::new(
                 Severity::Sev2,
                 "CLOCK_SHIFTED",
                 format!(
-                    "test stack: this server's clock started at {} and runs at wall speed, not on real time",
-                    start.to_rfc3339()
+                    "test stack: this server's clock is {how} and runs at wall speed, not on real time"
                 ),
             )
-            .metadata(json!({ "clock_start": start })),
+            .metadata(json!({
+                "clock_start": clock_args.clock_start,
+                "clock_offset_ms": clock_args.clock_offset_ms,
+            })),
         )
         .await;
     }
@@ -190,11 +192,12 @@ pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The clock to serve on. A shifted one (`--clock-start`) is for test stacks: refused while
-/// any configured provider reaches a real vendor, since a server that can trade or spend for
-/// real runs on real time; honoured loudly otherwise (a WARN here, a `CLOCK_SHIFTED` event).
+/// The clock to serve on. A shifted one (`--clock-start`, `--clock-offset-ms`) is for test
+/// stacks: refused while any configured provider reaches a real vendor, since a server that can
+/// trade or spend for real runs on real time; honoured loudly otherwise (a WARN here, a
+/// `CLOCK_SHIFTED` event).
 fn serving_clock(args: ClockArgs, env: &EnvMap) -> anyhow::Result<Clock> {
-    let Some(start) = args.clock_start else {
+    let Some(how) = args.shifted() else {
         return Ok(Clock::system());
     };
     let real: Vec<&str> = PROVIDERS
@@ -205,11 +208,11 @@ fn serving_clock(args: ClockArgs, env: &EnvMap) -> anyhow::Result<Clock> {
         .collect();
     if !real.is_empty() {
         anyhow::bail!(
-            "--clock-start / TRADEPLANE_CLOCK_START is for test stacks; refused while these providers reach a real vendor: {} (point every provider at `tradeplane sandbox`, or unset it)",
+            "a shifted clock (--clock-start / TRADEPLANE_CLOCK_START, --clock-offset-ms / TRADEPLANE_CLOCK_OFFSET_MS) is for test stacks; refused while these providers reach a real vendor: {} (point every provider at `tradeplane sandbox`, or unset it)",
             real.join(", ")
         );
     }
-    tracing::warn!(%start, "the clock is SHIFTED (test stack): it starts at {start} and runs at wall speed");
+    tracing::warn!("the clock is SHIFTED (test stack): {how}, at wall speed");
     Ok(args.clock())
 }
 
@@ -286,6 +289,7 @@ mod tests {
         let start = "2026-11-28T12:00:00Z".parse().unwrap();
         let shifted = ClockArgs {
             clock_start: Some(start),
+            clock_offset_ms: None,
         };
         let real = env(&[("DATABENTO_API_KEY", "db-real")]);
         let err = serving_clock(shifted, &real).unwrap_err().to_string();
@@ -301,7 +305,24 @@ mod tests {
         // No provider at all cannot reach a vendor either.
         assert!(!serving_clock(shifted, &EnvMap::new()).unwrap().is_system());
 
-        let real_time = ClockArgs { clock_start: None };
+        let real_time = ClockArgs {
+            clock_start: None,
+            clock_offset_ms: None,
+        };
         assert!(serving_clock(real_time, &real).unwrap().is_system());
+
+        // An offset is shifted just the same: refused with a real vendor, honoured otherwise.
+        let offset = ClockArgs {
+            clock_start: None,
+            clock_offset_ms: Some(-86_400_000),
+        };
+        let err = serving_clock(offset, &real).unwrap_err().to_string();
+        assert!(err.contains("databento"), "{err}");
+        let clock = serving_clock(offset, &sandboxed).unwrap();
+        let behind = Clock::system().now() - clock.now();
+        assert!(
+            (behind - chrono::TimeDelta::days(1)).abs() < chrono::TimeDelta::seconds(5),
+            "{behind}"
+        );
     }
 }

@@ -7,6 +7,9 @@
 //! `NODE_FAULT_SECONDS` (default 210); `NODE_FAULT_SEED` replays a run, `NODE_FAULT_BOTS`
 //! sets the fleet (default 12). `scripts/soak-node-faults.sh` runs the 1,000-fault soak.
 //!
+//! The nodes and the sandbox run on one shifted clock (`TRADEPLANE_CLOCK_OFFSET_MS`): an open
+//! session whatever the wall time, so the bots trade and the duplicate-order check has orders.
+//!
 //! Checked from the database afterwards (`support::invariants`): no bar of any bot evaluated by
 //! two nodes, no duplicate order, no stale-epoch write accepted; and, sampled during the run
 //! (goal TTL + 2 s, asserted within 2 × TTL + 2 s on a loaded machine),
@@ -23,9 +26,11 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use tradeplane::clock::Clock;
+
 use crate::support::{
     cluster::{Cluster, Launched, admin_client, post},
-    fixtures::start_sandbox,
+    fixtures::start_sandbox_with_clock,
     invariants,
 };
 
@@ -33,6 +38,8 @@ const NODES: usize = 3;
 const TTL_S: u64 = 2;
 /// At most this many nodes are faulted at once: one always runs.
 const MAX_FAULTED: usize = 2;
+/// Where the run's shifted clock starts: a Wednesday, 09:00 CT, hours from the daily halt.
+const MARKET_OPEN: &str = "2026-12-02T15:00:00Z";
 /// The statuses of a bot that should run (and so needs an owner).
 const LIVE: &str = "'STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING'";
 
@@ -75,11 +82,17 @@ struct Orphans {
 /// What the driver did and when (printed around a spell over TTL + 2 s).
 type Journal = Mutex<Vec<(Instant, String)>>;
 
-async fn sample(pool: &PgPool, faulted: &Mutex<Vec<bool>>, orphans: &Mutex<Orphans>) {
+async fn sample(
+    pool: &PgPool,
+    clock: &Clock,
+    faulted: &Mutex<Vec<bool>>,
+    orphans: &Mutex<Orphans>,
+) {
     let rows: Vec<(Uuid, Option<String>, Option<bool>)> = match sqlx::query_as(&format!(
-        "SELECT b.id, l.node, l.expires_at > now() FROM bots b \
+        "SELECT b.id, l.node, l.expires_at > $1 FROM bots b \
          LEFT JOIN bot_leases l ON l.bot_id = b.id WHERE b.status IN ({LIVE})"
     ))
+    .bind(clock.now())
     .fetch_all(pool)
     .await
     {
@@ -167,8 +180,21 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     println!("node faults: seed {seed}, {wanted} faults within {budget:?}, {fleet} bots");
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let env = start_sandbox().await;
-    let mut cluster = Cluster::start(&pool, NODES, env, TTL_S).await;
+    // Leases are stamped on the nodes' clock: the samples compare with the same clock.
+    let offset = MARKET_OPEN
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap()
+        - Clock::system().now();
+    let clock = Clock::offset(offset);
+    let env = start_sandbox_with_clock(clock.clone()).await;
+    let mut cluster = Cluster::new(&pool, NODES, env, TTL_S).await;
+    for i in 0..NODES {
+        cluster.nodes[i].env.push((
+            "TRADEPLANE_CLOCK_OFFSET_MS".into(),
+            offset.num_milliseconds().to_string(),
+        ));
+        cluster.spawn(i).await;
+    }
     let base0 = cluster.nodes[0].base.clone();
     let admin = admin_client(&base0).await;
     for provider in ["databento", "polygon"] {
@@ -235,9 +261,10 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let sampler = tokio::spawn({
         let (pool, faulted, orphans) = (pool.clone(), faulted.clone(), orphans.clone());
+        let clock = clock.clone();
         async move {
             loop {
-                sample(&pool, &faulted, &orphans).await;
+                sample(&pool, &clock, &faulted, &orphans).await;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                     _ = stop_rx.wait_for(|s| *s) => break,
@@ -356,8 +383,9 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     loop {
         let unowned: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM bots b LEFT JOIN bot_leases l ON l.bot_id = b.id \
-             WHERE b.status IN ({LIVE}) AND (l.node IS NULL OR l.expires_at <= now())"
+             WHERE b.status IN ({LIVE}) AND (l.node IS NULL OR l.expires_at <= $1)"
         ))
+        .bind(clock.now())
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -376,7 +404,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     // The last samples: a spell may still be open (a rebalancing hand-over in flight, up to a
     // round long); it must close within the same bound, and it is counted with the others.
     loop {
-        sample(&pool, &faulted, &orphans).await;
+        sample(&pool, &clock, &faulted, &orphans).await;
         if orphans.lock().unwrap().since.is_empty()
             || quiet.elapsed() >= ttl + Duration::from_secs(2)
         {
@@ -456,6 +484,10 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
     assert_eq!(invariants::stale_writes(&pool).await, vec![]);
     assert_eq!(invariants::bars_evaluated_twice(&pool).await, vec![]);
     assert_eq!(invariants::duplicate_orders(&pool).await, vec![]);
+    assert!(
+        orders > 0,
+        "no order placed: the duplicate-order check checked nothing"
+    );
     // The run did what it claims: every node evaluated, and bots moved between nodes.
     assert_eq!(
         per_node.iter().filter(|(n, _, _)| n.is_some()).count(),

@@ -65,16 +65,8 @@ pub struct Cluster {
 
 impl Cluster {
     /// `n` nodes named `node-0` … on `pool`'s database, providers from `env`, leases of
-    /// `ttl_s` seconds; the admin exists before they start. Each is up when this returns.
-    pub async fn start(pool: &PgPool, n: usize, env: EnvMap, ttl_s: u64) -> Cluster {
-        let mut cluster = Cluster::new(pool, n, env, ttl_s).await;
-        for i in 0..n {
-            cluster.spawn(i).await;
-        }
-        cluster
-    }
-
-    /// [`Cluster::start`] without starting the nodes (start each with [`Cluster::spawn`]).
+    /// `ttl_s` seconds; the admin exists before they start. None runs yet: start each with
+    /// [`Cluster::spawn`] (after adding to its `env`, e.g. a capacity or a clock offset).
     pub async fn new(pool: &PgPool, n: usize, env: EnvMap, ttl_s: u64) -> Cluster {
         let mut nodes = Vec::new();
         for i in 0..n {
