@@ -141,6 +141,9 @@ catalog! {
     KilledWithExposure = "KILLED_WITH_EXPOSURE", 409,
         "A KILLED bot still holds a position or a working order: no runner manages that exposure.",
         "Kill it again with flatten (POST /api/bots/{id}/kill {\"flatten\": true}; LIVE needs a 2FA step-up) to cancel its orders and close the position, or, if the exposure is intended, acknowledge it (POST /api/bots/{id}/acknowledge-exposure) to keep it visible as SEV-2.";
+    PositionPastRoll = "POSITION_PAST_ROLL", 409,
+        "A bot holds a position on a contract past its roll date: its roll exit has not gone through, and that contract heads for expiry.",
+        "Open the bot: its latest trace names the gate holding the roll exit; clear that gate, or close the position (Close position on the bot's desk; LIVE needs a 2FA step-up) before the contract's last trade day.";
     BotSuspended = "BOT_SUSPENDED", 409,
         "The bot runs but its evaluations are blocked by a gate (SUSPENDED): it places no orders.",
         "Open the bot's latest no-trade trace: each blocking gate names its code and fix (a risk limit, the autonomy tier, a breaker, the trading switch).";

@@ -15,6 +15,9 @@
 //!   without an open breaker (most recent calls failed, or HALF_OPEN): SEV-2 `PROVIDER_FAILING`.
 //! - A bot that should run and that no node has owned for longer than the lease TTL (counted
 //!   from this node's start at the earliest): SEV-1 `BOT_UNOWNED`.
+//! - A position on a contract past its roll (the contract of the bot's last fill's order is no
+//!   longer the front one: its roll exit has not gone through): SEV-2 `POSITION_PAST_ROLL`,
+//!   SEV-1 for a LIVE bot (real exposure in a contract heading for expiry).
 //! - A job FAILED or TIMEOUT in the last 24 hours: SEV-3 `JOB_FAILED`.
 //! - The system status's other blockers keep their own code and severity.
 //!
@@ -23,6 +26,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::{contracts::Contract, instruments::Symbol};
 use crate::error_code::ErrorCode;
 
 /// How long a failed job stays in the queue.
@@ -134,6 +138,18 @@ pub struct UnownedFact {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldPositionFact {
+    pub bot: BotRef,
+    pub live: bool,
+    pub symbol: Symbol,
+    /// Contracts held (signed), never 0.
+    pub quantity: i64,
+    /// When the bot's last fill's order was decided: the contract it holds is the front one
+    /// then (`None`: no fill to tell, not judged).
+    pub last_decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFact {
     pub id: Uuid,
     pub kind: String,
@@ -163,6 +179,7 @@ pub enum Fact {
     BreakerOpen(BreakerFact),
     ProviderFailing(ProviderFact),
     Unowned(UnownedFact),
+    HeldPosition(HeldPositionFact),
     JobFailed(JobFact),
     System(SystemFact),
 }
@@ -385,6 +402,34 @@ fn unowned(f: UnownedFact, now: DateTime<Utc>) -> Option<AttentionItem> {
     })
 }
 
+fn past_roll(f: HeldPositionFact, now: DateTime<Utc>) -> Option<AttentionItem> {
+    let held = Contract::front_at(f.symbol, f.last_decided_at?);
+    let front = Contract::front_at(f.symbol, now);
+    if held == front || f.quantity == 0 {
+        return None;
+    }
+    Some(AttentionItem {
+        code: ErrorCode::PositionPastRoll,
+        severity: if f.live {
+            Severity::Sev1
+        } else {
+            Severity::Sev2
+        },
+        since: Some(held.rolls_at()),
+        link: bot_link(&f.bot),
+        message: format!(
+            "{} holds {} {} past its roll to {} (last trade day {}): its roll exit has not gone through.",
+            f.bot.name,
+            f.quantity,
+            held.code(),
+            front.code(),
+            held.last_trade_date()
+        ),
+        subject: Subject::Bot(f.bot),
+        fix: ErrorCode::PositionPastRoll.suggested_fix().to_owned(),
+    })
+}
+
 fn job_failed(f: JobFact, now: DateTime<Utc>) -> Option<AttentionItem> {
     if now - f.finished_at > FAILED_JOB_WINDOW {
         return None;
@@ -442,6 +487,7 @@ pub fn queue(facts: Vec<Fact>, now: DateTime<Utc>) -> Vec<AttentionItem> {
             Fact::BreakerOpen(f) => Some(breaker(f)),
             Fact::ProviderFailing(f) => Some(provider_failing(f)),
             Fact::Unowned(f) => unowned(f, now),
+            Fact::HeldPosition(f) => past_roll(f, now),
             Fact::JobFailed(f) => job_failed(f, now),
             Fact::System(f) if COVERED_BY_FACTS.contains(&f.code) => None,
             Fact::System(f) => Some(AttentionItem {
@@ -787,5 +833,55 @@ mod tests {
             q[1].message,
             "polygon is failing: breaker HALF_OPEN, 1/4 calls ok in 15 min, last error PROVIDER_HTTP_5XX."
         );
+    }
+
+    fn held(name: &str, live: bool, quantity: i64, decided: DateTime<Utc>) -> Fact {
+        Fact::HeldPosition(HeldPositionFact {
+            bot: bot(name),
+            live,
+            symbol: Symbol::Es,
+            quantity,
+            last_decided_at: Some(decided),
+        })
+    }
+
+    #[test]
+    fn a_position_on_a_contract_past_its_roll_needs_a_human_and_sev1_when_live() {
+        // ESU26 rolls to ESZ26 eight days before its September expiry; now is December 2nd.
+        let september = Utc.with_ymd_and_hms(2026, 8, 20, 15, 0, 0).unwrap();
+        let items = queue(
+            vec![
+                held("paper-u6", false, 2, september),
+                held("live-u6", true, -1, september),
+                held("on-front", true, 1, t(-60)),
+            ],
+            t(0),
+        );
+        assert_eq!(items.len(), 2, "{items:#?}");
+        let live = &items[0];
+        assert_eq!(
+            (live.code, live.severity),
+            (ErrorCode::PositionPastRoll, Severity::Sev1)
+        );
+        assert_eq!(
+            live.message,
+            "live-u6 holds -1 ESU26 past its roll to ESZ26 (last trade day 2026-09-18): its roll exit has not gone through."
+        );
+        assert_eq!(
+            live.since,
+            Some(Contract::front_at(Symbol::Es, september).rolls_at())
+        );
+        assert!(live.link.starts_with("/bots/"));
+        assert_eq!(items[1].severity, Severity::Sev2);
+        assert!(items[1].message.starts_with("paper-u6 holds 2 ESU26"));
+        // Without a fill to name the contract nothing is judged.
+        let unknown = Fact::HeldPosition(HeldPositionFact {
+            bot: bot("no-fills"),
+            live: true,
+            symbol: Symbol::Es,
+            quantity: 1,
+            last_decided_at: None,
+        });
+        assert!(queue(vec![unknown], t(0)).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Gathers the facts of the needs-attention queue (`GET /api/attention`) and hands them to the
-//! one rule, `domain::attention::queue`: bots KILLED, SUSPENDED or ERROR, bots no node owns,
-//! and recently failed jobs from Postgres (read now, not from the status cache: an answer is
+//! one rule, `domain::attention::queue`: bots KILLED, SUSPENDED or ERROR, bots holding a
+//! position (for a roll exit that has not gone through), bots no node owns, and recently
+//! failed jobs from Postgres (read now, not from the status cache: an answer is
 //! either current or an error); open breakers and failing providers from the runtime's
 //! published readings; the system status's own blockers for the rest.
 
@@ -18,9 +19,9 @@ use super::{
 use crate::{
     domain::{
         attention::{
-            AttentionItem, BotRef, BreakerFact, FAILED_JOB_WINDOW, Fact, FailedBotFact, JobFact,
-            KilledFact, ProviderFact, Severity, Subject, SuspendedFact, SystemFact, UnownedFact,
-            queue,
+            AttentionItem, BotRef, BreakerFact, FAILED_JOB_WINDOW, Fact, FailedBotFact,
+            HeldPositionFact, JobFact, KilledFact, ProviderFact, Severity, Subject, SuspendedFact,
+            SystemFact, UnownedFact, queue,
         },
         breaker::BreakerState,
         risk::Stage,
@@ -71,6 +72,19 @@ pub async fn attention(
                 last_error: bot.last_error,
             }),
         });
+    }
+
+    for p in rows::held_positions(pool).await? {
+        facts.push(Fact::HeldPosition(HeldPositionFact {
+            bot: BotRef {
+                id: p.id,
+                name: p.name,
+            },
+            live: p.stage == Stage::Live,
+            symbol: p.symbol,
+            quantity: p.quantity,
+            last_decided_at: p.last_decided_at,
+        }));
     }
 
     breakers(rt, pool, &mut facts).await?;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::risk::Stage;
+use crate::domain::{instruments::Symbol, risk::Stage};
 
 /// A bot in one of the states that need a human, with what the queue says about it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -48,6 +48,33 @@ pub async fn bots(pool: &PgPool) -> Result<Vec<AttentionBot>, sqlx::Error> {
          FROM bots b LEFT JOIN bot_instances i ON i.bot_id = b.id \
          WHERE b.status IN ('KILLED', 'SUSPENDED', 'ERROR') \
          ORDER BY b.updated_at, b.id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// A bot holding contracts on its symbol, with when its last fill's order was decided (that
+/// names the contract it holds, as the runner's restore and the desk's close read it).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeldPosition {
+    pub id: Uuid,
+    pub name: String,
+    pub stage: Stage,
+    pub symbol: Symbol,
+    pub quantity: i64,
+    pub last_decided_at: Option<DateTime<Utc>>,
+}
+
+/// Every bot whose position on its symbol is not flat.
+pub async fn held_positions(pool: &PgPool) -> Result<Vec<HeldPosition>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT b.id, b.name, b.stage, b.symbol, p.quantity::bigint AS quantity, \
+                (SELECT COALESCE(o.decision_bar_at, o.created_at) FROM fills f \
+                 JOIN orders o ON o.id = f.order_id \
+                 WHERE f.bot_id = b.id AND o.symbol = b.symbol \
+                 ORDER BY f.filled_at DESC, f.created_at DESC, f.id DESC LIMIT 1) AS last_decided_at \
+         FROM positions p JOIN bots b ON b.id = p.bot_id AND p.symbol = b.symbol \
+         WHERE p.quantity <> 0 ORDER BY b.id",
     )
     .fetch_all(pool)
     .await

@@ -264,6 +264,78 @@ async fn a_failing_provider_then_its_open_breaker_appear(pool: PgPool) {
     assert_eq!(about_polygon.len(), 1, "{body}");
 }
 
+/// A position still on a contract the bots' feed rolled away from (its roll exit held by a
+/// gate): SEV-2 `POSITION_PAST_ROLL` naming the contract, SEV-1 once the bot is LIVE, gone when
+/// the position is flat.
+#[sqlx::test]
+async fn a_position_past_its_roll_is_in_the_queue_until_flat(pool: PgPool) {
+    let (app, _env) = verified_app(&pool, &[]).await;
+    let bot = bot_row(&pool).await;
+    // Bought in August, on ESU26 (rolled to ESZ26 on September 10th).
+    let decided = chrono::Utc.with_ymd_and_hms(2026, 8, 20, 15, 0, 0).unwrap();
+    let order = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO orders (id, bot_id, idempotency_key, symbol, side, quantity, order_type, \
+         stage, status, decision_bar_at, created_at, updated_at) \
+         VALUES ($1, $2, 'past-roll', 'ES', 'BUY', 2, 'MARKET', 'PAPER', 'FILLED', $3, $3, $3)",
+    )
+    .bind(order)
+    .bind(bot)
+    .bind(decided)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO fills (id, order_id, bot_id, quantity, price, commission, simulated, filled_at, created_at) \
+         VALUES ($1, $2, $3, 2, 6400, 2, true, $4, $4)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order)
+    .bind(bot)
+    .bind(decided)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO positions (bot_id, symbol, quantity, average_price) VALUES ($1, 'ES', 2, 6400)",
+    )
+    .bind(bot)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let past_roll = |body: &Value| -> Vec<Value> {
+        items(body)
+            .into_iter()
+            .filter(|i| i["code"] == "POSITION_PAST_ROLL")
+            .collect()
+    };
+
+    let body = queue(&app).await;
+    let found = past_roll(&body);
+    assert_eq!(found.len(), 1, "{body}");
+    assert_eq!(found[0]["severity"], "SEV-2", "{body}");
+    let message = found[0]["message"].as_str().unwrap();
+    assert!(message.contains("holds 2 ESU26 past its roll"), "{message}");
+    assert_eq!(found[0]["link"], format!("/bots/{bot}"));
+    assert!(!found[0]["fix"].as_str().unwrap().is_empty());
+
+    sqlx::query("UPDATE bots SET stage = 'LIVE' WHERE id = $1")
+        .bind(bot)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let body = queue(&app).await;
+    assert_eq!(past_roll(&body)[0]["severity"], "SEV-1", "{body}");
+
+    sqlx::query("UPDATE positions SET quantity = 0 WHERE bot_id = $1")
+        .bind(bot)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let body = queue(&app).await;
+    assert!(past_roll(&body).is_empty(), "{body}");
+}
+
 #[sqlx::test]
 async fn the_queue_needs_a_session(pool: PgPool) {
     let app = crate::support::spawn_app(pool).await;

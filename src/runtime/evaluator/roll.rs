@@ -1,12 +1,14 @@
 //! The runner's side of a quarterly roll (the engine's is `domain::roll_exit`): a position
 //! restored from its fills after its contract rolled is priced by that contract's own last
-//! stored bar, and a position left past its roll is named by a system event.
+//! stored bar, and a position left past its roll is named by a system event (and stays in the
+//! needs-attention queue, `domain::attention`, until it is flat).
 
 use chrono::Duration;
 use serde_json::json;
 
 use super::{BotEvaluator, Trading};
 use crate::domain::{contracts::Contract, risk::Stage};
+use crate::error_code::ErrorCode;
 use crate::runtime::RuntimeHandle;
 use crate::store::{
     bot_leases::Fence,
@@ -67,7 +69,7 @@ impl BotEvaluator {
         rt.telemetry().system_event(
             NewSystemEvent::new(
                 severity,
-                "POSITION_PAST_ROLL",
+                ErrorCode::PositionPastRoll.as_str(),
                 format!(
                     "bot {}: {quantity} {} held past its roll to {} (last trade day {expires}); its roll exit has not gone through: see the bot's latest trace for the gate holding it",
                     self.bot_id,
