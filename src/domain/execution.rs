@@ -79,9 +79,18 @@ fn key_of(bot_id: Uuid, at: DateTime<Utc>, side: Side, kind: &[u8]) -> String {
     h.update(at.timestamp_micros().to_be_bytes());
     h.update(side.as_str().as_bytes());
     h.update(kind);
-    // The first 16 bytes in hex (only those are encoded), the same shape for every key (it
-    // travels as the broker's client id where the vendor has one).
-    format!("tp1-{}", hex::encode(&h.finalize()[..16]))
+    // The first 16 bytes in lowercase hex (only those are encoded), the same shape for every
+    // key (it travels as the broker's client id where the vendor has one). Written into one
+    // buffer of the key's length: no formatter, no intermediate string.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = h.finalize();
+    let mut key = String::with_capacity(4 + 32);
+    key.push_str("tp1-");
+    for b in &digest[..16] {
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    key
 }
 
 impl OrderIntent {
@@ -446,5 +455,32 @@ mod tests {
             k,
             idempotency_key(a, ts + chrono::Duration::seconds(1), Side::Buy)
         );
+    }
+
+    #[test]
+    fn every_key_is_tp1_and_the_digests_first_half_in_lowercase_hex() {
+        let reference = |bot: Uuid, at: DateTime<Utc>, side: Side, kind: &[u8]| {
+            let mut h = Sha256::new();
+            h.update(bot.as_bytes());
+            h.update(at.timestamp_micros().to_be_bytes());
+            h.update(side.as_str().as_bytes());
+            h.update(kind);
+            format!("tp1-{}", hex::encode(&h.finalize()[..16]))
+        };
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut digits = std::collections::BTreeSet::new();
+        for i in 0..500u32 {
+            let bot = Uuid::from_u128(u128::from(i) * 0x9E37_79B9_7F4A_7C15_F39C);
+            let at = t0 + chrono::Duration::seconds(i64::from(i) * 61);
+            for side in [Side::Buy, Side::Sell] {
+                for kind in [&b""[..], b"roll", b"\x00\xff"] {
+                    let k = key_of(bot, at, side, kind);
+                    assert_eq!(k, reference(bot, at, side, kind));
+                    digits.extend(k[4..].chars());
+                }
+            }
+        }
+        // Every hex digit occurred, so each was checked against the reference.
+        assert_eq!(digits.len(), 16);
     }
 }
