@@ -23,6 +23,7 @@ pub mod explain;
 pub mod feed_source;
 pub mod holiday_rules;
 pub mod indicators;
+pub mod instants;
 pub mod instruments;
 pub mod market_hours;
 pub mod news;

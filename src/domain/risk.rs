@@ -307,7 +307,7 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
             "Check the market-data integration on the Connections page.",
         )),
         Some(t) => {
-            let age = ctx.now.signed_duration_since(t).num_seconds();
+            let age = super::instants::seconds_between(ctx.now, t);
             if age > i64::from(limits.max_data_age_seconds) {
                 blockers.push(block(Gate::DataFreshness, ErrorCode::DataStale,
                     format!("Newest market data is {age} s old (limit {} s).", limits.max_data_age_seconds),

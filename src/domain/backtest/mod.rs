@@ -42,6 +42,7 @@ use super::engine::{
     Effect, Engine, Event, OrderUpdate, Settings, Tick, TraceDetail, WorkingOrder,
 };
 use super::execution::{SimFill, SimParams};
+use super::instants;
 use super::instruments::ContractSpec;
 use super::news::NewsSnapshot;
 use super::risk::{AutonomyTier, RiskLimits, Stage};
@@ -226,7 +227,7 @@ fn drive(
     let mut engine = Engine::new(settings, spec.calendar.clone());
     engine.set_filter_data(spec.filter_data.clone());
     engine.set_news(spec.news.clone());
-    let tf = spec.timeframe.duration();
+    let tf = spec.timeframe.seconds() as i64;
     let every = (bars.len() / 100).max(1);
     let mut r = BacktestRun {
         trades: Vec::new(),
@@ -247,7 +248,7 @@ fn drive(
     // The contract of the current piece and the instant it stops being the front one.
     let mut piece: Option<(Contract, DateTime<Utc>)> = None;
     for (i, bar) in bars.iter().enumerate() {
-        let now = bar.ts_open + tf;
+        let now = instants::add_seconds(bar.ts_open, tf);
         let close = bar.close;
         let contract = match piece {
             Some((c, rolls_at)) if bar.ts_open < rolls_at => c,

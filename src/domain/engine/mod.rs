@@ -44,6 +44,7 @@ use super::evaluation::{
 };
 use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
 use super::indicators::Series;
+use super::instants;
 use super::instruments::{ContractSpec, Symbol};
 use super::news::NewsSnapshot;
 use super::positions::Position;
@@ -469,7 +470,7 @@ impl Engine {
         let Some(decided_on) = order.decision_bar_at else {
             return;
         };
-        if decided_on + self.s.timeframe.duration() != ts {
+        if instants::add_seconds(decided_on, self.s.timeframe.seconds() as i64) != ts {
             return;
         }
         let Ok(i) = self.bars.binary_search_by_key(&ts, |b| b.ts_open) else {
@@ -701,7 +702,9 @@ impl Engine {
             kill_switch_active: tick.kill_switch_active,
             breaker_open: tick.breaker_open,
             reconciliation_clean: tick.reconciliation_clean,
-            last_data_at: bars.last().map(|b| b.ts_open + s.timeframe.duration()),
+            last_data_at: bars
+                .last()
+                .map(|b| instants::add_seconds(b.ts_open, s.timeframe.seconds() as i64)),
             last_price: mark,
             position: projected.quantity,
             order: None,
