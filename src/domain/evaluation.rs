@@ -249,6 +249,74 @@ pub fn evaluate_bar_with(
     closes: Option<Window<'_>>,
     detail: TraceDetail,
 ) -> Evaluation {
+    match evaluate_bar_parts(input, closes, detail) {
+        Ok(d) => Evaluation::Decision(d),
+        Err(s) => Evaluation::NoTrade(s.into_no_trade()),
+    }
+}
+
+/// A no-trade before its trace is built: what [`evaluate_bar_with`] boxes into a [`NoTrade`].
+/// A driver that only counts no-trades by code reads [`Suppression::reason_code`] and the
+/// gate report here and builds nothing (no blocker list, no box).
+#[derive(Debug)]
+pub struct Suppression {
+    /// `(suppression type, suppressed decision)`.
+    kind: (&'static str, &'static str),
+    report: GateReport,
+    /// The blocker after the gates' own: the strategy's (`gate = "signal"`) or the
+    /// execution's refusal.
+    last: Option<TraceBlocker>,
+    signals: Signals,
+    variables: Variables,
+    full: bool,
+}
+
+impl Suppression {
+    /// `GATE_BLOCKED`, `NO_SIGNAL`, `INSUFFICIENT_HISTORY`, `STRATEGY_ERROR`, `EXECUTION_REFUSED`.
+    pub fn suppression_type(&self) -> &'static str {
+        self.kind.0
+    }
+
+    /// The no-trade's reason code: [`NoTrade::reason_code`] of [`Suppression::into_no_trade`]
+    /// (its first blocker's code), read without building the blocker list.
+    pub fn reason_code(&self) -> Cow<'static, str> {
+        match (self.report.blockers.first(), &self.last) {
+            (Some(b), _) => Cow::Borrowed(b.code.as_str()),
+            (None, Some(b)) => b.code.clone(),
+            (None, None) => Cow::Borrowed("NO_SIGNAL"),
+        }
+    }
+
+    pub fn gate_report(&self) -> &GateReport {
+        &self.report
+    }
+
+    /// The no-trade trace: the gates' blockers then the last one, the code the first one's.
+    pub fn into_no_trade(self) -> Box<NoTrade> {
+        // Room for the last blocker too: one allocation.
+        let mut blocked_by = Vec::with_capacity(self.report.blockers.len() + 1);
+        blocked_by.extend(self.report.blockers.iter().map(TraceBlocker::from));
+        blocked_by.extend(self.last);
+        no_trade_box(
+            self.kind,
+            blocked_by,
+            self.signals,
+            self.variables,
+            self.report,
+            self.full,
+        )
+    }
+}
+
+/// [`evaluate_bar_with`] with the no-trade left unbuilt ([`Suppression`]).
+// The suppression is returned by value on purpose: it is the common outcome (most bars), and
+// boxing it is the per-bar allocation this function exists to avoid.
+#[allow(clippy::result_large_err)]
+pub fn evaluate_bar_parts(
+    input: &EvaluationInput<'_>,
+    closes: Option<Window<'_>>,
+    detail: TraceDetail,
+) -> Result<Box<Decision>, Suppression> {
     let full = detail == TraceDetail::Full;
     let mut strategy = evaluate_with(input.config, input.spec, input.bars, closes, detail);
     let current = input.position.quantity;
@@ -300,10 +368,7 @@ pub fn evaluate_bar_with(
     ctx.position = current;
     ctx.order = planned.as_ref().map(|(_, o)| o.clone());
     let report = evaluate_gates(&ctx);
-    // Room for the strategy's own blocker too: one allocation per evaluation.
-    let mut blocked_by = Vec::with_capacity(report.blockers.len() + 1);
-    blocked_by.extend(report.blockers.iter().map(TraceBlocker::from));
-    let gate_blocked = !blocked_by.is_empty();
+    let gate_blocked = !report.blockers.is_empty();
 
     let text = |f: &dyn Fn() -> String| if full { f() } else { String::new() };
     let signal_issue = match &strategy {
@@ -324,31 +389,42 @@ pub fn evaluate_bar_with(
         )),
         Ok(_) => None,
     };
-    if let Some((code, reason, fix)) = signal_issue.as_ref() {
+    let signal_code = signal_issue.as_ref().map(|s| s.0);
+    let signal_blocker = signal_issue.map(|(code, reason, fix)| {
         let fix = if full { fix } else { "" };
-        blocked_by.push(signal_blocker(code, reason.clone(), fix));
-    }
+        signal_blocker(code, reason, fix)
+    });
 
     let suppression_decision = planned.as_ref().map_or("NONE", |(k, _)| k.as_str());
-    let no_trade = |blocked_by: Vec<TraceBlocker>,
-                    suppression_type: &'static str,
-                    report: GateReport,
-                    signals: Signals,
-                    variables: Variables| {
-        let kind = (suppression_type, suppression_decision);
-        no_trade_of(kind, blocked_by, signals, variables, report, full)
+    let suppression = |suppression_type: &'static str,
+                       last: Option<TraceBlocker>,
+                       report: GateReport,
+                       signals: Signals,
+                       variables: Variables| Suppression {
+        kind: (suppression_type, suppression_decision),
+        report,
+        last,
+        signals,
+        variables,
+        full,
     };
 
     let (Some((kind, order)), Ok(out), Some(bar)) = (&planned, &strategy, last) else {
         let st = if gate_blocked {
             "GATE_BLOCKED"
         } else {
-            signal_issue.as_ref().map_or("NO_SIGNAL", |s| s.0)
+            signal_code.unwrap_or("NO_SIGNAL")
         };
-        return no_trade(blocked_by, st, report, signals, variables);
+        return Err(suppression(st, signal_blocker, report, signals, variables));
     };
     if gate_blocked {
-        return no_trade(blocked_by, "GATE_BLOCKED", report, signals, variables);
+        return Err(suppression(
+            "GATE_BLOCKED",
+            signal_blocker,
+            report,
+            signals,
+            variables,
+        ));
     }
 
     let intent = OrderIntent::new(
@@ -372,10 +448,16 @@ pub fn evaluate_bar_with(
         Ok(x) => x,
         Err(e) => {
             let b = execution_blocker(&e);
-            return no_trade(vec![b], "EXECUTION_REFUSED", report, signals, variables);
+            return Err(suppression(
+                "EXECUTION_REFUSED",
+                Some(b),
+                report,
+                signals,
+                variables,
+            ));
         }
     };
-    Evaluation::Decision(Box::new(Decision {
+    Ok(Box::new(Decision {
         decision_type: *kind,
         reason_human: text(&|| {
             format!(
@@ -413,13 +495,26 @@ pub(super) fn execution_blocker(e: &ExecutionError) -> TraceBlocker {
 /// at least one; `NO_SIGNAL` is the honest fallback): the code is the first one's, the text
 /// theirs joined (left empty unless `full`).
 pub(super) fn no_trade_of(
-    (suppression_type, suppression_decision): (&'static str, &'static str),
+    kind: (&'static str, &'static str),
     blocked_by: Vec<TraceBlocker>,
     signals: Signals,
     variables: Variables,
     report: GateReport,
     full: bool,
 ) -> Evaluation {
+    Evaluation::NoTrade(no_trade_box(
+        kind, blocked_by, signals, variables, report, full,
+    ))
+}
+
+fn no_trade_box(
+    (suppression_type, suppression_decision): (&'static str, &'static str),
+    blocked_by: Vec<TraceBlocker>,
+    signals: Signals,
+    variables: Variables,
+    report: GateReport,
+    full: bool,
+) -> Box<NoTrade> {
     let reason_code = blocked_by
         .first()
         .map_or(Cow::Borrowed("NO_SIGNAL"), |b| b.code.clone());
@@ -432,7 +527,7 @@ pub(super) fn no_trade_of(
     } else {
         String::new()
     };
-    Evaluation::NoTrade(Box::new(NoTrade {
+    Box::new(NoTrade {
         suppression_type: suppression_type.into(),
         suppression_decision: suppression_decision.into(),
         reason_code,
@@ -441,7 +536,7 @@ pub(super) fn no_trade_of(
         signals,
         variables_snapshot: variables,
         gate_report: report,
-    }))
+    })
 }
 
 /// The trace's `signals` and `variables_snapshot` (the variables are taken: nothing else reads

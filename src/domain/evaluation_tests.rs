@@ -228,3 +228,78 @@ fn a_reversal_beyond_max_order_size_exits_first() {
     assert_eq!((d.order.side, d.order.quantity), (Side::Sell, 1));
     assert_eq!(d.gate_report.position_after, 0);
 }
+
+#[test]
+fn a_suppressions_type_code_and_report_are_its_no_trades() {
+    // Every way an evaluation is suppressed: no signal, too few bars, a gate with and without
+    // a proposed order (two gates), the execution refusing (LIVE without a broker session).
+    let flat = world(&[100, 100, 100, 100, 100, 100]);
+    let rising = world(&[100, 102, 104, 106, 108, 110]);
+    let short = world(&[100, 102, 104]);
+    let pos = Position::flat(Symbol::Es);
+    type Edit = fn(&mut EvaluationInput<'_>);
+    let cases: [(&World, Edit, &str, &str); 7] = [
+        (&flat, |_| {}, "NO_SIGNAL", "NO_SIGNAL"),
+        (
+            &short,
+            |_| {},
+            "INSUFFICIENT_HISTORY",
+            "INSUFFICIENT_HISTORY",
+        ),
+        (
+            &flat,
+            |i| i.gates.kill_switch_active = true,
+            "GATE_BLOCKED",
+            "KILL_SWITCH_ACTIVE",
+        ),
+        (
+            &rising,
+            |i| i.gates.kill_switch_active = true,
+            "GATE_BLOCKED",
+            "KILL_SWITCH_ACTIVE",
+        ),
+        (
+            &rising,
+            |i| {
+                i.gates.breaker_open = true;
+                i.gates.last_data_at = None;
+            },
+            "GATE_BLOCKED",
+            "CIRCUIT_BREAKER_OPEN",
+        ),
+        (
+            &rising,
+            |i| i.gates.now += Duration::hours(100),
+            "GATE_BLOCKED",
+            "MARKET_CLOSED",
+        ),
+        (
+            &rising,
+            |i| {
+                i.gates.stage = Stage::Live;
+                i.gates.is_trading_enabled = true;
+                i.gates.tier = AutonomyTier::FullAutonomy;
+            },
+            "EXECUTION_REFUSED",
+            "EXECUTION_BROKER_UNAVAILABLE",
+        ),
+    ];
+    for (w, edit, suppression_type, code) in cases {
+        let mut i = input(w, &pos);
+        edit(&mut i);
+        for detail in [TraceDetail::Full, TraceDetail::Codes] {
+            let Err(s) = evaluate_bar_parts(&i, None, detail) else {
+                panic!("{code}: expected a suppression")
+            };
+            assert_eq!(s.suppression_type(), suppression_type, "{code}");
+            assert_eq!(s.reason_code(), code);
+            let report = s.gate_report().clone();
+            let n = s.into_no_trade();
+            assert_eq!(n.suppression_type, suppression_type);
+            assert_eq!(n.reason_code, code);
+            assert_eq!(n.gate_report, report);
+            // The same no-trade, field for field, as the evaluation builds.
+            assert_eq!(*n, no_trade(evaluate_bar_with(&i, None, detail)), "{code}");
+        }
+    }
+}

@@ -678,6 +678,15 @@ impl BotEvaluator {
                         .await;
                     outcome.get_or_insert(Outcome::Suppressed { gate_blocked });
                 }
+                // The runner keeps the full detail (it writes traces); counted all the same.
+                Effect::NoTradeCode {
+                    suppression_type,
+                    reason_code,
+                } => {
+                    observability::no_trade(&reason_code);
+                    let gate_blocked = suppression_type == "GATE_BLOCKED";
+                    outcome.get_or_insert(Outcome::Suppressed { gate_blocked });
+                }
                 Effect::Kill(k) => kills = Some(k),
             }
         }

@@ -389,6 +389,7 @@ impl Venue {
                         engine.handle_into(Event::OrderUpdate(update), &mut next);
                     }
                     Effect::NoTrade { no_trade, .. } => self.count(no_trade.reason_code),
+                    Effect::NoTradeCode { reason_code, .. } => self.count(reason_code),
                     Effect::Fill { order_id: id, fill } => {
                         if let Some(index) = self.working.take()
                             && order_id(index) == id

@@ -40,7 +40,7 @@ use super::calendar::HolidayCalendar;
 use super::contracts::Contract;
 pub use super::evaluation::TraceDetail;
 use super::evaluation::{
-    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_with,
+    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_parts,
 };
 use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
 use super::indicators::Series;
@@ -164,6 +164,13 @@ pub enum Effect {
     NoTrade {
         no_trade: Box<NoTrade>,
         folded: bool,
+    },
+    /// One suppressed evaluation as a driver that counts codes ([`TraceDetail::Codes`]) gets
+    /// it, in place of [`Effect::NoTrade`]: its suppression type and reason code (the trace's
+    /// `reason_code`), nothing built to write (no trace, no blocker list, no folding).
+    NoTradeCode {
+        suppression_type: Cow<'static, str>,
+        reason_code: Cow<'static, str>,
     },
     /// The working order filled (simulated at the next bar's open; a PAPER or SHADOW roll
     /// exit as soon as it is placed): book it, then report back with `Event::Fill`.
@@ -657,8 +664,15 @@ impl Engine {
     }
 
     fn suppress(&mut self, n: Box<NoTrade>, out: &mut Vec<Effect>) {
-        // A driver counting codes writes no trace to fold into.
-        let folded = self.detail == TraceDetail::Full && self.folding.fold(&n);
+        if self.detail == TraceDetail::Codes {
+            // A driver counting codes writes no trace to fold into.
+            out.push(Effect::NoTradeCode {
+                suppression_type: n.suppression_type,
+                reason_code: n.reason_code,
+            });
+            return;
+        }
+        let folded = self.folding.fold(&n);
         out.push(Effect::NoTrade {
             no_trade: n,
             folded,
@@ -752,7 +766,22 @@ impl Engine {
                 };
                 roll_exit::evaluate(&input, &roll, self.detail)
             }
-            _ => evaluate_bar_with(&input, Some(closes), self.detail),
+            _ => match evaluate_bar_parts(&input, Some(closes), self.detail) {
+                Ok(d) => Evaluation::Decision(d),
+                Err(n) if self.detail == TraceDetail::Codes => {
+                    // Nothing built: the code and the kill triggers are all a counter reads.
+                    let kills = &n.gate_report().kill_triggers;
+                    out.push(Effect::NoTradeCode {
+                        suppression_type: Cow::Borrowed(n.suppression_type()),
+                        reason_code: n.reason_code(),
+                    });
+                    if !kills.is_empty() {
+                        out.push(Effect::Kill(kills.clone()));
+                    }
+                    return;
+                }
+                Err(n) => Evaluation::NoTrade(n.into_no_trade()),
+            },
         };
         if let Evaluation::Decision(d) = &evaluation
             && rolled.is_some()

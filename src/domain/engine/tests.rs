@@ -670,3 +670,98 @@ fn a_restored_paper_position_is_not_filled_at_a_made_up_price_at_the_roll() {
     };
     assert_eq!(fill.price, dec!(5019.75));
 }
+
+/// What a driver learns from one step's effects: decisions by key, no-trades by type and
+/// code, kills by reason (the same for `Full` and `Codes`).
+fn outcomes(e: &mut Engine, effects: Vec<Effect>, id: &mut u128) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut queue: std::collections::VecDeque<Effect> = effects.into();
+    while let Some(effect) = queue.pop_front() {
+        match effect {
+            Effect::Decision(d) => {
+                seen.push(format!("decision {}", d.order.idempotency_key));
+                *id += 1;
+                queue.extend(place(e, &d, *id));
+            }
+            Effect::NoTrade { no_trade, .. } => seen.push(format!(
+                "no-trade {} {}",
+                no_trade.suppression_type, no_trade.reason_code
+            )),
+            Effect::NoTradeCode {
+                suppression_type,
+                reason_code,
+            } => seen.push(format!("no-trade {suppression_type} {reason_code}")),
+            Effect::Fill { fill, .. } => {
+                seen.push(format!("fill {} {}", fill.side.as_str(), fill.price));
+                queue.extend(e.handle(Event::Fill(fill)));
+            }
+            Effect::Cancel { order_id, .. } => seen.push(format!("cancel {order_id}")),
+            Effect::Kill(k) => seen.push(format!(
+                "kill {}",
+                k.iter()
+                    .map(|k| k.reason_human.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_driver_counting_codes_gets_the_codes_kills_and_orders_a_full_driver_gets() {
+    // A saw-tooth that crosses often and loses: decisions, fills, no signals, the history
+    // warming up, stale data (a late tick), the 16:00 CT maintenance break and a daily-loss
+    // kill (limit 600 USD) all occur.
+    let mut s = settings();
+    s.limits.daily_loss_limit = dec!(600);
+    let calendar = Arc::new(HolidayCalendar::cme_equity_fixture());
+    let (mut full, mut codes) = (
+        Engine::new(s.clone(), calendar.clone()),
+        Engine::new(s, calendar),
+    );
+    codes.set_trace_detail(TraceDetail::Codes);
+    let prices: Vec<i64> = (0..480)
+        .map(|i| 5000 + [0, 3, 7, 2, -4, 1][i % 6] - (i as i64 / 40))
+        .collect();
+    let bars = closes(&prices);
+    let (mut ids_full, mut ids_codes) = (0, 0);
+    let mut all = std::collections::BTreeSet::new();
+    for (i, bar) in bars.iter().enumerate() {
+        // Every 50th boundary is evaluated ten minutes late: the data is stale.
+        let late = if i % 50 == 49 { 10 } else { 1 };
+        let now = bar.ts_open + Duration::minutes(late);
+        let step = |e: &mut Engine, ids: &mut u128| {
+            let on_bar = e.handle(Event::front_bar(Symbol::Es, bar.clone()));
+            let mut seen = outcomes(e, on_bar, ids);
+            let on_clock = e.handle(tick(now));
+            seen.extend(outcomes(e, on_clock, ids));
+            seen
+        };
+        let (a, b) = (
+            step(&mut full, &mut ids_full),
+            step(&mut codes, &mut ids_codes),
+        );
+        assert_eq!(a, b, "bar {i}");
+        assert_eq!(full.equity(), codes.equity());
+        all.extend(
+            a.into_iter()
+                .map(|o| o.split(' ').take(3).collect::<Vec<_>>().join(" ")),
+        );
+    }
+    let kinds: Vec<_> = all.iter().map(String::as_str).collect();
+    for expected in [
+        "no-trade INSUFFICIENT_HISTORY INSUFFICIENT_HISTORY",
+        "no-trade NO_SIGNAL NO_SIGNAL",
+        "no-trade GATE_BLOCKED DATA_STALE",
+        "no-trade GATE_BLOCKED MARKET_CLOSED",
+        "kill Daily loss",
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "{expected} missing from {kinds:?}"
+        );
+    }
+    assert!(kinds.iter().any(|k| k.starts_with("decision")), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k.starts_with("fill")), "{kinds:?}");
+}
