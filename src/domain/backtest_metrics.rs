@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backtest::{BacktestRun, SimTrade};
 use super::calendar::{trade_date, trade_date_start};
+use super::money;
 
 /// What the metrics read of a closed trade (the backtester's trades implement it).
 pub trait ClosedTrade {
@@ -190,17 +191,20 @@ fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)])
     let (mut peak, mut low) = (starting_capital, starting_capital);
     let (mut max, mut max_pct) = (Decimal::ZERO, 0.0f64);
     for &(_, e) in equity {
-        if e > peak {
+        if money::cmp(&e, &peak).is_gt() {
             let deepest = peak - low;
-            max = max.max(deepest);
+            max = money::max(max, deepest);
             max_pct = max_pct.max(drawdown_pct(deepest, peak));
             (peak, low) = (e, e);
-        } else if e < low {
+        } else if money::cmp(&e, &low).is_lt() {
             low = e;
         }
     }
     let deepest = peak - low;
-    (max.max(deepest), max_pct.max(drawdown_pct(deepest, peak)))
+    (
+        money::max(max, deepest),
+        max_pct.max(drawdown_pct(deepest, peak)),
+    )
 }
 
 /// Exposure % and the longest flat period (seconds) of `trades` over the equity points.

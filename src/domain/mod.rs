@@ -26,6 +26,7 @@ pub mod indicators;
 pub mod instants;
 pub mod instruments;
 pub mod market_hours;
+pub mod money;
 pub mod news;
 pub mod positions;
 pub mod provider;

@@ -4,6 +4,7 @@
 
 use super::calendar::{HolidayCalendar, SessionState};
 use super::instruments::ContractSpec;
+use super::money;
 use super::side::Side;
 use super::strategy_filters::FilterReadings;
 use crate::error_code::ErrorCode;
@@ -411,7 +412,7 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
     }
 
     let mut latched = ctx.daily_loss_latched;
-    if !latched && ctx.daily_pnl <= -limits.daily_loss_limit {
+    if !latched && money::cmp(&ctx.daily_pnl, &-limits.daily_loss_limit).is_le() {
         latched = true;
         kill_triggers.push(KillTrigger {
             gate: Gate::DailyLoss,
@@ -432,8 +433,8 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
             "A human must review the day's trades and re-arm the bot (POST /api/bots/{id}/rearm).",
         ));
     }
-    let drawdown = (ctx.peak_equity - ctx.equity).max(Decimal::ZERO);
-    if drawdown >= limits.max_drawdown {
+    let drawdown = money::max(ctx.peak_equity - ctx.equity, Decimal::ZERO);
+    if money::cmp(&drawdown, &limits.max_drawdown).is_ge() {
         kill_triggers.push(KillTrigger {
             gate: Gate::Drawdown,
             reason_human: format!(

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 
 use crate::domain::calendar::{trade_date, trade_date_start};
 use crate::domain::evaluation::NoTrade;
+use crate::domain::money;
 use crate::domain::positions::Position;
 use crate::domain::side::Side;
 
@@ -95,7 +96,7 @@ impl Book {
                 .map(|next| (trade_date_start(today), trade_date_start(next)));
         }
         let equity = realized + unrealized;
-        self.peak_equity = self.peak_equity.max(equity);
+        self.peak_equity = money::max(self.peak_equity, equity);
         while self
             .order_times
             .front()
