@@ -255,16 +255,18 @@ impl Actor for BotRunner {
                     state.trading.skipped_ticks.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
-                // Self-fencing: only while this node holds the bot's lease and can trust it.
-                let Some(fence) = state.trading.ownership.fence(state.bot_id) else {
-                    return Ok(());
-                };
-                let boundary = DateTime::<Utc>::from(tick.bar_at);
                 let trading = &state.trading;
+                // The database down is said first: the node then also loses its presence and
+                // fences, but the wait names the cause.
                 if !trading.db.is_ready() {
                     trading.db.count_wait();
                     return Ok(());
                 }
+                // Self-fencing: only while this node holds the bot's lease and can trust it.
+                let Some(fence) = trading.ownership.fence(state.bot_id) else {
+                    return Ok(());
+                };
+                let boundary = DateTime::<Utc>::from(tick.bar_at);
                 if state.evaluator.is_none() {
                     state.evaluator = Box::pin(load(
                         trading,
