@@ -1,5 +1,6 @@
 //! `GET /api/nodes`: the `serve` processes on this database, their heartbeats and state
-//! (dead after the lease TTL without a heartbeat). `POST /api/nodes/{name}/drain` hands a
+//! (dead after the lease TTL without a heartbeat, or found gone), and the newest bot moves
+//! between them. `POST /api/nodes/{name}/drain` hands a
 //! node's bots to the others.
 
 use axum::extract::State;
@@ -16,6 +17,7 @@ use super::{
 use crate::error_code::ErrorCode;
 use crate::runtime::ownership::{self, NodeView};
 use crate::store::audit_log::{NewAuditEntry, Outcome};
+use crate::store::nodes::{self, LeaseMove};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_nodes, drain_node))
@@ -29,7 +31,14 @@ pub struct NodesBody {
     pub this_node: Option<String>,
     /// A node silent this long is dead and its bots' leases can be taken.
     pub lease_ttl_ms: u64,
+    /// The newest bot moves between nodes (at most 20, among the 1,000 newest lease epochs),
+    /// newest first.
+    pub recent_moves: Vec<LeaseMove>,
 }
+
+/// How many moves `GET /api/nodes` lists, and among how many of the newest lease epochs.
+const MOVES_SHOWN: i64 = 20;
+const EPOCHS_SCANNED: i64 = 1_000;
 
 /// The nodes sharing this database: heartbeat, age, capacity, ALIVE | DEAD | STOPPED.
 #[utoipa::path(
@@ -45,10 +54,12 @@ async fn list_nodes(State(state): State<AppState>) -> ApiResult<NodesBody> {
     let rt = &state.runtime;
     let ttl = rt.lease_ttl();
     let items = ownership::list_nodes(&state.pool, rt.clock().now(), ttl).await?;
+    let recent_moves = nodes::recent_moves(&state.pool, MOVES_SHOWN, EPOCHS_SCANNED).await?;
     Ok(ApiOk::new(NodesBody {
         items,
         this_node: rt.ownership().map(|o| o.name().to_owned()),
         lease_ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        recent_moves,
     }))
 }
 

@@ -235,3 +235,40 @@ pub async fn list(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<NodeRow>, sql
     .fetch_all(pool)
     .await
 }
+
+/// A bot's lease given to another node than the one before (a takeover, a rescue, a drain or a
+/// rebalance), from `bot_lease_epochs` (database clock).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct LeaseMove {
+    pub bot_id: Uuid,
+    pub bot_name: String,
+    /// The node that held the epoch before.
+    pub from_node: String,
+    pub to_node: String,
+    /// When the new epoch began (the database's clock).
+    pub at: DateTime<Utc>,
+}
+
+/// The newest moves, at most `limit`, among the `scanned` newest lease epochs (an epoch given
+/// back to the node that held the one before is no move: a restart, a re-acquisition).
+pub async fn recent_moves(
+    pool: &PgPool,
+    limit: i64,
+    scanned: i64,
+) -> Result<Vec<LeaseMove>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.bot_id, b.name AS bot_name, p.node AS from_node, e.node AS to_node, \
+                e.began_at AS at \
+         FROM (SELECT bot_id, epoch, node, began_at FROM bot_lease_epochs \
+               ORDER BY began_at DESC LIMIT $2) e \
+         JOIN LATERAL (SELECT node FROM bot_lease_epochs p \
+                       WHERE p.bot_id = e.bot_id AND p.epoch < e.epoch \
+                       ORDER BY p.epoch DESC LIMIT 1) p ON p.node <> e.node \
+         JOIN bots b ON b.id = e.bot_id \
+         ORDER BY e.began_at DESC, e.bot_id LIMIT $1",
+    )
+    .bind(limit)
+    .bind(scanned)
+    .fetch_all(pool)
+    .await
+}

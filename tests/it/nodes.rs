@@ -604,6 +604,25 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
     let leader: Vec<_> = items.iter().filter(|n| n["leader"] == true).collect();
     assert_eq!(leader.len(), 1, "{body}");
     assert_eq!(leader[0]["name"], "node-b", "{body}");
+    // The moves: the one rebalanced to node-b first, then node-a's two taken over by node-b;
+    // no re-acquisition by the same node is listed.
+    let moves = body["recent_moves"].as_array().unwrap();
+    let to_b_from_a = moves
+        .iter()
+        .filter(|m| m["from_node"] == "node-a" && m["to_node"] == "node-b")
+        .count();
+    assert!(to_b_from_a >= 3, "{body}");
+    assert!(
+        moves.iter().all(|m| m["from_node"] != m["to_node"]
+            && m["bot_name"].is_string()
+            && m["at"].is_string()),
+        "{body}"
+    );
+    let newest: Vec<chrono::DateTime<chrono::FixedOffset>> = moves
+        .iter()
+        .map(|m| chrono::DateTime::parse_from_rfc3339(m["at"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(newest.windows(2).all(|w| w[0] >= w[1]), "newest first: {body}");
 }
 
 async fn event_codes(pool: &PgPool, bot: Uuid) -> Vec<String> {

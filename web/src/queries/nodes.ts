@@ -7,6 +7,7 @@ import { POLL } from "../lib/queryClient";
 
 export type NodeView = components["schemas"]["NodeView"];
 export type NodeState = components["schemas"]["NodeState"];
+export type LeaseMove = components["schemas"]["LeaseMove"];
 
 export const nodesQuery = () =>
   queryOptions({

@@ -54,6 +54,9 @@ describe("NodesPage", () => {
             ],
             this_node: "node-a",
             lease_ttl_ms: 10_000,
+            recent_moves: [
+              { bot_id: "019ae3c1-0000-7000-8000-0000000000c1", bot_name: "es-trend", from_node: "node-c", to_node: "node-a", at: "2026-12-05T23:00:01Z" },
+            ],
           }),
         ),
       ),
@@ -78,6 +81,11 @@ describe("NodesPage", () => {
     const c = screen.getByTestId("node-node-c");
     expect(c).toHaveTextContent("DEAD");
     expect(c).toHaveTextContent("database session ended: bots released at");
+    // Its bot moved to node-a: the move is listed, linked to the bot.
+    const move = within(screen.getByRole("table", { name: "Recent moves" })).getByTestId("move-019ae3c1-0000-7000-8000-0000000000c1");
+    expect(move).toHaveTextContent("node-c");
+    expect(move).toHaveTextContent("node-a");
+    expect(within(move).getByRole("link", { name: "es-trend" })).toHaveAttribute("href", "/bots/019ae3c1-0000-7000-8000-0000000000c1");
     const drain = within(a).getByRole("button", { name: "Drain node node-a" });
     await waitFor(() => expect(drain).toBeEnabled());
     await u.click(drain);
@@ -91,11 +99,12 @@ describe("NodesPage", () => {
   });
 
   it("disables Drain for a viewer and says why", async () => {
-    server.use(me("viewer"), http.get("*/api/nodes", () => HttpResponse.json(ok({ items: [node("node-a", "ALIVE")], this_node: "node-a", lease_ttl_ms: 10_000 }))));
+    server.use(me("viewer"), http.get("*/api/nodes", () => HttpResponse.json(ok({ items: [node("node-a", "ALIVE")], this_node: "node-a", lease_ttl_ms: 10_000, recent_moves: [] }))));
     renderWithApp(<NodesPage />, { path: "/nodes" });
     const row = await screen.findByTestId("node-node-a");
     await waitFor(() => expect(within(row).getByRole("button", { name: "Drain node node-a" })).toHaveAttribute("title", "Drain needs the admin role; you are signed in as viewer"));
     expect(within(row).getByRole("button", { name: "Drain node node-a" })).toBeDisabled();
+    expect(screen.getByText("No bot has moved between nodes lately.")).toBeInTheDocument();
     expect(document.title).toBe("Nodes · tradeplane");
   });
 });

@@ -1,6 +1,7 @@
 // The Nodes view: every `serve` process on this database (ALIVE, DRAINING, DEAD after the lease
-// TTL without a heartbeat or once another node found its database session ended, STOPPED), its heartbeat age, the bots it holds leases on, which node
-// runs the cluster's singletons, and Drain (admins) for a rolling upgrade.
+// TTL without a heartbeat or once another node found its database session ended, STOPPED), its
+// heartbeat age, the bots it holds leases on, which node runs the cluster's singletons, the
+// newest bot moves between nodes, and Drain (admins) for a rolling upgrade.
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { LogOut } from "lucide-react";
@@ -13,7 +14,8 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
-import { drainNode, drainable, nodesQuery, type NodeState, type NodeView } from "../../queries/nodes";
+import { Link } from "@tanstack/react-router";
+import { drainNode, drainable, nodesQuery, type LeaseMove, type NodeState, type NodeView } from "../../queries/nodes";
 
 const TONE: Record<NodeState, Tone> = {
   ALIVE: "ok",
@@ -63,6 +65,47 @@ function DrainNode({ node, gate, ttlMs }: { node: NodeView; gate: string | null;
         />
       )}
     </>
+  );
+}
+
+/** The newest bot moves between nodes (takeovers, rescues, drains, rebalancing). */
+function RecentMoves({ moves }: { moves: LeaseMove[] }) {
+  return (
+    <section aria-labelledby="recent-moves" className="flex flex-col gap-2">
+      <h2 id="recent-moves" className="text-sm font-semibold">
+        Recent moves
+      </h2>
+      {moves.length === 0 ? (
+        <p className="text-xs text-muted">No bot has moved between nodes lately.</p>
+      ) : (
+        <div className="relative overflow-x-auto rounded-lg border border-line bg-surface" tabIndex={0}>
+          <table aria-label="Recent moves" className="w-full text-sm">
+            <thead className="text-left text-xs text-muted">
+              <tr>
+                <th className="px-3 py-2 font-medium">When</th>
+                <th className="px-3 py-2 font-medium">Bot</th>
+                <th className="px-3 py-2 font-medium">From</th>
+                <th className="px-3 py-2 font-medium">To</th>
+              </tr>
+            </thead>
+            <tbody>
+              {moves.map((m) => (
+                <tr key={`${m.bot_id}-${m.at}`} className="border-t border-line" data-testid={`move-${m.bot_id}`}>
+                  <td className="px-3 py-2 text-xs tabular-nums">{formatTime(m.at)}</td>
+                  <td className="px-3 py-2 text-xs">
+                    <Link className="underline" to="/bots/$botId" params={{ botId: m.bot_id }}>
+                      {m.bot_name}
+                    </Link>
+                  </td>
+                  <td className="px-3 py-2 font-mono text-xs">{m.from_node}</td>
+                  <td className="px-3 py-2 font-mono text-xs">{m.to_node}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -154,6 +197,7 @@ export function NodesPage() {
           </table>
         </div>
       )}
+      {nodes.data && <RecentMoves moves={nodes.data.recent_moves} />}
     </div>
   );
 }
