@@ -83,6 +83,19 @@ pub async fn lock_presence(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
     }
 }
 
+/// Whether `db`'s own session holds the presence lock `key` (a lock lost with a session the
+/// connection silently replaced, e.g. behind a pooler, is not held).
+pub async fn holds_presence(db: &mut PgConnection, key: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND pid = pg_backend_pid() AND objsubid = 1 \
+         AND ((classid::bigint << 32) | objid::bigint) = $1)",
+    )
+    .bind(key)
+    .fetch_one(db)
+    .await
+}
+
 /// Records this incarnation's new presence key (it lost its presence connection and locked a
 /// new one). False: superseded (another incarnation holds the name).
 pub async fn set_presence(

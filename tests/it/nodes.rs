@@ -1007,6 +1007,67 @@ async fn a_node_whose_session_ends_is_rescued_before_its_ttl_and_a_paused_one_is
     assert_eq!(lost[0].1["found_by"], "node-b");
 }
 
+/// The node's side of its presence: when the session holding its lock ends (here terminated
+/// by the server), it stops trusting its leases at once, locks a new key, and trusts its leases
+/// again only after a renewal with the new presence.
+#[sqlx::test]
+async fn a_node_that_loses_its_presence_fences_itself_then_takes_a_new_one(pool: PgPool) {
+    let ttl = Duration::from_secs(2);
+    let bot = lab_bot(&pool, "RUNNING").await;
+    let app = resumed_node(&pool, "node-a", ttl).await;
+    let rt = app.state.runtime.clone();
+    let node = rt.ownership().unwrap().clone();
+    eventually(ttl * 2, "the bot runs, fenced by node-a", || {
+        running(&rt, bot) && node.fence(bot).is_some()
+    })
+    .await;
+    let key: i64 = sqlx::query_scalar("SELECT presence_key FROM nodes WHERE name = 'node-a'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let ended: bool = sqlx::query_scalar(
+        "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
+         AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1",
+    )
+    .bind(key)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(ended);
+    let config = OwnershipConfig {
+        lease_ttl: ttl,
+        capacity: 2,
+    };
+    // Noticed within two pings (with slack for a loaded machine), long before the lease ends.
+    eventually(config.gone_after() * 4, "node-a fences itself", || {
+        node.fence(bot).is_none()
+    })
+    .await;
+    let started = Instant::now();
+    let new_key = loop {
+        let now: Option<i64> =
+            sqlx::query_scalar("SELECT presence_key FROM nodes WHERE name = 'node-a'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if let Some(k) = now.filter(|k| *k != key) {
+            break k;
+        }
+        assert!(started.elapsed() < ttl * 2, "no new presence key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_ne!(new_key, key);
+    // A renewal under the new presence: trusted again, the lease still node-a's, same epoch.
+    eventually(ttl * 2, "node-a trusts its lease again", || {
+        node.fence(bot).is_some()
+    })
+    .await;
+    assert_eq!(
+        leases(&pool).await,
+        vec![(bot, Some("node-a".to_owned()), 1)]
+    );
+}
+
 /// A node joining takes its fair share with bounded moves (a node above its share hands one
 /// tenth, at least one, over per round); a drained node hands every bot and the leader lease
 /// over within a round and claims nothing more. Each bot has one owner throughout.

@@ -37,11 +37,11 @@ impl Presence {
         Ok(Presence { conn, key })
     }
 
-    /// Whether the session (and so the lock) is still there, answered within `within`.
+    /// Whether this session still holds the lock, answered within `within`.
     async fn alive(&mut self, within: Duration) -> bool {
         matches!(
-            tokio::time::timeout(within, self.conn.ping()).await,
-            Ok(Ok(()))
+            tokio::time::timeout(within, nodes::holds_presence(&mut self.conn, self.key)).await,
+            Ok(Ok(true))
         )
     }
 }
