@@ -197,6 +197,9 @@ pub struct Ownership {
     present: AtomicBool,
     /// Presence losses so far: a round that saw one happen trusts nothing it renewed.
     presence_losses: AtomicU64,
+    /// A new presence was taken: the loop renews at once rather than at its next round, so
+    /// a node back from a cut trusts its leases (and rescues) again without waiting a round.
+    presence_back: tokio::sync::Notify,
     claimed: AtomicU64,
     lost: AtomicU64,
     handed_over: AtomicU64,
@@ -272,6 +275,7 @@ impl Ownership {
             presence: std::sync::Mutex::new(Some(presence)),
             present: AtomicBool::new(true),
             presence_losses: AtomicU64::new(0),
+            presence_back: tokio::sync::Notify::new(),
             claimed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
@@ -682,6 +686,7 @@ impl Ownership {
                 let round = tokio::select! {
                     _ = every.tick() => Some(true),
                     _ = rescue.tick() => Some(false),
+                    _ = me.presence_back.notified() => Some(true),
                     _ = stop.wait_for(|s| *s) => None,
                 };
                 match round {

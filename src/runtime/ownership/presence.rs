@@ -95,6 +95,7 @@ impl Ownership {
                     tracing::info!(node = %self.name, "presence taken again");
                     presence = Some(p);
                     self.present.store(true, Ordering::Release);
+                    self.presence_back.notify_one();
                 }
                 Err(err) => {
                     tracing::debug!(error = %err, node = %self.name, "could not take the presence again");
@@ -118,7 +119,9 @@ impl Ownership {
     }
 
     async fn retake_presence(&self) -> Result<Presence, sqlx::Error> {
-        let within = self.config.rescue_every();
+        // A connection (TCP, startup, authentication) on a loaded machine can take a while;
+        // the node stays fenced meanwhile, so this bound only stops a hang.
+        let within = self.config.lease_ttl / 2;
         let p = tokio::time::timeout(within, Presence::take(&self.pool.connect_options()))
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)??;
