@@ -622,7 +622,10 @@ async fn two_nodes_run_each_bot_once_and_the_survivor_takes_over_a_dead_node(poo
         .iter()
         .map(|m| chrono::DateTime::parse_from_rfc3339(m["at"].as_str().unwrap()).unwrap())
         .collect();
-    assert!(newest.windows(2).all(|w| w[0] >= w[1]), "newest first: {body}");
+    assert!(
+        newest.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {body}"
+    );
 }
 
 async fn event_codes(pool: &PgPool, bot: Uuid) -> Vec<String> {

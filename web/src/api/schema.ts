@@ -3244,6 +3244,11 @@ export interface components {
              * @description A node silent this long is dead and its bots' leases can be taken.
              */
             lease_ttl_ms: number;
+            /**
+             * @description The newest bot moves between nodes (at most 20, among the 1,000 newest lease epochs),
+             *     newest first.
+             */
+            recent_moves: components["schemas"]["LeaseMove"][];
             /** @description The node that answered (null when it runs no supervision tree). */
             this_node?: string | null;
         } & {
@@ -4590,6 +4595,23 @@ export interface components {
             /** Format: double */
             p99: number;
         };
+        /**
+         * @description A bot's lease given to another node than the one before (a takeover, a rescue, a drain or a
+         *     rebalance), from `bot_lease_epochs` (database clock).
+         */
+        LeaseMove: {
+            /**
+             * Format: date-time
+             * @description When the new epoch began (the database's clock).
+             */
+            at: string;
+            /** Format: uuid */
+            bot_id: string;
+            bot_name: string;
+            /** @description The node that held the epoch before. */
+            from_node: string;
+            to_node: string;
+        };
         /** @description One closing market order of one bot. */
         LiveClose: {
             /** Format: uuid */
@@ -4918,6 +4940,11 @@ export interface components {
              * @description A node silent this long is dead and its bots' leases can be taken.
              */
             lease_ttl_ms: number;
+            /**
+             * @description The newest bot moves between nodes (at most 20, among the 1,000 newest lease epochs),
+             *     newest first.
+             */
+            recent_moves: components["schemas"]["LeaseMove"][];
             /** @description The node that answered (null when it runs no supervision tree). */
             this_node?: string | null;
         };
