@@ -111,8 +111,8 @@ impl OwnershipConfig {
         self.lease_ttl / 5
     }
 
-    /// How often a node pings its presence connection (an eighth of the rescue interval, at
-    /// least 10 ms): it notices a lost presence within two pings.
+    /// How often a node checks its presence lock (an eighth of the rescue interval, at least
+    /// 10 ms): it notices a lost presence within two checks.
     pub fn presence_ping_every(&self) -> Duration {
         (self.rescue_every() / 8).max(Duration::from_millis(10))
     }
@@ -193,7 +193,7 @@ pub struct Ownership {
     draining: AtomicBool,
     /// The presence connection, from registration until the loop takes it ([`presence`]).
     presence: std::sync::Mutex<Option<Presence>>,
-    /// This node holds its presence lock (as far as its last ping knows).
+    /// This node holds its presence lock (as far as its last check knows).
     present: AtomicBool,
     /// Presence losses so far: a round that saw one happen trusts nothing it renewed.
     presence_losses: AtomicU64,

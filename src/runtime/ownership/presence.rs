@@ -3,8 +3,9 @@
 //! session ends (the process died, or the connection was cut), which a lease's TTL tells only
 //! up to a TTL later.
 //!
-//! - The node pings its presence connection every [`super::OwnershipConfig::presence_ping_every`]; a
-//!   failed or unanswered ping revokes its trust in its leases at once (self-fencing), and it
+//! - The node checks every [`super::OwnershipConfig::presence_ping_every`] that its own session
+//!   still holds the lock; a failed, negative or unanswered check revokes its trust in its
+//!   leases at once (self-fencing), and it
 //!   locks a new key before it renews anything again ([`Ownership::keep_presence`]).
 //! - Another node that finds the lock free on two looks at least
 //!   [`super::OwnershipConfig::gone_after`] apart (twice the longest the node takes to notice)
@@ -74,9 +75,10 @@ impl Sightings {
 }
 
 impl Ownership {
-    /// The node's side: pings its presence, and on a loss stops trusting its leases and its
+    /// The node's side: checks its presence, and on a loss stops trusting its leases and its
     /// leadership at once, then locks a new key on a new connection and records it. Runs until
-    /// the task is dropped (which closes the connection and so frees the lock).
+    /// the task is dropped (which closes the connection and so frees the lock), or until the
+    /// node finds itself superseded (a newer process took its name: it never acts again).
     pub(super) async fn keep_presence(self: Arc<Self>, mut presence: Option<Presence>) {
         let every = self.config.presence_ping_every();
         let mut tick = tokio::time::interval(every);
@@ -90,15 +92,25 @@ impl Ownership {
                 presence = None;
                 self.lost_presence();
             }
-            match self.retake_presence().await {
-                Ok(p) => {
+            // A connection (TCP, startup, authentication) on a loaded machine can take a
+            // while; the node stays fenced meanwhile, so this bound only stops a hang.
+            let within = self.config.lease_ttl / 2;
+            match tokio::time::timeout(within, self.retake_presence()).await {
+                Ok(Ok(Some(p))) => {
                     tracing::info!(node = %self.name, "presence taken again");
                     presence = Some(p);
                     self.present.store(true, Ordering::Release);
                     self.presence_back.notify_one();
                 }
-                Err(err) => {
+                Ok(Ok(None)) => {
+                    tracing::warn!(node = %self.name, "superseded by a newer process under this name: presence not taken again");
+                    return;
+                }
+                Ok(Err(err)) => {
                     tracing::debug!(error = %err, node = %self.name, "could not take the presence again");
+                }
+                Err(_) => {
+                    tracing::debug!(node = %self.name, ?within, "taking the presence again timed out");
                 }
             }
         }
@@ -118,17 +130,11 @@ impl Ownership {
         tracing::warn!(node = %self.name, "lost the presence connection: leases untrusted until a new presence and a renewal");
     }
 
-    async fn retake_presence(&self) -> Result<Presence, sqlx::Error> {
-        // A connection (TCP, startup, authentication) on a loaded machine can take a while;
-        // the node stays fenced meanwhile, so this bound only stops a hang.
-        let within = self.config.lease_ttl / 2;
-        let p = tokio::time::timeout(within, Presence::take(&self.pool.connect_options()))
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        if !nodes::set_presence(&self.pool, &self.name, self.incarnation, p.key).await? {
-            return Err(sqlx::Error::RowNotFound);
-        }
-        Ok(p)
+    /// A new presence, recorded for this incarnation; `None`: superseded.
+    async fn retake_presence(&self) -> Result<Option<Presence>, sqlx::Error> {
+        let p = Presence::take(&self.pool.connect_options()).await?;
+        let recorded = nodes::set_presence(&self.pool, &self.name, self.incarnation, p.key).await?;
+        Ok(recorded.then_some(p))
     }
 }
 
