@@ -10,7 +10,7 @@ use super::execution::{ExecutionError, ExecutionOutcome, OrderIntent, SimParams,
 use super::indicators::Window;
 use super::instruments::ContractSpec;
 use super::positions::Position;
-use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates};
+use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates_for};
 use super::side::Side;
 pub use super::strategies::TraceDetail;
 use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate_with};
@@ -364,10 +364,7 @@ pub fn evaluate_bar_parts(
         _ => None,
     };
 
-    let mut ctx = input.gates.clone();
-    ctx.position = current;
-    ctx.order = planned.as_ref().map(|(_, o)| o.clone());
-    let report = evaluate_gates(&ctx);
+    let report = evaluate_gates_for(&input.gates, current, planned.as_ref().map(|(_, o)| o));
     let gate_blocked = !report.blockers.is_empty();
 
     let text = |f: &dyn Fn() -> String| if full { f() } else { String::new() };

@@ -205,14 +205,24 @@ impl<'a> Window<'a> {
         Some(if from.off_grid == to.off_grid {
             let (ticks, squares) = (to.ticks - from.ticks, to.squares - from.squares);
             let num = period as i128 * squares - i128::from(ticks) * i128::from(ticks);
-            // Through i64 when it fits: a cheaper conversion than i128's.
-            let num = i64::try_from(num.max(0)).map_or(num as f64, |n| n as f64);
+            // Through i64 when it fits: a cheaper conversion than i128's (a library call the
+            // compiler would otherwise make on every window, fitting or not).
+            let num = match i64::try_from(num.max(0)) {
+                Ok(n) => n as f64,
+                Err(_) => wide_f64(num),
+            };
             num.sqrt() / n * self.tick
         } else {
             let mean = values.iter().sum::<f64>() / n;
             (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt()
         })
     }
+}
+
+#[cold]
+#[inline(never)]
+fn wide_f64(n: i128) -> f64 {
+    n as f64
 }
 
 /// Exponential moving average (alpha = 2/(period+1)), seeded with the SMA of the first

@@ -71,7 +71,12 @@ impl Position {
 
     /// Open PnL at `mark`, USD.
     pub fn unrealized(&self, mark: Decimal) -> Decimal {
-        unrealized_pnl(&self.symbol.spec(), self.quantity, self.avg_price, mark)
+        open_pnl(
+            self.symbol.point_value(),
+            self.quantity,
+            self.avg_price,
+            mark,
+        )
     }
 
     pub fn net_realized(&self) -> Decimal {
@@ -92,12 +97,18 @@ pub fn unrealized_pnl(
     avg_price: Decimal,
     mark: Decimal,
 ) -> Decimal {
+    open_pnl(spec.point_value(), quantity, avg_price, mark)
+}
+
+/// [`unrealized_pnl`] with the point value already read (a position marked on every bar
+/// builds no contract spec for it).
+fn open_pnl(point_value: Decimal, quantity: i64, avg_price: Decimal, mark: Decimal) -> Decimal {
     let diff = mark - avg_price;
     match quantity {
         // One contract, as most bots hold: one product, the same figure and scale.
-        1 => diff * spec.point_value(),
-        -1 if !diff.is_zero() => -diff * spec.point_value(),
-        q => diff * Decimal::from(q) * spec.point_value(),
+        1 => diff * point_value,
+        -1 if !diff.is_zero() => -diff * point_value,
+        q => diff * Decimal::from(q) * point_value,
     }
 }
 

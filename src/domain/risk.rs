@@ -249,15 +249,24 @@ fn block(gate: Gate, code: ErrorCode, reason: String, fix: &str) -> Blocker {
 
 /// Evaluates every gate.
 pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
+    evaluate_gates_for(ctx, ctx.position, ctx.order.as_ref())
+}
+
+/// [`evaluate_gates`] for `position` and `order` in place of the context's own (what an
+/// evaluation plans), without a copy of the context per bar.
+pub fn evaluate_gates_for(
+    ctx: &GateContext<'_>,
+    position: i64,
+    order: Option<&ProposedOrder>,
+) -> GateReport {
     let mut blockers = Vec::new();
     let mut kill_triggers = Vec::new();
     let limits = ctx.limits.scaled_for(ctx.tier);
-    let order = ctx.order.as_ref();
-    let position_after = order.map_or(ctx.position, |o| {
-        ctx.position + o.side.sign() * i64::from(o.quantity)
+    let position_after = order.map_or(position, |o| {
+        position + o.side.sign() * i64::from(o.quantity)
     });
     // Exposure-raising orders are the ones loss and drawdown gates stop; exits stay possible.
-    let raises_exposure = order.is_some() && position_after.abs() > ctx.position.abs();
+    let raises_exposure = order.is_some() && position_after.abs() > position.abs();
 
     if ctx.kill_switch_active {
         blockers.push(block(Gate::KillSwitch, ErrorCode::KillSwitchActive,
@@ -456,11 +465,12 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
     }
 
     // Entry filters block what raises exposure (and say so when nothing is proposed).
-    blockers.extend(super::strategy_filters::evaluate(
+    super::strategy_filters::evaluate(
         &ctx.filters,
         ctx.now,
         raises_exposure || order.is_none(),
-    ));
+        &mut blockers,
+    );
 
     if ctx.stage == Stage::Live
         && let Some(view) = ctx.account_risk
@@ -468,7 +478,7 @@ pub fn evaluate_gates(ctx: &GateContext<'_>) -> GateReport {
         blockers.extend(super::account_risk::check(
             view,
             &super::account_risk::contract_key(ctx.spec.symbol, ctx.now),
-            ctx.position,
+            position,
             order,
         ));
     }

@@ -338,11 +338,11 @@ impl FilterReadings<'static> {
 
 /// Evaluates every configured filter at `now`. `entry` = the evaluation would raise exposure
 /// (or proposes nothing, so the trace still says what would block an entry); exits and
-/// reductions (`entry == false`) are never blocked by a filter.
-pub fn evaluate(r: &FilterReadings<'_>, now: DateTime<Utc>, entry: bool) -> Vec<Blocker> {
-    let mut out = Vec::new();
+/// reductions (`entry == false`) are never blocked by a filter. The blockers are appended to
+/// `out` (the gate report's own list: most evaluations have none to add).
+pub fn evaluate(r: &FilterReadings<'_>, now: DateTime<Utc>, entry: bool, out: &mut Vec<Blocker>) {
     if !entry {
-        return out;
+        return;
     }
     if let Some(f) = r.filters.economic_calendar.as_ref().filter(|f| f.enabled)
         && let Some((code, reason)) =
@@ -396,7 +396,6 @@ pub fn evaluate(r: &FilterReadings<'_>, now: DateTime<Utc>, entry: bool) -> Vec<
             });
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -492,6 +491,8 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-12-04T13:30:00Z")
             .unwrap()
             .to_utc();
-        assert!(evaluate(&FilterReadings::none(), now, true).is_empty());
+        let mut out = Vec::new();
+        evaluate(&FilterReadings::none(), now, true, &mut out);
+        assert!(out.is_empty());
     }
 }

@@ -36,6 +36,10 @@ pub(super) struct Book {
     peak_equity: Decimal,
     /// When each order of the trailing minute was placed, oldest first.
     pub(super) order_times: VecDeque<DateTime<Utc>>,
+    /// The position's net realized PnL, and of it what `day` realized: set by [`Book::booked`]
+    /// at each change of the position, so marking a bar subtracts nothing.
+    realized: Decimal,
+    realized_today: Decimal,
 }
 
 /// What the gates read at one boundary.
@@ -70,18 +74,26 @@ impl Book {
                 book.day_baseline = position.net_realized();
             }
         }
+        book.booked(position);
         book
     }
 
+    /// Takes the position's realized figures after a fill (or a restore).
+    pub(super) fn booked(&mut self, position: &Position) {
+        self.realized = position.net_realized();
+        self.realized_today = self.realized - self.day_baseline;
+    }
+
     /// Rolls the day at a new trade date, raises the peak, and drops orders older than the
-    /// rate window, as of `now`.
+    /// rate window, as of `now`. `position` is the one last [`Book::booked`].
     pub(super) fn mark(
         &mut self,
         position: &Position,
         unrealized: Decimal,
         now: DateTime<Utc>,
     ) -> Marks {
-        let realized = position.net_realized();
+        debug_assert_eq!(self.realized, position.net_realized(), "booked");
+        let realized = self.realized;
         let within = self
             .day_span
             .is_some_and(|(from, to)| from <= now && now < to);
@@ -90,6 +102,7 @@ impl Book {
             if self.day != Some(today) {
                 self.day = Some(today);
                 self.day_baseline = realized;
+                self.realized_today = realized - self.day_baseline;
             }
             self.day_span = today
                 .succ_opt()
@@ -106,7 +119,7 @@ impl Book {
         }
         Marks {
             equity,
-            daily_pnl: realized - self.day_baseline + unrealized,
+            daily_pnl: self.realized_today + unrealized,
             peak_equity: self.peak_equity,
             orders_last_minute: u32::try_from(self.order_times.len()).unwrap_or(u32::MAX),
         }

@@ -406,6 +406,7 @@ impl Engine {
     fn on_fill(&mut self, fill: &SimFill) {
         self.position
             .apply_fill(fill.side, fill.quantity, fill.price, fill.commission);
+        self.book.booked(&self.position);
         if self.position.quantity == 0 {
             self.held = None;
         } else if self.held.is_none() {

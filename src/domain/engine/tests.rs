@@ -154,6 +154,7 @@ fn the_trading_day_rolls_at_17_00_chicago() {
     // Tue 2026-11-24 16:59 CT (CST = UTC−6) is still Tuesday's trade date …
     let before = Utc.with_ymd_and_hms(2026, 11, 24, 22, 59, 0).unwrap();
     let mut book = Book::replay(&mut Position::flat(Symbol::Es), [], before);
+    book.booked(&position);
     assert_eq!(book.mark(&position, dec!(0), before).daily_pnl, dec!(500));
     // … 17:00 CT starts Wednesday's: the baseline rolls to the realized PnL so far.
     let after = Utc.with_ymd_and_hms(2026, 11, 24, 23, 0, 0).unwrap();
@@ -192,6 +193,7 @@ fn the_equity_peak_holds_through_a_drawdown() {
     let mut position = Position::flat(Symbol::Es);
     position.apply_fill(Side::Buy, 1, dec!(5000), dec!(0));
     let mut book = Book::replay(&mut Position::flat(Symbol::Es), [], now);
+    book.booked(&position);
     let up = book.mark(&position, position.unrealized(dec!(5020)), now);
     assert_eq!((up.equity, up.peak_equity), (dec!(1000), dec!(1000)));
     let down = book.mark(&position, position.unrealized(dec!(4990)), now);
