@@ -6,9 +6,10 @@
 //! ```sh
 //! DATABASE_URL=postgres://… cargo run --release --example live_stream_load -- [bots] [seconds]
 //! ```
-//! Defaults: 1,000 bots, 60 s, spread over the six roots the product trades (ES, NQ, MES,
-//! MNQ, RTY, YM: one `ohlcv-1s` subscription each). The clock is shifted to an ordinary
-//! session (Tuesday 2026-11-17 15:00 UTC) and runs at wall speed, so the market is open.
+//! Defaults: 1,000 bots, 60 s, spread in turn over the ten roots the product trades
+//! (`Symbol::ALL`: ES, NQ, MES, MNQ, RTY, YM, M2K, MYM, EMD, NKD; one `ohlcv-1s` subscription
+//! each). The clock is shifted to an ordinary session (Tuesday 2026-11-17 15:00 UTC) and runs
+//! at wall speed, so the market is open.
 //!
 //! Measurement: a sampler thread reads the runtime's evaluation counter every 50 µs (the
 //! counter first, then the time: a sample stamped before an arrival was read before it); a
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::TimeZone;
 use futures::StreamExt;
 use tradeplane::clock::Clock;
-use tradeplane::domain::timeframe::Timeframe;
+use tradeplane::domain::{instruments::Symbol, timeframe::Timeframe};
 use tradeplane::integrations::registry::EnvMap;
 use tradeplane::runtime::{RunnerOptions, Runtime, RuntimeConfig, SchedulerConfig};
 use uuid::Uuid;
@@ -98,16 +99,18 @@ async fn main() -> anyhow::Result<()> {
     ));
 
     let run = format!("live-{}", Uuid::now_v7());
+    let roots: Vec<String> = Symbol::ALL.iter().map(|s| s.as_str().to_owned()).collect();
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits) \
          SELECT gen_random_uuid(), $1 || '-' || i, \
-                (ARRAY['ES','NQ','MES','MNQ','RTY','YM'])[1 + i % 6], '1s', 'PAPER', 'STOPPED', \
+                ($3::text[])[(1 + i % cardinality($3::text[]))::int], '1s', 'PAPER', 'STOPPED', \
                 '{\"kind\":\"sma_crossover\",\"params\":{\"fast\":5,\"slow\":20,\"average\":\"sma\"}}'::jsonb, \
                 '{}'::jsonb \
          FROM generate_series(1, $2) AS i RETURNING id",
     )
     .bind(&run)
     .bind(i64::try_from(bots)?)
+    .bind(roots)
     .fetch_all(&pool)
     .await?;
     let config = RuntimeConfig {

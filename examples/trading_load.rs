@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tradeplane::domain::timeframe::Timeframe;
+use tradeplane::domain::{instruments::Symbol, timeframe::Timeframe};
 use tradeplane::integrations::registry::EnvMap;
 use tradeplane::runtime::{RunnerOptions, Runtime, RuntimeConfig, SchedulerConfig};
 use uuid::Uuid;
@@ -101,7 +101,7 @@ async fn create_bots(pool: &sqlx::PgPool, run: &str, n: u64) -> anyhow::Result<V
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits) \
          SELECT gen_random_uuid(), $1 || '-' || i, \
-                (ARRAY['ES','NQ','MES','MNQ','RTY','YM'])[1 + i % 6], '1s', 'PAPER', 'STOPPED', \
+                ($3::text[])[(1 + i % cardinality($3::text[]))::int], '1s', 'PAPER', 'STOPPED', \
                 (ARRAY['{\"kind\":\"sma_crossover\",\"params\":{\"fast\":5,\"slow\":20,\"average\":\"sma\"}}', \
                        '{\"kind\":\"donchian_breakout\",\"params\":{\"lookback\":20}}', \
                        '{\"kind\":\"rsi_mean_reversion\",\"params\":{\"period\":14,\"oversold\":30,\"overbought\":70}}'])[1 + i % 3]::jsonb, \
@@ -110,6 +110,7 @@ async fn create_bots(pool: &sqlx::PgPool, run: &str, n: u64) -> anyhow::Result<V
     )
     .bind(run)
     .bind(i64::try_from(n)?)
+    .bind(Symbol::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
     .fetch_all(pool)
     .await?;
     Ok(ids)

@@ -29,7 +29,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::PgPool;
 use tradeplane::{
     clock::Clock,
-    domain::{risk::AutonomyTier, timeframe::Timeframe},
+    domain::{instruments::Symbol, risk::AutonomyTier, timeframe::Timeframe},
     integrations::registry::EnvMap,
     runtime::{BarTick, RunnerOptions, Runtime, RuntimeConfig, RuntimeHandle, SchedulerConfig},
 };
@@ -123,7 +123,8 @@ fn sandbox_env(http: &str, vendor: &str) -> anyhow::Result<EnvMap> {
 }
 
 /// The simulator behind the stamping layer, the runtime, `bots` LIVE sma_crossover(2,4) 1m
-/// bots (ES, NQ, YM, … in turn) with their runners started and the broker session up.
+/// bots (the roots of `Symbol::ALL` in turn: ES, NQ, MES, …) with their runners started and
+/// the broker session up.
 pub async fn start(pool: PgPool, vendor: &'static str, bots: usize) -> anyhow::Result<Stack> {
     // The clock: Wednesday 14:00 CT, the replayed session's bars all in its past.
     let clock = Clock::starting_at(replay_start() + chrono::Duration::minutes(SESSION_MINUTES));
@@ -208,7 +209,7 @@ pub async fn start(pool: PgPool, vendor: &'static str, bots: usize) -> anyhow::R
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let symbols = ["ES", "NQ", "YM", "RTY", "MES", "MNQ"];
+    let symbols = Symbol::ALL;
     let run = Uuid::now_v7().simple().to_string();
     let mut ids = Vec::new();
     for i in 0..bots {
@@ -221,7 +222,7 @@ pub async fn start(pool: PgPool, vendor: &'static str, bots: usize) -> anyhow::R
         )
         .bind(id)
         .bind(format!("wire-{run}-{i}"))
-        .bind(symbols[i % symbols.len()])
+        .bind(symbols[i % symbols.len()].as_str())
         .execute(&pool)
         .await?;
         rt.tiers().set(id, AutonomyTier::FullAutonomy);

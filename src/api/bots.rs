@@ -188,7 +188,7 @@ async fn create_bot(
 ) -> ApiResult<BotBody> {
     let name = parse_name(&body.name)?;
     let symbol = Symbol::parse(&body.symbol).ok_or_else(|| {
-        ApiError::validation("symbol", "must be one of ES, NQ, MES, MNQ, RTY, YM")
+        ApiError::validation("symbol", format!("must be one of {}", Symbol::names()))
     })?;
     let timeframe: Timeframe = serde_json::from_value(Value::String(body.timeframe.clone()))
         .map_err(|_| ApiError::validation("timeframe", "must be one of 1s, 1m, 5m, 15m, 1h, 1d"))?;

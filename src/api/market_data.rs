@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BarsQuery {
-    /// Root symbol: ES, NQ, MES, MNQ, RTY or YM.
+    /// Root symbol, one of the `Symbol` schema's values.
     pub symbol: String,
     /// 1s, 1m, 5m, 15m, 1h or 1d.
     pub timeframe: String,
@@ -86,8 +86,9 @@ async fn list_bars(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<BarsQuery>,
 ) -> ApiResult<PageBody<MarketBar>> {
-    let symbol = Symbol::parse(&query.symbol)
-        .ok_or_else(|| ApiError::validation("symbol", "is not ES, NQ, MES, MNQ, RTY or YM"))?;
+    let symbol = Symbol::parse(&query.symbol).ok_or_else(|| {
+        ApiError::validation("symbol", format!("is not one of {}", Symbol::names()))
+    })?;
     let timeframe = query
         .timeframe
         .parse::<Timeframe>()
@@ -148,7 +149,8 @@ async fn list_bars(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HoursQuery {
-    /// Root symbol: ES, NQ, MES, MNQ, RTY or YM (all follow the CME Globex equity calendar).
+    /// Root symbol, one of the `Symbol` schema's values (all follow the CME Globex equity
+    /// calendar).
     pub symbol: String,
     /// CME trade date (YYYY-MM-DD); its session opens 17:00 CT the evening before.
     pub date: NaiveDate,
@@ -224,8 +226,9 @@ async fn market_hours(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<HoursQuery>,
 ) -> ApiResult<MarketHoursView> {
-    let symbol = Symbol::parse(&query.symbol)
-        .ok_or_else(|| ApiError::validation("symbol", "is not ES, NQ, MES, MNQ, RTY or YM"))?;
+    let symbol = Symbol::parse(&query.symbol).ok_or_else(|| {
+        ApiError::validation("symbol", format!("is not one of {}", Symbol::names()))
+    })?;
     let (hours, blocker) = crate::runtime::market_hours::for_trade_date(
         &state.pool,
         state.runtime.bus(),

@@ -1,16 +1,24 @@
 //! Futures contracts and the roll: which quarterly contract of a root is the front one on a
 //! trade date, and how each vendor spells it.
 //!
-//! **The one roll convention** (used by the bar fetcher, the feed, the store and the API):
-//! CME's equity-index roll date, 8 calendar days before the last trade day (the Thursday of the
-//! week before expiry; a Wednesday when a holiday moved the expiry to the Thursday). From the
-//! trade date that *is* the roll date (which opens at 17:00 CT the evening before) the next
-//! quarterly contract is the front one.
+//! **The one roll convention** (used by the bar fetcher, the feed, the store and the API), the
+//! same for every root: CME's equity-index roll date, 8 calendar days before the last trade day
+//! (the Thursday of the week before expiry; a Wednesday when a holiday moved the expiry to the
+//! Thursday, and for NKD, whose contracts end on a Thursday). From the trade date that *is* the
+//! roll date (which opens at 17:00 CT the evening before) the next quarterly contract is the
+//! front one.
 //!
-//! The last trade day is the third Friday of the contract month, moved to the business day
-//! before when the cash index is not published that Friday (a US stock-market holiday by
+//! The last trade day follows the root's [`ExpiryRule`]. The US indexes' futures (all but NKD)
+//! end on the third Friday of the contract month, moved to the business day before when the
+//! cash index is not published that Friday (a US stock-market holiday by
 //! `holiday_rules::index_holiday`: Good Friday 2008, Juneteenth 2026 and 2027, …), as CME's
-//! equity-index rule sets the final settlement on the first preceding business day. Vendors' own continuous symbols
+//! equity-index rule sets the final settlement on the first preceding business day. NKD ends on
+//! the business day before the second Friday (CME's Nikkei/USD spec; Osaka's Special Quotation
+//! on that Friday's Tokyo open settles it): the Thursday, or earlier when it is no business day.
+//! Business days here skip weekends and the US closures above; Japan's national holidays never
+//! fall on the 7th–14th of March, June, September or December (the spring and autumn equinoxes
+//! are the 20th–23rd, Respect for the Aged Day the 15th–21st), so the Osaka side adds no other
+//! day. Vendors' own continuous symbols
 //! (Databento `ES.c.0` rolls on its calendar rule, `ES.v.0` on volume) are not used: every vendor
 //! is asked for the contract this module resolves, so two vendors can never disagree about the
 //! roll and each bar names the contract it came from.
@@ -25,7 +33,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::calendar::{trade_date, trade_date_start};
 use super::holiday_rules::index_holiday;
-use super::instruments::Symbol;
+use super::instruments::{ExpiryRule, Symbol};
 
 /// A quarterly expiry month of the equity-index futures (CME month codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,35 +143,37 @@ impl Contract {
                 format!("{root}{m}{}", self.year.rem_euclid(10))
             }
             Vendor::Ironbeam => {
-                let exchange = if self.root == Symbol::Ym {
-                    "XCBT"
-                } else {
-                    "XCME"
+                // The exchange's MIC: CBOT lists the Dow futures, CME the others.
+                let exchange = match self.root.spec().exchange {
+                    "CBOT" => "XCBT",
+                    _ => "XCME",
                 };
                 format!("{exchange}:{root}.{m}{:02}", self.year.rem_euclid(100))
             }
         }
     }
 
-    /// Last trade day: the third Friday of the contract month (trading ends 08:30 CT), or the
-    /// business day before it when the stock market is closed that Friday (the index has no
-    /// opening quotation: a holiday of `holiday_rules`, weekends skipped too).
+    /// Last trade day, by the root's [`ExpiryRule`]: the third Friday of the contract month
+    /// (trading ends 08:30 CT), or the business day before it when the stock market is closed
+    /// that Friday (the index has no opening quotation: a holiday of `holiday_rules`, weekends
+    /// skipped too); for NKD the business day before the second Friday.
     pub fn last_trade_date(&self) -> NaiveDate {
-        let mut day =
-            NaiveDate::from_weekday_of_month_opt(self.year, self.month.number(), Weekday::Fri, 3)
-                .unwrap_or(NaiveDate::MIN);
-        while index_holiday(day) || matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
-            match day.pred_opt() {
-                Some(before) => day = before,
-                None => break,
-            }
+        let friday = |n| {
+            NaiveDate::from_weekday_of_month_opt(self.year, self.month.number(), Weekday::Fri, n)
+                .unwrap_or(NaiveDate::MIN)
+        };
+        match self.root.expiry_rule() {
+            ExpiryRule::ThirdFriday => business_day_on_or_before(friday(3), closed),
+            ExpiryRule::BusinessDayBeforeSecondFriday => match friday(2).pred_opt() {
+                Some(before) => business_day_on_or_before(before, closed),
+                None => NaiveDate::MIN,
+            },
         }
-        day
     }
 
-    /// The roll date: 8 calendar days before the last trade day (a Thursday; a Wednesday when
-    /// the expiry moved to the Thursday). From this trade date on, [`Contract::next`] is the
-    /// front contract.
+    /// The roll date: 8 calendar days before the last trade day (a Thursday for a Friday
+    /// expiry; a Wednesday when the expiry is a Thursday, NKD's or a holiday-moved one). From
+    /// this trade date on, [`Contract::next`] is the front contract.
     pub fn roll_date(&self) -> NaiveDate {
         self.last_trade_date() - Duration::days(8)
     }
@@ -202,6 +212,26 @@ impl Contract {
     pub fn front_at(root: Symbol, at: DateTime<Utc>) -> Contract {
         Contract::front(root, trade_date(at))
     }
+}
+
+/// Whether `day` is no business day for the expiry rules: a weekend or a US stock-market
+/// closure (`holiday_rules::index_holiday`).
+fn closed(day: NaiveDate) -> bool {
+    index_holiday(day) || matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// `day`, or the nearest day before it that `is_closed` does not refuse.
+fn business_day_on_or_before(
+    mut day: NaiveDate,
+    is_closed: impl Fn(NaiveDate) -> bool,
+) -> NaiveDate {
+    while is_closed(day) {
+        match day.pred_opt() {
+            Some(before) => day = before,
+            None => break,
+        }
+    }
+    day
 }
 
 impl std::fmt::Display for Contract {
@@ -504,6 +534,182 @@ mod tests {
                 assert!(day < now.last_trade_date());
                 day = day.succ_opt().unwrap();
             }
+        }
+    }
+    #[test]
+    fn nkd_ends_the_business_day_before_the_second_friday() {
+        let nkd = |year, month| Contract::new(Symbol::Nkd, year, month);
+        // (contract, second Friday, last trade day, roll date): the Thursday before the
+        // second Friday, and the roll the Wednesday a week before that.
+        for (c, second_friday, last, roll) in [
+            (
+                nkd(2025, ContractMonth::Z),
+                "2025-12-12",
+                "2025-12-11",
+                "2025-12-03",
+            ),
+            (
+                nkd(2026, ContractMonth::H),
+                "2026-03-13",
+                "2026-03-12",
+                "2026-03-04",
+            ),
+            (
+                nkd(2026, ContractMonth::M),
+                "2026-06-12",
+                "2026-06-11",
+                "2026-06-03",
+            ),
+            (
+                nkd(2026, ContractMonth::U),
+                "2026-09-11",
+                "2026-09-10",
+                "2026-09-02",
+            ),
+            (
+                nkd(2026, ContractMonth::Z),
+                "2026-12-11",
+                "2026-12-10",
+                "2026-12-02",
+            ),
+            (
+                nkd(2027, ContractMonth::H),
+                "2027-03-12",
+                "2027-03-11",
+                "2027-03-03",
+            ),
+        ] {
+            let friday = d(second_friday);
+            assert_eq!(
+                NaiveDate::from_weekday_of_month_opt(c.year, c.month.number(), Weekday::Fri, 2),
+                Some(friday),
+                "{c}"
+            );
+            assert_eq!(c.last_trade_date(), d(last), "{c}");
+            assert_eq!(c.roll_date(), d(roll), "{c}");
+        }
+        // Not the third Friday's rule: a week and a day earlier than ES's expiry.
+        let (es_z26, nkd_z26) = (es(2026, ContractMonth::Z), nkd(2026, ContractMonth::Z));
+        assert_eq!(
+            es_z26.last_trade_date() - nkd_z26.last_trade_date(),
+            Duration::days(8)
+        );
+        // For decades: a Thursday from the 7th to the 13th (no US closure or Japanese holiday
+        // lands there in a quarterly month), rolling on a Wednesday.
+        for year in 2010..2060 {
+            for m in ContractMonth::ALL {
+                let c = nkd(year, m);
+                let last = c.last_trade_date();
+                assert_eq!(last.weekday(), Weekday::Thu, "{c}");
+                assert!((7..=13).contains(&last.day()), "{c}");
+                assert_eq!(c.roll_date().weekday(), Weekday::Wed, "{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_closed_day_moves_the_expiry_to_the_business_day_before() {
+        // The rule's business-day step, with closures the calendar does not have (a closure on
+        // NKD's Thursday moves it to the Wednesday; two to the Tuesday; a weekend is skipped).
+        let thursday = d("2026-12-10");
+        let shut = |days: &'static [&'static str]| {
+            move |day: NaiveDate| {
+                closed(day) || days.iter().any(|s| s.parse::<NaiveDate>().unwrap() == day)
+            }
+        };
+        assert_eq!(business_day_on_or_before(thursday, shut(&[])), thursday);
+        assert_eq!(
+            business_day_on_or_before(thursday, shut(&["2026-12-10"])),
+            d("2026-12-09")
+        );
+        assert_eq!(
+            business_day_on_or_before(thursday, shut(&["2026-12-10", "2026-12-09"])),
+            d("2026-12-08")
+        );
+        assert_eq!(
+            business_day_on_or_before(d("2026-12-08"), shut(&["2026-12-08", "2026-12-07"])),
+            d("2026-12-04")
+        );
+    }
+
+    #[test]
+    fn the_added_roots_roll_across_quarters_and_year_ends() {
+        // (root, trade date, front contract).
+        for (root, date, front) in [
+            // M2K and EMD: the third-Friday roots' roll, Thursday 2026-12-10, into 2027.
+            (Symbol::M2k, "2026-12-09", "M2KZ26"),
+            (Symbol::M2k, "2026-12-10", "M2KH27"),
+            (Symbol::M2k, "2027-01-04", "M2KH27"),
+            (Symbol::Emd, "2027-12-08", "EMDZ27"),
+            (Symbol::Emd, "2027-12-09", "EMDH28"),
+            (Symbol::Emd, "2026-03-11", "EMDH26"),
+            (Symbol::Emd, "2026-03-12", "EMDM26"),
+            // MYM: Juneteenth moved June 2026's expiry to the Thursday, the roll to Wednesday.
+            (Symbol::Mym, "2026-06-09", "MYMM26"),
+            (Symbol::Mym, "2026-06-10", "MYMU26"),
+            (Symbol::Mym, "2025-12-10", "MYMZ25"),
+            (Symbol::Mym, "2025-12-11", "MYMH26"),
+            // NKD: a week earlier, the Wednesday before the week of its Thursday expiry.
+            (Symbol::Nkd, "2026-12-01", "NKDZ26"),
+            (Symbol::Nkd, "2026-12-02", "NKDH27"),
+            (Symbol::Nkd, "2026-12-09", "NKDH27"),
+            (Symbol::Nkd, "2026-06-02", "NKDM26"),
+            (Symbol::Nkd, "2026-06-03", "NKDU26"),
+            // December 2027's second Friday is the 10th: the last trade day the 9th, the roll
+            // Wednesday 2027-12-01.
+            (Symbol::Nkd, "2027-11-30", "NKDZ27"),
+            (Symbol::Nkd, "2027-12-01", "NKDH28"),
+        ] {
+            assert_eq!(
+                Contract::front(root, d(date)).code(),
+                front,
+                "{root} {date}"
+            );
+        }
+        // The instant: the 2026-12-02 trade date opens 2026-12-01 17:00 CST = 23:00 UTC.
+        assert_eq!(
+            Contract::front_at(Symbol::Nkd, at("2026-12-01T22:59:59Z")).code(),
+            "NKDZ26"
+        );
+        assert_eq!(
+            Contract::front_at(Symbol::Nkd, at("2026-12-01T23:00:00Z")).code(),
+            "NKDH27"
+        );
+        let segs = front_segments(
+            Symbol::Nkd,
+            at("2026-11-20T00:00:00Z"),
+            at("2027-03-20T00:00:00Z"),
+        );
+        let codes: Vec<String> = segs.iter().map(|s| s.contract.code()).collect();
+        assert_eq!(codes, ["NKDZ26", "NKDH27", "NKDM27"]);
+        // 2027-03-03 trade date opens 2027-03-02 17:00 CST = 23:00 UTC.
+        assert_eq!(segs[1].to, at("2027-03-02T23:00:00Z"));
+    }
+
+    #[test]
+    fn the_added_roots_are_spelled_as_each_vendor_lists_them() {
+        let c = |root, year, month| Contract::new(root, year, month);
+        let m2k = c(Symbol::M2k, 2026, ContractMonth::Z);
+        assert_eq!(m2k.code(), "M2KZ26");
+        assert_eq!(m2k.spelled_for(Vendor::Databento), "M2KZ6");
+        assert_eq!(m2k.spelled_for(Vendor::Massive), "M2KZ6");
+        assert_eq!(m2k.spelled_for(Vendor::Tradovate), "M2KZ6");
+        assert_eq!(m2k.spelled_for(Vendor::Ironbeam), "XCME:M2K.Z26");
+        // The micro Dow is CBOT's, like YM.
+        let mym = c(Symbol::Mym, 2027, ContractMonth::H);
+        assert_eq!(mym.spelled_for(Vendor::Databento), "MYMH7");
+        assert_eq!(mym.spelled_for(Vendor::Ironbeam), "XCBT:MYM.H27");
+        let emd = c(Symbol::Emd, 2026, ContractMonth::U);
+        assert_eq!(emd.spelled_for(Vendor::Tradovate), "EMDU6");
+        assert_eq!(emd.spelled_for(Vendor::Ironbeam), "XCME:EMD.U26");
+        let nkd = c(Symbol::Nkd, 2027, ContractMonth::M);
+        assert_eq!(nkd.spelled_for(Vendor::Massive), "NKDM7");
+        assert_eq!(nkd.spelled_for(Vendor::Ironbeam), "XCME:NKD.M27");
+        // The digit in M2K's root is no year: codes parse back, one-digit years do not.
+        assert_eq!(Contract::parse("m2kz26"), Some(m2k));
+        assert_eq!(Contract::parse("NKDM27"), Some(nkd));
+        for bad in ["M2K", "M2KZ6", "M2Z26", "NKDF27", "MYM27"] {
+            assert_eq!(Contract::parse(bad), None, "{bad}");
         }
     }
 }

@@ -1,4 +1,22 @@
-//! Contract specifications of the futures the bots trade (CME Globex equity index futures).
+//! Contract specifications of the futures the bots trade (CME Group equity index futures on
+//! CME Globex). `Symbol::ALL` is the one list of roots: everything that enumerates roots (the
+//! API's schema and messages, the web app's choices, the sandbox's vendors) derives from it.
+//!
+//! Sources of each spec (tick size, tick value, exchange, quarterly months, last trade day,
+//! hours), CME Group's contract-specification pages: ES, NQ, MES, MNQ, RTY, YM as before
+//! (reference/providers.md §11 for the hours); M2K `…/micro-e-mini-russell-2000_contract_specifications.html`
+//! ($5 × Russell 2000, 0.10 = $0.50, five quarters listed, ends 09:30 ET on the 3rd Friday);
+//! MYM CME Group's Micro E-mini Dow product page (`activetrader/Products/Microemini?s=MYM`:
+//! $0.50 × DJIA, 1.00 point = $0.50, March cycle, 3rd Friday; CBOT like YM: `MYM…:XCBT` in
+//! bookmap.com/symbol-table's vendor spellings); EMD
+//! `…/e-mini-sandp-midcap-400_contract_specifications.html` ($100 × S&P MidCap 400,
+//! 0.10 = $10.00, five quarters, ends 09:30 ET on the 3rd Friday); NKD
+//! `…/international-index/nikkei-225-dollar_contract_specifications.html` ($5 × Nikkei Stock
+//! Average, 5.00 points = $25.00, March cycle, Globex trading ends on the business day before
+//! the 2nd Friday: [`ExpiryRule::BusinessDayBeforeSecondFriday`]). All trade on CME Globex
+//! Sunday–Friday 17:00–16:00 CT with the daily 16:00–17:00 CT halt (the M2K, EMD and YM pages;
+//! MYM's and CME's Nikkei (JPY) page give the same window; NKD's archived page, from before the
+//! 2021 schedule change, 17:00–16:15 CT), so they share the one session calendar.
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -15,6 +33,27 @@ pub enum Symbol {
     Mnq,
     Rty,
     Ym,
+    /// Micro E-mini Russell 2000.
+    M2k,
+    /// Micro E-mini Dow.
+    Mym,
+    /// E-mini S&P MidCap 400.
+    Emd,
+    /// Nikkei/USD: the dollar-denominated Nikkei 225 future.
+    Nkd,
+}
+
+/// When a root's quarterly contract stops trading (CME's "termination of trading").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryRule {
+    /// The third Friday of the contract month (trading ends at the open, 08:30 CT, where the
+    /// US index's Special Opening Quotation settles it), or the business day before when the
+    /// US stock market is closed that Friday.
+    ThirdFriday,
+    /// The business day before the second Friday of the contract month: Osaka's Special
+    /// Quotation of the Nikkei 225, which settles NKD, is taken on the second Friday's open
+    /// (Tokyo), before Chicago's Friday begins.
+    BusinessDayBeforeSecondFriday,
 }
 
 /// Price granularity and value of one contract.
@@ -44,6 +83,10 @@ impl Symbol {
         Symbol::Mnq,
         Symbol::Rty,
         Symbol::Ym,
+        Symbol::M2k,
+        Symbol::Mym,
+        Symbol::Emd,
+        Symbol::Nkd,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +97,35 @@ impl Symbol {
             Symbol::Mnq => "MNQ",
             Symbol::Rty => "RTY",
             Symbol::Ym => "YM",
+            Symbol::M2k => "M2K",
+            Symbol::Mym => "MYM",
+            Symbol::Emd => "EMD",
+            Symbol::Nkd => "NKD",
+        }
+    }
+
+    /// The roots as a list for messages: `ES, NQ, …`.
+    pub fn names() -> String {
+        Symbol::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The rule that sets the last trade day of this root's contracts.
+    pub const fn expiry_rule(self) -> ExpiryRule {
+        match self {
+            Symbol::Nkd => ExpiryRule::BusinessDayBeforeSecondFriday,
+            Symbol::Es
+            | Symbol::Nq
+            | Symbol::Mes
+            | Symbol::Mnq
+            | Symbol::Rty
+            | Symbol::Ym
+            | Symbol::M2k
+            | Symbol::Mym
+            | Symbol::Emd => ExpiryRule::ThirdFriday,
         }
     }
 
@@ -73,11 +145,30 @@ impl Symbol {
             Symbol::Mnq => ("Micro E-mini Nasdaq-100", dec!(0.25), dec!(0.50), "MNQ.c.0"),
             Symbol::Rty => ("E-mini Russell 2000", dec!(0.10), dec!(5.00), "RTY.c.0"),
             Symbol::Ym => ("E-mini Dow ($5)", dec!(1), dec!(5.00), "YM.c.0"),
+            Symbol::M2k => (
+                "Micro E-mini Russell 2000",
+                dec!(0.10),
+                dec!(0.50),
+                "M2K.c.0",
+            ),
+            Symbol::Mym => ("Micro E-mini Dow", dec!(1), dec!(0.50), "MYM.c.0"),
+            Symbol::Emd => ("E-mini S&P MidCap 400", dec!(0.10), dec!(10.00), "EMD.c.0"),
+            Symbol::Nkd => (
+                "Nikkei/USD (Nikkei 225, $5)",
+                dec!(5),
+                dec!(25.00),
+                "NKD.c.0",
+            ),
         };
         ContractSpec {
             symbol: self,
             description,
-            exchange: if self == Symbol::Ym { "CBOT" } else { "CME" },
+            // The Dow futures are CBOT's; the others CME's.
+            exchange: if matches!(self, Symbol::Ym | Symbol::Mym) {
+                "CBOT"
+            } else {
+                "CME"
+            },
             tick_size,
             tick_value,
             continuous_symbol,
@@ -104,6 +195,11 @@ impl Symbol {
             // 5.00 / 1: the division keeps scale 2, and the figure reaches stored PnL text.
             Symbol::Ym => Decimal::from_parts(500, 0, 0, false, 2),
             Symbol::Mnq => Decimal::from_parts(2, 0, 0, false, 0),
+            Symbol::M2k => Decimal::from_parts(5, 0, 0, false, 0),
+            // 0.50 / 1 and 25.00 / 5 keep scale 2, like YM's.
+            Symbol::Mym => Decimal::from_parts(50, 0, 0, false, 2),
+            Symbol::Nkd => Decimal::from_parts(500, 0, 0, false, 2),
+            Symbol::Emd => Decimal::from_parts(100, 0, 0, false, 0),
         }
     }
 }
@@ -159,6 +255,46 @@ mod tests {
         assert_eq!(Symbol::Mnq.spec().point_value(), dec!(2));
         assert_eq!(Symbol::Rty.spec().point_value(), dec!(50));
         assert_eq!(Symbol::Ym.spec().point_value(), dec!(5));
+        assert_eq!(Symbol::M2k.spec().point_value(), dec!(5));
+        assert_eq!(Symbol::Mym.spec().point_value(), dec!(0.5));
+        assert_eq!(Symbol::Emd.spec().point_value(), dec!(100));
+        assert_eq!(Symbol::Nkd.spec().point_value(), dec!(5));
+    }
+
+    #[test]
+    fn the_added_roots_carry_cmes_specs() {
+        // (root, exchange, tick size, tick value): CME Group's contract specifications.
+        for (s, exchange, tick, value) in [
+            (Symbol::M2k, "CME", dec!(0.10), dec!(0.50)),
+            (Symbol::Mym, "CBOT", dec!(1), dec!(0.50)),
+            (Symbol::Emd, "CME", dec!(0.10), dec!(10.00)),
+            (Symbol::Nkd, "CME", dec!(5), dec!(25.00)),
+            (Symbol::Ym, "CBOT", dec!(1), dec!(5.00)),
+            (Symbol::Es, "CME", dec!(0.25), dec!(12.50)),
+        ] {
+            let spec = s.spec();
+            assert_eq!(
+                (spec.exchange, spec.tick_size, spec.tick_value),
+                (exchange, tick, value),
+                "{s}"
+            );
+            assert_eq!(spec.continuous_symbol, format!("{s}.c.0"));
+        }
+        assert_eq!(
+            Symbol::Nkd.expiry_rule(),
+            ExpiryRule::BusinessDayBeforeSecondFriday
+        );
+        assert!(
+            Symbol::ALL
+                .iter()
+                .filter(|s| **s != Symbol::Nkd)
+                .all(|s| s.expiry_rule() == ExpiryRule::ThirdFriday)
+        );
+        assert_eq!(Symbol::ALL.len(), 10);
+        assert_eq!(
+            Symbol::names(),
+            "ES, NQ, MES, MNQ, RTY, YM, M2K, MYM, EMD, NKD"
+        );
     }
 
     #[test]
@@ -166,6 +302,9 @@ mod tests {
         assert_eq!(Symbol::parse("es"), Some(Symbol::Es));
         assert_eq!(Symbol::parse(" MNQ "), Some(Symbol::Mnq));
         assert_eq!(Symbol::parse("CL"), None);
+        assert_eq!(Symbol::parse("m2k"), Some(Symbol::M2k));
+        assert_eq!(Symbol::parse("NKD"), Some(Symbol::Nkd));
+        assert_eq!(serde_json::to_string(&Symbol::M2k).unwrap(), "\"M2K\"");
         assert_eq!(
             serde_json::from_str::<Symbol>("\"MES\"").unwrap(),
             Symbol::Mes
@@ -202,6 +341,11 @@ mod tests {
         assert_eq!(rty.snap(dec!(2310.04)), Some(dec!(2310.0)));
         assert_eq!(rty.snap(dec!(2310.06)), Some(dec!(2310.1)));
         assert_eq!(Symbol::Ym.spec().snap(dec!(44012.6)), Some(dec!(44013)));
+        // NKD moves in 5-point ticks.
+        let nkd = Symbol::Nkd.spec();
+        assert_eq!(nkd.snap(dec!(50012.4)), Some(dec!(50010)));
+        assert_eq!(nkd.snap(dec!(50012.6)), Some(dec!(50015)));
+        assert!(nkd.is_on_tick(dec!(50015)) && !nkd.is_on_tick(dec!(50012)));
         assert_eq!(es.snap(Decimal::ZERO), Some(dec!(0.00)));
         assert_eq!(es.snap(dec!(-0.25)), None);
         assert_eq!(es.snap(Decimal::MAX), None);

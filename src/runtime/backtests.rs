@@ -160,8 +160,9 @@ struct Inputs<'a> {
 }
 
 fn parse_symbol(raw: &str) -> Result<Symbol, BacktestError> {
-    Symbol::parse(raw)
-        .ok_or_else(|| BacktestError::invalid("symbol", "must be one of ES, NQ, MES, MNQ, RTY, YM"))
+    Symbol::parse(raw).ok_or_else(|| {
+        BacktestError::invalid("symbol", format!("must be one of {}", Symbol::names()))
+    })
 }
 
 fn parse_timeframe(raw: &str) -> Result<Timeframe, BacktestError> {

@@ -580,5 +580,13 @@ mod tests {
         assert!(resolves("ES.c.0", "continuous"));
         assert!(!resolves("ES.c.0", "raw_symbol"));
         assert!(resolves("ES.FUT", "parent"));
+        // The added roots, M2K's digit included, as Databento resolves them.
+        for root in ["M2K", "MYM", "EMD", "NKD"] {
+            assert!(resolves(&format!("{root}.c.0"), "continuous"), "{root}");
+            assert!(resolves(&format!("{root}Z6"), "raw_symbol"), "{root}");
+            assert!(resolves(&format!("{root}.FUT"), "parent"), "{root}");
+            assert!(!resolves(root, "raw_symbol"), "{root}");
+            assert!(!resolves(&format!("{root}Z26"), "raw_symbol"), "{root}");
+        }
     }
 }

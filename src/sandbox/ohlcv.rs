@@ -5,6 +5,9 @@
 //! in total). Exchange holidays are not modelled.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::domain::instruments::Symbol;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SynthBar {
@@ -16,51 +19,54 @@ pub struct SynthBar {
     pub volume: u64,
 }
 
-/// The futures root of an exchange contract symbol (`ESZ6` → `ES`, `MNQH7` → `MNQ`), a
-/// continuous or parent symbol (`ES.c.0`, `ES.FUT` → `ES`), or `None` for anything else.
-pub fn futures_root(symbol: &str) -> Option<&'static str> {
-    const ROOTS: [&str; 6] = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
-    let letters = symbol
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(symbol.len());
-    let (head, tail) = symbol.split_at(letters);
-    let root = if let Some(rest) = tail.strip_prefix('.') {
-        let valid = rest == "FUT"
-            || rest.split_once('.').is_some_and(|(rule, rank)| {
-                ["c", "n", "v"].contains(&rule)
-                    && !rank.is_empty()
-                    && rank.bytes().all(|b| b.is_ascii_digit())
-            });
-        valid.then_some(head)?
-    } else {
-        // Root + quarterly month code + one-digit year.
-        let (root, month) = head.split_at(head.len().checked_sub(1)?);
-        let listed = ["H", "M", "U", "Z"].contains(&month)
-            && tail.len() == 1
-            && tail.bytes().all(|b| b.is_ascii_digit());
-        listed.then_some(root)?
-    };
-    ROOTS.into_iter().find(|r| *r == root)
+/// The futures root of an exchange contract symbol (`ESZ6` → `ES`, `MNQH7` → `MNQ`,
+/// `M2KZ6` → `M2K`), a continuous or parent symbol (`ES.c.0`, `ES.FUT` → `ES`), or `None` for
+/// anything else. The roots are the product's (`Symbol::ALL`): the root is matched as a
+/// prefix, not read up to the first digit, since `M2K` has one.
+pub fn futures_root(symbol: &str) -> Option<Symbol> {
+    Symbol::ALL.iter().copied().find(|root| {
+        symbol.strip_prefix(root.as_str()).is_some_and(|tail| {
+            if let Some(rest) = tail.strip_prefix('.') {
+                rest == "FUT"
+                    || rest.split_once('.').is_some_and(|(rule, rank)| {
+                        ["c", "n", "v"].contains(&rule)
+                            && !rank.is_empty()
+                            && rank.bytes().all(|b| b.is_ascii_digit())
+                    })
+            } else {
+                // Quarterly month code + one-digit year.
+                let b = tail.as_bytes();
+                b.len() == 2 && b"HMUZ".contains(&b[0]) && b[1].is_ascii_digit()
+            }
+        })
+    })
 }
 
-/// Tick size and a plausible price level per root symbol.
+/// Tick size and a plausible price level per symbol: a root's tick from its spec and a level
+/// near its index's late-2026 range; anything else (a stock) a cent tick and a hashed level.
 fn contract(symbol: &str) -> (f64, f64) {
-    let root: String = futures_root(symbol).map_or_else(
-        || {
-            symbol
-                .chars()
-                .take_while(|c| c.is_ascii_alphabetic())
-                .collect()
-        },
-        str::to_owned,
-    );
-    match root.as_str() {
-        "ES" | "MES" => (0.25, 6000.0),
-        "NQ" | "MNQ" => (0.25, 21000.0),
-        "YM" | "MYM" => (1.0, 44000.0),
-        "RTY" | "M2K" => (0.1, 2300.0),
-        _ => (0.01, 100.0 + (fnv(symbol.as_bytes()) % 400) as f64),
-    }
+    let alphabetic: String = symbol
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    let bare = || {
+        Symbol::ALL
+            .iter()
+            .copied()
+            .find(|s| s.as_str() == alphabetic)
+    };
+    let Some(root) = futures_root(symbol).or_else(bare) else {
+        return (0.01, 100.0 + (fnv(symbol.as_bytes()) % 400) as f64);
+    };
+    let level = match root {
+        Symbol::Es | Symbol::Mes => 6000.0,
+        Symbol::Nq | Symbol::Mnq => 21000.0,
+        Symbol::Ym | Symbol::Mym => 44000.0,
+        Symbol::Rty | Symbol::M2k => 2300.0,
+        Symbol::Emd => 3200.0,
+        Symbol::Nkd => 48000.0,
+    };
+    (root.spec().tick_size.to_f64().unwrap_or(0.01), level)
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -359,12 +365,20 @@ mod tests {
     #[test]
     fn futures_roots_of_listed_continuous_and_parent_symbols() {
         for (symbol, root) in [
-            ("ESZ6", Some("ES")),
-            ("MNQH7", Some("MNQ")),
-            ("YMU0", Some("YM")),
-            ("ES.c.0", Some("ES")),
-            ("NQ.v.1", Some("NQ")),
-            ("ES.FUT", Some("ES")),
+            ("ESZ6", Some(Symbol::Es)),
+            ("MNQH7", Some(Symbol::Mnq)),
+            ("YMU0", Some(Symbol::Ym)),
+            ("ES.c.0", Some(Symbol::Es)),
+            ("NQ.v.1", Some(Symbol::Nq)),
+            ("ES.FUT", Some(Symbol::Es)),
+            ("M2KZ6", Some(Symbol::M2k)),
+            ("M2K.c.0", Some(Symbol::M2k)),
+            ("M2K.FUT", Some(Symbol::M2k)),
+            ("MYMH7", Some(Symbol::Mym)),
+            ("EMDU6", Some(Symbol::Emd)),
+            ("EMD.n.0", Some(Symbol::Emd)),
+            ("NKDM7", Some(Symbol::Nkd)),
+            ("NKD.c.0", Some(Symbol::Nkd)),
             ("ES", None),
             ("ESZ26", None),
             ("ESF6", None),
@@ -372,10 +386,21 @@ mod tests {
             ("CLZ6", None),
             ("AAPL", None),
             ("", None),
+            ("M2K", None),
+            ("M2KZ26", None),
+            ("M2Z6", None),
+            ("NKDF7", None),
+            ("NKD.c.", None),
+            ("MYM.c.0x", None),
         ] {
             assert_eq!(futures_root(symbol), root, "{symbol}");
         }
         assert_eq!(contract("ESZ6"), contract("ES.c.0"));
+        // Each root's own tick: the sandbox's prices are on the grid the product checks.
+        assert_eq!(contract("M2KZ6"), (0.1, 2300.0));
+        assert_eq!(contract("MYM.c.0").0, 1.0);
+        assert_eq!(contract("EMDZ6").0, 0.1);
+        assert_eq!(contract("NKDZ6"), (5.0, 48000.0));
     }
 
     #[test]
@@ -467,7 +492,7 @@ mod tests {
     #[test]
     fn seconds_rebuild_their_minute() {
         let (from, to) = (at("2026-11-24T15:00:00Z"), at("2026-11-24T15:05:00Z"));
-        for symbol in ["ES.c.0", "RTY.c.0", "AAPL"] {
+        for symbol in ["ES.c.0", "RTY.c.0", "AAPL", "NKDZ6", "M2KZ6", "EMD.c.0"] {
             let tick = contract(symbol).0;
             let minutes = minute_bars(symbol, from, to, 100);
             let secs = second_bars(symbol, from, to, 1000);

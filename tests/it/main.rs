@@ -68,6 +68,7 @@ mod serve;
 mod system_events;
 mod system_truth;
 mod telemetry;
+mod ten_roots;
 mod trace_lookups;
 mod trading;
 mod usage_events;

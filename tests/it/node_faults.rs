@@ -27,6 +27,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use tradeplane::clock::Clock;
+use tradeplane::domain::instruments::Symbol;
 
 use crate::support::{
     cluster::{Cluster, Launched, admin_client, post},
@@ -207,7 +208,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
         .await;
         assert_eq!(status, 200, "verify {provider}: {body}");
     }
-    let symbols = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
+    let symbols = Symbol::ALL;
     let mut bots = Vec::new();
     for i in 0..fleet {
         let (status, body) = post(
@@ -215,7 +216,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
             &base0,
             "/api/bots",
             json!({
-                "name": format!("fault-{i}"), "symbol": symbols[i as usize % symbols.len()],
+                "name": format!("fault-{i}"), "symbol": symbols[i as usize % symbols.len()].as_str(),
                 "timeframe": "1s", "stage": "PAPER",
                 "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
                 "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 1.0e9,

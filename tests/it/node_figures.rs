@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::clock::Clock;
+use tradeplane::domain::instruments::Symbol;
 use uuid::Uuid;
 
 use crate::support::{
@@ -72,12 +73,13 @@ async fn fleet(cluster: &Cluster, pool: &PgPool, i: usize, n: u64) -> Vec<Uuid> 
         "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits, \
                            created_by, created_at, updated_at) \
          SELECT gen_random_uuid(), 'figure-' || i, \
-                (ARRAY['ES','NQ','MES','MNQ','RTY','YM'])[1 + i % 6], t.timeframe, t.stage, \
+                ($3::text[])[(1 + i % cardinality($3::text[]))::int], t.timeframe, t.stage, \
                 'RUNNING', t.strategy, t.risk_limits, t.created_by, t.created_at, t.updated_at \
          FROM bots t, generate_series(1, $2) AS i WHERE t.id = $1 RETURNING id",
     )
     .bind(template)
     .bind(i64::try_from(n).unwrap())
+    .bind(Symbol::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
     .fetch_all(pool)
     .await
     .unwrap()

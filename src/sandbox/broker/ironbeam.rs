@@ -379,3 +379,29 @@ async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
         "status": "OK", "message": "OK", "orderId": order_id(&placed), "strategyId": placed.id,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{contracts::ContractMonth, instruments::Symbol};
+
+    #[test]
+    fn exchange_symbols_name_the_roots_own_exchange() {
+        for root in Symbol::ALL {
+            let c = Contract::new(*root, 2027, ContractMonth::H);
+            assert_eq!(contract_of(&c.spelled_for(Vendor::Ironbeam)), Some(c));
+        }
+        assert_eq!(
+            contract_of("XCBT:MYM.H27"),
+            Some(Contract::new(Symbol::Mym, 2027, ContractMonth::H))
+        );
+        assert_eq!(
+            contract_of("XCME:NKD.Z26"),
+            Some(Contract::new(Symbol::Nkd, 2026, ContractMonth::Z))
+        );
+        // The micro Dow is CBOT's, the others CME's: the wrong exchange is refused.
+        for bad in ["XCME:MYM.H27", "XCBT:M2K.H27", "XCME:M2K.H7", "M2K.H27"] {
+            assert_eq!(contract_of(bad), None, "{bad}");
+        }
+    }
+}

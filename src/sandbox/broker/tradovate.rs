@@ -418,3 +418,26 @@ async fn place(sim: &BrokerSim, now: DateTime<Utc>, body: &Bytes) -> Response {
     }
     sim_json(json!({"orderId": placed.id}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{contracts::ContractMonth, instruments::Symbol};
+
+    #[test]
+    fn contract_names_of_every_root_resolve_as_tradovate_lists_them() {
+        let now: DateTime<Utc> = "2026-12-03T15:00:00Z".parse().unwrap();
+        for root in Symbol::ALL {
+            let c = Contract::new(*root, 2027, ContractMonth::H);
+            assert_eq!(contract_of(&c.spelled_for(Vendor::Tradovate), now), Some(c));
+        }
+        assert_eq!(
+            contract_of("M2KZ6", now),
+            Some(Contract::new(Symbol::M2k, 2026, ContractMonth::Z))
+        );
+        // A bare root, a two-digit year or an off-cycle month is no contract name.
+        for bad in ["M2K", "M2KZ26", "NKDF7", "M2Z6"] {
+            assert_eq!(contract_of(bad, now), None, "{bad}");
+        }
+    }
+}

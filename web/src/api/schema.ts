@@ -5836,7 +5836,7 @@ export interface components {
          * @description A tradable root symbol with its contract specification.
          * @enum {string}
          */
-        Symbol: "ES" | "NQ" | "MES" | "MNQ" | "RTY" | "YM";
+        Symbol: "ES" | "NQ" | "MES" | "MNQ" | "RTY" | "YM" | "M2K" | "MYM" | "EMD" | "NKD";
         SystemEvent: {
             /** Format: uuid */
             bot_id?: string | null;
@@ -11662,7 +11662,7 @@ export interface operations {
     list_bars: {
         parameters: {
             query: {
-                /** @description Root symbol: ES, NQ, MES, MNQ, RTY or YM. */
+                /** @description Root symbol, one of the `Symbol` schema's values. */
                 symbol: string;
                 /** @description 1s, 1m, 5m, 15m, 1h or 1d. */
                 timeframe: string;
@@ -11748,7 +11748,10 @@ export interface operations {
     market_hours: {
         parameters: {
             query: {
-                /** @description Root symbol: ES, NQ, MES, MNQ, RTY or YM (all follow the CME Globex equity calendar). */
+                /**
+                 * @description Root symbol, one of the `Symbol` schema's values (all follow the CME Globex equity
+                 *     calendar).
+                 */
                 symbol: string;
                 /** @description CME trade date (YYYY-MM-DD); its session opens 17:00 CT the evening before. */
                 date: string;
@@ -13655,7 +13658,7 @@ export const stageValues: ReadonlyArray<FlattenedDeepRequired<components>["schem
 export const streamStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StreamStatus"]> = ["DOWN", "CONNECTING", "SYNCED"];
 export const subjectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Subject"]> = ["backtest", "sweep"];
 export const subjectKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubjectKind"]> = ["bot", "provider", "job", "system"];
-export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM"];
+export const symbolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Symbol"]> = ["ES", "NQ", "MES", "MNQ", "RTY", "YM", "M2K", "MYM", "EMD", "NKD"];
 export const systemStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemState"]> = ["OK", "DEGRADED", "BLOCKED"];
 export const timeframeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Timeframe"]> = ["1s", "1m", "5m", "15m", "1h", "1d"];
 export const tradeSideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TradeSide"]> = ["LONG", "SHORT"];
