@@ -112,47 +112,291 @@ pub enum Booked {
 }
 
 /// Books a fill, its trade and the position in one transaction fenced by `b.fence`.
+///
+/// Two statements inside the transaction, not seven: [`CLAIM_SQL`] fences, claims the order
+/// (still working), inserts the fill and locks the bot's open trade; then one statement writes
+/// the trade (opened, grown, reduced or closed), the position and the decision trace's link
+/// ([`book_tail`]: the rules of [`book_trade`], composed; a flip opens its new trade after). Each
+/// round trip on the path of a PAPER fill is a wait of the bot's evaluation.
 pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, b.order.bot_id, b.fence).await?;
-    let claimed = sqlx::query(
-        "UPDATE orders SET status = 'FILLED', updated_at = $2 \
-         WHERE id = $1 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",
-    )
-    .bind(b.order.id)
-    .bind(b.filled_at)
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() != 1 {
+    let fill_id = Uuid::now_v7();
+    let (bot, node, epoch, idle) = super::bot_leases::fence_params(b.order.bot_id, b.fence);
+    let (filled, trade_id, trade_qty, exit_price): (
+        bool,
+        Option<Uuid>,
+        Option<i32>,
+        Option<Decimal>,
+    ) = sqlx::query_as(&CLAIM_SQL)
+        .bind(bot)
+        .bind(node)
+        .bind(epoch)
+        .bind(idle)
+        .bind(b.order.id)
+        .bind(b.filled_at)
+        .bind(fill_id)
+        .bind(b.order.bot_id)
+        .bind(i32::try_from(b.quantity).unwrap_or(i32::MAX))
+        .bind(b.price)
+        .bind(b.commission)
+        .bind(b.simulated)
+        .bind(b.order.symbol)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !filled {
         return Ok(Booked::NotWorking);
     }
-    let fill_id = Uuid::now_v7();
-    let quantity = i32::try_from(b.quantity).unwrap_or(i32::MAX);
-    sqlx::query(
-        "INSERT INTO fills (id, order_id, bot_id, quantity, price, commission, simulated, filled_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())",
-    )
-    .bind(fill_id)
-    .bind(b.order.id)
-    .bind(b.order.bot_id)
-    .bind(quantity)
-    .bind(b.price)
-    .bind(b.commission)
-    .bind(b.simulated)
-    .bind(b.filled_at)
-    .execute(&mut *tx)
-    .await?;
-    let trade_id = book_trade(&mut tx, &b).await?;
-    positions::upsert(&mut tx, b.order.bot_id, b.after, b.order.stage, b.filled_at).await?;
-    if let Some(trace) = b.order.decision_trace_id {
-        sqlx::query("UPDATE decision_traces SET trade_log_id = $2 WHERE id = $1")
-            .bind(trace)
-            .bind(trade_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let open = trade_id.map(|id| (id, trade_qty.unwrap_or(0), exit_price));
+    let trade_id = book_tail(&mut tx, &b, open).await?;
     tx.commit().await?;
     Ok(Booked::Filled { fill_id, trade_id })
+}
+
+/// [`book`]'s first statement: the fence (the lease row share-locked until the transaction
+/// ends; a stale one raises `STALE_LEASE` whatever the order's state), the order claimed while
+/// still working, its one fill, and the bot's open trade on the symbol, locked (`filled`
+/// false: the order was no longer working, nothing written).
+static CLAIM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH fence AS MATERIALIZED ({fence}), \
+         claimed AS (UPDATE orders SET status = 'FILLED', updated_at = $6 \
+             WHERE id = $5 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') \
+             AND EXISTS (SELECT 1 FROM fence) RETURNING id), \
+         f AS (INSERT INTO fills (id, order_id, bot_id, quantity, price, commission, simulated, \
+               filled_at, created_at) \
+             SELECT $7, id, $8, $9, $10, $11, $12, $6, now() FROM claimed RETURNING id) \
+         SELECT EXISTS (SELECT 1 FROM f) AS filled, t.id, t.quantity, t.exit_price \
+         FROM fence LEFT JOIN LATERAL (SELECT id, quantity, exit_price FROM trades \
+             WHERE bot_id = $8 AND symbol = $13 AND closed_at IS NULL LIMIT 1 FOR UPDATE) t ON true",
+        fence = super::bot_leases::FENCE_SQL,
+    )
+});
+
+/// Arguments of a statement composed at run time, each placeholder numbered as it is bound.
+struct Composed {
+    args: sqlx::postgres::PgArguments,
+    n: usize,
+}
+
+impl Composed {
+    fn new() -> Self {
+        Composed {
+            args: sqlx::postgres::PgArguments::default(),
+            n: 0,
+        }
+    }
+
+    /// Binds `value`; its placeholder.
+    fn bind<'q, T>(&mut self, value: T) -> Result<String, sqlx::Error>
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        use sqlx::Arguments as _;
+        self.args.add(value).map_err(sqlx::Error::Encode)?;
+        self.n += 1;
+        Ok(format!("${}", self.n))
+    }
+}
+
+/// What [`book_tail`] does to the trades (the rules of [`book_trade`]).
+enum TradeWrite {
+    /// A new trade of `signed` contracts.
+    Open {
+        id: Uuid,
+        signed: i64,
+        commission: Decimal,
+    },
+    /// The open trade grows (same direction).
+    Grow { id: Uuid },
+    /// The open trade is reduced or closed; `then_open` on a flip.
+    Reduce {
+        id: Uuid,
+        exit: Decimal,
+        commission: Decimal,
+        closes: bool,
+        then_open: Option<(Uuid, i64, Decimal)>,
+    },
+}
+
+/// [`book_trade`]'s decision, without its writes: what to write, and the trade to link.
+fn trade_write(
+    b: &FillBooking<'_>,
+    open: Option<(Uuid, i32, Option<Decimal>)>,
+) -> (TradeWrite, Uuid) {
+    let held = b.before.quantity;
+    let signed = b.side.sign() * i64::from(b.quantity);
+    let Some((trade_id, trade_qty, exit_price)) = open.filter(|_| held != 0) else {
+        let id = Uuid::now_v7();
+        return (
+            TradeWrite::Open {
+                id,
+                signed,
+                commission: b.commission,
+            },
+            id,
+        );
+    };
+    if held.signum() == signed.signum() {
+        return (TradeWrite::Grow { id: trade_id }, trade_id);
+    }
+    let closing = held.abs().min(signed.abs());
+    let closed_before = (i64::from(trade_qty) - held.abs()).max(0);
+    let exit = (exit_price.unwrap_or_default() * Decimal::from(closed_before)
+        + b.price * Decimal::from(closing))
+        / Decimal::from(closed_before + closing);
+    let close_commission = b.commission * Decimal::from(closing) / Decimal::from(signed.abs());
+    let closes = b.after.quantity == 0 || b.after.quantity.signum() != held.signum();
+    let then_open =
+        (b.after.quantity != 0 && b.after.quantity.signum() != held.signum()).then(|| {
+            (
+                Uuid::now_v7(),
+                b.after.quantity,
+                b.commission - close_commission,
+            )
+        });
+    let linked = then_open.map_or(trade_id, |(id, _, _)| id);
+    (
+        TradeWrite::Reduce {
+            id: trade_id,
+            exit,
+            commission: close_commission,
+            closes,
+            then_open,
+        },
+        linked,
+    )
+}
+
+/// The INSERT of a new trade (as [`open_trade`] writes it).
+fn open_sql(
+    a: &mut Composed,
+    b: &FillBooking<'_>,
+    id: Uuid,
+    signed: i64,
+    commission: Decimal,
+) -> Result<String, sqlx::Error> {
+    Ok(format!(
+        "INSERT INTO trades (id, bot_id, run_id, symbol, side, quantity, entry_price, opened_at, \
+         commission, stage) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+        a.bind(id)?,
+        a.bind(b.order.bot_id)?,
+        a.bind(b.order.run_id)?,
+        a.bind(b.order.symbol)?,
+        a.bind(TradeSide::of(signed))?,
+        a.bind(i32::try_from(signed.abs()).unwrap_or(i32::MAX))?,
+        a.bind(b.price)?,
+        a.bind(b.filled_at)?,
+        a.bind(commission)?,
+        a.bind(b.order.stage)?,
+    ))
+}
+
+/// Runs `parts` (data-modifying statements) as one statement.
+async fn execute_parts(
+    conn: &mut PgConnection,
+    parts: &[String],
+    args: Composed,
+) -> Result<(), sqlx::Error> {
+    let mut sql = String::from("WITH ");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("w{i} AS ({part})"));
+    }
+    sql.push_str(" SELECT 1");
+    sqlx::query_with(&sql, args.args).execute(conn).await?;
+    Ok(())
+}
+
+/// [`book`]'s second statement: the trade write, the position (as `positions::upsert` writes
+/// it) and the decision trace's link to the trade, together (a flip's new trade and the link
+/// to it in a third).
+/// Returns the trade linked.
+async fn book_tail(
+    conn: &mut PgConnection,
+    b: &FillBooking<'_>,
+    open: Option<(Uuid, i32, Option<Decimal>)>,
+) -> Result<Uuid, sqlx::Error> {
+    let (write, linked) = trade_write(b, open);
+    let mut flip = None;
+    let mut a = Composed::new();
+    let mut parts = Vec::with_capacity(4);
+    match write {
+        TradeWrite::Open {
+            id,
+            signed,
+            commission,
+        } => parts.push(open_sql(&mut a, b, id, signed, commission)?),
+        TradeWrite::Grow { id } => parts.push(format!(
+            "UPDATE trades SET quantity = GREATEST(quantity, {}), entry_price = {}, \
+             commission = commission + {} WHERE id = {}",
+            a.bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))?,
+            a.bind(b.after.avg_price)?,
+            a.bind(b.commission)?,
+            a.bind(id)?,
+        )),
+        TradeWrite::Reduce {
+            id,
+            exit,
+            commission,
+            closes,
+            then_open,
+        } => {
+            parts.push(format!(
+                "UPDATE trades SET exit_price = {}, realized_pnl = COALESCE(realized_pnl, 0) + {}, \
+                 commission = commission + {}, closed_at = CASE WHEN {} THEN {} ELSE closed_at END \
+                 WHERE id = {}",
+                a.bind(exit)?,
+                a.bind(b.realized)?,
+                a.bind(commission)?,
+                a.bind(closes)?,
+                a.bind(b.filled_at)?,
+                a.bind(id)?,
+            ));
+            // A flip's new trade is written after this statement (with the link to it): the
+            // closing update and the insert in one would both hold an open trade
+            // (`trades_one_open`).
+            flip = then_open;
+        }
+    }
+    let p = b.after;
+    parts.push(format!(
+        "INSERT INTO positions (bot_id, symbol, quantity, average_price, realized_pnl, updated_at, stage) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (bot_id, symbol) DO UPDATE SET \
+         quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, \
+         realized_pnl = EXCLUDED.realized_pnl, updated_at = EXCLUDED.updated_at, \
+         stage = EXCLUDED.stage",
+        a.bind(b.order.bot_id)?,
+        a.bind(p.symbol)?,
+        a.bind(i32::try_from(p.quantity).unwrap_or(i32::MAX))?,
+        a.bind((p.quantity != 0).then_some(p.avg_price))?,
+        a.bind(p.realized_pnl)?,
+        a.bind(b.filled_at)?,
+        a.bind(b.order.stage)?,
+    ));
+    // On a flip, the new trade and the link to it come in a statement of their own, after.
+    let mut tail = Vec::new();
+    let mut c = Composed::new();
+    let (link, args) = match flip {
+        Some((id, signed, commission)) => {
+            tail.push(open_sql(&mut c, b, id, signed, commission)?);
+            (&mut tail, &mut c)
+        }
+        None => (&mut parts, &mut a),
+    };
+    if let Some(trace) = b.order.decision_trace_id {
+        link.push(format!(
+            "UPDATE decision_traces SET trade_log_id = {} WHERE id = {}",
+            args.bind(linked)?,
+            args.bind(trace)?,
+        ));
+    }
+    execute_parts(&mut *conn, &parts, a).await?;
+    if !tail.is_empty() {
+        execute_parts(&mut *conn, &tail, c).await?;
+    }
+    Ok(linked)
 }
 
 async fn open_trade(

@@ -307,6 +307,11 @@ pub struct BrokerRoute<'a> {
 /// `route` (LIVE) the order is written ahead as `SENDING` to that broker and account: the row
 /// exists before the request leaves, so a crash between send and ack is resolved from the
 /// broker's orders.
+///
+/// The transaction is [`PLACE_SQL`]'s own: one autocommitted statement holds the fence (the
+/// lease row share-locked until it commits), the order and its trace, so a decision costs one
+/// round trip, not four (no `BEGIN`, no `COMMIT`). A key that exists is read afterwards, on
+/// the same connection: nothing was written then.
 pub async fn place(
     pool: &PgPool,
     fence: &Fence,
@@ -315,12 +320,13 @@ pub async fn place(
     route: Option<BrokerRoute<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Placed, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let placed = place_in(&mut tx, fence, order, trace, route, now).await?;
-    if let Placed::New { .. } = placed {
-        tx.commit().await?;
+    let mut conn = pool.acquire().await?;
+    match write_placed(&mut conn, fence, order, trace, route, None, now).await? {
+        Ok(placed) => Ok(placed),
+        Err((order, _)) => Ok(Placed::Existing(
+            by_key(&mut conn, &order.idempotency_key).await?,
+        )),
     }
-    Ok(placed)
 }
 
 /// [`place`]'s one statement: the fence, the order once per idempotency key, and its trace

@@ -7,13 +7,20 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 use sqlx::PgPool;
 use tradeplane::domain::{
-    instruments::Symbol, positions::Position, risk::Stage, side::Side, timeframe::Timeframe,
+    evaluation::DecisionType,
+    execution::{OrderStatus, OrderType},
+    instruments::Symbol,
+    positions::Position,
+    risk::Stage,
+    side::Side,
+    timeframe::Timeframe,
 };
 use tradeplane::store::{
+    bot_leases::{self, Fence},
     bots::{self, NewBot},
     fills::{self, Booked, FillBooking},
-    orders::Order,
-    positions, trades,
+    orders::{self, Order},
+    positions, traces, trades,
 };
 use uuid::Uuid;
 
@@ -166,4 +173,164 @@ async fn fills_build_trades_and_positions_exactly_once(pool: PgPool) {
     }
     assert_eq!(replay, p);
     assert_eq!(p.net_realized(), dec!(750) - dec!(18.00));
+}
+
+fn new_order(bot: Uuid, key: &str, side: Side, qty: i32) -> orders::NewOrder {
+    orders::NewOrder {
+        bot_id: bot,
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: key.into(),
+        symbol: Symbol::Es,
+        side,
+        quantity: qty,
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        stage: Stage::Paper,
+        status: OrderStatus::Working,
+        decision_bar_at: None,
+        reference_price: None,
+    }
+}
+
+fn new_trace(bot: Uuid) -> traces::NewDecisionTrace {
+    traces::NewDecisionTrace {
+        bot_id: bot,
+        run_id: None,
+        trade_log_id: None,
+        decision_type: DecisionType::Entry,
+        reason_human: "test".into(),
+        reason_code: "TEST".into(),
+        signals: json!({}),
+        variables_snapshot: json!({}),
+        confidence: 0.5,
+        expected_value: 1.0,
+        risk_snapshot: json!({}),
+        trace_id: tradeplane::trace::TraceId::generate(),
+    }
+}
+
+/// An order placed with its decision trace (as the runner places one, under its lease).
+async fn placed(pool: &PgPool, bot: Uuid, key: &str, side: Side, qty: i32) -> Order {
+    let fence = lease(pool, bot).await;
+    let order = new_order(bot, key, side, qty);
+    match orders::place(
+        pool,
+        &fence,
+        order,
+        new_trace(bot),
+        None,
+        crate::support::now(),
+    )
+    .await
+    .unwrap()
+    {
+        orders::Placed::New { order, .. } => order,
+        orders::Placed::Existing(_) => panic!("new key"),
+    }
+}
+
+async fn linked_trade(pool: &PgPool, order: &Order) -> Option<Uuid> {
+    sqlx::query_scalar("SELECT trade_log_id FROM decision_traces WHERE id = $1")
+        .bind(order.decision_trace_id.unwrap())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The booking's statements (the fence, claim and fill in one; the trade, position and link in
+/// another): each decision is linked to the trade its fill opened, grew, reduced or (on a flip)
+/// opened anew; a stale fence is refused even for an order no longer working; a key placed
+/// again is the existing order, nothing written.
+#[sqlx::test]
+async fn booking_links_each_decision_to_its_trade_and_is_fenced_first(pool: PgPool) {
+    let bot = bot(&pool).await;
+    let mut p = Position::flat(Symbol::Es);
+
+    let o1 = placed(&pool, bot, "l1", Side::Buy, 2).await;
+    let t1 = trade_of(&fill(&pool, &mut p, &o1, Side::Buy, 2, dec!(5000), 1).await);
+    assert_eq!(linked_trade(&pool, &o1).await, Some(t1));
+    let o2 = placed(&pool, bot, "l2", Side::Buy, 1).await;
+    assert_eq!(
+        trade_of(&fill(&pool, &mut p, &o2, Side::Buy, 1, dec!(5006), 2).await),
+        t1
+    );
+    assert_eq!(linked_trade(&pool, &o2).await, Some(t1));
+    let t = trades::get(&pool, t1).await.unwrap().unwrap();
+    assert_eq!((t.quantity, t.entry_price), (3, dec!(5002)));
+    let o3 = placed(&pool, bot, "l3", Side::Sell, 1).await;
+    assert_eq!(
+        trade_of(&fill(&pool, &mut p, &o3, Side::Sell, 1, dec!(5010), 3).await),
+        t1
+    );
+    assert_eq!(linked_trade(&pool, &o3).await, Some(t1));
+    // Sell 4: closes the long's 2 left, opens a short of 2, and the decision names the new one.
+    let o4 = placed(&pool, bot, "l4", Side::Sell, 4).await;
+    let t2 = trade_of(&fill(&pool, &mut p, &o4, Side::Sell, 4, dec!(4990), 4).await);
+    assert_ne!(t2, t1);
+    assert_eq!(linked_trade(&pool, &o4).await, Some(t2));
+    let t = trades::get(&pool, t1).await.unwrap().unwrap();
+    assert!(t.closed_at.is_some());
+    // 8 × 50 + 2 × (−12) × 50 = 400 − 1200.
+    assert_eq!(t.realized_pnl, Some(dec!(-800)));
+    let s = trades::get(&pool, t2).await.unwrap().unwrap();
+    assert_eq!(
+        (s.side.as_str(), s.quantity, s.closed_at),
+        ("SHORT", 2, None)
+    );
+    let row = positions::get(&pool, bot, Symbol::Es)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.quantity, row.average_price), (-2, Some(dec!(4990))));
+    assert_eq!(row.realized_pnl, p.realized_pnl);
+
+    // The same key again: the existing order, no second row.
+    let fence = lease(&pool, bot).await;
+    let existing = orders::place(
+        &pool,
+        &fence,
+        new_order(bot, "l4", Side::Sell, 4),
+        new_trace(bot),
+        None,
+        crate::support::now(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(existing, orders::Placed::Existing(ref o) if o.id == o4.id));
+
+    // A stale fence is refused before the order's state is looked at (o4 is filled).
+    let stale = Fence {
+        epoch: fence.epoch + 1,
+        ..fence.clone()
+    };
+    let before = p.clone();
+    let mut after = before.clone();
+    let realized = after.apply_fill(Side::Buy, 2, dec!(4980), dec!(4.5));
+    let err = fills::book(
+        &pool,
+        FillBooking {
+            fence: &stale,
+            order: &o4,
+            side: Side::Buy,
+            quantity: 2,
+            price: dec!(4980),
+            commission: dec!(4.5),
+            filled_at: Utc.with_ymd_and_hms(2026, 11, 17, 15, 5, 0).unwrap(),
+            simulated: true,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(bot_leases::is_stale(&err), "{err}");
+    let fills: i64 = sqlx::query_scalar("SELECT count(*) FROM fills WHERE bot_id = $1")
+        .bind(bot)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(fills, 4);
 }
