@@ -117,7 +117,8 @@ pub struct RunnerArgs {
     pub timeframe: Timeframe,
     pub shared: Arc<RunnerShared>,
     pub deps: RunnerDeps,
-    pub ticks: broadcast::Receiver<BarTick>,
+    /// The scheduler's ticks (read by the runtime's one [`TickFanout`] task).
+    pub ticks: broadcast::Sender<BarTick>,
     pub beat_every: Duration,
     pub healthy_after: Duration,
     pub evaluation_limit: Duration,
@@ -141,7 +142,8 @@ pub struct RunnerState {
     healthy_after: Duration,
     beat_every: Duration,
     evaluation_limit: Duration,
-    forward: tokio::task::JoinHandle<()>,
+    /// This runner's place in the tick fan-out (dropped: no more ticks).
+    tick_subscription: TickSubscription,
     /// Forwards the brokers' stream updates while `awaiting_fill` (none: no broker streams).
     broker_updates: Option<tokio::task::JoinHandle<()>>,
     /// The evaluator holds an open LIVE order (set after each evaluation and update).
@@ -176,36 +178,27 @@ impl Actor for BotRunner {
             timeframe,
             shared,
             deps,
-            mut ticks,
+            ticks,
             beat_every,
             healthy_after,
             evaluation_limit,
         } = args;
         shared.beat();
+        // Bar ticks of this runner's timeframe become messages (so a blocked runner misses
+        // them), from now on: those that come while it loads wait in its mailbox.
+        let newest_tick = Arc::new(AtomicI64::new(i64::MIN));
+        let subscription = deps.trading.tick_fanout.subscribe(
+            &ticks,
+            timeframe,
+            myself.clone(),
+            newest_tick.clone(),
+        );
         // Down database: start anyway and wait for it (no failed start, no restart).
         let evaluator = if deps.trading.db.is_ready() {
             load(&deps.trading, &deps.registry, bot_id, timeframe).await?
         } else {
             None
         };
-        let me = myself.clone();
-        let newest_tick = Arc::new(AtomicI64::new(i64::MIN));
-        let newest = newest_tick.clone();
-        // Bar ticks of this runner's timeframe become messages (so a blocked runner misses them).
-        let forward = tokio::spawn(async move {
-            loop {
-                match ticks.recv().await {
-                    Ok(tick) if tick.timeframe == timeframe => {
-                        newest.fetch_max(epoch_ms(tick.bar_at), Ordering::AcqRel);
-                        if me.send_message(RunnerMsg::Tick(tick)).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
         let awaiting_fill = Arc::new(AtomicBool::new(
             evaluator
                 .as_ref()
@@ -232,7 +225,7 @@ impl Actor for BotRunner {
             healthy_after,
             beat_every,
             evaluation_limit,
-            forward,
+            tick_subscription: subscription,
             broker_updates,
             awaiting_fill,
             updates_seen,
@@ -360,7 +353,7 @@ impl Actor for BotRunner {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        state.forward.abort();
+        state.tick_subscription.cancel();
         if let Some(updates) = &state.broker_updates {
             updates.abort();
         }
@@ -390,6 +383,122 @@ impl RunnerState {
             return Ok(());
         }
         Err(err.into())
+    }
+}
+
+/// Delivers the scheduler's bar ticks to the runners: one task per runtime reads the ticks and
+/// sends each to every runner of its timeframe, recording the runner's newest tick first (a
+/// runner skips a queued tick older than it). A runner is one actor, not an actor plus a
+/// forwarding task of its own: a tick wakes each runner once, not twice, and no broadcast
+/// receiver per runner is woken and re-registered every second.
+#[derive(Default)]
+pub struct TickFanout {
+    state: Arc<std::sync::Mutex<FanoutState>>,
+}
+
+#[derive(Default)]
+struct FanoutState {
+    started: bool,
+    next: u64,
+    by_timeframe: std::collections::HashMap<Timeframe, std::collections::HashMap<u64, TickTarget>>,
+}
+
+struct TickTarget {
+    runner: ActorRef<RunnerMsg>,
+    newest: Arc<AtomicI64>,
+}
+
+fn lock_fanout(state: &std::sync::Mutex<FanoutState>) -> std::sync::MutexGuard<'_, FanoutState> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl TickFanout {
+    /// Sends `runner` every tick of `timeframe` from now on, until the subscription is
+    /// dropped or cancelled. The first subscription starts the fan-out task on `ticks`.
+    pub fn subscribe(
+        &self,
+        ticks: &broadcast::Sender<BarTick>,
+        timeframe: Timeframe,
+        runner: ActorRef<RunnerMsg>,
+        newest: Arc<AtomicI64>,
+    ) -> TickSubscription {
+        let mut s = lock_fanout(&self.state);
+        if !s.started {
+            s.started = true;
+            tokio::spawn(fan_out(ticks.subscribe(), Arc::downgrade(&self.state)));
+        }
+        s.next += 1;
+        let id = s.next;
+        s.by_timeframe
+            .entry(timeframe)
+            .or_default()
+            .insert(id, TickTarget { runner, newest });
+        TickSubscription {
+            state: Arc::downgrade(&self.state),
+            timeframe,
+            id,
+        }
+    }
+
+    /// Runners subscribed to `timeframe`'s ticks.
+    pub fn runners(&self, timeframe: Timeframe) -> usize {
+        lock_fanout(&self.state)
+            .by_timeframe
+            .get(&timeframe)
+            .map_or(0, std::collections::HashMap::len)
+    }
+}
+
+/// A runner's place in the [`TickFanout`]; dropping it unsubscribes.
+pub struct TickSubscription {
+    state: std::sync::Weak<std::sync::Mutex<FanoutState>>,
+    timeframe: Timeframe,
+    id: u64,
+}
+
+impl TickSubscription {
+    /// No more ticks.
+    pub fn cancel(&self) {
+        if let Some(state) = self.state.upgrade()
+            && let Some(targets) = lock_fanout(&state).by_timeframe.get_mut(&self.timeframe)
+        {
+            targets.remove(&self.id);
+        }
+    }
+}
+
+impl Drop for TickSubscription {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The fan-out task: every tick to every runner of its timeframe (a runner gone is dropped).
+async fn fan_out(
+    mut ticks: broadcast::Receiver<BarTick>,
+    state: std::sync::Weak<std::sync::Mutex<FanoutState>>,
+) {
+    loop {
+        let tick = match ticks.recv().await {
+            Ok(tick) => tick,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(skipped = n, "tick fan-out lagged");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(state) = state.upgrade() else { return };
+        let mut s = lock_fanout(&state);
+        let Some(targets) = s.by_timeframe.get_mut(&tick.timeframe) else {
+            continue;
+        };
+        let at = epoch_ms(tick.bar_at);
+        targets.retain(|_, t| {
+            t.newest.fetch_max(at, Ordering::AcqRel);
+            t.runner.send_message(RunnerMsg::Tick(tick)).is_ok()
+        });
     }
 }
 
@@ -534,7 +643,7 @@ pub fn runner_spec(
     ChildSpec::new(bot_scope(bot_id), move |sup: ActorCell| {
         let deps = deps.clone();
         let shared = shared.clone();
-        let ticks = ticks.subscribe();
+        let ticks = ticks.clone();
         async move {
             if admit(&deps.registry, bot_id).await {
                 let args = RunnerArgs {

@@ -97,6 +97,8 @@ pub struct Trading {
     /// What a resume or takeover batch read for the runners it is about to start (taken by
     /// each runner's first load; what is left is dropped when the batch ends).
     pub preloaded: std::sync::Mutex<HashMap<Uuid, Loaded>>,
+    /// Delivers the scheduler's bar ticks to the runners (one task, not one per runner).
+    pub tick_fanout: super::bots::TickFanout,
 }
 
 impl Trading {

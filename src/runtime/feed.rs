@@ -56,9 +56,11 @@ pub use crate::integrations::bars::FeedRoute;
 use crate::integrations::http::CallContext;
 use crate::store::feed_sources::{self, FeedSourceRow};
 use crate::store::system_events::{NewSystemEvent, Severity};
-use crate::store::usage_events::{UsageEvent, UsageStatus};
+use crate::store::usage_events::CachedRead;
+use crate::trace::TraceId;
 
-type Key = (String, Contract, Timeframe);
+/// A window's key: the provider's static id (no string made per read), contract, timeframe.
+type Key = (&'static str, Contract, Timeframe);
 
 #[derive(Default)]
 struct Window {
@@ -173,7 +175,7 @@ impl BarFeed {
         F: FnOnce(DateTime<Utc>, DateTime<Utc>) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<Bar>, ProviderCallError>>,
     {
-        let window = self.window((provider.to_owned(), contract, timeframe));
+        let window = self.window((provider, contract, timeframe));
         let mut w = window.lock().await;
         if w.bars.back().is_some_and(|b| b.ts_open >= bar.ts_open) {
             return false;
@@ -446,7 +448,7 @@ impl BarFeed {
         } = *r;
         let symbol = instrument.as_str();
         let contract = Contract::front_at(instrument, until);
-        let window = self.window((provider.to_owned(), contract, timeframe));
+        let window = self.window((provider, contract, timeframe));
         let mode = match self.live.get() {
             Some(live) if provider == live_stream::PROVIDER => {
                 let mode = live.mode(contract, timeframe, until);
@@ -543,16 +545,20 @@ impl BarFeed {
         };
         drop(w);
         if cached {
-            let mut event =
-                UsageEvent::new(provider, "bars.fetch", UsageStatus::Ok, 0, rt.clock().now());
-            event.bot_id = ctx.bot_id;
-            event.run_id = ctx.run_id;
-            event.metadata = json!({
-                "cached": true, "symbol": symbol, "contract": contract.code(),
-                "timeframe": timeframe.as_str(), "bars": out.len(),
-                "stream": mode != Mode::History,
+            // The bot's own usage event, as its parts (its row is built by the writer).
+            rt.telemetry().cached_read(CachedRead {
+                id: uuid::Uuid::now_v7(),
+                created_at: rt.clock().now(),
+                provider_id: provider,
+                bot_id: ctx.bot_id,
+                run_id: ctx.run_id,
+                trace_id: TraceId::current(),
+                symbol,
+                contract,
+                timeframe: timeframe.as_str(),
+                bars: out.len(),
+                stream: mode != Mode::History,
             });
-            rt.telemetry().usage(event);
         }
         Ok(BarRead {
             bars: out,

@@ -664,9 +664,15 @@ impl RuntimeHandle {
 
     /// Replays a bar boundary to the runners of its timeframe, as if the clock had ticked
     /// (drills and tests: drive evaluations over chosen historical bars). Returns how many
-    /// subscribers got it.
+    /// runners of that timeframe it goes to (none when nothing reads the ticks).
     pub fn inject_tick(&self, tick: BarTick) -> usize {
-        self.inner.ticks.send(tick).unwrap_or(0)
+        if self.inner.ticks.send(tick).is_err() {
+            return 0;
+        }
+        self.inner
+            .trading
+            .as_ref()
+            .map_or(0, |t| t.tick_fanout.runners(tick.timeframe))
     }
 
     /// This process as a node (`None` when detached).

@@ -376,6 +376,7 @@ impl Runtime {
             reconciler: reconciler.clone(),
             filter_data: Default::default(),
             preloaded: Default::default(),
+            tick_fanout: Default::default(),
         });
         // Databento's live stream feeds the bar feed when its gateway is configured.
         let live = integrations

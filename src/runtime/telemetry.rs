@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::bus::{BusConfig, EventBus};
 use crate::clock::Clock;
 use crate::store::system_events::{self, NewSystemEvent, Severity, StampedSystemEvent};
-use crate::store::usage_events::{self, UsageEvent};
+use crate::store::usage_events::{self, CachedRead, UsageEvent};
 
 /// Sizing and retry policy.
 #[derive(Debug, Clone)]
@@ -59,6 +59,9 @@ impl Default for TelemetryConfig {
 enum Item {
     System(StampedSystemEvent),
     Usage(UsageEvent),
+    /// A bar read served from the feed's window: a usage event kept as its parts (one per bot
+    /// and bar; built into its row only by the writer).
+    Read(CachedRead),
 }
 
 #[derive(Default)]
@@ -133,6 +136,12 @@ impl TelemetryHandle {
     /// Queues a usage event. `false` if it was dropped (and counted).
     pub fn usage(&self, event: UsageEvent) -> bool {
         self.push(Item::Usage(event))
+    }
+
+    /// Queues a bar read's usage event (the same row as [`CachedRead::into_event`]). `false`
+    /// if it was dropped (and counted).
+    pub fn cached_read(&self, read: CachedRead) -> bool {
+        self.push(Item::Read(read))
     }
 
     fn push(&self, item: Item) -> bool {
@@ -220,6 +229,7 @@ impl TelemetryWriter {
                         shared: shared.clone(),
                         system: Vec::new(),
                         usage: Vec::new(),
+                        reads: Vec::new(),
                     }
                     .run(stop_rx.clone()),
                 )
@@ -266,6 +276,7 @@ struct Worker {
     shared: Arc<Shared>,
     system: Vec<StampedSystemEvent>,
     usage: Vec<UsageEvent>,
+    reads: Vec<CachedRead>,
 }
 
 impl Worker {
@@ -273,11 +284,12 @@ impl Worker {
         match item {
             Item::System(e) => self.system.push(e),
             Item::Usage(e) => self.usage.push(e),
+            Item::Read(r) => self.reads.push(r),
         }
     }
 
     fn batch_len(&self) -> usize {
-        self.system.len() + self.usage.len()
+        self.system.len() + self.usage.len() + self.reads.len()
     }
 
     /// Takes what is queued, up to the batch size, without waiting.
@@ -341,11 +353,12 @@ impl Worker {
                 counters.written_system.fetch_add(n, Ordering::Relaxed);
                 self.system.clear();
             }
-            if !self.usage.is_empty() {
-                usage_events::insert_many(&shared.pool, &self.usage).await?;
-                let n = self.usage.len() as u64;
+            if !self.usage.is_empty() || !self.reads.is_empty() {
+                usage_events::insert_batch(&shared.pool, &self.usage, &self.reads).await?;
+                let n = (self.usage.len() + self.reads.len()) as u64;
                 counters.written_usage.fetch_add(n, Ordering::Relaxed);
                 self.usage.clear();
+                self.reads.clear();
             }
             Ok::<(), sqlx::Error>(())
         }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page::{Cursor, Page, TimeRange, push_window};
+use crate::domain::contracts::Contract;
 use crate::trace::TraceId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -77,22 +78,96 @@ impl UsageEvent {
     }
 }
 
+/// A bar read a runner was served from the feed's window (`runtime::feed`): the most common
+/// usage event by far (one per bot and bar), kept as its parts until it is written. Its row is
+/// exactly [`CachedRead::into_event`]'s: action `bars.fetch`, status OK, latency 0, and the
+/// metadata `{cached, symbol, contract, timeframe, bars, stream}`.
+#[derive(Debug, Clone)]
+pub struct CachedRead {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub provider_id: &'static str,
+    pub bot_id: Option<Uuid>,
+    pub run_id: Option<Uuid>,
+    pub trace_id: TraceId,
+    pub symbol: &'static str,
+    pub contract: Contract,
+    pub timeframe: &'static str,
+    pub bars: usize,
+    pub stream: bool,
+}
+
+/// The action of a bar read ([`CachedRead`]).
+pub const BARS_FETCH: &str = "bars.fetch";
+
+impl CachedRead {
+    /// The metadata as JSON text (what `metadata()` serialises to, keys in its order).
+    pub fn write_metadata(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        // The codes are ASCII letters and digits: nothing to escape (tested).
+        let _ = write!(
+            out,
+            "{{\"bars\":{},\"cached\":true,\"contract\":\"{}\",\"stream\":{},\"symbol\":\"{}\",\"timeframe\":\"{}\"}}",
+            self.bars,
+            self.contract.code(),
+            self.stream,
+            self.symbol,
+            self.timeframe,
+        );
+    }
+
+    /// The metadata as a JSON value.
+    pub fn metadata(&self) -> Value {
+        serde_json::json!({
+            "cached": true, "symbol": self.symbol, "contract": self.contract.code(),
+            "timeframe": self.timeframe, "bars": self.bars, "stream": self.stream,
+        })
+    }
+
+    /// The same row as a full event.
+    pub fn into_event(self) -> UsageEvent {
+        UsageEvent {
+            id: self.id,
+            created_at: self.created_at,
+            provider_id: self.provider_id.to_owned(),
+            bot_id: self.bot_id,
+            run_id: self.run_id,
+            action: BARS_FETCH.to_owned(),
+            status: UsageStatus::Ok,
+            latency_ms: 0,
+            error_code: None,
+            metadata: self.metadata(),
+            trace_id: self.trace_id.to_string(),
+        }
+    }
+}
+
 /// Writes many events in one statement (arrays unnested server-side): one round trip per batch.
 pub async fn insert_many(pool: &PgPool, events: &[UsageEvent]) -> Result<u64, sqlx::Error> {
-    if events.is_empty() {
+    insert_batch(pool, events, &[]).await
+}
+
+/// [`insert_many`] of full events and bar reads together, in one statement.
+pub async fn insert_batch(
+    pool: &PgPool,
+    events: &[UsageEvent],
+    reads: &[CachedRead],
+) -> Result<u64, sqlx::Error> {
+    let n = events.len() + reads.len();
+    if n == 0 {
         return Ok(0);
     }
-    let mut ids = Vec::with_capacity(events.len());
-    let mut created = Vec::with_capacity(events.len());
-    let mut providers = Vec::with_capacity(events.len());
-    let mut bots = Vec::with_capacity(events.len());
-    let mut runs = Vec::with_capacity(events.len());
-    let mut actions = Vec::with_capacity(events.len());
-    let mut statuses = Vec::with_capacity(events.len());
-    let mut latencies = Vec::with_capacity(events.len());
-    let mut codes = Vec::with_capacity(events.len());
-    let mut traces = Vec::with_capacity(events.len());
-    let mut metadata = Vec::with_capacity(events.len());
+    let mut ids = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut providers = Vec::with_capacity(n);
+    let mut bots = Vec::with_capacity(n);
+    let mut runs = Vec::with_capacity(n);
+    let mut actions = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut latencies = Vec::with_capacity(n);
+    let mut codes = Vec::with_capacity(n);
+    let mut traces = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
     for e in events {
         ids.push(e.id);
         created.push(e.created_at);
@@ -104,13 +179,32 @@ pub async fn insert_many(pool: &PgPool, events: &[UsageEvent]) -> Result<u64, sq
         latencies.push(e.latency_ms);
         codes.push(e.error_code.as_deref());
         traces.push(e.trace_id.as_str());
-        metadata.push(&e.metadata);
+        metadata.push(e.metadata.to_string());
+    }
+    for r in reads {
+        ids.push(r.id);
+        created.push(r.created_at);
+        providers.push(r.provider_id);
+        bots.push(r.bot_id);
+        runs.push(r.run_id);
+        actions.push(BARS_FETCH);
+        statuses.push(UsageStatus::Ok.as_str());
+        latencies.push(0);
+        codes.push(None);
+        traces.push(r.trace_id.as_str());
+        let mut m = String::with_capacity(112);
+        r.write_metadata(&mut m);
+        metadata.push(m);
     }
     let done = sqlx::query(
         "INSERT INTO integration_usage_events \
          (id, created_at, provider_id, bot_id, run_id, action, status, latency_ms, error_code, trace_id, metadata) \
-         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
-                              $7::text[], $8::int4[], $9::text[], $10::text[], $11::jsonb[]) \
+         SELECT u.id, u.created_at, u.provider_id, u.bot_id, u.run_id, u.action, u.status, \
+                u.latency_ms, u.error_code, u.trace_id, u.metadata::jsonb \
+         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
+                     $7::text[], $8::int4[], $9::text[], $10::text[], $11::text[]) \
+              AS u(id, created_at, provider_id, bot_id, run_id, action, status, latency_ms, \
+                   error_code, trace_id, metadata) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(ids)
@@ -214,5 +308,65 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(errors, 10);
+    }
+
+    /// A bar read is stored as the same row as its full event (`into_event`): every column,
+    /// and the metadata's JSON equal to the `json!` form, on every root and both stream states.
+    #[sqlx::test]
+    async fn a_bar_read_is_stored_as_its_full_event(pool: PgPool) {
+        use crate::domain::{contracts::ContractMonth, instruments::Symbol};
+        use chrono::SubsecRound;
+        // As stored (microseconds), so the rows compare whole.
+        let now = crate::clock::Clock::system().now().trunc_subsecs(6);
+        let trace = TraceId::generate();
+        let reads: Vec<CachedRead> = Symbol::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, &root)| CachedRead {
+                id: Uuid::now_v7(),
+                created_at: now,
+                provider_id: "databento",
+                bot_id: Some(Uuid::now_v7()),
+                run_id: (i % 2 == 0).then(Uuid::now_v7),
+                trace_id: trace.clone(),
+                symbol: root.as_str(),
+                contract: Contract::new(root, 2026 + i as i32, ContractMonth::Z),
+                timeframe: "1s",
+                bars: i * 7,
+                stream: i % 2 == 1,
+            })
+            .collect();
+        let plain = UsageEvent::new("polygon", "bars.fetch", UsageStatus::Ok, 3, now);
+        assert_eq!(
+            insert_batch(&pool, std::slice::from_ref(&plain), &reads)
+                .await
+                .unwrap(),
+            reads.len() as u64 + 1
+        );
+        for r in &reads {
+            let mut text = String::new();
+            r.write_metadata(&mut text);
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), r.metadata());
+            let want = r.clone().into_event();
+            let got: UsageEvent =
+                sqlx::query_as("SELECT * FROM integration_usage_events WHERE id = $1")
+                    .bind(r.id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(
+                serde_json::to_value(&got).unwrap(),
+                serde_json::to_value(&want).unwrap()
+            );
+        }
+        let got: UsageEvent =
+            sqlx::query_as("SELECT * FROM integration_usage_events WHERE id = $1")
+                .bind(plain.id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(got.metadata, plain.metadata);
+        // Retried: nothing twice.
+        assert_eq!(insert_batch(&pool, &[plain], &reads).await.unwrap(), 0);
     }
 }
