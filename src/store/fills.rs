@@ -402,10 +402,10 @@ async fn book_tail(
 async fn open_trade(
     conn: &mut PgConnection,
     b: &FillBooking<'_>,
+    id: Uuid,
     signed_quantity: i64,
     commission: Decimal,
-) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::now_v7();
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO trades (id, bot_id, run_id, symbol, side, quantity, entry_price, opened_at, \
          commission, stage) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -422,14 +422,13 @@ async fn open_trade(
     .bind(b.order.stage)
     .execute(conn)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
-/// Applies the fill to the bot's open trade; returns the trade to link the decision to (the
-/// one opened, grown or closed; on a flip, the new one).
+/// Applies the fill to the bot's open trade by [`trade_write`]'s rules, a statement per write;
+/// returns the trade to link the decision to (the one opened, grown or closed; on a flip, the
+/// new one).
 async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid, sqlx::Error> {
-    let held = b.before.quantity;
-    let signed = b.side.sign() * i64::from(b.quantity);
     let open: Option<(Uuid, i32, Option<Decimal>)> = sqlx::query_as(
         "SELECT id, quantity, exit_price FROM trades \
          WHERE bot_id = $1 AND symbol = $2 AND closed_at IS NULL FOR UPDATE",
@@ -438,46 +437,51 @@ async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid
     .bind(b.order.symbol)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((trade_id, trade_qty, exit_price)) = open.filter(|_| held != 0) else {
-        return open_trade(conn, b, signed, b.commission).await;
-    };
-    if held.signum() == signed.signum() {
-        sqlx::query(
-            "UPDATE trades SET quantity = GREATEST(quantity, $2), entry_price = $3, \
-             commission = commission + $4 WHERE id = $1",
-        )
-        .bind(trade_id)
-        .bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))
-        .bind(b.after.avg_price)
-        .bind(b.commission)
-        .execute(&mut *conn)
-        .await?;
-        return Ok(trade_id);
+    let (write, linked) = trade_write(b, open);
+    match write {
+        TradeWrite::Open {
+            id,
+            signed,
+            commission,
+        } => open_trade(conn, b, id, signed, commission).await?,
+        TradeWrite::Grow { id } => {
+            sqlx::query(
+                "UPDATE trades SET quantity = GREATEST(quantity, $2), entry_price = $3, \
+                 commission = commission + $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))
+            .bind(b.after.avg_price)
+            .bind(b.commission)
+            .execute(&mut *conn)
+            .await?;
+        }
+        TradeWrite::Reduce {
+            id,
+            exit,
+            commission,
+            closes,
+            then_open,
+        } => {
+            sqlx::query(
+                "UPDATE trades SET exit_price = $2, realized_pnl = COALESCE(realized_pnl, 0) + $3, \
+                 commission = commission + $4, closed_at = CASE WHEN $5 THEN $6 ELSE closed_at END \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(exit)
+            .bind(b.realized)
+            .bind(commission)
+            .bind(closes)
+            .bind(b.filled_at)
+            .execute(&mut *conn)
+            .await?;
+            if let Some((id, signed, commission)) = then_open {
+                open_trade(conn, b, id, signed, commission).await?;
+            }
+        }
     }
-    let closing = held.abs().min(signed.abs());
-    let closed_before = (i64::from(trade_qty) - held.abs()).max(0);
-    let exit = (exit_price.unwrap_or_default() * Decimal::from(closed_before)
-        + b.price * Decimal::from(closing))
-        / Decimal::from(closed_before + closing);
-    let close_commission = b.commission * Decimal::from(closing) / Decimal::from(signed.abs());
-    let closes = b.after.quantity == 0 || b.after.quantity.signum() != held.signum();
-    sqlx::query(
-        "UPDATE trades SET exit_price = $2, realized_pnl = COALESCE(realized_pnl, 0) + $3, \
-         commission = commission + $4, closed_at = CASE WHEN $5 THEN $6 ELSE closed_at END \
-         WHERE id = $1",
-    )
-    .bind(trade_id)
-    .bind(exit)
-    .bind(b.realized)
-    .bind(close_commission)
-    .bind(closes)
-    .bind(b.filled_at)
-    .execute(&mut *conn)
-    .await?;
-    if b.after.quantity != 0 && b.after.quantity.signum() != held.signum() {
-        return open_trade(conn, b, b.after.quantity, b.commission - close_commission).await;
-    }
-    Ok(trade_id)
+    Ok(linked)
 }
 
 /// One broker fill of a LIVE order to book (`before`/`after`/`realized` as in
