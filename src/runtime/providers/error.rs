@@ -1,5 +1,5 @@
-//! Why a call to a provider got no answer from its vendor ([`ProviderCallError`]) and the stable
-//! code each reason shows in usage events and attempt lists.
+//! Why a call to a provider failed ([`ProviderCallError`]: refused before the vendor, unanswered,
+//! or the vendor's own failure) and the stable code each shows in usage events and attempt lists.
 
 use std::time::Duration;
 
