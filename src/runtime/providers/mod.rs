@@ -1,13 +1,13 @@
 //! The Providers supervisor: per configured provider, a [`BreakerActor`] and a
 //! [`ProviderActor`] (siblings, one_for_one: neither's restart touches the other).
 //!
-//! Each provider has its [`ProviderClient`] and its breaker (scope `provider:<id>`, same
-//! defaults as the runners: 3 failures in 30 min, 60 s cool-down). Every request (`verify`,
-//! `fetch_bars`) asks the breaker first: while it is OPEN zero calls pass and the caller gets
-//! [`ProviderCallError::BreakerOpen`] without the vendor being touched. The admission reads the
-//! breaker's published state (no round trip) and asks its actor only for a HALF_OPEN probe;
-//! outcomes are cast, and the caller's reply rides with the outcome, so a caller who got its
-//! answer sees the breaker's new state.
+//! Each provider has its [`ProviderClient`](crate::integrations::providers::ProviderClient)
+//! and its breaker (scope `provider:<id>`, same defaults as the runners: 3 failures in 30 min,
+//! 60 s cool-down). Every request (`verify`, `fetch_bars`) asks the breaker first: while it is
+//! OPEN zero calls pass and the caller gets [`ProviderCallError::BreakerOpen`] without the
+//! vendor being touched. The admission reads the breaker's published state (no round trip)
+//! and asks its actor only for a HALF_OPEN probe; outcomes are cast, and the caller's reply
+//! rides with the outcome, so a caller who got its answer sees the breaker's new state.
 //!
 //! Which results count against the breaker (the provider's fault): `unreachable` (incl.
 //! timeouts), `provider_error` (5xx, malformed replies), `rate_limited`, and
