@@ -10,7 +10,9 @@ use super::execution::{ExecutionError, ExecutionOutcome, OrderIntent, SimParams,
 use super::indicators::Window;
 use super::instruments::ContractSpec;
 use super::positions::Position;
-use super::risk::{Blocker, GateContext, GateReport, ProposedOrder, evaluate_gates_for};
+use super::risk::{
+    Blocker, GateContext, GateReport, KillTrigger, ProposedOrder, evaluate_gates_for,
+};
 use super::side::Side;
 pub use super::strategies::TraceDetail;
 use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate_with};
@@ -308,6 +310,40 @@ impl Suppression {
     }
 }
 
+/// A no-trade as a driver that only counts codes needs it ([`TraceDetail::Codes`]): its
+/// suppression type, its reason code ([`Suppression::reason_code`]) and the kill triggers of
+/// its gate report; nothing else of the suppression is kept or moved.
+#[derive(Debug)]
+pub struct NoTradeCodes {
+    pub suppression_type: &'static str,
+    pub reason_code: Cow<'static, str>,
+    pub kill_triggers: Vec<KillTrigger>,
+}
+
+/// What [`evaluate`] turns a suppression into where it is decided, so the full
+/// [`Suppression`] (a few hundred bytes) is moved only by drivers that build its trace.
+trait Suppressed {
+    fn from_parts(s: Suppression) -> Self;
+}
+
+impl Suppressed for Suppression {
+    #[inline(always)]
+    fn from_parts(s: Suppression) -> Self {
+        s
+    }
+}
+
+impl Suppressed for NoTradeCodes {
+    #[inline(always)]
+    fn from_parts(mut s: Suppression) -> Self {
+        NoTradeCodes {
+            suppression_type: s.kind.0,
+            reason_code: s.reason_code(),
+            kill_triggers: std::mem::take(&mut s.report.kill_triggers),
+        }
+    }
+}
+
 /// [`evaluate_bar_with`] with the no-trade left unbuilt ([`Suppression`]).
 // The suppression is returned by value on purpose: it is the common outcome (most bars), and
 // boxing it is the per-bar allocation this function exists to avoid.
@@ -317,6 +353,24 @@ pub fn evaluate_bar_parts(
     closes: Option<Window<'_>>,
     detail: TraceDetail,
 ) -> Result<Box<Decision>, Suppression> {
+    evaluate(input, closes, detail)
+}
+
+/// [`evaluate_bar_parts`] with [`TraceDetail::Codes`] for a driver that counts no-trades by
+/// code: the same decisions, codes and kill triggers, without the suppression's trace parts.
+pub fn evaluate_bar_codes(
+    input: &EvaluationInput<'_>,
+    closes: Option<Window<'_>>,
+) -> Result<Box<Decision>, NoTradeCodes> {
+    evaluate(input, closes, TraceDetail::Codes)
+}
+
+#[inline(always)]
+fn evaluate<S: Suppressed>(
+    input: &EvaluationInput<'_>,
+    closes: Option<Window<'_>>,
+    detail: TraceDetail,
+) -> Result<Box<Decision>, S> {
     let full = detail == TraceDetail::Full;
     let mut strategy = evaluate_with(input.config, input.spec, input.bars, closes, detail);
     let current = input.position.quantity;
@@ -397,13 +451,15 @@ pub fn evaluate_bar_parts(
                        last: Option<TraceBlocker>,
                        report: GateReport,
                        signals: Signals,
-                       variables: Variables| Suppression {
-        kind: (suppression_type, suppression_decision),
-        report,
-        last,
-        signals,
-        variables,
-        full,
+                       variables: Variables| {
+        S::from_parts(Suppression {
+            kind: (suppression_type, suppression_decision),
+            report,
+            last,
+            signals,
+            variables,
+            full,
+        })
     };
 
     let (Some((kind, order)), Ok(out), Some(bar)) = (&planned, &strategy, last) else {
@@ -552,7 +608,12 @@ fn snapshots(
                 confidence: out.confidence,
                 expected_value_ticks: out.expected_value_ticks,
                 current_position: current,
-                reason: out.reason_human.clone(),
+                // Without the texts (`Codes`) the strategy wrote none: nothing to copy.
+                reason: if full {
+                    out.reason_human.clone()
+                } else {
+                    String::new()
+                },
             },
             std::mem::take(&mut out.variables),
         ),

@@ -238,7 +238,7 @@ fn a_suppressions_type_code_and_report_are_its_no_trades() {
     let short = world(&[100, 102, 104]);
     let pos = Position::flat(Symbol::Es);
     type Edit = fn(&mut EvaluationInput<'_>);
-    let cases: [(&World, Edit, &str, &str); 7] = [
+    let cases: [(&World, Edit, &str, &str); 8] = [
         (&flat, |_| {}, "NO_SIGNAL", "NO_SIGNAL"),
         (
             &short,
@@ -283,10 +283,29 @@ fn a_suppressions_type_code_and_report_are_its_no_trades() {
             "EXECUTION_REFUSED",
             "EXECUTION_BROKER_UNAVAILABLE",
         ),
+        (
+            &rising,
+            // A loss past the day's limit: blocked, with a kill trigger.
+            |i| i.gates.daily_pnl = -i.gates.limits.daily_loss_limit - dec!(1),
+            "GATE_BLOCKED",
+            "RISK_LIMIT_BREACHED",
+        ),
     ];
+    let mut kills = 0;
     for (w, edit, suppression_type, code) in cases {
         let mut i = input(w, &pos);
         edit(&mut i);
+        // A driver counting codes gets the same type, code and kill triggers, nothing else.
+        let Err(s) = evaluate_bar_parts(&i, None, TraceDetail::Codes) else {
+            panic!("{code}: expected a suppression")
+        };
+        let Err(c) = evaluate_bar_codes(&i, None) else {
+            panic!("{code}: expected a suppression's codes")
+        };
+        assert_eq!(c.suppression_type, s.suppression_type(), "{code}");
+        assert_eq!(c.reason_code, s.reason_code(), "{code}");
+        assert_eq!(c.kill_triggers, s.gate_report().kill_triggers, "{code}");
+        kills += c.kill_triggers.len();
         for detail in [TraceDetail::Full, TraceDetail::Codes] {
             let Err(s) = evaluate_bar_parts(&i, None, detail) else {
                 panic!("{code}: expected a suppression")
@@ -302,4 +321,5 @@ fn a_suppressions_type_code_and_report_are_its_no_trades() {
             assert_eq!(*n, no_trade(evaluate_bar_with(&i, None, detail)), "{code}");
         }
     }
+    assert!(kills > 0, "a case with kill triggers");
 }

@@ -103,12 +103,13 @@ pub fn unrealized_pnl(
 /// [`unrealized_pnl`] with the point value already read (a position marked on every bar
 /// builds no contract spec for it).
 fn open_pnl(point_value: Decimal, quantity: i64, avg_price: Decimal, mark: Decimal) -> Decimal {
-    let diff = mark - avg_price;
     match quantity {
+        // Flat, as a bot is on most bars: what `Decimal` gives for a product with zero.
+        0 => Decimal::ZERO,
         // One contract, as most bots hold: one product, the same figure and scale.
-        1 => diff * point_value,
-        -1 if !diff.is_zero() => -diff * point_value,
-        q => diff * Decimal::from(q) * point_value,
+        1 => (mark - avg_price) * point_value,
+        -1 if mark != avg_price => -(mark - avg_price) * point_value,
+        q => (mark - avg_price) * Decimal::from(q) * point_value,
     }
 }
 

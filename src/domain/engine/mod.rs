@@ -40,7 +40,8 @@ use super::calendar::HolidayCalendar;
 use super::contracts::Contract;
 pub use super::evaluation::TraceDetail;
 use super::evaluation::{
-    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_parts,
+    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_codes,
+    evaluate_bar_parts,
 };
 use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
 use super::indicators::Series;
@@ -767,20 +768,24 @@ impl Engine {
                 };
                 roll_exit::evaluate(&input, &roll, self.detail)
             }
+            _ if self.detail == TraceDetail::Codes => {
+                match evaluate_bar_codes(&input, Some(closes)) {
+                    Ok(d) => Evaluation::Decision(d),
+                    Err(n) => {
+                        // Nothing built: the code and the kill triggers are all a counter reads.
+                        out.push(Effect::NoTradeCode {
+                            suppression_type: Cow::Borrowed(n.suppression_type),
+                            reason_code: n.reason_code,
+                        });
+                        if !n.kill_triggers.is_empty() {
+                            out.push(Effect::Kill(n.kill_triggers));
+                        }
+                        return;
+                    }
+                }
+            }
             _ => match evaluate_bar_parts(&input, Some(closes), self.detail) {
                 Ok(d) => Evaluation::Decision(d),
-                Err(n) if self.detail == TraceDetail::Codes => {
-                    // Nothing built: the code and the kill triggers are all a counter reads.
-                    let kills = &n.gate_report().kill_triggers;
-                    out.push(Effect::NoTradeCode {
-                        suppression_type: Cow::Borrowed(n.suppression_type()),
-                        reason_code: n.reason_code(),
-                    });
-                    if !kills.is_empty() {
-                        out.push(Effect::Kill(kills.clone()));
-                    }
-                    return;
-                }
                 Err(n) => Evaluation::NoTrade(n.into_no_trade()),
             },
         };
