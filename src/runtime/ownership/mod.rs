@@ -284,6 +284,13 @@ impl Ownership {
         }
     }
 
+    /// How many times this node found its presence lost and stopped trusting its leases (each
+    /// time at once, in the same step): a count, so a loss is seen even after the node has
+    /// taken a new presence and renewed.
+    pub fn presence_losses(&self) -> u64 {
+        self.presence_losses.load(Ordering::Acquire)
+    }
+
     /// The fence a runner writes with, while this node holds the bot and can trust its leases
     /// (self-fencing). `None`: do not act for this bot now.
     pub fn fence(&self, bot_id: Uuid) -> Option<Fence> {
