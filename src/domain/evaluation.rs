@@ -258,8 +258,8 @@ pub fn evaluate_bar_with(
 }
 
 /// A no-trade before its trace is built: what [`evaluate_bar_with`] boxes into a [`NoTrade`].
-/// A driver that only counts no-trades by code reads [`Suppression::reason_code`] and the
-/// gate report here and builds nothing (no blocker list, no box).
+/// A driver that only counts no-trades by code gets [`NoTradeCodes`] instead
+/// ([`evaluate_bar_codes`]).
 #[derive(Debug)]
 pub struct Suppression {
     /// `(suppression type, suppressed decision)`.
@@ -274,23 +274,14 @@ pub struct Suppression {
 }
 
 impl Suppression {
-    /// `GATE_BLOCKED`, `NO_SIGNAL`, `INSUFFICIENT_HISTORY`, `STRATEGY_ERROR`, `EXECUTION_REFUSED`.
-    pub fn suppression_type(&self) -> &'static str {
-        self.kind.0
-    }
-
     /// The no-trade's reason code: [`NoTrade::reason_code`] of [`Suppression::into_no_trade`]
     /// (its first blocker's code), read without building the blocker list.
-    pub fn reason_code(&self) -> Cow<'static, str> {
+    fn reason_code(&self) -> Cow<'static, str> {
         match (self.report.blockers.first(), &self.last) {
             (Some(b), _) => Cow::Borrowed(b.code.as_str()),
             (None, Some(b)) => b.code.clone(),
             (None, None) => Cow::Borrowed("NO_SIGNAL"),
         }
-    }
-
-    pub fn gate_report(&self) -> &GateReport {
-        &self.report
     }
 
     /// The no-trade trace: the gates' blockers then the last one, the code the first one's.

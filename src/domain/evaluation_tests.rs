@@ -302,17 +302,17 @@ fn a_suppressions_type_code_and_report_are_its_no_trades() {
         let Err(c) = evaluate_bar_codes(&i, None) else {
             panic!("{code}: expected a suppression's codes")
         };
-        assert_eq!(c.suppression_type, s.suppression_type(), "{code}");
+        assert_eq!(c.suppression_type, s.kind.0, "{code}");
         assert_eq!(c.reason_code, s.reason_code(), "{code}");
-        assert_eq!(c.kill_triggers, s.gate_report().kill_triggers, "{code}");
+        assert_eq!(c.kill_triggers, s.report.kill_triggers, "{code}");
         kills += c.kill_triggers.len();
         for detail in [TraceDetail::Full, TraceDetail::Codes] {
             let Err(s) = evaluate_bar_parts(&i, None, detail) else {
                 panic!("{code}: expected a suppression")
             };
-            assert_eq!(s.suppression_type(), suppression_type, "{code}");
+            assert_eq!(s.kind.0, suppression_type, "{code}");
             assert_eq!(s.reason_code(), code);
-            let report = s.gate_report().clone();
+            let report = s.report.clone();
             let n = s.into_no_trade();
             assert_eq!(n.suppression_type, suppression_type);
             assert_eq!(n.reason_code, code);
