@@ -214,11 +214,14 @@ enum TradeWrite {
         exit: Decimal,
         commission: Decimal,
         closes: bool,
-        then_open: Option<(Uuid, i64, Decimal)>,
+        then_open: Option<NewTrade>,
     },
 }
 
-/// [`book_trade`]'s decision, without its writes: what to write, and the trade to link.
+/// A flip's new trade: id, signed contracts, commission.
+type NewTrade = (Uuid, i64, Decimal);
+
+/// The trade decision of a fill ([`book_tail`], [`book_trade`]), without its writes: what to write, and the trade to link.
 fn trade_write(
     b: &FillBooking<'_>,
     open: Option<(Uuid, i32, Option<Decimal>)>,
@@ -291,6 +294,54 @@ fn open_sql(
     ))
 }
 
+/// [`trade_write`]'s decision as one statement, and a flip's new trade to open after it:
+/// the closing update and the insert in one statement would both hold an open trade
+/// (`trades_one_open`).
+fn trade_write_sql(
+    a: &mut Composed,
+    b: &FillBooking<'_>,
+    write: TradeWrite,
+) -> Result<(String, Option<NewTrade>), sqlx::Error> {
+    Ok(match write {
+        TradeWrite::Open {
+            id,
+            signed,
+            commission,
+        } => (open_sql(a, b, id, signed, commission)?, None),
+        TradeWrite::Grow { id } => (
+            format!(
+                "UPDATE trades SET quantity = GREATEST(quantity, {}), entry_price = {}, \
+                 commission = commission + {} WHERE id = {}",
+                a.bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))?,
+                a.bind(b.after.avg_price)?,
+                a.bind(b.commission)?,
+                a.bind(id)?,
+            ),
+            None,
+        ),
+        TradeWrite::Reduce {
+            id,
+            exit,
+            commission,
+            closes,
+            then_open,
+        } => (
+            format!(
+                "UPDATE trades SET exit_price = {}, realized_pnl = COALESCE(realized_pnl, 0) + {}, \
+                 commission = commission + {}, closed_at = CASE WHEN {} THEN {} ELSE closed_at END \
+                 WHERE id = {}",
+                a.bind(exit)?,
+                a.bind(b.realized)?,
+                a.bind(commission)?,
+                a.bind(closes)?,
+                a.bind(b.filled_at)?,
+                a.bind(id)?,
+            ),
+            then_open,
+        ),
+    })
+}
+
 /// Runs `parts` (data-modifying statements) as one statement.
 async fn execute_parts(
     conn: &mut PgConnection,
@@ -319,47 +370,10 @@ async fn book_tail(
     open: Option<(Uuid, i32, Option<Decimal>)>,
 ) -> Result<Uuid, sqlx::Error> {
     let (write, linked) = trade_write(b, open);
-    let mut flip = None;
     let mut a = Composed::new();
+    let (write_sql, flip) = trade_write_sql(&mut a, b, write)?;
     let mut parts = Vec::with_capacity(4);
-    match write {
-        TradeWrite::Open {
-            id,
-            signed,
-            commission,
-        } => parts.push(open_sql(&mut a, b, id, signed, commission)?),
-        TradeWrite::Grow { id } => parts.push(format!(
-            "UPDATE trades SET quantity = GREATEST(quantity, {}), entry_price = {}, \
-             commission = commission + {} WHERE id = {}",
-            a.bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))?,
-            a.bind(b.after.avg_price)?,
-            a.bind(b.commission)?,
-            a.bind(id)?,
-        )),
-        TradeWrite::Reduce {
-            id,
-            exit,
-            commission,
-            closes,
-            then_open,
-        } => {
-            parts.push(format!(
-                "UPDATE trades SET exit_price = {}, realized_pnl = COALESCE(realized_pnl, 0) + {}, \
-                 commission = commission + {}, closed_at = CASE WHEN {} THEN {} ELSE closed_at END \
-                 WHERE id = {}",
-                a.bind(exit)?,
-                a.bind(b.realized)?,
-                a.bind(commission)?,
-                a.bind(closes)?,
-                a.bind(b.filled_at)?,
-                a.bind(id)?,
-            ));
-            // A flip's new trade is written after this statement (with the link to it): the
-            // closing update and the insert in one would both hold an open trade
-            // (`trades_one_open`).
-            flip = then_open;
-        }
-    }
+    parts.push(write_sql);
     let p = b.after;
     parts.push(format!(
         "INSERT INTO positions (bot_id, symbol, quantity, average_price, realized_pnl, updated_at, stage) \
@@ -399,35 +413,9 @@ async fn book_tail(
     Ok(linked)
 }
 
-async fn open_trade(
-    conn: &mut PgConnection,
-    b: &FillBooking<'_>,
-    id: Uuid,
-    signed_quantity: i64,
-    commission: Decimal,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO trades (id, bot_id, run_id, symbol, side, quantity, entry_price, opened_at, \
-         commission, stage) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id)
-    .bind(b.order.bot_id)
-    .bind(b.order.run_id)
-    .bind(b.order.symbol)
-    .bind(TradeSide::of(signed_quantity))
-    .bind(i32::try_from(signed_quantity.abs()).unwrap_or(i32::MAX))
-    .bind(b.price)
-    .bind(b.filled_at)
-    .bind(commission)
-    .bind(b.order.stage)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Applies the fill to the bot's open trade by [`trade_write`]'s rules, a statement per write;
-/// returns the trade to link the decision to (the one opened, grown or closed; on a flip, the
-/// new one).
+/// Applies the fill to the bot's open trade by [`trade_write`]'s rules (the statements
+/// [`book_tail`] writes); returns the trade to link the decision to (the one opened, grown or
+/// closed; on a flip, the new one).
 async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid, sqlx::Error> {
     let open: Option<(Uuid, i32, Option<Decimal>)> = sqlx::query_as(
         "SELECT id, quantity, exit_price FROM trades \
@@ -438,48 +426,13 @@ async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid
     .fetch_optional(&mut *conn)
     .await?;
     let (write, linked) = trade_write(b, open);
-    match write {
-        TradeWrite::Open {
-            id,
-            signed,
-            commission,
-        } => open_trade(conn, b, id, signed, commission).await?,
-        TradeWrite::Grow { id } => {
-            sqlx::query(
-                "UPDATE trades SET quantity = GREATEST(quantity, $2), entry_price = $3, \
-                 commission = commission + $4 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))
-            .bind(b.after.avg_price)
-            .bind(b.commission)
-            .execute(&mut *conn)
-            .await?;
-        }
-        TradeWrite::Reduce {
-            id,
-            exit,
-            commission,
-            closes,
-            then_open,
-        } => {
-            sqlx::query(
-                "UPDATE trades SET exit_price = $2, realized_pnl = COALESCE(realized_pnl, 0) + $3, \
-                 commission = commission + $4, closed_at = CASE WHEN $5 THEN $6 ELSE closed_at END \
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(exit)
-            .bind(b.realized)
-            .bind(commission)
-            .bind(closes)
-            .bind(b.filled_at)
-            .execute(&mut *conn)
-            .await?;
-            if let Some((id, signed, commission)) = then_open {
-                open_trade(conn, b, id, signed, commission).await?;
-            }
-        }
+    let mut a = Composed::new();
+    let (write_sql, flip) = trade_write_sql(&mut a, b, write)?;
+    execute_parts(&mut *conn, &[write_sql], a).await?;
+    if let Some((id, signed, commission)) = flip {
+        let mut c = Composed::new();
+        let sql = open_sql(&mut c, b, id, signed, commission)?;
+        execute_parts(&mut *conn, &[sql], c).await?;
     }
     Ok(linked)
 }
