@@ -107,6 +107,8 @@ impl Scenario {
         EvaluationInput {
             bot_id: Uuid::from_u128(1),
             config,
+            // The benches' configs are valid (the engine checks a config once, when it is set).
+            config_invalid: None,
             spec: &self.spec,
             bars: &self.history,
             next_bar: Some(&self.next),

@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde::{Deserialize, Serialize};
 
-use super::backtest::{BacktestRun, SimTrade};
+use super::backtest::{BacktestRun, EquityPoint, SimTrade};
 use super::calendar::{trade_date, trade_date_start};
 use super::money;
 
@@ -55,12 +55,7 @@ impl ClosedTrade for SimTrade {
 
 /// The figures of a backtester run (`domain::backtest::run`).
 pub fn of_run(starting_capital: Decimal, run: &BacktestRun) -> Metrics {
-    compute(starting_capital, &run.trades, &equity_points(run))
-}
-
-/// A run's equity curve as the metrics read it (time, equity).
-pub fn equity_points(run: &BacktestRun) -> Vec<(DateTime<Utc>, Decimal)> {
-    run.equity.iter().map(|p| (p.ts, p.equity)).collect()
+    compute(starting_capital, &run.trades, &run.equity)
 }
 
 /// Trading days a year, for annualising daily Sharpe and Sortino.
@@ -105,14 +100,11 @@ fn ratio(num: Decimal, den: Decimal) -> Option<f64> {
 }
 
 /// The drawdown curve of `equity` from `starting_capital`.
-pub fn drawdown_curve(
-    starting_capital: Decimal,
-    equity: &[(DateTime<Utc>, Decimal)],
-) -> Vec<DrawdownPoint> {
+pub fn drawdown_curve(starting_capital: Decimal, equity: &[EquityPoint]) -> Vec<DrawdownPoint> {
     let mut peak = starting_capital;
     equity
         .iter()
-        .map(|&(ts, e)| {
+        .map(|&EquityPoint { ts, equity: e }| {
             peak = peak.max(e);
             let drawdown = peak - e;
             DrawdownPoint {
@@ -135,12 +127,12 @@ fn drawdown_pct(drawdown: Decimal, peak: Decimal) -> f64 {
 
 /// Daily returns: the last equity of each trade date over the previous day's (the first
 /// over `starting_capital`).
-pub fn daily_returns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)]) -> Vec<f64> {
+pub fn daily_returns(starting_capital: Decimal, equity: &[EquityPoint]) -> Vec<f64> {
     let mut closes: Vec<(NaiveDate, Decimal)> = Vec::new();
     // The points are in time order: a trade date is looked up (a time-zone conversion) only
     // when a point reaches the start of the next one, not for every point.
     let mut next_day_at: Option<DateTime<Utc>> = None;
-    for &(ts, e) in equity {
+    for &EquityPoint { ts, equity: e } in equity {
         if next_day_at.is_none_or(|next| ts >= next) {
             let day = trade_date(ts);
             next_day_at = day.succ_opt().map(trade_date_start);
@@ -186,11 +178,11 @@ fn sharpe_sortino(returns: &[f64]) -> (Option<f64>, Option<f64>) {
 /// The largest drawdown in $ and in % of [`drawdown_curve`], without a division per point:
 /// while the peak stays the same, the largest drawdown is also the largest percentage of it,
 /// so the percentage is taken once per peak.
-fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)]) -> (Decimal, f64) {
+fn max_drawdowns(starting_capital: Decimal, equity: &[EquityPoint]) -> (Decimal, f64) {
     // Per peak, its lowest equity after it; the maxima are taken as each peak is left.
     let (mut peak, mut low) = (starting_capital, starting_capital);
     let (mut max, mut max_pct) = (Decimal::ZERO, 0.0f64);
-    for &(_, e) in equity {
+    for &EquityPoint { equity: e, .. } in equity {
         if money::cmp(&e, &peak).is_gt() {
             let deepest = peak - low;
             max = money::max(max, deepest);
@@ -208,7 +200,7 @@ fn max_drawdowns(starting_capital: Decimal, equity: &[(DateTime<Utc>, Decimal)])
 }
 
 /// Exposure % and the longest flat period (seconds) of `trades` over the equity points.
-fn exposure<T: ClosedTrade>(trades: &[T], equity: &[(DateTime<Utc>, Decimal)]) -> (f64, i64) {
+fn exposure<T: ClosedTrade>(trades: &[T], equity: &[EquityPoint]) -> (f64, i64) {
     let (Some(first), Some(last)) = (equity.first(), equity.last()) else {
         return (0.0, 0);
     };
@@ -217,7 +209,7 @@ fn exposure<T: ClosedTrade>(trades: &[T], equity: &[(DateTime<Utc>, Decimal)]) -
     spans.sort();
     let mut inside = 0usize;
     let mut k = 0;
-    for &(ts, _) in equity {
+    for &EquityPoint { ts, .. } in equity {
         while k < spans.len() && spans[k].1 <= ts {
             k += 1;
         }
@@ -226,13 +218,13 @@ fn exposure<T: ClosedTrade>(trades: &[T], equity: &[(DateTime<Utc>, Decimal)]) -
         }
     }
     let mut flat = 0i64;
-    let mut free_from = first.0;
+    let mut free_from = first.ts;
     for &(entry, exit) in &spans {
-        let entry = entry.clamp(first.0, last.0);
+        let entry = entry.clamp(first.ts, last.ts);
         flat = flat.max((entry - free_from).num_seconds());
-        free_from = free_from.max(exit.min(last.0));
+        free_from = free_from.max(exit.min(last.ts));
     }
-    flat = flat.max((last.0 - free_from).num_seconds());
+    flat = flat.max((last.ts - free_from).num_seconds());
     (inside as f64 * 100.0 / equity.len() as f64, flat)
 }
 
@@ -240,7 +232,7 @@ fn exposure<T: ClosedTrade>(trades: &[T], equity: &[(DateTime<Utc>, Decimal)]) -
 pub fn compute<T: ClosedTrade>(
     starting_capital: Decimal,
     trades: &[T],
-    equity: &[(DateTime<Utc>, Decimal)],
+    equity: &[EquityPoint],
 ) -> Metrics {
     let net_pnl: Decimal = trades.iter().map(ClosedTrade::net_pnl).sum();
     let gross_pnl: Decimal = trades.iter().map(ClosedTrade::gross_pnl).sum();
@@ -270,7 +262,7 @@ pub fn compute<T: ClosedTrade>(
     let (exposure_pct, longest_flat_seconds) = exposure(trades, equity);
     Metrics {
         starting_capital,
-        ending_equity: equity.last().map_or(starting_capital, |p| p.1),
+        ending_equity: equity.last().map_or(starting_capital, |p| p.equity),
         net_pnl,
         gross_pnl,
         commissions,
@@ -324,9 +316,13 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn pt(ts: &str, equity: Decimal) -> EquityPoint {
+        EquityPoint { ts: at(ts), equity }
+    }
+
     /// Three trade dates (Tue 24, Wed 25, Thu 26 Nov 2026; 15:00 UTC is 09:00 CT), hourly
     /// points, three trades: +250 gross (−5), −100 gross (−5), +50 gross (−5).
-    fn fixture() -> (Vec<T>, Vec<(DateTime<Utc>, Decimal)>) {
+    fn fixture() -> (Vec<T>, Vec<EquityPoint>) {
         let trades = vec![
             T {
                 entry: at("2026-11-24T15:00:00Z"),
@@ -348,17 +344,17 @@ mod tests {
             },
         ];
         let equity = vec![
-            (at("2026-11-24T14:00:00Z"), dec!(10000)),
-            (at("2026-11-24T15:00:00Z"), dec!(10100)),
-            (at("2026-11-24T16:00:00Z"), dec!(10300)),
-            (at("2026-11-24T17:00:00Z"), dec!(10245)),
-            (at("2026-11-25T14:00:00Z"), dec!(10245)),
-            (at("2026-11-25T15:00:00Z"), dec!(10140)),
-            (at("2026-11-25T16:00:00Z"), dec!(10140)),
-            (at("2026-11-26T14:00:00Z"), dec!(10140)),
-            (at("2026-11-26T15:00:00Z"), dec!(10140)),
-            (at("2026-11-26T16:00:00Z"), dec!(10200)),
-            (at("2026-11-26T17:00:00Z"), dec!(10185)),
+            pt("2026-11-24T14:00:00Z", dec!(10000)),
+            pt("2026-11-24T15:00:00Z", dec!(10100)),
+            pt("2026-11-24T16:00:00Z", dec!(10300)),
+            pt("2026-11-24T17:00:00Z", dec!(10245)),
+            pt("2026-11-25T14:00:00Z", dec!(10245)),
+            pt("2026-11-25T15:00:00Z", dec!(10140)),
+            pt("2026-11-25T16:00:00Z", dec!(10140)),
+            pt("2026-11-26T14:00:00Z", dec!(10140)),
+            pt("2026-11-26T15:00:00Z", dec!(10140)),
+            pt("2026-11-26T16:00:00Z", dec!(10200)),
+            pt("2026-11-26T17:00:00Z", dec!(10185)),
         ];
         (trades, equity)
     }
@@ -395,13 +391,13 @@ mod tests {
         assert_eq!(curve[3].drawdown, dec!(55));
         assert_eq!(curve[2].drawdown, Decimal::ZERO);
         // Below the starting capital counts from it.
-        let under = drawdown_curve(dec!(100), &[(at("2026-11-24T14:00:00Z"), dec!(90))]);
+        let under = drawdown_curve(dec!(100), &[pt("2026-11-24T14:00:00Z", dec!(90))]);
         assert_eq!(under[0].drawdown, dec!(10));
         assert!(close(under[0].drawdown_pct, 10.0));
     }
 
     /// A deterministic random walk of equity every `step` minutes from `from`.
-    fn walk(from: &str, points: usize, step: i64) -> Vec<(DateTime<Utc>, Decimal)> {
+    fn walk(from: &str, points: usize, step: i64) -> Vec<EquityPoint> {
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut e = dec!(10000);
         (0..points)
@@ -410,7 +406,10 @@ mod tests {
                 state ^= state >> 7;
                 state ^= state << 17;
                 e += Decimal::from((state % 2001) as i64 - 1000) / dec!(8);
-                (at(from) + chrono::Duration::minutes(i as i64 * step), e)
+                EquityPoint {
+                    ts: at(from) + chrono::Duration::minutes(i as i64 * step),
+                    equity: e,
+                }
             })
             .collect()
     }
@@ -436,7 +435,7 @@ mod tests {
         for (from, step) in [("2026-03-05T00:00:00Z", 13), ("2026-10-29T00:00:00Z", 17)] {
             let equity = walk(from, 6000, step);
             let mut by_day: Vec<(NaiveDate, Decimal)> = Vec::new();
-            for &(ts, e) in &equity {
+            for &EquityPoint { ts, equity: e } in &equity {
                 match by_day.last_mut() {
                     Some((d, last)) if *d == trade_date(ts) => *last = e,
                     _ => by_day.push((trade_date(ts), e)),
@@ -487,8 +486,8 @@ mod tests {
     fn the_day_rolls_at_17_central() {
         // 23:30 UTC on the 24th is 17:30 CT: already the 25th's trade date.
         let equity = [
-            (at("2026-11-24T20:00:00Z"), dec!(110)),
-            (at("2026-11-24T23:30:00Z"), dec!(121)),
+            pt("2026-11-24T20:00:00Z", dec!(110)),
+            pt("2026-11-24T23:30:00Z", dec!(121)),
         ];
         let r = daily_returns(dec!(100), &equity);
         assert_eq!(r.len(), 2);
@@ -512,7 +511,7 @@ mod tests {
         let m = compute(
             dec!(1000),
             &[trade],
-            &[(at("2026-11-24T15:00:00Z"), dec!(1000))],
+            &[pt("2026-11-24T15:00:00Z", dec!(1000))],
         );
         assert_eq!(
             (m.gross_pnl, m.commissions, m.net_pnl),
@@ -539,16 +538,16 @@ mod tests {
         assert_eq!((m.exposure_pct, m.longest_flat_seconds), (0.0, 0));
         // A flat run: no trades, no spread → no ratios; flat the whole time.
         let equity = [
-            (at("2026-11-24T14:00:00Z"), dec!(5000)),
-            (at("2026-11-26T14:00:00Z"), dec!(5000)),
+            pt("2026-11-24T14:00:00Z", dec!(5000)),
+            pt("2026-11-26T14:00:00Z", dec!(5000)),
         ];
         let m = compute::<T>(dec!(5000), &[], &equity);
         assert_eq!((m.sharpe, m.sortino), (None, None));
         assert_eq!(m.longest_flat_seconds, 48 * 3600);
         // Only winners: no profit factor (no loss to divide by).
         let one = [T {
-            entry: equity[0].0,
-            exit: equity[1].0,
+            entry: equity[0].ts,
+            exit: equity[1].ts,
             gross: dec!(10),
             commission: dec!(1),
         }];

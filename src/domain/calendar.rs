@@ -161,6 +161,19 @@ pub const CME_EQUITY_FIXTURE_2026_2027: &[HolidayRow] = &[
     (2027, 12, 24, "Christmas Day (observed)", None),
 ];
 
+/// The span `[from, until)` of one calendar's latest answer, all of it in `state`.
+struct SessionSpan {
+    calendar: u64,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    state: SessionState,
+}
+
+thread_local! {
+    /// What [`HolidayCalendar::is_open`] answered last on this thread, and for how long.
+    static SESSION_SPAN: RefCell<Option<SessionSpan>> = const { RefCell::new(None) };
+}
+
 const DAILY_CLOSE: (u32, u32) = (16, 0);
 const DAILY_OPEN: (u32, u32) = (17, 0);
 
@@ -208,32 +221,51 @@ impl HolidayCalendar {
 
     /// Session state at `at`. The state holds between rule changes (the daily close and open,
     /// an early close, local midnight), so the span around the latest answer is remembered
-    /// (per thread, like [`chicago`]) and the bars of a run inside it skip the wall clock.
+    /// (per thread, like [`chicago`]) and the bars of a run inside it skip the wall clock: the
+    /// check is inlined and compares times as they are (no Unix seconds per call).
+    #[inline]
     pub fn is_open(&self, at: DateTime<Utc>) -> SessionState {
-        thread_local! {
-            /// (calendar id, `[from, until)` in Unix seconds, the state all through it).
-            static SPAN: RefCell<Option<(u64, i64, i64, SessionState)>> =
-                const { RefCell::new(None) };
-        }
-        let secs = at.timestamp();
-        let hit = SPAN.with_borrow(|memo| match memo {
-            Some((id, from, until, state)) if *id == self.id && *from <= secs && secs < *until => {
-                Some(state.clone())
+        let hit = SESSION_SPAN.with_borrow(|memo| match memo {
+            Some(span) if span.calendar == self.id && span.from <= at && at < span.until => {
+                Some(span.state.clone())
             }
             _ => None,
         });
-        if let Some(state) = hit {
-            return state;
-        }
+        hit.unwrap_or_else(|| self.session_afresh(at))
+    }
+
+    /// [`HolidayCalendar::is_open`] outside the remembered span: computes the state and the
+    /// span it holds for, and remembers them.
+    #[inline(never)]
+    fn session_afresh(&self, at: DateTime<Utc>) -> SessionState {
+        let secs = at.timestamp();
         let local = chicago(at);
         let state = self.state_at(local);
-        // Chicago's offset is constant within a UTC hour, so seconds on its wall clock are
-        // seconds on ours until the hour ends.
+        // The next rule change in UTC, if Chicago's offset holds until then: it does when the
+        // offset just before it is today's (a change of offset is months from the next one).
+        // Otherwise the span ends with the UTC hour, within which the offset never changes.
         let into_day = i64::from(local.num_seconds_from_midnight());
-        let change = self.next_change(local);
-        let until = (secs.div_euclid(3600) + 1) * 3600;
-        let until = until.min(secs + change - into_day);
-        SPAN.with_borrow_mut(|memo| *memo = Some((self.id, secs, until, state.clone())));
+        let rule_change = secs + self.next_change(local) - into_day;
+        let hour_end = (secs.div_euclid(3600) + 1) * 3600;
+        let offset = |t: i64| {
+            DateTime::from_timestamp(t, 0)
+                .map(|u| (u.with_timezone(&Chicago).naive_local() - u.naive_utc()).num_seconds())
+        };
+        let until = if rule_change > hour_end && offset(rule_change - 1) == offset(secs) {
+            rule_change
+        } else {
+            hour_end.min(rule_change)
+        };
+        if let Some(until) = DateTime::from_timestamp(until, 0) {
+            SESSION_SPAN.with_borrow_mut(|memo| {
+                *memo = Some(SessionSpan {
+                    calendar: self.id,
+                    from: at,
+                    until,
+                    state: state.clone(),
+                })
+            });
+        }
         state
     }
 

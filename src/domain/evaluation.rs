@@ -16,7 +16,7 @@ use super::risk::{
 use super::side::Side;
 pub use super::strategies::TraceDetail;
 use super::strategies::{Signal, StrategyError, StrategyOutput, evaluate_with};
-use super::strategy_config::StrategyConfig;
+use super::strategy_config::{FieldError, StrategyConfig};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -87,6 +87,8 @@ impl DecisionType {
 pub struct EvaluationInput<'a> {
     pub bot_id: Uuid,
     pub config: &'a StrategyConfig,
+    /// What `config.validate()` found, checked once when the config was set (not per bar).
+    pub config_invalid: Option<&'a FieldError>,
     pub spec: &'a ContractSpec,
     /// Completed bars, oldest first; the last one is the bar being decided on.
     pub bars: &'a [Bar],
@@ -363,7 +365,14 @@ fn evaluate<S: Suppressed>(
     detail: TraceDetail,
 ) -> Result<Box<Decision>, S> {
     let full = detail == TraceDetail::Full;
-    let mut strategy = evaluate_with(input.config, input.spec, input.bars, closes, detail);
+    let mut strategy = evaluate_with(
+        input.config,
+        input.config_invalid,
+        input.spec,
+        input.bars,
+        closes,
+        detail,
+    );
     let current = input.position.quantity;
     let last = input.bars.last();
     let (signals, variables) = snapshots(input.config, &mut strategy, current, full);

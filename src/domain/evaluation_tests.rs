@@ -54,6 +54,7 @@ fn input<'a>(w: &'a World, position: &'a Position) -> EvaluationInput<'a> {
     EvaluationInput {
         bot_id: Uuid::from_u128(7),
         config: &w.config,
+        config_invalid: None,
         spec: &w.spec,
         bars: &w.bars,
         next_bar: Some(&w.next),

@@ -14,7 +14,7 @@
 use super::bars::{Bar, decimal_f64};
 use super::indicators::{Series, Window, donchian_prior, ema, rsi_wilder};
 use super::instruments::ContractSpec;
-use super::strategy_config::{MovingAverage, StrategyConfig};
+use super::strategy_config::{FieldError, MovingAverage, StrategyConfig};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -168,23 +168,36 @@ pub fn evaluate(
     spec: &ContractSpec,
     bars: &[Bar],
 ) -> Result<StrategyOutput, StrategyError> {
-    evaluate_with(config, spec, bars, None, TraceDetail::Full)
+    let invalid = config.validate().err();
+    evaluate_with(
+        config,
+        invalid.as_ref(),
+        spec,
+        bars,
+        None,
+        TraceDetail::Full,
+    )
 }
 
-/// [`evaluate`] reading `closes` (each bar's [`Bar::close_f64`] with running sums, NaN where
-/// out of range, as the engine keeps them beside its bars; read from the bars instead unless
-/// one per bar) and building `detail`.
+/// [`evaluate`] of a config whose validation (`invalid`: what [`StrategyConfig::validate`]
+/// found) the caller did once, reading `closes` (each bar's [`Bar::close_f64`] with running
+/// sums, NaN where out of range, as the engine keeps them beside its bars; read from the bars
+/// instead unless one per bar) and building `detail`.
 pub fn evaluate_with(
     config: &StrategyConfig,
+    invalid: Option<&FieldError>,
     spec: &ContractSpec,
     bars: &[Bar],
     closes: Option<Window<'_>>,
     detail: TraceDetail,
 ) -> Result<StrategyOutput, StrategyError> {
     let full = detail == TraceDetail::Full;
-    config
-        .validate()
-        .map_err(|e| StrategyError::InvalidConfig(format!("{}: {}", e.field, e.problem)))?;
+    if let Some(e) = invalid {
+        return Err(StrategyError::InvalidConfig(format!(
+            "{}: {}",
+            e.field, e.problem
+        )));
+    }
     let needed = config.warmup_bars() as usize;
     if bars.len() < needed {
         return Err(StrategyError::InsufficientHistory {
@@ -436,6 +449,7 @@ mod tests {
             assert!(!full.reason_human.is_empty() && !full.variables.is_empty());
             let codes = evaluate_with(
                 &cfg,
+                None,
                 &es,
                 &b,
                 Some(closes.last(b.len())),
@@ -452,6 +466,7 @@ mod tests {
             // Closes that do not match the bars are not trusted: they are read from the bars.
             let wrong = evaluate_with(
                 &cfg,
+                None,
                 &es,
                 &b,
                 Some(closes.last(b.len() - 1)),

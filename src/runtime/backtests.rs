@@ -697,10 +697,8 @@ fn results_of(
     provider: &str,
     inputs_hash: &str,
 ) -> Results {
-    // One copy of the curve for both the figures and the drawdown curve.
-    let points = backtest_metrics::equity_points(run);
-    let metrics = backtest_metrics::compute(spec.starting_capital, &run.trades, &points);
-    let drawdown = backtest_metrics::drawdown_curve(spec.starting_capital, &points);
+    let metrics = backtest_metrics::compute(spec.starting_capital, &run.trades, &run.equity);
+    let drawdown = backtest_metrics::drawdown_curve(spec.starting_capital, &run.equity);
     let equity_curve = rules::thin(&run.equity, MAX_CURVE_POINTS);
     let drawdown_curve = rules::thin(&drawdown, MAX_CURVE_POINTS);
     let results_hash = rules::content_hash(&Canonical {

@@ -52,7 +52,7 @@ use super::positions::Position;
 use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
 use super::roll_exit::{self, Roll};
 use super::side::Side;
-use super::strategy_config::StrategyConfig;
+use super::strategy_config::{FieldError, StrategyConfig};
 use super::strategy_filters::{FilterData, FilterReadings, StrategyFilters};
 use super::timeframe::Timeframe;
 
@@ -184,6 +184,9 @@ pub enum Effect {
 
 pub struct Engine {
     s: Settings,
+    /// What `s.config.validate()` found, checked when the settings were set (not per bar):
+    /// every evaluation of an invalid config is a `STRATEGY_ERROR` no-trade naming the field.
+    config_invalid: Option<FieldError>,
     calendar: Arc<HolidayCalendar>,
     /// The stored data the entry filters read (calendar, macro series), as last handed in.
     filter_data: Arc<FilterData>,
@@ -233,6 +236,7 @@ impl Engine {
         let closes = Series::with_capacity(tick_f64(&s.spec), need * 4 + 1);
         Engine {
             position: Position::flat(s.spec.symbol),
+            config_invalid: s.config.validate().err(),
             s,
             calendar,
             filter_data: Arc::new(FilterData::default()),
@@ -296,6 +300,7 @@ impl Engine {
             let closes = self.closes.last(usize::MAX).values().iter().copied();
             self.closes = Series::of(tick_f64(&s.spec), closes);
         }
+        self.config_invalid = s.config.validate().err();
         self.s = s;
     }
 
@@ -743,6 +748,7 @@ impl Engine {
         let input = EvaluationInput {
             bot_id: s.bot_id,
             config: &s.config,
+            config_invalid: self.config_invalid.as_ref(),
             spec: &s.spec,
             bars,
             next_bar: None,

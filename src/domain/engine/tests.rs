@@ -118,6 +118,39 @@ fn a_decision_fills_at_the_next_open_with_slippage_once_reported_back() {
 }
 
 #[test]
+fn an_invalid_strategy_is_a_strategy_error_on_every_bar_until_settings_fix_it() {
+    let mut invalid = settings();
+    invalid.config = StrategyConfig::SmaCrossover(CrossoverParams {
+        fast: 4,
+        slow: 4,
+        average: MovingAverage::Sma,
+    });
+    let mut e = Engine::new(invalid, Arc::new(HolidayCalendar::cme_equity_fixture()));
+    let bars = closes(&[5000, 5000, 5000, 5000, 5001, 5003, 5004, 5006]);
+    let (first, rest) = bars.split_at(6);
+    for b in first {
+        let (_, fx) = step(&mut e, b);
+        let [Effect::NoTrade { no_trade, .. }] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(no_trade.suppression_type, "STRATEGY_ERROR");
+        assert!(
+            no_trade
+                .reason_human
+                .contains("fast: must be smaller than `slow`"),
+            "{}",
+            no_trade.reason_human
+        );
+    }
+    // Valid settings are checked when they are set: the rising closes now decide.
+    e.set_settings(settings());
+    let decided = rest
+        .iter()
+        .any(|b| matches!(step(&mut e, b).1.as_slice(), [Effect::Decision(_)]));
+    assert!(decided);
+}
+
+#[test]
 fn a_working_order_whose_fill_bar_never_comes_is_cancelled() {
     let mut e = engine();
     let bars = closes(&[5000, 5000, 5000, 5000, 5001, 5003]);
