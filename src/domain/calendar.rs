@@ -12,7 +12,7 @@ use chrono::{
 };
 use chrono_tz::America::Chicago;
 use serde::Serialize;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -161,17 +161,30 @@ pub const CME_EQUITY_FIXTURE_2026_2027: &[HolidayRow] = &[
     (2027, 12, 24, "Christmas Day (observed)", None),
 ];
 
-/// The span `[from, until)` of one calendar's latest answer, all of it in `state`.
+/// A [`SessionState`] naming its holiday by its index in the calendar's rows: `Copy`, so the
+/// remembered answer is read without a clone or a borrow (its name is cloned only when a
+/// holiday is the answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Open,
+    DailyHalt,
+    WeekendClosed,
+    Holiday(usize),
+    EarlyClosed(usize),
+}
+
+/// The span `[from, until)` of one calendar's latest answer, all of it in `session`.
+#[derive(Clone, Copy)]
 struct SessionSpan {
     calendar: u64,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
-    state: SessionState,
+    session: Session,
 }
 
 thread_local! {
     /// What [`HolidayCalendar::is_open`] answered last on this thread, and for how long.
-    static SESSION_SPAN: RefCell<Option<SessionSpan>> = const { RefCell::new(None) };
+    static SESSION_SPAN: Cell<Option<SessionSpan>> = const { Cell::new(None) };
 }
 
 const DAILY_CLOSE: (u32, u32) = (16, 0);
@@ -213,10 +226,14 @@ impl HolidayCalendar {
     }
 
     pub fn holiday(&self, trade_date: NaiveDate) -> Option<&Holiday> {
+        self.holiday_index(trade_date)
+            .map(|i| &self.by_trade_date[i])
+    }
+
+    fn holiday_index(&self, trade_date: NaiveDate) -> Option<usize> {
         self.by_trade_date
             .binary_search_by_key(&trade_date, |h| h.date)
             .ok()
-            .map(|i| &self.by_trade_date[i])
     }
 
     /// Session state at `at`. The state holds between rule changes (the daily close and open,
@@ -225,22 +242,33 @@ impl HolidayCalendar {
     /// check is inlined and compares times as they are (no Unix seconds per call).
     #[inline]
     pub fn is_open(&self, at: DateTime<Utc>) -> SessionState {
-        let hit = SESSION_SPAN.with_borrow(|memo| match memo {
+        let session = match SESSION_SPAN.get() {
             Some(span) if span.calendar == self.id && span.from <= at && at < span.until => {
-                Some(span.state.clone())
+                span.session
             }
-            _ => None,
-        });
-        hit.unwrap_or_else(|| self.session_afresh(at))
+            _ => self.session_afresh(at),
+        };
+        self.state(session)
+    }
+
+    fn state(&self, session: Session) -> SessionState {
+        let name = |i: usize| self.by_trade_date[i].name.clone();
+        match session {
+            Session::Open => SessionState::Open,
+            Session::DailyHalt => SessionState::DailyHalt,
+            Session::WeekendClosed => SessionState::WeekendClosed,
+            Session::Holiday(i) => SessionState::Holiday(name(i)),
+            Session::EarlyClosed(i) => SessionState::EarlyClosed(name(i)),
+        }
     }
 
     /// [`HolidayCalendar::is_open`] outside the remembered span: computes the state and the
     /// span it holds for, and remembers them.
     #[inline(never)]
-    fn session_afresh(&self, at: DateTime<Utc>) -> SessionState {
+    fn session_afresh(&self, at: DateTime<Utc>) -> Session {
         let secs = at.timestamp();
         let local = chicago(at);
-        let state = self.state_at(local);
+        let session = self.session_at(local);
         // The next rule change in UTC, if Chicago's offset holds until then: it does when the
         // offset just before it is today's (a change of offset is months from the next one).
         // Otherwise the span ends with the UTC hour, within which the offset never changes.
@@ -257,20 +285,18 @@ impl HolidayCalendar {
             hour_end.min(rule_change)
         };
         if let Some(until) = DateTime::from_timestamp(until, 0) {
-            SESSION_SPAN.with_borrow_mut(|memo| {
-                *memo = Some(SessionSpan {
-                    calendar: self.id,
-                    from: at,
-                    until,
-                    state: state.clone(),
-                })
-            });
+            SESSION_SPAN.set(Some(SessionSpan {
+                calendar: self.id,
+                from: at,
+                until,
+                session,
+            }));
         }
-        state
+        session
     }
 
     /// Seconds from local midnight of the first instant after `local` that a rule of
-    /// [`HolidayCalendar::state_at`] can change its answer: the daily close, the open, an early
+    /// [`HolidayCalendar::session_at`] can change its answer: the daily close, the open, an early
     /// close of the day's trade date, or the next midnight (86,400).
     fn next_change(&self, local: NaiveDateTime) -> i64 {
         let now = local.num_seconds_from_midnight();
@@ -290,19 +316,19 @@ impl HolidayCalendar {
 
     /// Session state at `local`, Chicago's wall clock (what [`HolidayCalendar::is_open`]
     /// remembers).
-    fn state_at(&self, local: NaiveDateTime) -> SessionState {
+    fn session_at(&self, local: NaiveDateTime) -> Session {
         let (date, time) = (local.date(), local.time());
         let close = hm(DAILY_CLOSE.0, DAILY_CLOSE.1);
         let open = hm(DAILY_OPEN.0, DAILY_OPEN.1);
         let evening = time >= open;
         match local.weekday() {
-            Weekday::Sat => return SessionState::WeekendClosed,
-            Weekday::Sun if !evening => return SessionState::WeekendClosed,
-            Weekday::Fri if time >= close => return SessionState::WeekendClosed,
+            Weekday::Sat => return Session::WeekendClosed,
+            Weekday::Sun if !evening => return Session::WeekendClosed,
+            Weekday::Fri if time >= close => return Session::WeekendClosed,
             Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu
                 if time >= close && !evening =>
             {
-                return SessionState::DailyHalt;
+                return Session::DailyHalt;
             }
             _ => {}
         }
@@ -311,14 +337,13 @@ impl HolidayCalendar {
         } else {
             date
         };
-        match self.holiday(trade_date) {
-            Some(h) if h.kind == HolidayKind::Closed => SessionState::Holiday(h.name.clone()),
-            Some(Holiday {
-                kind: HolidayKind::EarlyClose(t),
-                name,
-                ..
-            }) if !evening && time >= *t => SessionState::EarlyClosed(name.clone()),
-            _ => SessionState::Open,
+        let Some(i) = self.holiday_index(trade_date) else {
+            return Session::Open;
+        };
+        match self.by_trade_date[i].kind {
+            HolidayKind::Closed => Session::Holiday(i),
+            HolidayKind::EarlyClose(t) if !evening && time >= t => Session::EarlyClosed(i),
+            HolidayKind::EarlyClose(_) => Session::Open,
         }
     }
 
@@ -396,7 +421,7 @@ mod tests {
         let fixture = HolidayCalendar::cme_equity_fixture();
         let with_odd = HolidayCalendar::new(fixture.holidays().into_iter().cloned().chain([odd]));
         let fresh = |cal: &HolidayCalendar, t: DateTime<Utc>| {
-            cal.state_at(t.with_timezone(&Chicago).naive_local())
+            cal.state(cal.session_at(t.with_timezone(&Chicago).naive_local()))
         };
         let (from, end) = (utc(2026, 1, 1, 0, 0), utc(2028, 1, 1, 0, 0));
         let mut changes = 0;

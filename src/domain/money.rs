@@ -46,6 +46,31 @@ pub fn max(a: Decimal, b: Decimal) -> Decimal {
     if cmp(&a, &b) == Ordering::Less { b } else { a }
 }
 
+/// `(a - b).cmp(c)` without building `a - b` (the drawdown and daily-loss gates: a
+/// difference of two amounts against a limit): from the mantissas at the largest scale when
+/// every gap is at most 9, else from `Decimal`'s difference (a difference beyond its range is
+/// larger in size than any `c`). The same answer as `Decimal` wherever `a - b` is exact at the
+/// larger of their scales, as every money amount is; beyond that `Decimal` rounds the
+/// difference and this may be the exact one.
+#[inline]
+pub fn cmp_diff(a: &Decimal, b: &Decimal, c: &Decimal) -> Ordering {
+    let scale = a.scale().max(b.scale()).max(c.scale());
+    let at = |x: &Decimal| {
+        POW10
+            .get((scale - x.scale()) as usize)
+            .map(|p| x.mantissa() * p)
+    };
+    if let (Some(ma), Some(mb), Some(mc)) = (at(a), at(b), at(c))
+        && let Some(d) = ma.checked_sub(mb)
+    {
+        return d.cmp(&mc);
+    }
+    match a.checked_sub(*b) {
+        Some(d) => d.cmp(c),
+        None => a.cmp(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +134,38 @@ mod tests {
             }
         }
         assert!(rescaled > 100_000, "{rescaled}");
+    }
+
+    #[test]
+    fn a_difference_against_a_limit_is_decimals_answer() {
+        let all = amounts();
+        // Every extreme and a spread of the rest for a and b, every amount for c.
+        let some: Vec<Decimal> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 24 || i % 23 == 0)
+            .map(|(_, d)| *d)
+            .collect();
+        let mut checked = 0;
+        for a in &some {
+            for b in &some {
+                // `Decimal`'s difference is exact when it keeps the larger scale.
+                let exact = match a.checked_sub(*b) {
+                    Some(d) if d.scale() == a.scale().max(b.scale()) => Some(d),
+                    Some(_) => continue,
+                    None => None,
+                };
+                for c in &all {
+                    let want = exact.map_or_else(|| a.cmp(b), |d| d.cmp(c));
+                    assert_eq!(cmp_diff(a, b, c), want, "({a:?} - {b:?}) vs {c:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1_000_000, "{checked}");
+        // A daily loss at its limit, a drawdown one cent short of it.
+        assert!(cmp_diff(&Decimal::ZERO, &dec!(-250.00), &dec!(250)).is_eq());
+        assert!(cmp_diff(&dec!(10500.00), &dec!(10000.01), &dec!(500)).is_lt());
     }
 
     #[test]

@@ -421,7 +421,9 @@ pub fn evaluate_gates_for(
     }
 
     let mut latched = ctx.daily_loss_latched;
-    if !latched && money::cmp(&ctx.daily_pnl, &-limits.daily_loss_limit).is_le() {
+    // Day PnL at or below minus the limit: minus the day PnL at or above it.
+    if !latched && money::cmp_diff(&Decimal::ZERO, &ctx.daily_pnl, &limits.daily_loss_limit).is_ge()
+    {
         latched = true;
         kill_triggers.push(KillTrigger {
             gate: Gate::DailyLoss,
@@ -442,8 +444,17 @@ pub fn evaluate_gates_for(
             "A human must review the day's trades and re-arm the bot (POST /api/bots/{id}/rearm).",
         ));
     }
-    let drawdown = money::max(ctx.peak_equity - ctx.equity, Decimal::ZERO);
-    if money::cmp(&drawdown, &limits.max_drawdown).is_ge() {
+    // Compared from the two amounts (the difference is built only to be reported):
+    // max(peak - equity, 0) ≥ limit when peak - equity ≥ limit, or when the limit is ≤ 0.
+    let drawdown = if money::cmp(&ctx.peak_equity, &ctx.equity).is_gt() {
+        ctx.peak_equity - ctx.equity
+    } else {
+        Decimal::ZERO
+    };
+    let drawdown_breached = money::cmp_diff(&ctx.peak_equity, &ctx.equity, &limits.max_drawdown)
+        .is_ge()
+        || money::cmp(&limits.max_drawdown, &Decimal::ZERO).is_le();
+    if drawdown_breached {
         kill_triggers.push(KillTrigger {
             gate: Gate::Drawdown,
             reason_human: format!(
