@@ -361,6 +361,30 @@ async fn jobs_endpoints_paginate_filter_and_report_unknown_ids(pool: PgPool) {
 // ---- runners ----
 
 #[sqlx::test]
+async fn a_start_past_max_bots_is_refused_and_the_bot_shows_why(pool: PgPool) {
+    let config = RuntimeConfig {
+        max_bots: Some(1),
+        ..test_config()
+    };
+    let runtime = Runtime::start(pool.clone(), config).await.unwrap();
+    let rt = runtime.handle();
+    let (first, second) = (bot_row(&pool).await, bot_row(&pool).await);
+    rt.start_runner(first, opts()).await.unwrap();
+    status_is(&rt, first, BotStatus::Running).await;
+    match rt.start_runner(second, opts()).await {
+        Err(RuntimeError::Supervisor(e)) => assert!(e.to_string().contains("limit of 1"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let refused = rt.runner(second).unwrap();
+    assert_eq!(refused.status, BotStatus::Error);
+    assert!(refused.last_error.unwrap().contains("limit of 1"));
+    // Room again once the first stops.
+    rt.stop_runner(first).await.unwrap();
+    rt.start_runner(second, opts()).await.unwrap();
+    status_is(&rt, second, BotStatus::Running).await;
+}
+
+#[sqlx::test]
 async fn failing_runner_backs_off_then_breaker_opens_and_restarts_are_refused(pool: PgPool) {
     let runtime = Runtime::start(pool.clone(), test_config()).await.unwrap();
     let rt = runtime.handle();
