@@ -300,15 +300,14 @@ impl RuntimeHandle {
         let max_bots = self.inner.max_bots;
         let shared = registry.with_slots(|slots| {
             // Counted only under a limit: a walk of every slot per start is quadratic in a fleet.
-            let live = max_bots.map(|_| slots.values().filter(|s| s.status.is_live()).count());
+            let full = max_bots
+                .filter(|&max| slots.values().filter(|s| s.status.is_live()).count() >= max);
             let slot = slots
                 .get_mut(&bot_id)
                 .ok_or(RuntimeError::NotFound(bot_id))?;
             // Again: a kill or another start may have come in meanwhile.
             startable(slot)?;
-            if let (Some(max), Some(live)) = (max_bots, live)
-                && live >= max
-            {
+            if let Some(max) = full {
                 let err = SupervisorError::MaxChildren(max);
                 slot.status = BotStatus::Error;
                 slot.permit = None;

@@ -221,7 +221,8 @@ enum TradeWrite {
 /// A flip's new trade: id, signed contracts, commission.
 type NewTrade = (Uuid, i64, Decimal);
 
-/// The trade decision of a fill ([`book_tail`], [`book_trade`]), without its writes: what to write, and the trade to link.
+/// The trade decision of a fill ([`book_tail`], [`book_trade`]), without its writes: what to
+/// write, and the trade to link.
 fn trade_write(
     b: &FillBooking<'_>,
     open: Option<(Uuid, i32, Option<Decimal>)>,

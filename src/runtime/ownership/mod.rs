@@ -305,8 +305,7 @@ impl Ownership {
     /// Whether the node held its presence throughout since it read `losses` (what it renewed
     /// meanwhile may be trusted).
     fn presence_kept_since(&self, losses: u64) -> bool {
-        self.present.load(Ordering::Acquire)
-            && self.presence_losses.load(Ordering::Acquire) == losses
+        self.present.load(Ordering::Acquire) && self.presence_losses() == losses
     }
 
     fn ttl(&self) -> chrono::Duration {

@@ -83,7 +83,7 @@ impl Ownership {
     async fn round(self: &Arc<Self>, handle: &RuntimeHandle, takeovers: &mut JoinSet<()>) {
         // Without its presence the node renews nothing: another node may be expiring its
         // leases, and it trusts none until it holds a new presence.
-        let losses = self.presence_losses.load(Ordering::Acquire);
+        let losses = self.presence_losses();
         if !self.present.load(Ordering::Acquire) {
             return;
         }
