@@ -40,8 +40,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let mut db_url = url::Url::parse(&url)?;
     db_url.set_path(&db);
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(16)
+    let pool = tradeplane::store::pool_options()
         .connect(db_url.as_str())
         .await?;
     tradeplane::store::MIGRATOR.run(&pool).await?;

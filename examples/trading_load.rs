@@ -131,10 +131,7 @@ async fn main() -> anyhow::Result<()> {
     let bots = arg(1, 10_000);
     let seconds = arg(2, 60);
     let url = std::env::var("DATABASE_URL")?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&url)
-        .await?;
+    let pool = tradeplane::store::pool_options().connect(&url).await?;
     tradeplane::store::MIGRATOR.run(&pool).await?;
 
     let (http, redis) =

@@ -61,13 +61,34 @@ pub fn error_code(err: &sqlx::Error) -> crate::error_code::ErrorCode {
 /// The schema, compiled in from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Connects with bounded waits, so an unreachable database surfaces as an error, not a hang.
-pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+/// How long a connection sits idle in the pool before it is pinged on its way out.
+pub const PING_IDLE: Duration = Duration::from_secs(1);
+
+/// The pool's options. Waits are bounded, so an unreachable database surfaces as an error, not
+/// a hang. sqlx pings every connection as it is released; its default pings it again on every
+/// acquire, a round trip before each statement of the hot path. Here only a connection idle
+/// for [`PING_IDLE`] or more is pinged (a failed ping closes it and the pool takes another):
+/// one that died in the pool is replaced, while one back from use a moment ago, just checked
+/// by its release, is handed out as it is (if the database dropped it in between, that one
+/// statement fails and the connection is closed).
+pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(3))
-        .connect(url)
-        .await
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// Connects with [`pool_options`].
+pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+    pool_options().connect(url).await
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

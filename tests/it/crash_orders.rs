@@ -58,7 +58,7 @@ async fn node_process() {
     let offset = chrono::Duration::microseconds(cfg["offset_us"].as_i64().unwrap());
     let clock = Clock::starting_at(Clock::system().now() + offset);
     let env: EnvMap = serde_json::from_value(cfg["env"].clone()).unwrap();
-    let pool = sqlx::postgres::PgPoolOptions::new()
+    let pool = tradeplane::store::pool_options()
         .max_connections(8)
         .connect(cfg["database_url"].as_str().unwrap())
         .await

@@ -29,6 +29,7 @@ mod broker_stream;
 mod connection_limits;
 mod crash_orders;
 mod databento_live;
+mod db_pool;
 mod desk_controls;
 mod engine_parity;
 mod envelope;

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 use tradeplane::clock::Clock;
@@ -126,7 +125,7 @@ async fn outage_fills_the_bounded_buffer_counts_drops_and_reports_after_recovery
         "the test needs Postgres over TCP"
     );
     let proxy = Proxy::start(upstream).await;
-    let proxied = PgPoolOptions::new()
+    let proxied = tradeplane::store::pool_options()
         .max_connections(2)
         .acquire_timeout(Duration::from_millis(300))
         .connect_with((*opts).clone().host("127.0.0.1").port(proxy.port))

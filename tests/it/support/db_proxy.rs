@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::PgPool;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
@@ -59,14 +59,15 @@ impl DbProxy {
         }
     }
 
-    /// A pool of the same database through the proxy, with short waits (an outage shows as
-    /// `PoolTimedOut` after `acquire`).
+    /// A pool of the same database through the proxy, with the product's options
+    /// (`store::pool_options`) but short waits (an outage shows as `PoolTimedOut` after
+    /// `acquire`).
     pub async fn pool(&self, pool: &PgPool, acquire: Duration) -> PgPool {
         let opts = (*pool.connect_options())
             .clone()
             .host(&self.addr.ip().to_string())
             .port(self.addr.port());
-        PgPoolOptions::new()
+        tradeplane::store::pool_options()
             .max_connections(8)
             .acquire_timeout(acquire)
             .connect_with(opts)

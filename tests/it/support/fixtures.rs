@@ -308,7 +308,7 @@ pub async fn crashable_runtime(
             .build()
             .unwrap();
         let (handle, pool) = tokio_rt.block_on(async move {
-            let pool = sqlx::postgres::PgPoolOptions::new()
+            let pool = tradeplane::store::pool_options()
                 .max_connections(8)
                 .connect_with(options)
                 .await
