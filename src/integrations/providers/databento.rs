@@ -10,8 +10,10 @@ use databento::{
 };
 
 use rust_decimal::Decimal;
+use url::Url;
 
 use super::ProviderClient;
+use crate::config::Secret;
 use crate::domain::{
     bars::Bar,
     contracts::{Contract, Vendor},
@@ -87,7 +89,7 @@ pub async fn ohlcv(
     ctx: crate::integrations::http::CallContext,
 ) -> Result<Vec<Bar>, Failure> {
     let key = c.secret("DATABENTO_API_KEY")?;
-    let base = c.base()?.clone();
+    let base = c.base()?;
     let timeout = c.http.timeout();
     let (Some(start), Some(end)) = (nanos(from), nanos(to)) else {
         return Err(bad_response("time range out of bounds"));
@@ -101,17 +103,7 @@ pub async fn ohlcv(
     let started = tokio::time::Instant::now();
     let once = || async {
         {
-            let mut client = HistoricalClient::builder()
-                .key(key.expose())
-                .map_err(failure)?
-                .base_url(base.clone())
-                .http_client_builder(
-                    reqwest::Client::builder()
-                        .timeout(timeout)
-                        .redirect(reqwest::redirect::Policy::none()),
-                )
-                .build()
-                .map_err(failure)?;
+            let mut client = historical(c, &key, base)?;
             let params = GetRangeParams::builder()
                 .dataset(GLBX)
                 .symbols(vec![symbol.as_str()])
@@ -166,6 +158,28 @@ pub async fn ohlcv(
             .await
         })
         .await
+}
+
+/// The provider client's Databento historical client, built on first use: its key, base URL
+/// and time box are the provider's configuration, fixed for the client's life.
+fn historical(c: &ProviderClient, key: &Secret, base: &Url) -> Result<HistoricalClient, Failure> {
+    let mut slot = c.databento.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(client) = slot.as_ref() {
+        return Ok(client.clone());
+    }
+    let client = HistoricalClient::builder()
+        .key(key.expose())
+        .map_err(failure)?
+        .base_url(base.clone())
+        .http_client_builder(
+            reqwest::Client::builder()
+                .timeout(c.http.timeout())
+                .redirect(reqwest::redirect::Policy::none()),
+        )
+        .build()
+        .map_err(failure)?;
+    *slot = Some(client.clone());
+    Ok(client)
 }
 
 /// A DBN fixed-point price (units of 1e-9) on the tick grid; `None` for `UNDEF_PRICE` or a

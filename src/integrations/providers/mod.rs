@@ -34,6 +34,9 @@ pub struct ProviderClient {
     pub http: ProviderHttp,
     /// Tradovate's access token and its expiry, reused across verifies (logins are penalised).
     session: Mutex<Option<(Secret, chrono::DateTime<chrono::Utc>)>>,
+    /// Databento's historical client, built on first use and cloned per request: one HTTP
+    /// client (TLS roots read once, connections kept alive) for every fetch.
+    databento: std::sync::Mutex<Option<::databento::HistoricalClient>>,
 }
 
 impl ProviderClient {
@@ -52,6 +55,7 @@ impl ProviderClient {
                 config,
                 http,
                 session: Mutex::new(None),
+                databento: std::sync::Mutex::default(),
             }),
         )
     }
