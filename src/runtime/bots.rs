@@ -17,7 +17,7 @@
 //!   its heartbeat again after a restart, or ignores its stop) is killed and latched.
 //!
 //! Reports are cast, and what depends on their result runs after them in the breaker actor
-//! ([`after_failure`]); a (re)start asks the breaker in order, so it sees every failure
+//! (`sink::after_failure`); a (re)start asks the breaker in order, so it sees every failure
 //! reported before it.
 
 use std::sync::Arc;
@@ -27,16 +27,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SpawnErr};
-use serde_json::json;
 use tokio::sync::broadcast;
-use tradeplane_actors::{
-    Backoff, BreakerReading, BreakerState, ChildSpec, EventKind, Report, Restart, Shutdown,
-    SupervisionEvent, SupervisionEventSink, SupervisorMsg,
-};
+use tradeplane_actors::{Backoff, ChildSpec, Restart, Shutdown, SupervisorMsg};
 use uuid::Uuid;
 
+mod sink;
+mod tick_fanout;
+
+pub use sink::BotsSink;
+pub use tick_fanout::{TickFanout, TickSubscription};
+
 use super::evaluator::{BotEvaluator, LoadError, Outcome, Trading};
-use super::events::{TelemetrySink, bot_of, bot_scope};
+use super::events::bot_scope;
 use super::registry::{Registry, RunnerShared};
 use super::scheduler::BarTick;
 use crate::domain::{bot::BotStatus, timeframe::Timeframe};
@@ -386,122 +388,6 @@ impl RunnerState {
     }
 }
 
-/// Delivers the scheduler's bar ticks to the runners: one task per runtime reads the ticks and
-/// sends each to every runner of its timeframe, recording the runner's newest tick first (a
-/// runner skips a queued tick older than it). A runner is one actor, not an actor plus a
-/// forwarding task of its own: a tick wakes each runner once, not twice, and no broadcast
-/// receiver per runner is woken and re-registered every second.
-#[derive(Default)]
-pub struct TickFanout {
-    state: Arc<std::sync::Mutex<FanoutState>>,
-}
-
-#[derive(Default)]
-struct FanoutState {
-    started: bool,
-    next: u64,
-    by_timeframe: std::collections::HashMap<Timeframe, std::collections::HashMap<u64, TickTarget>>,
-}
-
-struct TickTarget {
-    runner: ActorRef<RunnerMsg>,
-    newest: Arc<AtomicI64>,
-}
-
-fn lock_fanout(state: &std::sync::Mutex<FanoutState>) -> std::sync::MutexGuard<'_, FanoutState> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl TickFanout {
-    /// Sends `runner` every tick of `timeframe` from now on, until the subscription is
-    /// dropped or cancelled. The first subscription starts the fan-out task on `ticks`.
-    pub fn subscribe(
-        &self,
-        ticks: &broadcast::Sender<BarTick>,
-        timeframe: Timeframe,
-        runner: ActorRef<RunnerMsg>,
-        newest: Arc<AtomicI64>,
-    ) -> TickSubscription {
-        let mut s = lock_fanout(&self.state);
-        if !s.started {
-            s.started = true;
-            tokio::spawn(fan_out(ticks.subscribe(), Arc::downgrade(&self.state)));
-        }
-        s.next += 1;
-        let id = s.next;
-        s.by_timeframe
-            .entry(timeframe)
-            .or_default()
-            .insert(id, TickTarget { runner, newest });
-        TickSubscription {
-            state: Arc::downgrade(&self.state),
-            timeframe,
-            id,
-        }
-    }
-
-    /// Runners subscribed to `timeframe`'s ticks.
-    pub fn runners(&self, timeframe: Timeframe) -> usize {
-        lock_fanout(&self.state)
-            .by_timeframe
-            .get(&timeframe)
-            .map_or(0, std::collections::HashMap::len)
-    }
-}
-
-/// A runner's place in the [`TickFanout`]; dropping it unsubscribes.
-pub struct TickSubscription {
-    state: std::sync::Weak<std::sync::Mutex<FanoutState>>,
-    timeframe: Timeframe,
-    id: u64,
-}
-
-impl TickSubscription {
-    /// No more ticks.
-    pub fn cancel(&self) {
-        if let Some(state) = self.state.upgrade()
-            && let Some(targets) = lock_fanout(&state).by_timeframe.get_mut(&self.timeframe)
-        {
-            targets.remove(&self.id);
-        }
-    }
-}
-
-impl Drop for TickSubscription {
-    fn drop(&mut self) {
-        self.cancel();
-    }
-}
-
-/// The fan-out task: every tick to every runner of its timeframe (a runner gone is dropped).
-async fn fan_out(
-    mut ticks: broadcast::Receiver<BarTick>,
-    state: std::sync::Weak<std::sync::Mutex<FanoutState>>,
-) {
-    loop {
-        let tick = match ticks.recv().await {
-            Ok(tick) => tick,
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(skipped = n, "tick fan-out lagged");
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        let Some(state) = state.upgrade() else { return };
-        let mut s = lock_fanout(&state);
-        let Some(targets) = s.by_timeframe.get_mut(&tick.timeframe) else {
-            continue;
-        };
-        let at = epoch_ms(tick.bar_at);
-        targets.retain(|_, t| {
-            t.newest.fetch_max(at, Ordering::AcqRel);
-            t.runner.send_message(RunnerMsg::Tick(tick)).is_ok()
-        });
-    }
-}
-
 /// Forwards every change of the brokers' stream updates to the runner while it awaits a LIVE
 /// fill (changes coalesce: a burst of events is one sync). `None` when no broker streams.
 fn forward_broker_updates(
@@ -722,194 +608,6 @@ async fn admit(registry: &Registry, bot_id: Uuid) -> bool {
                 );
             }
             false
-        }
-    }
-}
-
-/// The runner policy once a failure is recorded on the bot's breaker (runs in the breaker
-/// actor, with its new reading): still CLOSED, the supervisor's restart goes ahead; OPEN, the
-/// runner is removed and the bot left ERROR (restart refused), or KILLED when LIVE.
-fn after_failure(
-    registry: &Registry,
-    bots_name: &str,
-    bot: Uuid,
-    reason: &str,
-    reading: &BreakerReading,
-) {
-    let mut terminate = false;
-    let mut refused = false;
-    registry.with_slot(bot, |slot| {
-        if slot.held() {
-            return;
-        }
-        slot.last_error = Some(reason.to_owned());
-        if reading.state() == BreakerState::Closed {
-            slot.status = BotStatus::Restarting;
-            return;
-        }
-        terminate = true;
-        if slot.options.is_some_and(|o| o.live) {
-            registry.latch_kill(
-                slot,
-                &format!("circuit breaker opened on a LIVE bot after: {reason}"),
-            );
-        } else {
-            slot.refused = true;
-            slot.status = BotStatus::Error;
-            slot.last_error = Some(format!(
-                "restart refused: circuit breaker open after {} failures (last: {reason})",
-                reading.failures_in_window()
-            ));
-            refused = true;
-        }
-    });
-    if refused {
-        registry.event(
-            NewSystemEvent::new(
-                Severity::Sev2,
-                "BOT_RESTART_REFUSED",
-                format!("bot {bot}: restart refused, circuit breaker open"),
-            )
-            .bot(bot)
-            .metadata(json!({ "last_failure": reason })),
-        );
-    }
-    if terminate {
-        terminate_runner(bots_name, bot);
-    }
-    registry.mark_bot(bot);
-}
-
-/// The Bots supervisor's sink: writes every event (through [`TelemetrySink`]) and applies the
-/// runner policy. Never blocks: in-memory state only; DB writes are the registry writer's.
-pub struct BotsSink {
-    pub telemetry: TelemetrySink,
-    pub registry: Arc<Registry>,
-    pub bots_name: String,
-    pub stuck_kill_after: u32,
-}
-
-impl SupervisionEventSink for BotsSink {
-    fn emit(&self, ev: SupervisionEvent) {
-        self.telemetry.emit(ev.clone());
-        if let EventKind::Meltdown { .. } = ev.kind {
-            self.on_meltdown();
-            return;
-        }
-        let Some(bot) = ev.child().and_then(bot_of) else {
-            return;
-        };
-        self.on_runner_event(bot, &ev.kind);
-    }
-}
-
-impl BotsSink {
-    fn on_meltdown(&self) {
-        let touched: Vec<Uuid> = self.registry.with_slots(|slots| {
-            slots
-                .values_mut()
-                .filter(|s| s.status.is_live())
-                .map(|s| {
-                    s.status = BotStatus::Error;
-                    s.permit = None;
-                    s.last_error = Some("bots supervisor meltdown: runner stopped".into());
-                    s.bot_id
-                })
-                .collect()
-        });
-        for bot in touched {
-            self.registry.mark_bot(bot);
-        }
-    }
-
-    fn on_runner_event(&self, bot: Uuid, kind: &EventKind) {
-        let registry = &self.registry;
-        let mut terminate = false;
-        // Applied after the bot's breaker has handled what was reported before.
-        let mut failed = None;
-        let mut restart_scheduled = None;
-        let now = registry.clock().now();
-        registry.with_slot(bot, |slot| match kind {
-            EventKind::ChildStarted { .. } => {
-                if !slot.held() {
-                    slot.status = BotStatus::Running;
-                    slot.started_at = Some(now);
-                }
-            }
-            EventKind::ChildRestarted { .. } => {
-                // A held bot's "restart" is the refusal stand-in, not a runner.
-                if !slot.held() {
-                    slot.restart_count = slot.restart_count.saturating_add(1);
-                    slot.status = BotStatus::Running;
-                    slot.started_at = Some(now);
-                }
-            }
-            EventKind::RestartScheduled { .. } => {
-                restart_scheduled = Some(slot.breaker.clone());
-            }
-            EventKind::ChildFailed { reason, .. } => {
-                failed = Some((slot.breaker.clone(), slot.permit.take(), reason.clone()));
-            }
-            EventKind::HeartbeatTimeout { .. } => {
-                let strikes = slot.shared.stuck_strikes_add();
-                if strikes >= self.stuck_kill_after && !slot.held() {
-                    terminate = true;
-                    registry.latch_kill(
-                        slot,
-                        &format!("stuck: missed its heartbeat {strikes} times in a row"),
-                    );
-                }
-            }
-            EventKind::KillTrigger { .. } => {
-                if !slot.held() {
-                    terminate = true;
-                    registry.latch_kill(slot, "stuck: ignored its stop request and was killed");
-                }
-            }
-            EventKind::ChildStartFailed { error, .. } => {
-                slot.last_error = Some(error.clone());
-                // A restart that cannot start is a failure like any other: the breaker counts
-                // it, so a runner that keeps failing to start stops within its limit. (A down
-                // database is not one: runners start without it and wait.)
-                if slot.status == BotStatus::Restarting {
-                    failed = Some((slot.breaker.clone(), slot.permit.take(), error.clone()));
-                }
-            }
-            EventKind::ChildExited { .. }
-            | EventKind::ChildRemoved { .. }
-            | EventKind::ChildShutdown { .. }
-            | EventKind::ChildKilled { .. } => {
-                slot.permit = None;
-                if !slot.held() {
-                    slot.status = BotStatus::Stopped;
-                }
-            }
-            EventKind::Meltdown { .. }
-            | EventKind::SupervisorShutdown
-            | EventKind::BreakerTransition { .. } => {}
-        });
-        if terminate {
-            terminate_runner(&self.bots_name, bot);
-        }
-        registry.mark_bot(bot);
-        if let Some((breaker, permit, reason)) = failed {
-            let (registry, bots_name) = (self.registry.clone(), self.bots_name.clone());
-            let report = permit.map_or(Report::FailureWithoutPermit, Report::Failure);
-            breaker.report_then(report, move |reading| {
-                after_failure(&registry, &bots_name, bot, &reason, reading);
-            });
-        }
-        if let Some(breaker) = restart_scheduled {
-            // After the failure's outcome: a refused restart is not RESTARTING.
-            let registry = self.registry.clone();
-            breaker.after(move |_| {
-                registry.with_slot(bot, |slot| {
-                    if !slot.held() {
-                        slot.status = BotStatus::Restarting;
-                    }
-                });
-                registry.mark_bot(bot);
-            });
         }
     }
 }

@@ -13,47 +13,46 @@
 //! up again, the order-rate window is read back, and folding resumes into the latest
 //! no-trade row.
 
+mod booking;
 pub mod live;
+mod load;
 mod origin;
 mod roll;
+
+use load::working_order;
+pub use load::{LoadError, Loaded};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use self::origin::{origin_matches, origin_of, origin_of_parts, variables_with_origin};
 use super::RuntimeHandle;
 use super::feed::{BarFeed, FeedRequest};
-use super::trace_writer::{NoTradeOp, TraceSender};
-use crate::bus::{EventBus, TraceKind, TraceSummary};
+use super::trace_writer::TraceSender;
+use crate::bus::EventBus;
 use crate::clock::Clock;
 use crate::domain::{
     bars::Bar,
     calendar::HolidayCalendar,
     contracts::Contract,
-    engine::{Effect, Engine, Event, LedgerFill, OrderUpdate, Settings, Tick, WorkingOrder},
-    evaluation::{Decision, NoTrade, TraceBlocker, fold_key},
-    execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill, SimParams},
+    engine::{Effect, Engine, Event, Tick},
+    execution::SimParams,
     feed_source::{BarOrigin, WindowOrigin, window_origin},
     positions::Position,
-    risk::{AutonomyTier, KillTrigger, RiskLimits, Stage},
-    strategy_config::StrategyConfig,
-    strategy_filters::{FilterData, StrategyFilters},
-    timeframe::Timeframe,
+    risk::{AutonomyTier, KillTrigger, Stage},
+    strategy_filters::FilterData,
 };
 use crate::integrations::{bars, http::CallContext};
 use crate::observability::{self, EvaluationOutcome, otlp};
 use crate::store::{
     bot_leases::Fence,
-    bots, fills,
-    orders::{self, BrokerRoute, NewOrder, Order, Placed},
+    orders::{self, Order},
     system_events::{NewSystemEvent, Severity},
-    traces::{self, NewDecisionTrace, NoTradeTrace},
 };
 use crate::trace::TraceId;
 
@@ -174,16 +173,6 @@ impl Trading {
 /// PAPER only (SHADOW and LIVE need LIMITED_AUTONOMY).
 pub const UNSCORED_TIER: AutonomyTier = AutonomyTier::Supervised;
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("bot {0} does not exist")]
-    NoBot(Uuid),
-    #[error("bot {0}: {1}")]
-    Invalid(Uuid, String),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
 /// What one evaluation ended in (for the runner's status and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -224,193 +213,7 @@ pub struct BotEvaluator {
     first_reconciliation: Option<tokio::task::JoinHandle<Result<(), String>>>,
 }
 
-fn settings(bot: &bots::Bot, timeframe: Timeframe, sim: &SimParams) -> Result<Settings, String> {
-    let config: StrategyConfig =
-        serde_json::from_value(bot.strategy.clone()).map_err(|e| format!("strategy: {e}"))?;
-    let filters = StrategyFilters::from_strategy(&bot.strategy)
-        .map_err(|e| format!("{}: {}", e.field, e.problem))?;
-    let limits = RiskLimits::from_stored(&bot.risk_limits, timeframe)?;
-    Ok(Settings {
-        bot_id: bot.id,
-        spec: bot.symbol.spec(),
-        timeframe,
-        stage: bot.stage,
-        config,
-        filters,
-        limits,
-        is_trading_enabled: bot.is_trading_enabled,
-        sim: sim.clone(),
-    })
-}
-
-fn working_order(o: &Order) -> WorkingOrder {
-    WorkingOrder {
-        id: o.id,
-        side: o.side,
-        quantity: u32::try_from(o.quantity).unwrap_or(0),
-        decision_bar_at: o.decision_bar_at,
-        reference_price: o.reference_price,
-        idempotency_key: o.idempotency_key.clone(),
-    }
-}
-
-/// What [`BotEvaluator::load`] reads for one bot: the row, its fills on its symbol, its open
-/// orders (SENDING, NEW, WORKING, PARTIALLY_FILLED; oldest first), its orders of the last
-/// minute, and the no-trade row this node may fold into.
-pub struct Loaded {
-    bot: bots::Bot,
-    fills: Vec<fills::SidedFill>,
-    orders: Vec<Order>,
-    order_times: Vec<DateTime<Utc>>,
-    fold: Option<NoTradeTrace>,
-}
-
-impl Loaded {
-    async fn read(trading: &Trading, bot_id: Uuid, now: DateTime<Utc>) -> Result<Self, LoadError> {
-        let pool = &trading.pool;
-        let bot = bots::get(pool, bot_id)
-            .await?
-            .ok_or(LoadError::NoBot(bot_id))?;
-        let fills = fills::for_bot(pool, bot_id, bot.symbol).await?;
-        let mut orders = orders::sending(pool, bot_id).await?;
-        orders.extend(orders::working(pool, bot_id).await?);
-        let order_times = orders::placed_since(pool, bot_id, now - Duration::seconds(60)).await?;
-        let fold = traces::foldable_no_trade(pool, bot_id, trading.ownership.name()).await?;
-        Ok(Loaded {
-            bot,
-            fills,
-            orders,
-            order_times,
-            fold,
-        })
-    }
-
-    /// [`Loaded::read`] for many bots in one query per table (a resume or takeover batch,
-    /// under leases this node holds: nothing else writes for these bots until their runners
-    /// start). `bots` as the batch just read them.
-    pub async fn read_many(
-        trading: &Trading,
-        bots: &[bots::Bot],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Self>, sqlx::Error> {
-        let pool = &trading.pool;
-        let ids: Vec<Uuid> = bots.iter().map(|b| b.id).collect();
-        let mut fills: HashMap<Uuid, Vec<fills::SidedFill>> = HashMap::new();
-        for f in fills::for_bots(pool, &ids).await? {
-            fills.entry(f.bot_id).or_default().push(f.fill);
-        }
-        let mut open: HashMap<Uuid, Vec<Order>> = HashMap::new();
-        for o in orders::open_for_bots(pool, &ids).await? {
-            open.entry(o.bot_id).or_default().push(o);
-        }
-        let mut times: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
-        for (bot, at) in
-            orders::placed_since_for_bots(pool, &ids, now - Duration::seconds(60)).await?
-        {
-            times.entry(bot).or_default().push(at);
-        }
-        let mut folds: HashMap<Uuid, NoTradeTrace> =
-            traces::foldable_no_trade_for_bots(pool, &ids, trading.ownership.name())
-                .await?
-                .into_iter()
-                .map(|n| (n.bot_id, n))
-                .collect();
-        Ok(bots
-            .iter()
-            .map(|bot| Loaded {
-                bot: bot.clone(),
-                fills: fills.remove(&bot.id).unwrap_or_default(),
-                orders: open.remove(&bot.id).unwrap_or_default(),
-                order_times: times.remove(&bot.id).unwrap_or_default(),
-                fold: folds.remove(&bot.id),
-            })
-            .collect())
-    }
-}
-
 impl BotEvaluator {
-    /// Loads the bot and rebuilds its engine's state from Postgres.
-    pub async fn load(
-        trading: &Trading,
-        bot_id: Uuid,
-        run_id: Uuid,
-        timeframe: Timeframe,
-        now: DateTime<Utc>,
-    ) -> Result<Self, LoadError> {
-        let loaded = match trading.take_preloaded(bot_id) {
-            Some(loaded) => loaded,
-            None => Loaded::read(trading, bot_id, now).await?,
-        };
-        let Loaded {
-            bot,
-            fills,
-            orders: open,
-            order_times,
-            fold,
-        } = loaded;
-        let s =
-            settings(&bot, timeframe, &trading.sim).map_err(|e| LoadError::Invalid(bot_id, e))?;
-        let ledger = fills.into_iter().map(|f| LedgerFill {
-            side: f.side,
-            quantity: u32::try_from(f.quantity).unwrap_or(0),
-            price: f.price,
-            commission: f.commission,
-            filled_at: f.filled_at,
-            decided_at: f.decided_at,
-        });
-        // The order the engine fills (PAPER, or SHADOW's hypothetical one) is of the bot's
-        // stage. A LIVE order written ahead but not acknowledged counts as working until the
-        // broker's orders resolve it (`sync_live`); otherwise a LIVE one must have reached it.
-        let (sending, open): (Vec<Order>, Vec<Order>) = open
-            .into_iter()
-            .partition(|o| o.status == OrderStatus::Sending);
-        // The oldest unresolved send first: it must be resolved before anything new.
-        let sending = sending.into_iter().next();
-        let working = match sending.filter(|_| bot.stage == Stage::Live) {
-            Some(o) => Some(o),
-            None => open.into_iter().rev().find(|o| {
-                o.stage == bot.stage && (o.stage != Stage::Live || o.broker_order_id.is_some())
-            }),
-        };
-        let mut engine = Engine::new(s, trading.calendar.clone());
-        engine.restore(
-            ledger,
-            now,
-            working.as_ref().map(working_order),
-            order_times,
-            fold.as_ref().map(fold_key_of_row),
-        );
-        Ok(BotEvaluator {
-            bot_id,
-            run_id,
-            engine,
-            working,
-            fold_origin: fold.as_ref().map(|t| origin_of(&t.variables_snapshot)),
-            fold_id: fold.map(|t| t.id),
-            tier: UNSCORED_TIER,
-            origins: BTreeMap::new(),
-            origin: None,
-            window_origin: None,
-            contract: None,
-            past_roll_named: None,
-            stored_price_read: None,
-            reconciled: false,
-            first_reconciliation: None,
-        })
-    }
-
-    /// Re-reads the bot row (stage, limits, strategy, trading switch changed by an operator).
-    pub async fn reload(&mut self, trading: &Trading) -> Result<(), LoadError> {
-        let bot = bots::get(&trading.pool, self.bot_id)
-            .await?
-            .ok_or(LoadError::NoBot(self.bot_id))?;
-        let timeframe = self.engine.settings().timeframe;
-        let s = settings(&bot, timeframe, &trading.sim)
-            .map_err(|e| LoadError::Invalid(self.bot_id, e))?;
-        self.engine.set_settings(s);
-        Ok(())
-    }
-
     pub fn position(&self) -> &Position {
         self.engine.position()
     }
@@ -694,271 +497,4 @@ impl BotEvaluator {
         }
         Ok((outcome, kills))
     }
-
-    /// Books a simulated fill of the working order; the engine applies it once it is booked.
-    async fn book_fill(
-        &mut self,
-        trading: &Trading,
-        order_id: Uuid,
-        fill: SimFill,
-        fence: &Fence,
-    ) -> Result<(), sqlx::Error> {
-        let Some(order) = self.working.take().filter(|o| o.id == order_id) else {
-            tracing::error!(bot = %self.bot_id, %order_id, "fill for an order the runner does not hold");
-            return Ok(());
-        };
-        let (before, after, realized) = self.engine.preview_fill(&fill);
-        let booked = fills::book(
-            &trading.pool,
-            fills::FillBooking {
-                fence,
-                order: &order,
-                side: fill.side,
-                quantity: fill.quantity,
-                price: fill.price,
-                commission: fill.commission,
-                filled_at: fill.filled_at,
-                simulated: true,
-                before: &before,
-                after: &after,
-                realized,
-            },
-        )
-        .await?;
-        if let fills::Booked::Filled { .. } = booked {
-            self.engine.handle(Event::Fill(fill));
-        }
-        Ok(())
-    }
-
-    /// Places the decision's order with its decision trace (once per idempotency key).
-    async fn place(
-        &mut self,
-        trading: &Trading,
-        d: Box<Decision>,
-        trace: &TraceId,
-        fence: &Fence,
-    ) -> Result<(Outcome, OrderUpdate), sqlx::Error> {
-        // The decision's stamp (the order's `created_at`): taken as the engine's effect is
-        // performed, so a LIVE order's decision → wire time (docs/benchmarks.md) counts
-        // everything of ours, the write-ahead included.
-        let now = trading.clock.now();
-        let s = self.engine.settings();
-        let status = match d.execution {
-            ExecutionOutcome::Send { .. } => OrderStatus::Sending,
-            // The engine evaluates without a next bar: PAPER and SHADOW (hypothetically) await it.
-            ExecutionOutcome::AwaitingNextBar
-            | ExecutionOutcome::Filled(_)
-            | ExecutionOutcome::NoFill { .. } => OrderStatus::Working,
-        };
-        let mut risk_snapshot = d.risk_snapshot();
-        if let Value::Object(m) = &mut risk_snapshot {
-            m.insert("execution".into(), json!(d.execution));
-            m.insert("tier".into(), json!(self.tier.as_str()));
-        }
-        let order = NewOrder {
-            bot_id: self.bot_id,
-            run_id: Some(self.run_id),
-            decision_trace_id: None,
-            idempotency_key: d.order.idempotency_key.clone(),
-            symbol: s.spec.symbol,
-            side: d.order.side,
-            quantity: i32::try_from(d.order.quantity).unwrap_or(i32::MAX),
-            order_type: OrderType::Market,
-            limit_price: None,
-            stop_price: None,
-            stage: s.stage,
-            status,
-            decision_bar_at: Some(d.order.bar_ts),
-            reference_price: Some(d.order.reference_price),
-        };
-        let decision = NewDecisionTrace {
-            bot_id: self.bot_id,
-            run_id: Some(self.run_id),
-            trade_log_id: None,
-            decision_type: d.decision_type,
-            reason_human: d.reason_human.clone(),
-            reason_code: d.reason_code.clone(),
-            signals: d.signals.to_json(),
-            variables_snapshot: self.variables_json(&d.variables_snapshot),
-            confidence: d.confidence,
-            expected_value: d.expected_value,
-            risk_snapshot,
-            trace_id: trace.clone(),
-        };
-        let live = status == OrderStatus::Sending;
-        let session = trading.brokers.for_live();
-        let account = session
-            .as_ref()
-            .and_then(|s| s.account())
-            .map(|a| a.id)
-            .unwrap_or_default();
-        let route = session.as_ref().filter(|_| live).map(|s| BrokerRoute {
-            broker: s.vendor().id(),
-            account: &account,
-        });
-        let placed = match route {
-            // LIVE: the account check again and the write-ahead, under the account's lock.
-            Some(route) => {
-                match super::account_risk::place_live(
-                    &trading.pool,
-                    fence,
-                    order,
-                    decision,
-                    route,
-                    now,
-                )
-                .await?
-                {
-                    super::account_risk::LivePlaced::Placed(p) => *p,
-                    super::account_risk::LivePlaced::Refused(blockers) => {
-                        let update = OrderUpdate::Refused {
-                            blocked_by: blockers.iter().map(TraceBlocker::from).collect(),
-                            decision: d,
-                        };
-                        let gate_blocked = true;
-                        return Ok((Outcome::Suppressed { gate_blocked }, update));
-                    }
-                }
-            }
-            None => orders::place(&trading.pool, fence, order, decision, None, now).await?,
-        };
-        match placed {
-            Placed::New { order, trace: row } if order.status == OrderStatus::Sending => {
-                trading.bus.publish_trace(TraceSummary {
-                    bot_id: self.bot_id,
-                    run_id: Some(self.run_id),
-                    kind: TraceKind::Decision,
-                    reason_code: d.reason_code.clone(),
-                    blocked_codes: Vec::new(),
-                    trace_id: row.trace_id.clone(),
-                    at: row.created_at,
-                });
-                self.fold_id = None;
-                let working = match session {
-                    Some(session) => self.send_live(trading, &session, order, fence).await?,
-                    // The session went away between the tick and the send: never sent.
-                    None => {
-                        let why = "no logged-in broker session at send time";
-                        self.refused(trading, fence, &order, why, false).await?;
-                        None
-                    }
-                };
-                Ok((Outcome::Decided, OrderUpdate::Placed { working }))
-            }
-            Placed::New { order, trace: row } => {
-                trading.bus.publish_trace(TraceSummary {
-                    bot_id: self.bot_id,
-                    run_id: Some(self.run_id),
-                    kind: TraceKind::Decision,
-                    reason_code: d.reason_code.clone(),
-                    blocked_codes: Vec::new(),
-                    trace_id: row.trace_id.clone(),
-                    at: row.created_at,
-                });
-                self.fold_id = None;
-                let working = (order.status == OrderStatus::Working).then(|| working_order(&order));
-                if working.is_some() {
-                    self.working = Some(order);
-                }
-                Ok((Outcome::Decided, OrderUpdate::Placed { working }))
-            }
-            Placed::Existing(order) => {
-                let working = (matches!(order.status, OrderStatus::Working | OrderStatus::Sending)
-                    && self.working.is_none())
-                .then(|| working_order(&order));
-                if working.is_some() {
-                    self.working = Some(order.clone());
-                }
-                let update = OrderUpdate::AlreadyPlaced {
-                    decision: d,
-                    order_id: order.id,
-                    status: order.status,
-                    working,
-                };
-                Ok((
-                    Outcome::Suppressed {
-                        gate_blocked: false,
-                    },
-                    update,
-                ))
-            }
-        }
-    }
-
-    /// A trace's variables as stored: the strategy's, plus where the window's bars came from.
-    fn variables_json(&self, variables: &impl serde::Serialize) -> Value {
-        variables_with_origin(self.origin.as_ref(), variables)
-    }
-
-    async fn suppress(
-        &mut self,
-        trading: &Trading,
-        n: &NoTrade,
-        folded: bool,
-        trace: &TraceId,
-        fence: &Fence,
-    ) {
-        let at = trading.clock.now();
-        // A fold keeps the first row's variables: a new bar source or contract gets its own row.
-        // (Only a new row needs the whole snapshot as JSON; a fold compares the origin.)
-        let same_origin = self
-            .fold_origin
-            .as_ref()
-            .is_some_and(|o| origin_matches(o, self.origin.as_ref(), &n.variables_snapshot));
-        let op = match self.fold_id {
-            Some(id) if folded && same_origin => NoTradeOp::Fold {
-                id,
-                at,
-                fence: fence.clone(),
-            },
-            _ => {
-                let id = Uuid::now_v7();
-                self.fold_id = Some(id);
-                self.fold_origin =
-                    Some(origin_of_parts(self.origin.as_ref(), &n.variables_snapshot));
-                // Only new suppressions go live: folds repeat on every bar.
-                trading.bus.publish_trace(TraceSummary {
-                    bot_id: self.bot_id,
-                    run_id: Some(self.run_id),
-                    kind: TraceKind::NoTrade,
-                    reason_code: n.reason_code.to_string(),
-                    blocked_codes: n.blocked_by.iter().map(|b| b.code.to_string()).collect(),
-                    trace_id: trace.as_str().to_owned(),
-                    at,
-                });
-                let variables = self.variables_json(&n.variables_snapshot);
-                NoTradeOp::Insert(Box::new(NoTradeTrace {
-                    id,
-                    bot_id: self.bot_id,
-                    run_id: Some(self.run_id),
-                    created_at: at,
-                    last_seen_at: at,
-                    count: 1,
-                    suppression_type: n.suppression_type.to_string(),
-                    suppression_decision: n.suppression_decision.to_string(),
-                    reason_human: n.reason_human.clone(),
-                    reason_code: n.reason_code.to_string(),
-                    blocked_by: serde_json::to_value(&n.blocked_by).unwrap_or_default(),
-                    signals: n.signals.to_json(),
-                    variables_snapshot: variables,
-                    trace_id: trace.as_str().to_owned(),
-                    node_id: Some(fence.node.to_string()),
-                    lease_epoch: Some(fence.epoch),
-                }))
-            }
-        };
-        if !trading.traces.send(op).await {
-            tracing::error!(bot = %self.bot_id, "no-trade trace writer is gone");
-        }
-    }
-}
-
-/// The fold key of a stored row, as [`NoTrade::fold_key`] computes it for a new one.
-fn fold_key_of_row(t: &NoTradeTrace) -> String {
-    fold_key(
-        &t.suppression_type,
-        &t.suppression_decision,
-        traces::blocked_codes(&t.blocked_by).into_iter(),
-    )
 }
