@@ -21,17 +21,8 @@
 //!   holds an unexpired lease on the bot (`Guard::Unowned`, checked in the cancel's
 //!   transaction); it never flattens.
 //!
-//! Flatten without a runner: the market order is filled with the PAPER fill model against the
-//! newest stored bar of the contract the position is on (its last fill's order's; after a roll
-//! not the front one) at the bot's timeframe (`market_bars`, bar start at or before
-//! now): the bar's CLOSE (the best proxy for the next open the runner would have filled at)
-//! moved `slippage_ticks` against the order, commission per contract, filled at the runtime
-//! clock's now. It is booked through the ledger (order, fill, trade, position) under one
-//! idempotency key derived from the bot and the fills it closes, so a retried kill never
-//! doubles it. No stored bar → not flattened (`NOT_DONE`), never a made-up price. A LIVE
-//! position is never simulated: it is closed at the broker (`live_flatten`: the account's
-//! contract, every bot holding it; the API demands a 2FA step-up), `BROKER_PENDING` when no
-//! broker session is logged in for the bot's account (nothing sent).
+//! A flatten without a runner is booked with the PAPER fill model, or sent to the broker when
+//! LIVE (`flatten`); turning trading off goes through [`remove_risk`] too (`trading_switch`).
 
 use std::time::{Duration, Instant};
 
@@ -39,30 +30,28 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::mpsc::UnboundedReceiver;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod flatten;
+mod trading_switch;
+
+pub use flatten::flatten_key;
+pub use trading_switch::{TradingOff, TradingSwitched, set_trading_switch, trading_off};
+
+use self::flatten::{flatten, position_of};
 use super::RuntimeHandle;
 use super::lifecycle::record_event;
-use super::live_flatten::{self, FlattenError, LiveFlatten};
+use super::live_flatten::LiveFlatten;
 use super::ownership::AcquireError;
-use crate::domain::{
-    contracts::Contract,
-    execution::{OrderStatus, OrderType, paper_fill_price},
-    positions::Position,
-    risk::Stage,
-    side::Side,
-};
+use crate::domain::{risk::Stage, side::Side};
 use crate::integrations::brokers::BrokerVendor;
 use crate::store::{
     bot_leases::{self, Fence, Guard},
     bots::{self, Bot},
-    fills, market_bars,
-    orders::{self, CancelledOrder, NewOrder},
-    settings::{self, Settings},
+    orders::{self, CancelledOrder},
     system_events::{NewSystemEvent, Severity},
 };
 
@@ -456,169 +445,6 @@ async fn act(
     Ok(())
 }
 
-/// The bot's position as its fills prove it, how many fills that is (the flatten key), and
-/// the contract it is on (the last fill's order's: every fill of an open position is on one).
-struct Held {
-    position: Position,
-    fills: usize,
-    contract: Option<Contract>,
-}
-
-async fn position_of(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
-    let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
-    let mut position = Position::flat(bot.symbol);
-    for f in &fills {
-        position.apply_fill(
-            f.side,
-            u32::try_from(f.quantity).unwrap_or(0),
-            f.price,
-            f.commission,
-        );
-    }
-    Ok(Held {
-        position,
-        fills: fills.len(),
-        contract: fills
-            .last()
-            .map(|f| Contract::front_at(bot.symbol, f.decided_at)),
-    })
-}
-
-/// One key per (bot, ledger state): a retry against the same fills finds the same order.
-pub fn flatten_key(bot_id: Uuid, fills: usize, quantity: i64) -> String {
-    let mut h = Sha256::new();
-    h.update(b"flatten");
-    h.update(bot_id.as_bytes());
-    h.update((fills as u64).to_be_bytes());
-    h.update(quantity.to_be_bytes());
-    format!("tpflat-{}", &hex::encode(h.finalize())[..32])
-}
-
-async fn flatten(
-    rt: &RuntimeHandle,
-    pool: &PgPool,
-    bot: &Bot,
-    fence: &Fence,
-    held: &Held,
-    now: DateTime<Utc>,
-) -> Result<(Flatten, i64), sqlx::Error> {
-    let before = &held.position;
-    if before.quantity == 0 {
-        return Ok((Flatten::Flat, 0));
-    }
-    let side = if before.quantity > 0 {
-        Side::Sell
-    } else {
-        Side::Buy
-    };
-    let quantity = u32::try_from(before.quantity.unsigned_abs()).unwrap_or(u32::MAX);
-    if bot.stage == Stage::Live {
-        return live(rt, pool, bot, fence, (side, quantity), now).await;
-    }
-    // Priced on the contract held (after a roll the front one trades elsewhere).
-    let contract = held
-        .contract
-        .unwrap_or_else(|| Contract::front_at(bot.symbol, now));
-    let latest = market_bars::latest_at(pool, contract, bot.timeframe, now).await?;
-    let Some(latest) = latest else {
-        let message = format!(
-            "no stored {} {} bar at or before {now} to price the closing order",
-            contract.code(),
-            bot.timeframe.as_str()
-        );
-        return Ok((Flatten::NotDone { message }, before.quantity));
-    };
-    let sim = rt.sim_params();
-    let spec = bot.symbol.spec();
-    let price = paper_fill_price(side, latest.bar.close, &spec, &sim);
-    let commission = sim.commission_per_contract * Decimal::from(quantity);
-    let order = NewOrder {
-        bot_id: bot.id,
-        run_id: None,
-        decision_trace_id: None,
-        idempotency_key: flatten_key(bot.id, held.fills, before.quantity),
-        symbol: bot.symbol,
-        side,
-        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
-        order_type: OrderType::Market,
-        limit_price: None,
-        stop_price: None,
-        stage: bot.stage,
-        status: OrderStatus::Working,
-        decision_bar_at: Some(latest.bar.ts_open),
-        reference_price: Some(latest.bar.close),
-    };
-    let (order, _) = orders::insert_fenced(pool, fence, order, now).await?;
-    let filled = |fill_id| Flatten::Filled {
-        order_id: order.id,
-        fill_id,
-        side,
-        quantity,
-        price,
-        bar_at: latest.bar.ts_open,
-        bar_close: latest.bar.close,
-        provider_id: latest.provider_id.clone(),
-    };
-    if order.status == OrderStatus::Filled {
-        return Ok((filled(None), 0));
-    }
-    let mut after = before.clone();
-    let realized = after.apply_fill(side, quantity, price, commission);
-    let booked = fills::book(
-        pool,
-        fills::FillBooking {
-            fence,
-            order: &order,
-            side,
-            quantity,
-            price,
-            commission,
-            filled_at: now,
-            simulated: true,
-            before,
-            after: &after,
-            realized,
-        },
-    )
-    .await?;
-    Ok(match booked {
-        fills::Booked::Filled { fill_id, .. } => (filled(Some(fill_id)), after.quantity),
-        // Cancelled meanwhile (another removal): nothing booked, the position stands.
-        fills::Booked::NotWorking => (
-            filled(None),
-            position_of(pool, bot).await?.position.quantity,
-        ),
-    })
-}
-
-/// A LIVE flatten: closed at the broker (`live_flatten`), or `BROKER_PENDING` without a
-/// logged-in session for the bot's account (nothing sent).
-async fn live(
-    rt: &RuntimeHandle,
-    pool: &PgPool,
-    bot: &Bot,
-    fence: &Fence,
-    (side, quantity): (Side, u32),
-    now: DateTime<Utc>,
-) -> Result<(Flatten, i64), sqlx::Error> {
-    let Some(route) = live_flatten::route_of(rt, pool, bot, now).await? else {
-        let held = position_of(pool, bot).await?.position.quantity;
-        return Ok((Flatten::BrokerPending { side, quantity }, held));
-    };
-    let done = live_flatten::flatten(rt, pool, bot, fence, &route).await;
-    let held = position_of(pool, bot).await?.position.quantity;
-    match done {
-        Ok(done) => Ok((Flatten::ClosedAtBroker(Box::new(done)), held)),
-        Err(FlattenError::Db(e)) => Err(e),
-        Err(e) => Ok((
-            Flatten::NotDone {
-                message: e.to_string(),
-            },
-            held,
-        )),
-    }
-}
-
 /// A kill's (and trading off's) removal is SEV-1 while exposure is left, INFO once the bot is clear. The desk's
 /// cancel and close act on a bot that may go on trading: SEV-2 when they could not do what was
 /// asked (nothing written, a LIVE cancel or the close pending at the broker, a position left
@@ -742,81 +568,4 @@ pub async fn run_kill_worker(rt: RuntimeHandle, mut kills: UnboundedReceiver<(Uu
             }
         });
     }
-}
-
-/// What turning trading off removed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TradingOff {
-    /// One per bot that had working LIVE orders (empty when cancelling is configured off).
-    pub removals: Vec<Removal>,
-}
-
-/// Trading turned off (globally, or `bot`'s own switch): when configured
-/// (`TRADEPLANE_TRADING_OFF_CANCELS`, default on), cancels the working LIVE orders of every
-/// bot concerned through [`remove_risk`]. New LIVE orders are stopped by the evaluation's
-/// gates at each bot's next bar whether or not this cancels.
-pub async fn trading_off(
-    rt: &RuntimeHandle,
-    pool: &PgPool,
-    bot: Option<Uuid>,
-    by: &str,
-) -> Result<TradingOff, sqlx::Error> {
-    if !rt.trading_off_cancels() {
-        return Ok(TradingOff {
-            removals: Vec::new(),
-        });
-    }
-    let targets: Vec<Uuid> = orders::bots_with_working(pool, true)
-        .await?
-        .into_iter()
-        .filter(|id| bot.is_none_or(|b| b == *id))
-        .collect();
-    let reason = match bot {
-        Some(_) => format!("the bot's trading switch turned off by {by}"),
-        None => format!("the global trading switch turned off by {by}"),
-    };
-    let runs = targets.into_iter().map(|bot_id| {
-        remove_risk(
-            rt,
-            pool,
-            Request {
-                bot_id,
-                source: Source::TradingOff,
-                reason: reason.clone(),
-                by: by.to_owned(),
-                flatten: false,
-            },
-        )
-    });
-    let removals = futures::future::try_join_all(runs).await?;
-    Ok(TradingOff { removals })
-}
-
-/// What [`set_trading_switch`] did.
-#[derive(Debug)]
-pub struct TradingSwitched {
-    pub before: Settings,
-    pub after: Settings,
-    pub off: TradingOff,
-}
-
-/// The global trading switch: stored, mirrored to the runners (their next evaluation gates
-/// LIVE order flow with `LIVE_TRADING_DISABLED`), and, when turned off, [`trading_off`].
-pub async fn set_trading_switch(
-    rt: &RuntimeHandle,
-    pool: &PgPool,
-    enabled: bool,
-    by: &str,
-) -> Result<TradingSwitched, sqlx::Error> {
-    let before = settings::get(pool).await?;
-    let after = settings::set_trading_enabled(pool, enabled, by).await?;
-    rt.apply_trading_switch(&after);
-    let off = if after.trading_enabled {
-        TradingOff {
-            removals: Vec::new(),
-        }
-    } else {
-        trading_off(rt, pool, None, by).await?
-    };
-    Ok(TradingSwitched { before, after, off })
 }

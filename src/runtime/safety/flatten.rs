@@ -1,0 +1,197 @@
+//! Flatten without a runner: the market order is filled with the PAPER fill model against the
+//! newest stored bar of the contract the position is on (its last fill's order's; after a roll
+//! not the front one) at the bot's timeframe (`market_bars`, bar start at or before
+//! now): the bar's CLOSE (the best proxy for the next open the runner would have filled at)
+//! moved `slippage_ticks` against the order, commission per contract, filled at the runtime
+//! clock's now. It is booked through the ledger (order, fill, trade, position) under one
+//! idempotency key derived from the bot and the fills it closes, so a retried kill never
+//! doubles it. No stored bar → not flattened (`NOT_DONE`), never a made-up price. A LIVE
+//! position is never simulated: it is closed at the broker (`live_flatten`: the account's
+//! contract, every bot holding it; the API demands a 2FA step-up), `BROKER_PENDING` when no
+//! broker session is logged in for the bot's account (nothing sent).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::Flatten;
+use crate::domain::{
+    contracts::Contract,
+    execution::{OrderStatus, OrderType, paper_fill_price},
+    positions::Position,
+    risk::Stage,
+    side::Side,
+};
+use crate::runtime::RuntimeHandle;
+use crate::runtime::live_flatten::{self, FlattenError};
+use crate::store::{
+    bot_leases::Fence,
+    bots::Bot,
+    fills, market_bars,
+    orders::{self, NewOrder},
+};
+
+/// The bot's position as its fills prove it, how many fills that is (the flatten key), and
+/// the contract it is on (the last fill's order's: every fill of an open position is on one).
+pub(super) struct Held {
+    pub(super) position: Position,
+    fills: usize,
+    contract: Option<Contract>,
+}
+
+pub(super) async fn position_of(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
+    let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
+    let mut position = Position::flat(bot.symbol);
+    for f in &fills {
+        position.apply_fill(
+            f.side,
+            u32::try_from(f.quantity).unwrap_or(0),
+            f.price,
+            f.commission,
+        );
+    }
+    Ok(Held {
+        position,
+        fills: fills.len(),
+        contract: fills
+            .last()
+            .map(|f| Contract::front_at(bot.symbol, f.decided_at)),
+    })
+}
+
+/// One key per (bot, ledger state): a retry against the same fills finds the same order.
+pub fn flatten_key(bot_id: Uuid, fills: usize, quantity: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(b"flatten");
+    h.update(bot_id.as_bytes());
+    h.update((fills as u64).to_be_bytes());
+    h.update(quantity.to_be_bytes());
+    format!("tpflat-{}", &hex::encode(h.finalize())[..32])
+}
+
+pub(super) async fn flatten(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: &Bot,
+    fence: &Fence,
+    held: &Held,
+    now: DateTime<Utc>,
+) -> Result<(Flatten, i64), sqlx::Error> {
+    let before = &held.position;
+    if before.quantity == 0 {
+        return Ok((Flatten::Flat, 0));
+    }
+    let side = if before.quantity > 0 {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    let quantity = u32::try_from(before.quantity.unsigned_abs()).unwrap_or(u32::MAX);
+    if bot.stage == Stage::Live {
+        return live(rt, pool, bot, fence, (side, quantity), now).await;
+    }
+    // Priced on the contract held (after a roll the front one trades elsewhere).
+    let contract = held
+        .contract
+        .unwrap_or_else(|| Contract::front_at(bot.symbol, now));
+    let latest = market_bars::latest_at(pool, contract, bot.timeframe, now).await?;
+    let Some(latest) = latest else {
+        let message = format!(
+            "no stored {} {} bar at or before {now} to price the closing order",
+            contract.code(),
+            bot.timeframe.as_str()
+        );
+        return Ok((Flatten::NotDone { message }, before.quantity));
+    };
+    let sim = rt.sim_params();
+    let spec = bot.symbol.spec();
+    let price = paper_fill_price(side, latest.bar.close, &spec, &sim);
+    let commission = sim.commission_per_contract * Decimal::from(quantity);
+    let order = NewOrder {
+        bot_id: bot.id,
+        run_id: None,
+        decision_trace_id: None,
+        idempotency_key: flatten_key(bot.id, held.fills, before.quantity),
+        symbol: bot.symbol,
+        side,
+        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
+        order_type: OrderType::Market,
+        limit_price: None,
+        stop_price: None,
+        stage: bot.stage,
+        status: OrderStatus::Working,
+        decision_bar_at: Some(latest.bar.ts_open),
+        reference_price: Some(latest.bar.close),
+    };
+    let (order, _) = orders::insert_fenced(pool, fence, order, now).await?;
+    let filled = |fill_id| Flatten::Filled {
+        order_id: order.id,
+        fill_id,
+        side,
+        quantity,
+        price,
+        bar_at: latest.bar.ts_open,
+        bar_close: latest.bar.close,
+        provider_id: latest.provider_id.clone(),
+    };
+    if order.status == OrderStatus::Filled {
+        return Ok((filled(None), 0));
+    }
+    let mut after = before.clone();
+    let realized = after.apply_fill(side, quantity, price, commission);
+    let booked = fills::book(
+        pool,
+        fills::FillBooking {
+            fence,
+            order: &order,
+            side,
+            quantity,
+            price,
+            commission,
+            filled_at: now,
+            simulated: true,
+            before,
+            after: &after,
+            realized,
+        },
+    )
+    .await?;
+    Ok(match booked {
+        fills::Booked::Filled { fill_id, .. } => (filled(Some(fill_id)), after.quantity),
+        // Cancelled meanwhile (another removal): nothing booked, the position stands.
+        fills::Booked::NotWorking => (
+            filled(None),
+            position_of(pool, bot).await?.position.quantity,
+        ),
+    })
+}
+
+/// A LIVE flatten: closed at the broker (`live_flatten`), or `BROKER_PENDING` without a
+/// logged-in session for the bot's account (nothing sent).
+async fn live(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: &Bot,
+    fence: &Fence,
+    (side, quantity): (Side, u32),
+    now: DateTime<Utc>,
+) -> Result<(Flatten, i64), sqlx::Error> {
+    let Some(route) = live_flatten::route_of(rt, pool, bot, now).await? else {
+        let held = position_of(pool, bot).await?.position.quantity;
+        return Ok((Flatten::BrokerPending { side, quantity }, held));
+    };
+    let done = live_flatten::flatten(rt, pool, bot, fence, &route).await;
+    let held = position_of(pool, bot).await?.position.quantity;
+    match done {
+        Ok(done) => Ok((Flatten::ClosedAtBroker(Box::new(done)), held)),
+        Err(FlattenError::Db(e)) => Err(e),
+        Err(e) => Ok((
+            Flatten::NotDone {
+                message: e.to_string(),
+            },
+            held,
+        )),
+    }
+}
