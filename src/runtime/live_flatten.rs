@@ -192,7 +192,7 @@ pub async fn flatten(
     out.broker_net_before = theirs.map_or(0, |p| p.net);
     let now = rt.clock().now();
     let holders = holders(pool, bot, vendor.id(), &account, contract, now).await?;
-    let (own, _) = actions::held(pool, bot).await?;
+    let own = actions::held(pool, bot).await?.position;
     let ours: i64 = own.quantity + holders.iter().map(|(_, q)| q).sum::<i64>();
     let drift = out.broker_net_before - ours;
     if drift != 0 {
@@ -280,7 +280,11 @@ async fn close_bot(
     fence: &Fence,
 ) -> Result<Option<LiveClose>, sqlx::Error> {
     let session = at.session.as_ref();
-    let (before, n) = actions::held(pool, bot).await?;
+    let actions::Held {
+        position: before,
+        fills: n,
+        ..
+    } = actions::held(pool, bot).await?;
     if before.quantity == 0 {
         return Ok(None);
     }
@@ -387,7 +391,7 @@ async fn close_bot(
             let commission = f
                 .commission
                 .unwrap_or(commission_rate * Decimal::from(f.quantity));
-            let (position, _) = actions::held(pool, bot).await?;
+            let position = actions::held(pool, bot).await?.position;
             let mut after = position.clone();
             let realized = after.apply_fill(side, f.quantity, f.price, commission);
             fills::book_broker_fill(

@@ -619,9 +619,10 @@ impl Reconciler {
             let commission = f
                 .commission
                 .unwrap_or(self.commission_per_contract * rust_decimal::Decimal::from(f.quantity));
-            let (before, _) = super::reconciliation_actions::held(&self.pool, bot)
+            let before = super::reconciliation_actions::held(&self.pool, bot)
                 .await
-                .map_err(db)?;
+                .map_err(db)?
+                .position;
             let mut after = before.clone();
             let realized = after.apply_fill(acked.side, f.quantity, f.price, commission);
             fills::book_broker_fill(

@@ -159,8 +159,16 @@ fn adjustment_key(prefix: &str, bot_id: Uuid, fills: usize, quantity: i64) -> St
     format!("{prefix}-{}", &hex::encode(h.finalize())[..32])
 }
 
-/// The bot's position as its fills prove it, and how many fills that is.
-pub(crate) async fn held(pool: &PgPool, bot: &Bot) -> Result<(Position, usize), sqlx::Error> {
+/// The bot's position as its fills prove it, how many fills that is (a retried adjustment or
+/// flatten keys on it), and the contract it is on (the last fill's order's: every fill of an
+/// open position is on one).
+pub(crate) struct Held {
+    pub position: Position,
+    pub fills: usize,
+    pub contract: Option<Contract>,
+}
+
+pub(crate) async fn held(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
     let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
     let mut position = Position::flat(bot.symbol);
     for f in &fills {
@@ -171,7 +179,13 @@ pub(crate) async fn held(pool: &PgPool, bot: &Bot) -> Result<(Position, usize), 
             f.commission,
         );
     }
-    Ok((position, fills.len()))
+    Ok(Held {
+        position,
+        fills: fills.len(),
+        contract: fills
+            .last()
+            .map(|f| Contract::front_at(bot.symbol, f.decided_at)),
+    })
 }
 
 /// Books `delta` contracts (signed) to the bot at `price` as one adjustment fill (no
@@ -188,7 +202,11 @@ pub(crate) async fn book_adjustment(
     if delta == 0 {
         return Ok(None);
     }
-    let (before, n) = held(pool, bot).await?;
+    let Held {
+        position: before,
+        fills: n,
+        ..
+    } = held(pool, bot).await?;
     let side = if delta > 0 { Side::Buy } else { Side::Sell };
     let quantity = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
     let new = NewOrder {
@@ -517,7 +535,7 @@ async fn act(
                     let commission = f.commission.unwrap_or(
                         rt.sim_params().commission_per_contract * Decimal::from(f.quantity),
                     );
-                    let (before, _) = held(pool, bot).await?;
+                    let before = held(pool, bot).await?.position;
                     let mut after = before.clone();
                     let realized = after.apply_fill(f.side, f.quantity, f.price, commission);
                     fills::book_broker_fill(

@@ -41,11 +41,12 @@ mod trading_switch;
 pub use flatten::flatten_key;
 pub use trading_switch::{TradingOff, TradingSwitched, set_trading_switch, trading_off};
 
-use self::flatten::{flatten, position_of};
+use self::flatten::flatten;
 use super::RuntimeHandle;
 use super::lifecycle::record_event;
 use super::live_flatten::LiveFlatten;
 use super::ownership::AcquireError;
+use super::reconciliation_actions::held;
 use crate::domain::{risk::Stage, side::Side};
 use crate::integrations::brokers::BrokerVendor;
 use crate::store::{
@@ -423,7 +424,7 @@ async fn act(
         now,
     )
     .await?;
-    let position = position_of(pool, bot).await?;
+    let position = held(pool, bot).await?;
     match (req.flatten, allowed) {
         (true, Allowed::Lease { fence, .. }) => {
             let (flatten, after) = flatten(rt, pool, bot, fence, &position, now).await?;

@@ -20,46 +20,18 @@ use super::Flatten;
 use crate::domain::{
     contracts::Contract,
     execution::{OrderStatus, OrderType, paper_fill_price},
-    positions::Position,
     risk::Stage,
     side::Side,
 };
 use crate::runtime::RuntimeHandle;
 use crate::runtime::live_flatten::{self, FlattenError};
+use crate::runtime::reconciliation_actions::{Held, held};
 use crate::store::{
     bot_leases::Fence,
     bots::Bot,
     fills, market_bars,
     orders::{self, NewOrder},
 };
-
-/// The bot's position as its fills prove it, how many fills that is (the flatten key), and
-/// the contract it is on (the last fill's order's: every fill of an open position is on one).
-pub(super) struct Held {
-    pub(super) position: Position,
-    fills: usize,
-    contract: Option<Contract>,
-}
-
-pub(super) async fn position_of(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> {
-    let fills = fills::for_bot(pool, bot.id, bot.symbol).await?;
-    let mut position = Position::flat(bot.symbol);
-    for f in &fills {
-        position.apply_fill(
-            f.side,
-            u32::try_from(f.quantity).unwrap_or(0),
-            f.price,
-            f.commission,
-        );
-    }
-    Ok(Held {
-        position,
-        fills: fills.len(),
-        contract: fills
-            .last()
-            .map(|f| Contract::front_at(bot.symbol, f.decided_at)),
-    })
-}
 
 /// One key per (bot, ledger state): a retry against the same fills finds the same order.
 pub fn flatten_key(bot_id: Uuid, fills: usize, quantity: i64) -> String {
@@ -76,10 +48,10 @@ pub(super) async fn flatten(
     pool: &PgPool,
     bot: &Bot,
     fence: &Fence,
-    held: &Held,
+    ledger: &Held,
     now: DateTime<Utc>,
 ) -> Result<(Flatten, i64), sqlx::Error> {
-    let before = &held.position;
+    let before = &ledger.position;
     if before.quantity == 0 {
         return Ok((Flatten::Flat, 0));
     }
@@ -93,7 +65,7 @@ pub(super) async fn flatten(
         return live(rt, pool, bot, fence, (side, quantity), now).await;
     }
     // Priced on the contract held (after a roll the front one trades elsewhere).
-    let contract = held
+    let contract = ledger
         .contract
         .unwrap_or_else(|| Contract::front_at(bot.symbol, now));
     let latest = market_bars::latest_at(pool, contract, bot.timeframe, now).await?;
@@ -113,7 +85,7 @@ pub(super) async fn flatten(
         bot_id: bot.id,
         run_id: None,
         decision_trace_id: None,
-        idempotency_key: flatten_key(bot.id, held.fills, before.quantity),
+        idempotency_key: flatten_key(bot.id, ledger.fills, before.quantity),
         symbol: bot.symbol,
         side,
         quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
@@ -161,10 +133,7 @@ pub(super) async fn flatten(
     Ok(match booked {
         fills::Booked::Filled { fill_id, .. } => (filled(Some(fill_id)), after.quantity),
         // Cancelled meanwhile (another removal): nothing booked, the position stands.
-        fills::Booked::NotWorking => (
-            filled(None),
-            position_of(pool, bot).await?.position.quantity,
-        ),
+        fills::Booked::NotWorking => (filled(None), held(pool, bot).await?.position.quantity),
     })
 }
 
@@ -179,19 +148,19 @@ async fn live(
     now: DateTime<Utc>,
 ) -> Result<(Flatten, i64), sqlx::Error> {
     let Some(route) = live_flatten::route_of(rt, pool, bot, now).await? else {
-        let held = position_of(pool, bot).await?.position.quantity;
-        return Ok((Flatten::BrokerPending { side, quantity }, held));
+        let left = held(pool, bot).await?.position.quantity;
+        return Ok((Flatten::BrokerPending { side, quantity }, left));
     };
     let done = live_flatten::flatten(rt, pool, bot, fence, &route).await;
-    let held = position_of(pool, bot).await?.position.quantity;
+    let left = held(pool, bot).await?.position.quantity;
     match done {
-        Ok(done) => Ok((Flatten::ClosedAtBroker(Box::new(done)), held)),
+        Ok(done) => Ok((Flatten::ClosedAtBroker(Box::new(done)), left)),
         Err(FlattenError::Db(e)) => Err(e),
         Err(e) => Ok((
             Flatten::NotDone {
                 message: e.to_string(),
             },
-            held,
+            left,
         )),
     }
 }
