@@ -10,6 +10,13 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod broker;
+
+pub use broker::{
+    acknowledge, adopt_working, claimed_broker_ids, close_at_broker, live_working, live_working_at,
+    mark_cancelled, open_live, reject_sending, sending, write_ahead,
+};
+
 use super::bot_leases::{Fence, Guard};
 
 use crate::domain::{
@@ -471,72 +478,6 @@ pub async fn place_unruled(
     .await
 }
 
-/// Writes a LIVE order ahead as `SENDING` to `route` (no decision trace: a safety action's
-/// closing order), once per idempotency key, fenced. Returns the row and whether it is new (a
-/// retry finds the first one, whatever its status: it is never sent twice).
-pub async fn write_ahead(
-    pool: &PgPool,
-    fence: &Fence,
-    mut order: NewOrder,
-    route: BrokerRoute<'_>,
-    now: DateTime<Utc>,
-) -> Result<(Order, bool), sqlx::Error> {
-    order.status = OrderStatus::Sending;
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
-    let (row, new) = insert_once(&mut tx, order, now).await?;
-    if !new {
-        return Ok((row, false));
-    }
-    let row = sqlx::query_as(
-        "UPDATE orders SET broker = $2, broker_account = $3, sent_at = $4 WHERE id = $1 RETURNING *",
-    )
-    .bind(row.id)
-    .bind(route.broker)
-    .bind(route.account)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((row, true))
-}
-
-/// Records a working order the broker has and we did not as the fenced bot's (a
-/// reconciliation adopt): `WORKING` at `route` under the broker's id, keyed by that id so a
-/// second adopt finds it. Returns the row and whether it is new.
-pub async fn adopt_working(
-    pool: &PgPool,
-    fence: &Fence,
-    mut order: NewOrder,
-    route: BrokerRoute<'_>,
-    broker_order_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(Order, bool), sqlx::Error> {
-    order.status = OrderStatus::Working;
-    order.idempotency_key = format!(
-        "tpadoptorder-{}-{}-{broker_order_id}",
-        route.broker, route.account
-    );
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, order.bot_id, fence).await?;
-    let (row, new) = insert_once(&mut tx, order, now).await?;
-    if !new {
-        return Ok((row, false));
-    }
-    let row = sqlx::query_as(
-        "UPDATE orders SET broker = $2, broker_account = $3, broker_order_id = $4 \
-         WHERE id = $1 RETURNING *",
-    )
-    .bind(row.id)
-    .bind(route.broker)
-    .bind(route.account)
-    .bind(broker_order_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((row, true))
-}
-
 pub async fn page(
     pool: &PgPool,
     bot_id: Uuid,
@@ -551,168 +492,4 @@ pub async fn page(
         }
     })
     .await
-}
-
-/// The broker acknowledged a `SENDING` order: it is WORKING under the broker's id. None when
-/// it was no longer `SENDING`.
-pub async fn acknowledge(
-    pool: &PgPool,
-    fence: &Fence,
-    id: Uuid,
-    broker_order_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Order>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
-    let row = sqlx::query_as(
-        "UPDATE orders SET status = 'WORKING', broker_order_id = $2, updated_at = $3 \
-         WHERE id = $1 AND bot_id = $4 AND status = 'SENDING' RETURNING *",
-    )
-    .bind(id)
-    .bind(broker_order_id)
-    .bind(now)
-    .bind(fence.bot_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
-}
-
-/// A LIVE order the broker refused, or that never reached it: REJECTED with `reason`.
-pub async fn reject_sending(
-    pool: &PgPool,
-    fence: &Fence,
-    id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'REJECTED', reject_reason = $2, updated_at = $3 \
-         WHERE id = $1 AND bot_id = $4 AND status = 'SENDING'",
-    )
-    .bind(id)
-    .bind(reason)
-    .bind(now)
-    .bind(fence.bot_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// A LIVE order its broker reports finished without (further) fills: cancelled, expired or
-/// rejected there.
-pub async fn close_at_broker(
-    pool: &PgPool,
-    fence: &Fence,
-    id: Uuid,
-    status: OrderStatus,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
-    let done = sqlx::query(
-        "UPDATE orders SET status = $2, reject_reason = $3, updated_at = $4 \
-         WHERE id = $1 AND bot_id = $5 AND status IN ('WORKING', 'PARTIALLY_FILLED')",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(reason)
-    .bind(now)
-    .bind(fence.bot_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The bot's LIVE orders written ahead whose broker answer was not had yet, oldest first.
-pub async fn sending(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM orders WHERE bot_id = $1 AND status = 'SENDING' ORDER BY created_at, id",
-    )
-    .bind(bot_id)
-    .fetch_all(pool)
-    .await
-}
-
-/// The bot's LIVE orders not finished yet (SENDING, or working at their broker), oldest first:
-/// what a LIVE runner resolves and polls on every evaluation.
-pub async fn open_live(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM orders WHERE bot_id = $1 AND stage = 'LIVE' \
-         AND status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED') ORDER BY created_at, id",
-    )
-    .bind(bot_id)
-    .fetch_all(pool)
-    .await
-}
-
-/// The bot's LIVE orders working at their broker, oldest first.
-pub async fn live_working(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM orders WHERE bot_id = $1 AND stage = 'LIVE' AND broker_order_id IS NOT NULL \
-         AND status IN ('WORKING', 'PARTIALLY_FILLED') ORDER BY created_at, id",
-    )
-    .bind(bot_id)
-    .fetch_all(pool)
-    .await
-}
-
-/// Broker order ids already claimed by our orders on `broker`/`account` (a lost answer is
-/// never matched to an order another of ours already is).
-pub async fn claimed_broker_ids(
-    pool: &PgPool,
-    broker: &str,
-    account: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT broker_order_id FROM orders WHERE broker = $1 AND broker_account = $2 \
-         AND broker_order_id IS NOT NULL",
-    )
-    .bind(broker)
-    .bind(account)
-    .fetch_all(pool)
-    .await
-}
-
-/// Every LIVE order working at `broker`/`account`, across bots (to cancel them all).
-pub async fn live_working_at(
-    pool: &PgPool,
-    broker: &str,
-    account: &str,
-) -> Result<Vec<Order>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM orders WHERE broker = $1 AND broker_account = $2 \
-         AND broker_order_id IS NOT NULL AND status IN ('WORKING', 'PARTIALLY_FILLED') \
-         ORDER BY created_at, id",
-    )
-    .bind(broker)
-    .bind(account)
-    .fetch_all(pool)
-    .await
-}
-
-/// Orders cancelled at their broker: the ledger follows (a fill that crossed the cancel is
-/// still booked when polled: `fills::book_broker_fill` books broker facts whatever the
-/// status). Returns how many were still working.
-pub async fn mark_cancelled(
-    pool: &PgPool,
-    ids: &[Uuid],
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<usize, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
-         WHERE id = ANY($1) AND status IN ('WORKING', 'PARTIALLY_FILLED')",
-    )
-    .bind(ids)
-    .bind(reason)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
 }
