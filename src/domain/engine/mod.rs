@@ -21,6 +21,7 @@
 //! contract's last close until then.
 
 mod book;
+mod protocol;
 #[cfg(test)]
 mod tests;
 
@@ -29,10 +30,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 pub use book::LedgerFill;
 use book::{Book, Folding};
+pub use protocol::{Effect, Event, OrderUpdate, Settings, Tick, WorkingOrder};
 
 use super::account_risk::AccountRiskView;
 use super::bars::{Bar, decimal_f64};
@@ -40,146 +41,22 @@ use super::calendar::HolidayCalendar;
 use super::contracts::Contract;
 pub use super::evaluation::TraceDetail;
 use super::evaluation::{
-    Decision, Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_codes,
-    evaluate_bar_parts,
+    Evaluation, EvaluationInput, NoTrade, TraceBlocker, evaluate_bar_codes, evaluate_bar_parts,
 };
-use super::execution::{ExecutionOutcome, OrderIntent, OrderStatus, SimFill, SimParams, execute};
+use super::execution::{ExecutionOutcome, OrderIntent, SimFill, execute};
 use super::indicators::Series;
 use super::instants;
-use super::instruments::{ContractSpec, Symbol};
+use super::instruments::ContractSpec;
 use super::news::NewsSnapshot;
 use super::positions::Position;
-use super::risk::{AutonomyTier, GateContext, KillTrigger, RiskLimits, Stage};
+use super::risk::{GateContext, Stage};
 use super::roll_exit::{self, Roll};
-use super::side::Side;
-use super::strategy_config::{FieldError, StrategyConfig};
-use super::strategy_filters::{FilterData, FilterReadings, StrategyFilters};
-use super::timeframe::Timeframe;
+use super::strategy_config::FieldError;
+use super::strategy_filters::{FilterData, FilterReadings};
 
 /// The tick the closes are summed in (0, a grid nothing is on, for a tick no float holds).
 fn tick_f64(spec: &ContractSpec) -> f64 {
     decimal_f64(spec.tick_size).unwrap_or(0.0)
-}
-
-/// What an operator configures on a bot (re-read on reload).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub bot_id: Uuid,
-    pub spec: ContractSpec,
-    pub timeframe: Timeframe,
-    pub stage: Stage,
-    pub config: StrategyConfig,
-    /// Entry filters stored beside the strategy (`strategy.filters`).
-    pub filters: StrategyFilters,
-    pub limits: RiskLimits,
-    pub is_trading_enabled: bool,
-    /// How a PAPER order is filled (next bar's open ± slippage, commission).
-    pub sim: SimParams,
-}
-
-/// An order placed and waiting for its fill.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkingOrder {
-    pub id: Uuid,
-    pub side: Side,
-    pub quantity: u32,
-    /// `ts_open` of the bar it was decided on (`None` only for a damaged stored row).
-    pub decision_bar_at: Option<DateTime<Utc>>,
-    pub reference_price: Option<Decimal>,
-    pub idempotency_key: String,
-}
-
-/// The bar boundary being evaluated and the conditions outside the bot at that instant.
-#[derive(Debug, Clone, Copy)]
-pub struct Tick {
-    pub now: DateTime<Utc>,
-    pub tier: AutonomyTier,
-    /// The global trading switch at this instant (mirrored, never read from the database).
-    pub trading_switch_on: bool,
-    pub kill_switch_active: bool,
-    pub breaker_open: bool,
-    /// LIVE: no open reconciliation mismatch names the bot.
-    pub reconciliation_clean: bool,
-    /// LIVE: a logged-in broker session can take an order now.
-    pub broker_ready: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum OrderUpdate {
-    /// The decision's order was placed; `working` when it awaits its (simulated or
-    /// hypothetical) fill, `None` when nothing will fill it.
-    Placed { working: Option<WorkingOrder> },
-    /// An order with the decision's idempotency key already existed (a restarted runner
-    /// re-derived a decision it had acted on): nothing new was placed.
-    AlreadyPlaced {
-        decision: Box<Decision>,
-        order_id: Uuid,
-        status: OrderStatus,
-        working: Option<WorkingOrder>,
-    },
-    /// The decision's order was refused as it was written: a gate checked again there (LIVE:
-    /// `account_risk` under the account's lock, another bot's order having got there first)
-    /// blocked it. Nothing was placed; the evaluation ends in a `GATE_BLOCKED` no-trade.
-    Refused {
-        decision: Box<Decision>,
-        blocked_by: Vec<TraceBlocker>,
-    },
-    /// The working order was cancelled from outside (kill switch, operator), or a LIVE
-    /// order's broker reports it done (filled, cancelled, rejected): it no longer works.
-    Cancelled { order_id: Uuid },
-}
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A completed bar of `contract` (oldest first; a bar already held is replaced). A bar of
-    /// another contract than the window's starts a new window (the roll rule).
-    Bar {
-        bar: Bar,
-        contract: Contract,
-    },
-    /// A fill of the working order, booked by the driver.
-    Fill(SimFill),
-    OrderUpdate(OrderUpdate),
-    /// Evaluate the bar that closed at `tick.now`.
-    Clock(Tick),
-}
-
-impl Event {
-    /// `bar` of the front contract of `root` at its open (`domain::contracts`, the one roll
-    /// rule): the contract a front-month series' bar came from.
-    pub fn front_bar(root: Symbol, bar: Bar) -> Event {
-        Event::Bar {
-            contract: Contract::front_at(root, bar.ts_open),
-            bar,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Effect {
-    /// A decision and its order intent (`decision.order`): place it (once per idempotency
-    /// key) and report back with `OrderUpdate`.
-    Decision(Box<Decision>),
-    /// One suppressed evaluation; `folded` = identical to the previous one (same fold key and
-    /// no decision since), so it may be counted into the previous trace.
-    NoTrade {
-        no_trade: Box<NoTrade>,
-        folded: bool,
-    },
-    /// One suppressed evaluation as a driver that counts codes ([`TraceDetail::Codes`]) gets
-    /// it, in place of [`Effect::NoTrade`]: its suppression type and reason code (the trace's
-    /// `reason_code`), nothing built to write (no trace, no blocker list, no folding).
-    NoTradeCode {
-        suppression_type: Cow<'static, str>,
-        reason_code: Cow<'static, str>,
-    },
-    /// The working order filled (simulated at the next bar's open; a PAPER or SHADOW roll
-    /// exit as soon as it is placed): book it, then report back with `Event::Fill`.
-    Fill { order_id: Uuid, fill: SimFill },
-    /// The working order is dropped: cancel it.
-    Cancel { order_id: Uuid, reason: String },
-    /// Breaches the supervisor must act on with its kill procedure.
-    Kill(Vec<KillTrigger>),
 }
 
 pub struct Engine {

@@ -6,11 +6,16 @@
 use super::book::{Book, Folding};
 use super::*;
 use crate::domain::bars::test_support::bars_from_closes;
-use crate::domain::evaluation::DecisionType;
+use crate::domain::evaluation::{Decision, DecisionType};
+use crate::domain::execution::SimParams;
 use crate::domain::instruments::Symbol;
-use crate::domain::strategy_config::{CrossoverParams, MovingAverage};
+use crate::domain::risk::{AutonomyTier, RiskLimits};
+use crate::domain::side::Side;
+use crate::domain::strategy_config::{CrossoverParams, MovingAverage, StrategyConfig};
+use crate::domain::timeframe::Timeframe;
 use chrono::{Duration, TimeZone};
 use rust_decimal_macros::dec;
+use uuid::Uuid;
 
 mod roll;
 
