@@ -104,6 +104,58 @@ fn lines_with<'a>(rendered: &'a str, prefix: &str) -> Vec<&'a str> {
     rendered.lines().filter(|l| l.starts_with(prefix)).collect()
 }
 
+/// Databento's historical client is built once per provider client: two fetches go out on
+/// one kept-alive connection, not one connection (and one TLS root store read) per request.
+/// Each is refused with a 422, which is not retried (the same request would fail again).
+#[tokio::test]
+async fn databento_fetches_share_one_client_and_its_connection() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"detail": "bad"})))
+        .mount(&server)
+        .await;
+    // A TCP proxy in front of the mock, counting the connections it accepts.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    let upstream = *server.address();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    let mut env = env_for("databento", &format!("http://{proxy}"));
+    env.insert("DATABENTO_API_KEY".into(), DATABENTO_KEY.into());
+    let integrations = integrations(&env);
+    let client = integrations.client("databento").unwrap();
+    for _ in 0..2 {
+        let err = databento::ohlcv(
+            &client,
+            &Contract::new(Symbol::Es, 2025, ContractMonth::H),
+            ::databento::dbn::Schema::Ohlcv1M,
+            at("2025-01-06T00:00:00Z"),
+            at("2025-01-07T00:00:00Z"),
+            CallContext::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.http_status, Some(422), "{err:?}");
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection for both"
+    );
+}
+
 #[tokio::test]
 async fn databento_get_range_is_the_documented_request() {
     let server = MockServer::start().await;
