@@ -279,8 +279,7 @@ impl ProviderHttp {
         };
         let started = Instant::now();
         let retried: fn(&Failure) -> bool = match kind {
-            CallKind::Read => Failure::is_transient,
-            CallKind::Generate => Failure::is_retryable_generation,
+            CallKind::Read | CallKind::Generate => Failure::is_transient,
             CallKind::Write | CallKind::Verify => |_: &Failure| false,
         };
         let result = if matches!(kind, CallKind::Read | CallKind::Generate) {
@@ -563,9 +562,12 @@ mod tests {
     }
 
     #[test]
-    fn auth_failures_are_never_transient() {
+    fn auth_failures_and_other_4xx_are_never_retried() {
         let f = Failure::new(Outcome::InvalidCredentials, codes::INVALID_CREDENTIALS, "");
         assert!(!f.is_transient());
         assert!(Failure::new(Outcome::ProviderError, codes::PROVIDER_HTTP_5XX, "").is_transient());
+        assert!(Failure::new(Outcome::RateLimited, codes::RATE_LIMITED, "").is_transient());
+        // Another 4xx: the same request would fail again.
+        assert!(!Failure::new(Outcome::ProviderError, codes::PROVIDER_HTTP_4XX, "").is_transient());
     }
 }

@@ -51,7 +51,9 @@ impl Failure {
         self
     }
 
-    /// Worth another attempt for an idempotent read: never auth or plan failures.
+    /// Worth another attempt (a read, or a generation billed only when it answers): a 429 or
+    /// 5xx, or no answer at all. Never an auth or plan failure, and never another 4xx: the
+    /// request itself is wrong and would fail again.
     pub fn is_transient(&self) -> bool {
         matches!(
             self.outcome,
@@ -59,11 +61,6 @@ impl Failure {
         ) && self.code != codes::LOGIN_PENALTY
             && self.code != codes::BAD_RESPONSE
             && self.code != codes::CONTENT_REFUSED
-    }
-
-    /// Worth another attempt for a billed generation: a 429 or 5xx, or no answer at all
-    /// (never another 4xx: the request itself is wrong and would fail again).
-    pub fn is_retryable_generation(&self) -> bool {
-        self.is_transient() && self.code != codes::PROVIDER_HTTP_4XX
+            && self.code != codes::PROVIDER_HTTP_4XX
     }
 }

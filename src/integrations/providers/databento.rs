@@ -151,10 +151,7 @@ pub async fn ohlcv(
                     .with_jitter(),
             )
             .when(|f: &Failure| {
-                // A 4xx other than 429 (a symbol that does not resolve, start after end) is
-                // the request's fault: the same request fails again.
                 f.is_transient()
-                    && f.code != codes::PROVIDER_HTTP_4XX
                     && matches!(f.outcome, Outcome::RateLimited | Outcome::ProviderError)
             })
             .adjust(|_, delay| delay.filter(|d| started.elapsed() + *d < timeout / 2))
