@@ -381,7 +381,7 @@ pub async fn remove_risk_after_bulk(
                 Err(e) if bot_leases::is_stale(&e) => {
                     removal.not_done = Some(match allowed {
                         Allowed::Lease { .. } => {
-                            "a newer kill of this bot took its lease over (it acts instead)".into()
+                            "the bot's lease moved on while this acted (a newer kill, or a new start of its runner, holds it now): nothing more was written".into()
                         }
                         Allowed::Unowned => "a node owns the bot: act on that node".into(),
                     });
