@@ -273,16 +273,38 @@ pub async fn cancel(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
+    let from = [
+        OrderStatus::New,
+        OrderStatus::Working,
+        OrderStatus::PartiallyFilled,
+    ];
+    finish(pool, fence, id, OrderStatus::Cancelled, reason, now, &from).await
+}
+
+/// Ends one order of the fenced bot in `to` with `reason`, if it is still in one of `from`
+/// (false otherwise, or when it is not that bot's): one fenced transaction.
+async fn finish(
+    pool: &PgPool,
+    fence: &Fence,
+    id: Uuid,
+    to: OrderStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+    from: &[OrderStatus],
+) -> Result<bool, sqlx::Error> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let mut tx = pool.begin().await?;
     super::bot_leases::check(&mut tx, fence.bot_id, fence).await?;
     let done = sqlx::query(
-        "UPDATE orders SET status = 'CANCELLED', reject_reason = $2, updated_at = $3 \
-         WHERE id = $1 AND bot_id = $4 AND status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')",
+        "UPDATE orders SET status = $2, reject_reason = $3, updated_at = $4 \
+         WHERE id = $1 AND bot_id = $5 AND status = ANY($6)",
     )
     .bind(id)
+    .bind(to)
     .bind(reason)
     .bind(now)
     .bind(fence.bot_id)
+    .bind(from)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

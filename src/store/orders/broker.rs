@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{BrokerRoute, NewOrder, Order, insert_once};
+use super::{BrokerRoute, NewOrder, Order, finish, insert_once};
 use crate::domain::execution::OrderStatus;
 use crate::store::bot_leases::{self, Fence};
 
@@ -21,23 +21,7 @@ pub async fn write_ahead(
     now: DateTime<Utc>,
 ) -> Result<(Order, bool), sqlx::Error> {
     order.status = OrderStatus::Sending;
-    let mut tx = pool.begin().await?;
-    bot_leases::check(&mut tx, order.bot_id, fence).await?;
-    let (row, new) = insert_once(&mut tx, order, now).await?;
-    if !new {
-        return Ok((row, false));
-    }
-    let row = sqlx::query_as(
-        "UPDATE orders SET broker = $2, broker_account = $3, sent_at = $4 WHERE id = $1 RETURNING *",
-    )
-    .bind(row.id)
-    .bind(route.broker)
-    .bind(route.account)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((row, true))
+    insert_routed(pool, fence, order, route, (Some(now), None), now).await
 }
 
 /// Records a working order the broker has and we did not as the fenced bot's (a
@@ -56,6 +40,28 @@ pub async fn adopt_working(
         "tpadoptorder-{}-{}-{broker_order_id}",
         route.broker, route.account
     );
+    insert_routed(
+        pool,
+        fence,
+        order,
+        route,
+        (None, Some(broker_order_id)),
+        now,
+    )
+    .await
+}
+
+/// [`write_ahead`]'s and [`adopt_working`]'s one transaction: fenced, the order once per
+/// idempotency key, and a new row routed to its broker account with its send time or the
+/// broker's id. An existing row is returned as it is.
+async fn insert_routed(
+    pool: &PgPool,
+    fence: &Fence,
+    order: NewOrder,
+    route: BrokerRoute<'_>,
+    (sent_at, broker_order_id): (Option<DateTime<Utc>>, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<(Order, bool), sqlx::Error> {
     let mut tx = pool.begin().await?;
     bot_leases::check(&mut tx, order.bot_id, fence).await?;
     let (row, new) = insert_once(&mut tx, order, now).await?;
@@ -63,12 +69,13 @@ pub async fn adopt_working(
         return Ok((row, false));
     }
     let row = sqlx::query_as(
-        "UPDATE orders SET broker = $2, broker_account = $3, broker_order_id = $4 \
+        "UPDATE orders SET broker = $2, broker_account = $3, sent_at = $4, broker_order_id = $5 \
          WHERE id = $1 RETURNING *",
     )
     .bind(row.id)
     .bind(route.broker)
     .bind(route.account)
+    .bind(sent_at)
     .bind(broker_order_id)
     .fetch_one(&mut *tx)
     .await?;
@@ -109,20 +116,16 @@ pub async fn reject_sending(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    bot_leases::check(&mut tx, fence.bot_id, fence).await?;
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'REJECTED', reject_reason = $2, updated_at = $3 \
-         WHERE id = $1 AND bot_id = $4 AND status = 'SENDING'",
+    finish(
+        pool,
+        fence,
+        id,
+        OrderStatus::Rejected,
+        reason,
+        now,
+        &[OrderStatus::Sending],
     )
-    .bind(id)
-    .bind(reason)
-    .bind(now)
-    .bind(fence.bot_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
+    .await
 }
 
 /// A LIVE order its broker reports finished without (further) fills: cancelled, expired or
@@ -135,21 +138,8 @@ pub async fn close_at_broker(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    bot_leases::check(&mut tx, fence.bot_id, fence).await?;
-    let done = sqlx::query(
-        "UPDATE orders SET status = $2, reject_reason = $3, updated_at = $4 \
-         WHERE id = $1 AND bot_id = $5 AND status IN ('WORKING', 'PARTIALLY_FILLED')",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(reason)
-    .bind(now)
-    .bind(fence.bot_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected() == 1)
+    let from = [OrderStatus::Working, OrderStatus::PartiallyFilled];
+    finish(pool, fence, id, status, reason, now, &from).await
 }
 
 /// The bot's LIVE orders written ahead whose broker answer was not had yet, oldest first.
