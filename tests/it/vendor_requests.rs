@@ -104,17 +104,38 @@ fn lines_with<'a>(rendered: &'a str, prefix: &str) -> Vec<&'a str> {
     rendered.lines().filter(|l| l.starts_with(prefix)).collect()
 }
 
+/// A mock answering every request with `status` and a JSON `detail`.
+async fn answering(status: u16, detail: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(status).set_body_json(json!({"detail": detail})))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// One Databento fetch: ESH5's 1-minute bars of 2025-01-06.
+async fn fetch_esh5(
+    client: &tradeplane::integrations::providers::ProviderClient,
+) -> Result<Vec<tradeplane::domain::bars::Bar>, tradeplane::integrations::outcome::Failure> {
+    databento::ohlcv(
+        client,
+        &Contract::new(Symbol::Es, 2025, ContractMonth::H),
+        ::databento::dbn::Schema::Ohlcv1M,
+        at("2025-01-06T00:00:00Z"),
+        at("2025-01-07T00:00:00Z"),
+        CallContext::default(),
+    )
+    .await
+}
+
 /// Databento's historical client is built once per provider client: two fetches go out on
 /// one kept-alive connection, not one connection (and one TLS root store read) per request.
 /// Each is refused with a 422, which is not retried (the same request would fail again).
 #[tokio::test]
 async fn databento_fetches_share_one_client_and_its_connection() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"detail": "bad"})))
-        .mount(&server)
-        .await;
+    let server = answering(422, "bad").await;
     // A TCP proxy in front of the mock, counting the connections it accepts.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy = listener.local_addr().unwrap();
@@ -136,16 +157,7 @@ async fn databento_fetches_share_one_client_and_its_connection() {
     let integrations = integrations(&env);
     let client = integrations.client("databento").unwrap();
     for _ in 0..2 {
-        let err = databento::ohlcv(
-            &client,
-            &Contract::new(Symbol::Es, 2025, ContractMonth::H),
-            ::databento::dbn::Schema::Ohlcv1M,
-            at("2025-01-06T00:00:00Z"),
-            at("2025-01-07T00:00:00Z"),
-            CallContext::default(),
-        )
-        .await
-        .unwrap_err();
+        let err = fetch_esh5(&client).await.unwrap_err();
         assert_eq!(err.http_status, Some(422), "{err:?}");
     }
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
@@ -158,24 +170,12 @@ async fn databento_fetches_share_one_client_and_its_connection() {
 
 #[tokio::test]
 async fn databento_get_range_is_the_documented_request() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"detail": "down"})))
-        .mount(&server)
-        .await;
+    let server = answering(503, "down").await;
     let mut env = env_for("databento", &server.uri());
     env.insert("DATABENTO_API_KEY".into(), DATABENTO_KEY.into());
     let integrations = integrations(&env);
     let client = integrations.client("databento").unwrap();
-    let _ = databento::ohlcv(
-        &client,
-        &Contract::new(Symbol::Es, 2025, ContractMonth::H),
-        ::databento::dbn::Schema::Ohlcv1M,
-        at("2025-01-06T00:00:00Z"),
-        at("2025-01-07T00:00:00Z"),
-        CallContext::default(),
-    )
-    .await;
+    let _ = fetch_esh5(&client).await;
     let requests = server.received_requests().await.unwrap();
     let rendered = render(&requests[0], DATABENTO_KEY, "DATABENTO_API_KEY");
     golden("databento_timeseries_get_range", &rendered);
