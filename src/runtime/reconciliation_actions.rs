@@ -225,37 +225,63 @@ pub(crate) async fn book_adjustment(
         decision_bar_at: None,
         reference_price: Some(price),
     };
-    let (order, _) = orders::insert_fenced(pool, fence, new, now).await?;
-    let adjustment = Adjustment {
+    let (order, _) = book_filled(
+        pool,
+        fence,
+        new,
+        &before,
+        (price, Decimal::ZERO),
+        false,
+        now,
+    )
+    .await?;
+    Ok(Some(Adjustment {
         order_id: order.id,
         side,
         quantity,
         price,
         priced_from: priced_from.to_owned(),
-    };
+    }))
+}
+
+/// A market order of the fenced bot booked as filled at once, at `price` with `commission`
+/// (a flatten without a runner, simulated; a reconciliation adjustment): the order once per
+/// idempotency key, then its one fill onto `before`. `None` for the booking when a retry
+/// finds the order filled already; otherwise what `fills::book` did and the position after.
+pub(crate) async fn book_filled(
+    pool: &PgPool,
+    fence: &Fence,
+    order: NewOrder,
+    before: &Position,
+    (price, commission): (Decimal, Decimal),
+    simulated: bool,
+    now: DateTime<Utc>,
+) -> Result<(orders::Order, Option<(fills::Booked, Position)>), sqlx::Error> {
+    let (order, _) = orders::insert_fenced(pool, fence, order, now).await?;
     if order.status == OrderStatus::Filled {
-        return Ok(Some(adjustment));
+        return Ok((order, None));
     }
+    let quantity = u32::try_from(order.quantity).unwrap_or(0);
     let mut after = before.clone();
-    let realized = after.apply_fill(side, quantity, price, Decimal::ZERO);
-    fills::book(
+    let realized = after.apply_fill(order.side, quantity, price, commission);
+    let booked = fills::book(
         pool,
         fills::FillBooking {
             fence,
             order: &order,
-            side,
+            side: order.side,
             quantity,
             price,
-            commission: Decimal::ZERO,
+            commission,
             filled_at: now,
-            simulated: false,
-            before: &before,
+            simulated,
+            before,
             after: &after,
             realized,
         },
     )
     .await?;
-    Ok(Some(adjustment))
+    Ok((order, Some((booked, after))))
 }
 
 /// Takes the bot's lease, stopping its runner here first. Returns the fence

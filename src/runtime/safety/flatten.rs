@@ -25,13 +25,8 @@ use crate::domain::{
 };
 use crate::runtime::RuntimeHandle;
 use crate::runtime::live_flatten::{self, FlattenError};
-use crate::runtime::reconciliation_actions::{Held, held};
-use crate::store::{
-    bot_leases::Fence,
-    bots::Bot,
-    fills, market_bars,
-    orders::{self, NewOrder},
-};
+use crate::runtime::reconciliation_actions::{Held, book_filled, held};
+use crate::store::{bot_leases::Fence, bots::Bot, fills, market_bars, orders::NewOrder};
 
 /// One key per (bot, ledger state): a retry against the same fills finds the same order.
 pub fn flatten_key(bot_id: Uuid, fills: usize, quantity: i64) -> String {
@@ -97,7 +92,8 @@ pub(super) async fn flatten(
         decision_bar_at: Some(latest.bar.ts_open),
         reference_price: Some(latest.bar.close),
     };
-    let (order, _) = orders::insert_fenced(pool, fence, order, now).await?;
+    let (order, booked) =
+        book_filled(pool, fence, order, before, (price, commission), true, now).await?;
     let filled = |fill_id| Flatten::Filled {
         order_id: order.id,
         fill_id,
@@ -108,32 +104,16 @@ pub(super) async fn flatten(
         bar_close: latest.bar.close,
         provider_id: latest.provider_id.clone(),
     };
-    if order.status == OrderStatus::Filled {
-        return Ok((filled(None), 0));
-    }
-    let mut after = before.clone();
-    let realized = after.apply_fill(side, quantity, price, commission);
-    let booked = fills::book(
-        pool,
-        fills::FillBooking {
-            fence,
-            order: &order,
-            side,
-            quantity,
-            price,
-            commission,
-            filled_at: now,
-            simulated: true,
-            before,
-            after: &after,
-            realized,
-        },
-    )
-    .await?;
     Ok(match booked {
-        fills::Booked::Filled { fill_id, .. } => (filled(Some(fill_id)), after.quantity),
+        // Filled by an earlier try of this close: the bot is flat.
+        None => (filled(None), 0),
+        Some((fills::Booked::Filled { fill_id, .. }, after)) => {
+            (filled(Some(fill_id)), after.quantity)
+        }
         // Cancelled meanwhile (another removal): nothing booked, the position stands.
-        fills::Booked::NotWorking => (filled(None), held(pool, bot).await?.position.quantity),
+        Some((fills::Booked::NotWorking, _)) => {
+            (filled(None), held(pool, bot).await?.position.quantity)
+        }
     })
 }
 
