@@ -189,15 +189,26 @@ async fn main() -> anyhow::Result<()> {
     .bind(&ids)
     .fetch_all(&pool)
     .await?;
-    let orders_at = |ts: chrono::DateTime<chrono::Utc>| -> i64 {
-        let previous = ts - chrono::Duration::seconds(1);
+    let decided_at = |ts: chrono::DateTime<chrono::Utc>| -> i64 {
         decided
             .iter()
-            .filter(|(at, _)| *at == ts || *at == previous)
+            .filter(|(at, _)| *at == ts)
             .map(|(_, n)| n)
             .sum()
     };
+    // (placed, filled) at the boundary of the bar that opened at `ts`.
+    let writes_at = |ts: chrono::DateTime<chrono::Utc>| {
+        (
+            decided_at(ts),
+            decided_at(ts - chrono::Duration::seconds(1)),
+        )
+    };
+    let orders_at = |ts: chrono::DateTime<chrono::Utc>| {
+        let (placed, filled) = writes_at(ts);
+        placed + filled
+    };
     let mut latencies = Vec::new();
+    let mut slowest: Vec<(f64, i64, i64)> = Vec::new();
     let (mut with_orders, mut without) = (Vec::new(), Vec::new());
     let mut incomplete = 0;
     let mut baseline_off = 0;
@@ -212,6 +223,8 @@ async fn main() -> anyhow::Result<()> {
             Some((done, _)) => {
                 let ms = done.duration_since(*arrived).as_secs_f64() * 1000.0;
                 latencies.push(ms);
+                let (placed, filled) = writes_at(*ts);
+                slowest.push((ms, placed, filled));
                 if orders_at(*ts) > 0 {
                     with_orders.push(ms);
                 } else {
@@ -248,6 +261,22 @@ async fn main() -> anyhow::Result<()> {
         "  {} boundaries of no-trade traces only: {}",
         without.len(),
         figure(&without)
+    );
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "  slowest boundaries (ms, orders placed, orders filled): {}",
+        slowest
+            .iter()
+            .take(5)
+            .map(|(ms, p, f)| format!("{ms:.1} ({p}, {f})"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    println!(
+        "PAPER orders and fills: {} writes in {} group commits ({} written alone)",
+        after.paper_writes - before.paper_writes,
+        after.paper_batches - before.paper_batches,
+        after.paper_alone - before.paper_alone,
     );
     println!(
         "vendor: {} subscriptions (one per symbol × schema), {} connects; bars {}, gap fills {}, \

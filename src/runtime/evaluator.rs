@@ -63,6 +63,8 @@ pub struct Trading {
     pub calendar: Arc<HolidayCalendar>,
     pub sim: SimParams,
     pub traces: TraceSender,
+    /// PAPER and SHADOW orders and fills, committed in batches (`paper_writer`).
+    pub paper: super::paper_writer::PaperWriter,
     /// Mirror of the global kill switch (`settings`), set by the API and restored on start.
     pub kill_switch: AtomicBool,
     /// Mirror of the global trading switch (`settings.trading_enabled`), set by the API,
@@ -152,11 +154,16 @@ pub struct TradingStats {
     pub trace_batches_failed: u64,
     /// No-trade ops the database refused as stale (their node had lost the bot).
     pub no_trade_refused: u64,
+    /// PAPER and SHADOW orders and fills handed to the group commit, its transactions, and
+    /// the writes it left to be written alone (`paper_writer`).
+    pub paper_writes: u64,
+    pub paper_batches: u64,
+    pub paper_alone: u64,
 }
 
 impl Trading {
     pub fn stats(&self) -> TradingStats {
-        let s = &self.traces.stats;
+        let (s, p) = (&self.traces.stats, &self.paper.stats);
         TradingStats {
             evaluations: self.evaluations.load(Ordering::Relaxed),
             skipped_ticks: self.skipped_ticks.load(Ordering::Relaxed),
@@ -164,6 +171,9 @@ impl Trading {
             no_trade_folds: s.folded.load(Ordering::Relaxed),
             trace_batches_failed: s.failed_batches.load(Ordering::Relaxed),
             no_trade_refused: s.refused.load(Ordering::Relaxed),
+            paper_writes: p.writes.load(Ordering::Relaxed),
+            paper_batches: p.batches.load(Ordering::Relaxed),
+            paper_alone: p.alone.load(Ordering::Relaxed),
         }
     }
 }

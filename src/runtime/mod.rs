@@ -44,6 +44,7 @@ pub mod macro_data;
 pub mod market_hours;
 pub mod news;
 pub mod ownership;
+pub mod paper_writer;
 pub mod providers;
 pub mod reconciliation;
 pub mod reconciliation_actions;
@@ -362,6 +363,7 @@ impl Runtime {
             calendar: Arc::new(crate::store::cme_holidays::load_trading_calendar(&pool).await?),
             sim: config.sim.clone(),
             traces,
+            paper: paper_writer::PaperWriter::spawn(pool.clone()),
             kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
             trading_switch: AtomicBool::new(switch.trading_enabled),
             trading_switch_at: std::sync::Mutex::new(Some(switch.updated_at)),

@@ -112,6 +112,48 @@ pub async fn check(
     Ok(())
 }
 
+/// The leases of a batch's bots as they are while its transaction runs ([`lock_current`]).
+#[derive(Debug, Default)]
+pub struct Current(std::collections::HashMap<Uuid, (String, i64)>);
+
+impl Current {
+    /// Whether `node` holds `bot` at `epoch` (a write carrying them may act on the bot).
+    pub fn holds(&self, bot: Uuid, node: Option<&str>, epoch: Option<i64>) -> bool {
+        self.0
+            .get(&bot)
+            .is_some_and(|(n, e)| Some(n.as_str()) == node && Some(*e) == epoch)
+    }
+
+    /// Whether `fence` is its bot's lease.
+    pub fn holds_fence(&self, fence: &Fence) -> bool {
+        self.holds(fence.bot_id, Some(&fence.node), Some(fence.epoch))
+    }
+}
+
+/// A batch's fence, row by row: the held leases of `bots`, share-locked in bot order (as
+/// renewals lock them) until the caller's transaction ends, so a takeover either waits for the
+/// batch or the batch sees the new epoch. The caller writes only the rows whose fence
+/// [`Current::holds`] and answers the others as refused, where [`check`] would abort the whole
+/// transaction.
+pub async fn lock_current(
+    conn: &mut PgConnection,
+    bots: impl IntoIterator<Item = Uuid>,
+) -> Result<Current, sqlx::Error> {
+    let mut bots: Vec<Uuid> = bots.into_iter().collect();
+    bots.sort_unstable();
+    bots.dedup();
+    let leases: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT bot_id, node, epoch FROM bot_leases \
+         WHERE bot_id = ANY($1) AND node IS NOT NULL ORDER BY bot_id FOR SHARE",
+    )
+    .bind(&bots)
+    .fetch_all(conn)
+    .await?;
+    Ok(Current(
+        leases.into_iter().map(|(b, n, e)| (b, (n, e))).collect(),
+    ))
+}
+
 /// What allows a write that acts on a bot: this node's lease on it, or, for a process that
 /// runs no runtime (so holds no lease), the fact that no node holds an unexpired lease on it.
 #[derive(Debug, Clone, Copy)]

@@ -7,16 +7,16 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{bot_leases::Fence, orders::Order, positions};
-use crate::domain::{
-    instruments::Symbol,
-    positions::Position,
-    side::{Side, TradeSide},
-};
+mod tail;
+
+pub(super) use tail::Tail;
+
+use super::{bot_leases::Fence, orders::Order};
+use crate::domain::{instruments::Symbol, positions::Position, side::Side};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Fill {
@@ -116,8 +116,8 @@ pub enum Booked {
 /// Two statements inside the transaction, not seven: [`CLAIM_SQL`] fences, claims the order
 /// (still working), inserts the fill and locks the bot's open trade; then one statement writes
 /// the trade (opened, grown, reduced or closed), the position and the decision trace's link
-/// ([`book_tail`]: the rules of [`book_trade`], composed; a flip opens its new trade after). Each
-/// round trip on the path of a PAPER fill is a wait of the bot's evaluation.
+/// ([`Tail`]; a flip opens its new trade in a third). Each round trip on the path of a PAPER
+/// fill is a wait of the bot's evaluation.
 pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let fill_id = Uuid::now_v7();
@@ -147,7 +147,9 @@ pub async fn book(pool: &PgPool, b: FillBooking<'_>) -> Result<Booked, sqlx::Err
         return Ok(Booked::NotWorking);
     }
     let open = trade_id.map(|id| (id, trade_qty.unwrap_or(0), exit_price));
-    let trade_id = book_tail(&mut tx, &b, open).await?;
+    let mut tail = Tail::default();
+    let trade_id = tail.add(&b, open);
+    tail.execute(&mut tx).await?;
     tx.commit().await?;
     Ok(Booked::Filled { fill_id, trade_id })
 }
@@ -171,272 +173,6 @@ static CLAIM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         fence = super::bot_leases::FENCE_SQL,
     )
 });
-
-/// Arguments of a statement composed at run time, each placeholder numbered as it is bound.
-struct Composed {
-    args: sqlx::postgres::PgArguments,
-    n: usize,
-}
-
-impl Composed {
-    fn new() -> Self {
-        Composed {
-            args: sqlx::postgres::PgArguments::default(),
-            n: 0,
-        }
-    }
-
-    /// Binds `value`; its placeholder.
-    fn bind<'q, T>(&mut self, value: T) -> Result<String, sqlx::Error>
-    where
-        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-    {
-        use sqlx::Arguments as _;
-        self.args.add(value).map_err(sqlx::Error::Encode)?;
-        self.n += 1;
-        Ok(format!("${}", self.n))
-    }
-}
-
-/// What [`book_tail`] does to the trades (the rules of [`book_trade`]).
-enum TradeWrite {
-    /// A new trade of `signed` contracts.
-    Open {
-        id: Uuid,
-        signed: i64,
-        commission: Decimal,
-    },
-    /// The open trade grows (same direction).
-    Grow { id: Uuid },
-    /// The open trade is reduced or closed; `then_open` on a flip.
-    Reduce {
-        id: Uuid,
-        exit: Decimal,
-        commission: Decimal,
-        closes: bool,
-        then_open: Option<NewTrade>,
-    },
-}
-
-/// A flip's new trade: id, signed contracts, commission.
-type NewTrade = (Uuid, i64, Decimal);
-
-/// The trade decision of a fill ([`book_tail`], [`book_trade`]), without its writes: what to
-/// write, and the trade to link.
-fn trade_write(
-    b: &FillBooking<'_>,
-    open: Option<(Uuid, i32, Option<Decimal>)>,
-) -> (TradeWrite, Uuid) {
-    let held = b.before.quantity;
-    let signed = b.side.sign() * i64::from(b.quantity);
-    let Some((trade_id, trade_qty, exit_price)) = open.filter(|_| held != 0) else {
-        let id = Uuid::now_v7();
-        return (
-            TradeWrite::Open {
-                id,
-                signed,
-                commission: b.commission,
-            },
-            id,
-        );
-    };
-    if held.signum() == signed.signum() {
-        return (TradeWrite::Grow { id: trade_id }, trade_id);
-    }
-    let closing = held.abs().min(signed.abs());
-    let closed_before = (i64::from(trade_qty) - held.abs()).max(0);
-    let exit = (exit_price.unwrap_or_default() * Decimal::from(closed_before)
-        + b.price * Decimal::from(closing))
-        / Decimal::from(closed_before + closing);
-    let close_commission = b.commission * Decimal::from(closing) / Decimal::from(signed.abs());
-    let closes = b.after.quantity == 0 || b.after.quantity.signum() != held.signum();
-    let then_open =
-        (b.after.quantity != 0 && b.after.quantity.signum() != held.signum()).then(|| {
-            (
-                Uuid::now_v7(),
-                b.after.quantity,
-                b.commission - close_commission,
-            )
-        });
-    let linked = then_open.map_or(trade_id, |(id, _, _)| id);
-    (
-        TradeWrite::Reduce {
-            id: trade_id,
-            exit,
-            commission: close_commission,
-            closes,
-            then_open,
-        },
-        linked,
-    )
-}
-
-/// The INSERT of a new trade (as [`open_trade`] writes it).
-fn open_sql(
-    a: &mut Composed,
-    b: &FillBooking<'_>,
-    id: Uuid,
-    signed: i64,
-    commission: Decimal,
-) -> Result<String, sqlx::Error> {
-    Ok(format!(
-        "INSERT INTO trades (id, bot_id, run_id, symbol, side, quantity, entry_price, opened_at, \
-         commission, stage) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-        a.bind(id)?,
-        a.bind(b.order.bot_id)?,
-        a.bind(b.order.run_id)?,
-        a.bind(b.order.symbol)?,
-        a.bind(TradeSide::of(signed))?,
-        a.bind(i32::try_from(signed.abs()).unwrap_or(i32::MAX))?,
-        a.bind(b.price)?,
-        a.bind(b.filled_at)?,
-        a.bind(commission)?,
-        a.bind(b.order.stage)?,
-    ))
-}
-
-/// [`trade_write`]'s decision as one statement, and a flip's new trade to open after it:
-/// the closing update and the insert in one statement would both hold an open trade
-/// (`trades_one_open`).
-fn trade_write_sql(
-    a: &mut Composed,
-    b: &FillBooking<'_>,
-    write: TradeWrite,
-) -> Result<(String, Option<NewTrade>), sqlx::Error> {
-    Ok(match write {
-        TradeWrite::Open {
-            id,
-            signed,
-            commission,
-        } => (open_sql(a, b, id, signed, commission)?, None),
-        TradeWrite::Grow { id } => (
-            format!(
-                "UPDATE trades SET quantity = GREATEST(quantity, {}), entry_price = {}, \
-                 commission = commission + {} WHERE id = {}",
-                a.bind(i32::try_from(b.after.quantity.abs()).unwrap_or(i32::MAX))?,
-                a.bind(b.after.avg_price)?,
-                a.bind(b.commission)?,
-                a.bind(id)?,
-            ),
-            None,
-        ),
-        TradeWrite::Reduce {
-            id,
-            exit,
-            commission,
-            closes,
-            then_open,
-        } => (
-            format!(
-                "UPDATE trades SET exit_price = {}, realized_pnl = COALESCE(realized_pnl, 0) + {}, \
-                 commission = commission + {}, closed_at = CASE WHEN {} THEN {} ELSE closed_at END \
-                 WHERE id = {}",
-                a.bind(exit)?,
-                a.bind(b.realized)?,
-                a.bind(commission)?,
-                a.bind(closes)?,
-                a.bind(b.filled_at)?,
-                a.bind(id)?,
-            ),
-            then_open,
-        ),
-    })
-}
-
-/// Runs `parts` (data-modifying statements) as one statement.
-async fn execute_parts(
-    conn: &mut PgConnection,
-    parts: &[String],
-    args: Composed,
-) -> Result<(), sqlx::Error> {
-    let mut sql = String::from("WITH ");
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("w{i} AS ({part})"));
-    }
-    sql.push_str(" SELECT 1");
-    sqlx::query_with(&sql, args.args).execute(conn).await?;
-    Ok(())
-}
-
-/// [`book`]'s second statement: the trade write, the position (as `positions::upsert` writes
-/// it) and the decision trace's link to the trade, together (a flip's new trade and the link
-/// to it in a third).
-/// Returns the trade linked.
-async fn book_tail(
-    conn: &mut PgConnection,
-    b: &FillBooking<'_>,
-    open: Option<(Uuid, i32, Option<Decimal>)>,
-) -> Result<Uuid, sqlx::Error> {
-    let (write, linked) = trade_write(b, open);
-    let mut a = Composed::new();
-    let (write_sql, flip) = trade_write_sql(&mut a, b, write)?;
-    let mut parts = Vec::with_capacity(4);
-    parts.push(write_sql);
-    let p = b.after;
-    parts.push(format!(
-        "INSERT INTO positions (bot_id, symbol, quantity, average_price, realized_pnl, updated_at, stage) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (bot_id, symbol) DO UPDATE SET \
-         quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, \
-         realized_pnl = EXCLUDED.realized_pnl, updated_at = EXCLUDED.updated_at, \
-         stage = EXCLUDED.stage",
-        a.bind(b.order.bot_id)?,
-        a.bind(p.symbol)?,
-        a.bind(i32::try_from(p.quantity).unwrap_or(i32::MAX))?,
-        a.bind((p.quantity != 0).then_some(p.avg_price))?,
-        a.bind(p.realized_pnl)?,
-        a.bind(b.filled_at)?,
-        a.bind(b.order.stage)?,
-    ));
-    // On a flip, the new trade and the link to it come in a statement of their own, after.
-    let mut tail = Vec::new();
-    let mut c = Composed::new();
-    let (link, args) = match flip {
-        Some((id, signed, commission)) => {
-            tail.push(open_sql(&mut c, b, id, signed, commission)?);
-            (&mut tail, &mut c)
-        }
-        None => (&mut parts, &mut a),
-    };
-    if let Some(trace) = b.order.decision_trace_id {
-        link.push(format!(
-            "UPDATE decision_traces SET trade_log_id = {} WHERE id = {}",
-            args.bind(linked)?,
-            args.bind(trace)?,
-        ));
-    }
-    execute_parts(&mut *conn, &parts, a).await?;
-    if !tail.is_empty() {
-        execute_parts(&mut *conn, &tail, c).await?;
-    }
-    Ok(linked)
-}
-
-/// Applies the fill to the bot's open trade by [`trade_write`]'s rules (the statements
-/// [`book_tail`] writes); returns the trade to link the decision to (the one opened, grown or
-/// closed; on a flip, the new one).
-async fn book_trade(conn: &mut PgConnection, b: &FillBooking<'_>) -> Result<Uuid, sqlx::Error> {
-    let open: Option<(Uuid, i32, Option<Decimal>)> = sqlx::query_as(
-        "SELECT id, quantity, exit_price FROM trades \
-         WHERE bot_id = $1 AND symbol = $2 AND closed_at IS NULL FOR UPDATE",
-    )
-    .bind(b.order.bot_id)
-    .bind(b.order.symbol)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (write, linked) = trade_write(b, open);
-    let mut a = Composed::new();
-    let (write_sql, flip) = trade_write_sql(&mut a, b, write)?;
-    execute_parts(&mut *conn, &[write_sql], a).await?;
-    if let Some((id, signed, commission)) = flip {
-        let mut c = Composed::new();
-        let sql = open_sql(&mut c, b, id, signed, commission)?;
-        execute_parts(&mut *conn, &[sql], c).await?;
-    }
-    Ok(linked)
-}
 
 /// One broker fill of a LIVE order to book (`before`/`after`/`realized` as in
 /// [`FillBooking`]).
@@ -530,15 +266,17 @@ pub async fn book_broker_fill(
         after: b.after,
         realized: b.realized,
     };
-    let trade_id = book_trade(&mut tx, &booking).await?;
-    positions::upsert(&mut tx, b.order.bot_id, b.after, b.order.stage, b.filled_at).await?;
-    if let Some(trace) = b.order.decision_trace_id {
-        sqlx::query("UPDATE decision_traces SET trade_log_id = $2 WHERE id = $1")
-            .bind(trace)
-            .bind(trade_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let open: Option<(Uuid, i32, Option<Decimal>)> = sqlx::query_as(
+        "SELECT id, quantity, exit_price FROM trades \
+         WHERE bot_id = $1 AND symbol = $2 AND closed_at IS NULL FOR UPDATE",
+    )
+    .bind(b.order.bot_id)
+    .bind(b.order.symbol)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let mut tail = Tail::default();
+    let trade_id = tail.add(&booking, open);
+    tail.execute(&mut tx).await?;
     tx.commit().await?;
     Ok(BrokerBooked::Filled {
         fill_id,

@@ -27,6 +27,7 @@ pub mod news;
 pub mod nodes;
 pub mod orders;
 pub mod page;
+pub mod paper_batch;
 pub mod positions;
 pub mod profit_variables;
 pub mod reconciliation;

@@ -432,9 +432,23 @@ async fn write_placed(
     let Some(order) = row else {
         return Ok(Err((order, t)));
     };
-    // The trace as written (not read back: its JSON is what was bound).
-    let trace = super::traces::DecisionTrace {
-        id: trace_row,
+    let trace = stored_trace(trace_row, t, now, fence);
+    Ok(Ok(Placed::New {
+        order,
+        trace: Box::new(trace),
+    }))
+}
+
+/// A decision trace as [`place`] wrote it beside its order (not read back: its JSON is what was
+/// bound), stamped `now` (truncated to microseconds) and with the writer's `fence`.
+pub(super) fn stored_trace(
+    id: Uuid,
+    t: super::traces::NewDecisionTrace,
+    now: DateTime<Utc>,
+    fence: &Fence,
+) -> super::traces::DecisionTrace {
+    super::traces::DecisionTrace {
+        id,
         bot_id: t.bot_id,
         run_id: t.run_id,
         trade_log_id: t.trade_log_id,
@@ -450,11 +464,7 @@ async fn write_placed(
         trace_id: t.trace_id.as_str().to_owned(),
         node_id: Some(fence.node.to_string()),
         lease_epoch: Some(fence.epoch),
-    };
-    Ok(Ok(Placed::New {
-        order,
-        trace: Box::new(trace),
-    }))
+    }
 }
 
 /// [`place`] inside the caller's transaction (which commits it): a LIVE order's account check

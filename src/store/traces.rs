@@ -1,8 +1,6 @@
 //! `decision_traces` and `no_trade_traces` (SPEC §6): every evaluation ends in exactly one.
 //! Used by the traces API and, later, by the runner.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -251,36 +249,24 @@ pub async fn write_no_trade_batch(
     folds: &[Fold],
 ) -> Result<BatchWritten, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut bots: Vec<Uuid> = inserts
-        .iter()
-        .map(|t| t.bot_id)
-        .chain(folds.iter().map(|f| f.fence.bot_id))
-        .collect();
-    bots.sort_unstable();
-    bots.dedup();
-    let leases: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT bot_id, node, epoch FROM bot_leases \
-         WHERE bot_id = ANY($1) AND node IS NOT NULL ORDER BY bot_id FOR SHARE",
+    let current = super::bot_leases::lock_current(
+        &mut tx,
+        inserts
+            .iter()
+            .map(|t| t.bot_id)
+            .chain(folds.iter().map(|f| f.fence.bot_id)),
     )
-    .bind(&bots)
-    .fetch_all(&mut *tx)
     .await?;
-    let current: HashMap<Uuid, (String, i64)> =
-        leases.into_iter().map(|(b, n, e)| (b, (n, e))).collect();
-    let holds = |bot: &Uuid, node: Option<&str>, epoch: Option<i64>| {
-        current
-            .get(bot)
-            .is_some_and(|(n, e)| Some(n.as_str()) == node && Some(*e) == epoch)
-    };
+    let holds =
+        |bot: &Uuid, node: Option<&str>, epoch: Option<i64>| current.holds(*bot, node, epoch);
     let mut out = BatchWritten::default();
     let (inserts, stale): (Vec<&NoTradeTrace>, Vec<&NoTradeTrace>) = inserts
         .iter()
         .partition(|t| holds(&t.bot_id, t.node_id.as_deref(), t.lease_epoch));
     out.refused
         .extend(stale.iter().map(|t| (t.bot_id, t.lease_epoch.unwrap_or(0))));
-    let (folds, stale): (Vec<&Fold>, Vec<&Fold>) = folds
-        .iter()
-        .partition(|f| holds(&f.fence.bot_id, Some(&f.fence.node), Some(f.fence.epoch)));
+    let (folds, stale): (Vec<&Fold>, Vec<&Fold>) =
+        folds.iter().partition(|f| current.holds_fence(&f.fence));
     out.refused
         .extend(stale.iter().map(|f| (f.fence.bot_id, f.fence.epoch)));
     if !inserts.is_empty() {

@@ -57,6 +57,7 @@ mod observatory;
 mod openapi;
 mod operations;
 mod otlp;
+mod paper_writer;
 mod provider_latency;
 mod providers;
 mod reconciliation;

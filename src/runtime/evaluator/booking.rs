@@ -18,7 +18,8 @@ use crate::runtime::{account_risk, trace_writer::NoTradeOp};
 use crate::store::{
     bot_leases::Fence,
     fills,
-    orders::{self, BrokerRoute, NewOrder, Placed},
+    orders::{BrokerRoute, NewOrder, Placed},
+    paper_batch::{PaperFill, PaperPlace},
     traces::{DecisionTrace, NewDecisionTrace, NoTradeTrace},
 };
 use crate::trace::TraceId;
@@ -37,23 +38,17 @@ impl BotEvaluator {
             return Ok(());
         };
         let (before, after, realized) = self.engine.preview_fill(&fill);
-        let booked = fills::book(
-            &trading.pool,
-            fills::FillBooking {
-                fence,
-                order: &order,
-                side: fill.side,
-                quantity: fill.quantity,
-                price: fill.price,
-                commission: fill.commission,
-                filled_at: fill.filled_at,
-                simulated: true,
-                before: &before,
-                after: &after,
+        let booked = trading
+            .paper
+            .fill(PaperFill {
+                fence: fence.clone(),
+                order,
+                fill: fill.clone(),
+                before,
+                after,
                 realized,
-            },
-        )
-        .await?;
+            })
+            .await?;
         if let fills::Booked::Filled { .. } = booked {
             self.engine.handle(Event::Fill(fill));
         }
@@ -143,7 +138,16 @@ impl BotEvaluator {
                     }
                 }
             }
-            None => orders::place(&trading.pool, fence, order, decision, None, now).await?,
+            None => {
+                let fence = fence.clone();
+                let p = PaperPlace {
+                    fence,
+                    order,
+                    trace: decision,
+                    now,
+                };
+                trading.paper.place(p).await?
+            }
         };
         match placed {
             Placed::New { order, trace: row } if order.status == OrderStatus::Sending => {
