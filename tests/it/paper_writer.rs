@@ -356,3 +356,44 @@ async fn ledger_trades(pool: &PgPool, bot: Uuid) -> usize {
         .unwrap();
     n as usize
 }
+
+/// A batch whose statement fails (here one order the table refuses: no contracts) is rolled
+/// back and each of its writes goes alone: the good ones are written, the bad one gets the
+/// database's refusal, nothing of it is stored.
+#[sqlx::test]
+async fn a_failed_batch_falls_back_to_each_write_alone(pool: PgPool) {
+    let writer = PaperWriter::spawn(pool.clone());
+    let stats = writer.stats.clone();
+    let bots = bots(&pool, "fallback").await;
+    let mut bad = place(&bots[0], "fallback-bad".into(), Side::Buy, 1, 0);
+    bad.order.quantity = 0;
+    let goods = bots[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| place(b, format!("fallback-good-{i}"), Side::Sell, 1, 0));
+    let answers = join_all(std::iter::once(bad).chain(goods).map(|p| writer.place(p))).await;
+    assert_eq!(stats.batches.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.alone.load(Ordering::Relaxed), bots.len() as u64);
+    let mut answers = answers.into_iter();
+    let err = answers.next().unwrap().unwrap_err();
+    assert!(
+        matches!(&err, sqlx::Error::Database(e) if e.code().as_deref() == Some("23514")),
+        "{err}"
+    );
+    for (answer, bot) in answers.zip(&bots[1..]) {
+        let order = new_order(answer.unwrap());
+        assert_eq!((order.bot_id, order.quantity), (bot.id, 1));
+    }
+    let stored: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT o.bot_id, count(d.id) FROM orders o JOIN decision_traces d \
+         ON d.id = o.decision_trace_id GROUP BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut expected: Vec<(Uuid, i64)> = bots[1..].iter().map(|b| (b.id, 1)).collect();
+    let mut stored = stored;
+    stored.sort();
+    expected.sort();
+    assert_eq!(stored, expected);
+}
