@@ -384,7 +384,7 @@ async fn a_failed_batch_falls_back_to_each_write_alone(pool: PgPool) {
         let order = new_order(answer.unwrap());
         assert_eq!((order.bot_id, order.quantity), (bot.id, 1));
     }
-    let stored: Vec<(Uuid, i64)> = sqlx::query_as(
+    let mut stored: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT o.bot_id, count(d.id) FROM orders o JOIN decision_traces d \
          ON d.id = o.decision_trace_id GROUP BY 1",
     )
@@ -392,7 +392,6 @@ async fn a_failed_batch_falls_back_to_each_write_alone(pool: PgPool) {
     .await
     .unwrap();
     let mut expected: Vec<(Uuid, i64)> = bots[1..].iter().map(|b| (b.id, 1)).collect();
-    let mut stored = stored;
     stored.sort();
     expected.sort();
     assert_eq!(stored, expected);
