@@ -19,12 +19,10 @@ use tradeplane::domain::{
     positions::Position,
     risk::Stage,
     side::Side,
-    timeframe::Timeframe,
 };
 use tradeplane::runtime::paper_writer::PaperWriter;
 use tradeplane::store::{
     bot_leases::{self, Fence},
-    bots::{self, NewBot},
     fills::{self, Booked, FillBooking},
     orders::{NewOrder, Order, Placed},
     paper_batch::{PaperFill, PaperPlace},
@@ -33,7 +31,7 @@ use tradeplane::store::{
 };
 use uuid::Uuid;
 
-use crate::support::fixtures::lease;
+use crate::support::fixtures::{bot_row, lease};
 
 /// Per bot, one order and its fill per round: (side, contracts, fill price).
 const PLANS: [[(Side, u32, Decimal); 3]; 4] = [
@@ -69,25 +67,10 @@ struct Bot {
     position: Position,
 }
 
-async fn bots(pool: &PgPool, name: &str) -> Vec<Bot> {
+async fn bots(pool: &PgPool) -> Vec<Bot> {
     let mut out = Vec::new();
-    for i in 0..PLANS.len() {
-        let id = bots::insert(
-            pool,
-            NewBot {
-                name: format!("{name}-{i}"),
-                symbol: Symbol::Es,
-                timeframe: Timeframe::M1,
-                stage: Stage::Paper,
-                strategy: json!({"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}}),
-                risk_limits: json!({}),
-                created_by: None,
-            },
-            crate::support::now(),
-        )
-        .await
-        .unwrap()
-        .id;
+    for _ in 0..PLANS.len() {
+        let id = bot_row(pool).await;
         out.push(Bot {
             id,
             fence: lease(pool, id).await,
@@ -212,12 +195,12 @@ async fn ledger(pool: &PgPool, bot: Uuid) -> Vec<String> {
 
 #[sqlx::test]
 async fn a_batch_writes_what_each_write_alone_writes(pool: PgPool) {
-    let mut solo = bots(&pool, "alone").await;
+    let mut solo = bots(&pool).await;
     alone(&pool, &mut solo).await;
 
     let writer = PaperWriter::spawn(pool.clone());
     let stats = writer.stats.clone();
-    let mut batched = bots(&pool, "batched").await;
+    let mut batched = bots(&pool).await;
     let mut orders: Vec<Order> = Vec::new();
     for round in 0..3u32 {
         // Every bot places at once: one batch.
@@ -364,7 +347,7 @@ async fn ledger_trades(pool: &PgPool, bot: Uuid) -> usize {
 async fn a_failed_batch_falls_back_to_each_write_alone(pool: PgPool) {
     let writer = PaperWriter::spawn(pool.clone());
     let stats = writer.stats.clone();
-    let bots = bots(&pool, "fallback").await;
+    let bots = bots(&pool).await;
     let mut bad = place(&bots[0], "fallback-bad".into(), Side::Buy, 1, 0);
     bad.order.quantity = 0;
     let goods = bots[1..]
