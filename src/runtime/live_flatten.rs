@@ -295,21 +295,18 @@ async fn close_bot(
     };
     let quantity = u32::try_from(before.quantity.unsigned_abs()).unwrap_or(u32::MAX);
     let now = rt.clock().now();
+    let key = flatten_key(bot.id, n, before.quantity);
     let new = NewOrder {
-        bot_id: bot.id,
-        run_id: None,
-        decision_trace_id: None,
-        idempotency_key: flatten_key(bot.id, n, before.quantity),
-        symbol: bot.symbol,
-        side,
-        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
-        order_type: OrderType::Market,
-        limit_price: None,
-        stop_price: None,
-        stage: Stage::Live,
-        status: OrderStatus::Sending,
         decision_bar_at: Some(at.contract_at),
-        reference_price: None,
+        ..NewOrder::market(
+            bot.id,
+            bot.symbol,
+            key,
+            side,
+            quantity,
+            Stage::Live,
+            OrderStatus::Sending,
+        )
     };
     let (order, new) = orders::write_ahead(pool, fence, new, route, now).await?;
     let mut close = LiveClose {

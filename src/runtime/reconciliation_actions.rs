@@ -209,21 +209,18 @@ pub(crate) async fn book_adjustment(
     } = held(pool, bot).await?;
     let side = if delta > 0 { Side::Buy } else { Side::Sell };
     let quantity = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
+    let key = adjustment_key(prefix, bot.id, n, delta);
     let new = NewOrder {
-        bot_id: bot.id,
-        run_id: None,
-        decision_trace_id: None,
-        idempotency_key: adjustment_key(prefix, bot.id, n, delta),
-        symbol: bot.symbol,
-        side,
-        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
-        order_type: OrderType::Market,
-        limit_price: None,
-        stop_price: None,
-        stage: Stage::Live,
-        status: OrderStatus::Working,
-        decision_bar_at: None,
         reference_price: Some(price),
+        ..NewOrder::market(
+            bot.id,
+            bot.symbol,
+            key,
+            side,
+            quantity,
+            Stage::Live,
+            OrderStatus::Working,
+        )
     };
     let (order, _) = book_filled(
         pool,

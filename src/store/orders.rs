@@ -78,6 +78,37 @@ pub struct NewOrder {
     pub reference_price: Option<Decimal>,
 }
 
+impl NewOrder {
+    /// A market order of `quantity` contracts with no run, decision trace, bar or reference
+    /// price: callers add theirs (`NewOrder { reference_price: …, ..NewOrder::market(…) }`).
+    pub fn market(
+        bot_id: Uuid,
+        symbol: Symbol,
+        idempotency_key: String,
+        side: Side,
+        quantity: u32,
+        stage: Stage,
+        status: OrderStatus,
+    ) -> NewOrder {
+        NewOrder {
+            bot_id,
+            run_id: None,
+            decision_trace_id: None,
+            idempotency_key,
+            symbol,
+            side,
+            quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
+            order_type: OrderType::Market,
+            limit_price: None,
+            stop_price: None,
+            stage,
+            status,
+            decision_bar_at: None,
+            reference_price: None,
+        }
+    }
+}
+
 /// Binds a new order's columns in the order `orders` lists them, from `id` to
 /// `reference_price` (`created_at` also stands for `updated_at`): sixteen parameters.
 fn bind_new_order<'q>(

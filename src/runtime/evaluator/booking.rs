@@ -12,7 +12,7 @@ use crate::bus::{TraceKind, TraceSummary};
 use crate::domain::{
     engine::{Event, OrderUpdate},
     evaluation::{Decision, NoTrade, TraceBlocker},
-    execution::{ExecutionOutcome, OrderStatus, OrderType, SimFill},
+    execution::{ExecutionOutcome, OrderStatus, SimFill},
 };
 use crate::runtime::{account_risk, trace_writer::NoTradeOp};
 use crate::store::{
@@ -80,21 +80,21 @@ impl BotEvaluator {
             m.insert("execution".into(), json!(d.execution));
             m.insert("tier".into(), json!(self.tier.as_str()));
         }
+        let key = d.order.idempotency_key.clone();
+        let (side, quantity) = (d.order.side, d.order.quantity);
         let order = NewOrder {
-            bot_id: self.bot_id,
             run_id: Some(self.run_id),
-            decision_trace_id: None,
-            idempotency_key: d.order.idempotency_key.clone(),
-            symbol: s.spec.symbol,
-            side: d.order.side,
-            quantity: i32::try_from(d.order.quantity).unwrap_or(i32::MAX),
-            order_type: OrderType::Market,
-            limit_price: None,
-            stop_price: None,
-            stage: s.stage,
-            status,
             decision_bar_at: Some(d.order.bar_ts),
             reference_price: Some(d.order.reference_price),
+            ..NewOrder::market(
+                self.bot_id,
+                s.spec.symbol,
+                key,
+                side,
+                quantity,
+                s.stage,
+                status,
+            )
         };
         let decision = NewDecisionTrace {
             bot_id: self.bot_id,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::Flatten;
 use crate::domain::{
     contracts::Contract,
-    execution::{OrderStatus, OrderType, paper_fill_price},
+    execution::{OrderStatus, paper_fill_price},
     risk::Stage,
     side::Side,
 };
@@ -76,21 +76,19 @@ pub(super) async fn flatten(
     let spec = bot.symbol.spec();
     let price = paper_fill_price(side, latest.bar.close, &spec, &sim);
     let commission = sim.commission_per_contract * Decimal::from(quantity);
+    let key = flatten_key(bot.id, ledger.fills, before.quantity);
     let order = NewOrder {
-        bot_id: bot.id,
-        run_id: None,
-        decision_trace_id: None,
-        idempotency_key: flatten_key(bot.id, ledger.fills, before.quantity),
-        symbol: bot.symbol,
-        side,
-        quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
-        order_type: OrderType::Market,
-        limit_price: None,
-        stop_price: None,
-        stage: bot.stage,
-        status: OrderStatus::Working,
         decision_bar_at: Some(latest.bar.ts_open),
         reference_price: Some(latest.bar.close),
+        ..NewOrder::market(
+            bot.id,
+            bot.symbol,
+            key,
+            side,
+            quantity,
+            bot.stage,
+            OrderStatus::Working,
+        )
     };
     let (order, booked) =
         book_filled(pool, fence, order, before, (price, commission), true, now).await?;
