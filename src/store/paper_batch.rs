@@ -3,9 +3,9 @@
 //! Each write is what [`orders::place`] or [`fills::book`] would write for it alone, and is
 //! fenced row by row: the batch share-locks the leases of its bots first
 //! ([`bot_leases::lock_current`]) and writes only the rows whose fence is their bot's lease.
-//! A row the batch does not write (a stale fence, an idempotency key that exists) is handed
-//! back: the caller writes it alone, which answers it exactly as a single write does
-//! (`STALE_LEASE`, [`Placed::Existing`]).
+//! A row the batch does not write (a stale fence, an idempotency key that exists, a bot's
+//! second fill) is handed back: the caller writes it alone, which answers it exactly as a
+//! single write does (`STALE_LEASE`, [`Placed::Existing`]).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::Decimal;
@@ -95,7 +95,7 @@ pub struct Written {
 
 /// Writes `places` and `fills` in the caller's transaction (which commits them). Places come
 /// back as `None` when their fence is stale or their key exists, fills when their fence is
-/// stale.
+/// stale or their bot has another fill in the batch.
 pub async fn write(
     tx: &mut PgConnection,
     places: &[PaperPlace],
