@@ -134,7 +134,9 @@ impl Current {
 /// renewals lock them) until the caller's transaction ends, so a takeover either waits for the
 /// batch or the batch sees the new epoch. The caller writes only the rows whose fence
 /// [`Current::holds`] and answers the others as refused, where [`check`] would abort the whole
-/// transaction.
+/// transaction. Like [`check`], it bounds the transaction's idle time by
+/// [`FENCED_IDLE_LIMIT`]: a node paused mid-batch loses its session and the locks of every
+/// lease in the batch with it.
 pub async fn lock_current(
     conn: &mut PgConnection,
     bots: impl IntoIterator<Item = Uuid>,
@@ -143,10 +145,12 @@ pub async fn lock_current(
     bots.sort_unstable();
     bots.dedup();
     let leases: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT bot_id, node, epoch FROM bot_leases \
-         WHERE bot_id = ANY($1) AND node IS NOT NULL ORDER BY bot_id FOR SHARE",
+        "SELECT l.bot_id, l.node, l.epoch FROM \
+         (SELECT set_config('idle_in_transaction_session_timeout', $2, true)) s, bot_leases l \
+         WHERE l.bot_id = ANY($1) AND l.node IS NOT NULL ORDER BY l.bot_id FOR SHARE OF l",
     )
     .bind(&bots)
+    .bind(format!("{}ms", FENCED_IDLE_LIMIT.as_millis()))
     .fetch_all(conn)
     .await?;
     Ok(Current(

@@ -379,3 +379,23 @@ async fn a_failed_batch_falls_back_to_each_write_alone(pool: PgPool) {
     expected.sort();
     assert_eq!(stored, expected);
 }
+
+/// A batch's lease locks go with its session when it sits idle past the fenced limit (a node
+/// paused mid-batch), as a single fenced write's do: another node can then take the bots.
+#[sqlx::test]
+async fn a_batch_idle_past_the_fenced_limit_frees_its_leases(pool: PgPool) {
+    let bot = bot_row(&pool).await;
+    let fence = lease(&pool, bot).await;
+    let mut tx = pool.begin().await.unwrap();
+    let current = bot_leases::lock_current(&mut tx, [bot]).await.unwrap();
+    assert!(current.holds_fence(&fence));
+    tokio::time::sleep(bot_leases::FENCED_IDLE_LIMIT + std::time::Duration::from_millis(700)).await;
+    let free: Option<Uuid> =
+        sqlx::query_scalar("SELECT bot_id FROM bot_leases WHERE bot_id = $1 FOR UPDATE NOWAIT")
+            .bind(bot)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+    assert_eq!(free, Some(bot));
+    assert!(sqlx::query("SELECT 1").execute(&mut *tx).await.is_err());
+}
