@@ -133,13 +133,7 @@ async fn write(pool: &sqlx::PgPool, batch: Vec<Write>, stats: &PaperWriterStats)
             Some(row) => {
                 let _ = answer.send(Ok(p.written(row)));
             }
-            None => {
-                stats.alone.fetch_add(1, Ordering::Relaxed);
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    let _ = answer.send(p.alone(&pool).await);
-                });
-            }
+            None => alone(stats, answer, p.alone(pool.clone())),
         }
     }
     for ((f, answer), booked) in fills.into_iter().zip(booked_to).zip(written.booked) {
@@ -147,15 +141,22 @@ async fn write(pool: &sqlx::PgPool, batch: Vec<Write>, stats: &PaperWriterStats)
             Some(booked) => {
                 let _ = answer.send(Ok(booked));
             }
-            None => {
-                stats.alone.fetch_add(1, Ordering::Relaxed);
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    let _ = answer.send(f.alone(&pool).await);
-                });
-            }
+            None => alone(stats, answer, f.alone(pool.clone())),
         }
     }
+}
+
+/// Writes one write the batch left, alone and beside the writer (the next batch need not wait
+/// for it), and answers it.
+fn alone<T: Send + 'static>(
+    stats: &PaperWriterStats,
+    answer: Answer<T>,
+    write: impl Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) {
+    stats.alone.fetch_add(1, Ordering::Relaxed);
+    tokio::spawn(async move {
+        let _ = answer.send(write.await);
+    });
 }
 
 /// Where a batch failed: before its commit (nothing written) or at it (outcome unknown).

@@ -48,8 +48,8 @@ impl PaperPlace {
     }
 
     /// Writes it alone ([`orders::place`]).
-    pub async fn alone(self, pool: &sqlx::PgPool) -> Result<Placed, sqlx::Error> {
-        orders::place(pool, &self.fence, self.order, self.trace, None, self.now).await
+    pub async fn alone(self, pool: sqlx::PgPool) -> Result<Placed, sqlx::Error> {
+        orders::place(&pool, &self.fence, self.order, self.trace, None, self.now).await
     }
 }
 
@@ -82,8 +82,8 @@ impl PaperFill {
     }
 
     /// Books it alone ([`fills::book`]).
-    pub async fn alone(&self, pool: &sqlx::PgPool) -> Result<Booked, sqlx::Error> {
-        fills::book(pool, self.booking()).await
+    pub async fn alone(self, pool: sqlx::PgPool) -> Result<Booked, sqlx::Error> {
+        fills::book(&pool, self.booking()).await
     }
 }
 
@@ -160,150 +160,40 @@ async fn place_many(
         .iter()
         .map(|_| (Uuid::now_v7(), Uuid::now_v7()))
         .collect();
+    let picked: Vec<&PaperPlace> = rows.iter().map(|&i| &places[i]).collect();
+    let p = &picked;
     let written: Vec<Order> = sqlx::query_as(PLACE_MANY_SQL)
         .bind(ids.iter().map(|(order, _)| *order).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.bot_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.run_id)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(p, |x| x.order.bot_id))
+        .bind(column(p, |x| x.order.run_id))
         .bind(ids.iter().map(|(_, trace)| *trace).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.idempotency_key.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.symbol)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.side)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.quantity)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.order_type)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.limit_price)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.stop_price)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.stage)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.status)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(p, |x| x.order.idempotency_key.as_str()))
+        .bind(column(p, |x| x.order.symbol))
+        .bind(column(p, |x| x.order.side))
+        .bind(column(p, |x| x.order.quantity))
+        .bind(column(p, |x| x.order.order_type))
+        .bind(column(p, |x| x.order.limit_price))
+        .bind(column(p, |x| x.order.stop_price))
+        .bind(column(p, |x| x.order.stage))
+        .bind(column(p, |x| x.order.status))
         // As stored: Postgres keeps microseconds.
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].now.trunc_subsecs(6))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.decision_bar_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].order.reference_price)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.bot_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.run_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.trade_log_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.decision_type)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.reason_human.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.reason_code.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| &places[i].trace.signals)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| &places[i].trace.variables_snapshot)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.confidence)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.expected_value)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| &places[i].trace.risk_snapshot)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].trace.trace_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| &*places[i].fence.node)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|&i| places[i].fence.epoch)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(p, |x| x.now.trunc_subsecs(6)))
+        .bind(column(p, |x| x.order.decision_bar_at))
+        .bind(column(p, |x| x.order.reference_price))
+        .bind(column(p, |x| x.trace.bot_id))
+        .bind(column(p, |x| x.trace.run_id))
+        .bind(column(p, |x| x.trace.trade_log_id))
+        .bind(column(p, |x| x.trace.decision_type))
+        .bind(column(p, |x| x.trace.reason_human.as_str()))
+        .bind(column(p, |x| x.trace.reason_code.as_str()))
+        .bind(column(p, |x| &x.trace.signals))
+        .bind(column(p, |x| &x.trace.variables_snapshot))
+        .bind(column(p, |x| x.trace.confidence))
+        .bind(column(p, |x| x.trace.expected_value))
+        .bind(column(p, |x| &x.trace.risk_snapshot))
+        .bind(column(p, |x| x.trace.trace_id.as_str()))
+        .bind(column(p, |x| &*x.fence.node))
+        .bind(column(p, |x| x.fence.epoch))
         .fetch_all(&mut *tx)
         .await?;
     let mut by_id: std::collections::HashMap<Uuid, Order> =
@@ -354,28 +244,19 @@ async fn book_many(
         return Ok(booked);
     }
     let fill_ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
-    let f = |i: usize| &fills[i];
+    let picked: Vec<&PaperFill> = rows.iter().map(|&i| &fills[i]).collect();
+    let f = &picked;
     let claims: Vec<Claim> = sqlx::query_as(CLAIM_MANY_SQL)
-        .bind(rows.iter().map(|&i| f(i).order.id).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|&i| f(i).fill.filled_at)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(f, |x| x.order.id))
+        .bind(column(f, |x| x.fill.filled_at))
         .bind(&fill_ids)
-        .bind(rows.iter().map(|&i| f(i).order.bot_id).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|&i| i32::try_from(f(i).fill.quantity).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|&i| f(i).fill.price).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|&i| f(i).fill.commission)
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|&i| f(i).order.symbol).collect::<Vec<_>>())
+        .bind(column(f, |x| x.order.bot_id))
+        .bind(column(f, |x| {
+            i32::try_from(x.fill.quantity).unwrap_or(i32::MAX)
+        }))
+        .bind(column(f, |x| x.fill.price))
+        .bind(column(f, |x| x.fill.commission))
+        .bind(column(f, |x| x.order.symbol))
         .fetch_all(&mut *tx)
         .await?;
     let claims: std::collections::HashMap<Uuid, Claim> =
@@ -395,4 +276,9 @@ async fn book_many(
     }
     tail.execute(&mut *tx).await?;
     Ok(booked)
+}
+
+/// One column of a batch's rows, to bind as an array.
+fn column<'a, R, T>(rows: &[&'a R], f: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(|r| f(r)).collect()
 }

@@ -158,10 +158,10 @@ async fn alone(pool: &PgPool, bots: &mut [Bot]) {
         for (b, bot) in bots.iter_mut().enumerate() {
             let (side, qty, price) = PLANS[b][round as usize];
             let p = place(bot, format!("alone-{b}-{round}"), side, qty, round);
-            let order = new_order(p.alone(pool).await.unwrap());
+            let order = new_order(p.alone(pool.clone()).await.unwrap());
             let f = paper_fill(bot, order, qty, price, round);
             assert!(matches!(
-                f.alone(pool).await.unwrap(),
+                f.alone(pool.clone()).await.unwrap(),
                 Booked::Filled { .. }
             ));
         }
