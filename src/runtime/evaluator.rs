@@ -59,6 +59,8 @@ use crate::trace::TraceId;
 /// What every runner shares.
 pub struct Trading {
     pub pool: PgPool,
+    /// The connections LIVE orders are written ahead on (`store::live_lane`).
+    pub live_lane: PgPool,
     pub feed: BarFeed,
     pub calendar: Arc<HolidayCalendar>,
     pub sim: SimParams,

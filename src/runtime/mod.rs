@@ -359,6 +359,7 @@ impl Runtime {
         );
         let trading = Arc::new(Trading {
             pool: pool.clone(),
+            live_lane: crate::store::live_lane::lane(&pool, !brokers.sessions().is_empty()),
             feed: BarFeed::new(config.feed).shared(pool.clone()),
             calendar: Arc::new(crate::store::cme_holidays::load_trading_calendar(&pool).await?),
             sim: config.sim.clone(),

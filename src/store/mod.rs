@@ -20,6 +20,7 @@ pub mod feed_sources;
 pub mod fills;
 pub mod integrations;
 pub mod jobs;
+pub mod live_lane;
 pub mod login_challenges;
 pub mod macro_data;
 pub mod market_bars;

@@ -417,7 +417,7 @@ static PLACE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Runs [`PLACE_SQL`]: the order and its trace as stored, or both handed back when nothing
 /// was written (the key exists, or `unless_ruled`'s account has limits or an open latch).
-async fn write_placed(
+pub(super) async fn write_placed(
     conn: &mut PgConnection,
     fence: &Fence,
     order: NewOrder,

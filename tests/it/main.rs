@@ -45,6 +45,7 @@ mod ironbeam_stream;
 mod job_workers;
 mod kill_exposure;
 mod ledger;
+mod live_lane;
 mod llm;
 mod macro_gates;
 mod market_data;

@@ -124,8 +124,15 @@ impl BotEvaluator {
         let placed = match route {
             // LIVE: the account check again and the write-ahead, under the account's lock.
             Some(route) => {
-                match account_risk::place_live(&trading.pool, fence, order, decision, route, now)
-                    .await?
+                match account_risk::place_live(
+                    &trading.live_lane,
+                    fence,
+                    order,
+                    decision,
+                    route,
+                    now,
+                )
+                .await?
                 {
                     account_risk::LivePlaced::Placed(p) => *p,
                     account_risk::LivePlaced::Refused(blockers) => {
