@@ -18,7 +18,7 @@ use crate::support::{
     TestApp,
     backtests::{WEEK_FROM, WEEK_TO, sma_backtest},
     error_code,
-    fixtures::{runtime_config, start_sandbox, until},
+    fixtures::{rows, runtime_config, start_sandbox, until},
     spawn_app_with_runtime_config,
 };
 
@@ -248,13 +248,6 @@ async fn cancelling_a_sweep_cancels_its_queued_and_running_children(pool: PgPool
     app.wait_for_backtest(&next, "SUCCEEDED").await;
 }
 
-async fn count(pool: &PgPool, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
 #[sqlx::test]
 async fn oversized_and_bad_sweeps_name_their_field_and_write_nothing(pool: PgPool) {
     let app = lab_with(pool.clone(), 1, |c| {
@@ -264,7 +257,7 @@ async fn oversized_and_bad_sweeps_name_their_field_and_write_nothing(pool: PgPoo
         };
     })
     .await;
-    let jobs_before = count(&pool, "job_runs").await;
+    let jobs_before = rows(&pool, "job_runs").await;
     let base = || sma_backtest(WEEK_FROM, WEEK_TO);
     let cases = [
         // 4 × 3 = 12 combinations > 10.
@@ -343,9 +336,9 @@ async fn oversized_and_bad_sweeps_name_their_field_and_write_nothing(pool: PgPoo
         assert_eq!(reply["error"]["details"]["field"], field, "{body}: {reply}");
         assert!(!reply["error"]["suggested_fix"].as_str().unwrap().is_empty());
     }
-    assert_eq!(count(&pool, "backtest_sweeps").await, 0);
-    assert_eq!(count(&pool, "backtests").await, 0);
-    assert_eq!(count(&pool, "job_runs").await, jobs_before);
+    assert_eq!(rows(&pool, "backtest_sweeps").await, 0);
+    assert_eq!(rows(&pool, "backtests").await, 0);
+    assert_eq!(rows(&pool, "job_runs").await, jobs_before);
 }
 
 #[sqlx::test]

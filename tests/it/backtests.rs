@@ -23,7 +23,7 @@ use crate::support::{
     TestApp,
     backtests::{WEEK_FROM, WEEK_TO, sma_backtest},
     error_code,
-    fixtures::{provider, runtime_config, sma_bot, start_sandbox},
+    fixtures::{provider, rows, runtime_config, sma_bot, start_sandbox},
     spawn_app_with_env, spawn_app_with_runtime_config,
 };
 
@@ -322,13 +322,6 @@ async fn lab(pool: PgPool, workers: usize) -> TestApp {
         .await
 }
 
-async fn count(pool: &PgPool, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
 /// `(from, to, reason_code)` of a job's events, oldest first.
 async fn job_events(app: &TestApp, job: &str) -> Vec<(Option<String>, String, String)> {
     let (status, body) = app.get_job(job).await;
@@ -377,7 +370,7 @@ async fn a_backtest_runs_as_a_job_and_the_same_inputs_give_the_same_results(pool
     assert!(trades > 0, "a week of crossovers trades: {m}");
     assert_eq!(done["trades"].as_array().unwrap().len() as u64, trades);
     assert_eq!(
-        count(&pool, "backtest_trades").await as u64,
+        rows(&pool, "backtest_trades").await as u64,
         trades,
         "each trade is a row"
     );
@@ -707,8 +700,8 @@ async fn bad_backtest_requests_name_their_field_and_write_nothing(pool: PgPool) 
         (422, "VALIDATION_FAILED"),
         "{reply}"
     );
-    assert_eq!(count(&pool, "backtests").await, 0);
-    assert_eq!(count(&pool, "job_runs").await, 0);
+    assert_eq!(rows(&pool, "backtests").await, 0);
+    assert_eq!(rows(&pool, "job_runs").await, 0);
 
     let (status, reply) = app.get_backtest(Uuid::now_v7()).await;
     assert_eq!(
@@ -731,7 +724,7 @@ async fn bad_backtest_requests_name_their_field_and_write_nothing(pool: PgPool) 
         .create_backtest(sma_backtest(WEEK_FROM, WEEK_TO))
         .await;
     assert_eq!((status, error_code(&reply)), (403, "FORBIDDEN"), "{reply}");
-    assert_eq!(count(&pool, "backtests").await, 0);
+    assert_eq!(rows(&pool, "backtests").await, 0);
 }
 
 #[sqlx::test]

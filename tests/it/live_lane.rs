@@ -7,12 +7,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tradeplane::store::live_lane;
 
-async fn count(pool: &PgPool, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
+use crate::support::fixtures::rows;
 
 #[sqlx::test]
 async fn a_lane_connection_has_rehearsed_the_write_ahead_and_kept_nothing(pool: PgPool) {
@@ -28,6 +23,10 @@ async fn a_lane_connection_has_rehearsed_the_write_ahead_and_kept_nothing(pool: 
         .expect("the lane's connections were opened at once");
 
     let mut conn = lane.acquire().await.unwrap();
+    // The rehearsal runs to its end (a failed one is only logged as the lane connects).
+    live_lane::rehearse(&mut conn)
+        .await
+        .expect("the rehearsal writes the order and its trace");
     let prepared: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_prepared_statements \
          WHERE statement LIKE 'WITH fence AS MATERIALIZED%INSERT INTO orders%INSERT INTO decision_traces%'",
@@ -48,7 +47,7 @@ async fn a_lane_connection_has_rehearsed_the_write_ahead_and_kept_nothing(pool: 
 
     for table in ["nodes", "bots", "bot_leases", "orders", "decision_traces"] {
         assert_eq!(
-            count(&pool, table).await,
+            rows(&pool, table).await,
             0,
             "the rehearsal left a row in {table}"
         );

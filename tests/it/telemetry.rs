@@ -14,12 +14,7 @@ use tradeplane::runtime::{TelemetryConfig, TelemetryWriter};
 use tradeplane::store::system_events::{NewSystemEvent, Severity};
 use tradeplane::store::usage_events::{UsageEvent, UsageStatus};
 
-async fn rows(pool: &PgPool, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
+use crate::support::fixtures::rows;
 
 #[sqlx::test]
 async fn batches_land_and_shutdown_flushes_everything(pool: PgPool) {
