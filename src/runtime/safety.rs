@@ -353,6 +353,9 @@ pub async fn remove_risk_after_bulk(
         return Ok(removal);
     };
     let kill = req.source.is_kill();
+    // The lease this acts under stays until it is done: a round must not let it go (the bot
+    // stopped, or no runner here) while a close waits for its broker's fill.
+    let _acting = rt.ownership().map(|node| node.acting_on(bot.id));
     match fence_for(rt, bot.id, kill).await {
         Err(why) => removal.not_done = Some(why),
         Ok(allowed) => {

@@ -163,10 +163,11 @@ impl Ownership {
                     // Stopped or killed by an operator (maybe through another node) …
                     let stopped = h.seen_live && !r.status.is_live();
                     // … or no runner here for a TTL (failed for good, killed, stopped).
-                    let idle = !busy.contains(bot)
-                        && h.acquired.elapsed() > self.config.lease_ttl
+                    let idle = h.acquired.elapsed() > self.config.lease_ttl
                         && !handle.runner(*bot).is_some_and(|s| s.status.is_live());
-                    if stopped || idle {
+                    // A bot acted on here (a removal, a reconcile action) keeps its lease
+                    // until the action is done, whatever its status.
+                    if (stopped || idle) && !busy.contains(bot) {
                         done.push((*bot, h.epoch));
                         false
                     } else {
