@@ -60,15 +60,15 @@ pub async fn rehearse(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     let now = DateTime::<Utc>::UNIX_EPOCH;
     let mut tx = conn.begin().await?;
     let node = format!("live-lane-rehearsal-{}", Uuid::now_v7().simple());
-    sqlx::query(
-        "INSERT INTO nodes (name, incarnation, host, version, started_at, heartbeat_at, capacity) \
-         VALUES ($1, $2, 'rehearsal', 'rehearsal', $3, $3, 1)",
-    )
-    .bind(&node)
-    .bind(Uuid::now_v7())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let registration = super::nodes::NodeRegistration {
+        name: &node,
+        incarnation: Uuid::now_v7(),
+        host: "rehearsal",
+        version: "rehearsal",
+        capacity: 1,
+        presence_key: None,
+    };
+    super::nodes::register(&mut *tx, &registration, now).await?;
     let bot = super::bots::insert(
         &mut *tx,
         super::bots::NewBot {
@@ -87,19 +87,13 @@ pub async fn rehearse(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         super::bots::BotWriteError::Db(e) => e,
         other => sqlx::Error::Protocol(other.to_string()),
     })?;
-    sqlx::query(
-        "INSERT INTO bot_leases (bot_id, node, epoch, acquired_at, expires_at) \
-         VALUES ($1, $2, 1, $3, $3)",
-    )
-    .bind(bot.id)
-    .bind(&node)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let epoch = super::bot_leases::acquire(&mut *tx, bot.id, &node, now, now)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("the rehearsal's bot was held".into()))?;
     let fence = Fence {
         bot_id: bot.id,
         node: node.as_str().into(),
-        epoch: 1,
+        epoch,
     };
     let order = NewOrder::market(
         bot.id,

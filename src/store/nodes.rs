@@ -41,7 +41,7 @@ pub struct NodeRegistration<'a> {
 
 /// Registers (or re-registers, after a restart) the node; its heartbeat starts at `now`.
 pub async fn register(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     node: &NodeRegistration<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -61,7 +61,7 @@ pub async fn register(
     .bind(now)
     .bind(node.capacity)
     .bind(node.presence_key)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
