@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{sandbox_broker_book, until},
+    fixtures::{sandbox_broker_book, sandbox_broker_delayed_ack, until},
     live::{LiveSetup, live_app, sandbox_post},
     paper::{session_start, tick},
 };
@@ -216,4 +216,56 @@ async fn kill_and_flatten_leaves_the_broker_and_every_ledger_flat(pool: PgPool) 
         (runner.kill_reason.is_none() && runner.status.is_live()).then_some(())
     })
     .await;
+}
+
+/// A close waits for its broker's answer under the bot's lease: the node's rounds must not let
+/// that lease go meanwhile, though the bot is stopped and has no runner (the round's "idle"
+/// and "stopped" releases). Here the lease lives 900 ms and the broker answers the close after
+/// 2.5 s: before the fix the round released the lease mid-way and the close ended with "the
+/// bot's lease moved on while this acted", its fill unbooked.
+#[sqlx::test]
+async fn a_close_waiting_on_a_slow_broker_keeps_the_stopped_bots_lease(pool: PgPool) {
+    let setup = LiveSetup {
+        production_heartbeat: true,
+        lease_ttl: Some(StdDuration::from_millis(900)),
+        ..LiveSetup::default()
+    };
+    let live = live_app(&pool, VENDOR, setup).await;
+    let bot = live.live_bot(&pool, "slow-close", 1).await;
+    let (app, rt) = (&live.app, &live.rt);
+    let start = session_start();
+    let mut minute = 1;
+    while held(&pool, bot).await == 0 {
+        tick(rt, &pool, bot, start + Duration::minutes(minute)).await;
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+        minute += 1;
+        assert!(minute < 120, "the bot never held a position");
+    }
+    let qty = held(&pool, bot).await;
+    let (status, body) = app.stop_bot(bot).await;
+    assert_eq!(status, 200, "{body}");
+    until("the runner to stop", async || {
+        rt.runner(bot)
+            .is_none_or(|r| !r.status.is_live())
+            .then_some(())
+    })
+    .await;
+
+    sandbox_broker_delayed_ack(&live.env, VENDOR, StdDuration::from_millis(2500), 1).await;
+    let admin = app.with_client(app.admin_client().await);
+    let (status, body) = admin
+        .call("POST", &format!("/api/bots/{bot}/close-position"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let removal = &body["removal"];
+    assert!(removal["not_done"].is_null(), "{removal}");
+    assert_eq!(
+        removal["flatten"]["status"], "CLOSED_AT_BROKER",
+        "{removal}"
+    );
+    assert_eq!(removal["position_after"], 0, "{removal}");
+    assert_eq!(held(&pool, bot).await, 0, "closed {qty}");
+    assert_eq!(open_orders(&pool, bot).await, 0);
+    let (net, working, book) = at_broker(&live.env).await;
+    assert_eq!((net, working), (0, 0), "{book}");
 }

@@ -83,6 +83,8 @@ pub struct LiveSetup {
     pub rest_only: bool,
     /// Where the shared clock starts (default: 14:00 CT of the replayed session).
     pub start_at: Option<DateTime<Utc>>,
+    /// The node's lease TTL (default: the runtime's, 10 s).
+    pub lease_ttl: Option<StdDuration>,
 }
 
 /// A runtime on the broker simulator of `vendor`, everything LIVE needs in place and its
@@ -128,6 +130,9 @@ pub async fn live_app(pool: &PgPool, vendor: &str, setup: LiveSetup) -> LiveApp 
     }
     if let Some(grace) = setup.send_grace {
         cfg.reconcile.send_grace = grace;
+    }
+    if let Some(ttl) = setup.lease_ttl {
+        cfg.ownership.lease_ttl = ttl;
     }
     let app = spawn_app_with_runtime_config(pool.clone(), cfg)
         .await
