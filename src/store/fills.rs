@@ -45,7 +45,11 @@ pub struct SidedFill {
     pub decided_at: DateTime<Utc>,
 }
 
-/// Every fill of a bot on a symbol, in booking order (to rebuild its position).
+/// Every fill of a bot on a symbol, in booking order (to rebuild its position). Planned for
+/// its parameters at each call, not from a plan cached on the connection: in a 10,000-bot
+/// run that traded from an empty database, the cached statement read ≈ 2,250 pages (8 ms)
+/// per runner start, both tables whole, where a plan for the bot's id reads its own rows
+/// (0.2 ms).
 pub async fn for_bot(
     pool: &PgPool,
     bot_id: Uuid,
@@ -57,6 +61,7 @@ pub async fn for_bot(
          JOIN orders o ON o.id = f.order_id WHERE f.bot_id = $1 AND o.symbol = $2 \
          ORDER BY f.filled_at, f.created_at, f.id",
     )
+    .persistent(false)
     .bind(bot_id)
     .bind(symbol)
     .fetch_all(pool)
