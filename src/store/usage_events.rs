@@ -196,32 +196,49 @@ pub async fn insert_batch(
         r.write_metadata(&mut m);
         metadata.push(m);
     }
-    let done = sqlx::query(
-        "INSERT INTO integration_usage_events \
-         (id, created_at, provider_id, bot_id, run_id, action, status, latency_ms, error_code, trace_id, metadata) \
-         SELECT u.id, u.created_at, u.provider_id, u.bot_id, u.run_id, u.action, u.status, \
-                u.latency_ms, u.error_code, u.trace_id, u.metadata::jsonb \
-         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
-                     $7::text[], $8::int4[], $9::text[], $10::text[], $11::text[]) \
-              AS u(id, created_at, provider_id, bot_id, run_id, action, status, latency_ms, \
-                   error_code, trace_id, metadata) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(ids)
-    .bind(created)
-    .bind(providers)
-    .bind(bots)
-    .bind(runs)
-    .bind(actions)
-    .bind(statuses)
-    .bind(latencies)
-    .bind(codes)
-    .bind(traces)
-    .bind(metadata)
-    .execute(pool)
-    .await?;
+    let write = |skip_existing: bool| {
+        let sql = if skip_existing {
+            INSERT_SKIPPING_SQL.as_str()
+        } else {
+            INSERT_SQL
+        };
+        sqlx::query(sql)
+            .bind(&ids)
+            .bind(&created)
+            .bind(&providers)
+            .bind(&bots)
+            .bind(&runs)
+            .bind(&actions)
+            .bind(&statuses)
+            .bind(&latencies)
+            .bind(&codes)
+            .bind(&traces)
+            .bind(&metadata)
+            .execute(pool)
+    };
+    // A batch is written once; only a batch written again (its commit's answer was lost and
+    // the writer retried it) meets its own rows, and then skips them. Inserting with
+    // `ON CONFLICT` every time costs ≈ 20 % more per row (speculative insertion).
+    let done = match write(false).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => write(true).await?,
+        other => other?,
+    };
     Ok(done.rows_affected())
 }
+
+/// [`insert_batch`]'s statement: the arrays unnested server-side.
+const INSERT_SQL: &str = "INSERT INTO integration_usage_events \
+     (id, created_at, provider_id, bot_id, run_id, action, status, latency_ms, error_code, trace_id, metadata) \
+     SELECT u.id, u.created_at, u.provider_id, u.bot_id, u.run_id, u.action, u.status, \
+            u.latency_ms, u.error_code, u.trace_id, u.metadata::jsonb \
+     FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
+                 $7::text[], $8::int4[], $9::text[], $10::text[], $11::text[]) \
+          AS u(id, created_at, provider_id, bot_id, run_id, action, status, latency_ms, \
+               error_code, trace_id, metadata)";
+
+/// [`INSERT_SQL`] that skips the rows already written.
+static INSERT_SKIPPING_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{INSERT_SQL} ON CONFLICT (id) DO NOTHING"));
 
 /// The latest events of one provider, newest first.
 pub async fn latest_for_provider(
