@@ -181,7 +181,6 @@ pub fn sma_bot(name: &str, stage: &str) -> Value {
     })
 }
 
-/// A PAPER bot row for a runner to load (runners read their bot from Postgres).
 /// How many rows `table` holds.
 pub async fn rows(pool: &PgPool, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
@@ -190,6 +189,7 @@ pub async fn rows(pool: &PgPool, table: &str) -> i64 {
         .unwrap()
 }
 
+/// A PAPER bot row for a runner to load (runners read their bot from Postgres).
 pub async fn bot_row(pool: &PgPool) -> Uuid {
     let bot = bots::insert(
         pool,
