@@ -150,12 +150,12 @@ pub async fn evidence(
 
     /// (bot, bar reads, failed bar reads, last good bar read, OK events of any action)
     type UsageRow = (Uuid, i64, i64, Option<DateTime<Utc>>, i64);
+    // From the hourly rollup: the hours that begin inside the window, so between 23 and 24 h
+    // of events, never one from before it (a missing signal counts against the bot).
     let usage: Vec<UsageRow> = sqlx::query_as(
-        "SELECT bot_id, count(*) FILTER (WHERE action = 'bars.fetch'), \
-                count(*) FILTER (WHERE action = 'bars.fetch' AND status = 'ERROR'), \
-                max(created_at) FILTER (WHERE action = 'bars.fetch' AND status = 'OK'), \
-                count(*) FILTER (WHERE status = 'OK') \
-         FROM integration_usage_events WHERE bot_id = ANY($1) AND created_at > $2 GROUP BY bot_id",
+        "SELECT bot_id, sum(bar_reads)::int8, sum(bar_read_errors)::int8, \
+                max(last_bar_read_ok_at), sum(ok_count)::int8 \
+         FROM bot_usage_hourly WHERE bot_id = ANY($1) AND bucket > $2 GROUP BY bot_id",
     )
     .bind(bots)
     .bind(day)
@@ -168,9 +168,13 @@ pub async fn evidence(
         }
     }
 
+    // Per bot: the day's range and the newest row, both from the bot's index (not every
+    // decision the bot ever made).
     let decisions: Vec<(Uuid, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT bot_id, count(*) FILTER (WHERE created_at > $2), max(created_at) \
-         FROM decision_traces WHERE bot_id = ANY($1) GROUP BY bot_id",
+        "SELECT b.id, \
+                (SELECT count(*) FROM decision_traces d WHERE d.bot_id = b.id AND d.created_at > $2), \
+                (SELECT max(created_at) FROM decision_traces d WHERE d.bot_id = b.id) \
+         FROM unnest($1::uuid[]) AS b(id)",
     )
     .bind(bots)
     .bind(day)

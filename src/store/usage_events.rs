@@ -266,8 +266,8 @@ pub struct UsageFilter {
 }
 
 /// Usage events of every provider, newest first, keyset-paginated. Each filter has its index:
-/// `usage_events_provider_idx`, `usage_events_bot_page_idx`, `usage_events_status_idx`, and
-/// `usage_events_created_idx` when none is given.
+/// `usage_events_provider_idx`, `usage_events_bot_page_idx`, `usage_events_not_ok_idx` for
+/// ERROR and VERIFY, and `usage_events_created_idx` when none is given (or OK: nearly every row).
 pub async fn page(
     pool: &PgPool,
     filter: &UsageFilter,
@@ -282,7 +282,9 @@ pub async fn page(
         q.push(" AND bot_id = ").push_bind(bot);
     }
     if let Some(status) = filter.status {
-        q.push(" AND status = ").push_bind(status.as_str());
+        // A literal (one of three fixed words), not a parameter: only a known value proves
+        // to the planner that `usage_events_not_ok_idx` (WHERE status <> 'OK') holds the rows.
+        q.push(" AND status = '").push(status.as_str()).push("'");
     }
     push_window(&mut q, filter.range, after, limit);
     let rows: Vec<UsageEvent> = q.build_query_as().fetch_all(pool).await?;

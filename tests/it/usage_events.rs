@@ -299,3 +299,64 @@ async fn usage_series_covers_every_provider_from_the_rollups(pool: PgPool) {
         expect_field(app.usage_series(query).await, query, field);
     }
 }
+
+/// The autonomy scorer's per-bot usage evidence comes from the hourly rollup the insert
+/// trigger keeps: batches add up, every bot is apart, the last good bar read is exact, and the
+/// 24 h window holds the hours that begin inside it (an event of the window's first, partial
+/// hour is left out; none from before the window ever counts).
+#[sqlx::test]
+async fn the_scorers_usage_evidence_is_the_days_whole_hours_from_the_rollup(pool: PgPool) {
+    use tradeplane::store::autonomy_scores;
+    let now: DateTime<Utc> = "2026-12-07T12:30:00Z".parse().unwrap();
+    let (bot, other, idle) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let at = |ago: Duration| now - ago;
+    let read = |status, bot, ago| event("databento", status, 3, None, Some(bot), at(ago));
+    let mut llm = UsageEvent::new(
+        "openai",
+        "llm.complete",
+        UsageStatus::Ok,
+        40,
+        at(Duration::hours(3)),
+    );
+    llm.bot_id = Some(bot);
+    let first = vec![
+        read(UsageStatus::Ok, bot, Duration::minutes(10)),
+        read(UsageStatus::Ok, bot, Duration::minutes(20)),
+        read(UsageStatus::Error, bot, Duration::hours(2)),
+        llm,
+        // 23 h 25 min ago (13:05 the day before): the window's first whole hour.
+        read(UsageStatus::Ok, bot, Duration::minutes(23 * 60 + 25)),
+        // 23 h 50 min ago (12:40): the window's first, partial hour (left out).
+        read(UsageStatus::Ok, bot, Duration::minutes(23 * 60 + 50)),
+        // Before the window.
+        read(UsageStatus::Ok, bot, Duration::hours(25)),
+        read(UsageStatus::Ok, other, Duration::minutes(5)),
+    ];
+    usage_events::insert_many(&pool, &first).await.unwrap();
+    // A later batch into the same hours adds to them.
+    let second = vec![
+        read(UsageStatus::Ok, bot, Duration::minutes(1)),
+        read(UsageStatus::Error, bot, Duration::minutes(2)),
+    ];
+    usage_events::insert_many(&pool, &second).await.unwrap();
+
+    let (evidence, _) = autonomy_scores::evidence(&pool, &[bot, other, idle], now)
+        .await
+        .unwrap();
+    let e = &evidence[&bot];
+    assert_eq!(
+        e.bar_reads_24h, 6,
+        "two batches: 10, 20 min, 2 h, 23 h 25, 1 and 2 min ago"
+    );
+    assert_eq!(e.bar_read_errors_24h, 2);
+    assert_eq!(e.usage_ok_24h, 5, "four good reads and the LLM call");
+    assert_eq!(e.last_bar_read_ok_at, Some(at(Duration::minutes(1))));
+    let o = &evidence[&other];
+    assert_eq!((o.bar_reads_24h, o.usage_ok_24h), (1, 1));
+    assert_eq!(o.last_bar_read_ok_at, Some(at(Duration::minutes(5))));
+    let i = &evidence[&idle];
+    assert_eq!(
+        (i.bar_reads_24h, i.usage_ok_24h, i.last_bar_read_ok_at),
+        (0, 0, None)
+    );
+}
