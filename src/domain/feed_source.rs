@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::breaker::BreakerState;
 use super::calendar::HolidayCalendar;
+use super::contracts::Contract;
 use super::timeframe::Timeframe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -218,11 +219,10 @@ pub fn bar_due(
 }
 
 /// Where one bar of an indicator window came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarOrigin {
     pub provider: &'static str,
-    /// The listed contract's code (`ESZ26`).
-    pub contract: String,
+    pub contract: Contract,
 }
 
 /// What a trace shows of its window's origins (its variables `bar_source`, `bar_contract`,
@@ -231,34 +231,58 @@ pub struct BarOrigin {
 pub struct WindowOrigin {
     /// The newest bar's vendor and contract.
     pub bar_source: &'static str,
-    pub bar_contract: String,
+    /// Stored as its code (`ESZ26`), as is `rolled_from`.
+    #[serde(serialize_with = "contract_code")]
+    pub bar_contract: Contract,
     /// The window also holds bars of another vendor / another contract.
     pub mixed_sources: bool,
     pub mixed_contracts: bool,
     /// The roll marker: the contract the previous evaluation read, when it was another one
     /// (this evaluation is the first on `bar_contract`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rolled_from: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_contract_code"
+    )]
+    pub rolled_from: Option<Contract>,
+}
+
+fn contract_code<S: serde::Serializer>(c: &Contract, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&c.code())
+}
+
+fn optional_contract_code<S: serde::Serializer>(
+    c: &Option<Contract>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match c {
+        Some(c) => contract_code(c, s),
+        None => s.serialize_none(),
+    }
 }
 
 impl WindowOrigin {
     /// Marks a roll when the previous evaluation read `previous`, another contract.
-    pub fn mark_roll(&mut self, previous: Option<&str>) {
-        self.rolled_from = previous
-            .filter(|p| *p != self.bar_contract)
-            .map(str::to_owned);
+    pub fn mark_roll(&mut self, previous: Option<Contract>) {
+        self.rolled_from = previous.filter(|p| *p != self.bar_contract);
     }
 }
 
 /// The origin of a window from its bars' origins (oldest first); `None` for an empty window.
 pub fn window_origin<'a>(origins: impl IntoIterator<Item = &'a BarOrigin>) -> Option<WindowOrigin> {
-    let origins: Vec<&BarOrigin> = origins.into_iter().collect();
-    let newest = origins.last()?;
+    // One pass: every origin is the newest's iff each equals the one before it.
+    let mut origins = origins.into_iter();
+    let mut newest = origins.next()?;
+    let (mut mixed_sources, mut mixed_contracts) = (false, false);
+    for o in origins {
+        mixed_sources |= o.provider != newest.provider;
+        mixed_contracts |= o.contract != newest.contract;
+        newest = o;
+    }
     Some(WindowOrigin {
         bar_source: newest.provider,
-        bar_contract: newest.contract.clone(),
-        mixed_sources: origins.iter().any(|o| o.provider != newest.provider),
-        mixed_contracts: origins.iter().any(|o| o.contract != newest.contract),
+        bar_contract: newest.contract,
+        mixed_sources,
+        mixed_contracts,
         rolled_from: None,
     })
 }
@@ -483,7 +507,7 @@ mod tests {
     fn the_window_origin_names_the_newest_bar_and_marks_mixes() {
         let o = |p: &'static str, c: &str| BarOrigin {
             provider: p,
-            contract: c.into(),
+            contract: Contract::parse(c).unwrap(),
         };
         assert_eq!(window_origin(&[]), None);
         let same = [o("databento", "ESZ26"), o("databento", "ESZ26")];
@@ -491,7 +515,7 @@ mod tests {
             window_origin(&same),
             Some(WindowOrigin {
                 bar_source: "databento",
-                bar_contract: "ESZ26".into(),
+                bar_contract: Contract::parse("ESZ26").unwrap(),
                 mixed_sources: false,
                 mixed_contracts: false,
                 rolled_from: None,
@@ -503,21 +527,36 @@ mod tests {
         assert!(v.mixed_sources && !v.mixed_contracts);
         let rolled = [o("databento", "ESZ26"), o("databento", "ESH27")];
         assert!(window_origin(&rolled).unwrap().mixed_contracts);
+        // A mix in the middle of the window counts as much as one at either end.
+        let between = [
+            o("databento", "ESZ26"),
+            o("polygon", "ESH27"),
+            o("databento", "ESZ26"),
+        ];
+        let v = window_origin(&between).unwrap();
+        assert!(v.mixed_sources && v.mixed_contracts);
+        assert_eq!(v.bar_source, "databento");
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(
+            json["bar_contract"], "ESZ26",
+            "stored as the contract's code"
+        );
     }
 
     #[test]
     fn a_roll_is_marked_on_the_first_evaluation_of_the_new_contract() {
-        let o = |c: &str| BarOrigin {
+        let c = |code: &str| Contract::parse(code).unwrap();
+        let o = |code: &str| BarOrigin {
             provider: "databento",
-            contract: c.into(),
+            contract: c(code),
         };
         let mut v = window_origin(&[o("ESH27"), o("ESH27")]).unwrap();
-        v.mark_roll(Some("ESZ26"));
-        assert_eq!(v.rolled_from.as_deref(), Some("ESZ26"));
+        v.mark_roll(Some(c("ESZ26")));
+        assert_eq!(v.rolled_from, Some(c("ESZ26")));
         assert!(!v.mixed_contracts, "the new contract's own window");
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["rolled_from"], "ESZ26");
-        for previous in [Some("ESH27"), None] {
+        for previous in [Some(c("ESH27")), None] {
             v.mark_roll(previous);
             assert_eq!(v.rolled_from, None);
             assert!(

@@ -212,7 +212,7 @@ pub struct BotEvaluator {
     /// `origin` before it became JSON.
     window_origin: Option<WindowOrigin>,
     /// The contract of the newest bar the previous evaluation read (for the roll marker).
-    contract: Option<String>,
+    contract: Option<Contract>,
     /// The contract of a position left past its roll that an event has already named.
     past_roll_named: Option<Contract>,
     /// The contract whose stored last bar was looked up for a restored position (once).
@@ -334,21 +334,12 @@ impl BotEvaluator {
                 Ok(read) => {
                     self.price_restored_position(trading, read.contract, &trace, fence)
                         .await?;
-                    let contract = read.contract.code();
+                    let origin = BarOrigin {
+                        provider: read.provider,
+                        contract: read.contract,
+                    };
                     for bar in read.bars {
-                        // Most of a window was read at the previous boundaries: its origin is
-                        // recorded already (no new string per bar and evaluation).
-                        let known = self
-                            .origins
-                            .get(&bar.ts_open)
-                            .is_some_and(|o| o.provider == read.provider && o.contract == contract);
-                        if !known {
-                            let origin = BarOrigin {
-                                provider: read.provider,
-                                contract: contract.clone(),
-                            };
-                            self.origins.insert(bar.ts_open, origin);
-                        }
+                        self.origins.insert(bar.ts_open, origin);
                         // A bar of another contract (the roll) starts the engine's window anew.
                         self.feed_bar(trading, bar, read.contract, &trace, fence)
                             .await?;
@@ -408,10 +399,8 @@ impl BotEvaluator {
                 .filter_map(|b| self.origins.get(&b.ts_open)),
         );
         if let Some(o) = &mut origin {
-            o.mark_roll(self.contract.as_deref());
-            if self.contract.as_deref() != Some(o.bar_contract.as_str()) {
-                self.contract = Some(o.bar_contract.clone());
-            }
+            o.mark_roll(self.contract);
+            self.contract = Some(o.bar_contract);
         }
         // As JSON only when it changed (a new vendor or contract, a roll marker).
         if origin != self.window_origin {

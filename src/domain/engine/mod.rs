@@ -332,6 +332,9 @@ impl Engine {
         match self.bars.last() {
             Some(last) if last.ts_open >= ts => {
                 match self.bars.binary_search_by_key(&ts, |b| b.ts_open) {
+                    // The same bar again (a live driver reads its whole window at every
+                    // boundary): nothing to replace, and no running sums to redo from it.
+                    Ok(i) if self.bars[i] == bar => {}
                     Ok(i) => {
                         self.bars[i] = bar;
                         self.closes.set(i, close);
