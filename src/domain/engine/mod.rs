@@ -328,7 +328,7 @@ impl Engine {
             h.last_bar_at = ts;
             h.priced = true;
         }
-        let close = bar.close_f64().unwrap_or(f64::NAN);
+        let close = |bar: &Bar| bar.close_f64().unwrap_or(f64::NAN);
         match self.bars.last() {
             Some(last) if last.ts_open >= ts => {
                 match self.bars.binary_search_by_key(&ts, |b| b.ts_open) {
@@ -336,18 +336,18 @@ impl Engine {
                     // boundary): nothing to replace, and no running sums to redo from it.
                     Ok(i) if self.bars[i] == bar => {}
                     Ok(i) => {
+                        self.closes.set(i, close(&bar));
                         self.bars[i] = bar;
-                        self.closes.set(i, close);
                     }
                     Err(i) => {
+                        self.closes.insert(i, close(&bar));
                         self.bars.insert(i, bar);
-                        self.closes.insert(i, close);
                     }
                 }
             }
             _ => {
+                self.closes.push(close(&bar));
                 self.bars.push(bar);
-                self.closes.push(close);
             }
         }
         // Bounded memory without shifting the window on every bar.
