@@ -1,0 +1,72 @@
+use super::*;
+
+#[test]
+fn cidrs_parse_and_match() {
+    let net: Cidr = "10.1.0.0/16".parse().unwrap();
+    assert!(net.contains("10.1.200.3".parse().unwrap()));
+    assert!(
+        net.contains("::ffff:10.1.0.9".parse().unwrap()),
+        "v4-mapped peers"
+    );
+    assert!(!net.contains("10.2.0.1".parse().unwrap()));
+    let one: Cidr = "::1".parse().unwrap();
+    assert!(one.contains("::1".parse().unwrap()));
+    assert!(!one.contains("127.0.0.1".parse().unwrap()));
+    let all: Cidr = "0.0.0.0/0".parse().unwrap();
+    assert!(all.contains("192.0.2.1".parse().unwrap()));
+    assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+    assert!("example.com".parse::<Cidr>().is_err());
+}
+
+#[test]
+fn durations_parse_with_units() {
+    assert_eq!(parse_duration("0"), Ok(chrono::Duration::zero()));
+    assert_eq!(parse_duration("90s"), Ok(chrono::Duration::seconds(90)));
+    assert_eq!(parse_duration("30m"), Ok(chrono::Duration::minutes(30)));
+    assert_eq!(parse_duration(" 24h "), Ok(chrono::Duration::hours(24)));
+    assert_eq!(parse_duration("7d"), Ok(chrono::Duration::days(7)));
+    for bad in ["", "h", "12", "-1h", "1w", "1.5h", "99999999999d"] {
+        assert!(parse_duration(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn secrets_never_print() {
+    let s = Secret::new("hunter2");
+    assert!(!format!("{s:?} {s}").contains("hunter2"));
+    let k = EncKey::parse(Some(&"ab".repeat(32)));
+    assert!(matches!(k, EncKey::Valid(_)));
+    assert!(!format!("{k:?}").contains("abab"));
+}
+
+#[test]
+fn enc_key_formats() {
+    assert_eq!(EncKey::parse(None), EncKey::Missing);
+    assert_eq!(EncKey::parse(Some("  ")), EncKey::Missing);
+    assert!(matches!(
+        EncKey::parse(Some(&STANDARD.encode([7u8; 32]))),
+        EncKey::Valid(_)
+    ));
+    assert!(matches!(
+        EncKey::parse(Some(&"0f".repeat(32))),
+        EncKey::Valid(_)
+    ));
+    assert!(matches!(
+        EncKey::parse(Some(&STANDARD.encode([7u8; 16]))),
+        EncKey::Invalid(_)
+    ));
+    assert!(matches!(
+        EncKey::parse(Some("not a key!")),
+        EncKey::Invalid(_)
+    ));
+}
+
+#[test]
+fn urls_are_redacted() {
+    assert_eq!(
+        redact_url("postgres://u:secret@h:5432/db?sslmode=require&password=x"),
+        "postgres://u:***@h:5432/db?sslmode=require&password=***"
+    );
+    assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    assert_eq!(redact_url("garbage-with-secret"), "***");
+}
