@@ -297,6 +297,11 @@ pub struct ConfigArgs {
     /// Days ahead each economic-calendar refresh covers.
     #[arg(long, env = "TRADEPLANE_ECONOMIC_CALENDAR_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=90), global = true)]
     pub economic_calendar_days: u32,
+
+    /// Days of usage events kept (whole UTC days; older days are dropped by the leader). The
+    /// autonomy scorer reads the last 24 h, so at least 2.
+    #[arg(long, env = "TRADEPLANE_USAGE_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..=3650), global = true)]
+    pub usage_retention_days: u32,
 }
 
 /// `0`, or a whole number with a unit: `90s`, `30m`, `24h`, `7d`.
@@ -465,6 +470,8 @@ pub struct Config {
     pub macro_refresh_every: std::time::Duration,
     /// Days ahead a calendar refresh covers (`TRADEPLANE_ECONOMIC_CALENDAR_DAYS`).
     pub economic_calendar_days: u32,
+    /// Days of usage events kept (`TRADEPLANE_USAGE_RETENTION_DAYS`).
+    pub usage_retention_days: u32,
 }
 
 /// How long connections may dawdle and how many may be open (see docs/architecture.md,
@@ -592,6 +599,7 @@ impl Config {
             ),
             macro_refresh_every: std::time::Duration::from_secs(args.macro_refresh_minutes * 60),
             economic_calendar_days: args.economic_calendar_days,
+            usage_retention_days: args.usage_retention_days,
             sweep_max_backtests: args.sweep_max_backtests,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
                 min_sessions: args.shadow_min_paper_sessions,
@@ -636,6 +644,7 @@ impl Default for Config {
             cancel_on_disconnect_after: std::time::Duration::from_secs(30),
             macro_refresh_every: std::time::Duration::from_secs(180 * 60),
             economic_calendar_days: 14,
+            usage_retention_days: 30,
             sweep_max_backtests: 1000,
             shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),
             connections: ConnectionLimits::default(),

@@ -67,6 +67,10 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
             failback_after: config.feed_failback_after,
             primary_deadline: config.feed_primary_deadline,
         },
+        usage_retention: crate::runtime::usage_retention::UsageRetention {
+            keep_days: config.usage_retention_days,
+            ..Default::default()
+        },
         clock: clock.clone(),
         lab: crate::runtime::sweeps::LabConfig {
             max_sweep_backtests: config.sweep_max_backtests,

@@ -57,6 +57,7 @@ pub mod sweeps;
 pub mod system_status;
 pub mod telemetry;
 pub mod trace_writer;
+pub mod usage_retention;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,6 +154,8 @@ pub struct RuntimeConfig {
     pub news: news::NewsConfig,
     /// Databento's live stream (used when `DATABENTO_LIVE_ADDR` is configured).
     pub live_stream: live_stream::LiveStreamConfig,
+    /// How many days of usage events the leader keeps.
+    pub usage_retention: usage_retention::UsageRetention,
 }
 
 impl Default for RuntimeConfig {
@@ -185,6 +188,7 @@ impl Default for RuntimeConfig {
             trading_off_cancels: true,
             news: news::NewsConfig::default(),
             live_stream: live_stream::LiveStreamConfig::default(),
+            usage_retention: usage_retention::UsageRetention::default(),
         }
     }
 }
@@ -423,6 +427,13 @@ impl Runtime {
                 .clone()
                 .run_loop(ownership::Leadership::of(&node), stop_rx.clone()),
         );
+        tokio::spawn(usage_retention::run_loop(
+            pool.clone(),
+            clock.clone(),
+            ownership::Leadership::of(&node),
+            config.usage_retention.clone(),
+            stop_rx.clone(),
+        ));
         let macro_stop = stop_rx.clone();
         let news_stop = stop_rx.clone();
         let providers_writer = tokio::spawn(provider_set.clone().run_writer(pool.clone(), stop_rx));

@@ -41,6 +41,7 @@ mod text_enum;
 pub mod traces;
 pub mod trades;
 pub mod usage_events;
+pub mod usage_partitions;
 pub mod users;
 
 use std::time::Duration;

@@ -238,7 +238,7 @@ const INSERT_SQL: &str = "INSERT INTO integration_usage_events \
 
 /// [`INSERT_SQL`] that skips the rows already written.
 static INSERT_SKIPPING_SQL: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("{INSERT_SQL} ON CONFLICT (id) DO NOTHING"));
+    std::sync::LazyLock::new(|| format!("{INSERT_SQL} ON CONFLICT (id, created_at) DO NOTHING"));
 
 /// The latest events of one provider, newest first.
 pub async fn latest_for_provider(

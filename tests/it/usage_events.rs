@@ -360,3 +360,46 @@ async fn the_scorers_usage_evidence_is_the_days_whole_hours_from_the_rollup(pool
         (0, 0, None)
     );
 }
+
+/// A node as `serve` runs it keeps the events' days: as leader it makes today's partition and
+/// the next two at start (rows of today written before that are moved into it), and the
+/// events it writes after land in their day.
+#[sqlx::test]
+async fn the_leader_makes_the_usage_events_days_ahead(pool: PgPool) {
+    use tradeplane::store::usage_partitions;
+    let before = event(
+        "databento",
+        UsageStatus::Ok,
+        1,
+        None,
+        None,
+        crate::support::now(),
+    );
+    usage_events::insert_many(&pool, std::slice::from_ref(&before))
+        .await
+        .unwrap();
+    let _app = crate::support::spawn_app_with_runtime(pool.clone()).await;
+    let today = crate::support::now().date_naive();
+    let days = crate::support::fixtures::until("the leader's partitions", async || {
+        let days = usage_partitions::days(&pool).await.unwrap();
+        (days.len() == 3).then_some(days)
+    })
+    .await;
+    assert_eq!(
+        days,
+        (0..3)
+            .map(|d| today + Duration::days(d))
+            .collect::<Vec<_>>()
+    );
+    let home: String = sqlx::query_scalar(
+        "SELECT tableoid::regclass::text FROM integration_usage_events WHERE id = $1",
+    )
+    .bind(before.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        home,
+        format!("integration_usage_events_p{}", today.format("%Y%m%d"))
+    );
+}

@@ -1,0 +1,265 @@
+//! The days of `integration_usage_events` (migration `20261207100000_usage_events_by_day`): a
+//! partition per UTC day, made ahead of the clock and dropped whole once past the retention,
+//! with the per-bot hourly rollup pruned alike. Rows of a day without a partition sit in the
+//! DEFAULT partition (never lost) until their day is made, or until the retention takes them.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use sqlx::PgPool;
+
+/// Partitions are named `integration_usage_events_pYYYYMMDD` after their UTC day.
+const PREFIX: &str = "integration_usage_events_p";
+const DEFAULT: &str = "integration_usage_events_default";
+/// Days made ahead of today, so midnight never finds its day missing.
+const AHEAD_DAYS: i64 = 2;
+/// Old rows deleted from the DEFAULT partition per statement, and statements per pass: a pass
+/// stays bounded however much history the table held before it was partitioned.
+const DEFAULT_DELETE_CHUNK: i64 = 10_000;
+const DEFAULT_DELETE_CHUNKS: usize = 100;
+/// One maintenance at a time across nodes (a leader handing over mid-pass).
+const LOCK_KEY: i64 = 0x7573_6167_6570_6172; // "usagepar"
+/// A pass waits this long for a table lock, then gives up until the next pass: a day made or
+/// dropped must not queue the fleet's inserts behind a slow reader.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
+
+/// What one [`maintain`] pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Maintained {
+    /// Days made (partitions created), oldest first.
+    pub made: Vec<NaiveDate>,
+    /// Rows moved from the DEFAULT partition into the days made.
+    pub moved: u64,
+    /// Days dropped past the retention, oldest first.
+    pub dropped: Vec<NaiveDate>,
+    /// Rows past the retention deleted from the DEFAULT partition.
+    pub deleted: u64,
+    /// `bot_usage_hourly` hours past the retention deleted.
+    pub pruned_hours: u64,
+}
+
+fn name(day: NaiveDate) -> String {
+    format!("{PREFIX}{}", day.format("%Y%m%d"))
+}
+
+fn day_of(name: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(name.strip_prefix(PREFIX)?, "%Y%m%d").ok()
+}
+
+fn start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The days that have a partition, oldest first.
+pub async fn days(pool: &PgPool) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'integration_usage_events'::regclass",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut days: Vec<NaiveDate> = names.iter().filter_map(|n| day_of(n)).collect();
+    days.sort();
+    Ok(days)
+}
+
+/// Makes today's partition and the next [`AHEAD_DAYS`], moving any rows of those days out of
+/// the DEFAULT partition; drops the days that ended `keep_days` or more before today's start,
+/// deletes the DEFAULT partition's rows older than that (bounded per pass), and prunes
+/// `bot_usage_hourly` alike. Idempotent; one pass at a time across nodes.
+pub async fn maintain(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    keep_days: u32,
+) -> Result<Maintained, sqlx::Error> {
+    let today = now.date_naive();
+    let cutoff_day = today - Duration::days(i64::from(keep_days));
+    let cutoff = start(cutoff_day);
+    let mut done = Maintained::default();
+    let have = days(pool).await?;
+    for day in (0..=AHEAD_DAYS).map(|d| today + Duration::days(d)) {
+        if !have.contains(&day)
+            && let Some(moved) = make_day(pool, day).await?
+        {
+            done.made.push(day);
+            done.moved += moved;
+        }
+    }
+    for day in have.into_iter().filter(|d| *d < cutoff_day) {
+        let mut tx = begin(pool).await?;
+        // The name is ours (`name`), made of a date: nothing to quote.
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", name(day)))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        done.dropped.push(day);
+    }
+    for _ in 0..DEFAULT_DELETE_CHUNKS {
+        let n = sqlx::query(&format!(
+            "DELETE FROM {DEFAULT} WHERE ctid = ANY(ARRAY( \
+                 SELECT ctid FROM {DEFAULT} WHERE created_at < $1 LIMIT $2))"
+        ))
+        .bind(cutoff)
+        .bind(DEFAULT_DELETE_CHUNK)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        done.deleted += n;
+        if n < DEFAULT_DELETE_CHUNK as u64 {
+            break;
+        }
+    }
+    done.pruned_hours = sqlx::query("DELETE FROM bot_usage_hourly WHERE bucket < $1")
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(done)
+}
+
+/// A maintenance transaction: the pass's advisory lock taken, table locks time-boxed.
+async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(LOCK_TIMEOUT).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Creates `day`'s partition with the rows the DEFAULT partition holds for it (one
+/// transaction: no row is ever outside a partition). `None` when another pass made it first.
+async fn make_day(pool: &PgPool, day: NaiveDate) -> Result<Option<u64>, sqlx::Error> {
+    let (from, to) = (start(day), start(day + Duration::days(1)));
+    let table = name(day);
+    let mut tx = begin(pool).await?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(&table)
+        .fetch_one(&mut *tx)
+        .await?;
+    if exists {
+        return Ok(None);
+    }
+    // Made apart and attached once filled: attaching checks the DEFAULT partition holds no
+    // row of the day (moved just before, under its lock) and builds the day's indexes.
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (LIKE integration_usage_events \
+         INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!("LOCK TABLE {DEFAULT} IN EXCLUSIVE MODE"))
+        .execute(&mut *tx)
+        .await?;
+    let moved = sqlx::query(&format!(
+        "WITH moved AS (DELETE FROM {DEFAULT} WHERE created_at >= $1 AND created_at < $2 \
+         RETURNING *) INSERT INTO {table} SELECT * FROM moved"
+    ))
+    .bind(from)
+    .bind(to)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    // Bounds as literals: ATTACH takes no parameters (ISO timestamps, nothing to quote).
+    sqlx::query(&format!(
+        "ALTER TABLE integration_usage_events ATTACH PARTITION {table} \
+         FOR VALUES FROM ('{}') TO ('{}')",
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(moved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::usage_events::{UsageEvent, UsageStatus, insert_many};
+    use uuid::Uuid;
+
+    fn read(at: DateTime<Utc>) -> UsageEvent {
+        let mut e = UsageEvent::new("databento", "bars.fetch", UsageStatus::Ok, 0, at);
+        e.bot_id = Some(Uuid::now_v7());
+        e
+    }
+
+    /// Where each event is: its partition's name, by event id.
+    async fn homes(pool: &PgPool) -> Vec<(Uuid, String)> {
+        sqlx::query_as(
+            "SELECT id, tableoid::regclass::text FROM integration_usage_events ORDER BY created_at",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    #[sqlx::test]
+    async fn days_are_made_ahead_with_their_rows_and_dropped_past_the_retention(pool: PgPool) {
+        let now: DateTime<Utc> = "2026-12-07T15:00:00Z".parse().unwrap();
+        let today = now.date_naive();
+        let day = |d: i64| today + Duration::days(d);
+        // Before any day is made every row is in the DEFAULT partition.
+        let events = vec![
+            read(now - Duration::days(40)),
+            read(now - Duration::days(1)),
+            read(now),
+            read(now + Duration::days(1)),
+        ];
+        assert_eq!(insert_many(&pool, &events).await.unwrap(), 4);
+        assert!(homes(&pool).await.iter().all(|(_, home)| home == DEFAULT));
+
+        let done = maintain(&pool, now, 30).await.unwrap();
+        assert_eq!(done.made, vec![day(0), day(1), day(2)]);
+        assert_eq!(
+            done.moved, 2,
+            "today's and tomorrow's rows moved into their days"
+        );
+        assert_eq!(done.dropped, Vec::<NaiveDate>::new());
+        assert_eq!(done.deleted, 1, "the row of 40 days ago is past 30 days");
+        assert_eq!(done.pruned_hours, 1, "and its bot's hour");
+        assert_eq!(days(&pool).await.unwrap(), vec![day(0), day(1), day(2)]);
+        let want = vec![
+            (events[1].id, DEFAULT.to_owned()),
+            (events[2].id, name(day(0))),
+            (events[3].id, name(day(1))),
+        ];
+        assert_eq!(homes(&pool).await, want);
+        // The rollups counted every row once, moved or not.
+        let reads: i64 = sqlx::query_scalar("SELECT sum(bar_reads)::int8 FROM bot_usage_hourly")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(reads, 3);
+
+        // Nothing more to do; a batch written again meets its rows in their days.
+        assert_eq!(
+            maintain(&pool, now, 30).await.unwrap(),
+            Maintained::default()
+        );
+        assert_eq!(insert_many(&pool, &events[1..]).await.unwrap(), 0);
+        let later = read(now + Duration::hours(2));
+        insert_many(&pool, std::slice::from_ref(&later))
+            .await
+            .unwrap();
+        assert!(homes(&pool).await.contains(&(later.id, name(day(0)))));
+
+        // 40 days on: the three days made are past 30 days and go whole, as does the DEFAULT
+        // partition's row of yesterday; the new days are made.
+        let done = maintain(&pool, now + Duration::days(40), 30).await.unwrap();
+        assert_eq!(done.dropped, vec![day(0), day(1), day(2)]);
+        assert_eq!(done.made, vec![day(40), day(41), day(42)]);
+        assert_eq!(done.deleted, 1);
+        assert_eq!(homes(&pool).await, Vec::new());
+        assert_eq!(days(&pool).await.unwrap(), vec![day(40), day(41), day(42)]);
+    }
+
+    #[test]
+    fn a_partitions_name_is_its_day() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(name(day), "integration_usage_events_p20261207");
+        assert_eq!(day_of(&name(day)), Some(day));
+        assert_eq!(day_of(DEFAULT), None);
+        assert_eq!(day_of("integration_usage_events_p2026120"), None);
+    }
+}
