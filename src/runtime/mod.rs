@@ -65,11 +65,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::ActorRef;
-use serde_json::json;
 use tokio::sync::broadcast;
-use tradeplane_actors::{
-    BreakerActor, BreakerConfig, BreakerUnavailable, Supervisor, SupervisorError, SupervisorMsg,
-};
+use tradeplane_actors::{BreakerConfig, BreakerUnavailable, SupervisorError, SupervisorMsg};
 use uuid::Uuid;
 
 pub use crate::domain::backtest::evidence::EvidenceThresholds;
@@ -81,19 +78,15 @@ pub use scheduler::{BarTick, LoopHealth, SchedulerConfig, SchedulerHealth};
 pub use telemetry::{TelemetryConfig, TelemetryHandle, TelemetryStats, TelemetryWriter};
 
 use crate::clock::Clock;
-use crate::domain::bars::Bar;
 use crate::domain::execution::SimParams;
-use crate::integrations::{
-    Integrations, bars, http::DEFAULT_TIMEOUT, providers::VerifyReport, registry::EnvMap,
-};
-use crate::store::system_events::{NewSystemEvent, Severity};
+use crate::integrations::{Integrations, bars, http::DEFAULT_TIMEOUT, registry::EnvMap};
 use crate::trace::TraceId;
 pub use autonomy::{ScorerConfig, TierBook};
 pub use config::RuntimeConfig;
 use config::node_name;
 use evaluator::Trading;
-use events::{TelemetrySink, bot_scope};
-use providers::{ProviderMsg, ProviderSet};
+use events::TelemetrySink;
+use providers::ProviderSet;
 use registry::Registry;
 use scheduler::SchedulerShared;
 pub use tree::Runtime;
