@@ -23,35 +23,9 @@ for d in 2026-12-01 2026-12-02 2026-12-03 2026-12-04 2026-12-05 2026-12-06 2026-
   psql -qX -d usage_part_after -c "CREATE TABLE $n PARTITION OF integration_usage_events FOR VALUES FROM ('$d') TO (date '$d' + 1)" >/dev/null
 done
 
-# Rows from a prepared source; each batch its own statement and commit (the trigger fires per
-# statement). `day` places them.
-load=$(cat <<'SQL'
-CREATE TEMP TABLE src AS
-SELECT (lpad(to_hex(g), 8, '0') || '-' || lpad(to_hex(:salt), 4, '0') || '-7000-8000-000000000000')::uuid AS id,
-       timestamptz :'day' + ((g / 1000) || ' s')::interval AS created_at,
-       'databento'::text AS provider_id,
-       ('00000000-0000-0000-0000-' || lpad(to_hex(g % 1000), 12, '0'))::uuid AS bot_id,
-       NULL::uuid AS run_id, 'bars.fetch'::text AS action,
-       CASE WHEN g % 997 = 0 THEN 'ERROR' ELSE 'OK' END AS status, 0 AS latency_ms,
-       NULL::text AS error_code, md5(g::text) AS trace_id,
-       '{"bars":120,"cached":true,"contract":"ESZ26","stream":true,"symbol":"ES","timeframe":"1s"}'::jsonb AS metadata
-FROM generate_series(1, :rows) g;
-CREATE INDEX ON src (created_at); ANALYZE src;
-CREATE OR REPLACE PROCEDURE pg_temp.load(seconds int) LANGUAGE plpgsql AS $$
-BEGIN
-  FOR b IN 0..seconds LOOP
-    INSERT INTO integration_usage_events
-      SELECT * FROM src WHERE created_at = (SELECT min(created_at) FROM src) + (b || ' s')::interval;
-    COMMIT;
-  END LOOP;
-END $$;
-\timing on
-CALL pg_temp.load(:rows / 1000);
-SQL
-)
 truncate="TRUNCATE integration_usage_events, integration_usage_minutely, integration_usage_hourly, integration_usage_latest, bot_usage_hourly"
 run() { # db rows day salt -> ms
-  psql -qX -d "$1" -v rows="$2" -v day="$3" -v salt="$4" <<<"$load" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+  psql -qX -d "$1" -v rows="$2" -v day="$3" -v salt="$4" -f scripts/usage-load.psql | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
 }
 echo "## 200,000 events into an empty table, 1,000 a statement (ms)"
 for ((r = 1; r <= rounds; r++)); do

@@ -12,44 +12,21 @@ new=(migrations/20261207000000_bot_usage_hourly.sql migrations/20261207000100_us
 for db in usage_ab_before usage_ab_after; do
   psql -qX -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
   for f in migrations/*.sql; do
+    # The schema as it was measured: later migrations assume these two (the days of
+    # 20261207100000 are measured by scripts/usage-partition-ab.sh).
+    if [[ $f > ${new[1]} ]]; then break; fi
     if [[ $db == usage_ab_before && " ${new[*]} " == *" $f "* ]]; then continue; fi
     psql -qX -1 -v ON_ERROR_STOP=1 -d "$db" -f "$f" >/dev/null
   done
 done
 
-# One procedure per database: each batch is its own statement and commit (the trigger fires
-# per statement), from a prepared source table.
-load=$(cat <<'SQL'
-CREATE TEMP TABLE src AS
-SELECT (lpad(to_hex(g), 8, '0') || '-0000-7000-8000-000000000000')::uuid AS id,
-       timestamptz '2026-12-07 10:00' + ((g / 1000) || ' s')::interval AS created_at,
-       'databento'::text AS provider_id,
-       ('00000000-0000-0000-0000-' || lpad(to_hex(g % 1000), 12, '0'))::uuid AS bot_id,
-       NULL::uuid AS run_id, 'bars.fetch'::text AS action,
-       CASE WHEN g % 997 = 0 THEN 'ERROR' ELSE 'OK' END AS status, 0 AS latency_ms,
-       NULL::text AS error_code, md5(g::text) AS trace_id,
-       '{"bars":120,"cached":true,"contract":"ESZ26","stream":true,"symbol":"ES","timeframe":"1s"}'::jsonb AS metadata
-FROM generate_series(1, :rows) g;
-CREATE INDEX ON src (created_at); ANALYZE src;
-CREATE OR REPLACE PROCEDURE pg_temp.load(seconds int) LANGUAGE plpgsql AS $$
-BEGIN
-  FOR b IN 0..seconds LOOP
-    INSERT INTO integration_usage_events
-      SELECT * FROM src WHERE created_at = timestamptz '2026-12-07 10:00' + (b || ' s')::interval;
-    COMMIT;
-  END LOOP;
-END $$;
-\timing on
-CALL pg_temp.load(:rows / 1000);
-SQL
-)
 truncate="TRUNCATE integration_usage_events, integration_usage_minutely, integration_usage_hourly, integration_usage_latest"
 echo "## inserting 200,000 events, 1,000 a statement (ms)"
 for ((r = 1; r <= rounds; r++)); do
   for db in usage_ab_before usage_ab_after; do
     psql -qX -d "$db" -c "$truncate" -c "CHECKPOINT" >/dev/null
     [[ $db == usage_ab_after ]] && psql -qX -d "$db" -c "TRUNCATE bot_usage_hourly" >/dev/null
-    t=$(psql -qX -d "$db" -v rows=200000 <<<"$load" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+    t=$(psql -qX -d "$db" -v rows=200000 -v day='2026-12-07 10:00' -v salt=0 -f scripts/usage-load.psql | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
     echo "round $r $db: $t"
   done
 done
@@ -57,7 +34,7 @@ done
 echo "## the scorer's usage evidence, 1,000 bots, 3,600,000 events (an hour at 1 s bars) (ms)"
 bots="'{$(python3 -c "print(','.join('00000000-0000-0000-0000-%012x' % g for g in range(1000)))")}'::uuid[]"
 psql -qX -d usage_ab_after -c "$truncate" -c "TRUNCATE bot_usage_hourly" >/dev/null
-psql -qX -d usage_ab_after -v rows=3600000 <<<"$load" >/dev/null
+psql -qX -d usage_ab_after -v rows=3600000 -v day='2026-12-07 10:00' -v salt=0 -f scripts/usage-load.psql >/dev/null
 psql -qX -d usage_ab_after -c "VACUUM ANALYZE integration_usage_events" -c "VACUUM ANALYZE bot_usage_hourly" >/dev/null
 since="timestamptz '2026-12-07 11:00' - interval '24 hours'"
 for ((r = 1; r <= rounds; r++)); do
