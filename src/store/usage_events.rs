@@ -219,11 +219,33 @@ pub async fn insert_batch(
     // A batch is written once; only a batch written again (its commit's answer was lost and
     // the writer retried it) meets its own rows, and then skips them. Inserting with
     // `ON CONFLICT` every time costs ≈ 20 % more per row (speculative insertion).
-    let done = match write(false).await {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => write(true).await?,
-        other => other?,
-    };
-    Ok(done.rows_affected())
+    let mut skip_existing = false;
+    let mut reroutes = 0;
+    loop {
+        match write(skip_existing).await {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() && !skip_existing => {
+                skip_existing = true;
+            }
+            Err(sqlx::Error::Database(e))
+                if reroutes < MAX_REROUTES && routed_before_its_day_was_made(e.as_ref()) =>
+            {
+                reroutes += 1;
+            }
+            other => return Ok(other?.rows_affected()),
+        }
+    }
+}
+
+/// Days a statement may meet being made (`usage_partitions` makes today's and two ahead).
+const MAX_REROUTES: usize = 3;
+
+/// The statement sent rows of a day without a partition to the DEFAULT partition, and the
+/// leader made that day before the rows were in (`usage_partitions::make_day` holds the DEFAULT
+/// partition's lock while it attaches the day): Postgres then refuses them against the DEFAULT
+/// partition's new bounds (23514 naming no constraint). Nothing was written; sent again, the rows
+/// go to their day.
+fn routed_before_its_day_was_made(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code().as_deref() == Some("23514") && e.constraint().is_none()
 }
 
 /// [`insert_batch`]'s statement: the arrays unnested server-side.

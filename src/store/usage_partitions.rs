@@ -254,6 +254,59 @@ mod tests {
         assert_eq!(days(&pool).await.unwrap(), vec![day(40), day(41), day(42)]);
     }
 
+    /// A write of a day without a partition is routed to the DEFAULT partition and waits there
+    /// while the leader makes that day (`make_day` holds the DEFAULT partition's lock from the
+    /// move to the commit): it is refused against the new bounds, sent again, and lands in its day.
+    #[sqlx::test]
+    async fn a_write_waiting_while_its_day_is_made_lands_in_the_day(pool: PgPool) {
+        let now: DateTime<Utc> = "2026-12-07T15:00:00Z".parse().unwrap();
+        let table = name(now.date_naive());
+        let mut maker = pool.begin().await.unwrap();
+        sqlx::query(&format!(
+            "CREATE TABLE {table} (LIKE integration_usage_events \
+             INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        ))
+        .execute(&mut *maker)
+        .await
+        .unwrap();
+        sqlx::query(&format!("LOCK TABLE {DEFAULT} IN EXCLUSIVE MODE"))
+            .execute(&mut *maker)
+            .await
+            .unwrap();
+        let event = read(now);
+        let write = tokio::spawn({
+            let (pool, event) = (pool.clone(), event.clone());
+            async move { insert_many(&pool, &[event]).await }
+        });
+        let waiting = "SELECT count(*) FROM pg_locks \
+             WHERE relation = 'integration_usage_events_default'::regclass AND NOT granted";
+        for _ in 0..1000 {
+            if sqlx::query_scalar::<_, i64>(waiting)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                > 0
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            !write.is_finished(),
+            "the write waits on the DEFAULT partition"
+        );
+        sqlx::query(&format!(
+            "ALTER TABLE integration_usage_events ATTACH PARTITION {table} \
+             FOR VALUES FROM ('2026-12-07T00:00:00Z') TO ('2026-12-08T00:00:00Z')"
+        ))
+        .execute(&mut *maker)
+        .await
+        .unwrap();
+        maker.commit().await.unwrap();
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+        assert_eq!(homes(&pool).await, vec![(event.id, table)]);
+    }
+
     #[test]
     fn a_partitions_name_is_its_day() {
         let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
