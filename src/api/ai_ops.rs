@@ -28,6 +28,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub const DEFAULT_WINDOW: &str = "24h";
 const MAX_WINDOW_DAYS: i64 = 30;
+// The usage charts read the providers' rollups over these windows: they must be kept as long.
+const _: () =
+    assert!(MAX_WINDOW_DAYS <= crate::store::usage_partitions::ROLLUP_MIN_KEEP_DAYS as i64);
 pub const NOT_CONFIGURED: &str = "not configured";
 pub const NO_CALLS: &str = "no calls in the window";
 pub const NO_LLM_CONFIGURED: &str = "no LLM provider configured";

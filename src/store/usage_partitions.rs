@@ -11,10 +11,15 @@ const PREFIX: &str = "integration_usage_events_p";
 const DEFAULT: &str = "integration_usage_events_default";
 /// Days made ahead of today, so midnight never finds its day missing.
 const AHEAD_DAYS: i64 = 2;
-/// Old rows deleted from the DEFAULT partition per statement, and statements per pass: a pass
-/// stays bounded however much history the table held before it was partitioned.
-const DEFAULT_DELETE_CHUNK: i64 = 10_000;
-const DEFAULT_DELETE_CHUNKS: usize = 100;
+/// Old rows deleted per statement, and statements per table per pass (the DEFAULT partition,
+/// the providers' minutely rollup): a pass stays bounded however much history a table held
+/// before its first pass.
+const DELETE_CHUNK: i64 = 10_000;
+const DELETE_CHUNKS: usize = 100;
+/// The providers' rollups (`integration_usage_minutely`, `integration_usage_hourly`) serve the
+/// usage charts, whose longest window is 30 days (`api::ai_ops::parse_window`): they are kept
+/// that long even under a shorter retention of the events (a few hundred rows a provider a day).
+pub const ROLLUP_MIN_KEEP_DAYS: u32 = 30;
 /// One maintenance at a time across nodes (a leader handing over mid-pass).
 const LOCK_KEY: i64 = 0x7573_6167_6570_6172; // "usagepar"
 /// A pass waits this long for a table lock, then gives up until the next pass: a day made or
@@ -34,6 +39,8 @@ pub struct Maintained {
     pub deleted: u64,
     /// `bot_usage_hourly` hours past the retention deleted.
     pub pruned_hours: u64,
+    /// Provider rollup rows (minutely and hourly) past their retention deleted.
+    pub pruned_rollups: u64,
 }
 
 fn name(day: NaiveDate) -> String {
@@ -64,7 +71,8 @@ pub async fn days(pool: &PgPool) -> Result<Vec<NaiveDate>, sqlx::Error> {
 /// Makes today's partition and the next [`AHEAD_DAYS`], moving any rows of those days out of
 /// the DEFAULT partition; drops the days that ended `keep_days` or more before today's start,
 /// deletes the DEFAULT partition's rows older than that (bounded per pass), and prunes
-/// `bot_usage_hourly` alike. Idempotent; one pass at a time across nodes.
+/// `bot_usage_hourly` alike; prunes the providers' rollups past `keep_days` or
+/// [`ROLLUP_MIN_KEEP_DAYS`], the longer. Idempotent; one pass at a time across nodes.
 pub async fn maintain(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -92,27 +100,51 @@ pub async fn maintain(
         tx.commit().await?;
         done.dropped.push(day);
     }
-    for _ in 0..DEFAULT_DELETE_CHUNKS {
-        let n = sqlx::query(&format!(
-            "DELETE FROM {DEFAULT} WHERE ctid = ANY(ARRAY( \
-                 SELECT ctid FROM {DEFAULT} WHERE created_at < $1 LIMIT $2))"
-        ))
-        .bind(cutoff)
-        .bind(DEFAULT_DELETE_CHUNK)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        done.deleted += n;
-        if n < DEFAULT_DELETE_CHUNK as u64 {
-            break;
-        }
-    }
+    done.deleted = delete_before(pool, DEFAULT, "created_at", cutoff).await?;
     done.pruned_hours = sqlx::query("DELETE FROM bot_usage_hourly WHERE bucket < $1")
         .bind(cutoff)
         .execute(pool)
         .await?
         .rows_affected();
+    let rollup_days = keep_days.max(ROLLUP_MIN_KEEP_DAYS);
+    let rollup_cutoff = start(today - Duration::days(i64::from(rollup_days)));
+    done.pruned_rollups =
+        delete_before(pool, "integration_usage_minutely", "bucket", rollup_cutoff).await?;
+    done.pruned_rollups += sqlx::query("DELETE FROM integration_usage_hourly WHERE bucket < $1")
+        .bind(rollup_cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
     Ok(done)
+}
+
+/// Deletes `table`'s rows with `column` before `cutoff`, [`DELETE_CHUNK`] a statement and at
+/// most [`DELETE_CHUNKS`] statements (the rest waits for the next pass). `table` and `column`
+/// are this module's constants: nothing to quote.
+async fn delete_before(
+    pool: &PgPool,
+    table: &str,
+    column: &str,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY( \
+             SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2))"
+    );
+    let mut deleted = 0;
+    for _ in 0..DELETE_CHUNKS {
+        let n = sqlx::query(&sql)
+            .bind(cutoff)
+            .bind(DELETE_CHUNK)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        deleted += n;
+        if n < DELETE_CHUNK as u64 {
+            break;
+        }
+    }
+    Ok(deleted)
 }
 
 /// A maintenance transaction: the pass's advisory lock taken, table locks time-boxed.
@@ -218,6 +250,7 @@ mod tests {
         assert_eq!(done.dropped, Vec::<NaiveDate>::new());
         assert_eq!(done.deleted, 1, "the row of 40 days ago is past 30 days");
         assert_eq!(done.pruned_hours, 1, "and its bot's hour");
+        assert_eq!(done.pruned_rollups, 2, "and the provider's minute and hour");
         assert_eq!(days(&pool).await.unwrap(), vec![day(0), day(1), day(2)]);
         let want = vec![
             (events[1].id, DEFAULT.to_owned()),
@@ -250,8 +283,23 @@ mod tests {
         assert_eq!(done.dropped, vec![day(0), day(1), day(2)]);
         assert_eq!(done.made, vec![day(40), day(41), day(42)]);
         assert_eq!(done.deleted, 1);
+        assert_eq!(done.pruned_rollups, 8, "4 minutes and 4 hours");
         assert_eq!(homes(&pool).await, Vec::new());
         assert_eq!(days(&pool).await.unwrap(), vec![day(40), day(41), day(42)]);
+
+        // A retention shorter than the charts' longest window: the events of 10 days ago go,
+        // the provider's rollups of them stay (the 30-day chart still counts them).
+        let then = read(now + Duration::days(30));
+        insert_many(&pool, std::slice::from_ref(&then))
+            .await
+            .unwrap();
+        let done = maintain(&pool, now + Duration::days(40), 2).await.unwrap();
+        assert_eq!((done.deleted, done.pruned_rollups), (1, 0));
+        let minutes: i64 = sqlx::query_scalar("SELECT count(*) FROM integration_usage_minutely")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(minutes, 1);
     }
 
     /// A write of a day without a partition is routed to the DEFAULT partition and waits there
