@@ -9,9 +9,11 @@
 //! closes), stays under Discord's webhook budget (5 posts per 10 s; the overflow is folded into
 //! one summary post) and posts through the provider call path (`integrations::http`), so each
 //! post is a usage event (`alert.post`) with the webhook token redacted. Failures are logged
-//! and counted, never retried blindly (a retry could post twice); only a 429 is re-queued
-//! after its `retry_after`. A rejected webhook (bad token, deleted) stops the task, as Discord
-//! asks, with one SEV-2 `ALERTS_WEBHOOK_REJECTED` event.
+//! and counted; a 429 is re-queued after its `retry_after`, and a post that met a 5xx, a
+//! timeout or no answer is sent again after 1, 2 and 4 s before it is dropped: an alert that
+//! may reach the desk twice beats a SEV-1 nobody hears of (Discord's webhooks take no
+//! idempotency key). A rejected webhook (bad token, deleted) stops the task, as Discord asks,
+//! with one SEV-2 `ALERTS_WEBHOOK_REJECTED` event.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -354,7 +356,7 @@ impl Alerter {
         self.sent.push_back(now);
     }
 
-    /// Puts posts not sent because of a 429 back in the queue, in order, right behind the
+    /// Puts posts not sent because of a retry's pause back in the queue, in order, right behind the
     /// post being retried (given last first).
     fn requeue(&mut self, posts: impl Iterator<Item = (Post, u8)>) {
         let retried = self.pending.pop_front();
@@ -366,7 +368,7 @@ impl Alerter {
         }
     }
 
-    /// Discord said 429: try `post` again (first) after `after`.
+    /// Discord said 429 (or failed): try `post` again (first) after `after`.
     fn retry_later(&mut self, post: Post, attempts: u8, until: Instant) {
         self.pending.push_front((post, attempts));
         self.paused_until = Some(until);
@@ -509,7 +511,9 @@ async fn run(
         let mut due: VecDeque<_> = alerter.due(Instant::now()).into();
         while let Some((post, attempts)) = due.pop_front() {
             if alerter.paused_until.is_some() {
-                // A 429 paused posting: the rest wait, in order, behind the retried post.
+                // A retry paused posting: this post and the rest wait, in order, behind the
+                // retried post.
+                due.push_front((post, attempts));
                 alerter.requeue(due.drain(..).rev());
                 break;
             }
@@ -543,6 +547,37 @@ async fn run(
     }
 }
 
+/// What becomes of a post that failed.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterFailure {
+    /// Sent again first, after this long (posting pauses until then).
+    Retry(Duration),
+    Drop,
+    /// The webhook is refused for good: alerts stop.
+    Stop,
+}
+
+/// Retries of a post throttled by Discord (429).
+const THROTTLED_RETRIES: u8 = 2;
+/// Retries of a post that met a 5xx, a timeout or no answer: after 1, 2, 4 s.
+const TRANSIENT_RETRIES: u8 = 3;
+
+/// `attempts`: the post's retries so far.
+fn after_failure(f: &Failure, attempts: u8) -> AfterFailure {
+    match f.outcome {
+        Outcome::RateLimited if attempts < THROTTLED_RETRIES => {
+            AfterFailure::Retry(f.retry_after.unwrap_or(Duration::from_secs(5)))
+        }
+        Outcome::ProviderError | Outcome::Unreachable
+            if attempts < TRANSIENT_RETRIES && f.http_status.is_none_or(|s| s >= 500) =>
+        {
+            AfterFailure::Retry(Duration::from_secs(1 << attempts))
+        }
+        Outcome::InvalidCredentials => AfterFailure::Stop,
+        _ => AfterFailure::Drop,
+    }
+}
+
 /// Handles a failed post (the call path already logged it, redacted). `false`: stop for good.
 fn on_failure(
     alerter: &mut Alerter,
@@ -552,13 +587,12 @@ fn on_failure(
     attempts: u8,
     f: &Failure,
 ) -> bool {
-    match f.outcome {
-        Outcome::RateLimited if attempts < 2 => {
-            let after = f.retry_after.unwrap_or(Duration::from_secs(5));
+    match after_failure(f, attempts) {
+        AfterFailure::Retry(after) => {
             alerter.retry_later(post, attempts + 1, Instant::now() + after);
             true
         }
-        Outcome::InvalidCredentials => {
+        AfterFailure::Stop => {
             counters.enabled.store(false, Ordering::Relaxed);
             tracing::error!(
                 code = f.code,
@@ -575,8 +609,12 @@ fn on_failure(
             );
             false
         }
-        _ => {
-            tracing::warn!(code = f.code, "alerts: post failed; alert dropped");
+        AfterFailure::Drop => {
+            tracing::warn!(
+                code = f.code,
+                retries = attempts,
+                "alerts: post failed; alert dropped"
+            );
             true
         }
     }

@@ -108,6 +108,39 @@ fn over_the_budget_the_rest_is_one_summary_post() {
 }
 
 #[test]
+fn failed_posts_are_retried_when_they_may_not_have_landed_then_dropped() {
+    let failure = |outcome, status| Failure {
+        http_status: status,
+        ..Failure::new(outcome, "X", "x")
+    };
+    let throttled = Failure {
+        retry_after: Some(Duration::from_millis(500)),
+        ..failure(Outcome::RateLimited, Some(429))
+    };
+    let retry = |s: u64| AfterFailure::Retry(Duration::from_secs(s));
+    assert_eq!(
+        after_failure(&throttled, 0),
+        AfterFailure::Retry(Duration::from_millis(500))
+    );
+    assert_eq!(after_failure(&throttled, 2), AfterFailure::Drop);
+    let five_xx = failure(Outcome::ProviderError, Some(503));
+    let no_answer = failure(Outcome::Unreachable, None);
+    for f in [&five_xx, &no_answer] {
+        let backoff: Vec<_> = (0..4).map(|n| after_failure(f, n)).collect();
+        assert_eq!(backoff, [retry(1), retry(2), retry(4), AfterFailure::Drop]);
+    }
+    // Refused as sent: sending it again changes nothing.
+    assert_eq!(
+        after_failure(&failure(Outcome::ProviderError, Some(400)), 0),
+        AfterFailure::Drop
+    );
+    assert_eq!(
+        after_failure(&failure(Outcome::InvalidCredentials, Some(401)), 0),
+        AfterFailure::Stop
+    );
+}
+
+#[test]
 fn a_429_pauses_and_retries_the_same_post_first() {
     let (mut a, _) = alerter();
     let t0 = Instant::now();

@@ -207,7 +207,7 @@ async fn sev1_events_and_kills_are_posted_once_each_and_nothing_else(pool: PgPoo
 }
 
 #[sqlx::test]
-async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(pool: PgPool) {
+async fn a_failing_webhook_is_an_error_usage_event_and_the_alert_is_sent_again(pool: PgPool) {
     let _serial = SERIAL.lock().await;
     let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
     let capture = Capture(logs.clone());
@@ -225,7 +225,7 @@ async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(
         .with_priority(1)
         .mount(&server)
         .await;
-    // Then throttled once (Discord's 429 body), then fine.
+    // Then (the same post, 1 s later) throttled once (Discord's 429 body), then fine.
     hook()
         .respond_with(ResponseTemplate::new(429).set_body_json(
             json!({"message": "You are being rate limited.", "retry_after": 0.5, "global": false}),
@@ -245,30 +245,31 @@ async fn a_failing_webhook_is_an_error_usage_event_and_later_posts_still_go_out(
     let first = sev1(&pool, "SUPERVISION_MELTDOWN", None).await;
     stats_until(&rt, "the failed post", |s| s.failed >= 1).await;
     let second = sev1(&pool, "BOT_KILLED", Some(Uuid::now_v7())).await;
-    // 429 first (re-queued after retry_after), then accepted.
-    let stats = stats_until(&rt, "the second post", |s| s.posted >= 1).await;
+    // 500, then 429 (each re-queued first), then accepted; the second alert waits behind it.
+    let stats = stats_until(&rt, "both alerts posted", |s| s.posted >= 2).await;
     assert_eq!(stats.failed, 2, "{stats:?}");
     assert_eq!(stats.last_error_code.as_deref(), Some("RATE_LIMITED"));
     assert!(stats.enabled);
 
     let bodies = posts(&server).await;
-    assert_eq!(bodies.len(), 3);
+    assert_eq!(bodies.len(), 4);
     assert!(
         bodies[0]["content"]
             .as_str()
             .unwrap()
             .contains(&first.message)
     );
-    // The throttled post was sent again, the same message.
+    // The failed and the throttled post were sent again, the same message.
+    assert_eq!(bodies[0], bodies[1]);
     assert_eq!(bodies[1], bodies[2]);
     assert!(
-        bodies[2]["content"]
+        bodies[3]["content"]
             .as_str()
             .unwrap()
             .contains(&second.message)
     );
 
-    let usage = discord_usage(&pool, 3).await;
+    let usage = discord_usage(&pool, 4).await;
     let failed: Vec<_> = usage
         .iter()
         .filter(|u| u.status == UsageStatus::Error)
