@@ -356,8 +356,8 @@ impl Alerter {
         self.sent.push_back(now);
     }
 
-    /// Puts posts not sent because of a retry's pause back in the queue, in order, right behind the
-    /// post being retried (given last first).
+    /// Puts posts not sent because of a retry's pause back in the queue, in order, right
+    /// behind the post being retried (given last first).
     fn requeue(&mut self, posts: impl Iterator<Item = (Post, u8)>) {
         let retried = self.pending.pop_front();
         for p in posts {
