@@ -12,8 +12,8 @@ const DEFAULT: &str = "integration_usage_events_default";
 /// Days made ahead of today, so midnight never finds its day missing.
 const AHEAD_DAYS: i64 = 2;
 /// Old rows deleted per statement, and statements per table per pass (the DEFAULT partition,
-/// the providers' minutely rollup): a pass stays bounded however much history a table held
-/// before its first pass.
+/// the usage rollups): a pass stays bounded however much history a table held before its
+/// first pass.
 const DELETE_CHUNK: i64 = 10_000;
 const DELETE_CHUNKS: usize = 100;
 /// The providers' rollups (`integration_usage_minutely`, `integration_usage_hourly`) serve the
@@ -101,20 +101,12 @@ pub async fn maintain(
         done.dropped.push(day);
     }
     done.deleted = delete_before(pool, DEFAULT, "created_at", cutoff).await?;
-    done.pruned_hours = sqlx::query("DELETE FROM bot_usage_hourly WHERE bucket < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    done.pruned_hours = delete_before(pool, "bot_usage_hourly", "bucket", cutoff).await?;
     let rollup_days = keep_days.max(ROLLUP_MIN_KEEP_DAYS);
     let rollup_cutoff = start(today - Duration::days(i64::from(rollup_days)));
-    done.pruned_rollups =
-        delete_before(pool, "integration_usage_minutely", "bucket", rollup_cutoff).await?;
-    done.pruned_rollups += sqlx::query("DELETE FROM integration_usage_hourly WHERE bucket < $1")
-        .bind(rollup_cutoff)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    for rollup in ["integration_usage_minutely", "integration_usage_hourly"] {
+        done.pruned_rollups += delete_before(pool, rollup, "bucket", rollup_cutoff).await?;
+    }
     Ok(done)
 }
 
@@ -161,7 +153,6 @@ async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgre
 /// Creates `day`'s partition with the rows the DEFAULT partition holds for it (one
 /// transaction: no row is ever outside a partition). `None` when another pass made it first.
 async fn make_day(pool: &PgPool, day: NaiveDate) -> Result<Option<u64>, sqlx::Error> {
-    let (from, to) = (start(day), start(day + Duration::days(1)));
     let table = name(day);
     let mut tx = begin(pool).await?;
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
@@ -171,8 +162,18 @@ async fn make_day(pool: &PgPool, day: NaiveDate) -> Result<Option<u64>, sqlx::Er
     if exists {
         return Ok(None);
     }
-    // Made apart and attached once filled: attaching checks the DEFAULT partition holds no
-    // row of the day (moved just before, under its lock) and builds the day's indexes.
+    let moved = fill_day(&mut tx, day).await?;
+    attach_day(&mut tx, day).await?;
+    tx.commit().await?;
+    Ok(Some(moved))
+}
+
+/// [`make_day`]'s first step: the day's table made apart and filled with the DEFAULT
+/// partition's rows of the day, that partition locked until the transaction ends (attaching
+/// then checks it holds no row of the day and builds the day's indexes). Answers the rows moved.
+async fn fill_day(tx: &mut sqlx::PgConnection, day: NaiveDate) -> Result<u64, sqlx::Error> {
+    let (from, to) = (start(day), start(day + Duration::days(1)));
+    let table = name(day);
     sqlx::query(&format!(
         "CREATE TABLE {table} (LIKE integration_usage_events \
          INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
@@ -191,17 +192,23 @@ async fn make_day(pool: &PgPool, day: NaiveDate) -> Result<Option<u64>, sqlx::Er
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    Ok(moved)
+}
+
+/// [`make_day`]'s second step: the filled day attached as the partition of its UTC day.
+async fn attach_day(tx: &mut sqlx::PgConnection, day: NaiveDate) -> Result<(), sqlx::Error> {
+    let (from, to) = (start(day), start(day + Duration::days(1)));
     // Bounds as literals: ATTACH takes no parameters (ISO timestamps, nothing to quote).
     sqlx::query(&format!(
-        "ALTER TABLE integration_usage_events ATTACH PARTITION {table} \
+        "ALTER TABLE integration_usage_events ATTACH PARTITION {} \
          FOR VALUES FROM ('{}') TO ('{}')",
+        name(day),
         from.to_rfc3339(),
         to.to_rfc3339()
     ))
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(Some(moved))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -308,19 +315,10 @@ mod tests {
     #[sqlx::test]
     async fn a_write_waiting_while_its_day_is_made_lands_in_the_day(pool: PgPool) {
         let now: DateTime<Utc> = "2026-12-07T15:00:00Z".parse().unwrap();
-        let table = name(now.date_naive());
+        let day = now.date_naive();
+        // make_day's two steps, the write parked between them.
         let mut maker = pool.begin().await.unwrap();
-        sqlx::query(&format!(
-            "CREATE TABLE {table} (LIKE integration_usage_events \
-             INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        ))
-        .execute(&mut *maker)
-        .await
-        .unwrap();
-        sqlx::query(&format!("LOCK TABLE {DEFAULT} IN EXCLUSIVE MODE"))
-            .execute(&mut *maker)
-            .await
-            .unwrap();
+        assert_eq!(fill_day(&mut maker, day).await.unwrap(), 0);
         let event = read(now);
         let write = tokio::spawn({
             let (pool, event) = (pool.clone(), event.clone());
@@ -343,16 +341,10 @@ mod tests {
             !write.is_finished(),
             "the write waits on the DEFAULT partition"
         );
-        sqlx::query(&format!(
-            "ALTER TABLE integration_usage_events ATTACH PARTITION {table} \
-             FOR VALUES FROM ('2026-12-07T00:00:00Z') TO ('2026-12-08T00:00:00Z')"
-        ))
-        .execute(&mut *maker)
-        .await
-        .unwrap();
+        attach_day(&mut maker, day).await.unwrap();
         maker.commit().await.unwrap();
         assert_eq!(write.await.unwrap().unwrap(), 1);
-        assert_eq!(homes(&pool).await, vec![(event.id, table)]);
+        assert_eq!(homes(&pool).await, vec![(event.id, name(day))]);
     }
 
     #[test]
