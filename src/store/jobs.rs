@@ -95,9 +95,7 @@ pub struct JobRunEvent {
     pub id: Uuid,
     pub job_id: Uuid,
     /// Absent on the creation event.
-    #[sqlx(rename = "from_status")]
     pub from: Option<JobStatus>,
-    #[sqlx(rename = "to_status")]
     pub to: JobStatus,
     pub reason_code: String,
     pub trace_id: String,
@@ -146,7 +144,7 @@ async fn insert_event(
     metadata: Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO job_run_events (id, job_id, from_status, to_status, reason_code, trace_id, metadata) \
+        "INSERT INTO job_run_events (id, job_id, \"from\", \"to\", reason_code, trace_id, metadata) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(Uuid::now_v7())
@@ -342,7 +340,7 @@ pub async fn time_out_stale(pool: &PgPool) -> Result<Vec<JobRun>, sqlx::Error> {
             })
             .collect();
         sqlx::query(
-            "INSERT INTO job_run_events (id, job_id, from_status, to_status, reason_code, trace_id, metadata) \
+            "INSERT INTO job_run_events (id, job_id, \"from\", \"to\", reason_code, trace_id, metadata) \
              SELECT id, job_id, 'RUNNING', 'TIMEOUT', 'HEARTBEAT_TIMEOUT', $3, metadata \
              FROM UNNEST($1::uuid[], $2::uuid[], $4::jsonb[]) AS u(id, job_id, metadata)",
         )
@@ -430,7 +428,7 @@ pub async fn trace_of(
     id: Uuid,
 ) -> Result<Option<TraceId>, sqlx::Error> {
     let created: Option<String> = sqlx::query_scalar(
-        "SELECT trace_id FROM job_run_events WHERE job_id = $1 AND from_status IS NULL \
+        "SELECT trace_id FROM job_run_events WHERE job_id = $1 AND \"from\" IS NULL \
          ORDER BY created_at LIMIT 1",
     )
     .bind(id)

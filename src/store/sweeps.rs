@@ -180,7 +180,7 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO job_run_events (id, job_id, from_status, to_status, reason_code, trace_id, metadata) \
+        "INSERT INTO job_run_events (id, job_id, \"from\", \"to\", reason_code, trace_id, metadata) \
          SELECT id, job_id, NULL, 'QUEUED', 'CREATED', $3, jsonb_build_object('parent_id', $4::uuid) \
          FROM UNNEST($1::uuid[], $2::uuid[]) AS u(id, job_id)",
     )
@@ -357,7 +357,7 @@ pub async fn cancel_children(
         let jobs: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
         let from: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
         sqlx::query(
-            "INSERT INTO job_run_events (id, job_id, from_status, to_status, reason_code, trace_id, metadata) \
+            "INSERT INTO job_run_events (id, job_id, \"from\", \"to\", reason_code, trace_id, metadata) \
              SELECT id, job_id, from_status, 'CANCELLED', 'PARENT_CANCELLED', $4, \
                  jsonb_build_object('parent_id', $5::uuid, 'by', $6::text) \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS u(id, job_id, from_status)",

@@ -227,7 +227,7 @@ async fn cancelling_a_sweep_cancels_its_queued_and_running_children(pool: PgPool
     assert_eq!(succeeded_after_cancel, 0, "{after}");
     let reasons: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT e.reason_code FROM job_run_events e JOIN job_runs j ON j.id = e.job_id \
-         WHERE j.parent_id = $1 AND e.to_status = 'CANCELLED'",
+         WHERE j.parent_id = $1 AND e.\"to\" = 'CANCELLED'",
     )
     .bind(Uuid::parse_str(&job).unwrap())
     .fetch_all(&pool)
