@@ -186,7 +186,7 @@ pub struct CalendarBlocker {
     pub code: ErrorCode,
     pub severity: String,
     pub message: String,
-    pub fix: String,
+    pub suggested_fix: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -268,7 +268,7 @@ fn view(
             code: ErrorCode::CalendarUnverified,
             severity: "SEV-2".to_owned(),
             message: b.message,
-            fix: ErrorCode::CalendarUnverified.suggested_fix().to_owned(),
+            suggested_fix: ErrorCode::CalendarUnverified.suggested_fix().to_owned(),
         }),
     }
 }

@@ -116,7 +116,7 @@ async fn market_hours_come_from_the_calendar_and_unverified_years_raise_a_blocke
     assert_eq!(body["blocker"]["code"], "CALENDAR_UNVERIFIED");
     assert_eq!(body["blocker"]["severity"], "SEV-2");
     assert!(
-        body["blocker"]["fix"]
+        body["blocker"]["suggested_fix"]
             .as_str()
             .unwrap()
             .contains("cme_holidays")
