@@ -154,7 +154,7 @@ pub struct ConfigArgs {
     #[arg(
         long,
         env = "TRADEPLANE_SESSION_IDLE_MINUTES",
-        default_value_t = 30,
+        default_value_t = 15,
         global = true
     )]
     pub session_idle_minutes: u32,
@@ -272,6 +272,15 @@ pub struct ConfigArgs {
     /// LIVE orders at each bot's next evaluation.
     #[arg(long, env = "TRADEPLANE_TRADING_OFF_CANCELS", default_value = "1", value_parser = parse_flag, global = true)]
     pub trading_off_cancels: bool,
+
+    /// Circuit breakers (SPEC §2; every runner's and provider's): failures within the window
+    /// that open one, the window in minutes, and seconds open before a probe is admitted.
+    #[arg(long, env = "TRADEPLANE_BREAKER_FAILURES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1_000), global = true)]
+    pub breaker_failures: u32,
+    #[arg(long, env = "TRADEPLANE_BREAKER_WINDOW_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=10_080), global = true)]
+    pub breaker_window_minutes: u64,
+    #[arg(long, env = "TRADEPLANE_BREAKER_COOLDOWN_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub breaker_cooldown_secs: u64,
 
     /// Seconds between the leader's broker reconciliation runs (each broker account's
     /// positions and working orders against the ledger; `runtime::reconciliation`).
@@ -460,6 +469,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Turning trading off also cancels working LIVE orders (`TRADEPLANE_TRADING_OFF_CANCELS`).
     pub trading_off_cancels: bool,
+    /// Every breaker's rule (`TRADEPLANE_BREAKER_*`).
+    pub breaker: tradeplane_actors::breaker::BreakerConfig,
     /// The leader's periodic broker reconciliation (`TRADEPLANE_RECONCILE_EVERY_SECS`).
     pub reconcile_every: std::time::Duration,
     /// Broker heartbeats (`TRADEPLANE_BROKER_HEARTBEAT_SECS`) and cancel-on-disconnect
@@ -537,7 +548,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             insecure_cookies: false,
-            session_idle: chrono::Duration::minutes(30),
+            session_idle: chrono::Duration::minutes(15),
             session_absolute: chrono::Duration::hours(12),
             step_up_window: chrono::Duration::minutes(10),
             login_failure_budget: 60,
@@ -592,6 +603,12 @@ impl Config {
                 .unwrap_or_default()
                 .max(std::time::Duration::from_millis(100)),
             trading_off_cancels: args.trading_off_cancels,
+            breaker: tradeplane_actors::breaker::BreakerConfig {
+                failure_threshold: args.breaker_failures,
+                window: std::time::Duration::from_secs(args.breaker_window_minutes * 60),
+                cool_down: std::time::Duration::from_secs(args.breaker_cooldown_secs),
+                ..Default::default()
+            },
             reconcile_every: std::time::Duration::from_secs(args.reconcile_every_secs),
             broker_heartbeat_every: std::time::Duration::from_secs(args.broker_heartbeat_secs),
             cancel_on_disconnect_after: std::time::Duration::from_secs(
@@ -639,6 +656,7 @@ impl Default for Config {
             feed_failback_after: chrono::Duration::minutes(5),
             feed_primary_deadline: std::time::Duration::from_secs(5),
             trading_off_cancels: true,
+            breaker: Default::default(),
             reconcile_every: std::time::Duration::from_secs(60),
             broker_heartbeat_every: std::time::Duration::from_secs(15),
             cancel_on_disconnect_after: std::time::Duration::from_secs(30),

@@ -70,3 +70,46 @@ fn urls_are_redacted() {
     assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     assert_eq!(redact_url("garbage-with-secret"), "***");
 }
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ConfigArgs,
+}
+
+#[test]
+fn the_breakers_rule_is_configurable_and_defaults_to_specs() {
+    use clap::Parser;
+    let parse = |flags: &[&str]| {
+        Cli::try_parse_from(std::iter::once("tradeplane").chain(flags.iter().copied()))
+            .map(|cli| Config::from_args(cli.args).breaker)
+    };
+    let default = parse(&[]).unwrap();
+    assert_eq!(
+        (default.failure_threshold, default.window.as_secs()),
+        (3, 30 * 60)
+    );
+    let set = parse(&[
+        "--breaker-failures",
+        "5",
+        "--breaker-window-minutes",
+        "10",
+        "--breaker-cooldown-secs",
+        "7",
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            set.failure_threshold,
+            set.window.as_secs(),
+            set.cool_down.as_secs()
+        ),
+        (5, 600, 7)
+    );
+    for bad in [
+        ["--breaker-failures", "0"],
+        ["--breaker-window-minutes", "x"],
+    ] {
+        assert!(parse(&bad).is_err(), "{bad:?}");
+    }
+}

@@ -49,6 +49,7 @@ pub async fn run(config: Config, clock_args: ClockArgs) -> anyhow::Result<()> {
         provider_env,
         sim: config.paper.clone(),
         trading_off_cancels: config.trading_off_cancels,
+        breaker: config.breaker,
         macro_data: crate::runtime::macro_data::MacroConfig {
             refresh_every: config.macro_refresh_every,
             calendar_days: config.economic_calendar_days,
