@@ -196,8 +196,8 @@ async fn the_first_admin_grace_is_honoured_and_ends(pool: PgPool) {
         .await,
         "step_up",
     );
-    // (Requests every 20 minutes keep the session alive; idle timeout 30 min.)
-    for minutes in [20, 20, 19] {
+    // (Requests every 10 minutes keep the session alive; idle timeout 15 min.)
+    for minutes in [10, 10, 10, 10, 10, 9] {
         app.clock.advance(Duration::minutes(minutes));
         let (status, body) = me.list_bots("").await;
         assert_eq!(status, 200, "{body}");

@@ -119,22 +119,22 @@ async fn idle_and_absolute_timeouts_end_sessions(pool: PgPool) {
     let _ = app.admin_client().await;
     let signed = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     // Activity keeps it alive…
-    app.clock.advance(Duration::minutes(29));
+    app.clock.advance(Duration::minutes(14));
     assert_eq!(me_status(&app, &signed.cookies).await, 200);
-    app.clock.advance(Duration::minutes(29));
+    app.clock.advance(Duration::minutes(14));
     assert_eq!(me_status(&app, &signed.cookies).await, 200);
-    // …30 idle minutes end it.
+    // …15 idle minutes end it (reference/security.md: 15 min idle, 12 h absolute).
     app.clock
-        .advance(Duration::minutes(30) + Duration::seconds(1));
+        .advance(Duration::minutes(15) + Duration::seconds(1));
     assert_eq!(me_status(&app, &signed.cookies).await, 401);
 
     // Absolute: 12 h after login, however active.
     let signed = app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    for _ in 0..(12 * 3 - 1) {
-        app.clock.advance(Duration::minutes(20));
+    for _ in 0..(12 * 6 - 1) {
+        app.clock.advance(Duration::minutes(10));
         assert_eq!(me_status(&app, &signed.cookies).await, 200);
     }
-    app.clock.advance(Duration::minutes(20));
+    app.clock.advance(Duration::minutes(10));
     assert_eq!(me_status(&app, &signed.cookies).await, 401);
 }
 

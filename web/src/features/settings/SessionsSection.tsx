@@ -66,7 +66,7 @@ export function SessionsSection() {
       }
     >
       <p className="mb-3 text-sm text-muted">
-        Browsers signed in to your account. A session ends after 30 minutes idle or 12 hours in total; ending one here
+        Browsers signed in to your account. A session ends after 15 minutes idle or 12 hours in total (the server's defaults: TRADEPLANE_SESSION_IDLE_MINUTES, TRADEPLANE_SESSION_ABSOLUTE_HOURS); ending one here
         signs that browser out at once.
       </p>
       {sessions.isError && !sessions.data ? (
