@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiPath, ApiResult, AppState,
+    ApiError, ApiJson, ApiJsonOrDefault, ApiOk, ApiPath, ApiResult, AppState,
     auth::{AuthUser, CurrentUser, audit, require_recent_step_up},
     bots::{BotBody, not_found, with_complete_limits},
     envelope::{Envelope, ErrorEnvelope},
@@ -196,7 +196,7 @@ async fn kill_bot(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<KillBody>,
+    ApiJsonOrDefault(body): ApiJsonOrDefault<KillBody>,
 ) -> ApiResult<KillResult> {
     let lifecycle = state.lifecycle();
     if lifecycle.kill_needs_step_up(id, body.flatten).await? {

@@ -246,6 +246,36 @@ where
     }
 }
 
+/// [`ApiJson`] for a body whose every field is optional: an empty body (no `Content-Type`
+/// needed, as `POST /api/bots/{id}/kill` is sent bare) is `T::default()`; any other body is
+/// read exactly as `ApiJson` reads it.
+pub struct ApiJsonOrDefault<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJsonOrDefault<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, super::BODY_LIMIT_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(ErrorCode::PayloadTooLarge)
+                    .details(serde_json::json!({ "limit_bytes": super::BODY_LIMIT_BYTES }))
+            })?;
+        if bytes.is_empty() {
+            return Ok(ApiJsonOrDefault(T::default()));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        ApiJson::from_request(req, state)
+            .await
+            .map(|ApiJson(value)| ApiJsonOrDefault(value))
+    }
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     let code = match rejection.status() {

@@ -1,7 +1,8 @@
 //! `GET|POST /api/system/kill-switch`: the global kill switch. Parses, calls the runtime's
 //! lifecycle (`Lifecycle::set_kill_switch`: activation kills every running bot and removes the
 //! risk of every bot through `runtime::safety`), audits. It latches until an admin releases it
-//! explicitly; starts are refused while it is active (`KILL_SWITCH_ACTIVE`).
+//! explicitly (with a recent 2FA step-up); starts are refused while it is active
+//! (`KILL_SWITCH_ACTIVE`).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -11,8 +12,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    ApiError, ApiJson, ApiOk, ApiResult, AppState,
-    auth::{ClientIp, CurrentUser, audit},
+    ApiJson, ApiOk, ApiResult, AppState,
+    auth::{ClientIp, CurrentUser, audit, require_recent_step_up},
     envelope::{Envelope, ErrorEnvelope},
 };
 use crate::store::{
@@ -24,10 +25,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_kill_switch, set_kill_switch))
 }
 
+/// The reason recorded for an activation that gave none.
+const NO_REASON: &str = "no reason given";
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct KillSwitchRequest {
     pub active: bool,
-    /// Required when activating.
+    /// Why, when activating (recorded with the latch; "no reason given" when absent).
     pub reason: Option<String>,
 }
 
@@ -64,9 +68,9 @@ async fn get_kill_switch(State(state): State<AppState>) -> ApiResult<KillSwitchB
     request_body = KillSwitchRequest,
     responses(
         (status = 200, body = Envelope<KillSwitchBody>),
-        (status = 401, description = "`TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled", body = ErrorEnvelope),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: a release without a 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
-        (status = 422, description = "`VALIDATION_FAILED`: activation without a reason", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `active` missing or not a boolean", body = ErrorEnvelope),
     )
 )]
 async fn set_kill_switch(
@@ -81,12 +85,15 @@ async fn set_kill_switch(
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| r.chars().take(500).collect::<String>());
-    if body.active && reason.is_none() {
-        return Err(ApiError::validation(
-            "reason",
-            "is required to activate the kill switch",
-        ));
+    // Pulling the emergency stop is never made harder than the risk it stops: an admin may
+    // activate it without a step-up or a reason (SPEC's body is `{active}`). Releasing it lets
+    // bots trade again: that needs a recent 2FA verification.
+    if !body.active {
+        require_recent_step_up(&state, &me)?;
     }
+    let reason = body
+        .active
+        .then(|| reason.unwrap_or_else(|| NO_REASON.to_owned()));
     let change = state
         .lifecycle()
         .set_kill_switch(body.active, reason.as_deref(), &me.email)

@@ -58,7 +58,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::policy as auth_policy;
 
-pub use envelope::{ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult};
+pub use envelope::{ApiError, ApiJson, ApiJsonOrDefault, ApiOk, ApiPath, ApiQuery, ApiResult};
 pub use state::AppState;
 
 /// Largest request body accepted anywhere (bytes).

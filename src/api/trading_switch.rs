@@ -1,5 +1,6 @@
 //! `GET|POST /api/system/trading-switch`: the global trading switch (SPEC §1: no order reaches a
-//! real broker while it is off). Changing it is admin only, with a recent 2FA step-up; audited
+//! real broker while it is off). Changing it is admin only; turning it on also needs a recent
+//! 2FA step-up (turning it off never does: stopping risk is never made harder); audited
 //! and recorded as a system event. The rules are the runtime's (`safety::set_trading_switch`):
 //! the runners see it at their next evaluation (gate `LIVE_TRADING_DISABLED`), and turning it
 //! off cancels working LIVE orders when `TRADEPLANE_TRADING_OFF_CANCELS` is on (default).
@@ -11,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     ApiJson, ApiOk, ApiResult, AppState,
-    auth::{ClientIp, CurrentUser, audit},
+    auth::{ClientIp, CurrentUser, audit, require_recent_step_up},
     envelope::{Envelope, ErrorEnvelope},
 };
 use crate::runtime::safety;
@@ -33,6 +34,12 @@ pub struct TradingSwitch {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsBody {
     pub settings: Settings,
+    /// Whether turning trading off cancels every working LIVE order (the server's
+    /// `TRADEPLANE_TRADING_OFF_CANCELS`, default true); new LIVE orders stop at each bot's next
+    /// evaluation either way.
+    pub off_cancels_working_orders: bool,
+    /// LIVE orders this change cancelled (turning off; empty otherwise and on reads).
+    pub cancelled_order_ids: Vec<uuid::Uuid>,
 }
 
 /// The trading switch's state (who changed it last, and when).
@@ -48,6 +55,8 @@ pub struct SettingsBody {
 async fn get_trading_switch(State(state): State<AppState>) -> ApiResult<SettingsBody> {
     Ok(ApiOk::new(SettingsBody {
         settings: settings::get(&state.pool).await?,
+        off_cancels_working_orders: state.runtime.trading_off_cancels(),
+        cancelled_order_ids: Vec::new(),
     }))
 }
 
@@ -60,7 +69,7 @@ async fn get_trading_switch(State(state): State<AppState>) -> ApiResult<Settings
     request_body = TradingSwitch,
     responses(
         (status = 200, body = Envelope<SettingsBody>),
-        (status = 401, description = "`TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled", body = ErrorEnvelope),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: turning it on without a 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
     )
 )]
@@ -70,6 +79,9 @@ async fn set_trading_switch(
     ip: ClientIp,
     ApiJson(body): ApiJson<TradingSwitch>,
 ) -> ApiResult<SettingsBody> {
+    if body.enabled {
+        require_recent_step_up(&state, &me)?;
+    }
     let switched =
         safety::set_trading_switch(&state.runtime, &state.pool, body.enabled, &me.email).await?;
     let (before, after) = (&switched.before, &switched.after);
@@ -102,9 +114,12 @@ async fn set_trading_switch(
         format!("Global trading switch turned {state_word} by {}", me.email),
     )
     .metadata(serde_json::json!({
-        "enabled": after.trading_enabled, "by": me.email, "cancelled_order_ids": cancelled,
+        "enabled": after.trading_enabled, "by": me.email, "cancelled_order_ids": &cancelled,
     }));
     state.record_event(event).await;
-    let after = switched.after;
-    Ok(ApiOk::new(SettingsBody { settings: after }))
+    Ok(ApiOk::new(SettingsBody {
+        settings: switched.after,
+        off_cancels_working_orders: state.runtime.trading_off_cancels(),
+        cancelled_order_ids: cancelled,
+    }))
 }

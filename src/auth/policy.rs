@@ -51,14 +51,13 @@ pub const ENROLLMENT_ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Actions that need a fresh 2FA verification (login's second step, enrollment's confirm or
-/// `POST /api/auth/step-up`) within the step-up window: who may act, and the switches.
-/// LIVE promotion also needs one, decided by its body in the lifecycle handler.
+/// `POST /api/auth/step-up`) within the step-up window: who may act, tokens, account risk.
+/// LIVE promotion, a LIVE kill-and-flatten, releasing the kill switch and turning trading on
+/// also need one, decided by their bodies in their handlers (stopping risk never does).
 pub const STEP_UP_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/users"),
     ("PATCH", "/api/users/{id}"),
     ("POST", "/api/service-tokens"),
-    ("POST", "/api/system/kill-switch"),
-    ("POST", "/api/system/trading-switch"),
     ("PUT", "/api/account-risk/{broker}/{account}"),
     ("POST", "/api/account-risk/{broker}/{account}/rearm"),
 ];

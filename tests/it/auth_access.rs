@@ -263,7 +263,9 @@ async fn service_tokens_work_only_on_their_scope_and_never_on_dashboard_routes(p
 }
 
 #[sqlx::test]
-async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool: PgPool) {
+async fn the_trading_switch_needs_admin_and_a_recent_step_up_to_turn_on_and_is_audited(
+    pool: PgPool,
+) {
     let app = manual_app(pool.clone()).await;
     let (signed, url, _) = enrolled_admin(&app).await;
     let operator = app
@@ -336,10 +338,15 @@ async fn the_trading_switch_needs_admin_and_a_recent_step_up_and_is_audited(pool
     .unwrap();
     assert_eq!(event, trace);
 
-    // The step-up window is 10 minutes.
+    // The step-up window is 10 minutes: turning trading on needs one, turning it off (stopping
+    // risk) never does.
     app.clock
         .advance(Duration::minutes(10) + Duration::seconds(1));
     let (status, body) = switch(&stepped, false).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["settings"]["trading_enabled"], false);
+    assert_eq!(body["cancelled_order_ids"], json!([]));
+    let (status, body) = switch(&stepped, true).await;
     assert_eq!((status, error_code(&body)), (401, "TWO_FACTOR_REQUIRED"));
 
     // Refusals of mutating routes are audited too.

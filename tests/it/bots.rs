@@ -23,6 +23,7 @@ use crate::support::{
     backtests::{WEEK_FROM, WEEK_TO},
     env_for, error_code,
     fixtures::{runtime_config, sandbox_databento_env, sma_bot},
+    requests::send,
     session::{enrolled_admin, manual_app},
     spawn_app, spawn_app_with_env, spawn_app_with_runtime_config,
 };
@@ -316,28 +317,16 @@ async fn traces_are_written_by_service_tokens_only_fold_and_paginate(pool: PgPoo
 }
 
 #[sqlx::test]
-async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_starts(
+async fn the_kill_switch_is_pulled_without_a_step_up_latches_kills_running_bots_blocks_starts_and_needs_one_to_release(
     pool: PgPool,
 ) {
     let app = manual_app(pool.clone()).await;
     let plain_admin = app.with_client(app.admin_client().await);
-    // The admin's sign-in verified 2FA; 11 minutes on, that no longer counts (window 10 min).
+    // The admin's sign-in verified 2FA; 11 minutes on, that no longer counts (window 10 min):
+    // the emergency stop is still theirs to pull, releasing it is not.
     app.clock.advance(chrono::Duration::minutes(11));
-    let (status, body) = plain_admin
-        .set_kill_switch(json!({"active": true, "reason": "drill"}))
-        .await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (401, "TWO_FACTOR_REQUIRED"),
-        "{body}"
-    );
     let (admin, _, _) = enrolled_admin(&app).await;
     let admin = app.as_user(&admin);
-    let (status, body) = admin.set_kill_switch(json!({"active": true})).await;
-    assert_eq!(
-        (status, body["error"]["details"]["field"].as_str()),
-        (422, Some("reason"))
-    );
 
     let (status, body) = admin.create_bot(sma_bot("runner", "LAB")).await;
     assert_eq!(status, 201, "{body}");
@@ -385,7 +374,7 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     orders::insert_once(&mut conn, order("k-2", OrderStatus::Filled), now)
         .await
         .unwrap();
-    let (status, body) = admin
+    let (status, body) = plain_admin
         .set_kill_switch(json!({"active": true, "reason": "runaway losses"}))
         .await;
     assert_eq!(status, 200, "{body}");
@@ -427,7 +416,14 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     );
     assert_eq!(body["error"]["details"]["reason"], "runaway losses");
 
-    // Release is explicit; the killed bot stays KILLED until re-armed.
+    // Release is explicit and needs a recent step-up; the killed bot stays KILLED until
+    // re-armed.
+    let (status, body) = plain_admin.set_kill_switch(json!({"active": false})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
     let (status, body) = admin.set_kill_switch(json!({"active": false})).await;
     assert_eq!(
         (status, body["kill_switch"]["active"].as_bool()),
@@ -457,6 +453,14 @@ async fn the_kill_switch_needs_a_step_up_latches_kills_running_bots_and_blocks_s
     assert_eq!(
         (status, error_code(&body)),
         (503, "RUNTIME_UNAVAILABLE"),
+        "{body}"
+    );
+
+    // SPEC's body is `{active}`: a reason is not needed to pull it.
+    let (status, body) = plain_admin.set_kill_switch(json!({"active": true})).await;
+    assert_eq!(
+        (status, body["kill_switch"]["reason"].as_str()),
+        (200, Some("no reason given")),
         "{body}"
     );
 }
@@ -553,6 +557,19 @@ async fn safe_start_refuses_with_each_spec_code_and_the_lifecycle_follows_the_ru
     assert_eq!(status, 200);
     let (status, _) = app.as_user(&operator).kill_bot(&lab, json!({})).await;
     assert_eq!(status, 403);
+    // SPEC writes the kill with no body: a bare POST kills (no flatten); a body that is not
+    // JSON is still refused, and changes nothing.
+    let kill = format!("/api/bots/{lab}/kill");
+    let (status, body) = send(app.http("POST", &kill).body("flatten")).await;
+    assert_eq!((status, error_code(&body)), (415, "UNSUPPORTED_MEDIA_TYPE"));
+    let (_, body) = app.get_bot(&lab).await;
+    assert_eq!(body["bot"]["status"], "STOPPED");
+    let (status, body) = app.call("POST", &kill, None).await;
+    assert_eq!(
+        (status, body["bot"]["status"].as_str()),
+        (200, Some("KILLED")),
+        "{body}"
+    );
 }
 
 #[sqlx::test]

@@ -2405,9 +2405,9 @@ export interface components {
         /** @description Why the answer must not be traded on as is, and what fixes it. */
         CalendarBlocker: {
             code: components["schemas"]["ErrorCode"];
-            fix: string;
             message: string;
             severity: string;
+            suggested_fix: string;
         };
         /** @description An order [`cancel_working_of`] cancelled. */
         CancelledOrder: {
@@ -4072,6 +4072,14 @@ export interface components {
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_SettingsBody: {
+            /** @description LIVE orders this change cancelled (turning off; empty otherwise and on reads). */
+            cancelled_order_ids: string[];
+            /**
+             * @description Whether turning trading off cancels every working LIVE order (the server's
+             *     `TRADEPLANE_TRADING_OFF_CANCELS`, default true); new LIVE orders stop at each bot's next
+             *     evaluation either way.
+             */
+            off_cancels_working_orders: boolean;
             settings: components["schemas"]["Settings"];
         } & {
             /** @description Always true here. */
@@ -4575,7 +4583,7 @@ export interface components {
         };
         KillSwitchRequest: {
             active: boolean;
-            /** @description Required when activating. */
+            /** @description Why, when activating (recorded with the latch; "no reason given" when absent). */
             reason?: string | null;
         };
         /** @description A failed provider call. */
@@ -5619,6 +5627,14 @@ export interface components {
             updated_by?: string | null;
         };
         SettingsBody: {
+            /** @description LIVE orders this change cancelled (turning off; empty otherwise and on reads). */
+            cancelled_order_ids: string[];
+            /**
+             * @description Whether turning trading off cancels every working LIVE order (the server's
+             *     `TRADEPLANE_TRADING_OFF_CANCELS`, default true); new LIVE orders stop at each bot's next
+             *     evaluation either way.
+             */
+            off_cancels_working_orders: boolean;
             settings: components["schemas"]["Settings"];
         };
         SetupBody: {
@@ -12903,7 +12919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_KillSwitchBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
+            /** @description `TWO_FACTOR_REQUIRED`: a release without a 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12921,7 +12937,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: activation without a reason */
+            /** @description `VALIDATION_FAILED`: `active` missing or not a boolean */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13072,7 +13088,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SettingsBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: no 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
+            /** @description `TWO_FACTOR_REQUIRED`: turning it on without a 2FA verification within the step-up window (POST /api/auth/step-up first), or 2FA not enrolled */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -35,13 +35,13 @@ function stepUpWith(code: string) {
   return unwrap(api.POST("/api/auth/step-up", { body: { code: code.replace(/\s+/g, "") } }));
 }
 
-/** POST /api/system/kill-switch (admin, recent step-up: `code` steps up first). */
+/** POST /api/system/kill-switch (admin; a release needs a recent step-up: `code` steps up first). */
 export async function setKillSwitch(req: { active: boolean; reason?: string; code?: string }) {
   if (req.code) await stepUpWith(req.code);
-  return unwrap(api.POST("/api/system/kill-switch", { body: { active: req.active, reason: req.reason ?? null } }));
+  return unwrap(api.POST("/api/system/kill-switch", { body: req.reason ? { active: req.active, reason: req.reason } : { active: req.active } }));
 }
 
-/** POST /api/system/trading-switch (admin, recent step-up: `code` steps up first). */
+/** POST /api/system/trading-switch (admin; turning it on needs a recent step-up: `code` steps up first). */
 export async function setTradingSwitch(req: { enabled: boolean; code?: string }) {
   if (req.code) await stepUpWith(req.code);
   return unwrap(api.POST("/api/system/trading-switch", { body: { enabled: req.enabled } }));

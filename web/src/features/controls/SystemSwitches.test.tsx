@@ -20,8 +20,11 @@ function me(role: "viewer" | "operator" | "admin", stepUpUntil: string | null = 
   );
 }
 
+const tradingBody = (enabled: boolean, cancelled: string[] = []) =>
+  ok({ settings: { trading_enabled: enabled, updated_at: "2026-12-03T10:00:00Z", updated_by: null }, off_cancels_working_orders: true, cancelled_order_ids: cancelled });
+
 const switches = (trading: boolean, kill: boolean) => [
-  http.get("*/api/system/trading-switch", () => HttpResponse.json(ok({ settings: { trading_enabled: trading, updated_at: "2026-12-03T10:00:00Z", updated_by: null } }))),
+  http.get("*/api/system/trading-switch", () => HttpResponse.json(tradingBody(trading))),
   http.get("*/api/system/kill-switch", () =>
     HttpResponse.json(ok({ kill_switch: { active: kill, reason: null, changed_at: null, changed_by: null }, killed_bot_ids: [], cancelled_order_ids: [] })),
   ),
@@ -38,9 +41,9 @@ describe("header switches", () => {
       </>,
     );
     const kill = await screen.findByRole("button", { name: "Activate kill switch" });
-    await waitFor(() => expect(kill).toHaveAttribute("title", "The kill switch needs the admin role; you are signed in as operator"));
+    await waitFor(() => expect(kill).toHaveAttribute("title", "Activating the kill switch needs the admin role; you are signed in as operator"));
     expect(kill).toBeDisabled();
-    expect(screen.getByRole("button", { name: "Turn live trading on" })).toHaveAttribute("title", "The trading switch needs the admin role; you are signed in as operator");
+    expect(screen.getByRole("button", { name: "Turn live trading on" })).toHaveAttribute("title", "Turning live trading on needs the admin role; you are signed in as operator");
     expect(screen.getByTestId("trading-switch-state")).toHaveTextContent("Live trading off");
   });
 
@@ -50,7 +53,7 @@ describe("header switches", () => {
     server.use(
       me("admin", inAMinute()),
       ...switches(false, false).slice(1),
-      http.get("*/api/system/trading-switch", () => HttpResponse.json(ok({ settings: { trading_enabled: enabled, updated_at: "2026-12-03T10:00:00Z", updated_by: null } }))),
+      http.get("*/api/system/trading-switch", () => HttpResponse.json(tradingBody(enabled))),
       http.post("*/api/auth/step-up", async ({ request }) => {
         calls.push(`step-up ${JSON.stringify(await request.json())}`);
         return HttpResponse.json(ok({ step_up_valid_until: inAMinute() }));
@@ -61,7 +64,7 @@ describe("header switches", () => {
           return HttpResponse.json(apiError("TWO_FACTOR_REQUIRED", "A recent second factor is required.", "ab".repeat(16), "Step up first."), { status: 401 });
         }
         enabled = true;
-        return HttpResponse.json(ok({ settings: { trading_enabled: true, updated_at: "2026-12-03T10:01:00Z", updated_by: "admin@example.com" } }));
+        return HttpResponse.json(tradingBody(true));
       }),
     );
     const u = userEvent.setup();
@@ -83,14 +86,15 @@ describe("header switches", () => {
     await waitFor(() => expect(screen.getByTestId("trading-switch-state")).toHaveTextContent("Live trading ON"));
   });
 
-  it("will not activate the kill switch without a reason, and says what it does", async () => {
-    let posts = 0;
+  it("activates the kill switch at once: no step-up, the reason optional, and says what it does", async () => {
+    const posts: string[] = [];
     server.use(
-      me("admin", inAMinute()),
+      // No recent step-up on record: stopping risk must not wait for a code.
+      me("admin", null),
       ...switches(false, false),
-      http.post("*/api/system/kill-switch", () => {
-        posts += 1;
-        return HttpResponse.json(ok({ kill_switch: { active: true, reason: "drill", changed_at: null, changed_by: null }, killed_bot_ids: ["b1"], cancelled_order_ids: [] }));
+      http.post("*/api/system/kill-switch", async ({ request }) => {
+        posts.push(JSON.stringify(await request.json()));
+        return HttpResponse.json(ok({ kill_switch: { active: true, reason: "no reason given", changed_at: null, changed_by: null }, killed_bot_ids: ["b1"], cancelled_order_ids: [] }));
       }),
     );
     const u = userEvent.setup();
@@ -100,13 +104,35 @@ describe("header switches", () => {
     await u.click(button);
     const dialog = screen.getByRole("alertdialog", { name: "Activate the global kill switch" });
     expect(dialog).toHaveTextContent("Every working order is cancelled. Open positions are not closed");
-    await u.click(within(dialog).getByRole("button", { name: "Kill everything" }));
-    expect(dialog).toHaveTextContent("A reason is required");
-    expect(posts).toBe(0);
-    await u.type(within(dialog).getByLabelText("Kill switch reason"), "drill");
+    expect(within(dialog).queryByLabelText("Authenticator code")).not.toBeInTheDocument();
     await u.click(within(dialog).getByRole("button", { name: "Kill everything" }));
     await waitFor(() => expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument());
-    expect(posts).toBe(1);
+    expect(posts).toEqual(['{"active":true}']);
     expect(screen.getByRole("status")).toHaveTextContent("Kill switch ON: 1 bot(s) killed, 0 working order(s) cancelled.");
+  });
+
+  it("turns live trading off without a step-up and says what it cancelled", async () => {
+    const posts: string[] = [];
+    server.use(
+      me("admin", null),
+      ...switches(true, false),
+      http.post("*/api/system/trading-switch", async ({ request }) => {
+        posts.push(JSON.stringify(await request.json()));
+        return HttpResponse.json(tradingBody(false, ["o1", "o2"]));
+      }),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<TradingSwitchControl />);
+    const button = await screen.findByRole("button", { name: "Turn live trading off" });
+    await waitFor(() => expect(button).toBeEnabled());
+    await u.click(button);
+    const dialog = screen.getByRole("alertdialog", { name: "Turn the global trading switch off" });
+    expect(dialog).toHaveTextContent("Running LIVE bots place no new order from their next evaluation");
+    expect(dialog).toHaveTextContent("Every working LIVE order is cancelled at the broker now.");
+    expect(within(dialog).queryByLabelText("Authenticator code")).not.toBeInTheDocument();
+    await u.click(within(dialog).getByRole("button", { name: "Turn off" }));
+    await waitFor(() => expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument());
+    expect(posts).toEqual(['{"enabled":false}']);
+    expect(screen.getByRole("status")).toHaveTextContent("Live trading off: 2 working LIVE order(s) cancelled.");
   });
 });

@@ -1,6 +1,7 @@
 // The global kill switch and trading switch in the shell's header: their state for everyone,
-// and for admins the control, behind a confirmation that states what the server really does
-// (and a fresh 2FA code when the session has no recent step-up: the server demands one).
+// and for admins the control, behind a confirmation that states what the server really does.
+// Releasing the kill switch and turning trading on also need a fresh 2FA code when the session
+// has no recent step-up (the server demands one); stopping risk never does.
 import { useCallback, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Power, Zap } from "lucide-react";
@@ -14,20 +15,20 @@ import { parseTime, useNow } from "../../lib/time";
 import { hasRole, useMe } from "../../queries/auth";
 import { killSwitchQuery, setKillSwitch, setTradingSwitch, tradingSwitchQuery } from "../../queries/status";
 
-/** Why the signed-in user cannot change a global switch, or null. */
-export function switchGate(me: { role: string; twoFactor: boolean } | null, what: string): string | null {
+/** Why the signed-in user cannot make this change to a global switch, or null. */
+export function switchGate(me: { role: string; twoFactor: boolean } | null, what: string, stepUp: boolean): string | null {
   if (!me) return "Checking your role…";
   if (!hasRole(me.role, "admin")) return `${what} needs the admin role; you are signed in as ${me.role}`;
-  if (!me.twoFactor) return `${what} needs a fresh 2FA code: enroll two-factor authentication in Settings first`;
+  if (stepUp && !me.twoFactor) return `${what} needs a fresh 2FA code: enroll two-factor authentication in Settings first`;
   return null;
 }
 
-function useSwitchGate(what: string, endpoint: string): string | null {
+function useSwitchGate(what: string, endpoint: string, stepUp: boolean): string | null {
   const me = useMe();
   const down = useActionGate([endpoint]);
   if (down) return down;
   if (me.isError) return "Your role is unknown (GET /api/auth/me failed)";
-  return switchGate(me.data ? { role: me.data.user.role, twoFactor: me.data.user.two_factor_enabled } : null, what);
+  return switchGate(me.data ? { role: me.data.user.role, twoFactor: me.data.user.two_factor_enabled } : null, what, stepUp);
 }
 
 /** True when the session proved its second factor recently enough for admin actions. */
@@ -43,8 +44,9 @@ function useSwitchDialog() {
   const fresh = useStepUpFresh();
   const [open, setOpen] = useState(false);
   const [needsCode, setNeedsCode] = useState(false);
-  const show = () => {
-    setNeedsCode(!fresh);
+  /** `stepUp`: the change needs a recent 2FA verification (asked for up front when stale). */
+  const show = (stepUp: boolean) => {
+    setNeedsCode(stepUp && !fresh);
     setOpen(true);
   };
   const close = useCallback(() => setOpen(false), []);
@@ -67,20 +69,19 @@ function useRefresh() {
 
 export function KillSwitchControl() {
   const ks = useQuery(killSwitchQuery);
-  const gate = useSwitchGate("The kill switch", "/api/system/kill-switch");
+  const activate = !ks.data?.kill_switch.active;
+  const gate = useSwitchGate(activate ? "Activating the kill switch" : "Releasing the kill switch", "/api/system/kill-switch", !activate);
   const dialog = useSwitchDialog();
   const refresh = useRefresh();
   const [reason, setReason] = useState("");
-  const [reasonMissing, setReasonMissing] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const change = useMutation({ mutationFn: setKillSwitch, onSettled: refresh });
   if (ks.isPending) return null;
   if (ks.isError && !ks.data) return <Badge tone="bad">Kill switch: unknown</Badge>;
   const state = ks.data!.kill_switch;
-  const activate = !state.active;
   const confirm = (code?: string) =>
     change.mutate(
-      { active: activate, reason: activate ? reason.trim() : undefined, code },
+      { active: activate, reason: activate ? reason.trim() || undefined : undefined, code },
       {
         onSuccess: (body) => {
           setDone(
@@ -110,9 +111,8 @@ export function KillSwitchControl() {
         onClick={() => {
           change.reset();
           setReason("");
-          setReasonMissing(false);
           setDone(null);
-          dialog.show();
+          dialog.show(!activate);
         }}
       >
         {activate ? "Activate kill switch" : "Release kill switch"}
@@ -131,10 +131,7 @@ export function KillSwitchControl() {
           confirmLabel={activate ? "Kill everything" : "Release"}
           error={change.isError ? <ActionError error={change.error} /> : undefined}
           onCancel={dialog.close}
-          onConfirm={(code) => {
-            if (activate && !reason.trim()) return setReasonMissing(true);
-            confirm(code);
-          }}
+          onConfirm={confirm}
           consequences={
             activate ? (
               <div className="flex flex-col gap-2 text-fg">
@@ -142,19 +139,17 @@ export function KillSwitchControl() {
                   <li>Every running bot is killed now: each becomes KILLED and stays latched until a human re-arms it.</li>
                   <li>Every working order is cancelled. Open positions are not closed: they stay on the books, and the status shows each killed bot that holds one as a SEV-1 blocker.</li>
                   <li>Every start is refused (KILL_SWITCH_ACTIVE) until an admin releases the switch.</li>
-                  <li>Recorded as a SEV-1 system event and in the audit log with your reason.</li>
+                  <li>Recorded as a SEV-1 system event and in the audit log, with your reason if you give one.</li>
                 </ul>
                 <label className="flex flex-col gap-1 text-sm">
-                  Reason (required)
+                  Reason (optional)
                   <input
                     value={reason}
                     onChange={(e) => setReason(e.target.value)}
                     maxLength={500}
                     aria-label="Kill switch reason"
-                    aria-invalid={reasonMissing}
                     className="rounded-md border border-line bg-surface-2 px-2 py-1.5"
                   />
-                  {reasonMissing && <span className="text-xs text-bad">A reason is required: it is recorded with the switch.</span>}
                 </label>
               </div>
             ) : (
@@ -173,14 +168,15 @@ export function KillSwitchControl() {
 
 export function TradingSwitchControl() {
   const ts = useQuery(tradingSwitchQuery);
-  const gate = useSwitchGate("The trading switch", "/api/system/trading-switch");
+  const enable = ts.data ? !ts.data.settings.trading_enabled : false;
+  const gate = useSwitchGate(enable ? "Turning live trading on" : "Turning live trading off", "/api/system/trading-switch", enable);
   const dialog = useSwitchDialog();
   const refresh = useRefresh();
+  const [done, setDone] = useState<string | null>(null);
   const change = useMutation({ mutationFn: setTradingSwitch, onSettled: refresh });
   if (ts.isPending) return null;
   if (ts.isError && !ts.data) return <Badge tone="bad">Live trading: unknown</Badge>;
-  const settings = ts.data!.settings;
-  const enable = !settings.trading_enabled;
+  const { settings, off_cancels_working_orders: offCancels } = ts.data!;
   return (
     <div className="flex items-center gap-1.5">
       <Badge tone="neutral" title={`Changed ${settings.updated_at}${settings.updated_by ? ` by ${settings.updated_by}` : ""}`}>
@@ -193,11 +189,17 @@ export function TradingSwitchControl() {
         disabledReason={gate}
         onClick={() => {
           change.reset();
-          dialog.show();
+          setDone(null);
+          dialog.show(enable);
         }}
       >
         {enable ? "Turn live trading on" : "Turn live trading off"}
       </Button>
+      {done && (
+        <span role="status" className="sr-only">
+          {done}
+        </span>
+      )}
       {dialog.open && (
         <ConfirmDialog
           title={enable ? "Turn the global trading switch on" : "Turn the global trading switch off"}
@@ -207,7 +209,22 @@ export function TradingSwitchControl() {
           confirmLabel={enable ? "Turn on" : "Turn off"}
           error={change.isError ? <ActionError error={change.error} /> : undefined}
           onCancel={dialog.close}
-          onConfirm={(code) => change.mutate({ enabled: enable, code }, { onSuccess: dialog.close, onError: (e) => dialog.onError(e, code) })}
+          onConfirm={(code) =>
+            change.mutate(
+              { enabled: enable, code },
+              {
+                onSuccess: (body) => {
+                  setDone(
+                    enable
+                      ? "Live trading on."
+                      : `Live trading off: ${body.cancelled_order_ids.length} working LIVE order(s) cancelled.`,
+                  );
+                  dialog.close();
+                },
+                onError: (e) => dialog.onError(e, code),
+              },
+            )
+          }
           consequences={
             <ul className="flex list-disc flex-col gap-1 pl-4 text-fg">
               {enable ? (
@@ -218,7 +235,12 @@ export function TradingSwitchControl() {
               ) : (
                 <>
                   <li>Starting a bot at LIVE, or promoting one to LIVE, is refused from now on (LIVE_TRADING_DISABLED).</li>
-                  <li>Bots already running keep running and their working orders stay: use the kill switch to stop everything.</li>
+                  <li>Running LIVE bots place no new order from their next evaluation (LIVE_TRADING_DISABLED in their no-trade traces).</li>
+                  {offCancels ? (
+                    <li>Every working LIVE order is cancelled at the broker now. Open positions are not closed: use kill and flatten for that.</li>
+                  ) : (
+                    <li>Working LIVE orders stay at the broker (this server runs with TRADEPLANE_TRADING_OFF_CANCELS=false), and open positions are not closed.</li>
+                  )}
                   <li>PAPER and SHADOW bots are not affected.</li>
                 </>
               )}
