@@ -114,7 +114,8 @@ pub struct ConfigArgs {
     #[arg(long, env = "TRADEPLANE_SWEEP_MAX_BACKTESTS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
     pub sweep_max_backtests: u64,
 
-    /// PAPER → SHADOW: fewest CME sessions with a closed PAPER trade.
+    /// PAPER → SHADOW: fewest CME sessions with a closed PAPER trade (and SHADOW → LIVE of
+    /// SHADOW trades: each threshold here is asked of both promotions).
     #[arg(
         long,
         env = "TRADEPLANE_SHADOW_MIN_PAPER_SESSIONS",
@@ -463,8 +464,8 @@ pub struct Config {
     pub feed_primary_deadline: std::time::Duration,
     /// Most child backtests one sweep may create.
     pub sweep_max_backtests: u64,
-    /// What PAPER → SHADOW asks of a bot's paper results.
-    pub shadow_gate: crate::domain::backtest::evidence::PaperThresholds,
+    /// What PAPER → SHADOW asks of a bot's PAPER trades and SHADOW → LIVE of its SHADOW ones.
+    pub shadow_gate: crate::domain::backtest::evidence::ResultsThresholds,
     /// Timeouts and caps of the HTTP accept loop (`api::server`).
     pub connections: ConnectionLimits,
     /// Turning trading off also cancels working LIVE orders (`TRADEPLANE_TRADING_OFF_CANCELS`).
@@ -618,7 +619,7 @@ impl Config {
             economic_calendar_days: args.economic_calendar_days,
             usage_retention_days: args.usage_retention_days,
             sweep_max_backtests: args.sweep_max_backtests,
-            shadow_gate: crate::domain::backtest::evidence::PaperThresholds {
+            shadow_gate: crate::domain::backtest::evidence::ResultsThresholds {
                 min_sessions: args.shadow_min_paper_sessions,
                 min_trades: args.shadow_min_paper_trades,
                 min_profit_factor: args.shadow_min_profit_factor,
@@ -664,7 +665,7 @@ impl Default for Config {
             economic_calendar_days: 14,
             usage_retention_days: 30,
             sweep_max_backtests: 1000,
-            shadow_gate: crate::domain::backtest::evidence::PaperThresholds::default(),
+            shadow_gate: crate::domain::backtest::evidence::ResultsThresholds::default(),
             connections: ConnectionLimits::default(),
         }
     }

@@ -183,6 +183,9 @@ catalog! {
     PaperEvidenceMissing = "PAPER_EVIDENCE_MISSING", 409,
         "Promotion to SHADOW needs enough PAPER sessions whose closed trades meet the desk's thresholds.",
         "Let the bot trade PAPER for more sessions (it needs the sessions, trades, profit factor and net PnL listed in `details`), then promote again.";
+    ShadowEvidenceMissing = "SHADOW_EVIDENCE_MISSING", 409,
+        "Promotion to LIVE needs enough SHADOW sessions whose closed (hypothetical) trades meet the desk's thresholds.",
+        "Let the bot run SHADOW for more sessions (it needs the sessions, trades, profit factor and net PnL listed in `details`), then promote again.";
     TraceNotFound = "TRACE_NOT_FOUND", 404,
         "No trace with this id exists for this bot.",
         "Use a row id or W3C trace id listed by GET /api/bots/{id}/decision-traces or /no-trade-traces for the same bot; a trace of another bot is not found under this one.";

@@ -27,7 +27,7 @@ use super::bar_history;
 use super::jobs::{self, JobContext, JobDone, JobFailure, Progress};
 use crate::domain::{
     backtest::{
-        evidence::PaperThresholds,
+        evidence::ResultsThresholds,
         sweep::{self, ChildFigures, Figures, FoldResult, RankRow, SortKey, SweepMode, Window},
         walk_forward::{self, WalkForward},
     },
@@ -51,15 +51,15 @@ pub const SWEEP: &str = "sweep";
 pub struct LabConfig {
     /// Most child backtests one sweep may create (combinations × windows).
     pub max_sweep_backtests: u64,
-    /// What PAPER → SHADOW asks of a bot's paper results.
-    pub paper: PaperThresholds,
+    /// What PAPER → SHADOW asks of a bot's PAPER trades and SHADOW → LIVE of its SHADOW ones.
+    pub paper: ResultsThresholds,
 }
 
 impl Default for LabConfig {
     fn default() -> Self {
         LabConfig {
             max_sweep_backtests: 1_000,
-            paper: PaperThresholds::default(),
+            paper: ResultsThresholds::default(),
         }
     }
 }

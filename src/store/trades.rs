@@ -75,13 +75,14 @@ pub async fn page(
     .await
 }
 
-/// A bot's closed PAPER trades summed for the PAPER → SHADOW gate: sessions are the distinct
-/// CME trade dates (17:00 America/Chicago roll) of their closes; a trade's net is its realized
-/// PnL less its commission.
-pub async fn paper_results(
+/// A bot's closed trades at `stage` summed for the promotion out of it (PAPER → SHADOW,
+/// SHADOW → LIVE): sessions are the distinct CME trade dates (17:00 America/Chicago roll) of
+/// their closes; a trade's net is its realized PnL less its commission.
+pub async fn stage_results(
     pool: &PgPool,
     bot_id: Uuid,
-) -> Result<crate::domain::backtest::evidence::PaperResults, sqlx::Error> {
+    stage: Stage,
+) -> Result<crate::domain::backtest::evidence::StageResults, sqlx::Error> {
     type Row = (
         i64,
         i64,
@@ -97,14 +98,15 @@ pub async fn paper_results(
              COALESCE(sum(net) FILTER (WHERE net < 0), 0), COALESCE(sum(net), 0), \
              min(closed_at), max(closed_at) \
          FROM (SELECT closed_at, realized_pnl - commission AS net FROM trades \
-               WHERE bot_id = $1 AND stage = 'PAPER' AND closed_at IS NOT NULL \
+               WHERE bot_id = $1 AND stage = $2 AND closed_at IS NOT NULL \
                  AND realized_pnl IS NOT NULL) t",
     )
     .bind(bot_id)
+    .bind(stage.as_str())
     .fetch_one(pool)
     .await?;
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(crate::domain::backtest::evidence::PaperResults {
+    Ok(crate::domain::backtest::evidence::StageResults {
         sessions: n(sessions),
         trades: n(trades),
         gross_wins: wins,

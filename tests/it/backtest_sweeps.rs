@@ -18,7 +18,7 @@ use crate::support::{
     TestApp,
     backtests::{WEEK_FROM, WEEK_TO, sma_backtest},
     error_code,
-    fixtures::{rows, runtime_config, start_sandbox, until},
+    fixtures::{closed_trade, rows, runtime_config, start_sandbox, until},
     spawn_app_with_runtime_config,
 };
 
@@ -406,25 +406,6 @@ async fn a_walk_forward_shows_out_of_sample_beside_in_sample(pool: PgPool) {
     }
 }
 
-/// A closed PAPER trade of `bot`, closed at `closed_at`, netting `net` (commission 2.50).
-async fn paper_trade(pool: &PgPool, bot: &str, closed_at: &str, net: Decimal) {
-    let commission = Decimal::new(250, 2);
-    sqlx::query(
-        "INSERT INTO trades (id, bot_id, symbol, side, quantity, entry_price, exit_price, \
-             opened_at, closed_at, realized_pnl, commission, stage) \
-         VALUES ($1, $2::uuid, 'ES', 'LONG', 1, 6000, 6001, $3::timestamptz - interval '10 minutes', \
-             $3::timestamptz, $4, $5, 'PAPER')",
-    )
-    .bind(Uuid::now_v7())
-    .bind(bot)
-    .bind(closed_at)
-    .bind(net + commission)
-    .bind(commission)
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
 #[sqlx::test]
 async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(pool: PgPool) {
     let app = lab_with(pool.clone(), 2, |c| {
@@ -621,9 +602,10 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
     ];
     for day in days {
         for hour in ["15", "16"] {
-            paper_trade(
+            closed_trade(
                 &pool,
                 &bot,
+                "PAPER",
                 &format!("{day}T{hour}:00:00Z"),
                 Decimal::new(-40, 0),
             )
@@ -650,9 +632,10 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
 
     // Winners on the same sessions tip it: promoted.
     for day in days {
-        paper_trade(
+        closed_trade(
             &pool,
             &bot,
+            "PAPER",
             &format!("{day}T17:00:00Z"),
             Decimal::new(100, 0),
         )

@@ -22,7 +22,7 @@ use wiremock::{
 use crate::support::{
     backtests::{WEEK_FROM, WEEK_TO},
     env_for, error_code,
-    fixtures::{runtime_config, sandbox_databento_env, sma_bot},
+    fixtures::{closed_trade, runtime_config, sandbox_databento_env, sma_bot},
     requests::send,
     session::{enrolled_admin, manual_app},
     spawn_app, spawn_app_with_env, spawn_app_with_runtime_config,
@@ -770,7 +770,8 @@ async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgP
             "INTEGRATION_KEY_MISSING",
             "LIVE_TRADING_DISABLED",
             "EXECUTION_BROKER_UNAVAILABLE",
-            "AUTONOMY_TIER_INSUFFICIENT"
+            "AUTONOMY_TIER_INSUFFICIENT",
+            "SHADOW_EVIDENCE_MISSING"
         ]
     );
     for f in body["error"]["details"]["failed"].as_array().unwrap() {
@@ -930,7 +931,8 @@ async fn the_holiday_calendar_refuses_an_early_close_without_a_time(pool: PgPool
 }
 
 /// Every gate met: polygon and ironbeam configured on their official endpoints with an `ok`
-/// verify on record, trading switched on. SHADOW starts; SHADOW → LIVE promotes; LIVE starts.
+/// verify on record, trading switched on. SHADOW starts; SHADOW → LIVE promotes once the bot's
+/// SHADOW results meet the evidence thresholds; LIVE starts.
 #[sqlx::test]
 async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
     use tradeplane::{
@@ -997,6 +999,41 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
         .patch_bot(&id, json!({"is_trading_enabled": true}))
         .await;
     assert_eq!(status, 200);
+    // Every gate but the evidence: SHADOW → LIVE asks its SHADOW (hypothetical) trades for
+    // what PAPER → SHADOW asks of PAPER ones (default: 5 sessions, 10 trades, PF ≥ 1, net ≥ 0).
+    let days = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"];
+    for (i, day) in days.iter().enumerate() {
+        for hour in ["15", "16"] {
+            let net = rust_decimal::Decimal::new(if i == 0 { -30 } else { 40 }, 0);
+            closed_trade(&pool, &id, "SHADOW", &format!("{day}T{hour}:00:00Z"), net).await;
+        }
+    }
+    // PAPER trades do not count for LIVE.
+    closed_trade(&pool, &id, "PAPER", "2026-11-20T15:00:00Z", 100.into()).await;
+    let (status, body) = admin.promote_bot(&id, json!({"to_stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "SHADOW_EVIDENCE_MISSING"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["evidence"]["sessions"], 4);
+    let gates: Vec<&str> = body["error"]["details"]["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gate"].as_str().unwrap())
+        .collect();
+    assert_eq!(gates, ["shadow_sessions", "shadow_trades"], "{body}");
+    for hour in ["15", "16"] {
+        closed_trade(
+            &pool,
+            &id,
+            "SHADOW",
+            &format!("2026-11-20T{hour}:00:00Z"),
+            40.into(),
+        )
+        .await;
+    }
     let (status, body) = admin.promote_bot(&id, json!({"to_stage": "LIVE"})).await;
     assert_eq!(
         (status, body["bot"]["stage"].as_str()),

@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::domain::risk::Stage;
+
 /// What the gate asks of a backtest (configurable per deployment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvidenceThresholds {
@@ -112,12 +114,13 @@ pub fn check(
     out
 }
 
-/// What PAPER → SHADOW asks of a bot's paper results (configurable per deployment).
+/// What a promotion asks of the bot's results at its current stage: PAPER → SHADOW of its PAPER
+/// trades, SHADOW → LIVE of its SHADOW (hypothetical) trades (configurable per deployment).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PaperThresholds {
-    /// Fewest CME sessions (trade dates, rolled at 17:00 CT) with a closed PAPER trade.
+pub struct ResultsThresholds {
+    /// Fewest CME sessions (trade dates, rolled at 17:00 CT) with a closed trade.
     pub min_sessions: u64,
-    /// Fewest closed PAPER trades.
+    /// Fewest closed trades.
     pub min_trades: u64,
     /// Lowest profit factor of those trades (net winners over net losers; no loser passes).
     pub min_profit_factor: f64,
@@ -125,9 +128,9 @@ pub struct PaperThresholds {
     pub min_net_pnl: rust_decimal::Decimal,
 }
 
-impl Default for PaperThresholds {
+impl Default for ResultsThresholds {
     fn default() -> Self {
-        PaperThresholds {
+        ResultsThresholds {
             min_sessions: 5,
             min_trades: 10,
             min_profit_factor: 1.0,
@@ -136,9 +139,9 @@ impl Default for PaperThresholds {
     }
 }
 
-/// A bot's closed PAPER trades, summed (the gate's evidence).
+/// A bot's closed trades at one stage, summed (the gate's evidence).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PaperResults {
+pub struct StageResults {
     pub sessions: u64,
     pub trades: u64,
     /// Sum of the winning trades' net PnL and of the losing trades' (a negative number), USD.
@@ -149,7 +152,7 @@ pub struct PaperResults {
     pub last_closed_at: Option<DateTime<Utc>>,
 }
 
-impl PaperResults {
+impl StageResults {
     /// Net winners over net losers; `None` without a losing trade.
     pub fn profit_factor(&self) -> Option<f64> {
         use rust_decimal::prelude::ToPrimitive;
@@ -160,24 +163,43 @@ impl PaperResults {
     }
 }
 
-/// Every PAPER → SHADOW gate `results` misses (`paper_sessions`, `paper_trades`,
-/// `paper_profit_factor`, `paper_net_pnl`); empty: promotion may proceed.
-pub fn check_paper(th: &PaperThresholds, results: &PaperResults) -> Vec<GateMiss> {
+/// Every gate the `stage` (PAPER or SHADOW) trades' `results` miss (`{paper|shadow}_sessions`,
+/// `_trades`, `_profit_factor`, `_net_pnl`); empty: promotion to the next stage may proceed.
+pub fn check_results(
+    stage: Stage,
+    th: &ResultsThresholds,
+    results: &StageResults,
+) -> Vec<GateMiss> {
+    let name = stage.as_str();
+    let [sessions, trades, profit_factor, net_pnl] = match stage {
+        Stage::Shadow => [
+            "shadow_sessions",
+            "shadow_trades",
+            "shadow_profit_factor",
+            "shadow_net_pnl",
+        ],
+        _ => [
+            "paper_sessions",
+            "paper_trades",
+            "paper_profit_factor",
+            "paper_net_pnl",
+        ],
+    };
     let mut out = Vec::new();
     if results.sessions < th.min_sessions {
         out.push(miss(
-            "paper_sessions",
+            sessions,
             format!(
-                "The bot closed PAPER trades in {} sessions; at least {} are needed.",
+                "The bot closed {name} trades in {} sessions; at least {} are needed.",
                 results.sessions, th.min_sessions
             ),
         ));
     }
     if results.trades < th.min_trades {
         out.push(miss(
-            "paper_trades",
+            trades,
             format!(
-                "The bot closed {} PAPER trades; at least {} are needed.",
+                "The bot closed {} {name} trades; at least {} are needed.",
                 results.trades, th.min_trades
             ),
         ));
@@ -186,18 +208,18 @@ pub fn check_paper(th: &PaperThresholds, results: &PaperResults) -> Vec<GateMiss
         && pf < th.min_profit_factor
     {
         out.push(miss(
-            "paper_profit_factor",
+            profit_factor,
             format!(
-                "PAPER profit factor {pf:.2} is below the required {:.2}.",
+                "{name} profit factor {pf:.2} is below the required {:.2}.",
                 th.min_profit_factor
             ),
         ));
     }
     if results.net_pnl < th.min_net_pnl {
         out.push(miss(
-            "paper_net_pnl",
+            net_pnl,
             format!(
-                "PAPER net PnL {} USD is below the required {} USD.",
+                "{name} net PnL {} USD is below the required {} USD.",
                 results.net_pnl.round_dp(2),
                 th.min_net_pnl
             ),
@@ -274,10 +296,10 @@ mod tests {
     }
 
     #[test]
-    fn paper_results_pass_only_with_every_threshold_met() {
+    fn stage_results_pass_only_with_every_threshold_met() {
         use rust_decimal_macros::dec;
-        let th = PaperThresholds::default();
-        let good = PaperResults {
+        let th = ResultsThresholds::default();
+        let good = StageResults {
             sessions: 5,
             trades: 12,
             gross_wins: dec!(900),
@@ -287,8 +309,8 @@ mod tests {
             last_closed_at: None,
         };
         assert_eq!(good.profit_factor(), Some(1.5));
-        assert!(check_paper(&th, &good).is_empty());
-        let losing = PaperResults {
+        assert!(check_results(Stage::Paper, &th, &good).is_empty());
+        let losing = StageResults {
             sessions: 3,
             trades: 4,
             gross_wins: dec!(100),
@@ -296,7 +318,10 @@ mod tests {
             net_pnl: dec!(-300),
             ..good.clone()
         };
-        let gates: Vec<&str> = check_paper(&th, &losing).iter().map(|m| m.gate).collect();
+        let gates: Vec<&str> = check_results(Stage::Paper, &th, &losing)
+            .iter()
+            .map(|m| m.gate)
+            .collect();
         assert_eq!(
             gates,
             [
@@ -306,13 +331,20 @@ mod tests {
                 "paper_net_pnl"
             ]
         );
+        // SHADOW → LIVE asks the same of the SHADOW trades, under their own names.
+        let shadow = check_results(Stage::Shadow, &th, &losing);
+        assert_eq!(shadow[0].gate, "shadow_sessions");
+        assert_eq!(
+            shadow[1].message,
+            "The bot closed 4 SHADOW trades; at least 10 are needed."
+        );
         // No losing trade: the profit factor is unbounded and passes.
-        let no_loser = PaperResults {
+        let no_loser = StageResults {
             gross_losses: dec!(0),
             net_pnl: dec!(900),
             ..good
         };
         assert_eq!(no_loser.profit_factor(), None);
-        assert!(check_paper(&th, &no_loser).is_empty());
+        assert!(check_results(Stage::Paper, &th, &no_loser).is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! Promotion and demotion (SPEC §2, §7): one stage up at a time, gated by the target stage's
 //! safe-start prerequisites (the bot's filters' needs among them: a news-gated bot needs an LLM
-//! and Finnhub) and, for SHADOW and LIVE, the bot's autonomy tier; any demotion.
+//! and Finnhub), the evidence of the stage it leaves (LAB → PAPER: a backtest; PAPER → SHADOW:
+//! its PAPER trades; SHADOW → LIVE: its SHADOW trades) and, for SHADOW and LIVE, the bot's
+//! autonomy tier; any demotion.
 
 use serde_json::json;
 use uuid::Uuid;
@@ -79,15 +81,17 @@ impl Lifecycle {
             if to == Stage::Paper {
                 failed.extend(self.evidence_gate(&bot).await?);
             }
-            if to == Stage::Shadow {
-                failed.extend(self.paper_gate(&bot).await?);
+            if to == Stage::Shadow || to == Stage::Live {
+                failed.extend(self.results_gate(&bot, from).await?);
             }
             // Missing evidence alone is refused under its own code; with other gates, all
             // are listed under PROMOTION_GATE_FAILED.
             if failed.len() == 1
                 && matches!(
                     failed[0].code,
-                    ErrorCode::BacktestEvidenceMissing | ErrorCode::PaperEvidenceMissing
+                    ErrorCode::BacktestEvidenceMissing
+                        | ErrorCode::PaperEvidenceMissing
+                        | ErrorCode::ShadowEvidenceMissing
                 )
             {
                 return Err(LifecycleError::Unsafe(failed.remove(0)));
@@ -191,12 +195,17 @@ impl Lifecycle {
     }
 
     /// PAPER → SHADOW needs enough PAPER sessions whose closed trades meet the configured
-    /// thresholds (`domain::backtest::evidence::check_paper`); the refusal lists each missed
-    /// gate with the evidence and the thresholds.
-    async fn paper_gate(&self, bot: &Bot) -> Result<Option<Failure>, LifecycleError> {
+    /// thresholds, SHADOW → LIVE the same of its SHADOW (hypothetical) trades
+    /// (`domain::backtest::evidence::check_results`); the refusal lists each missed gate with
+    /// the evidence and the thresholds.
+    async fn results_gate(
+        &self,
+        bot: &Bot,
+        stage: Stage,
+    ) -> Result<Option<Failure>, LifecycleError> {
         let th = self.runtime.lab_config().paper.clone();
-        let results = trades::paper_results(&self.pool, bot.id).await?;
-        let misses = evidence::check_paper(&th, &results);
+        let results = trades::stage_results(&self.pool, bot.id, stage).await?;
+        let misses = evidence::check_results(stage, &th, &results);
         if misses.is_empty() {
             return Ok(None);
         }
@@ -205,8 +214,12 @@ impl Lifecycle {
             .map(|m| m.message.as_str())
             .collect::<Vec<_>>()
             .join(" ");
+        let code = match stage {
+            Stage::Shadow => ErrorCode::ShadowEvidenceMissing,
+            _ => ErrorCode::PaperEvidenceMissing,
+        };
         Ok(Some(Failure::new(
-            ErrorCode::PaperEvidenceMissing,
+            code,
             message,
             json!({
                 "gates": misses,

@@ -381,3 +381,30 @@ pub async fn sandbox_broker_book(env: &EnvMap, vendor: &str) -> Value {
         .await
         .unwrap()
 }
+
+/// A closed round trip of `bot` at `stage` (PAPER or SHADOW: the promotion gates' evidence),
+/// closed at `closed_at` with `net` PnL after a 2.50 commission.
+pub async fn closed_trade(
+    pool: &PgPool,
+    bot: &str,
+    stage: &str,
+    closed_at: &str,
+    net: rust_decimal::Decimal,
+) {
+    let commission = rust_decimal::Decimal::new(250, 2);
+    sqlx::query(
+        "INSERT INTO trades (id, bot_id, symbol, side, quantity, entry_price, exit_price, \
+             opened_at, closed_at, realized_pnl, commission, stage) \
+         VALUES ($1, $2::uuid, 'ES', 'LONG', 1, 6000, 6001, $3::timestamptz - interval '10 minutes', \
+             $3::timestamptz, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(bot)
+    .bind(closed_at)
+    .bind(net + commission)
+    .bind(commission)
+    .bind(stage)
+    .execute(pool)
+    .await
+    .unwrap();
+}
