@@ -429,8 +429,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
         b.push(
             ErrorCode::ExecutionBrokerUnavailable,
             false,
-            "No broker is connected: LIVE trading is blocked (PAPER and SHADOW recording are not)."
-                .into(),
+            "No broker is connected: SHADOW and LIVE are blocked (PAPER is not).".into(),
             "Configure and verify ironbeam or tradovate.",
         );
     }

@@ -140,7 +140,7 @@ test("Cancel orders cancels the bot's working order and keeps its position", asy
   expect((await api.get(`/api/bots/${botId}/position`)).working_orders as Json[]).toHaveLength(0);
   expect(await position(botId)).toBe(held);
   await expect(cancel).toBeDisabled();
-  await expect(cancel).toHaveAttribute("title", "The bot has no working order to cancel.");
+  await expect(cancel).toHaveAttribute("title", "The bot has no NEW or WORKING order to cancel (a LIVE send still awaiting the broker's answer is not listed).");
 });
 
 /**

@@ -100,7 +100,7 @@ describe("DeskActions: each control says what the server does, posts, and report
   it("disables what a gate forbids, with the reason", async () => {
     server.use(meHandler("operator"), positionHandler(0, 0));
     renderWithApp(<DeskActions bot={bot({ status: "RUNNING" })} onDone={vi.fn()} />);
-    await waitFor(() => expect(screen.getByRole("button", { name: "Cancel orders" })).toHaveAttribute("title", "The bot has no working order to cancel."));
+    await waitFor(() => expect(screen.getByRole("button", { name: "Cancel orders" })).toHaveAttribute("title", "The bot has no NEW or WORKING order to cancel (a LIVE send still awaiting the broker's answer is not listed)."));
     expect(screen.getByRole("button", { name: "Close position" })).toBeDisabled();
     expect(screen.getByRole("button", { name: "Kill and flatten" })).toHaveAttribute("title", "Kill and flatten needs the admin role; you are operator.");
     expect(screen.getByRole("button", { name: "Archive" })).toHaveAttribute("title", "Only a STOPPED bot can be archived; this one is RUNNING.");

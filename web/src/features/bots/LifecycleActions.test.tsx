@@ -42,9 +42,9 @@ const CASES: Case[] = [
   { action: "Start", path: "start", bot: { status: "STOPPED" }, title: "Start bot", consequence: /Runs safe start for PAPER.*connected market-data provider/, confirm: "Start" },
   { action: "Stop", path: "stop", bot: { status: "RUNNING" }, title: "Stop bot", consequence: /flattens nothing and cancels nothing/, confirm: "Stop" },
   { action: "Restart", path: "restart", bot: { status: "RUNNING" }, title: "Restart bot", consequence: /if a gate fails, the running runner is left alone/, confirm: "Restart" },
-  { action: "Kill", path: "kill", bot: { status: "RUNNING" }, title: "Kill bot", consequence: /It cancels every working order of the bot; it flattens nothing.*cannot start or restart until an admin re-arms it/s, confirm: "Kill", body: { reason: "runaway orders" } },
+  { action: "Kill", path: "kill", bot: { status: "RUNNING" }, title: "Kill bot", consequence: /new lease epoch blocks its order writes at once.*LIVE orders at the broker first.*one still SENDING, stays open and is reported as pending.*It flattens nothing.*cannot start or restart until an admin re-arms it/s, confirm: "Kill", body: { reason: "runaway orders" } },
   { action: "Re-arm", path: "rearm", bot: { status: "KILLED" }, title: "Re-arm bot", consequence: /Clears the KILLED latch.*does not start the bot/s, confirm: "Re-arm" },
-  { action: "Promote", path: "promote", bot: { status: "STOPPED", stage: "PAPER" }, title: "Promote to SHADOW", consequence: /PAPER → SHADOW.*autonomy tier LIMITED_AUTONOMY or higher/s, confirm: "Promote", body: { to_stage: "SHADOW" } },
+  { action: "Promote", path: "promote", bot: { status: "STOPPED", stage: "PAPER" }, title: "Promote to SHADOW", consequence: /PAPER → SHADOW.*enough PAPER sessions whose closed trades meet the thresholds.*autonomy tier LIMITED_AUTONOMY or higher/s, confirm: "Promote", body: { to_stage: "SHADOW" } },
 ];
 
 describe("LifecycleActions: each action confirms its consequences, posts, and shows a refusal in full", () => {
@@ -143,6 +143,31 @@ describe("LifecycleActions: each action confirms its consequences, posts, and sh
     expect(error).toHaveTextContent("FORBIDDEN");
     expect(error).toHaveTextContent("HTTP 403");
     expect(error).toHaveTextContent("aaaabbbbccccddddeeeeffff00001111");
+  });
+});
+
+describe("LifecycleActions: what a LIVE or news-gated bot's dialogs add", () => {
+  it("stop and demotion of a LIVE bot say its orders and position stay at the broker", async () => {
+    server.use(meHandler("admin"), killSwitchHandler(false));
+    const user = userEvent.setup({ delay: null });
+    renderActions(bot({ status: "RUNNING", stage: "LIVE" }));
+    await user.click(await enabled("Stop"));
+    let dialog = screen.getByRole("alertdialog", { name: "Stop bot" });
+    expect(within(dialog).getByTestId("consequences")).toHaveTextContent("working orders stay live at the broker and can still fill with no runner managing them");
+    await user.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    await user.click(await enabled("Promote"));
+    dialog = screen.getByRole("alertdialog", { name: "Demote to SHADOW" });
+    expect(within(dialog).getByTestId("consequences")).toHaveTextContent("working orders and position stay at the broker. Cancel or close them first.");
+  });
+
+  it("promotion of a news-gated SHADOW bot to LIVE names the LLM, Finnhub and SHADOW evidence", async () => {
+    server.use(meHandler("admin", "2999-01-01T00:00:00Z"), killSwitchHandler(false));
+    const user = userEvent.setup({ delay: null });
+    const strategy = { kind: "sma_crossover", params: { fast: 10, slow: 30 }, filters: { news_gate: {} } } as unknown as Bot["strategy"];
+    renderActions(bot({ status: "STOPPED", stage: "SHADOW", strategy }));
+    await user.click(await enabled("Promote"));
+    const text = within(screen.getByRole("alertdialog", { name: "Promote to LIVE" })).getByTestId("consequences").textContent;
+    expect(text).toMatch(/usable LLM provider and Finnhub configured; enough SHADOW sessions whose \(hypothetical\) trades meet the thresholds/);
   });
 });
 

@@ -23,6 +23,25 @@ const STAGE_NEEDS: Record<string, string> = {
   LIVE: "the global kill switch off, a connected market-data provider, a broker connected on its official (non-sandbox) endpoint, and both the global trading switch and this bot's trading switch on",
 };
 
+/** What leaving a stage must prove before promotion to the next (the server's evidence gates). */
+const EVIDENCE: Record<string, string> = {
+  PAPER: "a recent backtest of the bot as it is now meeting the evidence thresholds",
+  SHADOW: "enough PAPER sessions whose closed trades meet the thresholds",
+  LIVE: "enough SHADOW sessions whose (hypothetical) trades meet the thresholds",
+};
+
+/** Whether the bot's strategy has `filters.news_gate` (it then needs an LLM and Finnhub beyond LAB). */
+function newsGated(bot: Bot): boolean {
+  const filters = (bot.strategy as { filters?: { news_gate?: unknown } | null }).filters;
+  return filters?.news_gate != null;
+}
+
+/** What safe start of `stage` checks for this bot. */
+function stageNeeds(bot: Bot, stage: string): string {
+  const base = STAGE_NEEDS[stage] ?? "every gate of its stage";
+  return stage !== "LAB" && newsGated(bot) ? `${base}; for its news gate, a usable LLM provider and Finnhub configured` : base;
+}
+
 const STAGE_RUNS: Record<string, string> = {
   LAB: "LAB places no orders.",
   PAPER: "PAPER places simulated orders, filled at the next bar's open.",
@@ -35,7 +54,7 @@ function Consequences({ action, bot, toStage }: { action: LifecycleAction; bot: 
   switch (action) {
     case "start":
       lines.push(
-        <>Runs safe start for {bot.stage}: it needs {STAGE_NEEDS[bot.stage] ?? "every gate of its stage"}. If a gate fails, the first failure is reported and nothing starts.</>,
+        <>Runs safe start for {bot.stage}: it needs {stageNeeds(bot, bot.stage)}. If a gate fails, the first failure is reported and nothing starts.</>,
         <>Otherwise a runner starts and evaluates {bot.symbol} on every {bot.timeframe} bar; {STAGE_RUNS[bot.stage] ?? ""} Every evaluation leaves a decision or no-trade trace.</>,
       );
       break;
@@ -44,6 +63,9 @@ function Consequences({ action, bot, toStage }: { action: LifecycleAction; bot: 
         <>Stops the runner gracefully (it is killed if it ignores its shutdown timeout) and sets the bot STOPPED.</>,
         <>It flattens nothing and cancels nothing: the open position and any working order stay booked as they are. Start it again at any time (safe start re-checks every gate).</>,
       );
+      if (bot.stage === "LIVE") {
+        lines.push(<>LIVE: its working orders stay live at the broker and can still fill with no runner managing them. Cancel them first if that is not intended.</>);
+      }
       break;
     case "restart":
       lines.push(
@@ -53,8 +75,9 @@ function Consequences({ action, bot, toStage }: { action: LifecycleAction; bot: 
       break;
     case "kill":
       lines.push(
-        <>Halts the runner at once (without waiting for a graceful stop) and latches the bot KILLED, recorded with the reason below and a SEV-1 BOT_KILLED event.</>,
-        <>It cancels every working order of the bot; it flattens nothing: the open position stays as booked, and a KILLED bot that holds one blocks the system (SEV-1 KILLED_WITH_EXPOSURE) until it is flat or acknowledged.</>,
+        <>Latches the bot KILLED, recorded with the reason below and a SEV-1 BOT_KILLED event. Its runner is stopped through the usual shutdown (the request does not wait for it); a new lease epoch blocks its order writes at once.</>,
+        <>It cancels the bot's working orders: PAPER and SHADOW orders in the ledger; LIVE orders at the broker first — one the broker does not confirm, or one still SENDING, stays open and is reported as pending.</>,
+        <>It flattens nothing: the open position stays as booked, and a KILLED bot that holds one blocks the system (SEV-1 KILLED_WITH_EXPOSURE) until it is flat or acknowledged.</>,
         <>The bot cannot start or restart until an admin re-arms it.</>,
       );
       break;
@@ -68,7 +91,7 @@ function Consequences({ action, bot, toStage }: { action: LifecycleAction; bot: 
       const up = toStage !== undefined && stageRank(toStage) > stageRank(bot.stage);
       if (up) {
         lines.push(
-          <>Moves the bot {bot.stage} → {toStage}. The server checks {toStage}'s gates — {STAGE_NEEDS[toStage!] ?? "its prerequisites"}{stageRank(toStage!) >= stageRank("SHADOW") ? ", and autonomy tier LIMITED_AUTONOMY or higher" : ""} — and lists every failed gate; then nothing changes.</>,
+          <>Moves the bot {bot.stage} → {toStage}. The server checks {toStage}'s gates — {stageNeeds(bot, toStage!)}{EVIDENCE[toStage!] ? `; ${EVIDENCE[toStage!]}` : ""}{stageRank(toStage!) >= stageRank("SHADOW") ? "; autonomy tier LIMITED_AUTONOMY or higher" : ""} — and lists every failed gate; then nothing changes.</>,
           <>The bot stays STOPPED; starting it runs at {toStage}: {STAGE_RUNS[toStage!] ?? ""}</>,
         );
         if (toStage === "LIVE") lines.push(<>LIVE needs a two-factor step-up: you will be asked for a code from your authenticator app.</>);
@@ -76,6 +99,9 @@ function Consequences({ action, bot, toStage }: { action: LifecycleAction; bot: 
         lines.push(
           <>Moves the bot {bot.stage} → {toStage} at once (a demotion passes no gates). A running bot picks up the new stage on its next reload: {toStage ? STAGE_RUNS[toStage] : ""}</>,
         );
+        if (bot.stage === "LIVE") {
+          lines.push(<>Demotion only sets the stage: the bot's working orders and position stay at the broker. Cancel or close them first.</>);
+        }
       }
       break;
     }

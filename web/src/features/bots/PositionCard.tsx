@@ -100,7 +100,7 @@ export function PositionCard({ botId, symbol, summary, timeframe, maxDataAgeSeco
           <div>
             <h3 className="mb-1 text-xs font-semibold uppercase tracking-wide text-muted">Working orders</h3>
             {data.working_orders.length === 0 ? (
-              <p className="text-sm text-muted">None: no order is waiting for a fill.</p>
+              <p className="text-sm text-muted">None NEW or WORKING (a LIVE send still awaiting the broker&apos;s answer is not listed).</p>
             ) : (
               <ul className="flex flex-col gap-1 text-sm" aria-label="Working orders">
                 {data.working_orders.map((o) => (

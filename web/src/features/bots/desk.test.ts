@@ -22,7 +22,7 @@ describe("deskGate: each desk control disabled with the reason the server would 
 
   it("cancel needs a working order; close needs a position or an order", () => {
     expect(deskGate("cancel", base)).toBeNull();
-    expect(deskGate("cancel", { ...base, workingOrders: 0 })).toBe("The bot has no working order to cancel.");
+    expect(deskGate("cancel", { ...base, workingOrders: 0 })).toBe("The bot has no NEW or WORKING order to cancel (a LIVE send still awaiting the broker's answer is not listed).");
     // Unknown (position not loaded): the server decides.
     expect(deskGate("cancel", { ...base, workingOrders: null })).toBeNull();
     expect(deskGate("close", { ...base, workingOrders: 0 })).toBeNull();

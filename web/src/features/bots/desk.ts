@@ -44,6 +44,9 @@ export function needsStepUpUpFront(action: DeskAction, stage: string): boolean {
   return (action === "close" || action === "killFlatten") && stage === "LIVE";
 }
 
+/** The position endpoint lists NEW, WORKING and PARTIALLY_FILLED orders only: not a LIVE send still SENDING. */
+const SENDING_UNLISTED = "(a LIVE send still awaiting the broker's answer is not listed)";
+
 /** Why `action` may not run now, or null when it may. */
 export function deskGate(action: DeskAction, ctx: DeskContext): string | null {
   if (ctx.role === undefined) return "Checking your role…";
@@ -57,17 +60,17 @@ export function deskGate(action: DeskAction, ctx: DeskContext): string | null {
   }
   switch (action) {
     case "cancel":
-      if (ctx.workingOrders === 0) return "The bot has no working order to cancel.";
+      if (ctx.workingOrders === 0) return `The bot has no NEW or WORKING order to cancel ${SENDING_UNLISTED}.`;
       return null;
     case "close":
-      if (flat) return "The bot is flat: no position and no working order to close.";
+      if (flat) return `The bot is flat: no position and no NEW or WORKING order to close ${SENDING_UNLISTED}.`;
       return null;
     case "killFlatten":
-      if (ctx.status === "KILLED" && flat) return "The bot is KILLED and flat: nothing left to remove.";
+      if (ctx.status === "KILLED" && flat) return `The bot is KILLED and flat: no position and no NEW or WORKING order to remove ${SENDING_UNLISTED}.`;
       return null;
     case "acknowledge":
       if (ctx.status !== "KILLED") return `Only a KILLED bot's exposure can be acknowledged; this one is ${ctx.status}.`;
-      if (flat) return "The bot is flat: there is no exposure to acknowledge.";
+      if (flat) return `The bot is flat with no NEW or WORKING order: no exposure to acknowledge ${SENDING_UNLISTED}.`;
       return null;
     case "archive":
       if (ctx.archived) return "The bot is already archived.";

@@ -21,6 +21,14 @@ function verifyReason(p: ProviderStatus, pageReason: string | null): string | nu
   return null;
 }
 
+/** What a sandbox endpoint means for LIVE: only a sandbox broker is refused there. */
+function sandboxHint(p: ProviderStatus): string {
+  const host = "The endpoint is not the vendor's official host";
+  if (p.category === "execution") return `${host}; refused for LIVE (SHADOW may record against it)`;
+  if (p.category === "market_data") return `${host}; it still feeds LIVE bots (only a sandbox broker is refused for LIVE)`;
+  return `${host}; LIVE bots still use it (only a sandbox broker is refused for LIVE)`;
+}
+
 /** Why this provider's breaker cannot be reset right now, or null. */
 function resetReason(p: ProviderStatus, pageReason: string | null): string | null {
   if (pageReason) return pageReason;
@@ -142,7 +150,7 @@ export function ProviderCard({ provider: p, stale, pageReason, resetGate, onOpen
         </div>
         <div className="ml-auto flex flex-wrap items-center justify-end gap-1.5">
           {p.sandbox && (
-            <Badge tone="warn" title="The endpoint is not the vendor's official host; never usable for LIVE">
+            <Badge tone="warn" title={sandboxHint(p)}>
               Sandbox
             </Badge>
           )}

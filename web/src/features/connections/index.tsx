@@ -54,13 +54,15 @@ function FirstRunHint() {
       </h2>
       <p>
         Bots need a market-data provider (databento or polygon): set its key in the server&apos;s environment, restart
-        tradeplane, then press Verify on its card below. A broker (ironbeam or tradovate) is needed only for LIVE.
+        tradeplane, then press Verify on its card below. A connected broker (ironbeam or tradovate) is needed for SHADOW and
+        LIVE, not for PAPER.
       </p>
       <p className="mt-2">
         No vendor keys yet? Run the vendor simulator and point every provider at it:{" "}
         <code className="break-all rounded bg-surface-2 px-1 font-mono text-xs">tradeplane sandbox</code>, then restart with{" "}
         <code className="break-all rounded bg-surface-2 px-1 font-mono text-xs">set -a; . ./.env.sandbox; set +a; tradeplane serve</code>.
-        Sandbox providers are marked <span className="font-medium">sandbox</span> and are never used for LIVE.
+        Sandbox providers are marked <span className="font-medium">sandbox</span>: a sandbox broker is refused for LIVE, but
+        sandbox market data still feeds LIVE bots.
       </p>
     </section>
   );

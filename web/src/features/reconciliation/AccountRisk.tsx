@@ -34,7 +34,7 @@ function Rearm({ account, gate, onDone }: { account: AccountRisk; gate: string |
       { broker: account.broker, account: account.account, code },
       {
         onSuccess: () => {
-          onDone(`Re-armed ${account.broker} ${account.account}: its bots may raise exposure again.`);
+          onDone(`Re-armed ${account.broker} ${account.account}: its bots may raise exposure again, unless the next LIVE evaluation finds the day's loss still at or beyond the limit and latches it again.`);
           close();
         },
         onError: (error) => {
@@ -69,6 +69,7 @@ function Rearm({ account, gate, onDone }: { account: AccountRisk; gate: string |
           consequences={
             <ul className="flex list-disc flex-col gap-1 pl-4" data-testid="rearm-consequences">
               <li>Every bot on this account may raise exposure again at its next evaluation (the account's other limits still apply).</li>
+              <li>If the day's loss is still at or beyond the daily loss limit, the next LIVE evaluation latches the account again.</li>
               <li>Only do this after reviewing the day's trades that breached the account's daily loss limit. Needs a two-factor step-up; audited.</li>
             </ul>
           }
@@ -98,7 +99,7 @@ export function AccountRiskSection({ gate, onDone }: { gate: string | null; onDo
                 <span className="font-mono">{a.broker}</span>
                 <span>{a.account}</span>
                 {a.is_live_route && <Badge tone="info">LIVE route</Badge>}
-                {a.latch ? <Badge tone="bad">LATCHED</Badge> : <Badge tone="ok">armed</Badge>}
+                {a.latch ? <Badge tone="bad">LATCHED</Badge> : a.limits ? <Badge tone="ok">armed</Badge> : <Badge tone="neutral">no limits</Badge>}
                 {a.latch && (
                   <span className="ml-auto">
                     <Rearm account={a} gate={gate} onDone={onDone} />

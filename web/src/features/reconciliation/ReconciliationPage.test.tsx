@@ -75,6 +75,7 @@ describe("ReconciliationPage", () => {
     await user.click(button);
     const dialog = screen.getByRole("alertdialog", { name: "Re-arm ironbeam ACC-1" });
     await user.type(within(dialog).getByLabelText("Authenticator code"), "654321");
+    expect(within(dialog).getByTestId("rearm-consequences")).toHaveTextContent("the next LIVE evaluation latches the account again");
     await user.click(within(dialog).getByRole("button", { name: "Re-arm" }));
     expect(await screen.findByText(/Re-armed ironbeam ACC-1/)).toBeInTheDocument();
     expect(calls).toEqual(["step-up", "rearm"]);
@@ -115,11 +116,38 @@ describe("ReconciliationPage", () => {
     await user.click(adopt);
     const dialog = screen.getByRole("alertdialog", { name: "Adopt the broker's state: ESZ6" });
     expect(within(dialog).getByTestId("consequences")).toHaveTextContent("adjustment fill");
+    expect(within(dialog).getByTestId("consequences")).toHaveTextContent("booked as this bot's WORKING order");
     await user.type(within(dialog).getByLabelText("Authenticator code"), "654321");
     await user.click(within(dialog).getByRole("button", { name: "Adopt" }));
     expect(await screen.findByText(/Adopted ESZ6: 1 mismatch\(es\) resolved, 0 still open\./)).toBeInTheDocument();
     expect(calls).toEqual(["step-up", "reconcile adopt"]);
     expect(await screen.findByText("No open mismatch")).toBeInTheDocument();
+    expect(screen.getByText(/Every broker account with a run matched the ledger/)).toBeInTheDocument();
+  });
+
+  it("no open mismatch: says an account's failed run compared nothing, and an account without limits is not 'armed'", async () => {
+    server.use(
+      meHandler("operator", null),
+      http.get("*/api/account-risk", () => HttpResponse.json(ok({ accounts: [{ ...LATCHED, limits: null, reading: null, latch: null }] }))),
+      http.get("*/api/reconciliation", () =>
+        HttpResponse.json(
+          ok({
+            mismatches: [],
+            runs: [
+              { broker: "tradovate", account: "DEMO123", trigger: "PERIODIC", node: "n1", started_at: "2026-12-04T10:01:00Z", finished_at: "2026-12-04T10:01:01Z", ok: true, error: null, open_mismatches: 0 },
+              { broker: "ironbeam", account: "ACC-1", trigger: "PERIODIC", node: "n1", started_at: "2026-12-04T10:01:00Z", finished_at: "2026-12-04T10:01:01Z", ok: false, error: "login failed", open_mismatches: 0 },
+            ],
+            every_seconds: 60,
+          }),
+        ),
+      ),
+    );
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    expect(await screen.findByText("None is recorded, but 1 of 2 broker account(s) were not compared at their last run (below).")).toBeInTheDocument();
+    expect(screen.queryByText(/matched the ledger/)).not.toBeInTheDocument();
+    const card = await screen.findByTestId("account-ACC-1");
+    expect(card).toHaveTextContent("no limits");
+    expect(card).not.toHaveTextContent("armed");
   });
 
   it("a viewer sees the mismatch with Adopt and Flatten disabled and the reason", async () => {

@@ -31,12 +31,12 @@ const CONSEQUENCES: Record<Action, string[]> = {
   adopt: [
     "The broker is right: our orders the broker finished or does not know are closed in the ledger.",
     "The difference between the broker's net position on the contract and ours is booked to this bot as one adjustment fill, priced at the broker's average price (else the newest stored bar's close; neither → not done, never a made-up price).",
-    "Orders the broker has and we do not know stay (adopt cannot make them ours; Flatten cancels them).",
+    "Each working broker order on the contract none of ours claims is booked as this bot's WORKING order with its fills so far, so the bot's cancel, kill and flatten reach it.",
   ],
   flatten: [
-    "Cancels the bot's working orders and every unknown working order on its contract AT THE BROKER.",
-    "Closes the broker's position on the contract with a real market order, waits for its fill, and closes the bot's ledger position at that price.",
-    "Other bots on the same contract keep their ledger position (a mismatch may stay for them).",
+    "Cancels every working order on the contract on this account AT THE BROKER: this bot's, other bots' and unknown ones.",
+    "Books what the ledgers do not explain to this bot, then sends a real market order for each bot holding the contract on this account and books its fills: every bot's ledger ends flat with the broker.",
+    "A bot another node runs is not closed here; the result names it.",
   ],
 };
 
@@ -60,7 +60,8 @@ function Resolve({ mismatch, botId, gate, onDone }: { mismatch: Mismatch; botId:
       { botId, action: pending, code },
       {
         onSuccess: (body) => {
-          onDone(`${pending === "adopt" ? "Adopted" : "Flattened"} ${body.contract}: ${body.resolved.length} mismatch(es) resolved, ${body.still_open.length} still open.`);
+          const notDone = (body.flatten?.not_done ?? []).map((why) => ` Not closed: ${why}.`).join("");
+          onDone(`${pending === "adopt" ? "Adopted" : "Flattened"} ${body.contract}: ${body.resolved.length} mismatch(es) resolved, ${body.still_open.length} still open.${notDone}`);
           close();
         },
         onError: (error) => {
@@ -112,6 +113,18 @@ function Resolve({ mismatch, botId, gate, onDone }: { mismatch: Mismatch; botId:
   );
 }
 
+/** Why the list is empty: "matched" only when every account's last run compared and matched. */
+function noMismatchReason(runs: { ok: boolean; open_mismatches: number }[]): string {
+  if (runs.length === 0) return "None is recorded, but no reconciliation has run yet: nothing was compared.";
+  const notCompared = runs.filter((r) => !r.ok).length;
+  if (notCompared === 0 && runs.every((r) => r.open_mismatches === 0)) {
+    return "Every broker account with a run matched the ledger (positions and working orders) at its last run (below).";
+  }
+  return notCompared > 0
+    ? `None is recorded, but ${notCompared} of ${runs.length} broker account(s) were not compared at their last run (below).`
+    : "None is recorded (below: each broker account's last run).";
+}
+
 export function ReconciliationPage() {
   useTitle("Reconciliation");
   const query = useQuery(reconciliationQuery);
@@ -137,9 +150,7 @@ export function ReconciliationPage() {
       )}
       {query.isPending && <p className="text-sm text-muted">Loading reconciliation…</p>}
       {query.isError && <QueryError error={query.error} />}
-      {query.data && mismatches.length === 0 && (
-        <EmptyState title="No open mismatch" reason="Every broker account's positions and working orders matched the ledger at its last run (below)." />
-      )}
+      {query.data && mismatches.length === 0 && <EmptyState title="No open mismatch" reason={noMismatchReason(runs)} />}
       {mismatches.length > 0 && (
         <section aria-label="Open mismatches" className="flex flex-col gap-3">
           <p className="text-sm text-muted">Each open mismatch is a SEV-1 RECONCILIATION_MISMATCH blocker: the LIVE bots it names send no new order until it is resolved.</p>

@@ -93,8 +93,13 @@ function Status({ user, stepUpUntil, onEnroll, onRegenerate }: {
         </div>
         <p className="max-w-prose text-sm text-muted">
           Two-factor adds a 6-digit code from an authenticator app (1Password, Aegis, Google Authenticator…) to every
-          sign-in. It is also what step-up asks for before sensitive actions: the kill switch, promotion to LIVE and the
-          trading switch.
+          sign-in. An operator or admin without it can do nothing but enroll and sign out (the first admin only after
+          its grace period).
+        </p>
+        <p className="max-w-prose text-sm text-muted">
+          It is also what step-up asks for before sensitive actions: releasing the kill switch (not activating it),
+          turning trading on (not off), promotion to LIVE, a LIVE close and kill-and-flatten, reconciliation, account
+          risk limits and re-arm, users and service tokens.
         </p>
         <div>
           <Button variant="primary" onClick={onEnroll}>Set up two-factor</Button>

@@ -33,10 +33,10 @@ describe("UsersSection", () => {
     expect(screen.getByRole("button", { name: "Enable vic@desk.example" })).toBeEnabled();
   });
 
-  it("changes a role after a confirmation that states what the role may do", async () => {
+  it("changes a role after a confirmation that states what the role may do (step-up active: no code asked)", async () => {
     const patches: unknown[] = [];
     server.use(
-      meHandler(ADMIN),
+      meHandler(ADMIN, new Date(Date.now() + 600_000).toISOString()),
       users(),
       http.patch("*/api/users/:id", async ({ request, params }) => {
         patches.push({ id: params.id, body: await request.json() });
@@ -45,32 +45,107 @@ describe("UsersSection", () => {
     );
     const u = userEvent.setup();
     renderWithApp(<UsersSection />);
-    await u.selectOptions(await screen.findByRole("combobox", { name: "Role of olu@desk.example" }), "admin");
+    const select = await screen.findByRole("combobox", { name: "Role of olu@desk.example" });
+    await waitFor(() => expect(select).toBeEnabled());
+    await u.selectOptions(select, "admin");
     const dialog = screen.getByRole("alertdialog", { name: "Change role" });
     expect(dialog).toHaveTextContent("olu@desk.example goes from operator to admin");
     expect(dialog).toHaveTextContent("manages users, service tokens");
+    expect(within(dialog).queryByLabelText("Authenticator code")).not.toBeInTheDocument();
     await u.click(within(dialog).getByRole("button", { name: "Change role" }));
     await waitFor(() => expect(patches).toEqual([{ id: OPERATOR_ID, body: { role: "admin" } }]));
     await waitFor(() => expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument());
   });
 
-  it("disables a user: the consequence (signed out everywhere) is stated", async () => {
-    const patches: unknown[] = [];
+  it("disables a user: the consequence (signed out everywhere) is stated, and the step-up code asked up front", async () => {
+    const calls: string[] = [];
     server.use(
       meHandler(ADMIN),
       users(),
+      http.post("*/api/auth/step-up", async ({ request }) => {
+        calls.push(`step-up ${JSON.stringify(await request.json())}`);
+        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
+      }),
       http.patch("*/api/users/:id", async ({ request }) => {
-        patches.push(await request.json());
+        calls.push(`patch ${JSON.stringify(await request.json())}`);
         return HttpResponse.json(ok({ user: { ...OPERATOR, disabled: true } }));
       }),
     );
     const u = userEvent.setup();
     renderWithApp(<UsersSection />);
-    await u.click(await screen.findByRole("button", { name: "Disable olu@desk.example" }));
+    const disable = await screen.findByRole("button", { name: "Disable olu@desk.example" });
+    await waitFor(() => expect(disable).toBeEnabled());
+    await u.click(disable);
     const dialog = screen.getByRole("alertdialog", { name: "Disable user" });
     expect(dialog).toHaveTextContent("signed out of every session at once");
-    await u.click(within(dialog).getByRole("button", { name: "Disable" }));
-    await waitFor(() => expect(patches).toEqual([{ disabled: true }]));
+    expect(dialog).toHaveTextContent("This needs your own step-up");
+    const confirm = within(dialog).getByRole("button", { name: "Disable" });
+    expect(confirm).toBeDisabled();
+    await u.type(within(dialog).getByLabelText("Authenticator code"), "654321");
+    await u.click(confirm);
+    await waitFor(() => expect(calls).toEqual(['step-up {"code":"654321"}', 'patch {"disabled":true}']));
+  });
+
+  it("a role change the server refuses with TWO_FACTOR_REQUIRED brings up the code field", async () => {
+    const calls: string[] = [];
+    let stepUpDone = false;
+    server.use(
+      meHandler(ADMIN, new Date(Date.now() + 60_000).toISOString()),
+      users(),
+      http.post("*/api/auth/step-up", async ({ request }) => {
+        calls.push(`step-up ${JSON.stringify(await request.json())}`);
+        stepUpDone = true;
+        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
+      }),
+      http.patch("*/api/users/:id", async ({ request }) => {
+        calls.push(`patch ${JSON.stringify(await request.json())}`);
+        if (!stepUpDone) return errorResponse(401, "TWO_FACTOR_REQUIRED", "This action needs a two-factor step-up within the last 10 minutes.");
+        return HttpResponse.json(ok({ user: { ...OPERATOR, role: "viewer" } }));
+      }),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<UsersSection />);
+    const select = await screen.findByRole("combobox", { name: "Role of olu@desk.example" });
+    await waitFor(() => expect(select).toBeEnabled());
+    await u.selectOptions(select, "viewer");
+    const dialog = screen.getByRole("alertdialog", { name: "Change role" });
+    expect(within(dialog).queryByLabelText("Authenticator code")).not.toBeInTheDocument();
+    await u.click(within(dialog).getByRole("button", { name: "Change role" }));
+    expect(await within(dialog).findByText(/TWO_FACTOR_REQUIRED/)).toBeInTheDocument();
+    await u.type(within(dialog).getByLabelText("Authenticator code"), "123456");
+    await u.click(within(dialog).getByRole("button", { name: "Change role" }));
+    await waitFor(() => expect(calls).toEqual(['patch {"role":"viewer"}', 'step-up {"code":"123456"}', 'patch {"role":"viewer"}']));
+    await waitFor(() => expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument());
+  });
+
+  it("creates a user after a step-up when none is active", async () => {
+    const calls: string[] = [];
+    server.use(
+      meHandler(ADMIN),
+      users(),
+      http.post("*/api/auth/step-up", async ({ request }) => {
+        calls.push(`step-up ${JSON.stringify(await request.json())}`);
+        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
+      }),
+      http.post("*/api/users", async ({ request }) => {
+        calls.push(`create ${JSON.stringify(await request.json())}`);
+        return HttpResponse.json(ok({ user: user({ id: "44444444-4444-4444-8444-444444444444", email: "new@desk.example", role: "viewer" }) }));
+      }),
+    );
+    const u = userEvent.setup();
+    renderWithApp(<UsersSection />);
+    const button = await screen.findByRole("button", { name: "New user" });
+    await waitFor(() => expect(button).toBeEnabled());
+    await u.click(button);
+    const dialog = screen.getByRole("dialog", { name: "New user" });
+    await u.type(within(dialog).getByLabelText("Email"), "new@desk.example");
+    await u.type(within(dialog).getByLabelText("Initial password"), "long-enough-password");
+    const create = within(dialog).getByRole("button", { name: "Create user" });
+    expect(create).toBeDisabled();
+    await u.type(within(dialog).getByLabelText("Authenticator code"), "654321");
+    await u.click(create);
+    await waitFor(() => expect(calls).toEqual(['step-up {"code":"654321"}', 'create {"email":"new@desk.example","password":"long-enough-password","role":"viewer"}']));
+    await waitFor(() => expect(screen.queryByRole("dialog")).not.toBeInTheDocument());
   });
 
   it("resets another user's 2FA with a step-up code first when no step-up is active", async () => {
@@ -136,18 +211,21 @@ describe("UsersSection", () => {
     await waitFor(() => expect(screen.queryByRole("alertdialog")).not.toBeInTheDocument());
   });
 
-  it("disables 2FA reset with the reason when the admin has no 2FA to step up with", async () => {
+  it("disables every user change with the reason when the admin has no 2FA to step up with", async () => {
     server.use(meHandler(user()), users([user(), OPERATOR]));
     renderWithApp(<UsersSection />);
     const reset = await screen.findByRole("button", { name: "Reset two-factor of olu@desk.example" });
     await waitFor(() => expect(reset).toBeDisabled());
     expect(reset.title).toContain("set up two-factor for your account first");
+    expect(screen.getByRole("button", { name: "Disable olu@desk.example" }).title).toContain("set up two-factor for your account first");
+    expect(screen.getByRole("combobox", { name: "Role of olu@desk.example" })).toBeDisabled();
+    expect(screen.getByRole("button", { name: "New user" }).title).toContain("set up two-factor for your account first");
   });
 
   it("creates a user and shows the server's refusal", async () => {
     const posted: unknown[] = [];
     server.use(
-      meHandler(ADMIN),
+      meHandler(ADMIN, new Date(Date.now() + 600_000).toISOString()),
       users(),
       http.post("*/api/users", async ({ request }) => {
         posted.push(await request.json());
@@ -156,7 +234,9 @@ describe("UsersSection", () => {
     );
     const u = userEvent.setup();
     renderWithApp(<UsersSection />);
-    await u.click(await screen.findByRole("button", { name: "New user" }));
+    const button = await screen.findByRole("button", { name: "New user" });
+    await waitFor(() => expect(button).toBeEnabled());
+    await u.click(button);
     const dialog = screen.getByRole("dialog", { name: "New user" });
     await u.type(within(dialog).getByLabelText("Email"), "olu@desk.example");
     await u.type(within(dialog).getByLabelText("Initial password"), "short");

@@ -19,6 +19,10 @@ import { FormDialog, SelectField, TextField } from "./Dialog";
 import { ROLE_MEANING, ROLES } from "./roles";
 import { needsStepUp, stepUp, useStepUpState } from "./stepUp";
 
+/** Why the caller cannot change users: every POST /api/users and PATCH /api/users/{id} needs
+ *  their own recent 2FA step-up, impossible without 2FA enrolled. */
+const NO_STEP_UP = "Changing users needs your own two-factor step-up: set up two-factor for your account first (Settings → Two-factor).";
+
 type Pending =
   | { kind: "role"; user: UserView; role: Role }
   | { kind: "disable"; user: UserView; disabled: boolean }
@@ -54,11 +58,15 @@ export function UsersSection() {
       setForceCode(false);
       void client.invalidateQueries({ queryKey: ["/api/users"] });
     },
-    onError: (e) => {
+    onError: (e, { code }) => {
       if (needsStepUp(e)) setForceCode(true);
+      // The step-up passed and the change itself failed: do not ask for a code again.
+      else if (code && isApiError(e) && e.endpoint !== "/api/auth/step-up") setForceCode(false);
     },
   });
   const { reset } = update;
+  const enrollGate = step.enrolled ? null : NO_STEP_UP;
+  const needsCode = forceCode || !step.active;
   const close = useCallback(() => {
     setPending(null);
     setForceCode(false);
@@ -77,7 +85,7 @@ export function UsersSection() {
       title="Users"
       status={<PanelStatus query={users} />}
       actions={
-        <Button size="sm" variant="primary" disabledReason={gate} onClick={() => setCreating(true)}>
+        <Button size="sm" variant="primary" disabledReason={gate ?? enrollGate} onClick={() => setCreating(true)}>
           <UserPlus size={12} aria-hidden /> New user
         </Button>
       }
@@ -118,8 +126,8 @@ export function UsersSection() {
                       <select
                         aria-label={`Role of ${u.email}`}
                         value={u.role}
-                        disabled={self || Boolean(gate)}
-                        title={self ? "You cannot change your own role; another admin must." : gate ?? undefined}
+                        disabled={self || Boolean(gate ?? enrollGate)}
+                        title={self ? "You cannot change your own role; another admin must." : gate ?? enrollGate ?? undefined}
                         onChange={(e) => setPending({ kind: "role", user: u, role: e.target.value as Role })}
                         className="rounded-md border border-line bg-surface-2 px-2 py-1 text-sm disabled:opacity-60"
                       >
@@ -154,10 +162,7 @@ export function UsersSection() {
                           <Button
                             size="sm"
                             aria-label={`Reset two-factor of ${u.email}`}
-                            disabledReason={
-                              gate ??
-                              (step.enrolled ? null : "Resetting 2FA needs your own step-up: set up two-factor for your account first (Settings → Two-factor).")
-                            }
+                            disabledReason={gate ?? enrollGate}
                             onClick={() => setPending({ kind: "reset2fa", user: u })}
                           >
                             Reset 2FA
@@ -167,7 +172,7 @@ export function UsersSection() {
                           size="sm"
                           variant={u.disabled ? "secondary" : "danger"}
                           aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.email}`}
-                          disabledReason={gate ?? (self ? "You cannot disable yourself; another admin must." : null)}
+                          disabledReason={gate ?? (self ? "You cannot disable yourself; another admin must." : enrollGate)}
                           onClick={() => setPending({ kind: "disable", user: u, disabled: !u.disabled })}
                         >
                           {u.disabled ? "Enable" : "Disable"}
@@ -193,22 +198,33 @@ export function UsersSection() {
           title={
             pending.kind === "role" ? "Change role" : pending.kind === "disable" ? (pending.disabled ? "Disable user" : "Enable user") : "Reset two-factor"
           }
-          consequences={<Consequences p={pending} needsCode={pending.kind === "reset2fa" && (forceCode || !step.active)} />}
+          consequences={<Consequences p={pending} needsCode={needsCode} />}
           confirmLabel={pending.kind === "role" ? "Change role" : pending.kind === "disable" ? (pending.disabled ? "Disable" : "Enable") : "Reset 2FA"}
           danger={pending.kind !== "role" && !(pending.kind === "disable" && !pending.disabled)}
-          needsCode={pending.kind === "reset2fa" && (forceCode || !step.active)}
+          needsCode={needsCode}
           busy={update.isPending}
           error={update.error ? <ActionError error={update.error} /> : null}
           onConfirm={(code) => update.mutate({ p: pending, code })}
           onCancel={close}
         />
       )}
-      {creating && <CreateUserDialog onCancel={closeCreate} />}
+      {creating && <CreateUserDialog stepActive={step.active} onCancel={closeCreate} />}
     </Card>
   );
 }
 
+const STEP_UP_NOTE = "This needs your own step-up: enter a code from your authenticator (or a backup code).";
+
 function Consequences({ p, needsCode }: { p: Pending; needsCode: boolean }) {
+  return (
+    <>
+      <What p={p} />
+      {needsCode && <span className="mt-2 block">{STEP_UP_NOTE}</span>}
+    </>
+  );
+}
+
+function What({ p }: { p: Pending }) {
   if (p.kind === "role") {
     return (
       <>
@@ -233,21 +249,33 @@ function Consequences({ p, needsCode }: { p: Pending; needsCode: boolean }) {
     <>
       <strong className="text-fg">{p.user.email}</strong> loses their authenticator and backup codes and is signed out
       everywhere. They sign in with their password only and should enroll again at once.
-      {needsCode && <span className="mt-2 block">This needs your own step-up: enter a code from your authenticator (or a backup code).</span>}
     </>
   );
 }
 
-function CreateUserDialog({ onCancel }: { onCancel: () => void }) {
+function CreateUserDialog({ stepActive, onCancel }: { stepActive: boolean; onCancel: () => void }) {
   const client = useQueryClient();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [role, setRole] = useState<Role>("viewer");
+  const [code, setCode] = useState("");
+  const [forceCode, setForceCode] = useState(false);
+  const needsCode = forceCode || !stepActive;
   const create = useMutation({
-    mutationFn: () => unwrap(api.POST("/api/users", { body: { email: email.trim(), password, role } })),
+    mutationFn: async (stepUpCode: string | undefined) => {
+      if (stepUpCode) {
+        await stepUp(stepUpCode);
+        void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
+      }
+      return unwrap(api.POST("/api/users", { body: { email: email.trim(), password, role } }));
+    },
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ["/api/users"] });
       onCancel();
+    },
+    onError: (e, stepUpCode) => {
+      if (needsStepUp(e)) setForceCode(true);
+      else if (stepUpCode && isApiError(e) && e.endpoint !== "/api/auth/step-up") setForceCode(false);
     },
   });
   const short = password.length > 0 && password.length < 12;
@@ -257,10 +285,10 @@ function CreateUserDialog({ onCancel }: { onCancel: () => void }) {
       description="The user signs in with this email and password and should set up two-factor at once."
       submitLabel="Create user"
       busy={create.isPending}
-      canSubmit={email.trim().length > 0 && password.length >= 12}
+      canSubmit={email.trim().length > 0 && password.length >= 12 && (!needsCode || code.trim().length > 0)}
       error={<ActionError error={create.error} />}
       onCancel={onCancel}
-      onSubmit={() => create.mutate()}
+      onSubmit={() => create.mutate(needsCode ? code : undefined)}
     >
       <TextField label="Email" type="email" autoComplete="off" value={email} onChange={(e) => setEmail(e.target.value)} />
       <TextField
@@ -276,6 +304,16 @@ function CreateUserDialog({ onCancel }: { onCancel: () => void }) {
           <option key={r} value={r}>{r} — {ROLE_MEANING[r]}</option>
         ))}
       </SelectField>
+      {needsCode && (
+        <TextField
+          label="Authenticator code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          value={code}
+          onChange={(e) => setCode(e.target.value)}
+          hint={STEP_UP_NOTE}
+        />
+      )}
     </FormDialog>
   );
 }
