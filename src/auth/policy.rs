@@ -38,7 +38,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     // Whether the first admin exists yet (a boolean; the first-run screen needs it signed out).
     ("GET", "/api/auth/first-run"),
     // Must answer when Postgres (and so every session check) is down (SPEC §5); it names
-    // blockers and breaker scopes, never a secret, a value or a user.
+    // blockers and breaker scopes, never a secret or a user, but its blockers' messages name
+    // bots, broker accounts and an account's day PnL (docs/architecture.md, known limits).
     ("GET", "/api/system/status"),
 ];
 
