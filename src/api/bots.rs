@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
-    auth::{CurrentUser, audit},
+    auth::{CurrentUser, audit, require_recent_step_up},
     bot_summary::{BotListItem, BotSummary, summaries},
     envelope::{Envelope, ErrorEnvelope},
     pagination::{PageBody, PageParams},
@@ -425,6 +425,7 @@ pub struct PatchBot {
     request_body = PatchBot,
     responses(
         (status = 200, body = Envelope<BotBody>),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: turning a LIVE bot's trading on without a recent step-up", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: enabling trading needs an admin", body = ErrorEnvelope),
         (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
         (status = 409, description = "`INVALID_STATE_TRANSITION`: strategy change while not STOPPED", body = ErrorEnvelope),
@@ -482,6 +483,11 @@ async fn patch_bot(
     }
     if body.is_trading_enabled == Some(true) {
         me.require(Role::Admin)?;
+        // A LIVE bot's own switch is half of the LIVE gate: turning it on asks what turning
+        // the global switch on asks (turning either off never does).
+        if !bot.is_trading_enabled && bot.stage == Stage::Live {
+            require_recent_step_up(&state, &me)?;
+        }
     }
     patch.is_trading_enabled = body.is_trading_enabled;
     let now = state.clock.now();

@@ -732,6 +732,56 @@ async fn data_broker_and_trading_switch_gate_paper_shadow_and_live(pool: PgPool)
 }
 
 #[sqlx::test]
+async fn a_live_bots_trading_switch_is_turned_on_only_after_a_step_up_and_off_without_one(
+    pool: PgPool,
+) {
+    let app = manual_app(pool.clone()).await;
+    let plain_admin = app.with_client(app.admin_client().await);
+    let (status, body) = plain_admin.create_bot(sma_bot("live", "SHADOW")).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let paper = plain_admin.new_bot(sma_bot("paper", "PAPER")).await;
+    sqlx::query("UPDATE bots SET stage = 'LIVE' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The sign-in's 2FA verification is 11 minutes old (window 10 min).
+    app.clock.advance(chrono::Duration::minutes(11));
+    let on = json!({"is_trading_enabled": true});
+    let (status, body) = plain_admin.patch_bot(&id, on.clone()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
+    let (_, body) = plain_admin.get_bot(&id).await;
+    assert_eq!(
+        body["bot"]["is_trading_enabled"], false,
+        "refused: unchanged"
+    );
+    // Below LIVE the flag sends nothing anywhere: no step-up.
+    let (status, body) = plain_admin.patch_bot(&paper, on.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let (status, body) = app.as_user(&admin).patch_bot(&id, on).await;
+    assert_eq!(
+        (status, body["bot"]["is_trading_enabled"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    // Turning it off stops risk: never a step-up.
+    let (status, body) = plain_admin
+        .patch_bot(&id, json!({"is_trading_enabled": false}))
+        .await;
+    assert_eq!(
+        (status, body["bot"]["is_trading_enabled"].as_bool()),
+        (200, Some(false)),
+        "{body}"
+    );
+}
+
+#[sqlx::test]
 async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgPool) {
     let app = manual_app(pool.clone()).await;
     let plain_admin = app.with_client(app.admin_client().await);

@@ -8749,7 +8749,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BotBody"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no session (or service token), or it expired; `TWO_FACTOR_REQUIRED`: an admin or operator who has not enrolled 2FA, or (step-up actions) no 2FA verification within the step-up window */
+            /** @description `TWO_FACTOR_REQUIRED`: turning a LIVE bot's trading on without a recent step-up */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -175,10 +175,20 @@ export interface StrategyConfig {
 }
 
 /** PATCH /api/bots/{id}: only the fields given change. Success refreshes the bot and the lists. */
+/**
+ * PATCH /api/bots/{id}. With `code`, first proves the second factor (POST /api/auth/step-up):
+ * turning a LIVE bot's trading switch on needs a recent step-up.
+ */
 export function usePatchBot(id: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: PatchBotBody) => unwrap(api.PATCH("/api/bots/{id}", { params: { path: { id } }, body })),
+    mutationFn: async ({ body, code }: { body: PatchBotBody; code?: string }) => {
+      if (code) {
+        await unwrap(api.POST("/api/auth/step-up", { body: { code: code.replace(/\s+/g, "") } }));
+        void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
+      }
+      return unwrap(api.PATCH("/api/bots/{id}", { params: { path: { id } }, body }));
+    },
     onSuccess: (body) => {
       client.setQueryData(botQuery(id).queryKey, (old) => (old ? { ...old, bot: body.bot } : old));
     },

@@ -123,6 +123,55 @@ describe("EditBotForm", () => {
   });
 });
 
+describe("EditBotForm on a LIVE bot", () => {
+  it("asks for a 2FA code to turn trading on when the step-up is stale, steps up, then saves", async () => {
+    const calls: string[] = [];
+    server.use(
+      meHandler("admin", null),
+      http.post("*/api/auth/step-up", async ({ request }) => {
+        calls.push(`step-up ${JSON.stringify(await request.json())}`);
+        return HttpResponse.json(ok({ step_up_valid_until: new Date(Date.now() + 60_000).toISOString() }));
+      }),
+      http.patch(`*/api/bots/${BOT_ID}`, async ({ request }) => {
+        calls.push(`patch ${JSON.stringify(await request.json())}`);
+        return HttpResponse.json(ok({ bot: bot({ stage: "LIVE", is_trading_enabled: true }) }));
+      }),
+    );
+    const onSaved = vi.fn();
+    const user = userEvent.setup({ delay: null });
+    renderWithApp(<EditBotForm bot={bot({ stage: "LIVE", status: "STOPPED" })} onClose={() => {}} onSaved={onSaved} />);
+    const trading = await screen.findByLabelText("Trading enabled (LIVE orders need it on)");
+    await waitFor(() => expect(trading).toBeEnabled());
+    expect(screen.queryByLabelText("Authenticator code")).not.toBeInTheDocument();
+    await user.click(trading);
+    await user.type(await screen.findByLabelText("Authenticator code"), "123 456");
+    await user.click(screen.getByRole("button", { name: "Save changes" }));
+    await waitFor(() => expect(onSaved).toHaveBeenCalled());
+    expect(calls).toEqual(['step-up {"code":"123456"}', 'patch {"is_trading_enabled":true}']);
+  });
+
+  it("brings the code field up when the server answers TWO_FACTOR_REQUIRED", async () => {
+    server.use(
+      meHandler("admin", new Date(Date.now() + 60_000).toISOString()),
+      http.patch(`*/api/bots/${BOT_ID}`, () =>
+        HttpResponse.json(
+          { success: false, trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", error: { code: "TWO_FACTOR_REQUIRED", message: "A recent second factor is required.", suggested_fix: "Step up first." } },
+          { status: 401 },
+        ),
+      ),
+    );
+    const user = userEvent.setup({ delay: null });
+    renderWithApp(<EditBotForm bot={bot({ stage: "LIVE", status: "STOPPED" })} onClose={() => {}} onSaved={() => {}} />);
+    const trading = await screen.findByLabelText("Trading enabled (LIVE orders need it on)");
+    await waitFor(() => expect(trading).toBeEnabled());
+    await user.click(trading);
+    // A fresh step-up on record: no code asked up front.
+    expect(screen.queryByLabelText("Authenticator code")).not.toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Save changes" }));
+    expect(await screen.findByLabelText("Authenticator code")).toBeInTheDocument();
+  });
+});
+
 describe("EditBotButton", () => {
   it("is disabled for a viewer with the reason", async () => {
     server.use(meHandler("viewer"));

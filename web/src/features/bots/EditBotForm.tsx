@@ -1,5 +1,6 @@
 // "Edit bot": PATCH /api/bots/{id} with only the changed fields. Risk limits and the name change
-// at any time; strategy params only while the bot is STOPPED; turning trading on needs an admin.
+// at any time; strategy params only while the bot is STOPPED; turning trading on needs an admin
+// (and, for a LIVE bot, a recent 2FA step-up: the code is asked for here).
 // The server names a refused field in `details.field` (name, risk.max_position,
 // strategy.params.slow, …); that message is shown beside the field.
 import { useId, useState, type ReactNode } from "react";
@@ -8,7 +9,8 @@ import { Drawer } from "../../components/Drawer";
 import { ActionError } from "../../components/ActionError";
 import { isApiError } from "../../api/errors";
 import { useMe } from "../../queries/auth";
-import { usePatchBot, type Bot } from "../../queries/bots";
+import { parseTime, useNow } from "../../lib/time";
+import { needsStepUp, usePatchBot, type Bot } from "../../queries/bots";
 import { STRATEGIES, type StrategyKind } from "./NewBotForm";
 import { buildPatch, consequences, initialValues, permissions, RISK_LIMITS, strategyOf, type Errors, type EditValues } from "./editBot";
 
@@ -51,6 +53,14 @@ export function EditBotForm({ bot, onClose, onSaved }: { bot: Bot; onClose: () =
   const perms = permissions(bot, me.data?.user.role);
   const strategy = strategyOf(bot);
   const preview = buildPatch(bot, values, perms);
+  const now = useNow(5000);
+  const stepUpUntil = parseTime(me.data?.step_up_valid_until);
+  const [code, setCode] = useState("");
+  const [askedForCode, setAskedForCode] = useState(false);
+  // Turning a LIVE bot's trading on needs a recent step-up: asked up front when the session's
+  // is stale, or when the server answers TWO_FACTOR_REQUIRED.
+  const liveOn = bot.stage === "LIVE" && preview.body?.is_trading_enabled === true;
+  const showCode = liveOn && (askedForCode || stepUpUntil === null || stepUpUntil <= now);
 
   const serverField = isApiError(patch.error) ? fieldOf(patch.error.details) : null;
   const errors: Errors = { ...clientErrors };
@@ -61,7 +71,10 @@ export function EditBotForm({ bot, onClose, onSaved }: { bot: Bot; onClose: () =
     const { body, errors: found } = buildPatch(bot, values, perms);
     setClientErrors(found);
     if (Object.keys(found).length > 0 || !body) return;
-    patch.mutate(body, {
+    patch.mutate({ body, code: showCode && code.trim() ? code : undefined }, {
+      onError: (error) => {
+        if (needsStepUp(error)) setAskedForCode(true);
+      },
       onSuccess: (res) => {
         const changed = [body.name !== undefined && "name", body.risk && "risk limits", body.strategy && "strategy params", body.is_trading_enabled !== undefined && "trading switch"].filter(Boolean).join(", ");
         onSaved(`Saved ${changed} of ${res.bot.name}.`);
@@ -168,6 +181,13 @@ export function EditBotForm({ bot, onClose, onSaved }: { bot: Bot; onClose: () =
           </label>
           {perms.trading && <p id={id("trading-reason")} className="text-xs text-muted">{perms.trading}</p>}
           {err("is_trading_enabled") && <p className="text-xs text-bad" role="alert">{err("is_trading_enabled")}</p>}
+          {showCode && (
+            <Field id={id("code")} label="Authenticator code" hint="Turning a LIVE bot's trading on needs a recent two-factor step-up: the code is checked first (POST /api/auth/step-up), then the change is saved.">
+              {(d) => (
+                <input id={id("code")} value={code} onChange={(e) => setCode(e.target.value)} inputMode="numeric" autoComplete="one-time-code" aria-describedby={d} className={INPUT} />
+              )}
+            </Field>
+          )}
         </fieldset>
 
         {lines.length > 0 && (
