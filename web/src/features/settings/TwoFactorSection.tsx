@@ -98,7 +98,7 @@ function Status({ user, stepUpUntil, onEnroll, onRegenerate }: {
         </p>
         <p className="max-w-prose text-sm text-muted">
           It is also what step-up asks for before sensitive actions: releasing the kill switch (not activating it),
-          turning trading on (not off), promotion to LIVE, a LIVE close and kill-and-flatten, reconciliation, account
+          turning trading on, globally or for a LIVE bot (not off), promotion to LIVE, a LIVE close and kill-and-flatten, reconciliation, account
           risk limits and re-arm, users and service tokens.
         </p>
         <div>
