@@ -19,7 +19,7 @@ use crate::support::{
     backtests::{WEEK_FROM, WEEK_TO, sma_backtest},
     error_code,
     fixtures::{closed_trade, rows, runtime_config, start_sandbox, until},
-    spawn_app_with_runtime_config,
+    missed_gates, spawn_app_with_runtime_config,
 };
 
 async fn lab_with(pool: PgPool, workers: usize, edit: impl FnOnce(&mut RuntimeConfig)) -> TestApp {
@@ -581,12 +581,7 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
         (409, "PAPER_EVIDENCE_MISSING"),
         "{body}"
     );
-    let gates: Vec<&str> = body["error"]["details"]["gates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["gate"].as_str().unwrap())
-        .collect();
+    let gates = missed_gates(&body);
     assert_eq!(gates, ["paper_sessions", "paper_trades"], "{body}");
     assert_eq!(body["error"]["details"]["evidence"]["sessions"], 0);
     assert_eq!(body["error"]["details"]["thresholds"]["min_sessions"], 5);
@@ -622,12 +617,7 @@ async fn a_bot_made_from_a_result_reaches_paper_and_shadow_needs_paper_sessions(
         body["error"]["details"]["evidence"]["sessions"], 5,
         "{body}"
     );
-    let gates: Vec<&str> = body["error"]["details"]["gates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["gate"].as_str().unwrap())
-        .collect();
+    let gates = missed_gates(&body);
     assert_eq!(gates, ["paper_profit_factor", "paper_net_pnl"], "{body}");
 
     // Winners on the same sessions tip it: promoted.

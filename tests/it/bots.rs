@@ -23,6 +23,7 @@ use crate::support::{
     backtests::{WEEK_FROM, WEEK_TO},
     env_for, error_code,
     fixtures::{closed_trade, runtime_config, sandbox_databento_env, sma_bot},
+    missed_gates,
     requests::send,
     session::{enrolled_admin, manual_app},
     spawn_app, spawn_app_with_env, spawn_app_with_runtime_config,
@@ -1067,12 +1068,7 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
         "{body}"
     );
     assert_eq!(body["error"]["details"]["evidence"]["sessions"], 4);
-    let gates: Vec<&str> = body["error"]["details"]["gates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["gate"].as_str().unwrap())
-        .collect();
+    let gates = missed_gates(&body);
     assert_eq!(gates, ["shadow_sessions", "shadow_trades"], "{body}");
     for hour in ["15", "16"] {
         closed_trade(

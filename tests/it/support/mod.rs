@@ -40,5 +40,5 @@ pub use app::{
     spawn_app_with_runtime, spawn_app_with_runtime_config,
 };
 pub use fixtures::{ADMIN_EMAIL, ADMIN_PASSWORD, FAKE_KEY, env_for, test_config};
-pub use requests::{Reply, envelope, error_code};
+pub use requests::{Reply, envelope, error_code, missed_gates};
 pub use session::{SessionCookies, Signed, code_from_url, secret_from_url};

@@ -67,3 +67,11 @@ pub async fn envelope(res: reqwest::Response) -> Reply {
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
+
+/// The names of the evidence gates a refused promotion lists (`details.gates[].gate`).
+pub fn missed_gates(body: &Value) -> Vec<&str> {
+    body["error"]["details"]["gates"]
+        .as_array()
+        .map(|gates| gates.iter().filter_map(|g| g["gate"].as_str()).collect())
+        .unwrap_or_default()
+}

@@ -16,6 +16,20 @@ function users(items = [ADMIN, OPERATOR, VIEWER], next: string | null = null) {
   return http.get("*/api/users", () => HttpResponse.json(ok({ items, next_cursor: next })));
 }
 
+/** POST /api/auth/step-up accepting any code, recorded in `calls`; `done()`: it has run. */
+function stepUp(calls: string[]) {
+  let done = false;
+  const handler = http.post("*/api/auth/step-up", async ({ request }) => {
+    calls.push(`step-up ${JSON.stringify(await request.json())}`);
+    done = true;
+    return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
+  });
+  return { handler, done: () => done };
+}
+
+/** The server's answer to a user change without a recent step-up. */
+const stepUpRequired = () => errorResponse(401, "TWO_FACTOR_REQUIRED", "This action needs a two-factor step-up within the last 10 minutes.");
+
 describe("UsersSection", () => {
   it("lists users with role, state and two-factor; your own row cannot be demoted or disabled", async () => {
     server.use(meHandler(ADMIN), users());
@@ -59,13 +73,11 @@ describe("UsersSection", () => {
 
   it("disables a user: the consequence (signed out everywhere) is stated, and the step-up code asked up front", async () => {
     const calls: string[] = [];
+    const step = stepUp(calls);
     server.use(
       meHandler(ADMIN),
       users(),
-      http.post("*/api/auth/step-up", async ({ request }) => {
-        calls.push(`step-up ${JSON.stringify(await request.json())}`);
-        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
-      }),
+      step.handler,
       http.patch("*/api/users/:id", async ({ request }) => {
         calls.push(`patch ${JSON.stringify(await request.json())}`);
         return HttpResponse.json(ok({ user: { ...OPERATOR, disabled: true } }));
@@ -88,18 +100,14 @@ describe("UsersSection", () => {
 
   it("a role change the server refuses with TWO_FACTOR_REQUIRED brings up the code field", async () => {
     const calls: string[] = [];
-    let stepUpDone = false;
+    const step = stepUp(calls);
     server.use(
       meHandler(ADMIN, new Date(Date.now() + 60_000).toISOString()),
       users(),
-      http.post("*/api/auth/step-up", async ({ request }) => {
-        calls.push(`step-up ${JSON.stringify(await request.json())}`);
-        stepUpDone = true;
-        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
-      }),
+      step.handler,
       http.patch("*/api/users/:id", async ({ request }) => {
         calls.push(`patch ${JSON.stringify(await request.json())}`);
-        if (!stepUpDone) return errorResponse(401, "TWO_FACTOR_REQUIRED", "This action needs a two-factor step-up within the last 10 minutes.");
+        if (!step.done()) return stepUpRequired();
         return HttpResponse.json(ok({ user: { ...OPERATOR, role: "viewer" } }));
       }),
     );
@@ -120,13 +128,11 @@ describe("UsersSection", () => {
 
   it("creates a user after a step-up when none is active", async () => {
     const calls: string[] = [];
+    const step = stepUp(calls);
     server.use(
       meHandler(ADMIN),
       users(),
-      http.post("*/api/auth/step-up", async ({ request }) => {
-        calls.push(`step-up ${JSON.stringify(await request.json())}`);
-        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
-      }),
+      step.handler,
       http.post("*/api/users", async ({ request }) => {
         calls.push(`create ${JSON.stringify(await request.json())}`);
         return HttpResponse.json(ok({ user: user({ id: "44444444-4444-4444-8444-444444444444", email: "new@desk.example", role: "viewer" }) }));
@@ -150,18 +156,14 @@ describe("UsersSection", () => {
 
   it("resets another user's 2FA with a step-up code first when no step-up is active", async () => {
     const calls: string[] = [];
-    let stepUpDone = false;
+    const step = stepUp(calls);
     server.use(
       meHandler(ADMIN),
       users(),
-      http.post("*/api/auth/step-up", async ({ request }) => {
-        calls.push(`step-up ${JSON.stringify(await request.json())}`);
-        stepUpDone = true;
-        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
-      }),
+      step.handler,
       http.patch("*/api/users/:id", async ({ request }) => {
         calls.push(`patch ${JSON.stringify(await request.json())}`);
-        if (!stepUpDone) return errorResponse(401, "TWO_FACTOR_REQUIRED", "This action needs a two-factor step-up within the last 10 minutes.");
+        if (!step.done()) return stepUpRequired();
         return HttpResponse.json(ok({ user: { ...OPERATOR, two_factor_enabled: false } }));
       }),
     );
@@ -181,18 +183,14 @@ describe("UsersSection", () => {
 
   it("asks for a code when the server wants a new step-up although one looked active", async () => {
     const calls: string[] = [];
-    let stepUpDone = false;
+    const step = stepUp(calls);
     server.use(
       meHandler(ADMIN, new Date(Date.now() + 60_000).toISOString()),
       users(),
-      http.post("*/api/auth/step-up", async ({ request }) => {
-        calls.push(`step-up ${JSON.stringify(await request.json())}`);
-        stepUpDone = true;
-        return HttpResponse.json(ok({ step_up_at: new Date().toISOString(), step_up_valid_until: new Date(Date.now() + 600_000).toISOString(), csrf_token: "x" }));
-      }),
+      step.handler,
       http.patch("*/api/users/:id", async ({ request }) => {
         calls.push(`patch ${JSON.stringify(await request.json())}`);
-        if (!stepUpDone) return errorResponse(401, "TWO_FACTOR_REQUIRED", "This action needs a two-factor step-up within the last 10 minutes.");
+        if (!step.done()) return stepUpRequired();
         return HttpResponse.json(ok({ user: { ...OPERATOR, two_factor_enabled: false } }));
       }),
     );
