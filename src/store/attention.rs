@@ -36,7 +36,8 @@ pub async fn bots(pool: &PgPool) -> Result<Vec<AttentionBot>, sqlx::Error> {
                 CASE WHEN b.status = 'KILLED' THEN COALESCE((SELECT sum(abs(p.quantity)) \
                     FROM positions p WHERE p.bot_id = b.id), 0)::bigint ELSE 0 END AS contracts_held, \
                 CASE WHEN b.status = 'KILLED' THEN (SELECT count(*) FROM orders o \
-                    WHERE o.bot_id = b.id AND o.status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')) \
+                    WHERE o.bot_id = b.id \
+                    AND o.status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED')) \
                     ELSE 0 END AS working_orders, \
                 b.exposure_acknowledged_by, \
                 CASE WHEN b.status = 'SUSPENDED' THEN COALESCE((SELECT array_agg(DISTINCT x->>'code') \

@@ -348,7 +348,8 @@ pub async fn active_ids(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
     .await
 }
 
-/// A KILLED bot and its exposure: contracts held (all symbols, absolute) and working orders.
+/// A KILLED bot and its exposure: contracts held (all symbols, absolute) and orders that may
+/// still fill (working, or a LIVE send the broker has not answered: it may be working there).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KilledBot {
     pub id: Uuid,
@@ -374,7 +375,8 @@ pub async fn killed_exposure(pool: &PgPool) -> Result<Vec<KilledBot>, sqlx::Erro
                 COALESCE((SELECT sum(abs(p.quantity)) FROM positions p WHERE p.bot_id = b.id), 0)::bigint \
                     AS contracts_held, \
                 (SELECT count(*) FROM orders o WHERE o.bot_id = b.id \
-                    AND o.status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED')) AS working_orders, \
+                    AND o.status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED')) \
+                    AS working_orders, \
                 b.exposure_acknowledged_at, b.exposure_acknowledged_by \
          FROM bots b WHERE b.status = 'KILLED' ORDER BY b.id",
     )

@@ -106,10 +106,22 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
     })
     .await;
     assert_eq!(body["system_status"], "BLOCKED", "{message}");
+    // A LIVE send the broker has not answered may be working there: it counts too.
+    let sending = working_order(&pool, bot, "tp1-killed-sending", Side::Sell, 1).await;
+    sqlx::query("UPDATE orders SET status = 'SENDING', stage = 'LIVE' WHERE id = $1")
+        .bind(sending.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    until("the unanswered send in the status", async || {
+        let (_, m) = until_blocker(&app, "KILLED_WITH_EXPOSURE", "SEV-1").await;
+        m.contains("2 working order(s)").then_some(())
+    })
+    .await;
 
     // Flat and nothing working: SEV-2 (it still needs a re-arm), trading is no longer blocked.
-    sqlx::query("UPDATE orders SET status = 'CANCELLED' WHERE id = $1")
-        .bind(order.id)
+    sqlx::query("UPDATE orders SET status = 'CANCELLED' WHERE id = ANY($1)")
+        .bind(vec![order.id, sending.id])
         .execute(&pool)
         .await
         .unwrap();
