@@ -188,8 +188,10 @@ async fn timeout_worker_times_out_stale_running_jobs(pool: PgPool) {
         .await
         .signed_in_as_admin()
         .await;
+    // A kind no worker serves: this runtime's backtest workers would claim a `backtest` job
+    // between its creation and the test's own QUEUED → RUNNING (seen once in a full run).
     let mk = |timeout_seconds| NewJob {
-        kind: "backtest".into(),
+        kind: "test.hold".into(),
         timeout_seconds,
         bot_id: None,
         payload: json!({}),
