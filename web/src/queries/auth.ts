@@ -20,3 +20,15 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 export function hasRole(role: string | null | undefined, needed: Role): boolean {
   return role != null && role in RANK && RANK[role as Role] >= RANK[needed];
 }
+
+/** A backup code looks like `XXXX-XXXX-XXXX-XXXX`; anything else is sent as an authenticator code. */
+export function isBackupCode(raw: string): boolean {
+  return /^[0-9A-Za-z]{4}(-?[0-9A-Za-z]{4}){3}$/.test(raw.trim());
+}
+
+/** POST /api/auth/step-up with an authenticator or backup code (the session id rotates). */
+export function stepUp(raw: string) {
+  const value = raw.trim();
+  const body = isBackupCode(value) ? { backup_code: value } : { code: value.replace(/\s+/g, "") };
+  return unwrap(api.POST("/api/auth/step-up", { body }));
+}

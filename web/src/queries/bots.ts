@@ -4,6 +4,7 @@
 import { keepPreviousData, queryOptions, useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { isApiError } from "../api/errors";
+import { stepUp } from "./auth";
 import { botStatusValues, stageValues, symbolValues, timeframeValues, type components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
 
@@ -184,7 +185,7 @@ export function usePatchBot(id: string) {
   return useMutation({
     mutationFn: async ({ body, code }: { body: PatchBotBody; code?: string }) => {
       if (code) {
-        await unwrap(api.POST("/api/auth/step-up", { body: { code: code.replace(/\s+/g, "") } }));
+        await stepUp(code);
         void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
       }
       return unwrap(api.PATCH("/api/bots/{id}", { params: { path: { id } }, body }));
@@ -257,7 +258,7 @@ export function useLifecycle(id: string) {
   return useMutation({
     mutationFn: async (req: LifecycleRequest) => {
       if (req.code) {
-        await unwrap(api.POST("/api/auth/step-up", { body: { code: req.code.trim() } }));
+        await stepUp(req.code);
         void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
       }
       return send(id, req);

@@ -1,6 +1,7 @@
 import { queryOptions, useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { POLL } from "../lib/queryClient";
+import { stepUp } from "./auth";
 
 /** GET /api/system/status: the shell's pill, the banner and the Overview all read this one query. */
 export const systemStatusQuery = queryOptions({
@@ -30,19 +31,15 @@ export const tradingSwitchQuery = queryOptions({
   meta: { critical: true, label: "Trading switch" },
 });
 
-/** POST /api/auth/step-up with an authenticator code (the session and its CSRF cookie rotate). */
-function stepUpWith(code: string) {
-  return unwrap(api.POST("/api/auth/step-up", { body: { code: code.replace(/\s+/g, "") } }));
-}
 
 /** POST /api/system/kill-switch (admin; a release needs a recent step-up: `code` steps up first). */
 export async function setKillSwitch(req: { active: boolean; reason?: string; code?: string }) {
-  if (req.code) await stepUpWith(req.code);
+  if (req.code) await stepUp(req.code);
   return unwrap(api.POST("/api/system/kill-switch", { body: req.reason ? { active: req.active, reason: req.reason } : { active: req.active } }));
 }
 
 /** POST /api/system/trading-switch (admin; turning it on needs a recent step-up: `code` steps up first). */
 export async function setTradingSwitch(req: { enabled: boolean; code?: string }) {
-  if (req.code) await stepUpWith(req.code);
+  if (req.code) await stepUp(req.code);
   return unwrap(api.POST("/api/system/trading-switch", { body: { enabled: req.enabled } }));
 }

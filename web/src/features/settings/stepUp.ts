@@ -1,20 +1,10 @@
 // Step-up (a fresh 2FA proof) for admin actions the server guards with TWO_FACTOR_REQUIRED.
-import { api, unwrap } from "../../api/client";
 import { isApiError } from "../../api/errors";
 import { parseTime } from "../../lib/time";
 import { useMe } from "../../queries/auth";
 
-/** A backup code looks like `XXXX-XXXX-XXXX-XXXX`; anything else is sent as an authenticator code. */
-export function isBackupCode(raw: string): boolean {
-  return /^[0-9A-Za-z]{4}(-?[0-9A-Za-z]{4}){3}$/.test(raw.trim());
-}
-
-/** POST /api/auth/step-up with an authenticator or backup code (the session id rotates). */
-export function stepUp(raw: string) {
-  const value = raw.trim();
-  const body = isBackupCode(value) ? { backup_code: value } : { code: value.replace(/\s+/g, "") };
-  return unwrap(api.POST("/api/auth/step-up", { body }));
-}
+// One step-up call for the whole app (queries/auth), re-exported for the settings views.
+export { isBackupCode, stepUp } from "../../queries/auth";
 
 /** The server asks for a (new) step-up. */
 export function needsStepUp(error: unknown): boolean {
