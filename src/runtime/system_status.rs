@@ -97,6 +97,25 @@ pub struct SystemStatus {
     pub bots: BotsSummary,
     pub scheduler: SchedulerBlock,
     pub integrations: IntegrationsSummary,
+    /// True when the caller is not signed in (or the session could not be checked: Postgres
+    /// down): each blocker's and notice's message and fix are the catalog's, naming no bot,
+    /// broker account, amount or error text. Sign in for the details.
+    pub redacted: bool,
+}
+
+impl SystemStatus {
+    /// The status as anyone who can reach the port may read it: the same state, codes,
+    /// severities and counts, with every message and fix replaced by its code's catalog text
+    /// (the specific ones name bots, broker accounts, a latched account's day PnL and
+    /// Postgres's error).
+    pub fn redacted(mut self) -> SystemStatus {
+        for b in self.blockers.iter_mut().chain(self.notices.iter_mut()) {
+            b.message = b.code.message().to_owned();
+            b.suggested_fix = b.code.suggested_fix().to_owned();
+        }
+        self.redacted = true;
+        self
+    }
 }
 
 /// `databento: breaker OPEN, 0/3 calls ok in 15 min, last error PROVIDER_HTTP_5XX`.
@@ -574,6 +593,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
             not_configured: configs.len() - configured,
             sandbox,
         },
+        redacted: false,
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
     domain::{instruments::Symbol, side::Side, timeframe::Timeframe},
+    error_code::ErrorCode,
     integrations::http::CallContext,
     runtime::BarsRequest,
 };
@@ -96,6 +97,29 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
     assert!(message.contains(&name), "{message}");
     assert!(message.contains("1 contract(s)"), "{message}");
     assert!(message.contains("daily loss"), "{message}");
+    assert_eq!(body["redacted"], false);
+
+    // The route is public (it must answer with Postgres down): without a session the same
+    // state and codes, but no bot name, amount or reason; a bad cookie or token is no session.
+    let strangers = [
+        app.anonymous(),
+        app.with_token("tp_not-a-token"),
+        app.with_client(forged_session_client()),
+    ];
+    for stranger in &strangers {
+        let (public, list) = blockers(stranger).await;
+        assert_eq!(public["redacted"], true, "{public}");
+        assert_eq!(public["system_status"], "BLOCKED", "{public}");
+        let (_, _, m) = list
+            .iter()
+            .find(|(c, s, _)| c == "KILLED_WITH_EXPOSURE" && s == "SEV-1")
+            .expect("the same blocker, redacted");
+        assert_eq!(m, ErrorCode::KilledWithExposure.message());
+        let text = public.to_string();
+        for secret in [name.as_str(), "daily loss", "1650.00"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
 
     // Flat, but an order may still fill: still SEV-1.
     set_position(&pool, bot, 0).await;
@@ -145,6 +169,19 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
         (!list.iter().any(|(c, _, _)| c == "BOT_KILLED")).then_some(())
     })
     .await;
+}
+
+/// A client sending a session cookie the server never issued (under both cookie names).
+fn forged_session_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "cookie",
+        reqwest::header::HeaderValue::from_static("tp_session=forged; __Host-tp_session=forged"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 async fn set_position(pool: &PgPool, bot: Uuid, quantity: i32) {

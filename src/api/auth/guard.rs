@@ -5,7 +5,7 @@
 //! admins and operators enrolled, step-up routes freshly verified), and hands the
 //! [`Principal`] to the handler.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -170,6 +170,28 @@ async fn authorize(guard: &Guard, parts: &mut Parts) -> Result<Option<Principal>
         return Err(err);
     }
     Ok(Some(Principal::User(user)))
+}
+
+/// Whether a request to a public route carries a live session or a valid service token (the
+/// guard does not check credentials there). Bounded by `within`: a public route that must answer
+/// with Postgres down treats a check that fails or takes longer as "not known".
+pub async fn known_caller(state: &AppState, headers: &HeaderMap, within: Duration) -> bool {
+    let now = state.clock.now();
+    let check = async {
+        if let Some(token) = bearer(headers) {
+            return service_tokens::authenticate(&state.pool, &tokens::hash(token), now)
+                .await
+                .is_ok_and(|row| row.is_some());
+        }
+        let cfg = &state.config.auth;
+        let Some(cookie) = cookies::read(headers, cookies::session_name(cfg)) else {
+            return false;
+        };
+        sessions::authenticate(&state.pool, &tokens::hash(cookie), now, cfg.session_idle)
+            .await
+            .is_ok_and(|live| live.is_some())
+    };
+    tokio::time::timeout(within, check).await.unwrap_or(false)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

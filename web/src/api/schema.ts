@@ -562,7 +562,7 @@ export interface paths {
          */
         get: operations["list_bots"];
         put?: never;
-        /** Creates a bot (STOPPED). */
+        /** Creates a bot (STOPPED, in LAB). */
         post: operations["create_bot"];
         delete?: never;
         options?: never;
@@ -1568,7 +1568,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** System status, blockers with severity and fix, tier counts, scheduler and breakers. */
+        /**
+         * System status, blockers with severity and fix, tier counts, scheduler and breakers. Without
+         *     a live session or service token (or while it cannot be checked) the blockers' messages and
+         *     fixes are their codes' catalog texts (`redacted: true`): the specific ones name bots, broker
+         *     accounts and amounts.
+         */
         get: operations["system_status"];
         put?: never;
         post?: never;
@@ -2571,7 +2576,7 @@ export interface components {
         CreateBot: {
             name: string;
             risk?: components["schemas"]["RiskLimitsPatch"] | null;
-            /** @description LAB, PAPER or SHADOW (LIVE only by promotion). */
+            /** @description `LAB`: every later stage is reached by promotion, through its evidence gate. */
             stage: components["schemas"]["Stage"];
             /** @description `{kind, params, filters?}` (`filters`: `StrategyFilters`, entry filters). */
             strategy: Record<string, never>;
@@ -4185,6 +4190,12 @@ export interface components {
              *     (e.g. AI while no active bot needs it). Never changes `system_status`.
              */
             notices: components["schemas"]["Blocker"][];
+            /**
+             * @description True when the caller is not signed in (or the session could not be checked: Postgres
+             *     down): each blocker's and notice's message and fix are the catalog's, naming no bot,
+             *     broker account, amount or error text. Sign in for the details.
+             */
+            redacted: boolean;
             scheduler: components["schemas"]["SchedulerBlock"];
             system_status: components["schemas"]["SystemState"];
         } & {
@@ -5888,6 +5899,12 @@ export interface components {
              *     (e.g. AI while no active bot needs it). Never changes `system_status`.
              */
             notices: components["schemas"]["Blocker"][];
+            /**
+             * @description True when the caller is not signed in (or the session could not be checked: Postgres
+             *     down): each blocker's and notice's message and fix are the catalog's, naming no bot,
+             *     broker account, amount or error text. Sign in for the details.
+             */
+            redacted: boolean;
             scheduler: components["schemas"]["SchedulerBlock"];
             system_status: components["schemas"]["SystemState"];
         };
