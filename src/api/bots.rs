@@ -133,7 +133,7 @@ pub struct CreateBot {
     pub symbol: String,
     #[schema(value_type = Timeframe)]
     pub timeframe: String,
-    /// LAB, PAPER or SHADOW (LIVE only by promotion).
+    /// `LAB`: every later stage is reached by promotion, through its evidence gate.
     #[schema(value_type = Stage)]
     pub stage: String,
     /// `{kind, params, filters?}` (`filters`: `StrategyFilters`, entry filters).
@@ -169,7 +169,7 @@ pub struct BotDetail {
     pub summary: BotSummary,
 }
 
-/// Creates a bot (STOPPED).
+/// Creates a bot (STOPPED, in LAB).
 #[utoipa::path(
     post,
     path = "/api/bots",
@@ -192,13 +192,19 @@ async fn create_bot(
     })?;
     let timeframe: Timeframe = serde_json::from_value(Value::String(body.timeframe.clone()))
         .map_err(|_| ApiError::validation("timeframe", "must be one of 1s, 1m, 5m, 15m, 1h, 1d"))?;
-    let stage = Stage::parse(&body.stage)
-        .ok_or_else(|| ApiError::validation("stage", "must be one of LAB, PAPER, SHADOW"))?;
-    if stage == Stage::Live {
+    let stage =
+        Stage::parse(&body.stage).ok_or_else(|| ApiError::validation("stage", "must be LAB"))?;
+    // Every stage above LAB is reached through its promotion's evidence gate, which a bot not
+    // yet created cannot meet: created at PAPER it would trade without the backtest the gate asks.
+    if stage != Stage::Lab {
         return Err(ApiError::validation(
             "stage",
-            "cannot be LIVE at creation; promote the bot one stage at a time",
-        ));
+            format!(
+                "cannot be {stage} at creation: a new bot starts in LAB (PAPER needs a backtest of it, \
+                 SHADOW its PAPER results, LIVE its SHADOW results)"
+            ),
+        )
+        .fix("Create the bot in LAB, backtest it in the Strategy Lab, then promote it one stage at a time."));
     }
     let strategy = parse_strategy(body.strategy)?;
     let risk = match &body.risk {

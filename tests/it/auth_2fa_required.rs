@@ -71,7 +71,7 @@ async fn an_admin_without_2fa_can_only_enroll_and_then_works(pool: PgPool) {
             me.patch_user(uuid::Uuid::now_v7(), json!({ "disabled": true }))
                 .await,
         ),
-        ("create bot", me.create_bot(sma_bot("b1", "PAPER")).await),
+        ("create bot", me.create_bot(sma_bot("b1", "LAB")).await),
         ("list bots", me.list_bots("").await),
         ("start bot", me.start_bot(uuid::Uuid::now_v7()).await),
         (
@@ -104,7 +104,7 @@ async fn an_admin_without_2fa_can_only_enroll_and_then_works(pool: PgPool) {
     assert_eq!(body["two_factor_enrollment_required"], false);
     let (status, body) = me.list_bots("").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = me.create_bot(sma_bot("b1", "PAPER")).await;
+    let (status, body) = me.create_bot(sma_bot("b1", "LAB")).await;
     assert_eq!(status, 201, "{body}");
     let (status, body) = me
         .create_user(
@@ -155,11 +155,11 @@ async fn operators_need_2fa_and_viewers_do_not(pool: PgPool) {
     );
     assert_required(
         "create bot",
-        &as_op.create_bot(sma_bot("b1", "PAPER")).await,
+        &as_op.create_bot(sma_bot("b1", "LAB")).await,
         "enrollment_required",
     );
     let (op, _, _) = enroll(&app, op).await;
-    let (status, body) = app.as_user(&op).create_bot(sma_bot("b1", "PAPER")).await;
+    let (status, body) = app.as_user(&op).create_bot(sma_bot("b1", "LAB")).await;
     assert_eq!(status, 201, "{body}");
     // Logging out needs no 2FA either.
     let other = app
@@ -184,7 +184,7 @@ async fn the_first_admin_grace_is_honoured_and_ends(pool: PgPool) {
     let admin = bare_admin(&app).await;
     let me = app.as_user(&admin);
     // Inside the grace the first admin works…
-    let (status, body) = me.create_bot(sma_bot("b1", "PAPER")).await;
+    let (status, body) = me.create_bot(sma_bot("b1", "LAB")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(me.me().await.1["two_factor_enrollment_required"], false);
     // …except for step-up actions, which need a second factor it does not have yet.

@@ -21,7 +21,7 @@ use crate::support::{TestApp, error_code, spawn_app};
 
 fn bot(name: &str, timeframe: &str, strategy: Value, risk: Option<Value>) -> Value {
     let mut body = json!({
-        "name": name, "symbol": "ES", "timeframe": timeframe, "stage": "PAPER",
+        "name": name, "symbol": "ES", "timeframe": timeframe, "stage": "LAB",
         "strategy": strategy,
     });
     if let Some(risk) = risk {

@@ -41,11 +41,11 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
         .user_with_role(&first_admin, "v@example.com", "viewer")
         .await;
     let app = app.signed_in_as_admin().await;
-    let (status, body) = app.create_bot(sma_bot("es-trend", "PAPER")).await;
+    let (status, body) = app.create_bot(sma_bot("es-trend", "LAB")).await;
     assert_eq!(status, 201, "{body}");
     let bot = &body["bot"];
     assert_eq!(bot["status"], "STOPPED");
-    assert_eq!(bot["stage"], "PAPER");
+    assert_eq!(bot["stage"], "LAB");
     assert_eq!(bot["is_trading_enabled"], false);
     assert_eq!(bot["strategy"]["kind"], "sma_crossover");
     assert_eq!(bot["strategy"]["params"]["average"], "sma");
@@ -74,6 +74,9 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
         (json!({"symbol": "CL"}), "symbol"),
         (json!({"timeframe": "2m"}), "timeframe"),
         (json!({"stage": "LIVE"}), "stage"),
+        // Above LAB only through a promotion's evidence gate, which a new bot cannot meet.
+        (json!({"stage": "PAPER"}), "stage"),
+        (json!({"stage": "SHADOW"}), "stage"),
         (json!({"stage": "MOON"}), "stage"),
         (json!({"name": "  "}), "name"),
         (json!({"name": "es-trend"}), "name"),
@@ -110,11 +113,11 @@ async fn bots_are_created_listed_read_and_patched_with_fields_named_on_error(poo
     assert_eq!((status, error_code(&body)), (404, "BOT_NOT_FOUND"));
 
     // List with filters and pagination.
-    app.new_bot(sma_bot("nq-lab", "LAB")).await;
-    app.new_bot(sma_bot("es-lab", "LAB")).await;
-    let (_, body) = app.list_bots("stage=LAB").await;
+    app.new_bot(sma_bot("nq-paper", "PAPER")).await;
+    app.new_bot(sma_bot("es-paper", "PAPER")).await;
+    let (_, body) = app.list_bots("stage=PAPER").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
-    let (_, body) = app.list_bots("stage=PAPER&symbol=es&status=STOPPED").await;
+    let (_, body) = app.list_bots("stage=LAB&symbol=es&status=STOPPED").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 1);
     assert_eq!(body["items"][0]["id"], id.as_str());
     let (_, page1) = app.list_bots("limit=2").await;
@@ -738,9 +741,7 @@ async fn a_live_bots_trading_switch_is_turned_on_only_after_a_step_up_and_off_wi
 ) {
     let app = manual_app(pool.clone()).await;
     let plain_admin = app.with_client(app.admin_client().await);
-    let (status, body) = plain_admin.create_bot(sma_bot("live", "SHADOW")).await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let id = plain_admin.new_bot(sma_bot("live", "SHADOW")).await;
     let paper = plain_admin.new_bot(sma_bot("paper", "PAPER")).await;
     sqlx::query("UPDATE bots SET stage = 'LIVE' WHERE id = $1::uuid")
         .bind(&id)
@@ -788,9 +789,7 @@ async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgP
     let plain_admin = app.with_client(app.admin_client().await);
     // The admin's sign-in verified 2FA; 11 minutes on, that no longer counts (window 10 min).
     app.clock.advance(chrono::Duration::minutes(11));
-    let (status, body) = plain_admin.create_bot(sma_bot("s", "SHADOW")).await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let id = plain_admin.new_bot(sma_bot("s", "SHADOW")).await;
     let (status, body) = plain_admin
         .promote_bot(&id, json!({"to_stage": "LIVE"}))
         .await;
@@ -1022,9 +1021,7 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
     }
     let (admin, _, _) = enrolled_admin(&app).await;
     let admin = app.as_user(&admin);
-    let (status, body) = admin.create_bot(sma_bot("gated", "SHADOW")).await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["bot"]["id"].as_str().unwrap().to_owned();
+    let id = admin.new_bot(sma_bot("gated", "SHADOW")).await;
     let (status, body) = admin.start_bot(&id).await;
     assert_eq!(
         (status, body["bot"]["status"].as_str()),
@@ -1093,6 +1090,50 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
         "{body}"
     );
     assert!(app.state.runtime.runner(id.parse().unwrap()).unwrap().live);
+}
+
+/// A sandbox endpoint never serves LIVE (SPEC §4): not the broker, and not market data either
+/// (LIVE orders follow its prices, and the feed may fail over to any configured provider), even
+/// while an official data provider is connected.
+#[sqlx::test]
+async fn live_is_refused_while_any_market_data_provider_points_at_a_sandbox(pool: PgPool) {
+    let mut env = EnvMap::new();
+    env.insert("POLYGON_API_KEY".into(), "k".into());
+    env.insert("DATABENTO_API_KEY".into(), "db-test-key".into());
+    env.insert("DATABENTO_BASE_URL".into(), "http://127.0.0.1:9".into());
+    let mut config = crate::support::fixtures::runtime_config();
+    config.provider_env = env;
+    let app = crate::support::spawn_app_with_runtime_config(pool.clone(), config).await;
+    assert!(app.state.integrations.config("databento").unwrap().sandbox);
+    let (admin, _, _) = enrolled_admin(&app).await;
+    let admin = app.as_user(&admin);
+    let id = admin.new_bot(sma_bot("on-sandbox-data", "SHADOW")).await;
+    let (status, body) = admin.promote_bot(&id, json!({"to_stage": "LIVE"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PROMOTION_GATE_FAILED"),
+        "{body}"
+    );
+    let sandboxed = body["error"]["details"]["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["details"]["sandbox_providers"] == json!(["databento"]))
+        .unwrap_or_else(|| panic!("no sandbox refusal in {body}"));
+    assert_eq!(sandboxed["code"], "DATA_UNAVAILABLE", "{sandboxed}");
+    assert!(
+        sandboxed["suggested_fix"]
+            .as_str()
+            .unwrap()
+            .contains("DATABENTO_BASE_URL"),
+        "{sandboxed}"
+    );
+    // SHADOW records orders only: its safe start does not ask for official data.
+    let (status, body) = admin.start_bot(&id).await;
+    assert!(
+        !body.to_string().contains("sandbox_providers"),
+        "{status} {body}"
+    );
 }
 
 #[sqlx::test]

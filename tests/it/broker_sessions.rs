@@ -77,7 +77,7 @@ async fn setup(
     .await;
     let (status, body) = app
         .create_bot(json!({
-            "name": format!("cod-{vendor}"), "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": format!("cod-{vendor}"), "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
                      "max_drawdown": 100000.0}

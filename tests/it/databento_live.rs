@@ -36,7 +36,7 @@ use tradeplane::{
 use uuid::Uuid;
 
 use crate::support::{
-    fixtures::{sandbox_fault, start_live_sandbox},
+    fixtures::{sandbox_fault, set_stage, start_live_sandbox},
     golden::golden,
     paper::{config, session_start},
     spawn_app_with_runtime_config,
@@ -380,7 +380,7 @@ async fn stream_reads(pool: &PgPool, bot: Uuid) -> i64 {
 async fn one_second_bot(app: &crate::support::TestApp, name: &str, symbol: &str) -> Uuid {
     let (status, body) = app
         .create_bot(json!({
-            "name": name, "symbol": symbol, "timeframe": "1s", "stage": "PAPER",
+            "name": name, "symbol": symbol, "timeframe": "1s", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
                      "max_drawdown": 100000.0}
@@ -388,6 +388,7 @@ async fn one_second_bot(app: &crate::support::TestApp, name: &str, symbol: &str)
         .await;
     assert!((200..300).contains(&status), "{status} {body}");
     let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(&app.pool, id, "PAPER").await;
     let (status, body) = app.start_bot(id).await;
     assert!((200..300).contains(&status), "{status} {body}");
     id

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp, error_code,
-    fixtures::{lease, start_sandbox, until, working_order},
+    fixtures::{lease, set_stage, start_sandbox, until, working_order},
     now,
     paper::{config, session_start, started_bot, tick},
     spawn_app_with_runtime_config,
@@ -111,12 +111,14 @@ async fn post(app: &TestApp, path: String, body: Option<Value>) -> (u16, Value) 
 async fn new_bot(app: &TestApp, name: &str) -> Uuid {
     let (status, body) = app
         .create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
         }))
         .await;
     assert_eq!(status, 201, "{body}");
-    body["bot"]["id"].as_str().unwrap().parse().unwrap()
+    let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(&app.pool, id, "PAPER").await;
+    id
 }
 
 #[sqlx::test]

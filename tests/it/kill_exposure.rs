@@ -153,7 +153,7 @@ async fn tick_until(
     panic!("not done within {max} ticks");
 }
 
-/// A bot created through the API (PAPER), moved to `stage` in its row when that is higher.
+/// A bot created through the API (in LAB), moved to `stage` in its row.
 async fn bot(app: &TestApp, name: &str, stage: Stage, daily_loss_limit: f64) -> Uuid {
     for provider in ["databento", "polygon"] {
         let (status, body) = app.verify_integration(provider).await;
@@ -161,7 +161,7 @@ async fn bot(app: &TestApp, name: &str, stage: Stage, daily_loss_limit: f64) -> 
     }
     let (status, body) = app
         .create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
             "risk": {"max_order_size": 1, "max_position": 1,
                      "daily_loss_limit": daily_loss_limit, "max_drawdown": 100000.0}

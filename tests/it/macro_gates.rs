@@ -28,7 +28,7 @@ use wiremock::{
 
 use crate::support::{
     FAKE_KEY, env_for,
-    fixtures::{start_sandbox, until},
+    fixtures::{set_stage, start_sandbox, until},
     paper::{config, tick},
     spawn_app_with_runtime_config,
 };
@@ -311,14 +311,16 @@ async fn the_sandbox_refuses_what_the_vendors_refuse() {
 async fn create_bot(app: &crate::support::TestApp, name: &str, filters: Value) -> Uuid {
     let (status, body) = app
         .create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}, "filters": filters},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
                      "max_drawdown": 100000.0}
         }))
         .await;
     assert_eq!(status, 201, "{body}");
-    body["bot"]["id"].as_str().unwrap().parse().unwrap()
+    let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(&app.pool, id, "PAPER").await;
+    id
 }
 
 /// The blockers of the bot's no-trade traces that carry `code`.
@@ -350,7 +352,7 @@ async fn a_paper_bot_with_the_calendar_filter_stops_entries_around_events(pool: 
     // A bad option is refused naming its field, and nothing is created.
     let (status, body) = app
         .create_bot(json!({
-            "name": "bad-filter", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": "bad-filter", "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4},
                          "filters": {"economic_calendar": {"minutes_before": 721}}}
         }))

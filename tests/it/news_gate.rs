@@ -34,7 +34,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::any};
 
 use crate::support::{
     FAKE_KEY, TestApp, env_for, error_code,
-    fixtures::{sandbox_llm_fault, start_sandbox, until},
+    fixtures::{sandbox_llm_fault, set_stage, start_sandbox, until},
     golden::golden,
     now,
     paper::{config, evaluations, session_start, started_bot},
@@ -190,7 +190,7 @@ async fn finnhub_refusals_map_to_their_codes_and_only_a_429_is_retried() {
 async fn gated_bot(app: &TestApp, name: &str, window: u32) -> Uuid {
     let (status, body) = app
         .create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4},
                          "filters": {"news_gate": {"window_minutes": window}}},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
@@ -203,6 +203,7 @@ async fn gated_bot(app: &TestApp, name: &str, window: u32) -> Uuid {
         "{body}"
     );
     let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(&app.pool, id, "PAPER").await;
     let (status, body) = app.start_bot(id).await;
     assert_eq!(status, 200, "{body}");
     id
@@ -526,7 +527,7 @@ async fn safe_start_and_status_know_a_news_gated_bot_needs_ai(pool: PgPool) {
     let plain = started_bot(&app, "plain").await;
     let (status, body) = app
         .create_bot(json!({
-            "name": "gated", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": "gated", "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4},
                          "filters": {"news_gate": {}}},
         }))
@@ -537,6 +538,7 @@ async fn safe_start_and_status_know_a_news_gated_bot_needs_ai(pool: PgPool) {
         30
     );
     let gated = body["bot"]["id"].as_str().unwrap().to_owned();
+    set_stage(&app.pool, &gated, "PAPER").await;
     let (status, body) = app.start_bot(&gated).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_code(&body), "AI_PROVIDER_UNAVAILABLE");
@@ -557,7 +559,7 @@ async fn safe_start_and_status_know_a_news_gated_bot_needs_ai(pool: PgPool) {
     // A window out of range names its field.
     let (status, body) = app
         .create_bot(json!({
-            "name": "bad", "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": "bad", "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4},
                          "filters": {"news_gate": {"window_minutes": 1441}}},
         }))

@@ -31,7 +31,7 @@ use tradeplane::domain::instruments::Symbol;
 
 use crate::support::{
     cluster::{Cluster, Launched, admin_client, post},
-    fixtures::start_sandbox_with_clock,
+    fixtures::{set_stage, start_sandbox_with_clock},
     invariants,
 };
 
@@ -217,7 +217,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
             "/api/bots",
             json!({
                 "name": format!("fault-{i}"), "symbol": symbols[i as usize % symbols.len()].as_str(),
-                "timeframe": "1s", "stage": "PAPER",
+                "timeframe": "1s", "stage": "LAB",
                 "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
                 "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 1.0e9,
                          "max_drawdown": 1.0e9}
@@ -226,6 +226,7 @@ async fn three_nodes_under_random_faults_never_split_a_bot(pool: PgPool) {
         .await;
         assert_eq!(status, 201, "create: {body}");
         let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+        set_stage(&pool, id, "PAPER").await;
         let (status, body) = post(
             &admin,
             &base0,

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::support::{
     cluster::{Cluster, admin_client, post},
-    fixtures::start_sandbox,
+    fixtures::{set_stage, start_sandbox},
 };
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -60,7 +60,7 @@ async fn fleet(cluster: &Cluster, pool: &PgPool, i: usize, n: u64) -> Vec<Uuid> 
         &base,
         "/api/bots",
         json!({
-            "name": "figure-template", "symbol": "ES", "timeframe": "1s", "stage": "PAPER",
+            "name": "figure-template", "symbol": "ES", "timeframe": "1s", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 5, "slow": 20}},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 1.0e9,
                      "max_drawdown": 1.0e9}
@@ -69,6 +69,7 @@ async fn fleet(cluster: &Cluster, pool: &PgPool, i: usize, n: u64) -> Vec<Uuid> 
     .await;
     assert_eq!(status, 201, "create: {body}");
     let template: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(pool, template, "PAPER").await;
     sqlx::query_scalar(
         "INSERT INTO bots (id, name, symbol, timeframe, stage, status, strategy, risk_limits, \
                            created_by, created_at, updated_at) \

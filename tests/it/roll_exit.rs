@@ -29,7 +29,7 @@ use uuid::Uuid;
 use crate::support::{
     TestApp,
     app::now,
-    fixtures::{lease, sandbox_broker_book, start_sandbox, until},
+    fixtures::{lease, sandbox_broker_book, set_stage, start_sandbox, until},
     live::{LiveSetup, live_app},
     paper::{config, tick},
     spawn_app_with_runtime_config,
@@ -107,14 +107,15 @@ async fn paper_bot(pool: &PgPool, name: &str) -> (TestApp, Uuid) {
     }
     let (status, body) = app
         .create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
                      "max_drawdown": 100000.0}
         }))
         .await;
     assert_eq!(status, 201, "{body}");
-    let bot = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    let bot: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(pool, bot, "PAPER").await;
     (app, bot)
 }
 

@@ -24,7 +24,7 @@ async fn a_bot_is_created_on_every_root_with_its_contract(pool: PgPool) {
     let env = start_sandbox().await;
     let app = spawn_admin_app(pool.clone(), &env).await;
     for (i, root) in Symbol::ALL.iter().enumerate() {
-        let mut body = sma_bot(&format!("root-{root}"), "PAPER");
+        let mut body = sma_bot(&format!("root-{root}"), "LAB");
         // Case-insensitive, as every other symbol field.
         body["symbol"] = if i % 2 == 0 {
             Value::from(root.as_str().to_lowercase())
@@ -61,7 +61,7 @@ async fn a_bot_is_created_on_every_root_with_its_contract(pool: PgPool) {
     assert_eq!(items[0]["name"], "root-M2K");
 
     // An unknown root is refused, naming the ten.
-    let mut body = sma_bot("crude", "PAPER");
+    let mut body = sma_bot("crude", "LAB");
     body["symbol"] = Value::from("CL");
     let (status, refused) = app.create_bot(body).await;
     assert_eq!((status, error_code(&refused)), (422, "VALIDATION_FAILED"));

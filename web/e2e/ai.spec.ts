@@ -48,14 +48,12 @@ test.beforeAll(async ({ browser }: { browser: Browser }) => {
   await stack.startServer({ providers: "sandbox", env: GRACE });
   api = await ApiSession.signIn(stack.baseURL, ADMIN.email, ADMIN.password);
   expect((await api.post("/api/integrations/verify", { provider_id: "databento" })).outcome).toBe("ok");
-  const created = await api.post("/api/bots", {
+  botId = await stack.paperBot(api, {
     name: "e2e-ai-explained",
     symbol: "ES",
     timeframe: "1s",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 1, slow: 2 } },
   });
-  botId = (created.bot as { id: string }).id;
   await api.post(`/api/bots/${botId}/start`);
   // The first evaluations are suppressed (no autonomy evidence yet): traces to explain.
   await expect.poll(async () => (await traceIdsOf("no-trade-traces")).length, { timeout: 30_000 }).toBeGreaterThan(0);

@@ -80,14 +80,12 @@ test("with data and a broker verified and nothing wrong, the Overview says nothi
   for (const provider of ["databento", "ironbeam"]) {
     expect((await api.post("/api/integrations/verify", { provider_id: provider })).outcome).toBe("ok");
   }
-  const created = await api.post("/api/bots", {
+  botId = await stack.paperBot(api, {
     name: BOT,
     symbol: "ES",
     timeframe: "1m",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
   });
-  botId = (created.bot as Json).id as string;
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
   await expect(page.getByTestId("attention-empty")).toHaveText(/Nothing needs you\./, { timeout: 30_000 });
@@ -129,14 +127,12 @@ async function sandboxFault(vendor: string, fault: string | null): Promise<void>
 
 test("a market-data outage: the provider's open breaker and the data outage join the queue", async () => {
   // A second bot reads databento every second, as a running fleet would.
-  const feed = await api.post("/api/bots", {
+  const feedId = await stack.paperBot(api, {
     name: "outage-feed-1s",
     symbol: "ES",
     timeframe: "1s",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
   });
-  const feedId = (feed.bot as Json).id as string;
   await api.post(`/api/bots/${feedId}/start`);
   await expect.poll(async () => ((await api.get(`/api/bots/${feedId}`)).bot as Json).status, { timeout: 30_000 }).toBe("RUNNING");
   await page.goto("/");

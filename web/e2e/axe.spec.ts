@@ -33,14 +33,12 @@ test.beforeAll(async () => {
   await stack.startServer({ providers: "sandbox", env: { TRADEPLANE_FIRST_ADMIN_2FA_GRACE: "24h" } });
   api = await ApiSession.signIn(stack.baseURL, ADMIN.email, ADMIN.password);
   expect((await api.post("/api/integrations/verify", { provider_id: "databento" })).outcome).toBe("ok");
-  const created = await api.post("/api/bots", {
+  botId = await stack.paperBot(api, {
     name: "axe-paper",
     symbol: "ES",
     timeframe: "1m",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
   });
-  botId = (created.bot as { id: string }).id;
   await api.post(`/api/bots/${botId}/start`);
   const backtest = async (params: Record<string, number>) =>
     ((await api.post("/api/backtests", {

@@ -1,4 +1,4 @@
-// Issue 9, "Checks": create a PAPER bot, start it, see its traces appear; force a suppression (a
+// Issue 9, "Checks": create a bot (LAB; PAPER by set-up), start it, see its traces appear; force a suppression (a
 // halt of the data feed) and read it in the Why-not drawer with its trace id; open a breaker
 // and watch the tier drop in the autonomy component; enroll 2FA from Settings, sign out, sign in
 // with a code, then with a backup code, and see that backup code refused the second time.
@@ -66,7 +66,7 @@ const autonomy = () => page.getByTestId("autonomy-score");
 const statusIn = (p: Page, status: string) => p.getByTestId("bot-status").getByText(status, { exact: true });
 const statusOf = (status: string) => statusIn(page, status);
 
-test("signs in and creates a PAPER bot on 1 s bars from the Bots tab", async () => {
+test("signs in and creates a bot on 1 s bars from the Bots tab; it starts in LAB", async () => {
   await page.goto("/");
   await signIn(page, ADMIN);
   await expectSignedIn(page, ADMIN.email);
@@ -76,7 +76,8 @@ test("signs in and creates a PAPER bot on 1 s bars from the Bots tab", async () 
   await form.getByLabel("Name").fill(BOT);
   await form.getByLabel("Symbol").selectOption("ES");
   await form.getByLabel("Timeframe").selectOption("1s");
-  await form.getByLabel("Stage").selectOption("PAPER");
+  // No stage to choose: a new bot starts in LAB.
+  await expect(form.getByLabel("Stage")).toHaveCount(0);
   await form.getByLabel("Strategy", { exact: true }).selectOption("sma_crossover");
   // The shortest crossover: it changes its mind on most 1 s bars, so it trades quickly.
   await form.getByLabel("Fast period (bars)").fill("1");
@@ -86,6 +87,11 @@ test("signs in and creates a PAPER bot on 1 s bars from the Bots tab", async () 
   await expect(page.getByRole("heading", { level: 1, name: BOT })).toBeVisible();
   botId = /\/bots\/([0-9a-f-]{36})/.exec(page.url())![1]!;
   await expect(statusOf("STOPPED")).toBeVisible();
+  expect(((await api.get(`/api/bots/${botId}`)).bot as { stage: string }).stage).toBe("LAB");
+  // Set-up: PAPER, standing in for the backtest its promotion asks for (lab.spec drives that).
+  await stack.setStage(botId, "PAPER");
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1, name: BOT })).toBeVisible();
 });
 
 test("starts it and sees its evaluations explained as traces", async () => {
@@ -292,14 +298,12 @@ test.describe("on a closed market", () => {
     closedApi = await ApiSession.signIn(closed.baseURL, ADMIN.email, ADMIN.password);
     closedTotp = await closedApi.enrollTotp(ADMIN.password, () => closed.now());
     expect((await closedApi.post("/api/integrations/verify", { provider_id: "databento" })).outcome).toBe("ok");
-    const created = await closedApi.post("/api/bots", {
+    closedBot = await closed.paperBot(closedApi, {
       name: "e2e-paper-closed",
       symbol: "ES",
       timeframe: "1s",
-      stage: "PAPER",
       strategy: { kind: "sma_crossover", params: { fast: 1, slow: 2 } },
     });
-    closedBot = (created.bot as { id: string }).id;
     await closedApi.post(`/api/bots/${closedBot}/start`);
     closedPage = await closed.newPage(browser);
   });

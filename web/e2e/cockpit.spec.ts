@@ -48,14 +48,12 @@ test.beforeAll(async ({ browser }: { browser: Browser }) => {
   totp = new TotpDevice(setup.secret_base32 as string, () => stack.now());
   await api.post("/api/auth/2fa/confirm", { code: await totp.nextCode() });
   expect((await api.post("/api/integrations/verify", { provider_id: "databento" })).outcome).toBe("ok");
-  const created = await api.post("/api/bots", {
+  botId = await stack.paperBot(api, {
     name: BOT,
     symbol: "ES",
     timeframe: "1s",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
   });
-  botId = (created.bot as { id: string }).id;
   await api.post(`/api/bots/${botId}/start`);
   page = await stack.newPage(browser);
 });

@@ -34,18 +34,16 @@ let botId: string;
 let otherId: string;
 
 async function createBot(name: string): Promise<string> {
-  const created = await api.post("/api/bots", {
+  return stack.paperBot(api, {
     name,
     symbol: "ES",
     timeframe: "1s",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 2, slow: 4 } },
     // A reversal is one order, also at LIMITED_AUTONOMY's half size (with the default max
     // order size of 1 it exits first and re-enters a bar later), so once in the market the
     // bot holds a position whenever it is stopped; no loss limit ends the story early.
     risk: { max_order_size: 4, max_position: 1, daily_loss_limit: 1_000_000, max_drawdown: 1_000_000 },
   });
-  return (created.bot as { id: string }).id;
 }
 
 async function position(id: string): Promise<number> {

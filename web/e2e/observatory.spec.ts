@@ -102,14 +102,12 @@ test("Connections: keys set via the sandbox, Verify shows the outcome and its tr
 
 test("Connections: after the product fetches bars, the card shows proof of use", async () => {
   // The product's real fetch path: a PAPER bot on 1 s bars reads its bars through the provider.
-  const created = await api.post("/api/bots", {
+  botId = await stack.paperBot(api, {
     name: "observatory-proof",
     symbol: "ES",
     timeframe: "1s",
-    stage: "PAPER",
     strategy: { kind: "sma_crossover", params: { fast: 5, slow: 20 } },
   });
-  botId = (created.bot as { id: string }).id;
   await api.post(`/api/bots/${botId}/start`);
 
   const card = providerCard("Databento");

@@ -208,6 +208,39 @@ impl Lifecycle {
                 ));
             }
         }
+
+        // LIVE orders follow what the bot reads: a sandbox's prices never drive them (SPEC §4: a
+        // sandbox endpoint never serves LIVE). The feed may fail over to any configured data
+        // provider, so none of them may be a sandbox. (Entry filters' providers only block.)
+        if stage == Stage::Live {
+            let sandboxes: Vec<&str> = data
+                .iter()
+                .filter(|c| c.configured() && c.sandbox)
+                .map(|c| c.spec.id)
+                .collect();
+            if !sandboxes.is_empty() {
+                let overrides: Vec<String> = sandboxes
+                    .iter()
+                    .map(|id| format!("{}_BASE_URL", id.to_uppercase()))
+                    .collect();
+                out.push(
+                    Failure::new(
+                        ErrorCode::DataUnavailable,
+                        format!(
+                            "LIVE reads market data only from the vendors' official endpoints; {} \
+                             point(s) at a sandbox.",
+                            sandboxes.join(", ")
+                        ),
+                        json!({ "sandbox_providers": sandboxes }),
+                    )
+                    .fix(format!(
+                        "Remove the endpoint override ({}) or the provider's key, restart \
+                         tradeplane and verify it again.",
+                        overrides.join(", ")
+                    )),
+                );
+            }
+        }
         out
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Display;
 
 use serde_json::{Value, json};
 
-use super::{app::TestApp, requests::Reply};
+use super::{app::TestApp, fixtures::set_stage, requests::Reply};
 
 impl TestApp {
     async fn get_json(&self, path: &str, query: &str) -> Reply {
@@ -18,11 +18,18 @@ impl TestApp {
         }
     }
 
-    /// Creates a bot from `body` (asserting 201) and returns its id.
-    pub async fn new_bot(&self, body: Value) -> String {
+    /// Creates a bot from `body` (asserting 201) and returns its id: in LAB, then moved to the
+    /// body's `stage` ([`set_stage`]).
+    pub async fn new_bot(&self, mut body: Value) -> String {
+        let stage = body["stage"].as_str().unwrap_or("LAB").to_owned();
+        body["stage"] = json!("LAB");
         let (status, body) = self.create_bot(body).await;
         assert_eq!(status, 201, "{body}");
-        body["bot"]["id"].as_str().unwrap().to_owned()
+        let id = body["bot"]["id"].as_str().unwrap().to_owned();
+        if stage != "LAB" {
+            set_stage(&self.pool, &id, &stage).await;
+        }
+        id
     }
 
     // ---- auth ----

@@ -181,6 +181,19 @@ pub fn sma_bot(name: &str, stage: &str) -> Value {
     })
 }
 
+/// Moves a bot to `stage` in the database. A new bot starts in LAB (`POST /api/bots` refuses
+/// any other stage); this stands in for the evidence its promotions would ask (a backtest for
+/// PAPER, PAPER results for SHADOW), whose gates are tested in `bots.rs`.
+pub async fn set_stage(pool: &PgPool, bot: impl std::fmt::Display, stage: &str) {
+    let moved = sqlx::query("UPDATE bots SET stage = $2 WHERE id = $1::uuid")
+        .bind(bot.to_string())
+        .bind(stage)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(moved.rows_affected(), 1, "bot {bot}");
+}
+
 /// How many rows `table` holds.
 pub async fn rows(pool: &PgPool, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))

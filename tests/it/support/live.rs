@@ -174,7 +174,7 @@ impl LiveApp {
         let (status, body) = self
             .app
             .create_bot(json!({
-                "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+                "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
                 "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
                 "risk": {"max_order_size": max_order_size, "max_position": max_position,
                          "daily_loss_limit": 100000.0, "max_drawdown": 100000.0}

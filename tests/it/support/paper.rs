@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     app::{TestApp, now},
-    fixtures::runtime_config,
+    fixtures::{runtime_config, set_stage},
     requests::Reply,
 };
 
@@ -51,7 +51,7 @@ pub async fn started_bot(app: &TestApp, name: &str) -> Uuid {
     }
     let body = ok(
         app.create_bot(json!({
-            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "PAPER",
+            "name": name, "symbol": "ES", "timeframe": "1m", "stage": "LAB",
             "strategy": {"kind": "sma_crossover", "params": {"fast": 2, "slow": 4}},
             "risk": {"max_order_size": 1, "max_position": 1, "daily_loss_limit": 100000.0,
                      "max_drawdown": 100000.0}
@@ -60,6 +60,7 @@ pub async fn started_bot(app: &TestApp, name: &str) -> Uuid {
         "create",
     );
     let id: Uuid = body["bot"]["id"].as_str().unwrap().parse().unwrap();
+    set_stage(&app.pool, id, "PAPER").await;
     let body = ok(app.start_bot(id).await, "start");
     assert_eq!(body["bot"]["status"], "RUNNING", "{body}");
     id

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { ApiSession, Json } from "./api";
 import { Database } from "./db";
 import { REPO_ROOT, TRADEPLANE_BIN, WEB_DIST } from "./paths";
 import { baseEnv, freePort, run, start, waitForPort, type Proc } from "./procs";
@@ -207,6 +208,25 @@ export class Stack {
   /** SIGKILL: the API vanishes mid-request, as in a crash. */
   async killServer(): Promise<void> {
     await this.server?.stop("SIGKILL");
+  }
+
+  /**
+   * A PAPER bot for a spec's set-up, returning its id: created through the API in LAB (the only
+   * stage a new bot may have), then moved to PAPER in this stack's database. That stands in for
+   * the backtest its promotion would ask for (lab.spec drives that path through the UI).
+   */
+  async paperBot(api: ApiSession, body: Json): Promise<string> {
+    const created = await api.post("/api/bots", { ...body, stage: "LAB" });
+    const id = (created.bot as { id: string }).id;
+    await this.setStage(id, "PAPER");
+    return id;
+  }
+
+  /** Moves a stopped bot to `stage` in the database (set-up standing in for its evidence). */
+  async setStage(botId: string, stage: "LAB" | "PAPER" | "SHADOW"): Promise<void> {
+    if (!/^[0-9a-f-]{36}$/.test(botId)) throw new Error(`not a bot id: ${botId}`);
+    const moved = await this.db.query(`UPDATE bots SET stage = '${stage}' WHERE id = '${botId}' RETURNING id`);
+    if (moved.trim() !== botId) throw new Error(`bot ${botId} not moved to ${stage}`);
   }
 
   /** Kills the server and starts it again on the same database and port. */

@@ -20,7 +20,7 @@ const STAGE_NEEDS: Record<string, string> = {
   LAB: "the global kill switch off",
   PAPER: "the global kill switch off and a connected market-data provider (databento or polygon, verified OK)",
   SHADOW: "the global kill switch off, a connected market-data provider and a connected broker (ironbeam or tradovate)",
-  LIVE: "the global kill switch off, a connected market-data provider, a broker connected on its official (non-sandbox) endpoint, and both the global trading switch and this bot's trading switch on",
+  LIVE: "the global kill switch off, a connected market-data provider and none configured on a sandbox endpoint, a broker connected on its official (non-sandbox) endpoint, and both the global trading switch and this bot's trading switch on",
 };
 
 /** What leaving a stage must prove before promotion to the next (the server's evidence gates). */

@@ -11,7 +11,7 @@ import { bot, BOT_ID } from "./fixtures.test-util";
 vi.setConfig({ testTimeout: 20_000 });
 
 describe("NewBotForm", () => {
-  it("posts name, symbol, timeframe, stage, the strategy with its params and only the risk limits set, then opens the bot", async () => {
+  it("posts name, symbol, timeframe, stage LAB, the strategy with its params and only the risk limits set, then opens the bot", async () => {
     let body: Record<string, unknown> | null = null;
     server.use(
       http.post("*/api/bots", async ({ request }) => {
@@ -27,7 +27,8 @@ describe("NewBotForm", () => {
     await user.type(screen.getByLabelText("Name"), "nq-rsi");
     await user.selectOptions(screen.getByLabelText("Symbol"), "NQ");
     await user.selectOptions(screen.getByLabelText("Timeframe"), "5m");
-    await user.selectOptions(screen.getByLabelText("Stage"), "LAB");
+    // A new bot starts in LAB: there is no stage to choose.
+    expect(screen.queryByLabelText("Stage")).toBeNull();
     await user.selectOptions(screen.getByLabelText("Strategy"), "rsi_mean_reversion");
     // Defaults of the kind are filled in.
     expect(screen.getByLabelText("RSI period (bars)")).toHaveValue("14");

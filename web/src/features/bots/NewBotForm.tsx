@@ -82,7 +82,6 @@ export function NewBotForm({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState("");
   const [symbol, setSymbol] = useState<Instrument>("MES");
   const [timeframe, setTimeframe] = useState<Timeframe>("1m");
-  const [stage, setStage] = useState<"LAB" | "PAPER">("PAPER");
   const [kind, setKind] = useState<StrategyKind>("sma_crossover");
   const [params, setParams] = useState<Record<string, string>>(() => defaults("sma_crossover"));
   const [average, setAverage] = useState<"sma" | "ema">("sma");
@@ -125,7 +124,7 @@ export function NewBotForm({ onClose }: { onClose: () => void }) {
       name: name.trim(),
       symbol,
       timeframe,
-      stage,
+      stage: "LAB",
       strategy: { kind, params: p },
       risk: Object.keys(r).length > 0 ? (r as CreateBotBody["risk"]) : undefined,
     };
@@ -148,12 +147,12 @@ export function NewBotForm({ onClose }: { onClose: () => void }) {
         className="flex flex-col gap-4"
       >
         <p className="text-sm text-muted">
-          The bot is created STOPPED. Starting it runs safe start; LIVE is reached only by promotion, one stage at a time.
+          The bot is created STOPPED in LAB. Backtest it in the Strategy Lab; PAPER, SHADOW and LIVE are reached only by promotion, one stage at a time, each once its evidence gate is met.
         </p>
         <Field label="Name" id={id("name")} error={err("name")}>
           {(d) => <input id={id("name")} value={name} onChange={(e) => setName(e.target.value)} maxLength={100} aria-invalid={Boolean(err("name"))} aria-describedby={d} className={INPUT} autoComplete="off" />}
         </Field>
-        <div className="grid grid-cols-3 gap-3">
+        <div className="grid grid-cols-2 gap-3">
           <Field label="Symbol" id={id("symbol")} error={err("symbol")}>
             {(d) => (
               <select id={id("symbol")} value={symbol} onChange={(e) => setSymbol(oneOf(SYMBOLS, e.target.value) ?? symbol)} aria-invalid={Boolean(err("symbol"))} aria-describedby={d} className={INPUT}>
@@ -165,14 +164,6 @@ export function NewBotForm({ onClose }: { onClose: () => void }) {
             {(d) => (
               <select id={id("timeframe")} value={timeframe} onChange={(e) => setTimeframe(oneOf(TIMEFRAMES, e.target.value) ?? timeframe)} aria-invalid={Boolean(err("timeframe"))} aria-describedby={d} className={INPUT}>
                 {TIMEFRAMES.map((s) => <option key={s}>{s}</option>)}
-              </select>
-            )}
-          </Field>
-          <Field label="Stage" id={id("stage")} error={err("stage")}>
-            {(d) => (
-              <select id={id("stage")} value={stage} onChange={(e) => setStage(e.target.value as "LAB" | "PAPER")} aria-invalid={Boolean(err("stage"))} aria-describedby={d} className={INPUT}>
-                <option value="LAB">LAB</option>
-                <option value="PAPER">PAPER</option>
               </select>
             )}
           </Field>

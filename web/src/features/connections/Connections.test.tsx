@@ -211,7 +211,7 @@ describe("ConnectionsPage", () => {
     expect(within(card("polygon")).getByTestId("last-used")).toHaveTextContent(/1 min ago/);
     expect(within(card("polygon")).getByTestId("proof-count")).toHaveTextContent("12 successful calls");
     expect(within(card("databento")).getByTestId("proof-count")).toHaveTextContent("0 successful calls");
-    expect(within(card("polygon")).getByText("Sandbox")).toHaveAttribute("title", expect.stringContaining("it still feeds LIVE bots (only a sandbox broker is refused for LIVE)"));
+    expect(within(card("polygon")).getByText("Sandbox")).toHaveAttribute("title", expect.stringContaining("no bot starts or is promoted in LIVE (LIVE reads only official market data)"));
     expect(within(card("databento")).queryByText("Sandbox")).not.toBeInTheDocument();
 
     expect(stateOf("ironbeam")).toHaveTextContent("Not connected");

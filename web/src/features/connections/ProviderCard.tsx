@@ -21,12 +21,12 @@ function verifyReason(p: ProviderStatus, pageReason: string | null): string | nu
   return null;
 }
 
-/** What a sandbox endpoint means for LIVE: only a sandbox broker is refused there. */
+/** What a sandbox endpoint means for LIVE: a sandbox broker or market-data provider refuses it. */
 function sandboxHint(p: ProviderStatus): string {
   const host = "The endpoint is not the vendor's official host";
   if (p.category === "execution") return `${host}; refused for LIVE (SHADOW may record against it)`;
-  if (p.category === "market_data") return `${host}; it still feeds LIVE bots (only a sandbox broker is refused for LIVE)`;
-  return `${host}; LIVE bots still use it (only a sandbox broker is refused for LIVE)`;
+  if (p.category === "market_data") return `${host}; while it is configured no bot starts or is promoted in LIVE (LIVE reads only official market data)`;
+  return `${host}; LIVE bots still use it (only sandbox brokers and market data refuse LIVE)`;
 }
 
 /** Why this provider's breaker cannot be reset right now, or null. */

@@ -61,8 +61,8 @@ function FirstRunHint() {
         No vendor keys yet? Run the vendor simulator and point every provider at it:{" "}
         <code className="break-all rounded bg-surface-2 px-1 font-mono text-xs">tradeplane sandbox</code>, then restart with{" "}
         <code className="break-all rounded bg-surface-2 px-1 font-mono text-xs">set -a; . ./.env.sandbox; set +a; tradeplane serve</code>.
-        Sandbox providers are marked <span className="font-medium">sandbox</span>: a sandbox broker is refused for LIVE, but
-        sandbox market data still feeds LIVE bots.
+        Sandbox providers are marked <span className="font-medium">sandbox</span>: while a sandbox broker or market-data
+        provider is configured, no bot starts or is promoted in LIVE.
       </p>
     </section>
   );

@@ -16,7 +16,7 @@ export function IntegrationsCard({ status }: { status: StatusQuery }) {
         { label: "Configured", value: s.configured },
         { label: "Connected", value: s.connected, hint: "configured and last verified OK at the current endpoint" },
         { label: "Not configured", value: s.not_configured },
-        { label: "Sandbox", value: s.sandbox, hint: "pointed at a non-official host; a sandbox broker is refused for LIVE, sandbox market data still feeds LIVE bots" },
+        { label: "Sandbox", value: s.sandbox, hint: "pointed at a non-official host; a sandbox broker or market-data provider refuses LIVE" },
       ]
     : [];
   return (
