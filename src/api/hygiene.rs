@@ -1,5 +1,8 @@
 //! Input hygiene at the edge, before any handler or extractor runs (a route layer):
 //! - a query parameter the operation does not document → `VALIDATION_FAILED` naming it;
+//! - a date or date-time query parameter outside [`SUPPORTED_YEARS`] → `VALIDATION_FAILED`
+//!   naming it (chrono parses years up to ±262,142: near its ends date arithmetic panics, and
+//!   Postgres stores none before 4713 BC);
 //! - a control character (C0, DEL, C1) in a query value or a path parameter, or a NUL/control
 //!   character other than tab, CR and LF in any string or key of a JSON body →
 //!   `VALIDATION_FAILED` naming the field (`details.field`, a dotted path into the body).
@@ -24,16 +27,43 @@ use serde_json::Value;
 use utoipa::openapi::{OpenApi, RefOr, path::ParameterIn};
 
 use super::envelope::ApiError;
+use crate::domain::instants::SUPPORTED_YEARS;
 
-/// The query parameters each documented operation accepts, from the OpenAPI document.
+/// The query parameters each documented operation accepts, from the OpenAPI document, and
+/// which of them are dates or date-times.
 #[derive(Debug, Default)]
 pub struct QueryParams {
     routes: HashMap<(Method, String), BTreeSet<String>>,
+    dates: HashMap<(Method, String), BTreeSet<String>>,
+}
+
+/// Whether a parameter's schema is a `date` or `date-time` string (possibly nullable).
+fn is_date(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => {
+            matches!(
+                map.get("format").and_then(Value::as_str),
+                Some("date" | "date-time")
+            ) || map.values().any(is_date)
+        }
+        Value::Array(items) => items.iter().any(is_date),
+        _ => false,
+    }
+}
+
+/// The year a date or date-time query value names, when it parses as one.
+fn year_of(value: &str) -> Option<i32> {
+    use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    value
+        .parse::<DateTime<Utc>>()
+        .map(|t| t.year())
+        .or_else(|_| value.parse::<NaiveDate>().map(|d| d.year()))
+        .ok()
 }
 
 impl QueryParams {
     pub fn from_openapi(spec: &OpenApi) -> Self {
-        let mut routes = HashMap::new();
+        let (mut routes, mut dates) = (HashMap::new(), HashMap::new());
         for (path, item) in spec.paths.paths.iter() {
             let ops = [
                 (Method::GET, item.get.as_ref()),
@@ -44,7 +74,7 @@ impl QueryParams {
             ];
             for (method, op) in ops {
                 let Some(op) = op else { continue };
-                let names = item
+                let query: Vec<_> = item
                     .parameters
                     .iter()
                     .flatten()
@@ -54,22 +84,36 @@ impl QueryParams {
                         RefOr::Ref(_) => None,
                     })
                     .filter(|p| matches!(p.parameter_in, ParameterIn::Query))
+                    .collect();
+                let date_names = query
+                    .iter()
+                    .filter(|p| serde_json::to_value(&p.schema).is_ok_and(|s| is_date(&s)))
                     .map(|p| p.name.clone())
                     .collect();
+                dates.insert((method.clone(), path.clone()), date_names);
+                let names = query.iter().map(|p| p.name.clone()).collect();
                 routes.insert((method, path.clone()), names);
             }
         }
-        QueryParams { routes }
+        QueryParams { routes, dates }
     }
 
     /// None: the route is not documented (test-only routes), so any name passes.
     fn allowed(&self, method: &Method, path: &str) -> Option<&BTreeSet<String>> {
+        self.routes.get(&Self::key(method, path))
+    }
+
+    fn dates(&self, method: &Method, path: &str) -> Option<&BTreeSet<String>> {
+        self.dates.get(&Self::key(method, path))
+    }
+
+    fn key(method: &Method, path: &str) -> (Method, String) {
         let method = if method == Method::HEAD {
-            &Method::GET
+            Method::GET
         } else {
-            method
+            method.clone()
         };
-        self.routes.get(&(method.clone(), path.to_owned()))
+        (method, path.to_owned())
     }
 }
 
@@ -160,10 +204,9 @@ async fn check_parts(
         }
     }
     let query = parts.uri.query().unwrap_or("");
-    let allowed = parts
-        .extensions
-        .get::<MatchedPath>()
-        .and_then(|p| params.allowed(&parts.method, p.as_str()));
+    let matched = parts.extensions.get::<MatchedPath>();
+    let allowed = matched.and_then(|p| params.allowed(&parts.method, p.as_str()));
+    let dates = matched.and_then(|p| params.dates(&parts.method, p.as_str()));
     let mut unknown = BTreeSet::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if name.chars().any(is_control) {
@@ -171,6 +214,18 @@ async fn check_parts(
         }
         if value.chars().any(is_control) {
             return Err(control_in(&name));
+        }
+        if dates.is_some_and(|d| d.contains(name.as_ref()))
+            && year_of(&value).is_some_and(|y| !SUPPORTED_YEARS.contains(&y))
+        {
+            return Err(ApiError::validation(
+                &name,
+                format!(
+                    "must fall in the years {} to {}",
+                    SUPPORTED_YEARS.start(),
+                    SUPPORTED_YEARS.end()
+                ),
+            ));
         }
         if allowed.is_some_and(|names| !names.contains(name.as_ref())) {
             unknown.insert(name.into_owned());
@@ -271,6 +326,25 @@ mod tests {
             Some("a"),
             "a key names its object"
         );
+    }
+
+    #[test]
+    fn date_parameters_are_found_and_their_years_read() {
+        use serde_json::json;
+        assert!(is_date(&json!({"type": "string", "format": "date-time"})));
+        assert!(is_date(
+            &json!({"type": ["string", "null"], "format": "date"})
+        ));
+        assert!(is_date(
+            &json!({"oneOf": [{"type": "null"}, {"type": "string", "format": "date-time"}]})
+        ));
+        assert!(!is_date(&json!({"type": "string"})));
+        assert_eq!(year_of("2026-12-07T10:00:00Z"), Some(2026));
+        assert_eq!(year_of("2026-12-07"), Some(2026));
+        assert_eq!(year_of("+262142-12-31T00:00:00Z"), Some(262_142));
+        assert_eq!(year_of("+262142-12-31"), Some(262_142));
+        assert_eq!(year_of("-10000-01-01T00:00:00Z"), Some(-10_000));
+        assert_eq!(year_of("yesterday"), None);
     }
 
     #[test]

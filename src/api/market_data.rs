@@ -24,6 +24,9 @@ use crate::domain::{
 use crate::error_code::ErrorCode;
 use crate::store::page::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page};
 
+/// The longest `[from, to)` one bars request may span (about ten years).
+const MAX_RANGE_DAYS: i64 = 3_660;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_bars))
@@ -96,6 +99,16 @@ async fn list_bars(
         .ok_or_else(|| ApiError::validation("timeframe", "is not 1s, 1m, 5m, 15m, 1h or 1d"))?;
     if query.from >= query.to {
         return Err(ApiError::validation("from", "must be earlier than `to`"));
+    }
+    // Each page resolves the range's front contracts (one per quarter) and the calendar of
+    // each year in it: bounded, so one request cannot make it resolve millennia.
+    if query.to - query.from > chrono::Duration::days(MAX_RANGE_DAYS) {
+        return Err(ApiError::validation(
+            "to",
+            format!(
+                "must be at most {MAX_RANGE_DAYS} days after `from`: ask for longer history one range at a time"
+            ),
+        ));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -4,9 +4,20 @@
 //! one UTC day and neither is a leap second. Anything else is handed to `chrono` itself, so the
 //! result is `chrono`'s for every input (tested against it).
 
-use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc};
 
 const DAY: i64 = 86_400;
+
+/// The years an instant from outside (a request, a cursor, a vendor's answer) may name. chrono
+/// reads years up to ±262,142, where date arithmetic (a roll date, the next trade date) panics,
+/// and Postgres stores none before 4713 BC; no market data or order of this product lies
+/// outside these.
+pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Whether `t` lies in [`SUPPORTED_YEARS`].
+pub fn supported(t: DateTime<Utc>) -> bool {
+    SUPPORTED_YEARS.contains(&t.year())
+}
 
 /// `t + Duration::seconds(secs)`.
 pub fn add_seconds(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {

@@ -220,7 +220,9 @@ impl ContractSpec {
     /// one too large to divide by the tick. Vendor prices pass through here once, where they
     /// are decoded; everything after holds on-grid prices.
     pub fn snap(&self, price: Decimal) -> Option<Decimal> {
-        if price < Decimal::ZERO {
+        // No index future trades near a billion: above that a vendor's price is garbled, and
+        // position and PnL arithmetic on it could overflow.
+        if price < Decimal::ZERO || price > Decimal::from(1_000_000_000) {
             return None;
         }
         price
@@ -233,6 +235,18 @@ impl ContractSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_garbled_price_does_not_snap() {
+        let es = Symbol::Es.spec();
+        assert_eq!(
+            es.snap(Decimal::new(501_213, 2)),
+            Some(Decimal::new(501_225, 2))
+        );
+        assert_eq!(es.snap(Decimal::new(-1, 0)), None);
+        assert_eq!(es.snap(Decimal::from(5_000_000_000_i64)), None);
+        assert_eq!(es.snap(Decimal::MAX), None);
+    }
 
     #[test]
     fn point_values_are_tick_value_over_tick_size() {

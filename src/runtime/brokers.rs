@@ -353,7 +353,11 @@ impl BrokerSession {
             }
             // Our own limiter refusing is not the vendor's penalty: logins stay allowed.
             Outcome::RateLimited if f.code != codes::LOCAL_RATE_LIMITED => {
-                let wait = f.retry_after.unwrap_or(Duration::from_secs(30));
+                // At most an hour: a vendor's wait is not trusted to be sane.
+                let wait = f
+                    .retry_after
+                    .unwrap_or(Duration::from_secs(30))
+                    .min(Duration::from_secs(3600));
                 s.blocked_until = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
             }
             _ => {}

@@ -30,7 +30,8 @@ impl Cursor {
         let text = String::from_utf8(bytes).ok()?;
         let (micros, id) = text.split_once('|')?;
         Some(Cursor {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)
+                .filter(|t| crate::domain::instants::supported(*t))?,
             id: id.parse().ok()?,
         })
     }

@@ -78,6 +78,12 @@ async fn stored_bars_are_served_with_their_source_and_contract_across_a_roll(poo
         format!("symbol=ES&timeframe=5m&from={to}&to={from}"),
         format!("symbol=ES&timeframe=5m&from={from}&to={to}&limit=0"),
         format!("symbol=ES&timeframe=5m&from={from}&to={to}&cursor=nope"),
+        // Past the supported years (chrono reads them; date arithmetic near its end panics),
+        // and a span that would resolve millennia of contracts.
+        "symbol=ES&timeframe=1d&from=%2B262142-12-30T00:00:00Z&to=%2B262142-12-31T00:00:00Z"
+            .to_owned(),
+        "symbol=ES&timeframe=1d&from=-10000-01-01T00:00:00Z&to=2026-01-01T00:00:00Z".to_owned(),
+        "symbol=ES&timeframe=1d&from=1970-01-01T00:00:00Z&to=2026-01-01T00:00:00Z".to_owned(),
     ] {
         let (code, body) = app.market_bars(&bad).await;
         assert_eq!(
@@ -126,8 +132,20 @@ async fn market_hours_come_from_the_calendar_and_unverified_years_raise_a_blocke
     assert_eq!(items.len(), 1, "{events}");
     assert_eq!(items[0]["severity"], "SEV-2");
 
-    for bad in ["symbol=CL&date=2026-12-24", "symbol=ES&date=2026-13-01"] {
-        let (code, _) = app.market_hours(bad).await;
-        assert_eq!(code, 422, "{bad}");
+    for bad in [
+        "symbol=CL&date=2026-12-24",
+        "symbol=ES&date=2026-13-01",
+        "symbol=ES&date=%2B262142-12-31",
+        "symbol=ES&date=1969-12-31",
+    ] {
+        let (code, body) = app.market_hours(bad).await;
+        assert_eq!(code, 422, "{bad}: {body}");
     }
+    // A list's time filter outside them is a field error too, not a database error.
+    let (code, body) = app.system_events("from=-10000-01-01T00:00:00Z").await;
+    assert_eq!(
+        (code, body["error"]["details"]["field"].as_str()),
+        (422, Some("from")),
+        "{body}"
+    );
 }

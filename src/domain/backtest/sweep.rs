@@ -213,16 +213,22 @@ pub fn parse_space(
                 if values.is_empty() {
                     return Err(field(f("values"), "must list at least one value"));
                 }
+                if values.len() > MAX_AXIS_VALUES {
+                    return Err(field(
+                        f("values"),
+                        format!("must list at most {MAX_AXIS_VALUES} values"),
+                    ));
+                }
                 for v in values {
                     check_value(ty, v).map_err(|p| field(f("values"), p))?;
                 }
-                let mut unique: Vec<Value> = Vec::with_capacity(values.len());
-                for v in values {
-                    if !unique.contains(v) {
-                        unique.push(v.clone());
-                    }
-                }
-                unique
+                // First occurrences in order; keyed by their JSON text (one pass, not n²).
+                let mut seen = std::collections::HashSet::with_capacity(values.len());
+                values
+                    .iter()
+                    .filter(|v| seen.insert(v.to_string()))
+                    .cloned()
+                    .collect()
             }
             ParamRange::Range { min, max, step } => expand(ty, *min, *max, *step, &f)?,
         };

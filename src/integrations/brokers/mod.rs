@@ -537,9 +537,11 @@ fn price_json(p: Decimal) -> serde_json::Value {
         .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-/// A JSON number as a decimal on the contract's tick (vendors send doubles).
+/// A JSON number as a decimal on the contract's tick (vendors send doubles). A magnitude of a
+/// trillion or more (no price, quantity or amount a futures account sees) is garbled: refused,
+/// so position and PnL arithmetic never overflows on it.
 fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
-    match v {
+    let d: Decimal = match v {
         serde_json::Value::Number(n) => n
             .as_i64()
             .map(Decimal::from)
@@ -547,15 +549,37 @@ fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
             .map(|d| d.round_dp(6).normalize()),
         serde_json::Value::String(s) => s.parse().ok(),
         _ => None,
-    }
+    }?;
+    (d.abs() < Decimal::from(1_000_000_000_000_i64)).then_some(d)
 }
 
 fn parse_time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
-    match v {
+    let t = match v {
         serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
             .ok()
             .map(|t| t.with_timezone(&Utc)),
         serde_json::Value::Number(n) => n.as_i64().and_then(DateTime::from_timestamp_millis),
         _ => None,
+    };
+    // A year no broker means (a garbled field) is no time: date arithmetic on it would panic.
+    t.filter(|t| crate::domain::instants::supported(*t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn garbled_vendor_numbers_and_times_are_refused_not_carried() {
+        assert_eq!(decimal_of(&json!(5012.25)), Some(Decimal::new(501225, 2)));
+        assert_eq!(decimal_of(&json!("5012.25")), Some(Decimal::new(501225, 2)));
+        assert_eq!(decimal_of(&json!("2000000000000000000000000000")), None);
+        assert_eq!(decimal_of(&json!(-1e13)), None);
+        assert!(parse_time(&json!("2026-12-07T15:00:00Z")).is_some());
+        assert!(parse_time(&json!(1_796_655_600_000_i64)).is_some());
+        // Years no broker means: a date arithmetic on them would panic.
+        assert_eq!(parse_time(&json!(8_210_266_876_799_000_i64)), None);
+        assert_eq!(parse_time(&json!(-8_334_601_315_200_000_i64)), None);
     }
 }

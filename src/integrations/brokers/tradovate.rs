@@ -25,11 +25,12 @@ pub struct Tradovate {
     pub base: ClientBase,
 }
 
-/// A login penalty: how long to wait, and whether a CAPTCHA (about an hour) is demanded.
+/// A login penalty: how long to wait (seconds, at most an hour: a larger `p-time` is garbled),
+/// and whether a CAPTCHA (about an hour) is demanded.
 pub fn penalty(b: &Value) -> Option<(i64, bool)> {
     (b.get("p-ticket").is_some() || b.get("p-captcha").is_some()).then(|| {
         (
-            b["p-time"].as_i64().unwrap_or(0),
+            b["p-time"].as_i64().unwrap_or(0).clamp(0, 3600),
             b["p-captcha"].as_bool() == Some(true),
         )
     })

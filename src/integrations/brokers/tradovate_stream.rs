@@ -84,7 +84,7 @@ pub fn parse_frame(text: &str) -> Result<Frame, Failure> {
         )),
         _ => Err(bad_frame(&format!(
             "unknown frame {:?}",
-            &text[..text.len().min(40)]
+            text.chars().take(40).collect::<String>()
         ))),
     }
 }
@@ -321,6 +321,8 @@ mod tests {
         assert!(parse_frame("a{not an array}").is_err());
         assert!(parse_frame("x").is_err());
         assert!(parse_frame("").is_err());
+        // An unknown frame is quoted by characters, never cut inside one.
+        assert!(parse_frame(&format!("x{}", "é".repeat(30))).is_err());
     }
 
     #[test]
