@@ -352,16 +352,55 @@ fn supervisor_trust(e: &Evidence) -> SubScore {
     sub("supervisor_trust", s, ev, note)
 }
 
+/// A system-wide FULL gate that fails also lowers the sub-score it belongs to (SPEC §7:
+/// "anything missing lowers the relevant sub-score and the tier"), by `penalty` points, and the
+/// note says why; the evidence records the flag.
+fn system_shortfall(
+    mut part: SubScore,
+    (flag, ok): (&str, bool),
+    penalty: f64,
+    why: &str,
+) -> SubScore {
+    if let Value::Object(ev) = &mut part.evidence {
+        ev.insert(flag.to_owned(), Value::Bool(ok));
+    }
+    if ok {
+        return part;
+    }
+    part.score = clamp(f64::from(part.score) - penalty);
+    part.note = if part.note.is_empty() {
+        why.to_owned()
+    } else {
+        format!("{}; {why}", part.note)
+    };
+    part
+}
+
 /// Scores a bot. The tier is the highest whose threshold the score reaches and whose gates all
 /// pass; a killed bot or an open breaker (its runner's, or its market-data provider's) is
 /// LOCKED whatever the score.
 pub fn score(e: &Evidence) -> Score {
     let parts = [
-        data_reliability(e),
+        system_shortfall(
+            data_reliability(e),
+            ("data_feed_ok", e.data_feed_ok),
+            50.0,
+            "no market-data provider is healthy",
+        ),
         decision_quality(e),
         risk_discipline(e),
-        execution_health(e),
-        supervisor_trust(e),
+        system_shortfall(
+            execution_health(e),
+            ("broker_ok", e.broker_ok),
+            25.0,
+            "no broker is healthy",
+        ),
+        system_shortfall(
+            supervisor_trust(e),
+            ("supervisor_loop_ok", e.supervisor_loop_ok),
+            50.0,
+            "the scheduler is not ticking on time",
+        ),
     ];
     let total = clamp(parts.iter().map(|p| f64::from(p.score)).sum::<f64>() / 5.0);
     let breaker_open =
@@ -545,6 +584,48 @@ mod tests {
         let g = s.gates.iter().find(|g| g.gate == "broker_healthy").unwrap();
         assert!(!g.passed);
         assert!(!g.fix.is_empty());
+        // It lowers execution health too, and says why.
+        assert_eq!(s.execution_health.score, 75);
+        assert_eq!(s.execution_health.note, "no broker is healthy");
+        assert_eq!(s.execution_health.evidence["broker_ok"], false);
+        assert_eq!(s.autonomy_score, 95);
+    }
+
+    #[test]
+    fn every_missing_system_signal_lowers_its_sub_score_never_raises_it() {
+        let full = score(&healthy());
+        let s = score(&Evidence {
+            supervisor_loop_ok: false,
+            data_feed_ok: false,
+            broker_ok: false,
+            ..healthy()
+        });
+        assert_eq!(s.data_reliability.score, 50);
+        assert_eq!(
+            s.data_reliability.note,
+            "no market-data provider is healthy"
+        );
+        assert_eq!(s.supervisor_trust.score, 50);
+        assert_eq!(
+            s.supervisor_trust.note,
+            "the scheduler is not ticking on time"
+        );
+        assert_eq!(s.execution_health.score, 75);
+        // 50 + 100 + 100 + 75 + 50 = 375 / 5.
+        assert_eq!(s.autonomy_score, 75);
+        assert_eq!(s.tier, AutonomyTier::LimitedAutonomy);
+        // Floors at 0 and adds to what the sub-score already says.
+        let stale = score(&Evidence {
+            data_feed_ok: false,
+            last_bar_read_ok_at: Some(now() - Duration::minutes(30)),
+            ..healthy()
+        });
+        assert_eq!(stale.data_reliability.score, 0);
+        assert_eq!(
+            stale.data_reliability.note,
+            "the bot's feed is not fresh; no market-data provider is healthy"
+        );
+        assert!(full.autonomy_score > s.autonomy_score);
     }
 
     #[test]
