@@ -20,28 +20,6 @@ pub struct PageParams {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Paging for lists without a time filter (`limit` + `cursor` only).
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CursorParams {
-    /// Page size, 1–500 (default 50).
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
-impl CursorParams {
-    pub fn validate(self) -> Result<Paging, ApiError> {
-        PageParams {
-            limit: self.limit,
-            cursor: self.cursor,
-            from: None,
-            to: None,
-        }
-        .validate()
-    }
-}
-
 /// Validated paging.
 #[derive(Debug, Clone, Copy)]
 pub struct Paging {

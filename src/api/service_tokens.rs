@@ -14,7 +14,7 @@ use super::{
     ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::{ClientIp, CurrentUser, ServiceCaller, audit},
     envelope::{Envelope, ErrorEnvelope},
-    pagination::{CursorParams, PageBody},
+    pagination::{PageBody, PageParams},
 };
 use crate::{
     auth::{policy::AccessPolicy, tokens},
@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/service-tokens",
     tag = "auth",
     security(("session" = ["admin"])),
-    params(CursorParams),
+    params(PageParams),
     responses(
         (status = 200, body = Envelope<PageBody<ServiceToken>>),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
@@ -49,10 +49,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_tokens(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<CursorParams>,
+    ApiQuery(query): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<ServiceToken>> {
     let paging = query.validate()?;
-    let page = service_tokens::list(&state.pool, paging.after, paging.limit).await?;
+    let page = service_tokens::list(
+        &state.pool,
+        paging.after,
+        paging.limit,
+        (paging.from, paging.to),
+    )
+    .await?;
     Ok(ApiOk::new(page.into()))
 }
 

@@ -11,7 +11,7 @@ use super::{
     ApiError, ApiJson, ApiOk, ApiPath, ApiQuery, ApiResult, AppState,
     auth::{ClientIp, CurrentUser, UserBody, audit, validate_email, validate_password},
     envelope::{Envelope, ErrorEnvelope},
-    pagination::{CursorParams, PageBody},
+    pagination::{PageBody, PageParams},
 };
 use crate::{
     auth::password,
@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/users",
     tag = "auth",
     security(("session" = ["admin"])),
-    params(CursorParams),
+    params(PageParams),
     responses(
         (status = 200, body = Envelope<PageBody<UserView>>),
         (status = 403, description = "`FORBIDDEN`", body = ErrorEnvelope),
@@ -44,10 +44,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list_users(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<CursorParams>,
+    ApiQuery(query): ApiQuery<PageParams>,
 ) -> ApiResult<PageBody<UserView>> {
     let paging = query.validate()?;
-    let page = users::list(&state.pool, paging.after, paging.limit).await?;
+    let page = users::list(
+        &state.pool,
+        paging.after,
+        paging.limit,
+        (paging.from, paging.to),
+    )
+    .await?;
     Ok(ApiOk::new(PageBody {
         items: page.items.iter().map(users::User::view).collect(),
         next_cursor: page.next_cursor,

@@ -78,19 +78,25 @@ pub async fn revoke(
     .await
 }
 
+/// Tokens newest first, created in `[from, to)` when given.
 pub async fn list(
     pool: &PgPool,
     after: Option<Cursor>,
     limit: i64,
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
 ) -> Result<Page<ServiceToken>, sqlx::Error> {
     let rows: Vec<ServiceToken> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM service_tokens \
          WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
+         AND ($4::timestamptz IS NULL OR created_at >= $4) \
+         AND ($5::timestamptz IS NULL OR created_at < $5) \
          ORDER BY created_at DESC, id DESC LIMIT $3"
     ))
     .bind(after.map(|c| c.created_at))
     .bind(after.map(|c| c.id))
     .bind(limit + 1)
+    .bind(from)
+    .bind(to)
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, limit, |t| Cursor {

@@ -78,18 +78,24 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error>
 }
 
 /// Newest first; `after` continues from a previous page's cursor.
+/// Users newest first, created in `[from, to)` when given.
 pub async fn list(
     pool: &PgPool,
     after: Option<Cursor>,
     limit: i64,
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
 ) -> Result<Page<User>, sqlx::Error> {
     let rows: Vec<User> = sqlx::query_as(
         "SELECT * FROM users WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2)) \
+         AND ($4::timestamptz IS NULL OR created_at >= $4) \
+         AND ($5::timestamptz IS NULL OR created_at < $5) \
          ORDER BY created_at DESC, id DESC LIMIT $3",
     )
     .bind(after.map(|c| c.created_at))
     .bind(after.map(|c| c.id))
     .bind(limit + 1)
+    .bind(from)
+    .bind(to)
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, limit, |u| Cursor {

@@ -398,6 +398,32 @@ async fn users_are_listed_in_pages(pool: PgPool) {
         .collect();
     assert_eq!(emails, ["u0@example.com", ADMIN_EMAIL]);
     assert!(second["next_cursor"].is_null());
+    // The list filters by creation time like every list (SPEC §5 `from`/`to`).
+    let u1_at = first["items"][1]["created_at"]
+        .as_str()
+        .unwrap()
+        .replace('+', "%2B");
+    let emails_of = |page: &serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let admin_app = app.with_client(admin.clone());
+    let (_, since) = admin_app.list_users(&format!("from={u1_at}")).await;
+    assert_eq!(
+        emails_of(&since),
+        ["u2@example.com", "u1@example.com"],
+        "{since}"
+    );
+    let (_, before) = admin_app.list_users(&format!("to={u1_at}")).await;
+    assert_eq!(
+        emails_of(&before),
+        ["u0@example.com", ADMIN_EMAIL],
+        "{before}"
+    );
     assert!(
         !second.to_string().contains("argon2"),
         "no hashes in answers"

@@ -12316,6 +12316,10 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description Only items created at or after this instant (RFC 3339). */
+                from?: string;
+                /** @description Only items created before this instant (RFC 3339). */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -13316,6 +13320,10 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description Only items created at or after this instant (RFC 3339). */
+                from?: string;
+                /** @description Only items created before this instant (RFC 3339). */
+                to?: string;
             };
             header?: never;
             path?: never;
