@@ -52,7 +52,9 @@ pub const ENROLLMENT_ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Actions that need a fresh 2FA verification (login's second step, enrollment's confirm or
-/// `POST /api/auth/step-up`) within the step-up window: who may act, tokens, account risk.
+/// `POST /api/auth/step-up`) within the step-up window: who may act, tokens, account risk, and
+/// new backup codes (a recovery change re-authenticates with an existing factor, not the
+/// password alone: the new codes would pass every step-up).
 /// LIVE promotion, a LIVE kill-and-flatten, releasing the kill switch and turning trading on
 /// also need one, decided by their bodies in their handlers (stopping risk never does).
 pub const STEP_UP_ROUTES: &[(&str, &str)] = &[
@@ -61,6 +63,7 @@ pub const STEP_UP_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/service-tokens"),
     ("PUT", "/api/account-risk/{broker}/{account}"),
     ("POST", "/api/account-risk/{broker}/{account}/rearm"),
+    ("POST", "/api/auth/2fa/backup-codes"),
 ];
 
 fn listed(list: &[(&str, &str)], method: &Method, path: &str) -> bool {

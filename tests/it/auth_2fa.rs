@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use tradeplane::{clock::Clock, config::EncKey};
 
 use crate::support::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, SessionCookies, code_from_url, envelope, error_code,
+    ADMIN_EMAIL, ADMIN_PASSWORD, SessionCookies, Signed, code_from_url, envelope, error_code,
     session::{enrolled_admin, manual_app, next_step, temp_token},
     spawn_app_with, test_config,
 };
@@ -361,6 +361,27 @@ async fn the_temp_token_is_single_use_short_lived_revocable_and_never_a_session(
 async fn regenerating_backup_codes_voids_the_old_ones(pool: PgPool) {
     let app = manual_app(pool).await;
     let (signed, _, old) = enrolled_admin(&app).await;
+    // A session and the password alone do not make new codes (they would pass every step-up):
+    // past the step-up window (10 min) it needs a fresh 2FA verification.
+    app.clock.advance(Duration::minutes(11));
+    let (status, body) = app
+        .as_user(&signed)
+        .regenerate_backup_codes(json!({ "password": ADMIN_PASSWORD }))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "TWO_FACTOR_REQUIRED"),
+        "{body}"
+    );
+    let res = signed
+        .client
+        .post(app.url("/api/auth/step-up"))
+        .json(&json!({ "backup_code": old[1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let signed = Signed::new(SessionCookies::from_response(&res).unwrap());
     let (status, body) = app
         .as_user(&signed)
         .regenerate_backup_codes(json!({ "password": "wrong password here" }))

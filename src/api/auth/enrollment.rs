@@ -224,7 +224,7 @@ pub(super) async fn confirm_two_factor(
     request_body = PasswordCheck,
     responses(
         (status = 200, body = Envelope<BackupCodesBody>, description = "Sent with `Cache-Control: no-store`"),
-        (status = 401, description = "`TWO_FACTOR_REQUIRED`: 2FA is not enabled", body = ErrorEnvelope),
+        (status = 401, description = "`TWO_FACTOR_REQUIRED`: 2FA is not enabled, or no 2FA verification within the step-up window (POST /api/auth/step-up first)", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: password re-check failed", body = ErrorEnvelope),
         (status = 429, description = "`RATE_LIMITED`", body = ErrorEnvelope),
     )

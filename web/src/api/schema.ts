@@ -6700,7 +6700,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_BackupCodesBody"];
                 };
             };
-            /** @description `TWO_FACTOR_REQUIRED`: 2FA is not enabled */
+            /** @description `TWO_FACTOR_REQUIRED`: 2FA is not enabled, or no 2FA verification within the step-up window (POST /api/auth/step-up first) */
             401: {
                 headers: {
                     [name: string]: unknown;

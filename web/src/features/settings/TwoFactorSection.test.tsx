@@ -122,9 +122,14 @@ describe("TwoFactorSection", () => {
   });
 
   it("asks before leaving while backup codes are unacknowledged", async () => {
+    const stepUps: unknown[] = [];
     server.use(
       http.get("*/api/auth/me", () => HttpResponse.json(ok(meBody(user({ two_factor_enabled: true, two_factor_method: "TOTP", backup_codes_remaining: 2 }))))),
       http.get("*/api/auth/sessions", () => HttpResponse.json(ok({ items: [], next_cursor: null }))),
+      http.post("*/api/auth/step-up", async ({ request }) => {
+        stepUps.push(await request.json());
+        return HttpResponse.json(ok({ step_up_valid_until: "2026-12-07T12:10:00Z" }));
+      }),
       http.post("*/api/auth/2fa/backup-codes", () => HttpResponse.json(ok({ backup_codes: CODES, backup_codes_remaining: 10, other_sessions: 0 }))),
     );
     const u = userEvent.setup();
@@ -134,8 +139,12 @@ describe("TwoFactorSection", () => {
     const dialog = screen.getByRole("dialog", { name: "Regenerate backup codes" });
     expect(dialog).toHaveTextContent("Your 2 remaining backup codes stop working at once");
     await u.type(within(dialog).getByLabelText("Current password"), "pw");
+    // A factor the user holds, not the password alone: the code steps up first.
+    expect(within(dialog).getByRole("button", { name: "Replace codes" })).toBeDisabled();
+    await u.type(within(dialog).getByLabelText("Authenticator code"), "123456");
     await u.click(within(dialog).getByRole("button", { name: "Replace codes" }));
     expect(await screen.findByRole("list", { name: "Backup codes" })).toBeInTheDocument();
+    expect(stepUps).toEqual([{ code: "123456" }]);
 
     void router.navigate({ to: "/bots" });
     const guard = await screen.findByRole("alertdialog", { name: "Leave without saving backup codes?" });

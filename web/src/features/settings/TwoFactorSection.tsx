@@ -8,7 +8,7 @@ import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { formatTime, parseTime, useNow } from "../../lib/time";
-import { useMe } from "../../queries/auth";
+import { stepUp, useMe } from "../../queries/auth";
 import { ActionError } from "./ActionError";
 import { BackupCodesPanel } from "./BackupCodes";
 import { CopyButton } from "./CopyButton";
@@ -99,7 +99,7 @@ function Status({ user, stepUpUntil, onEnroll, onRegenerate }: {
         <p className="max-w-prose text-sm text-muted">
           It is also what step-up asks for before sensitive actions: releasing the kill switch (not activating it),
           turning trading on, globally or for a LIVE bot (not off), promotion to LIVE, a LIVE close and kill-and-flatten, reconciliation, account
-          risk limits and re-arm, users and service tokens.
+          risk limits and re-arm, users and service tokens, and new backup codes.
         </p>
         <div>
           <Button variant="primary" onClick={onEnroll}>Set up two-factor</Button>
@@ -263,9 +263,17 @@ export function otpParams(otpauth: string): string {
 
 function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; onCancel: () => void; onDone: (codes: string[]) => void }) {
   const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const client = useQueryClient();
+  // New codes re-authenticate with a factor you hold (the server asks for a fresh step-up),
+  // not the password alone: they would pass every later step-up.
   const regen = useMutation({
     ...ONCE,
-    mutationFn: (pw: string) => unwrap(api.POST("/api/auth/2fa/backup-codes", { body: { password: pw } })),
+    mutationFn: async ({ pw, factor }: { pw: string; factor: string }) => {
+      await stepUp(factor);
+      void client.invalidateQueries({ queryKey: ["/api/auth/me"] });
+      return unwrap(api.POST("/api/auth/2fa/backup-codes", { body: { password: pw } }));
+    },
   });
   return (
     <FormDialog
@@ -273,19 +281,20 @@ function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; 
       description={
         <>
           Your {remaining} remaining backup code{remaining === 1 ? "" : "s"} stop working at once and 10 new ones are shown,
-          once. Confirm with your password.
+          once. Confirm with your password and a code from your authenticator (or one of your backup codes).
         </>
       }
       submitLabel="Replace codes"
       danger
       busy={regen.isPending}
-      canSubmit={password.length > 0}
+      canSubmit={password.length > 0 && code.trim().length > 0}
       error={<ActionError error={regen.error} />}
       onCancel={onCancel}
       onSubmit={() =>
-        regen.mutate(password, {
+        regen.mutate({ pw: password, factor: code }, {
           onSuccess: (body) => {
             setPassword("");
+            setCode("");
             regen.reset();
             onDone(body.backup_codes);
           },
@@ -293,6 +302,7 @@ function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; 
       }
     >
       <TextField label="Current password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+      <TextField label="Authenticator code" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} />
     </FormDialog>
   );
 }
