@@ -113,3 +113,26 @@ fn the_breakers_rule_is_configurable_and_defaults_to_specs() {
         assert!(parse(&bad).is_err(), "{bad:?}");
     }
 }
+
+/// What `tradeplane serve` runs with when nothing is set: the session rules of
+/// reference/security.md goal 7 (15 min idle, 12 h absolute), a 10-minute step-up window and
+/// `Secure` cookies (the tests' own `AuthConfig::default()` would not notice a changed flag).
+#[test]
+fn the_served_session_rules_default_to_the_security_goals() {
+    use clap::Parser;
+    let unset = [
+        "TRADEPLANE_SESSION_IDLE_MINUTES",
+        "TRADEPLANE_SESSION_ABSOLUTE_HOURS",
+        "TRADEPLANE_STEP_UP_MINUTES",
+        "TRADEPLANE_INSECURE_COOKIES",
+    ];
+    if unset.iter().any(|v| std::env::var_os(v).is_some()) {
+        // The environment overrides the defaults; this test reads the defaults only.
+        return;
+    }
+    let auth = Config::from_args(Cli::try_parse_from(["tradeplane"]).unwrap().args).auth;
+    assert_eq!(auth.session_idle, chrono::Duration::minutes(15));
+    assert_eq!(auth.session_absolute, chrono::Duration::hours(12));
+    assert_eq!(auth.step_up_window, chrono::Duration::minutes(10));
+    assert!(!auth.insecure_cookies);
+}
