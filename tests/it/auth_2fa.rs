@@ -404,6 +404,13 @@ async fn regenerating_backup_codes_voids_the_old_ones(pool: PgPool) {
     assert_eq!(status, 200, "{body}");
     let new: Vec<String> = serde_json::from_value(body["backup_codes"].clone()).unwrap();
     assert_eq!(new.len(), 10);
+    // A factor change offers to end the other sessions: it counts them.
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(sessions >= 2, "the harness's and this test's sign-ins");
+    assert_eq!(body["other_sessions"], sessions - 1, "{body}");
     let temp = temp_token(&app, ADMIN_EMAIL).await;
     let (status, _, _) = app
         .verify_2fa_for_session(json!({ "temp_token": temp, "backup_code": old[0] }))

@@ -195,11 +195,7 @@ pub(super) async fn confirm_two_factor(
         Some(now),
     )
     .await?;
-    let others = sessions::list_live(&state.pool, user.id, now, state.config.auth.session_idle)
-        .await?
-        .into_iter()
-        .filter(|s| s.id != me.session_id)
-        .count();
+    let others = other_live_sessions(&state, &me, now).await?;
     audit(
         &state,
         entry(&state, me.actor(), "auth.2fa_confirm", Outcome::Success).ip(Some(ip.0)),
@@ -251,6 +247,7 @@ pub(super) async fn regenerate_backup_codes(
     .await?;
     let (shown, stored) = backup_codes::generate().await.map_err(hash_failed)?;
     users::replace_backup_codes(&state.pool, user.id, &stored).await?;
+    let others = other_live_sessions(&state, &me, state.clock.now()).await?;
     audit(
         &state,
         entry(
@@ -265,8 +262,24 @@ pub(super) async fn regenerate_backup_codes(
     Ok(ApiOk::new(BackupCodesBody {
         backup_codes_remaining: shown.len(),
         backup_codes: shown,
-        other_sessions: 0,
+        other_sessions: others,
         csrf_token: None,
     })
     .no_store())
+}
+
+/// The caller's other live sessions: after a factor change the answer offers to end them
+/// (reference/security.md goal 7).
+async fn other_live_sessions(
+    state: &AppState,
+    me: &AuthUser,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    Ok(
+        sessions::list_live(&state.pool, me.user_id, now, state.config.auth.session_idle)
+            .await?
+            .into_iter()
+            .filter(|s| s.id != me.session_id)
+            .count(),
+    )
 }

@@ -65,10 +65,10 @@ export function TwoFactorSection() {
         <RegenerateDialog
           remaining={user?.backup_codes_remaining ?? 0}
           onCancel={() => setRegenerating(false)}
-          onDone={(codes) => {
+          onDone={(codes, otherSessions) => {
             setRegenerating(false);
             refreshAccount();
-            setFlow({ step: "codes", codes, otherSessions: 0, title: "New backup codes" });
+            setFlow({ step: "codes", codes, otherSessions, title: "New backup codes" });
           }}
         />
       )}
@@ -261,7 +261,7 @@ export function otpParams(otpauth: string): string {
   }
 }
 
-function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; onCancel: () => void; onDone: (codes: string[]) => void }) {
+function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; onCancel: () => void; onDone: (codes: string[], otherSessions: number) => void }) {
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const client = useQueryClient();
@@ -296,7 +296,7 @@ function RegenerateDialog({ remaining, onCancel, onDone }: { remaining: number; 
             setPassword("");
             setCode("");
             regen.reset();
-            onDone(body.backup_codes);
+            onDone(body.backup_codes, body.other_sessions);
           },
         })
       }
