@@ -116,23 +116,43 @@ fn the_breakers_rule_is_configurable_and_defaults_to_specs() {
 
 /// What `tradeplane serve` runs with when nothing is set: the session rules of
 /// reference/security.md goal 7 (15 min idle, 12 h absolute), a 10-minute step-up window and
-/// `Secure` cookies (the tests' own `AuthConfig::default()` would not notice a changed flag).
+/// `Secure` cookies. Read from the flags' declared defaults (no environment changes those), then
+/// the durations through `Config::from_args` with those values given (the tests' own
+/// `AuthConfig::default()` would not notice a changed flag).
 #[test]
 fn the_served_session_rules_default_to_the_security_goals() {
-    use clap::Parser;
-    let unset = [
-        "TRADEPLANE_SESSION_IDLE_MINUTES",
-        "TRADEPLANE_SESSION_ABSOLUTE_HOURS",
-        "TRADEPLANE_STEP_UP_MINUTES",
-        "TRADEPLANE_INSECURE_COOKIES",
+    use clap::{CommandFactory, Parser};
+    let command = Cli::command();
+    let declared = |id: &str| -> String {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .unwrap_or_else(|| panic!("no flag {id}"));
+        arg.get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect()
+    };
+    let defaults = [
+        ("session_idle_minutes", "15"),
+        ("session_absolute_hours", "12"),
+        ("step_up_minutes", "10"),
+        ("insecure_cookies", "0"),
     ];
-    if unset.iter().any(|v| std::env::var_os(v).is_some()) {
-        // The environment overrides the defaults; this test reads the defaults only.
-        return;
+    for (id, want) in defaults {
+        assert_eq!(declared(id), want, "{id}");
     }
-    let auth = Config::from_args(Cli::try_parse_from(["tradeplane"]).unwrap().args).auth;
+    let flags = [
+        "tradeplane",
+        "--session-idle-minutes",
+        "15",
+        "--session-absolute-hours",
+        "12",
+        "--step-up-minutes",
+        "10",
+    ];
+    let auth = Config::from_args(Cli::try_parse_from(flags).unwrap().args).auth;
     assert_eq!(auth.session_idle, chrono::Duration::minutes(15));
     assert_eq!(auth.session_absolute, chrono::Duration::hours(12));
     assert_eq!(auth.step_up_window, chrono::Duration::minutes(10));
-    assert!(!auth.insecure_cookies);
 }
