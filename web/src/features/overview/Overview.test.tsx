@@ -3,6 +3,7 @@ import { screen, waitFor, within } from "@testing-library/react";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
+import { item } from "../bots/fixtures.test-util";
 import { OverviewPage } from ".";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -53,7 +54,10 @@ describe("OverviewPage", () => {
   });
 
   it("shows status, autonomy, blockers (SEV-1 first), scheduler, tiers and integration counts", async () => {
-    server.use(http.get("*/api/system/status", () => HttpResponse.json(ok(blocked))));
+    server.use(
+      http.get("*/api/system/status", () => HttpResponse.json(ok(blocked))),
+      http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item({ id: "0b6f3c1e-1111-4a57-9d59-8f1f6f2b8a10", name: "es-momentum" })], next_cursor: null }))),
+    );
     renderWithApp(<OverviewPage />);
     expect(await screen.findByTestId("system-status")).toHaveTextContent("BLOCKED");
     expect(screen.getByTestId("system-status")).toHaveClass("text-bad");
@@ -77,8 +81,10 @@ describe("OverviewPage", () => {
     expect(within(sched).getByText("OK")).toBeInTheDocument();
     expect(within(sched).getByTestId("last-tick")).toHaveTextContent(/\(4[2-9] s ago\)/);
     const rows = within(sched).getAllByRole("row");
-    // Open breakers first.
-    expect(rows[1]).toHaveTextContent("bot:0b6f3c1e-1111-4a57-9d59-8f1f6f2b8a10");
+    // Open breakers first; a bot's by its name, linking to its page.
+    const bot = within(rows[1]!).getByRole("link");
+    expect(bot).toHaveAttribute("href", "/bots/0b6f3c1e-1111-4a57-9d59-8f1f6f2b8a10");
+    await waitFor(() => expect(bot).toHaveTextContent("es-momentum"));
     expect(rows[1]).toHaveTextContent("OPEN");
     expect(rows[1]).toHaveTextContent("5");
     expect(rows[2]).toHaveTextContent("provider:polygon");

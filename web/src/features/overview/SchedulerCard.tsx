@@ -1,5 +1,6 @@
 import type { components } from "../../api/schema";
 import { Badge, type Tone } from "../../components/Badge";
+import { BotName } from "../../components/BotName";
 import { Card } from "../../components/Card";
 import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus } from "../../components/PanelStatus";
@@ -93,7 +94,9 @@ export function SchedulerCard({ status }: { status: StatusQuery }) {
                   <tbody>
                     {breakers.map((b) => (
                       <tr key={b.scope}>
-                        <td className="font-mono text-xs">{b.scope}</td>
+                        <td className="text-xs">
+                          <BreakerScope scope={b.scope} />
+                        </td>
                         <td>
                           <Badge tone={BREAKER_TONE[b.state] ?? "neutral"}>{b.state}</Badge>
                         </td>
@@ -108,5 +111,16 @@ export function SchedulerCard({ status }: { status: StatusQuery }) {
         </div>
       )}
     </Card>
+  );
+}
+
+/** A breaker's scope: a bot's by its name (linking to its page), a provider's by its id. */
+function BreakerScope({ scope }: { scope: string }) {
+  const bot = scope.startsWith("bot:") ? scope.slice(4) : null;
+  if (!bot) return <span className="font-mono">{scope}</span>;
+  return (
+    <span>
+      bot <BotName id={bot} />
+    </span>
   );
 }
