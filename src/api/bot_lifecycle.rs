@@ -299,7 +299,7 @@ pub struct PromotionBody {
         (status = 200, body = Envelope<PromotionBody>),
         (status = 401, description = "`TWO_FACTOR_REQUIRED` (promotion to LIVE)", body = ErrorEnvelope),
         (status = 404, description = "`BOT_NOT_FOUND`", body = ErrorEnvelope),
-        (status = 409, description = "`INVALID_STATE_TRANSITION` (skipping a stage, same stage, running bot), `PROMOTION_GATE_FAILED` (each failed prerequisite in `details.failed`)", body = ErrorEnvelope),
+        (status = 409, description = "`INVALID_STATE_TRANSITION` (skipping a stage, same stage, running bot; leaving LIVE while running or holding a position or open order), `PROMOTION_GATE_FAILED` (each failed prerequisite in `details.failed`)", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
     )
 )]

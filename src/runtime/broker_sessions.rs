@@ -117,6 +117,7 @@ impl Actor for SessionActor {
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.session.set_actor(myself.clone());
+        args.session.set_cancel_after(args.ctx.config.cancel_after);
         let _ = myself.send_message(SessionMsg::Turn);
         let backoff = args.ctx.config.stream_backoff.0;
         Ok(SessionState {

@@ -121,6 +121,9 @@ struct State {
     last_heartbeat_at: Option<DateTime<Utc>>,
     lost_since: Option<DateTime<Utc>>,
     hold: Option<Hold>,
+    /// A loss this long holds the account when the session is found again
+    /// (`SessionConfig::cancel_after`; set when its actor starts).
+    cancel_after: Option<std::time::Duration>,
     restarts: u32,
 }
 
@@ -191,10 +194,16 @@ impl BrokerSession {
             .is_some_and(|p| p.breaker.state() == BreakerState::Open)
     }
 
-    /// Ready, the provider's breaker not OPEN, and no cancel-on-disconnect hold: what the LIVE
-    /// invariant's `broker_ready` gate reads.
+    /// Ready, the provider's breaker not OPEN, no cancel-on-disconnect hold, and not lost
+    /// since the last answered heartbeat (a login after a loss trades only once a heartbeat
+    /// has judged the loss): what the LIVE invariant's `broker_ready` gate reads.
     pub fn can_trade(&self) -> bool {
-        self.is_ready() && !self.breaker_open() && self.state().hold.is_none()
+        let s = self.state();
+        self.is_ready() && !self.breaker_open() && s.hold.is_none() && s.lost_since.is_none()
+    }
+
+    pub(super) fn set_cancel_after(&self, after: std::time::Duration) {
+        self.state().cancel_after = Some(after);
     }
 
     pub fn hold(&self) -> Option<Hold> {
@@ -287,15 +296,31 @@ impl BrokerSession {
     }
 
     /// An answered heartbeat: ready again (logged in with an account); how long it was lost.
+    /// A loss past `cancel_after` holds the account before the session is ready, so no LIVE
+    /// order leaves between the reconnect and the cancel of the working orders (the actor
+    /// then cancels them and replaces this hold with the full one).
     fn found(&self) -> Option<chrono::Duration> {
         let now = self.clock.now();
         let mut s = self.state();
         s.heartbeats += 1;
         s.last_heartbeat_at = Some(now);
         s.last_error = None;
+        let lost = s.lost_since.take().map(|t| now - t);
+        if let (Some(lost), Some(limit)) = (lost, s.cancel_after)
+            && lost.to_std().unwrap_or_default() >= limit
+            && s.hold.is_none()
+        {
+            s.hold = Some(Hold {
+                since: now,
+                lost_seconds: lost.num_seconds(),
+                cancelled: Vec::new(),
+                cancel_pending: true,
+                bots: Vec::new(),
+            });
+        }
         let ready = s.login.is_some() && s.account.is_some();
         self.ready.store(ready, Ordering::Release);
-        s.lost_since.take().map(|t| now - t)
+        lost
     }
 
     /// Logged in now (the actor heartbeats at once when not).

@@ -67,8 +67,11 @@ pub struct Trading {
     pub traces: TraceSender,
     /// PAPER and SHADOW orders and fills, committed in batches (`paper_writer`).
     pub paper: super::paper_writer::PaperWriter,
-    /// Mirror of the global kill switch (`settings`), set by the API and restored on start.
+    /// Mirror of the global kill switch (`settings`), set by the API, restored on start and
+    /// refreshed by every ownership round (a switch flipped through another node).
     pub kill_switch: AtomicBool,
+    /// `settings.kill_switch_changed_at` of the value mirrored (as `trading_switch_at`).
+    pub kill_switch_at: std::sync::Mutex<Option<DateTime<Utc>>>,
     /// Mirror of the global trading switch (`settings.trading_enabled`), set by the API,
     /// restored on start and refreshed by every ownership round (a switch flipped through
     /// another node): every evaluation reads it (no database round trip per bar).

@@ -125,11 +125,13 @@ impl RuntimeHandle {
         breaker.and_then(|b| b.actor()).map(|a| a.kill()).is_some()
     }
 
-    /// Mirrors the global kill switch for the gates (the API calls this when it flips).
-    pub fn set_kill_switch(&self, active: bool) {
+    /// Mirrors the global kill switch for the gates, as `settings` holds it (the switch's own
+    /// write calls this, and every ownership round with what it read, so a switch flipped
+    /// through another node gates this node's runners within a round). A read older than the
+    /// value mirrored (by `changed_at`) is ignored.
+    pub fn apply_kill_switch(&self, k: &crate::store::settings::KillSwitch) {
         if let Some(t) = &self.inner.trading {
-            t.kill_switch
-                .store(active, std::sync::atomic::Ordering::Release);
+            mirror(&t.kill_switch_at, &t.kill_switch, k.changed_at, k.active);
         }
     }
 
@@ -138,17 +140,14 @@ impl RuntimeHandle {
     /// reads the mirror without a database round trip. A read older than the value mirrored
     /// (by `updated_at`) is ignored, so a round that raced a flip never undoes it.
     pub fn apply_trading_switch(&self, s: &crate::store::settings::Settings) {
-        let Some(t) = &self.inner.trading else { return };
-        let mut at = t
-            .trading_switch_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if at.is_some_and(|seen| s.updated_at < seen) {
-            return;
+        if let Some(t) = &self.inner.trading {
+            mirror(
+                &t.trading_switch_at,
+                &t.trading_switch,
+                Some(s.updated_at),
+                s.trading_enabled,
+            );
         }
-        *at = Some(s.updated_at);
-        t.trading_switch
-            .store(s.trading_enabled, std::sync::atomic::Ordering::Release);
     }
 
     /// The pool the runners write with (`None` for a detached handle).
@@ -349,4 +348,22 @@ impl RuntimeHandle {
     pub fn ticks(&self) -> broadcast::Receiver<BarTick> {
         self.inner.ticks.subscribe()
     }
+}
+
+/// Stores `value` read as of `read_at` into `flag`, unless the value it holds was written at a
+/// later time (`seen`): a read that raced a flip never undoes it.
+fn mirror(
+    seen: &std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    flag: &std::sync::atomic::AtomicBool,
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
+    value: bool,
+) {
+    let mut at = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if at.is_some_and(|seen| read_at.is_none_or(|r| r < seen)) {
+        return;
+    }
+    *at = read_at;
+    flag.store(value, std::sync::atomic::Ordering::Release);
 }

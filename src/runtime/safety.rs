@@ -329,6 +329,47 @@ async fn fence_for(rt: &RuntimeHandle, bot_id: Uuid, kill: bool) -> Result<Allow
     }
 }
 
+/// Removals running at once for many bots: hundreds at once would wait out the pool's
+/// acquire timeout.
+const REMOVALS_AT_ONCE: usize = 8;
+
+/// `remove` for every bot (the global kill, trading off), [`REMOVALS_AT_ONCE`] at a time, in
+/// the targets' order, each that failed tried once more. A bot whose removal still fails keeps
+/// its place with the error as its [`Removal::not_done`] (exposure unknown): one database
+/// error never abandons the other bots' removals.
+pub async fn remove_each<F, Fut>(targets: Vec<Uuid>, source: Source, remove: F) -> Vec<Removal>
+where
+    F: Fn(Uuid) -> Fut,
+    Fut: std::future::Future<Output = Result<Removal, sqlx::Error>>,
+{
+    use futures::StreamExt;
+    let first: Vec<(Uuid, Result<Removal, sqlx::Error>)> = futures::stream::iter(targets)
+        .map(|id| {
+            let run = remove(id);
+            async move { (id, run.await) }
+        })
+        .buffered(REMOVALS_AT_ONCE)
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(first.len());
+    for (id, result) in first {
+        let removal = match result {
+            Ok(r) => r,
+            Err(first) => match remove(id).await {
+                Ok(r) => r,
+                Err(err) => {
+                    tracing::error!(bot = %id, first = %first, error = %err, "risk removal failed twice");
+                    let mut r = Removal::new(id, source);
+                    r.not_done = Some(format!("a database error stopped the removal: {err}"));
+                    r
+                }
+            },
+        };
+        out.push(removal);
+    }
+    out
+}
+
 /// Removes the bot's risk (module docs). Never fails on what it cannot do: that is named in
 /// [`Removal::not_done`] and in a SEV-1 event; only a database error is returned.
 pub async fn remove_risk(

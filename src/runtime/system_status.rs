@@ -68,8 +68,9 @@ pub struct SchedulerBlock {
 pub struct IntegrationsSummary {
     pub total: usize,
     pub configured: usize,
-    /// Configured and last verified OK at the current endpoint. `null` while Postgres (where
-    /// verifications live) is unreachable.
+    /// Configured, last verified OK at the current endpoint, and not failing now (breaker
+    /// closed, most recent calls answered): a verify that passed once is not "connected" while
+    /// its breaker is open. `null` while Postgres (where verifications live) is unreachable.
     pub connected: Option<usize>,
     pub not_configured: usize,
     /// Pointed at a sandbox (never usable for LIVE).
@@ -587,7 +588,10 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
             connected: snapshot.map(|s| {
                 configs
                     .iter()
-                    .filter(|c| is_connected(c, s.verifications.get(c.spec.id)))
+                    .filter(|c| {
+                        is_connected(c, s.verifications.get(c.spec.id))
+                            && failing(c.spec.id).is_none()
+                    })
                     .count()
             }),
             not_configured: configs.len() - configured,

@@ -117,6 +117,7 @@ impl Runtime {
             )
             .with_commission(config.sim.commission_per_contract),
         );
+        let kill = settings::kill_switch(&pool).await?;
         let trading = Arc::new(Trading {
             pool: pool.clone(),
             live_lane: crate::store::live_lane::lane(&pool, !brokers.sessions().is_empty()),
@@ -125,7 +126,8 @@ impl Runtime {
             sim: config.sim.clone(),
             traces,
             paper: paper_writer::PaperWriter::spawn(pool.clone()),
-            kill_switch: AtomicBool::new(settings::kill_switch(&pool).await?.active),
+            kill_switch: AtomicBool::new(kill.active),
+            kill_switch_at: std::sync::Mutex::new(kill.changed_at),
             trading_switch: AtomicBool::new(switch.trading_enabled),
             trading_switch_at: std::sync::Mutex::new(Some(switch.updated_at)),
             trading_off_cancels: config.trading_off_cancels,

@@ -320,7 +320,8 @@ pub async fn set_status_many(
     .await
 }
 
-/// Changes the stage only if it is still `from` (a concurrent promotion loses).
+/// Changes the stage only if it is still `from` (a concurrent promotion loses) and, leaving
+/// LIVE, only while no runner runs (a start that raced the demotion's check loses): `None`.
 pub async fn set_stage(
     pool: &PgPool,
     id: Uuid,
@@ -329,7 +330,9 @@ pub async fn set_stage(
     now: DateTime<Utc>,
 ) -> Result<Option<Bot>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE bots SET stage = $3, updated_at = $4 WHERE id = $1 AND stage = $2 RETURNING *",
+        "UPDATE bots SET stage = $3, updated_at = $4 WHERE id = $1 AND stage = $2 \
+         AND NOT ($2 = 'LIVE' AND status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')) \
+         RETURNING *",
     )
     .bind(id)
     .bind(from)
@@ -476,13 +479,16 @@ pub async fn mirror_runtime_status(
 pub struct Holding {
     pub contracts: i64,
     pub open_orders: i64,
+    /// An admin acknowledged the (KILLED) bot's exposure.
+    pub acknowledged: bool,
 }
 
 pub async fn holding(pool: &PgPool, id: Uuid) -> Result<Holding, sqlx::Error> {
-    let (contracts, open_orders): (i64, i64) = sqlx::query_as(
+    let (contracts, open_orders, acknowledged): (i64, i64, Option<bool>) = sqlx::query_as(
         "SELECT COALESCE((SELECT sum(abs(quantity)) FROM positions WHERE bot_id = $1), 0)::bigint, \
                 (SELECT count(*) FROM orders WHERE bot_id = $1 \
-                  AND status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED'))",
+                  AND status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED')), \
+                (SELECT exposure_acknowledged_at IS NOT NULL FROM bots WHERE id = $1)",
     )
     .bind(id)
     .fetch_one(pool)
@@ -490,6 +496,7 @@ pub async fn holding(pool: &PgPool, id: Uuid) -> Result<Holding, sqlx::Error> {
     Ok(Holding {
         contracts,
         open_orders,
+        acknowledged: acknowledged.unwrap_or(false),
     })
 }
 

@@ -228,10 +228,12 @@ pub async fn cancel_working_of(
     Ok(done)
 }
 
-/// Bots holding a working order (every stage, or LIVE only): what a sweep must reach.
+/// Bots holding an open order (every stage, or LIVE only): what a sweep must reach. A LIVE
+/// order written ahead (`SENDING`) counts: it may be at its broker already.
 pub async fn bots_with_working(pool: &PgPool, live_only: bool) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT DISTINCT bot_id FROM orders WHERE status IN ('NEW', 'WORKING', 'PARTIALLY_FILLED') \
+        "SELECT DISTINCT bot_id FROM orders \
+         WHERE status IN ('SENDING', 'NEW', 'WORKING', 'PARTIALLY_FILLED') \
          AND (NOT $1 OR stage = 'LIVE') ORDER BY bot_id",
     )
     .bind(live_only)

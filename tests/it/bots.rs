@@ -860,6 +860,85 @@ async fn promotion_to_live_needs_a_step_up_and_lists_every_failed_gate(pool: PgP
     assert_eq!(events, 1);
 }
 
+/// A LIVE bot leaves LIVE only stopped and flat: below LIVE the engine would fill its real
+/// order by the PAPER model and close its real position with a simulated fill.
+#[sqlx::test]
+async fn a_live_bot_is_demoted_only_when_stopped_and_flat(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await.signed_in_as_admin().await;
+    let id = app.new_bot(sma_bot("live-holder", "LAB")).await;
+    crate::support::fixtures::set_stage(&pool, &id, "LIVE").await;
+    let refused = |body: &Value| {
+        (
+            body["error"]["code"].as_str().map(str::to_owned),
+            body["error"]["suggested_fix"].as_str().map(str::to_owned),
+        )
+    };
+    let stage = |pool: PgPool, id: String| async move {
+        sqlx::query_scalar::<_, String>("SELECT stage FROM bots WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = app.promote_bot(&id, json!({"to_stage": "PAPER"})).await;
+    let (code, fix) = refused(&body);
+    assert_eq!(
+        (status, code.as_deref()),
+        (409, Some("INVALID_STATE_TRANSITION")),
+        "{body}"
+    );
+    assert!(fix.unwrap().contains("Stop the bot"), "{body}");
+    sqlx::query("UPDATE bots SET status = 'STOPPED' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO positions (bot_id, symbol, quantity, average_price) VALUES ($1::uuid, 'ES', 2, 6000)",
+    )
+    .bind(&id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, body) = app.promote_bot(&id, json!({"to_stage": "SHADOW"})).await;
+    let (code, fix) = refused(&body);
+    assert_eq!(
+        (status, code.as_deref()),
+        (409, Some("INVALID_STATE_TRANSITION")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 contract(s)"),
+        "{body}"
+    );
+    assert!(fix.unwrap().contains("flatten"), "{body}");
+    assert_eq!(
+        stage(pool.clone(), id.clone()).await,
+        "LIVE",
+        "a refused demotion changes nothing"
+    );
+    sqlx::query("UPDATE positions SET quantity = 0 WHERE bot_id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = app.promote_bot(&id, json!({"to_stage": "PAPER"})).await;
+    assert_eq!(
+        (status, body["from_stage"].as_str()),
+        (200, Some("LIVE")),
+        "{body}"
+    );
+    assert_eq!(stage(pool.clone(), id.clone()).await, "PAPER");
+}
+
 /// A stored value outside its enum (a hand edit past the CHECK) is a typed decode error at the
 /// store edge: the API answers INTERNAL for what reads the row, never panics, and the rest of
 /// the API keeps answering.
@@ -1096,11 +1175,13 @@ async fn with_every_gate_met_shadow_starts_and_live_is_reachable(pool: PgPool) {
 /// (LIVE orders follow its prices, and the feed may fail over to any configured provider), even
 /// while an official data provider is connected.
 #[sqlx::test]
-async fn live_is_refused_while_any_market_data_provider_points_at_a_sandbox(pool: PgPool) {
+async fn live_is_refused_while_any_provider_it_reads_points_at_a_sandbox(pool: PgPool) {
     let mut env = EnvMap::new();
     env.insert("POLYGON_API_KEY".into(), "k".into());
     env.insert("DATABENTO_API_KEY".into(), "db-test-key".into());
     env.insert("DATABENTO_BASE_URL".into(), "http://127.0.0.1:9".into());
+    env.insert("FMP_API_KEY".into(), "fmp-test-key".into());
+    env.insert("FMP_BASE_URL".into(), "http://127.0.0.1:9".into());
     let mut config = crate::support::fixtures::runtime_config();
     config.provider_env = env;
     let app = crate::support::spawn_app_with_runtime_config(pool.clone(), config).await;
@@ -1128,11 +1209,37 @@ async fn live_is_refused_while_any_market_data_provider_points_at_a_sandbox(pool
             .contains("DATABENTO_BASE_URL"),
         "{sandboxed}"
     );
+    // FMP serves only entry filters: it does not refuse a bot without one...
+    assert!(
+        !body.to_string().contains("\"fmp\""),
+        "a filterless bot reads no calendar: {body}"
+    );
     // SHADOW records orders only: its safe start does not ask for official data.
     let (status, body) = admin.start_bot(&id).await;
     assert!(
         !body.to_string().contains("sandbox_providers"),
         "{status} {body}"
+    );
+    // ...but a sandbox calendar could let through an entry FMP's calendar would block.
+    let mut filtered = sma_bot("calendar-filtered", "SHADOW");
+    filtered["strategy"]["filters"] = json!({"economic_calendar": {}});
+    let filtered = admin.new_bot(filtered).await;
+    let (status, body) = admin
+        .promote_bot(&filtered, json!({"to_stage": "LIVE"}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let failed = body["error"]["details"]["failed"].as_array().unwrap();
+    let calendar = failed
+        .iter()
+        .find(|f| f["details"]["sandbox_providers"] == json!(["fmp"]))
+        .unwrap_or_else(|| panic!("no refusal naming the calendar's sandbox in {body}"));
+    assert_eq!(calendar["code"], "DATA_UNAVAILABLE", "{calendar}");
+    assert!(
+        calendar["suggested_fix"]
+            .as_str()
+            .unwrap()
+            .contains("FMP_BASE_URL"),
+        "{calendar}"
     );
 }
 

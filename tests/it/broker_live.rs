@@ -20,7 +20,7 @@ use crate::support::{
     TestApp,
     fixtures::{sandbox_broker_book, sandbox_broker_delayed_ack, sandbox_broker_fault, until},
     live::{LiveSetup, live_app},
-    paper::{session_start, tick},
+    paper::{evaluations, session_start, tick},
 };
 
 async fn scalar<T>(pool: &PgPool, sql: &str, bot: Uuid) -> T
@@ -338,4 +338,86 @@ async fn a_slow_broker_answer_does_not_make_the_live_runner_stuck(pool: PgPool) 
     assert_ne!(status, "KILLED");
     let book = sandbox_broker_book(&env, vendor).await;
     assert_eq!(book["orders"].as_array().unwrap().len(), 1, "{book}");
+}
+
+/// The last look before a LIVE order leaves (issue 17 part 5): the kill switch pulled while a
+/// decision's write-ahead waits (here behind a lock on `orders`) stops the send. The kill found
+/// the order SENDING and could not cancel what no broker has; the order never reaches the
+/// broker and is REJECTED with `KILL_SWITCH_ACTIVE`.
+#[sqlx::test]
+async fn a_kill_switch_pulled_during_the_write_ahead_stops_the_send(pool: PgPool) {
+    let (_app, rt, env, bot) = live_bot(&pool, "ironbeam").await;
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let waiting_write_ahead = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO orders%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            > 0
+    };
+    // Bar by bar until a decision's write-ahead waits for the lock.
+    let start = session_start();
+    let mut minute = 0;
+    'bars: loop {
+        minute += 1;
+        assert!(minute <= 240, "no LIVE decision within 4 hours of bars");
+        let before = evaluations(&pool, bot).await;
+        rt.inject_tick(tradeplane::runtime::BarTick {
+            timeframe: Timeframe::M1,
+            bar_at: (start + Duration::minutes(minute)).into(),
+            fired_at: crate::support::app::now().into(),
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "minute {minute} neither evaluated nor wrote ahead"
+            );
+            if waiting_write_ahead().await {
+                break 'bars;
+            }
+            if evaluations(&pool, bot).await > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    rt.apply_kill_switch(&tradeplane::store::settings::KillSwitch {
+        active: true,
+        reason: Some("pulled during the write-ahead".into()),
+        changed_at: Some(crate::support::app::now()),
+        changed_by: Some("test".into()),
+    });
+    lock.commit().await.unwrap();
+    let (status, reason): (String, Option<String>) = until("the order refused", async || {
+        sqlx::query_as(
+            "SELECT status, reject_reason FROM orders WHERE bot_id = $1 AND status <> 'SENDING'",
+        )
+        .bind(bot)
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(status, "REJECTED");
+    assert!(
+        reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("KILL_SWITCH_ACTIVE"),
+        "{reason:?}"
+    );
+    let book = sandbox_broker_book(&env, "ironbeam").await;
+    assert_eq!(
+        book["orders"],
+        json!([]),
+        "the order never reached the broker: {book}"
+    );
 }

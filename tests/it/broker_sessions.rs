@@ -160,8 +160,26 @@ async fn cancel_on_disconnect(pool: PgPool, vendor: &str) {
     assert!(!brokers.live_ready());
 
     // Back: the working orders are cancelled at the broker, the account is held.
+    // From the moment the session is ready again it cannot trade: the hold comes first, so
+    // no LIVE order leaves between the reconnect and the cancel of the working orders.
     sandbox_broker_fault(&env, vendor, Value::Null, None).await;
-    let hold = until("the hold", async || session.hold()).await;
+    let hold = until("the hold, the gate shut throughout", async || {
+        for _ in 0..200 {
+            if session.is_ready() {
+                assert!(
+                    !session.can_trade(),
+                    "tradable before the hold: {:?}",
+                    session.hold()
+                );
+            }
+            if let Some(hold) = session.hold().filter(|h| !h.cancelled.is_empty()) {
+                return Some(hold);
+            }
+            tokio::time::sleep(StdDuration::from_millis(1)).await;
+        }
+        None
+    })
+    .await;
     assert!(hold.lost_seconds >= 1, "{hold:?}");
     assert!(!hold.cancel_pending, "{hold:?}");
     assert_eq!(hold.cancelled.len(), 2, "{hold:?}");

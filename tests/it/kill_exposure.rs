@@ -468,6 +468,29 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
         None
     })
     .await;
+
+    // The kill switch pulled through another node (its write, not this API): this node's
+    // runners are gated by the next ownership round too, and its status names the switch.
+    assert!(!rt.kill_switch_active());
+    sqlx::query(
+        "UPDATE settings SET kill_switch_active = true, kill_switch_reason = 'other node', \
+         kill_switch_changed_at = now(), kill_switch_changed_by = 'other-node'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let kill = ("kill_switch".to_owned(), "KILL_SWITCH_ACTIVE".to_owned());
+    until("the gate from another node's kill switch", async || {
+        tick(&rt, &pool, bot, at(minute)).await;
+        minute += 1;
+        if latest_blocked_by(&pool, bot).await.contains(&kill) {
+            return Some(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        None
+    })
+    .await;
+    assert!(rt.kill_switch_active());
 }
 
 /// The bot's orders with their decision: type, side, status, stage; oldest first.

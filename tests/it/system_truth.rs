@@ -143,6 +143,35 @@ async fn a_killed_bot_blocks_the_status_while_it_holds_exposure(pool: PgPool) {
     })
     .await;
 
+    // A re-arm would end the blocker and leave the exposure behind a STOPPED bot: refused,
+    // nothing changed.
+    let (code, b) = app.rearm_bot(bot).await;
+    assert_eq!(
+        (code, b["error"]["code"].as_str()),
+        (409, Some("INVALID_STATE_TRANSITION")),
+        "{b}"
+    );
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 open order(s)"),
+        "{b}"
+    );
+    assert!(
+        b["error"]["suggested_fix"]
+            .as_str()
+            .unwrap()
+            .contains("flatten"),
+        "{b}"
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM bots WHERE id = $1")
+        .bind(bot)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "KILLED");
+
     // Flat and nothing working: SEV-2 (it still needs a re-arm), trading is no longer blocked.
     sqlx::query("UPDATE orders SET status = 'CANCELLED' WHERE id = ANY($1)")
         .bind(vec![order.id, sending.id])
@@ -200,11 +229,13 @@ async fn set_position(pool: &PgPool, bot: Uuid, quantity: i32) {
 async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
     let (app, env) = verified_app(&pool, &["databento", "polygon"]).await;
     let rt = app.state.runtime.clone();
-    until("data usable", async || {
-        let (_, list) = blockers(&app).await;
-        (!list.iter().any(|(c, _, _)| c == "DATA_UNAVAILABLE")).then_some(())
+    let connected_before = until("data usable", async || {
+        let (body, list) = blockers(&app).await;
+        (!list.iter().any(|(c, _, _)| c == "DATA_UNAVAILABLE"))
+            .then(|| body["integrations"]["connected"].as_u64().unwrap())
     })
     .await;
+    assert!(connected_before >= 2, "both verified: {connected_before}");
     let request = || BarsRequest {
         instrument: Symbol::Es,
         contract: None,
@@ -255,6 +286,12 @@ async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
     assert_eq!(body["system_status"], "BLOCKED", "{body}");
     assert!(message.contains("databento: breaker OPEN"), "{message}");
     assert!(message.contains("polygon: breaker OPEN"), "{message}");
+    // A verify that passed once is not "connected" while the breaker is open.
+    assert_eq!(
+        body["integrations"]["connected"].as_u64(),
+        Some(connected_before - 2),
+        "{body}"
+    );
 }
 
 /// One provider of `GET /api/integrations/status`.

@@ -164,7 +164,8 @@ impl BotEvaluator {
                     // The session went away between the tick and the send: never sent.
                     None => {
                         let why = "no logged-in broker session at send time";
-                        self.refused(trading, fence, &order, why, false).await?;
+                        self.refused(trading, fence, &order, why, super::live::UNAVAILABLE)
+                            .await?;
                         None
                     }
                 };

@@ -42,6 +42,45 @@ use crate::store::{
 /// it never arrived (longer than any call's time box, so an answer still in flight counts).
 pub const SEND_GRACE_SECONDS: i64 = 30;
 
+/// Why an order written ahead must not leave after all (its last look, in memory): a kill of
+/// the bot (its lease refenced) or the kill switch, trading turned off, or the account's gate
+/// closed since the decision. A kill meanwhile found the order `SENDING` and could not cancel
+/// what no broker has; not sending it is the cancel. The code to refuse it with, or `None`
+/// when the fence is no longer this runner's to write with.
+fn withdrawn(
+    trading: &Trading,
+    session: &BrokerSession,
+    fence: &Fence,
+) -> Option<(Option<ErrorCode>, &'static str)> {
+    use std::sync::atomic::Ordering::Acquire;
+    if !trading.ownership.still_holds(fence) {
+        Some((
+            None,
+            "LIVE order not sent: the bot's lease moved on after the decision (killed, or taken over)",
+        ))
+    } else if trading.kill_switch.load(Acquire) {
+        Some((
+            Some(ErrorCode::KillSwitchActive),
+            "not sent: the kill switch was pulled after the decision",
+        ))
+    } else if !trading.trading_switch.load(Acquire) {
+        Some((
+            Some(ErrorCode::LiveTradingDisabled),
+            "not sent: the global trading switch was turned off after the decision",
+        ))
+    } else if !session.can_trade() {
+        Some((
+            Some(UNAVAILABLE),
+            "not sent: the broker session stopped being tradable after the decision",
+        ))
+    } else {
+        None
+    }
+}
+
+/// A send refused on our side (no session, not sent, a gate closed): the broker never saw it.
+pub(super) const UNAVAILABLE: ErrorCode = ErrorCode::ExecutionBrokerUnavailable;
+
 /// The broker request for a stored order: the front contract (`domain::contracts`) of its
 /// symbol when it was decided.
 pub fn request_of(order: &Order) -> OrderRequest {
@@ -71,6 +110,19 @@ impl BotEvaluator {
         fence: &Fence,
     ) -> Result<Option<WorkingOrder>, sqlx::Error> {
         let now = || trading.clock.now();
+        match withdrawn(trading, session, fence) {
+            None => {}
+            // Not ours to write any more: the order stays SENDING for the lease's new holder,
+            // whose reconciliation finds no such order at the broker and closes it.
+            Some((None, why)) => {
+                tracing::warn!(bot = %self.bot_id, order = %order.id, "{why}");
+                return Ok(None);
+            }
+            Some((Some(code), why)) => {
+                self.refused(trading, fence, &order, why, code).await?;
+                return Ok(None);
+            }
+        }
         match session.place(&request_of(&order)).await {
             Ok((_, broker_id)) => {
                 match orders::acknowledge(&trading.pool, fence, order.id, &broker_id, now()).await?
@@ -84,12 +136,20 @@ impl BotEvaluator {
                 }
             }
             Err(SendError::Rejected { reason }) => {
-                self.refused(trading, fence, &order, &reason, true).await?;
+                self.refused(
+                    trading,
+                    fence,
+                    &order,
+                    &reason,
+                    ErrorCode::BrokerOrderRejected,
+                )
+                .await?;
                 Ok(None)
             }
             Err(SendError::NotSent(f)) => {
                 let reason = format!("not sent: {}: {}", f.code, f.message);
-                self.refused(trading, fence, &order, &reason, false).await?;
+                self.refused(trading, fence, &order, &reason, UNAVAILABLE)
+                    .await?;
                 Ok(None)
             }
             Err(SendError::Unknown(f)) => {
@@ -109,13 +169,8 @@ impl BotEvaluator {
         fence: &Fence,
         order: &Order,
         reason: &str,
-        by_broker: bool,
+        code: ErrorCode,
     ) -> Result<(), sqlx::Error> {
-        let code = if by_broker {
-            ErrorCode::BrokerOrderRejected
-        } else {
-            ErrorCode::ExecutionBrokerUnavailable
-        };
         let stored = format!("{}: {reason}", code.as_str());
         // The trace says why first: a reader who sees the order REJECTED finds the reason.
         if let Some(decision) = order.decision_trace_id {
@@ -305,7 +360,8 @@ impl BotEvaluator {
                 }
                 None if now - sent_at > Duration::seconds(SEND_GRACE_SECONDS) => {
                     let reason = "the broker has no such order: the send never reached it";
-                    self.refused(trading, fence, &order, reason, false).await?;
+                    self.refused(trading, fence, &order, reason, UNAVAILABLE)
+                        .await?;
                     return Ok(None);
                 }
                 None => return Ok(Some((order, Some(0)))),

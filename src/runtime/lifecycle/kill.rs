@@ -143,7 +143,7 @@ impl Lifecycle {
             now,
         )
         .await?;
-        self.runtime.set_kill_switch(after.active);
+        self.runtime.apply_kill_switch(&after);
         let mut change = KillSwitchChange {
             before,
             after,
@@ -174,7 +174,7 @@ impl Lifecycle {
             }
             // The LIVE cancels first, per broker account (bulk where the vendor offers it).
             let at_broker = safety::cancel_in_bulk(&self.runtime, &self.pool, &targets).await?;
-            let runs = targets.into_iter().map(|bot_id| {
+            change.removals = safety::remove_each(targets, Source::KillSwitch, |bot_id| {
                 safety::remove_risk_after_bulk(
                     &self.runtime,
                     &self.pool,
@@ -187,8 +187,8 @@ impl Lifecycle {
                     },
                     &at_broker,
                 )
-            });
-            change.removals = futures::future::try_join_all(runs).await?;
+            })
+            .await;
             change.killed = ids;
         }
         let event = if active {
@@ -212,6 +212,7 @@ impl Lifecycle {
         .metadata(json!({
             "by": by, "reason": change.after.reason, "killed_bot_ids": change.killed,
             "cancelled_order_ids": change.cancelled(),
+            "exposure_left_bot_ids": change.removals.iter().filter(|r| r.exposure_left()).map(|r| r.bot_id).collect::<Vec<_>>(),
         }));
         self.event(event).await;
         Ok(change)
@@ -264,6 +265,21 @@ impl Lifecycle {
                 "Nothing to re-arm.",
                 &bot,
             ));
+        }
+        // The KILLED bot's exposure is a SEV-1 blocker until flat or acknowledged; a re-arm
+        // would end the blocker and leave the exposure behind a STOPPED bot with no runner.
+        if bot.status == BotStatus::Killed {
+            let held = bots::holding(&self.pool, id).await?;
+            if !held.acknowledged && (held.contracts != 0 || held.open_orders != 0) {
+                return Err(LifecycleError::transition(
+                    format!(
+                        "The KILLED bot still holds {} contract(s) and {} open order(s); re-arming would hide that exposure.",
+                        held.contracts, held.open_orders
+                    ),
+                    "Kill it again with flatten (POST /api/bots/{id}/kill with flatten: true), or acknowledge the exposure (POST /api/bots/{id}/acknowledge-exposure) to keep it on purpose, then re-arm.",
+                    &bot,
+                ));
+            }
         }
         // A kill stops its runner without waiting: be sure it is gone, or an immediate start
         // would find the old runner still terminating and be refused.

@@ -58,6 +58,9 @@ impl Lifecycle {
                 &bot,
             ));
         }
+        if from == Stage::Live && to < from {
+            self.live_demotion_gate(&bot).await?;
+        }
         if to > from {
             if from.next() != Some(to) {
                 return Err(LifecycleError::transition(
@@ -104,7 +107,7 @@ impl Lifecycle {
             .await?
             .ok_or_else(|| {
                 LifecycleError::transition(
-                    "The bot's stage changed while this request ran.",
+                    "The bot's stage (or, leaving LIVE, its status) changed while this request ran.",
                     "Reload the bot and try again.",
                     &bot,
                 )
@@ -131,6 +134,32 @@ impl Lifecycle {
         )
         .await;
         Ok(promotion)
+    }
+
+    /// A LIVE bot leaves LIVE only stopped (or killed) and flat: its runner books the broker's
+    /// fills, and at a lower stage the same engine would fill its real working order by the
+    /// PAPER model, and a later exit or kill-and-flatten would close the real position with a
+    /// simulated fill, leaving it open at the broker with no bot behind it.
+    async fn live_demotion_gate(&self, bot: &Bot) -> Result<(), LifecycleError> {
+        if bot.status.is_live() {
+            return Err(LifecycleError::transition(
+                "A running LIVE bot cannot be demoted: its runner trades real orders at the broker.",
+                "Stop the bot (or kill it; kill and flatten closes its position at the broker), then demote it.",
+                bot,
+            ));
+        }
+        let held = bots::holding(&self.pool, bot.id).await?;
+        if held.contracts != 0 || held.open_orders != 0 {
+            return Err(LifecycleError::transition(
+                format!(
+                    "The LIVE bot still holds {} contract(s) and {} open order(s) at its broker; below LIVE nothing would manage them.",
+                    held.contracts, held.open_orders
+                ),
+                "Kill the bot with flatten (or close its position and cancel its orders at the broker), then demote it.",
+                bot,
+            ));
+        }
+        Ok(())
     }
 
     /// LAB → PAPER needs a recent SUCCEEDED backtest of the bot as it is now (strategy hash,

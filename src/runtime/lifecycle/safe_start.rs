@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Lifecycle;
 use crate::{
-    domain::risk::Stage,
+    domain::{risk::Stage, strategy_filters::StrategyFilters},
     error_code::ErrorCode,
     integrations::{bars, is_connected as connected, registry::ProviderConfig},
     store::{integrations::Verification, settings},
@@ -52,13 +52,27 @@ impl Failure {
 
 impl Lifecycle {
     /// What a bot's own filters need beyond its stage (issue 19): a news-gated bot needs a
-    /// usable LLM (`AI_PROVIDER_UNAVAILABLE`) and Finnhub (`INTEGRATION_KEY_MISSING`). LAB
-    /// evaluates nothing, so it needs neither.
+    /// usable LLM (`AI_PROVIDER_UNAVAILABLE`) and Finnhub (`INTEGRATION_KEY_MISSING`); LIVE
+    /// needs every provider its filters read on an official endpoint (`DATA_UNAVAILABLE`). LAB
+    /// evaluates nothing, so it needs none of these.
     /// `stage` is the stage the bot is to run at: its own at start, the target of a promotion
     /// (promotion and safe start check the same things).
     pub fn filter_failures(&self, bot: &crate::store::bots::Bot, stage: Stage) -> Vec<Failure> {
         let mut out = Vec::new();
-        if stage == Stage::Lab || crate::domain::news::news_gate_of(&bot.strategy).is_none() {
+        if stage == Stage::Lab {
+            return out;
+        }
+        if stage == Stage::Live {
+            let sandboxes: Vec<&str> = self
+                .filter_providers(bot)
+                .into_iter()
+                .filter(|id| self.integrations.config(id).is_some_and(|c| c.sandbox))
+                .collect();
+            if !sandboxes.is_empty() {
+                out.push(sandbox_refusal("its entry filters' data", &sandboxes));
+            }
+        }
+        if crate::domain::news::news_gate_of(&bot.strategy).is_none() {
             return out;
         }
         if !self.runtime.ai_usable() {
@@ -81,6 +95,34 @@ impl Lifecycle {
             );
         }
         out
+    }
+
+    /// The providers a bot's entry filters read, LLMs included: a sandbox's calendar, series,
+    /// headlines or classifications could let through an entry the vendor's data would block.
+    /// Filters that cannot be read count as all of them (unknown is not "none").
+    fn filter_providers(&self, bot: &crate::store::bots::Bot) -> Vec<&'static str> {
+        use crate::runtime::{macro_data, news};
+        let filters = StrategyFilters::from_strategy(&bot.strategy);
+        let (calendar, series, headlines) = match &filters {
+            Ok(f) => (
+                f.economic_calendar.as_ref().is_some_and(|c| c.enabled),
+                f.macro_filter.is_some(),
+                f.news_gate.is_some(),
+            ),
+            Err(_) => (true, true, true),
+        };
+        let mut ids = Vec::new();
+        if calendar {
+            ids.push(macro_data::CALENDAR_PROVIDER);
+        }
+        if series {
+            ids.push(macro_data::SERIES_PROVIDER);
+        }
+        if headlines {
+            ids.push(news::PROVIDER);
+            ids.extend(self.runtime.ai().config.order.iter().copied());
+        }
+        ids
     }
 
     /// Every prerequisite of running at `stage` that is not met, in the order of SPEC §7.
@@ -211,7 +253,7 @@ impl Lifecycle {
 
         // LIVE orders follow what the bot reads: a sandbox's prices never drive them (SPEC §4: a
         // sandbox endpoint never serves LIVE). The feed may fail over to any configured data
-        // provider, so none of them may be a sandbox. (Entry filters' providers only block.)
+        // provider, so none of them may be a sandbox (entry filters' providers: `filter_failures`).
         if stage == Stage::Live {
             let sandboxes: Vec<&str> = data
                 .iter()
@@ -219,28 +261,31 @@ impl Lifecycle {
                 .map(|c| c.spec.id)
                 .collect();
             if !sandboxes.is_empty() {
-                let overrides: Vec<String> = sandboxes
-                    .iter()
-                    .map(|id| format!("{}_BASE_URL", id.to_uppercase()))
-                    .collect();
-                out.push(
-                    Failure::new(
-                        ErrorCode::DataUnavailable,
-                        format!(
-                            "LIVE reads market data only from the vendors' official endpoints; {} \
-                             point(s) at a sandbox.",
-                            sandboxes.join(", ")
-                        ),
-                        json!({ "sandbox_providers": sandboxes }),
-                    )
-                    .fix(format!(
-                        "Remove the endpoint override ({}) or the provider's key, restart \
-                         tradeplane and verify it again.",
-                        overrides.join(", ")
-                    )),
-                );
+                out.push(sandbox_refusal("market data", &sandboxes));
             }
         }
         out
     }
+}
+
+/// LIVE refused because providers it reads `what` from point at a sandbox (SPEC §4: a sandbox
+/// endpoint never serves LIVE).
+fn sandbox_refusal(what: &str, sandboxes: &[&str]) -> Failure {
+    let overrides: Vec<String> = sandboxes
+        .iter()
+        .map(|id| format!("{}_BASE_URL", id.to_uppercase()))
+        .collect();
+    Failure::new(
+        ErrorCode::DataUnavailable,
+        format!(
+            "LIVE reads {what} only from the vendors' official endpoints; {} point(s) at a sandbox.",
+            sandboxes.join(", ")
+        ),
+        json!({ "sandbox_providers": sandboxes }),
+    )
+    .fix(format!(
+        "Remove the endpoint override ({}) or the provider's key, restart tradeplane and verify \
+         it again.",
+        overrides.join(", ")
+    ))
 }

@@ -302,6 +302,16 @@ impl Ownership {
         Some(self.fence_of(bot_id, epoch))
     }
 
+    /// Whether `fence` is still this node's trusted lease on its bot (no kill refenced it, no
+    /// other node took it): a LIVE order's last look before it leaves, without a round trip.
+    pub fn still_holds(&self, fence: &Fence) -> bool {
+        self.trusted()
+            && self
+                .held()
+                .get(&fence.bot_id)
+                .is_some_and(|h| h.epoch == fence.epoch)
+    }
+
     /// Whether the node held its presence throughout since it read `losses` (what it renewed
     /// meanwhile may be trusted).
     fn presence_kept_since(&self, losses: u64) -> bool {

@@ -110,10 +110,15 @@ impl Ownership {
                 return;
             }
         };
-        // The global trading switch as the database holds it (flipped through any node).
+        // The global trading and kill switches as the database holds them (flipped through
+        // any node).
         match crate::store::settings::get(&self.pool).await {
             Ok(s) => handle.apply_trading_switch(&s),
             Err(err) => tracing::warn!(error = %err, "could not read the trading switch"),
+        }
+        match crate::store::settings::kill_switch(&self.pool).await {
+            Ok(k) => handle.apply_kill_switch(&k),
+            Err(err) => tracing::warn!(error = %err, "could not read the kill switch"),
         }
         // What this round judges: a lease acquired (or re-acquired) while it runs is not in
         // this snapshot and waits for the next round, never mistaken for a lost one.

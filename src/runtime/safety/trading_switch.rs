@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Removal, Request, Source, remove_risk};
+use super::{Removal, Request, Source, remove_each, remove_risk};
 use crate::runtime::RuntimeHandle;
 use crate::store::{
     orders,
@@ -45,7 +45,7 @@ pub async fn trading_off(
         Some(_) => format!("the bot's trading switch turned off by {by}"),
         None => format!("the global trading switch turned off by {by}"),
     };
-    let runs = targets.into_iter().map(|bot_id| {
+    let removals = remove_each(targets, Source::TradingOff, |bot_id| {
         remove_risk(
             rt,
             pool,
@@ -57,8 +57,8 @@ pub async fn trading_off(
                 flatten: false,
             },
         )
-    });
-    let removals = futures::future::try_join_all(runs).await?;
+    })
+    .await;
     Ok(TradingOff { removals })
 }
 
