@@ -101,6 +101,19 @@ async fn one_pair_is_checked_once_per_delay(pool: PgPool) {
         .map(|_| (ADMIN_EMAIL.to_owned(), "127.0.0.1".to_owned()))
         .collect();
     assert_eq!(burst(&app, attempts).await, (1, 99));
+    // Each refusal is in the audit log: the account and address, never the password tried.
+    let refusals: Vec<(String, Option<String>, serde_json::Value)> = sqlx::query_as(
+        "SELECT outcome, target, metadata FROM audit_log \
+         WHERE action = 'auth.login' AND outcome = 'DENIED' ORDER BY created_at, id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(refusals.len(), 99, "{refusals:?}");
+    assert!(refusals.iter().all(|(_, target, meta)| {
+        target.as_deref() == Some(ADMIN_EMAIL) && meta["reason"] == "throttled"
+    }));
+    assert!(!format!("{refusals:?}").contains(WRONG));
     // Its own failure gates the known pair: the right password waits the 2 s too.
     assert_eq!(
         login(&app, ADMIN_EMAIL, ADMIN_PASSWORD, "127.0.0.1").await,

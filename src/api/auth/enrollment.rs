@@ -28,8 +28,14 @@ async fn recheck_password(
     action: &'static str,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
-    let attempt =
-        throttle::admit(&state.pool, throttle_policy(state), &user.email, &ip.0, now).await?;
+    let attempt = admit(
+        state,
+        Actor::user(user.id, &user.email),
+        action,
+        &user.email,
+        ip,
+    )
+    .await?;
     let ok = password::verify(password_attempt, Some(&user.password_hash))
         .await
         .map_err(hash_failed)?;
@@ -163,14 +169,7 @@ pub(super) async fn confirm_two_factor(
         ));
     };
     let secret = secret_box::open(&state.config.enc_key, user.id, &pending).map_err(box_error)?;
-    let attempt = throttle::admit(
-        &state.pool,
-        throttle_policy(&state),
-        &user.email,
-        &ip.0,
-        now,
-    )
-    .await?;
+    let attempt = admit(&state, me.actor(), "auth.2fa_confirm", &user.email, &ip).await?;
     let Some(step) = totp::matching_step(&secret, &body.code, totp::step_at(now), None) else {
         attempt.failed();
         audit(
@@ -187,14 +186,7 @@ pub(super) async fn confirm_two_factor(
     }
     attempt.succeeded(&state.pool, now).await?;
     let issued = Issued::new();
-    sessions::rotate(
-        &state.pool,
-        me.session_id,
-        &tokens::hash(&issued.session_token),
-        &tokens::hash(&issued.csrf_token),
-        Some(now),
-    )
-    .await?;
+    rotate_session(&state, &me, &issued, now).await?;
     let others = other_live_sessions(&state, &me, now).await?;
     audit(
         &state,
@@ -246,7 +238,12 @@ pub(super) async fn regenerate_backup_codes(
     )
     .await?;
     let (shown, stored) = backup_codes::generate().await.map_err(hash_failed)?;
-    users::replace_backup_codes(&state.pool, user.id, &stored).await?;
+    if !users::replace_backup_codes(&state.pool, user.id, &stored).await? {
+        // 2FA was reset meanwhile: these codes were never stored, so never shown.
+        return Err(ApiError::new(ErrorCode::TwoFactorRequired)
+            .message("Two-factor authentication was turned off while this request ran; no codes were made.")
+            .fix("Enroll again: POST /api/auth/2fa/setup, then /api/auth/2fa/confirm."));
+    }
     let others = other_live_sessions(&state, &me, state.clock.now()).await?;
     audit(
         &state,

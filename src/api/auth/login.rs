@@ -130,14 +130,7 @@ pub(super) async fn login(
 ) -> ApiResult<LoginBody> {
     let now = state.clock.now();
     check_login_email(&body.email)?;
-    let attempt = throttle::admit(
-        &state.pool,
-        throttle_policy(&state),
-        &body.email,
-        &ip.0,
-        now,
-    )
-    .await?;
+    let attempt = admit(&state, Actor::anonymous(), "auth.login", &body.email, &ip).await?;
     let user = users::by_email(&state.pool, &body.email).await?;
     let matches = password::verify(
         &body.password,
@@ -354,8 +347,8 @@ async fn second_step(
         .await?
         .filter(|u| u.disabled_at.is_none() && u.two_factor_enabled)
         .ok_or_else(|| ApiError::new(ErrorCode::TwoFactorInvalid))?;
-    let attempt =
-        throttle::admit(&state.pool, throttle_policy(state), &user.email, &ip.0, now).await?;
+    let actor = Actor::user(user.id, &user.email);
+    let attempt = admit(state, actor, "auth.2fa_verify", &user.email, ip).await?;
     let checked = check_second_factor(
         state,
         &user,

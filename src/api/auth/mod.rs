@@ -100,6 +100,56 @@ pub(crate) fn check_login_email(email: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// [`throttle::admit`] for an attempt at `action` by `actor` on `email`'s account; a refusal
+/// is audited (`denied`, reason `throttled`, the account and address, never the secret tried),
+/// so an attack that only ever meets the throttle still shows in the audit log.
+pub(crate) async fn admit(
+    state: &AppState,
+    actor: Actor,
+    action: &'static str,
+    email: &str,
+    ip: &extract::ClientIp,
+) -> Result<throttle::Attempt, throttle::ThrottleError> {
+    let now = state.clock.now();
+    let admitted = throttle::admit(&state.pool, throttle_policy(state), email, &ip.0, now).await;
+    if let Err(throttle::ThrottleError::Throttled { retry_after_secs }) = &admitted {
+        audit(
+            state,
+            entry(state, actor, action, Outcome::Denied)
+                .target(normalize_email(email))
+                .ip(Some(ip.0.clone()))
+                .metadata(serde_json::json!({ "reason": "throttled", "retry_after_secs": retry_after_secs })),
+        )
+        .await;
+    }
+    admitted
+}
+
+/// Gives the caller's session `issued`'s cookie and CSRF values after a fresh second factor.
+/// A session ended meanwhile (revoked, signed out) is not brought back with new cookies.
+async fn rotate_session(
+    state: &AppState,
+    me: &AuthUser,
+    issued: &Issued,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let rotated = sessions::rotate(
+        &state.pool,
+        me.session_id,
+        &tokens::hash(&issued.session_token),
+        &tokens::hash(&issued.csrf_token),
+        Some(now),
+    )
+    .await?;
+    if rotated {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Unauthenticated)
+            .message("The session ended while this request ran.")
+            .fix("Sign in again."))
+    }
+}
+
 pub(crate) fn throttle_policy(state: &AppState) -> throttle::Policy {
     throttle::Policy {
         global_budget: state.config.auth.login_failure_budget,

@@ -46,14 +46,7 @@ pub(super) async fn step_up(
             .message("Step-up needs two-factor authentication, which is not enabled.")
             .fix("Enroll first: POST /api/auth/2fa/setup, then /api/auth/2fa/confirm."));
     }
-    let attempt = throttle::admit(
-        &state.pool,
-        throttle_policy(&state),
-        &user.email,
-        &ip.0,
-        now,
-    )
-    .await?;
+    let attempt = admit(&state, me.actor(), "auth.step_up", &user.email, &ip).await?;
     let checked = check_second_factor(
         &state,
         &user,
@@ -79,14 +72,7 @@ pub(super) async fn step_up(
     };
     attempt.succeeded(&state.pool, now).await?;
     let issued = Issued::new();
-    sessions::rotate(
-        &state.pool,
-        me.session_id,
-        &tokens::hash(&issued.session_token),
-        &tokens::hash(&issued.csrf_token),
-        Some(now),
-    )
-    .await?;
+    rotate_session(&state, &me, &issued, now).await?;
     audit(
         &state,
         entry(&state, me.actor(), "auth.step_up", Outcome::Success)
