@@ -1,6 +1,8 @@
 // The typed API client (types generated from /api/openapi.json into schema.ts).
 // Every request carries a traceparent the client chose, the CSRF token on state changes,
-// and the session cookie; every failure becomes an ApiError.
+// and the session cookie; every failure becomes an ApiError. A read that gets no answer within
+// REQUEST_TIMEOUT_MS is aborted and fails, so a hung request never leaves its last answer
+// looking current.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./schema";
 import { ApiError, NETWORK_UNREACHABLE, errorFromResponse } from "./errors";
@@ -32,6 +34,32 @@ export function csrfToken(): string | null {
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** How long a read may go unanswered before it fails (NETWORK_UNREACHABLE, "did not answer"). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * The signal a read (GET, HEAD, OPTIONS) is sent with: its caller's signal, and a timeout after
+ * `REQUEST_TIMEOUT_MS`. Null for a write, which is not timed out here: one aborted client-side
+ * may still have been applied, and calling it failed would be a guess.
+ */
+export function requestSignal(method: string, caller: AbortSignal | null | undefined): AbortSignal | null {
+  if (!SAFE.has(method.toUpperCase())) return null;
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  if (!caller) return timeout;
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([caller, timeout]);
+  const both = new AbortController();
+  for (const s of [caller, timeout]) {
+    if (s.aborted) both.abort(s.reason);
+    else s.addEventListener("abort", () => both.abort(s.reason), { once: true });
+  }
+  return both.signal;
+}
+
+/** The abort of `AbortSignal.timeout` (a DOMException, which is not an Error everywhere). */
+function isTimeout(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { name?: unknown }).name === "TimeoutError";
+}
+
 const middleware: Middleware = {
   onRequest({ request }) {
     if (!request.headers.has("traceparent")) request.headers.set("traceparent", newTraceparent().traceparent);
@@ -42,13 +70,16 @@ const middleware: Middleware = {
     return request;
   },
   onError({ request, error }) {
+    const path = new URL(request.url).pathname;
     return new ApiError({
       status: 0,
       code: NETWORK_UNREACHABLE,
-      message: `The server did not answer ${new URL(request.url).pathname}: ${error instanceof Error ? error.message : String(error)}`,
+      message: isTimeout(error)
+        ? `The server did not answer ${path} within ${REQUEST_TIMEOUT_MS / 1000} s`
+        : `The server did not answer ${path}: ${error instanceof Error ? error.message : String(error)}`,
       suggestedFix: "Check that tradeplane is running and reachable, then retry.",
       traceId: traceIdOf(request),
-      endpoint: new URL(request.url).pathname,
+      endpoint: path,
     });
   },
 };
@@ -57,7 +88,10 @@ export const api = createClient<paths>({
   baseUrl: typeof window === "undefined" ? "http://localhost" : window.location.origin,
   credentials: "same-origin",
   // Looked up per call, not captured at load, so test interceptors (msw) see every request.
-  fetch: (request: Request) => globalThis.fetch(request),
+  fetch: (request: Request) => {
+    const signal = requestSignal(request.method, request.signal);
+    return signal ? globalThis.fetch(request, { signal }) : globalThis.fetch(request);
+  },
 });
 api.use(middleware);
 

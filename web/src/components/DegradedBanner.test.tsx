@@ -1,9 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { screen, waitFor } from "@testing-library/react";
-import { http, HttpResponse } from "msw";
+import { delay, http, HttpResponse } from "msw";
 import { useQuery } from "@tanstack/react-query";
 import { server } from "../test/server";
 import { apiError, ok, renderWithApp } from "../test/render";
+import { advanceClock } from "../test/clock";
+import { systemStatusQuery } from "../queries/status";
 import { useActionGate } from "../lib/health";
 import { api, unwrap } from "../api/client";
 import { DegradedBanner } from "./DegradedBanner";
@@ -26,6 +28,15 @@ function Verify() {
   });
   const reason = useActionGate(["/api/integrations/status"]);
   return <Button disabledReason={reason}>Verify</Button>;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+/** The status as the shell reads it (polled every 5 s) and an action gated on it. */
+function StatusReader() {
+  useQuery(systemStatusQuery);
+  const reason = useActionGate(["/api/system/status"]);
+  return <Button disabledReason={reason}>Act</Button>;
 }
 
 describe("DegradedBanner", () => {
@@ -93,5 +104,28 @@ describe("DegradedBanner", () => {
     expect(banner.querySelector("[data-trace-id]")?.getAttribute("data-trace-id")).toMatch(/^[0-9a-f]{32}$/);
     await waitFor(() => expect(screen.getByRole("button", { name: "Verify" })).toBeDisabled());
     expect(screen.getByRole("button", { name: "Verify" }).title).toContain("server is not answering");
+  });
+
+  it("lists a polled critical query with no answer within its freshness limit as not current, without gating its actions", async () => {
+    let hang = false;
+    server.use(
+      http.get("*/api/system/status", async () => {
+        if (hang) await delay("infinite");
+        return HttpResponse.json(ok(healthyStatus));
+      }),
+    );
+    const { client } = renderWithApp(<><DegradedBanner /><StatusReader /></>);
+    await waitFor(() => expect(client.getQueryState(["/api/system/status"])?.status).toBe("success"));
+    expect(screen.queryByTestId("degraded-banner")).not.toBeInTheDocument();
+    hang = true;
+    advanceClock(13_000);
+    const banner = await screen.findByTestId("degraded-banner");
+    expect(banner).toHaveTextContent("System status not current");
+    expect(banner).toHaveTextContent("GET /api/system/status");
+    expect(banner).toHaveTextContent("NO_FRESH_ANSWER: no answer within the 12 s freshness limit");
+    expect(banner).toHaveTextContent(/last good data 1\d s ago/);
+    // The request has not failed: actions stay available (the request timeout turns a hang into a failure).
+    expect(screen.getByRole("button", { name: "Act" })).toBeEnabled();
+    expect(client.getQueryState(["/api/system/status"])?.status).toBe("success");
   });
 });

@@ -1,17 +1,19 @@
 import { Link } from "@tanstack/react-router";
 import { AlertTriangle } from "lucide-react";
 import { useFailures } from "../lib/health";
-import { useSystemStatus } from "../queries/status";
+import { systemStatusQuery, useSystemStatus } from "../queries/status";
 import { AgeLabel } from "./AgeLabel";
 import { TraceId } from "./TraceId";
 
 /**
- * Shown whenever a critical query fails or the system is DEGRADED/BLOCKED. It names what
- * failed, when its data was last good and the trace id; it never hides behind stale data.
+ * Shown whenever a critical query fails (or has no answer within its freshness limit) or the
+ * system is DEGRADED/BLOCKED. It names what failed, when its data was last good and the trace
+ * id; it never hides behind stale data.
  */
 export function DegradedBanner() {
   const failures = useFailures();
   const status = useSystemStatus();
+  const statusStale = failures.some((f) => f.endpoint === systemStatusQuery.queryKey[0]);
   const system = status.data?.system_status;
   const degraded = system === "DEGRADED" || system === "BLOCKED";
   if (failures.length === 0 && !degraded) return null;
@@ -21,7 +23,7 @@ export function DegradedBanner() {
       {failures.map((f) => (
         <div key={f.endpoint} className="flex flex-wrap items-center gap-x-3 gap-y-1">
           <AlertTriangle size={14} className="text-bad" aria-hidden />
-          <span className="font-semibold text-bad">{f.label} unavailable</span>
+          <span className="font-semibold text-bad">{f.label} {f.stale ? "not current" : "unavailable"}</span>
           <span className="font-mono text-xs">GET {f.endpoint}</span>
           <span>
             {f.code}: {f.message}
@@ -43,7 +45,7 @@ export function DegradedBanner() {
           <Link to="/" className="text-accent underline">
             See blockers
           </Link>
-          {status.isError && <AgeLabel updatedAt={status.dataUpdatedAt} prefix="status as of" />}
+          {statusStale && <AgeLabel updatedAt={status.dataUpdatedAt} prefix="status as of" />}
         </div>
       )}
     </div>

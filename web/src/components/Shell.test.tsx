@@ -1,10 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { http, HttpResponse } from "msw";
+import { delay, http, HttpResponse } from "msw";
 import { server } from "../test/server";
 import { ok, renderWithApp } from "../test/render";
+import { advanceClock } from "../test/clock";
 import { Shell } from "./Shell";
+
+afterEach(() => vi.restoreAllMocks());
 
 function me(enrolled: boolean, required: boolean) {
   return http.get("*/api/auth/me", () =>
@@ -79,5 +82,29 @@ describe("Shell", () => {
     renderWithApp(<Shell />);
     expect(await screen.findByRole("navigation", { name: "Main" })).toBeInTheDocument();
     expect(screen.queryByTestId("enrollment-gate")).toBeNull();
+  });
+
+  it("turns the status pill stale, not green, once no answer comes within the freshness limit (polls paused or a request hanging)", async () => {
+    let hang = false;
+    server.use(
+      me(true, false),
+      http.get("*/api/system/status", async () => {
+        if (hang) await delay("infinite");
+        return HttpResponse.json(ok({ system_status: "OK", autonomy_allowed: true, blockers: [], bots: { byAutonomyTier: null }, scheduler: { active: true, last_tick_at: null, loop_health: "OK", circuit_breakers: [] }, integrations: { total: 0, configured: 0, connected: 0, not_configured: 0, sandbox: 0 } }));
+      }),
+      http.get("*/api/system/kill-switch", () => HttpResponse.json(ok({ kill_switch: { active: false, reason: null, changed_at: null, changed_by: null }, killed_bot_ids: [], cancelled_order_ids: [] }))),
+      http.get("*/api/system/trading-switch", () => HttpResponse.json(ok({ settings: { trading_enabled: false, updated_at: "2026-12-03T10:00:00Z", updated_by: null }, off_cancels_working_orders: true, cancelled_order_ids: [] }))),
+    );
+    renderWithApp(<Shell />);
+    const pill = await screen.findByTestId("status-pill");
+    await waitFor(() => expect(pill).toHaveAttribute("aria-label", "System status: OK"));
+    expect(pill.firstElementChild).toHaveClass("text-ok");
+    // The server stops answering (no error: the request just never comes back) and 13 s pass.
+    hang = true;
+    advanceClock(13_000);
+    await waitFor(() => expect(pill).toHaveAttribute("aria-label", "System status: OK (stale)"));
+    expect(pill).toHaveTextContent("OK (stale)");
+    expect(pill.firstElementChild).not.toHaveClass("text-ok");
+    expect(pill.firstElementChild).toHaveAttribute("title", expect.stringMatching(/no fresh answer for 1\d s/));
   });
 });

@@ -8,6 +8,8 @@ import { useMe } from "../queries/auth";
 import { useSystemStatus } from "../queries/status";
 import { KillSwitchControl, TradingSwitchControl } from "../features/controls/SystemSwitches";
 import { currentTheme, setTheme, type Theme } from "../lib/theme";
+import { queryFreshness } from "../lib/freshness";
+import { useNow } from "../lib/time";
 import { cn } from "../lib/cn";
 import { Badge, systemStatusTone } from "./Badge";
 import { Button } from "./Button";
@@ -29,14 +31,21 @@ const NAV = [
   { to: "/settings", label: "Settings", icon: Settings },
 ] as const;
 
-/** The status pill: the system status exactly as the server reports it, or UNKNOWN. */
+/**
+ * The status pill: the system status exactly as the server reports it, or UNKNOWN. Green only
+ * while the answer is fresh: a failed refetch, or no answer within the freshness limit (network
+ * paused, request hanging), turns it stale, re-checked every second without a new fetch.
+ */
 function StatusPill() {
   const status = useSystemStatus();
+  const now = useNow(1000);
   const value = status.data?.system_status;
-  const stale = status.isError;
+  const freshness = queryFreshness(status, now);
+  const stale = !status.isPending && freshness.stale;
+  const why = status.isError ? "Status endpoint failing" : `Status endpoint not answering (${freshness.reason ?? "no fresh answer"})`;
   return (
-    <Link to="/" aria-label={`System status: ${value ?? "UNKNOWN"}${stale ? " (stale)" : ""}`} data-testid="status-pill">
-      <Badge tone={stale ? "bad" : systemStatusTone(value)} title={stale ? "Status endpoint failing: the last known value is shown" : undefined}>
+    <Link to="/" aria-label={`System status: ${value ?? "UNKNOWN"}${stale ? " (stale)" : ""}`} data-testid="status-pill" data-stale={stale ? "true" : "false"}>
+      <Badge tone={stale ? "bad" : systemStatusTone(value)} title={stale ? `${why}: the last known value is shown` : undefined}>
         <span className="h-1.5 w-1.5 rounded-full bg-current" aria-hidden />
         {value ?? "UNKNOWN"}
         {stale && " (stale)"}

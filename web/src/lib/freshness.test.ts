@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answerFreshness, formatAge, pnlFreshness, timeframeSeconds } from "./freshness";
+import { FRESH_FOR_MS, answerFreshness, formatAge, freshForMs, pnlFreshness, queryFreshness, timeframeSeconds } from "./freshness";
 
 const NOW = Date.parse("2026-12-02T15:10:00Z");
 const base = {
@@ -46,6 +46,27 @@ describe("answerFreshness", () => {
     expect(answerFreshness({ fetchedAt: NOW - 5_000, fetchFailed: true, maxAgeMs: 15_000, now: NOW }).stale).toBe(true);
     const old = answerFreshness({ fetchedAt: NOW - 20_000, fetchFailed: false, maxAgeMs: 15_000, now: NOW });
     expect(old).toMatchObject({ stale: true, reason: "no fresh answer for 20 s" });
+  });
+});
+
+describe("freshForMs and queryFreshness", () => {
+  it("lets an answer stand for now for two polls and a bit, and no longer", () => {
+    expect(FRESH_FOR_MS).toBe(12_000);
+    expect(freshForMs(15_000)).toBe(32_000);
+    expect(queryFreshness({ dataUpdatedAt: NOW - 12_000, isError: false }, NOW)).toEqual({ stale: false, ageMs: 12_000, reason: null });
+    // Old without any failure (polls paused offline, or a request hanging): stale all the same.
+    expect(queryFreshness({ dataUpdatedAt: NOW - 12_001, isError: false }, NOW)).toMatchObject({ stale: true, reason: "no fresh answer for 12 s" });
+    expect(queryFreshness({ dataUpdatedAt: NOW - 1_000, isError: true }, NOW)).toMatchObject({ stale: true, reason: "the latest refresh failed" });
+    expect(queryFreshness({ dataUpdatedAt: NOW - 20_000, isError: false }, NOW, freshForMs(15_000)).stale).toBe(false);
+  });
+
+  it("makes a PnL stale once its answer is past maxAnswerAgeMs, even when flat", () => {
+    const old = { ...base, positionQuantity: 0, fetchedAt: NOW - 40_000 };
+    expect(pnlFreshness(old).stale).toBe(false);
+    const f = pnlFreshness({ ...old, maxAnswerAgeMs: 32_000 });
+    expect(f).toMatchObject({ stale: true, ageMs: 40_000 });
+    expect(f.reason).toBe("no fresh answer for 40 s: this is the last good value");
+    expect(pnlFreshness({ ...base, maxAnswerAgeMs: 32_000 })).toEqual({ stale: false, ageMs: 60_000, reason: null });
   });
 });
 

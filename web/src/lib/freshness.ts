@@ -2,6 +2,8 @@
 // bar's close) is stale once that mark is older than the bot's freshness limit, and anything
 // read from a query whose latest refetch failed (or that stopped refetching) is stale too.
 // Stale values are greyed with their age, never coloured as fresh gains or losses.
+// `answerFreshness` is the one rule for "is this answer current"; everything else builds on it.
+import { POLL } from "./queryClient";
 
 export interface Freshness {
   /** Too old to stand for "now" (or of unknown age). */
@@ -13,6 +15,17 @@ export interface Freshness {
 }
 
 const FRESH: Freshness = { stale: false, ageMs: null, reason: null };
+
+/**
+ * How long an answer polled every `pollMs` still stands for "now": two polls and a bit. Past it
+ * the answer is stale even if no request failed (the network paused it, or a request hangs).
+ */
+export function freshForMs(pollMs: number): number {
+  return 2 * pollMs + 2_000;
+}
+
+/** The freshness limit of the fast-polled reads (status, switches, the queue, nodes): 12 s. */
+export const FRESH_FOR_MS = freshForMs(POLL.fast);
 
 /** "42 s", "3 min", "2 h", "4 d". */
 export function formatAge(ms: number): string {
@@ -41,11 +54,17 @@ export function pnlFreshness(input: {
   /** When the answer carrying the PnL was fetched (ms) and whether its latest refetch failed. */
   fetchedAt: number;
   fetchFailed: boolean;
+  /** When given, an answer older than this is stale too (it stopped refreshing). */
+  maxAnswerAgeMs?: number;
   now: number;
 }): Freshness {
   const answerAge = Math.max(0, input.now - input.fetchedAt);
   if (input.fetchFailed) {
     return { stale: true, ageMs: answerAge, reason: "the latest refresh failed: this is the last good value" };
+  }
+  if (input.maxAnswerAgeMs !== undefined) {
+    const answer = answerFreshness({ fetchedAt: input.fetchedAt, fetchFailed: false, maxAgeMs: input.maxAnswerAgeMs, now: input.now });
+    if (answer.stale) return { ...answer, reason: `${answer.reason}: this is the last good value` };
   }
   if (input.positionQuantity === 0) return FRESH;
   const marked = input.markedAt ? Date.parse(input.markedAt) : Number.NaN;
@@ -71,6 +90,11 @@ export function answerFreshness(input: { fetchedAt: number; fetchFailed: boolean
   if (input.fetchFailed) return { stale: true, ageMs: age, reason: "the latest refresh failed" };
   if (age > input.maxAgeMs) return { stale: true, ageMs: age, reason: `no fresh answer for ${formatAge(age)}` };
   return { stale: false, ageMs: age, reason: null };
+}
+
+/** `answerFreshness` of a TanStack query's state (its last good answer and whether its latest fetch failed). */
+export function queryFreshness(q: { dataUpdatedAt: number; isError: boolean }, now: number, maxAgeMs = FRESH_FOR_MS): Freshness {
+  return answerFreshness({ fetchedAt: q.dataUpdatedAt, fetchFailed: q.isError, maxAgeMs, now });
 }
 
 /** Seconds of a timeframe (`1s`, `1m`, `5m`, `15m`, `1h`, `1d`); 60 for anything unknown. */

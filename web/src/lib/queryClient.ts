@@ -1,5 +1,8 @@
 // The one QueryClient setup: no retry on 4xx (a retry cannot fix bad input or a missing
 // session), polling pauses while the tab is hidden (TanStack's default, kept on purpose).
+// Requests go out whatever the browser thinks of the network (`networkMode: "always"`): offline,
+// TanStack would otherwise pause them with the last answer still "success", so a dead link
+// would look healthy; sent anyway, they fail and the failure shows.
 import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
 import { isApiError } from "../api/errors";
 
@@ -29,11 +32,12 @@ export function makeQueryClient(onUnauthenticated: () => void = () => {}): Query
           return failures < 2;
         },
         retryDelay: (attempt) => Math.min(1000 * 2 ** attempt, 8000),
+        networkMode: "always",
         refetchIntervalInBackground: false,
         refetchOnWindowFocus: true,
         staleTime: 2_000,
       },
-      mutations: { retry: false },
+      mutations: { retry: false, networkMode: "always" },
     },
   });
 }

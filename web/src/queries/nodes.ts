@@ -26,3 +26,11 @@ export function drainNode(name: string) {
 export function drainable(node: NodeView): boolean {
   return node.state === "ALIVE";
 }
+
+/**
+ * Milliseconds since the node's last heartbeat, now: the age the server measured when it answered
+ * (on its own clock, so no browser clock skew) plus the time since that answer arrived.
+ */
+export function heartbeatAgeMs(node: Pick<NodeView, "heartbeat_age_ms">, answeredAt: number, now: number): number {
+  return node.heartbeat_age_ms + Math.max(0, now - answeredAt);
+}

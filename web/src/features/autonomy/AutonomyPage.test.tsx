@@ -143,6 +143,37 @@ describe("AutonomyPage", () => {
     expect(screen.queryByText("No bots")).toBeNull();
   });
 
+  it("shows a bot's gates as last known, muted and with the error, once its score's refetch fails: never a green \"every gate passes\"", async () => {
+    const passing = scoreRow(A.id, { autonomy_score: 90 });
+    const breakdown = passing.breakdown as unknown as { gates: { passed: boolean }[] };
+    breakdown.gates = breakdown.gates.map((g) => ({ ...g, passed: true }));
+    let fail = false;
+    server.use(
+      http.get("*/api/system/status", () => HttpResponse.json(ok(status({ LOCKED: 0, SUPERVISED: 0, LIMITED_AUTONOMY: 0, FULL_AUTONOMY: 1 })))),
+      http.get("*/api/bots", () => HttpResponse.json(ok({ items: [A], next_cursor: null }))),
+      http.get("*/api/bots/:id/autonomy-score", () =>
+        fail
+          ? HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable.", "efefefefefefefefefefefefefefefef"), { status: 503, headers: { "x-trace-id": "efefefefefefefefefefefefefefefef" } })
+          : HttpResponse.json(ok({ autonomy_score: passing, no_score_reason: null })),
+      ),
+    );
+    const { client } = renderWithApp(<AutonomyPage />, { path: "/autonomy" });
+    const green = await screen.findByText("none: every gate passes");
+    expect(green).toHaveClass("text-ok");
+    fail = true;
+    await client.refetchQueries({ queryKey: ["/api/bots/{id}/autonomy-score", A.id] });
+    await waitFor(() => expect(screen.queryByText("none: every gate passes")).not.toBeInTheDocument());
+    const row = document.querySelector(`tr[data-bot="${A.id}"]`) as HTMLElement;
+    const first = within(row).getByTestId("first-failing-last-known");
+    expect(first).toHaveTextContent("last known: every gate passed (not current: the latest refresh failed)");
+    expect(first).not.toHaveClass("text-ok");
+    expect(first.closest("td")!.querySelector(".text-ok")).toBeNull();
+    const gates = within(row).getByTestId("gates-last-known");
+    expect(gates).toHaveTextContent("last known: 9 of 9 passed");
+    expect(gates).toHaveTextContent("DATABASE_UNAVAILABLE");
+    expect(gates.querySelector('[data-trace-id="efefefefefefefefefefefefefefefef"]')).not.toBeNull();
+  });
+
   it("pages bots with Load more", async () => {
     const first = Array.from({ length: 25 }, (_, i) => bot(10 + i, `bot-${i}`));
     const second = [bot(99, "last-bot")];

@@ -14,6 +14,7 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { TraceId } from "../../components/TraceId";
 import { isApiError } from "../../api/errors";
 import { POLL } from "../../lib/queryClient";
+import { freshForMs, queryFreshness } from "../../lib/freshness";
 import { ago, parseTime, useNow } from "../../lib/time";
 import { cn } from "../../lib/cn";
 import { autonomyScoreQuery, gateLabel, parseBreakdown, TIERS, tierRank } from "../../queries/autonomy";
@@ -88,9 +89,12 @@ function BotList() {
     const row = q.data?.autonomy_score ?? null;
     const sum = b.summary?.autonomy ?? null;
     const gates = row ? parseBreakdown(row.breakdown).gates : null;
+    // Gates are last-known (muted, with why) once the score's refetch failed or its answer is old.
+    const f = queryFreshness(q, now, freshForMs(POLL.slow));
     return {
       bot: b,
       q,
+      lastKnown: gates !== null && f.stale ? (f.reason ?? "not current") : null,
       score: row?.autonomy_score ?? sum?.score ?? null,
       tier: row?.autonomy_tier ?? sum?.tier ?? null,
       computedAt: row?.last_updated_at ?? sum?.computed_at ?? null,
@@ -191,7 +195,12 @@ function BotList() {
                           {computed !== null ? ago(computed, now) : "—"}
                         </td>
                         <td className="text-xs whitespace-nowrap">
-                          {r.gates ? (
+                          {r.gates && r.lastKnown ? (
+                            <span className="inline-flex flex-col gap-0.5 text-muted" data-testid="gates-last-known" title={`Last known: ${r.lastKnown}`}>
+                              <span>last known: {r.gates.filter((g) => g.passed).length} of {r.gates.length} passed</span>
+                              {r.q.isError ? <ScoreError error={r.q.error} /> : <span>{r.lastKnown}</span>}
+                            </span>
+                          ) : r.gates ? (
                             `${r.gates.filter((g) => g.passed).length} of ${r.gates.length} pass`
                           ) : r.q.isError ? (
                             <ScoreError error={r.q.error} />
@@ -203,9 +212,14 @@ function BotList() {
                         </td>
                         <td className="text-xs">
                           {r.firstFailing ? (
-                            <span title={r.firstFailing.fix ?? undefined}>
-                              <span className="font-medium text-bad">{gateLabel(r.firstFailing.gate)}</span>
+                            <span title={r.firstFailing.fix ?? undefined} className={cn(r.lastKnown && "text-muted")}>
+                              {r.lastKnown && <span className="block">last known:</span>}
+                              <span className={cn("font-medium", !r.lastKnown && "text-bad")}>{gateLabel(r.firstFailing.gate)}</span>
                               {r.firstFailing.fix && <span className="block text-muted">{r.firstFailing.fix}</span>}
+                            </span>
+                          ) : r.gates && r.lastKnown ? (
+                            <span className="text-muted" data-testid="first-failing-last-known" title={`Last known: ${r.lastKnown}`}>
+                              last known: {r.gates.length > 0 ? "every gate passed" : "no gates recorded"} (not current: {r.lastKnown})
                             </span>
                           ) : r.gates ? (
                             r.gates.length > 0 ? <span className="text-ok">none: every gate passes</span> : <span className="text-muted">no gates recorded</span>

@@ -6,7 +6,7 @@ import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
 import type { BotStatus, Stage } from "../../queries/bots";
 import { BotDetail } from "./BotDetailPage";
-import { localSeconds } from "./EquityCurve";
+import { EquityCurve, localSeconds } from "./EquityCurve";
 import { bot, BOT_ID, killSwitchHandler, meHandler, order, position, summary, trade } from "./fixtures.test-util";
 
 // Form typing and routing under a loaded 2-core machine: more than the 5 s default.
@@ -226,6 +226,52 @@ describe("BotDetail", () => {
     renderWithApp(<BotDetail botId={BOT_ID} />, { path: `/bots/${BOT_ID}` });
     expect(await screen.findByText(/FORBIDDEN: Your role may not read this bot/)).toBeInTheDocument();
     expect(screen.queryByText("Bot not found")).not.toBeInTheDocument();
+  });
+
+  it("greys today's PnL by the freshness of the bot answer that carried it, not the position's", async () => {
+    const markedAt = new Date(Date.now() - 30_000).toISOString();
+    let botFails = false;
+    const b = bot();
+    server.use(
+      // Listed first: msw takes the first matching handler.
+      http.get(`*/api/bots/${BOT_ID}`, () =>
+        botFails
+          ? HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable."), { status: 503 })
+          : HttpResponse.json(ok({ bot: b, contract: null, runner: null, summary: summary({}, { marked_at: markedAt }) })),
+      ),
+      http.get(`*/api/bots/${BOT_ID}/position`, () => HttpResponse.json(ok({ ...position, mark: { ...position.mark, bar_at: markedAt } }))),
+      meHandler("viewer"),
+      ...detailHandlers(),
+    );
+    const { client } = renderWithApp(<BotDetail botId={BOT_ID} />, { path: `/bots/${BOT_ID}` });
+    const today = await screen.findByTestId("today-pnl");
+    await waitFor(() => expect(today.querySelector(".text-ok")).not.toBeNull());
+    expect(screen.getByTestId("unrealized-pnl").querySelector(".text-ok")).not.toBeNull();
+    // The bot's refetch fails; the position keeps answering: only today's PnL is the last good value.
+    botFails = true;
+    await client.refetchQueries({ queryKey: ["/api/bots/{id}", BOT_ID] });
+    await waitFor(() => expect(today.querySelector('[data-stale="true"]')).not.toBeNull());
+    expect(today.querySelector(".text-ok")).toBeNull();
+    expect(today.querySelector('[data-stale="true"]')).toHaveAttribute("title", expect.stringContaining("the latest refresh failed"));
+    expect(screen.getByTestId("unrealized-pnl").querySelector(".text-ok")).not.toBeNull();
+    expect(screen.getByTestId("unrealized-pnl").querySelector('[data-stale="true"]')).toBeNull();
+  });
+
+  it("labels the equity header as covering only the newest trades when older ones were left out, not coloured as the bot's result", async () => {
+    let page = 0;
+    server.use(
+      http.get(`*/api/bots/${BOT_ID}/trades`, () => {
+        page += 1;
+        return HttpResponse.json(ok({ items: [trade({ id: `0190a000-0000-7000-8000-${String(page).padStart(12, "0")}` })], next_cursor: `c${page}` }));
+      }),
+    );
+    renderWithApp(<EquityCurve botId={BOT_ID} />, { path: `/bots/${BOT_ID}` });
+    const total = await screen.findByTestId("equity-total");
+    expect(total).toHaveAttribute("data-partial", "true");
+    // 10 pages read (1 trade each here), more left: the figure is the newest 10 trades' only.
+    expect(total).toHaveTextContent("Net realized of the newest 10 trades only +$955.00 over 10 closed trades; older trades not counted");
+    expect(total.querySelector(".text-ok")).toBeNull();
+    expect(screen.getByText(/Only the newest 5000 trades are counted/)).toBeInTheDocument();
   });
 
   it("degraded: a failing position endpoint shows its code and trace id in its panel, the rest still renders", async () => {

@@ -207,7 +207,7 @@ export function BotDetail({ botId }: { botId: string }) {
       <NotTradingCallout status={bot.status} killReason={detail.runner?.kill_reason} onWhyNot={openWhyNot} />
 
       <div className="grid gap-4 lg:grid-cols-2">
-        <PositionCard botId={botId} symbol={bot.symbol} summary={summary} timeframe={bot.timeframe} maxDataAgeSeconds={bot.risk_limits.max_data_age_seconds} />
+        <PositionCard botId={botId} symbol={bot.symbol} summary={summary} summaryQuery={query} timeframe={bot.timeframe} maxDataAgeSeconds={bot.risk_limits.max_data_age_seconds} />
         <div className="min-w-0">
           <AutonomyScore botId={botId} />
         </div>

@@ -90,16 +90,27 @@ export function EquityChart({ points, baseValue = 0, testId = "equity-chart", pr
 export function EquityCurve({ botId }: { botId: string }) {
   const query = useQuery(allTradesQuery(botId));
   const equity = query.data ? equityOf(query.data.trades) : null;
+  const truncated = query.data?.truncated ?? false;
+  /** Trades read (the newest first): with `truncated`, all the header's figure covers. */
+  const counted = (query.data?.trades.length ?? 0).toLocaleString("en-US");
   return (
     <Card
       title="Equity curve"
       status={<PanelStatus query={query} />}
       actions={
         equity && equity.total !== null ? (
-          <span className="text-sm">
-            Net realized <span className={`font-semibold tabular-nums ${pnlClass(equity.total)}`}>{usd(equity.total)}</span>
-            <span className="text-xs text-muted"> over {equity.closed} closed trade{equity.closed === 1 ? "" : "s"}</span>
-          </span>
+          truncated ? (
+            // Only the newest trades were read: their sum is not the bot's result, so it is not coloured as one.
+            <span className="text-sm" data-testid="equity-total" data-partial="true" title={`Older trades exist beyond the newest ${counted}: the bot's full net realized PnL is not known here`}>
+              Net realized of the newest {counted} trades only <span className="font-semibold tabular-nums text-muted">{usd(equity.total)}</span>
+              <span className="text-xs text-muted"> over {equity.closed} closed trade{equity.closed === 1 ? "" : "s"}; older trades not counted</span>
+            </span>
+          ) : (
+            <span className="text-sm" data-testid="equity-total" data-partial="false">
+              Net realized <span className={`font-semibold tabular-nums ${pnlClass(equity.total)}`}>{usd(equity.total)}</span>
+              <span className="text-xs text-muted"> over {equity.closed} closed trade{equity.closed === 1 ? "" : "s"}</span>
+            </span>
+          )
         ) : null
       }
     >
@@ -121,7 +132,7 @@ export function EquityCurve({ botId }: { botId: string }) {
           <p className="mt-2 text-xs text-muted">
             Cumulative realized PnL net of commissions (gross {usd(equity.gross)}, commissions {usd(-equity.commission)}), one step per closed trade, at its closing time.
             {equity.open > 0 && ` ${equity.open} open trade${equity.open === 1 ? " is" : "s are"} not on the curve (see Position & PnL).`}
-            {query.data?.truncated && ` Only the newest ${EQUITY_MAX_PAGES * 500} trades are counted, so the curve starts at 0 later than the bot's first trade.`}
+            {truncated && ` Only the newest ${EQUITY_MAX_PAGES * 500} trades are counted, so the curve starts at 0 later than the bot's first trade.`}
           </p>
         </>
       )}

@@ -1,13 +1,15 @@
 // Position & PnL: GET /api/bots/{id}/position (net position, working orders, the mark and the
 // open PnL at it) plus today's PnL from the bot's summary. An unknown value says why; a zero
-// is shown only when the server says zero.
+// is shown only when the server says zero. Each PnL is as fresh as the answer that carried it:
+// the open PnL the position's, today's PnL the bot's (GET /api/bots/{id}).
 import { useQuery } from "@tanstack/react-query";
 import { Card } from "../../components/Card";
 import { Badge } from "../../components/Badge";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { positionQuery, type BotSummary } from "../../queries/bots";
-import { formatAge, pnlFreshness, timeframeSeconds, type Freshness } from "../../lib/freshness";
+import { formatAge, freshForMs, pnlFreshness, timeframeSeconds, type Freshness } from "../../lib/freshness";
+import { POLL } from "../../lib/queryClient";
 import { dec, pnlClass, price, usd } from "./format";
 
 function Stat({ label, children, hint }: { label: string; children: React.ReactNode; hint?: React.ReactNode }) {
@@ -33,10 +35,15 @@ function Money({ value, unknown, freshness }: { value: number | null; unknown: s
   return <span className={pnlClass(value)}>{usd(value)}</span>;
 }
 
-export function PositionCard({ botId, symbol, summary, timeframe, maxDataAgeSeconds }: {
+/** Both answers are polled every POLL.fast: past this, a PnL is no longer "now". */
+const ANSWER_FRESH_FOR_MS = freshForMs(POLL.fast);
+
+export function PositionCard({ botId, symbol, summary, summaryQuery, timeframe, maxDataAgeSeconds }: {
   botId: string;
   symbol: string;
   summary: BotSummary;
+  /** The bot query that carried `summary`: when it was fetched and whether its latest refetch failed. */
+  summaryQuery: { dataUpdatedAt: number; isError: boolean };
   /** The bot's timeframe and freshness limit: a PnL on an older mark is shown stale. */
   timeframe: string;
   maxDataAgeSeconds: number;
@@ -56,6 +63,18 @@ export function PositionCard({ botId, symbol, summary, timeframe, maxDataAgeSeco
     maxDataAgeSeconds,
     fetchedAt: query.dataUpdatedAt,
     fetchFailed: query.isError,
+    maxAnswerAgeMs: ANSWER_FRESH_FOR_MS,
+    now,
+  });
+  const today = summary.today_pnl;
+  const todayFreshness = pnlFreshness({
+    positionQuantity: today.position_quantity,
+    markedAt: today.marked_at,
+    timeframeSeconds: timeframeSeconds(timeframe),
+    maxDataAgeSeconds,
+    fetchedAt: summaryQuery.dataUpdatedAt,
+    fetchFailed: summaryQuery.isError,
+    maxAnswerAgeMs: ANSWER_FRESH_FOR_MS,
     now,
   });
 
@@ -94,7 +113,7 @@ export function PositionCard({ botId, symbol, summary, timeframe, maxDataAgeSeco
             <Stat label="Realized PnL (all time)" hint="gross, before commissions">
               {position ? <Money value={dec(position.realized_pnl)} unknown="unknown" /> : <span className="text-muted">none: never filled</span>}
             </Stat>
-            <TodayStat summary={summary} freshness={freshness} />
+            <TodayStat summary={summary} freshness={todayFreshness} />
           </dl>
 
           <div>

@@ -1,9 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { http, HttpResponse } from "msw";
+import { delay, http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
+import { advanceClock } from "../../test/clock";
 import { KillSwitchControl, TradingSwitchControl } from "./SystemSwitches";
 
 const inAMinute = () => new Date(Date.now() + 60_000).toISOString();
@@ -31,7 +32,44 @@ const switches = (trading: boolean, kill: boolean) => [
   http.get("*/api/system/status", () => HttpResponse.json(ok({}))),
 ];
 
+afterEach(() => vi.restoreAllMocks());
+
 describe("header switches", () => {
+  it("say (stale) once their answer is older than the freshness limit, even though no request failed", async () => {
+    let hang = false;
+    server.use(
+      me("admin"),
+      http.get("*/api/system/kill-switch", async () => {
+        if (hang) await delay("infinite");
+        return HttpResponse.json(ok({ kill_switch: { active: true, reason: "drill", changed_at: "2026-12-03T10:00:00Z", changed_by: "admin@example.com" }, killed_bot_ids: [], cancelled_order_ids: [] }));
+      }),
+      http.get("*/api/system/trading-switch", async () => {
+        if (hang) await delay("infinite");
+        return HttpResponse.json(tradingBody(false));
+      }),
+    );
+    renderWithApp(
+      <>
+        <KillSwitchControl />
+        <TradingSwitchControl />
+      </>,
+    );
+    const killState = await screen.findByTestId("kill-switch-state");
+    const tradingState = await screen.findByTestId("trading-switch-state");
+    expect(killState.parentElement).toHaveTextContent(/^Kill switch ON$/);
+    expect(tradingState.parentElement).toHaveTextContent(/^Live trading off$/);
+    hang = true;
+    // 13 s: past the kill switch's limit (polled every 5 s), within the trading switch's (15 s).
+    const clock = advanceClock(13_000);
+    await waitFor(() => expect(killState.parentElement).toHaveTextContent("Kill switch ON (stale)"));
+    expect(killState).toHaveAttribute("data-stale", "true");
+    expect(killState.parentElement).toHaveAttribute("title", expect.stringMatching(/no fresh answer for 1\d s/));
+    expect(tradingState.parentElement).toHaveTextContent(/^Live trading off$/);
+    clock.mockRestore();
+    advanceClock(33_000);
+    await waitFor(() => expect(tradingState.parentElement).toHaveTextContent("Live trading off (stale)"));
+  });
+
   it("are disabled for a non-admin with the reason", async () => {
     server.use(me("operator"), ...switches(false, false));
     renderWithApp(

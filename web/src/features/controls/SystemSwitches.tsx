@@ -11,6 +11,8 @@ import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { useActionGate } from "../../lib/health";
+import { freshForMs, queryFreshness } from "../../lib/freshness";
+import { POLL } from "../../lib/queryClient";
 import { parseTime, useNow } from "../../lib/time";
 import { hasRole, useMe } from "../../queries/auth";
 import { killSwitchQuery, setKillSwitch, setTradingSwitch, tradingSwitchQuery } from "../../queries/status";
@@ -67,8 +69,19 @@ function useRefresh() {
   };
 }
 
+/**
+ * Whether a switch's shown state is not proven now (its latest refetch failed, or no answer came
+ * within two polls and a bit), and why; re-checked every second without a new fetch.
+ */
+function useSwitchStale(query: { dataUpdatedAt: number; isError: boolean }, pollMs: number): string | null {
+  const now = useNow(1000);
+  const f = queryFreshness(query, now, freshForMs(pollMs));
+  return f.stale ? `Stale: ${f.reason ?? "not current"}; the last known state is shown` : null;
+}
+
 export function KillSwitchControl() {
   const ks = useQuery(killSwitchQuery);
+  const stale = useSwitchStale(ks, POLL.fast);
   const activate = !ks.data?.kill_switch.active;
   const gate = useSwitchGate(activate ? "Activating the kill switch" : "Releasing the kill switch", "/api/system/kill-switch", !activate);
   const dialog = useSwitchDialog();
@@ -98,11 +111,11 @@ export function KillSwitchControl() {
     <div className="flex items-center gap-1.5">
       <Badge
         tone={state.active ? "bad" : "neutral"}
-        title={state.active ? `Active since ${state.changed_at ?? "?"} by ${state.changed_by ?? "?"}: ${state.reason ?? ""}` : "The global kill switch is off"}
+        title={[state.active ? `Active since ${state.changed_at ?? "?"} by ${state.changed_by ?? "?"}: ${state.reason ?? ""}` : "The global kill switch is off", stale].filter(Boolean).join(". ")}
       >
         <Zap size={12} aria-hidden />
-        <span data-testid="kill-switch-state">Kill switch {state.active ? "ON" : "off"}</span>
-        {ks.isError && " (stale)"}
+        <span data-testid="kill-switch-state" data-stale={stale ? "true" : "false"}>Kill switch {state.active ? "ON" : "off"}</span>
+        {stale && " (stale)"}
       </Badge>
       <Button
         size="sm"
@@ -168,6 +181,7 @@ export function KillSwitchControl() {
 
 export function TradingSwitchControl() {
   const ts = useQuery(tradingSwitchQuery);
+  const stale = useSwitchStale(ts, POLL.normal);
   const enable = ts.data ? !ts.data.settings.trading_enabled : false;
   const gate = useSwitchGate(enable ? "Turning live trading on" : "Turning live trading off", "/api/system/trading-switch", enable);
   const dialog = useSwitchDialog();
@@ -179,10 +193,10 @@ export function TradingSwitchControl() {
   const { settings, off_cancels_working_orders: offCancels } = ts.data!;
   return (
     <div className="flex items-center gap-1.5">
-      <Badge tone="neutral" title={`Changed ${settings.updated_at}${settings.updated_by ? ` by ${settings.updated_by}` : ""}`}>
+      <Badge tone="neutral" title={[`Changed ${settings.updated_at}${settings.updated_by ? ` by ${settings.updated_by}` : ""}`, stale].filter(Boolean).join(". ")}>
         <Power size={12} aria-hidden />
-        <span data-testid="trading-switch-state">Live trading {settings.trading_enabled ? "ON" : "off"}</span>
-        {ts.isError && " (stale)"}
+        <span data-testid="trading-switch-state" data-stale={stale ? "true" : "false"}>Live trading {settings.trading_enabled ? "ON" : "off"}</span>
+        {stale && " (stale)"}
       </Badge>
       <Button
         size="sm"

@@ -1,9 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { http, HttpResponse } from "msw";
+import { delay, http, HttpResponse } from "msw";
 import { server } from "../../test/server";
-import { ok, renderWithApp } from "../../test/render";
+import { apiError, ok, renderWithApp } from "../../test/render";
+import { advanceClock } from "../../test/clock";
 import { NodesPage } from ".";
 
 function node(name: string, state: string, over: Record<string, unknown> = {}) {
@@ -38,6 +39,8 @@ function me(role: "viewer" | "admin") {
     ),
   );
 }
+
+afterEach(() => vi.restoreAllMocks());
 
 describe("NodesPage", () => {
   it("shows each node's state, heartbeat age, bots and the leader; drains an alive node after saying what happens", async () => {
@@ -107,4 +110,51 @@ describe("NodesPage", () => {
     expect(screen.getByText("No bot has moved between nodes lately.")).toBeInTheDocument();
     expect(document.title).toBe("Nodes · tradeplane");
   });
+
+  it("greys every row as the last known state, never a green ALIVE, once the nodes refetch fails", async () => {
+    let fail = false;
+    server.use(
+      me("admin"),
+      http.get("*/api/nodes", () =>
+        fail
+          ? HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable."), { status: 503 })
+          : HttpResponse.json(ok({ items: [node("node-a", "ALIVE")], this_node: "node-a", lease_ttl_ms: 10_000, recent_moves: [] })),
+      ),
+    );
+    const { client } = renderWithApp(<NodesPage />, { path: "/nodes" });
+    const row = await screen.findByTestId("node-node-a");
+    expect(row).toHaveAttribute("data-stale", "false");
+    expect(within(row).getByText("ALIVE")).toHaveClass("text-ok");
+    fail = true;
+    await client.refetchQueries({ queryKey: ["/api/nodes"] });
+    await waitFor(() => expect(row).toHaveAttribute("data-stale", "true"));
+    expect(within(row).getByText(/^ALIVE/)).toHaveTextContent("ALIVE (last known)");
+    expect(within(row).getByText(/^ALIVE/)).not.toHaveClass("text-ok");
+    expect(row).toHaveClass("opacity-70");
+    expect(within(row).getByTestId("heartbeat-age")).toHaveTextContent(/^last known \d+\.\d s ago$/);
+    expect(screen.getByTestId("nodes-stale")).toHaveTextContent("Stale: the latest refresh failed");
+  });
+
+  it("keeps counting a heartbeat's age after the answer, and greys the rows once the answer is older than the freshness limit", async () => {
+    let hang = false;
+    server.use(
+      me("admin"),
+      http.get("*/api/nodes", async () => {
+        if (hang) await delay("infinite");
+        return HttpResponse.json(ok({ items: [node("node-a", "ALIVE", { heartbeat_age_ms: 1200 })], this_node: "node-a", lease_ttl_ms: 10_000, recent_moves: [] }));
+      }),
+    );
+    renderWithApp(<NodesPage />, { path: "/nodes" });
+    const row = await screen.findByTestId("node-node-a");
+    expect(within(row).getByTestId("heartbeat-age")).toHaveTextContent("1.2 s ago");
+    // No new answer (the request hangs) while 13 s pass: the age grows by them, the row goes stale.
+    hang = true;
+    advanceClock(13_000);
+    await waitFor(() => expect(row).toHaveAttribute("data-stale", "true"), { timeout: 8_000 });
+    const age = within(row).getByTestId("heartbeat-age").textContent ?? "";
+    expect(age).toMatch(/^last known \d+\.\d s ago$/);
+    expect(Number(/(\d+\.\d) s/.exec(age)![1])).toBeGreaterThanOrEqual(14.2);
+    expect(within(row).getByText(/^ALIVE/)).not.toHaveClass("text-ok");
+    expect(screen.getByTestId("nodes-stale")).toHaveTextContent(/Stale: no fresh answer for \d+ s/);
+  }, 15_000);
 });

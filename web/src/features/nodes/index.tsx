@@ -1,7 +1,9 @@
 // The Nodes view: every `serve` process on this database (ALIVE, DRAINING, DEAD after the lease
 // TTL without a heartbeat or once another node found its database session ended, STOPPED), its
 // heartbeat age, the bots it holds leases on, which node runs the cluster's singletons, the
-// newest bot moves between nodes, and Drain (admins) for a rolling upgrade.
+// newest bot moves between nodes, and Drain (admins) for a rolling upgrade. Heartbeat ages keep
+// counting after the answer; once the answer is old or its refetch failed, every row is the last
+// known state, greyed (never a green ALIVE that nobody has confirmed).
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { LogOut } from "lucide-react";
@@ -15,7 +17,9 @@ import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { Link } from "@tanstack/react-router";
-import { drainNode, drainable, nodesQuery, type LeaseMove, type NodeState, type NodeView } from "../../queries/nodes";
+import { drainNode, drainable, heartbeatAgeMs, nodesQuery, type LeaseMove, type NodeState, type NodeView } from "../../queries/nodes";
+import { queryFreshness } from "../../lib/freshness";
+import { cn } from "../../lib/cn";
 
 const TONE: Record<NodeState, Tone> = {
   ALIVE: "ok",
@@ -116,6 +120,8 @@ export function NodesPage() {
   const now = useNow(5000);
   const items = nodes.data?.items ?? [];
   const ttlMs = nodes.data?.lease_ttl_ms ?? 0;
+  const freshness = queryFreshness(nodes, now);
+  const stale = nodes.data !== undefined && freshness.stale;
   return (
     <div className="flex flex-col gap-4">
       <div className="flex flex-wrap items-center gap-3">
@@ -134,6 +140,11 @@ export function NodesPage() {
       )}
       {nodes.isPending && <p className="text-sm text-muted">Loading nodes…</p>}
       {nodes.isError && !nodes.data && <QueryError error={nodes.error} />}
+      {stale && items.length > 0 && (
+        <p className="rounded-md border border-warn/40 bg-warn/10 px-3 py-2 text-xs" data-testid="nodes-stale">
+          Stale: {freshness.reason ?? "not current"}. The states and heartbeats below are the last known ones, not confirmed now.
+        </p>
+      )}
       {nodes.data && items.length === 0 && <EmptyState title="No nodes" reason="No serve process has registered on this database yet." />}
       {items.length > 0 && (
         <div className="relative overflow-x-auto rounded-lg border border-line bg-surface" tabIndex={0}>
@@ -155,7 +166,7 @@ export function NodesPage() {
               {items.map((node) => {
                 const started = parseTime(node.started_at);
                 return (
-                  <tr key={node.name} className="border-t border-line align-top" data-testid={`node-${node.name}`}>
+                  <tr key={node.name} className={cn("border-t border-line align-top", stale && "opacity-70")} data-testid={`node-${node.name}`} data-stale={stale ? "true" : "false"}>
                     <td className="px-3 py-2">
                       <span className="font-mono text-xs">{node.name}</span>
                       {node.name === nodes.data?.this_node && <span className="ml-2 text-xs text-muted">(answering)</span>}
@@ -164,7 +175,10 @@ export function NodesPage() {
                       </span>
                     </td>
                     <td className="px-3 py-2">
-                      <Badge tone={TONE[node.state]}>{node.state}</Badge>
+                      <Badge tone={stale ? "neutral" : TONE[node.state]} title={stale ? `Last known state: ${freshness.reason ?? "not current"}` : undefined}>
+                        {node.state}
+                        {stale && " (last known)"}
+                      </Badge>
                       {node.gone_at && (
                         <span className="block text-xs text-bad" title={formatTime(node.gone_at)}>
                           database session ended: bots released at {formatTime(node.gone_at)}
@@ -172,8 +186,9 @@ export function NodesPage() {
                       )}
                       {node.leader && <span className="block text-xs text-muted">leader: runs alerts and the job sweep</span>}
                     </td>
-                    <td className="px-3 py-2 text-xs tabular-nums" title={formatTime(node.heartbeat_at)}>
-                      {seconds(node.heartbeat_age_ms)} ago
+                    <td className="px-3 py-2 text-xs tabular-nums" title={formatTime(node.heartbeat_at)} data-testid="heartbeat-age">
+                      {stale && "last known "}
+                      {seconds(heartbeatAgeMs(node, nodes.dataUpdatedAt, now))} ago
                     </td>
                     <td className="px-3 py-2 text-xs tabular-nums">
                       {node.bots}

@@ -128,6 +128,58 @@ describe("the fleet grid", () => {
   });
 });
 
+describe("the fleet grid's sparklines", () => {
+  const points = [{ at: "2026-11-26T10:00:00Z", cumulative: "10" }, { at: "2026-11-26T11:00:00Z", cumulative: "40" }];
+
+  it("says today's series is unknown, with the reason, while /api/fleet/pnl-today fails: never \"no close today\"", async () => {
+    mock({ bots: [item({ id: BOT, name: "nq-donchian-paper" })] });
+    server.use(http.get("*/api/fleet/pnl-today", () => HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable."), { status: 503 })));
+    renderWithApp(<OverviewPage />);
+    const row = (await screen.findAllByTestId("fleet-row"))[0]!;
+    await waitFor(() => expect(within(row).getByTestId("fleet-spark")).toHaveTextContent("unknown: today's series could not be read (DATABASE_UNAVAILABLE)"));
+    expect(within(row).getByTestId("fleet-spark")).toHaveAttribute("data-state", "unknown");
+    expect(screen.queryByText(/no close today/)).not.toBeInTheDocument();
+  });
+
+  it("labels a series the server cut short partial, not as the day's series", async () => {
+    mock({ bots: [item({ id: BOT, name: "nq-donchian-paper" })] });
+    server.use(
+      http.get("*/api/fleet/pnl-today", () =>
+        HttpResponse.json(ok({ trade_date: "2026-11-26", trade_date_start: "2026-11-25T23:00:00Z", truncated: true, items: [{ bot_id: BOT, points }] })),
+      ),
+    );
+    renderWithApp(<OverviewPage />);
+    const row = (await screen.findAllByTestId("fleet-row"))[0]!;
+    const spark = await within(row).findByTestId("fleet-spark");
+    await waitFor(() => expect(spark).toHaveAttribute("data-state", "partial"));
+    expect(spark).toHaveTextContent("partial");
+    expect(within(spark).getByRole("img")).toHaveAttribute("aria-label", expect.stringContaining("the newest 2 closes today (partial: older closes left out)"));
+  });
+
+  it("greys the sparkline by the series' own freshness: a failed refetch of today's series marks it stale", async () => {
+    let fail = false;
+    mock({ bots: [item({ id: BOT, name: "nq-donchian-paper" }, summary({}, { marked_at: new Date(Date.now() - 30_000).toISOString() }))] });
+    server.use(
+      http.get("*/api/fleet/pnl-today", () =>
+        fail
+          ? HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable."), { status: 503 })
+          : HttpResponse.json(ok({ trade_date: "2026-11-26", trade_date_start: "2026-11-25T23:00:00Z", truncated: false, items: [{ bot_id: BOT, points }] })),
+      ),
+    );
+    const { client } = renderWithApp(<OverviewPage />);
+    const row = (await screen.findAllByTestId("fleet-row"))[0]!;
+    await waitFor(() => expect(within(row).getByTestId("fleet-spark")).toHaveAttribute("data-state", "fresh"));
+    expect(within(row).getByTestId("fleet-pnl")).toHaveAttribute("data-stale", "false");
+    fail = true;
+    await client.refetchQueries({ queryKey: ["/api/fleet/pnl-today"] });
+    await waitFor(() => expect(within(row).getByTestId("fleet-spark")).toHaveAttribute("data-state", "stale"));
+    expect(within(row).getByTestId("fleet-spark")).toHaveTextContent(/\d+ s old/);
+    expect(within(row).getByRole("img")).toHaveAttribute("aria-label", expect.stringContaining("(stale: the latest refresh failed)"));
+    // The bots list itself is fresh: its PnL stays coloured.
+    expect(within(row).getByTestId("fleet-pnl")).toHaveAttribute("data-stale", "false");
+  });
+});
+
 describe("the fleet grid beyond 50 bots", () => {
   it("reads every page of bots and shows all of them, 50 at a time, with the count", async () => {
     const names = Array.from({ length: 120 }, (_, i) => `bot-${String(i).padStart(3, "0")}`);

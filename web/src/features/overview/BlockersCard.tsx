@@ -6,6 +6,7 @@ import { TraceId } from "../../components/TraceId";
 import { cn } from "../../lib/cn";
 import { NoStatus, StaleNote } from "./StaleNote";
 import { isStale, type Blocker, type StatusQuery } from "./types";
+import { useNow } from "../../lib/time";
 
 const RANK: Record<string, number> = { "SEV-1": 0, "SEV-2": 1 };
 
@@ -29,7 +30,8 @@ function BlockerItem({ blocker }: { blocker: Blocker }) {
 /** What blocks or degrades trading, SEV-1 first; "none" only when the status is fresh. */
 export function BlockersCard({ status }: { status: StatusQuery }) {
   const data = status.data;
-  const stale = isStale(status);
+  const now = useNow(1000);
+  const stale = isStale(status, now);
   const blockers = [...(data?.blockers ?? [])].sort((a, b) => (RANK[a.severity] ?? 2) - (RANK[b.severity] ?? 2));
   return (
     <Card
@@ -43,7 +45,7 @@ export function BlockersCard({ status }: { status: StatusQuery }) {
     >
       {status.isPending && <p className="text-sm text-muted">Loading…</p>}
       {status.isError && !data && <NoStatus what="Blockers" />}
-      {data && stale && <StaleNote updatedAt={status.dataUpdatedAt} what="blockers" />}
+      {data && stale && <StaleNote updatedAt={status.dataUpdatedAt} what="blockers" failed={status.isError} />}
       {data && blockers.length === 0 && !stale && (
         <EmptyState title="No blockers reported" reason="The latest status check found nothing that blocks or degrades trading." />
       )}

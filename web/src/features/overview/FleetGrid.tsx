@@ -1,7 +1,9 @@
 // The fleet at a glance: every bot by NAME (id on hover), stage, state, today's PnL with its
 // freshness, a sparkline of today's realized PnL and its autonomy tier. A dense table from
 // 768 px up, one card per bot below. A PnL whose mark is older than the bot's freshness limit
-// (or from a failed refresh) is greyed with its age, never coloured as a fresh gain or loss.
+// (or from a failed or old refresh) is greyed with its age, never coloured as a fresh gain or
+// loss. The sparkline has its own freshness (GET /api/fleet/pnl-today): unknown while that
+// answer is missing, greyed when it is old or failed, "partial" when the server cut it short.
 // Every bot is shown: all pages of GET /api/bots are read, the grid shows 50 at a time with
 // "Showing N–M of T bots" and Previous/Next (attention-needing bots sort onto the first page).
 import { useMemo, useState } from "react";
@@ -15,20 +17,22 @@ import { EmptyState } from "../../components/EmptyState";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { Sparkline } from "../../components/Sparkline";
 import { cn } from "../../lib/cn";
-import { formatAge } from "../../lib/freshness";
+import { formatAge, freshForMs, queryFreshness, type Freshness } from "../../lib/freshness";
+import { POLL } from "../../lib/queryClient";
 import { useNow } from "../../lib/time";
+import { isApiError } from "../../api/errors";
 import { pnlTodayQuery } from "../../queries/attention";
 import { FLEET_MAX, fleetBotsQuery } from "../../queries/bots";
 import { TierBadge } from "../autonomy/TierBadge";
 import { StageBadge, StatusBadge } from "../bots/badges";
 import { pnlClass, usd } from "../bots/format";
-import { fleetPage, fleetRows, sparks as sparksOf, type FleetRow } from "./fleet";
+import { fleetPage, fleetRows, isUnknownSpark, sparks as sparksOf, type FleetRow, type UnknownSpark } from "./fleet";
 
 function Pnl({ row }: { row: FleetRow }) {
   const f = row.freshness;
   if (row.pnl === null) {
     return (
-      <span className="text-muted" title={f.reason ?? undefined} data-testid="fleet-pnl" data-stale="true">
+      <span className="text-muted" title={row.why ?? f.reason ?? undefined} data-testid="fleet-pnl" data-stale="true">
         unknown
       </span>
     );
@@ -47,22 +51,67 @@ function Pnl({ row }: { row: FleetRow }) {
   );
 }
 
-function Spark({ row }: { row: FleetRow }) {
-  const last = row.spark.y[row.spark.y.length - 1] ?? 0;
-  const tone = row.freshness.stale ? "muted" : last >= 0 ? "ok" : "bad";
-  const series = useMemo(() => [{ label: "Realized PnL today (USD)", values: row.spark.y, tone } as const], [row.spark, tone]);
-  if (row.spark.x.length < 2) {
-    return <span className="text-xs text-muted">{row.spark.x.length === 1 ? "1 close today" : "no close today"}</span>;
+/** Today's series as a whole: how fresh its answer is and whether the server cut it short. */
+interface SeriesState {
+  freshness: Freshness;
+  /** More closes today than the server sends: the oldest are left out. */
+  truncated: boolean;
+}
+
+function Spark({ row, series: state }: { row: FleetRow; series: SeriesState }) {
+  const spark = row.spark;
+  const known = isUnknownSpark(spark) ? null : spark;
+  const last = known?.y[known.y.length - 1] ?? 0;
+  const { stale, reason, ageMs } = state.freshness;
+  // Coloured as today's result only when today's series is fresh and whole.
+  const tone = stale || state.truncated ? "muted" : last >= 0 ? "ok" : "bad";
+  const values = known?.y;
+  const series = useMemo(() => [{ label: "Realized PnL today (USD)", values: values ?? [], tone } as const], [values, tone]);
+  if (isUnknownSpark(spark)) {
+    return (
+      <span className="text-xs text-muted" title={spark.unknown} data-testid="fleet-spark" data-state="unknown">
+        unknown: {spark.unknown}
+      </span>
+    );
   }
+  const marks = (
+    <>
+      {state.truncated && (
+        <Badge tone="neutral" title="More closes today than the server sends: the oldest are left out, so this is not the whole day">
+          partial
+        </Badge>
+      )}
+      {stale && (
+        <Badge tone="neutral" title={reason ?? undefined}>
+          {ageMs === null ? "age unknown" : `${formatAge(ageMs)} old`}
+        </Badge>
+      )}
+    </>
+  );
+  const dataState = state.truncated ? "partial" : stale ? "stale" : "fresh";
+  const n = spark.x.length;
+  if (n < 2) {
+    const closes = n === 1 ? "1 close" : "no close";
+    return (
+      <span className="inline-flex flex-wrap items-center gap-1 text-xs text-muted" data-testid="fleet-spark" data-state={dataState}>
+        {state.truncated ? `${closes} among the newest` : `${closes} today`}
+        {marks}
+      </span>
+    );
+  }
+  const scope = state.truncated ? `the newest ${n} closes today (partial: older closes left out)` : `each of ${n} closes`;
   return (
-    <Sparkline
-      x={row.spark.x}
-      series={series}
-      label={`${row.name}: realized PnL today after each of ${row.spark.x.length} closes, now ${usd(last)}`}
-      width={120}
-      height={28}
-      fromZero={false}
-    />
+    <span className="inline-flex flex-wrap items-center gap-1" data-testid="fleet-spark" data-state={dataState}>
+      <Sparkline
+        x={spark.x}
+        series={series}
+        label={`${row.name}: realized PnL today after ${scope}, now ${usd(last)}${stale ? ` (stale: ${reason ?? "not current"})` : ""}`}
+        width={120}
+        height={28}
+        fromZero={false}
+      />
+      {marks}
+    </span>
   );
 }
 
@@ -109,7 +158,14 @@ export function FleetGrid() {
   const [page, setPage] = useState(0);
   const items = bots.data?.items;
   const sparks = useMemo(() => sparksOf(series.data), [series.data]);
-  const rows = items ? fleetRows({ bots: items, sparks, fetchedAt: bots.dataUpdatedAt, fetchFailed: bots.isError, now }) : [];
+  const seriesState: SeriesState = { freshness: queryFreshness(series, now, freshForMs(POLL.normal)), truncated: series.data?.truncated ?? false };
+  // No answer yet (or none ever): every bot's series is unknown, never "no close today".
+  const noSeries: UnknownSpark | null = series.data
+    ? null
+    : { unknown: series.isError ? `today's series could not be read (${isApiError(series.error) ? series.error.code : "ERROR"})` : "today's series is loading" };
+  const rows = items
+    ? fleetRows({ bots: items, sparks: noSeries ?? sparks, fetchedAt: bots.dataUpdatedAt, fetchFailed: bots.isError, maxAnswerAgeMs: freshForMs(POLL.normal), now })
+    : [];
   const at = fleetPage(rows.length, page);
   const shown = rows.slice(at.start, at.end);
   return (
@@ -137,7 +193,7 @@ export function FleetGrid() {
                   <td className="py-1.5 pr-3"><StageBadge stage={row.stage} /></td>
                   <td className="py-1.5 pr-3"><StatusBadge status={row.status} /></td>
                   <td className="py-1.5 pr-3"><Pnl row={row} /></td>
-                  <td className="py-1.5 pr-3"><Spark row={row} /></td>
+                  <td className="py-1.5 pr-3"><Spark row={row} series={seriesState} /></td>
                   <td className="py-1.5"><Tier tier={row.tier} /></td>
                 </tr>
               ))}
@@ -155,7 +211,7 @@ export function FleetGrid() {
                   <Pnl row={row} />
                   <Tier tier={row.tier} />
                 </div>
-                <div className="mt-2"><Spark row={row} /></div>
+                <div className="mt-2"><Spark row={row} series={seriesState} /></div>
               </li>
             ))}
           </ul>

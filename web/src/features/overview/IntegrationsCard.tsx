@@ -4,19 +4,21 @@ import { PanelStatus } from "../../components/PanelStatus";
 import { cn } from "../../lib/cn";
 import { NoStatus } from "./StaleNote";
 import { isStale, type StatusQuery } from "./types";
+import { useNow } from "../../lib/time";
 
 /** The integrations summary counts; details on the Connections tab. */
 export function IntegrationsCard({ status }: { status: StatusQuery }) {
   const data = status.data;
-  const stale = isStale(status);
+  const now = useNow(1000);
+  const stale = isStale(status, now);
   const s = data?.integrations;
   const rows: { label: string; value: number | null | undefined; hint?: string }[] = s
     ? [
         { label: "Providers", value: s.total },
         { label: "Configured", value: s.configured },
-        { label: "Connected", value: s.connected, hint: "configured and last verified OK at the current endpoint" },
+        { label: "Connected", value: s.connected, hint: "configured, last verified OK at the current endpoint, and not failing now (breaker closed)" },
         { label: "Not configured", value: s.not_configured },
-        { label: "Sandbox", value: s.sandbox, hint: "pointed at a non-official host; a sandbox broker or market-data provider refuses LIVE" },
+        { label: "Sandbox", value: s.sandbox, hint: "pointed at a non-official host; LIVE refuses to start while a broker, market-data or entry-filter provider it would use is a sandbox" },
       ]
     : [];
   return (

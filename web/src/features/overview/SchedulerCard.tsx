@@ -25,7 +25,7 @@ const BREAKER_RANK: Record<BreakerState, number> = { OPEN: 0, HALF_OPEN: 1, CLOS
 export function SchedulerCard({ status }: { status: StatusQuery }) {
   const now = useNow(1000);
   const data = status.data;
-  const stale = isStale(status);
+  const stale = isStale(status, now);
   const sched = data?.scheduler;
   const lastTick = parseTime(sched?.last_tick_at);
   const breakers = [...(sched?.circuit_breakers ?? [])].sort(

@@ -5,6 +5,7 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { cn } from "../../lib/cn";
 import { isStale, type StatusQuery } from "./types";
 import { StaleNote } from "./StaleNote";
+import { useNow } from "../../lib/time";
 
 const TEXT = { ok: "text-ok", warn: "text-warn", bad: "text-bad", info: "text-info", neutral: "text-muted" } as const;
 
@@ -17,7 +18,8 @@ const MEANING: Record<string, string> = {
 /** The system status, big, with autonomy and the blocker counts behind it. */
 export function StatusCard({ status }: { status: StatusQuery }) {
   const data = status.data;
-  const stale = isStale(status);
+  const now = useNow(1000);
+  const stale = isStale(status, now);
   const value = data?.system_status;
   const tone = stale ? "warn" : systemStatusTone(value);
   const Icon = value === "OK" ? ShieldCheck : value === "DEGRADED" ? ShieldAlert : ShieldX;
@@ -29,7 +31,7 @@ export function StatusCard({ status }: { status: StatusQuery }) {
       {status.isError && !data && <QueryError error={status.error} />}
       {data && (
         <>
-          {stale && <StaleNote updatedAt={status.dataUpdatedAt} what="status" />}
+          {stale && <StaleNote updatedAt={status.dataUpdatedAt} what="status" failed={status.isError} />}
           <div className={cn("flex flex-wrap items-center gap-x-8 gap-y-4", stale && "opacity-70")}>
             <div className="flex items-center gap-3">
               <Icon size={40} className={TEXT[tone]} aria-hidden />
@@ -45,7 +47,7 @@ export function StatusCard({ status }: { status: StatusQuery }) {
                 <dt className="text-xs text-muted uppercase">Autonomy</dt>
                 <dd className="mt-1">
                   {data.autonomy_allowed ? (
-                    <Badge tone="ok">Autonomy allowed</Badge>
+                    <Badge tone={stale ? "neutral" : "ok"}>Autonomy allowed</Badge>
                   ) : (
                     <Badge tone="bad" title="A SEV-1 blocker stands in the way of bots trading on their own">
                       Autonomy not allowed

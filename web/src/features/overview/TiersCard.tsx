@@ -5,6 +5,7 @@ import { cn } from "../../lib/cn";
 import { TIERS, type Tier } from "../../queries/autonomy";
 import { NoStatus } from "./StaleNote";
 import { isStale, type StatusQuery } from "./types";
+import { useNow } from "../../lib/time";
 
 const LABEL: Record<Tier, string> = {
   LOCKED: "Locked",
@@ -17,7 +18,8 @@ const TIER_ROWS = TIERS.map((key) => ({ key, label: LABEL[key] }));
 /** Bots per autonomy tier; unknown (and why) when the server could not count them. */
 export function TiersCard({ status }: { status: StatusQuery }) {
   const data = status.data;
-  const stale = isStale(status);
+  const now = useNow(1000);
+  const stale = isStale(status, now);
   const tiers = data?.bots.byAutonomyTier;
   return (
     <Card

@@ -1,6 +1,9 @@
 // The rule of the queue's headline: "Nothing needs you" is said only when it is provably true,
 // i.e. the queue answered empty just now AND the system status answered just now without a
 // blocker. Anything else (loading, failed, old, or the two disagreeing) says what is known.
+import { FRESH_FOR_MS, queryFreshness } from "../../lib/freshness";
+
+export { FRESH_FOR_MS };
 
 export type QueueVerdict =
   | { kind: "loading" }
@@ -20,9 +23,6 @@ export interface QueryView {
   isError: boolean;
 }
 
-/** An answer older than this no longer counts as "now" (two polls and a bit). */
-export const FRESH_FOR_MS = 12_000;
-
 export function queueVerdict(input: {
   queue: QueryView & { items: number | null };
   status: QueryView & { blockers: number | null };
@@ -33,10 +33,10 @@ export function queueVerdict(input: {
     if (queue.status === "pending") return { kind: "loading" };
     return { kind: "unknown", reason: "the attention queue could not be read" };
   }
-  const queueFresh = !queue.isError && now - queue.dataUpdatedAt <= FRESH_FOR_MS;
+  const queueFresh = !queryFreshness(queue, now).stale;
   if (queue.items > 0) return { kind: "items", count: queue.items, stale: !queueFresh };
   if (!queueFresh) return { kind: "unconfirmed", reason: "the last good answer was empty, but the queue has not been read successfully since" };
-  const statusFresh = status.blockers !== null && !status.isError && now - status.dataUpdatedAt <= FRESH_FOR_MS;
+  const statusFresh = status.blockers !== null && !queryFreshness(status, now).stale;
   if (!statusFresh) return { kind: "unconfirmed", reason: "the system status has not been read successfully just now" };
   if ((status.blockers ?? 0) > 0) return { kind: "unconfirmed", reason: "the system status lists blockers the queue does not show yet" };
   return { kind: "empty" };

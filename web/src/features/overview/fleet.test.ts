@@ -51,6 +51,34 @@ describe("fleetRows", () => {
   });
 });
 
+describe("fleetRows: unknown is never zero", () => {
+  it("knows no PnL when the realized amount is missing or unreadable, and says why", () => {
+    const rows = fleetRows({
+      bots: [item({ id: "x", name: "x" }, summary({}, { realized: "n/a", position_quantity: 0, unrealized: "0" }))],
+      sparks: new Map(),
+      ...fetched,
+    });
+    expect(rows[0]).toMatchObject({ pnl: null, why: "The server's realized PnL for today could not be read." });
+  });
+
+  it("makes a bot's sparkline unknown when an amount in its series is unreadable, and every bot's when the series is", () => {
+    const series = {
+      trade_date: "2026-11-26",
+      trade_date_start: "2026-11-25T23:00:00Z",
+      truncated: false,
+      items: [{ bot_id: "a", points: [{ at: "2026-11-26T10:00:00Z", cumulative: "10" }, { at: "2026-11-26T11:00:00Z", cumulative: "oops" }] }],
+    };
+    expect(sparks(series).get("a")).toEqual({ unknown: "an amount or time in today's series could not be read" });
+    const rows = fleetRows({ bots: [item({ id: "a", name: "a" }), item({ id: "b", name: "b" })], sparks: { unknown: "today's series is loading" }, ...fetched });
+    expect(rows.map((r) => r.spark)).toEqual([{ unknown: "today's series is loading" }, { unknown: "today's series is loading" }]);
+  });
+
+  it("greys every PnL once the list answer is older than maxAnswerAgeMs", () => {
+    const rows = fleetRows({ bots: [item()], sparks: new Map(), fetchedAt: NOW - 40_000, fetchFailed: false, maxAnswerAgeMs: 32_000, now: NOW });
+    expect(rows[0]!.freshness).toMatchObject({ stale: true, ageMs: 40_000 });
+  });
+});
+
 describe("fleetPage", () => {
   it("splits the fleet into pages of 50 and numbers the rows shown", () => {
     expect(fleetPage(120, 0)).toEqual({ page: 0, pages: 3, start: 0, end: 50, first: 1, last: 50 });
