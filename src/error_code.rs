@@ -93,6 +93,9 @@ catalog! {
     ReconciliationMismatch = "RECONCILIATION_MISMATCH", 409,
         "The broker's positions or working orders differ from our ledger: the affected LIVE bots send no new orders.",
         "Compare both sides in GET /api/reconciliation, then resolve per bot with POST /api/bots/{id}/reconcile: `adopt` books the broker's state into the ledger, `flatten` cancels the orders and closes the position at the broker.";
+    ReconciliationOverdue = "RECONCILIATION_OVERDUE", 503,
+        "A broker account's latest reconciliation failed or is overdue while LIVE bots run: the ledger is not proven to match the broker now.",
+        "Check the broker session on Connections (a session that is not ready is not reconciled) and that a leader node runs; Reconciliation shows each account's last run.";
     BrokerOrderRejected = "BROKER_ORDER_REJECTED", 422,
         "The broker refused the order (margin, closed market, unknown contract, or another vendor reason).",
         "Read the broker's reason in the order's `reject_reason` and the decision trace; fix the account (margin), wait for the session, or correct the contract. The order was not resent.";

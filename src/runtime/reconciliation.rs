@@ -136,6 +136,11 @@ fn status_name(s: BrokerOrderStatus) -> &'static str {
 }
 
 impl Reconciler {
+    /// The periodic run's interval.
+    pub fn every(&self) -> Duration {
+        self.config.every
+    }
+
     pub fn new(
         pool: PgPool,
         clock: Clock,

@@ -36,6 +36,13 @@ pub struct DbSnapshot {
     pub account_latches: Vec<crate::store::account_risk::LatchRow>,
     /// The names of the bots the mismatches and latches name (blockers name bots by name).
     pub bot_names: HashMap<Uuid, String>,
+    /// Bots per stored autonomy tier, `LOCKED` → `FULL_AUTONOMY` (never scored: `LOCKED`), as
+    /// every node's scorer stored them: a node's own tier book knows only the bots it scores.
+    pub tiers: [i64; 4],
+    /// LIVE bots whose runner is up (their accounts must be reconciled recently).
+    pub live_running: i64,
+    /// Each broker account's latest reconciliation run.
+    pub reconciliation_runs: Vec<crate::store::reconciliation::RunRow>,
 }
 
 impl DbSnapshot {
@@ -127,8 +134,24 @@ impl StatusCache {
 }
 
 async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Error> {
-    let (bots, live_bots): (i64, Vec<Uuid>) = sqlx::query_as(
-        "SELECT count(*), COALESCE(array_agg(id) FILTER (WHERE stage = 'LIVE'), '{}') FROM bots",
+    #[allow(clippy::type_complexity)]
+    let (bots, live_bots, live_running, locked, supervised, limited, full): (
+        i64,
+        Vec<Uuid>,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT count(*), COALESCE(array_agg(b.id) FILTER (WHERE b.stage = 'LIVE'), '{}'), \
+                count(*) FILTER (WHERE b.stage = 'LIVE' \
+                    AND b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')), \
+                count(*) FILTER (WHERE s.autonomy_tier IS NULL OR s.autonomy_tier = 'LOCKED'), \
+                count(*) FILTER (WHERE s.autonomy_tier = 'SUPERVISED'), \
+                count(*) FILTER (WHERE s.autonomy_tier = 'LIMITED_AUTONOMY'), \
+                count(*) FILTER (WHERE s.autonomy_tier = 'FULL_AUTONOMY') \
+         FROM bots b LEFT JOIN autonomy_scores s ON s.bot_id = b.id",
     )
     .fetch_one(pool)
     .await?;
@@ -150,6 +173,9 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         bot_names: store_bots::names(pool, &named).await?,
         reconciliation,
         account_latches,
+        tiers: [locked, supervised, limited, full],
+        live_running,
+        reconciliation_runs: crate::store::reconciliation::runs(pool).await?,
     })
 }
 

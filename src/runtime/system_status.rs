@@ -17,7 +17,7 @@ use super::{
     status_cache::{DbSnapshot, DbView},
 };
 use crate::{
-    domain::{breaker::BreakerState, risk::AutonomyTier},
+    domain::breaker::BreakerState,
     error_code::ErrorCode,
     integrations::{bars, is_connected, registry::Category},
     store::{bots::KilledBot, system_events::Severity},
@@ -229,6 +229,52 @@ fn reconciliation(snap: &DbSnapshot, b: &mut Blockers) {
                 m.detected_at.to_rfc3339()
             ),
             ErrorCode::ReconciliationMismatch.suggested_fix(),
+        );
+    }
+}
+
+/// Runs older than this many periods are overdue.
+const OVERDUE_PERIODS: u32 = 3;
+
+/// SEV-2 `RECONCILIATION_OVERDUE` per broker account whose latest reconciliation failed or is
+/// older than [`OVERDUE_PERIODS`] periods while LIVE bots run: "matched at its last run" says
+/// nothing about now (the leader skips a session that is not ready, and a leader may be gone).
+fn reconciliation_age(rt: &RuntimeHandle, snap: &DbSnapshot, b: &mut Blockers) {
+    if snap.live_running == 0 {
+        return;
+    }
+    let Some(every) = rt.reconciler().map(|r| r.every()) else {
+        return;
+    };
+    let limit =
+        chrono::Duration::from_std(every * OVERDUE_PERIODS).unwrap_or(chrono::Duration::MAX);
+    let now = rt.clock().now();
+    for run in &snap.reconciliation_runs {
+        let age = now - run.finished_at;
+        let problem = if !run.ok {
+            format!(
+                "its last reconciliation ({}) could not read the broker: {}",
+                run.finished_at.to_rfc3339(),
+                run.error.as_deref().unwrap_or("no reason recorded")
+            )
+        } else if age > limit {
+            format!(
+                "its last reconciliation ran {} s ago ({}), past {} s",
+                age.num_seconds(),
+                run.finished_at.to_rfc3339(),
+                limit.num_seconds()
+            )
+        } else {
+            continue;
+        };
+        b.push(
+            ErrorCode::ReconciliationOverdue,
+            false,
+            format!(
+                "{} account {}: {problem}; with {} LIVE bot(s) running, the ledger is not proven to match the broker now.",
+                run.broker, run.account, snap.live_running
+            ),
+            ErrorCode::ReconciliationOverdue.suggested_fix(),
         );
     }
 }
@@ -511,6 +557,7 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
     if let Some(snap) = snapshot {
         unowned_bots(rt, snap, &mut b);
         reconciliation(snap, &mut b);
+        reconciliation_age(rt, snap, &mut b);
         account_latches(snap, &mut b);
     }
     let breakers = rt.breakers();
@@ -546,15 +593,13 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
     }
 
     let by_autonomy_tier = snapshot.map(|snap| {
-        let counts = rt.tiers().counts();
-        let get = |t| counts.get(&t).copied().unwrap_or(0) as u64;
-        let scored: u64 = counts.values().map(|v| *v as u64).sum();
+        let [locked, supervised, limited_autonomy, full_autonomy] =
+            snap.tiers.map(|n| u64::try_from(n).unwrap_or(0));
         TierCounts {
-            locked: get(AutonomyTier::Locked)
-                + u64::try_from(snap.bots).unwrap_or(0).saturating_sub(scored),
-            supervised: get(AutonomyTier::Supervised),
-            limited_autonomy: get(AutonomyTier::LimitedAutonomy),
-            full_autonomy: get(AutonomyTier::FullAutonomy),
+            locked,
+            supervised,
+            limited_autonomy,
+            full_autonomy,
         }
     });
     let sev1 = b.list.iter().any(|x| x.severity == Severity::Sev1);

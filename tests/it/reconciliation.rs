@@ -482,3 +482,47 @@ async fn adopt_makes_an_unknown_broker_order_the_bots_so_cancel_reaches_it(pool:
         "{book}"
     );
 }
+
+/// An account whose reconciliation stops (its session not ready: the leader skips it) is a
+/// SEV-2 `RECONCILIATION_OVERDUE` blocker once its last run is three periods old while a LIVE
+/// bot runs; the page's "matched at its last run" proves nothing about now. Runs again: gone.
+#[sqlx::test]
+async fn an_overdue_reconciliation_is_a_blocker_while_live_bots_run(pool: PgPool) {
+    let live = live_bot(&pool, "ironbeam").await;
+    sqlx::query("UPDATE bots SET status = 'RUNNING' WHERE id = $1")
+        .bind(live.bot)
+        .execute(&pool)
+        .await
+        .unwrap();
+    first_run(&live.app).await;
+    let overdue = |app: &TestApp| {
+        let app = app.clone();
+        async move {
+            let (_, status) = app.system_status().await;
+            status["blockers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["code"] == "RECONCILIATION_OVERDUE")
+                .cloned()
+        }
+    };
+    assert!(overdue(&live.app).await.is_none());
+    crate::support::fixtures::sandbox_broker_fault(
+        &live.env,
+        "ironbeam",
+        json!("disconnect"),
+        None,
+    )
+    .await;
+    let blocker = until("the overdue blocker", async || overdue(&live.app).await).await;
+    assert_eq!(blocker["severity"], "SEV-2", "{blocker}");
+    let message = blocker["message"].as_str().unwrap();
+    assert!(message.contains("ironbeam account"), "{message}");
+    assert!(message.contains("1 LIVE bot(s) running"), "{message}");
+    crate::support::fixtures::sandbox_broker_fault(&live.env, "ironbeam", Value::Null, None).await;
+    until("the blocker gone once the account reconciles", async || {
+        overdue(&live.app).await.is_none().then_some(())
+    })
+    .await;
+}

@@ -391,3 +391,42 @@ async fn connections_show_live_health_and_an_open_breaker_is_never_connected(poo
     assert_eq!(p["health"], "CONNECTED", "{p}");
     assert_eq!(p["success_rate_15m"], 1.0, "{p}");
 }
+
+/// Tier counts are the stored tiers of every bot, as every node's scorer stored them: a bot
+/// scored on another node (absent from this node's tier book) is not counted LOCKED here.
+#[sqlx::test]
+async fn tier_counts_are_the_stored_tiers_of_every_bot(pool: PgPool) {
+    // This node scores nothing (another node's scorer stored the tier below).
+    let mut config = crate::support::fixtures::runtime_config();
+    config.autonomy.enabled = false;
+    let app = crate::support::spawn_app_with_runtime_config(pool.clone(), config)
+        .await
+        .signed_in_as_admin()
+        .await;
+    let scored_elsewhere = app
+        .new_bot(crate::support::fixtures::sma_bot("scored-elsewhere", "LAB"))
+        .await;
+    let _never_scored = app
+        .new_bot(crate::support::fixtures::sma_bot("never-scored", "LAB"))
+        .await;
+    sqlx::query(
+        "INSERT INTO autonomy_scores (bot_id, autonomy_score, data_reliability_score, \
+         decision_quality_score, risk_discipline_score, execution_health_score, \
+         supervisor_trust_score, autonomy_tier, breakdown) \
+         VALUES ($1::uuid, 95, 95, 95, 95, 95, 95, 'FULL_AUTONOMY', '{}'::jsonb)",
+    )
+    .bind(&scored_elsewhere)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let tiers = until("the stored tiers in the status", async || {
+        let (body, _) = blockers(&app).await;
+        let t = body["bots"]["byAutonomyTier"].clone();
+        (t["FULL_AUTONOMY"] == 1).then_some(t)
+    })
+    .await;
+    assert_eq!(
+        tiers,
+        json!({"LOCKED": 1, "SUPERVISED": 0, "LIMITED_AUTONOMY": 0, "FULL_AUTONOMY": 1})
+    );
+}
