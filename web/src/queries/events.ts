@@ -5,7 +5,7 @@
 // events (capped), plus how to load the ones before them. Live events are merged into every
 // cached feed whose filters they match; when the stream fails repeatedly the feed is polled.
 import { useEffect, useRef, useState } from "react";
-import { useMutation, useQuery, useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
+import { useMutation, useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { severityValues, type components } from "../api/schema";
 import { POLL } from "../lib/queryClient";
@@ -180,16 +180,6 @@ export async function loadFeed(client: QueryClient, key: QueryKey, filters: Even
   // The cache may have changed while we fetched (live events): merge with its latest state.
   const current = client.getQueryData<EventFeed>(key) ?? held;
   return capFeed({ items: mergeEvents(current.items, newer), older: current.older });
-}
-
-/** The events of `filters`, kept current by the live stream; polled every POLL.fast when `poll`. */
-export function useEventFeed(filters: EventFilters, { poll }: { poll: boolean }) {
-  const key = eventFeedKey(filters);
-  return useQuery({
-    queryKey: key,
-    queryFn: ({ client, queryKey, signal }) => loadFeed(client, queryKey, key[2], signal),
-    refetchInterval: poll ? POLL.fast : false,
-  });
 }
 
 /** Loads the page before the oldest event of the feed and appends it. */

@@ -1,9 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { screen, waitFor, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { server } from "../../test/server";
 import { apiError, ok, renderWithApp } from "../../test/render";
+import { advanceClock } from "../../test/clock";
+import { POLL } from "../../lib/queryClient";
 import type { SystemEvent } from "../../queries/events";
 import { EventsPage } from ".";
 import { fakeStreams } from "./FakeEventSource";
@@ -251,5 +253,100 @@ describe("EventsPage", () => {
     expect(within(dialog).getByTestId("event-metadata")).toHaveTextContent('"scope": "provider:databento"');
     expect(dialog.querySelector("[data-trace-id]")).toHaveAttribute("data-trace-id", "01".repeat(16));
     expect(router.state.location.search).toMatchObject({ event: ev(1).id });
+  });
+});
+
+// The stream carries only the events recorded by the server it is open on (its bus is
+// process-local) and a half-open stream never errors, so an open stream is no proof that every
+// event arrives: the list is re-read on a timer anyway, and says how fresh that read is.
+describe("EventsPage while the stream is live", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it("keeps checking the list every 15 s, so an event recorded on another server shows up", async () => {
+    // Only the intervals are fake (TanStack's refetchInterval); requests and the rest run for real.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const calls = eventsApi(
+      { items: [ev(1)] },
+      { items: [ev(6, { severity: "SEV-1", code: "KILL_SWITCH_ACTIVATED", message: "Recorded on node b" }), ev(1)] },
+    );
+    const streams = fakeStreams();
+    renderWithApp(<EventsPage eventSourceFactory={streams.factory} />, { path: "/events" });
+    await screen.findByText("Breaker opened 1");
+    streams.latest().open();
+    expect(screen.getByRole("status", { name: "Live updates: Live" })).toBeInTheDocument();
+    // The badge and the list say what "live" covers and how often the list is checked.
+    expect(screen.getByTestId("live-indicator")).toHaveTextContent("Live (this server)");
+    expect(screen.getByTestId("live-indicator")).toHaveTextContent("Events recorded on other servers appear when the list is checked (every 15 s)");
+    expect(screen.getByTestId("events-list-status")).toHaveTextContent(/^1 shown · live from this server, checked every 15 s · last checked/);
+    expect(screen.getByTestId("events-list-status")).toHaveAttribute("data-stale", "false");
+    expect(screen.queryByText(/updated live/)).not.toBeInTheDocument();
+
+    act(() => void vi.advanceTimersByTime(POLL.normal - 1));
+    expect(calls).toHaveLength(1);
+    act(() => void vi.advanceTimersByTime(1));
+    // The stream never brought it; the check does, merged in (since the newest event held).
+    expect(await screen.findByText("Recorded on node b")).toBeInTheDocument();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.get("from")).toBe("2026-11-26T12:00:00.000000Z");
+    expect(rows()).toHaveLength(2);
+    expect(rows()[0]).toHaveTextContent("KILL_SWITCH_ACTIVATED");
+    expect(screen.getByRole("status", { name: "Live updates: Live" })).toBeInTheDocument();
+  });
+
+  it("still checks every 5 s once the stream has failed and polling is all there is", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const calls = eventsApi({ items: [ev(1)] }, { items: [ev(1)] }, { items: [ev(8, { message: "Polled later" }), ev(1)] });
+    const streams = fakeStreams();
+    renderWithApp(<EventsPage eventSourceFactory={streams.factory} />, { path: "/events" });
+    await screen.findByText("Breaker opened 1");
+    for (let i = 0; i < 3; i++) streams.latest().fail();
+    await waitFor(() => expect(calls).toHaveLength(2)); // the catch-up on falling back
+    expect(screen.getByTestId("live-indicator")).toHaveTextContent("checking for new events every 5 s");
+    await waitFor(() => expect(screen.getByTestId("events-list-status")).toHaveTextContent(/^1 shown · checked every 5 s · last checked/));
+    act(() => void vi.advanceTimersByTime(POLL.fast));
+    expect(await screen.findByText("Polled later")).toBeInTheDocument();
+    expect(calls).toHaveLength(3);
+  });
+
+  it("says the list is stale, with the reason, when no check has succeeded for two polls and a bit", async () => {
+    eventsApi({ items: [ev(1)] });
+    const streams = fakeStreams();
+    renderWithApp(<EventsPage eventSourceFactory={streams.factory} />, { path: "/events" });
+    await screen.findByText("Breaker opened 1");
+    streams.latest().open();
+    const status = screen.getByTestId("events-list-status");
+    expect(status).toHaveAttribute("data-stale", "false");
+    // The stream stays open and silent (half-open, or nothing recorded here) while 40 s pass
+    // with no check answered (the request hangs, the tab was asleep): 40 s > 2 × 15 s + 2 s.
+    advanceClock(40_000);
+    await waitFor(() => expect(status).toHaveAttribute("data-stale", "true"), { timeout: 3_000 });
+    expect(status).toHaveTextContent(/stale: no fresh answer for 4\d s; the list may lack newer events/);
+    expect(status).toHaveClass("text-muted");
+    expect(status).not.toHaveTextContent("last checked");
+    expect(screen.queryByText(/updated live/)).not.toBeInTheDocument();
+  });
+
+  it("does not let a live event make a failed check look fresh", async () => {
+    eventsApi({ items: [ev(1)] }, () => HttpResponse.json(apiError("DATABASE_UNAVAILABLE", "The database is unreachable."), { status: 503 }));
+    const streams = fakeStreams();
+    renderWithApp(<EventsPage eventSourceFactory={streams.factory} />, { path: "/events" });
+    await screen.findByText("Breaker opened 1");
+    streams.latest().open();
+    // Events were missed: the list is re-read, and that read fails.
+    streams.latest().emit("reset", { reason: "unknown_id", last_event_id: 9, message: "Events were missed" }, "9");
+    expect(await screen.findByText(/DATABASE_UNAVAILABLE: The database is unreachable/)).toBeInTheDocument();
+    const status = screen.getByTestId("events-list-status");
+    expect(status).toHaveAttribute("data-stale", "true");
+    expect(status).toHaveTextContent(/stale: the latest refresh failed \(last good check .*\); the list may lack newer events/);
+
+    // A live event from this server lands in the list; the list itself is still unchecked.
+    streams.latest().emit("system_event", ev(5, { message: "Streamed here" }), "1001");
+    expect(await screen.findByText("Streamed here")).toBeInTheDocument();
+    expect(screen.getByTestId("events-list-status")).toHaveAttribute("data-stale", "true");
+    expect(screen.getByTestId("events-list-status")).toHaveTextContent(/^2 shown · live from this server, checked every 15 s · stale: the latest refresh failed/);
+    expect(screen.queryByText(/updated live/)).not.toBeInTheDocument();
   });
 });

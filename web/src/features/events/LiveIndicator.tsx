@@ -5,12 +5,16 @@ import { POLL } from "../../lib/queryClient";
 import { ago, formatTime, useNow } from "../../lib/time";
 import type { StreamMode } from "../../queries/events";
 
+/** The mode's name (the status's accessible name: "Live updates: Live"). */
 const LABEL: Record<StreamMode, string> = {
   connecting: "Connecting…",
   live: "Live",
   reconnecting: "Reconnecting…",
   polling: "Polling",
 };
+
+/** What the badge says: the stream is live only for the events of the server it is open on. */
+const BADGE: Record<StreamMode, string> = { ...LABEL, live: "Live (this server)" };
 
 const TONE: Record<StreamMode, Tone> = {
   connecting: "neutral",
@@ -19,26 +23,34 @@ const TONE: Record<StreamMode, Tone> = {
   polling: "warn",
 };
 
-/** Says how the event list stays current: the live stream, a reconnect, or the polling fallback. */
-export function LiveIndicator({ mode, failures, lastEventAt, connectedAt, onRetry }: {
+/**
+ * Says how the event list stays current: the live stream (which carries only the events recorded
+ * by the server it is open on), a reconnect, or the polling fallback; and how often the list is
+ * re-read from the API (`checkEveryMs`), which is what brings every other server's events.
+ */
+export function LiveIndicator({ mode, failures, lastEventAt, connectedAt, checkEveryMs, onRetry }: {
   mode: StreamMode;
   failures: number;
   lastEventAt: number | null;
   connectedAt: number | null;
+  /** How often the list is re-read from the API (ms). */
+  checkEveryMs: number;
   onRetry: () => void;
 }) {
   const now = useNow(1000);
+  const every = `${checkEveryMs / 1000} s`;
   let detail: string;
   if (mode === "live") {
-    detail = lastEventAt
-      ? `streaming; last event ${ago(lastEventAt, now)}`
-      : `streaming since ${connectedAt ? formatTime(new Date(connectedAt).toISOString()) : "now"}; no new event yet`;
+    const streaming = lastEventAt
+      ? `streaming this server's events; last event ${ago(lastEventAt, now)}`
+      : `streaming this server's events since ${connectedAt ? formatTime(new Date(connectedAt).toISOString()) : "now"}; no new event yet`;
+    detail = `${streaming}. Events recorded on other servers appear when the list is checked (every ${every})`;
   } else if (mode === "connecting") {
-    detail = "opening the event stream";
+    detail = `opening the event stream; the list is checked every ${every}`;
   } else if (mode === "reconnecting") {
-    detail = `the event stream dropped (${failures} failed attempt${failures === 1 ? "" : "s"}); reconnecting`;
+    detail = `the event stream dropped (${failures} failed attempt${failures === 1 ? "" : "s"}); reconnecting; the list is checked every ${every}`;
   } else {
-    detail = `the event stream failed ${failures} times: checking for new events every ${POLL.fast / 1000} s, retrying the stream every ${POLL.slow / 1000} s`;
+    detail = `the event stream failed ${failures} times: checking for new events every ${every}, retrying the stream every ${POLL.slow / 1000} s`;
   }
   const Icon = mode === "live" ? Radio : mode === "polling" ? WifiOff : RefreshCw;
   return (
@@ -53,7 +65,7 @@ export function LiveIndicator({ mode, failures, lastEventAt, connectedAt, onRetr
           ) : (
             <Icon size={12} aria-hidden className={mode === "reconnecting" || mode === "connecting" ? "animate-spin" : undefined} />
           )}
-          {LABEL[mode]}
+          {BADGE[mode]}
         </Badge>
         <span className="text-xs text-muted">{detail}</span>
       </span>

@@ -1,18 +1,21 @@
-// The Events tab: system events, newest first, kept live over SSE (polling when the stream
-// keeps failing), filtered by severity, code, bot and provider (URL search params).
+// The Events tab: system events, newest first, filtered by severity, code, bot and provider
+// (URL search params). The SSE stream brings this server's events at once; the list is also
+// re-read on a timer (faster when the stream keeps failing), which is what brings events
+// recorded on other servers and what notices a stream that silently stopped.
 import { useCallback } from "react";
 import { History } from "lucide-react";
 import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
 import { EmptyState } from "../../components/EmptyState";
-import { AgeLabel } from "../../components/AgeLabel";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
-import { FEED_CAP, useEventFeed, useEventStream, useLoadOlder, type EventFilters, type EventSourceFactory } from "../../queries/events";
+import { FEED_CAP, useEventStream, useLoadOlder, type EventFilters, type EventSourceFactory } from "../../queries/events";
 import { EventDrawer } from "./EventDrawer";
 import { EventTable } from "./EventTable";
 import { FilterBar } from "./FilterBar";
+import { ListStatus } from "./ListStatus";
 import { LiveIndicator } from "./LiveIndicator";
 import { filtersFromSearch, hasFilters, useSearchParams } from "./search";
+import { useEventList } from "./useEventList";
 import { useTitle } from "../../lib/title";
 
 function describeFilters(f: EventFilters): string {
@@ -29,7 +32,7 @@ export function EventsPage({ eventSourceFactory }: { eventSourceFactory?: EventS
   const [search, setSearch] = useSearchParams();
   const filters = filtersFromSearch(search);
   const stream = useEventStream({ factory: eventSourceFactory });
-  const feed = useEventFeed(filters, { poll: stream.mode === "polling" });
+  const { feed, pollMs, checked } = useEventList(filters, stream.mode);
   const older = useLoadOlder(filters);
   const items = feed.data?.items ?? [];
   const filtered = hasFilters(filters);
@@ -40,7 +43,7 @@ export function EventsPage({ eventSourceFactory }: { eventSourceFactory?: EventS
     <div className="flex flex-col gap-4">
       <header className="flex flex-wrap items-center gap-3">
         <h1 className="text-xl font-semibold tracking-tight">Events</h1>
-        <LiveIndicator {...stream} onRetry={stream.retryNow} />
+        <LiveIndicator {...stream} checkEveryMs={pollMs} onRetry={stream.retryNow} />
       </header>
 
       <Card>
@@ -50,14 +53,10 @@ export function EventsPage({ eventSourceFactory }: { eventSourceFactory?: EventS
       <Card
         title="System events"
         status={
-          feed.isError || feed.isPending ? (
+          feed.isPending || !feed.data ? (
             <PanelStatus query={feed} />
-          ) : stream.mode === "live" ? (
-            <span className="text-xs text-muted">{items.length} shown · updated live</span>
           ) : (
-            <span className="inline-flex items-center gap-2 text-xs text-muted">
-              {items.length} shown · <AgeLabel updatedAt={feed.dataUpdatedAt} />
-            </span>
+            <ListStatus feed={feed} checked={checked} mode={stream.mode} pollMs={pollMs} shown={items.length} />
           )
         }
         actions={filtered && <span className="text-xs text-muted">Filtered: {describeFilters(filters)}</span>}
