@@ -2,7 +2,7 @@
 //! are the caller's clock; every acquisition bumps the epoch, so a write carrying an older one
 //! is refused by [`check`] in the writer's own transaction.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -330,6 +330,28 @@ pub struct Renewed {
     pub bot_id: Uuid,
     pub epoch: i64,
     pub status: BotStatus,
+    /// A fingerprint of what a runner reads from the bot row (stage, strategy, limits, trading
+    /// switch): a change made through any node shows as a new value; a status write does not.
+    pub settings: i64,
+}
+
+/// A fingerprint of what a runner reads from the bot row `b` (stage, strategy, limits, trading
+/// switch): [`Renewed::settings`] and [`settings_of`].
+const SETTINGS_SQL: &str = "hashtextextended(concat_ws('|', b.stage, b.is_trading_enabled, \
+     b.strategy::text, b.risk_limits::text), 0)";
+
+/// The settings fingerprints of `bots` (a lease's baseline when it is taken).
+pub async fn settings_of(
+    db: impl PgExecutor<'_>,
+    bots: &[Uuid],
+) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(&format!(
+        "SELECT b.id, {SETTINGS_SQL} FROM bots b WHERE b.id = ANY($1)"
+    ))
+    .bind(bots)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Extends the leases of `bots` that `node` still holds to `expires_at` (rows locked in bot
@@ -343,13 +365,13 @@ pub async fn renew(
     if bots.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "WITH mine AS (SELECT bot_id FROM bot_leases WHERE node = $1 AND bot_id = ANY($3) \
                        ORDER BY bot_id FOR UPDATE) \
          UPDATE bot_leases l SET expires_at = GREATEST(l.expires_at, $2) \
          FROM mine, bots b WHERE l.bot_id = mine.bot_id AND b.id = l.bot_id \
-         RETURNING l.bot_id, l.epoch, b.status",
-    )
+         RETURNING l.bot_id, l.epoch, b.status, {SETTINGS_SQL} AS settings"
+    ))
     .bind(node)
     .bind(expires_at)
     .bind(bots)

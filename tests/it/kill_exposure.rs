@@ -493,6 +493,47 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
     assert!(rt.kill_switch_active());
 }
 
+/// A LIVE bot's own trading switch turned off through another node (that node's write: its
+/// API tells only its own runners) reaches this node's runner at its next ownership round: the
+/// next evaluation is refused by the `stage` gate with `LIVE_TRADING_DISABLED`.
+#[sqlx::test]
+async fn a_bots_switch_turned_off_through_another_node_gates_its_runner_here(pool: PgPool) {
+    let (app, rt) = app_without_brokers(&pool).await;
+    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{body}");
+    let bot = bot(&app, "live-own-switch", Stage::Live, 100000.0).await;
+    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
+    rt.start_runner(
+        bot,
+        RunnerOptions {
+            timeframe: Timeframe::M1,
+            live: true,
+        },
+    )
+    .await
+    .unwrap();
+    let at = |m| session_start() + Duration::minutes(m);
+    let gate = ("stage".to_owned(), "LIVE_TRADING_DISABLED".to_owned());
+    tick(&rt, &pool, bot, at(1)).await;
+    assert!(!latest_blocked_by(&pool, bot).await.contains(&gate));
+    sqlx::query("UPDATE bots SET is_trading_enabled = false WHERE id = $1")
+        .bind(bot)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut minute = 2;
+    until("the bot's own switch from another node", async || {
+        tick(&rt, &pool, bot, at(minute)).await;
+        minute += 1;
+        if latest_blocked_by(&pool, bot).await.contains(&gate) {
+            return Some(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        None
+    })
+    .await;
+}
+
 /// The bot's orders with their decision: type, side, status, stage; oldest first.
 async fn decisions(pool: &PgPool, bot: Uuid) -> Vec<(String, String, String, String)> {
     sqlx::query_as(

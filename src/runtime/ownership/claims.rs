@@ -128,6 +128,8 @@ impl Ownership {
                 Err(err) => tracing::warn!(error = %err, "lease claim failed"),
             }
         }
+        let ids: Vec<Uuid> = claimed.iter().map(|c| c.0).collect();
+        let baselines = self.settings_baselines(&ids).await;
         {
             let mut map = self.held();
             for (bot, epoch, _) in &claimed {
@@ -137,6 +139,7 @@ impl Ownership {
                         epoch: *epoch,
                         acquired: started,
                         seen_live: true,
+                        settings: baselines.get(bot).copied(),
                     },
                 );
             }

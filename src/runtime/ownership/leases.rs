@@ -37,12 +37,18 @@ impl Ownership {
             now + self.ttl()
         ))? {
             Some(epoch) => {
+                let settings = self
+                    .settings_baselines(&[bot_id])
+                    .await
+                    .get(&bot_id)
+                    .copied();
                 self.held().insert(
                     bot_id,
                     Held {
                         epoch,
                         acquired: started,
                         seen_live: false,
+                        settings,
                     },
                 );
                 Ok(self.fence_of(bot_id, epoch))
@@ -92,6 +98,8 @@ impl Ownership {
             now,
             now + self.ttl()
         ))?;
+        let ids: Vec<Uuid> = taken.iter().map(|(bot, _)| *bot).collect();
+        let baselines = self.settings_baselines(&ids).await;
         let mut held = self.held();
         for (bot, epoch) in taken {
             held.insert(
@@ -100,6 +108,7 @@ impl Ownership {
                     epoch,
                     acquired: started,
                     seen_live: false,
+                    settings: baselines.get(&bot).copied(),
                 },
             );
             mine.insert(bot);
@@ -145,12 +154,18 @@ impl Ownership {
             now + self.ttl()
         ))? {
             Some(epoch) => {
+                let settings = self
+                    .settings_baselines(&[bot_id])
+                    .await
+                    .get(&bot_id)
+                    .copied();
                 self.held().insert(
                     bot_id,
                     Held {
                         epoch,
                         acquired: started,
                         seen_live: false,
+                        settings,
                     },
                 );
                 Ok(self.fence_of(bot_id, epoch))

@@ -78,6 +78,9 @@ struct Held {
     /// The bot's row said it should run at a renewal since (a later non-live status is an
     /// operator's stop or kill, possibly through another node).
     seen_live: bool,
+    /// The bot row's settings fingerprint at the last renewal (`Renewed::settings`): another
+    /// one (a change made through any node) has its runner here re-read its settings.
+    settings: Option<i64>,
 }
 
 /// Counters for the Observatory and the figures.
@@ -300,6 +303,19 @@ impl Ownership {
         }
         let epoch = self.held().get(&bot_id)?.epoch;
         Some(self.fence_of(bot_id, epoch))
+    }
+
+    /// The settings fingerprints of bots whose leases were just taken: the baseline a renewal
+    /// compares with (a change made through another node before the first renewal is seen
+    /// too). Unread (a database error): none, and the first renewal sets it.
+    async fn settings_baselines(&self, bots: &[Uuid]) -> HashMap<Uuid, i64> {
+        match bot_leases::settings_of(&self.pool, bots).await {
+            Ok(map) => map,
+            Err(err) => {
+                tracing::warn!(error = %err, node = %self.name, "bot settings not read at lease time");
+                HashMap::new()
+            }
+        }
     }
 
     /// Whether `fence` is still this node's trusted lease on its bot (no kill refenced it, no

@@ -169,6 +169,7 @@ impl Ownership {
             renewed.iter().map(|r| (r.bot_id, r)).collect();
         let mut lost = Vec::new();
         let mut done = Vec::new();
+        let mut changed = Vec::new();
         let busy = self.taking_over().clone();
         {
             let mut map = self.held();
@@ -176,6 +177,10 @@ impl Ownership {
                 _ if snapshot.get(bot) != Some(&h.epoch) => true,
                 Some(r) if r.epoch == h.epoch => {
                     h.seen_live |= r.status.is_live();
+                    if h.settings.is_some_and(|seen| seen != r.settings) {
+                        changed.push(*bot);
+                    }
+                    h.settings = Some(r.settings);
                     // Stopped or killed by an operator (maybe through another node) …
                     let stopped = h.seen_live && !r.status.is_live();
                     // … or no runner here for a TTL (failed for good, killed, stopped).
@@ -212,6 +217,11 @@ impl Ownership {
         }
         let done: Vec<Uuid> = done.into_iter().map(|(b, _)| b).collect();
         self.stop_runners(handle, &done);
+        // A bot changed through another node (its trading switch, stage, limits): the API
+        // told only that node's runners, so this node's runner re-reads its row now.
+        for bot in changed.iter().filter(|b| !done.contains(b)) {
+            handle.bot_changed(*bot).await;
+        }
         self.draining.store(draining, Ordering::Release);
         if draining {
             self.hand_over(handle, self.owned()).await;
