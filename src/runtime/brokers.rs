@@ -694,9 +694,12 @@ impl Brokers {
         self.sessions.iter().find(|s| s.vendor() == vendor).cloned()
     }
 
-    /// The session LIVE orders go to: the first ready one (Tradovate, then Ironbeam).
+    /// The session LIVE orders go to: the first configured one (Tradovate, then Ironbeam),
+    /// ready or not. Never the next one that happens to be ready: a bot's exit must reach the
+    /// account that holds its position, so a lost primary closes the `broker_ready` gate (its
+    /// bots are suspended) instead of sending their orders to another broker's account.
     pub fn for_live(&self) -> Option<Arc<BrokerSession>> {
-        self.sessions.iter().find(|s| s.is_ready()).cloned()
+        self.sessions.first().cloned()
     }
 
     pub fn health(&self) -> Vec<SessionHealth> {

@@ -330,3 +330,41 @@ async fn a_crashed_session_actor_restarts_and_keeps_its_session(pool: PgPool) {
     let book = sandbox_broker_book(&env, vendor).await;
     assert_eq!(book["logins"], 1, "{book}");
 }
+
+/// With both brokers configured, LIVE orders go to the first (Tradovate) whether or not it is
+/// ready: a lost Tradovate session closes the gate; it never sends a bot's exit to Ironbeam,
+/// where the bot holds nothing.
+#[sqlx::test]
+async fn a_lost_primary_broker_closes_the_gate_and_never_reroutes_to_the_other(pool: PgPool) {
+    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let env = start_sandbox_with_clock(clock.clone()).await;
+    let mut cfg: RuntimeConfig = config(&env);
+    cfg.clock = clock;
+    cfg.autonomy.enabled = false;
+    cfg.broker_every = StdDuration::from_millis(100);
+    cfg.broker_sessions = SessionConfig {
+        heartbeat_every: StdDuration::from_millis(100),
+        ..SessionConfig::default()
+    };
+    let app = spawn_app_with_runtime_config(pool.clone(), cfg).await;
+    let brokers = app.state.runtime.brokers().unwrap();
+    assert_eq!(brokers.sessions().len(), 2, "both brokers configured");
+    until("both sessions ready", async || {
+        brokers
+            .sessions()
+            .iter()
+            .all(|s| s.can_trade())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(brokers.for_live().unwrap().vendor().id(), "tradovate");
+    assert!(brokers.live_ready());
+    sandbox_broker_fault(&env, "tradovate", json!("disconnect"), None).await;
+    until("the tradovate session lost", async || {
+        (!brokers.for_live()?.is_ready()).then_some(())
+    })
+    .await;
+    assert_eq!(brokers.for_live().unwrap().vendor().id(), "tradovate");
+    assert!(!brokers.live_ready(), "the gate closes, nothing rerouted");
+    assert!(brokers.sessions()[1].can_trade(), "ironbeam is still up");
+}
