@@ -40,15 +40,9 @@ async fn sandbox_post(env: &EnvMap, path: &str, body: Value) -> Value {
 
 /// A runtime with `vendor`'s session heartbeating every 100 ms, cancel-on-disconnect after
 /// `cancel_after`, a provider breaker cooling down in 300 ms, and one LIVE bot row routed to it.
-async fn setup(
-    pool: &PgPool,
-    vendor: &str,
-    cancel_after: StdDuration,
-) -> (TestApp, RuntimeHandle, EnvMap, Uuid) {
-    let clock = Clock::starting_at(session_start() + Duration::hours(5));
-    let sandbox = start_sandbox_with_clock(clock.clone()).await;
-    let env = broker_env(&sandbox, vendor);
-    let mut cfg: RuntimeConfig = config(&env);
+/// A runtime on the sandbox's brokers in `env`, heartbeating every 100 ms, on `clock`.
+fn session_config(env: &EnvMap, clock: Clock, cancel_after: StdDuration) -> RuntimeConfig {
+    let mut cfg: RuntimeConfig = config(env);
     cfg.clock = clock;
     cfg.autonomy.enabled = false;
     cfg.broker_every = StdDuration::from_millis(100);
@@ -57,6 +51,18 @@ async fn setup(
         cancel_after,
         ..SessionConfig::default()
     };
+    cfg
+}
+
+async fn setup(
+    pool: &PgPool,
+    vendor: &str,
+    cancel_after: StdDuration,
+) -> (TestApp, RuntimeHandle, EnvMap, Uuid) {
+    let clock = Clock::starting_at(session_start() + Duration::hours(5));
+    let sandbox = start_sandbox_with_clock(clock.clone()).await;
+    let env = broker_env(&sandbox, vendor);
+    let mut cfg = session_config(&env, clock, cancel_after);
     cfg.breaker = BreakerConfig {
         cool_down: StdDuration::from_millis(300),
         ..BreakerConfig::default()
@@ -338,14 +344,7 @@ async fn a_crashed_session_actor_restarts_and_keeps_its_session(pool: PgPool) {
 async fn a_lost_primary_broker_closes_the_gate_and_never_reroutes_to_the_other(pool: PgPool) {
     let clock = Clock::starting_at(session_start() + Duration::hours(5));
     let env = start_sandbox_with_clock(clock.clone()).await;
-    let mut cfg: RuntimeConfig = config(&env);
-    cfg.clock = clock;
-    cfg.autonomy.enabled = false;
-    cfg.broker_every = StdDuration::from_millis(100);
-    cfg.broker_sessions = SessionConfig {
-        heartbeat_every: StdDuration::from_millis(100),
-        ..SessionConfig::default()
-    };
+    let cfg = session_config(&env, clock, SessionConfig::default().cancel_after);
     let app = spawn_app_with_runtime_config(pool.clone(), cfg).await;
     let brokers = app.state.runtime.brokers().unwrap();
     assert_eq!(brokers.sessions().len(), 2, "both brokers configured");

@@ -395,13 +395,13 @@ async fn latest_blocked_by(pool: &PgPool, bot: Uuid) -> Vec<(String, String)> {
         .collect()
 }
 
-#[sqlx::test]
-async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(pool: PgPool) {
-    let (app, rt) = app_without_brokers(&pool).await;
+/// A LIVE bot's runner with the global trading switch on (safe start would refuse the
+/// sandbox broker; the gates are the point).
+async fn running_live_bot(pool: &PgPool, name: &str) -> (TestApp, RuntimeHandle, Uuid) {
+    let (app, rt) = app_without_brokers(pool).await;
     let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
     assert_eq!(status, 200, "{body}");
-    // A LIVE bot's runner (safe start would refuse the sandbox broker; the gate is the point).
-    let bot = bot(&app, "live-switch", Stage::Live, 100000.0).await;
+    let bot = bot(&app, name, Stage::Live, 100000.0).await;
     rt.tiers().set(bot, AutonomyTier::FullAutonomy);
     rt.start_runner(
         bot,
@@ -412,6 +412,33 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
     )
     .await
     .unwrap();
+    (app, rt, bot)
+}
+
+/// Evaluates the bot bar after bar from `minute` on (half a second apart: a change made
+/// through another node arrives with an ownership round) until `gate` blocks it.
+async fn until_gated(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bot: Uuid,
+    gate: &(String, String),
+    minute: &mut i64,
+) {
+    until(&format!("the {gate:?} gate"), async || {
+        tick(rt, pool, bot, session_start() + Duration::minutes(*minute)).await;
+        *minute += 1;
+        if latest_blocked_by(pool, bot).await.contains(gate) {
+            return Some(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        None
+    })
+    .await;
+}
+
+#[sqlx::test]
+async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(pool: PgPool) {
+    let (app, rt, bot) = running_live_bot(&pool, "live-switch").await;
     let at = |m| session_start() + Duration::minutes(m);
     tick(&rt, &pool, bot, at(1)).await;
     let gate = (
@@ -458,16 +485,7 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
         .await
         .unwrap();
     let mut minute = 5;
-    until("the gate from another node's switch", async || {
-        tick(&rt, &pool, bot, at(minute)).await;
-        minute += 1;
-        if latest_blocked_by(&pool, bot).await.contains(&gate) {
-            return Some(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        None
-    })
-    .await;
+    until_gated(&rt, &pool, bot, &gate, &mut minute).await;
 
     // The kill switch pulled through another node (its write, not this API): this node's
     // runners are gated by the next ownership round too, and its status names the switch.
@@ -480,16 +498,7 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
     .await
     .unwrap();
     let kill = ("kill_switch".to_owned(), "KILL_SWITCH_ACTIVE".to_owned());
-    until("the gate from another node's kill switch", async || {
-        tick(&rt, &pool, bot, at(minute)).await;
-        minute += 1;
-        if latest_blocked_by(&pool, bot).await.contains(&kill) {
-            return Some(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        None
-    })
-    .await;
+    until_gated(&rt, &pool, bot, &kill, &mut minute).await;
     assert!(rt.kill_switch_active());
 }
 
@@ -498,20 +507,7 @@ async fn trading_switched_off_gates_a_running_live_bot_at_its_next_evaluation(po
 /// next evaluation is refused by the `stage` gate with `LIVE_TRADING_DISABLED`.
 #[sqlx::test]
 async fn a_bots_switch_turned_off_through_another_node_gates_its_runner_here(pool: PgPool) {
-    let (app, rt) = app_without_brokers(&pool).await;
-    let (status, body) = app.set_trading_switch(json!({"enabled": true})).await;
-    assert_eq!(status, 200, "{body}");
-    let bot = bot(&app, "live-own-switch", Stage::Live, 100000.0).await;
-    rt.tiers().set(bot, AutonomyTier::FullAutonomy);
-    rt.start_runner(
-        bot,
-        RunnerOptions {
-            timeframe: Timeframe::M1,
-            live: true,
-        },
-    )
-    .await
-    .unwrap();
+    let (_app, rt, bot) = running_live_bot(&pool, "live-own-switch").await;
     let at = |m| session_start() + Duration::minutes(m);
     let gate = ("stage".to_owned(), "LIVE_TRADING_DISABLED".to_owned());
     tick(&rt, &pool, bot, at(1)).await;
@@ -521,17 +517,7 @@ async fn a_bots_switch_turned_off_through_another_node_gates_its_runner_here(poo
         .execute(&pool)
         .await
         .unwrap();
-    let mut minute = 2;
-    until("the bot's own switch from another node", async || {
-        tick(&rt, &pool, bot, at(minute)).await;
-        minute += 1;
-        if latest_blocked_by(&pool, bot).await.contains(&gate) {
-            return Some(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        None
-    })
-    .await;
+    until_gated(&rt, &pool, bot, &gate, &mut 2).await;
 }
 
 /// The bot's orders with their decision: type, side, status, stage; oldest first.
