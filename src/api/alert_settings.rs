@@ -6,6 +6,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+
+use crate::runtime::alerts::AlertStats;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -34,8 +36,15 @@ pub struct AlertSettingsBody {
     pub routing: StoredAlertRouting,
     /// `discord` is configured (`DISCORD_WEBHOOK_URL`): without it nothing is posted.
     pub discord_configured: bool,
-    /// The alerts task is posting (configured, and its webhook not rejected).
+    /// The alerts task runs (configured, and its webhook not rejected); whether its posts
+    /// arrive is in `alerts`.
     pub alerts_enabled: bool,
+    /// This server leads the cluster, so its alerts task is the one posting (one node posts
+    /// for all): `alerts` counts those posts. On another node `alerts` counts nothing posted.
+    pub posts_here: bool,
+    /// What this server's alerts task did: posts accepted and failed, failed reads of the
+    /// events, the latest post and the latest failure's code.
+    pub alerts: AlertStats,
 }
 
 fn body(state: &AppState, routing: StoredAlertRouting) -> AlertSettingsBody {
@@ -43,6 +52,8 @@ fn body(state: &AppState, routing: StoredAlertRouting) -> AlertSettingsBody {
         routing,
         discord_configured: state.integrations.client("discord").is_some(),
         alerts_enabled: state.runtime.alert_stats().enabled,
+        posts_here: state.runtime.leadership().is_leader(),
+        alerts: state.runtime.alert_stats(),
     }
 }
 

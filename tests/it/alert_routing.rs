@@ -135,6 +135,9 @@ async fn the_routing_decides_what_is_posted_and_a_test_message_goes_through_the_
     assert_eq!(body["routing"]["kills"], true);
     assert_eq!(body["discord_configured"], true);
     assert_eq!(body["alerts_enabled"], true);
+    // One node posts for the cluster: this one leads, and nothing was posted or failed yet.
+    assert_eq!(body["posts_here"], true, "{body}");
+    assert_eq!(body["alerts"]["failed"], 0, "{body}");
 
     // Bad input and a non-admin: refused, the routing unchanged.
     let (status, reply) = put(

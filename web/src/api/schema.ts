@@ -1970,11 +1970,63 @@ export interface components {
             severities: string[];
         };
         AlertSettingsBody: {
-            /** @description The alerts task is posting (configured, and its webhook not rejected). */
+            /**
+             * @description What this server's alerts task did: posts accepted and failed, failed reads of the
+             *     events, the latest post and the latest failure's code.
+             */
+            alerts: components["schemas"]["AlertStats"];
+            /**
+             * @description The alerts task runs (configured, and its webhook not rejected); whether its posts
+             *     arrive is in `alerts`.
+             */
             alerts_enabled: boolean;
             /** @description `discord` is configured (`DISCORD_WEBHOOK_URL`): without it nothing is posted. */
             discord_configured: boolean;
+            /**
+             * @description This server leads the cluster, so its alerts task is the one posting (one node posts
+             *     for all): `alerts` counts those posts. On another node `alerts` counts nothing posted.
+             */
+            posts_here: boolean;
             routing: components["schemas"]["StoredAlertRouting"];
+        };
+        /** @description What the alerts task has done (for `/api/system/status`). */
+        AlertStats: {
+            /**
+             * Format: int64
+             * @description Posts folded into a summary post by the rate limit.
+             */
+            coalesced: number;
+            /**
+             * Format: int64
+             * @description Events folded into an earlier alert of the same code and bot/provider.
+             */
+            deduplicated: number;
+            /** @description `discord` is configured and its webhook has not been rejected. */
+            enabled: boolean;
+            /**
+             * Format: int64
+             * @description Posts that failed (each one a usage event with status `ERROR`).
+             */
+            failed: number;
+            /** @description Code of the latest failed post. */
+            last_error_code?: string | null;
+            /** Format: date-time */
+            last_posted_at?: string | null;
+            /**
+             * Format: int64
+             * @description Posts waiting for rate-limit budget.
+             */
+            pending: number;
+            /**
+             * Format: int64
+             * @description Polls of `system_events` that failed (the database was unavailable).
+             */
+            poll_failures: number;
+            /**
+             * Format: int64
+             * @description Messages Discord accepted (alerts, repeat counts and summaries).
+             */
+            posted: number;
         };
         AttentionBody: {
             /**
@@ -2769,10 +2821,23 @@ export interface components {
         };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AlertSettingsBody: {
-            /** @description The alerts task is posting (configured, and its webhook not rejected). */
+            /**
+             * @description What this server's alerts task did: posts accepted and failed, failed reads of the
+             *     events, the latest post and the latest failure's code.
+             */
+            alerts: components["schemas"]["AlertStats"];
+            /**
+             * @description The alerts task runs (configured, and its webhook not rejected); whether its posts
+             *     arrive is in `alerts`.
+             */
             alerts_enabled: boolean;
             /** @description `discord` is configured (`DISCORD_WEBHOOK_URL`): without it nothing is posted. */
             discord_configured: boolean;
+            /**
+             * @description This server leads the cluster, so its alerts task is the one posting (one node posts
+             *     for all): `alerts` counts those posts. On another node `alerts` counts nothing posted.
+             */
+            posts_here: boolean;
             routing: components["schemas"]["StoredAlertRouting"];
         } & {
             /** @description Always true here. */

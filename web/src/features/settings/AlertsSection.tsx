@@ -3,12 +3,14 @@
 // the Discord path (POST /api/settings/alerts/test, operators).
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
+import type { components } from "../../api/schema";
 import { BellRing, Send } from "lucide-react";
 import { ActionError } from "../../components/ActionError";
 import { Button } from "../../components/Button";
 import { Card } from "../../components/Card";
 import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { useRoleGate } from "../../lib/roleGate";
+import { cn } from "../../lib/cn";
 import { formatTime } from "../../lib/time";
 import { alertSettingsQuery, useSaveAlertSettings, useTestAlert } from "../../queries/desk";
 
@@ -18,6 +20,32 @@ export const SEVERITIES = [
   { id: "SEV-3", about: "warnings" },
   { id: "INFO", about: "every state change (noisy)" },
 ] as const;
+
+type AlertSettings = components["schemas"]["AlertSettingsBody"];
+
+/** Whether this server's own alerts task has failed to post or to read the events. */
+function postingTrouble(d: AlertSettings): boolean {
+  return d.alerts_enabled && d.posts_here && (d.alerts.failed > 0 || d.alerts.poll_failures > 0);
+}
+
+/**
+ * What is known about the posting, from this server's alerts task: a running task is not a
+ * post that arrived, and on a server that does not lead, nothing here says whether alerts go out.
+ */
+export function postingText(d: AlertSettings): string {
+  if (!d.discord_configured) return "Discord is not configured (set DISCORD_WEBHOOK_URL): the routing below is stored, and nothing is posted until it is.";
+  if (!d.alerts_enabled) return "Discord is configured but the alerts task is not posting (the webhook was rejected: replace DISCORD_WEBHOOK_URL and restart).";
+  if (!d.posts_here) return "Discord is configured. Another server (the cluster's leader) posts the alerts: this server cannot tell whether they arrive; send a test message to check.";
+  const a = d.alerts;
+  const last = a.last_posted_at ? `, the latest at ${formatTime(a.last_posted_at)}` : "";
+  const done = `This server posts the alerts: ${a.posted} accepted by Discord${last}.`;
+  if (a.failed === 0 && a.poll_failures === 0) return `Discord is configured. ${done}`;
+  const problems = [
+    a.failed > 0 ? `${a.failed} post(s) failed${a.last_error_code ? ` (latest: ${a.last_error_code})` : ""}` : null,
+    a.poll_failures > 0 ? `${a.poll_failures} read(s) of the events failed` : null,
+  ].filter(Boolean);
+  return `Discord is configured, but alerts may not be reaching it: ${problems.join(" and ")}. ${done}`;
+}
 
 export function AlertsSection() {
   const query = useQuery(alertSettingsQuery);
@@ -45,13 +73,8 @@ export function AlertsSection() {
       {query.isError && <QueryError error={query.error} />}
       {query.data && (
         <div className="flex flex-col gap-4 text-sm">
-          <p>
-            {query.data.discord_configured
-              ? query.data.alerts_enabled
-                ? "Discord is configured and the alerts task is posting."
-                : "Discord is configured but the alerts task is not posting (the webhook was rejected: replace DISCORD_WEBHOOK_URL and restart)."
-              : "Discord is not configured (set DISCORD_WEBHOOK_URL): the routing below is stored, and nothing is posted until it is."}{" "}
-            Repeats of one code and bot within 5 minutes are folded into one post; at most 5 posts per 10 s.
+          <p data-testid="alerts-state" className={cn(postingTrouble(query.data) && "text-warn")}>
+            {postingText(query.data)} Repeats of one code and bot within 5 minutes are folded into one post; at most 5 posts per 10 s.
           </p>
           <form
             onSubmit={(e) => {
