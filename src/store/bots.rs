@@ -483,6 +483,13 @@ pub struct Holding {
     pub acknowledged: bool,
 }
 
+impl Holding {
+    /// A position or an order that may still fill.
+    pub fn exposed(&self) -> bool {
+        self.contracts != 0 || self.open_orders != 0
+    }
+}
+
 pub async fn holding(pool: &PgPool, id: Uuid) -> Result<Holding, sqlx::Error> {
     let (contracts, open_orders, acknowledged): (i64, i64, Option<bool>) = sqlx::query_as(
         "SELECT COALESCE((SELECT sum(abs(quantity)) FROM positions WHERE bot_id = $1), 0)::bigint, \

@@ -200,7 +200,7 @@ impl Lifecycle {
             ));
         }
         let held = bots::holding(&self.pool, id).await?;
-        if held.contracts != 0 || held.open_orders != 0 {
+        if held.exposed() {
             return Err(LifecycleError::transition(
                 format!(
                     "The bot still holds {} contract(s) and {} open order(s); archiving would hide that exposure.",

@@ -270,7 +270,7 @@ impl Lifecycle {
         // would end the blocker and leave the exposure behind a STOPPED bot with no runner.
         if bot.status == BotStatus::Killed {
             let held = bots::holding(&self.pool, id).await?;
-            if !held.acknowledged && (held.contracts != 0 || held.open_orders != 0) {
+            if !held.acknowledged && held.exposed() {
                 return Err(LifecycleError::transition(
                     format!(
                         "The KILLED bot still holds {} contract(s) and {} open order(s); re-arming would hide that exposure.",

@@ -149,7 +149,7 @@ impl Lifecycle {
             ));
         }
         let held = bots::holding(&self.pool, bot.id).await?;
-        if held.contracts != 0 || held.open_orders != 0 {
+        if held.exposed() {
             return Err(LifecycleError::transition(
                 format!(
                     "The LIVE bot still holds {} contract(s) and {} open order(s) at its broker; below LIVE nothing would manage them.",
