@@ -11,6 +11,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::domain::risk::AutonomyTier;
+
 use super::TelemetryHandle;
 use crate::store::bot_leases::{self, UnownedBot};
 use crate::store::bots::{self as store_bots, KilledBot};
@@ -36,7 +38,7 @@ pub struct DbSnapshot {
     pub account_latches: Vec<crate::store::account_risk::LatchRow>,
     /// The names of the bots the mismatches and latches name (blockers name bots by name).
     pub bot_names: HashMap<Uuid, String>,
-    /// Bots per stored autonomy tier, `LOCKED` → `FULL_AUTONOMY` (never scored: `LOCKED`), as
+    /// Bots per stored autonomy tier, in `AutonomyTier::ALL`'s order (never scored: `LOCKED`), as
     /// every node's scorer stored them: a node's own tier book knows only the bots it scores.
     pub tiers: [i64; 4],
     /// LIVE bots whose runner is up (their accounts must be reconciled recently).
@@ -133,28 +135,35 @@ impl StatusCache {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct BotCounts {
+    bots: i64,
+    live_bots: Vec<Uuid>,
+    live_running: i64,
+}
+
 async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Error> {
-    #[allow(clippy::type_complexity)]
-    let (bots, live_bots, live_running, locked, supervised, limited, full): (
-        i64,
-        Vec<Uuid>,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    ) = sqlx::query_as(
-        "SELECT count(*), COALESCE(array_agg(b.id) FILTER (WHERE b.stage = 'LIVE'), '{}'), \
-                count(*) FILTER (WHERE b.stage = 'LIVE' \
-                    AND b.status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')), \
-                count(*) FILTER (WHERE s.autonomy_tier IS NULL OR s.autonomy_tier = 'LOCKED'), \
-                count(*) FILTER (WHERE s.autonomy_tier = 'SUPERVISED'), \
-                count(*) FILTER (WHERE s.autonomy_tier = 'LIMITED_AUTONOMY'), \
-                count(*) FILTER (WHERE s.autonomy_tier = 'FULL_AUTONOMY') \
-         FROM bots b LEFT JOIN autonomy_scores s ON s.bot_id = b.id",
+    let counts: BotCounts = sqlx::query_as(
+        "SELECT count(*) AS bots, \
+                COALESCE(array_agg(id) FILTER (WHERE stage = 'LIVE'), '{}') AS live_bots, \
+                count(*) FILTER (WHERE stage = 'LIVE' \
+                    AND status IN ('STARTING', 'RUNNING', 'SUSPENDED', 'RESTARTING')) AS live_running \
+         FROM bots",
     )
     .fetch_one(pool)
     .await?;
+    // Per stored tier (`autonomy_scores_tier_idx`); a bot never scored counts LOCKED.
+    let scored: Vec<(String, i64)> =
+        sqlx::query_as("SELECT autonomy_tier, count(*) FROM autonomy_scores GROUP BY 1")
+            .fetch_all(pool)
+            .await?;
+    let mut tiers = [0i64; 4];
+    for (tier, n) in &scored {
+        if let Some(i) = AutonomyTier::ALL.iter().position(|t| t.as_str() == tier) {
+            tiers[i] += n;
+        }
+    }
+    tiers[0] += counts.bots - scored.iter().map(|(_, n)| n).sum::<i64>();
     let reconciliation = crate::store::reconciliation::open(pool).await?;
     let account_latches = crate::store::account_risk::open_latches(pool).await?;
     let named: Vec<Uuid> = reconciliation
@@ -164,8 +173,8 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         .copied()
         .collect();
     Ok(DbSnapshot {
-        bots,
-        live_bots,
+        bots: counts.bots,
+        live_bots: counts.live_bots,
         verifications: store_integrations::verifications(pool).await?,
         killed: store_bots::killed_exposure(pool).await?,
         unowned: bot_leases::unowned(pool, now).await?,
@@ -173,8 +182,8 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         bot_names: store_bots::names(pool, &named).await?,
         reconciliation,
         account_latches,
-        tiers: [locked, supervised, limited, full],
-        live_running,
+        tiers,
+        live_running: counts.live_running,
         reconciliation_runs: crate::store::reconciliation::runs(pool).await?,
     })
 }
