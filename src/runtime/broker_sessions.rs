@@ -224,7 +224,9 @@ fn keep_stream(state: &mut SessionState) {
 }
 
 /// Cancels every working order at the account (broker's and ledger's) in bulk where the
-/// vendor offers it; marks ours CANCELLED. Returns the broker ids, or why it failed.
+/// vendor offers it; marks ours CANCELLED where the broker cancelled them (one it reports
+/// filled while the session was lost stays open: its fills are booked). Returns the broker
+/// ids cancelled, or why it failed.
 async fn cancel_working(a: &SessionArgs) -> Result<Vec<String>, String> {
     let session = &a.session;
     let Some(account) = session.account() else {
@@ -248,12 +250,15 @@ async fn cancel_working(a: &SessionArgs) -> Result<Vec<String>, String> {
             ids.push(id.clone());
         }
     }
-    if !ids.is_empty() {
+    let ids = if ids.is_empty() {
+        ids
+    } else {
         session
             .cancel_many(&ids)
             .await
-            .map_err(|f| format!("{}: {}", f.code, f.message))?;
-    }
+            .map_err(|f| format!("{}: {}", f.code, f.message))?
+            .cancelled
+    };
     let ours: Vec<uuid::Uuid> = ledger
         .iter()
         .filter(|o| o.broker_order_id.as_ref().is_some_and(|b| ids.contains(b)))

@@ -49,8 +49,8 @@ use crate::clock::Clock;
 use crate::domain::provider::Outcome;
 use crate::integrations::{
     brokers::{
-        Account, BrokerClient, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, Login,
-        OrderModify, OrderRequest, SendError, tradovate,
+        Account, BrokerClient, BrokerFill, BrokerOrder, BrokerPosition, BrokerVendor, Cancels,
+        Login, OrderModify, OrderRequest, SendError, tradovate,
     },
     outcome::{Failure, codes},
     registry::EnvMap,
@@ -616,7 +616,7 @@ impl BrokerSession {
             .await
     }
 
-    pub async fn cancel_many(&self, ids: &[String]) -> Result<(), Failure> {
+    pub async fn cancel_many(&self, ids: &[String]) -> Result<Cancels, Failure> {
         self.with_session(|l, a| async move { self.client.cancel_many(&l, &a, ids).await })
             .await
     }

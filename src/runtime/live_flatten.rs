@@ -183,9 +183,27 @@ pub async fn flatten(
         .map(|o| o.broker_order_id)
         .collect();
     if !working.is_empty() {
-        session.cancel_many(&working).await.map_err(broker_err)?;
+        let done = session.cancel_many(&working).await.map_err(broker_err)?;
+        // One the broker did not cancel: filled meanwhile (its fill is in the net read
+        // next) or still working (a refused cancel: named, the flatten cannot promise flat).
+        if !done.not_cancelled.is_empty() {
+            let still: Vec<String> = session
+                .orders()
+                .await
+                .map_err(broker_err)?
+                .into_iter()
+                .filter(|o| !o.status.is_final() && done.not_cancelled.contains(&o.broker_order_id))
+                .map(|o| o.broker_order_id)
+                .collect();
+            if !still.is_empty() {
+                out.not_done.push(format!(
+                    "the broker refused to cancel {} on {spelled}: still working there",
+                    still.join(", ")
+                ));
+            }
+        }
+        out.cancelled_at_broker = done.cancelled;
     }
-    out.cancelled_at_broker = working;
     // 2. The broker's net against our ledgers.
     let positions = session.positions().await.map_err(broker_err)?;
     let theirs = positions.iter().find(|p| p.symbol == spelled);

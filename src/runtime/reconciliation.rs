@@ -13,6 +13,8 @@
 //! A position mismatch is read a second time ~300 ms later before it is raised; an order
 //! mismatch its runner resolves on its own must persist for the order's bar plus the send grace.
 
+mod unattended;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,7 +30,6 @@ use super::lifecycle::record_event;
 use super::ownership::Leadership;
 use crate::bus::EventBus;
 use crate::clock::Clock;
-use crate::domain::bot::BotStatus;
 use crate::domain::{
     contracts::Contract,
     execution::OrderStatus,
@@ -38,14 +39,8 @@ use crate::domain::{
     },
     risk::Stage,
 };
-use crate::integrations::brokers::{
-    BrokerFill, BrokerOrder, BrokerOrderStatus, BrokerVendor, match_unacknowledged,
-};
+use crate::integrations::brokers::{BrokerOrderStatus, BrokerVendor};
 use crate::store::{
-    bot_leases::{self, Fence},
-    bots::{self, Bot},
-    fills,
-    orders::{self, Order},
     reconciliation::{self as store, Applied, Run},
     system_events::{NewSystemEvent, Severity},
 };
@@ -339,20 +334,15 @@ impl Reconciler {
             send_grace: chrono::Duration::from_std(self.config.send_grace)
                 .unwrap_or(chrono::Duration::MAX),
         };
-        // A KILLED bot's sends no runner resolves: resolved first, so the read sees them.
+        // What no runner resolves (a KILLED bot's orders, a fill that crossed a cancel):
+        // resolved first, so the read sees them.
         match self
-            .resolve_killed_sends(session, &account.id, rules.send_grace)
+            .resolve_unattended(session, &account.id, rules.send_grace)
             .await
         {
             Ok(0) => {}
-            Ok(n) => tracing::info!(
-                broker,
-                resolved = n,
-                "KILLED bots' unresolved sends resolved"
-            ),
-            Err(e) => {
-                tracing::warn!(broker, error = %e, "KILLED bots' unresolved sends not resolved")
-            }
+            Ok(n) => tracing::info!(broker, resolved = n, "unattended LIVE orders resolved"),
+            Err(e) => tracing::warn!(broker, error = %e, "unattended LIVE orders not resolved"),
         }
         let compared = async {
             let (first, at) = self.read(session, &account.id).await?;
@@ -508,159 +498,6 @@ fn bots_words(ids: &[Uuid]) -> String {
         .map(Uuid::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-impl Reconciler {
-    /// The `SENDING` orders of KILLED bots at the session's account (issue 17 crash safety):
-    /// no runner is left to resolve them, so reconciliation does, under the bot's lease taken
-    /// for the while (a kill releases it; a lease some node holds is left to that node). Found
-    /// at the broker (by key, or by contract, side and quantity as the runner matches):
-    /// acknowledged, its broker fills booked, and what still works there cancelled, as the
-    /// kill cancelled the bot's other orders; not found after the send grace: REJECTED, the
-    /// send never reached the broker. Returns how many were resolved.
-    async fn resolve_killed_sends(
-        &self,
-        session: &BrokerSession,
-        account: &str,
-        grace: chrono::Duration,
-    ) -> Result<usize, String> {
-        let Some(node) = self.node.as_deref() else {
-            return Ok(0);
-        };
-        let db = |e: sqlx::Error| format!("database: {e}");
-        let open = store::open_live_orders(&self.pool, session.vendor().id(), account)
-            .await
-            .map_err(db)?;
-        let mut sends = Vec::new();
-        for o in open
-            .into_iter()
-            .filter(|o| o.order.status == OrderStatus::Sending)
-        {
-            let bot = bots::get(&self.pool, o.order.bot_id).await.map_err(db)?;
-            if let Some(bot) = bot.filter(|b| b.status == BotStatus::Killed) {
-                sends.push((bot, o.order));
-            }
-        }
-        if sends.is_empty() {
-            return Ok(0);
-        }
-        let f = |e: crate::integrations::outcome::Failure| format!("{}: {}", e.code, e.message);
-        let theirs = (
-            session.orders().await.map_err(f)?,
-            session.fills().await.map_err(f)?,
-        );
-        let mut resolved = 0;
-        for (bot, order) in sends {
-            let now = self.clock.now();
-            let lease = bot_leases::acquire_unowned(
-                &self.pool,
-                bot.id,
-                node,
-                now,
-                now + chrono::Duration::seconds(30),
-            )
-            .await
-            .map_err(db)?;
-            let Some(epoch) = lease else { continue };
-            let fence = Fence {
-                bot_id: bot.id,
-                node: Arc::from(node),
-                epoch,
-            };
-            let done = self
-                .resolve_killed_send(session, account, &bot, &order, &fence, &theirs, grace)
-                .await;
-            if let Err(e) = bot_leases::release(&self.pool, &fence, self.clock.now()).await {
-                tracing::warn!(bot = %bot.id, error = %e, "lease not released");
-            }
-            if done? {
-                resolved += 1;
-            }
-        }
-        Ok(resolved)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn resolve_killed_send(
-        &self,
-        session: &BrokerSession,
-        account: &str,
-        bot: &Bot,
-        order: &Order,
-        fence: &Fence,
-        (their_orders, their_fills): &(Vec<BrokerOrder>, Vec<BrokerFill>),
-        grace: chrono::Duration,
-    ) -> Result<bool, String> {
-        let db = |e: sqlx::Error| format!("database: {e}");
-        let vendor = session.vendor();
-        let now = self.clock.now();
-        let claimed = orders::claimed_broker_ids(&self.pool, vendor.id(), account)
-            .await
-            .map_err(db)?;
-        let sent_at = order.sent_at.unwrap_or(order.created_at);
-        let request = super::evaluator::live::request_of(order);
-        let found = match_unacknowledged(their_orders, &request, vendor, sent_at, &claimed);
-        let Some(t) = found else {
-            if now - sent_at <= grace {
-                return Ok(false);
-            }
-            let reason = "the broker has no such order: the send never reached it \
-                          (its bot is KILLED: resolved by reconciliation)";
-            return orders::reject_sending(&self.pool, fence, order.id, reason, now)
-                .await
-                .map_err(db);
-        };
-        let Some(acked) = orders::acknowledge(&self.pool, fence, order.id, &t.broker_order_id, now)
-            .await
-            .map_err(db)?
-        else {
-            return Ok(false);
-        };
-        let mut filled = 0i64;
-        for f in their_fills
-            .iter()
-            .filter(|f| f.broker_order_id == t.broker_order_id)
-        {
-            let commission = f
-                .commission
-                .unwrap_or(self.commission_per_contract * rust_decimal::Decimal::from(f.quantity));
-            let before = super::reconciliation_actions::held(&self.pool, bot)
-                .await
-                .map_err(db)?
-                .position;
-            let mut after = before.clone();
-            let realized = after.apply_fill(acked.side, f.quantity, f.price, commission);
-            fills::book_broker_fill(
-                &self.pool,
-                fills::BrokerFillBooking {
-                    fence,
-                    order: &acked,
-                    broker_fill_id: &f.fill_id,
-                    quantity: f.quantity,
-                    price: f.price,
-                    commission,
-                    filled_at: f.filled_at,
-                    before: &before,
-                    after: &after,
-                    realized,
-                },
-            )
-            .await
-            .map_err(db)?;
-            filled += i64::from(f.quantity);
-        }
-        if filled < i64::from(acked.quantity) {
-            // The kill cancelled the bot's orders: this one too, at the broker first.
-            if !t.status.is_final() {
-                session.cancel(&t.broker_order_id).await.map_err(f_words)?;
-            }
-            let reason = "the bot is KILLED: its send, found at the broker, cancelled there";
-            orders::mark_cancelled(&self.pool, &[acked.id], reason, now)
-                .await
-                .map_err(db)?;
-        }
-        Ok(true)
-    }
 }
 
 fn f_words(f: crate::integrations::outcome::Failure) -> String {

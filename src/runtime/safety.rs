@@ -234,7 +234,8 @@ async fn cancel_at_brokers(
 /// bursts past a vendor's limit, nor times out waiting for request budget in a crowd of
 /// parallel per-bot cancels. Answers the orders whose cancel the broker took (the per-bot
 /// removals, [`remove_risk_after_bulk`], do not send those again); an order whose cancel
-/// failed here is left to its bot's removal.
+/// failed here, or that the broker reports filled or rejected before the cancel, is left to
+/// its bot's removal.
 pub async fn cancel_in_bulk(
     rt: &RuntimeHandle,
     pool: &PgPool,
@@ -262,7 +263,12 @@ pub async fn cancel_in_bulk(
         if session.vendor().offers_bulk_cancel() {
             let ids: Vec<String> = working.iter().map(|(_, b)| b.clone()).collect();
             match session.cancel_many(&ids).await {
-                Ok(()) => taken.extend(working.iter().map(|(id, _)| *id)),
+                Ok(done) => taken.extend(
+                    working
+                        .iter()
+                        .filter(|(_, b)| done.cancelled.contains(b))
+                        .map(|(id, _)| *id),
+                ),
                 Err(f) => {
                     tracing::warn!(broker = session.vendor().id(), code = %f.code,
                         orders = ids.len(), "bulk cancel failed (each bot's removal cancels its own): {}", f.message);

@@ -336,3 +336,34 @@ pub async fn open_live_orders(
     .fetch_all(pool)
     .await
 }
+
+/// LIVE orders at `broker`/`account` closed `CANCELLED` since `since` whose bot has no runner
+/// (its status is not live), with the quantity booked: a fill the broker made while the
+/// cancel crossed it is booked by reconciliation (`runtime::reconciliation::unattended`).
+pub async fn cancelled_without_runner(
+    pool: &PgPool,
+    broker: &str,
+    account: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<OpenLiveOrder>, sqlx::Error> {
+    let live: Vec<&str> = crate::domain::bot::BotStatus::ALL
+        .iter()
+        .filter(|s| s.is_live())
+        .map(|s| s.as_str())
+        .collect();
+    sqlx::query_as(
+        "SELECT o.*, b.timeframe, \
+         COALESCE((SELECT sum(f.quantity) FROM fills f WHERE f.order_id = o.id), 0)::bigint \
+         AS booked \
+         FROM orders o JOIN bots b ON b.id = o.bot_id \
+         WHERE o.stage = 'LIVE' AND o.broker = $1 AND o.broker_account = $2 \
+         AND o.status = 'CANCELLED' AND o.broker_order_id IS NOT NULL AND o.updated_at >= $3 \
+         AND b.status <> ALL($4) ORDER BY o.created_at, o.id",
+    )
+    .bind(broker)
+    .bind(account)
+    .bind(since)
+    .bind(&live)
+    .fetch_all(pool)
+    .await
+}

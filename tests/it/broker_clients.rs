@@ -407,7 +407,12 @@ async fn ironbeam_calls_are_the_documented_requests_and_validate_against_its_ope
         ))
         .respond_with(reply(
             200,
-            json!({"status": "OK", "message": "OK", "orders": []}),
+            // 78 filled before the cancel reached it.
+            json!({"status": "OK", "message": "OK", "orders": [{
+                "orderId": "5123345-78", "accountId": "5123345", "exchSym": "XCME:ES.Z26",
+                "status": "FILLED", "side": "BUY", "quantity": 1, "orderType": "1",
+                "duration": "0", "fillQuantity": 1, "fillPrice": 6000.0,
+            }]}),
         ))
         .expect(1)
         .mount(&server)
@@ -459,9 +464,12 @@ async fn ironbeam_calls_are_the_documented_requests_and_validate_against_its_ope
         .unwrap();
     assert_eq!(id, "5123345-77");
     c.cancel(&login, &account, &id).await.unwrap();
-    c.cancel_many(&login, &account, &[id.clone(), "5123345-78".into()])
+    let cancels = c
+        .cancel_many(&login, &account, &[id.clone(), "5123345-78".into()])
         .await
         .unwrap();
+    assert_eq!(cancels.cancelled, vec![id.clone()]);
+    assert_eq!(cancels.not_cancelled, vec!["5123345-78".to_owned()]);
     let orders = c.orders(&login, &account).await.unwrap();
     assert_eq!(orders[0].status, BrokerOrderStatus::PartiallyFilled);
     assert_eq!(orders[0].symbol.as_deref(), Some("XCME:ES.Z26"));

@@ -28,6 +28,7 @@ mod broker_sim;
 mod broker_stream;
 mod connection_limits;
 mod crash_orders;
+mod crossed_fills;
 mod databento_live;
 mod db_pool;
 mod desk_controls;

@@ -85,6 +85,34 @@ pub(super) fn status_of(s: &str) -> BrokerOrderStatus {
     }
 }
 
+/// The ids of `asked` a cancel's answer (`OrdersResponse`) leaves cancelled: an order the
+/// answer reports in another state than a cancel (`FILLED`, `REJECTED`, `CANCEL_REJECTED`, …:
+/// not `CANCELLED`, `PENDING_CANCEL` or `QUEUED_CANCEL`) was not cancelled and stays open
+/// until its fills or final state are read; one it does not name (`orders` is optional, may
+/// be empty) is taken as cancelled on the vendor's `OK` (reconciliation books a fill that
+/// crossed the cancel).
+pub(super) fn cancelled_in(answer: &Value, asked: &[String]) -> Vec<String> {
+    let orders = answer["orders"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    asked
+        .iter()
+        .filter(|id| {
+            orders
+                .iter()
+                .filter(|o| o["orderId"].as_str() == Some(id.as_str()))
+                .all(|o| {
+                    matches!(
+                        o["status"].as_str(),
+                        Some("CANCELLED" | "PENDING_CANCEL" | "QUEUED_CANCEL")
+                    )
+                })
+        })
+        .cloned()
+        .collect()
+}
+
 fn order_of(o: &Value) -> Option<BrokerOrder> {
     Some(BrokerOrder {
         broker_order_id: o["orderId"].as_str()?.to_owned(),
@@ -253,12 +281,14 @@ impl Ironbeam {
         result.map_err(|reason| SendError::Rejected { reason })
     }
 
+    /// `DELETE /order/{accountId}/cancel/{orderId}`. `Ok(false)`: the answer reports the
+    /// order in another state than a cancel ([`cancelled_in`]).
     pub async fn cancel(
         &self,
         token: &Secret,
         account: &Account,
         broker_order_id: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<bool, Failure> {
         let url = self
             .base
             .url(&format!("/order/{}/cancel/{broker_order_id}", account.id));
@@ -267,9 +297,13 @@ impl Ironbeam {
             ..Request::get("broker.cancel", url, CallKind::Write)
         }
         .auth(Auth::Bearer(token.clone()));
+        let asked = [broker_order_id.to_owned()];
         self.base
             .http
-            .call(req, |r| self.ok_json(r).map(|_| ()))
+            .call(req, |r| {
+                self.ok_json(r)
+                    .map(|b| !cancelled_in(&b, &asked).is_empty())
+            })
             .await
     }
 
@@ -311,7 +345,7 @@ impl Ironbeam {
         token: &Secret,
         account: &Account,
         ids: &[String],
-    ) -> Result<(), Failure> {
+    ) -> Result<Vec<String>, Failure> {
         let url = self
             .base
             .url(&format!("/order/{}/cancelMultiple", account.id));
@@ -323,7 +357,7 @@ impl Ironbeam {
         .auth(Auth::Bearer(token.clone()));
         self.base
             .http
-            .call(req, |r| self.ok_json(r).map(|_| ()))
+            .call(req, |r| self.ok_json(r).map(|b| cancelled_in(&b, ids)))
             .await
     }
 
@@ -455,5 +489,44 @@ impl Ironbeam {
                     .collect())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(raw: &[&str]) -> Vec<String> {
+        raw.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_cancel_answer_counts_only_the_orders_it_reports_cancelled() {
+        let answer = json!({"status": "OK", "message": "OK", "orders": [
+            {"orderId": "5100001-1", "status": "CANCELLED"},
+            {"orderId": "5100001-2", "status": "FILLED"},
+            {"orderId": "5100001-3", "status": "PENDING_CANCEL"},
+            {"orderId": "5100001-4", "status": "CANCEL_REJECTED"},
+            {"orderId": "5100001-5", "status": "QUEUED_CANCEL"},
+        ]});
+        let asked = ids(&[
+            "5100001-1",
+            "5100001-2",
+            "5100001-3",
+            "5100001-4",
+            "5100001-5",
+            "5100001-6",
+        ]);
+        assert_eq!(
+            cancelled_in(&answer, &asked),
+            ids(&["5100001-1", "5100001-3", "5100001-5", "5100001-6"])
+        );
+        // No order in the answer: the vendor's OK is all there is.
+        for bare in [
+            json!({"status": "OK", "message": "OK"}),
+            json!({"status": "OK", "orders": []}),
+        ] {
+            assert_eq!(cancelled_in(&bare, &asked), asked);
+        }
     }
 }

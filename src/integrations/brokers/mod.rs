@@ -119,6 +119,27 @@ impl BrokerVendor {
     }
 }
 
+/// What a cancel of many orders did at the broker. Only [`Cancels::cancelled`] may be
+/// closed in the ledger: an order the broker reports filled or rejected before the cancel
+/// reached it (Tradovate `TooLate`, an Ironbeam answer's order state) stays open until its
+/// fills or its final state are read from the broker.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Cancels {
+    /// Cancelled, or holding a cancel at the broker.
+    pub cancelled: Vec<String>,
+    pub not_cancelled: Vec<String>,
+}
+
+impl Cancels {
+    fn push(&mut self, id: &str, taken: bool) {
+        if taken {
+            self.cancelled.push(id.to_owned());
+        } else {
+            self.not_cancelled.push(id.to_owned());
+        }
+    }
+}
+
 /// Day or good-till-cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum TimeInForce {
@@ -411,15 +432,28 @@ impl BrokerClient {
         }
     }
 
+    /// Cancels one order. `Err` also when the broker answers that the order had finished
+    /// otherwise (filled, rejected): nothing was cancelled, its fills are booked as any fill.
     pub async fn cancel(
         &self,
         login: &Login,
         account: &Account,
         broker_order_id: &str,
     ) -> Result<(), Failure> {
-        match self {
-            BrokerClient::Tradovate(c) => c.cancel(&login.token, broker_order_id).await,
-            BrokerClient::Ironbeam(c) => c.cancel(&login.token, account, broker_order_id).await,
+        let taken = match self {
+            BrokerClient::Tradovate(c) => c.cancel(&login.token, broker_order_id).await?,
+            BrokerClient::Ironbeam(c) => c.cancel(&login.token, account, broker_order_id).await?,
+        };
+        if taken {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                Outcome::ProviderError,
+                codes::PROVIDER_HTTP_4XX,
+                format!(
+                    "the broker reports order {broker_order_id} no longer working: not cancelled"
+                ),
+            ))
         }
     }
 
@@ -443,26 +477,32 @@ impl BrokerClient {
 
     /// Cancels many orders, in one request where the vendor offers bulk cancel (Ironbeam
     /// `cancelMultiple`, up to 1,000 ids), one by one otherwise.
+    /// A failure stops at once (the rest are not asked); an order the broker reports
+    /// finished otherwise is named in [`Cancels::not_cancelled`] and the others still go.
     pub async fn cancel_many(
         &self,
         login: &Login,
         account: &Account,
         ids: &[String],
-    ) -> Result<(), Failure> {
+    ) -> Result<Cancels, Failure> {
+        let mut out = Cancels::default();
         match self {
             BrokerClient::Tradovate(c) => {
                 for id in ids {
-                    c.cancel(&login.token, id).await?;
+                    let taken = c.cancel(&login.token, id).await?;
+                    out.push(id, taken);
                 }
-                Ok(())
             }
             BrokerClient::Ironbeam(c) => {
                 for chunk in ids.chunks(1000) {
-                    c.cancel_multiple(&login.token, account, chunk).await?;
+                    let cancelled = c.cancel_multiple(&login.token, account, chunk).await?;
+                    for id in chunk {
+                        out.push(id, cancelled.contains(id));
+                    }
                 }
-                Ok(())
             }
         }
+        Ok(out)
     }
 
     pub async fn orders(

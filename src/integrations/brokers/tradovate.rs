@@ -387,7 +387,9 @@ impl Tradovate {
             .map_err(SendError::from_failure)
     }
 
-    pub async fn cancel(&self, token: &Secret, broker_order_id: &str) -> Result<(), Failure> {
+    /// `POST /order/cancelorder`. `Ok(false)`: `TooLate`, the order had finished (filled,
+    /// rejected) before the cancel reached it.
+    pub async fn cancel(&self, token: &Secret, broker_order_id: &str) -> Result<bool, Failure> {
         let id = broker_order_id
             .parse::<i64>()
             .map_err(|_| bad_response("a Tradovate order id is numeric"))?;
@@ -404,6 +406,7 @@ impl Tradovate {
                 classify_status(r, self.base.http.redactor())?;
                 let b = r.json().unwrap_or(Value::Null);
                 match b["failureReason"].as_str() {
+                    Some("TooLate") => Ok(false),
                     Some(code) if code != "Success" => Err(Failure::new(
                         Outcome::ProviderError,
                         codes::PROVIDER_HTTP_4XX,
@@ -412,7 +415,7 @@ impl Tradovate {
                             b["failureText"].as_str().unwrap_or("")
                         ),
                     )),
-                    _ => Ok(()),
+                    _ => Ok(true),
                 }
             })
             .await

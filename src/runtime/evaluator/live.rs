@@ -470,8 +470,9 @@ pub async fn cancel_live_order(
 }
 
 /// Cancels every LIVE order working at every session's account, in bulk where the vendor
-/// offers it (Ironbeam `cancelMultiple`), and marks them cancelled in the ledger. Returns how
-/// many were cancelled.
+/// offers it (Ironbeam `cancelMultiple`), and marks those the broker cancelled cancelled in
+/// the ledger (one it reports filled stays open for its fills to be booked). Returns how many
+/// were cancelled.
 pub async fn cancel_all_live(
     pool: &PgPool,
     brokers: &Brokers,
@@ -493,11 +494,19 @@ pub async fn cancel_all_live(
             .iter()
             .filter_map(|o| o.broker_order_id.clone())
             .collect();
-        session
+        let done = session
             .cancel_many(&ids)
             .await
             .map_err(|f| format!("{}: {}", f.code, f.message))?;
-        let ours: Vec<Uuid> = working.iter().map(|o| o.id).collect();
+        let ours: Vec<Uuid> = working
+            .iter()
+            .filter(|o| {
+                o.broker_order_id
+                    .as_ref()
+                    .is_some_and(|b| done.cancelled.contains(b))
+            })
+            .map(|o| o.id)
+            .collect();
         total += orders::mark_cancelled(pool, &ours, reason, now)
             .await
             .map_err(|e| e.to_string())?;
