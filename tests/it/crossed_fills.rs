@@ -169,6 +169,40 @@ async fn a_fill_that_beat_the_kills_cancel_is_booked_and_shows_as_exposure(pool:
     .await;
 }
 
+/// The global kill's bulk cancel (Ironbeam `cancelMultiple`) answered with the order `FILLED`:
+/// it is not reported cancelled nor closed in the ledger (before, the answer's `OK` closed every
+/// asked order), and reconciliation books its fill.
+#[sqlx::test]
+async fn a_bulk_cancel_answered_filled_leaves_the_order_open_for_its_fill(pool: PgPool) {
+    let vendor = "ironbeam";
+    let (live, bot, order, rest_at) = half_filled(&pool, vendor).await;
+    past(&live, rest_at).await;
+    let (code, body) = live
+        .app
+        .set_kill_switch(json!({"active": true, "reason": "drill"}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["killed_bot_ids"], json!([bot]), "{body}");
+    assert!(
+        !body["cancelled_order_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(order)),
+        "the broker filled it: not cancelled: {body}"
+    );
+    assert_eq!(order_of(&pool, bot).await.unwrap().1, "PARTIALLY_FILLED");
+
+    live.rt
+        .reconciler()
+        .unwrap()
+        .run_all(Trigger::Periodic)
+        .await;
+    assert_eq!(booked(&pool, order).await.len(), 2);
+    assert_eq!(order_of(&pool, bot).await.unwrap().1, "FILLED");
+    assert_eq!(held(&pool, bot).await.abs(), 2);
+    assert_eq!(open_mismatches(&pool, bot).await, 0);
+}
+
 /// An order the ledger closed `CANCELLED` (the broker took the cancel pending) that the
 /// broker filled first: reconciliation books the fill, one row per broker fill id, and a
 /// second run books nothing more.
