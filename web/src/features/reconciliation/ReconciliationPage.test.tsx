@@ -45,6 +45,26 @@ const LATCHED = {
   latch: { latched_at: "2026-12-04T10:00:00Z", reason: "Account day loss 1200 USD reached the account daily_loss_limit 1000 USD.", daily_pnl: "-1200", daily_loss_limit: "1000" },
 };
 
+/** A matched run of tradovate DEMO123 that finished `agoMs` before the real clock's now. */
+function run(agoMs: number) {
+  const finished = Date.now() - agoMs;
+  return {
+    broker: "tradovate",
+    account: "DEMO123",
+    trigger: "PERIODIC",
+    node: "n1",
+    started_at: new Date(finished - 1_000).toISOString(),
+    finished_at: new Date(finished).toISOString(),
+    ok: true,
+    error: null,
+    open_mismatches: 0,
+  };
+}
+
+function reconciliation(runs: ReturnType<typeof run>[], everySeconds: number | null) {
+  return http.get("*/api/reconciliation", () => HttpResponse.json(ok({ mismatches: [], runs, every_seconds: everySeconds })));
+}
+
 describe("ReconciliationPage", () => {
   it("shows a latched account's limits and figures and re-arms it after a step-up", async () => {
     let latched = true;
@@ -91,7 +111,7 @@ describe("ReconciliationPage", () => {
       NO_ACCOUNTS,
       http.get("*/api/bots", () => HttpResponse.json(ok({ items: [item()], next_cursor: null }))),
       http.get("*/api/reconciliation", () =>
-        HttpResponse.json(ok({ mismatches: open, runs: [{ broker: "tradovate", account: "DEMO123", trigger: "PERIODIC", node: "n1", started_at: "2026-12-04T10:01:00Z", finished_at: "2026-12-04T10:01:01Z", ok: true, error: null, open_mismatches: open.length }], every_seconds: 60 })),
+        HttpResponse.json(ok({ mismatches: open, runs: [{ ...run(5_000), open_mismatches: open.length }], every_seconds: 60 })),
       ),
       http.post("*/api/auth/step-up", () => {
         calls.push("step-up");
@@ -162,5 +182,29 @@ describe("ReconciliationPage", () => {
     const flatten = within(card).getByRole("button", { name: "Flatten ESZ6 at the broker" });
     await waitFor(() => expect(flatten).toHaveAttribute("title", expect.stringContaining("needs the operator role")));
     expect(flatten).toBeDisabled();
+  });
+
+  it("no open mismatch and a fresh matched run: says every account matched at its last run", async () => {
+    server.use(meHandler("operator", null), NO_ACCOUNTS, reconciliation([run(10_000)], 60));
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    expect(await screen.findByText("Every broker account with a run matched the ledger (positions and working orders) at its last run (below).")).toBeInTheDocument();
+    expect(screen.queryByText(/not compared for over 3 periods/)).not.toBeInTheDocument();
+  });
+
+  it("no open mismatch but the matched run is over three periods old: no 'matched' claim, says it is overdue", async () => {
+    server.use(meHandler("operator", null), NO_ACCOUNTS, reconciliation([run(10 * 60_000)], 60));
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    const stale = await screen.findByText("1 of 1 broker account(s) not compared for over 3 periods (every 60 s, so 3 min): the match shown below is from their last run, not now.");
+    expect(stale).toHaveClass("text-warn");
+    expect(stale).not.toHaveClass("text-ok");
+    expect(screen.queryByText(/matched the ledger/)).not.toBeInTheDocument();
+    expect(within(screen.getByRole("region", { name: "Last runs" })).getByText(/DEMO123: 0 open, finished/)).toHaveTextContent("10 min ago");
+  });
+
+  it("no open mismatch but the period is unknown: no 'matched' claim", async () => {
+    server.use(meHandler("operator", null), NO_ACCOUNTS, reconciliation([run(10_000)], null));
+    renderWithApp(<ReconciliationPage />, { path: "/reconciliation" });
+    expect(await screen.findByText(/the period between runs is unknown: that the ledger matches the broker now is not proven/)).toHaveClass("text-warn");
+    expect(screen.queryByText(/matched the ledger/)).not.toBeInTheDocument();
   });
 });

@@ -15,6 +15,7 @@ import { PanelStatus, QueryError } from "../../components/PanelStatus";
 import { isApiError } from "../../api/errors";
 import { useRoleGate } from "../../lib/roleGate";
 import { useTitle } from "../../lib/title";
+import { answerFreshness, formatAge } from "../../lib/freshness";
 import { ago, formatTime, parseTime, useNow } from "../../lib/time";
 import { useMe } from "../../queries/auth";
 import { needsStepUp } from "../../queries/bots";
@@ -113,16 +114,50 @@ function Resolve({ mismatch, botId, gate, onDone }: { mismatch: Mismatch; botId:
   );
 }
 
-/** Why the list is empty: "matched" only when every account's last run compared and matched. */
-function noMismatchReason(runs: { ok: boolean; open_mismatches: number }[]): string {
-  if (runs.length === 0) return "None is recorded, but no reconciliation has run yet: nothing was compared.";
+/** A run older than this many periods proves nothing about now (the server's RECONCILIATION_OVERDUE rule). */
+const OVERDUE_PERIODS = 3;
+
+interface RunLike {
+  ok: boolean;
+  open_mismatches: number;
+  finished_at: string;
+}
+
+/**
+ * Why the list is empty: "matched" only when every account's last run compared, matched, and
+ * finished within OVERDUE_PERIODS periods of `now` (the server raises SEV-2
+ * RECONCILIATION_OVERDUE past that). `warn`: the text says the match is not proven now.
+ */
+function noMismatchReason(runs: RunLike[], everySeconds: number | null | undefined, now: number): { text: string; warn: boolean } {
+  if (runs.length === 0) return { text: "None is recorded, but no reconciliation has run yet: nothing was compared.", warn: false };
   const notCompared = runs.filter((r) => !r.ok).length;
-  if (notCompared === 0 && runs.every((r) => r.open_mismatches === 0)) {
-    return "Every broker account with a run matched the ledger (positions and working orders) at its last run (below).";
+  if (notCompared > 0) {
+    return { text: `None is recorded, but ${notCompared} of ${runs.length} broker account(s) were not compared at their last run (below).`, warn: false };
   }
-  return notCompared > 0
-    ? `None is recorded, but ${notCompared} of ${runs.length} broker account(s) were not compared at their last run (below).`
-    : "None is recorded (below: each broker account's last run).";
+  if (!runs.every((r) => r.open_mismatches === 0)) return { text: "None is recorded (below: each broker account's last run).", warn: false };
+  if (everySeconds == null) {
+    return {
+      text: "None is recorded at each broker account's last run (below), but the period between runs is unknown: that the ledger matches the broker now is not proven.",
+      warn: true,
+    };
+  }
+  const maxAgeMs = OVERDUE_PERIODS * everySeconds * 1000;
+  const overdue = runs.filter((r) => {
+    const finished = parseTime(r.finished_at);
+    return finished === null || answerFreshness({ fetchedAt: finished, fetchFailed: false, maxAgeMs, now }).stale;
+  }).length;
+  if (overdue > 0) {
+    return {
+      text: `${overdue} of ${runs.length} broker account(s) not compared for over ${OVERDUE_PERIODS} periods (every ${everySeconds} s, so ${formatAge(maxAgeMs)}): the match shown below is from their last run, not now.`,
+      warn: true,
+    };
+  }
+  return { text: "Every broker account with a run matched the ledger (positions and working orders) at its last run (below).", warn: false };
+}
+
+function NoMismatch({ runs, everySeconds, now }: { runs: RunLike[]; everySeconds: number | null | undefined; now: number }) {
+  const reason = noMismatchReason(runs, everySeconds, now);
+  return <EmptyState title="No open mismatch" reason={reason.warn ? <span className="text-warn">{reason.text}</span> : reason.text} />;
 }
 
 export function ReconciliationPage() {
@@ -150,7 +185,7 @@ export function ReconciliationPage() {
       )}
       {query.isPending && <p className="text-sm text-muted">Loading reconciliation…</p>}
       {query.isError && <QueryError error={query.error} />}
-      {query.data && mismatches.length === 0 && <EmptyState title="No open mismatch" reason={noMismatchReason(runs)} />}
+      {query.data && mismatches.length === 0 && <NoMismatch runs={runs} everySeconds={query.data.every_seconds} now={now} />}
       {mismatches.length > 0 && (
         <section aria-label="Open mismatches" className="flex flex-col gap-3">
           <p className="text-sm text-muted">Each open mismatch is a SEV-1 RECONCILIATION_MISMATCH blocker: the LIVE bots it names send no new order until it is resolved.</p>
