@@ -138,16 +138,20 @@ impl RuntimeHandle {
     /// Mirrors the global trading switch for the gates, as `settings` holds it (the switch's
     /// own write calls this, and every ownership round with what it read): every evaluation
     /// reads the mirror without a database round trip. A read older than the value mirrored
-    /// (by `updated_at`) is ignored, so a round that raced a flip never undoes it.
-    pub fn apply_trading_switch(&self, s: &crate::store::settings::Settings) {
-        if let Some(t) = &self.inner.trading {
-            mirror(
-                &t.trading_switch_at,
-                &t.trading_switch,
-                Some(s.updated_at),
-                s.trading_enabled,
-            );
-        }
+    /// (by `updated_at`) is ignored, so a round that raced a flip never undoes it. Answers
+    /// whether this turned the mirror from on to off (a round seeing a switch turned off
+    /// through another node: see `ownership::renewal`).
+    pub fn apply_trading_switch(&self, s: &crate::store::settings::Settings) -> bool {
+        let Some(t) = &self.inner.trading else {
+            return false;
+        };
+        let was = mirror(
+            &t.trading_switch_at,
+            &t.trading_switch,
+            Some(s.updated_at),
+            s.trading_enabled,
+        );
+        was == Some(true) && !s.trading_enabled
     }
 
     /// The pool the runners write with (`None` for a detached handle).
@@ -351,19 +355,20 @@ impl RuntimeHandle {
 }
 
 /// Stores `value` read as of `read_at` into `flag`, unless the value it holds was written at a
-/// later time (`seen`): a read that raced a flip never undoes it.
+/// later time (`seen`): a read that raced a flip never undoes it. Answers the value it
+/// replaced (`None`: nothing stored).
 fn mirror(
     seen: &std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     flag: &std::sync::atomic::AtomicBool,
     read_at: Option<chrono::DateTime<chrono::Utc>>,
     value: bool,
-) {
+) -> Option<bool> {
     let mut at = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if at.is_some_and(|seen| read_at.is_none_or(|r| r < seen)) {
-        return;
+        return None;
     }
     *at = read_at;
-    flag.store(value, std::sync::atomic::Ordering::Release);
+    Some(flag.swap(value, std::sync::atomic::Ordering::AcqRel))
 }

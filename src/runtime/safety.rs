@@ -39,7 +39,9 @@ mod flatten;
 mod trading_switch;
 
 pub use flatten::flatten_key;
-pub use trading_switch::{TradingOff, TradingSwitched, set_trading_switch, trading_off};
+pub use trading_switch::{
+    TradingOff, TradingSwitched, set_trading_switch, trading_off, trading_off_here,
+};
 
 use self::flatten::flatten;
 use super::RuntimeHandle;
@@ -299,7 +301,8 @@ enum Allowed {
 
 /// A kill: a new epoch (waiting up to the lease TTL for another node to let the bot go).
 /// Trading off: the current epoch (or a new one when nobody holds the bot).
-async fn fence_for(rt: &RuntimeHandle, bot_id: Uuid, kill: bool) -> Result<Allowed, String> {
+async fn fence_for(rt: &RuntimeHandle, bot_id: Uuid, source: Source) -> Result<Allowed, String> {
+    let kill = source.is_kill();
     let Some(node) = rt.ownership() else {
         return Ok(Allowed::Unowned);
     };
@@ -324,6 +327,13 @@ async fn fence_for(rt: &RuntimeHandle, bot_id: Uuid, kill: bool) -> Result<Allow
                 expires_at,
                 ..
             }) => {
+                if source == Source::TradingOff {
+                    return Err(format!(
+                        "node {other} holds the bot's lease (until {expires_at}): that node \
+                         cancels its working LIVE orders when its next ownership round sees \
+                         trading turned off"
+                    ));
+                }
                 if !kill || Instant::now() >= deadline {
                     return Err(format!(
                         "node {other} holds the bot's lease (until {expires_at}); act on that node"
@@ -403,7 +413,7 @@ pub async fn remove_risk_after_bulk(
     // The lease this acts under stays until it is done: a round must not let it go (the bot
     // stopped, or no runner here) while a close waits for its broker's fill.
     let _acting = rt.ownership().map(|node| node.acting_on(bot.id));
-    match fence_for(rt, bot.id, kill).await {
+    match fence_for(rt, bot.id, req.source).await {
         Err(why) => removal.not_done = Some(why),
         Ok(allowed) => {
             let acted = act(

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::support::{
     TestApp,
     fixtures::{sandbox_broker_book, sandbox_broker_delayed_ack, sandbox_broker_fault, until},
-    live::{LiveSetup, live_app},
+    live::{LiveSetup, half_filled, live_app},
     paper::{evaluations, session_start, tick},
 };
 
@@ -420,4 +420,66 @@ async fn a_kill_switch_pulled_during_the_write_ahead_stops_the_send(pool: PgPool
         json!([]),
         "the order never reached the broker: {book}"
     );
+}
+
+/// Trading turned off through another node (its write, `flip`: its API could cancel nothing
+/// of a bot whose lease is here): this node's next ownership round sees it and cancels the
+/// bot's working LIVE order, at the broker and in the ledger, with a `TRADING_OFF` removal
+/// event. Before, the order stayed working at the broker.
+async fn turned_off_elsewhere_cancels_here(pool: PgPool, flip: &str) {
+    let vendor = "ironbeam";
+    let setup = LiveSetup {
+        rest_only: true,
+        // Rounds every ≈ 0.7 s.
+        lease_ttl: Some(std::time::Duration::from_secs(2)),
+        // Early in a minute: the rest fills at the next one, long after the round.
+        start_at: Some(session_start() + Duration::hours(5) + Duration::seconds(5)),
+        ..LiveSetup::default()
+    };
+    let (live, bot, order, rest_at) = half_filled(&pool, vendor, setup).await;
+    sqlx::query(flip).bind(bot).execute(&pool).await.unwrap();
+    until("the working LIVE order cancelled here", async || {
+        let status: String = scalar(&pool, "SELECT status FROM orders WHERE id = $1", order).await;
+        (status == "CANCELLED").then_some(())
+    })
+    .await;
+    assert!(
+        live.rt.clock().now() < rest_at,
+        "cancelled before the broker's next minute"
+    );
+    let book = sandbox_broker_book(&live.env, vendor).await;
+    assert_eq!(book["orders"][0]["status"], "CANCELLED", "{book}");
+    assert_eq!(book["fills"].as_array().unwrap().len(), 1, "{book}");
+    // The removal's event follows its cancels.
+    let event: Value = until("the removal event", async || {
+        sqlx::query_scalar(
+            "SELECT metadata FROM system_events WHERE code = 'BOT_RISK_REMOVED' AND bot_id = $1 \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(bot)
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(event["source"], "TRADING_OFF", "{event}");
+}
+
+#[sqlx::test]
+async fn the_global_switch_turned_off_through_another_node_cancels_live_orders_here(pool: PgPool) {
+    turned_off_elsewhere_cancels_here(
+        pool,
+        "UPDATE settings SET trading_enabled = false, updated_at = now(), \
+         updated_by = 'ops@other-node' WHERE $1::uuid IS NOT NULL",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn a_bots_switch_turned_off_through_another_node_cancels_its_live_orders_here(pool: PgPool) {
+    turned_off_elsewhere_cancels_here(
+        pool,
+        "UPDATE bots SET is_trading_enabled = false WHERE id = $1",
+    )
+    .await;
 }

@@ -6,15 +6,15 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::runtime::reconciliation::Trigger;
 use uuid::Uuid;
 
 use crate::support::{
-    fixtures::{sandbox_broker_book, sandbox_broker_fault, until},
-    live::{LiveApp, LiveSetup, live_app, tick_until},
+    fixtures::{sandbox_broker_book, until},
+    live::{LiveApp, LiveSetup, half_filled},
     paper::session_start,
 };
 
@@ -72,44 +72,16 @@ fn fills_at_broker(book: &Value) -> Vec<(String, i32)> {
     fills
 }
 
-/// A LIVE bot of `vendor` (REST only: nothing books a fill behind the test's back) whose first
-/// order, two contracts, has its first fill booked; answers the bot, the order, and when the
-/// broker fills the rest (the next minute's open).
-async fn half_filled(pool: &PgPool, vendor: &str) -> (LiveApp, Uuid, Uuid, DateTime<Utc>) {
-    let setup = LiveSetup {
+/// REST only (nothing books a fill behind the test's back), reconciliation runs the test's
+/// own, 45 s into a minute: the first fill comes within seconds, the rest at the next minute's
+/// open.
+fn setup() -> LiveSetup {
+    LiveSetup {
         rest_only: true,
-        // Runs are the test's.
         reconcile_every: Some(StdDuration::from_secs(3600)),
-        // 45 s into a minute: the first fill comes within seconds, the rest at the next
-        // minute's open.
         start_at: Some(session_start() + Duration::hours(5) + Duration::seconds(45)),
         ..LiveSetup::default()
-    };
-    let live = live_app(pool, vendor, setup).await;
-    sandbox_broker_fault(&live.env, vendor, json!("partial"), Some(1)).await;
-    let bot = live
-        .live_bot_sized(pool, &format!("crossed-{vendor}"), 2, 2)
-        .await;
-    let mut n = 0;
-    tick_until(
-        &live,
-        pool,
-        bot,
-        &mut n,
-        StdDuration::ZERO,
-        "the first fill booked",
-        async || match order_of(pool, bot).await {
-            Some((order, _)) => !booked(pool, order).await.is_empty(),
-            None => false,
-        },
-    )
-    .await;
-    let (order, status) = order_of(pool, bot).await.unwrap();
-    assert_eq!(status, "PARTIALLY_FILLED");
-    let book = sandbox_broker_book(&live.env, vendor).await;
-    let first: DateTime<Utc> = book["fills"][0]["at"].as_str().unwrap().parse().unwrap();
-    let rest_at = first.duration_trunc(Duration::minutes(1)).unwrap() + Duration::minutes(1);
-    (live, bot, order, rest_at)
+    }
 }
 
 /// Waits (at most a minute: the clock runs at wall speed) until the shared clock is past `at`.
@@ -127,7 +99,7 @@ async fn past(live: &LiveApp, at: DateTime<Utc>) {
 #[sqlx::test]
 async fn a_fill_that_beat_the_kills_cancel_is_booked_and_shows_as_exposure(pool: PgPool) {
     let vendor = "ironbeam";
-    let (live, bot, order, rest_at) = half_filled(&pool, vendor).await;
+    let (live, bot, order, rest_at) = half_filled(&pool, vendor, setup()).await;
     past(&live, rest_at).await;
     let (code, body) = live.app.kill_bot(bot, json!({"reason": "drill"})).await;
     assert_eq!(code, 200, "{body}");
@@ -175,7 +147,7 @@ async fn a_fill_that_beat_the_kills_cancel_is_booked_and_shows_as_exposure(pool:
 #[sqlx::test]
 async fn a_bulk_cancel_answered_filled_leaves_the_order_open_for_its_fill(pool: PgPool) {
     let vendor = "ironbeam";
-    let (live, bot, order, rest_at) = half_filled(&pool, vendor).await;
+    let (live, bot, order, rest_at) = half_filled(&pool, vendor, setup()).await;
     past(&live, rest_at).await;
     let (code, body) = live
         .app
@@ -209,7 +181,7 @@ async fn a_bulk_cancel_answered_filled_leaves_the_order_open_for_its_fill(pool: 
 #[sqlx::test]
 async fn a_fill_that_crossed_an_accepted_cancel_is_booked_by_reconciliation(pool: PgPool) {
     let vendor = "tradovate";
-    let (live, bot, order, rest_at) = half_filled(&pool, vendor).await;
+    let (live, bot, order, rest_at) = half_filled(&pool, vendor, setup()).await;
     live.rt.stop_runner(bot).await.unwrap();
     // No runner and no lease: the next renewal lets the stopped bot go.
     until("the stopped bot's lease let go", async || {

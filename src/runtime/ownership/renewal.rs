@@ -113,7 +113,14 @@ impl Ownership {
         // The global trading and kill switches as the database holds them (flipped through
         // any node).
         match crate::store::settings::get(&self.pool).await {
-            Ok(s) => handle.apply_trading_switch(&s),
+            // Turned off through another node, which could cancel nothing of the bots held
+            // here: their working LIVE orders are cancelled here.
+            Ok(s) if handle.apply_trading_switch(&s) => {
+                let held: Vec<Uuid> = self.held().keys().copied().collect();
+                let by = s.updated_by.unwrap_or_else(|| "an operator".into());
+                self.cancel_for_trading_off(handle, held, true, by);
+            }
+            Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "could not read the trading switch"),
         }
         match crate::store::settings::kill_switch(&self.pool).await {
@@ -222,12 +229,65 @@ impl Ownership {
         for bot in changed.iter().filter(|b| !done.contains(b)) {
             handle.bot_changed(*bot).await;
         }
+        // … and if its own trading switch was turned off, its working LIVE orders are
+        // cancelled here (a bot acted on here already has its removal under way).
+        let changed: Vec<Uuid> = changed
+            .into_iter()
+            .filter(|b| !done.contains(b) && !busy.contains(b))
+            .collect();
+        self.cancel_for_trading_off(handle, changed, false, "an operator".into());
         self.draining.store(draining, Ordering::Release);
         if draining {
             self.hand_over(handle, self.owned()).await;
         } else if self.claiming.load(Ordering::Acquire) {
             self.claim(handle, takeovers, false).await;
         }
+    }
+
+    /// Trading turned off through another node (globally, or the own switches of some of
+    /// `bots`, re-read here): the working LIVE orders of `bots`, held here, are cancelled
+    /// ([`safety::trading_off_here`](crate::runtime::safety::trading_off_here)) in the
+    /// background, so a broker's cancels never hold a round up.
+    fn cancel_for_trading_off(
+        &self,
+        handle: &RuntimeHandle,
+        bots: Vec<Uuid>,
+        global: bool,
+        by: String,
+    ) {
+        if bots.is_empty() || !handle.trading_off_cancels() {
+            return;
+        }
+        let (rt, pool) = (handle.clone(), self.pool.clone());
+        tokio::spawn(async move {
+            let mut off = Vec::with_capacity(bots.len());
+            if global {
+                off = bots;
+            } else {
+                for bot in bots {
+                    match crate::store::bots::get(&pool, bot).await {
+                        Ok(Some(b)) if !b.is_trading_enabled => off.push(bot),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(bot = %bot, error = %e, "bot not read after a change")
+                        }
+                    }
+                }
+            }
+            if off.is_empty() {
+                return;
+            }
+            match crate::runtime::safety::trading_off_here(&rt, &pool, &off, global, &by).await {
+                Ok(done) if !done.removals.is_empty() => tracing::info!(
+                    bots = done.removals.len(),
+                    "trading turned off through another node: working LIVE orders cancelled here"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "working LIVE orders not cancelled after trading was turned off through another node")
+                }
+            }
+        });
     }
 
     /// Between rounds: when a lease of a bot that should run has expired (its node died,

@@ -31,6 +31,41 @@ pub async fn trading_off(
     bot: Option<Uuid>,
     by: &str,
 ) -> Result<TradingOff, sqlx::Error> {
+    let reason = match bot {
+        Some(_) => format!("the bot's trading switch turned off by {by}"),
+        None => format!("the global trading switch turned off by {by}"),
+    };
+    cancel_working(rt, pool, |id| bot.is_none_or(|b| b == id), reason, by).await
+}
+
+/// Trading turned off through another node (the global switch, or the own switches of
+/// `bots`), seen by this node's ownership round: that node could cancel nothing of the bots
+/// this node holds (their lease is here), so this node cancels the working LIVE orders of
+/// `bots`, which it holds, as [`trading_off`] does.
+pub async fn trading_off_here(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    bots: &[Uuid],
+    global: bool,
+    by: &str,
+) -> Result<TradingOff, sqlx::Error> {
+    let reason = if global {
+        format!("the global trading switch turned off through another node by {by}")
+    } else {
+        format!("the bot's trading switch turned off through another node by {by}")
+    };
+    cancel_working(rt, pool, |id| bots.contains(&id), reason, by).await
+}
+
+/// The working LIVE orders of the bots `concerned` admits, cancelled through [`remove_risk`]
+/// when configured.
+async fn cancel_working(
+    rt: &RuntimeHandle,
+    pool: &PgPool,
+    concerned: impl Fn(Uuid) -> bool,
+    reason: String,
+    by: &str,
+) -> Result<TradingOff, sqlx::Error> {
     if !rt.trading_off_cancels() {
         return Ok(TradingOff {
             removals: Vec::new(),
@@ -39,12 +74,8 @@ pub async fn trading_off(
     let targets: Vec<Uuid> = orders::bots_with_working(pool, true)
         .await?
         .into_iter()
-        .filter(|id| bot.is_none_or(|b| b == *id))
+        .filter(|id| concerned(*id))
         .collect();
-    let reason = match bot {
-        Some(_) => format!("the bot's trading switch turned off by {by}"),
-        None => format!("the global trading switch turned off by {by}"),
-    };
     let removals = remove_each(targets, Source::TradingOff, |bot_id| {
         remove_risk(
             rt,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tradeplane::{
@@ -278,4 +278,46 @@ pub async fn tick_until(
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(pause).await;
     }
+}
+
+/// A LIVE bot of `vendor` whose first order, two contracts (the simulator's `partial`), has
+/// its first fill booked and its rest working at the broker; answers the bot, the order, and
+/// when the broker fills the rest (the next minute's open of the shared clock).
+pub async fn half_filled(
+    pool: &PgPool,
+    vendor: &str,
+    setup: LiveSetup,
+) -> (LiveApp, Uuid, Uuid, DateTime<Utc>) {
+    let live = live_app(pool, vendor, setup).await;
+    super::fixtures::sandbox_broker_fault(&live.env, vendor, json!("partial"), Some(1)).await;
+    let bot = live
+        .live_bot_sized(pool, &format!("half-filled-{vendor}"), 2, 2)
+        .await;
+    let first_order = async || -> Option<(Uuid, String, i64)> {
+        sqlx::query_as(
+            "SELECT o.id, o.status, (SELECT count(*) FROM fills f WHERE f.order_id = o.id) \
+             FROM orders o WHERE o.bot_id = $1 ORDER BY o.created_at LIMIT 1",
+        )
+        .bind(bot)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    };
+    let mut n = 0;
+    tick_until(
+        &live,
+        pool,
+        bot,
+        &mut n,
+        StdDuration::ZERO,
+        "the first fill booked",
+        async || first_order().await.is_some_and(|(_, _, fills)| fills > 0),
+    )
+    .await;
+    let (order, status, _) = first_order().await.unwrap();
+    assert_eq!(status, "PARTIALLY_FILLED");
+    let book = super::fixtures::sandbox_broker_book(&live.env, vendor).await;
+    let first: DateTime<Utc> = book["fills"][0]["at"].as_str().unwrap().parse().unwrap();
+    let rest_at = first.duration_trunc(Duration::minutes(1)).unwrap() + Duration::minutes(1);
+    (live, bot, order, rest_at)
 }
