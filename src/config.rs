@@ -188,6 +188,16 @@ pub struct ConfigArgs {
     )]
     pub trusted_proxies: Vec<Cidr>,
 
+    /// Host names (comma-separated, e.g. `desk.example.com`) under which the first admin may
+    /// be created, besides IP addresses and `localhost` (DNS rebinding: `auth::hosts`).
+    #[arg(
+        long,
+        env = "TRADEPLANE_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+
     /// Failed sign-in attempts per minute, over all addresses, before every sign-in from an
     /// address not used by that account before is slowed down (2, 4, 8 … s until the minute ends).
     #[arg(
@@ -543,6 +553,9 @@ pub struct AuthConfig {
     pub login_failure_budget: u32,
     /// How long after its creation the first admin may work without 2FA (`auth::policy`).
     pub first_admin_2fa_grace: chrono::Duration,
+    /// Host names besides IP addresses and `localhost` that may create the first admin
+    /// (`auth::hosts`).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -554,6 +567,7 @@ impl Default for AuthConfig {
             step_up_window: chrono::Duration::minutes(10),
             login_failure_budget: 60,
             first_admin_2fa_grace: chrono::Duration::zero(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -583,6 +597,12 @@ impl Config {
                 step_up_window: chrono::Duration::minutes(i64::from(args.step_up_minutes.max(1))),
                 login_failure_budget: args.login_failure_budget.max(1),
                 first_admin_2fa_grace: args.first_admin_2fa_grace,
+                allowed_hosts: args
+                    .allowed_hosts
+                    .into_iter()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
             },
             trusted_proxies: args.trusted_proxies,
             paper: SimParams {

@@ -5,6 +5,7 @@
 
 pub mod backup_codes;
 pub mod cookies;
+pub mod hosts;
 pub mod password;
 pub mod policy;
 pub mod qr;

@@ -16,8 +16,9 @@ pub struct UserBody {
     pub user: UserView,
 }
 
-/// Creates the first admin. Only while no user exists; afterwards admins create users
-/// (POST /api/users).
+/// Creates the first admin. Only while no user exists, and only through an IP address,
+/// `localhost` or a host listed in `TRADEPLANE_ALLOWED_HOSTS` (DNS rebinding); afterwards
+/// admins create users (POST /api/users).
 #[utoipa::path(
     post,
     path = "/api/auth/register",
@@ -25,19 +26,35 @@ pub struct UserBody {
     request_body = Credentials,
     responses(
         (status = 201, body = Envelope<UserBody>),
-        (status = 403, description = "Users exist already (`FORBIDDEN`)", body = ErrorEnvelope),
+        (status = 403, description = "Users exist already, or a host name not allowed to create the first admin (`FORBIDDEN`)", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorEnvelope),
     )
 )]
 pub(super) async fn register(
     State(state): State<AppState>,
     ip: ClientIp,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<UserBody> {
     validate_email(&body.email)?;
     validate_password(&body.password)?;
     if users::count(&state.pool).await? > 0 {
         return Err(closed_registration());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !crate::auth::hosts::may_register_first_admin(host, &state.config.auth.allowed_hosts) {
+        return Err(ApiError::new(ErrorCode::Forbidden)
+            .message(format!(
+                "The first admin is not created through the host name {host:?}: a page of another \
+                 site could reach this server under a name of its own (DNS rebinding)."
+            ))
+            .fix(
+                "Open the Observatory through the server's IP address or localhost (the address \
+                  the server logged), or list this host in TRADEPLANE_ALLOWED_HOSTS and restart.",
+            ));
     }
     let hash = password::hash(&body.password).await.map_err(hash_failed)?;
     let now = state.clock.now();

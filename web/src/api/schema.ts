@@ -300,8 +300,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Creates the first admin. Only while no user exists; afterwards admins create users
-         *     (POST /api/users).
+         * Creates the first admin. Only while no user exists, and only through an IP address,
+         *     `localhost` or a host listed in `TRADEPLANE_ALLOWED_HOSTS` (DNS rebinding); afterwards
+         *     admins create users (POST /api/users).
          */
         post: operations["register"];
         delete?: never;
@@ -7291,7 +7292,7 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UserBody"];
                 };
             };
-            /** @description Users exist already (`FORBIDDEN`) */
+            /** @description Users exist already, or a host name not allowed to create the first admin (`FORBIDDEN`) */
             403: {
                 headers: {
                     [name: string]: unknown;
