@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::support::{
     fixtures::{sandbox_broker_book, until},
     live::{LiveApp, LiveSetup, half_filled},
-    paper::session_start,
+    paper::{session_start, tick},
 };
 
 async fn order_of(pool: &PgPool, bot: Uuid) -> Option<(Uuid, String)> {
@@ -217,4 +217,34 @@ async fn a_fill_that_crossed_an_accepted_cancel_is_booked_by_reconciliation(pool
         assert_eq!(held(&pool, bot).await.abs(), 2);
         assert_eq!(open_mismatches(&pool, bot).await, 0);
     }
+}
+
+/// The same with the bot still running (a cancel taken pending by the trading switch or a desk
+/// action, the runner going on): its runner books the fill at its next evaluation, through its
+/// engine, so its position is the broker's.
+#[sqlx::test]
+async fn a_running_bots_runner_books_a_fill_that_crossed_its_orders_cancel(pool: PgPool) {
+    let vendor = "ironbeam";
+    let (live, bot, order, rest_at) = half_filled(&pool, vendor, setup()).await;
+    sqlx::query(
+        "UPDATE orders SET status = 'CANCELLED', reject_reason = 'drill: cancel taken' \
+         WHERE id = $1",
+    )
+    .bind(order)
+    .execute(&pool)
+    .await
+    .unwrap();
+    past(&live, rest_at).await;
+    tick(
+        &live.rt,
+        &pool,
+        bot,
+        session_start() + Duration::minutes(200),
+    )
+    .await;
+    let ours = booked(&pool, order).await;
+    assert_eq!(ours.len(), 2, "one row per broker fill: {ours:?}");
+    assert_eq!(order_of(&pool, bot).await.unwrap().1, "FILLED");
+    assert_eq!(held(&pool, bot).await.abs(), 2);
+    assert!(live.rt.runner(bot).is_some_and(|r| r.status.is_live()));
 }

@@ -42,6 +42,10 @@ use crate::store::{
 /// it never arrived (longer than any call's time box, so an answer still in flight counts).
 pub const SEND_GRACE_SECONDS: i64 = 30;
 
+/// How long after a LIVE order was closed `CANCELLED` its runner still looks for a fill that
+/// crossed the cancel (a vendor reports one within seconds; later, reconciliation names it).
+const CROSSED_WINDOW_SECONDS: i64 = 120;
+
 /// Why an order written ahead must not leave after all (its last look, in memory): a kill of
 /// the bot (its lease refenced) or the kill switch, trading turned off, or the account's gate
 /// closed since the decision. A kill meanwhile found the order `SENDING` and could not cancel
@@ -273,6 +277,7 @@ impl BotEvaluator {
         {
             return Ok(());
         }
+        self.book_crossed_fills(trading, fence).await?;
         let held = self.engine.working().map(|w| (w.id, w.quantity));
         let mut still_open = Vec::new();
         for order in orders::open_live(&trading.pool, self.bot_id).await? {
@@ -375,47 +380,9 @@ impl BotEvaluator {
         let Ok(fills_at_broker) = session.fills().await else {
             return Ok(Some((order, None)));
         };
-        let mut filled = 0i64;
-        for f in fills_at_broker
-            .iter()
-            .filter(|f| f.broker_order_id == broker_id)
-        {
-            let commission = f.commission.unwrap_or(
-                trading.sim.commission_per_contract * rust_decimal::Decimal::from(f.quantity),
-            );
-            let sim = SimFill {
-                idempotency_key: order.idempotency_key.clone(),
-                side: order.side,
-                quantity: f.quantity,
-                price: f.price,
-                commission,
-                filled_at: f.filled_at,
-            };
-            let (before, after, realized) = self.engine.preview_fill(&sim);
-            let booked = fills::book_broker_fill(
-                &trading.pool,
-                BrokerFillBooking {
-                    fence,
-                    order: &order,
-                    broker_fill_id: &f.fill_id,
-                    quantity: f.quantity,
-                    price: f.price,
-                    commission,
-                    filled_at: f.filled_at,
-                    before: &before,
-                    after: &after,
-                    realized,
-                },
-            )
+        let filled = self
+            .book_broker_fills(trading, fence, &order, &broker_id, &fills_at_broker)
             .await?;
-            match booked {
-                BrokerBooked::Filled { filled: n, .. } => {
-                    self.engine.handle(Event::Fill(sim));
-                    filled = n;
-                }
-                BrokerBooked::AlreadyBooked => filled += i64::from(f.quantity),
-            }
-        }
         let done = filled >= i64::from(order.quantity);
         let closed = if done {
             None
@@ -437,6 +404,112 @@ impl BotEvaluator {
             orders::close_at_broker(&trading.pool, fence, order.id, status, &reason, now).await?;
         }
         Ok((!done && closed.is_none()).then_some((order, Some(filled))))
+    }
+
+    /// Books through the engine each broker fill of `order` not booked yet (one row per broker
+    /// fill id); returns the quantity filled at the broker.
+    async fn book_broker_fills(
+        &mut self,
+        trading: &Trading,
+        fence: &Fence,
+        order: &Order,
+        broker_id: &str,
+        fills_at_broker: &[crate::integrations::brokers::BrokerFill],
+    ) -> Result<i64, sqlx::Error> {
+        let mut filled = 0i64;
+        for f in fills_at_broker
+            .iter()
+            .filter(|f| f.broker_order_id == broker_id)
+        {
+            let commission = f.commission.unwrap_or(
+                trading.sim.commission_per_contract * rust_decimal::Decimal::from(f.quantity),
+            );
+            let sim = SimFill {
+                idempotency_key: order.idempotency_key.clone(),
+                side: order.side,
+                quantity: f.quantity,
+                price: f.price,
+                commission,
+                filled_at: f.filled_at,
+            };
+            let (before, after, realized) = self.engine.preview_fill(&sim);
+            let booked = fills::book_broker_fill(
+                &trading.pool,
+                BrokerFillBooking {
+                    fence,
+                    order,
+                    broker_fill_id: &f.fill_id,
+                    quantity: f.quantity,
+                    price: f.price,
+                    commission,
+                    filled_at: f.filled_at,
+                    before: &before,
+                    after: &after,
+                    realized,
+                },
+            )
+            .await?;
+            match booked {
+                BrokerBooked::Filled { filled: n, .. } => {
+                    self.engine.handle(Event::Fill(sim));
+                    filled = n;
+                }
+                BrokerBooked::AlreadyBooked => filled += i64::from(f.quantity),
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Fills that crossed the cancel of this bot's LIVE orders closed `CANCELLED` in the last
+    /// [`CROSSED_WINDOW_SECONDS`] (a kill path, the trading switch or a desk action cancelled
+    /// them while the broker filled them): booked through the engine like any fill, the
+    /// order left `CANCELLED` unless they fill it. Read from the broker only while such an
+    /// order is that recent.
+    async fn book_crossed_fills(
+        &mut self,
+        trading: &Trading,
+        fence: &Fence,
+    ) -> Result<(), sqlx::Error> {
+        let now = trading.clock.now();
+        let since = now - Duration::seconds(CROSSED_WINDOW_SECONDS);
+        for (order, booked) in
+            orders::cancelled_live_since(&trading.pool, self.bot_id, since).await?
+        {
+            let (Some(session), Some(broker_id)) = (
+                order
+                    .broker
+                    .as_deref()
+                    .and_then(BrokerVendor::parse)
+                    .and_then(|v| trading.brokers.get(v)),
+                order.broker_order_id.clone(),
+            ) else {
+                continue;
+            };
+            let Ok(fills_at_broker) = session.fills().await else {
+                continue;
+            };
+            let at_broker: i64 = fills_at_broker
+                .iter()
+                .filter(|f| f.broker_order_id == broker_id)
+                .map(|f| i64::from(f.quantity))
+                .sum();
+            if at_broker <= booked {
+                continue;
+            }
+            let filled = self
+                .book_broker_fills(trading, fence, &order, &broker_id, &fills_at_broker)
+                .await?;
+            tracing::warn!(bot = %self.bot_id, order = %order.id, broker_order = %broker_id, filled,
+                "a fill that crossed the cancel of a LIVE order was booked");
+            if filled < i64::from(order.quantity) {
+                let reason = format!(
+                    "cancelled at the broker after {filled} of {} filled: the fill crossed the cancel",
+                    order.quantity
+                );
+                orders::mark_cancelled(&trading.pool, &[order.id], &reason, now).await?;
+            }
+        }
+        Ok(())
     }
 }
 

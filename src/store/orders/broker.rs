@@ -164,6 +164,34 @@ pub async fn open_live(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::
     .await
 }
 
+/// The bot's LIVE orders closed `CANCELLED` since `since` that were at a broker (placed in
+/// the week before: the bot's index bounds the scan), each with the quantity booked: a fill
+/// that crossed the cancel may still come from the broker (`BotEvaluator::sync_live`).
+pub async fn cancelled_live_since(
+    pool: &PgPool,
+    bot_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Order, i64)>, sqlx::Error> {
+    let rows: Vec<CancelledRow> = sqlx::query_as(
+        "SELECT o.*, COALESCE((SELECT sum(f.quantity) FROM fills f WHERE f.order_id = o.id), 0) \
+         ::bigint AS booked FROM orders o WHERE o.bot_id = $1 AND o.stage = 'LIVE' \
+         AND o.status = 'CANCELLED' AND o.broker_order_id IS NOT NULL AND o.updated_at >= $2 \
+         AND o.created_at >= $2 - interval '7 days' ORDER BY o.created_at, o.id",
+    )
+    .bind(bot_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.order, r.booked)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct CancelledRow {
+    #[sqlx(flatten)]
+    order: Order,
+    booked: i64,
+}
+
 /// The bot's LIVE orders working at their broker, oldest first.
 pub async fn live_working(pool: &PgPool, bot_id: Uuid) -> Result<Vec<Order>, sqlx::Error> {
     sqlx::query_as(
