@@ -188,6 +188,41 @@ pub(crate) async fn held(pool: &PgPool, bot: &Bot) -> Result<Held, sqlx::Error> 
     })
 }
 
+/// Books one broker fill of `order` for a bot without a runner here, its position before
+/// read from its fills (the vendor's commission, else `per_contract`); a fill booked before is
+/// left as it is (one row per broker fill id).
+pub(crate) async fn book_broker_fill_of(
+    pool: &PgPool,
+    fence: &Fence,
+    bot: &Bot,
+    order: &orders::Order,
+    f: &crate::integrations::brokers::BrokerFill,
+    per_contract: Decimal,
+) -> Result<fills::BrokerBooked, sqlx::Error> {
+    let commission = f
+        .commission
+        .unwrap_or(per_contract * Decimal::from(f.quantity));
+    let before = held(pool, bot).await?.position;
+    let mut after = before.clone();
+    let realized = after.apply_fill(order.side, f.quantity, f.price, commission);
+    fills::book_broker_fill(
+        pool,
+        fills::BrokerFillBooking {
+            fence,
+            order,
+            broker_fill_id: &f.fill_id,
+            quantity: f.quantity,
+            price: f.price,
+            commission,
+            filled_at: f.filled_at,
+            before: &before,
+            after: &after,
+            realized,
+        },
+    )
+    .await
+}
+
 /// Books `delta` contracts (signed) to the bot at `price` as one adjustment fill (no
 /// commission: nothing was traded by us).
 pub(crate) async fn book_adjustment(
@@ -555,28 +590,8 @@ async fn act(
                     .iter()
                     .filter(|f| f.broker_order_id == t.broker_order_id)
                 {
-                    let commission = f.commission.unwrap_or(
-                        rt.sim_params().commission_per_contract * Decimal::from(f.quantity),
-                    );
-                    let before = held(pool, bot).await?.position;
-                    let mut after = before.clone();
-                    let realized = after.apply_fill(f.side, f.quantity, f.price, commission);
-                    fills::book_broker_fill(
-                        pool,
-                        fills::BrokerFillBooking {
-                            fence,
-                            order: &order,
-                            broker_fill_id: &f.fill_id,
-                            quantity: f.quantity,
-                            price: f.price,
-                            commission,
-                            filled_at: f.filled_at,
-                            before: &before,
-                            after: &after,
-                            realized,
-                        },
-                    )
-                    .await?;
+                    let per_contract = rt.sim_params().commission_per_contract;
+                    book_broker_fill_of(pool, fence, bot, &order, f, per_contract).await?;
                 }
                 out.orders_adopted.push(order.id);
             }

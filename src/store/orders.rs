@@ -13,8 +13,9 @@ use uuid::Uuid;
 mod broker;
 
 pub use broker::{
-    acknowledge, adopt_working, cancelled_live_since, claimed_broker_ids, close_at_broker,
-    live_working, live_working_at, mark_cancelled, open_live, reject_sending, sending, write_ahead,
+    acknowledge, adopt_working, cancelled_after_crossed_fill, cancelled_live_since,
+    claimed_broker_ids, close_at_broker, live_working, live_working_at, mark_cancelled, open_live,
+    reject_sending, sending, write_ahead,
 };
 
 use super::bot_leases::{Fence, Guard};

@@ -55,6 +55,18 @@ async fn open_mismatches(pool: &PgPool, bot: Uuid) -> i64 {
     .unwrap()
 }
 
+/// What a cancel the broker answered as taken (or pending) leaves in the ledger.
+async fn cancelled_in_ledger(pool: &PgPool, order: Uuid) {
+    sqlx::query(
+        "UPDATE orders SET status = 'CANCELLED', reject_reason = 'drill: cancel taken' \
+         WHERE id = $1",
+    )
+    .bind(order)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// The broker's fills of the simulator's only order, as `(broker fill id, quantity)`.
 fn fills_at_broker(book: &Value) -> Vec<(String, i32)> {
     let mut fills: Vec<(String, i32)> = book["fills"]
@@ -194,15 +206,7 @@ async fn a_fill_that_crossed_an_accepted_cancel_is_booked_by_reconciliation(pool
         node.flatten().is_none().then_some(())
     })
     .await;
-    // What a cancel the broker answered as taken leaves in the ledger.
-    sqlx::query(
-        "UPDATE orders SET status = 'CANCELLED', reject_reason = 'drill: cancel taken' \
-         WHERE id = $1",
-    )
-    .bind(order)
-    .execute(&pool)
-    .await
-    .unwrap();
+    cancelled_in_ledger(&pool, order).await;
     past(&live, rest_at).await;
 
     let reconciler = live.rt.reconciler().unwrap();
@@ -226,14 +230,7 @@ async fn a_fill_that_crossed_an_accepted_cancel_is_booked_by_reconciliation(pool
 async fn a_running_bots_runner_books_a_fill_that_crossed_its_orders_cancel(pool: PgPool) {
     let vendor = "ironbeam";
     let (live, bot, order, rest_at) = half_filled(&pool, vendor, setup()).await;
-    sqlx::query(
-        "UPDATE orders SET status = 'CANCELLED', reject_reason = 'drill: cancel taken' \
-         WHERE id = $1",
-    )
-    .bind(order)
-    .execute(&pool)
-    .await
-    .unwrap();
+    cancelled_in_ledger(&pool, order).await;
     past(&live, rest_at).await;
     tick(
         &live.rt,

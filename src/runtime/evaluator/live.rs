@@ -501,13 +501,7 @@ impl BotEvaluator {
                 .await?;
             tracing::warn!(bot = %self.bot_id, order = %order.id, broker_order = %broker_id, filled,
                 "a fill that crossed the cancel of a LIVE order was booked");
-            if filled < i64::from(order.quantity) {
-                let reason = format!(
-                    "cancelled at the broker after {filled} of {} filled: the fill crossed the cancel",
-                    order.quantity
-                );
-                orders::mark_cancelled(&trading.pool, &[order.id], &reason, now).await?;
-            }
+            orders::cancelled_after_crossed_fill(&trading.pool, &order, filled, now).await?;
         }
         Ok(())
     }

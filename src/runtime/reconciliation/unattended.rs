@@ -19,10 +19,10 @@ use crate::domain::bot::BotStatus;
 use crate::domain::execution::OrderStatus;
 use crate::integrations::brokers::{BrokerFill, BrokerOrder, match_unacknowledged};
 use crate::runtime::brokers::BrokerSession;
+use crate::runtime::reconciliation_actions::book_broker_fill_of;
 use crate::store::{
     bot_leases::{self, Fence},
     bots::{self, Bot},
-    fills,
     orders::{self, Order},
     reconciliation as store,
 };
@@ -224,15 +224,9 @@ impl Reconciler {
         theirs: &Theirs,
     ) -> Result<i64, String> {
         let filled = self.book_fills(bot, order, fence, theirs).await?;
-        if filled < i64::from(order.quantity) {
-            let reason = format!(
-                "cancelled at the broker after {filled} of {} filled: the fill crossed the cancel",
-                order.quantity
-            );
-            orders::mark_cancelled(&self.pool, &[order.id], &reason, self.clock.now())
-                .await
-                .map_err(db)?;
-        }
+        orders::cancelled_after_crossed_fill(&self.pool, order, filled, self.clock.now())
+            .await
+            .map_err(db)?;
         Ok(filled)
     }
 
@@ -247,29 +241,13 @@ impl Reconciler {
     ) -> Result<i64, String> {
         let broker_id = order.broker_order_id.as_deref().unwrap_or_default();
         for f in theirs.fills_of(broker_id) {
-            let commission = f
-                .commission
-                .unwrap_or(self.commission_per_contract * rust_decimal::Decimal::from(f.quantity));
-            let before = crate::runtime::reconciliation_actions::held(&self.pool, bot)
-                .await
-                .map_err(db)?
-                .position;
-            let mut after = before.clone();
-            let realized = after.apply_fill(order.side, f.quantity, f.price, commission);
-            fills::book_broker_fill(
+            book_broker_fill_of(
                 &self.pool,
-                fills::BrokerFillBooking {
-                    fence,
-                    order,
-                    broker_fill_id: &f.fill_id,
-                    quantity: f.quantity,
-                    price: f.price,
-                    commission,
-                    filled_at: f.filled_at,
-                    before: &before,
-                    after: &after,
-                    realized,
-                },
+                fence,
+                bot,
+                order,
+                f,
+                self.commission_per_contract,
             )
             .await
             .map_err(db)?;

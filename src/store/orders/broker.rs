@@ -185,6 +185,24 @@ pub async fn cancelled_live_since(
     Ok(rows.into_iter().map(|r| (r.order, r.booked)).collect())
 }
 
+/// After a fill that crossed its cancel was booked: the order, which the booking set
+/// PARTIALLY_FILLED or FILLED, is `CANCELLED` again unless `filled` (at the broker) fills it.
+pub async fn cancelled_after_crossed_fill(
+    pool: &PgPool,
+    order: &Order,
+    filled: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if filled < i64::from(order.quantity) {
+        let reason = format!(
+            "cancelled at the broker after {filled} of {} filled: the fill crossed the cancel",
+            order.quantity
+        );
+        mark_cancelled(pool, &[order.id], &reason, now).await?;
+    }
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct CancelledRow {
     #[sqlx(flatten)]
