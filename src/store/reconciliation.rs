@@ -318,19 +318,43 @@ pub struct OpenLiveOrder {
     pub booked: i64,
 }
 
+/// Our LIVE orders at `broker`/`account` matching `filter` (on `o`, the order, and `b`, its
+/// bot; binds from `$3`), oldest first, with what of each the ledger booked.
+fn live_orders_where(filter: &str) -> String {
+    format!(
+        "SELECT o.*, b.timeframe, \
+         COALESCE((SELECT sum(f.quantity) FROM fills f WHERE f.order_id = o.id), 0)::bigint \
+         AS booked \
+         FROM orders o JOIN bots b ON b.id = o.bot_id \
+         WHERE o.stage = 'LIVE' AND o.broker = $1 AND o.broker_account = $2 AND {filter} \
+         ORDER BY o.created_at, o.id"
+    )
+}
+
+const OPEN: &str = "o.status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED')";
+
 pub async fn open_live_orders(
     pool: &PgPool,
     broker: &str,
     account: &str,
 ) -> Result<Vec<OpenLiveOrder>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT o.*, b.timeframe, \
-         COALESCE((SELECT sum(f.quantity) FROM fills f WHERE f.order_id = o.id), 0)::bigint \
-         AS booked \
-         FROM orders o JOIN bots b ON b.id = o.bot_id \
-         WHERE o.stage = 'LIVE' AND o.broker = $1 AND o.broker_account = $2 \
-         AND o.status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED') ORDER BY o.created_at, o.id",
-    )
+    sqlx::query_as(&live_orders_where(OPEN))
+        .bind(broker)
+        .bind(account)
+        .fetch_all(pool)
+        .await
+}
+
+/// [`open_live_orders`] of KILLED bots: no runner is left to resolve them
+/// (`runtime::reconciliation::unattended`).
+pub async fn open_live_orders_of_killed(
+    pool: &PgPool,
+    broker: &str,
+    account: &str,
+) -> Result<Vec<OpenLiveOrder>, sqlx::Error> {
+    sqlx::query_as(&live_orders_where(&format!(
+        "{OPEN} AND b.status = 'KILLED'"
+    )))
     .bind(broker)
     .bind(account)
     .fetch_all(pool)
@@ -351,19 +375,13 @@ pub async fn cancelled_without_runner(
         .filter(|s| s.is_live())
         .map(|s| s.as_str())
         .collect();
-    sqlx::query_as(
-        "SELECT o.*, b.timeframe, \
-         COALESCE((SELECT sum(f.quantity) FROM fills f WHERE f.order_id = o.id), 0)::bigint \
-         AS booked \
-         FROM orders o JOIN bots b ON b.id = o.bot_id \
-         WHERE o.stage = 'LIVE' AND o.broker = $1 AND o.broker_account = $2 \
-         AND o.status = 'CANCELLED' AND o.broker_order_id IS NOT NULL AND o.updated_at >= $3 \
-         AND b.status <> ALL($4) ORDER BY o.created_at, o.id",
-    )
-    .bind(broker)
-    .bind(account)
-    .bind(since)
-    .bind(&live)
-    .fetch_all(pool)
-    .await
+    let filter = "o.status = 'CANCELLED' AND o.broker_order_id IS NOT NULL \
+                  AND o.updated_at >= $3 AND b.status <> ALL($4)";
+    sqlx::query_as(&live_orders_where(filter))
+        .bind(broker)
+        .bind(account)
+        .bind(since)
+        .bind(&live)
+        .fetch_all(pool)
+        .await
 }

@@ -15,11 +15,10 @@
 use std::sync::Arc;
 
 use super::{Reconciler, f_words};
-use crate::domain::bot::BotStatus;
 use crate::domain::execution::OrderStatus;
 use crate::integrations::brokers::{BrokerFill, BrokerOrder, match_unacknowledged};
 use crate::runtime::brokers::BrokerSession;
-use crate::runtime::reconciliation_actions::book_broker_fill_of;
+use crate::runtime::ledger_booking::book_broker_fill_of;
 use crate::store::{
     bot_leases::{self, Fence},
     bots::{self, Bot},
@@ -69,12 +68,11 @@ impl Reconciler {
         };
         let vendor = session.vendor().id();
         let mut killed = Vec::new();
-        for o in store::open_live_orders(&self.pool, vendor, account)
+        for o in store::open_live_orders_of_killed(&self.pool, vendor, account)
             .await
             .map_err(db)?
         {
-            let bot = bots::get(&self.pool, o.order.bot_id).await.map_err(db)?;
-            if let Some(bot) = bot.filter(|b| b.status == BotStatus::Killed) {
+            if let Some(bot) = bots::get(&self.pool, o.order.bot_id).await.map_err(db)? {
                 killed.push((bot, o.order));
             }
         }
