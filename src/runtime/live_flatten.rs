@@ -33,7 +33,8 @@ use uuid::Uuid;
 
 use super::RuntimeHandle;
 use super::brokers::BrokerSession;
-use super::reconciliation_actions::{self as actions, Adjustment};
+use super::ledger_booking::{self as ledger, Adjustment};
+use super::reconciliation_actions as actions;
 use super::safety::flatten_key;
 use crate::domain::{
     contracts::Contract,
@@ -210,13 +211,13 @@ pub async fn flatten(
     out.broker_net_before = theirs.map_or(0, |p| p.net);
     let now = rt.clock().now();
     let holders = holders(pool, bot, vendor.id(), &account, contract, now).await?;
-    let own = actions::held(pool, bot).await?.position;
+    let own = ledger::held(pool, bot).await?.position;
     let ours: i64 = own.quantity + holders.iter().map(|(_, q)| q).sum::<i64>();
     let drift = out.broker_net_before - ours;
     if drift != 0 {
         let price = match theirs.and_then(|p| p.avg_price) {
             Some(p) => (p, "broker_average"),
-            None => actions::last_close(pool, bot, *contract, now).await?.ok_or_else(|| {
+            None => ledger::last_close(pool, bot, *contract, now).await?.ok_or_else(|| {
                 FlattenError::NotDone(format!(
                     "the broker holds {} {spelled} our ledgers do not explain, and neither its average price nor a stored {} bar can price it",
                     out.broker_net_before,
@@ -225,7 +226,7 @@ pub async fn flatten(
             })?,
         };
         out.adopted =
-            actions::book_adjustment(pool, fence, bot, drift, price, "tpadopt", now).await?;
+            ledger::book_adjustment(pool, fence, bot, drift, price, "tpadopt", now).await?;
     }
     let route = BrokerRoute {
         broker: vendor.id(),
@@ -298,11 +299,11 @@ async fn close_bot(
     fence: &Fence,
 ) -> Result<Option<LiveClose>, sqlx::Error> {
     let session = at.session.as_ref();
-    let actions::Held {
+    let ledger::Held {
         position: before,
         fills: n,
         ..
-    } = actions::held(pool, bot).await?;
+    } = ledger::held(pool, bot).await?;
     if before.quantity == 0 {
         return Ok(None);
     }
@@ -406,7 +407,7 @@ async fn close_bot(
             let commission = f
                 .commission
                 .unwrap_or(commission_rate * Decimal::from(f.quantity));
-            let position = actions::held(pool, bot).await?.position;
+            let position = ledger::held(pool, bot).await?.position;
             let mut after = position.clone();
             let realized = after.apply_fill(side, f.quantity, f.price, commission);
             fills::book_broker_fill(

@@ -38,6 +38,7 @@ pub mod explain;
 pub mod feed;
 mod handle;
 pub mod jobs;
+pub mod ledger_booking;
 pub mod lifecycle;
 pub mod live_flatten;
 pub mod live_stream;

@@ -45,10 +45,10 @@ pub use trading_switch::{
 
 use self::flatten::flatten;
 use super::RuntimeHandle;
+use super::ledger_booking::held;
 use super::lifecycle::record_event;
 use super::live_flatten::LiveFlatten;
 use super::ownership::AcquireError;
-use super::reconciliation_actions::held;
 use crate::domain::{risk::Stage, side::Side};
 use crate::integrations::brokers::BrokerVendor;
 use crate::store::{

@@ -24,8 +24,8 @@ use crate::domain::{
     side::Side,
 };
 use crate::runtime::RuntimeHandle;
+use crate::runtime::ledger_booking::{Held, book_filled, held};
 use crate::runtime::live_flatten::{self, FlattenError};
-use crate::runtime::reconciliation_actions::{Held, book_filled, held};
 use crate::store::{bot_leases::Fence, bots::Bot, fills, market_bars, orders::NewOrder};
 
 /// One key per (bot, ledger state): a retry against the same fills finds the same order.
