@@ -70,7 +70,14 @@ pub struct RearmBody {
 )]
 async fn account_risk(State(state): State<AppState>) -> ApiResult<AccountRiskBody> {
     let brokers = state.runtime.brokers();
-    let accounts = rules::overview(&state.pool, brokers.as_deref(), state.clock.now()).await?;
+    let calendar = state.runtime.calendar();
+    let accounts = rules::overview(
+        &state.pool,
+        brokers.as_deref(),
+        calendar.as_deref(),
+        state.clock.now(),
+    )
+    .await?;
     Ok(ApiOk::new(AccountRiskBody { accounts }))
 }
 

@@ -12,8 +12,12 @@
 //!   the signed positions and working quantities. An order that does not raise its bot's
 //!   exposure (an exit or a reduction) is never blocked by them; a raise that moves the account
 //!   net toward zero (a hedge) is held only by the gross limit.
-//! - Daily loss: the account's realized + unrealized PnL since the 17:00 CT trade-date start.
-//!   At or beyond `-daily_loss_limit` the account latches; the latch is stored and outlives the
+//! - Daily loss: the account's PnL since the 17:00 CT trade-date start, marked to market
+//!   ([`day_pnl`]): a position carried into the day counts from the last close before the day
+//!   began (not from its entry), a round trip opened before the day counts only its move since
+//!   then, and today's commissions are paid today. A held position needs a current mark (its
+//!   newest bar, not older than that bar's length + [`MARK_GRACE_SECONDS`] while the session
+//!   is open): without one the figure is unknown, never a stale number. At or beyond `-daily_loss_limit` the account latches; the latch is stored and outlives the
 //!   day roll: only a human re-arm clears it. While latched, orders that raise exposure are
 //!   blocked on every bot of the account (exits pass).
 //! - Order rate: orders sent to the account in the trailing 60 s; at the limit every order of
@@ -22,7 +26,6 @@
 
 use super::contracts::Contract;
 use super::instruments::Symbol;
-use super::positions::unrealized_pnl;
 use super::risk::{Blocker, Gate, ProposedOrder};
 use crate::error_code::ErrorCode;
 use chrono::{DateTime, Utc};
@@ -135,14 +138,46 @@ impl ContractExposure {
 pub struct AccountReading {
     /// By contract (`ESZ26`).
     pub contracts: BTreeMap<String, ContractExposure>,
-    /// Realized (net of commissions, round trips closed since the trade date began) plus
-    /// unrealized at the latest mark, USD.
+    /// PnL since the 17:00 CT trade-date start, marked to market (a position carried into the
+    /// day from the last close before it), net of the day's commissions, USD.
     #[schema(value_type = String)]
     pub daily_pnl: Decimal,
     /// Orders sent to the account in the trailing 60 seconds.
     pub orders_last_minute: u32,
     /// The bots routed to the account.
     pub bots: Vec<Uuid>,
+}
+
+/// How late a mark may be past its bar's length while the session is open: the bar of a
+/// timeframe arrives after it ends, and one missed bar makes the mark stale.
+pub const MARK_GRACE_SECONDS: i64 = 60;
+
+/// A bot's LIVE fills since the trade date began, summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayFills {
+    /// Contracts bought minus contracts sold.
+    pub net_quantity: i64,
+    /// Sum of signed quantity × price (bought positive), in points.
+    pub signed_notional: Decimal,
+    /// Commissions, USD.
+    pub commission: Decimal,
+}
+
+/// The newest close of a symbol, and the bar it closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub close: Decimal,
+    /// When its bar ended (start + length).
+    pub ended_at: DateTime<Utc>,
+    /// Its bar's length.
+    pub bar_seconds: i64,
+}
+
+impl Mark {
+    /// Whether it is the close of the newest bar that should have arrived by `now`.
+    pub fn is_current(&self, now: DateTime<Utc>) -> bool {
+        (now - self.ended_at).num_seconds() <= self.bar_seconds + MARK_GRACE_SECONDS
+    }
 }
 
 /// One bot's figures, as stored, that the account reading sums.
@@ -152,11 +187,13 @@ pub struct BotFigures {
     pub symbol: Symbol,
     /// Signed LIVE position.
     pub quantity: i64,
-    pub average_price: Option<Decimal>,
-    /// Net realized PnL of the round trips closed since the trade date began, USD.
-    pub realized_today: Decimal,
+    /// Its LIVE fills since the trade date began.
+    pub day: DayFills,
     /// Newest close of its symbol.
-    pub mark: Option<Decimal>,
+    pub mark: Option<Mark>,
+    /// Last close of its symbol before the trade date began (the day's opening value of a
+    /// position carried into it).
+    pub day_start_close: Option<Decimal>,
     /// Signed quantity of its unfinished orders not filled yet.
     pub working_signed: i64,
     /// When the order its position was last traded by was decided (its contract).
@@ -165,19 +202,43 @@ pub struct BotFigures {
     pub working_at: Option<DateTime<Utc>>,
 }
 
+/// A bot's PnL for the trade date, USD: its position's value at the mark, less the value of
+/// the position it began the day with at the last close before the day, less what today's
+/// fills paid, less today's commissions. `None` when a position that needs a price has none
+/// (or, with `marks_current`, only a stale one).
+pub fn day_pnl(b: &BotFigures, now: DateTime<Utc>, marks_current: bool) -> Option<Decimal> {
+    let start_quantity = b.quantity - b.day.net_quantity;
+    let value_now = match b.quantity {
+        0 => Decimal::ZERO,
+        q => {
+            let mark = b.mark.filter(|m| !marks_current || m.is_current(now))?;
+            mark.close * Decimal::from(q)
+        }
+    };
+    let value_at_start = match start_quantity {
+        0 => Decimal::ZERO,
+        q => b.day_start_close? * Decimal::from(q),
+    };
+    Some(
+        (value_now - value_at_start - b.day.signed_notional) * b.symbol.point_value()
+            - b.day.commission,
+    )
+}
+
 /// The contract an order of `root` decided at `at` is for (the front one then, as the
 /// broker request names it): the key account exposure is summed under.
 pub fn contract_key(root: Symbol, at: DateTime<Utc>) -> String {
     Contract::front_at(root, at).code()
 }
 
-/// Sums the bots' figures by contract (a time missing: the contract at `now`). `None` when an
-/// open position has no mark (its unrealized PnL is unknown: never a made-up zero, so the gate
-/// closes for raises).
+/// Sums the bots' figures by contract (a time missing: the contract at `now`). `None` when a
+/// bot's day PnL cannot be priced ([`day_pnl`]): never a made-up zero, so the gate closes for
+/// raises. `marks_current`: the session is open, so a mark must be current.
 pub fn reading(
     bots: &[BotFigures],
     orders_last_minute: u32,
     now: DateTime<Utc>,
+    marks_current: bool,
 ) -> Option<AccountReading> {
     let mut r = AccountReading {
         orders_last_minute,
@@ -201,12 +262,7 @@ pub fn reading(
                 .or_default()
                 .add_bot(0, b.working_signed);
         }
-        r.daily_pnl += b.realized_today;
-        if b.quantity != 0 {
-            let mark = b.mark?;
-            let avg = b.average_price.unwrap_or(mark);
-            r.daily_pnl += unrealized_pnl(&b.symbol.spec(), b.quantity, avg, mark);
-        }
+        r.daily_pnl += day_pnl(b, now, marks_current)?;
         r.bots.push(b.bot_id);
     }
     Some(r)
@@ -304,7 +360,7 @@ pub fn check(
             out.push(blocker(
                 ErrorCode::AccountRiskUnavailable,
                 format!(
-                    "Account {acct}: its positions, PnL and order rate could not be read, so an order raising exposure cannot be checked."
+                    "Account {acct}: its positions, day PnL and order rate could not be read (or a held position has no current price mark), so an order raising exposure cannot be checked."
                 ),
             ));
         }

@@ -219,37 +219,123 @@ fn validation_names_each_bad_field() {
     );
 }
 
-#[test]
-fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
-    let bot = |quantity, working_signed, realized, mark| BotFigures {
+/// A 1-minute bar's close that ended `ago` seconds before `now()`.
+fn mark(close: Decimal, ago: i64) -> Option<Mark> {
+    Some(Mark {
+        close,
+        ended_at: now() - chrono::Duration::seconds(ago),
+        bar_seconds: 60,
+    })
+}
+
+/// An ES bot holding `quantity` with today's `day` fills, marked at `mark`, the day begun at
+/// `start` (close of the bar before the trade date).
+fn es_bot(quantity: i64, day: DayFills, mark: Option<Mark>, start: Option<Decimal>) -> BotFigures {
+    BotFigures {
         bot_id: Uuid::now_v7(),
         symbol: Symbol::Es,
         quantity,
-        average_price: Some(dec!(5000)),
-        realized_today: realized,
+        day,
         mark,
-        working_signed,
+        day_start_close: start,
+        working_signed: 0,
         position_at: None,
         working_at: None,
+    }
+}
+
+fn fills(net_quantity: i64, signed_notional: Decimal, commission: Decimal) -> DayFills {
+    DayFills {
+        net_quantity,
+        signed_notional,
+        commission,
+    }
+}
+
+#[test]
+fn the_day_pnl_is_marked_to_market_from_the_days_start() {
+    let none = DayFills::default();
+    // Long 2 carried into the day (yesterday's entry price does not matter): the day began at
+    // 5000, the mark is 4990: 2 × -10 × 50 = -1000.
+    let carried = es_bot(2, none, mark(dec!(4990), 30), Some(dec!(5000)));
+    assert_eq!(day_pnl(&carried, now(), true), Some(dec!(-1000)));
+    // Bought 1 at 5000 today, sold at 4900, 2.50 of commission a side: -5000 - 5.
+    let round_trip = es_bot(0, fills(0, dec!(100), dec!(5)), None, None);
+    assert_eq!(day_pnl(&round_trip, now(), true), Some(dec!(-5005)));
+    // Long 1 carried from 5000 (day start), sold today at 5010, re-bought at 5004 and held at
+    // the mark 5008 (commissions 4): closed +10, held +4 = 14 points × 50 - 4 = 696.
+    let turned = es_bot(
+        1,
+        fills(0, dec!(-5010) + dec!(5004), dec!(4)),
+        mark(dec!(5008), 10),
+        Some(dec!(5000)),
+    );
+    assert_eq!(day_pnl(&turned, now(), true), Some(dec!(696)));
+    // A short opened yesterday and covered today counts only today's move: began the day at
+    // 5000, bought back at 4980: +20 × 50 = +1000 (its entry, say 5100, is yesterday's PnL).
+    let covered = es_bot(0, fills(1, dec!(4980), dec!(0)), None, Some(dec!(5000)));
+    assert_eq!(day_pnl(&covered, now(), true), Some(dec!(1000)));
+    // A position carried in without a close before the day: unknown, never a zero.
+    assert_eq!(
+        day_pnl(
+            &es_bot(0, fills(1, dec!(4980), dec!(0)), None, None),
+            now(),
+            true
+        ),
+        None
+    );
+    // A held position without a mark, or with one stale by more than its bar + the grace
+    // while the session is open: unknown. With the session closed the last close stands.
+    assert_eq!(
+        day_pnl(&es_bot(1, none, None, Some(dec!(5000))), now(), true),
+        None
+    );
+    let stale = es_bot(
+        1,
+        none,
+        mark(dec!(5001), 60 + MARK_GRACE_SECONDS + 1),
+        Some(dec!(5000)),
+    );
+    assert_eq!(day_pnl(&stale, now(), true), None);
+    assert_eq!(day_pnl(&stale, now(), false), Some(dec!(50)));
+    let late = es_bot(
+        1,
+        none,
+        mark(dec!(5001), 60 + MARK_GRACE_SECONDS),
+        Some(dec!(5000)),
+    );
+    assert_eq!(day_pnl(&late, now(), true), Some(dec!(50)));
+}
+
+#[test]
+fn the_reading_sums_positions_working_and_pnl_over_the_bots() {
+    let bot = |quantity, working_signed, day, mark| BotFigures {
+        working_signed,
+        ..es_bot(quantity, day, mark, Some(dec!(5000)))
     };
-    // ES point value 50: long 2 from 5000 marked 4990 = -1000; short 1 from 5000 = +500.
+    // Long 2 marked 4990 from a 5000 day start = -1000; short 1 = +500; a round trip of the
+    // day lost 300 (6 points) and paid 4.
     let bots = [
-        bot(2, 0, dec!(-300), Some(dec!(4990))),
-        bot(-1, -1, dec!(100), Some(dec!(4990))),
+        bot(2, 0, DayFills::default(), mark(dec!(4990), 5)),
+        bot(-1, -1, DayFills::default(), mark(dec!(4990), 5)),
+        bot(0, 0, fills(0, dec!(6), dec!(4)), None),
     ];
-    let r = reading(&bots, 3, now()).unwrap();
+    let r = reading(&bots, 3, now(), true).unwrap();
     let es = &r.contracts[&contract_key(Symbol::Es, now())];
     assert_eq!(
         (es.net, es.gross, es.working_net, es.working_adds),
         (1, 3, -1, 1)
     );
-    assert_eq!(r.daily_pnl, dec!(-300) + dec!(100) - dec!(1000) + dec!(500));
+    assert_eq!(r.daily_pnl, dec!(-1000) + dec!(500) - dec!(304));
     assert_eq!(r.orders_last_minute, 3);
-    assert_eq!(r.bots.len(), 2);
+    assert_eq!(r.bots.len(), 3);
     // An open position without any mark: unknown PnL, no reading.
-    assert_eq!(reading(&[bot(1, 0, dec!(0), None)], 0, now()), None);
+    assert_eq!(
+        reading(&[bot(1, 0, DayFills::default(), None)], 0, now(), true),
+        None
+    );
     // Flat without a mark is fine.
-    assert!(reading(&[bot(0, 0, dec!(0), None)], 0, now()).is_some());
+    assert!(reading(&[bot(0, 0, DayFills::default(), None)], 0, now(), true).is_some());
 }
 
 #[test]
@@ -280,15 +366,15 @@ fn a_roll_week_keeps_the_expiring_and_the_next_month_apart() {
     assert_eq!(contract_key(Symbol::Es, before_roll), "ESZ26");
     assert_eq!(contract_key(Symbol::Es, after_roll), "ESH27");
     let fig = |quantity, working_signed, position_at, working_at| BotFigures {
-        bot_id: Uuid::now_v7(),
-        symbol: Symbol::Es,
-        quantity,
-        average_price: Some(dec!(5000)),
-        realized_today: dec!(0),
-        mark: Some(dec!(5000)),
         working_signed,
         position_at,
         working_at,
+        ..es_bot(
+            quantity,
+            DayFills::default(),
+            mark(dec!(5000), 0),
+            Some(dec!(5000)),
+        )
     };
     // A holds 1 December; B has a working buy of 1 March; C holds 1 December and works an
     // order for March (its exit of December would not net against a March order).
@@ -297,7 +383,7 @@ fn a_roll_week_keeps_the_expiring_and_the_next_month_apart() {
         fig(0, 1, None, Some(after_roll)),
         fig(1, 1, Some(before_roll), Some(after_roll)),
     ];
-    let r = reading(&bots, 0, after_roll).unwrap();
+    let r = reading(&bots, 0, after_roll, false).unwrap();
     let z6 = &r.contracts["ESZ26"];
     let h7 = &r.contracts["ESH27"];
     assert_eq!((z6.net, z6.gross, z6.working_adds), (2, 2, 0));

@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::brokers::Brokers;
 use crate::domain::account_risk::{
-    self, AccountLatch, AccountReading, AccountRiskLimits, AccountRiskView, BotFigures,
-    FieldProblem,
+    self, AccountLatch, AccountReading, AccountRiskLimits, AccountRiskView, BotFigures, DayFills,
+    FieldProblem, Mark,
 };
-use crate::domain::calendar::{trade_date, trade_date_start};
+use crate::domain::calendar::{HolidayCalendar, trade_date, trade_date_start};
 use crate::domain::risk::{Blocker, ProposedOrder};
 use crate::store::{
     account_risk as store,
@@ -28,17 +28,25 @@ use crate::store::{
     traces::NewDecisionTrace,
 };
 
-/// The account's figures now (`None`: an open position has no mark).
+/// The account's figures now (`None`: a position has no price to be valued at; with
+/// `marks_current`, the session is open and its mark must be current).
 pub async fn read(
     pool: &PgPool,
     broker: &str,
     account: &str,
     default_route: bool,
     now: DateTime<Utc>,
+    marks_current: bool,
 ) -> Result<Option<AccountReading>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let (bots, rate) = figures(&mut conn, broker, account, default_route, now).await?;
-    Ok(account_risk::reading(&bots, rate, now))
+    Ok(account_risk::reading(&bots, rate, now, marks_current))
+}
+
+/// Whether marks must be current at `now`: while the session is open (when no calendar is at
+/// hand, always: a stale mark is never taken for a current one).
+pub fn marks_current(calendar: Option<&HolidayCalendar>, now: DateTime<Utc>) -> bool {
+    calendar.is_none_or(|c| c.is_open(now).is_open())
 }
 
 /// The bots' figures and the order count of the trailing minute, on one connection.
@@ -59,9 +67,20 @@ async fn figures(
             bot_id: r.bot_id,
             symbol: r.symbol,
             quantity: r.quantity,
-            average_price: r.average_price,
-            realized_today: r.realized_today,
-            mark: r.mark_close,
+            day: DayFills {
+                net_quantity: r.day_net_quantity,
+                signed_notional: r.day_signed_notional,
+                commission: r.day_commission,
+            },
+            mark: match (r.mark_close, r.mark_ts, r.mark_timeframe) {
+                (Some(close), Some(ts), Some(tf)) => Some(Mark {
+                    close,
+                    ended_at: ts + tf.duration(),
+                    bar_seconds: tf.duration().num_seconds(),
+                }),
+                _ => None,
+            },
+            day_start_close: r.day_start_close,
             working_signed: r.working_signed,
             position_at: r.position_at,
             working_at: r.working_at,
@@ -121,7 +140,12 @@ pub async fn place_live(
             limits: limits.as_ref().map(store::LimitsRow::limits),
             reading: limits
                 .as_ref()
-                .and_then(|_| account_risk::reading(&bots, rate, now)),
+                // An order is only placed in an open session: its marks must be current at
+                // the bar it was decided on (as the gate's were).
+                .and_then(|_| {
+                    let at = order.decision_bar_at.unwrap_or(now);
+                    account_risk::reading(&bots, rate, at, true)
+                }),
             latch: latch.as_ref().map(store::LatchRow::latch),
         };
         let proposed = ProposedOrder {
@@ -160,6 +184,7 @@ pub fn live_route(brokers: &Brokers) -> Option<(String, String)> {
 pub async fn gate_view(
     pool: &PgPool,
     brokers: &Brokers,
+    calendar: &HolidayCalendar,
     now: DateTime<Utc>,
 ) -> Option<(AccountRiskView, Option<NewSystemEvent>)> {
     let (broker, account) = live_route(brokers)?;
@@ -175,7 +200,10 @@ pub async fn gate_view(
         let latch = store::open_latch(pool, &broker, &account).await?;
         // Without limits only a stored latch applies: the figures are not needed.
         let reading = match &limits {
-            Some(_) => read(pool, &broker, &account, true, now).await?,
+            Some(_) => {
+                let current = marks_current(Some(calendar), now);
+                read(pool, &broker, &account, true, now, current).await?
+            }
             None => None,
         };
         Ok::<_, sqlx::Error>((limits, latch, reading))
@@ -257,6 +285,7 @@ pub struct AccountRiskStatus {
 pub async fn overview(
     pool: &PgPool,
     brokers: Option<&Brokers>,
+    calendar: Option<&HolidayCalendar>,
     now: DateTime<Utc>,
 ) -> Result<Vec<AccountRiskStatus>, sqlx::Error> {
     let route = brokers.and_then(live_route);
@@ -280,7 +309,8 @@ pub async fn overview(
         let l = limits
             .iter()
             .find(|l| l.broker == broker && l.account == account);
-        let reading = read(pool, &broker, &account, is_live_route, now).await?;
+        let current = marks_current(calendar, now);
+        let reading = read(pool, &broker, &account, is_live_route, now, current).await?;
         out.push(AccountRiskStatus {
             is_live_route,
             limits: l.map(store::LimitsRow::limits),

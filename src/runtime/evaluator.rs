@@ -363,10 +363,13 @@ impl BotEvaluator {
         }
         let reconciliation_clean = !live || self.reconciliation_clean(trading).await;
         let account_view = if live {
+            // At the evaluation's boundary, as every other gate: its marks are the bars the
+            // evaluation reads.
             match super::account_risk::gate_view(
                 &trading.pool,
                 &trading.brokers,
-                trading.clock.now(),
+                &trading.calendar,
+                now,
             )
             .await
             {

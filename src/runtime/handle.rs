@@ -187,6 +187,11 @@ impl RuntimeHandle {
         self.inner.trading.as_ref().map(|t| t.brokers.clone())
     }
 
+    /// The session calendar the runners trade on.
+    pub fn calendar(&self) -> Option<Arc<crate::domain::calendar::HolidayCalendar>> {
+        self.inner.trading.as_ref().map(|t| t.calendar.clone())
+    }
+
     /// Waits until the runners' no-trade traces queued so far are written (or refused).
     pub async fn flush_traces(&self) {
         if let Some(trading) = &self.inner.trading {

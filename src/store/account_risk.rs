@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::account_risk::{AccountLatch, AccountRiskLimits};
 use crate::domain::instruments::Symbol;
+use crate::domain::timeframe::Timeframe;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LimitsRow {
@@ -221,11 +222,17 @@ pub struct AccountBotRow {
     pub symbol: Symbol,
     /// Its LIVE position (0 when flat, never filled, or the position is not a LIVE one).
     pub quantity: i64,
-    pub average_price: Option<Decimal>,
-    /// Net realized PnL of its LIVE round trips closed since the trade date began.
-    pub realized_today: Decimal,
-    /// Newest cached close of its symbol.
+    /// Its LIVE fills since the trade date began: contracts bought minus sold, signed
+    /// quantity × price, commissions.
+    pub day_net_quantity: i64,
+    pub day_signed_notional: Decimal,
+    pub day_commission: Decimal,
+    /// Newest cached bar of its symbol: close, start and length.
     pub mark_close: Option<Decimal>,
+    pub mark_ts: Option<DateTime<Utc>>,
+    pub mark_timeframe: Option<Timeframe>,
+    /// Last cached close of its symbol from a bar that began before the trade date.
+    pub day_start_close: Option<Decimal>,
     /// Signed quantity its unfinished LIVE orders at the account have not filled yet.
     pub working_signed: i64,
     /// When its newest filled LIVE order was decided (the contract its position is in).
@@ -256,12 +263,11 @@ pub async fn account_bots<'e>(
          ) \
          SELECT h.id AS bot_id, h.symbol, \
                 CASE WHEN p.stage = 'LIVE' THEN p.quantity ELSE 0 END::bigint AS quantity, \
-                p.average_price, \
-                COALESCE((SELECT sum(COALESCE(t.realized_pnl, 0) - t.commission) FROM trades t \
-                    WHERE t.bot_id = h.id AND t.stage = 'LIVE' AND t.closed_at >= $4), 0) \
-                    AS realized_today, \
-                (SELECT close FROM market_bars WHERE symbol = h.symbol ORDER BY ts DESC LIMIT 1) \
-                    AS mark_close, \
+                d.net_quantity AS day_net_quantity, d.signed_notional AS day_signed_notional, \
+                d.commission AS day_commission, \
+                m.close AS mark_close, m.ts AS mark_ts, m.timeframe AS mark_timeframe, \
+                (SELECT close FROM market_bars WHERE symbol = h.symbol AND ts < $4 \
+                    ORDER BY ts DESC LIMIT 1) AS day_start_close, \
                 COALESCE((SELECT sum(CASE WHEN o.side = 'BUY' THEN 1 ELSE -1 END \
                     * (o.quantity - COALESCE((SELECT sum(f.quantity) FROM fills f \
                         WHERE f.order_id = o.id), 0))) \
@@ -279,6 +285,16 @@ pub async fn account_bots<'e>(
                     AND o.status IN ('SENDING', 'WORKING', 'PARTIALLY_FILLED') \
                     ORDER BY o.created_at DESC LIMIT 1) AS working_at \
          FROM here h LEFT JOIN positions p ON p.bot_id = h.id AND p.symbol = h.symbol \
+         CROSS JOIN LATERAL (SELECT \
+                COALESCE(sum(CASE WHEN o.side = 'BUY' THEN f.quantity ELSE -f.quantity END), 0) \
+                    ::bigint AS net_quantity, \
+                COALESCE(sum(CASE WHEN o.side = 'BUY' THEN f.quantity ELSE -f.quantity END \
+                    * f.price), 0) AS signed_notional, \
+                COALESCE(sum(f.commission), 0) AS commission \
+             FROM fills f JOIN orders o ON o.id = f.order_id \
+             WHERE f.bot_id = h.id AND o.stage = 'LIVE' AND f.filled_at >= $4) d \
+         LEFT JOIN LATERAL (SELECT close, ts, timeframe FROM market_bars \
+             WHERE symbol = h.symbol ORDER BY ts DESC LIMIT 1) m ON true \
          ORDER BY h.id",
     )
     .bind(broker)

@@ -239,6 +239,7 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     let (status, body) = put(&admin, &account, limits(10, 10, "1000000", 1)).await;
     assert_eq!(status, 200, "{body}");
     let sent = orders_of(&pool, a).await + orders_of(&pool, b).await;
+    current_mark(&pool, app.state.clock.now()).await;
     let reading = &overview(&app).await["accounts"][0]["reading"];
     assert!(
         reading["orders_last_minute"].as_u64().unwrap() >= 1,
@@ -254,6 +255,26 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     // Exits pass the position limits: with no contract allowed on the account at all, the bot
     // holding one still closes it when its strategy says so.
     let holder = if orders_of(&pool, a).await > 0 { a } else { b };
+    // The holder's position is valued at a mark: the replayed session's bars are hours older
+    // than the shared clock, so in the open session the overview has no current mark and no
+    // day PnL to show (never the stale figure); once a bar ended a moment ago, it has.
+    let held_now: i64 =
+        sqlx::query_scalar("SELECT quantity::bigint FROM positions WHERE bot_id = $1")
+            .bind(holder)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_ne!(held_now, 0, "the holder holds a position");
+    sqlx::query("DELETE FROM market_bars WHERE ts > $1")
+        .bind(app.state.clock.now() - Duration::hours(1))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let reading = &overview(&app).await["accounts"][0]["reading"];
+    assert_eq!(*reading, Value::Null, "{reading}");
+    current_mark(&pool, app.state.clock.now()).await;
+    let reading = &overview(&app).await["accounts"][0]["reading"];
+    assert!(reading["daily_pnl"].is_string(), "{reading}");
     let (status, body) = put(&admin, &account, limits(0, 0, "1000000", 100)).await;
     assert_eq!(status, 200, "{body}");
     let mut entered = held + 1;
@@ -279,21 +300,16 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
         tokio::time::sleep(StdDuration::from_millis(200)).await;
     }
 
-    // A day loss past the account's limit (one of A's LIVE round trips lost 5000 USD today)
-    // latches the account: both bots are held, the status names the account.
+    // A day loss past the account's limit (one of A's LIVE round trips lost 5000 USD today:
+    // bought 1 at 5000, sold at 4900) latches the account: both bots are held, the status
+    // names the account.
     let (status, body) = put(&admin, &account, limits(10, 10, "1000", 100)).await;
     assert_eq!(status, 200, "{body}");
-    sqlx::query(
-        "INSERT INTO trades (id, bot_id, symbol, side, quantity, entry_price, exit_price, \
-         opened_at, closed_at, realized_pnl, commission, stage) \
-         VALUES ($1, $2, 'ES', 'LONG', 1, 5000, 4900, $3, $3, -5000, 0, 'LIVE')",
-    )
-    .bind(Uuid::now_v7())
-    .bind(a)
-    .bind(app.state.clock.now())
-    .execute(&pool)
-    .await
-    .unwrap();
+    let now = app.state.clock.now();
+    let lost = [
+        filled_live_order(&pool, a, &account, "BUY", "5000", now).await,
+        filled_live_order(&pool, a, &account, "SELL", "4900", now).await,
+    ];
     let m = tick_until(&rt, &pool, a, entered + 1, "ACCOUNT_DAILY_LOSS_LATCHED").await;
     let m = tick_until(&rt, &pool, b, m, "ACCOUNT_DAILY_LOSS_LATCHED").await;
     let latch = &overview(&app).await["accounts"][0]["latch"];
@@ -324,12 +340,15 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     .await;
 
     // The loss rolls out of the account's day figure (as at 17:00 CT): the latch stays.
-    sqlx::query("UPDATE trades SET closed_at = closed_at - interval '2 days' WHERE bot_id = $1")
-        .bind(a)
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE fills SET filled_at = filled_at - interval '2 days' WHERE order_id = ANY($1)",
+    )
+    .bind(&lost[..])
+    .execute(&pool)
+    .await
+    .unwrap();
     let m = tick_until(&rt, &pool, a, m + 1, "ACCOUNT_DAILY_LOSS_LATCHED").await;
+    current_mark(&pool, app.state.clock.now()).await;
     let day_pnl = overview(&app).await["accounts"][0]["reading"]["daily_pnl"].clone();
     assert!(
         day_pnl.as_str().unwrap().parse::<f64>().unwrap() > -1000.0,
@@ -367,18 +386,77 @@ async fn account_limits_hold_every_bot_on_the_account(pool: PgPool) {
     // What the gate's read costs a LIVE evaluation (two bots on the account, local Postgres).
     let brokers = rt.brokers().unwrap();
     let n: u32 = 50;
+    current_mark(&pool, app.state.clock.now()).await;
     let began = std::time::Instant::now();
     for _ in 0..n {
-        let (view, event) =
-            tradeplane::runtime::account_risk::gate_view(&pool, &brokers, app.state.clock.now())
-                .await
-                .unwrap();
+        let (view, event) = tradeplane::runtime::account_risk::gate_view(
+            &pool,
+            &brokers,
+            &rt.calendar().unwrap(),
+            app.state.clock.now(),
+        )
+        .await
+        .unwrap();
         assert!(view.reading.is_some() && event.is_none());
     }
     eprintln!(
         "FIGURE account_risk gate read: {} us per LIVE evaluation (mean of {n}, 2 bots)",
         began.elapsed().as_micros() / u128::from(n)
     );
+}
+
+/// A copy of the newest ES bar on record as a 1-minute bar that ended at `now`: the stream's
+/// current bar, for reads at the shared clock (the replayed bars are hours older).
+async fn current_mark(pool: &PgPool, now: chrono::DateTime<chrono::Utc>) {
+    sqlx::query(
+        "INSERT INTO market_bars SELECT (jsonb_populate_record(b, \
+             jsonb_build_object('ts', $1::timestamptz, 'timeframe', '1m'))).* \
+         FROM market_bars b WHERE symbol = 'ES' ORDER BY ts DESC LIMIT 1 ON CONFLICT DO NOTHING",
+    )
+    .bind(now - Duration::minutes(1))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A LIVE market order of one ES contract sent to the account and filled at `price` (`at`),
+/// as the ledger books a broker's fill. Its id.
+async fn filled_live_order(
+    pool: &PgPool,
+    bot: Uuid,
+    account: &str,
+    side: &str,
+    price: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Uuid {
+    let order = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO orders (id, bot_id, idempotency_key, symbol, side, quantity, order_type, \
+         stage, status, broker, broker_account, decision_bar_at, created_at, updated_at) \
+         VALUES ($1, $2, $1::text, 'ES', $3, 1, 'MARKET', 'LIVE', 'FILLED', $4, $5, $6, $6, $6)",
+    )
+    .bind(order)
+    .bind(bot)
+    .bind(side)
+    .bind(VENDOR)
+    .bind(account)
+    .bind(at)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO fills (id, order_id, bot_id, quantity, price, commission, simulated, \
+         broker_fill_id, filled_at) VALUES ($1, $2, $3, 1, $4::numeric, 0, false, $1::text, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(order)
+    .bind(bot)
+    .bind(price)
+    .bind(at)
+    .execute(pool)
+    .await
+    .unwrap();
+    order
 }
 
 /// The number of evaluations on record of `bot` (decisions plus folded no-trades).

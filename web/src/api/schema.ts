@@ -1761,8 +1761,8 @@ export interface components {
                 [key: string]: components["schemas"]["ContractExposure"];
             };
             /**
-             * @description Realized (net of commissions, round trips closed since the trade date began) plus
-             *     unrealized at the latest mark, USD.
+             * @description PnL since the 17:00 CT trade-date start, marked to market (a position carried into the
+             *     day from the last close before it), net of the day's commissions, USD.
              */
             daily_pnl: string;
             /**
