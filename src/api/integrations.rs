@@ -22,9 +22,10 @@ use crate::{
         endpoint_of,
         registry::{Category, ProviderConfig},
     },
-    runtime::{BreakerView, ProviderCallError, ProviderHealth},
+    runtime::{BreakerView, ProviderCallError, ProviderHealth, providers::provider_scope},
     store::{
         audit_log::{self, NewAuditEntry},
+        circuit_breakers::{self, ElsewhereBreaker},
         integrations::{self as store, UptimeBucket, UsageSummary, Verification},
         profit_variables::{self, ProfitVariable},
         usage_events::UsageEvent,
@@ -72,9 +73,14 @@ pub struct ProviderStatus {
     /// Live health now, from the breaker and the calls of the last 15 minutes only (a passed
     /// verify or a 24 h count is no proof of now): CONNECTED only with the breaker CLOSED, a
     /// success rate of 90% or more and the newest call succeeding; UNKNOWN without calls.
+    /// FAILING too while its breaker is not CLOSED on another alive node.
     pub health: LiveHealth,
-    /// The provider's breaker; null when no breaker runs for it (not configured, no runtime).
+    /// The provider's breaker on this node; null when no breaker runs for it (not configured,
+    /// no runtime).
     pub breaker_state: Option<BreakerState>,
+    /// The other alive nodes whose breaker for the provider is not CLOSED (each node's calls
+    /// have their own breaker).
+    pub breakers_elsewhere: Vec<ElsewhereBreaker>,
     /// Calls that counted in the last 15 minutes (successes and the provider's failures).
     pub calls_15m: usize,
     pub ok_15m: usize,
@@ -110,6 +116,8 @@ struct Known<'a> {
     /// From its actor (none without a runtime).
     live: Option<&'a ProviderHealth>,
     uptime: Option<&'a Vec<UptimeBucket>>,
+    /// Its breakers not CLOSED on other alive nodes.
+    elsewhere: Vec<ElsewhereBreaker>,
 }
 
 fn provider_status(config: &ProviderConfig, known: Known<'_>) -> ProviderStatus {
@@ -118,6 +126,7 @@ fn provider_status(config: &ProviderConfig, known: Known<'_>) -> ProviderStatus 
         usage,
         live,
         uptime,
+        elsewhere,
     } = known;
     let spec = config.spec;
     let configured = config.configured();
@@ -163,11 +172,16 @@ fn provider_status(config: &ProviderConfig, known: Known<'_>) -> ProviderStatus 
         supports_verify: spec.supports_verify,
         error_code,
         suggested_fix,
-        health: live.map_or_else(
-            || LiveHealth::classify(configured, None, LiveRate::default()),
-            |h| h.health,
-        ),
+        health: if configured && !elsewhere.is_empty() {
+            LiveHealth::Failing
+        } else {
+            live.map_or_else(
+                || LiveHealth::classify(configured, None, LiveRate::default()),
+                |h| h.health,
+            )
+        },
         breaker_state: live.map(|h| h.breaker_state),
+        breakers_elsewhere: elsewhere,
         calls_15m: live.map_or(0, |h| h.recent_calls),
         ok_15m: live.map_or(0, |h| h.recent_ok),
         success_rate_15m: live.and_then(|h| h.success_rate),
@@ -210,12 +224,20 @@ fn verify_fix(id: &str, outcome: Option<Outcome>, message: &str) -> String {
 )]
 async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
     let now = state.clock.now();
-    let (verifications, usage, uptime) = tokio::try_join!(
+    let rt = &state.runtime;
+    let node = rt
+        .ownership()
+        .map(|o| o.name().to_owned())
+        .unwrap_or_default();
+    let alive_after =
+        now - chrono::Duration::from_std(rt.lease_ttl()).unwrap_or(chrono::Duration::MAX);
+    let (verifications, usage, uptime, elsewhere) = tokio::try_join!(
         store::verifications(&state.pool),
         store::usage_summaries(&state.pool, now),
         store::uptime_buckets(&state.pool, now),
+        circuit_breakers::elsewhere(&state.pool, &node, alive_after, now),
     )?;
-    let live = state.runtime.providers_health();
+    let live = rt.providers_health();
     let providers = state
         .integrations
         .configs()
@@ -229,6 +251,11 @@ async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
                     usage: usage.get(id),
                     live: live.iter().find(|h| h.provider_id == id),
                     uptime: uptime.get(id),
+                    elsewhere: elsewhere
+                        .iter()
+                        .filter(|b| b.scope == provider_scope(id))
+                        .cloned()
+                        .collect(),
                 },
             )
         })

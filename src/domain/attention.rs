@@ -112,6 +112,8 @@ pub struct BreakerFact {
     pub opened_at: Option<DateTime<Utc>>,
     /// A LIVE bot's breaker (SEV-1).
     pub live: bool,
+    /// The other node it is open on (`None`: this node's own).
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,12 +349,27 @@ fn breaker(f: BreakerFact) -> AttentionItem {
         since: f.opened_at,
         link,
         message: format!(
-            "The circuit breaker of {whose} is OPEN{}: its calls are refused.",
+            "The circuit breaker of {whose} is OPEN{}{}: its calls are refused.",
+            f.node
+                .as_ref()
+                .map(|n| format!(" on node {n}"))
+                .unwrap_or_default(),
             if f.live { " on a LIVE bot" } else { "" }
         ),
         subject: f.subject,
-        fix: ErrorCode::CircuitBreakerOpen.suggested_fix().to_owned(),
+        fix: f.node.map_or_else(
+            || ErrorCode::CircuitBreakerOpen.suggested_fix().to_owned(),
+            |n| other_node_breaker_fix(&n),
+        ),
     }
+}
+
+/// The fix of a breaker open on another node: each node's breakers are its own, so it is seen
+/// and reset through that node.
+pub fn other_node_breaker_fix(node: &str) -> String {
+    format!(
+        "Find the cause in the system events of node {node}; the breaker half-opens after its cool-down, or an operator resets it through node {node} (each node's breakers are its own)."
+    )
 }
 
 fn provider_failing(f: ProviderFact) -> AttentionItem {

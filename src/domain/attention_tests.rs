@@ -184,12 +184,21 @@ fn breakers_are_sev1_only_on_live_bots_and_link_their_subject() {
                 scope: "provider:databento".into(),
                 opened_at: Some(t(1)),
                 live: false,
+                node: None,
             }),
             Fact::BreakerOpen(BreakerFact {
                 subject: Subject::Bot(b.clone()),
                 scope: format!("bot:{}", b.id),
                 opened_at: Some(t(2)),
                 live: true,
+                node: None,
+            }),
+            Fact::BreakerOpen(BreakerFact {
+                subject: Subject::Provider("polygon".into()),
+                scope: "provider:polygon".into(),
+                opened_at: Some(t(2)),
+                live: false,
+                node: Some("node-b".into()),
             }),
         ],
         t(3),
@@ -197,9 +206,19 @@ fn breakers_are_sev1_only_on_live_bots_and_link_their_subject() {
     assert_eq!(q[0].severity, Severity::Sev1);
     assert_eq!(q[0].link, format!("/bots/{}", b.id));
     assert!(q[0].message.contains("bot runner's runner"));
+    assert!(!q[0].message.contains("node"), "{}", q[0].message);
     assert_eq!(q[1].severity, Severity::Sev2);
     assert_eq!(q[1].link, "/connections");
     assert!(q[1].message.contains("provider databento"));
+    // Another node's: named, and reset through that node.
+    assert_eq!(q[2].severity, Severity::Sev2);
+    assert!(
+        q[2].message
+            .contains("provider polygon is OPEN on node node-b"),
+        "{}",
+        q[2].message
+    );
+    assert!(q[2].fix.contains("through node node-b"), "{}", q[2].fix);
 }
 
 #[test]

@@ -26,7 +26,9 @@ use crate::{
         breaker::BreakerState,
         risk::Stage,
     },
-    store::{attention as rows, bot_leases, system_events::Severity as EventSeverity},
+    store::{
+        attention as rows, bot_leases, circuit_breakers, system_events::Severity as EventSeverity,
+    },
     trace::TraceId,
 };
 
@@ -87,7 +89,7 @@ pub async fn attention(
         }));
     }
 
-    breakers(rt, pool, &mut facts).await?;
+    breakers(rt, pool, now, &mut facts).await?;
 
     for p in rt.providers_health() {
         if p.failing() && p.breaker_state != BreakerState::Open {
@@ -150,42 +152,61 @@ pub async fn attention(
     Ok(queue(facts, now))
 }
 
-/// One fact per OPEN breaker (bot runners by name, providers by id).
+/// One fact per OPEN breaker (bot runners by name, providers by id): this node's, and those
+/// of the other alive nodes (their bots and their provider calls).
 async fn breakers(
     rt: &RuntimeHandle,
     pool: &PgPool,
+    now: DateTime<Utc>,
     facts: &mut Vec<Fact>,
 ) -> Result<(), sqlx::Error> {
-    let open: Vec<_> = rt
+    let here = rt
+        .ownership()
+        .map(|o| o.name().to_owned())
+        .unwrap_or_default();
+    let alive_after =
+        now - chrono::Duration::from_std(rt.lease_ttl()).unwrap_or(chrono::Duration::MAX);
+    let open: Vec<(String, Option<DateTime<Utc>>, Option<String>)> = rt
         .breakers()
         .into_iter()
         .filter(|b| b.state == BreakerState::Open)
+        .map(|b| (b.scope, b.opened_at, None))
+        .chain(
+            circuit_breakers::elsewhere(pool, &here, alive_after, now)
+                .await?
+                .into_iter()
+                .filter(|b| b.state == BreakerState::Open)
+                .map(|b| (b.scope, Some(b.updated_at), Some(b.node))),
+        )
         .collect();
-    let bot_ids: Vec<Uuid> = open.iter().filter_map(|b| bot_of(&b.scope)).collect();
+    let bot_ids: Vec<Uuid> = open
+        .iter()
+        .filter_map(|(scope, ..)| bot_of(scope))
+        .collect();
     let names: HashMap<Uuid, (String, Stage)> = rows::bot_names(pool, &bot_ids)
         .await?
         .into_iter()
         .map(|b| (b.id, (b.name, b.stage)))
         .collect();
-    for b in open {
-        let opened_at: Option<DateTime<Utc>> = b.opened_at;
-        let (subject, live) = if let Some(id) = bot_of(&b.scope) {
+    for (scope, opened_at, node) in open {
+        let (subject, live) = if let Some(id) = bot_of(&scope) {
             let (name, stage) = names
                 .get(&id)
                 .cloned()
                 .unwrap_or_else(|| (id.to_string(), Stage::Paper));
             let live = stage == Stage::Live || rt.runner(id).is_some_and(|r| r.live);
             (Subject::Bot(BotRef { id, name }), live)
-        } else if let Some(id) = provider_of(&b.scope) {
+        } else if let Some(id) = provider_of(&scope) {
             (Subject::Provider(id.to_owned()), false)
         } else {
             (Subject::System, false)
         };
         facts.push(Fact::BreakerOpen(BreakerFact {
             subject,
-            scope: b.scope,
+            scope,
             opened_at,
             live,
+            node,
         }));
     }
     Ok(())

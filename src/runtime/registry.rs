@@ -378,7 +378,7 @@ impl Registry {
 
     /// Restores persisted state: breaker snapshots (`bot:*` scopes) and KILLED latches.
     pub async fn restore(&self, pool: &PgPool) -> Result<usize, sqlx::Error> {
-        let breakers = circuit_breakers::all(pool).await?;
+        let breakers = circuit_breakers::of_node(pool, &self.node).await?;
         let killed = bot_instances::killed(pool).await?;
         let mut slots = lock(&self.slots);
         let mut n = 0;
@@ -607,7 +607,7 @@ impl Registry {
                 })
                 .collect()
         };
-        if let Err(err) = circuit_breakers::save_many(pool, &saves).await {
+        if let Err(err) = circuit_breakers::save_many(pool, &self.node, &saves).await {
             lock(&self.breaker_marks.dirty).extend(breakers);
             return Err(err);
         }

@@ -16,6 +16,7 @@ use crate::domain::risk::AutonomyTier;
 use super::TelemetryHandle;
 use crate::store::bot_leases::{self, UnownedBot};
 use crate::store::bots::{self as store_bots, KilledBot};
+use crate::store::circuit_breakers::{self, ElsewhereBreaker};
 use crate::store::integrations::{self as store_integrations, Verification};
 use crate::store::reconciliation::MismatchRow;
 
@@ -45,6 +46,8 @@ pub struct DbSnapshot {
     pub live_running: i64,
     /// Each broker account's latest reconciliation run.
     pub reconciliation_runs: Vec<crate::store::reconciliation::RunRow>,
+    /// Breakers not CLOSED on the other alive nodes (this node's own are read live).
+    pub breakers_elsewhere: Vec<ElsewhereBreaker>,
 }
 
 impl DbSnapshot {
@@ -119,8 +122,8 @@ impl StatusCache {
         s.telemetry_seen = seen;
     }
 
-    async fn refresh(&self, pool: &PgPool, now: DateTime<Utc>) {
-        let loaded = tokio::time::timeout(TIME_BOX, load(pool, now)).await;
+    async fn refresh(&self, pool: &PgPool, now: DateTime<Utc>, node: &ThisNode) {
+        let loaded = tokio::time::timeout(TIME_BOX, load(pool, now, node)).await;
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
         match loaded {
             Ok(Ok(snap)) => {
@@ -142,7 +145,18 @@ struct BotCounts {
     live_running: i64,
 }
 
-async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Error> {
+/// The node the cache serves: its name, and the lease TTL past which another node's silence
+/// makes it dead.
+pub struct ThisNode {
+    pub name: String,
+    pub lease_ttl: Duration,
+}
+
+async fn load(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    node: &ThisNode,
+) -> Result<DbSnapshot, sqlx::Error> {
     let counts: BotCounts = sqlx::query_as(
         "SELECT count(*) AS bots, \
                 COALESCE(array_agg(id) FILTER (WHERE stage = 'LIVE'), '{}') AS live_bots, \
@@ -185,6 +199,13 @@ async fn load(pool: &PgPool, now: DateTime<Utc>) -> Result<DbSnapshot, sqlx::Err
         tiers,
         live_running: counts.live_running,
         reconciliation_runs: crate::store::reconciliation::runs(pool).await?,
+        breakers_elsewhere: circuit_breakers::elsewhere(
+            pool,
+            &node.name,
+            now - chrono::Duration::from_std(node.lease_ttl).unwrap_or(chrono::Duration::MAX),
+            now,
+        )
+        .await?,
     })
 }
 
@@ -214,10 +235,11 @@ pub async fn run(
     cache: Arc<StatusCache>,
     pool: PgPool,
     telemetry: TelemetryHandle,
+    node: ThisNode,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        cache.refresh(&pool, telemetry.clock().now()).await;
+        cache.refresh(&pool, telemetry.clock().now(), &node).await;
         cache.note_telemetry(&telemetry);
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}

@@ -579,6 +579,31 @@ pub fn system_status(rt: &RuntimeHandle, trace: &TraceId) -> SystemStatus {
             ErrorCode::CircuitBreakerOpen.suggested_fix(),
         );
     }
+    // Another node's open breaker: its bots or its provider calls, which this node's own
+    // breakers cannot show.
+    for br in snapshot
+        .iter()
+        .flat_map(|s| &s.breakers_elsewhere)
+        .filter(|br| br.state == BreakerState::Open)
+    {
+        let live = br
+            .scope
+            .strip_prefix("bot:")
+            .and_then(|id| id.parse().ok())
+            .is_some_and(|id| live_bots.contains(&id));
+        b.push(
+            ErrorCode::CircuitBreakerOpen,
+            live,
+            format!(
+                "Circuit breaker {} is open on node {}{} (since {}).",
+                br.scope,
+                br.node,
+                if live { ", on a LIVE bot" } else { "" },
+                br.updated_at.to_rfc3339()
+            ),
+            &crate::domain::attention::other_node_breaker_fix(&br.node),
+        );
+    }
     if rt.status_cache().telemetry_degraded() {
         let t = rt.telemetry_stats();
         b.push(

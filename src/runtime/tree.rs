@@ -93,6 +93,7 @@ impl Runtime {
                 clock.clone(),
                 sink.clone(),
                 format!("tradeplane.provider.{id}"),
+                config.node.clone(),
             )
             .await?,
         );
@@ -168,6 +169,10 @@ impl Runtime {
             status.clone(),
             pool.clone(),
             t.clone(),
+            status_cache::ThisNode {
+                name: config.node.clone(),
+                lease_ttl: config.ownership.lease_ttl,
+            },
             stop_rx.clone(),
         ));
         let alert_counters = Arc::new(alerts::AlertCounters::default());

@@ -1,5 +1,6 @@
 //! `circuit_breakers`: the persisted state of every breaker (per bot runner, per provider), so
-//! an OPEN breaker stays OPEN across a restart.
+//! an OPEN breaker stays OPEN across a restart. One row per scope and node: a node restores and
+//! writes its own, and reads the others' to show them ([`elsewhere`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,6 +14,8 @@ use crate::domain::breaker::BreakerState;
 pub struct BreakerRow {
     /// `bot:<uuid>` or `provider:<id>`.
     pub scope: String,
+    /// The node whose breaker it is (`''`: written before breakers were per node).
+    pub node: String,
     pub state: BreakerState,
     /// The breaker's serialized snapshot (failures in window, opened_at, …).
     pub snapshot: Value,
@@ -27,8 +30,12 @@ pub struct BreakerSave {
     pub snapshot: Value,
 }
 
-/// Upserts many breakers in one statement.
-pub async fn save_many(pool: &PgPool, rows: &[BreakerSave]) -> Result<u64, sqlx::Error> {
+/// Upserts many of `node`'s breakers in one statement.
+pub async fn save_many(
+    pool: &PgPool,
+    node: &str,
+    rows: &[BreakerSave],
+) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -36,28 +43,65 @@ pub async fn save_many(pool: &PgPool, rows: &[BreakerSave]) -> Result<u64, sqlx:
     let states: Vec<BreakerState> = rows.iter().map(|r| r.state).collect();
     let snapshots: Vec<&Value> = rows.iter().map(|r| &r.snapshot).collect();
     let done = sqlx::query(
-        "INSERT INTO circuit_breakers (scope, state, snapshot, updated_at) \
-         SELECT s, st, sn, now() FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) AS u(s, st, sn) \
-         ON CONFLICT (scope) DO UPDATE SET state = EXCLUDED.state, snapshot = EXCLUDED.snapshot, \
-         updated_at = EXCLUDED.updated_at",
+        "INSERT INTO circuit_breakers (scope, node, state, snapshot, updated_at) \
+         SELECT s, $4, st, sn, now() FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) AS u(s, st, sn) \
+         ON CONFLICT (scope, node) DO UPDATE SET state = EXCLUDED.state, \
+         snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at",
     )
     .bind(scopes)
     .bind(states)
     .bind(snapshots)
+    .bind(node)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }
 
-pub async fn all(pool: &PgPool) -> Result<Vec<BreakerRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM circuit_breakers ORDER BY scope")
-        .fetch_all(pool)
-        .await
+/// What `node` restores on start: its own row of each scope, else the one written before
+/// breakers were per node.
+pub async fn of_node(pool: &PgPool, node: &str) -> Result<Vec<BreakerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (scope) * FROM circuit_breakers WHERE node IN ($1, '') \
+         ORDER BY scope, node = $1 DESC",
+    )
+    .bind(node)
+    .fetch_all(pool)
+    .await
 }
 
-pub async fn get(pool: &PgPool, scope: &str) -> Result<Option<BreakerRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM circuit_breakers WHERE scope = $1")
-        .bind(scope)
-        .fetch_optional(pool)
-        .await
+/// A breaker not CLOSED on another node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
+pub struct ElsewhereBreaker {
+    /// `bot:<uuid>` or `provider:<id>`.
+    pub scope: String,
+    pub node: String,
+    pub state: BreakerState,
+    /// When that node last wrote it.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The breakers not CLOSED on the nodes other than `node` that are alive (a heartbeat after
+/// `alive_after`, not stopped): their providers' breakers, and the breakers of the bots they
+/// hold a lease on at `now` (a bot moved away left its old row behind).
+pub async fn elsewhere(
+    pool: &PgPool,
+    node: &str,
+    alive_after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ElsewhereBreaker>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.scope, c.node, c.state, c.updated_at FROM circuit_breakers c \
+         JOIN nodes n ON n.name = c.node \
+         WHERE c.node <> $1 AND c.state <> 'CLOSED' \
+           AND n.stopped_at IS NULL AND n.heartbeat_at > $2 \
+           AND (c.scope NOT LIKE 'bot:%' OR EXISTS (SELECT 1 FROM bot_leases l \
+                WHERE l.bot_id::text = substr(c.scope, 5) AND l.node = c.node \
+                AND l.expires_at > $3)) \
+         ORDER BY c.scope, c.node",
+    )
+    .bind(node)
+    .bind(alive_after)
+    .bind(now)
+    .fetch_all(pool)
+    .await
 }

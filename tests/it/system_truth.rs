@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{bot_row, sandbox_fault, start_sandbox, until, working_order},
-    spawn_admin_app,
+    fixtures::{bot_row, runtime_config, sandbox_fault, start_sandbox, until, working_order},
+    spawn_admin_app, spawn_app_with_runtime_config,
 };
 
 /// The blockers of one status answer as `(code, severity, message)`.
@@ -390,6 +390,139 @@ async fn connections_show_live_health_and_an_open_breaker_is_never_connected(poo
     let p = provider(&app, "polygon").await;
     assert_eq!(p["health"], "CONNECTED", "{p}");
     assert_eq!(p["success_rate_15m"], 1.0, "{p}");
+}
+
+/// A node serving `env`'s providers under `name`, signed in as an admin.
+async fn node(
+    pool: &PgPool,
+    name: &str,
+    env: &tradeplane::integrations::registry::EnvMap,
+) -> TestApp {
+    let config = tradeplane::runtime::RuntimeConfig {
+        node: name.to_owned(),
+        provider_env: env.clone(),
+        ..runtime_config()
+    };
+    spawn_app_with_runtime_config(pool.clone(), config)
+        .await
+        .signed_in_as_admin()
+        .await
+}
+
+/// Each node's provider breaker is its own (its calls, its network): node-b's Polygon breaker
+/// opens while node-a's calls pass. node-a never shows Polygon green meanwhile: its Connections
+/// say FAILING with "OPEN on node-b", its status and attention queue name node-b, and node-b's
+/// row did not overwrite node-a's. A node that is not alive no longer counts; node-b's reset
+/// (through node-b) clears it everywhere.
+#[sqlx::test]
+async fn a_breaker_open_on_another_node_is_never_shown_green(pool: PgPool) {
+    let env_a = start_sandbox().await;
+    let env_b = start_sandbox().await;
+    let a = node(&pool, "node-a", &env_a).await;
+    let b = node(&pool, "node-b", &env_b).await;
+    let (code, body) = a.verify_integration("polygon").await;
+    assert_eq!(code, 200, "{body}");
+    let request = || BarsRequest {
+        instrument: Symbol::Es,
+        contract: None,
+        timeframe: Timeframe::M1,
+        from: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
+            .unwrap(),
+        to: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
+            .unwrap(),
+        ctx: CallContext::default(),
+    };
+    let (rt_a, rt_b) = (a.state.runtime.clone(), b.state.runtime.clone());
+    rt_a.fetch_bars("polygon", request()).await.unwrap();
+    assert_eq!(provider(&a, "polygon").await["health"], "CONNECTED");
+
+    // node-b's endpoint is down: three failures open its breaker, node-a's stays CLOSED.
+    sandbox_fault(&env_b["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
+    for _ in 0..3 {
+        rt_b.fetch_bars("polygon", request()).await.unwrap_err();
+    }
+    assert_eq!(provider(&b, "polygon").await["breaker_state"], "OPEN");
+    rt_a.fetch_bars("polygon", request()).await.unwrap();
+    let p = until(
+        "node-b's open breaker on node-a's Connections",
+        async || {
+            let p = provider(&a, "polygon").await;
+            (p["breakers_elsewhere"].as_array()?.len() == 1).then_some(p)
+        },
+    )
+    .await;
+    assert_eq!(p["breaker_state"], "CLOSED", "{p}");
+    assert_eq!(p["health"], "FAILING", "{p}");
+    assert_eq!(p["breakers_elsewhere"][0]["node"], "node-b", "{p}");
+    assert_eq!(p["breakers_elsewhere"][0]["state"], "OPEN", "{p}");
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT node, state FROM circuit_breakers WHERE scope = 'provider:polygon' ORDER BY node",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(rows.contains(&("node-b".into(), "OPEN".into())), "{rows:?}");
+    assert!(
+        !rows.contains(&("node-a".into(), "OPEN".into())),
+        "{rows:?}"
+    );
+    let (_, message) = until_blocker(&a, "CIRCUIT_BREAKER_OPEN", "SEV-2").await;
+    assert!(
+        message.contains("provider:polygon is open on node node-b"),
+        "{message}"
+    );
+    let item = until("the attention item", async || {
+        let (_, body) = a.call("GET", "/api/attention", None).await;
+        body["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["code"] == "CIRCUIT_BREAKER_OPEN")
+            .cloned()
+    })
+    .await;
+    assert!(
+        item["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("provider polygon is OPEN on node node-b")),
+        "{item}"
+    );
+    assert!(
+        item["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("through node node-b")),
+        "{item}"
+    );
+
+    // A node that stopped is not alive: its breakers no longer count; back, they do again.
+    let stopped = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        sqlx::query("UPDATE nodes SET stopped_at = $1 WHERE name = 'node-b'")
+            .bind(at)
+            .execute(&pool)
+    };
+    stopped(Some(a.state.clock.now())).await.unwrap();
+    assert_eq!(
+        provider(&a, "polygon").await["breakers_elsewhere"],
+        json!([])
+    );
+    stopped(None).await.unwrap();
+    assert_eq!(provider(&a, "polygon").await["health"], "FAILING");
+
+    // Reset through node-b: no longer open anywhere.
+    sandbox_fault(&env_b["POLYGON_BASE_URL"], "polygon", Value::Null, None).await;
+    let (code, body) = b.reset_breaker("polygon").await;
+    assert_eq!(code, 200, "{body}");
+    until("node-b's reset on node-a", async || {
+        let p = provider(&a, "polygon").await;
+        (p["breakers_elsewhere"] == json!([])).then_some(())
+    })
+    .await;
+    until("no breaker blocker", async || {
+        let (_, list) = blockers(&a).await;
+        (!list.iter().any(|(c, ..)| c == "CIRCUIT_BREAKER_OPEN")).then_some(())
+    })
+    .await;
 }
 
 /// Tier counts are the stored tiers of every bot, as every node's scorer stored them: a bot

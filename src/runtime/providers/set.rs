@@ -51,6 +51,8 @@ pub struct ProviderSet {
     marks: BreakerMarks,
     /// Registered name prefix of the actors (`<prefix>.<id>`).
     names: String,
+    /// The node whose breakers these are (their rows are its own).
+    node: String,
 }
 
 impl ProviderSet {
@@ -62,8 +64,9 @@ impl ProviderSet {
         clock: Clock,
         sink: SharedSink,
         names: String,
+        node: String,
     ) -> Result<Self, sqlx::Error> {
-        let rows: BTreeMap<String, serde_json::Value> = circuit_breakers::all(pool)
+        let rows: BTreeMap<String, serde_json::Value> = circuit_breakers::of_node(pool, &node)
             .await?
             .into_iter()
             .filter(|r| r.scope.starts_with("provider:"))
@@ -119,6 +122,7 @@ impl ProviderSet {
             providers,
             marks,
             names,
+            node,
         })
     }
 
@@ -128,6 +132,7 @@ impl ProviderSet {
             providers: BTreeMap::new(),
             marks: BreakerMarks::default(),
             names: String::new(),
+            node: String::new(),
         }
     }
 
@@ -172,7 +177,7 @@ impl ProviderSet {
                 })
             })
             .collect();
-        if let Err(err) = circuit_breakers::save_many(pool, &saves).await {
+        if let Err(err) = circuit_breakers::save_many(pool, &self.node, &saves).await {
             lock(&self.marks.dirty).extend(ids);
             return Err(err);
         }

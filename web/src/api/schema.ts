@@ -2747,6 +2747,18 @@ export interface components {
              */
             removal: components["schemas"]["Removal"];
         };
+        /** @description A breaker not CLOSED on another node. */
+        ElsewhereBreaker: {
+            node: string;
+            /** @description `bot:<uuid>` or `provider:<id>`. */
+            scope: string;
+            state: components["schemas"]["BreakerState"];
+            /**
+             * Format: date-time
+             * @description When that node last wrote it.
+             */
+            updated_at: string;
+        };
         /** @description A successful envelope: the payload's fields sit beside `success` and `trace_id`. */
         Envelope_AccountLimitsBody: {
             account: string;
@@ -5282,6 +5294,11 @@ export interface components {
         /** @description One provider on the status page (SPEC §5). */
         ProviderStatus: {
             breaker_state?: components["schemas"]["BreakerState"] | null;
+            /**
+             * @description The other alive nodes whose breaker for the provider is not CLOSED (each node's calls
+             *     have their own breaker).
+             */
+            breakers_elsewhere: components["schemas"]["ElsewhereBreaker"][];
             /** @description Calls that counted in the last 15 minutes (successes and the provider's failures). */
             calls_15m: number;
             /**
@@ -5302,6 +5319,7 @@ export interface components {
              * @description Live health now, from the breaker and the calls of the last 15 minutes only (a passed
              *     verify or a 24 h count is no proof of now): CONNECTED only with the breaker CLOSED, a
              *     success rate of 90% or more and the newest call succeeding; UNKNOWN without calls.
+             *     FAILING too while its breaker is not CLOSED on another alive node.
              */
             health: components["schemas"]["LiveHealth"];
             id: string;

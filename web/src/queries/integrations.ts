@@ -100,10 +100,13 @@ export function connectionState(p: ProviderStatus): ConnectionState {
   switch (p.health) {
     case "NOT_CONFIGURED":
       return { kind: "not-configured", label: "Not configured", tone: "neutral" };
-    case "FAILING":
-      return p.breaker_state && p.breaker_state !== "CLOSED"
-        ? { kind: "failing", label: `Failing · breaker ${p.breaker_state}`, tone: "bad" }
+    case "FAILING": {
+      if (p.breaker_state && p.breaker_state !== "CLOSED") return { kind: "failing", label: `Failing · breaker ${p.breaker_state}`, tone: "bad" };
+      const elsewhere = p.breakers_elsewhere[0];
+      return elsewhere
+        ? { kind: "failing", label: `Failing · breaker ${elsewhere.state} on ${elsewhere.node}`, tone: "bad" }
         : { kind: "failing", label: `Failing · ${recentCalls(p)}`, tone: "bad" };
+    }
     case "DEGRADED":
       return { kind: "degraded", label: `Degraded · ${recentCalls(p)}`, tone: "warn" };
     case "CONNECTED":

@@ -44,6 +44,7 @@ function provider(over: Partial<ProviderStatus> & Pick<ProviderStatus, "id" | "l
     suggested_fix: null,
     health: over.configured === false ? "NOT_CONFIGURED" : "UNKNOWN",
     breaker_state: over.configured === false ? null : "CLOSED",
+    breakers_elsewhere: [],
     calls_15m: 0,
     ok_15m: 0,
     success_rate_15m: null,
@@ -162,6 +163,12 @@ describe("connectionState", () => {
     const open = connectionState({ ...base, health: "FAILING", breaker_state: "OPEN", connected: true, proof_of_use_count_24h: 346 });
     expect(open).toMatchObject({ kind: "failing", label: "Failing · breaker OPEN", tone: "bad" });
     expect(connectionState({ ...base, health: "FAILING", breaker_state: "HALF_OPEN" })).toMatchObject({ label: "Failing · breaker HALF_OPEN", tone: "bad" });
+    // Closed here, open on another node: failing, and the node is named.
+    const elsewhere = { scope: "provider:polygon", node: "node-b", state: "OPEN" as const, updated_at: "2026-12-08T03:00:00Z" };
+    expect(connectionState({ ...base, health: "FAILING", breaker_state: "CLOSED", breakers_elsewhere: [elsewhere] })).toMatchObject({
+      label: "Failing · breaker OPEN on node-b",
+      tone: "bad",
+    });
     expect(connectionState({ ...base, health: "FAILING", calls_15m: 3, ok_15m: 1, success_rate_15m: 1 / 3 })).toMatchObject({
       label: "Failing · 1/3 ok in 15 min (33%)",
       tone: "bad",
@@ -477,6 +484,22 @@ describe("ConnectionsPage", () => {
     expect(within(card("databento")).getByTestId("last-error")).toHaveTextContent("PROVIDER_HTTP_5XX");
     expect(within(card("databento")).getByTestId("last-error")).toHaveTextContent("502 Bad Gateway");
     expect(within(card("databento")).getByTestId("uptime-bar").lastElementChild).toHaveAttribute("data-tone", "warn");
+    expect(screen.getByTestId("connections-summary")).toHaveTextContent("1breakers open");
+  });
+
+  it("shows a breaker open on another node red, naming the node, though this node's is closed", async () => {
+    const elsewhere = {
+      ...failing,
+      breaker_state: "CLOSED" as const,
+      calls_refused: 0,
+      breakers_elsewhere: [{ scope: "provider:databento", node: "node-b", state: "OPEN" as const, updated_at: recent }],
+    };
+    server.use(me("operator"), statusOk([elsewhere]));
+    renderWithApp(<ConnectionsPage />, { path: "/connections" });
+    await screen.findByTestId("provider-databento");
+    expect(stateOf("databento")).toHaveTextContent("Failing · breaker OPEN on node-b");
+    expect(card("databento")).not.toHaveTextContent(/Connected/);
+    expect(within(card("databento")).getByTestId("breaker-state")).toHaveTextContent("CLOSEDOPEN on node-b");
     expect(screen.getByTestId("connections-summary")).toHaveTextContent("1breakers open");
   });
 

@@ -163,6 +163,11 @@ export function ProviderCard({ provider: p, stale, pageReason, resetGate, onOpen
           <dt className="text-xs text-muted">Breaker</dt>
           <dd data-testid="breaker-state">
             {p.breaker_state ? <Badge tone={BREAKER_TONE[p.breaker_state]}>{p.breaker_state}</Badge> : <span className="text-muted">none</span>}
+            {p.breakers_elsewhere.map((b) => (
+              <Badge key={b.node} tone={BREAKER_TONE[b.state]} title={`Its breaker on node ${b.node} since ${b.updated_at}: reset it through that node`}>
+                {b.state} on {b.node}
+              </Badge>
+            ))}
           </dd>
         </div>
         <div className="col-span-2">

@@ -30,7 +30,7 @@ function Summary({ providers }: { providers: ProviderStatus[] }) {
     ["degraded", health("DEGRADED")],
     ["failing", health("FAILING")],
     ["no recent calls", health("UNKNOWN")],
-    ["breakers open", providers.filter((p) => p.breaker_state && p.breaker_state !== "CLOSED").length],
+    ["breakers open", providers.filter((p) => (p.breaker_state && p.breaker_state !== "CLOSED") || p.breakers_elsewhere.length > 0).length],
     ["sandbox", providers.filter((p) => p.sandbox).length],
   ] as const;
   return (
