@@ -1,4 +1,5 @@
 use super::*;
+use base64::{Engine, engine::general_purpose::STANDARD};
 
 #[test]
 fn cidrs_parse_and_match() {
