@@ -25,7 +25,7 @@ use crate::{
     runtime::{BreakerView, ProviderCallError, ProviderHealth, providers::provider_scope},
     store::{
         audit_log::{self, NewAuditEntry},
-        circuit_breakers::{self, ElsewhereBreaker},
+        circuit_breakers::ElsewhereBreaker,
         integrations::{self as store, UptimeBucket, UsageSummary, Verification},
         profit_variables::{self, ProfitVariable},
         usage_events::UsageEvent,
@@ -225,17 +225,11 @@ fn verify_fix(id: &str, outcome: Option<Outcome>, message: &str) -> String {
 async fn status(State(state): State<AppState>) -> ApiResult<StatusBody> {
     let now = state.clock.now();
     let rt = &state.runtime;
-    let node = rt
-        .ownership()
-        .map(|o| o.name().to_owned())
-        .unwrap_or_default();
-    let alive_after =
-        now - chrono::Duration::from_std(rt.lease_ttl()).unwrap_or(chrono::Duration::MAX);
     let (verifications, usage, uptime, elsewhere) = tokio::try_join!(
         store::verifications(&state.pool),
         store::usage_summaries(&state.pool, now),
         store::uptime_buckets(&state.pool, now),
-        circuit_breakers::elsewhere(&state.pool, &node, alive_after, now),
+        rt.breakers_elsewhere(&state.pool, now),
     )?;
     let live = rt.providers_health();
     let providers = state

@@ -26,9 +26,7 @@ use crate::{
         breaker::BreakerState,
         risk::Stage,
     },
-    store::{
-        attention as rows, bot_leases, circuit_breakers, system_events::Severity as EventSeverity,
-    },
+    store::{attention as rows, bot_leases, system_events::Severity as EventSeverity},
     trace::TraceId,
 };
 
@@ -160,19 +158,13 @@ async fn breakers(
     now: DateTime<Utc>,
     facts: &mut Vec<Fact>,
 ) -> Result<(), sqlx::Error> {
-    let here = rt
-        .ownership()
-        .map(|o| o.name().to_owned())
-        .unwrap_or_default();
-    let alive_after =
-        now - chrono::Duration::from_std(rt.lease_ttl()).unwrap_or(chrono::Duration::MAX);
     let open: Vec<(String, Option<DateTime<Utc>>, Option<String>)> = rt
         .breakers()
         .into_iter()
         .filter(|b| b.state == BreakerState::Open)
         .map(|b| (b.scope, b.opened_at, None))
         .chain(
-            circuit_breakers::elsewhere(pool, &here, alive_after, now)
+            rt.breakers_elsewhere(pool, now)
                 .await?
                 .into_iter()
                 .filter(|b| b.state == BreakerState::Open)

@@ -348,6 +348,16 @@ impl RuntimeHandle {
         )
     }
 
+    /// The other alive nodes' breakers not CLOSED at `now` (each node's breakers are its own).
+    pub async fn breakers_elsewhere(
+        &self,
+        pool: &sqlx::PgPool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::store::circuit_breakers::ElsewhereBreaker>, sqlx::Error> {
+        let here = self.ownership().map_or("", |o| o.name());
+        crate::store::circuit_breakers::elsewhere(pool, here, now, self.lease_ttl()).await
+    }
+
     /// Databento's live stream feeding the bar feed (`None`: not configured, or detached).
     pub fn live_stream(&self) -> Option<Arc<super::live_stream::LiveBars>> {
         self.inner.trading.as_ref()?.feed.live().cloned()

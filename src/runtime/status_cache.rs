@@ -199,13 +199,8 @@ async fn load(
         tiers,
         live_running: counts.live_running,
         reconciliation_runs: crate::store::reconciliation::runs(pool).await?,
-        breakers_elsewhere: circuit_breakers::elsewhere(
-            pool,
-            &node.name,
-            now - chrono::Duration::from_std(node.lease_ttl).unwrap_or(chrono::Duration::MAX),
-            now,
-        )
-        .await?,
+        breakers_elsewhere: circuit_breakers::elsewhere(pool, &node.name, now, node.lease_ttl)
+            .await?,
     })
 }
 

@@ -80,15 +80,19 @@ pub struct ElsewhereBreaker {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The breakers not CLOSED on the nodes other than `node` that are alive (a heartbeat after
-/// `alive_after`, not stopped): their providers' breakers, and the breakers of the bots they
-/// hold a lease on at `now` (a bot moved away left its old row behind).
+/// The breakers not CLOSED on the nodes other than `node` that are alive at `now` (a heartbeat
+/// within `ttl`, not stopped): their providers' breakers, and the breakers of the bots they
+/// hold a lease on (a bot moved away left its old row behind).
 pub async fn elsewhere(
     pool: &PgPool,
     node: &str,
-    alive_after: DateTime<Utc>,
     now: DateTime<Utc>,
+    ttl: std::time::Duration,
 ) -> Result<Vec<ElsewhereBreaker>, sqlx::Error> {
+    let alive_after = chrono::TimeDelta::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now.checked_sub_signed(ttl))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     sqlx::query_as(
         "SELECT c.scope, c.node, c.state, c.updated_at FROM circuit_breakers c \
          JOIN nodes n ON n.name = c.node \

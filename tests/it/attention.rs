@@ -7,17 +7,12 @@
 use chrono::TimeZone;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::{
-    domain::{instruments::Symbol, timeframe::Timeframe},
-    integrations::http::CallContext,
-    runtime::BarsRequest,
-    store::jobs::{self, JobStatus, NewJob, TransitionDetails},
-};
+use tradeplane::store::jobs::{self, JobStatus, NewJob, TransitionDetails};
 use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{bot_row, sandbox_fault, start_sandbox, until},
+    fixtures::{bot_row, sandbox_fault, start_sandbox, ten_minutes_of_es, until},
     spawn_admin_app,
 };
 
@@ -217,18 +212,6 @@ async fn a_failed_job_appears_for_a_day(pool: PgPool) {
 async fn a_failing_provider_then_its_open_breaker_appear(pool: PgPool) {
     let (app, env) = verified_app(&pool, &["databento", "polygon"]).await;
     let rt = app.state.runtime.clone();
-    let request = || BarsRequest {
-        instrument: Symbol::Es,
-        contract: None,
-        timeframe: Timeframe::M1,
-        from: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
-            .unwrap(),
-        to: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
-            .unwrap(),
-        ctx: CallContext::default(),
-    };
     let polygon = |i: &Value| i["subject"]["id"] == "polygon";
     let body = queue(&app).await;
     assert!(!items(&body).iter().any(polygon), "{body}");
@@ -236,7 +219,9 @@ async fn a_failing_provider_then_its_open_breaker_appear(pool: PgPool) {
     // Two failed reads after its verify: most of its calls fail, its breaker still CLOSED.
     sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
     for _ in 0..2 {
-        rt.fetch_bars("polygon", request()).await.unwrap_err();
+        rt.fetch_bars("polygon", ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
     let (_, item) = until_item(&app, "PROVIDER_FAILING", polygon).await;
     assert_eq!(item["severity"], "SEV-2", "{item}");
@@ -248,7 +233,9 @@ async fn a_failing_provider_then_its_open_breaker_appear(pool: PgPool) {
     );
 
     // The third failure opens the breaker: one CIRCUIT_BREAKER_OPEN item replaces it.
-    rt.fetch_bars("polygon", request()).await.unwrap_err();
+    rt.fetch_bars("polygon", ten_minutes_of_es())
+        .await
+        .unwrap_err();
     let (body, item) = until_item(&app, "CIRCUIT_BREAKER_OPEN", polygon).await;
     assert_eq!(item["severity"], "SEV-2", "{item}");
     assert_eq!(item["link"], "/connections");

@@ -8,18 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::TimeZone;
 use serde_json::json;
 use sqlx::PgPool;
-use tradeplane::{
-    domain::{instruments::Symbol, timeframe::Timeframe},
-    integrations::http::CallContext,
-    runtime::BarsRequest,
-};
+use tradeplane::domain::timeframe::Timeframe;
 
 use crate::support::{
     TestApp,
-    fixtures::{sandbox_fault, start_sandbox, until},
+    fixtures::{sandbox_fault, start_sandbox, ten_minutes_of_es, until},
     paper::{config, session_start, started_bot, tick},
     spawn_app_with_runtime_config,
     sse::SseClient,
@@ -130,20 +125,10 @@ async fn every_series_moves_in_an_end_to_end_run(pool: PgPool) {
     let _stream = SseClient::open(&app.client, app.url("/api/events/stream"), None).await;
     // Polygon's outage: three failed reads open its breaker.
     sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
-    let request = || BarsRequest {
-        instrument: Symbol::Es,
-        contract: None,
-        timeframe: Timeframe::M1,
-        from: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
-            .unwrap(),
-        to: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
-            .unwrap(),
-        ctx: CallContext::default(),
-    };
     for _ in 0..3 {
-        rt.fetch_bars("polygon", request()).await.unwrap_err();
+        rt.fetch_bars("polygon", ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
 
     let lag_count = "tradeplane_tick_lag_seconds_count";

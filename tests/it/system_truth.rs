@@ -3,20 +3,17 @@
 //! market data counts as usable only while some verified provider is actually answering
 //! (breaker CLOSED, most recent calls succeeding): every data provider failing is BLOCKED.
 
-use chrono::TimeZone;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tradeplane::{
-    domain::{instruments::Symbol, side::Side, timeframe::Timeframe},
-    error_code::ErrorCode,
-    integrations::http::CallContext,
-    runtime::BarsRequest,
-};
+use tradeplane::{domain::side::Side, error_code::ErrorCode};
 use uuid::Uuid;
 
 use crate::support::{
     TestApp,
-    fixtures::{bot_row, runtime_config, sandbox_fault, start_sandbox, until, working_order},
+    fixtures::{
+        bot_row, runtime_config, sandbox_fault, start_sandbox, ten_minutes_of_es, until,
+        working_order,
+    },
     spawn_admin_app, spawn_app_with_runtime_config,
 };
 
@@ -236,24 +233,14 @@ async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
     })
     .await;
     assert!(connected_before >= 2, "both verified: {connected_before}");
-    let request = || BarsRequest {
-        instrument: Symbol::Es,
-        contract: None,
-        timeframe: Timeframe::M1,
-        from: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
-            .unwrap(),
-        to: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
-            .unwrap(),
-        ctx: CallContext::default(),
-    };
 
     // Two of Polygon's three calls (its verify, two reads) fail, its breaker still CLOSED:
     // Databento still answers, data is usable.
     sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
     for _ in 0..2 {
-        rt.fetch_bars("polygon", request()).await.unwrap_err();
+        rt.fetch_bars("polygon", ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
     let (_, list) = blockers(&app).await;
     assert!(
@@ -264,7 +251,9 @@ async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
     // Databento fails too: nothing answers, though both passed verify and no breaker is open.
     sandbox_fault(&env["POLYGON_BASE_URL"], "databento", json!("outage"), None).await;
     for _ in 0..2 {
-        rt.fetch_bars("databento", request()).await.unwrap_err();
+        rt.fetch_bars("databento", ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
     let (body, message) = until_blocker(&app, "DATA_UNAVAILABLE", "SEV-1").await;
     assert_eq!(body["system_status"], "BLOCKED", "{body}");
@@ -280,7 +269,9 @@ async fn every_market_data_provider_failing_blocks_trading(pool: PgPool) {
 
     // One more failure each opens their breakers: still BLOCKED, and the status says so.
     for provider in ["databento", "polygon"] {
-        rt.fetch_bars(provider, request()).await.unwrap_err();
+        rt.fetch_bars(provider, ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
     let (body, message) = until_blocker(&app, "DATA_UNAVAILABLE", "SEV-1").await;
     assert_eq!(body["system_status"], "BLOCKED", "{body}");
@@ -311,25 +302,13 @@ async fn provider(app: &TestApp, id: &str) -> Value {
 async fn connections_show_live_health_and_an_open_breaker_is_never_connected(pool: PgPool) {
     let (app, env) = verified_app(&pool, &["polygon"]).await;
     let rt = app.state.runtime.clone();
-    let request = || BarsRequest {
-        instrument: Symbol::Es,
-        contract: None,
-        timeframe: Timeframe::M1,
-        from: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
-            .unwrap(),
-        to: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
-            .unwrap(),
-        ctx: CallContext::default(),
-    };
     // Configured but never called: no proof either way.
     let idle = provider(&app, "fred").await;
     assert_eq!(idle["health"], "UNKNOWN", "{idle}");
     assert_eq!(idle["breaker_state"], "CLOSED", "{idle}");
 
     // Verified and reading: proof now.
-    rt.fetch_bars("polygon", request()).await.unwrap();
+    rt.fetch_bars("polygon", ten_minutes_of_es()).await.unwrap();
     let p = provider(&app, "polygon").await;
     assert_eq!(p["health"], "CONNECTED", "{p}");
     assert_eq!(p["breaker_state"], "CLOSED");
@@ -349,7 +328,9 @@ async fn connections_show_live_health_and_an_open_breaker_is_never_connected(poo
 
     // An outage: the first failure degrades, most failing fails, three open the breaker.
     sandbox_fault(&env["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
-    rt.fetch_bars("polygon", request()).await.unwrap_err();
+    rt.fetch_bars("polygon", ten_minutes_of_es())
+        .await
+        .unwrap_err();
     let p = provider(&app, "polygon").await;
     assert_eq!(p["health"], "DEGRADED", "{p}");
     assert_eq!(p["last_error"]["code"], "PROVIDER_HTTP_5XX", "{p}");
@@ -361,7 +342,9 @@ async fn connections_show_live_health_and_an_open_breaker_is_never_connected(poo
     );
     assert!(p["last_error"]["at"].is_string(), "{p}");
     for _ in 0..2 {
-        rt.fetch_bars("polygon", request()).await.unwrap_err();
+        rt.fetch_bars("polygon", ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
     let p = provider(&app, "polygon").await;
     assert_eq!(p["breaker_state"], "OPEN", "{p}");
@@ -369,7 +352,9 @@ async fn connections_show_live_health_and_an_open_breaker_is_never_connected(poo
     // It passed verify and was used in the last 24 h: neither makes it green.
     assert_eq!(p["connected"], true, "{p}");
     assert!(p["proof_of_use_count_24h"].as_i64().unwrap() >= 1, "{p}");
-    rt.fetch_bars("polygon", request()).await.unwrap_err();
+    rt.fetch_bars("polygon", ten_minutes_of_es())
+        .await
+        .unwrap_err();
     assert_eq!(provider(&app, "polygon").await["calls_refused"], 1);
     until("the failures in the uptime bar", async || {
         let p = provider(&app, "polygon").await;
@@ -386,7 +371,7 @@ async fn connections_show_live_health_and_an_open_breaker_is_never_connected(poo
     assert_eq!(p["breaker_state"], "CLOSED", "{p}");
     assert_eq!(p["health"], "UNKNOWN", "{p}");
     assert_eq!(p["calls_15m"], 0, "{p}");
-    rt.fetch_bars("polygon", request()).await.unwrap();
+    rt.fetch_bars("polygon", ten_minutes_of_es()).await.unwrap();
     let p = provider(&app, "polygon").await;
     assert_eq!(p["health"], "CONNECTED", "{p}");
     assert_eq!(p["success_rate_15m"], 1.0, "{p}");
@@ -422,29 +407,23 @@ async fn a_breaker_open_on_another_node_is_never_shown_green(pool: PgPool) {
     let b = node(&pool, "node-b", &env_b).await;
     let (code, body) = a.verify_integration("polygon").await;
     assert_eq!(code, 200, "{body}");
-    let request = || BarsRequest {
-        instrument: Symbol::Es,
-        contract: None,
-        timeframe: Timeframe::M1,
-        from: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
-            .unwrap(),
-        to: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 24, 15, 10, 0)
-            .unwrap(),
-        ctx: CallContext::default(),
-    };
     let (rt_a, rt_b) = (a.state.runtime.clone(), b.state.runtime.clone());
-    rt_a.fetch_bars("polygon", request()).await.unwrap();
+    rt_a.fetch_bars("polygon", ten_minutes_of_es())
+        .await
+        .unwrap();
     assert_eq!(provider(&a, "polygon").await["health"], "CONNECTED");
 
     // node-b's endpoint is down: three failures open its breaker, node-a's stays CLOSED.
     sandbox_fault(&env_b["POLYGON_BASE_URL"], "polygon", json!("outage"), None).await;
     for _ in 0..3 {
-        rt_b.fetch_bars("polygon", request()).await.unwrap_err();
+        rt_b.fetch_bars("polygon", ten_minutes_of_es())
+            .await
+            .unwrap_err();
     }
     assert_eq!(provider(&b, "polygon").await["breaker_state"], "OPEN");
-    rt_a.fetch_bars("polygon", request()).await.unwrap();
+    rt_a.fetch_bars("polygon", ten_minutes_of_es())
+        .await
+        .unwrap();
     let p = until(
         "node-b's open breaker on node-a's Connections",
         async || {

@@ -421,3 +421,15 @@ pub async fn closed_trade(
     .await
     .unwrap();
 }
+
+/// A read of ten minutes of ES 1-minute bars (a session the sandbox serves).
+pub fn ten_minutes_of_es() -> tradeplane::runtime::BarsRequest {
+    tradeplane::runtime::BarsRequest {
+        instrument: tradeplane::domain::instruments::Symbol::Es,
+        contract: None,
+        timeframe: tradeplane::domain::timeframe::Timeframe::M1,
+        from: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 15, 0, 0).unwrap(),
+        to: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 15, 10, 0).unwrap(),
+        ctx: tradeplane::integrations::http::CallContext::default(),
+    }
+}
