@@ -81,7 +81,7 @@ pub struct ElsewhereBreaker {
 }
 
 /// The breakers not CLOSED on the nodes other than `node` that are alive at `now` (a heartbeat
-/// within `ttl`, not stopped): their providers' breakers, and the breakers of the bots they
+/// within `ttl`, not stopped, not found gone: as `GET /api/nodes` judges them): their providers' breakers, and the breakers of the bots they
 /// hold a lease on (a bot moved away left its old row behind).
 pub async fn elsewhere(
     pool: &PgPool,
@@ -97,7 +97,7 @@ pub async fn elsewhere(
         "SELECT c.scope, c.node, c.state, c.updated_at FROM circuit_breakers c \
          JOIN nodes n ON n.name = c.node \
          WHERE c.node <> $1 AND c.state <> 'CLOSED' \
-           AND n.stopped_at IS NULL AND n.heartbeat_at > $2 \
+           AND n.stopped_at IS NULL AND n.gone_at IS NULL AND n.heartbeat_at > $2 \
            AND (c.scope NOT LIKE 'bot:%' OR EXISTS (SELECT 1 FROM bot_leases l \
                 WHERE l.bot_id::text = substr(c.scope, 5) AND l.node = c.node \
                 AND l.expires_at > $3)) \
