@@ -19,6 +19,7 @@ use crate::domain::account_risk::{
     FieldProblem, Mark,
 };
 use crate::domain::calendar::{HolidayCalendar, trade_date, trade_date_start};
+use crate::domain::instruments::Symbol;
 use crate::domain::risk::{Blocker, ProposedOrder};
 use crate::store::{
     account_risk as store,
@@ -61,29 +62,50 @@ async fn figures(
     let rows = store::account_bots(&mut *conn, broker, account, default_route, day_start).await?;
     let rate =
         store::orders_since(&mut *conn, broker, account, now - Duration::seconds(60)).await?;
+    // Each bot's position is valued in the contract it holds (its newest filled order's).
+    let held = |r: &store::AccountBotRow| {
+        account_risk::contract_key(r.symbol, r.position_at.unwrap_or(now))
+    };
+    let mut wanted: Vec<(Symbol, String)> = Vec::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.quantity != 0 || r.day_net_quantity != 0)
+    {
+        let key = (r.symbol, held(r));
+        if !wanted.contains(&key) {
+            wanted.push(key);
+        }
+    }
+    let prices = store::contract_prices(&mut *conn, &wanted, day_start).await?;
     let bots: Vec<BotFigures> = rows
         .into_iter()
-        .map(|r| BotFigures {
-            bot_id: r.bot_id,
-            symbol: r.symbol,
-            quantity: r.quantity,
-            day: DayFills {
-                net_quantity: r.day_net_quantity,
-                signed_notional: r.day_signed_notional,
-                commission: r.day_commission,
-            },
-            mark: match (r.mark_close, r.mark_ts, r.mark_timeframe) {
-                (Some(close), Some(ts), Some(tf)) => Some(Mark {
-                    close,
-                    ended_at: ts + tf.duration(),
-                    bar_seconds: tf.duration().num_seconds(),
+        .map(|r| {
+            let contract = held(&r);
+            let p = prices
+                .iter()
+                .find(|p| p.symbol == r.symbol && p.contract == contract);
+            BotFigures {
+                bot_id: r.bot_id,
+                symbol: r.symbol,
+                quantity: r.quantity,
+                day: DayFills {
+                    net_quantity: r.day_net_quantity,
+                    signed_notional: r.day_signed_notional,
+                    commission: r.day_commission,
+                },
+                mark: p.and_then(|p| match (p.mark_close, p.mark_ts, p.mark_timeframe) {
+                    (Some(close), Some(ts), Some(tf)) => Some(Mark {
+                        close,
+                        ended_at: ts + tf.duration(),
+                        bar_seconds: tf.duration().num_seconds(),
+                    }),
+                    _ => None,
                 }),
-                _ => None,
-            },
-            day_start_close: r.day_start_close,
-            working_signed: r.working_signed,
-            position_at: r.position_at,
-            working_at: r.working_at,
+                day_start_close: p.and_then(|p| p.day_start_close),
+                working_signed: r.working_signed,
+                position_at: r.position_at,
+                working_at: r.working_at,
+            }
         })
         .collect();
     Ok((bots, u32::try_from(rate).unwrap_or(u32::MAX)))

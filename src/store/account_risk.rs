@@ -227,12 +227,6 @@ pub struct AccountBotRow {
     pub day_net_quantity: i64,
     pub day_signed_notional: Decimal,
     pub day_commission: Decimal,
-    /// Newest cached bar of its symbol: close, start and length.
-    pub mark_close: Option<Decimal>,
-    pub mark_ts: Option<DateTime<Utc>>,
-    pub mark_timeframe: Option<Timeframe>,
-    /// Last cached close of its symbol from a bar that began before the trade date.
-    pub day_start_close: Option<Decimal>,
     /// Signed quantity its unfinished LIVE orders at the account have not filled yet.
     pub working_signed: i64,
     /// When its newest filled LIVE order was decided (the contract its position is in).
@@ -265,9 +259,6 @@ pub async fn account_bots<'e>(
                 CASE WHEN p.stage = 'LIVE' THEN p.quantity ELSE 0 END::bigint AS quantity, \
                 d.net_quantity AS day_net_quantity, d.signed_notional AS day_signed_notional, \
                 d.commission AS day_commission, \
-                m.close AS mark_close, m.ts AS mark_ts, m.timeframe AS mark_timeframe, \
-                (SELECT close FROM market_bars WHERE symbol = h.symbol AND ts < $4 \
-                    ORDER BY ts DESC LIMIT 1) AS day_start_close, \
                 COALESCE((SELECT sum(CASE WHEN o.side = 'BUY' THEN 1 ELSE -1 END \
                     * (o.quantity - COALESCE((SELECT sum(f.quantity) FROM fills f \
                         WHERE f.order_id = o.id), 0))) \
@@ -293,13 +284,50 @@ pub async fn account_bots<'e>(
                 COALESCE(sum(f.commission), 0) AS commission \
              FROM fills f JOIN orders o ON o.id = f.order_id \
              WHERE f.bot_id = h.id AND o.stage = 'LIVE' AND f.filled_at >= $4) d \
-         LEFT JOIN LATERAL (SELECT close, ts, timeframe FROM market_bars \
-             WHERE symbol = h.symbol ORDER BY ts DESC LIMIT 1) m ON true \
          ORDER BY h.id",
     )
     .bind(broker)
     .bind(account)
     .bind(default_route)
+    .bind(day_start)
+    .fetch_all(db)
+    .await
+}
+
+/// A listed contract's prices for the account reading.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContractPrices {
+    pub symbol: Symbol,
+    /// `ESZ26`.
+    pub contract: String,
+    /// Its newest cached bar: close, start and length.
+    pub mark_close: Option<Decimal>,
+    pub mark_ts: Option<DateTime<Utc>>,
+    pub mark_timeframe: Option<Timeframe>,
+    /// Its last cached close from a bar that began before the trade date.
+    pub day_start_close: Option<Decimal>,
+}
+
+/// The prices of each listed contract asked (root and contract code, in pairs): a position is
+/// valued at its own contract's bars, never at another month's.
+pub async fn contract_prices<'e>(
+    db: impl PgExecutor<'e>,
+    contracts: &[(Symbol, String)],
+    day_start: DateTime<Utc>,
+) -> Result<Vec<ContractPrices>, sqlx::Error> {
+    let symbols: Vec<&str> = contracts.iter().map(|(s, _)| s.as_str()).collect();
+    let codes: Vec<&str> = contracts.iter().map(|(_, c)| c.as_str()).collect();
+    sqlx::query_as(
+        "SELECT k.symbol, k.contract, m.close AS mark_close, m.ts AS mark_ts, \
+                m.timeframe AS mark_timeframe, \
+                (SELECT close FROM market_bars WHERE symbol = k.symbol AND contract = k.contract \
+                    AND ts < $3 ORDER BY ts DESC LIMIT 1) AS day_start_close \
+         FROM unnest($1::text[], $2::text[]) AS k(symbol, contract) \
+         LEFT JOIN LATERAL (SELECT close, ts, timeframe FROM market_bars \
+             WHERE symbol = k.symbol AND contract = k.contract ORDER BY ts DESC LIMIT 1) m ON true",
+    )
+    .bind(symbols)
+    .bind(codes)
     .bind(day_start)
     .fetch_all(db)
     .await

@@ -551,3 +551,63 @@ async fn two_bots_on_one_bar_cannot_both_pass_the_account_limit(pool: PgPool) {
         "{trace}"
     );
 }
+
+/// A position is valued in its own contract: around a roll both months are cached at their own
+/// prices, and each is read from its own bars only (the newest, and the last close before the
+/// trade date began); a contract with no bars has no price, never another month's.
+#[sqlx::test]
+async fn each_contract_is_priced_from_its_own_bars(pool: PgPool) {
+    use rust_decimal_macros::dec;
+    use tradeplane::domain::{instruments::Symbol, timeframe::Timeframe};
+    let day_start =
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 10, 23, 0, 0).unwrap();
+    for (contract, minutes, close) in [
+        ("ESZ26", -2, "5000"),
+        ("ESZ26", 5, "5010"),
+        ("ESH27", -1, "5060"),
+        ("ESH27", 3, "5072"),
+    ] {
+        sqlx::query(
+            "INSERT INTO market_bars (provider_id, symbol, contract, timeframe, ts, open, high, \
+             low, close, volume) VALUES ('databento', 'ES', $1, '1m', $2, $3::numeric, \
+             $3::numeric, $3::numeric, $3::numeric, 10)",
+        )
+        .bind(contract)
+        .bind(day_start + Duration::minutes(minutes))
+        .bind(close)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let asked = [
+        (Symbol::Es, "ESZ26".to_owned()),
+        (Symbol::Es, "ESH27".to_owned()),
+        (Symbol::Es, "ESM27".to_owned()),
+    ];
+    let prices = tradeplane::store::account_risk::contract_prices(&pool, &asked, day_start)
+        .await
+        .unwrap();
+    let of = |c: &str| {
+        let p = prices.iter().find(|p| p.contract == c).unwrap();
+        (p.mark_close, p.mark_ts, p.mark_timeframe, p.day_start_close)
+    };
+    assert_eq!(
+        of("ESZ26"),
+        (
+            Some(dec!(5010)),
+            Some(day_start + Duration::minutes(5)),
+            Some(Timeframe::M1),
+            Some(dec!(5000))
+        )
+    );
+    assert_eq!(
+        of("ESH27"),
+        (
+            Some(dec!(5072)),
+            Some(day_start + Duration::minutes(3)),
+            Some(Timeframe::M1),
+            Some(dec!(5060))
+        )
+    );
+    assert_eq!(of("ESM27"), (None, None, None, None));
+}
