@@ -46,7 +46,6 @@ use crate::integrations::brokers::{OrderRequest, SendError, TimeInForce};
 use crate::store::{
     bot_leases::Fence,
     bots::{self, Bot},
-    fills::{self, BrokerFillBooking},
     orders::{self, BrokerRoute, NewOrder},
     reconciliation as recon,
 };
@@ -404,28 +403,7 @@ async fn close_bot(
             .unwrap_or_default();
         let (mut filled, mut notional) = (0u32, Decimal::ZERO);
         for f in at_broker.iter().filter(|f| f.broker_order_id == broker_id) {
-            let commission = f
-                .commission
-                .unwrap_or(commission_rate * Decimal::from(f.quantity));
-            let position = ledger::held(pool, bot).await?.position;
-            let mut after = position.clone();
-            let realized = after.apply_fill(side, f.quantity, f.price, commission);
-            fills::book_broker_fill(
-                pool,
-                BrokerFillBooking {
-                    fence,
-                    order: &order,
-                    broker_fill_id: &f.fill_id,
-                    quantity: f.quantity,
-                    price: f.price,
-                    commission,
-                    filled_at: f.filled_at,
-                    before: &position,
-                    after: &after,
-                    realized,
-                },
-            )
-            .await?;
+            ledger::book_broker_fill_of(pool, fence, bot, &order, f, commission_rate).await?;
             filled += f.quantity;
             notional += f.price * Decimal::from(f.quantity);
         }
